@@ -1,0 +1,43 @@
+# Thin wrapper over CMake. `make` builds into build/ (binaries in build/bin),
+# `make run` starts clmd on ./clm-data, `make test` runs every test.
+# Both run tools/install-deps.sh first, which installs missing Debian
+# packages and does nothing when all are present.
+
+BUILD ?= build
+CMAKE_FLAGS ?=
+# CI (CI=true) builds with warnings as errors.
+ifneq ($(CI),)
+CMAKE_FLAGS += -DCLM_WERROR=ON
+endif
+ifneq ($(CLM_SANITIZE),)
+CMAKE_FLAGS += "-DCLM_SANITIZE=$(CLM_SANITIZE)"
+endif
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all build deps run test clean format
+
+all: build
+
+deps:
+	@tools/install-deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+
+build: $(BUILD)/CMakeCache.txt
+	@if [ -n "$(CMAKE_FLAGS)" ]; then cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null; fi
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: deps
+	@$(MAKE) --no-print-directory build
+	$(BUILD)/bin/clmd --data ./clm-data $(ARGS)
+
+test: deps
+	@$(MAKE) --no-print-directory build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD)

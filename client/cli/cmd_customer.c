@@ -1,0 +1,99 @@
+/* clm customer ID [--as-of TIME]: one customer's lifecycle. */
+#include <string.h>
+
+#include "cli.h"
+
+static void
+cmd_customer_table(const Clm__V1__Customer *c)
+{
+	char t1[40], t2[40];
+	printf("customer     %s\n", c->customer_id);
+	printf("stage        %s\n",
+	        cli_enum_name(&clm__v1__stage__descriptor, (int)c->stage));
+	printf("funnel       %s\n",
+	        cli_enum_name(&clm__v1__funnel_position__descriptor,
+	                (int)c->funnel));
+	if (c->health != CLM__V1__HEALTH__HEALTH_UNSPECIFIED) {
+		printf("health       %s\n",
+		        cli_enum_name(
+		                &clm__v1__health__descriptor, (int)c->health));
+	}
+	cli_fmt_time(c->first_seen_ms, t1);
+	cli_fmt_time(c->last_seen_ms, t2);
+	printf("first seen   %s\n", t1);
+	printf("last seen    %s\n", t2);
+	printf("purchases    %u   refunds %u   referrals %u   revenue %.2f\n",
+	        c->purchases, c->refunds, c->referrals, c->revenue);
+	printf("acquired by  %s\n",
+	        cli_enum_name(&clm__v1__channel__descriptor,
+	                (int)c->acquisition_channel));
+	if (c->purchases > 0) {
+		printf("converted by %s\n",
+		        cli_enum_name(&clm__v1__channel__descriptor,
+		                (int)c->conversion_channel));
+	}
+	if (c->n_cart_items > 0) {
+		printf("cart        ");
+		for (size_t i = 0; i < c->n_cart_items; i++) {
+			printf(" %s", c->cart_items[i]);
+		}
+		printf("\n");
+	}
+	printf("history\n");
+	for (size_t i = 0; i < c->n_stage_history; i++) {
+		cli_fmt_time(c->stage_history[i]->entered_at_ms, t1);
+		printf("  %-12s %s\n",
+		        cli_enum_name(&clm__v1__stage__descriptor,
+		                (int)c->stage_history[i]->stage),
+		        t1);
+	}
+	printf("touchpoints\n");
+	for (size_t i = 0; i < c->n_touch_counts; i++) {
+		printf("  %-22s %llu\n",
+		        cli_enum_name(&clm__v1__touchpoint_type__descriptor,
+		                (int)c->touch_counts[i]->type),
+		        (unsigned long long)c->touch_counts[i]->count);
+	}
+}
+
+int
+cmd_customer(struct cli *cli, int argc, char **argv)
+{
+	const char *id = NULL;
+	int64_t as_of = 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--as-of") == 0 && i + 1 < argc) {
+			if (cli_parse_time(argv[++i], &as_of) != 0) {
+				return cli_usage_error(
+				        "invalid --as-of '%s'", argv[i]);
+			}
+		} else if (argv[i][0] == '-' && argv[i][1] == '-') {
+			return cli_usage_error("unknown flag '%s'", argv[i]);
+		} else if (id == NULL) {
+			id = argv[i];
+		} else {
+			return cli_usage_error("customer takes one id");
+		}
+	}
+	if (id == NULL) {
+		return cli_usage_error(
+		        "usage: clm customer ID [--as-of TIME]");
+	}
+	int rc = cli_connect(cli);
+	if (rc != CLI_OK) {
+		return rc;
+	}
+	Clm__V1__Response *resp;
+	clm_err e = clm_get_customer(cli->conn, id, as_of, &resp);
+	rc = cli_result(cli, e, resp);
+	if (rc == CLI_OK && resp->customer != NULL) {
+		if (cli->json) {
+			cli_print_json(
+			        (const ProtobufCMessage *)resp->customer);
+		} else {
+			cmd_customer_table(resp->customer);
+		}
+	}
+	clm_response_free(resp);
+	return rc;
+}

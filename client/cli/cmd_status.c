@@ -1,0 +1,41 @@
+/* clm status: the server's version, uptime, counts and sizes. */
+#include <string.h>
+
+#include "cli.h"
+
+int
+cmd_status(struct cli *cli, int argc, char **argv)
+{
+	(void)argv;
+	if (argc > 1) {
+		return cli_usage_error("status takes no arguments");
+	}
+	int rc = cli_connect(cli);
+	if (rc != CLI_OK) {
+		return rc;
+	}
+	Clm__V1__Response *resp;
+	clm_err e = clm_server_status(cli->conn, &resp);
+	rc = cli_result(cli, e, resp);
+	if (rc == CLI_OK && resp->server_status != NULL) {
+		const Clm__V1__StatusReply *s = resp->server_status;
+		if (cli->json) {
+			cli_print_json((const ProtobufCMessage *)s);
+		} else {
+			printf("version      %s\n", s->version);
+			printf("uptime       %lld s\n",
+			        (long long)s->uptime_s);
+			printf("customers    %llu\n",
+			        (unsigned long long)s->customers);
+			printf("touchpoints  %llu\n",
+			        (unsigned long long)s->touchpoints);
+			printf("db size      %.1f MiB\n",
+			        (double)s->db_bytes / (1024.0 * 1024));
+			printf("map size     %.1f MiB\n",
+			        (double)s->map_bytes / (1024.0 * 1024));
+			printf("durability   %s\n", s->durability);
+		}
+	}
+	clm_response_free(resp);
+	return rc;
+}

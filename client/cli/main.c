@@ -1,0 +1,91 @@
+/*
+ * clm: the command-line client of clmd.
+ *   clm [--url URL] [--token T] [--json] [--timeout MS] COMMAND [ARGS]
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+struct cli_command {
+	const char *name;
+	int (*run)(struct cli *cli, int argc, char **argv);
+	const char *summary;
+};
+
+static const struct cli_command cli_commands[] = {
+	{ "status", cmd_status, "the server's version, counts and sizes" },
+	{ "track", cmd_track,
+	        "record a touchpoint (flags) or NDJSON from stdin" },
+	{ "customer", cmd_customer, "a customer's stage, history and counts" },
+};
+
+#define CLI_N_COMMANDS (sizeof(cli_commands) / sizeof(cli_commands[0]))
+
+static void
+cli_usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: clm [--url URL] [--token T] [--json] [--timeout MS] "
+	        "COMMAND [ARGS]\n\n"
+	        "  --url URL      clmd to talk to (default %s, or $CLM_URL)\n"
+	        "  --token T      auth token (or $CLM_TOKEN)\n"
+	        "  --json         print replies as JSON, one object a line\n"
+	        "  --timeout MS   wait this long for a reply (default %d)\n\n"
+	        "commands:\n",
+	        CLM_DEFAULT_URL, CLM_DEFAULT_TIMEOUT_MS);
+	for (size_t i = 0; i < CLI_N_COMMANDS; i++) {
+		fprintf(out, "  %-10s %s\n", cli_commands[i].name,
+		        cli_commands[i].summary);
+	}
+	fprintf(out,
+	        "\nexit codes: 0 ok, 1 the server returned an error, 2 usage "
+	        "error, 3 cannot connect\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli cli = {
+		.url = getenv("CLM_URL"),
+		.token = getenv("CLM_TOKEN"),
+		.timeout_ms = CLM_DEFAULT_TIMEOUT_MS,
+	};
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--json") == 0) {
+			cli.json = true;
+		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			cli_usage(stdout);
+			return CLI_OK;
+		} else if (strcmp(a, "--version") == 0) {
+			printf("clm %s\n", CLM_VERSION);
+			return CLI_OK;
+		} else if (i + 1 < argc && strcmp(a, "--url") == 0) {
+			cli.url = argv[++i];
+		} else if (i + 1 < argc && strcmp(a, "--token") == 0) {
+			cli.token = argv[++i];
+		} else if (i + 1 < argc && strcmp(a, "--timeout") == 0) {
+			cli.timeout_ms = atoi(argv[++i]);
+			if (cli.timeout_ms <= 0) {
+				return cli_usage_error(
+				        "invalid --timeout '%s'", argv[i]);
+			}
+		} else {
+			return cli_usage_error("unknown option '%s'", a);
+		}
+	}
+	if (i == argc || strcmp(argv[i], "help") == 0) {
+		cli_usage(i == argc ? stderr : stdout);
+		return i == argc ? CLI_EUSAGE : CLI_OK;
+	}
+	for (size_t k = 0; k < CLI_N_COMMANDS; k++) {
+		if (strcmp(argv[i], cli_commands[k].name) == 0) {
+			int rc = cli_commands[k].run(&cli, argc - i, argv + i);
+			clm_close(cli.conn);
+			return rc;
+		}
+	}
+	return cli_usage_error("unknown command '%s'", argv[i]);
+}

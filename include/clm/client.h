@@ -1,0 +1,97 @@
+/*
+ * libclm: the C client of clmd.
+ *
+ * A clm_conn is one REQ socket dialled to one clmd. Calls are synchronous;
+ * a connection is used by one thread at a time (open one per thread). The
+ * messages are the protobuf-c types generated from proto/clm/v1/clm.proto
+ * (clm/v1/clm.pb-c.h), so any call of the API can be made with clm_call,
+ * and the common ones have typed helpers.
+ *
+ * Errors: every function returns a clm_err (clm/error.h), the gRPC code.
+ * Transport failures are UNAVAILABLE (cannot connect, connection lost) and
+ * DEADLINE_EXCEEDED (no reply within the timeout); clm_last_error() then
+ * says what happened in words.
+ */
+#ifndef CLM_CLIENT_H
+#define CLM_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clm/error.h"
+#include "clm/v1/clm.pb-c.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CLM_DEFAULT_URL        "tcp://127.0.0.1:7450"
+#define CLM_DEFAULT_TIMEOUT_MS 10000
+
+typedef struct clm_conn clm_conn;
+
+/*
+ * clm_open connects to the clmd at url (tcp://HOST:PORT or ipc://PATH; NULL
+ * = CLM_DEFAULT_URL) and waits up to timeout_ms for each reply (0 = the
+ * default). It fails at once with UNAVAILABLE when nothing listens there;
+ * later, nng reconnects by itself if the connection drops. On success *out
+ * is a connection to release with clm_close; on failure clm_open_error()
+ * says why.
+ */
+clm_err clm_open(const char *url, int timeout_ms, clm_conn **out);
+
+/* clm_close closes the connection; NULL is a no-op. */
+void clm_close(clm_conn *c);
+
+/*
+ * clm_open_error returns the reason of the last failed clm_open on this
+ * thread ("cannot connect to 'tcp://...': connection refused").
+ */
+const char *clm_open_error(void);
+
+/* clm_set_token sets the auth token sent with every request (copied). */
+clm_err clm_set_token(clm_conn *c, const char *token);
+
+/*
+ * clm_last_error describes the last failure on c: the transport problem,
+ * or the server's status message. "" when the last call succeeded.
+ */
+const char *clm_last_error(const clm_conn *c);
+
+/*
+ * clm_call sends req and waits for the Response. It fills in request_id
+ * (when empty) and auth_token (when set by clm_set_token) on a copy; req is
+ * not modified. Returns CLM_OK when a reply arrived, whatever its status,
+ * and sets *out (release it with clm_response_free); otherwise a transport
+ * error, with *out untouched.
+ */
+clm_err clm_call(
+        clm_conn *c, const Clm__V1__Request *req, Clm__V1__Response **out);
+
+/* clm_response_free releases a Response from libclm; NULL is a no-op. */
+void clm_response_free(Clm__V1__Response *resp);
+
+/*
+ * Typed helpers. Each returns the reply's status code (CLM_OK, or the
+ * server's error such as CLM_NOT_FOUND), or a transport error. *out is set
+ * whenever the server replied, an error status included (its violations
+ * name the bad fields), and is NULL after a transport error; release it
+ * with clm_response_free.
+ */
+
+/* clm_track records n touchpoints (reply: resp->track). */
+clm_err clm_track(clm_conn *c, Clm__V1__Touchpoint *const *tps, size_t n,
+        Clm__V1__Response **out);
+
+/* clm_get_customer fetches a customer as of as_of_ms (0 = now). */
+clm_err clm_get_customer(clm_conn *c, const char *customer_id,
+        int64_t as_of_ms, Clm__V1__Response **out);
+
+/* clm_server_status fetches the server's status (resp->server_status). */
+clm_err clm_server_status(clm_conn *c, Clm__V1__Response **out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CLM_CLIENT_H */

@@ -1,0 +1,59 @@
+/*
+ * arena: a bump allocator for everything one request needs.
+ *
+ * Each rpc work item owns one arena. The decoded request (protobuf-c unpacks
+ * through arena_pb()), the reply and every temporary string come from it,
+ * and arena_reset() frees them all at once when the reply has been packed.
+ * After a request that needed several chunks, reset keeps one chunk big
+ * enough for it, so steady-state traffic does no malloc at all.
+ *
+ * An arena is used by one thread at a time; handing it to another thread
+ * (the writer) must go through a lock or queue that orders the accesses.
+ */
+#ifndef CLM_ARENA_H
+#define CLM_ARENA_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+struct arena_chunk;
+
+typedef struct arena {
+	struct arena_chunk *head; /* newest chunk first */
+	size_t total;             /* bytes in all chunks */
+	ProtobufCAllocator pb;
+} arena;
+
+/* arena_init prepares a caller-embedded arena; it allocates nothing yet. */
+void arena_init(arena *a);
+
+/* arena_fini frees every chunk; a is then as after arena_init. */
+void arena_fini(arena *a);
+
+/*
+ * arena_reset frees everything allocated from a, keeping (at most) one chunk
+ * the size that the last use needed, capped at 4 MiB.
+ */
+void arena_reset(arena *a);
+
+/*
+ * arena_alloc returns n bytes aligned for any type, or NULL when memory is
+ * exhausted. The memory is not zeroed; arena_zalloc zeroes it.
+ */
+void *arena_alloc(arena *a, size_t n);
+void *arena_zalloc(arena *a, size_t n);
+
+/* arena_strdup copies s (NUL-terminated), arena_strndup at most n bytes. */
+char *arena_strdup(arena *a, const char *s);
+char *arena_strndup(arena *a, const char *s, size_t n);
+
+/* arena_printf formats into arena memory; NULL when memory is exhausted. */
+char *arena_printf(arena *a, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+char *arena_vprintf(arena *a, const char *fmt, va_list ap);
+
+/* arena_pb returns a protobuf-c allocator drawing from a (free is a no-op). */
+ProtobufCAllocator *arena_pb(arena *a);
+
+#endif /* CLM_ARENA_H */

@@ -1,0 +1,470 @@
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum config_type {
+	CONFIG_STR,  /* free text */
+	CONFIG_INT,  /* integer within [min, max] */
+	CONFIG_SIZE, /* integer bytes with an optional K/M/G/T suffix */
+	CONFIG_LIST, /* repeatable string (listen) */
+};
+
+struct config_entry {
+	const char *name;
+	enum config_type type;
+	const char *def;
+	int64_t min, max;
+	size_t offset;
+	const char
+	        *choices; /* for CONFIG_STR: '|'-separated values, or NULL */
+	const char *help;
+};
+
+#define CONFIG_FIELD(f) offsetof(struct config, f)
+#define CONFIG_KIB      1024LL
+#define CONFIG_GIB      (1024LL * 1024 * 1024)
+
+/* The settings; `config_file` is set by --config and not listed here. */
+static const struct config_entry config_table[] = {
+	{ "data", CONFIG_STR, "./clm-data", 0, 0, CONFIG_FIELD(data), NULL,
+	        "data directory" },
+	{ "listen", CONFIG_LIST, "tcp://127.0.0.1:7450", 0, 0,
+	        CONFIG_FIELD(listen), NULL,
+	        "request/reply URL (repeatable: tcp://, ipc://)" },
+	{ "events", CONFIG_STR, "tcp://127.0.0.1:7451", 0, 0,
+	        CONFIG_FIELD(events), NULL,
+	        "stage-change stream URL, or 'none'" },
+	{ "durability", CONFIG_STR, "full", 0, 0, CONFIG_FIELD(durability),
+	        "full|os",
+	        "full: fsync before every ack; os: leave it to the OS" },
+	{ "workers", CONFIG_INT, "64", 1, 4096, CONFIG_FIELD(workers), NULL,
+	        "requests handled concurrently" },
+	{ "auth_token_file", CONFIG_STR, "", 0, 0,
+	        CONFIG_FIELD(auth_token_file), NULL,
+	        "file of accepted tokens, one a line (not implemented yet)" },
+	{ "http", CONFIG_STR, "", 0, 0, CONFIG_FIELD(http), NULL,
+	        "dashboard address (not implemented yet)" },
+	{ "log_level", CONFIG_STR, "info", 0, 0, CONFIG_FIELD(log_level),
+	        "error|warn|info|debug", "most verbose level logged" },
+	{ "max_message_bytes", CONFIG_SIZE, "4M", 1024, 256 * 1024 * 1024,
+	        CONFIG_FIELD(max_message_bytes), NULL,
+	        "largest request accepted (bigger ones are dropped)" },
+	{ "max_touchpoints", CONFIG_INT, "10000", 1, 1000000,
+	        CONFIG_FIELD(max_touchpoints), NULL, "touchpoints per Track" },
+	{ "max_id_bytes", CONFIG_INT, "128", 1, 480,
+	        CONFIG_FIELD(max_id_bytes), NULL,
+	        "longest customer, anonymous, event or item id" },
+	{ "max_properties", CONFIG_INT, "32", 0, 1024,
+	        CONFIG_FIELD(max_properties), NULL,
+	        "properties per touchpoint" },
+	{ "max_property_key_bytes", CONFIG_INT, "64", 1, 4096,
+	        CONFIG_FIELD(max_property_key_bytes), NULL,
+	        "longest property key" },
+	{ "max_property_value_bytes", CONFIG_INT, "1024", 1, 65536,
+	        CONFIG_FIELD(max_property_value_bytes), NULL,
+	        "longest property value" },
+	{ "write_queue", CONFIG_INT, "4096", 1, 1000000,
+	        CONFIG_FIELD(write_queue), NULL,
+	        "write requests queued before callers get UNAVAILABLE" },
+	{ "batch_max", CONFIG_INT, "1024", 1, 100000, CONFIG_FIELD(batch_max),
+	        NULL, "write requests committed in one transaction" },
+	{ "map_bytes", CONFIG_SIZE, "256M", 64 * CONFIG_KIB, 1LL << 50,
+	        CONFIG_FIELD(map_bytes), NULL, "initial LMDB map size" },
+	{ "max_db_bytes", CONFIG_SIZE, "64G", 64 * CONFIG_KIB, 1LL << 50,
+	        CONFIG_FIELD(max_db_bytes), NULL,
+	        "database size ceiling (writes past it: RESOURCE_EXHAUSTED)" },
+	{ "at_risk_days", CONFIG_INT, "30", 1, 3650,
+	        CONFIG_FIELD(at_risk_days), NULL,
+	        "inactivity before AT_RISK" },
+	{ "churn_days", CONFIG_INT, "90", 1, 3650, CONFIG_FIELD(churn_days),
+	        NULL, "inactivity before CHURNED" },
+};
+
+#define CONFIG_N (sizeof(config_table) / sizeof(config_table[0]))
+
+static const struct config_entry *
+config_find(const char *name)
+{
+	char key[64];
+	size_t n = strlen(name);
+	if (n >= sizeof(key)) {
+		return NULL;
+	}
+	/* Flags spell '_' as '-'; accept either everywhere. */
+	for (size_t i = 0; i <= n; i++) {
+		key[i] = name[i] == '-' ? '_' : name[i];
+	}
+	for (size_t i = 0; i < CONFIG_N; i++) {
+		if (strcmp(config_table[i].name, key) == 0) {
+			return &config_table[i];
+		}
+	}
+	return NULL;
+}
+
+static int
+config_parse_int(const char *s, bool size, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (end == s || errno != 0) {
+		return -1;
+	}
+	if (size && *end != '\0') {
+		long long mul = 1;
+		switch (*end) {
+		case 'k':
+		case 'K':
+			mul = 1024LL;
+			break;
+		case 'm':
+		case 'M':
+			mul = 1024LL * 1024;
+			break;
+		case 'g':
+		case 'G':
+			mul = CONFIG_GIB;
+			break;
+		case 't':
+		case 'T':
+			mul = CONFIG_GIB * 1024;
+			break;
+		default:
+			return -1;
+		}
+		end++;
+		if (*end == 'B' || *end == 'b') {
+			end++;
+		}
+		if (v > INT64_MAX / mul || v < -(INT64_MAX / mul)) {
+			return -1;
+		}
+		v *= mul;
+	}
+	if (*end != '\0') {
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static bool
+config_choice_ok(const char *choices, const char *v)
+{
+	size_t n = strlen(v);
+	const char *p = choices;
+	while (*p != '\0') {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+		if (len == n && strncmp(p, v, n) == 0) {
+			return true;
+		}
+		p += len;
+		if (*p == '|') {
+			p++;
+		}
+	}
+	return false;
+}
+
+/* Whether the list still holds its default (so a new value replaces it). */
+static int
+config_set_entry(struct config *c, const struct config_entry *e,
+        const char *value, bool replace_list, char *err, size_t errlen)
+{
+	char *base = (char *)c;
+	switch (e->type) {
+	case CONFIG_STR: {
+		if (e->choices != NULL
+		        && !config_choice_ok(e->choices, value)) {
+			snprintf(err, errlen,
+			        "invalid %s '%s': expected one of %s", e->name,
+			        value, e->choices);
+			return -1;
+		}
+		char **field = (char **)(base + e->offset);
+		char *copy = strdup(value);
+		if (copy == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		free(*field);
+		*field = copy;
+		return 0;
+	}
+	case CONFIG_LIST: {
+		if (replace_list) {
+			for (int i = 0; i < c->n_listen; i++) {
+				free(c->listen[i]);
+				c->listen[i] = NULL;
+			}
+			c->n_listen = 0;
+		}
+		if (c->n_listen == CONFIG_MAX_LISTEN) {
+			snprintf(err, errlen, "too many %s URLs (at most %d)",
+			        e->name, CONFIG_MAX_LISTEN);
+			return -1;
+		}
+		char *copy = strdup(value);
+		if (copy == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		c->listen[c->n_listen++] = copy;
+		return 0;
+	}
+	case CONFIG_INT:
+	case CONFIG_SIZE: {
+		int64_t v;
+		if (config_parse_int(value, e->type == CONFIG_SIZE, &v) != 0) {
+			snprintf(err, errlen, "invalid %s '%s': expected %s",
+			        e->name, value,
+			        e->type == CONFIG_SIZE
+			                ? "a size such as 512M or 64G"
+			                : "an integer");
+			return -1;
+		}
+		if (v < e->min || v > e->max) {
+			snprintf(err, errlen,
+			        "invalid %s '%s': must be between %lld and "
+			        "%lld",
+			        e->name, value, (long long)e->min,
+			        (long long)e->max);
+			return -1;
+		}
+		*(int64_t *)(base + e->offset) = v;
+		return 0;
+	}
+	}
+	return -1;
+}
+
+void
+config_init(struct config *c)
+{
+	char err[256];
+	memset(c, 0, sizeof(*c));
+	c->config_file = strdup("");
+	for (size_t i = 0; i < CONFIG_N; i++) {
+		/* Defaults are constants that satisfy their own bounds. */
+		config_set_entry(c, &config_table[i], config_table[i].def,
+		        false, err, sizeof(err));
+	}
+}
+
+void
+config_fini(struct config *c)
+{
+	char *base = (char *)c;
+	for (size_t i = 0; i < CONFIG_N; i++) {
+		if (config_table[i].type == CONFIG_STR) {
+			char **field
+			        = (char **)(base + config_table[i].offset);
+			free(*field);
+			*field = NULL;
+		}
+	}
+	for (int i = 0; i < c->n_listen; i++) {
+		free(c->listen[i]);
+		c->listen[i] = NULL;
+	}
+	c->n_listen = 0;
+	free(c->config_file);
+	c->config_file = NULL;
+}
+
+int
+config_set(struct config *c, const char *name, const char *value, char *err,
+        size_t errlen)
+{
+	const struct config_entry *e = config_find(name);
+	if (e == NULL) {
+		snprintf(err, errlen, "unknown setting '%s'", name);
+		return -1;
+	}
+	return config_set_entry(c, e, value, false, err, errlen);
+}
+
+struct config_ini_state {
+	struct config *c;
+	bool listen_replaced;
+	char msg[256];
+	bool failed;
+};
+
+static int
+config_ini_handler(
+        void *user, const char *section, const char *name, const char *value)
+{
+	struct config_ini_state *st = user;
+	(void)section;
+	if (st->failed) {
+		return 0;
+	}
+	/* Returning 0 makes ini_parse_file return this line's number. */
+	const struct config_entry *e = config_find(name);
+	if (e == NULL) {
+		snprintf(st->msg, sizeof(st->msg), "unknown setting '%s'",
+		        name);
+		st->failed = true;
+		return 0;
+	}
+	bool replace = e->type == CONFIG_LIST && !st->listen_replaced;
+	if (config_set_entry(
+	            st->c, e, value, replace, st->msg, sizeof(st->msg))
+	        != 0) {
+		st->failed = true;
+		return 0;
+	}
+	if (e->type == CONFIG_LIST) {
+		st->listen_replaced = true;
+	}
+	return 1;
+}
+
+int
+config_load_file(struct config *c, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		snprintf(err, errlen, "cannot read config '%s': %s", path,
+		        strerror(errno));
+		return -1;
+	}
+	struct config_ini_state st = { .c = c };
+	int rv = ini_parse_file(f, config_ini_handler, &st);
+	fclose(f);
+	if (st.failed) {
+		snprintf(err, errlen, "%s:%d: %s", path, rv, st.msg);
+		return -1;
+	}
+	if (rv != 0) {
+		snprintf(err, errlen, "%s:%d: syntax error", path, rv);
+		return -1;
+	}
+	free(c->config_file);
+	c->config_file = strdup(path);
+	return 0;
+}
+
+void
+config_usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: clmd [--config FILE] [--FLAG VALUE]...\n"
+	        "\n"
+	        "clmd is the clm customer-lifecycle server. Every flag is "
+	        "also a "
+	        "key in\nclmd.conf ('--max-db-bytes 8G' = 'max_db_bytes = "
+	        "8G')."
+	        "\n\n"
+	        "  --config FILE                    read settings from FILE "
+	        "first\n"
+	        "  --version                        print the version and "
+	        "exit\n"
+	        "  --help                           print this help and "
+	        "exit\n");
+	for (size_t i = 0; i < CONFIG_N; i++) {
+		const struct config_entry *e = &config_table[i];
+		char flag[64];
+		size_t n = strlen(e->name);
+		for (size_t k = 0; k <= n; k++) {
+			flag[k] = e->name[k] == '_' ? '-' : e->name[k];
+		}
+		char left[80];
+		snprintf(left, sizeof(left), "--%s %s", flag,
+		        e->type == CONFIG_INT            ? "N"
+		                : e->type == CONFIG_SIZE ? "BYTES"
+		                : e->choices             ? e->choices
+		                                         : "VALUE");
+		fprintf(out, "  %-32s %s", left, e->help);
+		if (e->def[0] != '\0') {
+			fprintf(out, " (default %s)", e->def);
+		}
+		fputc('\n', out);
+	}
+}
+
+int
+config_parse_args(struct config *c, int argc, char **argv, FILE *out,
+        char *err, size_t errlen)
+{
+	/* Pass 1: --help, --version and --config, so flags override the file.
+	 */
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			config_usage(out);
+			return 1;
+		}
+		if (strcmp(a, "--version") == 0) {
+			fprintf(out, "clmd %s\n", CLM_VERSION);
+			return 1;
+		}
+	}
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = NULL;
+		if (strncmp(a, "--config=", 9) == 0) {
+			v = a + 9;
+		} else if (strcmp(a, "--config") == 0) {
+			if (i + 1 >= argc) {
+				snprintf(
+				        err, errlen, "--config needs a value");
+				return -1;
+			}
+			v = argv[++i];
+		}
+		if (v != NULL && config_load_file(c, v, err, errlen) != 0) {
+			return -1;
+		}
+	}
+	/* Pass 2: every other flag. */
+	bool listen_replaced = false;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strncmp(a, "--", 2) != 0) {
+			snprintf(err, errlen, "unexpected argument '%s'", a);
+			return -1;
+		}
+		char name[64];
+		const char *eq = strchr(a, '=');
+		size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+		if (n >= sizeof(name)) {
+			snprintf(err, errlen, "unknown flag '%s'", a);
+			return -1;
+		}
+		memcpy(name, a + 2, n);
+		name[n] = '\0';
+		const char *value;
+		if (eq != NULL) {
+			value = eq + 1;
+		} else if (i + 1 < argc) {
+			value = argv[++i];
+		} else {
+			snprintf(err, errlen, "--%s needs a value", name);
+			return -1;
+		}
+		if (strcmp(name, "config") == 0) {
+			continue;
+		}
+		const struct config_entry *e = config_find(name);
+		if (e == NULL) {
+			snprintf(err, errlen, "unknown flag '--%s'", name);
+			return -1;
+		}
+		bool replace = e->type == CONFIG_LIST && !listen_replaced;
+		if (config_set_entry(c, e, value, replace, err, errlen) != 0) {
+			return -1;
+		}
+		if (e->type == CONFIG_LIST) {
+			listen_replaced = true;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,76 @@
+/*
+ * config: clmd's settings, from defaults, then clmd.conf, then flags.
+ *
+ * Every setting is one row of a table (name, type, default, bounds, field):
+ * the same name is the clmd.conf key and, with '_' written '-', the
+ * command-line flag (`max_db_bytes` = `--max-db-bytes`). Later sources
+ * override earlier ones; `listen` is repeatable and the first `--listen`
+ * replaces the list from the file.
+ */
+#ifndef CLM_CONFIG_H
+#define CLM_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_MAX_LISTEN 8
+
+struct config {
+	char *data; /* data directory */
+	char *listen[CONFIG_MAX_LISTEN];
+	int n_listen;
+	char *events;          /* PUB URL, or "none" */
+	char *config_file;     /* the clmd.conf that was read, if any */
+	char *durability;      /* "full" or "os" */
+	char *auth_token_file; /* "" = no tokens */
+	char *http;            /* "" = off */
+	char *log_level;
+	int64_t workers; /* concurrent requests in flight */
+	int64_t max_message_bytes;
+	int64_t max_touchpoints; /* per Track */
+	int64_t max_id_bytes;
+	int64_t max_properties;
+	int64_t max_property_key_bytes;
+	int64_t max_property_value_bytes;
+	int64_t write_queue;  /* queued write requests before UNAVAILABLE */
+	int64_t batch_max;    /* write requests per transaction */
+	int64_t map_bytes;    /* initial LMDB map size */
+	int64_t max_db_bytes; /* map size ceiling */
+	int64_t at_risk_days;
+	int64_t churn_days;
+};
+
+/* config_init fills c with the defaults; release it with config_fini. */
+void config_init(struct config *c);
+void config_fini(struct config *c);
+
+/*
+ * config_parse_args applies argv: reads `--config FILE` first (failing if it
+ * cannot be read), then every other flag over it. Returns 0 on success, 1
+ * when --help or --version was handled (the text is printed on out), and -1
+ * on a usage error, with a one-line lowercase message in err.
+ */
+int config_parse_args(struct config *c, int argc, char **argv, FILE *out,
+        char *err, size_t errlen);
+
+/*
+ * config_set sets one setting by name from text ("max_db_bytes", "64G").
+ * Returns 0, or -1 with a one-line message in err (unknown key, bad value,
+ * out of bounds).
+ */
+int config_set(struct config *c, const char *name, const char *value,
+        char *err, size_t errlen);
+
+/*
+ * config_load_file reads an INI file of `key = value` lines (sections are
+ * allowed and ignored). Returns 0, or -1 with the file, line and reason in
+ * err.
+ */
+int config_load_file(
+        struct config *c, const char *path, char *err, size_t errlen);
+
+/* config_usage prints the flag list with defaults. */
+void config_usage(FILE *out);
+
+#endif /* CLM_CONFIG_H */

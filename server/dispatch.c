@@ -1,0 +1,172 @@
+#include "dispatch.h"
+
+#include <string.h>
+
+#include "clock.h"
+#include "handlers.h"
+#include "reply.h"
+
+enum dispatch_kind { DISPATCH_READ, DISPATCH_WRITE };
+
+struct dispatch_entry {
+	Clm__V1__Request__CallCase call;
+	const char *name;
+	enum dispatch_kind kind;
+	dispatch_read_fn read;       /* DISPATCH_READ */
+	dispatch_prepare_fn prepare; /* DISPATCH_WRITE */
+};
+
+/* Every call of the API; a NULL handler answers UNIMPLEMENTED. */
+static const struct dispatch_entry dispatch_table[] = {
+	{ CLM__V1__REQUEST__CALL_TRACK, "track", DISPATCH_WRITE, NULL,
+	        track_prepare },
+	{ CLM__V1__REQUEST__CALL_GET_CUSTOMER, "get_customer", DISPATCH_READ,
+	        customer_get, NULL },
+	{ CLM__V1__REQUEST__CALL_RECOMMEND, "recommend", DISPATCH_READ, NULL,
+	        NULL },
+	{ CLM__V1__REQUEST__CALL_METRICS, "metrics", DISPATCH_READ, NULL,
+	        NULL },
+	{ CLM__V1__REQUEST__CALL_COHORTS, "cohorts", DISPATCH_READ, NULL,
+	        NULL },
+	{ CLM__V1__REQUEST__CALL_PUT_CATALOG, "put_catalog", DISPATCH_WRITE,
+	        NULL, NULL },
+	{ CLM__V1__REQUEST__CALL_RECORD_SPEND, "record_spend", DISPATCH_WRITE,
+	        NULL, NULL },
+	{ CLM__V1__REQUEST__CALL_IDENTIFY, "identify", DISPATCH_WRITE, NULL,
+	        NULL },
+	{ CLM__V1__REQUEST__CALL_DEFINE_EXPERIMENT, "define_experiment",
+	        DISPATCH_WRITE, NULL, NULL },
+	{ CLM__V1__REQUEST__CALL_ASSIGN, "assign", DISPATCH_WRITE, NULL,
+	        NULL },
+	{ CLM__V1__REQUEST__CALL_EXPERIMENT_RESULTS, "experiment_results",
+	        DISPATCH_READ, NULL, NULL },
+	{ CLM__V1__REQUEST__CALL_FORGET_CUSTOMER, "forget_customer",
+	        DISPATCH_WRITE, NULL, NULL },
+	{ CLM__V1__REQUEST__CALL_EXPORT_CUSTOMER, "export_customer",
+	        DISPATCH_READ, NULL, NULL },
+	{ CLM__V1__REQUEST__CALL_SERVER_STATUS, "server_status", DISPATCH_READ,
+	        status_get, NULL },
+};
+
+#define DISPATCH_N (sizeof(dispatch_table) / sizeof(dispatch_table[0]))
+
+static const struct dispatch_entry *
+dispatch_find(int call)
+{
+	for (size_t i = 0; i < DISPATCH_N; i++) {
+		if ((int)dispatch_table[i].call == call) {
+			return &dispatch_table[i];
+		}
+	}
+	return NULL;
+}
+
+const char *
+dispatch_call_name(int call)
+{
+	const struct dispatch_entry *e = dispatch_find(call);
+	return e ? e->name : "?";
+}
+
+static void
+dispatch_ok_if_unset(struct dispatch_req *r)
+{
+	if (r->resp->status == NULL) {
+		r->resp->status = reply_status(r->a, CLM_OK, "", NULL);
+	}
+}
+
+enum dispatch_result
+dispatch_request(struct dispatch_req *r)
+{
+	Clm__V1__Response *resp = r->resp;
+	clm__v1__response__init(resp);
+	if (r->req == NULL) {
+		/* protobuf-c gives no reason; nothing can be echoed either. */
+		reply_error(resp, r->a, CLM_INVALID_ARGUMENT,
+		        "malformed request: not a clm.v1.Request");
+		return DISPATCH_DONE;
+	}
+	resp->request_id = r->req->request_id;
+	const struct dispatch_entry *e = dispatch_find((int)r->req->call_case);
+	if (e == NULL) {
+		if (r->req->call_case == CLM__V1__REQUEST__CALL__NOT_SET) {
+			reply_error(resp, r->a, CLM_UNIMPLEMENTED,
+			        "no call set in the request");
+		} else {
+			reply_error(resp, r->a, CLM_UNIMPLEMENTED,
+			        "unknown call %d", (int)r->req->call_case);
+		}
+		return DISPATCH_DONE;
+	}
+	if (e->read == NULL && e->prepare == NULL) {
+		reply_error(resp, r->a, CLM_UNIMPLEMENTED,
+		        "call '%s' is not implemented by this clmd", e->name);
+		return DISPATCH_DONE;
+	}
+	if (e->kind == DISPATCH_READ) {
+		store_txn *txn;
+		clm_err err = store_read_begin(r->reader, &txn);
+		if (err != CLM_OK) {
+			reply_error(resp, r->a, err,
+			        "cannot read the database: %s",
+			        clm_strerror(err));
+			return DISPATCH_DONE;
+		}
+		e->read(r, txn);
+		store_read_end(txn);
+		dispatch_ok_if_unset(r);
+		return DISPATCH_DONE;
+	}
+
+	r->job.apply = NULL;
+	r->job.arg = NULL;
+	r->job.arena = r->a;
+	r->job.resp = resp;
+	r->job.deadline_ns = r->req->deadline_ms == 0
+	        ? 0
+	        : r->arrived_ns + (int64_t)r->req->deadline_ms * 1000000;
+	if (!e->prepare(r)) {
+		dispatch_ok_if_unset(r);
+		return DISPATCH_DONE;
+	}
+	clm_err err = writer_submit(r->srv->w, &r->job);
+	if (err != CLM_OK) {
+		resp->result_case = CLM__V1__RESPONSE__RESULT__NOT_SET;
+		reply_error(resp, r->a, CLM_UNAVAILABLE,
+		        "write queue is full or the server is stopping: retry "
+		        "later");
+		return DISPATCH_DONE;
+	}
+	return DISPATCH_PENDING;
+}
+
+void
+dispatch_finish(struct dispatch_req *r)
+{
+	Clm__V1__Response *resp = r->resp;
+	switch (r->job.err) {
+	case CLM_OK:
+		dispatch_ok_if_unset(r);
+		return;
+	case CLM_DEADLINE_EXCEEDED:
+		reply_error(resp, r->a, CLM_DEADLINE_EXCEEDED,
+		        "deadline of %u ms passed before the write was "
+		        "applied; "
+		        "nothing was written",
+		        r->req->deadline_ms);
+		break;
+	case CLM_RESOURCE_EXHAUSTED:
+		reply_error(resp, r->a, CLM_RESOURCE_EXHAUSTED,
+		        "database is full (disk or max_db_bytes); nothing was "
+		        "written");
+		break;
+	default:
+		reply_error(resp, r->a, r->job.err,
+		        "write failed (%s); nothing was written",
+		        clm_strerror(r->job.err));
+		break;
+	}
+	/* A failed write has no result, only its status. */
+	resp->result_case = CLM__V1__RESPONSE__RESULT__NOT_SET;
+}

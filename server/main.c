@@ -1,0 +1,151 @@
+/*
+ * clmd: parse the configuration, open the store, start the writer and the
+ * sockets, wait for SIGINT/SIGTERM, then shut down in order: stop
+ * listening, let the writer drain and commit, send the last replies, close.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "config.h"
+#include "log.h"
+#include "pubsub.h"
+#include "rpc.h"
+#include "server.h"
+#include "store.h"
+#include "writer.h"
+
+/* Keeps fds 0-2 open so no database or socket ever lands on them. */
+static void
+main_keep_std_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) == -1) {
+			int n = open("/dev/null", O_RDWR);
+			if (n > 2) {
+				close(n);
+			}
+		}
+	}
+}
+
+static int
+main_fail(const char *msg)
+{
+	fprintf(stderr, "clmd: %s\n", msg);
+	return 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	main_keep_std_fds();
+	struct config cfg;
+	config_init(&cfg);
+	char err[512];
+	int rc = config_parse_args(&cfg, argc, argv, stdout, err, sizeof(err));
+	if (rc != 0) {
+		config_fini(&cfg);
+		if (rc > 0) {
+			return 0;
+		}
+		fprintf(stderr, "clmd: %s (see clmd --help)\n", err);
+		return 2;
+	}
+	log_set_level((enum log_level)log_level_parse(cfg.log_level));
+	for (int i = 0; i < cfg.n_listen; i++) {
+		if (rpc_check_url(cfg.listen[i], err, sizeof(err)) != 0) {
+			config_fini(&cfg);
+			return main_fail(err);
+		}
+	}
+
+	/*
+	 * Block the stop signals before any thread exists (nng starts its
+	 * own), so only sigwait below receives them.
+	 */
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct server srv = {
+		.cfg = &cfg,
+		.started_ms = clock_now_ms(),
+		.limits = {
+			.max_id_bytes = (size_t) cfg.max_id_bytes,
+			.max_properties = (size_t) cfg.max_properties,
+			.max_property_key_bytes =
+			        (size_t) cfg.max_property_key_bytes,
+			.max_property_value_bytes =
+			        (size_t) cfg.max_property_value_bytes,
+		},
+	};
+	struct store_opts so = {
+		.dir = cfg.data,
+		.nosync = strcmp(cfg.durability, "os") == 0,
+		.map_bytes = cfg.map_bytes,
+		.max_db_bytes = cfg.max_db_bytes,
+		.max_readers = (unsigned)cfg.workers + 16,
+	};
+	rpc *r = NULL;
+	int status = 1;
+	if (store_open(&so, &srv.st, err, sizeof(err)) != CLM_OK) {
+		main_fail(err);
+		goto done;
+	}
+	if (strcmp(cfg.events, "none") != 0
+	        && pubsub_open(cfg.events, &srv.ps, err, sizeof(err))
+	                != CLM_OK) {
+		main_fail(err);
+		goto done;
+	}
+	struct writer_opts wo = {
+		.queue_max = (size_t)cfg.write_queue,
+		.batch_max = (size_t)cfg.batch_max,
+	};
+	if (writer_start(srv.st, srv.ps, &wo, &srv.w) != CLM_OK) {
+		main_fail("cannot start the writer thread");
+		goto done;
+	}
+	if (rpc_open(&srv, &r, err, sizeof(err)) != CLM_OK) {
+		main_fail(err);
+		goto done;
+	}
+	char urls[512] = "";
+	for (int i = 0; i < cfg.n_listen; i++) {
+		size_t n = strlen(urls);
+		snprintf(urls + n, sizeof(urls) - n, "%s%s", i ? " " : "",
+		        cfg.listen[i]);
+	}
+	log_info("clmd %s started: data '%s', listen %s, events %s, "
+	         "durability %s, pid %ld",
+	        CLM_VERSION, cfg.data, urls, cfg.events, cfg.durability,
+	        (long)getpid());
+
+	int sig = 0;
+	sigwait(&stop, &sig);
+	log_info("received %s: shutting down",
+	        sig == SIGINT ? "SIGINT" : "SIGTERM");
+	status = 0;
+done:
+	if (r != NULL) {
+		rpc_stop_listening(r);
+	}
+	writer_stop(srv.w); /* applies and answers everything queued */
+	rpc_close(r, 2000);
+	pubsub_close(srv.ps);
+	store_close(srv.st);
+	if (status == 0) {
+		log_info("stopped");
+	}
+	config_fini(&cfg);
+	return status;
+}

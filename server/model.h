@@ -1,0 +1,173 @@
+/*
+ * model: the lifecycle model of DESIGN.md §3, as pure functions over a plain
+ * profile struct. No I/O, no allocation, no clock: callers pass the time.
+ *
+ * A profile accumulates facts from touchpoints in any order; every function
+ * here gives the same answer whatever order the same touchpoints were applied
+ * in (with one documented exception: equal event times are broken by arrival
+ * seq, as DESIGN.md §5 says).
+ *
+ * Stage values and touchpoint types are the wire enum numbers
+ * (clm.v1.Stage, clm.v1.TouchpointType, clm.v1.Channel).
+ */
+#ifndef CLM_MODEL_H
+#define CLM_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+	MODEL_STAGE_NONE = 0,
+	MODEL_REACH = 1,
+	MODEL_ACQUISITION = 2,
+	MODEL_NURTURE = 3,
+	MODEL_RETENTION = 4,
+	MODEL_ADVOCACY = 5,
+	MODEL_N_STAGES = 6,
+};
+
+enum {
+	MODEL_FUNNEL_NONE = 0,
+	MODEL_TOP = 1,
+	MODEL_MIDDLE = 2,
+	MODEL_BOTTOM = 3,
+};
+
+/* Touchpoint type numbers the model looks at (clm.v1.TouchpointType). */
+enum {
+	MODEL_T_SITE_VISIT = 3,
+	MODEL_T_PAGE_VIEW = 4,
+	MODEL_T_CONTENT_VIEW = 5,
+	MODEL_T_SIGNUP = 7,
+	MODEL_T_PRICING_VIEW = 8,
+	MODEL_T_DEMO_REQUEST = 9,
+	MODEL_T_ADD_TO_CART = 10,
+	MODEL_T_REMOVE_FROM_CART = 11,
+	MODEL_T_CHECKOUT_STARTED = 12,
+	MODEL_T_PURCHASE = 13,
+	MODEL_T_REFUND = 14,
+	MODEL_T_REFERRAL = 15,
+	MODEL_T_REVIEW = 16,
+	MODEL_T_EMAIL_OPEN = 17,
+	MODEL_T_EMAIL_CLICK = 18,
+	MODEL_T_APP_OPEN = 19,
+	MODEL_T_MESSAGE_SENT = 20,
+	MODEL_T_SUPPORT_TICKET = 21,
+	MODEL_T_ONBOARDING_COMPLETED = 23,
+	MODEL_T_FEEDBACK = 27,
+	MODEL_N_TYPES = 28, /* one past the largest type number */
+};
+
+#define MODEL_ITEM_MAX 128 /* bytes of an item id */
+#define MODEL_CART_MAX 64  /* distinct items remembered per cart */
+
+struct model_cart_entry {
+	char item_id[MODEL_ITEM_MAX + 1];
+	int64_t added_ms;   /* last ADD_TO_CART, 0 = never */
+	int64_t removed_ms; /* last removal or purchase of the item, 0 = never
+	                     */
+};
+
+/*
+ * The accumulated facts of one customer. Times are unix ms in event time,
+ * 0 = never (valid event times are after 2000-01-01). Money is in micro-units.
+ */
+struct model_profile {
+	uint32_t purchases, refunds, referrals;
+	int64_t purchase_micros, refund_micros;
+	int64_t first_seen_ms, last_seen_ms;
+	uint64_t first_seen_seq;
+	int64_t first_purchase_ms;
+	uint64_t first_purchase_seq;
+	int64_t second_purchase_ms;
+	int64_t last_purchase_ms;
+	int64_t first_referral_ms;
+	int64_t last_engaged_ms;
+	int64_t engaged_after_purchase_ms; /* first engagement > first purchase
+	                                    */
+	int acquisition_channel; /* channel of the first touchpoint */
+	int conversion_channel;  /* channel of the first PURCHASE */
+	uint64_t touch_counts[MODEL_N_TYPES];
+	struct model_cart_entry cart[MODEL_CART_MAX];
+	size_t n_cart;
+	int64_t cart_cleared_ms; /* last PURCHASE without an item */
+	int64_t last_add_to_cart_ms;
+};
+
+/* One touchpoint as the model sees it. */
+struct model_touch {
+	int type;
+	int channel;
+	int64_t at_ms;       /* event time, already defaulted to "now" */
+	uint64_t seq;        /* arrival order, increasing */
+	const char *item_id; /* "" = none */
+	int64_t value_micros;
+};
+
+/*
+ * A window (after_ms, upto_ms] of stored touchpoints the caller must scan
+ * for engagements after model_apply moved the first purchase earlier:
+ * feed each engagement found to model_note_engagement. upto_ms = INT64_MAX
+ * means "to the end". active = false: nothing to scan.
+ */
+struct model_rescan {
+	bool active;
+	int64_t after_ms;
+	int64_t upto_ms;
+};
+
+/* model_profile_init clears p to the empty profile (no touchpoints). */
+void model_profile_init(struct model_profile *p);
+
+/*
+ * model_apply adds one touchpoint to p. *rescan tells the caller whether
+ * stored touchpoints must be scanned to keep engaged_after_purchase_ms exact
+ * (only when this touchpoint is a purchase earlier than every other).
+ */
+void model_apply(struct model_profile *p, const struct model_touch *t,
+        struct model_rescan *rescan);
+
+/* model_is_engagement tells whether a touchpoint type counts as engagement. */
+bool model_is_engagement(int type);
+
+/*
+ * model_note_engagement records an engagement at at_ms found by a rescan
+ * (it updates engaged_after_purchase_ms only).
+ */
+void model_note_engagement(struct model_profile *p, int64_t at_ms);
+
+/* model_stage returns the current stage (first rule of §3 that holds). */
+int model_stage(const struct model_profile *p);
+
+/* model_funnel returns TOP, MIDDLE or BOTTOM (NONE for an empty profile). */
+int model_funnel(const struct model_profile *p);
+
+/*
+ * model_reached_at fills at[S] for S in REACH..ADVOCACY with the first event
+ * time at which stage(t) >= S, or 0 when S was never reached; at[0] = 0.
+ */
+void model_reached_at(
+        const struct model_profile *p, int64_t at[MODEL_N_STAGES]);
+
+struct model_stage_entry {
+	int stage;
+	int64_t entered_ms;
+};
+
+/*
+ * model_history writes the stages stage(t) actually took, oldest first, each
+ * with the first t it held, into out (room for MODEL_N_STAGES - 1 entries)
+ * and returns their number. A skipped stage, or one reached at the same
+ * instant as the next, has no entry.
+ */
+size_t model_history(
+        const struct model_profile *p, struct model_stage_entry *out);
+
+/*
+ * model_cart lists the items in the cart, most recently added first (ties by
+ * item id), as indexes into p->cart; returns how many (≤ MODEL_CART_MAX).
+ */
+size_t model_cart(const struct model_profile *p, size_t *out);
+
+#endif /* CLM_MODEL_H */

@@ -1,0 +1,38 @@
+/*
+ * pubsub: the stage-change stream, an NNG PUB socket.
+ *
+ * Each message is an ASCII topic ("stage/RETENTION", "risk/RECENT_REFUND"),
+ * one NUL byte, then a serialized clm.v1.LifecycleEvent, so SUB prefix
+ * filters select by topic. PUB drops messages for slow subscribers; events
+ * carry seq so a subscriber can see a gap.
+ */
+#ifndef CLM_PUBSUB_H
+#define CLM_PUBSUB_H
+
+#include <stddef.h>
+
+#include "clm/error.h"
+#include "clm/v1/clm.pb-c.h"
+
+struct pubsub;
+
+/*
+ * pubsub_open listens on url. Returns UNAVAILABLE with a one-line reason in
+ * err when it cannot.
+ */
+clm_err pubsub_open(
+        const char *url, struct pubsub **out, char *err, size_t errlen);
+
+/* pubsub_close closes the socket; NULL is a no-op. */
+void pubsub_close(struct pubsub *ps);
+
+/*
+ * pubsub_topic writes the topic of ev ("stage/NURTURE") into buf, returning
+ * its length, or 0 if it does not fit.
+ */
+size_t pubsub_topic(const Clm__V1__LifecycleEvent *ev, char *buf, size_t n);
+
+/* pubsub_publish sends ev without blocking; failures are only logged. */
+void pubsub_publish(struct pubsub *ps, const Clm__V1__LifecycleEvent *ev);
+
+#endif /* CLM_PUBSUB_H */

@@ -1,0 +1,45 @@
+/*
+ * rpc: the REP socket and its pool of work items.
+ *
+ * Each work item is an explicit state machine {state, aio, ctx, msg}
+ * driven by one aio callback, as in nng's demo/async server: receive,
+ * decode into the item's arena, dispatch, and send the reply. A write is
+ * parked (WAIT) while the writer applies it; the writer wakes the item
+ * with a zero-length sleep on its aio, so packing and sending happen on an
+ * nng thread again, never on the writer.
+ */
+#ifndef CLM_RPC_H
+#define CLM_RPC_H
+
+#include <stddef.h>
+
+#include "clm/error.h"
+#include "server.h"
+
+typedef struct rpc rpc;
+
+/*
+ * rpc_open opens the socket, sets the receive limit and listens on every
+ * URL of srv->cfg, then starts srv->cfg->workers work items. On failure err
+ * holds a one-line reason ("cannot listen on 'tcp://...': address in use").
+ */
+clm_err rpc_open(struct server *srv, rpc **out, char *err, size_t errlen);
+
+/* rpc_stop_listening closes the listeners: no new connections. */
+void rpc_stop_listening(rpc *r);
+
+/*
+ * rpc_close waits (up to timeout_ms) for work items with a request in hand
+ * to send their reply, then stops every aio and frees everything. Call it
+ * after the writer has stopped. NULL is a no-op.
+ */
+void rpc_close(rpc *r, int timeout_ms);
+
+/*
+ * rpc_check_url refuses URLs clmd must not listen on: unknown schemes, and
+ * TCP on a non-loopback address (until tokens or TLS are configured).
+ * Returns 0, or -1 with the reason in err.
+ */
+int rpc_check_url(const char *url, char *err, size_t errlen);
+
+#endif /* CLM_RPC_H */

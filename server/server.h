@@ -1,0 +1,25 @@
+/*
+ * server: the context every handler gets (no globals): configuration, the
+ * store, the writer and the event stream.
+ */
+#ifndef CLM_SERVER_H
+#define CLM_SERVER_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "pubsub.h"
+#include "store.h"
+#include "validate.h"
+#include "writer.h"
+
+struct server {
+	const struct config *cfg;
+	store *st;
+	writer *w;
+	struct pubsub *ps; /* NULL when events = none */
+	int64_t started_ms;
+	struct validate_limits limits;
+};
+
+#endif /* CLM_SERVER_H */

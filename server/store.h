@@ -1,0 +1,142 @@
+/*
+ * store: clm's state in one LMDB environment (the only module that includes
+ * lmdb.h).
+ *
+ * Named databases (DESIGN.md §6) and their keys:
+ *   customers    customer id -> CustomerRecord; an anonymous profile's key is
+ *                0x01 followed by the anonymous id (ids are printable, so the
+ *                two spaces never meet)
+ *   touchpoints  cid (8, big-endian) | event time ms (8) | seq (8)
+ *                -> Touchpoint without customer_id. Customers get small
+ *                sequential cids, so one customer's touchpoints are adjacent
+ *                and sorted by event time, and keys stay 24 bytes.
+ *   event_ids    event id -> EventRef (where that touchpoint is stored)
+ *   meta         "schema", "next_cid", "next_seq", "event_seq" -> u64 BE
+ *
+ * Threads: any number of read transactions, each on the thread that began
+ * it (MDB_NOTLS), plus one write transaction at a time, owned by the writer
+ * thread. Growing the map excludes readers with a rwlock, because LMDB
+ * remaps the file and a reader in the old map would fault.
+ *
+ * Every function returns clm_err: NOT_FOUND for a missing key,
+ * RESOURCE_EXHAUSTED for a full map or disk (store_map_full tells which),
+ * UNAVAILABLE for I/O errors, INTERNAL for the rest (logged here, once).
+ * On MDB_PANIC the process logs and exits: committed data is safe and the
+ * supervisor restarts it.
+ */
+#ifndef CLM_STORE_H
+#define CLM_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "clm/error.h"
+#include "clm/v1/store.pb-c.h"
+
+#define STORE_SCHEMA_VERSION 1
+
+typedef struct store store;
+typedef struct store_txn store_txn;
+typedef struct store_reader store_reader;
+
+struct store_opts {
+	const char *dir;      /* created if missing */
+	bool nosync;          /* durability = os */
+	int64_t map_bytes;    /* initial map size */
+	int64_t max_db_bytes; /* growth ceiling */
+	unsigned max_readers; /* concurrent read transactions */
+};
+
+struct store_stats {
+	uint64_t customers; /* profiles, anonymous ones included */
+	uint64_t touchpoints;
+	uint64_t db_bytes;  /* pages in use x page size */
+	uint64_t map_bytes; /* current map size */
+};
+
+/*
+ * store_open creates the data directory if needed, takes the exclusive
+ * flock on DIR/clmd.pid (failing with FAILED_PRECONDITION when another clmd
+ * holds it), opens LMDB, checks the schema version and clears stale reader
+ * slots. On failure err holds a one-line reason for a person.
+ */
+clm_err store_open(
+        const struct store_opts *o, store **out, char *err, size_t errlen);
+
+/* store_close closes everything and releases the lock; NULL is a no-op. */
+void store_close(store *s);
+
+/* store_reader_check clears reader slots of dead processes (every minute). */
+void store_reader_check(store *s);
+
+/* store_stats reads entry counts and sizes within txn. */
+clm_err store_stats(store_txn *txn, struct store_stats *st);
+
+/*
+ * Readers. A store_reader is a reusable read transaction handle for one
+ * thread or work item: store_read_begin starts a fresh snapshot, and
+ * store_read_end releases it. A reader must be ended before it is freed.
+ */
+clm_err store_reader_new(store *s, store_reader **out);
+void store_reader_free(store_reader *r);
+clm_err store_read_begin(store_reader *r, store_txn **txn);
+void store_read_end(store_txn *txn);
+
+/*
+ * Writes, for the writer thread only. store_write_commit makes the changes
+ * durable (unless nosync) and ends txn whatever it returns; store_write_abort
+ * discards them. When a put or the commit returned RESOURCE_EXHAUSTED and
+ * store_map_full is true, abort and call store_grow, then redo the work:
+ * store_grow doubles the map up to max_db_bytes, or returns
+ * RESOURCE_EXHAUSTED at the ceiling.
+ */
+clm_err store_write_begin(store *s, store_txn **txn);
+clm_err store_write_commit(store_txn *txn);
+void store_write_abort(store_txn *txn);
+bool store_map_full(const store *s);
+clm_err store_grow(store *s);
+
+/*
+ * Counters allocated within a write transaction (kept only if it commits):
+ * store_next_cid for a new customer, store_next_seq for a touchpoint's
+ * arrival order, store_next_event_seq for a published LifecycleEvent.
+ */
+uint64_t store_next_cid(store_txn *txn);
+uint64_t store_next_seq(store_txn *txn);
+uint64_t store_next_event_seq(store_txn *txn);
+
+/*
+ * store_customer_get loads the profile of id (anonymous: the profile of an
+ * anonymous id) into arena memory. NOT_FOUND if there is none.
+ */
+clm_err store_customer_get(store_txn *txn, const char *id, bool anonymous,
+        arena *a, Clm__V1__CustomerRecord **out);
+
+/* store_customer_put writes rec under rec->customer_id / rec->anonymous. */
+clm_err store_customer_put(store_txn *txn, const Clm__V1__CustomerRecord *rec);
+
+/* store_touchpoint_put stores tp (its customer_id is not stored). */
+clm_err store_touchpoint_put(store_txn *txn, uint64_t cid, int64_t at_ms,
+        uint64_t seq, const Clm__V1__Touchpoint *tp);
+
+/*
+ * store_touchpoints_scan calls fn for each touchpoint of cid with
+ * after_ms < event time <= upto_ms, in event-time then arrival order. The
+ * touchpoint passed to fn lives until fn returns. fn returns 0 to go on, or
+ * non-zero to stop (store_touchpoints_scan then returns CLM_OK).
+ */
+typedef int (*store_touch_fn)(
+        void *arg, int64_t at_ms, uint64_t seq, const Clm__V1__Touchpoint *tp);
+clm_err store_touchpoints_scan(store_txn *txn, uint64_t cid, int64_t after_ms,
+        int64_t upto_ms, store_touch_fn fn, void *arg);
+
+/* store_event_exists: CLM_OK if event id is recorded, NOT_FOUND if not. */
+clm_err store_event_exists(store_txn *txn, const char *event_id);
+
+/* store_event_put records event id as stored at (cid, at_ms, seq). */
+clm_err store_event_put(store_txn *txn, const char *event_id, uint64_t cid,
+        int64_t at_ms, uint64_t seq);
+
+#endif /* CLM_STORE_H */
