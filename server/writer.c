@@ -196,7 +196,10 @@ writer_submit(writer *w, writer_job *job)
 {
 	job->next = NULL;
 	job->err = CLM_OK;
+	/* The events array lives in the request's arena: never reuse it. */
+	job->events = NULL;
 	job->n_events = 0;
+	job->cap_events = 0;
 	pthread_mutex_lock(&w->mu);
 	if (w->stopping || w->depth >= w->queue_max) {
 		pthread_mutex_unlock(&w->mu);

@@ -43,8 +43,13 @@ cmd_track_print_reply(struct cmd_track_run *run, const Clm__V1__TrackReply *r,
 		if (lines != NULL) {
 			fprintf(stderr, "line %lu: ", lines[ie->index]);
 		}
-		fprintf(stderr, "rejected: %s\n",
-		        ie->status ? ie->status->message : "?");
+		fprintf(stderr, "rejected touchpoint %u:\n", ie->index);
+		for (size_t k = 0; ie->status && k < ie->status->n_violations;
+		        k++) {
+			fprintf(stderr, "  %s: %s\n",
+			        ie->status->violations[k]->field,
+			        ie->status->violations[k]->description);
+		}
 	}
 	for (size_t i = 0; i < r->n_changes; i++) {
 		const Clm__V1__LifecycleEvent *ev = r->changes[i];
