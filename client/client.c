@@ -121,8 +121,8 @@ clm_call(clm_conn *c, const Clm__V1__Request *req, Clm__V1__Response **out)
 	Clm__V1__Request copy = *req;
 	char id[48];
 	if (copy.request_id == NULL || copy.request_id[0] == '\0') {
-		snprintf(id, sizeof(id), "%ld-%llu", (long)getpid(),
-		        (unsigned long long)c->next_id++);
+		snprintf(id, sizeof(id), "%ld-%llu", (long) getpid(),
+		        (unsigned long long) c->next_id++);
 		copy.request_id = id;
 	}
 	if (c->token != NULL
@@ -180,7 +180,7 @@ clm_call_status(
 	if (resp->status == NULL) {
 		return CLM_OK;
 	}
-	e = clm_err_from_code((int)resp->status->code);
+	e = clm_err_from_code((int) resp->status->code);
 	if (e != CLM_OK) {
 		clm_seterr(c, "%s", resp->status->message);
 	}
@@ -193,7 +193,7 @@ clm_track(clm_conn *c, Clm__V1__Touchpoint *const *tps, size_t n,
 {
 	Clm__V1__TrackRequest tr = CLM__V1__TRACK_REQUEST__INIT;
 	tr.n_touchpoints = n;
-	tr.touchpoints = (Clm__V1__Touchpoint **)tps;
+	tr.touchpoints = (Clm__V1__Touchpoint **) tps;
 	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
 	req.call_case = CLM__V1__REQUEST__CALL_TRACK;
 	req.track = &tr;
@@ -205,7 +205,7 @@ clm_get_customer(clm_conn *c, const char *customer_id, int64_t as_of_ms,
         Clm__V1__Response **out)
 {
 	Clm__V1__GetCustomerRequest gc = CLM__V1__GET_CUSTOMER_REQUEST__INIT;
-	gc.customer_id = (char *)customer_id;
+	gc.customer_id = (char *) customer_id;
 	gc.as_of_ms = as_of_ms;
 	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
 	req.call_case = CLM__V1__REQUEST__CALL_GET_CUSTOMER;

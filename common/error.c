@@ -33,5 +33,5 @@ clm_err_from_code(int code)
 	if (code < 0 || code >= CLM_ERR_COUNT) {
 		return CLM_UNKNOWN;
 	}
-	return (clm_err)code;
+	return (clm_err) code;
 }

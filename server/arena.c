@@ -26,8 +26,8 @@ static void
 arena_pb_free(void *ud, void *p)
 {
 	/* Memory goes back with arena_reset(). */
-	(void)ud;
-	(void)p;
+	(void) ud;
+	(void) p;
 }
 
 void
@@ -103,7 +103,7 @@ arena_alloc(arena *a, size_t n)
 	if (n > SIZE_MAX / 2) {
 		return NULL;
 	}
-	n = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+	n = (n + ARENA_ALIGN - 1) & ~(size_t) (ARENA_ALIGN - 1);
 	struct arena_chunk *c = a->head;
 	if (c == NULL || c->size - c->used < n) {
 		size_t size = a->total < ARENA_MIN_CHUNK ? ARENA_MIN_CHUNK
@@ -162,9 +162,9 @@ arena_vprintf(arena *a, const char *fmt, va_list ap)
 	if (n < 0) {
 		return NULL;
 	}
-	char *p = arena_alloc(a, (size_t)n + 1);
+	char *p = arena_alloc(a, (size_t) n + 1);
 	if (p != NULL) {
-		vsnprintf(p, (size_t)n + 1, fmt, ap);
+		vsnprintf(p, (size_t) n + 1, fmt, ap);
 	}
 	return p;
 }

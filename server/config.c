@@ -160,7 +160,7 @@ config_choice_ok(const char *choices, const char *v)
 	const char *p = choices;
 	while (*p != '\0') {
 		const char *bar = strchr(p, '|');
-		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+		size_t len = bar ? (size_t) (bar - p) : strlen(p);
 		if (len == n && strncmp(p, v, n) == 0) {
 			return true;
 		}
@@ -177,7 +177,7 @@ static int
 config_set_entry(struct config *c, const struct config_entry *e,
         const char *value, bool replace_list, char *err, size_t errlen)
 {
-	char *base = (char *)c;
+	char *base = (char *) c;
 	switch (e->type) {
 	case CONFIG_STR: {
 		if (e->choices != NULL
@@ -187,7 +187,7 @@ config_set_entry(struct config *c, const struct config_entry *e,
 			        value, e->choices);
 			return -1;
 		}
-		char **field = (char **)(base + e->offset);
+		char **field = (char **) (base + e->offset);
 		char *copy = strdup(value);
 		if (copy == NULL) {
 			snprintf(err, errlen, "out of memory");
@@ -233,11 +233,11 @@ config_set_entry(struct config *c, const struct config_entry *e,
 			snprintf(err, errlen,
 			        "invalid %s '%s': must be between %lld and "
 			        "%lld",
-			        e->name, value, (long long)e->min,
-			        (long long)e->max);
+			        e->name, value, (long long) e->min,
+			        (long long) e->max);
 			return -1;
 		}
-		*(int64_t *)(base + e->offset) = v;
+		*(int64_t *) (base + e->offset) = v;
 		return 0;
 	}
 	}
@@ -260,11 +260,11 @@ config_init(struct config *c)
 void
 config_fini(struct config *c)
 {
-	char *base = (char *)c;
+	char *base = (char *) c;
 	for (size_t i = 0; i < CONFIG_N; i++) {
 		if (config_table[i].type == CONFIG_STR) {
 			char **field
-			        = (char **)(base + config_table[i].offset);
+			        = (char **) (base + config_table[i].offset);
 			free(*field);
 			*field = NULL;
 		}
@@ -302,7 +302,7 @@ config_ini_handler(
         void *user, const char *section, const char *name, const char *value)
 {
 	struct config_ini_state *st = user;
-	(void)section;
+	(void) section;
 	if (st->failed) {
 		return 0;
 	}
@@ -434,7 +434,7 @@ config_parse_args(struct config *c, int argc, char **argv, FILE *out,
 		}
 		char name[64];
 		const char *eq = strchr(a, '=');
-		size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+		size_t n = eq ? (size_t) (eq - a - 2) : strlen(a + 2);
 		if (n >= sizeof(name)) {
 			snprintf(err, errlen, "unknown flag '%s'", a);
 			return -1;

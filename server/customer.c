@@ -17,16 +17,16 @@ customer_build(const Clm__V1__CustomerRecord *rec, int64_t as_of_ms, arena *a)
 	record_to_profile(rec, p);
 	clm__v1__customer__init(c);
 	c->customer_id = rec->customer_id;
-	c->stage = (Clm__V1__Stage)model_stage(p);
-	c->funnel = (Clm__V1__FunnelPosition)model_funnel(p);
+	c->stage = (Clm__V1__Stage) model_stage(p);
+	c->funnel = (Clm__V1__FunnelPosition) model_funnel(p);
 	c->first_seen_ms = p->first_seen_ms;
 	c->last_seen_ms = p->last_seen_ms;
 	c->purchases = p->purchases;
 	c->refunds = p->refunds;
 	c->referrals = p->referrals;
-	c->revenue = (double)(p->purchase_micros - p->refund_micros) / 1e6;
-	c->acquisition_channel = (Clm__V1__Channel)p->acquisition_channel;
-	c->conversion_channel = (Clm__V1__Channel)p->conversion_channel;
+	c->revenue = (double) (p->purchase_micros - p->refund_micros) / 1e6;
+	c->acquisition_channel = (Clm__V1__Channel) p->acquisition_channel;
+	c->conversion_channel = (Clm__V1__Channel) p->conversion_channel;
 	c->as_of_ms = as_of_ms;
 
 	struct model_stage_entry hist[MODEL_N_STAGES];
@@ -38,7 +38,7 @@ customer_build(const Clm__V1__CustomerRecord *rec, int64_t as_of_ms, arena *a)
 	}
 	for (size_t i = 0; i < nh; i++) {
 		clm__v1__stage_entry__init(&se[i]);
-		se[i].stage = (Clm__V1__Stage)hist[i].stage;
+		se[i].stage = (Clm__V1__Stage) hist[i].stage;
 		se[i].entered_at_ms = hist[i].entered_ms;
 		c->stage_history[i] = &se[i];
 	}
@@ -72,7 +72,7 @@ customer_build(const Clm__V1__CustomerRecord *rec, int64_t as_of_ms, arena *a)
 			continue;
 		}
 		clm__v1__type_count__init(&tc[c->n_touch_counts]);
-		tc[c->n_touch_counts].type = (Clm__V1__TouchpointType)t;
+		tc[c->n_touch_counts].type = (Clm__V1__TouchpointType) t;
 		tc[c->n_touch_counts].count = p->touch_counts[t];
 		c->touch_counts[c->n_touch_counts] = &tc[c->n_touch_counts];
 		c->n_touch_counts++;

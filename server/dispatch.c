@@ -54,7 +54,7 @@ static const struct dispatch_entry *
 dispatch_find(int call)
 {
 	for (size_t i = 0; i < DISPATCH_N; i++) {
-		if ((int)dispatch_table[i].call == call) {
+		if ((int) dispatch_table[i].call == call) {
 			return &dispatch_table[i];
 		}
 	}
@@ -88,14 +88,15 @@ dispatch_request(struct dispatch_req *r)
 		return DISPATCH_DONE;
 	}
 	resp->request_id = r->req->request_id;
-	const struct dispatch_entry *e = dispatch_find((int)r->req->call_case);
+	const struct dispatch_entry *e
+	        = dispatch_find((int) r->req->call_case);
 	if (e == NULL) {
 		if (r->req->call_case == CLM__V1__REQUEST__CALL__NOT_SET) {
 			reply_error(resp, r->a, CLM_UNIMPLEMENTED,
 			        "no call set in the request");
 		} else {
 			reply_error(resp, r->a, CLM_UNIMPLEMENTED,
-			        "unknown call %d", (int)r->req->call_case);
+			        "unknown call %d", (int) r->req->call_case);
 		}
 		return DISPATCH_DONE;
 	}
@@ -125,7 +126,7 @@ dispatch_request(struct dispatch_req *r)
 	r->job.resp = resp;
 	r->job.deadline_ns = r->req->deadline_ms == 0
 	        ? 0
-	        : r->arrived_ns + (int64_t)r->req->deadline_ms * 1000000;
+	        : r->arrived_ns + (int64_t) r->req->deadline_ms * 1000000;
 	if (!e->prepare(r)) {
 		dispatch_ok_if_unset(r);
 		return DISPATCH_DONE;

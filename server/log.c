@@ -18,7 +18,7 @@ static const char *const log_names[] = { "error", "warn", "info", "debug" };
 void
 log_set_level(enum log_level level)
 {
-	atomic_store(&log_threshold, (int)level);
+	atomic_store(&log_threshold, (int) level);
 }
 
 int
@@ -35,7 +35,7 @@ log_level_parse(const char *name)
 void
 log_msg(enum log_level level, const char *fmt, ...)
 {
-	if ((int)level > atomic_load(&log_threshold)) {
+	if ((int) level > atomic_load(&log_threshold)) {
 		return;
 	}
 	char line[1024];
@@ -49,14 +49,14 @@ log_msg(enum log_level level, const char *fmt, ...)
 	        tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, log_names[level]);
 	va_list ap;
 	va_start(ap, fmt);
-	int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	int m = vsnprintf(line + n, sizeof(line) - (size_t) n - 1, fmt, ap);
 	va_end(ap);
-	size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+	size_t len = (size_t) n + (m < 0 ? 0 : (size_t) m);
 	if (len > sizeof(line) - 2) {
 		len = sizeof(line) - 2;
 	}
 	line[len++] = '\n';
 	/* One write per line keeps lines from different threads whole. */
 	ssize_t w = write(STDERR_FILENO, line, len);
-	(void)w;
+	(void) w;
 }

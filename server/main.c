@@ -57,7 +57,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "clmd: %s (see clmd --help)\n", err);
 		return 2;
 	}
-	log_set_level((enum log_level)log_level_parse(cfg.log_level));
+	log_set_level((enum log_level) log_level_parse(cfg.log_level));
 	for (int i = 0; i < cfg.n_listen; i++) {
 		if (rpc_check_url(cfg.listen[i], err, sizeof(err)) != 0) {
 			config_fini(&cfg);
@@ -93,7 +93,7 @@ main(int argc, char **argv)
 		.nosync = strcmp(cfg.durability, "os") == 0,
 		.map_bytes = cfg.map_bytes,
 		.max_db_bytes = cfg.max_db_bytes,
-		.max_readers = (unsigned)cfg.workers + 16,
+		.max_readers = (unsigned) cfg.workers + 16,
 	};
 	rpc *r = NULL;
 	int status = 1;
@@ -108,8 +108,8 @@ main(int argc, char **argv)
 		goto done;
 	}
 	struct writer_opts wo = {
-		.queue_max = (size_t)cfg.write_queue,
-		.batch_max = (size_t)cfg.batch_max,
+		.queue_max = (size_t) cfg.write_queue,
+		.batch_max = (size_t) cfg.batch_max,
 	};
 	if (writer_start(srv.st, srv.ps, &wo, &srv.w) != CLM_OK) {
 		main_fail("cannot start the writer thread");
@@ -128,7 +128,7 @@ main(int argc, char **argv)
 	log_info("clmd %s started: data '%s', listen %s, events %s, "
 	         "durability %s, pid %ld",
 	        CLM_VERSION, cfg.data, urls, cfg.events, cfg.durability,
-	        (long)getpid());
+	        (long) getpid());
 
 	int sig = 0;
 	sigwait(&stop, &sig);

@@ -57,14 +57,14 @@ pubsub_topic(const Clm__V1__LifecycleEvent *ev, char *buf, size_t n)
 	if (ev->kind == CLM__V1__LIFECYCLE_EVENT_KIND__RISK_SIGNAL) {
 		kind = "risk";
 		v = protobuf_c_enum_descriptor_get_value(
-		        &clm__v1__risk_reason__descriptor, (int)ev->reason);
+		        &clm__v1__risk_reason__descriptor, (int) ev->reason);
 	} else {
 		kind = "stage";
 		v = protobuf_c_enum_descriptor_get_value(
-		        &clm__v1__stage__descriptor, (int)ev->to_stage);
+		        &clm__v1__stage__descriptor, (int) ev->to_stage);
 	}
 	int len = snprintf(buf, n, "%s/%s", kind, v ? v->name : "UNKNOWN");
-	return len < 0 || (size_t)len >= n ? 0 : (size_t)len;
+	return len < 0 || (size_t) len >= n ? 0 : (size_t) len;
 }
 
 void
@@ -76,7 +76,7 @@ pubsub_publish(struct pubsub *ps, const Clm__V1__LifecycleEvent *ev)
 	nng_msg *msg;
 	if (tlen == 0 || nng_msg_alloc(&msg, tlen + 1 + plen) != 0) {
 		log_warn("cannot publish event %llu",
-		        (unsigned long long)ev->seq);
+		        (unsigned long long) ev->seq);
 		return;
 	}
 	unsigned char *body = nng_msg_body(msg);
@@ -87,6 +87,6 @@ pubsub_publish(struct pubsub *ps, const Clm__V1__LifecycleEvent *ev)
 	if (rv != 0) {
 		nng_msg_free(msg);
 		log_debug("event %llu not published: %s",
-		        (unsigned long long)ev->seq, nng_strerror(rv));
+		        (unsigned long long) ev->seq, nng_strerror(rv));
 	}
 }

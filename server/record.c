@@ -21,8 +21,8 @@ record_to_profile(const Clm__V1__CustomerRecord *r, struct model_profile *p)
 	p->first_referral_ms = r->first_referral_ms;
 	p->last_engaged_ms = r->last_engaged_ms;
 	p->engaged_after_purchase_ms = r->engaged_after_purchase_ms;
-	p->acquisition_channel = (int)r->acquisition_channel;
-	p->conversion_channel = (int)r->conversion_channel;
+	p->acquisition_channel = (int) r->acquisition_channel;
+	p->conversion_channel = (int) r->conversion_channel;
 	for (size_t i = 0; i < r->n_touch_counts && i < MODEL_N_TYPES; i++) {
 		p->touch_counts[i] = r->touch_counts[i];
 	}
@@ -56,8 +56,8 @@ record_from_profile(
 	r->first_referral_ms = p->first_referral_ms;
 	r->last_engaged_ms = p->last_engaged_ms;
 	r->engaged_after_purchase_ms = p->engaged_after_purchase_ms;
-	r->acquisition_channel = (Clm__V1__Channel)p->acquisition_channel;
-	r->conversion_channel = (Clm__V1__Channel)p->conversion_channel;
+	r->acquisition_channel = (Clm__V1__Channel) p->acquisition_channel;
+	r->conversion_channel = (Clm__V1__Channel) p->conversion_channel;
 	/* Trailing zero counts need not be stored. */
 	size_t n = MODEL_N_TYPES;
 	while (n > 0 && p->touch_counts[n - 1] == 0) {

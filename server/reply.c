@@ -62,8 +62,8 @@ reply_status(arena *a, clm_err code, const char *message,
 		return &reply_oom;
 	}
 	clm__v1__status__init(st);
-	st->code = (Clm__V1__Code)code;
-	st->message = (char *)(message ? message : clm_strerror(code));
+	st->code = (Clm__V1__Code) code;
+	st->message = (char *) (message ? message : clm_strerror(code));
 	if (v != NULL) {
 		st->n_violations = v->n;
 		st->violations = v->items;

@@ -72,7 +72,7 @@ rpc_send(struct rpc_work *w)
 static void
 rpc_write_done(writer_job *job)
 {
-	struct rpc_work *w = (struct rpc_work *)((char *)job
+	struct rpc_work *w = (struct rpc_work *) ((char *) job
 	        - offsetof(struct rpc_work, dr.job));
 	/* Bounce back to an nng thread: the callback sees RPC_WAIT. */
 	nng_sleep_aio(0, w->aio);
@@ -174,7 +174,7 @@ rpc_check_url(const char *url, char *err, size_t errlen)
 		return -1;
 	}
 	const char *colon = strrchr(rest, ':');
-	size_t hn = colon ? (size_t)(colon - rest) : strlen(rest);
+	size_t hn = colon ? (size_t) (colon - rest) : strlen(rest);
 	if (!rpc_host_is_loopback(rest, hn)) {
 		snprintf(err, errlen,
 		        "refusing to listen on '%s': not a loopback address, "
@@ -231,9 +231,9 @@ rpc_open(struct server *srv, rpc **out, char *err, size_t errlen)
 	/* nng 1.5.2 has no receive limit by default: set it before listening.
 	 */
 	nng_socket_set_size(
-	        r->sock, NNG_OPT_RECVMAXSZ, (size_t)cfg->max_message_bytes);
+	        r->sock, NNG_OPT_RECVMAXSZ, (size_t) cfg->max_message_bytes);
 
-	r->n_works = (size_t)cfg->workers;
+	r->n_works = (size_t) cfg->workers;
 	r->works = calloc(r->n_works, sizeof(*r->works));
 	if (r->works == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -287,7 +287,7 @@ rpc_close(rpc *r, int timeout_ms)
 	}
 	rpc_stop_listening(r);
 	/* Let items holding a request finish sending its reply. */
-	int64_t until = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
+	int64_t until = clock_mono_ns() + (int64_t) timeout_ms * 1000000;
 	for (size_t i = 0; r->works != NULL && i < r->n_works; i++) {
 		while (atomic_load(&r->works[i].state) != RPC_RECV
 		        && clock_mono_ns() < until) {

@@ -97,7 +97,7 @@ static void
 store_u64_be(unsigned char *p, uint64_t v)
 {
 	for (int i = 7; i >= 0; i--) {
-		p[i] = (unsigned char)(v & 0xff);
+		p[i] = (unsigned char) (v & 0xff);
 		v >>= 8;
 	}
 }
@@ -115,7 +115,7 @@ store_be_u64(const unsigned char *p)
 static clm_err
 store_meta_get(store_txn *t, const char *name, uint64_t *out)
 {
-	MDB_val k = { strlen(name), (void *)name }, v;
+	MDB_val k = { strlen(name), (void *) name }, v;
 	int rc = mdb_get(t->txn, t->s->dbi[STORE_DB_META], &k, &v);
 	if (rc == MDB_NOTFOUND) {
 		*out = 0;
@@ -138,7 +138,7 @@ store_meta_put(store_txn *t, const char *name, uint64_t val)
 {
 	unsigned char buf[8];
 	store_u64_be(buf, val);
-	MDB_val k = { strlen(name), (void *)name }, v = { 8, buf };
+	MDB_val k = { strlen(name), (void *) name }, v = { 8, buf };
 	int rc = mdb_put(t->txn, t->s->dbi[STORE_DB_META], &k, &v, 0);
 	return store_err(t->s, rc, "cannot write meta");
 }
@@ -178,9 +178,9 @@ store_lock_dir(store *s, const char *dir, char *err, size_t errlen)
 		return -1;
 	}
 	char pid[32];
-	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	int n = snprintf(pid, sizeof(pid), "%ld\n", (long) getpid());
 	if (ftruncate(s->pid_fd, 0) != 0
-	        || pwrite(s->pid_fd, pid, (size_t)n, 0) != n) {
+	        || pwrite(s->pid_fd, pid, (size_t) n, 0) != n) {
 		snprintf(err, errlen, "cannot write '%s': %s", path,
 		        strerror(errno));
 		return -1;
@@ -220,7 +220,7 @@ store_init_dbs(store *s, char *err, size_t errlen)
 		        "data dir '%s' has schema version %llu, newer than "
 		        "this "
 		        "clmd's %d: upgrade clmd",
-		        s->dir, (unsigned long long)schema,
+		        s->dir, (unsigned long long) schema,
 		        STORE_SCHEMA_VERSION);
 		goto fail;
 	}
@@ -296,7 +296,7 @@ store_open(const struct store_opts *o, store **out, char *err, size_t errlen)
 	if (rc == 0) {
 		int64_t map = o->map_bytes < o->max_db_bytes ? o->map_bytes
 		                                             : o->max_db_bytes;
-		rc = mdb_env_set_mapsize(s->env, (size_t)map);
+		rc = mdb_env_set_mapsize(s->env, (size_t) map);
 	}
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot create LMDB environment: %s",
@@ -379,7 +379,7 @@ store_stats(store_txn *t, struct store_stats *st)
 	MDB_envinfo info;
 	mdb_env_info(t->s->env, &info);
 	mdb_env_stat(t->s->env, &ms);
-	st->db_bytes = (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
+	st->db_bytes = (uint64_t) (info.me_last_pgno + 1) * ms.ms_psize;
 	st->map_bytes = info.me_mapsize;
 	return CLM_OK;
 }
@@ -436,7 +436,7 @@ void
 store_read_end(store_txn *txn)
 {
 	store_reader *r
-	        = (store_reader *)((char *)txn - offsetof(store_reader, t));
+	        = (store_reader *) ((char *) txn - offsetof(store_reader, t));
 	if (!r->active) {
 		return;
 	}
@@ -514,24 +514,24 @@ store_grow(store *s)
 	MDB_envinfo info;
 	mdb_env_info(s->env, &info);
 	uint64_t cur = info.me_mapsize;
-	if (cur >= (uint64_t)s->max_db_bytes) {
+	if (cur >= (uint64_t) s->max_db_bytes) {
 		log_error("database reached max_db_bytes (%llu bytes)",
-		        (unsigned long long)s->max_db_bytes);
+		        (unsigned long long) s->max_db_bytes);
 		return CLM_RESOURCE_EXHAUSTED;
 	}
 	uint64_t next = cur * 2;
-	if (next > (uint64_t)s->max_db_bytes) {
-		next = (uint64_t)s->max_db_bytes;
+	if (next > (uint64_t) s->max_db_bytes) {
+		next = (uint64_t) s->max_db_bytes;
 	}
 	pthread_rwlock_wrlock(&s->remap);
-	int rc = mdb_env_set_mapsize(s->env, (size_t)next);
+	int rc = mdb_env_set_mapsize(s->env, (size_t) next);
 	pthread_rwlock_unlock(&s->remap);
 	if (rc != 0) {
 		return store_err(s, rc, "cannot grow the map");
 	}
 	s->map_full = false;
-	log_info("map grown from %llu to %llu bytes", (unsigned long long)cur,
-	        (unsigned long long)next);
+	log_info("map grown from %llu to %llu bytes", (unsigned long long) cur,
+	        (unsigned long long) next);
 	return CLM_OK;
 }
 
@@ -610,7 +610,7 @@ store_customer_put(store_txn *t, const Clm__V1__CustomerRecord *rec)
 	        = { store_customer_key(key, rec->customer_id, rec->anonymous),
 		          key };
 	return store_put_msg(t, STORE_DB_CUSTOMERS, &k,
-	        (const ProtobufCMessage *)rec, "cannot write customer");
+	        (const ProtobufCMessage *) rec, "cannot write customer");
 }
 
 static void
@@ -618,7 +618,7 @@ store_touch_key(
         unsigned char key[24], uint64_t cid, int64_t at_ms, uint64_t seq)
 {
 	store_u64_be(key, cid);
-	store_u64_be(key + 8, (uint64_t)at_ms);
+	store_u64_be(key + 8, (uint64_t) at_ms);
 	store_u64_be(key + 16, seq);
 }
 
@@ -631,10 +631,10 @@ store_touchpoint_put(store_txn *t, uint64_t cid, int64_t at_ms, uint64_t seq,
 	MDB_val k = { sizeof(key), key };
 	/* The key holds the customer; do not store the id twice. */
 	Clm__V1__Touchpoint copy = *tp;
-	copy.customer_id = (char *)protobuf_c_empty_string;
+	copy.customer_id = (char *) protobuf_c_empty_string;
 	copy.occurred_at_ms = at_ms;
 	return store_put_msg(t, STORE_DB_TOUCHPOINTS, &k,
-	        (const ProtobufCMessage *)&copy, "cannot write touchpoint");
+	        (const ProtobufCMessage *) &copy, "cannot write touchpoint");
 }
 
 clm_err
@@ -661,17 +661,17 @@ store_touchpoints_scan(store_txn *t, uint64_t cid, int64_t after_ms,
 		if (k.mv_size != 24 || store_be_u64(k.mv_data) != cid) {
 			break;
 		}
-		int64_t at = (int64_t)store_be_u64(
-		        (unsigned char *)k.mv_data + 8);
+		int64_t at = (int64_t) store_be_u64(
+		        (unsigned char *) k.mv_data + 8);
 		if (at > upto_ms) {
 			break;
 		}
-		uint64_t seq = store_be_u64((unsigned char *)k.mv_data + 16);
+		uint64_t seq = store_be_u64((unsigned char *) k.mv_data + 16);
 		Clm__V1__Touchpoint *tp = clm__v1__touchpoint__unpack(
 		        NULL, v.mv_size, v.mv_data);
 		if (tp == NULL) {
 			log_error("touchpoint of cid %llu does not decode",
-			        (unsigned long long)cid);
+			        (unsigned long long) cid);
 			e = CLM_DATA_LOSS;
 			break;
 		}
@@ -692,7 +692,7 @@ store_touchpoints_scan(store_txn *t, uint64_t cid, int64_t after_ms,
 clm_err
 store_event_exists(store_txn *t, const char *event_id)
 {
-	MDB_val k = { strlen(event_id), (void *)event_id }, v;
+	MDB_val k = { strlen(event_id), (void *) event_id }, v;
 	int rc = mdb_get(t->txn, t->s->dbi[STORE_DB_EVENT_IDS], &k, &v);
 	return rc == 0 ? CLM_OK : store_err(t->s, rc, "cannot read event id");
 }
@@ -705,7 +705,7 @@ store_event_put(store_txn *t, const char *event_id, uint64_t cid,
 	ref.cid = cid;
 	ref.occurred_at_ms = at_ms;
 	ref.seq = seq;
-	MDB_val k = { strlen(event_id), (void *)event_id };
+	MDB_val k = { strlen(event_id), (void *) event_id };
 	return store_put_msg(t, STORE_DB_EVENT_IDS, &k,
-	        (const ProtobufCMessage *)&ref, "cannot write event id");
+	        (const ProtobufCMessage *) &ref, "cannot write event id");
 }

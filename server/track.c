@@ -29,7 +29,7 @@ static int64_t
 track_micros(double value)
 {
 	/* Validation bounds |value| by 1e12, so this cannot overflow. */
-	return (int64_t)llround(value * 1e6);
+	return (int64_t) llround(value * 1e6);
 }
 
 /* Finds the first engagement in a rescan window (see model_rescan). */
@@ -37,9 +37,9 @@ static int
 track_rescan_fn(
         void *arg, int64_t at_ms, uint64_t seq, const Clm__V1__Touchpoint *tp)
 {
-	(void)seq;
+	(void) seq;
 	struct model_profile *p = arg;
-	if (model_is_engagement((int)tp->type)) {
+	if (model_is_engagement((int) tp->type)) {
 		model_note_engagement(p, at_ms);
 		return 1; /* the scan is in time order: the first one is it */
 	}
@@ -75,7 +75,7 @@ track_one(struct writer_batch *b, writer_job *job, Clm__V1__Touchpoint *tp,
 			return CLM_RESOURCE_EXHAUSTED;
 		}
 		clm__v1__customer_record__init(rec);
-		rec->customer_id = (char *)id;
+		rec->customer_id = (char *) id;
 		rec->anonymous = anonymous;
 		rec->cid = store_next_cid(txn);
 	} else if (e != CLM_OK) {
@@ -84,8 +84,8 @@ track_one(struct writer_batch *b, writer_job *job, Clm__V1__Touchpoint *tp,
 	record_to_profile(rec, p);
 
 	struct model_touch t = {
-		.type = (int)tp->type,
-		.channel = (int)tp->channel,
+		.type = (int) tp->type,
+		.channel = (int) tp->channel,
 		.at_ms = tp->occurred_at_ms,
 		.seq = store_next_seq(txn),
 		.item_id = tp->item_id,
@@ -110,9 +110,9 @@ track_one(struct writer_batch *b, writer_job *job, Clm__V1__Touchpoint *tp,
 			return CLM_RESOURCE_EXHAUSTED;
 		}
 		ev->kind = CLM__V1__LIFECYCLE_EVENT_KIND__STAGE_CHANGED;
-		ev->customer_id = (char *)id;
-		ev->from_stage = (Clm__V1__Stage)before;
-		ev->to_stage = (Clm__V1__Stage)after;
+		ev->customer_id = (char *) id;
+		ev->from_stage = (Clm__V1__Stage) before;
+		ev->to_stage = (Clm__V1__Stage) after;
 		ev->at_ms = at[after];
 		ev->event_id = tp->event_id;
 	}
@@ -171,10 +171,10 @@ track_prepare(struct dispatch_req *r)
 		        "must hold at least one touchpoint");
 		return false;
 	}
-	if (req->n_touchpoints > (size_t)cfg->max_touchpoints) {
+	if (req->n_touchpoints > (size_t) cfg->max_touchpoints) {
 		reply_invalid(resp, a, "track.touchpoints",
 		        "holds %zu touchpoints, the limit is %lld per call",
-		        req->n_touchpoints, (long long)cfg->max_touchpoints);
+		        req->n_touchpoints, (long long) cfg->max_touchpoints);
 		return false;
 	}
 	struct track_state *s = arena_zalloc(a, sizeof(*s));
@@ -220,7 +220,7 @@ track_prepare(struct dispatch_req *r)
 			return false;
 		}
 		clm__v1__item_error__init(ie);
-		ie->index = (uint32_t)i;
+		ie->index = (uint32_t) i;
 		ie->status = reply_status(a, CLM_INVALID_ARGUMENT,
 		        arena_printf(a, "%s: %s", v.items[0]->field,
 		                v.items[0]->description),

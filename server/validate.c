@@ -7,7 +7,7 @@
 bool
 validate_utf8(const char *str, size_t n, bool printable)
 {
-	const unsigned char *s = (const unsigned char *)str;
+	const unsigned char *s = (const unsigned char *) str;
 	size_t i = 0;
 	while (i < n) {
 		unsigned c = s[i];
@@ -120,13 +120,13 @@ validate_touchpoint(const Clm__V1__Touchpoint *tp,
 	        == CLM__V1__TOUCHPOINT_TYPE__TOUCHPOINT_TYPE_UNSPECIFIED) {
 		violations_add(v, VALIDATE_FIELD("type"), "is required");
 	} else if (!validate_enum(&clm__v1__touchpoint_type__descriptor,
-	                   (int)tp->type)) {
+	                   (int) tp->type)) {
 		violations_add(v, VALIDATE_FIELD("type"),
-		        "unknown touchpoint type %d", (int)tp->type);
+		        "unknown touchpoint type %d", (int) tp->type);
 	}
-	if (!validate_enum(&clm__v1__channel__descriptor, (int)tp->channel)) {
+	if (!validate_enum(&clm__v1__channel__descriptor, (int) tp->channel)) {
 		violations_add(v, VALIDATE_FIELD("channel"),
-		        "unknown channel %d", (int)tp->channel);
+		        "unknown channel %d", (int) tp->channel);
 	}
 	if (tp->occurred_at_ms != 0
 	        && (tp->occurred_at_ms < VALIDATE_MIN_TIME_MS
@@ -135,7 +135,7 @@ validate_touchpoint(const Clm__V1__Touchpoint *tp,
 		violations_add(v, VALIDATE_FIELD("occurred_at_ms"),
 		        "%lld is outside 2000-01-01 .. now + 24 h (unix ms; 0 "
 		        "means now)",
-		        (long long)tp->occurred_at_ms);
+		        (long long) tp->occurred_at_ms);
 	}
 	validate_opt_id(tp->item_id, l->max_id_bytes, prefix, "item_id", v);
 	if (!isfinite(tp->value) || fabs(tp->value) > VALIDATE_MAX_VALUE) {

@@ -127,7 +127,7 @@ writer_main(void *arg)
 		abort();
 	}
 	int64_t next_check = clock_mono_ns()
-	        + (int64_t)WRITER_READER_CHECK_S * 1000000000;
+	        + (int64_t) WRITER_READER_CHECK_S * 1000000000;
 	for (;;) {
 		pthread_mutex_lock(&w->mu);
 		while (w->head == NULL && !w->stopping) {
@@ -160,7 +160,7 @@ writer_main(void *arg)
 		if (now >= next_check) {
 			store_reader_check(w->st);
 			next_check = now
-			        + (int64_t)WRITER_READER_CHECK_S * 1000000000;
+			        + (int64_t) WRITER_READER_CHECK_S * 1000000000;
 		}
 	}
 	free(batch);

@@ -9,14 +9,14 @@ cmd_customer_table(const Clm__V1__Customer *c)
 	char t1[40], t2[40];
 	printf("customer     %s\n", c->customer_id);
 	printf("stage        %s\n",
-	        cli_enum_name(&clm__v1__stage__descriptor, (int)c->stage));
+	        cli_enum_name(&clm__v1__stage__descriptor, (int) c->stage));
 	printf("funnel       %s\n",
 	        cli_enum_name(&clm__v1__funnel_position__descriptor,
-	                (int)c->funnel));
+	                (int) c->funnel));
 	if (c->health != CLM__V1__HEALTH__HEALTH_UNSPECIFIED) {
 		printf("health       %s\n",
-		        cli_enum_name(
-		                &clm__v1__health__descriptor, (int)c->health));
+		        cli_enum_name(&clm__v1__health__descriptor,
+		                (int) c->health));
 	}
 	cli_fmt_time(c->first_seen_ms, t1);
 	cli_fmt_time(c->last_seen_ms, t2);
@@ -26,11 +26,11 @@ cmd_customer_table(const Clm__V1__Customer *c)
 	        c->purchases, c->refunds, c->referrals, c->revenue);
 	printf("acquired by  %s\n",
 	        cli_enum_name(&clm__v1__channel__descriptor,
-	                (int)c->acquisition_channel));
+	                (int) c->acquisition_channel));
 	if (c->purchases > 0) {
 		printf("converted by %s\n",
 		        cli_enum_name(&clm__v1__channel__descriptor,
-		                (int)c->conversion_channel));
+		                (int) c->conversion_channel));
 	}
 	if (c->n_cart_items > 0) {
 		printf("cart        ");
@@ -44,15 +44,15 @@ cmd_customer_table(const Clm__V1__Customer *c)
 		cli_fmt_time(c->stage_history[i]->entered_at_ms, t1);
 		printf("  %-12s %s\n",
 		        cli_enum_name(&clm__v1__stage__descriptor,
-		                (int)c->stage_history[i]->stage),
+		                (int) c->stage_history[i]->stage),
 		        t1);
 	}
 	printf("touchpoints\n");
 	for (size_t i = 0; i < c->n_touch_counts; i++) {
 		printf("  %-22s %llu\n",
 		        cli_enum_name(&clm__v1__touchpoint_type__descriptor,
-		                (int)c->touch_counts[i]->type),
-		        (unsigned long long)c->touch_counts[i]->count);
+		                (int) c->touch_counts[i]->type),
+		        (unsigned long long) c->touch_counts[i]->count);
 	}
 }
 
@@ -89,7 +89,7 @@ cmd_customer(struct cli *cli, int argc, char **argv)
 	if (rc == CLI_OK && resp->customer != NULL) {
 		if (cli->json) {
 			cli_print_json(
-			        (const ProtobufCMessage *)resp->customer);
+			        (const ProtobufCMessage *) resp->customer);
 		} else {
 			cmd_customer_table(resp->customer);
 		}

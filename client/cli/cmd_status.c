@@ -6,7 +6,7 @@
 int
 cmd_status(struct cli *cli, int argc, char **argv)
 {
-	(void)argv;
+	(void) argv;
 	if (argc > 1) {
 		return cli_usage_error("status takes no arguments");
 	}
@@ -20,19 +20,19 @@ cmd_status(struct cli *cli, int argc, char **argv)
 	if (rc == CLI_OK && resp->server_status != NULL) {
 		const Clm__V1__StatusReply *s = resp->server_status;
 		if (cli->json) {
-			cli_print_json((const ProtobufCMessage *)s);
+			cli_print_json((const ProtobufCMessage *) s);
 		} else {
 			printf("version      %s\n", s->version);
 			printf("uptime       %lld s\n",
-			        (long long)s->uptime_s);
+			        (long long) s->uptime_s);
 			printf("customers    %llu\n",
-			        (unsigned long long)s->customers);
+			        (unsigned long long) s->customers);
 			printf("touchpoints  %llu\n",
-			        (unsigned long long)s->touchpoints);
+			        (unsigned long long) s->touchpoints);
 			printf("db size      %.1f MiB\n",
-			        (double)s->db_bytes / (1024.0 * 1024));
+			        (double) s->db_bytes / (1024.0 * 1024));
 			printf("map size     %.1f MiB\n",
-			        (double)s->map_bytes / (1024.0 * 1024));
+			        (double) s->map_bytes / (1024.0 * 1024));
 			printf("durability   %s\n", s->durability);
 		}
 	}

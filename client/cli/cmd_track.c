@@ -35,7 +35,7 @@ cmd_track_print_reply(struct cmd_track_run *run, const Clm__V1__TrackReply *r,
 	run->duplicates += r->duplicates;
 	run->rejected += r->n_rejected;
 	if (run->cli->json) {
-		cli_print_json((const ProtobufCMessage *)r);
+		cli_print_json((const ProtobufCMessage *) r);
 		return;
 	}
 	for (size_t i = 0; i < r->n_rejected; i++) {
@@ -56,10 +56,12 @@ cmd_track_print_reply(struct cmd_track_run *run, const Clm__V1__TrackReply *r,
 		char t[40];
 		cli_fmt_time(ev->at_ms, t);
 		printf("%s: %s -> %s at %s\n", ev->customer_id,
+		        ev->from_stage == CLM__V1__STAGE__STAGE_UNSPECIFIED
+		                ? "(new)"
+		                : cli_enum_name(&clm__v1__stage__descriptor,
+		                        (int) ev->from_stage),
 		        cli_enum_name(&clm__v1__stage__descriptor,
-		                (int)ev->from_stage),
-		        cli_enum_name(&clm__v1__stage__descriptor,
-		                (int)ev->to_stage),
+		                (int) ev->to_stage),
 		        t);
 	}
 }
@@ -123,7 +125,7 @@ cmd_track_stdin(struct cli *cli)
 		}
 		ProtobufCMessage *m;
 		char err[256];
-		if (pbjson_parse(line, (size_t)len,
+		if (pbjson_parse(line, (size_t) len,
 		            &clm__v1__touchpoint__descriptor, &m, err,
 		            sizeof(err))
 		        != 0) {
@@ -131,7 +133,7 @@ cmd_track_stdin(struct cli *cli)
 			run.bad_lines++;
 			continue;
 		}
-		batch[n] = (Clm__V1__Touchpoint *)m;
+		batch[n] = (Clm__V1__Touchpoint *) m;
 		lines[n++] = lineno;
 		if (n == CMD_TRACK_BATCH) {
 			int r = cmd_track_send(&run, batch, n, lines);
@@ -215,7 +217,7 @@ cmd_track(struct cli *cli, int argc, char **argv)
 				return cli_usage_error(
 				        "unknown touchpoint type '%s'", v);
 			}
-			tp.type = (Clm__V1__TouchpointType)e;
+			tp.type = (Clm__V1__TouchpointType) e;
 		} else if (strcmp(f, "--channel") == 0) {
 			if (cli_enum_parse(
 			            &clm__v1__channel__descriptor, v, &e)
@@ -223,7 +225,7 @@ cmd_track(struct cli *cli, int argc, char **argv)
 				return cli_usage_error(
 				        "unknown channel '%s'", v);
 			}
-			tp.channel = (Clm__V1__Channel)e;
+			tp.channel = (Clm__V1__Channel) e;
 		} else if (strcmp(f, "--at") == 0) {
 			if (cli_parse_time(v, &tp.occurred_at_ms) != 0) {
 				return cli_usage_error("invalid time '%s'", v);
@@ -250,9 +252,9 @@ cmd_track(struct cli *cli, int argc, char **argv)
 					return cli_usage_error(
 					        "--duration out of range");
 				}
-				tp.duration_s = (uint32_t)num;
+				tp.duration_s = (uint32_t) num;
 			} else if (strcmp(f, "--sentiment") == 0) {
-				tp.sentiment = (float)num;
+				tp.sentiment = (float) num;
 			} else if (strcmp(f, "--lat") == 0) {
 				geo.lat = num;
 				has_lat = true;

@@ -28,7 +28,7 @@ void
 cli_print_status(const Clm__V1__Status *st)
 {
 	fprintf(stderr, "clm: %s: %s\n",
-	        clm_errname(clm_err_from_code((int)st->code)), st->message);
+	        clm_errname(clm_err_from_code((int) st->code)), st->message);
 	for (size_t i = 0; i < st->n_violations; i++) {
 		fprintf(stderr, "  %s: %s\n", st->violations[i]->field,
 		        st->violations[i]->description);
@@ -79,10 +79,10 @@ cli_enum_parse(const ProtobufCEnumDescriptor *d, const char *s, int *out)
 	char *end;
 	long n = strtol(s, &end, 10);
 	if (*s != '\0' && *end == '\0') {
-		if (protobuf_c_enum_descriptor_get_value(d, (int)n) == NULL) {
+		if (protobuf_c_enum_descriptor_get_value(d, (int) n) == NULL) {
 			return -1;
 		}
-		*out = (int)n;
+		*out = (int) n;
 		return 0;
 	}
 	char name[64];
@@ -92,7 +92,7 @@ cli_enum_parse(const ProtobufCEnumDescriptor *d, const char *s, int *out)
 	}
 	for (size_t i = 0; i <= len; i++) {
 		name[i] = s[i] == '-' ? '_'
-		                      : (char)toupper((unsigned char)s[i]);
+		                      : (char) toupper((unsigned char) s[i]);
 	}
 	const ProtobufCEnumValue *v
 	        = protobuf_c_enum_descriptor_get_value_by_name(d, name);
@@ -110,11 +110,11 @@ cli_fmt_time(int64_t ms, char buf[40])
 		strcpy(buf, "-");
 		return;
 	}
-	time_t s = (time_t)(ms / 1000);
+	time_t s = (time_t) (ms / 1000);
 	struct tm tm;
 	gmtime_r(&s, &tm);
 	size_t n = strftime(buf, 40, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, 40 - n, ".%03dZ", (int)(ms % 1000));
+	snprintf(buf + n, 40 - n, ".%03dZ", (int) (ms % 1000));
 }
 
 /* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
@@ -123,10 +123,10 @@ cli_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
 	y -= m <= 2;
 	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned yoe = (unsigned) (y - era * 400);
 	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
 	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
+	return era * 146097 + (int64_t) doe - 719468;
 }
 
 int
@@ -153,7 +153,7 @@ cli_parse_time(const char *s, int64_t *out)
 		if (*p == '.') {
 			int digits = 0;
 			p++;
-			while (isdigit((unsigned char)*p)) {
+			while (isdigit((unsigned char) *p)) {
 				if (digits < 3) {
 					ms = ms * 10 + (*p - '0');
 				}
@@ -173,7 +173,7 @@ cli_parse_time(const char *s, int64_t *out)
 	        || mi > 59 || sec > 60) {
 		return -1;
 	}
-	int64_t days = cli_days_from_civil(y, (unsigned)mo, (unsigned)d);
+	int64_t days = cli_days_from_civil(y, (unsigned) mo, (unsigned) d);
 	*out = ((days * 24 + h) * 60 + mi) * 60000LL + sec * 1000LL + ms;
 	return 0;
 }
