@@ -1,6 +1,7 @@
 #include "clm/client.h"
 
 #include <nng/nng.h>
+#include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -221,4 +222,161 @@ clm_server_status(clm_conn *c, Clm__V1__Response **out)
 	req.call_case = CLM__V1__REQUEST__CALL_SERVER_STATUS;
 	req.server_status = &sr;
 	return clm_call_status(c, &req, out);
+}
+
+clm_err
+clm_identify(clm_conn *c, const char *anonymous_id, const char *customer_id,
+        const char *const *trait_keys, const char *const *trait_values,
+        size_t n_traits, Clm__V1__Response **out)
+{
+	Clm__V1__IdentifyRequest ir = CLM__V1__IDENTIFY_REQUEST__INIT;
+	ir.anonymous_id = (char *) anonymous_id;
+	ir.customer_id = (char *) customer_id;
+	Clm__V1__IdentifyRequest__TraitsEntry *ents = NULL;
+	Clm__V1__IdentifyRequest__TraitsEntry **ptrs = NULL;
+	if (n_traits > 0) {
+		ents = calloc(n_traits, sizeof(*ents));
+		ptrs = calloc(n_traits, sizeof(*ptrs));
+		if (ents == NULL || ptrs == NULL) {
+			free(ents);
+			free(ptrs);
+			*out = NULL;
+			clm_seterr(c, "out of memory");
+			return CLM_RESOURCE_EXHAUSTED;
+		}
+		for (size_t i = 0; i < n_traits; i++) {
+			clm__v1__identify_request__traits_entry__init(
+			        &ents[i]);
+			ents[i].key = (char *) trait_keys[i];
+			ents[i].value = (char *) trait_values[i];
+			ptrs[i] = &ents[i];
+		}
+	}
+	ir.n_traits = n_traits;
+	ir.traits = ptrs;
+	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
+	req.call_case = CLM__V1__REQUEST__CALL_IDENTIFY;
+	req.identify = &ir;
+	clm_err e = clm_call_status(c, &req, out);
+	free(ents);
+	free(ptrs);
+	return e;
+}
+
+clm_err
+clm_forget(clm_conn *c, const char *customer_id, Clm__V1__Response **out)
+{
+	Clm__V1__ForgetCustomerRequest fr
+	        = CLM__V1__FORGET_CUSTOMER_REQUEST__INIT;
+	fr.customer_id = (char *) customer_id;
+	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
+	req.call_case = CLM__V1__REQUEST__CALL_FORGET_CUSTOMER;
+	req.forget_customer = &fr;
+	return clm_call_status(c, &req, out);
+}
+
+clm_err
+clm_export(clm_conn *c, const char *customer_id, Clm__V1__Response **out)
+{
+	Clm__V1__ExportCustomerRequest er
+	        = CLM__V1__EXPORT_CUSTOMER_REQUEST__INIT;
+	er.customer_id = (char *) customer_id;
+	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
+	req.call_case = CLM__V1__REQUEST__CALL_EXPORT_CUSTOMER;
+	req.export_customer = &er;
+	return clm_call_status(c, &req, out);
+}
+
+struct clm_watch {
+	nng_socket sock;
+};
+
+clm_err
+clm_watch_open(const char *url, const char *prefix, clm_watch **out)
+{
+	if (url == NULL || url[0] == '\0') {
+		url = CLM_DEFAULT_EVENTS_URL;
+	}
+	if (prefix == NULL) {
+		prefix = "";
+	}
+	clm_watch *w = calloc(1, sizeof(*w));
+	if (w == NULL) {
+		snprintf(clm_open_err, sizeof(clm_open_err), "out of memory");
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	int rv = nng_sub0_open(&w->sock);
+	if (rv == 0) {
+		rv = nng_socket_set(w->sock, NNG_OPT_SUB_SUBSCRIBE, prefix,
+		        strlen(prefix));
+	}
+	if (rv == 0) {
+		/* Non-blocking: the stream may start after the subscriber. */
+		rv = nng_dial(w->sock, url, NULL, NNG_FLAG_NONBLOCK);
+	}
+	if (rv != 0) {
+		snprintf(clm_open_err, sizeof(clm_open_err),
+		        "cannot subscribe to '%s': %s", url, nng_strerror(rv));
+		nng_close(w->sock);
+		free(w);
+		return rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP
+		        ? CLM_INVALID_ARGUMENT
+		        : CLM_UNAVAILABLE;
+	}
+	*out = w;
+	return CLM_OK;
+}
+
+clm_err
+clm_watch_next(clm_watch *w, int timeout_ms, char *topic, size_t topic_len,
+        Clm__V1__LifecycleEvent **ev)
+{
+	nng_socket_set_ms(w->sock, NNG_OPT_RECVTIMEO,
+	        timeout_ms < 0 ? NNG_DURATION_INFINITE : timeout_ms);
+	nng_msg *msg;
+	int rv = nng_recvmsg(w->sock, &msg, 0);
+	if (rv == NNG_ETIMEDOUT) {
+		return CLM_DEADLINE_EXCEEDED;
+	}
+	if (rv != 0) {
+		return CLM_UNAVAILABLE;
+	}
+	const unsigned char *body = nng_msg_body(msg);
+	size_t len = nng_msg_len(msg);
+	const unsigned char *nul = memchr(body, 0, len);
+	Clm__V1__LifecycleEvent *e = NULL;
+	if (nul != NULL) {
+		size_t tlen = (size_t) (nul - body);
+		e = clm__v1__lifecycle_event__unpack(
+		        NULL, len - tlen - 1, nul + 1);
+		if (e != NULL && topic != NULL && topic_len > 0) {
+			size_t n = tlen < topic_len - 1 ? tlen : topic_len - 1;
+			memcpy(topic, body, n);
+			topic[n] = '\0';
+		}
+	}
+	nng_msg_free(msg);
+	if (e == NULL) {
+		return CLM_INVALID_ARGUMENT;
+	}
+	*ev = e;
+	return CLM_OK;
+}
+
+void
+clm_event_free(Clm__V1__LifecycleEvent *ev)
+{
+	if (ev != NULL) {
+		clm__v1__lifecycle_event__free_unpacked(ev, NULL);
+	}
+}
+
+void
+clm_watch_close(clm_watch *w)
+{
+	if (w == NULL) {
+		return;
+	}
+	nng_close(w->sock);
+	free(w);
 }

@@ -11,6 +11,7 @@ enum config_type {
 	CONFIG_INT,  /* integer within [min, max] */
 	CONFIG_SIZE, /* integer bytes with an optional K/M/G/T suffix */
 	CONFIG_LIST, /* repeatable string (listen) */
+	CONFIG_REAL, /* number within [min, max] */
 };
 
 struct config_entry {
@@ -82,6 +83,44 @@ static const struct config_entry config_table[] = {
 	        "inactivity before AT_RISK" },
 	{ "churn_days", CONFIG_INT, "90", 1, 3650, CONFIG_FIELD(churn_days),
 	        NULL, "inactivity before CHURNED" },
+	{ "billing_issue_days", CONFIG_INT, "60", 0, 3650,
+	        CONFIG_FIELD(billing_issue_days), NULL,
+	        "a BILLING_ISSUE this recent is a risk" },
+	{ "support_ticket_days", CONFIG_INT, "30", 0, 3650,
+	        CONFIG_FIELD(support_ticket_days), NULL,
+	        "window for counting support tickets" },
+	{ "support_tickets", CONFIG_INT, "3", 1, 16,
+	        CONFIG_FIELD(support_tickets), NULL,
+	        "tickets in that window that are a risk" },
+	{ "sentiment_window", CONFIG_INT, "5", 1, 16,
+	        CONFIG_FIELD(sentiment_window), NULL,
+	        "latest sentiments averaged" },
+	{ "negative_sentiment", CONFIG_REAL, "-0.3", -1, 1,
+	        CONFIG_FIELD(negative_sentiment), NULL,
+	        "a mean sentiment below this is a risk" },
+	{ "refund_days", CONFIG_INT, "30", 0, 3650, CONFIG_FIELD(refund_days),
+	        NULL, "a REFUND this recent is a risk" },
+	{ "weight_inactive", CONFIG_REAL, "0.5", 0, 1,
+	        CONFIG_FIELD(weight_inactive), NULL,
+	        "risk weight of INACTIVE" },
+	{ "weight_billing_issue", CONFIG_REAL, "0.4", 0, 1,
+	        CONFIG_FIELD(weight_billing_issue), NULL,
+	        "risk weight of RECENT_BILLING_ISSUE" },
+	{ "weight_support_tickets", CONFIG_REAL, "0.3", 0, 1,
+	        CONFIG_FIELD(weight_support_tickets), NULL,
+	        "risk weight of SUPPORT_TICKETS" },
+	{ "weight_negative_sentiment", CONFIG_REAL, "0.3", 0, 1,
+	        CONFIG_FIELD(weight_negative_sentiment), NULL,
+	        "risk weight of NEGATIVE_SENTIMENT" },
+	{ "weight_recent_refund", CONFIG_REAL, "0.2", 0, 1,
+	        CONFIG_FIELD(weight_recent_refund), NULL,
+	        "risk weight of RECENT_REFUND" },
+	{ "weight_slow_onboarding", CONFIG_REAL, "0.3", 0, 1,
+	        CONFIG_FIELD(weight_slow_onboarding), NULL,
+	        "risk weight of SLOW_ONBOARDING" },
+	{ "weight_cancelled", CONFIG_REAL, "1.0", 0, 1,
+	        CONFIG_FIELD(weight_cancelled), NULL,
+	        "risk weight of SUBSCRIPTION_CANCELLED" },
 };
 
 #define CONFIG_N (sizeof(config_table) / sizeof(config_table[0]))
@@ -240,6 +279,21 @@ config_set_entry(struct config *c, const struct config_entry *e,
 		*(int64_t *) (base + e->offset) = v;
 		return 0;
 	}
+	case CONFIG_REAL: {
+		char *end;
+		double v = strtod(value, &end);
+		if (end == value || *end != '\0' || !(v >= (double) e->min)
+		        || !(v <= (double) e->max)) {
+			snprintf(err, errlen,
+			        "invalid %s '%s': expected a number between "
+			        "%lld and %lld",
+			        e->name, value, (long long) e->min,
+			        (long long) e->max);
+			return -1;
+		}
+		*(double *) (base + e->offset) = v;
+		return 0;
+	}
 	}
 	return -1;
 }
@@ -379,6 +433,7 @@ config_usage(FILE *out)
 		char left[80];
 		snprintf(left, sizeof(left), "--%s %s", flag,
 		        e->type == CONFIG_INT            ? "N"
+		                : e->type == CONFIG_REAL ? "X"
 		                : e->type == CONFIG_SIZE ? "BYTES"
 		                : e->choices             ? e->choices
 		                                         : "VALUE");

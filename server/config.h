@@ -39,6 +39,19 @@ struct config {
 	int64_t max_db_bytes; /* map size ceiling */
 	int64_t at_risk_days;
 	int64_t churn_days;
+	int64_t billing_issue_days;
+	int64_t support_ticket_days;
+	int64_t support_tickets;
+	int64_t sentiment_window;
+	double negative_sentiment;
+	int64_t refund_days;
+	double weight_inactive;
+	double weight_billing_issue;
+	double weight_support_tickets;
+	double weight_negative_sentiment;
+	double weight_recent_refund;
+	double weight_slow_onboarding;
+	double weight_cancelled;
 };
 
 /* config_init fills c with the defaults; release it with config_fini. */

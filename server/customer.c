@@ -7,7 +7,9 @@
 #include "validate.h"
 
 Clm__V1__Customer *
-customer_build(const Clm__V1__CustomerRecord *rec, int64_t as_of_ms, arena *a)
+customer_build(const Clm__V1__CustomerRecord *rec, int64_t as_of_ms,
+        const struct model_params *mp, const struct model_onboarding *onb,
+        arena *a)
 {
 	struct model_profile *p = arena_alloc(a, sizeof(*p));
 	Clm__V1__Customer *c = arena_alloc(a, sizeof(*c));
@@ -28,6 +30,18 @@ customer_build(const Clm__V1__CustomerRecord *rec, int64_t as_of_ms, arena *a)
 	c->acquisition_channel = (Clm__V1__Channel) p->acquisition_channel;
 	c->conversion_channel = (Clm__V1__Channel) p->conversion_channel;
 	c->as_of_ms = as_of_ms;
+	c->health = (Clm__V1__Health) model_health(p, mp, as_of_ms);
+	int reasons[MODEL_N_REASONS];
+	size_t nr;
+	c->churn_risk = model_risk(p, mp, onb, as_of_ms, reasons, &nr);
+	c->risk_reasons = arena_alloc(a, (nr + 1) * sizeof(*c->risk_reasons));
+	if (c->risk_reasons == NULL) {
+		return NULL;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		c->risk_reasons[i] = (Clm__V1__RiskReason) reasons[i];
+	}
+	c->n_risk_reasons = nr;
 
 	struct model_stage_entry hist[MODEL_N_STAGES];
 	size_t nh = model_history(p, hist);
@@ -79,7 +93,29 @@ customer_build(const Clm__V1__CustomerRecord *rec, int64_t as_of_ms, arena *a)
 	}
 	c->n_anonymous_ids = rec->n_anonymous_ids;
 	c->anonymous_ids = rec->anonymous_ids;
+	/* Same layout: generated map entries differ only in their type. */
+	c->n_traits = rec->n_traits;
+	c->traits = (Clm__V1__Customer__TraitsEntry **) rec->traits;
 	return c;
+}
+
+clm_err
+customer_view(store_txn *txn, const Clm__V1__CustomerRecord *rec,
+        int64_t as_of_ms, const struct model_params *mp, arena *a,
+        Clm__V1__Customer **out)
+{
+	struct model_onboarding onb;
+	clm_err e = store_onboarding_median(
+	        txn, &onb.known, &onb.twice_median_ms);
+	if (e != CLM_OK) {
+		return e;
+	}
+	Clm__V1__Customer *c = customer_build(rec, as_of_ms, mp, &onb, a);
+	if (c == NULL) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	*out = c;
+	return CLM_OK;
 }
 
 void
@@ -115,10 +151,11 @@ customer_get(struct dispatch_req *r, store_txn *txn)
 		        clm_strerror(e));
 		return;
 	}
-	Clm__V1__Customer *c = customer_build(rec, as_of, r->a);
-	if (c == NULL) {
-		reply_error(
-		        resp, r->a, CLM_RESOURCE_EXHAUSTED, "out of memory");
+	Clm__V1__Customer *c;
+	e = customer_view(txn, rec, as_of, &r->srv->params, r->a, &c);
+	if (e != CLM_OK) {
+		reply_error(resp, r->a, e, "cannot build customer '%s': %s",
+		        id, clm_strerror(e));
 		return;
 	}
 	resp->result_case = CLM__V1__RESPONSE__RESULT_CUSTOMER;

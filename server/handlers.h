@@ -15,6 +15,13 @@ bool track_prepare(struct dispatch_req *r);
 /* GetCustomer (customer.c). */
 void customer_get(struct dispatch_req *r, store_txn *txn);
 
+/* Identify (identity.c). */
+bool identity_prepare(struct dispatch_req *r);
+
+/* ForgetCustomer and ExportCustomer (privacy.c). */
+bool privacy_forget_prepare(struct dispatch_req *r);
+void privacy_export(struct dispatch_req *r, store_txn *txn);
+
 /* ServerStatus (status.c). */
 void status_get(struct dispatch_req *r, store_txn *txn);
 

@@ -142,6 +142,59 @@ model_apply_purchase(struct model_profile *p, const struct model_touch *t,
 	}
 }
 
+/*
+ * Keeps the latest MODEL_TICKETS_MAX ticket times, latest first: the set
+ * does not depend on the order they arrive in.
+ */
+static void
+model_keep_ticket(struct model_profile *p, int64_t at)
+{
+	size_t n = p->n_tickets;
+	if (n == MODEL_TICKETS_MAX) {
+		if (at <= p->ticket_ms[n - 1]) {
+			return;
+		}
+		n--;
+	}
+	size_t i = n;
+	while (i > 0 && p->ticket_ms[i - 1] < at) {
+		p->ticket_ms[i] = p->ticket_ms[i - 1];
+		i--;
+	}
+	p->ticket_ms[i] = at;
+	p->n_tickets = n + 1;
+}
+
+/* Whether sentiment a is later than b (event time, then arrival). */
+static bool
+model_sentiment_later(
+        const struct model_sentiment *a, const struct model_sentiment *b)
+{
+	return a->at_ms > b->at_ms
+	        || (a->at_ms == b->at_ms && a->seq > b->seq);
+}
+
+/* Keeps the latest MODEL_SENTIMENTS_MAX sentiments, latest first. */
+static void
+model_keep_sentiment(struct model_profile *p, const struct model_touch *t)
+{
+	struct model_sentiment s = { t->at_ms, t->seq, t->sentiment };
+	size_t n = p->n_sentiments;
+	if (n == MODEL_SENTIMENTS_MAX) {
+		if (!model_sentiment_later(&s, &p->sentiments[n - 1])) {
+			return;
+		}
+		n--;
+	}
+	size_t i = n;
+	while (i > 0 && model_sentiment_later(&s, &p->sentiments[i - 1])) {
+		p->sentiments[i] = p->sentiments[i - 1];
+		i--;
+	}
+	p->sentiments[i] = s;
+	p->n_sentiments = n + 1;
+}
+
 void
 model_apply(struct model_profile *p, const struct model_touch *t,
         struct model_rescan *rescan)
@@ -170,6 +223,23 @@ model_apply(struct model_profile *p, const struct model_touch *t,
 	case MODEL_T_REFUND:
 		p->refunds++;
 		p->refund_micros += t->value_micros;
+		p->last_refund_ms = model_max(p->last_refund_ms, t->at_ms);
+		break;
+	case MODEL_T_BILLING_ISSUE:
+		p->last_billing_issue_ms
+		        = model_max(p->last_billing_issue_ms, t->at_ms);
+		break;
+	case MODEL_T_CANCELLATION:
+		p->last_cancellation_ms
+		        = model_max(p->last_cancellation_ms, t->at_ms);
+		break;
+	case MODEL_T_SIGNUP:
+		p->first_signup_ms
+		        = model_min_set(p->first_signup_ms, t->at_ms);
+		break;
+	case MODEL_T_ONBOARDING_COMPLETED:
+		p->first_onboarding_ms
+		        = model_min_set(p->first_onboarding_ms, t->at_ms);
 		break;
 	case MODEL_T_REFERRAL:
 		p->referrals++;
@@ -194,6 +264,13 @@ model_apply(struct model_profile *p, const struct model_touch *t,
 		break;
 	default:
 		break;
+	}
+	if (t->type == MODEL_T_SUPPORT_TICKET) {
+		model_keep_ticket(p, t->at_ms);
+	}
+	if (t->type == MODEL_T_SOCIAL_MENTION || t->type == MODEL_T_REVIEW
+	        || t->type == MODEL_T_FEEDBACK) {
+		model_keep_sentiment(p, t);
 	}
 }
 
@@ -304,4 +381,151 @@ model_cart(const struct model_profile *p, size_t *out)
 		out[j] = v;
 	}
 	return n;
+}
+
+void
+model_params_default(struct model_params *mp)
+{
+	memset(mp, 0, sizeof(*mp));
+	mp->at_risk_ms = 30 * MODEL_DAY_MS;
+	mp->churn_ms = 90 * MODEL_DAY_MS;
+	mp->billing_issue_ms = 60 * MODEL_DAY_MS;
+	mp->support_ticket_ms = 30 * MODEL_DAY_MS;
+	mp->support_tickets = 3;
+	mp->sentiment_window = 5;
+	mp->negative_sentiment = -0.3;
+	mp->refund_ms = 30 * MODEL_DAY_MS;
+	mp->weight[MODEL_INACTIVE] = 0.5;
+	mp->weight[MODEL_RECENT_BILLING_ISSUE] = 0.4;
+	mp->weight[MODEL_SUPPORT_TICKETS] = 0.3;
+	mp->weight[MODEL_NEGATIVE_SENTIMENT] = 0.3;
+	mp->weight[MODEL_RECENT_REFUND] = 0.2;
+	mp->weight[MODEL_SLOW_ONBOARDING] = 0.3;
+	mp->weight[MODEL_SUBSCRIPTION_CANCELLED] = 1.0;
+}
+
+/* A CANCELLATION later than the last PURCHASE (or with no purchase). */
+static bool
+model_cancelled(const struct model_profile *p)
+{
+	return p->last_cancellation_ms != 0
+	        && p->last_cancellation_ms > p->last_purchase_ms;
+}
+
+int
+model_health(const struct model_profile *p, const struct model_params *mp,
+        int64_t now_ms)
+{
+	if (p->first_seen_ms == 0) {
+		return MODEL_HEALTH_NONE;
+	}
+	if (model_cancelled(p)) {
+		return MODEL_CHURNED;
+	}
+	int64_t idle = now_ms - p->last_seen_ms;
+	if (idle > mp->churn_ms) {
+		return MODEL_CHURNED;
+	}
+	return idle > mp->at_risk_ms ? MODEL_AT_RISK : MODEL_ACTIVE;
+}
+
+bool
+model_onboarding_ms(const struct model_profile *p, int64_t *out)
+{
+	if (p->first_signup_ms == 0 || p->first_onboarding_ms == 0) {
+		return false;
+	}
+	int64_t d = p->first_onboarding_ms - p->first_signup_ms;
+	*out = d > 0 ? d : 0;
+	return true;
+}
+
+bool
+model_sentiment_mean(const struct model_profile *p,
+        const struct model_params *mp, double *mean)
+{
+	size_t n = p->n_sentiments;
+	if (n > mp->sentiment_window) {
+		n = mp->sentiment_window;
+	}
+	if (n == 0) {
+		return false;
+	}
+	double sum = 0;
+	for (size_t i = 0; i < n; i++) {
+		sum += p->sentiments[i].value;
+	}
+	*mean = sum / (double) n;
+	return true;
+}
+
+/* Whether an event at at_ms (0 = never) lies within window of now. */
+static bool
+model_within(int64_t at_ms, int64_t now_ms, int64_t window)
+{
+	return at_ms != 0 && now_ms - at_ms <= window;
+}
+
+static bool
+model_reason_holds(const struct model_profile *p,
+        const struct model_params *mp, const struct model_onboarding *onb,
+        int64_t now_ms, int reason)
+{
+	double mean;
+	int64_t took;
+	switch (reason) {
+	case MODEL_INACTIVE:
+		return p->first_seen_ms != 0
+		        && now_ms - p->last_seen_ms > mp->at_risk_ms;
+	case MODEL_RECENT_BILLING_ISSUE:
+		return model_within(p->last_billing_issue_ms, now_ms,
+		        mp->billing_issue_ms);
+	case MODEL_SUPPORT_TICKETS:
+		return mp->support_tickets > 0
+		        && p->n_tickets >= mp->support_tickets
+		        && model_within(p->ticket_ms[mp->support_tickets - 1],
+		                now_ms, mp->support_ticket_ms);
+	case MODEL_NEGATIVE_SENTIMENT:
+		return model_sentiment_mean(p, mp, &mean)
+		        && mean < mp->negative_sentiment;
+	case MODEL_RECENT_REFUND:
+		return model_within(p->last_refund_ms, now_ms, mp->refund_ms);
+	case MODEL_SLOW_ONBOARDING:
+		if (onb == NULL || !onb->known || p->first_signup_ms == 0) {
+			return false;
+		}
+		if (model_onboarding_ms(p, &took)) {
+			return took > onb->twice_median_ms;
+		}
+		return now_ms - p->first_signup_ms > onb->twice_median_ms;
+	case MODEL_SUBSCRIPTION_CANCELLED:
+		return model_cancelled(p);
+	default:
+		return false;
+	}
+}
+
+double
+model_risk(const struct model_profile *p, const struct model_params *mp,
+        const struct model_onboarding *onb, int64_t now_ms, int *reasons,
+        size_t *n)
+{
+	double keep = 1.0;
+	*n = 0;
+	for (int r = 1; r < MODEL_N_REASONS; r++) {
+		if (!model_reason_holds(p, mp, onb, now_ms, r)) {
+			continue;
+		}
+		keep *= 1.0 - mp->weight[r];
+		/* Insert by weight, heaviest first; equal weights by number.
+		 */
+		size_t i = *n;
+		while (i > 0 && mp->weight[reasons[i - 1]] < mp->weight[r]) {
+			reasons[i] = reasons[i - 1];
+			i--;
+		}
+		reasons[i] = r;
+		(*n)++;
+	}
+	return 1.0 - keep;
 }

@@ -53,14 +53,63 @@ enum {
 	MODEL_T_EMAIL_CLICK = 18,
 	MODEL_T_APP_OPEN = 19,
 	MODEL_T_MESSAGE_SENT = 20,
+	MODEL_T_SOCIAL_MENTION = 6,
 	MODEL_T_SUPPORT_TICKET = 21,
+	MODEL_T_BILLING_ISSUE = 22,
 	MODEL_T_ONBOARDING_COMPLETED = 23,
+	MODEL_T_CANCELLATION = 26,
 	MODEL_T_FEEDBACK = 27,
 	MODEL_N_TYPES = 28, /* one past the largest type number */
 };
 
-#define MODEL_ITEM_MAX 128 /* bytes of an item id */
-#define MODEL_CART_MAX 64  /* distinct items remembered per cart */
+enum {
+	MODEL_HEALTH_NONE = 0,
+	MODEL_ACTIVE = 1,
+	MODEL_AT_RISK = 2,
+	MODEL_CHURNED = 3,
+};
+
+/* Risk reasons (clm.v1.RiskReason). */
+enum {
+	MODEL_RISK_NONE = 0,
+	MODEL_INACTIVE = 1,
+	MODEL_RECENT_BILLING_ISSUE = 2,
+	MODEL_SUPPORT_TICKETS = 3,
+	MODEL_NEGATIVE_SENTIMENT = 4,
+	MODEL_RECENT_REFUND = 5,
+	MODEL_SLOW_ONBOARDING = 6,
+	MODEL_SUBSCRIPTION_CANCELLED = 7,
+	MODEL_N_REASONS = 8,
+};
+
+#define MODEL_ITEM_MAX       128 /* bytes of an item id */
+#define MODEL_CART_MAX       64  /* distinct items remembered per cart */
+#define MODEL_TICKETS_MAX    16  /* latest support tickets remembered */
+#define MODEL_SENTIMENTS_MAX 16  /* latest sentiments remembered */
+#define MODEL_DAY_MS         86400000LL
+
+/*
+ * Thresholds and weights of health and churn risk (DESIGN.md §3), from
+ * clmd.conf. "Within N days" means a lag of at most N x 86,400,000 ms.
+ */
+struct model_params {
+	int64_t at_risk_ms;        /* inactivity before AT_RISK (30 d) */
+	int64_t churn_ms;          /* inactivity before CHURNED (90 d) */
+	int64_t billing_issue_ms;  /* RECENT_BILLING_ISSUE window (60 d) */
+	int64_t support_ticket_ms; /* SUPPORT_TICKETS window (30 d) */
+	unsigned support_tickets;  /* tickets in that window (3) */
+	unsigned sentiment_window; /* latest sentiments averaged (5) */
+	double negative_sentiment; /* mean below this is negative (-0.3) */
+	int64_t refund_ms;         /* RECENT_REFUND window (30 d) */
+	double weight[MODEL_N_REASONS]; /* by reason */
+};
+
+/* One remembered sentiment (SOCIAL_MENTION, REVIEW, FEEDBACK). */
+struct model_sentiment {
+	int64_t at_ms;
+	uint64_t seq;
+	float value;
+};
 
 struct model_cart_entry {
 	char item_id[MODEL_ITEM_MAX + 1];
@@ -93,6 +142,16 @@ struct model_profile {
 	size_t n_cart;
 	int64_t cart_cleared_ms; /* last PURCHASE without an item */
 	int64_t last_add_to_cart_ms;
+	int64_t last_billing_issue_ms;
+	int64_t ticket_ms[MODEL_TICKETS_MAX]; /* latest first */
+	size_t n_tickets;
+	struct model_sentiment sentiments[MODEL_SENTIMENTS_MAX]; /* latest
+	                                                            first */
+	size_t n_sentiments;
+	int64_t last_refund_ms;
+	int64_t last_cancellation_ms;
+	int64_t first_signup_ms;
+	int64_t first_onboarding_ms; /* first ONBOARDING_COMPLETED */
 };
 
 /* One touchpoint as the model sees it. */
@@ -103,6 +162,7 @@ struct model_touch {
 	uint64_t seq;        /* arrival order, increasing */
 	const char *item_id; /* "" = none */
 	int64_t value_micros;
+	float sentiment; /* SOCIAL_MENTION, REVIEW, FEEDBACK */
 };
 
 /*
@@ -169,5 +229,47 @@ size_t model_history(
  * item id), as indexes into p->cart; returns how many (≤ MODEL_CART_MAX).
  */
 size_t model_cart(const struct model_profile *p, size_t *out);
+
+/* model_params_default fills the defaults of DESIGN.md §3. */
+void model_params_default(struct model_params *mp);
+
+/*
+ * model_health returns ACTIVE, AT_RISK or CHURNED as of now_ms (NONE for a
+ * profile without touchpoints): CHURNED after a CANCELLATION later than the
+ * last PURCHASE, or after churn_ms of inactivity; AT_RISK after at_risk_ms.
+ */
+int model_health(const struct model_profile *p, const struct model_params *mp,
+        int64_t now_ms);
+
+/*
+ * model_onboarding_ms gives how long SIGNUP -> ONBOARDING_COMPLETED took
+ * (first of each; 0 if completed before signing up). Returns false when the
+ * profile has no such pair.
+ */
+bool model_onboarding_ms(const struct model_profile *p, int64_t *out);
+
+/*
+ * The median onboarding time over all customers, as twice its value so it
+ * stays an exact integer (the mean of the two middle values when the count
+ * is even). known = false when no customer has onboarded.
+ */
+struct model_onboarding {
+	bool known;
+	int64_t twice_median_ms;
+};
+
+/*
+ * model_risk computes the churn risk as of now_ms: the reasons that hold,
+ * most heavily weighted first (ties by reason number), written to reasons
+ * (room for MODEL_N_REASONS) with their count in *n, and the score
+ * 1 - prod(1 - w) returned.
+ */
+double model_risk(const struct model_profile *p, const struct model_params *mp,
+        const struct model_onboarding *onb, int64_t now_ms, int *reasons,
+        size_t *n);
+
+/* model_sentiment_mean averages the latest sentiment_window sentiments. */
+bool model_sentiment_mean(const struct model_profile *p,
+        const struct model_params *mp, double *mean);
 
 #endif /* CLM_MODEL_H */

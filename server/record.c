@@ -35,6 +35,21 @@ record_to_profile(const Clm__V1__CustomerRecord *r, struct model_profile *p)
 	}
 	p->cart_cleared_ms = r->cart_cleared_ms;
 	p->last_add_to_cart_ms = r->last_add_to_cart_ms;
+	p->last_billing_issue_ms = r->last_billing_issue_ms;
+	for (size_t i = 0; i < r->n_ticket_ms && i < MODEL_TICKETS_MAX; i++) {
+		p->ticket_ms[p->n_tickets++] = r->ticket_ms[i];
+	}
+	for (size_t i = 0; i < r->n_sentiments && i < MODEL_SENTIMENTS_MAX;
+	        i++) {
+		struct model_sentiment *s = &p->sentiments[p->n_sentiments++];
+		s->at_ms = r->sentiments[i]->at_ms;
+		s->seq = r->sentiments[i]->seq;
+		s->value = r->sentiments[i]->value;
+	}
+	p->last_refund_ms = r->last_refund_ms;
+	p->last_cancellation_ms = r->last_cancellation_ms;
+	p->first_signup_ms = r->first_signup_ms;
+	p->first_onboarding_ms = r->first_onboarding_ms;
 }
 
 int
@@ -94,5 +109,38 @@ record_from_profile(
 	}
 	r->cart_cleared_ms = p->cart_cleared_ms;
 	r->last_add_to_cart_ms = p->last_add_to_cart_ms;
+	r->last_billing_issue_ms = p->last_billing_issue_ms;
+	r->n_ticket_ms = p->n_tickets;
+	r->ticket_ms = NULL;
+	if (p->n_tickets > 0) {
+		r->ticket_ms = arena_alloc(a, p->n_tickets * sizeof(int64_t));
+		if (r->ticket_ms == NULL) {
+			return -1;
+		}
+		memcpy(r->ticket_ms, p->ticket_ms,
+		        p->n_tickets * sizeof(int64_t));
+	}
+	r->n_sentiments = p->n_sentiments;
+	r->sentiments = NULL;
+	if (p->n_sentiments > 0) {
+		r->sentiments = arena_alloc(
+		        a, p->n_sentiments * sizeof(*r->sentiments));
+		Clm__V1__SentimentEntry *se
+		        = arena_alloc(a, p->n_sentiments * sizeof(*se));
+		if (r->sentiments == NULL || se == NULL) {
+			return -1;
+		}
+		for (size_t i = 0; i < p->n_sentiments; i++) {
+			clm__v1__sentiment_entry__init(&se[i]);
+			se[i].at_ms = p->sentiments[i].at_ms;
+			se[i].seq = p->sentiments[i].seq;
+			se[i].value = p->sentiments[i].value;
+			r->sentiments[i] = &se[i];
+		}
+	}
+	r->last_refund_ms = p->last_refund_ms;
+	r->last_cancellation_ms = p->last_cancellation_ms;
+	r->first_signup_ms = p->first_signup_ms;
+	r->first_onboarding_ms = p->first_onboarding_ms;
 	return 0;
 }

@@ -101,3 +101,19 @@ reply_invalid(Clm__V1__Response *resp, arena *a, const char *field,
 	resp->status = reply_status(a, CLM_INVALID_ARGUMENT,
 	        arena_printf(a, "%s: %s", field, desc), &v);
 }
+
+void
+reply_violations(Clm__V1__Response *resp, arena *a, const struct violations *v)
+{
+	if (v->n == 0) {
+		resp->status = reply_status(
+		        a, CLM_INVALID_ARGUMENT, "invalid request", NULL);
+		return;
+	}
+	char *msg = v->n == 1
+	        ? arena_printf(a, "%s: %s", v->items[0]->field,
+	                v->items[0]->description)
+	        : arena_printf(a, "%s: %s (and %zu more)", v->items[0]->field,
+	                v->items[0]->description, v->n - 1);
+	resp->status = reply_status(a, CLM_INVALID_ARGUMENT, msg, v);
+}

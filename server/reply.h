@@ -46,4 +46,11 @@ void reply_error(Clm__V1__Response *resp, arena *a, clm_err code,
 void reply_invalid(Clm__V1__Response *resp, arena *a, const char *field,
         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/*
+ * reply_violations sets resp->status to INVALID_ARGUMENT with every
+ * violation of v (at least one); the message quotes the first.
+ */
+void reply_violations(
+        Clm__V1__Response *resp, arena *a, const struct violations *v);
+
 #endif /* CLM_REPLY_H */

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "model.h"
 #include "pubsub.h"
 #include "store.h"
 #include "validate.h"
@@ -20,6 +21,7 @@ struct server {
 	struct pubsub *ps; /* NULL when events = none */
 	int64_t started_ms;
 	struct validate_limits limits;
+	struct model_params params; /* health and risk thresholds */
 };
 
 #endif /* CLM_SERVER_H */

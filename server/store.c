@@ -21,6 +21,8 @@ enum store_db {
 	STORE_DB_TOUCHPOINTS,
 	STORE_DB_EVENT_IDS,
 	STORE_DB_META,
+	STORE_DB_ALIASES,
+	STORE_DB_ONBOARDING,
 	STORE_N_DBS,
 };
 
@@ -29,6 +31,8 @@ static const char *const store_db_names[STORE_N_DBS] = {
 	"touchpoints",
 	"event_ids",
 	"meta",
+	"aliases",
+	"onboarding",
 };
 
 struct store_txn {
@@ -637,9 +641,9 @@ store_touchpoint_put(store_txn *t, uint64_t cid, int64_t at_ms, uint64_t seq,
 	        (const ProtobufCMessage *) &copy, "cannot write touchpoint");
 }
 
-clm_err
-store_touchpoints_scan(store_txn *t, uint64_t cid, int64_t after_ms,
-        int64_t upto_ms, store_touch_fn fn, void *arg)
+static clm_err
+store_touch_iter(store_txn *t, uint64_t cid, int64_t after_ms, int64_t upto_ms,
+        arena *a, store_touch_fn fn, void *arg)
 {
 	if (upto_ms <= after_ms || upto_ms < 0) {
 		return CLM_OK;
@@ -668,7 +672,7 @@ store_touchpoints_scan(store_txn *t, uint64_t cid, int64_t after_ms,
 		}
 		uint64_t seq = store_be_u64((unsigned char *) k.mv_data + 16);
 		Clm__V1__Touchpoint *tp = clm__v1__touchpoint__unpack(
-		        NULL, v.mv_size, v.mv_data);
+		        a ? arena_pb(a) : NULL, v.mv_size, v.mv_data);
 		if (tp == NULL) {
 			log_error("touchpoint of cid %llu does not decode",
 			        (unsigned long long) cid);
@@ -676,7 +680,9 @@ store_touchpoints_scan(store_txn *t, uint64_t cid, int64_t after_ms,
 			break;
 		}
 		int stop = fn(arg, at, seq, tp);
-		clm__v1__touchpoint__free_unpacked(tp, NULL);
+		if (a == NULL) {
+			clm__v1__touchpoint__free_unpacked(tp, NULL);
+		}
 		if (stop) {
 			break;
 		}
@@ -687,6 +693,20 @@ store_touchpoints_scan(store_txn *t, uint64_t cid, int64_t after_ms,
 	}
 	mdb_cursor_close(cur);
 	return e;
+}
+
+clm_err
+store_touchpoints_scan(store_txn *t, uint64_t cid, int64_t after_ms,
+        int64_t upto_ms, store_touch_fn fn, void *arg)
+{
+	return store_touch_iter(t, cid, after_ms, upto_ms, NULL, fn, arg);
+}
+
+clm_err
+store_touchpoints_collect(store_txn *t, uint64_t cid, int64_t after_ms,
+        int64_t upto_ms, arena *a, store_touch_fn fn, void *arg)
+{
+	return store_touch_iter(t, cid, after_ms, upto_ms, a, fn, arg);
 }
 
 clm_err
@@ -708,4 +728,256 @@ store_event_put(store_txn *t, const char *event_id, uint64_t cid,
 	MDB_val k = { strlen(event_id), (void *) event_id };
 	return store_put_msg(t, STORE_DB_EVENT_IDS, &k,
 	        (const ProtobufCMessage *) &ref, "cannot write event id");
+}
+
+clm_err
+store_customer_del(store_txn *t, const char *id, bool anonymous)
+{
+	unsigned char key[STORE_KEY_MAX];
+	MDB_val k = { store_customer_key(key, id, anonymous), key };
+	int rc = mdb_del(t->txn, t->s->dbi[STORE_DB_CUSTOMERS], &k, NULL);
+	return store_err(t->s, rc, "cannot delete customer");
+}
+
+clm_err
+store_touchpoint_del(store_txn *t, uint64_t cid, int64_t at_ms, uint64_t seq)
+{
+	unsigned char key[24];
+	store_touch_key(key, cid, at_ms, seq);
+	MDB_val k = { sizeof(key), key };
+	int rc = mdb_del(t->txn, t->s->dbi[STORE_DB_TOUCHPOINTS], &k, NULL);
+	return store_err(t->s, rc, "cannot delete touchpoint");
+}
+
+clm_err
+store_event_del(store_txn *t, const char *event_id)
+{
+	MDB_val k = { strlen(event_id), (void *) event_id };
+	int rc = mdb_del(t->txn, t->s->dbi[STORE_DB_EVENT_IDS], &k, NULL);
+	return store_err(t->s, rc, "cannot delete event id");
+}
+
+clm_err
+store_alias_get(
+        store_txn *t, const char *anonymous_id, arena *a, char **customer_id)
+{
+	MDB_val k = { strlen(anonymous_id), (void *) anonymous_id }, v;
+	int rc = mdb_get(t->txn, t->s->dbi[STORE_DB_ALIASES], &k, &v);
+	if (rc != 0) {
+		return store_err(t->s, rc, "cannot read alias");
+	}
+	char *id = arena_strndup(a, v.mv_data, v.mv_size);
+	if (id == NULL) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	*customer_id = id;
+	return CLM_OK;
+}
+
+clm_err
+store_alias_put(
+        store_txn *t, const char *anonymous_id, const char *customer_id)
+{
+	MDB_val k = { strlen(anonymous_id), (void *) anonymous_id };
+	MDB_val v = { strlen(customer_id), (void *) customer_id };
+	int rc = mdb_put(t->txn, t->s->dbi[STORE_DB_ALIASES], &k, &v, 0);
+	return store_err(t->s, rc, "cannot write alias");
+}
+
+clm_err
+store_alias_del(store_txn *t, const char *anonymous_id)
+{
+	MDB_val k = { strlen(anonymous_id), (void *) anonymous_id };
+	int rc = mdb_del(t->txn, t->s->dbi[STORE_DB_ALIASES], &k, NULL);
+	return store_err(t->s, rc, "cannot delete alias");
+}
+
+/*
+ * The onboarding median.
+ *
+ * `onboarding` holds one empty value per customer that has onboarded, keyed
+ * duration (8, BE) | cid (8, BE), so keys are unique and sorted by
+ * duration. meta keeps the count n and the key of the lower median, the
+ * element of rank (n - 1) / 2. Adding or removing one element moves that
+ * rank by at most one place, so each change costs a cursor step, and meta
+ * also keeps twice the median (the sum of the two middle durations, or
+ * twice the middle one), an exact integer that readers get in one lookup.
+ */
+static void
+store_onb_key(unsigned char key[16], int64_t dur, uint64_t cid)
+{
+	store_u64_be(key, (uint64_t) dur);
+	store_u64_be(key + 8, cid);
+}
+
+/* Moves key to its neighbour (next or previous) in `onboarding`. */
+static clm_err
+store_onb_step(store_txn *t, unsigned char key[16], bool next)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_ONBOARDING], &cur);
+	if (rc != 0) {
+		return store_err(t->s, rc, "cannot open cursor");
+	}
+	MDB_val k = { 16, key }, v;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
+	if (rc == 0) {
+		rc = mdb_cursor_get(cur, &k, &v, next ? MDB_NEXT : MDB_PREV);
+	}
+	if (rc == 0 && k.mv_size == 16) {
+		memcpy(key, k.mv_data, 16);
+	}
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND) {
+		log_error("onboarding median lost its neighbour");
+		return CLM_DATA_LOSS;
+	}
+	return store_err(t->s, rc, "cannot step onboarding");
+}
+
+struct store_onb {
+	uint64_t n;
+	unsigned char lower[16];
+};
+
+static clm_err
+store_onb_load(store_txn *t, struct store_onb *o)
+{
+	uint64_t dur, cid;
+	clm_err e = store_meta_get(t, "onb_count", &o->n);
+	if (e == CLM_OK) {
+		e = store_meta_get(t, "onb_lower_ms", &dur);
+	}
+	if (e == CLM_OK) {
+		e = store_meta_get(t, "onb_lower_cid", &cid);
+	}
+	store_onb_key(o->lower, (int64_t) dur, cid);
+	return e;
+}
+
+static clm_err
+store_onb_save(store_txn *t, const struct store_onb *o)
+{
+	uint64_t twice = 0;
+	if (o->n > 0) {
+		uint64_t low = store_be_u64(o->lower);
+		twice = 2 * low;
+		if (o->n % 2 == 0) {
+			unsigned char up[16];
+			memcpy(up, o->lower, 16);
+			clm_err e = store_onb_step(t, up, true);
+			if (e != CLM_OK) {
+				return e;
+			}
+			twice = low + store_be_u64(up);
+		}
+	}
+	clm_err e = store_meta_put(t, "onb_count", o->n);
+	if (e == CLM_OK) {
+		e = store_meta_put(t, "onb_lower_ms", store_be_u64(o->lower));
+	}
+	if (e == CLM_OK) {
+		e = store_meta_put(
+		        t, "onb_lower_cid", store_be_u64(o->lower + 8));
+	}
+	if (e == CLM_OK) {
+		e = store_meta_put(t, "onb_twice_median_ms", twice);
+	}
+	return e;
+}
+
+static clm_err
+store_onb_insert(store_txn *t, struct store_onb *o, const unsigned char k[16])
+{
+	MDB_val key = { 16, (void *) k }, v = { 0, NULL };
+	int rc = mdb_put(t->txn, t->s->dbi[STORE_DB_ONBOARDING], &key, &v, 0);
+	if (rc != 0) {
+		return store_err(t->s, rc, "cannot write onboarding");
+	}
+	clm_err e = CLM_OK;
+	if (o->n == 0) {
+		memcpy(o->lower, k, 16);
+	} else if (memcmp(k, o->lower, 16) < 0) {
+		if (o->n % 2 == 1) {
+			e = store_onb_step(t, o->lower, false);
+		}
+	} else if (o->n % 2 == 0) {
+		e = store_onb_step(t, o->lower, true);
+	}
+	o->n++;
+	return e;
+}
+
+static clm_err
+store_onb_remove(store_txn *t, struct store_onb *o, const unsigned char k[16])
+{
+	if (o->n == 0) {
+		return CLM_OK;
+	}
+	clm_err e = CLM_OK;
+	int c = memcmp(k, o->lower, 16);
+	if (o->n == 1) {
+		memset(o->lower, 0, 16);
+	} else if (c == 0) {
+		e = store_onb_step(t, o->lower, o->n % 2 == 0);
+	} else if (c < 0) {
+		if (o->n % 2 == 0) {
+			e = store_onb_step(t, o->lower, true);
+		}
+	} else if (o->n % 2 == 1) {
+		e = store_onb_step(t, o->lower, false);
+	}
+	if (e != CLM_OK) {
+		return e;
+	}
+	MDB_val key = { 16, (void *) k };
+	int rc = mdb_del(t->txn, t->s->dbi[STORE_DB_ONBOARDING], &key, NULL);
+	if (rc != 0) {
+		return store_err(t->s, rc, "cannot delete onboarding");
+	}
+	o->n--;
+	return CLM_OK;
+}
+
+clm_err
+store_onboarding_update(store_txn *t, uint64_t cid, const int64_t *old_ms,
+        const int64_t *new_ms)
+{
+	if (old_ms == NULL && new_ms == NULL) {
+		return CLM_OK;
+	}
+	if (old_ms != NULL && new_ms != NULL && *old_ms == *new_ms) {
+		return CLM_OK;
+	}
+	struct store_onb o;
+	clm_err e = store_onb_load(t, &o);
+	unsigned char k[16];
+	if (e == CLM_OK && old_ms != NULL) {
+		store_onb_key(k, *old_ms, cid);
+		e = store_onb_remove(t, &o, k);
+	}
+	if (e == CLM_OK && new_ms != NULL) {
+		store_onb_key(k, *new_ms, cid);
+		e = store_onb_insert(t, &o, k);
+	}
+	if (e == CLM_OK) {
+		e = store_onb_save(t, &o);
+	}
+	return e;
+}
+
+clm_err
+store_onboarding_median(store_txn *t, bool *known, int64_t *twice_median_ms)
+{
+	uint64_t n, twice;
+	clm_err e = store_meta_get(t, "onb_count", &n);
+	if (e == CLM_OK) {
+		e = store_meta_get(t, "onb_twice_median_ms", &twice);
+	}
+	if (e != CLM_OK) {
+		return e;
+	}
+	*known = n > 0;
+	*twice_median_ms = (int64_t) twice;
+	return CLM_OK;
 }

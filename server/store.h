@@ -11,7 +11,11 @@
  *                sequential cids, so one customer's touchpoints are adjacent
  *                and sorted by event time, and keys stay 24 bytes.
  *   event_ids    event id -> EventRef (where that touchpoint is stored)
- *   meta         "schema", "next_cid", "next_seq", "event_seq" -> u64 BE
+ *   aliases      anonymous id -> customer id (after Identify)
+ *   onboarding   duration ms (8) | cid (8) -> empty: every customer's
+ *                SIGNUP -> ONBOARDING_COMPLETED time, for the median
+ *   meta         "schema", "next_cid", "next_seq", "event_seq", and the
+ *                onboarding median's state ("onb_*") -> u64 BE
  *
  * Threads: any number of read transactions, each on the thread that began
  * it (MDB_NOTLS), plus one write transaction at a time, owned by the writer
@@ -132,11 +136,54 @@ typedef int (*store_touch_fn)(
 clm_err store_touchpoints_scan(store_txn *txn, uint64_t cid, int64_t after_ms,
         int64_t upto_ms, store_touch_fn fn, void *arg);
 
+/*
+ * store_touchpoints_collect is store_touchpoints_scan for keeps: each
+ * touchpoint is decoded into arena memory and outlives the call.
+ */
+clm_err store_touchpoints_collect(store_txn *txn, uint64_t cid,
+        int64_t after_ms, int64_t upto_ms, arena *a, store_touch_fn fn,
+        void *arg);
+
 /* store_event_exists: CLM_OK if event id is recorded, NOT_FOUND if not. */
 clm_err store_event_exists(store_txn *txn, const char *event_id);
 
 /* store_event_put records event id as stored at (cid, at_ms, seq). */
 clm_err store_event_put(store_txn *txn, const char *event_id, uint64_t cid,
         int64_t at_ms, uint64_t seq);
+
+/* store_customer_del removes a profile (NOT_FOUND if there is none). */
+clm_err store_customer_del(store_txn *txn, const char *id, bool anonymous);
+
+/* store_touchpoint_del removes one stored touchpoint. */
+clm_err store_touchpoint_del(
+        store_txn *txn, uint64_t cid, int64_t at_ms, uint64_t seq);
+
+/* store_event_del forgets an event id. */
+clm_err store_event_del(store_txn *txn, const char *event_id);
+
+/*
+ * Aliases: store_alias_get finds the customer an anonymous id was linked to
+ * (NOT_FOUND if none), copied into arena memory.
+ */
+clm_err store_alias_get(store_txn *txn, const char *anonymous_id, arena *a,
+        char **customer_id);
+clm_err store_alias_put(
+        store_txn *txn, const char *anonymous_id, const char *customer_id);
+clm_err store_alias_del(store_txn *txn, const char *anonymous_id);
+
+/*
+ * store_onboarding_update replaces customer cid's onboarding time old_ms
+ * (NULL = it had none) by new_ms (NULL = it has none now) in the exact
+ * median over all customers. Durations must not be negative.
+ */
+clm_err store_onboarding_update(store_txn *txn, uint64_t cid,
+        const int64_t *old_ms, const int64_t *new_ms);
+
+/*
+ * store_onboarding_median reads twice the median onboarding time (exact),
+ * and whether any customer has onboarded at all.
+ */
+clm_err store_onboarding_median(
+        store_txn *txn, bool *known, int64_t *twice_median_ms);
 
 #endif /* CLM_STORE_H */

@@ -8,29 +8,22 @@
  * the model, store the touchpoint and its idempotency key, and note every
  * change of the customer's current stage.
  */
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "handlers.h"
 #include "log.h"
 #include "model.h"
-#include "record.h"
+#include "profile.h"
 #include "reply.h"
 #include "validate.h"
 
 struct track_state {
+	const struct server *srv;
 	Clm__V1__TrackRequest *req;
 	bool *valid; /* per touchpoint */
 	Clm__V1__TrackReply *reply;
 };
-
-static int64_t
-track_micros(double value)
-{
-	/* Validation bounds |value| by 1e12, so this cannot overflow. */
-	return (int64_t) llround(value * 1e6);
-}
 
 /* Finds the first engagement in a rescan window (see model_rescan). */
 static int
@@ -46,9 +39,64 @@ track_rescan_fn(
 	return 0;
 }
 
+static Clm__V1__LifecycleEvent *
+track_event(writer_job *job, const char *id, const Clm__V1__Touchpoint *tp,
+        Clm__V1__LifecycleEventKind kind, int64_t at_ms)
+{
+	Clm__V1__LifecycleEvent *ev = writer_job_event(job);
+	if (ev != NULL) {
+		ev->kind = kind;
+		ev->customer_id = (char *) id;
+		ev->at_ms = at_ms;
+		ev->event_id = tp->event_id;
+	}
+	return ev;
+}
+
+/*
+ * The risk signal a touchpoint is, if any, published as risk/<REASON>: a
+ * recent billing issue or refund (within its risk window of now), a
+ * cancellation that is now the customer's latest word, and the moment the
+ * mean sentiment turns negative. Old history being imported raises none.
+ */
+static int
+track_risk_signal(const struct model_params *mp, const struct model_touch *t,
+        const struct model_profile *before, const struct model_profile *p,
+        int64_t now_ms)
+{
+	double mean_before, mean_after;
+	bool neg_before, neg_after;
+	switch (t->type) {
+	case MODEL_T_BILLING_ISSUE:
+		return now_ms - t->at_ms <= mp->billing_issue_ms
+		        ? MODEL_RECENT_BILLING_ISSUE
+		        : MODEL_RISK_NONE;
+	case MODEL_T_REFUND:
+		return now_ms - t->at_ms <= mp->refund_ms ? MODEL_RECENT_REFUND
+		                                          : MODEL_RISK_NONE;
+	case MODEL_T_CANCELLATION:
+		return p->last_cancellation_ms == t->at_ms
+		                && p->last_cancellation_ms
+		                        > p->last_purchase_ms
+		        ? MODEL_SUBSCRIPTION_CANCELLED
+		        : MODEL_RISK_NONE;
+	case MODEL_T_SOCIAL_MENTION:
+	case MODEL_T_REVIEW:
+	case MODEL_T_FEEDBACK:
+		neg_before = model_sentiment_mean(before, mp, &mean_before)
+		        && mean_before < mp->negative_sentiment;
+		neg_after = model_sentiment_mean(p, mp, &mean_after)
+		        && mean_after < mp->negative_sentiment;
+		return !neg_before && neg_after ? MODEL_NEGATIVE_SENTIMENT
+		                                : MODEL_RISK_NONE;
+	default:
+		return MODEL_RISK_NONE;
+	}
+}
+
 static clm_err
 track_one(struct writer_batch *b, writer_job *job, Clm__V1__Touchpoint *tp,
-        struct model_profile *p)
+        struct model_profile *before)
 {
 	struct track_state *s = job->arg;
 	arena *a = job->arena;
@@ -65,67 +113,76 @@ track_one(struct writer_batch *b, writer_job *job, Clm__V1__Touchpoint *tp,
 		}
 	}
 
+	/* An anonymous id linked by Identify belongs to its customer. */
 	bool anonymous = tp->customer_id[0] == '\0';
 	const char *id = anonymous ? tp->anonymous_id : tp->customer_id;
-	Clm__V1__CustomerRecord *rec;
-	clm_err e = store_customer_get(txn, id, anonymous, a, &rec);
-	if (e == CLM_NOT_FOUND) {
-		rec = arena_alloc(a, sizeof(*rec));
-		if (rec == NULL) {
-			return CLM_RESOURCE_EXHAUSTED;
+	if (anonymous) {
+		char *owner;
+		clm_err e = store_alias_get(txn, tp->anonymous_id, a, &owner);
+		if (e == CLM_OK) {
+			id = owner;
+			anonymous = false;
+		} else if (e != CLM_NOT_FOUND) {
+			return e;
 		}
-		clm__v1__customer_record__init(rec);
-		rec->customer_id = (char *) id;
-		rec->anonymous = anonymous;
-		rec->cid = store_next_cid(txn);
-	} else if (e != CLM_OK) {
+	}
+	struct profile *pr;
+	clm_err e = profile_load(txn, id, anonymous, true, a, &pr);
+	if (e != CLM_OK) {
 		return e;
 	}
-	record_to_profile(rec, p);
+	struct model_profile *p = &pr->p;
+	*before = *p;
 
-	struct model_touch t = {
-		.type = (int) tp->type,
-		.channel = (int) tp->channel,
-		.at_ms = tp->occurred_at_ms,
-		.seq = store_next_seq(txn),
-		.item_id = tp->item_id,
-		.value_micros = track_micros(tp->value),
-	};
-	int before = model_stage(p);
+	struct model_touch t;
+	profile_touch(tp, tp->occurred_at_ms, store_next_seq(txn), &t);
 	struct model_rescan rescan;
 	model_apply(p, &t, &rescan);
 	if (rescan.active) {
-		e = store_touchpoints_scan(txn, rec->cid, rescan.after_ms,
+		e = store_touchpoints_scan(txn, pr->rec->cid, rescan.after_ms,
 		        rescan.upto_ms, track_rescan_fn, p);
 		if (e != CLM_OK) {
 			return e;
 		}
 	}
-	int after = model_stage(p);
-	if (after != before) {
-		int64_t at[MODEL_N_STAGES];
-		model_reached_at(p, at);
-		Clm__V1__LifecycleEvent *ev = writer_job_event(job);
-		if (ev == NULL) {
-			return CLM_RESOURCE_EXHAUSTED;
+
+	/*
+	 * Events are about customers: an anonymous profile's changes show
+	 * up when Identify merges it.
+	 */
+	if (!anonymous) {
+		int from = model_stage(before), to = model_stage(p);
+		if (from != to) {
+			int64_t at[MODEL_N_STAGES];
+			model_reached_at(p, at);
+			Clm__V1__LifecycleEvent *ev = track_event(job, id, tp,
+			        CLM__V1__LIFECYCLE_EVENT_KIND__STAGE_CHANGED,
+			        at[to]);
+			if (ev == NULL) {
+				return CLM_RESOURCE_EXHAUSTED;
+			}
+			ev->from_stage = (Clm__V1__Stage) from;
+			ev->to_stage = (Clm__V1__Stage) to;
 		}
-		ev->kind = CLM__V1__LIFECYCLE_EVENT_KIND__STAGE_CHANGED;
-		ev->customer_id = (char *) id;
-		ev->from_stage = (Clm__V1__Stage) before;
-		ev->to_stage = (Clm__V1__Stage) after;
-		ev->at_ms = at[after];
-		ev->event_id = tp->event_id;
+		int reason = track_risk_signal(
+		        &s->srv->params, &t, before, p, b->now_ms);
+		if (reason != MODEL_RISK_NONE) {
+			Clm__V1__LifecycleEvent *ev = track_event(job, id, tp,
+			        CLM__V1__LIFECYCLE_EVENT_KIND__RISK_SIGNAL,
+			        t.at_ms);
+			if (ev == NULL) {
+				return CLM_RESOURCE_EXHAUSTED;
+			}
+			ev->reason = (Clm__V1__RiskReason) reason;
+		}
 	}
-	if (record_from_profile(p, rec, a) != 0) {
-		return CLM_RESOURCE_EXHAUSTED;
-	}
-	e = store_touchpoint_put(txn, rec->cid, t.at_ms, t.seq, tp);
+	e = store_touchpoint_put(txn, pr->rec->cid, t.at_ms, t.seq, tp);
 	if (e == CLM_OK && tp->event_id[0] != '\0') {
 		e = store_event_put(
-		        txn, tp->event_id, rec->cid, t.at_ms, t.seq);
+		        txn, tp->event_id, pr->rec->cid, t.at_ms, t.seq);
 	}
 	if (e == CLM_OK) {
-		e = store_customer_put(txn, rec);
+		e = profile_save(txn, pr, a);
 	}
 	if (e == CLM_OK) {
 		s->reply->accepted++;
@@ -153,8 +210,24 @@ track_apply(struct writer_batch *b, writer_job *job)
 			return e;
 		}
 	}
-	s->reply->n_changes = job->n_events;
-	s->reply->changes = job->events;
+	/* The reply lists stage changes; risk signals are only published. */
+	size_t n = 0;
+	for (size_t i = 0; i < job->n_events; i++) {
+		n += job->events[i]->kind
+		        == CLM__V1__LIFECYCLE_EVENT_KIND__STAGE_CHANGED;
+	}
+	s->reply->n_changes = 0;
+	s->reply->changes = arena_alloc(job->arena, (n + 1) * sizeof(void *));
+	if (s->reply->changes == NULL) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	for (size_t i = 0; i < job->n_events; i++) {
+		if (job->events[i]->kind
+		        == CLM__V1__LIFECYCLE_EVENT_KIND__STAGE_CHANGED) {
+			s->reply->changes[s->reply->n_changes++]
+			        = job->events[i];
+		}
+	}
 	return CLM_OK;
 }
 
@@ -185,6 +258,7 @@ track_prepare(struct dispatch_req *r)
 		return false;
 	}
 	clm__v1__track_reply__init(reply);
+	s->srv = r->srv;
 	s->req = req;
 	s->valid = valid;
 	s->reply = reply;

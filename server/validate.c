@@ -98,6 +98,28 @@ validate_enum(const ProtobufCEnumDescriptor *d, int value)
 	return protobuf_c_enum_descriptor_get_value(d, value) != NULL;
 }
 
+void
+validate_entry(const char *key, const char *value,
+        const struct validate_limits *l, const char *field, size_t index,
+        struct violations *v)
+{
+	size_t kn = strlen(key), vn = strlen(value);
+	char name[112];
+	snprintf(name, sizeof(name), "%s[%zu]", field, index);
+	if (kn == 0 || kn > l->max_property_key_bytes
+	        || !validate_utf8(key, kn, true)) {
+		violations_add(v, name,
+		        "key must be 1..%zu bytes of printable UTF-8",
+		        l->max_property_key_bytes);
+	}
+	if (vn > l->max_property_value_bytes
+	        || !validate_utf8(value, vn, false)) {
+		violations_add(v, name,
+		        "value must be at most %zu bytes of UTF-8",
+		        l->max_property_value_bytes);
+	}
+}
+
 bool
 validate_touchpoint(const Clm__V1__Touchpoint *tp,
         const struct validate_limits *l, int64_t now_ms, const char *prefix,
@@ -171,23 +193,10 @@ validate_touchpoint(const Clm__V1__Touchpoint *tp,
 		        "has %zu entries, the limit is %zu", tp->n_properties,
 		        l->max_properties);
 	}
+	snprintf(name, sizeof(name), "%s.properties", prefix);
 	for (size_t i = 0; i < tp->n_properties; i++) {
-		const Clm__V1__Touchpoint__PropertiesEntry *e
-		        = tp->properties[i];
-		size_t kn = strlen(e->key), vn = strlen(e->value);
-		snprintf(name, sizeof(name), "%s.properties[%zu]", prefix, i);
-		if (kn == 0 || kn > l->max_property_key_bytes
-		        || !validate_utf8(e->key, kn, true)) {
-			violations_add(v, name,
-			        "key must be 1..%zu bytes of printable UTF-8",
-			        l->max_property_key_bytes);
-		}
-		if (vn > l->max_property_value_bytes
-		        || !validate_utf8(e->value, vn, false)) {
-			violations_add(v, name,
-			        "value must be at most %zu bytes of UTF-8",
-			        l->max_property_value_bytes);
-		}
+		validate_entry(tp->properties[i]->key,
+		        tp->properties[i]->value, l, name, i, v);
 	}
 #undef VALIDATE_FIELD
 	return v->n == before;

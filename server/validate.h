@@ -43,6 +43,14 @@ bool validate_utf8(const char *s, size_t n, bool printable);
 const char *validate_id(const char *s, size_t max);
 
 /*
+ * validate_entry checks one map entry (a property or a trait) against the
+ * property limits, naming it FIELD[INDEX] in violations.
+ */
+void validate_entry(const char *key, const char *value,
+        const struct validate_limits *l, const char *field, size_t index,
+        struct violations *v);
+
+/*
  * validate_touchpoint checks every field of tp against l at time now_ms,
  * adding a violation for each problem to v with field names prefixed by
  * prefix ("touchpoints[2]"). Returns true when tp is valid.

@@ -70,5 +70,9 @@ int cli_usage_error(const char *fmt, ...)
 int cmd_status(struct cli *cli, int argc, char **argv);
 int cmd_track(struct cli *cli, int argc, char **argv);
 int cmd_customer(struct cli *cli, int argc, char **argv);
+int cmd_identify(struct cli *cli, int argc, char **argv);
+int cmd_forget(struct cli *cli, int argc, char **argv);
+int cmd_export(struct cli *cli, int argc, char **argv);
+int cmd_watch(struct cli *cli, int argc, char **argv);
 
 #endif /* CLM_CLI_H */

@@ -13,10 +13,24 @@ cmd_customer_table(const Clm__V1__Customer *c)
 	printf("funnel       %s\n",
 	        cli_enum_name(&clm__v1__funnel_position__descriptor,
 	                (int) c->funnel));
-	if (c->health != CLM__V1__HEALTH__HEALTH_UNSPECIFIED) {
-		printf("health       %s\n",
-		        cli_enum_name(&clm__v1__health__descriptor,
-		                (int) c->health));
+	printf("health       %s\n",
+	        cli_enum_name(&clm__v1__health__descriptor, (int) c->health));
+	printf("churn risk   %.2f", c->churn_risk);
+	for (size_t i = 0; i < c->n_risk_reasons; i++) {
+		printf("%s%s", i ? ", " : "  (",
+		        cli_enum_name(&clm__v1__risk_reason__descriptor,
+		                (int) c->risk_reasons[i]));
+	}
+	printf("%s\n", c->n_risk_reasons ? ")" : "");
+	if (c->n_anonymous_ids > 0) {
+		printf("anonymous   ");
+		for (size_t i = 0; i < c->n_anonymous_ids; i++) {
+			printf(" %s", c->anonymous_ids[i]);
+		}
+		printf("\n");
+	}
+	for (size_t i = 0; i < c->n_traits; i++) {
+		printf("%-12s %s\n", c->traits[i]->key, c->traits[i]->value);
 	}
 	cli_fmt_time(c->first_seen_ms, t1);
 	cli_fmt_time(c->last_seen_ms, t2);

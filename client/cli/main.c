@@ -17,7 +17,13 @@ static const struct cli_command cli_commands[] = {
 	{ "status", cmd_status, "the server's version, counts and sizes" },
 	{ "track", cmd_track,
 	        "record a touchpoint (flags) or NDJSON from stdin" },
-	{ "customer", cmd_customer, "a customer's stage, history and counts" },
+	{ "customer", cmd_customer,
+	        "a customer's stage, health, risk and history" },
+	{ "identify", cmd_identify,
+	        "link an anonymous id to a customer (merges its history)" },
+	{ "forget", cmd_forget, "erase a customer and all its data" },
+	{ "export", cmd_export, "a customer and all touchpoints, as NDJSON" },
+	{ "watch", cmd_watch, "print stage changes and risk signals live" },
 };
 
 #define CLI_N_COMMANDS (sizeof(cli_commands) / sizeof(cli_commands[0]))

@@ -90,6 +90,56 @@ clm_err clm_get_customer(clm_conn *c, const char *customer_id,
 /* clm_server_status fetches the server's status (resp->server_status). */
 clm_err clm_server_status(clm_conn *c, Clm__V1__Response **out);
 
+/*
+ * clm_identify links anonymous_id to customer_id, merging the anonymous
+ * profile into the customer's (resp->identify); n_traits key/value pairs
+ * are stored on the customer. FAILED_PRECONDITION when the anonymous id
+ * already belongs to another customer.
+ */
+clm_err clm_identify(clm_conn *c, const char *anonymous_id,
+        const char *customer_id, const char *const *trait_keys,
+        const char *const *trait_values, size_t n_traits,
+        Clm__V1__Response **out);
+
+/* clm_forget erases a customer (resp->forget_customer). */
+clm_err clm_forget(
+        clm_conn *c, const char *customer_id, Clm__V1__Response **out);
+
+/* clm_export returns a customer and all touchpoints (resp->export_customer).
+ */
+clm_err clm_export(
+        clm_conn *c, const char *customer_id, Clm__V1__Response **out);
+
+/*
+ * The stage-change stream. A clm_watch is a SUB socket dialled to clmd's
+ * events URL (NULL = CLM_DEFAULT_EVENTS_URL), receiving the topics that
+ * start with prefix ("" or NULL = all; "stage/" = stage changes).
+ */
+#define CLM_DEFAULT_EVENTS_URL "tcp://127.0.0.1:7451"
+
+typedef struct clm_watch clm_watch;
+
+/*
+ * clm_watch_open subscribes. It does not wait for the connection: events
+ * published before it is established are not seen.
+ */
+clm_err clm_watch_open(const char *url, const char *prefix, clm_watch **out);
+
+/*
+ * clm_watch_next waits up to timeout_ms (< 0 = forever) for the next event:
+ * CLM_OK with *ev (release with clm_event_free) and its topic copied into
+ * topic (topic_len bytes, may be NULL); DEADLINE_EXCEEDED when none came;
+ * INVALID_ARGUMENT for a message that is not an event (skipped).
+ */
+clm_err clm_watch_next(clm_watch *w, int timeout_ms, char *topic,
+        size_t topic_len, Clm__V1__LifecycleEvent **ev);
+
+/* clm_event_free releases an event from clm_watch_next; NULL is a no-op. */
+void clm_event_free(Clm__V1__LifecycleEvent *ev);
+
+/* clm_watch_close closes the subscription; NULL is a no-op. */
+void clm_watch_close(clm_watch *w);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,1311 @@
+/*
+ * Unit tests of the pure lifecycle model (server/model.c) against DESIGN.md
+ * §3: table-driven checks of every rule, then a property test that applies
+ * random journeys in many orders and compares the results with each other,
+ * with an independent reference computed from the touchpoint list, and with
+ * a brute-force stage(t) for the stage history.
+ */
+#include <criterion/criterion.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "clm/v1/clm.pb-c.h"
+#include "model.h"
+
+#define T0          1700000000000LL /* a base event time (2023-11-14) */
+#define MAX_TOUCHES 64
+
+/* Touchpoint types the model has no constant for (wire numbers). */
+#define AD_IMPRESSION CLM__V1__TOUCHPOINT_TYPE__AD_IMPRESSION
+#define AD_CLICK      CLM__V1__TOUCHPOINT_TYPE__AD_CLICK
+
+#define CH_DIRECT CLM__V1__CHANNEL__DIRECT
+#define CH_PAID   CLM__V1__CHANNEL__PAID_ADS
+#define CH_SEARCH CLM__V1__CHANNEL__ORGANIC_SEARCH
+#define CH_EMAIL  CLM__V1__CHANNEL__EMAIL
+#define CH_SMS    CLM__V1__CHANNEL__SMS
+#define CH_STORE  CLM__V1__CHANNEL__STORE
+
+/* One touchpoint of a test journey; at is an offset from T0 in ms. */
+struct spec {
+	int type;
+	int64_t at;
+	int channel;
+	const char *item; /* NULL = none */
+	int64_t micros;
+};
+
+/* Spec initialisers: type and time, plus a channel, an item, or both. */
+#define TP(type, at)                     \
+	{                                \
+		(type), (at), 0, NULL, 0 \
+	}
+#define TPC(type, at, ch)                   \
+	{                                   \
+		(type), (at), (ch), NULL, 0 \
+	}
+#define TPI(type, at, item)                \
+	{                                  \
+		(type), (at), 0, (item), 0 \
+	}
+#define TPX(type, at, ch, item)               \
+	{                                     \
+		(type), (at), (ch), (item), 0 \
+	}
+
+/*
+ * Applies touchpoints the way the writer does: each one through model_apply
+ * with the next arrival seq, and when model_apply asks for a rescan, the
+ * engagements among the touchpoints applied so far with event time in
+ * (after_ms, upto_ms] go to model_note_engagement in (time, seq) order. With
+ * first_only the scan stops at the first engagement, as track.c does.
+ */
+struct applier {
+	struct model_profile p;
+	struct model_touch log[MAX_TOUCHES];
+	size_t n;
+	uint64_t seq;
+	bool first_only;
+	int rescans;
+};
+
+/* A touchpoint without item or value, for direct model_apply calls. */
+static struct model_touch
+touch(int type, int channel, int64_t at_ms, uint64_t seq)
+{
+	struct model_touch t = {
+		.type = type,
+		.channel = channel,
+		.at_ms = at_ms,
+		.seq = seq,
+		.item_id = "",
+	};
+	return t;
+}
+
+static void
+applier_init(struct applier *a, bool first_only)
+{
+	memset(a, 0, sizeof(*a));
+	model_profile_init(&a->p);
+	a->first_only = first_only;
+}
+
+static void
+applier_rescan(struct applier *a, const struct model_rescan *r)
+{
+	size_t idx[MAX_TOUCHES];
+	for (size_t i = 0; i < a->n; i++) {
+		size_t v = i, j = i;
+		while (j > 0) {
+			const struct model_touch *x = &a->log[idx[j - 1]];
+			const struct model_touch *y = &a->log[v];
+			if (x->at_ms < y->at_ms
+			        || (x->at_ms == y->at_ms && x->seq < y->seq)) {
+				break;
+			}
+			idx[j] = idx[j - 1];
+			j--;
+		}
+		idx[j] = v;
+	}
+	for (size_t i = 0; i < a->n; i++) {
+		const struct model_touch *t = &a->log[idx[i]];
+		if (t->at_ms <= r->after_ms || t->at_ms > r->upto_ms
+		        || !model_is_engagement(t->type)) {
+			continue;
+		}
+		model_note_engagement(&a->p, t->at_ms);
+		if (a->first_only) {
+			break;
+		}
+	}
+}
+
+static void
+applier_apply(struct applier *a, const struct spec *s)
+{
+	cr_assert_lt(a->n, MAX_TOUCHES);
+	struct model_touch t = {
+		.type = s->type,
+		.channel = s->channel,
+		.at_ms = T0 + s->at,
+		.seq = ++a->seq,
+		.item_id = s->item != NULL ? s->item : "",
+		.value_micros = s->micros,
+	};
+	/* Garbage in: model_apply must always set the out-parameter. */
+	struct model_rescan r
+	        = { .active = true, .after_ms = 1, .upto_ms = 2 };
+	model_apply(&a->p, &t, &r);
+	if (r.active) {
+		a->rescans++;
+		applier_rescan(a, &r);
+	}
+	a->log[a->n++] = t;
+}
+
+static void
+applier_run(struct applier *a, const struct spec *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		applier_apply(a, &s[i]);
+	}
+}
+
+/* Item ids in the cart, in model_cart order. */
+static size_t
+cart_ids(const struct model_profile *p, const char *out[MODEL_CART_MAX])
+{
+	size_t idx[MODEL_CART_MAX];
+	size_t n = model_cart(p, idx);
+	for (size_t i = 0; i < n; i++) {
+		out[i] = p->cart[idx[i]].item_id;
+	}
+	return n;
+}
+
+/* Asserts the cart is exactly the NULL-terminated list want, in order. */
+static void
+assert_cart(const struct model_profile *p, const char *const *want,
+        const char *what)
+{
+	const char *got[MODEL_CART_MAX];
+	size_t n = cart_ids(p, got);
+	size_t w = 0;
+	while (want[w] != NULL) {
+		w++;
+	}
+	cr_assert_eq(n, w, "%s: cart has %zu items, want %zu", what, n, w);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_str_eq(got[i], want[i], "%s: cart[%zu]", what, i);
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* Stage rules (DESIGN.md §3), table-driven.                              */
+
+struct stage_case {
+	const char *name;
+	struct spec t[8];
+	size_t n;
+	int stage;
+	int funnel;
+};
+
+static const struct stage_case stage_cases[] = {
+	{ "empty profile", { { 0 } }, 0, MODEL_STAGE_NONE, MODEL_FUNNEL_NONE },
+	{ "only MESSAGE_SENT", { TPC(MODEL_T_MESSAGE_SENT, 10, CH_EMAIL) }, 1,
+	        MODEL_STAGE_NONE, MODEL_FUNNEL_NONE },
+	{ "two MESSAGE_SENT",
+	        { TPC(MODEL_T_MESSAGE_SENT, 10, CH_EMAIL),
+	                TPC(MODEL_T_MESSAGE_SENT, 20, CH_SMS) },
+	        2, MODEL_STAGE_NONE, MODEL_FUNNEL_NONE },
+	{ "ad impression", { TPC(AD_IMPRESSION, 10, CH_PAID) }, 1, MODEL_REACH,
+	        MODEL_TOP },
+	{ "message then visit",
+	        { TPC(MODEL_T_MESSAGE_SENT, 5, CH_EMAIL),
+	                TPC(MODEL_T_SITE_VISIT, 10, CH_DIRECT) },
+	        2, MODEL_REACH, MODEL_TOP },
+	{ "referral without purchase",
+	        { TPC(MODEL_T_REFERRAL, 10, CH_DIRECT) }, 1, MODEL_REACH,
+	        MODEL_TOP },
+	{ "refund alone", { TPC(MODEL_T_REFUND, 10, CH_DIRECT) }, 1,
+	        MODEL_REACH, MODEL_TOP },
+	{ "signup", { TPC(MODEL_T_SIGNUP, 10, CH_DIRECT) }, 1, MODEL_REACH,
+	        MODEL_MIDDLE },
+	{ "one purchase", { TPC(MODEL_T_PURCHASE, 10, CH_DIRECT) }, 1,
+	        MODEL_ACQUISITION, MODEL_BOTTOM },
+	{ "purchase then engagement",
+	        { TPC(MODEL_T_PURCHASE, 10, CH_DIRECT),
+	                TPC(MODEL_T_SITE_VISIT, 11, CH_DIRECT) },
+	        2, MODEL_NURTURE, MODEL_BOTTOM },
+	{ "engagement then purchase (late arrival)",
+	        { TPC(MODEL_T_SITE_VISIT, 11, CH_DIRECT),
+	                TPC(MODEL_T_PURCHASE, 10, CH_DIRECT) },
+	        2, MODEL_NURTURE, MODEL_BOTTOM },
+	{ "engagement at the purchase instant does not count",
+	        { TPC(MODEL_T_PURCHASE, 10, CH_DIRECT),
+	                TPC(MODEL_T_APP_OPEN, 10, CH_DIRECT) },
+	        2, MODEL_ACQUISITION, MODEL_BOTTOM },
+	{ "engagement at the purchase instant, applied first",
+	        { TPC(MODEL_T_APP_OPEN, 10, CH_DIRECT),
+	                TPC(MODEL_T_PURCHASE, 10, CH_DIRECT) },
+	        2, MODEL_ACQUISITION, MODEL_BOTTOM },
+	{ "engagement before the purchase",
+	        { TPC(MODEL_T_PAGE_VIEW, 5, CH_DIRECT),
+	                TPC(MODEL_T_PURCHASE, 10, CH_DIRECT) },
+	        2, MODEL_ACQUISITION, MODEL_BOTTOM },
+	{ "non-engagement after the purchase",
+	        { TPC(MODEL_T_PURCHASE, 10, CH_DIRECT),
+	                TPC(AD_CLICK, 20, CH_PAID),
+	                TPC(MODEL_T_MESSAGE_SENT, 30, CH_EMAIL),
+	                TPC(MODEL_T_REFUND, 40, CH_DIRECT) },
+	        4, MODEL_ACQUISITION, MODEL_BOTTOM },
+	{ "two purchases",
+	        { TP(MODEL_T_PURCHASE, 10), TP(MODEL_T_PURCHASE, 20) }, 2,
+	        MODEL_RETENTION, MODEL_BOTTOM },
+	{ "two purchases at the same instant",
+	        { TP(MODEL_T_PURCHASE, 10), TP(MODEL_T_PURCHASE, 10) }, 2,
+	        MODEL_RETENTION, MODEL_BOTTOM },
+	{ "two purchases and engagement",
+	        { TP(MODEL_T_PURCHASE, 10), TP(MODEL_T_EMAIL_OPEN, 15),
+	                TP(MODEL_T_PURCHASE, 20) },
+	        3, MODEL_RETENTION, MODEL_BOTTOM },
+	{ "purchase and referral",
+	        { TP(MODEL_T_PURCHASE, 10), TP(MODEL_T_REFERRAL, 20) }, 2,
+	        MODEL_ADVOCACY, MODEL_BOTTOM },
+	{ "referral before the purchase",
+	        { TP(MODEL_T_REFERRAL, 5), TP(MODEL_T_PURCHASE, 10) }, 2,
+	        MODEL_ADVOCACY, MODEL_BOTTOM },
+	{ "advocacy beats retention",
+	        { TP(MODEL_T_PURCHASE, 10), TP(MODEL_T_PURCHASE, 20),
+	                TP(MODEL_T_PURCHASE, 30), TP(MODEL_T_REFERRAL, 40),
+	                TP(MODEL_T_SITE_VISIT, 50) },
+	        5, MODEL_ADVOCACY, MODEL_BOTTOM },
+	{ "purchase, refund: still one purchase",
+	        { { MODEL_T_PURCHASE, 10, 0, NULL, 5000000 },
+	                { MODEL_T_REFUND, 20, 0, NULL, 5000000 } },
+	        2, MODEL_ACQUISITION, MODEL_BOTTOM },
+};
+
+Test(model_stage, table)
+{
+	for (size_t c = 0; c < sizeof(stage_cases) / sizeof(stage_cases[0]);
+	        c++) {
+		const struct stage_case *sc = &stage_cases[c];
+		struct applier a;
+		applier_init(&a, false);
+		applier_run(&a, sc->t, sc->n);
+		cr_assert_eq(model_stage(&a.p), sc->stage,
+		        "%s: stage %d, want %d", sc->name, model_stage(&a.p),
+		        sc->stage);
+		cr_assert_eq(model_funnel(&a.p), sc->funnel,
+		        "%s: funnel %d, want %d", sc->name, model_funnel(&a.p),
+		        sc->funnel);
+		/* The same touchpoints in reverse order. */
+		struct applier b;
+		applier_init(&b, false);
+		for (size_t i = sc->n; i-- > 0;) {
+			applier_apply(&b, &sc->t[i]);
+		}
+		cr_assert_eq(model_stage(&b.p), sc->stage,
+		        "%s (reversed): stage %d, want %d", sc->name,
+		        model_stage(&b.p), sc->stage);
+		cr_assert_eq(model_funnel(&b.p), sc->funnel,
+		        "%s (reversed): funnel", sc->name);
+	}
+}
+
+Test(model_stage, engagement_types)
+{
+	static const int engagement[] = { MODEL_T_SITE_VISIT,
+		MODEL_T_PAGE_VIEW, MODEL_T_CONTENT_VIEW, MODEL_T_EMAIL_OPEN,
+		MODEL_T_EMAIL_CLICK, MODEL_T_APP_OPEN, MODEL_T_SUPPORT_TICKET,
+		MODEL_T_FEEDBACK, MODEL_T_REVIEW,
+		MODEL_T_ONBOARDING_COMPLETED };
+	for (int type = 0; type < MODEL_N_TYPES; type++) {
+		bool want = false;
+		for (size_t i = 0; i < sizeof(engagement) / sizeof(int); i++) {
+			want = want || engagement[i] == type;
+		}
+		cr_assert_eq(model_is_engagement(type), want,
+		        "model_is_engagement(%d)", type);
+	}
+	cr_assert(!model_is_engagement(-1));
+	cr_assert(!model_is_engagement(MODEL_N_TYPES));
+
+	/* After one purchase, every engagement type gives NURTURE and every
+	 * other type (but PURCHASE, REFERRAL) leaves ACQUISITION. */
+	for (int type = 1; type < MODEL_N_TYPES; type++) {
+		if (type == MODEL_T_PURCHASE || type == MODEL_T_REFERRAL) {
+			continue;
+		}
+		struct spec s[2] = { TPC(MODEL_T_PURCHASE, 100, CH_DIRECT),
+			TPC(type, 200, CH_DIRECT) };
+		struct applier a;
+		applier_init(&a, false);
+		applier_run(&a, s, 2);
+		int want = model_is_engagement(type) ? MODEL_NURTURE
+		                                     : MODEL_ACQUISITION;
+		cr_assert_eq(model_stage(&a.p), want, "type %d after purchase",
+		        type);
+		/* Late purchase: the rescan must find the engagement. */
+		applier_init(&a, true);
+		applier_apply(&a, &s[1]);
+		applier_apply(&a, &s[0]);
+		cr_assert_eq(model_stage(&a.p), want,
+		        "type %d before a late purchase", type);
+	}
+}
+
+Test(model_stage, every_type_alone_reaches)
+{
+	for (int type = 1; type < MODEL_N_TYPES; type++) {
+		struct spec s = TPC(type, 100, CH_DIRECT);
+		struct applier a;
+		applier_init(&a, false);
+		applier_apply(&a, &s);
+		int want = type == MODEL_T_MESSAGE_SENT ? MODEL_STAGE_NONE
+		        : type == MODEL_T_PURCHASE      ? MODEL_ACQUISITION
+		                                        : MODEL_REACH;
+		cr_assert_eq(model_stage(&a.p), want, "type %d alone", type);
+		cr_assert_eq(a.p.touch_counts[type], 1);
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* Funnel position.                                                       */
+
+Test(model_funnel, positions)
+{
+	static const int middle[]
+	        = { MODEL_T_SIGNUP, MODEL_T_PRICING_VIEW, MODEL_T_DEMO_REQUEST,
+		          MODEL_T_ADD_TO_CART, MODEL_T_CHECKOUT_STARTED };
+	for (int type = 1; type < MODEL_N_TYPES; type++) {
+		bool is_middle = false;
+		for (size_t i = 0; i < sizeof(middle) / sizeof(int); i++) {
+			is_middle = is_middle || middle[i] == type;
+		}
+		struct spec s[3] = { TPC(AD_IMPRESSION, 10, CH_PAID),
+			TPX(type, 20, CH_DIRECT, "sku"),
+			TPC(MODEL_T_PURCHASE, 30, CH_DIRECT) };
+		struct applier a;
+		applier_init(&a, false);
+		applier_apply(&a, &s[1]);
+		int want = type == MODEL_T_PURCHASE ? MODEL_BOTTOM
+		        : type == MODEL_T_MESSAGE_SENT
+		        ? MODEL_FUNNEL_NONE
+		        : (is_middle ? MODEL_MIDDLE : MODEL_TOP);
+		cr_assert_eq(model_funnel(&a.p), want, "type %d alone: %d",
+		        type, model_funnel(&a.p));
+		/* With a TOP touchpoint before it. */
+		applier_apply(&a, &s[0]);
+		if (want == MODEL_FUNNEL_NONE) {
+			want = MODEL_TOP;
+		}
+		cr_assert_eq(
+		        model_funnel(&a.p), want, "type %d after an ad", type);
+		/* A purchase always makes it BOTTOM. */
+		applier_apply(&a, &s[2]);
+		cr_assert_eq(model_funnel(&a.p), MODEL_BOTTOM,
+		        "type %d then purchase", type);
+	}
+}
+
+Test(model_funnel, middle_without_item_and_after_cart_removal)
+{
+	/* ADD_TO_CART without item still counts as MIDDLE; so does a cart
+	 * that was emptied again (the touch happened). */
+	struct spec s[] = { TPX(MODEL_T_ADD_TO_CART, 10, CH_DIRECT, NULL),
+		TPX(MODEL_T_ADD_TO_CART, 20, CH_DIRECT, "a"),
+		TPX(MODEL_T_REMOVE_FROM_CART, 30, CH_DIRECT, "a") };
+	struct applier a;
+	applier_init(&a, false);
+	applier_apply(&a, &s[0]);
+	cr_assert_eq(model_funnel(&a.p), MODEL_MIDDLE);
+	applier_apply(&a, &s[1]);
+	applier_apply(&a, &s[2]);
+	cr_assert_eq(model_funnel(&a.p), MODEL_MIDDLE);
+	const char *empty[] = { NULL };
+	assert_cart(&a.p, empty, "after removal");
+	cr_assert_eq(a.p.last_add_to_cart_ms, T0 + 20);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Stage history and reached_at (closed form).                            */
+
+struct history_case {
+	const char *name;
+	struct spec t[8];
+	size_t n;
+	int64_t reached[MODEL_N_STAGES]; /* offsets from T0, -1 = never */
+	struct model_stage_entry want[MODEL_N_STAGES - 1]; /* offsets */
+	size_t n_want;
+};
+
+static const struct history_case history_cases[] = {
+	{ "every stage in turn",
+	        { TP(AD_IMPRESSION, 10), TP(MODEL_T_PURCHASE, 20),
+	                TP(MODEL_T_SITE_VISIT, 30), TP(MODEL_T_PURCHASE, 40),
+	                TP(MODEL_T_REFERRAL, 50) },
+	        5, { -1, 10, 20, 30, 40, 50 },
+	        { { MODEL_REACH, 10 }, { MODEL_ACQUISITION, 20 },
+	                { MODEL_NURTURE, 30 }, { MODEL_RETENTION, 40 },
+	                { MODEL_ADVOCACY, 50 } },
+	        5 },
+	{ "purchase first: no REACH entry", { TP(MODEL_T_PURCHASE, 10) }, 1,
+	        { -1, 10, 10, -1, -1, -1 }, { { MODEL_ACQUISITION, 10 } }, 1 },
+	{ "NURTURE skipped",
+	        { TP(MODEL_T_SITE_VISIT, 10), TP(MODEL_T_PURCHASE, 20),
+	                TP(MODEL_T_PURCHASE, 30) },
+	        3, { -1, 10, 20, 30, 30, -1 },
+	        { { MODEL_REACH, 10 }, { MODEL_ACQUISITION, 20 },
+	                { MODEL_RETENTION, 30 } },
+	        3 },
+	{ "engagement at the second purchase instant",
+	        { TP(MODEL_T_SITE_VISIT, 10), TP(MODEL_T_PURCHASE, 20),
+	                TP(MODEL_T_APP_OPEN, 30), TP(MODEL_T_PURCHASE, 30) },
+	        4, { -1, 10, 20, 30, 30, -1 },
+	        { { MODEL_REACH, 10 }, { MODEL_ACQUISITION, 20 },
+	                { MODEL_RETENTION, 30 } },
+	        3 },
+	{ "engagement at the first purchase instant",
+	        { TP(MODEL_T_PURCHASE, 20), TP(MODEL_T_APP_OPEN, 20) }, 2,
+	        { -1, 20, 20, -1, -1, -1 }, { { MODEL_ACQUISITION, 20 } }, 1 },
+	{ "referral before the purchase",
+	        { TP(MODEL_T_REFERRAL, 5), TP(MODEL_T_PURCHASE, 20) }, 2,
+	        { -1, 5, 20, 20, 20, 20 },
+	        { { MODEL_REACH, 5 }, { MODEL_ADVOCACY, 20 } }, 2 },
+	{ "advocacy before the second purchase",
+	        { TP(MODEL_T_PURCHASE, 20), TP(MODEL_T_REFERRAL, 30),
+	                TP(MODEL_T_PURCHASE, 40) },
+	        3, { -1, 20, 20, 30, 30, 30 },
+	        { { MODEL_ACQUISITION, 20 }, { MODEL_ADVOCACY, 30 } }, 2 },
+	{ "nurture, then advocacy",
+	        { TP(MODEL_T_SIGNUP, 1), TP(MODEL_T_PURCHASE, 20),
+	                TP(MODEL_T_FEEDBACK, 25), TP(MODEL_T_REFERRAL, 30),
+	                TP(MODEL_T_PURCHASE, 40) },
+	        5, { -1, 1, 20, 25, 30, 30 },
+	        { { MODEL_REACH, 1 }, { MODEL_ACQUISITION, 20 },
+	                { MODEL_NURTURE, 25 }, { MODEL_ADVOCACY, 30 } },
+	        4 },
+	{ "message sent does not start REACH",
+	        { TP(MODEL_T_MESSAGE_SENT, 1), TP(MODEL_T_SITE_VISIT, 10) }, 2,
+	        { -1, 10, -1, -1, -1, -1 }, { { MODEL_REACH, 10 } }, 1 },
+	{ "only message sent", { TP(MODEL_T_MESSAGE_SENT, 1) }, 1,
+	        { -1, -1, -1, -1, -1, -1 }, { { 0 } }, 0 },
+};
+
+static void
+check_history_case(const struct history_case *hc, const struct applier *a,
+        const char *order)
+{
+	int64_t at[MODEL_N_STAGES];
+	model_reached_at(&a->p, at);
+	for (int s = 0; s < MODEL_N_STAGES; s++) {
+		int64_t want = hc->reached[s] < 0 ? 0 : T0 + hc->reached[s];
+		cr_assert_eq(at[s], want,
+		        "%s (%s): reached_at[%d] = %lld, want %lld", hc->name,
+		        order, s, (long long) at[s], (long long) want);
+	}
+	struct model_stage_entry h[MODEL_N_STAGES - 1];
+	size_t n = model_history(&a->p, h);
+	cr_assert_eq(n, hc->n_want, "%s (%s): %zu history entries, want %zu",
+	        hc->name, order, n, hc->n_want);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_eq(h[i].stage, hc->want[i].stage,
+		        "%s (%s): history[%zu].stage", hc->name, order, i);
+		cr_assert_eq(h[i].entered_ms, T0 + hc->want[i].entered_ms,
+		        "%s (%s): history[%zu].entered_ms", hc->name, order,
+		        i);
+	}
+}
+
+Test(model_history, closed_form_table)
+{
+	for (size_t c = 0;
+	        c < sizeof(history_cases) / sizeof(history_cases[0]); c++) {
+		const struct history_case *hc = &history_cases[c];
+		struct applier a;
+		applier_init(&a, false);
+		applier_run(&a, hc->t, hc->n);
+		check_history_case(hc, &a, "in order");
+		applier_init(&a, true);
+		for (size_t i = hc->n; i-- > 0;) {
+			applier_apply(&a, &hc->t[i]);
+		}
+		check_history_case(hc, &a, "reversed");
+	}
+}
+
+Test(model_history, late_purchase_rewrites_times)
+{
+	struct applier a;
+	applier_init(&a, true);
+	struct spec s[] = { TP(MODEL_T_SITE_VISIT, 10),
+		TP(MODEL_T_PURCHASE, 50), TP(MODEL_T_PAGE_VIEW, 30),
+		TP(MODEL_T_PURCHASE, 20) };
+	applier_apply(&a, &s[0]);
+	applier_apply(&a, &s[1]);
+	cr_assert_eq(model_stage(&a.p), MODEL_ACQUISITION);
+	applier_apply(&a, &s[2]);
+	cr_assert_eq(model_stage(&a.p), MODEL_ACQUISITION);
+	/* A purchase at 20 arrives late: it is the first, 50 the second, and
+	 * the page view at 30 is now an engagement after the first. */
+	applier_apply(&a, &s[3]);
+	cr_assert_eq(model_stage(&a.p), MODEL_RETENTION);
+	int64_t at[MODEL_N_STAGES];
+	model_reached_at(&a.p, at);
+	cr_assert_eq(at[MODEL_REACH], T0 + 10);
+	cr_assert_eq(at[MODEL_ACQUISITION], T0 + 20);
+	cr_assert_eq(at[MODEL_NURTURE], T0 + 30);
+	cr_assert_eq(at[MODEL_RETENTION], T0 + 50);
+	cr_assert_eq(at[MODEL_ADVOCACY], 0);
+	cr_assert_eq(a.p.engaged_after_purchase_ms, T0 + 30);
+	cr_assert_eq(a.p.second_purchase_ms, T0 + 50);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The rescan contract of model_apply.                                    */
+
+Test(model_apply, rescan_windows)
+{
+	struct model_profile p;
+	model_profile_init(&p);
+	struct model_rescan r = { .active = true };
+	struct model_touch t
+	        = touch(MODEL_T_SITE_VISIT, CH_DIRECT, T0 + 300, 1);
+	model_apply(&p, &t, &r);
+	cr_assert(!r.active, "a visit needs no rescan");
+
+	/* The first purchase: every engagement after it counts. */
+	t = touch(MODEL_T_PURCHASE, CH_DIRECT, T0 + 200, 2);
+	model_apply(&p, &t, &r);
+	cr_assert(r.active);
+	cr_assert_eq(r.after_ms, T0 + 200);
+	cr_assert_eq(r.upto_ms, INT64_MAX);
+	model_note_engagement(&p, T0 + 300);
+	cr_assert_eq(p.engaged_after_purchase_ms, T0 + 300);
+
+	/* A later purchase: nothing to scan. */
+	t = touch(MODEL_T_PURCHASE, CH_DIRECT, T0 + 250, 3);
+	model_apply(&p, &t, &r);
+	cr_assert(!r.active);
+
+	/* An earlier one: scan (new first, old first]. */
+	t = touch(MODEL_T_PURCHASE, CH_DIRECT, T0 + 100, 4);
+	model_apply(&p, &t, &r);
+	cr_assert(r.active);
+	cr_assert_eq(r.after_ms, T0 + 100);
+	cr_assert_eq(r.upto_ms, T0 + 200);
+
+	/* Same instant as the first, earlier seq: the time did not move. */
+	t = touch(MODEL_T_PURCHASE, CH_EMAIL, T0 + 100, 0);
+	model_apply(&p, &t, &r);
+	cr_assert(!r.active);
+	cr_assert_eq(p.first_purchase_ms, T0 + 100);
+	cr_assert_eq(p.purchases, 4);
+
+	/* Engagements at or before the first purchase are ignored. */
+	model_note_engagement(&p, T0 + 100);
+	model_note_engagement(&p, T0 + 50);
+	cr_assert_eq(p.engaged_after_purchase_ms, T0 + 300);
+	model_note_engagement(&p, T0 + 150);
+	cr_assert_eq(p.engaged_after_purchase_ms, T0 + 150);
+	model_note_engagement(&p, T0 + 180);
+	cr_assert_eq(p.engaged_after_purchase_ms, T0 + 150);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Counters, money, times and channels.                                   */
+
+Test(model_facts, revenue_in_micros)
+{
+	struct spec s[] = {
+		{ MODEL_T_PURCHASE, 10, CH_DIRECT, NULL, 19990000 },
+		{ MODEL_T_PURCHASE, 20, CH_DIRECT, NULL, 5000000 },
+		{ MODEL_T_REFUND, 30, CH_DIRECT, NULL, 3500000 },
+		{ MODEL_T_PURCHASE, 40, CH_DIRECT, NULL, 1 },
+		TPC(MODEL_T_REFERRAL, 50, CH_DIRECT),
+		TPC(MODEL_T_REFERRAL, 60, CH_DIRECT),
+	};
+	struct applier a;
+	applier_init(&a, false);
+	applier_run(&a, s, sizeof(s) / sizeof(s[0]));
+	cr_assert_eq(a.p.purchases, 3);
+	cr_assert_eq(a.p.refunds, 1);
+	cr_assert_eq(a.p.referrals, 2);
+	cr_assert_eq(a.p.purchase_micros, 24990001);
+	cr_assert_eq(a.p.refund_micros, 3500000);
+	cr_assert_eq(a.p.purchase_micros - a.p.refund_micros, 21490001);
+	cr_assert_eq(a.p.first_purchase_ms, T0 + 10);
+	cr_assert_eq(a.p.second_purchase_ms, T0 + 20);
+	cr_assert_eq(a.p.last_purchase_ms, T0 + 40);
+	cr_assert_eq(a.p.first_referral_ms, T0 + 50);
+	cr_assert_eq(a.p.touch_counts[MODEL_T_PURCHASE], 3);
+	cr_assert_eq(a.p.touch_counts[MODEL_T_REFUND], 1);
+	cr_assert_eq(a.p.touch_counts[MODEL_T_REFERRAL], 2);
+}
+
+Test(model_facts, seen_times_exclude_message_sent)
+{
+	struct spec s[] = {
+		TPC(MODEL_T_MESSAGE_SENT, 5, CH_SMS),
+		TPC(MODEL_T_SITE_VISIT, 30, CH_SEARCH),
+		TPC(MODEL_T_PAGE_VIEW, 10, CH_PAID),
+		TPC(MODEL_T_MESSAGE_SENT, 100, CH_EMAIL),
+		TPC(MODEL_T_EMAIL_OPEN, 20, CH_EMAIL),
+	};
+	struct applier a;
+	applier_init(&a, false);
+	applier_run(&a, s, sizeof(s) / sizeof(s[0]));
+	cr_assert_eq(a.p.first_seen_ms, T0 + 10);
+	cr_assert_eq(a.p.last_seen_ms, T0 + 30);
+	cr_assert_eq(a.p.last_engaged_ms, T0 + 30);
+	cr_assert_eq(a.p.acquisition_channel, CH_PAID,
+	        "first touch is the page view at 10, not the message at 5");
+	cr_assert_eq(a.p.touch_counts[MODEL_T_MESSAGE_SENT], 2);
+	cr_assert_eq(model_stage(&a.p), MODEL_REACH);
+}
+
+Test(model_facts, acquisition_and_conversion_channels)
+{
+	/* Applied out of event-time order on purpose. */
+	struct spec s[] = {
+		TPC(MODEL_T_PURCHASE, 500, CH_DIRECT),
+		TPC(MODEL_T_SITE_VISIT, 300, CH_SEARCH),
+		TPC(MODEL_T_PURCHASE, 400, CH_EMAIL),
+		TPC(AD_CLICK, 100, CH_PAID),
+		TPC(MODEL_T_PURCHASE, 450, CH_STORE),
+		TPC(MODEL_T_MESSAGE_SENT, 50, CH_SMS),
+	};
+	struct applier a;
+	applier_init(&a, false);
+	applier_run(&a, s, sizeof(s) / sizeof(s[0]));
+	cr_assert_eq(a.p.acquisition_channel, CH_PAID);
+	cr_assert_eq(a.p.conversion_channel, CH_EMAIL);
+	cr_assert_eq(a.p.first_purchase_ms, T0 + 400);
+	cr_assert_eq(a.p.second_purchase_ms, T0 + 450);
+	cr_assert_eq(a.p.last_purchase_ms, T0 + 500);
+	cr_assert_eq(a.p.first_seen_ms, T0 + 100);
+	cr_assert_eq(a.p.last_seen_ms, T0 + 500);
+	/* No purchase: no conversion channel. */
+	struct applier b;
+	applier_init(&b, false);
+	applier_apply(&b, &s[1]);
+	cr_assert_eq(b.p.conversion_channel, 0);
+	cr_assert_eq(b.p.acquisition_channel, CH_SEARCH);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Cart.                                                                  */
+
+struct cart_case {
+	const char *name;
+	struct spec t[8];
+	size_t n;
+	const char *want[6]; /* NULL-terminated, newest first */
+};
+
+static const struct cart_case cart_cases[] = {
+	{ "empty", { TP(MODEL_T_SITE_VISIT, 1) }, 1, { NULL } },
+	{ "newest first",
+	        { TPI(MODEL_T_ADD_TO_CART, 10, "a"),
+	                TPI(MODEL_T_ADD_TO_CART, 20, "b"),
+	                TPI(MODEL_T_ADD_TO_CART, 15, "c") },
+	        3, { "b", "c", "a", NULL } },
+	{ "ties by item id",
+	        { TPI(MODEL_T_ADD_TO_CART, 10, "b"),
+	                TPI(MODEL_T_ADD_TO_CART, 10, "a"),
+	                TPI(MODEL_T_ADD_TO_CART, 10, "c") },
+	        3, { "a", "b", "c", NULL } },
+	{ "removed",
+	        { TPI(MODEL_T_ADD_TO_CART, 10, "a"),
+	                TPI(MODEL_T_ADD_TO_CART, 11, "b"),
+	                TPI(MODEL_T_REMOVE_FROM_CART, 12, "a") },
+	        3, { "b", NULL } },
+	{ "removed, then added again",
+	        { TPI(MODEL_T_ADD_TO_CART, 10, "a"),
+	                TPI(MODEL_T_REMOVE_FROM_CART, 12, "a"),
+	                TPI(MODEL_T_ADD_TO_CART, 14, "a") },
+	        3, { "a", NULL } },
+	{ "removal before the add does not remove",
+	        { TPI(MODEL_T_REMOVE_FROM_CART, 5, "a"),
+	                TPI(MODEL_T_ADD_TO_CART, 10, "a") },
+	        2, { "a", NULL } },
+	{ "add and remove at the same instant: removal wins",
+	        { TPI(MODEL_T_ADD_TO_CART, 10, "a"),
+	                TPI(MODEL_T_REMOVE_FROM_CART, 10, "a") },
+	        2, { NULL } },
+	{ "purchase of the item removes it",
+	        { TPI(MODEL_T_ADD_TO_CART, 10, "a"),
+	                TPI(MODEL_T_ADD_TO_CART, 10, "b"),
+	                TPI(MODEL_T_PURCHASE, 20, "a") },
+	        3, { "b", NULL } },
+	{ "purchase of the item at the add instant",
+	        { TPI(MODEL_T_ADD_TO_CART, 10, "a"),
+	                TPI(MODEL_T_PURCHASE, 10, "a") },
+	        2, { NULL } },
+	{ "purchase without item clears the cart",
+	        { TPI(MODEL_T_ADD_TO_CART, 10, "a"),
+	                TPI(MODEL_T_ADD_TO_CART, 12, "b"),
+	                TPI(MODEL_T_PURCHASE, 20, NULL),
+	                TPI(MODEL_T_ADD_TO_CART, 30, "c") },
+	        4, { "c", NULL } },
+	{ "clearing purchase at the add instant",
+	        { TPI(MODEL_T_ADD_TO_CART, 20, "a"),
+	                TPI(MODEL_T_PURCHASE, 20, NULL) },
+	        2, { NULL } },
+	{ "clearing purchase before the add",
+	        { TPI(MODEL_T_PURCHASE, 5, NULL),
+	                TPI(MODEL_T_ADD_TO_CART, 20, "a") },
+	        2, { "a", NULL } },
+	{ "purchase of another item leaves the cart",
+	        { TPI(MODEL_T_ADD_TO_CART, 10, "a"),
+	                TPI(MODEL_T_PURCHASE, 20, "z") },
+	        2, { "a", NULL } },
+	{ "remove without item and add without item change nothing",
+	        { TPI(MODEL_T_ADD_TO_CART, 10, "a"),
+	                TPI(MODEL_T_REMOVE_FROM_CART, 20, NULL),
+	                TPI(MODEL_T_ADD_TO_CART, 30, NULL) },
+	        3, { "a", NULL } },
+};
+
+Test(model_cart, table)
+{
+	for (size_t c = 0; c < sizeof(cart_cases) / sizeof(cart_cases[0]);
+	        c++) {
+		const struct cart_case *cc = &cart_cases[c];
+		struct applier a;
+		applier_init(&a, false);
+		applier_run(&a, cc->t, cc->n);
+		assert_cart(&a.p, cc->want, cc->name);
+		applier_init(&a, false);
+		for (size_t i = cc->n; i-- > 0;) {
+			applier_apply(&a, &cc->t[i]);
+		}
+		char name[128];
+		snprintf(name, sizeof(name), "%s (reversed)", cc->name);
+		assert_cart(&a.p, cc->want, name);
+	}
+}
+
+Test(model_cart, full_cart_forgets_the_oldest)
+{
+	static char ids[MODEL_CART_MAX + 1][8];
+	struct applier a;
+	applier_init(&a, false);
+	for (int i = 0; i <= MODEL_CART_MAX; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "i%03d", i);
+		struct spec s = TPI(MODEL_T_ADD_TO_CART, 100 + i, ids[i]);
+		struct model_touch t
+		        = touch(s.type, 0, T0 + s.at, (uint64_t) i + 1);
+		t.item_id = s.item;
+		struct model_rescan r;
+		model_apply(&a.p, &t, &r);
+	}
+	const char *got[MODEL_CART_MAX];
+	size_t n = cart_ids(&a.p, got);
+	cr_assert_eq(n, MODEL_CART_MAX);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_str_eq(got[i], ids[MODEL_CART_MAX - i]);
+	}
+}
+
+Test(model_cart, long_item_id_is_kept_to_the_limit)
+{
+	char item[MODEL_ITEM_MAX + 1];
+	memset(item, 'x', MODEL_ITEM_MAX);
+	item[MODEL_ITEM_MAX] = '\0';
+	struct spec s = TPI(MODEL_T_ADD_TO_CART, 10, item);
+	struct applier a;
+	applier_init(&a, false);
+	applier_apply(&a, &s);
+	const char *want[] = { item, NULL };
+	assert_cart(&a.p, want, "128-byte item id");
+}
+
+/* ---------------------------------------------------------------------- */
+/* Property test: order independence, reference facts, brute-force history */
+
+/* splitmix64: a small deterministic generator. */
+static uint64_t
+rng_next(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static uint64_t
+rng_below(uint64_t *s, uint64_t n)
+{
+	return rng_next(s) % n;
+}
+
+static const char *const item_pool[]
+        = { NULL, "sku-a", "sku-b", "sku-c", "sku-d" };
+
+/*
+ * A random journey: 1-40 touchpoints, times on a grid so that instants are
+ * shared (ties between purchase, engagement, cart events), one channel per
+ * instant (the model breaks equal times by arrival seq, so two touchpoints
+ * at one instant with different channels would legitimately depend on
+ * order).
+ */
+static size_t
+journey_make(uint64_t *rng, struct spec *out)
+{
+	size_t n = 1 + (size_t) rng_below(rng, 40);
+	uint64_t slots = 1 + rng_below(rng, n + 1);
+	int slot_channel[48];
+	for (size_t i = 0; i < sizeof(slot_channel) / sizeof(int); i++) {
+		slot_channel[i] = (int) rng_below(rng, 13);
+	}
+	static const int hot[] = { MODEL_T_PURCHASE, MODEL_T_PURCHASE,
+		MODEL_T_REFERRAL, MODEL_T_REFUND, MODEL_T_MESSAGE_SENT,
+		MODEL_T_ADD_TO_CART, MODEL_T_ADD_TO_CART,
+		MODEL_T_REMOVE_FROM_CART, MODEL_T_SITE_VISIT,
+		MODEL_T_EMAIL_OPEN };
+	for (size_t i = 0; i < n; i++) {
+		struct spec *s = &out[i];
+		uint64_t r = rng_below(rng, 10);
+		if (r < 5) {
+			s->type = hot[rng_below(
+			        rng, sizeof(hot) / sizeof(int))];
+		} else {
+			s->type = 1 + (int) rng_below(rng, MODEL_N_TYPES - 1);
+		}
+		uint64_t slot = rng_below(rng, slots);
+		s->at = (int64_t) slot * 60000;
+		s->channel = slot_channel[slot];
+		s->item = item_pool[rng_below(rng, 5)];
+		s->micros = (s->type == MODEL_T_PURCHASE
+		                    || s->type == MODEL_T_REFUND)
+		        ? (int64_t) rng_below(rng, 1000000000)
+		        : 0;
+	}
+	return n;
+}
+
+/* The facts of DESIGN.md §3 computed directly from the touchpoint list. */
+struct reference {
+	uint32_t purchases, refunds, referrals;
+	int64_t purchase_micros, refund_micros;
+	int64_t first_seen, last_seen, first_purchase, second_purchase,
+	        last_purchase, first_referral, last_engaged, engaged_after;
+	int acquisition_channel, conversion_channel;
+	uint64_t counts[MODEL_N_TYPES];
+	int64_t cart_cleared, last_add;
+	const char *cart[8];
+	size_t n_cart;
+};
+
+static int64_t
+ref_min(int64_t a, int64_t b)
+{
+	return a == 0 || (b != 0 && b < a) ? b : a;
+}
+
+static int64_t
+ref_max(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
+}
+
+static void
+reference_compute(const struct spec *js, size_t n, struct reference *r)
+{
+	memset(r, 0, sizeof(*r));
+	int64_t ptimes[MAX_TOUCHES];
+	size_t np = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct spec *s = &js[i];
+		int64_t at = T0 + s->at;
+		r->counts[s->type]++;
+		if (s->type != MODEL_T_MESSAGE_SENT) {
+			if (r->first_seen == 0 || at < r->first_seen) {
+				r->first_seen = at;
+				r->acquisition_channel = s->channel;
+			}
+			r->last_seen = ref_max(r->last_seen, at);
+		}
+		if (model_is_engagement(s->type)) {
+			r->last_engaged = ref_max(r->last_engaged, at);
+		}
+		switch (s->type) {
+		case MODEL_T_PURCHASE:
+			r->purchases++;
+			r->purchase_micros += s->micros;
+			if (r->first_purchase == 0 || at < r->first_purchase) {
+				r->first_purchase = at;
+				r->conversion_channel = s->channel;
+			}
+			r->last_purchase = ref_max(r->last_purchase, at);
+			ptimes[np++] = at;
+			if (s->item == NULL) {
+				r->cart_cleared = ref_max(r->cart_cleared, at);
+			}
+			break;
+		case MODEL_T_REFUND:
+			r->refunds++;
+			r->refund_micros += s->micros;
+			break;
+		case MODEL_T_REFERRAL:
+			r->referrals++;
+			r->first_referral = ref_min(r->first_referral, at);
+			break;
+		case MODEL_T_ADD_TO_CART:
+			r->last_add = ref_max(r->last_add, at);
+			break;
+		default:
+			break;
+		}
+	}
+	/* Second purchase: the second smallest purchase time. */
+	if (np >= 2) {
+		int64_t a = INT64_MAX, b = INT64_MAX;
+		for (size_t i = 0; i < np; i++) {
+			if (ptimes[i] < a) {
+				b = a;
+				a = ptimes[i];
+			} else if (ptimes[i] < b) {
+				b = ptimes[i];
+			}
+		}
+		r->second_purchase = b;
+	}
+	for (size_t i = 0; i < n && r->first_purchase != 0; i++) {
+		int64_t at = T0 + js[i].at;
+		if (model_is_engagement(js[i].type)
+		        && at > r->first_purchase) {
+			r->engaged_after = ref_min(r->engaged_after, at);
+		}
+	}
+	/* The cart, item by item. */
+	int64_t added[5] = { 0 }, removed[5] = { 0 };
+	for (size_t i = 0; i < n; i++) {
+		const struct spec *s = &js[i];
+		if (s->item == NULL) {
+			continue;
+		}
+		size_t k = 1;
+		while (strcmp(item_pool[k], s->item) != 0) {
+			k++;
+		}
+		int64_t at = T0 + s->at;
+		if (s->type == MODEL_T_ADD_TO_CART) {
+			added[k] = ref_max(added[k], at);
+		} else if (s->type == MODEL_T_REMOVE_FROM_CART
+		        || s->type == MODEL_T_PURCHASE) {
+			removed[k] = ref_max(removed[k], at);
+		}
+	}
+	for (size_t k = 1; k < 5; k++) {
+		if (added[k] > removed[k] && added[k] > r->cart_cleared) {
+			/* Insert newest first, then by id. */
+			size_t j = r->n_cart++;
+			while (j > 0) {
+				size_t pk = 1;
+				while (item_pool[pk] != r->cart[j - 1]) {
+					pk++;
+				}
+				bool before = added[k] > added[pk]
+				        || (added[k] == added[pk]
+				                && strcmp(item_pool[k],
+				                           item_pool[pk])
+				                        < 0);
+				if (!before) {
+					break;
+				}
+				r->cart[j] = r->cart[j - 1];
+				j--;
+			}
+			r->cart[j] = item_pool[k];
+		}
+	}
+}
+
+/* Stage at time t by the rules of §3, over the touchpoints at or before t. */
+static int
+reference_stage_at(const struct spec *js, size_t n, int64_t t)
+{
+	uint32_t purchases = 0, referrals = 0;
+	int64_t first_purchase = 0, last_engaged = 0;
+	bool seen = false;
+	for (size_t i = 0; i < n; i++) {
+		int64_t at = T0 + js[i].at;
+		if (at > t) {
+			continue;
+		}
+		seen = seen || js[i].type != MODEL_T_MESSAGE_SENT;
+		if (js[i].type == MODEL_T_PURCHASE) {
+			purchases++;
+			first_purchase = ref_min(first_purchase, at);
+		} else if (js[i].type == MODEL_T_REFERRAL) {
+			referrals++;
+		} else if (model_is_engagement(js[i].type)) {
+			last_engaged = ref_max(last_engaged, at);
+		}
+	}
+	if (purchases >= 1 && referrals >= 1) {
+		return MODEL_ADVOCACY;
+	}
+	if (purchases >= 2) {
+		return MODEL_RETENTION;
+	}
+	if (purchases == 1) {
+		return last_engaged > first_purchase ? MODEL_NURTURE
+		                                     : MODEL_ACQUISITION;
+	}
+	return seen ? MODEL_REACH : MODEL_STAGE_NONE;
+}
+
+static void
+check_against_reference(const struct model_profile *p,
+        const struct reference *r, const char *ctx)
+{
+	cr_assert_eq(p->purchases, r->purchases, "%s: purchases", ctx);
+	cr_assert_eq(p->refunds, r->refunds, "%s: refunds", ctx);
+	cr_assert_eq(p->referrals, r->referrals, "%s: referrals", ctx);
+	cr_assert_eq(p->purchase_micros, r->purchase_micros,
+	        "%s: purchase_micros", ctx);
+	cr_assert_eq(
+	        p->refund_micros, r->refund_micros, "%s: refund_micros", ctx);
+	cr_assert_eq(p->first_seen_ms, r->first_seen, "%s: first_seen", ctx);
+	cr_assert_eq(p->last_seen_ms, r->last_seen, "%s: last_seen", ctx);
+	cr_assert_eq(p->first_purchase_ms, r->first_purchase,
+	        "%s: first_purchase", ctx);
+	cr_assert_eq(p->second_purchase_ms, r->second_purchase,
+	        "%s: second_purchase", ctx);
+	cr_assert_eq(p->last_purchase_ms, r->last_purchase,
+	        "%s: last_purchase", ctx);
+	cr_assert_eq(p->first_referral_ms, r->first_referral,
+	        "%s: first_referral", ctx);
+	cr_assert_eq(
+	        p->last_engaged_ms, r->last_engaged, "%s: last_engaged", ctx);
+	cr_assert_eq(p->engaged_after_purchase_ms, r->engaged_after,
+	        "%s: engaged_after_purchase", ctx);
+	cr_assert_eq(p->acquisition_channel, r->acquisition_channel,
+	        "%s: acquisition_channel", ctx);
+	cr_assert_eq(p->conversion_channel, r->conversion_channel,
+	        "%s: conversion_channel", ctx);
+	for (int t = 0; t < MODEL_N_TYPES; t++) {
+		cr_assert_eq(p->touch_counts[t], r->counts[t],
+		        "%s: touch_counts[%d]", ctx, t);
+	}
+	cr_assert_eq(
+	        p->cart_cleared_ms, r->cart_cleared, "%s: cart_cleared", ctx);
+	cr_assert_eq(p->last_add_to_cart_ms, r->last_add, "%s: last_add", ctx);
+	const char *got[MODEL_CART_MAX];
+	size_t n = cart_ids(p, got);
+	cr_assert_eq(n, r->n_cart, "%s: cart size %zu, want %zu", ctx, n,
+	        r->n_cart);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_str_eq(got[i], r->cart[i], "%s: cart[%zu]", ctx, i);
+	}
+}
+
+/* Everything public except the seq tie-breakers and the cart slot order. */
+static void
+check_same_profile(const struct model_profile *a,
+        const struct model_profile *b, const char *ctx)
+{
+	cr_assert_eq(model_stage(a), model_stage(b), "%s: stage", ctx);
+	cr_assert_eq(model_funnel(a), model_funnel(b), "%s: funnel", ctx);
+	int64_t ra[MODEL_N_STAGES], rb[MODEL_N_STAGES];
+	model_reached_at(a, ra);
+	model_reached_at(b, rb);
+	for (int s = 0; s < MODEL_N_STAGES; s++) {
+		cr_assert_eq(ra[s], rb[s], "%s: reached_at[%d]", ctx, s);
+	}
+	struct model_stage_entry ha[MODEL_N_STAGES - 1],
+	        hb[MODEL_N_STAGES - 1];
+	size_t na = model_history(a, ha), nb = model_history(b, hb);
+	cr_assert_eq(na, nb, "%s: history length", ctx);
+	for (size_t i = 0; i < na; i++) {
+		cr_assert_eq(
+		        ha[i].stage, hb[i].stage, "%s: history[%zu]", ctx, i);
+		cr_assert_eq(ha[i].entered_ms, hb[i].entered_ms,
+		        "%s: history[%zu] time", ctx, i);
+	}
+	const char *ca[MODEL_CART_MAX], *cb[MODEL_CART_MAX];
+	size_t nca = cart_ids(a, ca), ncb = cart_ids(b, cb);
+	cr_assert_eq(nca, ncb, "%s: cart size", ctx);
+	for (size_t i = 0; i < nca; i++) {
+		cr_assert_str_eq(ca[i], cb[i], "%s: cart[%zu]", ctx, i);
+	}
+	/* The cart slots as a set. */
+	cr_assert_eq(a->n_cart, b->n_cart, "%s: cart slots", ctx);
+	for (size_t i = 0; i < a->n_cart; i++) {
+		size_t j = 0;
+		while (j < b->n_cart
+		        && strcmp(a->cart[i].item_id, b->cart[j].item_id)
+		                != 0) {
+			j++;
+		}
+		cr_assert_lt(j, b->n_cart, "%s: cart slot '%s' missing", ctx,
+		        a->cart[i].item_id);
+		cr_assert_eq(a->cart[i].added_ms, b->cart[j].added_ms,
+		        "%s: cart '%s' added", ctx, a->cart[i].item_id);
+		cr_assert_eq(a->cart[i].removed_ms, b->cart[j].removed_ms,
+		        "%s: cart '%s' removed", ctx, a->cart[i].item_id);
+	}
+	cr_assert_eq(a->purchases, b->purchases, "%s: purchases", ctx);
+	cr_assert_eq(a->refunds, b->refunds, "%s: refunds", ctx);
+	cr_assert_eq(a->referrals, b->referrals, "%s: referrals", ctx);
+	cr_assert_eq(a->purchase_micros, b->purchase_micros, "%s: pm", ctx);
+	cr_assert_eq(a->refund_micros, b->refund_micros, "%s: rm", ctx);
+	cr_assert_eq(a->first_seen_ms, b->first_seen_ms, "%s: fs", ctx);
+	cr_assert_eq(a->last_seen_ms, b->last_seen_ms, "%s: ls", ctx);
+	cr_assert_eq(
+	        a->first_purchase_ms, b->first_purchase_ms, "%s: fp", ctx);
+	cr_assert_eq(
+	        a->second_purchase_ms, b->second_purchase_ms, "%s: sp", ctx);
+	cr_assert_eq(a->last_purchase_ms, b->last_purchase_ms, "%s: lp", ctx);
+	cr_assert_eq(
+	        a->first_referral_ms, b->first_referral_ms, "%s: fr", ctx);
+	cr_assert_eq(a->last_engaged_ms, b->last_engaged_ms, "%s: le", ctx);
+	cr_assert_eq(a->engaged_after_purchase_ms,
+	        b->engaged_after_purchase_ms, "%s: eap", ctx);
+	cr_assert_eq(a->acquisition_channel, b->acquisition_channel,
+	        "%s: acquisition_channel", ctx);
+	cr_assert_eq(a->conversion_channel, b->conversion_channel,
+	        "%s: conversion_channel", ctx);
+	for (int t = 0; t < MODEL_N_TYPES; t++) {
+		cr_assert_eq(a->touch_counts[t], b->touch_counts[t],
+		        "%s: touch_counts[%d]", ctx, t);
+	}
+	cr_assert_eq(
+	        a->cart_cleared_ms, b->cart_cleared_ms, "%s: cleared", ctx);
+	cr_assert_eq(a->last_add_to_cart_ms, b->last_add_to_cart_ms,
+	        "%s: last_add", ctx);
+}
+
+/*
+ * Brute force: for each distinct event time t, the stage of a fresh profile
+ * fed only the touchpoints at or before t (through the model, cross-checked
+ * with the reference rules); the history is where that stage changes.
+ */
+static void
+check_history_brute_force(const struct spec *js, size_t n,
+        const struct model_profile *p, const char *ctx)
+{
+	int64_t times[MAX_TOUCHES];
+	size_t nt = 0;
+	for (size_t i = 0; i < n; i++) {
+		int64_t at = T0 + js[i].at;
+		size_t j = 0;
+		while (j < nt && times[j] != at) {
+			j++;
+		}
+		if (j == nt) {
+			size_t k = nt++;
+			while (k > 0 && times[k - 1] > at) {
+				times[k] = times[k - 1];
+				k--;
+			}
+			times[k] = at;
+		}
+	}
+	struct model_stage_entry want[MODEL_N_STAGES];
+	size_t nw = 0;
+	int64_t reached[MODEL_N_STAGES] = { 0 };
+	int prev = MODEL_STAGE_NONE;
+	for (size_t i = 0; i < nt; i++) {
+		struct applier pre;
+		applier_init(&pre, false);
+		for (size_t k = 0; k < n; k++) {
+			if (T0 + js[k].at <= times[i]) {
+				applier_apply(&pre, &js[k]);
+			}
+		}
+		int st = model_stage(&pre.p);
+		cr_assert_eq(st, reference_stage_at(js, n, times[i]),
+		        "%s: stage of the prefix at %lld", ctx,
+		        (long long) times[i]);
+		cr_assert_geq(st, prev, "%s: stage(t) moved backwards", ctx);
+		if (st != prev) {
+			cr_assert_lt(nw, (size_t) MODEL_N_STAGES - 1);
+			want[nw].stage = st;
+			want[nw].entered_ms = times[i];
+			nw++;
+			for (int s = prev + 1; s <= st; s++) {
+				reached[s] = times[i];
+			}
+			prev = st;
+		}
+	}
+	cr_assert_eq(model_stage(p), prev, "%s: final stage", ctx);
+	struct model_stage_entry got[MODEL_N_STAGES - 1];
+	size_t ng = model_history(p, got);
+	cr_assert_eq(ng, nw, "%s: history has %zu entries, brute force %zu",
+	        ctx, ng, nw);
+	for (size_t i = 0; i < ng; i++) {
+		cr_assert_eq(got[i].stage, want[i].stage,
+		        "%s: history[%zu].stage %d, brute force %d", ctx, i,
+		        got[i].stage, want[i].stage);
+		cr_assert_eq(got[i].entered_ms, want[i].entered_ms,
+		        "%s: history[%zu].entered_ms", ctx, i);
+	}
+	int64_t at[MODEL_N_STAGES];
+	model_reached_at(p, at);
+	for (int s = 0; s < MODEL_N_STAGES; s++) {
+		cr_assert_eq(at[s], reached[s],
+		        "%s: reached_at[%d] = %lld, brute force %lld", ctx, s,
+		        (long long) at[s], (long long) reached[s]);
+	}
+}
+
+static void
+property_run(uint64_t seed, int journeys)
+{
+	uint64_t rng = seed;
+	for (int j = 0; j < journeys; j++) {
+		struct spec js[MAX_TOUCHES];
+		size_t n = journey_make(&rng, js);
+		char ctx[96];
+		snprintf(ctx, sizeof(ctx),
+		        "seed %llu journey %d (%zu touches)",
+		        (unsigned long long) seed, j, n);
+
+		struct applier base;
+		applier_init(&base, false);
+		applier_run(&base, js, n);
+
+		struct reference ref;
+		reference_compute(js, n, &ref);
+		check_against_reference(&base.p, &ref, ctx);
+		check_history_brute_force(js, n, &base.p, ctx);
+
+		/* Reversed, then shuffled orders; half the runs stop each
+		 * rescan at the first engagement as track.c does. */
+		for (int o = 0; o < 8; o++) {
+			struct spec order[MAX_TOUCHES];
+			if (o == 0) {
+				for (size_t i = 0; i < n; i++) {
+					order[i] = js[n - 1 - i];
+				}
+			} else {
+				memcpy(order, js, n * sizeof(js[0]));
+				for (size_t i = n; i > 1; i--) {
+					size_t k = (size_t) rng_below(&rng, i);
+					struct spec tmp = order[i - 1];
+					order[i - 1] = order[k];
+					order[k] = tmp;
+				}
+			}
+			struct applier other;
+			applier_init(&other, o % 2 == 1);
+			applier_run(&other, order, n);
+			char octx[128];
+			snprintf(octx, sizeof(octx), "%s, order %d", ctx, o);
+			check_same_profile(&base.p, &other.p, octx);
+			check_against_reference(&other.p, &ref, octx);
+		}
+	}
+}
+
+Test(model_property, order_independence_seed_1)
+{
+	property_run(1, 125);
+}
+
+Test(model_property, order_independence_seed_2)
+{
+	property_run(2, 125);
+}
+
+Test(model_property, order_independence_seed_3)
+{
+	property_run(3, 125);
+}
+
+Test(model_property, order_independence_seed_4)
+{
+	property_run(0x5eed, 125);
+}
