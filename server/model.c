@@ -459,7 +459,21 @@ model_sentiment_mean(const struct model_profile *p,
 	return true;
 }
 
+bool
+model_sentiment_negative(
+        const struct model_profile *p, const struct model_params *mp)
+{
+	double mean;
+	/*
+	 * Sentiments travel as floats: compare at float precision, so that
+	 * five reviews of exactly -0.3 sit on the threshold, not below it.
+	 */
+	return model_sentiment_mean(p, mp, &mean)
+	        && (float) mean < (float) mp->negative_sentiment;
+}
+
 /* Whether an event at at_ms (0 = never) lies within window of now. */
+
 static bool
 model_within(int64_t at_ms, int64_t now_ms, int64_t window)
 {
@@ -471,7 +485,6 @@ model_reason_holds(const struct model_profile *p,
         const struct model_params *mp, const struct model_onboarding *onb,
         int64_t now_ms, int reason)
 {
-	double mean;
 	int64_t took;
 	switch (reason) {
 	case MODEL_INACTIVE:
@@ -486,8 +499,7 @@ model_reason_holds(const struct model_profile *p,
 		        && model_within(p->ticket_ms[mp->support_tickets - 1],
 		                now_ms, mp->support_ticket_ms);
 	case MODEL_NEGATIVE_SENTIMENT:
-		return model_sentiment_mean(p, mp, &mean)
-		        && mean < mp->negative_sentiment;
+		return model_sentiment_negative(p, mp);
 	case MODEL_RECENT_REFUND:
 		return model_within(p->last_refund_ms, now_ms, mp->refund_ms);
 	case MODEL_SLOW_ONBOARDING:

@@ -268,7 +268,16 @@ double model_risk(const struct model_profile *p, const struct model_params *mp,
         const struct model_onboarding *onb, int64_t now_ms, int *reasons,
         size_t *n);
 
+/*
+ * model_sentiment_negative tells whether the mean of the latest sentiments
+ * is below the threshold (compared at float precision, as sentiments are
+ * floats on the wire).
+ */
+bool model_sentiment_negative(
+        const struct model_profile *p, const struct model_params *mp);
+
 /* model_sentiment_mean averages the latest sentiment_window sentiments. */
+
 bool model_sentiment_mean(const struct model_profile *p,
         const struct model_params *mp, double *mean);
 

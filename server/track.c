@@ -64,7 +64,6 @@ track_risk_signal(const struct model_params *mp, const struct model_touch *t,
         const struct model_profile *before, const struct model_profile *p,
         int64_t now_ms)
 {
-	double mean_before, mean_after;
 	bool neg_before, neg_after;
 	switch (t->type) {
 	case MODEL_T_BILLING_ISSUE:
@@ -83,10 +82,9 @@ track_risk_signal(const struct model_params *mp, const struct model_touch *t,
 	case MODEL_T_SOCIAL_MENTION:
 	case MODEL_T_REVIEW:
 	case MODEL_T_FEEDBACK:
-		neg_before = model_sentiment_mean(before, mp, &mean_before)
-		        && mean_before < mp->negative_sentiment;
-		neg_after = model_sentiment_mean(p, mp, &mean_after)
-		        && mean_after < mp->negative_sentiment;
+		neg_before = model_sentiment_negative(before, mp);
+		neg_after = model_sentiment_negative(p, mp);
+
 		return !neg_before && neg_after ? MODEL_NEGATIVE_SENTIMENT
 		                                : MODEL_RISK_NONE;
 	default:
