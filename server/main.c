@@ -58,8 +58,14 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level((enum log_level) log_level_parse(cfg.log_level));
-	for (int i = 0; i < cfg.n_listen; i++) {
-		if (rpc_check_url(cfg.listen[i], err, sizeof(err)) != 0) {
+	/* The event stream carries customer ids: the same exposure rules. */
+	for (int i = 0; i <= cfg.n_listen; i++) {
+		const char *url
+		        = i < cfg.n_listen ? cfg.listen[i] : cfg.events;
+		if (i == cfg.n_listen && strcmp(url, "none") == 0) {
+			break;
+		}
+		if (rpc_check_url(url, err, sizeof(err)) != 0) {
 			config_fini(&cfg);
 			return main_fail(err);
 		}
@@ -157,8 +163,10 @@ done:
 		rpc_stop_listening(r);
 	}
 	writer_stop(srv.w); /* applies and answers everything queued */
-	rpc_close(r, 2000);
-	pubsub_close(srv.ps);
+	if (rpc_close(r, 2000)) {
+		pubsub_close(srv.ps);
+	}
+
 	store_close(srv.st);
 	if (status == 0) {
 		log_info("stopped");

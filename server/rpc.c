@@ -2,6 +2,8 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,9 +16,10 @@
 #include "log.h"
 
 enum rpc_state {
-	RPC_RECV, /* waiting for a request */
-	RPC_WAIT, /* a write is with the writer */
-	RPC_SEND, /* sending the reply */
+	RPC_RECV,    /* waiting for a request */
+	RPC_WAIT,    /* a write is with the writer */
+	RPC_SEND,    /* sending the reply */
+	RPC_STOPPED, /* closing: no receive is armed any more */
 };
 
 struct rpc_work {
@@ -30,13 +33,26 @@ struct rpc_work {
 	struct dispatch_req dr;
 };
 
+struct rpc_listener {
+	nng_listener l;
+	const char *url; /* from the config */
+	bool ipc;
+};
+
 struct rpc {
 	nng_socket sock;
 	struct server *srv;
 	struct rpc_work *works;
 	size_t n_works;
-	nng_listener listeners[CONFIG_MAX_LISTEN];
+	_Atomic bool closing; /* work items stop re-arming their receive */
+	pthread_mutex_t mu;   /* guards listeners against the watchdog */
+	struct rpc_listener listeners[CONFIG_MAX_LISTEN];
 	int n_listeners;
+	/* The IPC watchdog (DESIGN.md §9): thread, and how to stop it. */
+	bool watchdog_running;
+	bool watchdog_stop; /* guarded by mu */
+	pthread_cond_t watchdog_cv;
+	pthread_t watchdog;
 };
 
 static void rpc_cb(void *arg);
@@ -46,6 +62,15 @@ rpc_recv(struct rpc_work *w)
 {
 	arena_reset(&w->arena);
 	atomic_store(&w->state, RPC_RECV);
+	if (atomic_load(&w->owner->closing)) {
+		/*
+		 * nng 1.5.2 can hang for good in nng_aio_stop or nng_close
+		 * when an aio is being re-armed at that moment (nng issues
+		 * 1543, 1813): on the way out, items stop by themselves.
+		 */
+		atomic_store(&w->state, RPC_STOPPED);
+		return;
+	}
 	nng_ctx_recv(w->ctx, w->aio);
 }
 
@@ -108,6 +133,7 @@ rpc_cb(void *arg)
 		rv = nng_aio_result(w->aio);
 		if (rv != 0) {
 			if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
+				atomic_store(&w->state, RPC_STOPPED);
 				return; /* shutting down */
 			}
 			log_warn("receive failed: %s", nng_strerror(rv));
@@ -131,6 +157,7 @@ rpc_cb(void *arg)
 			/* The message is still ours after a failed send. */
 			nng_msg_free(nng_aio_get_msg(w->aio));
 			if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
+				atomic_store(&w->state, RPC_STOPPED);
 				return;
 			}
 		}
@@ -139,17 +166,41 @@ rpc_cb(void *arg)
 	}
 }
 
-/* Whether host (from a tcp:// URL) is a loopback address or name. */
+/*
+ * Whether host[0..n) (from a tcp:// URL) is the loopback interface:
+ * "localhost", "[::1]", or a dotted-quad IPv4 literal in 127.0.0.0/8.
+ * Names that merely start with "127." are not.
+ */
 static bool
 rpc_host_is_loopback(const char *host, size_t n)
 {
-	if (n == 9 && strncmp(host, "localhost", 9) == 0) {
+	if ((n == 9 && strncmp(host, "localhost", 9) == 0)
+	        || (n == 5 && strncmp(host, "[::1]", 5) == 0)) {
 		return true;
 	}
-	if (n == 5 && strncmp(host, "[::1]", 5) == 0) {
-		return true;
+	if (n < 4 || strncmp(host, "127.", 4) != 0) {
+		return false;
 	}
-	return n >= 4 && strncmp(host, "127.", 4) == 0;
+	int parts = 2, digits = 0; /* "127." is the first */
+	unsigned value = 0;
+	for (size_t i = 4; i < n; i++) {
+		if (host[i] == '.') {
+			if (digits == 0) {
+				return false;
+			}
+			parts++;
+			digits = 0;
+			value = 0;
+		} else if (host[i] >= '0' && host[i] <= '9') {
+			value = value * 10 + (unsigned) (host[i] - '0');
+			if (++digits > 3 || value > 255) {
+				return false;
+			}
+		} else {
+			return false;
+		}
+	}
+	return parts == 4 && digits > 0;
 }
 
 int
@@ -187,12 +238,10 @@ rpc_check_url(const char *url, char *err, size_t errlen)
 	return 0;
 }
 
+/* Creates and starts a listener on url; 0 or an nng error. */
 static int
-rpc_listen(rpc *r, const char *url, char *err, size_t errlen)
+rpc_listener_start(rpc *r, const char *url, nng_listener *out)
 {
-	if (rpc_check_url(url, err, errlen) != 0) {
-		return -1;
-	}
 	nng_listener l;
 	int rv = nng_listener_create(&l, r->sock, url);
 	if (rv == 0 && strncmp(url, "ipc://", 6) == 0) {
@@ -203,12 +252,104 @@ rpc_listen(rpc *r, const char *url, char *err, size_t errlen)
 		rv = nng_listener_start(l, 0);
 	}
 	if (rv != 0) {
+		return rv;
+	}
+	*out = l;
+	return 0;
+}
+
+static int
+rpc_listen(rpc *r, const char *url, char *err, size_t errlen)
+{
+	if (rpc_check_url(url, err, errlen) != 0) {
+		return -1;
+	}
+	struct rpc_listener *rl = &r->listeners[r->n_listeners];
+	int rv = rpc_listener_start(r, url, &rl->l);
+	if (rv != 0) {
 		snprintf(err, errlen, "cannot listen on '%s': %s", url,
 		        nng_strerror(rv));
 		return -1;
 	}
-	r->listeners[r->n_listeners++] = l;
+	rl->url = url;
+	rl->ipc = strncmp(url, "ipc://", 6) == 0;
+	r->n_listeners++;
 	return 0;
+}
+
+/*
+ * Whether clmd answers a ServerStatus on url within a second. The probe
+ * is a real client: it goes through the listener, the REP socket and
+ * dispatch.
+ */
+static bool
+rpc_probe(const char *url)
+{
+	nng_socket s;
+	if (nng_req0_open(&s) != 0) {
+		return true; /* cannot tell; do not disturb the listener */
+	}
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 1000);
+	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 1000);
+	bool ok = false;
+	Clm__V1__StatusRequest sr = CLM__V1__STATUS_REQUEST__INIT;
+	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
+	req.request_id = "ipc-watchdog";
+	req.call_case = CLM__V1__REQUEST__CALL_SERVER_STATUS;
+	req.server_status = &sr;
+	unsigned char buf[64];
+	size_t len = clm__v1__request__pack(&req, buf);
+	nng_msg *msg = NULL;
+	if (nng_dial(s, url, NULL, 0) == 0 && nng_send(s, buf, len, 0) == 0
+	        && nng_recvmsg(s, &msg, 0) == 0) {
+		ok = true;
+		nng_msg_free(msg);
+	}
+	nng_close(s);
+	return ok;
+}
+
+/*
+ * nng 1.5.2's IPC listener stops accepting after one bare connect-and-close
+ * (nng issue 1518, fixed in 1.6.0). Every RPC_WATCHDOG_S seconds, probe each
+ * ipc:// listener and listen again when it no longer answers.
+ */
+#define RPC_WATCHDOG_S 2
+
+static void *
+rpc_watchdog_main(void *arg)
+{
+	rpc *r = arg;
+	pthread_mutex_lock(&r->mu);
+	while (!r->watchdog_stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += RPC_WATCHDOG_S;
+		pthread_cond_timedwait(&r->watchdog_cv, &r->mu, &ts);
+		for (int i = 0; i < r->n_listeners && !r->watchdog_stop; i++) {
+			struct rpc_listener *rl = &r->listeners[i];
+			if (!rl->ipc) {
+				continue;
+			}
+			pthread_mutex_unlock(&r->mu);
+			bool ok = rpc_probe(rl->url);
+			pthread_mutex_lock(&r->mu);
+			if (ok || r->watchdog_stop) {
+				continue;
+			}
+			log_warn("ipc listener '%s' stopped answering: "
+			         "listening again",
+			        rl->url);
+			nng_listener_close(rl->l);
+			int rv = rpc_listener_start(r, rl->url, &rl->l);
+			if (rv != 0) {
+				log_error("cannot listen again on '%s': %s",
+				        rl->url, nng_strerror(rv));
+			}
+		}
+	}
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
 }
 
 clm_err
@@ -221,6 +362,8 @@ rpc_open(struct server *srv, rpc **out, char *err, size_t errlen)
 		return CLM_RESOURCE_EXHAUSTED;
 	}
 	r->srv = srv;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->watchdog_cv, NULL);
 	int rv = nng_rep0_open(&r->sock);
 	if (rv != 0) {
 		snprintf(err, errlen, "cannot open socket: %s",
@@ -263,6 +406,15 @@ rpc_open(struct server *srv, rpc **out, char *err, size_t errlen)
 	for (size_t i = 0; i < r->n_works; i++) {
 		rpc_recv(&r->works[i]);
 	}
+	bool any_ipc = false;
+	for (int i = 0; i < r->n_listeners; i++) {
+		any_ipc = any_ipc || r->listeners[i].ipc;
+	}
+	if (any_ipc
+	        && pthread_create(&r->watchdog, NULL, rpc_watchdog_main, r)
+	                == 0) {
+		r->watchdog_running = true;
+	}
 	*out = r;
 	return CLM_OK;
 fail:
@@ -273,35 +425,137 @@ fail:
 void
 rpc_stop_listening(rpc *r)
 {
+	pthread_mutex_lock(&r->mu);
+	r->watchdog_stop = true;
+	pthread_cond_signal(&r->watchdog_cv);
+	pthread_mutex_unlock(&r->mu);
+	if (r->watchdog_running) {
+		pthread_join(r->watchdog, NULL);
+		r->watchdog_running = false;
+	}
 	for (int i = 0; i < r->n_listeners; i++) {
-		nng_listener_close(r->listeners[i]);
+		nng_listener_close(r->listeners[i].l);
 	}
 	r->n_listeners = 0;
 }
 
-void
+struct rpc_closer {
+	nng_socket sock;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+};
+
+static void *
+rpc_closer_main(void *arg)
+{
+	struct rpc_closer *c = arg;
+	nng_close(c->sock);
+	pthread_mutex_lock(&c->mu);
+	c->done = true;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+/*
+ * Closes the socket, giving up after timeout_ms. nng 1.5.2's nng_close can
+ * wait forever for a pipe whose task never ran (nng issues 1543 and 1813,
+ * fixed in 1.8), most often with clients still connected. By then every
+ * request taken in has been answered and every write committed, so a
+ * stuck close must not keep the process from exiting: it runs on its own
+ * thread, and returns false (the thread and the closer are leaked) when
+ * it does not finish in time.
+ */
+static bool
+rpc_close_socket(rpc *r, int timeout_ms)
+{
+	struct rpc_closer *c = calloc(1, sizeof(*c));
+	pthread_t t;
+	if (c == NULL) {
+		nng_close(r->sock);
+		return true;
+	}
+	c->sock = r->sock;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	if (pthread_create(&t, NULL, rpc_closer_main, c) != 0) {
+		rpc_closer_main(c);
+	} else {
+		pthread_detach(t);
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000 + 1;
+	pthread_mutex_lock(&c->mu);
+	while (!c->done) {
+		if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) != 0) {
+			break;
+		}
+	}
+	bool done = c->done;
+	pthread_mutex_unlock(&c->mu);
+	if (!done) {
+		log_warn("the request socket did not close in time (nng issue "
+		         "1543); exiting without waiting for it");
+		return false;
+	}
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+	return true;
+}
+
+bool
 rpc_close(rpc *r, int timeout_ms)
 {
 	if (r == NULL) {
-		return;
+		return true;
 	}
 	rpc_stop_listening(r);
-	/* Let items holding a request finish sending its reply. */
+	/*
+	 * Let every item finish the request in its hands and stop: idle ones
+	 * have their receive cancelled, busy ones stop after their reply.
+	 * Only then stop the aios and close the socket, so no aio is being
+	 * re-armed while nng tears it down.
+	 */
+	atomic_store(&r->closing, true);
 	int64_t until = clock_mono_ns() + (int64_t) timeout_ms * 1000000;
-	for (size_t i = 0; r->works != NULL && i < r->n_works; i++) {
-		while (atomic_load(&r->works[i].state) != RPC_RECV
-		        && clock_mono_ns() < until) {
-			struct timespec ts = { 0, 1000000 };
-			nanosleep(&ts, NULL);
+	for (;;) {
+		size_t running = 0;
+		for (size_t i = 0; r->works != NULL && i < r->n_works; i++) {
+			struct rpc_work *w = &r->works[i];
+			int st = atomic_load(&w->state);
+			if (st == RPC_RECV && w->aio != NULL) {
+				nng_aio_cancel(w->aio);
+			}
+			running += st != RPC_STOPPED && w->aio != NULL;
 		}
+		if (running == 0 || clock_mono_ns() >= until) {
+			if (running > 0) {
+				log_warn("%zu requests still in flight at "
+				         "close",
+				        running);
+			}
+			break;
+		}
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
 	}
-	/* Stop every aio before freeing what its callback touches. */
 	for (size_t i = 0; r->works != NULL && i < r->n_works; i++) {
 		if (r->works[i].aio != NULL) {
 			nng_aio_stop(r->works[i].aio);
 		}
 	}
-	nng_close(r->sock);
+	if (!rpc_close_socket(r, timeout_ms)) {
+		/*
+		 * nng is stuck tearing the socket down (see rpc_close_socket);
+		 * its threads may still touch the work items, so they are
+		 * left allocated for the process exit to reclaim.
+		 */
+		return false;
+	}
+
 	for (size_t i = 0; r->works != NULL && i < r->n_works; i++) {
 		struct rpc_work *w = &r->works[i];
 		if (w->aio != NULL) {
@@ -314,5 +568,8 @@ rpc_close(rpc *r, int timeout_ms)
 		arena_fini(&w->arena);
 	}
 	free(r->works);
+	pthread_cond_destroy(&r->watchdog_cv);
+	pthread_mutex_destroy(&r->mu);
 	free(r);
+	return true;
 }

@@ -11,6 +11,7 @@
 #ifndef CLM_RPC_H
 #define CLM_RPC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "clm/error.h"
@@ -30,10 +31,13 @@ void rpc_stop_listening(rpc *r);
 
 /*
  * rpc_close waits (up to timeout_ms) for work items with a request in hand
- * to send their reply, then stops every aio and frees everything. Call it
- * after the writer has stopped. NULL is a no-op.
+ * to send their reply, then stops every aio, closes the socket and frees
+ * everything. Call it after the writer has stopped. Returns false when nng
+ * could not close the socket in time (a bug of nng 1.5.2): nng is then
+ * wedged, no other nng socket can be closed either, and the process
+ * should just exit. NULL is a no-op (true).
  */
-void rpc_close(rpc *r, int timeout_ms);
+bool rpc_close(rpc *r, int timeout_ms);
 
 /*
  * rpc_check_url refuses URLs clmd must not listen on: unknown schemes, and

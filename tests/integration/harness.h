@@ -1,0 +1,104 @@
+/*
+ * Integration-test harness: start and stop real clmd processes on free
+ * loopback ports, and run the clm CLI, capturing its output.
+ *
+ * Criterion runs every test in its own process: start clmd inside the test
+ * (or an .init fixture), never at file scope, and call harness_fini() from a
+ * .fini fixture so a failed test leaves no clmd and no temp dir behind. The
+ * children also get SIGKILL when the test process dies (PR_SET_PDEATHSIG).
+ */
+#ifndef CLM_IT_HARNESS_H
+#define CLM_IT_HARNESS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "clm/client.h"
+
+#ifndef CLMD_BIN
+#error "CLMD_BIN must be defined (absolute path of clmd)"
+#endif
+#ifndef CLM_BIN
+#error "CLM_BIN must be defined (absolute path of clm)"
+#endif
+
+struct clmd_proc {
+	pid_t pid;                    /* 0 when not running */
+	char base_dir[PATH_MAX - 64]; /* data_dir's parent; has clmd.log */
+	char data_dir[PATH_MAX];      /* --data */
+	char log_path[PATH_MAX];      /* clmd's stdout and stderr (appended) */
+	int port;                     /* --listen tcp://127.0.0.1:PORT */
+	int events_port;              /* --events tcp://127.0.0.1:PORT */
+	char url[64];                 /* tcp://127.0.0.1:PORT */
+	char events_url[64];          /* tcp://127.0.0.1:PORT */
+	bool own_dir;                 /* base_dir was made by clmd_start */
+	int exit_status;              /* of the last exit, see clmd_stop */
+};
+
+/*
+ * clmd_start starts CLMD_BIN on two free loopback ports with --data
+ * data_dir (NULL: a new directory under a new mkdtemp /tmp/clm-it-XXXXXX),
+ * --log-level warn and the NULL-terminated extra_args (may be NULL), and
+ * waits up to 5 s until it answers ServerStatus. Restarting on the same data
+ * dir: clmd_start(p, p->data_dir, ...) is fine. Returns 0, or -1 (clmd
+ * exited, or did not answer and was killed; p->exit_status is then set,
+ * and the log is in p->log_path).
+ */
+int clmd_start(struct clmd_proc *p, const char *data_dir,
+        const char *const *extra_args);
+
+/*
+ * clmd_stop sends SIGTERM and waits up to 10 s for clmd to exit. Returns its
+ * exit status (128 + signal when killed by one), or -1 when it did not exit
+ * in time (it is then killed with SIGKILL).
+ */
+int clmd_stop(struct clmd_proc *p);
+
+/* clmd_kill9 kills clmd with SIGKILL and reaps it. */
+void clmd_kill9(struct clmd_proc *p);
+
+/* clmd_cleanup kills clmd if running and removes the dir it made. */
+void clmd_cleanup(struct clmd_proc *p);
+
+/* harness_fini kills every clmd still running and removes every temp dir. */
+void harness_fini(void);
+
+/* harness_free_port returns a TCP port free on 127.0.0.1 right now. */
+int harness_free_port(void);
+
+/* harness_tmpdir makes a new empty directory under /tmp (removed by
+ * harness_fini); path must hold 32 bytes. Returns 0 or -1. */
+int harness_tmpdir(char *path);
+
+/* harness_rm_rf removes path and everything under it. Returns 0 or -1. */
+int harness_rm_rf(const char *path);
+
+/* harness_read_file returns the malloc'd contents of path, or NULL. */
+char *harness_read_file(const char *path);
+
+/*
+ * run_cmd runs path with the NULL-terminated argv (argv[0] is the program
+ * name), feeds it stdin_text (NULL: empty stdin) and captures stdout and
+ * stderr into malloc'd NUL-terminated strings (out and err may be NULL).
+ * Kills the program after timeout_ms. Returns its exit code, 128 + signal
+ * when killed by one, or -1 on timeout or failure to start.
+ */
+int run_cmd(const char *path, const char *const argv[], const char *stdin_text,
+        int timeout_ms, char **out, char **err);
+
+/*
+ * run_cli runs CLM_BIN with the NULL-terminated argv (without a program
+ * name), preceded by "--url URL" of the clmd started last (unless argv
+ * holds its own --url), with a 20 s timeout. See run_cmd.
+ */
+int run_cli(const char *const argv[], const char *stdin_text, char **out,
+        char **err);
+
+/* harness_cli_url sets the URL run_cli passes (NULL: none). */
+void harness_cli_url(const char *url);
+
+/* harness_sleep_ms sleeps ms milliseconds. */
+void harness_sleep_ms(int ms);
+
+#endif /* CLM_IT_HARNESS_H */
