@@ -56,8 +56,9 @@ track_event(writer_job *job, const char *id, const Clm__V1__Touchpoint *tp,
 /*
  * The risk signal a touchpoint is, if any, published as risk/<REASON>: a
  * recent billing issue or refund (within its risk window of now), a
- * cancellation that is now the customer's latest word, and the moment the
- * mean sentiment turns negative. Old history being imported raises none.
+ * cancellation (within churn_days of now) that is now the customer's latest
+ * word, and the moment the mean sentiment turns negative. Old history being
+ * imported raises none.
  */
 static int
 track_risk_signal(const struct model_params *mp, const struct model_touch *t,
@@ -74,7 +75,9 @@ track_risk_signal(const struct model_params *mp, const struct model_touch *t,
 		return now_ms - t->at_ms <= mp->refund_ms ? MODEL_RECENT_REFUND
 		                                          : MODEL_RISK_NONE;
 	case MODEL_T_CANCELLATION:
-		return p->last_cancellation_ms == t->at_ms
+		return now_ms - t->at_ms <= mp->churn_ms
+		                && p->last_cancellation_ms == t->at_ms
+
 		                && p->last_cancellation_ms
 		                        > p->last_purchase_ms
 		        ? MODEL_SUBSCRIPTION_CANCELLED

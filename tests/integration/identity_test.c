@@ -302,6 +302,10 @@ check_stage_event(const Clm__V1__LifecycleEvent *ev, const char *topic,
 Test(identity, anonymous_then_known)
 {
 	start_server();
+	clm_watch *w = NULL;
+	cr_assert_eq(clm_watch_open(srv.events_url, "", &w), CLM_OK);
+	harness_sleep_ms(200);
+	char topic[64];
 	clm_conn *c = connect_to(&srv);
 	struct batch b = { .n = 0 };
 	batch_add(&b, NULL, "anon-web-1", "a1-e1", TP_TYPE(AD_CLICK), T0)
@@ -344,6 +348,14 @@ Test(identity, anonymous_then_known)
 	cr_expect_str_eq(cu->anonymous_ids[0], "anon-web-1");
 	clm_response_free(resp);
 
+	/* The anonymous touchpoints published nothing; the merge REACH. */
+	Clm__V1__LifecycleEvent *ev = next_event(w, topic, sizeof(topic));
+	check_stage_event(ev, topic, "cust-1", STAGE(STAGE_UNSPECIFIED),
+	        STAGE(REACH), T0, "stage/REACH");
+	cr_expect_eq(ev->seq, 1, "seq %llu: events before the merge",
+	        (unsigned long long) ev->seq);
+	clm_event_free(ev);
+
 	/* The anonymous profile is gone; the touchpoints moved. */
 	st = get_status(c);
 	cr_expect_eq(st.customers, 1, "%llu profiles after the merge",
@@ -376,6 +388,12 @@ Test(identity, anonymous_then_known)
 	cr_expect_eq(ch->to_stage, STAGE(ACQUISITION));
 	cr_expect_eq(ch->at_ms, T0 + DAY_MS);
 	clm_response_free(resp);
+	ev = next_event(w, topic, sizeof(topic));
+	check_stage_event(ev, topic, "cust-1", STAGE(REACH),
+	        STAGE(ACQUISITION), T0 + DAY_MS, "stage/ACQUISITION");
+	cr_expect_eq(ev->seq, 2);
+	cr_expect_str_eq(ev->event_id, "a1-e4");
+	clm_event_free(ev);
 	resp = get_customer(c, "cust-1", 0);
 	cu = resp->customer;
 	cr_expect_eq(cu->stage, STAGE(ACQUISITION));
@@ -399,6 +417,7 @@ Test(identity, anonymous_then_known)
 		        "cust-1");
 	}
 	clm_response_free(resp);
+	clm_watch_close(w);
 	clm_close(c);
 }
 
@@ -505,6 +524,16 @@ Test(identity, known_then_anonymous)
 	ev = NULL;
 	cr_expect_eq(clm_watch_next(w, 300, topic, sizeof(topic), &ev),
 	        CLM_DEADLINE_EXCEEDED, "an unexpected event '%s'", topic);
+	clm_event_free(ev);
+
+	/* Repeating the Identify merges nothing and publishes nothing. */
+	resp = identify_ok(c, "dev-k", "k-1", NULL, NULL, 0);
+	cr_expect(!resp->identify->merged);
+	clm_response_free(resp);
+	ev = NULL;
+	cr_expect_eq(clm_watch_next(w, 300, topic, sizeof(topic), &ev),
+	        CLM_DEADLINE_EXCEEDED, "a repeated Identify published '%s'",
+	        topic);
 	clm_event_free(ev);
 
 	st = get_status(c);

@@ -1129,7 +1129,7 @@ Test(journey, sigterm_under_load_keeps_every_ack)
 	for (int i = 0; i < W; i++) {
 		pthread_join(th[i], NULL);
 	}
-		/*
+	/*
 	 * nng 1.5.2's nng_close can wedge with busy clients (nng issues 1543
 	 * and 1813); clmd then exits without waiting for it (rpc_close), so
 	 * it must always exit 0 in time, every acknowledged write kept.
