@@ -195,7 +195,7 @@ identity_apply(struct writer_batch *b, writer_job *job)
 				e = profile_drop(txn, anon);
 			}
 			if (e == CLM_OK) {
-				e = profile_replay(txn, cust);
+				e = profile_replay(txn, cust, a);
 			}
 			if (e != CLM_OK) {
 				return e;

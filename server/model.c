@@ -195,6 +195,36 @@ model_keep_sentiment(struct model_profile *p, const struct model_touch *t)
 	p->n_sentiments = n + 1;
 }
 
+/* Keeps the latest MODEL_MSG_PER_CHANNEL messages of the channel. */
+static void
+model_keep_message(struct model_profile *p, const struct model_touch *t)
+{
+	if (t->channel < 0 || t->channel >= MODEL_N_CHANNELS) {
+		return;
+	}
+	struct model_message *m = p->messages[t->channel];
+	size_t n = p->n_messages[t->channel];
+	struct model_message msg = { t->at_ms, t->seq, t->kind };
+	if (n == MODEL_MSG_PER_CHANNEL) {
+		if (msg.at_ms < m[n - 1].at_ms
+		        || (msg.at_ms == m[n - 1].at_ms
+		                && msg.seq < m[n - 1].seq)) {
+			return;
+		}
+		n--;
+	}
+	size_t i = n;
+	while (i > 0
+	        && (m[i - 1].at_ms < msg.at_ms
+	                || (m[i - 1].at_ms == msg.at_ms
+	                        && m[i - 1].seq < msg.seq))) {
+		m[i] = m[i - 1];
+		i--;
+	}
+	m[i] = msg;
+	p->n_messages[t->channel] = n + 1;
+}
+
 void
 model_apply(struct model_profile *p, const struct model_touch *t,
         struct model_rescan *rescan)
@@ -267,6 +297,35 @@ model_apply(struct model_profile *p, const struct model_touch *t,
 	}
 	if (t->type == MODEL_T_SUPPORT_TICKET) {
 		model_keep_ticket(p, t->at_ms);
+	}
+	switch (t->type) {
+	case MODEL_T_USAGE_LIMIT_REACHED:
+		p->last_usage_limit_ms
+		        = model_max(p->last_usage_limit_ms, t->at_ms);
+		break;
+	case MODEL_T_FEEDBACK:
+		p->last_feedback_ms = model_max(p->last_feedback_ms, t->at_ms);
+		break;
+	case MODEL_T_EMAIL_OPEN:
+		p->last_email_open_ms
+		        = model_max(p->last_email_open_ms, t->at_ms);
+		break;
+	case MODEL_T_MESSAGE_SENT:
+		model_keep_message(p, t);
+		break;
+	case MODEL_T_PURCHASE:
+		if (t->item_id[0] != '\0'
+		        && (p->last_item_ms == 0 || t->at_ms > p->last_item_ms
+		                || (t->at_ms == p->last_item_ms
+		                        && t->seq > p->last_item_seq))) {
+			strncpy(p->last_item, t->item_id, MODEL_ITEM_MAX);
+			p->last_item[MODEL_ITEM_MAX] = '\0';
+			p->last_item_ms = t->at_ms;
+			p->last_item_seq = t->seq;
+		}
+		break;
+	default:
+		break;
 	}
 	if (t->type == MODEL_T_SOCIAL_MENTION || t->type == MODEL_T_REVIEW
 	        || t->type == MODEL_T_FEEDBACK) {

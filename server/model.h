@@ -57,6 +57,7 @@ enum {
 	MODEL_T_SUPPORT_TICKET = 21,
 	MODEL_T_BILLING_ISSUE = 22,
 	MODEL_T_ONBOARDING_COMPLETED = 23,
+	MODEL_T_USAGE_LIMIT_REACHED = 24,
 	MODEL_T_CANCELLATION = 26,
 	MODEL_T_FEEDBACK = 27,
 	MODEL_N_TYPES = 28, /* one past the largest type number */
@@ -82,11 +83,20 @@ enum {
 	MODEL_N_REASONS = 8,
 };
 
-#define MODEL_ITEM_MAX       128 /* bytes of an item id */
-#define MODEL_CART_MAX       64  /* distinct items remembered per cart */
-#define MODEL_TICKETS_MAX    16  /* latest support tickets remembered */
-#define MODEL_SENTIMENTS_MAX 16  /* latest sentiments remembered */
-#define MODEL_DAY_MS         86400000LL
+#define MODEL_ITEM_MAX        128 /* bytes of an item id */
+#define MODEL_CART_MAX        64  /* distinct items remembered per cart */
+#define MODEL_TICKETS_MAX     16  /* latest support tickets remembered */
+#define MODEL_SENTIMENTS_MAX  16  /* latest sentiments remembered */
+#define MODEL_DAY_MS          86400000LL
+#define MODEL_N_CHANNELS      13 /* one past the largest clm.v1.Channel */
+#define MODEL_MSG_PER_CHANNEL 8  /* latest messages remembered per channel */
+
+/* One outbound message (MESSAGE_SENT), for frequency capping. */
+struct model_message {
+	int64_t at_ms;
+	uint64_t seq;
+	int kind; /* clm.v1.RecommendationKind, 0 if not said */
+};
 
 /*
  * Thresholds and weights of health and churn risk (DESIGN.md §3), from
@@ -151,7 +161,16 @@ struct model_profile {
 	int64_t last_refund_ms;
 	int64_t last_cancellation_ms;
 	int64_t first_signup_ms;
-	int64_t first_onboarding_ms; /* first ONBOARDING_COMPLETED */
+	int64_t first_onboarding_ms;        /* first ONBOARDING_COMPLETED */
+	char last_item[MODEL_ITEM_MAX + 1]; /* of the latest PURCHASE */
+	int64_t last_item_ms;
+	uint64_t last_item_seq;
+	int64_t last_usage_limit_ms;
+	int64_t last_feedback_ms;
+	int64_t last_email_open_ms;
+	/* Latest messages per channel, latest first. */
+	struct model_message messages[MODEL_N_CHANNELS][MODEL_MSG_PER_CHANNEL];
+	size_t n_messages[MODEL_N_CHANNELS];
 };
 
 /* One touchpoint as the model sees it. */
@@ -163,6 +182,7 @@ struct model_touch {
 	const char *item_id; /* "" = none */
 	int64_t value_micros;
 	float sentiment; /* SOCIAL_MENTION, REVIEW, FEEDBACK */
+	int kind;        /* MESSAGE_SENT: clm.v1.RecommendationKind */
 };
 
 /*

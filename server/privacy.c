@@ -4,7 +4,7 @@
  *
  * Forget removes, in one write transaction, everything keyed by or naming
  * the customer: the profile, every touchpoint and its idempotency key, and
- * the aliases of the customer's anonymous ids. Aggregates that hold no
+  * the aliases of the customer's anonymous ids, and its recorded claims. Aggregates that hold no
  * identifier (the onboarding median's duration, keyed by an internal cid
  * that nothing maps back to a person any more) stay. Export returns the
  * profile and every stored touchpoint in event-time order.
@@ -103,6 +103,9 @@ privacy_forget_apply(struct writer_batch *b, writer_job *job)
 		if (e == CLM_NOT_FOUND) {
 			e = CLM_OK;
 		}
+	}
+		if (e == CLM_OK) {
+		e = store_claims_del(txn, s->customer_id);
 	}
 	if (e == CLM_OK) {
 		e = store_customer_del(txn, s->customer_id, false);

@@ -1,6 +1,7 @@
 #include "profile.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "record.h"
 
@@ -16,6 +17,19 @@ profile_touch(const Clm__V1__Touchpoint *tp, int64_t at_ms, uint64_t seq,
 	/* Validation bounds |value| by 1e12, so this cannot overflow. */
 	t->value_micros = (int64_t) llround(tp->value * 1e6);
 	t->sentiment = tp->sentiment;
+	t->kind = 0;
+	if (tp->type == CLM__V1__TOUCHPOINT_TYPE__MESSAGE_SENT) {
+		for (size_t i = 0; i < tp->n_properties; i++) {
+			if (strcmp(tp->properties[i]->key, "kind") != 0) {
+				continue;
+			}
+			const ProtobufCEnumValue *v
+			        = protobuf_c_enum_descriptor_get_value_by_name(
+			                &clm__v1__recommendation_kind__descriptor,
+			                tp->properties[i]->value);
+			t->kind = v ? v->value : 0;
+		}
+	}
 }
 
 clm_err
@@ -47,13 +61,94 @@ profile_load(store_txn *txn, const char *id, bool anonymous, bool create,
 	record_to_profile(pr->rec, &pr->p);
 	pr->had_onboarding
 	        = model_onboarding_ms(&pr->p, &pr->old_onboarding_ms);
+	pr->old_items = pr->rec->purchased_items;
+	pr->n_old_items = pr->rec->n_purchased_items;
 	*out = pr;
 	return CLM_OK;
+}
+
+static bool
+profile_has(char *const *items, size_t n, const char *item)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(items[i], item) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+clm_err
+profile_note_purchase(struct profile *pr, const char *item, arena *a)
+{
+	Clm__V1__CustomerRecord *r = pr->rec;
+	if (item[0] == '\0'
+	        || profile_has(r->purchased_items, r->n_purchased_items, item)
+	        || r->n_purchased_items >= PROFILE_ITEMS_MAX) {
+		return CLM_OK;
+	}
+	char **items
+	        = arena_alloc(a, (r->n_purchased_items + 1) * sizeof(*items));
+	char *copy = arena_strdup(a, item);
+	if (items == NULL || copy == NULL) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	if (r->n_purchased_items > 0) {
+		memcpy(items, r->purchased_items,
+		        r->n_purchased_items * sizeof(*items));
+	}
+	items[r->n_purchased_items++] = copy;
+	r->purchased_items = items;
+	return CLM_OK;
+}
+
+/*
+ * Moves the co-purchase counts from one item set to another: an item in
+ * `to` only adds a customer to its popularity and to every pair it forms
+ * with the rest of `to`; an item in `from` only takes them away from the
+ * pairs it formed in `from`. Pairs of two kept items do not change.
+ */
+static clm_err
+profile_copurchase(store_txn *txn, char *const *from, size_t nf,
+        char *const *to, size_t nt)
+{
+	clm_err e = CLM_OK;
+	for (int pass = 0; pass < 2 && e == CLM_OK; pass++) {
+		/* pass 0: removed items (in from, not in to); 1: added. */
+		char *const *set = pass ? to : from;
+		size_t n = pass ? nt : nf;
+		char *const *other = pass ? from : to;
+		size_t no = pass ? nf : nt;
+		int delta = pass ? 1 : -1;
+		for (size_t i = 0; i < n && e == CLM_OK; i++) {
+			if (profile_has(other, no, set[i])) {
+				continue;
+			}
+			e = store_pop_add(txn, set[i], delta);
+			for (size_t k = 0; k < n && e == CLM_OK; k++) {
+				bool k_changed
+				        = !profile_has(other, no, set[k]);
+				/* A pair of two changed items counts once. */
+				if (k == i || (k_changed && k < i)) {
+					continue;
+				}
+				e = store_co_add(txn, set[i], set[k], delta);
+			}
+		}
+	}
+	return e;
 }
 
 clm_err
 profile_save(store_txn *txn, struct profile *pr, arena *a)
 {
+	clm_err ce = profile_copurchase(txn, pr->old_items, pr->n_old_items,
+	        pr->rec->purchased_items, pr->rec->n_purchased_items);
+	if (ce != CLM_OK) {
+		return ce;
+	}
+	pr->old_items = pr->rec->purchased_items;
+	pr->n_old_items = pr->rec->n_purchased_items;
 	int64_t now_ms;
 	bool has = model_onboarding_ms(&pr->p, &now_ms);
 	clm_err e = store_onboarding_update(txn, pr->rec->cid,
@@ -77,8 +172,13 @@ profile_save(store_txn *txn, struct profile *pr, arena *a)
 clm_err
 profile_drop(store_txn *txn, struct profile *pr)
 {
-	clm_err e = store_onboarding_update(txn, pr->rec->cid,
-	        pr->had_onboarding ? &pr->old_onboarding_ms : NULL, NULL);
+	clm_err e = profile_copurchase(
+	        txn, pr->old_items, pr->n_old_items, NULL, 0);
+	if (e == CLM_OK) {
+		e = store_onboarding_update(txn, pr->rec->cid,
+		        pr->had_onboarding ? &pr->old_onboarding_ms : NULL,
+		        NULL);
+	}
 	if (e != CLM_OK || pr->is_new) {
 		return e;
 	}
@@ -86,11 +186,24 @@ profile_drop(store_txn *txn, struct profile *pr)
 	        txn, pr->rec->customer_id, pr->rec->anonymous);
 }
 
+struct profile_replay {
+	struct profile *pr;
+	arena *a;
+	clm_err err;
+};
+
 static int
 profile_replay_fn(
         void *arg, int64_t at_ms, uint64_t seq, const Clm__V1__Touchpoint *tp)
 {
-	struct model_profile *p = arg;
+	struct profile_replay *rp = arg;
+	struct model_profile *p = &rp->pr->p;
+	if (tp->type == CLM__V1__TOUCHPOINT_TYPE__PURCHASE) {
+		rp->err = profile_note_purchase(rp->pr, tp->item_id, rp->a);
+		if (rp->err != CLM_OK) {
+			return 1;
+		}
+	}
 	struct model_touch t;
 	profile_touch(tp, at_ms, seq, &t);
 	/*
@@ -104,9 +217,13 @@ profile_replay_fn(
 }
 
 clm_err
-profile_replay(store_txn *txn, struct profile *pr)
+profile_replay(store_txn *txn, struct profile *pr, arena *a)
 {
 	model_profile_init(&pr->p);
-	return store_touchpoints_scan(
-	        txn, pr->rec->cid, -1, INT64_MAX, profile_replay_fn, &pr->p);
+	pr->rec->n_purchased_items = 0;
+	pr->rec->purchased_items = NULL;
+	struct profile_replay rp = { pr, a, CLM_OK };
+	clm_err e = store_touchpoints_scan(
+	        txn, pr->rec->cid, -1, INT64_MAX, profile_replay_fn, &rp);
+	return e != CLM_OK ? e : rp.err;
 }

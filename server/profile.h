@@ -21,7 +21,13 @@ struct profile {
 	bool is_new;                  /* not stored yet */
 	bool had_onboarding;          /* as loaded */
 	int64_t old_onboarding_ms;
+	/* Distinct items bought, as loaded (rec->purchased_items is now). */
+	char **old_items;
+	size_t n_old_items;
 };
+
+/* Distinct purchased items remembered per customer (co-purchase basis). */
+#define PROFILE_ITEMS_MAX 256
 
 /*
  * profile_load reads the profile of id (anonymous: of an anonymous id) into
@@ -44,9 +50,17 @@ clm_err profile_drop(store_txn *txn, struct profile *pr);
  * profile_replay recomputes pr->p from the touchpoints stored under
  * pr->rec->cid, as if each had just been tracked in arrival order.
  */
-clm_err profile_replay(store_txn *txn, struct profile *pr);
+clm_err profile_replay(store_txn *txn, struct profile *pr, arena *a);
+
+/*
+ * profile_note_purchase adds item to the customer's distinct purchased
+ * items (up to PROFILE_ITEMS_MAX); profile_save then updates the
+ * co-purchase counts.
+ */
+clm_err profile_note_purchase(struct profile *pr, const char *item, arena *a);
 
 /* profile_touch converts a stored touchpoint for model_apply. */
+
 void profile_touch(const Clm__V1__Touchpoint *tp, int64_t at_ms, uint64_t seq,
         struct model_touch *t);
 

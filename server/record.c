@@ -50,6 +50,27 @@ record_to_profile(const Clm__V1__CustomerRecord *r, struct model_profile *p)
 	p->last_cancellation_ms = r->last_cancellation_ms;
 	p->first_signup_ms = r->first_signup_ms;
 	p->first_onboarding_ms = r->first_onboarding_ms;
+	strncpy(p->last_item, r->last_item, MODEL_ITEM_MAX);
+	p->last_item[MODEL_ITEM_MAX] = '\0';
+	p->last_item_ms = r->last_item_ms;
+	p->last_item_seq = r->last_item_seq;
+	p->last_usage_limit_ms = r->last_usage_limit_ms;
+	p->last_feedback_ms = r->last_feedback_ms;
+	p->last_email_open_ms = r->last_email_open_ms;
+	for (size_t i = 0; i < r->n_messages; i++) {
+		const Clm__V1__MessageEntry *m = r->messages[i];
+		int ch = (int) m->channel;
+		if (ch < 0 || ch >= MODEL_N_CHANNELS
+		        || p->n_messages[ch] == MODEL_MSG_PER_CHANNEL) {
+			continue;
+		}
+		/* Stored latest first per channel, so order is kept. */
+		struct model_message *mm
+		        = &p->messages[ch][p->n_messages[ch]++];
+		mm->at_ms = m->at_ms;
+		mm->seq = m->seq;
+		mm->kind = (int) m->kind;
+	}
 }
 
 int
@@ -142,5 +163,40 @@ record_from_profile(
 	r->last_cancellation_ms = p->last_cancellation_ms;
 	r->first_signup_ms = p->first_signup_ms;
 	r->first_onboarding_ms = p->first_onboarding_ms;
+	r->last_item = arena_strdup(a, p->last_item);
+	if (r->last_item == NULL) {
+		return -1;
+	}
+	r->last_item_ms = p->last_item_ms;
+	r->last_item_seq = p->last_item_seq;
+	r->last_usage_limit_ms = p->last_usage_limit_ms;
+	r->last_feedback_ms = p->last_feedback_ms;
+	r->last_email_open_ms = p->last_email_open_ms;
+	size_t nm = 0;
+	for (int ch = 0; ch < MODEL_N_CHANNELS; ch++) {
+		nm += p->n_messages[ch];
+	}
+	r->n_messages = 0;
+	r->messages = NULL;
+	if (nm > 0) {
+		r->messages = arena_alloc(a, nm * sizeof(*r->messages));
+		Clm__V1__MessageEntry *me = arena_alloc(a, nm * sizeof(*me));
+		if (r->messages == NULL || me == NULL) {
+			return -1;
+		}
+		for (int ch = 0; ch < MODEL_N_CHANNELS; ch++) {
+			for (size_t i = 0; i < p->n_messages[ch]; i++) {
+				Clm__V1__MessageEntry *e = &me[r->n_messages];
+				clm__v1__message_entry__init(e);
+				e->channel = (Clm__V1__Channel) ch;
+				e->kind = (Clm__V1__RecommendationKind) p
+				                  ->messages[ch][i]
+				                  .kind;
+				e->at_ms = p->messages[ch][i].at_ms;
+				e->seq = p->messages[ch][i].seq;
+				r->messages[r->n_messages++] = e;
+			}
+		}
+	}
 	return 0;
 }

@@ -14,6 +14,9 @@
  *   aliases      anonymous id -> customer id (after Identify)
  *   onboarding   duration ms (8) | cid (8) -> empty: every customer's
  *                SIGNUP -> ONBOARDING_COMPLETED time, for the median
+ *   items, stores  catalog: id -> Item / Store
+ *   cooccur      co-purchase counts (see store_pop_add)
+ *   claims       customer id 0x00 request id -> RecommendReply
  *   meta         "schema", "next_cid", "next_seq", "event_seq", and the
  *                onboarding median's state ("onb_*") -> u64 BE
  *
@@ -185,5 +188,44 @@ clm_err store_onboarding_update(store_txn *txn, uint64_t cid,
  */
 clm_err store_onboarding_median(
         store_txn *txn, bool *known, int64_t *twice_median_ms);
+
+/* Catalog: items and stores (PutCatalog upserts). */
+clm_err store_item_put(store_txn *txn, const Clm__V1__Item *item);
+clm_err store_item_get(
+        store_txn *txn, const char *item_id, arena *a, Clm__V1__Item **out);
+clm_err store_store_put(store_txn *txn, const Clm__V1__Store *st);
+
+/* store_stores_each calls fn for every store (arena memory); non-zero stops.
+ */
+typedef int (*store_store_fn)(void *arg, const Clm__V1__Store *st);
+clm_err store_stores_each(
+        store_txn *txn, arena *a, store_store_fn fn, void *arg);
+
+/*
+ * The co-purchase model (`cooccur`): popularity = customers who bought an
+ * item, co-occurrence = customers who bought both items of a pair.
+ * store_pop_add and store_co_add change them by delta (never below 0);
+ * store_pop_top lists items most popular first (ties by item id), and
+ * store_co_each an item's neighbours by id, each with its count; fn
+ * returns non-zero to stop.
+ */
+typedef int (*store_count_fn)(void *arg, const char *item, uint64_t count);
+clm_err store_pop_add(store_txn *txn, const char *item, int delta);
+clm_err store_pop_get(store_txn *txn, const char *item, uint64_t *count);
+clm_err store_pop_top(store_txn *txn, store_count_fn fn, void *arg);
+clm_err store_co_add(store_txn *txn, const char *a, const char *b, int delta);
+clm_err store_co_each(
+        store_txn *txn, const char *a, store_count_fn fn, void *arg);
+
+/*
+ * Claims (`claims`): the reply of a Recommend with claim, by customer and
+ * request id, so a retried claim returns the same answer and records
+ * nothing twice. store_claims_del removes a customer's (ForgetCustomer).
+ */
+clm_err store_claim_get(store_txn *txn, const char *customer_id,
+        const char *request_id, arena *a, Clm__V1__RecommendReply **out);
+clm_err store_claim_put(store_txn *txn, const char *customer_id,
+        const char *request_id, const Clm__V1__RecommendReply *reply);
+clm_err store_claims_del(store_txn *txn, const char *customer_id);
 
 #endif /* CLM_STORE_H */

@@ -177,6 +177,12 @@ track_one(struct writer_batch *b, writer_job *job, Clm__V1__Touchpoint *tp,
 			ev->reason = (Clm__V1__RiskReason) reason;
 		}
 	}
+	if (t.type == MODEL_T_PURCHASE) {
+		e = profile_note_purchase(pr, tp->item_id, a);
+		if (e != CLM_OK) {
+			return e;
+		}
+	}
 	e = store_touchpoint_put(txn, pr->rec->cid, t.at_ms, t.seq, tp);
 	if (e == CLM_OK && tp->event_id[0] != '\0') {
 		e = store_event_put(
