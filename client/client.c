@@ -380,3 +380,23 @@ clm_watch_close(clm_watch *w)
 	nng_close(w->sock);
 	free(w);
 }
+
+clm_err
+clm_recommend(clm_conn *c, const Clm__V1__RecommendRequest *rr,
+        Clm__V1__Response **out)
+{
+	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
+	req.call_case = CLM__V1__REQUEST__CALL_RECOMMEND;
+	req.recommend = (Clm__V1__RecommendRequest *) rr;
+	return clm_call_status(c, &req, out);
+}
+
+clm_err
+clm_put_catalog(clm_conn *c, const Clm__V1__PutCatalogRequest *pr,
+        Clm__V1__Response **out)
+{
+	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
+	req.call_case = CLM__V1__REQUEST__CALL_PUT_CATALOG;
+	req.put_catalog = (Clm__V1__PutCatalogRequest *) pr;
+	return clm_call_status(c, &req, out);
+}

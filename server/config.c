@@ -121,6 +121,12 @@ static const struct config_entry config_table[] = {
 	{ "weight_cancelled", CONFIG_REAL, "1.0", 0, 1,
 	        CONFIG_FIELD(weight_cancelled), NULL,
 	        "risk weight of SUBSCRIPTION_CANCELLED" },
+	{ "cap_messages", CONFIG_INT, "3", 1, 8, CONFIG_FIELD(cap_messages),
+	        NULL, "messages per channel within cap_days" },
+	{ "cap_days", CONFIG_INT, "7", 1, 365, CONFIG_FIELD(cap_days), NULL,
+	        "frequency-cap window" },
+	{ "quiet_hours", CONFIG_INT, "24", 0, 720, CONFIG_FIELD(quiet_hours),
+	        NULL, "no second message on a channel within" },
 };
 
 #define CONFIG_N (sizeof(config_table) / sizeof(config_table[0]))

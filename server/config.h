@@ -52,6 +52,9 @@ struct config {
 	double weight_recent_refund;
 	double weight_slow_onboarding;
 	double weight_cancelled;
+	int64_t cap_messages;
+	int64_t cap_days;
+	int64_t quiet_hours;
 };
 
 /* config_init fills c with the defaults; release it with config_fini. */

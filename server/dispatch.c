@@ -14,38 +14,71 @@ struct dispatch_entry {
 	enum dispatch_kind kind;
 	dispatch_read_fn read;       /* DISPATCH_READ */
 	dispatch_prepare_fn prepare; /* DISPATCH_WRITE */
+	/* For a call that is a read unless the request says otherwise. */
+	bool (*writes)(const Clm__V1__Request *req);
 };
+
+/* Recommend with claim records messages: it goes through the writer. */
+static bool
+dispatch_recommend_writes(const Clm__V1__Request *req)
+{
+	return req->recommend->claim;
+}
 
 /* Every call of the API; a NULL handler answers UNIMPLEMENTED. */
 static const struct dispatch_entry dispatch_table[] = {
-	{ CLM__V1__REQUEST__CALL_TRACK, "track", DISPATCH_WRITE, NULL,
-	        track_prepare },
-	{ CLM__V1__REQUEST__CALL_GET_CUSTOMER, "get_customer", DISPATCH_READ,
-	        customer_get, NULL },
-	{ CLM__V1__REQUEST__CALL_RECOMMEND, "recommend", DISPATCH_READ, NULL,
-	        NULL },
-	{ CLM__V1__REQUEST__CALL_METRICS, "metrics", DISPATCH_READ, NULL,
-	        NULL },
-	{ CLM__V1__REQUEST__CALL_COHORTS, "cohorts", DISPATCH_READ, NULL,
-	        NULL },
-	{ CLM__V1__REQUEST__CALL_PUT_CATALOG, "put_catalog", DISPATCH_WRITE,
-	        NULL, NULL },
-	{ CLM__V1__REQUEST__CALL_RECORD_SPEND, "record_spend", DISPATCH_WRITE,
-	        NULL, NULL },
-	{ CLM__V1__REQUEST__CALL_IDENTIFY, "identify", DISPATCH_WRITE, NULL,
-	        identity_prepare },
-	{ CLM__V1__REQUEST__CALL_DEFINE_EXPERIMENT, "define_experiment",
-	        DISPATCH_WRITE, NULL, NULL },
-	{ CLM__V1__REQUEST__CALL_ASSIGN, "assign", DISPATCH_WRITE, NULL,
-	        NULL },
-	{ CLM__V1__REQUEST__CALL_EXPERIMENT_RESULTS, "experiment_results",
-	        DISPATCH_READ, NULL, NULL },
-	{ CLM__V1__REQUEST__CALL_FORGET_CUSTOMER, "forget_customer",
-	        DISPATCH_WRITE, NULL, privacy_forget_prepare },
-	{ CLM__V1__REQUEST__CALL_EXPORT_CUSTOMER, "export_customer",
-	        DISPATCH_READ, privacy_export, NULL },
-	{ CLM__V1__REQUEST__CALL_SERVER_STATUS, "server_status", DISPATCH_READ,
-	        status_get, NULL },
+	{ .call = CLM__V1__REQUEST__CALL_TRACK,
+	        .name = "track",
+	        .kind = DISPATCH_WRITE,
+	        .prepare = track_prepare },
+	{ .call = CLM__V1__REQUEST__CALL_GET_CUSTOMER,
+	        .name = "get_customer",
+	        .kind = DISPATCH_READ,
+	        .read = customer_get },
+	{ .call = CLM__V1__REQUEST__CALL_RECOMMEND,
+	        .name = "recommend",
+	        .kind = DISPATCH_READ,
+	        .read = offers_get,
+	        .prepare = offers_claim_prepare,
+	        .writes = dispatch_recommend_writes },
+	{ .call = CLM__V1__REQUEST__CALL_METRICS,
+	        .name = "metrics",
+	        .kind = DISPATCH_READ },
+	{ .call = CLM__V1__REQUEST__CALL_COHORTS,
+	        .name = "cohorts",
+	        .kind = DISPATCH_READ },
+	{ .call = CLM__V1__REQUEST__CALL_PUT_CATALOG,
+	        .name = "put_catalog",
+	        .kind = DISPATCH_WRITE,
+	        .prepare = catalog_prepare },
+	{ .call = CLM__V1__REQUEST__CALL_RECORD_SPEND,
+	        .name = "record_spend",
+	        .kind = DISPATCH_WRITE },
+	{ .call = CLM__V1__REQUEST__CALL_IDENTIFY,
+	        .name = "identify",
+	        .kind = DISPATCH_WRITE,
+	        .prepare = identity_prepare },
+	{ .call = CLM__V1__REQUEST__CALL_DEFINE_EXPERIMENT,
+	        .name = "define_experiment",
+	        .kind = DISPATCH_WRITE },
+	{ .call = CLM__V1__REQUEST__CALL_ASSIGN,
+	        .name = "assign",
+	        .kind = DISPATCH_WRITE },
+	{ .call = CLM__V1__REQUEST__CALL_EXPERIMENT_RESULTS,
+	        .name = "experiment_results",
+	        .kind = DISPATCH_READ },
+	{ .call = CLM__V1__REQUEST__CALL_FORGET_CUSTOMER,
+	        .name = "forget_customer",
+	        .kind = DISPATCH_WRITE,
+	        .prepare = privacy_forget_prepare },
+	{ .call = CLM__V1__REQUEST__CALL_EXPORT_CUSTOMER,
+	        .name = "export_customer",
+	        .kind = DISPATCH_READ,
+	        .read = privacy_export },
+	{ .call = CLM__V1__REQUEST__CALL_SERVER_STATUS,
+	        .name = "server_status",
+	        .kind = DISPATCH_READ,
+	        .read = status_get },
 };
 
 #define DISPATCH_N (sizeof(dispatch_table) / sizeof(dispatch_table[0]))
@@ -105,7 +138,9 @@ dispatch_request(struct dispatch_req *r)
 		        "call '%s' is not implemented by this clmd", e->name);
 		return DISPATCH_DONE;
 	}
-	if (e->kind == DISPATCH_READ) {
+	bool write = e->kind == DISPATCH_WRITE
+	        || (e->writes != NULL && e->writes(r->req));
+	if (!write) {
 		store_txn *txn;
 		clm_err err = store_read_begin(r->reader, &txn);
 		if (err != CLM_OK) {

@@ -4,10 +4,10 @@
  *
  * Forget removes, in one write transaction, everything keyed by or naming
  * the customer: the profile, every touchpoint and its idempotency key, and
-  * the aliases of the customer's anonymous ids, and its recorded claims. Aggregates that hold no
- * identifier (the onboarding median's duration, keyed by an internal cid
- * that nothing maps back to a person any more) stay. Export returns the
- * profile and every stored touchpoint in event-time order.
+ * the aliases of the customer's anonymous ids, and its recorded claims.
+ * Aggregates that hold no identifier (the onboarding median's duration, keyed
+ * by an internal cid that nothing maps back to a person any more) stay. Export
+ * returns the profile and every stored touchpoint in event-time order.
  */
 #include <string.h>
 
@@ -104,7 +104,7 @@ privacy_forget_apply(struct writer_batch *b, writer_job *job)
 			e = CLM_OK;
 		}
 	}
-		if (e == CLM_OK) {
+	if (e == CLM_OK) {
 		e = store_claims_del(txn, s->customer_id);
 	}
 	if (e == CLM_OK) {

@@ -95,18 +95,19 @@ track_risk_signal(const struct model_params *mp, const struct model_touch *t,
 	}
 }
 
-static clm_err
-track_one(struct writer_batch *b, writer_job *job, Clm__V1__Touchpoint *tp,
-        struct model_profile *before)
+clm_err
+track_touchpoint(struct writer_batch *b, writer_job *job,
+        const struct server *srv, Clm__V1__Touchpoint *tp,
+        struct model_profile *before, bool *duplicate)
 {
-	struct track_state *s = job->arg;
+	*duplicate = false;
 	arena *a = job->arena;
 	store_txn *txn = b->txn;
 
 	if (tp->event_id[0] != '\0') {
 		clm_err e = store_event_exists(txn, tp->event_id);
 		if (e == CLM_OK) {
-			s->reply->duplicates++;
+			*duplicate = true;
 			return CLM_OK;
 		}
 		if (e != CLM_NOT_FOUND) {
@@ -166,7 +167,7 @@ track_one(struct writer_batch *b, writer_job *job, Clm__V1__Touchpoint *tp,
 			ev->to_stage = (Clm__V1__Stage) to;
 		}
 		int reason = track_risk_signal(
-		        &s->srv->params, &t, before, p, b->now_ms);
+		        &srv->params, &t, before, p, b->now_ms);
 		if (reason != MODEL_RISK_NONE) {
 			Clm__V1__LifecycleEvent *ev = track_event(job, id, tp,
 			        CLM__V1__LIFECYCLE_EVENT_KIND__RISK_SIGNAL,
@@ -191,9 +192,6 @@ track_one(struct writer_batch *b, writer_job *job, Clm__V1__Touchpoint *tp,
 	if (e == CLM_OK) {
 		e = profile_save(txn, pr, a);
 	}
-	if (e == CLM_OK) {
-		s->reply->accepted++;
-	}
 	return e;
 }
 
@@ -212,9 +210,16 @@ track_apply(struct writer_batch *b, writer_job *job)
 		if (!s->valid[i]) {
 			continue;
 		}
-		clm_err e = track_one(b, job, s->req->touchpoints[i], p);
+		bool dup;
+		clm_err e = track_touchpoint(
+		        b, job, s->srv, s->req->touchpoints[i], p, &dup);
 		if (e != CLM_OK) {
 			return e;
+		}
+		if (dup) {
+			s->reply->duplicates++;
+		} else {
+			s->reply->accepted++;
 		}
 	}
 	/* The reply lists stage changes; risk signals are only published. */

@@ -74,5 +74,7 @@ int cmd_identify(struct cli *cli, int argc, char **argv);
 int cmd_forget(struct cli *cli, int argc, char **argv);
 int cmd_export(struct cli *cli, int argc, char **argv);
 int cmd_watch(struct cli *cli, int argc, char **argv);
+int cmd_recommend(struct cli *cli, int argc, char **argv);
+int cmd_catalog(struct cli *cli, int argc, char **argv);
 
 #endif /* CLM_CLI_H */

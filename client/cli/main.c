@@ -24,6 +24,9 @@ static const struct cli_command cli_commands[] = {
 	{ "forget", cmd_forget, "erase a customer and all its data" },
 	{ "export", cmd_export, "a customer and all touchpoints, as NDJSON" },
 	{ "watch", cmd_watch, "print stage changes and risk signals live" },
+	{ "recommend", cmd_recommend,
+	        "what to do next for a customer (--claim records it)" },
+	{ "catalog", cmd_catalog, "load items and stores from CSV or NDJSON" },
 };
 
 #define CLI_N_COMMANDS (sizeof(cli_commands) / sizeof(cli_commands[0]))

@@ -111,7 +111,20 @@ clm_err clm_export(
         clm_conn *c, const char *customer_id, Clm__V1__Response **out);
 
 /*
- * The stage-change stream. A clm_watch is a SUB socket dialled to clmd's
+ * clm_recommend asks what to do next for req->customer_id
+ * (resp->recommend); with req->claim the returned messages are recorded as
+ * sent, within the frequency cap.
+ */
+clm_err clm_recommend(clm_conn *c, const Clm__V1__RecommendRequest *req,
+        Clm__V1__Response **out);
+
+/* clm_put_catalog upserts items and stores (resp->put_catalog). */
+clm_err clm_put_catalog(clm_conn *c, const Clm__V1__PutCatalogRequest *req,
+        Clm__V1__Response **out);
+
+/*
+ * The stage-change stream.
+ A clm_watch is a SUB socket dialled to clmd's
  * events URL (NULL = CLM_DEFAULT_EVENTS_URL), receiving the topics that
  * start with prefix ("" or NULL = all; "stage/" = stage changes).
  */
