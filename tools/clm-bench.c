@@ -1,0 +1,550 @@
+/*
+ * clm-bench: throughput and latency of clmd calls, each next to a raw NNG
+ * REQ/REP echo of the same transport and concurrency — the limit of the
+ * machine — so every figure can be read as a ratio to it.
+ *
+ *   clm-bench [--url URL | --start] [--workloads W,...] [--clients N,...]
+ *             [--seconds S] [--customers N] [--durability full|os]
+ *             [--transport tcp|ipc] [--clmd PATH]
+ *
+ * Workloads: echo, get-customer, recommend, track-single, track-batch
+ * (100 touchpoints a call), mixed (90 % GetCustomer, 10 % Track). With
+ * --start the bench runs its own clmd on a temporary data dir, preloads
+ * --customers customers, and reports clmd's CPU time per request.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clm/client.h"
+
+#define BENCH_MAX_CLIENTS 256
+#define BENCH_BUCKETS     512 /* 2^(k/16) ns: about 4 % wide */
+
+static double
+bench_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+struct bench_hist {
+	uint64_t b[BENCH_BUCKETS];
+	uint64_t n;
+};
+
+static void
+bench_hist_add(struct bench_hist *h, double seconds)
+{
+	double ns = seconds * 1e9;
+	int k = ns <= 1 ? 0 : (int) (16.0 * log2(ns));
+	if (k >= BENCH_BUCKETS) {
+		k = BENCH_BUCKETS - 1;
+	}
+	h->b[k]++;
+	h->n++;
+}
+
+static void
+bench_hist_merge(struct bench_hist *into, const struct bench_hist *h)
+{
+	for (int k = 0; k < BENCH_BUCKETS; k++) {
+		into->b[k] += h->b[k];
+	}
+	into->n += h->n;
+}
+
+/* The q-quantile in microseconds (the bucket's geometric middle). */
+static double
+bench_hist_q(const struct bench_hist *h, double q)
+{
+	uint64_t want = (uint64_t) ceil(q * (double) h->n), seen = 0;
+	for (int k = 0; k < BENCH_BUCKETS; k++) {
+		seen += h->b[k];
+		if (seen >= want && h->b[k] > 0) {
+			return pow(2.0, ((double) k + 0.5) / 16.0) / 1000.0;
+		}
+	}
+	return 0;
+}
+
+struct bench_cfg {
+	const char *url;
+	const char *workload;
+	int clients;
+	double seconds;
+	int customers;
+	size_t echo_bytes;
+};
+
+struct bench_thread {
+	const struct bench_cfg *cfg;
+	int id;
+	struct bench_hist hist;
+	uint64_t ops, items, errors;
+	_Atomic bool *stop;
+	pthread_t t;
+};
+
+/* The echo server: N contexts, each an aio state machine. */
+struct bench_echo_work {
+	nng_aio *aio;
+	nng_ctx ctx;
+	bool sending;
+};
+
+static void
+bench_echo_cb(void *arg)
+{
+	struct bench_echo_work *w = arg;
+	if (nng_aio_result(w->aio) != 0) {
+		if (w->sending) {
+			nng_msg_free(nng_aio_get_msg(w->aio));
+		}
+		return; /* closed */
+	}
+	if (!w->sending) {
+		w->sending = true;
+		nng_ctx_send(w->ctx, w->aio); /* the message goes back */
+	} else {
+		w->sending = false;
+		nng_ctx_recv(w->ctx, w->aio);
+	}
+}
+
+static uint32_t
+bench_rand(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+static void
+bench_touch(Clm__V1__Touchpoint *tp, char *cid, char *item, uint32_t *seed,
+        int customers)
+{
+	clm__v1__touchpoint__init(tp);
+	snprintf(cid, 32, "bench-%u", bench_rand(seed) % (uint32_t) customers);
+	tp->customer_id = cid;
+	uint32_t r = bench_rand(seed) % 100;
+	tp->type = r < 60 ? CLM__V1__TOUCHPOINT_TYPE__PAGE_VIEW
+	        : r < 85  ? CLM__V1__TOUCHPOINT_TYPE__SITE_VISIT
+	        : r < 95  ? CLM__V1__TOUCHPOINT_TYPE__ADD_TO_CART
+	                  : CLM__V1__TOUCHPOINT_TYPE__PURCHASE;
+	tp->channel = (Clm__V1__Channel) (1 + bench_rand(seed) % 12);
+	snprintf(item, 32, "sku-%u", bench_rand(seed) % 200);
+	tp->item_id = item;
+	tp->value = tp->type == CLM__V1__TOUCHPOINT_TYPE__PURCHASE ? 25 : 0;
+}
+
+static void *
+bench_client(void *arg)
+{
+	struct bench_thread *th = arg;
+	const struct bench_cfg *cfg = th->cfg;
+	const char *w = cfg->workload;
+	uint32_t seed = 2463534242u + (uint32_t) th->id * 7919u;
+	bool echo = strcmp(w, "echo") == 0;
+	nng_socket raw;
+	clm_conn *c = NULL;
+	if (echo) {
+		if (nng_req0_open(&raw) != 0
+		        || nng_dial(raw, cfg->url, NULL, 0) != 0) {
+			th->errors++;
+			return NULL;
+		}
+	} else if (clm_open(cfg->url, 10000, &c) != CLM_OK) {
+		th->errors++;
+		return NULL;
+	}
+	Clm__V1__Touchpoint tps[100], *ptr[100];
+	char cids[100][32], items[100][32];
+	while (!atomic_load(th->stop)) {
+		double t0 = bench_now();
+		Clm__V1__Response *resp = NULL;
+		clm_err e = CLM_OK;
+		size_t items_done = 1;
+		uint32_t pick = bench_rand(&seed);
+		char id[32];
+		snprintf(id, sizeof(id), "bench-%u",
+		        pick % (uint32_t) cfg->customers);
+		if (echo) {
+			nng_msg *m;
+			if (nng_msg_alloc(&m, cfg->echo_bytes) != 0
+			        || nng_sendmsg(raw, m, 0) != 0
+			        || nng_recvmsg(raw, &m, 0) != 0) {
+				th->errors++;
+				continue;
+			}
+			nng_msg_free(m);
+		} else if (strcmp(w, "get-customer") == 0
+		        || (strcmp(w, "mixed") == 0 && pick % 10 != 0)) {
+			e = clm_get_customer(c, id, 0, &resp);
+		} else if (strcmp(w, "recommend") == 0) {
+			Clm__V1__RecommendRequest q
+			        = CLM__V1__RECOMMEND_REQUEST__INIT;
+			q.customer_id = id;
+			e = clm_recommend(c, &q, &resp);
+		} else {
+			size_t n = strcmp(w, "track-batch") == 0 ? 100 : 1;
+			for (size_t i = 0; i < n; i++) {
+				bench_touch(&tps[i], cids[i], items[i], &seed,
+				        cfg->customers);
+				ptr[i] = &tps[i];
+			}
+			e = clm_track(c, ptr, n, &resp);
+			items_done = n;
+		}
+		clm_response_free(resp);
+		if (e != CLM_OK) {
+			th->errors++;
+			continue;
+		}
+		bench_hist_add(&th->hist, bench_now() - t0);
+		th->ops++;
+		th->items += items_done;
+	}
+	if (echo) {
+		nng_close(raw);
+	}
+	clm_close(c);
+	return NULL;
+}
+
+/* clmd's CPU seconds (utime + stime) from /proc. */
+static double
+bench_cpu(pid_t pid)
+{
+	if (pid <= 0) {
+		return 0;
+	}
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		return 0;
+	}
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	unsigned long ut = 0, st = 0;
+	if (p == NULL
+	        || sscanf(p + 2,
+	                   "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
+	                   "%*u %*u %lu %lu",
+	                   &ut, &st)
+	                != 2) {
+		return 0;
+	}
+	return (double) (ut + st) / (double) sysconf(_SC_CLK_TCK);
+}
+
+struct bench_result {
+	double ops_s, items_s, p50, p99, p999, cpu_us;
+	uint64_t errors;
+};
+
+static struct bench_result
+bench_run(const struct bench_cfg *cfg, pid_t clmd)
+{
+	static struct bench_thread th[BENCH_MAX_CLIENTS];
+	_Atomic bool stop = false;
+	double cpu0 = bench_cpu(clmd);
+	double t0 = bench_now();
+	for (int i = 0; i < cfg->clients; i++) {
+		memset(&th[i], 0, sizeof(th[i]));
+		th[i].cfg = cfg;
+		th[i].id = i;
+		th[i].stop = &stop;
+		pthread_create(&th[i].t, NULL, bench_client, &th[i]);
+	}
+	struct timespec ts = { (time_t) cfg->seconds,
+		(long) ((cfg->seconds - floor(cfg->seconds)) * 1e9) };
+	nanosleep(&ts, NULL);
+	atomic_store(&stop, true);
+	struct bench_hist all = { { 0 }, 0 };
+	uint64_t ops = 0, items = 0;
+	struct bench_result r = { 0 };
+	for (int i = 0; i < cfg->clients; i++) {
+		pthread_join(th[i].t, NULL);
+		bench_hist_merge(&all, &th[i].hist);
+		ops += th[i].ops;
+		items += th[i].items;
+		r.errors += th[i].errors;
+	}
+	double dt = bench_now() - t0;
+	double cpu = bench_cpu(clmd) - cpu0;
+	r.ops_s = (double) ops / dt;
+	r.items_s = (double) items / dt;
+	r.p50 = bench_hist_q(&all, 0.50);
+	r.p99 = bench_hist_q(&all, 0.99);
+	r.p999 = bench_hist_q(&all, 0.999);
+	r.cpu_us = ops > 0 && clmd > 0 ? cpu * 1e6 / (double) ops : 0;
+	return r;
+}
+
+static int
+bench_free_port(void)
+{
+	/* Ports from the pid, away from the defaults; good enough here. */
+	return 20000 + (int) (getpid() % 20000);
+}
+
+static pid_t
+bench_start_clmd(const char *clmd, const char *dir, const char *url,
+        const char *durability)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl(clmd, "clmd", "--data", dir, "--listen", url, "--events",
+		        "none", "--durability", durability, "--log-level",
+		        "warn", (char *) NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 100; i++) {
+		clm_conn *c;
+		if (clm_open(url, 1000, &c) == CLM_OK) {
+			clm_close(c);
+			return pid;
+		}
+		struct timespec ts = { 0, 50000000 };
+		nanosleep(&ts, NULL);
+	}
+	kill(pid, SIGKILL);
+	return -1;
+}
+
+static void
+bench_preload(const char *url, int customers)
+{
+	clm_conn *c;
+	if (clm_open(url, 60000, &c) != CLM_OK) {
+		return;
+	}
+	Clm__V1__Touchpoint tps[1000], *ptr[1000];
+	char cids[1000][32];
+	for (int base = 0; base < customers; base += 1000) {
+		size_t n = 0;
+		for (int i = base; i < customers && n < 1000; i++, n++) {
+			clm__v1__touchpoint__init(&tps[n]);
+			snprintf(cids[n], 32, "bench-%d", i);
+			tps[n].customer_id = cids[n];
+			tps[n].type = i % 3
+			        ? CLM__V1__TOUCHPOINT_TYPE__SITE_VISIT
+			        : CLM__V1__TOUCHPOINT_TYPE__PURCHASE;
+			tps[n].item_id = "sku-1";
+			ptr[n] = &tps[n];
+		}
+		Clm__V1__Response *resp = NULL;
+		clm_track(c, ptr, n, &resp);
+		clm_response_free(resp);
+	}
+	clm_close(c);
+}
+
+static void
+bench_usage(void)
+{
+	fprintf(stderr,
+	        "usage: clm-bench [--url URL | --start] [--workloads W,...] "
+	        "[--clients N,...]\n"
+	        "                 [--seconds S] [--customers N] "
+	        "[--durability full|os] [--transport tcp|ipc] [--clmd PATH]\n"
+	        "workloads: echo get-customer recommend track-single "
+	        "track-batch mixed\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *url = NULL,
+	           *workloads = "echo,get-customer,recommend,"
+	                        "track-single,track-batch,mixed";
+	const char *clients_s = "1,8,64", *durability = "full";
+	const char *transport = "tcp", *clmd_path = NULL;
+	bool start = false;
+	struct bench_cfg cfg
+	        = { .seconds = 3, .customers = 10000, .echo_bytes = 256 };
+	static const struct option opts[] = {
+		{ "url", required_argument, NULL, 'u' },
+		{ "start", no_argument, NULL, 's' },
+		{ "workloads", required_argument, NULL, 'w' },
+		{ "clients", required_argument, NULL, 'c' },
+		{ "seconds", required_argument, NULL, 't' },
+		{ "customers", required_argument, NULL, 'n' },
+		{ "durability", required_argument, NULL, 'd' },
+		{ "transport", required_argument, NULL, 'x' },
+		{ "clmd", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int o;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'u':
+			url = optarg;
+			break;
+		case 's':
+			start = true;
+			break;
+		case 'w':
+			workloads = optarg;
+			break;
+		case 'c':
+			clients_s = optarg;
+			break;
+		case 't':
+			cfg.seconds = atof(optarg);
+			break;
+		case 'n':
+			cfg.customers = atoi(optarg);
+			break;
+		case 'd':
+			durability = optarg;
+			break;
+		case 'x':
+			transport = optarg;
+			break;
+		case 'm':
+			clmd_path = optarg;
+			break;
+		default:
+			bench_usage();
+			return o == 'h' ? 0 : 2;
+		}
+	}
+	if (cfg.seconds <= 0 || cfg.customers <= 0
+	        || (url == NULL && !start)) {
+		bench_usage();
+		return 2;
+	}
+	char dir[] = "/tmp/clm-bench-XXXXXX";
+	char curl[128], eurl[128];
+	pid_t clmd = -1;
+	bool ipc = strcmp(transport, "ipc") == 0;
+	int port = bench_free_port();
+	if (start) {
+		char self[4096], path[4200];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		self[n > 0 ? n : 0] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+		}
+		snprintf(path, sizeof(path), "%s/clmd", self);
+		if (mkdtemp(dir) == NULL) {
+			perror("clm-bench: mkdtemp");
+			return 1;
+		}
+		if (ipc) {
+			snprintf(
+			        curl, sizeof(curl), "ipc://%s/clmd.sock", dir);
+		} else {
+			snprintf(curl, sizeof(curl), "tcp://127.0.0.1:%d",
+			        port);
+		}
+		clmd = bench_start_clmd(
+		        clmd_path ? clmd_path : path, dir, curl, durability);
+		if (clmd < 0) {
+			fprintf(stderr, "clm-bench: cannot start clmd\n");
+			return 1;
+		}
+		url = curl;
+		double t0 = bench_now();
+		bench_preload(url, cfg.customers);
+		printf("preloaded %d customers in %.1f s\n", cfg.customers,
+		        bench_now() - t0);
+	}
+	/* The echo server, same transport. */
+	nng_socket echo;
+	struct bench_echo_work *works
+	        = calloc(BENCH_MAX_CLIENTS, sizeof(*works));
+	if (ipc) {
+		snprintf(eurl, sizeof(eurl), "ipc:///tmp/clm-bench-echo-%d",
+		        (int) getpid());
+	} else {
+		snprintf(eurl, sizeof(eurl), "tcp://127.0.0.1:%d", port + 1);
+	}
+	if (works == NULL || nng_rep0_open(&echo) != 0
+	        || nng_listen(echo, eurl, NULL, 0) != 0) {
+		fprintf(stderr, "clm-bench: cannot start the echo server\n");
+		return 1;
+	}
+	for (int i = 0; i < BENCH_MAX_CLIENTS; i++) {
+		nng_aio_alloc(&works[i].aio, bench_echo_cb, &works[i]);
+		nng_ctx_open(&works[i].ctx, echo);
+		nng_ctx_recv(works[i].ctx, works[i].aio);
+	}
+
+	printf("%-13s %7s %12s %12s %9s %9s %9s %8s %8s %9s\n", "workload",
+	        "clients", "calls/s", "items/s", "p50 us", "p99 us", "p999 us",
+	        "x echo", "tput/e", "cpu us");
+	char *ws = strdup(workloads);
+	double echo_p50[BENCH_MAX_CLIENTS + 1] = { 0 };
+	double echo_ops[BENCH_MAX_CLIENTS + 1] = { 0 };
+	for (char *wsave = NULL, *w = strtok_r(ws, ",", &wsave); w != NULL;
+	        w = strtok_r(NULL, ",", &wsave)) {
+		char *cs = strdup(clients_s);
+		for (char *csave = NULL, *c = strtok_r(cs, ",", &csave);
+		        c != NULL; c = strtok_r(NULL, ",", &csave)) {
+			cfg.clients = atoi(c);
+			if (cfg.clients < 1
+			        || cfg.clients > BENCH_MAX_CLIENTS) {
+				continue;
+			}
+			cfg.workload = w;
+			bool is_echo = strcmp(w, "echo") == 0;
+			cfg.url = is_echo ? eurl : url;
+			struct bench_result r
+			        = bench_run(&cfg, is_echo ? -1 : clmd);
+			if (is_echo) {
+				echo_p50[cfg.clients] = r.p50;
+				echo_ops[cfg.clients] = r.ops_s;
+			}
+			double e50 = echo_p50[cfg.clients];
+			double eops = echo_ops[cfg.clients];
+			printf("%-13s %7d %12.0f %12.0f %9.1f %9.1f %9.1f "
+			       "%8.2f "
+			       "%8.2f %9.1f%s\n",
+			        w, cfg.clients, r.ops_s, r.items_s, r.p50,
+			        r.p99, r.p999, e50 > 0 ? r.p50 / e50 : 0,
+			        eops > 0 ? r.ops_s / eops : 0, r.cpu_us,
+			        r.errors ? "  (errors)" : "");
+			fflush(stdout);
+		}
+		free(cs);
+	}
+	free(ws);
+	for (int i = 0; i < BENCH_MAX_CLIENTS; i++) {
+		nng_aio_stop(works[i].aio);
+	}
+	nng_close(echo);
+	if (clmd > 0) {
+		kill(clmd, SIGTERM);
+		waitpid(clmd, NULL, 0);
+		char cmd[256];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0) {
+			fprintf(stderr, "clm-bench: could not remove %s\n",
+			        dir);
+		}
+	}
+	return 0;
+}
