@@ -3,6 +3,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,8 +36,57 @@ clm_open_error(void)
 	return clm_open_err;
 }
 
+/* Sets up a dialer for a tls+tcp:// URL. */
+static int
+clm_tls_dialer(nng_socket s, const char *url, const struct clm_tls *tls,
+        nng_dialer *d)
+{
+	int rv = nng_dialer_create(d, s, url);
+	if (rv != 0) {
+		return rv;
+	}
+	nng_tls_config *tc;
+	rv = nng_tls_config_alloc(&tc, NNG_TLS_MODE_CLIENT);
+	if (rv != 0) {
+		return rv;
+	}
+	char host[256] = "";
+	const char *name = tls ? tls->server_name : NULL;
+	if (name == NULL) {
+		/* tls+tcp://HOST:PORT */
+		const char *h = url + strlen("tls+tcp://");
+		const char *colon = strrchr(h, ':');
+		size_t n = colon ? (size_t) (colon - h) : strlen(h);
+		if (n >= sizeof(host)) {
+			n = sizeof(host) - 1;
+		}
+		memcpy(host, h, n);
+		host[n] = '\0';
+		name = host;
+	}
+	rv = nng_tls_config_server_name(tc, name);
+	if (rv == 0 && tls != NULL && tls->ca_file != NULL) {
+		rv = nng_tls_config_ca_file(tc, tls->ca_file);
+	}
+	if (rv == 0 && tls != NULL && tls->cert_file != NULL) {
+		rv = nng_tls_config_cert_key_file(tc, tls->cert_file, NULL);
+	}
+	if (rv == 0) {
+		rv = nng_dialer_set_ptr(*d, NNG_OPT_TLS_CONFIG, tc);
+	}
+	nng_tls_config_free(tc); /* the dialer holds its own reference */
+	return rv;
+}
+
 clm_err
 clm_open(const char *url, int timeout_ms, clm_conn **out)
+{
+	return clm_open_tls(url, timeout_ms, NULL, out);
+}
+
+clm_err
+clm_open_tls(const char *url, int timeout_ms, const struct clm_tls *tls,
+        clm_conn **out)
 {
 	if (url == NULL || url[0] == '\0') {
 		url = CLM_DEFAULT_URL;
@@ -61,7 +111,15 @@ clm_open(const char *url, int timeout_ms, clm_conn **out)
 	nng_socket_set_ms(c->sock, NNG_OPT_RECVTIMEO, timeout_ms);
 	nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, timeout_ms);
 	/* A blocking dial fails at once when nothing listens. */
-	rv = nng_dial(c->sock, url, NULL, 0);
+	if (strncmp(url, "tls+tcp://", 10) == 0) {
+		nng_dialer d;
+		rv = clm_tls_dialer(c->sock, url, tls, &d);
+		if (rv == 0) {
+			rv = nng_dialer_start(d, 0);
+		}
+	} else {
+		rv = nng_dial(c->sock, url, NULL, 0);
+	}
 	if (rv != 0) {
 		snprintf(clm_open_err, sizeof(clm_open_err),
 		        "cannot connect to '%s': %s", url, nng_strerror(rv));

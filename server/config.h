@@ -25,6 +25,8 @@ struct config {
 	char *durability;      /* "full" or "os" */
 	char *auth_token_file; /* "" = no tokens */
 	char *http;            /* "" = off */
+	char *tls_cert_file; /* PEM: certificate chain and key, for tls+tcp */
+	char *tls_ca_file;   /* PEM: CA of client certificates ("" = none) */
 	char *log_level;
 	int64_t workers; /* concurrent requests in flight */
 	int64_t max_message_bytes;

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "auth.h"
 #include "clock.h"
 #include "handlers.h"
 #include "reply.h"
@@ -121,6 +122,13 @@ dispatch_request(struct dispatch_req *r)
 		return DISPATCH_DONE;
 	}
 	resp->request_id = r->req->request_id;
+	/* Before anything else looks at the request. */
+	if (r->srv->auth != NULL
+	        && !auth_check(r->srv->auth, r->req->auth_token)) {
+		reply_error(resp, r->a, CLM_UNAUTHENTICATED,
+		        "missing or invalid auth token");
+		return DISPATCH_DONE;
+	}
 	const struct dispatch_entry *e
 	        = dispatch_find((int) r->req->call_case);
 	if (e == NULL) {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "clock.h"
 #include "config.h"
 #include "log.h"
@@ -58,14 +59,28 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level((enum log_level) log_level_parse(cfg.log_level));
-	/* The event stream carries customer ids: the same exposure rules. */
+	struct auth *auth = NULL;
+	if (cfg.auth_token_file[0] != '\0'
+	        && auth_load(cfg.auth_token_file, &auth, err, sizeof(err))
+	                != 0) {
+		config_fini(&cfg);
+		return main_fail(err);
+	}
+	/*
+	 * Requests may leave the machine only when tokens guard them; the
+	 * event stream has no token check, so it stays on loopback.
+	 */
 	for (int i = 0; i <= cfg.n_listen; i++) {
-		const char *url
-		        = i < cfg.n_listen ? cfg.listen[i] : cfg.events;
-		if (i == cfg.n_listen && strcmp(url, "none") == 0) {
+		bool events = i == cfg.n_listen;
+		const char *url = events ? cfg.events : cfg.listen[i];
+		if (events && strcmp(url, "none") == 0) {
 			break;
 		}
-		if (rpc_check_url(url, err, sizeof(err)) != 0) {
+		if (rpc_check_url(url, !events && auth != NULL,
+		            !events && cfg.tls_ca_file[0] != '\0', err,
+		            sizeof(err))
+		        != 0) {
+			auth_free(auth);
 			config_fini(&cfg);
 			return main_fail(err);
 		}
@@ -84,6 +99,7 @@ main(int argc, char **argv)
 
 	struct server srv = {
 		.cfg = &cfg,
+		.auth = auth,
 		.started_ms = clock_now_ms(),
 		.limits = {
 			.max_id_bytes = (size_t) cfg.max_id_bytes,
@@ -171,6 +187,7 @@ done:
 	if (status == 0) {
 		log_info("stopped");
 	}
+	auth_free(auth);
 	config_fini(&cfg);
 	return status;
 }

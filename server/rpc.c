@@ -1,13 +1,16 @@
 #include "rpc.h"
 
+#include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "arena.h"
@@ -53,6 +56,7 @@ struct rpc {
 	bool watchdog_stop; /* guarded by mu */
 	pthread_cond_t watchdog_cv;
 	pthread_t watchdog;
+	nng_tls_config *tls; /* for tls+tcp:// listeners, or NULL */
 };
 
 static void rpc_cb(void *arg);
@@ -204,14 +208,18 @@ rpc_host_is_loopback(const char *host, size_t n)
 }
 
 int
-rpc_check_url(const char *url, char *err, size_t errlen)
+rpc_check_url(const char *url, bool tokens, bool client_certs, char *err,
+        size_t errlen)
 {
 	const char *rest = NULL;
-	static const char *const tcp[] = { "tcp://", "tcp4://", "tcp6://" };
-	for (size_t i = 0; i < 3; i++) {
+	bool guarded = tokens;
+	static const char *const tcp[]
+	        = { "tcp://", "tcp4://", "tcp6://", "tls+tcp://" };
+	for (size_t i = 0; i < 4; i++) {
 		size_t n = strlen(tcp[i]);
 		if (strncmp(url, tcp[i], n) == 0) {
 			rest = url + n;
+			guarded = tokens || (i == 3 && client_certs);
 		}
 	}
 	if (rest == NULL) {
@@ -219,14 +227,14 @@ rpc_check_url(const char *url, char *err, size_t errlen)
 			return 0;
 		}
 		snprintf(err, errlen,
-		        "cannot listen on '%s': use tcp://HOST:PORT or "
-		        "ipc://PATH",
+		        "cannot listen on '%s': use tcp://HOST:PORT, "
+		        "tls+tcp://HOST:PORT or ipc://PATH",
 		        url);
 		return -1;
 	}
 	const char *colon = strrchr(rest, ':');
 	size_t hn = colon ? (size_t) (colon - rest) : strlen(rest);
-	if (!rpc_host_is_loopback(rest, hn)) {
+	if (!guarded && !rpc_host_is_loopback(rest, hn)) {
 		snprintf(err, errlen,
 		        "refusing to listen on '%s': not a loopback address, "
 		        "and "
@@ -238,12 +246,80 @@ rpc_check_url(const char *url, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The server's TLS configuration: our certificate and key, and when a CA
+ * is given, client certificates it signed are required.
+ */
+static int
+rpc_tls_config(const struct config *cfg, nng_tls_config **out)
+{
+	if (cfg->tls_cert_file[0] == '\0') {
+		return NNG_EINVAL;
+	}
+	nng_tls_config *tc;
+	int rv = nng_tls_config_alloc(&tc, NNG_TLS_MODE_SERVER);
+	if (rv != 0) {
+		return rv;
+	}
+	rv = nng_tls_config_cert_key_file(tc, cfg->tls_cert_file, NULL);
+	if (rv == 0 && cfg->tls_ca_file[0] != '\0') {
+		rv = nng_tls_config_ca_file(tc, cfg->tls_ca_file);
+		if (rv == 0) {
+			rv = nng_tls_config_auth_mode(
+			        tc, NNG_TLS_AUTH_MODE_REQUIRED);
+		}
+	}
+	if (rv != 0) {
+		nng_tls_config_free(tc);
+		return rv;
+	}
+	*out = tc;
+	return 0;
+}
+
+/*
+ * The directory of an IPC socket: created owner-only (0700) when missing,
+ * so nobody else can reach the socket even before its own 0600 applies.
+ */
+static int
+rpc_ipc_dir(const char *path, char *err, size_t errlen)
+{
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir) {
+		return 0;
+	}
+	*slash = '\0';
+	struct stat st;
+	if (stat(dir, &st) == 0) {
+		/* Not for a sticky shared dir such as /tmp (01000). */
+		if ((st.st_mode & 077) != 0 && (st.st_mode & 01000) == 0) {
+			log_warn("ipc socket directory '%s' is open to others "
+			         "(mode %03o): use a 0700 directory",
+			        dir, (unsigned) (st.st_mode & 0777));
+		}
+		return 0;
+	}
+	if (mkdir(dir, 0700) != 0) {
+		snprintf(err, errlen,
+		        "cannot create ipc socket directory "
+		        "'%s': %s",
+		        dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* Creates and starts a listener on url; 0 or an nng error. */
 static int
 rpc_listener_start(rpc *r, const char *url, nng_listener *out)
 {
 	nng_listener l;
 	int rv = nng_listener_create(&l, r->sock, url);
+	if (rv == 0 && strncmp(url, "tls+tcp://", 10) == 0) {
+		rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, r->tls);
+	}
 	if (rv == 0 && strncmp(url, "ipc://", 6) == 0) {
 		/* nng does not apply the umask: the socket is owner-only. */
 		rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600);
@@ -261,8 +337,28 @@ rpc_listener_start(rpc *r, const char *url, nng_listener *out)
 static int
 rpc_listen(rpc *r, const char *url, char *err, size_t errlen)
 {
-	if (rpc_check_url(url, err, errlen) != 0) {
+	const struct config *cfg = r->srv->cfg;
+	if (rpc_check_url(url, r->srv->auth != NULL,
+	            cfg->tls_ca_file[0] != '\0', err, errlen)
+	        != 0) {
 		return -1;
+	}
+	if (strncmp(url, "ipc://", 6) == 0
+	        && rpc_ipc_dir(url + 6, err, errlen) != 0) {
+		return -1;
+	}
+	bool tls = strncmp(url, "tls+tcp://", 10) == 0;
+	if (tls && r->tls == NULL) {
+		int trv = rpc_tls_config(cfg, &r->tls);
+		if (trv != 0) {
+			snprintf(err, errlen,
+			        "cannot set up TLS for '%s': %s%s", url,
+			        nng_strerror(trv),
+			        cfg->tls_cert_file[0] == '\0'
+			                ? " (tls_cert_file is not set)"
+			                : "");
+			return -1;
+		}
 	}
 	struct rpc_listener *rl = &r->listeners[r->n_listeners];
 	int rv = rpc_listener_start(r, url, &rl->l);
@@ -570,6 +666,9 @@ rpc_close(rpc *r, int timeout_ms)
 	free(r->works);
 	pthread_cond_destroy(&r->watchdog_cv);
 	pthread_mutex_destroy(&r->mu);
+	if (r->tls != NULL) {
+		nng_tls_config_free(r->tls);
+	}
 	free(r);
 	return true;
 }

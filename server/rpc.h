@@ -41,9 +41,11 @@ bool rpc_close(rpc *r, int timeout_ms);
 
 /*
  * rpc_check_url refuses URLs clmd must not listen on: unknown schemes, and
- * TCP on a non-loopback address (until tokens or TLS are configured).
- * Returns 0, or -1 with the reason in err.
+ * a non-loopback address unless the listener is guarded: tcp:// by auth
+ * tokens (tokens), tls+tcp:// by tokens or required client certificates
+ * (client_certs). Returns 0, or -1 with the reason in err.
  */
-int rpc_check_url(const char *url, char *err, size_t errlen);
+int rpc_check_url(const char *url, bool tokens, bool client_certs, char *err,
+        size_t errlen);
 
 #endif /* CLM_RPC_H */

@@ -14,8 +14,11 @@
 #include "validate.h"
 #include "writer.h"
 
+struct auth;
+
 struct server {
 	const struct config *cfg;
+	struct auth *auth; /* NULL: no tokens configured */
 	store *st;
 	writer *w;
 	struct pubsub *ps; /* NULL when events = none */

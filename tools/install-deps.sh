@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential cmake pkg-config clang-format \
 libnng-dev liblmdb-dev lmdb-utils libprotobuf-c-dev protobuf-c-compiler \
-libcriterion-dev libinih-dev"
+libcriterion-dev libinih-dev openssl"
 
 missing=""
 for p in $PKGS; do

@@ -22,6 +22,7 @@ enum {
 struct cli {
 	const char *url;
 	const char *token;
+	struct clm_tls tls; /* for tls+tcp:// */
 	bool json;
 	int timeout_ms;
 	clm_conn *conn;

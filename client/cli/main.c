@@ -39,6 +39,12 @@ cli_usage(FILE *out)
 	        "COMMAND [ARGS]\n\n"
 	        "  --url URL      clmd to talk to (default %s, or $CLM_URL)\n"
 	        "  --token T      auth token (or $CLM_TOKEN)\n"
+	        "  --tls-ca F     CA that signed the server's certificate, "
+	        "for tls+tcp:// ($CLM_TLS_CA)\n"
+	        "  --tls-cert F   our certificate and key in one PEM file "
+	        "($CLM_TLS_CERT)\n"
+	        "  --tls-server-name N  name in the server's certificate "
+	        "(default: the URL's host)\n"
 	        "  --json         print replies as JSON, one object a line\n"
 	        "  --timeout MS   wait this long for a reply (default %d)\n\n"
 	        "commands:\n",
@@ -58,6 +64,8 @@ main(int argc, char **argv)
 	struct cli cli = {
 		.url = getenv("CLM_URL"),
 		.token = getenv("CLM_TOKEN"),
+		.tls = { .ca_file = getenv("CLM_TLS_CA"),
+		        .cert_file = getenv("CLM_TLS_CERT") },
 		.timeout_ms = CLM_DEFAULT_TIMEOUT_MS,
 	};
 	int i = 1;
@@ -75,6 +83,13 @@ main(int argc, char **argv)
 			cli.url = argv[++i];
 		} else if (i + 1 < argc && strcmp(a, "--token") == 0) {
 			cli.token = argv[++i];
+		} else if (i + 1 < argc && strcmp(a, "--tls-ca") == 0) {
+			cli.tls.ca_file = argv[++i];
+		} else if (i + 1 < argc && strcmp(a, "--tls-cert") == 0) {
+			cli.tls.cert_file = argv[++i];
+		} else if (i + 1 < argc
+		        && strcmp(a, "--tls-server-name") == 0) {
+			cli.tls.server_name = argv[++i];
 		} else if (i + 1 < argc && strcmp(a, "--timeout") == 0) {
 			cli.timeout_ms = atoi(argv[++i]);
 			if (cli.timeout_ms <= 0) {

@@ -12,7 +12,8 @@
 int
 cli_connect(struct cli *cli)
 {
-	if (clm_open(cli->url, cli->timeout_ms, &cli->conn) != CLM_OK) {
+	if (clm_open_tls(cli->url, cli->timeout_ms, &cli->tls, &cli->conn)
+	        != CLM_OK) {
 		fprintf(stderr, "clm: %s\n", clm_open_error());
 		return CLI_ECONNECT;
 	}

@@ -40,6 +40,22 @@ typedef struct clm_conn clm_conn;
  */
 clm_err clm_open(const char *url, int timeout_ms, clm_conn **out);
 
+/*
+ * TLS settings for a tls+tcp:// URL: ca_file (PEM) verifies the server's
+ * certificate, whose name must be server_name (NULL: the URL's host);
+ * cert_file (PEM with certificate and key, may be NULL) is presented to a
+ * server that requires client certificates.
+ */
+struct clm_tls {
+	const char *ca_file;
+	const char *cert_file;
+	const char *server_name;
+};
+
+/* clm_open_tls is clm_open with TLS settings (tls may be NULL). */
+clm_err clm_open_tls(const char *url, int timeout_ms,
+        const struct clm_tls *tls, clm_conn **out);
+
 /* clm_close closes the connection; NULL is a no-op. */
 void clm_close(clm_conn *c);
 
