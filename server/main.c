@@ -59,6 +59,11 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level((enum log_level) log_level_parse(cfg.log_level));
+	if (cfg.http[0] != '\0') {
+		config_fini(&cfg);
+		return main_fail("--http (the dashboard) is not available in "
+		                 "this version yet");
+	}
 	struct auth *auth = NULL;
 	if (cfg.auth_token_file[0] != '\0'
 	        && auth_load(cfg.auth_token_file, &auth, err, sizeof(err))
