@@ -147,22 +147,34 @@ model_apply_purchase(struct model_profile *p, const struct model_touch *t,
  * does not depend on the order they arrive in.
  */
 static void
-model_keep_ticket(struct model_profile *p, int64_t at)
+model_keep_latest(int64_t *v, size_t *count, size_t max, int64_t at)
 {
-	size_t n = p->n_tickets;
-	if (n == MODEL_TICKETS_MAX) {
-		if (at <= p->ticket_ms[n - 1]) {
+	size_t n = *count;
+	if (n == max) {
+		if (at <= v[n - 1]) {
 			return;
 		}
 		n--;
 	}
 	size_t i = n;
-	while (i > 0 && p->ticket_ms[i - 1] < at) {
-		p->ticket_ms[i] = p->ticket_ms[i - 1];
+	while (i > 0 && v[i - 1] < at) {
+		v[i] = v[i - 1];
 		i--;
 	}
-	p->ticket_ms[i] = at;
-	p->n_tickets = n + 1;
+	v[i] = at;
+	*count = n + 1;
+}
+
+bool
+model_opened_between(const struct model_profile *p, int64_t from, int64_t to)
+{
+	for (size_t i = 0; i < p->n_email_opens; i++) {
+		if (p->email_open_ms[i] >= from && p->email_open_ms[i] <= to) {
+			return true;
+		}
+	}
+	return p->n_email_opens == MODEL_OPENS_MAX
+	        && p->email_open_ms[MODEL_OPENS_MAX - 1] > to;
 }
 
 /* Whether sentiment a is later than b (event time, then arrival). */
@@ -296,7 +308,8 @@ model_apply(struct model_profile *p, const struct model_touch *t,
 		break;
 	}
 	if (t->type == MODEL_T_SUPPORT_TICKET) {
-		model_keep_ticket(p, t->at_ms);
+		model_keep_latest(p->ticket_ms, &p->n_tickets,
+		        MODEL_TICKETS_MAX, t->at_ms);
 	}
 	switch (t->type) {
 	case MODEL_T_USAGE_LIMIT_REACHED:
@@ -309,6 +322,8 @@ model_apply(struct model_profile *p, const struct model_touch *t,
 	case MODEL_T_EMAIL_OPEN:
 		p->last_email_open_ms
 		        = model_max(p->last_email_open_ms, t->at_ms);
+		model_keep_latest(p->email_open_ms, &p->n_email_opens,
+		        MODEL_OPENS_MAX, t->at_ms);
 		break;
 	case MODEL_T_MESSAGE_SENT:
 		model_keep_message(p, t);

@@ -87,6 +87,7 @@ enum {
 #define MODEL_CART_MAX        64  /* distinct items remembered per cart */
 #define MODEL_TICKETS_MAX     16  /* latest support tickets remembered */
 #define MODEL_SENTIMENTS_MAX  16  /* latest sentiments remembered */
+#define MODEL_OPENS_MAX       16  /* latest EMAIL_OPENs remembered */
 #define MODEL_DAY_MS          86400000LL
 #define MODEL_N_CHANNELS      13 /* one past the largest clm.v1.Channel */
 #define MODEL_MSG_PER_CHANNEL 8  /* latest messages remembered per channel */
@@ -168,6 +169,8 @@ struct model_profile {
 	int64_t last_usage_limit_ms;
 	int64_t last_feedback_ms;
 	int64_t last_email_open_ms;
+	int64_t email_open_ms[MODEL_OPENS_MAX]; /* latest EMAIL_OPENs first */
+	size_t n_email_opens;
 	/* Latest messages per channel, latest first. */
 	struct model_message messages[MODEL_N_CHANNELS][MODEL_MSG_PER_CHANNEL];
 	size_t n_messages[MODEL_N_CHANNELS];
@@ -249,6 +252,14 @@ size_t model_history(
  * item id), as indexes into p->cart; returns how many (≤ MODEL_CART_MAX).
  */
 size_t model_cart(const struct model_profile *p, size_t *out);
+
+/*
+ * model_opened_between tells whether an EMAIL_OPEN happened in [from, to].
+ * Exact while fewer than MODEL_OPENS_MAX opens came after `from`; past
+ * that the answer is "opened" (the customer clearly reads their email).
+ */
+bool model_opened_between(
+        const struct model_profile *p, int64_t from, int64_t to);
 
 /* model_params_default fills the defaults of DESIGN.md §3. */
 void model_params_default(struct model_params *mp);

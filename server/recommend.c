@@ -105,8 +105,8 @@ rec_cart(const struct recommend_input *in, const struct recommend_params *rp,
 		}
 	} else if (ns == 1) {
 		int64_t s = sent[0];
-		bool opened = p->last_email_open_ms >= s
-		        && p->last_email_open_ms <= s + rp->cart_followup_ms;
+		bool opened
+		        = model_opened_between(p, s, s + rp->cart_followup_ms);
 		if (opened || in->now_ms - s < rp->cart_followup_ms) {
 			return;
 		}
@@ -152,13 +152,30 @@ rec_geo(const struct recommend_input *in, struct rec_list *l)
 	if (!in->has_location) {
 		return;
 	}
+	/* The REC_GEO_MAX nearest stores in range, nearest first. */
+	size_t near[REC_GEO_MAX];
+	double dist[REC_GEO_MAX];
+	size_t n = 0;
 	for (size_t i = 0; i < in->n_stores; i++) {
 		const struct recommend_store *s = &in->stores[i];
 		double d = recommend_distance_m(
 		        in->lat, in->lon, s->lat, s->lon);
-		if (d > s->radius_m) {
+		if (d > s->radius_m
+		        || (n == REC_GEO_MAX && d >= dist[REC_GEO_MAX - 1])) {
 			continue;
 		}
+		size_t j = n < REC_GEO_MAX ? n++ : REC_GEO_MAX - 1;
+		while (j > 0 && dist[j - 1] > d) {
+			near[j] = near[j - 1];
+			dist[j] = dist[j - 1];
+			j--;
+		}
+		near[j] = i;
+		dist[j] = d;
+	}
+	for (size_t k = 0; k < n; k++) {
+		const struct recommend_store *s = &in->stores[near[k]];
+		double d = dist[k];
 		/* Nearer stores rank higher: 0.85 at the door, 0.75 at the
 		 * edge. */
 		double closeness = s->radius_m > 0 ? d / s->radius_m : 0;

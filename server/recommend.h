@@ -35,7 +35,8 @@ enum {
 
 #define REC_ID_MAX   129
 #define REC_TEXT_MAX 192
-#define REC_MAX      64 /* candidates considered per call */
+#define REC_MAX      128 /* candidates considered per call */
+#define REC_GEO_MAX  8   /* nearest stores offered */
 
 struct recommend_params {
 	unsigned cap_messages; /* per channel within cap_ms (3) */

@@ -57,6 +57,10 @@ record_to_profile(const Clm__V1__CustomerRecord *r, struct model_profile *p)
 	p->last_usage_limit_ms = r->last_usage_limit_ms;
 	p->last_feedback_ms = r->last_feedback_ms;
 	p->last_email_open_ms = r->last_email_open_ms;
+	for (size_t i = 0; i < r->n_email_open_ms && i < MODEL_OPENS_MAX;
+	        i++) {
+		p->email_open_ms[p->n_email_opens++] = r->email_open_ms[i];
+	}
 	for (size_t i = 0; i < r->n_messages; i++) {
 		const Clm__V1__MessageEntry *m = r->messages[i];
 		int ch = (int) m->channel;
@@ -172,6 +176,17 @@ record_from_profile(
 	r->last_usage_limit_ms = p->last_usage_limit_ms;
 	r->last_feedback_ms = p->last_feedback_ms;
 	r->last_email_open_ms = p->last_email_open_ms;
+	r->n_email_open_ms = p->n_email_opens;
+	r->email_open_ms = NULL;
+	if (p->n_email_opens > 0) {
+		r->email_open_ms
+		        = arena_alloc(a, p->n_email_opens * sizeof(int64_t));
+		if (r->email_open_ms == NULL) {
+			return -1;
+		}
+		memcpy(r->email_open_ms, p->email_open_ms,
+		        p->n_email_opens * sizeof(int64_t));
+	}
 	size_t nm = 0;
 	for (int ch = 0; ch < MODEL_N_CHANNELS; ch++) {
 		nm += p->n_messages[ch];

@@ -1,4 +1,5 @@
 #include "store.h"
+#include "store_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,21 +15,6 @@
 #include "log.h"
 
 #define STORE_ANON_PREFIX '\x01'
-#define STORE_KEY_MAX     511
-
-enum store_db {
-	STORE_DB_CUSTOMERS,
-	STORE_DB_TOUCHPOINTS,
-	STORE_DB_EVENT_IDS,
-	STORE_DB_META,
-	STORE_DB_ALIASES,
-	STORE_DB_ONBOARDING,
-	STORE_DB_ITEMS,
-	STORE_DB_STORES,
-	STORE_DB_COOCCUR,
-	STORE_DB_CLAIMS,
-	STORE_N_DBS,
-};
 
 static const char *const store_db_names[STORE_N_DBS] = {
 	"customers",
@@ -42,36 +28,8 @@ static const char *const store_db_names[STORE_N_DBS] = {
 	"cooccur",
 	"claims",
 };
-
-struct store_txn {
-	store *s;
-	MDB_txn *txn;
-	bool write;
-	uint64_t next_cid, next_seq, next_event_seq;
-};
-
-struct store_reader {
-	store *s;
-	struct store_txn t;
-	bool active;
-};
-
-struct store {
-	MDB_env *env;
-	MDB_dbi dbi[STORE_N_DBS];
-	int pid_fd;
-	char *dir;
-	int64_t max_db_bytes;
-	/* Counters as of the last commit; only the writer thread uses them. */
-	uint64_t next_cid, next_seq, next_event_seq;
-	struct store_txn wtxn;
-	bool map_full; /* the last write error was MDB_MAP_FULL */
-	/* Readers hold it shared; store_grow holds it exclusive to remap. */
-	pthread_rwlock_t remap;
-};
-
 /* Translates an LMDB or errno code; logs what is not routine. */
-static clm_err
+clm_err
 store_err(store *s, int rc, const char *what)
 {
 	switch (rc) {
@@ -105,7 +63,7 @@ store_err(store *s, int rc, const char *what)
 	}
 }
 
-static void
+void
 store_u64_be(unsigned char *p, uint64_t v)
 {
 	for (int i = 7; i >= 0; i--) {
@@ -114,7 +72,7 @@ store_u64_be(unsigned char *p, uint64_t v)
 	}
 }
 
-static uint64_t
+uint64_t
 store_be_u64(const unsigned char *p)
 {
 	uint64_t v = 0;
@@ -124,7 +82,7 @@ store_be_u64(const unsigned char *p)
 	return v;
 }
 
-static clm_err
+clm_err
 store_meta_get(store_txn *t, const char *name, uint64_t *out)
 {
 	MDB_val k = { strlen(name), (void *) name }, v;
@@ -145,7 +103,7 @@ store_meta_get(store_txn *t, const char *name, uint64_t *out)
 	return CLM_OK;
 }
 
-static clm_err
+clm_err
 store_meta_put(store_txn *t, const char *name, uint64_t val)
 {
 	unsigned char buf[8];
@@ -566,7 +524,7 @@ store_next_event_seq(store_txn *t)
 }
 
 /* Writes msg into a value of exactly its packed size, without a copy. */
-static clm_err
+clm_err
 store_put_msg(store_txn *t, enum store_db db, MDB_val *k,
         const ProtobufCMessage *msg, const char *what)
 {
@@ -798,523 +756,4 @@ store_alias_del(store_txn *t, const char *anonymous_id)
 	MDB_val k = { strlen(anonymous_id), (void *) anonymous_id };
 	int rc = mdb_del(t->txn, t->s->dbi[STORE_DB_ALIASES], &k, NULL);
 	return store_err(t->s, rc, "cannot delete alias");
-}
-
-/*
- * The onboarding median.
- *
- * `onboarding` holds one empty value per customer that has onboarded, keyed
- * duration (8, BE) | cid (8, BE), so keys are unique and sorted by
- * duration. meta keeps the count n and the key of the lower median, the
- * element of rank (n - 1) / 2. Adding or removing one element moves that
- * rank by at most one place, so each change costs a cursor step, and meta
- * also keeps twice the median (the sum of the two middle durations, or
- * twice the middle one), an exact integer that readers get in one lookup.
- */
-static void
-store_onb_key(unsigned char key[16], int64_t dur, uint64_t cid)
-{
-	store_u64_be(key, (uint64_t) dur);
-	store_u64_be(key + 8, cid);
-}
-
-/* Moves key to its neighbour (next or previous) in `onboarding`. */
-static clm_err
-store_onb_step(store_txn *t, unsigned char key[16], bool next)
-{
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_ONBOARDING], &cur);
-	if (rc != 0) {
-		return store_err(t->s, rc, "cannot open cursor");
-	}
-	MDB_val k = { 16, key }, v;
-	rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
-	if (rc == 0) {
-		rc = mdb_cursor_get(cur, &k, &v, next ? MDB_NEXT : MDB_PREV);
-	}
-	if (rc == 0 && k.mv_size == 16) {
-		memcpy(key, k.mv_data, 16);
-	}
-	mdb_cursor_close(cur);
-	if (rc == MDB_NOTFOUND) {
-		log_error("onboarding median lost its neighbour");
-		return CLM_DATA_LOSS;
-	}
-	return store_err(t->s, rc, "cannot step onboarding");
-}
-
-struct store_onb {
-	uint64_t n;
-	unsigned char lower[16];
-};
-
-static clm_err
-store_onb_load(store_txn *t, struct store_onb *o)
-{
-	uint64_t dur, cid;
-	clm_err e = store_meta_get(t, "onb_count", &o->n);
-	if (e == CLM_OK) {
-		e = store_meta_get(t, "onb_lower_ms", &dur);
-	}
-	if (e == CLM_OK) {
-		e = store_meta_get(t, "onb_lower_cid", &cid);
-	}
-	store_onb_key(o->lower, (int64_t) dur, cid);
-	return e;
-}
-
-static clm_err
-store_onb_save(store_txn *t, const struct store_onb *o)
-{
-	uint64_t twice = 0;
-	if (o->n > 0) {
-		uint64_t low = store_be_u64(o->lower);
-		twice = 2 * low;
-		if (o->n % 2 == 0) {
-			unsigned char up[16];
-			memcpy(up, o->lower, 16);
-			clm_err e = store_onb_step(t, up, true);
-			if (e != CLM_OK) {
-				return e;
-			}
-			twice = low + store_be_u64(up);
-		}
-	}
-	clm_err e = store_meta_put(t, "onb_count", o->n);
-	if (e == CLM_OK) {
-		e = store_meta_put(t, "onb_lower_ms", store_be_u64(o->lower));
-	}
-	if (e == CLM_OK) {
-		e = store_meta_put(
-		        t, "onb_lower_cid", store_be_u64(o->lower + 8));
-	}
-	if (e == CLM_OK) {
-		e = store_meta_put(t, "onb_twice_median_ms", twice);
-	}
-	return e;
-}
-
-static clm_err
-store_onb_insert(store_txn *t, struct store_onb *o, const unsigned char k[16])
-{
-	MDB_val key = { 16, (void *) k }, v = { 0, NULL };
-	int rc = mdb_put(t->txn, t->s->dbi[STORE_DB_ONBOARDING], &key, &v, 0);
-	if (rc != 0) {
-		return store_err(t->s, rc, "cannot write onboarding");
-	}
-	clm_err e = CLM_OK;
-	if (o->n == 0) {
-		memcpy(o->lower, k, 16);
-	} else if (memcmp(k, o->lower, 16) < 0) {
-		if (o->n % 2 == 1) {
-			e = store_onb_step(t, o->lower, false);
-		}
-	} else if (o->n % 2 == 0) {
-		e = store_onb_step(t, o->lower, true);
-	}
-	o->n++;
-	return e;
-}
-
-static clm_err
-store_onb_remove(store_txn *t, struct store_onb *o, const unsigned char k[16])
-{
-	if (o->n == 0) {
-		return CLM_OK;
-	}
-	clm_err e = CLM_OK;
-	int c = memcmp(k, o->lower, 16);
-	if (o->n == 1) {
-		memset(o->lower, 0, 16);
-	} else if (c == 0) {
-		e = store_onb_step(t, o->lower, o->n % 2 == 0);
-	} else if (c < 0) {
-		if (o->n % 2 == 0) {
-			e = store_onb_step(t, o->lower, true);
-		}
-	} else if (o->n % 2 == 1) {
-		e = store_onb_step(t, o->lower, false);
-	}
-	if (e != CLM_OK) {
-		return e;
-	}
-	MDB_val key = { 16, (void *) k };
-	int rc = mdb_del(t->txn, t->s->dbi[STORE_DB_ONBOARDING], &key, NULL);
-	if (rc != 0) {
-		return store_err(t->s, rc, "cannot delete onboarding");
-	}
-	o->n--;
-	return CLM_OK;
-}
-
-clm_err
-store_onboarding_update(store_txn *t, uint64_t cid, const int64_t *old_ms,
-        const int64_t *new_ms)
-{
-	if (old_ms == NULL && new_ms == NULL) {
-		return CLM_OK;
-	}
-	if (old_ms != NULL && new_ms != NULL && *old_ms == *new_ms) {
-		return CLM_OK;
-	}
-	struct store_onb o;
-	clm_err e = store_onb_load(t, &o);
-	unsigned char k[16];
-	if (e == CLM_OK && old_ms != NULL) {
-		store_onb_key(k, *old_ms, cid);
-		e = store_onb_remove(t, &o, k);
-	}
-	if (e == CLM_OK && new_ms != NULL) {
-		store_onb_key(k, *new_ms, cid);
-		e = store_onb_insert(t, &o, k);
-	}
-	if (e == CLM_OK) {
-		e = store_onb_save(t, &o);
-	}
-	return e;
-}
-
-clm_err
-store_onboarding_median(store_txn *t, bool *known, int64_t *twice_median_ms)
-{
-	uint64_t n, twice;
-	clm_err e = store_meta_get(t, "onb_count", &n);
-	if (e == CLM_OK) {
-		e = store_meta_get(t, "onb_twice_median_ms", &twice);
-	}
-	if (e != CLM_OK) {
-		return e;
-	}
-	*known = n > 0;
-	*twice_median_ms = (int64_t) twice;
-	return CLM_OK;
-}
-
-clm_err
-store_item_put(store_txn *t, const Clm__V1__Item *item)
-{
-	MDB_val k = { strlen(item->item_id), item->item_id };
-	return store_put_msg(t, STORE_DB_ITEMS, &k,
-	        (const ProtobufCMessage *) item, "cannot write item");
-}
-
-clm_err
-store_item_get(
-        store_txn *t, const char *item_id, arena *a, Clm__V1__Item **out)
-{
-	MDB_val k = { strlen(item_id), (void *) item_id }, v;
-	int rc = mdb_get(t->txn, t->s->dbi[STORE_DB_ITEMS], &k, &v);
-	if (rc != 0) {
-		return store_err(t->s, rc, "cannot read item");
-	}
-	Clm__V1__Item *item
-	        = clm__v1__item__unpack(arena_pb(a), v.mv_size, v.mv_data);
-	if (item == NULL) {
-		log_error("item '%s' does not decode", item_id);
-		return CLM_DATA_LOSS;
-	}
-	*out = item;
-	return CLM_OK;
-}
-
-clm_err
-store_store_put(store_txn *t, const Clm__V1__Store *st)
-{
-	MDB_val k = { strlen(st->store_id), st->store_id };
-	return store_put_msg(t, STORE_DB_STORES, &k,
-	        (const ProtobufCMessage *) st, "cannot write store");
-}
-
-clm_err
-store_stores_each(store_txn *t, arena *a, store_store_fn fn, void *arg)
-{
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_STORES], &cur);
-	if (rc != 0) {
-		return store_err(t->s, rc, "cannot open cursor");
-	}
-	MDB_val k, v;
-	clm_err e = CLM_OK;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		Clm__V1__Store *st = clm__v1__store__unpack(
-		        arena_pb(a), v.mv_size, v.mv_data);
-		if (st == NULL) {
-			e = CLM_DATA_LOSS;
-			break;
-		}
-		if (fn(arg, st) != 0) {
-			break;
-		}
-	}
-	if (e == CLM_OK && rc != 0 && rc != MDB_NOTFOUND) {
-		e = store_err(t->s, rc, "cannot scan stores");
-	}
-	mdb_cursor_close(cur);
-	return e;
-}
-
-/*
- * Co-purchase counts live in `cooccur` under three key shapes:
- *   'p' item              -> u64 customers who bought the item
- *   'r' ~count(8) item    -> empty: the items by popularity, most first
- *   'c' a 0x00 b          -> u64 customers who bought both a and b
- *                           (stored for both orders, so a prefix scan on
- *                           'c' a 0x00 lists a's neighbours)
- */
-static size_t
-store_co_key(unsigned char *key, char tag, const char *a, const char *b)
-{
-	size_t n = 0;
-	key[n++] = (unsigned char) tag;
-	size_t la = strlen(a);
-	memcpy(key + n, a, la);
-	n += la;
-	if (b != NULL) {
-		key[n++] = 0;
-		size_t lb = strlen(b);
-		memcpy(key + n, b, lb);
-		n += lb;
-	}
-	return n;
-}
-
-static clm_err
-store_u64_get(store_txn *t, enum store_db db, MDB_val *k, uint64_t *out)
-{
-	MDB_val v;
-	int rc = mdb_get(t->txn, t->s->dbi[db], k, &v);
-	if (rc == MDB_NOTFOUND) {
-		*out = 0;
-		return CLM_OK;
-	}
-	if (rc != 0) {
-		return store_err(t->s, rc, "cannot read counter");
-	}
-	if (v.mv_size != 8) {
-		return CLM_DATA_LOSS;
-	}
-	*out = store_be_u64(v.mv_data);
-	return CLM_OK;
-}
-
-/* Sets a counter; 0 deletes it. */
-static clm_err
-store_u64_set(store_txn *t, enum store_db db, MDB_val *k, uint64_t val)
-{
-	int rc;
-	if (val == 0) {
-		rc = mdb_del(t->txn, t->s->dbi[db], k, NULL);
-		if (rc == MDB_NOTFOUND) {
-			rc = 0;
-		}
-	} else {
-		unsigned char buf[8];
-		store_u64_be(buf, val);
-		MDB_val v = { 8, buf };
-		rc = mdb_put(t->txn, t->s->dbi[db], k, &v, 0);
-	}
-	return store_err(t->s, rc, "cannot write counter");
-}
-
-static clm_err
-store_rank_key(store_txn *t, const char *item, uint64_t count, bool put)
-{
-	unsigned char key[STORE_KEY_MAX];
-	size_t n = strlen(item);
-	key[0] = 'r';
-	store_u64_be(key + 1, UINT64_MAX - count);
-	memcpy(key + 9, item, n);
-	MDB_val k = { 9 + n, key }, v = { 0, NULL };
-	int rc = put ? mdb_put(t->txn, t->s->dbi[STORE_DB_COOCCUR], &k, &v, 0)
-	             : mdb_del(t->txn, t->s->dbi[STORE_DB_COOCCUR], &k, NULL);
-	if (rc == MDB_NOTFOUND) {
-		rc = 0;
-	}
-	return store_err(t->s, rc, "cannot index popularity");
-}
-
-clm_err
-store_pop_add(store_txn *t, const char *item, int delta)
-{
-	unsigned char key[STORE_KEY_MAX];
-	MDB_val k = { store_co_key(key, 'p', item, NULL), key };
-	uint64_t old;
-	clm_err e = store_u64_get(t, STORE_DB_COOCCUR, &k, &old);
-	if (e != CLM_OK) {
-		return e;
-	}
-	uint64_t now = delta < 0 && old < (uint64_t) -delta
-	        ? 0
-	        : (uint64_t) ((int64_t) old + delta);
-	if (now == old) {
-		return CLM_OK;
-	}
-	e = store_u64_set(t, STORE_DB_COOCCUR, &k, now);
-	if (e == CLM_OK && old > 0) {
-		e = store_rank_key(t, item, old, false);
-	}
-	if (e == CLM_OK && now > 0) {
-		e = store_rank_key(t, item, now, true);
-	}
-	return e;
-}
-
-clm_err
-store_pop_get(store_txn *t, const char *item, uint64_t *count)
-{
-	unsigned char key[STORE_KEY_MAX];
-	MDB_val k = { store_co_key(key, 'p', item, NULL), key };
-	return store_u64_get(t, STORE_DB_COOCCUR, &k, count);
-}
-
-clm_err
-store_pop_top(store_txn *t, store_count_fn fn, void *arg)
-{
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_COOCCUR], &cur);
-	if (rc != 0) {
-		return store_err(t->s, rc, "cannot open cursor");
-	}
-	unsigned char start = 'r';
-	MDB_val k = { 1, &start }, v;
-	char item[STORE_KEY_MAX];
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		const unsigned char *kp = k.mv_data;
-		if (k.mv_size < 10 || kp[0] != 'r') {
-			break;
-		}
-		size_t n = k.mv_size - 9;
-		memcpy(item, kp + 9, n);
-		item[n] = '\0';
-		if (fn(arg, item, UINT64_MAX - store_be_u64(kp + 1)) != 0) {
-			break;
-		}
-	}
-	mdb_cursor_close(cur);
-	return rc == 0 || rc == MDB_NOTFOUND
-	        ? CLM_OK
-	        : store_err(t->s, rc, "cannot scan popularity");
-}
-
-clm_err
-store_co_add(store_txn *t, const char *a, const char *b, int delta)
-{
-	for (int dir = 0; dir < 2; dir++) {
-		unsigned char key[STORE_KEY_MAX];
-		MDB_val k = { store_co_key(key, 'c', dir ? b : a, dir ? a : b),
-			key };
-		uint64_t old;
-		clm_err e = store_u64_get(t, STORE_DB_COOCCUR, &k, &old);
-		if (e != CLM_OK) {
-			return e;
-		}
-		uint64_t now = delta < 0 && old < (uint64_t) -delta
-		        ? 0
-		        : (uint64_t) ((int64_t) old + delta);
-		e = store_u64_set(t, STORE_DB_COOCCUR, &k, now);
-		if (e != CLM_OK) {
-			return e;
-		}
-	}
-	return CLM_OK;
-}
-
-clm_err
-store_co_each(store_txn *t, const char *a, store_count_fn fn, void *arg)
-{
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_COOCCUR], &cur);
-	if (rc != 0) {
-		return store_err(t->s, rc, "cannot open cursor");
-	}
-	unsigned char key[STORE_KEY_MAX];
-	size_t plen = store_co_key(key, 'c', a, "");
-	MDB_val k = { plen, key }, v;
-	char item[STORE_KEY_MAX];
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size <= plen || memcmp(k.mv_data, key, plen) != 0) {
-			break;
-		}
-		if (v.mv_size != 8) {
-			continue;
-		}
-		size_t n = k.mv_size - plen;
-		memcpy(item, (const char *) k.mv_data + plen, n);
-		item[n] = '\0';
-		if (fn(arg, item, store_be_u64(v.mv_data)) != 0) {
-			break;
-		}
-	}
-	mdb_cursor_close(cur);
-	return rc == 0 || rc == MDB_NOTFOUND
-	        ? CLM_OK
-	        : store_err(t->s, rc, "cannot scan co-purchases");
-}
-
-static size_t
-store_claim_key(
-        unsigned char *key, const char *customer_id, const char *request_id)
-{
-	return store_co_key(key, 'q', customer_id, request_id);
-}
-
-clm_err
-store_claim_get(store_txn *t, const char *customer_id, const char *request_id,
-        arena *a, Clm__V1__RecommendReply **out)
-{
-	unsigned char key[STORE_KEY_MAX];
-	MDB_val k = { store_claim_key(key, customer_id, request_id), key }, v;
-	int rc = mdb_get(t->txn, t->s->dbi[STORE_DB_CLAIMS], &k, &v);
-	if (rc != 0) {
-		return store_err(t->s, rc, "cannot read claim");
-	}
-	Clm__V1__RecommendReply *r = clm__v1__recommend_reply__unpack(
-	        arena_pb(a), v.mv_size, v.mv_data);
-	if (r == NULL) {
-		return CLM_DATA_LOSS;
-	}
-	*out = r;
-	return CLM_OK;
-}
-
-clm_err
-store_claim_put(store_txn *t, const char *customer_id, const char *request_id,
-        const Clm__V1__RecommendReply *reply)
-{
-	unsigned char key[STORE_KEY_MAX];
-	MDB_val k = { store_claim_key(key, customer_id, request_id), key };
-	return store_put_msg(t, STORE_DB_CLAIMS, &k,
-	        (const ProtobufCMessage *) reply, "cannot write claim");
-}
-
-clm_err
-store_claims_del(store_txn *t, const char *customer_id)
-{
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_CLAIMS], &cur);
-	if (rc != 0) {
-		return store_err(t->s, rc, "cannot open cursor");
-	}
-	unsigned char key[STORE_KEY_MAX];
-	size_t plen = store_claim_key(key, customer_id, "");
-	MDB_val k = { plen, key }, v;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) {
-		if (k.mv_size < plen || memcmp(k.mv_data, key, plen) != 0) {
-			break;
-		}
-		rc = mdb_cursor_del(cur, 0);
-		if (rc != 0) {
-			break;
-		}
-		k.mv_size = plen;
-		k.mv_data = key;
-	}
-	mdb_cursor_close(cur);
-	return rc == 0 || rc == MDB_NOTFOUND
-	        ? CLM_OK
-	        : store_err(t->s, rc, "cannot delete claims");
 }
