@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 struct clm_conn {
@@ -15,8 +16,30 @@ struct clm_conn {
 	char *url;
 	char *token;
 	uint64_t next_id;
+	uint64_t nonce; /* makes request ids unique across processes */
 	char err[512];
 };
+
+/*
+ * A random 64-bit value: request ids key idempotent claims on the server,
+ * so two processes (or one after a restart) must never reuse one.
+ */
+static uint64_t
+clm_nonce(void)
+{
+	uint64_t v = 0;
+	FILE *f = fopen("/dev/urandom", "rb");
+	if (f != NULL) {
+		if (fread(&v, sizeof(v), 1, f) != 1) {
+			v = 0;
+		}
+		fclose(f);
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return v ^ ((uint64_t) ts.tv_sec << 32) ^ (uint64_t) ts.tv_nsec
+	        ^ ((uint64_t) getpid() << 16);
+}
 
 /* The reason of the last failed clm_open, per thread (no conn exists). */
 static _Thread_local char clm_open_err[512];
@@ -131,6 +154,7 @@ clm_open_tls(const char *url, int timeout_ms, const struct clm_tls *tls,
 		        : CLM_UNAVAILABLE;
 	}
 	c->next_id = 1;
+	c->nonce = clm_nonce();
 	clm_open_err[0] = '\0';
 	*out = c;
 	return CLM_OK;
@@ -180,7 +204,8 @@ clm_call(clm_conn *c, const Clm__V1__Request *req, Clm__V1__Response **out)
 	Clm__V1__Request copy = *req;
 	char id[48];
 	if (copy.request_id == NULL || copy.request_id[0] == '\0') {
-		snprintf(id, sizeof(id), "%ld-%llu", (long) getpid(),
+		snprintf(id, sizeof(id), "%016llx-%llu",
+		        (unsigned long long) c->nonce,
 		        (unsigned long long) c->next_id++);
 		copy.request_id = id;
 	}
