@@ -238,15 +238,8 @@ store_open(const struct store_opts *o, store **out, char *err, size_t errlen)
 	}
 	s->pid_fd = -1;
 	s->max_db_bytes = o->max_db_bytes;
-	pthread_rwlockattr_t attr;
-	pthread_rwlockattr_init(&attr);
-#ifdef PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP
-	/* Keep a stream of readers from starving a map resize. */
-	pthread_rwlockattr_setkind_np(
-	        &attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-#endif
-	pthread_rwlock_init(&s->remap, &attr);
-	pthread_rwlockattr_destroy(&attr);
+	pthread_rwlock_init(&s->remap, NULL);
+	pthread_mutex_init(&s->turnstile, NULL);
 	s->dir = strdup(o->dir);
 	if (s->dir == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -316,6 +309,7 @@ store_close(store *s)
 		close(s->pid_fd); /* releases the flock */
 	}
 	pthread_rwlock_destroy(&s->remap);
+	pthread_mutex_destroy(&s->turnstile);
 	free(s->dir);
 	free(s);
 }
@@ -382,6 +376,9 @@ store_reader_free(store_reader *r)
 clm_err
 store_read_begin(store_reader *r, store_txn **txn)
 {
+	/* Wait behind a map resize that is waiting for readers to leave. */
+	pthread_mutex_lock(&r->s->turnstile);
+	pthread_mutex_unlock(&r->s->turnstile);
 	pthread_rwlock_rdlock(&r->s->remap);
 	int rc;
 	if (r->t.txn == NULL) {
@@ -493,9 +490,11 @@ store_grow(store *s)
 	if (next > (uint64_t) s->max_db_bytes) {
 		next = (uint64_t) s->max_db_bytes;
 	}
+	pthread_mutex_lock(&s->turnstile);
 	pthread_rwlock_wrlock(&s->remap);
 	int rc = mdb_env_set_mapsize(s->env, (size_t) next);
 	pthread_rwlock_unlock(&s->remap);
+	pthread_mutex_unlock(&s->turnstile);
 	if (rc != 0) {
 		return store_err(s, rc, "cannot grow the map");
 	}
