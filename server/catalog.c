@@ -150,7 +150,9 @@ catalog_cross_sell(store_txn *txn, char *const *basis, size_t nb,
 		return s.err;
 	}
 	/* Keep each item's best similarity. */
-	qsort(s.v, s.n, sizeof(*s.v), catalog_by_item);
+	if (s.n > 1) {
+		qsort(s.v, s.n, sizeof(*s.v), catalog_by_item);
+	}
 	size_t m = 0;
 	for (size_t i = 0; i < s.n; i++) {
 		if (m == 0 || strcmp(s.v[m - 1].item, s.v[i].item) != 0) {
@@ -171,7 +173,9 @@ catalog_cross_sell(store_txn *txn, char *const *basis, size_t nb,
 			return e;
 		}
 	}
-	qsort(s.v, s.n, sizeof(*s.v), catalog_by_score);
+	if (s.n > 1) {
+		qsort(s.v, s.n, sizeof(*s.v), catalog_by_score);
+	}
 	if (s.n > k) {
 		s.n = k;
 	}

@@ -323,8 +323,9 @@ offers_record(struct writer_batch *b, writer_job *job, struct offers_claim *c,
 	}
 	clm__v1__touchpoint__init(tp);
 	if (c->request_id[0] != '\0') {
-		tp->event_id
-		        = arena_printf(a, "claim:%s:%zu", c->request_id, i);
+		/* Event ids are global: the customer makes them unique. */
+		tp->event_id = arena_printf(a, "claim:%s:%s:%zu",
+		        c->q->customer_id, c->request_id, i);
 		if (tp->event_id == NULL) {
 			return CLM_RESOURCE_EXHAUSTED;
 		}

@@ -104,6 +104,16 @@ main(int argc, char **argv)
 		cli_usage(i == argc ? stderr : stdout);
 		return i == argc ? CLI_EUSAGE : CLI_OK;
 	}
+	/* --json may also follow the command: `clm customer ID --json`. */
+	int kept = i + 1;
+	for (int k = i + 1; k < argc; k++) {
+		if (strcmp(argv[k], "--json") == 0) {
+			cli.json = true;
+		} else {
+			argv[kept++] = argv[k];
+		}
+	}
+	argc = kept;
 	for (size_t k = 0; k < CLI_N_COMMANDS; k++) {
 		if (strcmp(argv[i], cli_commands[k].name) == 0) {
 			int rc = cli_commands[k].run(&cli, argc - i, argv + i);
