@@ -186,6 +186,8 @@ done:
 	writer_stop(srv.w); /* applies and answers everything queued */
 	if (rpc_close(r, 2000)) {
 		pubsub_close(srv.ps);
+	} else {
+		pubsub_abandon(srv.ps);
 	}
 
 	store_close(srv.st);

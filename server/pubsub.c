@@ -49,6 +49,12 @@ pubsub_close(struct pubsub *ps)
 	free(ps);
 }
 
+void
+pubsub_abandon(struct pubsub *ps)
+{
+	free(ps);
+}
+
 size_t
 pubsub_topic(const Clm__V1__LifecycleEvent *ev, char *buf, size_t n)
 {

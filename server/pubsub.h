@@ -27,6 +27,12 @@ clm_err pubsub_open(
 void pubsub_close(struct pubsub *ps);
 
 /*
+ * pubsub_abandon frees ps without closing its socket, for an exit after
+ * nng wedged (see rpc_close): the process is about to end anyway.
+ */
+void pubsub_abandon(struct pubsub *ps);
+
+/*
  * pubsub_topic writes the topic of ev ("stage/NURTURE") into buf, returning
  * its length, or 0 if it does not fit.
  */
