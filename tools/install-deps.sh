@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential cmake pkg-config clang-format \
 libnng-dev liblmdb-dev lmdb-utils libprotobuf-c-dev protobuf-c-compiler \
-libcriterion-dev libinih-dev openssl"
+libcriterion-dev libinih-dev openssl clang libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do
