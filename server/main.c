@@ -180,10 +180,13 @@ main(int argc, char **argv)
 	        sig == SIGINT ? "SIGINT" : "SIGTERM");
 	status = 0;
 done:
-	if (r != NULL) {
-		rpc_stop_listening(r);
-	}
-	writer_stop(srv.w); /* applies and answers everything queued */
+	/*
+	 * The writer first: it applies and commits everything queued and
+	 * wakes each waiting request, while the connections are still open
+	 * for the replies (writes arriving now get UNAVAILABLE, reads are
+	 * still served). rpc_close then lets the replies go out and closes.
+	 */
+	writer_stop(srv.w);
 	if (rpc_close(r, 2000)) {
 		pubsub_close(srv.ps);
 	} else {

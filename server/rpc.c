@@ -518,8 +518,8 @@ fail:
 	return CLM_UNAVAILABLE;
 }
 
-void
-rpc_stop_listening(rpc *r)
+static void
+rpc_watchdog_stop(rpc *r)
 {
 	pthread_mutex_lock(&r->mu);
 	r->watchdog_stop = true;
@@ -529,6 +529,12 @@ rpc_stop_listening(rpc *r)
 		pthread_join(r->watchdog, NULL);
 		r->watchdog_running = false;
 	}
+}
+
+void
+rpc_stop_listening(rpc *r)
+{
+	rpc_watchdog_stop(r);
 	for (int i = 0; i < r->n_listeners; i++) {
 		nng_listener_close(r->listeners[i].l);
 	}
@@ -608,7 +614,11 @@ rpc_close(rpc *r, int timeout_ms)
 	if (r == NULL) {
 		return true;
 	}
-	rpc_stop_listening(r);
+	/*
+	 * Listeners stay open until the end: closing one closes the
+	 * connections it accepted, and with them the replies still owed.
+	 */
+	rpc_watchdog_stop(r);
 	/*
 	 * Let every item finish the request in its hands and stop: idle ones
 	 * have their receive cancelled, busy ones stop after their reply.
@@ -643,6 +653,13 @@ rpc_close(rpc *r, int timeout_ms)
 			nng_aio_stop(r->works[i].aio);
 		}
 	}
+	/*
+	 * A sent reply may still sit in a connection's queue; nng has no
+	 * flush, so give the transport a moment before closing.
+	 */
+	struct timespec flush = { 0, 100000000 };
+	nanosleep(&flush, NULL);
+	rpc_stop_listening(r);
 	if (!rpc_close_socket(r, timeout_ms)) {
 		/*
 		 * nng is stuck tearing the socket down (see rpc_close_socket);

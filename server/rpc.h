@@ -30,12 +30,12 @@ clm_err rpc_open(struct server *srv, rpc **out, char *err, size_t errlen);
 void rpc_stop_listening(rpc *r);
 
 /*
- * rpc_close waits (up to timeout_ms) for work items with a request in hand
- * to send their reply, then stops every aio, closes the socket and frees
- * everything. Call it after the writer has stopped. Returns false when nng
- * could not close the socket in time (a bug of nng 1.5.2): nng is then
- * wedged, no other nng socket can be closed either, and the process
- * should just exit. NULL is a no-op (true).
+ * rpc_close stops taking requests, waits (up to timeout_ms) for work items
+ * with a request in hand to send their reply, then stops every aio, closes
+ * the listeners and the socket and frees everything. Call it after the writer
+ * has stopped. Returns false when nng could not close the socket in time (a
+ * bug of nng 1.5.2): nng is then wedged, no other nng socket can be closed
+ * either, and the process should just exit. NULL is a no-op (true).
  */
 bool rpc_close(rpc *r, int timeout_ms);
 
