@@ -110,6 +110,51 @@ dispatch_ok_if_unset(struct dispatch_req *r)
 	}
 }
 
+/*
+ * Drops the unknown fields of m and of every message inside it. Fields a
+ * newer client sends are ignored, as protobuf does; they must not be
+ * stored either: protobuf-c 1.4.1 keeps an unknown field it can read
+ * (field number 0 in an over-long varint) but writes it back in a form it
+ * then refuses to read, which would make the stored record undecodable.
+ */
+static void
+dispatch_strip_unknown(ProtobufCMessage *m)
+{
+	m->n_unknown_fields = 0;
+	m->unknown_fields = NULL;
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE) {
+			continue;
+		}
+		char *base = (char *) m;
+		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+			uint32_t which
+			        = *(uint32_t *) (base + f->quantifier_offset);
+			if (which != f->id) {
+				continue;
+			}
+		}
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(size_t *) (base + f->quantifier_offset);
+			ProtobufCMessage **v
+			        = *(ProtobufCMessage ***) (base + f->offset);
+			for (size_t k = 0; k < n; k++) {
+				if (v[k] != NULL) {
+					dispatch_strip_unknown(v[k]);
+				}
+			}
+		} else {
+			ProtobufCMessage *sub
+			        = *(ProtobufCMessage **) (base + f->offset);
+			if (sub != NULL) {
+				dispatch_strip_unknown(sub);
+			}
+		}
+	}
+}
+
 enum dispatch_result
 dispatch_request(struct dispatch_req *r)
 {
@@ -121,6 +166,9 @@ dispatch_request(struct dispatch_req *r)
 		        "malformed request: not a clm.v1.Request");
 		return DISPATCH_DONE;
 	}
+	/* The request is ours (decoded into the arena): const only to
+	 * handlers. */
+	dispatch_strip_unknown((ProtobufCMessage *) r->req);
 	resp->request_id = r->req->request_id;
 	/* Before anything else looks at the request. */
 	if (r->srv->auth != NULL
