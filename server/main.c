@@ -102,7 +102,12 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	struct server srv = {
+	/*
+	 * Static: if nng wedges at shutdown its threads may still reach the
+	 * server through the work items after main returns.
+	 */
+	static struct server srv;
+	srv = (struct server) {
 		.cfg = &cfg,
 		.auth = auth,
 		.started_ms = clock_now_ms(),
@@ -189,7 +194,9 @@ done:
 	writer_stop(srv.w);
 	if (rpc_close(r, 2000)) {
 		pubsub_close(srv.ps);
+		writer_free(srv.w);
 	} else {
+		/* nng may still call in: leave what it can reach. */
 		pubsub_abandon(srv.ps);
 	}
 

@@ -237,6 +237,14 @@ writer_stop(writer *w)
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->thread, NULL);
+}
+
+void
+writer_free(writer *w)
+{
+	if (w == NULL) {
+		return;
+	}
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mu);
 	free(w);

@@ -82,10 +82,13 @@ clm_err writer_submit(writer *w, writer_job *job);
 Clm__V1__LifecycleEvent *writer_job_event(writer_job *job);
 
 /*
- * writer_stop refuses new jobs, applies and completes every queued job, and
- * joins the thread. NULL is a no-op.
+ * writer_stop refuses new jobs (writer_submit then says UNAVAILABLE),
+ * applies and completes every queued job, and joins the thread. The
+ * writer stays allocated for callers still submitting: release it with
+ * writer_free once nothing can call writer_submit. NULL is a no-op.
  */
 void writer_stop(writer *w);
+void writer_free(writer *w);
 
 /* writer_queue_depth returns the number of jobs waiting (for status). */
 size_t writer_queue_depth(writer *w);
