@@ -207,6 +207,7 @@ fuzz_store_close(void)
 	fuzz.reader = NULL;
 	fuzz.dr.reader = NULL;
 	writer_stop(fuzz.srv.w);
+	writer_free(fuzz.srv.w);
 	fuzz.srv.w = NULL;
 	store_close(fuzz.srv.st);
 	fuzz.srv.st = NULL;
