@@ -308,8 +308,9 @@ track_prepare(struct dispatch_req *r)
 		clm__v1__item_error__init(ie);
 		ie->index = (uint32_t) i;
 		ie->status = reply_status(a, CLM_INVALID_ARGUMENT,
-		        arena_printf(a, "%s: %s", v.items[0]->field,
-		                v.items[0]->description),
+		        v.n == 0 ? "invalid touchpoint"
+		                 : arena_printf(a, "%s: %s", v.items[0]->field,
+		                         v.items[0]->description),
 		        &v);
 		/* Grow the rejected list geometrically in the arena. */
 		if ((reply->n_rejected & (reply->n_rejected - 1)) == 0) {
@@ -333,12 +334,14 @@ track_prepare(struct dispatch_req *r)
 	resp->result_case = CLM__V1__RESPONSE__RESULT_TRACK;
 	resp->track = reply;
 	if (n_valid == 0) {
+		/* all.n is 0 only if memory ran out while listing them. */
 		resp->status = reply_status(a, CLM_INVALID_ARGUMENT,
-		        arena_printf(a,
-		                "every touchpoint was rejected (%zu); first: "
-		                "%s: %s",
-		                n_rejected, all.items[0]->field,
-		                all.items[0]->description),
+		        all.n == 0 ? "every touchpoint was rejected"
+		                   : arena_printf(a,
+		                           "every touchpoint was rejected "
+		                           "(%zu); first: %s: %s",
+		                           n_rejected, all.items[0]->field,
+		                           all.items[0]->description),
 		        &all);
 		return false;
 	}
