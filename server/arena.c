@@ -179,6 +179,27 @@ arena_printf(arena *a, const char *fmt, ...)
 	return p;
 }
 
+void *
+arena_grow(arena *a, void *v, size_t n, size_t *cap, size_t elem)
+{
+	if (n < *cap) {
+		return v;
+	}
+	size_t ncap = *cap ? *cap * 2 : 16;
+	if (ncap > SIZE_MAX / elem) {
+		return NULL;
+	}
+	void *nv = arena_alloc(a, ncap * elem);
+	if (nv == NULL) {
+		return NULL;
+	}
+	if (n > 0) {
+		memcpy(nv, v, n * elem);
+	}
+	*cap = ncap;
+	return nv;
+}
+
 ProtobufCAllocator *
 arena_pb(arena *a)
 {

@@ -53,6 +53,14 @@ char *arena_printf(arena *a, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 char *arena_vprintf(arena *a, const char *fmt, va_list ap);
 
+/*
+ * arena_grow makes room for element n of the array v (elements of elem
+ * bytes, *cap of them allocated): it returns v itself while n < *cap, else
+ * a copy twice as large (at least 16) in arena memory, updating *cap.
+ * NULL when memory is exhausted (v is still valid then).
+ */
+void *arena_grow(arena *a, void *v, size_t n, size_t *cap, size_t elem);
+
 /* arena_pb returns a protobuf-c allocator drawing from a (free is a no-op). */
 ProtobufCAllocator *arena_pb(arena *a);
 

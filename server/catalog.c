@@ -29,7 +29,9 @@ struct catalog_scan {
 	char *const *exclude;
 	size_t ne;
 	struct catalog_scored *v;
-	size_t n, cap, seen;
+	size_t n, cap;
+	size_t seen; /* neighbours read of the current basis item */
+	size_t k;    /* popular fallback: how many items to take */
 	clm_err err;
 };
 
@@ -47,19 +49,13 @@ catalog_excluded(char *const *ex, size_t ne, const char *item)
 static int
 catalog_push(struct catalog_scan *s, const char *item, double sim)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		struct catalog_scored *v = arena_alloc(s->a, cap * sizeof(*v));
-		if (v == NULL) {
-			s->err = CLM_RESOURCE_EXHAUSTED;
-			return 1;
-		}
-		if (s->n > 0) {
-			memcpy(v, s->v, s->n * sizeof(*v));
-		}
-		s->v = v;
-		s->cap = cap;
+	struct catalog_scored *v
+	        = arena_grow(s->a, s->v, s->n, &s->cap, sizeof(*v));
+	if (v == NULL) {
+		s->err = CLM_RESOURCE_EXHAUSTED;
+		return 1;
 	}
+	s->v = v;
 	char *copy = arena_strdup(s->a, item);
 	if (copy == NULL) {
 		s->err = CLM_RESOURCE_EXHAUSTED;
@@ -104,7 +100,7 @@ catalog_popular_fn(void *arg, const char *item, uint64_t count)
 	if (catalog_push(s, item, (double) count / (double) s->pop_x) != 0) {
 		return 1;
 	}
-	return s->n >= s->seen; /* seen holds k here */
+	return s->n >= s->k;
 }
 
 static int
@@ -164,7 +160,7 @@ catalog_cross_sell(store_txn *txn, char *const *basis, size_t nb,
 	if (s.n == 0 && k > 0) {
 		popular = true;
 		s.pop_x = 0;
-		s.seen = k;
+		s.k = k;
 		clm_err e = store_pop_top(txn, catalog_popular_fn, &s);
 		if (e == CLM_OK) {
 			e = s.err;

@@ -42,20 +42,13 @@ identity_collect_fn(
         void *arg, int64_t at_ms, uint64_t seq, const Clm__V1__Touchpoint *tp)
 {
 	struct identity_move *m = arg;
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 16;
-		struct identity_moved *items
-		        = arena_alloc(m->a, cap * sizeof(*items));
-		if (items == NULL) {
-			m->oom = true;
-			return 1;
-		}
-		if (m->n > 0) {
-			memcpy(items, m->items, m->n * sizeof(*items));
-		}
-		m->items = items;
-		m->cap = cap;
+	struct identity_moved *items
+	        = arena_grow(m->a, m->items, m->n, &m->cap, sizeof(*items));
+	if (items == NULL) {
+		m->oom = true;
+		return 1;
 	}
+	m->items = items;
 	m->items[m->n++] = (struct identity_moved) { at_ms, seq, tp };
 	return 0;
 }

@@ -36,20 +36,13 @@ static int
 offers_store_fn(void *arg, const Clm__V1__Store *st)
 {
 	struct offers_stores *s = arg;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 16;
-		struct recommend_store *v
-		        = arena_alloc(s->a, cap * sizeof(*v));
-		if (v == NULL) {
-			s->oom = true;
-			return 1;
-		}
-		if (s->n > 0) {
-			memcpy(v, s->v, s->n * sizeof(*v));
-		}
-		s->v = v;
-		s->cap = cap;
+	struct recommend_store *v
+	        = arena_grow(s->a, s->v, s->n, &s->cap, sizeof(*v));
+	if (v == NULL) {
+		s->oom = true;
+		return 1;
 	}
+	s->v = v;
 	s->v[s->n++] = (struct recommend_store) { st->store_id,
 		st->location ? st->location->lat : 0,
 		st->location ? st->location->lon : 0, st->radius_m,

@@ -39,20 +39,13 @@ privacy_collect_fn(
         void *arg, int64_t at_ms, uint64_t seq, const Clm__V1__Touchpoint *tp)
 {
 	struct privacy_list *l = arg;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct privacy_doomed *items
-		        = arena_alloc(l->a, cap * sizeof(*items));
-		if (items == NULL) {
-			l->oom = true;
-			return 1;
-		}
-		if (l->n > 0) {
-			memcpy(items, l->items, l->n * sizeof(*items));
-		}
-		l->items = items;
-		l->cap = cap;
+	struct privacy_doomed *items
+	        = arena_grow(l->a, l->items, l->n, &l->cap, sizeof(*items));
+	if (items == NULL) {
+		l->oom = true;
+		return 1;
 	}
+	l->items = items;
 	const char *eid = NULL;
 	if (tp->event_id[0] != '\0') {
 		eid = arena_strdup(l->a, tp->event_id);
@@ -171,20 +164,13 @@ privacy_export_fn(
 	(void) at_ms;
 	(void) seq;
 	struct privacy_export *x = arg;
-	if (x->n == x->cap) {
-		size_t cap = x->cap ? x->cap * 2 : 64;
-		Clm__V1__Touchpoint **items
-		        = arena_alloc(x->a, cap * sizeof(*items));
-		if (items == NULL) {
-			x->oom = true;
-			return 1;
-		}
-		if (x->n > 0) {
-			memcpy(items, x->items, x->n * sizeof(*items));
-		}
-		x->items = items;
-		x->cap = cap;
+	Clm__V1__Touchpoint **items
+	        = arena_grow(x->a, x->items, x->n, &x->cap, sizeof(*items));
+	if (items == NULL) {
+		x->oom = true;
+		return 1;
 	}
+	x->items = items;
 	/* Collected into the arena: ours to complete with the customer. */
 	Clm__V1__Touchpoint *t = (Clm__V1__Touchpoint *) tp;
 	t->customer_id = (char *) x->customer_id;

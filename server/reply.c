@@ -24,19 +24,12 @@ violations_init(struct violations *v, arena *a)
 void
 violations_add(struct violations *v, const char *field, const char *fmt, ...)
 {
-	if (v->n == v->cap) {
-		size_t cap = v->cap ? v->cap * 2 : 4;
-		Clm__V1__FieldViolation **items
-		        = arena_alloc(v->a, cap * sizeof(*items));
-		if (items == NULL) {
-			return;
-		}
-		if (v->n > 0) {
-			memcpy(items, v->items, v->n * sizeof(*items));
-		}
-		v->items = items;
-		v->cap = cap;
+	Clm__V1__FieldViolation **items
+	        = arena_grow(v->a, v->items, v->n, &v->cap, sizeof(*items));
+	if (items == NULL) {
+		return;
 	}
+	v->items = items;
 	Clm__V1__FieldViolation *fv = arena_alloc(v->a, sizeof(*fv));
 	if (fv == NULL) {
 		return;

@@ -278,7 +278,7 @@ track_prepare(struct dispatch_req *r)
 	/* All violations, for the top-level status if nothing is valid. */
 	struct violations all;
 	violations_init(&all, a);
-	size_t n_valid = 0, n_rejected = 0;
+	size_t n_valid = 0, n_rejected = 0, rejected_cap = 0;
 	for (size_t i = 0; i < req->n_touchpoints; i++) {
 		Clm__V1__Touchpoint *tp = req->touchpoints[i];
 		char prefix[48];
@@ -312,23 +312,14 @@ track_prepare(struct dispatch_req *r)
 		                 : arena_printf(a, "%s: %s", v.items[0]->field,
 		                         v.items[0]->description),
 		        &v);
-		/* Grow the rejected list geometrically in the arena. */
-		if ((reply->n_rejected & (reply->n_rejected - 1)) == 0) {
-			size_t cap = reply->n_rejected ? reply->n_rejected * 2
-			                               : 1;
-			Clm__V1__ItemError **arr
-			        = arena_alloc(a, cap * sizeof(*arr));
-			if (arr == NULL) {
-				reply_error(resp, a, CLM_RESOURCE_EXHAUSTED,
-				        "out of memory");
-				return false;
-			}
-			if (reply->n_rejected > 0) {
-				memcpy(arr, reply->rejected,
-				        reply->n_rejected * sizeof(*arr));
-			}
-			reply->rejected = arr;
+		Clm__V1__ItemError **arr = arena_grow(a, reply->rejected,
+		        reply->n_rejected, &rejected_cap, sizeof(*arr));
+		if (arr == NULL) {
+			reply_error(resp, a, CLM_RESOURCE_EXHAUSTED,
+			        "out of memory");
+			return false;
 		}
+		reply->rejected = arr;
 		reply->rejected[reply->n_rejected++] = ie;
 	}
 	resp->result_case = CLM__V1__RESPONSE__RESULT_TRACK;

@@ -28,19 +28,12 @@ struct writer {
 Clm__V1__LifecycleEvent *
 writer_job_event(writer_job *job)
 {
-	if (job->n_events == job->cap_events) {
-		size_t cap = job->cap_events ? job->cap_events * 2 : 4;
-		Clm__V1__LifecycleEvent **ev
-		        = arena_alloc(job->arena, cap * sizeof(*ev));
-		if (ev == NULL) {
-			return NULL;
-		}
-		if (job->n_events > 0) {
-			memcpy(ev, job->events, job->n_events * sizeof(*ev));
-		}
-		job->events = ev;
-		job->cap_events = cap;
+	Clm__V1__LifecycleEvent **ev = arena_grow(job->arena, job->events,
+	        job->n_events, &job->cap_events, sizeof(*ev));
+	if (ev == NULL) {
+		return NULL;
 	}
+	job->events = ev;
 	Clm__V1__LifecycleEvent *e = arena_alloc(job->arena, sizeof(*e));
 	if (e == NULL) {
 		return NULL;
