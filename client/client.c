@@ -483,3 +483,63 @@ clm_put_catalog(clm_conn *c, const Clm__V1__PutCatalogRequest *pr,
 	req.put_catalog = (Clm__V1__PutCatalogRequest *) pr;
 	return clm_call_status(c, &req, out);
 }
+
+clm_err
+clm_metrics(clm_conn *c, const Clm__V1__MetricsRequest *mr,
+        Clm__V1__Response **out)
+{
+	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
+	req.call_case = CLM__V1__REQUEST__CALL_METRICS;
+	req.metrics = (Clm__V1__MetricsRequest *) mr;
+	return clm_call_status(c, &req, out);
+}
+
+clm_err
+clm_cohorts(
+        clm_conn *c, const Clm__V1__CohortRequest *cr, Clm__V1__Response **out)
+{
+	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
+	req.call_case = CLM__V1__REQUEST__CALL_COHORTS;
+	req.cohorts = (Clm__V1__CohortRequest *) cr;
+	return clm_call_status(c, &req, out);
+}
+
+clm_err
+clm_record_spend(clm_conn *c, const Clm__V1__RecordSpendRequest *sr,
+        Clm__V1__Response **out)
+{
+	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
+	req.call_case = CLM__V1__REQUEST__CALL_RECORD_SPEND;
+	req.record_spend = (Clm__V1__RecordSpendRequest *) sr;
+	return clm_call_status(c, &req, out);
+}
+
+clm_err
+clm_define_experiment(clm_conn *c, const Clm__V1__DefineExperimentRequest *dr,
+        Clm__V1__Response **out)
+{
+	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
+	req.call_case = CLM__V1__REQUEST__CALL_DEFINE_EXPERIMENT;
+	req.define_experiment = (Clm__V1__DefineExperimentRequest *) dr;
+	return clm_call_status(c, &req, out);
+}
+
+clm_err
+clm_assign(
+        clm_conn *c, const Clm__V1__AssignRequest *ar, Clm__V1__Response **out)
+{
+	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
+	req.call_case = CLM__V1__REQUEST__CALL_ASSIGN;
+	req.assign = (Clm__V1__AssignRequest *) ar;
+	return clm_call_status(c, &req, out);
+}
+
+clm_err
+clm_experiment_results(clm_conn *c,
+        const Clm__V1__ExperimentResultsRequest *er, Clm__V1__Response **out)
+{
+	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
+	req.call_case = CLM__V1__REQUEST__CALL_EXPERIMENT_RESULTS;
+	req.experiment_results = (Clm__V1__ExperimentResultsRequest *) er;
+	return clm_call_status(c, &req, out);
+}

@@ -39,6 +39,18 @@ bool identity_prepare(struct dispatch_req *r);
 bool privacy_forget_prepare(struct dispatch_req *r);
 void privacy_export(struct dispatch_req *r, store_txn *txn);
 
+/* Metrics and Cohorts (reports.c). */
+void metrics_get(struct dispatch_req *r, store_txn *txn);
+void cohorts_get(struct dispatch_req *r, store_txn *txn);
+
+/* RecordSpend (spend.c). */
+bool spend_prepare(struct dispatch_req *r);
+
+/* DefineExperiment, Assign, ExperimentResults (experiments.c). */
+bool exp_define_prepare(struct dispatch_req *r);
+bool exp_assign_prepare(struct dispatch_req *r);
+void exp_results_get(struct dispatch_req *r, store_txn *txn);
+
 /* ServerStatus (status.c). */
 void status_get(struct dispatch_req *r, store_txn *txn);
 

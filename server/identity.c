@@ -185,6 +185,9 @@ identity_apply(struct writer_batch *b, writer_job *job)
 			e = identity_move(
 			        txn, anon->rec->cid, cust->rec->cid, a);
 			if (e == CLM_OK) {
+				e = profile_adopt_experiments(cust, anon, a);
+			}
+			if (e == CLM_OK) {
 				e = profile_drop(txn, anon);
 			}
 			if (e == CLM_OK) {

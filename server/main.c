@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agg_rebuild.h"
 #include "auth.h"
 #include "clock.h"
 #include "config.h"
@@ -149,6 +150,19 @@ main(int argc, char **argv)
 	if (store_open(&so, &srv.st, err, sizeof(err)) != CLM_OK) {
 		main_fail(err);
 		goto done;
+	}
+	size_t rebuilt;
+	int64_t rebuild_start = clock_now_ms();
+	clm_err re = agg_rebuild(srv.st, false, &rebuilt);
+	if (re != CLM_OK) {
+		snprintf(err, sizeof(err), "cannot rebuild the aggregates: %s",
+		        clm_strerror(re));
+		main_fail(err);
+		goto done;
+	}
+	if (rebuilt > 0) {
+		log_info("rebuilt the aggregates of %zu profiles in %lld ms",
+		        rebuilt, (long long) (clock_now_ms() - rebuild_start));
 	}
 	if (strcmp(cfg.events, "none") != 0
 	        && pubsub_open(cfg.events, &srv.ps, err, sizeof(err))

@@ -478,8 +478,7 @@ model_params_default(struct model_params *mp)
 	mp->weight[MODEL_SUBSCRIPTION_CANCELLED] = 1.0;
 }
 
-/* A CANCELLATION later than the last PURCHASE (or with no purchase). */
-static bool
+bool
 model_cancelled(const struct model_profile *p)
 {
 	return p->last_cancellation_ms != 0

@@ -272,6 +272,9 @@ void model_params_default(struct model_params *mp);
 int model_health(const struct model_profile *p, const struct model_params *mp,
         int64_t now_ms);
 
+/* model_cancelled: a CANCELLATION later than the last PURCHASE (or none). */
+bool model_cancelled(const struct model_profile *p);
+
 /*
  * model_onboarding_ms gives how long SIGNUP -> ONBOARDING_COMPLETED took
  * (first of each; 0 if completed before signing up). Returns false when the

@@ -63,6 +63,9 @@ profile_load(store_txn *txn, const char *id, bool anonymous, bool create,
 	        = model_onboarding_ms(&pr->p, &pr->old_onboarding_ms);
 	pr->old_items = pr->rec->purchased_items;
 	pr->n_old_items = pr->rec->n_purchased_items;
+	if (agg_customer(&pr->p, pr->rec, a, &pr->old_agg) != 0) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
 	*out = pr;
 	return CLM_OK;
 }
@@ -78,8 +81,8 @@ profile_has(char *const *items, size_t n, const char *item)
 	return false;
 }
 
-clm_err
-profile_note_purchase(struct profile *pr, const char *item, arena *a)
+static clm_err
+profile_note_item(struct profile *pr, const char *item, arena *a)
 {
 	Clm__V1__CustomerRecord *r = pr->rec;
 	if (item[0] == '\0'
@@ -99,6 +102,91 @@ profile_note_purchase(struct profile *pr, const char *item, arena *a)
 	}
 	items[r->n_purchased_items++] = copy;
 	r->purchased_items = items;
+	return CLM_OK;
+}
+
+/* Adds day to the ascending distinct purchase days (a new array). */
+static clm_err
+profile_note_day(struct profile *pr, uint32_t day, arena *a)
+{
+	Clm__V1__CustomerRecord *r = pr->rec;
+	size_t n = r->n_purchase_days, at = n;
+	for (size_t i = 0; i < n; i++) {
+		if (r->purchase_days[i] == day) {
+			return CLM_OK;
+		}
+		if (r->purchase_days[i] > day) {
+			at = i;
+			break;
+		}
+	}
+	uint32_t *days = arena_alloc(a, (n + 1) * sizeof(*days));
+	if (days == NULL) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	if (at > 0) {
+		memcpy(days, r->purchase_days, at * sizeof(*days));
+	}
+	days[at] = day;
+	if (n > at) {
+		memcpy(days + at + 1, r->purchase_days + at,
+		        (n - at) * sizeof(*days));
+	}
+	r->purchase_days = days;
+	r->n_purchase_days = n + 1;
+	return CLM_OK;
+}
+
+clm_err
+profile_note(struct profile *pr, const Clm__V1__Touchpoint *tp, int64_t at_ms,
+        arena *a)
+{
+	Clm__V1__CustomerRecord *r = pr->rec;
+	for (size_t i = 0; i < r->n_experiments; i++) {
+		Clm__V1__ExperimentEntry *x = r->experiments[i];
+		if (x->goal == tp->type && at_ms >= x->exposed_ms
+		        && (x->converted_ms == 0 || at_ms < x->converted_ms)) {
+			x->converted_ms = at_ms;
+		}
+	}
+	if (tp->type != CLM__V1__TOUCHPOINT_TYPE__PURCHASE) {
+		return CLM_OK;
+	}
+	clm_err e = profile_note_item(pr, tp->item_id, a);
+	return e != CLM_OK ? e : profile_note_day(pr, agg_day(at_ms), a);
+}
+
+clm_err
+profile_adopt_experiments(
+        struct profile *into, const struct profile *from, arena *a)
+{
+	Clm__V1__CustomerRecord *r = into->rec;
+	const Clm__V1__CustomerRecord *f = from->rec;
+	if (f->n_experiments == 0) {
+		return CLM_OK;
+	}
+	Clm__V1__ExperimentEntry **v = arena_alloc(
+	        a, (r->n_experiments + f->n_experiments) * sizeof(*v));
+	if (v == NULL) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	size_t n = r->n_experiments;
+	if (n > 0) {
+		memcpy(v, r->experiments, n * sizeof(*v));
+	}
+	for (size_t i = 0; i < f->n_experiments; i++) {
+		bool have = false;
+		for (size_t k = 0; k < r->n_experiments && !have; k++) {
+			have = strcmp(r->experiments[k]->experiment_id,
+			               f->experiments[i]->experiment_id)
+			        == 0;
+		}
+		if (!have) {
+			v[n++] = f->experiments[i];
+		}
+	}
+	r->experiments = v;
+	r->n_experiments = n;
 	return CLM_OK;
 }
 
@@ -159,6 +247,15 @@ profile_save(store_txn *txn, struct profile *pr, arena *a)
 	}
 	pr->had_onboarding = has;
 	pr->old_onboarding_ms = now_ms;
+	struct agg_list now_agg;
+	if (agg_customer(&pr->p, pr->rec, a, &now_agg) != 0) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	e = agg_apply_diff(txn, &pr->old_agg, &now_agg);
+	if (e != CLM_OK) {
+		return e;
+	}
+	pr->old_agg = now_agg;
 	if (record_from_profile(&pr->p, pr->rec, a) != 0) {
 		return CLM_RESOURCE_EXHAUSTED;
 	}
@@ -174,6 +271,11 @@ profile_drop(store_txn *txn, struct profile *pr)
 {
 	clm_err e = profile_copurchase(
 	        txn, pr->old_items, pr->n_old_items, NULL, 0);
+	struct agg_list none = { NULL, 0, 0 };
+	if (e == CLM_OK) {
+		e = agg_apply_diff(txn, &pr->old_agg, &none);
+		pr->old_agg = none;
+	}
 	if (e == CLM_OK) {
 		e = store_onboarding_update(txn, pr->rec->cid,
 		        pr->had_onboarding ? &pr->old_onboarding_ms : NULL,
@@ -198,11 +300,9 @@ profile_replay_fn(
 {
 	struct profile_replay *rp = arg;
 	struct model_profile *p = &rp->pr->p;
-	if (tp->type == CLM__V1__TOUCHPOINT_TYPE__PURCHASE) {
-		rp->err = profile_note_purchase(rp->pr, tp->item_id, rp->a);
-		if (rp->err != CLM_OK) {
-			return 1;
-		}
+	rp->err = profile_note(rp->pr, tp, at_ms, rp->a);
+	if (rp->err != CLM_OK) {
+		return 1;
 	}
 	struct model_touch t;
 	profile_touch(tp, at_ms, seq, &t);
@@ -222,6 +322,11 @@ profile_replay(store_txn *txn, struct profile *pr, arena *a)
 	model_profile_init(&pr->p);
 	pr->rec->n_purchased_items = 0;
 	pr->rec->purchased_items = NULL;
+	pr->rec->n_purchase_days = 0;
+	pr->rec->purchase_days = NULL;
+	for (size_t i = 0; i < pr->rec->n_experiments; i++) {
+		pr->rec->experiments[i]->converted_ms = 0;
+	}
 	struct profile_replay rp = { pr, a, CLM_OK };
 	clm_err e = store_touchpoints_scan(
 	        txn, pr->rec->cid, -1, INT64_MAX, profile_replay_fn, &rp);

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "agg.h"
 #include "arena.h"
 #include "clm/error.h"
 #include "model.h"
@@ -24,6 +25,8 @@ struct profile {
 	/* Distinct items bought, as loaded (rec->purchased_items is now). */
 	char **old_items;
 	size_t n_old_items;
+	/* Contributions to the aggregates, as last stored (agg.h). */
+	struct agg_list old_agg;
 };
 
 /* Distinct purchased items remembered per customer (co-purchase basis). */
@@ -53,11 +56,23 @@ clm_err profile_drop(store_txn *txn, struct profile *pr);
 clm_err profile_replay(store_txn *txn, struct profile *pr, arena *a);
 
 /*
- * profile_note_purchase adds item to the customer's distinct purchased
- * items (up to PROFILE_ITEMS_MAX); profile_save then updates the
- * co-purchase counts.
+ * profile_note records what the stored record keeps of a touchpoint
+ * besides the model's facts: for a PURCHASE the item (distinct purchased
+ * items, up to PROFILE_ITEMS_MAX: the co-purchase basis) and the day (for
+ * cohorts); for an experiment's goal type, a conversion of every
+ * assignment exposed at or before at_ms. profile_save then moves the
+ * aggregates.
  */
-clm_err profile_note_purchase(struct profile *pr, const char *item, arena *a);
+clm_err profile_note(struct profile *pr, const Clm__V1__Touchpoint *tp,
+        int64_t at_ms, arena *a);
+
+/*
+ * profile_adopt_experiments gives `into` the assignments of `from` to
+ * experiments it has none in (a merge: the known customer's own win).
+ * Conversions are recomputed by the profile_replay that follows.
+ */
+clm_err profile_adopt_experiments(
+        struct profile *into, const struct profile *from, arena *a);
 
 /* profile_touch converts a stored touchpoint for model_apply. */
 

@@ -27,6 +27,9 @@ static const char *const store_db_names[STORE_N_DBS] = {
 	"stores",
 	"cooccur",
 	"claims",
+	"agg",
+	"spend",
+	"experiments",
 };
 /* Translates an LMDB or errno code; logs what is not routine. */
 clm_err

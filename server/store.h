@@ -17,6 +17,10 @@
  *   items, stores  catalog: id -> Item / Store
  *   cooccur      co-purchase counts (see store_pop_add)
  *   claims       customer id 0x00 request id -> RecommendReply
+ *   agg          aggregate key (see agg.h) -> int64 counters, or a sketch
+ *   spend        channel (1) | day (4, big-endian) | campaign -> int64
+ *                micro-units (RecordSpend)
+ *   experiments  experiment id -> ExperimentRecord
  *   meta         "schema", "next_cid", "next_seq", "event_seq", and the
  *                onboarding median's state ("onb_*") -> u64 BE
  *
@@ -227,5 +231,61 @@ clm_err store_claim_get(store_txn *txn, const char *customer_id,
 clm_err store_claim_put(store_txn *txn, const char *customer_id,
         const char *request_id, const Clm__V1__RecommendReply *reply);
 clm_err store_claims_del(store_txn *txn, const char *customer_id);
+
+/*
+ * Aggregates (`agg`, keys built by agg.c). A counter value is a vector of
+ * int64; store_agg_add adds delta[0..n) to it (a shorter stored vector is
+ * extended with zeros) and deletes the key when every counter is 0, so
+ * scans only meet live keys. store_agg_get reads up to n counters (zeros
+ * when missing). store_agg_scan calls fn for every key in [from, to) in
+ * key order with its raw value (valid until fn returns); fn returns
+ * non-zero to stop. Blobs (sketches) are read and written whole.
+ */
+clm_err store_agg_add(store_txn *txn, const void *key, size_t klen,
+        const int64_t *delta, size_t n);
+clm_err store_agg_get(
+        store_txn *txn, const void *key, size_t klen, int64_t *out, size_t n);
+typedef int (*store_agg_fn)(void *arg, const unsigned char *key, size_t klen,
+        const void *val, size_t vlen);
+clm_err store_agg_scan(store_txn *txn, const void *from, size_t flen,
+        const void *to, size_t tlen, store_agg_fn fn, void *arg);
+clm_err store_agg_blob_get(store_txn *txn, const void *key, size_t klen,
+        const void **val, size_t *vlen);
+clm_err store_agg_blob_put(store_txn *txn, const void *key, size_t klen,
+        const void *val, size_t vlen);
+
+/* store_agg_counters copies up to n counters out of a raw value. */
+void store_agg_counters(const void *val, size_t vlen, int64_t *out, size_t n);
+
+/*
+ * The aggregates' version (meta "agg_version"): 0 when they must be
+ * rebuilt from the profiles and touchpoints (agg_rebuild). store_agg_reset
+ * empties `agg` and sets it to 0.
+ */
+clm_err store_agg_version(store_txn *txn, uint64_t *v);
+clm_err store_agg_set_version(store_txn *txn, uint64_t v);
+clm_err store_agg_reset(store_txn *txn);
+
+/*
+ * store_customers_after calls fn with the ids of up to max profiles that
+ * come after (after, after_anon) in key order (after NULL: from the
+ * first). fn returns non-zero to stop.
+ */
+typedef int (*store_id_fn)(void *arg, const char *id, bool anonymous);
+clm_err store_customers_after(store_txn *txn, const char *after,
+        bool after_anon, size_t max, store_id_fn fn, void *arg);
+
+/*
+ * Spend (`spend`): store_spend_set sets the micro-units of (channel, day,
+ * campaign) and tells what was there before (0 if nothing).
+ */
+clm_err store_spend_set(store_txn *txn, int channel, uint32_t day,
+        const char *campaign, int64_t micros, int64_t *old);
+
+/* Experiments (`experiments`): definitions by id. */
+clm_err store_experiment_get(store_txn *txn, const char *id, arena *a,
+        Clm__V1__ExperimentRecord **out);
+clm_err store_experiment_put(
+        store_txn *txn, const Clm__V1__ExperimentRecord *rec);
 
 #endif /* CLM_STORE_H */

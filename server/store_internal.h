@@ -2,7 +2,8 @@
  * store_internal: what the store's files share (store.c: environment,
  * customers, touchpoints, events, aliases; store_onboarding.c: the
  * onboarding median; store_catalog.c: catalog, co-purchase counts,
- * claims). Not for other modules: lmdb.h stays behind the store.
+ * claims; store_agg.c: aggregates, spend, experiments). Not for other modules:
+ * lmdb.h stays behind the store.
  */
 #ifndef CLM_STORE_INTERNAL_H
 #define CLM_STORE_INTERNAL_H
@@ -25,6 +26,9 @@ enum store_db {
 	STORE_DB_STORES,
 	STORE_DB_COOCCUR,
 	STORE_DB_CLAIMS,
+	STORE_DB_AGG,
+	STORE_DB_SPEND,
+	STORE_DB_EXPERIMENTS,
 	STORE_N_DBS,
 };
 

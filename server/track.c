@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agg.h"
 #include "handlers.h"
 #include "log.h"
 #include "model.h"
@@ -178,13 +179,15 @@ track_touchpoint(struct writer_batch *b, writer_job *job,
 			ev->reason = (Clm__V1__RiskReason) reason;
 		}
 	}
-	if (t.type == MODEL_T_PURCHASE) {
-		e = profile_note_purchase(pr, tp->item_id, a);
-		if (e != CLM_OK) {
-			return e;
-		}
+	e = profile_note(pr, tp, t.at_ms, a);
+	if (e == CLM_OK) {
+		e = store_touchpoint_put(
+		        txn, pr->rec->cid, t.at_ms, t.seq, tp);
 	}
-	e = store_touchpoint_put(txn, pr->rec->cid, t.at_ms, t.seq, tp);
+	if (e == CLM_OK) {
+		e = agg_touch(txn, tp, t.at_ms, pr->rec->customer_id,
+		        pr->rec->anonymous);
+	}
 	if (e == CLM_OK && tp->event_id[0] != '\0') {
 		e = store_event_put(
 		        txn, tp->event_id, pr->rec->cid, t.at_ms, t.seq);

@@ -7,7 +7,8 @@
  *             [--seconds S] [--customers N] [--durability full|os]
  *             [--transport tcp|ipc] [--clmd PATH]
  *
- * Workloads: echo, get-customer, recommend, track-single, track-batch
+ * Workloads: echo, get-customer, recommend, metrics (the last 30 days),
+ * track-single, track-batch
  * (100 touchpoints a call), mixed (90 % GetCustomer, 10 % Track). With
  * --start the bench runs its own clmd on a temporary data dir, preloads
  * --customers customers, and reports clmd's CPU time per request.
@@ -126,6 +127,15 @@ bench_echo_cb(void *arg)
 	}
 }
 
+/* Wall-clock seconds (event times). */
+static double
+bench_wall(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
 static uint32_t
 bench_rand(uint32_t *s)
 {
@@ -196,6 +206,14 @@ bench_client(void *arg)
 		} else if (strcmp(w, "get-customer") == 0
 		        || (strcmp(w, "mixed") == 0 && pick % 10 != 0)) {
 			e = clm_get_customer(c, id, 0, &resp);
+		} else if (strcmp(w, "metrics") == 0) {
+			/* The default window: the last 30 days. */
+			Clm__V1__MetricsRequest q
+			        = CLM__V1__METRICS_REQUEST__INIT;
+			Clm__V1__Request req = CLM__V1__REQUEST__INIT;
+			req.call_case = CLM__V1__REQUEST__CALL_METRICS;
+			req.metrics = &q;
+			e = clm_call(c, &req, &resp);
 		} else if (strcmp(w, "recommend") == 0) {
 			Clm__V1__RecommendRequest q
 			        = CLM__V1__RECOMMEND_REQUEST__INIT;
@@ -331,6 +349,12 @@ bench_start_clmd(const char *clmd, const char *dir, const char *url,
 	return -1;
 }
 
+/*
+ * Preloads customers with a short history spread over the last 120 days
+ * (so a 30-day Metrics window holds a quarter of it): a visit and a page
+ * view for everyone, a purchase for a third, a second purchase for a
+ * ninth, a referral for a 27th.
+ */
 static void
 bench_preload(const char *url, int customers)
 {
@@ -338,23 +362,53 @@ bench_preload(const char *url, int customers)
 	if (clm_open(url, 60000, &c) != CLM_OK) {
 		return;
 	}
-	Clm__V1__Touchpoint tps[1000], *ptr[1000];
-	char cids[1000][32];
-	for (int base = 0; base < customers; base += 1000) {
-		size_t n = 0;
-		for (int i = base; i < customers && n < 1000; i++, n++) {
-			clm__v1__touchpoint__init(&tps[n]);
-			snprintf(cids[n], 32, "bench-%d", i);
-			tps[n].customer_id = cids[n];
-			tps[n].type = i % 3
-			        ? CLM__V1__TOUCHPOINT_TYPE__SITE_VISIT
-			        : CLM__V1__TOUCHPOINT_TYPE__PURCHASE;
-			tps[n].item_id = "sku-1";
-			ptr[n] = &tps[n];
+	enum { BATCH = 1000, PER = 5 };
+	static Clm__V1__Touchpoint tps[BATCH + PER];
+	static Clm__V1__Touchpoint *ptr[BATCH + PER];
+	static char cids[BATCH + PER][32];
+	const int64_t day = 86400000, now = (int64_t) (bench_wall() * 1000);
+	size_t n = 0;
+	for (int i = 0; i < customers; i++) {
+		uint32_t h = (uint32_t) i * 2654435761u;
+		int64_t t0 = now - (int64_t) (h % 120) * day - 3600000;
+		int types[PER], k = 0;
+		int64_t at[PER];
+		types[k] = CLM__V1__TOUCHPOINT_TYPE__SITE_VISIT, at[k++] = t0;
+		types[k] = CLM__V1__TOUCHPOINT_TYPE__PAGE_VIEW,
+		at[k++] = t0 + 60000;
+		if (i % 3 == 0) {
+			types[k] = CLM__V1__TOUCHPOINT_TYPE__PURCHASE;
+			at[k++] = t0 + 1800000;
 		}
-		Clm__V1__Response *resp = NULL;
-		clm_track(c, ptr, n, &resp);
-		clm_response_free(resp);
+		if (i % 9 == 0) {
+			types[k] = CLM__V1__TOUCHPOINT_TYPE__PURCHASE;
+			at[k++] = t0 + 1800000 + (int64_t) (h % 7) * 60000;
+		}
+		if (i % 27 == 0) {
+			types[k] = CLM__V1__TOUCHPOINT_TYPE__REFERRAL;
+			at[k++] = t0 + 2400000;
+		}
+		for (int j = 0; j < k; j++, n++) {
+			Clm__V1__Touchpoint *tp = &tps[n];
+			clm__v1__touchpoint__init(tp);
+			snprintf(cids[n], 32, "bench-%d", i);
+			tp->customer_id = cids[n];
+			tp->type = (Clm__V1__TouchpointType) types[j];
+			tp->occurred_at_ms = at[j];
+			tp->channel = (Clm__V1__Channel) (1 + h % 12);
+			tp->duration_s = 30 + h % 600;
+			if (types[j] == CLM__V1__TOUCHPOINT_TYPE__PURCHASE) {
+				tp->item_id = "sku-1";
+				tp->value = 10 + h % 90;
+			}
+			ptr[n] = tp;
+		}
+		if (n >= BATCH || i + 1 == customers) {
+			Clm__V1__Response *resp = NULL;
+			clm_track(c, ptr, n, &resp);
+			clm_response_free(resp);
+			n = 0;
+		}
 	}
 	clm_close(c);
 }
@@ -367,15 +421,15 @@ bench_usage(void)
 	        "[--clients N,...]\n"
 	        "                 [--seconds S] [--customers N] "
 	        "[--durability full|os] [--transport tcp|ipc] [--clmd PATH]\n"
-	        "workloads: echo get-customer recommend track-single "
-	        "track-batch mixed\n");
+	        "workloads: echo get-customer recommend metrics "
+	        "track-single track-batch mixed\n");
 }
 
 int
 main(int argc, char **argv)
 {
 	const char *url = NULL,
-	           *workloads = "echo,get-customer,recommend,"
+	           *workloads = "echo,get-customer,recommend,metrics,"
 	                        "track-single,track-batch,mixed";
 	const char *clients_s = "1,8,64", *durability = "full";
 	const char *transport = "tcp", *clmd_path = NULL;

@@ -3,7 +3,7 @@
 # Does nothing (and needs no root) when every package is already present.
 set -eu
 
-PKGS="build-essential cmake pkg-config clang-format \
+PKGS="build-essential cmake pkg-config clang-format python3 \
 libnng-dev liblmdb-dev lmdb-utils libprotobuf-c-dev protobuf-c-compiler \
 libcriterion-dev libinih-dev openssl clang libclang-rt-14-dev"
 

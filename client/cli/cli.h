@@ -67,6 +67,56 @@ int cli_parse_time(const char *s, int64_t *out);
 int cli_usage_error(const char *fmt, ...)
         __attribute__((format(printf, 1, 2)));
 
+/*
+ * cli_days_from_civil counts the days from 1970-01-01 to y-m-d (month
+ * 1..12) in the proleptic Gregorian calendar.
+ */
+int64_t cli_days_from_civil(int64_t y, unsigned m, unsigned d);
+
+/* cli_fmt_date formats unix ms as its UTC date, 2026-11-24. */
+void cli_fmt_date(int64_t ms, char buf[32]);
+
+/* cli_day_floor rounds unix ms down to 00:00 UTC of its day. */
+int64_t cli_day_floor(int64_t ms);
+
+/* cli_now_ms is the current time in unix ms. */
+int64_t cli_now_ms(void);
+
+/*
+ * cli_utf8_tty tells whether fd is a terminal whose locale (LC_ALL,
+ * LC_CTYPE or LANG) is UTF-8, so block characters can be drawn on it.
+ */
+bool cli_utf8_tty(int fd);
+
+/*
+ * cli_bar draws a bar of frac (0..1) of width cells on out: full and
+ * eighth blocks when unicode, else '#'; padded with spaces to width.
+ */
+void cli_bar(FILE *out, double frac, int width, bool unicode);
+
+/*
+ * cli_csv_split splits one CSV line in place into at most max fields
+ * ("quoted" fields may hold commas, "" is a quote). Returns the number of
+ * fields, or -1 for a malformed line or more than max fields.
+ */
+int cli_csv_split(char *line, char **fields, int max);
+
+/*
+ * cli_csv_name writes the canonical form of a CSV header name into out
+ * (len bytes): trimmed, lowerCamelCase turned into snake_case (eventId ->
+ * event_id), so either spelling of a field name matches.
+ */
+void cli_csv_name(const char *in, char *out, size_t len);
+
+/*
+ * cli_read_line reads the next line of in into *line (getline-style
+ * buffer), without its line end and trailing blanks; a UTF-8 byte order
+ * mark before the first line is dropped. Returns its length, or -1 at the
+ * end. *bytes (may be NULL) grows by the bytes consumed.
+ */
+long cli_read_line(FILE *in, char **line, size_t *cap, unsigned long *lineno,
+        unsigned long long *bytes);
+
 /* The commands: argv[0] is the command name. */
 int cmd_status(struct cli *cli, int argc, char **argv);
 int cmd_track(struct cli *cli, int argc, char **argv);
@@ -77,5 +127,10 @@ int cmd_export(struct cli *cli, int argc, char **argv);
 int cmd_watch(struct cli *cli, int argc, char **argv);
 int cmd_recommend(struct cli *cli, int argc, char **argv);
 int cmd_catalog(struct cli *cli, int argc, char **argv);
+int cmd_metrics(struct cli *cli, int argc, char **argv);
+int cmd_cohorts(struct cli *cli, int argc, char **argv);
+int cmd_spend(struct cli *cli, int argc, char **argv);
+int cmd_import(struct cli *cli, int argc, char **argv);
+int cmd_experiment(struct cli *cli, int argc, char **argv);
 
 #endif /* CLM_CLI_H */

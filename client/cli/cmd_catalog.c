@@ -80,51 +80,6 @@ cmd_catalog_send(struct cli *cli, struct cmd_catalog_batch *b)
 	return rc;
 }
 
-/* Splits one CSV line in place into at most max fields; returns the count. */
-static int
-cmd_catalog_split(char *line, char **fields, int max)
-{
-	int n = 0;
-	char *p = line;
-	for (;;) {
-		if (n == max) {
-			return -1;
-		}
-		char *out = p;
-		fields[n++] = out;
-		if (*p == '"') {
-			p++;
-			for (;;) {
-				if (*p == '\0') {
-					return -1; /* unterminated quote */
-				}
-				if (*p == '"' && p[1] == '"') {
-					*out++ = '"';
-					p += 2;
-				} else if (*p == '"') {
-					p++;
-					break;
-				} else {
-					*out++ = *p++;
-				}
-			}
-			if (*p != ',' && *p != '\0') {
-				return -1;
-			}
-		} else {
-			while (*p != ',' && *p != '\0') {
-				*out++ = *p++;
-			}
-		}
-		char sep = *p;
-		*out = '\0';
-		if (sep == '\0') {
-			return n;
-		}
-		p++;
-	}
-}
-
 static char *
 cmd_catalog_dup(const char *s)
 {
@@ -285,7 +240,7 @@ cmd_catalog(struct cli *cli, int argc, char **argv)
 			        line, (size_t) len, b, err, sizeof(err));
 		} else {
 			char *f[CMD_CATALOG_COLS];
-			int nf = cmd_catalog_split(line, f, CMD_CATALOG_COLS);
+			int nf = cli_csv_split(line, f, CMD_CATALOG_COLS);
 			if (nf < 0) {
 				snprintf(
 				        err, sizeof(err), "malformed CSV row");

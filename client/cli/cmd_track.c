@@ -1,13 +1,14 @@
 /*
  * clm track: record one touchpoint given by flags, or many given as NDJSON
  * (one Touchpoint in proto3 JSON per line) on standard input, sent in
- * batches.
+ * batches (tpbatch.c, shared with clm import).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "pbjson.h"
+#include "tpbatch.h"
 
 #define CMD_TRACK_BATCH 1000
 
@@ -20,22 +21,27 @@ static const char cmd_track_usage[]
           "                 [--prop KEY=VALUE]...\n"
           "       clm track < touchpoints.ndjson\n";
 
-/* Totals over all batches, and how to map reply indexes back to lines. */
-struct cmd_track_run {
-	struct cli *cli;
-	unsigned long accepted, duplicates, rejected, bad_lines;
-	int rc;
-};
-
+/*
+ * Prints one Track reply: as JSON, or the rejected touchpoints (with their
+ * input lines when lines is not NULL) on stderr and the stage changes on
+ * stdout.
+ */
 static void
-cmd_track_print_reply(struct cmd_track_run *run, const Clm__V1__TrackReply *r,
+cmd_track_print_reply(void *arg, clm_err e, const Clm__V1__Response *resp,
         const unsigned long *lines)
 {
-	run->accepted += r->accepted;
-	run->duplicates += r->duplicates;
-	run->rejected += r->n_rejected;
-	if (run->cli->json) {
+	const struct cli *cli = arg;
+	const Clm__V1__TrackReply *r = resp->track;
+	if (cli->json) {
 		cli_print_json((const ProtobufCMessage *) r);
+		/* Every item was rejected: say so, as for any failed call. */
+		if (e != CLM_OK && r->n_rejected > 0) {
+			if (resp->status != NULL) {
+				cli_print_status(resp->status);
+			} else {
+				fprintf(stderr, "clm: %s\n", clm_strerror(e));
+			}
+		}
 		return;
 	}
 	for (size_t i = 0; i < r->n_rejected; i++) {
@@ -66,48 +72,23 @@ cmd_track_print_reply(struct cmd_track_run *run, const Clm__V1__TrackReply *r,
 	}
 }
 
-/* Sends one batch; returns an exit code (OK also for partial rejects). */
+/* The worse of two exit codes (they are ordered by severity). */
 static int
-cmd_track_send(struct cmd_track_run *run, Clm__V1__Touchpoint **tps, size_t n,
-        const unsigned long *lines)
+cmd_track_worse(int a, int b)
 {
-	Clm__V1__Response *resp;
-	clm_err e = clm_track(run->cli->conn, tps, n, &resp);
-	if (resp == NULL) {
-		return cli_result(run->cli, e, resp);
-	}
-	if (resp->track != NULL) {
-		cmd_track_print_reply(run, resp->track, lines);
-	}
-	int rc = CLI_OK;
-	if (e != CLM_OK) {
-		if (resp->track == NULL || resp->track->n_rejected == 0
-		        || run->cli->json) {
-			rc = cli_result(run->cli, e, resp);
-		} else {
-			rc = CLI_ESERVER; /* the items were printed above */
-		}
-	} else if (resp->track != NULL && resp->track->n_rejected > 0) {
-		rc = CLI_ESERVER;
-	}
-	clm_response_free(resp);
-	return rc;
+	return a > b ? a : b;
 }
 
 static int
 cmd_track_stdin(struct cli *cli)
 {
-	struct cmd_track_run run = { .cli = cli };
-	Clm__V1__Touchpoint **batch = calloc(CMD_TRACK_BATCH, sizeof(*batch));
-	unsigned long *lines = calloc(CMD_TRACK_BATCH, sizeof(*lines));
-	if (batch == NULL || lines == NULL) {
-		free(batch);
-		free(lines);
+	struct tpbatch b;
+	if (tpbatch_init(&b, cli, CMD_TRACK_BATCH, cmd_track_print_reply, cli)
+	        != 0) {
 		fprintf(stderr, "clm: out of memory\n");
 		return CLI_EUSAGE;
 	}
-	size_t n = 0;
-	unsigned long lineno = 0;
+	unsigned long lineno = 0, bad_lines = 0;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
@@ -130,40 +111,28 @@ cmd_track_stdin(struct cli *cli)
 		            sizeof(err))
 		        != 0) {
 			fprintf(stderr, "line %lu: %s\n", lineno, err);
-			run.bad_lines++;
+			bad_lines++;
 			continue;
 		}
-		batch[n] = (Clm__V1__Touchpoint *) m;
-		lines[n++] = lineno;
-		if (n == CMD_TRACK_BATCH) {
-			int r = cmd_track_send(&run, batch, n, lines);
-			rc = r > rc ? r : rc;
-			for (size_t i = 0; i < n; i++) {
-				clm__v1__touchpoint__free_unpacked(
-				        batch[i], NULL);
-			}
-			n = 0;
-		}
+		rc = cmd_track_worse(rc,
+		        tpbatch_add(&b, (Clm__V1__Touchpoint *) m, lineno));
 	}
-	if (n > 0 && rc != CLI_ECONNECT) {
-		int r = cmd_track_send(&run, batch, n, lines);
-		rc = r > rc ? r : rc;
+	if (rc != CLI_ECONNECT) {
+		rc = cmd_track_worse(rc, tpbatch_flush(&b));
 	}
-	for (size_t i = 0; i < n; i++) {
-		clm__v1__touchpoint__free_unpacked(batch[i], NULL);
-	}
+	tpbatch_fini(&b);
 	free(line);
-	free(batch);
-	free(lines);
 	if (!cli->json) {
 		fprintf(stderr,
 		        "accepted %lu, duplicates %lu, rejected %lu, "
 		        "unreadable "
 		        "lines %lu\n",
-		        run.accepted, run.duplicates, run.rejected,
-		        run.bad_lines);
+		        b.accepted, b.duplicates, b.rejected, bad_lines);
 	}
-	if (run.bad_lines > 0 && rc == CLI_OK) {
+	if (b.rejected > 0) {
+		rc = cmd_track_worse(rc, CLI_ESERVER);
+	}
+	if (bad_lines > 0 && rc == CLI_OK) {
 		rc = CLI_EUSAGE;
 	}
 	return rc;
@@ -293,13 +262,21 @@ cmd_track(struct cli *cli, int argc, char **argv)
 	if (rc != CLI_OK) {
 		return rc;
 	}
-	struct cmd_track_run run = { .cli = cli };
+	struct tpbatch b;
+	if (tpbatch_init(&b, cli, 1, cmd_track_print_reply, cli) != 0) {
+		fprintf(stderr, "clm: out of memory\n");
+		return CLI_EUSAGE;
+	}
 	Clm__V1__Touchpoint *one = &tp;
-	rc = cmd_track_send(&run, &one, 1, NULL);
+	rc = tpbatch_send(&b, &one, 1, NULL);
+	if (b.rejected > 0) {
+		rc = cmd_track_worse(rc, CLI_ESERVER);
+	}
 	if (rc == CLI_OK && !cli->json) {
 		printf("%s\n",
-		        run.duplicates ? "duplicate (already recorded)"
-		                       : "recorded");
+		        b.duplicates ? "duplicate (already recorded)"
+		                     : "recorded");
 	}
+	tpbatch_fini(&b);
 	return rc;
 }

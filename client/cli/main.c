@@ -10,23 +10,42 @@
 struct cli_command {
 	const char *name;
 	int (*run)(struct cli *cli, int argc, char **argv);
+	const char *args; /* the synopsis after the name */
 	const char *summary;
 };
 
 static const struct cli_command cli_commands[] = {
-	{ "status", cmd_status, "the server's version, counts and sizes" },
+	{ "status", cmd_status, "", "the server's version, counts and sizes" },
 	{ "track", cmd_track,
+	        "--customer ID --type TYPE [FLAGS] | < touchpoints.ndjson",
 	        "record a touchpoint (flags) or NDJSON from stdin" },
-	{ "customer", cmd_customer,
+	{ "customer", cmd_customer, "ID [--as-of TIME]",
 	        "a customer's stage, health, risk and history" },
 	{ "identify", cmd_identify,
+	        "ANONYMOUS_ID CUSTOMER_ID [--trait KEY=VALUE]...",
 	        "link an anonymous id to a customer (merges its history)" },
-	{ "forget", cmd_forget, "erase a customer and all its data" },
-	{ "export", cmd_export, "a customer and all touchpoints, as NDJSON" },
-	{ "watch", cmd_watch, "print stage changes and risk signals live" },
-	{ "recommend", cmd_recommend,
+	{ "forget", cmd_forget, "ID", "erase a customer and all its data" },
+	{ "export", cmd_export, "ID",
+	        "a customer and all touchpoints, as NDJSON" },
+	{ "watch", cmd_watch, "[PREFIX] [--events URL] [--count N]",
+	        "print stage changes and risk signals live" },
+	{ "recommend", cmd_recommend, "ID [FLAGS]",
 	        "what to do next for a customer (--claim records it)" },
-	{ "catalog", cmd_catalog, "load items and stores from CSV or NDJSON" },
+	{ "catalog", cmd_catalog, "FILE",
+	        "load items and stores from CSV or NDJSON" },
+	{ "import", cmd_import, "FILE [--format csv|ndjson] [--batch N]",
+	        "load touchpoints from CSV or NDJSON, in batches" },
+	{ "metrics", cmd_metrics,
+	        "[--from T] [--to T] [--channel CH] [--window-days N]",
+	        "the funnel, conversions, money, site and channels" },
+	{ "cohorts", cmd_cohorts,
+	        "[--from T] [--to T] [--by day|week|month] [--periods N]",
+	        "retention of purchase cohorts by period" },
+	{ "spend", cmd_spend,
+	        "--channel CH --day DATE --amount X [--campaign C] | FILE",
+	        "record ad spend per channel and day" },
+	{ "experiment", cmd_experiment, "define|assign|results ID ...",
+	        "define an A/B test, assign a customer, see results" },
 };
 
 #define CLI_N_COMMANDS (sizeof(cli_commands) / sizeof(cli_commands[0]))
@@ -50,10 +69,20 @@ cli_usage(FILE *out)
 	        "commands:\n",
 	        CLM_DEFAULT_URL, CLM_DEFAULT_TIMEOUT_MS);
 	for (size_t i = 0; i < CLI_N_COMMANDS; i++) {
-		fprintf(out, "  %-10s %s\n", cli_commands[i].name,
+		fprintf(out, "  %-11s %s\n", cli_commands[i].name,
 		        cli_commands[i].summary);
+		if (cli_commands[i].args[0] != '\0') {
+			fprintf(out, "  %-11s   %s %s\n", "",
+			        cli_commands[i].name, cli_commands[i].args);
+		}
 	}
 	fprintf(out,
+	        "\nTIME is unix ms or an ISO 8601 UTC date or time "
+	        "(2026-11-24, 2026-11-24T06:47:00Z);\n"
+	        "CH a channel (paid_ads, email, ...), TYPE a touchpoint type "
+	        "(purchase, ...).\n"
+	        "metrics, cohorts, spend, import, experiment, track and "
+	        "recommend take --help.\n"
 	        "\nexit codes: 0 ok, 1 the server returned an error, 2 usage "
 	        "error, 3 cannot connect\n");
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "pbjson.h"
@@ -118,8 +119,7 @@ cli_fmt_time(int64_t ms, char buf[40])
 	snprintf(buf + n, 40 - n, ".%03dZ", (int) (ms % 1000));
 }
 
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
-static int64_t
+int64_t
 cli_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
 	y -= m <= 2;
@@ -189,4 +189,103 @@ cli_usage_error(const char *fmt, ...)
 	fputs(" (see clm help)\n", stderr);
 	va_end(ap);
 	return CLI_EUSAGE;
+}
+
+void
+cli_fmt_date(int64_t ms, char buf[32])
+{
+	time_t s = (time_t) (cli_day_floor(ms) / 1000);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	strftime(buf, 32, "%Y-%m-%d", &tm);
+}
+
+int64_t
+cli_day_floor(int64_t ms)
+{
+	int64_t d = ms / 86400000;
+	if (ms % 86400000 < 0) {
+		d--;
+	}
+	return d * 86400000;
+}
+
+int64_t
+cli_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* True when the locale variable's value names the UTF-8 codeset. */
+static bool
+cli_utf8_name(const char *v)
+{
+	if (v == NULL) {
+		return false;
+	}
+	for (; *v != '\0'; v++) {
+		if ((v[0] == 'u' || v[0] == 'U')
+		        && (v[1] == 't' || v[1] == 'T')
+		        && (v[2] == 'f' || v[2] == 'F')) {
+			const char *p = v + 3;
+			p += *p == '-';
+			if (p[0] == '8') {
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+bool
+cli_utf8_tty(int fd)
+{
+	if (!isatty(fd)) {
+		return false;
+	}
+	/* The first one set wins, as in setlocale(LC_CTYPE, ""). */
+	const char *names[] = { "LC_ALL", "LC_CTYPE", "LANG" };
+	for (size_t i = 0; i < 3; i++) {
+		const char *v = getenv(names[i]);
+		if (v != NULL && v[0] != '\0') {
+			return cli_utf8_name(v);
+		}
+	}
+	return false;
+}
+
+void
+cli_bar(FILE *out, double frac, int width, bool unicode)
+{
+	if (!(frac > 0)) {
+		frac = 0;
+	}
+	if (frac > 1) {
+		frac = 1;
+	}
+	/* Eighths of a cell: U+2588 full block, U+258F..U+2589 the rest. */
+	static const char *const eighths[8] = { "", "\u258f", "\u258e",
+		"\u258d", "\u258c", "\u258b", "\u258a", "\u2589" };
+	int cells = 0;
+	if (unicode) {
+		long e = (long) (frac * width * 8 + 0.5);
+		for (; e >= 8; e -= 8) {
+			fputs("\u2588", out);
+			cells++;
+		}
+		if (e > 0) {
+			fputs(eighths[e], out);
+			cells++;
+		}
+	} else {
+		cells = (int) (frac * width + 0.5);
+		for (int i = 0; i < cells; i++) {
+			putc('#', out);
+		}
+	}
+	for (; cells < width; cells++) {
+		putc(' ', out);
+	}
 }

@@ -139,6 +139,51 @@ clm_err clm_put_catalog(clm_conn *c, const Clm__V1__PutCatalogRequest *req,
         Clm__V1__Response **out);
 
 /*
+ * clm_metrics computes the funnel, conversions, rates, money, site, channel
+ * and sentiment figures over req's window (resp->metrics; docs/metrics.md
+ * defines every number). INVALID_ARGUMENT for a bad window.
+ */
+clm_err clm_metrics(clm_conn *c, const Clm__V1__MetricsRequest *req,
+        Clm__V1__Response **out);
+
+/*
+ * clm_cohorts computes the retention matrix of purchase cohorts
+ * (resp->cohorts).
+ */
+clm_err clm_cohorts(clm_conn *c, const Clm__V1__CohortRequest *req,
+        Clm__V1__Response **out);
+
+/*
+ * clm_record_spend sets the spend of each (channel, day, campaign) in req,
+ * replacing earlier values (resp->record_spend). All or nothing: one bad
+ * entry fails the call with INVALID_ARGUMENT, its violations naming it.
+ */
+clm_err clm_record_spend(clm_conn *c, const Clm__V1__RecordSpendRequest *req,
+        Clm__V1__Response **out);
+
+/*
+ * clm_define_experiment defines an experiment (resp->define_experiment);
+ * defining the same one again is OK, a different definition under the same
+ * id is ALREADY_EXISTS.
+ */
+clm_err clm_define_experiment(clm_conn *c,
+        const Clm__V1__DefineExperimentRequest *req, Clm__V1__Response **out);
+
+/*
+ * clm_assign returns the customer's variant of an experiment, assigning it
+ * on the first call (resp->assign); NOT_FOUND for an unknown experiment.
+ */
+clm_err clm_assign(clm_conn *c, const Clm__V1__AssignRequest *req,
+        Clm__V1__Response **out);
+
+/*
+ * clm_experiment_results returns exposures, conversions and statistics per
+ * variant (resp->experiment_results); NOT_FOUND for an unknown experiment.
+ */
+clm_err clm_experiment_results(clm_conn *c,
+        const Clm__V1__ExperimentResultsRequest *req, Clm__V1__Response **out);
+
+/*
  * The stage-change stream.
  A clm_watch is a SUB socket dialled to clmd's
  * events URL (NULL = CLM_DEFAULT_EVENTS_URL), receiving the topics that

@@ -1,0 +1,171 @@
+/*
+ * clm cohorts [--from T] [--to T] [--by day|week|month] [--periods N]: the
+ * retention matrix of purchase cohorts (docs/metrics.md, Cohorts): one row
+ * per cohort, its start and size, then the share of it that bought again
+ * in each period after.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+#define CMD_COHORTS_DAY_MS 86400000LL
+
+static const char cmd_cohorts_usage[]
+        = "usage: clm cohorts [--from TIME] [--to TIME] [--by "
+          "day|week|month] [--periods N]\n"
+          "  --from TIME   first cohort period (default: a square matrix "
+          "ending at --to)\n"
+          "  --to TIME     end of the cohorts, exclusive (default: the end "
+          "of today)\n"
+          "  --by P        cohort period: day, week (ISO, from Monday; the "
+          "default) or month\n"
+          "  --periods N   columns, the cohort's own period included "
+          "(default 8)\n"
+          "Cells are the share of the cohort with a purchase in that "
+          "period; periods\nthat have not started yet are left blank.\n";
+
+/* The start of the k-th period after the one starting at start (UTC). */
+static int64_t
+cmd_cohorts_period(int64_t start, Clm__V1__Granularity g, unsigned k)
+{
+	if (g == CLM__V1__GRANULARITY__DAY) {
+		return start + (int64_t) k * CMD_COHORTS_DAY_MS;
+	}
+	if (g != CLM__V1__GRANULARITY__MONTH) {
+		return start + (int64_t) k * 7 * CMD_COHORTS_DAY_MS;
+	}
+	time_t s = (time_t) (start / 1000);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	int64_t months = (int64_t) tm.tm_year * 12 + tm.tm_mon + k;
+	int64_t y = 1900 + months / 12;
+	return cli_days_from_civil(y, (unsigned) (months % 12) + 1, 1)
+	        * CMD_COHORTS_DAY_MS;
+}
+
+static void
+cmd_cohorts_print(const Clm__V1__CohortReply *r)
+{
+	Clm__V1__Granularity g = r->granularity;
+	const char *by = g == CLM__V1__GRANULARITY__DAY ? "day"
+	        : g == CLM__V1__GRANULARITY__MONTH      ? "calendar month"
+	                                                : "ISO week";
+	size_t periods = 0;
+	for (size_t i = 0; i < r->n_rows; i++) {
+		if (r->rows[i]->n_retained > periods) {
+			periods = r->rows[i]->n_retained;
+		}
+	}
+	printf("cohorts by first purchase, by %s (UTC); cells: share with a "
+	       "purchase\nin period k after the cohort's\n\n",
+	        by);
+	if (r->n_rows == 0) {
+		printf("no cohorts in this window\n");
+		return;
+	}
+	printf("%-10s %7s", "cohort", "size");
+	for (size_t k = 0; k < periods; k++) {
+		printf(" %6zu", k);
+	}
+	printf("\n");
+	int64_t now = cli_now_ms();
+	for (size_t i = 0; i < r->n_rows; i++) {
+		const Clm__V1__CohortRow *row = r->rows[i];
+		char date[32];
+		cli_fmt_date(row->cohort_start_ms, date);
+		if (g == CLM__V1__GRANULARITY__MONTH) {
+			date[7] = '\0'; /* 2026-01 */
+		}
+		printf("%-10s %7llu", date, (unsigned long long) row->size);
+		for (size_t k = 0; k < row->n_retained; k++) {
+			if (cmd_cohorts_period(
+			            row->cohort_start_ms, g, (unsigned) k)
+			        > now) {
+				break; /* that period has not begun */
+			}
+			if (row->size == 0) {
+				printf(" %6s", "-");
+			} else {
+				printf(" %5.1f%%", row->retained[k] * 100.0);
+			}
+		}
+		printf("\n");
+	}
+}
+
+int
+cmd_cohorts(struct cli *cli, int argc, char **argv)
+{
+	Clm__V1__CohortRequest q = CLM__V1__COHORT_REQUEST__INIT;
+	for (int i = 1; i < argc; i++) {
+		const char *f = argv[i];
+		if (strcmp(f, "--help") == 0) {
+			fputs(cmd_cohorts_usage, stdout);
+			return CLI_OK;
+		}
+		if (f[0] != '-') {
+			return cli_usage_error(
+			        "cohorts takes no argument '%s'", f);
+		}
+		if (i + 1 >= argc) {
+			return cli_usage_error("%s needs a value", f);
+		}
+		const char *v = argv[++i];
+		if (strcmp(f, "--from") == 0 || strcmp(f, "--to") == 0) {
+			int64_t t;
+			if (cli_parse_time(v, &t) != 0 || t < 0) {
+				return cli_usage_error(
+				        "%s: invalid time '%s'", f, v);
+			}
+			*(f[2] == 'f' ? &q.from_ms : &q.to_ms) = t;
+		} else if (strcmp(f, "--by") == 0) {
+			if (strcmp(v, "day") == 0) {
+				q.granularity = CLM__V1__GRANULARITY__DAY;
+			} else if (strcmp(v, "week") == 0) {
+				q.granularity = CLM__V1__GRANULARITY__WEEK;
+			} else if (strcmp(v, "month") == 0) {
+				q.granularity = CLM__V1__GRANULARITY__MONTH;
+			} else {
+				return cli_usage_error(
+				        "--by wants day, week or month, not "
+				        "'%s'",
+				        v);
+			}
+		} else if (strcmp(f, "--periods") == 0) {
+			char *end;
+			long n = strtol(v, &end, 10);
+			if (*v == '\0' || *end != '\0' || n < 1 || n > 120) {
+				return cli_usage_error(
+				        "--periods wants a number from 1 to "
+				        "120, not '%s'",
+				        v);
+			}
+			q.periods = (uint32_t) n;
+		} else {
+			return cli_usage_error("unknown flag '%s'", f);
+		}
+	}
+	if (q.from_ms != 0 && q.to_ms != 0
+	        && cli_day_floor(q.from_ms) >= cli_day_floor(q.to_ms)) {
+		return cli_usage_error("--from must be a day before --to");
+	}
+	int rc = cli_connect(cli);
+	if (rc != CLI_OK) {
+		return rc;
+	}
+	Clm__V1__Response *resp;
+	clm_err e = clm_cohorts(cli->conn, &q, &resp);
+	rc = cli_result(cli, e, resp);
+	if (rc == CLI_OK && resp->cohorts != NULL) {
+		if (cli->json) {
+			cli_print_json(
+			        (const ProtobufCMessage *) resp->cohorts);
+		} else {
+			cmd_cohorts_print(resp->cohorts);
+		}
+	}
+	clm_response_free(resp);
+	return rc;
+}

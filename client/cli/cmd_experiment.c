@@ -1,0 +1,231 @@
+/*
+ * clm experiment: A/B tests (docs/metrics.md, Experiments).
+ *   clm experiment define ID --goal TYPE NAME[:WEIGHT] NAME[:WEIGHT]...
+ *   clm experiment assign ID CUSTOMER
+ *   clm experiment results ID
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define CMD_EXPERIMENT_MAX_VARIANTS 64
+
+static const char cmd_experiment_usage[]
+        = "usage: clm experiment define ID --goal TYPE NAME[:WEIGHT] "
+          "NAME[:WEIGHT]...\n"
+          "       clm experiment assign ID CUSTOMER\n"
+          "       clm experiment results ID\n"
+          "define: the variants in order (the first is the control), each "
+          "with a weight\n"
+          "(default 1); the goal is the touchpoint type that counts as a "
+          "conversion.\n"
+          "assign: the customer's variant, sticky from the first call.\n"
+          "results: exposures, conversions, lift, p-value and 95% interval "
+          "per variant.\n";
+
+static int
+cmd_experiment_define(struct cli *cli, int argc, char **argv)
+{
+	Clm__V1__DefineExperimentRequest q
+	        = CLM__V1__DEFINE_EXPERIMENT_REQUEST__INIT;
+	Clm__V1__Variant vs[CMD_EXPERIMENT_MAX_VARIANTS];
+	Clm__V1__Variant *vp[CMD_EXPERIMENT_MAX_VARIANTS];
+	bool has_goal = false;
+	for (int i = 1; i < argc; i++) {
+		char *a = argv[i];
+		if (strcmp(a, "--goal") == 0) {
+			int e;
+			if (i + 1 >= argc) {
+				return cli_usage_error("--goal needs a "
+				                       "touchpoint type");
+			}
+			if (cli_enum_parse(
+			            &clm__v1__touchpoint_type__descriptor,
+			            argv[++i],
+			            &e) != 0
+			        || e == 0) {
+				return cli_usage_error(
+				        "unknown touchpoint type '%s'",
+				        argv[i]);
+			}
+			q.goal = (Clm__V1__TouchpointType) e;
+			has_goal = true;
+		} else if (a[0] == '-' && a[1] == '-') {
+			return cli_usage_error("unknown flag '%s'", a);
+		} else if (q.experiment_id[0] == '\0') {
+			q.experiment_id = a;
+		} else {
+			if (q.n_variants == CMD_EXPERIMENT_MAX_VARIANTS) {
+				return cli_usage_error("too many variants");
+			}
+			Clm__V1__Variant *v = &vs[q.n_variants];
+			clm__v1__variant__init(v);
+			v->name = a;
+			v->weight = 1;
+			char *colon = strrchr(a, ':');
+			if (colon != NULL) {
+				char *end;
+				unsigned long w = strtoul(colon + 1, &end, 10);
+				if (colon[1] < '0' || colon[1] > '9'
+				        || *end != '\0' || w > 1000000) {
+					return cli_usage_error(
+					        "variant '%s': the weight "
+					        "after "
+					        "':' must be a number from 0 "
+					        "to "
+					        "1000000",
+					        a);
+				}
+				*colon = '\0';
+				v->weight = (uint32_t) w;
+			}
+			if (v->name[0] == '\0') {
+				return cli_usage_error(
+				        "a variant needs a name before ':'");
+			}
+			vp[q.n_variants++] = v;
+		}
+	}
+	if (q.experiment_id[0] == '\0' || !has_goal || q.n_variants < 2) {
+		return cli_usage_error("%s",
+		        q.experiment_id[0] == '\0' ? "define needs an ID"
+		                : !has_goal        ? "define needs --goal TYPE"
+		                            : "define needs at least two "
+		                              "variants (NAME[:WEIGHT])");
+	}
+	q.variants = vp;
+	int rc = cli_connect(cli);
+	if (rc != CLI_OK) {
+		return rc;
+	}
+	Clm__V1__Response *resp;
+	clm_err e = clm_define_experiment(cli->conn, &q, &resp);
+	rc = cli_result(cli, e, resp);
+	if (rc == CLI_OK && resp->define_experiment != NULL) {
+		if (cli->json) {
+			cli_print_json((const ProtobufCMessage *)
+			                       resp->define_experiment);
+		} else {
+			printf("experiment '%s': goal %s, variants",
+			        q.experiment_id,
+			        cli_enum_name(
+			                &clm__v1__touchpoint_type__descriptor,
+			                (int) q.goal));
+			for (size_t i = 0; i < q.n_variants; i++) {
+				printf("%s %s (weight %u)", i ? "," : "",
+				        vs[i].name, vs[i].weight);
+			}
+			printf("\n");
+		}
+	}
+	clm_response_free(resp);
+	return rc;
+}
+
+static int
+cmd_experiment_assign(struct cli *cli, int argc, char **argv)
+{
+	if (argc != 3 || argv[1][0] == '-' || argv[2][0] == '-') {
+		return cli_usage_error(
+		        "usage: clm experiment assign ID CUSTOMER");
+	}
+	Clm__V1__AssignRequest q = CLM__V1__ASSIGN_REQUEST__INIT;
+	q.experiment_id = argv[1];
+	q.customer_id = argv[2];
+	int rc = cli_connect(cli);
+	if (rc != CLI_OK) {
+		return rc;
+	}
+	Clm__V1__Response *resp;
+	clm_err e = clm_assign(cli->conn, &q, &resp);
+	rc = cli_result(cli, e, resp);
+	if (rc == CLI_OK && resp->assign != NULL) {
+		if (cli->json) {
+			cli_print_json(
+			        (const ProtobufCMessage *) resp->assign);
+		} else {
+			printf("%s\t%s\n", resp->assign->variant,
+			        resp->assign->first_exposure
+			                ? "(first exposure)"
+			                : "(assigned before)");
+		}
+	}
+	clm_response_free(resp);
+	return rc;
+}
+
+static void
+cmd_experiment_table(const Clm__V1__ExperimentResultsReply *r)
+{
+	printf("experiment %s\n", r->experiment_id);
+	printf("%-16s %9s %9s %8s %9s %8s  %s\n", "variant", "exposed",
+	        "converted", "rate", "lift", "p-value", "95% CI of the diff");
+	for (size_t i = 0; i < r->n_variants; i++) {
+		const Clm__V1__VariantResult *v = r->variants[i];
+		printf("%-16s %9llu %9llu %7.2f%%", v->name,
+		        (unsigned long long) v->exposed,
+		        (unsigned long long) v->converted, v->rate * 100.0);
+		if (i == 0) {
+			printf(" %9s %8s  %s\n", "-", "-", "(control)");
+		} else {
+			printf(" %+8.2f%% %8.4f  [%+.2f%%, %+.2f%%]\n",
+			        v->lift * 100.0, v->p_value, v->ci_low * 100.0,
+			        v->ci_high * 100.0);
+		}
+	}
+}
+
+static int
+cmd_experiment_results(struct cli *cli, int argc, char **argv)
+{
+	if (argc != 2 || argv[1][0] == '-') {
+		return cli_usage_error("usage: clm experiment results ID");
+	}
+	Clm__V1__ExperimentResultsRequest q
+	        = CLM__V1__EXPERIMENT_RESULTS_REQUEST__INIT;
+	q.experiment_id = argv[1];
+	int rc = cli_connect(cli);
+	if (rc != CLI_OK) {
+		return rc;
+	}
+	Clm__V1__Response *resp;
+	clm_err e = clm_experiment_results(cli->conn, &q, &resp);
+	rc = cli_result(cli, e, resp);
+	if (rc == CLI_OK && resp->experiment_results != NULL) {
+		if (cli->json) {
+			cli_print_json((const ProtobufCMessage *)
+			                       resp->experiment_results);
+		} else {
+			cmd_experiment_table(resp->experiment_results);
+		}
+	}
+	clm_response_free(resp);
+	return rc;
+}
+
+int
+cmd_experiment(struct cli *cli, int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
+		fputs(cmd_experiment_usage, stdout);
+		return CLI_OK;
+	}
+	if (argc < 2) {
+		return cli_usage_error(
+		        "experiment wants define, assign or results");
+	}
+	const char *sub = argv[1];
+	if (strcmp(sub, "define") == 0) {
+		return cmd_experiment_define(cli, argc - 1, argv + 1);
+	}
+	if (strcmp(sub, "assign") == 0) {
+		return cmd_experiment_assign(cli, argc - 1, argv + 1);
+	}
+	if (strcmp(sub, "results") == 0) {
+		return cmd_experiment_results(cli, argc - 1, argv + 1);
+	}
+	return cli_usage_error("unknown experiment command '%s' (define, "
+	                       "assign or results)",
+	        sub);
+}

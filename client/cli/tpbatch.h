@@ -1,0 +1,83 @@
+/*
+ * Touchpoints sent to clmd in batches of Track calls: shared by `clm track`
+ * (NDJSON on stdin) and `clm import` (NDJSON or CSV files).
+ *
+ * A tpbatch collects touchpoints with the input line each came from, sends
+ * a Track call when the batch is full (or on tpbatch_flush), and adds up
+ * what the server answered. What to print about each reply is the
+ * caller's: its on_reply callback sees every reply (lines[i] is the input
+ * line of touchpoint i of the batch, so an ItemError's index maps back to
+ * its line).
+ */
+#ifndef CLM_CLI_TPBATCH_H
+#define CLM_CLI_TPBATCH_H
+
+#include <stddef.h>
+
+#include "cli.h"
+
+/* The most touchpoints one Track call may carry (DESIGN.md §2). */
+#define TPBATCH_MAX 10000
+
+/*
+ * Called with each reply that holds a TrackReply: e is the call's status
+ * (not CLM_OK when every touchpoint of the batch was rejected), lines maps
+ * batch indexes to input lines (NULL when the caller gave none).
+ */
+typedef void (*tpbatch_reply_fn)(void *arg, clm_err e,
+        const Clm__V1__Response *resp, const unsigned long *lines);
+
+struct tpbatch {
+	struct cli *cli;
+	/* Called (when set) before an error of a call is printed. */
+	void (*before_error)(void *arg);
+	Clm__V1__Touchpoint **tps; /* owned, freed with free_unpacked */
+	unsigned long *lines;
+	size_t n, cap;
+	tpbatch_reply_fn on_reply;
+	void *arg;
+	/* Totals over every reply. */
+	unsigned long accepted, duplicates, rejected;
+	unsigned long batches; /* Track calls answered */
+};
+
+/*
+ * tpbatch_init prepares b to send batches of cap (1..TPBATCH_MAX)
+ * touchpoints over cli->conn (already connected). Returns 0, or -1 when
+ * memory is exhausted.
+ */
+int tpbatch_init(struct tpbatch *b, struct cli *cli, size_t cap,
+        tpbatch_reply_fn on_reply, void *arg);
+
+/* tpbatch_fini frees the touchpoints not sent and the batch itself. */
+void tpbatch_fini(struct tpbatch *b);
+
+/*
+ * tpbatch_add takes ownership of tp (laid out as protobuf_c_message_unpack
+ * would: it is freed with free_unpacked) read from input line `line`, and
+ * sends the batch when it is full. Returns what tpbatch_send returned, or
+ * CLI_OK when nothing was sent.
+ */
+int tpbatch_add(
+        struct tpbatch *b, Clm__V1__Touchpoint *tp, unsigned long line);
+
+/* tpbatch_flush sends what is pending; see tpbatch_send. */
+int tpbatch_flush(struct tpbatch *b);
+
+/*
+ * tpbatch_send sends tps[0..n) in one Track call (ownership stays with the
+ * caller) and adds the reply's counts to b. Returns CLI_OK when the server
+ * answered with a TrackReply, even one rejecting every touchpoint;
+ * CLI_ESERVER when it returned another error (printed); CLI_ECONNECT when
+ * no reply came (printed).
+ */
+int tpbatch_send(struct tpbatch *b, Clm__V1__Touchpoint *const *tps, size_t n,
+        const unsigned long *lines);
+
+/*
+ * tpbatch_field strips the "touchpoints[N]." prefix the server puts on a
+ * violation's field name, which means nothing to someone reading a file.
+ */
+const char *tpbatch_field(const char *field);
+
+#endif /* CLM_CLI_TPBATCH_H */

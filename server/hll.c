@@ -1,0 +1,259 @@
+#include "hll.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t
+hll_mix(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+uint64_t
+hll_hash(const void *data, size_t n)
+{
+	const unsigned char *p = data;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return hll_mix(h);
+}
+
+/* The register a hash goes to, and the value it offers it. */
+static void
+hll_split(uint64_t h, uint32_t *idx, uint8_t *rho)
+{
+	*idx = (uint32_t) (h >> (64 - HLL_P));
+	uint64_t rest = h << HLL_P;
+	/* Leading zeros of the remaining 64 - P bits, plus one. */
+	uint8_t r = 1;
+	while (r <= 64 - HLL_P && (rest & (1ULL << 63)) == 0) {
+		rest <<= 1;
+		r++;
+	}
+	*rho = r;
+}
+
+static size_t
+hll_sparse_n(size_t len)
+{
+	return (len - 1) / sizeof(uint64_t);
+}
+
+static uint64_t
+hll_sparse_at(const unsigned char *b, size_t i)
+{
+	uint64_t h;
+	memcpy(&h, b + 1 + i * sizeof(h), sizeof(h));
+	return h;
+}
+
+static void
+hll_fold(uint8_t *reg, uint64_t h)
+{
+	uint32_t idx;
+	uint8_t rho;
+	hll_split(h, &idx, &rho);
+	if (rho > reg[idx]) {
+		reg[idx] = rho;
+	}
+}
+
+long
+hll_add(const void *blob, size_t len, uint64_t h, unsigned char *out)
+{
+	const unsigned char *b = blob;
+	if (len == 0) {
+		out[0] = HLL_SPARSE;
+		memcpy(out + 1, &h, sizeof(h));
+		return 1 + sizeof(h);
+	}
+	if (b[0] == HLL_DENSE && len == 1 + HLL_M) {
+		uint32_t idx;
+		uint8_t rho;
+		hll_split(h, &idx, &rho);
+		if (b[1 + idx] >= rho) {
+			return 0;
+		}
+		memcpy(out, b, len);
+		out[1 + idx] = rho;
+		return (long) len;
+	}
+	if (b[0] != HLL_SPARSE || (len - 1) % sizeof(uint64_t) != 0) {
+		return -1;
+	}
+	size_t n = hll_sparse_n(len);
+	/* Binary search for h's place. */
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint64_t m = hll_sparse_at(b, mid);
+		if (m == h) {
+			return 0;
+		}
+		if (m < h) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	if (n + 1 > HLL_SPARSE_MAX) {
+		out[0] = HLL_DENSE;
+		memset(out + 1, 0, HLL_M);
+		for (size_t i = 0; i < n; i++) {
+			hll_fold(out + 1, hll_sparse_at(b, i));
+		}
+		hll_fold(out + 1, h);
+		return 1 + HLL_M;
+	}
+	out[0] = HLL_SPARSE;
+	memcpy(out + 1, b + 1, lo * sizeof(h));
+	memcpy(out + 1 + lo * sizeof(h), &h, sizeof(h));
+	memcpy(out + 1 + (lo + 1) * sizeof(h), b + 1 + lo * sizeof(h),
+	        (n - lo) * sizeof(h));
+	return (long) (1 + (n + 1) * sizeof(h));
+}
+
+void
+hll_acc_init(struct hll_acc *acc)
+{
+	acc->dense = false;
+	acc->n = 0;
+}
+
+static void
+hll_acc_densify(struct hll_acc *acc)
+{
+	if (acc->dense) {
+		return;
+	}
+	memset(acc->reg, 0, sizeof(acc->reg));
+	for (size_t i = 0; i < acc->n; i++) {
+		hll_fold(acc->reg, acc->hashes[i]);
+	}
+	acc->dense = true;
+}
+
+void
+hll_acc_add(struct hll_acc *acc, uint64_t h)
+{
+	if (!acc->dense && acc->n < HLL_EXACT_MAX) {
+		acc->hashes[acc->n++] = h;
+		return;
+	}
+	hll_acc_densify(acc);
+	hll_fold(acc->reg, h);
+}
+
+int
+hll_acc_merge(struct hll_acc *acc, const void *blob, size_t len)
+{
+	const unsigned char *b = blob;
+	if (len == 0) {
+		return 0;
+	}
+	if (b[0] == HLL_DENSE && len == 1 + HLL_M) {
+		hll_acc_densify(acc);
+		/* A register holds at most 64 - P + 1: a corrupt one would
+		 * index past the estimator's histogram. */
+		unsigned char bad = 0;
+		for (size_t i = 0; i < HLL_M; i++) {
+			unsigned char v = b[1 + i];
+			bad |= v > 64 - HLL_P + 1;
+			acc->reg[i] = v > acc->reg[i] ? v : acc->reg[i];
+		}
+		if (bad) {
+			memset(acc->reg, 0, sizeof(acc->reg));
+			return -1;
+		}
+		return 0;
+	}
+	if (b[0] != HLL_SPARSE || (len - 1) % sizeof(uint64_t) != 0) {
+		return -1;
+	}
+	size_t n = hll_sparse_n(len);
+	if (!acc->dense && acc->n + n > HLL_EXACT_MAX) {
+		hll_acc_densify(acc);
+	}
+	for (size_t i = 0; i < n; i++) {
+		hll_acc_add(acc, hll_sparse_at(b, i));
+	}
+	return 0;
+}
+
+static int
+hll_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+	return (x > y) - (x < y);
+}
+
+/* sigma and tau of Ertl's estimator (series summed to convergence). */
+static double
+hll_sigma(double x)
+{
+	if (x == 1.0) {
+		return INFINITY;
+	}
+	double y = 1.0, z = x, prev;
+	do {
+		x *= x;
+		prev = z;
+		z += x * y;
+		y += y;
+	} while (z != prev);
+	return z;
+}
+
+static double
+hll_tau(double x)
+{
+	if (x == 0.0 || x == 1.0) {
+		return 0.0;
+	}
+	double y = 1.0, z = 1.0 - x, prev;
+	do {
+		x = sqrt(x);
+		prev = z;
+		y *= 0.5;
+		z -= (1.0 - x) * (1.0 - x) * y;
+	} while (z != prev);
+	return z / 3.0;
+}
+
+uint64_t
+hll_acc_count(struct hll_acc *acc)
+{
+	if (!acc->dense) {
+		if (acc->n == 0) {
+			return 0;
+		}
+		qsort(acc->hashes, acc->n, sizeof(uint64_t), hll_cmp);
+		uint64_t distinct = 1;
+		for (size_t i = 1; i < acc->n; i++) {
+			distinct += acc->hashes[i] != acc->hashes[i - 1];
+		}
+		return distinct;
+	}
+	enum { Q = 64 - HLL_P };
+	double c[Q + 2] = { 0 };
+	for (size_t i = 0; i < HLL_M; i++) {
+		c[acc->reg[i]]++;
+	}
+	double m = HLL_M;
+	double z = m * hll_tau(1.0 - c[Q + 1] / m);
+	for (int k = Q; k >= 1; k--) {
+		z = 0.5 * (z + c[k]);
+	}
+	z += m * hll_sigma(c[0] / m);
+	double alpha = 0.5 / log(2.0);
+	return (uint64_t) llround(alpha * m * m / z);
+}
