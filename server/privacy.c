@@ -5,14 +5,18 @@
  * Forget removes, in one write transaction, everything keyed by or naming
  * the customer: the profile, every touchpoint and its idempotency key, and
  * the aliases of the customer's anonymous ids, and its recorded claims.
- * Aggregates that hold no identifier (the onboarding median's duration, keyed
- * by an internal cid that nothing maps back to a person any more) stay. Export
+ * The customer leaves the customer-level aggregates behind Metrics (stage
+ * counts, conversions, cohorts, assignments: they describe customers that
+ * exist); aggregates that hold no identifier stay: touchpoint counts and
+ * sums, co-purchase counts, the onboarding median's duration (keyed by an
+ * internal cid that nothing maps back to a person any more). Export
  * returns the profile and every stored touchpoint in event-time order.
  */
 #include <string.h>
 
 #include "customer.h"
 #include "handlers.h"
+#include "profile.h"
 #include "reply.h"
 #include "validate.h"
 
@@ -67,17 +71,22 @@ privacy_forget_apply(struct writer_batch *b, writer_job *job)
 	s->reply->existed = false;
 	s->reply->touchpoints_deleted = 0;
 
-	Clm__V1__CustomerRecord *rec;
-	clm_err e = store_customer_get(txn, s->customer_id, false, a, &rec);
+	struct profile *pr;
+	clm_err e = profile_load(txn, s->customer_id, false, false, a, &pr);
 	if (e == CLM_NOT_FOUND) {
 		return CLM_OK; /* nothing to forget: idempotent */
 	}
 	if (e != CLM_OK) {
 		return e;
 	}
+	Clm__V1__CustomerRecord *rec = pr->rec;
+	struct agg_list none = { NULL, 0, 0 };
+	e = agg_apply_diff(txn, &pr->old_agg, &none);
 	struct privacy_list l = { .a = a };
-	e = store_touchpoints_scan(
-	        txn, rec->cid, -1, INT64_MAX, privacy_collect_fn, &l);
+	if (e == CLM_OK) {
+		e = store_touchpoints_scan(
+		        txn, rec->cid, -1, INT64_MAX, privacy_collect_fn, &l);
+	}
 	if (e == CLM_OK && l.oom) {
 		e = CLM_RESOURCE_EXHAUSTED;
 	}
