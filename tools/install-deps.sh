@@ -5,7 +5,8 @@ set -eu
 
 PKGS="build-essential cmake pkg-config clang-format python3 \
 libnng-dev liblmdb-dev lmdb-utils libprotobuf-c-dev protobuf-c-compiler \
-libcriterion-dev libinih-dev openssl clang libclang-rt-14-dev"
+libcriterion-dev libinih-dev openssl clang libclang-rt-14-dev \
+python3-protobuf protobuf-compiler chromium"
 
 missing=""
 for p in $PKGS; do
@@ -14,8 +15,24 @@ for p in $PKGS; do
 		missing="$missing $p"
 	fi
 done
+# Node.js for the Node client's tests: Debian's, unless one is installed
+# already (another distribution of it brings its own npm).
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 
-[ -z "$missing" ] && exit 0
+# The Node client's one dependency (protobufjs), from the npm registry.
+node_deps() {
+	dir="$(dirname "$0")/../client/node"
+	if [ -f "$dir/package.json" ] && [ ! -d "$dir/node_modules" ]; then
+		echo "install-deps: npm install in client/node" >&2
+		(cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
+	fi
+}
+
+if [ -z "$missing" ]; then
+	node_deps
+	exit 0
+fi
 
 echo "install-deps: installing:$missing" >&2
 SUDO=""
@@ -36,3 +53,4 @@ if ! $SUDO apt-get install -y -q --no-install-recommends $missing; then
 	# shellcheck disable=SC2086
 	$SUDO apt-get install -y -q --no-install-recommends $missing
 fi
+node_deps
