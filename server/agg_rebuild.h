@@ -8,12 +8,17 @@
 #include "clm/error.h"
 #include "store.h"
 
-/* The layout of the aggregates this clmd keeps (meta "agg_version"). */
-#define AGG_VERSION 1
+/*
+ * The layouts of the aggregates this clmd keeps: the customers'
+ * contributions (meta "agg_version") and the touchpoints' counters
+ * (meta "agg_touch_version").
+ */
+#define AGG_VERSION       1
+#define AGG_TOUCH_VERSION 1
 
 /*
- * agg_rebuild recomputes every aggregate when the stored ones are not of
- * AGG_VERSION (or always, with force), counting the profiles it went
+ * agg_rebuild recomputes each part of the aggregates whose stored version
+ * is not this clmd's (both, with force), counting the profiles it went
  * through in *customers (0 when nothing was needed). For the start of
  * clmd, before the writer thread exists.
  */

@@ -258,13 +258,21 @@ clm_err store_agg_blob_put(store_txn *txn, const void *key, size_t klen,
 void store_agg_counters(const void *val, size_t vlen, int64_t *out, size_t n);
 
 /*
- * The aggregates' version (meta "agg_version"): 0 when they must be
- * rebuilt from the profiles and touchpoints (agg_rebuild). store_agg_reset
- * empties `agg` and sets it to 0.
+ * The aggregates' versions: one for the customers' contributions (meta
+ * "agg_version"), one for the touchpoints' (meta "agg_touch_version");
+ * 0 when that part must be rebuilt (agg_rebuild). store_agg_reset deletes
+ * the keys whose kind byte is in [lo, hi) and sets that part's version
+ * to 0.
  */
-clm_err store_agg_version(store_txn *txn, uint64_t *v);
-clm_err store_agg_set_version(store_txn *txn, uint64_t v);
-clm_err store_agg_reset(store_txn *txn);
+clm_err store_agg_version(store_txn *txn, bool touch, uint64_t *v);
+clm_err store_agg_set_version(store_txn *txn, bool touch, uint64_t v);
+clm_err store_agg_reset(
+        store_txn *txn, unsigned char lo, unsigned char hi, bool touch);
+
+/* store_spend_each calls fn for every recorded spend; non-zero stops. */
+typedef int (*store_spend_fn)(
+        void *arg, int channel, uint32_t day, int64_t micros);
+clm_err store_spend_each(store_txn *txn, store_spend_fn fn, void *arg);
 
 /*
  * store_customers_after calls fn with the ids of up to max profiles that
@@ -287,5 +295,14 @@ clm_err store_experiment_get(store_txn *txn, const char *id, arena *a,
         Clm__V1__ExperimentRecord **out);
 clm_err store_experiment_put(
         store_txn *txn, const Clm__V1__ExperimentRecord *rec);
+
+/*
+ * store_experiments_each calls fn for every defined experiment, in id
+ * order, decoded into arena memory (it outlives txn); fn returns non-zero
+ * to stop. DATA_LOSS when a stored definition does not decode.
+ */
+typedef int (*store_experiment_fn)(void *arg, Clm__V1__ExperimentRecord *rec);
+clm_err store_experiments_each(
+        store_txn *txn, arena *a, store_experiment_fn fn, void *arg);
 
 #endif /* CLM_STORE_H */

@@ -186,25 +186,113 @@ store_experiment_put(store_txn *t, const Clm__V1__ExperimentRecord *rec)
 }
 
 clm_err
-store_agg_version(store_txn *t, uint64_t *v)
+store_experiments_each(
+        store_txn *t, arena *a, store_experiment_fn fn, void *arg)
 {
-	return store_meta_get(t, "agg_version", v);
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(
+	        t->txn, t->s->dbi[STORE_DB_EXPERIMENTS], &cur);
+	if (rc != 0) {
+		return store_err(t->s, rc, "cannot open cursor");
+	}
+	MDB_val k, v;
+	clm_err e = CLM_OK;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		Clm__V1__ExperimentRecord *x
+		        = clm__v1__experiment_record__unpack(
+		                arena_pb(a), v.mv_size, v.mv_data);
+		if (x == NULL) {
+			log_error("experiment '%.*s' does not decode",
+			        (int) k.mv_size, (const char *) k.mv_data);
+			e = CLM_DATA_LOSS;
+			break;
+		}
+		if (fn(arg, x) != 0) {
+			break;
+		}
+	}
+	if (e == CLM_OK && rc != 0 && rc != MDB_NOTFOUND) {
+		e = store_err(t->s, rc, "cannot scan experiments");
+	}
+	mdb_cursor_close(cur);
+	return e;
+}
+
+/* The two parts of the aggregates, each with its version in `meta`. */
+static const char *
+store_agg_meta(bool touch)
+{
+	return touch ? "agg_touch_version" : "agg_version";
 }
 
 clm_err
-store_agg_reset(store_txn *t)
+store_agg_version(store_txn *t, bool touch, uint64_t *v)
 {
-	int rc = mdb_drop(t->txn, t->s->dbi[STORE_DB_AGG], 0);
+	return store_meta_get(t, store_agg_meta(touch), v);
+}
+
+clm_err
+store_agg_set_version(store_txn *t, bool touch, uint64_t v)
+{
+	return store_meta_put(t, store_agg_meta(touch), v);
+}
+
+clm_err
+store_agg_reset(store_txn *t, unsigned char lo, unsigned char hi, bool touch)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_AGG], &cur);
 	if (rc != 0) {
+		return store_err(t->s, rc, "cannot open cursor");
+	}
+	/* Seek afresh after each delete: never step a cursor past one. */
+	for (;;) {
+		MDB_val k = { 1, &lo }, v;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		if (rc != 0 || ((const unsigned char *) k.mv_data)[0] >= hi) {
+			break;
+		}
+		rc = mdb_cursor_del(cur, 0);
+		if (rc != 0) {
+			break;
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
 		return store_err(t->s, rc, "cannot clear the aggregates");
 	}
-	return store_meta_put(t, "agg_version", 0);
+	return store_agg_set_version(t, touch, 0);
 }
 
 clm_err
-store_agg_set_version(store_txn *t, uint64_t v)
+store_spend_each(store_txn *t, store_spend_fn fn, void *arg)
 {
-	return store_meta_put(t, "agg_version", v);
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_SPEND], &cur);
+	if (rc != 0) {
+		return store_err(t->s, rc, "cannot open cursor");
+	}
+	MDB_val k, v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		const unsigned char *p = k.mv_data;
+		int64_t micros;
+		if (k.mv_size < 5 || v.mv_size != sizeof(micros)) {
+			continue;
+		}
+		memcpy(&micros, v.mv_data, sizeof(micros));
+		uint32_t day = (uint32_t) p[1] << 24 | (uint32_t) p[2] << 16
+		        | (uint32_t) p[3] << 8 | p[4];
+		if (fn(arg, p[0], day, micros) != 0) {
+			break;
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		return store_err(t->s, rc, "cannot scan spend");
+	}
+	return CLM_OK;
 }
 
 clm_err
