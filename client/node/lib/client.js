@@ -1,0 +1,436 @@
+'use strict';
+/*
+ * Client: calls clmd over one SP REQ connection.
+ *
+ * One call at a time per connection, as NNG's REQ does: a call made while
+ * another is in flight waits in a FIFO queue (run several Clients for
+ * parallel calls). Each request carries a 4-byte SP request id (top bit
+ * set) that the REP side echoes, so a reply that comes after its call timed
+ * out is recognised and dropped. The connection is opened on the first
+ * call; when it breaks, the next call (or the one in flight, see `retry`)
+ * opens a new one, retrying with backoff until that call's timeout. Every
+ * clmd write is idempotent (Track dedupes on event_id, Recommend's claim on
+ * request_id), so a request whose connection broke before the reply is sent
+ * again on the new connection, with the same request_id; set retry: false
+ * to get a ClmConnectionError instead.
+ */
+const crypto = require('crypto');
+const proto = require('./proto');
+const { SpPipe, parseUrl, PROTO } = require('./sp');
+const { ClmError, ClmConnectionError, ClmTimeoutError } = require('./errors');
+
+const DEFAULT_URL = 'tcp://127.0.0.1:7450';
+const DEFAULT_TIMEOUT_MS = 10000;
+const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+
+const Request = proto.type('Request');
+const Response = proto.type('Response');
+const Code = proto.enumType('Code');
+
+/* Errors a new connection attempt will not cure. */
+const FATAL_CONNECT = new Set(['EPROTO', 'EMSGSIZE', 'ECLOSED']);
+
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/* A list of objects from one object or an iterable of them. */
+function list(x, what) {
+  if (x === undefined || x === null) return [];
+  if (Array.isArray(x)) return x;
+  if (typeof x === 'object' && typeof x[Symbol.iterator] === 'function') return Array.from(x);
+  if (typeof x === 'object') return [x];
+  throw new TypeError(`${what}: expected an object or an array of objects`);
+}
+
+class Client {
+  /**
+   * @param {string} [url] tcp://HOST:PORT, ipc://PATH or tls+tcp://HOST:PORT
+   * @param {object} [opts]
+   *   timeoutMs: per call, queueing, connecting and retries included (10000)
+   *   token: auth token sent with every request (clmd --auth-token-file)
+   *   deadlineMs: Request.deadline_ms for every call (0 = none)
+   *   retry: resend a request whose connection broke (true)
+   *   enums: 'name' (default) or 'number': how replies show enums
+   *   tls: options for tls.connect (ca, cert, key, ...) for tls+tcp://
+   *   maxMessageBytes: largest reply accepted (256 MiB)
+   */
+  constructor(url = DEFAULT_URL, opts = {}) {
+    if (url !== null && typeof url === 'object') {
+      opts = url;
+      url = opts.url || DEFAULT_URL;
+    }
+    this.url = url;
+    this._target = parseUrl(url);
+    this.timeoutMs = opts.timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : opts.timeoutMs;
+    if (!(this.timeoutMs > 0)) throw new TypeError('timeoutMs must be a positive number');
+    this.token = opts.token || '';
+    this.deadlineMs = opts.deadlineMs || 0;
+    this.retry = opts.retry !== false;
+    this.enums = opts.enums === 'number' ? 'number' : 'name';
+    this._tls = opts.tls;
+    this._maxMessageBytes = opts.maxMessageBytes || DEFAULT_MAX_MESSAGE_BYTES;
+    this._queue = [];
+    this._current = null;
+    this._pipe = null;
+    this._connecting = null;
+    this._closed = false;
+    this._spId = crypto.randomBytes(4).readUInt32BE(0) & 0x7fffffff;
+    this._ridPrefix = crypto.randomBytes(6).toString('hex');
+    this._ridCount = 0;
+  }
+
+  /* ---------------------------------------------------------------- */
+  /* The calls.                                                         */
+
+  /**
+   * Records touchpoints: one object or an array of them. Resolves to the
+   * TrackReply {accepted, duplicates, rejected: [{index, status}], changes}.
+   * Invalid touchpoints are listed in `rejected` unless all are invalid:
+   * then the call rejects with ClmError INVALID_ARGUMENT.
+   */
+  async track(touchpoints, opts) {
+    return this._call('track', { touchpoints: list(touchpoints, 'track') }, opts);
+  }
+
+  /**
+   * The Customer, as of asOfMs (default now: the clock for health and churn
+   * risk); ClmError NOT_FOUND if there is none. opts: {asOfMs, timeoutMs}
+   * or just asOfMs (a number or a Date).
+   */
+  async customer(customerId, opts = {}) {
+    const o = typeof opts === 'number' || opts instanceof Date ? { asOfMs: opts } : opts || {};
+    const { asOfMs = 0, ...rest } = o;
+    return this._call('getCustomer', { customerId, asOfMs }, rest);
+  }
+
+  /** Links an anonymous id to a customer: {customer, merged}. */
+  async identify(anonymousId, customerId, traits = {}, opts) {
+    return this._call('identify', { anonymousId, customerId, traits }, opts);
+  }
+
+  /**
+   * Recommendations: opts are RecommendRequest's fields (limit, location,
+   * cartItems, channel, nowMs, includeSuppressed, claim) and requestId.
+   */
+  async recommend(customerId, opts = {}) {
+    const { timeoutMs, requestId, deadlineMs, ...req } = opts;
+    return this._call('recommend', { ...req, customerId }, { timeoutMs, requestId, deadlineMs });
+  }
+
+  /** The funnel: opts are fromMs, toMs, conversionWindowDays, channel. */
+  async metrics(opts = {}) {
+    const { timeoutMs, requestId, deadlineMs, ...req } = opts;
+    return this._call('metrics', req, { timeoutMs, requestId, deadlineMs });
+  }
+
+  /** Cohorts: opts are fromMs, toMs, granularity, periods. */
+  async cohorts(opts = {}) {
+    const { timeoutMs, requestId, deadlineMs, ...req } = opts;
+    return this._call('cohorts', req, { timeoutMs, requestId, deadlineMs });
+  }
+
+  /** Marketing spend, one Spend or an array: {accepted}. */
+  async recordSpend(entries, opts) {
+    return this._call('recordSpend', { spend: list(entries, 'recordSpend') }, opts);
+  }
+
+  /** Upserts catalog items and stores: {items, stores} counts. */
+  async putCatalog({ items = [], stores = [] } = {}, opts) {
+    return this._call('putCatalog', { items: list(items, 'items'), stores: list(stores, 'stores') }, opts);
+  }
+
+  /**
+   * Defines an A/B test. variants: [{name, weight}] or {name: weight};
+   * goal: a touchpoint type.
+   */
+  async defineExperiment(experimentId, variants, goal, opts) {
+    let vs = variants;
+    if (vs && !Array.isArray(vs) && typeof vs === 'object') {
+      vs = Object.entries(vs).map(([name, weight]) => ({ name, weight }));
+    }
+    return this._call('defineExperiment', { experimentId, variants: vs, goal }, opts);
+  }
+
+  /** A customer's variant: {variant, firstExposure}. */
+  async assign(experimentId, customerId, opts) {
+    return this._call('assign', { experimentId, customerId }, opts);
+  }
+
+  /** Per-variant exposure, conversion, lift, p-value, interval. */
+  async experimentResults(experimentId, opts) {
+    return this._call('experimentResults', { experimentId }, opts);
+  }
+
+  /** Erases a customer: {touchpointsDeleted, existed}. */
+  async forget(customerId, opts) {
+    return this._call('forgetCustomer', { customerId }, opts);
+  }
+
+  /** A customer and every stored touchpoint: {customer, touchpoints}. */
+  async export(customerId, opts) {
+    return this._call('exportCustomer', { customerId }, opts);
+  }
+
+  /** Server version, uptime, counts, sizes, durability. */
+  async status(opts) {
+    return this._call('serverStatus', {}, opts);
+  }
+
+  /**
+   * Sends a whole Request (any of its fields; requestId and authToken are
+   * filled in when missing) and resolves to the whole Response, whose
+   * `result` names the reply field set. Rejects with ClmError when the
+   * Status is not OK, unless check is false.
+   * @param {object} request
+   * @param {object} [opts] {timeoutMs, check (true)}
+   */
+  async call(request, opts = {}) {
+    if (request === null || typeof request !== 'object') throw new TypeError('call: request must be an object');
+    const req = { ...request };
+    if (!req.requestId && !req.request_id) req.requestId = this._nextRequestId();
+    if (!req.authToken && !req.auth_token && this.token) req.authToken = this.token;
+    if (!req.deadlineMs && !req.deadline_ms && this.deadlineMs) req.deadlineMs = this.deadlineMs;
+    const bytes = proto.encode(Request, req);
+    const resp = await this._roundTrip(bytes, opts.timeoutMs || this.timeoutMs);
+    const st = resp.status || { code: 0, message: '', violations: [] };
+    const code = typeof st.code === 'number' ? st.code : Code.values[st.code];
+    if (code !== 0 && opts.check !== false) {
+      throw new ClmError(
+        { code, message: st.message, violations: st.violations },
+        { codeName: Code.valuesById[code] || String(code), requestId: resp.requestId, response: resp }
+      );
+    }
+    return resp;
+  }
+
+  /* One call: Request {[field]: body}, resolving to the reply's result. */
+  async _call(field, body, opts = {}) {
+    const o = opts || {};
+    const request = { [field]: body };
+    if (o.requestId) request.requestId = o.requestId;
+    if (o.deadlineMs) request.deadlineMs = o.deadlineMs;
+    const resp = await this.call(request, { timeoutMs: o.timeoutMs });
+    const result = resp[resultField(field)];
+    return result === undefined ? null : result;
+  }
+
+  /** Closes the connection; pending and later calls reject (ECLOSED). */
+  async close() {
+    if (this._closed) return;
+    this._closed = true;
+    const err = new ClmConnectionError(`client for '${this.url}' is closed`, { url: this.url, code: 'ECLOSED' });
+    const jobs = this._queue.splice(0);
+    if (this._current) jobs.unshift(this._current);
+    this._current = null;
+    for (const job of jobs) this._finish(job, err);
+    if (this._pipe) {
+      const pipe = this._pipe;
+      this._pipe = null;
+      pipe.close();
+    }
+  }
+
+  /* ---------------------------------------------------------------- */
+  /* The queue and the connection.                                      */
+
+  _nextRequestId() {
+    this._ridCount += 1;
+    return `${this._ridPrefix}-${this._ridCount}`;
+  }
+
+  _nextSpId() {
+    this._spId = (this._spId + 1) & 0x7fffffff;
+    return (this._spId | 0x80000000) >>> 0;
+  }
+
+  _roundTrip(bytes, timeoutMs) {
+    return new Promise((resolve, reject) => {
+      if (this._closed) {
+        reject(new ClmConnectionError(`client for '${this.url}' is closed`, { url: this.url, code: 'ECLOSED' }));
+        return;
+      }
+      const job = {
+        bytes,
+        resolve,
+        reject,
+        timeoutMs,
+        deadline: Date.now() + timeoutMs,
+        spId: 0,
+        pipe: null,
+        sent: false,
+        resends: 0,
+        done: false,
+        lastError: null,
+        timer: null,
+      };
+      job.timer = setTimeout(() => this._timedOut(job), timeoutMs);
+      this._queue.push(job);
+      this._pump();
+    });
+  }
+
+  _pump() {
+    if (this._current || this._closed) return;
+    const job = this._queue.shift();
+    if (!job) {
+      if (this._pipe) this._pipe.unref();
+      return;
+    }
+    this._current = job;
+    if (this._pipe) this._pipe.ref();
+    this._send(job);
+  }
+
+  async _send(job) {
+    let pipe;
+    try {
+      pipe = await this._connect(job);
+    } catch (err) {
+      this._finish(job, err);
+      return;
+    }
+    if (job.done || this._current !== job) return;
+    job.spId = this._nextSpId();
+    job.pipe = pipe;
+    const id = Buffer.alloc(4);
+    id.writeUInt32BE(job.spId, 0);
+    job.sent = true;
+    try {
+      pipe.send([id, job.bytes]);
+    } catch (err) {
+      this._broken(pipe, err);
+    }
+  }
+
+  /* The open pipe, or a new one: retried with backoff until job ends. */
+  async _connect(job) {
+    let delay = 20;
+    for (;;) {
+      if (this._closed) throw new ClmConnectionError(`client for '${this.url}' is closed`, { url: this.url, code: 'ECLOSED' });
+      if (this._pipe) return this._pipe;
+      if (job.done) return null;
+      if (!this._connecting) {
+        this._connecting = SpPipe.open(this._target, PROTO.REQ, {
+          deadline: job.deadline,
+          tls: this._tls,
+          maxMessageBytes: this._maxMessageBytes,
+        })
+          .then((pipe) => this._attach(pipe))
+          .finally(() => {
+            this._connecting = null;
+          });
+      }
+      try {
+        return await this._connecting;
+      } catch (err) {
+        job.lastError = err;
+        if (FATAL_CONNECT.has(err.code) || job.done) throw err;
+        if (job.deadline - Date.now() <= delay) throw err;
+        await sleep(delay);
+        delay = Math.min(delay * 2, 500);
+      }
+    }
+  }
+
+  _attach(pipe) {
+    if (this._closed) {
+      pipe.close();
+      throw new ClmConnectionError(`client for '${this.url}' is closed`, { url: this.url, code: 'ECLOSED' });
+    }
+    this._pipe = pipe;
+    pipe.on('message', (msg) => this._onMessage(pipe, msg));
+    pipe.on('close', (err) => this._broken(pipe, err));
+    pipe.start();
+    if (!this._current) pipe.unref();
+    return pipe;
+  }
+
+  _onMessage(pipe, msg) {
+    const job = this._current;
+    if (msg.length < 4) return;
+    const id = msg.readUInt32BE(0);
+    // A reply to a call that timed out, or to nothing: not ours.
+    if (!job || !job.sent || job.spId !== id || pipe !== this._pipe) return;
+    let resp;
+    try {
+      resp = proto.decode(Response, msg.subarray(4), this.enums);
+    } catch (err) {
+      this._finish(job, new ClmConnectionError(`reply from '${this.url}' is not a clm.v1.Response: ${err.message}`, { url: this.url, code: 'EPROTO', cause: err }));
+      return;
+    }
+    this._finish(job, null, resp);
+  }
+
+  _broken(pipe, err) {
+    if (this._pipe === pipe) this._pipe = null;
+    const job = this._current;
+    if (!job || job.done || !job.sent || job.pipe !== pipe) return;
+    const e = err || new ClmConnectionError(`connection to '${this.url}' closed`, { url: this.url, code: 'ECONNRESET' });
+    job.lastError = e;
+    // A reply too big or not SP would come back the same way: no resend.
+    if (!this.retry || this._closed || FATAL_CONNECT.has(e.code)) {
+      this._finish(job, e);
+      return;
+    }
+    // Send it again on a new connection (same request_id: idempotent),
+    // after a pause that grows if the server keeps dropping it.
+    job.sent = false;
+    const pause = Math.min(10 * 2 ** job.resends, 500);
+    job.resends += 1;
+    setTimeout(() => {
+      if (!job.done && this._current === job) this._send(job);
+    }, job.resends === 1 ? 0 : pause);
+  }
+
+  _timedOut(job) {
+    if (job.done) return;
+    let err;
+    if (!job.sent && job.lastError) {
+      // Never got a connection: say why, not just "timeout".
+      const Err = job.lastError.code === 'ETIMEDOUT' ? ClmTimeoutError : ClmConnectionError;
+      err = new Err(`no connection to '${this.url}' within ${job.timeoutMs} ms: ${job.lastError.message}`, {
+        url: this.url,
+        cause: job.lastError,
+        code: job.lastError.code,
+      });
+    } else {
+      err = new ClmTimeoutError(`no reply from '${this.url}' within ${job.timeoutMs} ms`, { url: this.url });
+    }
+    const i = this._queue.indexOf(job);
+    if (i >= 0) this._queue.splice(i, 1);
+    this._finish(job, err);
+  }
+
+  _finish(job, err, resp) {
+    if (job.done) return;
+    job.done = true;
+    clearTimeout(job.timer);
+    if (this._current === job) {
+      this._current = null;
+      setImmediate(() => this._pump());
+    }
+    if (err) job.reject(err);
+    else job.resolve(resp);
+  }
+}
+
+if (typeof Symbol.asyncDispose === 'symbol') {
+  Client.prototype[Symbol.asyncDispose] = function dispose() {
+    return this.close();
+  };
+}
+
+/* The Response field that answers Request field `call` (same number). */
+const resultCache = new Map();
+function resultField(call) {
+  let name = resultCache.get(call);
+  if (!name) {
+    const f = Request.fields[call];
+    name = Response.fieldsById[f.id].name;
+    resultCache.set(call, name);
+  }
+  return name;
+}
+
+module.exports = { Client, DEFAULT_URL };

@@ -1,0 +1,421 @@
+"""clm.Client: calls to clmd over REQ/REP."""
+
+import os
+import random
+import ssl
+import struct
+import threading
+import time
+import uuid
+
+from google.protobuf.message import DecodeError, Message
+
+from . import _convert, _enums
+from .errors import ClmError, ConnectionError, ProtocolError, TimeoutError
+from .transport import (DEFAULT_MAX_RECV, PROTO_REP, PROTO_REQ, Pipe, Url,
+                        remaining)
+
+pb = _enums.pb
+
+DEFAULT_URL = "tcp://127.0.0.1:7450"
+DEFAULT_EVENTS_URL = "tcp://127.0.0.1:7451"
+DEFAULT_TIMEOUT = 5.0
+DEFAULT_MAX_MESSAGE_BYTES = 4 << 20
+
+# Request.call field -> Response.result field, where they differ.
+_RESULT_OF = {"get_customer": "customer"}
+
+_UNSET = object()
+
+
+def tls_context(ca_file=None, cert_file=None, key_file=None):
+    """An ssl.SSLContext for tls+tcp://: verifies the server against ca_file
+    (else the system's CAs) and presents cert_file (PEM with the key, or the
+    key in key_file) when clmd asks for a client certificate."""
+    ctx = ssl.create_default_context(cafile=ca_file)
+    if cert_file:
+        ctx.load_cert_chain(cert_file, key_file)
+    return ctx
+
+
+class Client:
+    """A connection to clmd. Calls are made one at a time (a lock serializes
+    threads that share a Client; for parallel calls, use one Client per
+    thread).
+
+    url: ``tcp://HOST:PORT`` (default ``$CLM_URL`` or tcp://127.0.0.1:7450),
+    ``ipc:///PATH`` or ``tls+tcp://HOST:PORT``.
+    timeout: seconds a call may take, connecting included (None: no limit);
+    every method also takes ``timeout=``.
+    token: sent as ``auth_token`` (default ``$CLM_TOKEN``).
+    tls: an ssl.SSLContext for tls+tcp:// (default: one made from
+    ``$CLM_TLS_CA`` and ``$CLM_TLS_CERT``); tls_server_name: the name the
+    server's certificate must have (default: the URL's host).
+    deadline_ms: sent as ``Request.deadline_ms`` (0: none): a write not
+    applied within it is refused with DEADLINE_EXCEEDED and not applied.
+    auto_event_id: give each touchpoint without an ``event_id`` a random
+    one, so that a resent Track (after a broken connection) is counted once.
+    max_message_bytes: requests larger than this raise at once
+    (INVALID_ARGUMENT) instead of being dropped by clmd without a reply.
+
+    The connection is made on the first call. If that first connect fails,
+    the call raises clm.ConnectionError at once; when an established
+    connection breaks, the call reconnects and sends the request again until
+    its timeout (safe: every clmd write is idempotent).
+    """
+
+    def __init__(self, url=None, timeout=DEFAULT_TIMEOUT, token=None, *,
+                 tls=None, tls_server_name=None, deadline_ms=0,
+                 auto_event_id=True,
+                 max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES,
+                 max_reply_bytes=DEFAULT_MAX_RECV):
+        self.url = url or os.environ.get("CLM_URL") or DEFAULT_URL
+        self._url = Url(self.url)
+        self.timeout = timeout
+        self.token = (token if token is not None
+                      else os.environ.get("CLM_TOKEN"))
+        if tls is None and self._url.scheme == "tls+tcp":
+            tls = tls_context(os.environ.get("CLM_TLS_CA"),
+                              os.environ.get("CLM_TLS_CERT"))
+        self._tls = tls
+        self._tls_server_name = tls_server_name
+        self.deadline_ms = deadline_ms
+        self.auto_event_id = auto_event_id
+        self.max_message_bytes = max_message_bytes
+        self.max_reply_bytes = max_reply_bytes
+        self._lock = threading.RLock()
+        self._pipe = None
+        self._pid = os.getpid()
+        self._connected_once = False
+        self._new_ids()
+
+    def _new_ids(self):
+        self._nonce = "%s-%d" % (os.urandom(4).hex(), os.getpid())
+        self._count = 0
+        self._rid = random.getrandbits(31)
+
+    # -- connection ---------------------------------------------------------
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return "clm.Client(%r)" % self.url
+
+    def close(self):
+        """Closes the connection (a later call opens a new one)."""
+        with self._lock:
+            if self._pipe is not None:
+                self._pipe.close()
+                self._pipe = None
+
+    def connect(self, timeout=_UNSET):
+        """Connects now (calls connect on their own when needed). Raises
+        clm.ConnectionError or clm.TimeoutError."""
+        with self._lock:
+            self._fork_check()
+            if self._pipe is None:
+                self._dial(self._deadline(timeout))
+        return self
+
+    def _deadline(self, timeout):
+        if timeout is _UNSET:
+            timeout = self.timeout
+        return None if timeout is None else time.monotonic() + timeout
+
+    def _fork_check(self):
+        if os.getpid() != self._pid:
+            # A forked child must not share the parent's socket or ids.
+            if self._pipe is not None:
+                self._pipe.close()
+                self._pipe = None
+            self._pid = os.getpid()
+            self._new_ids()
+
+    def _dial(self, deadline):
+        url = self._url
+        tls = self._tls
+        if self._tls_server_name and tls is not None:
+            tls = _ServerName(tls, self._tls_server_name)
+        self._pipe = Pipe(url, PROTO_REQ, PROTO_REP, deadline, tls,
+                          self.max_reply_bytes)
+        self._connected_once = True
+
+    def _next_rid(self):
+        self._rid = (self._rid + 1) & 0x7FFFFFFF
+        return self._rid | 0x80000000
+
+    def _roundtrip(self, body, deadline, timeout):
+        """Sends body, returns the reply's body. Reconnects and resends on a
+        broken connection until the deadline."""
+        backoff = 0.02
+        while True:
+            try:
+                if self._pipe is None:
+                    self._dial(deadline)
+                rid = self._next_rid()
+                self._pipe.send([struct.pack(">I", rid), body], deadline)
+                while True:
+                    msg = self._pipe.recv(deadline)
+                    if len(msg) < 4:
+                        raise ProtocolError("%s sent a %d-byte reply"
+                                            % (self.url, len(msg)))
+                    if struct.unpack(">I", msg[:4])[0] == rid:
+                        return msg[4:]
+                    # The late reply of an earlier call that timed out.
+            except TimeoutError as e:
+                # The pipe stays usable (a late reply is skipped by its id)
+                # unless it timed out half-way through sending.
+                if self._pipe is not None and self._pipe.closed:
+                    self._pipe = None
+                raise TimeoutError("%s (timeout %ss)" % (e.message, timeout)) \
+                    from e
+            except ProtocolError:
+                self.close()
+                raise
+            except ConnectionError as e:
+                if self._pipe is not None:
+                    self._pipe.close()
+                    self._pipe = None
+                if not self._connected_once:
+                    raise
+                left = remaining(deadline)
+                if left is not None and left <= backoff:
+                    raise ConnectionError("%s (gave up after %ss)"
+                                          % (e.message, timeout)) from e
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 0.5)
+
+    # -- calls --------------------------------------------------------------
+
+    def call(self, request=None, *, timeout=_UNSET, check=True,
+             request_id=None, **fields):
+        """Sends a Request and returns the Response.
+
+        request: a clm.pb.Request, or a dict of its fields; or give the
+        fields as keywords: ``call(server_status={})``. Raises clm.ClmError
+        when the Response's status is not OK (unless check=False).
+        request_id: Request.request_id (default: a new unique id; Recommend
+        with claim replays its first reply for a request_id it has seen).
+        """
+        req = _convert.build(pb.Request, request, fields=fields)
+        if request_id is not None:
+            req.request_id = request_id
+        if timeout is _UNSET:
+            timeout = self.timeout
+        with self._lock:
+            self._fork_check()
+            if not req.request_id:
+                self._count += 1
+                req.request_id = "py-%s-%d" % (self._nonce, self._count)
+            if self.token and not req.auth_token:
+                req.auth_token = self.token
+            if self.deadline_ms and not req.deadline_ms:
+                req.deadline_ms = self.deadline_ms
+            body = req.SerializeToString()
+            if self.max_message_bytes and len(body) > self.max_message_bytes:
+                raise ClmError(
+                    "INVALID_ARGUMENT",
+                    "request is %d bytes, over the %d-byte message limit "
+                    "(clmd drops it without a reply): send fewer "
+                    "touchpoints per call" % (len(body),
+                                               self.max_message_bytes))
+            deadline = None if timeout is None else time.monotonic() + timeout
+            reply = self._roundtrip(body, deadline, timeout)
+        try:
+            resp = pb.Response.FromString(reply)
+        except DecodeError as e:
+            raise ProtocolError("reply from %s is not a clm.v1.Response: %s"
+                                % (self.url, e)) from e
+        if check and resp.status.code != 0:
+            raise ClmError.from_status(resp.status, resp)
+        return resp
+
+    def _result(self, call, msg, timeout, request_id=None):
+        resp = self.call({call: msg}, timeout=timeout, request_id=request_id)
+        return getattr(resp, _RESULT_OF.get(call, call))
+
+    def track(self, touchpoints=None, /, *, timeout=_UNSET, **fields):
+        """Records touchpoints; returns the clm.pb.TrackReply
+        (accepted, duplicates, rejected, changes).
+
+        touchpoints: a list of dicts or clm.pb.Touchpoint, or one of them;
+        keyword fields are defaults for every touchpoint, or the one
+        touchpoint when no list is given::
+
+            c.track(customer_id="alice", type="PURCHASE", value=30)
+            c.track([{"type": "PAGE_VIEW"}, {"type": "SIGNUP"}],
+                    customer_id="alice", channel="ORGANIC_SEARCH")
+
+        Enums by name or number; ``occurred_at_ms`` as unix ms, a datetime
+        or an ISO string; ``location`` as (lat, lon) or a dict. Invalid
+        touchpoints are listed in ``reply.rejected`` (the others are
+        stored); when every one is invalid, raises ClmError
+        (INVALID_ARGUMENT) with a violation per field.
+        """
+        if touchpoints is None:
+            touchpoints = [{}] if fields else []
+        elif isinstance(touchpoints, (dict, Message)):
+            touchpoints = [touchpoints]
+        base = (_convert.build(pb.Touchpoint, None, fields=fields)
+                if fields else None)
+        tps = []
+        for i, tp in enumerate(touchpoints):
+            m = _convert.build(pb.Touchpoint, tp, "touchpoints[%d]." % i)
+            if base is not None:
+                merged = pb.Touchpoint()
+                merged.CopyFrom(base)
+                merged.MergeFrom(m)
+                m = merged
+            if self.auto_event_id and not m.event_id:
+                m.event_id = str(uuid.uuid4())
+            tps.append(m)
+        req = pb.TrackRequest()
+        req.touchpoints.extend(tps)
+        return self._result("track", req, timeout)
+
+    def customer(self, customer_id, as_of_ms=0, *, timeout=_UNSET):
+        """The clm.pb.Customer (stage, health, churn risk, history, ...) as
+        of as_of_ms (0: now; ms, datetime or ISO string). Raises ClmError
+        NOT_FOUND for an unknown customer."""
+        return self._result("get_customer", pb.GetCustomerRequest(
+            customer_id=customer_id,
+            as_of_ms=_convert.to_ms(as_of_ms, "as_of_ms")), timeout)
+
+    get_customer = customer
+
+    def identify(self, anonymous_id, customer_id, traits=None, *,
+                 timeout=_UNSET):
+        """Links an anonymous id to a customer (merging its profile);
+        returns the clm.pb.IdentifyReply (customer, merged)."""
+        req = _convert.build(pb.IdentifyRequest, {
+            "anonymous_id": anonymous_id, "customer_id": customer_id,
+            "traits": traits})
+        return self._result("identify", req, timeout)
+
+    def recommend(self, customer_id, limit=0, lat=None, lon=None,
+                  claim=False, *, cart_items=None, channel=None, now_ms=0,
+                  include_suppressed=False, location=None, request_id=None,
+                  timeout=_UNSET):
+        """Up to limit (0: 5) recommendations, best first: a
+        clm.pb.RecommendReply (recommendations, stage, health). lat/lon (or
+        location=(lat, lon)): where the customer is now, for store offers.
+        claim: record the returned messages as sent (frequency capping);
+        a retry with the same request_id gets the same reply."""
+        if lat is not None or lon is not None:
+            if lat is None or lon is None:
+                raise ValueError("recommend: give both lat and lon")
+            location = (lat, lon)
+        req = _convert.build(pb.RecommendRequest, {
+            "customer_id": customer_id, "limit": limit,
+            "location": location, "cart_items": cart_items,
+            "channel": channel, "now_ms": now_ms,
+            "include_suppressed": include_suppressed, "claim": claim})
+        return self._result("recommend", req, timeout, request_id)
+
+    def metrics(self, from_ms=0, to_ms=0, channel=None,
+                conversion_window_days=0, *, timeout=_UNSET):
+        """The funnel over the UTC days [from_ms, to_ms) (0, 0: the last 30
+        days); times as ms, date, datetime or ISO string. Returns the
+        clm.pb.MetricsReply (docs/metrics.md)."""
+        req = _convert.build(pb.MetricsRequest, {
+            "from_ms": from_ms, "to_ms": to_ms, "channel": channel,
+            "conversion_window_days": conversion_window_days})
+        return self._result("metrics", req, timeout)
+
+    def cohorts(self, from_ms=0, to_ms=0, granularity=None, periods=0, *,
+                timeout=_UNSET):
+        """Customers by the DAY, WEEK (default) or MONTH of their first
+        purchase; returns the clm.pb.CohortReply (rows, granularity)."""
+        req = _convert.build(pb.CohortRequest, {
+            "from_ms": from_ms, "to_ms": to_ms, "granularity": granularity,
+            "periods": periods})
+        return self._result("cohorts", req, timeout)
+
+    def put_catalog(self, items=None, stores=None, *, timeout=_UNSET):
+        """Upserts items (item_id, name, category, price, upgrade_to) and
+        stores (store_id, name, location, radius_m, discount_pct)."""
+        req = _convert.build(pb.PutCatalogRequest,
+                             {"items": items, "stores": stores})
+        return self._result("put_catalog", req, timeout)
+
+    def record_spend(self, spend=None, /, *, timeout=_UNSET, **fields):
+        """Sets the marketing spend per (channel, day, campaign): a list of
+        dicts or clm.pb.Spend, one of them, or the fields as keywords
+        (``record_spend(channel="PAID_ADS", day_ms="2026-01-10",
+        amount=100)``). Returns the clm.pb.RecordSpendReply."""
+        if spend is None:
+            spend = [fields] if fields else []
+        elif isinstance(spend, (dict, Message)):
+            spend = [spend]
+        elif fields:
+            raise TypeError("record_spend: give a list or keywords, not both")
+        req = _convert.build(pb.RecordSpendRequest, {"spend": list(spend)})
+        return self._result("record_spend", req, timeout)
+
+    def define_experiment(self, experiment_id, variants, goal="PURCHASE", *,
+                          timeout=_UNSET):
+        """Defines an A/B test. variants: names (weight 1 each), (name,
+        weight) pairs, dicts, or a dict {name: weight}; goal: the touchpoint
+        type that counts as a conversion."""
+        if isinstance(variants, dict):
+            variants = list(variants.items())
+        vs = []
+        for v in variants:
+            if isinstance(v, str):
+                v = {"name": v, "weight": 1}
+            elif isinstance(v, (tuple, list)):
+                v = {"name": v[0], "weight": v[1]}
+            vs.append(v)
+        req = _convert.build(pb.DefineExperimentRequest, {
+            "experiment_id": experiment_id, "variants": vs, "goal": goal})
+        return self._result("define_experiment", req, timeout)
+
+    def assign(self, experiment_id, customer_id, *, timeout=_UNSET):
+        """The customer's variant (sticky): a clm.pb.AssignReply (variant,
+        first_exposure)."""
+        return self._result("assign", pb.AssignRequest(
+            experiment_id=experiment_id, customer_id=customer_id), timeout)
+
+    def experiment_results(self, experiment_id, *, timeout=_UNSET):
+        """Per variant: exposed, converted, rate, lift, p_value, ci_low,
+        ci_high (clm.pb.ExperimentResultsReply)."""
+        return self._result("experiment_results", pb.ExperimentResultsRequest(
+            experiment_id=experiment_id), timeout)
+
+    def forget(self, customer_id, *, timeout=_UNSET):
+        """Erases the customer and every touchpoint
+        (clm.pb.ForgetCustomerReply: touchpoints_deleted, existed)."""
+        return self._result("forget_customer", pb.ForgetCustomerRequest(
+            customer_id=customer_id), timeout)
+
+    forget_customer = forget
+
+    def export(self, customer_id, *, timeout=_UNSET):
+        """The customer and every stored touchpoint, in event-time order
+        (clm.pb.ExportCustomerReply)."""
+        return self._result("export_customer", pb.ExportCustomerRequest(
+            customer_id=customer_id), timeout)
+
+    export_customer = export
+
+    def status(self, *, timeout=_UNSET):
+        """Version, uptime, customers, touchpoints, database bytes
+        (clm.pb.StatusReply)."""
+        return self._result("server_status", pb.StatusRequest(), timeout)
+
+    server_status = status
+
+
+class _ServerName:
+    """Wraps an SSLContext to check another name than the URL's host."""
+
+    def __init__(self, ctx, name):
+        self._ctx = ctx
+        self._name = name
+
+    def wrap_socket(self, sock, server_hostname=None):
+        return self._ctx.wrap_socket(sock, server_hostname=self._name)
