@@ -16,11 +16,10 @@ bool track_prepare(struct dispatch_req *r);
  * track_touchpoint applies one valid touchpoint (occurred_at_ms set) in the
  * writer: dedupe on event_id (*duplicate), update the profile and every
  * aggregate, store it, and add the stage changes and risk signals it
- * causes to job's events. scratch is room for a profile copy.
+ * causes to job's events.
  */
 clm_err track_touchpoint(struct writer_batch *b, writer_job *job,
-        const struct server *srv, Clm__V1__Touchpoint *tp,
-        struct model_profile *scratch, bool *duplicate);
+        const struct server *srv, Clm__V1__Touchpoint *tp, bool *duplicate);
 
 /* PutCatalog (catalog.c). */
 bool catalog_prepare(struct dispatch_req *r);

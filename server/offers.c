@@ -310,8 +310,7 @@ offers_record(struct writer_batch *b, writer_job *job, struct offers_claim *c,
 	        = arena_alloc(a, 2 * sizeof(*pe));
 	Clm__V1__Touchpoint__PropertiesEntry **pp
 	        = arena_alloc(a, 2 * sizeof(*pp));
-	struct model_profile *scratch = arena_alloc(a, sizeof(*scratch));
-	if (tp == NULL || pe == NULL || pp == NULL || scratch == NULL) {
+	if (tp == NULL || pe == NULL || pp == NULL) {
 		return CLM_RESOURCE_EXHAUSTED;
 	}
 	clm__v1__touchpoint__init(tp);
@@ -341,7 +340,7 @@ offers_record(struct writer_batch *b, writer_job *job, struct offers_claim *c,
 	tp->n_properties = 2;
 	tp->properties = pp;
 	bool dup;
-	return track_touchpoint(b, job, c->srv, tp, scratch, &dup);
+	return track_touchpoint(b, job, c->srv, tp, &dup);
 }
 
 static clm_err

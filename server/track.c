@@ -63,10 +63,9 @@ track_event(writer_job *job, const char *id, const Clm__V1__Touchpoint *tp,
  */
 static int
 track_risk_signal(const struct model_params *mp, const struct model_touch *t,
-        const struct model_profile *before, const struct model_profile *p,
-        int64_t now_ms)
+        bool neg_before, const struct model_profile *p, int64_t now_ms)
 {
-	bool neg_before, neg_after;
+	bool neg_after;
 	switch (t->type) {
 	case MODEL_T_BILLING_ISSUE:
 		return now_ms - t->at_ms <= mp->billing_issue_ms
@@ -86,7 +85,6 @@ track_risk_signal(const struct model_params *mp, const struct model_touch *t,
 	case MODEL_T_SOCIAL_MENTION:
 	case MODEL_T_REVIEW:
 	case MODEL_T_FEEDBACK:
-		neg_before = model_sentiment_negative(before, mp);
 		neg_after = model_sentiment_negative(p, mp);
 
 		return !neg_before && neg_after ? MODEL_NEGATIVE_SENTIMENT
@@ -98,8 +96,7 @@ track_risk_signal(const struct model_params *mp, const struct model_touch *t,
 
 clm_err
 track_touchpoint(struct writer_batch *b, writer_job *job,
-        const struct server *srv, Clm__V1__Touchpoint *tp,
-        struct model_profile *before, bool *duplicate)
+        const struct server *srv, Clm__V1__Touchpoint *tp, bool *duplicate)
 {
 	*duplicate = false;
 	arena *a = job->arena;
@@ -135,7 +132,9 @@ track_touchpoint(struct writer_batch *b, writer_job *job,
 		return e;
 	}
 	struct model_profile *p = &pr->p;
-	*before = *p;
+	/* What the events compare with, taken before the touchpoint. */
+	int from = model_stage(p);
+	bool neg_before = model_sentiment_negative(p, &srv->params);
 
 	struct model_touch t;
 	profile_touch(tp, tp->occurred_at_ms, store_next_seq(txn), &t);
@@ -154,7 +153,7 @@ track_touchpoint(struct writer_batch *b, writer_job *job,
 	 * up when Identify merges it.
 	 */
 	if (!anonymous) {
-		int from = model_stage(before), to = model_stage(p);
+		int to = model_stage(p);
 		if (from != to) {
 			int64_t at[MODEL_N_STAGES];
 			model_reached_at(p, at);
@@ -168,7 +167,7 @@ track_touchpoint(struct writer_batch *b, writer_job *job,
 			ev->to_stage = (Clm__V1__Stage) to;
 		}
 		int reason = track_risk_signal(
-		        &srv->params, &t, before, p, b->now_ms);
+		        &srv->params, &t, neg_before, p, b->now_ms);
 		if (reason != MODEL_RISK_NONE) {
 			Clm__V1__LifecycleEvent *ev = track_event(job, id, tp,
 			        CLM__V1__LIFECYCLE_EVENT_KIND__RISK_SIGNAL,
@@ -205,17 +204,13 @@ track_apply(struct writer_batch *b, writer_job *job)
 	/* A retried batch starts over: reset what the last attempt counted. */
 	s->reply->accepted = 0;
 	s->reply->duplicates = 0;
-	struct model_profile *p = arena_alloc(job->arena, sizeof(*p));
-	if (p == NULL) {
-		return CLM_RESOURCE_EXHAUSTED;
-	}
 	for (size_t i = 0; i < s->req->n_touchpoints; i++) {
 		if (!s->valid[i]) {
 			continue;
 		}
 		bool dup;
 		clm_err e = track_touchpoint(
-		        b, job, s->srv, s->req->touchpoints[i], p, &dup);
+		        b, job, s->srv, s->req->touchpoints[i], &dup);
 		if (e != CLM_OK) {
 			return e;
 		}
