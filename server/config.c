@@ -55,7 +55,9 @@ static const struct config_entry config_table[] = {
 	        "PEM CA file: tls+tcp:// clients must present a certificate "
 	        "it signed" },
 	{ "http", CONFIG_STR, "", 0, 0, CONFIG_FIELD(http), NULL,
-	        "dashboard address (not available yet: refused)" },
+	        "HOST:PORT to serve the dashboard, its JSON API and "
+	        "Prometheus /metrics on "
+	        "(off when empty)" },
 	{ "log_level", CONFIG_STR, "info", 0, 0, CONFIG_FIELD(log_level),
 	        "error|warn|info|debug", "most verbose level logged" },
 	{ "max_message_bytes", CONFIG_SIZE, "4M", 1024, 256 * 1024 * 1024,

@@ -240,6 +240,25 @@ dispatch_request(struct dispatch_req *r)
 }
 
 void
+dispatch_read(struct dispatch_req *r)
+{
+	const struct dispatch_entry *e = r->req != NULL
+	        ? dispatch_find((int) r->req->call_case)
+	        : NULL;
+	if (e != NULL
+	        && (e->kind == DISPATCH_WRITE
+	                || (e->writes != NULL && e->writes(r->req)))) {
+		clm__v1__response__init(r->resp);
+		r->resp->request_id = r->req->request_id;
+		reply_error(r->resp, r->a, CLM_FAILED_PRECONDITION,
+		        "call '%s' writes: not available here", e->name);
+		return;
+	}
+	/* Not a write, so never DISPATCH_PENDING. */
+	(void) dispatch_request(r);
+}
+
+void
 dispatch_finish(struct dispatch_req *r)
 {
 	Clm__V1__Response *resp = r->resp;

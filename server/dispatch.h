@@ -50,6 +50,15 @@ enum dispatch_result {
 enum dispatch_result dispatch_request(struct dispatch_req *r);
 
 /*
+ * dispatch_read is dispatch_request for callers that answer on the spot
+ * and have no writer job (the HTTP dashboard): the same checks and the
+ * same read handlers, inside a read transaction of r->reader, but a call
+ * that would write is answered FAILED_PRECONDITION instead of queued.
+ * r->resp is final when it returns.
+ */
+void dispatch_read(struct dispatch_req *r);
+
+/*
  * dispatch_finish completes a write after the writer called job.done: it
  * turns a batch-level failure into the reply's status. Any thread.
  */

@@ -15,7 +15,9 @@
 #include "auth.h"
 #include "clock.h"
 #include "config.h"
+#include "http.h"
 #include "log.h"
+#include "notify.h"
 #include "pubsub.h"
 #include "rpc.h"
 #include "server.h"
@@ -60,11 +62,6 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level((enum log_level) log_level_parse(cfg.log_level));
-	if (cfg.http[0] != '\0') {
-		config_fini(&cfg);
-		return main_fail("--http (the dashboard) is not available in "
-		                 "this version yet");
-	}
 	struct auth *auth = NULL;
 	if (cfg.auth_token_file[0] != '\0'
 	        && auth_load(cfg.auth_token_file, &auth, err, sizeof(err))
@@ -90,6 +87,14 @@ main(int argc, char **argv)
 			config_fini(&cfg);
 			return main_fail(err);
 		}
+	}
+
+	if (cfg.http[0] != '\0'
+	        && http_check_addr(cfg.http, auth != NULL, err, sizeof(err))
+	                != 0) {
+		auth_free(auth);
+		config_fini(&cfg);
+		return main_fail(err);
 	}
 
 	/*
@@ -146,6 +151,7 @@ main(int argc, char **argv)
 		.max_readers = (unsigned) cfg.workers + 16,
 	};
 	rpc *r = NULL;
+	http *web = NULL;
 	int status = 1;
 	if (store_open(&so, &srv.st, err, sizeof(err)) != CLM_OK) {
 		main_fail(err);
@@ -182,6 +188,12 @@ main(int argc, char **argv)
 		main_fail(err);
 		goto done;
 	}
+	if (cfg.http[0] != '\0'
+	        && http_open(&srv, cfg.http, &web, err, sizeof(err))
+	                != CLM_OK) {
+		main_fail(err);
+		goto done;
+	}
 	char urls[512] = "";
 	for (int i = 0; i < cfg.n_listen; i++) {
 		size_t n = strlen(urls);
@@ -192,13 +204,19 @@ main(int argc, char **argv)
 	         "durability %s, pid %ld",
 	        CLM_VERSION, cfg.data, urls, cfg.events, cfg.durability,
 	        (long) getpid());
+	/* Under systemd (Type=notify): ready once every listener is up. */
+	notify_ready();
+	notify_status("serving on %s", urls);
 
 	int sig = 0;
 	sigwait(&stop, &sig);
+	notify_stopping();
 	log_info("received %s: shutting down",
 	        sig == SIGINT ? "SIGINT" : "SIGTERM");
 	status = 0;
 done:
+	/* The dashboard reads the store: it stops before anything else. */
+	http_close(web);
 	/*
 	 * The writer first: it applies and commits everything queued and
 	 * wakes each waiting request, while the connections are still open

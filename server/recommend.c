@@ -306,10 +306,9 @@ rec_candidates(const struct recommend_input *in,
 	r = rec_add(l, REC_NEXT_BEST_ACTION,
 	        rec_next_best_action(in->stage, in->funnel), ch, 0.3);
 	if (r != NULL) {
-		static const char *const names[MODEL_N_STAGES] = { "a new "
-			                                           "profile",
-			"REACH", "ACQUISITION", "NURTURE", "RETENTION",
-			"ADVOCACY" };
+		static const char *const names[MODEL_N_STAGES]
+		        = { "a new profile", "REACH", "ACQUISITION", "NURTURE",
+			          "RETENTION", "ADVOCACY" };
 		snprintf(r->reason, sizeof(r->reason), "next step in %s%s",
 		        names[in->stage >= 0 && in->stage < MODEL_N_STAGES
 		                        ? in->stage

@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "dispatch.h"
 #include "log.h"
+#include "telemetry.h"
 
 enum rpc_state {
 	RPC_RECV,    /* waiting for a request */
@@ -56,7 +57,8 @@ struct rpc {
 	bool watchdog_stop; /* guarded by mu */
 	pthread_cond_t watchdog_cv;
 	pthread_t watchdog;
-	nng_tls_config *tls; /* for tls+tcp:// listeners, or NULL */
+	nng_tls_config *tls;  /* for tls+tcp:// listeners, or NULL */
+	struct telemetry *tm; /* the writer's counters, or NULL */
 };
 
 static void rpc_cb(void *arg);
@@ -78,9 +80,21 @@ rpc_recv(struct rpc_work *w)
 	nng_ctx_recv(w->ctx, w->aio);
 }
 
+/* Counts the reply about to be sent: its call, code and latency. */
+static void
+rpc_count(struct rpc_work *w)
+{
+	const Clm__V1__Request *req = w->dr.req;
+	const Clm__V1__Status *st = w->resp.status;
+	telemetry_request(w->owner->tm, req != NULL ? (int) req->call_case : 0,
+	        st != NULL ? (int) st->code : CLM_OK,
+	        clock_mono_ns() - w->dr.arrived_ns);
+}
+
 static void
 rpc_send(struct rpc_work *w)
 {
+	rpc_count(w);
 	size_t size = clm__v1__response__get_packed_size(&w->resp);
 	nng_msg_clear(w->msg);
 	if (nng_msg_realloc(w->msg, size) != 0) {
@@ -458,6 +472,7 @@ rpc_open(struct server *srv, rpc **out, char *err, size_t errlen)
 		return CLM_RESOURCE_EXHAUSTED;
 	}
 	r->srv = srv;
+	r->tm = writer_telemetry(srv->w);
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->watchdog_cv, NULL);
 	int rv = nng_rep0_open(&r->sock);

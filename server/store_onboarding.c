@@ -57,7 +57,7 @@ struct store_onb {
 static clm_err
 store_onb_load(store_txn *t, struct store_onb *o)
 {
-	uint64_t dur, cid;
+	uint64_t dur = 0, cid = 0;
 	clm_err e = store_meta_get(t, "onb_count", &o->n);
 	if (e == CLM_OK) {
 		e = store_meta_get(t, "onb_lower_ms", &dur);

@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "log.h"
 #include "pubsub.h"
+#include "telemetry.h"
 
 /* How often the idle writer clears stale LMDB reader slots. */
 #define WRITER_READER_CHECK_S 60
@@ -23,6 +24,12 @@ struct writer {
 	writer_job *head, *tail; /* guarded by mu */
 	size_t depth;            /* guarded by mu */
 	bool stopping;           /* guarded by mu */
+	/*
+	 * The server's counters (telemetry.h). The writer keeps them because
+	 * it is the one object every part of clmd reaches (srv->w) that
+	 * lives from before the first request to after the last reply.
+	 */
+	struct telemetry tm;
 };
 
 Clm__V1__LifecycleEvent *
@@ -87,6 +94,7 @@ writer_run_batch(writer *w, writer_job **jobs, size_t n)
 	if (live == 0) {
 		return;
 	}
+	telemetry_batch(&w->tm, live);
 	clm_err e = writer_try(w, jobs, live);
 	while (e == CLM_RESOURCE_EXHAUSTED && store_map_full(w->st)) {
 		if (store_grow(w->st) != CLM_OK) {
@@ -144,6 +152,7 @@ writer_main(void *arg)
 		if (w->head == NULL) {
 			w->tail = NULL;
 		}
+		telemetry_queue_depth(&w->tm, w->depth);
 		pthread_mutex_unlock(&w->mu);
 
 		if (n > 0) {
@@ -172,6 +181,7 @@ writer_start(store *st, struct pubsub *ps, const struct writer_opts *o,
 	w->ps = ps;
 	w->queue_max = o->queue_max;
 	w->batch_max = o->batch_max;
+	telemetry_init(&w->tm);
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
@@ -205,9 +215,16 @@ writer_submit(writer *w, writer_job *job)
 	}
 	w->tail = job;
 	w->depth++;
+	telemetry_queue_depth(&w->tm, w->depth);
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	return CLM_OK;
+}
+
+struct telemetry *
+writer_telemetry(writer *w)
+{
+	return w == NULL ? NULL : &w->tm;
 }
 
 size_t

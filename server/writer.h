@@ -26,6 +26,7 @@
 typedef struct writer writer;
 typedef struct writer_job writer_job;
 struct pubsub;
+struct telemetry;
 
 /* What an apply function gets besides its job. */
 struct writer_batch {
@@ -92,5 +93,13 @@ void writer_free(writer *w);
 
 /* writer_queue_depth returns the number of jobs waiting (for status). */
 size_t writer_queue_depth(writer *w);
+
+/*
+ * writer_telemetry returns the server's counters (telemetry.h): the writer
+ * records its batch sizes and queue depth there, rpc every reply it sends,
+ * and the HTTP side reads them for /metrics. They live as long as w (until
+ * writer_free). NULL for a NULL writer (then recording is a no-op).
+ */
+struct telemetry *writer_telemetry(writer *w);
 
 #endif /* CLM_WRITER_H */

@@ -117,7 +117,10 @@ void cli_csv_name(const char *in, char *out, size_t len);
 long cli_read_line(FILE *in, char **line, size_t *cap, unsigned long *lineno,
         unsigned long long *bytes);
 
-/* The commands: argv[0] is the command name. */
+/*
+ * The commands: argv[0] is the command name. Their synopsis, flags and
+ * help are rows of cmdtab.c; `--help` is answered before they run.
+ */
 int cmd_status(struct cli *cli, int argc, char **argv);
 int cmd_track(struct cli *cli, int argc, char **argv);
 int cmd_customer(struct cli *cli, int argc, char **argv);
@@ -132,5 +135,7 @@ int cmd_cohorts(struct cli *cli, int argc, char **argv);
 int cmd_spend(struct cli *cli, int argc, char **argv);
 int cmd_import(struct cli *cli, int argc, char **argv);
 int cmd_experiment(struct cli *cli, int argc, char **argv);
+int cmd_help(struct cli *cli, int argc, char **argv);
+int cmd_completion(struct cli *cli, int argc, char **argv);
 
 #endif /* CLM_CLI_H */

@@ -194,8 +194,8 @@ cmd_catalog(struct cli *cli, int argc, char **argv)
 {
 	if (argc != 2) {
 		return cli_usage_error(
-		        "usage: clm catalog FILE (CSV or NDJSON, "
-		        "- for stdin)");
+		        "catalog wants one FILE (CSV or NDJSON, - for "
+		        "stdin)");
 	}
 	const char *path = argv[1];
 	FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");

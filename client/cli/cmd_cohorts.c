@@ -12,20 +12,6 @@
 
 #define CMD_COHORTS_DAY_MS 86400000LL
 
-static const char cmd_cohorts_usage[]
-        = "usage: clm cohorts [--from TIME] [--to TIME] [--by "
-          "day|week|month] [--periods N]\n"
-          "  --from TIME   first cohort period (default: a square matrix "
-          "ending at --to)\n"
-          "  --to TIME     end of the cohorts, exclusive (default: the end "
-          "of today)\n"
-          "  --by P        cohort period: day, week (ISO, from Monday; the "
-          "default) or month\n"
-          "  --periods N   columns, the cohort's own period included "
-          "(default 8)\n"
-          "Cells are the share of the cohort with a purchase in that "
-          "period; periods\nthat have not started yet are left blank.\n";
-
 /* The start of the k-th period after the one starting at start (UTC). */
 static int64_t
 cmd_cohorts_period(int64_t start, Clm__V1__Granularity g, unsigned k)
@@ -101,10 +87,6 @@ cmd_cohorts(struct cli *cli, int argc, char **argv)
 	Clm__V1__CohortRequest q = CLM__V1__COHORT_REQUEST__INIT;
 	for (int i = 1; i < argc; i++) {
 		const char *f = argv[i];
-		if (strcmp(f, "--help") == 0) {
-			fputs(cmd_cohorts_usage, stdout);
-			return CLI_OK;
-		}
 		if (f[0] != '-') {
 			return cli_usage_error(
 			        "cohorts takes no argument '%s'", f);

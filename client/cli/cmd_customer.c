@@ -90,8 +90,7 @@ cmd_customer(struct cli *cli, int argc, char **argv)
 		}
 	}
 	if (id == NULL) {
-		return cli_usage_error(
-		        "usage: clm customer ID [--as-of TIME]");
+		return cli_usage_error("customer wants a customer ID");
 	}
 	int rc = cli_connect(cli);
 	if (rc != CLI_OK) {

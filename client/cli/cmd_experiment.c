@@ -11,19 +11,6 @@
 
 #define CMD_EXPERIMENT_MAX_VARIANTS 64
 
-static const char cmd_experiment_usage[]
-        = "usage: clm experiment define ID --goal TYPE NAME[:WEIGHT] "
-          "NAME[:WEIGHT]...\n"
-          "       clm experiment assign ID CUSTOMER\n"
-          "       clm experiment results ID\n"
-          "define: the variants in order (the first is the control), each "
-          "with a weight\n"
-          "(default 1); the goal is the touchpoint type that counts as a "
-          "conversion.\n"
-          "assign: the customer's variant, sticky from the first call.\n"
-          "results: exposures, conversions, lift, p-value and 95% interval "
-          "per variant.\n";
-
 static int
 cmd_experiment_define(struct cli *cli, int argc, char **argv)
 {
@@ -128,7 +115,7 @@ cmd_experiment_assign(struct cli *cli, int argc, char **argv)
 {
 	if (argc != 3 || argv[1][0] == '-' || argv[2][0] == '-') {
 		return cli_usage_error(
-		        "usage: clm experiment assign ID CUSTOMER");
+		        "assign wants an experiment ID and a CUSTOMER");
 	}
 	Clm__V1__AssignRequest q = CLM__V1__ASSIGN_REQUEST__INIT;
 	q.experiment_id = argv[1];
@@ -180,7 +167,7 @@ static int
 cmd_experiment_results(struct cli *cli, int argc, char **argv)
 {
 	if (argc != 2 || argv[1][0] == '-') {
-		return cli_usage_error("usage: clm experiment results ID");
+		return cli_usage_error("results wants an experiment ID");
 	}
 	Clm__V1__ExperimentResultsRequest q
 	        = CLM__V1__EXPERIMENT_RESULTS_REQUEST__INIT;
@@ -207,10 +194,6 @@ cmd_experiment_results(struct cli *cli, int argc, char **argv)
 int
 cmd_experiment(struct cli *cli, int argc, char **argv)
 {
-	if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
-		fputs(cmd_experiment_usage, stdout);
-		return CLI_OK;
-	}
 	if (argc < 2) {
 		return cli_usage_error(
 		        "experiment wants define, assign or results");

@@ -32,23 +32,6 @@
 #define CMD_IMPORT_BAR     24
 #define CMD_IMPORT_DRAW_NS 100000000LL /* progress redrawn every 0.1 s */
 
-static const char cmd_import_usage[]
-        = "usage: clm import FILE [--format csv|ndjson] [--batch N]\n"
-          "  FILE           touchpoints, - for stdin\n"
-          "  --format F     csv or ndjson (default: by the extension, "
-          "else the first character)\n"
-          "  --batch N      touchpoints per Track call, 1 to 10000 "
-          "(default 1000)\n"
-          "NDJSON: one clm.v1.Touchpoint in proto3 JSON a line. CSV: a "
-          "header of Touchpoint\nfield names (event_id, customer_id, "
-          "anonymous_id, type, channel, occurred_at\n(ISO) or "
-          "occurred_at_ms, item_id, value, currency, duration_s, "
-          "sentiment, lat,\nlon, campaign) and prop.KEY columns for "
-          "properties; empty cells are unset.\n"
-          "Exit 0 when the server answered every batch (even with "
-          "rejected lines),\n1 on a server error, 3 when the connection "
-          "is lost.\n";
-
 /* One rejected line: its number and why. */
 struct cmd_import_reject {
 	unsigned long line;
@@ -372,10 +355,6 @@ cmd_import(struct cli *cli, int argc, char **argv)
 	long batch = CMD_IMPORT_BATCH;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if (strcmp(a, "--help") == 0) {
-			fputs(cmd_import_usage, stdout);
-			return CLI_OK;
-		}
 		if (a[0] == '-' && a[1] != '\0') {
 			if (i + 1 >= argc) {
 				return cli_usage_error("%s needs a value", a);
@@ -415,7 +394,7 @@ cmd_import(struct cli *cli, int argc, char **argv)
 		}
 	}
 	if (path == NULL) {
-		return cli_usage_error("usage: clm import FILE (- for stdin)");
+		return cli_usage_error("import wants a FILE (- for stdin)");
 	}
 	bool is_stdin = strcmp(path, "-") == 0;
 	FILE *in = is_stdin ? stdin : fopen(path, "r");

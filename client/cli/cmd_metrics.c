@@ -12,18 +12,6 @@
 #define CMD_METRICS_DAY_MS 86400000LL
 #define CMD_METRICS_BAR    20
 
-static const char cmd_metrics_usage[]
-        = "usage: clm metrics [--from TIME] [--to TIME] [--channel CH] "
-          "[--window-days N]\n"
-          "  --from TIME       first day of the window (default: 30 days "
-          "before --to)\n"
-          "  --to TIME         end of the window, exclusive (default: the "
-          "end of today)\n"
-          "  --channel CH      count only touchpoints on this channel\n"
-          "  --window-days N   conversions count within N days (default "
-          "30)\n"
-          "Times are rounded down to 00:00 UTC.\n";
-
 /* The window the server will use (docs/metrics.md), for the header. */
 static void
 cmd_metrics_window(
@@ -207,10 +195,6 @@ cmd_metrics(struct cli *cli, int argc, char **argv)
 	Clm__V1__MetricsRequest q = CLM__V1__METRICS_REQUEST__INIT;
 	for (int i = 1; i < argc; i++) {
 		const char *f = argv[i];
-		if (strcmp(f, "--help") == 0) {
-			fputs(cmd_metrics_usage, stdout);
-			return CLI_OK;
-		}
 		if (f[0] != '-') {
 			return cli_usage_error(
 			        "metrics takes no argument '%s'", f);

@@ -8,10 +8,10 @@
 #include "cli.h"
 
 static int
-cmd_privacy_id(int argc, char **argv, const char *usage, const char **id)
+cmd_privacy_id(int argc, char **argv, const char **id)
 {
 	if (argc != 2 || argv[1][0] == '-') {
-		return cli_usage_error("usage: %s", usage);
+		return cli_usage_error("%s wants one customer ID", argv[0]);
 	}
 	*id = argv[1];
 	return CLI_OK;
@@ -21,7 +21,7 @@ int
 cmd_forget(struct cli *cli, int argc, char **argv)
 {
 	const char *id = NULL;
-	int rc = cmd_privacy_id(argc, argv, "clm forget CUSTOMER_ID", &id);
+	int rc = cmd_privacy_id(argc, argv, &id);
 	if (rc == CLI_OK) {
 		rc = cli_connect(cli);
 	}
@@ -50,7 +50,7 @@ int
 cmd_export(struct cli *cli, int argc, char **argv)
 {
 	const char *id = NULL;
-	int rc = cmd_privacy_id(argc, argv, "clm export CUSTOMER_ID", &id);
+	int rc = cmd_privacy_id(argc, argv, &id);
 	if (rc == CLI_OK) {
 		rc = cli_connect(cli);
 	}

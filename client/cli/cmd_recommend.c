@@ -9,12 +9,6 @@
 
 #define CMD_RECOMMEND_CART_MAX 64
 
-static const char cmd_recommend_usage[]
-        = "usage: clm recommend ID [--lat N --lon N] [--cart ITEM]... "
-          "[--channel CH]\n"
-          "                     [--limit N] [--now TIME] "
-          "[--include-suppressed] [--claim]\n";
-
 static void
 cmd_recommend_table(const Clm__V1__RecommendReply *r)
 {
@@ -57,10 +51,7 @@ cmd_recommend(struct cli *cli, int argc, char **argv)
 	bool has_lat = false, has_lon = false;
 	for (int i = 1; i < argc; i++) {
 		const char *f = argv[i];
-		if (strcmp(f, "--help") == 0) {
-			fputs(cmd_recommend_usage, stdout);
-			return CLI_OK;
-		} else if (strcmp(f, "--claim") == 0) {
+		if (strcmp(f, "--claim") == 0) {
 			q.claim = true;
 		} else if (strcmp(f, "--include-suppressed") == 0) {
 			q.include_suppressed = true;
@@ -122,8 +113,7 @@ cmd_recommend(struct cli *cli, int argc, char **argv)
 		}
 	}
 	if (q.customer_id[0] == '\0') {
-		return cli_usage_error(
-		        "%s", "usage: clm recommend ID [flags]");
+		return cli_usage_error("recommend wants a customer ID");
 	}
 	if (has_lat != has_lon) {
 		return cli_usage_error("--lat and --lon go together");

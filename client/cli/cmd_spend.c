@@ -18,16 +18,6 @@
 #define CMD_SPEND_BATCH 10000
 #define CMD_SPEND_COLS  32
 
-static const char cmd_spend_usage[]
-        = "usage: clm spend --channel CH --day DATE --amount X [--campaign "
-          "NAME] [--currency CUR]\n"
-          "       clm spend FILE    (- for stdin)\n"
-          "FILE: NDJSON, one clm.v1.Spend a line "
-          "({\"channel\":\"PAID_ADS\",\"dayMs\":...,\"amount\":...}),\n"
-          "or CSV with a header of channel,day,amount[,currency][,campaign]"
-          " (day as\n2026-01-31 or unix ms). Recording a (channel, day, "
-          "campaign) again replaces it.\n";
-
 enum cmd_spend_col {
 	SPEND_CHANNEL,
 	SPEND_DAY,
@@ -313,10 +303,6 @@ cmd_spend_file(struct cli *cli, const char *path)
 int
 cmd_spend(struct cli *cli, int argc, char **argv)
 {
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-		fputs(cmd_spend_usage, stdout);
-		return CLI_OK;
-	}
 	if (argc == 2 && (argv[1][0] != '-' || argv[1][1] == '\0')) {
 		return cmd_spend_file(cli, argv[1]);
 	}

@@ -12,15 +12,6 @@
 
 #define CMD_TRACK_BATCH 1000
 
-static const char cmd_track_usage[]
-        = "usage: clm track --customer ID --type TYPE [--channel CH] [--at "
-          "TIME]\n"
-          "                 [--event-id ID] [--anonymous-id ID] [--item ID]\n"
-          "                 [--value N] [--currency C] [--duration S]\n"
-          "                 [--sentiment X] [--lat N --lon N] [--campaign C]\n"
-          "                 [--prop KEY=VALUE]...\n"
-          "       clm track < touchpoints.ndjson\n";
-
 /*
  * Prints one Track reply: as JSON, or the rejected touchpoints (with their
  * input lines when lines is not NULL) on stderr and the stage changes on
@@ -161,10 +152,6 @@ cmd_track(struct cli *cli, int argc, char **argv)
 	Clm__V1__Touchpoint__PropertiesEntry *prop_ptrs[64];
 	for (int i = 1; i < argc; i++) {
 		const char *f = argv[i];
-		if (strcmp(f, "--help") == 0) {
-			fputs(cmd_track_usage, stdout);
-			return CLI_OK;
-		}
 		if (i + 1 >= argc) {
 			return cli_usage_error("%s needs a value", f);
 		}

@@ -1,0 +1,61 @@
+/*
+ * http: the dashboard and the Prometheus endpoint of `--http ADDR`
+ * (DESIGN.md §8), served by nng's HTTP server.
+ *
+ *   /                      the dashboard page (dashboard.h), no data in it
+ *   /api/status            StatusReply
+ *   /api/metrics           MetricsReply   ?from=&to=&channel=&window_days=
+ *   /api/cohorts           CohortReply    ?from=&to=&by=&periods=
+ *   /api/experiments       every experiment: definition and results
+ *   /api/experiments/ID    ExperimentResultsReply
+ *   /metrics               Prometheus text format 0.0.4 (telemetry.h)
+ *
+ * The JSON endpoints print, with pbjson, the very reply messages of the RPC
+ * calls, computed by the same read handlers: each request builds a
+ * clm.v1.Request and runs it through dispatch_read with a store_reader of
+ * its own, so the dashboard and `clm --json` can never disagree. A bad
+ * parameter is a 400 with {"code", "message", "field"}.
+ *
+ * Exposure follows the RPC listeners' rule (rpc_check_url): a non-loopback
+ * address only when auth tokens are configured, and then every endpoint
+ * but the page (which holds no data) needs `Authorization: Bearer TOKEN`.
+ *
+ * Handlers run on nng's threads, a few at a time (each takes one of a small
+ * pool of readers and arenas); they never wait for the writer.
+ */
+#ifndef CLM_HTTP_H
+#define CLM_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "clm/error.h"
+#include "server.h"
+
+typedef struct http http;
+
+/*
+ * http_check_addr tells whether clmd may serve http on addr ("HOST:PORT"
+ * or "http://HOST:PORT"): a loopback address, or any address when auth
+ * tokens are configured (tokens). Returns 0, or -1 with the reason in err.
+ */
+int http_check_addr(const char *addr, bool tokens, char *err, size_t errlen);
+
+/*
+ * http_open checks addr ("HOST:PORT" or "http://HOST:PORT") against the
+ * exposure rule, then serves the endpoints above on it. Call it once the
+ * store is open and the writer started (srv->st, srv->w set). On failure
+ * err holds a one-line reason ("cannot serve http on '...': address in
+ * use") and nothing is left running.
+ */
+clm_err http_open(struct server *srv, const char *addr, http **out, char *err,
+        size_t errlen);
+
+/*
+ * http_close stops serving: no new connections, open ones are closed,
+ * handlers still running finish first, and every store reader is released,
+ * so the store may be closed once it returns. NULL is a no-op.
+ */
+void http_close(http *h);
+
+#endif /* CLM_HTTP_H */

@@ -1,0 +1,112 @@
+/*
+ * telemetry: clmd's own counters, for Prometheus (`/metrics` of --http).
+ *
+ * Requests answered by call and status code, their latency, the write
+ * queue's depth and the writer's batch sizes, and the HTTP requests of the
+ * dashboard. Every counter is a C11 atomic updated with relaxed ordering:
+ * recording costs a few uncontended additions and never takes a lock, so
+ * it can sit on the reply path. A reader sees each counter exactly, but not
+ * all of them at one instant (a histogram's _sum may lag its buckets by a
+ * request in flight), which is what Prometheus expects of a scrape.
+ *
+ * telemetry_format writes the text exposition format 0.0.4 from the
+ * counters and the gauges the caller read from the store; it is a pure
+ * function of its inputs (no clock, no store), so it is unit-tested alone.
+ */
+#ifndef CLM_TELEMETRY_H
+#define CLM_TELEMETRY_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Request slots: a Request's `call` case number (10 .. 30 today), 0 for a
+ * request without a call or one that did not decode. Larger numbers land
+ * in slot 0.
+ */
+#define TELEMETRY_CALLS 32
+#define TELEMETRY_CODES 17 /* the wire Codes, OK .. UNAUTHENTICATED */
+
+/* clm_request_duration_seconds: 50 us .. 5 s, then +Inf. */
+#define TELEMETRY_DURATION_BUCKETS 16
+/* clm_write_batch_size: 1 .. 1024 jobs per transaction, then +Inf. */
+#define TELEMETRY_BATCH_BUCKETS 11
+
+/* The dashboard's HTTP handlers, for clm_http_requests_total. */
+enum telemetry_http_handler {
+	TELEMETRY_HTTP_PAGE,        /* / */
+	TELEMETRY_HTTP_STATUS,      /* /api/status */
+	TELEMETRY_HTTP_METRICS,     /* /api/metrics */
+	TELEMETRY_HTTP_COHORTS,     /* /api/cohorts */
+	TELEMETRY_HTTP_EXPERIMENTS, /* /api/experiments[/ID] */
+	TELEMETRY_HTTP_PROMETHEUS,  /* /metrics */
+	TELEMETRY_HTTP_HANDLERS,
+};
+
+/* HTTP statuses counted one by one; any other one counts as 500. */
+#define TELEMETRY_HTTP_STATUSES 7 /* 200 400 401 404 405 500 503 */
+
+struct telemetry {
+	_Atomic uint64_t requests[TELEMETRY_CALLS][TELEMETRY_CODES];
+	/* Per bucket, not cumulative; the last one is +Inf. */
+	_Atomic uint64_t
+	        duration[TELEMETRY_CALLS][TELEMETRY_DURATION_BUCKETS + 1];
+	_Atomic uint64_t duration_ns[TELEMETRY_CALLS];
+	_Atomic uint64_t batch[TELEMETRY_BATCH_BUCKETS + 1];
+	_Atomic uint64_t batch_jobs;
+	_Atomic uint64_t queue_depth;
+	_Atomic uint64_t
+	        http[TELEMETRY_HTTP_HANDLERS][TELEMETRY_HTTP_STATUSES];
+};
+
+/* telemetry_init zeroes every counter of a caller-embedded telemetry. */
+void telemetry_init(struct telemetry *t);
+
+/*
+ * telemetry_request counts one reply: its call slot (see TELEMETRY_CALLS),
+ * its wire status code (out-of-range codes count as UNKNOWN) and the time
+ * from receiving the request to sending the reply. Any thread; t NULL is
+ * a no-op.
+ */
+void telemetry_request(
+        struct telemetry *t, int call, int code, int64_t duration_ns);
+
+/* telemetry_batch counts one write transaction of `jobs` jobs. */
+void telemetry_batch(struct telemetry *t, size_t jobs);
+
+/* telemetry_queue_depth sets the write queue's current depth. */
+void telemetry_queue_depth(struct telemetry *t, size_t depth);
+
+/* telemetry_http counts one HTTP response of handler with status. */
+void telemetry_http(
+        struct telemetry *t, enum telemetry_http_handler handler, int status);
+
+/* What telemetry_format reads besides the counters. */
+struct telemetry_gauges {
+	const char *version; /* clm_build_info{version} */
+	double uptime_s;
+	bool have_store; /* false: the store's figures are left out */
+	uint64_t db_bytes, map_bytes, customers, touchpoints;
+};
+
+/*
+ * Names a call slot for the `call` label ("track"), or returns NULL for a
+ * slot that is not a call (its counters, all zero, are left out).
+ */
+typedef const char *(*telemetry_call_name_fn)(int call);
+
+/*
+ * telemetry_format writes every series in the Prometheus text format 0.0.4
+ * (a # HELP and a # TYPE line per family, then its samples, each line
+ * ending in '\n') into a new malloc'd NUL-terminated string in *out, which
+ * the caller frees. A call's request counters and duration histogram appear
+ * once it has been answered at least once; gauges and the batch histogram
+ * always. Returns 0, or -1 when memory is exhausted (*out untouched).
+ */
+int telemetry_format(const struct telemetry *t,
+        const struct telemetry_gauges *g, telemetry_call_name_fn name,
+        char **out);
+
+#endif /* CLM_TELEMETRY_H */

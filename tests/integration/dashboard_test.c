@@ -1,0 +1,746 @@
+/*
+ * The dashboard of `clmd --http` against a real clmd seeded with clm-gen
+ * journeys (clm import), their spend (clm spend) and an experiment with a
+ * few assigned and converted customers:
+ *
+ *   - the JSON endpoints, fetched over a plain socket, print exactly what
+ *     `clm --json` prints for the same call and window (metrics with and
+ *     without a channel, cohorts, experiment results, status);
+ *   - /api/experiments lists the definition with its results;
+ *   - bad parameters are 400 with {code, message, field}, an unknown
+ *     experiment 404;
+ *   - /metrics parses as the Prometheus text format, its gauges match the
+ *     store, and the request counters grow with RPC calls;
+ *   - with auth tokens, a non-loopback address is allowed and the data
+ *     endpoints need the bearer token; without tokens it is refused;
+ *   - headless Chromium renders the page: the funnel's stages with the
+ *     REACH count the API gives, the cohort matrix and the experiment
+ *     (skipped when no Chromium is installed).
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clm/v1/clm.pb-c.h"
+#include "harness.h"
+#include "pbjson.h"
+
+#ifndef CLM_GEN_BIN
+#error "CLM_GEN_BIN must be defined (absolute path of clm-gen)"
+#endif
+
+#define DAY_MS     86400000LL
+#define EXPERIMENT "checkout-copy"
+#define BROWSER_MS 90000
+
+static struct clmd_proc srv;
+static char dir[64];
+static int http_port;
+
+static void
+setup(void)
+{
+	memset(&srv, 0, sizeof(srv));
+	harness_cli_url(NULL);
+}
+
+static void
+teardown(void)
+{
+	clmd_cleanup(&srv);
+	harness_fini();
+}
+
+TestSuite(dashboard, .init = setup, .fini = teardown, .timeout = 240);
+
+/* ---- HTTP over a plain socket ---- */
+
+struct http_res {
+	int status;
+	char *headers; /* the header block, lowercase names as sent */
+	char *body;
+	size_t len;
+};
+
+static void
+http_res_free(struct http_res *r)
+{
+	free(r->headers);
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+/*
+ * GET path from 127.0.0.1:port with an optional extra header line
+ * ("Authorization: Bearer x"). HTTP/1.1 with Connection: close, so the
+ * body ends where the stream does (checked against Content-Length).
+ */
+static struct http_res
+http_get(int port, const char *path, const char *header)
+{
+	struct http_res r = { 0 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(fd, 0);
+	struct timeval tv = { 20, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	struct sockaddr_in sa = { 0 };
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t) port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0,
+	        "cannot connect to the dashboard port %d: %s", port,
+	        strerror(errno));
+	char req[2048];
+	int n = snprintf(req, sizeof(req),
+	        "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s%s"
+	        "Connection: close\r\n\r\n",
+	        path, port, header ? header : "", header ? "\r\n" : "");
+	cr_assert(n > 0 && (size_t) n < sizeof(req));
+	cr_assert_eq(write(fd, req, (size_t) n), n);
+	size_t cap = 65536, len = 0;
+	char *buf = malloc(cap);
+	cr_assert_not_null(buf);
+	for (;;) {
+		if (len + 4096 > cap) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			cr_assert_not_null(buf);
+		}
+		ssize_t got = read(fd, buf + len, cap - len - 1);
+		cr_assert_geq(got, 0, "read: %s", strerror(errno));
+		if (got == 0) {
+			break;
+		}
+		len += (size_t) got;
+	}
+	close(fd);
+	buf[len] = '\0';
+	cr_assert_eq(sscanf(buf, "HTTP/1.1 %d", &r.status), 1,
+	        "not an HTTP response: '%.80s'", buf);
+	char *end = strstr(buf, "\r\n\r\n");
+	cr_assert_not_null(end, "no end of headers");
+	size_t hlen = (size_t) (end - buf);
+	r.headers = strndup(buf, hlen);
+	r.len = len - hlen - 4;
+	r.body = malloc(r.len + 1);
+	cr_assert_not_null(r.body);
+	memcpy(r.body, end + 4, r.len);
+	r.body[r.len] = '\0';
+	free(buf);
+	const char *cl = strstr(r.headers, "Content-Length: ");
+	cr_assert_not_null(cl, "no Content-Length in\n%s", r.headers);
+	cr_assert_eq(strtoull(cl + 16, NULL, 10), r.len,
+	        "body length differs from Content-Length");
+	return r;
+}
+
+/* The value of header name (exact case) in r, copied; NULL if absent. */
+static char *
+http_header(const struct http_res *r, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = r->headers; p != NULL;) {
+		if (strncmp(p, name, n) == 0 && p[n] == ':') {
+			const char *v = p + n + 1;
+			while (*v == ' ') {
+				v++;
+			}
+			return strndup(v, strcspn(v, "\r\n"));
+		}
+		p = strstr(p, "\r\n");
+		p = p ? p + 2 : NULL;
+	}
+	return NULL;
+}
+
+/* GET path, expecting 200 and a JSON body; returns the body. */
+static char *
+get_json(const char *path)
+{
+	struct http_res r = http_get(http_port, path, NULL);
+	cr_assert_eq(r.status, 200, "GET %s: %d %s", path, r.status, r.body);
+	char *type = http_header(&r, "Content-Type");
+	cr_assert_not_null(type);
+	cr_expect_str_eq(type, "application/json");
+	free(type);
+	char *body = r.body;
+	r.body = NULL;
+	http_res_free(&r);
+	return body;
+}
+
+/* ---- the CLI ---- */
+
+/* Runs clm with argv (NULL-terminated), expecting exit 0; its stdout. */
+static char *
+cli_out(const char *const argv[], const char *in)
+{
+	char *out = NULL, *err = NULL;
+	int rc = run_cli(argv, in, &out, &err);
+	cr_assert_eq(rc, 0, "clm %s %s: exit %d\n%s%s", argv[0],
+	        argv[1] ? argv[1] : "", rc, out ? out : "", err ? err : "");
+	free(err);
+	return out;
+}
+
+/* The output of `clm --json ...` without its final newline. */
+static char *
+cli_json(const char *const argv[])
+{
+	char *out = cli_out(argv, NULL);
+	size_t n = strlen(out);
+	cr_assert(n > 1 && out[n - 1] == '\n', "not a line: '%s'", out);
+	out[n - 1] = '\0';
+	return out;
+}
+
+static ProtobufCMessage *
+decode(const char *text, const ProtobufCMessageDescriptor *d)
+{
+	ProtobufCMessage *m = NULL;
+	char err[256];
+	cr_assert_eq(pbjson_parse(text, strlen(text), d, &m, err, sizeof(err)),
+	        0, "does not decode as %s: %s: '%.200s'", d->name, err, text);
+	return m;
+}
+
+/* YYYY-MM-DD of unix ms (UTC). */
+static void
+iso_day(int64_t ms, char out[11])
+{
+	time_t t = (time_t) (ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+/* Writes text to dir/name; returns the path (static storage). */
+static const char *
+write_file(const char *name, const char *text)
+{
+	static char paths[4][512];
+	static int next;
+	char *path = paths[next++ % 4];
+	snprintf(path, 512, "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f, "cannot write %s", path);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+/*
+ * Starts clmd with --http 127.0.0.1:PORT and seeds it: 250 clm-gen
+ * customers over 60 days, their spend, and EXPERIMENT with 40 customers
+ * assigned, 12 of whom then buy.
+ */
+static void
+start_seeded(void)
+{
+	cr_assert_eq(harness_tmpdir(dir), 0);
+	http_port = harness_free_port();
+	char addr[64];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", http_port);
+	const char *extra[] = { "--http", addr, NULL };
+	cr_assert_eq(clmd_start(&srv, NULL, extra), 0,
+	        "clmd did not start (log %s)", srv.log_path);
+
+	char tp[512], spend[512];
+	snprintf(tp, sizeof(tp), "%s/tp.ndjson", dir);
+	snprintf(spend, sizeof(spend), "%s/spend.ndjson", dir);
+	const char *gen[] = { "clm-gen", "--seed", "7", "--customers", "250",
+		"--days", "60", "--out", tp, "--spend", spend, "--quiet",
+		NULL };
+	char *out = NULL, *err = NULL;
+	int rc = run_cmd(CLM_GEN_BIN, gen, NULL, 30000, &out, &err);
+	cr_assert_eq(rc, 0, "clm-gen: exit %d: %s", rc, err ? err : "");
+	free(out);
+	free(err);
+	free(cli_out((const char *[]) { "import", tp, NULL }, NULL));
+	free(cli_out((const char *[]) { "spend", spend, NULL }, NULL));
+	free(cli_out((const char *[]) { "experiment", "define", EXPERIMENT,
+	                     "--goal", "PURCHASE", "control:1", "new-copy:1",
+	                     NULL },
+	        NULL));
+	for (int i = 1; i <= 40; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "c%06d", i);
+		free(cli_out((const char *[]) { "experiment", "assign",
+		                     EXPERIMENT, id, NULL },
+		        NULL));
+	}
+	/* Purchases after the exposure convert (occurredAtMs 0 = now). */
+	char *nd = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&nd, &len);
+	cr_assert_not_null(f);
+	for (int i = 1; i <= 12; i++) {
+		fprintf(f,
+		        "{\"eventId\":\"dash-buy-%d\",\"customerId\":"
+		        "\"c%06d\",\"type\":\"PURCHASE\",\"channel\":"
+		        "\"DIRECT\",\"value\":25}\n",
+		        i, i * 3);
+	}
+	fclose(f);
+	free(cli_out((const char *[]) { "import", write_file("buy.ndjson", nd),
+	                     NULL },
+	        NULL));
+	free(nd);
+}
+
+/* ---- JSON endpoints ---- */
+
+Test(dashboard, json_endpoints_match_the_cli)
+{
+	start_seeded();
+	int64_t today = (int64_t) time(NULL) * 1000 / DAY_MS * DAY_MS;
+	char from[11], to[11], path[256];
+	iso_day(today - 45 * DAY_MS, from);
+	iso_day(today + DAY_MS, to);
+
+	/* Metrics, default channel and conversion window. */
+	snprintf(path, sizeof(path), "/api/metrics?from=%s&to=%s", from, to);
+	char *api = get_json(path);
+	char *cli = cli_json((const char *[]) {
+	        "--json", "metrics", "--from", from, "--to", to, NULL });
+	cr_expect_str_eq(api, cli);
+	Clm__V1__MetricsReply *m = (Clm__V1__MetricsReply *) decode(
+	        api, &clm__v1__metrics_reply__descriptor);
+	cr_expect_eq(m->n_stages, 5);
+	cr_expect_gt(m->customers, 100, "the seed did not arrive");
+	cr_expect_gt(m->n_channels, 0);
+	bool spent = false;
+	for (size_t i = 0; i < m->n_channels; i++) {
+		spent = spent || m->channels[i]->spend > 0;
+	}
+	cr_expect(spent, "no channel shows the imported spend");
+	protobuf_c_message_free_unpacked((ProtobufCMessage *) m, NULL);
+	free(api);
+	free(cli);
+
+	/* A channel (any case) and a conversion window. */
+	snprintf(path, sizeof(path),
+	        "/api/metrics?from=%s&to=%s&channel=paid_ads&window_days=14",
+	        from, to);
+	api = get_json(path);
+	cli = cli_json((const char *[]) { "--json", "metrics", "--from", from,
+	        "--to", to, "--channel", "PAID_ADS", "--window-days", "14",
+	        NULL });
+	cr_expect_str_eq(api, cli);
+	free(api);
+	free(cli);
+
+	/* Cohorts by month. */
+	snprintf(path, sizeof(path),
+	        "/api/cohorts?from=%s&to=%s&by=month&periods=4", from, to);
+	api = get_json(path);
+	cli = cli_json((const char *[]) { "--json", "cohorts", "--from", from,
+	        "--to", to, "--by", "month", "--periods", "4", NULL });
+	cr_expect_str_eq(api, cli);
+	free(api);
+	free(cli);
+
+	/* Experiment results, and the list with the definition. */
+	api = get_json("/api/experiments/" EXPERIMENT);
+	cli = cli_json((const char *[]) {
+	        "--json", "experiment", "results", EXPERIMENT, NULL });
+	cr_expect_str_eq(api, cli);
+	Clm__V1__ExperimentResultsReply *x
+	        = (Clm__V1__ExperimentResultsReply *) decode(
+	                api, &clm__v1__experiment_results_reply__descriptor);
+	cr_assert_eq(x->n_variants, 2);
+	cr_expect_eq(x->variants[0]->exposed + x->variants[1]->exposed, 40);
+	cr_expect_eq(
+	        x->variants[0]->converted + x->variants[1]->converted, 12);
+	protobuf_c_message_free_unpacked((ProtobufCMessage *) x, NULL);
+	char *list = get_json("/api/experiments");
+	char want[4096];
+	snprintf(want, sizeof(want),
+	        "{\"experiments\":[{\"definition\":{\"experimentId\":\"%s\","
+	        "\"variants\":[{\"name\":\"control\",\"weight\":1},"
+	        "{\"name\":\"new-copy\",\"weight\":1}],\"goal\":\"PURCHASE\","
+	        "\"definedMs\":\"",
+	        EXPERIMENT);
+	cr_expect_eq(strncmp(list, want, strlen(want)), 0, "got %s", list);
+	snprintf(want, sizeof(want), ",\"results\":%s}]}", api);
+	size_t ll = strlen(list), wl = strlen(want);
+	cr_expect(ll > wl && strcmp(list + ll - wl, want) == 0,
+	        "the list does not end with the results: %s", list);
+	free(list);
+	free(api);
+	free(cli);
+
+	/* Status: the same counts as `clm status`. */
+	api = get_json("/api/status");
+	cli = cli_json((const char *[]) { "--json", "status", NULL });
+	Clm__V1__StatusReply *a = (Clm__V1__StatusReply *) decode(
+	        api, &clm__v1__status_reply__descriptor);
+	Clm__V1__StatusReply *b = (Clm__V1__StatusReply *) decode(
+	        cli, &clm__v1__status_reply__descriptor);
+	cr_expect_str_eq(a->version, b->version);
+	cr_expect_eq(a->customers, b->customers);
+	cr_expect_eq(a->touchpoints, b->touchpoints);
+	cr_expect_gt(a->touchpoints, 1000);
+	protobuf_c_message_free_unpacked((ProtobufCMessage *) a, NULL);
+	protobuf_c_message_free_unpacked((ProtobufCMessage *) b, NULL);
+	free(api);
+	free(cli);
+}
+
+/* GET path expecting status and an error naming field. */
+static void
+expect_error(const char *path, int status, const char *code, const char *field)
+{
+	struct http_res r = http_get(http_port, path, NULL);
+	cr_expect_eq(
+	        r.status, status, "GET %s: %d %s", path, r.status, r.body);
+	char want[256];
+	snprintf(want, sizeof(want), "{\"code\":\"%s\",\"message\":\"", code);
+	cr_expect_eq(strncmp(r.body, want, strlen(want)), 0, "GET %s: %s",
+	        path, r.body);
+	snprintf(want, sizeof(want), ",\"field\":\"%s\"}", field);
+	size_t bl = strlen(r.body), wl = strlen(want);
+	cr_expect(bl > wl && strcmp(r.body + bl - wl, want) == 0,
+	        "GET %s: %s (want field '%s')", path, r.body, field);
+	http_res_free(&r);
+}
+
+Test(dashboard, bad_parameters_are_400_with_the_field)
+{
+	start_seeded();
+	expect_error("/api/metrics?from=2026-02-30", 400, "INVALID_ARGUMENT",
+	        "from");
+	expect_error(
+	        "/api/metrics?to=yesterday", 400, "INVALID_ARGUMENT", "to");
+	expect_error("/api/metrics?from=2026-03-01&to=2026-02-01", 400,
+	        "INVALID_ARGUMENT", "from");
+	expect_error("/api/metrics?channel=carrier-pigeon", 400,
+	        "INVALID_ARGUMENT", "channel");
+	expect_error("/api/metrics?window_days=-3", 400, "INVALID_ARGUMENT",
+	        "window_days");
+	expect_error("/api/metrics?window_days=9999", 400, "INVALID_ARGUMENT",
+	        "window_days");
+	expect_error(
+	        "/api/metrics?colour=blue", 400, "INVALID_ARGUMENT", "colour");
+	expect_error("/api/metrics?from=2026-01-01&from=2026-01-02", 400,
+	        "INVALID_ARGUMENT", "from");
+	expect_error(
+	        "/api/cohorts?by=fortnight", 400, "INVALID_ARGUMENT", "by");
+	expect_error("/api/cohorts?periods=121", 400, "INVALID_ARGUMENT",
+	        "periods");
+	expect_error("/api/experiments/no-such-test", 404, "NOT_FOUND", "");
+	struct http_res r = http_get(http_port, "/api/nothing", NULL);
+	cr_expect_eq(r.status, 404);
+	http_res_free(&r);
+}
+
+/* ---- /metrics ---- */
+
+/*
+ * The value of the sample whose line starts with `series ` (name and
+ * labels exactly as printed) in a Prometheus text; NAN if none. Checks
+ * every line's shape on the way.
+ */
+static double
+prom_value(const char *text, const char *series)
+{
+	double found = NAN;
+	size_t sl = strlen(series);
+	for (const char *p = text; *p != '\0';) {
+		const char *nl = strchr(p, '\n');
+		cr_assert_not_null(nl, "the text does not end with a newline");
+		size_t n = (size_t) (nl - p);
+		if (p[0] == '#') {
+			cr_expect(strncmp(p, "# HELP ", 7) == 0
+			                || strncmp(p, "# TYPE ", 7) == 0,
+			        "bad comment: %.*s", (int) n, p);
+		} else {
+			const char *sp = memchr(p, ' ', n);
+			const char *brace = memchr(p, '{', n);
+			if (brace != NULL) {
+				const char *close = memchr(p, '}', n);
+				cr_assert(close != NULL && close > brace,
+				        "bad labels: %.*s", (int) n, p);
+				sp = close + 1;
+			}
+			cr_assert(sp != NULL && *sp == ' ', "bad line: %.*s",
+			        (int) n, p);
+			char *end;
+			double v = strtod(sp + 1, &end);
+			cr_assert(end == nl, "bad value: %.*s", (int) n, p);
+			if (n > sl && strncmp(p, series, sl) == 0
+			        && p[sl] == ' ') {
+				found = v;
+			}
+		}
+		p = nl + 1;
+	}
+	return found;
+}
+
+static char *
+get_prometheus(void)
+{
+	struct http_res r = http_get(http_port, "/metrics", NULL);
+	cr_assert_eq(r.status, 200, "GET /metrics: %d", r.status);
+	char *type = http_header(&r, "Content-Type");
+	cr_assert_not_null(type);
+	cr_expect_str_eq(type, "text/plain; version=0.0.4; charset=utf-8");
+	free(type);
+	char *body = r.body;
+	r.body = NULL;
+	http_res_free(&r);
+	return body;
+}
+
+Test(dashboard, prometheus_metrics_parse_and_grow)
+{
+	start_seeded();
+	char *t1 = get_prometheus();
+	char *st = cli_json((const char *[]) { "--json", "status", NULL });
+	Clm__V1__StatusReply *s = (Clm__V1__StatusReply *) decode(
+	        st, &clm__v1__status_reply__descriptor);
+	cr_expect_eq(
+	        prom_value(t1, "clm_build_info{version=\"" CLM_VERSION "\"}"),
+	        1);
+	cr_expect_eq(prom_value(t1, "clm_customers"), (double) s->customers);
+	cr_expect_eq(
+	        prom_value(t1, "clm_touchpoints"), (double) s->touchpoints);
+	cr_expect_gt(prom_value(t1, "clm_db_bytes"), 0);
+	cr_expect_gt(prom_value(t1, "clm_map_bytes"), 0);
+	cr_expect_geq(prom_value(t1, "clm_uptime_seconds"), 0);
+	cr_expect_eq(prom_value(t1, "clm_write_queue_depth"), 0);
+	/* The seeding wrote: the writer ran batches of at least one job. */
+	cr_expect_gt(prom_value(t1, "clm_write_batch_size_count"), 0);
+	cr_expect_geq(prom_value(t1, "clm_write_batch_size_sum"),
+	        prom_value(t1, "clm_write_batch_size_count"));
+	double assigns = prom_value(
+	        t1, "clm_requests_total{call=\"assign\",code=\"OK\"}");
+	cr_expect_eq(assigns, 40);
+	const char *ok = "clm_requests_total{call=\"metrics\",code=\"OK\"}";
+	const char *bad = "clm_requests_total{call=\"get_customer\",code="
+	                  "\"NOT_FOUND\"}";
+	const char *cnt
+	        = "clm_request_duration_seconds_count{call=\"metrics\"}";
+	double ok1 = prom_value(t1, ok), bad1 = prom_value(t1, bad);
+	double cnt1 = prom_value(t1, cnt);
+	ok1 = isnan(ok1) ? 0 : ok1;
+	bad1 = isnan(bad1) ? 0 : bad1;
+	cnt1 = isnan(cnt1) ? 0 : cnt1;
+
+	/* Three Metrics calls and one unknown customer over RPC. */
+	for (int i = 0; i < 3; i++) {
+		free(cli_out(
+		        (const char *[]) { "--json", "metrics", NULL }, NULL));
+	}
+	char *out = NULL, *err = NULL;
+	int rc = run_cli((const char *[]) { "customer", "nobody-here", NULL },
+	        NULL, &out, &err);
+	cr_expect_eq(rc, 1, "clm customer nobody-here: exit %d", rc);
+	free(out);
+	free(err);
+
+	char *t2 = get_prometheus();
+	cr_expect_eq(prom_value(t2, ok), ok1 + 3);
+	cr_expect_eq(prom_value(t2, bad), bad1 + 1);
+	cr_expect_eq(prom_value(t2, cnt), cnt1 + 3);
+	cr_expect_eq(prom_value(t2,
+	                     "clm_request_duration_seconds_bucket{call="
+	                     "\"metrics\",le=\"+Inf\"}"),
+	        cnt1 + 3);
+	cr_expect_gt(prom_value(t2,
+	                     "clm_request_duration_seconds_sum{call="
+	                     "\"metrics\"}"),
+	        0);
+	/* The first scrape is counted by the second. */
+	cr_expect_geq(prom_value(t2,
+	                      "clm_http_requests_total{handler=\"/metrics\","
+	                      "code=\"200\"}"),
+	        1);
+	protobuf_c_message_free_unpacked((ProtobufCMessage *) s, NULL);
+	free(st);
+	free(t1);
+	free(t2);
+}
+
+/* ---- exposure and tokens ---- */
+
+Test(dashboard, non_loopback_needs_tokens_and_then_a_bearer)
+{
+	cr_assert_eq(harness_tmpdir(dir), 0);
+	int port = harness_free_port();
+	char addr[64];
+	snprintf(addr, sizeof(addr), "http://0.0.0.0:%d", port);
+	const char *open_args[] = { "--http", addr, NULL };
+	cr_expect_neq(clmd_start(&srv, NULL, open_args), 0,
+	        "clmd served http on 0.0.0.0 without tokens");
+	char *log = harness_read_file(srv.log_path);
+	cr_expect(log != NULL && strstr(log, "not a loopback address"),
+	        "log: %s", log ? log : "(none)");
+	free(log);
+	clmd_cleanup(&srv);
+
+	const char *tokens = write_file("tokens", "# dashboard\nhunter2\n");
+	chmod(tokens, 0600);
+	const char *args[]
+	        = { "--http", addr, "--auth-token-file", tokens, NULL };
+	harness_cli_url(NULL);
+	cr_assert_eq(clmd_start(&srv, NULL, args), 0, "log %s", srv.log_path);
+	http_port = port;
+	struct http_res r = http_get(port, "/api/status", NULL);
+	cr_expect_eq(r.status, 401);
+	char *www = http_header(&r, "WWW-Authenticate");
+	cr_expect(www != NULL && strncmp(www, "Bearer", 6) == 0);
+	free(www);
+	cr_expect_eq(strncmp(r.body, "{\"code\":\"UNAUTHENTICATED\"", 25), 0,
+	        "%s", r.body);
+	http_res_free(&r);
+	r = http_get(port, "/metrics", "Authorization: Bearer hunter3");
+	cr_expect_eq(r.status, 401);
+	http_res_free(&r);
+	r = http_get(port, "/api/experiments", NULL);
+	cr_expect_eq(r.status, 401);
+	http_res_free(&r);
+	r = http_get(port, "/metrics", "Authorization: Bearer hunter2");
+	cr_expect_eq(r.status, 200);
+	cr_expect_not_null(strstr(r.body, "clm_uptime_seconds "));
+	http_res_free(&r);
+	r = http_get(port, "/api/status", "Authorization: bearer hunter2");
+	cr_expect_eq(r.status, 200, "%s", r.body);
+	http_res_free(&r);
+	/* The page holds no data: it loads, then asks for the token. */
+	r = http_get(port, "/", NULL);
+	cr_expect_eq(r.status, 200);
+	cr_expect_not_null(strstr(r.body, "id=\"token\""));
+	http_res_free(&r);
+	cr_expect_eq(clmd_stop(&srv), 0, "clmd did not stop cleanly");
+}
+
+/* ---- the page in a browser ---- */
+
+static const char *
+find_chromium(void)
+{
+	static const char *const paths[] = { "/usr/bin/chromium",
+		"/usr/bin/chromium-browser", "/usr/bin/google-chrome",
+		"/usr/bin/google-chrome-stable", NULL };
+	for (int i = 0; paths[i] != NULL; i++) {
+		if (access(paths[i], X_OK) == 0) {
+			return paths[i];
+		}
+	}
+	return NULL;
+}
+
+/* Occurrences of needle in hay. */
+static int
+count(const char *hay, const char *needle)
+{
+	int n = 0;
+	for (const char *p = strstr(hay, needle); p != NULL;
+	        p = strstr(p + 1, needle)) {
+		n++;
+	}
+	return n;
+}
+
+Test(dashboard, page_renders_funnel_cohorts_and_experiment)
+{
+	start_seeded();
+	struct http_res page = http_get(http_port, "/", NULL);
+	cr_assert_eq(page.status, 200);
+	char *type = http_header(&page, "Content-Type");
+	cr_expect_str_eq(type, "text/html; charset=utf-8");
+	free(type);
+	char *csp = http_header(&page, "Content-Security-Policy");
+	cr_expect_not_null(csp);
+	free(csp);
+	/* Self-contained: no script, style or font from elsewhere. */
+	cr_expect_null(strstr(page.body, "src=\"http"));
+	cr_expect_null(strstr(page.body, "href=\"http"));
+	cr_expect_null(strstr(page.body, "@import"));
+	http_res_free(&page);
+
+	const char *chromium = find_chromium();
+	if (chromium == NULL) {
+		cr_skip_test("no chromium binary: the browser check is "
+		             "skipped");
+	}
+	/* The REACH count the API reports (current: not window-bound). */
+	char *api = get_json("/api/metrics");
+	Clm__V1__MetricsReply *m = (Clm__V1__MetricsReply *) decode(
+	        api, &clm__v1__metrics_reply__descriptor);
+	cr_assert_geq(m->n_stages, 1);
+	cr_assert_eq(m->stages[0]->stage, CLM__V1__STAGE__REACH);
+	unsigned long long reach = (unsigned long long) m->stages[0]->current;
+	cr_assert_gt(reach, 0);
+	protobuf_c_message_free_unpacked((ProtobufCMessage *) m, NULL);
+	free(api);
+	char *cohorts = get_json("/api/cohorts?by=week&periods=8");
+	Clm__V1__CohortReply *c = (Clm__V1__CohortReply *) decode(
+	        cohorts, &clm__v1__cohort_reply__descriptor);
+	size_t rows = c->n_rows;
+	cr_assert_gt(rows, 0);
+	protobuf_c_message_free_unpacked((ProtobufCMessage *) c, NULL);
+	free(cohorts);
+
+	char url[64], profile[512];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", http_port);
+	snprintf(profile, sizeof(profile), "--user-data-dir=%s/chromium", dir);
+	const char *argv[] = { "chromium", "--headless=new", "--no-sandbox",
+		"--disable-gpu", "--no-first-run", "--disable-extensions",
+		profile, "--virtual-time-budget=10000", "--dump-dom", url,
+		NULL };
+	char *dom = NULL, *err = NULL;
+	int rc = run_cmd(chromium, argv, NULL, BROWSER_MS, &dom, &err);
+	cr_assert_eq(rc, 0, "chromium: exit %d\n%s", rc, err ? err : "");
+	cr_assert_not_null(dom);
+	cr_assert_not_null(strstr(dom, "data-ready=\"1\""),
+	        "the page did not finish loading:\n%.2000s", dom);
+	cr_expect_not_null(strstr(dom,
+	                           "id=\"error\" role=\"alert\" "
+	                           "style=\"display: none;\""),
+	        "the page shows an error");
+	/* The funnel: every stage, and REACH with the API's count. */
+	static const char *const stages[] = { "REACH", "ACQUISITION",
+		"NURTURE", "RETENTION", "ADVOCACY" };
+	for (int i = 0; i < 5; i++) {
+		char want[64];
+		snprintf(want, sizeof(want), "data-stage=\"%s\"", stages[i]);
+		cr_expect_not_null(
+		        strstr(dom, want), "no stage %s", stages[i]);
+	}
+	char want[128];
+	snprintf(want, sizeof(want),
+	        "data-stage=\"REACH\" data-current=\"%llu\"", reach);
+	cr_expect_not_null(strstr(dom, want), "REACH is not %llu", reach);
+	char reach_text[64];
+	snprintf(reach_text, sizeof(reach_text), "\"num stage-current\">%llu<",
+	        reach);
+	cr_expect(reach < 1000 && strstr(dom, reach_text) != NULL,
+	        "REACH's count %llu is not shown", reach);
+	/* The cohort matrix: one row per cohort, with heat-map cells. */
+	cr_expect_eq((size_t) count(dom, "data-cohort=\""), rows);
+	cr_expect_gt(count(dom, "<td class=\"cell\""), (int) rows);
+	cr_expect_not_null(strstr(dom, "100.0%"));
+	/* The experiment with both variants. */
+	cr_expect_not_null(strstr(dom, "data-experiment=\"" EXPERIMENT "\""));
+	cr_expect_not_null(strstr(dom, "data-variant=\"control\""));
+	cr_expect_not_null(strstr(dom, "data-variant=\"new-copy\""));
+	cr_expect_not_null(strstr(dom, "p-value"));
+	/* Channels with spend. */
+	cr_expect_not_null(strstr(dom, "data-channel=\"PAID_ADS\""));
+	free(dom);
+	free(err);
+}
