@@ -215,23 +215,22 @@ agg_normalize(struct agg_list *l)
 }
 
 static int
-agg_cohorts(const Clm__V1__CustomerRecord *rec, arena *a, struct agg_list *l)
+agg_cohorts(const uint32_t *days, size_t n_days, arena *a, struct agg_list *l)
 {
-	if (rec->n_purchase_days == 0) {
+	if (n_days == 0) {
 		return 0;
 	}
 	static const int grans[]
 	        = { AGG_GRAN_DAY, AGG_GRAN_WEEK, AGG_GRAN_MONTH };
 	for (size_t g = 0; g < sizeof(grans) / sizeof(grans[0]); g++) {
-		uint32_t p0 = agg_period(grans[g], rec->purchase_days[0]);
+		uint32_t p0 = agg_period(grans[g], days[0]);
 		uint32_t last_k = UINT32_MAX;
-		for (size_t i = 0; i < rec->n_purchase_days; i++) {
-			uint32_t p
-			        = agg_period(grans[g], rec->purchase_days[i]);
+		for (size_t i = 0; i < n_days; i++) {
+			uint32_t p = agg_period(grans[g], days[i]);
 			uint32_t k = agg_periods_between(grans[g], p0, p);
 			if (k == last_k) {
-				continue; /* days ascend: equal k are adjacent
-				           */
+				/* Days ascend: equal k are adjacent. */
+				continue;
 			}
 			last_k = k;
 			if (agg_add(a, l, AGG_COHORT, grans[g], true, p0, true,
@@ -340,13 +339,37 @@ agg_lifecycle(const struct model_profile *p, arena *a, struct agg_list *l)
 }
 
 int
-agg_customer(const struct model_profile *p, const Clm__V1__CustomerRecord *rec,
-        arena *a, struct agg_list *out)
+agg_customer_part(const struct model_profile *p,
+        const Clm__V1__CustomerRecord *rec, bool cohorts, arena *a,
+        struct agg_list *out)
 {
 	out->e = NULL;
 	out->n = out->cap = 0;
-	if (agg_lifecycle(p, a, out) != 0 || agg_cohorts(rec, a, out) != 0
-	        || agg_experiments(rec, a, out) != 0) {
+	if (agg_lifecycle(p, a, out) != 0 || agg_experiments(rec, a, out) != 0
+	        || (cohorts
+	                && agg_cohorts(rec->purchase_days,
+	                           rec->n_purchase_days, a, out)
+	                        != 0)) {
+		return -1;
+	}
+	agg_normalize(out);
+	return 0;
+}
+
+int
+agg_customer(const struct model_profile *p, const Clm__V1__CustomerRecord *rec,
+        arena *a, struct agg_list *out)
+{
+	return agg_customer_part(p, rec, true, a, out);
+}
+
+int
+agg_cohort_cells(
+        const uint32_t *days, size_t n, arena *a, struct agg_list *out)
+{
+	out->e = NULL;
+	out->n = out->cap = 0;
+	if (agg_cohorts(days, n, a, out) != 0) {
 		return -1;
 	}
 	agg_normalize(out);

@@ -128,6 +128,18 @@ int agg_customer(const struct model_profile *p,
         const Clm__V1__CustomerRecord *rec, arena *a, struct agg_list *out);
 
 /*
+ * agg_customer_part is agg_customer with or without the cohort cells, and
+ * agg_cohort_cells lists only those, for the ascending distinct purchase
+ * days given: a customer with years of purchases has thousands of cells,
+ * which profile_save recomputes only when the days changed.
+ */
+int agg_customer_part(const struct model_profile *p,
+        const Clm__V1__CustomerRecord *rec, bool cohorts, arena *a,
+        struct agg_list *out);
+int agg_cohort_cells(
+        const uint32_t *days, size_t n, arena *a, struct agg_list *out);
+
+/*
  * agg_apply_diff adds `to` minus `from` (both from agg_customer) to the
  * store: only keys whose counters differ are written.
  */

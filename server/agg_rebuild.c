@@ -69,7 +69,7 @@ rebuild_one(store_txn *txn, const char *id, bool anon,
 		return e;
 	}
 	/* The customers' part of `agg` is empty now. */
-	pr->old_agg = (struct agg_list) { NULL, 0, 0 };
+	profile_aggregates_reset(pr);
 	struct rebuild_touch t = { txn, id, anon, CLM_OK };
 	if (part->touch) {
 		e = store_touchpoints_scan(txn, pr->rec->cid, -1, INT64_MAX,

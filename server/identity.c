@@ -188,7 +188,7 @@ identity_apply(struct writer_batch *b, writer_job *job)
 				e = profile_adopt_experiments(cust, anon, a);
 			}
 			if (e == CLM_OK) {
-				e = profile_drop(txn, anon);
+				e = profile_drop(txn, anon, a);
 			}
 			if (e == CLM_OK) {
 				e = profile_replay(txn, cust, a);

@@ -80,8 +80,7 @@ privacy_forget_apply(struct writer_batch *b, writer_job *job)
 		return e;
 	}
 	Clm__V1__CustomerRecord *rec = pr->rec;
-	struct agg_list none = { NULL, 0, 0 };
-	e = agg_apply_diff(txn, &pr->old_agg, &none);
+	e = profile_unaggregate(txn, pr, a);
 	struct privacy_list l = { .a = a };
 	if (e == CLM_OK) {
 		e = store_touchpoints_scan(

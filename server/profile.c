@@ -63,9 +63,11 @@ profile_load(store_txn *txn, const char *id, bool anonymous, bool create,
 	        = model_onboarding_ms(&pr->p, &pr->old_onboarding_ms);
 	pr->old_items = pr->rec->purchased_items;
 	pr->n_old_items = pr->rec->n_purchased_items;
-	if (agg_customer(&pr->p, pr->rec, a, &pr->old_agg) != 0) {
+	if (agg_customer_part(&pr->p, pr->rec, false, a, &pr->old_agg) != 0) {
 		return CLM_RESOURCE_EXHAUSTED;
 	}
+	pr->old_days = pr->rec->purchase_days;
+	pr->n_old_days = pr->rec->n_purchase_days;
 	*out = pr;
 	return CLM_OK;
 }
@@ -227,6 +229,55 @@ profile_copurchase(store_txn *txn, char *const *from, size_t nf,
 	return e;
 }
 
+/*
+ * Moves pr's contributions from what was last stored to what it holds now
+ * (gone: to nothing). The cohort cells only when the purchase days changed
+ * (their arrays are replaced, never edited, so a pointer tells).
+ */
+static clm_err
+profile_aggregate(store_txn *txn, struct profile *pr, bool gone, arena *a)
+{
+	struct agg_list now = { NULL, 0, 0 };
+	if (!gone && agg_customer_part(&pr->p, pr->rec, false, a, &now) != 0) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	clm_err e = agg_apply_diff(txn, &pr->old_agg, &now);
+	if (e != CLM_OK) {
+		return e;
+	}
+	pr->old_agg = now;
+	const uint32_t *days = gone ? NULL : pr->rec->purchase_days;
+	size_t n_days = gone ? 0 : pr->rec->n_purchase_days;
+	if (days == pr->old_days && n_days == pr->n_old_days) {
+		return CLM_OK;
+	}
+	struct agg_list from, to = { NULL, 0, 0 };
+	if (agg_cohort_cells(pr->old_days, pr->n_old_days, a, &from) != 0
+	        || (!gone && agg_cohort_cells(days, n_days, a, &to) != 0)) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	e = agg_apply_diff(txn, &from, &to);
+	if (e == CLM_OK) {
+		pr->old_days = days;
+		pr->n_old_days = n_days;
+	}
+	return e;
+}
+
+clm_err
+profile_unaggregate(store_txn *txn, struct profile *pr, arena *a)
+{
+	return profile_aggregate(txn, pr, true, a);
+}
+
+void
+profile_aggregates_reset(struct profile *pr)
+{
+	pr->old_agg = (struct agg_list) { NULL, 0, 0 };
+	pr->old_days = NULL;
+	pr->n_old_days = 0;
+}
+
 clm_err
 profile_save(store_txn *txn, struct profile *pr, arena *a)
 {
@@ -247,15 +298,10 @@ profile_save(store_txn *txn, struct profile *pr, arena *a)
 	}
 	pr->had_onboarding = has;
 	pr->old_onboarding_ms = now_ms;
-	struct agg_list now_agg;
-	if (agg_customer(&pr->p, pr->rec, a, &now_agg) != 0) {
-		return CLM_RESOURCE_EXHAUSTED;
-	}
-	e = agg_apply_diff(txn, &pr->old_agg, &now_agg);
+	e = profile_aggregate(txn, pr, false, a);
 	if (e != CLM_OK) {
 		return e;
 	}
-	pr->old_agg = now_agg;
 	if (record_from_profile(&pr->p, pr->rec, a) != 0) {
 		return CLM_RESOURCE_EXHAUSTED;
 	}
@@ -267,14 +313,12 @@ profile_save(store_txn *txn, struct profile *pr, arena *a)
 }
 
 clm_err
-profile_drop(store_txn *txn, struct profile *pr)
+profile_drop(store_txn *txn, struct profile *pr, arena *a)
 {
 	clm_err e = profile_copurchase(
 	        txn, pr->old_items, pr->n_old_items, NULL, 0);
-	struct agg_list none = { NULL, 0, 0 };
 	if (e == CLM_OK) {
-		e = agg_apply_diff(txn, &pr->old_agg, &none);
-		pr->old_agg = none;
+		e = profile_aggregate(txn, pr, true, a);
 	}
 	if (e == CLM_OK) {
 		e = store_onboarding_update(txn, pr->rec->cid,

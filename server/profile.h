@@ -25,8 +25,13 @@ struct profile {
 	/* Distinct items bought, as loaded (rec->purchased_items is now). */
 	char **old_items;
 	size_t n_old_items;
-	/* Contributions to the aggregates, as last stored (agg.h). */
+	/*
+	 * Contributions to the aggregates as last stored (agg.h): all but
+	 * the cohort cells, and the purchase days those came from.
+	 */
 	struct agg_list old_agg;
+	const uint32_t *old_days;
+	size_t n_old_days;
 };
 
 /* Distinct purchased items remembered per customer (co-purchase basis). */
@@ -47,7 +52,15 @@ clm_err profile_save(store_txn *txn, struct profile *pr, arena *a);
  * profile_drop deletes pr's record and takes it out of the aggregates (its
  * touchpoints are the caller's business).
  */
-clm_err profile_drop(store_txn *txn, struct profile *pr);
+clm_err profile_drop(store_txn *txn, struct profile *pr, arena *a);
+
+/*
+ * profile_unaggregate takes pr's contributions out of the aggregates (the
+ * customer is going away); profile_aggregates_reset forgets them without
+ * writing (the aggregates were emptied: agg_rebuild).
+ */
+clm_err profile_unaggregate(store_txn *txn, struct profile *pr, arena *a);
+void profile_aggregates_reset(struct profile *pr);
 
 /*
  * profile_replay recomputes pr->p from the touchpoints stored under
