@@ -186,8 +186,10 @@ cmd_import_free(struct cmd_import *im)
 static void
 cmd_import_json(struct cmd_import *im, const struct tpbatch *b)
 {
-	qsort(im->rejects, im->n_rejects, sizeof(*im->rejects),
-	        cmd_import_cmp);
+	if (im->n_rejects > 1) { /* qsort(NULL, 0) is undefined */
+		qsort(im->rejects, im->n_rejects, sizeof(*im->rejects),
+		        cmd_import_cmp);
+	}
 	Clm__V1__TrackReply r = CLM__V1__TRACK_REPLY__INIT;
 	r.accepted = (uint32_t) b->accepted;
 	r.duplicates = (uint32_t) b->duplicates;
