@@ -1,5 +1,5 @@
 /*
- * clm-gen (tools/clm-gen.c), the journey generator, run as a program: the
+ * clm-gen (tools/gen/), the journey generator, run as a program: the
  * output is a pure function of the arguments, every line is a Touchpoint in
  * proto3 JSON inside [end - days, end), event ids are unique, every customer
  * has a touchpoint, --spend covers every day, --catalog lists the items the

@@ -1,0 +1,121 @@
+/*
+ * calendar: clm-gen's dates, in UTC and the proleptic Gregorian calendar
+ * (H. Hinnant's algorithms): days from dates and back, weekdays, Black
+ * Friday, and the campaign names that spend lines and the touchpoints they
+ * paid for share.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "gen.h"
+
+int64_t
+gen_floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+int64_t
+gen_days_from_civil(int64_t y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = gen_floor_div(y, 400);
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static void
+gen_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+	z += 719468;
+	int64_t era = gen_floor_div(z, 146097);
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	*d = (int) (doy - (153 * mp + 2) / 5 + 1);
+	*m = (int) (mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+/* 0 = Sunday. */
+int
+gen_weekday(int64_t day)
+{
+	return (int) (((day + 4) % 7 + 7) % 7);
+}
+
+/* The day of the Thursday of US Thanksgiving (4th Thursday of November). */
+static int64_t
+gen_thanksgiving(int64_t year)
+{
+	int64_t nov1 = gen_days_from_civil(year, 11, 1);
+	return nov1 + (4 - gen_weekday(nov1) + 7) % 7 + 21;
+}
+
+/* Thanksgiving Thursday to Cyber Monday: the Black Friday campaign. */
+bool
+gen_black_friday(int64_t day)
+{
+	int64_t y;
+	int m, d;
+	gen_civil_from_days(day, &y, &m, &d);
+	int64_t tg = gen_thanksgiving(y);
+	return day >= tg && day < tg + 5;
+}
+
+/*
+ * The campaign running on a channel on a UTC day (empty when the channel has
+ * none): "bf-2026" over Black Friday, "holiday-2026" in December up to the
+ * 24th, else one per channel and month ("ads-2026-01"). Spend lines and the
+ * touchpoints they paid for use the same names.
+ */
+void
+gen_campaign(int64_t day, enum gen_channel ch, char *buf, size_t len)
+{
+	int64_t y;
+	int m, d;
+	const char *prefix;
+	switch (ch) {
+	case PAID_ADS:
+		prefix = "ads";
+		break;
+	case ORGANIC_SOCIAL:
+		prefix = "social";
+		break;
+	case EMAIL:
+		prefix = "newsletter";
+		break;
+	case REFERRAL_LINK:
+		snprintf(buf, len, "referral-program");
+		return;
+	default:
+		buf[0] = '\0';
+		return;
+	}
+	gen_civil_from_days(day, &y, &m, &d);
+	if (gen_black_friday(day)) {
+		snprintf(buf, len, "bf-%lld", (long long) y);
+	} else if (m == 12 && d <= 24) {
+		snprintf(buf, len, "holiday-%lld", (long long) y);
+	} else {
+		snprintf(buf, len, "%s-%04lld-%02d", prefix, (long long) y, m);
+	}
+}
+
+/* "2026-01-02T03:04:05Z" (buf of 32 bytes). */
+void
+gen_format_time(int64_t ms, char *buf, size_t len)
+{
+	int64_t day = gen_floor_div(ms, GEN_DAY_MS), y;
+	int64_t s = (ms - day * GEN_DAY_MS) / 1000;
+	int m, d;
+	gen_civil_from_days(day, &y, &m, &d);
+	snprintf(buf, len, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long) y,
+	        m, d, (int) (s / 3600), (int) (s / 60 % 60), (int) (s % 60));
+}
