@@ -274,8 +274,37 @@ bench_cpu(pid_t pid)
 	return (double) (ut + st) / (double) sysconf(_SC_CLK_TCK);
 }
 
+/*
+ * A number from a /proc/PID file's "key: value" line (io's write_bytes,
+ * status's RssAnon in kB), or 0.
+ */
+static double
+bench_proc(pid_t pid, const char *file, const char *key)
+{
+	if (pid <= 0) {
+		return 0;
+	}
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int) pid, file);
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		return 0;
+	}
+	double v = 0;
+	size_t n = strlen(key);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, key, n) == 0 && line[n] == ':') {
+			v = strtod(line + n + 1, NULL);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
 struct bench_result {
 	double ops_s, items_s, p50, p99, p999, cpu_us;
+	double write_b; /* bytes clmd wrote to disk per item */
 	uint64_t errors;
 };
 
@@ -285,6 +314,7 @@ bench_run(const struct bench_cfg *cfg, pid_t clmd)
 	static struct bench_thread th[BENCH_MAX_CLIENTS];
 	_Atomic bool stop = false;
 	double cpu0 = bench_cpu(clmd);
+	double w0 = bench_proc(clmd, "io", "write_bytes");
 	double t0 = bench_now();
 	for (int i = 0; i < cfg->clients; i++) {
 		memset(&th[i], 0, sizeof(th[i]));
@@ -315,6 +345,8 @@ bench_run(const struct bench_cfg *cfg, pid_t clmd)
 	r.p99 = bench_hist_q(&all, 0.99);
 	r.p999 = bench_hist_q(&all, 0.999);
 	r.cpu_us = ops > 0 && clmd > 0 ? cpu * 1e6 / (double) ops : 0;
+	double w = bench_proc(clmd, "io", "write_bytes") - w0;
+	r.write_b = items > 0 && clmd > 0 ? w / (double) items : 0;
 	return r;
 }
 
@@ -547,9 +579,9 @@ main(int argc, char **argv)
 		nng_ctx_recv(works[i].ctx, works[i].aio);
 	}
 
-	printf("%-13s %7s %12s %12s %9s %9s %9s %8s %8s %9s\n", "workload",
+	printf("%-13s %7s %12s %12s %9s %9s %9s %8s %8s %9s %9s\n", "workload",
 	        "clients", "calls/s", "items/s", "p50 us", "p99 us", "p999 us",
-	        "x echo", "tput/e", "cpu us");
+	        "x echo", "tput/e", "cpu us", "wr B/item");
 	char *ws = strdup(workloads);
 	double echo_p50[BENCH_MAX_CLIENTS + 1] = { 0 };
 	double echo_ops[BENCH_MAX_CLIENTS + 1] = { 0 };
@@ -576,11 +608,11 @@ main(int argc, char **argv)
 			double eops = echo_ops[cfg.clients];
 			printf("%-13s %7d %12.0f %12.0f %9.1f %9.1f %9.1f "
 			       "%8.2f "
-			       "%8.2f %9.1f%s\n",
+			       "%8.2f %9.1f %9.0f%s\n",
 			        w, cfg.clients, r.ops_s, r.items_s, r.p50,
 			        r.p99, r.p999, e50 > 0 ? r.p50 / e50 : 0,
 			        eops > 0 ? r.ops_s / eops : 0, r.cpu_us,
-			        r.errors ? "  (errors)" : "");
+			        r.write_b, r.errors ? "  (errors)" : "");
 			fflush(stdout);
 		}
 		free(cs);
@@ -591,6 +623,30 @@ main(int argc, char **argv)
 	}
 	nng_close(echo);
 	if (clmd > 0) {
+		/* Memory and disk per stored touchpoint, at the end. */
+		clm_conn *c;
+		Clm__V1__Response *resp = NULL;
+		if (clm_open(url, 10000, &c) == CLM_OK) {
+			if (clm_server_status(c, &resp) == CLM_OK
+			        && resp->server_status != NULL
+			        && resp->server_status->touchpoints > 0) {
+				const Clm__V1__StatusReply *st
+				        = resp->server_status;
+				printf("clmd RssAnon %.1f MiB; %llu "
+				       "customers, "
+				       "%llu touchpoints, %llu bytes in use "
+				       "(%.0f per touchpoint)\n",
+				        bench_proc(clmd, "status", "RssAnon")
+				                / 1024,
+				        (unsigned long long) st->customers,
+				        (unsigned long long) st->touchpoints,
+				        (unsigned long long) st->db_bytes,
+				        (double) st->db_bytes
+				                / (double) st->touchpoints);
+			}
+			clm_response_free(resp);
+			clm_close(c);
+		}
 		kill(clmd, SIGTERM);
 		waitpid(clmd, NULL, 0);
 		char cmd[256];
