@@ -6,7 +6,7 @@
 #include <string.h>
 
 #define ARENA_MIN_CHUNK (16u * 1024u)
-#define ARENA_KEEP_MAX  (4u * 1024u * 1024u)
+#define ARENA_KEEP_MAX  (2u * 1024u * 1024u)
 #define ARENA_ALIGN     16u
 
 struct arena_chunk {

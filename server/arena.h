@@ -33,7 +33,8 @@ void arena_fini(arena *a);
 
 /*
  * arena_reset frees everything allocated from a, keeping (at most) one chunk
- * the size that the last use needed, capped at 4 MiB.
+ * the size that the last use needed, capped at 2 MiB (a work item that once
+ * carried a large batch does not hold on to its memory).
  */
 void arena_reset(arena *a);
 

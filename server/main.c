@@ -4,6 +4,7 @@
  * listening, let the writer drain and commit, send the last replies, close.
  */
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -49,6 +50,12 @@ int
 main(int argc, char **argv)
 {
 	main_keep_std_fds();
+	/*
+	 * Large blocks (arena chunks of big batches) come from mmap and go
+	 * back to the system when freed: glibc would otherwise raise this
+	 * threshold after the first such free and keep them in the heap.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	struct config cfg;
 	config_init(&cfg);
 	char err[512];

@@ -193,9 +193,9 @@ Test(arena, big_allocations)
 	cr_assert_str_eq(after, "after");
 	cr_assert_eq(big[0], 0x5a);
 	cr_assert_eq(big[n - 1], 0x5a);
-	/* Reset keeps at most 4 MiB. */
+	/* Reset keeps at most 2 MiB. */
 	arena_reset(&a);
-	cr_assert_leq(a.total, 4u << 20);
+	cr_assert_leq(a.total, 2u << 20);
 	cr_assert_not_null(arena_alloc(&a, 16));
 	/* Impossible sizes fail cleanly. */
 	cr_assert_null(arena_alloc(&a, SIZE_MAX));
