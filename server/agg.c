@@ -1,6 +1,5 @@
 #include "agg.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -448,7 +447,7 @@ agg_touch(store_txn *txn, const Clm__V1__Touchpoint *tp, int64_t at_ms,
 		return CLM_OK;
 	}
 	d[AGG_TOUCH_TYPES + type] = 1;
-	int64_t micros = (int64_t) llround(tp->value * 1e6);
+	int64_t micros = model_micros(tp->value);
 	size_t n = (size_t) type + 1;
 	switch (type) {
 	case MODEL_T_PURCHASE:

@@ -26,7 +26,7 @@ customer_build(const Clm__V1__CustomerRecord *rec, int64_t as_of_ms,
 	c->purchases = p->purchases;
 	c->refunds = p->refunds;
 	c->referrals = p->referrals;
-	c->revenue = (double) (p->purchase_micros - p->refund_micros) / 1e6;
+	c->revenue = model_money(p->purchase_micros - p->refund_micros);
 	c->acquisition_channel = (Clm__V1__Channel) p->acquisition_channel;
 	c->conversion_channel = (Clm__V1__Channel) p->conversion_channel;
 	c->as_of_ms = as_of_ms;

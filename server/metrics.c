@@ -51,12 +51,6 @@ metrics_window(const Clm__V1__MetricsRequest *q, int64_t now_ms,
 	return NULL;
 }
 
-static double
-metrics_money(int64_t micros)
-{
-	return (double) micros / 1e6;
-}
-
 static int
 metrics_stages(
         const struct metrics_sums *s, arena *a, Clm__V1__MetricsReply *out)
@@ -137,7 +131,7 @@ metrics_channels(const struct metrics_sums *s, const struct metrics_window *w,
 		}
 		clm__v1__channel_metric__init(m);
 		m->channel = (Clm__V1__Channel) ch;
-		m->spend = metrics_money(c->spend_micros);
+		m->spend = model_money(c->spend_micros);
 		m->new_visitors = c->new_visitors;
 		m->new_customers_first_touch = c->first_touch;
 		m->new_customers_last_touch = c->last_touch;
@@ -172,14 +166,14 @@ metrics_compute(const struct metrics_sums *s, const struct metrics_window *w,
 
 	const int64_t *t = s->touch;
 	int64_t orders = t[AGG_TOUCH_TYPES + MODEL_T_PURCHASE];
-	out->revenue = metrics_money(
+	out->revenue = model_money(
 	        t[AGG_TOUCH_PURCHASE_MICROS] - t[AGG_TOUCH_REFUND_MICROS]);
 	out->orders = (uint64_t) orders;
 	out->average_order_value = metrics_ratio(
-	        metrics_money(t[AGG_TOUCH_PURCHASE_MICROS]), (double) orders);
-	out->refunds_value = metrics_money(t[AGG_TOUCH_REFUND_MICROS]);
+	        model_money(t[AGG_TOUCH_PURCHASE_MICROS]), (double) orders);
+	out->refunds_value = model_money(t[AGG_TOUCH_REFUND_MICROS]);
 	out->ltv = metrics_ratio(
-	        metrics_money(s->all_purchase_micros - s->all_refund_micros),
+	        model_money(s->all_purchase_micros - s->all_refund_micros),
 	        (double) s->purchasers_now);
 
 	enum { AD_IMPRESSION = 1, AD_CLICK = 2 };

@@ -88,6 +88,50 @@ metrics_sum1(
 	return v;
 }
 
+/* Not-cancelled customers of a stage by last-seen day, read once. */
+struct metrics_idle {
+	int64_t risky_before; /* days before this are idle past at_risk */
+	int64_t recent, risky;
+};
+
+static int
+metrics_idle_fn(void *arg, const unsigned char *key, size_t klen,
+        const void *val, size_t vlen)
+{
+	struct metrics_idle *m = arg;
+	if (klen != 6) {
+		return 0;
+	}
+	int64_t day = (int64_t) ((uint32_t) key[2] << 24
+	        | (uint32_t) key[3] << 16 | (uint32_t) key[4] << 8 | key[5]);
+	int64_t c;
+	store_agg_counters(val, vlen, &c, 1);
+	m->recent += c;
+	if (day < m->risky_before) {
+		m->risky += c;
+	}
+	return 0;
+}
+
+/*
+ * Of a stage's not-cancelled customers: *recent last seen on a day from
+ * churn_from on (not idle past churn_days), *risky those of them last
+ * seen before risky_before (idle past at_risk_days).
+ */
+static clm_err
+metrics_health(store_txn *txn, int stage, int64_t churn_from,
+        int64_t risky_before, int64_t *recent, int64_t *risky)
+{
+	unsigned char lo[8], hi[8];
+	size_t ln = metrics_key(lo, AGG_HEALTH, stage, true, churn_from);
+	size_t hn = metrics_key(hi, AGG_HEALTH, stage + 1, false, 0);
+	struct metrics_idle m = { risky_before, 0, 0 };
+	clm_err e = store_agg_scan(txn, lo, ln, hi, hn, metrics_idle_fn, &m);
+	*recent = m.recent;
+	*risky = m.risky;
+	return e;
+}
+
 static clm_err
 metrics_lifecycle(store_txn *txn, const struct metrics_window *w,
         int at_risk_days, int churn_days, struct metrics_sums *s)
@@ -104,10 +148,11 @@ metrics_lifecycle(store_txn *txn, const struct metrics_window *w,
 		 * Not cancelled and idle more than N days as of `to` (a day
 		 * boundary) = last seen on a day before to - N.
 		 */
-		int64_t recent = metrics_sum1(
-		        txn, AGG_HEALTH, st, to - churn_days, -1, &e);
-		int64_t risky = metrics_sum1(txn, AGG_HEALTH, st,
-		        to - churn_days, to - at_risk_days, &e);
+		int64_t recent = 0, risky = 0;
+		if (e == CLM_OK) {
+			e = metrics_health(txn, st, to - churn_days,
+			        to - at_risk_days, &recent, &risky);
+		}
 		int64_t idle = c[0] - c[1] - recent;
 		s->at_risk[st] = (uint64_t) risky;
 		s->churned[st] = (uint64_t) (c[1] + idle);

@@ -1,5 +1,6 @@
 #include "model.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -476,6 +477,18 @@ model_params_default(struct model_params *mp)
 	mp->weight[MODEL_RECENT_REFUND] = 0.2;
 	mp->weight[MODEL_SLOW_ONBOARDING] = 0.3;
 	mp->weight[MODEL_SUBSCRIPTION_CANCELLED] = 1.0;
+}
+
+int64_t
+model_micros(double value)
+{
+	return (int64_t) llround(value * 1e6);
+}
+
+double
+model_money(int64_t micros)
+{
+	return (double) micros / 1e6;
 }
 
 bool

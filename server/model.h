@@ -200,6 +200,14 @@ struct model_rescan {
 	int64_t upto_ms;
 };
 
+/*
+ * Money: values are kept in integer micro-units so sums are exact and
+ * order-free. model_micros rounds a value to them (half away from zero);
+ * model_money turns micro-units back into a value.
+ */
+int64_t model_micros(double value);
+double model_money(int64_t micros);
+
 /* model_profile_init clears p to the empty profile (no touchpoints). */
 void model_profile_init(struct model_profile *p);
 

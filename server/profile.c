@@ -1,6 +1,5 @@
 #include "profile.h"
 
-#include <math.h>
 #include <string.h>
 
 #include "record.h"
@@ -15,7 +14,7 @@ profile_touch(const Clm__V1__Touchpoint *tp, int64_t at_ms, uint64_t seq,
 	t->seq = seq;
 	t->item_id = tp->item_id;
 	/* Validation bounds |value| by 1e12, so this cannot overflow. */
-	t->value_micros = (int64_t) llround(tp->value * 1e6);
+	t->value_micros = model_micros(tp->value);
 	t->sentiment = tp->sentiment;
 	t->kind = 0;
 	if (tp->type == CLM__V1__TOUCHPOINT_TYPE__MESSAGE_SENT) {

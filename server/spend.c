@@ -27,7 +27,7 @@ spend_apply(struct writer_batch *b, writer_job *job)
 	for (size_t i = 0; i < s->req->n_spend; i++) {
 		const Clm__V1__Spend *sp = s->req->spend[i];
 		uint32_t day = agg_day(sp->day_ms);
-		int64_t micros = (int64_t) llround(sp->amount * 1e6), old;
+		int64_t micros = model_micros(sp->amount), old;
 		clm_err e = store_spend_set(b->txn, (int) sp->channel, day,
 		        sp->campaign, micros, &old);
 		if (e == CLM_OK && micros != old) {
