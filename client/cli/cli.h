@@ -63,6 +63,18 @@ void cli_fmt_time(int64_t ms, char buf[40]);
  */
 int cli_parse_time(const char *s, int64_t *out);
 
+/*
+ * Flag values: cli_flag_number accepts a whole number in [min, max],
+ * cli_flag_time what cli_parse_time does (not before 1970), and
+ * cli_window_check that a --from and --to (when both given) are on
+ * different days, from first. Each returns CLI_OK, or prints why and
+ * returns CLI_EUSAGE.
+ */
+int cli_flag_number(
+        const char *flag, const char *v, long min, long max, long *out);
+int cli_flag_time(const char *flag, const char *v, int64_t *out);
+int cli_window_check(int64_t from_ms, int64_t to_ms);
+
 /* cli_usage_error prints "clm: MSG" and a hint; returns CLI_EUSAGE. */
 int cli_usage_error(const char *fmt, ...)
         __attribute__((format(printf, 1, 2)));

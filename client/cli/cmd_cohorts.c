@@ -95,13 +95,12 @@ cmd_cohorts(struct cli *cli, int argc, char **argv)
 			return cli_usage_error("%s needs a value", f);
 		}
 		const char *v = argv[++i];
-		if (strcmp(f, "--from") == 0 || strcmp(f, "--to") == 0) {
-			int64_t t;
-			if (cli_parse_time(v, &t) != 0 || t < 0) {
-				return cli_usage_error(
-				        "%s: invalid time '%s'", f, v);
-			}
-			*(f[2] == 'f' ? &q.from_ms : &q.to_ms) = t;
+		long n = 0;
+		int rc = CLI_OK;
+		if (strcmp(f, "--from") == 0) {
+			rc = cli_flag_time(f, v, &q.from_ms);
+		} else if (strcmp(f, "--to") == 0) {
+			rc = cli_flag_time(f, v, &q.to_ms);
 		} else if (strcmp(f, "--by") == 0) {
 			if (strcmp(v, "day") == 0) {
 				q.granularity = CLM__V1__GRANULARITY__DAY;
@@ -116,24 +115,20 @@ cmd_cohorts(struct cli *cli, int argc, char **argv)
 				        v);
 			}
 		} else if (strcmp(f, "--periods") == 0) {
-			char *end;
-			long n = strtol(v, &end, 10);
-			if (*v == '\0' || *end != '\0' || n < 1 || n > 120) {
-				return cli_usage_error(
-				        "--periods wants a number from 1 to "
-				        "120, not '%s'",
-				        v);
-			}
+			rc = cli_flag_number(f, v, 1, 120, &n);
 			q.periods = (uint32_t) n;
 		} else {
 			return cli_usage_error("unknown flag '%s'", f);
 		}
+		if (rc != CLI_OK) {
+			return rc;
+		}
 	}
-	if (q.from_ms != 0 && q.to_ms != 0
-	        && cli_day_floor(q.from_ms) >= cli_day_floor(q.to_ms)) {
-		return cli_usage_error("--from must be a day before --to");
+	int rc = cli_window_check(q.from_ms, q.to_ms);
+	if (rc != CLI_OK) {
+		return rc;
 	}
-	int rc = cli_connect(cli);
+	rc = cli_connect(cli);
 	if (rc != CLI_OK) {
 		return rc;
 	}

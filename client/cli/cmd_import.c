@@ -362,7 +362,6 @@ cmd_import(struct cli *cli, int argc, char **argv)
 				return cli_usage_error("%s needs a value", a);
 			}
 			const char *v = argv[++i];
-			char *end;
 			if (strcmp(a, "--format") == 0) {
 				if (strcmp(v, "csv") == 0) {
 					csv = 1;
@@ -377,14 +376,10 @@ cmd_import(struct cli *cli, int argc, char **argv)
 					        v);
 				}
 			} else if (strcmp(a, "--batch") == 0) {
-				batch = strtol(v, &end, 10);
-				if (*v == '\0' || *end != '\0' || batch < 1
-				        || batch > TPBATCH_MAX) {
-					return cli_usage_error(
-					        "--batch wants a number from "
-					        "1 "
-					        "to %d, not '%s'",
-					        TPBATCH_MAX, v);
+				if (cli_flag_number(
+				            a, v, 1, TPBATCH_MAX, &batch)
+				        != CLI_OK) {
+					return CLI_EUSAGE;
 				}
 			} else {
 				return cli_usage_error("unknown flag '%s'", a);

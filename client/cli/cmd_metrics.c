@@ -204,13 +204,12 @@ cmd_metrics(struct cli *cli, int argc, char **argv)
 		}
 		const char *v = argv[++i];
 		int e;
-		if (strcmp(f, "--from") == 0 || strcmp(f, "--to") == 0) {
-			int64_t t;
-			if (cli_parse_time(v, &t) != 0 || t < 0) {
-				return cli_usage_error(
-				        "%s: invalid time '%s'", f, v);
-			}
-			*(f[2] == 'f' ? &q.from_ms : &q.to_ms) = t;
+		long n = 0;
+		int rc = CLI_OK;
+		if (strcmp(f, "--from") == 0) {
+			rc = cli_flag_time(f, v, &q.from_ms);
+		} else if (strcmp(f, "--to") == 0) {
+			rc = cli_flag_time(f, v, &q.to_ms);
 		} else if (strcmp(f, "--channel") == 0) {
 			if (cli_enum_parse(
 			            &clm__v1__channel__descriptor, v, &e)
@@ -220,24 +219,20 @@ cmd_metrics(struct cli *cli, int argc, char **argv)
 			}
 			q.channel = (Clm__V1__Channel) e;
 		} else if (strcmp(f, "--window-days") == 0) {
-			char *end;
-			long n = strtol(v, &end, 10);
-			if (*v == '\0' || *end != '\0' || n < 1 || n > 3650) {
-				return cli_usage_error(
-				        "--window-days wants a number of days "
-				        "from 1 to 3650, not '%s'",
-				        v);
-			}
+			rc = cli_flag_number(f, v, 1, 3650, &n);
 			q.conversion_window_days = (uint32_t) n;
 		} else {
 			return cli_usage_error("unknown flag '%s'", f);
 		}
+		if (rc != CLI_OK) {
+			return rc;
+		}
 	}
-	if (q.from_ms != 0 && q.to_ms != 0
-	        && cli_day_floor(q.from_ms) >= cli_day_floor(q.to_ms)) {
-		return cli_usage_error("--from must be a day before --to");
+	int rc = cli_window_check(q.from_ms, q.to_ms);
+	if (rc != CLI_OK) {
+		return rc;
 	}
-	int rc = cli_connect(cli);
+	rc = cli_connect(cli);
 	if (rc != CLI_OK) {
 		return rc;
 	}

@@ -92,10 +92,10 @@ cmd_recommend(struct cli *cli, int argc, char **argv)
 				}
 				q.channel = (Clm__V1__Channel) e;
 			} else if (strcmp(f, "--limit") == 0) {
-				long n = strtol(v, &end, 10);
-				if (*end != '\0' || n < 1 || n > 1000) {
-					return cli_usage_error(
-					        "invalid --limit '%s'", v);
+				long n;
+				if (cli_flag_number(f, v, 1, 1000, &n)
+				        != CLI_OK) {
+					return CLI_EUSAGE;
 				}
 				q.limit = (uint32_t) n;
 			} else if (strcmp(f, "--now") == 0) {
