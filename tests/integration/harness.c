@@ -672,3 +672,26 @@ run_cli(const char *const argv[], const char *stdin_text, char **out,
 	args[n] = NULL;
 	return run_cmd(CLM_BIN, args, stdin_text, HARNESS_CLI_MS, out, err);
 }
+
+bool
+tp_batch_init(struct tp_batch *b, size_t cap)
+{
+	memset(b, 0, sizeof(*b));
+	b->tp = calloc(cap, sizeof(*b->tp));
+	b->ptr = calloc(cap, sizeof(*b->ptr));
+	b->eid = calloc(cap, sizeof(*b->eid));
+	b->cid = calloc(cap, sizeof(*b->cid));
+	b->cap = cap;
+	return b->tp != NULL && b->ptr != NULL && b->eid != NULL
+	        && b->cid != NULL;
+}
+
+void
+tp_batch_fini(struct tp_batch *b)
+{
+	free(b->tp);
+	free(b->ptr);
+	free(b->eid);
+	free(b->cid);
+	memset(b, 0, sizeof(*b));
+}

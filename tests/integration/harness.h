@@ -101,4 +101,19 @@ void harness_cli_url(const char *url);
 /* harness_sleep_ms sleeps ms milliseconds. */
 void harness_sleep_ms(int ms);
 
+/*
+ * A heap batch of up to cap touchpoints with room for their event and
+ * customer ids (eid[i], cid[i]); ptr[i] points at tp[i] for clm_track.
+ * tp_batch_init returns false when memory runs out.
+ */
+struct tp_batch {
+	Clm__V1__Touchpoint *tp;
+	Clm__V1__Touchpoint **ptr;
+	char (*eid)[48];
+	char (*cid)[32];
+	size_t n, cap;
+};
+bool tp_batch_init(struct tp_batch *b, size_t cap);
+void tp_batch_fini(struct tp_batch *b);
+
 #endif /* CLM_IT_HARNESS_H */

@@ -112,14 +112,6 @@ struct crash_log {
 };
 
 /* Touchpoints with the storage of their strings. */
-struct crash_batch {
-	Clm__V1__Touchpoint *tp;
-	Clm__V1__Touchpoint **ptr;
-	char (*eid)[48];
-	char (*cid)[32];
-	size_t n, cap;
-};
-
 struct crash_worker {
 	pthread_t thread;
 	uint32_t cycle;
@@ -205,36 +197,13 @@ crash_log_add(struct crash_log *l, const struct crash_req *q)
 	return true;
 }
 
-static bool
-crash_batch_init(struct crash_batch *b, size_t cap)
-{
-	memset(b, 0, sizeof(*b));
-	b->tp = calloc(cap, sizeof(*b->tp));
-	b->ptr = calloc(cap, sizeof(*b->ptr));
-	b->eid = calloc(cap, sizeof(*b->eid));
-	b->cid = calloc(cap, sizeof(*b->cid));
-	b->cap = cap;
-	return b->tp != NULL && b->ptr != NULL && b->eid != NULL
-	        && b->cid != NULL;
-}
-
-static void
-crash_batch_fini(struct crash_batch *b)
-{
-	free(b->tp);
-	free(b->ptr);
-	free(b->eid);
-	free(b->cid);
-	memset(b, 0, sizeof(*b));
-}
-
 /*
  * Appends event seq of (cycle, thread). Its content is a function of
  * those three numbers, so a re-track sends exactly what was sent.
  */
 static void
 crash_batch_add(
-        struct crash_batch *b, uint32_t cycle, unsigned thread, uint32_t seq)
+        struct tp_batch *b, uint32_t cycle, unsigned thread, uint32_t seq)
 {
 	static const Clm__V1__TouchpointType types[] = {
 		CLM__V1__TOUCHPOINT_TYPE__PAGE_VIEW,
@@ -280,7 +249,7 @@ crash_batch_add(
 }
 
 static void
-crash_batch_add_req(struct crash_batch *b, const struct crash_req *q)
+crash_batch_add_req(struct tp_batch *b, const struct crash_req *q)
 {
 	for (uint32_t k = 0; k < q->n; k++) {
 		crash_batch_add(b, q->cycle, q->thread, q->first + k);
@@ -427,10 +396,10 @@ static void *
 crash_worker_main(void *arg)
 {
 	struct crash_worker *w = arg;
-	struct crash_batch b;
-	if (!crash_batch_init(&b, CRASH_BATCH_MAX)) {
+	struct tp_batch b;
+	if (!tp_batch_init(&b, CRASH_BATCH_MAX)) {
 		w->oom = true;
-		crash_batch_fini(&b);
+		tp_batch_fini(&b);
 		return NULL;
 	}
 	uint32_t seq = 0;
@@ -480,7 +449,7 @@ crash_worker_main(void *arg)
 			break;
 		}
 	}
-	crash_batch_fini(&b);
+	tp_batch_fini(&b);
 	return NULL;
 }
 
@@ -508,7 +477,7 @@ crash_touchpoints(clm_conn *c)
 
 /* Tracks b; asserts a complete OK reply; returns accepted. */
 static uint32_t
-crash_retrack(clm_conn *c, struct crash_batch *b)
+crash_retrack(clm_conn *c, struct tp_batch *b)
 {
 	Clm__V1__Response *resp = NULL;
 	clm_err e = clm_track(c, b->ptr, b->n, &resp);
@@ -533,7 +502,7 @@ crash_retrack(clm_conn *c, struct crash_batch *b)
  */
 static uint64_t
 crash_retrack_stored(clm_conn *c, const struct crash_log *log, size_t from,
-        size_t to, bool all, struct crash_batch *b, uint64_t *retracked)
+        size_t to, bool all, struct tp_batch *b, uint64_t *retracked)
 {
 	uint64_t lost = 0;
 	size_t i = from;
@@ -871,8 +840,8 @@ crash_run_load(uint32_t cycle, int delay_ms, struct crash_log *log, char *odd,
  */
 static bool
 crash_verify(clm_conn *c, const struct crash_log *log, size_t from, size_t to,
-        uint64_t before, bool full, struct crash_batch *b,
-        struct crash_stats *s, char *err, size_t errlen)
+        uint64_t before, bool full, struct tp_batch *b, struct crash_stats *s,
+        char *err, size_t errlen)
 {
 	uint64_t found = crash_touchpoints(c);
 	uint64_t acked = 0, sent = 0, stored_unknown = 0;
@@ -961,8 +930,8 @@ crash_run(const char *label, unsigned cycles, const char *const *extra_args)
 	uint64_t rng = CRASH_SEED;
 	struct crash_log log = { 0 };
 	struct crash_stats s = { 0 };
-	struct crash_batch b;
-	cr_assert(crash_batch_init(&b, CRASH_RETRACK_MAX));
+	struct tp_batch b;
+	cr_assert(tp_batch_init(&b, CRASH_RETRACK_MAX));
 	char err[CRASH_ERR_LEN] = "";
 	char odd[CRASH_ERR_LEN] = "";
 	uint64_t stored = 0; /* events stored before the cycle */
@@ -1024,7 +993,7 @@ crash_run(const char *label, unsigned cycles, const char *const *extra_args)
 		}
 	}
 	crash_print(label, &s, crash_now_ms() - t0);
-	crash_batch_fini(&b);
+	tp_batch_fini(&b);
 	free(log.v);
 	cr_assert(!failed, "%s", err);
 	cr_assert_eq(s.lost, 0, "lost %llu acknowledged events",

@@ -70,37 +70,6 @@ TestSuite(overload, .init = setup, .fini = teardown, .timeout = 240);
 /* Batches                                                                */
 
 /* Touchpoints with the storage of their strings. */
-struct ov_batch {
-	Clm__V1__Touchpoint *tp;
-	Clm__V1__Touchpoint **ptr;
-	char (*eid)[48];
-	char (*cid)[32];
-	size_t n, cap;
-};
-
-static bool
-ov_batch_init(struct ov_batch *b, size_t cap)
-{
-	memset(b, 0, sizeof(*b));
-	b->tp = calloc(cap, sizeof(*b->tp));
-	b->ptr = calloc(cap, sizeof(*b->ptr));
-	b->eid = calloc(cap, sizeof(*b->eid));
-	b->cid = calloc(cap, sizeof(*b->cid));
-	b->cap = cap;
-	return b->tp != NULL && b->ptr != NULL && b->eid != NULL
-	        && b->cid != NULL;
-}
-
-static void
-ov_batch_fini(struct ov_batch *b)
-{
-	free(b->tp);
-	free(b->ptr);
-	free(b->eid);
-	free(b->cid);
-	memset(b, 0, sizeof(*b));
-}
-
 /*
  * Fills b with n touchpoints of request (tag, thread, round): event ids
  * TAG-THREAD-ROUND-I, a customer of the thread or one shared by all.
@@ -108,7 +77,7 @@ ov_batch_fini(struct ov_batch *b)
  * exactly what was sent.
  */
 static void
-ov_batch_fill(struct ov_batch *b, char tag, unsigned thread, unsigned round,
+ov_batch_fill(struct tp_batch *b, char tag, unsigned thread, unsigned round,
         size_t n)
 {
 	b->n = 0;
@@ -197,7 +166,7 @@ ov_log(struct ov_worker *w, uint32_t round, uint32_t n, enum ov_fate fate)
 
 /* Tracks b with w's deadline; the reply (NULL: no reply) in *out. */
 static clm_err
-ov_track(clm_conn *c, const struct ov_worker *w, struct ov_batch *b,
+ov_track(clm_conn *c, const struct ov_worker *w, struct tp_batch *b,
         Clm__V1__Response **out)
 {
 	Clm__V1__TrackRequest tr = CLM__V1__TRACK_REQUEST__INIT;
@@ -224,7 +193,7 @@ ov_track(clm_conn *c, const struct ov_worker *w, struct ov_batch *b,
  * a rule (noted in w).
  */
 static int
-ov_judge(struct ov_worker *w, const struct ov_batch *b, clm_err e,
+ov_judge(struct ov_worker *w, const struct tp_batch *b, clm_err e,
         const Clm__V1__Response *resp)
 {
 	if (resp == NULL) {
@@ -292,15 +261,15 @@ ov_worker_main(void *arg)
 {
 	struct ov_worker *w = arg;
 	clm_conn *c = NULL;
-	struct ov_batch b;
-	if (!ov_batch_init(&b, w->batch)) {
+	struct tp_batch b;
+	if (!tp_batch_init(&b, w->batch)) {
 		ov_bad(w, "out of memory", "-", "");
-		ov_batch_fini(&b);
+		tp_batch_fini(&b);
 		return NULL;
 	}
 	if (clm_open(w->url, w->call_ms, &c) != CLM_OK) {
 		ov_bad(w, "cannot connect", "-", clm_open_error());
-		ov_batch_fini(&b);
+		tp_batch_fini(&b);
 		return NULL;
 	}
 	for (unsigned round = 0; w->rounds == 0 || round < w->rounds;
@@ -348,7 +317,7 @@ ov_worker_main(void *arg)
 	} else {
 		ov_abandon(c);
 	}
-	ov_batch_fini(&b);
+	tp_batch_fini(&b);
 	return NULL;
 }
 
@@ -463,7 +432,7 @@ ov_touchpoints(clm_conn *c)
  * re-track.
  */
 static uint64_t
-ov_retrack(clm_conn *c, const struct ov_worker *w, struct ov_batch *b)
+ov_retrack(clm_conn *c, const struct ov_worker *w, struct tp_batch *b)
 {
 	uint64_t stored = 0;
 	for (size_t i = 0; i < w->n_log; i++) {
@@ -582,14 +551,14 @@ Test(overload, full_queue_is_unavailable_and_loses_nothing)
 	clm_conn *c = ov_connect();
 	uint64_t want = (uint64_t) OV_WRITERS * OV_ROUNDS * OV_BATCH;
 	cr_assert_eq(ov_touchpoints(c), want);
-	struct ov_batch b;
-	cr_assert(ov_batch_init(&b, OV_BATCH));
+	struct tp_batch b;
+	cr_assert(tp_batch_init(&b, OV_BATCH));
 	uint64_t stored = 0;
 	for (unsigned i = 0; i < OV_WRITERS; i++) {
 		stored += ov_retrack(c, &w[i], &b);
 		free(w[i].log);
 	}
-	ov_batch_fini(&b);
+	tp_batch_fini(&b);
 	cr_assert_eq(stored, want);
 	cr_assert_eq(ov_touchpoints(c), want, "a re-track added touchpoints");
 	clm_close(c);
@@ -654,8 +623,8 @@ Test(overload, deadline_exceeded_is_not_applied)
 	cr_assert_eq(probe.n_log, OV_PROBES, "a probe got no reply");
 
 	clm_conn *c = ov_connect();
-	struct ov_batch b;
-	cr_assert(ov_batch_init(&b, OV_LOAD_BATCH));
+	struct tp_batch b;
+	cr_assert(tp_batch_init(&b, OV_LOAD_BATCH));
 	uint64_t stored = ov_retrack(c, &probe, &b);
 	for (unsigned i = 0; i < OV_LOADERS; i++) {
 		stored += ov_retrack(c, &load[i], &b);
@@ -667,7 +636,7 @@ Test(overload, deadline_exceeded_is_not_applied)
 		free(load[i].log);
 	}
 	free(probe.log);
-	ov_batch_fini(&b);
+	tp_batch_fini(&b);
 	cr_assert_eq(ov_touchpoints(c), sent);
 	clm_close(c);
 	cr_assert_eq(clmd_stop(&srv), 0);
@@ -728,15 +697,15 @@ Test(overload, sigterm_under_load_drains_and_loses_nothing)
 	        "clmd did not restart (log %s)", srv.log_path);
 	clm_conn *c = ov_connect();
 	uint64_t before = ov_touchpoints(c);
-	struct ov_batch b;
-	cr_assert(ov_batch_init(&b, OV_LOAD_BATCH));
+	struct tp_batch b;
+	cr_assert(tp_batch_init(&b, OV_LOAD_BATCH));
 	uint64_t stored = 0, sent = 0;
 	for (unsigned i = 0; i < n; i++) {
 		stored += ov_retrack(c, &w[i], &b);
 		sent += (uint64_t) w[i].n_log * OV_LOAD_BATCH;
 		free(w[i].log);
 	}
-	ov_batch_fini(&b);
+	tp_batch_fini(&b);
 	cr_assert_eq(before, stored,
 	        "%llu touchpoints after the restart, but the batches account "
 	        "for %llu",
