@@ -40,17 +40,20 @@ track_rescan_fn(
 	return 0;
 }
 
+/* An event lives in the job's arena: id may be in the writer's scratch. */
 static Clm__V1__LifecycleEvent *
 track_event(writer_job *job, const char *id, const Clm__V1__Touchpoint *tp,
         Clm__V1__LifecycleEventKind kind, int64_t at_ms)
 {
 	Clm__V1__LifecycleEvent *ev = writer_job_event(job);
-	if (ev != NULL) {
-		ev->kind = kind;
-		ev->customer_id = (char *) id;
-		ev->at_ms = at_ms;
-		ev->event_id = tp->event_id;
+	char *copy = arena_strdup(job->arena, id);
+	if (ev == NULL || copy == NULL) {
+		return NULL;
 	}
+	ev->kind = kind;
+	ev->customer_id = copy;
+	ev->at_ms = at_ms;
+	ev->event_id = tp->event_id;
 	return ev;
 }
 
@@ -94,12 +97,11 @@ track_risk_signal(const struct model_params *mp, const struct model_touch *t,
 	}
 }
 
-clm_err
-track_touchpoint(struct writer_batch *b, writer_job *job,
+static clm_err
+track_touchpoint_in(struct writer_batch *b, writer_job *job, arena *a,
         const struct server *srv, Clm__V1__Touchpoint *tp, bool *duplicate)
 {
 	*duplicate = false;
-	arena *a = job->arena;
 	store_txn *txn = b->txn;
 
 	if (tp->event_id[0] != '\0') {
@@ -193,6 +195,22 @@ track_touchpoint(struct writer_batch *b, writer_job *job,
 	}
 	if (e == CLM_OK) {
 		e = profile_save(txn, pr, a);
+	}
+	return e;
+}
+
+clm_err
+track_touchpoint(struct writer_batch *b, writer_job *job,
+        const struct server *srv, Clm__V1__Touchpoint *tp, bool *duplicate)
+{
+	/*
+	 * The loaded profile, its record and contribution lists die with
+	 * the touchpoint: they go in the scratch arena, reset right after.
+	 */
+	arena *a = b->scratch != NULL ? b->scratch : job->arena;
+	clm_err e = track_touchpoint_in(b, job, a, srv, tp, duplicate);
+	if (a == b->scratch) {
+		arena_reset(a);
 	}
 	return e;
 }

@@ -19,6 +19,7 @@ struct writer {
 	struct pubsub *ps;
 	size_t queue_max, batch_max;
 	pthread_t thread;
+	arena scratch; /* the writer thread's (writer_batch.scratch) */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	writer_job *head, *tail; /* guarded by mu */
@@ -59,7 +60,9 @@ writer_try(writer *w, writer_job **jobs, size_t n)
 	if (e != CLM_OK) {
 		return e;
 	}
-	struct writer_batch b = { .txn = txn, .now_ms = clock_now_ms() };
+	struct writer_batch b = {
+		.txn = txn, .now_ms = clock_now_ms(), .scratch = &w->scratch
+	};
 	for (size_t i = 0; i < n; i++) {
 		jobs[i]->n_events = 0;
 		e = jobs[i]->apply(&b, jobs[i]);
@@ -182,6 +185,7 @@ writer_start(store *st, struct pubsub *ps, const struct writer_opts *o,
 	w->queue_max = o->queue_max;
 	w->batch_max = o->batch_max;
 	telemetry_init(&w->tm);
+	arena_init(&w->scratch);
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
@@ -257,5 +261,6 @@ writer_free(writer *w)
 	}
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mu);
+	arena_fini(&w->scratch);
 	free(w);
 }

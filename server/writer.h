@@ -32,6 +32,13 @@ struct telemetry;
 struct writer_batch {
 	store_txn *txn;
 	int64_t now_ms;
+	/*
+	 * The writer thread's own arena, for work that ends within one step
+	 * (one touchpoint): the step resets it, so a batch of thousands does
+	 * not pile its intermediate profiles into the request's arena.
+	 * Nothing that outlives the step (events, replies) may live here.
+	 */
+	arena *scratch;
 };
 
 /*
