@@ -416,25 +416,126 @@ agg_apply_diff(
 	return e;
 }
 
-static clm_err
-agg_visitor(store_txn *txn, const unsigned char *key, size_t klen, uint64_t h)
+/*
+ * Visitors wait for the end of their write transaction: each day and
+ * channel's sketch is then read, merged with all of the transaction's
+ * visitors (hll_add_many) and written once, instead of once per visit (a
+ * sketch is up to 16 KiB: rewriting it per visit was a third of Track's
+ * CPU). The waiting list is the store's write_ext, tagged with the
+ * transaction it belongs to; past AGG_PENDING_MAX it is folded early.
+ */
+#define AGG_PENDING_MAX 65536
+
+struct agg_visit {
+	unsigned char key[6]; /* AGG_VISITORS day channel */
+	uint64_t h;
+};
+
+struct agg_pending {
+	uint64_t gen; /* store_write_gen of the visits held */
+	struct agg_visit *v;
+	uint64_t *hs; /* one key's hashes, for hll_add_many */
+	size_t n, cap;
+	unsigned char out[HLL_BLOB_MAX];
+};
+
+static void
+agg_pending_free(void *arg)
 {
-	/* One writer thread: the scratch sketch can be its own. */
-	static _Thread_local unsigned char buf[HLL_BLOB_MAX];
-	const void *cur = NULL;
-	size_t len = 0;
-	clm_err e = store_agg_blob_get(txn, key, klen, &cur, &len);
-	if (e == CLM_NOT_FOUND) {
-		len = 0;
-	} else if (e != CLM_OK) {
-		return e;
+	struct agg_pending *p = arg;
+	if (p != NULL) {
+		free(p->v);
+		free(p->hs);
+		free(p);
 	}
-	long n = hll_add(cur, len, h, buf);
-	if (n < 0) {
-		return CLM_DATA_LOSS;
+}
+
+static int
+agg_visit_cmp(const void *pa, const void *pb)
+{
+	const struct agg_visit *a = pa, *b = pb;
+	int c = memcmp(a->key, b->key, sizeof(a->key));
+	return c != 0 ? c : (a->h > b->h) - (a->h < b->h);
+}
+
+static clm_err
+agg_visits_fold(store_txn *txn)
+{
+	struct agg_pending *p = store_write_ext(txn);
+	if (p == NULL || p->gen != store_write_gen(txn) || p->n == 0) {
+		return CLM_OK;
 	}
-	return n == 0 ? CLM_OK
-	              : store_agg_blob_put(txn, key, klen, buf, (size_t) n);
+	qsort(p->v, p->n, sizeof(*p->v), agg_visit_cmp);
+	clm_err e = CLM_OK;
+	for (size_t i = 0; i < p->n && e == CLM_OK;) {
+		size_t k = 0, j = i;
+		for (; j < p->n && memcmp(p->v[j].key, p->v[i].key, 6) == 0;
+		        j++) {
+			p->hs[k++] = p->v[j].h;
+		}
+		const void *cur = NULL;
+		size_t len = 0;
+		e = store_agg_blob_get(txn, p->v[i].key, 6, &cur, &len);
+		if (e == CLM_NOT_FOUND) {
+			len = 0;
+			e = CLM_OK;
+		}
+		if (e == CLM_OK) {
+			long n = hll_add_many(cur, len, p->hs, k, p->out);
+			if (n < 0) {
+				e = CLM_DATA_LOSS;
+			} else if (n > 0) {
+				e = store_agg_blob_put(txn, p->v[i].key, 6,
+				        p->out, (size_t) n);
+			}
+		}
+		i = j;
+	}
+	p->n = 0;
+	return e;
+}
+
+static clm_err
+agg_visitor(store_txn *txn, const unsigned char *key, uint64_t h)
+{
+	struct agg_pending *p = store_write_ext(txn);
+	if (p == NULL) {
+		p = calloc(1, sizeof(*p));
+		if (p == NULL) {
+			return CLM_RESOURCE_EXHAUSTED;
+		}
+		store_write_set_ext(txn, p, agg_pending_free);
+	}
+	if (p->gen != store_write_gen(txn)) {
+		p->gen = store_write_gen(txn); /* left by an aborted one */
+		p->n = 0;
+	}
+	if (p->n == AGG_PENDING_MAX) {
+		clm_err e = agg_visits_fold(txn);
+		if (e != CLM_OK) {
+			return e;
+		}
+	}
+	if (p->n == p->cap) {
+		size_t cap = p->cap == 0 ? 256 : p->cap * 2;
+		struct agg_visit *v = realloc(p->v, cap * sizeof(*v));
+		if (v != NULL) {
+			p->v = v;
+		}
+		uint64_t *hs = realloc(p->hs, cap * sizeof(*hs));
+		if (hs != NULL) {
+			p->hs = hs;
+		}
+		if (v == NULL || hs == NULL) {
+			return CLM_RESOURCE_EXHAUSTED;
+		}
+		p->cap = cap;
+	}
+	memcpy(p->v[p->n].key, key, 6);
+	p->v[p->n].h = h;
+	p->n++;
+	store_write_defer(txn, agg_visits_fold);
+	return CLM_OK;
 }
 
 clm_err
@@ -493,7 +594,7 @@ agg_touch(store_txn *txn, const Clm__V1__Touchpoint *tp, int64_t at_ms,
 	        && (type == MODEL_T_SITE_VISIT || type == MODEL_T_PAGE_VIEW)) {
 		key[0] = AGG_VISITORS;
 		e = agg_visitor(
-		        txn, key, 6, agg_visitor_hash(visitor, anonymous));
+		        txn, key, agg_visitor_hash(visitor, anonymous));
 	}
 	return e;
 }

@@ -67,59 +67,106 @@ hll_fold(uint8_t *reg, uint64_t h)
 	}
 }
 
-long
-hll_add(const void *blob, size_t len, uint64_t h, unsigned char *out)
+/* Whether any of hs (ascending) is missing from the n sorted hashes at b. */
+static bool
+hll_sparse_news(const unsigned char *b, size_t n, const uint64_t *hs, size_t k)
 {
-	const unsigned char *b = blob;
+	size_t lo = 0;
+	for (size_t j = 0; j < k; j++) {
+		size_t hi = n;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (hll_sparse_at(b, mid) < hs[j]) {
+				lo = mid + 1;
+			} else {
+				hi = mid;
+			}
+		}
+		if (lo == n || hll_sparse_at(b, lo) != hs[j]) {
+			return true;
+		}
+	}
+	return false;
+}
+
+long
+hll_add_many(const void *blob, size_t len, const uint64_t *hs, size_t n_hs,
+        unsigned char *out)
+{
+	static const unsigned char empty[1] = { HLL_SPARSE };
+	const unsigned char *b = len == 0 ? empty : blob;
 	if (len == 0) {
-		out[0] = HLL_SPARSE;
-		memcpy(out + 1, &h, sizeof(h));
-		return 1 + sizeof(h);
+		len = 1;
 	}
 	if (b[0] == HLL_DENSE && len == 1 + HLL_M) {
-		uint32_t idx;
-		uint8_t rho;
-		hll_split(h, &idx, &rho);
-		if (b[1 + idx] >= rho) {
-			return 0;
+		bool changed = false;
+		for (size_t i = 0; i < n_hs; i++) {
+			uint32_t idx;
+			uint8_t rho;
+			hll_split(hs[i], &idx, &rho);
+			if (b[1 + idx] < rho) {
+				if (!changed) {
+					memcpy(out, b, len);
+					changed = true;
+				}
+				if (out[1 + idx] < rho) {
+					out[1 + idx] = rho;
+				}
+			}
 		}
-		memcpy(out, b, len);
-		out[1 + idx] = rho;
-		return (long) len;
+		return changed ? (long) len : 0;
 	}
 	if (b[0] != HLL_SPARSE || (len - 1) % sizeof(uint64_t) != 0) {
 		return -1;
 	}
 	size_t n = hll_sparse_n(len);
-	/* Binary search for h's place. */
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		uint64_t m = hll_sparse_at(b, mid);
-		if (m == h) {
-			return 0;
-		}
-		if (m < h) {
-			lo = mid + 1;
+	if (!hll_sparse_news(b, n, hs, n_hs)) {
+		return 0; /* out untouched */
+	}
+	/* Merge two ascending lists; the union's size decides the form. */
+	size_t i = 0, j = 0, added = 0, m = 0;
+	uint64_t last = 0;
+	while (i < n || j < n_hs) {
+		uint64_t h;
+		if (j == n_hs || (i < n && hll_sparse_at(b, i) <= hs[j])) {
+			h = hll_sparse_at(b, i++);
 		} else {
-			hi = mid;
+			h = hs[j++];
+			if (m > 0 && last == h) {
+				continue; /* already in: from b or a repeat */
+			}
+			added++;
 		}
-	}
-	if (n + 1 > HLL_SPARSE_MAX) {
-		out[0] = HLL_DENSE;
-		memset(out + 1, 0, HLL_M);
-		for (size_t i = 0; i < n; i++) {
-			hll_fold(out + 1, hll_sparse_at(b, i));
+		if (m == HLL_SPARSE_MAX + 1) {
+			break; /* too many for the exact form */
 		}
-		hll_fold(out + 1, h);
-		return 1 + HLL_M;
+		memcpy(out + 1 + m * sizeof(h), &h, sizeof(h));
+		m++;
+		last = h;
 	}
-	out[0] = HLL_SPARSE;
-	memcpy(out + 1, b + 1, lo * sizeof(h));
-	memcpy(out + 1 + lo * sizeof(h), &h, sizeof(h));
-	memcpy(out + 1 + (lo + 1) * sizeof(h), b + 1 + lo * sizeof(h),
-	        (n - lo) * sizeof(h));
-	return (long) (1 + (n + 1) * sizeof(h));
+	if (added == 0) {
+		return 0;
+	}
+	if (m <= HLL_SPARSE_MAX) {
+		out[0] = HLL_SPARSE;
+		return (long) (1 + m * sizeof(uint64_t));
+	}
+	/* Past HLL_SPARSE_MAX distinct hashes: registers of them all. */
+	out[0] = HLL_DENSE;
+	memset(out + 1, 0, HLL_M);
+	for (size_t k = 0; k < n; k++) {
+		hll_fold(out + 1, hll_sparse_at(b, k));
+	}
+	for (size_t k = 0; k < n_hs; k++) {
+		hll_fold(out + 1, hs[k]);
+	}
+	return 1 + HLL_M;
+}
+
+long
+hll_add(const void *blob, size_t len, uint64_t h, unsigned char *out)
+{
+	return hll_add_many(blob, len, &h, 1, out);
 }
 
 void

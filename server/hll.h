@@ -41,6 +41,14 @@ uint64_t hll_mix(uint64_t x);
  */
 long hll_add(const void *blob, size_t len, uint64_t h, unsigned char *out);
 
+/*
+ * hll_add_many is hll_add of n hashes at once, hs in ascending order
+ * (repeats allowed): the same sketch as adding them one by one, for one
+ * copy of the blob instead of n.
+ */
+long hll_add_many(const void *blob, size_t len, const uint64_t *hs, size_t n,
+        unsigned char *out);
+
 /* A merge of sketches (about 48 KiB: allocate it, do not put it on a stack).
  */
 struct hll_acc {

@@ -232,6 +232,21 @@ telemetry_requests(FILE *f, const struct telemetry *t,
 	}
 }
 
+void
+telemetry_writes(
+        const struct telemetry *t, uint64_t *transactions, uint64_t *jobs)
+{
+	*transactions = 0;
+	*jobs = 0;
+	if (t == NULL) {
+		return;
+	}
+	for (int b = 0; b <= TELEMETRY_BATCH_BUCKETS; b++) {
+		*transactions += TELEMETRY_GET(&t->batch[b]);
+	}
+	*jobs = TELEMETRY_GET(&t->batch_jobs);
+}
+
 static void
 telemetry_batches(FILE *f, const struct telemetry *t)
 {

@@ -76,6 +76,13 @@ void telemetry_request(
 /* telemetry_batch counts one write transaction of `jobs` jobs. */
 void telemetry_batch(struct telemetry *t, size_t jobs);
 
+/*
+ * telemetry_writes gives the write transactions begun since start and the
+ * write jobs they held (ServerStatus; t NULL gives zeros).
+ */
+void telemetry_writes(
+        const struct telemetry *t, uint64_t *transactions, uint64_t *jobs);
+
 /* telemetry_queue_depth sets the write queue's current depth. */
 void telemetry_queue_depth(struct telemetry *t, size_t depth);
 

@@ -304,9 +304,29 @@ bench_proc(pid_t pid, const char *file, const char *key)
 
 struct bench_result {
 	double ops_s, items_s, p50, p99, p999, cpu_us;
-	double write_b; /* bytes clmd wrote to disk per item */
+	double write_b;        /* bytes clmd wrote to disk per item */
+	double calls_a_commit; /* write calls per write transaction */
 	uint64_t errors;
 };
+
+/* clmd's write transactions and the write calls they held, so far. */
+static void
+bench_commits(const char *url, uint64_t *transactions, uint64_t *requests)
+{
+	*transactions = *requests = 0;
+	clm_conn *c;
+	if (clm_open(url, 10000, &c) != CLM_OK) {
+		return;
+	}
+	Clm__V1__Response *resp = NULL;
+	if (clm_server_status(c, &resp) == CLM_OK
+	        && resp->server_status != NULL) {
+		*transactions = resp->server_status->write_transactions;
+		*requests = resp->server_status->write_requests;
+	}
+	clm_response_free(resp);
+	clm_close(c);
+}
 
 static struct bench_result
 bench_run(const struct bench_cfg *cfg, pid_t clmd)
@@ -322,6 +342,11 @@ bench_run(const struct bench_cfg *cfg, pid_t clmd)
 	 * about 11 times what reaches the device (/sys/block/DEV/stat).
 	 */
 	double w0 = bench_proc(clmd, "io", "wchar");
+	bool echo = strcmp(cfg->workload, "echo") == 0;
+	uint64_t tx0 = 0, rq0 = 0;
+	if (!echo) {
+		bench_commits(cfg->url, &tx0, &rq0);
+	}
 	double t0 = bench_now();
 	for (int i = 0; i < cfg->clients; i++) {
 		memset(&th[i], 0, sizeof(th[i]));
@@ -354,6 +379,13 @@ bench_run(const struct bench_cfg *cfg, pid_t clmd)
 	r.cpu_us = ops > 0 && clmd > 0 ? cpu * 1e6 / (double) ops : 0;
 	double w = bench_proc(clmd, "io", "wchar") - w0;
 	r.write_b = items > 0 && clmd > 0 ? w / (double) items : 0;
+	if (!echo) {
+		uint64_t tx1, rq1;
+		bench_commits(cfg->url, &tx1, &rq1);
+		r.calls_a_commit = tx1 > tx0
+		        ? (double) (rq1 - rq0) / (double) (tx1 - tx0)
+		        : 0;
+	}
 	return r;
 }
 
@@ -586,9 +618,10 @@ main(int argc, char **argv)
 		nng_ctx_recv(works[i].ctx, works[i].aio);
 	}
 
-	printf("%-13s %7s %12s %12s %9s %9s %9s %8s %8s %9s %9s\n", "workload",
-	        "clients", "calls/s", "items/s", "p50 us", "p99 us", "p999 us",
-	        "x echo", "tput/e", "cpu us", "wr B/item");
+	printf("%-13s %7s %12s %12s %9s %9s %9s %8s %8s %9s %9s %8s\n",
+	        "workload", "clients", "calls/s", "items/s", "p50 us",
+	        "p99 us", "p999 us", "x echo", "tput/e", "cpu us", "wr B/item",
+	        "calls/tx");
 	char *ws = strdup(workloads);
 	double echo_p50[BENCH_MAX_CLIENTS + 1] = { 0 };
 	double echo_ops[BENCH_MAX_CLIENTS + 1] = { 0 };
@@ -615,11 +648,12 @@ main(int argc, char **argv)
 			double eops = echo_ops[cfg.clients];
 			printf("%-13s %7d %12.0f %12.0f %9.1f %9.1f %9.1f "
 			       "%8.2f "
-			       "%8.2f %9.1f %9.0f%s\n",
+			       "%8.2f %9.1f %9.0f %8.1f%s\n",
 			        w, cfg.clients, r.ops_s, r.items_s, r.p50,
 			        r.p99, r.p999, e50 > 0 ? r.p50 / e50 : 0,
 			        eops > 0 ? r.ops_s / eops : 0, r.cpu_us,
-			        r.write_b, r.errors ? "  (errors)" : "");
+			        r.write_b, r.calls_a_commit,
+			        r.errors ? "  (errors)" : "");
 			fflush(stdout);
 		}
 		free(cs);

@@ -34,6 +34,13 @@ cmd_status(struct cli *cli, int argc, char **argv)
 			printf("map size     %.1f MiB\n",
 			        (double) s->map_bytes / (1024.0 * 1024));
 			printf("durability   %s\n", s->durability);
+			printf("commits      %llu (%.1f writes each)\n",
+			        (unsigned long long) s->write_transactions,
+			        s->write_transactions == 0
+			                ? 0.0
+			                : (double) s->write_requests
+			                        / (double) s
+			                                  ->write_transactions);
 		}
 	}
 	clm_response_free(resp);

@@ -1079,6 +1079,64 @@ tp_init(Clm__V1__Touchpoint *tp, int type, int channel)
 	tp->channel = (Clm__V1__Channel) channel;
 }
 
+/*
+ * Visitors wait for their transaction's commit: an aborted transaction's
+ * are dropped, not folded into the next one's sketch, and many visitors of
+ * one day and channel in one transaction make the same sketch as one
+ * transaction each.
+ */
+Test(agg, visitors_fold_at_commit_only)
+{
+	struct tstore t;
+	tstore_open(&t);
+	int64_t at = utc_ms(2024, 9, 3, 14, 0);
+	Clm__V1__Touchpoint tp;
+	tp_init(&tp, MODEL_T_PAGE_VIEW, CH_EMAIL);
+
+	store_txn *txn = write_begin(&t);
+	cr_assert_eq(agg_touch(txn, &tp, at, "ghost", false), CLM_OK);
+	store_write_abort(txn);
+
+	char id[32];
+	txn = write_begin(&t);
+	for (int i = 0; i < 3000; i++) {
+		snprintf(id, sizeof(id), "v%d", i % 500);
+		cr_assert_eq(agg_touch(txn, &tp, at, id, false), CLM_OK);
+	}
+	cr_assert_eq(store_write_commit(txn), CLM_OK);
+
+	/* The same visitors, one transaction each, in another channel. */
+	tp_init(&tp, MODEL_T_PAGE_VIEW, CH_STORE);
+	for (int i = 0; i < 3000; i++) {
+		txn = write_begin(&t);
+		snprintf(id, sizeof(id), "v%d", i % 500);
+		cr_assert_eq(agg_touch(txn, &tp, at, id, false), CLM_OK);
+		cr_assert_eq(store_write_commit(txn), CLM_OK);
+	}
+
+	txn = write_begin(&t);
+	unsigned char key[6] = { AGG_VISITORS };
+	be32(key + 1, agg_day(at));
+	const void *a, *b;
+	size_t alen, blen;
+	key[5] = CH_EMAIL;
+	cr_assert_eq(store_agg_blob_get(txn, key, 6, &a, &alen), CLM_OK);
+	key[5] = CH_STORE;
+	cr_assert_eq(store_agg_blob_get(txn, key, 6, &b, &blen), CLM_OK);
+	cr_assert_eq(alen, 1 + 500 * sizeof(uint64_t), "500 visitors, exact");
+	cr_assert_eq(alen, blen);
+	cr_assert(memcmp(a, b, alen) == 0, "same sketch either way");
+	/* Exactly the 500: the aborted transaction's "ghost" is not there. */
+	struct hll_acc *acc = malloc(sizeof(*acc));
+	cr_assert_not_null(acc);
+	hll_acc_init(acc);
+	cr_assert_eq(hll_acc_merge(acc, a, alen), 0);
+	cr_assert_eq(hll_acc_count(acc), 500);
+	free(acc);
+	store_write_abort(txn);
+	tstore_close(&t);
+}
+
 Test(agg, touch_counters_money_and_visitors)
 {
 	struct tstore t;
@@ -1152,11 +1210,18 @@ Test(agg, touch_counters_money_and_visitors)
 	cr_assert_eq(m[0], 14500000);
 	cr_assert_eq(m[1], 1);
 
-	/* The day's sketch: alice once as a customer, once anonymous. */
+	/*
+	 * The day's sketch: alice once as a customer, once anonymous.
+	 * Visitors are folded into sketches when the transaction commits.
+	 */
 	key[0] = AGG_VISITORS;
 	key[5] = CH_EMAIL;
 	const void *blob;
 	size_t len;
+	cr_assert_eq(store_agg_blob_get(txn, key, 6, &blob, &len),
+	        CLM_NOT_FOUND, "folded at commit, not before");
+	cr_assert_eq(store_write_commit(txn), CLM_OK);
+	txn = write_begin(&t);
 	cr_assert_eq(store_agg_blob_get(txn, key, 6, &blob, &len), CLM_OK);
 	cr_assert_eq(len, 1 + 2 * sizeof(uint64_t));
 	struct hll_acc *acc = malloc(sizeof(*acc));

@@ -208,6 +208,68 @@ Test(hll, dense_after_sparse_max)
 }
 
 /* ---------------------------------------------------------------------- */
+/* Many at once                                                           */
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * hll_add_many of a sorted run (with repeats, and with values already in
+ * the sketch) leaves byte for byte the sketch that adding them one by one
+ * does, on both sides of the sparse -> dense switch.
+ */
+Test(hll, add_many_equals_one_by_one)
+{
+	/* Batch sizes that cross HLL_SPARSE_MAX at different points. */
+	static const size_t sizes[] = { 1, 2, 7, 100, 300, 1000, 40, 900, 5 };
+	struct sketch *one = sketch_new(), *many = sketch_new();
+	uint64_t *run = malloc(2 * 1000 * sizeof(*run));
+	cr_assert_not_null(run);
+	uint64_t next = 0;
+	for (size_t b = 0; b < sizeof(sizes) / sizeof(sizes[0]); b++) {
+		size_t n = 0;
+		for (size_t i = 0; i < sizes[b]; i++) {
+			run[n++] = value(9, next++);
+			if (i % 3 == 0) {
+				run[n++] = value(9, next - 1); /* a repeat */
+			}
+			if (i % 5 == 0 && next > 10) {
+				run[n++]
+				        = value(9, next / 2); /* seen before */
+			}
+		}
+		for (size_t i = 0; i < n; i++) {
+			sketch_add(one, run[i]);
+		}
+		qsort(run, n, sizeof(*run), cmp_u64);
+		long got = hll_add_many(
+		        many->blob, many->len, run, n, many->out);
+		cr_assert_geq(got, 0);
+		if (got > 0) {
+			unsigned char *t = many->blob;
+			many->blob = many->out;
+			many->out = t;
+			many->len = (size_t) got;
+		}
+		cr_assert_eq(many->len, one->len, "batch %zu: length", b);
+		cr_assert(memcmp(many->blob, one->blob, one->len) == 0,
+		        "batch %zu: same bytes", b);
+		/* Again: nothing new, so nothing changes. */
+		cr_assert_eq(
+		        hll_add_many(many->blob, many->len, run, n, many->out),
+		        0, "batch %zu twice", b);
+	}
+	cr_assert_eq(many->blob[0], HLL_DENSE, "the runs went past the limit");
+	free(run);
+	free(one);
+	free(many);
+}
+
+/* ---------------------------------------------------------------------- */
 /* Merges                                                                 */
 
 /* A sketch of values [lo, hi) of stream `seed`. */

@@ -818,6 +818,8 @@ export interface StatusReply {
   dbBytes: number;
   mapBytes: number;
   durability: string;
+  writeTransactions: number;
+  writeRequests: number;
 }
 export interface StatusReplyInput {
   version?: string | null;
@@ -827,6 +829,8 @@ export interface StatusReplyInput {
   dbBytes?: number | bigint | string | Date | null;
   mapBytes?: number | bigint | string | Date | null;
   durability?: string | null;
+  writeTransactions?: number | bigint | string | Date | null;
+  writeRequests?: number | bigint | string | Date | null;
 }
 
 export interface LifecycleEvent {
