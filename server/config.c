@@ -82,6 +82,11 @@ static const struct config_entry config_table[] = {
 	        "write requests queued before callers get UNAVAILABLE" },
 	{ "batch_max", CONFIG_INT, "1024", 1, 100000, CONFIG_FIELD(batch_max),
 	        NULL, "write requests committed in one transaction" },
+	{ "batch_max_touchpoints", CONFIG_INT, "2048", 1, 1000000,
+	        CONFIG_FIELD(batch_max_touchpoints), NULL,
+	        "touchpoints committed in one transaction (a larger Track "
+	        "still commits whole); bounds the memory LMDB keeps for its "
+	        "page buffers" },
 	{ "map_bytes", CONFIG_SIZE, "256M", 64 * CONFIG_KIB, 1LL << 50,
 	        CONFIG_FIELD(map_bytes), NULL, "initial LMDB map size" },
 	{ "max_db_bytes", CONFIG_SIZE, "64G", 64 * CONFIG_KIB, 1LL << 50,

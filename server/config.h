@@ -35,10 +35,11 @@ struct config {
 	int64_t max_properties;
 	int64_t max_property_key_bytes;
 	int64_t max_property_value_bytes;
-	int64_t write_queue;  /* queued write requests before UNAVAILABLE */
-	int64_t batch_max;    /* write requests per transaction */
-	int64_t map_bytes;    /* initial LMDB map size */
-	int64_t max_db_bytes; /* map size ceiling */
+	int64_t write_queue; /* queued write requests before UNAVAILABLE */
+	int64_t batch_max;   /* write requests per transaction */
+	int64_t batch_max_touchpoints; /* their touchpoints, ditto */
+	int64_t map_bytes;             /* initial LMDB map size */
+	int64_t max_db_bytes;          /* map size ceiling */
 	int64_t at_risk_days;
 	int64_t churn_days;
 	int64_t billing_issue_days;

@@ -221,6 +221,7 @@ dispatch_request(struct dispatch_req *r)
 	r->job.arg = NULL;
 	r->job.arena = r->a;
 	r->job.resp = resp;
+	r->job.items = 1;
 	r->job.deadline_ns = r->req->deadline_ms == 0
 	        ? 0
 	        : r->arrived_ns + (int64_t) r->req->deadline_ms * 1000000;

@@ -186,6 +186,7 @@ main(int argc, char **argv)
 	struct writer_opts wo = {
 		.queue_max = (size_t) cfg.write_queue,
 		.batch_max = (size_t) cfg.batch_max,
+		.batch_items_max = (size_t) cfg.batch_max_touchpoints,
 	};
 	if (writer_start(srv.st, srv.ps, &wo, &srv.w) != CLM_OK) {
 		main_fail("cannot start the writer thread");

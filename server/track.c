@@ -354,5 +354,6 @@ track_prepare(struct dispatch_req *r)
 	}
 	r->job.apply = track_apply;
 	r->job.arg = s;
+	r->job.items = n_valid;
 	return true;
 }

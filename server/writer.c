@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,7 +18,7 @@
 struct writer {
 	store *st;
 	struct pubsub *ps;
-	size_t queue_max, batch_max;
+	size_t queue_max, batch_max, batch_items_max;
 	pthread_t thread;
 	arena scratch; /* the writer thread's (writer_batch.scratch) */
 	pthread_mutex_t mu;
@@ -146,8 +147,13 @@ writer_main(void *arg)
 			pthread_mutex_unlock(&w->mu);
 			break;
 		}
-		size_t n = 0;
-		while (w->head != NULL && n < w->batch_max) {
+		size_t n = 0, items = 0;
+		while (w->head != NULL && n < w->batch_max
+		        && (n == 0
+		                || (items < w->batch_items_max
+		                        && w->head->items <= w->batch_items_max
+		                                        - items))) {
+			items += w->head->items;
 			batch[n++] = w->head;
 			w->head = w->head->next;
 			w->depth--;
@@ -184,6 +190,8 @@ writer_start(store *st, struct pubsub *ps, const struct writer_opts *o,
 	w->ps = ps;
 	w->queue_max = o->queue_max;
 	w->batch_max = o->batch_max;
+	w->batch_items_max
+	        = o->batch_items_max == 0 ? SIZE_MAX : o->batch_items_max;
 	telemetry_init(&w->tm);
 	arena_init(&w->scratch);
 	pthread_mutex_init(&w->mu, NULL);

@@ -57,6 +57,7 @@ struct writer_job {
 	arena *arena;            /* the request's arena, for the reply */
 	Clm__V1__Response *resp; /* reply to fill */
 	int64_t deadline_ns;     /* clock_mono_ns() limit; 0 = none */
+	size_t items;            /* its weight in a batch: touchpoints, or 1 */
 	clm_err err;             /* set before done: batch-level failure */
 	/* Stage changes to publish after commit (arena memory). */
 	Clm__V1__LifecycleEvent **events;
@@ -67,6 +68,12 @@ struct writer_job {
 struct writer_opts {
 	size_t queue_max; /* jobs waiting before submit says UNAVAILABLE */
 	size_t batch_max; /* jobs per transaction */
+	/*
+	 * Items (writer_job.items) per transaction: a job that would pass it
+	 * waits for the next one, unless it is the first. LMDB keeps the page
+	 * buffers of its largest transaction for good, so this bounds memory.
+	 */
+	size_t batch_items_max;
 };
 
 /*
