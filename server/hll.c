@@ -200,6 +200,24 @@ hll_acc_add(struct hll_acc *acc, uint64_t h)
 	hll_fold(acc->reg, h);
 }
 
+/*
+ * Register-wise max of src into dst, returning the largest register of
+ * src. Written so that the compiler vectorizes it (no aliasing, no
+ * branches): Metrics merges one 16 KiB sketch per day and channel, and a
+ * byte at a time that was most of its time at 10 M touchpoints.
+ */
+static uint8_t
+hll_max_into(uint8_t *restrict dst, const uint8_t *restrict src)
+{
+	uint8_t top = 0;
+	for (size_t i = 0; i < HLL_M; i++) {
+		uint8_t v = src[i], r = dst[i];
+		dst[i] = v > r ? v : r;
+		top = v > top ? v : top;
+	}
+	return top;
+}
+
 int
 hll_acc_merge(struct hll_acc *acc, const void *blob, size_t len)
 {
@@ -211,13 +229,7 @@ hll_acc_merge(struct hll_acc *acc, const void *blob, size_t len)
 		hll_acc_densify(acc);
 		/* A register holds at most 64 - P + 1: a corrupt one would
 		 * index past the estimator's histogram. */
-		unsigned char bad = 0;
-		for (size_t i = 0; i < HLL_M; i++) {
-			unsigned char v = b[1 + i];
-			bad |= v > 64 - HLL_P + 1;
-			acc->reg[i] = v > acc->reg[i] ? v : acc->reg[i];
-		}
-		if (bad) {
+		if (hll_max_into(acc->reg, b + 1) > 64 - HLL_P + 1) {
 			memset(acc->reg, 0, sizeof(acc->reg));
 			return -1;
 		}

@@ -4,14 +4,16 @@
  * machine — so every figure can be read as a ratio to it.
  *
  *   clm-bench [--url URL | --start] [--workloads W,...] [--clients N,...]
- *             [--seconds S] [--customers N] [--durability full|os]
- *             [--transport tcp|ipc] [--clmd PATH]
+ *             [--seconds S] [--customers N] [--history N]
+ *             [--durability full|os] [--transport tcp|ipc] [--clmd PATH]
  *
  * Workloads: echo, get-customer, recommend, metrics (the last 30 days),
- * track-single, track-batch
- * (100 touchpoints a call), mixed (90 % GetCustomer, 10 % Track). With
- * --start the bench runs its own clmd on a temporary data dir, preloads
- * --customers customers, and reports clmd's CPU time per request.
+ * track-single, track-batch (100 touchpoints a call), mixed (90 %
+ * GetCustomer, 10 % Track). With --start the bench runs its own clmd on a
+ * temporary data dir, preloads --customers customers (about 2.1
+ * touchpoints each over the last 120 days, plus --history visits and page
+ * views each), and reports clmd's CPU time per request, the bytes it wrote
+ * per item and the write calls per commit.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -427,23 +429,30 @@ bench_start_clmd(const char *clmd, const char *dir, const char *url,
  * ninth, a referral for a 27th.
  */
 static void
-bench_preload(const char *url, int customers)
+bench_preload(const char *url, int customers, int history)
 {
 	clm_conn *c;
 	if (clm_open(url, 60000, &c) != CLM_OK) {
 		return;
 	}
-	enum { BATCH = 1000, PER = 5 };
-	static Clm__V1__Touchpoint tps[BATCH + PER];
-	static Clm__V1__Touchpoint *ptr[BATCH + PER];
-	static char cids[BATCH + PER][32];
+	enum { BATCH = 1000, BASE = 5 };
+	const size_t per = BASE + (size_t) history, room = BATCH + per;
+	Clm__V1__Touchpoint *tps = calloc(room, sizeof(*tps));
+	Clm__V1__Touchpoint **ptr = calloc(room, sizeof(*ptr));
+	char(*cids)[32] = calloc(room, sizeof(*cids));
+	int *types = calloc(per, sizeof(*types));
+	int64_t *at = calloc(per, sizeof(*at));
+	if (tps == NULL || ptr == NULL || cids == NULL || types == NULL
+	        || at == NULL) {
+		fprintf(stderr, "clm-bench: out of memory\n");
+		exit(1);
+	}
 	const int64_t day = 86400000, now = (int64_t) (bench_wall() * 1000);
 	size_t n = 0;
 	for (int i = 0; i < customers; i++) {
 		uint32_t h = (uint32_t) i * 2654435761u;
 		int64_t t0 = now - (int64_t) (h % 120) * day - 3600000;
-		int types[PER], k = 0;
-		int64_t at[PER];
+		int k = 0;
 		types[k] = CLM__V1__TOUCHPOINT_TYPE__SITE_VISIT, at[k++] = t0;
 		types[k] = CLM__V1__TOUCHPOINT_TYPE__PAGE_VIEW,
 		at[k++] = t0 + 60000;
@@ -459,6 +468,15 @@ bench_preload(const char *url, int customers)
 			types[k] = CLM__V1__TOUCHPOINT_TYPE__REFERRAL;
 			at[k++] = t0 + 2400000;
 		}
+		/* --history: more visits and page views on other days. */
+		for (int j = 0; j < history; j++) {
+			uint32_t g = h ^ ((uint32_t) (j + 1) * 0x9e3779b9u);
+			types[k] = j % 2
+			        ? CLM__V1__TOUCHPOINT_TYPE__PAGE_VIEW
+			        : CLM__V1__TOUCHPOINT_TYPE__SITE_VISIT;
+			at[k++] = now - (int64_t) (g % 120) * day - 7200000
+			        - (int64_t) (g % 3600) * 1000;
+		}
 		for (int j = 0; j < k; j++, n++) {
 			Clm__V1__Touchpoint *tp = &tps[n];
 			clm__v1__touchpoint__init(tp);
@@ -466,7 +484,8 @@ bench_preload(const char *url, int customers)
 			tp->customer_id = cids[n];
 			tp->type = (Clm__V1__TouchpointType) types[j];
 			tp->occurred_at_ms = at[j];
-			tp->channel = (Clm__V1__Channel) (1 + h % 12);
+			tp->channel = (Clm__V1__Channel) (1
+			        + (h + (uint32_t) j / 2) % 12);
 			tp->duration_s = 30 + h % 600;
 			if (types[j] == CLM__V1__TOUCHPOINT_TYPE__PURCHASE) {
 				tp->item_id = "sku-1";
@@ -482,6 +501,11 @@ bench_preload(const char *url, int customers)
 		}
 	}
 	clm_close(c);
+	free(tps);
+	free(ptr);
+	free(cids);
+	free(types);
+	free(at);
 }
 
 static void
@@ -490,7 +514,7 @@ bench_usage(void)
 	fprintf(stderr,
 	        "usage: clm-bench [--url URL | --start] [--workloads W,...] "
 	        "[--clients N,...]\n"
-	        "                 [--seconds S] [--customers N] "
+	        "                 [--seconds S] [--customers N] [--history N] "
 	        "[--durability full|os] [--transport tcp|ipc] [--clmd PATH]\n"
 	        "workloads: echo get-customer recommend metrics "
 	        "track-single track-batch mixed\n");
@@ -505,6 +529,7 @@ main(int argc, char **argv)
 	const char *clients_s = "1,8,64", *durability = "full";
 	const char *transport = "tcp", *clmd_path = NULL;
 	bool start = false;
+	int history = 0;
 	struct bench_cfg cfg
 	        = { .seconds = 3, .customers = 10000, .echo_bytes = 256 };
 	static const struct option opts[] = {
@@ -514,6 +539,7 @@ main(int argc, char **argv)
 		{ "clients", required_argument, NULL, 'c' },
 		{ "seconds", required_argument, NULL, 't' },
 		{ "customers", required_argument, NULL, 'n' },
+		{ "history", required_argument, NULL, 'y' },
 		{ "durability", required_argument, NULL, 'd' },
 		{ "transport", required_argument, NULL, 'x' },
 		{ "clmd", required_argument, NULL, 'm' },
@@ -541,6 +567,9 @@ main(int argc, char **argv)
 		case 'n':
 			cfg.customers = atoi(optarg);
 			break;
+		case 'y':
+			history = atoi(optarg);
+			break;
 		case 'd':
 			durability = optarg;
 			break;
@@ -555,8 +584,8 @@ main(int argc, char **argv)
 			return o == 'h' ? 0 : 2;
 		}
 	}
-	if (cfg.seconds <= 0 || cfg.customers <= 0
-	        || (url == NULL && !start)) {
+	if (cfg.seconds <= 0 || cfg.customers <= 0 || history < 0
+	        || history > 1000 || (url == NULL && !start)) {
 		bench_usage();
 		return 2;
 	}
@@ -593,9 +622,9 @@ main(int argc, char **argv)
 		}
 		url = curl;
 		double t0 = bench_now();
-		bench_preload(url, cfg.customers);
-		printf("preloaded %d customers in %.1f s\n", cfg.customers,
-		        bench_now() - t0);
+		bench_preload(url, cfg.customers, history);
+		printf("preloaded %d customers (+%d visits each) in %.1f s\n",
+		        cfg.customers, history, bench_now() - t0);
 	}
 	/* The echo server, same transport. */
 	nng_socket echo;
