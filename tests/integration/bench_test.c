@@ -1,0 +1,117 @@
+/*
+ * clm-bench runs end to end (a short version of docs/performance.md's
+ * runs, so the tool does not rot): it starts its own clmd, preloads,
+ * runs every workload, and prints a sane row for each. No figure is
+ * judged against a target here — performance targets live in the
+ * benchmark, not in a timed test — but every row must have done work
+ * without errors, Track rows must show bytes written and calls per
+ * commit, and reads must show none written.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#ifndef CLM_BENCH_BIN
+#error "CLM_BENCH_BIN must be defined (absolute path of clm-bench)"
+#endif
+
+static void
+teardown(void)
+{
+	harness_fini();
+}
+
+TestSuite(bench, .fini = teardown, .timeout = 120);
+
+struct bench_row {
+	char workload[32];
+	int clients;
+	double calls, items, p50, p99, p999, x_echo, tput_e, cpu, wr, per_tx;
+};
+
+/* Finds the row of workload at clients in the bench's output. */
+static bool
+bench_row(const char *out, const char *workload, int clients,
+        struct bench_row *r)
+{
+	for (const char *line = out; line != NULL && *line != '\0';) {
+		const char *end = strchr(line, '\n');
+		int n = sscanf(line,
+		        "%31s %d %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf",
+		        r->workload, &r->clients, &r->calls, &r->items,
+		        &r->p50, &r->p99, &r->p999, &r->x_echo, &r->tput_e,
+		        &r->cpu, &r->wr, &r->per_tx);
+		if (n == 12 && strcmp(r->workload, workload) == 0
+		        && r->clients == clients) {
+			/* The bench flags a row that saw errors. */
+			char copy[512];
+			size_t len
+			        = end ? (size_t) (end - line) : strlen(line);
+			snprintf(copy, sizeof(copy), "%.*s", (int) len, line);
+			cr_assert(strstr(copy, "(errors)") == NULL,
+			        "%s at %d clients had errors", workload,
+			        clients);
+			return true;
+		}
+		line = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+Test(bench, every_workload_gives_a_row)
+{
+	static const char *const workloads[]
+	        = { "echo", "get-customer", "recommend", "metrics",
+		          "track-single", "track-batch", "mixed" };
+	const char *argv[] = { "clm-bench", "--start", "--seconds", "0.3",
+		"--customers", "300", "--history", "2", "--clients", "1,4",
+		"--clmd", CLMD_BIN, NULL };
+	char *out = NULL, *err = NULL;
+	int rc = run_cmd(CLM_BENCH_BIN, argv, NULL, 90000, &out, &err);
+	cr_assert_eq(rc, 0, "clm-bench exited %d: %s", rc, err ? err : "");
+	cr_assert(strstr(out, "preloaded 300 customers (+2 visits each)"),
+	        "%s", out);
+	for (size_t w = 0; w < sizeof(workloads) / sizeof(workloads[0]); w++) {
+		for (int clients = 1; clients <= 4; clients += 3) {
+			struct bench_row r;
+			cr_assert(bench_row(out, workloads[w], clients, &r),
+			        "no row for %s at %d clients:\n%s",
+			        workloads[w], clients, out);
+			cr_assert_gt(
+			        r.calls, 0, "%s did no calls", r.workload);
+			cr_assert(
+			        r.p50 > 0 && r.p50 <= r.p99 && r.p99 <= r.p999,
+			        "%s: quantiles %f %f %f", r.workload, r.p50,
+			        r.p99, r.p999);
+			bool echo = w == 0, track = w == 4 || w == 5;
+			cr_assert_eq(r.x_echo == 1.0 && r.tput_e == 1.0, echo,
+			        "%s: ratios to itself only for the echo",
+			        r.workload);
+			if (!echo) {
+				cr_assert_gt(
+				        r.cpu, 0, "%s: clmd CPU", r.workload);
+			}
+			if (track) {
+				cr_assert_gt(r.wr, 0, "%s wrote nothing",
+				        r.workload);
+				cr_assert_geq(r.per_tx, 1.0,
+				        "%s: calls/commit", r.workload);
+				/* Both are printed rounded to a whole call. */
+				double per = w == 5 ? 100 : 1;
+				cr_assert(fabs(r.items - r.calls * per) <= per,
+				        "%s: %f items for %f calls",
+				        r.workload, r.items, r.calls);
+			} else if (w != 6) {
+				cr_assert_eq(r.wr, 0, "a read (%s) wrote",
+				        r.workload);
+			}
+		}
+	}
+	cr_assert(strstr(out, "clmd RssAnon"), "%s", out);
+	free(out);
+	free(err);
+}
