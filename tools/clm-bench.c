@@ -692,6 +692,10 @@ main(int argc, char **argv)
 		nng_aio_stop(works[i].aio);
 	}
 	nng_close(echo);
+	for (int i = 0; i < BENCH_MAX_CLIENTS; i++) {
+		nng_aio_free(works[i].aio);
+	}
+	free(works);
 	if (clmd > 0) {
 		/* Memory and disk per stored touchpoint, at the end. */
 		clm_conn *c;
