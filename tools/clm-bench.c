@@ -6,6 +6,7 @@
  *   clm-bench [--url URL | --start] [--workloads W,...] [--clients N,...]
  *             [--seconds S] [--customers N] [--history N]
  *             [--durability full|os] [--transport tcp|ipc] [--clmd PATH]
+ *             [--echo-inproc]
  *
  * Workloads: echo, get-customer, recommend, metrics (the last 30 days),
  * track-single, track-batch (100 touchpoints a call), mixed (90 %
@@ -13,7 +14,9 @@
  * temporary data dir, preloads --customers customers (about 2.1
  * touchpoints each over the last 120 days, plus --history visits and page
  * views each), and reports clmd's CPU time per request, the bytes it wrote
- * per item and the write calls per commit.
+ * per item and the write calls per commit. The echo server runs as a
+ * process of its own (the bench re-executed with --echo-server URL), as
+ * clmd does; --echo-inproc runs it inside the bench instead.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -127,6 +130,102 @@ bench_echo_cb(void *arg)
 		w->sending = false;
 		nng_ctx_recv(w->ctx, w->aio);
 	}
+}
+
+/* The echo server: a REP socket on url with one context per client. */
+struct bench_echo {
+	nng_socket sock;
+	struct bench_echo_work *works;
+};
+
+static int
+bench_echo_start(struct bench_echo *e, const char *url)
+{
+	e->works = calloc(BENCH_MAX_CLIENTS, sizeof(*e->works));
+	if (e->works == NULL || nng_rep0_open(&e->sock) != 0
+	        || nng_listen(e->sock, url, NULL, 0) != 0) {
+		return -1;
+	}
+	for (int i = 0; i < BENCH_MAX_CLIENTS; i++) {
+		struct bench_echo_work *w = &e->works[i];
+		if (nng_aio_alloc(&w->aio, bench_echo_cb, w) != 0
+		        || nng_ctx_open(&w->ctx, e->sock) != 0) {
+			return -1;
+		}
+		nng_ctx_recv(w->ctx, w->aio);
+	}
+	return 0;
+}
+
+static void
+bench_echo_stop(struct bench_echo *e)
+{
+	for (int i = 0; i < BENCH_MAX_CLIENTS; i++) {
+		nng_aio_stop(e->works[i].aio);
+	}
+	nng_close(e->sock);
+	for (int i = 0; i < BENCH_MAX_CLIENTS; i++) {
+		nng_aio_free(e->works[i].aio);
+	}
+	free(e->works);
+}
+
+/*
+ * `clm-bench --echo-server URL`: the echo as a process of its own, like
+ * clmd, so both pay the same process boundary. Says "ready" on stdout once
+ * listening and serves until its stdin closes (the bench exits or dies).
+ */
+static int
+bench_echo_main(const char *url)
+{
+	struct bench_echo e;
+	if (bench_echo_start(&e, url) != 0) {
+		return 1;
+	}
+	printf("ready\n");
+	fflush(stdout);
+	char c;
+	while (read(STDIN_FILENO, &c, 1) > 0) {
+	}
+	bench_echo_stop(&e);
+	return 0;
+}
+
+/*
+ * Starts `self --echo-server url` and waits for it to listen. Returns its
+ * pid, or -1; *feed is the pipe whose closing stops it.
+ */
+static pid_t
+bench_echo_spawn(const char *self, const char *url, int *feed)
+{
+	int in[2], out[2];
+	if (pipe(in) != 0 || pipe(out) != 0) {
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		return -1;
+	}
+	if (pid == 0) {
+		dup2(in[0], STDIN_FILENO);
+		dup2(out[1], STDOUT_FILENO);
+		close(in[1]);
+		close(out[0]);
+		execl(self, "clm-bench", "--echo-server", url, (char *) NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	char buf[8] = { 0 };
+	ssize_t n = read(out[0], buf, sizeof(buf) - 1);
+	close(out[0]);
+	if (n < 5 || strncmp(buf, "ready", 5) != 0) {
+		close(in[1]);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	*feed = in[1];
+	return pid;
 }
 
 /* Wall-clock seconds (event times). */
@@ -516,6 +615,7 @@ bench_usage(void)
 	        "[--clients N,...]\n"
 	        "                 [--seconds S] [--customers N] [--history N] "
 	        "[--durability full|os] [--transport tcp|ipc] [--clmd PATH]\n"
+	        "                 [--echo-inproc]\n"
 	        "workloads: echo get-customer recommend metrics "
 	        "track-single track-batch mixed\n");
 }
@@ -528,7 +628,7 @@ main(int argc, char **argv)
 	                        "track-single,track-batch,mixed";
 	const char *clients_s = "1,8,64", *durability = "full";
 	const char *transport = "tcp", *clmd_path = NULL;
-	bool start = false;
+	bool start = false, echo_inproc = false;
 	int history = 0;
 	struct bench_cfg cfg
 	        = { .seconds = 3, .customers = 10000, .echo_bytes = 256 };
@@ -540,6 +640,8 @@ main(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 't' },
 		{ "customers", required_argument, NULL, 'n' },
 		{ "history", required_argument, NULL, 'y' },
+		{ "echo-inproc", no_argument, NULL, 'e' },
+		{ "echo-server", required_argument, NULL, 'E' },
 		{ "durability", required_argument, NULL, 'd' },
 		{ "transport", required_argument, NULL, 'x' },
 		{ "clmd", required_argument, NULL, 'm' },
@@ -570,6 +672,11 @@ main(int argc, char **argv)
 		case 'y':
 			history = atoi(optarg);
 			break;
+		case 'e':
+			echo_inproc = true;
+			break;
+		case 'E':
+			return bench_echo_main(optarg);
 		case 'd':
 			durability = optarg;
 			break;
@@ -626,25 +733,36 @@ main(int argc, char **argv)
 		printf("preloaded %d customers (+%d visits each) in %.1f s\n",
 		        cfg.customers, history, bench_now() - t0);
 	}
-	/* The echo server, same transport. */
-	nng_socket echo;
-	struct bench_echo_work *works
-	        = calloc(BENCH_MAX_CLIENTS, sizeof(*works));
+	/*
+	 * The echo server, same transport: a process of its own (clmd is
+	 * one), or with --echo-inproc inside the bench, where it shares
+	 * nng's threads with the clients and pays no process boundary.
+	 */
 	if (ipc) {
 		snprintf(eurl, sizeof(eurl), "ipc:///tmp/clm-bench-echo-%d",
 		        (int) getpid());
 	} else {
 		snprintf(eurl, sizeof(eurl), "tcp://127.0.0.1:%d", port + 1);
 	}
-	if (works == NULL || nng_rep0_open(&echo) != 0
-	        || nng_listen(echo, eurl, NULL, 0) != 0) {
-		fprintf(stderr, "clm-bench: cannot start the echo server\n");
-		return 1;
-	}
-	for (int i = 0; i < BENCH_MAX_CLIENTS; i++) {
-		nng_aio_alloc(&works[i].aio, bench_echo_cb, &works[i]);
-		nng_ctx_open(&works[i].ctx, echo);
-		nng_ctx_recv(works[i].ctx, works[i].aio);
+	struct bench_echo echo;
+	pid_t echo_pid = -1;
+	int echo_feed = -1;
+	if (echo_inproc) {
+		if (bench_echo_start(&echo, eurl) != 0) {
+			fprintf(stderr,
+			        "clm-bench: cannot start the echo server\n");
+			return 1;
+		}
+	} else {
+		char self[4096];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		self[n > 0 ? n : 0] = '\0';
+		echo_pid = bench_echo_spawn(self, eurl, &echo_feed);
+		if (echo_pid < 0) {
+			fprintf(stderr,
+			        "clm-bench: cannot start the echo server\n");
+			return 1;
+		}
 	}
 
 	printf("%-13s %7s %12s %12s %9s %9s %9s %8s %8s %9s %9s %8s\n",
@@ -668,7 +786,7 @@ main(int argc, char **argv)
 			bool is_echo = strcmp(w, "echo") == 0;
 			cfg.url = is_echo ? eurl : url;
 			struct bench_result r
-			        = bench_run(&cfg, is_echo ? -1 : clmd);
+			        = bench_run(&cfg, is_echo ? echo_pid : clmd);
 			if (is_echo) {
 				echo_p50[cfg.clients] = r.p50;
 				echo_ops[cfg.clients] = r.ops_s;
@@ -688,14 +806,12 @@ main(int argc, char **argv)
 		free(cs);
 	}
 	free(ws);
-	for (int i = 0; i < BENCH_MAX_CLIENTS; i++) {
-		nng_aio_stop(works[i].aio);
+	if (echo_inproc) {
+		bench_echo_stop(&echo);
+	} else {
+		close(echo_feed);
+		waitpid(echo_pid, NULL, 0);
 	}
-	nng_close(echo);
-	for (int i = 0; i < BENCH_MAX_CLIENTS; i++) {
-		nng_aio_free(works[i].aio);
-	}
-	free(works);
 	if (clmd > 0) {
 		/* Memory and disk per stored touchpoint, at the end. */
 		clm_conn *c;
