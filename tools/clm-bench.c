@@ -747,22 +747,23 @@ main(int argc, char **argv)
 	struct bench_echo echo;
 	pid_t echo_pid = -1;
 	int echo_feed = -1;
+	bool echo_ok;
 	if (echo_inproc) {
-		if (bench_echo_start(&echo, eurl) != 0) {
-			fprintf(stderr,
-			        "clm-bench: cannot start the echo server\n");
-			return 1;
-		}
+		echo_ok = bench_echo_start(&echo, eurl) == 0;
 	} else {
 		char self[4096];
 		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 		self[n > 0 ? n : 0] = '\0';
 		echo_pid = bench_echo_spawn(self, eurl, &echo_feed);
-		if (echo_pid < 0) {
-			fprintf(stderr,
-			        "clm-bench: cannot start the echo server\n");
-			return 1;
+		echo_ok = echo_pid > 0;
+	}
+	if (!echo_ok) {
+		fprintf(stderr, "clm-bench: cannot start the echo server\n");
+		if (clmd > 0) {
+			kill(clmd, SIGTERM);
+			waitpid(clmd, NULL, 0);
 		}
+		return 1;
 	}
 
 	printf("%-13s %7s %12s %12s %9s %9s %9s %8s %8s %9s %9s %8s\n",
