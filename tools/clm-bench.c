@@ -438,9 +438,9 @@ bench_run(const struct bench_cfg *cfg, pid_t clmd)
 	/*
 	 * Bytes written: io's wchar, what clmd handed to write(2) and
 	 * friends (nng sends with sendmsg, which wchar leaves out, so this is
-	 * LMDB's page writes). Not write_bytes: on the 6.x kernels of our
-	 * VMs it counts whole large page-cache folios per 4 KiB page written,
-	 * about 11 times what reaches the device (/sys/block/DEV/stat).
+	 * LMDB's page writes). Not write_bytes: on the 6.18 kernel of our VMs
+	 * it reports 5 to 11 times what reaches the device
+	 * (/sys/block/DEV/stat), apparently whole large page-cache folios.
 	 */
 	double w0 = bench_proc(clmd, "io", "wchar");
 	bool echo = strcmp(cfg->workload, "echo") == 0;
