@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli_run.h"
 #include "harness.h"
 
 static void
@@ -17,21 +18,6 @@ access_fini(void)
 }
 
 TestSuite(access, .fini = access_fini, .timeout = 60);
-
-/* Writes text to dir/name and returns the path (static storage). */
-static const char *
-access_file(const char *dir, const char *name, const char *text)
-{
-	static char paths[4][512];
-	static int next;
-	char *path = paths[next++ % 4];
-	snprintf(path, 512, "%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-	cr_assert_not_null(f, "cannot write %s", path);
-	fputs(text, f);
-	fclose(f);
-	return path;
-}
 
 static Clm__V1__Response *
 access_call(clm_conn *c, const char *token, Clm__V1__Request *req)
@@ -48,7 +34,7 @@ Test(access, tokens_guard_every_call)
 {
 	char dir[32];
 	cr_assert_eq(harness_tmpdir(dir), 0);
-	const char *tokens = access_file(
+	const char *tokens = test_file(
 	        dir, "tokens", "# clm tokens\n\n  alpha-123  \nbeta-456\n");
 	struct clmd_proc p;
 	const char *args[] = { "--auth-token-file", tokens, NULL };
@@ -119,7 +105,7 @@ Test(access, token_file_problems_stop_the_start)
 {
 	char dir[32];
 	cr_assert_eq(harness_tmpdir(dir), 0);
-	const char *empty = access_file(dir, "empty", "# nothing\n\n");
+	const char *empty = test_file(dir, "empty", "# nothing\n\n");
 	char *out = NULL, *err = NULL;
 	const char *a1[]
 	        = { "clmd", "--data", dir, "--auth-token-file", empty, NULL };
@@ -140,7 +126,7 @@ Test(access, non_loopback_needs_a_guard)
 {
 	char dir[32];
 	cr_assert_eq(harness_tmpdir(dir), 0);
-	const char *tokens = access_file(dir, "tokens", "t0k3n\n");
+	const char *tokens = test_file(dir, "tokens", "t0k3n\n");
 	char url[64];
 	snprintf(url, sizeof(url), "tcp://0.0.0.0:%d", harness_free_port());
 	char *out = NULL, *err = NULL;

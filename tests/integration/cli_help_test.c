@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_run.h"
 #include "harness.h"
 
 /* Every command DESIGN.md §8 names, and the two the help added. */
@@ -43,29 +44,6 @@ teardown(void)
 
 TestSuite(cli_help, .init = setup, .fini = teardown, .timeout = 120);
 
-struct output {
-	char *out, *err;
-	int rc;
-};
-
-static struct output
-cli(const char *const argv[], const char *in)
-{
-	struct output o = { NULL, NULL, -1 };
-	o.rc = run_cli(argv, in, &o.out, &o.err);
-	cr_assert_not_null(o.out);
-	cr_assert_not_null(o.err);
-	return o;
-}
-
-static void
-free_output(struct output *o)
-{
-	free(o->out);
-	free(o->err);
-	o->out = o->err = NULL;
-}
-
 /* Runs /bin/sh -c script with $1 = arg; returns the exit code. */
 static int
 sh(const char *script, const char *arg, char **out, char **err)
@@ -78,18 +56,10 @@ sh(const char *script, const char *arg, char **out, char **err)
 static const char *
 write_file(const char *name, const char *text)
 {
-	static char paths[8][PATH_MAX];
-	static int n;
 	if (dir[0] == '\0') {
 		cr_assert_eq(harness_tmpdir(dir), 0);
 	}
-	char *path = paths[n++ % 8];
-	snprintf(path, PATH_MAX, "%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-	cr_assert_not_null(f, "cannot write %s", path);
-	fputs(text, f);
-	fclose(f);
-	return path;
+	return test_file(dir, name, text);
 }
 
 /*
@@ -123,7 +93,7 @@ listed_commands(const char *usage, char names[][32], size_t max)
 Test(cli_help, every_command_is_listed_and_help_equals_dash_dash_help)
 {
 	static const char *const usage[] = { "--help", NULL };
-	struct output u = cli(usage, NULL);
+	struct cli_output u = cli_run(usage, NULL);
 	cr_assert_eq(u.rc, 0);
 	char names[64][32];
 	size_t n = listed_commands(u.out, names, 64);
@@ -139,8 +109,8 @@ Test(cli_help, every_command_is_listed_and_help_equals_dash_dash_help)
 		const char *const h[] = { "help", names[k], NULL };
 		const char *const d[] = { names[k], "--help", NULL };
 		const char *const s[] = { names[k], "-h", NULL };
-		struct output a = cli(h, NULL), b = cli(d, NULL),
-		              c = cli(s, NULL);
+		struct cli_output a = cli_run(h, NULL), b = cli_run(d, NULL),
+		                  c = cli_run(s, NULL);
 		cr_expect_eq(a.rc, 0, "help %s: exit %d", names[k], a.rc);
 		cr_expect_eq(b.rc, 0, "%s --help: exit %d", names[k], b.rc);
 		cr_expect_str_eq(a.out, b.out, "help %s differs", names[k]);
@@ -150,29 +120,29 @@ Test(cli_help, every_command_is_listed_and_help_equals_dash_dash_help)
 		cr_expect(strncmp(a.out, want, strlen(want)) == 0,
 		        "help %s starts '%.40s'", names[k], a.out);
 		cr_expect_str_empty(a.err, "help %s: '%s'", names[k], a.err);
-		free_output(&a);
-		free_output(&b);
-		free_output(&c);
+		cli_output_free(&a);
+		cli_output_free(&b);
+		cli_output_free(&c);
 	}
 	/* `clm help` is `clm --help`; `clm` alone prints it on stderr. */
 	static const char *const help[] = { "help", NULL };
-	struct output h = cli(help, NULL);
+	struct cli_output h = cli_run(help, NULL);
 	cr_expect_eq(h.rc, 0);
 	cr_expect_str_eq(h.out, u.out);
-	free_output(&h);
+	cli_output_free(&h);
 	static const char *const none[] = { NULL };
-	h = cli(none, NULL);
+	h = cli_run(none, NULL);
 	cr_expect_eq(h.rc, 2);
 	cr_expect_str_eq(h.err, u.out);
-	free_output(&h);
-	free_output(&u);
+	cli_output_free(&h);
+	cli_output_free(&u);
 }
 
 Test(cli_help, help_text_fits_in_79_columns)
 {
 	for (size_t i = 0; commands[i] != NULL; i++) {
 		const char *const h[] = { "help", commands[i], NULL };
-		struct output o = cli(h, NULL);
+		struct cli_output o = cli_run(h, NULL);
 		const char *line = o.out;
 		while (*line != '\0') {
 			size_t len = strcspn(line, "\n");
@@ -180,7 +150,7 @@ Test(cli_help, help_text_fits_in_79_columns)
 			        (int) len, line);
 			line += len + (line[len] == '\n');
 		}
-		free_output(&o);
+		cli_output_free(&o);
 	}
 }
 
@@ -196,19 +166,19 @@ Test(cli_help, help_usage_errors_exit_2)
 		{ "completion", "zsh", NULL },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct output o = cli(cases[i], NULL);
+		struct cli_output o = cli_run(cases[i], NULL);
 		cr_expect_eq(o.rc, 2, "case %zu: exit %d", i, o.rc);
 		cr_expect_neq(
 		        o.err[0], '\0', "case %zu: nothing on stderr", i);
 		cr_expect_str_empty(o.out, "case %zu: '%s'", i, o.out);
-		free_output(&o);
+		cli_output_free(&o);
 	}
 }
 
 Test(cli_help, completion_is_valid_bash_naming_every_command)
 {
 	static const char *const argv[] = { "completion", "bash", NULL };
-	struct output o = cli(argv, NULL);
+	struct cli_output o = cli_run(argv, NULL);
 	cr_assert_eq(o.rc, 0, "%s", o.err);
 	for (size_t i = 0; commands[i] != NULL; i++) {
 		char arm[64];
@@ -223,7 +193,7 @@ Test(cli_help, completion_is_valid_bash_naming_every_command)
 	cr_expect_eq(rc, 0, "bash -n: %s", err);
 	free(out);
 	free(err);
-	free_output(&o);
+	cli_output_free(&o);
 }
 
 /* Completes the words (the last one at the cursor) with the script. */
@@ -248,7 +218,7 @@ complete_words(const char *script, const char *words)
 Test(cli_help, completion_completes_from_the_table)
 {
 	static const char *const argv[] = { "completion", "bash", NULL };
-	struct output o = cli(argv, NULL);
+	struct cli_output o = cli_run(argv, NULL);
 	cr_assert_eq(o.rc, 0);
 	const char *script = write_file("clm.bash", o.out);
 	write_file("journey.ndjson", "{}\n");
@@ -281,13 +251,13 @@ Test(cli_help, completion_completes_from_the_table)
 	char *got = complete_words(script, words);
 	cr_expect(strstr(got, "journey.ndjson") != NULL, "'%s'", got);
 	free(got);
-	free_output(&o);
+	cli_output_free(&o);
 }
 
 Test(cli_help, man_page_has_every_command_and_reads_cleanly)
 {
 	static const char *const argv[] = { "help", "--man", NULL };
-	struct output o = cli(argv, NULL);
+	struct cli_output o = cli_run(argv, NULL);
 	cr_assert_eq(o.rc, 0, "%s", o.err);
 	cr_expect(strstr(o.out, "\n.TH CLM 1 ") != NULL, "no .TH");
 	cr_expect(strstr(o.out, "\n.SH NAME\n") != NULL);
@@ -301,7 +271,7 @@ Test(cli_help, man_page_has_every_command_and_reads_cleanly)
 	/* Every flag of every command is in it (as \-\-name). */
 	for (size_t i = 0; commands[i] != NULL; i++) {
 		const char *const h[] = { "help", commands[i], NULL };
-		struct output c = cli(h, NULL);
+		struct cli_output c = cli_run(h, NULL);
 		const char *p = c.out;
 		while ((p = strstr(p, "\n  --")) != NULL) {
 			p += 5;
@@ -320,7 +290,7 @@ Test(cli_help, man_page_has_every_command_and_reads_cleanly)
 			        "%s: '%s' not in the man page", commands[i],
 			        flag);
 		}
-		free_output(&c);
+		cli_output_free(&c);
 	}
 	const char *path = write_file("clm.1", o.out);
 	char *out = NULL, *err = NULL;
@@ -333,13 +303,13 @@ Test(cli_help, man_page_has_every_command_and_reads_cleanly)
 	}
 	free(out);
 	free(err);
-	free_output(&o);
+	cli_output_free(&o);
 }
 
 Test(cli_help, help_json_is_the_table)
 {
 	static const char *const argv[] = { "--json", "help", NULL };
-	struct output o = cli(argv, NULL);
+	struct cli_output o = cli_run(argv, NULL);
 	cr_assert_eq(o.rc, 0);
 	cr_expect(
 	        strncmp(o.out, "{\"commands\":[{\"name\":\"status\"", 29) == 0,
@@ -352,16 +322,16 @@ Test(cli_help, help_json_is_the_table)
 		cr_expect(strstr(o.out, name) != NULL, "'%s' missing",
 		        commands[i]);
 	}
-	free_output(&o);
+	cli_output_free(&o);
 	static const char *const one[] = { "help", "cohorts", "--json", NULL };
-	o = cli(one, NULL);
+	o = cli_run(one, NULL);
 	cr_expect_eq(o.rc, 0);
 	cr_expect(strncmp(o.out, "{\"name\":\"cohorts\",", 18) == 0, "'%s'",
 	        o.out);
 	cr_expect(
 	        strstr(o.out, "\"name\":\"--periods\",\"arg\":\"N\"") != NULL,
 	        "'%s'", o.out);
-	free_output(&o);
+	cli_output_free(&o);
 }
 
 /* Every line of s is one JSON object ({...}); s has at least one. */
@@ -432,14 +402,14 @@ Test(cli_help, json_on_every_command)
 		        ? "{\"eventId\":\"j4\",\"customerId\":\"jo\","
 		          "\"type\":\"PAGE_VIEW\"}\n"
 		        : NULL;
-		struct output o = cli(argv, in);
+		struct cli_output o = cli_run(argv, in);
 		char what[64];
 		snprintf(what, sizeof(what), "%s %s", args[i][0],
 		        args[i][1] ? args[i][1] : "");
 		cr_expect_eq(o.rc, 0, "%s: exit %d, stderr '%s'", what, o.rc,
 		        o.err);
 		expect_json_lines(what, o.out);
-		free_output(&o);
+		cli_output_free(&o);
 	}
 }
 

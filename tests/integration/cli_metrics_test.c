@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_run.h"
 #include "harness.h"
 #include "pbjson.h"
 
@@ -46,54 +47,16 @@ start_server(const char *const *extra)
 	cr_assert_eq(rc, 0, "clmd did not start (log %s)", srv.log_path);
 }
 
-struct output {
-	char *out, *err;
-	int rc;
-};
-
-static struct output
-cli(const char *const argv[], const char *in)
-{
-	struct output o = { NULL, NULL, -1 };
-	o.rc = run_cli(argv, in, &o.out, &o.err);
-	cr_assert_not_null(o.out);
-	cr_assert_not_null(o.err);
-	return o;
-}
-
-static void
-free_output(struct output *o)
-{
-	free(o->out);
-	free(o->err);
-	o->out = o->err = NULL;
-}
-
 /* Runs clm and expects exit code rc; returns the output. */
-static struct output
+static struct cli_output
 cli_expect(int rc, const char *const argv[], const char *in)
 {
-	struct output o = cli(argv, in);
+	struct cli_output o = cli_run(argv, in);
 	cr_expect_eq(o.rc, rc,
 	        "clm %s %s: exit %d (want %d)\nstdout: %s\n"
 	        "stderr: %s",
 	        argv[0], argv[1] ? argv[1] : "", o.rc, rc, o.out, o.err);
 	return o;
-}
-
-/* Writes text to dir/name; returns the path (static storage). */
-static const char *
-write_file(const char *name, const char *text)
-{
-	static char paths[4][512];
-	static int next;
-	char *path = paths[next++ % 4];
-	snprintf(path, 512, "%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-	cr_assert_not_null(f, "cannot write %s", path);
-	fputs(text, f);
-	fclose(f);
-	return path;
 }
 
 /* Appends a formatted line to a growing text. */
@@ -216,19 +179,19 @@ static void
 import_journey(void)
 {
 	char *nd = journey_ndjson();
-	const char *nd_path = write_file("journey.ndjson", nd);
-	const char *csv_path = write_file("dave.csv", journey_csv);
+	const char *nd_path = test_file(dir, "journey.ndjson", nd);
+	const char *csv_path = test_file(dir, "dave.csv", journey_csv);
 	free(nd);
 
 	const char *const imp1[] = { "import", nd_path, NULL };
-	struct output o = cli_expect(0, imp1, NULL);
+	struct cli_output o = cli_expect(0, imp1, NULL);
 	cr_expect(
 	        strstr(o.out, "accepted 11, duplicates 0, rejected 2") != NULL,
 	        "summary: '%s'", o.out);
 	cr_expect(strstr(o.err, "line 11:") != NULL, "stderr '%s'", o.err);
 	cr_expect(
 	        strstr(o.err, "line 14: type") != NULL, "stderr '%s'", o.err);
-	free_output(&o);
+	cli_output_free(&o);
 
 	const char *const imp2[]
 	        = { "import", csv_path, "--batch", "2", NULL };
@@ -241,7 +204,7 @@ import_journey(void)
 	                  "'TELEPATHY'")
 	                != NULL,
 	        "stderr '%s'", o.err);
-	free_output(&o);
+	cli_output_free(&o);
 }
 
 Test(cli_metrics, import_counts_and_reports_lines)
@@ -252,7 +215,7 @@ Test(cli_metrics, import_counts_and_reports_lines)
 	/* Again, as JSON from stdin: all duplicates, rejected by line. */
 	char *nd = journey_ndjson();
 	const char *const imp[] = { "--json", "import", "-", NULL };
-	struct output o = cli_expect(0, imp, nd);
+	struct cli_output o = cli_expect(0, imp, nd);
 	free(nd);
 	Clm__V1__TrackReply *r = (Clm__V1__TrackReply *) decode(
 	        o.out, &clm__v1__track_reply__descriptor);
@@ -264,7 +227,7 @@ Test(cli_metrics, import_counts_and_reports_lines)
 	cr_expect_eq(
 	        r->rejected[1]->status->code, CLM__V1__CODE__INVALID_ARGUMENT);
 	clm__v1__track_reply__free_unpacked(r, NULL);
-	free_output(&o);
+	cli_output_free(&o);
 
 	/* The CSV landed with its times, values and property. */
 	const char *const exp[] = { "export", "dave", NULL };
@@ -273,12 +236,12 @@ Test(cli_metrics, import_counts_and_reports_lines)
 	cr_expect(strstr(o.out, "\"occurredAtMs\":\"1768550400000\"") != NULL,
 	        "no 2026-01-16T08:00Z purchase in '%s'", o.out);
 	cr_expect(strstr(o.out, "\"durationS\":60") != NULL, "'%s'", o.out);
-	free_output(&o);
+	cli_output_free(&o);
 
 	/* `clm track <` reads the same NDJSON and keeps its own summary. */
 	nd = journey_ndjson();
 	const char *const track[] = { "track", NULL };
-	o = cli(track, nd);
+	o = cli_run(track, nd);
 	free(nd);
 	cr_expect_eq(o.rc, 1, "track: exit %d", o.rc);
 	cr_expect(strstr(o.err,
@@ -286,35 +249,35 @@ Test(cli_metrics, import_counts_and_reports_lines)
 	                  "lines 1")
 	                != NULL,
 	        "track summary: '%s'", o.err);
-	free_output(&o);
+	cli_output_free(&o);
 }
 
 Test(cli_metrics, import_stops_at_server_errors)
 {
 	cr_assert_eq(harness_tmpdir(dir), 0);
-	const char *tokens = write_file("tokens", "s3cret\n");
+	const char *tokens = test_file(dir, "tokens", "s3cret\n");
 	const char *extra[] = { "--auth-token-file", tokens, NULL };
 	int rc = clmd_start(&srv, NULL, extra);
 	cr_assert_eq(rc, 0, "clmd did not start (log %s)", srv.log_path);
-	const char *path = write_file("t.csv",
+	const char *path = test_file(dir, "t.csv",
 	        "customer_id,type,occurred_at\n"
 	        "u1,PAGE_VIEW,2026-01-05\n");
 	/* No token: UNAUTHENTICATED is a server error, exit 1. */
 	const char *const imp[] = { "import", path, NULL };
-	struct output o = cli_expect(1, imp, NULL);
+	struct cli_output o = cli_expect(1, imp, NULL);
 	cr_expect(strstr(o.err, "UNAUTHENTICATED") != NULL, "'%s'", o.err);
 	cr_expect(strstr(o.err, "stopped at line 2") != NULL, "'%s'", o.err);
-	free_output(&o);
+	cli_output_free(&o);
 	const char *const ok[] = { "--token", "s3cret", "import", path, NULL };
 	o = cli_expect(0, ok, NULL);
 	cr_expect(strstr(o.out, "accepted 1,") != NULL, "'%s'", o.out);
-	free_output(&o);
+	cli_output_free(&o);
 
 	/* Nobody listening: exit 3. */
 	const char *const down[]
 	        = { "--url", "tcp://127.0.0.1:1", "import", path, NULL };
 	o = cli_expect(3, down, NULL);
-	free_output(&o);
+	cli_output_free(&o);
 }
 
 static void
@@ -323,21 +286,21 @@ record_spend(void)
 	const char *const one[] = { "spend", "--channel", "paid_ads", "--day",
 		"2026-01-05", "--amount", "100", "--currency", "EUR",
 		"--campaign", "winter", NULL };
-	struct output o = cli_expect(0, one, NULL);
+	struct cli_output o = cli_expect(0, one, NULL);
 	cr_expect(strstr(o.out, "accepted 1") != NULL, "'%s'", o.out);
-	free_output(&o);
+	cli_output_free(&o);
 	/* Recording the same (channel, day, campaign) replaces it. */
 	o = cli_expect(0, one, NULL);
-	free_output(&o);
+	cli_output_free(&o);
 
-	const char *csv = write_file("spend.csv",
+	const char *csv = test_file(dir, "spend.csv",
 	        "channel,day,amount,currency,campaign\n"
 	        "PAID_ADS,2026-01-06,50,EUR,winter\n"
 	        "email,1767657600000,25,,\n");
 	const char *const file[] = { "spend", csv, NULL };
 	o = cli_expect(0, file, NULL);
 	cr_expect(strstr(o.out, "accepted 2") != NULL, "'%s'", o.out);
-	free_output(&o);
+	cli_output_free(&o);
 
 	const char *const in[] = { "--json", "spend", "-", NULL };
 	o = cli_expect(0, in,
@@ -347,7 +310,7 @@ record_spend(void)
 	        o.out, &clm__v1__record_spend_reply__descriptor);
 	cr_expect_eq(r->accepted, 1);
 	clm__v1__record_spend_reply__free_unpacked(r, NULL);
-	free_output(&o);
+	cli_output_free(&o);
 }
 
 static const Clm__V1__ChannelMetric *
@@ -381,10 +344,10 @@ Test(cli_metrics, metrics_of_a_hand_made_journey)
 
 	const char *const q[] = { "--json", "metrics", "--from", "2026-01-01",
 		"--to", "2026-02-01", NULL };
-	struct output o = cli_expect(0, q, NULL);
+	struct cli_output o = cli_expect(0, q, NULL);
 	Clm__V1__MetricsReply *m = (Clm__V1__MetricsReply *) decode(
 	        o.out, &clm__v1__metrics_reply__descriptor);
-	free_output(&o);
+	cli_output_free(&o);
 
 	/* Money: 30 + 20 + 50 + 40 bought, 10 refunded. */
 	cr_expect_eq(
@@ -461,7 +424,7 @@ Test(cli_metrics, metrics_of_a_hand_made_journey)
 	cr_expect(near(m->revenue, 40), "paid revenue %g", m->revenue);
 	cr_expect_eq(m->customers, 4);
 	clm__v1__metrics_reply__free_unpacked(m, NULL);
-	free_output(&o);
+	cli_output_free(&o);
 
 	/* The tables. */
 	const char *const h[] = { "metrics", "--from", "2026-01-01", "--to",
@@ -478,7 +441,7 @@ Test(cli_metrics, metrics_of_a_hand_made_journey)
 	cr_expect(
 	        strstr(o.out, "REACH ") != NULL && strstr(o.out, "#") != NULL,
 	        "no funnel in '%s'", o.out);
-	free_output(&o);
+	cli_output_free(&o);
 }
 
 Test(cli_metrics, cohorts_matrix)
@@ -489,10 +452,10 @@ Test(cli_metrics, cohorts_matrix)
 	const char *const q[]
 	        = { "--json", "cohorts", "--by", "day", "--periods", "5",
 		          "--from", "2026-01-06", "--to", "2026-01-07", NULL };
-	struct output o = cli_expect(0, q, NULL);
+	struct cli_output o = cli_expect(0, q, NULL);
 	Clm__V1__CohortReply *r = (Clm__V1__CohortReply *) decode(
 	        o.out, &clm__v1__cohort_reply__descriptor);
-	free_output(&o);
+	cli_output_free(&o);
 	cr_expect_eq(r->granularity, CLM__V1__GRANULARITY__DAY);
 	cr_assert_eq(r->n_rows, 1, "%zu rows", r->n_rows);
 	cr_expect_eq(r->rows[0]->cohort_start_ms, JAN(6));
@@ -512,7 +475,7 @@ Test(cli_metrics, cohorts_matrix)
 	cr_expect(strstr(o.out, "2026-01") != NULL, "'%s'", o.out);
 	cr_expect(line_value(o.out, "2026-01") == 3, "size in '%s'", o.out);
 	cr_expect(strstr(o.out, "100.0%") != NULL, "'%s'", o.out);
-	free_output(&o);
+	cli_output_free(&o);
 }
 
 Test(cli_metrics, experiments)
@@ -520,17 +483,17 @@ Test(cli_metrics, experiments)
 	start_server(NULL);
 	const char *const def[] = { "experiment", "define", "checkout",
 		"--goal", "purchase", "control", "treatment:1", NULL };
-	struct output o = cli_expect(0, def, NULL);
+	struct cli_output o = cli_expect(0, def, NULL);
 	cr_expect(strstr(o.out, "control (weight 1)") != NULL, "'%s'", o.out);
-	free_output(&o);
+	cli_output_free(&o);
 	/* The same definition again is fine; another one is not. */
 	o = cli_expect(0, def, NULL);
-	free_output(&o);
+	cli_output_free(&o);
 	const char *const other[] = { "experiment", "define", "checkout",
 		"--goal", "purchase", "control", "treatment:3", NULL };
 	o = cli_expect(1, other, NULL);
 	cr_expect(strstr(o.err, "ALREADY_EXISTS") != NULL, "'%s'", o.err);
-	free_output(&o);
+	cli_output_free(&o);
 
 	char first_variant[64] = "";
 	for (int i = 0; i < 20; i++) {
@@ -544,7 +507,7 @@ Test(cli_metrics, experiments)
 		if (i == 0) {
 			sscanf(o.out, "%63s", first_variant);
 		}
-		free_output(&o);
+		cli_output_free(&o);
 	}
 	/* Sticky: u0 again gets the same variant, as JSON too. */
 	const char *const again[]
@@ -555,13 +518,13 @@ Test(cli_metrics, experiments)
 	cr_expect_str_eq(a->variant, first_variant);
 	cr_expect(!a->first_exposure);
 	clm__v1__assign_reply__free_unpacked(a, NULL);
-	free_output(&o);
+	cli_output_free(&o);
 
 	/* u0 converts after its exposure. */
 	const char *const buy[] = { "track", "--customer", "u0", "--type",
 		"PURCHASE", "--value", "12", NULL };
 	o = cli_expect(0, buy, NULL);
-	free_output(&o);
+	cli_output_free(&o);
 
 	const char *const res[]
 	        = { "--json", "experiment", "results", "checkout", NULL };
@@ -569,7 +532,7 @@ Test(cli_metrics, experiments)
 	Clm__V1__ExperimentResultsReply *r
 	        = (Clm__V1__ExperimentResultsReply *) decode(
 	                o.out, &clm__v1__experiment_results_reply__descriptor);
-	free_output(&o);
+	cli_output_free(&o);
 	cr_assert_eq(r->n_variants, 2);
 	cr_expect_str_eq(r->variants[0]->name, "control");
 	cr_expect_str_eq(r->variants[1]->name, "treatment");
@@ -589,39 +552,40 @@ Test(cli_metrics, experiments)
 	cr_expect(strstr(o.out, "(control)") != NULL, "'%s'", o.out);
 	cr_expect(strstr(o.out, "treatment") != NULL, "'%s'", o.out);
 	cr_expect(strstr(o.out, "p-value") != NULL, "'%s'", o.out);
-	free_output(&o);
+	cli_output_free(&o);
 
 	const char *const none[] = { "experiment", "results", "nope", NULL };
 	o = cli_expect(1, none, NULL);
 	cr_expect(strstr(o.err, "NOT_FOUND") != NULL, "'%s'", o.err);
-	free_output(&o);
+	cli_output_free(&o);
 }
 
 Test(cli_metrics, spend_errors)
 {
 	start_server(NULL);
 	/* A negative amount: the server refuses the batch, naming the line. */
-	const char *bad = write_file("bad.csv",
+	const char *bad = test_file(dir, "bad.csv",
 	        "channel,day,amount\nEMAIL,2026-01-02,5\nEMAIL,2026-01-03,-"
 	        "1\n");
 	const char *const file[] = { "spend", bad, NULL };
-	struct output o = cli_expect(1, file, NULL);
+	struct cli_output o = cli_expect(1, file, NULL);
 	cr_expect(strstr(o.err, "line 3: amount") != NULL, "'%s'", o.err);
-	free_output(&o);
+	cli_output_free(&o);
 	/* An unreadable line: the others go in, exit 2. */
-	const char *mixed = write_file("mixed.csv",
+	const char *mixed = test_file(dir, "mixed.csv",
 	        "channel,day,amount\nEMAIL,2026-01-02,5\nTV,2026-01-03,1\n");
 	const char *const f2[] = { "spend", mixed, NULL };
 	o = cli_expect(2, f2, NULL);
 	cr_expect(strstr(o.out, "accepted 1") != NULL, "'%s'", o.out);
 	cr_expect(strstr(o.err, "line 3: channel") != NULL, "'%s'", o.err);
-	free_output(&o);
+	cli_output_free(&o);
 }
 
 Test(cli_metrics, usage_errors_exit_2)
 {
 	start_server(NULL);
-	const char *hdr = write_file("hdr.csv", "customer_id,type,colour\n");
+	const char *hdr
+	        = test_file(dir, "hdr.csv", "customer_id,type,colour\n");
 	static const char *const cases[][10] = {
 		{ "metrics", "--from", "yesterday", NULL },
 		{ "metrics", "--window-days", "0", NULL },
@@ -659,19 +623,19 @@ Test(cli_metrics, usage_errors_exit_2)
 		{ "experiment", "results", NULL },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct output o = cli(cases[i], NULL);
+		struct cli_output o = cli_run(cases[i], NULL);
 		cr_expect_eq(o.rc, 2, "case %zu (%s %s): exit %d, stderr '%s'",
 		        i, cases[i][0], cases[i][1] ? cases[i][1] : "", o.rc,
 		        o.err);
 		cr_expect_neq(
 		        o.err[0], '\0', "case %zu: nothing on stderr", i);
-		free_output(&o);
+		cli_output_free(&o);
 	}
 	/* A CSV header naming no Touchpoint field. */
 	const char *const h[] = { "import", hdr, NULL };
-	struct output o = cli_expect(2, h, NULL);
+	struct cli_output o = cli_expect(2, h, NULL);
 	cr_expect(strstr(o.err, "colour") != NULL, "'%s'", o.err);
-	free_output(&o);
+	cli_output_free(&o);
 
 	/* Nothing was written by any of them. */
 	clm_conn *c = NULL;

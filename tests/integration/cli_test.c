@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_run.h"
 #include "harness.h"
 
 /* 2026-01-02T03:04:05Z */
@@ -36,30 +37,6 @@ start_server(void)
 {
 	int rc = clmd_start(&srv, NULL, NULL);
 	cr_assert_eq(rc, 0, "clmd did not start (log %s)", srv.log_path);
-}
-
-/* Runs clm; the output is kept in *out / *err until free_output. */
-struct output {
-	char *out, *err;
-	int rc;
-};
-
-static struct output
-cli(const char *const argv[], const char *in)
-{
-	struct output o = { NULL, NULL, -1 };
-	o.rc = run_cli(argv, in, &o.out, &o.err);
-	cr_assert_not_null(o.out);
-	cr_assert_not_null(o.err);
-	return o;
-}
-
-static void
-free_output(struct output *o)
-{
-	free(o->out);
-	free(o->err);
-	o->out = o->err = NULL;
 }
 
 static Clm__V1__Response *
@@ -118,16 +95,16 @@ Test(cli, track_by_flags_then_customer)
 	static const char *const track[] = { "track", "--customer", "c1",
 		"--type", "AD_CLICK", "--channel", "PAID_ADS", "--at",
 		"2026-01-02T03:04:05Z", "--event-id", "cli-ev-1", NULL };
-	struct output o = cli(track, NULL);
+	struct cli_output o = cli_run(track, NULL);
 	cr_expect_eq(o.rc, 0, "track: exit %d, stderr '%s'", o.rc, o.err);
 	cr_expect(strstr(o.out, "recorded") != NULL, "stdout '%s'", o.out);
-	free_output(&o);
+	cli_output_free(&o);
 
 	/* The same event id again: a duplicate, still exit 0. */
-	o = cli(track, NULL);
+	o = cli_run(track, NULL);
 	cr_expect_eq(o.rc, 0, "repeat: exit %d, stderr '%s'", o.rc, o.err);
 	cr_expect(strstr(o.out, "duplicate") != NULL, "stdout '%s'", o.out);
-	free_output(&o);
+	cli_output_free(&o);
 
 	/* It landed with the given time and channel. */
 	Clm__V1__Response *resp = get_customer("c1");
@@ -140,16 +117,16 @@ Test(cli, track_by_flags_then_customer)
 	clm_response_free(resp);
 
 	static const char *const customer[] = { "customer", "c1", NULL };
-	o = cli(customer, NULL);
+	o = cli_run(customer, NULL);
 	cr_expect_eq(o.rc, 0, "customer: exit %d, stderr '%s'", o.rc, o.err);
 	cr_expect(strstr(o.out, "c1") != NULL, "stdout '%s'", o.out);
 	cr_expect(strstr(o.out, "REACH") != NULL, "stdout '%s'", o.out);
 	cr_expect(strstr(o.out, "2026-01-02T03:04:05") != NULL,
 	        "no first-seen time in '%s'", o.out);
-	free_output(&o);
+	cli_output_free(&o);
 
 	static const char *const json[] = { "--json", "customer", "c1", NULL };
-	o = cli(json, NULL);
+	o = cli_run(json, NULL);
 	cr_expect_eq(
 	        o.rc, 0, "--json customer: exit %d, stderr '%s'", o.rc, o.err);
 	size_t len = strlen(o.out);
@@ -167,7 +144,7 @@ Test(cli, track_by_flags_then_customer)
 	        "'%s'", o.out);
 	cr_expect(strstr(o.out, "customer_id") == NULL,
 	        "proto field names instead of lowerCamelCase: '%s'", o.out);
-	free_output(&o);
+	cli_output_free(&o);
 }
 
 Test(cli, ndjson_on_stdin)
@@ -187,7 +164,7 @@ Test(cli, ndjson_on_stdin)
 	          "{\"eventId\":\"n4\",\"customerId\":\"nd2\",\"type\":"
 	          "\"PAGE_VIEW\",\"occurredAtMs\":\"1767323045000\"}\n";
 	static const char *const track[] = { "track", NULL };
-	struct output o = cli(track, input);
+	struct cli_output o = cli_run(track, input);
 	cr_expect_eq(o.rc, 2, "exit %d, stderr '%s'", o.rc, o.err);
 	cr_expect(strstr(o.err,
 	                  "accepted 3, duplicates 0, rejected 0, "
@@ -197,7 +174,7 @@ Test(cli, ndjson_on_stdin)
 	cr_expect(strstr(o.err, "line 3:") != NULL, "stderr '%s'", o.err);
 	cr_expect(strstr(o.err, "line 4:") != NULL, "stderr '%s'", o.err);
 	cr_expect(strstr(o.err, "TELEPATHY") != NULL, "stderr '%s'", o.err);
-	free_output(&o);
+	cli_output_free(&o);
 
 	Clm__V1__Response *resp = get_customer("nd");
 	const Clm__V1__Customer *cu = resp->customer;
@@ -216,11 +193,11 @@ Test(cli, ndjson_on_stdin)
 	clm_response_free(resp);
 
 	/* Again: the good lines are duplicates now. */
-	o = cli(track, input);
+	o = cli_run(track, input);
 	cr_expect_eq(o.rc, 2, "exit %d", o.rc);
 	cr_expect(strstr(o.err, "accepted 0, duplicates 3") != NULL,
 	        "summary: '%s'", o.err);
-	free_output(&o);
+	cli_output_free(&o);
 }
 
 Test(cli, ndjson_rejected_by_the_server)
@@ -233,7 +210,7 @@ Test(cli, ndjson_rejected_by_the_server)
 	          "{\"customerId\":\"rj\",\"type\":\"PAGE_VIEW\","
 	          "\"occurredAtMs\":\"915148800000\",\"eventId\":\"r2\"}\n";
 	static const char *const track[] = { "track", NULL };
-	struct output o = cli(track, input);
+	struct cli_output o = cli_run(track, input);
 	cr_expect_eq(o.rc, 1, "exit %d, stderr '%s'", o.rc, o.err);
 	cr_expect(strstr(o.err,
 	                  "accepted 1, duplicates 0, rejected 1, "
@@ -243,7 +220,7 @@ Test(cli, ndjson_rejected_by_the_server)
 	cr_expect(strstr(o.err, "line 2") != NULL, "stderr '%s'", o.err);
 	cr_expect(
 	        strstr(o.err, "occurred_at_ms") != NULL, "stderr '%s'", o.err);
-	free_output(&o);
+	cli_output_free(&o);
 	Clm__V1__Response *resp = get_customer("rj");
 	cr_expect_eq(touch_count(resp->customer,
 	                     CLM__V1__TOUCHPOINT_TYPE__PAGE_VIEW),
@@ -252,45 +229,45 @@ Test(cli, ndjson_rejected_by_the_server)
 
 	/* Every line rejected: a server error too. */
 	static const char bad[] = "{\"customerId\":\"rj\",\"type\":0}\n";
-	o = cli(track, bad);
+	o = cli_run(track, bad);
 	cr_expect_eq(o.rc, 1, "exit %d, stderr '%s'", o.rc, o.err);
 	cr_expect(strstr(o.err, "type") != NULL, "stderr '%s'", o.err);
-	free_output(&o);
+	cli_output_free(&o);
 }
 
 Test(cli, unknown_customer_exits_1)
 {
 	start_server();
 	static const char *const argv[] = { "customer", "nobody", NULL };
-	struct output o = cli(argv, NULL);
+	struct cli_output o = cli_run(argv, NULL);
 	cr_expect_eq(o.rc, 1, "exit %d", o.rc);
 	cr_expect(strstr(o.err, "NOT_FOUND") != NULL, "stderr '%s'", o.err);
 	cr_expect_str_eq(o.out, "", "stdout '%s'", o.out);
-	free_output(&o);
+	cli_output_free(&o);
 
 	static const char *const json[]
 	        = { "--json", "customer", "nobody", NULL };
-	o = cli(json, NULL);
+	o = cli_run(json, NULL);
 	cr_expect_eq(o.rc, 1, "--json: exit %d", o.rc);
 	cr_expect(strstr(o.err, "NOT_FOUND") != NULL, "stderr '%s'", o.err);
-	free_output(&o);
+	cli_output_free(&o);
 }
 
 Test(cli, cannot_connect_exits_3)
 {
 	static const char *const argv[]
 	        = { "--url", "tcp://127.0.0.1:1", "status", NULL };
-	struct output o = cli(argv, NULL);
+	struct cli_output o = cli_run(argv, NULL);
 	cr_expect_eq(o.rc, 3, "exit %d, stderr '%s'", o.rc, o.err);
 	cr_expect(strstr(o.err, "tcp://127.0.0.1:1") != NULL, "stderr '%s'",
 	        o.err);
-	free_output(&o);
+	cli_output_free(&o);
 
 	static const char *const track[] = { "--url", "tcp://127.0.0.1:1",
 		"track", "--customer", "x", "--type", "PAGE_VIEW", NULL };
-	o = cli(track, NULL);
+	o = cli_run(track, NULL);
 	cr_expect_eq(o.rc, 3, "track: exit %d, stderr '%s'", o.rc, o.err);
-	free_output(&o);
+	cli_output_free(&o);
 }
 
 Test(cli, usage_errors_exit_2)
@@ -308,12 +285,12 @@ Test(cli, usage_errors_exit_2)
 		        "yesterday", NULL },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct output o = cli(cases[i], NULL);
+		struct cli_output o = cli_run(cases[i], NULL);
 		cr_expect_eq(o.rc, 2, "case %zu (%s): exit %d, stderr '%s'", i,
 		        cases[i][0] ? cases[i][0] : "(none)", o.rc, o.err);
 		cr_expect_neq(
 		        o.err[0], '\0', "case %zu: nothing on stderr", i);
-		free_output(&o);
+		cli_output_free(&o);
 	}
 	/* Nothing was written by any of them. */
 	clm_conn *c = NULL;
@@ -337,35 +314,35 @@ Test(cli, status_prints_counts)
 		"--type", "PAGE_VIEW", "--at", "1767323045000", NULL };
 	const char *const *tracks[] = { t1, t2, t3 };
 	for (size_t i = 0; i < 3; i++) {
-		struct output o = cli(tracks[i], NULL);
+		struct cli_output o = cli_run(tracks[i], NULL);
 		cr_expect_eq(o.rc, 0, "track %zu: exit %d, stderr '%s'", i,
 		        o.rc, o.err);
-		free_output(&o);
+		cli_output_free(&o);
 	}
 	static const char *const status[] = { "status", NULL };
-	struct output o = cli(status, NULL);
+	struct cli_output o = cli_run(status, NULL);
 	cr_expect_eq(o.rc, 0, "status: exit %d, stderr '%s'", o.rc, o.err);
 	cr_expect_eq(table_value(o.out, "customers"), 2, "stdout '%s'", o.out);
 	cr_expect_eq(
 	        table_value(o.out, "touchpoints"), 3, "stdout '%s'", o.out);
 	cr_expect(
 	        strstr(o.out, "full") != NULL, "no durability in '%s'", o.out);
-	free_output(&o);
+	cli_output_free(&o);
 
 	static const char *const json[] = { "--json", "status", NULL };
-	o = cli(json, NULL);
+	o = cli_run(json, NULL);
 	cr_expect_eq(o.rc, 0, "--json status: exit %d", o.rc);
 	cr_expect(strstr(o.out, "\"customers\":\"2\"") != NULL, "'%s'", o.out);
 	cr_expect(
 	        strstr(o.out, "\"touchpoints\":\"3\"") != NULL, "'%s'", o.out);
 	cr_expect_eq(count_char(o.out, '\n'), 1, "not one line: '%s'", o.out);
-	free_output(&o);
+	cli_output_free(&o);
 
 	/* The customer table shows the purchase. */
 	static const char *const cust[] = { "customer", "s1", NULL };
-	o = cli(cust, NULL);
+	o = cli_run(cust, NULL);
 	cr_expect_eq(o.rc, 0);
 	cr_expect(strstr(o.out, "ACQUISITION") != NULL, "'%s'", o.out);
 	cr_expect(strstr(o.out, "9.99") != NULL, "'%s'", o.out);
-	free_output(&o);
+	cli_output_free(&o);
 }

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_run.h"
 #include "clm/v1/clm.pb-c.h"
 #include "harness.h"
 #include "pbjson.h"
@@ -225,21 +226,6 @@ iso_day(int64_t ms, char out[11])
 	strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
-/* Writes text to dir/name; returns the path (static storage). */
-static const char *
-write_file(const char *name, const char *text)
-{
-	static char paths[4][512];
-	static int next;
-	char *path = paths[next++ % 4];
-	snprintf(path, 512, "%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-	cr_assert_not_null(f, "cannot write %s", path);
-	fputs(text, f);
-	fclose(f);
-	return path;
-}
-
 /*
  * Starts clmd with --http 127.0.0.1:PORT and seeds it: 250 clm-gen
  * customers over 60 days, their spend, and EXPERIMENT with 40 customers
@@ -293,8 +279,8 @@ start_seeded(void)
 		        i, i * 3);
 	}
 	fclose(f);
-	free(cli_out((const char *[]) { "import", write_file("buy.ndjson", nd),
-	                     NULL },
+	free(cli_out((const char *[]) { "import",
+	                     test_file(dir, "buy.ndjson", nd), NULL },
 	        NULL));
 	free(nd);
 }
@@ -591,7 +577,8 @@ Test(dashboard, non_loopback_needs_tokens_and_then_a_bearer)
 	free(log);
 	clmd_cleanup(&srv);
 
-	const char *tokens = write_file("tokens", "# dashboard\nhunter2\n");
+	const char *tokens
+	        = test_file(dir, "tokens", "# dashboard\nhunter2\n");
 	chmod(tokens, 0600);
 	const char *args[]
 	        = { "--http", addr, "--auth-token-file", tokens, NULL };

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "cli_run.h"
 #include "harness.h"
 
 #define MIN_MS  60000LL
@@ -278,39 +279,12 @@ violation(const Clm__V1__Response *resp, const char *field)
 /* ---------------------------------------------------------------------- */
 /* Catalog loading with the CLI.                                          */
 
-struct output {
-	int rc;
-	char *out, *err;
-};
-
-static struct output
-cli(const char *const *argv)
-{
-	struct output o = { 0 };
-	o.rc = run_cli(argv, NULL, &o.out, &o.err);
-	cr_assert_neq(o.rc, -1, "clm did not run");
-	cr_assert_not_null(o.out);
-	cr_assert_not_null(o.err);
-	return o;
-}
-
-static void
-output_free(struct output *o)
-{
-	free(o->out);
-	free(o->err);
-}
-
 /* Writes text to DIR/name; path gets the file's path. */
 static void
 write_file(const char *dir, const char *name, const char *text,
         char path[PATH_MAX])
 {
-	snprintf(path, PATH_MAX, "%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-	cr_assert_not_null(f, "cannot write '%s'", path);
-	cr_assert_eq(fputs(text, f) >= 0, true);
-	cr_assert_eq(fclose(f), 0);
+	snprintf(path, PATH_MAX, "%s", test_file(dir, name, text));
 }
 
 /* Asks for customer id at (lat, lon); returns the GEO_OFFER or NULL. */
@@ -382,12 +356,12 @@ Test(offers, catalog_csv)
 	        "\r\n",
 	        path);
 	const char *const argv[] = { "catalog", path, NULL };
-	struct output o = cli(argv);
+	struct cli_output o = cli_run(argv, NULL);
 	cr_expect_eq(o.rc, 0, "exit %d, stderr '%s'", o.rc, o.err);
 	cr_expect(strstr(o.out, "loaded 2 items and 1 stores; 0 bad lines")
 	                != NULL,
 	        "stdout '%s'", o.out);
-	output_free(&o);
+	cli_output_free(&o);
 
 	clm_conn *c = connect_to();
 	buyer(c, "csv-buyer", "basic");
@@ -406,12 +380,12 @@ Test(offers, catalog_csv)
 	        "berlin-2,Shop 2,52.60,13.405,100,5\n",
 	        path);
 	const char *const json[] = { "--json", "catalog", path, NULL };
-	o = cli(json);
+	o = cli_run(json, NULL);
 	cr_expect_eq(o.rc, 0, "exit %d, stderr '%s'", o.rc, o.err);
 	cr_expect(strstr(o.out, "{\"items\":0,\"stores\":1,\"badLines\":0}")
 	                != NULL,
 	        "stdout '%s'", o.out);
-	output_free(&o);
+	cli_output_free(&o);
 	cr_expect(
 	        geo_offer_at(c, "csv-buyer", 52.60, BERLIN_LON, "berlin-2", 5),
 	        "a row with lat and no type is a store");
@@ -433,12 +407,12 @@ Test(offers, catalog_ndjson)
 	        "\"radiusM\":300,\"discountPct\":20}\n",
 	        path);
 	const char *const argv[] = { "catalog", path, NULL };
-	struct output o = cli(argv);
+	struct cli_output o = cli_run(argv, NULL);
 	cr_expect_eq(o.rc, 0, "exit %d, stderr '%s'", o.rc, o.err);
 	cr_expect(strstr(o.out, "loaded 2 items and 1 stores; 0 bad lines")
 	                != NULL,
 	        "stdout '%s'", o.out);
-	output_free(&o);
+	cli_output_free(&o);
 
 	clm_conn *c = connect_to();
 	buyer(c, "nd-buyer", "n-basic");
@@ -453,9 +427,9 @@ Test(offers, catalog_ndjson)
 	        "\"location\":{\"lat\":48.8566,\"lon\":2.3522},"
 	        "\"radiusM\":300,\"discountPct\":35}\n",
 	        path);
-	o = cli(argv);
+	o = cli_run(argv, NULL);
 	cr_expect_eq(o.rc, 0, "exit %d, stderr '%s'", o.rc, o.err);
-	output_free(&o);
+	cli_output_free(&o);
 	cr_expect(geo_offer_at(
 	                  c, "nd-buyer", PARIS_LAT, PARIS_LON, "paris-1", 35),
 	        "no GEO_OFFER after the update");
@@ -476,7 +450,7 @@ Test(offers, catalog_bad_rows)
 	        "store,s-good,Store,,52.52,13.405,100\n",
 	        path);
 	const char *const argv[] = { "catalog", path, NULL };
-	struct output o = cli(argv);
+	struct cli_output o = cli_run(argv, NULL);
 	cr_expect_eq(o.rc, 2, "exit %d", o.rc);
 	cr_expect(strstr(o.err, "line 3:") != NULL, "stderr '%s'", o.err);
 	cr_expect(strstr(o.err, "line 4:") != NULL, "stderr '%s'", o.err);
@@ -486,7 +460,7 @@ Test(offers, catalog_bad_rows)
 	cr_expect(strstr(o.out, "loaded 1 items and 1 stores; 3 bad lines")
 	                != NULL,
 	        "stdout '%s'", o.out);
-	output_free(&o);
+	cli_output_free(&o);
 
 	write_file(dir, "bad.ndjson",
 	        "{\"itemId\":\"j1\"}\n"
@@ -494,25 +468,25 @@ Test(offers, catalog_bad_rows)
 	        "{\"storeId\":\"js\",\"radiusM\":\"wide\"}\n"
 	        "{\"itemId\":\"j2\"}\n",
 	        path);
-	o = cli(argv);
+	o = cli_run(argv, NULL);
 	cr_expect_eq(o.rc, 2, "exit %d", o.rc);
 	cr_expect(strstr(o.err, "line 2:") != NULL, "stderr '%s'", o.err);
 	cr_expect(strstr(o.err, "line 3:") != NULL, "stderr '%s'", o.err);
 	cr_expect(strstr(o.out, "loaded 2 items and 0 stores; 2 bad lines")
 	                != NULL,
 	        "stdout '%s'", o.out);
-	output_free(&o);
+	cli_output_free(&o);
 
 	/* A row the server rejects: exit 1, the field named. */
 	write_file(dir, "zero.csv",
 	        "id,name,lat,lon,radius_m\n"
 	        "s-zero,Zero,52.52,13.405,0\n",
 	        path);
-	o = cli(argv);
+	o = cli_run(argv, NULL);
 	cr_expect_eq(o.rc, 1, "exit %d", o.rc);
 	cr_expect(strstr(o.err, "put_catalog.stores[0].radius_m") != NULL,
 	        "stderr '%s'", o.err);
-	output_free(&o);
+	cli_output_free(&o);
 }
 
 Test(offers, put_catalog_validation)
@@ -1442,7 +1416,7 @@ Test(offers, cli_recommend)
 	clm_close(c);
 
 	const char *const json[] = { "--json", "recommend", "shopper", NULL };
-	struct output o = cli(json);
+	struct cli_output o = cli_run(json, NULL);
 	cr_expect_eq(o.rc, 0, "exit %d, stderr '%s'", o.rc, o.err);
 	cr_expect_eq(o.out[0], '{', "stdout '%s'", o.out);
 	cr_expect(
@@ -1452,38 +1426,38 @@ Test(offers, cli_recommend)
 	cr_expect(strstr(o.out, "\"stage\":\"RETENTION\"") != NULL, "'%s'",
 	        o.out);
 	cr_expect(strstr(o.out, "GEO_OFFER") == NULL, "'%s'", o.out);
-	output_free(&o);
+	cli_output_free(&o);
 
 	const char *const geo[] = { "recommend", "shopper", "--lat", "52.52",
 		"--lon", "13.405", "--limit", "10", NULL };
-	o = cli(geo);
+	o = cli_run(geo, NULL);
 	cr_expect_eq(o.rc, 0, "exit %d, stderr '%s'", o.rc, o.err);
 	cr_expect(strstr(o.out, "GEO_OFFER") != NULL, "'%s'", o.out);
 	cr_expect(strstr(o.out, "r-a") != NULL, "'%s'", o.out);
 	cr_expect(strstr(o.out, "discount 5.0%") != NULL, "'%s'", o.out);
 	cr_expect(strstr(o.out, "stage RETENTION, health ACTIVE") != NULL,
 	        "'%s'", o.out);
-	output_free(&o);
+	cli_output_free(&o);
 
 	const char *const claim[] = { "--json", "recommend", "shopper",
 		"--claim", "--include-suppressed", NULL };
-	o = cli(claim);
+	o = cli_run(claim, NULL);
 	cr_expect_eq(o.rc, 0, "exit %d, stderr '%s'", o.rc, o.err);
 	cr_expect(strstr(o.out, "\"suppressed\":true") != NULL, "'%s'", o.out);
-	output_free(&o);
+	cli_output_free(&o);
 	c = connect_to();
 	cr_expect_eq(sent_of(c, "shopper", CLM__V1__CHANNEL__EMAIL), 1);
 	clm_close(c);
 
 	const char *const nobody[] = { "recommend", "nobody", NULL };
-	o = cli(nobody);
+	o = cli_run(nobody, NULL);
 	cr_expect_eq(o.rc, 1, "exit %d", o.rc);
 	cr_expect(strstr(o.err, "NOT_FOUND") != NULL, "stderr '%s'", o.err);
-	output_free(&o);
+	cli_output_free(&o);
 
 	const char *const half[]
 	        = { "recommend", "shopper", "--lat", "1", NULL };
-	o = cli(half);
+	o = cli_run(half, NULL);
 	cr_expect_eq(o.rc, 2, "--lat without --lon: exit %d", o.rc);
-	output_free(&o);
+	cli_output_free(&o);
 }

@@ -1,0 +1,28 @@
+/*
+ * What the integration tests that drive the clm CLI or need input files
+ * share (cli_test, cli_metrics_test, cli_help_test, dashboard_test,
+ * offers_test, access_test): run clm and keep its output, and write a small
+ * file. These assert with Criterion: call them from inside a test.
+ */
+#ifndef CLM_IT_CLI_RUN_H
+#define CLM_IT_CLI_RUN_H
+
+#include "harness.h"
+
+/* What one clm run printed; free with cli_output_free. */
+struct cli_output {
+	char *out, *err;
+	int rc; /* exit code, see run_cli */
+};
+
+/* cli_run runs clm with argv (see run_cli) and stdin text in (or NULL). */
+struct cli_output cli_run(const char *const argv[], const char *in);
+void cli_output_free(struct cli_output *o);
+
+/*
+ * test_file writes text to dir/name and returns its path, from a ring of
+ * eight static buffers (valid until eight more calls).
+ */
+const char *test_file(const char *dir, const char *name, const char *text);
+
+#endif /* CLM_IT_CLI_RUN_H */
