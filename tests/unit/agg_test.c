@@ -8,11 +8,9 @@
  */
 #define _DEFAULT_SOURCE /* timegm */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +19,7 @@
 #include "hll.h"
 #include "model.h"
 #include "store.h"
+#include "testdir.h"
 
 #define DAY  MODEL_DAY_MS
 #define HOUR (3600 * 1000LL)
@@ -720,35 +719,6 @@ Test(agg, customer_lag_rounds_up)
 /* ---------------------------------------------------------------------- */
 /* Store helpers                                                          */
 
-static void
-rm_rf(const char *path)
-{
-	struct stat st;
-	if (lstat(path, &st) != 0) {
-		return;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		DIR *d = opendir(path);
-		if (d != NULL) {
-			struct dirent *e;
-			while ((e = readdir(d)) != NULL) {
-				if (strcmp(e->d_name, ".") == 0
-				        || strcmp(e->d_name, "..") == 0) {
-					continue;
-				}
-				char sub[4096];
-				snprintf(sub, sizeof(sub), "%s/%s", path,
-				        e->d_name);
-				rm_rf(sub);
-			}
-			closedir(d);
-		}
-		rmdir(path);
-	} else {
-		unlink(path);
-	}
-}
-
 /* A store in a fresh directory under /tmp. */
 struct tstore {
 	char dir[64];
@@ -758,8 +728,7 @@ struct tstore {
 static void
 tstore_open(struct tstore *t)
 {
-	snprintf(t->dir, sizeof(t->dir), "/tmp/clm-agg-test-XXXXXX");
-	cr_assert_not_null(mkdtemp(t->dir), "mkdtemp");
+	testdir_make(t->dir, sizeof(t->dir), "agg-test");
 	struct store_opts o = {
 		.dir = t->dir,
 		.nosync = true,
@@ -776,7 +745,7 @@ static void
 tstore_close(struct tstore *t)
 {
 	store_close(t->s);
-	rm_rf(t->dir);
+	testdir_remove(t->dir);
 }
 
 static store_txn *

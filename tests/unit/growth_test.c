@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "testdir.h"
 
 #define GROWTH_RECORDS 3000
 #define GROWTH_READERS 4
@@ -74,8 +75,8 @@ growth_reader(void *arg)
 
 Test(growth, readers_survive_many_remaps, .timeout = 60)
 {
-	char dir[] = "/tmp/clm-growth-XXXXXX";
-	cr_assert_not_null(mkdtemp(dir));
+	char dir[64];
+	testdir_make(dir, sizeof(dir), "growth");
 	struct store_opts o = { .dir = dir,
 		.nosync = true,
 		.map_bytes = 64 * 1024,
@@ -157,7 +158,5 @@ Test(growth, readers_survive_many_remaps, .timeout = 60)
 	cr_expect_eq(atomic_load(&g.failures), 0, "%d reads failed",
 	        atomic_load(&g.failures));
 	store_close(g.st);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_expect_eq(system(cmd), 0);
+	testdir_remove(dir);
 }

@@ -7,16 +7,15 @@
  * committed), with duplicate durations and zeros.
  */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store.h"
+#include "testdir.h"
 
 #define N_CIDS 257
 #define NONE   (-1) /* no onboarding time */
@@ -24,48 +23,18 @@
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                */
 
-static void
-rm_rf(const char *path)
-{
-	struct stat st;
-	if (lstat(path, &st) != 0) {
-		return;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		DIR *d = opendir(path);
-		if (d != NULL) {
-			struct dirent *e;
-			while ((e = readdir(d)) != NULL) {
-				if (strcmp(e->d_name, ".") == 0
-				        || strcmp(e->d_name, "..") == 0) {
-					continue;
-				}
-				char sub[4096];
-				snprintf(sub, sizeof(sub), "%s/%s", path,
-				        e->d_name);
-				rm_rf(sub);
-			}
-			closedir(d);
-		}
-		rmdir(path);
-	} else {
-		unlink(path);
-	}
-}
-
 static char tmp_path[64]; /* this test process's data dir */
 
 static void
 setup(void)
 {
-	snprintf(tmp_path, sizeof(tmp_path), "/tmp/clm-onb-test-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmp_path), "mkdtemp");
+	testdir_make(tmp_path, sizeof(tmp_path), "onb-test");
 }
 
 static void
 teardown(void)
 {
-	rm_rf(tmp_path);
+	testdir_remove(tmp_path);
 }
 
 TestSuite(onboarding, .init = setup, .fini = teardown, .timeout = 60);

@@ -7,7 +7,6 @@
  * which the store API has no way to do.
  */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <lmdb.h>
 #include <stdio.h>
@@ -18,38 +17,10 @@
 
 #include "arena.h"
 #include "store.h"
+#include "testdir.h"
 
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                */
-
-static void
-rm_rf(const char *path)
-{
-	struct stat st;
-	if (lstat(path, &st) != 0) {
-		return;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		DIR *d = opendir(path);
-		if (d != NULL) {
-			struct dirent *e;
-			while ((e = readdir(d)) != NULL) {
-				if (strcmp(e->d_name, ".") == 0
-				        || strcmp(e->d_name, "..") == 0) {
-					continue;
-				}
-				char sub[4096];
-				snprintf(sub, sizeof(sub), "%s/%s", path,
-				        e->d_name);
-				rm_rf(sub);
-			}
-			closedir(d);
-		}
-		rmdir(path);
-	} else {
-		unlink(path);
-	}
-}
 
 struct tmpdir {
 	char path[64];
@@ -58,8 +29,7 @@ struct tmpdir {
 static void
 tmpdir_make(struct tmpdir *t)
 {
-	snprintf(t->path, sizeof(t->path), "/tmp/clm-store-test-XXXXXX");
-	cr_assert_not_null(mkdtemp(t->path), "mkdtemp");
+	testdir_make(t->path, sizeof(t->path), "store-test");
 }
 
 static struct store_opts
@@ -191,7 +161,7 @@ Test(store, open_close_and_pid_file)
 	/* Opening again works: the lock was released. */
 	s = open_ok(&o);
 	store_close(s);
-	rm_rf(t.path);
+	testdir_remove(t.path);
 }
 
 Test(store, stale_pid_file_is_replaced)
@@ -217,7 +187,7 @@ Test(store, stale_pid_file_is_replaced)
 	snprintf(want, sizeof(want), "%ld\n", (long) getpid());
 	cr_assert_str_eq(buf, want, "the old pid is gone entirely");
 	store_close(s);
-	rm_rf(t.path);
+	testdir_remove(t.path);
 }
 
 Test(store, open_creates_the_directory)
@@ -232,7 +202,7 @@ Test(store, open_creates_the_directory)
 	cr_assert_eq(stat(sub, &st), 0);
 	cr_assert(S_ISDIR(st.st_mode));
 	store_close(s);
-	rm_rf(t.path);
+	testdir_remove(t.path);
 }
 
 Test(store, open_on_a_file_fails)
@@ -253,7 +223,7 @@ Test(store, open_on_a_file_fails)
 	cr_assert_neq(err[0], '\0');
 	cr_assert_not_null(
 	        strstr(err, file), "message names the path: %s", err);
-	rm_rf(t.path);
+	testdir_remove(t.path);
 }
 
 Test(store, second_open_is_refused)
@@ -291,7 +261,7 @@ Test(store, second_open_is_refused)
 
 	s = open_ok(&o);
 	store_close(s);
-	rm_rf(t.path);
+	testdir_remove(t.path);
 }
 
 /* Writes schema version v into meta with LMDB directly. */
@@ -343,7 +313,7 @@ Test(store, newer_schema_is_refused)
 	e = store_open(&o, &s, err, sizeof(err));
 	cr_assert_neq(e, CLM_OK);
 	cr_assert_not_null(strstr(err, "newer"), "second try: %s", err);
-	rm_rf(t.path);
+	testdir_remove(t.path);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -424,7 +394,7 @@ Test(store, customer_round_trip)
 	store_reader_free(r);
 	arena_fini(&a);
 	store_close(s);
-	rm_rf(t.path);
+	testdir_remove(t.path);
 }
 
 Test(store, missing_customer_is_not_found)
@@ -450,7 +420,7 @@ Test(store, missing_customer_is_not_found)
 	store_reader_free(r);
 	arena_fini(&a);
 	store_close(s);
-	rm_rf(t.path);
+	testdir_remove(t.path);
 }
 
 Test(store, anonymous_and_known_profiles_are_distinct)
@@ -499,7 +469,7 @@ Test(store, anonymous_and_known_profiles_are_distinct)
 	store_reader_free(r);
 	arena_fini(&a);
 	store_close(s);
-	rm_rf(t.path);
+	testdir_remove(t.path);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -545,7 +515,7 @@ Test(store, event_ids)
 	store_read_end(rt);
 	store_reader_free(r);
 	store_close(s);
-	rm_rf(t.path);
+	testdir_remove(t.path);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -698,7 +668,7 @@ Test(store, touchpoint_scan_bounds_and_order)
 	store_read_end(rt);
 	store_reader_free(r);
 	store_close(s);
-	rm_rf(t.path);
+	testdir_remove(t.path);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -754,7 +724,7 @@ Test(store, counters_persist_only_when_committed)
 	cr_assert_eq(store_next_event_seq(txn), 3);
 	store_write_abort(txn);
 	store_close(s);
-	rm_rf(t.path);
+	testdir_remove(t.path);
 }
 
 Test(store, data_survives_reopen)
@@ -802,7 +772,7 @@ Test(store, data_survives_reopen)
 	store_reader_free(r);
 	arena_fini(&a);
 	store_close(s);
-	rm_rf(t.path);
+	testdir_remove(t.path);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -865,7 +835,7 @@ Test(store, readers_see_committed_data_only)
 	store_reader_free(r);
 	arena_fini(&a);
 	store_close(s);
-	rm_rf(t.path);
+	testdir_remove(t.path);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -929,7 +899,7 @@ Test(store, map_grows_on_demand)
 	cr_assert_eq(store_next_seq(txn), (uint64_t) n + 1);
 	store_write_abort(txn);
 	store_close(s);
-	rm_rf(t.path);
+	testdir_remove(t.path);
 }
 
 Test(store, growth_stops_at_max_db_bytes)
@@ -998,7 +968,7 @@ Test(store, growth_stops_at_max_db_bytes)
 	store_reader_free(r);
 	arena_fini(&a);
 	store_close(s);
-	rm_rf(t.path);
+	testdir_remove(t.path);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1069,5 +1039,5 @@ Test(store, corrupt_values_are_data_loss)
 	cr_assert_neq(store_open(&o, &s, err, sizeof(err)), CLM_OK);
 	cr_assert_null(s);
 	cr_assert_not_null(strstr(err, "schema"), "message: %s", err);
-	rm_rf(t.path);
+	testdir_remove(t.path);
 }
