@@ -170,16 +170,11 @@ http_prometheus_text(http *h, struct http_slot *s, const char *token,
 		.uptime_s
 		= (double) (clock_now_ms() - h->srv->started_ms) / 1000.0,
 	};
-	Clm__V1__Request *req = http_request(s);
-	Clm__V1__StatusRequest *q = arena_alloc(&s->arena, sizeof(*q));
-	if (req == NULL || q == NULL) {
+	const Clm__V1__Response *resp = http_call_status(s, token);
+	if (resp == NULL) {
 		http_oom(rep);
 		return;
 	}
-	clm__v1__status_request__init(q);
-	req->call_case = CLM__V1__REQUEST__CALL_SERVER_STATUS;
-	req->server_status = q;
-	const Clm__V1__Response *resp = http_call(s, req, token);
 	if (resp->status != NULL && resp->status->code == CLM__V1__CODE__OK
 	        && resp->server_status != NULL) {
 		const Clm__V1__StatusReply *st = resp->server_status;

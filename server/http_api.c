@@ -478,6 +478,20 @@ http_oom(struct http_reply *rep)
 	http_error(rep, 503, CLM_RESOURCE_EXHAUSTED, "", "out of memory");
 }
 
+const Clm__V1__Response *
+http_call_status(struct http_slot *s, const char *token)
+{
+	Clm__V1__Request *req = http_request(s);
+	Clm__V1__StatusRequest *q = arena_alloc(&s->arena, sizeof(*q));
+	if (req == NULL || q == NULL) {
+		return NULL;
+	}
+	clm__v1__status_request__init(q);
+	req->call_case = CLM__V1__REQUEST__CALL_SERVER_STATUS;
+	req->server_status = q;
+	return http_call(s, req, token);
+}
+
 void
 http_status(struct http_slot *s, const char *uri, const char *token,
         struct http_reply *rep)
@@ -487,16 +501,11 @@ http_status(struct http_slot *s, const char *uri, const char *token,
 	if (!http_query_parse(&s->arena, uri, none, &query, rep)) {
 		return;
 	}
-	Clm__V1__Request *req = http_request(s);
-	Clm__V1__StatusRequest *q = arena_alloc(&s->arena, sizeof(*q));
-	if (req == NULL || q == NULL) {
+	const Clm__V1__Response *resp = http_call_status(s, token);
+	if (resp == NULL) {
 		http_oom(rep);
 		return;
 	}
-	clm__v1__status_request__init(q);
-	req->call_case = CLM__V1__REQUEST__CALL_SERVER_STATUS;
-	req->server_status = q;
-	const Clm__V1__Response *resp = http_call(s, req, token);
 	if (http_ok(resp, rep)) {
 		http_reply_message(
 		        rep, (const ProtobufCMessage *) resp->server_status);

@@ -76,6 +76,13 @@ const Clm__V1__Response *http_call(
         struct http_slot *s, Clm__V1__Request *req, const char *token);
 
 /*
+ * http_call_status runs ServerStatus as http_call does; NULL when memory
+ * is exhausted (the /api/status endpoint and the Prometheus gauges).
+ */
+const Clm__V1__Response *http_call_status(
+        struct http_slot *s, const char *token);
+
+/*
  * The /api endpoints. Each parses the query string of uri (a request
  * target, maybe absolute), refusing unknown or repeated parameters with a
  * 400, makes its call through dispatch with token, and puts the reply, or
