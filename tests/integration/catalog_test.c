@@ -32,22 +32,6 @@ teardown(void)
 
 TestSuite(catalog, .init = setup, .fini = teardown, .timeout = 60);
 
-static void
-start_server(const char *const *extra)
-{
-	int rc = clmd_start(&srv, NULL, extra);
-	cr_assert_eq(rc, 0, "clmd did not start (log %s)", srv.log_path);
-}
-
-static clm_conn *
-connect_to(void)
-{
-	clm_conn *c = NULL;
-	clm_err e = clm_open(srv.url, 10000, &c);
-	cr_assert_eq(e, CLM_OK, "clm_open %s: %s", srv.url, clm_open_error());
-	return c;
-}
-
 /* ---------------------------------------------------------------------- */
 /* Catalog loading with the CLI.                                          */
 
@@ -114,7 +98,7 @@ expect_upsell(clm_conn *c, const char *id, const char *upgrade)
 
 Test(catalog, catalog_csv)
 {
-	start_server(NULL);
+	offers_start(&srv, NULL);
 	char dir[32], path[PATH_MAX];
 	cr_assert_eq(harness_tmpdir(dir), 0);
 	/* Columns in a custom order, CRLF line ends, quoted fields. */
@@ -135,7 +119,7 @@ Test(catalog, catalog_csv)
 	        "stdout '%s'", o.out);
 	cli_output_free(&o);
 
-	clm_conn *c = connect_to();
+	clm_conn *c = offers_connect(&srv);
 	buyer(c, "csv-buyer", "basic");
 	expect_upsell(c, "csv-buyer", "pro");
 	/* The store's columns after the quoted name are where they belong. */
@@ -166,7 +150,7 @@ Test(catalog, catalog_csv)
 
 Test(catalog, catalog_ndjson)
 {
-	start_server(NULL);
+	offers_start(&srv, NULL);
 	char dir[32], path[PATH_MAX];
 	cr_assert_eq(harness_tmpdir(dir), 0);
 	write_file(dir, "catalog.ndjson",
@@ -186,7 +170,7 @@ Test(catalog, catalog_ndjson)
 	        "stdout '%s'", o.out);
 	cli_output_free(&o);
 
-	clm_conn *c = connect_to();
+	clm_conn *c = offers_connect(&srv);
 	buyer(c, "nd-buyer", "n-basic");
 	expect_upsell(c, "nd-buyer", "n-pro");
 	cr_expect(geo_offer_at(
@@ -210,7 +194,7 @@ Test(catalog, catalog_ndjson)
 
 Test(catalog, catalog_bad_rows)
 {
-	start_server(NULL);
+	offers_start(&srv, NULL);
 	char dir[32], path[PATH_MAX];
 	cr_assert_eq(harness_tmpdir(dir), 0);
 	write_file(dir, "bad.csv",
@@ -263,8 +247,8 @@ Test(catalog, catalog_bad_rows)
 
 Test(catalog, put_catalog_validation)
 {
-	start_server(NULL);
-	clm_conn *c = connect_to();
+	offers_start(&srv, NULL);
+	clm_conn *c = offers_connect(&srv);
 	Clm__V1__GeoPoint g = CLM__V1__GEO_POINT__INIT;
 	g.lat = BERLIN_LAT;
 	g.lon = BERLIN_LON;

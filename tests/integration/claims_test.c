@@ -35,22 +35,6 @@ teardown(void)
 
 TestSuite(claims, .init = setup, .fini = teardown, .timeout = 60);
 
-static void
-start_server(const char *const *extra)
-{
-	int rc = clmd_start(&srv, NULL, extra);
-	cr_assert_eq(rc, 0, "clmd did not start (log %s)", srv.log_path);
-}
-
-static clm_conn *
-connect_to(void)
-{
-	clm_conn *c = NULL;
-	clm_err e = clm_open(srv.url, 10000, &c);
-	cr_assert_eq(e, CLM_OK, "clm_open %s: %s", srv.url, clm_open_error());
-	return c;
-}
-
 /* ---------------------------------------------------------------------- */
 /* Claims.                                                                */
 
@@ -209,8 +193,8 @@ check_race(clm_conn *c, const char *id, size_t email, size_t app,
 
 Test(claims, claim_race_within_the_cap)
 {
-	start_server(NULL);
-	clm_conn *c = connect_to();
+	offers_start(&srv, NULL);
+	clm_conn *c = offers_connect(&srv);
 	busy_customer(c, "racer", true);
 	size_t email, app;
 	race("racer", true, &email, &app);
@@ -222,8 +206,8 @@ Test(claims, claim_race_within_the_cap)
 Test(claims, claim_race_without_quiet_hours)
 {
 	static const char *const extra[] = { "--quiet-hours", "0", NULL };
-	start_server(extra);
-	clm_conn *c = connect_to();
+	offers_start(&srv, extra);
+	clm_conn *c = offers_connect(&srv);
 	busy_customer(c, "racer", true);
 	size_t email, app;
 	race("racer", true, &email, &app);
@@ -242,8 +226,8 @@ Test(claims, claim_race_without_quiet_hours)
  */
 Test(claims, claim_race_with_libclm_request_ids)
 {
-	start_server(NULL);
-	clm_conn *c = connect_to();
+	offers_start(&srv, NULL);
+	clm_conn *c = offers_connect(&srv);
 	busy_customer(c, "racer", true);
 	size_t email, app;
 	race("racer", false, &email, &app);
@@ -264,8 +248,8 @@ pack_reply(const Clm__V1__RecommendReply *r, uint8_t **out)
 
 Test(claims, claim_is_idempotent_on_request_id)
 {
-	start_server(NULL);
-	clm_conn *c = connect_to();
+	offers_start(&srv, NULL);
+	clm_conn *c = offers_connect(&srv);
 	busy_customer(c, "idem", true);
 	struct ask a = { .customer = "idem",
 		.limit = 10,
@@ -311,8 +295,8 @@ Test(claims, claim_is_idempotent_on_request_id)
  */
 Test(claims, claim_request_id_reused_for_another_customer)
 {
-	start_server(NULL);
-	clm_conn *c = connect_to();
+	offers_start(&srv, NULL);
+	clm_conn *c = offers_connect(&srv);
 	busy_customer(c, "first", false);
 	busy_customer(c, "second", false);
 	struct ask a = { .customer = "first",
@@ -346,8 +330,8 @@ Test(claims, claim_request_id_reused_for_another_customer)
 
 Test(claims, claimed_messages_are_touchpoints_that_count)
 {
-	start_server(NULL);
-	clm_conn *c = connect_to();
+	offers_start(&srv, NULL);
+	clm_conn *c = offers_connect(&srv);
 	busy_customer(c, "sent", true);
 	struct ask a = { .customer = "sent",
 		.limit = 10,
@@ -454,8 +438,8 @@ Test(claims, claimed_messages_are_touchpoints_that_count)
 
 Test(claims, cli_recommend)
 {
-	start_server(NULL);
-	clm_conn *c = connect_to();
+	offers_start(&srv, NULL);
+	clm_conn *c = offers_connect(&srv);
 	busy_customer(c, "shopper", true);
 	clm_close(c);
 
@@ -489,7 +473,7 @@ Test(claims, cli_recommend)
 	cr_expect_eq(o.rc, 0, "exit %d, stderr '%s'", o.rc, o.err);
 	cr_expect(strstr(o.out, "\"suppressed\":true") != NULL, "'%s'", o.out);
 	cli_output_free(&o);
-	c = connect_to();
+	c = offers_connect(&srv);
 	cr_expect_eq(sent_of(c, "shopper", CLM__V1__CHANNEL__EMAIL), 1);
 	clm_close(c);
 

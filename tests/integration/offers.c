@@ -4,6 +4,22 @@
 #include <string.h>
 #include <sys/time.h>
 
+void
+offers_start(struct clmd_proc *srv, const char *const *extra)
+{
+	int rc = clmd_start(srv, NULL, extra);
+	cr_assert_eq(rc, 0, "clmd did not start (log %s)", srv->log_path);
+}
+
+clm_conn *
+offers_connect(const struct clmd_proc *srv)
+{
+	clm_conn *c = NULL;
+	clm_err e = clm_open(srv->url, 10000, &c);
+	cr_assert_eq(e, CLM_OK, "clm_open %s: %s", srv->url, clm_open_error());
+	return c;
+}
+
 int64_t
 wall_ms(void)
 {

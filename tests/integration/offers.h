@@ -45,6 +45,12 @@ struct ask {
 	const char *request_id; /* NULL: the one libclm makes */
 };
 
+/* Starts clmd in srv with the extra flags (NULL: none), asserting it. */
+void offers_start(struct clmd_proc *srv, const char *const *extra);
+
+/* A connection to srv, asserted; clm_close it. */
+clm_conn *offers_connect(const struct clmd_proc *srv);
+
 /* The wall clock in ms. */
 int64_t wall_ms(void);
 

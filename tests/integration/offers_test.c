@@ -32,22 +32,6 @@ teardown(void)
 
 TestSuite(offers, .init = setup, .fini = teardown, .timeout = 60);
 
-static void
-start_server(const char *const *extra)
-{
-	int rc = clmd_start(&srv, NULL, extra);
-	cr_assert_eq(rc, 0, "clmd did not start (log %s)", srv.log_path);
-}
-
-static clm_conn *
-connect_to(void)
-{
-	clm_conn *c = NULL;
-	clm_err e = clm_open(srv.url, 10000, &c);
-	cr_assert_eq(e, CLM_OK, "clm_open %s: %s", srv.url, clm_open_error());
-	return c;
-}
-
 /* ---------------------------------------------------------------------- */
 /* Cross-sell against a brute force.                                      */
 
@@ -342,8 +326,8 @@ pick_cart(const struct history *h, size_t k, size_t *cart, size_t want)
 
 Test(offers, cross_sell_matches_brute_force, .timeout = 120)
 {
-	start_server(NULL);
-	clm_conn *c = connect_to();
+	offers_start(&srv, NULL);
+	clm_conn *c = offers_connect(&srv);
 
 	/* A catalog without upgrades, so no UPSELL. */
 	Clm__V1__Item it[CS_N_ITEMS];
@@ -404,8 +388,8 @@ Test(offers, cross_sell_matches_brute_force, .timeout = 120)
 
 Test(offers, errors)
 {
-	start_server(NULL);
-	clm_conn *c = connect_to();
+	offers_start(&srv, NULL);
+	clm_conn *c = offers_connect(&srv);
 	struct tps t = { .n = 0 };
 	tps_add(&t, "known", CLM__V1__TOUCHPOINT_TYPE__SITE_VISIT, 0, NULL);
 	tps_send(c, &t);
