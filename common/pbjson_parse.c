@@ -217,8 +217,7 @@ pbjson_enter(struct pbjson_parser *ps)
 {
 	if (ps->depth >= PBJSON_MAX_DEPTH) {
 		return pbjson_error(ps,
-		        "invalid JSON at offset %zu: nesting deeper than %d "
-		        "levels",
+		        "invalid JSON at offset %zu: nesting deeper than %d levels",
 		        ps->pos, PBJSON_MAX_DEPTH);
 	}
 	ps->depth++;
@@ -1099,8 +1098,7 @@ pbjson_parse_map_key(struct pbjson_parser *ps,
 		if (memchr(s, '\0', n) != NULL) {
 			free(s);
 			return pbjson_field_error(ps,
-			        "map key contains U+0000, which cannot be "
-			        "stored");
+			        "map key contains U+0000, which cannot be stored");
 		}
 		*(char **) dst = s;
 		mk->str = s;
@@ -1114,8 +1112,7 @@ pbjson_parse_map_key(struct pbjson_parser *ps,
 		} else {
 			pbjson_snip(snip, s, n);
 			r = pbjson_field_error(ps,
-			        "invalid bool map key '%s': expected \"true\" "
-			        "or \"false\"",
+			        "invalid bool map key '%s': expected \"true\" or \"false\"",
 			        snip);
 		}
 	} else {
@@ -1331,9 +1328,7 @@ pbjson_parse_field(struct pbjson_parser *ps,
 			pbjson_json_name(
 			        name, other != NULL ? other->name : "?");
 			return pbjson_field_error(ps,
-			        "another member of its oneof, '%s', is "
-			        "already "
-			        "set",
+			        "another member of its oneof, '%s', is already set",
 			        name);
 		}
 		*which = f->id;

@@ -144,8 +144,8 @@ pbjson_print_string(struct pbjson_printer *pr, const char *s, size_t n)
 static void
 pbjson_print_bytes(struct pbjson_printer *pr, const ProtobufCBinaryData *b)
 {
-	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	                          "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char abc[]
+	        = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	size_t i;
 
 	pbjson_put(pr, "\"", 1);

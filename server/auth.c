@@ -48,9 +48,7 @@ auth_load(const char *path, struct auth **out, char *err, size_t errlen)
 		size_t n = (size_t) (end - p);
 		if (n > AUTH_TOKEN_MAX || a->n == AUTH_TOKENS_MAX) {
 			snprintf(err, errlen,
-			        "%s:%d: tokens are at most %d bytes, at most "
-			        "%d "
-			        "of them",
+			        "%s:%d: tokens are at most %d bytes, at most %d of them",
 			        path, lineno, AUTH_TOKEN_MAX, AUTH_TOKENS_MAX);
 			fclose(f);
 			auth_free(a);

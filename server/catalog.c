@@ -222,9 +222,7 @@ catalog_text(
 	size_t n = strlen(s);
 	if (n > max || !validate_utf8(s, n, true)) {
 		violations_add(v, field,
-		        "must be at most %zu bytes of printable "
-		        "UTF-8",
-		        max);
+		        "must be at most %zu bytes of printable UTF-8", max);
 	}
 }
 
@@ -283,8 +281,7 @@ catalog_check_store(const Clm__V1__Store *st, size_t i, size_t max_id,
 	        || st->radius_m > 20037509) {
 		snprintf(f, sizeof(f), "put_catalog.stores[%zu].radius_m", i);
 		violations_add(v, f,
-		        "must be more than 0 and at most half the "
-		        "Earth's circumference (20,037,509 m)");
+		        "must be more than 0 and at most half the Earth's circumference (20,037,509 m)");
 	}
 	if (!isfinite(st->discount_pct) || st->discount_pct < 0
 	        || st->discount_pct > 100) {

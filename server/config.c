@@ -46,18 +46,14 @@ static const struct config_entry config_table[] = {
 	        "requests handled concurrently" },
 	{ "auth_token_file", CONFIG_STR, "", 0, 0,
 	        CONFIG_FIELD(auth_token_file), NULL,
-	        "file of accepted tokens, one a line (then every request "
-	        "needs one)" },
+	        "file of accepted tokens, one a line (then every request needs one)" },
 	{ "tls_cert_file", CONFIG_STR, "", 0, 0, CONFIG_FIELD(tls_cert_file),
 	        NULL,
 	        "PEM file with the server certificate and key (tls+tcp://)" },
 	{ "tls_ca_file", CONFIG_STR, "", 0, 0, CONFIG_FIELD(tls_ca_file), NULL,
-	        "PEM CA file: tls+tcp:// clients must present a certificate "
-	        "it signed" },
+	        "PEM CA file: tls+tcp:// clients must present a certificate it signed" },
 	{ "http", CONFIG_STR, "", 0, 0, CONFIG_FIELD(http), NULL,
-	        "HOST:PORT to serve the dashboard, its JSON API and "
-	        "Prometheus /metrics on "
-	        "(off when empty)" },
+	        "HOST:PORT to serve the dashboard, its JSON API and Prometheus /metrics on (off when empty)" },
 	{ "log_level", CONFIG_STR, "info", 0, 0, CONFIG_FIELD(log_level),
 	        "error|warn|info|debug", "most verbose level logged" },
 	{ "max_message_bytes", CONFIG_SIZE, "4M", 1024, 256 * 1024 * 1024,
@@ -84,9 +80,7 @@ static const struct config_entry config_table[] = {
 	        NULL, "write requests committed in one transaction" },
 	{ "batch_max_touchpoints", CONFIG_INT, "2048", 1, 1000000,
 	        CONFIG_FIELD(batch_max_touchpoints), NULL,
-	        "touchpoints committed in one transaction (a larger Track "
-	        "still commits whole); bounds the memory LMDB keeps for its "
-	        "page buffers" },
+	        "touchpoints committed in one transaction (a larger Track still commits whole); bounds the memory LMDB keeps for its page buffers" },
 	{ "map_bytes", CONFIG_SIZE, "256M", 64 * CONFIG_KIB, 1LL << 50,
 	        CONFIG_FIELD(map_bytes), NULL, "initial LMDB map size" },
 	{ "max_db_bytes", CONFIG_SIZE, "64G", 64 * CONFIG_KIB, 1LL << 50,
@@ -290,8 +284,7 @@ config_set_entry(struct config *c, const struct config_entry *e,
 		}
 		if (v < e->min || v > e->max) {
 			snprintf(err, errlen,
-			        "invalid %s '%s': must be between %lld and "
-			        "%lld",
+			        "invalid %s '%s': must be between %lld and %lld",
 			        e->name, value, (long long) e->min,
 			        (long long) e->max);
 			return -1;
@@ -305,8 +298,7 @@ config_set_entry(struct config *c, const struct config_entry *e,
 		if (end == value || *end != '\0' || !(v >= (double) e->min)
 		        || !(v <= (double) e->max)) {
 			snprintf(err, errlen,
-			        "invalid %s '%s': expected a number between "
-			        "%lld and %lld",
+			        "invalid %s '%s': expected a number between %lld and %lld",
 			        e->name, value, (long long) e->min,
 			        (long long) e->max);
 			return -1;
@@ -432,17 +424,10 @@ config_usage(FILE *out)
 	fprintf(out,
 	        "usage: clmd [--config FILE] [--FLAG VALUE]...\n"
 	        "\n"
-	        "clmd is the clm customer-lifecycle server. Every flag is "
-	        "also a "
-	        "key in\nclmd.conf ('--max-db-bytes 8G' = 'max_db_bytes = "
-	        "8G')."
-	        "\n\n"
-	        "  --config FILE                    read settings from FILE "
-	        "first\n"
-	        "  --version                        print the version and "
-	        "exit\n"
-	        "  --help                           print this help and "
-	        "exit\n");
+	        "clmd is the clm customer-lifecycle server. Every flag is also a key in\nclmd.conf ('--max-db-bytes 8G' = 'max_db_bytes = 8G').\n\n"
+	        "  --config FILE                    read settings from FILE first\n"
+	        "  --version                        print the version and exit\n"
+	        "  --help                           print this help and exit\n");
 	for (size_t i = 0; i < CONFIG_N; i++) {
 		const struct config_entry *e = &config_table[i];
 		char flag[64];

@@ -233,8 +233,7 @@ dispatch_request(struct dispatch_req *r)
 	if (err != CLM_OK) {
 		resp->result_case = CLM__V1__RESPONSE__RESULT__NOT_SET;
 		reply_error(resp, r->a, CLM_UNAVAILABLE,
-		        "write queue is full or the server is stopping: retry "
-		        "later");
+		        "write queue is full or the server is stopping: retry later");
 		return DISPATCH_DONE;
 	}
 	return DISPATCH_PENDING;
@@ -269,15 +268,12 @@ dispatch_finish(struct dispatch_req *r)
 		return;
 	case CLM_DEADLINE_EXCEEDED:
 		reply_error(resp, r->a, CLM_DEADLINE_EXCEEDED,
-		        "deadline of %u ms passed before the write was "
-		        "applied; "
-		        "nothing was written",
+		        "deadline of %u ms passed before the write was applied; nothing was written",
 		        r->req->deadline_ms);
 		break;
 	case CLM_RESOURCE_EXHAUSTED:
 		reply_error(resp, r->a, CLM_RESOURCE_EXHAUSTED,
-		        "database is full (disk or max_db_bytes); nothing was "
-		        "written");
+		        "database is full (disk or max_db_bytes); nothing was written");
 		break;
 	default:
 		reply_error(resp, r->a, r->job.err,

@@ -56,9 +56,7 @@ exp_define_apply(struct writer_batch *b, writer_job *job)
 		if (!exp_same(old, q)) {
 			resp->result_case = CLM__V1__RESPONSE__RESULT__NOT_SET;
 			reply_error(resp, job->arena, CLM_ALREADY_EXISTS,
-			        "experiment '%s' exists with another "
-			        "definition; "
-			        "use a new id",
+			        "experiment '%s' exists with another definition; use a new id",
 			        q->experiment_id);
 		}
 		return CLM_OK;
@@ -120,8 +118,7 @@ exp_define_prepare(struct dispatch_req *r)
 	}
 	if ((int) q->goal <= 0 || (int) q->goal >= MODEL_N_TYPES) {
 		violations_add(&v, "define_experiment.goal",
-		        "must be a TouchpointType other than "
-		        "TOUCHPOINT_TYPE_UNSPECIFIED");
+		        "must be a TouchpointType other than TOUCHPOINT_TYPE_UNSPECIFIED");
 	}
 	if (v.n > 0) {
 		reply_violations(r->resp, a, &v);

@@ -27,14 +27,12 @@
 /* Requests served at once; each holds an LMDB reader slot while it runs. */
 #define HTTP_SLOTS 4
 
-static const char http_prometheus[] = "text/plain; version=0.0.4; "
-                                      "charset=utf-8";
+static const char http_prometheus[]
+        = "text/plain; version=0.0.4; charset=utf-8";
 static const char http_html[] = "text/html; charset=utf-8";
 /* The page is self-contained: it may only talk to this server. */
 static const char http_csp[]
-        = "default-src 'none'; script-src 'unsafe-inline'; style-src "
-          "'unsafe-inline'; img-src data:; connect-src 'self'; "
-          "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+        = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 struct http_route {
 	const char *path;
@@ -243,8 +241,7 @@ http_serve(http *h, const struct http_route *r, nng_http_req *req,
 	if (h->srv->auth != NULL
 	        && (token == NULL || !auth_check(h->srv->auth, token))) {
 		http_error(rep, 401, CLM_UNAUTHENTICATED, "",
-		        "missing or invalid token: send 'Authorization: "
-		        "Bearer TOKEN'");
+		        "missing or invalid token: send 'Authorization: Bearer TOKEN'");
 		rep->challenge = true;
 		http_slot_give(h, s);
 		return;
@@ -350,8 +347,7 @@ http_parse_addr(const char *addr, bool tokens, char *hostport, size_t hlen,
 		rest = addr + 7;
 	} else if (strstr(addr, "://") != NULL) {
 		snprintf(err, errlen,
-		        "cannot serve http on '%s': use HOST:PORT or "
-		        "http://HOST:PORT",
+		        "cannot serve http on '%s': use HOST:PORT or http://HOST:PORT",
 		        addr);
 		return -1;
 	}
@@ -377,8 +373,7 @@ http_parse_addr(const char *addr, bool tokens, char *hostport, size_t hlen,
 	if (colon == NULL || !http_parse_u32(ps, &port) || port == 0
 	        || port > 65535 || memchr(rest, '/', n) != NULL || n >= hlen) {
 		snprintf(err, errlen,
-		        "cannot serve http on '%s': use HOST:PORT or "
-		        "http://HOST:PORT (port 1 to 65535)",
+		        "cannot serve http on '%s': use HOST:PORT or http://HOST:PORT (port 1 to 65535)",
 		        addr);
 		return -1;
 	}
@@ -389,8 +384,7 @@ http_parse_addr(const char *addr, bool tokens, char *hostport, size_t hlen,
 	snprintf(tcp, sizeof(tcp), "tcp://%s", hostport);
 	if (rpc_check_url(tcp, tokens, false, why, sizeof(why)) != 0) {
 		snprintf(err, errlen,
-		        "refusing to serve http on '%s': not a loopback "
-		        "address, and no auth tokens are configured",
+		        "refusing to serve http on '%s': not a loopback address, and no auth tokens are configured",
 		        addr);
 		return -1;
 	}

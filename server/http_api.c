@@ -98,9 +98,8 @@ http_reply_stream(struct http_reply *rep, FILE *f, char **text, size_t *len)
 		free(*text);
 		rep->status = 500;
 		rep->type = http_json;
-		rep->body = (char *) "{\"code\":\"RESOURCE_EXHAUSTED\","
-		                     "\"message\":\"out of memory\","
-		                     "\"field\":\"\"}";
+		rep->body
+		        = (char *) "{\"code\":\"RESOURCE_EXHAUSTED\",\"message\":\"out of memory\",\"field\":\"\"}";
 		rep->len = strlen(rep->body);
 		rep->is_static = true;
 		return;
@@ -537,8 +536,7 @@ http_channel(const struct http_query *q, arena *a, Clm__V1__Channel *out,
 	                &clm__v1__channel__descriptor, up);
 	if (ev == NULL) {
 		http_error(rep, 400, CLM_INVALID_ARGUMENT, "channel",
-		        "channel: '%s' is not a Channel (DIRECT, PAID_ADS, "
-		        "ORGANIC_SEARCH, EMAIL, ...)",
+		        "channel: '%s' is not a Channel (DIRECT, PAID_ADS, ORGANIC_SEARCH, EMAIL, ...)",
 		        v);
 		return false;
 	}

@@ -161,8 +161,7 @@ identity_apply(struct writer_batch *b, writer_job *job)
 		/* Refused before anything is written. */
 		resp->result_case = CLM__V1__RESPONSE__RESULT__NOT_SET;
 		reply_error(resp, a, CLM_FAILED_PRECONDITION,
-		        "anonymous id '%s' already belongs to customer '%s'; "
-		        "two known customers are never merged",
+		        "anonymous id '%s' already belongs to customer '%s'; two known customers are never merged",
 		        req->anonymous_id, owner);
 		return CLM_OK;
 	}

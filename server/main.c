@@ -208,8 +208,8 @@ main(int argc, char **argv)
 		snprintf(urls + n, sizeof(urls) - n, "%s%s", i ? " " : "",
 		        cfg.listen[i]);
 	}
-	log_info("clmd %s started: data '%s', listen %s, events %s, "
-	         "durability %s, pid %ld",
+	log_info(
+	        "clmd %s started: data '%s', listen %s, events %s, durability %s, pid %ld",
 	        CLM_VERSION, cfg.data, urls, cfg.events, cfg.durability,
 	        (long) getpid());
 	/* Under systemd (Type=notify): ready once every listener is up. */

@@ -64,8 +64,8 @@ notify_send(const char *msg)
 	struct sockaddr_un sa;
 	socklen_t salen = notify_addr(path, &sa);
 	if (salen == 0) {
-		log_warn("cannot notify the service manager: unsupported "
-		         "NOTIFY_SOCKET '%s'",
+		log_warn(
+		        "cannot notify the service manager: unsupported NOTIFY_SOCKET '%s'",
 		        path);
 		errno = saved;
 		return false;

@@ -243,9 +243,7 @@ offers_valid(struct dispatch_req *r, const Clm__V1__RecommendRequest *q)
 	        && (q->now_ms < VALIDATE_MIN_TIME_MS
 	                || q->now_ms > r->now_ms + VALIDATE_MAX_AHEAD_MS)) {
 		violations_add(&v, "recommend.now_ms",
-		        "a claim records messages at now_ms: it must be "
-		        "between "
-		        "2000-01-01 and now + 24 h");
+		        "a claim records messages at now_ms: it must be between 2000-01-01 and now + 24 h");
 	}
 	if (v.n > 0) {
 		reply_violations(r->resp, r->a, &v);

@@ -114,9 +114,7 @@ rec_cart(const struct recommend_input *in, const struct recommend_params *rp,
 		        REC_CH_EMAIL, 0.9);
 		if (r != NULL) {
 			snprintf(r->reason, sizeof(r->reason),
-			        "the reminder about '%s' was not opened "
-			        "within "
-			        "%lld h",
+			        "the reminder about '%s' was not opened within %lld h",
 			        item,
 			        (long long) (rp->cart_followup_ms
 			                / REC_HOUR_MS));
@@ -250,8 +248,7 @@ rec_candidates(const struct recommend_input *in,
 			snprintf(r->item_id, sizeof(r->item_id), "%s",
 			        in->upgrade_to);
 			snprintf(r->reason, sizeof(r->reason),
-			        "'%s' is the upgrade of the last purchase "
-			        "'%s'",
+			        "'%s' is the upgrade of the last purchase '%s'",
 			        in->upgrade_to, p->last_item);
 		}
 	}
@@ -282,8 +279,7 @@ rec_candidates(const struct recommend_input *in,
 			        "popular with other customers");
 		} else {
 			snprintf(r->reason, sizeof(r->reason),
-			        "bought together with your items (similarity "
-			        "%.3f)",
+			        "bought together with your items (similarity %.3f)",
 			        c->similarity);
 		}
 	}
@@ -358,8 +354,7 @@ rec_capped(const struct recommend_input *in, const struct recommend_params *rp,
 	}
 	if (recent >= rp->cap_messages) {
 		snprintf(why, n,
-		        "frequency cap: %u messages on this channel in "
-		        "%lld days",
+		        "frequency cap: %u messages on this channel in %lld days",
 		        recent, (long long) (rp->cap_ms / MODEL_DAY_MS));
 		return true;
 	}

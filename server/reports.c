@@ -155,8 +155,7 @@ cohorts_get(struct dispatch_req *r, store_txn *txn)
 	}
 	if (from >= to) {
 		reply_invalid(r->resp, a, "cohorts.from_ms",
-		        "must be before to_ms (both rounded down to 00:00 "
-		        "UTC)");
+		        "must be before to_ms (both rounded down to 00:00 UTC)");
 		return;
 	}
 	/* The first period that starts at or after `from`. */

@@ -249,8 +249,7 @@ rpc_check_url(const char *url, bool tokens, bool client_certs, char *err,
 			return 0;
 		}
 		snprintf(err, errlen,
-		        "cannot listen on '%s': use tcp://HOST:PORT, "
-		        "tls+tcp://HOST:PORT or ipc://PATH",
+		        "cannot listen on '%s': use tcp://HOST:PORT, tls+tcp://HOST:PORT or ipc://PATH",
 		        url);
 		return -1;
 	}
@@ -258,10 +257,7 @@ rpc_check_url(const char *url, bool tokens, bool client_certs, char *err,
 	size_t hn = colon ? (size_t) (colon - rest) : strlen(rest);
 	if (!guarded && !rpc_host_is_loopback(rest, hn)) {
 		snprintf(err, errlen,
-		        "refusing to listen on '%s': not a loopback address, "
-		        "and "
-		        "no auth tokens or TLS client certificates are "
-		        "configured",
+		        "refusing to listen on '%s': not a loopback address, and no auth tokens or TLS client certificates are configured",
 		        url);
 		return -1;
 	}
@@ -317,17 +313,16 @@ rpc_ipc_dir(const char *path, char *err, size_t errlen)
 	if (stat(dir, &st) == 0) {
 		/* Not for a sticky shared dir such as /tmp (01000). */
 		if ((st.st_mode & 077) != 0 && (st.st_mode & 01000) == 0) {
-			log_warn("ipc socket directory '%s' is open to others "
-			         "(mode %03o): use a 0700 directory",
+			log_warn(
+			        "ipc socket directory '%s' is open to others (mode %03o): use a 0700 directory",
 			        dir, (unsigned) (st.st_mode & 0777));
 		}
 		return 0;
 	}
 	if (mkdir(dir, 0700) != 0) {
 		snprintf(err, errlen,
-		        "cannot create ipc socket directory "
-		        "'%s': %s",
-		        dir, strerror(errno));
+		        "cannot create ipc socket directory '%s': %s", dir,
+		        strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -455,8 +450,8 @@ rpc_watchdog_main(void *arg)
 			if (ok || r->watchdog_stop) {
 				continue;
 			}
-			log_warn("ipc listener '%s' stopped answering: "
-			         "listening again",
+			log_warn(
+			        "ipc listener '%s' stopped answering: listening again",
 			        rl->url);
 			nng_listener_close(rl->l);
 			int rv = rpc_listener_start(r, rl->url, &rl->l);
@@ -621,8 +616,8 @@ rpc_close_socket(rpc *r, int timeout_ms)
 	bool done = c->done;
 	pthread_mutex_unlock(&c->mu);
 	if (!done) {
-		log_warn("the request socket did not close in time (nng issue "
-		         "1543); exiting without waiting for it");
+		log_warn(
+		        "the request socket did not close in time (nng issue 1543); exiting without waiting for it");
 		return false;
 	}
 	pthread_cond_destroy(&c->cv);
@@ -662,8 +657,8 @@ rpc_close(rpc *r, int timeout_ms)
 		}
 		if (running == 0 || clock_mono_ns() >= until) {
 			if (running > 0) {
-				log_warn("%zu requests still in flight at "
-				         "close",
+				log_warn(
+				        "%zu requests still in flight at close",
 				        running);
 			}
 			break;

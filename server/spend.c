@@ -54,8 +54,7 @@ spend_check(const Clm__V1__Spend *sp, size_t i, int64_t now_ms, size_t max_id,
 	if ((int) sp->channel <= 0 || (int) sp->channel >= MODEL_N_CHANNELS) {
 		snprintf(f, sizeof(f), "record_spend.spend[%zu].channel", i);
 		violations_add(v, f,
-		        "must be a known Channel other than "
-		        "CHANNEL_UNSPECIFIED");
+		        "must be a known Channel other than CHANNEL_UNSPECIFIED");
 	}
 	if (sp->day_ms < VALIDATE_MIN_TIME_MS
 	        || sp->day_ms > now_ms + VALIDATE_MAX_AHEAD_MS) {

@@ -190,9 +190,7 @@ store_init_dbs(store *s, char *err, size_t errlen)
 	}
 	if (schema > STORE_SCHEMA_VERSION) {
 		snprintf(err, errlen,
-		        "data dir '%s' has schema version %llu, newer than "
-		        "this "
-		        "clmd's %d: upgrade clmd",
+		        "data dir '%s' has schema version %llu, newer than this clmd's %d: upgrade clmd",
 		        s->dir, (unsigned long long) schema,
 		        STORE_SCHEMA_VERSION);
 		goto fail;

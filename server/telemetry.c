@@ -202,8 +202,7 @@ telemetry_requests(FILE *f, const struct telemetry *t,
 		}
 	}
 	telemetry_family(f, "clm_request_duration_seconds", "histogram",
-	        "Time from receiving a request to sending its reply, by "
-	        "call.");
+	        "Time from receiving a request to sending its reply, by call.");
 	for (int c = 0; c < TELEMETRY_CALLS; c++) {
 		if (!seen[c]) {
 			continue;
@@ -273,8 +272,7 @@ static void
 telemetry_http_requests(FILE *f, const struct telemetry *t)
 {
 	telemetry_family(f, "clm_http_requests_total", "counter",
-	        "Dashboard and /metrics HTTP responses, by handler and "
-	        "status.");
+	        "Dashboard and /metrics HTTP responses, by handler and status.");
 	for (int h = 0; h < TELEMETRY_HTTP_HANDLERS; h++) {
 		for (int s = 0; s < TELEMETRY_HTTP_STATUSES; s++) {
 			uint64_t n = TELEMETRY_GET(&t->http[h][s]);
@@ -282,8 +280,7 @@ telemetry_http_requests(FILE *f, const struct telemetry *t)
 				continue;
 			}
 			fprintf(f,
-			        "clm_http_requests_total{handler=\"%s\","
-			        "code=\"%d\"} %llu\n",
+			        "clm_http_requests_total{handler=\"%s\",code=\"%d\"} %llu\n",
 			        telemetry_http_path[h],
 			        telemetry_http_status[s],
 			        (unsigned long long) n);

@@ -343,12 +343,12 @@ track_prepare(struct dispatch_req *r)
 	if (n_valid == 0) {
 		/* all.n is 0 only if memory ran out while listing them. */
 		resp->status = reply_status(a, CLM_INVALID_ARGUMENT,
-		        all.n == 0 ? "every touchpoint was rejected"
-		                   : arena_printf(a,
-		                           "every touchpoint was rejected "
-		                           "(%zu); first: %s: %s",
-		                           n_rejected, all.items[0]->field,
-		                           all.items[0]->description),
+		        all.n == 0
+		                ? "every touchpoint was rejected"
+		                : arena_printf(a,
+		                        "every touchpoint was rejected (%zu); first: %s: %s",
+		                        n_rejected, all.items[0]->field,
+		                        all.items[0]->description),
 		        &all);
 		return false;
 	}

@@ -155,15 +155,13 @@ validate_touchpoint(const Clm__V1__Touchpoint *tp,
 	                || tp->occurred_at_ms
 	                        > now_ms + VALIDATE_MAX_AHEAD_MS)) {
 		violations_add(v, VALIDATE_FIELD("occurred_at_ms"),
-		        "%lld is outside 2000-01-01 .. now + 24 h (unix ms; 0 "
-		        "means now)",
+		        "%lld is outside 2000-01-01 .. now + 24 h (unix ms; 0 means now)",
 		        (long long) tp->occurred_at_ms);
 	}
 	validate_opt_id(tp->item_id, l->max_id_bytes, prefix, "item_id", v);
 	if (!isfinite(tp->value) || fabs(tp->value) > VALIDATE_MAX_VALUE) {
 		violations_add(v, VALIDATE_FIELD("value"),
-		        "must be a finite number of at most 1e12 in "
-		        "magnitude");
+		        "must be a finite number of at most 1e12 in magnitude");
 	} else if (tp->value < 0
 	        && (tp->type == CLM__V1__TOUCHPOINT_TYPE__PURCHASE
 	                || tp->type == CLM__V1__TOUCHPOINT_TYPE__REFUND)) {

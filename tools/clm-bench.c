@@ -366,8 +366,7 @@ bench_cpu(pid_t pid)
 	unsigned long ut = 0, st = 0;
 	if (p == NULL
 	        || sscanf(p + 2,
-	                   "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
-	                   "%*u %*u %lu %lu",
+	                   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
 	                   &ut, &st)
 	                != 2) {
 		return 0;
@@ -611,21 +610,18 @@ static void
 bench_usage(void)
 {
 	fprintf(stderr,
-	        "usage: clm-bench [--url URL | --start] [--workloads W,...] "
-	        "[--clients N,...]\n"
-	        "                 [--seconds S] [--customers N] [--history N] "
-	        "[--durability full|os] [--transport tcp|ipc] [--clmd PATH]\n"
+	        "usage: clm-bench [--url URL | --start] [--workloads W,...] [--clients N,...]\n"
+	        "                 [--seconds S] [--customers N] [--history N] [--durability full|os] [--transport tcp|ipc] [--clmd PATH]\n"
 	        "                 [--echo-inproc]\n"
-	        "workloads: echo get-customer recommend metrics "
-	        "track-single track-batch mixed\n");
+	        "workloads: echo get-customer recommend metrics track-single track-batch mixed\n");
 }
 
 int
 main(int argc, char **argv)
 {
 	const char *url = NULL,
-	           *workloads = "echo,get-customer,recommend,metrics,"
-	                        "track-single,track-batch,mixed";
+	           *workloads
+	        = "echo,get-customer,recommend,metrics,track-single,track-batch,mixed";
 	const char *clients_s = "1,8,64", *durability = "full";
 	const char *transport = "tcp", *clmd_path = NULL;
 	bool start = false, echo_inproc = false;
@@ -794,9 +790,7 @@ main(int argc, char **argv)
 			}
 			double e50 = echo_p50[cfg.clients];
 			double eops = echo_ops[cfg.clients];
-			printf("%-13s %7d %12.0f %12.0f %9.1f %9.1f %9.1f "
-			       "%8.2f "
-			       "%8.2f %9.1f %9.0f %8.1f%s\n",
+			printf("%-13s %7d %12.0f %12.0f %9.1f %9.1f %9.1f %8.2f %8.2f %9.1f %9.0f %8.1f%s\n",
 			        w, cfg.clients, r.ops_s, r.items_s, r.p50,
 			        r.p99, r.p999, e50 > 0 ? r.p50 / e50 : 0,
 			        eops > 0 ? r.ops_s / eops : 0, r.cpu_us,
@@ -823,10 +817,7 @@ main(int argc, char **argv)
 			        && resp->server_status->touchpoints > 0) {
 				const Clm__V1__StatusReply *st
 				        = resp->server_status;
-				printf("clmd RssAnon %.1f MiB; %llu "
-				       "customers, "
-				       "%llu touchpoints, %llu bytes in use "
-				       "(%.0f per touchpoint)\n",
+				printf("clmd RssAnon %.1f MiB; %llu customers, %llu touchpoints, %llu bytes in use (%.0f per touchpoint)\n",
 				        bench_proc(clmd, "status", "RssAnon")
 				                / 1024,
 				        (unsigned long long) st->customers,

@@ -194,8 +194,7 @@ cmd_catalog(struct cli *cli, int argc, char **argv)
 {
 	if (argc != 2) {
 		return cli_usage_error(
-		        "catalog wants one FILE (CSV or NDJSON, - for "
-		        "stdin)");
+		        "catalog wants one FILE (CSV or NDJSON, - for stdin)");
 	}
 	const char *path = argv[1];
 	FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
@@ -260,9 +259,7 @@ cmd_catalog(struct cli *cli, int argc, char **argv)
 				header = true;
 				if (col[COL_ID] < 0) {
 					fprintf(stderr,
-					        "clm: %s: the header has no "
-					        "'id' "
-					        "column\n",
+					        "clm: %s: the header has no 'id' column\n",
 					        path);
 					rc = CLI_EUSAGE;
 				}

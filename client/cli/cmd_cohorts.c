@@ -44,8 +44,7 @@ cmd_cohorts_print(const Clm__V1__CohortReply *r)
 			periods = r->rows[i]->n_retained;
 		}
 	}
-	printf("cohorts by first purchase, by %s (UTC); cells: share with a "
-	       "purchase\nin period k after the cohort's\n\n",
+	printf("cohorts by first purchase, by %s (UTC); cells: share with a purchase\nin period k after the cohort's\n\n",
 	        by);
 	if (r->n_rows == 0) {
 		printf("no cohorts in this window\n");
@@ -110,8 +109,7 @@ cmd_cohorts(struct cli *cli, int argc, char **argv)
 				q.granularity = CLM__V1__GRANULARITY__MONTH;
 			} else {
 				return cli_usage_error(
-				        "--by wants day, week or month, not "
-				        "'%s'",
+				        "--by wants day, week or month, not '%s'",
 				        v);
 			}
 		} else if (strcmp(f, "--periods") == 0) {

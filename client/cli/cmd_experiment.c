@@ -24,8 +24,8 @@ cmd_experiment_define(struct cli *cli, int argc, char **argv)
 		if (strcmp(a, "--goal") == 0) {
 			int e;
 			if (i + 1 >= argc) {
-				return cli_usage_error("--goal needs a "
-				                       "touchpoint type");
+				return cli_usage_error(
+				        "--goal needs a touchpoint type");
 			}
 			if (cli_enum_parse(
 			            &clm__v1__touchpoint_type__descriptor,
@@ -57,11 +57,7 @@ cmd_experiment_define(struct cli *cli, int argc, char **argv)
 				if (colon[1] < '0' || colon[1] > '9'
 				        || *end != '\0' || w > 1000000) {
 					return cli_usage_error(
-					        "variant '%s': the weight "
-					        "after "
-					        "':' must be a number from 0 "
-					        "to "
-					        "1000000",
+					        "variant '%s': the weight after ':' must be a number from 0 to 1000000",
 					        a);
 				}
 				*colon = '\0';
@@ -77,9 +73,9 @@ cmd_experiment_define(struct cli *cli, int argc, char **argv)
 	if (q.experiment_id[0] == '\0' || !has_goal || q.n_variants < 2) {
 		return cli_usage_error("%s",
 		        q.experiment_id[0] == '\0' ? "define needs an ID"
-		                : !has_goal        ? "define needs --goal TYPE"
-		                            : "define needs at least two "
-		                              "variants (NAME[:WEIGHT])");
+		                : !has_goal
+		                ? "define needs --goal TYPE"
+		                : "define needs at least two variants (NAME[:WEIGHT])");
 	}
 	q.variants = vp;
 	int rc = cli_connect(cli);
@@ -208,7 +204,7 @@ cmd_experiment(struct cli *cli, int argc, char **argv)
 	if (strcmp(sub, "results") == 0) {
 		return cmd_experiment_results(cli, argc - 1, argv + 1);
 	}
-	return cli_usage_error("unknown experiment command '%s' (define, "
-	                       "assign or results)",
+	return cli_usage_error(
+	        "unknown experiment command '%s' (define, assign or results)",
 	        sub);
 }

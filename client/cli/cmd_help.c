@@ -25,8 +25,8 @@ cmd_help(struct cli *cli, int argc, char **argv)
 		}
 	}
 	if (man && c != NULL) {
-		return cli_usage_error("help takes a command or --man, "
-		                       "not both");
+		return cli_usage_error(
+		        "help takes a command or --man, not both");
 	}
 	if (man) {
 		help_man(stdout);

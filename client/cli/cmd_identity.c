@@ -37,8 +37,8 @@ cmd_identify(struct cli *cli, int argc, char **argv)
 		}
 	}
 	if (npos != 2) {
-		return cli_usage_error("identify wants an ANONYMOUS_ID and a "
-		                       "CUSTOMER_ID");
+		return cli_usage_error(
+		        "identify wants an ANONYMOUS_ID and a CUSTOMER_ID");
 	}
 	int rc = cli_connect(cli);
 	if (rc != CLI_OK) {

@@ -230,8 +230,7 @@ cmd_import_summary(struct cmd_import *im, const struct tpbatch *b)
 		        rejected - im->n_rejects,
 		        rejected - im->n_rejects == 1 ? "" : "s");
 	}
-	printf("accepted %lu, duplicates %lu, rejected %lu (%lu lines in "
-	       "%.1f s)\n",
+	printf("accepted %lu, duplicates %lu, rejected %lu (%lu lines in %.1f s)\n",
 	        b->accepted, b->duplicates, rejected, im->lines,
 	        (double) cmd_import_ns(&im->start, &now) / 1e9);
 }
@@ -315,9 +314,7 @@ cmd_import_run(struct cmd_import *im, struct tpbatch *b, FILE *in,
 			}
 			if (nf < 0) {
 				snprintf(err, sizeof(err),
-				        "malformed CSV row (a quote not "
-				        "closed, "
-				        "or over %d fields)",
+				        "malformed CSV row (a quote not closed, or over %d fields)",
 				        TPCSV_MAX_COLS);
 			} else {
 				tpcsv_row(&hdr, f, nf, &tp, err, sizeof(err));
@@ -339,9 +336,7 @@ cmd_import_run(struct cmd_import *im, struct tpbatch *b, FILE *in,
 	}
 	if (rc == CLI_ESERVER || rc == CLI_ECONNECT) {
 		fprintf(stderr,
-		        "clm: stopped at line %lu; the batch from line %lu on "
-		        "may not be recorded (importing again is safe for "
-		        "touchpoints with an event_id)\n",
+		        "clm: stopped at line %lu; the batch from line %lu on may not be recorded (importing again is safe for touchpoints with an event_id)\n",
 		        im->lines, first);
 	}
 	tpcsv_fini(&hdr);
@@ -370,9 +365,7 @@ cmd_import(struct cli *cli, int argc, char **argv)
 					csv = 0;
 				} else {
 					return cli_usage_error(
-					        "--format wants csv or "
-					        "ndjson, "
-					        "not '%s'",
+					        "--format wants csv or ndjson, not '%s'",
 					        v);
 				}
 			} else if (strcmp(a, "--batch") == 0) {

@@ -121,8 +121,7 @@ cmd_metrics_channels(const Clm__V1__MetricsReply *r)
 		        (unsigned long long) c->new_customers_last_touch,
 		        c->cac, c->cost_per_visitor);
 	}
-	printf("(visitors: new visitors; cust 1st/last: new customers by "
-	       "first/last touch)\n");
+	printf("(visitors: new visitors; cust 1st/last: new customers by first/last touch)\n");
 }
 
 static void

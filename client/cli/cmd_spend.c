@@ -179,8 +179,7 @@ cmd_spend_header(const char *path, char **f, int nf, int *col)
 		}
 		if (c == SPEND_NCOLS) {
 			fprintf(stderr,
-			        "clm: %s: unknown column '%s' (columns: "
-			        "channel, day, amount, currency, campaign)\n",
+			        "clm: %s: unknown column '%s' (columns: channel, day, amount, currency, campaign)\n",
 			        path, f[k]);
 			return -1;
 		}
@@ -307,16 +306,16 @@ cmd_spend(struct cli *cli, int argc, char **argv)
 		return cmd_spend_file(cli, argv[1]);
 	}
 	if (argc == 1) {
-		return cli_usage_error("spend wants --channel, --day and "
-		                       "--amount, or a FILE");
+		return cli_usage_error(
+		        "spend wants --channel, --day and --amount, or a FILE");
 	}
 	Clm__V1__Spend s = CLM__V1__SPEND__INIT;
 	bool has_channel = false, has_day = false, has_amount = false;
 	for (int i = 1; i < argc; i++) {
 		const char *f = argv[i];
 		if (f[0] != '-' || f[1] == '\0') {
-			return cli_usage_error("spend takes either flags or a "
-			                       "FILE, not both");
+			return cli_usage_error(
+			        "spend takes either flags or a FILE, not both");
 		}
 		if (i + 1 >= argc) {
 			return cli_usage_error("%s needs a value", f);

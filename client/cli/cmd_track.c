@@ -115,9 +115,7 @@ cmd_track_stdin(struct cli *cli)
 	free(line);
 	if (!cli->json) {
 		fprintf(stderr,
-		        "accepted %lu, duplicates %lu, rejected %lu, "
-		        "unreadable "
-		        "lines %lu\n",
+		        "accepted %lu, duplicates %lu, rejected %lu, unreadable lines %lu\n",
 		        b.accepted, b.duplicates, b.rejected, bad_lines);
 	}
 	if (b.rejected > 0) {

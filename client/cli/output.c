@@ -298,9 +298,8 @@ cli_flag_number(const char *flag, const char *v, long min, long max, long *out)
 	long n = strtol(v, &end, 10);
 	if (*v == '\0' || *end != '\0' || errno != 0 || n < min || n > max) {
 		return cli_usage_error(
-		        "%s wants a number from %ld to %ld, not "
-		        "'%s'",
-		        flag, min, max, v);
+		        "%s wants a number from %ld to %ld, not '%s'", flag,
+		        min, max, v);
 	}
 	*out = n;
 	return CLI_OK;

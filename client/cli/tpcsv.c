@@ -76,8 +76,7 @@ tpcsv_header(
 		}
 		if (f == TPCSV_NFIELDS) {
 			snprintf(err, errlen,
-			        "unknown column '%s' (a Touchpoint field such "
-			        "as customer_id, or prop.KEY)",
+			        "unknown column '%s' (a Touchpoint field such as customer_id, or prop.KEY)",
 			        names[k]);
 			return -1;
 		}
@@ -203,8 +202,7 @@ tpcsv_cell(Clm__V1__Touchpoint *tp, int field, const char *v, char *err,
 	case TPCSV_OCCURRED_AT:
 		if (cli_parse_time(v, &tp->occurred_at_ms) != 0) {
 			snprintf(err, errlen,
-			        "occurred_at: not an ISO 8601 time or unix ms "
-			        "'%s'",
+			        "occurred_at: not an ISO 8601 time or unix ms '%s'",
 			        v);
 			return -1;
 		}

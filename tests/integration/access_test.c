@@ -172,18 +172,7 @@ Test(access, tls_requires_a_client_certificate)
 	cr_assert_eq(harness_tmpdir(dir), 0);
 	/* A CA, a server and a client it signed, and a rogue self-signed. */
 	access_openssl(dir,
-	        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key "
-	        "-out ca.pem -days 2 -subj /CN=clm-test-ca 2>/dev/null && "
-	        "for n in server client; do "
-	        "openssl req -newkey rsa:2048 -nodes -keyout $n.key -out "
-	        "$n.csr "
-	        "-subj /CN=localhost 2>/dev/null && "
-	        "openssl x509 -req -in $n.csr -CA ca.pem -CAkey ca.key "
-	        "-CAcreateserial -out $n.crt -days 2 2>/dev/null && "
-	        "cat $n.crt $n.key > $n.pem || exit 1; done && "
-	        "openssl req -x509 -newkey rsa:2048 -nodes -keyout rogue.key "
-	        "-out rogue.crt -days 2 -subj /CN=localhost 2>/dev/null && "
-	        "cat rogue.crt rogue.key > rogue.pem");
+	        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=clm-test-ca 2>/dev/null && for n in server client; do openssl req -newkey rsa:2048 -nodes -keyout $n.key -out $n.csr -subj /CN=localhost 2>/dev/null && openssl x509 -req -in $n.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out $n.crt -days 2 2>/dev/null && cat $n.crt $n.key > $n.pem || exit 1; done && openssl req -x509 -newkey rsa:2048 -nodes -keyout rogue.key -out rogue.crt -days 2 -subj /CN=localhost 2>/dev/null && cat rogue.crt rogue.key > rogue.pem");
 	char server[96], ca[96], client[96], rogue[96], url[64];
 	snprintf(server, sizeof(server), "%s/server.pem", dir);
 	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);

@@ -103,12 +103,10 @@ Test(catalog, catalog_csv)
 	cr_assert_eq(harness_tmpdir(dir), 0);
 	/* Columns in a custom order, CRLF line ends, quoted fields. */
 	write_file(dir, "catalog.csv",
-	        "type,id,name,lat,lon,radius_m,discount_pct,category,price,"
-	        "upgrade_to\r\n"
+	        "type,id,name,lat,lon,radius_m,discount_pct,category,price,upgrade_to\r\n"
 	        "item,basic,Basic plan,,,,,plans,10,pro\r\n"
 	        "item,pro,\"Pro plan, yearly\",,,,,plans,100,\r\n"
-	        "store,berlin-1,\"Shop \"\"Mitte\"\", Berlin\",52.52,13.405,"
-	        "500,15,,,\r\n"
+	        "store,berlin-1,\"Shop \"\"Mitte\"\", Berlin\",52.52,13.405,500,15,,,\r\n"
 	        "\r\n",
 	        path);
 	const char *const argv[] = { "catalog", path, NULL };
@@ -154,13 +152,9 @@ Test(catalog, catalog_ndjson)
 	char dir[32], path[PATH_MAX];
 	cr_assert_eq(harness_tmpdir(dir), 0);
 	write_file(dir, "catalog.ndjson",
-	        "{\"itemId\":\"n-basic\",\"name\":\"Basic\",\"price\":5,"
-	        "\"upgradeTo\":\"n-pro\"}\n"
-	        "{\"item_id\":\"n-pro\",\"name\":\"Pro, \\\"best\\\"\","
-	        "\"category\":\"plans\"}\n"
-	        "{\"storeId\":\"paris-1\",\"name\":\"Paris, Op\\u00e9ra\","
-	        "\"location\":{\"lat\":48.8566,\"lon\":2.3522},"
-	        "\"radiusM\":300,\"discountPct\":20}\n",
+	        "{\"itemId\":\"n-basic\",\"name\":\"Basic\",\"price\":5,\"upgradeTo\":\"n-pro\"}\n"
+	        "{\"item_id\":\"n-pro\",\"name\":\"Pro, \\\"best\\\"\",\"category\":\"plans\"}\n"
+	        "{\"storeId\":\"paris-1\",\"name\":\"Paris, Op\\u00e9ra\",\"location\":{\"lat\":48.8566,\"lon\":2.3522},\"radiusM\":300,\"discountPct\":20}\n",
 	        path);
 	const char *const argv[] = { "catalog", path, NULL };
 	struct cli_output o = cli_run(argv, NULL);
@@ -179,9 +173,7 @@ Test(catalog, catalog_ndjson)
 
 	/* PutCatalog upserts: the same store again, another discount. */
 	write_file(dir, "update.ndjson",
-	        "{\"storeId\":\"paris-1\",\"name\":\"Paris\","
-	        "\"location\":{\"lat\":48.8566,\"lon\":2.3522},"
-	        "\"radiusM\":300,\"discountPct\":35}\n",
+	        "{\"storeId\":\"paris-1\",\"name\":\"Paris\",\"location\":{\"lat\":48.8566,\"lon\":2.3522},\"radiusM\":300,\"discountPct\":35}\n",
 	        path);
 	o = cli_run(argv, NULL);
 	cr_expect_eq(o.rc, 0, "exit %d, stderr '%s'", o.rc, o.err);

@@ -202,9 +202,7 @@ complete_words(const char *script, const char *words)
 {
 	char cmd[1024];
 	snprintf(cmd, sizeof(cmd),
-	        "source \"$1\"; COMP_WORDS=(%s); "
-	        "COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _clm; "
-	        "printf '%%s\\n' \"${COMPREPLY[*]}\"",
+	        "source \"$1\"; COMP_WORDS=(%s); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _clm; printf '%%s\\n' \"${COMPREPLY[*]}\"",
 	        words);
 	const char *const argv[] = { "bash", "-c", cmd, "bash", script, NULL };
 	char *out = NULL, *err = NULL;
@@ -294,8 +292,8 @@ Test(cli_help, man_page_has_every_command_and_reads_cleanly)
 	}
 	const char *path = write_file("clm.1", o.out);
 	char *out = NULL, *err = NULL;
-	int rc = sh("command -v groff >/dev/null || exit 77; "
-	            "groff -man -Tutf8 -ww -z \"$1\"",
+	int rc = sh(
+	        "command -v groff >/dev/null || exit 77; groff -man -Tutf8 -ww -z \"$1\"",
 	        path, &out, &err);
 	if (rc != 77) {
 		cr_expect_eq(rc, 0, "groff: exit %d", rc);
@@ -351,8 +349,7 @@ Test(cli_help, json_on_every_command)
 {
 	cr_assert_eq(clmd_start(&srv, NULL, NULL), 0, "log %s", srv.log_path);
 	const char *tps = write_file("t.ndjson",
-	        "{\"eventId\":\"j2\",\"customerId\":\"jo\",\"type\":"
-	        "\"PURCHASE\",\"value\":5,\"itemId\":\"sku\"}\n");
+	        "{\"eventId\":\"j2\",\"customerId\":\"jo\",\"type\":\"PURCHASE\",\"value\":5,\"itemId\":\"sku\"}\n");
 	const char *csv = write_file("t.csv",
 	        "event_id,customer_id,type,occurred_at\n"
 	        "j3,jo,APP_OPEN,2026-01-02T00:00:00Z\n");
@@ -399,8 +396,7 @@ Test(cli_help, json_on_every_command)
 		argv[n] = NULL;
 		const char *in = strcmp(args[i][0], "track") == 0
 		                && args[i][1] == NULL
-		        ? "{\"eventId\":\"j4\",\"customerId\":\"jo\","
-		          "\"type\":\"PAGE_VIEW\"}\n"
+		        ? "{\"eventId\":\"j4\",\"customerId\":\"jo\",\"type\":\"PAGE_VIEW\"}\n"
 		        : NULL;
 		struct cli_output o = cli_run(argv, in);
 		char what[64];
@@ -423,10 +419,7 @@ Test(cli_help, json_on_watch)
 	cr_assert_eq(clmd_start(&srv, NULL, NULL), 0, "log %s", srv.log_path);
 	char script[1024];
 	snprintf(script, sizeof(script),
-	        "\"$1\" watch --events %s --count 1 --json >\"$2\" & pid=$!; "
-	        "i=0; while kill -0 $pid 2>/dev/null && [ $i -lt 50 ]; do "
-	        "i=$((i + 1)); \"$1\" --url %s track --customer w$i --type "
-	        "signup >/dev/null; sleep 0.2; done; wait $pid",
+	        "\"$1\" watch --events %s --count 1 --json >\"$2\" & pid=$!; i=0; while kill -0 $pid 2>/dev/null && [ $i -lt 50 ]; do i=$((i + 1)); \"$1\" --url %s track --customer w$i --type signup >/dev/null; sleep 0.2; done; wait $pid",
 	        srv.events_url, srv.url);
 	if (dir[0] == '\0') {
 		cr_assert_eq(harness_tmpdir(dir), 0);
@@ -483,8 +476,7 @@ Test(cli_help, clmd_conf_example_has_every_setting)
 		char line[96];
 		snprintf(line, sizeof(line), "\n#%s =", key);
 		cr_expect(strstr(example, line) != NULL,
-		        "'%s' is not in %s (run "
-		        "packaging/systemd/gen-clmd-conf.sh)",
+		        "'%s' is not in %s (run packaging/systemd/gen-clmd-conf.sh)",
 		        key, path);
 		keys++;
 	}

@@ -82,8 +82,7 @@ add_tp(char **text, const char *ev, const char *cust, const char *type,
         const char *channel, long long at, const char *extra)
 {
 	addf(text,
-	        "{\"eventId\":\"%s\",\"customerId\":\"%s\",\"type\":\"%s\","
-	        "\"channel\":\"%s\",\"occurredAtMs\":\"%lld\"%s%s}",
+	        "{\"eventId\":\"%s\",\"customerId\":\"%s\",\"type\":\"%s\",\"channel\":\"%s\",\"occurredAtMs\":\"%lld\"%s%s}",
 	        ev, cust, type, channel, at, extra[0] ? "," : "", extra);
 }
 
@@ -167,8 +166,7 @@ journey_ndjson(void)
  * unknown type on line 4, and alice's first visit again on line 6.
  */
 static const char journey_csv[]
-        = "event_id,customerId,type,channel,occurred_at,value,duration_s,"
-          "prop.plan\n"
+        = "event_id,customerId,type,channel,occurred_at,value,duration_s,prop.plan\n"
           "d1,dave,SITE_VISIT,ORGANIC_SOCIAL,2026-01-15T08:00:00Z,,60,\n"
           "d2,dave,purchase,organic-social,2026-01-16T08:00:00Z,40,,pro\n"
           "d3,dave,TELEPATHY,,2026-01-16T09:00:00Z,,,\n"
@@ -200,8 +198,7 @@ import_journey(void)
 	        strstr(o.out, "accepted 3, duplicates 1, rejected 1") != NULL,
 	        "summary: '%s'", o.out);
 	cr_expect(strstr(o.err,
-	                  "line 4: type: unknown touchpoint type "
-	                  "'TELEPATHY'")
+	                  "line 4: type: unknown touchpoint type 'TELEPATHY'")
 	                != NULL,
 	        "stderr '%s'", o.err);
 	cli_output_free(&o);
@@ -244,9 +241,9 @@ Test(cli_metrics, import_counts_and_reports_lines)
 	o = cli_run(track, nd);
 	free(nd);
 	cr_expect_eq(o.rc, 1, "track: exit %d", o.rc);
-	cr_expect(strstr(o.err,
-	                  "accepted 0, duplicates 11, rejected 1, unreadable "
-	                  "lines 1")
+	cr_expect(
+	        strstr(o.err,
+	                "accepted 0, duplicates 11, rejected 1, unreadable lines 1")
 	                != NULL,
 	        "track summary: '%s'", o.err);
 	cli_output_free(&o);
@@ -304,8 +301,7 @@ record_spend(void)
 
 	const char *const in[] = { "--json", "spend", "-", NULL };
 	o = cli_expect(0, in,
-	        "{\"channel\":\"ORGANIC_SOCIAL\",\"dayMs\":\"1767744000000\","
-	        "\"amount\":10}\n");
+	        "{\"channel\":\"ORGANIC_SOCIAL\",\"dayMs\":\"1767744000000\",\"amount\":10}\n");
 	Clm__V1__RecordSpendReply *r = (Clm__V1__RecordSpendReply *) decode(
 	        o.out, &clm__v1__record_spend_reply__descriptor);
 	cr_expect_eq(r->accepted, 1);
@@ -565,8 +561,7 @@ Test(cli_metrics, spend_errors)
 	start_server(NULL);
 	/* A negative amount: the server refuses the batch, naming the line. */
 	const char *bad = test_file(dir, "bad.csv",
-	        "channel,day,amount\nEMAIL,2026-01-02,5\nEMAIL,2026-01-03,-"
-	        "1\n");
+	        "channel,day,amount\nEMAIL,2026-01-02,5\nEMAIL,2026-01-03,-1\n");
 	const char *const file[] = { "spend", bad, NULL };
 	struct cli_output o = cli_expect(1, file, NULL);
 	cr_expect(strstr(o.err, "line 3: amount") != NULL, "'%s'", o.err);

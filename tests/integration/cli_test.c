@@ -151,24 +151,18 @@ Test(cli, ndjson_on_stdin)
 {
 	start_server();
 	static const char input[]
-	        = "{\"eventId\":\"n1\",\"customerId\":\"nd\",\"type\":"
-	          "\"SITE_VISIT\",\"channel\":\"ORGANIC_SEARCH\","
-	          "\"occurredAtMs\":\"1767323045000\",\"durationS\":30}\n"
-	          "{\"event_id\":\"n2\",\"customer_id\":\"nd\",\"type\":"
-	          "\"PURCHASE\",\"channel\":\"EMAIL\",\"occurred_at_ms\":"
-	          "1767409445000,\"value\":12.5,\"itemId\":\"sku-1\"}\n"
+	        = "{\"eventId\":\"n1\",\"customerId\":\"nd\",\"type\":\"SITE_VISIT\",\"channel\":\"ORGANIC_SEARCH\",\"occurredAtMs\":\"1767323045000\",\"durationS\":30}\n"
+	          "{\"event_id\":\"n2\",\"customer_id\":\"nd\",\"type\":\"PURCHASE\",\"channel\":\"EMAIL\",\"occurred_at_ms\":1767409445000,\"value\":12.5,\"itemId\":\"sku-1\"}\n"
 	          "{this is not json\n"
-	          "{\"eventId\":\"n3\",\"customerId\":\"nd\",\"type\":"
-	          "\"TELEPATHY\",\"occurredAtMs\":\"1767409446000\"}\n"
+	          "{\"eventId\":\"n3\",\"customerId\":\"nd\",\"type\":\"TELEPATHY\",\"occurredAtMs\":\"1767409446000\"}\n"
 	          "\n"
-	          "{\"eventId\":\"n4\",\"customerId\":\"nd2\",\"type\":"
-	          "\"PAGE_VIEW\",\"occurredAtMs\":\"1767323045000\"}\n";
+	          "{\"eventId\":\"n4\",\"customerId\":\"nd2\",\"type\":\"PAGE_VIEW\",\"occurredAtMs\":\"1767323045000\"}\n";
 	static const char *const track[] = { "track", NULL };
 	struct cli_output o = cli_run(track, input);
 	cr_expect_eq(o.rc, 2, "exit %d, stderr '%s'", o.rc, o.err);
-	cr_expect(strstr(o.err,
-	                  "accepted 3, duplicates 0, rejected 0, "
-	                  "unreadable lines 2")
+	cr_expect(
+	        strstr(o.err,
+	                "accepted 3, duplicates 0, rejected 0, unreadable lines 2")
 	                != NULL,
 	        "summary: '%s'", o.err);
 	cr_expect(strstr(o.err, "line 3:") != NULL, "stderr '%s'", o.err);
@@ -205,16 +199,14 @@ Test(cli, ndjson_rejected_by_the_server)
 	start_server();
 	/* Readable, but the server rejects line 2 (year 1999). */
 	static const char input[]
-	        = "{\"customerId\":\"rj\",\"type\":\"PAGE_VIEW\","
-	          "\"occurredAtMs\":\"1767323045000\",\"eventId\":\"r1\"}\n"
-	          "{\"customerId\":\"rj\",\"type\":\"PAGE_VIEW\","
-	          "\"occurredAtMs\":\"915148800000\",\"eventId\":\"r2\"}\n";
+	        = "{\"customerId\":\"rj\",\"type\":\"PAGE_VIEW\",\"occurredAtMs\":\"1767323045000\",\"eventId\":\"r1\"}\n"
+	          "{\"customerId\":\"rj\",\"type\":\"PAGE_VIEW\",\"occurredAtMs\":\"915148800000\",\"eventId\":\"r2\"}\n";
 	static const char *const track[] = { "track", NULL };
 	struct cli_output o = cli_run(track, input);
 	cr_expect_eq(o.rc, 1, "exit %d, stderr '%s'", o.rc, o.err);
-	cr_expect(strstr(o.err,
-	                  "accepted 1, duplicates 0, rejected 1, "
-	                  "unreadable lines 0")
+	cr_expect(
+	        strstr(o.err,
+	                "accepted 1, duplicates 0, rejected 1, unreadable lines 0")
 	                != NULL,
 	        "summary: '%s'", o.err);
 	cr_expect(strstr(o.err, "line 2") != NULL, "stderr '%s'", o.err);

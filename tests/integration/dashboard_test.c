@@ -104,8 +104,7 @@ http_get(int port, const char *path, const char *header)
 	        strerror(errno));
 	char req[2048];
 	int n = snprintf(req, sizeof(req),
-	        "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s%s"
-	        "Connection: close\r\n\r\n",
+	        "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s%sConnection: close\r\n\r\n",
 	        path, port, header ? header : "", header ? "\r\n" : "");
 	cr_assert(n > 0 && (size_t) n < sizeof(req));
 	cr_assert_eq(write(fd, req, (size_t) n), n);
@@ -273,9 +272,7 @@ start_seeded(void)
 	cr_assert_not_null(f);
 	for (int i = 1; i <= 12; i++) {
 		fprintf(f,
-		        "{\"eventId\":\"dash-buy-%d\",\"customerId\":"
-		        "\"c%06d\",\"type\":\"PURCHASE\",\"channel\":"
-		        "\"DIRECT\",\"value\":25}\n",
+		        "{\"eventId\":\"dash-buy-%d\",\"customerId\":\"c%06d\",\"type\":\"PURCHASE\",\"channel\":\"DIRECT\",\"value\":25}\n",
 		        i, i * 3);
 	}
 	fclose(f);
@@ -353,10 +350,7 @@ Test(dashboard, json_endpoints_match_the_cli)
 	char *list = get_json("/api/experiments");
 	char want[4096];
 	snprintf(want, sizeof(want),
-	        "{\"experiments\":[{\"definition\":{\"experimentId\":\"%s\","
-	        "\"variants\":[{\"name\":\"control\",\"weight\":1},"
-	        "{\"name\":\"new-copy\",\"weight\":1}],\"goal\":\"PURCHASE\","
-	        "\"definedMs\":\"",
+	        "{\"experiments\":[{\"definition\":{\"experimentId\":\"%s\",\"variants\":[{\"name\":\"control\",\"weight\":1},{\"name\":\"new-copy\",\"weight\":1}],\"goal\":\"PURCHASE\",\"definedMs\":\"",
 	        EXPERIMENT);
 	cr_expect_eq(strncmp(list, want, strlen(want)), 0, "got %s", list);
 	snprintf(want, sizeof(want), ",\"results\":%s}]}", api);
@@ -515,8 +509,8 @@ Test(dashboard, prometheus_metrics_parse_and_grow)
 	        t1, "clm_requests_total{call=\"assign\",code=\"OK\"}");
 	cr_expect_eq(assigns, 40);
 	const char *ok = "clm_requests_total{call=\"metrics\",code=\"OK\"}";
-	const char *bad = "clm_requests_total{call=\"get_customer\",code="
-	                  "\"NOT_FOUND\"}";
+	const char *bad
+	        = "clm_requests_total{call=\"get_customer\",code=\"NOT_FOUND\"}";
 	const char *cnt
 	        = "clm_request_duration_seconds_count{call=\"metrics\"}";
 	double ok1 = prom_value(t1, ok), bad1 = prom_value(t1, bad);
@@ -541,18 +535,18 @@ Test(dashboard, prometheus_metrics_parse_and_grow)
 	cr_expect_eq(prom_value(t2, ok), ok1 + 3);
 	cr_expect_eq(prom_value(t2, bad), bad1 + 1);
 	cr_expect_eq(prom_value(t2, cnt), cnt1 + 3);
-	cr_expect_eq(prom_value(t2,
-	                     "clm_request_duration_seconds_bucket{call="
-	                     "\"metrics\",le=\"+Inf\"}"),
+	cr_expect_eq(
+	        prom_value(t2,
+	                "clm_request_duration_seconds_bucket{call=\"metrics\",le=\"+Inf\"}"),
 	        cnt1 + 3);
-	cr_expect_gt(prom_value(t2,
-	                     "clm_request_duration_seconds_sum{call="
-	                     "\"metrics\"}"),
+	cr_expect_gt(
+	        prom_value(t2,
+	                "clm_request_duration_seconds_sum{call=\"metrics\"}"),
 	        0);
 	/* The first scrape is counted by the second. */
-	cr_expect_geq(prom_value(t2,
-	                      "clm_http_requests_total{handler=\"/metrics\","
-	                      "code=\"200\"}"),
+	cr_expect_geq(
+	        prom_value(t2,
+	                "clm_http_requests_total{handler=\"/metrics\",code=\"200\"}"),
 	        1);
 	protobuf_c_message_free_unpacked((ProtobufCMessage *) s, NULL);
 	free(st);
@@ -661,8 +655,8 @@ Test(dashboard, page_renders_funnel_cohorts_and_experiment)
 
 	const char *chromium = find_chromium();
 	if (chromium == NULL) {
-		cr_skip_test("no chromium binary: the browser check is "
-		             "skipped");
+		cr_skip_test(
+		        "no chromium binary: the browser check is skipped");
 	}
 	/* The REACH count the API reports (current: not window-bound). */
 	char *api = get_json("/api/metrics");
@@ -695,9 +689,9 @@ Test(dashboard, page_renders_funnel_cohorts_and_experiment)
 	cr_assert_not_null(dom);
 	cr_assert_not_null(strstr(dom, "data-ready=\"1\""),
 	        "the page did not finish loading:\n%.2000s", dom);
-	cr_expect_not_null(strstr(dom,
-	                           "id=\"error\" role=\"alert\" "
-	                           "style=\"display: none;\""),
+	cr_expect_not_null(
+	        strstr(dom,
+	                "id=\"error\" role=\"alert\" style=\"display: none;\""),
 	        "the page shows an error");
 	/* The funnel: every stage, and REACH with the API's count. */
 	static const char *const stages[] = { "REACH", "ACQUISITION",

@@ -489,8 +489,8 @@ flow_expect_same_metrics(clm_conn *ca, clm_conn *cb, const struct flow_win *w,
 		char da[2048], db[2048];
 		flow_metrics_digest(ra->metrics, da, sizeof(da));
 		flow_metrics_digest(rb->metrics, db, sizeof(db));
-		cr_expect_fail("%s: metrics [day %lld, day %lld) conv %u "
-		               "channel %d differ\n  %s\n  %s",
+		cr_expect_fail(
+		        "%s: metrics [day %lld, day %lld) conv %u channel %d differ\n  %s\n  %s",
 		        what, (long long) (w->from / DAY_MS),
 		        (long long) (w->to / DAY_MS), w->conv, w->channel, da,
 		        db);
@@ -511,8 +511,8 @@ flow_expect_same_cohorts(clm_conn *ca, clm_conn *cb, const struct flow_cwin *w,
 		char da[2048], db[2048];
 		flow_cohort_digest(ra->cohorts, da, sizeof(da));
 		flow_cohort_digest(rb->cohorts, db, sizeof(db));
-		cr_expect_fail("%s: cohorts gran %d from day %lld differ\n  "
-		               "%s\n  %s",
+		cr_expect_fail(
+		        "%s: cohorts gran %d from day %lld differ\n  %s\n  %s",
 		        what, w->gran, (long long) (w->from / DAY_MS), da, db);
 	}
 	clm_response_free(ra);

@@ -483,8 +483,7 @@ check_reply(struct fuzz_thread *t, const uint8_t *sent, size_t n, nng_msg *msg)
 	        NULL, nng_msg_len(msg), nng_msg_body(msg));
 	if (resp == NULL || resp->status == NULL) {
 		fail_thread(t,
-		        "message %zu: the %zu-byte reply is not a "
-		        "Response with a status",
+		        "message %zu: the %zu-byte reply is not a Response with a status",
 		        t->sent, nng_msg_len(msg));
 		clm__v1__response__free_unpacked(resp, NULL);
 		return;
@@ -506,8 +505,7 @@ check_reply(struct fuzz_thread *t, const uint8_t *sent, size_t n, nng_msg *msg)
 		if (code != CLM__V1__CODE__INVALID_ARGUMENT
 		        || resp->request_id[0] != '\0') {
 			fail_thread(t,
-			        "message %zu does not decode, yet got "
-			        "code %u, request_id '%s'",
+			        "message %zu does not decode, yet got code %u, request_id '%s'",
 			        t->sent, code, resp->request_id);
 		}
 	} else if (strcmp(req->request_id, resp->request_id) != 0) {
@@ -552,8 +550,7 @@ fuzz_thread_main(void *arg)
 			t->timeouts++;
 			if (++quiet == FUZZ_QUIET_MAX) {
 				fail_thread(t,
-				        "no reply to %d messages in a "
-				        "row: is clmd alive?",
+				        "no reply to %d messages in a row: is clmd alive?",
 				        FUZZ_QUIET_MAX);
 			}
 			continue;
@@ -699,10 +696,7 @@ Test(fuzz_socket, mutated_requests_get_replies_and_clmd_keeps_serving)
 	}
 	double dt = now_s() - t0;
 	fprintf(stderr,
-	        "fuzz_socket: %zu messages in %.1f s (%.0f/s) on %d sockets: "
-	        "%zu replies (%zu to undecodable messages), %zu timeouts, "
-	        "%zu checks; OK %zu, INVALID_ARGUMENT %zu, NOT_FOUND %zu, "
-	        "UNIMPLEMENTED %zu, other %zu\n",
+	        "fuzz_socket: %zu messages in %.1f s (%.0f/s) on %d sockets: %zu replies (%zu to undecodable messages), %zu timeouts, %zu checks; OK %zu, INVALID_ARGUMENT %zu, NOT_FOUND %zu, UNIMPLEMENTED %zu, other %zu\n",
 	        sent, dt, (double) sent / dt, FUZZ_THREADS, replies, bad,
 	        timeouts, checks, codes[0], codes[3], codes[5], codes[12],
 	        replies - codes[0] - codes[3] - codes[5] - codes[12]);
@@ -878,8 +872,7 @@ Test(fuzz_socket, oversized_messages_do_not_grow_memory)
 	double dt = now_s() - t0;
 	long after = rss_kib(srv.pid);
 	fprintf(stderr,
-	        "fuzz_socket: %d oversized (%zu-byte) messages in %.1f s, "
-	        "%zu connections dropped by clmd; VmRSS %ld KiB -> %ld KiB\n",
+	        "fuzz_socket: %d oversized (%zu-byte) messages in %.1f s, %zu connections dropped by clmd; VmRSS %ld KiB -> %ld KiB\n",
 	        FUZZ_OVERSIZE, big.n, dt, dropped, before, after);
 	cr_expect_geq(dropped, FUZZ_OVERSIZE,
 	        "clmd kept %zu connections open after an oversized message",

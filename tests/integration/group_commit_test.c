@@ -136,8 +136,7 @@ Test(group_commit, status_counts_and_touchpoint_cap)
 	status(c, &tx1, &rq1, &tp1);
 	cr_assert_eq(rq1 - rq0, GC_THREADS * GC_CALLS, "every call counted");
 	cr_assert_eq(tx1 - tx0, rq1 - rq0,
-	        "two calls of %d touchpoints never share a transaction "
-	        "under a cap of 150",
+	        "two calls of %d touchpoints never share a transaction under a cap of 150",
 	        GC_BATCH);
 	cr_assert_eq(tp1 - tp0, GC_THREADS * GC_CALLS * GC_BATCH);
 

@@ -369,8 +369,7 @@ clmd_start(struct clmd_proc *p, const char *data_dir,
 			harness_track_pid(pid, false);
 			p->pid = 0;
 			fprintf(stderr,
-			        "harness: clmd exited with status %d at start "
-			        "(log %s)\n",
+			        "harness: clmd exited with status %d at start (log %s)\n",
 			        p->exit_status, p->log_path);
 			harness_dump_log(p, true);
 			return -1;

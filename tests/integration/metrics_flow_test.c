@@ -804,8 +804,7 @@ snapshot_compare(
 		uint64_t ua = y->m[i]->metrics->unique_visitors;
 		bool merged = i < N(compare_windows) && compare_merged[i];
 		cr_expect(ua == ub || (merged && ua + 1 == ub),
-		        "%s: window %zu: unique_visitors %llu before, %llu "
-		        "after",
+		        "%s: window %zu: unique_visitors %llu before, %llu after",
 		        what, i, (unsigned long long) ub,
 		        (unsigned long long) ua);
 		if (flow_same_metrics(
@@ -818,8 +817,8 @@ snapshot_compare(
 		const struct flow_win *w = i < N(compare_windows)
 		        ? &compare_windows[i]
 		        : &(struct flow_win) { 0, 0, 0, 0 };
-		cr_expect_fail("%s: metrics [day %lld, day %lld) conv %u "
-		               "channel %d differ\n  before %s\n  after  %s",
+		cr_expect_fail(
+		        "%s: metrics [day %lld, day %lld) conv %u channel %d differ\n  before %s\n  after  %s",
 		        what, (long long) (w->from / DAY_MS),
 		        (long long) (w->to / DAY_MS), w->conv, w->channel, da,
 		        db);
@@ -832,8 +831,8 @@ snapshot_compare(
 		char da[2048], db[2048];
 		flow_cohort_digest(x->co[i]->cohorts, da, sizeof(da));
 		flow_cohort_digest(y->co[i]->cohorts, db, sizeof(db));
-		cr_expect_fail("%s: cohorts %zu (granularity %d) differ\n  "
-		               "before %s\n  after  %s",
+		cr_expect_fail(
+		        "%s: cohorts %zu (granularity %d) differ\n  before %s\n  after  %s",
 		        what, i, compare_cohorts[i].gran, da, db);
 	}
 	cr_expect(flow_same_bytes(&x->exp->experiment_results->base,

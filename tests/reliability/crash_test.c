@@ -432,9 +432,7 @@ crash_worker_main(void *arg)
 				/* Fresh ids must all be accepted. */
 				if (w->odd_replies++ == 0) {
 					snprintf(w->odd, sizeof(w->odd),
-					        "event %s..: %u sent, reply "
-					        "accepted %u duplicates %u "
-					        "rejected %zu",
+					        "event %s..: %u sent, reply accepted %u duplicates %u rejected %zu",
 					        b.eid[0], n,
 					        t ? t->accepted : 0,
 					        t ? t->duplicates : 0,
@@ -522,8 +520,7 @@ crash_retrack_stored(clm_conn *c, const struct crash_log *log, size_t from,
 		uint32_t acc = crash_retrack(c, b);
 		if (acc != 0 && lost == 0) {
 			fprintf(stderr,
-			        "crash: %u of %zu stored events (requests "
-			        "%zu..%zu, first %s) were missing\n",
+			        "crash: %u of %zu stored events (requests %zu..%zu, first %s) were missing\n",
 			        acc, b->n, start, i - 1, b->eid[0]);
 		}
 		lost += acc;
@@ -616,8 +613,7 @@ crash_check_refs(
 		int grc = mdb_get(txn, tps, &tk, &tv);
 		if (grc != 0) {
 			snprintf(err, errlen,
-			        "event_ids '%.*s' -> (cid %llu, at %lld, seq "
-			        "%llu): touchpoint %s",
+			        "event_ids '%.*s' -> (cid %llu, at %lld, seq %llu): touchpoint %s",
 			        len, (const char *) k.mv_data,
 			        (unsigned long long) ref[0],
 			        (long long) ref[1],
@@ -737,8 +733,7 @@ crash_integrity(const char *dir, uint64_t want, char *err, size_t errlen)
 	}
 	if (ids_st.ms_entries != want || tps_st.ms_entries != want) {
 		snprintf(err, errlen,
-		        "event_ids holds %zu, touchpoints %zu, events sent "
-		        "%llu",
+		        "event_ids holds %zu, touchpoints %zu, events sent %llu",
 		        ids_st.ms_entries, tps_st.ms_entries,
 		        (unsigned long long) want);
 		goto done;
@@ -765,10 +760,7 @@ static void
 crash_print(const char *label, const struct crash_stats *s, int64_t ms)
 {
 	fprintf(stderr,
-	        "%s: %u cycles in %.1f s (%.0f ms each): %llu requests, "
-	        "%llu events sent, %llu acked, %llu refused, %llu in flight "
-	        "at the kill (%llu of them stored), %llu re-tracked, "
-	        "%u full re-tracks, %u store scans, lost %llu\n",
+	        "%s: %u cycles in %.1f s (%.0f ms each): %llu requests, %llu events sent, %llu acked, %llu refused, %llu in flight at the kill (%llu of them stored), %llu re-tracked, %u full re-tracks, %u store scans, lost %llu\n",
 	        label, s->cycles, (double) ms / 1000.0,
 	        s->cycles ? (double) ms / s->cycles : 0.0,
 	        (unsigned long long) s->requests, (unsigned long long) s->sent,
@@ -860,8 +852,7 @@ crash_verify(clm_conn *c, const struct crash_log *log, size_t from, size_t to,
 		uint32_t acc = crash_retrack(c, b);
 		if (acc != 0 && acc != q->n) {
 			snprintf(err, errlen,
-			        "torn batch: %u of the %u events from %s were "
-			        "stored",
+			        "torn batch: %u of the %u events from %s were stored",
 			        q->n - acc, q->n, b->eid[0]);
 			return false;
 		}
@@ -896,10 +887,7 @@ crash_verify(clm_conn *c, const struct crash_log *log, size_t from, size_t to,
 	}
 	if (found != want) {
 		snprintf(err, errlen,
-		        "after the restart the server has %llu touchpoints; "
-		        "expected %llu (%llu before + %llu acked + %llu of "
-		        "the "
-		        "in-flight ones found stored)",
+		        "after the restart the server has %llu touchpoints; expected %llu (%llu before + %llu acked + %llu of the in-flight ones found stored)",
 		        (unsigned long long) found, (unsigned long long) want,
 		        (unsigned long long) before,
 		        (unsigned long long) acked,
@@ -909,8 +897,7 @@ crash_verify(clm_conn *c, const struct crash_log *log, size_t from, size_t to,
 	uint64_t now = crash_touchpoints(c);
 	if (now != before + sent) {
 		snprintf(err, errlen,
-		        "after the checks the server has %llu touchpoints; "
-		        "%llu events were sent",
+		        "after the checks the server has %llu touchpoints; %llu events were sent",
 		        (unsigned long long) now,
 		        (unsigned long long) (before + sent));
 		return false;
@@ -950,8 +937,7 @@ crash_run(const char *label, unsigned cycles, const char *const *extra_args)
 		        = crash_run_load(cycle, delay, &log, odd, sizeof(odd));
 		if (n_odd > 0) {
 			snprintf(err, sizeof(err),
-			        "%u acknowledged requests with odd counts; "
-			        "first: %s",
+			        "%u acknowledged requests with odd counts; first: %s",
 			        n_odd, odd);
 			failed = true;
 			break;
@@ -959,8 +945,7 @@ crash_run(const char *label, unsigned cycles, const char *const *extra_args)
 
 		rc = clmd_start(&srv, srv.data_dir, extra_args);
 		cr_assert_eq(rc, 0,
-		        "cycle %u: clmd did not restart after kill -9 (log "
-		        "%s)",
+		        "cycle %u: clmd did not restart after kill -9 (log %s)",
 		        cycle, srv.log_path);
 		bool full
 		        = (cycle + 1) % full_every == 0 || cycle + 1 == cycles;

@@ -320,8 +320,7 @@ walk_db(MDB_txn *txn, MDB_dbi dbi, const char *name, size_t *entries,
 	mdb_cursor_close(cur);
 	if (rc != MDB_NOTFOUND || n != st.ms_entries) {
 		snprintf(err, errlen,
-		        "database '%s': walk ended with '%s' after %zu of %zu "
-		        "entries",
+		        "database '%s': walk ended with '%s' after %zu of %zu entries",
 		        name, mdb_strerror(rc), n, st.ms_entries);
 		return false;
 	}
@@ -795,20 +794,15 @@ load_scenario(const char *fault, clm_err want)
 			/* Only an exit (MDB_PANIC) leaves requests unanswered.
 			 */
 			cr_assert_neq(st, 0,
-			        "round %u: requests went unanswered, yet clmd "
-			        "exits 0",
+			        "round %u: requests went unanswered, yet clmd exits 0",
 			        r);
 		} else {
 			cr_assert_eq(st, 0,
-			        "round %u: clean stop after the "
-			        "fault",
-			        r);
+			        "round %u: clean stop after the fault", r);
 		}
 	}
 	fprintf(stderr,
-	        "faults: '%s' on and off under load, %d rounds: %u OK, %u "
-	        "refused%s, %u without a reply; clmd exited (MDB_PANIC) in "
-	        "%u rounds\n",
+	        "faults: '%s' on and off under load, %d rounds: %u OK, %u refused%s, %u without a reply; clmd exited (MDB_PANIC) in %u rounds\n",
 	        fault, FAULTS_TOGGLES, counts[LOAD_OK], counts[LOAD_REFUSED],
 	        counts[LOAD_REFUSED] == 0
 	                ? " (no request met the fault this run)"
@@ -826,8 +820,7 @@ load_scenario(const char *fault, clm_err want)
 	cr_assert_eq(refused_stored, 0, "%llu refused events were applied",
 	        (unsigned long long) refused_stored);
 	cr_assert_eq(stored, acked + unknown_stored,
-	        "%llu touchpoints after the restart; the replies account for "
-	        "%llu",
+	        "%llu touchpoints after the restart; the replies account for %llu",
 	        (unsigned long long) stored,
 	        (unsigned long long) (acked + unknown_stored));
 	uint64_t sent = 0;

@@ -451,22 +451,17 @@ ov_retrack(clm_conn *c, const struct ov_worker *w, struct tp_batch *b)
 		const Clm__V1__TrackReply *t = resp->track;
 		if (q->fate == OV_UNKNOWN) {
 			cr_assert(t->accepted == 0 || t->accepted == q->n,
-			        "torn batch: %u of the %u events of %s.. "
-			        "stored",
+			        "torn batch: %u of the %u events of %s.. stored",
 			        t->duplicates, q->n, b->eid[0]);
 			stored += t->duplicates;
 		} else if (q->fate == OV_OK) {
 			cr_assert_eq(t->duplicates, q->n,
-			        "%u of the %u events of acknowledged %s.. "
-			        "were "
-			        "missing",
+			        "%u of the %u events of acknowledged %s.. were missing",
 			        t->accepted, q->n, b->eid[0]);
 			stored += q->n;
 		} else {
 			cr_assert_eq(t->accepted, q->n,
-			        "%s.. answered %s, yet %u of its %u events "
-			        "were "
-			        "stored",
+			        "%s.. answered %s, yet %u of its %u events were stored",
 			        b->eid[0],
 			        q->fate == OV_DEADLINE ? "DEADLINE_EXCEEDED"
 			                               : "UNAVAILABLE",
@@ -537,9 +532,7 @@ Test(overload, full_queue_is_unavailable_and_loses_nothing)
 		unavailable += w[i].unavailable;
 	}
 	fprintf(stderr,
-	        "overload: %u writers x %u batches of %u in %lld ms: %u OK, "
-	        "%u UNAVAILABLE 'retry later' replies%s; reads answered "
-	        "%u times, slowest %lld ms\n",
+	        "overload: %u writers x %u batches of %u in %lld ms: %u OK, %u UNAVAILABLE 'retry later' replies%s; reads answered %u times, slowest %lld ms\n",
 	        OV_WRITERS, OV_ROUNDS, OV_BATCH, (long long) load_ms, ok,
 	        unavailable,
 	        unavailable == 0 ? " (none seen: the queue never filled)" : "",
@@ -608,13 +601,11 @@ Test(overload, deadline_exceeded_is_not_applied)
 		load_unavailable += load[i].unavailable;
 	}
 	fprintf(stderr,
-	        "overload: %u probes with deadline_ms 1: %u OK, %u "
-	        "DEADLINE_EXCEEDED, %u UNAVAILABLE%s; loaders: %u OK, %u "
-	        "UNAVAILABLE; reads answered %u times, slowest %lld ms\n",
+	        "overload: %u probes with deadline_ms 1: %u OK, %u DEADLINE_EXCEEDED, %u UNAVAILABLE%s; loaders: %u OK, %u UNAVAILABLE; reads answered %u times, slowest %lld ms\n",
 	        OV_PROBES, probe.ok, probe.deadline, probe.unavailable,
-	        probe.deadline == 0 ? " (no DEADLINE_EXCEEDED this run: the "
-	                              "writer was never busy enough)"
-	                            : "",
+	        probe.deadline == 0
+	                ? " (no DEADLINE_EXCEEDED this run: the writer was never busy enough)"
+	                : "",
 	        load_ok, load_unavailable, poller.calls,
 	        (long long) poller.max_ms);
 	ov_assert_clean(load, OV_LOADERS);
@@ -681,8 +672,7 @@ Test(overload, sigterm_under_load_drains_and_loses_nothing)
 		unknown += w[i].unknown;
 	}
 	fprintf(stderr,
-	        "overload: SIGTERM under load: clmd exited %d after %lld ms; "
-	        "%u OK, %u UNAVAILABLE, %u without a reply\n",
+	        "overload: SIGTERM under load: clmd exited %d after %lld ms; %u OK, %u UNAVAILABLE, %u without a reply\n",
 	        st, (long long) stop_ms, ok, unavailable, unknown);
 	if (st != 0 || stop_ms > 1000) {
 		char *log = harness_read_file(srv.log_path);
@@ -707,13 +697,11 @@ Test(overload, sigterm_under_load_drains_and_loses_nothing)
 	}
 	tp_batch_fini(&b);
 	cr_assert_eq(before, stored,
-	        "%llu touchpoints after the restart, but the batches account "
-	        "for %llu",
+	        "%llu touchpoints after the restart, but the batches account for %llu",
 	        (unsigned long long) before, (unsigned long long) stored);
 	cr_assert_eq(ov_touchpoints(c), sent);
 	fprintf(stderr,
-	        "overload: after the restart: %llu events stored, %llu of "
-	        "them from requests left without a reply\n",
+	        "overload: after the restart: %llu events stored, %llu of them from requests left without a reply\n",
 	        (unsigned long long) stored,
 	        (unsigned long long) (stored - (uint64_t) ok * OV_LOAD_BATCH));
 	clm_close(c);

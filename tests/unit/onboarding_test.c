@@ -105,8 +105,7 @@ check_median(store_txn *txn, const int64_t *cur, const char *ctx, int step)
 	        ctx, step, known, count_of(cur));
 	if (want_known) {
 		cr_assert_eq(twice, want_twice,
-		        "%s step %d: twice the median %lld, brute force %lld "
-		        "(%zu values)",
+		        "%s step %d: twice the median %lld, brute force %lld (%zu values)",
 		        ctx, step, (long long) twice, (long long) want_twice,
 		        count_of(cur));
 	}

@@ -539,8 +539,7 @@ Test(pbjson, print_oneof)
 	req.call_case = CLM__V1__REQUEST__CALL_TRACK;
 	req.track = &track;
 	pbjson_test_expect_print(&req,
-	        "{\"requestId\":\"r1\",\"track\":{\"touchpoints\":"
-	        "[{\"eventId\":\"e1\",\"type\":\"SIGNUP\"}]}}");
+	        "{\"requestId\":\"r1\",\"track\":{\"touchpoints\":[{\"eventId\":\"e1\",\"type\":\"SIGNUP\"}]}}");
 
 	/* The selected member prints even when it is empty. */
 	req.call_case = CLM__V1__REQUEST__CALL_SERVER_STATUS;
@@ -561,9 +560,7 @@ Test(pbjson, print_oneof)
 	resp.result_case = CLM__V1__RESPONSE__RESULT_ASSIGN;
 	resp.assign = &assign;
 	pbjson_test_expect_print(&resp,
-	        "{\"requestId\":\"r2\",\"status\":{\"code\":\"NOT_FOUND\","
-	        "\"message\":\"no such experiment 'x'\"},"
-	        "\"assign\":{\"variant\":\"b\",\"firstExposure\":true}}");
+	        "{\"requestId\":\"r2\",\"status\":{\"code\":\"NOT_FOUND\",\"message\":\"no such experiment 'x'\"},\"assign\":{\"variant\":\"b\",\"firstExposure\":true}}");
 }
 
 Test(pbjson, print_enums_and_integers)
@@ -586,9 +583,7 @@ Test(pbjson, print_enums_and_integers)
 	c.n_risk_reasons = 3;
 	c.risk_reasons = reasons;
 	pbjson_test_expect_print(&c,
-	        "{\"riskReasons\":[\"INACTIVE\",\"RECENT_REFUND\",77],"
-	        "\"firstSeenMs\":\"-9223372036854775808\","
-	        "\"lastSeenMs\":\"9223372036854775807\"}");
+	        "{\"riskReasons\":[\"INACTIVE\",\"RECENT_REFUND\",77],\"firstSeenMs\":\"-9223372036854775808\",\"lastSeenMs\":\"9223372036854775807\"}");
 
 	st.db_bytes = UINT64_MAX;
 	st.uptime_s = -5;
@@ -633,8 +628,7 @@ Test(pbjson, print_string_escapes)
 
 	tp.event_id = "q\"b\\s/\b\f\n\r\t\x01\x1f\x7f end";
 	pbjson_test_expect_print(&tp,
-	        "{\"eventId\":\"q\\\"b\\\\s/\\b\\f\\n\\r\\t\\u0001\\u001f"
-	        "\\u007f end\"}");
+	        "{\"eventId\":\"q\\\"b\\\\s/\\b\\f\\n\\r\\t\\u0001\\u001f\\u007f end\"}");
 
 	/* Valid UTF-8 passes through unchanged. */
 	tp.event_id = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";
@@ -712,14 +706,7 @@ Test(pbjson, print_node_kinds)
 	 * is not named after its field is an ordinary repeated message.
 	 */
 	pbjson_test_expect_print(&n,
-	        "{\"b\":\"AAEC//4=\",\"i32\":-1,"
-	        "\"u64\":\"18446744073709551615\",\"flag\":true,"
-	        "\"nums\":[1,-2,-2147483648],\"tags\":[\"x\",\"\"],\"f\":1.5,"
-	        "\"blobs\":[\"\",\"AA==\",\"AAE=\"],"
-	        "\"children\":{\"-7\":{\"child\":{\"flag\":true}}},"
-	        "\"s64\":\"-9223372036854775808\",\"choiceS\":\"\","
-	        "\"optI\":0,\"boolMap\":{\"true\":\"yes\",\"false\":\"\"},"
-	        "\"extra\":[{\"key\":3}]}");
+	        "{\"b\":\"AAEC//4=\",\"i32\":-1,\"u64\":\"18446744073709551615\",\"flag\":true,\"nums\":[1,-2,-2147483648],\"tags\":[\"x\",\"\"],\"f\":1.5,\"blobs\":[\"\",\"AA==\",\"AAE=\"],\"children\":{\"-7\":{\"child\":{\"flag\":true}}},\"s64\":\"-9223372036854775808\",\"choiceS\":\"\",\"optI\":0,\"boolMap\":{\"true\":\"yes\",\"false\":\"\"},\"extra\":[{\"key\":3}]}");
 
 	n.choice_case = PBJSON_TEST_CHOICE_N;
 	n.choice.n = 0;
@@ -878,15 +865,7 @@ Test(pbjson, round_trip_request_response)
 Test(pbjson, round_trip_node)
 {
 	static const char json[]
-	        = "{\"child\":{\"child\":{\"name\":\"deep\"}},\"b\":\"/+8=\","
-	          "\"i32\":-2147483648,\"u64\":\"18446744073709551615\","
-	          "\"flag\":true,\"nums\":[0,1,2147483647],"
-	          "\"tags\":[\"\",\"t\"],\"f\":\"NaN\",\"blobs\":[\"\",\"AA=="
-	          "\"],"
-	          "\"children\":{\"1\":{},\"-2\":{\"name\":\"n\"}},"
-	          "\"s64\":\"-1\",\"choiceN\":-5,\"optI\":0,\"name\":\"x\","
-	          "\"boolMap\":{\"false\":\"f\",\"true\":\"\"},"
-	          "\"extra\":[{\"key\":1,\"value\":{}}]}";
+	        = "{\"child\":{\"child\":{\"name\":\"deep\"}},\"b\":\"/+8=\",\"i32\":-2147483648,\"u64\":\"18446744073709551615\",\"flag\":true,\"nums\":[0,1,2147483647],\"tags\":[\"\",\"t\"],\"f\":\"NaN\",\"blobs\":[\"\",\"AA==\"],\"children\":{\"1\":{},\"-2\":{\"name\":\"n\"}},\"s64\":\"-1\",\"choiceN\":-5,\"optI\":0,\"name\":\"x\",\"boolMap\":{\"false\":\"f\",\"true\":\"\"},\"extra\":[{\"key\":1,\"value\":{}}]}";
 	pbjson_test_node *n = pbjson_test_parse(json, &pbjson_test_node_desc);
 	char *got;
 
@@ -916,12 +895,7 @@ Test(pbjson, round_trip_node)
 Test(pbjson, parse_snake_case_and_alternatives)
 {
 	Clm__V1__Touchpoint *tp = pbjson_test_parse(
-	        " \t\r\n{ \"event_id\" : \"e1\" , \"customerId\":\"c1\","
-	        "\"occurred_at_ms\":17,\"duration_s\":\"7\",\"type\":13,"
-	        "\"channel\":\"5\",\"value\":\"2.5\",\"sentiment\":-1e0,"
-	        "\"location\":{\"lat\":\"Infinity\",\"lon\":\"-Infinity\"},"
-	        "\"item_id\":null,\"campaign\":\"\\u00e9\\ud83d\\ude00\\/\","
-	        "\"properties\":{}}\n\n  ",
+	        " \t\r\n{ \"event_id\" : \"e1\" , \"customerId\":\"c1\",\"occurred_at_ms\":17,\"duration_s\":\"7\",\"type\":13,\"channel\":\"5\",\"value\":\"2.5\",\"sentiment\":-1e0,\"location\":{\"lat\":\"Infinity\",\"lon\":\"-Infinity\"},\"item_id\":null,\"campaign\":\"\\u00e9\\ud83d\\ude00\\/\",\"properties\":{}}\n\n  ",
 	        &clm__v1__touchpoint__descriptor);
 
 	cr_assert_str_eq(tp->event_id, "e1");
@@ -949,10 +923,8 @@ Test(pbjson, parse_integers_exactly)
 	Clm__V1__Touchpoint *tp;
 
 	/* Above 2^53, where a double would round. */
-	c = pbjson_test_parse("{\"firstSeenMs\":9007199254740993,"
-	                      "\"lastSeenMs\":\"-9223372036854775808\","
-	                      "\"purchases\":1e3,\"refunds\":\"1.0\","
-	                      "\"referrals\":0.5e1,\"asOfMs\":-0}",
+	c = pbjson_test_parse(
+	        "{\"firstSeenMs\":9007199254740993,\"lastSeenMs\":\"-9223372036854775808\",\"purchases\":1e3,\"refunds\":\"1.0\",\"referrals\":0.5e1,\"asOfMs\":-0}",
 	        &clm__v1__customer__descriptor);
 	cr_assert_eq(c->first_seen_ms, 9007199254740993LL);
 	cr_assert_eq(c->last_seen_ms, INT64_MIN);
@@ -962,9 +934,8 @@ Test(pbjson, parse_integers_exactly)
 	cr_assert_eq(c->as_of_ms, 0);
 	clm__v1__customer__free_unpacked(c, NULL);
 
-	st = pbjson_test_parse("{\"dbBytes\":18446744073709551615,"
-	                       "\"mapBytes\":\"184467440737095516.15e2\","
-	                       "\"customers\":\"0.000e99999999999999999999\"}",
+	st = pbjson_test_parse(
+	        "{\"dbBytes\":18446744073709551615,\"mapBytes\":\"184467440737095516.15e2\",\"customers\":\"0.000e99999999999999999999\"}",
 	        &clm__v1__status_reply__descriptor);
 	cr_assert_eq(st->db_bytes, UINT64_MAX);
 	cr_assert_eq(st->map_bytes, UINT64_MAX);
@@ -982,8 +953,7 @@ Test(pbjson, parse_integers_exactly)
 Test(pbjson, parse_oneof_sets_case)
 {
 	Clm__V1__Request *r = pbjson_test_parse(
-	        "{\"requestId\":\"r1\",\"track\":null,"
-	        "\"get_customer\":{\"customerId\":\"c9\"}}",
+	        "{\"requestId\":\"r1\",\"track\":null,\"get_customer\":{\"customerId\":\"c9\"}}",
 	        &clm__v1__request__descriptor);
 
 	cr_assert_eq(r->call_case, CLM__V1__REQUEST__CALL_GET_CUSTOMER);
@@ -1111,9 +1081,7 @@ Test(pbjson, error_unknown_and_duplicate_fields)
 	        "field 'location': given more than once");
 	pbjson_test_fail("{\"track\":{},\"getCustomer\":{}}",
 	        &clm__v1__request__descriptor,
-	        "field 'getCustomer': another member of its oneof, 'track', "
-	        "is "
-	        "already set");
+	        "field 'getCustomer': another member of its oneof, 'track', is already set");
 	pbjson_test_fail(
 	        "{\"properties\":{\"a\":\"1\",\"b\":\"\",\"a\":\"2\"}}", d,
 	        "field 'properties': duplicate map key 'a'");
@@ -1162,8 +1130,7 @@ Test(pbjson, error_wrong_types)
 	        "field 'track.touchpoints[1].eventId': expected a string");
 	pbjson_test_fail("{\"track\":{\"touchpoints\":[null]}}",
 	        &clm__v1__request__descriptor,
-	        "field 'track.touchpoints[0]': null is not allowed in an "
-	        "array");
+	        "field 'track.touchpoints[0]': null is not allowed in an array");
 	pbjson_test_fail("{\"track\":{\"touchpoints\":{}}}",
 	        &clm__v1__request__descriptor,
 	        "field 'track.touchpoints': expected an array");
@@ -1182,11 +1149,9 @@ Test(pbjson, error_wrong_types)
 	pbjson_test_fail("{\"properties\":{\"k\":\"v\" \"x\"}}", d,
 	        "invalid JSON at offset 23: expected ',' or '}'");
 	pbjson_test_fail("{\"properties\":{\"\\u0000\":\"v\"}}", d,
-	        "field 'properties[?]': map key contains U+0000, which cannot "
-	        "be stored");
+	        "field 'properties[?]': map key contains U+0000, which cannot be stored");
 	pbjson_test_fail("{\"eventId\":\"a\\u0000b\"}", d,
-	        "field 'eventId': string contains U+0000, which cannot be "
-	        "stored");
+	        "field 'eventId': string contains U+0000, which cannot be stored");
 }
 
 Test(pbjson, error_node_types)
@@ -1211,13 +1176,11 @@ Test(pbjson, error_node_types)
 	pbjson_test_fail("{\"i32\":-2147483649}", d,
 	        "field 'i32': value '-2147483649' out of range for sint32");
 	pbjson_test_fail("{\"u64\":\"18446744073709551616\"}", d,
-	        "field 'u64': value '18446744073709551616' out of range for "
-	        "fixed64");
+	        "field 'u64': value '18446744073709551616' out of range for fixed64");
 	pbjson_test_fail("{\"u64\":-1}", d,
 	        "field 'u64': value '-1' out of range for fixed64");
 	pbjson_test_fail("{\"s64\":9223372036854775808}", d,
-	        "field 's64': value '9223372036854775808' out of range for "
-	        "sfixed64");
+	        "field 's64': value '9223372036854775808' out of range for sfixed64");
 	pbjson_test_fail("{\"f\":1e39}", d,
 	        "field 'f': value '1e39' out of range for float");
 	pbjson_test_fail("{\"nums\":[1,\"x\"]}", d,
@@ -1227,8 +1190,7 @@ Test(pbjson, error_node_types)
 	pbjson_test_fail(
 	        "{\"tags\":\"x\"}", d, "field 'tags': expected an array");
 	pbjson_test_fail("{\"choiceS\":\"x\",\"choice_n\":1}", d,
-	        "field 'choice_n': another member of its oneof, 'choiceS', is "
-	        "already set");
+	        "field 'choice_n': another member of its oneof, 'choiceS', is already set");
 	pbjson_test_fail("{\"children\":{\"x\":{}}}", d,
 	        "field 'children[x]': invalid int32 'x'");
 	pbjson_test_fail("{\"children\":{\"1\":{},\"1\":{}}}", d,
@@ -1240,8 +1202,7 @@ Test(pbjson, error_node_types)
 	pbjson_test_fail("{\"children\":{\"1\":\"x\"}}", d,
 	        "field 'children[1]': expected an object");
 	pbjson_test_fail("{\"boolMap\":{\"yes\":\"x\"}}", d,
-	        "field 'boolMap[yes]': invalid bool map key 'yes': expected "
-	        "\"true\" or \"false\"");
+	        "field 'boolMap[yes]': invalid bool map key 'yes': expected \"true\" or \"false\"");
 	pbjson_test_fail("{\"boolMap\":{\"true\":\"x\",\"true\":\"y\"}}", d,
 	        "field 'boolMap': duplicate map key 'true'");
 	pbjson_test_fail("{\"extra\":{\"1\":{}}}", d,
@@ -1343,18 +1304,15 @@ Test(pbjson, hostile_numbers)
 	pbjson_test_fail("{\"durationS\":-1}", d,
 	        "field 'durationS': value '-1' out of range for uint32");
 	pbjson_test_fail("{\"durationS\":4294967296}", d,
-	        "field 'durationS': value '4294967296' out of range for "
-	        "uint32");
+	        "field 'durationS': value '4294967296' out of range for uint32");
 	pbjson_test_fail("{\"durationS\":1.5}", d,
 	        "field 'durationS': expected an integer, got '1.5'");
 	pbjson_test_fail("{\"durationS\":1e-1}", d,
 	        "field 'durationS': expected an integer, got '1e-1'");
 	pbjson_test_fail("{\"occurredAtMs\":\"9223372036854775808\"}", d,
-	        "field 'occurredAtMs': value '9223372036854775808' out of "
-	        "range for int64");
+	        "field 'occurredAtMs': value '9223372036854775808' out of range for int64");
 	pbjson_test_fail("{\"occurredAtMs\":1e99999999999999999999999999}", d,
-	        "field 'occurredAtMs': value '1e99999999999999999999999999' "
-	        "out of range for int64");
+	        "field 'occurredAtMs': value '1e99999999999999999999999999' out of range for int64");
 	pbjson_test_fail("{\"value\":1e999}", d,
 	        "field 'value': value '1e999' out of range for double");
 	pbjson_test_fail("{\"value\":-1e999}", d,
@@ -1425,8 +1383,7 @@ Test(pbjson, hostile_deep_nesting)
 	}
 	e = pbjson_test_fail_n(json, len, &pbjson_test_node_desc);
 	cr_assert_str_eq(e,
-	        "invalid JSON at offset 576: nesting deeper than "
-	        "64 levels");
+	        "invalid JSON at offset 576: nesting deeper than 64 levels");
 	for (len = 0, i = 0; i < n; i++) {
 		len += (size_t) sprintf(json + len, "{\"children\":{\"1\":");
 	}
@@ -1547,14 +1504,9 @@ Test(pbjson, hostile_mutations)
 	        0);
 	free(seed);
 
-	cr_assert_gt(pbjson_test_mutate(
-	                     "{\"child\":{\"b\":\"AAEC\"},\"b\":\"/+8=\","
-	                     "\"i32\":-2,\"u64\":\"18\",\"flag\":true,"
-	                     "\"nums\":[0,1],\"tags\":[\"t\"],\"f\":1.5,"
-	                     "\"blobs\":[\"AA==\"],\"children\":{\"1\":{},"
-	                     "\"-2\":{\"name\":\"n\"}},\"s64\":\"-1\","
-	                     "\"choiceN\":-5,\"optI\":0,"
-	                     "\"boolMap\":{\"false\":\"f\",\"true\":\"\"}}",
-	                     &pbjson_test_node_desc, 20000),
+	cr_assert_gt(
+	        pbjson_test_mutate(
+	                "{\"child\":{\"b\":\"AAEC\"},\"b\":\"/+8=\",\"i32\":-2,\"u64\":\"18\",\"flag\":true,\"nums\":[0,1],\"tags\":[\"t\"],\"f\":1.5,\"blobs\":[\"AA==\"],\"children\":{\"1\":{},\"-2\":{\"name\":\"n\"}},\"s64\":\"-1\",\"choiceN\":-5,\"optI\":0,\"boolMap\":{\"false\":\"f\",\"true\":\"\"}}",
+	                &pbjson_test_node_desc, 20000),
 	        0);
 }

@@ -830,8 +830,7 @@ Test(risk, negative_sentiment_threshold)
 			cr_assert(model_sentiment_mean(&a.p, &p->mp, &mean));
 			cr_assert(mean < p->mp.negative_sentiment);
 			cr_assert(negative(&a, p),
-			        "[%s] a mean just below the threshold did not "
-			        "count",
+			        "[%s] a mean just below the threshold did not count",
 			        p->name);
 		}
 	}
@@ -969,8 +968,7 @@ Test(risk, negative_sentiment_at_the_float_threshold)
 	cr_assert(model_sentiment_mean(&a.p, &ps.mp, &mean));
 	cr_expect(!model_sentiment_negative(&a.p, &ps.mp));
 	cr_expect(!negative(&a, &ps),
-	        "five sentiments of -0.3 (mean %.17g) give NEGATIVE_SENTIMENT "
-	        "with threshold -0.3",
+	        "five sentiments of -0.3 (mean %.17g) give NEGATIVE_SENTIMENT with threshold -0.3",
 	        mean);
 	/* -0.3f is 0xbe99999a; one float step more negative: 0xbe99999b. */
 	for (size_t i = 0; i < 5; i++) {
@@ -1350,8 +1348,7 @@ risk_property_run(uint64_t seed, int journeys)
 		for (size_t ti = 0; ti < nt; ti++) {
 			char ctx[160];
 			snprintf(ctx, sizeof(ctx),
-			        "seed %llu journey %d (%zu touches, %s) as of "
-			        "T0%+lld ms",
+			        "seed %llu journey %d (%zu touches, %s) as of T0%+lld ms",
 			        (unsigned long long) seed, jn, n, ps.name,
 			        (long long) (times[ti] - T0));
 			struct got_risk g;

@@ -502,8 +502,7 @@ Test(telemetry, label_values_are_escaped)
 	g.version = "1.0 \"beta\"\\x\nnext";
 	char *text = format(&tm, &g, &ex);
 	cr_expect_not_null(strstr(text,
-	        "clm_build_info{version=\"1.0 \\\"beta\\\"\\\\x\\nnext\"} "
-	        "1\n"));
+	        "clm_build_info{version=\"1.0 \\\"beta\\\"\\\\x\\nnext\"} 1\n"));
 	cr_expect_eq(value(&ex, "clm_build_info", "version",
 	                     "1.0 \"beta\"\\x\nnext", NULL, NULL),
 	        1);

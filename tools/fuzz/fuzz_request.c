@@ -303,8 +303,7 @@ fuzz_atexit(void)
 {
 	if (fuzz.resets > 0) {
 		fprintf(stderr,
-		        "fuzz_request: the store was full and made "
-		        "anew %lu times\n",
+		        "fuzz_request: the store was full and made anew %lu times\n",
 		        fuzz.resets);
 	}
 	fuzz_store_close();

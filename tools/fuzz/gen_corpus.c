@@ -325,18 +325,10 @@ gen_invalid(const char *dir)
 	gen_write(dir, "garbage", garbage, sizeof(garbage));
 
 	static const char tp_json[]
-	        = "{\"eventId\":\"e-9\",\"customerId\":\"c-1\","
-	          "\"type\":\"PURCHASE\",\"channel\":\"EMAIL\","
-	          "\"occurredAtMs\":\"1768003200000\",\"itemId\":\"i-2\","
-	          "\"value\":99.5,\"currency\":\"EUR\",\"sentiment\":0.25,"
-	          "\"location\":{\"lat\":48.85,\"lon\":2.35},"
-	          "\"properties\":{\"kind\":\"UPSELL\",\"x\":\"\\u00e9\"}}";
+	        = "{\"eventId\":\"e-9\",\"customerId\":\"c-1\",\"type\":\"PURCHASE\",\"channel\":\"EMAIL\",\"occurredAtMs\":\"1768003200000\",\"itemId\":\"i-2\",\"value\":99.5,\"currency\":\"EUR\",\"sentiment\":0.25,\"location\":{\"lat\":48.85,\"lon\":2.35},\"properties\":{\"kind\":\"UPSELL\",\"x\":\"\\u00e9\"}}";
 	gen_write(dir, "touchpoint.json", tp_json, sizeof(tp_json) - 1);
 	static const char req_json[]
-	        = "{\"requestId\":\"json-1\",\"deadlineMs\":500,"
-	          "\"recommend\":{\"customerId\":\"c-1\",\"limit\":2,"
-	          "\"cartItems\":[\"i-1\"],\"claim\":true,"
-	          "\"channel\":\"SMS\",\"nowMs\":\"1768003200000\"}}";
+	        = "{\"requestId\":\"json-1\",\"deadlineMs\":500,\"recommend\":{\"customerId\":\"c-1\",\"limit\":2,\"cartItems\":[\"i-1\"],\"claim\":true,\"channel\":\"SMS\",\"nowMs\":\"1768003200000\"}}";
 	gen_write(dir, "request.json", req_json, sizeof(req_json) - 1);
 }
 

@@ -67,28 +67,21 @@
 static const char gen_usage_text[]
         = "usage: clm-gen [options]\n"
           "\n"
-          "Writes realistic customer journeys as NDJSON, one "
-          "clm.v1.Touchpoint per line\n"
-          "(proto3 JSON, as `clm track` and `clm import` read). The output "
-          "is a pure\n"
+          "Writes realistic customer journeys as NDJSON, one clm.v1.Touchpoint per line\n"
+          "(proto3 JSON, as `clm track` and `clm import` read). The output is a pure\n"
           "function of the options.\n"
           "\n"
           "  --seed N        random seed (default 1)\n"
           "  --customers N   customers to generate (default 1000)\n"
           "  --days D        span of history in days (default 90)\n"
-          "  --end DATE      end of the history, exclusive: YYYY-MM-DD "
-          "(00:00 UTC) or\n"
-          "                  unix ms (default today 00:00 UTC); events lie "
-          "in\n"
+          "  --end DATE      end of the history, exclusive: YYYY-MM-DD (00:00 UTC) or\n"
+          "                  unix ms (default today 00:00 UTC); events lie in\n"
           "                  [end - days, end)\n"
-          "  --out FILE      touchpoints to FILE (default standard output, "
-          "also -)\n"
-          "  --spend FILE    also write daily spend of PAID_ADS, "
-          "ORGANIC_SOCIAL and EMAIL\n"
+          "  --out FILE      touchpoints to FILE (default standard output, also -)\n"
+          "  --spend FILE    also write daily spend of PAID_ADS, ORGANIC_SOCIAL and EMAIL\n"
           "                  as NDJSON of clm.v1.Spend\n"
           "  --items N       catalog size (default 50)\n"
-          "  --catalog FILE  also write the catalog as NDJSON of "
-          "clm.v1.Item, then the\n"
+          "  --catalog FILE  also write the catalog as NDJSON of clm.v1.Item, then the\n"
           "                  clm.v1.Store lines the STORE_VISITs name\n"
           "  --quiet         no summary on standard error\n"
           "  --help          this text\n"
@@ -250,8 +243,7 @@ gen_parse_args(struct gen *g, int argc, char **argv)
 		if (!gen_parse_uint(value, &v) || v < opt->min
 		        || v > opt->max) {
 			return gen_usage_error(
-			        "invalid --%s '%s': want a whole "
-			        "number from %llu to %llu",
+			        "invalid --%s '%s': want a whole number from %llu to %llu",
 			        opt->name, value,
 			        (unsigned long long) opt->min,
 			        (unsigned long long) opt->max);
@@ -265,19 +257,17 @@ gen_parse_args(struct gen *g, int argc, char **argv)
 		g->end_ms = gen_floor_div(now_ms, GEN_DAY_MS) * GEN_DAY_MS;
 	} else if (!gen_parse_end(g->end_arg, &g->end_ms)) {
 		return gen_usage_error(
-		        "invalid --end '%s': want YYYY-MM-DD or "
-		        "unix milliseconds",
+		        "invalid --end '%s': want YYYY-MM-DD or unix milliseconds",
 		        g->end_arg);
 	}
 	g->start_ms = g->end_ms - (int64_t) g->days * GEN_DAY_MS;
 	if (g->start_ms < GEN_MIN_MS) {
 		return gen_usage_error(
-		        "--end minus --days is before 2000-01-01, "
-		        "which clmd rejects");
+		        "--end minus --days is before 2000-01-01, which clmd rejects");
 	}
 	if (g->end_ms > now_ms + GEN_DAY_MS) {
-		return gen_usage_error("--end '%s' is more than 24 h in the "
-		                       "future, which clmd rejects",
+		return gen_usage_error(
+		        "--end '%s' is more than 24 h in the future, which clmd rejects",
 		        g->end_arg);
 	}
 	return -1;
@@ -292,9 +282,7 @@ gen_summary(const struct gen *g, double seconds)
 	gen_format_time(g->min_t, first, sizeof(first));
 	gen_format_time(g->max_t, last, sizeof(last));
 	fprintf(stderr,
-	        "clm-gen: %llu customers, %llu touchpoints, %llu purchases by "
-	        "%llu customers (%.1f %%), window [%s, %s) %llu days, events "
-	        "%s .. %s, %.1f s\n",
+	        "clm-gen: %llu customers, %llu touchpoints, %llu purchases by %llu customers (%.1f %%), window [%s, %s) %llu days, events %s .. %s, %.1f s\n",
 	        (unsigned long long) g->customers,
 	        (unsigned long long) g->counter,
 	        (unsigned long long) g->type_count[PURCHASE],
