@@ -12,18 +12,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agg_rebuild.h"
-#include "auth.h"
-#include "clock.h"
 #include "config.h"
-#include "http.h"
-#include "log.h"
-#include "notify.h"
-#include "pubsub.h"
-#include "rpc.h"
+#include "net/auth.h"
+#include "net/http.h"
+#include "net/notify.h"
+#include "net/pubsub.h"
+#include "net/rpc.h"
 #include "server.h"
-#include "store.h"
-#include "writer.h"
+#include "store/agg_rebuild.h"
+#include "store/store.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "write/writer.h"
 
 /* Keeps fds 0-2 open so no database or socket ever lands on them. */
 static void

@@ -7,12 +7,12 @@
 
 #include <stdint.h>
 
+#include "calls/validate.h"
 #include "config.h"
-#include "model.h"
-#include "pubsub.h"
-#include "store.h"
-#include "validate.h"
-#include "writer.h"
+#include "core/model.h"
+#include "net/pubsub.h"
+#include "store/store.h"
+#include "write/writer.h"
 
 struct auth;
 

@@ -11,9 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agg.h"
-#include "arena.h"
-#include "model.h"
+#include "core/agg.h"
+#include "core/model.h"
+#include "util/arena.h"
 
 #define DAY  MODEL_DAY_MS
 #define HOUR (3600 * 1000LL)

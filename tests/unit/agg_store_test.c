@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agg.h"
 #include "agg_fixture.h"
-#include "arena.h"
-#include "hll.h"
-#include "model.h"
-#include "store.h"
+#include "core/agg.h"
+#include "core/hll.h"
+#include "core/model.h"
+#include "store/store.h"
 #include "testdir.h"
+#include "util/arena.h"
 
 /* ---------------------------------------------------------------------- */
 /* Store helpers                                                          */

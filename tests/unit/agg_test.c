@@ -11,11 +11,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "agg.h"
 #include "agg_fixture.h"
-#include "arena.h"
-#include "hll.h"
-#include "model.h"
+#include "core/agg.h"
+#include "core/hll.h"
+#include "core/model.h"
+#include "util/arena.h"
 
 /* ---------------------------------------------------------------------- */
 /* Calendar helpers (the C library's, independent of agg.c)               */

@@ -9,8 +9,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "arena.h"
 #include "clm/v1/clm.pb-c.h"
+#include "util/arena.h"
 
 Test(arena, init_allocates_nothing_and_fini_resets)
 {

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store.h"
+#include "store/store.h"
 #include "testdir.h"
 
 #define GROWTH_RECORDS 3000

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hll.h"
+#include "core/hll.h"
 
 /* The largest value a register can hold: 64 - P leading zeros, plus one. */
 #define HLL_RHO_MAX (64 - HLL_P + 1)

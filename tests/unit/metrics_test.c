@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "clm/v1/clm.pb-c.h"
-#include "metrics.h"
+#include "core/metrics.h"
 
 #define DAY MODEL_DAY_MS
 

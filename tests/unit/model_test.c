@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "clm/v1/clm.pb-c.h"
-#include "model.h"
+#include "core/model.h"
 
 #define T0          1700000000000LL /* a base event time (2023-11-14) */
 #define MAX_TOUCHES 64

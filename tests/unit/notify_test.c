@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "notify.h"
+#include "net/notify.h"
 
 struct receiver {
 	int fd;

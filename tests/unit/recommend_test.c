@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "model.h"
-#include "recommend.h"
+#include "core/model.h"
+#include "core/recommend.h"
 
 #define MIN_MS  60000LL
 #define HOUR_MS (60 * MIN_MS)

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "model.h"
+#include "core/model.h"
 
 #define T0          1700000000000LL /* a base event time (2023-11-14) */
 #define H           3600000LL

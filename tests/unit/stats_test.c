@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "stats.h"
+#include "core/stats.h"
 
 #define EPS 1e-6
 

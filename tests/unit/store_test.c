@@ -15,9 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "arena.h"
-#include "store.h"
+#include "store/store.h"
 #include "testdir.h"
+#include "util/arena.h"
 
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                */

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "telemetry.h"
+#include "util/telemetry.h"
 
 /* ---------------------------------------------------------------------- */
 /* A small parser of the text format                                      */

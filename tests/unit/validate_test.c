@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "arena.h"
-#include "reply.h"
-#include "validate.h"
+#include "calls/reply.h"
+#include "calls/validate.h"
+#include "util/arena.h"
 
 #define NOW_MS 1700000000000LL /* the clock of every touchpoint test */
 #define PREFIX "touchpoints[0]"

@@ -53,15 +53,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "arena.h"
-#include "clock.h"
+#include "calls/dispatch.h"
 #include "config.h"
-#include "dispatch.h"
-#include "log.h"
 #include "pbjson.h"
 #include "server.h"
-#include "store.h"
-#include "writer.h"
+#include "store/store.h"
+#include "util/arena.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "write/writer.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

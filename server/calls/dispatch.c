@@ -1,0 +1,286 @@
+#include "calls/dispatch.h"
+
+#include <string.h>
+
+#include "calls/calls.h"
+#include "calls/reply.h"
+#include "net/auth.h"
+#include "util/clock.h"
+
+enum dispatch_kind { DISPATCH_READ, DISPATCH_WRITE };
+
+struct dispatch_entry {
+	Clm__V1__Request__CallCase call;
+	const char *name;
+	enum dispatch_kind kind;
+	dispatch_read_fn read;       /* DISPATCH_READ */
+	dispatch_prepare_fn prepare; /* DISPATCH_WRITE */
+	/* For a call that is a read unless the request says otherwise. */
+	bool (*writes)(const Clm__V1__Request *req);
+};
+
+/* Recommend with claim records messages: it goes through the writer. */
+static bool
+dispatch_recommend_writes(const Clm__V1__Request *req)
+{
+	return req->recommend->claim;
+}
+
+/* Every call of the API; a NULL handler answers UNIMPLEMENTED. */
+static const struct dispatch_entry dispatch_table[] = {
+	{ .call = CLM__V1__REQUEST__CALL_TRACK,
+	        .name = "track",
+	        .kind = DISPATCH_WRITE,
+	        .prepare = track_prepare },
+	{ .call = CLM__V1__REQUEST__CALL_GET_CUSTOMER,
+	        .name = "get_customer",
+	        .kind = DISPATCH_READ,
+	        .read = customer_get },
+	{ .call = CLM__V1__REQUEST__CALL_RECOMMEND,
+	        .name = "recommend",
+	        .kind = DISPATCH_READ,
+	        .read = offers_get,
+	        .prepare = offers_claim_prepare,
+	        .writes = dispatch_recommend_writes },
+	{ .call = CLM__V1__REQUEST__CALL_METRICS,
+	        .name = "metrics",
+	        .kind = DISPATCH_READ,
+	        .read = metrics_get },
+	{ .call = CLM__V1__REQUEST__CALL_COHORTS,
+	        .name = "cohorts",
+	        .kind = DISPATCH_READ,
+	        .read = cohorts_get },
+	{ .call = CLM__V1__REQUEST__CALL_PUT_CATALOG,
+	        .name = "put_catalog",
+	        .kind = DISPATCH_WRITE,
+	        .prepare = catalog_prepare },
+	{ .call = CLM__V1__REQUEST__CALL_RECORD_SPEND,
+	        .name = "record_spend",
+	        .kind = DISPATCH_WRITE,
+	        .prepare = spend_prepare },
+	{ .call = CLM__V1__REQUEST__CALL_IDENTIFY,
+	        .name = "identify",
+	        .kind = DISPATCH_WRITE,
+	        .prepare = identity_prepare },
+	{ .call = CLM__V1__REQUEST__CALL_DEFINE_EXPERIMENT,
+	        .name = "define_experiment",
+	        .kind = DISPATCH_WRITE,
+	        .prepare = exp_define_prepare },
+	{ .call = CLM__V1__REQUEST__CALL_ASSIGN,
+	        .name = "assign",
+	        .kind = DISPATCH_WRITE,
+	        .prepare = exp_assign_prepare },
+	{ .call = CLM__V1__REQUEST__CALL_EXPERIMENT_RESULTS,
+	        .name = "experiment_results",
+	        .kind = DISPATCH_READ,
+	        .read = exp_results_get },
+	{ .call = CLM__V1__REQUEST__CALL_FORGET_CUSTOMER,
+	        .name = "forget_customer",
+	        .kind = DISPATCH_WRITE,
+	        .prepare = privacy_forget_prepare },
+	{ .call = CLM__V1__REQUEST__CALL_EXPORT_CUSTOMER,
+	        .name = "export_customer",
+	        .kind = DISPATCH_READ,
+	        .read = privacy_export },
+	{ .call = CLM__V1__REQUEST__CALL_SERVER_STATUS,
+	        .name = "server_status",
+	        .kind = DISPATCH_READ,
+	        .read = status_get },
+};
+
+#define DISPATCH_N (sizeof(dispatch_table) / sizeof(dispatch_table[0]))
+
+static const struct dispatch_entry *
+dispatch_find(int call)
+{
+	for (size_t i = 0; i < DISPATCH_N; i++) {
+		if ((int) dispatch_table[i].call == call) {
+			return &dispatch_table[i];
+		}
+	}
+	return NULL;
+}
+
+const char *
+dispatch_call_name(int call)
+{
+	const struct dispatch_entry *e = dispatch_find(call);
+	return e ? e->name : "?";
+}
+
+static void
+dispatch_ok_if_unset(struct dispatch_req *r)
+{
+	if (r->resp->status == NULL) {
+		r->resp->status = reply_status(r->a, CLM_OK, "", NULL);
+	}
+}
+
+/*
+ * Drops the unknown fields of m and of every message inside it. Fields a
+ * newer client sends are ignored, as protobuf does; they must not be
+ * stored either: protobuf-c 1.4.1 keeps an unknown field it can read
+ * (field number 0 in an over-long varint) but writes it back in a form it
+ * then refuses to read, which would make the stored record undecodable.
+ */
+static void
+dispatch_strip_unknown(ProtobufCMessage *m)
+{
+	m->n_unknown_fields = 0;
+	m->unknown_fields = NULL;
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE) {
+			continue;
+		}
+		char *base = (char *) m;
+		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+			uint32_t which
+			        = *(uint32_t *) (base + f->quantifier_offset);
+			if (which != f->id) {
+				continue;
+			}
+		}
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(size_t *) (base + f->quantifier_offset);
+			ProtobufCMessage **v
+			        = *(ProtobufCMessage ***) (base + f->offset);
+			for (size_t k = 0; k < n; k++) {
+				if (v[k] != NULL) {
+					dispatch_strip_unknown(v[k]);
+				}
+			}
+		} else {
+			ProtobufCMessage *sub
+			        = *(ProtobufCMessage **) (base + f->offset);
+			if (sub != NULL) {
+				dispatch_strip_unknown(sub);
+			}
+		}
+	}
+}
+
+enum dispatch_result
+dispatch_request(struct dispatch_req *r)
+{
+	Clm__V1__Response *resp = r->resp;
+	clm__v1__response__init(resp);
+	if (r->req == NULL) {
+		/* protobuf-c gives no reason; nothing can be echoed either. */
+		reply_error(resp, r->a, CLM_INVALID_ARGUMENT,
+		        "malformed request: not a clm.v1.Request");
+		return DISPATCH_DONE;
+	}
+	/* The request is ours (decoded into the arena): const only to
+	 * handlers. */
+	dispatch_strip_unknown((ProtobufCMessage *) r->req);
+	resp->request_id = r->req->request_id;
+	/* Before anything else looks at the request. */
+	if (r->srv->auth != NULL
+	        && !auth_check(r->srv->auth, r->req->auth_token)) {
+		reply_error(resp, r->a, CLM_UNAUTHENTICATED,
+		        "missing or invalid auth token");
+		return DISPATCH_DONE;
+	}
+	const struct dispatch_entry *e
+	        = dispatch_find((int) r->req->call_case);
+	if (e == NULL) {
+		if (r->req->call_case == CLM__V1__REQUEST__CALL__NOT_SET) {
+			reply_error(resp, r->a, CLM_UNIMPLEMENTED,
+			        "no call set in the request");
+		} else {
+			reply_error(resp, r->a, CLM_UNIMPLEMENTED,
+			        "unknown call %d", (int) r->req->call_case);
+		}
+		return DISPATCH_DONE;
+	}
+	if (e->read == NULL && e->prepare == NULL) {
+		reply_error(resp, r->a, CLM_UNIMPLEMENTED,
+		        "call '%s' is not implemented by this clmd", e->name);
+		return DISPATCH_DONE;
+	}
+	bool write = e->kind == DISPATCH_WRITE
+	        || (e->writes != NULL && e->writes(r->req));
+	if (!write) {
+		store_txn *txn;
+		clm_err err = store_read_begin(r->reader, &txn);
+		if (err != CLM_OK) {
+			reply_error(resp, r->a, err,
+			        "cannot read the database: %s",
+			        clm_strerror(err));
+			return DISPATCH_DONE;
+		}
+		e->read(r, txn);
+		store_read_end(txn);
+		dispatch_ok_if_unset(r);
+		return DISPATCH_DONE;
+	}
+
+	r->job.apply = NULL;
+	r->job.arg = NULL;
+	r->job.arena = r->a;
+	r->job.resp = resp;
+	r->job.items = 1;
+	r->job.deadline_ns = r->req->deadline_ms == 0
+	        ? 0
+	        : r->arrived_ns + (int64_t) r->req->deadline_ms * 1000000;
+	if (!e->prepare(r)) {
+		dispatch_ok_if_unset(r);
+		return DISPATCH_DONE;
+	}
+	clm_err err = writer_submit(r->srv->w, &r->job);
+	if (err != CLM_OK) {
+		resp->result_case = CLM__V1__RESPONSE__RESULT__NOT_SET;
+		reply_error(resp, r->a, CLM_UNAVAILABLE,
+		        "write queue is full or the server is stopping: retry later");
+		return DISPATCH_DONE;
+	}
+	return DISPATCH_PENDING;
+}
+
+void
+dispatch_read(struct dispatch_req *r)
+{
+	const struct dispatch_entry *e = r->req != NULL
+	        ? dispatch_find((int) r->req->call_case)
+	        : NULL;
+	if (e != NULL
+	        && (e->kind == DISPATCH_WRITE
+	                || (e->writes != NULL && e->writes(r->req)))) {
+		clm__v1__response__init(r->resp);
+		r->resp->request_id = r->req->request_id;
+		reply_error(r->resp, r->a, CLM_FAILED_PRECONDITION,
+		        "call '%s' writes: not available here", e->name);
+		return;
+	}
+	/* Not a write, so never DISPATCH_PENDING. */
+	(void) dispatch_request(r);
+}
+
+void
+dispatch_finish(struct dispatch_req *r)
+{
+	Clm__V1__Response *resp = r->resp;
+	switch (r->job.err) {
+	case CLM_OK:
+		dispatch_ok_if_unset(r);
+		return;
+	case CLM_DEADLINE_EXCEEDED:
+		reply_error(resp, r->a, CLM_DEADLINE_EXCEEDED,
+		        "deadline of %u ms passed before the write was applied; nothing was written",
+		        r->req->deadline_ms);
+		break;
+	case CLM_RESOURCE_EXHAUSTED:
+		reply_error(resp, r->a, CLM_RESOURCE_EXHAUSTED,
+		        "database is full (disk or max_db_bytes); nothing was written");
+		break;
+	default:
+		reply_error(resp, r->a, r->job.err,
+		        "write failed (%s); nothing was written",
+		        clm_strerror(r->job.err));
+		break;
+	}
+	/* A failed write has no result, only its status. */
+	resp->result_case = CLM__V1__RESPONSE__RESULT__NOT_SET;
+}

@@ -1,0 +1,426 @@
+/*
+ * Recommend: what to do next for a customer (DESIGN.md §4).
+ *
+ * offers_compute gathers what the pure rules need — the profile, health
+ * and risk, the last purchase's upgrade, the stores, the cross-sell
+ * candidates — and runs recommend_build. A plain Recommend does that in a
+ * read transaction. With `claim`, it runs in the writer instead, and the
+ * returned messages are recorded as MESSAGE_SENT touchpoints in the same
+ * transaction that checked the frequency cap, so racing callers cannot
+ * both get past it; the reply is kept under the request id, and a retry
+ * gets the same reply without recording anything again.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "calls/calls.h"
+#include "calls/catalog.h"
+#include "calls/customer.h"
+#include "calls/reply.h"
+#include "calls/validate.h"
+#include "core/recommend.h"
+#include "store/record.h"
+
+#define OFFERS_LIMIT_DEFAULT 5
+#define OFFERS_LIMIT_MAX     50
+#define OFFERS_CART_MAX      64
+
+struct offers_stores {
+	struct recommend_store *v;
+	size_t n, cap;
+	arena *a;
+	bool oom;
+};
+
+static int
+offers_store_fn(void *arg, const Clm__V1__Store *st)
+{
+	struct offers_stores *s = arg;
+	struct recommend_store *v
+	        = arena_grow(s->a, s->v, s->n, &s->cap, sizeof(*v));
+	if (v == NULL) {
+		s->oom = true;
+		return 1;
+	}
+	s->v = v;
+	s->v[s->n++] = (struct recommend_store) { st->store_id,
+		st->location ? st->location->lat : 0,
+		st->location ? st->location->lon : 0, st->radius_m,
+		st->discount_pct };
+	return 0;
+}
+
+/* Converts the rules' results into the reply (arena memory). */
+static int
+offers_reply(const struct recommendation *recs, size_t n, int stage,
+        int health, arena *a, Clm__V1__RecommendReply *reply)
+{
+	reply->stage = (Clm__V1__Stage) stage;
+	reply->health = (Clm__V1__Health) health;
+	reply->recommendations = arena_alloc(a, (n + 1) * sizeof(void *));
+	Clm__V1__Recommendation *rv = arena_alloc(a, (n + 1) * sizeof(*rv));
+	if (reply->recommendations == NULL || rv == NULL) {
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct recommendation *r = &recs[i];
+		Clm__V1__Recommendation *o = &rv[i];
+		clm__v1__recommendation__init(o);
+		o->kind = (Clm__V1__RecommendationKind) r->kind;
+		o->action = arena_strdup(a, r->action);
+		o->channel = (Clm__V1__Channel) r->channel;
+		o->item_id = arena_strdup(a, r->item_id);
+		o->score = r->score;
+		o->reason = arena_strdup(a, r->reason);
+		o->suppressed = r->suppressed;
+		o->suppressed_reason = arena_strdup(a, r->suppressed_reason);
+		o->discount_pct = r->discount_pct;
+		o->store_id = arena_strdup(a, r->store_id);
+		if (o->action == NULL || o->item_id == NULL
+		        || o->reason == NULL || o->suppressed_reason == NULL
+		        || o->store_id == NULL) {
+			return -1;
+		}
+		reply->recommendations[i] = o;
+	}
+	reply->n_recommendations = n;
+	return 0;
+}
+
+/*
+ * Runs the rules for q's customer within txn. On success *recs (arena
+ * memory, *n of them) and reply are filled. NOT_FOUND for an unknown
+ * customer.
+ */
+static clm_err
+offers_compute(store_txn *txn, const struct server *srv,
+        const Clm__V1__RecommendRequest *q, int64_t now_ms, arena *a,
+        Clm__V1__RecommendReply *reply, struct recommendation **recs,
+        size_t *n)
+{
+	Clm__V1__CustomerRecord *rec;
+	clm_err e = store_customer_get(txn, q->customer_id, false, a, &rec);
+	if (e != CLM_OK) {
+		return e;
+	}
+	struct model_profile *p = arena_alloc(a, sizeof(*p));
+	struct recommendation *out = arena_alloc(a, REC_MAX * sizeof(*out));
+	if (p == NULL || out == NULL) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	record_to_profile(rec, p);
+
+	struct model_onboarding onb;
+	e = store_onboarding_median(txn, &onb.known, &onb.twice_median_ms);
+	if (e != CLM_OK) {
+		return e;
+	}
+	int reasons[MODEL_N_REASONS];
+	struct recommend_input in = {
+		.p = p,
+		.stage = model_stage(p),
+		.funnel = model_funnel(p),
+		.health = model_health(p, &srv->params, now_ms),
+		.reasons = reasons,
+		.now_ms = now_ms,
+		.channel = (int) q->channel,
+		.has_location = q->location != NULL,
+		.lat = q->location ? q->location->lat : 0,
+		.lon = q->location ? q->location->lon : 0,
+		.upgrade_to = "",
+	};
+	in.churn_risk = model_risk(
+	        p, &srv->params, &onb, now_ms, reasons, &in.n_reasons);
+
+	if (p->last_item[0] != '\0') {
+		Clm__V1__Item *item;
+		e = store_item_get(txn, p->last_item, a, &item);
+		if (e == CLM_OK) {
+			in.upgrade_to = item->upgrade_to;
+		} else if (e != CLM_NOT_FOUND) {
+			return e;
+		}
+	}
+	if (in.has_location) {
+		struct offers_stores st = { .a = a };
+		e = store_stores_each(txn, a, offers_store_fn, &st);
+		if (e == CLM_OK && st.oom) {
+			e = CLM_RESOURCE_EXHAUSTED;
+		}
+		if (e != CLM_OK) {
+			return e;
+		}
+		in.stores = st.v;
+		in.n_stores = st.n;
+	}
+
+	/* Cross-sell basis: what was bought, and what is in the cart. */
+	size_t idx[MODEL_CART_MAX];
+	size_t ncart = model_cart(p, idx);
+	size_t nb = rec->n_purchased_items + ncart + q->n_cart_items;
+	char **basis = arena_alloc(a, (nb + 1) * sizeof(*basis));
+	if (basis == NULL) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	nb = 0;
+	for (size_t i = 0; i < rec->n_purchased_items; i++) {
+		basis[nb++] = rec->purchased_items[i];
+	}
+	for (size_t i = 0; i < ncart; i++) {
+		basis[nb++] = p->cart[idx[i]].item_id;
+	}
+	for (size_t i = 0; i < q->n_cart_items; i++) {
+		basis[nb++] = q->cart_items[i];
+	}
+	size_t limit = q->limit == 0 ? OFFERS_LIMIT_DEFAULT : q->limit;
+	struct recommend_item *cross;
+	e = catalog_cross_sell(
+	        txn, basis, nb, basis, nb, limit, a, &cross, &in.n_cross);
+	if (e != CLM_OK) {
+		return e;
+	}
+	in.cross = cross;
+
+	struct recommend_params rp;
+	recommend_params_default(&rp);
+	rp.cap_messages = (unsigned) srv->cfg->cap_messages;
+	rp.cap_ms = srv->cfg->cap_days * MODEL_DAY_MS;
+	rp.quiet_ms = srv->cfg->quiet_hours * 3600000LL;
+	*n = recommend_build(
+	        &in, &rp, limit, q->include_suppressed, q->claim, out);
+	*recs = out;
+	if (offers_reply(out, *n, in.stage, in.health, a, reply) != 0) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	return CLM_OK;
+}
+
+/* Checks the request; false after setting an error reply. */
+static bool
+offers_valid(struct dispatch_req *r, const Clm__V1__RecommendRequest *q)
+{
+	struct violations v;
+	violations_init(&v, r->a);
+	size_t max_id = r->srv->limits.max_id_bytes;
+	const char *why = validate_id(q->customer_id, max_id);
+	if (why != NULL) {
+		violations_add(&v, "recommend.customer_id", "%s", why);
+	}
+	if (q->limit > OFFERS_LIMIT_MAX) {
+		violations_add(&v, "recommend.limit", "must be at most %d",
+		        OFFERS_LIMIT_MAX);
+	}
+	if (q->location != NULL
+	        && (!(q->location->lat >= -90 && q->location->lat <= 90)
+	                || !(q->location->lon >= -180
+	                        && q->location->lon <= 180))) {
+		violations_add(&v, "recommend.location",
+		        "lat must be -90..90 and lon -180..180");
+	}
+	if (q->n_cart_items > OFFERS_CART_MAX) {
+		violations_add(&v, "recommend.cart_items",
+		        "has %zu items, the limit is %d", q->n_cart_items,
+		        OFFERS_CART_MAX);
+	}
+	for (size_t i = 0; i < q->n_cart_items && i < OFFERS_CART_MAX; i++) {
+		why = validate_id(q->cart_items[i], max_id);
+		if (why != NULL) {
+			char f[48];
+			snprintf(f, sizeof(f), "recommend.cart_items[%zu]", i);
+			violations_add(&v, f, "%s", why);
+		}
+	}
+	if (protobuf_c_enum_descriptor_get_value(
+	            &clm__v1__channel__descriptor, (int) q->channel)
+	        == NULL) {
+		violations_add(&v, "recommend.channel", "unknown channel %d",
+		        (int) q->channel);
+	}
+	if (q->now_ms < 0) {
+		violations_add(&v, "recommend.now_ms",
+		        "must not be negative (0 means now)");
+	} else if (q->claim && q->now_ms != 0
+	        && (q->now_ms < VALIDATE_MIN_TIME_MS
+	                || q->now_ms > r->now_ms + VALIDATE_MAX_AHEAD_MS)) {
+		violations_add(&v, "recommend.now_ms",
+		        "a claim records messages at now_ms: it must be between 2000-01-01 and now + 24 h");
+	}
+	if (v.n > 0) {
+		reply_violations(r->resp, r->a, &v);
+		return false;
+	}
+	return true;
+}
+
+static void
+offers_fail(Clm__V1__Response *resp, arena *a, clm_err e, const char *id)
+{
+	resp->result_case = CLM__V1__RESPONSE__RESULT__NOT_SET;
+	if (e == CLM_NOT_FOUND) {
+		reply_error(resp, a, e, "customer '%s' not found", id);
+	} else {
+		reply_error(resp, a, e, "cannot recommend for '%s': %s", id,
+		        clm_strerror(e));
+	}
+}
+
+void
+offers_get(struct dispatch_req *r, store_txn *txn)
+{
+	const Clm__V1__RecommendRequest *q = r->req->recommend;
+	if (!offers_valid(r, q)) {
+		return;
+	}
+	Clm__V1__RecommendReply *reply = arena_alloc(r->a, sizeof(*reply));
+	if (reply == NULL) {
+		offers_fail(
+		        r->resp, r->a, CLM_RESOURCE_EXHAUSTED, q->customer_id);
+		return;
+	}
+	clm__v1__recommend_reply__init(reply);
+	struct recommendation *recs;
+	size_t n;
+	clm_err e = offers_compute(txn, r->srv, q,
+	        q->now_ms ? q->now_ms : r->now_ms, r->a, reply, &recs, &n);
+	if (e != CLM_OK) {
+		offers_fail(r->resp, r->a, e, q->customer_id);
+		return;
+	}
+	r->resp->result_case = CLM__V1__RESPONSE__RESULT_RECOMMEND;
+	r->resp->recommend = reply;
+}
+
+struct offers_claim {
+	const struct server *srv;
+	const Clm__V1__RecommendRequest *q;
+	const char *request_id;
+	int64_t now_ms;
+};
+
+/* Records one claimed recommendation as a MESSAGE_SENT touchpoint. */
+static clm_err
+offers_record(struct writer_batch *b, writer_job *job, struct offers_claim *c,
+        const Clm__V1__Recommendation *o, size_t i)
+{
+	arena *a = job->arena;
+	Clm__V1__Touchpoint *tp = arena_alloc(a, sizeof(*tp));
+	Clm__V1__Touchpoint__PropertiesEntry *pe
+	        = arena_alloc(a, 2 * sizeof(*pe));
+	Clm__V1__Touchpoint__PropertiesEntry **pp
+	        = arena_alloc(a, 2 * sizeof(*pp));
+	if (tp == NULL || pe == NULL || pp == NULL) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	clm__v1__touchpoint__init(tp);
+	if (c->request_id[0] != '\0') {
+		/* Event ids are global: the customer makes them unique. */
+		tp->event_id = arena_printf(a, "claim:%s:%s:%zu",
+		        c->q->customer_id, c->request_id, i);
+		if (tp->event_id == NULL) {
+			return CLM_RESOURCE_EXHAUSTED;
+		}
+	}
+	tp->customer_id = c->q->customer_id;
+	tp->type = CLM__V1__TOUCHPOINT_TYPE__MESSAGE_SENT;
+	tp->channel = o->channel;
+	tp->occurred_at_ms = c->now_ms;
+	tp->item_id = o->item_id;
+	for (int k = 0; k < 2; k++) {
+		clm__v1__touchpoint__properties_entry__init(&pe[k]);
+		pp[k] = &pe[k];
+	}
+	pe[0].key = "kind";
+	pe[0].value = (char *) protobuf_c_enum_descriptor_get_value(
+	        &clm__v1__recommendation_kind__descriptor, (int) o->kind)
+	                      ->name;
+	pe[1].key = "action";
+	pe[1].value = o->action;
+	tp->n_properties = 2;
+	tp->properties = pp;
+	bool dup;
+	return track_touchpoint(b, job, c->srv, tp, &dup);
+}
+
+static clm_err
+offers_claim_apply(struct writer_batch *b, writer_job *job)
+{
+	struct offers_claim *c = job->arg;
+	Clm__V1__Response *resp = job->resp;
+	arena *a = job->arena;
+	resp->status = NULL;
+	Clm__V1__RecommendReply *reply;
+	if (c->request_id[0] != '\0') {
+		clm_err e = store_claim_get(
+		        b->txn, c->q->customer_id, c->request_id, a, &reply);
+		if (e == CLM_OK) {
+			/* A retry: the same answer, nothing recorded again. */
+			resp->result_case
+			        = CLM__V1__RESPONSE__RESULT_RECOMMEND;
+			resp->recommend = reply;
+			return CLM_OK;
+		}
+		if (e != CLM_NOT_FOUND) {
+			return e;
+		}
+	}
+	reply = arena_alloc(a, sizeof(*reply));
+	if (reply == NULL) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	clm__v1__recommend_reply__init(reply);
+	struct recommendation *recs;
+	size_t n;
+	clm_err e = offers_compute(
+	        b->txn, c->srv, c->q, c->now_ms, a, reply, &recs, &n);
+	if (e == CLM_NOT_FOUND) {
+		/* Before any write: an answer, not a failed batch. */
+		offers_fail(resp, a, e, c->q->customer_id);
+		return CLM_OK;
+	}
+	if (e != CLM_OK) {
+		return e;
+	}
+	for (size_t i = 0; i < reply->n_recommendations; i++) {
+		const Clm__V1__Recommendation *o = reply->recommendations[i];
+		if (o->suppressed) {
+			continue;
+		}
+		e = offers_record(b, job, c, o, i);
+		if (e != CLM_OK) {
+			return e;
+		}
+	}
+	if (c->request_id[0] != '\0') {
+		e = store_claim_put(
+		        b->txn, c->q->customer_id, c->request_id, reply);
+		if (e != CLM_OK) {
+			return e;
+		}
+	}
+	resp->result_case = CLM__V1__RESPONSE__RESULT_RECOMMEND;
+	resp->recommend = reply;
+	return CLM_OK;
+}
+
+bool
+offers_claim_prepare(struct dispatch_req *r)
+{
+	const Clm__V1__RecommendRequest *q = r->req->recommend;
+	if (!offers_valid(r, q)) {
+		return false;
+	}
+	struct offers_claim *c = arena_zalloc(r->a, sizeof(*c));
+	if (c == NULL) {
+		reply_error(r->resp, r->a, CLM_RESOURCE_EXHAUSTED,
+		        "out of memory");
+		return false;
+	}
+	c->srv = r->srv;
+	c->q = q;
+	c->request_id = r->req->request_id;
+	/* Fixed here, so a retried batch decides at the same instant. */
+	c->now_ms = q->now_ms ? q->now_ms : r->now_ms;
+	r->job.apply = offers_claim_apply;
+	r->job.arg = c;
+	return true;
+}

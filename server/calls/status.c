@@ -1,0 +1,35 @@
+/* ServerStatus: version, uptime, counts and sizes. */
+#include "calls/calls.h"
+#include "calls/reply.h"
+#include "util/clock.h"
+#include "util/telemetry.h"
+
+void
+status_get(struct dispatch_req *r, store_txn *txn)
+{
+	struct store_stats st;
+	clm_err e = store_stats(txn, &st);
+	if (e != CLM_OK) {
+		reply_error(r->resp, r->a, e, "cannot read statistics: %s",
+		        clm_strerror(e));
+		return;
+	}
+	Clm__V1__StatusReply *s = arena_alloc(r->a, sizeof(*s));
+	if (s == NULL) {
+		reply_error(r->resp, r->a, CLM_RESOURCE_EXHAUSTED,
+		        "out of memory");
+		return;
+	}
+	clm__v1__status_reply__init(s);
+	s->version = CLM_VERSION;
+	s->uptime_s = (r->now_ms - r->srv->started_ms) / 1000;
+	s->customers = st.customers;
+	s->touchpoints = st.touchpoints;
+	s->db_bytes = st.db_bytes;
+	s->map_bytes = st.map_bytes;
+	s->durability = r->srv->cfg->durability;
+	telemetry_writes(writer_telemetry(r->srv->w), &s->write_transactions,
+	        &s->write_requests);
+	r->resp->result_case = CLM__V1__RESPONSE__RESULT_SERVER_STATUS;
+	r->resp->server_status = s;
+}

@@ -1,0 +1,201 @@
+#include "calls/validate.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+bool
+validate_utf8(const char *str, size_t n, bool printable)
+{
+	const unsigned char *s = (const unsigned char *) str;
+	size_t i = 0;
+	while (i < n) {
+		unsigned c = s[i];
+		if (c < 0x80) {
+			if (printable && (c < 0x20 || c == 0x7f)) {
+				return false;
+			}
+			i++;
+			continue;
+		}
+		size_t len;
+		unsigned cp;
+		if (c >= 0xc2 && c <= 0xdf) {
+			len = 2;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			len = 3;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			len = 4;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (n - i < len) {
+			return false;
+		}
+		for (size_t k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80) {
+				return false;
+			}
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)
+		        || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+			return false;
+		}
+		if (printable && cp >= 0x80 && cp <= 0x9f) {
+			return false;
+		}
+		i += len;
+	}
+	return true;
+}
+
+const char *
+validate_id(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	if (n == 0) {
+		return "must not be empty";
+	}
+	if (n > max) {
+		return "is too long";
+	}
+	if (!validate_utf8(s, n, true)) {
+		return "must be printable UTF-8";
+	}
+	return NULL;
+}
+
+/* Checks an optional id-like string (empty allowed). */
+static bool
+validate_opt_id(const char *s, size_t max, const char *prefix,
+        const char *field, struct violations *v)
+{
+	if (s[0] == '\0') {
+		return true;
+	}
+	const char *why = validate_id(s, max);
+	if (why == NULL) {
+		return true;
+	}
+	char name[96];
+	snprintf(name, sizeof(name), "%s.%s", prefix, field);
+	if (strcmp(why, "is too long") == 0) {
+		violations_add(v, name, "is %zu bytes, the limit is %zu",
+		        strlen(s), max);
+	} else {
+		violations_add(v, name, "%s", why);
+	}
+	return false;
+}
+
+static bool
+validate_enum(const ProtobufCEnumDescriptor *d, int value)
+{
+	return protobuf_c_enum_descriptor_get_value(d, value) != NULL;
+}
+
+void
+validate_entry(const char *key, const char *value,
+        const struct validate_limits *l, const char *field, size_t index,
+        struct violations *v)
+{
+	size_t kn = strlen(key), vn = strlen(value);
+	char name[112];
+	snprintf(name, sizeof(name), "%s[%zu]", field, index);
+	if (kn == 0 || kn > l->max_property_key_bytes
+	        || !validate_utf8(key, kn, true)) {
+		violations_add(v, name,
+		        "key must be 1..%zu bytes of printable UTF-8",
+		        l->max_property_key_bytes);
+	}
+	if (vn > l->max_property_value_bytes
+	        || !validate_utf8(value, vn, false)) {
+		violations_add(v, name,
+		        "value must be at most %zu bytes of UTF-8",
+		        l->max_property_value_bytes);
+	}
+}
+
+bool
+validate_touchpoint(const Clm__V1__Touchpoint *tp,
+        const struct validate_limits *l, int64_t now_ms, const char *prefix,
+        struct violations *v)
+{
+	size_t before = v->n;
+	char name[96];
+#define VALIDATE_FIELD(f) (snprintf(name, sizeof(name), "%s." f, prefix), name)
+
+	validate_opt_id(tp->event_id, l->max_id_bytes, prefix, "event_id", v);
+	validate_opt_id(
+	        tp->customer_id, l->max_id_bytes, prefix, "customer_id", v);
+	validate_opt_id(
+	        tp->anonymous_id, l->max_id_bytes, prefix, "anonymous_id", v);
+	if (tp->customer_id[0] == '\0' && tp->anonymous_id[0] == '\0') {
+		violations_add(v, VALIDATE_FIELD("customer_id"),
+		        "customer_id or anonymous_id is required");
+	}
+	if (tp->type
+	        == CLM__V1__TOUCHPOINT_TYPE__TOUCHPOINT_TYPE_UNSPECIFIED) {
+		violations_add(v, VALIDATE_FIELD("type"), "is required");
+	} else if (!validate_enum(&clm__v1__touchpoint_type__descriptor,
+	                   (int) tp->type)) {
+		violations_add(v, VALIDATE_FIELD("type"),
+		        "unknown touchpoint type %d", (int) tp->type);
+	}
+	if (!validate_enum(&clm__v1__channel__descriptor, (int) tp->channel)) {
+		violations_add(v, VALIDATE_FIELD("channel"),
+		        "unknown channel %d", (int) tp->channel);
+	}
+	if (tp->occurred_at_ms != 0
+	        && (tp->occurred_at_ms < VALIDATE_MIN_TIME_MS
+	                || tp->occurred_at_ms
+	                        > now_ms + VALIDATE_MAX_AHEAD_MS)) {
+		violations_add(v, VALIDATE_FIELD("occurred_at_ms"),
+		        "%lld is outside 2000-01-01 .. now + 24 h (unix ms; 0 means now)",
+		        (long long) tp->occurred_at_ms);
+	}
+	validate_opt_id(tp->item_id, l->max_id_bytes, prefix, "item_id", v);
+	if (!isfinite(tp->value) || fabs(tp->value) > VALIDATE_MAX_VALUE) {
+		violations_add(v, VALIDATE_FIELD("value"),
+		        "must be a finite number of at most 1e12 in magnitude");
+	} else if (tp->value < 0
+	        && (tp->type == CLM__V1__TOUCHPOINT_TYPE__PURCHASE
+	                || tp->type == CLM__V1__TOUCHPOINT_TYPE__REFUND)) {
+		violations_add(v, VALIDATE_FIELD("value"),
+		        "must not be negative for a purchase or refund");
+	}
+	validate_opt_id(tp->currency, 16, prefix, "currency", v);
+	if (!isfinite(tp->sentiment) || tp->sentiment < -1.0f
+	        || tp->sentiment > 1.0f) {
+		violations_add(v, VALIDATE_FIELD("sentiment"),
+		        "must be between -1 and 1");
+	}
+	if (tp->location != NULL) {
+		double lat = tp->location->lat, lon = tp->location->lon;
+		if (!isfinite(lat) || lat < -90 || lat > 90) {
+			violations_add(v, VALIDATE_FIELD("location.lat"),
+			        "must be between -90 and 90");
+		}
+		if (!isfinite(lon) || lon < -180 || lon > 180) {
+			violations_add(v, VALIDATE_FIELD("location.lon"),
+			        "must be between -180 and 180");
+		}
+	}
+	validate_opt_id(tp->campaign, l->max_id_bytes, prefix, "campaign", v);
+	if (tp->n_properties > l->max_properties) {
+		violations_add(v, VALIDATE_FIELD("properties"),
+		        "has %zu entries, the limit is %zu", tp->n_properties,
+		        l->max_properties);
+	}
+	snprintf(name, sizeof(name), "%s.properties", prefix);
+	for (size_t i = 0; i < tp->n_properties; i++) {
+		validate_entry(tp->properties[i]->key,
+		        tp->properties[i]->value, l, name, i, v);
+	}
+#undef VALIDATE_FIELD
+	return v->n == before;
+}

@@ -1,0 +1,709 @@
+#include "net/rpc.h"
+
+#include <errno.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "calls/dispatch.h"
+#include "util/arena.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/telemetry.h"
+
+enum rpc_state {
+	RPC_RECV,    /* waiting for a request */
+	RPC_WAIT,    /* a write is with the writer */
+	RPC_SEND,    /* sending the reply */
+	RPC_STOPPED, /* closing: no receive is armed any more */
+};
+
+struct rpc_work {
+	_Atomic int state;
+	nng_aio *aio;
+	nng_ctx ctx;
+	nng_msg *msg;
+	rpc *owner;
+	arena arena;
+	Clm__V1__Response resp;
+	struct dispatch_req dr;
+};
+
+struct rpc_listener {
+	nng_listener l;
+	const char *url; /* from the config */
+	bool ipc;
+};
+
+struct rpc {
+	nng_socket sock;
+	struct server *srv;
+	struct rpc_work *works;
+	size_t n_works;
+	_Atomic bool closing; /* work items stop re-arming their receive */
+	pthread_mutex_t mu;   /* guards listeners against the watchdog */
+	struct rpc_listener listeners[CONFIG_MAX_LISTEN];
+	int n_listeners;
+	/* The IPC watchdog (DESIGN.md §9): thread, and how to stop it. */
+	bool watchdog_running;
+	bool watchdog_stop; /* guarded by mu */
+	pthread_cond_t watchdog_cv;
+	pthread_t watchdog;
+	nng_tls_config *tls;  /* for tls+tcp:// listeners, or NULL */
+	struct telemetry *tm; /* the writer's counters, or NULL */
+};
+
+static void rpc_cb(void *arg);
+
+static void
+rpc_recv(struct rpc_work *w)
+{
+	arena_reset(&w->arena);
+	atomic_store(&w->state, RPC_RECV);
+	if (atomic_load(&w->owner->closing)) {
+		/*
+		 * nng 1.5.2 can hang for good in nng_aio_stop or nng_close
+		 * when an aio is being re-armed at that moment (nng issues
+		 * 1543, 1813): on the way out, items stop by themselves.
+		 */
+		atomic_store(&w->state, RPC_STOPPED);
+		return;
+	}
+	nng_ctx_recv(w->ctx, w->aio);
+}
+
+/* Counts the reply about to be sent: its call, code and latency. */
+static void
+rpc_count(struct rpc_work *w)
+{
+	const Clm__V1__Request *req = w->dr.req;
+	const Clm__V1__Status *st = w->resp.status;
+	telemetry_request(w->owner->tm, req != NULL ? (int) req->call_case : 0,
+	        st != NULL ? (int) st->code : CLM_OK,
+	        clock_mono_ns() - w->dr.arrived_ns);
+}
+
+static void
+rpc_send(struct rpc_work *w)
+{
+	rpc_count(w);
+	size_t size = clm__v1__response__get_packed_size(&w->resp);
+	nng_msg_clear(w->msg);
+	if (nng_msg_realloc(w->msg, size) != 0) {
+		log_error("cannot allocate a %zu-byte reply", size);
+		nng_msg_free(w->msg);
+		w->msg = NULL;
+		rpc_recv(w);
+		return;
+	}
+	clm__v1__response__pack(&w->resp, nng_msg_body(w->msg));
+	nng_aio_set_msg(w->aio, w->msg);
+	w->msg = NULL;
+	atomic_store(&w->state, RPC_SEND);
+	nng_ctx_send(w->ctx, w->aio);
+}
+
+/* Called by the writer, on its thread, when a parked write is done. */
+static void
+rpc_write_done(writer_job *job)
+{
+	struct rpc_work *w = (struct rpc_work *) ((char *) job
+	        - offsetof(struct rpc_work, dr.job));
+	/*
+	 * Bounce back to an nng thread: the callback sees RPC_WAIT. Beginning
+	 * and finishing the aio here dispatches the callback straight to
+	 * nng's task queue (nng_sleep_aio(0) would go through its timer
+	 * thread: one more thread woken per write). Begin only fails once the
+	 * aio is stopped, and rpc_close stops aios after the writer is done.
+	 */
+	if (nng_aio_begin(w->aio)) {
+		nng_aio_finish(w->aio, 0);
+	}
+}
+
+static void
+rpc_handle(struct rpc_work *w)
+{
+	size_t len = nng_msg_len(w->msg);
+	struct dispatch_req *dr = &w->dr;
+	dr->now_ms = clock_now_ms();
+	dr->arrived_ns = clock_mono_ns();
+	dr->req = clm__v1__request__unpack(
+	        arena_pb(&w->arena), len, nng_msg_body(w->msg));
+	/*
+	 * Set before dispatching: once the job is queued the writer may
+	 * finish it, and wake this item, before dispatch_request returns.
+	 */
+	atomic_store(&w->state, RPC_WAIT);
+	if (dispatch_request(dr) == DISPATCH_PENDING) {
+		return; /* w now belongs to the writer until rpc_write_done */
+	}
+	rpc_send(w);
+}
+
+static void
+rpc_cb(void *arg)
+{
+	struct rpc_work *w = arg;
+	int rv;
+	switch (atomic_load(&w->state)) {
+	case RPC_RECV:
+		rv = nng_aio_result(w->aio);
+		if (rv != 0) {
+			if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
+				atomic_store(&w->state, RPC_STOPPED);
+				return; /* shutting down */
+			}
+			log_warn("receive failed: %s", nng_strerror(rv));
+			rpc_recv(w);
+			return;
+		}
+		w->msg = nng_aio_get_msg(w->aio);
+		rpc_handle(w);
+		return;
+	case RPC_WAIT:
+		rv = nng_aio_result(w->aio);
+		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
+			return; /* stopped while parked; rpc_close frees msg */
+		}
+		dispatch_finish(&w->dr);
+		rpc_send(w);
+		return;
+	case RPC_SEND:
+		rv = nng_aio_result(w->aio);
+		if (rv != 0) {
+			/* The message is still ours after a failed send. */
+			nng_msg_free(nng_aio_get_msg(w->aio));
+			if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
+				atomic_store(&w->state, RPC_STOPPED);
+				return;
+			}
+		}
+		rpc_recv(w);
+		return;
+	}
+}
+
+/*
+ * Whether host[0..n) (from a tcp:// URL) is the loopback interface:
+ * "localhost", "[::1]", or a dotted-quad IPv4 literal in 127.0.0.0/8.
+ * Names that merely start with "127." are not.
+ */
+static bool
+rpc_host_is_loopback(const char *host, size_t n)
+{
+	if ((n == 9 && strncmp(host, "localhost", 9) == 0)
+	        || (n == 5 && strncmp(host, "[::1]", 5) == 0)) {
+		return true;
+	}
+	if (n < 4 || strncmp(host, "127.", 4) != 0) {
+		return false;
+	}
+	int parts = 2, digits = 0; /* "127." is the first */
+	unsigned value = 0;
+	for (size_t i = 4; i < n; i++) {
+		if (host[i] == '.') {
+			if (digits == 0) {
+				return false;
+			}
+			parts++;
+			digits = 0;
+			value = 0;
+		} else if (host[i] >= '0' && host[i] <= '9') {
+			value = value * 10 + (unsigned) (host[i] - '0');
+			if (++digits > 3 || value > 255) {
+				return false;
+			}
+		} else {
+			return false;
+		}
+	}
+	return parts == 4 && digits > 0;
+}
+
+int
+rpc_check_url(const char *url, bool tokens, bool client_certs, char *err,
+        size_t errlen)
+{
+	const char *rest = NULL;
+	bool guarded = tokens;
+	static const char *const tcp[]
+	        = { "tcp://", "tcp4://", "tcp6://", "tls+tcp://" };
+	for (size_t i = 0; i < 4; i++) {
+		size_t n = strlen(tcp[i]);
+		if (strncmp(url, tcp[i], n) == 0) {
+			rest = url + n;
+			guarded = tokens || (i == 3 && client_certs);
+		}
+	}
+	if (rest == NULL) {
+		if (strncmp(url, "ipc://", 6) == 0 && url[6] != '\0') {
+			return 0;
+		}
+		snprintf(err, errlen,
+		        "cannot listen on '%s': use tcp://HOST:PORT, tls+tcp://HOST:PORT or ipc://PATH",
+		        url);
+		return -1;
+	}
+	const char *colon = strrchr(rest, ':');
+	size_t hn = colon ? (size_t) (colon - rest) : strlen(rest);
+	if (!guarded && !rpc_host_is_loopback(rest, hn)) {
+		snprintf(err, errlen,
+		        "refusing to listen on '%s': not a loopback address, and no auth tokens or TLS client certificates are configured",
+		        url);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The server's TLS configuration: our certificate and key, and when a CA
+ * is given, client certificates it signed are required.
+ */
+static int
+rpc_tls_config(const struct config *cfg, nng_tls_config **out)
+{
+	if (cfg->tls_cert_file[0] == '\0') {
+		return NNG_EINVAL;
+	}
+	nng_tls_config *tc;
+	int rv = nng_tls_config_alloc(&tc, NNG_TLS_MODE_SERVER);
+	if (rv != 0) {
+		return rv;
+	}
+	rv = nng_tls_config_cert_key_file(tc, cfg->tls_cert_file, NULL);
+	if (rv == 0 && cfg->tls_ca_file[0] != '\0') {
+		rv = nng_tls_config_ca_file(tc, cfg->tls_ca_file);
+		if (rv == 0) {
+			rv = nng_tls_config_auth_mode(
+			        tc, NNG_TLS_AUTH_MODE_REQUIRED);
+		}
+	}
+	if (rv != 0) {
+		nng_tls_config_free(tc);
+		return rv;
+	}
+	*out = tc;
+	return 0;
+}
+
+/*
+ * The directory of an IPC socket: created owner-only (0700) when missing,
+ * so nobody else can reach the socket even before its own 0600 applies.
+ */
+static int
+rpc_ipc_dir(const char *path, char *err, size_t errlen)
+{
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir) {
+		return 0;
+	}
+	*slash = '\0';
+	struct stat st;
+	if (stat(dir, &st) == 0) {
+		/* Not for a sticky shared dir such as /tmp (01000). */
+		if ((st.st_mode & 077) != 0 && (st.st_mode & 01000) == 0) {
+			log_warn(
+			        "ipc socket directory '%s' is open to others (mode %03o): use a 0700 directory",
+			        dir, (unsigned) (st.st_mode & 0777));
+		}
+		return 0;
+	}
+	if (mkdir(dir, 0700) != 0) {
+		snprintf(err, errlen,
+		        "cannot create ipc socket directory '%s': %s", dir,
+		        strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Creates and starts a listener on url; 0 or an nng error. */
+static int
+rpc_listener_start(rpc *r, const char *url, nng_listener *out)
+{
+	nng_listener l;
+	int rv = nng_listener_create(&l, r->sock, url);
+	if (rv == 0 && strncmp(url, "tls+tcp://", 10) == 0) {
+		rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, r->tls);
+	}
+	if (rv == 0 && strncmp(url, "ipc://", 6) == 0) {
+		/* nng does not apply the umask: the socket is owner-only. */
+		rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600);
+	}
+	if (rv == 0) {
+		rv = nng_listener_start(l, 0);
+	}
+	if (rv != 0) {
+		return rv;
+	}
+	*out = l;
+	return 0;
+}
+
+static int
+rpc_listen(rpc *r, const char *url, char *err, size_t errlen)
+{
+	const struct config *cfg = r->srv->cfg;
+	if (rpc_check_url(url, r->srv->auth != NULL,
+	            cfg->tls_ca_file[0] != '\0', err, errlen)
+	        != 0) {
+		return -1;
+	}
+	if (strncmp(url, "ipc://", 6) == 0
+	        && rpc_ipc_dir(url + 6, err, errlen) != 0) {
+		return -1;
+	}
+	bool tls = strncmp(url, "tls+tcp://", 10) == 0;
+	if (tls && r->tls == NULL) {
+		int trv = rpc_tls_config(cfg, &r->tls);
+		if (trv != 0) {
+			snprintf(err, errlen,
+			        "cannot set up TLS for '%s': %s%s", url,
+			        nng_strerror(trv),
+			        cfg->tls_cert_file[0] == '\0'
+			                ? " (tls_cert_file is not set)"
+			                : "");
+			return -1;
+		}
+	}
+	struct rpc_listener *rl = &r->listeners[r->n_listeners];
+	int rv = rpc_listener_start(r, url, &rl->l);
+	if (rv != 0) {
+		snprintf(err, errlen, "cannot listen on '%s': %s", url,
+		        nng_strerror(rv));
+		return -1;
+	}
+	rl->url = url;
+	rl->ipc = strncmp(url, "ipc://", 6) == 0;
+	r->n_listeners++;
+	return 0;
+}
+
+/*
+ * Whether clmd answers a ServerStatus on url within a second. The probe
+ * is a real client: it goes through the listener, the REP socket and
+ * dispatch.
+ */
+static bool
+rpc_probe(const char *url)
+{
+	nng_socket s;
+	if (nng_req0_open(&s) != 0) {
+		return true; /* cannot tell; do not disturb the listener */
+	}
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 1000);
+	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 1000);
+	bool ok = false;
+	Clm__V1__StatusRequest sr = CLM__V1__STATUS_REQUEST__INIT;
+	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
+	req.request_id = "ipc-watchdog";
+	req.call_case = CLM__V1__REQUEST__CALL_SERVER_STATUS;
+	req.server_status = &sr;
+	unsigned char buf[64];
+	size_t len = clm__v1__request__pack(&req, buf);
+	nng_msg *msg = NULL;
+	if (nng_dial(s, url, NULL, 0) == 0 && nng_send(s, buf, len, 0) == 0
+	        && nng_recvmsg(s, &msg, 0) == 0) {
+		ok = true;
+		nng_msg_free(msg);
+	}
+	nng_close(s);
+	return ok;
+}
+
+/*
+ * nng 1.5.2's IPC listener stops accepting after one bare connect-and-close
+ * (nng issue 1518, fixed in 1.6.0). Every RPC_WATCHDOG_S seconds, probe each
+ * ipc:// listener and listen again when it no longer answers.
+ */
+#define RPC_WATCHDOG_S 2
+
+static void *
+rpc_watchdog_main(void *arg)
+{
+	rpc *r = arg;
+	pthread_mutex_lock(&r->mu);
+	while (!r->watchdog_stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += RPC_WATCHDOG_S;
+		pthread_cond_timedwait(&r->watchdog_cv, &r->mu, &ts);
+		for (int i = 0; i < r->n_listeners && !r->watchdog_stop; i++) {
+			struct rpc_listener *rl = &r->listeners[i];
+			if (!rl->ipc) {
+				continue;
+			}
+			pthread_mutex_unlock(&r->mu);
+			bool ok = rpc_probe(rl->url);
+			pthread_mutex_lock(&r->mu);
+			if (ok || r->watchdog_stop) {
+				continue;
+			}
+			log_warn(
+			        "ipc listener '%s' stopped answering: listening again",
+			        rl->url);
+			nng_listener_close(rl->l);
+			int rv = rpc_listener_start(r, rl->url, &rl->l);
+			if (rv != 0) {
+				log_error("cannot listen again on '%s': %s",
+				        rl->url, nng_strerror(rv));
+			}
+		}
+	}
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+clm_err
+rpc_open(struct server *srv, rpc **out, char *err, size_t errlen)
+{
+	const struct config *cfg = srv->cfg;
+	rpc *r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	r->srv = srv;
+	r->tm = writer_telemetry(srv->w);
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->watchdog_cv, NULL);
+	int rv = nng_rep0_open(&r->sock);
+	if (rv != 0) {
+		snprintf(err, errlen, "cannot open socket: %s",
+		        nng_strerror(rv));
+		free(r);
+		return CLM_UNAVAILABLE;
+	}
+	/* nng 1.5.2 has no receive limit by default: set it before listening.
+	 */
+	nng_socket_set_size(
+	        r->sock, NNG_OPT_RECVMAXSZ, (size_t) cfg->max_message_bytes);
+
+	r->n_works = (size_t) cfg->workers;
+	r->works = calloc(r->n_works, sizeof(*r->works));
+	if (r->works == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < r->n_works; i++) {
+		struct rpc_work *w = &r->works[i];
+		w->owner = r;
+		arena_init(&w->arena);
+		w->dr.srv = srv;
+		w->dr.resp = &w->resp;
+		w->dr.a = &w->arena;
+		w->dr.job.done = rpc_write_done;
+		if (store_reader_new(srv->st, &w->dr.reader) != CLM_OK
+		        || (rv = nng_aio_alloc(&w->aio, rpc_cb, w)) != 0
+		        || (rv = nng_ctx_open(&w->ctx, r->sock)) != 0) {
+			snprintf(err, errlen, "cannot set up work item: %s",
+			        nng_strerror(rv));
+			goto fail;
+		}
+	}
+	for (int i = 0; i < cfg->n_listen; i++) {
+		if (rpc_listen(r, cfg->listen[i], err, errlen) != 0) {
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < r->n_works; i++) {
+		rpc_recv(&r->works[i]);
+	}
+	bool any_ipc = false;
+	for (int i = 0; i < r->n_listeners; i++) {
+		any_ipc = any_ipc || r->listeners[i].ipc;
+	}
+	if (any_ipc
+	        && pthread_create(&r->watchdog, NULL, rpc_watchdog_main, r)
+	                == 0) {
+		r->watchdog_running = true;
+	}
+	*out = r;
+	return CLM_OK;
+fail:
+	rpc_close(r, 0);
+	return CLM_UNAVAILABLE;
+}
+
+static void
+rpc_watchdog_stop(rpc *r)
+{
+	pthread_mutex_lock(&r->mu);
+	r->watchdog_stop = true;
+	pthread_cond_signal(&r->watchdog_cv);
+	pthread_mutex_unlock(&r->mu);
+	if (r->watchdog_running) {
+		pthread_join(r->watchdog, NULL);
+		r->watchdog_running = false;
+	}
+}
+
+void
+rpc_stop_listening(rpc *r)
+{
+	rpc_watchdog_stop(r);
+	for (int i = 0; i < r->n_listeners; i++) {
+		nng_listener_close(r->listeners[i].l);
+	}
+	r->n_listeners = 0;
+}
+
+struct rpc_closer {
+	nng_socket sock;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+};
+
+static void *
+rpc_closer_main(void *arg)
+{
+	struct rpc_closer *c = arg;
+	nng_close(c->sock);
+	pthread_mutex_lock(&c->mu);
+	c->done = true;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+/*
+ * Closes the socket, giving up after timeout_ms. nng 1.5.2's nng_close can
+ * wait forever for a pipe whose task never ran (nng issues 1543 and 1813,
+ * fixed in 1.8), most often with clients still connected. By then every
+ * request taken in has been answered and every write committed, so a
+ * stuck close must not keep the process from exiting: it runs on its own
+ * thread, and returns false (the thread and the closer are leaked) when
+ * it does not finish in time.
+ */
+static bool
+rpc_close_socket(rpc *r, int timeout_ms)
+{
+	struct rpc_closer *c = calloc(1, sizeof(*c));
+	pthread_t t;
+	if (c == NULL) {
+		nng_close(r->sock);
+		return true;
+	}
+	c->sock = r->sock;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	if (pthread_create(&t, NULL, rpc_closer_main, c) != 0) {
+		rpc_closer_main(c);
+	} else {
+		pthread_detach(t);
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000 + 1;
+	pthread_mutex_lock(&c->mu);
+	while (!c->done) {
+		if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) != 0) {
+			break;
+		}
+	}
+	bool done = c->done;
+	pthread_mutex_unlock(&c->mu);
+	if (!done) {
+		log_warn(
+		        "the request socket did not close in time (nng issue 1543); exiting without waiting for it");
+		return false;
+	}
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+	return true;
+}
+
+bool
+rpc_close(rpc *r, int timeout_ms)
+{
+	if (r == NULL) {
+		return true;
+	}
+	/*
+	 * Listeners stay open until the end: closing one closes the
+	 * connections it accepted, and with them the replies still owed.
+	 */
+	rpc_watchdog_stop(r);
+	/*
+	 * Let every item finish the request in its hands and stop: idle ones
+	 * have their receive cancelled, busy ones stop after their reply.
+	 * Only then stop the aios and close the socket, so no aio is being
+	 * re-armed while nng tears it down.
+	 */
+	atomic_store(&r->closing, true);
+	int64_t until = clock_mono_ns() + (int64_t) timeout_ms * 1000000;
+	for (;;) {
+		size_t running = 0;
+		for (size_t i = 0; r->works != NULL && i < r->n_works; i++) {
+			struct rpc_work *w = &r->works[i];
+			int st = atomic_load(&w->state);
+			if (st == RPC_RECV && w->aio != NULL) {
+				nng_aio_cancel(w->aio);
+			}
+			running += st != RPC_STOPPED && w->aio != NULL;
+		}
+		if (running == 0 || clock_mono_ns() >= until) {
+			if (running > 0) {
+				log_warn(
+				        "%zu requests still in flight at close",
+				        running);
+			}
+			break;
+		}
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	for (size_t i = 0; r->works != NULL && i < r->n_works; i++) {
+		if (r->works[i].aio != NULL) {
+			nng_aio_stop(r->works[i].aio);
+		}
+	}
+	/*
+	 * A sent reply may still sit in a connection's queue; nng has no
+	 * flush, so give the transport a moment before closing.
+	 */
+	struct timespec flush = { 0, 100000000 };
+	nanosleep(&flush, NULL);
+	rpc_stop_listening(r);
+	if (!rpc_close_socket(r, timeout_ms)) {
+		/*
+		 * nng is stuck tearing the socket down (see rpc_close_socket);
+		 * its threads may still touch the work items, so they are
+		 * left allocated for the process exit to reclaim.
+		 */
+		return false;
+	}
+
+	for (size_t i = 0; r->works != NULL && i < r->n_works; i++) {
+		struct rpc_work *w = &r->works[i];
+		if (w->aio != NULL) {
+			nng_aio_free(w->aio);
+		}
+		if (w->msg != NULL) {
+			nng_msg_free(w->msg);
+		}
+		store_reader_free(w->dr.reader);
+		arena_fini(&w->arena);
+	}
+	free(r->works);
+	pthread_cond_destroy(&r->watchdog_cv);
+	pthread_mutex_destroy(&r->mu);
+	if (r->tls != NULL) {
+		nng_tls_config_free(r->tls);
+	}
+	free(r);
+	return true;
+}

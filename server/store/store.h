@@ -1,0 +1,322 @@
+/*
+ * store: clm's state in one LMDB environment (the only module that includes
+ * lmdb.h).
+ *
+ * Named databases (DESIGN.md §6) and their keys:
+ *   customers    customer id -> CustomerRecord; an anonymous profile's key is
+ *                0x01 followed by the anonymous id (ids are printable, so the
+ *                two spaces never meet)
+ *   touchpoints  cid (8, big-endian) | event time ms (8) | seq (8)
+ *                -> Touchpoint without customer_id. Customers get small
+ *                sequential cids, so one customer's touchpoints are adjacent
+ *                and sorted by event time, and keys stay 24 bytes.
+ *   event_ids    event id -> EventRef (where that touchpoint is stored)
+ *   aliases      anonymous id -> customer id (after Identify)
+ *   onboarding   duration ms (8) | cid (8) -> empty: every customer's
+ *                SIGNUP -> ONBOARDING_COMPLETED time, for the median
+ *   items, stores  catalog: id -> Item / Store
+ *   cooccur      co-purchase counts (see store_pop_add)
+ *   claims       customer id 0x00 request id -> RecommendReply
+ *   agg          aggregate key (see agg.h) -> int64 counters, or a sketch
+ *   spend        channel (1) | day (4, big-endian) | campaign -> int64
+ *                micro-units (RecordSpend)
+ *   experiments  experiment id -> ExperimentRecord
+ *   meta         "schema", "next_cid", "next_seq", "event_seq", and the
+ *                onboarding median's state ("onb_*") -> u64 BE
+ *
+ * Threads: any number of read transactions, each on the thread that began
+ * it (MDB_NOTLS), plus one write transaction at a time, owned by the writer
+ * thread. Growing the map excludes readers with a rwlock, because LMDB
+ * remaps the file and a reader in the old map would fault.
+ *
+ * Every function returns clm_err: NOT_FOUND for a missing key,
+ * RESOURCE_EXHAUSTED for a full map or disk (store_map_full tells which),
+ * UNAVAILABLE for I/O errors, INTERNAL for the rest (logged here, once).
+ * On MDB_PANIC the process logs and exits: committed data is safe and the
+ * supervisor restarts it.
+ */
+#ifndef CLM_STORE_H
+#define CLM_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clm/error.h"
+#include "clm/v1/store.pb-c.h"
+#include "util/arena.h"
+
+#define STORE_SCHEMA_VERSION 1
+
+typedef struct store store;
+typedef struct store_txn store_txn;
+typedef struct store_reader store_reader;
+
+struct store_opts {
+	const char *dir;      /* created if missing */
+	bool nosync;          /* durability = os */
+	int64_t map_bytes;    /* initial map size */
+	int64_t max_db_bytes; /* growth ceiling */
+	unsigned max_readers; /* concurrent read transactions */
+};
+
+struct store_stats {
+	uint64_t customers; /* profiles, anonymous ones included */
+	uint64_t touchpoints;
+	uint64_t db_bytes;  /* pages in use x page size */
+	uint64_t map_bytes; /* current map size */
+};
+
+/*
+ * store_open creates the data directory if needed, takes the exclusive
+ * flock on DIR/clmd.pid (failing with FAILED_PRECONDITION when another clmd
+ * holds it), opens LMDB, checks the schema version and clears stale reader
+ * slots. On failure err holds a one-line reason for a person.
+ */
+clm_err store_open(
+        const struct store_opts *o, store **out, char *err, size_t errlen);
+
+/* store_close closes everything and releases the lock; NULL is a no-op. */
+void store_close(store *s);
+
+/* store_reader_check clears reader slots of dead processes (every minute). */
+void store_reader_check(store *s);
+
+/* store_stats reads entry counts and sizes within txn. */
+clm_err store_stats(store_txn *txn, struct store_stats *st);
+
+/*
+ * Readers. A store_reader is a reusable read transaction handle for one
+ * thread or work item: store_read_begin starts a fresh snapshot, and
+ * store_read_end releases it. A reader must be ended before it is freed.
+ */
+clm_err store_reader_new(store *s, store_reader **out);
+void store_reader_free(store_reader *r);
+clm_err store_read_begin(store_reader *r, store_txn **txn);
+void store_read_end(store_txn *txn);
+
+/*
+ * Writes, for the writer thread only. store_write_commit makes the changes
+ * durable (unless nosync) and ends txn whatever it returns; store_write_abort
+ * discards them. When a put or the commit returned RESOURCE_EXHAUSTED and
+ * store_map_full is true, abort and call store_grow, then redo the work:
+ * store_grow doubles the map up to max_db_bytes, or returns
+ * RESOURCE_EXHAUSTED at the ceiling.
+ */
+clm_err store_write_begin(store *s, store_txn **txn);
+clm_err store_write_commit(store_txn *txn);
+void store_write_abort(store_txn *txn);
+
+/*
+ * Work deferred to the end of a write transaction (agg.c folds the visitor
+ * sketches of a whole transaction at once). store_write_defer has fn run
+ * by store_write_commit before it commits; an error there aborts the
+ * transaction and is returned. store_write_ext is state kept for that work
+ * across transactions, one slot per store: set it once with the function
+ * that frees it at store_close. store_write_gen numbers write
+ * transactions, so state left by an aborted one can be told apart.
+ */
+void store_write_defer(store_txn *txn, clm_err (*fn)(store_txn *txn));
+void *store_write_ext(store_txn *txn);
+void store_write_set_ext(store_txn *txn, void *ext, void (*free_fn)(void *));
+uint64_t store_write_gen(const store_txn *txn);
+bool store_map_full(const store *s);
+clm_err store_grow(store *s);
+
+/*
+ * Counters allocated within a write transaction (kept only if it commits):
+ * store_next_cid for a new customer, store_next_seq for a touchpoint's
+ * arrival order, store_next_event_seq for a published LifecycleEvent.
+ */
+uint64_t store_next_cid(store_txn *txn);
+uint64_t store_next_seq(store_txn *txn);
+uint64_t store_next_event_seq(store_txn *txn);
+
+/*
+ * store_customer_get loads the profile of id (anonymous: the profile of an
+ * anonymous id) into arena memory. NOT_FOUND if there is none.
+ */
+clm_err store_customer_get(store_txn *txn, const char *id, bool anonymous,
+        arena *a, Clm__V1__CustomerRecord **out);
+
+/* store_customer_put writes rec under rec->customer_id / rec->anonymous. */
+clm_err store_customer_put(store_txn *txn, const Clm__V1__CustomerRecord *rec);
+
+/* store_touchpoint_put stores tp (its customer_id is not stored). */
+clm_err store_touchpoint_put(store_txn *txn, uint64_t cid, int64_t at_ms,
+        uint64_t seq, const Clm__V1__Touchpoint *tp);
+
+/*
+ * store_touchpoints_scan calls fn for each touchpoint of cid with
+ * after_ms < event time <= upto_ms, in event-time then arrival order. The
+ * touchpoint passed to fn lives until fn returns. fn returns 0 to go on, or
+ * non-zero to stop (store_touchpoints_scan then returns CLM_OK).
+ */
+typedef int (*store_touch_fn)(
+        void *arg, int64_t at_ms, uint64_t seq, const Clm__V1__Touchpoint *tp);
+clm_err store_touchpoints_scan(store_txn *txn, uint64_t cid, int64_t after_ms,
+        int64_t upto_ms, store_touch_fn fn, void *arg);
+
+/*
+ * store_touchpoints_collect is store_touchpoints_scan for keeps: each
+ * touchpoint is decoded into arena memory and outlives the call.
+ */
+clm_err store_touchpoints_collect(store_txn *txn, uint64_t cid,
+        int64_t after_ms, int64_t upto_ms, arena *a, store_touch_fn fn,
+        void *arg);
+
+/* store_event_exists: CLM_OK if event id is recorded, NOT_FOUND if not. */
+clm_err store_event_exists(store_txn *txn, const char *event_id);
+
+/* store_event_put records event id as stored at (cid, at_ms, seq). */
+clm_err store_event_put(store_txn *txn, const char *event_id, uint64_t cid,
+        int64_t at_ms, uint64_t seq);
+
+/* store_customer_del removes a profile (NOT_FOUND if there is none). */
+clm_err store_customer_del(store_txn *txn, const char *id, bool anonymous);
+
+/* store_touchpoint_del removes one stored touchpoint. */
+clm_err store_touchpoint_del(
+        store_txn *txn, uint64_t cid, int64_t at_ms, uint64_t seq);
+
+/* store_event_del forgets an event id. */
+clm_err store_event_del(store_txn *txn, const char *event_id);
+
+/*
+ * Aliases: store_alias_get finds the customer an anonymous id was linked to
+ * (NOT_FOUND if none), copied into arena memory.
+ */
+clm_err store_alias_get(store_txn *txn, const char *anonymous_id, arena *a,
+        char **customer_id);
+clm_err store_alias_put(
+        store_txn *txn, const char *anonymous_id, const char *customer_id);
+clm_err store_alias_del(store_txn *txn, const char *anonymous_id);
+
+/*
+ * store_onboarding_update replaces customer cid's onboarding time old_ms
+ * (NULL = it had none) by new_ms (NULL = it has none now) in the exact
+ * median over all customers. Durations must not be negative.
+ */
+clm_err store_onboarding_update(store_txn *txn, uint64_t cid,
+        const int64_t *old_ms, const int64_t *new_ms);
+
+/*
+ * store_onboarding_median reads twice the median onboarding time (exact),
+ * and whether any customer has onboarded at all.
+ */
+clm_err store_onboarding_median(
+        store_txn *txn, bool *known, int64_t *twice_median_ms);
+
+/* Catalog: items and stores (PutCatalog upserts). */
+clm_err store_item_put(store_txn *txn, const Clm__V1__Item *item);
+clm_err store_item_get(
+        store_txn *txn, const char *item_id, arena *a, Clm__V1__Item **out);
+clm_err store_store_put(store_txn *txn, const Clm__V1__Store *st);
+
+/* store_stores_each calls fn for every store (arena memory); non-zero stops.
+ */
+typedef int (*store_store_fn)(void *arg, const Clm__V1__Store *st);
+clm_err store_stores_each(
+        store_txn *txn, arena *a, store_store_fn fn, void *arg);
+
+/*
+ * The co-purchase model (`cooccur`): popularity = customers who bought an
+ * item, co-occurrence = customers who bought both items of a pair.
+ * store_pop_add and store_co_add change them by delta (never below 0);
+ * store_pop_top lists items most popular first (ties by item id), and
+ * store_co_each an item's neighbours by id, each with its count; fn
+ * returns non-zero to stop.
+ */
+typedef int (*store_count_fn)(void *arg, const char *item, uint64_t count);
+clm_err store_pop_add(store_txn *txn, const char *item, int delta);
+clm_err store_pop_get(store_txn *txn, const char *item, uint64_t *count);
+clm_err store_pop_top(store_txn *txn, store_count_fn fn, void *arg);
+clm_err store_co_add(store_txn *txn, const char *a, const char *b, int delta);
+clm_err store_co_each(
+        store_txn *txn, const char *a, store_count_fn fn, void *arg);
+
+/*
+ * Claims (`claims`): the reply of a Recommend with claim, by customer and
+ * request id, so a retried claim returns the same answer and records
+ * nothing twice. store_claims_del removes a customer's (ForgetCustomer).
+ */
+clm_err store_claim_get(store_txn *txn, const char *customer_id,
+        const char *request_id, arena *a, Clm__V1__RecommendReply **out);
+clm_err store_claim_put(store_txn *txn, const char *customer_id,
+        const char *request_id, const Clm__V1__RecommendReply *reply);
+clm_err store_claims_del(store_txn *txn, const char *customer_id);
+
+/*
+ * Aggregates (`agg`, keys built by agg.c). A counter value is a vector of
+ * int64; store_agg_add adds delta[0..n) to it (a shorter stored vector is
+ * extended with zeros) and deletes the key when every counter is 0, so
+ * scans only meet live keys. store_agg_get reads up to n counters (zeros
+ * when missing). store_agg_scan calls fn for every key in [from, to) in
+ * key order with its raw value (valid until fn returns); fn returns
+ * non-zero to stop. Blobs (sketches) are read and written whole.
+ */
+clm_err store_agg_add(store_txn *txn, const void *key, size_t klen,
+        const int64_t *delta, size_t n);
+clm_err store_agg_get(
+        store_txn *txn, const void *key, size_t klen, int64_t *out, size_t n);
+typedef int (*store_agg_fn)(void *arg, const unsigned char *key, size_t klen,
+        const void *val, size_t vlen);
+clm_err store_agg_scan(store_txn *txn, const void *from, size_t flen,
+        const void *to, size_t tlen, store_agg_fn fn, void *arg);
+clm_err store_agg_blob_get(store_txn *txn, const void *key, size_t klen,
+        const void **val, size_t *vlen);
+clm_err store_agg_blob_put(store_txn *txn, const void *key, size_t klen,
+        const void *val, size_t vlen);
+
+/* store_agg_counters copies up to n counters out of a raw value. */
+void store_agg_counters(const void *val, size_t vlen, int64_t *out, size_t n);
+
+/*
+ * The aggregates' versions: one for the customers' contributions (meta
+ * "agg_version"), one for the touchpoints' (meta "agg_touch_version");
+ * 0 when that part must be rebuilt (agg_rebuild). store_agg_reset deletes
+ * the keys whose kind byte is in [lo, hi) and sets that part's version
+ * to 0.
+ */
+clm_err store_agg_version(store_txn *txn, bool touch, uint64_t *v);
+clm_err store_agg_set_version(store_txn *txn, bool touch, uint64_t v);
+clm_err store_agg_reset(
+        store_txn *txn, unsigned char lo, unsigned char hi, bool touch);
+
+/* store_spend_each calls fn for every recorded spend; non-zero stops. */
+typedef int (*store_spend_fn)(
+        void *arg, int channel, uint32_t day, int64_t micros);
+clm_err store_spend_each(store_txn *txn, store_spend_fn fn, void *arg);
+
+/*
+ * store_customers_after calls fn with the ids of up to max profiles that
+ * come after (after, after_anon) in key order (after NULL: from the
+ * first). fn returns non-zero to stop.
+ */
+typedef int (*store_id_fn)(void *arg, const char *id, bool anonymous);
+clm_err store_customers_after(store_txn *txn, const char *after,
+        bool after_anon, size_t max, store_id_fn fn, void *arg);
+
+/*
+ * Spend (`spend`): store_spend_set sets the micro-units of (channel, day,
+ * campaign) and tells what was there before (0 if nothing).
+ */
+clm_err store_spend_set(store_txn *txn, int channel, uint32_t day,
+        const char *campaign, int64_t micros, int64_t *old);
+
+/* Experiments (`experiments`): definitions by id. */
+clm_err store_experiment_get(store_txn *txn, const char *id, arena *a,
+        Clm__V1__ExperimentRecord **out);
+clm_err store_experiment_put(
+        store_txn *txn, const Clm__V1__ExperimentRecord *rec);
+
+/*
+ * store_experiments_each calls fn for every defined experiment, in id
+ * order, decoded into arena memory (it outlives txn); fn returns non-zero
+ * to stop. DATA_LOSS when a stored definition does not decode.
+ */
+typedef int (*store_experiment_fn)(void *arg, Clm__V1__ExperimentRecord *rec);
+clm_err store_experiments_each(
+        store_txn *txn, arena *a, store_experiment_fn fn, void *arg);
+
+#endif /* CLM_STORE_H */

@@ -1,0 +1,343 @@
+/* Aggregates, spend and experiment definitions in LMDB. */
+#include <string.h>
+
+#include "store/store_internal.h"
+#include "util/log.h"
+
+#define STORE_AGG_MAX 64 /* counters in one value */
+
+void
+store_agg_counters(const void *val, size_t vlen, int64_t *out, size_t n)
+{
+	size_t have = vlen / sizeof(int64_t);
+	/* LMDB values are only 2-byte aligned: copy, never cast. */
+	memcpy(out, val, (have < n ? have : n) * sizeof(int64_t));
+	for (size_t i = have; i < n; i++) {
+		out[i] = 0;
+	}
+}
+
+clm_err
+store_agg_get(
+        store_txn *t, const void *key, size_t klen, int64_t *out, size_t n)
+{
+	MDB_val k = { klen, (void *) key }, v;
+	int rc = mdb_get(t->txn, t->s->dbi[STORE_DB_AGG], &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		memset(out, 0, n * sizeof(*out));
+		return CLM_OK;
+	}
+	if (rc != 0) {
+		return store_err(t->s, rc, "cannot read aggregate");
+	}
+	store_agg_counters(v.mv_data, v.mv_size, out, n);
+	return CLM_OK;
+}
+
+clm_err
+store_agg_add(store_txn *t, const void *key, size_t klen, const int64_t *delta,
+        size_t n)
+{
+	if (n > STORE_AGG_MAX) {
+		return CLM_INTERNAL;
+	}
+	MDB_val k = { klen, (void *) key }, v;
+	int64_t cur[STORE_AGG_MAX];
+	size_t have = 0;
+	int rc = mdb_get(t->txn, t->s->dbi[STORE_DB_AGG], &k, &v);
+	if (rc == 0) {
+		have = v.mv_size / sizeof(int64_t);
+		if (have > STORE_AGG_MAX) {
+			log_error("aggregate value of %zu bytes", v.mv_size);
+			return CLM_DATA_LOSS;
+		}
+		store_agg_counters(v.mv_data, v.mv_size, cur, have);
+	} else if (rc != MDB_NOTFOUND) {
+		return store_err(t->s, rc, "cannot read aggregate");
+	}
+	size_t len = have > n ? have : n;
+	bool zero = true;
+	for (size_t i = 0; i < len; i++) {
+		int64_t c = i < have ? cur[i] : 0;
+		cur[i] = c + (i < n ? delta[i] : 0);
+		zero = zero && cur[i] == 0;
+	}
+	if (zero) {
+		if (have == 0) {
+			return CLM_OK;
+		}
+		rc = mdb_del(t->txn, t->s->dbi[STORE_DB_AGG], &k, NULL);
+		return store_err(t->s, rc, "cannot write aggregate");
+	}
+	/* Trailing zeros need no room: a missing counter reads as 0. */
+	while (len > 0 && cur[len - 1] == 0) {
+		len--;
+	}
+	v.mv_size = len * sizeof(int64_t);
+	v.mv_data = cur;
+	rc = mdb_put(t->txn, t->s->dbi[STORE_DB_AGG], &k, &v, 0);
+	return store_err(t->s, rc, "cannot write aggregate");
+}
+
+clm_err
+store_agg_scan(store_txn *t, const void *from, size_t flen, const void *to,
+        size_t tlen, store_agg_fn fn, void *arg)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_AGG], &cur);
+	if (rc != 0) {
+		return store_err(t->s, rc, "cannot open cursor");
+	}
+	MDB_val k = { flen, (void *) from }, v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		size_t m = k.mv_size < tlen ? k.mv_size : tlen;
+		int c = memcmp(k.mv_data, to, m);
+		if (c > 0 || (c == 0 && k.mv_size >= tlen)) {
+			break; /* at or past `to` */
+		}
+		if (fn(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size) != 0) {
+			break;
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		return store_err(t->s, rc, "cannot scan aggregates");
+	}
+	return CLM_OK;
+}
+
+clm_err
+store_agg_blob_get(store_txn *t, const void *key, size_t klen,
+        const void **val, size_t *vlen)
+{
+	MDB_val k = { klen, (void *) key }, v;
+	int rc = mdb_get(t->txn, t->s->dbi[STORE_DB_AGG], &k, &v);
+	if (rc != 0) {
+		return store_err(t->s, rc, "cannot read sketch");
+	}
+	*val = v.mv_data;
+	*vlen = v.mv_size;
+	return CLM_OK;
+}
+
+clm_err
+store_agg_blob_put(store_txn *t, const void *key, size_t klen, const void *val,
+        size_t vlen)
+{
+	MDB_val k = { klen, (void *) key }, v = { vlen, (void *) val };
+	int rc = mdb_put(t->txn, t->s->dbi[STORE_DB_AGG], &k, &v, 0);
+	return store_err(t->s, rc, "cannot write sketch");
+}
+
+clm_err
+store_spend_set(store_txn *t, int channel, uint32_t day, const char *campaign,
+        int64_t micros, int64_t *old)
+{
+	unsigned char key[STORE_KEY_MAX];
+	size_t n = strlen(campaign);
+	if (n > STORE_KEY_MAX - 5) {
+		n = STORE_KEY_MAX - 5; /* validation keeps campaigns short */
+	}
+	key[0] = (unsigned char) channel;
+	key[1] = (unsigned char) (day >> 24);
+	key[2] = (unsigned char) (day >> 16);
+	key[3] = (unsigned char) (day >> 8);
+	key[4] = (unsigned char) day;
+	memcpy(key + 5, campaign, n);
+	MDB_val k = { 5 + n, key }, v;
+	*old = 0;
+	int rc = mdb_get(t->txn, t->s->dbi[STORE_DB_SPEND], &k, &v);
+	if (rc == 0 && v.mv_size == sizeof(int64_t)) {
+		memcpy(old, v.mv_data, sizeof(*old));
+	} else if (rc != 0 && rc != MDB_NOTFOUND) {
+		return store_err(t->s, rc, "cannot read spend");
+	}
+	v.mv_size = sizeof(micros);
+	v.mv_data = &micros;
+	rc = mdb_put(t->txn, t->s->dbi[STORE_DB_SPEND], &k, &v, 0);
+	return store_err(t->s, rc, "cannot write spend");
+}
+
+clm_err
+store_experiment_get(store_txn *t, const char *id, arena *a,
+        Clm__V1__ExperimentRecord **out)
+{
+	MDB_val k = { strlen(id), (void *) id }, v;
+	int rc = mdb_get(t->txn, t->s->dbi[STORE_DB_EXPERIMENTS], &k, &v);
+	if (rc != 0) {
+		return store_err(t->s, rc, "cannot read experiment");
+	}
+	*out = clm__v1__experiment_record__unpack(
+	        arena_pb(a), v.mv_size, v.mv_data);
+	if (*out == NULL) {
+		log_error("experiment '%s' does not decode", id);
+		return CLM_DATA_LOSS;
+	}
+	return CLM_OK;
+}
+
+clm_err
+store_experiment_put(store_txn *t, const Clm__V1__ExperimentRecord *rec)
+{
+	MDB_val k = { strlen(rec->experiment_id), rec->experiment_id };
+	return store_put_msg(t, STORE_DB_EXPERIMENTS, &k,
+	        (const ProtobufCMessage *) rec, "cannot write experiment");
+}
+
+clm_err
+store_experiments_each(
+        store_txn *t, arena *a, store_experiment_fn fn, void *arg)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(
+	        t->txn, t->s->dbi[STORE_DB_EXPERIMENTS], &cur);
+	if (rc != 0) {
+		return store_err(t->s, rc, "cannot open cursor");
+	}
+	MDB_val k, v;
+	clm_err e = CLM_OK;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		Clm__V1__ExperimentRecord *x
+		        = clm__v1__experiment_record__unpack(
+		                arena_pb(a), v.mv_size, v.mv_data);
+		if (x == NULL) {
+			log_error("experiment '%.*s' does not decode",
+			        (int) k.mv_size, (const char *) k.mv_data);
+			e = CLM_DATA_LOSS;
+			break;
+		}
+		if (fn(arg, x) != 0) {
+			break;
+		}
+	}
+	if (e == CLM_OK && rc != 0 && rc != MDB_NOTFOUND) {
+		e = store_err(t->s, rc, "cannot scan experiments");
+	}
+	mdb_cursor_close(cur);
+	return e;
+}
+
+/* The two parts of the aggregates, each with its version in `meta`. */
+static const char *
+store_agg_meta(bool touch)
+{
+	return touch ? "agg_touch_version" : "agg_version";
+}
+
+clm_err
+store_agg_version(store_txn *t, bool touch, uint64_t *v)
+{
+	return store_meta_get(t, store_agg_meta(touch), v);
+}
+
+clm_err
+store_agg_set_version(store_txn *t, bool touch, uint64_t v)
+{
+	return store_meta_put(t, store_agg_meta(touch), v);
+}
+
+clm_err
+store_agg_reset(store_txn *t, unsigned char lo, unsigned char hi, bool touch)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_AGG], &cur);
+	if (rc != 0) {
+		return store_err(t->s, rc, "cannot open cursor");
+	}
+	/* Seek afresh after each delete: never step a cursor past one. */
+	for (;;) {
+		MDB_val k = { 1, &lo }, v;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		if (rc != 0 || ((const unsigned char *) k.mv_data)[0] >= hi) {
+			break;
+		}
+		rc = mdb_cursor_del(cur, 0);
+		if (rc != 0) {
+			break;
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		return store_err(t->s, rc, "cannot clear the aggregates");
+	}
+	return store_agg_set_version(t, touch, 0);
+}
+
+clm_err
+store_spend_each(store_txn *t, store_spend_fn fn, void *arg)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_SPEND], &cur);
+	if (rc != 0) {
+		return store_err(t->s, rc, "cannot open cursor");
+	}
+	MDB_val k, v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		const unsigned char *p = k.mv_data;
+		int64_t micros;
+		if (k.mv_size < 5 || v.mv_size != sizeof(micros)) {
+			continue;
+		}
+		memcpy(&micros, v.mv_data, sizeof(micros));
+		uint32_t day = (uint32_t) p[1] << 24 | (uint32_t) p[2] << 16
+		        | (uint32_t) p[3] << 8 | p[4];
+		if (fn(arg, p[0], day, micros) != 0) {
+			break;
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		return store_err(t->s, rc, "cannot scan spend");
+	}
+	return CLM_OK;
+}
+
+clm_err
+store_customers_after(store_txn *t, const char *after, bool after_anon,
+        size_t max, store_id_fn fn, void *arg)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_CUSTOMERS], &cur);
+	if (rc != 0) {
+		return store_err(t->s, rc, "cannot open cursor");
+	}
+	/* Keys: the id, or 0x01 and the anonymous id (see store.h). */
+	unsigned char key[STORE_KEY_MAX + 1];
+	size_t n = 0;
+	if (after != NULL) {
+		if (after_anon) {
+			key[n++] = 0x01;
+		}
+		size_t len = strlen(after);
+		memcpy(key + n, after, len);
+		n += len;
+	}
+	MDB_val k = { n, key }, v;
+	rc = mdb_cursor_get(cur, &k, &v, after ? MDB_SET_RANGE : MDB_FIRST);
+	size_t seen = 0;
+	char id[STORE_KEY_MAX + 1];
+	for (; rc == 0 && seen < max;
+	        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (after != NULL && k.mv_size == n
+		        && memcmp(k.mv_data, key, n) == 0) {
+			continue; /* `after` itself */
+		}
+		const unsigned char *p = k.mv_data;
+		bool anon = k.mv_size > 0 && p[0] == 0x01;
+		size_t len = k.mv_size - anon;
+		memcpy(id, p + anon, len);
+		id[len] = '\0';
+		seen++;
+		if (fn(arg, id, anon) != 0) {
+			break;
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		return store_err(t->s, rc, "cannot scan customers");
+	}
+	return CLM_OK;
+}

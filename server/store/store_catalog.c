@@ -1,0 +1,336 @@
+/* Catalog, co-purchase counts and claims in LMDB. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_internal.h"
+#include "util/log.h"
+
+clm_err
+store_item_put(store_txn *t, const Clm__V1__Item *item)
+{
+	MDB_val k = { strlen(item->item_id), item->item_id };
+	return store_put_msg(t, STORE_DB_ITEMS, &k,
+	        (const ProtobufCMessage *) item, "cannot write item");
+}
+
+clm_err
+store_item_get(
+        store_txn *t, const char *item_id, arena *a, Clm__V1__Item **out)
+{
+	MDB_val k = { strlen(item_id), (void *) item_id }, v;
+	int rc = mdb_get(t->txn, t->s->dbi[STORE_DB_ITEMS], &k, &v);
+	if (rc != 0) {
+		return store_err(t->s, rc, "cannot read item");
+	}
+	Clm__V1__Item *item
+	        = clm__v1__item__unpack(arena_pb(a), v.mv_size, v.mv_data);
+	if (item == NULL) {
+		log_error("item '%s' does not decode", item_id);
+		return CLM_DATA_LOSS;
+	}
+	*out = item;
+	return CLM_OK;
+}
+
+clm_err
+store_store_put(store_txn *t, const Clm__V1__Store *st)
+{
+	MDB_val k = { strlen(st->store_id), st->store_id };
+	return store_put_msg(t, STORE_DB_STORES, &k,
+	        (const ProtobufCMessage *) st, "cannot write store");
+}
+
+clm_err
+store_stores_each(store_txn *t, arena *a, store_store_fn fn, void *arg)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_STORES], &cur);
+	if (rc != 0) {
+		return store_err(t->s, rc, "cannot open cursor");
+	}
+	MDB_val k, v;
+	clm_err e = CLM_OK;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		Clm__V1__Store *st = clm__v1__store__unpack(
+		        arena_pb(a), v.mv_size, v.mv_data);
+		if (st == NULL) {
+			e = CLM_DATA_LOSS;
+			break;
+		}
+		if (fn(arg, st) != 0) {
+			break;
+		}
+	}
+	if (e == CLM_OK && rc != 0 && rc != MDB_NOTFOUND) {
+		e = store_err(t->s, rc, "cannot scan stores");
+	}
+	mdb_cursor_close(cur);
+	return e;
+}
+
+/*
+ * Co-purchase counts live in `cooccur` under three key shapes:
+ *   'p' item              -> u64 customers who bought the item
+ *   'r' ~count(8) item    -> empty: the items by popularity, most first
+ *   'c' a 0x00 b          -> u64 customers who bought both a and b
+ *                           (stored for both orders, so a prefix scan on
+ *                           'c' a 0x00 lists a's neighbours)
+ */
+static size_t
+store_co_key(unsigned char *key, char tag, const char *a, const char *b)
+{
+	size_t n = 0;
+	key[n++] = (unsigned char) tag;
+	size_t la = strlen(a);
+	memcpy(key + n, a, la);
+	n += la;
+	if (b != NULL) {
+		key[n++] = 0;
+		size_t lb = strlen(b);
+		memcpy(key + n, b, lb);
+		n += lb;
+	}
+	return n;
+}
+
+static clm_err
+store_u64_get(store_txn *t, enum store_db db, MDB_val *k, uint64_t *out)
+{
+	MDB_val v;
+	int rc = mdb_get(t->txn, t->s->dbi[db], k, &v);
+	if (rc == MDB_NOTFOUND) {
+		*out = 0;
+		return CLM_OK;
+	}
+	if (rc != 0) {
+		return store_err(t->s, rc, "cannot read counter");
+	}
+	if (v.mv_size != 8) {
+		return CLM_DATA_LOSS;
+	}
+	*out = store_be_u64(v.mv_data);
+	return CLM_OK;
+}
+
+/* Sets a counter; 0 deletes it. */
+static clm_err
+store_u64_set(store_txn *t, enum store_db db, MDB_val *k, uint64_t val)
+{
+	int rc;
+	if (val == 0) {
+		rc = mdb_del(t->txn, t->s->dbi[db], k, NULL);
+		if (rc == MDB_NOTFOUND) {
+			rc = 0;
+		}
+	} else {
+		unsigned char buf[8];
+		store_u64_be(buf, val);
+		MDB_val v = { 8, buf };
+		rc = mdb_put(t->txn, t->s->dbi[db], k, &v, 0);
+	}
+	return store_err(t->s, rc, "cannot write counter");
+}
+
+static clm_err
+store_rank_key(store_txn *t, const char *item, uint64_t count, bool put)
+{
+	unsigned char key[STORE_KEY_MAX];
+	size_t n = strlen(item);
+	key[0] = 'r';
+	store_u64_be(key + 1, UINT64_MAX - count);
+	memcpy(key + 9, item, n);
+	MDB_val k = { 9 + n, key }, v = { 0, NULL };
+	int rc = put ? mdb_put(t->txn, t->s->dbi[STORE_DB_COOCCUR], &k, &v, 0)
+	             : mdb_del(t->txn, t->s->dbi[STORE_DB_COOCCUR], &k, NULL);
+	if (rc == MDB_NOTFOUND) {
+		rc = 0;
+	}
+	return store_err(t->s, rc, "cannot index popularity");
+}
+
+clm_err
+store_pop_add(store_txn *t, const char *item, int delta)
+{
+	unsigned char key[STORE_KEY_MAX];
+	MDB_val k = { store_co_key(key, 'p', item, NULL), key };
+	uint64_t old;
+	clm_err e = store_u64_get(t, STORE_DB_COOCCUR, &k, &old);
+	if (e != CLM_OK) {
+		return e;
+	}
+	uint64_t now = delta < 0 && old < (uint64_t) -delta
+	        ? 0
+	        : (uint64_t) ((int64_t) old + delta);
+	if (now == old) {
+		return CLM_OK;
+	}
+	e = store_u64_set(t, STORE_DB_COOCCUR, &k, now);
+	if (e == CLM_OK && old > 0) {
+		e = store_rank_key(t, item, old, false);
+	}
+	if (e == CLM_OK && now > 0) {
+		e = store_rank_key(t, item, now, true);
+	}
+	return e;
+}
+
+clm_err
+store_pop_get(store_txn *t, const char *item, uint64_t *count)
+{
+	unsigned char key[STORE_KEY_MAX];
+	MDB_val k = { store_co_key(key, 'p', item, NULL), key };
+	return store_u64_get(t, STORE_DB_COOCCUR, &k, count);
+}
+
+clm_err
+store_pop_top(store_txn *t, store_count_fn fn, void *arg)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_COOCCUR], &cur);
+	if (rc != 0) {
+		return store_err(t->s, rc, "cannot open cursor");
+	}
+	unsigned char start = 'r';
+	MDB_val k = { 1, &start }, v;
+	char item[STORE_KEY_MAX];
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		const unsigned char *kp = k.mv_data;
+		if (k.mv_size < 10 || kp[0] != 'r') {
+			break;
+		}
+		size_t n = k.mv_size - 9;
+		memcpy(item, kp + 9, n);
+		item[n] = '\0';
+		if (fn(arg, item, UINT64_MAX - store_be_u64(kp + 1)) != 0) {
+			break;
+		}
+	}
+	mdb_cursor_close(cur);
+	return rc == 0 || rc == MDB_NOTFOUND
+	        ? CLM_OK
+	        : store_err(t->s, rc, "cannot scan popularity");
+}
+
+clm_err
+store_co_add(store_txn *t, const char *a, const char *b, int delta)
+{
+	for (int dir = 0; dir < 2; dir++) {
+		unsigned char key[STORE_KEY_MAX];
+		MDB_val k = { store_co_key(key, 'c', dir ? b : a, dir ? a : b),
+			key };
+		uint64_t old;
+		clm_err e = store_u64_get(t, STORE_DB_COOCCUR, &k, &old);
+		if (e != CLM_OK) {
+			return e;
+		}
+		uint64_t now = delta < 0 && old < (uint64_t) -delta
+		        ? 0
+		        : (uint64_t) ((int64_t) old + delta);
+		e = store_u64_set(t, STORE_DB_COOCCUR, &k, now);
+		if (e != CLM_OK) {
+			return e;
+		}
+	}
+	return CLM_OK;
+}
+
+clm_err
+store_co_each(store_txn *t, const char *a, store_count_fn fn, void *arg)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_COOCCUR], &cur);
+	if (rc != 0) {
+		return store_err(t->s, rc, "cannot open cursor");
+	}
+	unsigned char key[STORE_KEY_MAX];
+	size_t plen = store_co_key(key, 'c', a, "");
+	MDB_val k = { plen, key }, v;
+	char item[STORE_KEY_MAX];
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size <= plen || memcmp(k.mv_data, key, plen) != 0) {
+			break;
+		}
+		if (v.mv_size != 8) {
+			continue;
+		}
+		size_t n = k.mv_size - plen;
+		memcpy(item, (const char *) k.mv_data + plen, n);
+		item[n] = '\0';
+		if (fn(arg, item, store_be_u64(v.mv_data)) != 0) {
+			break;
+		}
+	}
+	mdb_cursor_close(cur);
+	return rc == 0 || rc == MDB_NOTFOUND
+	        ? CLM_OK
+	        : store_err(t->s, rc, "cannot scan co-purchases");
+}
+
+static size_t
+store_claim_key(
+        unsigned char *key, const char *customer_id, const char *request_id)
+{
+	return store_co_key(key, 'q', customer_id, request_id);
+}
+
+clm_err
+store_claim_get(store_txn *t, const char *customer_id, const char *request_id,
+        arena *a, Clm__V1__RecommendReply **out)
+{
+	unsigned char key[STORE_KEY_MAX];
+	MDB_val k = { store_claim_key(key, customer_id, request_id), key }, v;
+	int rc = mdb_get(t->txn, t->s->dbi[STORE_DB_CLAIMS], &k, &v);
+	if (rc != 0) {
+		return store_err(t->s, rc, "cannot read claim");
+	}
+	Clm__V1__RecommendReply *r = clm__v1__recommend_reply__unpack(
+	        arena_pb(a), v.mv_size, v.mv_data);
+	if (r == NULL) {
+		return CLM_DATA_LOSS;
+	}
+	*out = r;
+	return CLM_OK;
+}
+
+clm_err
+store_claim_put(store_txn *t, const char *customer_id, const char *request_id,
+        const Clm__V1__RecommendReply *reply)
+{
+	unsigned char key[STORE_KEY_MAX];
+	MDB_val k = { store_claim_key(key, customer_id, request_id), key };
+	return store_put_msg(t, STORE_DB_CLAIMS, &k,
+	        (const ProtobufCMessage *) reply, "cannot write claim");
+}
+
+clm_err
+store_claims_del(store_txn *t, const char *customer_id)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_CLAIMS], &cur);
+	if (rc != 0) {
+		return store_err(t->s, rc, "cannot open cursor");
+	}
+	unsigned char key[STORE_KEY_MAX];
+	size_t plen = store_claim_key(key, customer_id, "");
+	MDB_val k = { plen, key }, v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) {
+		if (k.mv_size < plen || memcmp(k.mv_data, key, plen) != 0) {
+			break;
+		}
+		rc = mdb_cursor_del(cur, 0);
+		if (rc != 0) {
+			break;
+		}
+		k.mv_size = plen;
+		k.mv_data = key;
+	}
+	mdb_cursor_close(cur);
+	return rc == 0 || rc == MDB_NOTFOUND
+	        ? CLM_OK
+	        : store_err(t->s, rc, "cannot delete claims");
+}

@@ -1,0 +1,89 @@
+/*
+ * store_internal: what the store's files share (store.c: environment,
+ * customers, touchpoints, events, aliases; store_onboarding.c: the
+ * onboarding median; store_catalog.c: catalog, co-purchase counts,
+ * claims; store_agg.c: aggregates, spend, experiments). Not for other modules:
+ * lmdb.h stays behind the store.
+ */
+#ifndef CLM_STORE_INTERNAL_H
+#define CLM_STORE_INTERNAL_H
+
+#include <lmdb.h>
+#include <pthread.h>
+
+#include "store/store.h"
+
+#define STORE_KEY_MAX 511
+
+enum store_db {
+	STORE_DB_CUSTOMERS,
+	STORE_DB_TOUCHPOINTS,
+	STORE_DB_EVENT_IDS,
+	STORE_DB_META,
+	STORE_DB_ALIASES,
+	STORE_DB_ONBOARDING,
+	STORE_DB_ITEMS,
+	STORE_DB_STORES,
+	STORE_DB_COOCCUR,
+	STORE_DB_CLAIMS,
+	STORE_DB_AGG,
+	STORE_DB_SPEND,
+	STORE_DB_EXPERIMENTS,
+	STORE_N_DBS,
+};
+
+struct store_txn {
+	store *s;
+	MDB_txn *txn;
+	bool write;
+	uint64_t next_cid, next_seq, next_event_seq;
+	/* Write transactions only (store_write_defer). */
+	uint64_t gen;
+	clm_err (*deferred)(store_txn *t);
+};
+
+struct store_reader {
+	store *s;
+	struct store_txn t;
+	bool active;
+};
+
+struct store {
+	MDB_env *env;
+	MDB_dbi dbi[STORE_N_DBS];
+	int pid_fd;
+	char *dir;
+	int64_t max_db_bytes;
+	/* Counters as of the last commit; only the writer thread uses them. */
+	uint64_t next_cid, next_seq, next_event_seq;
+	struct store_txn wtxn;
+	void *write_ext; /* store_write_ext */
+	void (*write_ext_free)(void *);
+	bool map_full; /* the last write error was MDB_MAP_FULL */
+	               /*
+	                * Readers hold remap shared; store_grow holds it exclusive to remap.
+	                * glibc's rwlock prefers readers, so a steady stream of them could
+	                * starve the resize (and every write behind it): store_grow first
+	                * takes the turnstile, which new readers pass through, so they queue
+	                * behind the resize while the current ones drain.
+	                */
+	pthread_rwlock_t remap;
+	pthread_mutex_t turnstile;
+};
+
+/* Translates an LMDB or errno code, logging what is not routine. */
+clm_err store_err(store *s, int rc, const char *what);
+
+/* Big-endian u64 encoding of keys and counters. */
+void store_u64_be(unsigned char *p, uint64_t v);
+uint64_t store_be_u64(const unsigned char *p);
+
+/* A u64 in `meta` (0 when missing). */
+clm_err store_meta_get(store_txn *t, const char *name, uint64_t *out);
+clm_err store_meta_put(store_txn *t, const char *name, uint64_t val);
+
+/* Writes msg into a value of exactly its packed size, without a copy. */
+clm_err store_put_msg(store_txn *t, enum store_db db, MDB_val *k,
+        const ProtobufCMessage *msg, const char *what);
+
+#endif /* CLM_STORE_INTERNAL_H */

@@ -1,0 +1,339 @@
+#include "util/telemetry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "clm/error.h"
+
+/* Upper bounds of the duration buckets, in ns, and as `le` labels. */
+static const int64_t telemetry_duration_ns[TELEMETRY_DURATION_BUCKETS] = {
+	50000,
+	100000,
+	250000,
+	500000,
+	1000000,
+	2500000,
+	5000000,
+	10000000,
+	25000000,
+	50000000,
+	100000000,
+	250000000,
+	500000000,
+	1000000000,
+	2500000000,
+	5000000000,
+};
+static const char *const telemetry_duration_le[TELEMETRY_DURATION_BUCKETS]
+        = { "5e-05", "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005",
+	          "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5",
+	          "5" };
+
+static const size_t telemetry_batch_le[TELEMETRY_BATCH_BUCKETS]
+        = { 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024 };
+
+static const int telemetry_http_status[TELEMETRY_HTTP_STATUSES]
+        = { 200, 400, 401, 404, 405, 500, 503 };
+#define TELEMETRY_HTTP_OTHER 5 /* index of 500 */
+
+static const char *const telemetry_http_path[TELEMETRY_HTTP_HANDLERS] = {
+	[TELEMETRY_HTTP_PAGE] = "/",
+	[TELEMETRY_HTTP_STATUS] = "/api/status",
+	[TELEMETRY_HTTP_METRICS] = "/api/metrics",
+	[TELEMETRY_HTTP_COHORTS] = "/api/cohorts",
+	[TELEMETRY_HTTP_EXPERIMENTS] = "/api/experiments",
+	[TELEMETRY_HTTP_PROMETHEUS] = "/metrics",
+};
+
+#define TELEMETRY_ADD(p, n) \
+	atomic_fetch_add_explicit(p, n, memory_order_relaxed)
+#define TELEMETRY_GET(p) atomic_load_explicit(p, memory_order_relaxed)
+
+void
+telemetry_init(struct telemetry *t)
+{
+	for (int c = 0; c < TELEMETRY_CALLS; c++) {
+		for (int k = 0; k < TELEMETRY_CODES; k++) {
+			atomic_init(&t->requests[c][k], 0);
+		}
+		for (int b = 0; b <= TELEMETRY_DURATION_BUCKETS; b++) {
+			atomic_init(&t->duration[c][b], 0);
+		}
+		atomic_init(&t->duration_ns[c], 0);
+	}
+	for (int b = 0; b <= TELEMETRY_BATCH_BUCKETS; b++) {
+		atomic_init(&t->batch[b], 0);
+	}
+	atomic_init(&t->batch_jobs, 0);
+	atomic_init(&t->queue_depth, 0);
+	for (int h = 0; h < TELEMETRY_HTTP_HANDLERS; h++) {
+		for (int s = 0; s < TELEMETRY_HTTP_STATUSES; s++) {
+			atomic_init(&t->http[h][s], 0);
+		}
+	}
+}
+
+void
+telemetry_request(struct telemetry *t, int call, int code, int64_t duration_ns)
+{
+	if (t == NULL) {
+		return;
+	}
+	if (call < 0 || call >= TELEMETRY_CALLS) {
+		call = 0;
+	}
+	if (code < 0 || code >= TELEMETRY_CODES) {
+		code = CLM_UNKNOWN;
+	}
+	if (duration_ns < 0) {
+		duration_ns = 0;
+	}
+	int b = 0;
+	while (b < TELEMETRY_DURATION_BUCKETS
+	        && duration_ns > telemetry_duration_ns[b]) {
+		b++;
+	}
+	TELEMETRY_ADD(&t->requests[call][code], 1);
+	TELEMETRY_ADD(&t->duration[call][b], 1);
+	TELEMETRY_ADD(&t->duration_ns[call], (uint64_t) duration_ns);
+}
+
+void
+telemetry_batch(struct telemetry *t, size_t jobs)
+{
+	if (t == NULL) {
+		return;
+	}
+	int b = 0;
+	while (b < TELEMETRY_BATCH_BUCKETS && jobs > telemetry_batch_le[b]) {
+		b++;
+	}
+	TELEMETRY_ADD(&t->batch[b], 1);
+	TELEMETRY_ADD(&t->batch_jobs, (uint64_t) jobs);
+}
+
+void
+telemetry_queue_depth(struct telemetry *t, size_t depth)
+{
+	if (t != NULL) {
+		atomic_store_explicit(&t->queue_depth, (uint64_t) depth,
+		        memory_order_relaxed);
+	}
+}
+
+void
+telemetry_http(
+        struct telemetry *t, enum telemetry_http_handler handler, int status)
+{
+	if (t == NULL || (int) handler < 0
+	        || handler >= TELEMETRY_HTTP_HANDLERS) {
+		return;
+	}
+	int s = TELEMETRY_HTTP_OTHER;
+	for (int i = 0; i < TELEMETRY_HTTP_STATUSES; i++) {
+		if (telemetry_http_status[i] == status) {
+			s = i;
+		}
+	}
+	TELEMETRY_ADD(&t->http[handler][s], 1);
+}
+
+/* A family's # HELP and # TYPE lines. */
+static void
+telemetry_family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A label value, escaped as the text format requires (\\, \", \n). */
+static void
+telemetry_label(FILE *f, const char *v)
+{
+	for (; *v != '\0'; v++) {
+		if (*v == '\\' || *v == '"') {
+			fputc('\\', f);
+			fputc(*v, f);
+		} else if (*v == '\n') {
+			fputs("\\n", f);
+		} else {
+			fputc(*v, f);
+		}
+	}
+}
+
+static void
+telemetry_gauge(FILE *f, const char *name, const char *help, uint64_t v)
+{
+	telemetry_family(f, name, "gauge", help);
+	fprintf(f, "%s %llu\n", name, (unsigned long long) v);
+}
+
+/* The requests a call slot has answered, all codes together. */
+static uint64_t
+telemetry_call_total(const struct telemetry *t, int call)
+{
+	uint64_t n = 0;
+	for (int k = 0; k < TELEMETRY_CODES; k++) {
+		n += TELEMETRY_GET(&t->requests[call][k]);
+	}
+	return n;
+}
+
+static void
+telemetry_requests(FILE *f, const struct telemetry *t,
+        telemetry_call_name_fn name, const bool *seen)
+{
+	telemetry_family(f, "clm_requests_total", "counter",
+	        "Requests answered, by call and status code.");
+	for (int c = 0; c < TELEMETRY_CALLS; c++) {
+		if (!seen[c]) {
+			continue;
+		}
+		for (int k = 0; k < TELEMETRY_CODES; k++) {
+			uint64_t n = TELEMETRY_GET(&t->requests[c][k]);
+			if (n == 0) {
+				continue;
+			}
+			fputs("clm_requests_total{call=\"", f);
+			telemetry_label(f, name(c));
+			fprintf(f, "\",code=\"%s\"} %llu\n",
+			        clm_errname((clm_err) k),
+			        (unsigned long long) n);
+		}
+	}
+	telemetry_family(f, "clm_request_duration_seconds", "histogram",
+	        "Time from receiving a request to sending its reply, by call.");
+	for (int c = 0; c < TELEMETRY_CALLS; c++) {
+		if (!seen[c]) {
+			continue;
+		}
+		uint64_t cum = 0;
+		for (int b = 0; b <= TELEMETRY_DURATION_BUCKETS; b++) {
+			cum += TELEMETRY_GET(&t->duration[c][b]);
+			fputs("clm_request_duration_seconds_bucket{call=\"",
+			        f);
+			telemetry_label(f, name(c));
+			fprintf(f, "\",le=\"%s\"} %llu\n",
+			        b < TELEMETRY_DURATION_BUCKETS
+			                ? telemetry_duration_le[b]
+			                : "+Inf",
+			        (unsigned long long) cum);
+		}
+		uint64_t ns = TELEMETRY_GET(&t->duration_ns[c]);
+		fputs("clm_request_duration_seconds_sum{call=\"", f);
+		telemetry_label(f, name(c));
+		fprintf(f, "\"} %llu.%09llu\n",
+		        (unsigned long long) (ns / 1000000000u),
+		        (unsigned long long) (ns % 1000000000u));
+		fputs("clm_request_duration_seconds_count{call=\"", f);
+		telemetry_label(f, name(c));
+		fprintf(f, "\"} %llu\n", (unsigned long long) cum);
+	}
+}
+
+void
+telemetry_writes(
+        const struct telemetry *t, uint64_t *transactions, uint64_t *jobs)
+{
+	*transactions = 0;
+	*jobs = 0;
+	if (t == NULL) {
+		return;
+	}
+	for (int b = 0; b <= TELEMETRY_BATCH_BUCKETS; b++) {
+		*transactions += TELEMETRY_GET(&t->batch[b]);
+	}
+	*jobs = TELEMETRY_GET(&t->batch_jobs);
+}
+
+static void
+telemetry_batches(FILE *f, const struct telemetry *t)
+{
+	telemetry_family(f, "clm_write_batch_size", "histogram",
+	        "Write jobs applied per write transaction (group commit).");
+	uint64_t cum = 0;
+	for (int b = 0; b <= TELEMETRY_BATCH_BUCKETS; b++) {
+		cum += TELEMETRY_GET(&t->batch[b]);
+		if (b < TELEMETRY_BATCH_BUCKETS) {
+			fprintf(f, "clm_write_batch_size_bucket{le=\"%zu\"} ",
+			        telemetry_batch_le[b]);
+		} else {
+			fputs("clm_write_batch_size_bucket{le=\"+Inf\"} ", f);
+		}
+		fprintf(f, "%llu\n", (unsigned long long) cum);
+	}
+	fprintf(f, "clm_write_batch_size_sum %llu\n",
+	        (unsigned long long) TELEMETRY_GET(&t->batch_jobs));
+	fprintf(f, "clm_write_batch_size_count %llu\n",
+	        (unsigned long long) cum);
+}
+
+static void
+telemetry_http_requests(FILE *f, const struct telemetry *t)
+{
+	telemetry_family(f, "clm_http_requests_total", "counter",
+	        "Dashboard and /metrics HTTP responses, by handler and status.");
+	for (int h = 0; h < TELEMETRY_HTTP_HANDLERS; h++) {
+		for (int s = 0; s < TELEMETRY_HTTP_STATUSES; s++) {
+			uint64_t n = TELEMETRY_GET(&t->http[h][s]);
+			if (n == 0) {
+				continue;
+			}
+			fprintf(f,
+			        "clm_http_requests_total{handler=\"%s\",code=\"%d\"} %llu\n",
+			        telemetry_http_path[h],
+			        telemetry_http_status[s],
+			        (unsigned long long) n);
+		}
+	}
+}
+
+int
+telemetry_format(const struct telemetry *t, const struct telemetry_gauges *g,
+        telemetry_call_name_fn name, char **out)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (f == NULL) {
+		return -1;
+	}
+	bool seen[TELEMETRY_CALLS];
+	for (int c = 0; c < TELEMETRY_CALLS; c++) {
+		seen[c] = name(c) != NULL && telemetry_call_total(t, c) > 0;
+	}
+	telemetry_family(f, "clm_build_info", "gauge",
+	        "Always 1; the version of this clmd is a label.");
+	fputs("clm_build_info{version=\"", f);
+	telemetry_label(f, g->version != NULL ? g->version : "");
+	fputs("\"} 1\n", f);
+	telemetry_family(f, "clm_uptime_seconds", "gauge",
+	        "Seconds since this clmd started.");
+	fprintf(f, "clm_uptime_seconds %.3f\n", g->uptime_s);
+	telemetry_requests(f, t, name, seen);
+	telemetry_gauge(f, "clm_write_queue_depth",
+	        "Write jobs waiting for the writer thread.",
+	        TELEMETRY_GET(&t->queue_depth));
+	telemetry_batches(f, t);
+	if (g->have_store) {
+		telemetry_gauge(f, "clm_db_bytes",
+		        "Bytes of the database in use (pages x page size).",
+		        g->db_bytes);
+		telemetry_gauge(f, "clm_map_bytes",
+		        "Current size of the database's memory map.",
+		        g->map_bytes);
+		telemetry_gauge(f, "clm_customers",
+		        "Stored profiles, anonymous ones included.",
+		        g->customers);
+		telemetry_gauge(f, "clm_touchpoints", "Stored touchpoints.",
+		        g->touchpoints);
+	}
+	telemetry_http_requests(f, t);
+	bool failed = ferror(f) != 0;
+	if (fclose(f) != 0 || failed || text == NULL) {
+		free(text);
+		return -1;
+	}
+	*out = text;
+	return 0;
+}

@@ -1,0 +1,119 @@
+/*
+ * writer: the one thread that writes, with group commit.
+ *
+ * Handlers queue write jobs; the writer takes everything queued (up to
+ * batch_max jobs), applies them in one LMDB write transaction, commits once,
+ * and only then completes each job, so an acknowledged write is durable.
+ * Stage-change events the batch produced get their seq inside the same
+ * transaction and are published after the commit, before the jobs complete.
+ *
+ * If a put or the commit runs out of map space, the writer aborts, grows the
+ * map and applies the whole batch again: apply functions must therefore
+ * reset their job's result at the start and return an error only before
+ * their first write, or for a storage failure (which fails the batch).
+ */
+#ifndef CLM_WRITER_H
+#define CLM_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clm/error.h"
+#include "clm/v1/clm.pb-c.h"
+#include "store/store.h"
+#include "util/arena.h"
+
+typedef struct writer writer;
+typedef struct writer_job writer_job;
+struct pubsub;
+struct telemetry;
+
+/* What an apply function gets besides its job. */
+struct writer_batch {
+	store_txn *txn;
+	int64_t now_ms;
+	/*
+	 * The writer thread's own arena, for work that ends within one step
+	 * (one touchpoint): the step resets it, so a batch of thousands does
+	 * not pile its intermediate profiles into the request's arena.
+	 * Nothing that outlives the step (events, replies) may live here.
+	 */
+	arena *scratch;
+};
+
+/*
+ * Applies job within b->txn. Returns CLM_OK (the job's own result, errors
+ * included, is in the job's reply), or a storage error that fails the batch.
+ */
+typedef clm_err (*writer_apply_fn)(struct writer_batch *b, writer_job *job);
+
+/* Called on the writer thread once the job's fate is sealed. */
+typedef void (*writer_done_fn)(writer_job *job);
+
+struct writer_job {
+	writer_apply_fn apply;
+	writer_done_fn done;
+	void *arg;               /* the handler's state */
+	arena *arena;            /* the request's arena, for the reply */
+	Clm__V1__Response *resp; /* reply to fill */
+	int64_t deadline_ns;     /* clock_mono_ns() limit; 0 = none */
+	size_t items;            /* its weight in a batch: touchpoints, or 1 */
+	clm_err err;             /* set before done: batch-level failure */
+	/* Stage changes to publish after commit (arena memory). */
+	Clm__V1__LifecycleEvent **events;
+	size_t n_events, cap_events;
+	writer_job *next; /* queue link, the writer's */
+};
+
+struct writer_opts {
+	size_t queue_max; /* jobs waiting before submit says UNAVAILABLE */
+	size_t batch_max; /* jobs per transaction */
+	/*
+	 * Items (writer_job.items) per transaction: a job that would pass it
+	 * waits for the next one, unless it is the first. LMDB keeps the page
+	 * buffers of its largest transaction for good, so this bounds memory.
+	 */
+	size_t batch_items_max;
+};
+
+/*
+ * writer_start starts the writer thread over st, publishing events on ps
+ * (which may be NULL).
+ */
+clm_err writer_start(store *st, struct pubsub *ps, const struct writer_opts *o,
+        writer **out);
+
+/*
+ * writer_submit queues job. Returns CLM_OK (done will be called exactly
+ * once, later, on the writer thread), or UNAVAILABLE when the queue is full
+ * or the writer is stopping (done is not called).
+ */
+clm_err writer_submit(writer *w, writer_job *job);
+
+/*
+ * writer_job_event appends a stage change to job's events (arena memory);
+ * its seq is assigned at commit. Returns NULL when memory is exhausted.
+ */
+Clm__V1__LifecycleEvent *writer_job_event(writer_job *job);
+
+/*
+ * writer_stop refuses new jobs (writer_submit then says UNAVAILABLE),
+ * applies and completes every queued job, and joins the thread. The
+ * writer stays allocated for callers still submitting: release it with
+ * writer_free once nothing can call writer_submit. NULL is a no-op.
+ */
+void writer_stop(writer *w);
+void writer_free(writer *w);
+
+/* writer_queue_depth returns the number of jobs waiting (for status). */
+size_t writer_queue_depth(writer *w);
+
+/*
+ * writer_telemetry returns the server's counters (telemetry.h): the writer
+ * records its batch sizes and queue depth there, rpc every reply it sends,
+ * and the HTTP side reads them for /metrics. They live as long as w (until
+ * writer_free). NULL for a NULL writer (then recording is a no-op).
+ */
+struct telemetry *writer_telemetry(writer *w);
+
+#endif /* CLM_WRITER_H */
