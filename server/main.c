@@ -23,6 +23,7 @@
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/telemetry.h"
 #include "write/writer.h"
 
 /* Keeps fds 0-2 open so no database or socket ever lands on them. */
@@ -37,6 +38,13 @@ main_keep_std_fds(void)
 			}
 		}
 	}
+}
+
+/* The writer's publish callback: the stage-change stream. */
+static void
+main_publish(void *arg, const Clm__V1__LifecycleEvent *ev)
+{
+	pubsub_publish(arg, ev);
 }
 
 static int
@@ -120,9 +128,12 @@ main(int argc, char **argv)
 	 * server through the work items after main returns.
 	 */
 	static struct server srv;
+	static struct telemetry tm; /* srv.tm, for the same reason */
+	telemetry_init(&tm);
 	srv = (struct server) {
 		.cfg = &cfg,
 		.auth = auth,
+		.tm = &tm,
 		.started_ms = clock_now_ms(),
 		.limits = {
 			.max_id_bytes = (size_t) cfg.max_id_bytes,
@@ -187,8 +198,11 @@ main(int argc, char **argv)
 		.queue_max = (size_t) cfg.write_queue,
 		.batch_max = (size_t) cfg.batch_max,
 		.batch_items_max = (size_t) cfg.batch_max_touchpoints,
+		.publish = srv.ps != NULL ? main_publish : NULL,
+		.publish_arg = srv.ps,
+		.telemetry = srv.tm,
 	};
-	if (writer_start(srv.st, srv.ps, &wo, &srv.w) != CLM_OK) {
+	if (writer_start(srv.st, &wo, &srv.w) != CLM_OK) {
 		main_fail("cannot start the writer thread");
 		goto done;
 	}

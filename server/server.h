@@ -15,6 +15,7 @@
 #include "write/writer.h"
 
 struct auth;
+struct telemetry;
 
 struct server {
 	const struct config *cfg;
@@ -22,6 +23,12 @@ struct server {
 	store *st;
 	writer *w;
 	struct pubsub *ps; /* NULL when events = none */
+	/*
+	 * clmd's counters (util/telemetry.h): the writer records its batches
+	 * there, rpc every reply, and http reads them for /metrics. They
+	 * outlive every thread that records.
+	 */
+	struct telemetry *tm;
 	int64_t started_ms;
 	struct validate_limits limits;
 	struct model_params params; /* health and risk thresholds */

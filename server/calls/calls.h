@@ -12,31 +12,22 @@
 /* Track (track.c): validates, then the writer applies. */
 bool track_prepare(struct dispatch_req *r);
 
-/*
- * track_touchpoint applies one valid touchpoint (occurred_at_ms set) in the
- * writer: dedupe on event_id (*duplicate), update the profile and every
- * aggregate, store it, and add the stage changes and risk signals it
- * causes to job's events.
- */
-clm_err track_touchpoint(struct writer_batch *b, writer_job *job,
-        const struct server *srv, Clm__V1__Touchpoint *tp, bool *duplicate);
-
 /* PutCatalog (catalog.c). */
 bool catalog_prepare(struct dispatch_req *r);
 
 /* Recommend (offers.c): a read, or with claim a write. */
-void offers_get(struct dispatch_req *r, store_txn *txn);
-bool offers_claim_prepare(struct dispatch_req *r);
+void recommend_get(struct dispatch_req *r, store_txn *txn);
+bool recommend_claim_prepare(struct dispatch_req *r);
 
 /* GetCustomer (customer.c). */
 void customer_get(struct dispatch_req *r, store_txn *txn);
 
 /* Identify (identity.c). */
-bool identity_prepare(struct dispatch_req *r);
+bool identify_prepare(struct dispatch_req *r);
 
 /* ForgetCustomer and ExportCustomer (privacy.c). */
-bool privacy_forget_prepare(struct dispatch_req *r);
-void privacy_export(struct dispatch_req *r, store_txn *txn);
+bool forget_prepare(struct dispatch_req *r);
+void export_get(struct dispatch_req *r, store_txn *txn);
 
 /* Metrics and Cohorts (reports.c). */
 void metrics_get(struct dispatch_req *r, store_txn *txn);

@@ -8,7 +8,7 @@
 
 Clm__V1__Customer *
 customer_build(const Clm__V1__CustomerRecord *rec, int64_t as_of_ms,
-        const struct model_params *mp, const struct model_onboarding *onb,
+        const struct model_params *mp, const struct risk_onboarding *onb,
         arena *a)
 {
 	struct model_profile *p = arena_alloc(a, sizeof(*p));
@@ -30,10 +30,10 @@ customer_build(const Clm__V1__CustomerRecord *rec, int64_t as_of_ms,
 	c->acquisition_channel = (Clm__V1__Channel) p->acquisition_channel;
 	c->conversion_channel = (Clm__V1__Channel) p->conversion_channel;
 	c->as_of_ms = as_of_ms;
-	c->health = (Clm__V1__Health) model_health(p, mp, as_of_ms);
+	c->health = (Clm__V1__Health) risk_health(p, mp, as_of_ms);
 	int reasons[MODEL_N_REASONS];
 	size_t nr;
-	c->churn_risk = model_risk(p, mp, onb, as_of_ms, reasons, &nr);
+	c->churn_risk = risk_score(p, mp, onb, as_of_ms, reasons, &nr);
 	c->risk_reasons = arena_alloc(a, (nr + 1) * sizeof(*c->risk_reasons));
 	if (c->risk_reasons == NULL) {
 		return NULL;
@@ -104,7 +104,7 @@ customer_view(store_txn *txn, const Clm__V1__CustomerRecord *rec,
         int64_t as_of_ms, const struct model_params *mp, arena *a,
         Clm__V1__Customer **out)
 {
-	struct model_onboarding onb;
+	struct risk_onboarding onb;
 	clm_err e = store_onboarding_median(
 	        txn, &onb.known, &onb.twice_median_ms);
 	if (e != CLM_OK) {

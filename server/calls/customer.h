@@ -9,6 +9,7 @@
 
 #include "clm/v1/store.pb-c.h"
 #include "core/model.h"
+#include "core/risk.h"
 #include "store/store.h"
 #include "util/arena.h"
 
@@ -19,7 +20,7 @@
  */
 Clm__V1__Customer *customer_build(const Clm__V1__CustomerRecord *rec,
         int64_t as_of_ms, const struct model_params *mp,
-        const struct model_onboarding *onb, arena *a);
+        const struct risk_onboarding *onb, arena *a);
 
 /*
  * customer_view reads what customer_build needs besides the record (the

@@ -1,6 +1,6 @@
 /*
- * ForgetCustomer and ExportCustomer: the data subject's rights of erasure
- * and access.
+ * ForgetCustomer: the data subject's right of erasure (export.c has the
+ * right of access).
  *
  * Forget removes, in one write transaction, everything keyed by or naming
  * the customer: the profile, every touchpoint and its idempotency key, and
@@ -9,8 +9,7 @@
  * counts, conversions, cohorts, assignments: they describe customers that
  * exist); aggregates that hold no identifier stay: touchpoint counts and
  * sums, co-purchase counts, the onboarding median's duration (keyed by an
- * internal cid that nothing maps back to a person any more). Export
- * returns the profile and every stored touchpoint in event-time order.
+ * internal cid that nothing maps back to a person any more).
  */
 #include <string.h>
 
@@ -20,30 +19,30 @@
 #include "calls/validate.h"
 #include "store/profile.h"
 
-struct privacy_state {
+struct forget_state {
 	const char *customer_id;
 	Clm__V1__ForgetCustomerReply *reply;
 };
 
-struct privacy_doomed {
+struct forget_doomed {
 	int64_t at_ms;
 	uint64_t seq;
 	const char *event_id;
 };
 
-struct privacy_list {
+struct forget_list {
 	arena *a;
-	struct privacy_doomed *items;
+	struct forget_doomed *items;
 	size_t n, cap;
 	bool oom;
 };
 
 static int
-privacy_collect_fn(
+forget_collect_fn(
         void *arg, int64_t at_ms, uint64_t seq, const Clm__V1__Touchpoint *tp)
 {
-	struct privacy_list *l = arg;
-	struct privacy_doomed *items
+	struct forget_list *l = arg;
+	struct forget_doomed *items
 	        = arena_grow(l->a, l->items, l->n, &l->cap, sizeof(*items));
 	if (items == NULL) {
 		l->oom = true;
@@ -58,14 +57,14 @@ privacy_collect_fn(
 			return 1;
 		}
 	}
-	l->items[l->n++] = (struct privacy_doomed) { at_ms, seq, eid };
+	l->items[l->n++] = (struct forget_doomed) { at_ms, seq, eid };
 	return 0;
 }
 
 static clm_err
-privacy_forget_apply(struct writer_batch *b, writer_job *job)
+forget_forget_apply(struct writer_batch *b, writer_job *job)
 {
-	struct privacy_state *s = job->arg;
+	struct forget_state *s = job->arg;
 	store_txn *txn = b->txn;
 	arena *a = job->arena;
 	s->reply->existed = false;
@@ -81,10 +80,10 @@ privacy_forget_apply(struct writer_batch *b, writer_job *job)
 	}
 	Clm__V1__CustomerRecord *rec = pr->rec;
 	e = profile_unaggregate(txn, pr, a);
-	struct privacy_list l = { .a = a };
+	struct forget_list l = { .a = a };
 	if (e == CLM_OK) {
 		e = store_touchpoints_scan(
-		        txn, rec->cid, -1, INT64_MAX, privacy_collect_fn, &l);
+		        txn, rec->cid, -1, INT64_MAX, forget_collect_fn, &l);
 	}
 	if (e == CLM_OK && l.oom) {
 		e = CLM_RESOURCE_EXHAUSTED;
@@ -119,27 +118,18 @@ privacy_forget_apply(struct writer_batch *b, writer_job *job)
 	return CLM_OK;
 }
 
-/* Validates the customer id of a forget or export request. */
-static const char *
-privacy_id(struct dispatch_req *r, const char *id, const char *field)
-{
-	const char *why = validate_id(id, r->srv->limits.max_id_bytes);
-	if (why != NULL) {
-		reply_invalid(r->resp, r->a, field, "%s", why);
-		return NULL;
-	}
-	return id;
-}
-
 bool
-privacy_forget_prepare(struct dispatch_req *r)
+forget_prepare(struct dispatch_req *r)
 {
 	const Clm__V1__ForgetCustomerRequest *q = r->req->forget_customer;
-	if (privacy_id(r, q->customer_id, "forget_customer.customer_id")
-	        == NULL) {
+	const char *why
+	        = validate_id(q->customer_id, r->srv->limits.max_id_bytes);
+	if (why != NULL) {
+		reply_invalid(r->resp, r->a, "forget_customer.customer_id",
+		        "%s", why);
 		return false;
 	}
-	struct privacy_state *s = arena_zalloc(r->a, sizeof(*s));
+	struct forget_state *s = arena_zalloc(r->a, sizeof(*s));
 	Clm__V1__ForgetCustomerReply *reply
 	        = arena_alloc(r->a, sizeof(*reply));
 	if (s == NULL || reply == NULL) {
@@ -152,82 +142,7 @@ privacy_forget_prepare(struct dispatch_req *r)
 	s->reply = reply;
 	r->resp->result_case = CLM__V1__RESPONSE__RESULT_FORGET_CUSTOMER;
 	r->resp->forget_customer = reply;
-	r->job.apply = privacy_forget_apply;
+	r->job.apply = forget_forget_apply;
 	r->job.arg = s;
 	return true;
-}
-
-struct privacy_export {
-	arena *a;
-	const char *customer_id;
-	Clm__V1__Touchpoint **items;
-	size_t n, cap;
-	bool oom;
-};
-
-static int
-privacy_export_fn(
-        void *arg, int64_t at_ms, uint64_t seq, const Clm__V1__Touchpoint *tp)
-{
-	(void) at_ms;
-	(void) seq;
-	struct privacy_export *x = arg;
-	Clm__V1__Touchpoint **items
-	        = arena_grow(x->a, x->items, x->n, &x->cap, sizeof(*items));
-	if (items == NULL) {
-		x->oom = true;
-		return 1;
-	}
-	x->items = items;
-	/* Collected into the arena: ours to complete with the customer. */
-	Clm__V1__Touchpoint *t = (Clm__V1__Touchpoint *) tp;
-	t->customer_id = (char *) x->customer_id;
-	x->items[x->n++] = t;
-	return 0;
-}
-
-void
-privacy_export(struct dispatch_req *r, store_txn *txn)
-{
-	const Clm__V1__ExportCustomerRequest *q = r->req->export_customer;
-	const char *id
-	        = privacy_id(r, q->customer_id, "export_customer.customer_id");
-	if (id == NULL) {
-		return;
-	}
-	Clm__V1__CustomerRecord *rec;
-	clm_err e = store_customer_get(txn, id, false, r->a, &rec);
-	if (e == CLM_NOT_FOUND) {
-		reply_error(r->resp, r->a, CLM_NOT_FOUND,
-		        "customer '%s' not found", id);
-		return;
-	}
-	Clm__V1__ExportCustomerReply *reply
-	        = arena_alloc(r->a, sizeof(*reply));
-	if (e == CLM_OK && reply == NULL) {
-		e = CLM_RESOURCE_EXHAUSTED;
-	}
-	if (e == CLM_OK) {
-		clm__v1__export_customer_reply__init(reply);
-		e = customer_view(txn, rec, r->now_ms, &r->srv->params, r->a,
-		        &reply->customer);
-	}
-	struct privacy_export x = { .a = r->a, .customer_id = id };
-	if (e == CLM_OK) {
-		e = store_touchpoints_collect(txn, rec->cid, -1, INT64_MAX,
-		        r->a, privacy_export_fn, &x);
-	}
-	if (e == CLM_OK && x.oom) {
-		e = CLM_RESOURCE_EXHAUSTED;
-	}
-	if (e != CLM_OK) {
-		reply_error(r->resp, r->a, e,
-		        "cannot export customer '%s': %s", id,
-		        clm_strerror(e));
-		return;
-	}
-	reply->touchpoints = x.items;
-	reply->n_touchpoints = x.n;
-	r->resp->result_case = CLM__V1__RESPONSE__RESULT_EXPORT_CUSTOMER;
-	r->resp->export_customer = reply;
 }

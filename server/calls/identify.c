@@ -18,53 +18,53 @@
 #include "calls/validate.h"
 #include "store/profile.h"
 
-struct identity_state {
+struct identify_state {
 	const struct server *srv;
 	const Clm__V1__IdentifyRequest *req;
 	Clm__V1__IdentifyReply *reply;
 };
 
-struct identity_moved {
+struct identify_moved {
 	int64_t at_ms;
 	uint64_t seq;
 	const Clm__V1__Touchpoint *tp;
 };
 
-struct identity_move {
+struct identify_move {
 	arena *a;
-	struct identity_moved *items;
+	struct identify_moved *items;
 	size_t n, cap;
 	bool oom;
 };
 
 static int
-identity_collect_fn(
+identify_collect_fn(
         void *arg, int64_t at_ms, uint64_t seq, const Clm__V1__Touchpoint *tp)
 {
-	struct identity_move *m = arg;
-	struct identity_moved *items
+	struct identify_move *m = arg;
+	struct identify_moved *items
 	        = arena_grow(m->a, m->items, m->n, &m->cap, sizeof(*items));
 	if (items == NULL) {
 		m->oom = true;
 		return 1;
 	}
 	m->items = items;
-	m->items[m->n++] = (struct identity_moved) { at_ms, seq, tp };
+	m->items[m->n++] = (struct identify_moved) { at_ms, seq, tp };
 	return 0;
 }
 
 /* Moves every touchpoint of from_cid under to_cid. */
 static clm_err
-identity_move(store_txn *txn, uint64_t from_cid, uint64_t to_cid, arena *a)
+identify_move(store_txn *txn, uint64_t from_cid, uint64_t to_cid, arena *a)
 {
-	struct identity_move m = { .a = a };
+	struct identify_move m = { .a = a };
 	clm_err e = store_touchpoints_collect(
-	        txn, from_cid, -1, INT64_MAX, a, identity_collect_fn, &m);
+	        txn, from_cid, -1, INT64_MAX, a, identify_collect_fn, &m);
 	if (e == CLM_OK && m.oom) {
 		e = CLM_RESOURCE_EXHAUSTED;
 	}
 	for (size_t i = 0; e == CLM_OK && i < m.n; i++) {
-		const struct identity_moved *t = &m.items[i];
+		const struct identify_moved *t = &m.items[i];
 		e = store_touchpoint_put(txn, to_cid, t->at_ms, t->seq, t->tp);
 		if (e == CLM_OK) {
 			e = store_touchpoint_del(
@@ -80,7 +80,7 @@ identity_move(store_txn *txn, uint64_t from_cid, uint64_t to_cid, arena *a)
 
 /* Adds the request's traits to rec, replacing values of known keys. */
 static clm_err
-identity_traits(Clm__V1__CustomerRecord *rec,
+identify_traits(Clm__V1__CustomerRecord *rec,
         const Clm__V1__IdentifyRequest *req, arena *a)
 {
 	if (req->n_traits == 0) {
@@ -122,7 +122,7 @@ identity_traits(Clm__V1__CustomerRecord *rec,
 }
 
 static clm_err
-identity_add_alias(Clm__V1__CustomerRecord *rec, const char *anon, arena *a)
+identify_add_alias(Clm__V1__CustomerRecord *rec, const char *anon, arena *a)
 {
 	for (size_t i = 0; i < rec->n_anonymous_ids; i++) {
 		if (strcmp(rec->anonymous_ids[i], anon) == 0) {
@@ -143,9 +143,9 @@ identity_add_alias(Clm__V1__CustomerRecord *rec, const char *anon, arena *a)
 }
 
 static clm_err
-identity_apply(struct writer_batch *b, writer_job *job)
+identify_apply(struct writer_batch *b, writer_job *job)
 {
-	struct identity_state *s = job->arg;
+	struct identify_state *s = job->arg;
 	const Clm__V1__IdentifyRequest *req = s->req;
 	arena *a = job->arena;
 	store_txn *txn = b->txn;
@@ -181,7 +181,7 @@ identity_apply(struct writer_batch *b, writer_job *job)
 		e = profile_load(
 		        txn, req->anonymous_id, true, false, a, &anon);
 		if (e == CLM_OK) {
-			e = identity_move(
+			e = identify_move(
 			        txn, anon->rec->cid, cust->rec->cid, a);
 			if (e == CLM_OK) {
 				e = profile_adopt_experiments(cust, anon, a);
@@ -201,14 +201,14 @@ identity_apply(struct writer_batch *b, writer_job *job)
 		}
 		e = store_alias_put(txn, req->anonymous_id, req->customer_id);
 		if (e == CLM_OK) {
-			e = identity_add_alias(
+			e = identify_add_alias(
 			        cust->rec, req->anonymous_id, a);
 		}
 		if (e != CLM_OK) {
 			return e;
 		}
 	}
-	e = identity_traits(cust->rec, req, a);
+	e = identify_traits(cust->rec, req, a);
 	if (e == CLM_OK) {
 		e = profile_save(txn, cust, a);
 	}
@@ -240,7 +240,7 @@ identity_apply(struct writer_batch *b, writer_job *job)
 }
 
 bool
-identity_prepare(struct dispatch_req *r)
+identify_prepare(struct dispatch_req *r)
 {
 	const Clm__V1__IdentifyRequest *req = r->req->identify;
 	arena *a = r->a;
@@ -268,7 +268,7 @@ identity_prepare(struct dispatch_req *r)
 		reply_violations(r->resp, a, &v);
 		return false;
 	}
-	struct identity_state *s = arena_zalloc(a, sizeof(*s));
+	struct identify_state *s = arena_zalloc(a, sizeof(*s));
 	Clm__V1__IdentifyReply *reply = arena_alloc(a, sizeof(*reply));
 	if (s == NULL || reply == NULL) {
 		reply_error(
@@ -279,7 +279,7 @@ identity_prepare(struct dispatch_req *r)
 	s->srv = r->srv;
 	s->req = req;
 	s->reply = reply;
-	r->job.apply = identity_apply;
+	r->job.apply = identify_apply;
 	r->job.arg = s;
 	return true;
 }

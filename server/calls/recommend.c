@@ -1,7 +1,7 @@
 /*
  * Recommend: what to do next for a customer (DESIGN.md §4).
  *
- * offers_compute gathers what the pure rules need — the profile, health
+ * recommend_compute gathers what the pure rules need — the profile, health
  * and risk, the last purchase's upgrade, the stores, the cross-sell
  * candidates — and runs recommend_build. A plain Recommend does that in a
  * read transaction. With `claim`, it runs in the writer instead, and the
@@ -19,13 +19,15 @@
 #include "calls/reply.h"
 #include "calls/validate.h"
 #include "core/recommend.h"
+#include "core/risk.h"
 #include "store/record.h"
+#include "write/ingest.h"
 
 #define OFFERS_LIMIT_DEFAULT 5
 #define OFFERS_LIMIT_MAX     50
 #define OFFERS_CART_MAX      64
 
-struct offers_stores {
+struct recommend_stores {
 	struct recommend_store *v;
 	size_t n, cap;
 	arena *a;
@@ -33,9 +35,9 @@ struct offers_stores {
 };
 
 static int
-offers_store_fn(void *arg, const Clm__V1__Store *st)
+recommend_store_fn(void *arg, const Clm__V1__Store *st)
 {
-	struct offers_stores *s = arg;
+	struct recommend_stores *s = arg;
 	struct recommend_store *v
 	        = arena_grow(s->a, s->v, s->n, &s->cap, sizeof(*v));
 	if (v == NULL) {
@@ -52,7 +54,7 @@ offers_store_fn(void *arg, const Clm__V1__Store *st)
 
 /* Converts the rules' results into the reply (arena memory). */
 static int
-offers_reply(const struct recommendation *recs, size_t n, int stage,
+recommend_reply(const struct recommendation *recs, size_t n, int stage,
         int health, arena *a, Clm__V1__RecommendReply *reply)
 {
 	reply->stage = (Clm__V1__Stage) stage;
@@ -93,7 +95,7 @@ offers_reply(const struct recommendation *recs, size_t n, int stage,
  * customer.
  */
 static clm_err
-offers_compute(store_txn *txn, const struct server *srv,
+recommend_compute(store_txn *txn, const struct server *srv,
         const Clm__V1__RecommendRequest *q, int64_t now_ms, arena *a,
         Clm__V1__RecommendReply *reply, struct recommendation **recs,
         size_t *n)
@@ -110,7 +112,7 @@ offers_compute(store_txn *txn, const struct server *srv,
 	}
 	record_to_profile(rec, p);
 
-	struct model_onboarding onb;
+	struct risk_onboarding onb;
 	e = store_onboarding_median(txn, &onb.known, &onb.twice_median_ms);
 	if (e != CLM_OK) {
 		return e;
@@ -120,7 +122,7 @@ offers_compute(store_txn *txn, const struct server *srv,
 		.p = p,
 		.stage = model_stage(p),
 		.funnel = model_funnel(p),
-		.health = model_health(p, &srv->params, now_ms),
+		.health = risk_health(p, &srv->params, now_ms),
 		.reasons = reasons,
 		.now_ms = now_ms,
 		.channel = (int) q->channel,
@@ -129,7 +131,7 @@ offers_compute(store_txn *txn, const struct server *srv,
 		.lon = q->location ? q->location->lon : 0,
 		.upgrade_to = "",
 	};
-	in.churn_risk = model_risk(
+	in.churn_risk = risk_score(
 	        p, &srv->params, &onb, now_ms, reasons, &in.n_reasons);
 
 	if (p->last_item[0] != '\0') {
@@ -142,8 +144,8 @@ offers_compute(store_txn *txn, const struct server *srv,
 		}
 	}
 	if (in.has_location) {
-		struct offers_stores st = { .a = a };
-		e = store_stores_each(txn, a, offers_store_fn, &st);
+		struct recommend_stores st = { .a = a };
+		e = store_stores_each(txn, a, recommend_store_fn, &st);
 		if (e == CLM_OK && st.oom) {
 			e = CLM_RESOURCE_EXHAUSTED;
 		}
@@ -189,7 +191,7 @@ offers_compute(store_txn *txn, const struct server *srv,
 	*n = recommend_build(
 	        &in, &rp, limit, q->include_suppressed, q->claim, out);
 	*recs = out;
-	if (offers_reply(out, *n, in.stage, in.health, a, reply) != 0) {
+	if (recommend_reply(out, *n, in.stage, in.health, a, reply) != 0) {
 		return CLM_RESOURCE_EXHAUSTED;
 	}
 	return CLM_OK;
@@ -197,7 +199,7 @@ offers_compute(store_txn *txn, const struct server *srv,
 
 /* Checks the request; false after setting an error reply. */
 static bool
-offers_valid(struct dispatch_req *r, const Clm__V1__RecommendRequest *q)
+recommend_valid(struct dispatch_req *r, const Clm__V1__RecommendRequest *q)
 {
 	struct violations v;
 	violations_init(&v, r->a);
@@ -253,7 +255,7 @@ offers_valid(struct dispatch_req *r, const Clm__V1__RecommendRequest *q)
 }
 
 static void
-offers_fail(Clm__V1__Response *resp, arena *a, clm_err e, const char *id)
+recommend_fail(Clm__V1__Response *resp, arena *a, clm_err e, const char *id)
 {
 	resp->result_case = CLM__V1__RESPONSE__RESULT__NOT_SET;
 	if (e == CLM_NOT_FOUND) {
@@ -265,32 +267,32 @@ offers_fail(Clm__V1__Response *resp, arena *a, clm_err e, const char *id)
 }
 
 void
-offers_get(struct dispatch_req *r, store_txn *txn)
+recommend_get(struct dispatch_req *r, store_txn *txn)
 {
 	const Clm__V1__RecommendRequest *q = r->req->recommend;
-	if (!offers_valid(r, q)) {
+	if (!recommend_valid(r, q)) {
 		return;
 	}
 	Clm__V1__RecommendReply *reply = arena_alloc(r->a, sizeof(*reply));
 	if (reply == NULL) {
-		offers_fail(
+		recommend_fail(
 		        r->resp, r->a, CLM_RESOURCE_EXHAUSTED, q->customer_id);
 		return;
 	}
 	clm__v1__recommend_reply__init(reply);
 	struct recommendation *recs;
 	size_t n;
-	clm_err e = offers_compute(txn, r->srv, q,
+	clm_err e = recommend_compute(txn, r->srv, q,
 	        q->now_ms ? q->now_ms : r->now_ms, r->a, reply, &recs, &n);
 	if (e != CLM_OK) {
-		offers_fail(r->resp, r->a, e, q->customer_id);
+		recommend_fail(r->resp, r->a, e, q->customer_id);
 		return;
 	}
 	r->resp->result_case = CLM__V1__RESPONSE__RESULT_RECOMMEND;
 	r->resp->recommend = reply;
 }
 
-struct offers_claim {
+struct recommend_claim {
 	const struct server *srv;
 	const Clm__V1__RecommendRequest *q;
 	const char *request_id;
@@ -299,8 +301,8 @@ struct offers_claim {
 
 /* Records one claimed recommendation as a MESSAGE_SENT touchpoint. */
 static clm_err
-offers_record(struct writer_batch *b, writer_job *job, struct offers_claim *c,
-        const Clm__V1__Recommendation *o, size_t i)
+recommend_record(struct writer_batch *b, writer_job *job,
+        struct recommend_claim *c, const Clm__V1__Recommendation *o, size_t i)
 {
 	arena *a = job->arena;
 	Clm__V1__Touchpoint *tp = arena_alloc(a, sizeof(*tp));
@@ -338,13 +340,13 @@ offers_record(struct writer_batch *b, writer_job *job, struct offers_claim *c,
 	tp->n_properties = 2;
 	tp->properties = pp;
 	bool dup;
-	return track_touchpoint(b, job, c->srv, tp, &dup);
+	return ingest_touchpoint(b, job, &c->srv->params, tp, &dup);
 }
 
 static clm_err
-offers_claim_apply(struct writer_batch *b, writer_job *job)
+recommend_claim_apply(struct writer_batch *b, writer_job *job)
 {
-	struct offers_claim *c = job->arg;
+	struct recommend_claim *c = job->arg;
 	Clm__V1__Response *resp = job->resp;
 	arena *a = job->arena;
 	resp->status = NULL;
@@ -370,11 +372,11 @@ offers_claim_apply(struct writer_batch *b, writer_job *job)
 	clm__v1__recommend_reply__init(reply);
 	struct recommendation *recs;
 	size_t n;
-	clm_err e = offers_compute(
+	clm_err e = recommend_compute(
 	        b->txn, c->srv, c->q, c->now_ms, a, reply, &recs, &n);
 	if (e == CLM_NOT_FOUND) {
 		/* Before any write: an answer, not a failed batch. */
-		offers_fail(resp, a, e, c->q->customer_id);
+		recommend_fail(resp, a, e, c->q->customer_id);
 		return CLM_OK;
 	}
 	if (e != CLM_OK) {
@@ -385,7 +387,7 @@ offers_claim_apply(struct writer_batch *b, writer_job *job)
 		if (o->suppressed) {
 			continue;
 		}
-		e = offers_record(b, job, c, o, i);
+		e = recommend_record(b, job, c, o, i);
 		if (e != CLM_OK) {
 			return e;
 		}
@@ -403,13 +405,13 @@ offers_claim_apply(struct writer_batch *b, writer_job *job)
 }
 
 bool
-offers_claim_prepare(struct dispatch_req *r)
+recommend_claim_prepare(struct dispatch_req *r)
 {
 	const Clm__V1__RecommendRequest *q = r->req->recommend;
-	if (!offers_valid(r, q)) {
+	if (!recommend_valid(r, q)) {
 		return false;
 	}
-	struct offers_claim *c = arena_zalloc(r->a, sizeof(*c));
+	struct recommend_claim *c = arena_zalloc(r->a, sizeof(*c));
 	if (c == NULL) {
 		reply_error(r->resp, r->a, CLM_RESOURCE_EXHAUSTED,
 		        "out of memory");
@@ -420,7 +422,7 @@ offers_claim_prepare(struct dispatch_req *r)
 	c->request_id = r->req->request_id;
 	/* Fixed here, so a retried batch decides at the same instant. */
 	c->now_ms = q->now_ms ? q->now_ms : r->now_ms;
-	r->job.apply = offers_claim_apply;
+	r->job.apply = recommend_claim_apply;
 	r->job.arg = c;
 	return true;
 }

@@ -28,8 +28,8 @@ status_get(struct dispatch_req *r, store_txn *txn)
 	s->db_bytes = st.db_bytes;
 	s->map_bytes = st.map_bytes;
 	s->durability = r->srv->cfg->durability;
-	telemetry_writes(writer_telemetry(r->srv->w), &s->write_transactions,
-	        &s->write_requests);
+	telemetry_writes(
+	        r->srv->tm, &s->write_transactions, &s->write_requests);
 	r->resp->result_case = CLM__V1__RESPONSE__RESULT_SERVER_STATUS;
 	r->resp->server_status = s;
 }

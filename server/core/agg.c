@@ -180,8 +180,8 @@ agg_add_dc(arena *a, struct agg_list *l, int kind, uint32_t day, int channel,
 	return 0;
 }
 
-static int
-agg_cmp(const void *pa, const void *pb)
+int
+agg_entry_cmp(const void *pa, const void *pb)
 {
 	const struct agg_entry *x = pa, *y = pb;
 	size_t m = x->klen < y->klen ? x->klen : y->klen;
@@ -199,10 +199,10 @@ agg_normalize(struct agg_list *l)
 	if (l->n == 0) {
 		return;
 	}
-	qsort(l->e, l->n, sizeof(*l->e), agg_cmp);
+	qsort(l->e, l->n, sizeof(*l->e), agg_entry_cmp);
 	size_t w = 0;
 	for (size_t i = 1; i < l->n; i++) {
-		if (agg_cmp(&l->e[w], &l->e[i]) == 0) {
+		if (agg_entry_cmp(&l->e[w], &l->e[i]) == 0) {
 			for (int k = 0; k < 4; k++) {
 				l->e[w].v[k] += l->e[i].v[k];
 			}
@@ -375,188 +375,23 @@ agg_cohort_cells(
 	return 0;
 }
 
-static clm_err
-agg_write(store_txn *txn, const struct agg_entry *e, int sign,
-        const struct agg_entry *minus)
+size_t
+agg_touch_counters(const Clm__V1__Touchpoint *tp, int64_t d[AGG_TOUCH_N])
 {
-	int64_t d[4];
-	bool zero = true;
-	for (int k = 0; k < 4; k++) {
-		d[k] = sign * e->v[k] - (minus ? minus->v[k] : 0);
-		zero = zero && d[k] == 0;
-	}
-	if (zero) {
-		return CLM_OK;
-	}
-	size_t n = 4;
-	while (n > 0 && d[n - 1] == 0) {
-		n--;
-	}
-	return store_agg_add(txn, e->key, e->klen, d, n);
-}
-
-clm_err
-agg_apply_diff(
-        store_txn *txn, const struct agg_list *from, const struct agg_list *to)
-{
-	size_t i = 0, j = 0;
-	clm_err e = CLM_OK;
-	while (e == CLM_OK && (i < from->n || j < to->n)) {
-		int c = i == from->n ? 1
-		        : j == to->n ? -1
-		                     : agg_cmp(&from->e[i], &to->e[j]);
-		if (c < 0) {
-			e = agg_write(txn, &from->e[i++], -1, NULL);
-		} else if (c > 0) {
-			e = agg_write(txn, &to->e[j++], 1, NULL);
-		} else {
-			e = agg_write(txn, &to->e[j++], 1, &from->e[i++]);
-		}
-	}
-	return e;
-}
-
-/*
- * Visitors wait for the end of their write transaction: each day and
- * channel's sketch is then read, merged with all of the transaction's
- * visitors (hll_add_many) and written once, instead of once per visit (a
- * sketch is up to 16 KiB: rewriting it per visit was a third of Track's
- * CPU). The waiting list is the store's write_ext, tagged with the
- * transaction it belongs to; past AGG_PENDING_MAX it is folded early.
- */
-#define AGG_PENDING_MAX 65536
-
-struct agg_visit {
-	unsigned char key[6]; /* AGG_VISITORS day channel */
-	uint64_t h;
-};
-
-struct agg_pending {
-	uint64_t gen; /* store_write_gen of the visits held */
-	struct agg_visit *v;
-	uint64_t *hs; /* one key's hashes, for hll_add_many */
-	size_t n, cap;
-	unsigned char out[HLL_BLOB_MAX];
-};
-
-static void
-agg_pending_free(void *arg)
-{
-	struct agg_pending *p = arg;
-	if (p != NULL) {
-		free(p->v);
-		free(p->hs);
-		free(p);
-	}
-}
-
-static int
-agg_visit_cmp(const void *pa, const void *pb)
-{
-	const struct agg_visit *a = pa, *b = pb;
-	int c = memcmp(a->key, b->key, sizeof(a->key));
-	return c != 0 ? c : (a->h > b->h) - (a->h < b->h);
-}
-
-static clm_err
-agg_visits_fold(store_txn *txn)
-{
-	struct agg_pending *p = store_write_ext(txn);
-	if (p == NULL || p->gen != store_write_gen(txn) || p->n == 0) {
-		return CLM_OK;
-	}
-	qsort(p->v, p->n, sizeof(*p->v), agg_visit_cmp);
-	clm_err e = CLM_OK;
-	for (size_t i = 0; i < p->n && e == CLM_OK;) {
-		size_t k = 0, j = i;
-		for (; j < p->n && memcmp(p->v[j].key, p->v[i].key, 6) == 0;
-		        j++) {
-			p->hs[k++] = p->v[j].h;
-		}
-		const void *cur = NULL;
-		size_t len = 0;
-		e = store_agg_blob_get(txn, p->v[i].key, 6, &cur, &len);
-		if (e == CLM_NOT_FOUND) {
-			len = 0;
-			e = CLM_OK;
-		}
-		if (e == CLM_OK) {
-			long n = hll_add_many(cur, len, p->hs, k, p->out);
-			if (n < 0) {
-				e = CLM_DATA_LOSS;
-			} else if (n > 0) {
-				e = store_agg_blob_put(txn, p->v[i].key, 6,
-				        p->out, (size_t) n);
-			}
-		}
-		i = j;
-	}
-	p->n = 0;
-	return e;
-}
-
-static clm_err
-agg_visitor(store_txn *txn, const unsigned char *key, uint64_t h)
-{
-	struct agg_pending *p = store_write_ext(txn);
-	if (p == NULL) {
-		p = calloc(1, sizeof(*p));
-		if (p == NULL) {
-			return CLM_RESOURCE_EXHAUSTED;
-		}
-		store_write_set_ext(txn, p, agg_pending_free);
-	}
-	if (p->gen != store_write_gen(txn)) {
-		p->gen = store_write_gen(txn); /* left by an aborted one */
-		p->n = 0;
-	}
-	if (p->n == AGG_PENDING_MAX) {
-		clm_err e = agg_visits_fold(txn);
-		if (e != CLM_OK) {
-			return e;
-		}
-	}
-	if (p->n == p->cap) {
-		size_t cap = p->cap == 0 ? 256 : p->cap * 2;
-		struct agg_visit *v = realloc(p->v, cap * sizeof(*v));
-		if (v != NULL) {
-			p->v = v;
-		}
-		uint64_t *hs = realloc(p->hs, cap * sizeof(*hs));
-		if (hs != NULL) {
-			p->hs = hs;
-		}
-		if (v == NULL || hs == NULL) {
-			return CLM_RESOURCE_EXHAUSTED;
-		}
-		p->cap = cap;
-	}
-	memcpy(p->v[p->n].key, key, 6);
-	p->v[p->n].h = h;
-	p->n++;
-	store_write_defer(txn, agg_visits_fold);
-	return CLM_OK;
-}
-
-clm_err
-agg_touch(store_txn *txn, const Clm__V1__Touchpoint *tp, int64_t at_ms,
-        const char *visitor, bool anonymous)
-{
-	int64_t d[AGG_TOUCH_N] = { 0 };
+	memset(d, 0, AGG_TOUCH_N * sizeof(*d));
 	int type = (int) tp->type;
 	if (type <= 0 || type >= MODEL_N_TYPES) {
-		return CLM_OK;
+		return 0;
 	}
 	d[AGG_TOUCH_TYPES + type] = 1;
-	int64_t micros = model_micros(tp->value);
 	size_t n = (size_t) type + 1;
 	switch (type) {
 	case MODEL_T_PURCHASE:
-		d[AGG_TOUCH_PURCHASE_MICROS] = micros;
+		d[AGG_TOUCH_PURCHASE_MICROS] = model_micros(tp->value);
 		n = AGG_TOUCH_PURCHASE_MICROS + 1;
 		break;
 	case MODEL_T_REFUND:
-		d[AGG_TOUCH_REFUND_MICROS] = micros;
+		d[AGG_TOUCH_REFUND_MICROS] = model_micros(tp->value);
 		n = AGG_TOUCH_REFUND_MICROS + 1;
 		break;
 	case MODEL_T_SITE_VISIT:
@@ -578,23 +413,5 @@ agg_touch(store_txn *txn, const Clm__V1__Touchpoint *tp, int64_t at_ms,
 	default:
 		break;
 	}
-	unsigned char key[AGG_KEY_MAX];
-	key[0] = AGG_TOUCH;
-	agg_put_u32(key + 1, agg_day(at_ms));
-	key[5] = (unsigned char) tp->channel;
-	clm_err e = store_agg_add(txn, key, 6, d, n);
-	if (e == CLM_OK
-	        && (type == MODEL_T_PURCHASE || type == MODEL_T_REFUND)) {
-		unsigned char mk = AGG_MONEY;
-		int64_t m[2] = { type == MODEL_T_PURCHASE ? micros : 0,
-			type == MODEL_T_REFUND ? micros : 0 };
-		e = store_agg_add(txn, &mk, 1, m, 2);
-	}
-	if (e == CLM_OK
-	        && (type == MODEL_T_SITE_VISIT || type == MODEL_T_PAGE_VIEW)) {
-		key[0] = AGG_VISITORS;
-		e = agg_visitor(
-		        txn, key, agg_visitor_hash(visitor, anonymous));
-	}
-	return e;
+	return n;
 }

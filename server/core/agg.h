@@ -1,6 +1,7 @@
 /*
  * agg: the aggregates behind Metrics, Cohorts and experiment results
- * (DESIGN.md §5-§6, docs/metrics.md), kept in the write transaction.
+ * (DESIGN.md §5-§6, docs/metrics.md): keys and contributions, pure
+ * functions; store/agg_write.h puts them in the write transaction.
  *
  * Two kinds of contributions:
  *   - a customer's: a pure function of the stored profile (stage, health
@@ -42,9 +43,9 @@
 #include <stdint.h>
 
 #include "clm/error.h"
+#include "clm/v1/clm.pb-c.h"
 #include "clm/v1/store.pb-c.h"
 #include "core/model.h"
-#include "store/store.h"
 #include "util/arena.h"
 
 enum agg_kind {
@@ -140,19 +141,19 @@ int agg_cohort_cells(
         const uint32_t *days, size_t n, arena *a, struct agg_list *out);
 
 /*
- * agg_apply_diff adds `to` minus `from` (both from agg_customer) to the
- * store: only keys whose counters differ are written.
+ * agg_entry_cmp orders two entries by key (shorter first on a common
+ * prefix), for qsort and for merging two sorted lists.
  */
-clm_err agg_apply_diff(store_txn *txn, const struct agg_list *from,
-        const struct agg_list *to);
+int agg_entry_cmp(const void *a, const void *b);
 
 /*
- * agg_touch adds one stored touchpoint to the day's counters and, for a
- * SITE_VISIT or PAGE_VIEW, the visitor (the profile's id, anonymous or
- * not) to the day's sketch.
+ * agg_touch_counters fills d with the TOUCH counters one touchpoint adds
+ * to its day and channel (AGG_TOUCH_*; purchase and refund micros also go
+ * to the all-time MONEY totals) and returns how many of them, from the
+ * first, can be non-zero: 0 for a touchpoint of no known type.
  */
-clm_err agg_touch(store_txn *txn, const Clm__V1__Touchpoint *tp, int64_t at_ms,
-        const char *visitor, bool anonymous);
+size_t agg_touch_counters(
+        const Clm__V1__Touchpoint *tp, int64_t d[AGG_TOUCH_N]);
 
 /* agg_visitor_hash is the sketch's hash of a profile id. */
 uint64_t agg_visitor_hash(const char *id, bool anonymous);

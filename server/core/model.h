@@ -272,55 +272,7 @@ bool model_opened_between(
 /* model_params_default fills the defaults of DESIGN.md §3. */
 void model_params_default(struct model_params *mp);
 
-/*
- * model_health returns ACTIVE, AT_RISK or CHURNED as of now_ms (NONE for a
- * profile without touchpoints): CHURNED after a CANCELLATION later than the
- * last PURCHASE, or after churn_ms of inactivity; AT_RISK after at_risk_ms.
- */
-int model_health(const struct model_profile *p, const struct model_params *mp,
-        int64_t now_ms);
-
 /* model_cancelled: a CANCELLATION later than the last PURCHASE (or none). */
 bool model_cancelled(const struct model_profile *p);
-
-/*
- * model_onboarding_ms gives how long SIGNUP -> ONBOARDING_COMPLETED took
- * (first of each; 0 if completed before signing up). Returns false when the
- * profile has no such pair.
- */
-bool model_onboarding_ms(const struct model_profile *p, int64_t *out);
-
-/*
- * The median onboarding time over all customers, as twice its value so it
- * stays an exact integer (the mean of the two middle values when the count
- * is even). known = false when no customer has onboarded.
- */
-struct model_onboarding {
-	bool known;
-	int64_t twice_median_ms;
-};
-
-/*
- * model_risk computes the churn risk as of now_ms: the reasons that hold,
- * most heavily weighted first (ties by reason number), written to reasons
- * (room for MODEL_N_REASONS) with their count in *n, and the score
- * 1 - prod(1 - w) returned.
- */
-double model_risk(const struct model_profile *p, const struct model_params *mp,
-        const struct model_onboarding *onb, int64_t now_ms, int *reasons,
-        size_t *n);
-
-/*
- * model_sentiment_negative tells whether the mean of the latest sentiments
- * is below the threshold (compared at float precision, as sentiments are
- * floats on the wire).
- */
-bool model_sentiment_negative(
-        const struct model_profile *p, const struct model_params *mp);
-
-/* model_sentiment_mean averages the latest sentiment_window sentiments. */
-
-bool model_sentiment_mean(const struct model_profile *p,
-        const struct model_params *mp, double *mean);
 
 #endif /* CLM_MODEL_H */

@@ -67,7 +67,7 @@ struct http_binding {
 struct http {
 	struct server *srv;
 	struct telemetry *tm;
-	struct telemetry own_tm; /* when the server has no writer */
+	struct telemetry own_tm; /* when the server has no counters */
 	nng_http_server *server;
 	atomic_int refs;
 	pthread_mutex_t mu;
@@ -451,7 +451,7 @@ http_open(struct server *srv, const char *addr, http **out, char *err,
 	atomic_init(&h->refs, 1);
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_cond_init(&h->cv, NULL);
-	h->tm = writer_telemetry(srv->w);
+	h->tm = srv->tm;
 	if (h->tm == NULL) {
 		telemetry_init(&h->own_tm);
 		h->tm = &h->own_tm;

@@ -475,7 +475,7 @@ rpc_open(struct server *srv, rpc **out, char *err, size_t errlen)
 		return CLM_RESOURCE_EXHAUSTED;
 	}
 	r->srv = srv;
-	r->tm = writer_telemetry(srv->w);
+	r->tm = srv->tm;
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->watchdog_cv, NULL);
 	int rv = nng_rep0_open(&r->sock);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/agg_write.h"
 #include "store/profile.h"
 #include "util/log.h"
 
@@ -23,6 +24,7 @@
 
 struct rebuild_ids {
 	arena *a;
+	struct agg_visits *visits; /* the chunk's, folded before its commit */
 	char *id[AGG_REBUILD_CHUNK];
 	bool anon[AGG_REBUILD_CHUNK];
 	size_t n;
@@ -43,6 +45,7 @@ struct rebuild_part {
 
 struct rebuild_touch {
 	store_txn *txn;
+	struct agg_visits *visits;
 	const char *id;
 	bool anon;
 	clm_err err;
@@ -54,14 +57,14 @@ rebuild_touch_fn(
 {
 	(void) seq;
 	struct rebuild_touch *t = arg;
-	t->err = agg_touch(t->txn, tp, at_ms, t->id, t->anon);
+	t->err = agg_write_touch(t->txn, t->visits, tp, at_ms, t->id, t->anon);
 	return t->err != CLM_OK;
 }
 
 /* One customer: its touchpoints' counters, then its own contributions. */
 static clm_err
-rebuild_one(store_txn *txn, const char *id, bool anon,
-        const struct rebuild_part *part, arena *a)
+rebuild_one(store_txn *txn, struct agg_visits *visits, const char *id,
+        bool anon, const struct rebuild_part *part, arena *a)
 {
 	struct profile *pr;
 	clm_err e = profile_load(txn, id, anon, false, a, &pr);
@@ -70,7 +73,7 @@ rebuild_one(store_txn *txn, const char *id, bool anon,
 	}
 	/* The customers' part of `agg` is empty now. */
 	profile_aggregates_reset(pr);
-	struct rebuild_touch t = { txn, id, anon, CLM_OK };
+	struct rebuild_touch t = { txn, visits, id, anon, CLM_OK };
 	if (part->touch) {
 		e = store_touchpoints_scan(txn, pr->rec->cid, -1, INT64_MAX,
 		        rebuild_touch_fn, &t);
@@ -104,7 +107,7 @@ rebuild_finish(store_txn *txn, const struct rebuild_part *part)
 {
 	clm_err e = CLM_OK;
 	if (part->touch) {
-		struct rebuild_touch t = { txn, NULL, false, CLM_OK };
+		struct rebuild_touch t = { txn, NULL, NULL, false, CLM_OK };
 		e = store_spend_each(txn, rebuild_spend_fn, &t);
 		if (e == CLM_OK) {
 			e = t.err;
@@ -131,15 +134,20 @@ rebuild_chunk(store *s, const struct rebuild_part *part,
 		return e;
 	}
 	arena_reset(ids->a);
+	agg_visits_clear(ids->visits); /* left by a failed attempt */
 	ids->n = 0;
 	e = store_customers_after(txn, *after, *after_anon, AGG_REBUILD_CHUNK,
 	        rebuild_id_fn, ids);
 	for (size_t i = 0; i < ids->n && e == CLM_OK; i++) {
-		e = rebuild_one(txn, ids->id[i], ids->anon[i], part, ids->a);
+		e = rebuild_one(txn, ids->visits, ids->id[i], ids->anon[i],
+		        part, ids->a);
 	}
 	*done = ids->n == 0;
 	if (e == CLM_OK && *done) {
 		e = rebuild_finish(txn, part);
+	}
+	if (e == CLM_OK) {
+		e = agg_visits_fold(txn, ids->visits);
 	}
 	if (e != CLM_OK) {
 		store_write_abort(txn);
@@ -189,7 +197,11 @@ agg_rebuild(store *s, bool force, size_t *customers)
 	}
 	arena a;
 	arena_init(&a);
-	struct rebuild_ids ids = { .a = &a };
+	struct rebuild_ids ids = { .a = &a, .visits = agg_visits_new() };
+	if (ids.visits == NULL) {
+		arena_fini(&a);
+		return CLM_RESOURCE_EXHAUSTED;
+	}
 	char *after = NULL;
 	bool after_anon = false, done = false;
 	while (!done) {
@@ -203,6 +215,7 @@ agg_rebuild(store *s, bool force, size_t *customers)
 		}
 	}
 	free(after);
+	agg_visits_free(ids.visits);
 	arena_fini(&a);
 	return e;
 }

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "core/risk.h"
+#include "store/agg_write.h"
 #include "store/record.h"
 
 void
@@ -59,7 +61,7 @@ profile_load(store_txn *txn, const char *id, bool anonymous, bool create,
 	}
 	record_to_profile(pr->rec, &pr->p);
 	pr->had_onboarding
-	        = model_onboarding_ms(&pr->p, &pr->old_onboarding_ms);
+	        = risk_onboarding_ms(&pr->p, &pr->old_onboarding_ms);
 	pr->old_items = pr->rec->purchased_items;
 	pr->n_old_items = pr->rec->n_purchased_items;
 	if (agg_customer_part(&pr->p, pr->rec, false, a, &pr->old_agg) != 0) {
@@ -240,7 +242,7 @@ profile_aggregate(store_txn *txn, struct profile *pr, bool gone, arena *a)
 	if (!gone && agg_customer_part(&pr->p, pr->rec, false, a, &now) != 0) {
 		return CLM_RESOURCE_EXHAUSTED;
 	}
-	clm_err e = agg_apply_diff(txn, &pr->old_agg, &now);
+	clm_err e = agg_write_diff(txn, &pr->old_agg, &now);
 	if (e != CLM_OK) {
 		return e;
 	}
@@ -255,7 +257,7 @@ profile_aggregate(store_txn *txn, struct profile *pr, bool gone, arena *a)
 	        || (!gone && agg_cohort_cells(days, n_days, a, &to) != 0)) {
 		return CLM_RESOURCE_EXHAUSTED;
 	}
-	e = agg_apply_diff(txn, &from, &to);
+	e = agg_write_diff(txn, &from, &to);
 	if (e == CLM_OK) {
 		pr->old_days = days;
 		pr->n_old_days = n_days;
@@ -288,7 +290,7 @@ profile_save(store_txn *txn, struct profile *pr, arena *a)
 	pr->old_items = pr->rec->purchased_items;
 	pr->n_old_items = pr->rec->n_purchased_items;
 	int64_t now_ms;
-	bool has = model_onboarding_ms(&pr->p, &now_ms);
+	bool has = risk_onboarding_ms(&pr->p, &now_ms);
 	clm_err e = store_onboarding_update(txn, pr->rec->cid,
 	        pr->had_onboarding ? &pr->old_onboarding_ms : NULL,
 	        has ? &now_ms : NULL);

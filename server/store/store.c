@@ -306,9 +306,6 @@ store_close(store *s)
 	if (s->env != NULL) {
 		mdb_env_close(s->env);
 	}
-	if (s->write_ext_free != NULL) {
-		s->write_ext_free(s->write_ext);
-	}
 	if (s->pid_fd >= 0) {
 		close(s->pid_fd); /* releases the flock */
 	}
@@ -427,8 +424,6 @@ store_write_begin(store *s, store_txn **txn)
 	}
 	t->s = s;
 	t->write = true;
-	t->gen++;
-	t->deferred = NULL;
 	t->next_cid = s->next_cid;
 	t->next_seq = s->next_seq;
 	t->next_event_seq = s->next_event_seq;
@@ -441,12 +436,7 @@ store_write_commit(store_txn *t)
 {
 	store *s = t->s;
 	clm_err e = CLM_OK;
-	if (t->deferred != NULL) {
-		clm_err (*fn)(store_txn *) = t->deferred;
-		t->deferred = NULL;
-		e = fn(t);
-	}
-	if (e == CLM_OK && t->next_cid != s->next_cid) {
+	if (t->next_cid != s->next_cid) {
 		e = store_meta_put(t, "next_cid", t->next_cid);
 	}
 	if (e == CLM_OK && t->next_seq != s->next_seq) {
@@ -469,31 +459,6 @@ store_write_commit(store_txn *t)
 	s->next_seq = t->next_seq;
 	s->next_event_seq = t->next_event_seq;
 	return CLM_OK;
-}
-
-void
-store_write_defer(store_txn *t, clm_err (*fn)(store_txn *t))
-{
-	t->deferred = fn;
-}
-
-void *
-store_write_ext(store_txn *t)
-{
-	return t->s->write_ext;
-}
-
-void
-store_write_set_ext(store_txn *t, void *ext, void (*free_fn)(void *))
-{
-	t->s->write_ext = ext;
-	t->s->write_ext_free = free_fn;
-}
-
-uint64_t
-store_write_gen(const store_txn *t)
-{
-	return t->gen;
 }
 
 void

@@ -107,19 +107,6 @@ clm_err store_write_begin(store *s, store_txn **txn);
 clm_err store_write_commit(store_txn *txn);
 void store_write_abort(store_txn *txn);
 
-/*
- * Work deferred to the end of a write transaction (agg.c folds the visitor
- * sketches of a whole transaction at once). store_write_defer has fn run
- * by store_write_commit before it commits; an error there aborts the
- * transaction and is returned. store_write_ext is state kept for that work
- * across transactions, one slot per store: set it once with the function
- * that frees it at store_close. store_write_gen numbers write
- * transactions, so state left by an aborted one can be told apart.
- */
-void store_write_defer(store_txn *txn, clm_err (*fn)(store_txn *txn));
-void *store_write_ext(store_txn *txn);
-void store_write_set_ext(store_txn *txn, void *ext, void (*free_fn)(void *));
-uint64_t store_write_gen(const store_txn *txn);
 bool store_map_full(const store *s);
 clm_err store_grow(store *s);
 

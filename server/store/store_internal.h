@@ -37,9 +37,6 @@ struct store_txn {
 	MDB_txn *txn;
 	bool write;
 	uint64_t next_cid, next_seq, next_event_seq;
-	/* Write transactions only (store_write_defer). */
-	uint64_t gen;
-	clm_err (*deferred)(store_txn *t);
 };
 
 struct store_reader {
@@ -57,8 +54,6 @@ struct store {
 	/* Counters as of the last commit; only the writer thread uses them. */
 	uint64_t next_cid, next_seq, next_event_seq;
 	struct store_txn wtxn;
-	void *write_ext; /* store_write_ext */
-	void (*write_ext_free)(void *);
 	bool map_full; /* the last write error was MDB_MAP_FULL */
 	               /*
 	                * Readers hold remap shared; store_grow holds it exclusive to remap.

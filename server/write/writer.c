@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "net/pubsub.h"
+#include "store/agg_write.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/telemetry.h"
@@ -17,22 +17,31 @@
 
 struct writer {
 	store *st;
-	struct pubsub *ps;
+	writer_publish_fn publish;
+	void *publish_arg;
+	struct telemetry *tm;    /* the server's; never NULL */
+	struct telemetry own_tm; /* tm when the caller gave none */
 	size_t queue_max, batch_max, batch_items_max;
 	pthread_t thread;
 	arena scratch; /* the writer thread's (writer_batch.scratch) */
+	struct agg_visits *visits; /* writer_batch.visits */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	writer_job *head, *tail; /* guarded by mu */
 	size_t depth;            /* guarded by mu */
 	bool stopping;           /* guarded by mu */
-	/*
-	 * The server's counters (telemetry.h). The writer keeps them because
-	 * it is the one object every part of clmd reaches (srv->w) that
-	 * lives from before the first request to after the last reply.
-	 */
-	struct telemetry tm;
 };
+
+void
+writer_job_init(writer_job *job, arena *a, Clm__V1__Response *resp,
+        writer_done_fn done, void *done_arg)
+{
+	*job = (writer_job) { .done = done,
+		.done_arg = done_arg,
+		.arena = a,
+		.resp = resp,
+		.items = 1 };
+}
 
 Clm__V1__LifecycleEvent *
 writer_job_event(writer_job *job)
@@ -61,16 +70,22 @@ writer_try(writer *w, writer_job **jobs, size_t n)
 	if (e != CLM_OK) {
 		return e;
 	}
-	struct writer_batch b = {
-		.txn = txn, .now_ms = clock_now_ms(), .scratch = &w->scratch
-	};
-	for (size_t i = 0; i < n; i++) {
+	struct writer_batch b = { .txn = txn,
+		.now_ms = clock_now_ms(),
+		.scratch = &w->scratch,
+		.visits = w->visits };
+	agg_visits_clear(w->visits); /* left by an aborted attempt */
+	for (size_t i = 0; i < n && e == CLM_OK; i++) {
 		jobs[i]->n_events = 0;
 		e = jobs[i]->apply(&b, jobs[i]);
-		if (e != CLM_OK) {
-			store_write_abort(txn);
-			return e;
-		}
+	}
+	/* The transaction's visitors go into their sketches once, here. */
+	if (e == CLM_OK) {
+		e = agg_visits_fold(txn, w->visits);
+	}
+	if (e != CLM_OK) {
+		store_write_abort(txn);
+		return e;
 	}
 	/* Events are numbered in the transaction, so seq survives restarts. */
 	for (size_t i = 0; i < n; i++) {
@@ -98,7 +113,7 @@ writer_run_batch(writer *w, writer_job **jobs, size_t n)
 	if (live == 0) {
 		return;
 	}
-	telemetry_batch(&w->tm, live);
+	telemetry_batch(w->tm, live);
 	clm_err e = writer_try(w, jobs, live);
 	while (e == CLM_RESOURCE_EXHAUSTED && store_map_full(w->st)) {
 		if (store_grow(w->st) != CLM_OK) {
@@ -106,10 +121,10 @@ writer_run_batch(writer *w, writer_job **jobs, size_t n)
 		}
 		e = writer_try(w, jobs, live);
 	}
-	if (e == CLM_OK && w->ps != NULL) {
+	if (e == CLM_OK && w->publish != NULL) {
 		for (size_t i = 0; i < live; i++) {
 			for (size_t k = 0; k < jobs[i]->n_events; k++) {
-				pubsub_publish(w->ps, jobs[i]->events[k]);
+				w->publish(w->publish_arg, jobs[i]->events[k]);
 			}
 		}
 	}
@@ -161,7 +176,7 @@ writer_main(void *arg)
 		if (w->head == NULL) {
 			w->tail = NULL;
 		}
-		telemetry_queue_depth(&w->tm, w->depth);
+		telemetry_queue_depth(w->tm, w->depth);
 		pthread_mutex_unlock(&w->mu);
 
 		if (n > 0) {
@@ -179,26 +194,32 @@ writer_main(void *arg)
 }
 
 clm_err
-writer_start(store *st, struct pubsub *ps, const struct writer_opts *o,
-        writer **out)
+writer_start(store *st, const struct writer_opts *o, writer **out)
 {
 	writer *w = calloc(1, sizeof(*w));
-	if (w == NULL) {
+	if (w == NULL || (w->visits = agg_visits_new()) == NULL) {
+		free(w);
 		return CLM_RESOURCE_EXHAUSTED;
 	}
 	w->st = st;
-	w->ps = ps;
+	w->publish = o->publish;
+	w->publish_arg = o->publish_arg;
+	w->tm = o->telemetry;
+	if (w->tm == NULL) {
+		telemetry_init(&w->own_tm);
+		w->tm = &w->own_tm;
+	}
 	w->queue_max = o->queue_max;
 	w->batch_max = o->batch_max;
 	w->batch_items_max
 	        = o->batch_items_max == 0 ? SIZE_MAX : o->batch_items_max;
-	telemetry_init(&w->tm);
 	arena_init(&w->scratch);
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
 		pthread_cond_destroy(&w->cv);
 		pthread_mutex_destroy(&w->mu);
+		agg_visits_free(w->visits);
 		free(w);
 		return CLM_INTERNAL;
 	}
@@ -227,16 +248,10 @@ writer_submit(writer *w, writer_job *job)
 	}
 	w->tail = job;
 	w->depth++;
-	telemetry_queue_depth(&w->tm, w->depth);
+	telemetry_queue_depth(w->tm, w->depth);
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	return CLM_OK;
-}
-
-struct telemetry *
-writer_telemetry(writer *w)
-{
-	return w == NULL ? NULL : &w->tm;
 }
 
 size_t
@@ -270,5 +285,6 @@ writer_free(writer *w)
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mu);
 	arena_fini(&w->scratch);
+	agg_visits_free(w->visits);
 	free(w);
 }

@@ -25,7 +25,7 @@
 
 typedef struct writer writer;
 typedef struct writer_job writer_job;
-struct pubsub;
+struct agg_visits;
 struct telemetry;
 
 /* What an apply function gets besides its job. */
@@ -39,6 +39,11 @@ struct writer_batch {
 	 * Nothing that outlives the step (events, replies) may live here.
 	 */
 	arena *scratch;
+	/*
+	 * The transaction's unique visitors (store/agg_write.h), folded into
+	 * their day sketches by the writer just before it commits.
+	 */
+	struct agg_visits *visits;
 };
 
 /*
@@ -53,6 +58,7 @@ typedef void (*writer_done_fn)(writer_job *job);
 struct writer_job {
 	writer_apply_fn apply;
 	writer_done_fn done;
+	void *done_arg;          /* the submitter's, for done */
 	void *arg;               /* the handler's state */
 	arena *arena;            /* the request's arena, for the reply */
 	Clm__V1__Response *resp; /* reply to fill */
@@ -65,6 +71,20 @@ struct writer_job {
 	writer_job *next; /* queue link, the writer's */
 };
 
+/*
+ * writer_job_init readies a caller-embedded job for a request: its reply
+ * goes in resp from arena a, done (with done_arg in the job) is called once
+ * its fate is sealed, its weight is 1 and it has no deadline. The call's
+ * handler then sets apply, arg and, for a Track, items; dispatch sets
+ * deadline_ns.
+ */
+void writer_job_init(writer_job *job, arena *a, Clm__V1__Response *resp,
+        writer_done_fn done, void *done_arg);
+
+/* Publishes one committed event (the stage-change stream). */
+typedef void (*writer_publish_fn)(
+        void *arg, const Clm__V1__LifecycleEvent *ev);
+
 struct writer_opts {
 	size_t queue_max; /* jobs waiting before submit says UNAVAILABLE */
 	size_t batch_max; /* jobs per transaction */
@@ -74,14 +94,18 @@ struct writer_opts {
 	 * buffers of its largest transaction for good, so this bounds memory.
 	 */
 	size_t batch_items_max;
+	/* Called for each event after its batch committed; NULL: none. */
+	writer_publish_fn publish;
+	void *publish_arg;
+	/*
+	 * The server's counters (util/telemetry.h), where the writer records
+	 * its batch sizes and queue depth; NULL: the writer's own.
+	 */
+	struct telemetry *telemetry;
 };
 
-/*
- * writer_start starts the writer thread over st, publishing events on ps
- * (which may be NULL).
- */
-clm_err writer_start(store *st, struct pubsub *ps, const struct writer_opts *o,
-        writer **out);
+/* writer_start starts the writer thread over st. */
+clm_err writer_start(store *st, const struct writer_opts *o, writer **out);
 
 /*
  * writer_submit queues job. Returns CLM_OK (done will be called exactly
@@ -107,13 +131,5 @@ void writer_free(writer *w);
 
 /* writer_queue_depth returns the number of jobs waiting (for status). */
 size_t writer_queue_depth(writer *w);
-
-/*
- * writer_telemetry returns the server's counters (telemetry.h): the writer
- * records its batch sizes and queue depth there, rpc every reply it sends,
- * and the HTTP side reads them for /metrics. They live as long as w (until
- * writer_free). NULL for a NULL writer (then recording is a no-op).
- */
-struct telemetry *writer_telemetry(writer *w);
 
 #endif /* CLM_WRITER_H */

@@ -1,8 +1,8 @@
 /*
- * Unit tests of server/agg.c against a store: agg_apply_diff (diffs in
- * steps equal one diff, a diff to nothing empties the store, any order of
- * states lands on the same bytes) and agg_touch (day counters, money,
- * visitor sketches folded at commit). The store is opened inside each
+ * Unit tests of server/store/agg_write.c against a store: agg_write_diff
+ * (diffs in steps equal one diff, a diff to nothing empties the store, any
+ * order of states lands on the same bytes) and agg_write_touch (day counters,
+ * money, visitor sketches folded at commit). The store is opened inside each
  * test: Criterion forks, and LMDB must not be opened before the fork.
  */
 #include <criterion/criterion.h>
@@ -14,6 +14,7 @@
 #include "core/agg.h"
 #include "core/hll.h"
 #include "core/model.h"
+#include "store/agg_write.h"
 #include "store/store.h"
 #include "testdir.h"
 #include "util/arena.h"
@@ -208,12 +209,12 @@ states_init(struct states *st, arena *ar)
 static void
 apply(store_txn *txn, const struct agg_list *from, const struct agg_list *to)
 {
-	clm_err e = agg_apply_diff(txn, from, to);
-	cr_assert_eq(e, CLM_OK, "agg_apply_diff: %s", clm_errname(e));
+	clm_err e = agg_write_diff(txn, from, to);
+	cr_assert_eq(e, CLM_OK, "agg_write_diff: %s", clm_errname(e));
 }
 
 /* ---------------------------------------------------------------------- */
-/* agg_apply_diff                                                         */
+/* agg_write_diff                                                         */
 
 Test(agg, diff_in_two_steps_equals_one)
 {
@@ -340,7 +341,15 @@ Test(agg, diff_of_equal_lists_writes_nothing)
 }
 
 /* ---------------------------------------------------------------------- */
-/* agg_touch                                                              */
+/* agg_write_touch                                                        */
+
+/* The writer's end of a transaction: visitors folded, then the commit. */
+static void
+fold_commit(store_txn *txn, struct agg_visits *v)
+{
+	cr_assert_eq(agg_visits_fold(txn, v), CLM_OK);
+	cr_assert_eq(store_write_commit(txn), CLM_OK);
+}
 
 static void
 tp_init(Clm__V1__Touchpoint *tp, int type, int channel)
@@ -364,25 +373,30 @@ Test(agg, visitors_fold_at_commit_only)
 	Clm__V1__Touchpoint tp;
 	tp_init(&tp, MODEL_T_PAGE_VIEW, CH_EMAIL);
 
+	struct agg_visits *v = agg_visits_new();
+	cr_assert_not_null(v);
 	store_txn *txn = write_begin(&t);
-	cr_assert_eq(agg_touch(txn, &tp, at, "ghost", false), CLM_OK);
+	cr_assert_eq(agg_write_touch(txn, v, &tp, at, "ghost", false), CLM_OK);
 	store_write_abort(txn);
+	agg_visits_clear(v); /* as the writer does before a new attempt */
 
 	char id[32];
 	txn = write_begin(&t);
 	for (int i = 0; i < 3000; i++) {
 		snprintf(id, sizeof(id), "v%d", i % 500);
-		cr_assert_eq(agg_touch(txn, &tp, at, id, false), CLM_OK);
+		cr_assert_eq(
+		        agg_write_touch(txn, v, &tp, at, id, false), CLM_OK);
 	}
-	cr_assert_eq(store_write_commit(txn), CLM_OK);
+	fold_commit(txn, v);
 
 	/* The same visitors, one transaction each, in another channel. */
 	tp_init(&tp, MODEL_T_PAGE_VIEW, CH_STORE);
 	for (int i = 0; i < 3000; i++) {
 		txn = write_begin(&t);
 		snprintf(id, sizeof(id), "v%d", i % 500);
-		cr_assert_eq(agg_touch(txn, &tp, at, id, false), CLM_OK);
-		cr_assert_eq(store_write_commit(txn), CLM_OK);
+		cr_assert_eq(
+		        agg_write_touch(txn, v, &tp, at, id, false), CLM_OK);
+		fold_commit(txn, v);
 	}
 
 	txn = write_begin(&t);
@@ -405,6 +419,7 @@ Test(agg, visitors_fold_at_commit_only)
 	cr_assert_eq(hll_acc_count(acc), 500);
 	free(acc);
 	store_write_abort(txn);
+	agg_visits_free(v);
 	tstore_close(&t);
 }
 
@@ -414,33 +429,38 @@ Test(agg, touch_counters_money_and_visitors)
 	tstore_open(&t);
 	int64_t at = utc_ms(2024, 9, 3, 14, 0);
 	uint32_t day = agg_day(at);
+	struct agg_visits *v = agg_visits_new();
+	cr_assert_not_null(v);
 	store_txn *txn = write_begin(&t);
 
 	Clm__V1__Touchpoint tp;
 	tp_init(&tp, MODEL_T_PURCHASE, CH_EMAIL);
 	tp.value = 12.5;
-	cr_assert_eq(agg_touch(txn, &tp, at, "alice", false), CLM_OK);
+	cr_assert_eq(agg_write_touch(txn, v, &tp, at, "alice", false), CLM_OK);
 	tp_init(&tp, MODEL_T_REFUND, CH_EMAIL);
 	tp.value = 0.000001;
-	cr_assert_eq(agg_touch(txn, &tp, at + HOUR, "alice", false), CLM_OK);
+	cr_assert_eq(agg_write_touch(txn, v, &tp, at + HOUR, "alice", false),
+	        CLM_OK);
 	tp_init(&tp, MODEL_T_SITE_VISIT, CH_EMAIL);
 	tp.duration_s = 30;
-	cr_assert_eq(agg_touch(txn, &tp, at, "alice", false), CLM_OK);
-	cr_assert_eq(agg_touch(txn, &tp, at, "alice", false), CLM_OK);
+	cr_assert_eq(agg_write_touch(txn, v, &tp, at, "alice", false), CLM_OK);
+	cr_assert_eq(agg_write_touch(txn, v, &tp, at, "alice", false), CLM_OK);
 	tp_init(&tp, MODEL_T_PAGE_VIEW, CH_EMAIL);
-	cr_assert_eq(agg_touch(txn, &tp, at, "alice", true), CLM_OK);
+	cr_assert_eq(agg_write_touch(txn, v, &tp, at, "alice", true), CLM_OK);
 	static const float sentiments[] = { 0.5f, 0.25f, 0, -0.25f, -0.5f };
 	for (size_t i = 0; i < 5; i++) {
 		tp_init(&tp, MODEL_T_REVIEW, CH_EMAIL);
 		tp.sentiment = sentiments[i];
-		cr_assert_eq(agg_touch(txn, &tp, at, "alice", false), CLM_OK);
+		cr_assert_eq(agg_write_touch(txn, v, &tp, at, "alice", false),
+		        CLM_OK);
 	}
 	/* Another day and channel; an unknown type adds nothing. */
 	tp_init(&tp, MODEL_T_PURCHASE, CH_STORE);
 	tp.value = 2;
-	cr_assert_eq(agg_touch(txn, &tp, at + DAY, "bob", false), CLM_OK);
+	cr_assert_eq(
+	        agg_write_touch(txn, v, &tp, at + DAY, "bob", false), CLM_OK);
 	tp_init(&tp, 99, CH_STORE);
-	cr_assert_eq(agg_touch(txn, &tp, at, "bob", false), CLM_OK);
+	cr_assert_eq(agg_write_touch(txn, v, &tp, at, "bob", false), CLM_OK);
 
 	unsigned char key[6] = { AGG_TOUCH };
 	be32(key + 1, day);
@@ -491,7 +511,7 @@ Test(agg, touch_counters_money_and_visitors)
 	size_t len;
 	cr_assert_eq(store_agg_blob_get(txn, key, 6, &blob, &len),
 	        CLM_NOT_FOUND, "folded at commit, not before");
-	cr_assert_eq(store_write_commit(txn), CLM_OK);
+	fold_commit(txn, v);
 	txn = write_begin(&t);
 	cr_assert_eq(store_agg_blob_get(txn, key, 6, &blob, &len), CLM_OK);
 	cr_assert_eq(len, 1 + 2 * sizeof(uint64_t));
@@ -509,5 +529,6 @@ Test(agg, touch_counters_money_and_visitors)
 	cr_assert_eq(x, hll_hash("alice", 5));
 	free(acc);
 	store_write_abort(txn);
+	agg_visits_free(v);
 	tstore_close(&t);
 }

@@ -13,6 +13,7 @@
 
 #include "core/model.h"
 #include "core/recommend.h"
+#include "core/risk.h"
 
 #define MIN_MS  60000LL
 #define HOUR_MS (60 * MIN_MS)
@@ -85,7 +86,7 @@ input_for(const struct prof *f, int64_t now_ms)
 		.p = &f->p,
 		.stage = model_stage(&f->p),
 		.funnel = model_funnel(&f->p),
-		.health = model_health(&f->p, &mp, now_ms),
+		.health = risk_health(&f->p, &mp, now_ms),
 		.now_ms = now_ms,
 		.upgrade_to = "",
 	};
@@ -480,7 +481,7 @@ Test(win_back, through_the_risk_model)
 {
 	struct model_params mp;
 	model_params_default(&mp);
-	struct model_onboarding onb = { .known = false };
+	struct risk_onboarding onb = { .known = false };
 	struct prof f;
 	prof_init(&f);
 	prof_add(&f, MODEL_T_PURCHASE, T0, "mug");
@@ -492,7 +493,7 @@ Test(win_back, through_the_risk_model)
 	struct recommend_input in = input_for(&f, now);
 	in.reasons = reasons;
 	in.churn_risk
-	        = model_risk(&f.p, &mp, &onb, now, reasons, &in.n_reasons);
+	        = risk_score(&f.p, &mp, &onb, now, reasons, &in.n_reasons);
 	cr_assert(near(in.churn_risk, 0.4), "risk %f", in.churn_risk);
 	build(&in, &s);
 	cr_expect_eq(count_kind(&s, REC_WIN_BACK), 0, "risk 0.4 only");
@@ -504,7 +505,7 @@ Test(win_back, through_the_risk_model)
 	in = input_for(&f, now);
 	in.reasons = reasons;
 	in.churn_risk
-	        = model_risk(&f.p, &mp, &onb, now, reasons, &in.n_reasons);
+	        = risk_score(&f.p, &mp, &onb, now, reasons, &in.n_reasons);
 	cr_assert(
 	        near(in.churn_risk, 1 - 0.6 * 0.7), "risk %f", in.churn_risk);
 	build(&in, &s);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/model.h"
+#include "core/risk.h"
 
 #define T0          1700000000000LL /* a base event time (2023-11-14) */
 #define H           3600000LL
@@ -39,7 +40,7 @@ enum {
 struct pset {
 	const char *name;
 	struct model_params mp;
-	struct model_onboarding onb;
+	struct risk_onboarding onb;
 };
 
 /*
@@ -72,7 +73,7 @@ pset_custom(struct pset *ps)
 			[MODEL_SUBSCRIPTION_CANCELLED] = 0.875,
 		},
 	};
-	ps->onb = (struct model_onboarding) { .known = true,
+	ps->onb = (struct risk_onboarding) { .known = true,
 		.twice_median_ms = 7 * H };
 }
 
@@ -82,7 +83,7 @@ pset_default(struct pset *ps)
 	memset(ps, 0, sizeof(*ps));
 	ps->name = "default";
 	model_params_default(&ps->mp);
-	ps->onb = (struct model_onboarding) { .known = true,
+	ps->onb = (struct risk_onboarding) { .known = true,
 		.twice_median_ms = 4 * D };
 }
 
@@ -260,17 +261,17 @@ mask_str(unsigned mask, char *buf, size_t n)
 }
 
 /*
- * Asserts model_risk gives exactly the reasons of mask, in weight order,
+ * Asserts risk_score gives exactly the reasons of mask, in weight order,
  * and the score of those reasons (exactly when exact, else within 1e-12).
  */
 static void
 check_risk(const struct model_profile *p, const struct model_params *mp,
-        const struct model_onboarding *onb, int64_t now, unsigned mask,
+        const struct risk_onboarding *onb, int64_t now, unsigned mask,
         bool exact, const char *ctx)
 {
 	int got[MODEL_N_REASONS];
 	size_t n = 99;
-	double score = model_risk(p, mp, onb, now, got, &n);
+	double score = risk_score(p, mp, onb, now, got, &n);
 	unsigned got_mask = 0;
 	for (size_t i = 0; i < n && i < MODEL_N_REASONS; i++) {
 		got_mask |= 1u << got[i];
@@ -578,13 +579,13 @@ run_rcase(const struct pset *ps, int k, const struct rcase *rc, bool rev)
 	for (size_t i = 0; i < rc->n; i++) {
 		applier_spec(&a, ps, &rc->t[rev ? rc->n - 1 - i : i]);
 	}
-	struct model_onboarding none = { .known = false };
-	const struct model_onboarding *onb = rc->no_median ? &none : &ps->onb;
+	struct risk_onboarding none = { .known = false };
+	const struct risk_onboarding *onb = rc->no_median ? &none : &ps->onb;
 	int64_t now = T0 + len_of(ps, rc->win) + rc->off;
 	char ctx[192];
 	snprintf(ctx, sizeof(ctx), "%s [%s%s]", rc->name, ps->name,
 	        rev ? ", reversed" : "");
-	int h = model_health(&a.p, &ps->mp, now);
+	int h = risk_health(&a.p, &ps->mp, now);
 	cr_assert_eq(h, rc->health[k], "%s: health %d, want %d", ctx, h,
 	        rc->health[k]);
 	/* The custom weights are binary fractions: the score is exact. */
@@ -643,7 +644,7 @@ Test(risk, score_literals)
 		}
 		int r[MODEL_N_REASONS];
 		size_t n;
-		double got = model_risk(&a.p, &p->mp, &p->onb,
+		double got = risk_score(&a.p, &p->mp, &p->onb,
 		        T0 + len_of(p, rc->win) + rc->off, r, &n);
 		cr_assert(fabs(got - lit[i].score) <= 1e-12,
 		        "%s [%s]: score %.17g, want %.17g", lit[i].name,
@@ -675,7 +676,7 @@ tickets_hold(const struct pset *ps, const int64_t *tickets, size_t n,
 	}
 	int r[MODEL_N_REASONS];
 	size_t nr;
-	model_risk(&a.p, &ps->mp, &ps->onb, now, r, &nr);
+	risk_score(&a.p, &ps->mp, &ps->onb, now, r, &nr);
 	bool holds = false;
 	for (size_t i = 0; i < nr; i++) {
 		cr_assert_eq(r[i], MODEL_SUPPORT_TICKETS, "[%s] reason %s",
@@ -795,15 +796,15 @@ negative(const struct applier *a, const struct pset *ps)
 {
 	int r[MODEL_N_REASONS];
 	size_t n;
-	model_risk(&a->p, &ps->mp, &ps->onb, T0 + H, r, &n);
+	risk_score(&a->p, &ps->mp, &ps->onb, T0 + H, r, &n);
 	bool neg = false;
 	for (size_t i = 0; i < n; i++) {
 		cr_assert_eq(r[i], MODEL_NEGATIVE_SENTIMENT, "[%s] reason %s",
 		        ps->name, reason_names[r[i]]);
 		neg = true;
 	}
-	cr_assert_eq(model_sentiment_negative(&a->p, &ps->mp), neg,
-	        "[%s] model_sentiment_negative disagrees with model_risk",
+	cr_assert_eq(risk_sentiment_negative(&a->p, &ps->mp), neg,
+	        "[%s] risk_sentiment_negative disagrees with risk_score",
 	        ps->name);
 	return neg;
 }
@@ -819,7 +820,7 @@ Test(risk, negative_sentiment_threshold)
 			struct applier a;
 			double mean = 0;
 			sentiment_profile(&a, at_threshold[k], w, order);
-			cr_assert(model_sentiment_mean(&a.p, &p->mp, &mean));
+			cr_assert(risk_sentiment_mean(&a.p, &p->mp, &mean));
 			cr_assert(mean == p->mp.negative_sentiment,
 			        "[%s] mean %.17g, want exactly %.17g", p->name,
 			        mean, p->mp.negative_sentiment);
@@ -827,7 +828,7 @@ Test(risk, negative_sentiment_threshold)
 			        "[%s] a mean equal to the threshold counted",
 			        p->name);
 			sentiment_profile(&a, below_threshold[k], w, order);
-			cr_assert(model_sentiment_mean(&a.p, &p->mp, &mean));
+			cr_assert(risk_sentiment_mean(&a.p, &p->mp, &mean));
 			cr_assert(mean < p->mp.negative_sentiment);
 			cr_assert(negative(&a, p),
 			        "[%s] a mean just below the threshold did not count",
@@ -852,7 +853,7 @@ Test(risk, negative_sentiment_latest_window_by_event_time)
 			struct applier a;
 			double mean = 1;
 			sentiment_profile(&a, v, 24, order);
-			cr_assert(model_sentiment_mean(&a.p, &p->mp, &mean));
+			cr_assert(risk_sentiment_mean(&a.p, &p->mp, &mean));
 			cr_assert(mean == 0.0, "[%s] mean %g", p->name, mean);
 			cr_assert(!negative(&a, p), "[%s] older -1s count",
 			        p->name);
@@ -861,7 +862,7 @@ Test(risk, negative_sentiment_latest_window_by_event_time)
 				v[i] = i < 24 - w ? 1.0f : -1.0f;
 			}
 			sentiment_profile(&a, v, 24, order);
-			cr_assert(model_sentiment_mean(&a.p, &p->mp, &mean));
+			cr_assert(risk_sentiment_mean(&a.p, &p->mp, &mean));
 			cr_assert(mean == -1.0, "[%s] mean %g", p->name, mean);
 			cr_assert(negative(&a, p), "[%s] latest -1s", p->name);
 			/* One older than the window that would tip it. */
@@ -897,12 +898,12 @@ Test(risk, negative_sentiment_fewer_than_the_window)
 		struct applier a;
 		double mean = 0;
 		sentiment_profile(&a, NULL, 0, 0);
-		cr_assert(!model_sentiment_mean(&a.p, &p->mp, &mean),
+		cr_assert(!risk_sentiment_mean(&a.p, &p->mp, &mean),
 		        "[%s] a mean without sentiments", p->name);
 		cr_assert(!negative(&a, p));
 		for (int order = 0; order < 2; order++) {
 			sentiment_profile(&a, two[k], 2, order);
-			cr_assert(model_sentiment_mean(&a.p, &p->mp, &mean));
+			cr_assert(risk_sentiment_mean(&a.p, &p->mp, &mean));
 			double want = ((double) two[k][0] + two[k][1]) / 2;
 			cr_assert(mean == want, "[%s] mean %.17g, want %.17g",
 			        p->name, mean, want);
@@ -937,15 +938,15 @@ Test(risk, sentiment_only_from_mentions_reviews_feedback)
 		applier_touch(&a, others[i], T0 + (int64_t) i, -1.0f);
 	}
 	double mean = 0;
-	cr_assert(!model_sentiment_mean(&a.p, &ps[0].mp, &mean));
+	cr_assert(!risk_sentiment_mean(&a.p, &ps[0].mp, &mean));
 	applier_touch(&a, MODEL_T_REVIEW, T0 + 100, 0.25f);
-	cr_assert(model_sentiment_mean(&a.p, &ps[0].mp, &mean));
+	cr_assert(risk_sentiment_mean(&a.p, &ps[0].mp, &mean));
 	cr_assert(mean == 0.25, "mean %g", mean);
 	for (size_t i = 0; i < 3; i++) {
 		applier_touch(
 		        &a, sentiment_types[i], T0 + 200 + (int64_t) i, -1.0f);
 	}
-	cr_assert(model_sentiment_mean(&a.p, &ps[0].mp, &mean));
+	cr_assert(risk_sentiment_mean(&a.p, &ps[0].mp, &mean));
 	cr_assert(mean == (0.25 - 3.0) / 4, "mean %g", mean);
 }
 
@@ -953,7 +954,7 @@ Test(risk, sentiment_only_from_mentions_reviews_feedback)
  * Sentiment is a float on the wire, so a client that reports -0.3 five
  * times (the threshold itself) sends -0.3f = -0.30000001192..., whose
  * double mean is below the double -0.3: the mean is compared at float
- * precision (model_sentiment_negative), so it sits on the threshold and
+ * precision (risk_sentiment_negative), so it sits on the threshold and
  * does not count, as DESIGN.md §3 (mean < -0.3) means. A mean one float
  * step below it does.
  */
@@ -965,8 +966,8 @@ Test(risk, negative_sentiment_at_the_float_threshold)
 	struct applier a;
 	sentiment_profile(&a, v, 5, 0);
 	double mean = 0;
-	cr_assert(model_sentiment_mean(&a.p, &ps.mp, &mean));
-	cr_expect(!model_sentiment_negative(&a.p, &ps.mp));
+	cr_assert(risk_sentiment_mean(&a.p, &ps.mp, &mean));
+	cr_expect(!risk_sentiment_negative(&a.p, &ps.mp));
 	cr_expect(!negative(&a, &ps),
 	        "five sentiments of -0.3 (mean %.17g) give NEGATIVE_SENTIMENT with threshold -0.3",
 	        mean);
@@ -977,7 +978,7 @@ Test(risk, negative_sentiment_at_the_float_threshold)
 	cr_assert((double) v[0] < (double) -0.3f);
 	for (int order = 0; order < 3; order++) {
 		sentiment_profile(&a, v, 5, order);
-		cr_expect(model_sentiment_negative(&a.p, &ps.mp));
+		cr_expect(risk_sentiment_negative(&a.p, &ps.mp));
 		cr_expect(negative(&a, &ps),
 		        "a mean one float step below -0.3 did not count");
 	}
@@ -1197,9 +1198,9 @@ got_eval(const struct model_profile *p, const struct pset *ps, int64_t T,
         struct got_risk *g)
 {
 	memset(g, 0, sizeof(*g));
-	g->health = model_health(p, &ps->mp, T);
-	g->score = model_risk(p, &ps->mp, &ps->onb, T, g->reasons, &g->n);
-	g->has_mean = model_sentiment_mean(p, &ps->mp, &g->mean);
+	g->health = risk_health(p, &ps->mp, T);
+	g->score = risk_score(p, &ps->mp, &ps->onb, T, g->reasons, &g->n);
+	g->has_mean = risk_sentiment_mean(p, &ps->mp, &g->mean);
 }
 
 /* As-of times: a spread over the journey and each threshold's edges. */

@@ -187,7 +187,7 @@ fuzz_store_open(void)
 		.queue_max = (size_t) cfg->write_queue,
 		.batch_max = (size_t) cfg->batch_max,
 	};
-	if (writer_start(fuzz.srv.st, NULL, &wo, &fuzz.srv.w) != CLM_OK) {
+	if (writer_start(fuzz.srv.st, &wo, &fuzz.srv.w) != CLM_OK) {
 		fuzz_die("cannot start the writer thread");
 	}
 	if (store_reader_new(fuzz.srv.st, &fuzz.reader) != CLM_OK) {
