@@ -292,7 +292,7 @@ catalog_check_store(const Clm__V1__Store *st, size_t i, size_t max_id,
 }
 
 bool
-catalog_prepare(struct dispatch_req *r)
+catalog_prepare(struct call_req *r)
 {
 	const Clm__V1__PutCatalogRequest *q = r->req->put_catalog;
 	arena *a = r->a;

@@ -80,7 +80,7 @@ cohorts_row(store_txn *txn, int gran, uint32_t period, uint32_t periods,
 }
 
 void
-cohorts_get(struct dispatch_req *r, store_txn *txn)
+cohorts_get(struct call_req *r, store_txn *txn)
 {
 	const Clm__V1__CohortRequest *q = r->req->cohorts;
 	arena *a = r->a;

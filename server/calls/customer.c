@@ -119,7 +119,7 @@ customer_view(store_txn *txn, const Clm__V1__CustomerRecord *rec,
 }
 
 void
-customer_get(struct dispatch_req *r, store_txn *txn)
+customer_get(struct call_req *r, store_txn *txn)
 {
 	const Clm__V1__GetCustomerRequest *q = r->req->get_customer;
 	Clm__V1__Response *resp = r->resp;

@@ -13,8 +13,8 @@ struct dispatch_entry {
 	Clm__V1__Request__CallCase call;
 	const char *name;
 	enum dispatch_kind kind;
-	dispatch_read_fn read;       /* DISPATCH_READ */
-	dispatch_prepare_fn prepare; /* DISPATCH_WRITE */
+	call_read_fn read;       /* DISPATCH_READ */
+	call_prepare_fn prepare; /* DISPATCH_WRITE */
 	/* For a call that is a read unless the request says otherwise. */
 	bool (*writes)(const Clm__V1__Request *req);
 };
@@ -109,7 +109,7 @@ dispatch_call_name(int call)
 }
 
 static void
-dispatch_ok_if_unset(struct dispatch_req *r)
+dispatch_ok_if_unset(struct call_req *r)
 {
 	if (r->resp->status == NULL) {
 		r->resp->status = reply_status(r->a, CLM_OK, "", NULL);
@@ -162,7 +162,7 @@ dispatch_strip_unknown(ProtobufCMessage *m)
 }
 
 enum dispatch_result
-dispatch_request(struct dispatch_req *r)
+dispatch_request(struct call_req *r)
 {
 	Clm__V1__Response *resp = r->resp;
 	clm__v1__response__init(resp);
@@ -217,11 +217,7 @@ dispatch_request(struct dispatch_req *r)
 		return DISPATCH_DONE;
 	}
 
-	r->job.apply = NULL;
-	r->job.arg = NULL;
-	r->job.arena = r->a;
-	r->job.resp = resp;
-	r->job.items = 1;
+	writer_job_init(&r->job, r->a, resp, r->done, r->done_arg);
 	r->job.deadline_ns = r->req->deadline_ms == 0
 	        ? 0
 	        : r->arrived_ns + (int64_t) r->req->deadline_ms * 1000000;
@@ -240,7 +236,7 @@ dispatch_request(struct dispatch_req *r)
 }
 
 void
-dispatch_read(struct dispatch_req *r)
+dispatch_read(struct call_req *r)
 {
 	const struct dispatch_entry *e = r->req != NULL
 	        ? dispatch_find((int) r->req->call_case)
@@ -259,7 +255,7 @@ dispatch_read(struct dispatch_req *r)
 }
 
 void
-dispatch_finish(struct dispatch_req *r)
+dispatch_finish(struct call_req *r)
 {
 	Clm__V1__Response *resp = r->resp;
 	switch (r->job.err) {

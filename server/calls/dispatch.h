@@ -13,33 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "clm/v1/clm.pb-c.h"
-#include "server.h"
-#include "store/store.h"
-#include "util/arena.h"
-#include "write/writer.h"
-
-/* One request in flight; rpc owns it and keeps it alive until replied. */
-struct dispatch_req {
-	struct server *srv;
-	const Clm__V1__Request *req; /* NULL: the message did not decode */
-	Clm__V1__Response *resp;     /* zeroed by dispatch_request */
-	arena *a;
-	store_reader *reader;
-	writer_job job;     /* for writes; rpc sets job.done before dispatch */
-	int64_t now_ms;     /* wall clock when the request arrived */
-	int64_t arrived_ns; /* monotonic, for deadline_ms */
-};
-
-/* Fills r->resp (result and status) inside the read transaction txn. */
-typedef void (*dispatch_read_fn)(struct dispatch_req *r, store_txn *txn);
-
-/*
- * Validates r->req on the calling thread. Returns true after setting
- * r->job.apply/arg to have the writer apply it, or false when r->resp is
- * already final (an error).
- */
-typedef bool (*dispatch_prepare_fn)(struct dispatch_req *r);
+#include "calls/call.h"
 
 enum dispatch_result {
 	DISPATCH_DONE,    /* r->resp is ready to send */
@@ -47,7 +21,7 @@ enum dispatch_result {
 };
 
 /* dispatch_request handles r; see enum dispatch_result. */
-enum dispatch_result dispatch_request(struct dispatch_req *r);
+enum dispatch_result dispatch_request(struct call_req *r);
 
 /*
  * dispatch_read is dispatch_request for callers that answer on the spot
@@ -56,13 +30,13 @@ enum dispatch_result dispatch_request(struct dispatch_req *r);
  * that would write is answered FAILED_PRECONDITION instead of queued.
  * r->resp is final when it returns.
  */
-void dispatch_read(struct dispatch_req *r);
+void dispatch_read(struct call_req *r);
 
 /*
  * dispatch_finish completes a write after the writer called job.done: it
  * turns a batch-level failure into the reply's status. Any thread.
  */
-void dispatch_finish(struct dispatch_req *r);
+void dispatch_finish(struct call_req *r);
 
 /* dispatch_call_name returns the name of a call case ("track"), or "?". */
 const char *dispatch_call_name(int call_case);

@@ -74,7 +74,7 @@ exp_define_apply(struct writer_batch *b, writer_job *job)
 }
 
 bool
-exp_define_prepare(struct dispatch_req *r)
+exp_define_prepare(struct call_req *r)
 {
 	const Clm__V1__DefineExperimentRequest *q = r->req->define_experiment;
 	arena *a = r->a;
@@ -251,7 +251,7 @@ exp_assign_apply(struct writer_batch *b, writer_job *job)
 }
 
 bool
-exp_assign_prepare(struct dispatch_req *r)
+exp_assign_prepare(struct call_req *r)
 {
 	const Clm__V1__AssignRequest *q = r->req->assign;
 	arena *a = r->a;
@@ -286,7 +286,7 @@ exp_assign_prepare(struct dispatch_req *r)
 }
 
 void
-exp_results_get(struct dispatch_req *r, store_txn *txn)
+exp_results_get(struct call_req *r, store_txn *txn)
 {
 	const Clm__V1__ExperimentResultsRequest *q
 	        = r->req->experiment_results;

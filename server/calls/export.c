@@ -40,7 +40,7 @@ export_fn(
 }
 
 void
-export_get(struct dispatch_req *r, store_txn *txn)
+export_get(struct call_req *r, store_txn *txn)
 {
 	const Clm__V1__ExportCustomerRequest *q = r->req->export_customer;
 	const char *id = q->customer_id;

@@ -119,7 +119,7 @@ forget_forget_apply(struct writer_batch *b, writer_job *job)
 }
 
 bool
-forget_prepare(struct dispatch_req *r)
+forget_prepare(struct call_req *r)
 {
 	const Clm__V1__ForgetCustomerRequest *q = r->req->forget_customer;
 	const char *why

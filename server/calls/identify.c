@@ -240,7 +240,7 @@ identify_apply(struct writer_batch *b, writer_job *job)
 }
 
 bool
-identify_prepare(struct dispatch_req *r)
+identify_prepare(struct call_req *r)
 {
 	const Clm__V1__IdentifyRequest *req = r->req->identify;
 	arena *a = r->a;

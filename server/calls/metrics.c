@@ -7,9 +7,10 @@
 #include "calls/calls.h"
 #include "calls/reply.h"
 #include "core/metrics.h"
+#include "store/metrics_read.h"
 
 void
-metrics_get(struct dispatch_req *r, store_txn *txn)
+metrics_get(struct call_req *r, store_txn *txn)
 {
 	const Clm__V1__MetricsRequest *q = r->req->metrics;
 	struct metrics_window w;

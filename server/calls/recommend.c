@@ -199,7 +199,7 @@ recommend_compute(store_txn *txn, const struct server *srv,
 
 /* Checks the request; false after setting an error reply. */
 static bool
-recommend_valid(struct dispatch_req *r, const Clm__V1__RecommendRequest *q)
+recommend_valid(struct call_req *r, const Clm__V1__RecommendRequest *q)
 {
 	struct violations v;
 	violations_init(&v, r->a);
@@ -267,7 +267,7 @@ recommend_fail(Clm__V1__Response *resp, arena *a, clm_err e, const char *id)
 }
 
 void
-recommend_get(struct dispatch_req *r, store_txn *txn)
+recommend_get(struct call_req *r, store_txn *txn)
 {
 	const Clm__V1__RecommendRequest *q = r->req->recommend;
 	if (!recommend_valid(r, q)) {
@@ -405,7 +405,7 @@ recommend_claim_apply(struct writer_batch *b, writer_job *job)
 }
 
 bool
-recommend_claim_prepare(struct dispatch_req *r)
+recommend_claim_prepare(struct call_req *r)
 {
 	const Clm__V1__RecommendRequest *q = r->req->recommend;
 	if (!recommend_valid(r, q)) {

@@ -84,7 +84,7 @@ spend_check(const Clm__V1__Spend *sp, size_t i, int64_t now_ms, size_t max_id,
 }
 
 bool
-spend_prepare(struct dispatch_req *r)
+spend_prepare(struct call_req *r)
 {
 	const Clm__V1__RecordSpendRequest *q = r->req->record_spend;
 	arena *a = r->a;

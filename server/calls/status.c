@@ -5,7 +5,7 @@
 #include "util/telemetry.h"
 
 void
-status_get(struct dispatch_req *r, store_txn *txn)
+status_get(struct call_req *r, store_txn *txn)
 {
 	struct store_stats st;
 	clm_err e = store_stats(txn, &st);

@@ -69,7 +69,7 @@ track_apply(struct writer_batch *b, writer_job *job)
 }
 
 bool
-track_prepare(struct dispatch_req *r)
+track_prepare(struct call_req *r)
 {
 	arena *a = r->a;
 	Clm__V1__TrackRequest *req = r->req->track;

@@ -3,7 +3,8 @@
  *
  * metrics_window and metrics_compute are pure: the first resolves a
  * request's window, the second turns the sums read from the aggregates
- * (struct metrics_sums, filled by metrics_read) into the reply's numbers.
+ * (struct metrics_sums, filled by store/metrics_read.h) into the reply's
+ * numbers. No store, no clock.
  */
 #ifndef CLM_METRICS_H
 #define CLM_METRICS_H
@@ -14,7 +15,6 @@
 #include "clm/v1/clm.pb-c.h"
 #include "core/agg.h"
 #include "core/model.h"
-#include "store/store.h"
 #include "util/arena.h"
 
 #define METRICS_MAX_WINDOW_DAYS     3660
@@ -56,13 +56,6 @@ struct metrics_sums {
 	int64_t all_purchase_micros, all_refund_micros;
 	struct metrics_channel channel[MODEL_N_CHANNELS];
 };
-
-/*
- * metrics_read sums the aggregates for w in txn; at_risk_days and
- * churn_days are the health thresholds. a holds scratch memory.
- */
-clm_err metrics_read(store_txn *txn, const struct metrics_window *w,
-        int at_risk_days, int churn_days, arena *a, struct metrics_sums *s);
 
 /* metrics_compute fills out (arena memory) from s. Returns 0 or -1. */
 int metrics_compute(const struct metrics_sums *s,

@@ -28,7 +28,7 @@ struct http_slot {
 	arena arena;
 	store_reader *reader;
 	Clm__V1__Response resp;
-	struct dispatch_req dr;
+	struct call_req dr;
 };
 
 /* A response being built: status, content type and a malloc'd body. */

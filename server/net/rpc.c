@@ -34,7 +34,7 @@ struct rpc_work {
 	rpc *owner;
 	arena arena;
 	Clm__V1__Response resp;
-	struct dispatch_req dr;
+	struct call_req dr;
 };
 
 struct rpc_listener {
@@ -115,8 +115,7 @@ rpc_send(struct rpc_work *w)
 static void
 rpc_write_done(writer_job *job)
 {
-	struct rpc_work *w = (struct rpc_work *) ((char *) job
-	        - offsetof(struct rpc_work, dr.job));
+	struct rpc_work *w = job->done_arg;
 	/*
 	 * Bounce back to an nng thread: the callback sees RPC_WAIT. Beginning
 	 * and finishing the aio here dispatches the callback straight to
@@ -133,7 +132,7 @@ static void
 rpc_handle(struct rpc_work *w)
 {
 	size_t len = nng_msg_len(w->msg);
-	struct dispatch_req *dr = &w->dr;
+	struct call_req *dr = &w->dr;
 	dr->now_ms = clock_now_ms();
 	dr->arrived_ns = clock_mono_ns();
 	dr->req = clm__v1__request__unpack(
@@ -503,7 +502,8 @@ rpc_open(struct server *srv, rpc **out, char *err, size_t errlen)
 		w->dr.srv = srv;
 		w->dr.resp = &w->resp;
 		w->dr.a = &w->arena;
-		w->dr.job.done = rpc_write_done;
+		w->dr.done = rpc_write_done;
+		w->dr.done_arg = w;
 		if (store_reader_new(srv->st, &w->dr.reader) != CLM_OK
 		        || (rv = nng_aio_alloc(&w->aio, rpc_cb, w)) != 0
 		        || (rv = nng_ctx_open(&w->ctx, r->sock)) != 0) {

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/hll.h"
-#include "core/metrics.h"
+#include "store/metrics_read.h"
 
 /* Sums counters of the keys in a range, optionally of one channel. */
 struct metrics_sum {

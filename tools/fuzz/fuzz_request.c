@@ -76,7 +76,7 @@ struct fuzz {
 	store_reader *reader;
 	arena arena;
 	Clm__V1__Response resp;
-	struct dispatch_req dr;
+	struct call_req dr;
 	/* A parked write: fuzz_write_done sets done under mu. */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -389,7 +389,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz.dr.srv = &fuzz.srv;
 	fuzz.dr.resp = &fuzz.resp;
 	fuzz.dr.a = &fuzz.arena;
-	fuzz.dr.job.done = fuzz_write_done;
+	fuzz.dr.done = fuzz_write_done;
 	fuzz_store_open();
 	fuzz.record_fd = -1;
 	fuzz.record = fuzz_env("CLM_FUZZ_RECORD");
@@ -453,7 +453,7 @@ fuzz_check_reply(const Clm__V1__Request *req, const Clm__V1__Response *resp)
 static void
 fuzz_request(const uint8_t *data, size_t size)
 {
-	struct dispatch_req *dr = &fuzz.dr;
+	struct call_req *dr = &fuzz.dr;
 	dr->now_ms = clock_now_ms();
 	dr->arrived_ns = clock_mono_ns();
 	dr->req = clm__v1__request__unpack(arena_pb(&fuzz.arena), size, data);

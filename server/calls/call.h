@@ -1,0 +1,46 @@
+/*
+ * call: what every call's handler gets, below both dispatch (the table of
+ * calls) and the handlers themselves (calls.h), so neither includes the
+ * other.
+ */
+#ifndef CLM_CALLS_CALL_H
+#define CLM_CALLS_CALL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "clm/v1/clm.pb-c.h"
+#include "server.h"
+#include "store/store.h"
+#include "util/arena.h"
+#include "write/writer.h"
+
+/* One request in flight; rpc owns it and keeps it alive until replied. */
+struct call_req {
+	struct server *srv;
+	const Clm__V1__Request *req; /* NULL: the message did not decode */
+	Clm__V1__Response *resp;     /* zeroed by dispatch_request */
+	arena *a;
+	store_reader *reader;
+	/*
+	 * For writes: dispatch readies job with writer_job_init (done and
+	 * done_arg below), the call's prepare step sets apply and arg.
+	 */
+	writer_job job;
+	writer_done_fn done; /* set once by the owner (rpc) */
+	void *done_arg;
+	int64_t now_ms;     /* wall clock when the request arrived */
+	int64_t arrived_ns; /* monotonic, for deadline_ms */
+};
+
+/* Fills r->resp (result and status) inside the read transaction txn. */
+typedef void (*call_read_fn)(struct call_req *r, store_txn *txn);
+
+/*
+ * Validates r->req on the calling thread. Returns true after setting
+ * r->job.apply/arg to have the writer apply it, or false when r->resp is
+ * already final (an error).
+ */
+typedef bool (*call_prepare_fn)(struct call_req *r);
+
+#endif /* CLM_CALLS_CALL_H */
