@@ -1,6 +1,7 @@
 /*
  * agg: the aggregates behind Metrics, Cohorts and experiment results
- * (DESIGN.md §5-§6, docs/metrics.md), kept in the write transaction.
+ * (docs/metrics.md; docs/architecture.md "Aggregates: metrics without
+ * scanning customers"), kept in the write transaction.
  *
  * Two kinds of contributions:
  *   - a customer's: a pure function of the stored profile (stage, health

@@ -2,7 +2,7 @@
  * store: clm's state in one LMDB environment (the only module that includes
  * lmdb.h).
  *
- * Named databases (DESIGN.md §6) and their keys:
+ * Named databases (docs/architecture.md "Storage") and their keys:
  *   customers    customer id -> CustomerRecord; an anonymous profile's key is
  *                0x01 followed by the anonymous id (ids are printable, so the
  *                two spaces never meet)
