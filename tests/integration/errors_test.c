@@ -1,6 +1,7 @@
 /*
- * Bad input never stops clmd from serving (DESIGN.md §2 errors and limits,
- * §9 rules): undecodable bytes, missing or unknown calls, invalid
+ * Bad input never stops clmd from serving (docs/api.md "Requests and
+ * replies" and "Limits"; docs/operations.md "Securing it" and "Durability
+ * and failures"): undecodable bytes, missing or unknown calls, invalid
  * touchpoints, oversized messages, and start-up refusals.
  */
 #include <criterion/criterion.h>
@@ -864,7 +865,10 @@ Test(errors, bad_command_lines)
 	free(err);
 }
 
-/* §9: TCP listeners on a non-loopback address are refused. */
+/*
+ * docs/operations.md "Securing it": TCP listeners on a non-loopback address
+ * are refused.
+ */
 Test(errors, non_loopback_listen_is_refused)
 {
 	char dir[32];
@@ -979,7 +983,10 @@ track_fat_batch(clm_conn *c, const char *customer, size_t n, uint32_t *acc)
 	return e;
 }
 
-/* §6: the map grows on MDB_MAP_FULL, up to max_db_bytes. */
+/*
+ * The map grows on MDB_MAP_FULL, up to max_db_bytes (docs/architecture.md
+ * "A request's life", docs/operations.md "Durability and failures").
+ */
 Test(errors, map_grows_then_full_is_resource_exhausted)
 {
 	static const char *const extra[]
