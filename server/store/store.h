@@ -21,8 +21,10 @@
  *   spend        channel (1) | day (4, big-endian) | campaign -> int64
  *                micro-units (RecordSpend)
  *   experiments  experiment id -> ExperimentRecord
- *   meta         "schema", "next_cid", "next_seq", "event_seq", and the
- *                onboarding median's state ("onb_*") -> u64 BE
+ *   meta         "schema", "next_cid", "next_seq", "event_seq", the
+ *                aggregates' layout versions ("agg_version",
+ *                "agg_touch_version"), and the onboarding median's state
+ *                ("onb_*") -> u64 BE
  *
  * Threads: any number of read transactions, each on the thread that began
  * it (MDB_NOTLS), plus one write transaction at a time, owned by the writer

@@ -895,12 +895,12 @@ Test(errors, non_loopback_listen_is_refused)
 }
 
 /*
- * BUG: the loopback check of --listen is a string prefix test ("127."), so
- * a host NAME that starts with "127." passes it and nng then resolves and
- * binds whatever address that name has (server/rpc.c
- * rpc_host_is_loopback). ".invalid" never resolves, so a correct clmd
- * refuses it for not being loopback; this one tries to listen and fails
- * with "Address invalid" instead.
+ * A host name that merely starts with "127." is not loopback: the check
+ * (rpc_host_is_loopback in server/net/rpc.c) takes "localhost", "[::1]" and
+ * dotted-quad literals in 127.0.0.0/8 only, never a name that nng would
+ * resolve and bind to whatever address it has. ".invalid" never resolves,
+ * so clmd must refuse it for not being loopback, not try to listen and fail
+ * with "Address invalid".
  */
 Test(errors, hostname_that_starts_with_127_is_refused)
 {
@@ -920,10 +920,9 @@ Test(errors, hostname_that_starts_with_127_is_refused)
 }
 
 /*
- * BUG: §9 refuses TCP listeners on non-loopback addresses, but only the
- * --listen URLs are checked (server/main.c calls rpc_check_url for
- * cfg.listen only); --events tcp://0.0.0.0:PORT starts and publishes every
- * customer id and stage change on all interfaces.
+ * The event stream carries customer ids and has no token check, so --events
+ * is refused on a non-loopback address too (docs/operations.md "Securing
+ * it"; server/main.c checks it with rpc_check_url, never as guarded).
  */
 Test(errors, non_loopback_events_is_refused)
 {
@@ -1060,14 +1059,11 @@ answers_at(const char *url, int timeout_ms)
 }
 
 /*
- * §9: nng 1.5.2's IPC listener stops accepting after one bare
- * connect-and-close (nng issue 1518); clmd pings its own IPC listener
- * every few seconds and re-listens when it stops answering. The socket is
- * 0600.
- *
- * BUG: clmd has no such watchdog (server/rpc.c only sets the 0600
- * permissions): after a bare connect-and-close on its ipc:// socket it
- * never answers there again (checked for 10 s), while TCP still works.
+ * docs/operations.md "Securing it": nng 1.5.2's IPC listener stops
+ * accepting after one bare connect-and-close (nng issue 1518); clmd pings
+ * its own IPC listener every few seconds (the watchdog of server/net/rpc.c)
+ * and re-listens when it stops answering. The socket is 0600. The test
+ * checks for 10 s that it answers again, and that TCP still works.
  */
 Test(errors, ipc_listener_survives_a_bare_connect, .timeout = 60)
 {
