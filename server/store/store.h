@@ -17,7 +17,7 @@
  *   items, stores  catalog: id -> Item / Store
  *   cooccur      co-purchase counts (see store_pop_add)
  *   claims       customer id 0x00 request id -> RecommendReply
- *   agg          aggregate key (see agg.h) -> int64 counters, or a sketch
+ *   agg          aggregate key (see core/agg.h) -> int64 counters, or a sketch
  *   spend        channel (1) | day (4, big-endian) | campaign -> int64
  *                micro-units (RecordSpend)
  *   experiments  experiment id -> ExperimentRecord

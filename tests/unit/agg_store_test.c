@@ -1,5 +1,5 @@
 /*
- * Unit tests of server/agg.c against a store: agg_apply_diff (diffs in
+ * Unit tests of server/core/agg.c against a store: agg_apply_diff (diffs in
  * steps equal one diff, a diff to nothing empties the store, any order of
  * states lands on the same bytes) and agg_touch (day counters, money,
  * visitor sketches folded at commit). The store is opened inside each
