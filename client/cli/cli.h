@@ -11,7 +11,7 @@
 
 #include "clm/client.h"
 
-/* Exit codes (DESIGN.md §8). */
+/* Exit codes (docs/operations.md "The clm command line"). */
 enum {
 	CLI_OK = 0,
 	CLI_ESERVER = 1,  /* the server returned an error */

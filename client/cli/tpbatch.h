@@ -16,7 +16,7 @@
 
 #include "cli.h"
 
-/* The most touchpoints one Track call may carry (DESIGN.md §2). */
+/* The most touchpoints one Track call may carry (docs/api.md "Limits"). */
 #define TPBATCH_MAX 10000
 
 /*

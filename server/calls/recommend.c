@@ -1,5 +1,5 @@
 /*
- * Recommend: what to do next for a customer (DESIGN.md §4).
+ * Recommend: what to do next for a customer (docs/api.md "Recommend").
  *
  * recommend_compute gathers what the pure rules need — the profile, health
  * and risk, the last purchase's upgrade, the stores, the cross-sell

@@ -1,5 +1,6 @@
 /*
- * validate: every check of a request's fields that DESIGN.md §2 asks for.
+ * validate: every check of a request's fields that docs/api.md asks for
+ * ("Limits", and each call's own section).
  *
  * protobuf-c does not check UTF-8, enum values or any bound, so nothing a
  * client sends is trusted: each failure adds a FieldViolation that names

@@ -1,7 +1,8 @@
 /*
  * agg: the aggregates behind Metrics, Cohorts and experiment results
- * (DESIGN.md §5-§6, docs/metrics.md): keys and contributions, pure
- * functions; store/agg_write.h puts them in the write transaction.
+ * (docs/metrics.md; docs/architecture.md "Aggregates: metrics without
+ * scanning customers"): keys and contributions, pure functions;
+ * store/agg_write.h puts them in the write transaction.
  *
  * Two kinds of contributions:
  *   - a customer's: a pure function of the stored profile (stage, health

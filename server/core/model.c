@@ -391,7 +391,7 @@ model_reached_at(const struct model_profile *p, int64_t at[MODEL_N_STAGES])
 	if (p->purchases == 0) {
 		return;
 	}
-	/* Closed form of DESIGN.md §3. */
+	/* Closed form: docs/api.md "The lifecycle model", stage history. */
 	at[MODEL_ACQUISITION] = p->first_purchase_ms;
 	if (p->referrals > 0) {
 		at[MODEL_ADVOCACY] = model_max(

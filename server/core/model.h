@@ -1,11 +1,12 @@
 /*
- * model: the lifecycle model of DESIGN.md §3, as pure functions over a plain
- * profile struct. No I/O, no allocation, no clock: callers pass the time.
+ * model: the lifecycle model of docs/api.md ("The lifecycle model", "Health
+ * and churn risk"), as pure functions over a plain profile struct. No I/O,
+ * no allocation, no clock: callers pass the time.
  *
  * A profile accumulates facts from touchpoints in any order; every function
  * here gives the same answer whatever order the same touchpoints were applied
  * in (with one documented exception: equal event times are broken by arrival
- * seq, as DESIGN.md §5 says).
+ * seq, as docs/metrics.md "Words" says under Ties).
  *
  * Stage values and touchpoint types are the wire enum numbers
  * (clm.v1.Stage, clm.v1.TouchpointType, clm.v1.Channel).
@@ -100,8 +101,9 @@ struct model_message {
 };
 
 /*
- * Thresholds and weights of health and churn risk (DESIGN.md §3), from
- * clmd.conf. "Within N days" means a lag of at most N x 86,400,000 ms.
+ * Thresholds and weights of health and churn risk (docs/api.md "Health and
+ * churn risk"), from clmd.conf. "Within N days" means a lag of at most
+ * N x 86,400,000 ms.
  */
 struct model_params {
 	int64_t at_risk_ms;        /* inactivity before AT_RISK (30 d) */
@@ -228,7 +230,10 @@ bool model_is_engagement(int type);
  */
 void model_note_engagement(struct model_profile *p, int64_t at_ms);
 
-/* model_stage returns the current stage (first rule of §3 that holds). */
+/*
+ * model_stage returns the current stage (the first rule of docs/api.md "The
+ * lifecycle model" that holds).
+ */
 int model_stage(const struct model_profile *p);
 
 /* model_funnel returns TOP, MIDDLE or BOTTOM (NONE for an empty profile). */
@@ -269,7 +274,10 @@ size_t model_cart(const struct model_profile *p, size_t *out);
 bool model_opened_between(
         const struct model_profile *p, int64_t from, int64_t to);
 
-/* model_params_default fills the defaults of DESIGN.md §3. */
+/*
+ * model_params_default fills the defaults of docs/api.md "Health and churn
+ * risk".
+ */
 void model_params_default(struct model_params *mp);
 
 /* model_cancelled: a CANCELLATION later than the last PURCHASE (or none). */

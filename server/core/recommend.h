@@ -1,9 +1,9 @@
 /*
- * recommend: the rules of DESIGN.md §4 as a pure function. The caller (the
- * Recommend handler) gathers what needs I/O — the catalog's upgrade of the
- * last purchased item, the stores, the cross-sell candidates already
- * scored — and gets back the ranked recommendations with frequency capping
- * applied. No allocation; text goes into each result's own buffers.
+ * recommend: the rules of docs/api.md "Recommend" as a pure function. The
+ * caller (the Recommend handler) gathers what needs I/O — the catalog's
+ * upgrade of the last purchased item, the stores, the cross-sell candidates
+ * already scored — and gets back the ranked recommendations with frequency
+ * capping applied. No allocation; text goes into each result's own buffers.
  */
 #ifndef CLM_RECOMMEND_H
 #define CLM_RECOMMEND_H
@@ -92,7 +92,10 @@ struct recommendation {
 	char store_id[REC_ID_MAX];
 };
 
-/* recommend_params_default fills the defaults of DESIGN.md §4. */
+/*
+ * recommend_params_default fills the defaults of docs/api.md "Recommend"
+ * (its table and "Frequency capping").
+ */
 void recommend_params_default(struct recommend_params *rp);
 
 /*

@@ -1,7 +1,7 @@
 /*
- * dashboard: the one page of the web dashboard, server/dashboard.html
+ * dashboard: the one page of the web dashboard, server/net/dashboard.html
  * (HTML, CSS and vanilla JavaScript, no external resources), embedded in
- * clmd at build time by server/dashboard.cmake. http.c serves it at `/`;
+ * clmd at build time by server/net/dashboard.cmake. http.c serves it at `/`;
  * the page fetches its figures from the /api/ endpoints.
  */
 #ifndef CLM_DASHBOARD_H

@@ -1,6 +1,7 @@
 /*
  * http: the dashboard and the Prometheus endpoint of `--http ADDR`
- * (DESIGN.md §8), served by nng's HTTP server.
+ * (docs/operations.md "Dashboard and monitoring"), served by nng's HTTP
+ * server.
  *
  *   /                      the dashboard page (dashboard.h), no data in it
  *   /api/status            StatusReply

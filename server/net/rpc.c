@@ -52,7 +52,10 @@ struct rpc {
 	pthread_mutex_t mu;   /* guards listeners against the watchdog */
 	struct rpc_listener listeners[CONFIG_MAX_LISTEN];
 	int n_listeners;
-	/* The IPC watchdog (DESIGN.md §9): thread, and how to stop it. */
+	/*
+	 * The IPC watchdog (docs/operations.md "Securing it"): thread, and how
+	 * to stop it.
+	 */
 	bool watchdog_running;
 	bool watchdog_stop; /* guarded by mu */
 	pthread_cond_t watchdog_cv;

@@ -4,8 +4,11 @@
  * Each work item is an explicit state machine {state, aio, ctx, msg}
  * driven by one aio callback, as in nng's demo/async server: receive,
  * decode into the item's arena, dispatch, and send the reply. A write is
- * parked (WAIT) while the writer applies it; the writer wakes the item
- * with a zero-length sleep on its aio, so packing and sending happen on an
+ * parked (WAIT) while the writer applies it. Once its fate is sealed
+ * (committed, failed, or past its deadline), the writer calls the job's
+ * done function, which begins and finishes the item's aio (nng_aio_begin +
+ * nng_aio_finish): that hands the callback to nng's task queue, so
+ * completing the reply (dispatch_finish), packing and sending happen on an
  * nng thread again, never on the writer.
  */
 #ifndef CLM_RPC_H

@@ -9,7 +9,8 @@
  * always be recomputed from the profiles. The touchpoints' counters are
  * only recomputed when they are missing or of an older layout: recounting
  * them would lose what forgotten customers' touchpoints added (ForgetCustomer
- * leaves those counts, DESIGN.md §3).
+ * leaves those counts, docs/metrics.md "Late touchpoints, identity,
+ * forgetting").
  */
 #include "store/agg_rebuild.h"
 

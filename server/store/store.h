@@ -2,7 +2,7 @@
  * store: clm's state in one LMDB environment (the only module that includes
  * lmdb.h).
  *
- * Named databases (DESIGN.md §6) and their keys:
+ * Named databases (docs/architecture.md "Storage") and their keys:
  *   customers    customer id -> CustomerRecord; an anonymous profile's key is
  *                0x01 followed by the anonymous id (ids are printable, so the
  *                two spaces never meet)
@@ -17,12 +17,14 @@
  *   items, stores  catalog: id -> Item / Store
  *   cooccur      co-purchase counts (see store_pop_add)
  *   claims       customer id 0x00 request id -> RecommendReply
- *   agg          aggregate key (see agg.h) -> int64 counters, or a sketch
+ *   agg          aggregate key (see core/agg.h) -> int64 counters, or a sketch
  *   spend        channel (1) | day (4, big-endian) | campaign -> int64
  *                micro-units (RecordSpend)
  *   experiments  experiment id -> ExperimentRecord
- *   meta         "schema", "next_cid", "next_seq", "event_seq", and the
- *                onboarding median's state ("onb_*") -> u64 BE
+ *   meta         "schema", "next_cid", "next_seq", "event_seq", the
+ *                aggregates' layout versions ("agg_version",
+ *                "agg_touch_version"), and the onboarding median's state
+ *                ("onb_*") -> u64 BE
  *
  * Threads: any number of read transactions, each on the thread that began
  * it (MDB_NOTLS), plus one write transaction at a time, owned by the writer

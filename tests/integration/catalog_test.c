@@ -1,8 +1,8 @@
 /*
- * PutCatalog against a real clmd (DESIGN.md §4): loading a catalog with
- * `clm catalog` (CSV and NDJSON, custom column order, quoting, CRLF), the
- * upsell and geo offers it enables, bad rows reported by line, and
- * PutCatalog's request validation.
+ * PutCatalog against a real clmd (docs/api.md "PutCatalog" and "Recommend"):
+ * loading a catalog with `clm catalog` (CSV and NDJSON, custom column order,
+ * quoting, CRLF), the upsell and geo offers it enables, bad rows reported by
+ * line, and PutCatalog's request validation.
  */
 #include <criterion/criterion.h>
 #include <stdbool.h>

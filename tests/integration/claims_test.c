@@ -1,10 +1,9 @@
 /*
- * Recommend with claim against a real clmd (DESIGN.md §4): claims racing
- * from many connections never pass the frequency cap (with and without
+ * Recommend with claim against a real clmd (docs/api.md "Recommend"): claims
+ * racing from many connections never pass the frequency cap (with and without
  * quiet hours, with libclm's request ids), a claim is idempotent on its
- * request_id, claimed messages are MESSAGE_SENT touchpoints that count
- * towards later caps, and `clm recommend` (with --claim) on such a
- * customer.
+ * request_id, claimed messages are MESSAGE_SENT touchpoints that count towards
+ * later caps, and `clm recommend` (with --claim) on such a customer.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>

@@ -18,7 +18,7 @@
 #include "cli_run.h"
 #include "harness.h"
 
-/* Every command DESIGN.md §8 names, and the two the help added. */
+/* Every command docs/operations.md "The clm command line" names. */
 static const char *const commands[] = { "status", "track", "customer",
 	"identify", "forget", "export", "watch", "recommend", "catalog",
 	"import", "metrics", "cohorts", "spend", "experiment", "help",

@@ -1,7 +1,7 @@
 /*
- * The clm CLI against a real clmd (DESIGN.md §8): track by flags and as
- * NDJSON, customer as a table and as JSON, status, and the exit codes
- * 0 ok, 1 server error, 2 usage error, 3 cannot connect.
+ * The clm CLI against a real clmd (docs/operations.md "The clm command line"):
+ * track by flags and as NDJSON, customer as a table and as JSON, status, and
+ * the exit codes 0 ok, 1 server error, 2 usage error, 3 cannot connect.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>

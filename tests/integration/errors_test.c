@@ -1,6 +1,7 @@
 /*
- * Bad input never stops clmd from serving (DESIGN.md §2 errors and limits,
- * §9 rules): undecodable bytes, missing or unknown calls, invalid
+ * Bad input never stops clmd from serving (docs/api.md "Requests and
+ * replies" and "Limits"; docs/operations.md "Securing it" and "Durability
+ * and failures"): undecodable bytes, missing or unknown calls, invalid
  * touchpoints, oversized messages, and start-up refusals.
  */
 #include <criterion/criterion.h>
@@ -864,7 +865,10 @@ Test(errors, bad_command_lines)
 	free(err);
 }
 
-/* §9: TCP listeners on a non-loopback address are refused. */
+/*
+ * docs/operations.md "Securing it": TCP listeners on a non-loopback address
+ * are refused.
+ */
 Test(errors, non_loopback_listen_is_refused)
 {
 	char dir[32];
@@ -891,12 +895,12 @@ Test(errors, non_loopback_listen_is_refused)
 }
 
 /*
- * BUG: the loopback check of --listen is a string prefix test ("127."), so
- * a host NAME that starts with "127." passes it and nng then resolves and
- * binds whatever address that name has (server/rpc.c
- * rpc_host_is_loopback). ".invalid" never resolves, so a correct clmd
- * refuses it for not being loopback; this one tries to listen and fails
- * with "Address invalid" instead.
+ * A host name that merely starts with "127." is not loopback: the check
+ * (rpc_host_is_loopback in server/net/rpc.c) takes "localhost", "[::1]" and
+ * dotted-quad literals in 127.0.0.0/8 only, never a name that nng would
+ * resolve and bind to whatever address it has. ".invalid" never resolves,
+ * so clmd must refuse it for not being loopback, not try to listen and fail
+ * with "Address invalid".
  */
 Test(errors, hostname_that_starts_with_127_is_refused)
 {
@@ -916,10 +920,9 @@ Test(errors, hostname_that_starts_with_127_is_refused)
 }
 
 /*
- * BUG: §9 refuses TCP listeners on non-loopback addresses, but only the
- * --listen URLs are checked (server/main.c calls rpc_check_url for
- * cfg.listen only); --events tcp://0.0.0.0:PORT starts and publishes every
- * customer id and stage change on all interfaces.
+ * The event stream carries customer ids and has no token check, so --events
+ * is refused on a non-loopback address too (docs/operations.md "Securing
+ * it"; server/main.c checks it with rpc_check_url, never as guarded).
  */
 Test(errors, non_loopback_events_is_refused)
 {
@@ -979,7 +982,10 @@ track_fat_batch(clm_conn *c, const char *customer, size_t n, uint32_t *acc)
 	return e;
 }
 
-/* §6: the map grows on MDB_MAP_FULL, up to max_db_bytes. */
+/*
+ * The map grows on MDB_MAP_FULL, up to max_db_bytes (docs/architecture.md
+ * "A request's life", docs/operations.md "Durability and failures").
+ */
 Test(errors, map_grows_then_full_is_resource_exhausted)
 {
 	static const char *const extra[]
@@ -1053,14 +1059,11 @@ answers_at(const char *url, int timeout_ms)
 }
 
 /*
- * §9: nng 1.5.2's IPC listener stops accepting after one bare
- * connect-and-close (nng issue 1518); clmd pings its own IPC listener
- * every few seconds and re-listens when it stops answering. The socket is
- * 0600.
- *
- * BUG: clmd has no such watchdog (server/rpc.c only sets the 0600
- * permissions): after a bare connect-and-close on its ipc:// socket it
- * never answers there again (checked for 10 s), while TCP still works.
+ * docs/operations.md "Securing it": nng 1.5.2's IPC listener stops
+ * accepting after one bare connect-and-close (nng issue 1518); clmd pings
+ * its own IPC listener every few seconds (the watchdog of server/net/rpc.c)
+ * and re-listens when it stops answering. The socket is 0600. The test
+ * checks for 10 s that it answers again, and that TCP still works.
  */
 Test(errors, ipc_listener_survives_a_bare_connect, .timeout = 60)
 {

@@ -1,10 +1,10 @@
 /*
- * ForgetCustomer and ExportCustomer (DESIGN.md §3 "Forget and export")
- * against a real clmd: export lists every touchpoint in event-time order;
- * forget removes everything of the customer and is idempotent; and after
- * clmd stops, no key or value of any LMDB database in its data dir still
- * holds the customer's id or its anonymous id, while another customer's
- * data is intact.
+ * ForgetCustomer and ExportCustomer (docs/api.md "ForgetCustomer" and
+ * "ExportCustomer") against a real clmd: export lists every touchpoint in
+ * event-time order; forget removes everything of the customer and is
+ * idempotent; and after clmd stops, no key or value of any LMDB database in
+ * its data dir still holds the customer's id or its anonymous id, while
+ * another customer's data is intact.
  */
 #include <criterion/criterion.h>
 #include <lmdb.h>

@@ -1,7 +1,7 @@
 /*
- * clmd survives a flood of random and mutated requests (DESIGN.md §2 errors
- * and limits, §9 rules), sent over raw NNG REQ sockets as a hostile client
- * would send them.
+ * clmd survives a flood of random and mutated requests (docs/api.md
+ * "Requests and replies" and "Limits"), sent over raw NNG REQ sockets as a
+ * hostile client would send them.
  *
  * Several threads, each with its own REQ socket, send FUZZ_MESSAGES messages
  * in all: mutations of valid serialized requests (bit flips, byte changes,

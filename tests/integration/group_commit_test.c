@@ -1,8 +1,8 @@
 /*
- * Group commit (DESIGN.md §6, docs/architecture.md): ServerStatus counts
- * the write transactions and the write calls they carried, and
- * batch_max_touchpoints keeps calls whose touchpoints would pass it out of
- * one transaction.
+ * Group commit (docs/architecture.md "A request's life"): ServerStatus counts
+ * the write transactions and the write calls they carried (docs/api.md
+ * "ServerStatus"), and batch_max_touchpoints keeps calls whose touchpoints
+ * would pass it out of one transaction.
  *
  * Deterministic whatever the schedule: with --batch-max-touchpoints 150,
  * two calls of 100 touchpoints never share a transaction, so concurrent

@@ -1,5 +1,5 @@
 /*
- * Identify (DESIGN.md §3 "Identity") against a real clmd: an anonymous
+ * Identify (docs/api.md "Identify") against a real clmd: an anonymous
  * profile merged into a new or an existing customer exactly as if its
  * touchpoints had been tracked under the customer, later anonymous
  * touchpoints routed to the customer, the refusal to fuse two known

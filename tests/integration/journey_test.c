@@ -1,7 +1,8 @@
 /*
  * One customer's journey through all five stages, through libclm against a
- * real clmd: stage changes in TrackReply, the Customer per DESIGN.md §3,
- * idempotency, arrival-order independence and durability across restarts.
+ * real clmd: stage changes in TrackReply, the Customer per docs/api.md "The
+ * lifecycle model", idempotency, arrival-order independence and durability
+ * across restarts.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -200,7 +201,10 @@ touch_count(const Clm__V1__Customer *cu, Clm__V1__TouchpointType type)
 	return 0;
 }
 
-/* Checks the finished journey's Customer against DESIGN.md §3. */
+/*
+ * Checks the finished journey's Customer against docs/api.md "The lifecycle
+ * model".
+ */
 static void
 check_journey_customer(const Clm__V1__Customer *cu)
 {
@@ -521,9 +525,9 @@ Test(journey, restart_and_kill9_lose_nothing)
 }
 
 /*
- * Health and churn risk as of a given time (DESIGN.md §3: ACTIVE, AT_RISK
- * after at_risk_days = 30 without a touchpoint, CHURNED after churn_days =
- * 90; INACTIVE risk reason with weight 0.5).
+ * Health and churn risk as of a given time (docs/api.md "Health and churn
+ * risk": ACTIVE, AT_RISK after at_risk_days = 30 without a touchpoint,
+ * CHURNED after churn_days = 90; INACTIVE risk reason with weight 0.5).
  */
 Test(journey, health_as_of)
 {
@@ -781,7 +785,10 @@ Test(journey, stages_reached_at_once_are_skipped)
 	clm_close(c);
 }
 
-/* A late, earlier purchase rewrites the history (DESIGN.md §3). */
+/*
+ * A late, earlier purchase rewrites the history (docs/api.md "The lifecycle
+ * model").
+ */
 Test(journey, late_purchase_rewrites_history)
 {
 	start_server();
@@ -1219,7 +1226,10 @@ check_risk(clm_conn *c, const char *id, int64_t as_of, Clm__V1__Health h,
 	clm_response_free(resp);
 }
 
-/* The risk reasons of DESIGN.md §3 and their weights. */
+/*
+ * The risk reasons of docs/api.md "Health and churn risk" and their
+ * weights.
+ */
 Test(journey, churn_risk_reasons_as_of)
 {
 	start_server();

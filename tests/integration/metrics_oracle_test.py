@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Independent oracle for Metrics and Cohorts (docs/metrics.md, DESIGN.md §3, §5).
+"""Independent oracle for Metrics and Cohorts (docs/metrics.md, and docs/api.md
+"The lifecycle model").
 
 Generates journeys with clm-gen, shuffles them, imports them into a fresh
 clmd, then recomputes every MetricsReply / CohortReply field straight from
@@ -161,7 +162,8 @@ class Tp:
 
 
 class Cust:
-    """Customer-level facts of DESIGN.md §3, over all stored touchpoints."""
+    """Customer-level facts of docs/api.md "The lifecycle model", over all
+    stored touchpoints."""
 
     __slots__ = ("key", "is_customer", "first_seen", "last_seen", "first_ch",
                  "purchases", "fp_t", "fp_ch", "sp_t", "fr_t", "last_purchase",
@@ -230,7 +232,7 @@ def build_customers(tps):
         engaged = [tp.t for tp in lst if tp.type in ENGAGEMENT]
         last_engaged = max(engaged) if engaged else None
 
-        # Current stage: first rule that holds (DESIGN.md §3).
+        # Current stage: first rule that holds (docs/api.md "The lifecycle model").
         if c.purchases >= 1 and c.fr_t is not None:
             c.stage = ADVOCACY
         elif c.purchases >= 2:

@@ -1,8 +1,8 @@
 /*
- * Recommend against a real clmd (DESIGN.md §4): cross-sell compared with a
- * brute force over a random purchase history, and request validation.
- * catalog_test.c covers PutCatalog, claims_test.c claims and `clm
- * recommend`; the helpers they share are in offers.c.
+ * Recommend against a real clmd (docs/api.md "Recommend"): cross-sell compared
+ * with a brute force over a random purchase history, and request validation.
+ * catalog_test.c covers PutCatalog, claims_test.c claims and `clm recommend`;
+ * the helpers they share are in offers.c.
  */
 #include <criterion/criterion.h>
 #include <math.h>

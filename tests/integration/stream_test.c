@@ -1,8 +1,8 @@
 /*
- * The stage-change stream (DESIGN.md §2) through clm_watch against a real
- * clmd: one customer through all five stages gives exactly five
- * stage/<STAGE> events with consecutive seq; a recent refund gives
- * risk/RECENT_REFUND; an old billing issue and a late touchpoint that
+ * The stage-change stream (docs/api.md "The stage-change stream") through
+ * clm_watch against a real clmd: one customer through all five stages gives
+ * exactly five stage/<STAGE> events with consecutive seq; a recent refund
+ * gives risk/RECENT_REFUND; an old billing issue and a late touchpoint that
  * rewrites history but not the current stage give nothing; a "stage/"
  * subscriber sees no risk events; seq continues across a restart.
  */

@@ -234,7 +234,7 @@ async function trackInOrder(c, customer) {
 
 const touchCount = (cu, type) => (cu.touchCounts.find((t) => t.type === type) || { count: 0 }).count;
 
-/* The finished journey's Customer, per DESIGN.md §3 (closed form). */
+/* The finished journey's Customer, per docs/api.md "The lifecycle model" (stage history). */
 function checkJourneyCustomer(cu) {
   assert.equal(cu.stage, 'ADVOCACY');
   assert.equal(cu.funnel, 'BOTTOM');
@@ -319,7 +319,7 @@ test('journey: five stages in order, duplicates, status, health as of', async ()
   assert.equal(typeof st.version, 'string');
   assert.ok(st.version.length > 0);
 
-  // Health and churn risk as of a time (DESIGN.md §3).
+  // Health and churn risk as of a time (docs/api.md "Health and churn risk").
   const last = T0 + 20 * DAY;
   for (const [after, health, risk] of [
     [DAY, 'ACTIVE', 0],

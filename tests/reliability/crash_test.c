@@ -1,6 +1,7 @@
 /*
- * Crash safety (DESIGN.md §6 "Group commit", §9 "Ack only after commit"):
- * an acknowledged write survives kill -9, exactly once, and the store is
+ * Crash safety (docs/architecture.md "A request's life": group commit, and
+ * a reply only after mdb_txn_commit returned 0; "Durability"): an
+ * acknowledged write survives kill -9, exactly once, and the store is
  * consistent after any number of crashes.
  *
  * Each cycle starts clmd on the same data dir, runs CRASH_THREADS client

@@ -1,7 +1,7 @@
 /*
- * Disk errors without a restart (DESIGN.md §9: "A commit's ENOSPC →
- * RESOURCE_EXHAUSTED, EIO → UNAVAILABLE, never an ack"; MDB_PANIC → exit
- * non-zero).
+ * Disk errors without a restart (docs/operations.md "Durability and
+ * failures": a commit's ENOSPC → RESOURCE_EXHAUSTED, EIO → UNAVAILABLE,
+ * never an ack; MDB_PANIC → exit non-zero).
  *
  * clmd runs with the faultfs shim preloaded (tests/reliability/faultfs.c):
  * while the flag file in the test dir says "ENOSPC" or "EIO", every write
@@ -27,12 +27,12 @@
  * store is walked with LMDB read-only (every named database and the
  * freelist, entry by entry), so a failed commit that damaged a page shows.
  *
- * LMDB 0.9.24 fails a commit cleanly when a data page write or the data
- * sync fails, but marks the environment fatal when the meta-page write
- * fails (after the data was synced): the next transaction then gets
- * MDB_PANIC and clmd exits 70, which DESIGN.md allows. The sequential
- * scenarios never reach the meta write; under load a fault that begins
- * during a commit's data sync does. Whenever clmd stops answering, the
+ * LMDB 0.9.24 fails a commit cleanly when a data page write or the data sync
+ * fails, but marks the environment fatal when the meta-page write fails (after
+ * the data was synced): the next transaction then gets MDB_PANIC and clmd
+ * exits 70, which docs/operations.md "Durability and failures" allows. The
+ * sequential scenarios never reach the meta write; under load a fault that
+ * begins during a commit's data sync does. Whenever clmd stops answering, the
  * test requires a non-zero exit status, then a clean restart and nothing
  * acknowledged lost. The behaviour seen is printed.
  *
@@ -431,7 +431,7 @@ fault_scenario(const char *fault, clm_err want)
 		cr_assert(exported(c, "alice", "r1-2"));
 		seen = "clmd answered and kept serving";
 	} else {
-		/* clmd exited; DESIGN.md allows it for MDB_PANIC. */
+		/* clmd exited; docs/operations.md allows it for MDB_PANIC. */
 		flag_clear();
 		int st = clmd_stop(&srv);
 		cr_assert_neq(st, 0, "clmd stopped answering but exits 0");

@@ -1,9 +1,9 @@
 /*
- * Overload (DESIGN.md §6 group commit, §2 deadline_ms): a full write
- * queue answers UNAVAILABLE "retry later" without applying anything, a
- * write whose deadline passes in the queue answers DEADLINE_EXCEEDED
- * without applying anything, no reply is ever lost, reads are answered
- * throughout, and every acknowledged write is stored.
+ * Overload (docs/operations.md "Durability and failures": group commit's write
+ * queue, deadline_ms): a full write queue answers UNAVAILABLE "retry later"
+ * without applying anything, a write whose deadline passes in the queue
+ * answers DEADLINE_EXCEEDED without applying anything, no reply is ever lost,
+ * reads are answered throughout, and every acknowledged write is stored.
  *
  * clmd runs with --write-queue 4 --batch-max 1, so a few large Tracks
  * keep the writer busy and the queue full. A third test sends SIGTERM

@@ -1,9 +1,9 @@
 /*
- * Unit tests of server/agg.c, the pure part: day numbers and DAY/WEEK/MONTH
- * periods against the C library's own calendar (timegm, gmtime_r), and a
- * customer's contributions (agg_customer) for hand-built profiles against
- * the key layout of agg.h written out byte by byte. agg_store_test.c
- * applies them (and touchpoints) to a store.
+ * Unit tests of server/core/agg.c, the pure part: day numbers and
+ * DAY/WEEK/MONTH periods against the C library's own calendar (timegm,
+ * gmtime_r), and a customer's contributions (agg_customer) for hand-built
+ * profiles against the key layout of agg.h written out byte by byte.
+ * agg_store_test.c applies them (and touchpoints) to a store.
  */
 #define _DEFAULT_SOURCE /* timegm */
 #include <criterion/criterion.h>

@@ -1,5 +1,5 @@
 /*
- * Unit tests of server/arena.c: alignment, allocations across chunks,
+ * Unit tests of server/util/arena.c: alignment, allocations across chunks,
  * reset and reuse, string helpers, big allocations and the protobuf-c
  * allocator.
  */

@@ -1,5 +1,5 @@
 /*
- * Unit tests of server/hll.c: the exact sparse form while small, the
+ * Unit tests of server/core/hll.c: the exact sparse form while small, the
  * sparse -> dense transition at HLL_SPARSE_MAX, merges (exact while the
  * merged entries fit HLL_EXACT_MAX, register-wise max past that), the
  * accuracy of Ertl's estimator at several sizes, and malformed blobs.

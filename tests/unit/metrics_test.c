@@ -1,5 +1,5 @@
 /*
- * Unit tests of server/metrics.c's pure half against docs/metrics.md:
+ * Unit tests of server/core/metrics.c's pure half against docs/metrics.md:
  * metrics_window (defaults, rounding, bounds, the field named when a
  * request is invalid) and metrics_compute on hand-filled sums (every
  * ratio, zero denominators, money, the order of stages, conversions and

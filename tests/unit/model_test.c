@@ -1,9 +1,9 @@
 /*
- * Unit tests of the pure lifecycle model (server/model.c) against DESIGN.md
- * §3: table-driven checks of every rule, then a property test that applies
- * random journeys in many orders and compares the results with each other,
- * with an independent reference computed from the touchpoint list, and with
- * a brute-force stage(t) for the stage history.
+ * Unit tests of the pure lifecycle model (server/core/model.c) against
+ * docs/api.md "The lifecycle model": table-driven checks of every rule, then a
+ * property test that applies random journeys in many orders and compares the
+ * results with each other, with an independent reference computed from the
+ * touchpoint list, and with a brute-force stage(t) for the stage history.
  */
 #include <criterion/criterion.h>
 #include <stdbool.h>
@@ -185,7 +185,7 @@ assert_cart(const struct model_profile *p, const char *const *want,
 }
 
 /* ---------------------------------------------------------------------- */
-/* Stage rules (DESIGN.md §3), table-driven.                              */
+/* Stage rules (docs/api.md "The lifecycle model"), table-driven.         */
 
 struct stage_case {
 	const char *name;
@@ -872,7 +872,10 @@ journey_make(uint64_t *rng, struct spec *out)
 	return n;
 }
 
-/* The facts of DESIGN.md §3 computed directly from the touchpoint list. */
+/*
+ * The facts of docs/api.md "The lifecycle model" computed directly from the
+ * touchpoint list.
+ */
 struct reference {
 	uint32_t purchases, refunds, referrals;
 	int64_t purchase_micros, refund_micros;
@@ -1010,7 +1013,10 @@ reference_compute(const struct spec *js, size_t n, struct reference *r)
 	}
 }
 
-/* Stage at time t by the rules of §3, over the touchpoints at or before t. */
+/*
+ * Stage at time t by the rules of docs/api.md "The lifecycle model", over the
+ * touchpoints at or before t.
+ */
 static int
 reference_stage_at(const struct spec *js, size_t n, int64_t t)
 {

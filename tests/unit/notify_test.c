@@ -1,5 +1,5 @@
 /*
- * Unit tests of server/notify.c: each notification arrives as one datagram
+ * Unit tests of server/net/notify.c: each notification arrives as one datagram
  * on the socket $NOTIFY_SOCKET names (a path or an '@' abstract name);
  * without $NOTIFY_SOCKET nothing is sent; a socket that is missing, not
  * supported or not reading never fails nor hangs the caller.

@@ -1,10 +1,10 @@
 /*
  * Unit tests of the exact onboarding median kept incrementally by
- * server/store.c (store_onboarding_update, store_onboarding_median),
- * against a brute force: a model array of every customer's current
- * duration, sorted after each step. Random inserts, removals and changes,
- * committed in batches or aborted (the model then goes back to what was
- * committed), with duplicate durations and zeros.
+ * server/store/store_onboarding.c (store_onboarding_update,
+ * store_onboarding_median), against a brute force: a model array of every
+ * customer's current duration, sorted after each step. Random inserts,
+ * removals and changes, committed in batches or aborted (the model then goes
+ * back to what was committed), with duplicate durations and zeros.
  */
 #include <criterion/criterion.h>
 #include <stdbool.h>

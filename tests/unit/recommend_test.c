@@ -1,8 +1,9 @@
 /*
- * Unit tests of the pure recommendation rules (server/recommend.c) against
- * DESIGN.md §4: one scenario per kind, built from touchpoints applied with
- * model_apply, then frequency capping (with and without claim), ranking
- * and the limit. recommend_build does no I/O, so every input is made here.
+ * Unit tests of the pure recommendation rules (server/core/recommend.c)
+ * against docs/api.md "Recommend": one scenario per kind, built from
+ * touchpoints applied with model_apply, then frequency capping (with and
+ * without claim), ranking and the limit. recommend_build does no I/O, so every
+ * input is made here.
  */
 #include <criterion/criterion.h>
 #include <math.h>

@@ -1,10 +1,10 @@
 /*
- * Unit tests of health and churn risk (server/model.c, DESIGN.md §3):
- * every threshold one millisecond each side, with the default parameters
- * and with a non-default set, the score 1 - prod(1 - w) and the order of
- * the reasons, then a property test: random journeys applied in several
- * arrival orders give the same health, score, reasons and sentiment mean
- * as each other and as a reference computed from the touchpoint list.
+ * Unit tests of health and churn risk (server/core/model.c, docs/api.md
+ * "Health and churn risk"): every threshold one millisecond each side, with
+ * the default parameters and with a non-default set, the score 1 - prod(1 - w)
+ * and the order of the reasons, then a property test: random journeys applied
+ * in several arrival orders give the same health, score, reasons and sentiment
+ * mean as each other and as a reference computed from the touchpoint list.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -955,8 +955,8 @@ Test(risk, sentiment_only_from_mentions_reviews_feedback)
  * times (the threshold itself) sends -0.3f = -0.30000001192..., whose
  * double mean is below the double -0.3: the mean is compared at float
  * precision (risk_sentiment_negative), so it sits on the threshold and
- * does not count, as DESIGN.md §3 (mean < -0.3) means. A mean one float
- * step below it does.
+ * does not count, as docs/api.md "Health and churn risk" (mean below -0.3)
+ * means. A mean one float step below it does.
  */
 Test(risk, negative_sentiment_at_the_float_threshold)
 {

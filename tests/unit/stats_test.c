@@ -1,5 +1,5 @@
 /*
- * Unit tests of server/stats.c against docs/metrics.md "Experiments": the
+ * Unit tests of server/core/stats.c against docs/metrics.md "Experiments": the
  * pooled two-proportion z-test and the 95 % interval of the difference on
  * two worked examples (the arithmetic is written out; every figure was
  * checked with python3), zero denominators, the normal tail, and

@@ -1,5 +1,5 @@
 /*
- * Unit tests of server/store.c against a temporary data directory. Each
+ * Unit tests of server/store/store.c against a temporary data directory. Each
  * test makes its own directory under /tmp, opens the store inside the test
  * (Criterion forks: never open LMDB before the fork) and removes it.
  *

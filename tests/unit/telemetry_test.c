@@ -1,5 +1,5 @@
 /*
- * Unit tests of server/telemetry.c: the Prometheus text format 0.0.4 that
+ * Unit tests of server/util/telemetry.c: the Prometheus text format 0.0.4 that
  * /metrics serves. Every output is parsed line by line (# HELP and # TYPE
  * before a family's samples, one TYPE per family, samples of a family
  * together, names and labels well-formed, values numbers), and the figures

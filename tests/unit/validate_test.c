@@ -1,7 +1,7 @@
 /*
- * Unit tests of server/validate.c: UTF-8 and id checks, and every limit of
- * DESIGN.md §2 on a touchpoint, one step inside (passes) and one step past
- * (fails with a violation naming exactly that field).
+ * Unit tests of server/calls/validate.c: UTF-8 and id checks, and every limit
+ * of docs/api.md "Limits" on a touchpoint, one step inside (passes) and one
+ * step past (fails with a violation naming exactly that field).
  */
 #include <criterion/criterion.h>
 #include <math.h>
