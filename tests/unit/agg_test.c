@@ -288,7 +288,7 @@ want_totals(struct wants *ws, int64_t second, int64_t adv, int64_t canc)
 /*
  * Checks that l is sorted with no key twice, and that it holds exactly
  * the wanted keys with the wanted counters. An entry whose counters are
- * all 0 adds nothing to any aggregate (agg_apply_diff skips it), so it
+ * all 0 adds nothing to any aggregate (agg_write_diff skips it), so it
  * counts as absent: agg_customer lists TOTALS {0, 0, 0} for a buyer with
  * no second purchase, referral or cancellation.
  */
