@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "net/auth.h"
+#include "net/exposure.h"
 #include "net/http.h"
 #include "net/notify.h"
 #include "net/pubsub.h"
@@ -94,7 +95,7 @@ main(int argc, char **argv)
 		if (events && strcmp(url, "none") == 0) {
 			break;
 		}
-		if (rpc_check_url(url, !events && auth != NULL,
+		if (exposure_check_url(url, !events && auth != NULL,
 		            !events && cfg.tls_ca_file[0] != '\0', err,
 		            sizeof(err))
 		        != 0) {

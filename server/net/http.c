@@ -18,8 +18,8 @@
 #include "calls/dispatch.h"
 #include "net/auth.h"
 #include "net/dashboard.h"
+#include "net/exposure.h"
 #include "net/http_internal.h"
-#include "net/rpc.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/telemetry.h"
@@ -336,7 +336,7 @@ http_cb(nng_aio *aio)
 
 /*
  * Checks addr and writes its HOST:PORT into hostport. The exposure rule
- * is the RPC listeners' own (rpc_check_url), applied to tcp://HOST:PORT.
+ * is the RPC listeners' own (exposure_check_url), applied to tcp://HOST:PORT.
  */
 static int
 http_parse_addr(const char *addr, bool tokens, char *hostport, size_t hlen,
@@ -382,7 +382,7 @@ http_parse_addr(const char *addr, bool tokens, char *hostport, size_t hlen,
 	char tcp[160];
 	char why[256];
 	snprintf(tcp, sizeof(tcp), "tcp://%s", hostport);
-	if (rpc_check_url(tcp, tokens, false, why, sizeof(why)) != 0) {
+	if (exposure_check_url(tcp, tokens, false, why, sizeof(why)) != 0) {
 		snprintf(err, errlen,
 		        "refusing to serve http on '%s': not a loopback address, and no auth tokens are configured",
 		        addr);

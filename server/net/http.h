@@ -17,9 +17,10 @@
  * its own, so the dashboard and `clm --json` can never disagree. A bad
  * parameter is a 400 with {"code", "message", "field"}.
  *
- * Exposure follows the RPC listeners' rule (rpc_check_url): a non-loopback
- * address only when auth tokens are configured, and then every endpoint
- * but the page (which holds no data) needs `Authorization: Bearer TOKEN`.
+ * Exposure follows the RPC listeners' rule (exposure_check_url): a
+ * non-loopback address only when auth tokens are configured, and then every
+ * endpoint but the page (which holds no data) needs `Authorization: Bearer
+ * TOKEN`.
  *
  * Handlers run on nng's threads, a few at a time (each takes one of a small
  * pool of readers and arenas); they never wait for the writer.

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "calls/dispatch.h"
+#include "net/exposure.h"
 #include "util/arena.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -195,78 +196,6 @@ rpc_cb(void *arg)
 }
 
 /*
- * Whether host[0..n) (from a tcp:// URL) is the loopback interface:
- * "localhost", "[::1]", or a dotted-quad IPv4 literal in 127.0.0.0/8.
- * Names that merely start with "127." are not.
- */
-static bool
-rpc_host_is_loopback(const char *host, size_t n)
-{
-	if ((n == 9 && strncmp(host, "localhost", 9) == 0)
-	        || (n == 5 && strncmp(host, "[::1]", 5) == 0)) {
-		return true;
-	}
-	if (n < 4 || strncmp(host, "127.", 4) != 0) {
-		return false;
-	}
-	int parts = 2, digits = 0; /* "127." is the first */
-	unsigned value = 0;
-	for (size_t i = 4; i < n; i++) {
-		if (host[i] == '.') {
-			if (digits == 0) {
-				return false;
-			}
-			parts++;
-			digits = 0;
-			value = 0;
-		} else if (host[i] >= '0' && host[i] <= '9') {
-			value = value * 10 + (unsigned) (host[i] - '0');
-			if (++digits > 3 || value > 255) {
-				return false;
-			}
-		} else {
-			return false;
-		}
-	}
-	return parts == 4 && digits > 0;
-}
-
-int
-rpc_check_url(const char *url, bool tokens, bool client_certs, char *err,
-        size_t errlen)
-{
-	const char *rest = NULL;
-	bool guarded = tokens;
-	static const char *const tcp[]
-	        = { "tcp://", "tcp4://", "tcp6://", "tls+tcp://" };
-	for (size_t i = 0; i < 4; i++) {
-		size_t n = strlen(tcp[i]);
-		if (strncmp(url, tcp[i], n) == 0) {
-			rest = url + n;
-			guarded = tokens || (i == 3 && client_certs);
-		}
-	}
-	if (rest == NULL) {
-		if (strncmp(url, "ipc://", 6) == 0 && url[6] != '\0') {
-			return 0;
-		}
-		snprintf(err, errlen,
-		        "cannot listen on '%s': use tcp://HOST:PORT, tls+tcp://HOST:PORT or ipc://PATH",
-		        url);
-		return -1;
-	}
-	const char *colon = strrchr(rest, ':');
-	size_t hn = colon ? (size_t) (colon - rest) : strlen(rest);
-	if (!guarded && !rpc_host_is_loopback(rest, hn)) {
-		snprintf(err, errlen,
-		        "refusing to listen on '%s': not a loopback address, and no auth tokens or TLS client certificates are configured",
-		        url);
-		return -1;
-	}
-	return 0;
-}
-
-/*
  * The server's TLS configuration: our certificate and key, and when a CA
  * is given, client certificates it signed are required.
  */
@@ -357,7 +286,7 @@ static int
 rpc_listen(rpc *r, const char *url, char *err, size_t errlen)
 {
 	const struct config *cfg = r->srv->cfg;
-	if (rpc_check_url(url, r->srv->auth != NULL,
+	if (exposure_check_url(url, r->srv->auth != NULL,
 	            cfg->tls_ca_file[0] != '\0', err, errlen)
 	        != 0) {
 		return -1;

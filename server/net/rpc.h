@@ -42,13 +42,4 @@ void rpc_stop_listening(rpc *r);
  */
 bool rpc_close(rpc *r, int timeout_ms);
 
-/*
- * rpc_check_url refuses URLs clmd must not listen on: unknown schemes, and
- * a non-loopback address unless the listener is guarded: tcp:// by auth
- * tokens (tokens), tls+tcp:// by tokens or required client certificates
- * (client_certs). Returns 0, or -1 with the reason in err.
- */
-int rpc_check_url(const char *url, bool tokens, bool client_certs, char *err,
-        size_t errlen);
-
 #endif /* CLM_RPC_H */

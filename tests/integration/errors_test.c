@@ -896,8 +896,8 @@ Test(errors, non_loopback_listen_is_refused)
 
 /*
  * A host name that merely starts with "127." is not loopback: the check
- * (rpc_host_is_loopback in server/net/rpc.c) takes "localhost", "[::1]" and
- * dotted-quad literals in 127.0.0.0/8 only, never a name that nng would
+ * (exposure_is_loopback in server/net/exposure.c) takes "localhost", "[::1]"
+ * and dotted-quad literals in 127.0.0.0/8 only, never a name that nng would
  * resolve and bind to whatever address it has. ".invalid" never resolves,
  * so clmd must refuse it for not being loopback, not try to listen and fail
  * with "Address invalid".
@@ -922,7 +922,7 @@ Test(errors, hostname_that_starts_with_127_is_refused)
 /*
  * The event stream carries customer ids and has no token check, so --events
  * is refused on a non-loopback address too (docs/operations.md "Securing
- * it"; server/main.c checks it with rpc_check_url, never as guarded).
+ * it"; server/main.c checks it with exposure_check_url, never as guarded).
  */
 Test(errors, non_loopback_events_is_refused)
 {

@@ -1,0 +1,29 @@
+/*
+ * exposure: the one rule for what clmd may listen on. A loopback address
+ * is always allowed; anything reachable from other hosts only when the
+ * listener is guarded (auth tokens, or TLS client certificates). Pure
+ * string checks: no socket is opened.
+ */
+#ifndef CLM_NET_EXPOSURE_H
+#define CLM_NET_EXPOSURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * exposure_is_loopback tells whether host[0..n) (the host of a tcp:// URL)
+ * is the loopback interface: "localhost", "[::1]", or a dotted-quad IPv4
+ * literal in 127.0.0.0/8. Names that merely start with "127." are not.
+ */
+bool exposure_is_loopback(const char *host, size_t n);
+
+/*
+ * exposure_check_url refuses URLs clmd must not listen on: unknown schemes,
+ * and a non-loopback address unless the listener is guarded: tcp:// by auth
+ * tokens (tokens), tls+tcp:// by tokens or required client certificates
+ * (client_certs). Returns 0, or -1 with the reason in err.
+ */
+int exposure_check_url(const char *url, bool tokens, bool client_certs,
+        char *err, size_t errlen);
+
+#endif /* CLM_NET_EXPOSURE_H */

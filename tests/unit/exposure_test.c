@@ -1,0 +1,66 @@
+/*
+ * Unit tests of server/net/exposure.c: the one rule for what clmd may
+ * listen on (docs/operations.md "Securing it").
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "net/exposure.h"
+
+static bool
+loopback(const char *host)
+{
+	return exposure_is_loopback(host, strlen(host));
+}
+
+Test(exposure, loopback_hosts)
+{
+	cr_expect(loopback("localhost"));
+	cr_expect(loopback("[::1]"));
+	cr_expect(loopback("127.0.0.1"));
+	cr_expect(loopback("127.255.3.9"));
+	cr_expect(!loopback("127.0.0"), "three parts");
+	cr_expect(!loopback("127.0.0.1.example.invalid"), "a name");
+	cr_expect(!loopback("127.0.0.256"), "octet over 255");
+	cr_expect(!loopback("127.0..1"), "empty part");
+	cr_expect(!loopback("127.0.0.1000"), "four digits");
+	cr_expect(!loopback("128.0.0.1"));
+	cr_expect(!loopback("0.0.0.0"));
+	cr_expect(!loopback("[::]"));
+	cr_expect(!loopback("localhost.example"));
+	cr_expect(!loopback(""));
+}
+
+Test(exposure, check_url)
+{
+	char err[256];
+	/* Loopback and ipc:// are always allowed. */
+	cr_expect_eq(exposure_check_url("tcp://127.0.0.1:5555", false, false,
+	                     err, sizeof(err)),
+	        0);
+	cr_expect_eq(exposure_check_url("ipc:///tmp/clm.sock", false, false,
+	                     err, sizeof(err)),
+	        0);
+	/* Elsewhere only when guarded. */
+	cr_expect_eq(exposure_check_url("tcp://0.0.0.0:5555", false, false,
+	                     err, sizeof(err)),
+	        -1);
+	cr_expect(strstr(err, "not a loopback address") != NULL, "%s", err);
+	cr_expect_eq(exposure_check_url("tcp://0.0.0.0:5555", true, false, err,
+	                     sizeof(err)),
+	        0, "tokens guard tcp://");
+	cr_expect_eq(exposure_check_url("tcp://0.0.0.0:5555", false, true, err,
+	                     sizeof(err)),
+	        -1, "client certificates do not guard plain tcp://");
+	cr_expect_eq(exposure_check_url("tls+tcp://0.0.0.0:5555", false, true,
+	                     err, sizeof(err)),
+	        0, "client certificates guard tls+tcp://");
+	/* Unknown schemes and an empty ipc path are refused. */
+	cr_expect_eq(exposure_check_url("ws://127.0.0.1:5555", true, true, err,
+	                     sizeof(err)),
+	        -1);
+	cr_expect(strstr(err, "use tcp://HOST:PORT") != NULL, "%s", err);
+	cr_expect_eq(
+	        exposure_check_url("ipc://", true, true, err, sizeof(err)),
+	        -1);
+}
