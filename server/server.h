@@ -34,4 +34,13 @@ struct server {
 	struct model_params params; /* health and risk thresholds */
 };
 
+/*
+ * server_init fills srv from the settings in cfg: the request limits and
+ * the model's health and risk thresholds. auth (NULL: no tokens) and tm
+ * are the caller's and outlive srv; now_ms is the start time. The store,
+ * writer and stream are set by the caller as it opens them.
+ */
+void server_init(struct server *srv, const struct config *cfg,
+        struct auth *auth, struct telemetry *tm, int64_t now_ms);
+
 #endif /* CLM_SERVER_H */
