@@ -1,7 +1,5 @@
 #include "server.h"
 
-#include "core/risk.h"
-
 void
 server_init(struct server *srv, const struct config *cfg, struct auth *auth,
         struct telemetry *tm, int64_t now_ms)
