@@ -215,13 +215,22 @@ catalog_apply(struct writer_batch *b, writer_job *job)
 	return CLM_OK;
 }
 
+/* The name of field `name` of entry i of list (items or stores), in f. */
+static const char *
+catalog_field(char f[64], const char *list, size_t i, const char *name)
+{
+	snprintf(f, 64, "put_catalog.%s[%zu].%s", list, i, name);
+	return f;
+}
+
 static void
-catalog_text(
-        struct violations *v, const char *field, const char *s, size_t max)
+catalog_text(struct violations *v, const char *list, size_t i,
+        const char *name, const char *s, size_t max)
 {
 	size_t n = strlen(s);
 	if (n > max || !validate_utf8(s, n, true)) {
-		violations_add(v, field,
+		char f[64];
+		violations_add(v, catalog_field(f, list, i, name),
 		        "must be at most %zu bytes of printable UTF-8", max);
 	}
 }
@@ -233,20 +242,18 @@ catalog_check_item(
 	char f[64];
 	const char *why = validate_id(it->item_id, max_id);
 	if (why != NULL) {
-		snprintf(f, sizeof(f), "put_catalog.items[%zu].item_id", i);
-		violations_add(v, f, "%s", why);
+		violations_add(
+		        v, catalog_field(f, "items", i, "item_id"), "%s", why);
 	}
-	snprintf(f, sizeof(f), "put_catalog.items[%zu].name", i);
-	catalog_text(v, f, it->name, CATALOG_NAME_MAX);
-	snprintf(f, sizeof(f), "put_catalog.items[%zu].category", i);
-	catalog_text(v, f, it->category, max_id);
+	catalog_text(v, "items", i, "name", it->name, CATALOG_NAME_MAX);
+	catalog_text(v, "items", i, "category", it->category, max_id);
 	if (!isfinite(it->price) || it->price < 0
 	        || it->price > VALIDATE_MAX_VALUE) {
-		snprintf(f, sizeof(f), "put_catalog.items[%zu].price", i);
-		violations_add(v, f, "must be a finite number from 0 to 1e12");
+		violations_add(v, catalog_field(f, "items", i, "price"),
+		        "must be a finite number from 0 to 1e12");
 	}
 	if (it->upgrade_to[0] != '\0') {
-		snprintf(f, sizeof(f), "put_catalog.items[%zu].upgrade_to", i);
+		catalog_field(f, "items", i, "upgrade_to");
 		why = validate_id(it->upgrade_to, max_id);
 		if (why != NULL) {
 			violations_add(v, f, "%s", why);
@@ -264,12 +271,11 @@ catalog_check_store(const Clm__V1__Store *st, size_t i, size_t max_id,
 	char f[64];
 	const char *why = validate_id(st->store_id, max_id);
 	if (why != NULL) {
-		snprintf(f, sizeof(f), "put_catalog.stores[%zu].store_id", i);
-		violations_add(v, f, "%s", why);
+		violations_add(v, catalog_field(f, "stores", i, "store_id"),
+		        "%s", why);
 	}
-	snprintf(f, sizeof(f), "put_catalog.stores[%zu].name", i);
-	catalog_text(v, f, st->name, CATALOG_NAME_MAX);
-	snprintf(f, sizeof(f), "put_catalog.stores[%zu].location", i);
+	catalog_text(v, "stores", i, "name", st->name, CATALOG_NAME_MAX);
+	catalog_field(f, "stores", i, "location");
 	if (st->location == NULL) {
 		violations_add(v, f, "is required");
 	} else if (!isfinite(st->location->lat) || st->location->lat < -90
@@ -279,15 +285,14 @@ catalog_check_store(const Clm__V1__Store *st, size_t i, size_t max_id,
 	}
 	if (!isfinite(st->radius_m) || st->radius_m <= 0
 	        || st->radius_m > 20037509) {
-		snprintf(f, sizeof(f), "put_catalog.stores[%zu].radius_m", i);
-		violations_add(v, f,
+		violations_add(v, catalog_field(f, "stores", i, "radius_m"),
 		        "must be more than 0 and at most half the Earth's circumference (20,037,509 m)");
 	}
 	if (!isfinite(st->discount_pct) || st->discount_pct < 0
 	        || st->discount_pct > 100) {
-		snprintf(f, sizeof(f), "put_catalog.stores[%zu].discount_pct",
-		        i);
-		violations_add(v, f, "must be between 0 and 100");
+		violations_add(v,
+		        catalog_field(f, "stores", i, "discount_pct"),
+		        "must be between 0 and 100");
 	}
 }
 

@@ -537,6 +537,63 @@ store_put_msg(store_txn *t, enum store_db db, MDB_val *k,
 	return CLM_OK;
 }
 
+clm_err
+store_get_msg(store_txn *t, enum store_db db, const char *key,
+        const ProtobufCMessageDescriptor *desc, arena *a, const char *what,
+        void **out)
+{
+	MDB_val k = { strlen(key), (void *) key }, v;
+	int rc = mdb_get(t->txn, t->s->dbi[db], &k, &v);
+	if (rc != 0) {
+		char msg[64];
+		snprintf(msg, sizeof(msg), "cannot read %s", what);
+		return store_err(t->s, rc, msg);
+	}
+	ProtobufCMessage *m = protobuf_c_message_unpack(
+	        desc, arena_pb(a), v.mv_size, v.mv_data);
+	if (m == NULL) {
+		log_error("%s '%s' does not decode", what, key);
+		return CLM_DATA_LOSS;
+	}
+	*out = m;
+	return CLM_OK;
+}
+
+clm_err
+store_each_msg(store_txn *t, enum store_db db,
+        const ProtobufCMessageDescriptor *desc, arena *a, const char *what,
+        int (*fn)(void *arg, void *msg), void *arg)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &cur);
+	if (rc != 0) {
+		return store_err(t->s, rc, "cannot open cursor");
+	}
+	MDB_val k, v;
+	clm_err e = CLM_OK;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		ProtobufCMessage *m = protobuf_c_message_unpack(
+		        desc, arena_pb(a), v.mv_size, v.mv_data);
+		if (m == NULL) {
+			log_error("%s '%.*s' does not decode", what,
+			        (int) k.mv_size, (const char *) k.mv_data);
+			e = CLM_DATA_LOSS;
+			break;
+		}
+		if (fn(arg, m) != 0) {
+			break;
+		}
+	}
+	if (e == CLM_OK && rc != 0 && rc != MDB_NOTFOUND) {
+		char msg[64];
+		snprintf(msg, sizeof(msg), "cannot scan %ss", what);
+		e = store_err(t->s, rc, msg);
+	}
+	mdb_cursor_close(cur);
+	return e;
+}
+
 static size_t
 store_customer_key(unsigned char *buf, const char *id, bool anonymous)
 {

@@ -163,18 +163,9 @@ clm_err
 store_experiment_get(store_txn *t, const char *id, arena *a,
         Clm__V1__ExperimentRecord **out)
 {
-	MDB_val k = { strlen(id), (void *) id }, v;
-	int rc = mdb_get(t->txn, t->s->dbi[STORE_DB_EXPERIMENTS], &k, &v);
-	if (rc != 0) {
-		return store_err(t->s, rc, "cannot read experiment");
-	}
-	*out = clm__v1__experiment_record__unpack(
-	        arena_pb(a), v.mv_size, v.mv_data);
-	if (*out == NULL) {
-		log_error("experiment '%s' does not decode", id);
-		return CLM_DATA_LOSS;
-	}
-	return CLM_OK;
+	return store_get_msg(t, STORE_DB_EXPERIMENTS, id,
+	        &clm__v1__experiment_record__descriptor, a, "experiment",
+	        (void **) out);
 }
 
 clm_err
@@ -185,38 +176,26 @@ store_experiment_put(store_txn *t, const Clm__V1__ExperimentRecord *rec)
 	        (const ProtobufCMessage *) rec, "cannot write experiment");
 }
 
+struct store_each_experiment {
+	store_experiment_fn fn;
+	void *arg;
+};
+
+static int
+store_each_experiment_fn(void *arg, void *msg)
+{
+	struct store_each_experiment *x = arg;
+	return x->fn(x->arg, msg);
+}
+
 clm_err
 store_experiments_each(
         store_txn *t, arena *a, store_experiment_fn fn, void *arg)
 {
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(
-	        t->txn, t->s->dbi[STORE_DB_EXPERIMENTS], &cur);
-	if (rc != 0) {
-		return store_err(t->s, rc, "cannot open cursor");
-	}
-	MDB_val k, v;
-	clm_err e = CLM_OK;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		Clm__V1__ExperimentRecord *x
-		        = clm__v1__experiment_record__unpack(
-		                arena_pb(a), v.mv_size, v.mv_data);
-		if (x == NULL) {
-			log_error("experiment '%.*s' does not decode",
-			        (int) k.mv_size, (const char *) k.mv_data);
-			e = CLM_DATA_LOSS;
-			break;
-		}
-		if (fn(arg, x) != 0) {
-			break;
-		}
-	}
-	if (e == CLM_OK && rc != 0 && rc != MDB_NOTFOUND) {
-		e = store_err(t->s, rc, "cannot scan experiments");
-	}
-	mdb_cursor_close(cur);
-	return e;
+	struct store_each_experiment x = { fn, arg };
+	return store_each_msg(t, STORE_DB_EXPERIMENTS,
+	        &clm__v1__experiment_record__descriptor, a, "experiment",
+	        store_each_experiment_fn, &x);
 }
 
 /* The two parts of the aggregates, each with its version in `meta`. */

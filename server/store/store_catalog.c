@@ -18,19 +18,8 @@ clm_err
 store_item_get(
         store_txn *t, const char *item_id, arena *a, Clm__V1__Item **out)
 {
-	MDB_val k = { strlen(item_id), (void *) item_id }, v;
-	int rc = mdb_get(t->txn, t->s->dbi[STORE_DB_ITEMS], &k, &v);
-	if (rc != 0) {
-		return store_err(t->s, rc, "cannot read item");
-	}
-	Clm__V1__Item *item
-	        = clm__v1__item__unpack(arena_pb(a), v.mv_size, v.mv_data);
-	if (item == NULL) {
-		log_error("item '%s' does not decode", item_id);
-		return CLM_DATA_LOSS;
-	}
-	*out = item;
-	return CLM_OK;
+	return store_get_msg(t, STORE_DB_ITEMS, item_id,
+	        &clm__v1__item__descriptor, a, "item", (void **) out);
 }
 
 clm_err
@@ -41,33 +30,24 @@ store_store_put(store_txn *t, const Clm__V1__Store *st)
 	        (const ProtobufCMessage *) st, "cannot write store");
 }
 
+struct store_each_store {
+	store_store_fn fn;
+	void *arg;
+};
+
+static int
+store_each_store_fn(void *arg, void *msg)
+{
+	struct store_each_store *x = arg;
+	return x->fn(x->arg, msg);
+}
+
 clm_err
 store_stores_each(store_txn *t, arena *a, store_store_fn fn, void *arg)
 {
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_STORES], &cur);
-	if (rc != 0) {
-		return store_err(t->s, rc, "cannot open cursor");
-	}
-	MDB_val k, v;
-	clm_err e = CLM_OK;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		Clm__V1__Store *st = clm__v1__store__unpack(
-		        arena_pb(a), v.mv_size, v.mv_data);
-		if (st == NULL) {
-			e = CLM_DATA_LOSS;
-			break;
-		}
-		if (fn(arg, st) != 0) {
-			break;
-		}
-	}
-	if (e == CLM_OK && rc != 0 && rc != MDB_NOTFOUND) {
-		e = store_err(t->s, rc, "cannot scan stores");
-	}
-	mdb_cursor_close(cur);
-	return e;
+	struct store_each_store x = { fn, arg };
+	return store_each_msg(t, STORE_DB_STORES, &clm__v1__store__descriptor,
+	        a, "store", store_each_store_fn, &x);
 }
 
 /*
@@ -150,24 +130,36 @@ store_rank_key(store_txn *t, const char *item, uint64_t count, bool put)
 	return store_err(t->s, rc, "cannot index popularity");
 }
 
+/*
+ * Adds delta to the counter at k in `cooccur` (not below 0; a counter at 0
+ * is deleted), giving its values before and after.
+ */
+static clm_err
+store_co_count_add(
+        store_txn *t, MDB_val *k, int delta, uint64_t *old, uint64_t *now)
+{
+	clm_err e = store_u64_get(t, STORE_DB_COOCCUR, k, old);
+	if (e != CLM_OK) {
+		return e;
+	}
+	*now = delta < 0 && *old < (uint64_t) -delta
+	        ? 0
+	        : (uint64_t) ((int64_t) *old + delta);
+	return *now == *old ? CLM_OK
+	                    : store_u64_set(t, STORE_DB_COOCCUR, k, *now);
+}
+
 clm_err
 store_pop_add(store_txn *t, const char *item, int delta)
 {
 	unsigned char key[STORE_KEY_MAX];
 	MDB_val k = { store_co_key(key, 'p', item, NULL), key };
-	uint64_t old;
-	clm_err e = store_u64_get(t, STORE_DB_COOCCUR, &k, &old);
-	if (e != CLM_OK) {
+	uint64_t old, now;
+	clm_err e = store_co_count_add(t, &k, delta, &old, &now);
+	if (e != CLM_OK || now == old) {
 		return e;
 	}
-	uint64_t now = delta < 0 && old < (uint64_t) -delta
-	        ? 0
-	        : (uint64_t) ((int64_t) old + delta);
-	if (now == old) {
-		return CLM_OK;
-	}
-	e = store_u64_set(t, STORE_DB_COOCCUR, &k, now);
-	if (e == CLM_OK && old > 0) {
+	if (old > 0) {
 		e = store_rank_key(t, item, old, false);
 	}
 	if (e == CLM_OK && now > 0) {
@@ -221,15 +213,8 @@ store_co_add(store_txn *t, const char *a, const char *b, int delta)
 		unsigned char key[STORE_KEY_MAX];
 		MDB_val k = { store_co_key(key, 'c', dir ? b : a, dir ? a : b),
 			key };
-		uint64_t old;
-		clm_err e = store_u64_get(t, STORE_DB_COOCCUR, &k, &old);
-		if (e != CLM_OK) {
-			return e;
-		}
-		uint64_t now = delta < 0 && old < (uint64_t) -delta
-		        ? 0
-		        : (uint64_t) ((int64_t) old + delta);
-		e = store_u64_set(t, STORE_DB_COOCCUR, &k, now);
+		uint64_t old, now;
+		clm_err e = store_co_count_add(t, &k, delta, &old, &now);
 		if (e != CLM_OK) {
 			return e;
 		}

@@ -78,6 +78,18 @@ clm_err store_meta_get(store_txn *t, const char *name, uint64_t *out);
 clm_err store_meta_put(store_txn *t, const char *name, uint64_t val);
 
 /* Writes msg into a value of exactly its packed size, without a copy. */
+/*
+ * store_get_msg reads the message of type desc stored under key in db,
+ * unpacked into a; store_each_msg calls fn for each message of db in key
+ * order (non-zero stops). `what` names the record in messages ("item").
+ * A record that does not decode is logged and gives DATA_LOSS.
+ */
+clm_err store_get_msg(store_txn *t, enum store_db db, const char *key,
+        const ProtobufCMessageDescriptor *desc, arena *a, const char *what,
+        void **out);
+clm_err store_each_msg(store_txn *t, enum store_db db,
+        const ProtobufCMessageDescriptor *desc, arena *a, const char *what,
+        int (*fn)(void *arg, void *msg), void *arg);
 clm_err store_put_msg(store_txn *t, enum store_db db, MDB_val *k,
         const ProtobufCMessage *msg, const char *what);
 
