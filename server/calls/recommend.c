@@ -14,12 +14,12 @@
 #include <string.h>
 
 #include "calls/calls.h"
-#include "calls/catalog.h"
 #include "calls/customer.h"
 #include "calls/reply.h"
 #include "calls/validate.h"
 #include "core/recommend.h"
 #include "core/risk.h"
+#include "store/cross_sell.h"
 #include "store/record.h"
 #include "write/ingest.h"
 
@@ -176,7 +176,7 @@ recommend_compute(store_txn *txn, const struct server *srv,
 	}
 	size_t limit = q->limit == 0 ? OFFERS_LIMIT_DEFAULT : q->limit;
 	struct recommend_item *cross;
-	e = catalog_cross_sell(
+	e = cross_sell(
 	        txn, basis, nb, basis, nb, limit, a, &cross, &in.n_cross);
 	if (e != CLM_OK) {
 		return e;

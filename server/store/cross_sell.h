@@ -1,9 +1,9 @@
 /*
- * catalog: items and stores (PutCatalog), and the cross-sell candidates
- * the co-purchase counts give.
+ * cross_sell: the items to offer a customer with what they bought, from
+ * the co-purchase counts in the store.
  */
-#ifndef CLM_CATALOG_H
-#define CLM_CATALOG_H
+#ifndef CLM_STORE_CROSS_SELL_H
+#define CLM_STORE_CROSS_SELL_H
 
 #include <stddef.h>
 
@@ -13,10 +13,10 @@
 #include "util/arena.h"
 
 /* Neighbours of one item read per Recommend (bounds the cost). */
-#define CATALOG_NEIGHBOURS_MAX 1000
+#define CROSS_SELL_NEIGHBOURS_MAX 1000
 
 /*
- * catalog_cross_sell scores every item bought together with a basis item:
+ * cross_sell scores every item bought together with a basis item:
  * similarity(Y) = max over basis items X of
  * co(X, Y) / sqrt(pop(X) * pop(Y)), the cosine of the two items' customer
  * sets. Items in exclude (bought, or in the cart) are never offered. The
@@ -24,8 +24,8 @@
  * item co-occurs, the k most popular items not excluded are returned
  * instead (popular = true, similarity = popularity / the top one's).
  */
-clm_err catalog_cross_sell(store_txn *txn, char *const *basis, size_t nb,
+clm_err cross_sell(store_txn *txn, char *const *basis, size_t nb,
         char *const *exclude, size_t ne, size_t k, arena *a,
         struct recommend_item **out, size_t *n);
 
-#endif /* CLM_CATALOG_H */
+#endif /* CLM_STORE_CROSS_SELL_H */
