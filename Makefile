@@ -4,14 +4,19 @@
 # packages and does nothing when all are present.
 
 BUILD ?= build
+# CMAKE_FLAGS: extra cmake flags of the caller's. CLM_CMAKE_FLAGS adds what
+# CI and CLM_SANITIZE ask for; it is recomputed (not inherited) by the
+# sub-make, so nothing is added twice.
 CMAKE_FLAGS ?=
+CLM_CMAKE_FLAGS := $(CMAKE_FLAGS)
 # CI (CI=true) builds with warnings as errors.
 ifneq ($(CI),)
-CMAKE_FLAGS += -DCLM_WERROR=ON
+CLM_CMAKE_FLAGS += -DCLM_WERROR=ON
 endif
 ifneq ($(CLM_SANITIZE),)
-CMAKE_FLAGS += "-DCLM_SANITIZE=$(CLM_SANITIZE)"
+CLM_CMAKE_FLAGS += "-DCLM_SANITIZE=$(CLM_SANITIZE)"
 endif
+unexport CLM_CMAKE_FLAGS
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: all build deps run test clean format
@@ -22,10 +27,12 @@ deps:
 	@tools/install-deps.sh
 
 $(BUILD)/CMakeCache.txt:
-	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+	cmake -S . -B $(BUILD) $(CLM_CMAKE_FLAGS)
 
 build: $(BUILD)/CMakeCache.txt
-	@if [ -n "$(CMAKE_FLAGS)" ]; then cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null; fi
+ifneq ($(strip $(CLM_CMAKE_FLAGS)),)
+	@cmake -S . -B $(BUILD) $(CLM_CMAKE_FLAGS) >/dev/null
+endif
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: deps
