@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "calls/auth.h"
 #include "config.h"
-#include "net/auth.h"
 #include "net/exposure.h"
 #include "net/http.h"
 #include "net/notify.h"

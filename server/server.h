@@ -10,11 +10,11 @@
 #include "calls/validate.h"
 #include "config.h"
 #include "core/model.h"
-#include "net/pubsub.h"
 #include "store/store.h"
 #include "write/writer.h"
 
 struct auth;
+struct pubsub;
 struct telemetry;
 
 struct server {

@@ -2,9 +2,9 @@
 
 #include <string.h>
 
+#include "calls/auth.h"
 #include "calls/calls.h"
 #include "calls/reply.h"
-#include "net/auth.h"
 #include "util/clock.h"
 
 enum dispatch_kind { DISPATCH_READ, DISPATCH_WRITE };

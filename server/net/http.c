@@ -15,8 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "calls/auth.h"
 #include "calls/dispatch.h"
-#include "net/auth.h"
 #include "net/dashboard.h"
 #include "net/exposure.h"
 #include "net/http_internal.h"

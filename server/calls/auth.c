@@ -1,4 +1,4 @@
-#include "net/auth.h"
+#include "calls/auth.h"
 
 #include <ctype.h>
 #include <errno.h>
