@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "calls/dispatch.h"
+#include "civil.h"
 #include "net/http_internal.h"
 #include "pbjson.h"
 #include "util/clock.h"
@@ -336,18 +337,6 @@ http_query_get(const struct http_query *q, const char *key)
 	return NULL;
 }
 
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
-static int64_t
-http_days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 /* Parses YYYY-MM-DD (1970 .. 9999) into unix ms at 00:00 UTC. */
 static bool
 http_parse_date(const char *s, int64_t *ms)
@@ -373,7 +362,7 @@ http_parse_date(const char *s, int64_t *ms)
 	        || (v[1] == 2 && v[2] == 29 && !leap)) {
 		return false;
 	}
-	*ms = http_days_from_civil(v[0], v[1], v[2]) * HTTP_DAY_MS;
+	*ms = civil_to_days(v[0], v[1], v[2]) * HTTP_DAY_MS;
 	return true;
 }
 
