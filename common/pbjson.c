@@ -119,41 +119,6 @@ pbjson_is_map(const ProtobufCMessageDescriptor *parent,
 	        && strcmp(e->name + plen + 1, e->short_name) == 0;
 }
 
-/*
- * pbjson_utf8_seq returns the length of the well-formed UTF-8 sequence at
- * s[0..n), or 0 when there is none: RFC 3629 excludes overlong forms,
- * surrogates and code points above U+10FFFF.
- */
-size_t
-pbjson_utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-
-	if (c < 0x80) {
-		return 1;
-	}
-	if (c < 0xC2 || c > 0xF4) {
-		return 0;
-	}
-	if (c < 0xE0) {
-		return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
-	}
-	if (c < 0xF0) {
-		if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80
-		        || (c == 0xE0 && s[1] < 0xA0)
-		        || (c == 0xED && s[1] >= 0xA0)) {
-			return 0;
-		}
-		return 3;
-	}
-	if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80
-	        || (s[3] & 0xC0) != 0x80 || (c == 0xF0 && s[1] < 0x90)
-	        || (c == 0xF4 && s[1] >= 0x90)) {
-		return 0;
-	}
-	return 4;
-}
-
 /* pbjson_type_size is the size of one element of a repeated field. */
 size_t
 pbjson_type_size(ProtobufCType type)

@@ -32,7 +32,6 @@ size_t pbjson_camel_prefix(
         const char *name, bool upper_first, const char *s, size_t n);
 bool pbjson_is_map(const ProtobufCMessageDescriptor *parent,
         const ProtobufCFieldDescriptor *f);
-size_t pbjson_utf8_seq(const unsigned char *s, size_t n);
 size_t pbjson_type_size(ProtobufCType type);
 const char *pbjson_type_name(ProtobufCType type);
 const char *pbjson_int_text(

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 /*
  * Parsing.
  */
@@ -447,8 +449,7 @@ pbjson_parse_string(struct pbjson_parser *ps, char **out, size_t *outlen)
 			        ps, "control character in string");
 		}
 		if (c >= 0x80) {
-			k = pbjson_utf8_seq(
-			        (const unsigned char *) t + i, end - i);
+			k = utf8_seq(t + i, end - i);
 			if (k == 0) {
 				ps->pos = i;
 				free(s);
@@ -558,21 +559,7 @@ pbjson_parse_string(struct pbjson_parser *ps, char **out, size_t *outlen)
 			cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
 			i += 6;
 		}
-		if (cp < 0x80) {
-			s[n++] = (char) cp;
-		} else if (cp < 0x800) {
-			s[n++] = (char) (0xC0 | cp >> 6);
-			s[n++] = (char) (0x80 | (cp & 0x3F));
-		} else if (cp < 0x10000) {
-			s[n++] = (char) (0xE0 | cp >> 12);
-			s[n++] = (char) (0x80 | ((cp >> 6) & 0x3F));
-			s[n++] = (char) (0x80 | (cp & 0x3F));
-		} else {
-			s[n++] = (char) (0xF0 | cp >> 18);
-			s[n++] = (char) (0x80 | ((cp >> 12) & 0x3F));
-			s[n++] = (char) (0x80 | ((cp >> 6) & 0x3F));
-			s[n++] = (char) (0x80 | (cp & 0x3F));
-		}
+		n += utf8_encode((uint32_t) cp, s + n);
 	}
 	s[n] = '\0';
 	ps->pos = end + 1;

@@ -1,5 +1,6 @@
 /* pbjson: printing (see pbjson.c for the design). */
 #include "pbjson_internal.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <float.h>
@@ -124,7 +125,7 @@ pbjson_print_string(struct pbjson_printer *pr, const char *s, size_t n)
 			break;
 		}
 		if (esc == NULL) {
-			k = pbjson_utf8_seq(u + i, n - i);
+			k = utf8_seq(s + i, n - i);
 			if (k > 0) {
 				i += k;
 				run += k;

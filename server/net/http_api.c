@@ -18,6 +18,7 @@
 #include "civil.h"
 #include "net/http_internal.h"
 #include "pbjson.h"
+#include "utf8.h"
 #include "util/clock.h"
 
 /* Query parameters a request may carry. */
@@ -39,30 +40,6 @@ struct http_query {
 
 /* ---- replies ---- */
 
-/* The length of the valid UTF-8 sequence at p, or 0. */
-static size_t
-http_utf8_len(const unsigned char *p)
-{
-	size_t n = p[0] < 0x80                          ? 1
-	        : (p[0] & 0xe0) == 0xc0 && p[0] >= 0xc2 ? 2
-	        : (p[0] & 0xf0) == 0xe0                 ? 3
-	        : (p[0] & 0xf8) == 0xf0 && p[0] <= 0xf4 ? 4
-	                                                : 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80) {
-			return 0;
-		}
-	}
-	/* Overlong 3-byte forms, surrogates, and past U+10FFFF. */
-	if ((n == 3 && p[0] == 0xe0 && p[1] < 0xa0)
-	        || (n == 3 && p[0] == 0xed && p[1] >= 0xa0)
-	        || (n == 4 && p[0] == 0xf0 && p[1] < 0x90)
-	        || (n == 4 && p[0] == 0xf4 && p[1] >= 0x90)) {
-		return 0;
-	}
-	return n;
-}
-
 /*
  * Appends s to f as a JSON string (quoted, escaped). Messages may quote
  * what a client sent, so invalid UTF-8 becomes U+FFFD.
@@ -71,8 +48,9 @@ static void
 http_json_string(FILE *f, const char *s)
 {
 	fputc('"', f);
+	const unsigned char *end = (const unsigned char *) s + strlen(s);
 	for (const unsigned char *p = (const unsigned char *) s; *p;) {
-		size_t n = http_utf8_len(p);
+		size_t n = utf8_seq((const char *) p, (size_t) (end - p));
 		if (n == 0) {
 			fputs("\\ufffd", f);
 			p++;
