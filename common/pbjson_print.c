@@ -1,6 +1,5 @@
 /* pbjson: printing (see pbjson.c for the design). */
 #include "pbjson_internal.h"
-#include "utf8.h"
 
 #include <errno.h>
 #include <float.h>
@@ -12,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "jsonstr.h"
 
 /*
  * Printing.
@@ -77,69 +78,23 @@ pbjson_newline(struct pbjson_printer *pr)
 	}
 }
 
+/* pbjson_put_fn is pbjson_put as a jsonstr_put_fn. */
+static void
+pbjson_put_fn(void *pr, const char *s, size_t n)
+{
+	pbjson_put(pr, s, n);
+}
+
 /*
- * pbjson_print_string writes s[0..n) as a JSON string. Valid UTF-8 passes
- * through unchanged; each byte that does not start a valid sequence becomes
- * U+FFFD, so the output is valid JSON whatever the field holds.
+ * pbjson_print_string writes s[0..n) as a JSON string, escaped as protoc's
+ * JsonFormat does. Invalid UTF-8 becomes U+FFFD, so that the output is
+ * valid JSON whatever the field holds.
  */
 static void
 pbjson_print_string(struct pbjson_printer *pr, const char *s, size_t n)
 {
-	const unsigned char *u = (const unsigned char *) s;
-	size_t i = 0, run = 0;
-
-	pbjson_put(pr, "\"", 1);
-	while (i < n) {
-		unsigned char c = u[i];
-		const char *esc = NULL;
-		char hex[8];
-		size_t k;
-
-		switch (c) {
-		case '"':
-			esc = "\\\"";
-			break;
-		case '\\':
-			esc = "\\\\";
-			break;
-		case '\b':
-			esc = "\\b";
-			break;
-		case '\f':
-			esc = "\\f";
-			break;
-		case '\n':
-			esc = "\\n";
-			break;
-		case '\r':
-			esc = "\\r";
-			break;
-		case '\t':
-			esc = "\\t";
-			break;
-		default:
-			if (c < 0x20 || c == 0x7F) {
-				snprintf(hex, sizeof(hex), "\\u%04x", c);
-				esc = hex;
-			}
-			break;
-		}
-		if (esc == NULL) {
-			k = utf8_seq(s + i, n - i);
-			if (k > 0) {
-				i += k;
-				run += k;
-				continue;
-			}
-			esc = "\xEF\xBF\xBD";
-		}
-		pbjson_put(pr, s + i - run, run);
-		run = 0;
-		pbjson_puts(pr, esc);
-		i++;
-	}
-	pbjson_put(pr, s + i - run, run);
-	pbjson_put(pr, "\"", 1);
+	jsonstr_write(s, n, JSONSTR_SHORT_ESCAPES | JSONSTR_ESCAPE_DEL,
+	        pbjson_put_fn, pr);
 }
 
 static void

@@ -16,9 +16,9 @@
 
 #include "calls/dispatch.h"
 #include "civil.h"
+#include "jsonstr.h"
 #include "net/http_internal.h"
 #include "pbjson.h"
-#include "utf8.h"
 #include "util/clock.h"
 
 /* Query parameters a request may carry. */
@@ -40,6 +40,13 @@ struct http_query {
 
 /* ---- replies ---- */
 
+/* http_put_file is fwrite as a jsonstr_put_fn. */
+static void
+http_put_file(void *f, const char *s, size_t n)
+{
+	fwrite(s, 1, n, f);
+}
+
 /*
  * Appends s to f as a JSON string (quoted, escaped). Messages may quote
  * what a client sent, so invalid UTF-8 becomes U+FFFD.
@@ -47,24 +54,7 @@ struct http_query {
 static void
 http_json_string(FILE *f, const char *s)
 {
-	fputc('"', f);
-	const unsigned char *end = (const unsigned char *) s + strlen(s);
-	for (const unsigned char *p = (const unsigned char *) s; *p;) {
-		size_t n = utf8_seq((const char *) p, (size_t) (end - p));
-		if (n == 0) {
-			fputs("\\ufffd", f);
-			p++;
-		} else if (*p == '"' || *p == '\\') {
-			fputc('\\', f);
-			fputc(*p++, f);
-		} else if (*p < 0x20) {
-			fprintf(f, "\\u%04x", *p++);
-		} else {
-			fwrite(p, 1, n, f);
-			p += n;
-		}
-	}
-	fputc('"', f);
+	jsonstr_write(s, strlen(s), JSONSTR_ESCAPE_FFFD, http_put_file, f);
 }
 
 /* Sets rep's body to the text of a memstream (or a 500 when it failed). */
