@@ -30,43 +30,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "camel.h"
+
 /*
  * Helpers shared by printing and parsing.
  */
-
-/*
- * pbjson_camel_prefix compares the JSON spelling of the .proto name `name`
- * with the start of s[0..n). The JSON spelling is protoc's: each '_' is
- * dropped and the letter after it upper-cased (customer_id -> customerId);
- * upper_first also upper-cases the first letter, which gives the map entry
- * type names (properties -> PropertiesEntry). Returns the length of the
- * spelling when it is a prefix of s, or SIZE_MAX when it is not.
- */
-size_t
-pbjson_camel_prefix(
-        const char *name, bool upper_first, const char *s, size_t n)
-{
-	bool up = upper_first;
-	size_t k = 0;
-
-	for (; *name != '\0'; name++) {
-		char c = *name;
-
-		if (c == '_') {
-			up = true;
-			continue;
-		}
-		if (up && c >= 'a' && c <= 'z') {
-			c = (char) (c - 'a' + 'A');
-		}
-		up = false;
-		if (k >= n || s[k] != c) {
-			return SIZE_MAX;
-		}
-		k++;
-	}
-	return k;
-}
 
 /*
  * pbjson_is_map tells whether field f of message type parent is a map.
@@ -108,8 +76,7 @@ pbjson_is_map(const ProtobufCMessageDescriptor *parent,
 	default:
 		break;
 	}
-	k = pbjson_camel_prefix(
-	        f->name, true, e->short_name, strlen(e->short_name));
+	k = camel_prefix(f->name, true, e->short_name, strlen(e->short_name));
 	if (k == SIZE_MAX || strcmp(e->short_name + k, "Entry") != 0) {
 		return false;
 	}

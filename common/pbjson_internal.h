@@ -28,8 +28,6 @@
 #define PBJSON_NOT_INTEGER 1
 #define PBJSON_TOO_BIG     2
 
-size_t pbjson_camel_prefix(
-        const char *name, bool upper_first, const char *s, size_t n);
 bool pbjson_is_map(const ProtobufCMessageDescriptor *parent,
         const ProtobufCFieldDescriptor *f);
 size_t pbjson_type_size(ProtobufCType type);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "camel.h"
 #include "utf8.h"
 
 /*
@@ -1247,38 +1248,11 @@ pbjson_find_field(
 		return f;
 	}
 	for (i = 0; i < desc->n_fields; i++) {
-		if (pbjson_camel_prefix(desc->fields[i].name, false, key, n)
-		        == n) {
+		if (camel_prefix(desc->fields[i].name, false, key, n) == n) {
 			return &desc->fields[i];
 		}
 	}
 	return NULL;
-}
-
-/*
- * pbjson_json_name writes the lowerCamelCase spelling of the .proto name
- * `name` into dst (PBJSON_SNIP_MAX bytes), cut short if need be.
- */
-static void
-pbjson_json_name(char *dst, const char *name)
-{
-	size_t k = 0;
-	bool up = false;
-
-	for (; *name != '\0' && k < PBJSON_SNIP_MAX - 1; name++) {
-		char c = *name;
-
-		if (c == '_') {
-			up = true;
-			continue;
-		}
-		if (up && c >= 'a' && c <= 'z') {
-			c = (char) (c - 'a' + 'A');
-		}
-		up = false;
-		dst[k++] = c;
-	}
-	dst[k] = '\0';
 }
 
 /*
@@ -1312,8 +1286,8 @@ pbjson_parse_field(struct pbjson_parser *ps,
 			                desc, *which);
 			char name[PBJSON_SNIP_MAX];
 
-			pbjson_json_name(
-			        name, other != NULL ? other->name : "?");
+			camel_copy(name, sizeof(name),
+			        other != NULL ? other->name : "?");
 			return pbjson_field_error(ps,
 			        "another member of its oneof, '%s', is already set",
 			        name);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "camel.h"
 #include "jsonstr.h"
 
 /*
@@ -375,8 +376,8 @@ pbjson_print_message(struct pbjson_printer *pr, const ProtobufCMessage *msg)
 	for (i = 0; i < desc->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &desc->fields[i];
 		const void *m = PBJSON_CMEMBER(msg, f->offset);
-		const char *c;
-		bool up = false;
+		struct camel name;
+		char ch;
 
 		if (!pbjson_is_present(msg, f)) {
 			continue;
@@ -387,19 +388,10 @@ pbjson_print_message(struct pbjson_printer *pr, const ProtobufCMessage *msg)
 		first = false;
 		pbjson_newline(pr);
 
-		/* The name in lowerCamelCase; see pbjson_camel_prefix. */
+		/* The name in lowerCamelCase (the JSON name). */
 		pbjson_put(pr, "\"", 1);
-		for (c = f->name; *c != '\0'; c++) {
-			char ch = *c;
-
-			if (ch == '_') {
-				up = true;
-				continue;
-			}
-			if (up && ch >= 'a' && ch <= 'z') {
-				ch = (char) (ch - 'a' + 'A');
-			}
-			up = false;
+		camel_init(&name, f->name, false);
+		while ((ch = camel_next(&name)) != '\0') {
 			pbjson_put(pr, &ch, 1);
 		}
 		pbjson_puts(pr, pr->pretty ? "\": " : "\":");
