@@ -6,7 +6,8 @@
  * each one, so the printers need no error paths.
  *
  * Parsing is one recursive-descent pass that writes straight into the
- * message, guided by the descriptor: there is no intermediate tree. Because
+ * message, guided by the descriptor: there is no intermediate tree. The
+ * tokens (whitespace, keywords, numbers, strings) come from jsonlex. Because
  * unknown members are an error, every nested object or array corresponds to
  * a level of the schema, and the depth counter bounds the recursion even for
  * recursive message types. The invariant that keeps errors leak-free: the

@@ -24,10 +24,6 @@
 /* Longest user-supplied value quoted in an error message. */
 #define PBJSON_SNIP_MAX 48
 
-/* Results of pbjson_exact_int. */
-#define PBJSON_NOT_INTEGER 1
-#define PBJSON_TOO_BIG     2
-
 bool pbjson_is_map(const ProtobufCMessageDescriptor *parent,
         const ProtobufCFieldDescriptor *f);
 size_t pbjson_type_size(ProtobufCType type);

@@ -13,18 +13,16 @@
 #include <string.h>
 
 #include "camel.h"
-#include "utf8.h"
+#include "jsonlex.h"
 
 /*
  * Parsing.
  */
 
 struct pbjson_parser {
-	const char *text;
-	size_t len;
-	size_t pos;     /* next byte to read */
-	unsigned depth; /* objects and arrays open */
-	char *err;      /* caller's buffer, errlen bytes */
+	struct jsonlex lx; /* the input and the position in it */
+	unsigned depth;    /* objects and arrays open */
+	char *err;         /* caller's buffer, errlen bytes */
 	size_t errlen;
 	bool failed;    /* err holds the first error; keep it */
 	bool path_full; /* path was truncated */
@@ -85,11 +83,11 @@ pbjson_field_error(struct pbjson_parser *ps, const char *fmt, ...)
 static int
 pbjson_syntax(struct pbjson_parser *ps, const char *what)
 {
-	if (ps->pos >= ps->len) {
+	if (ps->lx.pos >= ps->lx.len) {
 		what = "unexpected end of input";
 	}
 	return pbjson_error(
-	        ps, "invalid JSON at offset %zu: %s", ps->pos, what);
+	        ps, "invalid JSON at offset %zu: %s", ps->lx.pos, what);
 }
 
 static int
@@ -181,185 +179,116 @@ pbjson_path_index(struct pbjson_parser *ps, size_t i)
 	pbjson_path_put(ps, buf, strlen(buf));
 }
 
-static void
-pbjson_ws(struct pbjson_parser *ps)
-{
-	while (ps->pos < ps->len) {
-		char c = ps->text[ps->pos];
-
-		if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
-			break;
-		}
-		ps->pos++;
-	}
-}
-
-/* pbjson_peek returns the next byte, or -1 at the end of the input. */
-static int
-pbjson_peek(const struct pbjson_parser *ps)
-{
-	return ps->pos < ps->len ? (unsigned char) ps->text[ps->pos] : -1;
-}
-
-/* pbjson_literal consumes the keyword lit if it comes next. */
-static bool
-pbjson_literal(struct pbjson_parser *ps, const char *lit)
-{
-	size_t n = strlen(lit);
-
-	if (ps->len - ps->pos >= n
-	        && memcmp(ps->text + ps->pos, lit, n) == 0) {
-		ps->pos += n;
-		return true;
-	}
-	return false;
-}
-
 static int
 pbjson_enter(struct pbjson_parser *ps)
 {
 	if (ps->depth >= PBJSON_MAX_DEPTH) {
 		return pbjson_error(ps,
 		        "invalid JSON at offset %zu: nesting deeper than %d levels",
-		        ps->pos, PBJSON_MAX_DEPTH);
+		        ps->lx.pos, PBJSON_MAX_DEPTH);
 	}
 	ps->depth++;
 	return 0;
 }
 
-static bool
-pbjson_is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
 /*
- * pbjson_number_len returns the length of the JSON number (RFC 8259
- * grammar: no '+', no leading zeros, digits on both sides of '.') at the
- * start of s[0..n), or 0 when none starts there.
- */
-static size_t
-pbjson_number_len(const char *s, size_t n)
-{
-	size_t i = 0;
-
-	if (i < n && s[i] == '-') {
-		i++;
-	}
-	if (i >= n || !pbjson_is_digit(s[i])) {
-		return 0;
-	}
-	if (s[i] == '0') {
-		i++;
-	} else {
-		while (i < n && pbjson_is_digit(s[i])) {
-			i++;
-		}
-	}
-	if (i < n && s[i] == '.') {
-		i++;
-		if (i >= n || !pbjson_is_digit(s[i])) {
-			return 0;
-		}
-		while (i < n && pbjson_is_digit(s[i])) {
-			i++;
-		}
-	}
-	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-		i++;
-		if (i < n && (s[i] == '+' || s[i] == '-')) {
-			i++;
-		}
-		if (i >= n || !pbjson_is_digit(s[i])) {
-			return 0;
-		}
-		while (i < n && pbjson_is_digit(s[i])) {
-			i++;
-		}
-	}
-	return i;
-}
-
-/*
- * pbjson_exact_int converts the JSON number s[0..n) (one that
- * pbjson_number_len accepts whole) to a sign and a 64-bit magnitude,
- * exactly: "1e3" and "1.50e2" are integers, "1.5" is not, and a number of
- * any length or exponent is judged without rounding through a double (which
- * would misread integers above 2^53). Returns 0, PBJSON_NOT_INTEGER or
- * PBJSON_TOO_BIG.
+ * pbjson_open enters the object or array whose opening bracket is next.
+ * Returns 1 when it is empty (its closing bracket, close, read too), 0 when
+ * members follow, or -1 when it nests too deep. Unless it failed, the
+ * caller leaves it with ps->depth--.
  */
 static int
-pbjson_exact_int(const char *s, size_t n, bool *neg, uint64_t *mag)
+pbjson_open(struct pbjson_parser *ps, char close)
 {
-	size_t i = 0, ib, il, fb = 0, fl = 0, nd, lead, trail, k;
-	long long exp = 0, e;
-	bool eneg = false;
+	if (pbjson_enter(ps) != 0) {
+		return -1;
+	}
+	ps->lx.pos++;
+	jsonlex_ws(&ps->lx);
+	return jsonlex_eat(&ps->lx, close) ? 1 : 0;
+}
 
-	*neg = false;
-	*mag = 0;
-	if (s[0] == '-') {
-		*neg = true;
-		i++;
-	}
-	ib = i;
-	while (i < n && pbjson_is_digit(s[i])) {
-		i++;
-	}
-	il = i - ib;
-	if (i < n && s[i] == '.') {
-		fb = ++i;
-		while (i < n && pbjson_is_digit(s[i])) {
-			i++;
-		}
-		fl = i - fb;
-	}
-	if (i < n) {
-		i++; /* 'e' or 'E' */
-		if (s[i] == '+' || s[i] == '-') {
-			eneg = s[i] == '-';
-			i++;
-		}
-		/* Saturate: anything this large is out of range anyway. */
-		for (; i < n; i++) {
-			if (exp < 100000000000000000LL) {
-				exp = exp * 10 + (s[i] - '0');
-			}
-		}
-	}
-
-	/* The digits of the integer and fraction parts, as one string. */
-	nd = il + fl;
-#define PBJSON_DIGIT(k) ((k) < il ? s[ib + (k)] : s[fb + (k) -il])
-	for (lead = 0; lead < nd && PBJSON_DIGIT(lead) == '0'; lead++) {
-	}
-	if (lead == nd) {
+/*
+ * pbjson_next reads what follows a member or an element: returns 0 after
+ * a ',' (another one comes), 1 after close (the end), or -1.
+ */
+static int
+pbjson_next(struct pbjson_parser *ps, char close)
+{
+	jsonlex_ws(&ps->lx);
+	if (jsonlex_eat(&ps->lx, ',')) {
 		return 0;
 	}
-	for (trail = 0; PBJSON_DIGIT(nd - 1 - trail) == '0'; trail++) {
+	if (jsonlex_eat(&ps->lx, close)) {
+		return 1;
 	}
-	/* value = digits[lead, nd - trail) * 10^e */
-	e = (eneg ? -exp : exp) - (long long) fl + (long long) trail;
-	if (e < 0) {
-		return PBJSON_NOT_INTEGER;
-	}
-	if ((long long) (nd - lead - trail) + e > 20) {
-		return PBJSON_TOO_BIG;
-	}
-	for (k = lead; k < nd - trail; k++) {
-		unsigned d = (unsigned) (PBJSON_DIGIT(k) - '0');
+	return pbjson_syntax(ps,
+	        close == ']' ? "expected ',' or ']'" : "expected ',' or '}'");
+}
 
-		if (*mag > (UINT64_MAX - d) / 10) {
-			return PBJSON_TOO_BIG;
-		}
-		*mag = *mag * 10 + d;
+/*
+ * pbjson_lexed turns a jsonlex result into the parser's: 0, or -1 with the
+ * error reported (a syntax error where the lexer stopped, or out of memory).
+ */
+static int
+pbjson_lexed(struct pbjson_parser *ps, clm_err e)
+{
+	if (e == CLM_OK) {
+		return 0;
 	}
-#undef PBJSON_DIGIT
-	for (; e > 0; e--) {
-		if (*mag > UINT64_MAX / 10) {
-			return PBJSON_TOO_BIG;
-		}
-		*mag *= 10;
+	if (e == CLM_RESOURCE_EXHAUSTED) {
+		return pbjson_oom(ps);
 	}
+	return pbjson_syntax(ps, ps->lx.what);
+}
+
+/* pbjson_parse_string is jsonlex_string, reporting its errors. */
+static int
+pbjson_parse_string(struct pbjson_parser *ps, char **out, size_t *outlen)
+{
+	return pbjson_lexed(ps, jsonlex_string(&ps->lx, out, outlen));
+}
+
+/*
+ * pbjson_scalar_text is jsonlex_scalar, reporting its errors: returns 0, 1
+ * (nothing read) when the next value is neither a string nor a number, or
+ * -1.
+ */
+static int
+pbjson_scalar_text(struct pbjson_parser *ps, const char **s, size_t *n,
+        char **owned, bool *is_string)
+{
+	clm_err e = jsonlex_scalar(&ps->lx, s, n, owned, is_string);
+
+	return e == CLM_NOT_FOUND ? 1 : pbjson_lexed(ps, e);
+}
+
+/*
+ * pbjson_member_name reads a member's name, a string, and the ':' after it
+ * into a new buffer *key of *keylen bytes (the caller frees it); what is
+ * the syntax error when no string comes.
+ */
+static int
+pbjson_member_name(
+        struct pbjson_parser *ps, const char *what, char **key, size_t *keylen)
+{
+	char *k;
+	size_t n;
+
+	jsonlex_ws(&ps->lx);
+	if (jsonlex_peek(&ps->lx) != '"') {
+		return pbjson_syntax(ps, what);
+	}
+	if (pbjson_parse_string(ps, &k, &n) != 0) {
+		return -1;
+	}
+	jsonlex_ws(&ps->lx);
+	if (!jsonlex_eat(&ps->lx, ':')) {
+		free(k);
+		return pbjson_syntax(ps, "expected ':'");
+	}
+	*key = k;
+	*keylen = n;
 	return 0;
 }
 
@@ -409,202 +338,6 @@ pbjson_store_int(ProtobufCType type, bool neg, uint64_t mag, void *dst)
 }
 
 /*
- * pbjson_parse_string reads the JSON string at the current position (the
- * opening quote) into a new NUL-terminated buffer, checking that the raw
- * bytes are UTF-8 and that \u escapes pair their surrogates. *out may
- * contain NUL bytes (from \u0000); *outlen counts them.
- */
-static int
-pbjson_parse_string(struct pbjson_parser *ps, char **out, size_t *outlen)
-{
-	const char *t = ps->text;
-	size_t i = ps->pos + 1, end, n = 0;
-	char *s;
-
-	/*
-	 * Find the closing quote first: the decoded string is never longer
-	 * than its JSON form, so one allocation suffices.
-	 */
-	for (end = i; end < ps->len && t[end] != '"'; end++) {
-		if (t[end] == '\\') {
-			end++;
-		}
-	}
-	if (end >= ps->len) {
-		ps->pos = ps->len;
-		return pbjson_syntax(ps, "unterminated string");
-	}
-	s = malloc(end - i + 1);
-	if (s == NULL) {
-		return pbjson_oom(ps);
-	}
-	while (i < end) {
-		unsigned char c = (unsigned char) t[i];
-		unsigned long cp, lo;
-		size_t k;
-
-		if (c < 0x20) {
-			ps->pos = i;
-			free(s);
-			return pbjson_syntax(
-			        ps, "control character in string");
-		}
-		if (c >= 0x80) {
-			k = utf8_seq(t + i, end - i);
-			if (k == 0) {
-				ps->pos = i;
-				free(s);
-				return pbjson_syntax(
-				        ps, "invalid UTF-8 in string");
-			}
-			memcpy(s + n, t + i, k);
-			n += k;
-			i += k;
-			continue;
-		}
-		if (c != '\\') {
-			s[n++] = (char) c;
-			i++;
-			continue;
-		}
-		switch (t[i + 1]) {
-		case '"':
-		case '\\':
-		case '/':
-			s[n++] = t[i + 1];
-			i += 2;
-			continue;
-		case 'b':
-			s[n++] = '\b';
-			i += 2;
-			continue;
-		case 'f':
-			s[n++] = '\f';
-			i += 2;
-			continue;
-		case 'n':
-			s[n++] = '\n';
-			i += 2;
-			continue;
-		case 'r':
-			s[n++] = '\r';
-			i += 2;
-			continue;
-		case 't':
-			s[n++] = '\t';
-			i += 2;
-			continue;
-		case 'u':
-			break;
-		default:
-			ps->pos = i;
-			free(s);
-			return pbjson_syntax(ps, "invalid escape in string");
-		}
-
-		/* \uXXXX, and for a high surrogate its \uXXXX partner. */
-		ps->pos = i;
-		if (end - i < 6) {
-			free(s);
-			return pbjson_syntax(ps, "invalid \\u escape");
-		}
-		cp = 0;
-		for (k = 2; k < 6; k++) {
-			char h = t[i + k];
-
-			cp <<= 4;
-			if (h >= '0' && h <= '9') {
-				cp |= (unsigned long) (h - '0');
-			} else if (h >= 'a' && h <= 'f') {
-				cp |= (unsigned long) (h - 'a' + 10);
-			} else if (h >= 'A' && h <= 'F') {
-				cp |= (unsigned long) (h - 'A' + 10);
-			} else {
-				free(s);
-				return pbjson_syntax(ps, "invalid \\u escape");
-			}
-		}
-		i += 6;
-		if (cp >= 0xDC00 && cp <= 0xDFFF) {
-			free(s);
-			return pbjson_syntax(
-			        ps, "unpaired surrogate in string");
-		}
-		if (cp >= 0xD800 && cp <= 0xDBFF) {
-			lo = 0;
-			if (end - i >= 6 && t[i] == '\\' && t[i + 1] == 'u') {
-				for (k = 2; k < 6; k++) {
-					char h = t[i + k];
-
-					lo <<= 4;
-					if (h >= '0' && h <= '9') {
-						lo |= (unsigned long) (h
-						        - '0');
-					} else if (h >= 'a' && h <= 'f') {
-						lo |= (unsigned long) (h - 'a'
-						        + 10);
-					} else if (h >= 'A' && h <= 'F') {
-						lo |= (unsigned long) (h - 'A'
-						        + 10);
-					} else {
-						lo = 0;
-						break;
-					}
-				}
-			}
-			if (lo < 0xDC00 || lo > 0xDFFF) {
-				free(s);
-				return pbjson_syntax(
-				        ps, "unpaired surrogate in string");
-			}
-			cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-			i += 6;
-		}
-		n += utf8_encode((uint32_t) cp, s + n);
-	}
-	s[n] = '\0';
-	ps->pos = end + 1;
-	*out = s;
-	*outlen = n;
-	return 0;
-}
-
-/*
- * pbjson_scalar_text reads the next value when it is a string or a number
- * and returns its text: for a string, the decoded contents in a new buffer
- * (*owned, which the caller frees); for a number, its bytes in the input
- * (*owned = NULL). *is_string says which. Returns 1 without consuming
- * anything when the value is neither.
- */
-static int
-pbjson_scalar_text(struct pbjson_parser *ps, const char **s, size_t *n,
-        char **owned, bool *is_string)
-{
-	int c = pbjson_peek(ps);
-
-	*owned = NULL;
-	if (c == '"') {
-		if (pbjson_parse_string(ps, owned, n) != 0) {
-			return -1;
-		}
-		*s = *owned;
-		*is_string = true;
-		return 0;
-	}
-	if (c == '-' || (c >= '0' && c <= '9')) {
-		*n = pbjson_number_len(ps->text + ps->pos, ps->len - ps->pos);
-		if (*n == 0) {
-			return pbjson_syntax(ps, "invalid number");
-		}
-		*s = ps->text + ps->pos;
-		ps->pos += *n;
-		*is_string = false;
-		return 0;
-	}
-	return 1;
-}
-
-/*
  * pbjson_text_to_int converts s[0..n) (a JSON number, or the contents of a
  * string that must be one) to integer type `type` at dst, reporting
  * failures against the current path.
@@ -616,19 +349,19 @@ pbjson_text_to_int(struct pbjson_parser *ps, ProtobufCType type, const char *s,
 	char snip[PBJSON_SNIP_MAX];
 	uint64_t mag;
 	bool neg;
-	int r;
+	clm_err e;
 
 	pbjson_snip(snip, s, n);
-	if (n == 0 || pbjson_number_len(s, n) != n) {
+	if (n == 0 || jsonlex_number_len(s, n) != n) {
 		return pbjson_field_error(
 		        ps, "invalid %s '%s'", pbjson_type_name(type), snip);
 	}
-	r = pbjson_exact_int(s, n, &neg, &mag);
-	if (r == PBJSON_NOT_INTEGER) {
+	e = jsonlex_int(s, n, &neg, &mag);
+	if (e == CLM_INVALID_ARGUMENT) {
 		return pbjson_field_error(
 		        ps, "expected an integer, got '%s'", snip);
 	}
-	if (r == PBJSON_TOO_BIG || !pbjson_store_int(type, neg, mag, dst)) {
+	if (e != CLM_OK || !pbjson_store_int(type, neg, mag, dst)) {
 		return pbjson_field_error(ps, "value '%s' out of range for %s",
 		        snip, pbjson_type_name(type));
 	}
@@ -682,7 +415,7 @@ pbjson_parse_real(struct pbjson_parser *ps, ProtobufCType type, void *dst)
 		d = -INFINITY;
 	} else {
 		pbjson_snip(snip, s, n);
-		if (n == 0 || pbjson_number_len(s, n) != n) {
+		if (n == 0 || jsonlex_number_len(s, n) != n) {
 			free(owned);
 			return pbjson_field_error(
 			        ps, "expected a number, got '%s'", snip);
@@ -724,11 +457,11 @@ pbjson_parse_real(struct pbjson_parser *ps, ProtobufCType type, void *dst)
 static int
 pbjson_parse_bool(struct pbjson_parser *ps, protobuf_c_boolean *dst)
 {
-	if (pbjson_literal(ps, "true")) {
+	if (jsonlex_literal(&ps->lx, "true")) {
 		*dst = 1;
 		return 0;
 	}
-	if (pbjson_literal(ps, "false")) {
+	if (jsonlex_literal(&ps->lx, "false")) {
 		*dst = 0;
 		return 0;
 	}
@@ -760,7 +493,7 @@ pbjson_parse_enum(struct pbjson_parser *ps, const ProtobufCEnumDescriptor *ed,
 	if (ev != NULL) {
 		*dst = ev->value;
 		r = 0;
-	} else if (n > 0 && pbjson_number_len(s, n) == n) {
+	} else if (n > 0 && jsonlex_number_len(s, n) == n) {
 		/* A number, or a string holding one, as protoc accepts. */
 		r = pbjson_text_to_int(ps, PROTOBUF_C_TYPE_ENUM, s, n, dst);
 	} else {
@@ -782,7 +515,7 @@ pbjson_parse_cstring(struct pbjson_parser *ps, char **dst)
 	char *s;
 	size_t n;
 
-	if (pbjson_peek(ps) != '"') {
+	if (jsonlex_peek(&ps->lx) != '"') {
 		return pbjson_field_error(ps, "expected a string");
 	}
 	if (pbjson_parse_string(ps, &s, &n) != 0) {
@@ -827,7 +560,7 @@ pbjson_parse_bytes(struct pbjson_parser *ps, ProtobufCBinaryData *dst)
 	uint8_t *data = NULL;
 	uint32_t acc = 0;
 
-	if (pbjson_peek(ps) != '"') {
+	if (jsonlex_peek(&ps->lx) != '"') {
 		return pbjson_field_error(ps, "expected a base64 string");
 	}
 	if (pbjson_parse_string(ps, &s, &n) != 0) {
@@ -929,7 +662,7 @@ pbjson_parse_value(struct pbjson_parser *ps, ProtobufCType type,
 	case PROTOBUF_C_TYPE_MESSAGE: {
 		ProtobufCMessage **pm = dst;
 
-		if (pbjson_peek(ps) != '{') {
+		if (jsonlex_peek(&ps->lx) != '{') {
 			return pbjson_field_error(ps, "expected an object");
 		}
 		if (*pm == NULL && (*pm = pbjson_new_message(tdesc)) == NULL) {
@@ -972,24 +705,15 @@ pbjson_parse_array(struct pbjson_parser *ps, const ProtobufCFieldDescriptor *f,
 	void **arr = PBJSON_MEMBER(msg, f->offset);
 	size_t size = pbjson_type_size(f->type), cap = 0, mark = ps->pathlen;
 	void *na;
+	int r;
 
-	if (pbjson_peek(ps) != '[') {
+	if (jsonlex_peek(&ps->lx) != '[') {
 		return pbjson_field_error(ps, "expected an array");
 	}
-	if (pbjson_enter(ps) != 0) {
-		return -1;
-	}
-	ps->pos++;
-	pbjson_ws(ps);
-	if (pbjson_peek(ps) == ']') {
-		ps->pos++;
-		ps->depth--;
-		return 0;
-	}
-	for (;;) {
+	for (r = pbjson_open(ps, ']'); r == 0; r = pbjson_next(ps, ']')) {
 		pbjson_path_index(ps, *n);
-		pbjson_ws(ps);
-		if (pbjson_literal(ps, "null")) {
+		jsonlex_ws(&ps->lx);
+		if (jsonlex_literal(&ps->lx, "null")) {
 			return pbjson_field_error(
 			        ps, "null is not allowed in an array");
 		}
@@ -1009,16 +733,9 @@ pbjson_parse_array(struct pbjson_parser *ps, const ProtobufCFieldDescriptor *f,
 			return -1;
 		}
 		pbjson_path_restore(ps, mark);
-		pbjson_ws(ps);
-		if (pbjson_peek(ps) == ',') {
-			ps->pos++;
-			continue;
-		}
-		if (pbjson_peek(ps) == ']') {
-			ps->pos++;
-			break;
-		}
-		return pbjson_syntax(ps, "expected ',' or ']'");
+	}
+	if (r < 0) {
+		return -1;
 	}
 	ps->depth--;
 	return 0;
@@ -1135,42 +852,22 @@ pbjson_parse_map(struct pbjson_parser *ps, const ProtobufCFieldDescriptor *f,
 	ProtobufCMessage ***arr = PBJSON_MEMBER(msg, f->offset);
 	struct pbjson_map_key *keys = NULL;
 	size_t cap = 0, kcap = 0, mark = ps->pathlen;
-	int rc = -1;
+	int r, rc = -1;
 
-	if (pbjson_peek(ps) != '{') {
+	if (jsonlex_peek(&ps->lx) != '{') {
 		return pbjson_field_error(ps, "expected an object");
 	}
-	if (pbjson_enter(ps) != 0) {
-		return -1;
-	}
-	ps->pos++;
-	pbjson_ws(ps);
-	if (pbjson_peek(ps) == '}') {
-		ps->pos++;
-		ps->depth--;
-		return 0;
-	}
-	for (;;) {
+	for (r = pbjson_open(ps, '}'); r == 0; r = pbjson_next(ps, '}')) {
 		ProtobufCMessage *e;
 		char *key;
 		size_t keylen;
 		void *na;
 
-		pbjson_ws(ps);
-		if (pbjson_peek(ps) != '"') {
-			pbjson_syntax(ps, "expected a string key");
+		if (pbjson_member_name(
+		            ps, "expected a string key", &key, &keylen)
+		        != 0) {
 			goto out;
 		}
-		if (pbjson_parse_string(ps, &key, &keylen) != 0) {
-			goto out;
-		}
-		pbjson_ws(ps);
-		if (pbjson_peek(ps) != ':') {
-			free(key);
-			pbjson_syntax(ps, "expected ':'");
-			goto out;
-		}
-		ps->pos++;
 		pbjson_path_put(ps, "[", 1);
 		pbjson_path_put(ps, key, keylen);
 		pbjson_path_put(ps, "]", 1);
@@ -1195,8 +892,8 @@ pbjson_parse_map(struct pbjson_parser *ps, const ProtobufCFieldDescriptor *f,
 		        != 0) {
 			goto out;
 		}
-		pbjson_ws(ps);
-		if (pbjson_literal(ps, "null")) {
+		jsonlex_ws(&ps->lx);
+		if (jsonlex_literal(&ps->lx, "null")) {
 			pbjson_field_error(
 			        ps, "null is not allowed as a map value");
 			goto out;
@@ -1207,19 +904,8 @@ pbjson_parse_map(struct pbjson_parser *ps, const ProtobufCFieldDescriptor *f,
 			goto out;
 		}
 		pbjson_path_restore(ps, mark);
-		pbjson_ws(ps);
-		if (pbjson_peek(ps) == ',') {
-			ps->pos++;
-			continue;
-		}
-		if (pbjson_peek(ps) == '}') {
-			ps->pos++;
-			break;
-		}
-		pbjson_syntax(ps, "expected ',' or '}'");
-		goto out;
 	}
-	if (pbjson_check_map_keys(ps, keys, *n) != 0) {
+	if (r < 0 || pbjson_check_map_keys(ps, keys, *n) != 0) {
 		goto out;
 	}
 	ps->depth--;
@@ -1267,8 +953,8 @@ pbjson_parse_field(struct pbjson_parser *ps,
 {
 	void *q = PBJSON_MEMBER(msg, f->quantifier_offset);
 
-	pbjson_ws(ps);
-	if (pbjson_literal(ps, "null")) {
+	jsonlex_ws(&ps->lx);
+	if (jsonlex_literal(&ps->lx, "null")) {
 		return 0;
 	}
 	if (f->label == PROTOBUF_C_LABEL_REPEATED) {
@@ -1313,41 +999,26 @@ pbjson_parse_object(struct pbjson_parser *ps,
 	size_t mark = ps->pathlen;
 	unsigned char *seen;
 	unsigned i;
-	int rc = -1;
+	int r, rc = -1;
 
-	if (pbjson_enter(ps) != 0) {
+	r = pbjson_open(ps, '}');
+	if (r < 0) {
 		return -1;
 	}
-	ps->pos++;
 	seen = calloc(desc->n_fields / 8 + 1, 1);
 	if (seen == NULL) {
 		return pbjson_oom(ps);
 	}
-	pbjson_ws(ps);
-	if (pbjson_peek(ps) == '}') {
-		ps->pos++;
-		goto done;
-	}
-	for (;;) {
+	for (; r == 0; r = pbjson_next(ps, '}')) {
 		const ProtobufCFieldDescriptor *f;
 		char *key;
 		size_t keylen, idx;
 
-		pbjson_ws(ps);
-		if (pbjson_peek(ps) != '"') {
-			pbjson_syntax(ps, "expected a member name");
+		if (pbjson_member_name(
+		            ps, "expected a member name", &key, &keylen)
+		        != 0) {
 			goto out;
 		}
-		if (pbjson_parse_string(ps, &key, &keylen) != 0) {
-			goto out;
-		}
-		pbjson_ws(ps);
-		if (pbjson_peek(ps) != ':') {
-			free(key);
-			pbjson_syntax(ps, "expected ':'");
-			goto out;
-		}
-		ps->pos++;
 		f = pbjson_find_field(desc, key, keylen);
 		if (ps->pathlen > 0) {
 			pbjson_path_put(ps, ".", 1);
@@ -1368,19 +1039,10 @@ pbjson_parse_object(struct pbjson_parser *ps,
 			goto out;
 		}
 		pbjson_path_restore(ps, mark);
-		pbjson_ws(ps);
-		if (pbjson_peek(ps) == ',') {
-			ps->pos++;
-			continue;
-		}
-		if (pbjson_peek(ps) == '}') {
-			ps->pos++;
-			break;
-		}
-		pbjson_syntax(ps, "expected ',' or '}'");
+	}
+	if (r < 0) {
 		goto out;
 	}
-done:
 	for (i = 0; i < desc->n_fields; i++) {
 		if (desc->fields[i].label == PROTOBUF_C_LABEL_REQUIRED
 		        && !(seen[i / 8] & (1u << i % 8))) {
@@ -1409,16 +1071,15 @@ pbjson_parse(const char *text, size_t len,
 	ProtobufCMessage *msg;
 
 	memset(&ps, 0, sizeof(ps));
-	ps.text = text != NULL ? text : "";
-	ps.len = text != NULL ? len : 0;
+	jsonlex_init(&ps.lx, text != NULL ? text : "", text != NULL ? len : 0);
 	ps.err = err;
 	ps.errlen = errlen;
 	if (err != NULL && errlen > 0) {
 		err[0] = '\0';
 	}
 
-	pbjson_ws(&ps);
-	if (pbjson_peek(&ps) != '{') {
+	jsonlex_ws(&ps.lx);
+	if (jsonlex_peek(&ps.lx) != '{') {
 		return pbjson_syntax(&ps, "expected '{'");
 	}
 	msg = pbjson_new_message(desc);
@@ -1428,8 +1089,8 @@ pbjson_parse(const char *text, size_t len,
 	if (pbjson_parse_object(&ps, desc, msg) != 0) {
 		goto fail;
 	}
-	pbjson_ws(&ps);
-	if (ps.pos < ps.len) {
+	jsonlex_ws(&ps.lx);
+	if (ps.lx.pos < ps.lx.len) {
 		pbjson_syntax(&ps, "unexpected data after the object");
 		goto fail;
 	}
