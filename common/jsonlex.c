@@ -192,8 +192,7 @@ jsonlex_string(struct jsonlex *lx, char **out, size_t *outlen)
 }
 
 clm_err
-jsonlex_scalar(struct jsonlex *lx, const char **s, size_t *n, char **owned,
-        bool *is_string)
+jsonlex_scalar(struct jsonlex *lx, struct jsonlex_text *t)
 {
 	int c = jsonlex_peek(lx);
 	size_t len;
@@ -205,9 +204,7 @@ jsonlex_scalar(struct jsonlex *lx, const char **s, size_t *n, char **owned,
 		if (e != CLM_OK) {
 			return e;
 		}
-		*s = *owned = str;
-		*n = len;
-		*is_string = true;
+		*t = (struct jsonlex_text) { str, len, str, true };
 		return CLM_OK;
 	}
 	if (c != '-' && (c < '0' || c > '9')) {
@@ -217,10 +214,7 @@ jsonlex_scalar(struct jsonlex *lx, const char **s, size_t *n, char **owned,
 	if (len == 0) {
 		return jsonlex_fail(lx, "invalid number");
 	}
-	*s = lx->text + lx->pos;
-	*n = len;
-	*owned = NULL;
-	*is_string = false;
+	*t = (struct jsonlex_text) { lx->text + lx->pos, len, NULL, false };
 	lx->pos += len;
 	return CLM_OK;
 }

@@ -62,17 +62,23 @@ bool jsonlex_literal(struct jsonlex *lx, const char *lit);
  */
 clm_err jsonlex_string(struct jsonlex *lx, char **out, size_t *outlen);
 
+/* The text of a string or a number, as jsonlex_scalar reads it. */
+struct jsonlex_text {
+	const char *s; /* the text, n bytes */
+	size_t n;
+	char *owned;    /* a string's s, to free; NULL for a number */
+	bool is_string; /* s is a string's decoded contents, NUL-terminated */
+};
+
 /*
- * jsonlex_scalar reads the next value when it is a string or a number and
- * gives its text as *s, *n: for a string, its decoded contents in a new
- * buffer, also stored in *owned for the caller to free; for a number, its
- * bytes in the input, and *owned = NULL. *is_string says which. Returns
- * CLM_NOT_FOUND, consuming nothing, when the next value is neither (a
- * keyword, an object, an array, or the end), besides the errors above
- * ("invalid number" is one).
+ * jsonlex_scalar reads the next value when it is a string or a number into
+ * *t: for a string, its decoded contents in a new buffer, t->owned, which
+ * the caller frees; for a number, its bytes in the input (valid as long as
+ * the input). Returns CLM_NOT_FOUND, consuming nothing, when the next
+ * value is neither (a keyword, an object, an array, or the end), besides
+ * the errors above ("invalid number" is one).
  */
-clm_err jsonlex_scalar(struct jsonlex *lx, const char **s, size_t *n,
-        char **owned, bool *is_string);
+clm_err jsonlex_scalar(struct jsonlex *lx, struct jsonlex_text *t);
 
 /*
  * jsonlex_number_len returns the length of the JSON number at the start of

@@ -87,9 +87,12 @@ pbjson_is_map(const ProtobufCMessageDescriptor *parent,
 	        && strcmp(e->name + plen + 1, e->short_name) == 0;
 }
 
-/* pbjson_type_size is the size of one element of a repeated field. */
-size_t
-pbjson_type_size(ProtobufCType type)
+/*
+ * pbjson_int_bits returns the width of an integer type, 32 or 64, or 0 for
+ * a type that is not one of the ten integer types.
+ */
+int
+pbjson_int_bits(ProtobufCType type)
 {
 	switch (type) {
 	case PROTOBUF_C_TYPE_INT32:
@@ -97,14 +100,25 @@ pbjson_type_size(ProtobufCType type)
 	case PROTOBUF_C_TYPE_SFIXED32:
 	case PROTOBUF_C_TYPE_UINT32:
 	case PROTOBUF_C_TYPE_FIXED32:
-	case PROTOBUF_C_TYPE_ENUM:
-		return sizeof(int32_t);
+		return 32;
 	case PROTOBUF_C_TYPE_INT64:
 	case PROTOBUF_C_TYPE_SINT64:
 	case PROTOBUF_C_TYPE_SFIXED64:
 	case PROTOBUF_C_TYPE_UINT64:
 	case PROTOBUF_C_TYPE_FIXED64:
-		return sizeof(int64_t);
+		return 64;
+	default:
+		return 0;
+	}
+}
+
+/* pbjson_type_size is the size of one element of a repeated field. */
+size_t
+pbjson_type_size(ProtobufCType type)
+{
+	switch (type) {
+	case PROTOBUF_C_TYPE_ENUM:
+		return sizeof(int32_t);
 	case PROTOBUF_C_TYPE_FLOAT:
 		return sizeof(float);
 	case PROTOBUF_C_TYPE_DOUBLE:
@@ -117,8 +131,10 @@ pbjson_type_size(ProtobufCType type)
 		return sizeof(ProtobufCBinaryData);
 	case PROTOBUF_C_TYPE_MESSAGE:
 		return sizeof(ProtobufCMessage *);
+	default:
+		/* An integer (int32_t or int64_t); 0 for an unknown type. */
+		return (size_t) pbjson_int_bits(type) / 8;
 	}
-	return 0;
 }
 
 /* pbjson_type_name names an integer type in error messages. */
@@ -183,13 +199,4 @@ pbjson_int_text(ProtobufCType type, const void *m, char *buf, size_t size)
 		break;
 	}
 	return buf;
-}
-
-bool
-pbjson_is_64bit(ProtobufCType type)
-{
-	return type == PROTOBUF_C_TYPE_INT64 || type == PROTOBUF_C_TYPE_SINT64
-	        || type == PROTOBUF_C_TYPE_SFIXED64
-	        || type == PROTOBUF_C_TYPE_UINT64
-	        || type == PROTOBUF_C_TYPE_FIXED64;
 }

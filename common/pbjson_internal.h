@@ -26,10 +26,10 @@
 
 bool pbjson_is_map(const ProtobufCMessageDescriptor *parent,
         const ProtobufCFieldDescriptor *f);
+int pbjson_int_bits(ProtobufCType type);
 size_t pbjson_type_size(ProtobufCType type);
 const char *pbjson_type_name(ProtobufCType type);
 const char *pbjson_int_text(
         ProtobufCType type, const void *m, char *buf, size_t size);
-bool pbjson_is_64bit(ProtobufCType type);
 
 #endif /* CLM_PBJSON_INTERNAL_H */

@@ -179,6 +179,16 @@ pbjson_path_index(struct pbjson_parser *ps, size_t i)
 	pbjson_path_put(ps, buf, strlen(buf));
 }
 
+/* pbjson_path_member appends the member name s[0..n): "a" or "x.a". */
+static void
+pbjson_path_member(struct pbjson_parser *ps, const char *s, size_t n)
+{
+	if (ps->pathlen > 0) {
+		pbjson_path_put(ps, ".", 1);
+	}
+	pbjson_path_put(ps, s, n);
+}
+
 static int
 pbjson_enter(struct pbjson_parser *ps)
 {
@@ -250,17 +260,20 @@ pbjson_parse_string(struct pbjson_parser *ps, char **out, size_t *outlen)
 }
 
 /*
- * pbjson_scalar_text is jsonlex_scalar, reporting its errors: returns 0, 1
- * (nothing read) when the next value is neither a string nor a number, or
- * -1.
+ * pbjson_scalar_text is jsonlex_scalar, reporting its errors; when the
+ * next value is neither a string nor a number, the error is the field's
+ * `expected`. Returns 0 or -1.
  */
 static int
-pbjson_scalar_text(struct pbjson_parser *ps, const char **s, size_t *n,
-        char **owned, bool *is_string)
+pbjson_scalar_text(
+        struct pbjson_parser *ps, const char *expected, struct jsonlex_text *t)
 {
-	clm_err e = jsonlex_scalar(&ps->lx, s, n, owned, is_string);
+	clm_err e = jsonlex_scalar(&ps->lx, t);
 
-	return e == CLM_NOT_FOUND ? 1 : pbjson_lexed(ps, e);
+	if (e == CLM_NOT_FOUND) {
+		return pbjson_field_error(ps, "%s", expected);
+	}
+	return pbjson_lexed(ps, e);
 }
 
 /*
@@ -326,7 +339,7 @@ pbjson_store_int(ProtobufCType type, bool neg, uint64_t mag, void *dst)
 		return false;
 	}
 	v = neg ? -(int64_t) (mag - 1) - 1 : (int64_t) mag;
-	if (pbjson_is_64bit(type)) {
+	if (pbjson_int_bits(type) == 64) {
 		*(int64_t *) dst = v;
 		return true;
 	}
@@ -371,21 +384,14 @@ pbjson_text_to_int(struct pbjson_parser *ps, ProtobufCType type, const char *s,
 static int
 pbjson_parse_int(struct pbjson_parser *ps, ProtobufCType type, void *dst)
 {
-	const char *s;
-	char *owned;
-	size_t n;
-	bool is_string;
+	struct jsonlex_text t;
 	int r;
 
-	r = pbjson_scalar_text(ps, &s, &n, &owned, &is_string);
-	if (r < 0) {
+	if (pbjson_scalar_text(ps, "expected an integer", &t) != 0) {
 		return -1;
 	}
-	if (r > 0) {
-		return pbjson_field_error(ps, "expected an integer");
-	}
-	r = pbjson_text_to_int(ps, type, s, n, dst);
-	free(owned);
+	r = pbjson_text_to_int(ps, type, t.s, t.n, dst);
+	free(t.owned);
 	return r;
 }
 
@@ -393,59 +399,53 @@ static int
 pbjson_parse_real(struct pbjson_parser *ps, ProtobufCType type, void *dst)
 {
 	bool is_float = type == PROTOBUF_C_TYPE_FLOAT;
-	char local[64], snip[PBJSON_SNIP_MAX], *owned, *z = NULL;
-	const char *s;
-	size_t n;
-	bool is_string;
+	char local[64], snip[PBJSON_SNIP_MAX], *z = NULL;
+	struct jsonlex_text t;
 	double d;
 	int r;
 
-	r = pbjson_scalar_text(ps, &s, &n, &owned, &is_string);
-	if (r < 0) {
+	if (pbjson_scalar_text(ps, "expected a number", &t) != 0) {
 		return -1;
 	}
-	if (r > 0) {
-		return pbjson_field_error(ps, "expected a number");
-	}
-	if (is_string && strcmp(s, "NaN") == 0 && n == 3) {
+	if (t.is_string && strcmp(t.s, "NaN") == 0 && t.n == 3) {
 		d = NAN;
-	} else if (is_string && strcmp(s, "Infinity") == 0 && n == 8) {
+	} else if (t.is_string && strcmp(t.s, "Infinity") == 0 && t.n == 8) {
 		d = INFINITY;
-	} else if (is_string && strcmp(s, "-Infinity") == 0 && n == 9) {
+	} else if (t.is_string && strcmp(t.s, "-Infinity") == 0 && t.n == 9) {
 		d = -INFINITY;
 	} else {
-		pbjson_snip(snip, s, n);
-		if (n == 0 || jsonlex_number_len(s, n) != n) {
-			free(owned);
+		pbjson_snip(snip, t.s, t.n);
+		if (t.n == 0 || jsonlex_number_len(t.s, t.n) != t.n) {
+			free(t.owned);
 			return pbjson_field_error(
 			        ps, "expected a number, got '%s'", snip);
 		}
 		/* strtod needs a terminated copy of a number in the input. */
-		if (is_string) {
-			z = owned;
-		} else if (n < sizeof(local)) {
+		if (t.is_string) {
+			z = t.owned;
+		} else if (t.n < sizeof(local)) {
 			z = local;
-		} else if ((z = malloc(n + 1)) == NULL) {
+		} else if ((z = malloc(t.n + 1)) == NULL) {
 			return pbjson_oom(ps);
 		}
-		if (z != owned) {
-			memcpy(z, s, n);
-			z[n] = '\0';
+		if (z != t.owned) {
+			memcpy(z, t.s, t.n);
+			z[t.n] = '\0';
 		}
 		errno = 0;
 		d = is_float ? strtof(z, NULL) : strtod(z, NULL);
 		r = errno == ERANGE && isinf(d);
-		if (z != local && z != owned) {
+		if (z != local && z != t.owned) {
 			free(z);
 		}
 		if (r) {
-			free(owned);
+			free(t.owned);
 			return pbjson_field_error(ps,
 			        "value '%s' out of range for %s", snip,
 			        pbjson_type_name(type));
 		}
 	}
-	free(owned);
+	free(t.owned);
 	if (is_float) {
 		*(float *) dst = (float) d;
 	} else {
@@ -473,34 +473,29 @@ pbjson_parse_enum(struct pbjson_parser *ps, const ProtobufCEnumDescriptor *ed,
         int32_t *dst)
 {
 	const ProtobufCEnumValue *ev = NULL;
-	char snip[PBJSON_SNIP_MAX], *owned;
-	const char *s;
-	size_t n;
-	bool is_string;
+	char snip[PBJSON_SNIP_MAX];
+	struct jsonlex_text t;
 	int r;
 
-	r = pbjson_scalar_text(ps, &s, &n, &owned, &is_string);
-	if (r < 0) {
+	if (pbjson_scalar_text(ps, "expected an enum value name or number", &t)
+	        != 0) {
 		return -1;
 	}
-	if (r > 0) {
-		return pbjson_field_error(
-		        ps, "expected an enum value name or number");
-	}
-	if (is_string && memchr(s, '\0', n) == NULL) {
-		ev = protobuf_c_enum_descriptor_get_value_by_name(ed, s);
+	if (t.is_string && memchr(t.s, '\0', t.n) == NULL) {
+		ev = protobuf_c_enum_descriptor_get_value_by_name(ed, t.s);
 	}
 	if (ev != NULL) {
 		*dst = ev->value;
 		r = 0;
-	} else if (n > 0 && jsonlex_number_len(s, n) == n) {
+	} else if (t.n > 0 && jsonlex_number_len(t.s, t.n) == t.n) {
 		/* A number, or a string holding one, as protoc accepts. */
-		r = pbjson_text_to_int(ps, PROTOBUF_C_TYPE_ENUM, s, n, dst);
+		r = pbjson_text_to_int(
+		        ps, PROTOBUF_C_TYPE_ENUM, t.s, t.n, dst);
 	} else {
-		pbjson_snip(snip, s, n);
+		pbjson_snip(snip, t.s, t.n);
 		r = pbjson_field_error(ps, "unknown enum value '%s'", snip);
 	}
-	free(owned);
+	free(t.owned);
 	return r;
 }
 
@@ -636,18 +631,10 @@ static int
 pbjson_parse_value(struct pbjson_parser *ps, ProtobufCType type,
         const void *tdesc, void *dst)
 {
-	switch (type) {
-	case PROTOBUF_C_TYPE_INT32:
-	case PROTOBUF_C_TYPE_SINT32:
-	case PROTOBUF_C_TYPE_SFIXED32:
-	case PROTOBUF_C_TYPE_UINT32:
-	case PROTOBUF_C_TYPE_FIXED32:
-	case PROTOBUF_C_TYPE_INT64:
-	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
+	if (pbjson_int_bits(type) != 0) {
 		return pbjson_parse_int(ps, type, dst);
+	}
+	switch (type) {
 	case PROTOBUF_C_TYPE_FLOAT:
 	case PROTOBUF_C_TYPE_DOUBLE:
 		return pbjson_parse_real(ps, type, dst);
@@ -670,6 +657,8 @@ pbjson_parse_value(struct pbjson_parser *ps, ProtobufCType type,
 		}
 		return pbjson_parse_object(ps, tdesc, *pm);
 	}
+	default:
+		break;
 	}
 	return pbjson_field_error(ps, "unsupported field type");
 }
@@ -1020,10 +1009,7 @@ pbjson_parse_object(struct pbjson_parser *ps,
 			goto out;
 		}
 		f = pbjson_find_field(desc, key, keylen);
-		if (ps->pathlen > 0) {
-			pbjson_path_put(ps, ".", 1);
-		}
-		pbjson_path_put(ps, key, keylen);
+		pbjson_path_member(ps, key, keylen);
 		free(key);
 		if (f == NULL) {
 			pbjson_error(ps, "unknown field '%s'", ps->path);
@@ -1046,10 +1032,7 @@ pbjson_parse_object(struct pbjson_parser *ps,
 	for (i = 0; i < desc->n_fields; i++) {
 		if (desc->fields[i].label == PROTOBUF_C_LABEL_REQUIRED
 		        && !(seen[i / 8] & (1u << i % 8))) {
-			if (ps->pathlen > 0) {
-				pbjson_path_put(ps, ".", 1);
-			}
-			pbjson_path_put(ps, desc->fields[i].name,
+			pbjson_path_member(ps, desc->fields[i].name,
 			        strlen(desc->fields[i].name));
 			pbjson_field_error(ps, "required field is missing");
 			goto out;

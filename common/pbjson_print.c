@@ -170,24 +170,16 @@ pbjson_print_value(struct pbjson_printer *pr, ProtobufCType type,
         const void *tdesc, const void *m)
 {
 	char buf[32];
+	int bits = pbjson_int_bits(type);
 
+	if (bits != 0) {
+		/* 64-bit integers are strings, as proto3 JSON has them. */
+		pbjson_puts(pr, bits == 64 ? "\"" : "");
+		pbjson_puts(pr, pbjson_int_text(type, m, buf, sizeof(buf)));
+		pbjson_puts(pr, bits == 64 ? "\"" : "");
+		return;
+	}
 	switch (type) {
-	case PROTOBUF_C_TYPE_INT32:
-	case PROTOBUF_C_TYPE_SINT32:
-	case PROTOBUF_C_TYPE_SFIXED32:
-	case PROTOBUF_C_TYPE_UINT32:
-	case PROTOBUF_C_TYPE_FIXED32:
-		pbjson_puts(pr, pbjson_int_text(type, m, buf, sizeof(buf)));
-		break;
-	case PROTOBUF_C_TYPE_INT64:
-	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
-		pbjson_put(pr, "\"", 1);
-		pbjson_puts(pr, pbjson_int_text(type, m, buf, sizeof(buf)));
-		pbjson_put(pr, "\"", 1);
-		break;
 	case PROTOBUF_C_TYPE_FLOAT:
 		pbjson_print_real(pr, *(const float *) m, true);
 		break;
@@ -233,6 +225,8 @@ pbjson_print_value(struct pbjson_printer *pr, ProtobufCType type,
 		}
 		break;
 	}
+	default:
+		break;
 	}
 }
 
