@@ -6,7 +6,8 @@
  * each one, so the printers need no error paths.
  *
  * Parsing is one recursive-descent pass that writes straight into the
- * message, guided by the descriptor: there is no intermediate tree. Because
+ * message, guided by the descriptor: there is no intermediate tree. The
+ * tokens (whitespace, keywords, numbers, strings) come from jsonlex. Because
  * unknown members are an error, every nested object or array corresponds to
  * a level of the schema, and the depth counter bounds the recursion even for
  * recursive message types. The invariant that keeps errors leak-free: the
@@ -30,43 +31,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "camel.h"
+
 /*
  * Helpers shared by printing and parsing.
  */
-
-/*
- * pbjson_camel_prefix compares the JSON spelling of the .proto name `name`
- * with the start of s[0..n). The JSON spelling is protoc's: each '_' is
- * dropped and the letter after it upper-cased (customer_id -> customerId);
- * upper_first also upper-cases the first letter, which gives the map entry
- * type names (properties -> PropertiesEntry). Returns the length of the
- * spelling when it is a prefix of s, or SIZE_MAX when it is not.
- */
-size_t
-pbjson_camel_prefix(
-        const char *name, bool upper_first, const char *s, size_t n)
-{
-	bool up = upper_first;
-	size_t k = 0;
-
-	for (; *name != '\0'; name++) {
-		char c = *name;
-
-		if (c == '_') {
-			up = true;
-			continue;
-		}
-		if (up && c >= 'a' && c <= 'z') {
-			c = (char) (c - 'a' + 'A');
-		}
-		up = false;
-		if (k >= n || s[k] != c) {
-			return SIZE_MAX;
-		}
-		k++;
-	}
-	return k;
-}
 
 /*
  * pbjson_is_map tells whether field f of message type parent is a map.
@@ -108,8 +77,7 @@ pbjson_is_map(const ProtobufCMessageDescriptor *parent,
 	default:
 		break;
 	}
-	k = pbjson_camel_prefix(
-	        f->name, true, e->short_name, strlen(e->short_name));
+	k = camel_prefix(f->name, true, e->short_name, strlen(e->short_name));
 	if (k == SIZE_MAX || strcmp(e->short_name + k, "Entry") != 0) {
 		return false;
 	}
@@ -120,43 +88,11 @@ pbjson_is_map(const ProtobufCMessageDescriptor *parent,
 }
 
 /*
- * pbjson_utf8_seq returns the length of the well-formed UTF-8 sequence at
- * s[0..n), or 0 when there is none: RFC 3629 excludes overlong forms,
- * surrogates and code points above U+10FFFF.
+ * pbjson_int_bits returns the width of an integer type, 32 or 64, or 0 for
+ * a type that is not one of the ten integer types.
  */
-size_t
-pbjson_utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-
-	if (c < 0x80) {
-		return 1;
-	}
-	if (c < 0xC2 || c > 0xF4) {
-		return 0;
-	}
-	if (c < 0xE0) {
-		return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
-	}
-	if (c < 0xF0) {
-		if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80
-		        || (c == 0xE0 && s[1] < 0xA0)
-		        || (c == 0xED && s[1] >= 0xA0)) {
-			return 0;
-		}
-		return 3;
-	}
-	if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80
-	        || (s[3] & 0xC0) != 0x80 || (c == 0xF0 && s[1] < 0x90)
-	        || (c == 0xF4 && s[1] >= 0x90)) {
-		return 0;
-	}
-	return 4;
-}
-
-/* pbjson_type_size is the size of one element of a repeated field. */
-size_t
-pbjson_type_size(ProtobufCType type)
+int
+pbjson_int_bits(ProtobufCType type)
 {
 	switch (type) {
 	case PROTOBUF_C_TYPE_INT32:
@@ -164,14 +100,25 @@ pbjson_type_size(ProtobufCType type)
 	case PROTOBUF_C_TYPE_SFIXED32:
 	case PROTOBUF_C_TYPE_UINT32:
 	case PROTOBUF_C_TYPE_FIXED32:
-	case PROTOBUF_C_TYPE_ENUM:
-		return sizeof(int32_t);
+		return 32;
 	case PROTOBUF_C_TYPE_INT64:
 	case PROTOBUF_C_TYPE_SINT64:
 	case PROTOBUF_C_TYPE_SFIXED64:
 	case PROTOBUF_C_TYPE_UINT64:
 	case PROTOBUF_C_TYPE_FIXED64:
-		return sizeof(int64_t);
+		return 64;
+	default:
+		return 0;
+	}
+}
+
+/* pbjson_type_size is the size of one element of a repeated field. */
+size_t
+pbjson_type_size(ProtobufCType type)
+{
+	switch (type) {
+	case PROTOBUF_C_TYPE_ENUM:
+		return sizeof(int32_t);
 	case PROTOBUF_C_TYPE_FLOAT:
 		return sizeof(float);
 	case PROTOBUF_C_TYPE_DOUBLE:
@@ -184,8 +131,10 @@ pbjson_type_size(ProtobufCType type)
 		return sizeof(ProtobufCBinaryData);
 	case PROTOBUF_C_TYPE_MESSAGE:
 		return sizeof(ProtobufCMessage *);
+	default:
+		/* An integer (int32_t or int64_t); 0 for an unknown type. */
+		return (size_t) pbjson_int_bits(type) / 8;
 	}
-	return 0;
 }
 
 /* pbjson_type_name names an integer type in error messages. */
@@ -250,13 +199,4 @@ pbjson_int_text(ProtobufCType type, const void *m, char *buf, size_t size)
 		break;
 	}
 	return buf;
-}
-
-bool
-pbjson_is_64bit(ProtobufCType type)
-{
-	return type == PROTOBUF_C_TYPE_INT64 || type == PROTOBUF_C_TYPE_SINT64
-	        || type == PROTOBUF_C_TYPE_SFIXED64
-	        || type == PROTOBUF_C_TYPE_UINT64
-	        || type == PROTOBUF_C_TYPE_FIXED64;
 }

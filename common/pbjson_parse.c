@@ -1,10 +1,10 @@
-/* pbjson: parsing (see pbjson.c for the design). */
+/*
+ * pbjson: parsing (see pbjson.c for the design): the parser's state and
+ * errors, and messages, fields, arrays and maps. Scalar values are read in
+ * pbjson_scalar.c, tokens in jsonlex.c.
+ */
 #include "pbjson_internal.h"
 
-#include <errno.h>
-#include <float.h>
-#include <inttypes.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -12,22 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/*
- * Parsing.
- */
-
-struct pbjson_parser {
-	const char *text;
-	size_t len;
-	size_t pos;     /* next byte to read */
-	unsigned depth; /* objects and arrays open */
-	char *err;      /* caller's buffer, errlen bytes */
-	size_t errlen;
-	bool failed;    /* err holds the first error; keep it */
-	bool path_full; /* path was truncated */
-	size_t pathlen;
-	char path[PBJSON_PATH_MAX]; /* field path of the value being read */
-};
+#include "camel.h"
+#include "jsonlex.h"
 
 /*
  * pbjson_verror writes prefix and the formatted message into the caller's
@@ -64,8 +50,7 @@ pbjson_error(struct pbjson_parser *ps, const char *fmt, ...)
 	return -1;
 }
 
-/* pbjson_field_error prefixes the message with the current field path. */
-static int
+int
 pbjson_field_error(struct pbjson_parser *ps, const char *fmt, ...)
 {
 	char prefix[PBJSON_PATH_MAX + 16];
@@ -82,25 +67,20 @@ pbjson_field_error(struct pbjson_parser *ps, const char *fmt, ...)
 static int
 pbjson_syntax(struct pbjson_parser *ps, const char *what)
 {
-	if (ps->pos >= ps->len) {
+	if (ps->lx.pos >= ps->lx.len) {
 		what = "unexpected end of input";
 	}
 	return pbjson_error(
-	        ps, "invalid JSON at offset %zu: %s", ps->pos, what);
+	        ps, "invalid JSON at offset %zu: %s", ps->lx.pos, what);
 }
 
-static int
+int
 pbjson_oom(struct pbjson_parser *ps)
 {
 	return pbjson_error(ps, "out of memory");
 }
 
-/*
- * pbjson_snip copies s[0..n) into dst (PBJSON_SNIP_MAX bytes) for quoting in
- * an error message: control characters become '?' so that the message stays
- * on one line, and a long value is cut at a character boundary with "...".
- */
-static void
+void
 pbjson_snip(char *dst, const char *s, size_t n)
 {
 	size_t i, k = 0;
@@ -178,38 +158,14 @@ pbjson_path_index(struct pbjson_parser *ps, size_t i)
 	pbjson_path_put(ps, buf, strlen(buf));
 }
 
+/* pbjson_path_member appends the member name s[0..n): "a" or "x.a". */
 static void
-pbjson_ws(struct pbjson_parser *ps)
+pbjson_path_member(struct pbjson_parser *ps, const char *s, size_t n)
 {
-	while (ps->pos < ps->len) {
-		char c = ps->text[ps->pos];
-
-		if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
-			break;
-		}
-		ps->pos++;
+	if (ps->pathlen > 0) {
+		pbjson_path_put(ps, ".", 1);
 	}
-}
-
-/* pbjson_peek returns the next byte, or -1 at the end of the input. */
-static int
-pbjson_peek(const struct pbjson_parser *ps)
-{
-	return ps->pos < ps->len ? (unsigned char) ps->text[ps->pos] : -1;
-}
-
-/* pbjson_literal consumes the keyword lit if it comes next. */
-static bool
-pbjson_literal(struct pbjson_parser *ps, const char *lit)
-{
-	size_t n = strlen(lit);
-
-	if (ps->len - ps->pos >= n
-	        && memcmp(ps->text + ps->pos, lit, n) == 0) {
-		ps->pos += n;
-		return true;
-	}
-	return false;
+	pbjson_path_put(ps, s, n);
 }
 
 static int
@@ -218,678 +174,92 @@ pbjson_enter(struct pbjson_parser *ps)
 	if (ps->depth >= PBJSON_MAX_DEPTH) {
 		return pbjson_error(ps,
 		        "invalid JSON at offset %zu: nesting deeper than %d levels",
-		        ps->pos, PBJSON_MAX_DEPTH);
+		        ps->lx.pos, PBJSON_MAX_DEPTH);
 	}
 	ps->depth++;
 	return 0;
 }
 
-static bool
-pbjson_is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
 /*
- * pbjson_number_len returns the length of the JSON number (RFC 8259
- * grammar: no '+', no leading zeros, digits on both sides of '.') at the
- * start of s[0..n), or 0 when none starts there.
- */
-static size_t
-pbjson_number_len(const char *s, size_t n)
-{
-	size_t i = 0;
-
-	if (i < n && s[i] == '-') {
-		i++;
-	}
-	if (i >= n || !pbjson_is_digit(s[i])) {
-		return 0;
-	}
-	if (s[i] == '0') {
-		i++;
-	} else {
-		while (i < n && pbjson_is_digit(s[i])) {
-			i++;
-		}
-	}
-	if (i < n && s[i] == '.') {
-		i++;
-		if (i >= n || !pbjson_is_digit(s[i])) {
-			return 0;
-		}
-		while (i < n && pbjson_is_digit(s[i])) {
-			i++;
-		}
-	}
-	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-		i++;
-		if (i < n && (s[i] == '+' || s[i] == '-')) {
-			i++;
-		}
-		if (i >= n || !pbjson_is_digit(s[i])) {
-			return 0;
-		}
-		while (i < n && pbjson_is_digit(s[i])) {
-			i++;
-		}
-	}
-	return i;
-}
-
-/*
- * pbjson_exact_int converts the JSON number s[0..n) (one that
- * pbjson_number_len accepts whole) to a sign and a 64-bit magnitude,
- * exactly: "1e3" and "1.50e2" are integers, "1.5" is not, and a number of
- * any length or exponent is judged without rounding through a double (which
- * would misread integers above 2^53). Returns 0, PBJSON_NOT_INTEGER or
- * PBJSON_TOO_BIG.
+ * pbjson_open enters the object or array whose opening bracket is next.
+ * Returns 1 when it is empty (its closing bracket, close, read too), 0 when
+ * members follow, or -1 when it nests too deep. Unless it failed, the
+ * caller leaves it with ps->depth--.
  */
 static int
-pbjson_exact_int(const char *s, size_t n, bool *neg, uint64_t *mag)
+pbjson_open(struct pbjson_parser *ps, char close)
 {
-	size_t i = 0, ib, il, fb = 0, fl = 0, nd, lead, trail, k;
-	long long exp = 0, e;
-	bool eneg = false;
-
-	*neg = false;
-	*mag = 0;
-	if (s[0] == '-') {
-		*neg = true;
-		i++;
+	if (pbjson_enter(ps) != 0) {
+		return -1;
 	}
-	ib = i;
-	while (i < n && pbjson_is_digit(s[i])) {
-		i++;
-	}
-	il = i - ib;
-	if (i < n && s[i] == '.') {
-		fb = ++i;
-		while (i < n && pbjson_is_digit(s[i])) {
-			i++;
-		}
-		fl = i - fb;
-	}
-	if (i < n) {
-		i++; /* 'e' or 'E' */
-		if (s[i] == '+' || s[i] == '-') {
-			eneg = s[i] == '-';
-			i++;
-		}
-		/* Saturate: anything this large is out of range anyway. */
-		for (; i < n; i++) {
-			if (exp < 100000000000000000LL) {
-				exp = exp * 10 + (s[i] - '0');
-			}
-		}
-	}
-
-	/* The digits of the integer and fraction parts, as one string. */
-	nd = il + fl;
-#define PBJSON_DIGIT(k) ((k) < il ? s[ib + (k)] : s[fb + (k) -il])
-	for (lead = 0; lead < nd && PBJSON_DIGIT(lead) == '0'; lead++) {
-	}
-	if (lead == nd) {
-		return 0;
-	}
-	for (trail = 0; PBJSON_DIGIT(nd - 1 - trail) == '0'; trail++) {
-	}
-	/* value = digits[lead, nd - trail) * 10^e */
-	e = (eneg ? -exp : exp) - (long long) fl + (long long) trail;
-	if (e < 0) {
-		return PBJSON_NOT_INTEGER;
-	}
-	if ((long long) (nd - lead - trail) + e > 20) {
-		return PBJSON_TOO_BIG;
-	}
-	for (k = lead; k < nd - trail; k++) {
-		unsigned d = (unsigned) (PBJSON_DIGIT(k) - '0');
-
-		if (*mag > (UINT64_MAX - d) / 10) {
-			return PBJSON_TOO_BIG;
-		}
-		*mag = *mag * 10 + d;
-	}
-#undef PBJSON_DIGIT
-	for (; e > 0; e--) {
-		if (*mag > UINT64_MAX / 10) {
-			return PBJSON_TOO_BIG;
-		}
-		*mag *= 10;
-	}
-	return 0;
+	ps->lx.pos++;
+	jsonlex_ws(&ps->lx);
+	return jsonlex_eat(&ps->lx, close) ? 1 : 0;
 }
 
 /*
- * pbjson_store_int range-checks sign and magnitude for integer type `type`
- * and stores the value at dst. Returns false when out of range.
- */
-static bool
-pbjson_store_int(ProtobufCType type, bool neg, uint64_t mag, void *dst)
-{
-	int64_t v;
-
-	if (neg && mag == 0) {
-		neg = false;
-	}
-	switch (type) {
-	case PROTOBUF_C_TYPE_UINT32:
-	case PROTOBUF_C_TYPE_FIXED32:
-		if (neg || mag > UINT32_MAX) {
-			return false;
-		}
-		*(uint32_t *) dst = (uint32_t) mag;
-		return true;
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
-		if (neg) {
-			return false;
-		}
-		*(uint64_t *) dst = mag;
-		return true;
-	default:
-		break;
-	}
-	if (mag > (neg ? (uint64_t) INT64_MAX + 1 : (uint64_t) INT64_MAX)) {
-		return false;
-	}
-	v = neg ? -(int64_t) (mag - 1) - 1 : (int64_t) mag;
-	if (pbjson_is_64bit(type)) {
-		*(int64_t *) dst = v;
-		return true;
-	}
-	if (v < INT32_MIN || v > INT32_MAX) {
-		return false;
-	}
-	*(int32_t *) dst = (int32_t) v;
-	return true;
-}
-
-/*
- * pbjson_parse_string reads the JSON string at the current position (the
- * opening quote) into a new NUL-terminated buffer, checking that the raw
- * bytes are UTF-8 and that \u escapes pair their surrogates. *out may
- * contain NUL bytes (from \u0000); *outlen counts them.
+ * pbjson_next reads what follows a member or an element: returns 0 after
+ * a ',' (another one comes), 1 after close (the end), or -1.
  */
 static int
-pbjson_parse_string(struct pbjson_parser *ps, char **out, size_t *outlen)
+pbjson_next(struct pbjson_parser *ps, char close)
 {
-	const char *t = ps->text;
-	size_t i = ps->pos + 1, end, n = 0;
-	char *s;
+	jsonlex_ws(&ps->lx);
+	if (jsonlex_eat(&ps->lx, ',')) {
+		return 0;
+	}
+	if (jsonlex_eat(&ps->lx, close)) {
+		return 1;
+	}
+	return pbjson_syntax(ps,
+	        close == ']' ? "expected ',' or ']'" : "expected ',' or '}'");
+}
 
-	/*
-	 * Find the closing quote first: the decoded string is never longer
-	 * than its JSON form, so one allocation suffices.
-	 */
-	for (end = i; end < ps->len && t[end] != '"'; end++) {
-		if (t[end] == '\\') {
-			end++;
-		}
+int
+pbjson_lexed(struct pbjson_parser *ps, clm_err e)
+{
+	if (e == CLM_OK) {
+		return 0;
 	}
-	if (end >= ps->len) {
-		ps->pos = ps->len;
-		return pbjson_syntax(ps, "unterminated string");
-	}
-	s = malloc(end - i + 1);
-	if (s == NULL) {
+	if (e == CLM_RESOURCE_EXHAUSTED) {
 		return pbjson_oom(ps);
 	}
-	while (i < end) {
-		unsigned char c = (unsigned char) t[i];
-		unsigned long cp, lo;
-		size_t k;
+	return pbjson_syntax(ps, ps->lx.what);
+}
 
-		if (c < 0x20) {
-			ps->pos = i;
-			free(s);
-			return pbjson_syntax(
-			        ps, "control character in string");
-		}
-		if (c >= 0x80) {
-			k = pbjson_utf8_seq(
-			        (const unsigned char *) t + i, end - i);
-			if (k == 0) {
-				ps->pos = i;
-				free(s);
-				return pbjson_syntax(
-				        ps, "invalid UTF-8 in string");
-			}
-			memcpy(s + n, t + i, k);
-			n += k;
-			i += k;
-			continue;
-		}
-		if (c != '\\') {
-			s[n++] = (char) c;
-			i++;
-			continue;
-		}
-		switch (t[i + 1]) {
-		case '"':
-		case '\\':
-		case '/':
-			s[n++] = t[i + 1];
-			i += 2;
-			continue;
-		case 'b':
-			s[n++] = '\b';
-			i += 2;
-			continue;
-		case 'f':
-			s[n++] = '\f';
-			i += 2;
-			continue;
-		case 'n':
-			s[n++] = '\n';
-			i += 2;
-			continue;
-		case 'r':
-			s[n++] = '\r';
-			i += 2;
-			continue;
-		case 't':
-			s[n++] = '\t';
-			i += 2;
-			continue;
-		case 'u':
-			break;
-		default:
-			ps->pos = i;
-			free(s);
-			return pbjson_syntax(ps, "invalid escape in string");
-		}
-
-		/* \uXXXX, and for a high surrogate its \uXXXX partner. */
-		ps->pos = i;
-		if (end - i < 6) {
-			free(s);
-			return pbjson_syntax(ps, "invalid \\u escape");
-		}
-		cp = 0;
-		for (k = 2; k < 6; k++) {
-			char h = t[i + k];
-
-			cp <<= 4;
-			if (h >= '0' && h <= '9') {
-				cp |= (unsigned long) (h - '0');
-			} else if (h >= 'a' && h <= 'f') {
-				cp |= (unsigned long) (h - 'a' + 10);
-			} else if (h >= 'A' && h <= 'F') {
-				cp |= (unsigned long) (h - 'A' + 10);
-			} else {
-				free(s);
-				return pbjson_syntax(ps, "invalid \\u escape");
-			}
-		}
-		i += 6;
-		if (cp >= 0xDC00 && cp <= 0xDFFF) {
-			free(s);
-			return pbjson_syntax(
-			        ps, "unpaired surrogate in string");
-		}
-		if (cp >= 0xD800 && cp <= 0xDBFF) {
-			lo = 0;
-			if (end - i >= 6 && t[i] == '\\' && t[i + 1] == 'u') {
-				for (k = 2; k < 6; k++) {
-					char h = t[i + k];
-
-					lo <<= 4;
-					if (h >= '0' && h <= '9') {
-						lo |= (unsigned long) (h
-						        - '0');
-					} else if (h >= 'a' && h <= 'f') {
-						lo |= (unsigned long) (h - 'a'
-						        + 10);
-					} else if (h >= 'A' && h <= 'F') {
-						lo |= (unsigned long) (h - 'A'
-						        + 10);
-					} else {
-						lo = 0;
-						break;
-					}
-				}
-			}
-			if (lo < 0xDC00 || lo > 0xDFFF) {
-				free(s);
-				return pbjson_syntax(
-				        ps, "unpaired surrogate in string");
-			}
-			cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-			i += 6;
-		}
-		if (cp < 0x80) {
-			s[n++] = (char) cp;
-		} else if (cp < 0x800) {
-			s[n++] = (char) (0xC0 | cp >> 6);
-			s[n++] = (char) (0x80 | (cp & 0x3F));
-		} else if (cp < 0x10000) {
-			s[n++] = (char) (0xE0 | cp >> 12);
-			s[n++] = (char) (0x80 | ((cp >> 6) & 0x3F));
-			s[n++] = (char) (0x80 | (cp & 0x3F));
-		} else {
-			s[n++] = (char) (0xF0 | cp >> 18);
-			s[n++] = (char) (0x80 | ((cp >> 12) & 0x3F));
-			s[n++] = (char) (0x80 | ((cp >> 6) & 0x3F));
-			s[n++] = (char) (0x80 | (cp & 0x3F));
-		}
-	}
-	s[n] = '\0';
-	ps->pos = end + 1;
-	*out = s;
-	*outlen = n;
-	return 0;
+int
+pbjson_parse_string(struct pbjson_parser *ps, char **out, size_t *outlen)
+{
+	return pbjson_lexed(ps, jsonlex_string(&ps->lx, out, outlen));
 }
 
 /*
- * pbjson_scalar_text reads the next value when it is a string or a number
- * and returns its text: for a string, the decoded contents in a new buffer
- * (*owned, which the caller frees); for a number, its bytes in the input
- * (*owned = NULL). *is_string says which. Returns 1 without consuming
- * anything when the value is neither.
+ * pbjson_member_name reads a member's name, a string, and the ':' after it
+ * into a new buffer *key of *keylen bytes (the caller frees it); what is
+ * the syntax error when no string comes.
  */
 static int
-pbjson_scalar_text(struct pbjson_parser *ps, const char **s, size_t *n,
-        char **owned, bool *is_string)
+pbjson_member_name(
+        struct pbjson_parser *ps, const char *what, char **key, size_t *keylen)
 {
-	int c = pbjson_peek(ps);
-
-	*owned = NULL;
-	if (c == '"') {
-		if (pbjson_parse_string(ps, owned, n) != 0) {
-			return -1;
-		}
-		*s = *owned;
-		*is_string = true;
-		return 0;
-	}
-	if (c == '-' || (c >= '0' && c <= '9')) {
-		*n = pbjson_number_len(ps->text + ps->pos, ps->len - ps->pos);
-		if (*n == 0) {
-			return pbjson_syntax(ps, "invalid number");
-		}
-		*s = ps->text + ps->pos;
-		ps->pos += *n;
-		*is_string = false;
-		return 0;
-	}
-	return 1;
-}
-
-/*
- * pbjson_text_to_int converts s[0..n) (a JSON number, or the contents of a
- * string that must be one) to integer type `type` at dst, reporting
- * failures against the current path.
- */
-static int
-pbjson_text_to_int(struct pbjson_parser *ps, ProtobufCType type, const char *s,
-        size_t n, void *dst)
-{
-	char snip[PBJSON_SNIP_MAX];
-	uint64_t mag;
-	bool neg;
-	int r;
-
-	pbjson_snip(snip, s, n);
-	if (n == 0 || pbjson_number_len(s, n) != n) {
-		return pbjson_field_error(
-		        ps, "invalid %s '%s'", pbjson_type_name(type), snip);
-	}
-	r = pbjson_exact_int(s, n, &neg, &mag);
-	if (r == PBJSON_NOT_INTEGER) {
-		return pbjson_field_error(
-		        ps, "expected an integer, got '%s'", snip);
-	}
-	if (r == PBJSON_TOO_BIG || !pbjson_store_int(type, neg, mag, dst)) {
-		return pbjson_field_error(ps, "value '%s' out of range for %s",
-		        snip, pbjson_type_name(type));
-	}
-	return 0;
-}
-
-static int
-pbjson_parse_int(struct pbjson_parser *ps, ProtobufCType type, void *dst)
-{
-	const char *s;
-	char *owned;
-	size_t n;
-	bool is_string;
-	int r;
-
-	r = pbjson_scalar_text(ps, &s, &n, &owned, &is_string);
-	if (r < 0) {
-		return -1;
-	}
-	if (r > 0) {
-		return pbjson_field_error(ps, "expected an integer");
-	}
-	r = pbjson_text_to_int(ps, type, s, n, dst);
-	free(owned);
-	return r;
-}
-
-static int
-pbjson_parse_real(struct pbjson_parser *ps, ProtobufCType type, void *dst)
-{
-	bool is_float = type == PROTOBUF_C_TYPE_FLOAT;
-	char local[64], snip[PBJSON_SNIP_MAX], *owned, *z = NULL;
-	const char *s;
-	size_t n;
-	bool is_string;
-	double d;
-	int r;
-
-	r = pbjson_scalar_text(ps, &s, &n, &owned, &is_string);
-	if (r < 0) {
-		return -1;
-	}
-	if (r > 0) {
-		return pbjson_field_error(ps, "expected a number");
-	}
-	if (is_string && strcmp(s, "NaN") == 0 && n == 3) {
-		d = NAN;
-	} else if (is_string && strcmp(s, "Infinity") == 0 && n == 8) {
-		d = INFINITY;
-	} else if (is_string && strcmp(s, "-Infinity") == 0 && n == 9) {
-		d = -INFINITY;
-	} else {
-		pbjson_snip(snip, s, n);
-		if (n == 0 || pbjson_number_len(s, n) != n) {
-			free(owned);
-			return pbjson_field_error(
-			        ps, "expected a number, got '%s'", snip);
-		}
-		/* strtod needs a terminated copy of a number in the input. */
-		if (is_string) {
-			z = owned;
-		} else if (n < sizeof(local)) {
-			z = local;
-		} else if ((z = malloc(n + 1)) == NULL) {
-			return pbjson_oom(ps);
-		}
-		if (z != owned) {
-			memcpy(z, s, n);
-			z[n] = '\0';
-		}
-		errno = 0;
-		d = is_float ? strtof(z, NULL) : strtod(z, NULL);
-		r = errno == ERANGE && isinf(d);
-		if (z != local && z != owned) {
-			free(z);
-		}
-		if (r) {
-			free(owned);
-			return pbjson_field_error(ps,
-			        "value '%s' out of range for %s", snip,
-			        pbjson_type_name(type));
-		}
-	}
-	free(owned);
-	if (is_float) {
-		*(float *) dst = (float) d;
-	} else {
-		*(double *) dst = d;
-	}
-	return 0;
-}
-
-static int
-pbjson_parse_bool(struct pbjson_parser *ps, protobuf_c_boolean *dst)
-{
-	if (pbjson_literal(ps, "true")) {
-		*dst = 1;
-		return 0;
-	}
-	if (pbjson_literal(ps, "false")) {
-		*dst = 0;
-		return 0;
-	}
-	return pbjson_field_error(ps, "expected true or false");
-}
-
-static int
-pbjson_parse_enum(struct pbjson_parser *ps, const ProtobufCEnumDescriptor *ed,
-        int32_t *dst)
-{
-	const ProtobufCEnumValue *ev = NULL;
-	char snip[PBJSON_SNIP_MAX], *owned;
-	const char *s;
-	size_t n;
-	bool is_string;
-	int r;
-
-	r = pbjson_scalar_text(ps, &s, &n, &owned, &is_string);
-	if (r < 0) {
-		return -1;
-	}
-	if (r > 0) {
-		return pbjson_field_error(
-		        ps, "expected an enum value name or number");
-	}
-	if (is_string && memchr(s, '\0', n) == NULL) {
-		ev = protobuf_c_enum_descriptor_get_value_by_name(ed, s);
-	}
-	if (ev != NULL) {
-		*dst = ev->value;
-		r = 0;
-	} else if (n > 0 && pbjson_number_len(s, n) == n) {
-		/* A number, or a string holding one, as protoc accepts. */
-		r = pbjson_text_to_int(ps, PROTOBUF_C_TYPE_ENUM, s, n, dst);
-	} else {
-		pbjson_snip(snip, s, n);
-		r = pbjson_field_error(ps, "unknown enum value '%s'", snip);
-	}
-	free(owned);
-	return r;
-}
-
-/*
- * pbjson_parse_cstring reads a string into a new C string. protobuf-c
- * strings end at their first NUL, so U+0000 would be silently cut off:
- * it is an error instead.
- */
-static int
-pbjson_parse_cstring(struct pbjson_parser *ps, char **dst)
-{
-	char *s;
+	char *k;
 	size_t n;
 
-	if (pbjson_peek(ps) != '"') {
-		return pbjson_field_error(ps, "expected a string");
+	jsonlex_ws(&ps->lx);
+	if (jsonlex_peek(&ps->lx) != '"') {
+		return pbjson_syntax(ps, what);
 	}
-	if (pbjson_parse_string(ps, &s, &n) != 0) {
+	if (pbjson_parse_string(ps, &k, &n) != 0) {
 		return -1;
 	}
-	if (memchr(s, '\0', n) != NULL) {
-		free(s);
-		return pbjson_field_error(
-		        ps, "string contains U+0000, which cannot be stored");
+	jsonlex_ws(&ps->lx);
+	if (!jsonlex_eat(&ps->lx, ':')) {
+		free(k);
+		return pbjson_syntax(ps, "expected ':'");
 	}
-	*dst = s;
+	*key = k;
+	*keylen = n;
 	return 0;
-}
-
-/* pbjson_b64_value maps a standard or URL-safe base64 digit, else -1. */
-static int
-pbjson_b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z') {
-		return c - 'A';
-	}
-	if (c >= 'a' && c <= 'z') {
-		return c - 'a' + 26;
-	}
-	if (c >= '0' && c <= '9') {
-		return c - '0' + 52;
-	}
-	if (c == '+' || c == '-') {
-		return 62;
-	}
-	if (c == '/' || c == '_') {
-		return 63;
-	}
-	return -1;
-}
-
-static int
-pbjson_parse_bytes(struct pbjson_parser *ps, ProtobufCBinaryData *dst)
-{
-	char *s;
-	size_t n, i, k = 0;
-	uint8_t *data = NULL;
-	uint32_t acc = 0;
-
-	if (pbjson_peek(ps) != '"') {
-		return pbjson_field_error(ps, "expected a base64 string");
-	}
-	if (pbjson_parse_string(ps, &s, &n) != 0) {
-		return -1;
-	}
-	/* Padding is optional, but when present it completes a quad. */
-	if (n > 0 && s[n - 1] == '=') {
-		if (n % 4 != 0) {
-			goto bad;
-		}
-		n -= n > 1 && s[n - 2] == '=' ? 2 : 1;
-	}
-	if (n % 4 == 1) {
-		goto bad;
-	}
-	if (n > 0) {
-		data = malloc(n / 4 * 3 + 2);
-		if (data == NULL) {
-			free(s);
-			return pbjson_oom(ps);
-		}
-	}
-	for (i = 0; i < n; i++) {
-		int v = pbjson_b64_value(s[i]);
-
-		if (v < 0) {
-			goto bad;
-		}
-		acc = acc << 6 | (uint32_t) v;
-		if (i % 4 == 3) {
-			data[k++] = (uint8_t) (acc >> 16);
-			data[k++] = (uint8_t) (acc >> 8);
-			data[k++] = (uint8_t) acc;
-			acc = 0;
-		}
-	}
-	if (n % 4 == 2) {
-		data[k++] = (uint8_t) (acc >> 4);
-	} else if (n % 4 == 3) {
-		data[k++] = (uint8_t) (acc >> 10);
-		data[k++] = (uint8_t) (acc >> 2);
-	}
-	free(s);
-	dst->data = data;
-	dst->len = k;
-	return 0;
-bad:
-	free(s);
-	free(data);
-	return pbjson_field_error(ps, "invalid base64");
 }
 
 static ProtobufCMessage *
@@ -915,42 +285,18 @@ static int
 pbjson_parse_value(struct pbjson_parser *ps, ProtobufCType type,
         const void *tdesc, void *dst)
 {
-	switch (type) {
-	case PROTOBUF_C_TYPE_INT32:
-	case PROTOBUF_C_TYPE_SINT32:
-	case PROTOBUF_C_TYPE_SFIXED32:
-	case PROTOBUF_C_TYPE_UINT32:
-	case PROTOBUF_C_TYPE_FIXED32:
-	case PROTOBUF_C_TYPE_INT64:
-	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
-		return pbjson_parse_int(ps, type, dst);
-	case PROTOBUF_C_TYPE_FLOAT:
-	case PROTOBUF_C_TYPE_DOUBLE:
-		return pbjson_parse_real(ps, type, dst);
-	case PROTOBUF_C_TYPE_BOOL:
-		return pbjson_parse_bool(ps, dst);
-	case PROTOBUF_C_TYPE_ENUM:
-		return pbjson_parse_enum(ps, tdesc, dst);
-	case PROTOBUF_C_TYPE_STRING:
-		return pbjson_parse_cstring(ps, dst);
-	case PROTOBUF_C_TYPE_BYTES:
-		return pbjson_parse_bytes(ps, dst);
-	case PROTOBUF_C_TYPE_MESSAGE: {
-		ProtobufCMessage **pm = dst;
+	ProtobufCMessage **pm = dst;
 
-		if (pbjson_peek(ps) != '{') {
-			return pbjson_field_error(ps, "expected an object");
-		}
-		if (*pm == NULL && (*pm = pbjson_new_message(tdesc)) == NULL) {
-			return pbjson_oom(ps);
-		}
-		return pbjson_parse_object(ps, tdesc, *pm);
+	if (type != PROTOBUF_C_TYPE_MESSAGE) {
+		return pbjson_parse_scalar(ps, type, tdesc, dst);
 	}
+	if (jsonlex_peek(&ps->lx) != '{') {
+		return pbjson_field_error(ps, "expected an object");
 	}
-	return pbjson_field_error(ps, "unsupported field type");
+	if (*pm == NULL && (*pm = pbjson_new_message(tdesc)) == NULL) {
+		return pbjson_oom(ps);
+	}
+	return pbjson_parse_object(ps, tdesc, *pm);
 }
 
 /*
@@ -984,24 +330,15 @@ pbjson_parse_array(struct pbjson_parser *ps, const ProtobufCFieldDescriptor *f,
 	void **arr = PBJSON_MEMBER(msg, f->offset);
 	size_t size = pbjson_type_size(f->type), cap = 0, mark = ps->pathlen;
 	void *na;
+	int r;
 
-	if (pbjson_peek(ps) != '[') {
+	if (jsonlex_peek(&ps->lx) != '[') {
 		return pbjson_field_error(ps, "expected an array");
 	}
-	if (pbjson_enter(ps) != 0) {
-		return -1;
-	}
-	ps->pos++;
-	pbjson_ws(ps);
-	if (pbjson_peek(ps) == ']') {
-		ps->pos++;
-		ps->depth--;
-		return 0;
-	}
-	for (;;) {
+	for (r = pbjson_open(ps, ']'); r == 0; r = pbjson_next(ps, ']')) {
 		pbjson_path_index(ps, *n);
-		pbjson_ws(ps);
-		if (pbjson_literal(ps, "null")) {
+		jsonlex_ws(&ps->lx);
+		if (jsonlex_literal(&ps->lx, "null")) {
 			return pbjson_field_error(
 			        ps, "null is not allowed in an array");
 		}
@@ -1021,16 +358,9 @@ pbjson_parse_array(struct pbjson_parser *ps, const ProtobufCFieldDescriptor *f,
 			return -1;
 		}
 		pbjson_path_restore(ps, mark);
-		pbjson_ws(ps);
-		if (pbjson_peek(ps) == ',') {
-			ps->pos++;
-			continue;
-		}
-		if (pbjson_peek(ps) == ']') {
-			ps->pos++;
-			break;
-		}
-		return pbjson_syntax(ps, "expected ',' or ']'");
+	}
+	if (r < 0) {
+		return -1;
 	}
 	ps->depth--;
 	return 0;
@@ -1147,42 +477,22 @@ pbjson_parse_map(struct pbjson_parser *ps, const ProtobufCFieldDescriptor *f,
 	ProtobufCMessage ***arr = PBJSON_MEMBER(msg, f->offset);
 	struct pbjson_map_key *keys = NULL;
 	size_t cap = 0, kcap = 0, mark = ps->pathlen;
-	int rc = -1;
+	int r, rc = -1;
 
-	if (pbjson_peek(ps) != '{') {
+	if (jsonlex_peek(&ps->lx) != '{') {
 		return pbjson_field_error(ps, "expected an object");
 	}
-	if (pbjson_enter(ps) != 0) {
-		return -1;
-	}
-	ps->pos++;
-	pbjson_ws(ps);
-	if (pbjson_peek(ps) == '}') {
-		ps->pos++;
-		ps->depth--;
-		return 0;
-	}
-	for (;;) {
+	for (r = pbjson_open(ps, '}'); r == 0; r = pbjson_next(ps, '}')) {
 		ProtobufCMessage *e;
 		char *key;
 		size_t keylen;
 		void *na;
 
-		pbjson_ws(ps);
-		if (pbjson_peek(ps) != '"') {
-			pbjson_syntax(ps, "expected a string key");
+		if (pbjson_member_name(
+		            ps, "expected a string key", &key, &keylen)
+		        != 0) {
 			goto out;
 		}
-		if (pbjson_parse_string(ps, &key, &keylen) != 0) {
-			goto out;
-		}
-		pbjson_ws(ps);
-		if (pbjson_peek(ps) != ':') {
-			free(key);
-			pbjson_syntax(ps, "expected ':'");
-			goto out;
-		}
-		ps->pos++;
 		pbjson_path_put(ps, "[", 1);
 		pbjson_path_put(ps, key, keylen);
 		pbjson_path_put(ps, "]", 1);
@@ -1207,8 +517,8 @@ pbjson_parse_map(struct pbjson_parser *ps, const ProtobufCFieldDescriptor *f,
 		        != 0) {
 			goto out;
 		}
-		pbjson_ws(ps);
-		if (pbjson_literal(ps, "null")) {
+		jsonlex_ws(&ps->lx);
+		if (jsonlex_literal(&ps->lx, "null")) {
 			pbjson_field_error(
 			        ps, "null is not allowed as a map value");
 			goto out;
@@ -1219,19 +529,8 @@ pbjson_parse_map(struct pbjson_parser *ps, const ProtobufCFieldDescriptor *f,
 			goto out;
 		}
 		pbjson_path_restore(ps, mark);
-		pbjson_ws(ps);
-		if (pbjson_peek(ps) == ',') {
-			ps->pos++;
-			continue;
-		}
-		if (pbjson_peek(ps) == '}') {
-			ps->pos++;
-			break;
-		}
-		pbjson_syntax(ps, "expected ',' or '}'");
-		goto out;
 	}
-	if (pbjson_check_map_keys(ps, keys, *n) != 0) {
+	if (r < 0 || pbjson_check_map_keys(ps, keys, *n) != 0) {
 		goto out;
 	}
 	ps->depth--;
@@ -1260,38 +559,11 @@ pbjson_find_field(
 		return f;
 	}
 	for (i = 0; i < desc->n_fields; i++) {
-		if (pbjson_camel_prefix(desc->fields[i].name, false, key, n)
-		        == n) {
+		if (camel_prefix(desc->fields[i].name, false, key, n) == n) {
 			return &desc->fields[i];
 		}
 	}
 	return NULL;
-}
-
-/*
- * pbjson_json_name writes the lowerCamelCase spelling of the .proto name
- * `name` into dst (PBJSON_SNIP_MAX bytes), cut short if need be.
- */
-static void
-pbjson_json_name(char *dst, const char *name)
-{
-	size_t k = 0;
-	bool up = false;
-
-	for (; *name != '\0' && k < PBJSON_SNIP_MAX - 1; name++) {
-		char c = *name;
-
-		if (c == '_') {
-			up = true;
-			continue;
-		}
-		if (up && c >= 'a' && c <= 'z') {
-			c = (char) (c - 'a' + 'A');
-		}
-		up = false;
-		dst[k++] = c;
-	}
-	dst[k] = '\0';
 }
 
 /*
@@ -1306,8 +578,8 @@ pbjson_parse_field(struct pbjson_parser *ps,
 {
 	void *q = PBJSON_MEMBER(msg, f->quantifier_offset);
 
-	pbjson_ws(ps);
-	if (pbjson_literal(ps, "null")) {
+	jsonlex_ws(&ps->lx);
+	if (jsonlex_literal(&ps->lx, "null")) {
 		return 0;
 	}
 	if (f->label == PROTOBUF_C_LABEL_REPEATED) {
@@ -1325,8 +597,8 @@ pbjson_parse_field(struct pbjson_parser *ps,
 			                desc, *which);
 			char name[PBJSON_SNIP_MAX];
 
-			pbjson_json_name(
-			        name, other != NULL ? other->name : "?");
+			camel_copy(name, sizeof(name),
+			        other != NULL ? other->name : "?");
 			return pbjson_field_error(ps,
 			        "another member of its oneof, '%s', is already set",
 			        name);
@@ -1352,46 +624,28 @@ pbjson_parse_object(struct pbjson_parser *ps,
 	size_t mark = ps->pathlen;
 	unsigned char *seen;
 	unsigned i;
-	int rc = -1;
+	int r, rc = -1;
 
-	if (pbjson_enter(ps) != 0) {
+	r = pbjson_open(ps, '}');
+	if (r < 0) {
 		return -1;
 	}
-	ps->pos++;
 	seen = calloc(desc->n_fields / 8 + 1, 1);
 	if (seen == NULL) {
 		return pbjson_oom(ps);
 	}
-	pbjson_ws(ps);
-	if (pbjson_peek(ps) == '}') {
-		ps->pos++;
-		goto done;
-	}
-	for (;;) {
+	for (; r == 0; r = pbjson_next(ps, '}')) {
 		const ProtobufCFieldDescriptor *f;
 		char *key;
 		size_t keylen, idx;
 
-		pbjson_ws(ps);
-		if (pbjson_peek(ps) != '"') {
-			pbjson_syntax(ps, "expected a member name");
+		if (pbjson_member_name(
+		            ps, "expected a member name", &key, &keylen)
+		        != 0) {
 			goto out;
 		}
-		if (pbjson_parse_string(ps, &key, &keylen) != 0) {
-			goto out;
-		}
-		pbjson_ws(ps);
-		if (pbjson_peek(ps) != ':') {
-			free(key);
-			pbjson_syntax(ps, "expected ':'");
-			goto out;
-		}
-		ps->pos++;
 		f = pbjson_find_field(desc, key, keylen);
-		if (ps->pathlen > 0) {
-			pbjson_path_put(ps, ".", 1);
-		}
-		pbjson_path_put(ps, key, keylen);
+		pbjson_path_member(ps, key, keylen);
 		free(key);
 		if (f == NULL) {
 			pbjson_error(ps, "unknown field '%s'", ps->path);
@@ -1407,26 +661,14 @@ pbjson_parse_object(struct pbjson_parser *ps,
 			goto out;
 		}
 		pbjson_path_restore(ps, mark);
-		pbjson_ws(ps);
-		if (pbjson_peek(ps) == ',') {
-			ps->pos++;
-			continue;
-		}
-		if (pbjson_peek(ps) == '}') {
-			ps->pos++;
-			break;
-		}
-		pbjson_syntax(ps, "expected ',' or '}'");
+	}
+	if (r < 0) {
 		goto out;
 	}
-done:
 	for (i = 0; i < desc->n_fields; i++) {
 		if (desc->fields[i].label == PROTOBUF_C_LABEL_REQUIRED
 		        && !(seen[i / 8] & (1u << i % 8))) {
-			if (ps->pathlen > 0) {
-				pbjson_path_put(ps, ".", 1);
-			}
-			pbjson_path_put(ps, desc->fields[i].name,
+			pbjson_path_member(ps, desc->fields[i].name,
 			        strlen(desc->fields[i].name));
 			pbjson_field_error(ps, "required field is missing");
 			goto out;
@@ -1448,16 +690,15 @@ pbjson_parse(const char *text, size_t len,
 	ProtobufCMessage *msg;
 
 	memset(&ps, 0, sizeof(ps));
-	ps.text = text != NULL ? text : "";
-	ps.len = text != NULL ? len : 0;
+	jsonlex_init(&ps.lx, text != NULL ? text : "", text != NULL ? len : 0);
 	ps.err = err;
 	ps.errlen = errlen;
 	if (err != NULL && errlen > 0) {
 		err[0] = '\0';
 	}
 
-	pbjson_ws(&ps);
-	if (pbjson_peek(&ps) != '{') {
+	jsonlex_ws(&ps.lx);
+	if (jsonlex_peek(&ps.lx) != '{') {
 		return pbjson_syntax(&ps, "expected '{'");
 	}
 	msg = pbjson_new_message(desc);
@@ -1467,8 +708,8 @@ pbjson_parse(const char *text, size_t len,
 	if (pbjson_parse_object(&ps, desc, msg) != 0) {
 		goto fail;
 	}
-	pbjson_ws(&ps);
-	if (ps.pos < ps.len) {
+	jsonlex_ws(&ps.lx);
+	if (ps.lx.pos < ps.lx.len) {
 		pbjson_syntax(&ps, "unexpected data after the object");
 		goto fail;
 	}

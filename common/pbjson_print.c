@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "camel.h"
+#include "jsonstr.h"
+
 /*
  * Printing.
  */
@@ -76,69 +79,23 @@ pbjson_newline(struct pbjson_printer *pr)
 	}
 }
 
+/* pbjson_put_fn is pbjson_put as a jsonstr_put_fn. */
+static void
+pbjson_put_fn(void *pr, const char *s, size_t n)
+{
+	pbjson_put(pr, s, n);
+}
+
 /*
- * pbjson_print_string writes s[0..n) as a JSON string. Valid UTF-8 passes
- * through unchanged; each byte that does not start a valid sequence becomes
- * U+FFFD, so the output is valid JSON whatever the field holds.
+ * pbjson_print_string writes s[0..n) as a JSON string, escaped as protoc's
+ * JsonFormat does. Invalid UTF-8 becomes U+FFFD, so that the output is
+ * valid JSON whatever the field holds.
  */
 static void
 pbjson_print_string(struct pbjson_printer *pr, const char *s, size_t n)
 {
-	const unsigned char *u = (const unsigned char *) s;
-	size_t i = 0, run = 0;
-
-	pbjson_put(pr, "\"", 1);
-	while (i < n) {
-		unsigned char c = u[i];
-		const char *esc = NULL;
-		char hex[8];
-		size_t k;
-
-		switch (c) {
-		case '"':
-			esc = "\\\"";
-			break;
-		case '\\':
-			esc = "\\\\";
-			break;
-		case '\b':
-			esc = "\\b";
-			break;
-		case '\f':
-			esc = "\\f";
-			break;
-		case '\n':
-			esc = "\\n";
-			break;
-		case '\r':
-			esc = "\\r";
-			break;
-		case '\t':
-			esc = "\\t";
-			break;
-		default:
-			if (c < 0x20 || c == 0x7F) {
-				snprintf(hex, sizeof(hex), "\\u%04x", c);
-				esc = hex;
-			}
-			break;
-		}
-		if (esc == NULL) {
-			k = pbjson_utf8_seq(u + i, n - i);
-			if (k > 0) {
-				i += k;
-				run += k;
-				continue;
-			}
-			esc = "\xEF\xBF\xBD";
-		}
-		pbjson_put(pr, s + i - run, run);
-		run = 0;
-		pbjson_puts(pr, esc);
-		i++;
-	}
-	pbjson_put(pr, s + i - run, run);
-	pbjson_put(pr, "\"", 1);
+	jsonstr_write(s, n, JSONSTR_SHORT_ESCAPES | JSONSTR_ESCAPE_DEL,
+	        pbjson_put_fn, pr);
 }
 
 static void
@@ -213,24 +170,16 @@ pbjson_print_value(struct pbjson_printer *pr, ProtobufCType type,
         const void *tdesc, const void *m)
 {
 	char buf[32];
+	int bits = pbjson_int_bits(type);
 
+	if (bits != 0) {
+		/* 64-bit integers are strings, as proto3 JSON has them. */
+		pbjson_puts(pr, bits == 64 ? "\"" : "");
+		pbjson_puts(pr, pbjson_int_text(type, m, buf, sizeof(buf)));
+		pbjson_puts(pr, bits == 64 ? "\"" : "");
+		return;
+	}
 	switch (type) {
-	case PROTOBUF_C_TYPE_INT32:
-	case PROTOBUF_C_TYPE_SINT32:
-	case PROTOBUF_C_TYPE_SFIXED32:
-	case PROTOBUF_C_TYPE_UINT32:
-	case PROTOBUF_C_TYPE_FIXED32:
-		pbjson_puts(pr, pbjson_int_text(type, m, buf, sizeof(buf)));
-		break;
-	case PROTOBUF_C_TYPE_INT64:
-	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
-		pbjson_put(pr, "\"", 1);
-		pbjson_puts(pr, pbjson_int_text(type, m, buf, sizeof(buf)));
-		pbjson_put(pr, "\"", 1);
-		break;
 	case PROTOBUF_C_TYPE_FLOAT:
 		pbjson_print_real(pr, *(const float *) m, true);
 		break;
@@ -276,6 +225,8 @@ pbjson_print_value(struct pbjson_printer *pr, ProtobufCType type,
 		}
 		break;
 	}
+	default:
+		break;
 	}
 }
 
@@ -419,8 +370,8 @@ pbjson_print_message(struct pbjson_printer *pr, const ProtobufCMessage *msg)
 	for (i = 0; i < desc->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &desc->fields[i];
 		const void *m = PBJSON_CMEMBER(msg, f->offset);
-		const char *c;
-		bool up = false;
+		struct camel name;
+		char ch;
 
 		if (!pbjson_is_present(msg, f)) {
 			continue;
@@ -431,19 +382,10 @@ pbjson_print_message(struct pbjson_printer *pr, const ProtobufCMessage *msg)
 		first = false;
 		pbjson_newline(pr);
 
-		/* The name in lowerCamelCase; see pbjson_camel_prefix. */
+		/* The name in lowerCamelCase (the JSON name). */
 		pbjson_put(pr, "\"", 1);
-		for (c = f->name; *c != '\0'; c++) {
-			char ch = *c;
-
-			if (ch == '_') {
-				up = true;
-				continue;
-			}
-			if (up && ch >= 'a' && ch <= 'z') {
-				ch = (char) (ch - 'a' + 'A');
-			}
-			up = false;
+		camel_init(&name, f->name, false);
+		while ((ch = camel_next(&name)) != '\0') {
 			pbjson_put(pr, &ch, 1);
 		}
 		pbjson_puts(pr, pr->pretty ? "\": " : "\":");

@@ -79,12 +79,6 @@ int cli_window_check(int64_t from_ms, int64_t to_ms);
 int cli_usage_error(const char *fmt, ...)
         __attribute__((format(printf, 1, 2)));
 
-/*
- * cli_days_from_civil counts the days from 1970-01-01 to y-m-d (month
- * 1..12) in the proleptic Gregorian calendar.
- */
-int64_t cli_days_from_civil(int64_t y, unsigned m, unsigned d);
-
 /* cli_fmt_date formats unix ms as its UTC date, 2026-11-24. */
 void cli_fmt_date(int64_t ms, char buf[32]);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "civil.h"
 #include "cli.h"
 
 #define CMD_COHORTS_DAY_MS 86400000LL
@@ -27,7 +28,7 @@ cmd_cohorts_period(int64_t start, Clm__V1__Granularity g, unsigned k)
 	gmtime_r(&s, &tm);
 	int64_t months = (int64_t) tm.tm_year * 12 + tm.tm_mon + k;
 	int64_t y = 1900 + months / 12;
-	return cli_days_from_civil(y, (unsigned) (months % 12) + 1, 1)
+	return civil_to_days(y, (int) (months % 12) + 1, 1)
 	        * CMD_COHORTS_DAY_MS;
 }
 

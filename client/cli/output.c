@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "civil.h"
 #include "cli.h"
 #include "pbjson.h"
 
@@ -119,17 +120,6 @@ cli_fmt_time(int64_t ms, char buf[40])
 	snprintf(buf + n, 40 - n, ".%03dZ", (int) (ms % 1000));
 }
 
-int64_t
-cli_days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned) (y - era * 400);
-	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t) doe - 719468;
-}
-
 int
 cli_parse_time(const char *s, int64_t *out)
 {
@@ -174,7 +164,7 @@ cli_parse_time(const char *s, int64_t *out)
 	        || mi > 59 || sec > 60) {
 		return -1;
 	}
-	int64_t days = cli_days_from_civil(y, (unsigned) mo, (unsigned) d);
+	int64_t days = civil_to_days(y, mo, d);
 	*out = ((days * 24 + h) * 60 + mi) * 60000LL + sec * 1000LL + ms;
 	return 0;
 }

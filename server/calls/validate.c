@@ -4,51 +4,24 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "utf8.h"
+
 bool
 validate_utf8(const char *str, size_t n, bool printable)
 {
 	const unsigned char *s = (const unsigned char *) str;
-	size_t i = 0;
-	while (i < n) {
-		unsigned c = s[i];
-		if (c < 0x80) {
-			if (printable && (c < 0x20 || c == 0x7f)) {
-				return false;
-			}
-			i++;
-			continue;
-		}
-		size_t len;
-		unsigned cp;
-		if (c >= 0xc2 && c <= 0xdf) {
-			len = 2;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			len = 3;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			len = 4;
-			cp = c & 0x07;
-		} else {
+	for (size_t i = 0, len; i < n; i += len) {
+		len = utf8_seq(str + i, n - i);
+		if (len == 0) {
 			return false;
 		}
-		if (n - i < len) {
+		/* C0 and DEL; C1 (U+0080..U+009F) is C2 80..C2 9F. */
+		if (printable
+		        && ((len == 1 && (s[i] < 0x20 || s[i] == 0x7f))
+		                || (len == 2 && s[i] == 0xc2
+		                        && s[i + 1] < 0xa0))) {
 			return false;
 		}
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80) {
-				return false;
-			}
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)
-		        || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-			return false;
-		}
-		if (printable && cp >= 0x80 && cp <= 0x9f) {
-			return false;
-		}
-		i += len;
 	}
 	return true;
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "civil.h"
 #include "core/hll.h"
 
 const int agg_pairs[AGG_N_PAIRS][2] = {
@@ -39,18 +40,6 @@ agg_civil(uint32_t day, int *y, int *m)
 	*y = (int) (yoe + era * 400 + (*m <= 2));
 }
 
-static uint32_t
-agg_days_from_civil(int y, int m)
-{
-	y -= m <= 2;
-	long era = y / 400;
-	long yoe = y - era * 400;
-	long mp = m > 2 ? m - 3 : m + 9;
-	long doy = (153 * mp + 2) / 5; /* first of the month */
-	long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return (uint32_t) (era * 146097 + doe - 719468);
-}
-
 uint32_t
 agg_period(int gran, uint32_t day)
 {
@@ -72,8 +61,8 @@ agg_period_start(int gran, uint32_t period)
 	if (gran != AGG_GRAN_MONTH) {
 		return period;
 	}
-	return agg_days_from_civil(
-	        (int) (period / 12), (int) (period % 12) + 1);
+	return (uint32_t) civil_to_days(
+	        period / 12, (int) (period % 12) + 1, 1);
 }
 
 uint32_t

@@ -15,6 +15,8 @@
 #include <strings.h>
 
 #include "calls/dispatch.h"
+#include "civil.h"
+#include "jsonstr.h"
 #include "net/http_internal.h"
 #include "pbjson.h"
 #include "util/clock.h"
@@ -38,28 +40,11 @@ struct http_query {
 
 /* ---- replies ---- */
 
-/* The length of the valid UTF-8 sequence at p, or 0. */
-static size_t
-http_utf8_len(const unsigned char *p)
+/* http_put_file is fwrite as a jsonstr_put_fn. */
+static void
+http_put_file(void *f, const char *s, size_t n)
 {
-	size_t n = p[0] < 0x80                          ? 1
-	        : (p[0] & 0xe0) == 0xc0 && p[0] >= 0xc2 ? 2
-	        : (p[0] & 0xf0) == 0xe0                 ? 3
-	        : (p[0] & 0xf8) == 0xf0 && p[0] <= 0xf4 ? 4
-	                                                : 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80) {
-			return 0;
-		}
-	}
-	/* Overlong 3-byte forms, surrogates, and past U+10FFFF. */
-	if ((n == 3 && p[0] == 0xe0 && p[1] < 0xa0)
-	        || (n == 3 && p[0] == 0xed && p[1] >= 0xa0)
-	        || (n == 4 && p[0] == 0xf0 && p[1] < 0x90)
-	        || (n == 4 && p[0] == 0xf4 && p[1] >= 0x90)) {
-		return 0;
-	}
-	return n;
+	fwrite(s, 1, n, f);
 }
 
 /*
@@ -69,23 +54,7 @@ http_utf8_len(const unsigned char *p)
 static void
 http_json_string(FILE *f, const char *s)
 {
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *) s; *p;) {
-		size_t n = http_utf8_len(p);
-		if (n == 0) {
-			fputs("\\ufffd", f);
-			p++;
-		} else if (*p == '"' || *p == '\\') {
-			fputc('\\', f);
-			fputc(*p++, f);
-		} else if (*p < 0x20) {
-			fprintf(f, "\\u%04x", *p++);
-		} else {
-			fwrite(p, 1, n, f);
-			p += n;
-		}
-	}
-	fputc('"', f);
+	jsonstr_write(s, strlen(s), JSONSTR_ESCAPE_FFFD, http_put_file, f);
 }
 
 /* Sets rep's body to the text of a memstream (or a 500 when it failed). */
@@ -336,18 +305,6 @@ http_query_get(const struct http_query *q, const char *key)
 	return NULL;
 }
 
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
-static int64_t
-http_days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 /* Parses YYYY-MM-DD (1970 .. 9999) into unix ms at 00:00 UTC. */
 static bool
 http_parse_date(const char *s, int64_t *ms)
@@ -373,7 +330,7 @@ http_parse_date(const char *s, int64_t *ms)
 	        || (v[1] == 2 && v[2] == 29 && !leap)) {
 		return false;
 	}
-	*ms = http_days_from_civil(v[0], v[1], v[2]) * HTTP_DAY_MS;
+	*ms = civil_to_days(v[0], v[1], v[2]) * HTTP_DAY_MS;
 	return true;
 }
 

@@ -1,14 +1,15 @@
 /*
  * calendar: clm-gen's dates, in UTC and the proleptic Gregorian calendar
- * (H. Hinnant's algorithms): days from dates and back, weekdays, Black
- * Friday, and the campaign names that spend lines and the touchpoints they
- * paid for share.
+ * (H. Hinnant's algorithms): dates from days (days from dates are
+ * civil_to_days, common/civil.h), weekdays, Black Friday, and the campaign
+ * names that spend lines and the touchpoints they paid for share.
  */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
+#include "civil.h"
 #include "gen.h"
 
 int64_t
@@ -16,17 +17,6 @@ gen_floor_div(int64_t a, int64_t b)
 {
 	int64_t q = a / b;
 	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-int64_t
-gen_days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = gen_floor_div(y, 400);
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
 }
 
 static void
@@ -54,7 +44,7 @@ gen_weekday(int64_t day)
 static int64_t
 gen_thanksgiving(int64_t year)
 {
-	int64_t nov1 = gen_days_from_civil(year, 11, 1);
+	int64_t nov1 = civil_to_days(year, 11, 1);
 	return nov1 + (4 - gen_weekday(nov1) + 7) % 7 + 21;
 }
 

@@ -192,12 +192,6 @@ double gen_loguniform(struct gen_rng *r, double x);
 /* gen_floor_div returns a / b rounded toward minus infinity; b != 0. */
 int64_t gen_floor_div(int64_t a, int64_t b);
 
-/*
- * gen_days_from_civil returns the day (days since 1970-01-01, UTC) of the
- * date y-m-d in the proleptic Gregorian calendar.
- */
-int64_t gen_days_from_civil(int64_t y, int m, int d);
-
 /* gen_weekday returns the weekday of a day, 0 = Sunday. */
 int gen_weekday(int64_t day);
 

@@ -51,6 +51,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "civil.h"
 #include "gen.h"
 
 #define GEN_MIN_MS 946684800000LL /* 2000-01-01, clmd's lower bound */
@@ -178,7 +179,7 @@ gen_parse_end(const char *s, int64_t *ms)
 	        || (m == 2 && d == 29 && !leap)) {
 		return false;
 	}
-	*ms = gen_days_from_civil(y, m, d) * GEN_DAY_MS;
+	*ms = civil_to_days(y, m, d) * GEN_DAY_MS;
 	return true;
 }
 
