@@ -24,4 +24,10 @@
  */
 int64_t civil_to_days(int64_t y, int m, int d);
 
+/*
+ * civil_from_days is the inverse: the date of day number z, with month 1
+ * to 12 and day 1 to 31 in *m and *d. Exact for |z| below 10^15.
+ */
+void civil_from_days(int64_t z, int64_t *y, int *m, int *d);
+
 #endif /* CLM_CIVIL_H */

@@ -25,32 +25,18 @@ agg_day(int64_t ms)
 	return d > UINT32_MAX ? UINT32_MAX : (uint32_t) d;
 }
 
-/* Civil calendar from day numbers (proleptic Gregorian, day 0 = 1970-01-01).
- */
-static void
-agg_civil(uint32_t day, int *y, int *m)
-{
-	long z = (long) day + 719468;
-	long era = z / 146097;
-	long doe = z - era * 146097;
-	long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	long mp = (5 * doy + 2) / 153;
-	*m = (int) (mp < 10 ? mp + 3 : mp - 9);
-	*y = (int) (yoe + era * 400 + (*m <= 2));
-}
-
 uint32_t
 agg_period(int gran, uint32_t day)
 {
-	int y, m;
+	int64_t y;
+	int m, d;
 	switch (gran) {
 	case AGG_GRAN_DAY:
 		return day;
 	case AGG_GRAN_WEEK:
 		return day - (day + 3) % 7; /* 1970-01-01 was a Thursday */
 	default:
-		agg_civil(day, &y, &m);
+		civil_from_days(day, &y, &m, &d);
 		return (uint32_t) (y * 12 + m - 1);
 	}
 }

@@ -107,3 +107,44 @@ Test(civil, months_are_consecutive)
 	}
 	cr_assert_eq(civil_to_days(3001, 1, 1), day);
 }
+
+/* civil_from_days inverts civil_to_days, across eras and before 0. */
+Test(civil, from_days_round_trips)
+{
+	static const struct {
+		int64_t y;
+		int m, d;
+	} dates[] = { { 1970, 1, 1 }, { 1969, 12, 31 }, { 2000, 2, 29 },
+		{ 2024, 12, 31 }, { 1900, 3, 1 }, { 0, 1, 1 }, { -1, 12, 31 },
+		{ -400, 2, 29 }, { 9999, 12, 31 } };
+	for (size_t i = 0; i < sizeof(dates) / sizeof(dates[0]); i++) {
+		int64_t y;
+		int m, d;
+		civil_from_days(
+		        civil_to_days(dates[i].y, dates[i].m, dates[i].d), &y,
+		        &m, &d);
+		cr_expect(
+		        y == dates[i].y && m == dates[i].m && d == dates[i].d,
+		        "%lld-%d-%d came back as %lld-%d-%d",
+		        (long long) dates[i].y, dates[i].m, dates[i].d,
+		        (long long) y, m, d);
+	}
+	/* Every day of 1899..2101 maps to the next date in order. */
+	int64_t y0;
+	int m0, d0;
+	civil_from_days(civil_to_days(1899, 1, 1), &y0, &m0, &d0);
+	for (int64_t z = civil_to_days(1899, 1, 1) + 1;
+	        z < civil_to_days(2102, 1, 1); z++) {
+		int64_t y;
+		int m, d;
+		civil_from_days(z, &y, &m, &d);
+		cr_assert(civil_to_days(y, m, d) == z, "day %lld",
+		        (long long) z);
+		cr_assert(d == d0 + 1 || (d == 1 && (m == m0 % 12 + 1)),
+		        "day %lld: %lld-%d-%d after %lld-%d-%d", (long long) z,
+		        (long long) y, m, d, (long long) y0, m0, d0);
+		y0 = y;
+		m0 = m;
+		d0 = d;
+	}
+}

@@ -1,8 +1,8 @@
 /*
  * calendar: clm-gen's dates, in UTC and the proleptic Gregorian calendar
- * (H. Hinnant's algorithms): dates from days (days from dates are
- * civil_to_days, common/civil.h), weekdays, Black Friday, and the campaign
- * names that spend lines and the touchpoints they paid for share.
+ * (day numbers to and from dates are common/civil.h): weekdays, Black
+ * Friday, and the campaign names that spend lines and the touchpoints they
+ * paid for share.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -17,20 +17,6 @@ gen_floor_div(int64_t a, int64_t b)
 {
 	int64_t q = a / b;
 	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-static void
-gen_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-	z += 719468;
-	int64_t era = gen_floor_div(z, 146097);
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-	*d = (int) (doy - (153 * mp + 2) / 5 + 1);
-	*m = (int) (mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
 }
 
 /* 0 = Sunday. */
@@ -54,7 +40,7 @@ gen_black_friday(int64_t day)
 {
 	int64_t y;
 	int m, d;
-	gen_civil_from_days(day, &y, &m, &d);
+	civil_from_days(day, &y, &m, &d);
 	int64_t tg = gen_thanksgiving(y);
 	return day >= tg && day < tg + 5;
 }
@@ -88,7 +74,7 @@ gen_campaign(int64_t day, enum gen_channel ch, char *buf, size_t len)
 		buf[0] = '\0';
 		return;
 	}
-	gen_civil_from_days(day, &y, &m, &d);
+	civil_from_days(day, &y, &m, &d);
 	if (gen_black_friday(day)) {
 		snprintf(buf, len, "bf-%lld", (long long) y);
 	} else if (m == 12 && d <= 24) {
@@ -105,7 +91,7 @@ gen_format_time(int64_t ms, char *buf, size_t len)
 	int64_t day = gen_floor_div(ms, GEN_DAY_MS), y;
 	int64_t s = (ms - day * GEN_DAY_MS) / 1000;
 	int m, d;
-	gen_civil_from_days(day, &y, &m, &d);
+	civil_from_days(day, &y, &m, &d);
 	snprintf(buf, len, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long) y,
 	        m, d, (int) (s / 3600), (int) (s / 60 % 60), (int) (s % 60));
 }
