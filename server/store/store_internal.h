@@ -54,14 +54,15 @@ struct store {
 	/* Counters as of the last commit; only the writer thread uses them. */
 	uint64_t next_cid, next_seq, next_event_seq;
 	struct store_txn wtxn;
-	bool map_full; /* the last write error was MDB_MAP_FULL */
-	               /*
-	                * Readers hold remap shared; store_grow holds it exclusive to remap.
-	                * glibc's rwlock prefers readers, so a steady stream of them could
-	                * starve the resize (and every write behind it): store_grow first
-	                * takes the turnstile, which new readers pass through, so they queue
-	                * behind the resize while the current ones drain.
-	                */
+	/* The last write error was MDB_MAP_FULL. */
+	bool map_full;
+	/*
+	 * Readers hold remap shared; store_grow holds it exclusive to remap.
+	 * glibc's rwlock prefers readers, so a steady stream of them could
+	 * starve the resize (and every write behind it): store_grow first
+	 * takes the turnstile, which new readers pass through, so they queue
+	 * behind the resize while the current ones drain.
+	 */
 	pthread_rwlock_t remap;
 	pthread_mutex_t turnstile;
 };
