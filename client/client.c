@@ -271,6 +271,69 @@ clm_call_status(
 	return e;
 }
 
+/*
+ * The calls, a row each: the shape of the helper, its name after clm_, the
+ * Request oneof member (which names the call case too), its case and its
+ * message type. A TYPED helper (public, clm/client.h) sends the message it
+ * is given; a BY_ID helper (public) sends one holding only a customer_id; a
+ * BUILT helper is private, called by a public one below once it has built
+ * the message from its arguments. A new call is a row here and, when
+ * public, a declaration in clm/client.h.
+ */
+#define CLM_CALLS(X)                                                         \
+	X(BUILT, send_track, track, TRACK, TrackRequest)                     \
+	X(BUILT, send_get_customer, get_customer, GET_CUSTOMER,              \
+	        GetCustomerRequest)                                          \
+	X(BUILT, send_server_status, server_status, SERVER_STATUS,           \
+	        StatusRequest)                                               \
+	X(BUILT, send_identify, identify, IDENTIFY, IdentifyRequest)         \
+	X(BY_ID, forget, forget_customer, FORGET_CUSTOMER,                   \
+	        ForgetCustomerRequest)                                       \
+	X(BY_ID, export, export_customer, EXPORT_CUSTOMER,                   \
+	        ExportCustomerRequest)                                       \
+	X(TYPED, recommend, recommend, RECOMMEND, RecommendRequest)          \
+	X(TYPED, put_catalog, put_catalog, PUT_CATALOG, PutCatalogRequest)   \
+	X(TYPED, metrics, metrics, METRICS, MetricsRequest)                  \
+	X(TYPED, cohorts, cohorts, COHORTS, CohortRequest)                   \
+	X(TYPED, record_spend, record_spend, RECORD_SPEND,                   \
+	        RecordSpendRequest)                                          \
+	X(TYPED, define_experiment, define_experiment, DEFINE_EXPERIMENT,    \
+	        DefineExperimentRequest)                                     \
+	X(TYPED, assign, assign, ASSIGN, AssignRequest)                      \
+	X(TYPED, experiment_results, experiment_results, EXPERIMENT_RESULTS, \
+	        ExperimentResultsRequest)
+
+/* The body of every helper: send msg as the Request's only call. */
+#define CLM_CALL_SEND(field, CASE, msg)                        \
+	{                                                      \
+		Clm__V1__Request req = CLM__V1__REQUEST__INIT; \
+		req.call_case = CLM__V1__REQUEST__CALL_##CASE; \
+		req.field = msg;                               \
+		return clm_call_status(c, &req, out);          \
+	}
+#define CLM_CALL_TYPED(fn, field, CASE, type)                     \
+	clm_err clm_##fn(clm_conn *c, const Clm__V1__##type *msg, \
+	        Clm__V1__Response **out)                          \
+	        CLM_CALL_SEND(field, CASE, (Clm__V1__##type *) msg)
+#define CLM_CALL_BUILT(fn, field, CASE, type) \
+	static CLM_CALL_TYPED(fn, field, CASE, type)
+#define CLM_CALL_BY_ID(fn, field, CASE, type)                          \
+	clm_err clm_##fn(clm_conn *c, const char *customer_id,         \
+	        Clm__V1__Response **out)                               \
+	{                                                              \
+		Clm__V1__##type msg = CLM__V1__##CASE##_REQUEST__INIT; \
+		msg.customer_id = (char *) customer_id;                \
+		CLM_CALL_SEND(field, CASE, &msg)                       \
+	}
+#define CLM_CALL_DEFINE(shape, fn, field, CASE, type) \
+	CLM_CALL_##shape(fn, field, CASE, type)
+CLM_CALLS(CLM_CALL_DEFINE)
+#undef CLM_CALL_DEFINE
+#undef CLM_CALL_BY_ID
+#undef CLM_CALL_BUILT
+#undef CLM_CALL_TYPED
+#undef CLM_CALL_SEND
+
 clm_err
 clm_track(clm_conn *c, Clm__V1__Touchpoint *const *tps, size_t n,
         Clm__V1__Response **out)
@@ -278,10 +341,7 @@ clm_track(clm_conn *c, Clm__V1__Touchpoint *const *tps, size_t n,
 	Clm__V1__TrackRequest tr = CLM__V1__TRACK_REQUEST__INIT;
 	tr.n_touchpoints = n;
 	tr.touchpoints = (Clm__V1__Touchpoint **) tps;
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_TRACK;
-	req.track = &tr;
-	return clm_call_status(c, &req, out);
+	return clm_send_track(c, &tr, out);
 }
 
 clm_err
@@ -291,20 +351,14 @@ clm_get_customer(clm_conn *c, const char *customer_id, int64_t as_of_ms,
 	Clm__V1__GetCustomerRequest gc = CLM__V1__GET_CUSTOMER_REQUEST__INIT;
 	gc.customer_id = (char *) customer_id;
 	gc.as_of_ms = as_of_ms;
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_GET_CUSTOMER;
-	req.get_customer = &gc;
-	return clm_call_status(c, &req, out);
+	return clm_send_get_customer(c, &gc, out);
 }
 
 clm_err
 clm_server_status(clm_conn *c, Clm__V1__Response **out)
 {
 	Clm__V1__StatusRequest sr = CLM__V1__STATUS_REQUEST__INIT;
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_SERVER_STATUS;
-	req.server_status = &sr;
-	return clm_call_status(c, &req, out);
+	return clm_send_server_status(c, &sr, out);
 }
 
 clm_err
@@ -337,37 +391,10 @@ clm_identify(clm_conn *c, const char *anonymous_id, const char *customer_id,
 	}
 	ir.n_traits = n_traits;
 	ir.traits = ptrs;
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_IDENTIFY;
-	req.identify = &ir;
-	clm_err e = clm_call_status(c, &req, out);
+	clm_err e = clm_send_identify(c, &ir, out);
 	free(ents);
 	free(ptrs);
 	return e;
-}
-
-clm_err
-clm_forget(clm_conn *c, const char *customer_id, Clm__V1__Response **out)
-{
-	Clm__V1__ForgetCustomerRequest fr
-	        = CLM__V1__FORGET_CUSTOMER_REQUEST__INIT;
-	fr.customer_id = (char *) customer_id;
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_FORGET_CUSTOMER;
-	req.forget_customer = &fr;
-	return clm_call_status(c, &req, out);
-}
-
-clm_err
-clm_export(clm_conn *c, const char *customer_id, Clm__V1__Response **out)
-{
-	Clm__V1__ExportCustomerRequest er
-	        = CLM__V1__EXPORT_CUSTOMER_REQUEST__INIT;
-	er.customer_id = (char *) customer_id;
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_EXPORT_CUSTOMER;
-	req.export_customer = &er;
-	return clm_call_status(c, &req, out);
 }
 
 struct clm_watch {
@@ -462,84 +489,4 @@ clm_watch_close(clm_watch *w)
 	}
 	nng_close(w->sock);
 	free(w);
-}
-
-clm_err
-clm_recommend(clm_conn *c, const Clm__V1__RecommendRequest *rr,
-        Clm__V1__Response **out)
-{
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_RECOMMEND;
-	req.recommend = (Clm__V1__RecommendRequest *) rr;
-	return clm_call_status(c, &req, out);
-}
-
-clm_err
-clm_put_catalog(clm_conn *c, const Clm__V1__PutCatalogRequest *pr,
-        Clm__V1__Response **out)
-{
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_PUT_CATALOG;
-	req.put_catalog = (Clm__V1__PutCatalogRequest *) pr;
-	return clm_call_status(c, &req, out);
-}
-
-clm_err
-clm_metrics(clm_conn *c, const Clm__V1__MetricsRequest *mr,
-        Clm__V1__Response **out)
-{
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_METRICS;
-	req.metrics = (Clm__V1__MetricsRequest *) mr;
-	return clm_call_status(c, &req, out);
-}
-
-clm_err
-clm_cohorts(
-        clm_conn *c, const Clm__V1__CohortRequest *cr, Clm__V1__Response **out)
-{
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_COHORTS;
-	req.cohorts = (Clm__V1__CohortRequest *) cr;
-	return clm_call_status(c, &req, out);
-}
-
-clm_err
-clm_record_spend(clm_conn *c, const Clm__V1__RecordSpendRequest *sr,
-        Clm__V1__Response **out)
-{
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_RECORD_SPEND;
-	req.record_spend = (Clm__V1__RecordSpendRequest *) sr;
-	return clm_call_status(c, &req, out);
-}
-
-clm_err
-clm_define_experiment(clm_conn *c, const Clm__V1__DefineExperimentRequest *dr,
-        Clm__V1__Response **out)
-{
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_DEFINE_EXPERIMENT;
-	req.define_experiment = (Clm__V1__DefineExperimentRequest *) dr;
-	return clm_call_status(c, &req, out);
-}
-
-clm_err
-clm_assign(
-        clm_conn *c, const Clm__V1__AssignRequest *ar, Clm__V1__Response **out)
-{
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_ASSIGN;
-	req.assign = (Clm__V1__AssignRequest *) ar;
-	return clm_call_status(c, &req, out);
-}
-
-clm_err
-clm_experiment_results(clm_conn *c,
-        const Clm__V1__ExperimentResultsRequest *er, Clm__V1__Response **out)
-{
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_EXPERIMENT_RESULTS;
-	req.experiment_results = (Clm__V1__ExperimentResultsRequest *) er;
-	return clm_call_status(c, &req, out);
 }
