@@ -4,7 +4,9 @@
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
+#include <nng/supplemental/util/platform.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -397,9 +399,31 @@ clm_identify(clm_conn *c, const char *anonymous_id, const char *customer_id,
 	return e;
 }
 
+/*
+ * The subscriber knows whether it is connected to clmd's PUB socket, so
+ * that clm_watch_ready can wait for it: nng reports each pipe (a
+ * connection whose SP handshake is done) as it is added to the socket and
+ * removed, on its own threads, to clm_watch_pipe_event. The one dialer
+ * has at most one pipe at a time; a pipe refused before it was added is
+ * reported removed too, which leaves connected false as it should.
+ */
 struct clm_watch {
 	nng_socket sock;
+	nng_mtx *mtx;
+	nng_cv *cv;     /* signalled when connected changes */
+	bool connected; /* under mtx */
 };
+
+static void
+clm_watch_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	(void) p;
+	clm_watch *w = arg;
+	nng_mtx_lock(w->mtx);
+	w->connected = ev == NNG_PIPE_EV_ADD_POST;
+	nng_cv_wake(w->cv);
+	nng_mtx_unlock(w->mtx);
+}
 
 clm_err
 clm_watch_open(const char *url, const char *prefix, clm_watch **out)
@@ -411,7 +435,9 @@ clm_watch_open(const char *url, const char *prefix, clm_watch **out)
 		prefix = "";
 	}
 	clm_watch *w = calloc(1, sizeof(*w));
-	if (w == NULL) {
+	if (w == NULL || nng_mtx_alloc(&w->mtx) != 0
+	        || nng_cv_alloc(&w->cv, w->mtx) != 0) {
+		clm_watch_close(w);
 		snprintf(clm_open_err, sizeof(clm_open_err), "out of memory");
 		return CLM_RESOURCE_EXHAUSTED;
 	}
@@ -420,6 +446,15 @@ clm_watch_open(const char *url, const char *prefix, clm_watch **out)
 		rv = nng_socket_set(w->sock, NNG_OPT_SUB_SUBSCRIBE, prefix,
 		        strlen(prefix));
 	}
+	/* Before the dial, so that no pipe goes uncounted. */
+	if (rv == 0) {
+		rv = nng_pipe_notify(w->sock, NNG_PIPE_EV_ADD_POST,
+		        clm_watch_pipe_event, w);
+	}
+	if (rv == 0) {
+		rv = nng_pipe_notify(w->sock, NNG_PIPE_EV_REM_POST,
+		        clm_watch_pipe_event, w);
+	}
 	if (rv == 0) {
 		/* Non-blocking: the stream may start after the subscriber. */
 		rv = nng_dial(w->sock, url, NULL, NNG_FLAG_NONBLOCK);
@@ -427,14 +462,31 @@ clm_watch_open(const char *url, const char *prefix, clm_watch **out)
 	if (rv != 0) {
 		snprintf(clm_open_err, sizeof(clm_open_err),
 		        "cannot subscribe to '%s': %s", url, nng_strerror(rv));
-		nng_close(w->sock);
-		free(w);
+		clm_watch_close(w);
 		return rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP
 		        ? CLM_INVALID_ARGUMENT
 		        : CLM_UNAVAILABLE;
 	}
 	*out = w;
 	return CLM_OK;
+}
+
+clm_err
+clm_watch_ready(clm_watch *w, int timeout_ms)
+{
+	nng_time deadline
+	        = timeout_ms < 0 ? 0 : nng_clock() + (nng_duration) timeout_ms;
+	nng_mtx_lock(w->mtx);
+	while (!w->connected) {
+		if (timeout_ms < 0) {
+			nng_cv_wait(w->cv);
+		} else if (nng_cv_until(w->cv, deadline) == NNG_ETIMEDOUT) {
+			break;
+		}
+	}
+	clm_err e = w->connected ? CLM_OK : CLM_DEADLINE_EXCEEDED;
+	nng_mtx_unlock(w->mtx);
+	return e;
 }
 
 clm_err
@@ -487,6 +539,13 @@ clm_watch_close(clm_watch *w)
 	if (w == NULL) {
 		return;
 	}
+	/* Once nng_close returns, no pipe event is running or to come. */
 	nng_close(w->sock);
+	if (w->cv != NULL) {
+		nng_cv_free(w->cv);
+	}
+	if (w->mtx != NULL) {
+		nng_mtx_free(w->mtx);
+	}
 	free(w);
 }
