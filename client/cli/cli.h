@@ -19,7 +19,10 @@ enum {
 	CLI_ECONNECT = 3, /* cannot reach the server */
 };
 
+struct cmdtab_command;
+
 struct cli {
+	const struct cmdtab_command *cmd; /* the command being run */
 	const char *url;
 	const char *token;
 	struct clm_tls tls; /* for tls+tcp:// */
@@ -64,15 +67,10 @@ void cli_fmt_time(int64_t ms, char buf[40]);
 int cli_parse_time(const char *s, int64_t *out);
 
 /*
- * Flag values: cli_flag_number accepts a whole number in [min, max],
- * cli_flag_time what cli_parse_time does (not before 1970), and
- * cli_window_check that a --from and --to (when both given) are on
- * different days, from first. Each returns CLI_OK, or prints why and
- * returns CLI_EUSAGE.
+ * cli_window_check checks that a --from and --to (when both given) are on
+ * different days, from first. Returns CLI_OK, or prints why and returns
+ * CLI_EUSAGE.
  */
-int cli_flag_number(
-        const char *flag, const char *v, long min, long max, long *out);
-int cli_flag_time(const char *flag, const char *v, int64_t *out);
 int cli_window_check(int64_t from_ms, int64_t to_ms);
 
 /* cli_usage_error prints "clm: MSG" and a hint; returns CLI_EUSAGE. */
@@ -131,7 +129,8 @@ long cli_read_line(FILE *in, char **line, size_t *cap, unsigned long *lineno,
 
 /*
  * The commands: argv[0] is the command name. Their synopsis, flags and
- * help are rows of cmdtab.c; `--help` is answered before they run.
+ * help are rows of cmdtab.c, by which they parse their flags (args.h);
+ * `--help` is answered before they run.
  */
 int cmd_status(struct cli *cli, int argc, char **argv);
 int cmd_track(struct cli *cli, int argc, char **argv);

@@ -7,83 +7,84 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "cli.h"
 
 #define CMD_EXPERIMENT_MAX_VARIANTS 64
 
+/* A definition being read: the request and its variants. */
+struct cmd_experiment_def {
+	Clm__V1__DefineExperimentRequest q;
+	Clm__V1__Variant vs[CMD_EXPERIMENT_MAX_VARIANTS];
+	Clm__V1__Variant *vp[CMD_EXPERIMENT_MAX_VARIANTS];
+};
+
+/* args_word_fn: the ID, then each NAME[:WEIGHT]. */
+static int
+cmd_experiment_operand(void *arg, const struct cmdtab_flag *f, char *word)
+{
+	(void) f;
+	struct cmd_experiment_def *d = arg;
+	Clm__V1__DefineExperimentRequest *q = &d->q;
+	if (q->experiment_id[0] == '\0') {
+		q->experiment_id = word;
+		return CLI_OK;
+	}
+	if (q->n_variants == CMD_EXPERIMENT_MAX_VARIANTS) {
+		return cli_usage_error("too many variants");
+	}
+	Clm__V1__Variant *v = &d->vs[q->n_variants];
+	clm__v1__variant__init(v);
+	v->name = word;
+	v->weight = 1;
+	char *colon = strrchr(word, ':');
+	if (colon != NULL) {
+		char *end;
+		unsigned long w = strtoul(colon + 1, &end, 10);
+		if (colon[1] < '0' || colon[1] > '9' || *end != '\0'
+		        || w > 1000000) {
+			return cli_usage_error(
+			        "variant '%s': the weight after ':' must be a number from 0 to 1000000",
+			        word);
+		}
+		*colon = '\0';
+		v->weight = (uint32_t) w;
+	}
+	if (v->name[0] == '\0') {
+		return cli_usage_error("a variant needs a name before ':'");
+	}
+	d->vp[q->n_variants++] = v;
+	return CLI_OK;
+}
+
 static int
 cmd_experiment_define(struct cli *cli, int argc, char **argv)
 {
-	Clm__V1__DefineExperimentRequest q
-	        = CLM__V1__DEFINE_EXPERIMENT_REQUEST__INIT;
-	Clm__V1__Variant vs[CMD_EXPERIMENT_MAX_VARIANTS];
-	Clm__V1__Variant *vp[CMD_EXPERIMENT_MAX_VARIANTS];
-	bool has_goal = false;
-	for (int i = 1; i < argc; i++) {
-		char *a = argv[i];
-		if (strcmp(a, "--goal") == 0) {
-			int e;
-			if (i + 1 >= argc) {
-				return cli_usage_error(
-				        "--goal needs a touchpoint type");
-			}
-			if (cli_enum_parse(
-			            &clm__v1__touchpoint_type__descriptor,
-			            argv[++i],
-			            &e) != 0
-			        || e == 0) {
-				return cli_usage_error(
-				        "unknown touchpoint type '%s'",
-				        argv[i]);
-			}
-			q.goal = (Clm__V1__TouchpointType) e;
-			has_goal = true;
-		} else if (a[0] == '-' && a[1] == '-') {
-			return cli_usage_error("unknown flag '%s'", a);
-		} else if (q.experiment_id[0] == '\0') {
-			q.experiment_id = a;
-		} else {
-			if (q.n_variants == CMD_EXPERIMENT_MAX_VARIANTS) {
-				return cli_usage_error("too many variants");
-			}
-			Clm__V1__Variant *v = &vs[q.n_variants];
-			clm__v1__variant__init(v);
-			v->name = a;
-			v->weight = 1;
-			char *colon = strrchr(a, ':');
-			if (colon != NULL) {
-				char *end;
-				unsigned long w = strtoul(colon + 1, &end, 10);
-				if (colon[1] < '0' || colon[1] > '9'
-				        || *end != '\0' || w > 1000000) {
-					return cli_usage_error(
-					        "variant '%s': the weight after ':' must be a number from 0 to 1000000",
-					        a);
-				}
-				*colon = '\0';
-				v->weight = (uint32_t) w;
-			}
-			if (v->name[0] == '\0') {
-				return cli_usage_error(
-				        "a variant needs a name before ':'");
-			}
-			vp[q.n_variants++] = v;
-		}
+	struct cmd_experiment_def d = {
+		.q = CLM__V1__DEFINE_EXPERIMENT_REQUEST__INIT,
+	};
+	Clm__V1__DefineExperimentRequest *q = &d.q;
+	struct args a;
+	if (args_parse(&a, cli->cmd, argc, argv, cmd_experiment_operand, &d)
+	        != CLI_OK) {
+		return CLI_EUSAGE;
 	}
-	if (q.experiment_id[0] == '\0' || !has_goal || q.n_variants < 2) {
+	const struct args_value *goal = args_get(&a, "--goal");
+	if (q->experiment_id[0] == '\0' || !goal->set || q->n_variants < 2) {
 		return cli_usage_error("%s",
-		        q.experiment_id[0] == '\0' ? "define needs an ID"
-		                : !has_goal
+		        q->experiment_id[0] == '\0' ? "define needs an ID"
+		                : !goal->set
 		                ? "define needs --goal TYPE"
 		                : "define needs at least two variants (NAME[:WEIGHT])");
 	}
-	q.variants = vp;
+	q->goal = (Clm__V1__TouchpointType) goal->n;
+	q->variants = d.vp;
 	int rc = cli_connect(cli);
 	if (rc != CLI_OK) {
 		return rc;
 	}
 	Clm__V1__Response *resp;
-	clm_err e = clm_define_experiment(cli->conn, &q, &resp);
+	clm_err e = clm_define_experiment(cli->conn, q, &resp);
 	rc = cli_result(cli, e, resp);
 	if (rc == CLI_OK && resp->define_experiment != NULL) {
 		if (cli->json) {
@@ -91,13 +92,13 @@ cmd_experiment_define(struct cli *cli, int argc, char **argv)
 			                       resp->define_experiment);
 		} else {
 			printf("experiment '%s': goal %s, variants",
-			        q.experiment_id,
+			        q->experiment_id,
 			        cli_enum_name(
 			                &clm__v1__touchpoint_type__descriptor,
-			                (int) q.goal));
-			for (size_t i = 0; i < q.n_variants; i++) {
+			                (int) q->goal));
+			for (size_t i = 0; i < q->n_variants; i++) {
 				printf("%s %s (weight %u)", i ? "," : "",
-				        vs[i].name, vs[i].weight);
+				        d.vs[i].name, d.vs[i].weight);
 			}
 			printf("\n");
 		}

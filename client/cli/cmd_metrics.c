@@ -3,10 +3,9 @@
  * funnel and every other figure of MetricsReply (docs/metrics.md), as
  * tables, or the reply as one JSON line with --json.
  */
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "cli.h"
 
 #define CMD_METRICS_DAY_MS 86400000LL
@@ -191,42 +190,15 @@ cmd_metrics_print(
 int
 cmd_metrics(struct cli *cli, int argc, char **argv)
 {
-	Clm__V1__MetricsRequest q = CLM__V1__METRICS_REQUEST__INIT;
-	for (int i = 1; i < argc; i++) {
-		const char *f = argv[i];
-		if (f[0] != '-') {
-			return cli_usage_error(
-			        "metrics takes no argument '%s'", f);
-		}
-		if (i + 1 >= argc) {
-			return cli_usage_error("%s needs a value", f);
-		}
-		const char *v = argv[++i];
-		int e;
-		long n = 0;
-		int rc = CLI_OK;
-		if (strcmp(f, "--from") == 0) {
-			rc = cli_flag_time(f, v, &q.from_ms);
-		} else if (strcmp(f, "--to") == 0) {
-			rc = cli_flag_time(f, v, &q.to_ms);
-		} else if (strcmp(f, "--channel") == 0) {
-			if (cli_enum_parse(
-			            &clm__v1__channel__descriptor, v, &e)
-			        != 0) {
-				return cli_usage_error(
-				        "unknown channel '%s'", v);
-			}
-			q.channel = (Clm__V1__Channel) e;
-		} else if (strcmp(f, "--window-days") == 0) {
-			rc = cli_flag_number(f, v, 1, 3650, &n);
-			q.conversion_window_days = (uint32_t) n;
-		} else {
-			return cli_usage_error("unknown flag '%s'", f);
-		}
-		if (rc != CLI_OK) {
-			return rc;
-		}
+	struct args a;
+	if (args_parse(&a, cli->cmd, argc, argv, NULL, NULL) != CLI_OK) {
+		return CLI_EUSAGE;
 	}
+	Clm__V1__MetricsRequest q = CLM__V1__METRICS_REQUEST__INIT;
+	q.from_ms = args_get(&a, "--from")->n;
+	q.to_ms = args_get(&a, "--to")->n;
+	q.channel = (Clm__V1__Channel) args_get(&a, "--channel")->n;
+	q.conversion_window_days = (uint32_t) args_get(&a, "--window-days")->n;
 	int rc = cli_window_check(q.from_ms, q.to_ms);
 	if (rc != CLI_OK) {
 		return rc;

@@ -291,32 +291,6 @@ cli_bar(FILE *out, double frac, int width, bool unicode)
 }
 
 int
-cli_flag_number(const char *flag, const char *v, long min, long max, long *out)
-{
-	char *end;
-	errno = 0;
-	long n = strtol(v, &end, 10);
-	if (*v == '\0' || *end != '\0' || errno != 0 || n < min || n > max) {
-		return cli_usage_error(
-		        "%s wants a number from %ld to %ld, not '%s'", flag,
-		        min, max, v);
-	}
-	*out = n;
-	return CLI_OK;
-}
-
-int
-cli_flag_time(const char *flag, const char *v, int64_t *out)
-{
-	int64_t t;
-	if (cli_parse_time(v, &t) != 0 || t < 0) {
-		return cli_usage_error("%s: invalid time '%s'", flag, v);
-	}
-	*out = t;
-	return CLI_OK;
-}
-
-int
 cli_window_check(int64_t from_ms, int64_t to_ms)
 {
 	if (from_ms != 0 && to_ms != 0
