@@ -276,3 +276,15 @@ args_geo(const struct args *a, Clm__V1__GeoPoint *geo, Clm__V1__GeoPoint **out)
 	*out = lat->set ? geo : NULL;
 	return CLI_OK;
 }
+
+int
+args_window(const struct args *a, int64_t *from, int64_t *to)
+{
+	*from = args_get(a, "--from")->n;
+	*to = args_get(a, "--to")->n;
+	if (*from != 0 && *to != 0
+	        && cli_day_floor(*from) >= cli_day_floor(*to)) {
+		return cli_usage_error("--from must be a day before --to");
+	}
+	return CLI_OK;
+}

@@ -73,4 +73,11 @@ const struct args_value *args_get(const struct args *a, const char *name);
 int args_geo(
         const struct args *a, Clm__V1__GeoPoint *geo, Clm__V1__GeoPoint **out);
 
+/*
+ * args_window reads the command's --from and --to into *from and *to (0
+ * when not given) and checks that, when both are, they are on different
+ * days, from first. Returns CLI_OK, or reports and returns CLI_EUSAGE.
+ */
+int args_window(const struct args *a, int64_t *from, int64_t *to);
+
 #endif /* CLM_CLI_ARGS_H */

@@ -41,6 +41,16 @@ int cli_connect(struct cli *cli);
  */
 int cli_result(struct cli *cli, clm_err e, const Clm__V1__Response *resp);
 
+/*
+ * cli_reply ends a command that made one call, given the helper's e and
+ * resp: returns cli_result's exit code and, when it is CLI_OK and resp
+ * holds a result (the member its oneof selects), prints that: as one
+ * line of JSON with --json, else by print(result, arg). Frees resp.
+ */
+int cli_reply(struct cli *cli, clm_err e, Clm__V1__Response *resp,
+        void (*print)(const ProtobufCMessage *result, const void *arg),
+        const void *arg);
+
 /* cli_print_status prints a non-OK Status to stderr. */
 void cli_print_status(const Clm__V1__Status *st);
 
@@ -65,13 +75,6 @@ void cli_fmt_time(int64_t ms, char buf[40]);
  * -1.
  */
 int cli_parse_time(const char *s, int64_t *out);
-
-/*
- * cli_window_check checks that a --from and --to (when both given) are on
- * different days, from first. Returns CLI_OK, or prints why and returns
- * CLI_EUSAGE.
- */
-int cli_window_check(int64_t from_ms, int64_t to_ms);
 
 /* cli_usage_error prints "clm: MSG" and a hint; returns CLI_EUSAGE. */
 int cli_usage_error(const char *fmt, ...)
@@ -117,6 +120,29 @@ int cli_csv_split(char *line, char **fields, int max);
  * event_id), so either spelling of a field name matches.
  */
 void cli_csv_name(const char *in, char *out, size_t len);
+
+/*
+ * A file of records, one a line, in CSV or NDJSON (clm catalog, clm
+ * spend): its first non-blank line decides the format (NDJSON when it
+ * starts with '{'), and the first CSV row is the header. cli_record
+ * tells what the next line, trimmed, is: blank (skipped), an NDJSON
+ * record, the CSV header or a CSV row (split in place into *nf of at most
+ * max fields f), or a malformed CSV row. Start with a zeroed struct.
+ */
+struct cli_records {
+	bool decided, json, header;
+};
+
+enum cli_record {
+	CLI_RECORD_BLANK,
+	CLI_RECORD_JSON,
+	CLI_RECORD_HEADER,
+	CLI_RECORD_ROW,
+	CLI_RECORD_MALFORMED,
+};
+
+enum cli_record cli_record(struct cli_records *r, char *line, size_t len,
+        char **f, int max, int *nf);
 
 /*
  * cli_read_line reads the next line of in into *line (getline-style

@@ -31,8 +31,10 @@ cmd_cohorts_period(int64_t start, Clm__V1__Granularity g, unsigned k)
 }
 
 static void
-cmd_cohorts_print(const Clm__V1__CohortReply *r)
+cmd_cohorts_print(const ProtobufCMessage *m, const void *arg)
 {
+	(void) arg;
+	const Clm__V1__CohortReply *r = (const Clm__V1__CohortReply *) m;
 	Clm__V1__Granularity g = r->granularity;
 	const char *by = g == CLM__V1__GRANULARITY__DAY ? "day"
 	        : g == CLM__V1__GRANULARITY__MONTH      ? "calendar month"
@@ -90,31 +92,18 @@ cmd_cohorts(struct cli *cli, int argc, char **argv)
 		return CLI_EUSAGE;
 	}
 	Clm__V1__CohortRequest q = CLM__V1__COHORT_REQUEST__INIT;
-	q.from_ms = args_get(&a, "--from")->n;
-	q.to_ms = args_get(&a, "--to")->n;
+	if (args_window(&a, &q.from_ms, &q.to_ms) != CLI_OK) {
+		return CLI_EUSAGE;
+	}
 	if (args_get(&a, "--by")->set) {
 		q.granularity = by[args_get(&a, "--by")->n];
 	}
 	q.periods = (uint32_t) args_get(&a, "--periods")->n;
-	int rc = cli_window_check(q.from_ms, q.to_ms);
-	if (rc != CLI_OK) {
-		return rc;
-	}
-	rc = cli_connect(cli);
+	int rc = cli_connect(cli);
 	if (rc != CLI_OK) {
 		return rc;
 	}
 	Clm__V1__Response *resp;
 	clm_err e = clm_cohorts(cli->conn, &q, &resp);
-	rc = cli_result(cli, e, resp);
-	if (rc == CLI_OK && resp->cohorts != NULL) {
-		if (cli->json) {
-			cli_print_json(
-			        (const ProtobufCMessage *) resp->cohorts);
-		} else {
-			cmd_cohorts_print(resp->cohorts);
-		}
-	}
-	clm_response_free(resp);
-	return rc;
+	return cli_reply(cli, e, resp, cmd_cohorts_print, NULL);
 }

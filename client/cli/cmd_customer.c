@@ -3,8 +3,10 @@
 #include "cli.h"
 
 static void
-cmd_customer_table(const Clm__V1__Customer *c)
+cmd_customer_table(const ProtobufCMessage *m, const void *arg)
 {
+	(void) arg;
+	const Clm__V1__Customer *c = (const Clm__V1__Customer *) m;
 	char t1[40], t2[40];
 	printf("customer     %s\n", c->customer_id);
 	printf("stage        %s\n",
@@ -101,15 +103,5 @@ cmd_customer(struct cli *cli, int argc, char **argv)
 	}
 	Clm__V1__Response *resp;
 	clm_err e = clm_get_customer(cli->conn, id, as_of, &resp);
-	rc = cli_result(cli, e, resp);
-	if (rc == CLI_OK && resp->customer != NULL) {
-		if (cli->json) {
-			cli_print_json(
-			        (const ProtobufCMessage *) resp->customer);
-		} else {
-			cmd_customer_table(resp->customer);
-		}
-	}
-	clm_response_free(resp);
-	return rc;
+	return cli_reply(cli, e, resp, cmd_customer_table, NULL);
 }

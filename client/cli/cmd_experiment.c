@@ -57,6 +57,22 @@ cmd_experiment_operand(void *arg, const struct cmdtab_flag *f, char *word)
 	return CLI_OK;
 }
 
+/* Prints what was defined: the request arg (the reply m says no more). */
+static void
+cmd_experiment_defined(const ProtobufCMessage *m, const void *arg)
+{
+	(void) m;
+	const Clm__V1__DefineExperimentRequest *q = arg;
+	printf("experiment '%s': goal %s, variants", q->experiment_id,
+	        cli_enum_name(
+	                &clm__v1__touchpoint_type__descriptor, (int) q->goal));
+	for (size_t i = 0; i < q->n_variants; i++) {
+		printf("%s %s (weight %u)", i ? "," : "", q->variants[i]->name,
+		        q->variants[i]->weight);
+	}
+	printf("\n");
+}
+
 static int
 cmd_experiment_define(struct cli *cli, int argc, char **argv)
 {
@@ -85,26 +101,16 @@ cmd_experiment_define(struct cli *cli, int argc, char **argv)
 	}
 	Clm__V1__Response *resp;
 	clm_err e = clm_define_experiment(cli->conn, q, &resp);
-	rc = cli_result(cli, e, resp);
-	if (rc == CLI_OK && resp->define_experiment != NULL) {
-		if (cli->json) {
-			cli_print_json((const ProtobufCMessage *)
-			                       resp->define_experiment);
-		} else {
-			printf("experiment '%s': goal %s, variants",
-			        q->experiment_id,
-			        cli_enum_name(
-			                &clm__v1__touchpoint_type__descriptor,
-			                (int) q->goal));
-			for (size_t i = 0; i < q->n_variants; i++) {
-				printf("%s %s (weight %u)", i ? "," : "",
-				        d.vs[i].name, d.vs[i].weight);
-			}
-			printf("\n");
-		}
-	}
-	clm_response_free(resp);
-	return rc;
+	return cli_reply(cli, e, resp, cmd_experiment_defined, q);
+}
+
+static void
+cmd_experiment_assigned(const ProtobufCMessage *m, const void *arg)
+{
+	(void) arg;
+	const Clm__V1__AssignReply *r = (const Clm__V1__AssignReply *) m;
+	printf("%s\t%s\n", r->variant,
+	        r->first_exposure ? "(first exposure)" : "(assigned before)");
 }
 
 static int
@@ -123,25 +129,15 @@ cmd_experiment_assign(struct cli *cli, int argc, char **argv)
 	}
 	Clm__V1__Response *resp;
 	clm_err e = clm_assign(cli->conn, &q, &resp);
-	rc = cli_result(cli, e, resp);
-	if (rc == CLI_OK && resp->assign != NULL) {
-		if (cli->json) {
-			cli_print_json(
-			        (const ProtobufCMessage *) resp->assign);
-		} else {
-			printf("%s\t%s\n", resp->assign->variant,
-			        resp->assign->first_exposure
-			                ? "(first exposure)"
-			                : "(assigned before)");
-		}
-	}
-	clm_response_free(resp);
-	return rc;
+	return cli_reply(cli, e, resp, cmd_experiment_assigned, NULL);
 }
 
 static void
-cmd_experiment_table(const Clm__V1__ExperimentResultsReply *r)
+cmd_experiment_table(const ProtobufCMessage *m, const void *arg)
 {
+	(void) arg;
+	const Clm__V1__ExperimentResultsReply *r
+	        = (const Clm__V1__ExperimentResultsReply *) m;
 	printf("experiment %s\n", r->experiment_id);
 	printf("%-16s %9s %9s %8s %9s %8s  %s\n", "variant", "exposed",
 	        "converted", "rate", "lift", "p-value", "95% CI of the diff");
@@ -175,17 +171,7 @@ cmd_experiment_results(struct cli *cli, int argc, char **argv)
 	}
 	Clm__V1__Response *resp;
 	clm_err e = clm_experiment_results(cli->conn, &q, &resp);
-	rc = cli_result(cli, e, resp);
-	if (rc == CLI_OK && resp->experiment_results != NULL) {
-		if (cli->json) {
-			cli_print_json((const ProtobufCMessage *)
-			                       resp->experiment_results);
-		} else {
-			cmd_experiment_table(resp->experiment_results);
-		}
-	}
-	clm_response_free(resp);
-	return rc;
+	return cli_reply(cli, e, resp, cmd_experiment_table, NULL);
 }
 
 int

@@ -22,6 +22,19 @@ cmd_identify_operand(void *arg, const struct cmdtab_flag *f, char *word)
 	return CLI_OK;
 }
 
+/* Prints the IdentifyReply m to the call for the ids arg. */
+static void
+cmd_identify_print(const ProtobufCMessage *m, const void *arg)
+{
+	const Clm__V1__IdentifyReply *r = (const Clm__V1__IdentifyReply *) m;
+	const struct cmd_identify_ids *ids = arg;
+	const Clm__V1__Customer *c = r->customer;
+	printf("%s is %s%s; stage %s\n", ids->id[0], ids->id[1],
+	        r->merged ? " (anonymous history merged)" : "",
+	        c ? cli_enum_name(&clm__v1__stage__descriptor, (int) c->stage)
+	          : "?");
+}
+
 int
 cmd_identify(struct cli *cli, int argc, char **argv)
 {
@@ -44,22 +57,5 @@ cmd_identify(struct cli *cli, int argc, char **argv)
 	clm_err e = clm_identify(cli->conn, ids.id[0], ids.id[1],
 	        (const char *const *) trait->items,
 	        (const char *const *) trait->values, trait->count, &resp);
-	rc = cli_result(cli, e, resp);
-	if (rc == CLI_OK && resp->identify != NULL) {
-		if (cli->json) {
-			cli_print_json(
-			        (const ProtobufCMessage *) resp->identify);
-		} else {
-			const Clm__V1__Customer *c = resp->identify->customer;
-			printf("%s is %s%s; stage %s\n", ids.id[0], ids.id[1],
-			        resp->identify->merged
-			                ? " (anonymous history merged)"
-			                : "",
-			        c ? cli_enum_name(&clm__v1__stage__descriptor,
-			                (int) c->stage)
-			          : "?");
-		}
-	}
-	clm_response_free(resp);
-	return rc;
+	return cli_reply(cli, e, resp, cmd_identify_print, &ids);
 }

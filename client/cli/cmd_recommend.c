@@ -6,8 +6,10 @@
 #include "cli.h"
 
 static void
-cmd_recommend_table(const Clm__V1__RecommendReply *r)
+cmd_recommend_table(const ProtobufCMessage *m, const void *arg)
 {
+	(void) arg;
+	const Clm__V1__RecommendReply *r = (const Clm__V1__RecommendReply *) m;
 	printf("stage %s, health %s\n",
 	        cli_enum_name(&clm__v1__stage__descriptor, (int) r->stage),
 	        cli_enum_name(&clm__v1__health__descriptor, (int) r->health));
@@ -81,15 +83,5 @@ cmd_recommend(struct cli *cli, int argc, char **argv)
 	}
 	Clm__V1__Response *resp;
 	clm_err e = clm_recommend(cli->conn, &q, &resp);
-	rc = cli_result(cli, e, resp);
-	if (rc == CLI_OK && resp->recommend != NULL) {
-		if (cli->json) {
-			cli_print_json(
-			        (const ProtobufCMessage *) resp->recommend);
-		} else {
-			cmd_recommend_table(resp->recommend);
-		}
-	}
-	clm_response_free(resp);
-	return rc;
+	return cli_reply(cli, e, resp, cmd_recommend_table, NULL);
 }

@@ -215,7 +215,7 @@ cmd_spend_file(struct cli *cli, const char *path)
 		fprintf(stderr, "clm: out of memory\n");
 	}
 	int col[SPEND_NCOLS];
-	bool decided = false, json = false, header = false;
+	struct cli_records recs = { .decided = false };
 	unsigned long lineno = 0;
 	char *line = NULL;
 	size_t cap = 0;
@@ -223,40 +223,35 @@ cmd_spend_file(struct cli *cli, const char *path)
 	while (rc == CLI_OK
 	        && (len = cli_read_line(in, &line, &cap, &lineno, NULL))
 	                >= 0) {
-		if (len == 0) {
-			continue;
-		}
-		if (!decided) {
-			json = line[0] == '{';
-			decided = true;
-		}
 		char err[256] = "";
+		char *f[CMD_SPEND_COLS];
+		int nf;
 		Clm__V1__Spend *s = NULL;
-		if (json) {
-			ProtobufCMessage *m;
+		ProtobufCMessage *m;
+		switch (cli_record(
+		        &recs, line, (size_t) len, f, CMD_SPEND_COLS, &nf)) {
+		case CLI_RECORD_BLANK:
+			continue;
+		case CLI_RECORD_HEADER:
+			if (cmd_spend_header(path, f, nf, col) != 0) {
+				rc = CLI_EUSAGE;
+				quiet = true;
+			}
+			continue;
+		case CLI_RECORD_JSON:
 			if (pbjson_parse(line, (size_t) len,
 			            &clm__v1__spend__descriptor, &m, err,
 			            sizeof(err))
 			        == 0) {
 				s = (Clm__V1__Spend *) m;
 			}
-		} else {
-			char *f[CMD_SPEND_COLS];
-			int nf = cli_csv_split(line, f, CMD_SPEND_COLS);
-			if (nf < 0) {
-				snprintf(
-				        err, sizeof(err), "malformed CSV row");
-			} else if (!header) {
-				header = true;
-				if (cmd_spend_header(path, f, nf, col) != 0) {
-					rc = CLI_EUSAGE;
-					quiet = true;
-				}
-				continue;
-			} else {
-				cmd_spend_csv_row(
-				        col, f, nf, &s, err, sizeof(err));
-			}
+			break;
+		case CLI_RECORD_ROW:
+			cmd_spend_csv_row(col, f, nf, &s, err, sizeof(err));
+			break;
+		case CLI_RECORD_MALFORMED:
+			snprintf(err, sizeof(err), "malformed CSV row");
+			break;
 		}
 		if (s == NULL) {
 			fprintf(stderr, "line %lu: %s\n", lineno, err);
@@ -298,6 +293,21 @@ cmd_spend_file(struct cli *cli, const char *path)
 		printf("\n");
 	}
 	return rc == CLI_OK && run.bad > 0 ? CLI_EUSAGE : rc;
+}
+
+/* Prints the RecordSpendReply m to the call for the one Spend arg. */
+static void
+cmd_spend_print(const ProtobufCMessage *m, const void *arg)
+{
+	const Clm__V1__RecordSpendReply *r
+	        = (const Clm__V1__RecordSpendReply *) m;
+	const Clm__V1__Spend *s = arg;
+	char date[32];
+	cli_fmt_date(s->day_ms, date);
+	printf("accepted %u: %s on %s, %.2f%s%s%s%s\n", r->accepted,
+	        cli_enum_name(&clm__v1__channel__descriptor, (int) s->channel),
+	        date, s->amount, s->currency[0] ? " " : "", s->currency,
+	        s->campaign[0] ? ", campaign " : "", s->campaign);
 }
 
 /* args_word_fn: an operand, which the flags cannot come with. */
@@ -350,23 +360,5 @@ cmd_spend(struct cli *cli, int argc, char **argv)
 	q.spend = &one;
 	Clm__V1__Response *resp;
 	clm_err e = clm_record_spend(cli->conn, &q, &resp);
-	rc = cli_result(cli, e, resp);
-	if (rc == CLI_OK && resp->record_spend != NULL) {
-		if (cli->json) {
-			cli_print_json(
-			        (const ProtobufCMessage *) resp->record_spend);
-		} else {
-			char date[32];
-			cli_fmt_date(s.day_ms, date);
-			printf("accepted %u: %s on %s, %.2f%s%s%s%s\n",
-			        resp->record_spend->accepted,
-			        cli_enum_name(&clm__v1__channel__descriptor,
-			                (int) s.channel),
-			        date, s.amount, s.currency[0] ? " " : "",
-			        s.currency, s.campaign[0] ? ", campaign " : "",
-			        s.campaign);
-		}
-	}
-	clm_response_free(resp);
-	return rc;
+	return cli_reply(cli, e, resp, cmd_spend_print, &s);
 }
