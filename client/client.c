@@ -4,7 +4,9 @@
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
+#include <nng/supplemental/util/platform.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,6 +273,69 @@ clm_call_status(
 	return e;
 }
 
+/*
+ * The calls, a row each: the shape of the helper, its name after clm_, the
+ * Request oneof member (which names the call case too), its case and its
+ * message type. A TYPED helper (public, clm/client.h) sends the message it
+ * is given; a BY_ID helper (public) sends one holding only a customer_id; a
+ * BUILT helper is private, called by a public one below once it has built
+ * the message from its arguments. A new call is a row here and, when
+ * public, a declaration in clm/client.h.
+ */
+#define CLM_CALLS(X)                                                         \
+	X(BUILT, send_track, track, TRACK, TrackRequest)                     \
+	X(BUILT, send_get_customer, get_customer, GET_CUSTOMER,              \
+	        GetCustomerRequest)                                          \
+	X(BUILT, send_server_status, server_status, SERVER_STATUS,           \
+	        StatusRequest)                                               \
+	X(BUILT, send_identify, identify, IDENTIFY, IdentifyRequest)         \
+	X(BY_ID, forget, forget_customer, FORGET_CUSTOMER,                   \
+	        ForgetCustomerRequest)                                       \
+	X(BY_ID, export, export_customer, EXPORT_CUSTOMER,                   \
+	        ExportCustomerRequest)                                       \
+	X(TYPED, recommend, recommend, RECOMMEND, RecommendRequest)          \
+	X(TYPED, put_catalog, put_catalog, PUT_CATALOG, PutCatalogRequest)   \
+	X(TYPED, metrics, metrics, METRICS, MetricsRequest)                  \
+	X(TYPED, cohorts, cohorts, COHORTS, CohortRequest)                   \
+	X(TYPED, record_spend, record_spend, RECORD_SPEND,                   \
+	        RecordSpendRequest)                                          \
+	X(TYPED, define_experiment, define_experiment, DEFINE_EXPERIMENT,    \
+	        DefineExperimentRequest)                                     \
+	X(TYPED, assign, assign, ASSIGN, AssignRequest)                      \
+	X(TYPED, experiment_results, experiment_results, EXPERIMENT_RESULTS, \
+	        ExperimentResultsRequest)
+
+/* The body of every helper: send msg as the Request's only call. */
+#define CLM_CALL_SEND(field, CASE, msg)                        \
+	{                                                      \
+		Clm__V1__Request req = CLM__V1__REQUEST__INIT; \
+		req.call_case = CLM__V1__REQUEST__CALL_##CASE; \
+		req.field = msg;                               \
+		return clm_call_status(c, &req, out);          \
+	}
+#define CLM_CALL_TYPED(fn, field, CASE, type)                     \
+	clm_err clm_##fn(clm_conn *c, const Clm__V1__##type *msg, \
+	        Clm__V1__Response **out)                          \
+	        CLM_CALL_SEND(field, CASE, (Clm__V1__##type *) msg)
+#define CLM_CALL_BUILT(fn, field, CASE, type) \
+	static CLM_CALL_TYPED(fn, field, CASE, type)
+#define CLM_CALL_BY_ID(fn, field, CASE, type)                          \
+	clm_err clm_##fn(clm_conn *c, const char *customer_id,         \
+	        Clm__V1__Response **out)                               \
+	{                                                              \
+		Clm__V1__##type msg = CLM__V1__##CASE##_REQUEST__INIT; \
+		msg.customer_id = (char *) customer_id;                \
+		CLM_CALL_SEND(field, CASE, &msg)                       \
+	}
+#define CLM_CALL_DEFINE(shape, fn, field, CASE, type) \
+	CLM_CALL_##shape(fn, field, CASE, type)
+CLM_CALLS(CLM_CALL_DEFINE)
+#undef CLM_CALL_DEFINE
+#undef CLM_CALL_BY_ID
+#undef CLM_CALL_BUILT
+#undef CLM_CALL_TYPED
+#undef CLM_CALL_SEND
+
 clm_err
 clm_track(clm_conn *c, Clm__V1__Touchpoint *const *tps, size_t n,
         Clm__V1__Response **out)
@@ -278,10 +343,7 @@ clm_track(clm_conn *c, Clm__V1__Touchpoint *const *tps, size_t n,
 	Clm__V1__TrackRequest tr = CLM__V1__TRACK_REQUEST__INIT;
 	tr.n_touchpoints = n;
 	tr.touchpoints = (Clm__V1__Touchpoint **) tps;
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_TRACK;
-	req.track = &tr;
-	return clm_call_status(c, &req, out);
+	return clm_send_track(c, &tr, out);
 }
 
 clm_err
@@ -291,20 +353,14 @@ clm_get_customer(clm_conn *c, const char *customer_id, int64_t as_of_ms,
 	Clm__V1__GetCustomerRequest gc = CLM__V1__GET_CUSTOMER_REQUEST__INIT;
 	gc.customer_id = (char *) customer_id;
 	gc.as_of_ms = as_of_ms;
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_GET_CUSTOMER;
-	req.get_customer = &gc;
-	return clm_call_status(c, &req, out);
+	return clm_send_get_customer(c, &gc, out);
 }
 
 clm_err
 clm_server_status(clm_conn *c, Clm__V1__Response **out)
 {
 	Clm__V1__StatusRequest sr = CLM__V1__STATUS_REQUEST__INIT;
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_SERVER_STATUS;
-	req.server_status = &sr;
-	return clm_call_status(c, &req, out);
+	return clm_send_server_status(c, &sr, out);
 }
 
 clm_err
@@ -337,42 +393,37 @@ clm_identify(clm_conn *c, const char *anonymous_id, const char *customer_id,
 	}
 	ir.n_traits = n_traits;
 	ir.traits = ptrs;
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_IDENTIFY;
-	req.identify = &ir;
-	clm_err e = clm_call_status(c, &req, out);
+	clm_err e = clm_send_identify(c, &ir, out);
 	free(ents);
 	free(ptrs);
 	return e;
 }
 
-clm_err
-clm_forget(clm_conn *c, const char *customer_id, Clm__V1__Response **out)
-{
-	Clm__V1__ForgetCustomerRequest fr
-	        = CLM__V1__FORGET_CUSTOMER_REQUEST__INIT;
-	fr.customer_id = (char *) customer_id;
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_FORGET_CUSTOMER;
-	req.forget_customer = &fr;
-	return clm_call_status(c, &req, out);
-}
-
-clm_err
-clm_export(clm_conn *c, const char *customer_id, Clm__V1__Response **out)
-{
-	Clm__V1__ExportCustomerRequest er
-	        = CLM__V1__EXPORT_CUSTOMER_REQUEST__INIT;
-	er.customer_id = (char *) customer_id;
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_EXPORT_CUSTOMER;
-	req.export_customer = &er;
-	return clm_call_status(c, &req, out);
-}
-
+/*
+ * The subscriber knows whether it is connected to clmd's PUB socket, so
+ * that clm_watch_ready can wait for it: nng reports each pipe (a
+ * connection whose SP handshake is done) as it is added to the socket and
+ * removed, on its own threads, to clm_watch_pipe_event. The one dialer
+ * has at most one pipe at a time; a pipe refused before it was added is
+ * reported removed too, which leaves connected false as it should.
+ */
 struct clm_watch {
 	nng_socket sock;
+	nng_mtx *mtx;
+	nng_cv *cv;     /* signalled when connected changes */
+	bool connected; /* under mtx */
 };
+
+static void
+clm_watch_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	(void) p;
+	clm_watch *w = arg;
+	nng_mtx_lock(w->mtx);
+	w->connected = ev == NNG_PIPE_EV_ADD_POST;
+	nng_cv_wake(w->cv);
+	nng_mtx_unlock(w->mtx);
+}
 
 clm_err
 clm_watch_open(const char *url, const char *prefix, clm_watch **out)
@@ -384,7 +435,9 @@ clm_watch_open(const char *url, const char *prefix, clm_watch **out)
 		prefix = "";
 	}
 	clm_watch *w = calloc(1, sizeof(*w));
-	if (w == NULL) {
+	if (w == NULL || nng_mtx_alloc(&w->mtx) != 0
+	        || nng_cv_alloc(&w->cv, w->mtx) != 0) {
+		clm_watch_close(w);
 		snprintf(clm_open_err, sizeof(clm_open_err), "out of memory");
 		return CLM_RESOURCE_EXHAUSTED;
 	}
@@ -393,6 +446,15 @@ clm_watch_open(const char *url, const char *prefix, clm_watch **out)
 		rv = nng_socket_set(w->sock, NNG_OPT_SUB_SUBSCRIBE, prefix,
 		        strlen(prefix));
 	}
+	/* Before the dial, so that no pipe goes uncounted. */
+	if (rv == 0) {
+		rv = nng_pipe_notify(w->sock, NNG_PIPE_EV_ADD_POST,
+		        clm_watch_pipe_event, w);
+	}
+	if (rv == 0) {
+		rv = nng_pipe_notify(w->sock, NNG_PIPE_EV_REM_POST,
+		        clm_watch_pipe_event, w);
+	}
 	if (rv == 0) {
 		/* Non-blocking: the stream may start after the subscriber. */
 		rv = nng_dial(w->sock, url, NULL, NNG_FLAG_NONBLOCK);
@@ -400,14 +462,31 @@ clm_watch_open(const char *url, const char *prefix, clm_watch **out)
 	if (rv != 0) {
 		snprintf(clm_open_err, sizeof(clm_open_err),
 		        "cannot subscribe to '%s': %s", url, nng_strerror(rv));
-		nng_close(w->sock);
-		free(w);
+		clm_watch_close(w);
 		return rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP
 		        ? CLM_INVALID_ARGUMENT
 		        : CLM_UNAVAILABLE;
 	}
 	*out = w;
 	return CLM_OK;
+}
+
+clm_err
+clm_watch_ready(clm_watch *w, int timeout_ms)
+{
+	nng_time deadline
+	        = timeout_ms < 0 ? 0 : nng_clock() + (nng_duration) timeout_ms;
+	nng_mtx_lock(w->mtx);
+	while (!w->connected) {
+		if (timeout_ms < 0) {
+			nng_cv_wait(w->cv);
+		} else if (nng_cv_until(w->cv, deadline) == NNG_ETIMEDOUT) {
+			break;
+		}
+	}
+	clm_err e = w->connected ? CLM_OK : CLM_DEADLINE_EXCEEDED;
+	nng_mtx_unlock(w->mtx);
+	return e;
 }
 
 clm_err
@@ -460,86 +539,13 @@ clm_watch_close(clm_watch *w)
 	if (w == NULL) {
 		return;
 	}
+	/* Once nng_close returns, no pipe event is running or to come. */
 	nng_close(w->sock);
+	if (w->cv != NULL) {
+		nng_cv_free(w->cv);
+	}
+	if (w->mtx != NULL) {
+		nng_mtx_free(w->mtx);
+	}
 	free(w);
-}
-
-clm_err
-clm_recommend(clm_conn *c, const Clm__V1__RecommendRequest *rr,
-        Clm__V1__Response **out)
-{
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_RECOMMEND;
-	req.recommend = (Clm__V1__RecommendRequest *) rr;
-	return clm_call_status(c, &req, out);
-}
-
-clm_err
-clm_put_catalog(clm_conn *c, const Clm__V1__PutCatalogRequest *pr,
-        Clm__V1__Response **out)
-{
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_PUT_CATALOG;
-	req.put_catalog = (Clm__V1__PutCatalogRequest *) pr;
-	return clm_call_status(c, &req, out);
-}
-
-clm_err
-clm_metrics(clm_conn *c, const Clm__V1__MetricsRequest *mr,
-        Clm__V1__Response **out)
-{
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_METRICS;
-	req.metrics = (Clm__V1__MetricsRequest *) mr;
-	return clm_call_status(c, &req, out);
-}
-
-clm_err
-clm_cohorts(
-        clm_conn *c, const Clm__V1__CohortRequest *cr, Clm__V1__Response **out)
-{
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_COHORTS;
-	req.cohorts = (Clm__V1__CohortRequest *) cr;
-	return clm_call_status(c, &req, out);
-}
-
-clm_err
-clm_record_spend(clm_conn *c, const Clm__V1__RecordSpendRequest *sr,
-        Clm__V1__Response **out)
-{
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_RECORD_SPEND;
-	req.record_spend = (Clm__V1__RecordSpendRequest *) sr;
-	return clm_call_status(c, &req, out);
-}
-
-clm_err
-clm_define_experiment(clm_conn *c, const Clm__V1__DefineExperimentRequest *dr,
-        Clm__V1__Response **out)
-{
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_DEFINE_EXPERIMENT;
-	req.define_experiment = (Clm__V1__DefineExperimentRequest *) dr;
-	return clm_call_status(c, &req, out);
-}
-
-clm_err
-clm_assign(
-        clm_conn *c, const Clm__V1__AssignRequest *ar, Clm__V1__Response **out)
-{
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_ASSIGN;
-	req.assign = (Clm__V1__AssignRequest *) ar;
-	return clm_call_status(c, &req, out);
-}
-
-clm_err
-clm_experiment_results(clm_conn *c,
-        const Clm__V1__ExperimentResultsRequest *er, Clm__V1__Response **out)
-{
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.call_case = CLM__V1__REQUEST__CALL_EXPERIMENT_RESULTS;
-	req.experiment_results = (Clm__V1__ExperimentResultsRequest *) er;
-	return clm_call_status(c, &req, out);
 }

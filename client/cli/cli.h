@@ -19,7 +19,10 @@ enum {
 	CLI_ECONNECT = 3, /* cannot reach the server */
 };
 
+struct cmdtab_command;
+
 struct cli {
+	const struct cmdtab_command *cmd; /* the command being run */
 	const char *url;
 	const char *token;
 	struct clm_tls tls; /* for tls+tcp:// */
@@ -37,6 +40,16 @@ int cli_connect(struct cli *cli);
  * no reply → CLI_ECONNECT.
  */
 int cli_result(struct cli *cli, clm_err e, const Clm__V1__Response *resp);
+
+/*
+ * cli_reply ends a command that made one call, given the helper's e and
+ * resp: returns cli_result's exit code and, when it is CLI_OK and resp
+ * holds a result (the member its oneof selects), prints that: as one
+ * line of JSON with --json, else by print(result, arg). Frees resp.
+ */
+int cli_reply(struct cli *cli, clm_err e, Clm__V1__Response *resp,
+        void (*print)(const ProtobufCMessage *result, const void *arg),
+        const void *arg);
 
 /* cli_print_status prints a non-OK Status to stderr. */
 void cli_print_status(const Clm__V1__Status *st);
@@ -62,18 +75,6 @@ void cli_fmt_time(int64_t ms, char buf[40]);
  * -1.
  */
 int cli_parse_time(const char *s, int64_t *out);
-
-/*
- * Flag values: cli_flag_number accepts a whole number in [min, max],
- * cli_flag_time what cli_parse_time does (not before 1970), and
- * cli_window_check that a --from and --to (when both given) are on
- * different days, from first. Each returns CLI_OK, or prints why and
- * returns CLI_EUSAGE.
- */
-int cli_flag_number(
-        const char *flag, const char *v, long min, long max, long *out);
-int cli_flag_time(const char *flag, const char *v, int64_t *out);
-int cli_window_check(int64_t from_ms, int64_t to_ms);
 
 /* cli_usage_error prints "clm: MSG" and a hint; returns CLI_EUSAGE. */
 int cli_usage_error(const char *fmt, ...)
@@ -115,6 +116,29 @@ int cli_csv_split(char *line, char **fields, int max);
 void cli_csv_name(const char *in, char *out, size_t len);
 
 /*
+ * A file of records, one a line, in CSV or NDJSON (clm catalog, clm
+ * spend): its first non-blank line decides the format (NDJSON when it
+ * starts with '{'), and the first CSV row is the header. cli_record
+ * tells what the next line, trimmed, is: blank (skipped), an NDJSON
+ * record, the CSV header or a CSV row (split in place into *nf of at most
+ * max fields f), or a malformed CSV row. Start with a zeroed struct.
+ */
+struct cli_records {
+	bool decided, json, header;
+};
+
+enum cli_record {
+	CLI_RECORD_BLANK,
+	CLI_RECORD_JSON,
+	CLI_RECORD_HEADER,
+	CLI_RECORD_ROW,
+	CLI_RECORD_MALFORMED,
+};
+
+enum cli_record cli_record(struct cli_records *r, char *line, size_t len,
+        char **f, int max, int *nf);
+
+/*
  * cli_read_line reads the next line of in into *line (getline-style
  * buffer), without its line end and trailing blanks; a UTF-8 byte order
  * mark before the first line is dropped. Returns its length, or -1 at the
@@ -125,7 +149,8 @@ long cli_read_line(FILE *in, char **line, size_t *cap, unsigned long *lineno,
 
 /*
  * The commands: argv[0] is the command name. Their synopsis, flags and
- * help are rows of cmdtab.c; `--help` is answered before they run.
+ * help are rows of cmdtab.c, by which they parse their flags (args.h);
+ * `--help` is answered before they run.
  */
 int cmd_status(struct cli *cli, int argc, char **argv);
 int cmd_track(struct cli *cli, int argc, char **argv);

@@ -189,6 +189,26 @@ cmd_catalog_json_row(const char *line, size_t len, struct cmd_catalog_batch *b,
 	return -1;
 }
 
+/* Reads the CSV header into col; returns 0, or -1 (reported). */
+static int
+cmd_catalog_header(const char *path, char **f, int nf, int *col)
+{
+	for (int c = 0; c < COL_N; c++) {
+		col[c] = -1;
+		for (int k = 0; k < nf; k++) {
+			if (strcmp(f[k], cmd_catalog_cols[c]) == 0) {
+				col[c] = k;
+			}
+		}
+	}
+	if (col[COL_ID] < 0) {
+		fprintf(stderr, "clm: %s: the header has no 'id' column\n",
+		        path);
+		return -1;
+	}
+	return 0;
+}
+
 int
 cmd_catalog(struct cli *cli, int argc, char **argv)
 {
@@ -215,7 +235,7 @@ cmd_catalog(struct cli *cli, int argc, char **argv)
 		return CLI_EUSAGE;
 	}
 	int col[COL_N];
-	bool header = false, json = false, decided = false;
+	struct cli_records recs = { .decided = false };
 	unsigned long lineno = 0, bad = 0;
 	char *line = NULL;
 	size_t cap = 0;
@@ -225,49 +245,29 @@ cmd_catalog(struct cli *cli, int argc, char **argv)
 		while (len > 0 && isspace((unsigned char) line[len - 1])) {
 			line[--len] = '\0';
 		}
-		if (len == 0) {
-			continue;
-		}
-		if (!decided) {
-			json = line[0] == '{';
-			decided = true;
-		}
 		char err[256] = "";
-		int ok;
-		if (json) {
+		char *f[CMD_CATALOG_COLS];
+		int nf, ok = -1;
+		switch (cli_record(
+		        &recs, line, (size_t) len, f, CMD_CATALOG_COLS, &nf)) {
+		case CLI_RECORD_BLANK:
+			continue;
+		case CLI_RECORD_HEADER:
+			if (cmd_catalog_header(path, f, nf, col) != 0) {
+				rc = CLI_EUSAGE;
+			}
+			continue;
+		case CLI_RECORD_JSON:
 			ok = cmd_catalog_json_row(
 			        line, (size_t) len, b, err, sizeof(err));
-		} else {
-			char *f[CMD_CATALOG_COLS];
-			int nf = cli_csv_split(line, f, CMD_CATALOG_COLS);
-			if (nf < 0) {
-				snprintf(
-				        err, sizeof(err), "malformed CSV row");
-				ok = -1;
-			} else if (!header) {
-				for (int c = 0; c < COL_N; c++) {
-					col[c] = -1;
-					for (int k = 0; k < nf; k++) {
-						if (strcmp(f[k],
-						            cmd_catalog_cols
-						                    [c])
-						        == 0) {
-							col[c] = k;
-						}
-					}
-				}
-				header = true;
-				if (col[COL_ID] < 0) {
-					fprintf(stderr,
-					        "clm: %s: the header has no 'id' column\n",
-					        path);
-					rc = CLI_EUSAGE;
-				}
-				continue;
-			} else {
-				ok = cmd_catalog_csv_row(
-				        col, f, nf, b, err, sizeof(err));
-			}
+			break;
+		case CLI_RECORD_ROW:
+			ok = cmd_catalog_csv_row(
+			        col, f, nf, b, err, sizeof(err));
+			break;
+		case CLI_RECORD_MALFORMED:
+			snprintf(err, sizeof(err), "malformed CSV row");
+			break;
 		}
 		if (ok != 0) {
 			fprintf(stderr, "line %lu: %s\n", lineno,

@@ -4,10 +4,9 @@
  * per cohort, its start and size, then the share of it that bought again
  * in each period after.
  */
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
+#include "args.h"
 #include "civil.h"
 #include "cli.h"
 
@@ -33,8 +32,10 @@ cmd_cohorts_period(int64_t start, Clm__V1__Granularity g, unsigned k)
 }
 
 static void
-cmd_cohorts_print(const Clm__V1__CohortReply *r)
+cmd_cohorts_print(const ProtobufCMessage *m, const void *arg)
 {
+	(void) arg;
+	const Clm__V1__CohortReply *r = (const Clm__V1__CohortReply *) m;
 	Clm__V1__Granularity g = r->granularity;
 	const char *by = g == CLM__V1__GRANULARITY__DAY ? "day"
 	        : g == CLM__V1__GRANULARITY__MONTH      ? "calendar month"
@@ -84,64 +85,26 @@ cmd_cohorts_print(const Clm__V1__CohortReply *r)
 int
 cmd_cohorts(struct cli *cli, int argc, char **argv)
 {
+	/* The periods of --by, in the order of its words. */
+	static const Clm__V1__Granularity by[] = { CLM__V1__GRANULARITY__DAY,
+		CLM__V1__GRANULARITY__WEEK, CLM__V1__GRANULARITY__MONTH };
+	struct args a;
+	if (args_parse(&a, cli->cmd, argc, argv, NULL, NULL) != CLI_OK) {
+		return CLI_EUSAGE;
+	}
 	Clm__V1__CohortRequest q = CLM__V1__COHORT_REQUEST__INIT;
-	for (int i = 1; i < argc; i++) {
-		const char *f = argv[i];
-		if (f[0] != '-') {
-			return cli_usage_error(
-			        "cohorts takes no argument '%s'", f);
-		}
-		if (i + 1 >= argc) {
-			return cli_usage_error("%s needs a value", f);
-		}
-		const char *v = argv[++i];
-		long n = 0;
-		int rc = CLI_OK;
-		if (strcmp(f, "--from") == 0) {
-			rc = cli_flag_time(f, v, &q.from_ms);
-		} else if (strcmp(f, "--to") == 0) {
-			rc = cli_flag_time(f, v, &q.to_ms);
-		} else if (strcmp(f, "--by") == 0) {
-			if (strcmp(v, "day") == 0) {
-				q.granularity = CLM__V1__GRANULARITY__DAY;
-			} else if (strcmp(v, "week") == 0) {
-				q.granularity = CLM__V1__GRANULARITY__WEEK;
-			} else if (strcmp(v, "month") == 0) {
-				q.granularity = CLM__V1__GRANULARITY__MONTH;
-			} else {
-				return cli_usage_error(
-				        "--by wants day, week or month, not '%s'",
-				        v);
-			}
-		} else if (strcmp(f, "--periods") == 0) {
-			rc = cli_flag_number(f, v, 1, 120, &n);
-			q.periods = (uint32_t) n;
-		} else {
-			return cli_usage_error("unknown flag '%s'", f);
-		}
-		if (rc != CLI_OK) {
-			return rc;
-		}
+	if (args_window(&a, &q.from_ms, &q.to_ms) != CLI_OK) {
+		return CLI_EUSAGE;
 	}
-	int rc = cli_window_check(q.from_ms, q.to_ms);
-	if (rc != CLI_OK) {
-		return rc;
+	if (args_get(&a, "--by")->set) {
+		q.granularity = by[args_get(&a, "--by")->n];
 	}
-	rc = cli_connect(cli);
+	q.periods = (uint32_t) args_get(&a, "--periods")->n;
+	int rc = cli_connect(cli);
 	if (rc != CLI_OK) {
 		return rc;
 	}
 	Clm__V1__Response *resp;
 	clm_err e = clm_cohorts(cli->conn, &q, &resp);
-	rc = cli_result(cli, e, resp);
-	if (rc == CLI_OK && resp->cohorts != NULL) {
-		if (cli->json) {
-			cli_print_json(
-			        (const ProtobufCMessage *) resp->cohorts);
-		} else {
-			cmd_cohorts_print(resp->cohorts);
-		}
-	}
-	clm_response_free(resp);
-	return rc;
+	return cli_reply(cli, e, resp, cmd_cohorts_print, NULL);
 }

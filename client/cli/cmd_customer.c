@@ -1,11 +1,12 @@
 /* clm customer ID [--as-of TIME]: one customer's lifecycle. */
-#include <string.h>
-
+#include "args.h"
 #include "cli.h"
 
 static void
-cmd_customer_table(const Clm__V1__Customer *c)
+cmd_customer_table(const ProtobufCMessage *m, const void *arg)
 {
+	(void) arg;
+	const Clm__V1__Customer *c = (const Clm__V1__Customer *) m;
 	char t1[40], t2[40];
 	printf("customer     %s\n", c->customer_id);
 	printf("stage        %s\n",
@@ -70,43 +71,37 @@ cmd_customer_table(const Clm__V1__Customer *c)
 	}
 }
 
+/* args_word_fn: the one operand, the customer's id. */
+static int
+cmd_customer_operand(void *arg, const struct cmdtab_flag *f, char *word)
+{
+	(void) f;
+	const char **id = arg;
+	if (*id != NULL) {
+		return cli_usage_error("customer takes one id");
+	}
+	*id = word;
+	return CLI_OK;
+}
+
 int
 cmd_customer(struct cli *cli, int argc, char **argv)
 {
 	const char *id = NULL;
-	int64_t as_of = 0;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--as-of") == 0 && i + 1 < argc) {
-			if (cli_parse_time(argv[++i], &as_of) != 0) {
-				return cli_usage_error(
-				        "invalid --as-of '%s'", argv[i]);
-			}
-		} else if (argv[i][0] == '-' && argv[i][1] == '-') {
-			return cli_usage_error("unknown flag '%s'", argv[i]);
-		} else if (id == NULL) {
-			id = argv[i];
-		} else {
-			return cli_usage_error("customer takes one id");
-		}
+	struct args a;
+	if (args_parse(&a, cli->cmd, argc, argv, cmd_customer_operand, &id)
+	        != CLI_OK) {
+		return CLI_EUSAGE;
 	}
 	if (id == NULL) {
 		return cli_usage_error("customer wants a customer ID");
 	}
+	int64_t as_of = args_get(&a, "--as-of")->n;
 	int rc = cli_connect(cli);
 	if (rc != CLI_OK) {
 		return rc;
 	}
 	Clm__V1__Response *resp;
 	clm_err e = clm_get_customer(cli->conn, id, as_of, &resp);
-	rc = cli_result(cli, e, resp);
-	if (rc == CLI_OK && resp->customer != NULL) {
-		if (cli->json) {
-			cli_print_json(
-			        (const ProtobufCMessage *) resp->customer);
-		} else {
-			cmd_customer_table(resp->customer);
-		}
-	}
-	clm_response_free(resp);
-	return rc;
+	return cli_reply(cli, e, resp, cmd_customer_table, NULL);
 }

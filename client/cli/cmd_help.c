@@ -4,26 +4,35 @@
  */
 #include <string.h>
 
+#include "args.h"
 #include "cli.h"
 #include "help.h"
+
+/* args_word_fn: the one COMMAND, looked up at once. */
+static int
+cmd_help_operand(void *arg, const struct cmdtab_flag *f, char *word)
+{
+	(void) f;
+	const struct cmdtab_command **c = arg;
+	if (*c != NULL) {
+		return cli_usage_error("help takes one command");
+	}
+	if ((*c = cmdtab_find(word)) == NULL) {
+		return cli_usage_error("unknown command '%s'", word);
+	}
+	return CLI_OK;
+}
 
 int
 cmd_help(struct cli *cli, int argc, char **argv)
 {
 	const struct cmdtab_command *c = NULL;
-	bool man = false;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--man") == 0) {
-			man = true;
-		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			return cli_usage_error("unknown flag '%s'", argv[i]);
-		} else if (c != NULL) {
-			return cli_usage_error("help takes one command");
-		} else if ((c = cmdtab_find(argv[i])) == NULL) {
-			return cli_usage_error(
-			        "unknown command '%s'", argv[i]);
-		}
+	struct args a;
+	if (args_parse(&a, cli->cmd, argc, argv, cmd_help_operand, &c)
+	        != CLI_OK) {
+		return CLI_EUSAGE;
 	}
+	bool man = args_get(&a, "--man")->set;
 	if (man && c != NULL) {
 		return cli_usage_error(
 		        "help takes a command or --man, not both");

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "cli.h"
 #include "pbjson.h"
 #include "tpbatch.h"
@@ -344,56 +345,54 @@ cmd_import_run(struct cmd_import *im, struct tpbatch *b, FILE *in,
 	return rc;
 }
 
+/* What the command line asks for, besides --batch. */
+struct cmd_import_args {
+	const char *path;
+	int csv; /* 1 CSV, 0 NDJSON, -1 not said */
+};
+
+/* args_word_fn: the one FILE, and --format. */
+static int
+cmd_import_word(void *arg, const struct cmdtab_flag *f, char *word)
+{
+	struct cmd_import_args *ia = arg;
+	if (f == NULL) {
+		if (ia->path != NULL) {
+			return cli_usage_error("import takes one FILE");
+		}
+		ia->path = word;
+	} else if (strcmp(word, "csv") == 0) {
+		ia->csv = 1;
+	} else if (strcmp(word, "ndjson") == 0 || strcmp(word, "json") == 0) {
+		ia->csv = 0;
+	} else {
+		return cli_usage_error(
+		        "--format wants csv or ndjson, not '%s'", word);
+	}
+	return CLI_OK;
+}
+
 int
 cmd_import(struct cli *cli, int argc, char **argv)
 {
-	const char *path = NULL;
-	int csv = -1;
-	long batch = CMD_IMPORT_BATCH;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (a[0] == '-' && a[1] != '\0') {
-			if (i + 1 >= argc) {
-				return cli_usage_error("%s needs a value", a);
-			}
-			const char *v = argv[++i];
-			if (strcmp(a, "--format") == 0) {
-				if (strcmp(v, "csv") == 0) {
-					csv = 1;
-				} else if (strcmp(v, "ndjson") == 0
-				        || strcmp(v, "json") == 0) {
-					csv = 0;
-				} else {
-					return cli_usage_error(
-					        "--format wants csv or ndjson, not '%s'",
-					        v);
-				}
-			} else if (strcmp(a, "--batch") == 0) {
-				if (cli_flag_number(
-				            a, v, 1, TPBATCH_MAX, &batch)
-				        != CLI_OK) {
-					return CLI_EUSAGE;
-				}
-			} else {
-				return cli_usage_error("unknown flag '%s'", a);
-			}
-		} else if (path == NULL) {
-			path = a;
-		} else {
-			return cli_usage_error("import takes one FILE");
-		}
-	}
-	if (path == NULL) {
-		return cli_usage_error("import wants a FILE (- for stdin)");
-	}
-	bool is_stdin = strcmp(path, "-") == 0;
-	FILE *in = is_stdin ? stdin : fopen(path, "r");
-	if (in == NULL) {
-		fprintf(stderr, "clm: cannot read '%s'\n", path);
+	struct cmd_import_args ia = { .path = NULL, .csv = -1 };
+	struct args a;
+	if (args_parse(&a, cli->cmd, argc, argv, cmd_import_word, &ia)
+	        != CLI_OK) {
 		return CLI_EUSAGE;
 	}
-	if (csv < 0 && !is_stdin) {
-		csv = cmd_import_ext(path);
+	if (ia.path == NULL) {
+		return cli_usage_error("import wants a FILE (- for stdin)");
+	}
+	const struct args_value *batch = args_get(&a, "--batch");
+	bool is_stdin = strcmp(ia.path, "-") == 0;
+	FILE *in = is_stdin ? stdin : fopen(ia.path, "r");
+	if (in == NULL) {
+		fprintf(stderr, "clm: cannot read '%s'\n", ia.path);
+		return CLI_EUSAGE;
+	}
+	if (ia.csv < 0 && !is_stdin) {
+		ia.csv = cmd_import_ext(ia.path);
 	}
 	struct cmd_import im = { .cli = cli };
 	im.progress = isatty(STDERR_FILENO);
@@ -406,13 +405,15 @@ cmd_import(struct cli *cli, int argc, char **argv)
 	int rc = cli_connect(cli);
 	struct tpbatch b;
 	if (rc == CLI_OK
-	        && tpbatch_init(&b, cli, (size_t) batch, cmd_import_reply, &im)
+	        && tpbatch_init(&b, cli,
+	                   batch->set ? (size_t) batch->n : CMD_IMPORT_BATCH,
+	                   cmd_import_reply, &im)
 	                != 0) {
 		fprintf(stderr, "clm: out of memory\n");
 		rc = CLI_EUSAGE;
 	} else if (rc == CLI_OK) {
 		b.before_error = cmd_import_before_error;
-		rc = cmd_import_run(&im, &b, in, path, csv);
+		rc = cmd_import_run(&im, &b, in, ia.path, ia.csv);
 		if (rc != CLI_EUSAGE) {
 			if (cli->json) {
 				cmd_import_json(&im, &b);

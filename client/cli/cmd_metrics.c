@@ -3,10 +3,11 @@
  * funnel and every other figure of MetricsReply (docs/metrics.md), as
  * tables, or the reply as one JSON line with --json.
  */
-#include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "cli.h"
 
 #define CMD_METRICS_DAY_MS 86400000LL
@@ -80,25 +81,6 @@ cmd_metrics_conversions(const Clm__V1__MetricsReply *r, uint32_t days)
 	}
 }
 
-/* One "  label   value" line of a section. */
-static void
-cmd_metrics_u64(const char *label, uint64_t v)
-{
-	printf("  %-18s %llu\n", label, (unsigned long long) v);
-}
-
-static void
-cmd_metrics_money(const char *label, double v)
-{
-	printf("  %-18s %.2f\n", label, v);
-}
-
-static void
-cmd_metrics_rate(const char *label, double v)
-{
-	printf("  %-18s %.2f%%\n", label, cmd_metrics_pct(v));
-}
-
 static void
 cmd_metrics_channels(const Clm__V1__MetricsReply *r)
 {
@@ -124,10 +106,111 @@ cmd_metrics_channels(const Clm__V1__MetricsReply *r)
 	printf("(visitors: new visitors; cust 1st/last: new customers by first/last touch)\n");
 }
 
+/* Prints the reply r (m) to the request q (arg). */
+/* How a figure is printed after its label. */
+enum cmd_metrics_fmt {
+	CMD_METRICS_COUNT,    /* a uint64_t */
+	CMD_METRICS_DECIMAL,  /* a double, with two decimals */
+	CMD_METRICS_RATE,     /* a double fraction, as a percentage */
+	CMD_METRICS_SECONDS,  /* a double number of seconds */
+	CMD_METRICS_CHANNELS, /* not a figure: the table of channels */
+};
+
+/*
+ * The figures printed as "  label   value" lines under the heading of
+ * their section, in this order. A figure is the field at offset in the
+ * MetricsReply (R), or, for sentiment, in its SentimentMetric (S; all 0
+ * when there is none).
+ */
+#define R(field) false, offsetof(Clm__V1__MetricsReply, field)
+#define S(field) true, offsetof(Clm__V1__SentimentMetric, field)
+static const struct cmd_metrics_figure {
+	const char *section, *label;
+	enum cmd_metrics_fmt fmt;
+	bool sentiment;
+	size_t offset;
+} cmd_metrics_table[] = {
+	{ "rates", "retention", CMD_METRICS_RATE, R(retention_rate) },
+	{ "rates", "repeat customers", CMD_METRICS_RATE,
+	        R(repeat_customer_rate) },
+	{ "rates", "referral", CMD_METRICS_RATE, R(referral_rate) },
+	{ "rates", "churn", CMD_METRICS_RATE, R(churn_rate) },
+	{ "money", "revenue", CMD_METRICS_DECIMAL, R(revenue) },
+	{ "money", "orders", CMD_METRICS_COUNT, R(orders) },
+	{ "money", "avg order value", CMD_METRICS_DECIMAL,
+	        R(average_order_value) },
+	{ "money", "refunds", CMD_METRICS_DECIMAL, R(refunds_value) },
+	{ "money", "LTV", CMD_METRICS_DECIMAL, R(ltv) },
+	{ "ads and site", "ad impressions", CMD_METRICS_COUNT,
+	        R(ad_impressions) },
+	{ "ads and site", "ad clicks", CMD_METRICS_COUNT, R(ad_clicks) },
+	{ "ads and site", "click-through", CMD_METRICS_RATE,
+	        R(click_through_rate) },
+	{ "ads and site", "site visits", CMD_METRICS_COUNT, R(site_visits) },
+	{ "ads and site", "unique visitors", CMD_METRICS_COUNT,
+	        R(unique_visitors) },
+	{ "ads and site", "page views", CMD_METRICS_COUNT, R(page_views) },
+	{ "ads and site", "pages per visitor", CMD_METRICS_DECIMAL,
+	        R(page_views_per_visitor) },
+	{ "ads and site", "avg time on site", CMD_METRICS_SECONDS,
+	        R(avg_time_on_site_s) },
+	{ "channels", NULL, CMD_METRICS_CHANNELS, false, 0 },
+	{ "sentiment", "positive", CMD_METRICS_COUNT, S(positive) },
+	{ "sentiment", "neutral", CMD_METRICS_COUNT, S(neutral) },
+	{ "sentiment", "negative", CMD_METRICS_COUNT, S(negative) },
+	{ "sentiment", "negative share", CMD_METRICS_RATE, S(negative_share) },
+	{ "support", "tickets", CMD_METRICS_COUNT, R(support_tickets) },
+	{ "support", "billing issues", CMD_METRICS_COUNT, R(billing_issues) },
+};
+#undef R
+#undef S
+
 static void
-cmd_metrics_print(
-        const Clm__V1__MetricsRequest *q, const Clm__V1__MetricsReply *r)
+cmd_metrics_figures(const Clm__V1__MetricsReply *r)
 {
+	static const Clm__V1__SentimentMetric none
+	        = CLM__V1__SENTIMENT_METRIC__INIT;
+	const char *section = "";
+	for (size_t i = 0;
+	        i < sizeof(cmd_metrics_table) / sizeof(cmd_metrics_table[0]);
+	        i++) {
+		const struct cmd_metrics_figure *f = &cmd_metrics_table[i];
+		if (f->fmt == CMD_METRICS_CHANNELS) {
+			cmd_metrics_channels(r);
+			continue;
+		}
+		if (strcmp(f->section, section) != 0) {
+			section = f->section;
+			printf("\n%s\n", section);
+		}
+		const void *msg = !f->sentiment ? (const void *) r
+		        : r->sentiment != NULL  ? (const void *) r->sentiment
+		                                : (const void *) &none;
+		const char *field = (const char *) msg + f->offset;
+		uint64_t n;
+		double d;
+		printf("  %-18s ", f->label);
+		if (f->fmt == CMD_METRICS_COUNT) {
+			memcpy(&n, field, sizeof(n));
+			printf("%llu\n", (unsigned long long) n);
+			continue;
+		}
+		memcpy(&d, field, sizeof(d));
+		if (f->fmt == CMD_METRICS_RATE) {
+			printf("%.2f%%\n", cmd_metrics_pct(d));
+		} else if (f->fmt == CMD_METRICS_SECONDS) {
+			printf("%.1f s\n", d);
+		} else {
+			printf("%.2f\n", d);
+		}
+	}
+}
+
+static void
+cmd_metrics_print(const ProtobufCMessage *m, const void *arg)
+{
+	const Clm__V1__MetricsReply *r = (const Clm__V1__MetricsReply *) m;
+	const Clm__V1__MetricsRequest *q = arg;
 	int64_t from, to;
 	cmd_metrics_window(q, &from, &to);
 	char d1[32], d2[32];
@@ -147,43 +230,7 @@ cmd_metrics_print(
 	        = q->conversion_window_days ? q->conversion_window_days : 30;
 	cmd_metrics_conversions(r, wd);
 
-	printf("\nrates\n");
-	cmd_metrics_rate("retention", r->retention_rate);
-	cmd_metrics_rate("repeat customers", r->repeat_customer_rate);
-	cmd_metrics_rate("referral", r->referral_rate);
-	cmd_metrics_rate("churn", r->churn_rate);
-
-	printf("\nmoney\n");
-	cmd_metrics_money("revenue", r->revenue);
-	cmd_metrics_u64("orders", r->orders);
-	cmd_metrics_money("avg order value", r->average_order_value);
-	cmd_metrics_money("refunds", r->refunds_value);
-	cmd_metrics_money("LTV", r->ltv);
-
-	printf("\nads and site\n");
-	cmd_metrics_u64("ad impressions", r->ad_impressions);
-	cmd_metrics_u64("ad clicks", r->ad_clicks);
-	cmd_metrics_rate("click-through", r->click_through_rate);
-	cmd_metrics_u64("site visits", r->site_visits);
-	cmd_metrics_u64("unique visitors", r->unique_visitors);
-	cmd_metrics_u64("page views", r->page_views);
-	printf("  %-18s %.2f\n", "pages per visitor",
-	        r->page_views_per_visitor);
-	printf("  %-18s %.1f s\n", "avg time on site", r->avg_time_on_site_s);
-
-	cmd_metrics_channels(r);
-
-	const Clm__V1__SentimentMetric *s = r->sentiment;
-	printf("\nsentiment\n");
-	cmd_metrics_u64("positive", s ? s->positive : 0);
-	cmd_metrics_u64("neutral", s ? s->neutral : 0);
-	cmd_metrics_u64("negative", s ? s->negative : 0);
-	cmd_metrics_rate("negative share", s ? s->negative_share : 0);
-
-	printf("\nsupport\n");
-	cmd_metrics_u64("tickets", r->support_tickets);
-	cmd_metrics_u64("billing issues", r->billing_issues);
-
+	cmd_metrics_figures(r);
 	printf("\n%-20s %llu\n", "customers",
 	        (unsigned long long) r->customers);
 }
@@ -191,61 +238,21 @@ cmd_metrics_print(
 int
 cmd_metrics(struct cli *cli, int argc, char **argv)
 {
+	struct args a;
+	if (args_parse(&a, cli->cmd, argc, argv, NULL, NULL) != CLI_OK) {
+		return CLI_EUSAGE;
+	}
 	Clm__V1__MetricsRequest q = CLM__V1__METRICS_REQUEST__INIT;
-	for (int i = 1; i < argc; i++) {
-		const char *f = argv[i];
-		if (f[0] != '-') {
-			return cli_usage_error(
-			        "metrics takes no argument '%s'", f);
-		}
-		if (i + 1 >= argc) {
-			return cli_usage_error("%s needs a value", f);
-		}
-		const char *v = argv[++i];
-		int e;
-		long n = 0;
-		int rc = CLI_OK;
-		if (strcmp(f, "--from") == 0) {
-			rc = cli_flag_time(f, v, &q.from_ms);
-		} else if (strcmp(f, "--to") == 0) {
-			rc = cli_flag_time(f, v, &q.to_ms);
-		} else if (strcmp(f, "--channel") == 0) {
-			if (cli_enum_parse(
-			            &clm__v1__channel__descriptor, v, &e)
-			        != 0) {
-				return cli_usage_error(
-				        "unknown channel '%s'", v);
-			}
-			q.channel = (Clm__V1__Channel) e;
-		} else if (strcmp(f, "--window-days") == 0) {
-			rc = cli_flag_number(f, v, 1, 3650, &n);
-			q.conversion_window_days = (uint32_t) n;
-		} else {
-			return cli_usage_error("unknown flag '%s'", f);
-		}
-		if (rc != CLI_OK) {
-			return rc;
-		}
+	if (args_window(&a, &q.from_ms, &q.to_ms) != CLI_OK) {
+		return CLI_EUSAGE;
 	}
-	int rc = cli_window_check(q.from_ms, q.to_ms);
-	if (rc != CLI_OK) {
-		return rc;
-	}
-	rc = cli_connect(cli);
+	q.channel = (Clm__V1__Channel) args_get(&a, "--channel")->n;
+	q.conversion_window_days = (uint32_t) args_get(&a, "--window-days")->n;
+	int rc = cli_connect(cli);
 	if (rc != CLI_OK) {
 		return rc;
 	}
 	Clm__V1__Response *resp;
 	clm_err e = clm_metrics(cli->conn, &q, &resp);
-	rc = cli_result(cli, e, resp);
-	if (rc == CLI_OK && resp->metrics != NULL) {
-		if (cli->json) {
-			cli_print_json(
-			        (const ProtobufCMessage *) resp->metrics);
-		} else {
-			cmd_metrics_print(&q, resp->metrics);
-		}
-	}
-	clm_response_free(resp);
-	return rc;
+	return cli_reply(cli, e, resp, cmd_metrics_print, &q);
 }

@@ -2,16 +2,14 @@
  * clm recommend ID [--lat N --lon N] [--cart ITEM]... [--channel CH]
  *               [--limit N] [--now TIME] [--include-suppressed] [--claim]
  */
-#include <stdlib.h>
-#include <string.h>
-
+#include "args.h"
 #include "cli.h"
 
-#define CMD_RECOMMEND_CART_MAX 64
-
 static void
-cmd_recommend_table(const Clm__V1__RecommendReply *r)
+cmd_recommend_table(const ProtobufCMessage *m, const void *arg)
 {
+	(void) arg;
+	const Clm__V1__RecommendReply *r = (const Clm__V1__RecommendReply *) m;
 	printf("stage %s, health %s\n",
 	        cli_enum_name(&clm__v1__stage__descriptor, (int) r->stage),
 	        cli_enum_name(&clm__v1__health__descriptor, (int) r->health));
@@ -42,101 +40,48 @@ cmd_recommend_table(const Clm__V1__RecommendReply *r)
 	}
 }
 
+/* args_word_fn: the one operand, the customer's id. */
+static int
+cmd_recommend_operand(void *arg, const struct cmdtab_flag *f, char *word)
+{
+	(void) f;
+	Clm__V1__RecommendRequest *q = arg;
+	if (q->customer_id[0] != '\0') {
+		return cli_usage_error("recommend takes one id");
+	}
+	q->customer_id = word;
+	return CLI_OK;
+}
+
 int
 cmd_recommend(struct cli *cli, int argc, char **argv)
 {
 	Clm__V1__RecommendRequest q = CLM__V1__RECOMMEND_REQUEST__INIT;
-	Clm__V1__GeoPoint geo = CLM__V1__GEO_POINT__INIT;
-	char *cart[CMD_RECOMMEND_CART_MAX];
-	bool has_lat = false, has_lon = false;
-	for (int i = 1; i < argc; i++) {
-		const char *f = argv[i];
-		if (strcmp(f, "--claim") == 0) {
-			q.claim = true;
-		} else if (strcmp(f, "--include-suppressed") == 0) {
-			q.include_suppressed = true;
-		} else if (f[0] == '-' && f[1] == '-') {
-			if (i + 1 >= argc) {
-				return cli_usage_error("%s needs a value", f);
-			}
-			char *v = argv[++i], *end;
-			int e;
-			if (strcmp(f, "--lat") == 0
-			        || strcmp(f, "--lon") == 0) {
-				double d = strtod(v, &end);
-				if (*v == '\0' || *end != '\0') {
-					return cli_usage_error(
-					        "%s: invalid number '%s'", f,
-					        v);
-				}
-				if (f[3] == 'a') {
-					geo.lat = d;
-					has_lat = true;
-				} else {
-					geo.lon = d;
-					has_lon = true;
-				}
-			} else if (strcmp(f, "--cart") == 0) {
-				if (q.n_cart_items == CMD_RECOMMEND_CART_MAX) {
-					return cli_usage_error(
-					        "too many --cart");
-				}
-				cart[q.n_cart_items++] = v;
-			} else if (strcmp(f, "--channel") == 0) {
-				if (cli_enum_parse(
-				            &clm__v1__channel__descriptor, v,
-				            &e)
-				        != 0) {
-					return cli_usage_error(
-					        "unknown channel '%s'", v);
-				}
-				q.channel = (Clm__V1__Channel) e;
-			} else if (strcmp(f, "--limit") == 0) {
-				long n;
-				if (cli_flag_number(f, v, 1, 1000, &n)
-				        != CLI_OK) {
-					return CLI_EUSAGE;
-				}
-				q.limit = (uint32_t) n;
-			} else if (strcmp(f, "--now") == 0) {
-				if (cli_parse_time(v, &q.now_ms) != 0) {
-					return cli_usage_error(
-					        "invalid time '%s'", v);
-				}
-			} else {
-				return cli_usage_error("unknown flag '%s'", f);
-			}
-		} else if (q.customer_id[0] == '\0') {
-			q.customer_id = argv[i];
-		} else {
-			return cli_usage_error("recommend takes one id");
-		}
+	struct args a;
+	if (args_parse(&a, cli->cmd, argc, argv, cmd_recommend_operand, &q)
+	        != CLI_OK) {
+		return CLI_EUSAGE;
 	}
 	if (q.customer_id[0] == '\0') {
 		return cli_usage_error("recommend wants a customer ID");
 	}
-	if (has_lat != has_lon) {
-		return cli_usage_error("--lat and --lon go together");
+	Clm__V1__GeoPoint geo;
+	if (args_geo(&a, &geo, &q.location) != CLI_OK) {
+		return CLI_EUSAGE;
 	}
-	if (has_lat) {
-		q.location = &geo;
-	}
-	q.cart_items = cart;
+	const struct args_value *cart = args_get(&a, "--cart");
+	q.n_cart_items = cart->count;
+	q.cart_items = cart->items;
+	q.channel = (Clm__V1__Channel) args_get(&a, "--channel")->n;
+	q.limit = (uint32_t) args_get(&a, "--limit")->n;
+	q.now_ms = args_get(&a, "--now")->n;
+	q.include_suppressed = args_get(&a, "--include-suppressed")->set;
+	q.claim = args_get(&a, "--claim")->set;
 	int rc = cli_connect(cli);
 	if (rc != CLI_OK) {
 		return rc;
 	}
 	Clm__V1__Response *resp;
 	clm_err e = clm_recommend(cli->conn, &q, &resp);
-	rc = cli_result(cli, e, resp);
-	if (rc == CLI_OK && resp->recommend != NULL) {
-		if (cli->json) {
-			cli_print_json(
-			        (const ProtobufCMessage *) resp->recommend);
-		} else {
-			cmd_recommend_table(resp->recommend);
-		}
-	}
-	clm_response_free(resp);
-	return rc;
+	return cli_reply(cli, e, resp, cmd_recommend_table, NULL);
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "cli.h"
 #include "pbjson.h"
 
@@ -214,7 +215,7 @@ cmd_spend_file(struct cli *cli, const char *path)
 		fprintf(stderr, "clm: out of memory\n");
 	}
 	int col[SPEND_NCOLS];
-	bool decided = false, json = false, header = false;
+	struct cli_records recs = { .decided = false };
 	unsigned long lineno = 0;
 	char *line = NULL;
 	size_t cap = 0;
@@ -222,40 +223,35 @@ cmd_spend_file(struct cli *cli, const char *path)
 	while (rc == CLI_OK
 	        && (len = cli_read_line(in, &line, &cap, &lineno, NULL))
 	                >= 0) {
-		if (len == 0) {
-			continue;
-		}
-		if (!decided) {
-			json = line[0] == '{';
-			decided = true;
-		}
 		char err[256] = "";
+		char *f[CMD_SPEND_COLS];
+		int nf;
 		Clm__V1__Spend *s = NULL;
-		if (json) {
-			ProtobufCMessage *m;
+		ProtobufCMessage *m;
+		switch (cli_record(
+		        &recs, line, (size_t) len, f, CMD_SPEND_COLS, &nf)) {
+		case CLI_RECORD_BLANK:
+			continue;
+		case CLI_RECORD_HEADER:
+			if (cmd_spend_header(path, f, nf, col) != 0) {
+				rc = CLI_EUSAGE;
+				quiet = true;
+			}
+			continue;
+		case CLI_RECORD_JSON:
 			if (pbjson_parse(line, (size_t) len,
 			            &clm__v1__spend__descriptor, &m, err,
 			            sizeof(err))
 			        == 0) {
 				s = (Clm__V1__Spend *) m;
 			}
-		} else {
-			char *f[CMD_SPEND_COLS];
-			int nf = cli_csv_split(line, f, CMD_SPEND_COLS);
-			if (nf < 0) {
-				snprintf(
-				        err, sizeof(err), "malformed CSV row");
-			} else if (!header) {
-				header = true;
-				if (cmd_spend_header(path, f, nf, col) != 0) {
-					rc = CLI_EUSAGE;
-					quiet = true;
-				}
-				continue;
-			} else {
-				cmd_spend_csv_row(
-				        col, f, nf, &s, err, sizeof(err));
-			}
+			break;
+		case CLI_RECORD_ROW:
+			cmd_spend_csv_row(col, f, nf, &s, err, sizeof(err));
+			break;
+		case CLI_RECORD_MALFORMED:
+			snprintf(err, sizeof(err), "malformed CSV row");
+			break;
 		}
 		if (s == NULL) {
 			fprintf(stderr, "line %lu: %s\n", lineno, err);
@@ -299,6 +295,31 @@ cmd_spend_file(struct cli *cli, const char *path)
 	return rc == CLI_OK && run.bad > 0 ? CLI_EUSAGE : rc;
 }
 
+/* Prints the RecordSpendReply m to the call for the one Spend arg. */
+static void
+cmd_spend_print(const ProtobufCMessage *m, const void *arg)
+{
+	const Clm__V1__RecordSpendReply *r
+	        = (const Clm__V1__RecordSpendReply *) m;
+	const Clm__V1__Spend *s = arg;
+	char date[32];
+	cli_fmt_date(s->day_ms, date);
+	printf("accepted %u: %s on %s, %.2f%s%s%s%s\n", r->accepted,
+	        cli_enum_name(&clm__v1__channel__descriptor, (int) s->channel),
+	        date, s->amount, s->currency[0] ? " " : "", s->currency,
+	        s->campaign[0] ? ", campaign " : "", s->campaign);
+}
+
+/* args_word_fn: an operand, which the flags cannot come with. */
+static int
+cmd_spend_operand(void *arg, const struct cmdtab_flag *f, char *word)
+{
+	(void) arg;
+	(void) f;
+	(void) word;
+	return cli_usage_error("spend takes either flags or a FILE, not both");
+}
+
 int
 cmd_spend(struct cli *cli, int argc, char **argv)
 {
@@ -309,54 +330,26 @@ cmd_spend(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(
 		        "spend wants --channel, --day and --amount, or a FILE");
 	}
-	Clm__V1__Spend s = CLM__V1__SPEND__INIT;
-	bool has_channel = false, has_day = false, has_amount = false;
-	for (int i = 1; i < argc; i++) {
-		const char *f = argv[i];
-		if (f[0] != '-' || f[1] == '\0') {
-			return cli_usage_error(
-			        "spend takes either flags or a FILE, not both");
-		}
-		if (i + 1 >= argc) {
-			return cli_usage_error("%s needs a value", f);
-		}
-		char *v = argv[++i];
-		int e;
-		if (strcmp(f, "--channel") == 0) {
-			if (cli_enum_parse(
-			            &clm__v1__channel__descriptor, v, &e)
-			        != 0) {
-				return cli_usage_error(
-				        "unknown channel '%s'", v);
-			}
-			s.channel = (Clm__V1__Channel) e;
-			has_channel = true;
-		} else if (strcmp(f, "--day") == 0) {
-			if (cli_parse_time(v, &s.day_ms) != 0) {
-				return cli_usage_error(
-				        "--day: invalid date '%s'", v);
-			}
-			has_day = true;
-		} else if (strcmp(f, "--amount") == 0) {
-			if (cmd_spend_amount(v, &s.amount) != 0) {
-				return cli_usage_error(
-				        "--amount: invalid number '%s'", v);
-			}
-			has_amount = true;
-		} else if (strcmp(f, "--campaign") == 0) {
-			s.campaign = v;
-		} else if (strcmp(f, "--currency") == 0) {
-			s.currency = v;
-		} else {
-			return cli_usage_error("unknown flag '%s'", f);
-		}
+	struct args a;
+	if (args_parse(&a, cli->cmd, argc, argv, cmd_spend_operand, NULL)
+	        != CLI_OK) {
+		return CLI_EUSAGE;
 	}
-	if (!has_channel || !has_day || !has_amount) {
+	const struct args_value *channel = args_get(&a, "--channel");
+	const struct args_value *day = args_get(&a, "--day");
+	const struct args_value *amount = args_get(&a, "--amount");
+	if (!channel->set || !day->set || !amount->set) {
 		return cli_usage_error("spend needs --%s",
-		        !has_channel       ? "channel"
-		                : !has_day ? "day"
-		                           : "amount");
+		        !channel->set       ? "channel"
+		                : !day->set ? "day"
+		                            : "amount");
 	}
+	Clm__V1__Spend s = CLM__V1__SPEND__INIT;
+	s.channel = (Clm__V1__Channel) channel->n;
+	s.day_ms = day->n;
+	s.amount = amount->num;
+	s.campaign = args_get(&a, "--campaign")->str;
+	s.currency = args_get(&a, "--currency")->str;
 	int rc = cli_connect(cli);
 	if (rc != CLI_OK) {
 		return rc;
@@ -367,23 +360,5 @@ cmd_spend(struct cli *cli, int argc, char **argv)
 	q.spend = &one;
 	Clm__V1__Response *resp;
 	clm_err e = clm_record_spend(cli->conn, &q, &resp);
-	rc = cli_result(cli, e, resp);
-	if (rc == CLI_OK && resp->record_spend != NULL) {
-		if (cli->json) {
-			cli_print_json(
-			        (const ProtobufCMessage *) resp->record_spend);
-		} else {
-			char day[32];
-			cli_fmt_date(s.day_ms, day);
-			printf("accepted %u: %s on %s, %.2f%s%s%s%s\n",
-			        resp->record_spend->accepted,
-			        cli_enum_name(&clm__v1__channel__descriptor,
-			                (int) s.channel),
-			        day, s.amount, s.currency[0] ? " " : "",
-			        s.currency, s.campaign[0] ? ", campaign " : "",
-			        s.campaign);
-		}
-	}
-	clm_response_free(resp);
-	return rc;
+	return cli_reply(cli, e, resp, cmd_spend_print, &s);
 }

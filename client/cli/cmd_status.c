@@ -1,7 +1,26 @@
 /* clm status: the server's version, uptime, counts and sizes. */
-#include <string.h>
-
 #include "cli.h"
+
+static void
+cmd_status_print(const ProtobufCMessage *m, const void *arg)
+{
+	(void) arg;
+	const Clm__V1__StatusReply *s = (const Clm__V1__StatusReply *) m;
+	printf("version      %s\n", s->version);
+	printf("uptime       %lld s\n", (long long) s->uptime_s);
+	printf("customers    %llu\n", (unsigned long long) s->customers);
+	printf("touchpoints  %llu\n", (unsigned long long) s->touchpoints);
+	printf("db size      %.1f MiB\n",
+	        (double) s->db_bytes / (1024.0 * 1024));
+	printf("map size     %.1f MiB\n",
+	        (double) s->map_bytes / (1024.0 * 1024));
+	printf("durability   %s\n", s->durability);
+	printf("commits      %llu (%.1f writes each)\n",
+	        (unsigned long long) s->write_transactions,
+	        s->write_transactions == 0 ? 0.0
+	                                   : (double) s->write_requests
+	                        / (double) s->write_transactions);
+}
 
 int
 cmd_status(struct cli *cli, int argc, char **argv)
@@ -16,33 +35,5 @@ cmd_status(struct cli *cli, int argc, char **argv)
 	}
 	Clm__V1__Response *resp;
 	clm_err e = clm_server_status(cli->conn, &resp);
-	rc = cli_result(cli, e, resp);
-	if (rc == CLI_OK && resp->server_status != NULL) {
-		const Clm__V1__StatusReply *s = resp->server_status;
-		if (cli->json) {
-			cli_print_json((const ProtobufCMessage *) s);
-		} else {
-			printf("version      %s\n", s->version);
-			printf("uptime       %lld s\n",
-			        (long long) s->uptime_s);
-			printf("customers    %llu\n",
-			        (unsigned long long) s->customers);
-			printf("touchpoints  %llu\n",
-			        (unsigned long long) s->touchpoints);
-			printf("db size      %.1f MiB\n",
-			        (double) s->db_bytes / (1024.0 * 1024));
-			printf("map size     %.1f MiB\n",
-			        (double) s->map_bytes / (1024.0 * 1024));
-			printf("durability   %s\n", s->durability);
-			printf("commits      %llu (%.1f writes each)\n",
-			        (unsigned long long) s->write_transactions,
-			        s->write_transactions == 0
-			                ? 0.0
-			                : (double) s->write_requests
-			                        / (double) s
-			                                  ->write_transactions);
-		}
-	}
-	clm_response_free(resp);
-	return rc;
+	return cli_reply(cli, e, resp, cmd_status_print, NULL);
 }

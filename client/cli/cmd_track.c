@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "cli.h"
 #include "pbjson.h"
 #include "tpbatch.h"
@@ -127,15 +128,6 @@ cmd_track_stdin(struct cli *cli)
 	return rc;
 }
 
-/* Parses a number flag; returns 0 or -1. */
-static int
-cmd_track_num(const char *s, double *out)
-{
-	char *end;
-	*out = strtod(s, &end);
-	return *s != '\0' && *end == '\0' ? 0 : -1;
-}
-
 int
 cmd_track(struct cli *cli, int argc, char **argv)
 {
@@ -143,105 +135,37 @@ cmd_track(struct cli *cli, int argc, char **argv)
 		int rc = cli_connect(cli);
 		return rc != CLI_OK ? rc : cmd_track_stdin(cli);
 	}
+	struct args a;
+	if (args_parse(&a, cli->cmd, argc, argv, NULL, NULL) != CLI_OK) {
+		return CLI_EUSAGE;
+	}
 	Clm__V1__Touchpoint tp = CLM__V1__TOUCHPOINT__INIT;
-	Clm__V1__GeoPoint geo = CLM__V1__GEO_POINT__INIT;
-	bool has_lat = false, has_lon = false;
-	Clm__V1__Touchpoint__PropertiesEntry props[64];
-	Clm__V1__Touchpoint__PropertiesEntry *prop_ptrs[64];
-	for (int i = 1; i < argc; i++) {
-		const char *f = argv[i];
-		if (i + 1 >= argc) {
-			return cli_usage_error("%s needs a value", f);
-		}
-		char *v = argv[++i];
-		double num;
-		int e;
-		if (strcmp(f, "--customer") == 0
-		        || strcmp(f, "--customer-id") == 0) {
-			tp.customer_id = v;
-		} else if (strcmp(f, "--anonymous-id") == 0) {
-			tp.anonymous_id = v;
-		} else if (strcmp(f, "--event-id") == 0) {
-			tp.event_id = v;
-		} else if (strcmp(f, "--type") == 0) {
-			if (cli_enum_parse(
-			            &clm__v1__touchpoint_type__descriptor, v,
-			            &e)
-			        != 0) {
-				return cli_usage_error(
-				        "unknown touchpoint type '%s'", v);
-			}
-			tp.type = (Clm__V1__TouchpointType) e;
-		} else if (strcmp(f, "--channel") == 0) {
-			if (cli_enum_parse(
-			            &clm__v1__channel__descriptor, v, &e)
-			        != 0) {
-				return cli_usage_error(
-				        "unknown channel '%s'", v);
-			}
-			tp.channel = (Clm__V1__Channel) e;
-		} else if (strcmp(f, "--at") == 0) {
-			if (cli_parse_time(v, &tp.occurred_at_ms) != 0) {
-				return cli_usage_error("invalid time '%s'", v);
-			}
-		} else if (strcmp(f, "--item") == 0) {
-			tp.item_id = v;
-		} else if (strcmp(f, "--currency") == 0) {
-			tp.currency = v;
-		} else if (strcmp(f, "--campaign") == 0) {
-			tp.campaign = v;
-		} else if (strcmp(f, "--value") == 0
-		        || strcmp(f, "--duration") == 0
-		        || strcmp(f, "--sentiment") == 0
-		        || strcmp(f, "--lat") == 0
-		        || strcmp(f, "--lon") == 0) {
-			if (cmd_track_num(v, &num) != 0) {
-				return cli_usage_error(
-				        "%s: invalid number '%s'", f, v);
-			}
-			if (strcmp(f, "--value") == 0) {
-				tp.value = num;
-			} else if (strcmp(f, "--duration") == 0) {
-				if (num < 0 || num > 4294967295.0) {
-					return cli_usage_error(
-					        "--duration out of range");
-				}
-				tp.duration_s = (uint32_t) num;
-			} else if (strcmp(f, "--sentiment") == 0) {
-				tp.sentiment = (float) num;
-			} else if (strcmp(f, "--lat") == 0) {
-				geo.lat = num;
-				has_lat = true;
-			} else {
-				geo.lon = num;
-				has_lon = true;
-			}
-		} else if (strcmp(f, "--prop") == 0) {
-			char *eq = strchr(v, '=');
-			if (eq == NULL) {
-				return cli_usage_error(
-				        "--prop wants KEY=VALUE, got '%s'", v);
-			}
-			if (tp.n_properties == 64) {
-				return cli_usage_error("too many --prop");
-			}
-			*eq = '\0';
-			Clm__V1__Touchpoint__PropertiesEntry *pe
-			        = &props[tp.n_properties];
-			clm__v1__touchpoint__properties_entry__init(pe);
-			pe->key = v;
-			pe->value = eq + 1;
-			prop_ptrs[tp.n_properties++] = pe;
-		} else {
-			return cli_usage_error("unknown flag '%s'", f);
-		}
+	Clm__V1__GeoPoint geo;
+	if (args_geo(&a, &geo, &tp.location) != CLI_OK) {
+		return CLI_EUSAGE;
 	}
-	if (has_lat != has_lon) {
-		return cli_usage_error("--lat and --lon go together");
+	tp.customer_id = args_get(&a, "--customer")->str;
+	tp.anonymous_id = args_get(&a, "--anonymous-id")->str;
+	tp.event_id = args_get(&a, "--event-id")->str;
+	tp.type = (Clm__V1__TouchpointType) args_get(&a, "--type")->n;
+	tp.channel = (Clm__V1__Channel) args_get(&a, "--channel")->n;
+	tp.occurred_at_ms = args_get(&a, "--at")->n;
+	tp.item_id = args_get(&a, "--item")->str;
+	tp.currency = args_get(&a, "--currency")->str;
+	tp.campaign = args_get(&a, "--campaign")->str;
+	tp.value = args_get(&a, "--value")->num;
+	tp.duration_s = (uint32_t) args_get(&a, "--duration")->num;
+	tp.sentiment = (float) args_get(&a, "--sentiment")->num;
+	const struct args_value *prop = args_get(&a, "--prop");
+	Clm__V1__Touchpoint__PropertiesEntry props[ARGS_LIST_MAX];
+	Clm__V1__Touchpoint__PropertiesEntry *prop_ptrs[ARGS_LIST_MAX];
+	for (size_t i = 0; i < prop->count; i++) {
+		clm__v1__touchpoint__properties_entry__init(&props[i]);
+		props[i].key = prop->items[i];
+		props[i].value = prop->values[i];
+		prop_ptrs[i] = &props[i];
 	}
-	if (has_lat) {
-		tp.location = &geo;
-	}
+	tp.n_properties = prop->count;
 	tp.properties = prop_ptrs;
 	int rc = cli_connect(cli);
 	if (rc != CLI_OK) {

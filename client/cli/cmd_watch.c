@@ -4,37 +4,47 @@
  * "stage/RETENTION", …), until interrupted or N events were seen.
  */
 #include <stdlib.h>
-#include <string.h>
 
+#include "args.h"
 #include "cli.h"
+
+/* What the command line asks for, besides --events. */
+struct cmd_watch_args {
+	const char *prefix;
+	long count; /* -1: no end */
+};
+
+/* args_word_fn: PREFIX (the last one counts) and --count N. */
+static int
+cmd_watch_word(void *arg, const struct cmdtab_flag *f, char *word)
+{
+	struct cmd_watch_args *wa = arg;
+	if (f == NULL) {
+		wa->prefix = word;
+		return CLI_OK;
+	}
+	wa->count = strtol(word, NULL, 10);
+	return wa->count > 0 ? CLI_OK : cli_usage_error("invalid --count");
+}
 
 int
 cmd_watch(struct cli *cli, int argc, char **argv)
 {
-	const char *prefix = "";
-	const char *url = getenv("CLM_EVENTS_URL");
-	long count = -1;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--events") == 0 && i + 1 < argc) {
-			url = argv[++i];
-		} else if (strcmp(argv[i], "--count") == 0 && i + 1 < argc) {
-			count = strtol(argv[++i], NULL, 10);
-			if (count <= 0) {
-				return cli_usage_error("invalid --count");
-			}
-		} else if (argv[i][0] == '-' && argv[i][1] == '-') {
-			return cli_usage_error("unknown flag '%s'", argv[i]);
-		} else {
-			prefix = argv[i];
-		}
+	struct cmd_watch_args wa = { .prefix = "", .count = -1 };
+	struct args a;
+	if (args_parse(&a, cli->cmd, argc, argv, cmd_watch_word, &wa)
+	        != CLI_OK) {
+		return CLI_EUSAGE;
 	}
+	const struct args_value *events = args_get(&a, "--events");
+	const char *url = events->set ? events->str : getenv("CLM_EVENTS_URL");
 	clm_watch *w;
-	if (clm_watch_open(url, prefix, &w) != CLM_OK) {
+	if (clm_watch_open(url, wa.prefix, &w) != CLM_OK) {
 		fprintf(stderr, "clm: %s\n", clm_open_error());
 		return CLI_ECONNECT;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while (count != 0) {
+	while (wa.count != 0) {
 		char topic[64];
 		Clm__V1__LifecycleEvent *ev;
 		clm_err e = clm_watch_next(w, -1, topic, sizeof(topic), &ev);
@@ -70,8 +80,8 @@ cmd_watch(struct cli *cli, int argc, char **argv)
 			}
 		}
 		clm_event_free(ev);
-		if (count > 0) {
-			count--;
+		if (wa.count > 0) {
+			wa.count--;
 		}
 	}
 	clm_watch_close(w);

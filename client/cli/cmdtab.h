@@ -2,10 +2,10 @@
  * cmdtab: the table of clm's commands, and the one source of everything
  * said about them. Each row holds a command's name, its handler, its
  * synopsis, its flags with their help and their kind of value, and its
- * help text; main.c dispatches on it, and help.c renders it as `clm
- * --help`, `clm COMMAND --help` (= `clm help COMMAND`), the clm(1) man
- * page and the bash completion script, so none of them can drift from
- * another.
+ * help text; main.c dispatches on it, args.c parses each command's flags
+ * by it, and help.c renders it as `clm --help`, `clm COMMAND --help` (=
+ * `clm help COMMAND`), the clm(1) man page and the bash completion
+ * script, so none of them can drift from another.
  *
  * Text in the table is ASCII (the man page is roff) and is wrapped when
  * printed: a flag's help is one line; a command's text is paragraphs
@@ -15,6 +15,7 @@
 #ifndef CLM_CLI_CMDTAB_H
 #define CLM_CLI_CMDTAB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "cli.h"
@@ -29,12 +30,49 @@ enum cmdtab_values {
 	CMDTAB_COMMAND, /* the name of a clm command */
 };
 
+/*
+ * What a flag's value is to the parser of command lines (args.h), and
+ * what it says of a bad one; FLAG and V stand for the flag and the value,
+ * and a row's `bad` replaces the message.
+ */
+enum cmdtab_kind {
+	/* As given; the last one counts. */
+	CMDTAB_STRING,
+	/* Repeatable, up to ARGS_LIST_MAX: "too many FLAG". One a command. */
+	CMDTAB_LIST,
+	/* A repeatable KEY=VALUE: "FLAG wants KEY=VALUE, got 'V'". */
+	CMDTAB_PAIR,
+	/* A decimal number: "FLAG: invalid number 'V'"; when max > min, one
+	 * in min..max: "FLAG out of range". */
+	CMDTAB_NUMBER,
+	/* A whole number in min..max: "FLAG wants a number from MIN to MAX,
+	 * not 'V'". */
+	CMDTAB_INT,
+	/* A time as cli_parse_time reads it: "invalid time 'V'". */
+	CMDTAB_TIME,
+	/* A time not before 1970: "FLAG: invalid time 'V'". */
+	CMDTAB_WINDOW,
+	/* A value of `values`, CMDTAB_CHANNEL or CMDTAB_TYPE, not below min:
+	 * "unknown channel 'V'", "unknown touchpoint type 'V'". */
+	CMDTAB_ENUM,
+	/* One of `words` (its index): "FLAG wants a, b or c, not 'V'". */
+	CMDTAB_WORD,
+	/* Handed as it is to the command's args_word_fn. */
+	CMDTAB_OWN,
+};
+
 struct cmdtab_flag {
 	const char *name; /* "--from" */
 	const char *arg; /* its value's placeholder ("TIME"), NULL: a switch */
 	enum cmdtab_values values;
 	const char *words; /* CMDTAB_WORDS: the choices, ' '-separated */
 	const char *help;  /* one line, lowercase first */
+	/* For the parser (args.c) only: */
+	enum cmdtab_kind kind;
+	double min, max; /* bounds, see the kind */
+	const char *bad; /* NULL, or the message for a bad V: printf FLAG, V */
+	const char *missing; /* NULL, or the message when V is missing */
+	const char *same_as; /* NULL, or the flag whose value this sets */
 };
 
 struct cmdtab_command {
@@ -49,6 +87,17 @@ struct cmdtab_command {
 	/* What completes its first operand (the word after the name). */
 	enum cmdtab_values operand;
 	const char *operand_words; /* for CMDTAB_WORDS */
+	/*
+	 * How args_parse tells its words apart, as each command did before
+	 * the table drove its parsing: a flag starts with `dashes` dashes (0:
+	 * every word is a flag), but a lone "-" is an operand (standard
+	 * input) when the command takes operands. When greedy, a flag that
+	 * is not a switch takes the next word as its value before it is
+	 * looked up ("--bogus" last "needs a value"); otherwise a flag
+	 * without its value is unknown, unless its row says `missing`.
+	 */
+	unsigned char dashes;
+	bool greedy;
 };
 
 /* A variable of the environment clm reads. */

@@ -80,6 +80,31 @@ cli_csv_name(const char *in, char *out, size_t len)
 	out[o] = '\0';
 }
 
+enum cli_record
+cli_record(struct cli_records *r, char *line, size_t len, char **f, int max,
+        int *nf)
+{
+	if (len == 0) {
+		return CLI_RECORD_BLANK;
+	}
+	if (!r->decided) {
+		r->json = line[0] == '{';
+		r->decided = true;
+	}
+	if (r->json) {
+		return CLI_RECORD_JSON;
+	}
+	*nf = cli_csv_split(line, f, max);
+	if (*nf < 0) {
+		return CLI_RECORD_MALFORMED;
+	}
+	if (!r->header) {
+		r->header = true;
+		return CLI_RECORD_HEADER;
+	}
+	return CLI_RECORD_ROW;
+}
+
 long
 cli_read_line(FILE *in, char **line, size_t *cap, unsigned long *lineno,
         unsigned long long *bytes)

@@ -91,6 +91,7 @@ main(int argc, char **argv)
 			argv[kept++] = argv[k];
 		}
 	}
+	cli.cmd = c;
 	int rc = c->run(&cli, kept, argv);
 	clm_close(cli.conn);
 	return rc;

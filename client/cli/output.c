@@ -56,6 +56,33 @@ cli_result(struct cli *cli, clm_err e, const Clm__V1__Response *resp)
 	return CLI_ESERVER;
 }
 
+int
+cli_reply(struct cli *cli, clm_err e, Clm__V1__Response *resp,
+        void (*print)(const ProtobufCMessage *result, const void *arg),
+        const void *arg)
+{
+	int rc = cli_result(cli, e, resp);
+	const ProtobufCMessage *result = NULL;
+	if (rc == CLI_OK) {
+		/* The oneof's case is the number of the member it selects. */
+		const ProtobufCFieldDescriptor *f
+		        = protobuf_c_message_descriptor_get_field(
+		                &clm__v1__response__descriptor,
+		                (unsigned) resp->result_case);
+		if (f != NULL) {
+			memcpy(&result, (const char *) resp + f->offset,
+			        sizeof(result));
+		}
+	}
+	if (result != NULL && cli->json) {
+		cli_print_json(result);
+	} else if (result != NULL) {
+		print(result, arg);
+	}
+	clm_response_free(resp);
+	return rc;
+}
+
 void
 cli_print_json(const ProtobufCMessage *msg)
 {
@@ -278,40 +305,4 @@ cli_bar(FILE *out, double frac, int width, bool unicode)
 	for (; cells < width; cells++) {
 		putc(' ', out);
 	}
-}
-
-int
-cli_flag_number(const char *flag, const char *v, long min, long max, long *out)
-{
-	char *end;
-	errno = 0;
-	long n = strtol(v, &end, 10);
-	if (*v == '\0' || *end != '\0' || errno != 0 || n < min || n > max) {
-		return cli_usage_error(
-		        "%s wants a number from %ld to %ld, not '%s'", flag,
-		        min, max, v);
-	}
-	*out = n;
-	return CLI_OK;
-}
-
-int
-cli_flag_time(const char *flag, const char *v, int64_t *out)
-{
-	int64_t t;
-	if (cli_parse_time(v, &t) != 0 || t < 0) {
-		return cli_usage_error("%s: invalid time '%s'", flag, v);
-	}
-	*out = t;
-	return CLI_OK;
-}
-
-int
-cli_window_check(int64_t from_ms, int64_t to_ms)
-{
-	if (from_ms != 0 && to_ms != 0
-	        && cli_day_floor(from_ms) >= cli_day_floor(to_ms)) {
-		return cli_usage_error("--from must be a day before --to");
-	}
-	return CLI_OK;
 }

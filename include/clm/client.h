@@ -195,9 +195,24 @@ typedef struct clm_watch clm_watch;
 
 /*
  * clm_watch_open subscribes. It does not wait for the connection: events
- * published before it is established are not seen.
+ * published before it is established are not seen (clm_watch_ready waits
+ * for it).
  */
 clm_err clm_watch_open(const char *url, const char *prefix, clm_watch **out);
+
+/*
+ * clm_watch_ready waits up to timeout_ms (< 0 = forever) until w is
+ * connected to clmd's event stream, as the Node client's Watcher.ready()
+ * does: CLM_OK once the connection's SP handshake with clmd is done (at
+ * once when it already is), DEADLINE_EXCEEDED when it is not connected in
+ * time (no clmd there yet; the dial is retried). After a lost connection
+ * it waits for the next one. clmd takes the new subscriber into its
+ * publisher on its own threads as the handshake ends, so an event
+ * published in that same instant may still be missed; that moment is
+ * usually far shorter than the round trip of a call. It may be called
+ * while another thread waits in clm_watch_next.
+ */
+clm_err clm_watch_ready(clm_watch *w, int timeout_ms);
 
 /*
  * clm_watch_next waits up to timeout_ms (< 0 = forever) for the next event:

@@ -304,7 +304,7 @@ Test(identity, anonymous_then_known)
 	start_server();
 	clm_watch *w = NULL;
 	cr_assert_eq(clm_watch_open(srv.events_url, "", &w), CLM_OK);
-	harness_sleep_ms(200);
+	cr_assert_eq(clm_watch_ready(w, 20000), CLM_OK);
 	char topic[64];
 	clm_conn *c = connect_to(&srv);
 	struct batch b = { .n = 0 };
@@ -464,7 +464,7 @@ Test(identity, known_then_anonymous)
 	start_server();
 	clm_watch *w = NULL;
 	cr_assert_eq(clm_watch_open(srv.events_url, "", &w), CLM_OK);
-	harness_sleep_ms(200);
+	cr_assert_eq(clm_watch_ready(w, 20000), CLM_OK);
 	clm_conn *c = connect_to(&srv);
 	char topic[64];
 

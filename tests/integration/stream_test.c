@@ -74,7 +74,9 @@ watch(const char *prefix)
 	clm_err e = clm_watch_open(srv.events_url, prefix, &w);
 	cr_assert_eq(e, CLM_OK, "clm_watch_open %s: %s", srv.events_url,
 	        clm_errname(e));
-	harness_sleep_ms(200);
+	e = clm_watch_ready(w, 20000);
+	cr_assert_eq(e, CLM_OK, "clm_watch_ready %s: %s", srv.events_url,
+	        clm_errname(e));
 	return w;
 }
 
@@ -404,4 +406,25 @@ Test(stream, seq_continues_after_restart)
 	cr_expect_eq(seq, 6);
 	clm_watch_close(all);
 	clm_close(c);
+}
+
+/*
+ * clm_watch_ready: DEADLINE_EXCEEDED while nothing listens at the URL (an
+ * ipc path in a new directory: no other test can take it); once
+ * connected, OK at once.
+ */
+Test(stream, ready_waits_for_a_connection)
+{
+	char dir[32], url[64];
+	cr_assert_eq(harness_tmpdir(dir), 0);
+	snprintf(url, sizeof(url), "ipc://%s/events", dir);
+	clm_watch *w = NULL;
+	cr_assert_eq(clm_watch_open(url, "", &w), CLM_OK);
+	cr_expect_eq(clm_watch_ready(w, 100), CLM_DEADLINE_EXCEEDED);
+	clm_watch_close(w);
+
+	start_server(NULL);
+	w = watch("");
+	cr_expect_eq(clm_watch_ready(w, 0), CLM_OK, "ready again");
+	clm_watch_close(w);
 }
