@@ -17,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "jsonstr.h"
+
 #define HELP_FLAG_COL 24 /* widest flag column before help wraps under */
 
 /*
@@ -708,23 +710,18 @@ help_bash(FILE *out)
 /* ------------------------------------------------------------------ */
 /* JSON.                                                               */
 
+/* jsonstr's sink for a stdio stream. */
+static void
+help_json_put(void *arg, const char *s, size_t n)
+{
+	fwrite(s, 1, n, arg);
+}
+
+/* s as a JSON string (our help texts: UTF-8, newlines, no other controls). */
 static void
 help_json_str(FILE *out, const char *s)
 {
-	fputc('"', out);
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char) *s;
-		if (ch == '"' || ch == '\\') {
-			fprintf(out, "\\%c", ch);
-		} else if (ch == '\n') {
-			fputs("\\n", out);
-		} else if (ch < 0x20) {
-			fprintf(out, "\\u%04x", ch);
-		} else {
-			fputc(ch, out);
-		}
-	}
-	fputc('"', out);
+	jsonstr_write(s, strlen(s), JSONSTR_SHORT_ESCAPES, help_json_put, out);
 }
 
 static void
