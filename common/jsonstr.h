@@ -1,9 +1,9 @@
 /*
  * jsonstr: JSON string literals (RFC 8259, section 7), written for every
- * place in clm that prints one by hand: pbjson's proto3 JSON and the HTTP
- * API's error replies. The two quote the same characters but spell some
- * escapes differently, and their output is part of what clients see, so
- * the differences are flags rather than a choice made here.
+ * place in clm that prints one by hand: pbjson's proto3 JSON, the HTTP
+ * API's error replies and `clm help --json`. They quote the same characters
+ * but spell some escapes differently, and their output is part of what clients
+ * see, so the differences are flags rather than a choice made here.
  */
 #ifndef CLM_JSONSTR_H
 #define CLM_JSONSTR_H
