@@ -32,7 +32,8 @@
 #include <stddef.h>
 
 #include "clm/error.h"
-#include "server.h"
+
+struct server;
 
 typedef struct http http;
 

@@ -62,7 +62,7 @@ struct rpc {
 	pthread_cond_t watchdog_cv;
 	pthread_t watchdog;
 	nng_tls_config *tls;  /* for tls+tcp:// listeners, or NULL */
-	struct telemetry *tm; /* the writer's counters, or NULL */
+	struct telemetry *tm; /* the server's counters (srv->tm), or NULL */
 };
 
 static void rpc_cb(void *arg);

@@ -18,7 +18,8 @@
 #include <stddef.h>
 
 #include "clm/error.h"
-#include "server.h"
+
+struct server;
 
 typedef struct rpc rpc;
 

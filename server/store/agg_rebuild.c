@@ -171,9 +171,15 @@ clm_err
 agg_rebuild(store *s, bool force, size_t *customers)
 {
 	*customers = 0;
+	/* Allocated first: nothing may fail between the reset and the work. */
+	struct agg_visits *visits = agg_visits_new();
+	if (visits == NULL) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
 	store_txn *txn;
 	clm_err e = store_write_begin(s, &txn);
 	if (e != CLM_OK) {
+		agg_visits_free(visits);
 		return e;
 	}
 	uint64_t vc, vt;
@@ -191,18 +197,16 @@ agg_rebuild(store *s, bool force, size_t *customers)
 	}
 	if (e != CLM_OK || (!part.customers && !part.touch)) {
 		store_write_abort(txn);
+		agg_visits_free(visits);
 		return e;
 	}
 	if ((e = store_write_commit(txn)) != CLM_OK) {
+		agg_visits_free(visits);
 		return e;
 	}
 	arena a;
 	arena_init(&a);
-	struct rebuild_ids ids = { .a = &a, .visits = agg_visits_new() };
-	if (ids.visits == NULL) {
-		arena_fini(&a);
-		return CLM_RESOURCE_EXHAUSTED;
-	}
+	struct rebuild_ids ids = { .a = &a, .visits = visits };
 	char *after = NULL;
 	bool after_anon = false, done = false;
 	while (!done) {

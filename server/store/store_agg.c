@@ -163,9 +163,13 @@ clm_err
 store_experiment_get(store_txn *t, const char *id, arena *a,
         Clm__V1__ExperimentRecord **out)
 {
-	return store_get_msg(t, STORE_DB_EXPERIMENTS, id,
-	        &clm__v1__experiment_record__descriptor, a, "experiment",
-	        (void **) out);
+	void *m;
+	clm_err e = store_get_msg(t, STORE_DB_EXPERIMENTS, id,
+	        &clm__v1__experiment_record__descriptor, a, "experiment", &m);
+	if (e == CLM_OK) {
+		*out = m;
+	}
+	return e;
 }
 
 clm_err

@@ -18,8 +18,13 @@ clm_err
 store_item_get(
         store_txn *t, const char *item_id, arena *a, Clm__V1__Item **out)
 {
-	return store_get_msg(t, STORE_DB_ITEMS, item_id,
-	        &clm__v1__item__descriptor, a, "item", (void **) out);
+	void *m;
+	clm_err e = store_get_msg(t, STORE_DB_ITEMS, item_id,
+	        &clm__v1__item__descriptor, a, "item", &m);
+	if (e == CLM_OK) {
+		*out = m;
+	}
+	return e;
 }
 
 clm_err

@@ -78,7 +78,6 @@ uint64_t store_be_u64(const unsigned char *p);
 clm_err store_meta_get(store_txn *t, const char *name, uint64_t *out);
 clm_err store_meta_put(store_txn *t, const char *name, uint64_t val);
 
-/* Writes msg into a value of exactly its packed size, without a copy. */
 /*
  * store_get_msg reads the message of type desc stored under key in db,
  * unpacked into a; store_each_msg calls fn for each message of db in key
@@ -91,6 +90,8 @@ clm_err store_get_msg(store_txn *t, enum store_db db, const char *key,
 clm_err store_each_msg(store_txn *t, enum store_db db,
         const ProtobufCMessageDescriptor *desc, arena *a, const char *what,
         int (*fn)(void *arg, void *msg), void *arg);
+
+/* Writes msg into a value of exactly its packed size, without a copy. */
 clm_err store_put_msg(store_txn *t, enum store_db db, MDB_val *k,
         const ProtobufCMessage *msg, const char *what);
 

@@ -61,6 +61,7 @@
 #include "util/arena.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/telemetry.h"
 #include "write/writer.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -73,6 +74,7 @@ const char *__ubsan_default_options(void);
 struct fuzz {
 	struct config cfg;
 	struct server srv;
+	struct telemetry tm; /* srv.tm */
 	store_reader *reader;
 	arena arena;
 	Clm__V1__Response resp;
@@ -137,34 +139,8 @@ fuzz_write_done(writer_job *job)
 static void
 fuzz_server_init(void)
 {
-	const struct config *cfg = &fuzz.cfg;
-	struct server *srv = &fuzz.srv;
-	memset(srv, 0, sizeof(*srv));
-	srv->cfg = cfg;
-	srv->started_ms = clock_now_ms();
-	srv->limits.max_id_bytes = (size_t) cfg->max_id_bytes;
-	srv->limits.max_properties = (size_t) cfg->max_properties;
-	srv->limits.max_property_key_bytes
-	        = (size_t) cfg->max_property_key_bytes;
-	srv->limits.max_property_value_bytes
-	        = (size_t) cfg->max_property_value_bytes;
-	struct model_params *mp = &srv->params;
-	model_params_default(mp);
-	mp->at_risk_ms = cfg->at_risk_days * MODEL_DAY_MS;
-	mp->churn_ms = cfg->churn_days * MODEL_DAY_MS;
-	mp->billing_issue_ms = cfg->billing_issue_days * MODEL_DAY_MS;
-	mp->support_ticket_ms = cfg->support_ticket_days * MODEL_DAY_MS;
-	mp->support_tickets = (unsigned) cfg->support_tickets;
-	mp->sentiment_window = (unsigned) cfg->sentiment_window;
-	mp->negative_sentiment = cfg->negative_sentiment;
-	mp->refund_ms = cfg->refund_days * MODEL_DAY_MS;
-	mp->weight[MODEL_INACTIVE] = cfg->weight_inactive;
-	mp->weight[MODEL_RECENT_BILLING_ISSUE] = cfg->weight_billing_issue;
-	mp->weight[MODEL_SUPPORT_TICKETS] = cfg->weight_support_tickets;
-	mp->weight[MODEL_NEGATIVE_SENTIMENT] = cfg->weight_negative_sentiment;
-	mp->weight[MODEL_RECENT_REFUND] = cfg->weight_recent_refund;
-	mp->weight[MODEL_SLOW_ONBOARDING] = cfg->weight_slow_onboarding;
-	mp->weight[MODEL_SUBSCRIPTION_CANCELLED] = cfg->weight_cancelled;
+	telemetry_init(&fuzz.tm);
+	server_init(&fuzz.srv, &fuzz.cfg, NULL, &fuzz.tm, clock_now_ms());
 }
 
 /* Opens the store in fuzz.data, starts the writer and makes a reader. */
@@ -186,6 +162,7 @@ fuzz_store_open(void)
 	struct writer_opts wo = {
 		.queue_max = (size_t) cfg->write_queue,
 		.batch_max = (size_t) cfg->batch_max,
+		.telemetry = fuzz.srv.tm,
 	};
 	if (writer_start(fuzz.srv.st, &wo, &fuzz.srv.w) != CLM_OK) {
 		fuzz_die("cannot start the writer thread");
