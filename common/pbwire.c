@@ -1,0 +1,235 @@
+#include "pbwire.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+/* The wire types of the protobuf encoding. */
+enum pbwire_type {
+	PBWIRE_VARINT = 0,
+	PBWIRE_FIXED64 = 1,
+	PBWIRE_LEN = 2,
+	PBWIRE_GROUP_START = 3,
+	PBWIRE_GROUP_END = 4,
+	PBWIRE_FIXED32 = 5,
+};
+
+/* One field as read off the wire; data/len only for PBWIRE_LEN. */
+struct pbwire_field {
+	uint64_t number;
+	unsigned type;
+	const uint8_t *data;
+	size_t len;
+};
+
+/*
+ * Reads the varint at buf[*pos..len) into *v and moves *pos past it. At
+ * most 10 bytes; bits past the 64th of a 10-byte varint are dropped, as
+ * protobuf does. False when it is truncated or longer.
+ */
+static bool
+pbwire_varint(const uint8_t *buf, size_t len, size_t *pos, uint64_t *v)
+{
+	uint64_t x = 0;
+	for (unsigned i = 0; i < 10 && *pos < len; i++) {
+		uint8_t b = buf[(*pos)++];
+		x |= (uint64_t) (b & 0x7f) << (7 * i);
+		if ((b & 0x80) == 0) {
+			*v = x;
+			return true;
+		}
+	}
+	return false;
+}
+
+static enum pbwire_result pbwire_skip_group(const uint8_t *buf, size_t len,
+        size_t *pos, uint64_t number, unsigned depth);
+
+/*
+ * Reads the field at buf[*pos..len) into *f and moves *pos past it. A
+ * group is skipped whole (its end included) and reported as
+ * PBWIRE_GROUP_START; an end-group is reported for the caller to judge.
+ * depth is that of the message being read.
+ */
+static enum pbwire_result
+pbwire_next(const uint8_t *buf, size_t len, size_t *pos, unsigned depth,
+        struct pbwire_field *f)
+{
+	uint64_t tag, n;
+	if (!pbwire_varint(buf, len, pos, &tag)) {
+		return PBWIRE_MALFORMED;
+	}
+	f->number = tag >> 3;
+	f->type = (unsigned) (tag & 7);
+	switch (f->type) {
+	case PBWIRE_VARINT:
+		return pbwire_varint(buf, len, pos, &n) ? PBWIRE_OK
+		                                        : PBWIRE_MALFORMED;
+	case PBWIRE_FIXED64:
+	case PBWIRE_FIXED32:
+		n = f->type == PBWIRE_FIXED64 ? 8 : 4;
+		if (len - *pos < n) {
+			return PBWIRE_MALFORMED;
+		}
+		*pos += n;
+		return PBWIRE_OK;
+	case PBWIRE_LEN:
+		if (!pbwire_varint(buf, len, pos, &n) || n > len - *pos) {
+			return PBWIRE_MALFORMED;
+		}
+		f->data = buf + *pos;
+		f->len = (size_t) n;
+		*pos += (size_t) n;
+		return PBWIRE_OK;
+	case PBWIRE_GROUP_START:
+		if (depth + 1 > PBWIRE_MAX_DEPTH) {
+			return PBWIRE_TOO_DEEP;
+		}
+		return pbwire_skip_group(buf, len, pos, f->number, depth + 1);
+	case PBWIRE_GROUP_END:
+		return PBWIRE_OK;
+	default:
+		return PBWIRE_MALFORMED; /* 6 and 7 are not wire types */
+	}
+}
+
+/* Skips the fields of a group up to and including its end-group. */
+static enum pbwire_result
+pbwire_skip_group(const uint8_t *buf, size_t len, size_t *pos, uint64_t number,
+        unsigned depth)
+{
+	while (*pos < len) {
+		struct pbwire_field f;
+		enum pbwire_result r = pbwire_next(buf, len, pos, depth, &f);
+		if (r != PBWIRE_OK) {
+			return r;
+		}
+		if (f.type == PBWIRE_GROUP_END) {
+			return f.number == number ? PBWIRE_OK
+			                          : PBWIRE_MALFORMED;
+		}
+	}
+	return PBWIRE_MALFORMED; /* no end-group */
+}
+
+/*
+ * Prepends seg to path ("seg" when path is empty, else "seg.path"),
+ * keeping it within pathlen bytes: what does not fit is cut at the end.
+ */
+static void
+pbwire_prepend(char *path, size_t pathlen, const char *seg)
+{
+	if (pathlen == 0) {
+		return;
+	}
+	size_t sl = strlen(seg), pl = strlen(path);
+	size_t dot = pl > 0 ? 1 : 0;
+	if (sl + dot >= pathlen) {
+		memcpy(path, seg, pathlen - 1);
+		path[pathlen - 1] = '\0';
+		return;
+	}
+	size_t keep = pl;
+	if (sl + dot + keep >= pathlen) {
+		keep = pathlen - 1 - sl - dot;
+	}
+	memmove(path + sl + dot, path, keep);
+	path[sl + dot + keep] = '\0';
+	memcpy(path, seg, sl);
+	if (dot) {
+		path[sl] = '.';
+	}
+}
+
+/*
+ * Prepends the name of field fd, found at buf[start] in a message of
+ * buf[0..len), to path: with its index when it is repeated, which is the
+ * number of its occurrences before start. That takes a second walk over
+ * the fields before it, but only on the way out of a rejection.
+ */
+static void
+pbwire_name(const ProtobufCFieldDescriptor *fd, const uint8_t *buf,
+        size_t start, unsigned depth, char *path, size_t pathlen)
+{
+	char seg[160];
+	if (fd->label != PROTOBUF_C_LABEL_REPEATED) {
+		snprintf(seg, sizeof(seg), "%s", fd->name);
+		pbwire_prepend(path, pathlen, seg);
+		return;
+	}
+	size_t index = 0, pos = 0;
+	while (pos < start) {
+		struct pbwire_field f;
+		if (pbwire_next(buf, start, &pos, depth, &f) != PBWIRE_OK) {
+			break; /* cannot happen: this part was read already */
+		}
+		if (f.type == PBWIRE_LEN && f.number == fd->id) {
+			index++;
+		}
+	}
+	snprintf(seg, sizeof(seg), "%s[%zu]", fd->name, index);
+	pbwire_prepend(path, pathlen, seg);
+}
+
+/*
+ * Scans the message of descriptor d in buf[0..len), at depth (0 for the
+ * outermost). On PBWIRE_NUL, path holds the path below this message.
+ */
+static enum pbwire_result
+pbwire_scan(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
+        size_t len, unsigned depth, char *path, size_t pathlen)
+{
+	size_t pos = 0;
+	while (pos < len) {
+		size_t start = pos;
+		struct pbwire_field f;
+		enum pbwire_result r = pbwire_next(buf, len, &pos, depth, &f);
+		if (r != PBWIRE_OK) {
+			return r;
+		}
+		if (f.type == PBWIRE_GROUP_END) {
+			return PBWIRE_MALFORMED; /* outside any group */
+		}
+		if (f.type != PBWIRE_LEN || f.number > UINT32_MAX) {
+			continue;
+		}
+		const ProtobufCFieldDescriptor *fd
+		        = protobuf_c_message_descriptor_get_field(
+		                d, (unsigned) f.number);
+		if (fd == NULL) {
+			continue; /* unknown: skipped, as unpacking ignores it
+			           */
+		}
+		if (fd->type == PROTOBUF_C_TYPE_STRING) {
+			if (memchr(f.data, 0, f.len) != NULL) {
+				pbwire_name(
+				        fd, buf, start, depth, path, pathlen);
+				return PBWIRE_NUL;
+			}
+		} else if (fd->type == PROTOBUF_C_TYPE_MESSAGE) {
+			if (depth + 1 > PBWIRE_MAX_DEPTH) {
+				return PBWIRE_TOO_DEEP;
+			}
+			r = pbwire_scan(fd->descriptor, f.data, f.len,
+			        depth + 1, path, pathlen);
+			if (r == PBWIRE_NUL) {
+				pbwire_name(
+				        fd, buf, start, depth, path, pathlen);
+			}
+			if (r != PBWIRE_OK) {
+				return r;
+			}
+		}
+	}
+	return PBWIRE_OK;
+}
+
+enum pbwire_result
+pbwire_find_nul(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
+        size_t len, char *path, size_t pathlen)
+{
+	if (pathlen > 0) {
+		path[0] = '\0';
+	}
+	return pbwire_scan(d, buf, len, 0, path, pathlen);
+}
