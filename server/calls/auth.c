@@ -83,15 +83,15 @@ auth_free(struct auth *a)
 }
 
 bool
-auth_check(const struct auth *a, const char *token)
+auth_check(const struct auth *a, const char *token, size_t tlen)
 {
-	size_t tlen = strnlen(token, AUTH_TOKEN_MAX + 1);
 	unsigned match = 0;
 	for (size_t k = 0; k < a->n; k++) {
 		/*
 		 * Compare every byte of the stored token, reading the offered
 		 * one only within its length: the loop depends on stored
-		 * lengths alone.
+		 * lengths alone. The lengths are compared too, so a token
+		 * with anything after a stored one is not that one.
 		 */
 		unsigned diff = (unsigned) (tlen ^ a->len[k]);
 		for (size_t i = 0; i < a->len[k]; i++) {

@@ -23,10 +23,12 @@ int auth_load(const char *path, struct auth **out, char *err, size_t errlen);
 void auth_free(struct auth *a);
 
 /*
- * auth_check tells whether token is one of the tokens. It compares in
- * constant time: the time taken depends on the number and the lengths of
- * the configured tokens, never on how much of a token matched.
+ * auth_check tells whether token[0..len) is one of the tokens: the same
+ * bytes and the same length (a token may not be NUL-terminated, and bytes
+ * after a NUL count). It compares in constant time: the time taken
+ * depends on the number and the lengths of the configured tokens, never
+ * on how much of a token matched.
  */
-bool auth_check(const struct auth *a, const char *token);
+bool auth_check(const struct auth *a, const char *token, size_t len);
 
 #endif /* CLM_AUTH_H */

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "clm/v1/clm.pb-c.h"
+#include "pbwire.h"
 #include "server.h"
 #include "store/store.h"
 #include "util/arena.h"
@@ -31,6 +32,14 @@ struct call_req {
 	void *done_arg;
 	int64_t now_ms;     /* wall clock when the request arrived */
 	int64_t arrived_ns; /* monotonic, for deadline_ms */
+	/*
+	 * What pbwire_find_nul said of the packed request, which rpc scans
+	 * before unpacking it (unpacked strings lose everything after a NUL
+	 * byte), and for PBWIRE_NUL the string field's path. A request that
+	 * never was packed (http builds its own) leaves PBWIRE_OK.
+	 */
+	enum pbwire_result wire;
+	char wire_field[128];
 };
 
 /* Fills r->resp (result and status) inside the read transaction txn. */

@@ -161,6 +161,35 @@ dispatch_strip_unknown(ProtobufCMessage *m)
 	}
 }
 
+/*
+ * Rejects what the scan of the packed request found (struct call_req's
+ * wire): a string holding a NUL byte, which unpacking cut short, so that
+ * "victim\0x" would be taken for the customer "victim"; or bytes that
+ * protobuf-c decoded although the scan could not walk them.
+ */
+static bool
+dispatch_wire_ok(struct call_req *r)
+{
+	switch (r->wire) {
+	case PBWIRE_OK:
+		return true;
+	case PBWIRE_NUL:
+		reply_invalid(r->resp, r->a, r->wire_field,
+		        "must not contain a NUL byte");
+		return false;
+	case PBWIRE_TOO_DEEP:
+		reply_error(r->resp, r->a, CLM_INVALID_ARGUMENT,
+		        "malformed request: messages nested more than %d deep",
+		        PBWIRE_MAX_DEPTH);
+		return false;
+	case PBWIRE_MALFORMED:
+		break;
+	}
+	reply_error(r->resp, r->a, CLM_INVALID_ARGUMENT,
+	        "malformed request: not a clm.v1.Request");
+	return false;
+}
+
 enum dispatch_result
 dispatch_request(struct call_req *r)
 {
@@ -176,11 +205,21 @@ dispatch_request(struct call_req *r)
 	 * handlers. */
 	dispatch_strip_unknown((ProtobufCMessage *) r->req);
 	resp->request_id = r->req->request_id;
-	/* Before anything else looks at the request. */
+	/*
+	 * Before anything else looks at the request. A token with a NUL byte
+	 * is none of the tokens, whatever its unpacked prefix says; the scan
+	 * rules out a NUL anywhere else in the token, so strlen is its length.
+	 */
+	const char *token = r->req->auth_token;
 	if (r->srv->auth != NULL
-	        && !auth_check(r->srv->auth, r->req->auth_token)) {
+	        && ((r->wire == PBWIRE_NUL
+	                    && strcmp(r->wire_field, "auth_token") == 0)
+	                || !auth_check(r->srv->auth, token, strlen(token)))) {
 		reply_error(resp, r->a, CLM_UNAUTHENTICATED,
 		        "missing or invalid auth token");
+		return DISPATCH_DONE;
+	}
+	if (!dispatch_wire_ok(r)) {
 		return DISPATCH_DONE;
 	}
 	const struct dispatch_entry *e

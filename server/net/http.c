@@ -239,7 +239,8 @@ http_serve(http *h, const struct http_route *r, nng_http_req *req,
 	const char *uri = nng_http_req_get_uri(req);
 	const char *token = http_bearer(req, &s->arena);
 	if (h->srv->auth != NULL
-	        && (token == NULL || !auth_check(h->srv->auth, token))) {
+	        && (token == NULL
+	                || !auth_check(h->srv->auth, token, strlen(token)))) {
 		http_error(rep, 401, CLM_UNAUTHENTICATED, "",
 		        "missing or invalid token: send 'Authorization: Bearer TOKEN'");
 		rep->challenge = true;

@@ -15,6 +15,7 @@
 
 #include "calls/dispatch.h"
 #include "net/exposure.h"
+#include "pbwire.h"
 #include "util/arena.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -139,6 +140,10 @@ rpc_handle(struct rpc_work *w)
 	struct call_req *dr = &w->dr;
 	dr->now_ms = clock_now_ms();
 	dr->arrived_ns = clock_mono_ns();
+	/* On the packed bytes: see struct call_req's wire. */
+	dr->wire = pbwire_find_nul(&clm__v1__request__descriptor,
+	        nng_msg_body(w->msg), len, dr->wire_field,
+	        sizeof(dr->wire_field));
 	dr->req = clm__v1__request__unpack(
 	        arena_pb(&w->arena), len, nng_msg_body(w->msg));
 	/*

@@ -56,6 +56,7 @@
 #include "calls/dispatch.h"
 #include "config.h"
 #include "pbjson.h"
+#include "pbwire.h"
 #include "server.h"
 #include "store/store.h"
 #include "util/arena.h"
@@ -433,6 +434,8 @@ fuzz_request(const uint8_t *data, size_t size)
 	struct call_req *dr = &fuzz.dr;
 	dr->now_ms = clock_now_ms();
 	dr->arrived_ns = clock_mono_ns();
+	dr->wire = pbwire_find_nul(&clm__v1__request__descriptor, data, size,
+	        dr->wire_field, sizeof(dr->wire_field));
 	dr->req = clm__v1__request__unpack(arena_pb(&fuzz.arena), size, data);
 	pthread_mutex_lock(&fuzz.mu);
 	fuzz.done = false;
