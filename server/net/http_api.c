@@ -203,11 +203,14 @@ http_hex(char c)
 
 /*
  * Decodes s[0..n) ("%XX" escapes, '+' for a space) into arena memory.
- * NULL for a malformed escape, an encoded NUL, or out of memory.
+ * NULL for a malformed escape, an encoded NUL (then *nul is set: a C
+ * string would end there, and "victim%00x" would name "victim"), or out
+ * of memory.
  */
 static char *
-http_unescape(arena *a, const char *s, size_t n, bool plus)
+http_unescape(arena *a, const char *s, size_t n, bool plus, bool *nul)
 {
+	*nul = false;
 	char *out = arena_alloc(a, n + 1);
 	if (out == NULL) {
 		return NULL;
@@ -217,7 +220,11 @@ http_unescape(arena *a, const char *s, size_t n, bool plus)
 		if (s[i] == '%') {
 			int hi = i + 2 < n ? http_hex(s[i + 1]) : -1;
 			int lo = i + 2 < n ? http_hex(s[i + 2]) : -1;
-			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+			if (hi < 0 || lo < 0) {
+				return NULL;
+			}
+			if (hi == 0 && lo == 0) {
+				*nul = true;
 				return NULL;
 			}
 			out[k++] = (char) (hi * 16 + lo);
@@ -252,10 +259,22 @@ http_query_parse(arena *a, const char *uri, const char *const *allowed,
 			s++;
 			continue;
 		}
-		char *key = http_unescape(a, s, kn, true);
-		char *val = eq != NULL
-		        ? http_unescape(a, eq + 1, n - kn - 1, true)
+		bool nul;
+		char *key = http_unescape(a, s, kn, true, &nul);
+		if (key == NULL && nul) {
+			http_error(rep, 400, CLM_INVALID_ARGUMENT, "",
+			        "a parameter name must not contain NUL (%%00)");
+			return false;
+		}
+		char *val = eq != NULL && key != NULL
+		        ? http_unescape(a, eq + 1, n - kn - 1, true, &nul)
 		        : arena_strdup(a, "");
+		if (key != NULL && val == NULL && nul) {
+			http_error(rep, 400, CLM_INVALID_ARGUMENT, key,
+			        "parameter '%s' must not contain NUL (%%00)",
+			        key);
+			return false;
+		}
 		if (key == NULL || val == NULL) {
 			http_error(rep, 400, CLM_INVALID_ARGUMENT, "",
 			        "malformed query string");
@@ -718,7 +737,13 @@ http_experiments(struct http_slot *s, const char *uri, const char *token,
 		http_experiment_list(s, token, rep);
 		return;
 	}
-	char *id = http_unescape(&s->arena, rest + 1, rlen - 1, false);
+	bool nul;
+	char *id = http_unescape(&s->arena, rest + 1, rlen - 1, false, &nul);
+	if (id == NULL && nul) {
+		http_error(rep, 400, CLM_INVALID_ARGUMENT, "id",
+		        "experiment id must not contain NUL (%%00)");
+		return;
+	}
 	if (id == NULL || strchr(id, '/') != NULL) {
 		http_error(rep, 404, CLM_NOT_FOUND, "id",
 		        "no such experiment path");

@@ -420,6 +420,10 @@ Test(dashboard, bad_parameters_are_400_with_the_field)
 	expect_error("/api/cohorts?periods=121", 400, "INVALID_ARGUMENT",
 	        "periods");
 	expect_error("/api/experiments/no-such-test", 404, "NOT_FOUND", "");
+	/* An encoded NUL would cut the value short: named, not a 404. */
+	expect_error("/api/metrics?channel=direct%00x", 400,
+	        "INVALID_ARGUMENT", "channel");
+	expect_error("/api/experiments/ab%00x", 400, "INVALID_ARGUMENT", "id");
 	struct http_res r = http_get(http_port, "/api/nothing", NULL);
 	cr_expect_eq(r.status, 404);
 	http_res_free(&r);
