@@ -110,7 +110,8 @@ clm_err clm_server_status(clm_conn *c, Clm__V1__Response **out);
  * clm_identify links anonymous_id to customer_id, merging the anonymous
  * profile into the customer's (resp->identify); n_traits key/value pairs
  * are stored on the customer. FAILED_PRECONDITION when the anonymous id
- * already belongs to another customer.
+ * already belongs to another customer, is another customer's id, or when
+ * customer_id is another customer's anonymous id (one id, one person).
  */
 clm_err clm_identify(clm_conn *c, const char *anonymous_id,
         const char *customer_id, const char *const *trait_keys,

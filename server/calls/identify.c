@@ -9,6 +9,15 @@
  * alias then routes later touchpoints that carry only the anonymous id.
  * An anonymous id already linked to another customer is refused: two known
  * customers are never fused. Repeating the same Identify changes nothing.
+ *
+ * One id names one person. Anonymous ids and customer ids live in separate
+ * key spaces, so nothing in the store stops "ck1" from being both an
+ * anonymous id linked to kim and the id of a customer of its own; then a
+ * touchpoint's owner would depend on which field carried "ck1". Identify
+ * therefore refuses both ways into that state (identify_check), and Track
+ * refuses a customer_id that is another customer's anonymous id
+ * (write/ingest.c). An id linked to itself (Identify("x", "x")) names one
+ * person and is allowed.
  */
 #include <string.h>
 
@@ -142,6 +151,62 @@ identify_add_alias(Clm__V1__CustomerRecord *rec, const char *anon, arena *a)
 	return CLM_OK;
 }
 
+/*
+ * identify_check refuses an Identify that would let one id name two
+ * people: in *refusal (arena memory), a FAILED_PRECONDITION Status naming
+ * the field, or NULL to go on; *owner is the anonymous id's customer, or
+ * NULL if it is not linked yet. Returns a storage error, or CLM_OK.
+ */
+static clm_err
+identify_check(store_txn *txn, const Clm__V1__IdentifyRequest *req, arena *a,
+        char **owner, Clm__V1__Status **refusal)
+{
+	*owner = NULL;
+	*refusal = NULL;
+	clm_err e = store_alias_get(txn, req->anonymous_id, a, owner);
+	if (e == CLM_OK && strcmp(*owner, req->customer_id) != 0) {
+		*refusal = reply_field_status(a, CLM_FAILED_PRECONDITION,
+		        "identify.anonymous_id",
+		        "'%s' is already linked to customer '%s'; two known customers are never merged",
+		        req->anonymous_id, *owner);
+		return CLM_OK;
+	}
+	if (e != CLM_OK && e != CLM_NOT_FOUND) {
+		return e;
+	}
+	/* The customer id must not be someone else's anonymous id... */
+	char *other;
+	e = store_alias_get(txn, req->customer_id, a, &other);
+	if (e == CLM_OK && strcmp(other, req->customer_id) != 0) {
+		*refusal = reply_field_status(a, CLM_FAILED_PRECONDITION,
+		        "identify.customer_id",
+		        "'%s' is already an anonymous id linked to customer '%s', so it cannot also be a customer id; use customer_id '%s'",
+		        req->customer_id, other, other);
+		return CLM_OK;
+	}
+	if (e != CLM_OK && e != CLM_NOT_FOUND) {
+		return e;
+	}
+	/* ...nor the anonymous id another customer's id. */
+	if (*owner == NULL
+	        && strcmp(req->anonymous_id, req->customer_id) != 0) {
+		Clm__V1__CustomerRecord *rec;
+		e = store_customer_get(txn, req->anonymous_id, false, a, &rec);
+		if (e == CLM_OK) {
+			*refusal = reply_field_status(a,
+			        CLM_FAILED_PRECONDITION,
+			        "identify.anonymous_id",
+			        "'%s' is already a customer id, so it cannot also be an anonymous id of customer '%s'",
+			        req->anonymous_id, req->customer_id);
+			return CLM_OK;
+		}
+		if (e != CLM_NOT_FOUND) {
+			return e;
+		}
+	}
+	return CLM_OK;
+}
+
 static clm_err
 identify_apply(struct writer_batch *b, writer_job *job)
 {
@@ -156,19 +221,18 @@ identify_apply(struct writer_batch *b, writer_job *job)
 	resp->status = NULL;
 
 	char *owner;
-	clm_err e = store_alias_get(txn, req->anonymous_id, a, &owner);
-	if (e == CLM_OK && strcmp(owner, req->customer_id) != 0) {
-		/* Refused before anything is written. */
-		resp->result_case = CLM__V1__RESPONSE__RESULT__NOT_SET;
-		reply_error(resp, a, CLM_FAILED_PRECONDITION,
-		        "anonymous id '%s' already belongs to customer '%s'; two known customers are never merged",
-		        req->anonymous_id, owner);
-		return CLM_OK;
-	}
-	if (e != CLM_OK && e != CLM_NOT_FOUND) {
+	Clm__V1__Status *refusal;
+	clm_err e = identify_check(txn, req, a, &owner, &refusal);
+	if (e != CLM_OK) {
 		return e;
 	}
-	bool linked = e == CLM_OK;
+	if (refusal != NULL) {
+		/* Refused before anything is written. */
+		resp->result_case = CLM__V1__RESPONSE__RESULT__NOT_SET;
+		resp->status = refusal;
+		return CLM_OK;
+	}
+	bool linked = owner != NULL;
 
 	struct profile *cust;
 	e = profile_load(txn, req->customer_id, false, true, a, &cust);

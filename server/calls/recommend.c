@@ -339,8 +339,13 @@ recommend_record(struct writer_batch *b, writer_job *job,
 	pe[1].value = o->action;
 	tp->n_properties = 2;
 	tp->properties = pp;
-	bool dup;
-	return ingest_touchpoint(b, job, &c->srv->params, tp, &dup);
+	/*
+	 * Identify and Track never let an existing customer's id become
+	 * another customer's anonymous id, so linked_to stays NULL here
+	 * (were it set, nothing would be recorded).
+	 */
+	struct ingest_result res;
+	return ingest_touchpoint(b, job, &c->srv->params, tp, &res);
 }
 
 static clm_err

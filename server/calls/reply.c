@@ -75,24 +75,44 @@ reply_error(
 	resp->status = reply_status(a, code, msg, NULL);
 }
 
+static Clm__V1__Status *reply_vfield(arena *a, clm_err code, const char *field,
+        const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
+/* A Status of code with one violation naming field. */
+static Clm__V1__Status *
+reply_vfield(
+        arena *a, clm_err code, const char *field, const char *fmt, va_list ap)
+{
+	struct violations v;
+	violations_init(&v, a);
+	char *desc = arena_vprintf(a, fmt, ap);
+	if (desc == NULL) {
+		return reply_status(a, CLM_RESOURCE_EXHAUSTED, NULL, NULL);
+	}
+	violations_add(&v, field, "%s", desc);
+	return reply_status(
+	        a, code, arena_printf(a, "%s: %s", field, desc), &v);
+}
+
 void
 reply_invalid(Clm__V1__Response *resp, arena *a, const char *field,
         const char *fmt, ...)
 {
-	struct violations v;
-	violations_init(&v, a);
 	va_list ap;
 	va_start(ap, fmt);
-	char *desc = arena_vprintf(a, fmt, ap);
+	resp->status = reply_vfield(a, CLM_INVALID_ARGUMENT, field, fmt, ap);
 	va_end(ap);
-	if (desc == NULL) {
-		resp->status
-		        = reply_status(a, CLM_RESOURCE_EXHAUSTED, NULL, NULL);
-		return;
-	}
-	violations_add(&v, field, "%s", desc);
-	resp->status = reply_status(a, CLM_INVALID_ARGUMENT,
-	        arena_printf(a, "%s: %s", field, desc), &v);
+}
+
+Clm__V1__Status *
+reply_field_status(
+        arena *a, clm_err code, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	Clm__V1__Status *st = reply_vfield(a, code, field, fmt, ap);
+	va_end(ap);
+	return st;
 }
 
 void

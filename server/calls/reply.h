@@ -47,6 +47,15 @@ void reply_invalid(Clm__V1__Response *resp, arena *a, const char *field,
         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /*
+ * reply_field_status returns a Status with code and one violation naming
+ * field, the message reading "FIELD: DESCRIPTION" (arena memory; on
+ * exhausted memory, a RESOURCE_EXHAUSTED one). For a field whose value is
+ * well formed but conflicts with what is stored (FAILED_PRECONDITION).
+ */
+Clm__V1__Status *reply_field_status(arena *a, clm_err code, const char *field,
+        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
  * reply_violations sets resp->status to INVALID_ARGUMENT with every
  * violation of v (at least one); the message quotes the first.
  */

@@ -6,7 +6,9 @@
  * sees the same times. The writer then applies the valid ones in order
  * (track_apply): dedupe on event_id, update the customer's profile through
  * the model, store the touchpoint and its idempotency key, and note every
- * change of the customer's current stage.
+ * change of the customer's current stage. A touchpoint whose customer_id
+ * is another customer's anonymous id is refused there, in the writer (it
+ * depends on what is stored), and joins the rejected ones.
  */
 #include <stdio.h>
 #include <string.h>
@@ -22,7 +24,93 @@ struct track_state {
 	Clm__V1__TrackRequest *req;
 	bool *valid; /* per touchpoint */
 	Clm__V1__TrackReply *reply;
+	/* The invalid ones, in index order (track_prepare). */
+	Clm__V1__ItemError **invalid;
+	size_t n_invalid;
+	/* The refused ones, in index order (track_apply). */
+	Clm__V1__ItemError **refused;
+	size_t n_refused, refused_cap;
 };
+
+/* Notes touchpoint i as refused: its customer_id is linked_to's. */
+static clm_err
+track_refuse(struct track_state *s, arena *a, size_t i, const char *linked_to)
+{
+	const char *cid = s->req->touchpoints[i]->customer_id;
+	char field[64];
+	snprintf(field, sizeof(field), "touchpoints[%zu].customer_id", i);
+	Clm__V1__ItemError *ie = arena_alloc(a, sizeof(*ie));
+	Clm__V1__ItemError **arr = arena_grow(
+	        a, s->refused, s->n_refused, &s->refused_cap, sizeof(*arr));
+	if (ie == NULL || arr == NULL) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	clm__v1__item_error__init(ie);
+	ie->index = (uint32_t) i;
+	ie->status = reply_field_status(a, CLM_FAILED_PRECONDITION, field,
+	        "'%s' is already an anonymous id linked to customer '%s', so it cannot also be a customer id; use customer_id '%s'",
+	        cid, linked_to, linked_to);
+	s->refused = arr;
+	s->refused[s->n_refused++] = ie;
+	return CLM_OK;
+}
+
+/*
+ * The reply's rejected list: the invalid and the refused touchpoints, in
+ * index order. If nothing was stored or found stored, the call's status
+ * is that of a Track that rejected every touchpoint.
+ */
+static clm_err
+track_rejected(struct track_state *s, Clm__V1__Response *resp, arena *a)
+{
+	Clm__V1__TrackReply *reply = s->reply;
+	if (s->n_refused == 0) {
+		reply->rejected = s->invalid;
+		reply->n_rejected = s->n_invalid;
+		return CLM_OK;
+	}
+	size_t n = s->n_invalid + s->n_refused;
+	Clm__V1__ItemError **all = arena_alloc(a, n * sizeof(*all));
+	if (all == NULL) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	for (size_t i = 0, r = 0, k = 0; k < n; k++) {
+		bool take_invalid = r == s->n_refused
+		        || (i < s->n_invalid
+		                && s->invalid[i]->index
+		                        < s->refused[r]->index);
+		all[k] = take_invalid ? s->invalid[i++] : s->refused[r++];
+	}
+	reply->rejected = all;
+	reply->n_rejected = n;
+	if (reply->accepted > 0 || reply->duplicates > 0) {
+		return CLM_OK;
+	}
+	/*
+	 * Every touchpoint was rejected: INVALID_ARGUMENT if one was
+	 * invalid (as when track_prepare rejects them all), else
+	 * FAILED_PRECONDITION; every violation, the first one quoted.
+	 */
+	struct violations v;
+	violations_init(&v, a);
+	for (size_t k = 0; k < n; k++) {
+		const Clm__V1__Status *st = all[k]->status;
+		for (size_t j = 0; j < st->n_violations; j++) {
+			violations_add(&v, st->violations[j]->field, "%s",
+			        st->violations[j]->description);
+		}
+	}
+	resp->status = reply_status(a,
+	        s->n_invalid > 0 ? CLM_INVALID_ARGUMENT
+	                         : CLM_FAILED_PRECONDITION,
+	        v.n == 0
+	                ? "every touchpoint was rejected"
+	                : arena_printf(a,
+	                        "every touchpoint was rejected (%zu); first: %s: %s",
+	                        n, v.items[0]->field, v.items[0]->description),
+	        &v);
+	return CLM_OK;
+}
 
 static clm_err
 track_apply(struct writer_batch *b, writer_job *job)
@@ -31,21 +119,29 @@ track_apply(struct writer_batch *b, writer_job *job)
 	/* A retried batch starts over: reset what the last attempt counted. */
 	s->reply->accepted = 0;
 	s->reply->duplicates = 0;
+	s->n_refused = 0;
+	job->resp->status = NULL;
 	for (size_t i = 0; i < s->req->n_touchpoints; i++) {
 		if (!s->valid[i]) {
 			continue;
 		}
-		bool dup;
+		struct ingest_result res;
 		clm_err e = ingest_touchpoint(
-		        b, job, &s->srv->params, s->req->touchpoints[i], &dup);
+		        b, job, &s->srv->params, s->req->touchpoints[i], &res);
+		if (e == CLM_OK && res.linked_to != NULL) {
+			e = track_refuse(s, job->arena, i, res.linked_to);
+		} else if (e == CLM_OK && res.duplicate) {
+			s->reply->duplicates++;
+		} else if (e == CLM_OK) {
+			s->reply->accepted++;
+		}
 		if (e != CLM_OK) {
 			return e;
 		}
-		if (dup) {
-			s->reply->duplicates++;
-		} else {
-			s->reply->accepted++;
-		}
+	}
+	clm_err e = track_rejected(s, job->resp, job->arena);
+	if (e != CLM_OK) {
+		return e;
 	}
 	/* The reply lists stage changes; risk signals are only published. */
 	size_t n = 0;
@@ -161,6 +257,8 @@ track_prepare(struct call_req *r)
 		        &all);
 		return false;
 	}
+	s->invalid = reply->rejected;
+	s->n_invalid = reply->n_rejected;
 	r->job.apply = track_apply;
 	r->job.arg = s;
 	r->job.items = n_valid;

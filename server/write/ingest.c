@@ -46,15 +46,16 @@ ingest_event(writer_job *job, const char *id, const Clm__V1__Touchpoint *tp,
 static clm_err
 ingest_touchpoint_in(struct writer_batch *b, writer_job *job, arena *a,
         const struct model_params *mp, Clm__V1__Touchpoint *tp,
-        bool *duplicate)
+        struct ingest_result *res)
 {
-	*duplicate = false;
+	res->duplicate = false;
+	res->linked_to = NULL;
 	store_txn *txn = b->txn;
 
 	if (tp->event_id[0] != '\0') {
 		clm_err e = store_event_exists(txn, tp->event_id);
 		if (e == CLM_OK) {
-			*duplicate = true;
+			res->duplicate = true;
 			return CLM_OK;
 		}
 		if (e != CLM_NOT_FOUND) {
@@ -62,21 +63,27 @@ ingest_touchpoint_in(struct writer_batch *b, writer_job *job, arena *a,
 		}
 	}
 
-	/* An anonymous id linked by Identify belongs to its customer. */
+	/*
+	 * An anonymous id linked by Identify belongs to its customer; and a
+	 * customer id that is such an anonymous id of another customer is
+	 * refused rather than made a second person (calls/identify.c).
+	 */
 	bool anonymous = tp->customer_id[0] == '\0';
 	const char *id = anonymous ? tp->anonymous_id : tp->customer_id;
-	if (anonymous) {
-		char *owner;
-		clm_err e = store_alias_get(txn, tp->anonymous_id, a, &owner);
-		if (e == CLM_OK) {
-			id = owner;
-			anonymous = false;
-		} else if (e != CLM_NOT_FOUND) {
-			return e;
-		}
+	char *owner;
+	clm_err e = store_alias_get(txn, id, a, &owner);
+	if (e == CLM_OK && anonymous) {
+		id = owner;
+		anonymous = false;
+	} else if (e == CLM_OK && strcmp(owner, id) != 0) {
+		res->linked_to = arena_strdup(job->arena, owner);
+		return res->linked_to != NULL ? CLM_OK
+		                              : CLM_RESOURCE_EXHAUSTED;
+	} else if (e != CLM_OK && e != CLM_NOT_FOUND) {
+		return e;
 	}
 	struct profile *pr;
-	clm_err e = profile_load(txn, id, anonymous, true, a, &pr);
+	e = profile_load(txn, id, anonymous, true, a, &pr);
 	if (e != CLM_OK) {
 		return e;
 	}
@@ -148,14 +155,14 @@ ingest_touchpoint_in(struct writer_batch *b, writer_job *job, arena *a,
 clm_err
 ingest_touchpoint(struct writer_batch *b, writer_job *job,
         const struct model_params *mp, Clm__V1__Touchpoint *tp,
-        bool *duplicate)
+        struct ingest_result *res)
 {
 	/*
 	 * The loaded profile, its record and contribution lists die with
 	 * the touchpoint: they go in the scratch arena, reset right after.
 	 */
 	arena *a = b->scratch != NULL ? b->scratch : job->arena;
-	clm_err e = ingest_touchpoint_in(b, job, a, mp, tp, duplicate);
+	clm_err e = ingest_touchpoint_in(b, job, a, mp, tp, res);
 	if (a == b->scratch) {
 		arena_reset(a);
 	}

@@ -3,7 +3,8 @@
  * profile merged into a new or an existing customer exactly as if its
  * touchpoints had been tracked under the customer, later anonymous
  * touchpoints routed to the customer, the refusal to fuse two known
- * customers, idempotent repeats, traits, and the stage events the merge
+ * customers, the refusal to let one id name two people (in either order of
+ * arrival), idempotent repeats, traits, and the stage events the merge
  * publishes.
  */
 #include <criterion/criterion.h>
@@ -740,5 +741,197 @@ Test(identity, traits_are_stored_and_updated)
 			c = connect_to(&srv);
 		}
 	}
+	clm_close(c);
+}
+
+/* Asserts a FAILED_PRECONDITION Status naming field and mentioning want. */
+static void
+expect_refusal(const Clm__V1__Status *st, const char *field, const char *want)
+{
+	cr_assert_not_null(st);
+	cr_expect_eq(st->code, CLM__V1__CODE__FAILED_PRECONDITION, "code %d",
+	        st->code);
+	cr_assert_eq(st->n_violations, 1, "%zu violations", st->n_violations);
+	cr_expect_str_eq(st->violations[0]->field, field);
+	cr_expect(strstr(st->message, want) != NULL,
+	        "message '%s' does not mention %s", st->message, want);
+}
+
+/* Tracks b, which must be refused as a whole; returns the reply. */
+static Clm__V1__Response *
+track_refused(clm_conn *c, struct batch *b)
+{
+	Clm__V1__Response *resp = NULL;
+	clm_err e = clm_track(c, b->ptr, b->n, &resp);
+	cr_expect_eq(e, CLM_FAILED_PRECONDITION, "track: %s", clm_errname(e));
+	cr_assert_not_null(resp, "track: no reply: %s", clm_last_error(c));
+	cr_assert_not_null(resp->track);
+	cr_expect_eq(resp->track->accepted, 0);
+	cr_expect_eq(resp->track->duplicates, 0);
+	cr_assert_eq(resp->track->n_rejected, b->n, "%zu rejected of %zu",
+	        resp->track->n_rejected, b->n);
+	return resp;
+}
+
+/*
+ * Issue 15 item 9, first order of arrival: "ck1" is an anonymous id linked
+ * to kim. Neither Identify nor Track may then make "ck1" a customer of its
+ * own, or a purchase would land on kim or on "ck1" depending on the field
+ * that carried the id.
+ */
+Test(identity, anonymous_id_cannot_become_a_customer_id)
+{
+	start_server();
+	clm_conn *c = connect_to(&srv);
+	struct batch b = { .n = 0 };
+	batch_add(&b, NULL, "ck1", "ck1-e1", TP_TYPE(PAGE_VIEW), T0);
+	track_quiet(c, &b);
+	Clm__V1__Response *resp = identify_ok(c, "ck1", "kim", NULL, NULL, 0);
+	cr_expect(resp->identify->merged);
+	clm_response_free(resp);
+	Clm__V1__Response *k0 = get_customer(c, "kim", AS_OF);
+	Clm__V1__StatusReply s0 = get_status(c);
+
+	/* Identify with "ck1" as the customer: refused, naming kim. */
+	clm_err e = identify(c, "ck3", "ck1", NULL, NULL, 0, &resp);
+	cr_expect_eq(
+	        e, CLM_FAILED_PRECONDITION, "identify: %s", clm_errname(e));
+	expect_refusal(resp->status, "identify.customer_id", "'kim'");
+	cr_expect_neq(resp->result_case, CLM__V1__RESPONSE__RESULT_IDENTIFY);
+	clm_response_free(resp);
+	expect_not_found(c, "ck1");
+
+	/* Track with customer_id "ck1": refused, nothing stored. */
+	struct batch p = { .n = 0 };
+	batch_add(&p, "ck1", NULL, "ck1-p1", TP_TYPE(PURCHASE), T0 + DAY_MS);
+	resp = track_refused(c, &p);
+	cr_expect_eq(resp->track->rejected[0]->index, 0);
+	expect_refusal(resp->track->rejected[0]->status,
+	        "touchpoints[0].customer_id", "'kim'");
+	expect_refusal(resp->status, "touchpoints[0].customer_id", "'kim'");
+	clm_response_free(resp);
+	expect_not_found(c, "ck1");
+	Clm__V1__StatusReply s1 = get_status(c);
+	cr_expect_eq(s1.customers, s0.customers);
+	cr_expect_eq(s1.touchpoints, s0.touchpoints);
+	Clm__V1__Response *k1 = get_customer(c, "kim", AS_OF);
+	cr_expect(same_customer(k0->customer, k1->customer, false),
+	        "kim changed");
+
+	/*
+	 * In a batch, only that touchpoint is refused; the rejected list
+	 * keeps index order with the invalid ones; the event id of the
+	 * refused one is not taken, and "ck1" as the anonymous id still
+	 * reaches kim.
+	 */
+	struct batch m = { .n = 0 };
+	batch_add(&m, NULL, "ck1", "ck1-m1", TP_TYPE(PURCHASE), T0 + DAY_MS);
+	batch_add(&m, "ck1", NULL, "ck1-p1", TP_TYPE(PURCHASE), T0 + DAY_MS);
+	batch_add(&m, "kim", NULL, "ck1-m3", TP_TYPE(PAGE_VIEW), 1); /* bad */
+	batch_add(&m, "ck1", "ck1", "ck1-m4", TP_TYPE(APP_OPEN), T0);
+	resp = NULL;
+	e = clm_track(c, m.ptr, m.n, &resp);
+	cr_expect_eq(e, CLM_OK, "track: %s", clm_errname(e));
+	cr_assert_not_null(resp);
+	cr_assert_not_null(resp->track);
+	cr_expect_eq(resp->track->accepted, 1);
+	cr_assert_eq(resp->track->n_rejected, 3);
+	cr_expect_eq(resp->track->rejected[0]->index, 1);
+	cr_expect_eq(resp->track->rejected[1]->index, 2);
+	cr_expect_eq(resp->track->rejected[1]->status->code,
+	        CLM__V1__CODE__INVALID_ARGUMENT);
+	cr_expect_eq(resp->track->rejected[2]->index, 3);
+	expect_refusal(resp->track->rejected[0]->status,
+	        "touchpoints[1].customer_id", "'kim'");
+	expect_refusal(resp->track->rejected[2]->status,
+	        "touchpoints[3].customer_id", "'kim'");
+	clm_response_free(resp);
+	expect_not_found(c, "ck1");
+	Clm__V1__Response *k2 = get_customer(c, "kim", AS_OF);
+	cr_expect_eq(k2->customer->purchases, 1);
+	cr_expect_eq(touch_count(k2->customer, TP_TYPE(APP_OPEN)), 0);
+
+	/* An id linked to itself names one person: allowed. */
+	clm_response_free(identify_ok(c, "solo", "solo", NULL, NULL, 0));
+	clm_response_free(identify_ok(c, "solo-dev", "solo", NULL, NULL, 0));
+	struct batch so = { .n = 0 };
+	batch_add(&so, "solo", NULL, "solo-1", TP_TYPE(PURCHASE), T0);
+	batch_add(&so, NULL, "solo", "solo-2", TP_TYPE(PAGE_VIEW), T0 + 1);
+	track_quiet(c, &so);
+	Clm__V1__Response *solo = get_customer(c, "solo", AS_OF);
+	cr_expect_eq(solo->customer->purchases, 1);
+	cr_expect_eq(touch_count(solo->customer, TP_TYPE(PAGE_VIEW)), 1);
+	clm_response_free(solo);
+	clm_response_free(k0);
+	clm_response_free(k1);
+	clm_response_free(k2);
+	clm_close(c);
+}
+
+/*
+ * Second order of arrival: "ck1" is a customer first. Identify may not
+ * then link "ck1" as an anonymous id of kim (a touchpoint carrying only
+ * the anonymous id "ck1" would land on kim); linking it to "ck1" itself
+ * merges the anonymous profile "ck1" into the customer, as usual.
+ */
+Test(identity, customer_id_cannot_become_an_anonymous_id)
+{
+	start_server();
+	clm_conn *c = connect_to(&srv);
+	struct batch b = { .n = 0 };
+	batch_add(&b, "ck1", NULL, "ck1-p1", TP_TYPE(PURCHASE), T0);
+	batch_add(&b, "kim", NULL, "kim-1", TP_TYPE(SIGNUP), T0);
+	track_quiet(c, &b);
+	Clm__V1__Response *k0 = get_customer(c, "kim", AS_OF);
+	Clm__V1__Response *c0 = get_customer(c, "ck1", AS_OF);
+	Clm__V1__StatusReply s0 = get_status(c);
+
+	Clm__V1__Response *resp;
+	clm_err e = identify(c, "ck1", "kim", NULL, NULL, 0, &resp);
+	cr_expect_eq(
+	        e, CLM_FAILED_PRECONDITION, "identify: %s", clm_errname(e));
+	expect_refusal(resp->status, "identify.anonymous_id", "'ck1'");
+	cr_expect_neq(resp->result_case, CLM__V1__RESPONSE__RESULT_IDENTIFY);
+	clm_response_free(resp);
+	/* Nor to a customer that does not exist yet. */
+	e = identify(c, "ck1", "kim-new", NULL, NULL, 0, &resp);
+	cr_expect_eq(
+	        e, CLM_FAILED_PRECONDITION, "identify: %s", clm_errname(e));
+	clm_response_free(resp);
+	expect_not_found(c, "kim-new");
+
+	Clm__V1__Response *k1 = get_customer(c, "kim", AS_OF);
+	Clm__V1__Response *c1 = get_customer(c, "ck1", AS_OF);
+	cr_expect(same_customer(k0->customer, k1->customer, false),
+	        "kim changed");
+	cr_expect(same_customer(c0->customer, c1->customer, false),
+	        "ck1 changed");
+	cr_expect_eq(k1->customer->n_anonymous_ids, 0);
+	Clm__V1__StatusReply s1 = get_status(c);
+	cr_expect_eq(s1.customers, s0.customers);
+	cr_expect_eq(s1.touchpoints, s0.touchpoints);
+
+	/* A purchase with only the anonymous id "ck1" does not reach kim. */
+	struct batch a = { .n = 0 };
+	batch_add(&a, NULL, "ck1", "ck1-a1", TP_TYPE(PURCHASE), T0 + DAY_MS);
+	track_quiet(c, &a);
+	Clm__V1__Response *k2 = get_customer(c, "kim", AS_OF);
+	cr_expect_eq(k2->customer->purchases, 0, "kim got ck1's purchase");
+
+	/* "ck1" linked to itself: one person, the anonymous profile merged. */
+	resp = identify_ok(c, "ck1", "ck1", NULL, NULL, 0);
+	cr_expect(resp->identify->merged);
+	cr_expect_eq(resp->identify->customer->purchases, 2);
+	clm_response_free(resp);
+	/* And kim still cannot take it. */
+	e = identify(c, "ck1", "kim", NULL, NULL, 0, &resp);
+	cr_expect_eq(
+	        e, CLM_FAILED_PRECONDITION, "identify: %s", clm_errname(e));
+	clm_response_free(resp);
+	clm_response_free(k0);
+	clm_response_free(k1);
+	clm_response_free(k2);
+	clm_response_free(c0);
+	clm_response_free(c1);
 	clm_close(c);
 }
