@@ -5,6 +5,7 @@
  * touchpoints, oversized messages, and start-up refusals.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <stdio.h>
@@ -836,6 +837,34 @@ Test(errors, second_clmd_on_the_same_data_dir)
 	cr_expect_eq(clmd_stop(&srv), 0);
 	cr_assert_eq(clmd_start(&srv, srv.data_dir, NULL), 0,
 	        "restart after stop (log %s)", srv.log_path);
+	assert_serving();
+}
+
+/*
+ * The lock is on the data directory itself, not on clmd.pid: deleting the
+ * pid file must not let a second clmd open the same LMDB (issue 15), and the
+ * refusal still names the first one's pid, found in /proc/locks.
+ */
+Test(errors, deleted_pid_file_keeps_the_data_dir_locked)
+{
+	start_server(NULL);
+	char pidfile[PATH_MAX + 16];
+	snprintf(pidfile, sizeof(pidfile), "%s/clmd.pid", srv.data_dir);
+	cr_assert_eq(
+	        unlink(pidfile), 0, "rm %s: %s", pidfile, strerror(errno));
+	char url[64];
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", harness_free_port());
+	const char *args[] = { "--data", srv.data_dir, "--listen", url,
+		"--events", "none", NULL };
+	char *err = NULL;
+	int rc = run_clmd(args, 10000, &err);
+	cr_expect(rc > 0, "second clmd: exit %d (-1: still running)", rc);
+	char want[64];
+	snprintf(want, sizeof(want), "in use by another clmd (pid %ld)",
+	        (long) srv.pid);
+	cr_expect(strstr(err, want) != NULL, "stderr '%s', want '%s'", err,
+	        want);
+	free(err);
 	assert_serving();
 }
 
