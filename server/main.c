@@ -89,20 +89,21 @@ main(int argc, char **argv)
 	 * Requests may leave the machine only when tokens guard them; the
 	 * event stream has no token check, so it stays on loopback.
 	 */
-	for (int i = 0; i <= cfg.n_listen; i++) {
-		bool events = i == cfg.n_listen;
-		const char *url = events ? cfg.events : cfg.listen[i];
-		if (events && strcmp(url, "none") == 0) {
-			break;
-		}
-		if (exposure_check_url(url, !events && auth != NULL,
-		            !events && cfg.tls_ca_file[0] != '\0', err,
-		            sizeof(err))
-		        != 0) {
-			auth_free(auth);
-			config_fini(&cfg);
-			return main_fail(err);
-		}
+	bool refused = false;
+	for (int i = 0; i < cfg.n_listen && !refused; i++) {
+		refused = exposure_check_url(cfg.listen[i], auth != NULL,
+		                  cfg.tls_ca_file[0] != '\0', err, sizeof(err))
+		        != 0;
+	}
+	if (!refused && strcmp(cfg.events, "none") != 0) {
+		refused = exposure_check_events_url(
+		                  cfg.events, err, sizeof(err))
+		        != 0;
+	}
+	if (refused) {
+		auth_free(auth);
+		config_fini(&cfg);
+		return main_fail(err);
 	}
 
 	if (cfg.http[0] != '\0'

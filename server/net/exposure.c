@@ -39,35 +39,86 @@ exposure_is_loopback(const char *host, size_t n)
 	return parts == 4 && digits > 0;
 }
 
-int
-exposure_check_url(const char *url, bool tokens, bool client_certs, char *err,
-        size_t errlen)
+/*
+ * Sets *host to what follows the scheme of a tcp:// or tls+tcp:// URL and
+ * *tls to whether it is tls+tcp://. Returns false for any other scheme.
+ */
+static bool
+exposure_tcp_host(const char *url, const char **host, bool *tls)
 {
-	const char *rest = NULL;
-	bool guarded = tokens;
 	static const char *const tcp[]
 	        = { "tcp://", "tcp4://", "tcp6://", "tls+tcp://" };
 	for (size_t i = 0; i < 4; i++) {
 		size_t n = strlen(tcp[i]);
 		if (strncmp(url, tcp[i], n) == 0) {
-			rest = url + n;
-			guarded = tokens || (i == 3 && client_certs);
+			*host = url + n;
+			*tls = i == 3;
+			return true;
 		}
 	}
-	if (rest == NULL) {
-		if (strncmp(url, "ipc://", 6) == 0 && url[6] != '\0') {
-			return 0;
-		}
+	return false;
+}
+
+/*
+ * Checks the scheme of a URL that is not tcp:// or tls+tcp://: ipc:// with a
+ * path is fine (0); anything else is refused (-1, the reason in err).
+ */
+static int
+exposure_check_other(const char *url, char *err, size_t errlen)
+{
+	if (strncmp(url, "ipc://", 6) == 0 && url[6] != '\0') {
+		return 0;
+	}
+	snprintf(err, errlen,
+	        "cannot listen on '%s': use tcp://HOST:PORT, tls+tcp://HOST:PORT or ipc://PATH",
+	        url);
+	return -1;
+}
+
+/* Tells whether the host:port after a tcp scheme names loopback. */
+static bool
+exposure_host_is_loopback(const char *host)
+{
+	const char *colon = strrchr(host, ':');
+	return exposure_is_loopback(
+	        host, colon ? (size_t) (colon - host) : strlen(host));
+}
+
+int
+exposure_check_url(const char *url, bool tokens, bool client_certs, char *err,
+        size_t errlen)
+{
+	const char *host;
+	bool tls;
+	if (!exposure_tcp_host(url, &host, &tls)) {
+		return exposure_check_other(url, err, errlen);
+	}
+	bool guarded = tokens || (tls && client_certs);
+	if (!guarded && !exposure_host_is_loopback(host)) {
 		snprintf(err, errlen,
-		        "cannot listen on '%s': use tcp://HOST:PORT, tls+tcp://HOST:PORT or ipc://PATH",
+		        "refusing to listen on '%s': not a loopback address, and no auth tokens or TLS client certificates are configured",
 		        url);
 		return -1;
 	}
-	const char *colon = strrchr(rest, ':');
-	size_t hn = colon ? (size_t) (colon - rest) : strlen(rest);
-	if (!guarded && !exposure_is_loopback(rest, hn)) {
+	return 0;
+}
+
+/*
+ * Neither tokens nor client certificates guard the event stream (a SUB
+ * socket has no request to carry a token), so its refusal must not suggest
+ * configuring them.
+ */
+int
+exposure_check_events_url(const char *url, char *err, size_t errlen)
+{
+	const char *host;
+	bool tls;
+	if (!exposure_tcp_host(url, &host, &tls)) {
+		return exposure_check_other(url, err, errlen);
+	}
+	if (!exposure_host_is_loopback(host)) {
 		snprintf(err, errlen,
-		        "refusing to listen on '%s': not a loopback address, and no auth tokens or TLS client certificates are configured",
+		        "refusing to publish events on '%s': the event stream has no authentication, so it listens only on loopback or ipc://",
 		        url);
 		return -1;
 	}

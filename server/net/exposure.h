@@ -1,8 +1,8 @@
 /*
  * exposure: the one rule for what clmd may listen on. A loopback address
  * is always allowed; anything reachable from other hosts only when the
- * listener is guarded (auth tokens, or TLS client certificates). Pure
- * string checks: no socket is opened.
+ * listener is guarded (auth tokens, or TLS client certificates), which the
+ * event stream never is. Pure string checks: no socket is opened.
  */
 #ifndef CLM_NET_EXPOSURE_H
 #define CLM_NET_EXPOSURE_H
@@ -25,5 +25,13 @@ bool exposure_is_loopback(const char *host, size_t n);
  */
 int exposure_check_url(const char *url, bool tokens, bool client_certs,
         char *err, size_t errlen);
+
+/*
+ * exposure_check_events_url is exposure_check_url for the --events URL: the
+ * event stream has no authentication, so a non-loopback address is always
+ * refused, with a reason that says so. Returns 0, or -1 with the reason in
+ * err.
+ */
+int exposure_check_events_url(const char *url, char *err, size_t errlen);
 
 #endif /* CLM_NET_EXPOSURE_H */

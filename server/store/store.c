@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/dirlock.h"
 #include "util/log.h"
 
 #define STORE_ANON_PREFIX '\x01'
@@ -116,20 +117,19 @@ store_meta_put(store_txn *t, const char *name, uint64_t val)
 	return store_err(t->s, rc, "cannot write meta");
 }
 
-/* Creates dir if needed and takes the exclusive lock on DIR/clmd.pid. */
+/*
+ * Creates dir if needed, locks it (store/dirlock.c) and writes DIR/clmd.pid
+ * for people and service managers. The pid file is also flocked, as before
+ * the directory was: a clmd older than this one locks only the pid file, so
+ * this keeps the two from sharing a directory while both versions are about
+ * (an upgrade). The directory's lock alone is what excludes another clmd
+ * of this version; the pid file may be deleted without effect.
+ */
 static int
 store_lock_dir(store *s, const char *dir, char *err, size_t errlen)
 {
-	struct stat st;
-	if (stat(dir, &st) != 0) {
-		if (errno != ENOENT || mkdir(dir, 0750) != 0) {
-			snprintf(err, errlen,
-			        "cannot create data dir '%s': %s", dir,
-			        strerror(errno));
-			return -1;
-		}
-	} else if (!S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "data dir '%s' is not a directory", dir);
+	s->dir_fd = dirlock_open(dir, err, errlen);
+	if (s->dir_fd < 0) {
 		return -1;
 	}
 	char path[4096];
@@ -238,6 +238,7 @@ store_open(const struct store_opts *o, store **out, char *err, size_t errlen)
 		return CLM_RESOURCE_EXHAUSTED;
 	}
 	s->pid_fd = -1;
+	s->dir_fd = -1;
 	s->max_db_bytes = o->max_db_bytes;
 	pthread_rwlock_init(&s->remap, NULL);
 	pthread_mutex_init(&s->turnstile, NULL);
@@ -307,7 +308,11 @@ store_close(store *s)
 		mdb_env_close(s->env);
 	}
 	if (s->pid_fd >= 0) {
-		close(s->pid_fd); /* releases the flock */
+		close(s->pid_fd);
+	}
+	/* Last: no other clmd may open the environment before it is closed. */
+	if (s->dir_fd >= 0) {
+		close(s->dir_fd); /* releases the lock */
 	}
 	pthread_rwlock_destroy(&s->remap);
 	pthread_mutex_destroy(&s->turnstile);

@@ -48,7 +48,8 @@ struct store_reader {
 struct store {
 	MDB_env *env;
 	MDB_dbi dbi[STORE_N_DBS];
-	int pid_fd;
+	int dir_fd; /* holds the data directory's lock (store/dirlock.h) */
+	int pid_fd; /* DIR/clmd.pid, flocked for older clmds */
 	char *dir;
 	int64_t max_db_bytes;
 	/* Counters as of the last commit; only the writer thread uses them. */

@@ -5,6 +5,7 @@
  * touchpoints, oversized messages, and start-up refusals.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cli_run.h"
 #include "harness.h"
 
 #define DAY_MS (24 * 3600 * 1000LL)
@@ -838,6 +840,34 @@ Test(errors, second_clmd_on_the_same_data_dir)
 	assert_serving();
 }
 
+/*
+ * The lock is on the data directory itself, not on clmd.pid: deleting the
+ * pid file must not let a second clmd open the same LMDB (issue 15), and the
+ * refusal still names the first one's pid, found in /proc/locks.
+ */
+Test(errors, deleted_pid_file_keeps_the_data_dir_locked)
+{
+	start_server(NULL);
+	char pidfile[PATH_MAX + 16];
+	snprintf(pidfile, sizeof(pidfile), "%s/clmd.pid", srv.data_dir);
+	cr_assert_eq(
+	        unlink(pidfile), 0, "rm %s: %s", pidfile, strerror(errno));
+	char url[64];
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", harness_free_port());
+	const char *args[] = { "--data", srv.data_dir, "--listen", url,
+		"--events", "none", NULL };
+	char *err = NULL;
+	int rc = run_clmd(args, 10000, &err);
+	cr_expect(rc > 0, "second clmd: exit %d (-1: still running)", rc);
+	char want[64];
+	snprintf(want, sizeof(want), "in use by another clmd (pid %ld)",
+	        (long) srv.pid);
+	cr_expect(strstr(err, want) != NULL, "stderr '%s', want '%s'", err,
+	        want);
+	free(err);
+	assert_serving();
+}
+
 Test(errors, bad_command_lines)
 {
 	char dir[32];
@@ -921,25 +951,40 @@ Test(errors, hostname_that_starts_with_127_is_refused)
 
 /*
  * The event stream carries customer ids and has no token check, so --events
- * is refused on a non-loopback address too (docs/operations.md "Securing
- * it"; server/main.c checks it with exposure_check_url, never as guarded).
+ * is refused on a non-loopback address even when auth tokens guard the
+ * requests (docs/operations.md "Securing it"), and the message says so
+ * rather than claiming that no tokens are configured.
  */
 Test(errors, non_loopback_events_is_refused)
 {
 	char dir[32];
 	cr_assert_eq(harness_tmpdir(dir), 0);
+	const char *tokens = test_file(dir, "tokens", "t0k3n\n");
 	char data[64], url[64], ev[64];
 	snprintf(data, sizeof(data), "%s/data", dir);
 	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", harness_free_port());
 	snprintf(ev, sizeof(ev), "tcp://0.0.0.0:%d", harness_free_port());
-	const char *args[] = { "--data", data, "--listen", url, "--events", ev,
-		"--log-level", "warn", NULL };
-	char *err = NULL;
-	int rc = run_clmd(args, 3000, &err);
-	cr_expect(
-	        rc > 0, "--events %s: exit %d (-1: it kept running)", ev, rc);
-	cr_expect(strstr(err, "loopback") != NULL, "stderr '%s'", err);
-	free(err);
+	char want[256];
+	snprintf(want, sizeof(want),
+	        "refusing to publish events on '%s': the event stream has no authentication, so it listens only on loopback or ipc://",
+	        ev);
+	for (int with_tokens = 0; with_tokens <= 1; with_tokens++) {
+		/* Without tokens the list ends before --auth-token-file. */
+		const char *args[] = { "--data", data, "--listen", url,
+			"--events", ev, "--log-level", "warn",
+			with_tokens ? "--auth-token-file" : NULL, tokens,
+			NULL };
+		char *err = NULL;
+		int rc = run_clmd(args, 10000, &err);
+		cr_expect(rc > 0,
+		        "--events %s, tokens %d: exit %d (-1: it kept running)",
+		        ev, with_tokens, rc);
+		cr_expect(strstr(err, want) != NULL, "tokens %d: stderr '%s'",
+		        with_tokens, err);
+		cr_expect(strstr(err, "no auth tokens") == NULL,
+		        "tokens %d: stderr '%s'", with_tokens, err);
+		free(err);
+	}
 }
 
 /* Tracks a batch of n touchpoints of ~1 KiB for customer; returns the code. */

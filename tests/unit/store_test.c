@@ -264,6 +264,36 @@ Test(store, second_open_is_refused)
 	testdir_remove(t.path);
 }
 
+/* The lock is the directory's: deleting clmd.pid does not release it. */
+Test(store, deleted_pid_file_keeps_the_lock)
+{
+	struct tmpdir t;
+	tmpdir_make(&t);
+	struct store_opts o = opts_for(t.path);
+	store *s = open_ok(&o);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/clmd.pid", t.path);
+	cr_assert_eq(unlink(path), 0);
+
+	store *s2 = NULL;
+	char err[256] = "";
+	clm_err e = store_open(&o, &s2, err, sizeof(err));
+	cr_assert_eq(e, CLM_FAILED_PRECONDITION, "got %s (%s)", clm_errname(e),
+	        err);
+	cr_assert_null(s2);
+	char want[64];
+	snprintf(want, sizeof(want), "in use by another clmd (pid %ld)",
+	        (long) getpid());
+	cr_assert_not_null(strstr(err, want), "message: %s", err);
+	cr_assert_neq(
+	        access(path, F_OK), 0, "the refused open made no pid file");
+
+	store_close(s);
+	s = open_ok(&o);
+	store_close(s);
+	testdir_remove(t.path);
+}
+
 /* Writes schema version v into meta with LMDB directly. */
 static void
 poke_schema(const char *dir, uint64_t v)

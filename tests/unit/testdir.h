@@ -1,6 +1,6 @@
 /*
  * Temporary directories for the unit tests that open a real store
- * (store_test, agg_test, onboarding_test, growth_test).
+ * (store_test, agg_test, onboarding_test, growth_test, dirlock_test).
  */
 #ifndef CLM_UNIT_TESTDIR_H
 #define CLM_UNIT_TESTDIR_H
