@@ -33,8 +33,8 @@ static const size_t telemetry_batch_le[TELEMETRY_BATCH_BUCKETS]
         = { 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024 };
 
 static const int telemetry_http_status[TELEMETRY_HTTP_STATUSES]
-        = { 200, 400, 401, 404, 405, 500, 503 };
-#define TELEMETRY_HTTP_OTHER 5 /* index of 500 */
+        = { 200, 400, 401, 403, 404, 405, 421, 500, 503 };
+#define TELEMETRY_HTTP_OTHER 7 /* index of 500 */
 
 static const char *const telemetry_http_path[TELEMETRY_HTTP_HANDLERS] = {
 	[TELEMETRY_HTTP_PAGE] = "/",

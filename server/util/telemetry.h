@@ -46,7 +46,7 @@ enum telemetry_http_handler {
 };
 
 /* HTTP statuses counted one by one; any other one counts as 500. */
-#define TELEMETRY_HTTP_STATUSES 7 /* 200 400 401 404 405 500 503 */
+#define TELEMETRY_HTTP_STATUSES 9 /* 200 400 401 403 404 405 421 500 503 */
 
 struct telemetry {
 	_Atomic uint64_t requests[TELEMETRY_CALLS][TELEMETRY_CODES];

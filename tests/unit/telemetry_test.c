@@ -479,6 +479,9 @@ Test(telemetry, http_counters_and_store_left_out)
 	telemetry_http(&tm, TELEMETRY_HTTP_METRICS, 400);
 	telemetry_http(&tm, TELEMETRY_HTTP_METRICS, 400);
 	telemetry_http(&tm, TELEMETRY_HTTP_PROMETHEUS, 418); /* as 500 */
+	/* The refusals of hostcheck.h are counted one by one. */
+	telemetry_http(&tm, TELEMETRY_HTTP_STATUS, 421);
+	telemetry_http(&tm, TELEMETRY_HTTP_STATUS, 403);
 	struct telemetry_gauges g = gauges;
 	g.have_store = false;
 	char *text = format(&tm, &g, &ex);
@@ -489,7 +492,11 @@ Test(telemetry, http_counters_and_store_left_out)
 	cr_expect_eq(
 	        value(&ex, h, "handler", "/api/metrics", "code", "400"), 2);
 	cr_expect_eq(value(&ex, h, "handler", "/metrics", "code", "500"), 1);
-	cr_expect_eq(count_samples(&ex, h), 4);
+	cr_expect_eq(
+	        value(&ex, h, "handler", "/api/status", "code", "421"), 1);
+	cr_expect_eq(
+	        value(&ex, h, "handler", "/api/status", "code", "403"), 1);
+	cr_expect_eq(count_samples(&ex, h), 6);
 	cr_expect_eq(count_samples(&ex, "clm_db_bytes"), 0);
 	cr_expect_null(strstr(text, "clm_customers"));
 	free(text);
