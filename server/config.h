@@ -28,7 +28,8 @@ struct config {
 	char *tls_cert_file; /* PEM: certificate chain and key, for tls+tcp */
 	char *tls_ca_file;   /* PEM: CA of client certificates ("" = none) */
 	char *log_level;
-	int64_t workers; /* concurrent requests in flight */
+	char *http_allowed_hosts; /* more Host names for http: "a, b" */
+	int64_t workers;          /* concurrent requests in flight */
 	int64_t max_message_bytes;
 	int64_t max_touchpoints; /* per Track */
 	int64_t max_id_bytes;

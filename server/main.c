@@ -15,6 +15,7 @@
 #include "calls/auth.h"
 #include "config.h"
 #include "net/exposure.h"
+#include "net/hostcheck.h"
 #include "net/http.h"
 #include "net/notify.h"
 #include "net/pubsub.h"
@@ -106,8 +107,12 @@ main(int argc, char **argv)
 		return main_fail(err);
 	}
 
-	if (cfg.http[0] != '\0'
-	        && http_check_addr(cfg.http, auth != NULL, err, sizeof(err))
+	if ((cfg.http[0] != '\0'
+	            && http_check_addr(
+	                       cfg.http, auth != NULL, err, sizeof(err))
+	                    != 0)
+	        || hostcheck_check_allowed(
+	                   cfg.http_allowed_hosts, err, sizeof(err))
 	                != 0) {
 		auth_free(auth);
 		config_fini(&cfg);

@@ -1,7 +1,8 @@
 /*
  * http: the dashboard server (http.h): its lifecycle, the routes, the
- * bearer-token check and the exposure rule, the page and Prometheus
- * /metrics. The /api endpoints are in http_api.c.
+ * Host and origin checks (hostcheck.h), the bearer-token check and the
+ * exposure rule, the page and Prometheus /metrics. The /api endpoints are
+ * in http_api.c.
  */
 #include "net/http.h"
 
@@ -19,6 +20,7 @@
 #include "calls/dispatch.h"
 #include "net/dashboard.h"
 #include "net/exposure.h"
+#include "net/hostcheck.h"
 #include "net/http_internal.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -30,23 +32,30 @@
 static const char http_prometheus[]
         = "text/plain; version=0.0.4; charset=utf-8";
 static const char http_html[] = "text/html; charset=utf-8";
+static const char http_text[] = "text/plain; charset=utf-8";
 /* The page is self-contained: it may only talk to this server. */
 static const char http_csp[]
         = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
+/*
+ * A route: nng answers 404 for an unknown path and 405 for another method
+ * (HEAD is served as GET) before any handler runs. Every route, whatever
+ * its method, passes http_admit first.
+ */
 struct http_route {
 	const char *path;
+	const char *method;
 	enum telemetry_http_handler kind;
 	bool tree; /* also serves PATH/... */
 };
 
 static const struct http_route http_routes[] = {
-	{ "/", TELEMETRY_HTTP_PAGE, false },
-	{ "/api/status", TELEMETRY_HTTP_STATUS, false },
-	{ "/api/metrics", TELEMETRY_HTTP_METRICS, false },
-	{ "/api/cohorts", TELEMETRY_HTTP_COHORTS, false },
-	{ "/api/experiments", TELEMETRY_HTTP_EXPERIMENTS, true },
-	{ "/metrics", TELEMETRY_HTTP_PROMETHEUS, false },
+	{ "/", "GET", TELEMETRY_HTTP_PAGE, false },
+	{ "/api/status", "GET", TELEMETRY_HTTP_STATUS, false },
+	{ "/api/metrics", "GET", TELEMETRY_HTTP_METRICS, false },
+	{ "/api/cohorts", "GET", TELEMETRY_HTTP_COHORTS, false },
+	{ "/api/experiments", "GET", TELEMETRY_HTTP_EXPERIMENTS, true },
+	{ "/metrics", "GET", TELEMETRY_HTTP_PROMETHEUS, false },
 };
 #define HTTP_N_ROUTES (sizeof(http_routes) / sizeof(http_routes[0]))
 
@@ -76,6 +85,8 @@ struct http {
 	int active;   /* handlers between enter and leave; guarded by mu */
 	struct http_binding bindings[HTTP_N_ROUTES];
 	struct http_slot slots[HTTP_SLOTS];
+	char listen[128];             /* the HOST:PORT served */
+	struct hostcheck_names names; /* listen and http_allowed_hosts */
 };
 
 static void
@@ -222,6 +233,61 @@ http_bearer(nng_http_req *req, arena *a)
 	return n > 0 ? arena_strndup(a, v, n) : NULL;
 }
 
+/* Makes rep the plain-text refusal msg (a static string) with status. */
+static void
+http_refuse(struct http_reply *rep, int status, const char *msg)
+{
+	rep->status = status;
+	rep->type = http_text;
+	rep->body = (char *) msg;
+	rep->len = strlen(msg);
+	rep->is_static = true;
+}
+
+/*
+ * The checks of hostcheck.h, which every route passes before its handler
+ * runs, whatever its method: the Host must name this server (else 421,
+ * or 400 when missing or malformed) and a method that may write must not
+ * come from another origin's page (else 403). Returns false with the
+ * refusal in rep.
+ *
+ * 421 Misdirected Request (RFC 9110 15.5.20) says what happened: the
+ * request reached a server that does not answer for that name. It is not
+ * a matter of permissions (403), and it keeps rebinding attempts apart
+ * from cross-origin writes in clm_http_requests_total.
+ */
+static bool
+http_admit(http *h, nng_http_req *req, struct http_reply *rep)
+{
+	const char *version = nng_http_req_get_version(req);
+	struct hostcheck_req r = {
+		.method = nng_http_req_get_method(req),
+		.http10 = version != NULL && strcmp(version, "HTTP/1.0") == 0,
+		.host = nng_http_req_get_header(req, "Host"),
+		.origin = nng_http_req_get_header(req, "Origin"),
+		.fetch_site = nng_http_req_get_header(req, "Sec-Fetch-Site"),
+	};
+	switch (hostcheck_request(&h->names, &r)) {
+	case HOSTCHECK_OK:
+		return true;
+	case HOSTCHECK_NO_HOST:
+		http_refuse(rep, 400, "bad request: no Host header\n");
+		break;
+	case HOSTCHECK_BAD_HOST:
+		http_refuse(rep, 400, "bad request: malformed Host header\n");
+		break;
+	case HOSTCHECK_WRONG_HOST:
+		http_refuse(rep, 421,
+		        "misdirected request: this server does not answer to that Host name (see http_allowed_hosts)\n");
+		break;
+	case HOSTCHECK_CROSS_ORIGIN:
+		http_refuse(rep, 403,
+		        "forbidden: a page of another origin may not send this request\n");
+		break;
+	}
+	return false;
+}
+
 /* Serves one request of route r into rep. */
 static void
 http_serve(http *h, const struct http_route *r, nng_http_req *req,
@@ -327,7 +393,9 @@ http_cb(nng_aio *aio)
 		http_respond(aio, &rep);
 		return;
 	}
-	http_serve(h, b->route, req, &rep);
+	if (http_admit(h, req, &rep)) {
+		http_serve(h, b->route, req, &rep);
+	}
 	telemetry_http(h->tm, b->route->kind, rep.status);
 	http_respond(aio, &rep);
 	http_leave(h);
@@ -403,8 +471,11 @@ http_add_route(http *h, size_t i)
 	}
 	h->bindings[i].h = h;
 	h->bindings[i].route = r;
+	rv = nng_http_handler_set_method(hh, r->method);
 	/* A GET carries no body: refuse one rather than read it. */
-	rv = nng_http_handler_collect_body(hh, true, 0);
+	if (rv == 0) {
+		rv = nng_http_handler_collect_body(hh, true, 0);
+	}
 	if (rv == 0 && r->tree) {
 		rv = nng_http_handler_set_tree(hh);
 	}
@@ -440,7 +511,11 @@ http_open(struct server *srv, const char *addr, http **out, char *err,
 	char hostport[128];
 	if (http_parse_addr(addr, srv->auth != NULL, hostport,
 	            sizeof(hostport), err, errlen)
-	        != 0) {
+	                != 0
+	        || (srv->cfg != NULL
+	                && hostcheck_check_allowed(
+	                           srv->cfg->http_allowed_hosts, err, errlen)
+	                        != 0)) {
 		return CLM_INVALID_ARGUMENT;
 	}
 	http *h = calloc(1, sizeof(*h));
@@ -449,6 +524,10 @@ http_open(struct server *srv, const char *addr, http **out, char *err,
 		return CLM_RESOURCE_EXHAUSTED;
 	}
 	h->srv = srv;
+	snprintf(h->listen, sizeof(h->listen), "%s", hostport);
+	h->names.listen = h->listen;
+	h->names.allowed
+	        = srv->cfg != NULL ? srv->cfg->http_allowed_hosts : NULL;
 	atomic_init(&h->refs, 1);
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_cond_init(&h->cv, NULL);
