@@ -20,7 +20,8 @@
  * Exposure follows the RPC listeners' rule (exposure_check_url): a
  * non-loopback address only when auth tokens are configured, and then every
  * endpoint but the page (which holds no data) needs `Authorization: Bearer
- * TOKEN`.
+ * TOKEN`. Before that, every route answers only this server's Host names
+ * and refuses writes from other origins' pages (hostcheck.h).
  *
  * Handlers run on nng's threads, a few at a time (each takes one of a small
  * pool of readers and arenas); they never wait for the writer.
