@@ -346,6 +346,10 @@ http_respond(nng_aio *aio, struct http_reply *rep)
 		nng_http_res_set_status(res, (uint16_t) rep->status);
 		rv = nng_http_res_set_header(res, "Content-Type", rep->type);
 	}
+	/* nng 1.5 has no reason phrase for 421 ("Unknown HTTP Status"). */
+	if (rv == 0 && rep->status == 421) {
+		rv = nng_http_res_set_reason(res, "Misdirected Request");
+	}
 	if (rv == 0) {
 		rv = nng_http_res_set_header(res, "Cache-Control", "no-store");
 	}
