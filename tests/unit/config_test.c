@@ -64,6 +64,7 @@ Test(config, defaults)
 	cr_assert_str_eq(c.durability, "full");
 	cr_assert_str_eq(c.auth_token_file, "");
 	cr_assert_str_eq(c.http, "");
+	cr_assert_str_eq(c.http_allowed_hosts, "");
 	cr_assert_str_eq(c.log_level, "info");
 	cr_assert_str_eq(c.config_file, "");
 	cr_assert_eq(c.max_message_bytes, 4 * MIB);
@@ -131,7 +132,8 @@ Test(config, every_kind_of_flag)
 	char *argv[] = { "clmd", "--data", "/srv/clm", "--events", "none",
 		"--durability", "os", "--workers=8", "--log-level", "debug",
 		"--map-bytes", "1G", "--max-touchpoints", "500",
-		"--http=", "--at-risk-days", "7" };
+		"--http=", "--at-risk-days", "7", "--http-allowed-hosts",
+		"a.example, b.example" };
 	char err[256];
 	cr_assert_eq(
 	        parse(&c, ARGC(argv), argv, err, sizeof(err)), 0, "%s", err);
@@ -143,6 +145,7 @@ Test(config, every_kind_of_flag)
 	cr_assert_eq(c.map_bytes, GIB);
 	cr_assert_eq(c.max_touchpoints, 500);
 	cr_assert_str_eq(c.http, "");
+	cr_assert_str_eq(c.http_allowed_hosts, "a.example, b.example");
 	cr_assert_eq(c.at_risk_days, 7);
 	config_fini(&c);
 }
