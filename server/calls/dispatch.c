@@ -307,8 +307,13 @@ dispatch_finish(struct call_req *r)
 		        r->req->deadline_ms);
 		break;
 	case CLM_RESOURCE_EXHAUSTED:
-		reply_error(resp, r->a, CLM_RESOURCE_EXHAUSTED,
-		        "database is full (disk or max_db_bytes); nothing was written");
+		if (r->job.disk_full) {
+			reply_error(resp, r->a, CLM_RESOURCE_EXHAUSTED,
+			        "disk full: no space left for the database; nothing was written (retry with backoff once space is freed)");
+		} else {
+			reply_error(resp, r->a, CLM_RESOURCE_EXHAUSTED,
+			        "database is full (max_db_bytes reached) or out of memory; nothing was written");
+		}
 		break;
 	default:
 		reply_error(resp, r->a, r->job.err,

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "store/dirlock.h"
@@ -32,10 +33,42 @@ static const char *const store_db_names[STORE_N_DBS] = {
 	"spend",
 	"experiments",
 };
-/* Translates an LMDB or errno code; logs what is not routine. */
+/*
+ * Whether the data dir's filesystem has less than STORE_DISK_SLACK bytes
+ * available to clmd (root may use the blocks reserved for it); *avail gets
+ * the bytes available, or -1 when fstatvfs fails (then: not full).
+ */
+static bool
+store_fs_full(store *s, long long *avail)
+{
+	struct statvfs st;
+	*avail = -1;
+	if (s->dir_fd < 0 || fstatvfs(s->dir_fd, &st) != 0) {
+		log_warn("cannot stat the filesystem of data dir '%s': %s",
+		        s->dir, strerror(errno));
+		return false;
+	}
+	unsigned long long blocks = geteuid() == 0 ? st.f_bfree : st.f_bavail;
+	*avail = (long long) (blocks * st.f_frsize);
+	return *avail < STORE_DISK_SLACK;
+}
+
+/*
+ * Translates an LMDB or errno code; logs what is not routine.
+ *
+ * A write that fails for want of disk space does not always say ENOSPC:
+ * LMDB writes its pages with pwrite/writev and reports a short write as
+ * EIO, which is what a filesystem that fills up halfway through a commit
+ * gives (seen on tmpfs). So an I/O error is a full disk when the data
+ * dir's filesystem is (nearly) full right after it: RESOURCE_EXHAUSTED,
+ * which clients back off from, rather than UNAVAILABLE, which they retry
+ * at once and for which a full disk would make a retry storm.
+ */
 clm_err
 store_err(store *s, int rc, const char *what)
 {
+	long long avail;
+
 	switch (rc) {
 	case MDB_SUCCESS:
 		return CLM_OK;
@@ -45,9 +78,18 @@ store_err(store *s, int rc, const char *what)
 		s->map_full = true;
 		return CLM_RESOURCE_EXHAUSTED;
 	case ENOSPC:
-		log_error("%s: %s", what, mdb_strerror(rc));
+	case EDQUOT:
+		s->disk_full = true;
+		log_error("%s: disk full: %s", what, mdb_strerror(rc));
 		return CLM_RESOURCE_EXHAUSTED;
 	case EIO:
+		if (store_fs_full(s, &avail)) {
+			s->disk_full = true;
+			log_error(
+			        "%s: disk full: %s with %lld bytes free in '%s'",
+			        what, mdb_strerror(rc), avail, s->dir);
+			return CLM_RESOURCE_EXHAUSTED;
+		}
 		log_error("%s: %s", what, mdb_strerror(rc));
 		return CLM_UNAVAILABLE;
 	case MDB_READERS_FULL:
@@ -422,6 +464,7 @@ clm_err
 store_write_begin(store *s, store_txn **txn)
 {
 	s->map_full = false;
+	s->disk_full = false;
 	struct store_txn *t = &s->wtxn;
 	int rc = mdb_txn_begin(s->env, NULL, 0, &t->txn);
 	if (rc != 0) {
@@ -479,6 +522,12 @@ bool
 store_map_full(const store *s)
 {
 	return s->map_full;
+}
+
+bool
+store_disk_full(const store *s)
+{
+	return s->disk_full;
 }
 
 clm_err

@@ -32,8 +32,9 @@
  * remaps the file and a reader in the old map would fault.
  *
  * Every function returns clm_err: NOT_FOUND for a missing key,
- * RESOURCE_EXHAUSTED for a full map or disk (store_map_full tells which),
- * UNAVAILABLE for I/O errors, INTERNAL for the rest (logged here, once).
+ * RESOURCE_EXHAUSTED for a full map or disk (store_map_full and
+ * store_disk_full tell which), UNAVAILABLE for I/O errors with room left
+ * on the disk, INTERNAL for the rest (logged here, once).
  * On MDB_PANIC the process logs and exits: committed data is safe and the
  * supervisor restarts it.
  */
@@ -111,6 +112,23 @@ void store_write_abort(store_txn *txn);
 
 bool store_map_full(const store *s);
 clm_err store_grow(store *s);
+
+/*
+ * store_disk_full tells whether the last write error was a full filesystem
+ * rather than a full map: ENOSPC or EDQUOT, or an I/O error (LMDB reports a
+ * short write as EIO) while the data dir's filesystem had less than
+ * STORE_DISK_SLACK bytes available. Such errors are RESOURCE_EXHAUSTED;
+ * an I/O error with room left stays UNAVAILABLE. Reset by
+ * store_write_begin. Writer thread only.
+ */
+bool store_disk_full(const store *s);
+
+/*
+ * Below this many bytes available (to clmd's user) on the data dir's
+ * filesystem, a failed write counts as a full disk: one LMDB write is at
+ * most 64 pages (256 KiB), plus room for the filesystem's own blocks.
+ */
+#define STORE_DISK_SLACK (1024 * 1024)
 
 /*
  * Counters allocated within a write transaction (kept only if it commits):

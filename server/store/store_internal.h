@@ -58,6 +58,11 @@ struct store {
 	/* The last write error was MDB_MAP_FULL. */
 	bool map_full;
 	/*
+	 * The last write error was the filesystem's: ENOSPC or EDQUOT, or an
+	 * I/O error while the data dir's filesystem had no room left.
+	 */
+	bool disk_full;
+	/*
 	 * Readers hold remap shared; store_grow holds it exclusive to remap.
 	 * glibc's rwlock prefers readers, so a steady stream of them could
 	 * starve the resize (and every write behind it): store_grow first

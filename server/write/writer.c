@@ -128,8 +128,10 @@ writer_run_batch(writer *w, writer_job **jobs, size_t n)
 			}
 		}
 	}
+	bool disk_full = e == CLM_RESOURCE_EXHAUSTED && store_disk_full(w->st);
 	for (size_t i = 0; i < live; i++) {
 		jobs[i]->err = e;
+		jobs[i]->disk_full = disk_full;
 		if (e != CLM_OK) {
 			jobs[i]->n_events = 0;
 		}
@@ -232,6 +234,7 @@ writer_submit(writer *w, writer_job *job)
 {
 	job->next = NULL;
 	job->err = CLM_OK;
+	job->disk_full = false;
 	/* The events array lives in the request's arena: never reuse it. */
 	job->events = NULL;
 	job->n_events = 0;

@@ -65,6 +65,8 @@ struct writer_job {
 	int64_t deadline_ns;     /* clock_mono_ns() limit; 0 = none */
 	size_t items;            /* its weight in a batch: touchpoints, or 1 */
 	clm_err err;             /* set before done: batch-level failure */
+	bool disk_full; /* with err RESOURCE_EXHAUSTED: the disk, not the map
+	                 */
 	/* Stage changes to publish after commit (arena memory). */
 	Clm__V1__LifecycleEvent **events;
 	size_t n_events, cap_events;
