@@ -296,7 +296,7 @@ struct recommend_claim {
 	const struct server *srv;
 	const Clm__V1__RecommendRequest *q;
 	const char *request_id;
-	int64_t now_ms;
+	int64_t now_ms; /* the decision's instant: q's, or the batch's */
 };
 
 /* Records one claimed recommendation as a MESSAGE_SENT touchpoint. */
@@ -352,6 +352,7 @@ static clm_err
 recommend_claim_apply(struct writer_batch *b, writer_job *job)
 {
 	struct recommend_claim *c = job->arg;
+	c->now_ms = c->q->now_ms ? c->q->now_ms : b->now_ms;
 	Clm__V1__Response *resp = job->resp;
 	arena *a = job->arena;
 	resp->status = NULL;
@@ -425,8 +426,14 @@ recommend_claim_prepare(struct call_req *r)
 	c->srv = r->srv;
 	c->q = q;
 	c->request_id = r->req->request_id;
-	/* Fixed here, so a retried batch decides at the same instant. */
-	c->now_ms = q->now_ms ? q->now_ms : r->now_ms;
+	/*
+	 * Without now_ms the claim decides at its batch's instant, in the
+	 * writer (recommend_claim_apply): claims reach the writer in an order
+	 * their arrival times need not follow, and one decided at an earlier
+	 * instant than a message already recorded would not see it and could
+	 * pass the frequency cap.
+	 */
+	c->now_ms = q->now_ms;
 	r->job.apply = recommend_claim_apply;
 	r->job.arg = c;
 	return true;

@@ -25,6 +25,7 @@ struct writer {
 	pthread_t thread;
 	arena scratch; /* the writer thread's (writer_batch.scratch) */
 	struct agg_visits *visits; /* writer_batch.visits */
+	int64_t last_now_ms;       /* the last batch's writer_batch.now_ms */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	writer_job *head, *tail; /* guarded by mu */
@@ -61,9 +62,12 @@ writer_job_event(writer_job *job)
 	return e;
 }
 
-/* Applies the batch once; on failure the transaction is already gone. */
+/*
+ * Applies the batch once at now_ms; on failure the transaction is already
+ * gone.
+ */
 static clm_err
-writer_try(writer *w, writer_job **jobs, size_t n)
+writer_try(writer *w, writer_job **jobs, size_t n, int64_t now_ms)
 {
 	store_txn *txn;
 	clm_err e = store_write_begin(w->st, &txn);
@@ -71,7 +75,7 @@ writer_try(writer *w, writer_job **jobs, size_t n)
 		return e;
 	}
 	struct writer_batch b = { .txn = txn,
-		.now_ms = clock_now_ms(),
+		.now_ms = now_ms,
 		.scratch = &w->scratch,
 		.visits = w->visits };
 	agg_visits_clear(w->visits); /* left by an aborted attempt */
@@ -114,12 +118,22 @@ writer_run_batch(writer *w, writer_job **jobs, size_t n)
 		return;
 	}
 	telemetry_batch(w->tm, live);
-	clm_err e = writer_try(w, jobs, live);
+	/*
+	 * One instant per batch, the same for a retry, and never before the
+	 * last batch's even if the wall clock steps back: what a batch
+	 * decides at its instant sees everything committed before it.
+	 */
+	int64_t now_ms = clock_now_ms();
+	if (now_ms < w->last_now_ms) {
+		now_ms = w->last_now_ms;
+	}
+	w->last_now_ms = now_ms;
+	clm_err e = writer_try(w, jobs, live, now_ms);
 	while (e == CLM_RESOURCE_EXHAUSTED && store_map_full(w->st)) {
 		if (store_grow(w->st) != CLM_OK) {
 			break; /* at max_db_bytes: RESOURCE_EXHAUSTED */
 		}
-		e = writer_try(w, jobs, live);
+		e = writer_try(w, jobs, live, now_ms);
 	}
 	if (e == CLM_OK && w->publish != NULL) {
 		for (size_t i = 0; i < live; i++) {

@@ -31,6 +31,11 @@ struct telemetry;
 /* What an apply function gets besides its job. */
 struct writer_batch {
 	store_txn *txn;
+	/*
+	 * The batch's instant: the same for a retry of it, and never before
+	 * the previous batch's, so what is decided at it sees every write
+	 * committed before (a claim's frequency cap).
+	 */
 	int64_t now_ms;
 	/*
 	 * The writer thread's own arena, for work that ends within one step
