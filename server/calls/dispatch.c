@@ -177,6 +177,7 @@ dispatch_wire_ok(struct call_req *r)
 		reply_invalid(r->resp, r->a, r->wire_field,
 		        "must not contain a NUL byte");
 		return false;
+	case PBWIRE_TOO_MANY: /* not a result of pbwire_find_nul */
 	case PBWIRE_TOO_DEEP:
 		reply_error(r->resp, r->a, CLM_INVALID_ARGUMENT,
 		        "malformed request: messages nested more than %d deep",
