@@ -3,7 +3,9 @@
  * instead of) unpacking it. protobuf-c 1.4.1 unpacks a string field into a
  * NUL-terminated char * and keeps no length, so a string holding a NUL byte
  * ("victim\0x") is silently cut short once unpacked; only the packed bytes
- * still say what the client sent.
+ * still say what the client sent. And unpacking costs memory per element,
+ * before anything about the message is known: counting the elements, or
+ * reading the token, on the wire costs nothing.
  */
 #ifndef CLM_PBWIRE_H
 #define CLM_PBWIRE_H

@@ -5,7 +5,8 @@
  * through arena_pb()), the reply and every temporary string come from it,
  * and arena_reset() frees them all at once when the reply has been packed.
  * After a request that needed several chunks, reset keeps one chunk big
- * enough for it, so steady-state traffic does no malloc at all.
+ * enough for it, so steady-state traffic does no malloc at all. A budget
+ * (arena_budget) bounds what unpacking a request may take.
  *
  * An arena is used by one thread at a time; handing it to another thread
  * (the writer) must go through a lock or queue that orders the accesses.
