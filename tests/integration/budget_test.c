@@ -14,7 +14,10 @@
  * thread each; the test thread samples /proc/PID/status until every reply
  * is in (sampling, not waiting: the replies are what it waits for).
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
@@ -23,7 +26,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli_run.h"
 #include "harness.h"
@@ -228,6 +234,49 @@ expect_still_answering(const char *token)
 	clm_close(c);
 }
 
+/*
+ * The body of GET /metrics from clmd's --http on 127.0.0.1:port (malloc'd).
+ * clmd starts http after the REQ socket it answered on, so connecting is
+ * retried for up to 20 s.
+ */
+static char *
+metrics_get(int port)
+{
+	int fd = -1;
+	for (int i = 0; i < 2000 && fd < 0; i++) {
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		cr_assert_geq(fd, 0);
+		struct sockaddr_in sa = { 0 };
+		sa.sin_family = AF_INET;
+		sa.sin_port = htons((uint16_t) port);
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0) {
+			close(fd);
+			fd = -1;
+			harness_sleep_ms(10); /* a retry, bounded above */
+		}
+	}
+	cr_assert_geq(fd, 0, "cannot connect to http port %d", port);
+	struct timeval tv = { 20, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	char req[256];
+	int n = snprintf(req, sizeof(req),
+	        "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n",
+	        port);
+	cr_assert_eq(write(fd, req, (size_t) n), n);
+	size_t cap = 1 << 20, len = 0;
+	char *buf = malloc(cap);
+	cr_assert_not_null(buf);
+	ssize_t got;
+	while ((got = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += (size_t) got;
+	}
+	cr_assert_geq(got, 0, "read: %s", strerror(errno));
+	close(fd);
+	buf[len] = '\0';
+	return buf;
+}
+
 /* 1.9 million empty touchpoints: 3.8 MB on the wire, under 4 MiB. */
 #define FLOOD_TOUCHPOINTS 1900000
 
@@ -257,7 +306,11 @@ Test(budget, flood_without_token_is_refused_before_decoding)
 
 Test(budget, flood_without_tokens_configured_is_refused)
 {
-	const char *args[] = { "--max-message-bytes", "4M", NULL };
+	int http_port = harness_free_port();
+	char http[32];
+	snprintf(http, sizeof(http), "127.0.0.1:%d", http_port);
+	const char *args[]
+	        = { "--max-message-bytes", "4M", "--http", http, NULL };
 	cr_assert_eq(clmd_start(&srv, NULL, args), 0);
 	size_t len;
 	uint8_t *buf = flood_request(FLOOD_TOUCHPOINTS, 0, &len);
@@ -276,6 +329,12 @@ Test(budget, flood_without_tokens_configured_is_refused)
 	cr_assert_lt(growth, BUDGET_GROWTH_KB,
 	        "RssAnon grew by %ld kB for %d floods", growth, BUDGET_FLOODS);
 	expect_still_answering(NULL);
+	char *metrics = metrics_get(http_port);
+	cr_assert_not_null(
+	        strstr(metrics,
+	                "\nclm_requests_refused_total{reason=\"elements\"} 4\n"),
+	        "%s", metrics);
+	free(metrics);
 }
 
 /*
