@@ -147,7 +147,7 @@ rpc_handle(struct rpc_work *w)
 	dr->req = NULL;
 	dr->over_budget = false;
 	if (!dispatch_screen(dr, nng_msg_body(w->msg), len)) {
-		rpc_send(w); /* refused before decoding: nothing allocated */
+		rpc_send(w); /* refused on the wire: nothing decoded */
 		return;
 	}
 	/*
