@@ -233,3 +233,101 @@ pbwire_find_nul(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
 	}
 	return pbwire_scan(d, buf, len, 0, path, pathlen);
 }
+
+/*
+ * Counts the repeated fields of the message of descriptor d in
+ * buf[0..len), at depth, and of every message inside it. On
+ * PBWIRE_TOO_MANY, path holds the path below this message.
+ */
+static enum pbwire_result
+pbwire_crowded(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
+        size_t len, size_t max, unsigned depth, char *path, size_t pathlen)
+{
+	size_t count[PBWIRE_COUNTED_FIELDS] = { 0 };
+	size_t pos = 0;
+	while (pos < len) {
+		size_t start = pos;
+		struct pbwire_field f;
+		enum pbwire_result r = pbwire_next(buf, len, &pos, depth, &f);
+		if (r != PBWIRE_OK) {
+			return r;
+		}
+		if (f.type == PBWIRE_GROUP_END) {
+			return PBWIRE_MALFORMED; /* outside any group */
+		}
+		if (f.number > UINT32_MAX) {
+			continue;
+		}
+		const ProtobufCFieldDescriptor *fd
+		        = protobuf_c_message_descriptor_get_field(
+		                d, (unsigned) f.number);
+		if (fd == NULL) {
+			continue;
+		}
+		size_t i = (size_t) (fd - d->fields);
+		bool packed = f.type == PBWIRE_LEN
+		        && fd->type != PROTOBUF_C_TYPE_MESSAGE
+		        && fd->type != PROTOBUF_C_TYPE_STRING
+		        && fd->type != PROTOBUF_C_TYPE_BYTES;
+		if (fd->label == PROTOBUF_C_LABEL_REPEATED && !packed
+		        && i < PBWIRE_COUNTED_FIELDS && ++count[i] > max) {
+			/* Named without an index: the field as a whole. */
+			char seg[160];
+			snprintf(seg, sizeof(seg), "%s", fd->name);
+			pbwire_prepend(path, pathlen, seg);
+			return PBWIRE_TOO_MANY;
+		}
+		if (f.type != PBWIRE_LEN
+		        || fd->type != PROTOBUF_C_TYPE_MESSAGE) {
+			continue;
+		}
+		if (depth + 1 > PBWIRE_MAX_DEPTH) {
+			return PBWIRE_TOO_DEEP;
+		}
+		r = pbwire_crowded(fd->descriptor, f.data, f.len, max,
+		        depth + 1, path, pathlen);
+		if (r == PBWIRE_TOO_MANY) {
+			pbwire_name(fd, buf, start, depth, path, pathlen);
+		}
+		if (r != PBWIRE_OK) {
+			return r;
+		}
+	}
+	return PBWIRE_OK;
+}
+
+enum pbwire_result
+pbwire_find_crowded(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
+        size_t len, size_t max, char *path, size_t pathlen)
+{
+	if (pathlen > 0) {
+		path[0] = '\0';
+	}
+	return pbwire_crowded(d, buf, len, max, 0, path, pathlen);
+}
+
+bool
+pbwire_top_bytes(const uint8_t *buf, size_t len, uint32_t number,
+        const uint8_t **data, size_t *n)
+{
+	const uint8_t *last = NULL;
+	size_t last_len = 0;
+	size_t pos = 0;
+	while (pos < len) {
+		struct pbwire_field f;
+		if (pbwire_next(buf, len, &pos, 0, &f) != PBWIRE_OK
+		        || f.type == PBWIRE_GROUP_END) {
+			return false;
+		}
+		if (f.type == PBWIRE_LEN && f.number == number) {
+			last = f.data;
+			last_len = f.len;
+		}
+	}
+	if (last == NULL) {
+		return false;
+	}
+	*data = last;
+	*n = last_len;
+	return true;
+}

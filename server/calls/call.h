@@ -40,6 +40,11 @@ struct call_req {
 	 */
 	enum pbwire_result wire;
 	char wire_field[128];
+	/*
+	 * The request did not decode within dispatch_decode_budget of its
+	 * size (req is then NULL): RESOURCE_EXHAUSTED, not "malformed".
+	 */
+	bool over_budget;
 };
 
 /* Fills r->resp (result and status) inside the read transaction txn. */

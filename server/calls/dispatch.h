@@ -20,6 +20,51 @@ enum dispatch_result {
 	DISPATCH_PENDING, /* queued: r->job.done will be called */
 };
 
+/*
+ * Unpacking a request may make the server allocate much more than the
+ * request's size (protobuf-c builds a struct of about 200 bytes for an
+ * empty Touchpoint sent as 2 bytes), before anything about the request is
+ * known. So the arena it is unpacked into gets a budget of
+ * DISPATCH_DECODE_FLOOR + DISPATCH_DECODE_RATIO bytes per byte of the
+ * request (docs/api.md "Limits"): generous for every legitimate request,
+ * which dispatch_screen has already held to the API's element counts.
+ */
+#define DISPATCH_DECODE_FLOOR (1u << 20)
+#define DISPATCH_DECODE_RATIO 24u
+
+/* The largest fixed per-call element limit of the API (PutCatalog's items
+ * and stores, RecordSpend's spend): see dispatch_max_repeated. */
+#define DISPATCH_MAX_ELEMENTS 10000u
+
+/*
+ * dispatch_decode_budget returns the bytes unpacking a packed request of
+ * len bytes may take: DISPATCH_DECODE_FLOOR + DISPATCH_DECODE_RATIO * len,
+ * saturating at SIZE_MAX - 1 (never 0, which would mean "no budget").
+ */
+size_t dispatch_decode_budget(size_t len);
+
+/*
+ * dispatch_max_repeated returns how many elements one repeated field of
+ * one message of a request may hold before it is decoded: the larger of
+ * max_touchpoints and DISPATCH_MAX_ELEMENTS. Every per-call element limit
+ * of the API is at most that, so nothing dispatch_screen refuses would
+ * have been accepted after decoding.
+ */
+size_t dispatch_max_repeated(int64_t max_touchpoints);
+
+/*
+ * dispatch_screen does the checks that need no decoding, on the packed
+ * request buf[0..len) that r is about to be decoded from, so that an
+ * unauthenticated or oversized request costs no memory: with tokens
+ * configured, the auth_token found on the wire must be one of them
+ * (UNAUTHENTICATED); no repeated field of any message may hold more than
+ * dispatch_max_repeated elements (INVALID_ARGUMENT naming the field).
+ * Returns true when the request may be decoded; false when r->resp is
+ * final (initialised here, with the request_id found on the wire). Any
+ * thread; allocates only the reply, from r->a.
+ */
+bool dispatch_screen(struct call_req *r, const uint8_t *buf, size_t len);
+
 /* dispatch_request handles r; see enum dispatch_result. */
 enum dispatch_result dispatch_request(struct call_req *r);
 

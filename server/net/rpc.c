@@ -144,8 +144,21 @@ rpc_handle(struct rpc_work *w)
 	dr->wire = pbwire_find_nul(&clm__v1__request__descriptor,
 	        nng_msg_body(w->msg), len, dr->wire_field,
 	        sizeof(dr->wire_field));
+	dr->req = NULL;
+	dr->over_budget = false;
+	if (!dispatch_screen(dr, nng_msg_body(w->msg), len)) {
+		rpc_send(w); /* refused on the wire: nothing decoded */
+		return;
+	}
+	/*
+	 * Decoding is bounded by the size of the message (dispatch.h), until
+	 * the request is authenticated and validated.
+	 */
+	arena_budget(&w->arena, dispatch_decode_budget(len));
 	dr->req = clm__v1__request__unpack(
 	        arena_pb(&w->arena), len, nng_msg_body(w->msg));
+	dr->over_budget = arena_over_budget(&w->arena);
+	arena_budget(&w->arena, 0);
 	/*
 	 * Set before dispatching: once the job is queued the writer may
 	 * finish it, and wake this item, before dispatch_request returns.

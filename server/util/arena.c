@@ -35,6 +35,9 @@ arena_init(arena *a)
 {
 	a->head = NULL;
 	a->total = 0;
+	a->budget = 0;
+	a->spent = 0;
+	a->over = false;
 	a->pb.alloc = arena_pb_alloc;
 	a->pb.free = arena_pb_free;
 	a->pb.allocator_data = a;
@@ -57,6 +60,7 @@ void
 arena_fini(arena *a)
 {
 	arena_free_chunks(a);
+	arena_budget(a, 0);
 }
 
 static struct arena_chunk *
@@ -75,6 +79,7 @@ arena_chunk_new(size_t size)
 void
 arena_reset(arena *a)
 {
+	arena_budget(a, 0);
 	if (a->head == NULL) {
 		return;
 	}
@@ -104,10 +109,21 @@ arena_alloc(arena *a, size_t n)
 		return NULL;
 	}
 	n = (n + ARENA_ALIGN - 1) & ~(size_t) (ARENA_ALIGN - 1);
+	size_t room = SIZE_MAX; /* what the budget leaves */
+	if (a->budget != 0) {
+		room = a->budget - a->spent;
+		if (n > room) {
+			a->over = true;
+			return NULL;
+		}
+	}
 	struct arena_chunk *c = a->head;
 	if (c == NULL || c->size - c->used < n) {
 		size_t size = a->total < ARENA_MIN_CHUNK ? ARENA_MIN_CHUNK
 		                                         : a->total;
+		if (size > room) {
+			size = room; /* the rest could never be handed out */
+		}
 		if (size < n) {
 			size = n;
 		}
@@ -121,6 +137,9 @@ arena_alloc(arena *a, size_t n)
 	}
 	void *p = c->data + c->used;
 	c->used += n;
+	if (a->budget != 0) {
+		a->spent += n;
+	}
 	return p;
 }
 
@@ -198,6 +217,20 @@ arena_grow(arena *a, void *v, size_t n, size_t *cap, size_t elem)
 	}
 	*cap = ncap;
 	return nv;
+}
+
+void
+arena_budget(arena *a, size_t limit)
+{
+	a->budget = limit;
+	a->spent = 0;
+	a->over = false;
+}
+
+bool
+arena_over_budget(const arena *a)
+{
+	return a->over;
 }
 
 ProtobufCAllocator *

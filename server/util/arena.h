@@ -5,7 +5,8 @@
  * through arena_pb()), the reply and every temporary string come from it,
  * and arena_reset() frees them all at once when the reply has been packed.
  * After a request that needed several chunks, reset keeps one chunk big
- * enough for it, so steady-state traffic does no malloc at all.
+ * enough for it, so steady-state traffic does no malloc at all. A budget
+ * (arena_budget) bounds what unpacking a request may take.
  *
  * An arena is used by one thread at a time; handing it to another thread
  * (the writer) must go through a lock or queue that orders the accesses.
@@ -15,6 +16,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct arena_chunk;
@@ -22,6 +24,9 @@ struct arena_chunk;
 typedef struct arena {
 	struct arena_chunk *head; /* newest chunk first */
 	size_t total;             /* bytes in all chunks */
+	size_t budget;            /* 0: none; see arena_budget */
+	size_t spent;             /* bytes handed out since arena_budget */
+	bool over;                /* an allocation was refused by the budget */
 	ProtobufCAllocator pb;
 } arena;
 
@@ -34,7 +39,8 @@ void arena_fini(arena *a);
 /*
  * arena_reset frees everything allocated from a, keeping (at most) one chunk
  * the size that the last use needed, capped at 2 MiB (a work item that once
- * carried a large batch does not hold on to its memory).
+ * carried a large batch does not hold on to its memory), and lifts any
+ * budget.
  */
 void arena_reset(arena *a);
 
@@ -61,6 +67,22 @@ char *arena_vprintf(arena *a, const char *fmt, va_list ap);
  * NULL when memory is exhausted (v is still valid then).
  */
 void *arena_grow(arena *a, void *v, size_t n, size_t *cap, size_t elem);
+
+/*
+ * arena_budget limits what a may hand out from now on to limit bytes in
+ * all (alignment included), or lifts the limit when limit is 0. While a
+ * budget is set, an allocation that would go past it returns NULL and
+ * marks the arena over budget, and new chunks are cut to what is left of
+ * it, so a holds at most its chunk kept by the last reset plus limit
+ * (and a chunk header). rpc sets one around unpacking a request, before
+ * the request is authenticated or validated (docs/api.md "Limits").
+ * Setting or lifting a budget clears the mark; arena_reset lifts it.
+ */
+void arena_budget(arena *a, size_t limit);
+
+/* arena_over_budget tells whether an allocation was refused by the budget
+ * since arena_budget was last called. */
+bool arena_over_budget(const arena *a);
 
 /* arena_pb returns a protobuf-c allocator drawing from a (free is a no-op). */
 ProtobufCAllocator *arena_pb(arena *a);

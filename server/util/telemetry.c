@@ -71,6 +71,18 @@ telemetry_init(struct telemetry *t)
 			atomic_init(&t->http[h][s], 0);
 		}
 	}
+	for (int r = 0; r < TELEMETRY_REFUSED_REASONS; r++) {
+		atomic_init(&t->refused[r], 0);
+	}
+}
+
+void
+telemetry_refused(struct telemetry *t, enum telemetry_refused reason)
+{
+	if (t != NULL && (int) reason >= 0
+	        && reason < TELEMETRY_REFUSED_REASONS) {
+		TELEMETRY_ADD(&t->refused[reason], 1);
+	}
 }
 
 void
@@ -288,6 +300,27 @@ telemetry_http_requests(FILE *f, const struct telemetry *t)
 	}
 }
 
+/* The reason label of each enum telemetry_refused. */
+static const char *const telemetry_refused_reason[] = {
+	[TELEMETRY_REFUSED_AUTH] = "unauthenticated",
+	[TELEMETRY_REFUSED_COUNT] = "elements",
+	[TELEMETRY_REFUSED_BUDGET] = "budget",
+};
+
+/* Every reason, zeros included: a refusal is rare, and a series that
+ * appears only after the first one cannot be rated over. */
+static void
+telemetry_refusals(FILE *f, const struct telemetry *t)
+{
+	telemetry_family(f, "clm_requests_refused_total", "counter",
+	        "Requests refused before they were decoded, by reason.");
+	for (int r = 0; r < TELEMETRY_REFUSED_REASONS; r++) {
+		fprintf(f, "clm_requests_refused_total{reason=\"%s\"} %llu\n",
+		        telemetry_refused_reason[r],
+		        (unsigned long long) TELEMETRY_GET(&t->refused[r]));
+	}
+}
+
 int
 telemetry_format(const struct telemetry *t, const struct telemetry_gauges *g,
         telemetry_call_name_fn name, char **out)
@@ -311,6 +344,7 @@ telemetry_format(const struct telemetry *t, const struct telemetry_gauges *g,
 	        "Seconds since this clmd started.");
 	fprintf(f, "clm_uptime_seconds %.3f\n", g->uptime_s);
 	telemetry_requests(f, t, name, seen);
+	telemetry_refusals(f, t);
 	telemetry_gauge(f, "clm_write_queue_depth",
 	        "Write jobs waiting for the writer thread.",
 	        TELEMETRY_GET(&t->queue_depth));

@@ -45,6 +45,17 @@ enum telemetry_http_handler {
 	TELEMETRY_HTTP_HANDLERS,
 };
 
+/*
+ * Why a request was refused before it was decoded (rpc, dispatch_screen),
+ * for clm_requests_refused_total{reason}.
+ */
+enum telemetry_refused {
+	TELEMETRY_REFUSED_AUTH,   /* "unauthenticated": no token of ours */
+	TELEMETRY_REFUSED_COUNT,  /* "elements": a repeated field too long */
+	TELEMETRY_REFUSED_BUDGET, /* "budget": decoding outgrew its budget */
+	TELEMETRY_REFUSED_REASONS,
+};
+
 /* HTTP statuses counted one by one; any other one counts as 500. */
 #define TELEMETRY_HTTP_STATUSES 9 /* 200 400 401 403 404 405 421 500 503 */
 
@@ -59,6 +70,7 @@ struct telemetry {
 	_Atomic uint64_t queue_depth;
 	_Atomic uint64_t
 	        http[TELEMETRY_HTTP_HANDLERS][TELEMETRY_HTTP_STATUSES];
+	_Atomic uint64_t refused[TELEMETRY_REFUSED_REASONS];
 };
 
 /* telemetry_init zeroes every counter of a caller-embedded telemetry. */
@@ -72,6 +84,13 @@ void telemetry_init(struct telemetry *t);
  */
 void telemetry_request(
         struct telemetry *t, int call, int code, int64_t duration_ns);
+
+/*
+ * telemetry_refused counts one request refused before decoding, for
+ * reason (the reply is counted by telemetry_request as well). Any thread;
+ * t NULL is a no-op.
+ */
+void telemetry_refused(struct telemetry *t, enum telemetry_refused reason);
 
 /* telemetry_batch counts one write transaction of `jobs` jobs. */
 void telemetry_batch(struct telemetry *t, size_t jobs);

@@ -239,3 +239,75 @@ Test(arena, protobuf_allocator)
 	cr_assert_null(clm__v1__touchpoint__unpack(pb, sizeof(junk), junk));
 	arena_fini(&a);
 }
+
+Test(arena, budget_refuses_past_it_and_marks_the_arena)
+{
+	arena a;
+	arena_init(&a);
+	arena_budget(&a, 1000);
+	cr_assert_not(arena_over_budget(&a));
+	cr_assert_not_null(arena_alloc(&a, 500)); /* 512 with alignment */
+	cr_assert_not_null(arena_alloc(&a, 480)); /* 480: 992 in all */
+	cr_assert_not(arena_over_budget(&a));
+	cr_assert_null(arena_alloc(&a, 9)); /* 16 more: past 1000 */
+	cr_assert(arena_over_budget(&a));
+	cr_assert_null(arena_alloc(&a, 8)); /* 16 with alignment, too */
+	cr_assert_null(arena_alloc(&a, 0)); /* 16 as well */
+	arena_fini(&a);
+}
+
+Test(arena, budget_lifted_by_zero_and_by_reset)
+{
+	arena a;
+	arena_init(&a);
+	arena_budget(&a, 64);
+	cr_assert_null(arena_alloc(&a, 100));
+	cr_assert(arena_over_budget(&a));
+	arena_budget(&a, 0);
+	cr_assert_not(arena_over_budget(&a));
+	cr_assert_not_null(arena_alloc(&a, 100));
+	arena_budget(&a, 64);
+	cr_assert_null(arena_alloc(&a, 100));
+	arena_reset(&a);
+	cr_assert_not(arena_over_budget(&a));
+	cr_assert_not_null(arena_alloc(&a, 1 << 20));
+	arena_fini(&a);
+}
+
+/*
+ * What a budget bounds is the memory the arena holds, not only what it
+ * hands out: chunks are cut to the budget's remainder, so filling a 1 MiB
+ * budget with small allocations leaves the arena holding about 1 MiB.
+ */
+Test(arena, budget_bounds_the_chunks)
+{
+	arena a;
+	arena_init(&a);
+	cr_assert_not_null(arena_alloc(&a, 100)); /* a first 16 KiB chunk */
+	size_t before = a.total;
+	size_t budget = 1u << 20;
+	arena_budget(&a, budget);
+	size_t n = 0;
+	while (arena_alloc(&a, 200) != NULL) {
+		n++;
+	}
+	cr_assert(arena_over_budget(&a));
+	cr_assert_eq(n, budget / 208);
+	cr_assert_leq(a.total, before + budget, "holds %zu", a.total);
+	/* protobuf-c sees the refusal as an allocation failure. */
+	arena_reset(&a);
+	arena_budget(&a, 64);
+	Clm__V1__GetCustomerRequest g = CLM__V1__GET_CUSTOMER_REQUEST__INIT;
+	g.customer_id = "someone-with-a-long-enough-id-to-go-past-64-bytes";
+	Clm__V1__Request r = CLM__V1__REQUEST__INIT;
+	r.call_case = CLM__V1__REQUEST__CALL_GET_CUSTOMER;
+	r.get_customer = &g;
+	uint8_t buf[256];
+	size_t len = clm__v1__request__pack(&r, buf);
+	cr_assert_null(clm__v1__request__unpack(arena_pb(&a), len, buf));
+	cr_assert(arena_over_budget(&a));
+	arena_budget(&a, 4096);
+	cr_assert_not_null(clm__v1__request__unpack(arena_pb(&a), len, buf));
+	cr_assert_not(arena_over_budget(&a));
+	arena_fini(&a);
+}

@@ -420,3 +420,176 @@ Test(pbwire, path_is_cut_to_fit)
 	cr_assert_str_eq(path, "child.ch");
 	cr_assert_eq(scan_node(&top, NULL, 0), PBWIRE_NUL);
 }
+
+/* ---- pbwire_find_crowded: counting repeated fields before decoding ---- */
+
+static enum pbwire_result
+crowded(const ProtobufCMessageDescriptor *d, const struct enc *e, size_t max,
+        char *path, size_t pathlen)
+{
+	return pbwire_find_crowded(d, e->b, e->n, max, path, pathlen);
+}
+
+/* A Request whose Track holds n empty touchpoints (2 bytes each). */
+static void
+enc_empty_track(struct enc *e, size_t n)
+{
+	struct enc track = { .n = 0 };
+	for (size_t i = 0; i < n; i++) {
+		enc_len(&track, 1, "", 0);
+	}
+	e->n = 0;
+	enc_len(e, 1, "r1", 2);
+	enc_msg(e, 10, &track);
+}
+
+Test(pbwire, crowded_counts_repeated_messages)
+{
+	struct enc e;
+	char path[128];
+	enc_empty_track(&e, 5);
+	cr_assert_eq(crowded(req_desc, &e, 5, path, sizeof(path)), PBWIRE_OK);
+	cr_assert_str_eq(path, "");
+	cr_assert_eq(
+	        crowded(req_desc, &e, 4, path, sizeof(path)), PBWIRE_TOO_MANY);
+	cr_assert_str_eq(path, "track.touchpoints");
+	/* A real request within the count. */
+	char cid[4][16] = { "c0", "c1", "c2", "c3" };
+	char eid[4][16] = { "e0", "e1", "e2", "e3" };
+	uint8_t buf[512];
+	size_t n = pack_track(buf, sizeof(buf), "tok", cid, eid);
+	cr_assert_eq(
+	        pbwire_find_crowded(req_desc, buf, n, 4, path, sizeof(path)),
+	        PBWIRE_OK);
+	cr_assert_eq(
+	        pbwire_find_crowded(req_desc, buf, n, 3, path, sizeof(path)),
+	        PBWIRE_TOO_MANY);
+	cr_assert_str_eq(path, "track.touchpoints");
+}
+
+Test(pbwire, crowded_counts_per_message_and_names_the_nested_one)
+{
+	/* children[0] {value {tags x1}}, children[1] {value {tags x3}} */
+	struct enc one = { .n = 0 }, three = { .n = 0 };
+	enc_len(&one, NODE_TAGS, "t", 1);
+	for (int i = 0; i < 3; i++) {
+		enc_len(&three, NODE_TAGS, "", 0);
+	}
+	struct enc entry0 = { .n = 0 }, entry1 = { .n = 0 }, top = { .n = 0 };
+	enc_msg(&entry0, 2, &one);
+	enc_msg(&entry1, 2, &three);
+	enc_msg(&top, NODE_CHILDREN, &entry0);
+	enc_msg(&top, NODE_CHILDREN, &entry1);
+	char path[128];
+	/* Four tags in all, but never more than three in one message. */
+	cr_assert_eq(
+	        crowded(&pbjson_test_node_desc, &top, 3, path, sizeof(path)),
+	        PBWIRE_OK);
+	cr_assert_eq(
+	        crowded(&pbjson_test_node_desc, &top, 2, path, sizeof(path)),
+	        PBWIRE_TOO_MANY);
+	cr_assert_str_eq(path, "children[1].value.tags");
+	/* The map itself is a repeated field: two entries. */
+	cr_assert_eq(
+	        crowded(&pbjson_test_node_desc, &top, 1, path, sizeof(path)),
+	        PBWIRE_TOO_MANY);
+	cr_assert_str_eq(path, "children");
+}
+
+Test(pbwire, crowded_skips_packed_scalars_and_unknown_fields)
+{
+	struct enc e = { .n = 0 };
+	/* One packed run of 100 nums: one occurrence, cheap to unpack. */
+	uint8_t packed[100];
+	memset(packed, 1, sizeof(packed));
+	enc_len(&e, 6, packed, sizeof(packed));
+	/* Unknown field 99, ten times. */
+	for (int i = 0; i < 10; i++) {
+		enc_tag(&e, 99, 0);
+		enc_varint(&e, 0);
+	}
+	char path[64];
+	cr_assert_eq(
+	        crowded(&pbjson_test_node_desc, &e, 1, path, sizeof(path)),
+	        PBWIRE_OK);
+	/* Unpacked nums, one varint each, count one by one. */
+	for (int i = 0; i < 2; i++) {
+		enc_tag(&e, 6, 0);
+		enc_varint(&e, 7);
+	}
+	cr_assert_eq(
+	        crowded(&pbjson_test_node_desc, &e, 1, path, sizeof(path)),
+	        PBWIRE_TOO_MANY);
+	cr_assert_str_eq(path, "nums");
+}
+
+Test(pbwire, crowded_reports_what_it_cannot_walk)
+{
+	struct enc e;
+	char path[64];
+	enc_empty_track(&e, 3);
+	e.n--; /* the last touchpoint's length is cut off */
+	cr_assert_eq(crowded(req_desc, &e, 100, path, sizeof(path)),
+	        PBWIRE_MALFORMED);
+	nest(&e, PBWIRE_MAX_DEPTH + 1);
+	cr_assert_eq(
+	        crowded(&pbjson_test_node_desc, &e, 100, path, sizeof(path)),
+	        PBWIRE_TOO_DEEP);
+	cr_assert_str_eq(path, "");
+}
+
+/* Every message a Request can hold has its fields counted. */
+static void
+fields_fit(const ProtobufCMessageDescriptor *d, int depth)
+{
+	cr_assert_leq(d->n_fields, PBWIRE_COUNTED_FIELDS, "%s", d->name);
+	if (depth > 8) {
+		return;
+	}
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		if (d->fields[i].type == PROTOBUF_C_TYPE_MESSAGE) {
+			fields_fit(d->fields[i].descriptor, depth + 1);
+		}
+	}
+}
+
+Test(pbwire, every_request_message_is_counted_whole)
+{
+	fields_fit(req_desc, 0);
+}
+
+/* ---- pbwire_top_bytes: a top-level field off the wire ---- */
+
+Test(pbwire, top_bytes_last_occurrence_wins)
+{
+	char cid[4][16] = { "c0", "c1", "c2", "c3" };
+	char eid[4][16] = { "e0", "e1", "e2", "e3" };
+	uint8_t buf[512];
+	size_t n = pack_track(buf, sizeof(buf), "tok-1", cid, eid);
+	const uint8_t *data = NULL;
+	size_t len = 0;
+	cr_assert(pbwire_top_bytes(buf, n, 2, &data, &len));
+	cr_assert_eq(len, 5);
+	cr_assert_eq(memcmp(data, "tok-1", 5), 0);
+	cr_assert(pbwire_top_bytes(buf, n, 1, &data, &len));
+	cr_assert_eq(len, 2);
+	cr_assert_eq(memcmp(data, "r1", 2), 0);
+	/* Not at the top level: customer_id is inside track. */
+	cr_assert_not(pbwire_top_bytes(buf, n, 3, &data, &len));
+
+	struct enc e = { .n = 0 };
+	enc_len(&e, 2, "first", 5);
+	enc_len(&e, 2, "a\0b", 3);
+	cr_assert(pbwire_top_bytes(e.b, e.n, 2, &data, &len));
+	cr_assert_eq(len, 3);
+	cr_assert_eq(memcmp(data, "a\0b", 3), 0);
+	/* A field after it that cannot be read: nothing is trusted. */
+	enc_tag(&e, 3, 2);
+	enc_varint(&e, 100);
+	data = NULL;
+	len = 7;
+	cr_assert_not(pbwire_top_bytes(e.b, e.n, 2, &data, &len));
+	cr_assert_null(data);
+	cr_assert_eq(len, 7);
+	cr_assert_not(pbwire_top_bytes(NULL, 0, 2, &data, &len));
+}

@@ -556,3 +556,23 @@ Test(telemetry, concurrent_updates_are_exact)
 	        THREADS * PER);
 	free(text);
 }
+
+Test(telemetry, refusals_by_reason_zeros_included)
+{
+	telemetry_init(&tm);
+	telemetry_refused(&tm, TELEMETRY_REFUSED_BUDGET);
+	telemetry_refused(&tm, TELEMETRY_REFUSED_AUTH);
+	telemetry_refused(&tm, TELEMETRY_REFUSED_AUTH);
+	telemetry_refused(&tm, TELEMETRY_REFUSED_REASONS); /* ignored */
+	telemetry_refused(NULL, TELEMETRY_REFUSED_AUTH);   /* no-op */
+	char *text = format(&tm, &gauges, &ex);
+	const char *f = "clm_requests_refused_total";
+	cr_expect_eq(
+	        value(&ex, f, "reason", "unauthenticated", NULL, NULL), 2);
+	cr_expect_eq(value(&ex, f, "reason", "elements", NULL, NULL), 0);
+	cr_expect_eq(value(&ex, f, "reason", "budget", NULL, NULL), 1);
+	cr_expect_eq(count_samples(&ex, f), 3);
+	cr_expect_not_null(
+	        strstr(text, "# TYPE clm_requests_refused_total counter\n"));
+	free(text);
+}

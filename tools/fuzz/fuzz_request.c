@@ -2,7 +2,8 @@
  * fuzz_request: a libFuzzer target for clmd's request path.
  *
  * Each input is one request message body, as rpc.c receives it from NNG.
- * It goes through the real code: clm__v1__request__unpack into an arena,
+ * It goes through the real code: dispatch_screen on the packed bytes, then
+ * clm__v1__request__unpack into an arena under its decode budget,
  * dispatch_request against a real LMDB store in a temp dir with a real
  * writer thread; a write parked with the writer is waited for (its
  * job.done signals a condition variable, where rpc.c would wake the work
@@ -386,10 +387,13 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 /*
  * Packs the reply as rpc_send does, into a buffer of exactly the packed
- * size (so ASan sees any overrun), and checks that it decodes again.
+ * size (so ASan sees any overrun), and checks that it decodes again. req
+ * is NULL for a request refused before or by decoding; over_budget when
+ * decoding outgrew its budget (RESOURCE_EXHAUSTED is then the answer).
  */
 static void
-fuzz_check_reply(const Clm__V1__Request *req, const Clm__V1__Response *resp)
+fuzz_check_reply(const Clm__V1__Request *req, bool over_budget,
+        const Clm__V1__Response *resp)
 {
 	size_t n = clm__v1__response__get_packed_size(resp);
 	uint8_t *buf = malloc(n > 0 ? n : 1);
@@ -418,8 +422,11 @@ fuzz_check_reply(const Clm__V1__Request *req, const Clm__V1__Response *resp)
 		fuzz_die("reply says INTERNAL or DATA_LOSS");
 	}
 	if (req == NULL
-	        && back->status->code != CLM__V1__CODE__INVALID_ARGUMENT) {
-		fuzz_die("undecodable request not answered INVALID_ARGUMENT");
+	        && back->status->code
+	                != (over_budget ? CLM__V1__CODE__RESOURCE_EXHAUSTED
+	                                : CLM__V1__CODE__INVALID_ARGUMENT)) {
+		fuzz_die(
+		        "refused request not answered INVALID_ARGUMENT, or RESOURCE_EXHAUSTED over budget");
 	}
 	if (req != NULL && strcmp(back->request_id, req->request_id) != 0) {
 		fuzz_die("reply does not echo the request_id");
@@ -436,7 +443,17 @@ fuzz_request(const uint8_t *data, size_t size)
 	dr->arrived_ns = clock_mono_ns();
 	dr->wire = pbwire_find_nul(&clm__v1__request__descriptor, data, size,
 	        dr->wire_field, sizeof(dr->wire_field));
+	dr->req = NULL;
+	dr->over_budget = false;
+	if (!dispatch_screen(dr, data, size)) {
+		fuzz_check_reply(NULL, false, dr->resp);
+		arena_reset(&fuzz.arena);
+		return;
+	}
+	arena_budget(&fuzz.arena, dispatch_decode_budget(size));
 	dr->req = clm__v1__request__unpack(arena_pb(&fuzz.arena), size, data);
+	dr->over_budget = arena_over_budget(&fuzz.arena);
+	arena_budget(&fuzz.arena, 0);
 	pthread_mutex_lock(&fuzz.mu);
 	fuzz.done = false;
 	pthread_mutex_unlock(&fuzz.mu);
@@ -451,7 +468,7 @@ fuzz_request(const uint8_t *data, size_t size)
 		dispatch_finish(dr);
 		full = dr->job.err == CLM_RESOURCE_EXHAUSTED;
 	}
-	fuzz_check_reply(dr->req, dr->resp);
+	fuzz_check_reply(dr->req, dr->over_budget, dr->resp);
 	arena_reset(&fuzz.arena);
 	if (full) {
 		fuzz_store_reset();

@@ -323,6 +323,21 @@ gen_invalid(const char *dir)
 	static const uint8_t garbage[] = { 0x0f, 0x01, 0xff, 0xff, 0xff, 0xff,
 		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x10, 'a', 'b' };
 	gen_write(dir, "garbage", garbage, sizeof(garbage));
+	/*
+	 * A Track of 10,001 empty touchpoints: refused before decoding, the
+	 * repeated field being over its count (docs/api.md "Limits").
+	 */
+	static uint8_t crowded[4 + 2 * 10001];
+	size_t n = 0;
+	crowded[n++] = 0x52; /* track, length 20002 as a varint */
+	crowded[n++] = (uint8_t) (0x80 | (20002 & 0x7f));
+	crowded[n++] = (uint8_t) (0x80 | ((20002 >> 7) & 0x7f));
+	crowded[n++] = (uint8_t) (20002 >> 14);
+	for (int i = 0; i < 10001; i++) {
+		crowded[n++] = 0x0a; /* touchpoints, length 0 */
+		crowded[n++] = 0;
+	}
+	gen_write(dir, "track_crowded", crowded, n);
 
 	static const char tp_json[]
 	        = "{\"eventId\":\"e-9\",\"customerId\":\"c-1\",\"type\":\"PURCHASE\",\"channel\":\"EMAIL\",\"occurredAtMs\":\"1768003200000\",\"itemId\":\"i-2\",\"value\":99.5,\"currency\":\"EUR\",\"sentiment\":0.25,\"location\":{\"lat\":48.85,\"lon\":2.35},\"properties\":{\"kind\":\"UPSELL\",\"x\":\"\\u00e9\"}}";
