@@ -38,22 +38,7 @@
 #define BUDGET_GROWTH_KB (64 * 1024) /* < 64 MiB of RssAnon */
 #define BUDGET_TOKEN     "budget-token-1"
 
-static struct clmd_proc srv;
-
-static void
-setup(void)
-{
-	memset(&srv, 0, sizeof(srv));
-}
-
-static void
-teardown(void)
-{
-	clmd_cleanup(&srv);
-	harness_fini();
-}
-
-TestSuite(budget, .init = setup, .fini = teardown, .timeout = 240);
+HARNESS_SUITE(budget, 240);
 
 /* Appends the varint v at buf[*n]. */
 static void

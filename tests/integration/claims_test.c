@@ -17,22 +17,7 @@
 #include "harness.h"
 #include "offers.h"
 
-static struct clmd_proc srv;
-
-static void
-setup(void)
-{
-	memset(&srv, 0, sizeof(srv));
-}
-
-static void
-teardown(void)
-{
-	clmd_cleanup(&srv);
-	harness_fini();
-}
-
-TestSuite(claims, .init = setup, .fini = teardown, .timeout = 60);
+HARNESS_SUITE(claims, 60);
 
 /* ---------------------------------------------------------------------- */
 /* Claims.                                                                */

@@ -26,22 +26,7 @@
 /* 2000-01-01T00:00:00Z, the earliest accepted event time */
 #define Y2K_MS 946684800000LL
 
-static struct clmd_proc srv;
-
-static void
-setup(void)
-{
-	memset(&srv, 0, sizeof(srv));
-}
-
-static void
-teardown(void)
-{
-	clmd_cleanup(&srv);
-	harness_fini();
-}
-
-TestSuite(errors, .init = setup, .fini = teardown, .timeout = 60);
+HARNESS_SUITE(errors, 60);
 
 static void
 start_server(const char *const *extra)

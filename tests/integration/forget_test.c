@@ -29,22 +29,7 @@
 #define KEPT      "keep-me"
 #define KEPT_ANON "device-kept-22"
 
-static struct clmd_proc srv;
-
-static void
-setup(void)
-{
-	memset(&srv, 0, sizeof(srv));
-}
-
-static void
-teardown(void)
-{
-	clmd_cleanup(&srv);
-	harness_fini();
-}
-
-TestSuite(forget, .init = setup, .fini = teardown, .timeout = 60);
+HARNESS_SUITE(forget, 60);
 
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                */

@@ -82,22 +82,7 @@ struct fuzz_thread {
 	char fail[512]; /* first failure, "" if none */
 };
 
-static struct clmd_proc srv;
-
-static void
-setup(void)
-{
-	memset(&srv, 0, sizeof(srv));
-}
-
-static void
-teardown(void)
-{
-	clmd_cleanup(&srv);
-	harness_fini();
-}
-
-TestSuite(fuzz_socket, .init = setup, .fini = teardown, .timeout = 180);
+HARNESS_SUITE(fuzz_socket, 180);
 
 static double
 now_s(void)

@@ -64,6 +64,26 @@ void clmd_cleanup(struct clmd_proc *p);
 /* harness_fini kills every clmd still running and removes every temp dir. */
 void harness_fini(void);
 
+/*
+ * HARNESS_SUITE declares the Criterion suite `name` (timeout in seconds)
+ * of a file whose tests share one clmd, `srv`: zeroed before each test,
+ * stopped and removed after it with every other clmd and temp dir. Needs
+ * <criterion/criterion.h> and <string.h> included first.
+ */
+#define HARNESS_SUITE(name, timeout_s)               \
+	static struct clmd_proc srv;                 \
+	static void harness_suite_setup(void)        \
+	{                                            \
+		memset(&srv, 0, sizeof(srv));        \
+	}                                            \
+	static void harness_suite_teardown(void)     \
+	{                                            \
+		clmd_cleanup(&srv);                  \
+		harness_fini();                      \
+	}                                            \
+	TestSuite(name, .init = harness_suite_setup, \
+	        .fini = harness_suite_teardown, .timeout = (timeout_s))
+
 /* harness_free_port returns a TCP port free on 127.0.0.1 right now. */
 int harness_free_port(void);
 

@@ -26,22 +26,7 @@
 #define TP_TYPE(x) CLM__V1__TOUCHPOINT_TYPE__##x
 #define STAGE(x)   CLM__V1__STAGE__##x
 
-static struct clmd_proc srv;
-
-static void
-setup(void)
-{
-	memset(&srv, 0, sizeof(srv));
-}
-
-static void
-teardown(void)
-{
-	clmd_cleanup(&srv);
-	harness_fini();
-}
-
-TestSuite(identity, .init = setup, .fini = teardown, .timeout = 60);
+HARNESS_SUITE(identity, 60);
 
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                */

@@ -23,22 +23,7 @@
 /* 2026-01-10T00:00:00Z */
 #define T0 1768003200000LL
 
-static struct clmd_proc srv;
-
-static void
-setup(void)
-{
-	memset(&srv, 0, sizeof(srv));
-}
-
-static void
-teardown(void)
-{
-	clmd_cleanup(&srv);
-	harness_fini();
-}
-
-TestSuite(journey, .init = setup, .fini = teardown, .timeout = 60);
+HARNESS_SUITE(journey, 60);
 
 struct step {
 	const char *event_id; /* suffix; the customer id is prepended */

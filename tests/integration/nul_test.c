@@ -16,22 +16,7 @@
 #include "cli_run.h"
 #include "harness.h"
 
-static struct clmd_proc srv;
-
-static void
-setup(void)
-{
-	memset(&srv, 0, sizeof(srv));
-}
-
-static void
-teardown(void)
-{
-	clmd_cleanup(&srv);
-	harness_fini();
-}
-
-TestSuite(nul, .init = setup, .fini = teardown, .timeout = 60);
+HARNESS_SUITE(nul, 60);
 
 /*
  * Packs req, replaces the 'Z' inside the first occurrence of marker (NULL:

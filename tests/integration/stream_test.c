@@ -22,22 +22,7 @@
 #define STAGE(x)   CLM__V1__STAGE__##x
 #define KIND(x)    CLM__V1__LIFECYCLE_EVENT_KIND__##x
 
-static struct clmd_proc srv;
-
-static void
-setup(void)
-{
-	memset(&srv, 0, sizeof(srv));
-}
-
-static void
-teardown(void)
-{
-	clmd_cleanup(&srv);
-	harness_fini();
-}
-
-TestSuite(stream, .init = setup, .fini = teardown, .timeout = 60);
+HARNESS_SUITE(stream, 60);
 
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                */

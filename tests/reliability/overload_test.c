@@ -49,22 +49,7 @@ static const char *const ov_args[]
 static const char *const ov_args_small_map[] = { "--write-queue", "4",
 	"--batch-max", "1", "--map-bytes", "64K", NULL };
 
-static struct clmd_proc srv;
-
-static void
-setup(void)
-{
-	memset(&srv, 0, sizeof(srv));
-}
-
-static void
-teardown(void)
-{
-	clmd_cleanup(&srv);
-	harness_fini();
-}
-
-TestSuite(overload, .init = setup, .fini = teardown, .timeout = 240);
+HARNESS_SUITE(overload, 240);
 
 /* ---------------------------------------------------------------------- */
 /* Batches                                                                */
