@@ -73,6 +73,18 @@ flow_call(clm_conn *c, const Clm__V1__Request *req)
 	return resp;
 }
 
+uint64_t
+flow_touchpoints(clm_conn *c)
+{
+	Clm__V1__Response *resp = NULL;
+	clm_err e = clm_server_status(c, &resp);
+	cr_assert_eq(e, CLM_OK, "status: %s (%s)", clm_errname(e),
+	        clm_last_error(c));
+	uint64_t n = resp->server_status->touchpoints;
+	clm_response_free(resp);
+	return n;
+}
+
 clm_err
 flow_status_of(const Clm__V1__Response *r)
 {

@@ -144,6 +144,9 @@ clm_conn *flow_connect_to(const struct clmd_proc *p);
  * reply came. */
 Clm__V1__Response *flow_call(clm_conn *c, const Clm__V1__Request *req);
 
+/* flow_touchpoints is ServerStatus's count of stored touchpoints. */
+uint64_t flow_touchpoints(clm_conn *c);
+
 /* flow_status_of returns the status code of r (CLM_OK when it has none). */
 clm_err flow_status_of(const Clm__V1__Response *r);
 

@@ -38,6 +38,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "flow.h"
 #include "harness.h"
 
 /* 2024-01-01T00:00:00Z: in the past on any clock. */
@@ -153,18 +154,6 @@ track_ok(clm_conn *c, int i, bool want_accepted)
 	clm_err e = track(c, i, want_accepted, msg, sizeof(msg));
 	cr_assert_eq(
 	        e, CLM_OK, "track batch %d: %s (%s)", i, clm_errname(e), msg);
-}
-
-static uint64_t
-touchpoints(clm_conn *c)
-{
-	Clm__V1__Response *resp = NULL;
-	clm_err e = clm_server_status(c, &resp);
-	cr_assert_eq(e, CLM_OK, "status: %s (%s)", clm_errname(e),
-	        clm_last_error(c));
-	uint64_t n = resp->server_status->touchpoints;
-	clm_response_free(resp);
-	return n;
 }
 
 /* The touchpoints GetCustomer counts for batch i's customer (0: unknown). */
@@ -386,7 +375,7 @@ diskfull_scenario(off_t room)
 	        (unsigned long long) acked, refusals);
 
 	/* Reads keep working and show exactly what was acknowledged. */
-	cr_assert_eq(touchpoints(c), acked * DISKFULL_BATCH);
+	cr_assert_eq(flow_touchpoints(c), acked * DISKFULL_BATCH);
 	cr_assert_eq(customer_touches(c, 0), DISKFULL_BATCH);
 	cr_assert_eq(customer_touches(c, last_ok), DISKFULL_BATCH);
 	cr_assert_eq(customer_touches(c, first_refused), 0,
@@ -400,7 +389,7 @@ diskfull_scenario(off_t room)
 	track_ok(c, next, true);
 	ok[first_refused] = ok[next] = true;
 	acked += 2;
-	cr_assert_eq(touchpoints(c), acked * DISKFULL_BATCH);
+	cr_assert_eq(flow_touchpoints(c), acked * DISKFULL_BATCH);
 	clm_close(c);
 	print_log();
 
@@ -412,13 +401,13 @@ diskfull_scenario(off_t room)
 	        srv.log_path);
 	start_server();
 	c = connect_to();
-	cr_assert_eq(touchpoints(c), acked * DISKFULL_BATCH);
+	cr_assert_eq(flow_touchpoints(c), acked * DISKFULL_BATCH);
 	for (int i = 0; i <= next; i++) {
 		if (ok[i]) {
 			track_ok(c, i, false);
 		}
 	}
-	cr_assert_eq(touchpoints(c), acked * DISKFULL_BATCH);
+	cr_assert_eq(flow_touchpoints(c), acked * DISKFULL_BATCH);
 	if (last_refused != first_refused) {
 		track_ok(c, last_refused, true);
 	}

@@ -52,6 +52,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "flow.h"
 #include "harness.h"
 
 #ifndef FAULTFS_LIB
@@ -212,18 +213,6 @@ track_ok(clm_conn *c, struct batch *b)
 	uint32_t acc = resp->track->accepted;
 	clm_response_free(resp);
 	return acc;
-}
-
-static uint64_t
-touchpoints(clm_conn *c)
-{
-	Clm__V1__Response *resp = NULL;
-	clm_err e = clm_server_status(c, &resp);
-	cr_assert_eq(e, CLM_OK, "status: %s (%s)", clm_errname(e),
-	        clm_last_error(c));
-	uint64_t n = resp->server_status->touchpoints;
-	clm_response_free(resp);
-	return n;
 }
 
 /* The number of touchpoints GetCustomer counts for id (0: unknown). */
@@ -393,7 +382,7 @@ fault_scenario(const char *fault, clm_err want)
 	cr_assert_eq(track_ok(c, &a), 5);
 	batch_make(&b, "bob", "b0", 1);
 	cr_assert_eq(track_ok(c, &b), 1);
-	uint64_t base = touchpoints(c);
+	uint64_t base = flow_touchpoints(c);
 	cr_assert_eq(base, 6);
 	cr_assert_eq(customer_touches(c, "alice"), 5);
 
@@ -411,8 +400,8 @@ fault_scenario(const char *fault, clm_err want)
 			/* Repeated failures leave the store usable. */
 			cr_assert(track_refused(c, &r1, want));
 		}
-		cr_assert_eq(
-		        touchpoints(c), base, "refused writes are counted");
+		cr_assert_eq(flow_touchpoints(c), base,
+		        "refused writes are counted");
 		cr_assert_eq(customer_touches(c, "alice"), 5);
 		cr_assert_eq(customer_touches(c, "carol"), 0,
 		        "a refused write created a customer");
@@ -425,7 +414,7 @@ fault_scenario(const char *fault, clm_err want)
 		        "a refused write was applied after all");
 		batch_make(&d, "bob", "d", 4);
 		cr_assert_eq(track_ok(c, &d), 4);
-		cr_assert_eq(touchpoints(c), base + 7);
+		cr_assert_eq(flow_touchpoints(c), base + 7);
 		cr_assert_eq(customer_touches(c, "alice"), 8);
 		cr_assert_eq(customer_touches(c, "bob"), 5);
 		cr_assert(exported(c, "alice", "r1-2"));
@@ -450,7 +439,7 @@ fault_scenario(const char *fault, clm_err want)
 	start_server(false);
 	c = connect_to();
 	uint64_t want_n = answered ? base + 7 : base;
-	cr_assert_eq(touchpoints(c), want_n, "after the restart");
+	cr_assert_eq(flow_touchpoints(c), want_n, "after the restart");
 	cr_assert_eq(track_ok(c, &a), 0, "acknowledged events were lost");
 	cr_assert_eq(track_ok(c, &b), 0, "acknowledged events were lost");
 	if (answered) {
@@ -462,7 +451,7 @@ fault_scenario(const char *fault, clm_err want)
 	        "an event refused under the fault was stored");
 	batch_make(&e, "dave", "e", 2);
 	cr_assert_eq(track_ok(c, &e), 2);
-	cr_assert_eq(touchpoints(c), want_n + 4);
+	cr_assert_eq(flow_touchpoints(c), want_n + 4);
 	clm_close(c);
 	cr_assert_eq(clmd_stop(&srv), 0);
 	assert_store_sound(want_n + 4);
@@ -811,7 +800,7 @@ load_scenario(const char *fault, clm_err want)
 
 	start_server(false);
 	clm_conn *c = connect_to();
-	uint64_t stored = touchpoints(c);
+	uint64_t stored = flow_touchpoints(c);
 	uint64_t acked = load_retrack(c, w, LOAD_OK, FAULTS_TOGGLES);
 	uint64_t unknown_stored
 	        = load_retrack(c, w, LOAD_UNKNOWN, FAULTS_TOGGLES);
@@ -832,7 +821,8 @@ load_scenario(const char *fault, clm_err want)
 			free(w[r][i].log);
 		}
 	}
-	cr_assert_eq(touchpoints(c), sent, "after re-tracking everything");
+	cr_assert_eq(
+	        flow_touchpoints(c), sent, "after re-tracking everything");
 	clm_close(c);
 	cr_assert_eq(clmd_stop(&srv), 0);
 	assert_store_sound(sent);

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "flow.h"
 #include "harness.h"
 
 /* 2024-01-01T00:00:00Z: in the past on any clock. */
@@ -397,18 +398,6 @@ ov_connect(void)
 	return c;
 }
 
-static uint64_t
-ov_touchpoints(clm_conn *c)
-{
-	Clm__V1__Response *resp = NULL;
-	clm_err e = clm_server_status(c, &resp);
-	cr_assert_eq(e, CLM_OK, "status: %s (%s)", clm_errname(e),
-	        clm_last_error(c));
-	uint64_t n = resp->server_status->touchpoints;
-	clm_response_free(resp);
-	return n;
-}
-
 /*
  * Re-tracks every request a worker logged, without a deadline, retrying
  * UNAVAILABLE: an OK one must come back all duplicates (stored), any
@@ -528,7 +517,7 @@ Test(overload, full_queue_is_unavailable_and_loses_nothing)
 
 	clm_conn *c = ov_connect();
 	uint64_t want = (uint64_t) OV_WRITERS * OV_ROUNDS * OV_BATCH;
-	cr_assert_eq(ov_touchpoints(c), want);
+	cr_assert_eq(flow_touchpoints(c), want);
 	struct tp_batch b;
 	cr_assert(tp_batch_init(&b, OV_BATCH));
 	uint64_t stored = 0;
@@ -538,7 +527,8 @@ Test(overload, full_queue_is_unavailable_and_loses_nothing)
 	}
 	tp_batch_fini(&b);
 	cr_assert_eq(stored, want);
-	cr_assert_eq(ov_touchpoints(c), want, "a re-track added touchpoints");
+	cr_assert_eq(
+	        flow_touchpoints(c), want, "a re-track added touchpoints");
 	clm_close(c);
 	cr_assert_eq(clmd_stop(&srv), 0);
 }
@@ -613,7 +603,7 @@ Test(overload, deadline_exceeded_is_not_applied)
 	}
 	free(probe.log);
 	tp_batch_fini(&b);
-	cr_assert_eq(ov_touchpoints(c), sent);
+	cr_assert_eq(flow_touchpoints(c), sent);
 	clm_close(c);
 	cr_assert_eq(clmd_stop(&srv), 0);
 }
@@ -671,7 +661,7 @@ Test(overload, sigterm_under_load_drains_and_loses_nothing)
 	cr_assert_eq(clmd_start(&srv, srv.data_dir, ov_args), 0,
 	        "clmd did not restart (log %s)", srv.log_path);
 	clm_conn *c = ov_connect();
-	uint64_t before = ov_touchpoints(c);
+	uint64_t before = flow_touchpoints(c);
 	struct tp_batch b;
 	cr_assert(tp_batch_init(&b, OV_LOAD_BATCH));
 	uint64_t stored = 0, sent = 0;
@@ -684,7 +674,7 @@ Test(overload, sigterm_under_load_drains_and_loses_nothing)
 	cr_assert_eq(before, stored,
 	        "%llu touchpoints after the restart, but the batches account for %llu",
 	        (unsigned long long) before, (unsigned long long) stored);
-	cr_assert_eq(ov_touchpoints(c), sent);
+	cr_assert_eq(flow_touchpoints(c), sent);
 	fprintf(stderr,
 	        "overload: after the restart: %llu events stored, %llu of them from requests left without a reply\n",
 	        (unsigned long long) stored,
