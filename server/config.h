@@ -20,11 +20,12 @@ struct config {
 	char *data; /* data directory */
 	char *listen[CONFIG_MAX_LISTEN];
 	int n_listen;
-	char *events;          /* PUB URL, or "none" */
-	char *config_file;     /* the clmd.conf that was read, if any */
-	char *durability;      /* "full" or "os" */
-	char *auth_token_file; /* "" = no tokens */
-	char *http;            /* "" = off */
+	char *events; /* PUB URL, "none", or "" = the default (main_events) */
+	char *events_unauthenticated; /* "true": tcp:// events with tokens */
+	char *config_file;            /* the clmd.conf that was read, if any */
+	char *durability;             /* "full" or "os" */
+	char *auth_token_file;        /* "" = no tokens */
+	char *http;                   /* "" = off */
 	char *tls_cert_file; /* PEM: certificate chain and key, for tls+tcp */
 	char *tls_ca_file;   /* PEM: CA of client certificates ("" = none) */
 	char *log_level;

@@ -3,7 +3,9 @@
  * sockets, wait for SIGINT/SIGTERM, then shut down in order: stop
  * listening, let the writer drain and commit, send the last replies, close.
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -49,6 +51,61 @@ main_publish(void *arg, const Clm__V1__LifecycleEvent *ev)
 	pubsub_publish(arg, ev);
 }
 
+/* The events URL when none is configured and no auth tokens are. */
+#define MAIN_EVENTS_DEFAULT "tcp://127.0.0.1:7451"
+
+/*
+ * Picks the events URL when the configuration leaves it unset (""): the
+ * old tcp:// default without tokens; with tokens, an ipc:// socket in the
+ * (by now existing) data dir, which pubsub_open makes owner-only, since a
+ * SUB socket carries no token and tcp:// would show customer ids to every
+ * local user. Tells token users once where the stream went. Returns 0, or
+ * -1 with the reason in err.
+ */
+static int
+main_events(struct config *cfg, bool tokens, char *err, size_t errlen)
+{
+	if (cfg->events[0] != '\0') {
+		return 0;
+	}
+	if (!tokens) {
+		return config_set(
+		        cfg, "events", MAIN_EVENTS_DEFAULT, err, errlen);
+	}
+	/* Absolute, so `clm watch` finds it from any directory. */
+	char cwd[PATH_MAX] = "";
+	const char *data = cfg->data;
+	if (data[0] != '/') {
+		if (getcwd(cwd, sizeof(cwd)) == NULL) {
+			snprintf(err, errlen,
+			        "cannot resolve data dir '%.200s': %s", data,
+			        strerror(errno));
+			return -1;
+		}
+		while (data[0] == '.' && data[1] == '/') {
+			data += 2;
+		}
+	}
+	/* sun_path holds 108 bytes with its NUL. */
+	char url[128];
+	int n = snprintf(url, sizeof(url), "ipc://%s%s%s/events.sock", cwd,
+	        cwd[0] != '\0' ? "/" : "", data);
+	if (n < 0 || (size_t) n - 6 >= 108) {
+		snprintf(err, errlen,
+		        "data dir '%.200s' is too long a path for the events socket: set events = ipc://SHORTER/PATH or events = none",
+		        cfg->data);
+		return -1;
+	}
+	if (config_set(cfg, "events", url, err, errlen) != 0) {
+		return -1;
+	}
+	log_info(
+	        "auth tokens are configured, so the stage-change stream now listens on the owner-only '%s' instead of " MAIN_EVENTS_DEFAULT
+	        ": watch it with `clm watch --events %s` (or CLM_EVENTS_URL)",
+	        url, url);
+	return 0;
+}
+
 static int
 main_fail(const char *msg)
 {
@@ -88,7 +145,8 @@ main(int argc, char **argv)
 	}
 	/*
 	 * Requests may leave the machine only when tokens guard them; the
-	 * event stream has no token check, so it stays on loopback.
+	 * event stream has no token check, so it stays on loopback, and with
+	 * tokens off tcp:// unless the operator opts in (exposure.h).
 	 */
 	bool refused = false;
 	for (int i = 0; i < cfg.n_listen && !refused; i++) {
@@ -96,9 +154,12 @@ main(int argc, char **argv)
 		                  cfg.tls_ca_file[0] != '\0', err, sizeof(err))
 		        != 0;
 	}
-	if (!refused && strcmp(cfg.events, "none") != 0) {
-		refused = exposure_check_events_url(
-		                  cfg.events, err, sizeof(err))
+	if (!refused && cfg.events[0] != '\0'
+	        && strcmp(cfg.events, "none") != 0) {
+		refused = exposure_check_events_url(cfg.events, auth != NULL,
+		                  strcmp(cfg.events_unauthenticated, "true")
+		                          == 0,
+		                  err, sizeof(err))
 		        != 0;
 	}
 	if (refused) {
@@ -165,8 +226,13 @@ main(int argc, char **argv)
 		log_info("rebuilt the aggregates of %zu profiles in %lld ms",
 		        rebuilt, (long long) (clock_now_ms() - rebuild_start));
 	}
+	if (main_events(&cfg, auth != NULL, err, sizeof(err)) != 0) {
+		main_fail(err);
+		goto done;
+	}
 	if (strcmp(cfg.events, "none") != 0
-	        && pubsub_open(cfg.events, &srv.ps, err, sizeof(err))
+	        && pubsub_open(
+	                   cfg.events, auth != NULL, &srv.ps, err, sizeof(err))
 	                != CLM_OK) {
 		main_fail(err);
 		goto done;

@@ -105,11 +105,15 @@ exposure_check_url(const char *url, bool tokens, bool client_certs, char *err,
 
 /*
  * Neither tokens nor client certificates guard the event stream (a SUB
- * socket has no request to carry a token), so its refusal must not suggest
- * configuring them.
+ * socket has no request to carry a token, and pubsub has no TLS config), so
+ * its refusal must not suggest configuring them. With tokens configured the
+ * operator expects only token holders to see customer ids; a tcp://
+ * stream, even on loopback, shows them to every local user, so it takes an
+ * explicit opt-in (an owner-only ipc:// socket is the default then).
  */
 int
-exposure_check_events_url(const char *url, char *err, size_t errlen)
+exposure_check_events_url(const char *url, bool tokens, bool unauthenticated,
+        char *err, size_t errlen)
 {
 	const char *host;
 	bool tls;
@@ -119,6 +123,12 @@ exposure_check_events_url(const char *url, char *err, size_t errlen)
 	if (!exposure_host_is_loopback(host)) {
 		snprintf(err, errlen,
 		        "refusing to publish events on '%s': the event stream has no authentication, so it listens only on loopback or ipc://",
+		        url);
+		return -1;
+	}
+	if (tokens && !unauthenticated) {
+		snprintf(err, errlen,
+		        "refusing to publish events on '%s': auth tokens are configured but the event stream has no authentication, so any local user could read it; leave events unset for an owner-only ipc:// socket in the data dir, or set events_unauthenticated = true (--events-unauthenticated true) to publish on it anyway",
 		        url);
 		return -1;
 	}

@@ -29,9 +29,13 @@ int exposure_check_url(const char *url, bool tokens, bool client_certs,
 /*
  * exposure_check_events_url is exposure_check_url for the --events URL: the
  * event stream has no authentication, so a non-loopback address is always
- * refused, with a reason that says so. Returns 0, or -1 with the reason in
- * err.
+ * refused, with a reason that says so. When auth tokens guard the requests
+ * (tokens), any tcp:// or tls+tcp:// stream, loopback too, is refused as
+ * well unless the operator said it may be unauthenticated
+ * (unauthenticated, events_unauthenticated = true): other local users
+ * could read it. Returns 0, or -1 with the reason in err.
  */
-int exposure_check_events_url(const char *url, char *err, size_t errlen);
+int exposure_check_events_url(const char *url, bool tokens,
+        bool unauthenticated, char *err, size_t errlen);
 
 #endif /* CLM_NET_EXPOSURE_H */

@@ -13,7 +13,8 @@ struct pubsub {
 };
 
 clm_err
-pubsub_open(const char *url, struct pubsub **out, char *err, size_t errlen)
+pubsub_open(const char *url, bool owner_only, struct pubsub **out, char *err,
+        size_t errlen)
 {
 	struct pubsub *ps = calloc(1, sizeof(*ps));
 	if (ps == NULL) {
@@ -27,7 +28,18 @@ pubsub_open(const char *url, struct pubsub **out, char *err, size_t errlen)
 		free(ps);
 		return CLM_UNAVAILABLE;
 	}
-	rv = nng_listen(ps->sock, url, NULL, 0);
+	/*
+	 * The permissions must be set on the listener before it starts: nng
+	 * applies them right after bind(), before the first accept.
+	 */
+	nng_listener l;
+	rv = nng_listener_create(&l, ps->sock, url);
+	if (rv == 0 && owner_only && strncmp(url, "ipc://", 6) == 0) {
+		rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600);
+	}
+	if (rv == 0) {
+		rv = nng_listener_start(l, 0);
+	}
 	if (rv != 0) {
 		snprintf(err, errlen, "cannot listen for events on '%s': %s",
 		        url, nng_strerror(rv));

@@ -9,6 +9,7 @@
 #ifndef CLM_PUBSUB_H
 #define CLM_PUBSUB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "clm/error.h"
@@ -17,11 +18,13 @@
 struct pubsub;
 
 /*
- * pubsub_open listens on url. Returns UNAVAILABLE with a one-line reason in
- * err when it cannot.
+ * pubsub_open listens on url. With owner_only, an ipc:// socket file is
+ * made mode 0600 before the listener starts accepting (nng otherwise leaves
+ * it to the umask), so other local users cannot connect. Returns
+ * UNAVAILABLE with a one-line reason in err when it cannot.
  */
-clm_err pubsub_open(
-        const char *url, struct pubsub **out, char *err, size_t errlen);
+clm_err pubsub_open(const char *url, bool owner_only, struct pubsub **out,
+        char *err, size_t errlen);
 
 /* pubsub_close closes the socket; NULL is a no-op. */
 void pubsub_close(struct pubsub *ps);

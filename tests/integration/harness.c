@@ -311,7 +311,7 @@ clmd_start(struct clmd_proc *p, const char *data_dir,
 	snprintf(p->events_url, sizeof(p->events_url), "tcp://127.0.0.1:%d",
 	        p->events_port);
 
-	const char *argv[12 + HARNESS_MAX_EXTRA];
+	const char *argv[14 + HARNESS_MAX_EXTRA];
 	int n = 0;
 	argv[n++] = CLMD_BIN;
 	argv[n++] = "--data";
@@ -320,6 +320,9 @@ clmd_start(struct clmd_proc *p, const char *data_dir,
 	argv[n++] = p->url;
 	argv[n++] = "--events";
 	argv[n++] = p->events_url;
+	/* So tests with auth tokens keep their tcp:// stream (see .h). */
+	argv[n++] = "--events-unauthenticated";
+	argv[n++] = "true";
 	argv[n++] = "--log-level";
 	argv[n++] = "warn";
 	for (int i = 0; extra_args != NULL && extra_args[i] != NULL; i++) {

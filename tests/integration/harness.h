@@ -39,7 +39,10 @@ struct clmd_proc {
 /*
  * clmd_start starts CLMD_BIN on two free loopback ports with --data
  * data_dir (NULL: a new directory under a new mkdtemp /tmp/clm-it-XXXXXX),
- * --log-level warn and the NULL-terminated extra_args (may be NULL), and
+ * --events-unauthenticated true (so the tcp:// events port also works with
+ * --auth-token-file), --log-level warn and the NULL-terminated extra_args
+ * (may be NULL; a later flag wins: "--events", "" asks for clmd's default
+ * events URL, "--events-unauthenticated", "false" drops the opt-in), and
  * waits up to 5 s until it answers ServerStatus. Restarting on the same data
  * dir: clmd_start(p, p->data_dir, ...) is fine. Returns 0, or -1 (clmd
  * exited, or did not answer and was killed; p->exit_status is then set,

@@ -118,7 +118,9 @@ class Clmd {
 
   async start() {
     const args = ['--data', this.dataDir, '--listen', this.url, '--listen', this.ipcUrl];
-    args.push('--events', this.eventsUrl, '--log-level', 'warn', ...this.extra);
+    // The opt-in keeps the tcp:// events port with --auth-token-file.
+    args.push('--events', this.eventsUrl, '--events-unauthenticated', 'true',
+      '--log-level', 'warn', ...this.extra);
     const log = fs.openSync(this.log, 'a');
     const child = SETPRIV
       ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', CLMD_BIN, ...args], { stdio: ['ignore', log, log] })

@@ -68,24 +68,49 @@ Test(exposure, check_url)
 Test(exposure, check_events_url)
 {
 	char err[256];
-	cr_expect_eq(exposure_check_events_url(
-	                     "tcp://127.0.0.1:5556", err, sizeof(err)),
+	cr_expect_eq(exposure_check_events_url("tcp://127.0.0.1:5556", false,
+	                     false, err, sizeof(err)),
 	        0);
-	cr_expect_eq(exposure_check_events_url(
-	                     "ipc:///tmp/clm-events.sock", err, sizeof(err)),
+	cr_expect_eq(exposure_check_events_url("ipc:///tmp/clm-events.sock",
+	                     false, false, err, sizeof(err)),
 	        0);
 	/* Nothing guards the stream: elsewhere is refused, and says why. */
-	cr_expect_eq(exposure_check_events_url(
-	                     "tcp://0.0.0.0:5556", err, sizeof(err)),
+	cr_expect_eq(exposure_check_events_url("tcp://0.0.0.0:5556", false,
+	                     false, err, sizeof(err)),
 	        -1);
 	cr_expect_str_eq(err,
 	        "refusing to publish events on 'tcp://0.0.0.0:5556': the event stream has no authentication, so it listens only on loopback or ipc://");
-	cr_expect_eq(exposure_check_events_url(
-	                     "tls+tcp://[::]:5556", err, sizeof(err)),
+	cr_expect_eq(exposure_check_events_url("tls+tcp://[::]:5556", false,
+	                     false, err, sizeof(err)),
 	        -1);
 	cr_expect(strstr(err, "no authentication") != NULL, "%s", err);
-	cr_expect_eq(exposure_check_events_url(
-	                     "ws://127.0.0.1:5556", err, sizeof(err)),
+	cr_expect_eq(exposure_check_events_url("ws://127.0.0.1:5556", false,
+	                     false, err, sizeof(err)),
 	        -1);
 	cr_expect(strstr(err, "use tcp://HOST:PORT") != NULL, "%s", err);
+}
+
+Test(exposure, check_events_url_with_tokens)
+{
+	char err[512];
+	/* With tokens, tcp:// (loopback too) needs the explicit opt-in. */
+	cr_expect_eq(exposure_check_events_url("tcp://127.0.0.1:5556", true,
+	                     false, err, sizeof(err)),
+	        -1);
+	cr_expect(strstr(err, "events_unauthenticated = true") != NULL, "%s",
+	        err);
+	cr_expect_eq(exposure_check_events_url("tls+tcp://127.0.0.1:5556",
+	                     true, false, err, sizeof(err)),
+	        -1);
+	cr_expect_eq(exposure_check_events_url("tcp://127.0.0.1:5556", true,
+	                     true, err, sizeof(err)),
+	        0);
+	/* The opt-in does not open the stream beyond loopback. */
+	cr_expect_eq(exposure_check_events_url("tcp://0.0.0.0:5556", true,
+	                     true, err, sizeof(err)),
+	        -1);
+	cr_expect(strstr(err, "listens only on loopback") != NULL, "%s", err);
+	cr_expect_eq(exposure_check_events_url("ipc:///tmp/clm-events.sock",
+	                     true, false, err, sizeof(err)),
+	        0);
 }

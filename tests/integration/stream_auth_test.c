@@ -1,0 +1,197 @@
+/*
+ * Who may read the stage-change stream (docs/operations.md "Securing it"):
+ * with auth tokens and no events URL configured, clmd publishes on an
+ * owner-only ipc:// socket in the data dir and not on the old tcp://
+ * default; with tokens, a tcp:// events URL needs events_unauthenticated;
+ * without tokens the default is still tcp://127.0.0.1:7451.
+ *
+ * The harness passes "--events tcp://127.0.0.1:PORT
+ * --events-unauthenticated true": these tests override both (a later flag
+ * wins; "--events ''" asks for the default).
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "cli_run.h"
+#include "harness.h"
+
+/* The events URL clmd uses without tokens (and used with them before). */
+#define OLD_DEFAULT_PORT 7451
+
+static struct clmd_proc srv;
+
+static void
+setup(void)
+{
+	memset(&srv, 0, sizeof(srv));
+}
+
+static void
+teardown(void)
+{
+	clmd_cleanup(&srv);
+	harness_fini();
+}
+
+TestSuite(stream_auth, .init = setup, .fini = teardown, .timeout = 60);
+
+static int64_t
+wall_ms(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* Whether something accepts TCP connections on 127.0.0.1:port. */
+static bool
+tcp_listening(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert(fd >= 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+		.sin_port = htons((uint16_t) port) };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bool ok = connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+/*
+ * Subscribes to url, tracks a first page view of customer as token and
+ * asserts the subscriber gets its stage/REACH event.
+ */
+static void
+expect_stage_change(const char *url, const char *token, const char *customer)
+{
+	clm_watch *w = NULL;
+	cr_assert_eq(clm_watch_open(url, "stage/", &w), CLM_OK,
+	        "clm_watch_open %s", url);
+	cr_assert_eq(clm_watch_ready(w, 20000), CLM_OK,
+	        "no connection to the event stream at %s", url);
+	clm_conn *c = NULL;
+	cr_assert_eq(
+	        clm_open(srv.url, 5000, &c), CLM_OK, "%s", clm_open_error());
+	if (token != NULL) {
+		cr_assert_eq(clm_set_token(c, token), CLM_OK);
+	}
+	Clm__V1__Touchpoint tp = CLM__V1__TOUCHPOINT__INIT;
+	tp.customer_id = (char *) customer;
+	tp.event_id = "e1";
+	tp.type = CLM__V1__TOUCHPOINT_TYPE__PAGE_VIEW;
+	tp.channel = CLM__V1__CHANNEL__DIRECT;
+	tp.occurred_at_ms = wall_ms();
+	Clm__V1__Touchpoint *ptr = &tp;
+	Clm__V1__Response *resp = NULL;
+	cr_assert_eq(clm_track(c, &ptr, 1, &resp), CLM_OK, "track: %s",
+	        clm_last_error(c));
+	cr_assert_eq(resp->track->accepted, 1);
+	clm_response_free(resp);
+	char topic[64];
+	Clm__V1__LifecycleEvent *ev = NULL;
+	cr_assert_eq(clm_watch_next(w, 20000, topic, sizeof(topic), &ev),
+	        CLM_OK, "no stage change on %s", url);
+	cr_expect_str_eq(topic, "stage/REACH");
+	cr_expect_str_eq(ev->customer_id, customer);
+	clm_event_free(ev);
+	clm_close(c);
+	clm_watch_close(w);
+}
+
+Test(stream_auth, tokens_move_the_default_to_an_owner_only_ipc_socket)
+{
+	char dir[32];
+	cr_assert_eq(harness_tmpdir(dir), 0);
+	const char *tokens = test_file(dir, "tokens", "s3cret\n");
+	const char *args[] = { "--auth-token-file", tokens, "--events", "",
+		"--log-level", "info", NULL };
+	cr_assert_eq(clmd_start(&srv, NULL, args), 0,
+	        "clmd did not start with tokens and the default events URL (log %s)",
+	        srv.log_path);
+
+	char path[PATH_MAX + 16], url[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/events.sock", srv.data_dir);
+	snprintf(url, sizeof(url), "ipc://%s", path);
+	struct stat st;
+	cr_assert_eq(stat(path, &st), 0, "no events socket at %s", path);
+	cr_expect(S_ISSOCK(st.st_mode));
+	cr_expect_eq(st.st_mode & 077, 0, "events socket mode %03o",
+	        (unsigned) (st.st_mode & 0777));
+	cr_expect(!tcp_listening(OLD_DEFAULT_PORT),
+	        "something listens on the old default 127.0.0.1:%d",
+	        OLD_DEFAULT_PORT);
+
+	/* The one-line notice says where the stream went and how to watch. */
+	char *log = harness_read_file(srv.log_path);
+	cr_assert_not_null(log);
+	char watch[PATH_MAX + 64];
+	snprintf(watch, sizeof(watch), "clm watch --events %s", url);
+	cr_expect(strstr(log, watch) != NULL, "no '%s' in the log:\n%s", watch,
+	        log);
+	free(log);
+
+	expect_stage_change(url, "s3cret", "ipc-watcher");
+	cr_assert_eq(clmd_stop(&srv), 0);
+}
+
+Test(stream_auth, tokens_and_tcp_events_need_the_opt_in)
+{
+	char dir[32];
+	cr_assert_eq(harness_tmpdir(dir), 0);
+	const char *tokens = test_file(dir, "tokens", "s3cret\n");
+	char eurl[64];
+	snprintf(
+	        eurl, sizeof(eurl), "tcp://127.0.0.1:%d", harness_free_port());
+	char listen[64];
+	snprintf(listen, sizeof(listen), "tcp://127.0.0.1:%d",
+	        harness_free_port());
+	char *out = NULL, *err = NULL;
+	const char *a1[] = { "clmd", "--data", dir, "--listen", listen,
+		"--events", eurl, "--auth-token-file", tokens, NULL };
+	cr_assert_neq(run_cmd(CLMD_BIN, a1, NULL, 10000, &out, &err), 0,
+	        "clmd started with tokens and a tcp:// stream");
+	cr_expect(strstr(err, eurl) != NULL, "%s", err);
+	cr_expect(strstr(err, "events_unauthenticated = true") != NULL, "%s",
+	        err);
+	free(out);
+	free(err);
+
+	/* The harness's own opt-in dropped: refused the same way. */
+	const char *a2[] = { "--auth-token-file", tokens,
+		"--events-unauthenticated", "false", NULL };
+	cr_assert_neq(clmd_start(&srv, NULL, a2), 0);
+	memset(&srv, 0, sizeof(srv));
+
+	/* With the opt-in it starts, and the tcp:// stream works. */
+	const char *a3[] = { "--auth-token-file", tokens,
+		"--events-unauthenticated", "true", NULL };
+	cr_assert_eq(clmd_start(&srv, NULL, a3), 0, "log %s", srv.log_path);
+	expect_stage_change(srv.events_url, "s3cret", "tcp-watcher");
+	cr_assert_eq(clmd_stop(&srv), 0);
+}
+
+Test(stream_auth, without_tokens_the_default_is_unchanged)
+{
+	cr_assert(!tcp_listening(OLD_DEFAULT_PORT),
+	        "127.0.0.1:%d is taken: cannot test the default",
+	        OLD_DEFAULT_PORT);
+	const char *args[] = { "--events", "", NULL };
+	cr_assert_eq(clmd_start(&srv, NULL, args), 0, "log %s", srv.log_path);
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/events.sock", srv.data_dir);
+	struct stat st;
+	cr_expect_neq(stat(path, &st), 0, "an events socket without tokens");
+	char url[64];
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", OLD_DEFAULT_PORT);
+	expect_stage_change(url, NULL, "tcp-default-watcher");
+	cr_assert_eq(clmd_stop(&srv), 0);
+}
