@@ -180,9 +180,9 @@ rpc_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	} else if (ev == NNG_PIPE_EV_REM_POST && rpc_conn_remove(r, id)) {
 		r->n_conns--;
 	}
-	size_t n = r->n_conns;
+	/* Under the lock, so that the gauge follows the count in order. */
+	telemetry_conn_open(r->tm, r->n_conns);
 	pthread_mutex_unlock(&r->conns_mu);
-	telemetry_conn_open(r->tm, n);
 	if (refuse) {
 		telemetry_conn_refused(r->tm);
 		nng_pipe_close(p);
