@@ -209,7 +209,7 @@ rpc_conn_sweep(rpc *r)
 		        i++) {
 			struct rpc_conn *c = &r->conns[i];
 			if (c->id != 0 && now - c->last_ms >= r->idle_ms) {
-				c->last_ms = now; /* once per sweep at most */
+				c->last_ms = now; /* not picked again soon */
 				idle[n++] = c->id;
 			}
 		}
