@@ -31,6 +31,8 @@ struct config {
 	char *log_level;
 	char *http_allowed_hosts; /* more Host names for http: "a, b" */
 	int64_t workers;          /* concurrent requests in flight */
+	int64_t max_connections;  /* rpc connections open at once */
+	int64_t idle_timeout;     /* s without a request; 0 = never */
 	int64_t max_message_bytes;
 	int64_t max_touchpoints; /* per Track */
 	int64_t max_id_bytes;

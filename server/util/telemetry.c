@@ -74,6 +74,34 @@ telemetry_init(struct telemetry *t)
 	for (int r = 0; r < TELEMETRY_REFUSED_REASONS; r++) {
 		atomic_init(&t->refused[r], 0);
 	}
+	atomic_init(&t->conn_open, 0);
+	atomic_init(&t->conn_refused, 0);
+	atomic_init(&t->conn_idle, 0);
+}
+
+void
+telemetry_conn_open(struct telemetry *t, size_t open)
+{
+	if (t != NULL) {
+		atomic_store_explicit(
+		        &t->conn_open, (uint64_t) open, memory_order_relaxed);
+	}
+}
+
+void
+telemetry_conn_refused(struct telemetry *t)
+{
+	if (t != NULL) {
+		TELEMETRY_ADD(&t->conn_refused, 1);
+	}
+}
+
+void
+telemetry_conn_idle(struct telemetry *t)
+{
+	if (t != NULL) {
+		TELEMETRY_ADD(&t->conn_idle, 1);
+	}
 }
 
 void
@@ -321,6 +349,28 @@ telemetry_refusals(FILE *f, const struct telemetry *t)
 	}
 }
 
+/*
+ * The connection series carry a listener label so that HTTP's can join
+ * them under the same names; only "rpc" is counted today.
+ */
+static void
+telemetry_connections(FILE *f, const struct telemetry *t)
+{
+	telemetry_family(f, "clm_connections", "gauge",
+	        "Connections open now, by listener.");
+	fprintf(f, "clm_connections{listener=\"rpc\"} %llu\n",
+	        (unsigned long long) TELEMETRY_GET(&t->conn_open));
+	telemetry_family(f, "clm_connections_refused_total", "counter",
+	        "Connections closed as they arrived because max_connections were open.");
+	fprintf(f, "clm_connections_refused_total{listener=\"rpc\"} %llu\n",
+	        (unsigned long long) TELEMETRY_GET(&t->conn_refused));
+	telemetry_family(f, "clm_connections_closed_idle_total", "counter",
+	        "Connections closed after idle_timeout without a request.");
+	fprintf(f,
+	        "clm_connections_closed_idle_total{listener=\"rpc\"} %llu\n",
+	        (unsigned long long) TELEMETRY_GET(&t->conn_idle));
+}
+
 int
 telemetry_format(const struct telemetry *t, const struct telemetry_gauges *g,
         telemetry_call_name_fn name, char **out)
@@ -345,6 +395,7 @@ telemetry_format(const struct telemetry *t, const struct telemetry_gauges *g,
 	fprintf(f, "clm_uptime_seconds %.3f\n", g->uptime_s);
 	telemetry_requests(f, t, name, seen);
 	telemetry_refusals(f, t);
+	telemetry_connections(f, t);
 	telemetry_gauge(f, "clm_write_queue_depth",
 	        "Write jobs waiting for the writer thread.",
 	        TELEMETRY_GET(&t->queue_depth));

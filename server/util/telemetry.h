@@ -71,6 +71,10 @@ struct telemetry {
 	_Atomic uint64_t
 	        http[TELEMETRY_HTTP_HANDLERS][TELEMETRY_HTTP_STATUSES];
 	_Atomic uint64_t refused[TELEMETRY_REFUSED_REASONS];
+	/* Request/reply connections (rpc): open now, refused, closed idle. */
+	_Atomic uint64_t conn_open;
+	_Atomic uint64_t conn_refused;
+	_Atomic uint64_t conn_idle;
 };
 
 /* telemetry_init zeroes every counter of a caller-embedded telemetry. */
@@ -91,6 +95,20 @@ void telemetry_request(
  * t NULL is a no-op.
  */
 void telemetry_refused(struct telemetry *t, enum telemetry_refused reason);
+
+/*
+ * telemetry_conn_open sets the number of request/reply connections open
+ * now (clm_connections{listener="rpc"}). Any thread; t NULL is a no-op.
+ */
+void telemetry_conn_open(struct telemetry *t, size_t open);
+
+/*
+ * telemetry_conn_refused counts one connection closed as it arrived because
+ * max_connections were open; telemetry_conn_idle one closed after
+ * idle_timeout without a request. Any thread; t NULL is a no-op.
+ */
+void telemetry_conn_refused(struct telemetry *t);
+void telemetry_conn_idle(struct telemetry *t);
 
 /* telemetry_batch counts one write transaction of `jobs` jobs. */
 void telemetry_batch(struct telemetry *t, size_t jobs);

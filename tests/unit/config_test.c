@@ -69,6 +69,8 @@ Test(config, defaults)
 	cr_assert_str_eq(c.log_level, "info");
 	cr_assert_str_eq(c.config_file, "");
 	cr_assert_eq(c.max_message_bytes, 4 * MIB);
+	cr_assert_eq(c.max_connections, 512);
+	cr_assert_eq(c.idle_timeout, 300);
 	cr_assert_eq(c.max_touchpoints, 10000);
 	cr_assert_eq(c.max_id_bytes, 128);
 	cr_assert_eq(c.max_properties, 32);

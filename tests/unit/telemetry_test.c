@@ -576,3 +576,32 @@ Test(telemetry, refusals_by_reason_zeros_included)
 	        strstr(text, "# TYPE clm_requests_refused_total counter\n"));
 	free(text);
 }
+
+Test(telemetry, connections_gauge_refusals_and_idle_closes)
+{
+	telemetry_init(&tm);
+	char *text = format(&tm, &gauges, &ex);
+	cr_expect_eq(
+	        value(&ex, "clm_connections", "listener", "rpc", NULL, NULL),
+	        0);
+	free(text);
+	telemetry_conn_open(&tm, 7);
+	telemetry_conn_refused(&tm);
+	telemetry_conn_refused(&tm);
+	telemetry_conn_idle(&tm);
+	telemetry_conn_refused(NULL); /* no-op */
+	text = format(&tm, &gauges, &ex);
+	cr_expect_eq(
+	        value(&ex, "clm_connections", "listener", "rpc", NULL, NULL),
+	        7);
+	cr_expect_eq(value(&ex, "clm_connections_refused_total", "listener",
+	                     "rpc", NULL, NULL),
+	        2);
+	cr_expect_eq(value(&ex, "clm_connections_closed_idle_total",
+	                     "listener", "rpc", NULL, NULL),
+	        1);
+	cr_expect_not_null(strstr(text, "# TYPE clm_connections gauge\n"));
+	cr_expect_not_null(strstr(
+	        text, "# TYPE clm_connections_refused_total counter\n"));
+	free(text);
+}
