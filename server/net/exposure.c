@@ -8,27 +8,20 @@
 #include <string.h>
 
 bool
-exposure_is_loopback(const char *host, size_t n)
+exposure_is_ipv4(const char *s, size_t n)
 {
-	if ((n == 9 && strncmp(host, "localhost", 9) == 0)
-	        || (n == 5 && strncmp(host, "[::1]", 5) == 0)) {
-		return true;
-	}
-	if (n < 4 || strncmp(host, "127.", 4) != 0) {
-		return false;
-	}
-	int parts = 2, digits = 0; /* "127." is the first */
+	int parts = 1, digits = 0;
 	unsigned value = 0;
-	for (size_t i = 4; i < n; i++) {
-		if (host[i] == '.') {
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '.') {
 			if (digits == 0) {
 				return false;
 			}
 			parts++;
 			digits = 0;
 			value = 0;
-		} else if (host[i] >= '0' && host[i] <= '9') {
-			value = value * 10 + (unsigned) (host[i] - '0');
+		} else if (s[i] >= '0' && s[i] <= '9') {
+			value = value * 10 + (unsigned) (s[i] - '0');
 			if (++digits > 3 || value > 255) {
 				return false;
 			}
@@ -37,6 +30,17 @@ exposure_is_loopback(const char *host, size_t n)
 		}
 	}
 	return parts == 4 && digits > 0;
+}
+
+bool
+exposure_is_loopback(const char *host, size_t n)
+{
+	if ((n == 9 && strncmp(host, "localhost", 9) == 0)
+	        || (n == 5 && strncmp(host, "[::1]", 5) == 0)) {
+		return true;
+	}
+	return n >= 4 && strncmp(host, "127.", 4) == 0
+	        && exposure_is_ipv4(host, n);
 }
 
 /*

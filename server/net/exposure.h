@@ -18,6 +18,12 @@
 bool exposure_is_loopback(const char *host, size_t n);
 
 /*
+ * exposure_is_ipv4 tells whether s[0..n) is a dotted-quad IPv4 literal:
+ * four decimal parts of 0..255, at most three digits each.
+ */
+bool exposure_is_ipv4(const char *s, size_t n);
+
+/*
  * exposure_check_url refuses URLs clmd must not listen on: unknown schemes,
  * and a non-loopback address unless the listener is guarded: tcp:// by auth
  * tokens (tokens), tls+tcp:// by tokens or required client certificates

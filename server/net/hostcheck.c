@@ -14,6 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "net/exposure.h"
+
 /* A span of a string. */
 struct hostcheck_span {
 	const char *p;
@@ -47,33 +49,6 @@ hostcheck_trim(struct hostcheck_span s)
 		s.n--;
 	}
 	return s;
-}
-
-/* Whether s is a dotted-quad IPv4 address (four parts of 0..255). */
-static bool
-hostcheck_is_ipv4(struct hostcheck_span s)
-{
-	int parts = 1, digits = 0;
-	unsigned value = 0;
-	for (size_t i = 0; i < s.n; i++) {
-		char c = s.p[i];
-		if (c == '.') {
-			if (digits == 0) {
-				return false;
-			}
-			parts++;
-			digits = 0;
-			value = 0;
-		} else if (c >= '0' && c <= '9') {
-			value = value * 10 + (unsigned) (c - '0');
-			if (++digits > 3 || value > 255) {
-				return false;
-			}
-		} else {
-			return false;
-		}
-	}
-	return parts == 4 && digits > 0;
 }
 
 /*
@@ -213,7 +188,7 @@ hostcheck_host_allowed(const struct hostcheck_names *n, const char *host)
 	        || !hostcheck_authority(hostcheck_span_of(host), &h, &port)) {
 		return false;
 	}
-	if (hostcheck_is_ipv4(h) || hostcheck_is_ipv6(h)
+	if (exposure_is_ipv4(h.p, h.n) || hostcheck_is_ipv6(h)
 	        || hostcheck_name_eq(h, hostcheck_span_of("localhost"))) {
 		return true;
 	}
