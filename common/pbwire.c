@@ -172,6 +172,31 @@ pbwire_name(const ProtobufCFieldDescriptor *fd, const uint8_t *buf,
 }
 
 /*
+ * pbwire_next with the field's descriptor in *fd: NULL for a field d does
+ * not know (skipped, as unpacking ignores it). A group end here is outside
+ * any group: MALFORMED.
+ */
+static enum pbwire_result
+pbwire_next_known(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
+        size_t len, size_t *pos, unsigned depth, struct pbwire_field *f,
+        const ProtobufCFieldDescriptor **fd)
+{
+	*fd = NULL;
+	enum pbwire_result r = pbwire_next(buf, len, pos, depth, f);
+	if (r != PBWIRE_OK) {
+		return r;
+	}
+	if (f->type == PBWIRE_GROUP_END) {
+		return PBWIRE_MALFORMED;
+	}
+	if (f->number <= UINT32_MAX) {
+		*fd = protobuf_c_message_descriptor_get_field(
+		        d, (unsigned) f->number);
+	}
+	return PBWIRE_OK;
+}
+
+/*
  * Scans the message of descriptor d in buf[0..len), at depth (0 for the
  * outermost). On PBWIRE_NUL, path holds the path below this message.
  */
@@ -183,20 +208,13 @@ pbwire_scan(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
 	while (pos < len) {
 		size_t start = pos;
 		struct pbwire_field f;
-		enum pbwire_result r = pbwire_next(buf, len, &pos, depth, &f);
+		const ProtobufCFieldDescriptor *fd;
+		enum pbwire_result r
+		        = pbwire_next_known(d, buf, len, &pos, depth, &f, &fd);
 		if (r != PBWIRE_OK) {
 			return r;
 		}
-		if (f.type == PBWIRE_GROUP_END) {
-			return PBWIRE_MALFORMED; /* outside any group */
-		}
-		if (f.type != PBWIRE_LEN || f.number > UINT32_MAX) {
-			continue;
-		}
-		const ProtobufCFieldDescriptor *fd
-		        = protobuf_c_message_descriptor_get_field(
-		                d, (unsigned) f.number);
-		if (fd == NULL) {
+		if (fd == NULL || f.type != PBWIRE_LEN) {
 			continue; /* unknown: skipped, as unpacking ignores it
 			           */
 		}
@@ -248,19 +266,12 @@ pbwire_crowded(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
 	while (pos < len) {
 		size_t start = pos;
 		struct pbwire_field f;
-		enum pbwire_result r = pbwire_next(buf, len, &pos, depth, &f);
+		const ProtobufCFieldDescriptor *fd;
+		enum pbwire_result r
+		        = pbwire_next_known(d, buf, len, &pos, depth, &f, &fd);
 		if (r != PBWIRE_OK) {
 			return r;
 		}
-		if (f.type == PBWIRE_GROUP_END) {
-			return PBWIRE_MALFORMED; /* outside any group */
-		}
-		if (f.number > UINT32_MAX) {
-			continue;
-		}
-		const ProtobufCFieldDescriptor *fd
-		        = protobuf_c_message_descriptor_get_field(
-		                d, (unsigned) f.number);
 		if (fd == NULL) {
 			continue;
 		}

@@ -170,7 +170,8 @@ flood_run(const uint8_t *buf, size_t len, struct flood fl[BUDGET_FLOODS])
 		cr_assert_eq(
 		        pthread_create(&t[i], NULL, flood_main, &fl[i]), 0);
 	}
-	for (;;) {
+	/* Sampled until every flood was answered, for at most 240 s. */
+	for (int ms = 0; ms < 240000; ms += 2) {
 		long now = proc_kb(srv.pid, "RssAnon:");
 		peak = now > peak ? now : peak;
 		int done = 0;
@@ -180,9 +181,7 @@ flood_run(const uint8_t *buf, size_t len, struct flood fl[BUDGET_FLOODS])
 		if (done == BUDGET_FLOODS) {
 			break;
 		}
-		/* A sampling interval, not a wait for anything. */
-		struct timespec ts = { 0, 2000000 };
-		nanosleep(&ts, NULL);
+		harness_sleep_ms(2); /* the sampling interval */
 	}
 	for (int i = 0; i < BUDGET_FLOODS; i++) {
 		pthread_join(t[i], NULL);
@@ -217,49 +216,6 @@ expect_still_answering(const char *token)
 	cr_assert_str_eq(resp->customer->customer_id, "after-flood");
 	clm_response_free(resp);
 	clm_close(c);
-}
-
-/*
- * The body of GET /metrics from clmd's --http on 127.0.0.1:port (malloc'd).
- * clmd starts http after the REQ socket it answered on, so connecting is
- * retried for up to 20 s.
- */
-static char *
-metrics_get(int port)
-{
-	int fd = -1;
-	for (int i = 0; i < 2000 && fd < 0; i++) {
-		fd = socket(AF_INET, SOCK_STREAM, 0);
-		cr_assert_geq(fd, 0);
-		struct sockaddr_in sa = { 0 };
-		sa.sin_family = AF_INET;
-		sa.sin_port = htons((uint16_t) port);
-		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0) {
-			close(fd);
-			fd = -1;
-			harness_sleep_ms(10); /* a retry, bounded above */
-		}
-	}
-	cr_assert_geq(fd, 0, "cannot connect to http port %d", port);
-	struct timeval tv = { 20, 0 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	char req[256];
-	int n = snprintf(req, sizeof(req),
-	        "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n",
-	        port);
-	cr_assert_eq(write(fd, req, (size_t) n), n);
-	size_t cap = 1 << 20, len = 0;
-	char *buf = malloc(cap);
-	cr_assert_not_null(buf);
-	ssize_t got;
-	while ((got = read(fd, buf + len, cap - len - 1)) > 0) {
-		len += (size_t) got;
-	}
-	cr_assert_geq(got, 0, "read: %s", strerror(errno));
-	close(fd);
-	buf[len] = '\0';
-	return buf;
 }
 
 /* 1.9 million empty touchpoints: 3.8 MB on the wire, under 4 MiB. */
@@ -314,7 +270,8 @@ Test(budget, flood_without_tokens_configured_is_refused)
 	cr_assert_lt(growth, BUDGET_GROWTH_KB,
 	        "RssAnon grew by %ld kB for %d floods", growth, BUDGET_FLOODS);
 	expect_still_answering(NULL);
-	char *metrics = metrics_get(http_port);
+	char *metrics = harness_metrics(http_port);
+	cr_assert_not_null(metrics, "no /metrics on port %d", http_port);
 	cr_assert_not_null(
 	        strstr(metrics,
 	                "\nclm_requests_refused_total{reason=\"elements\"} 4\n"),

@@ -29,22 +29,7 @@
 #define CONNCAP_MAX     8
 #define CONNCAP_WAIT_MS 30000 /* generous: a loaded machine */
 
-static struct clmd_proc srv;
-
-static void
-setup(void)
-{
-	memset(&srv, 0, sizeof(srv));
-}
-
-static void
-teardown(void)
-{
-	clmd_cleanup(&srv);
-	harness_fini();
-}
-
-TestSuite(conncap, .init = setup, .fini = teardown, .timeout = 240);
+HARNESS_SUITE(conncap, 240);
 
 struct conn {
 	nng_socket s;
@@ -121,45 +106,6 @@ conn_request(struct conn *c)
 	return true;
 }
 
-/* The body of GET /metrics from 127.0.0.1:port (malloc'd). */
-static char *
-metrics_get(int port)
-{
-	int fd = -1;
-	for (int i = 0; i < 2000 && fd < 0; i++) {
-		fd = socket(AF_INET, SOCK_STREAM, 0);
-		cr_assert_geq(fd, 0);
-		struct sockaddr_in sa = { 0 };
-		sa.sin_family = AF_INET;
-		sa.sin_port = htons((uint16_t) port);
-		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0) {
-			close(fd);
-			fd = -1;
-			harness_sleep_ms(10); /* a retry, bounded above */
-		}
-	}
-	cr_assert_geq(fd, 0, "cannot connect to http port %d", port);
-	struct timeval tv = { 20, 0 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	char req[256];
-	int n = snprintf(req, sizeof(req),
-	        "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n",
-	        port);
-	cr_assert_eq(write(fd, req, (size_t) n), n);
-	size_t cap = 1 << 20, len = 0;
-	char *buf = malloc(cap);
-	cr_assert_not_null(buf);
-	ssize_t got;
-	while ((got = read(fd, buf + len, cap - len - 1)) > 0) {
-		len += (size_t) got;
-	}
-	cr_assert_geq(got, 0, "read: %s", strerror(errno));
-	close(fd);
-	buf[len] = '\0';
-	return buf;
-}
-
 /* Waits up to CONNCAP_WAIT_MS for /metrics to hold the line `want`. */
 static void
 metrics_wait(int port, const char *want)
@@ -169,7 +115,8 @@ metrics_wait(int port, const char *want)
 	char *m = NULL;
 	for (int ms = 0; ms < CONNCAP_WAIT_MS; ms += 50) {
 		free(m);
-		m = metrics_get(port);
+		m = harness_metrics(port);
+		cr_assert_not_null(m, "no /metrics on port %d", port);
 		if (strstr(m, line) != NULL) {
 			free(m);
 			return;
@@ -190,7 +137,8 @@ metrics_wait_min(int port, const char *series, unsigned long long min)
 	snprintf(key, sizeof(key), "\n%s ", series);
 	unsigned long long v = 0;
 	for (int ms = 0; ms < CONNCAP_WAIT_MS; ms += 50) {
-		char *m = metrics_get(port);
+		char *m = harness_metrics(port);
+		cr_assert_not_null(m, "no /metrics on port %d", port);
 		const char *at = strstr(m, key);
 		v = at != NULL ? strtoull(at + strlen(key), NULL, 10) : 0;
 		free(m);
@@ -300,7 +248,8 @@ Test(conncap, idle_connection_is_closed_busy_one_is_not)
 		        requests);
 		requests++;
 		free(m);
-		m = metrics_get(port);
+		m = harness_metrics(port);
+		cr_assert_not_null(m, "no /metrics on port %d", port);
 		counted = strstr(m,
 		                  "\nclm_connections_closed_idle_total{listener=\"rpc\"} 1\n")
 		                != NULL

@@ -85,6 +85,25 @@ flow_touchpoints(clm_conn *c)
 	return n;
 }
 
+uint64_t
+flow_customer_touches(clm_conn *c, const char *id)
+{
+	Clm__V1__Response *resp = NULL;
+	clm_err e = clm_get_customer(c, id, 0, &resp);
+	if (e == CLM_NOT_FOUND) {
+		clm_response_free(resp);
+		return 0;
+	}
+	cr_assert_eq(e, CLM_OK, "get_customer '%s': %s (%s)", id,
+	        clm_errname(e), clm_last_error(c));
+	uint64_t n = 0;
+	for (size_t i = 0; i < resp->customer->n_touch_counts; i++) {
+		n += resp->customer->touch_counts[i]->count;
+	}
+	clm_response_free(resp);
+	return n;
+}
+
 clm_err
 flow_status_of(const Clm__V1__Response *r)
 {

@@ -147,6 +147,10 @@ Clm__V1__Response *flow_call(clm_conn *c, const Clm__V1__Request *req);
 /* flow_touchpoints is ServerStatus's count of stored touchpoints. */
 uint64_t flow_touchpoints(clm_conn *c);
 
+/* flow_customer_touches is GetCustomer's count of id's touchpoints (0 for
+ * an unknown customer). */
+uint64_t flow_customer_touches(clm_conn *c, const char *id);
+
 /* flow_status_of returns the status code of r (CLM_OK when it has none). */
 clm_err flow_status_of(const Clm__V1__Response *r);
 

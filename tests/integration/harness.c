@@ -17,6 +17,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -696,4 +697,49 @@ tp_batch_fini(struct tp_batch *b)
 	free(b->eid);
 	free(b->cid);
 	memset(b, 0, sizeof(*b));
+}
+
+char *
+harness_metrics(int port)
+{
+	int fd = -1;
+	for (int i = 0; i < 2000 && fd < 0; i++) {
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd < 0) {
+			return NULL;
+		}
+		struct sockaddr_in sa = { 0 };
+		sa.sin_family = AF_INET;
+		sa.sin_port = htons((uint16_t) port);
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0) {
+			close(fd);
+			fd = -1;
+			harness_sleep_ms(10); /* a retry, bounded above */
+		}
+	}
+	if (fd < 0) {
+		return NULL;
+	}
+	struct timeval tv = { 20, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	char req[256];
+	int n = snprintf(req, sizeof(req),
+	        "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n",
+	        port);
+	size_t cap = 1 << 20, len = 0;
+	char *buf = malloc(cap);
+	ssize_t got = -1;
+	if (buf != NULL && write(fd, req, (size_t) n) == n) {
+		while ((got = read(fd, buf + len, cap - len - 1)) > 0) {
+			len += (size_t) got;
+		}
+	}
+	close(fd);
+	if (got < 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[len] = '\0';
+	return buf;
 }

@@ -87,6 +87,14 @@ void harness_fini(void);
 	TestSuite(name, .init = harness_suite_setup, \
 	        .fini = harness_suite_teardown, .timeout = (timeout_s))
 
+/*
+ * harness_metrics returns the body of GET /metrics from clmd's --http on
+ * 127.0.0.1:port, malloc'd (with the response's status line and headers
+ * before it), or NULL when clmd cannot be reached. clmd starts http after
+ * its RPC listeners, so connecting is retried for up to 20 s.
+ */
+char *harness_metrics(int port);
+
 /* harness_free_port returns a TCP port free on 127.0.0.1 right now. */
 int harness_free_port(void);
 

@@ -27,22 +27,7 @@
 /* The events URL clmd uses without tokens (and used with them before). */
 #define OLD_DEFAULT_PORT 7451
 
-static struct clmd_proc srv;
-
-static void
-setup(void)
-{
-	memset(&srv, 0, sizeof(srv));
-}
-
-static void
-teardown(void)
-{
-	clmd_cleanup(&srv);
-	harness_fini();
-}
-
-TestSuite(stream_auth, .init = setup, .fini = teardown, .timeout = 60);
+HARNESS_SUITE(stream_auth, 60);
 
 static int64_t
 wall_ms(void)

@@ -162,20 +162,7 @@ customer_touches(clm_conn *c, int i)
 {
 	char id[32];
 	snprintf(id, sizeof(id), "c-%d", i);
-	Clm__V1__Response *resp = NULL;
-	clm_err e = clm_get_customer(c, id, 0, &resp);
-	if (e == CLM_NOT_FOUND) {
-		clm_response_free(resp);
-		return 0;
-	}
-	cr_assert_eq(e, CLM_OK, "get_customer '%s': %s (%s)", id,
-	        clm_errname(e), clm_last_error(c));
-	uint64_t n = 0;
-	for (size_t k = 0; k < resp->customer->n_touch_counts; k++) {
-		n += resp->customer->touch_counts[k]->count;
-	}
-	clm_response_free(resp);
-	return n;
+	return flow_customer_touches(c, id);
 }
 
 static clm_conn *

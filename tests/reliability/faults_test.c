@@ -215,26 +215,6 @@ track_ok(clm_conn *c, struct batch *b)
 	return acc;
 }
 
-/* The number of touchpoints GetCustomer counts for id (0: unknown). */
-static uint64_t
-customer_touches(clm_conn *c, const char *id)
-{
-	Clm__V1__Response *resp = NULL;
-	clm_err e = clm_get_customer(c, id, 0, &resp);
-	if (e == CLM_NOT_FOUND) {
-		clm_response_free(resp);
-		return 0;
-	}
-	cr_assert_eq(e, CLM_OK, "get_customer '%s': %s (%s)", id,
-	        clm_errname(e), clm_last_error(c));
-	uint64_t n = 0;
-	for (size_t i = 0; i < resp->customer->n_touch_counts; i++) {
-		n += resp->customer->touch_counts[i]->count;
-	}
-	clm_response_free(resp);
-	return n;
-}
-
 /* Whether the export of id lists event_id. */
 static bool
 exported(clm_conn *c, const char *id, const char *event_id)
@@ -384,7 +364,7 @@ fault_scenario(const char *fault, clm_err want)
 	cr_assert_eq(track_ok(c, &b), 1);
 	uint64_t base = flow_touchpoints(c);
 	cr_assert_eq(base, 6);
-	cr_assert_eq(customer_touches(c, "alice"), 5);
+	cr_assert_eq(flow_customer_touches(c, "alice"), 5);
 
 	/* The fault: writes fail with the mapped code, reads still work. */
 	flag_set(fault);
@@ -402,8 +382,8 @@ fault_scenario(const char *fault, clm_err want)
 		}
 		cr_assert_eq(flow_touchpoints(c), base,
 		        "refused writes are counted");
-		cr_assert_eq(customer_touches(c, "alice"), 5);
-		cr_assert_eq(customer_touches(c, "carol"), 0,
+		cr_assert_eq(flow_customer_touches(c, "alice"), 5);
+		cr_assert_eq(flow_customer_touches(c, "carol"), 0,
 		        "a refused write created a customer");
 		cr_assert(!exported(c, "alice", "r1-0"));
 		cr_assert(exported(c, "alice", "a-4"));
@@ -415,8 +395,8 @@ fault_scenario(const char *fault, clm_err want)
 		batch_make(&d, "bob", "d", 4);
 		cr_assert_eq(track_ok(c, &d), 4);
 		cr_assert_eq(flow_touchpoints(c), base + 7);
-		cr_assert_eq(customer_touches(c, "alice"), 8);
-		cr_assert_eq(customer_touches(c, "bob"), 5);
+		cr_assert_eq(flow_customer_touches(c, "alice"), 8);
+		cr_assert_eq(flow_customer_touches(c, "bob"), 5);
 		cr_assert(exported(c, "alice", "r1-2"));
 		seen = "clmd answered and kept serving";
 	} else {
@@ -446,7 +426,7 @@ fault_scenario(const char *fault, clm_err want)
 		cr_assert_eq(track_ok(c, &r1), 0);
 		cr_assert_eq(track_ok(c, &d), 0);
 	}
-	cr_assert_eq(customer_touches(c, "carol"), 0);
+	cr_assert_eq(flow_customer_touches(c, "carol"), 0);
 	cr_assert_eq(track_ok(c, &r2), 2,
 	        "an event refused under the fault was stored");
 	batch_make(&e, "dave", "e", 2);
