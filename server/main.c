@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "calls/auth.h"
@@ -117,6 +118,15 @@ int
 main(int argc, char **argv)
 {
 	main_keep_std_fds();
+	/*
+	 * No file or socket clmd makes is ever writable by its group or open
+	 * to others, whatever umask it was started with. The kernel applies
+	 * the umask when bind() creates an ipc:// socket, before nng narrows
+	 * it to 0600, so this also closes that moment to the data dir's group
+	 * (connecting needs write permission on the socket). Set before any
+	 * thread exists: the umask is per process.
+	 */
+	umask(umask(0) | 027);
 	/*
 	 * Large blocks (arena chunks of big batches) come from mmap and go
 	 * back to the system when freed: glibc would otherwise raise this

@@ -9,8 +9,11 @@
  * --events-unauthenticated true": these tests override both (a later flag
  * wins; "--events ''" asks for the default).
  */
+#define _GNU_SOURCE /* setgroups */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,6 +22,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli_run.h"
@@ -125,6 +130,90 @@ Test(stream_auth, tokens_move_the_default_to_an_owner_only_ipc_socket)
 	free(log);
 
 	expect_stage_change(url, "s3cret", "ipc-watcher");
+	cr_assert_eq(clmd_stop(&srv), 0);
+}
+
+/*
+ * The Umask: line of /proc/PID/status as a number, or -1 when there is
+ * none.
+ */
+static long
+proc_umask(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+	char *status = harness_read_file(path);
+	cr_assert_not_null(status, "cannot read %s", path);
+	const char *line = strstr(status, "\nUmask:");
+	long mask = line != NULL ? strtol(line + 7, NULL, 8) : -1;
+	free(status);
+	return mask;
+}
+
+/*
+ * connect() to the ipc socket at path from a child running as nobody
+ * (65534); returns the child's errno, 0 when it connected.
+ */
+static int
+connect_as_nobody(const char *path)
+{
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		if (setgroups(0, NULL) != 0 || setgid(65534) != 0
+		        || setuid(65534) != 0) {
+			_exit(100);
+		}
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		if (strlen(path) >= sizeof(sa.sun_path)) {
+			_exit(ENAMETOOLONG);
+		}
+		memcpy(sa.sun_path, path, strlen(path) + 1);
+		int rc = connect(fd, (struct sockaddr *) &sa, sizeof(sa));
+		_exit(rc == 0 ? 0 : errno);
+	}
+	int status = 0;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status));
+	cr_assert_neq(WEXITSTATUS(status), 100, "cannot become nobody");
+	return WEXITSTATUS(status);
+}
+
+/*
+ * Another local user cannot subscribe, even with every directory on the
+ * way open to it: the socket itself is 0600. And the umask clmd runs with
+ * keeps group and others out of the moment between bind() and nng's
+ * chmod, whatever umask it was started with.
+ */
+Test(stream_auth, another_user_cannot_connect_to_the_events_socket)
+{
+	if (geteuid() != 0) {
+		cr_skip_test("needs root to run a child as another user");
+	}
+	char dir[32];
+	cr_assert_eq(harness_tmpdir(dir), 0);
+	const char *tokens = test_file(dir, "tokens", "s3cret\n");
+	const char *args[]
+	        = { "--auth-token-file", tokens, "--events", "", NULL };
+	mode_t old = umask(0);
+	int started = clmd_start(&srv, NULL, args);
+	umask(old);
+	cr_assert_eq(started, 0, "clmd did not start (log %s)", srv.log_path);
+	long mask = proc_umask(srv.pid);
+	cr_expect(mask >= 0 && (mask & 027) == 027,
+	        "clmd runs with umask %03lo, want group write and others masked",
+	        mask);
+
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/events.sock", srv.data_dir);
+	cr_assert_eq(chmod(srv.base_dir, 0755), 0);
+	cr_assert_eq(chmod(srv.data_dir, 0755), 0);
+	int e = connect_as_nobody(path);
+	cr_expect_eq(e, EACCES, "nobody's connect to %s: %s", path,
+	        e == 0 ? "it connected" : strerror(e));
+	cr_assert_eq(chmod(srv.data_dir, 0750), 0);
+	cr_assert_eq(chmod(srv.base_dir, 0700), 0);
 	cr_assert_eq(clmd_stop(&srv), 0);
 }
 
