@@ -30,7 +30,6 @@
  * none is left.
  */
 #include "net/httpd.h"
-#include "net/httpd_msg.h"
 
 #include <nng/nng.h>
 #include <pthread.h>
@@ -39,6 +38,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "net/httpd_msg.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/telemetry.h"
