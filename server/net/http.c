@@ -325,7 +325,7 @@ http_route_find(
         const char *path, size_t path_len, const char *method, bool *bad)
 {
 	*bad = false;
-	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	bool head = strcmp(method, "HEAD") == 0;
 	for (size_t i = 0; i < HTTP_N_ROUTES; i++) {
 		const struct http_route *r = &http_routes[i];
 		size_t n = strcmp(r->path, "/") == 0 ? 0 : strlen(r->path);
@@ -337,7 +337,8 @@ http_route_find(
 		                || (path_len > n + 1 && !r->tree))) {
 			continue;
 		}
-		if (get) {
+		if (strcmp(method, r->method) == 0
+		        || (head && strcmp(r->method, "GET") == 0)) {
 			return r;
 		}
 		*bad = true;
