@@ -29,10 +29,13 @@ struct config {
 	char *tls_cert_file; /* PEM: certificate chain and key, for tls+tcp */
 	char *tls_ca_file;   /* PEM: CA of client certificates ("" = none) */
 	char *log_level;
-	char *http_allowed_hosts; /* more Host names for http: "a, b" */
-	int64_t workers;          /* concurrent requests in flight */
-	int64_t max_connections;  /* rpc connections open at once */
-	int64_t idle_timeout;     /* s without a request; 0 = never */
+	char *http_allowed_hosts;     /* more Host names for http: "a, b" */
+	int64_t workers;              /* concurrent requests in flight */
+	int64_t max_connections;      /* rpc connections open at once */
+	int64_t idle_timeout;         /* s without a request; 0 = never */
+	int64_t http_max_connections; /* http connections open at once */
+	int64_t http_request_timeout; /* s for a whole http request */
+	int64_t http_idle_timeout;    /* s between http requests; 0 = never */
 	int64_t max_message_bytes;
 	int64_t max_touchpoints; /* per Track */
 	int64_t max_id_bytes;

@@ -2,14 +2,12 @@
  * http: the dashboard server (http.h): its lifecycle, the routes, the
  * Host and origin checks (hostcheck.h), the bearer-token check and the
  * exposure rule, the page and Prometheus /metrics. The /api endpoints are
- * in http_api.c.
+ * in http_api.c; reading requests and writing replies, with the
+ * connection cap and the timeouts, is httpd.c's.
  */
 #include "net/http.h"
 
-#include <nng/nng.h>
-#include <nng/supplemental/http/http.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +20,16 @@
 #include "net/exposure.h"
 #include "net/hostcheck.h"
 #include "net/http_internal.h"
+#include "net/httpd.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/telemetry.h"
 
 /* Requests served at once; each holds an LMDB reader slot while it runs. */
 #define HTTP_SLOTS 4
+/* The largest request head and body httpd reads (431 and 413 past them). */
+#define HTTP_MAX_HEAD (16 * 1024)
+#define HTTP_MAX_BODY (1024 * 1024)
 
 static const char http_prometheus[]
         = "text/plain; version=0.0.4; charset=utf-8";
@@ -38,9 +40,10 @@ static const char http_csp[]
         = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /*
- * A route: nng answers 404 for an unknown path and 405 for another method
- * (HEAD is served as GET) before any handler runs. Every route, whatever
- * its method, passes http_admit first.
+ * A route: http_route_find answers 404 for an unknown path and 405 for
+ * another method (HEAD is served as GET) before any handler runs, as
+ * nng's HTTP server did. Every route, whatever its method, passes
+ * http_admit first.
  */
 struct http_route {
 	const char *path;
@@ -59,76 +62,24 @@ static const struct http_route http_routes[] = {
 };
 #define HTTP_N_ROUTES (sizeof(http_routes) / sizeof(http_routes[0]))
 
-/* What a handler's nng data points to. */
-struct http_binding {
-	http *h;
-	const struct http_route *route;
-};
-
 /*
- * The server state. nng may call a handler, and frees handlers (calling
- * http_binding_free), on its own threads and possibly after http_close
- * returned, so the struct is reference-counted: one reference for the
- * owner and one per handler nng holds. Everything a handler touches
- * besides this struct (store, writer, telemetry) is used only between
- * http_enter and http_leave, which http_close waits out.
+ * The server state. Handlers run on httpd's connections (nng threads),
+ * several at once; httpd_close waits for every one of them, so http_close
+ * may free what they use once it returned.
  */
 struct http {
 	struct server *srv;
 	struct telemetry *tm;
 	struct telemetry own_tm; /* when the server has no counters */
-	nng_http_server *server;
-	atomic_int refs;
+	httpd *d;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool closing; /* guarded by mu */
-	int active;   /* handlers between enter and leave; guarded by mu */
-	struct http_binding bindings[HTTP_N_ROUTES];
+	pthread_cond_t cv; /* a slot was given back; guarded by mu */
 	struct http_slot slots[HTTP_SLOTS];
 	char listen[128];             /* the HOST:PORT served */
 	struct hostcheck_names names; /* listen and http_allowed_hosts */
 };
 
-static void
-http_unref(http *h)
-{
-	if (atomic_fetch_sub(&h->refs, 1) == 1) {
-		pthread_cond_destroy(&h->cv);
-		pthread_mutex_destroy(&h->mu);
-		free(h);
-	}
-}
-
-static void
-http_binding_free(void *arg)
-{
-	struct http_binding *b = arg;
-	http_unref(b->h);
-}
-
-/* Enters a handler; false when closing (then touch nothing but h). */
-static bool
-http_enter(http *h)
-{
-	pthread_mutex_lock(&h->mu);
-	bool ok = !h->closing;
-	if (ok) {
-		h->active++;
-	}
-	pthread_mutex_unlock(&h->mu);
-	return ok;
-}
-
-static void
-http_leave(http *h)
-{
-	pthread_mutex_lock(&h->mu);
-	h->active--;
-	pthread_cond_broadcast(&h->cv);
-	pthread_mutex_unlock(&h->mu);
-}
-
-/* Takes a free slot, waiting for one; only between enter and leave. */
+/* Takes a free slot, waiting for one. */
 static struct http_slot *
 http_slot_take(http *h)
 {
@@ -209,9 +160,9 @@ http_prometheus_text(http *h, struct http_slot *s, const char *token,
  * into a, or NULL when there is none.
  */
 static const char *
-http_bearer(nng_http_req *req, arena *a)
+http_bearer(const struct httpd_req *req, arena *a)
 {
-	const char *v = nng_http_req_get_header(req, "Authorization");
+	const char *v = httpd_req_header(req, "Authorization");
 	if (v == NULL) {
 		return NULL;
 	}
@@ -257,15 +208,14 @@ http_refuse(struct http_reply *rep, int status, const char *msg)
  * from cross-origin writes in clm_http_requests_total.
  */
 static bool
-http_admit(http *h, nng_http_req *req, struct http_reply *rep)
+http_admit(http *h, const struct httpd_req *req, struct http_reply *rep)
 {
-	const char *version = nng_http_req_get_version(req);
 	struct hostcheck_req r = {
-		.method = nng_http_req_get_method(req),
-		.http10 = version != NULL && strcmp(version, "HTTP/1.0") == 0,
-		.host = nng_http_req_get_header(req, "Host"),
-		.origin = nng_http_req_get_header(req, "Origin"),
-		.fetch_site = nng_http_req_get_header(req, "Sec-Fetch-Site"),
+		.method = req->method,
+		.http10 = req->http10,
+		.host = httpd_req_header(req, "Host"),
+		.origin = httpd_req_header(req, "Origin"),
+		.fetch_site = httpd_req_header(req, "Sec-Fetch-Site"),
 	};
 	switch (hostcheck_request(&h->names, &r)) {
 	case HOSTCHECK_OK:
@@ -290,7 +240,7 @@ http_admit(http *h, nng_http_req *req, struct http_reply *rep)
 
 /* Serves one request of route r into rep. */
 static void
-http_serve(http *h, const struct http_route *r, nng_http_req *req,
+http_serve(http *h, const struct http_route *r, const struct httpd_req *req,
         struct http_reply *rep)
 {
 	if (r->kind == TELEMETRY_HTTP_PAGE) {
@@ -302,7 +252,7 @@ http_serve(http *h, const struct http_route *r, nng_http_req *req,
 		return;
 	}
 	struct http_slot *s = http_slot_take(h);
-	const char *uri = nng_http_req_get_uri(req);
+	const char *uri = req->target;
 	const char *token = http_bearer(req, &s->arena);
 	if (h->srv->auth != NULL
 	        && (token == NULL
@@ -336,73 +286,110 @@ http_serve(http *h, const struct http_route *r, nng_http_req *req,
 	http_slot_give(h, s);
 }
 
-/* Hands rep to nng as the response of aio. */
+/* The headers every reply gets, then the page's, a 401's and a 405's. */
 static void
-http_respond(nng_aio *aio, struct http_reply *rep)
+http_respond(struct http_reply *rep, struct httpd_res *res)
 {
-	nng_http_res *res = NULL;
-	int rv = nng_http_res_alloc(&res);
-	if (rv == 0) {
-		nng_http_res_set_status(res, (uint16_t) rep->status);
-		rv = nng_http_res_set_header(res, "Content-Type", rep->type);
+	res->status = rep->status;
+	struct httpd_header *hd = res->headers;
+	size_t n = 0;
+	hd[n++] = (struct httpd_header) { "Content-Type", rep->type };
+	hd[n++] = (struct httpd_header) { "Cache-Control", "no-store" };
+	hd[n++] = (struct httpd_header) { "X-Content-Type-Options",
+		"nosniff" };
+	if (rep->type == http_html) {
+		hd[n++] = (struct httpd_header) { "Content-Security-Policy",
+			http_csp };
 	}
-	/* nng 1.5 has no reason phrase for 421 ("Unknown HTTP Status"). */
-	if (rv == 0 && rep->status == 421) {
-		rv = nng_http_res_set_reason(res, "Misdirected Request");
+	if (rep->challenge) {
+		hd[n++] = (struct httpd_header) { "WWW-Authenticate",
+			"Bearer realm=\"clmd\"" };
 	}
-	if (rv == 0) {
-		rv = nng_http_res_set_header(res, "Cache-Control", "no-store");
+	if (rep->allow) {
+		hd[n++] = (struct httpd_header) { "Allow", "GET, HEAD" };
 	}
-	if (rv == 0) {
-		rv = nng_http_res_set_header(
-		        res, "X-Content-Type-Options", "nosniff");
-	}
-	if (rv == 0 && rep->type == http_html) {
-		rv = nng_http_res_set_header(
-		        res, "Content-Security-Policy", http_csp);
-	}
-	if (rv == 0 && rep->challenge) {
-		rv = nng_http_res_set_header(
-		        res, "WWW-Authenticate", "Bearer realm=\"clmd\"");
-	}
-	if (rv == 0) {
-		rv = nng_http_res_copy_data(res, rep->body, rep->len);
-	}
-	if (!rep->is_static) {
-		free(rep->body);
-	}
-	if (rv != 0) {
-		if (res != NULL) {
-			nng_http_res_free(res);
-		}
-		nng_aio_finish(aio, rv);
-		return;
-	}
-	nng_aio_set_output(aio, 0, res);
-	nng_aio_finish(aio, 0);
+	res->n_headers = n;
+	res->body = rep->body;
+	res->len = rep->len;
+	res->body_free = !rep->is_static;
 }
 
-/* The callback of every handler (nng threads). */
-static void
-http_cb(nng_aio *aio)
+/*
+ * The route of path (path_len bytes, maybe with NUL bytes) for method, as
+ * nng's server matched them: the route's path, then the end, or a '/'
+ * that ends the path or starts a tree route's rest. NULL when none; *bad
+ * then tells whether a route has the path but not the method (405).
+ */
+static const struct http_route *
+http_route_find(
+        const char *path, size_t path_len, const char *method, bool *bad)
 {
-	nng_http_req *req = nng_aio_get_input(aio, 0);
-	nng_http_handler *hh = nng_aio_get_input(aio, 1);
-	struct http_binding *b = nng_http_handler_get_data(hh);
-	http *h = b->h;
+	*bad = false;
+	bool head = strcmp(method, "HEAD") == 0;
+	for (size_t i = 0; i < HTTP_N_ROUTES; i++) {
+		const struct http_route *r = &http_routes[i];
+		size_t n = strcmp(r->path, "/") == 0 ? 0 : strlen(r->path);
+		if (path_len < n || memcmp(path, r->path, n) != 0) {
+			continue;
+		}
+		if (path_len > n
+		        && (path[n] != '/'
+		                || (path_len > n + 1 && !r->tree))) {
+			continue;
+		}
+		if (strcmp(method, r->method) == 0
+		        || (head && strcmp(r->method, "GET") == 0)) {
+			return r;
+		}
+		*bad = true;
+	}
+	return NULL;
+}
+
+/* httpd's handler: every request (nng threads). */
+static void
+http_handle(void *arg, const struct httpd_req *req, struct httpd_res *res)
+{
+	http *h = arg;
 	struct http_reply rep = { .status = 500, .type = http_json };
-	if (!http_enter(h)) {
-		http_error(&rep, 503, CLM_UNAVAILABLE, "",
-		        "the server is stopping");
-		http_respond(aio, &rep);
-		return;
+	bool bad_method;
+	const struct http_route *r = http_route_find(
+	        req->path, req->path_len, req->method, &bad_method);
+	if (r == NULL && bad_method) {
+		http_error(&rep, 405, CLM_UNIMPLEMENTED, "",
+		        "method '%s' not allowed: use GET or HEAD",
+		        req->method);
+		rep.allow = true;
+	} else if (r == NULL && memchr(req->path, '\0', req->path_len)) {
+		http_error(&rep, 400, CLM_INVALID_ARGUMENT, "",
+		        "the path must not contain NUL (%%00)");
+	} else if (r == NULL) {
+		http_error(&rep, 404, CLM_NOT_FOUND, "", "not found");
+	} else {
+		if (http_admit(h, req, &rep)) {
+			http_serve(h, r, req, &rep);
+		}
+		telemetry_http(h->tm, r->kind, rep.status);
 	}
-	if (http_admit(h, req, &rep)) {
-		http_serve(h, b->route, req, &rep);
+	http_respond(&rep, res);
+}
+
+/* httpd's own refusals, as http_error JSON like every other error. */
+static void
+http_refusal(void *arg, int status, const char *msg, struct httpd_res *res)
+{
+	(void) arg;
+	clm_err code = CLM_INVALID_ARGUMENT;
+	if (status == 408) {
+		code = CLM_DEADLINE_EXCEEDED;
+	} else if (status == 413 || status == 431) {
+		code = CLM_RESOURCE_EXHAUSTED;
+	} else if (status == 503) {
+		code = CLM_UNAVAILABLE;
 	}
-	telemetry_http(h->tm, b->route->kind, rep.status);
-	http_respond(aio, &rep);
-	http_leave(h);
+	struct http_reply rep = { .status = 500, .type = http_json };
+	http_error(&rep, status, code, "", "%s", msg);
+	http_respond(&rep, res);
 }
 
 /* ---- open and close ---- */
@@ -464,42 +451,6 @@ http_parse_addr(const char *addr, bool tokens, char *hostport, size_t hlen,
 	return 0;
 }
 
-static int
-http_add_route(http *h, size_t i)
-{
-	const struct http_route *r = &http_routes[i];
-	nng_http_handler *hh;
-	int rv = nng_http_handler_alloc(&hh, r->path, http_cb);
-	if (rv != 0) {
-		return rv;
-	}
-	h->bindings[i].h = h;
-	h->bindings[i].route = r;
-	rv = nng_http_handler_set_method(hh, r->method);
-	/* A GET carries no body: refuse one rather than read it. */
-	if (rv == 0) {
-		rv = nng_http_handler_collect_body(hh, true, 0);
-	}
-	if (rv == 0 && r->tree) {
-		rv = nng_http_handler_set_tree(hh);
-	}
-	if (rv == 0) {
-		atomic_fetch_add(&h->refs, 1);
-		rv = nng_http_handler_set_data(
-		        hh, &h->bindings[i], http_binding_free);
-		if (rv != 0) {
-			atomic_fetch_sub(&h->refs, 1);
-		}
-	}
-	if (rv == 0) {
-		rv = nng_http_server_add_handler(h->server, hh);
-	}
-	if (rv != 0) {
-		nng_http_handler_free(hh); /* drops our reference, if set */
-	}
-	return rv;
-}
-
 int
 http_check_addr(const char *addr, bool tokens, char *err, size_t errlen)
 {
@@ -532,7 +483,6 @@ http_open(struct server *srv, const char *addr, http **out, char *err,
 	h->names.listen = h->listen;
 	h->names.allowed
 	        = srv->cfg != NULL ? srv->cfg->http_allowed_hosts : NULL;
-	atomic_init(&h->refs, 1);
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_cond_init(&h->cv, NULL);
 	h->tm = srv->tm;
@@ -554,25 +504,28 @@ http_open(struct server *srv, const char *addr, http **out, char *err,
 		}
 		s->dr.reader = s->reader;
 	}
-	char url[160];
-	snprintf(url, sizeof(url), "http://%s", hostport);
-	nng_url *u;
-	int rv = nng_url_parse(&u, url);
-	if (rv == 0) {
-		rv = nng_http_server_hold(&h->server, u);
-		nng_url_free(u);
-	}
-	for (size_t i = 0; rv == 0 && i < HTTP_N_ROUTES; i++) {
-		rv = http_add_route(h, i);
-	}
-	if (rv == 0) {
-		rv = nng_http_server_start(h->server);
-	}
-	if (rv != 0) {
+	const struct config *cfg = srv->cfg;
+	struct httpd_conf hc = {
+		.addr = hostport,
+		.max_conns
+		= cfg != NULL ? (size_t) cfg->http_max_connections : 128,
+		.max_head = HTTP_MAX_HEAD,
+		.max_body = HTTP_MAX_BODY,
+		.request_ms
+		= (cfg != NULL ? cfg->http_request_timeout : 10) * 1000,
+		.idle_ms = (cfg != NULL ? cfg->http_idle_timeout : 60) * 1000,
+		.handle = http_handle,
+		.error = http_refusal,
+		.arg = h,
+		.tm = h->tm,
+	};
+	char why[128];
+	clm_err e = httpd_open(&hc, &h->d, why, sizeof(why));
+	if (e != CLM_OK) {
 		snprintf(err, errlen, "cannot serve http on '%s': %s", addr,
-		        nng_strerror(rv));
+		        why);
 		http_close(h);
-		return CLM_UNAVAILABLE;
+		return e;
 	}
 	log_info("dashboard and /metrics on http://%s/", hostport);
 	*out = h;
@@ -585,22 +538,14 @@ http_close(http *h)
 	if (h == NULL) {
 		return;
 	}
-	if (h->server != NULL) {
-		nng_http_server_stop(h->server);
-		nng_http_server_release(h->server);
-		h->server = NULL;
-	}
-	/* Wait out the handlers still running; later ones answer 503. */
-	pthread_mutex_lock(&h->mu);
-	h->closing = true;
-	while (h->active > 0) {
-		pthread_cond_wait(&h->cv, &h->mu);
-	}
-	pthread_mutex_unlock(&h->mu);
+	/* Every handler has returned once httpd_close does. */
+	httpd_close(h->d);
 	for (int i = 0; i < HTTP_SLOTS; i++) {
 		store_reader_free(h->slots[i].reader);
 		h->slots[i].reader = NULL;
 		arena_fini(&h->slots[i].arena);
 	}
-	http_unref(h);
+	pthread_cond_destroy(&h->cv);
+	pthread_mutex_destroy(&h->mu);
+	free(h);
 }

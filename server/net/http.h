@@ -1,7 +1,8 @@
 /*
  * http: the dashboard and the Prometheus endpoint of `--http ADDR`
- * (docs/operations.md "Dashboard and monitoring"), served by nng's HTTP
- * server.
+ * (docs/operations.md "Dashboard and monitoring"), served by httpd.h (a
+ * connection cap, bounded requests and timeouts: http_max_connections,
+ * http_request_timeout, http_idle_timeout).
  *
  *   /                      the dashboard page (dashboard.h), no data in it
  *   /api/status            StatusReply
@@ -23,8 +24,9 @@
  * TOKEN`. Before that, every route answers only this server's Host names
  * and refuses writes from other origins' pages (hostcheck.h).
  *
- * Handlers run on nng's threads, a few at a time (each takes one of a small
- * pool of readers and arenas); they never wait for the writer.
+ * Handlers run on httpd's connections (nng threads), a few at a time (each
+ * takes one of a small pool of readers and arenas); they never wait for the
+ * writer.
  */
 #ifndef CLM_HTTP_H
 #define CLM_HTTP_H

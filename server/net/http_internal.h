@@ -4,8 +4,8 @@
  * http_api.c: JSON replies, query parameters and the /api endpoints).
  * Not for other modules: they use http.h. Nothing here includes nng.h.
  *
- * Every function below runs on an nng handler thread between http_enter
- * and http_leave, holding the slot it is given.
+ * Every function below runs in httpd's handler (an nng thread), holding
+ * the slot it is given.
  */
 #ifndef CLM_HTTP_INTERNAL_H
 #define CLM_HTTP_INTERNAL_H
@@ -39,6 +39,7 @@ struct http_reply {
 	size_t len;
 	bool is_static; /* body points to static memory */
 	bool challenge; /* 401: add WWW-Authenticate */
+	bool allow;     /* 405: add Allow */
 };
 
 /*

@@ -181,10 +181,10 @@ rpc_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 		r->n_conns--;
 	}
 	/* Under the lock, so that the gauge follows the count in order. */
-	telemetry_conn_open(r->tm, r->n_conns);
+	telemetry_conn_open(r->tm, TELEMETRY_LISTENER_RPC, r->n_conns);
 	pthread_mutex_unlock(&r->conns_mu);
 	if (refuse) {
-		telemetry_conn_refused(r->tm);
+		telemetry_conn_refused(r->tm, TELEMETRY_LISTENER_RPC);
 		nng_pipe_close(p);
 	}
 }
@@ -218,7 +218,8 @@ rpc_conn_sweep(rpc *r)
 			nng_pipe p = NNG_PIPE_INITIALIZER;
 			p.id = idle[i];
 			if (nng_pipe_close(p) == 0) {
-				telemetry_conn_idle(r->tm);
+				telemetry_conn_idle(
+				        r->tm, TELEMETRY_LISTENER_RPC);
 			}
 		}
 		if (n < RPC_SWEEP_BATCH) {
@@ -599,25 +600,26 @@ rpc_watchdog_main(void *arg)
 }
 
 /*
- * Each connection holds a file descriptor; so do LMDB, the listeners, the
- * HTTP server and its clients, the event stream and the logs, for which
- * RPC_FD_HEADROOM is a generous allowance. Past the process's limit,
- * accept fails and new clients hang instead of being refused: warn.
+ * Each connection holds a file descriptor, HTTP's (http_max_connections,
+ * when http is on) too; so do LMDB, the listeners, the event stream and
+ * the logs, for which RPC_FD_HEADROOM is a generous allowance. Past the
+ * process's limit, accept fails and new clients hang instead of being
+ * refused: warn.
  */
 #define RPC_FD_HEADROOM 64
 
 static void
-rpc_check_fd_limit(size_t max_conns)
+rpc_check_fd_limit(size_t max_conns, size_t http_conns)
 {
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0
 	        || rl.rlim_cur == RLIM_INFINITY) {
 		return;
 	}
-	if ((rlim_t) max_conns + RPC_FD_HEADROOM > rl.rlim_cur) {
+	if ((rlim_t) max_conns + http_conns + RPC_FD_HEADROOM > rl.rlim_cur) {
 		log_warn(
-		        "max_connections %zu plus %d for the rest exceeds the open file limit %llu: raise it (LimitNOFILE=, ulimit -n) or lower max_connections",
-		        max_conns, RPC_FD_HEADROOM,
+		        "max_connections %zu and http_max_connections %zu plus %d for the rest exceeds the open file limit %llu: raise it (LimitNOFILE=, ulimit -n) or lower them",
+		        max_conns, http_conns, RPC_FD_HEADROOM,
 		        (unsigned long long) rl.rlim_cur);
 	}
 }
@@ -650,7 +652,8 @@ rpc_open(struct server *srv, rpc **out, char *err, size_t errlen)
 		free(r);
 		return CLM_RESOURCE_EXHAUSTED;
 	}
-	rpc_check_fd_limit(r->max_conns);
+	rpc_check_fd_limit(r->max_conns,
+	        cfg->http[0] != '\0' ? (size_t) cfg->http_max_connections : 0);
 	int rv = nng_rep0_open(&r->sock);
 	if (rv != 0) {
 		snprintf(err, errlen, "cannot open socket: %s",

@@ -74,33 +74,54 @@ telemetry_init(struct telemetry *t)
 	for (int r = 0; r < TELEMETRY_REFUSED_REASONS; r++) {
 		atomic_init(&t->refused[r], 0);
 	}
-	atomic_init(&t->conn_open, 0);
-	atomic_init(&t->conn_refused, 0);
-	atomic_init(&t->conn_idle, 0);
+	for (int l = 0; l < TELEMETRY_LISTENERS; l++) {
+		atomic_init(&t->conn_open[l], 0);
+		atomic_init(&t->conn_refused[l], 0);
+		atomic_init(&t->conn_idle[l], 0);
+	}
+	for (int r = 0; r < TELEMETRY_HTTP_REFUSALS; r++) {
+		atomic_init(&t->http_refused[r], 0);
+	}
+}
+
+static bool
+telemetry_listener_ok(const struct telemetry *t, enum telemetry_listener l)
+{
+	return t != NULL && (int) l >= 0 && l < TELEMETRY_LISTENERS;
 }
 
 void
-telemetry_conn_open(struct telemetry *t, size_t open)
+telemetry_conn_open(
+        struct telemetry *t, enum telemetry_listener listener, size_t open)
 {
-	if (t != NULL) {
-		atomic_store_explicit(
-		        &t->conn_open, (uint64_t) open, memory_order_relaxed);
+	if (telemetry_listener_ok(t, listener)) {
+		atomic_store_explicit(&t->conn_open[listener], (uint64_t) open,
+		        memory_order_relaxed);
 	}
 }
 
 void
-telemetry_conn_refused(struct telemetry *t)
+telemetry_conn_refused(struct telemetry *t, enum telemetry_listener listener)
 {
-	if (t != NULL) {
-		TELEMETRY_ADD(&t->conn_refused, 1);
+	if (telemetry_listener_ok(t, listener)) {
+		TELEMETRY_ADD(&t->conn_refused[listener], 1);
 	}
 }
 
 void
-telemetry_conn_idle(struct telemetry *t)
+telemetry_conn_idle(struct telemetry *t, enum telemetry_listener listener)
 {
-	if (t != NULL) {
-		TELEMETRY_ADD(&t->conn_idle, 1);
+	if (telemetry_listener_ok(t, listener)) {
+		TELEMETRY_ADD(&t->conn_idle[listener], 1);
+	}
+}
+
+void
+telemetry_http_refused(struct telemetry *t, enum telemetry_http_refused reason)
+{
+	if (t != NULL && (int) reason >= 0
+	        && reason < TELEMETRY_HTTP_REFUSALS) {
+		TELEMETRY_ADD(&t->http_refused[reason], 1);
 	}
 }
 
@@ -349,26 +370,57 @@ telemetry_refusals(FILE *f, const struct telemetry *t)
 	}
 }
 
-/*
- * The connection series carry a listener label so that HTTP's can join
- * them under the same names; only "rpc" is counted today.
- */
+/* The listener label of each enum telemetry_listener. */
+static const char *const telemetry_listener_name[] = {
+	[TELEMETRY_LISTENER_RPC] = "rpc",
+	[TELEMETRY_LISTENER_HTTP] = "http",
+};
+
+/* The reason label of each enum telemetry_http_refused. */
+static const char *const telemetry_http_refused_reason[] = {
+	[TELEMETRY_HTTP_TIMEOUT] = "timeout",
+	[TELEMETRY_HTTP_HEAD_SIZE] = "head_too_large",
+	[TELEMETRY_HTTP_BODY_SIZE] = "body_too_large",
+	[TELEMETRY_HTTP_MALFORMED] = "malformed",
+};
+
+/* The connection series, one sample per listener, zeros included. */
 static void
 telemetry_connections(FILE *f, const struct telemetry *t)
 {
 	telemetry_family(f, "clm_connections", "gauge",
 	        "Connections open now, by listener.");
-	fprintf(f, "clm_connections{listener=\"rpc\"} %llu\n",
-	        (unsigned long long) TELEMETRY_GET(&t->conn_open));
+	for (int l = 0; l < TELEMETRY_LISTENERS; l++) {
+		fprintf(f, "clm_connections{listener=\"%s\"} %llu\n",
+		        telemetry_listener_name[l],
+		        (unsigned long long) TELEMETRY_GET(&t->conn_open[l]));
+	}
 	telemetry_family(f, "clm_connections_refused_total", "counter",
-	        "Connections closed as they arrived because max_connections were open.");
-	fprintf(f, "clm_connections_refused_total{listener=\"rpc\"} %llu\n",
-	        (unsigned long long) TELEMETRY_GET(&t->conn_refused));
+	        "Connections refused as they arrived because max_connections (rpc) or http_max_connections (http) were open.");
+	for (int l = 0; l < TELEMETRY_LISTENERS; l++) {
+		fprintf(f,
+		        "clm_connections_refused_total{listener=\"%s\"} %llu\n",
+		        telemetry_listener_name[l],
+		        (unsigned long long) TELEMETRY_GET(
+		                &t->conn_refused[l]));
+	}
 	telemetry_family(f, "clm_connections_closed_idle_total", "counter",
-	        "Connections closed after idle_timeout without a request.");
-	fprintf(f,
-	        "clm_connections_closed_idle_total{listener=\"rpc\"} %llu\n",
-	        (unsigned long long) TELEMETRY_GET(&t->conn_idle));
+	        "Connections closed after idle_timeout (rpc) or http_idle_timeout (http) without a request.");
+	for (int l = 0; l < TELEMETRY_LISTENERS; l++) {
+		fprintf(f,
+		        "clm_connections_closed_idle_total{listener=\"%s\"} %llu\n",
+		        telemetry_listener_name[l],
+		        (unsigned long long) TELEMETRY_GET(&t->conn_idle[l]));
+	}
+	telemetry_family(f, "clm_http_requests_refused_total", "counter",
+	        "HTTP requests refused before routing, by reason (timeout: not whole within http_request_timeout).");
+	for (int r = 0; r < TELEMETRY_HTTP_REFUSALS; r++) {
+		fprintf(f,
+		        "clm_http_requests_refused_total{reason=\"%s\"} %llu\n",
+		        telemetry_http_refused_reason[r],
+		        (unsigned long long) TELEMETRY_GET(
+		                &t->http_refused[r]));
+	}
 }
 
 int

@@ -56,6 +56,25 @@ enum telemetry_refused {
 	TELEMETRY_REFUSED_REASONS,
 };
 
+/* The listeners whose connections are counted (the `listener` label). */
+enum telemetry_listener {
+	TELEMETRY_LISTENER_RPC,  /* "rpc": the request/reply listeners */
+	TELEMETRY_LISTENER_HTTP, /* "http": --http */
+	TELEMETRY_LISTENERS,
+};
+
+/*
+ * Why an HTTP request was refused before it reached a route (httpd), for
+ * clm_http_requests_refused_total{reason}.
+ */
+enum telemetry_http_refused {
+	TELEMETRY_HTTP_TIMEOUT,   /* "timeout": not whole in time (408) */
+	TELEMETRY_HTTP_HEAD_SIZE, /* "head_too_large": 431 */
+	TELEMETRY_HTTP_BODY_SIZE, /* "body_too_large": 413 */
+	TELEMETRY_HTTP_MALFORMED, /* "malformed": 400, 411, 505 */
+	TELEMETRY_HTTP_REFUSALS,
+};
+
 /* HTTP statuses counted one by one; any other one counts as 500. */
 #define TELEMETRY_HTTP_STATUSES 9 /* 200 400 401 403 404 405 421 500 503 */
 
@@ -71,10 +90,11 @@ struct telemetry {
 	_Atomic uint64_t
 	        http[TELEMETRY_HTTP_HANDLERS][TELEMETRY_HTTP_STATUSES];
 	_Atomic uint64_t refused[TELEMETRY_REFUSED_REASONS];
-	/* Request/reply connections (rpc): open now, refused, closed idle. */
-	_Atomic uint64_t conn_open;
-	_Atomic uint64_t conn_refused;
-	_Atomic uint64_t conn_idle;
+	/* Connections per listener: open now, refused, closed idle. */
+	_Atomic uint64_t conn_open[TELEMETRY_LISTENERS];
+	_Atomic uint64_t conn_refused[TELEMETRY_LISTENERS];
+	_Atomic uint64_t conn_idle[TELEMETRY_LISTENERS];
+	_Atomic uint64_t http_refused[TELEMETRY_HTTP_REFUSALS];
 };
 
 /* telemetry_init zeroes every counter of a caller-embedded telemetry. */
@@ -97,18 +117,31 @@ void telemetry_request(
 void telemetry_refused(struct telemetry *t, enum telemetry_refused reason);
 
 /*
- * telemetry_conn_open sets the number of request/reply connections open
- * now (clm_connections{listener="rpc"}). Any thread; t NULL is a no-op.
+ * telemetry_conn_open sets the number of connections of listener open now
+ * (clm_connections{listener}). Any thread; t NULL is a no-op.
  */
-void telemetry_conn_open(struct telemetry *t, size_t open);
+void telemetry_conn_open(
+        struct telemetry *t, enum telemetry_listener listener, size_t open);
 
 /*
- * telemetry_conn_refused counts one connection closed as it arrived because
- * max_connections were open; telemetry_conn_idle one closed after
- * idle_timeout without a request. Any thread; t NULL is a no-op.
+ * telemetry_conn_refused counts one connection of listener refused as it
+ * arrived because its cap (max_connections, http_max_connections) was
+ * reached; telemetry_conn_idle one closed after its idle timeout
+ * (idle_timeout, http_idle_timeout) without a request. Any thread; t NULL
+ * is a no-op.
  */
-void telemetry_conn_refused(struct telemetry *t);
-void telemetry_conn_idle(struct telemetry *t);
+void telemetry_conn_refused(
+        struct telemetry *t, enum telemetry_listener listener);
+void telemetry_conn_idle(
+        struct telemetry *t, enum telemetry_listener listener);
+
+/*
+ * telemetry_http_refused counts one HTTP request refused by httpd for
+ * reason, before routing (clm_http_requests_refused_total). Any thread;
+ * t NULL is a no-op.
+ */
+void telemetry_http_refused(
+        struct telemetry *t, enum telemetry_http_refused reason);
 
 /* telemetry_batch counts one write transaction of `jobs` jobs. */
 void telemetry_batch(struct telemetry *t, size_t jobs);

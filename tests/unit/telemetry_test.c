@@ -585,11 +585,19 @@ Test(telemetry, connections_gauge_refusals_and_idle_closes)
 	        value(&ex, "clm_connections", "listener", "rpc", NULL, NULL),
 	        0);
 	free(text);
-	telemetry_conn_open(&tm, 7);
-	telemetry_conn_refused(&tm);
-	telemetry_conn_refused(&tm);
-	telemetry_conn_idle(&tm);
-	telemetry_conn_refused(NULL); /* no-op */
+	telemetry_conn_open(&tm, TELEMETRY_LISTENER_RPC, 7);
+	telemetry_conn_refused(&tm, TELEMETRY_LISTENER_RPC);
+	telemetry_conn_refused(&tm, TELEMETRY_LISTENER_RPC);
+	telemetry_conn_idle(&tm, TELEMETRY_LISTENER_RPC);
+	telemetry_conn_refused(NULL, TELEMETRY_LISTENER_RPC); /* no-op */
+	telemetry_conn_open(&tm, TELEMETRY_LISTENER_HTTP, 3);
+	telemetry_conn_refused(&tm, TELEMETRY_LISTENER_HTTP);
+	telemetry_conn_idle(&tm, TELEMETRY_LISTENER_HTTP);
+	telemetry_conn_idle(&tm, TELEMETRY_LISTENER_HTTP);
+	telemetry_http_refused(&tm, TELEMETRY_HTTP_TIMEOUT);
+	telemetry_http_refused(&tm, TELEMETRY_HTTP_BODY_SIZE);
+	telemetry_http_refused(&tm, TELEMETRY_HTTP_BODY_SIZE);
+	telemetry_http_refused(NULL, TELEMETRY_HTTP_TIMEOUT); /* no-op */
 	text = format(&tm, &gauges, &ex);
 	cr_expect_eq(
 	        value(&ex, "clm_connections", "listener", "rpc", NULL, NULL),
@@ -600,6 +608,22 @@ Test(telemetry, connections_gauge_refusals_and_idle_closes)
 	cr_expect_eq(value(&ex, "clm_connections_closed_idle_total",
 	                     "listener", "rpc", NULL, NULL),
 	        1);
+	cr_expect_eq(
+	        value(&ex, "clm_connections", "listener", "http", NULL, NULL),
+	        3);
+	cr_expect_eq(value(&ex, "clm_connections_refused_total", "listener",
+	                     "http", NULL, NULL),
+	        1);
+	cr_expect_eq(value(&ex, "clm_connections_closed_idle_total",
+	                     "listener", "http", NULL, NULL),
+	        2);
+	const char *hr = "clm_http_requests_refused_total";
+	cr_expect_eq(value(&ex, hr, "reason", "timeout", NULL, NULL), 1);
+	cr_expect_eq(
+	        value(&ex, hr, "reason", "body_too_large", NULL, NULL), 2);
+	cr_expect_eq(
+	        value(&ex, hr, "reason", "head_too_large", NULL, NULL), 0);
+	cr_expect_eq(value(&ex, hr, "reason", "malformed", NULL, NULL), 0);
 	cr_expect_not_null(strstr(text, "# TYPE clm_connections gauge\n"));
 	cr_expect_not_null(strstr(
 	        text, "# TYPE clm_connections_refused_total counter\n"));

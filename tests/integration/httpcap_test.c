@@ -1,0 +1,352 @@
+/*
+ * HTTP connection cap and timeouts (issue 15 item 6, docs/operations.md
+ * "Connections"), against a real clmd --http over plain sockets:
+ *
+ *   - with http_max_connections 8, eight half-sent requests hold every
+ *     slot and a ninth client is refused at once (503, or a closed
+ *     connection), not left hanging, and counted;
+ *   - after http_request_timeout the half-sent requests get 408 and are
+ *     closed, counted, and new clients are served again;
+ *   - a kept-alive connection serves two requests, then is closed after
+ *     http_idle_timeout without one, counted;
+ *   - a head over 16 KiB gets 431, a body over 1 MiB 413, counted.
+ *
+ * Every wait is a poll with a generous bound.
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define HTTPCAP_MAX     8
+#define HTTPCAP_WAIT_MS 30000 /* generous: a loaded machine */
+
+HARNESS_SUITE(httpcap, 240);
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A connection to 127.0.0.1:port. */
+static int
+http_connect(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(fd, 0);
+	struct sockaddr_in sa = { 0 };
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t) port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0,
+	        "cannot connect to port %d: %s", port, strerror(errno));
+	return fd;
+}
+
+static void
+http_send_all(int fd, const char *data, size_t n)
+{
+	while (n > 0) {
+		ssize_t k = send(fd, data, n, MSG_NOSIGNAL);
+		cr_assert_gt(k, 0, "send: %s", strerror(errno));
+		data += k;
+		n -= (size_t) k;
+	}
+}
+
+/*
+ * Reads up to cap - 1 bytes from fd within ms: returns the count (0: the
+ * peer closed, or reset), or -1 when nothing came in time.
+ */
+static ssize_t
+http_read(int fd, char *buf, size_t cap, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int rc = poll(&p, 1, ms);
+	if (rc == 0) {
+		return -1;
+	}
+	cr_assert_eq(rc, 1, "poll: %s", strerror(errno));
+	ssize_t k = recv(fd, buf, cap - 1, 0);
+	if (k < 0 && errno == ECONNRESET) {
+		k = 0;
+	}
+	cr_assert_geq(k, 0, "recv: %s", strerror(errno));
+	buf[k] = '\0';
+	return k;
+}
+
+/* A response: its status, whether it asked to close, its Allow. */
+struct res {
+	int status;
+	bool close;
+	char allow[64];
+	char body[512];
+};
+
+/*
+ * Reads one whole response from fd within HTTPCAP_WAIT_MS, and no byte
+ * more (the head a byte at a time, then Content-Length bytes of body), so
+ * that pipelined responses are read one by one; fails the test when none
+ * comes.
+ */
+static struct res
+http_response(int fd)
+{
+	struct res r = { 0 };
+	static char buf[1 << 20];
+	size_t len = 0, want = 1;
+	char *eoh = NULL;
+	int64_t until = now_ms() + HTTPCAP_WAIT_MS;
+	buf[0] = '\0';
+	while (len < want) {
+		int left = (int) (until - now_ms());
+		cr_assert_gt(
+		        left, 0, "no whole response in time: '%.80s'", buf);
+		ssize_t k = http_read(fd, buf + len, want - len + 1, left);
+		cr_assert_gt(
+		        k, 0, "closed after %zu bytes: '%.80s'", len, buf);
+		len += (size_t) k;
+		if (eoh == NULL && (eoh = strstr(buf, "\r\n\r\n")) == NULL) {
+			want = len + 1;
+		} else if (want == len && len == (size_t) (eoh - buf) + 4) {
+			const char *cl = strstr(buf, "Content-Length: ");
+			cr_assert(cl != NULL && cl < eoh, "%s", buf);
+			want = len + strtoull(cl + 16, NULL, 10);
+			cr_assert_lt(want, sizeof(buf));
+		}
+	}
+	cr_assert_eq(sscanf(buf, "HTTP/1.1 %d ", &r.status), 1, "%s", buf);
+	const char *conn = strstr(buf, "Connection: close\r\n");
+	r.close = conn != NULL && conn < eoh;
+	const char *allow = strstr(buf, "Allow: ");
+	if (allow != NULL && allow < eoh) {
+		snprintf(r.allow, sizeof(r.allow), "%.*s",
+		        (int) strcspn(allow + 7, "\r"), allow + 7);
+	}
+	snprintf(r.body, sizeof(r.body), "%s", eoh + 4);
+	return r;
+}
+
+/* Waits up to HTTPCAP_WAIT_MS for fd to be closed by clmd. */
+static void
+http_wait_closed(int fd)
+{
+	char buf[256];
+	ssize_t k = http_read(fd, buf, sizeof(buf), HTTPCAP_WAIT_MS);
+	cr_assert_eq(k, 0, "not closed (%zd bytes: '%s')", k, buf);
+}
+
+/* Sends GET path with Host and returns the response (kept alive). */
+static struct res
+http_get(int fd, int port, const char *path)
+{
+	char req[256];
+	int n = snprintf(req, sizeof(req),
+	        "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", path, port);
+	http_send_all(fd, req, (size_t) n);
+	return http_response(fd);
+}
+
+/*
+ * The value of the sample `series` of /metrics, waiting up to
+ * HTTPCAP_WAIT_MS for it to reach at least min.
+ */
+static unsigned long long
+metrics_min(int port, const char *series, unsigned long long min)
+{
+	char key[256];
+	snprintf(key, sizeof(key), "\n%s ", series);
+	unsigned long long v = 0;
+	for (int ms = 0; ms < HTTPCAP_WAIT_MS; ms += 50) {
+		char *m = harness_metrics(port);
+		cr_assert_not_null(m, "no /metrics on port %d", port);
+		const char *at = strstr(m, key);
+		cr_assert_not_null(at, "no %s in /metrics", series);
+		v = strtoull(at + strlen(key), NULL, 10);
+		free(m);
+		if (v >= min) {
+			return v;
+		}
+		harness_sleep_ms(50);
+	}
+	cr_assert_fail("%s stayed at %llu, under %llu", series, v, min);
+	return v;
+}
+
+/* Starts clmd with --http and the given http settings; returns its port. */
+static int
+start_clmd(const char *max, const char *request, const char *idle)
+{
+	int port = harness_free_port();
+	char http[32];
+	snprintf(http, sizeof(http), "127.0.0.1:%d", port);
+	const char *args[] = { "--http", http, "--http-max-connections", max,
+		"--http-request-timeout", request, "--http-idle-timeout", idle,
+		NULL };
+	cr_assert_eq(clmd_start(&srv, NULL, args), 0, "clmd did not start");
+	cr_assert_eq(
+	        metrics_min(port,
+	                "clm_connections_refused_total{listener=\"http\"}", 0),
+	        0);
+	return port;
+}
+
+Test(httpcap, past_the_cap_refused_half_sent_requests_time_out)
+{
+	/* 5 s: the ninth client must be refused while the eight hold on. */
+	int port = start_clmd("8", "5", "0");
+	static const char half[] = "GET /api/status HTTP/1.1\r\nHost: 127.0";
+	int fd[HTTPCAP_MAX];
+	int64_t start = now_ms();
+	for (int i = 0; i < HTTPCAP_MAX; i++) {
+		fd[i] = http_connect(port);
+		http_send_all(fd[i], half, strlen(half));
+	}
+	/* Accepted in order: the ninth comes after the eight. */
+	int over = http_connect(port);
+	char buf[512];
+	ssize_t k = http_read(over, buf, sizeof(buf), HTTPCAP_WAIT_MS);
+	int64_t refused_ms = now_ms() - start;
+	cr_assert_geq(k, 0, "the client past the cap hangs");
+	cr_assert(k == 0 || strncmp(buf, "HTTP/1.1 503 ", 13) == 0,
+	        "past the cap: '%s'", buf);
+	cr_assert_lt(refused_ms, 5000,
+	        "refused only after %lld ms, when the eight had timed out",
+	        (long long) refused_ms);
+	if (k > 0) {
+		cr_expect_not_null(
+		        strstr(buf, "\"code\":\"UNAVAILABLE\""), "%s", buf);
+		cr_expect_not_null(strstr(buf, "Connection: close\r\n"));
+	}
+	close(over);
+
+	/* Each half-sent request gets its 408 and is closed. */
+	for (int i = 0; i < HTTPCAP_MAX; i++) {
+		struct res r = http_response(fd[i]);
+		cr_assert_eq(r.status, 408, "%d: %s", i, r.body);
+		cr_assert(r.close);
+		cr_expect_not_null(
+		        strstr(r.body, "\"code\":\"DEADLINE_EXCEEDED\""));
+		http_wait_closed(fd[i]);
+		close(fd[i]);
+	}
+	cr_assert_geq(now_ms() - start, 4000, "timed out early");
+
+	/* A new client is served again; everything was counted. */
+	int fresh = http_connect(port);
+	struct res r = http_get(fresh, port, "/api/status");
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	close(fresh);
+	cr_assert_geq(
+	        metrics_min(port,
+	                "clm_connections_refused_total{listener=\"http\"}", 1),
+	        1);
+	cr_assert_eq(
+	        metrics_min(port,
+	                "clm_http_requests_refused_total{reason=\"timeout\"}",
+	                HTTPCAP_MAX),
+	        HTTPCAP_MAX);
+	cr_assert_eq(clmd_stop(&srv), 0, "clmd did not exit 0 (log %s)",
+	        srv.log_path);
+}
+
+Test(httpcap, keep_alive_then_idle_close)
+{
+	int port = start_clmd("8", "10", "2");
+	int fd = http_connect(port);
+	struct res r = http_get(fd, port, "/api/status");
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	cr_assert_not(r.close);
+	r = http_get(fd, port, "/metrics");
+	cr_assert_eq(r.status, 200);
+	cr_assert_not(r.close);
+	/* Two more in one write (pipelined): two replies, in order. */
+	char two[256];
+	int n = snprintf(two, sizeof(two),
+	        "GET /api/nothing HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n"
+	        "POST /api/status HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+	        "Content-Length: 2\r\n\r\n{}",
+	        port, port);
+	http_send_all(fd, two, (size_t) n);
+	r = http_response(fd);
+	cr_assert_eq(r.status, 404, "%s", r.body);
+	r = http_response(fd);
+	cr_assert_eq(r.status, 405, "%s", r.body);
+	cr_assert_str_eq(r.allow, "GET, HEAD");
+	cr_assert_not(r.close);
+	/* Four on one connection; then it waits, and is closed. */
+	int64_t start = now_ms();
+	http_wait_closed(fd);
+	cr_assert_geq(now_ms() - start, 1500, "closed before the timeout");
+	close(fd);
+	cr_assert_geq(
+	        metrics_min(port,
+	                "clm_connections_closed_idle_total{listener=\"http\"}",
+	                1),
+	        1);
+	cr_assert_eq(clmd_stop(&srv), 0);
+}
+
+Test(httpcap, oversized_head_and_body_are_refused)
+{
+	int port = start_clmd("8", "10", "0");
+	size_t big = 20 * 1024;
+	char *head = malloc(big + 128);
+	cr_assert_not_null(head);
+	int n = snprintf(
+	        head, 128, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX: ");
+	memset(head + n, 'a', big);
+	memcpy(head + n + big, "\r\n\r\n", 4);
+	int fd = http_connect(port);
+	http_send_all(fd, head, (size_t) n + big + 4);
+	free(head);
+	struct res r = http_response(fd);
+	cr_assert_eq(r.status, 431, "%s", r.body);
+	cr_assert(r.close);
+	close(fd);
+
+	fd = http_connect(port);
+	static const char post[] = "POST /api/status HTTP/1.1\r\n"
+	                           "Host: 127.0.0.1\r\n"
+	                           "Content-Length: 2000000\r\n\r\n";
+	http_send_all(fd, post, strlen(post));
+	r = http_response(fd);
+	cr_assert_eq(r.status, 413, "%s", r.body);
+	cr_assert(r.close);
+	close(fd);
+
+	/* A body within the bound is read, and the route answers. */
+	fd = http_connect(port);
+	static const char small[] = "GET /api/status HTTP/1.1\r\n"
+	                            "Host: 127.0.0.1\r\n"
+	                            "Content-Length: 5\r\n\r\nhello";
+	http_send_all(fd, small, strlen(small));
+	r = http_response(fd);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	close(fd);
+
+	cr_assert_eq(
+	        metrics_min(port,
+	                "clm_http_requests_refused_total{reason=\"head_too_large\"}",
+	                1),
+	        1);
+	cr_assert_eq(
+	        metrics_min(port,
+	                "clm_http_requests_refused_total{reason=\"body_too_large\"}",
+	                1),
+	        1);
+	cr_assert_eq(clmd_stop(&srv), 0);
+}
