@@ -190,8 +190,8 @@ journal_roll(journal *j, char *err, size_t errlen)
 			close(fd);
 		}
 		if (j->nspares == 0) {
-			unlink(side); /* a half-made .tmp; open removes it too
-			               */
+			/* A half-made .tmp (journal_open removes it too). */
+			unlink(side);
 		}
 		return journal_fail(e, err, errlen, "create", side);
 	}

@@ -71,6 +71,7 @@ struct journal_entry {
  *   are not continuous); err names the file and the offset. Also when the
  *   oldest segment starts after o->base + 1 ("journal starts at X, the
  *   view is at Y").
+ * - CLM_FAILED_PRECONDITION: a segment has a newer format version.
  * - CLM_INVALID_ARGUMENT: o->dir is NULL or empty.
  * - CLM_RESOURCE_EXHAUSTED: the disk is full while cutting a tail.
  * - CLM_UNAVAILABLE: the directory or a file cannot be made, read or

@@ -141,7 +141,7 @@ journal_seg_check(const unsigned char *h, uint64_t size, uint64_t *first,
 	}
 	*first = journal_get64(h + 8);
 	*flags = journal_get32(h + 16);
-	return true;
+	return *first > 0; /* positions start at 1 */
 }
 
 /* Whether n bytes at p are all zero. */

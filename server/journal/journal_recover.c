@@ -106,6 +106,15 @@ journal_scan_seg(journal *j, size_t i, bool *stop, char *err, size_t errlen)
 	}
 	uint64_t first;
 	uint32_t flags;
+	if (m.size >= JOURNAL_HDR && journal_get32(m.p) == JOURNAL_SEG_MAGIC
+	        && journal_get32(m.p + 4) > JOURNAL_VERSION) {
+		snprintf(err, errlen,
+		        "journal '%s' has format version %u; this clmd reads up to %u: use a newer clmd",
+		        path, (unsigned) journal_get32(m.p + 4),
+		        (unsigned) JOURNAL_VERSION);
+		journal_map_close(&m);
+		return CLM_FAILED_PRECONDITION;
+	}
 	if (!journal_seg_check(m.p, m.size, &first, &flags)
 	        || first != j->segs[i].first) {
 		journal_map_close(&m);

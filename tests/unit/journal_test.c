@@ -686,3 +686,24 @@ Test(journal, stale_batches_after_the_end_are_not_replayed)
 	testdir_remove(a);
 	testdir_remove(b);
 }
+
+Test(journal, newer_format_version_is_refused)
+{
+	char dir[64], err[512];
+	off_t ends[4];
+	testdir_make(dir, sizeof(dir), "journal");
+	three_batches(dir, true, ends);
+	/* Version 2, header checksum and all: a later clmd's journal. */
+	char path[256];
+	unsigned char h[32];
+	snprintf(path, sizeof(path), "%s/%s", dir, SEG1);
+	int fd = open(path, O_RDWR);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pread(fd, h, sizeof(h), 0), 32);
+	h[4] = 2;
+	cr_assert_eq(pwrite(fd, h, sizeof(h), 0), 32);
+	close(fd);
+	jopen_fails(dir, 0, true, CLM_FAILED_PRECONDITION, err, sizeof(err));
+	cr_expect(strstr(err, "format version 2") != NULL, "%s", err);
+	testdir_remove(dir);
+}
