@@ -245,6 +245,10 @@ journal_mkdir(const char *dir, char *err, size_t errlen)
 	}
 	char parent[4096];
 	snprintf(parent, sizeof(parent), "%s", dir);
+	size_t n = strlen(parent);
+	while (n > 1 && parent[n - 1] == '/') {
+		parent[--n] = '\0'; /* "a/b/" is in "a" too */
+	}
 	char *slash = strrchr(parent, '/');
 	if (slash == NULL) {
 		snprintf(parent, sizeof(parent), ".");
