@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential cmake pkg-config clang-format python3 \
 libnng-dev liblmdb-dev lmdb-utils libprotobuf-c-dev protobuf-c-compiler \
-libcriterion-dev libinih-dev openssl clang libclang-rt-14-dev \
+libcriterion-dev libinih-dev zlib1g-dev openssl clang libclang-rt-14-dev \
 python3-protobuf protobuf-compiler chromium"
 
 missing=""
