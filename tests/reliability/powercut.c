@@ -1,0 +1,1336 @@
+/*
+ * powercut: an LD_PRELOAD library that simulates a power cut (reliability
+ * tests: tests/reliability/powerloss_test.c, tools/powerloss-soak.sh).
+ *
+ * kill -9 cannot show power loss: the page cache outlives the process. This
+ * library keeps, for the directory named by $CLM_POWERCUT_DIR (the watched
+ * root, typically a data directory) and everything under it, a shadow of
+ * what a disk would still hold after the power went off, in the strict
+ * POSIX model (no ext4 data=ordered favours):
+ *
+ *   - a file's data and size are durable as of its last fsync or
+ *     fdatasync (or sync_file_range with SYNC_FILE_RANGE_WAIT_AFTER, for
+ *     the pages in its range and within the durable size), and the bytes
+ *     of a write through an O_DSYNC or O_SYNC descriptor are durable when
+ *     the write returns (LMDB writes its meta pages that way);
+ *   - a directory's entries (what a create, rename, unlink, link or mkdir
+ *     did to it) are durable as of its last fsync: the fsync takes the
+ *     directory's current listing as the durable one. The root itself, when
+ *     the process creates it, is durable once its parent is fsync'd.
+ *
+ * Files and directories present when the library loads are durable as they
+ * are (a snapshot at load). Nodes are kept by inode; an unlinked file keeps
+ * its durable bytes for as long as a durable entry still names it.
+ *
+ * The cut comes before the N-th durability-relevant operation on the
+ * watched tree, counted across all threads, with $CLM_POWERCUT_AFTER=N, or
+ * before the first such operation after the file $CLM_POWERCUT_NOW
+ * appears. Operations: open that creates or truncates, write, pwrite(64),
+ * writev, pwritev(64), ftruncate, fallocate, fsync, fdatasync,
+ * sync_file_range, msync of a file mapping, rename(at/at2), link(at),
+ * unlink(at), mkdir(at), rmdir. At the cut the library writes the durable
+ * tree to the directory $CLM_POWERCUT_OUT (created; when the root itself
+ * is not durable, nothing is created: the whole directory is gone), writes
+ * "cut OP REASON\n" to $CLM_POWERCUT_OUT.report, and kills the process with
+ * SIGKILL from inside the wrapped call, so no reply that depends on the
+ * operation can leave. With $CLM_POWERCUT_TORN=1 each page written since
+ * the file's last sync is kept from the page cache with probability 1/2
+ * (seeded by $CLM_POWERCUT_SEED), growing the file to cover it: torn,
+ * unsynced writes. When the process exits without a cut, the report says
+ * "ops N\n": how many operations a whole run made.
+ *
+ * Threads and memory: one mutex guards the model and is held across each
+ * wrapped write, so the dirty-page bitmap always covers what reached the
+ * page cache. The shadow bytes live in anonymous mappings (mmap, mremap),
+ * and every table is static: nothing calls malloc inside a wrapped call.
+ * The real functions are resolved once (pthread_once). The library itself
+ * calls only unwrapped functions (pread, fstat, lseek, fcntl, readlink,
+ * getdents64) or the real ones through its table.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define PC_PAGE      4096
+#define PC_MAX_NODES 2048
+#define PC_MAX_ENTS  8192
+
+/* A file or directory of the watched tree, by inode. */
+struct pc_node {
+	bool used;
+	bool live; /* (dev, ino) still names this node */
+	bool dir;
+	bool all_dirty; /* found late: the next sync copies the whole file */
+	dev_t dev;
+	ino_t ino;
+	unsigned char *img; /* durable bytes; zero beyond dsize */
+	size_t img_cap;
+	off_t dsize;
+	uint8_t *dirty; /* a bit per page written since the last sync */
+	size_t dirty_cap;
+	off_t trunc_to; /* lowest size set since the last sync, or -1 */
+	int fd_hint;    /* a descriptor last used on it (for torn pages) */
+	int ents;       /* dir: first durable entry, or -1 */
+};
+
+/* A durable directory entry. */
+struct pc_ent {
+	int next; /* next entry of the same directory, or -1 */
+	int node;
+	char name[NAME_MAX + 1];
+};
+
+typedef int (*pc_open_fn)(const char *, int, ...);
+typedef int (*pc_openat_fn)(int, const char *, int, ...);
+typedef int (*pc_creat_fn)(const char *, mode_t);
+typedef ssize_t (*pc_write_fn)(int, const void *, size_t);
+typedef ssize_t (*pc_pwrite_fn)(int, const void *, size_t, off_t);
+typedef ssize_t (*pc_writev_fn)(int, const struct iovec *, int);
+typedef ssize_t (*pc_pwritev_fn)(int, const struct iovec *, int, off_t);
+typedef int (*pc_ftruncate_fn)(int, off_t);
+typedef int (*pc_fallocate_fn)(int, int, off_t, off_t);
+typedef int (*pc_sync_fn)(int);
+typedef int (*pc_sfr_fn)(int, off64_t, off64_t, unsigned int);
+typedef int (*pc_msync_fn)(void *, size_t, int);
+typedef int (*pc_path_fn)(const char *);
+typedef int (*pc_path2_fn)(const char *, const char *);
+typedef int (*pc_at_fn)(int, const char *, int);
+typedef int (*pc_at2_fn)(int, const char *, int, const char *);
+typedef int (*pc_at2f_fn)(int, const char *, int, const char *, unsigned);
+typedef int (*pc_linkat_fn)(int, const char *, int, const char *, int);
+typedef int (*pc_mkdir_fn)(const char *, mode_t);
+typedef int (*pc_mkdirat_fn)(int, const char *, mode_t);
+
+/* The real functions; written once. */
+static struct {
+	pc_open_fn open, open64;
+	pc_openat_fn openat, openat64;
+	pc_creat_fn creat, creat64;
+	pc_write_fn write;
+	pc_pwrite_fn pwrite, pwrite64;
+	pc_writev_fn writev;
+	pc_pwritev_fn pwritev, pwritev64;
+	pc_ftruncate_fn ftruncate, ftruncate64;
+	pc_fallocate_fn fallocate, fallocate64;
+	pc_sync_fn fsync, fdatasync;
+	pc_sfr_fn sync_file_range;
+	pc_msync_fn msync;
+	pc_path_fn unlink, rmdir;
+	pc_path2_fn rename, link;
+	pc_at_fn unlinkat;
+	pc_at2_fn renameat;
+	pc_at2f_fn renameat2;
+	pc_linkat_fn linkat;
+	pc_mkdir_fn mkdir;
+	pc_mkdirat_fn mkdirat;
+} pc_real;
+
+/*
+ * The model and the settings (file-private statics: an LD_PRELOAD library
+ * has no context to pass). Everything below pc_lock is guarded by it; the
+ * settings are written once by pc_setup.
+ */
+static pthread_once_t pc_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t pc_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	bool on; /* $CLM_POWERCUT_DIR is set */
+	char root[PATH_MAX];
+	char parent[PATH_MAX]; /* the root's parent directory */
+	const char *name;      /* the root's name in parent */
+	char out[PATH_MAX];
+	char now[PATH_MAX];
+	unsigned long long after;
+	bool torn;
+	uint64_t seed;
+} pc_cfg;
+static struct pc_node pc_nodes[PC_MAX_NODES];
+static struct pc_ent pc_ents[PC_MAX_ENTS];
+static int pc_free_ent = -1; /* free list of pc_ents */
+static int pc_root = -1;     /* node of the root, or -1 */
+static bool pc_root_durable;
+static unsigned long long pc_ops;
+static bool pc_full; /* a table ran out: the model is no longer exact */
+
+static void
+pc_sym(void *fnp, size_t size, const char *name)
+{
+	void *p = dlsym(RTLD_NEXT, name);
+	if (p == NULL) {
+		abort(); /* no real call to forward to */
+	}
+	memcpy(fnp, &p, size);
+}
+
+/* Writes a message to stderr without stdio (no allocation). */
+static void
+pc_say(const char *msg)
+{
+	size_t n = strlen(msg);
+	while (n > 0) {
+		ssize_t w = pc_real.write(2, msg, n);
+		if (w <= 0) {
+			return;
+		}
+		msg += w;
+		n -= (size_t) w;
+	}
+}
+
+/* Grows the anonymous mapping *p of *cap bytes to hold need bytes. */
+static bool
+pc_grow(void *pp, size_t *cap, size_t need)
+{
+	unsigned char **p = pp;
+	if (need <= *cap) {
+		return true;
+	}
+	size_t nc = *cap ? *cap : 16 * PC_PAGE;
+	while (nc < need) {
+		nc *= 2;
+	}
+	void *q = *cap == 0 ? mmap(NULL, nc, PROT_READ | PROT_WRITE,
+	                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+	                    : mremap(*p, *cap, nc, MREMAP_MAYMOVE);
+	if (q == MAP_FAILED) {
+		pc_full = true;
+		return false;
+	}
+	*p = q;
+	*cap = nc;
+	return true;
+}
+
+static int
+pc_node_new(dev_t dev, ino_t ino, bool dir)
+{
+	for (int i = 0; i < PC_MAX_NODES; i++) {
+		if (pc_nodes[i].used && pc_nodes[i].live
+		        && pc_nodes[i].dev == dev && pc_nodes[i].ino == ino) {
+			pc_nodes[i].live = false; /* the inode was reused */
+		}
+	}
+	for (int i = 0; i < PC_MAX_NODES; i++) {
+		struct pc_node *n = &pc_nodes[i];
+		if (!n->used) {
+			memset(n, 0, sizeof(*n));
+			n->used = n->live = true;
+			n->dir = dir;
+			n->dev = dev;
+			n->ino = ino;
+			n->trunc_to = -1;
+			n->fd_hint = -1;
+			n->ents = -1;
+			return i;
+		}
+	}
+	pc_full = true;
+	return -1;
+}
+
+static int
+pc_node_find(dev_t dev, ino_t ino)
+{
+	for (int i = 0; i < PC_MAX_NODES; i++) {
+		if (pc_nodes[i].used && pc_nodes[i].live
+		        && pc_nodes[i].dev == dev && pc_nodes[i].ino == ino) {
+			return i;
+		}
+	}
+	return -1;
+}
+
+static void
+pc_mark(struct pc_node *n, off_t off, size_t len)
+{
+	if (len == 0 || off < 0) {
+		return;
+	}
+	size_t first = (size_t) off / PC_PAGE;
+	size_t last = ((size_t) off + len - 1) / PC_PAGE;
+	if (!pc_grow(&n->dirty, &n->dirty_cap, last / 8 + 1)) {
+		return;
+	}
+	for (size_t p = first; p <= last; p++) {
+		n->dirty[p / 8] |= (uint8_t) (1u << (p % 8));
+	}
+}
+
+static bool
+pc_is_dirty(const struct pc_node *n, size_t page)
+{
+	return page / 8 < n->dirty_cap
+	        && (n->dirty[page / 8] & (1u << (page % 8))) != 0;
+}
+
+/* Sets the durable size; bytes beyond it read as zero. */
+static void
+pc_set_size(struct pc_node *n, off_t size)
+{
+	if (!pc_grow(&n->img, &n->img_cap, (size_t) size)) {
+		return;
+	}
+	if (size < n->dsize) {
+		memset(n->img + size, 0, (size_t) (n->dsize - size));
+	}
+	n->dsize = size;
+}
+
+/* Copies page p of the file open as fd into the image (up to size). */
+static void
+pc_copy_page(struct pc_node *n, int fd, size_t p, off_t size)
+{
+	off_t off = (off_t) p * PC_PAGE;
+	if (off >= size
+	        || !pc_grow(&n->img, &n->img_cap, (size_t) off + PC_PAGE)) {
+		return;
+	}
+	size_t want = (size_t) (size - off < PC_PAGE ? size - off : PC_PAGE);
+	ssize_t got = pread(fd, n->img + off, want, off);
+	if (got < (ssize_t) want) {
+		memset(n->img + off + (got > 0 ? got : 0), 0,
+		        want - (size_t) (got > 0 ? got : 0));
+	}
+}
+
+/*
+ * fsync of the file fd: the current size and every page written (or cut
+ * off) since the last sync become durable.
+ */
+static void
+pc_sync_file(struct pc_node *n, int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		return;
+	}
+	off_t size = st.st_size;
+	size_t pages = (size_t) (size + PC_PAGE - 1) / PC_PAGE;
+	size_t from = n->all_dirty ? 0
+	        : n->trunc_to >= 0 ? (size_t) n->trunc_to / PC_PAGE
+	                           : pages;
+	pc_set_size(n, size);
+	for (size_t p = 0; p < pages; p++) {
+		if (p >= from || pc_is_dirty(n, p)) {
+			pc_copy_page(n, fd, p, size);
+		}
+	}
+	if (n->dirty_cap > 0) {
+		memset(n->dirty, 0, n->dirty_cap);
+	}
+	n->trunc_to = -1;
+	n->all_dirty = false;
+}
+
+/* The bytes of a write through an O_DSYNC descriptor are durable now. */
+static void
+pc_apply(struct pc_node *n, off_t off, const struct iovec *iov, int cnt,
+        size_t len)
+{
+	off_t end = off + (off_t) len;
+	if (!pc_grow(&n->img, &n->img_cap, (size_t) end)) {
+		return;
+	}
+	if (end > n->dsize) {
+		n->dsize = end; /* the gap was zero already */
+	}
+	for (int i = 0; i < cnt && len > 0; i++) {
+		size_t k = iov[i].iov_len < len ? iov[i].iov_len : len;
+		memcpy(n->img + off, iov[i].iov_base, k);
+		off += (off_t) k;
+		len -= k;
+	}
+}
+
+static void
+pc_ent_free_list(int e)
+{
+	while (e >= 0) {
+		int next = pc_ents[e].next;
+		pc_ents[e].next = pc_free_ent;
+		pc_free_ent = e;
+		e = next;
+	}
+}
+
+static int
+pc_ent_new(void)
+{
+	int e = pc_free_ent;
+	if (e < 0) {
+		pc_full = true;
+		return -1;
+	}
+	pc_free_ent = pc_ents[e].next;
+	return e;
+}
+
+static int pc_node_for(int dirfd, const char *name, bool snapshot);
+
+/*
+ * fsync of the directory fd (node n): its current listing becomes the
+ * durable one. With snapshot (at load), each file's current bytes are
+ * durable too, and subdirectories are snapshot the same way.
+ */
+static void
+pc_sync_dir(struct pc_node *n, int fd, bool snapshot)
+{
+	int old = n->ents;
+	n->ents = -1;
+	char buf[4096];
+	off_t pos = lseek(fd, 0, SEEK_CUR);
+	lseek(fd, 0, SEEK_SET);
+	for (;;) {
+		long got = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+		if (got <= 0) {
+			break;
+		}
+		for (long at = 0; at < got;) {
+			struct dirent64 *d = (struct dirent64 *) (buf + at);
+			at += d->d_reclen;
+			if (strcmp(d->d_name, ".") == 0
+			        || strcmp(d->d_name, "..") == 0) {
+				continue;
+			}
+			int child = pc_node_for(fd, d->d_name, snapshot);
+			int e = child >= 0 ? pc_ent_new() : -1;
+			if (e < 0) {
+				continue;
+			}
+			pc_ents[e].node = child;
+			snprintf(pc_ents[e].name, sizeof(pc_ents[e].name),
+			        "%s", d->d_name);
+			pc_ents[e].next = n->ents;
+			n->ents = e;
+		}
+	}
+	lseek(fd, pos, SEEK_SET);
+	pc_ent_free_list(old);
+}
+
+/*
+ * The live node of name in the directory dirfd, made when missing: a file
+ * found this way was not opened through the wrapper, so its next sync
+ * copies it whole (at load it is taken as durable at once).
+ */
+static int
+pc_node_for(int dirfd, const char *name, bool snapshot)
+{
+	struct stat st;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0
+	        || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) {
+		return -1;
+	}
+	int i = pc_node_find(st.st_dev, st.st_ino);
+	if (i >= 0) {
+		return i;
+	}
+	i = pc_node_new(st.st_dev, st.st_ino, S_ISDIR(st.st_mode));
+	if (i < 0) {
+		return -1;
+	}
+	int fd = pc_real.openat(dirfd, name,
+	        (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC
+	                | O_NOFOLLOW);
+	if (fd < 0) {
+		return i;
+	}
+	if (S_ISDIR(st.st_mode) && snapshot) {
+		pc_sync_dir(&pc_nodes[i], fd, true);
+	} else if (!S_ISDIR(st.st_mode)) {
+		pc_nodes[i].all_dirty = true;
+		if (snapshot) {
+			pc_sync_file(&pc_nodes[i], fd);
+		}
+	}
+	close(fd);
+	return i;
+}
+
+/* Splits $CLM_POWERCUT_DIR into parent and name, then snapshots it. */
+static void
+pc_setup(void)
+{
+#define PC_SYM(f) pc_sym(&pc_real.f, sizeof(pc_real.f), #f)
+	PC_SYM(open);
+	PC_SYM(open64);
+	PC_SYM(openat);
+	PC_SYM(openat64);
+	PC_SYM(creat);
+	PC_SYM(creat64);
+	PC_SYM(write);
+	PC_SYM(pwrite);
+	PC_SYM(pwrite64);
+	PC_SYM(writev);
+	PC_SYM(pwritev);
+	PC_SYM(pwritev64);
+	PC_SYM(ftruncate);
+	PC_SYM(ftruncate64);
+	PC_SYM(fallocate);
+	PC_SYM(fallocate64);
+	PC_SYM(fsync);
+	PC_SYM(fdatasync);
+	PC_SYM(sync_file_range);
+	PC_SYM(msync);
+	PC_SYM(unlink);
+	PC_SYM(rmdir);
+	PC_SYM(rename);
+	PC_SYM(link);
+	PC_SYM(unlinkat);
+	PC_SYM(renameat);
+	PC_SYM(renameat2);
+	PC_SYM(linkat);
+	PC_SYM(mkdir);
+	PC_SYM(mkdirat);
+#undef PC_SYM
+	for (int i = PC_MAX_ENTS - 1; i >= 0; i--) {
+		pc_ents[i].next = pc_free_ent;
+		pc_free_ent = i;
+	}
+	const char *dir = getenv("CLM_POWERCUT_DIR");
+	const char *out = getenv("CLM_POWERCUT_OUT");
+	if (dir == NULL || dir[0] != '/' || out == NULL || out[0] == '\0') {
+		return; /* off: every call passes straight through */
+	}
+	snprintf(pc_cfg.root, sizeof(pc_cfg.root), "%s", dir);
+	size_t len = strlen(pc_cfg.root);
+	while (len > 1 && pc_cfg.root[len - 1] == '/') {
+		pc_cfg.root[--len] = '\0';
+	}
+	snprintf(pc_cfg.parent, sizeof(pc_cfg.parent), "%s", pc_cfg.root);
+	char *slash = strrchr(pc_cfg.parent, '/');
+	*slash = '\0';
+	if (slash == pc_cfg.parent) {
+		snprintf(pc_cfg.parent, sizeof(pc_cfg.parent), "/");
+	}
+	pc_cfg.name = strrchr(pc_cfg.root, '/') + 1;
+	snprintf(pc_cfg.out, sizeof(pc_cfg.out), "%s", out);
+	const char *now = getenv("CLM_POWERCUT_NOW");
+	snprintf(pc_cfg.now, sizeof(pc_cfg.now), "%s", now ? now : "");
+	const char *after = getenv("CLM_POWERCUT_AFTER");
+	pc_cfg.after = after ? strtoull(after, NULL, 10) : 0;
+	const char *torn = getenv("CLM_POWERCUT_TORN");
+	pc_cfg.torn = torn != NULL && strcmp(torn, "1") == 0;
+	const char *seed = getenv("CLM_POWERCUT_SEED");
+	pc_cfg.seed = seed ? strtoull(seed, NULL, 0) : 1;
+	pc_cfg.on = true;
+	int pfd = pc_real.open(
+	        pc_cfg.parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd >= 0) {
+		pc_root = pc_node_for(pfd, pc_cfg.name, true);
+		pc_root_durable = pc_root >= 0;
+		close(pfd);
+	}
+}
+
+static void
+pc_init(void)
+{
+	pthread_once(&pc_once, pc_setup);
+}
+
+/* Snapshot at load, before the program's first call. */
+__attribute__((constructor)) static void
+pc_constructor(void)
+{
+	pc_init();
+}
+
+/* splitmix64, for the torn pages. */
+static uint64_t
+pc_rand(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Writes len bytes at p to fd; false on a short write. */
+static bool
+pc_put(int fd, const void *p, size_t len)
+{
+	const unsigned char *b = p;
+	while (len > 0) {
+		ssize_t w = pc_real.write(fd, b, len);
+		if (w <= 0) {
+			return false;
+		}
+		b += w;
+		len -= (size_t) w;
+	}
+	return true;
+}
+
+/*
+ * The durable bytes of n into path; with torn pages, some pages written
+ * since the last sync come from the page cache instead.
+ */
+static void
+pc_dump_file(struct pc_node *n, const char *path, uint64_t *rng)
+{
+	int fd = pc_real.open(path, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+	if (fd < 0) {
+		return;
+	}
+	pc_put(fd, n->img, (size_t) n->dsize);
+	struct stat st;
+	if (pc_cfg.torn && n->fd_hint >= 0 && fstat(n->fd_hint, &st) == 0
+	        && st.st_dev == n->dev && st.st_ino == n->ino) {
+		unsigned char page[PC_PAGE];
+		size_t pages = (size_t) (st.st_size + PC_PAGE - 1) / PC_PAGE;
+		for (size_t p = 0; p < pages; p++) {
+			if (!pc_is_dirty(n, p) || pc_rand(rng) % 2 == 0) {
+				continue;
+			}
+			off_t off = (off_t) p * PC_PAGE;
+			ssize_t got = pread(n->fd_hint, page, PC_PAGE, off);
+			if (got > 0) {
+				pc_real.pwrite(fd, page, (size_t) got, off);
+			}
+		}
+	}
+	close(fd);
+}
+
+static void
+pc_dump_dir(struct pc_node *n, const char *path, int depth, uint64_t *rng)
+{
+	if (depth > 16 || pc_real.mkdir(path, 0750) != 0) {
+		return;
+	}
+	for (int e = n->ents; e >= 0; e = pc_ents[e].next) {
+		char child[PATH_MAX];
+		snprintf(child, sizeof(child), "%s/%s", path, pc_ents[e].name);
+		struct pc_node *c = &pc_nodes[pc_ents[e].node];
+		if (c->dir) {
+			pc_dump_dir(c, child, depth + 1, rng);
+		} else {
+			pc_dump_file(c, child, rng);
+		}
+	}
+}
+
+/* Writes "<what> N REASON\n" to $CLM_POWERCUT_OUT.report. */
+static void
+pc_report(const char *what, unsigned long long n, const char *reason)
+{
+	char path[PATH_MAX + 16], line[128];
+	snprintf(path, sizeof(path), "%s.report", pc_cfg.out);
+	int len = snprintf(line, sizeof(line), "%s %llu %s%s\n", what, n,
+	        reason, pc_full ? " (model overflow: not exact)" : "");
+	int fd = pc_real.open(path, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+	if (fd >= 0) {
+		pc_put(fd, line, (size_t) len);
+		close(fd);
+	}
+}
+
+/*
+ * The cut: the durable tree to $CLM_POWERCUT_OUT, then SIGKILL. Called
+ * with pc_lock held, which it never releases: every other thread stops at
+ * its next wrapped operation.
+ */
+static void
+pc_cut(const char *reason)
+{
+	uint64_t rng = pc_cfg.seed;
+	if (pc_root >= 0 && pc_root_durable) {
+		pc_dump_dir(&pc_nodes[pc_root], pc_cfg.out, 0, &rng);
+	}
+	pc_report("cut", pc_ops, reason);
+	char msg[128];
+	snprintf(msg, sizeof(msg),
+	        "powercut: power cut at operation %llu (%s)\n", pc_ops,
+	        reason);
+	pc_say(msg);
+	kill(getpid(), SIGKILL);
+	for (;;) {
+		pause();
+	}
+}
+
+/* Counts one operation (pc_lock held); cuts when it is time. */
+static void
+pc_op(void)
+{
+	pc_ops++;
+	if (pc_cfg.after > 0 && pc_ops >= pc_cfg.after) {
+		pc_cut("CLM_POWERCUT_AFTER");
+	}
+	if (pc_cfg.now[0] != '\0' && access(pc_cfg.now, F_OK) == 0) {
+		pc_cut("CLM_POWERCUT_NOW");
+	}
+}
+
+/* Report the operation count of a whole run. */
+__attribute__((destructor)) static void
+pc_destructor(void)
+{
+	if (pc_cfg.on) {
+		pthread_mutex_lock(&pc_lock);
+		pc_report("ops", pc_ops, "exit");
+		pthread_mutex_unlock(&pc_lock);
+	}
+}
+
+/* Whether path (absolute, or relative to dirfd) is the root or under it. */
+static bool
+pc_path_in(int dirfd, const char *path)
+{
+	char full[PATH_MAX * 2];
+	if (path == NULL) {
+		return false;
+	}
+	if (path[0] == '/') {
+		snprintf(full, sizeof(full), "%s", path);
+	} else {
+		char base[PATH_MAX];
+		if (dirfd == AT_FDCWD) {
+			if (getcwd(base, sizeof(base)) == NULL) {
+				return false;
+			}
+		} else {
+			char link[64];
+			snprintf(
+			        link, sizeof(link), "/proc/self/fd/%d", dirfd);
+			ssize_t n = readlink(link, base, sizeof(base) - 1);
+			if (n <= 0) {
+				return false;
+			}
+			base[n] = '\0';
+		}
+		snprintf(full, sizeof(full), "%s/%s", base, path);
+	}
+	size_t len = strlen(pc_cfg.root);
+	return strncmp(full, pc_cfg.root, len) == 0
+	        && (full[len] == '\0' || full[len] == '/');
+}
+
+/*
+ * The node of the regular file or directory open as fd (pc_lock held), or
+ * -1 when it is not in the watched tree. A file of the tree opened without
+ * the wrapper gets its node here.
+ */
+static int
+pc_fd_node(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0
+	        || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) {
+		return -1;
+	}
+	int i = pc_node_find(st.st_dev, st.st_ino);
+	if (i < 0) {
+		char link[64], path[PATH_MAX];
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		ssize_t n = readlink(link, path, sizeof(path) - 1);
+		if (n <= 0) {
+			return -1;
+		}
+		path[n] = '\0';
+		if (!pc_path_in(AT_FDCWD, path)) {
+			return -1;
+		}
+		i = pc_node_new(st.st_dev, st.st_ino, S_ISDIR(st.st_mode));
+		if (i >= 0 && !S_ISDIR(st.st_mode)) {
+			pc_nodes[i].all_dirty = true;
+		}
+		if (i >= 0 && strcmp(path, pc_cfg.root) == 0) {
+			pc_root = i;
+		}
+	}
+	if (i >= 0) {
+		pc_nodes[i].fd_hint = fd;
+	}
+	return i;
+}
+
+/* Locks and returns the node of fd, or unlocks and returns -1. */
+static int
+pc_enter_fd(int fd)
+{
+	pc_init();
+	if (!pc_cfg.on) {
+		return -1;
+	}
+	struct stat st;
+	/* Sockets and pipes pass without the lock. */
+	if (fstat(fd, &st) != 0
+	        || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) {
+		return -1;
+	}
+	pthread_mutex_lock(&pc_lock);
+	int i = pc_fd_node(fd);
+	if (i < 0) {
+		pthread_mutex_unlock(&pc_lock);
+	}
+	return i;
+}
+
+/* The offset a write or writev on fd goes to (pc_lock held). */
+static off_t
+pc_pos(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	struct stat st;
+	if (fl >= 0 && (fl & O_APPEND) != 0 && fstat(fd, &st) == 0) {
+		return st.st_size;
+	}
+	return lseek(fd, 0, SEEK_CUR);
+}
+
+/* After a write of got bytes at off on fd (node i, pc_lock held). */
+static void
+pc_wrote(int i, int fd, off_t off, const struct iovec *iov, int cnt,
+        ssize_t got)
+{
+	if (got <= 0 || off < 0) {
+		return;
+	}
+	struct pc_node *n = &pc_nodes[i];
+	pc_mark(n, off, (size_t) got);
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0 && (fl & (O_DSYNC | O_SYNC)) != 0) {
+		pc_apply(n, off, iov, cnt, (size_t) got);
+	}
+}
+
+/* One wrapped write-class call: the operation, the call, the model. */
+#define PC_WRITE(fd, off_expr, iov, cnt, call)                \
+	do {                                                  \
+		int pc_i = pc_enter_fd(fd);                   \
+		if (pc_i < 0) {                               \
+			return call;                          \
+		}                                             \
+		pc_op();                                      \
+		off_t pc_off = (off_expr);                    \
+		ssize_t pc_got = call;                        \
+		int pc_errno = errno;                         \
+		pc_wrote(pc_i, fd, pc_off, iov, cnt, pc_got); \
+		pthread_mutex_unlock(&pc_lock);               \
+		errno = pc_errno;                             \
+		return pc_got;                                \
+	} while (0)
+
+ssize_t
+write(int fd, const void *buf, size_t count)
+{
+	struct iovec v = { (void *) buf, count };
+	PC_WRITE(fd, pc_pos(fd), &v, 1, pc_real.write(fd, buf, count));
+}
+
+ssize_t
+pwrite(int fd, const void *buf, size_t count, off_t off)
+{
+	struct iovec v = { (void *) buf, count };
+	PC_WRITE(fd, off, &v, 1, pc_real.pwrite(fd, buf, count, off));
+}
+
+ssize_t
+pwrite64(int fd, const void *buf, size_t count, off64_t off)
+{
+	struct iovec v = { (void *) buf, count };
+	PC_WRITE(fd, off, &v, 1, pc_real.pwrite64(fd, buf, count, off));
+}
+
+ssize_t
+writev(int fd, const struct iovec *iov, int cnt)
+{
+	PC_WRITE(fd, pc_pos(fd), iov, cnt, pc_real.writev(fd, iov, cnt));
+}
+
+ssize_t
+pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	PC_WRITE(fd, off, iov, cnt, pc_real.pwritev(fd, iov, cnt, off));
+}
+
+ssize_t
+pwritev64(int fd, const struct iovec *iov, int cnt, off64_t off)
+{
+	PC_WRITE(fd, off, iov, cnt, pc_real.pwritev64(fd, iov, cnt, off));
+}
+
+/* ftruncate and friends: the cut pages are re-read at the next sync. */
+static int
+pc_truncate(int fd, off_t len, pc_ftruncate_fn real)
+{
+	int i = pc_enter_fd(fd);
+	if (i < 0) {
+		return real(fd, len);
+	}
+	pc_op();
+	int rc = real(fd, len);
+	int err = errno;
+	struct pc_node *n = &pc_nodes[i];
+	if (rc == 0 && (n->trunc_to < 0 || len < n->trunc_to)) {
+		n->trunc_to = len;
+	}
+	pthread_mutex_unlock(&pc_lock);
+	errno = err;
+	return rc;
+}
+
+int
+ftruncate(int fd, off_t len)
+{
+	pc_init();
+	return pc_truncate(fd, len, pc_real.ftruncate);
+}
+
+int
+ftruncate64(int fd, off64_t len)
+{
+	pc_init();
+	return pc_truncate(fd, len, pc_real.ftruncate64);
+}
+
+/* A hole punched or zeroed is a write; a reservation changes no bytes. */
+static int
+pc_fallocate(int fd, int mode, off_t off, off_t len, pc_fallocate_fn real)
+{
+	int i = pc_enter_fd(fd);
+	if (i < 0) {
+		return real(fd, mode, off, len);
+	}
+	pc_op();
+	int rc = real(fd, mode, off, len);
+	int err = errno;
+	if (rc == 0
+	        && (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))) {
+		pc_mark(&pc_nodes[i], off, (size_t) len);
+	}
+	pthread_mutex_unlock(&pc_lock);
+	errno = err;
+	return rc;
+}
+
+int
+fallocate(int fd, int mode, off_t off, off_t len)
+{
+	pc_init();
+	return pc_fallocate(fd, mode, off, len, pc_real.fallocate);
+}
+
+int
+fallocate64(int fd, int mode, off64_t off, off64_t len)
+{
+	pc_init();
+	return pc_fallocate(fd, mode, off, len, pc_real.fallocate64);
+}
+
+/*
+ * An fsync of the root's parent makes the root's entry durable (when the
+ * process made the root). Returns true when fd is that parent.
+ */
+static bool
+pc_parent_sync(int fd, pc_sync_fn real, int *rc)
+{
+	struct stat st, pst;
+	if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode)
+	        || stat(pc_cfg.parent, &pst) != 0 || pst.st_dev != st.st_dev
+	        || pst.st_ino != st.st_ino) {
+		return false;
+	}
+	pthread_mutex_lock(&pc_lock);
+	pc_op();
+	pthread_mutex_unlock(&pc_lock);
+	*rc = real(fd);
+	int err = errno;
+	pthread_mutex_lock(&pc_lock);
+	if (*rc == 0) {
+		pc_root = pc_node_for(fd, pc_cfg.name, false);
+		pc_root_durable = pc_root >= 0;
+	}
+	pthread_mutex_unlock(&pc_lock);
+	errno = err;
+	return true;
+}
+
+/* fsync and fdatasync: file data and size, or a directory's entries. */
+static int
+pc_sync(int fd, pc_sync_fn real)
+{
+	pc_init();
+	int rc;
+	if (!pc_cfg.on || pc_parent_sync(fd, real, &rc)) {
+		return pc_cfg.on ? rc : real(fd);
+	}
+	int i = pc_enter_fd(fd);
+	if (i < 0) {
+		return real(fd);
+	}
+	pc_op();
+	pthread_mutex_unlock(&pc_lock);
+	/*
+	 * The model is updated after the real sync: what the sync covered is
+	 * at least what was written before it began. A write that lands while
+	 * it runs may count as durable too, as it may on a disk.
+	 */
+	rc = real(fd);
+	int err = errno;
+	pthread_mutex_lock(&pc_lock);
+	if (rc == 0) {
+		struct pc_node *n = &pc_nodes[i];
+		if (n->dir) {
+			pc_sync_dir(n, fd, false);
+		} else {
+			pc_sync_file(n, fd);
+		}
+	}
+	pthread_mutex_unlock(&pc_lock);
+	errno = err;
+	return rc;
+}
+
+int
+fsync(int fd)
+{
+	return pc_sync(fd, pc_real.fsync);
+}
+
+int
+fdatasync(int fd)
+{
+	return pc_sync(fd, pc_real.fdatasync);
+}
+
+/*
+ * sync_file_range waits for the data of its range with WAIT_AFTER; it
+ * syncs no metadata, so only pages within the durable size count.
+ */
+int
+sync_file_range(int fd, off64_t off, off64_t nbytes, unsigned int flags)
+{
+	int i = pc_enter_fd(fd);
+	if (i < 0) {
+		return pc_real.sync_file_range(fd, off, nbytes, flags);
+	}
+	pc_op();
+	pthread_mutex_unlock(&pc_lock);
+	int rc = pc_real.sync_file_range(fd, off, nbytes, flags);
+	int err = errno;
+	pthread_mutex_lock(&pc_lock);
+	struct pc_node *n = &pc_nodes[i];
+	unsigned want = SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
+	if (rc == 0 && (flags & want) == want && off >= 0) {
+		off_t end = nbytes == 0 ? n->dsize : off + nbytes;
+		end = end < n->dsize ? end : n->dsize;
+		for (off_t p = off / PC_PAGE; p * PC_PAGE < end; p++) {
+			if (pc_is_dirty(n, (size_t) p)) {
+				pc_copy_page(n, fd, (size_t) p, n->dsize);
+				n->dirty[p / 8] &= (uint8_t) ~(1u << (p % 8));
+			}
+		}
+	}
+	pthread_mutex_unlock(&pc_lock);
+	errno = err;
+	return rc;
+}
+
+/*
+ * The mapping of /proc/self/maps that holds addr, if it maps a file of the
+ * tree: its start, file offset and node (pc_lock held), else -1.
+ */
+static int
+pc_map_node(const void *addr, uintptr_t *lo_out, off_t *off_out)
+{
+	int fd = pc_real.open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	char buf[8192];
+	size_t have = 0;
+	int found = -1;
+	bool done = false;
+	while (fd >= 0 && !done) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+		if (n <= 0) {
+			break;
+		}
+		have += (size_t) n;
+		buf[have] = '\0';
+		char *line = buf, *nl;
+		while (!done && (nl = strchr(line, '\n')) != NULL) {
+			*nl = '\0';
+			unsigned long long lo, hi, off;
+			char perms[8];
+			int at = 0;
+			if (sscanf(line, "%llx-%llx %7s %llx %*s %*u %n", &lo,
+			            &hi, perms, &off,
+			            &at) >= 4
+			        && (uintptr_t) addr >= lo
+			        && (uintptr_t) addr < hi) {
+				done = true;
+				const char *path = at > 0 ? line + at : "";
+				struct stat st;
+				if (path[0] == '/'
+				        && pc_path_in(AT_FDCWD, path)
+				        && stat(path, &st) == 0) {
+					found = pc_node_find(
+					        st.st_dev, st.st_ino);
+					*lo_out = (uintptr_t) lo;
+					*off_out = (off_t) off;
+				}
+			}
+			line = nl + 1;
+		}
+		have = strlen(line);
+		memmove(buf, line, have);
+		if (have == sizeof(buf) - 1) {
+			have = 0;
+		}
+	}
+	if (fd >= 0) {
+		close(fd);
+	}
+	return found;
+}
+
+/* msync with MS_SYNC of a shared file mapping: those bytes are durable. */
+int
+msync(void *addr, size_t len, int flags)
+{
+	pc_init();
+	if (!pc_cfg.on || (flags & MS_SYNC) == 0) {
+		return pc_real.msync(addr, len, flags);
+	}
+	pthread_mutex_lock(&pc_lock);
+	uintptr_t lo = 0;
+	off_t off = 0;
+	int i = pc_map_node(addr, &lo, &off);
+	if (i < 0) {
+		pthread_mutex_unlock(&pc_lock);
+		return pc_real.msync(addr, len, flags);
+	}
+	pc_op();
+	int rc = pc_real.msync(addr, len, flags);
+	int err = errno;
+	if (rc == 0) {
+		struct pc_node *n = &pc_nodes[i];
+		off_t at = off + (off_t) ((uintptr_t) addr - lo);
+		size_t k = at < n->dsize ? (size_t) (n->dsize - at) : 0;
+		k = k < len ? k : len;
+		if (k > 0) {
+			memcpy(n->img + at, addr, k);
+		}
+	}
+	pthread_mutex_unlock(&pc_lock);
+	errno = err;
+	return rc;
+}
+
+/*
+ * An open that creates or truncates a file of the tree. A new file gets a
+ * new node with nothing durable; its name is durable only when its
+ * directory is fsync'd.
+ */
+static int
+pc_open_at(int dirfd, const char *path, int flags, mode_t mode, int kind)
+{
+	pc_init();
+	bool watch = pc_cfg.on && (flags & (O_CREAT | O_TRUNC)) != 0
+	        && (flags & O_TMPFILE) != O_TMPFILE && pc_path_in(dirfd, path);
+	struct stat st;
+	bool existed = false;
+	if (watch) {
+		pthread_mutex_lock(&pc_lock);
+		existed = fstatat(dirfd, path, &st, 0) == 0;
+		if (!existed || (flags & O_TRUNC) != 0) {
+			pc_op();
+		}
+	}
+	int fd;
+	switch (kind) {
+	case 0:
+		fd = pc_real.openat(dirfd, path, flags, mode);
+		break;
+	case 1:
+		fd = pc_real.openat64(dirfd, path, flags, mode);
+		break;
+	case 2:
+		fd = pc_real.open(path, flags, mode);
+		break;
+	default:
+		fd = pc_real.open64(path, flags, mode);
+		break;
+	}
+	if (!watch) {
+		return fd;
+	}
+	int err = errno;
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		int i = existed ? pc_node_find(st.st_dev, st.st_ino)
+		                : pc_node_new(st.st_dev, st.st_ino, false);
+		if (i < 0 && existed) {
+			i = pc_fd_node(fd);
+		}
+		if (i >= 0 && (flags & O_TRUNC) != 0) {
+			pc_nodes[i].trunc_to = 0;
+		}
+		if (i >= 0) {
+			pc_nodes[i].fd_hint = fd;
+		}
+	}
+	pthread_mutex_unlock(&pc_lock);
+	errno = err;
+	return fd;
+}
+
+static mode_t
+pc_mode(int flags, va_list ap)
+{
+	return (flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE
+	        ? (mode_t) va_arg(ap, int)
+	        : 0;
+}
+
+int
+open(const char *path, int flags, ...)
+{
+	va_list ap;
+	va_start(ap, flags);
+	mode_t mode = pc_mode(flags, ap);
+	va_end(ap);
+	return pc_open_at(AT_FDCWD, path, flags, mode, 2);
+}
+
+int
+open64(const char *path, int flags, ...)
+{
+	va_list ap;
+	va_start(ap, flags);
+	mode_t mode = pc_mode(flags, ap);
+	va_end(ap);
+	return pc_open_at(AT_FDCWD, path, flags, mode, 3);
+}
+
+int
+openat(int dirfd, const char *path, int flags, ...)
+{
+	va_list ap;
+	va_start(ap, flags);
+	mode_t mode = pc_mode(flags, ap);
+	va_end(ap);
+	return pc_open_at(dirfd, path, flags, mode, 0);
+}
+
+int
+openat64(int dirfd, const char *path, int flags, ...)
+{
+	va_list ap;
+	va_start(ap, flags);
+	mode_t mode = pc_mode(flags, ap);
+	va_end(ap);
+	return pc_open_at(dirfd, path, flags, mode, 1);
+}
+
+int
+creat(const char *path, mode_t mode)
+{
+	return pc_open_at(
+	        AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC, mode, 2);
+}
+
+int
+creat64(const char *path, mode_t mode)
+{
+	return pc_open_at(
+	        AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC, mode, 3);
+}
+
+/*
+ * A namespace change in the tree: counted (and maybe cut before); what it
+ * did becomes durable at the directory's next fsync.
+ */
+#define PC_NAMESPACE(in, call)                  \
+	do {                                    \
+		pc_init();                      \
+		if (!pc_cfg.on || !(in)) {      \
+			return call;            \
+		}                               \
+		pthread_mutex_lock(&pc_lock);   \
+		pc_op();                        \
+		int pc_rc = call;               \
+		int pc_errno = errno;           \
+		pthread_mutex_unlock(&pc_lock); \
+		errno = pc_errno;               \
+		return pc_rc;                   \
+	} while (0)
+
+int
+rename(const char *from, const char *to)
+{
+	PC_NAMESPACE(pc_path_in(AT_FDCWD, from) || pc_path_in(AT_FDCWD, to),
+	        pc_real.rename(from, to));
+}
+
+int
+renameat(int fd1, const char *from, int fd2, const char *to)
+{
+	PC_NAMESPACE(pc_path_in(fd1, from) || pc_path_in(fd2, to),
+	        pc_real.renameat(fd1, from, fd2, to));
+}
+
+int
+renameat2(int fd1, const char *from, int fd2, const char *to, unsigned fl)
+{
+	PC_NAMESPACE(pc_path_in(fd1, from) || pc_path_in(fd2, to),
+	        pc_real.renameat2(fd1, from, fd2, to, fl));
+}
+
+int
+link(const char *from, const char *to)
+{
+	PC_NAMESPACE(pc_path_in(AT_FDCWD, to), pc_real.link(from, to));
+}
+
+int
+linkat(int fd1, const char *from, int fd2, const char *to, int fl)
+{
+	PC_NAMESPACE(
+	        pc_path_in(fd2, to), pc_real.linkat(fd1, from, fd2, to, fl));
+}
+
+int
+unlink(const char *path)
+{
+	PC_NAMESPACE(pc_path_in(AT_FDCWD, path), pc_real.unlink(path));
+}
+
+int
+unlinkat(int fd, const char *path, int fl)
+{
+	PC_NAMESPACE(pc_path_in(fd, path), pc_real.unlinkat(fd, path, fl));
+}
+
+int
+rmdir(const char *path)
+{
+	PC_NAMESPACE(pc_path_in(AT_FDCWD, path), pc_real.rmdir(path));
+}
+
+int
+mkdir(const char *path, mode_t mode)
+{
+	PC_NAMESPACE(pc_path_in(AT_FDCWD, path), pc_real.mkdir(path, mode));
+}
+
+int
+mkdirat(int fd, const char *path, mode_t mode)
+{
+	PC_NAMESPACE(pc_path_in(fd, path), pc_real.mkdirat(fd, path, mode));
+}
