@@ -45,7 +45,8 @@
  * and every table is static: nothing calls malloc inside a wrapped call.
  * The real functions are resolved once (pthread_once). The library itself
  * calls only unwrapped functions (pread, fstat, lseek, fcntl, readlink,
- * getdents64) or the real ones through its table.
+ * getdents64) or the real ones through its table. The wrapped calls are
+ * in powercut_wrap.c.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -67,103 +68,23 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define PC_PAGE      4096
-#define PC_MAX_NODES 2048
-#define PC_MAX_ENTS  8192
-
-/* A file or directory of the watched tree, by inode. */
-struct pc_node {
-	bool used;
-	bool live; /* (dev, ino) still names this node */
-	bool dir;
-	bool all_dirty; /* found late: the next sync copies the whole file */
-	dev_t dev;
-	ino_t ino;
-	unsigned char *img; /* durable bytes; zero beyond dsize */
-	size_t img_cap;
-	off_t dsize;
-	uint8_t *dirty; /* a bit per page written since the last sync */
-	size_t dirty_cap;
-	off_t trunc_to; /* lowest size set since the last sync, or -1 */
-	int fd_hint;    /* a descriptor last used on it (for torn pages) */
-	int ents;       /* dir: first durable entry, or -1 */
-};
-
-/* A durable directory entry. */
-struct pc_ent {
-	int next; /* next entry of the same directory, or -1 */
-	int node;
-	char name[NAME_MAX + 1];
-};
-
-typedef int (*pc_open_fn)(const char *, int, ...);
-typedef int (*pc_openat_fn)(int, const char *, int, ...);
-typedef int (*pc_creat_fn)(const char *, mode_t);
-typedef ssize_t (*pc_write_fn)(int, const void *, size_t);
-typedef ssize_t (*pc_pwrite_fn)(int, const void *, size_t, off_t);
-typedef ssize_t (*pc_writev_fn)(int, const struct iovec *, int);
-typedef ssize_t (*pc_pwritev_fn)(int, const struct iovec *, int, off_t);
-typedef int (*pc_ftruncate_fn)(int, off_t);
-typedef int (*pc_fallocate_fn)(int, int, off_t, off_t);
-typedef int (*pc_sync_fn)(int);
-typedef int (*pc_sfr_fn)(int, off64_t, off64_t, unsigned int);
-typedef int (*pc_msync_fn)(void *, size_t, int);
-typedef int (*pc_path_fn)(const char *);
-typedef int (*pc_path2_fn)(const char *, const char *);
-typedef int (*pc_at_fn)(int, const char *, int);
-typedef int (*pc_at2_fn)(int, const char *, int, const char *);
-typedef int (*pc_at2f_fn)(int, const char *, int, const char *, unsigned);
-typedef int (*pc_linkat_fn)(int, const char *, int, const char *, int);
-typedef int (*pc_mkdir_fn)(const char *, mode_t);
-typedef int (*pc_mkdirat_fn)(int, const char *, mode_t);
-
-/* The real functions; written once. */
-static struct {
-	pc_open_fn open, open64;
-	pc_openat_fn openat, openat64;
-	pc_creat_fn creat, creat64;
-	pc_write_fn write;
-	pc_pwrite_fn pwrite, pwrite64;
-	pc_writev_fn writev;
-	pc_pwritev_fn pwritev, pwritev64;
-	pc_ftruncate_fn ftruncate, ftruncate64;
-	pc_fallocate_fn fallocate, fallocate64;
-	pc_sync_fn fsync, fdatasync;
-	pc_sfr_fn sync_file_range;
-	pc_msync_fn msync;
-	pc_path_fn unlink, rmdir;
-	pc_path2_fn rename, link;
-	pc_at_fn unlinkat;
-	pc_at2_fn renameat;
-	pc_at2f_fn renameat2;
-	pc_linkat_fn linkat;
-	pc_mkdir_fn mkdir;
-	pc_mkdirat_fn mkdirat;
-} pc_real;
+#include "powercut.h"
 
 /*
- * The model and the settings (file-private statics: an LD_PRELOAD library
- * has no context to pass). Everything below pc_lock is guarded by it; the
+ * The model and the settings: globals, because an LD_PRELOAD library has
+ * no context to pass; those shared with powercut_wrap.c are hidden in the
+ * library (powercut.h). Everything below pc_lock is guarded by it; the
  * settings are written once by pc_setup.
  */
 static pthread_once_t pc_once = PTHREAD_ONCE_INIT;
-static pthread_mutex_t pc_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-	bool on; /* $CLM_POWERCUT_DIR is set */
-	char root[PATH_MAX];
-	char parent[PATH_MAX]; /* the root's parent directory */
-	const char *name;      /* the root's name in parent */
-	char out[PATH_MAX];
-	char now[PATH_MAX];
-	unsigned long long after;
-	bool torn;
-	uint64_t seed;
-} pc_cfg;
-static struct pc_node pc_nodes[PC_MAX_NODES];
+pthread_mutex_t pc_lock = PTHREAD_MUTEX_INITIALIZER;
+struct pc_cfg pc_cfg;
+struct pc_real pc_real;
+struct pc_node pc_nodes[PC_MAX_NODES];
 static struct pc_ent pc_ents[PC_MAX_ENTS];
 static int pc_free_ent = -1; /* free list of pc_ents */
-static int pc_root = -1;     /* node of the root, or -1 */
-static bool pc_root_durable;
+int pc_root = -1;            /* node of the root, or -1 */
+bool pc_root_durable;
 static unsigned long long pc_ops;
 static bool pc_full; /* a table ran out: the model is no longer exact */
 
@@ -216,7 +137,7 @@ pc_grow(void *pp, size_t *cap, size_t need)
 	return true;
 }
 
-static int
+int
 pc_node_new(dev_t dev, ino_t ino, bool dir)
 {
 	for (int i = 0; i < PC_MAX_NODES; i++) {
@@ -243,7 +164,7 @@ pc_node_new(dev_t dev, ino_t ino, bool dir)
 	return -1;
 }
 
-static int
+int
 pc_node_find(dev_t dev, ino_t ino)
 {
 	for (int i = 0; i < PC_MAX_NODES; i++) {
@@ -255,7 +176,7 @@ pc_node_find(dev_t dev, ino_t ino)
 	return -1;
 }
 
-static void
+void
 pc_mark(struct pc_node *n, off_t off, size_t len)
 {
 	if (len == 0 || off < 0) {
@@ -271,7 +192,7 @@ pc_mark(struct pc_node *n, off_t off, size_t len)
 	}
 }
 
-static bool
+bool
 pc_is_dirty(const struct pc_node *n, size_t page)
 {
 	return page / 8 < n->dirty_cap
@@ -292,7 +213,7 @@ pc_set_size(struct pc_node *n, off_t size)
 }
 
 /* Copies page p of the file open as fd into the image (up to size). */
-static void
+void
 pc_copy_page(struct pc_node *n, int fd, size_t p, off_t size)
 {
 	off_t off = (off_t) p * PC_PAGE;
@@ -312,7 +233,7 @@ pc_copy_page(struct pc_node *n, int fd, size_t p, off_t size)
  * fsync of the file fd: the current size and every page written (or cut
  * off) since the last sync become durable.
  */
-static void
+void
 pc_sync_file(struct pc_node *n, int fd)
 {
 	struct stat st;
@@ -380,14 +301,12 @@ pc_ent_new(void)
 	return e;
 }
 
-static int pc_node_for(int dirfd, const char *name, bool snapshot);
-
 /*
  * fsync of the directory fd (node n): its current listing becomes the
  * durable one. With snapshot (at load), each file's current bytes are
  * durable too, and subdirectories are snapshot the same way.
  */
-static void
+void
 pc_sync_dir(struct pc_node *n, int fd, bool snapshot)
 {
 	int old = n->ents;
@@ -428,7 +347,7 @@ pc_sync_dir(struct pc_node *n, int fd, bool snapshot)
  * found this way was not opened through the wrapper, so its next sync
  * copies it whole (at load it is taken as durable at once).
  */
-static int
+int
 pc_node_for(int dirfd, const char *name, bool snapshot)
 {
 	struct stat st;
@@ -538,7 +457,7 @@ pc_setup(void)
 	}
 }
 
-static void
+void
 pc_init(void)
 {
 	pthread_once(&pc_once, pc_setup);
@@ -665,16 +584,31 @@ pc_cut(const char *reason)
 	}
 }
 
-/* Counts one operation (pc_lock held); cuts when it is time. */
-static void
+/*
+ * Counts one operation (pc_lock held). Cuts at once when $CLM_POWERCUT_NOW
+ * exists or another thread's cut is due; returns true when the cut comes
+ * right after this operation (the caller performs it, updates the model,
+ * then calls pc_cut_after before returning).
+ */
+bool
 pc_op(void)
 {
 	pc_ops++;
-	if (pc_cfg.after > 0 && pc_ops >= pc_cfg.after) {
-		pc_cut("CLM_POWERCUT_AFTER");
-	}
 	if (pc_cfg.now[0] != '\0' && access(pc_cfg.now, F_OK) == 0) {
 		pc_cut("CLM_POWERCUT_NOW");
+	}
+	if (pc_cfg.after > 0 && pc_ops > pc_cfg.after) {
+		pc_cut("CLM_POWERCUT_AFTER");
+	}
+	return pc_cfg.after > 0 && pc_ops == pc_cfg.after;
+}
+
+/* The cut after the operation pc_op returned cut for (pc_lock held). */
+void
+pc_cut_after(bool cut)
+{
+	if (cut) {
+		pc_cut("CLM_POWERCUT_AFTER");
 	}
 }
 
@@ -690,7 +624,7 @@ pc_destructor(void)
 }
 
 /* Whether path (absolute, or relative to dirfd) is the root or under it. */
-static bool
+bool
 pc_path_in(int dirfd, const char *path)
 {
 	char full[PATH_MAX * 2];
@@ -727,7 +661,7 @@ pc_path_in(int dirfd, const char *path)
  * -1 when it is not in the watched tree. A file of the tree opened without
  * the wrapper gets its node here.
  */
-static int
+int
 pc_fd_node(int fd)
 {
 	struct stat st;
@@ -762,7 +696,7 @@ pc_fd_node(int fd)
 }
 
 /* Locks and returns the node of fd, or unlocks and returns -1. */
-static int
+int
 pc_enter_fd(int fd)
 {
 	pc_init();
@@ -784,7 +718,7 @@ pc_enter_fd(int fd)
 }
 
 /* The offset a write or writev on fd goes to (pc_lock held). */
-static off_t
+off_t
 pc_pos(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
@@ -796,7 +730,7 @@ pc_pos(int fd)
 }
 
 /* After a write of got bytes at off on fd (node i, pc_lock held). */
-static void
+void
 pc_wrote(int i, int fd, off_t off, const struct iovec *iov, int cnt,
         ssize_t got)
 {
@@ -809,528 +743,4 @@ pc_wrote(int i, int fd, off_t off, const struct iovec *iov, int cnt,
 	if (fl >= 0 && (fl & (O_DSYNC | O_SYNC)) != 0) {
 		pc_apply(n, off, iov, cnt, (size_t) got);
 	}
-}
-
-/* One wrapped write-class call: the operation, the call, the model. */
-#define PC_WRITE(fd, off_expr, iov, cnt, call)                \
-	do {                                                  \
-		int pc_i = pc_enter_fd(fd);                   \
-		if (pc_i < 0) {                               \
-			return call;                          \
-		}                                             \
-		pc_op();                                      \
-		off_t pc_off = (off_expr);                    \
-		ssize_t pc_got = call;                        \
-		int pc_errno = errno;                         \
-		pc_wrote(pc_i, fd, pc_off, iov, cnt, pc_got); \
-		pthread_mutex_unlock(&pc_lock);               \
-		errno = pc_errno;                             \
-		return pc_got;                                \
-	} while (0)
-
-ssize_t
-write(int fd, const void *buf, size_t count)
-{
-	struct iovec v = { (void *) buf, count };
-	PC_WRITE(fd, pc_pos(fd), &v, 1, pc_real.write(fd, buf, count));
-}
-
-ssize_t
-pwrite(int fd, const void *buf, size_t count, off_t off)
-{
-	struct iovec v = { (void *) buf, count };
-	PC_WRITE(fd, off, &v, 1, pc_real.pwrite(fd, buf, count, off));
-}
-
-ssize_t
-pwrite64(int fd, const void *buf, size_t count, off64_t off)
-{
-	struct iovec v = { (void *) buf, count };
-	PC_WRITE(fd, off, &v, 1, pc_real.pwrite64(fd, buf, count, off));
-}
-
-ssize_t
-writev(int fd, const struct iovec *iov, int cnt)
-{
-	PC_WRITE(fd, pc_pos(fd), iov, cnt, pc_real.writev(fd, iov, cnt));
-}
-
-ssize_t
-pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
-{
-	PC_WRITE(fd, off, iov, cnt, pc_real.pwritev(fd, iov, cnt, off));
-}
-
-ssize_t
-pwritev64(int fd, const struct iovec *iov, int cnt, off64_t off)
-{
-	PC_WRITE(fd, off, iov, cnt, pc_real.pwritev64(fd, iov, cnt, off));
-}
-
-/* ftruncate and friends: the cut pages are re-read at the next sync. */
-static int
-pc_truncate(int fd, off_t len, pc_ftruncate_fn real)
-{
-	int i = pc_enter_fd(fd);
-	if (i < 0) {
-		return real(fd, len);
-	}
-	pc_op();
-	int rc = real(fd, len);
-	int err = errno;
-	struct pc_node *n = &pc_nodes[i];
-	if (rc == 0 && (n->trunc_to < 0 || len < n->trunc_to)) {
-		n->trunc_to = len;
-	}
-	pthread_mutex_unlock(&pc_lock);
-	errno = err;
-	return rc;
-}
-
-int
-ftruncate(int fd, off_t len)
-{
-	pc_init();
-	return pc_truncate(fd, len, pc_real.ftruncate);
-}
-
-int
-ftruncate64(int fd, off64_t len)
-{
-	pc_init();
-	return pc_truncate(fd, len, pc_real.ftruncate64);
-}
-
-/* A hole punched or zeroed is a write; a reservation changes no bytes. */
-static int
-pc_fallocate(int fd, int mode, off_t off, off_t len, pc_fallocate_fn real)
-{
-	int i = pc_enter_fd(fd);
-	if (i < 0) {
-		return real(fd, mode, off, len);
-	}
-	pc_op();
-	int rc = real(fd, mode, off, len);
-	int err = errno;
-	if (rc == 0
-	        && (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))) {
-		pc_mark(&pc_nodes[i], off, (size_t) len);
-	}
-	pthread_mutex_unlock(&pc_lock);
-	errno = err;
-	return rc;
-}
-
-int
-fallocate(int fd, int mode, off_t off, off_t len)
-{
-	pc_init();
-	return pc_fallocate(fd, mode, off, len, pc_real.fallocate);
-}
-
-int
-fallocate64(int fd, int mode, off64_t off, off64_t len)
-{
-	pc_init();
-	return pc_fallocate(fd, mode, off, len, pc_real.fallocate64);
-}
-
-/*
- * An fsync of the root's parent makes the root's entry durable (when the
- * process made the root). Returns true when fd is that parent.
- */
-static bool
-pc_parent_sync(int fd, pc_sync_fn real, int *rc)
-{
-	struct stat st, pst;
-	if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode)
-	        || stat(pc_cfg.parent, &pst) != 0 || pst.st_dev != st.st_dev
-	        || pst.st_ino != st.st_ino) {
-		return false;
-	}
-	pthread_mutex_lock(&pc_lock);
-	pc_op();
-	pthread_mutex_unlock(&pc_lock);
-	*rc = real(fd);
-	int err = errno;
-	pthread_mutex_lock(&pc_lock);
-	if (*rc == 0) {
-		pc_root = pc_node_for(fd, pc_cfg.name, false);
-		pc_root_durable = pc_root >= 0;
-	}
-	pthread_mutex_unlock(&pc_lock);
-	errno = err;
-	return true;
-}
-
-/* fsync and fdatasync: file data and size, or a directory's entries. */
-static int
-pc_sync(int fd, pc_sync_fn real)
-{
-	pc_init();
-	int rc;
-	if (!pc_cfg.on || pc_parent_sync(fd, real, &rc)) {
-		return pc_cfg.on ? rc : real(fd);
-	}
-	int i = pc_enter_fd(fd);
-	if (i < 0) {
-		return real(fd);
-	}
-	pc_op();
-	pthread_mutex_unlock(&pc_lock);
-	/*
-	 * The model is updated after the real sync: what the sync covered is
-	 * at least what was written before it began. A write that lands while
-	 * it runs may count as durable too, as it may on a disk.
-	 */
-	rc = real(fd);
-	int err = errno;
-	pthread_mutex_lock(&pc_lock);
-	if (rc == 0) {
-		struct pc_node *n = &pc_nodes[i];
-		if (n->dir) {
-			pc_sync_dir(n, fd, false);
-		} else {
-			pc_sync_file(n, fd);
-		}
-	}
-	pthread_mutex_unlock(&pc_lock);
-	errno = err;
-	return rc;
-}
-
-int
-fsync(int fd)
-{
-	return pc_sync(fd, pc_real.fsync);
-}
-
-int
-fdatasync(int fd)
-{
-	return pc_sync(fd, pc_real.fdatasync);
-}
-
-/*
- * sync_file_range waits for the data of its range with WAIT_AFTER; it
- * syncs no metadata, so only pages within the durable size count.
- */
-int
-sync_file_range(int fd, off64_t off, off64_t nbytes, unsigned int flags)
-{
-	int i = pc_enter_fd(fd);
-	if (i < 0) {
-		return pc_real.sync_file_range(fd, off, nbytes, flags);
-	}
-	pc_op();
-	pthread_mutex_unlock(&pc_lock);
-	int rc = pc_real.sync_file_range(fd, off, nbytes, flags);
-	int err = errno;
-	pthread_mutex_lock(&pc_lock);
-	struct pc_node *n = &pc_nodes[i];
-	unsigned want = SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
-	if (rc == 0 && (flags & want) == want && off >= 0) {
-		off_t end = nbytes == 0 ? n->dsize : off + nbytes;
-		end = end < n->dsize ? end : n->dsize;
-		for (off_t p = off / PC_PAGE; p * PC_PAGE < end; p++) {
-			if (pc_is_dirty(n, (size_t) p)) {
-				pc_copy_page(n, fd, (size_t) p, n->dsize);
-				n->dirty[p / 8] &= (uint8_t) ~(1u << (p % 8));
-			}
-		}
-	}
-	pthread_mutex_unlock(&pc_lock);
-	errno = err;
-	return rc;
-}
-
-/*
- * The mapping of /proc/self/maps that holds addr, if it maps a file of the
- * tree: its start, file offset and node (pc_lock held), else -1.
- */
-static int
-pc_map_node(const void *addr, uintptr_t *lo_out, off_t *off_out)
-{
-	int fd = pc_real.open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	char buf[8192];
-	size_t have = 0;
-	int found = -1;
-	bool done = false;
-	while (fd >= 0 && !done) {
-		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
-		if (n <= 0) {
-			break;
-		}
-		have += (size_t) n;
-		buf[have] = '\0';
-		char *line = buf, *nl;
-		while (!done && (nl = strchr(line, '\n')) != NULL) {
-			*nl = '\0';
-			unsigned long long lo, hi, off;
-			char perms[8];
-			int at = 0;
-			if (sscanf(line, "%llx-%llx %7s %llx %*s %*u %n", &lo,
-			            &hi, perms, &off,
-			            &at) >= 4
-			        && (uintptr_t) addr >= lo
-			        && (uintptr_t) addr < hi) {
-				done = true;
-				const char *path = at > 0 ? line + at : "";
-				struct stat st;
-				if (path[0] == '/'
-				        && pc_path_in(AT_FDCWD, path)
-				        && stat(path, &st) == 0) {
-					found = pc_node_find(
-					        st.st_dev, st.st_ino);
-					*lo_out = (uintptr_t) lo;
-					*off_out = (off_t) off;
-				}
-			}
-			line = nl + 1;
-		}
-		have = strlen(line);
-		memmove(buf, line, have);
-		if (have == sizeof(buf) - 1) {
-			have = 0;
-		}
-	}
-	if (fd >= 0) {
-		close(fd);
-	}
-	return found;
-}
-
-/* msync with MS_SYNC of a shared file mapping: those bytes are durable. */
-int
-msync(void *addr, size_t len, int flags)
-{
-	pc_init();
-	if (!pc_cfg.on || (flags & MS_SYNC) == 0) {
-		return pc_real.msync(addr, len, flags);
-	}
-	pthread_mutex_lock(&pc_lock);
-	uintptr_t lo = 0;
-	off_t off = 0;
-	int i = pc_map_node(addr, &lo, &off);
-	if (i < 0) {
-		pthread_mutex_unlock(&pc_lock);
-		return pc_real.msync(addr, len, flags);
-	}
-	pc_op();
-	int rc = pc_real.msync(addr, len, flags);
-	int err = errno;
-	if (rc == 0) {
-		struct pc_node *n = &pc_nodes[i];
-		off_t at = off + (off_t) ((uintptr_t) addr - lo);
-		size_t k = at < n->dsize ? (size_t) (n->dsize - at) : 0;
-		k = k < len ? k : len;
-		if (k > 0) {
-			memcpy(n->img + at, addr, k);
-		}
-	}
-	pthread_mutex_unlock(&pc_lock);
-	errno = err;
-	return rc;
-}
-
-/*
- * An open that creates or truncates a file of the tree. A new file gets a
- * new node with nothing durable; its name is durable only when its
- * directory is fsync'd.
- */
-static int
-pc_open_at(int dirfd, const char *path, int flags, mode_t mode, int kind)
-{
-	pc_init();
-	bool watch = pc_cfg.on && (flags & (O_CREAT | O_TRUNC)) != 0
-	        && (flags & O_TMPFILE) != O_TMPFILE && pc_path_in(dirfd, path);
-	struct stat st;
-	bool existed = false;
-	if (watch) {
-		pthread_mutex_lock(&pc_lock);
-		existed = fstatat(dirfd, path, &st, 0) == 0;
-		if (!existed || (flags & O_TRUNC) != 0) {
-			pc_op();
-		}
-	}
-	int fd;
-	switch (kind) {
-	case 0:
-		fd = pc_real.openat(dirfd, path, flags, mode);
-		break;
-	case 1:
-		fd = pc_real.openat64(dirfd, path, flags, mode);
-		break;
-	case 2:
-		fd = pc_real.open(path, flags, mode);
-		break;
-	default:
-		fd = pc_real.open64(path, flags, mode);
-		break;
-	}
-	if (!watch) {
-		return fd;
-	}
-	int err = errno;
-	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-		int i = existed ? pc_node_find(st.st_dev, st.st_ino)
-		                : pc_node_new(st.st_dev, st.st_ino, false);
-		if (i < 0 && existed) {
-			i = pc_fd_node(fd);
-		}
-		if (i >= 0 && (flags & O_TRUNC) != 0) {
-			pc_nodes[i].trunc_to = 0;
-		}
-		if (i >= 0) {
-			pc_nodes[i].fd_hint = fd;
-		}
-	}
-	pthread_mutex_unlock(&pc_lock);
-	errno = err;
-	return fd;
-}
-
-static mode_t
-pc_mode(int flags, va_list ap)
-{
-	return (flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE
-	        ? (mode_t) va_arg(ap, int)
-	        : 0;
-}
-
-int
-open(const char *path, int flags, ...)
-{
-	va_list ap;
-	va_start(ap, flags);
-	mode_t mode = pc_mode(flags, ap);
-	va_end(ap);
-	return pc_open_at(AT_FDCWD, path, flags, mode, 2);
-}
-
-int
-open64(const char *path, int flags, ...)
-{
-	va_list ap;
-	va_start(ap, flags);
-	mode_t mode = pc_mode(flags, ap);
-	va_end(ap);
-	return pc_open_at(AT_FDCWD, path, flags, mode, 3);
-}
-
-int
-openat(int dirfd, const char *path, int flags, ...)
-{
-	va_list ap;
-	va_start(ap, flags);
-	mode_t mode = pc_mode(flags, ap);
-	va_end(ap);
-	return pc_open_at(dirfd, path, flags, mode, 0);
-}
-
-int
-openat64(int dirfd, const char *path, int flags, ...)
-{
-	va_list ap;
-	va_start(ap, flags);
-	mode_t mode = pc_mode(flags, ap);
-	va_end(ap);
-	return pc_open_at(dirfd, path, flags, mode, 1);
-}
-
-int
-creat(const char *path, mode_t mode)
-{
-	return pc_open_at(
-	        AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC, mode, 2);
-}
-
-int
-creat64(const char *path, mode_t mode)
-{
-	return pc_open_at(
-	        AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC, mode, 3);
-}
-
-/*
- * A namespace change in the tree: counted (and maybe cut before); what it
- * did becomes durable at the directory's next fsync.
- */
-#define PC_NAMESPACE(in, call)                  \
-	do {                                    \
-		pc_init();                      \
-		if (!pc_cfg.on || !(in)) {      \
-			return call;            \
-		}                               \
-		pthread_mutex_lock(&pc_lock);   \
-		pc_op();                        \
-		int pc_rc = call;               \
-		int pc_errno = errno;           \
-		pthread_mutex_unlock(&pc_lock); \
-		errno = pc_errno;               \
-		return pc_rc;                   \
-	} while (0)
-
-int
-rename(const char *from, const char *to)
-{
-	PC_NAMESPACE(pc_path_in(AT_FDCWD, from) || pc_path_in(AT_FDCWD, to),
-	        pc_real.rename(from, to));
-}
-
-int
-renameat(int fd1, const char *from, int fd2, const char *to)
-{
-	PC_NAMESPACE(pc_path_in(fd1, from) || pc_path_in(fd2, to),
-	        pc_real.renameat(fd1, from, fd2, to));
-}
-
-int
-renameat2(int fd1, const char *from, int fd2, const char *to, unsigned fl)
-{
-	PC_NAMESPACE(pc_path_in(fd1, from) || pc_path_in(fd2, to),
-	        pc_real.renameat2(fd1, from, fd2, to, fl));
-}
-
-int
-link(const char *from, const char *to)
-{
-	PC_NAMESPACE(pc_path_in(AT_FDCWD, to), pc_real.link(from, to));
-}
-
-int
-linkat(int fd1, const char *from, int fd2, const char *to, int fl)
-{
-	PC_NAMESPACE(
-	        pc_path_in(fd2, to), pc_real.linkat(fd1, from, fd2, to, fl));
-}
-
-int
-unlink(const char *path)
-{
-	PC_NAMESPACE(pc_path_in(AT_FDCWD, path), pc_real.unlink(path));
-}
-
-int
-unlinkat(int fd, const char *path, int fl)
-{
-	PC_NAMESPACE(pc_path_in(fd, path), pc_real.unlinkat(fd, path, fl));
-}
-
-int
-rmdir(const char *path)
-{
-	PC_NAMESPACE(pc_path_in(AT_FDCWD, path), pc_real.rmdir(path));
-}
-
-int
-mkdir(const char *path, mode_t mode)
-{
-	PC_NAMESPACE(pc_path_in(AT_FDCWD, path), pc_real.mkdir(path, mode));
-}
-
-int
-mkdirat(int fd, const char *path, mode_t mode)
-{
-	PC_NAMESPACE(pc_path_in(fd, path), pc_real.mkdirat(fd, path, mode));
 }
