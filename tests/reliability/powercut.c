@@ -18,15 +18,18 @@
  *     directory's current listing as the durable one. The root itself, when
  *     the process creates it, is durable once its parent is fsync'd.
  *
- * Files and directories present when the library loads are durable as they
- * are (a snapshot at load). Nodes are kept by inode; an unlinked file keeps
- * its durable bytes for as long as a durable entry still names it.
+ * Files and directories present at the first wrapped call are durable as
+ * they are (a snapshot then: nothing the library sees has changed them
+ * yet; there is no constructor, so nothing runs before a sanitizer's
+ * runtime). Nodes are kept by inode; an unlinked file keeps its durable
+ * bytes for as long as a durable entry still names it.
  *
- * The cut comes before the N-th durability-relevant operation on the
- * watched tree, counted across all threads, with $CLM_POWERCUT_AFTER=N, or
- * before the first such operation after the file $CLM_POWERCUT_NOW
- * appears. Operations: open that creates or truncates, write, pwrite(64),
- * writev, pwritev(64), ftruncate, fallocate, fsync, fdatasync,
+ * The cut comes right after the N-th durability-relevant operation on the
+ * watched tree, counted across all threads, with $CLM_POWERCUT_AFTER=N
+ * (the operation done and in the model, inside the call, before it
+ * returns), or before the first such operation once the file
+ * $CLM_POWERCUT_NOW exists. Operations: open that creates or truncates, write,
+ * pwrite(64), writev, pwritev(64), ftruncate, fallocate, fsync, fdatasync,
  * sync_file_range, msync of a file mapping, rename(at/at2), link(at),
  * unlink(at), mkdir(at), rmdir. At the cut the library writes the durable
  * tree to the directory $CLM_POWERCUT_OUT (created; when the root itself
@@ -461,13 +464,6 @@ void
 pc_init(void)
 {
 	pthread_once(&pc_once, pc_setup);
-}
-
-/* Snapshot at load, before the program's first call. */
-__attribute__((constructor)) static void
-pc_constructor(void)
-{
-	pc_init();
 }
 
 /* splitmix64, for the torn pages. */

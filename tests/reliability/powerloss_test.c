@@ -364,10 +364,33 @@ pl_start_cut(const char *data, const char *out, const char *now,
 	snprintf(num, sizeof(num), "%llu", (unsigned long long) seed);
 	pl_setenv("CLM_POWERCUT_SEED", num);
 	pl_setenv("CLM_POWERCUT_TORN", torn ? "1" : "0");
+	/*
+	 * Under AddressSanitizer the library comes ahead of the ASan runtime,
+	 * which ASan refuses unless verify_asan_link_order=0 (harmless
+	 * without ASan; faults_test.c does the same).
+	 */
+	const char *old = getenv("ASAN_OPTIONS");
+	char *old_asan = old != NULL ? strdup(old) : NULL;
+	char asan[1024];
+	snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0",
+	        old != NULL ? old : "", old != NULL && old[0] ? ":" : "");
+	pl_setenv("ASAN_OPTIONS", asan);
 	pl_setenv("LD_PRELOAD", POWERCUT_LIB);
 	int rc = clmd_start(&srv, data, NULL);
-	/* Only clmd gets the library. */
+	/* Only clmd gets the library and its settings. */
 	unsetenv("LD_PRELOAD");
+	if (old_asan != NULL) {
+		pl_setenv("ASAN_OPTIONS", old_asan);
+	} else {
+		unsetenv("ASAN_OPTIONS");
+	}
+	free(old_asan);
+	static const char *const vars[] = { "CLM_POWERCUT_DIR",
+		"CLM_POWERCUT_OUT", "CLM_POWERCUT_NOW", "CLM_POWERCUT_AFTER",
+		"CLM_POWERCUT_SEED", "CLM_POWERCUT_TORN" };
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		unsetenv(vars[i]);
+	}
 	return rc;
 }
 
