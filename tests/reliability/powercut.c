@@ -28,14 +28,14 @@
  * watched tree, counted across all threads, with $CLM_POWERCUT_AFTER=N
  * (the operation done and in the model, inside the call, before it
  * returns), or before the first such operation once the file
- * $CLM_POWERCUT_NOW exists. Operations: open that creates or truncates, write,
- * pwrite(64), writev, pwritev(64), ftruncate, fallocate, fsync, fdatasync,
- * sync_file_range, msync of a file mapping, rename(at/at2), link(at),
- * unlink(at), mkdir(at), rmdir. At the cut the library writes the durable
- * tree to the directory $CLM_POWERCUT_OUT (created; when the root itself
- * is not durable, nothing is created: the whole directory is gone), writes
- * "cut OP REASON\n" to $CLM_POWERCUT_OUT.report, and kills the process with
- * SIGKILL from inside the wrapped call, so no reply that depends on the
+ * $CLM_POWERCUT_NOW exists. Operations: open that creates or truncates,
+ * write, pwrite(64), writev, pwritev(64), ftruncate, fallocate, fsync,
+ * fdatasync, sync_file_range, msync of a file mapping, rename(at/at2),
+ * link(at), unlink(at), mkdir(at), rmdir. At the cut the library writes the
+ * durable tree to the directory $CLM_POWERCUT_OUT (created; when the root
+ * itself is not durable, nothing is created: the whole directory is gone),
+ * writes "cut OP REASON\n" to $CLM_POWERCUT_OUT.report, and kills the process
+ * with SIGKILL from inside the wrapped call, so no reply that depends on the
  * operation can leave. With $CLM_POWERCUT_TORN=1 each page written since
  * the file's last sync is kept from the page cache with probability 1/2
  * (seeded by $CLM_POWERCUT_SEED), growing the file to cover it: torn,
