@@ -76,7 +76,7 @@
 #define PL_MAX_CALLS     4000
 #define PL_CUSTOMERS     5
 #define PL_BATCH_MAX     4
-#define PL_CALL_MS       10000
+#define PL_CALL_MS       30000
 #define PL_ERR_LEN       1024
 
 /* 2024-01-01T00:00:00Z; the workload's events fall in 2024. */
@@ -850,7 +850,7 @@ Test(powerloss, acked_writes_survive_power_cuts)
 		}
 		if (!pl_cut(base, k, after, s, torn, &t, err, sizeof(err))) {
 			fprintf(stderr,
-			        "powerloss: cut %u before operation %llu failed (seed 0x%llx%s; rerun with CLM_POWERLOSS_SEED=0x%llx): %s\n",
+			        "powerloss: cut %u at operation %llu failed (seed 0x%llx%s; rerun with CLM_POWERLOSS_SEED=0x%llx): %s\n",
 			        k, after, (unsigned long long) s,
 			        torn ? ", torn pages" : "",
 			        (unsigned long long) seed, err);
