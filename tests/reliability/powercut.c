@@ -39,8 +39,12 @@
  * operation can leave. With $CLM_POWERCUT_TORN=1 each page written since
  * the file's last sync is kept from the page cache with probability 1/2
  * (seeded by $CLM_POWERCUT_SEED), growing the file to cover it: torn,
- * unsynced writes. When the process exits without a cut, the report says
- * "ops N\n": how many operations a whole run made.
+ * unsynced writes (to read them after the program closed the file, torn
+ * mode keeps a read-only descriptor of each file with unsynced pages
+ * until its next sync; closing it would drop the process's fcntl locks on
+ * that file, so do not use torn mode on files locked that way). When the
+ * process exits without a cut, the report says "ops N\n": how many operations
+ * a whole run made.
  *
  * Threads and memory: one mutex guards the model and is held across each
  * wrapped write, so the dirty-page bitmap always covers what reached the
@@ -68,6 +72,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -158,7 +163,7 @@ pc_node_new(dev_t dev, ino_t ino, bool dir)
 			n->dev = dev;
 			n->ino = ino;
 			n->trunc_to = -1;
-			n->fd_hint = -1;
+			n->keep_fd = -1;
 			n->ents = -1;
 			return i;
 		}
@@ -232,9 +237,67 @@ pc_copy_page(struct pc_node *n, int fd, size_t p, off_t size)
 	}
 }
 
+int
+pc_reader(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (fl & O_ACCMODE) != O_WRONLY) {
+		return fd;
+	}
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	int rfd = pc_real.open(path, O_RDONLY | O_CLOEXEC);
+	return rfd >= 0 ? rfd : fd;
+}
+
+/*
+ * Whether a shared writable mapping of (dev, ino) exists in this process:
+ * its stores bypass the wrapped writes, and an fsync flushes them too.
+ */
+static bool
+pc_shared_writable(dev_t dev, ino_t ino)
+{
+	int fd = pc_real.open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	char buf[8192];
+	size_t have = 0;
+	bool hit = false;
+	while (fd >= 0 && !hit) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+		if (n <= 0) {
+			break;
+		}
+		have += (size_t) n;
+		buf[have] = '\0';
+		char *line = buf, *nl;
+		while (!hit && (nl = strchr(line, '\n')) != NULL) {
+			*nl = '\0';
+			char perms[8];
+			unsigned maj, min;
+			unsigned long long lino;
+			hit = sscanf(line, "%*x-%*x %7s %*x %x:%x %llu", perms,
+			              &maj, &min, &lino)
+			                == 4
+			        && perms[1] == 'w' && perms[3] == 's'
+			        && lino == (unsigned long long) ino
+			        && makedev(maj, min) == dev;
+			line = nl + 1;
+		}
+		have = strlen(line);
+		memmove(buf, line, have);
+		if (have == sizeof(buf) - 1) {
+			have = 0; /* an absurdly long line: skip it */
+		}
+	}
+	if (fd >= 0) {
+		close(fd);
+	}
+	return hit;
+}
+
 /*
  * fsync of the file fd: the current size and every page written (or cut
- * off) since the last sync become durable.
+ * off) since the last sync become durable; all pages when the file is
+ * mapped shared and writable (its stores were not seen).
  */
 void
 pc_sync_file(struct pc_node *n, int fd)
@@ -245,17 +308,25 @@ pc_sync_file(struct pc_node *n, int fd)
 	}
 	off_t size = st.st_size;
 	size_t pages = (size_t) (size + PC_PAGE - 1) / PC_PAGE;
-	size_t from = n->all_dirty ? 0
+	size_t from = n->all_dirty || pc_shared_writable(n->dev, n->ino) ? 0
 	        : n->trunc_to >= 0 ? (size_t) n->trunc_to / PC_PAGE
 	                           : pages;
 	pc_set_size(n, size);
+	int rfd = pc_reader(fd);
 	for (size_t p = 0; p < pages; p++) {
 		if (p >= from || pc_is_dirty(n, p)) {
-			pc_copy_page(n, fd, p, size);
+			pc_copy_page(n, rfd, p, size);
 		}
+	}
+	if (rfd != fd) {
+		close(rfd);
 	}
 	if (n->dirty_cap > 0) {
 		memset(n->dirty, 0, n->dirty_cap);
+	}
+	if (n->keep_fd >= 0) {
+		close(n->keep_fd); /* nothing unsynced to tear any more */
+		n->keep_fd = -1;
 	}
 	n->trunc_to = -1;
 	n->all_dirty = false;
@@ -505,8 +576,7 @@ pc_dump_file(struct pc_node *n, const char *path, uint64_t *rng)
 	}
 	pc_put(fd, n->img, (size_t) n->dsize);
 	struct stat st;
-	if (pc_cfg.torn && n->fd_hint >= 0 && fstat(n->fd_hint, &st) == 0
-	        && st.st_dev == n->dev && st.st_ino == n->ino) {
+	if (pc_cfg.torn && n->keep_fd >= 0 && fstat(n->keep_fd, &st) == 0) {
 		unsigned char page[PC_PAGE];
 		size_t pages = (size_t) (st.st_size + PC_PAGE - 1) / PC_PAGE;
 		for (size_t p = 0; p < pages; p++) {
@@ -514,7 +584,7 @@ pc_dump_file(struct pc_node *n, const char *path, uint64_t *rng)
 				continue;
 			}
 			off_t off = (off_t) p * PC_PAGE;
-			ssize_t got = pread(n->fd_hint, page, PC_PAGE, off);
+			ssize_t got = pread(n->keep_fd, page, PC_PAGE, off);
 			if (got > 0) {
 				pc_real.pwrite(fd, page, (size_t) got, off);
 			}
@@ -685,9 +755,6 @@ pc_fd_node(int fd)
 			pc_root = i;
 		}
 	}
-	if (i >= 0) {
-		pc_nodes[i].fd_hint = fd;
-	}
 	return i;
 }
 
@@ -735,6 +802,16 @@ pc_wrote(int i, int fd, off_t off, const struct iovec *iov, int cnt,
 	}
 	struct pc_node *n = &pc_nodes[i];
 	pc_mark(n, off, (size_t) got);
+	if (pc_cfg.torn && n->keep_fd < 0) {
+		/*
+		 * A descriptor of our own, so the unsynced pages can still be
+		 * read at the cut after the program closed the file (a new
+		 * open file description: it shares no flock with the program).
+		 */
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n->keep_fd = pc_real.open(path, O_RDONLY | O_CLOEXEC);
+	}
 	int fl = fcntl(fd, F_GETFL);
 	if (fl >= 0 && (fl & (O_DSYNC | O_SYNC)) != 0) {
 		pc_apply(n, off, iov, cnt, (size_t) got);

@@ -33,7 +33,7 @@ struct pc_node {
 	uint8_t *dirty; /* a bit per page written since the last sync */
 	size_t dirty_cap;
 	off_t trunc_to; /* lowest size set since the last sync, or -1 */
-	int fd_hint;    /* a descriptor last used on it (for torn pages) */
+	int keep_fd;    /* torn mode: read-only, while pages are unsynced */
 	int ents;       /* dir: first durable entry, or -1 */
 };
 
@@ -150,6 +150,12 @@ PC_HIDDEN bool pc_is_dirty(const struct pc_node *n, size_t page);
 
 /* pc_copy_page copies page p of the file fd (below size) into n's image. */
 PC_HIDDEN void pc_copy_page(struct pc_node *n, int fd, size_t p, off_t size);
+
+/*
+ * pc_reader returns fd when it can be read, else a new read-only
+ * descriptor of the same file (close it), or fd when none can be had.
+ */
+PC_HIDDEN int pc_reader(int fd);
 
 /* pc_sync_file: fsync of the file fd (node n) in the model. */
 PC_HIDDEN void pc_sync_file(struct pc_node *n, int fd);

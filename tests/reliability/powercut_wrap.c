@@ -247,11 +247,15 @@ sync_file_range(int fd, off64_t off, off64_t nbytes, unsigned int flags)
 	if (rc == 0 && (flags & want) == want && off >= 0) {
 		off_t end = nbytes == 0 ? n->dsize : off + nbytes;
 		end = end < n->dsize ? end : n->dsize;
+		int rfd = pc_reader(fd);
 		for (off_t p = off / PC_PAGE; p * PC_PAGE < end; p++) {
 			if (pc_is_dirty(n, (size_t) p)) {
-				pc_copy_page(n, fd, (size_t) p, n->dsize);
+				pc_copy_page(n, rfd, (size_t) p, n->dsize);
 				n->dirty[p / 8] &= (uint8_t) ~(1u << (p % 8));
 			}
+		}
+		if (rfd != fd) {
+			close(rfd);
 		}
 	}
 	pc_cut_after(cut);
@@ -397,9 +401,6 @@ pc_open_at(int dirfd, const char *path, int flags, mode_t mode, int kind)
 		}
 		if (i >= 0 && (flags & O_TRUNC) != 0) {
 			pc_nodes[i].trunc_to = 0;
-		}
-		if (i >= 0) {
-			pc_nodes[i].fd_hint = fd;
 		}
 	}
 	pc_cut_after(cut);
