@@ -14,7 +14,7 @@
 # writes), each with its own seed.
 #
 # Usage: tools/powerloss-soak.sh [BUILD_DIR]      (default: build)
-#   CLM_POWERLOSS_CUTS=N    cuts per pass (default 1000: about 7 minutes
+#   CLM_POWERLOSS_CUTS=N    cuts per pass (default 1000: about 11 minutes
 #                           per pass on two cores)
 #   CLM_POWERLOSS_CALLS=N   calls of the workload each cut runs (default
 #                           200, about 2,000 operations; at most 4,000)
