@@ -26,6 +26,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "util/fsdir.h"
+
 /*
  * One line of /proc/locks: "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"
  * (a waiter has "->" after the number). The device is major:minor in hex,
@@ -100,6 +102,13 @@ dirlock_open(const char *dir, char *err, size_t errlen)
 			snprintf(err, errlen,
 			        "cannot create data dir '%s': %s", dir,
 			        strerror(errno));
+			return -1;
+		}
+		/* The new directory's name survives a power loss. */
+		if (fsdir_sync_parent(dir) != 0) {
+			snprintf(err, errlen,
+			        "cannot sync the parent of data dir '%s': %s",
+			        dir, strerror(errno));
 			return -1;
 		}
 	} else if (!S_ISDIR(st.st_mode)) {

@@ -11,14 +11,15 @@
 #include <sys/types.h>
 
 /*
- * dirlock_open creates dir (mode 0750) when it is missing and takes an
+ * dirlock_open creates dir (mode 0750) when it is missing, then fsyncs
+ * its parent so the new directory survives a power loss, and takes an
  * exclusive flock on the directory, without waiting. Returns the descriptor
  * that holds the lock (close it to release the lock; it is close-on-exec),
  * or -1 with the reason in err: "data dir 'D' is in use by another clmd
  * (pid N)" when another process holds the lock (without "(pid N)" when
  * /proc/locks does not name it), or why dir cannot be made, opened or
- * locked. A second call on the same dir is refused even in the same
- * process: each call locks its own open file description.
+ * locked (or its parent synced). A second call on the same dir is refused even
+ * in the same process: each call locks its own open file description.
  */
 int dirlock_open(const char *dir, char *err, size_t errlen);
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "store/dirlock.h"
+#include "util/fsdir.h"
 #include "util/log.h"
 
 #define STORE_ANON_PREFIX '\x01'
@@ -323,6 +324,17 @@ store_open(const struct store_opts *o, store **out, char *err, size_t errlen)
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot open data dir '%s': %s", o->dir,
 		        mdb_strerror(rc));
+		goto fail;
+	}
+	/*
+	 * data.mdb, lock.mdb and clmd.pid may have just been created: their
+	 * names are durable only once the directory is synced (LMDB syncs
+	 * data.mdb's contents, never its directory). Before the first write
+	 * is acknowledged, in either durability mode.
+	 */
+	if (fsdir_sync(o->dir) != 0) {
+		snprintf(err, errlen, "cannot sync data dir '%s': %s", o->dir,
+		        strerror(errno));
 		goto fail;
 	}
 	int dead = 0;
