@@ -88,9 +88,21 @@ Test(bench, every_workload_gives_a_row)
 			        "%s: quantiles %f %f %f", r.workload, r.p50,
 			        r.p99, r.p999);
 			bool echo = w == 0, track = w == 4 || w == 5;
-			cr_assert_eq(r.x_echo == 1.0 && r.tput_e == 1.0, echo,
-			        "%s: ratios to itself only for the echo",
-			        r.workload);
+			/*
+			 * The echo is its own reference; the others are
+			 * measured against it. A read may legitimately match
+			 * the echo to the printed two decimals, so only the
+			 * echo's ratios are pinned.
+			 */
+			if (echo) {
+				cr_assert(r.x_echo == 1.0 && r.tput_e == 1.0,
+				        "echo: ratios to itself %f %f",
+				        r.x_echo, r.tput_e);
+			} else {
+				cr_assert(r.x_echo > 0 && r.tput_e > 0,
+				        "%s: ratios to the echo %f %f",
+				        r.workload, r.x_echo, r.tput_e);
+			}
 			if (!echo) {
 				cr_assert_gt(
 				        r.cpu, 0, "%s: clmd CPU", r.workload);
