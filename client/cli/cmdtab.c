@@ -19,8 +19,8 @@ const char cmdtab_notes[]
 const char *const cmdtab_exit_codes[] = {
 	"0 ok",
 	"1 the server returned an error (its code and message are printed)",
-	"2 usage error: a bad command line or unreadable input",
-	"3 cannot connect, or no reply in time",
+	"2 usage error: a bad command line (an unknown flag, a --url clmd cannot listen on) or unreadable input",
+	"3 cannot connect, or no reply in time (clm watch: the stream did not answer within --timeout)",
 	NULL,
 };
 
