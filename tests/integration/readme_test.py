@@ -55,6 +55,10 @@ START_TIMEOUT_S = 60     # clmd answering after it was started
 
 TIME_RE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z"
 MARK_RE = re.compile(r"<!--\s*readme-test:\s*(\w+)\s*(.*?)\s*-->")
+# What ld says of the sanitizer runtime a sanitized libclm brings along
+# (CLM_SANITIZE builds only): not the README's to show.
+SANITIZER_LD = re.compile(
+    r"^\S*ld: \S*lib(?:asan|ubsan)\.so[.\d]*: warning: .*\n?", re.M)
 
 
 class Block:
@@ -188,7 +192,7 @@ class Runner:
                 continue
             if not compare or expected is None:
                 continue
-            got = normalized(out) + normalized(err)
+            got = normalized(out) + normalized(SANITIZER_LD.sub("", err))
             if not output_regex(expected).fullmatch(got):
                 self.fail(block, "%r printed\n%s\nnot what README.md shows:\n%s"
                           % (cmd, got, "\n".join(expected)))
