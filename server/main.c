@@ -17,6 +17,7 @@
 
 #include "calls/auth.h"
 #include "config.h"
+#include "net/addrcheck.h"
 #include "net/exposure.h"
 #include "net/hostcheck.h"
 #include "net/http.h"
@@ -107,6 +108,57 @@ main_events(struct config *cfg, bool tokens, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Listens once on every address clmd is going to listen on, before the
+ * data dir is made or opened, so that a port another program holds stops
+ * clmd with nothing created and nothing to take down (addrcheck.h). The
+ * events URL left to its default is checked as tcp://127.0.0.1:7451
+ * without tokens; with tokens it lies in the data dir, and pubsub_open
+ * finds out. Returns 0, or -1 with the reason in err.
+ */
+static int
+main_check_addrs(
+        const struct config *cfg, bool tokens, char *err, size_t errlen)
+{
+	for (int i = 0; i < cfg->n_listen; i++) {
+		if (addrcheck_listen(
+		            cfg->listen[i], "listen", NULL, err, errlen)
+		        != 0) {
+			size_t n = strlen(err);
+			snprintf(err + n, errlen - n,
+			        " (another clmd? choose another with --listen URL)");
+			return -1;
+		}
+	}
+	const char *events = cfg->events[0] != '\0' ? cfg->events
+	        : tokens                            ? "none"
+	                                            : MAIN_EVENTS_DEFAULT;
+	if (strcmp(events, "none") != 0
+	        && addrcheck_listen(
+	                   events, "listen for events", NULL, err, errlen)
+	                != 0) {
+		size_t n = strlen(err);
+		snprintf(err + n, errlen - n,
+		        " (choose another with --events URL, or --events none)");
+		return -1;
+	}
+	if (cfg->http[0] != '\0') {
+		/* HOST:PORT or http://HOST:PORT/ (http_check_addr). */
+		const char *a = cfg->http;
+		if (strncmp(a, "http://", 7) == 0) {
+			a += 7;
+		}
+		char url[300];
+		int n = (int) strcspn(a, "/");
+		snprintf(url, sizeof(url), "tcp://%.*s", n < 256 ? n : 256, a);
+		if (addrcheck_listen(url, "serve http", cfg->http, err, errlen)
+		        != 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 main_fail(const char *msg)
 {
@@ -184,6 +236,8 @@ main(int argc, char **argv)
 	                    != 0)
 	        || hostcheck_check_allowed(
 	                   cfg.http_allowed_hosts, err, sizeof(err))
+	                != 0
+	        || main_check_addrs(&cfg, auth != NULL, err, sizeof(err))
 	                != 0) {
 		auth_free(auth);
 		config_fini(&cfg);

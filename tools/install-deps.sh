@@ -1,12 +1,26 @@
 #!/bin/sh
-# Install the Debian packages clm needs to build and test, and nothing else.
+# Install the Debian packages clm needs, and nothing else:
+#   tools/install-deps.sh run    what building clmd and clm needs (make run)
+#   tools/install-deps.sh test   that, and what the tests need (make test)
+#   tools/install-deps.sh        everything (the same as test)
 # Does nothing (and needs no root) when every package is already present.
 set -eu
 
-PKGS="build-essential cmake pkg-config clang-format python3 \
-libnng-dev liblmdb-dev lmdb-utils libprotobuf-c-dev protobuf-c-compiler \
-libcriterion-dev libinih-dev zlib1g-dev openssl clang libclang-rt-14-dev \
-python3-protobuf protobuf-compiler chromium"
+RUN_PKGS="build-essential cmake pkg-config \
+libnng-dev liblmdb-dev libprotobuf-c-dev protobuf-c-compiler \
+libinih-dev zlib1g-dev"
+TEST_PKGS="clang-format python3 lmdb-utils libcriterion-dev openssl clang \
+libclang-rt-14-dev python3-protobuf protobuf-compiler chromium"
+
+what="${1:-test}"
+case "$what" in
+run) PKGS="$RUN_PKGS" ;;
+test) PKGS="$RUN_PKGS $TEST_PKGS" ;;
+*)
+	echo "usage: tools/install-deps.sh [run|test]" >&2
+	exit 2
+	;;
+esac
 
 missing=""
 for p in $PKGS; do
@@ -17,11 +31,14 @@ for p in $PKGS; do
 done
 # Node.js for the Node client's tests: Debian's, unless one is installed
 # already (another distribution of it brings its own npm).
-command -v node >/dev/null 2>&1 || missing="$missing nodejs"
-command -v npm >/dev/null 2>&1 || missing="$missing npm"
+if [ "$what" = test ]; then
+	command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+	command -v npm >/dev/null 2>&1 || missing="$missing npm"
+fi
 
 # The Node client's one dependency (protobufjs), from the npm registry.
 node_deps() {
+	[ "$what" = test ] || return 0
 	dir="$(dirname "$0")/../client/node"
 	if [ -f "$dir/package.json" ] && [ ! -d "$dir/node_modules" ]; then
 		echo "install-deps: npm install in client/node" >&2

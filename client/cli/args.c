@@ -242,13 +242,16 @@ args_parse(struct args *a, const struct cmdtab_command *c, int argc,
 			continue;
 		}
 		char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (v == NULL && f != NULL && f->missing != NULL) {
+		if (f == NULL) {
+			return cli_usage_error("unknown flag '%s'", w);
+		}
+		if (v == NULL && f->missing != NULL) {
 			return cli_usage_error("%s", f->missing);
 		}
 		if (c->greedy && v == NULL) {
 			return cli_usage_error("%s needs a value", w);
 		}
-		if (f == NULL || v == NULL) {
+		if (v == NULL) {
 			return cli_usage_error("unknown flag '%s'", w);
 		}
 		i++;

@@ -31,7 +31,10 @@ struct cli {
 	clm_conn *conn;
 };
 
-/* cli_connect opens cli->conn; returns CLI_OK or CLI_ECONNECT (reported). */
+/*
+ * cli_connect opens cli->conn; returns CLI_OK, CLI_EUSAGE for a URL of no
+ * transport clmd has (http://), or CLI_ECONNECT (reported).
+ */
 int cli_connect(struct cli *cli);
 
 /*
@@ -51,7 +54,10 @@ int cli_reply(struct cli *cli, clm_err e, Clm__V1__Response *resp,
         void (*print)(const ProtobufCMessage *result, const void *arg),
         const void *arg);
 
-/* cli_print_status prints a non-OK Status to stderr. */
+/*
+ * cli_print_status prints a non-OK Status to stderr: its code and message,
+ * then each violation the message does not already say.
+ */
 void cli_print_status(const Clm__V1__Status *st);
 
 /* cli_print_json prints msg as one line of proto3 JSON on stdout. */

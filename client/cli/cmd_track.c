@@ -64,6 +64,25 @@ cmd_track_print_reply(void *arg, clm_err e, const Clm__V1__Response *resp,
 	}
 }
 
+/*
+ * Whether line, not a Touchpoint, is the Customer that `clm export` writes
+ * before its touchpoints: skipped, so that its output can be tracked again
+ * as it is (`clm export ID | clm track`).
+ */
+static bool
+cmd_track_is_customer(const char *line, size_t len)
+{
+	ProtobufCMessage *m;
+	char err[8];
+	if (pbjson_parse(line, len, &clm__v1__customer__descriptor, &m, err,
+	            sizeof(err))
+	        != 0) {
+		return false;
+	}
+	protobuf_c_message_free_unpacked(m, NULL);
+	return true;
+}
+
 /* The worse of two exit codes (they are ordered by severity). */
 static int
 cmd_track_worse(int a, int b)
@@ -80,7 +99,7 @@ cmd_track_stdin(struct cli *cli)
 		fprintf(stderr, "clm: out of memory\n");
 		return CLI_EUSAGE;
 	}
-	unsigned long lineno = 0, bad_lines = 0;
+	unsigned long lineno = 0, bad_lines = 0, customers = 0;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
@@ -102,6 +121,10 @@ cmd_track_stdin(struct cli *cli)
 		            &clm__v1__touchpoint__descriptor, &m, err,
 		            sizeof(err))
 		        != 0) {
+			if (cmd_track_is_customer(line, (size_t) len)) {
+				customers++;
+				continue;
+			}
 			fprintf(stderr, "line %lu: %s\n", lineno, err);
 			bad_lines++;
 			continue;
@@ -116,8 +139,13 @@ cmd_track_stdin(struct cli *cli)
 	free(line);
 	if (!cli->json) {
 		fprintf(stderr,
-		        "accepted %lu, duplicates %lu, rejected %lu, unreadable lines %lu\n",
+		        "accepted %lu, duplicates %lu, rejected %lu, unreadable lines %lu",
 		        b.accepted, b.duplicates, b.rejected, bad_lines);
+		if (customers > 0) {
+			fprintf(stderr, ", customer lines skipped %lu",
+			        customers);
+		}
+		fputc('\n', stderr);
 	}
 	if (b.rejected > 0) {
 		rc = cmd_track_worse(rc, CLI_ESERVER);

@@ -91,10 +91,10 @@ struct cmdtab_command {
 	 * How args_parse tells its words apart, as each command did before
 	 * the table drove its parsing: a flag starts with `dashes` dashes (0:
 	 * every word is a flag), but a lone "-" is an operand (standard
-	 * input) when the command takes operands. When greedy, a flag that
-	 * is not a switch takes the next word as its value before it is
-	 * looked up ("--bogus" last "needs a value"); otherwise a flag
-	 * without its value is unknown, unless its row says `missing`.
+	 * input) when the command takes operands. A flag not in the rows is
+	 * unknown. When greedy, a known flag that is not a switch and comes
+	 * last "needs a value"; otherwise a flag without its value is
+	 * unknown, unless its row says `missing`.
 	 */
 	unsigned char dashes;
 	bool greedy;

@@ -14,8 +14,15 @@
 int
 cli_connect(struct cli *cli)
 {
-	if (clm_open_tls(cli->url, cli->timeout_ms, &cli->tls, &cli->conn)
-	        != CLM_OK) {
+	clm_err e = clm_open_tls(
+	        cli->url, cli->timeout_ms, &cli->tls, &cli->conn);
+	if (e == CLM_INVALID_ARGUMENT) {
+		/* Not a URL clmd can listen on (http://: the dashboard's). */
+		return cli_usage_error(
+		        "invalid --url '%s': use tcp://HOST:PORT, tls+tcp://HOST:PORT or ipc://PATH",
+		        cli->url);
+	}
+	if (e != CLM_OK) {
 		fprintf(stderr, "clm: %s\n", clm_open_error());
 		return CLI_ECONNECT;
 	}
@@ -27,14 +34,34 @@ cli_connect(struct cli *cli)
 	return CLI_OK;
 }
 
+/* Whether text holds "field: description" of violation v. */
+static bool
+cli_status_says(const char *text, const Clm__V1__FieldViolation *v)
+{
+	size_t fn = strlen(v->field);
+	for (const char *p = strstr(text, v->field); p != NULL;
+	        p = strstr(p + 1, v->field)) {
+		if (strncmp(p + fn, ": ", 2) == 0
+		        && strncmp(p + fn + 2, v->description,
+		                   strlen(v->description))
+		                == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
 void
 cli_print_status(const Clm__V1__Status *st)
 {
 	fprintf(stderr, "clm: %s: %s\n",
 	        clm_errname(clm_err_from_code((int) st->code)), st->message);
+	/* The message often is the first violation: each is said once. */
 	for (size_t i = 0; i < st->n_violations; i++) {
-		fprintf(stderr, "  %s: %s\n", st->violations[i]->field,
-		        st->violations[i]->description);
+		if (!cli_status_says(st->message, st->violations[i])) {
+			fprintf(stderr, "  %s: %s\n", st->violations[i]->field,
+			        st->violations[i]->description);
+		}
 	}
 }
 

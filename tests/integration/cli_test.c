@@ -338,3 +338,111 @@ Test(cli, status_prints_counts)
 	cr_expect(strstr(o.out, "9.99") != NULL, "'%s'", o.out);
 	cli_output_free(&o);
 }
+
+/*
+ * `clm export ID | clm track` (docs/api.md: export is ready for track):
+ * the customer line is skipped, the touchpoints go back in.
+ */
+Test(cli, export_output_tracks_again)
+{
+	start_server();
+	static const char *const t1[] = { "track", "--customer", "rt",
+		"--type", "SIGNUP", "--event-id", "rt-1", "--at",
+		"2026-01-02T03:04:05Z", NULL };
+	static const char *const t2[] = { "track", "--customer", "rt",
+		"--type", "PURCHASE", "--value", "12.5", "--event-id", "rt-2",
+		"--at", "2026-01-03T00:00:00Z", NULL };
+	const char *const *tracks[] = { t1, t2 };
+	for (size_t i = 0; i < 2; i++) {
+		struct cli_output o = cli_run(tracks[i], NULL);
+		cr_assert_eq(o.rc, 0, "track %zu: exit %d, stderr '%s'", i,
+		        o.rc, o.err);
+		cli_output_free(&o);
+	}
+	static const char *const exp[] = { "export", "rt", NULL };
+	struct cli_output x = cli_run(exp, NULL);
+	cr_assert_eq(x.rc, 0, "export: exit %d, stderr '%s'", x.rc, x.err);
+	cr_expect_eq(count_char(x.out, '\n'), 3, "'%s'", x.out);
+	static const char *const forget[] = { "forget", "rt", NULL };
+	struct cli_output o = cli_run(forget, NULL);
+	cr_assert_eq(o.rc, 0, "forget: exit %d", o.rc);
+	cli_output_free(&o);
+
+	static const char *const track[] = { "track", NULL };
+	o = cli_run(track, x.out);
+	cr_expect_eq(
+	        o.rc, 0, "track < export: exit %d, stderr '%s'", o.rc, o.err);
+	cr_expect(
+	        strstr(o.err,
+	                "accepted 2, duplicates 0, rejected 0, unreadable lines 0, customer lines skipped 1")
+	                != NULL,
+	        "stderr '%s'", o.err);
+	cli_output_free(&o);
+	Clm__V1__Response *resp = get_customer("rt");
+	cr_expect_eq(resp->customer->stage, CLM__V1__STAGE__ACQUISITION);
+	cr_expect_eq(resp->customer->purchases, 1);
+	clm_response_free(resp);
+
+	/* Again: both are duplicates now, and the exit code says ok. */
+	o = cli_run(track, x.out);
+	cr_expect_eq(o.rc, 0, "exit %d, stderr '%s'", o.rc, o.err);
+	cr_expect(strstr(o.err, "accepted 0, duplicates 2") != NULL,
+	        "stderr '%s'", o.err);
+	cli_output_free(&o);
+	cli_output_free(&x);
+}
+
+/* Counts the occurrences of needle in s. */
+static int
+count_str(const char *s, const char *needle)
+{
+	int n = 0;
+	for (const char *p = strstr(s, needle); p != NULL;
+	        p = strstr(p + 1, needle)) {
+		n++;
+	}
+	return n;
+}
+
+/* A violation is printed once, also when the message repeats it. */
+Test(cli, violations_printed_once)
+{
+	start_server();
+	static const char *const spend[] = { "spend", "--channel", "email",
+		"--day", "2026-01-01", "--amount", "-5", NULL };
+	struct cli_output o = cli_run(spend, NULL);
+	cr_expect_eq(o.rc, 1, "spend: exit %d, stderr '%s'", o.rc, o.err);
+	cr_expect_eq(count_str(o.err, "must be a finite number"), 1,
+	        "stderr '%s'", o.err);
+	cli_output_free(&o);
+
+	static const char *const track[] = { "--json", "track", "--type",
+		"purchase", "--value", "-5", NULL };
+	o = cli_run(track, NULL);
+	cr_expect_eq(o.rc, 1, "track: exit %d, stderr '%s'", o.rc, o.err);
+	cr_expect_eq(count_str(o.err, "customer_id or anonymous_id"), 1,
+	        "stderr '%s'", o.err);
+	cr_expect_eq(count_str(o.err, "must not be negative"), 1,
+	        "stderr '%s'", o.err);
+	cli_output_free(&o);
+}
+
+/* Usage errors exit 2, not 3: an unknown flag, a URL of no transport. */
+Test(cli, unknown_flag_and_http_url_are_usage_errors)
+{
+	static const char *const bogus[] = { "metrics", "--bogus", NULL };
+	struct cli_output o = cli_run(bogus, NULL);
+	cr_expect_eq(o.rc, 2, "exit %d, stderr '%s'", o.rc, o.err);
+	cr_expect(strstr(o.err, "unknown flag '--bogus'") != NULL,
+	        "stderr '%s'", o.err);
+	cli_output_free(&o);
+
+	static const char *const http[]
+	        = { "--url", "http://127.0.0.1:7452", "status", NULL };
+	o = cli_run(http, NULL);
+	cr_expect_eq(o.rc, 2, "exit %d, stderr '%s'", o.rc, o.err);
+	cr_expect(
+	        strstr(o.err, "invalid --url 'http://127.0.0.1:7452'") != NULL,
+	        "stderr '%s'", o.err);
+	cli_output_free(&o);
+}

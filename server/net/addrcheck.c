@@ -1,0 +1,35 @@
+/*
+ * addrcheck: listen once on each of clmd's addresses before the store is
+ * opened (see addrcheck.h).
+ */
+#include "net/addrcheck.h"
+
+#include <nng/nng.h>
+#include <stdio.h>
+#include <string.h>
+
+int
+addrcheck_listen(const char *url, const char *what, const char *shown,
+        char *err, size_t errlen)
+{
+	/* The TLS layer is set up by the real listener; the port is tcp's. */
+	char tcp[512];
+	const char *addr = url;
+	if (strncmp(url, "tls+tcp://", 10) == 0) {
+		snprintf(tcp, sizeof(tcp), "tcp://%s", url + 10);
+		addr = tcp;
+	}
+	nng_stream_listener *l;
+	int rv = nng_stream_listener_alloc(&l, addr);
+	if (rv == 0) {
+		rv = nng_stream_listener_listen(l);
+		nng_stream_listener_free(l);
+	}
+	if (rv == 0 || (rv == NNG_ENOENT && strncmp(url, "ipc://", 6) == 0)) {
+		return 0;
+	}
+	snprintf(err, errlen, "cannot %s on '%s': %s", what,
+	        shown != NULL ? shown : url,
+	        rv == NNG_EADDRINUSE ? "address in use" : nng_strerror(rv));
+	return -1;
+}
