@@ -134,19 +134,26 @@ class Clmd {
     this.exited.then(() => children.delete(child));
     children.add(child);
     // Serving once ServerStatus gets any answer (UNAUTHENTICATED too);
-    // failed if clmd exits first.
-    const probe = new Client(this.url, { timeoutMs: 5000 });
-    try {
-      const died = this.exited.then((st) => {
-        throw new Error(`clmd (${CLMD_BIN}) exited at start: ${st}\n${this.logText()}`);
-      });
-      await Promise.race([probe.status(), died]);
-    } catch (e) {
-      if (!(e instanceof ClmError)) {
-        throw new Error(`clmd did not start: ${e.message}\n${this.logText()}`);
+    // failed if clmd exits first. A Client's first connect fails at once
+    // while nothing listens: probe with a new one until a generous bound.
+    let exit = null;
+    this.exited.then((st) => {
+      exit = st;
+    });
+    const deadline = Date.now() + 20000;
+    for (;;) {
+      const probe = new Client(this.url, { timeoutMs: 5000 });
+      try {
+        await probe.status();
+        return;
+      } catch (e) {
+        if (e instanceof ClmError) return;
+        if (exit !== null) throw new Error(`clmd (${CLMD_BIN}) exited at start: ${exit}\n${this.logText()}`);
+        if (Date.now() > deadline) throw new Error(`clmd did not start: ${e.message}\n${this.logText()}`);
+      } finally {
+        await probe.close();
       }
-    } finally {
-      await probe.close();
+      await sleep(20);
     }
   }
 
@@ -883,6 +890,91 @@ test('transport: refused, missing socket, wrong protocol, bad url', async () => 
   assert.throws(() => new Client('tcp://127.0.0.1'), TypeError);
 });
 
+test('nothing listens: the first call fails at once, not at its timeout', async () => {
+  // As the Python client: a first connect that fails will not be cured by
+  // waiting. Generous timeout; the call must end well within a third of it.
+  const TIMEOUT_MS = 30000;
+  const port = await freePort();
+  for (const url of [`tcp://127.0.0.1:${port}`, `ipc://${path.join(tmpDir(), 'none.sock')}`]) {
+    const cl = new Client(url, { timeoutMs: TIMEOUT_MS });
+    const t0 = Date.now();
+    await assert.rejects(cl.status(), (err) => {
+      assert.ok(err instanceof ClmConnectionError && !(err instanceof ClmTimeoutError), String(err));
+      assert.ok(['ECONNREFUSED', 'ENOENT'].includes(err.code), err.code);
+      return true;
+    });
+    const took = Date.now() - t0;
+    assert.ok(took < TIMEOUT_MS / 3, `${url}: failed after ${took} ms (timeout ${TIMEOUT_MS} ms)`);
+    await cl.close();
+  }
+});
+
+const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+test('track gives a touchpoint without an event_id a UUID, the same when resent', async () => {
+  let mode = 'answer';
+  const fake = await fakeRep((conn, id, req) => {
+    if (mode === 'break-once') {
+      mode = 'answer';
+      conn.sock.destroy();
+      return;
+    }
+    conn.sock.write(replyFrame(id, req, 'fake'));
+  });
+  const sent = () => fake.conns.flatMap((cn) => cn.requests.map((r) => r.req));
+  const f = new Client(fake.url, { timeoutMs: 5000 });
+  const off = new Client(fake.url, { timeoutMs: 5000, autoEventId: false });
+  try {
+    const Touchpoint = clm.root.lookupType('clm.v1.Touchpoint');
+    const input = { customerId: 'a', type: 'PAGE_VIEW' };
+    await f.track([
+      input,
+      { customerId: 'a', eventId: 'mine', type: 'SIGNUP' },
+      { customer_id: 'a', event_id: 'mine-2', type: 'SIGNUP' },
+      Touchpoint.create({ customerId: 'a', type: 4 }),
+    ]);
+    const tps = sent()[0].track.touchpoints;
+    assert.match(tps[0].eventId, UUID_V4);
+    assert.equal(tps[1].eventId, 'mine');
+    assert.equal(tps[2].eventId, 'mine-2');
+    assert.match(tps[3].eventId, UUID_V4);
+    assert.equal(tps[3].type, 'PAGE_VIEW');
+    assert.notEqual(tps[0].eventId, tps[3].eventId);
+    assert.equal(input.eventId, undefined, "the caller's object was changed");
+
+    // Each call its own ids.
+    await f.track(input);
+    const [a, b] = sent().slice(-2).map((r) => r.track.touchpoints[0].eventId);
+    assert.match(b, UUID_V4);
+    assert.notEqual(a, b);
+
+    // Sent again after a broken connection: the same request, ids included.
+    mode = 'break-once';
+    await f.track(input);
+    const [first, again] = sent().slice(-2);
+    assert.equal(fake.conns.length, 2);
+    assert.equal(again.requestId, first.requestId);
+    assert.match(first.track.touchpoints[0].eventId, UUID_V4);
+    assert.equal(again.track.touchpoints[0].eventId, first.track.touchpoints[0].eventId);
+
+    // autoEventId: false sends none.
+    await off.track(input);
+    assert.equal(sent().slice(-1)[0].track.touchpoints[0].eventId, '');
+  } finally {
+    await f.close();
+    await off.close();
+    await fake.close();
+  }
+
+  // clmd stores the generated id: a second send of the same touchpoint
+  // object is another touchpoint (another id), as in the Python client.
+  const r = await c.track({ customerId: 'auto-id', type: 'PAGE_VIEW', channel: 'DIRECT', occurredAtMs: T0 });
+  assert.equal(r.accepted, 1);
+  assert.match(r.changes[0].eventId, UUID_V4);
+  const ex = await c.export('auto-id');
+  assert.deepEqual(ex.touchpoints.map((t) => t.eventId), [r.changes[0].eventId]);
+});
+
 test('a clmd restart: the same client reconnects; data and dedupe survive', { timeout: 30000 }, async () => {
   const w = watch(srv.eventsUrl, 'stage/');
   await w.ready();
@@ -969,6 +1061,104 @@ test('tls+tcp:// with client certificates', { timeout: 30000 }, async (t) => {
   } finally {
     assert.equal(await tlsSrv.stop(), 0, tlsSrv.logText());
   }
+});
+
+test('npm pack: the tarball installs offline; ESM named imports and require both work', { timeout: 120000 }, async () => {
+  // Pack a copy of client/node (beside a copy of proto/, as in the tree),
+  // so that the source tree is left as it is.
+  const dir = tmpDir();
+  const src = path.join(dir, 'src', 'client', 'node');
+  const skip = new Set(['node_modules', 'proto'].map((n) => path.join(NODE_CLIENT, n)));
+  fs.cpSync(NODE_CLIENT, src, { recursive: true, filter: (f) => !skip.has(f) && !f.endsWith('.tgz') });
+  fs.cpSync(path.join(SOURCE_DIR, 'proto'), path.join(dir, 'src', 'proto'), { recursive: true });
+  const npmBin = [path.join(path.dirname(process.execPath), 'npm')].find((p) => fs.existsSync(p)) || 'npm';
+  const npm = (args, cwd) => {
+    try {
+      return execFileSync(npmBin, [...args, '--no-audit', '--no-fund', '--loglevel=error'], {
+        cwd,
+        encoding: 'utf8',
+        timeout: 90000,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    } catch (e) {
+      assert.fail(`npm ${args.join(' ')}: ${e.message}\n${e.stdout}\n${e.stderr}`);
+    }
+  };
+  npm(['pack', '--pack-destination', dir], src);
+  const tgz = path.join(dir, `clm-client-${require(path.join(NODE_CLIENT, 'package.json')).version}.tgz`);
+  assert.ok(fs.existsSync(tgz), 'npm pack made no tarball');
+  assert.ok(!fs.existsSync(path.join(src, 'proto')), 'postpack left proto/ behind');
+
+  // An application that depends on the tarball; protobufjs comes from the
+  // copy client/node has (no registry needed).
+  const app = path.join(dir, 'app');
+  fs.mkdirSync(app);
+  fs.writeFileSync(path.join(app, 'package.json'), '{"name": "app", "version": "1.0.0", "private": true}\n');
+  fs.cpSync(path.join(NODE_CLIENT, 'node_modules'), path.join(app, 'node_modules'), { recursive: true });
+  npm(['install', '--offline', tgz], app);
+  const installed = path.join(app, 'node_modules', 'clm-client');
+  assert.ok(fs.existsSync(path.join(installed, 'lib', 'index.mjs')));
+
+  const esm = `
+import { Client, Stage, ClmError, watch } from 'clm-client';
+import clm from 'clm-client';
+import * as ns from 'clm-client';
+const c = new Client(process.argv[2], { timeoutMs: 10000 });
+const r = await c.track({ customerId: 'esm', type: 'PAGE_VIEW', occurredAtMs: ${T0} });
+const cu = await c.customer('esm');
+let notFound = '';
+try { await c.customer('nobody-esm'); } catch (e) { if (e instanceof ClmError) notFound = e.codeName; }
+await c.close();
+console.log(JSON.stringify({
+  named: Object.keys(ns).filter((k) => k !== 'default').sort(),
+  cjs: Object.keys(clm).sort(),
+  same: Object.keys(clm).every((k) => ns[k] === clm[k]),
+  retention: Stage.RETENTION, watch: typeof watch, protoPath: clm.protoPath,
+  accepted: r.accepted, generatedId: r.changes[0].eventId, stage: cu.stage, notFound,
+}));
+`;
+  const cjs = `
+const { Client, Stage } = require('clm-client');
+(async () => {
+  const c = new Client(process.argv[2], { timeoutMs: 10000 });
+  const r = await c.track({ customerId: 'cjs', type: 'PAGE_VIEW', occurredAtMs: ${T0} });
+  await c.close();
+  console.log(JSON.stringify({ retention: Stage.RETENTION, stage4: Stage[4], accepted: r.accepted,
+    resolved: require.resolve('clm-client'), protoPath: require('clm-client').protoPath }));
+})();
+`;
+  fs.writeFileSync(path.join(app, 'main.mjs'), esm);
+  fs.writeFileSync(path.join(app, 'main.cjs'), cjs);
+  const env = { ...process.env };
+  delete env.CLM_PROTO;
+  delete env.CLM_SOURCE_DIR;
+  const runApp = (file) => {
+    try {
+      return JSON.parse(execFileSync(process.execPath, [file, srv.url], { cwd: app, env, encoding: 'utf8', timeout: 60000 }));
+    } catch (e) {
+      assert.fail(`${file}: ${e.message}\n${e.stdout || ''}\n${e.stderr || ''}`);
+    }
+  };
+  const packedProto = path.join(installed, 'proto', 'clm', 'v1', 'clm.proto');
+
+  const m = runApp('main.mjs');
+  assert.deepEqual(m.named, m.cjs, 'the ES module and the CommonJS one export different names');
+  assert.ok(m.named.includes('Stage') && m.named.includes('Client'));
+  assert.ok(m.same, 'an ESM export is not the CommonJS object');
+  assert.equal(m.retention, 4);
+  assert.equal(m.watch, 'function');
+  assert.equal(fs.realpathSync(m.protoPath), fs.realpathSync(packedProto));
+  assert.equal(m.accepted, 1);
+  assert.match(m.generatedId, UUID_V4);
+  assert.equal(m.stage, 'REACH');
+  assert.equal(m.notFound, 'NOT_FOUND');
+
+  const j = runApp('main.cjs');
+  assert.equal(j.retention, 4);
+  assert.equal(j.stage4, 'RETENTION');
+  assert.equal(j.accepted, 1);
+  assert.equal(fs.realpathSync(j.resolved), fs.realpathSync(path.join(installed, 'lib', 'index.js')));
+  assert.equal(fs.realpathSync(j.protoPath), fs.realpathSync(packedProto));
 });
 
 test('lib/index.d.ts is up to date with clm.proto', () => {

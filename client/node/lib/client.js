@@ -7,12 +7,15 @@
  * parallel calls). Each request carries a 4-byte SP request id (top bit
  * set) that the REP side echoes, so a reply that comes after its call timed
  * out is recognised and dropped. The connection is opened on the first
- * call; when it breaks, the next call (or the one in flight, see `retry`)
- * opens a new one, retrying with backoff until that call's timeout. Every
- * clmd write is idempotent (Track dedupes on event_id, Recommend's claim on
- * request_id), so a request whose connection broke before the reply is sent
- * again on the new connection, with the same request_id; set retry: false
- * to get a ClmConnectionError instead.
+ * call. If that first connect fails, the call rejects at once (nothing
+ * listens there: waiting would not help), as the Python client does. Once
+ * a connection was made, a broken one is opened again by the next call (or
+ * the one in flight, see `retry`), retrying with backoff until that call's
+ * timeout: clmd restarts. Every clmd write is idempotent (Track dedupes on
+ * event_id, which track() generates when a touchpoint has none; Recommend's
+ * claim on request_id), so a request whose connection broke before the
+ * reply is sent again on the new connection, with the same request_id; set
+ * retry: false to get a ClmConnectionError instead.
  */
 const crypto = require('crypto');
 const proto = require('./proto');
@@ -24,6 +27,7 @@ const DEFAULT_TIMEOUT_MS = 10000;
 const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 
 const Request = proto.type('Request');
+const Touchpoint = proto.type('Touchpoint');
 const Response = proto.type('Response');
 const Code = proto.enumType('Code');
 
@@ -32,6 +36,17 @@ const FATAL_CONNECT = new Set(['EPROTO', 'EMSGSIZE', 'ECLOSED']);
 
 function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/*
+ * A touchpoint with an event_id: tp itself when it has one, else a copy
+ * with a random UUID (the format of the Python client's), so that a Track
+ * sent again after a broken connection is counted once.
+ */
+function withEventId(tp) {
+  if (tp === null || typeof tp !== 'object' || tp.eventId || tp.event_id) return tp;
+  const { event_id: _, ...rest } = tp instanceof Touchpoint.ctor ? Touchpoint.toObject(tp) : tp;
+  return { ...rest, eventId: crypto.randomUUID() };
 }
 
 /* A list of objects from one object or an iterable of them. */
@@ -51,6 +66,8 @@ class Client {
    *   token: auth token sent with every request (clmd --auth-token-file)
    *   deadlineMs: Request.deadline_ms for every call (0 = none)
    *   retry: resend a request whose connection broke (true)
+   *   autoEventId: give each touchpoint without an event_id a random one
+   *     (true), so that a resent Track is counted once
    *   enums: 'name' (default) or 'number': how replies show enums
    *   tls: options for tls.connect (ca, cert, key, ...) for tls+tcp://
    *   maxMessageBytes: largest reply accepted (256 MiB)
@@ -67,6 +84,7 @@ class Client {
     this.token = opts.token || '';
     this.deadlineMs = opts.deadlineMs || 0;
     this.retry = opts.retry !== false;
+    this.autoEventId = opts.autoEventId !== false;
     this.enums = opts.enums === 'number' ? 'number' : 'name';
     this._tls = opts.tls;
     this._maxMessageBytes = opts.maxMessageBytes || DEFAULT_MAX_MESSAGE_BYTES;
@@ -75,6 +93,9 @@ class Client {
     this._pipe = null;
     this._connecting = null;
     this._closed = false;
+    // A connection was made once: from then on a failed connect is retried
+    // until the call's timeout (clmd restarting), before that it fails.
+    this._connectedOnce = false;
     this._spId = crypto.randomBytes(4).readUInt32BE(0) & 0x7fffffff;
     this._ridPrefix = crypto.randomBytes(6).toString('hex');
     this._ridCount = 0;
@@ -87,10 +108,13 @@ class Client {
    * Records touchpoints: one object or an array of them. Resolves to the
    * TrackReply {accepted, duplicates, rejected: [{index, status}], changes}.
    * Invalid touchpoints are listed in `rejected` unless all are invalid:
-   * then the call rejects with ClmError INVALID_ARGUMENT.
+   * then the call rejects with ClmError INVALID_ARGUMENT. A touchpoint
+   * without an eventId gets a random one (unless autoEventId is false).
    */
   async track(touchpoints, opts) {
-    return this._call('track', { touchpoints: list(touchpoints, 'track') }, opts);
+    let tps = list(touchpoints, 'track');
+    if (this.autoEventId) tps = tps.map(withEventId);
+    return this._call('track', { touchpoints: tps }, opts);
   }
 
   /**
@@ -325,7 +349,7 @@ class Client {
         return await this._connecting;
       } catch (err) {
         job.lastError = err;
-        if (FATAL_CONNECT.has(err.code) || job.done) throw err;
+        if (FATAL_CONNECT.has(err.code) || job.done || !this._connectedOnce) throw err;
         if (job.deadline - Date.now() <= delay) throw err;
         await sleep(delay);
         delay = Math.min(delay * 2, 500);
@@ -339,6 +363,7 @@ class Client {
       throw new ClmConnectionError(`client for '${this.url}' is closed`, { url: this.url, code: 'ECLOSED' });
     }
     this._pipe = pipe;
+    this._connectedOnce = true;
     pipe.on('message', (msg) => this._onMessage(pipe, msg));
     pipe.on('close', (err) => this._broken(pipe, err));
     pipe.start();

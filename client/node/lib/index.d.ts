@@ -875,6 +875,11 @@ export interface ClientOptions {
   deadlineMs?: number;
   /** Resend a request whose connection broke before the reply (default true). */
   retry?: boolean;
+  /**
+   * Give each touchpoint without an eventId a random UUID in track(), so a
+   * resent Track is counted once (default true).
+   */
+  autoEventId?: boolean;
   /** How replies show enums (default 'name'). */
   enums?: 'name' | 'number';
   /** tls.connect options (ca, cert, key, ...) for tls+tcp:// URLs. */

@@ -7,13 +7,20 @@
 
 Pure Python (standard library + google.protobuf): the SP wire protocol of
 NNG is written by hand (clm.transport), and the protobuf classes are
-generated from proto/clm/v1/clm.proto by protoc on first import (clm._gen).
-They are ``clm.pb`` (``clm.pb.Touchpoint``, ``clm.pb.Customer``, ...).
+generated from proto/clm/v1/clm.proto by protoc: when the wheel is built
+(it carries them, with type stubs), or in a source checkout on first
+import (clm._gen). They are ``clm.pb`` (``clm.pb.Touchpoint``,
+``clm.pb.Customer``, ...).
 """
+
+from typing import TYPE_CHECKING
 
 from . import _gen
 
-pb = _gen.load()
+if TYPE_CHECKING:
+    from .v1 import clm_pb2 as pb
+else:
+    pb = _gen.load()
 
 from ._enums import (Channel, Code, FunnelPosition, Granularity,  # noqa: E402
                      Health, LifecycleEventKind, RecommendationKind,

@@ -1,6 +1,9 @@
 """Protobuf messages from Python values (dicts, kwargs, tuples) and back."""
 
+from __future__ import annotations
+
 import datetime
+from typing import Any, Dict
 
 from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
@@ -11,7 +14,7 @@ from . import _enums
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
-def to_ms(v, field="time"):
+def to_ms(v: Any, field: str = "time") -> int:
     """Unix milliseconds from an int (ms), a datetime (naive = UTC), a date
     (00:00 UTC) or an ISO 8601 string ("2026-01-10", "2026-01-10T08:00Z")."""
     if v is None:
@@ -135,7 +138,8 @@ def build(cls, value=None, path="", into=None, fields=None):
     return msg
 
 
-def to_dict(msg, enums_as_names=True, including_default_value_fields=False):
+def to_dict(msg: Message, enums_as_names: bool = True,
+            including_default_value_fields: bool = False) -> Dict[str, Any]:
     """A dict of msg with the .proto's field names (snake_case) and enum
     names; 64-bit integers stay ints."""
     d = json_format.MessageToDict(

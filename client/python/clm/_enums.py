@@ -1,6 +1,9 @@
 """IntEnums made from the .proto's enums, and name/number conversion."""
 
+from __future__ import annotations
+
 import enum
+from typing import Any, Dict, Union
 
 from . import _gen
 
@@ -10,13 +13,15 @@ ENUM_NAMES = ["Code", "TouchpointType", "Channel", "Stage", "Health",
               "FunnelPosition", "RiskReason", "RecommendationKind",
               "Granularity", "LifecycleEventKind"]
 
-_by_descriptor = {}
+_by_descriptor: Dict[str, Any] = {}
 
 
-def _make(name):
+def _make(name: str) -> Any:
+    # Typed Any: the members come from the .proto at run time, and a type
+    # checker is to let clm.Stage.REACH through.
     desc = pb.DESCRIPTOR.enum_types_by_name[name]
-    e = enum.IntEnum(name, [(v.name, v.number) for v in desc.values],
-                     module="clm")
+    members = [(v.name, v.number) for v in desc.values]
+    e = enum.IntEnum(name, members, module="clm")  # type: ignore[misc]
     e.__doc__ = "clm.v1.%s: accepted by name (%r) or number." % (
         name, desc.values[-1].name)
     _by_descriptor[desc.full_name] = e
@@ -64,7 +69,7 @@ def value(enum_descriptor, v, field="value"):
                     % (field, enum_descriptor.name, v))
 
 
-def name(enum_type, number):
+def name(enum_type: Any, number: int) -> str:
     """The name of number in enum_type (an IntEnum or its name), or the
     number as a string when it is not a known value."""
     if isinstance(enum_type, str):
@@ -75,7 +80,7 @@ def name(enum_type, number):
         return str(int(number))
 
 
-def code(c):
+def code(c: Union[int, str]) -> int:
     """A Code member for a code name or number (an int if unknown)."""
     if isinstance(c, str):
         return Code(value(Code_descriptor, c, "code"))

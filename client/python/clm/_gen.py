@@ -1,25 +1,32 @@
-"""The protobuf classes of proto/clm/v1/clm.proto, generated on first use.
+"""The protobuf classes of proto/clm/v1/clm.proto.
 
-No generated code is committed. On import, ``clm`` looks for the module
-``protoc --python_out`` makes from the API's .proto file in a cache
-directory, and runs ``protoc`` once to make it when it is missing:
+An installed wheel carries them: protoc generated ``clm/v1/clm_pb2.py`` (and
+its type stub ``clm_pb2.pyi``) when the wheel was built (see setup.py), so
+``import clm`` needs only the protobuf runtime. A source checkout (on
+PYTHONPATH, or ``pip install -e``) has no generated code: there ``clm``
+looks for the module ``protoc --python_out`` makes from the .proto in a
+cache directory, and runs ``protoc`` once to make it when it is missing.
+Which one is used:
 
-- the .proto: ``$CLM_PROTO`` if set, else ``proto/clm/v1/clm.proto`` of the
-  source tree this package sits in (``client/python/clm`` -> ``../../..``),
-  else ``$CLM_SOURCE_DIR/proto/clm/v1/clm.proto``;
-- the cache: ``$CLM_PYTHON_CACHE`` if set, else
-  ``$XDG_CACHE_HOME/clm-python`` (``~/.cache/clm-python``), else a directory
-  under the system's temp dir. Each generation lives in a subdirectory named
-  after a hash of the .proto's bytes and the protobuf runtime's version, so
-  an edited .proto or another runtime is generated anew and several
-  checkouts share one cache safely;
-- ``protoc``: ``$PROTOC`` if set, else the one on ``PATH`` (Debian:
-  ``protobuf-compiler``).
+- ``$CLM_PROTO`` set: generated from that .proto (even in a wheel);
+- else the wheel's ``clm.v1.clm_pb2``, when it is there;
+- else generated from ``proto/clm/v1/clm.proto`` of the source tree this
+  package sits in (``client/python/clm`` -> ``../../..``), else from
+  ``$CLM_SOURCE_DIR/proto/clm/v1/clm.proto``.
 
-``python3 -m clm`` generates it (if needed) and prints where it is.
+Generating: the cache is ``$CLM_PYTHON_CACHE`` if set, else
+``$XDG_CACHE_HOME/clm-python`` (``~/.cache/clm-python``), else a directory
+under the system's temp dir. Each generation lives in a subdirectory named
+after a hash of the .proto's bytes and the protobuf runtime's version, so
+an edited .proto or another runtime is generated anew and several
+checkouts share one cache safely. ``protoc`` is ``$PROTOC`` if set, else
+the one on ``PATH`` (Debian: ``protobuf-compiler``).
+
+``python3 -m clm`` loads it (generating it if needed) and says where it is.
 """
 
 import hashlib
+import importlib
 import importlib.util
 import os
 import shutil
@@ -29,6 +36,7 @@ import tempfile
 
 PROTO_REL = os.path.join("clm", "v1", "clm.proto")
 MODULE_NAME = "clm.pb"
+SHIPPED_NAME = "clm.v1.clm_pb2"
 
 
 class GenerateError(ImportError):
@@ -146,10 +154,23 @@ def module_path():
     raise last
 
 
+def shipped_path():
+    """The path of the wheel's generated clm/v1/clm_pb2.py, or None when
+    this package has none (a source checkout)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    path = os.path.join(here, "v1", "clm_pb2.py")
+    return path if os.path.isfile(path) else None
+
+
 def load():
     """Imports the generated module as ``clm.pb`` and returns it."""
     mod = sys.modules.get(MODULE_NAME)
     if mod is not None:
+        return mod
+    if not os.environ.get("CLM_PROTO") and shipped_path():
+        _runtime_version()
+        mod = importlib.import_module(SHIPPED_NAME)
+        sys.modules[MODULE_NAME] = mod
         return mod
     path = module_path()
     spec = importlib.util.spec_from_file_location(MODULE_NAME, path)

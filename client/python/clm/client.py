@@ -1,5 +1,8 @@
 """clm.Client: calls to clmd over REQ/REP."""
 
+from __future__ import annotations
+
+import datetime
 import os
 import random
 import ssl
@@ -7,6 +10,8 @@ import struct
 import threading
 import time
 import uuid
+from typing import (TYPE_CHECKING, Any, Iterable, Mapping, Optional,
+                    Sequence, Tuple, Union)
 
 from google.protobuf.message import DecodeError, Message
 
@@ -15,7 +20,17 @@ from .errors import ClmError, ConnectionError, ProtocolError, TimeoutError
 from .transport import (DEFAULT_MAX_RECV, PROTO_REP, PROTO_REQ, Pipe, Url,
                         remaining)
 
-pb = _enums.pb
+if TYPE_CHECKING:
+    from .v1 import clm_pb2 as pb
+else:
+    pb = _enums.pb
+
+# What the public API takes (the replies are the generated clm.pb classes):
+# a message as a dict of its fields or a clm.pb object; an enum value by
+# name or number; a time as unix ms, a datetime, a date or an ISO string.
+Fields = Union[Mapping[str, Any], Message]
+EnumValue = Union[str, int]
+Time = Union[int, float, str, datetime.date, None]
 
 DEFAULT_URL = "tcp://127.0.0.1:7450"
 DEFAULT_EVENTS_URL = "tcp://127.0.0.1:7451"
@@ -25,10 +40,14 @@ DEFAULT_MAX_MESSAGE_BYTES = 4 << 20
 # Request.call field -> Response.result field, where they differ.
 _RESULT_OF = {"get_customer": "customer"}
 
-_UNSET = object()
+# "The Client's timeout": Any, so that it fits the Optional[float] it stands
+# for in signatures.
+_UNSET: Any = object()
 
 
-def tls_context(ca_file=None, cert_file=None, key_file=None):
+def tls_context(ca_file: Optional[str] = None,
+                cert_file: Optional[str] = None,
+                key_file: Optional[str] = None) -> ssl.SSLContext:
     """An ssl.SSLContext for tls+tcp://: verifies the server against ca_file
     (else the system's CAs) and presents cert_file (PEM with the key, or the
     key in key_file) when clmd asks for a client certificate."""
@@ -64,12 +83,15 @@ class Client:
     its timeout (safe: every clmd write is idempotent).
     """
 
-    def __init__(self, url=None, timeout=DEFAULT_TIMEOUT, token=None, *,
-                 tls=None, tls_server_name=None, deadline_ms=0,
-                 auto_event_id=True,
-                 max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES,
-                 max_reply_bytes=DEFAULT_MAX_RECV):
-        self.url = url or os.environ.get("CLM_URL") or DEFAULT_URL
+    def __init__(self, url: Optional[str] = None,
+                 timeout: Optional[float] = DEFAULT_TIMEOUT,
+                 token: Optional[str] = None, *,
+                 tls: Optional[ssl.SSLContext] = None,
+                 tls_server_name: Optional[str] = None, deadline_ms: int = 0,
+                 auto_event_id: bool = True,
+                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+                 max_reply_bytes: int = DEFAULT_MAX_RECV) -> None:
+        self.url: str = url or os.environ.get("CLM_URL") or DEFAULT_URL
         self._url = Url(self.url)
         self.timeout = timeout
         self.token = (token if token is not None
@@ -77,14 +99,14 @@ class Client:
         if tls is None and self._url.scheme == "tls+tcp":
             tls = tls_context(os.environ.get("CLM_TLS_CA"),
                               os.environ.get("CLM_TLS_CERT"))
-        self._tls = tls
+        self._tls: Any = tls
         self._tls_server_name = tls_server_name
         self.deadline_ms = deadline_ms
         self.auto_event_id = auto_event_id
         self.max_message_bytes = max_message_bytes
         self.max_reply_bytes = max_reply_bytes
         self._lock = threading.RLock()
-        self._pipe = None
+        self._pipe: Optional[Pipe] = None
         self._pid = os.getpid()
         self._connected_once = False
         self._new_ids()
@@ -96,23 +118,23 @@ class Client:
 
     # -- connection ---------------------------------------------------------
 
-    def __enter__(self):
+    def __enter__(self) -> Client:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "clm.Client(%r)" % self.url
 
-    def close(self):
+    def close(self) -> None:
         """Closes the connection (a later call opens a new one)."""
         with self._lock:
             if self._pipe is not None:
                 self._pipe.close()
                 self._pipe = None
 
-    def connect(self, timeout=_UNSET):
+    def connect(self, timeout: Optional[float] = _UNSET) -> Client:
         """Connects now (calls connect on their own when needed). Raises
         clm.ConnectionError or clm.TimeoutError."""
         with self._lock:
@@ -191,8 +213,9 @@ class Client:
 
     # -- calls --------------------------------------------------------------
 
-    def call(self, request=None, *, timeout=_UNSET, check=True,
-             request_id=None, **fields):
+    def call(self, request: Optional[Fields] = None, *,
+             timeout: Optional[float] = _UNSET, check: bool = True,
+             request_id: Optional[str] = None, **fields: Any) -> pb.Response:
         """Sends a Request and returns the Response.
 
         request: a clm.pb.Request, or a dict of its fields; or give the
@@ -234,11 +257,14 @@ class Client:
             raise ClmError.from_status(resp.status, resp)
         return resp
 
-    def _result(self, call, msg, timeout, request_id=None):
+    def _result(self, call: str, msg: Message, timeout: Optional[float],
+                request_id: Optional[str] = None) -> Any:
         resp = self.call({call: msg}, timeout=timeout, request_id=request_id)
         return getattr(resp, _RESULT_OF.get(call, call))
 
-    def track(self, touchpoints=None, /, *, timeout=_UNSET, **fields):
+    def track(self, touchpoints: Union[Fields, Iterable[Fields], None] = None,
+              /, *, timeout: Optional[float] = _UNSET,
+              **fields: Any) -> pb.TrackReply:
         """Records touchpoints; returns the clm.pb.TrackReply
         (accepted, duplicates, rejected, changes).
 
@@ -277,7 +303,8 @@ class Client:
         req.touchpoints.extend(tps)
         return self._result("track", req, timeout)
 
-    def customer(self, customer_id, as_of_ms=0, *, timeout=_UNSET):
+    def customer(self, customer_id: str, as_of_ms: Time = 0, *,
+                 timeout: Optional[float] = _UNSET) -> pb.Customer:
         """The clm.pb.Customer (stage, health, churn risk, history, ...) as
         of as_of_ms (0: now; ms, datetime or ISO string). Raises ClmError
         NOT_FOUND for an unknown customer."""
@@ -287,8 +314,9 @@ class Client:
 
     get_customer = customer
 
-    def identify(self, anonymous_id, customer_id, traits=None, *,
-                 timeout=_UNSET):
+    def identify(self, anonymous_id: str, customer_id: str,
+                 traits: Optional[Mapping[str, Any]] = None, *,
+                 timeout: Optional[float] = _UNSET) -> pb.IdentifyReply:
         """Links an anonymous id to a customer (merging its profile);
         returns the clm.pb.IdentifyReply (customer, merged)."""
         req = _convert.build(pb.IdentifyRequest, {
@@ -296,10 +324,15 @@ class Client:
             "traits": traits})
         return self._result("identify", req, timeout)
 
-    def recommend(self, customer_id, limit=0, lat=None, lon=None,
-                  claim=False, *, cart_items=None, channel=None, now_ms=0,
-                  include_suppressed=False, location=None, request_id=None,
-                  timeout=_UNSET):
+    def recommend(self, customer_id: str, limit: int = 0,
+                  lat: Optional[float] = None, lon: Optional[float] = None,
+                  claim: bool = False, *,
+                  cart_items: Optional[Sequence[str]] = None,
+                  channel: Optional[EnumValue] = None, now_ms: Time = 0,
+                  include_suppressed: bool = False,
+                  location: Union[Tuple[float, float], Fields, None] = None,
+                  request_id: Optional[str] = None,
+                  timeout: Optional[float] = _UNSET) -> pb.RecommendReply:
         """Up to limit (0: 5) recommendations, best first: a
         clm.pb.RecommendReply (recommendations, stage, health). lat/lon (or
         location=(lat, lon)): where the customer is now, for store offers.
@@ -316,8 +349,10 @@ class Client:
             "include_suppressed": include_suppressed, "claim": claim})
         return self._result("recommend", req, timeout, request_id)
 
-    def metrics(self, from_ms=0, to_ms=0, channel=None,
-                conversion_window_days=0, *, timeout=_UNSET):
+    def metrics(self, from_ms: Time = 0, to_ms: Time = 0,
+                channel: Optional[EnumValue] = None,
+                conversion_window_days: int = 0, *,
+                timeout: Optional[float] = _UNSET) -> pb.MetricsReply:
         """The funnel over the UTC days [from_ms, to_ms) (0, 0: the last 30
         days); times as ms, date, datetime or ISO string. Returns the
         clm.pb.MetricsReply (docs/metrics.md)."""
@@ -326,8 +361,9 @@ class Client:
             "conversion_window_days": conversion_window_days})
         return self._result("metrics", req, timeout)
 
-    def cohorts(self, from_ms=0, to_ms=0, granularity=None, periods=0, *,
-                timeout=_UNSET):
+    def cohorts(self, from_ms: Time = 0, to_ms: Time = 0,
+                granularity: Optional[EnumValue] = None, periods: int = 0, *,
+                timeout: Optional[float] = _UNSET) -> pb.CohortReply:
         """Customers by the DAY, WEEK (default) or MONTH of their first
         purchase; returns the clm.pb.CohortReply (rows, granularity)."""
         req = _convert.build(pb.CohortRequest, {
@@ -335,14 +371,18 @@ class Client:
             "periods": periods})
         return self._result("cohorts", req, timeout)
 
-    def put_catalog(self, items=None, stores=None, *, timeout=_UNSET):
+    def put_catalog(self, items: Optional[Iterable[Fields]] = None,
+                    stores: Optional[Iterable[Fields]] = None, *,
+                    timeout: Optional[float] = _UNSET) -> pb.PutCatalogReply:
         """Upserts items (item_id, name, category, price, upgrade_to) and
         stores (store_id, name, location, radius_m, discount_pct)."""
         req = _convert.build(pb.PutCatalogRequest,
                              {"items": items, "stores": stores})
         return self._result("put_catalog", req, timeout)
 
-    def record_spend(self, spend=None, /, *, timeout=_UNSET, **fields):
+    def record_spend(self, spend: Union[Fields, Iterable[Fields], None] = None,
+                     /, *, timeout: Optional[float] = _UNSET,
+                     **fields: Any) -> pb.RecordSpendReply:
         """Sets the marketing spend per (channel, day, campaign): a list of
         dicts or clm.pb.Spend, one of them, or the fields as keywords
         (``record_spend(channel="PAID_ADS", day_ms="2026-01-10",
@@ -356,14 +396,18 @@ class Client:
         req = _convert.build(pb.RecordSpendRequest, {"spend": list(spend)})
         return self._result("record_spend", req, timeout)
 
-    def define_experiment(self, experiment_id, variants, goal="PURCHASE", *,
-                          timeout=_UNSET):
+    def define_experiment(
+            self, experiment_id: str,
+            variants: Union[Mapping[str, float],
+                            Iterable[Union[str, Tuple[str, float], Fields]]],
+            goal: EnumValue = "PURCHASE", *,
+            timeout: Optional[float] = _UNSET) -> pb.DefineExperimentReply:
         """Defines an A/B test. variants: names (weight 1 each), (name,
         weight) pairs, dicts, or a dict {name: weight}; goal: the touchpoint
         type that counts as a conversion."""
-        if isinstance(variants, dict):
+        if isinstance(variants, Mapping):
             variants = list(variants.items())
-        vs = []
+        vs: list = []
         for v in variants:
             if isinstance(v, str):
                 v = {"name": v, "weight": 1}
@@ -374,19 +418,23 @@ class Client:
             "experiment_id": experiment_id, "variants": vs, "goal": goal})
         return self._result("define_experiment", req, timeout)
 
-    def assign(self, experiment_id, customer_id, *, timeout=_UNSET):
+    def assign(self, experiment_id: str, customer_id: str, *,
+               timeout: Optional[float] = _UNSET) -> pb.AssignReply:
         """The customer's variant (sticky): a clm.pb.AssignReply (variant,
         first_exposure)."""
         return self._result("assign", pb.AssignRequest(
             experiment_id=experiment_id, customer_id=customer_id), timeout)
 
-    def experiment_results(self, experiment_id, *, timeout=_UNSET):
+    def experiment_results(
+            self, experiment_id: str, *,
+            timeout: Optional[float] = _UNSET) -> pb.ExperimentResultsReply:
         """Per variant: exposed, converted, rate, lift, p_value, ci_low,
         ci_high (clm.pb.ExperimentResultsReply)."""
         return self._result("experiment_results", pb.ExperimentResultsRequest(
             experiment_id=experiment_id), timeout)
 
-    def forget(self, customer_id, *, timeout=_UNSET):
+    def forget(self, customer_id: str, *,
+               timeout: Optional[float] = _UNSET) -> pb.ForgetCustomerReply:
         """Erases the customer and every touchpoint
         (clm.pb.ForgetCustomerReply: touchpoints_deleted, existed)."""
         return self._result("forget_customer", pb.ForgetCustomerRequest(
@@ -394,7 +442,8 @@ class Client:
 
     forget_customer = forget
 
-    def export(self, customer_id, *, timeout=_UNSET):
+    def export(self, customer_id: str, *,
+               timeout: Optional[float] = _UNSET) -> pb.ExportCustomerReply:
         """The customer and every stored touchpoint, in event-time order
         (clm.pb.ExportCustomerReply)."""
         return self._result("export_customer", pb.ExportCustomerRequest(
@@ -402,7 +451,8 @@ class Client:
 
     export_customer = export
 
-    def status(self, *, timeout=_UNSET):
+    def status(self, *,
+               timeout: Optional[float] = _UNSET) -> pb.StatusReply:
         """Version, uptime, customers, touchpoints, database bytes
         (clm.pb.StatusReply)."""
         return self._result("server_status", pb.StatusRequest(), timeout)

@@ -1,6 +1,9 @@
 """Exceptions raised by the clm client."""
 
+from __future__ import annotations
+
 import builtins
+from typing import Any, Iterable, Optional, Tuple, Union
 
 
 class ClmError(Exception):
@@ -15,29 +18,31 @@ class ClmError(Exception):
     ``response``: the whole ``clm.pb.Response`` (None when there was none).
     """
 
-    def __init__(self, code, message, violations=(), response=None):
+    def __init__(self, code: Union[int, str], message: str,
+                 violations: Iterable[Tuple[str, str]] = (),
+                 response: Any = None) -> None:
         from . import _enums  # late: _enums needs the generated module
-        self.code = _enums.code(code)
+        self.code: int = _enums.code(code)
         self.message = message
         self.violations = [(str(f), str(d)) for f, d in violations]
         self.response = response
         super().__init__(self._text())
 
     @property
-    def code_name(self):
+    def code_name(self) -> str:
         return getattr(self.code, "name", str(int(self.code)))
 
     @property
-    def code_number(self):
+    def code_number(self) -> int:
         return int(self.code)
 
-    def _text(self):
+    def _text(self) -> str:
         s = "%s (%d): %s" % (self.code_name, self.code_number, self.message)
         if self.violations:
             s += " [" + "; ".join("%s: %s" % v for v in self.violations) + "]"
         return s
 
-    def violation(self, field):
+    def violation(self, field: str) -> Optional[str]:
         """The description of the violation of `field`, or None."""
         for f, d in self.violations:
             if f == field:
@@ -45,7 +50,7 @@ class ClmError(Exception):
         return None
 
     @classmethod
-    def from_status(cls, status, response=None):
+    def from_status(cls, status: Any, response: Any = None) -> ClmError:
         return cls(status.code, status.message,
                    [(v.field, v.description) for v in status.violations],
                    response)
@@ -56,10 +61,11 @@ class ConnectionError(ClmError, builtins.ConnectionError):
     re-established within the call's timeout. Code UNAVAILABLE. Also a
     builtins.ConnectionError (an OSError)."""
 
-    def __init__(self, message, code="UNAVAILABLE"):
+    def __init__(self, message: str, code: Union[int, str] = "UNAVAILABLE"
+                 ) -> None:
         ClmError.__init__(self, code, message)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self._text()
 
 
@@ -67,7 +73,7 @@ class TimeoutError(ConnectionError, builtins.TimeoutError):
     """No reply within the call's timeout. Code DEADLINE_EXCEEDED. Every write
     is idempotent, so retrying the same call is safe."""
 
-    def __init__(self, message):
+    def __init__(self, message: str) -> None:
         ConnectionError.__init__(self, message, "DEADLINE_EXCEEDED")
 
 

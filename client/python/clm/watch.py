@@ -1,7 +1,11 @@
 """clm.watch: the stage-change stream (PUB/SUB)."""
 
+from __future__ import annotations
+
 import os
+import ssl
 import time
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Tuple
 
 from google.protobuf.message import DecodeError
 
@@ -10,9 +14,13 @@ from .client import DEFAULT_EVENTS_URL, tls_context
 from .errors import ConnectionError, TimeoutError
 from .transport import PROTO_PUB, PROTO_SUB, Pipe, Url, remaining
 
-pb = _enums.pb
+if TYPE_CHECKING:
+    from .v1 import clm_pb2 as pb
+else:
+    pb = _enums.pb
 
-_UNSET = object()
+# "The Watcher's timeout": Any, to fit the Optional[float] it stands for.
+_UNSET: Any = object()
 
 
 class Watcher:
@@ -27,9 +35,12 @@ class Watcher:
     ``last_seq`` is the seq of the latest event received (any topic).
     """
 
-    def __init__(self, url=None, prefix="", timeout=None, *,
-                 connect_timeout=5.0, reconnect=True, tls=None):
-        self.url = (url or os.environ.get("CLM_EVENTS_URL")
+    def __init__(self, url: Optional[str] = None, prefix: str = "",
+                 timeout: Optional[float] = None, *,
+                 connect_timeout: Optional[float] = 5.0,
+                 reconnect: bool = True,
+                 tls: Optional[ssl.SSLContext] = None) -> None:
+        self.url: str = (url or os.environ.get("CLM_EVENTS_URL")
                     or DEFAULT_EVENTS_URL)
         self._url = Url(self.url)
         self.prefix = prefix or ""
@@ -42,37 +53,38 @@ class Watcher:
         self.last_seq = 0
         self.missed = 0
         self.reconnects = 0
-        self._pipe = None
+        self._pipe: Optional[Pipe] = None
         self._pipe = Pipe(self._url, PROTO_SUB, PROTO_PUB,
                           None if connect_timeout is None
                           else time.monotonic() + connect_timeout, tls)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "clm.Watcher(%r, prefix=%r)" % (self.url, self.prefix)
 
-    def __enter__(self):
+    def __enter__(self) -> Watcher:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def close(self):
+    def close(self) -> None:
         if self._pipe is not None:
             self._pipe.close()
             self._pipe = None
         self.reconnect = False
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Tuple[str, pb.LifecycleEvent]]:
         return self
 
-    def __next__(self):
+    def __next__(self) -> Tuple[str, pb.LifecycleEvent]:
         got = self.recv(self.timeout)
         if got is None:
-            raise TimeoutError("no event from %s within %gs"
+            raise TimeoutError("no event from %s within %ss"
                                % (self.url, self.timeout))
         return got
 
-    def recv(self, timeout=_UNSET):
+    def recv(self, timeout: Optional[float] = _UNSET
+             ) -> Optional[Tuple[str, pb.LifecycleEvent]]:
         """The next (topic, LifecycleEvent) whose topic starts with the
         prefix, or None when timeout (seconds; default the Watcher's; None =
         wait for ever) passes first. Reconnects when the connection breaks
@@ -120,12 +132,13 @@ class Watcher:
                 if self.last_seq and ev.seq > self.last_seq + 1:
                     self.missed += ev.seq - self.last_seq - 1
                 self.last_seq = ev.seq
-            topic = topic.decode("utf-8", "replace")
-            if topic.startswith(self.prefix):
-                return topic, ev
+            name = topic.decode("utf-8", "replace")
+            if name.startswith(self.prefix):
+                return name, ev
 
 
-def watch(url=None, prefix="stage/", timeout=None, **kw):
+def watch(url: Optional[str] = None, prefix: str = "stage/",
+          timeout: Optional[float] = None, **kw: Any) -> Watcher:
     """Subscribes to clmd's event stream (default ``$CLM_EVENTS_URL`` or
     tcp://127.0.0.1:7451) and returns a Watcher: iterate over it for
     (topic, clm.pb.LifecycleEvent) pairs whose topic starts with prefix::
