@@ -19,7 +19,7 @@ endif
 unexport CLM_CMAKE_FLAGS
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build deps run test clean format
+.PHONY: all build deps run test clean format deb
 
 all: build
 
@@ -42,6 +42,11 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# The Debian packages (debian/), built from a copy of the tree by
+# dpkg-buildpackage, into $(BUILD)/deb (docs/deploy.md).
+deb: deps
+	tools/build-deb.sh $(BUILD)/deb
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -6,7 +6,8 @@ set -eu
 PKGS="build-essential cmake pkg-config clang-format python3 \
 libnng-dev liblmdb-dev lmdb-utils libprotobuf-c-dev protobuf-c-compiler \
 libcriterion-dev libinih-dev zlib1g-dev openssl clang libclang-rt-14-dev \
-python3-protobuf protobuf-compiler chromium"
+python3-protobuf protobuf-compiler chromium \
+debhelper dpkg-dev lintian shellcheck"
 
 missing=""
 for p in $PKGS; do
