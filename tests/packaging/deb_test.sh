@@ -4,7 +4,8 @@
 # unit, conffile and clmd(8); clm with clm(1) and its bash completion;
 # libclm0 with the SONAME libclm.so.0; libclm-dev with the headers, the .so
 # link and clm.pc. The maintainer scripts must pass `sh -n` and shellcheck;
-# the packaged clmd and clm (on the packaged libclm) must run. Installing
+# the packaged clmd and clm (on the packaged libclm) must run; lintian
+# must find no warning (debian/README.source lists the rest). Installing
 # them for real is tools/deb-install-check.sh.
 #
 # usage: deb_test.sh SOURCE_DIR OUT
@@ -128,4 +129,10 @@ done
 has clmd DEBIAN/postinst DEBIAN/postrm
 grep -q 'adduser --system' "$tmp/clmd/DEBIAN/postinst" ||
 	fail "clmd's postinst does not create the user clm"
+# lintian: no error or warning but those debian/README.source explains.
+if command -v lintian >/dev/null 2>&1; then
+	timeout 600 lintian --fail-on error,warning \
+		--suppress-tags initial-upload-closes-no-bugs \
+		"$out/clm_${version}_$arch.changes" >&2 || fail "lintian"
+fi
 echo "deb_test: 4 packages, $n maintainer scripts checked"
