@@ -20,7 +20,7 @@ fail() {
 	exit 1
 }
 
-timeout 900 "$src/tools/build-deb.sh" "$out" >"$tmp/build.log" 2>&1 || {
+timeout 600 "$src/tools/build-deb.sh" "$out" >"$tmp/build.log" 2>&1 || {
 	tail -n 40 "$tmp/build.log" >&2
 	fail "tools/build-deb.sh failed"
 }
@@ -131,7 +131,7 @@ grep -q 'adduser --system' "$tmp/clmd/DEBIAN/postinst" ||
 	fail "clmd's postinst does not create the user clm"
 # lintian: no error or warning but those debian/README.source explains.
 if command -v lintian >/dev/null 2>&1; then
-	timeout 600 lintian --fail-on error,warning \
+	timeout 240 lintian --fail-on error,warning \
 		--suppress-tags initial-upload-closes-no-bugs \
 		"$out/clm_${version}_$arch.changes" >&2 || fail "lintian"
 fi
