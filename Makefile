@@ -21,7 +21,7 @@ endif
 unexport CLM_CMAKE_FLAGS
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build configure deps run test clean format
+.PHONY: all build configure deps run test clean format deb
 
 all: build
 
@@ -59,6 +59,11 @@ test: deps
 	fi
 	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# The Debian packages (debian/), built from a copy of the tree by
+# dpkg-buildpackage, into $(BUILD)/deb (docs/deploy.md).
+deb: deps
+	tools/build-deb.sh $(BUILD)/deb
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -11,7 +11,8 @@ libnng-dev liblmdb-dev libprotobuf-c-dev protobuf-c-compiler \
 libinih-dev zlib1g-dev"
 TEST_PKGS="clang-format python3 lmdb-utils libcriterion-dev openssl clang \
 libclang-rt-14-dev python3-protobuf protobuf-compiler chromium \
-python3-venv python3-setuptools python3-wheel mypy"
+python3-venv python3-setuptools python3-wheel mypy \
+debhelper dpkg-dev lintian shellcheck"
 
 what="${1:-test}"
 case "$what" in

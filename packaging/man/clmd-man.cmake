@@ -1,0 +1,40 @@
+# Writes clmd(8): OUT from the template IN, its OPTIONS section made from
+# what `CLMD --help` prints, so the page lists every flag there is. Run by
+# the build: cmake -DCLMD=... -DIN=... -DOUT=... -DVERSION=... -P clmd-man.cmake
+# SOURCE_DATE_EPOCH, when set, dates the page (string(TIMESTAMP) reads it).
+execute_process(COMMAND ${CLMD} --help OUTPUT_VARIABLE help
+  RESULT_VARIABLE rv)
+if(NOT rv EQUAL 0)
+  message(FATAL_ERROR "clmd-man: '${CLMD} --help' failed: ${rv}")
+endif()
+# One option a line: "  --flag ARG   text" (--version and --help have no
+# ARG). Roff reads '-' as a hyphen and '\' as an escape: both escaped.
+string(REPLACE "\\" "\\\\" help "${help}")
+string(REPLACE ";" "\\;" help "${help}")
+string(REPLACE "\n" ";" lines "${help}")
+set(options "")
+set(n 0)
+foreach(line IN LISTS lines)
+  if(line MATCHES "^  (--[a-z-]+)( ([^ ]+))? +(.*)$")
+    set(flag "${CMAKE_MATCH_1}")
+    set(arg "${CMAKE_MATCH_3}")
+    set(text "${CMAKE_MATCH_4}")
+    string(REPLACE "-" "\\-" flag "${flag}")
+    string(REPLACE "-" "\\-" text "${text}")
+    string(APPEND options ".TP\n\\fB${flag}\\fR")
+    if(NOT arg STREQUAL "")
+      string(REPLACE "-" "\\-" arg "${arg}")
+      string(APPEND options " \\fI${arg}\\fR")
+    endif()
+    string(APPEND options "\n${text}\n")
+    math(EXPR n "${n} + 1")
+  endif()
+endforeach()
+if(n LESS 3)
+  message(FATAL_ERROR "clmd-man: no options in '${CLMD} --help'")
+endif()
+string(REGEX REPLACE "\n$" "" CLMD_OPTIONS "${options}")
+string(TIMESTAMP CLMD_DATE "%Y-%m-%d" UTC)
+set(PROJECT_VERSION ${VERSION})
+configure_file(${IN} ${OUT}.tmp @ONLY)
+file(RENAME ${OUT}.tmp ${OUT})
