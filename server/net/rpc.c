@@ -16,6 +16,7 @@
 
 #include "calls/dispatch.h"
 #include "net/exposure.h"
+#include "net/rpc_conn.h"
 #include "pbwire.h"
 #include "util/arena.h"
 #include "util/clock.h"
@@ -47,17 +48,6 @@ struct rpc_listener {
 	bool ipc;
 };
 
-/*
- * The open connections (pipes), keyed by nng pipe id: an open-addressing
- * table with linear probing, twice as many slots as max_connections (so it
- * never fills), id 0 marking an empty slot. `last_ms` is the monotonic
- * time of the latest request or reply on the pipe, for the idle sweep.
- */
-struct rpc_conn {
-	uint32_t id;
-	int64_t last_ms;
-};
-
 struct rpc {
 	nng_socket sock;
 	struct server *srv;
@@ -77,165 +67,10 @@ struct rpc {
 	pthread_t watchdog;
 	nng_tls_config *tls;  /* for tls+tcp:// listeners, or NULL */
 	struct telemetry *tm; /* the server's counters (srv->tm), or NULL */
-	/*
-	 * Connections: guarded by conns_mu, taken by nng's pipe callbacks,
-	 * the work items and the watchdog. n_conns counts the pipes in the
-	 * table, at most max_conns; a pipe that arrives past that is closed
-	 * in its ADD_PRE callback and never enters the table.
-	 */
-	pthread_mutex_t conns_mu;
-	struct rpc_conn *conns;
-	size_t conns_mask; /* slots - 1; slots a power of two */
-	size_t n_conns;
-	size_t max_conns;
-	int64_t idle_ms; /* 0: connections never time out */
+	rpc_conns *conns;     /* max_connections, idle_timeout */
 };
 
 static void rpc_cb(void *arg);
-
-static size_t
-rpc_conn_slot(const rpc *r, uint32_t id)
-{
-	/* Pipe ids are sequential: spread them (Knuth's multiplier). */
-	return (size_t) ((id * 2654435761u) & r->conns_mask);
-}
-
-/* The slot holding id, or the empty slot where it would go. conns_mu. */
-static size_t
-rpc_conn_find(const rpc *r, uint32_t id)
-{
-	size_t i = rpc_conn_slot(r, id);
-	while (r->conns[i].id != 0 && r->conns[i].id != id) {
-		i = (i + 1) & r->conns_mask;
-	}
-	return i;
-}
-
-/*
- * Removes id (if present) by shifting back the entries after it that
- * probed past its slot, so that lookups need no tombstones. conns_mu.
- */
-static bool
-rpc_conn_remove(rpc *r, uint32_t id)
-{
-	size_t i = rpc_conn_find(r, id);
-	if (r->conns[i].id == 0) {
-		return false;
-	}
-	size_t j = i;
-	for (;;) {
-		j = (j + 1) & r->conns_mask;
-		if (r->conns[j].id == 0) {
-			break;
-		}
-		size_t k = rpc_conn_slot(r, r->conns[j].id);
-		/* Move j to the hole at i unless its home k lies in (i, j]. */
-		bool home_between
-		        = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-		if (!home_between) {
-			r->conns[i] = r->conns[j];
-			i = j;
-		}
-	}
-	r->conns[i].id = 0;
-	return true;
-}
-
-/* Marks the pipe as active now (a request came, or a reply went). */
-static void
-rpc_conn_touch(rpc *r, uint32_t id)
-{
-	if (id == 0 || r->idle_ms == 0) {
-		return;
-	}
-	pthread_mutex_lock(&r->conns_mu);
-	size_t i = rpc_conn_find(r, id);
-	if (r->conns[i].id == id) {
-		r->conns[i].last_ms = clock_mono_ns() / 1000000;
-	}
-	pthread_mutex_unlock(&r->conns_mu);
-}
-
-/*
- * nng's pipe callback, on its thread. ADD_PRE: a new connection, before
- * the protocol sees it; closing it here refuses it (nng then drops it
- * without a reply). REM_POST: a connection went, refused ones included.
- */
-static void
-rpc_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
-{
-	rpc *r = arg;
-	uint32_t id = (uint32_t) nng_pipe_id(p);
-	bool refuse = false;
-	pthread_mutex_lock(&r->conns_mu);
-	if (ev == NNG_PIPE_EV_ADD_PRE) {
-		if (r->n_conns >= r->max_conns) {
-			refuse = true;
-		} else {
-			size_t i = rpc_conn_find(r, id);
-			r->conns[i].id = id;
-			r->conns[i].last_ms = clock_mono_ns() / 1000000;
-			r->n_conns++;
-		}
-	} else if (ev == NNG_PIPE_EV_REM_POST && rpc_conn_remove(r, id)) {
-		r->n_conns--;
-	}
-	/* Under the lock, so that the gauge follows the count in order. */
-	telemetry_conn_open(r->tm, r->n_conns);
-	pthread_mutex_unlock(&r->conns_mu);
-	if (refuse) {
-		telemetry_conn_refused(r->tm);
-		nng_pipe_close(p);
-	}
-}
-
-/*
- * Closes the connections without a request for idle_ms, outside the lock
- * (closing runs REM_POST, which takes it), a bounded batch at a time.
- */
-static void
-rpc_conn_sweep(rpc *r)
-{
-	if (r->idle_ms == 0) {
-		return;
-	}
-	enum { RPC_SWEEP_BATCH = 64 };
-	for (;;) {
-		uint32_t idle[RPC_SWEEP_BATCH];
-		size_t n = 0;
-		int64_t now = clock_mono_ns() / 1000000;
-		pthread_mutex_lock(&r->conns_mu);
-		for (size_t i = 0; i <= r->conns_mask && n < RPC_SWEEP_BATCH;
-		        i++) {
-			struct rpc_conn *c = &r->conns[i];
-			if (c->id != 0 && now - c->last_ms >= r->idle_ms) {
-				c->last_ms = now; /* not picked again soon */
-				idle[n++] = c->id;
-			}
-		}
-		pthread_mutex_unlock(&r->conns_mu);
-		for (size_t i = 0; i < n; i++) {
-			nng_pipe p = NNG_PIPE_INITIALIZER;
-			p.id = idle[i];
-			if (nng_pipe_close(p) == 0) {
-				telemetry_conn_idle(r->tm);
-			}
-		}
-		if (n < RPC_SWEEP_BATCH) {
-			return;
-		}
-	}
-}
-
-/* Whether max_connections are open (a probe would be refused). */
-static bool
-rpc_conns_full(rpc *r)
-{
-	pthread_mutex_lock(&r->conns_mu);
-	bool full = r->n_conns >= r->max_conns;
-	pthread_mutex_unlock(&r->conns_mu);
-	return full;
-}
 
 static void
 rpc_recv(struct rpc_work *w)
@@ -358,7 +193,7 @@ rpc_cb(void *arg)
 		}
 		w->msg = nng_aio_get_msg(w->aio);
 		w->pipe = (uint32_t) nng_pipe_id(nng_msg_get_pipe(w->msg));
-		rpc_conn_touch(w->owner, w->pipe);
+		rpc_conn_touch(w->owner->conns, w->pipe);
 		rpc_handle(w);
 		return;
 	case RPC_WAIT:
@@ -380,7 +215,7 @@ rpc_cb(void *arg)
 			}
 		} else {
 			/* A long request does not make its connection idle. */
-			rpc_conn_touch(w->owner, w->pipe);
+			rpc_conn_touch(w->owner->conns, w->pipe);
 		}
 		w->pipe = 0;
 		rpc_recv(w);
@@ -569,12 +404,12 @@ rpc_watchdog_main(void *arg)
 			break;
 		}
 		pthread_mutex_unlock(&r->mu);
-		rpc_conn_sweep(r);
+		rpc_conn_sweep(r->conns);
 		pthread_mutex_lock(&r->mu);
 		for (int i = 0; i < r->n_listeners && !r->watchdog_stop; i++) {
 			struct rpc_listener *rl = &r->listeners[i];
 			/* At max_connections the probe would be refused. */
-			if (!rl->ipc || rpc_conns_full(r)) {
+			if (!rl->ipc || rpc_conn_full(r->conns)) {
 				continue;
 			}
 			pthread_mutex_unlock(&r->mu);
@@ -635,34 +470,28 @@ rpc_open(struct server *srv, rpc **out, char *err, size_t errlen)
 	r->tm = srv->tm;
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->watchdog_cv, NULL);
-	pthread_mutex_init(&r->conns_mu, NULL);
-	r->max_conns = (size_t) cfg->max_connections;
-	r->idle_ms = cfg->idle_timeout * 1000;
-	size_t slots = 2;
-	while (slots < 2 * r->max_conns) {
-		slots *= 2;
-	}
-	r->conns_mask = slots - 1;
-	r->conns = calloc(slots, sizeof(*r->conns));
-	if (r->conns == NULL) {
+	if (rpc_conn_open((size_t) cfg->max_connections,
+	            cfg->idle_timeout * 1000, r->tm, &r->conns)
+	        != CLM_OK) {
 		snprintf(err, errlen, "out of memory");
-		pthread_mutex_destroy(&r->conns_mu);
+		pthread_cond_destroy(&r->watchdog_cv);
+		pthread_mutex_destroy(&r->mu);
 		free(r);
 		return CLM_RESOURCE_EXHAUSTED;
 	}
-	rpc_check_fd_limit(r->max_conns);
+	rpc_check_fd_limit((size_t) cfg->max_connections);
 	int rv = nng_rep0_open(&r->sock);
 	if (rv != 0) {
 		snprintf(err, errlen, "cannot open socket: %s",
 		        nng_strerror(rv));
-		free(r->conns);
-		pthread_mutex_destroy(&r->conns_mu);
+		rpc_conn_close(r->conns);
+		pthread_cond_destroy(&r->watchdog_cv);
+		pthread_mutex_destroy(&r->mu);
 		free(r);
 		return CLM_UNAVAILABLE;
 	}
 	/* Before listening, so that no connection goes uncounted. */
-	nng_pipe_notify(r->sock, NNG_PIPE_EV_ADD_PRE, rpc_pipe_cb, r);
-	nng_pipe_notify(r->sock, NNG_PIPE_EV_REM_POST, rpc_pipe_cb, r);
+	rpc_conn_watch(r->conns, r->sock);
 	/* nng 1.5.2 has no receive limit by default: set it before listening.
 	 */
 	nng_socket_set_size(
@@ -703,7 +532,7 @@ rpc_open(struct server *srv, rpc **out, char *err, size_t errlen)
 	for (int i = 0; i < r->n_listeners; i++) {
 		any_ipc = any_ipc || r->listeners[i].ipc;
 	}
-	if ((any_ipc || r->idle_ms > 0)
+	if ((any_ipc || rpc_conn_idle_ms(r->conns) > 0)
 	        && pthread_create(&r->watchdog, NULL, rpc_watchdog_main, r)
 	                == 0) {
 		r->watchdog_running = true;
@@ -880,8 +709,7 @@ rpc_close(rpc *r, int timeout_ms)
 	free(r->works);
 	pthread_cond_destroy(&r->watchdog_cv);
 	pthread_mutex_destroy(&r->mu);
-	free(r->conns);
-	pthread_mutex_destroy(&r->conns_mu);
+	rpc_conn_close(r->conns);
 	if (r->tls != NULL) {
 		nng_tls_config_free(r->tls);
 	}
