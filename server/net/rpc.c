@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
-#include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -17,6 +16,7 @@
 #include "calls/dispatch.h"
 #include "net/exposure.h"
 #include "net/rpc_conn.h"
+#include "net/rpc_probe.h"
 #include "pbwire.h"
 #include "util/arena.h"
 #include "util/clock.h"
@@ -46,6 +46,7 @@ struct rpc_listener {
 	nng_listener l;
 	const char *url; /* from the config */
 	bool ipc;
+	bool down; /* closed, and listening again failed: retried */
 };
 
 struct rpc {
@@ -65,6 +66,7 @@ struct rpc {
 	bool watchdog_stop; /* guarded by mu */
 	pthread_cond_t watchdog_cv;
 	pthread_t watchdog;
+	rpc_probe *probe;     /* of the ipc:// listeners, by the watchdog */
 	nng_tls_config *tls;  /* for tls+tcp:// listeners, or NULL */
 	struct telemetry *tm; /* the server's counters (srv->tm), or NULL */
 	rpc_conns *conns;     /* max_connections, idle_timeout */
@@ -291,7 +293,7 @@ rpc_ipc_dir(const char *path, char *err, size_t errlen)
 static int
 rpc_listener_start(rpc *r, const char *url, nng_listener *out)
 {
-	nng_listener l;
+	nng_listener l = NNG_LISTENER_INITIALIZER;
 	int rv = nng_listener_create(&l, r->sock, url);
 	if (rv == 0 && strncmp(url, "tls+tcp://", 10) == 0) {
 		rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, r->tls);
@@ -304,6 +306,7 @@ rpc_listener_start(rpc *r, const char *url, nng_listener *out)
 		rv = nng_listener_start(l, 0);
 	}
 	if (rv != 0) {
+		nng_listener_close(l); /* no-op when create failed */
 		return rv;
 	}
 	*out = l;
@@ -349,84 +352,97 @@ rpc_listen(rpc *r, const char *url, char *err, size_t errlen)
 	return 0;
 }
 
-/*
- * Whether clmd answers a ServerStatus on url within a second. The probe
- * is a real client: it goes through the listener, the REP socket and
- * dispatch.
- */
-static bool
-rpc_probe(const char *url)
+/* Closes rl's listener and listens again on its URL. mu. */
+static void
+rpc_relisten(rpc *r, struct rpc_listener *rl)
 {
-	nng_socket s;
-	if (nng_req0_open(&s) != 0) {
-		return true; /* cannot tell; do not disturb the listener */
+	if (!rl->down) {
+		log_warn(
+		        "ipc listener '%s' stopped accepting (nng issue 1518): listening again",
+		        rl->url);
+		nng_listener_close(rl->l);
+		telemetry_ipc_relisten(r->tm);
 	}
-	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 1000);
-	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 1000);
-	bool ok = false;
-	Clm__V1__StatusRequest sr = CLM__V1__STATUS_REQUEST__INIT;
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.request_id = "ipc-watchdog";
-	req.call_case = CLM__V1__REQUEST__CALL_SERVER_STATUS;
-	req.server_status = &sr;
-	unsigned char buf[64];
-	size_t len = clm__v1__request__pack(&req, buf);
-	nng_msg *msg = NULL;
-	if (nng_dial(s, url, NULL, 0) == 0 && nng_send(s, buf, len, 0) == 0
-	        && nng_recvmsg(s, &msg, 0) == 0) {
-		ok = true;
-		nng_msg_free(msg);
+	int rv = rpc_listener_start(r, rl->url, &rl->l);
+	if (rv != 0) {
+		if (!rl->down) {
+			log_error("cannot listen again on '%s': %s (retrying)",
+			        rl->url, nng_strerror(rv));
+		}
+		rl->down = true;
+		return;
 	}
-	nng_close(s);
-	return ok;
+	if (rl->down) {
+		log_warn("listening on '%s' again", rl->url);
+	}
+	rl->down = false;
 }
 
 /*
- * The watchdog thread wakes every RPC_WATCHDOG_S seconds. It closes the
- * connections idle for idle_timeout (so one may live RPC_WATCHDOG_S
- * longer). And nng 1.5.2's IPC listener stops accepting after one bare
- * connect-and-close (nng issue 1518, fixed in 1.6.0): it probes each
- * ipc:// listener and listens again when it no longer answers.
+ * Probes each ipc:// listener (net/rpc_probe.h), and listens again on
+ * those that no longer accept. mu.
  */
-#define RPC_WATCHDOG_S 2
+static void
+rpc_ipc_check(rpc *r)
+{
+	for (int i = 0; i < r->n_listeners && !r->watchdog_stop; i++) {
+		struct rpc_listener *rl = &r->listeners[i];
+		if (!rl->ipc) {
+			continue;
+		}
+		enum rpc_probe_result res = RPC_PROBE_DEAD;
+		if (!rl->down) {
+			pthread_mutex_unlock(&r->mu);
+			res = rpc_probe_run(
+			        r->probe, rl->l, rl->url + strlen("ipc://"));
+			pthread_mutex_lock(&r->mu);
+		}
+		if (res == RPC_PROBE_DEAD && !r->watchdog_stop) {
+			rpc_relisten(r, rl);
+		}
+	}
+}
+
+/*
+ * The watchdog thread: every RPC_IPC_PROBE_MS it probes the ipc://
+ * listeners, and every RPC_WATCHDOG_MS it closes the connections idle for
+ * idle_timeout (so one may live RPC_WATCHDOG_MS longer).
+ */
+#define RPC_WATCHDOG_MS  2000
+#define RPC_IPC_PROBE_MS 50
 
 static void *
 rpc_watchdog_main(void *arg)
 {
 	rpc *r = arg;
+	bool any_ipc = false;
+	for (int i = 0; i < r->n_listeners; i++) {
+		any_ipc = any_ipc || r->listeners[i].ipc;
+	}
+	int64_t sweep = clock_mono_ns() / 1000000 + RPC_WATCHDOG_MS;
 	pthread_mutex_lock(&r->mu);
 	while (!r->watchdog_stop) {
+		int64_t wait = sweep - clock_mono_ns() / 1000000;
+		if (any_ipc && wait > RPC_IPC_PROBE_MS) {
+			wait = RPC_IPC_PROBE_MS;
+		}
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += RPC_WATCHDOG_S;
+		int64_t ns = ts.tv_nsec + (wait > 0 ? wait : 0) * 1000000;
+		ts.tv_sec += (time_t) (ns / 1000000000);
+		ts.tv_nsec = (long) (ns % 1000000000);
 		pthread_cond_timedwait(&r->watchdog_cv, &r->mu, &ts);
 		if (r->watchdog_stop) {
 			break;
 		}
-		pthread_mutex_unlock(&r->mu);
-		rpc_conn_sweep(r->conns);
-		pthread_mutex_lock(&r->mu);
-		for (int i = 0; i < r->n_listeners && !r->watchdog_stop; i++) {
-			struct rpc_listener *rl = &r->listeners[i];
-			/* At max_connections the probe would be refused. */
-			if (!rl->ipc || rpc_conn_full(r->conns)) {
-				continue;
-			}
+		if (any_ipc) {
+			rpc_ipc_check(r);
+		}
+		if (clock_mono_ns() / 1000000 >= sweep) {
+			sweep = clock_mono_ns() / 1000000 + RPC_WATCHDOG_MS;
 			pthread_mutex_unlock(&r->mu);
-			bool ok = rpc_probe(rl->url);
+			rpc_conn_sweep(r->conns);
 			pthread_mutex_lock(&r->mu);
-			if (ok || r->watchdog_stop) {
-				continue;
-			}
-			log_warn(
-			        "ipc listener '%s' stopped answering: listening again",
-			        rl->url);
-			nng_listener_close(rl->l);
-			int rv = rpc_listener_start(r, rl->url, &rl->l);
-			if (rv != 0) {
-				log_error("cannot listen again on '%s': %s",
-				        rl->url, nng_strerror(rv));
-			}
 		}
 	}
 	pthread_mutex_unlock(&r->mu);
@@ -457,6 +473,17 @@ rpc_check_fd_limit(size_t max_conns)
 	}
 }
 
+/* Frees what rpc_open makes before the socket. NULL members are fine. */
+static void
+rpc_free_parts(rpc *r)
+{
+	rpc_probe_close(r->probe);
+	rpc_conn_close(r->conns);
+	pthread_cond_destroy(&r->watchdog_cv);
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+}
+
 clm_err
 rpc_open(struct server *srv, rpc **out, char *err, size_t errlen)
 {
@@ -472,11 +499,10 @@ rpc_open(struct server *srv, rpc **out, char *err, size_t errlen)
 	pthread_cond_init(&r->watchdog_cv, NULL);
 	if (rpc_conn_open((size_t) cfg->max_connections,
 	            cfg->idle_timeout * 1000, r->tm, &r->conns)
-	        != CLM_OK) {
+	                != CLM_OK
+	        || rpc_probe_open(&r->probe) != CLM_OK) {
 		snprintf(err, errlen, "out of memory");
-		pthread_cond_destroy(&r->watchdog_cv);
-		pthread_mutex_destroy(&r->mu);
-		free(r);
+		rpc_free_parts(r);
 		return CLM_RESOURCE_EXHAUSTED;
 	}
 	rpc_check_fd_limit((size_t) cfg->max_connections);
@@ -484,14 +510,11 @@ rpc_open(struct server *srv, rpc **out, char *err, size_t errlen)
 	if (rv != 0) {
 		snprintf(err, errlen, "cannot open socket: %s",
 		        nng_strerror(rv));
-		rpc_conn_close(r->conns);
-		pthread_cond_destroy(&r->watchdog_cv);
-		pthread_mutex_destroy(&r->mu);
-		free(r);
+		rpc_free_parts(r);
 		return CLM_UNAVAILABLE;
 	}
 	/* Before listening, so that no connection goes uncounted. */
-	rpc_conn_watch(r->conns, r->sock);
+	rpc_conn_watch(r->conns, r->sock, rpc_probe_pipe, r->probe);
 	/* nng 1.5.2 has no receive limit by default: set it before listening.
 	 */
 	nng_socket_set_size(
@@ -707,12 +730,9 @@ rpc_close(rpc *r, int timeout_ms)
 		arena_fini(&w->arena);
 	}
 	free(r->works);
-	pthread_cond_destroy(&r->watchdog_cv);
-	pthread_mutex_destroy(&r->mu);
-	rpc_conn_close(r->conns);
 	if (r->tls != NULL) {
 		nng_tls_config_free(r->tls);
 	}
-	free(r);
+	rpc_free_parts(r);
 	return true;
 }

@@ -29,8 +29,10 @@ struct rpc_conns {
 	size_t mask; /* slots - 1; slots a power of two */
 	size_t n_conns;
 	size_t max_conns;
-	int64_t idle_ms;      /* 0: connections never time out */
-	struct telemetry *tm; /* the server's counters, or NULL */
+	int64_t idle_ms;          /* 0: connections never time out */
+	struct telemetry *tm;     /* the server's counters, or NULL */
+	rpc_conn_probe_fn *probe; /* see rpc_conn_watch; set before use */
+	void *probe_arg;
 };
 
 clm_err
@@ -142,6 +144,11 @@ rpc_conn_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	rpc_conns *t = arg;
 	uint32_t id = (uint32_t) nng_pipe_id(p);
+	if (ev == NNG_PIPE_EV_ADD_PRE && t->probe != NULL
+	        && t->probe(p, t->probe_arg)) {
+		nng_pipe_close(p); /* its REM_POST finds it not counted */
+		return;
+	}
 	bool refuse = false;
 	pthread_mutex_lock(&t->mu);
 	if (ev == NNG_PIPE_EV_ADD_PRE) {
@@ -166,8 +173,11 @@ rpc_conn_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 }
 
 int
-rpc_conn_watch(rpc_conns *t, nng_socket sock)
+rpc_conn_watch(
+        rpc_conns *t, nng_socket sock, rpc_conn_probe_fn *probe, void *arg)
 {
+	t->probe = probe;
+	t->probe_arg = arg;
 	int rv = nng_pipe_notify(
 	        sock, NNG_PIPE_EV_ADD_PRE, rpc_conn_pipe_cb, t);
 	if (rv == 0) {

@@ -33,11 +33,21 @@ clm_err rpc_conn_open(size_t max_conns, int64_t idle_ms, struct telemetry *tm,
         rpc_conns **out);
 
 /*
+ * rpc_conn_probe_fn tells, in a new pipe's ADD_PRE callback on an nng
+ * thread, whether the pipe is the server's own probe; see rpc_conn_watch.
+ */
+typedef bool rpc_conn_probe_fn(nng_pipe p, void *arg);
+
+/*
  * rpc_conn_watch registers the table's pipe callbacks on sock. Call it
  * before the socket listens, so that no connection goes uncounted, and
- * close the socket before rpc_conn_close. Returns 0 or an nng error.
+ * close the socket before rpc_conn_close. probe (may be NULL) is asked
+ * first about each new pipe, with arg: a pipe it claims is closed at
+ * once, neither counted nor refused, whatever the number open. Returns 0
+ * or an nng error.
  */
-int rpc_conn_watch(rpc_conns *t, nng_socket sock);
+int rpc_conn_watch(
+        rpc_conns *t, nng_socket sock, rpc_conn_probe_fn *probe, void *arg);
 
 /*
  * rpc_conn_touch marks the connection with nng pipe id `id` as active now

@@ -77,6 +77,7 @@ telemetry_init(struct telemetry *t)
 	atomic_init(&t->conn_open, 0);
 	atomic_init(&t->conn_refused, 0);
 	atomic_init(&t->conn_idle, 0);
+	atomic_init(&t->ipc_relisten, 0);
 }
 
 void
@@ -101,6 +102,14 @@ telemetry_conn_idle(struct telemetry *t)
 {
 	if (t != NULL) {
 		TELEMETRY_ADD(&t->conn_idle, 1);
+	}
+}
+
+void
+telemetry_ipc_relisten(struct telemetry *t)
+{
+	if (t != NULL) {
+		TELEMETRY_ADD(&t->ipc_relisten, 1);
 	}
 }
 
@@ -369,6 +378,10 @@ telemetry_connections(FILE *f, const struct telemetry *t)
 	fprintf(f,
 	        "clm_connections_closed_idle_total{listener=\"rpc\"} %llu\n",
 	        (unsigned long long) TELEMETRY_GET(&t->conn_idle));
+	telemetry_family(f, "clm_ipc_relistens_total", "counter",
+	        "Listeners on ipc:// started again after they stopped accepting (nng issue 1518).");
+	fprintf(f, "clm_ipc_relistens_total %llu\n",
+	        (unsigned long long) TELEMETRY_GET(&t->ipc_relisten));
 }
 
 int

@@ -75,6 +75,7 @@ struct telemetry {
 	_Atomic uint64_t conn_open;
 	_Atomic uint64_t conn_refused;
 	_Atomic uint64_t conn_idle;
+	_Atomic uint64_t ipc_relisten; /* see telemetry_ipc_relisten */
 };
 
 /* telemetry_init zeroes every counter of a caller-embedded telemetry. */
@@ -109,6 +110,13 @@ void telemetry_conn_open(struct telemetry *t, size_t open);
  */
 void telemetry_conn_refused(struct telemetry *t);
 void telemetry_conn_idle(struct telemetry *t);
+
+/*
+ * telemetry_ipc_relisten counts one ipc:// listener closed and started
+ * again because it stopped accepting (nng issue 1518: someone connected
+ * and closed during the handshake). Any thread; t NULL is a no-op.
+ */
+void telemetry_ipc_relisten(struct telemetry *t);
 
 /* telemetry_batch counts one write transaction of `jobs` jobs. */
 void telemetry_batch(struct telemetry *t, size_t jobs);

@@ -590,6 +590,8 @@ Test(telemetry, connections_gauge_refusals_and_idle_closes)
 	telemetry_conn_refused(&tm);
 	telemetry_conn_idle(&tm);
 	telemetry_conn_refused(NULL); /* no-op */
+	telemetry_ipc_relisten(&tm);
+	telemetry_ipc_relisten(NULL); /* no-op */
 	text = format(&tm, &gauges, &ex);
 	cr_expect_eq(
 	        value(&ex, "clm_connections", "listener", "rpc", NULL, NULL),
@@ -599,6 +601,9 @@ Test(telemetry, connections_gauge_refusals_and_idle_closes)
 	        2);
 	cr_expect_eq(value(&ex, "clm_connections_closed_idle_total",
 	                     "listener", "rpc", NULL, NULL),
+	        1);
+	cr_expect_eq(
+	        value(&ex, "clm_ipc_relistens_total", NULL, NULL, NULL, NULL),
 	        1);
 	cr_expect_not_null(strstr(text, "# TYPE clm_connections gauge\n"));
 	cr_expect_not_null(strstr(
