@@ -225,15 +225,6 @@ rpc_conn_sweep(rpc_conns *t)
 	}
 }
 
-bool
-rpc_conn_full(rpc_conns *t)
-{
-	pthread_mutex_lock(&t->mu);
-	bool full = t->n_conns >= t->max_conns;
-	pthread_mutex_unlock(&t->mu);
-	return full;
-}
-
 int64_t
 rpc_conn_idle_ms(const rpc_conns *t)
 {

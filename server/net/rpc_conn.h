@@ -63,9 +63,6 @@ void rpc_conn_touch(rpc_conns *t, uint32_t id);
  */
 void rpc_conn_sweep(rpc_conns *t);
 
-/* rpc_conn_full tells whether max_connections are open. */
-bool rpc_conn_full(rpc_conns *t);
-
 /* rpc_conn_idle_ms returns idle_ms as given to rpc_conn_open. */
 int64_t rpc_conn_idle_ms(const rpc_conns *t);
 
