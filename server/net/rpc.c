@@ -66,7 +66,9 @@ struct rpc {
 	bool watchdog_stop; /* guarded by mu */
 	pthread_cond_t watchdog_cv;
 	pthread_t watchdog;
-	rpc_probe *probe;     /* of the ipc:// listeners, by the watchdog */
+	rpc_probe *probe;        /* of the ipc:// listeners, by the watchdog */
+	int64_t relisten_log_ms; /* see rpc_relisten (0: never); mu */
+	unsigned relisten_quiet;
 	nng_tls_config *tls;  /* for tls+tcp:// listeners, or NULL */
 	struct telemetry *tm; /* the server's counters (srv->tm), or NULL */
 	rpc_conns *conns;     /* max_connections, idle_timeout */
@@ -357,9 +359,18 @@ static void
 rpc_relisten(rpc *r, struct rpc_listener *rl)
 {
 	if (!rl->down) {
-		log_warn(
-		        "ipc listener '%s' stopped accepting (nng issue 1518): listening again",
-		        rl->url);
+		/* A flood of them must not flood the log: one per 10 s. */
+		int64_t now = clock_mono_ns() / 1000000;
+		if (r->relisten_log_ms == 0
+		        || now - r->relisten_log_ms >= 10000) {
+			log_warn(
+			        "ipc listener '%s' stopped accepting (nng issue 1518): listening again (%u more times since the last such message)",
+			        rl->url, r->relisten_quiet);
+			r->relisten_log_ms = now;
+			r->relisten_quiet = 0;
+		} else {
+			r->relisten_quiet++;
+		}
 		nng_listener_close(rl->l);
 		telemetry_ipc_relisten(r->tm);
 	}

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -56,6 +57,31 @@ bare_main(void *arg)
 	return NULL;
 }
 
+/*
+ * nng 1.5.2 never frees a listener that stopped accepting (nng issue
+ * 1518): closing it leaves the connections it negotiated but never handed
+ * over in its endpoint, which waits for them for good (docs/operations.md
+ * "Unix sockets"). Under LeakSanitizer clmd would then exit 1 for memory
+ * that only nng holds: leaks allocated inside libnng are ignored here,
+ * through a suppressions file in dir for the clmd this test starts.
+ */
+static void
+lsan_ignore_nng(const char *dir)
+{
+	char supp[64];
+	snprintf(supp, sizeof(supp), "%s/lsan.supp", dir);
+	FILE *f = fopen(supp, "w");
+	cr_assert_not_null(f);
+	fputs("leak:libnng.so\n", f);
+	fclose(f);
+	const char *old = getenv("LSAN_OPTIONS");
+	char opts[256];
+	snprintf(opts, sizeof(opts), "%s%ssuppressions=%s",
+	        old != NULL ? old : "",
+	        old != NULL && old[0] != '\0' ? ":" : "", supp);
+	cr_assert_eq(setenv("LSAN_OPTIONS", opts, 1), 0);
+}
+
 /* One Track on a new connection; CLM_OK, or why it failed. */
 static clm_err
 track_once(const char *url, int i)
@@ -90,6 +116,7 @@ Test(ipc_outage, bare_connects_lose_no_call)
 	char http[32];
 	snprintf(http, sizeof(http), "127.0.0.1:%d", port);
 	const char *args[] = { "--listen", url, "--http", http, NULL };
+	lsan_ignore_nng(dir);
 	cr_assert_eq(clmd_start(&srv, NULL, args), 0);
 
 	struct bare b = { .path = sock };
