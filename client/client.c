@@ -13,6 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Redialing a broken connection: see clm_open_tls. */
+#define CLM_RECONNECT_MIN_MS 100
+#define CLM_RECONNECT_MAX_MS 2000
+
 struct clm_conn {
 	nng_socket sock;
 	char *url;
@@ -135,6 +139,14 @@ clm_open_tls(const char *url, int timeout_ms, const struct clm_tls *tls,
 	}
 	nng_socket_set_ms(c->sock, NNG_OPT_RECVTIMEO, timeout_ms);
 	nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, timeout_ms);
+	/*
+	 * When the connection breaks, nng redials and sends the request in
+	 * hand again, after a random wait below RECONNMINT (1 s by default,
+	 * most of a call's deadline); the wait doubles up to RECONNMAXT
+	 * while redialing fails.
+	 */
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, CLM_RECONNECT_MIN_MS);
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, CLM_RECONNECT_MAX_MS);
 	/* A blocking dial fails at once when nothing listens. */
 	if (strncmp(url, "tls+tcp://", 10) == 0) {
 		nng_dialer d;

@@ -34,7 +34,9 @@ typedef struct clm_conn clm_conn;
  * clm_open connects to the clmd at url (tcp://HOST:PORT or ipc://PATH; NULL
  * = CLM_DEFAULT_URL) and waits up to timeout_ms for each reply (0 = the
  * default). It fails at once with UNAVAILABLE when nothing listens there;
- * later, nng reconnects by itself if the connection drops. On success *out
+ * later, nng reconnects by itself if the connection drops (after a random
+ * wait below 100 ms, doubling up to 2 s while it fails) and sends the
+ * request in hand again, within its timeout. On success *out
  * is a connection to release with clm_close; on failure clm_open_error()
  * says why.
  */

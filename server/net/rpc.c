@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
-#include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -16,6 +15,8 @@
 
 #include "calls/dispatch.h"
 #include "net/exposure.h"
+#include "net/rpc_conn.h"
+#include "net/rpc_probe.h"
 #include "pbwire.h"
 #include "util/arena.h"
 #include "util/clock.h"
@@ -45,17 +46,7 @@ struct rpc_listener {
 	nng_listener l;
 	const char *url; /* from the config */
 	bool ipc;
-};
-
-/*
- * The open connections (pipes), keyed by nng pipe id: an open-addressing
- * table with linear probing, twice as many slots as max_connections (so it
- * never fills), id 0 marking an empty slot. `last_ms` is the monotonic
- * time of the latest request or reply on the pipe, for the idle sweep.
- */
-struct rpc_conn {
-	uint32_t id;
-	int64_t last_ms;
+	bool down; /* closed, and listening again failed: retried */
 };
 
 struct rpc {
@@ -75,168 +66,15 @@ struct rpc {
 	bool watchdog_stop; /* guarded by mu */
 	pthread_cond_t watchdog_cv;
 	pthread_t watchdog;
+	rpc_probe *probe;        /* of the ipc:// listeners, by the watchdog */
+	int64_t relisten_log_ms; /* see rpc_relisten (0: never); mu */
+	unsigned relisten_quiet;
 	nng_tls_config *tls;  /* for tls+tcp:// listeners, or NULL */
 	struct telemetry *tm; /* the server's counters (srv->tm), or NULL */
-	/*
-	 * Connections: guarded by conns_mu, taken by nng's pipe callbacks,
-	 * the work items and the watchdog. n_conns counts the pipes in the
-	 * table, at most max_conns; a pipe that arrives past that is closed
-	 * in its ADD_PRE callback and never enters the table.
-	 */
-	pthread_mutex_t conns_mu;
-	struct rpc_conn *conns;
-	size_t conns_mask; /* slots - 1; slots a power of two */
-	size_t n_conns;
-	size_t max_conns;
-	int64_t idle_ms; /* 0: connections never time out */
+	rpc_conns *conns;     /* max_connections, idle_timeout */
 };
 
 static void rpc_cb(void *arg);
-
-static size_t
-rpc_conn_slot(const rpc *r, uint32_t id)
-{
-	/* Pipe ids are sequential: spread them (Knuth's multiplier). */
-	return (size_t) ((id * 2654435761u) & r->conns_mask);
-}
-
-/* The slot holding id, or the empty slot where it would go. conns_mu. */
-static size_t
-rpc_conn_find(const rpc *r, uint32_t id)
-{
-	size_t i = rpc_conn_slot(r, id);
-	while (r->conns[i].id != 0 && r->conns[i].id != id) {
-		i = (i + 1) & r->conns_mask;
-	}
-	return i;
-}
-
-/*
- * Removes id (if present) by shifting back the entries after it that
- * probed past its slot, so that lookups need no tombstones. conns_mu.
- */
-static bool
-rpc_conn_remove(rpc *r, uint32_t id)
-{
-	size_t i = rpc_conn_find(r, id);
-	if (r->conns[i].id == 0) {
-		return false;
-	}
-	size_t j = i;
-	for (;;) {
-		j = (j + 1) & r->conns_mask;
-		if (r->conns[j].id == 0) {
-			break;
-		}
-		size_t k = rpc_conn_slot(r, r->conns[j].id);
-		/* Move j to the hole at i unless its home k lies in (i, j]. */
-		bool home_between
-		        = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-		if (!home_between) {
-			r->conns[i] = r->conns[j];
-			i = j;
-		}
-	}
-	r->conns[i].id = 0;
-	return true;
-}
-
-/* Marks the pipe as active now (a request came, or a reply went). */
-static void
-rpc_conn_touch(rpc *r, uint32_t id)
-{
-	if (id == 0 || r->idle_ms == 0) {
-		return;
-	}
-	pthread_mutex_lock(&r->conns_mu);
-	size_t i = rpc_conn_find(r, id);
-	if (r->conns[i].id == id) {
-		r->conns[i].last_ms = clock_mono_ns() / 1000000;
-	}
-	pthread_mutex_unlock(&r->conns_mu);
-}
-
-/*
- * nng's pipe callback, on its thread. ADD_PRE: a new connection, before
- * the protocol sees it; closing it here refuses it (nng then drops it
- * without a reply). REM_POST: a connection went, refused ones included.
- */
-static void
-rpc_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
-{
-	rpc *r = arg;
-	uint32_t id = (uint32_t) nng_pipe_id(p);
-	bool refuse = false;
-	pthread_mutex_lock(&r->conns_mu);
-	if (ev == NNG_PIPE_EV_ADD_PRE) {
-		if (r->n_conns >= r->max_conns) {
-			refuse = true;
-		} else {
-			size_t i = rpc_conn_find(r, id);
-			r->conns[i].id = id;
-			r->conns[i].last_ms = clock_mono_ns() / 1000000;
-			r->n_conns++;
-		}
-	} else if (ev == NNG_PIPE_EV_REM_POST && rpc_conn_remove(r, id)) {
-		r->n_conns--;
-	}
-	/* Under the lock, so that the gauge follows the count in order. */
-	telemetry_conn_open(r->tm, TELEMETRY_LISTENER_RPC, r->n_conns);
-	pthread_mutex_unlock(&r->conns_mu);
-	if (refuse) {
-		telemetry_conn_refused(r->tm, TELEMETRY_LISTENER_RPC);
-		nng_pipe_close(p);
-	}
-}
-
-/*
- * Closes the connections without a request for idle_ms, outside the lock
- * (closing runs REM_POST, which takes it), a bounded batch at a time.
- */
-static void
-rpc_conn_sweep(rpc *r)
-{
-	if (r->idle_ms == 0) {
-		return;
-	}
-	enum { RPC_SWEEP_BATCH = 64 };
-	for (;;) {
-		uint32_t idle[RPC_SWEEP_BATCH];
-		size_t n = 0;
-		int64_t now = clock_mono_ns() / 1000000;
-		pthread_mutex_lock(&r->conns_mu);
-		for (size_t i = 0; i <= r->conns_mask && n < RPC_SWEEP_BATCH;
-		        i++) {
-			struct rpc_conn *c = &r->conns[i];
-			if (c->id != 0 && now - c->last_ms >= r->idle_ms) {
-				c->last_ms = now; /* not picked again soon */
-				idle[n++] = c->id;
-			}
-		}
-		pthread_mutex_unlock(&r->conns_mu);
-		for (size_t i = 0; i < n; i++) {
-			nng_pipe p = NNG_PIPE_INITIALIZER;
-			p.id = idle[i];
-			if (nng_pipe_close(p) == 0) {
-				telemetry_conn_idle(
-				        r->tm, TELEMETRY_LISTENER_RPC);
-			}
-		}
-		if (n < RPC_SWEEP_BATCH) {
-			return;
-		}
-	}
-}
-
-/* Whether max_connections are open (a probe would be refused). */
-static bool
-rpc_conns_full(rpc *r)
-{
-	pthread_mutex_lock(&r->conns_mu);
-	bool full = r->n_conns >= r->max_conns;
-	pthread_mutex_unlock(&r->conns_mu);
-	return full;
-}
 
 static void
 rpc_recv(struct rpc_work *w)
@@ -359,7 +197,7 @@ rpc_cb(void *arg)
 		}
 		w->msg = nng_aio_get_msg(w->aio);
 		w->pipe = (uint32_t) nng_pipe_id(nng_msg_get_pipe(w->msg));
-		rpc_conn_touch(w->owner, w->pipe);
+		rpc_conn_touch(w->owner->conns, w->pipe);
 		rpc_handle(w);
 		return;
 	case RPC_WAIT:
@@ -381,7 +219,7 @@ rpc_cb(void *arg)
 			}
 		} else {
 			/* A long request does not make its connection idle. */
-			rpc_conn_touch(w->owner, w->pipe);
+			rpc_conn_touch(w->owner->conns, w->pipe);
 		}
 		w->pipe = 0;
 		rpc_recv(w);
@@ -457,7 +295,7 @@ rpc_ipc_dir(const char *path, char *err, size_t errlen)
 static int
 rpc_listener_start(rpc *r, const char *url, nng_listener *out)
 {
-	nng_listener l;
+	nng_listener l = NNG_LISTENER_INITIALIZER;
 	int rv = nng_listener_create(&l, r->sock, url);
 	if (rv == 0 && strncmp(url, "tls+tcp://", 10) == 0) {
 		rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, r->tls);
@@ -470,6 +308,7 @@ rpc_listener_start(rpc *r, const char *url, nng_listener *out)
 		rv = nng_listener_start(l, 0);
 	}
 	if (rv != 0) {
+		nng_listener_close(l); /* no-op when create failed */
 		return rv;
 	}
 	*out = l;
@@ -515,84 +354,106 @@ rpc_listen(rpc *r, const char *url, char *err, size_t errlen)
 	return 0;
 }
 
-/*
- * Whether clmd answers a ServerStatus on url within a second. The probe
- * is a real client: it goes through the listener, the REP socket and
- * dispatch.
- */
-static bool
-rpc_probe(const char *url)
+/* Closes rl's listener and listens again on its URL. mu. */
+static void
+rpc_relisten(rpc *r, struct rpc_listener *rl)
 {
-	nng_socket s;
-	if (nng_req0_open(&s) != 0) {
-		return true; /* cannot tell; do not disturb the listener */
+	if (!rl->down) {
+		/* A flood of them must not flood the log: one per 10 s. */
+		int64_t now = clock_mono_ns() / 1000000;
+		if (r->relisten_log_ms == 0
+		        || now - r->relisten_log_ms >= 10000) {
+			log_warn(
+			        "ipc listener '%s' stopped accepting (nng issue 1518): listening again (%u more times since the last such message)",
+			        rl->url, r->relisten_quiet);
+			r->relisten_log_ms = now;
+			r->relisten_quiet = 0;
+		} else {
+			r->relisten_quiet++;
+		}
+		nng_listener_close(rl->l);
+		telemetry_ipc_relisten(r->tm);
 	}
-	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 1000);
-	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 1000);
-	bool ok = false;
-	Clm__V1__StatusRequest sr = CLM__V1__STATUS_REQUEST__INIT;
-	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
-	req.request_id = "ipc-watchdog";
-	req.call_case = CLM__V1__REQUEST__CALL_SERVER_STATUS;
-	req.server_status = &sr;
-	unsigned char buf[64];
-	size_t len = clm__v1__request__pack(&req, buf);
-	nng_msg *msg = NULL;
-	if (nng_dial(s, url, NULL, 0) == 0 && nng_send(s, buf, len, 0) == 0
-	        && nng_recvmsg(s, &msg, 0) == 0) {
-		ok = true;
-		nng_msg_free(msg);
+	int rv = rpc_listener_start(r, rl->url, &rl->l);
+	if (rv != 0) {
+		if (!rl->down) {
+			log_error("cannot listen again on '%s': %s (retrying)",
+			        rl->url, nng_strerror(rv));
+		}
+		rl->down = true;
+		return;
 	}
-	nng_close(s);
-	return ok;
+	if (rl->down) {
+		log_warn("listening on '%s' again", rl->url);
+	}
+	rl->down = false;
 }
 
 /*
- * The watchdog thread wakes every RPC_WATCHDOG_S seconds. It closes the
- * connections idle for idle_timeout (so one may live RPC_WATCHDOG_S
- * longer). And nng 1.5.2's IPC listener stops accepting after one bare
- * connect-and-close (nng issue 1518, fixed in 1.6.0): it probes each
- * ipc:// listener and listens again when it no longer answers.
+ * Probes each ipc:// listener (net/rpc_probe.h), and listens again on
+ * those that no longer accept. mu.
  */
-#define RPC_WATCHDOG_S 2
+static void
+rpc_ipc_check(rpc *r)
+{
+	for (int i = 0; i < r->n_listeners && !r->watchdog_stop; i++) {
+		struct rpc_listener *rl = &r->listeners[i];
+		if (!rl->ipc) {
+			continue;
+		}
+		enum rpc_probe_result res = RPC_PROBE_DEAD;
+		if (!rl->down) {
+			pthread_mutex_unlock(&r->mu);
+			res = rpc_probe_run(
+			        r->probe, rl->l, rl->url + strlen("ipc://"));
+			pthread_mutex_lock(&r->mu);
+		}
+		if (res == RPC_PROBE_DEAD && !r->watchdog_stop) {
+			rpc_relisten(r, rl);
+		}
+	}
+}
+
+/*
+ * The watchdog thread: every RPC_IPC_PROBE_MS it probes the ipc://
+ * listeners, and every RPC_WATCHDOG_MS it closes the connections idle for
+ * idle_timeout (so one may live RPC_WATCHDOG_MS longer).
+ */
+#define RPC_WATCHDOG_MS  2000
+#define RPC_IPC_PROBE_MS 50
 
 static void *
 rpc_watchdog_main(void *arg)
 {
 	rpc *r = arg;
+	bool any_ipc = false;
+	for (int i = 0; i < r->n_listeners; i++) {
+		any_ipc = any_ipc || r->listeners[i].ipc;
+	}
+	int64_t sweep = clock_mono_ns() / 1000000 + RPC_WATCHDOG_MS;
 	pthread_mutex_lock(&r->mu);
 	while (!r->watchdog_stop) {
+		int64_t wait = sweep - clock_mono_ns() / 1000000;
+		if (any_ipc && wait > RPC_IPC_PROBE_MS) {
+			wait = RPC_IPC_PROBE_MS;
+		}
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += RPC_WATCHDOG_S;
+		int64_t ns = ts.tv_nsec + (wait > 0 ? wait : 0) * 1000000;
+		ts.tv_sec += (time_t) (ns / 1000000000);
+		ts.tv_nsec = (long) (ns % 1000000000);
 		pthread_cond_timedwait(&r->watchdog_cv, &r->mu, &ts);
 		if (r->watchdog_stop) {
 			break;
 		}
-		pthread_mutex_unlock(&r->mu);
-		rpc_conn_sweep(r);
-		pthread_mutex_lock(&r->mu);
-		for (int i = 0; i < r->n_listeners && !r->watchdog_stop; i++) {
-			struct rpc_listener *rl = &r->listeners[i];
-			/* At max_connections the probe would be refused. */
-			if (!rl->ipc || rpc_conns_full(r)) {
-				continue;
-			}
+		if (any_ipc) {
+			rpc_ipc_check(r);
+		}
+		if (clock_mono_ns() / 1000000 >= sweep) {
+			sweep = clock_mono_ns() / 1000000 + RPC_WATCHDOG_MS;
 			pthread_mutex_unlock(&r->mu);
-			bool ok = rpc_probe(rl->url);
+			rpc_conn_sweep(r->conns);
 			pthread_mutex_lock(&r->mu);
-			if (ok || r->watchdog_stop) {
-				continue;
-			}
-			log_warn(
-			        "ipc listener '%s' stopped answering: listening again",
-			        rl->url);
-			nng_listener_close(rl->l);
-			int rv = rpc_listener_start(r, rl->url, &rl->l);
-			if (rv != 0) {
-				log_error("cannot listen again on '%s': %s",
-				        rl->url, nng_strerror(rv));
-			}
 		}
 	}
 	pthread_mutex_unlock(&r->mu);
@@ -624,6 +485,17 @@ rpc_check_fd_limit(size_t max_conns, size_t http_conns)
 	}
 }
 
+/* Frees what rpc_open makes before the socket. NULL members are fine. */
+static void
+rpc_free_parts(rpc *r)
+{
+	rpc_probe_close(r->probe);
+	rpc_conn_close(r->conns);
+	pthread_cond_destroy(&r->watchdog_cv);
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+}
+
 clm_err
 rpc_open(struct server *srv, rpc **out, char *err, size_t errlen)
 {
@@ -637,35 +509,25 @@ rpc_open(struct server *srv, rpc **out, char *err, size_t errlen)
 	r->tm = srv->tm;
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->watchdog_cv, NULL);
-	pthread_mutex_init(&r->conns_mu, NULL);
-	r->max_conns = (size_t) cfg->max_connections;
-	r->idle_ms = cfg->idle_timeout * 1000;
-	size_t slots = 2;
-	while (slots < 2 * r->max_conns) {
-		slots *= 2;
-	}
-	r->conns_mask = slots - 1;
-	r->conns = calloc(slots, sizeof(*r->conns));
-	if (r->conns == NULL) {
+	if (rpc_conn_open((size_t) cfg->max_connections,
+	            cfg->idle_timeout * 1000, r->tm, &r->conns)
+	                != CLM_OK
+	        || rpc_probe_open(&r->probe) != CLM_OK) {
 		snprintf(err, errlen, "out of memory");
-		pthread_mutex_destroy(&r->conns_mu);
-		free(r);
+		rpc_free_parts(r);
 		return CLM_RESOURCE_EXHAUSTED;
 	}
-	rpc_check_fd_limit(r->max_conns,
+	rpc_check_fd_limit((size_t) cfg->max_connections,
 	        cfg->http[0] != '\0' ? (size_t) cfg->http_max_connections : 0);
 	int rv = nng_rep0_open(&r->sock);
 	if (rv != 0) {
 		snprintf(err, errlen, "cannot open socket: %s",
 		        nng_strerror(rv));
-		free(r->conns);
-		pthread_mutex_destroy(&r->conns_mu);
-		free(r);
+		rpc_free_parts(r);
 		return CLM_UNAVAILABLE;
 	}
 	/* Before listening, so that no connection goes uncounted. */
-	nng_pipe_notify(r->sock, NNG_PIPE_EV_ADD_PRE, rpc_pipe_cb, r);
-	nng_pipe_notify(r->sock, NNG_PIPE_EV_REM_POST, rpc_pipe_cb, r);
+	rpc_conn_watch(r->conns, r->sock, rpc_probe_pipe, r->probe);
 	/* nng 1.5.2 has no receive limit by default: set it before listening.
 	 */
 	nng_socket_set_size(
@@ -706,7 +568,7 @@ rpc_open(struct server *srv, rpc **out, char *err, size_t errlen)
 	for (int i = 0; i < r->n_listeners; i++) {
 		any_ipc = any_ipc || r->listeners[i].ipc;
 	}
-	if ((any_ipc || r->idle_ms > 0)
+	if ((any_ipc || rpc_conn_idle_ms(r->conns) > 0)
 	        && pthread_create(&r->watchdog, NULL, rpc_watchdog_main, r)
 	                == 0) {
 		r->watchdog_running = true;
@@ -881,13 +743,9 @@ rpc_close(rpc *r, int timeout_ms)
 		arena_fini(&w->arena);
 	}
 	free(r->works);
-	pthread_cond_destroy(&r->watchdog_cv);
-	pthread_mutex_destroy(&r->mu);
-	free(r->conns);
-	pthread_mutex_destroy(&r->conns_mu);
 	if (r->tls != NULL) {
 		nng_tls_config_free(r->tls);
 	}
-	free(r);
+	rpc_free_parts(r);
 	return true;
 }

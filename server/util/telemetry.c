@@ -82,6 +82,7 @@ telemetry_init(struct telemetry *t)
 	for (int r = 0; r < TELEMETRY_HTTP_REFUSALS; r++) {
 		atomic_init(&t->http_refused[r], 0);
 	}
+	atomic_init(&t->ipc_relisten, 0);
 }
 
 static bool
@@ -122,6 +123,14 @@ telemetry_http_refused(struct telemetry *t, enum telemetry_http_refused reason)
 	if (t != NULL && (int) reason >= 0
 	        && reason < TELEMETRY_HTTP_REFUSALS) {
 		TELEMETRY_ADD(&t->http_refused[reason], 1);
+	}
+}
+
+void
+telemetry_ipc_relisten(struct telemetry *t)
+{
+	if (t != NULL) {
+		TELEMETRY_ADD(&t->ipc_relisten, 1);
 	}
 }
 
@@ -421,6 +430,10 @@ telemetry_connections(FILE *f, const struct telemetry *t)
 		        (unsigned long long) TELEMETRY_GET(
 		                &t->http_refused[r]));
 	}
+	telemetry_family(f, "clm_ipc_relistens_total", "counter",
+	        "Listeners on ipc:// started again after they stopped accepting (nng issue 1518).");
+	fprintf(f, "clm_ipc_relistens_total %llu\n",
+	        (unsigned long long) TELEMETRY_GET(&t->ipc_relisten));
 }
 
 int

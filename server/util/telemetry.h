@@ -95,6 +95,7 @@ struct telemetry {
 	_Atomic uint64_t conn_refused[TELEMETRY_LISTENERS];
 	_Atomic uint64_t conn_idle[TELEMETRY_LISTENERS];
 	_Atomic uint64_t http_refused[TELEMETRY_HTTP_REFUSALS];
+	_Atomic uint64_t ipc_relisten; /* see telemetry_ipc_relisten */
 };
 
 /* telemetry_init zeroes every counter of a caller-embedded telemetry. */
@@ -142,6 +143,13 @@ void telemetry_conn_idle(
  */
 void telemetry_http_refused(
         struct telemetry *t, enum telemetry_http_refused reason);
+
+/*
+ * telemetry_ipc_relisten counts one ipc:// listener closed and started
+ * again because it stopped accepting (nng issue 1518: someone connected
+ * and closed during the handshake). Any thread; t NULL is a no-op.
+ */
+void telemetry_ipc_relisten(struct telemetry *t);
 
 /* telemetry_batch counts one write transaction of `jobs` jobs. */
 void telemetry_batch(struct telemetry *t, size_t jobs);

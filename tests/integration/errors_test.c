@@ -1090,9 +1090,10 @@ answers_at(const char *url, int timeout_ms)
 
 /*
  * docs/operations.md "Securing it": nng 1.5.2's IPC listener stops
- * accepting after one bare connect-and-close (nng issue 1518); clmd pings
- * its own IPC listener every few seconds (the watchdog of server/net/rpc.c)
- * and re-listens when it stops answering. The socket is 0600. The test
+ * accepting after one bare connect-and-close (nng issue 1518); clmd probes
+ * its own IPC listener every 50 ms (server/net/rpc_probe.c) and listens
+ * again when it stops accepting (ipc_outage_test measures the outage).
+ * The socket is 0600. The test
  * checks for 10 s that it answers again, and that TCP still works.
  */
 Test(errors, ipc_listener_survives_a_bare_connect, .timeout = 60)
