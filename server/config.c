@@ -37,7 +37,7 @@ static const struct config_entry config_table[] = {
 	        CONFIG_FIELD(listen), NULL,
 	        "request/reply URL (repeatable: tcp://, ipc://, tls+tcp://)" },
 	{ "events", CONFIG_STR, "", 0, 0, CONFIG_FIELD(events), NULL,
-	        "stage-change stream URL, or 'none' (unset: tcp://127.0.0.1:7451, or the owner-only ipc://DATA/events.sock when auth_token_file is set)" },
+	        "stage-change stream URL, or 'none' (unset: paired with the first listen URL, tcp://127.0.0.1:PORT+1 (7451) or ipc://DIR/events.sock, or the owner-only ipc://DATA/events.sock when auth_token_file is set)" },
 	{ "events_unauthenticated", CONFIG_STR, "false", 0, 0,
 	        CONFIG_FIELD(events_unauthenticated), "true|false",
 	        "true: allow a tcp:// events URL (loopback) with auth tokens, knowing any local user can read the stream" },

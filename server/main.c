@@ -53,17 +53,49 @@ main_publish(void *arg, const Clm__V1__LifecycleEvent *ev)
 	pubsub_publish(arg, ev);
 }
 
-/* The events URL when none is configured and no auth tokens are. */
-#define MAIN_EVENTS_DEFAULT "tcp://127.0.0.1:7451"
-
 /*
- * Picks the events URL when the configuration leaves it unset (""): the
- * old tcp:// default without tokens; with tokens, an ipc:// socket in the
- * (by now existing) data dir, which pubsub_open makes owner-only, since a
- * SUB socket carries no token and tcp:// would show customer ids to every
- * local user. Tells token users once where the stream went. Returns 0, or
- * -1 with the reason in err.
+ * The events URL when none is configured and no auth tokens are: it pairs
+ * with the first listen URL as `clm watch` pairs them (docs/operations.md
+ * "The clm command line"): tcp://HOST:PORT and tls+tcp://HOST:PORT give
+ * tcp://127.0.0.1:PORT+1 (the stream stays on loopback), so the default
+ * 7450 gives 7451; ipc://DIR/NAME gives ipc://DIR/events.sock (made
+ * owner-only like every ipc:// stream). Writes it into url (len bytes);
+ * returns 0, or -1 with the reason in err.
  */
+static int
+main_events_paired(const struct config *cfg, char *url, size_t len, char *err,
+        size_t errlen)
+{
+	const char *first = cfg->n_listen > 0 ? cfg->listen[0] : "";
+	if (strncmp(first, "ipc://", 6) == 0) {
+		const char *slash = strrchr(first + 6, '/');
+		int dir = slash != NULL ? (int) (slash - first) + 1 : 6;
+		if (snprintf(url, len, "%.*sevents.sock", dir, first)
+		        >= (int) len) {
+			snprintf(err, errlen,
+			        "listen URL '%.200s' is too long to pair the events socket with: set events",
+			        first);
+			return -1;
+		}
+		return 0;
+	}
+	const char *host = strncmp(first, "tcp://", 6) == 0 ? first + 6
+	        : strncmp(first, "tls+tcp://", 10) == 0     ? first + 10
+	                                                    : NULL;
+	const char *colon = host != NULL ? strrchr(host, ':') : NULL;
+	char *end = NULL;
+	long port = colon != NULL ? strtol(colon + 1, &end, 10) : 0;
+	if (colon == NULL || end == colon + 1 || *end != '\0' || port < 1
+	        || port >= 65535) {
+		snprintf(err, errlen,
+		        "cannot pair an events port with listen URL '%.200s' (PORT+1): set events = URL or events = none",
+		        first);
+		return -1;
+	}
+	snprintf(url, len, "tcp://127.0.0.1:%ld", port + 1);
+	return 0;
+}
+
 static int
 main_events(struct config *cfg, bool tokens, char *err, size_t errlen)
 {
@@ -71,8 +103,11 @@ main_events(struct config *cfg, bool tokens, char *err, size_t errlen)
 		return 0;
 	}
 	if (!tokens) {
-		return config_set(
-		        cfg, "events", MAIN_EVENTS_DEFAULT, err, errlen);
+		char url[160];
+		return main_events_paired(cfg, url, sizeof(url), err, errlen)
+		                != 0
+		        ? -1
+		        : config_set(cfg, "events", url, err, errlen);
 	}
 	/* Absolute, so `clm watch` finds it from any directory. */
 	char cwd[PATH_MAX] = "";
@@ -102,8 +137,7 @@ main_events(struct config *cfg, bool tokens, char *err, size_t errlen)
 		return -1;
 	}
 	log_info(
-	        "auth tokens are configured, so the stage-change stream now listens on the owner-only '%s' instead of " MAIN_EVENTS_DEFAULT
-	        ": watch it with `clm watch --events %s` (or CLM_EVENTS_URL)",
+	        "auth tokens are configured, so the stage-change stream listens on the owner-only '%s', not on tcp://: watch it with `clm watch --events %s` (or CLM_EVENTS_URL)",
 	        url, url);
 	return 0;
 }
@@ -112,9 +146,9 @@ main_events(struct config *cfg, bool tokens, char *err, size_t errlen)
  * Listens once on every address clmd is going to listen on, before the
  * data dir is made or opened, so that a port another program holds stops
  * clmd with nothing created and nothing to take down (addrcheck.h). The
- * events URL left to its default is checked as tcp://127.0.0.1:7451
- * without tokens; with tokens it lies in the data dir, and pubsub_open
- * finds out. Returns 0, or -1 with the reason in err.
+ * events URL left to its default is checked as the one paired with the
+ * listen URL without tokens; with tokens it lies in the data dir, and
+ * pubsub_open finds out. Returns 0, or -1 with the reason in err.
  */
 static int
 main_check_addrs(
@@ -130,9 +164,15 @@ main_check_addrs(
 			return -1;
 		}
 	}
+	char paired[160];
 	const char *events = cfg->events[0] != '\0' ? cfg->events
 	        : tokens                            ? "none"
-	                                            : MAIN_EVENTS_DEFAULT;
+	                                            : paired;
+	if (events == paired
+	        && main_events_paired(cfg, paired, sizeof(paired), err, errlen)
+	                != 0) {
+		return -1;
+	}
 	if (strcmp(events, "none") != 0
 	        && addrcheck_listen(
 	                   events, "listen for events", NULL, err, errlen)
