@@ -16,8 +16,16 @@ cli_connect(struct cli *cli)
 {
 	clm_err e = clm_open_tls(
 	        cli->url, cli->timeout_ms, &cli->tls, &cli->conn);
-	if (e == CLM_INVALID_ARGUMENT) {
-		/* Not a URL clmd can listen on (http://: the dashboard's). */
+	bool scheme = strncmp(cli->url, "tcp://", 6) == 0
+	        || strncmp(cli->url, "tls+tcp://", 10) == 0
+	        || strncmp(cli->url, "ipc://", 6) == 0;
+	if (e == CLM_INVALID_ARGUMENT && !scheme) {
+		/*
+		 * Not a URL clmd can listen on (http://: the dashboard's). A
+		 * known scheme whose host does not resolve is not a usage
+		 * error: nng says EADDRINVAL for both, and the reason is
+		 * printed below.
+		 */
 		return cli_usage_error(
 		        "invalid --url '%s': use tcp://HOST:PORT, tls+tcp://HOST:PORT or ipc://PATH",
 		        cli->url);
@@ -39,6 +47,9 @@ static bool
 cli_status_says(const char *text, const Clm__V1__FieldViolation *v)
 {
 	size_t fn = strlen(v->field);
+	if (fn == 0) {
+		return false; /* strstr would match everywhere, the end too */
+	}
 	for (const char *p = strstr(text, v->field); p != NULL;
 	        p = strstr(p + 1, v->field)) {
 		if (strncmp(p + fn, ": ", 2) == 0

@@ -445,4 +445,18 @@ Test(cli, unknown_flag_and_http_url_are_usage_errors)
 	        strstr(o.err, "invalid --url 'http://127.0.0.1:7452'") != NULL,
 	        "stderr '%s'", o.err);
 	cli_output_free(&o);
+
+	/*
+	 * A host that does not resolve is no usage error: nng says
+	 * EADDRINVAL for it too, but the URL's form is right, so it is
+	 * "cannot connect" (exit 3) with nng's reason.
+	 */
+	static const char *const nohost[]
+	        = { "--url", "tcp://nosuchhost.invalid:7450", "status", NULL };
+	o = cli_run(nohost, NULL);
+	cr_expect_eq(o.rc, 3, "exit %d, stderr '%s'", o.rc, o.err);
+	cr_expect(strstr(o.err, "cannot connect to 'tcp://nosuchhost.invalid")
+	                != NULL,
+	        "stderr '%s'", o.err);
+	cli_output_free(&o);
 }
