@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "util/fsdir.h"
+#include "util/log.h"
 
 /*
  * One line of /proc/locks: "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"
@@ -114,6 +115,15 @@ dirlock_open(const char *dir, char *err, size_t errlen)
 	} else if (!S_ISDIR(st.st_mode)) {
 		snprintf(err, errlen, "data dir '%s' is not a directory", dir);
 		return -1;
+	} else if (fsdir_sync_parent(dir) != 0) {
+		/*
+		 * An existing directory may have been made by a clmd killed
+		 * before it synced the parent: sync it again on every start.
+		 * A parent this user may not read is the operator's (made
+		 * durably by whoever made it), so only say so.
+		 */
+		log_warn("cannot sync the parent of data dir '%s': %s", dir,
+		        strerror(errno));
 	}
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
