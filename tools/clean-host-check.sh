@@ -195,8 +195,12 @@ fi
 # What to install, built on this host.
 if ! ls "$debdir"/clmd_*.deb >/dev/null 2>&1; then
 	say "no .deb files in $debdir: building them (tools/build-deb.sh)"
-	"$top/tools/build-deb.sh" "$debdir" >/dev/null 2>&1 ||
-		fail "tools/build-deb.sh $debdir failed"
+	mkdir -p "$debdir"
+	"$top/tools/build-deb.sh" "$debdir" >"$debdir/build-deb.log" 2>&1 || {
+		tail -30 "$debdir/build-deb.log" >&2
+		fail "tools/build-deb.sh $debdir failed (log: $debdir/build-deb.log)"
+	}
+	say "  built: $(cd "$debdir" && echo ./*.deb)"
 fi
 run=$(mktemp -d "$cache/run.XXXXXX")
 chmod 755 "$run"
