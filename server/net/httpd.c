@@ -91,6 +91,7 @@ struct httpd {
 	nng_stream_listener *l;
 	nng_aio *accept;
 	bool accept_sleeping; /* the accept aio is in nng_sleep_aio */
+	bool accept_paused;   /* cap and refusals full: not accepting; mu */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool closing;             /* guarded by mu */
@@ -135,8 +136,15 @@ httpd_conn_end(struct httpd_conn *c)
 	} else {
 		d->n_refusing--;
 	}
+	/* A slot is free again: take the next connection off the backlog. */
+	bool resume = d->accept_paused && !d->closing;
+	d->accept_paused = false;
 	pthread_mutex_unlock(&d->mu);
+	nng_stream_close(c->s);
 	nng_stream_free(c->s);
+	if (resume) {
+		nng_stream_listener_accept(d->l, d->accept);
+	}
 	nng_aio_reap(c->aio);
 	free(c->res_free);
 	free(c->path);
@@ -570,7 +578,22 @@ httpd_accept_cb(void *arg)
 	if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
 		return;
 	}
-	nng_stream_listener_accept(d->l, d->accept);
+	/*
+	 * With the cap and HTTPD_MAX_REFUSING refusals all taken, accept no
+	 * more: new connections wait in the kernel's backlog (and past it
+	 * their SYNs are dropped, so clients retry) until httpd_conn_end
+	 * frees a slot and resumes. Accepting and dropping them instead
+	 * would cost a descriptor each until nng's reaper gets to it, which
+	 * a flood outruns.
+	 */
+	pthread_mutex_lock(&d->mu);
+	bool pause = d->n_counted >= d->conf.max_conns
+	        && d->n_refusing >= HTTPD_MAX_REFUSING && !d->closing;
+	d->accept_paused = pause;
+	pthread_mutex_unlock(&d->mu);
+	if (!pause) {
+		nng_stream_listener_accept(d->l, d->accept);
+	}
 }
 
 /* ---- open and close ---- */

@@ -9,7 +9,9 @@
  * "Connections"):
  *
  *   - at most max_conns connections; one more is answered 503 with
- *     Connection: close and closed (counted as refused);
+ *     Connection: close and closed (counted as refused); with
+ *     HTTPD_MAX_REFUSING of those under way too, accepting pauses until
+ *     a connection ends (the rest wait in the kernel's backlog);
  *   - a request head (request line and headers) of at most max_head bytes
  *     (else 431) and HTTPD_MAX_HEADERS lines (else 431); a body only with
  *     Content-Length, of at most max_body bytes (else 413; Transfer-
