@@ -35,8 +35,11 @@ typedef struct clm_conn clm_conn;
  * = CLM_DEFAULT_URL) and waits up to timeout_ms for each reply (0 = the
  * default). It fails at once with UNAVAILABLE when nothing listens there;
  * later, nng reconnects by itself if the connection drops (after a random
- * wait below 100 ms, doubling up to 2 s while it fails) and sends the
- * request in hand again, within its timeout. On success *out
+ * wait below 100 ms, doubling up to 2 s while connecting fails; nng starts
+ * over at 100 ms after every connection made, so a server that accepts
+ * and then closes, as clmd does past max_connections, is dialed again
+ * about ten times a second) and sends the request in hand again, within
+ * its timeout. On success *out
  * is a connection to release with clm_close; on failure clm_open_error()
  * says why.
  */
