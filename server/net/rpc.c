@@ -437,11 +437,7 @@ rpc_watchdog_main(void *arg)
 		if (any_ipc && wait > RPC_IPC_PROBE_MS) {
 			wait = RPC_IPC_PROBE_MS;
 		}
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		int64_t ns = ts.tv_nsec + (wait > 0 ? wait : 0) * 1000000;
-		ts.tv_sec += (time_t) (ns / 1000000000);
-		ts.tv_nsec = (long) (ns % 1000000000);
+		struct timespec ts = clock_deadline(wait);
 		pthread_cond_timedwait(&r->watchdog_cv, &r->mu, &ts);
 		if (r->watchdog_stop) {
 			break;
@@ -508,7 +504,7 @@ rpc_open(struct server *srv, rpc **out, char *err, size_t errlen)
 	r->srv = srv;
 	r->tm = srv->tm;
 	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->watchdog_cv, NULL);
+	clock_cond_init(&r->watchdog_cv);
 	if (rpc_conn_open((size_t) cfg->max_connections,
 	            cfg->idle_timeout * 1000, r->tm, &r->conns)
 	                != CLM_OK
@@ -642,15 +638,13 @@ rpc_close_socket(rpc *r, int timeout_ms)
 	}
 	c->sock = r->sock;
 	pthread_mutex_init(&c->mu, NULL);
-	pthread_cond_init(&c->cv, NULL);
+	clock_cond_init(&c->cv);
 	if (pthread_create(&t, NULL, rpc_closer_main, c) != 0) {
 		rpc_closer_main(c);
 	} else {
 		pthread_detach(t);
 	}
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000 + 1;
+	struct timespec ts = clock_deadline((int64_t) timeout_ms + 1000);
 	pthread_mutex_lock(&c->mu);
 	while (!c->done) {
 		if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) != 0) {

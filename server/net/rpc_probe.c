@@ -54,7 +54,7 @@ rpc_probe_open(rpc_probe **out)
 		return CLM_RESOURCE_EXHAUSTED;
 	}
 	pthread_mutex_init(&pr->mu, NULL);
-	pthread_cond_init(&pr->cv, NULL);
+	clock_cond_init(&pr->cv);
 	*out = pr;
 	return CLM_OK;
 }
@@ -143,11 +143,7 @@ rpc_probe_run(rpc_probe *pr, nng_listener l, const char *path)
 	enum rpc_probe_result res;
 	int fd = rpc_probe_connect(path, &res);
 	int64_t t0 = clock_mono_ns();
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	int64_t ns = ts.tv_nsec + wait_ms * 1000000;
-	ts.tv_sec += (time_t) (ns / 1000000000);
-	ts.tv_nsec = (long) (ns % 1000000000);
+	struct timespec ts = clock_deadline(wait_ms);
 	pthread_mutex_lock(&pr->mu);
 	while (fd >= 0 && !pr->seen
 	        && pthread_cond_timedwait(&pr->cv, &pr->mu, &ts) == 0) {
