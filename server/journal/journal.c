@@ -12,8 +12,9 @@
  *     flags u32 | incarnation u64 | crc32 of the 28 bytes before it u32
  *   then batches, each at an offset that is a multiple of 8:
  *     magic u32 "CMJB" | flags u32 | first position u64 | entry count u32 |
- *     body length u32 | crc32 of the incarnation and the body u32 |
- *     crc32 of the incarnation and the 28 bytes before it u32
+ *     body length u32 | crc32 of the incarnation's high half and the
+ *     body u32 | crc32 of the incarnation's low half and the 28 bytes
+ *     before it u32
  *     body: entries, each: length u32 | type u32 | position u64 | data
  *     zero padding to a multiple of 8 (not in the body length)
  *   after the last batch: 32 zero bytes, written with it (the next batch
@@ -21,8 +22,9 @@
  *
  * The incarnation is a random 64-bit number drawn each time a segment
  * header is written (a new segment, or a spare recycled). A batch's two
- * checksums start with it (crc32 over its 8 bytes, then the header or the
- * body), so a batch is valid only in the incarnation that wrote it. That
+ * checksums start with it (crc32 over its low 4 bytes then the header, and
+ * over its high 4 bytes then the body), so a batch is valid only in the
+ * incarnation that wrote it. That
  * matters past the point where the log stops, where recovery scans every
  * offset for later batches (evidence of lost synced data): the stale tail
  * of a recycled segment holds whole batches of an older incarnation, and
@@ -30,11 +32,13 @@
  * old batches fail the checksums, and caller data cannot carry them
  * because the incarnation never leaves the segment header (no interface
  * returns it), so a forged header passes both 32-bit checksums by chance
- * only (2^-64 an offset). Positions never wrap: a batch whose last
- * position is not below UINT64_MAX - 1 is invalid.
+ * only: each half is a separate 32-bit secret (a crc32 over 4 bytes is a
+ * bijection), 2^-64 an offset. One crc32 keyed with all 8 bytes would
+ * hide 32 bits only, its state's width. Positions never wrap: a batch whose
+ * last position is not below UINT64_MAX - 1 is invalid.
  *
  * Flag JOURNAL_SYNCED on a batch says its writer fdatasynced every batch
- * before it (durability full, or an open with sync that fdatasynced the
+ * before it (durability full, or an open with sync that fdatasynced every
  * segment); on a segment header, that the previous segment was synced
  * before this one was made. Recovery reads the mode from these flags, not
  * from opts.sync, so a journal written with --durability os and opened
@@ -56,11 +60,11 @@
  * both end the segment, never replayed (a stale batch of an older
  * incarnation reads as invalid: the segment is cut there). A commit whose
  * write or fdatasync failed is cut off the file, or its header zeroed, so
- * its given-back positions are never replayed. Segment headers are written and
- * fdatasynced under a name recovery ignores (.tmp or .spare) and only then
- * renamed into place, and the directory is fsynced after every create, rename
- * and delete, so a .jnl file always has a valid header; a bad one is data
- * loss.
+ * its given-back positions are never replayed. Segment headers are
+ * written and fdatasynced under a name recovery ignores (.tmp or .spare)
+ * and only then renamed into place, and the directory is fsynced after
+ * every create, rename and delete, so a .jnl file always has a valid
+ * header; a bad one is data loss.
  *
  * Why recycle: a file whose size grows makes each fdatasync also write the
  * inode (a filesystem journal commit), and fallocate'd space on ext4 is
@@ -297,8 +301,9 @@ journal_commit(journal *j, char *err, size_t errlen)
 	journal_put64(h + 8, j->next);
 	journal_put32(h + 16, j->count);
 	journal_put32(h + 20, len);
-	journal_put32(h + 24, journal_crc_inc(s->inc, h + JOURNAL_HDR, len));
-	journal_put32(h + 28, journal_crc_inc(s->inc, h, 28));
+	journal_put32(
+	        h + 24, journal_batch_bcrc(s->inc, h + JOURNAL_HDR, len));
+	journal_put32(h + 28, journal_batch_hcrc(s->inc, h));
 	/* The batch, its padding, and a zero header after it (overwritten by
 	 * the next batch): the end of the log reads as zeros, not as the
 	 * stale bytes of a recycled segment. */
@@ -423,8 +428,7 @@ journal_truncate_before(
 	while (j->nsegs > 1 && j->segs[1].first <= position) {
 		clm_err rc = journal_drop(j, 0, err, errlen);
 		if (rc != CLM_OK) {
-			/* The renames so far are synced before the next write.
-			 */
+			/* Sync the renames before the next write. */
 			j->dir_dirty |= dropped;
 			return rc;
 		}

@@ -53,12 +53,25 @@ journal_crc(const void *p, size_t n)
 	return (uint32_t) crc32_z(0, p, n);
 }
 
-uint32_t
-journal_crc_inc(uint64_t inc, const void *p, size_t n)
+/* crc32 of the 4 bytes of key, then n bytes at p. */
+static uint32_t
+journal_crc_key(uint32_t key, const void *p, size_t n)
 {
-	unsigned char b[8];
-	journal_put64(b, inc);
+	unsigned char b[4];
+	journal_put32(b, key);
 	return (uint32_t) crc32_z(crc32_z(0, b, sizeof(b)), p, n);
+}
+
+uint32_t
+journal_batch_hcrc(uint64_t inc, const unsigned char *h)
+{
+	return journal_crc_key((uint32_t) inc, h, 28);
+}
+
+uint32_t
+journal_batch_bcrc(uint64_t inc, const void *p, size_t n)
+{
+	return journal_crc_key((uint32_t) (inc >> 32), p, n);
 }
 
 int
@@ -204,13 +217,13 @@ journal_batch_at(const unsigned char *p, uint64_t size, uint64_t off,
 		return JOURNAL_ZEROS;
 	}
 	if (journal_get32(h) != JOURNAL_BATCH_MAGIC
-	        || journal_get32(h + 28) != journal_crc_inc(inc, h, 28)) {
+	        || journal_get32(h + 28) != journal_batch_hcrc(inc, h)) {
 		return JOURNAL_BAD;
 	}
 	uint64_t len = journal_get32(h + 20);
 	if (len > size - off - JOURNAL_HDR
 	        || journal_get32(h + 24)
-	                != journal_crc_inc(inc, h + JOURNAL_HDR, len)) {
+	                != journal_batch_bcrc(inc, h + JOURNAL_HDR, len)) {
 		return JOURNAL_BAD;
 	}
 	b->flags = journal_get32(h + 4);

@@ -87,9 +87,14 @@ uint64_t journal_get64(const unsigned char *p);
 /* journal_crc is zlib's crc32 of n bytes at p. */
 uint32_t journal_crc(const void *p, size_t n);
 
-/* journal_crc_inc is zlib's crc32 of the incarnation inc (8 bytes,
- * little-endian) followed by n bytes at p: a batch's checksums. */
-uint32_t journal_crc_inc(uint64_t inc, const void *p, size_t n);
+/*
+ * A batch's checksums in a segment of incarnation inc: journal_batch_hcrc
+ * is zlib's crc32 of inc's low 4 bytes (little-endian) then the header's
+ * first 28 bytes at h; journal_batch_bcrc, of inc's high 4 bytes then the
+ * n bytes of the body at p.
+ */
+uint32_t journal_batch_hcrc(uint64_t inc, const unsigned char *h);
+uint32_t journal_batch_bcrc(uint64_t inc, const void *p, size_t n);
 
 /* journal_incarnation draws a segment's incarnation (getrandom): 0 or an
  * errno. */

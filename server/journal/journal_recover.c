@@ -24,10 +24,10 @@
  * Looks past off (where the log stopped) in a mapping of a segment of
  * incarnation inc for a batch of that incarnation whose first position is
  * past expected and whose flags include need: data written after what
- * stopped the log. Only a batch
- * whose checksums are right for inc counts: stale batches of a recycled
- * segment carry an older incarnation, and entry data cannot carry one
- * (the incarnation is random and never leaves the segment header).
+ * stopped the log. Only a batch whose checksums are right for inc counts:
+ * stale batches of a recycled segment carry an older incarnation, and
+ * entry data cannot carry one (the incarnation is random and never leaves
+ * the segment header).
  * Returns its flags | JOURNAL_FOUND when found, 0 when not.
  */
 static uint32_t
@@ -40,7 +40,7 @@ journal_later_batch(const struct journal_map *m, uint64_t off, uint64_t inc,
 		/* Header first: other bytes are skipped without reading
 		 * what follows them. */
 		if (journal_get32(h) == JOURNAL_BATCH_MAGIC
-		        && journal_get32(h + 28) == journal_crc_inc(inc, h, 28)
+		        && journal_get32(h + 28) == journal_batch_hcrc(inc, h)
 		        && journal_get64(h + 8) > expected
 		        && journal_batch_at(m->p, m->size, o, inc, &b)
 		                == JOURNAL_VALID

@@ -873,8 +873,8 @@ Test(journal, wrapping_positions_on_disk_are_invalid)
 	journal_put64(h + 8, first);
 	journal_put32(h + 16, 2);
 	journal_put32(h + 20, 32);
-	journal_put32(h + 24, journal_crc_inc(inc, body, 32));
-	journal_put32(h + 28, journal_crc_inc(inc, h, 28));
+	journal_put32(h + 24, journal_batch_bcrc(inc, body, 32));
+	journal_put32(h + 28, journal_batch_hcrc(inc, h));
 	char name[64];
 	snprintf(
 	        name, sizeof(name), "%020llu.jnl", (unsigned long long) first);
