@@ -9,19 +9,36 @@
  *
  *   segment header, 32 bytes:
  *     magic u32 "CMJS" | version u32 (1) | first position u64 |
- *     flags u32 | reserved u32 (0) | reserved u32 (0) | crc32 of the 28
- *     bytes before it u32
+ *     flags u32 | incarnation u64 | crc32 of the 28 bytes before it u32
  *   then batches, each at an offset that is a multiple of 8:
  *     magic u32 "CMJB" | flags u32 | first position u64 | entry count u32 |
- *     body length u32 | crc32 of the body u32 | crc32 of the 28 bytes
+ *     body length u32 | crc32 of the incarnation's high half and the
+ *     body u32 | crc32 of the incarnation's low half and the 28 bytes
  *     before it u32
  *     body: entries, each: length u32 | type u32 | position u64 | data
  *     zero padding to a multiple of 8 (not in the body length)
  *   after the last batch: 32 zero bytes, written with it (the next batch
  *   overwrites them), so the log ends in zeros even in a recycled segment
  *
+ * The incarnation is a random 64-bit number drawn each time a segment
+ * header is written (a new segment, or a spare recycled). A batch's two
+ * checksums start with it (crc32 over its low 4 bytes then the header, and
+ * over its high 4 bytes then the body), so a batch is valid only in the
+ * incarnation that wrote it. That
+ * matters past the point where the log stops, where recovery scans every
+ * offset for later batches (evidence of lost synced data): the stale tail
+ * of a recycled segment holds whole batches of an older incarnation, and
+ * entries hold caller data that may look like a batch. Neither counts:
+ * old batches fail the checksums, and caller data cannot carry them
+ * because the incarnation never leaves the segment header (no interface
+ * returns it), so a forged header passes both 32-bit checksums by chance
+ * only: each half is a separate 32-bit secret (a crc32 over 4 bytes is a
+ * bijection), 2^-64 an offset. One crc32 keyed with all 8 bytes would
+ * hide 32 bits only, its state's width. Positions never wrap: a batch whose
+ * last position is not below UINT64_MAX - 1 is invalid.
+ *
  * Flag JOURNAL_SYNCED on a batch says its writer fdatasynced every batch
- * before it (durability full, or an open with sync that fdatasynced the
+ * before it (durability full, or an open with sync that fdatasynced every
  * segment); on a segment header, that the previous segment was synced
  * before this one was made. Recovery reads the mode from these flags, not
  * from opts.sync, so a journal written with --durability os and opened
@@ -34,13 +51,20 @@
  * synced segment) whose positions are past the expected one means synced
  * data went bad: CLM_DATA_LOSS, naming the file and offset. Without sync
  * any unsynced write may be lost in any order, so the first invalid batch
- * ends the log and the rest is cut. Positions are continuous: a valid
- * batch below the expected position is stale content of a recycled
- * segment, and zeros are unwritten space; both end the segment, never
- * replayed. Segment headers are written and fdatasynced under a name
- * recovery ignores (.tmp or .spare) and only then renamed into place, and
- * the directory is fsynced after every create, rename and delete, so a
- * .jnl file always has a valid header; a bad one is data loss.
+ * ends the log and the rest is cut, unless a later segment to be deleted
+ * holds a synced batch or is flagged synced (CLM_DATA_LOSS again). An open
+ * with sync fdatasyncs every segment before it writes a synced batch, so
+ * what a run without sync wrote is on disk before anything says synced.
+ * Positions are continuous: a valid batch below the expected position is
+ * stale content of a recycled segment, and zeros are unwritten space;
+ * both end the segment, never replayed (a stale batch of an older
+ * incarnation reads as invalid: the segment is cut there). A commit whose
+ * write or fdatasync failed is cut off the file, or its header zeroed, so
+ * its given-back positions are never replayed. Segment headers are
+ * written and fdatasynced under a name recovery ignores (.tmp or .spare)
+ * and only then renamed into place, and the directory is fsynced after
+ * every create, rename and delete, so a .jnl file always has a valid
+ * header; a bad one is data loss.
  *
  * Why recycle: a file whose size grows makes each fdatasync also write the
  * inode (a filesystem journal commit), and fallocate'd space on ext4 is
@@ -123,8 +147,11 @@ journal_append(
 		j->buf = b;
 		j->cap = cap;
 	}
-	unsigned char *e = j->buf + j->len;
 	uint64_t p = j->next + j->count;
+	if (p > UINT64_MAX - 2) {
+		return CLM_OUT_OF_RANGE; /* the position after must fit too */
+	}
+	unsigned char *e = j->buf + j->len;
 	journal_put32(e, (uint32_t) len);
 	journal_put32(e + 4, type);
 	journal_put64(e + 8, p);
@@ -159,15 +186,20 @@ journal_roll(journal *j, char *err, size_t errlen)
 {
 	char side[4096], path[4096];
 	unsigned char h[JOURNAL_HDR];
-	uint64_t first = j->next;
-	journal_seg_header(h, first, JOURNAL_SYNCED * j->sync);
+	uint64_t first = j->next, inc;
 	journal_path(j, first, "jnl", path, sizeof(path));
+	int e = journal_incarnation(&inc);
+	if (e != 0) {
+		return journal_fail(e, err, errlen, "create", path);
+	}
+	journal_seg_header(h, first, JOURNAL_SYNCED * j->sync, inc);
 	clm_err rc = journal_segs_push(j, first, JOURNAL_HDR);
 	if (rc != CLM_OK) {
 		snprintf(err, errlen,
 		        "cannot create journal '%s': out of memory", path);
 		return rc;
 	}
+	j->segs[j->nsegs - 1].inc = inc;
 	int fd;
 	if (j->nspares > 0) {
 		journal_path(j, j->spares[j->nspares - 1], "spare", side,
@@ -177,7 +209,7 @@ journal_roll(journal *j, char *err, size_t errlen)
 		journal_path(j, first, "tmp", side, sizeof(side));
 		fd = open(side, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	}
-	int e = fd < 0 ? errno : journal_pwrite(fd, h, sizeof(h), 0);
+	e = fd < 0 ? errno : journal_pwrite(fd, h, sizeof(h), 0);
 	if (e == 0 && fdatasync(fd) != 0) {
 		e = errno;
 	}
@@ -206,6 +238,36 @@ journal_roll(journal *j, char *err, size_t errlen)
 	return journal_sync_dir(j, err, errlen);
 }
 
+/*
+ * Removes a failed batch from the end of segment s (j->tail_dirty): cut
+ * off, or when the cut fails its header zeroed, so no restart replays it.
+ * Clears j->tail_dirty on success; else journal_fail's errors.
+ */
+static clm_err
+journal_cut_tail(
+        journal *j, const struct journal_seg *s, char *err, size_t errlen)
+{
+	static const unsigned char zeros[JOURNAL_HDR];
+	if (s == NULL || j->fd < 0) {
+		j->tail_dirty = false;
+		return CLM_OK;
+	}
+	if (ftruncate(j->fd, (off_t) s->end) != 0) {
+		int e = journal_pwrite(j->fd, zeros, sizeof(zeros), s->end);
+		if (e == 0 && j->sync && fdatasync(j->fd) != 0) {
+			e = errno;
+		}
+		if (e != 0) {
+			char path[4096];
+			journal_path(j, s->first, "jnl", path, sizeof(path));
+			return journal_fail(e, err, errlen,
+			        "cut a failed batch from", path);
+		}
+	}
+	j->tail_dirty = false;
+	return CLM_OK;
+}
+
 clm_err
 journal_commit(journal *j, char *err, size_t errlen)
 {
@@ -220,6 +282,11 @@ journal_commit(journal *j, char *err, size_t errlen)
 		return rc;
 	}
 	struct journal_seg *s = j->nsegs ? &j->segs[j->nsegs - 1] : NULL;
+	if (j->tail_dirty
+	        && (rc = journal_cut_tail(j, s, err, errlen)) != CLM_OK) {
+		journal_abandon(j);
+		return rc;
+	}
 	if (s == NULL || s->end >= j->segment_bytes) {
 		if ((rc = journal_roll(j, err, errlen)) != CLM_OK) {
 			journal_abandon(j);
@@ -234,8 +301,9 @@ journal_commit(journal *j, char *err, size_t errlen)
 	journal_put64(h + 8, j->next);
 	journal_put32(h + 16, j->count);
 	journal_put32(h + 20, len);
-	journal_put32(h + 24, journal_crc(h + JOURNAL_HDR, len));
-	journal_put32(h + 28, journal_crc(h, 28));
+	journal_put32(
+	        h + 24, journal_batch_bcrc(s->inc, h + JOURNAL_HDR, len));
+	journal_put32(h + 28, journal_batch_hcrc(s->inc, h));
 	/* The batch, its padding, and a zero header after it (overwritten by
 	 * the next batch): the end of the log reads as zeros, not as the
 	 * stale bytes of a recycled segment. */
@@ -246,15 +314,14 @@ journal_commit(journal *j, char *err, size_t errlen)
 		e = errno;
 	}
 	if (e != 0) {
-		char path[4096];
+		char path[4096], cut[512];
 		journal_path(j, s->first, "jnl", path, sizeof(path));
 		rc = journal_fail(e, err, errlen, "write", path);
-		/* Nothing of the batch counts; if the cut fails too, the next
-		 * batch overwrites it at the same offset. */
-		if (ftruncate(j->fd, (off_t) s->end) != 0) {
-			log_warn("journal '%s': cannot cut a failed batch at "
-			         "offset %" PRIu64 ": %s",
-			        path, s->end, strerror(errno));
+		/* Nothing of the batch counts: its positions are given back,
+		 * so it must not be replayed after a restart either. */
+		j->tail_dirty = true;
+		if (journal_cut_tail(j, s, cut, sizeof(cut)) != CLM_OK) {
+			log_warn("%s", cut);
 		}
 		journal_abandon(j);
 		return rc;
@@ -289,7 +356,8 @@ journal_read_seg(journal *j, size_t i, uint64_t from,
 	while (off < j->segs[i].end && !*done) {
 		struct journal_batch b;
 		if (off >= end
-		        || journal_batch_at(m.p, end, off, &b) != JOURNAL_VALID
+		        || journal_batch_at(m.p, end, off, j->segs[i].inc, &b)
+		                != JOURNAL_VALID
 		        || b.first != expected) {
 			journal_map_close(&m);
 			return journal_loss(path, off, expected,
@@ -360,6 +428,8 @@ journal_truncate_before(
 	while (j->nsegs > 1 && j->segs[1].first <= position) {
 		clm_err rc = journal_drop(j, 0, err, errlen);
 		if (rc != CLM_OK) {
+			/* Sync the renames before the next write. */
+			j->dir_dirty |= dropped;
 			return rc;
 		}
 		dropped = true;

@@ -52,12 +52,13 @@ struct journal_entry {
 
 /*
  * journal_open opens the journal in o->dir, creating the directory (mode
- * 0700, then fsyncing its parent) when it is absent, and recovers it:
+ * 0700) when it is absent and fsyncing its parent, and recovers it:
  * every segment is checked, a torn or unsynced tail is cut (the file is
  * truncated where it stops being valid and a warning names the file and
  * offset), stale content of a recycled segment is ignored, and leftovers
- * of an interrupted segment switch are removed. When o->sync is true, the
- * last segment is fdatasynced before anything new is written to it.
+ * of an interrupted segment switch are removed. When o->sync is true,
+ * every segment is fdatasynced before anything new is written (segments
+ * written with sync false may still hold unwritten pages).
  *
  * The next position is one past the last entry, or o->base + 1 when the
  * journal ends before that (all of it checkpointed, or empty): a journal
@@ -68,7 +69,8 @@ struct journal_entry {
  * always terminated):
  * - CLM_DATA_LOSS: content that was synced is corrupt (an invalid batch
  *   or segment header followed by valid synced data, or positions that
- *   are not continuous); err names the file and the offset. Also when the
+ *   are not continuous, or a tail that would be cut holds synced
+ *   batches); err names the file and the offset. Also when the
  *   oldest segment starts after o->base + 1 ("journal starts at X, the
  *   view is at Y").
  * - CLM_FAILED_PRECONDITION: a segment has a newer format version.
@@ -86,9 +88,11 @@ clm_err journal_open(
  * bytes (copied; data may be NULL when len is 0). *pos is set to the
  * entry's position, the next after every committed and buffered entry.
  * Nothing is written to disk: the entry is not durable, and must not be
- * acknowledged, until journal_commit returns CLM_OK. Returns CLM_OK, or
+ * acknowledged, until journal_commit returns CLM_OK. Returns CLM_OK,
  * CLM_RESOURCE_EXHAUSTED when memory runs out or the batch would pass
- * JOURNAL_BATCH_MAX bytes (commit first); then nothing is buffered.
+ * JOURNAL_BATCH_MAX bytes (commit first), or CLM_OUT_OF_RANGE when the
+ * position would pass UINT64_MAX - 2 (positions never wrap); then nothing
+ * is buffered.
  */
 clm_err journal_append(journal *j, uint32_t type, const void *data, size_t len,
         uint64_t *pos);
@@ -104,7 +108,9 @@ clm_err journal_append(journal *j, uint32_t type, const void *data, size_t len,
  * journal_truncate_before freed, when there is one).
  *
  * On failure nothing of the batch counts: the file is cut back to where
- * the batch started, the buffered entries are dropped and their positions
+ * the batch started (when the cut fails, the batch's header is zeroed;
+ * when that fails too, every later commit retries it first and fails
+ * while it does), the buffered entries are dropped and their positions
  * given back (the next journal_append gets the first of them again), and
  * the caller must not acknowledge them. A later commit may succeed (when
  * space returns). Errors, with the reason in err:
@@ -151,7 +157,8 @@ clm_err journal_read(journal *j, uint64_t from,
  * allocated, so fdatasync has no file size to write); the others are
  * deleted. The directory is fsynced after. Returns CLM_OK, or
  * CLM_UNAVAILABLE with the reason in err when a file cannot be renamed or
- * deleted or the directory synced (what was done stays done).
+ * deleted or the directory synced (what was done stays done, and the
+ * directory is synced before the next commit writes).
  */
 clm_err journal_truncate_before(
         journal *j, uint64_t position, char *err, size_t errlen);

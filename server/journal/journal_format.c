@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -50,6 +51,41 @@ uint32_t
 journal_crc(const void *p, size_t n)
 {
 	return (uint32_t) crc32_z(0, p, n);
+}
+
+/* crc32 of the 4 bytes of key, then n bytes at p. */
+static uint32_t
+journal_crc_key(uint32_t key, const void *p, size_t n)
+{
+	unsigned char b[4];
+	journal_put32(b, key);
+	return (uint32_t) crc32_z(crc32_z(0, b, sizeof(b)), p, n);
+}
+
+uint32_t
+journal_batch_hcrc(uint64_t inc, const unsigned char *h)
+{
+	return journal_crc_key((uint32_t) inc, h, 28);
+}
+
+uint32_t
+journal_batch_bcrc(uint64_t inc, const void *p, size_t n)
+{
+	return journal_crc_key((uint32_t) (inc >> 32), p, n);
+}
+
+int
+journal_incarnation(uint64_t *inc)
+{
+	unsigned char b[8];
+	ssize_t n;
+	while ((n = getrandom(b, sizeof(b), 0)) < 0 && errno == EINTR) {
+	}
+	if (n != (ssize_t) sizeof(b)) {
+		return n < 0 ? errno : EIO;
+	}
+	*inc = journal_get64(b);
+	return 0;
 }
 
 uint64_t
@@ -119,20 +155,22 @@ journal_pwrite(int fd, const void *buf, size_t n, uint64_t off)
 }
 
 void
-journal_seg_header(unsigned char *h, uint64_t first, uint32_t flags)
+journal_seg_header(
+        unsigned char *h, uint64_t first, uint32_t flags, uint64_t inc)
 {
 	memset(h, 0, JOURNAL_HDR);
 	journal_put32(h, JOURNAL_SEG_MAGIC);
 	journal_put32(h + 4, JOURNAL_VERSION);
 	journal_put64(h + 8, first);
 	journal_put32(h + 16, flags);
+	journal_put64(h + 20, inc);
 	journal_put32(h + 28, journal_crc(h, 28));
 }
 
 /* Checks a segment header; its first position into *first. */
 bool
 journal_seg_check(const unsigned char *h, uint64_t size, uint64_t *first,
-        uint32_t *flags)
+        uint32_t *flags, uint64_t *inc)
 {
 	if (size < JOURNAL_HDR || journal_get32(h) != JOURNAL_SEG_MAGIC
 	        || journal_get32(h + 4) != JOURNAL_VERSION
@@ -141,7 +179,9 @@ journal_seg_check(const unsigned char *h, uint64_t size, uint64_t *first,
 	}
 	*first = journal_get64(h + 8);
 	*flags = journal_get32(h + 16);
-	return *first > 0; /* positions start at 1 */
+	*inc = journal_get64(h + 20);
+	/* Positions start at 1 and stay below UINT64_MAX. */
+	return *first > 0 && *first < UINT64_MAX;
 }
 
 /* Whether n bytes at p are all zero. */
@@ -163,7 +203,7 @@ journal_zeros(const unsigned char *p, uint64_t n)
  */
 enum journal_found
 journal_batch_at(const unsigned char *p, uint64_t size, uint64_t off,
-        struct journal_batch *b)
+        uint64_t inc, struct journal_batch *b)
 {
 	if (off >= size) {
 		return JOURNAL_ZEROS;
@@ -177,19 +217,23 @@ journal_batch_at(const unsigned char *p, uint64_t size, uint64_t off,
 		return JOURNAL_ZEROS;
 	}
 	if (journal_get32(h) != JOURNAL_BATCH_MAGIC
-	        || journal_get32(h + 28) != journal_crc(h, 28)) {
+	        || journal_get32(h + 28) != journal_batch_hcrc(inc, h)) {
 		return JOURNAL_BAD;
 	}
 	uint64_t len = journal_get32(h + 20);
 	if (len > size - off - JOURNAL_HDR
 	        || journal_get32(h + 24)
-	                != journal_crc(h + JOURNAL_HDR, len)) {
+	                != journal_batch_bcrc(inc, h + JOURNAL_HDR, len)) {
 		return JOURNAL_BAD;
 	}
 	b->flags = journal_get32(h + 4);
 	b->first = journal_get64(h + 8);
 	b->count = journal_get32(h + 16);
 	b->size = JOURNAL_HDR + journal_pad8(len);
+	/* The position after it must be at most UINT64_MAX - 1: no wrap. */
+	if (b->first == 0 || b->first > UINT64_MAX - 1 - b->count) {
+		return JOURNAL_BAD;
+	}
 	const unsigned char *e = h + JOURNAL_HDR, *end = e + len;
 	for (uint32_t i = 0; i < b->count; i++) {
 		if ((uint64_t) (end - e) < JOURNAL_ENTRY_HDR
@@ -252,7 +296,7 @@ journal_segs_push(journal *j, uint64_t first, uint64_t end)
 		j->segs = s;
 		j->segcap = cap;
 	}
-	j->segs[j->nsegs++] = (struct journal_seg) { first, end };
+	j->segs[j->nsegs++] = (struct journal_seg) { first, end, 0 };
 	return CLM_OK;
 }
 

@@ -23,10 +23,12 @@
 /* A batch buffer larger than this is freed after its commit. */
 #define JOURNAL_BUF_KEEP (8u << 20)
 
-/* A segment: its first position and where its valid batches end. */
+/* A segment: its first position, where its valid batches end, and its
+ * incarnation (the random number its header was last written with). */
 struct journal_seg {
 	uint64_t first;
 	uint64_t end;
+	uint64_t inc;
 };
 
 struct journal {
@@ -41,7 +43,10 @@ struct journal {
 	size_t nspares;
 	int fd;         /* the last segment, or -1 when there is none */
 	bool dir_dirty; /* a directory fsync failed: retry before writing */
-	uint64_t next;  /* the position the next committed entry gets */
+	/* A failed batch may still be at the end of the last segment:
+	 * commits refuse until it is cut. */
+	bool tail_dirty;
+	uint64_t next; /* the position the next committed entry gets */
 	/* The batch being built: a header's room, then the entries. */
 	unsigned char *buf;
 	size_t len, cap;
@@ -82,6 +87,19 @@ uint64_t journal_get64(const unsigned char *p);
 /* journal_crc is zlib's crc32 of n bytes at p. */
 uint32_t journal_crc(const void *p, size_t n);
 
+/*
+ * A batch's checksums in a segment of incarnation inc: journal_batch_hcrc
+ * is zlib's crc32 of inc's low 4 bytes (little-endian) then the header's
+ * first 28 bytes at h; journal_batch_bcrc, of inc's high 4 bytes then the
+ * n bytes of the body at p.
+ */
+uint32_t journal_batch_hcrc(uint64_t inc, const unsigned char *h);
+uint32_t journal_batch_bcrc(uint64_t inc, const void *p, size_t n);
+
+/* journal_incarnation draws a segment's incarnation (getrandom): 0 or an
+ * errno. */
+int journal_incarnation(uint64_t *inc);
+
 /* journal_pad8 rounds n up to a multiple of 8. */
 uint64_t journal_pad8(uint64_t n);
 
@@ -113,24 +131,26 @@ clm_err journal_sync_dir(journal *j, char *err, size_t errlen);
 int journal_pwrite(int fd, const void *buf, size_t n, uint64_t off);
 
 /* journal_seg_header fills the 32-byte segment header h. */
-void journal_seg_header(unsigned char *h, uint64_t first, uint32_t flags);
+void journal_seg_header(
+        unsigned char *h, uint64_t first, uint32_t flags, uint64_t inc);
 
 /*
  * journal_seg_check checks the segment header at h (size: the file's
- * size); true and *first, *flags set when it is valid.
+ * size); true and *first, *flags, *inc set when it is valid.
  */
 bool journal_seg_check(const unsigned char *h, uint64_t size, uint64_t *first,
-        uint32_t *flags);
+        uint32_t *flags, uint64_t *inc);
 
 /*
- * journal_batch_at looks at the batch at off of the mapping p (size bytes):
- * JOURNAL_VALID (and *b filled) when both checksums are right and its
- * entries are whole, numbered from its first position on and fill the
- * body exactly; JOURNAL_ZEROS for a zero header or the end of the file;
- * JOURNAL_BAD otherwise.
+ * journal_batch_at looks at the batch at off of the mapping p (size bytes)
+ * of a segment of incarnation inc: JOURNAL_VALID (and *b filled) when both
+ * checksums are right for inc and its entries are whole, numbered from its
+ * first position on (all of them below UINT64_MAX - 1) and fill the body
+ * exactly; JOURNAL_ZEROS for a zero header or the end of the file;
+ * JOURNAL_BAD otherwise (a batch of an older incarnation too).
  */
 enum journal_found journal_batch_at(const unsigned char *p, uint64_t size,
-        uint64_t off, struct journal_batch *b);
+        uint64_t off, uint64_t inc, struct journal_batch *b);
 
 /*
  * journal_map_open opens and maps the file path read-only (an empty file
@@ -152,14 +172,16 @@ clm_err journal_segs_push(journal *j, uint64_t first, uint64_t end);
  */
 clm_err journal_drop(journal *j, size_t i, char *err, size_t errlen);
 
-/* journal_recover.c. journal_mkdir makes DIR (0700) and fsyncs its parent
- * when DIR is absent. */
+/* journal_recover.c. journal_mkdir makes DIR (0700) when it is absent, and
+ * fsyncs its parent (every time: a crash may have come between the mkdir
+ * and the fsync of an earlier run). */
 clm_err journal_mkdir(const char *dir, char *err, size_t errlen);
 
 /*
  * journal_recover lists j->dir and recovers the journal (the rules at the
  * top of journal.c): j->segs, j->spares, j->next set, and j->fd open on
- * the last segment (fdatasynced with j->sync), or -1 when there is none.
+ * the last segment, or -1 when there is none. With j->sync every segment
+ * is fdatasynced first (earlier ones may have been written without).
  */
 clm_err journal_recover(journal *j, char *err, size_t errlen);
 

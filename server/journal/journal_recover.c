@@ -21,29 +21,65 @@
 #define JOURNAL_FOUND 0x100u
 
 /*
- * Looks past off (where the log stopped) in a mapping for a valid batch
- * whose first position is past expected: data written after what stopped
- * the log. Returns its flags | JOURNAL_FOUND when found, 0 when not.
+ * Looks past off (where the log stopped) in a mapping of a segment of
+ * incarnation inc for a batch of that incarnation whose first position is
+ * past expected and whose flags include need: data written after what
+ * stopped the log. Only a batch whose checksums are right for inc counts:
+ * stale batches of a recycled segment carry an older incarnation, and
+ * entry data cannot carry one (the incarnation is random and never leaves
+ * the segment header).
+ * Returns its flags | JOURNAL_FOUND when found, 0 when not.
  */
 static uint32_t
-journal_later_batch(
-        const struct journal_map *m, uint64_t off, uint64_t expected)
+journal_later_batch(const struct journal_map *m, uint64_t off, uint64_t inc,
+        uint64_t expected, uint32_t need)
 {
 	for (uint64_t o = off + 8; o + JOURNAL_HDR <= m->size; o += 8) {
 		struct journal_batch b;
 		const unsigned char *h = m->p + o;
-		/* Header first: stale batches are skipped without reading
-		 * their bodies. */
+		/* Header first: other bytes are skipped without reading
+		 * what follows them. */
 		if (journal_get32(h) == JOURNAL_BATCH_MAGIC
-		        && journal_get32(h + 28) == journal_crc(h, 28)
+		        && journal_get32(h + 28) == journal_batch_hcrc(inc, h)
 		        && journal_get64(h + 8) > expected
-		        && journal_batch_at(m->p, m->size, o, &b)
+		        && journal_batch_at(m->p, m->size, o, inc, &b)
 		                == JOURNAL_VALID
-		        && b.first > expected) {
+		        && b.first > expected && (b.flags & need) == need) {
 			return b.flags | JOURNAL_FOUND;
 		}
 	}
 	return 0;
+}
+
+/*
+ * Whether segment i says it holds synced data: its header's flag, or a
+ * batch of its incarnation anywhere in it with the flag. CLM_OK and
+ * *synced set, or journal_fail's errors.
+ */
+static clm_err
+journal_seg_synced(
+        journal *j, size_t i, bool *synced, char *err, size_t errlen)
+{
+	char path[4096];
+	struct journal_map m;
+	journal_path(j, j->segs[i].first, "jnl", path, sizeof(path));
+	clm_err rc = journal_map_open(path, &m, err, errlen);
+	if (rc != CLM_OK) {
+		return rc;
+	}
+	uint64_t first, inc;
+	uint32_t flags;
+	if (!journal_seg_check(m.p, m.size, &first, &flags, &inc)) {
+		*synced = true; /* corrupt: not ours to delete */
+	} else {
+		*synced = (flags & JOURNAL_SYNCED) != 0
+		        || (journal_later_batch(&m, JOURNAL_HDR - 8, inc, 0,
+		                    JOURNAL_SYNCED)
+		                   & JOURNAL_SYNCED)
+		                != 0;
+	}
+	journal_map_close(&m);
+	return CLM_OK;
 }
 
 /* Cuts segment i at off (a torn or unsynced tail): truncate and sync. */
@@ -69,10 +105,29 @@ journal_cut(journal *j, size_t i, uint64_t off, const char *why, char *err,
 	return CLM_OK;
 }
 
-/* Deletes the segments after i (an unsynced tail in os mode). */
+/*
+ * Deletes the segments after i (an unsynced tail in os mode); CLM_DATA_LOSS
+ * and nothing deleted when one of them says it holds synced data.
+ */
 static clm_err
 journal_cut_after(journal *j, size_t i, char *err, size_t errlen)
 {
+	for (size_t k = i + 1; k < j->nsegs; k++) {
+		bool synced;
+		clm_err rc = journal_seg_synced(j, k, &synced, err, errlen);
+		if (rc != CLM_OK) {
+			return rc;
+		}
+		if (synced) {
+			char path[4096];
+			journal_path(j, j->segs[i].first, "jnl", path,
+			        sizeof(path));
+			return journal_loss(path, j->segs[i].end, j->next,
+			        "the log stops here, and synced entries with "
+			        "later positions follow in a later segment",
+			        err, errlen);
+		}
+	}
 	while (j->nsegs > i + 1) {
 		char path[4096];
 		journal_path(j, j->segs[j->nsegs - 1].first, "jnl", path,
@@ -104,7 +159,7 @@ journal_scan_seg(journal *j, size_t i, bool *stop, char *err, size_t errlen)
 	if (rc != CLM_OK) {
 		return rc;
 	}
-	uint64_t first;
+	uint64_t first, inc;
 	uint32_t flags;
 	if (m.size >= JOURNAL_HDR && journal_get32(m.p) == JOURNAL_SEG_MAGIC
 	        && journal_get32(m.p + 4) > JOURNAL_VERSION) {
@@ -115,16 +170,18 @@ journal_scan_seg(journal *j, size_t i, bool *stop, char *err, size_t errlen)
 		journal_map_close(&m);
 		return CLM_FAILED_PRECONDITION;
 	}
-	if (!journal_seg_check(m.p, m.size, &first, &flags)
+	if (!journal_seg_check(m.p, m.size, &first, &flags, &inc)
 	        || first != j->segs[i].first) {
 		journal_map_close(&m);
 		return journal_loss(path, 0, j->next,
 		        "the segment header is invalid", err, errlen);
 	}
+	j->segs[i].inc = inc;
 	uint64_t off = JOURNAL_HDR;
 	struct journal_batch b;
 	enum journal_found f;
-	while ((f = journal_batch_at(m.p, m.size, off, &b)) == JOURNAL_VALID
+	while ((f = journal_batch_at(m.p, m.size, off, inc, &b))
+	                == JOURNAL_VALID
 	        && b.first == j->next) {
 		j->next += b.count;
 		off += b.size;
@@ -135,7 +192,7 @@ journal_scan_seg(journal *j, size_t i, bool *stop, char *err, size_t errlen)
 	if (f == JOURNAL_VALID && b.first > j->next) {
 		later = b.flags | JOURNAL_FOUND;
 	} else {
-		later = journal_later_batch(&m, off, j->next);
+		later = journal_later_batch(&m, off, inc, j->next, 0);
 	}
 	journal_map_close(&m);
 	const char *what = f == JOURNAL_BAD ? "an invalid batch"
@@ -152,9 +209,10 @@ journal_scan_seg(journal *j, size_t i, bool *stop, char *err, size_t errlen)
 		        != CLM_OK) {
 			return rc;
 		}
-		uint64_t nfirst;
+		uint64_t nfirst, ninc;
 		uint32_t nflags = 0;
-		if (!journal_seg_check(nm.p, nm.size, &nfirst, &nflags)) {
+		if (!journal_seg_check(
+		            nm.p, nm.size, &nfirst, &nflags, &ninc)) {
 			nflags = JOURNAL_SYNCED; /* corrupt: judged there */
 		}
 		journal_map_close(&nm);
@@ -169,11 +227,12 @@ journal_scan_seg(journal *j, size_t i, bool *stop, char *err, size_t errlen)
 	}
 	if (later != 0) {
 		*stop = true;
-		if ((rc = journal_cut(j, i, off, what, err, errlen))
-		        != CLM_OK) {
+		/* Later segments go first (refused when one holds synced
+		 * data): this one is cut only when they are gone. */
+		if ((rc = journal_cut_after(j, i, err, errlen)) != CLM_OK) {
 			return rc;
 		}
-		return journal_cut_after(j, i, err, errlen);
+		return journal_cut(j, i, off, what, err, errlen);
 	}
 	if (f == JOURNAL_BAD) {
 		return journal_cut(j, i, off, "a torn batch", err, errlen);
@@ -237,10 +296,9 @@ journal_list(journal *j, char *err, size_t errlen)
 clm_err
 journal_mkdir(const char *dir, char *err, size_t errlen)
 {
-	if (mkdir(dir, 0700) != 0) {
-		if (errno == EEXIST) {
-			return CLM_OK;
-		}
+	/* The parent is synced even when DIR exists: an earlier run may
+	 * have died between its mkdir and the fsync. */
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		return journal_fail(errno, err, errlen, "create", dir);
 	}
 	char parent[4096];
@@ -324,6 +382,22 @@ journal_recover(journal *j, char *err, size_t errlen)
 	}
 	if (dropped && (rc = journal_sync_dir(j, err, errlen)) != CLM_OK) {
 		return rc;
+	}
+	/* With sync, batches are flagged synced from now on: everything
+	 * before them must be on disk first, also what an earlier run wrote
+	 * without sync into segments before the last. */
+	for (size_t i = 0; j->sync && i + 1 < j->nsegs; i++) {
+		char path[4096];
+		journal_path(j, j->segs[i].first, "jnl", path, sizeof(path));
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || fdatasync(fd) != 0) {
+			rc = journal_fail(errno, err, errlen, "sync", path);
+			if (fd >= 0) {
+				close(fd);
+			}
+			return rc;
+		}
+		close(fd);
 	}
 	if (j->nsegs > 0) {
 		char path[4096];

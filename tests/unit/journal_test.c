@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "journal/journal.h"
+#include "journal/journal_internal.h"
 #include "testdir.h"
 
 #define SEG1 "00000000000000000001.jnl"
@@ -654,9 +655,10 @@ copy_range(const char *src, const char *name, off_t from, off_t to,
 }
 
 /*
- * Valid, synced batches with lower positions right after the end of the
- * log (a recycled segment whose zero header did not reach the disk) end
- * the log: not replayed, not data loss, not cut.
+ * Synced batches of an older incarnation right after the end of the log (a
+ * recycled segment whose zero header did not reach the disk) end the log:
+ * not replayed, not data loss; they fail the checksums of this incarnation,
+ * so the segment is cut there like a torn batch.
  */
 Test(journal, stale_batches_after_the_end_are_not_replayed)
 {
@@ -677,7 +679,7 @@ Test(journal, stale_batches_after_the_end_are_not_replayed)
 	j = jopen(b, 12, true, 0);
 	cr_expect_eq(journal_position(j), 16);
 	jexpect(j, 13, 16);
-	cr_expect_eq(fsize(b, seg13), size);
+	cr_expect_eq(fsize(b, seg13), end);
 	jbatch(j, 1);
 	journal_close(j);
 	j = jopen(b, 12, true, 0);
@@ -705,5 +707,186 @@ Test(journal, newer_format_version_is_refused)
 	close(fd);
 	jopen_fails(dir, 0, true, CLM_FAILED_PRECONDITION, err, sizeof(err));
 	cr_expect(strstr(err, "format version 2") != NULL, "%s", err);
+	testdir_remove(dir);
+}
+
+/* Counts what journal_read hands out. */
+static int
+count_entry(void *arg, const struct journal_entry *e)
+{
+	(void) e;
+	(*(uint64_t *) arg)++;
+	return 0;
+}
+
+/*
+ * A client's entries that carry whole batch headers, checksummed as the
+ * format says but without the segment's incarnation (which a client cannot
+ * know), with a position far past the log and the flag flags. Once such
+ * entries lie in the stale tail of a recycled segment, past where the log
+ * stops, recovery must not take them for later data: neither data loss
+ * (flag synced) nor a cut that deletes the later segments (no flag).
+ */
+Test(journal, forged_batches_in_entry_data_are_not_later_data)
+{
+	for (uint32_t flags = 0; flags <= JOURNAL_SYNCED; flags++) {
+		char dir[64], err[512];
+		testdir_make(dir, sizeof(dir), "journal");
+		unsigned char forged[48] = { 0 };
+		journal_put32(forged, JOURNAL_BATCH_MAGIC);
+		journal_put32(forged + 4, flags);
+		journal_put64(forged + 8, 1ull << 40);
+		journal_put32(forged + 16, 1);
+		journal_put32(forged + 20, 16);
+		journal_put64(
+		        forged + 40, 1ull << 40); /* the entry's position */
+		journal_put32(forged + 24, journal_crc(forged + 32, 16));
+		journal_put32(forged + 28, journal_crc(forged, 28));
+		static unsigned char data[16000];
+		memset(data, 'x', sizeof(data));
+		/* At every offset modulo 8 across the entries. */
+		for (size_t k = 0; (k + 1) * 49 <= sizeof(data); k++) {
+			memcpy(data + k * 49, forged, sizeof(forged));
+		}
+		journal *j = jopen(dir, 0, true, 4096);
+		uint64_t pos;
+		for (int i = 0; i < 6; i++) {
+			cr_assert_eq(
+			        journal_append(j, 1, data, sizeof(data), &pos),
+			        CLM_OK);
+			cr_assert_eq(journal_commit(j, err, sizeof(err)),
+			        CLM_OK, "%s", err);
+		}
+		cr_assert_eq(journal_truncate_before(
+		                     j, journal_position(j), err, sizeof(err)),
+		        CLM_OK);
+		/* Small entries into the recycled segments, past the first. */
+		for (int i = 0; i < 100; i++) {
+			cr_assert_eq(journal_append(j, 2, "small", 5, &pos),
+			        CLM_OK);
+			cr_assert_eq(journal_commit(j, err, sizeof(err)),
+			        CLM_OK, "%s", err);
+		}
+		uint64_t last = journal_position(j);
+		int segs = count_files(dir, ".jnl");
+		cr_assert_gt(segs, 2);
+		journal_close(j);
+
+		struct journal_opts o = { .dir = dir,
+			.segment_bytes = 4096,
+			.sync = true,
+			.base = 5 };
+		j = NULL;
+		clm_err rc = journal_open(&o, &j, err, sizeof(err));
+		cr_assert_eq(rc, CLM_OK, "flags %u: %s: %s", flags,
+		        clm_errname(rc), err);
+		cr_expect_eq(journal_position(j), last, "flags %u", flags);
+		cr_expect_eq(
+		        count_files(dir, ".jnl"), segs, "flags %u", flags);
+		uint64_t n = 0;
+		cr_assert_eq(
+		        journal_read(j, 1, count_entry, &n, err, sizeof(err)),
+		        CLM_OK, "%s", err);
+		cr_expect_eq(n, last - 5, "flags %u", flags);
+		journal_close(j);
+		testdir_remove(dir);
+	}
+}
+
+/*
+ * Written with sync false into two segments, then with sync true: an open
+ * with sync syncs every segment, so a power loss can no longer shorten the
+ * first. If it does anyway (simulated here), the later segments hold synced
+ * batches: recovery must refuse (data loss) rather than cut the first
+ * segment and delete them with acknowledged entries.
+ */
+Test(journal, os_then_full_lost_os_tail_before_synced_batches_is_data_loss)
+{
+	char dir[64], err[512];
+	char d[200];
+	memset(d, 'a', sizeof(d));
+	testdir_make(dir, sizeof(dir), "journal");
+	journal *j = jopen(dir, 0, false, 1024);
+	uint64_t pos;
+	for (int i = 0; i < 6; i++) {
+		cr_assert_eq(journal_append(j, 1, d, sizeof(d), &pos), CLM_OK);
+		cr_assert_eq(journal_commit(j, err, sizeof(err)), CLM_OK);
+	}
+	journal_close(j);
+	cr_assert_eq(count_files(dir, ".jnl"), 2);
+	j = jopen(dir, 0, true, 1024);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(journal_append(j, 1, d, sizeof(d), &pos), CLM_OK);
+		cr_assert_eq(journal_commit(j, err, sizeof(err)), CLM_OK);
+	}
+	journal_close(j);
+	int segs = count_files(dir, ".jnl");
+	cr_assert_geq(segs, 2);
+	/* The first segment's last (os) batch is lost. */
+	off_t batch = 32 + 16 + 200;
+	cut_at(dir, SEG1, 32 + 3 * batch);
+	jopen_fails(dir, 0, true, CLM_DATA_LOSS, err, sizeof(err));
+	cr_expect(strstr(err, SEG1) != NULL, "%s", err);
+	cr_expect(strstr(err, "position 4 on is lost") != NULL, "%s", err);
+	/* Nothing deleted or cut: the evidence stays. */
+	cr_expect_eq(count_files(dir, ".jnl"), segs);
+	cr_expect_eq(fsize(dir, SEG1), 32 + 3 * batch);
+	testdir_remove(dir);
+}
+
+/* Positions never wrap: the writer stops short of UINT64_MAX - 1. */
+Test(journal, positions_stop_before_the_top)
+{
+	char dir[64], err[512];
+	testdir_make(dir, sizeof(dir), "journal");
+	journal *j = jopen(dir, UINT64_MAX - 3, true, 0);
+	uint64_t pos;
+	cr_assert_eq(journal_append(j, 1, "a", 1, &pos), CLM_OK);
+	cr_expect_eq(pos, UINT64_MAX - 2);
+	cr_expect_eq(journal_append(j, 1, "b", 1, &pos), CLM_OUT_OF_RANGE);
+	cr_assert_eq(journal_commit(j, err, sizeof(err)), CLM_OK, "%s", err);
+	cr_expect_eq(journal_position(j), UINT64_MAX - 2);
+	journal_close(j);
+	j = jopen(dir, UINT64_MAX - 3, true, 0);
+	cr_expect_eq(journal_position(j), UINT64_MAX - 2);
+	journal_close(j);
+	testdir_remove(dir);
+}
+
+/*
+ * A batch read from disk whose positions run past UINT64_MAX - 1 (here
+ * wrapping to 0) is invalid: cut as a torn batch, not taken as a journal
+ * that wrapped behind the view (whose segments would be dropped).
+ */
+Test(journal, wrapping_positions_on_disk_are_invalid)
+{
+	char dir[64], path[256];
+	testdir_make(dir, sizeof(dir), "journal");
+	const uint64_t first = UINT64_MAX - 1, inc = 0x0123456789abcdefull;
+	unsigned char f[32 + 32 + 2 * 16 + 32] = { 0 };
+	journal_seg_header(f, first, JOURNAL_SYNCED, inc);
+	unsigned char *h = f + 32, *body = h + 32;
+	journal_put64(body + 8, first);
+	journal_put64(body + 16 + 8, first + 1);
+	journal_put32(h, JOURNAL_BATCH_MAGIC);
+	journal_put32(h + 4, JOURNAL_SYNCED);
+	journal_put64(h + 8, first);
+	journal_put32(h + 16, 2);
+	journal_put32(h + 20, 32);
+	journal_put32(h + 24, journal_batch_bcrc(inc, body, 32));
+	journal_put32(h + 28, journal_batch_hcrc(inc, h));
+	char name[64];
+	snprintf(
+	        name, sizeof(name), "%020llu.jnl", (unsigned long long) first);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	int fd = open(path, O_WRONLY | O_CREAT, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, f, sizeof(f)), (ssize_t) sizeof(f));
+	close(fd);
+	journal *j = jopen(dir, UINT64_MAX - 2, true, 0);
+	cr_expect_eq(journal_position(j), UINT64_MAX - 2);
+	cr_expect_eq(count_files(dir, ".jnl"), 1);
+	cr_expect_eq(fsize(dir, name), 32);
+	journal_close(j);
 	testdir_remove(dir);
 }
