@@ -88,8 +88,7 @@ rpc_probe_pipe(nng_pipe p, void *arg)
 	return true;
 }
 
-/* Connects to path and does the handshake: an fd, or -1 with *res set. */
-static int
+int
 rpc_probe_connect(const char *path, enum rpc_probe_result *res)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };

@@ -51,6 +51,16 @@ bool rpc_probe_pipe(nng_pipe p, void *arg);
 enum rpc_probe_result rpc_probe_run(
         rpc_probe *pr, nng_listener l, const char *path);
 
+/*
+ * rpc_probe_connect connects to the ipc socket at path and does the SP
+ * handshake as a REQ peer (sent whole, so closing afterwards cannot stop
+ * the listener: nng issue 1518), waiting up to 1 s for the answer.
+ * Returns the connected fd (the caller closes it), or -1 with *res set:
+ * RPC_PROBE_DEAD when nothing listens or nothing answered, RPC_PROBE_UNKNOWN
+ * when it cannot tell (a full backlog, no descriptor). Any thread.
+ */
+int rpc_probe_connect(const char *path, enum rpc_probe_result *res);
+
 /* rpc_probe_close frees the prober. NULL is a no-op. */
 void rpc_probe_close(rpc_probe *pr);
 

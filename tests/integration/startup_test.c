@@ -112,3 +112,46 @@ Test(startup, free_addresses_still_start)
 	clm_response_free(r);
 	clm_close(c);
 }
+
+/*
+ * An ipc:// path a running clmd serves is found taken by a whole
+ * handshake, not by nng's connect-and-close, which could stop that
+ * clmd's listener (nng issue 1518) and make it listen again. The probe
+ * looks every 50 ms; two seconds without its "stopped accepting" line is
+ * forty looks.
+ */
+Test(startup, ipc_address_in_use_leaves_the_running_clmd_alone)
+{
+	char dir[32];
+	cr_assert_eq(harness_tmpdir(dir), 0);
+	char ipc[64];
+	snprintf(ipc, sizeof(ipc), "ipc://%s/clmd.sock", dir);
+	const char *a_args[]
+	        = { "--listen", ipc, "--log-level", "info", NULL };
+	cr_assert_eq(clmd_start(&srv, NULL, a_args), 0,
+	        "clmd did not start (log %s)", srv.log_path);
+	const char *args[] = { "--listen", ipc, "--events", "none", NULL };
+	char want[128];
+	snprintf(want, sizeof(want), "cannot listen on '%s'", ipc);
+	/* nng's check stopped the listener about one time in three. */
+	for (int i = 0; i < 5; i++) {
+		expect_refused(args, want);
+	}
+	for (int ms = 0; ms < 2000; ms += 100) {
+		char *log = harness_read_file(srv.log_path);
+		cr_assert_not_null(log);
+		bool stopped = strstr(log, "stopped accepting") != NULL;
+		free(log);
+		cr_assert(!stopped,
+		        "the running clmd's ipc listener stopped (log %s)",
+		        srv.log_path);
+		harness_sleep_ms(100);
+	}
+	clm_conn *c = NULL;
+	cr_assert_eq(clm_open(ipc, 5000, &c), CLM_OK, "%s", clm_open_error());
+	Clm__V1__Response *r = NULL;
+	cr_expect_eq(
+	        clm_server_status(c, &r), CLM_OK, "%s", clm_last_error(c));
+	clm_response_free(r);
+	clm_close(c);
+}
