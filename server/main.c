@@ -58,9 +58,10 @@ main_publish(void *arg, const Clm__V1__LifecycleEvent *ev)
  * with the first listen URL as `clm watch` pairs them (docs/operations.md
  * "The clm command line"): tcp://HOST:PORT and tls+tcp://HOST:PORT give
  * tcp://127.0.0.1:PORT+1 (the stream stays on loopback), so the default
- * 7450 gives 7451; ipc://DIR/NAME gives ipc://DIR/events.sock (made
- * owner-only like every ipc:// stream). Writes it into url (len bytes);
- * returns 0, or -1 with the reason in err.
+ * 7450 gives 7451; ipc://DIR/NAME gives ipc://DIR/events.sock (which
+ * only clmd's user can connect to: the umask leaves no one else write
+ * permission on it). Writes it into url (len bytes); returns 0, or -1
+ * with the reason in err.
  */
 static int
 main_events_paired(const struct config *cfg, char *url, size_t len, char *err,
