@@ -154,6 +154,14 @@ long cli_read_line(FILE *in, char **line, size_t *cap, unsigned long *lineno,
         unsigned long long *bytes);
 
 /*
+ * cli_is_customer_line tells whether line (len bytes), which did not parse
+ * as a Touchpoint, is the Customer that `clm export` writes before a
+ * customer's touchpoints: `clm track` and `clm import` skip it, so that an
+ * export can be tracked or imported again as it is.
+ */
+bool cli_is_customer_line(const char *line, size_t len);
+
+/*
  * The commands: argv[0] is the command name. Their synopsis, flags and
  * help are rows of cmdtab.c, by which they parse their flags (args.h);
  * `--help` is answered before they run.

@@ -8,7 +8,9 @@
  * else the first non-blank character ('{' is NDJSON).
  *
  * A line that does not parse is counted as rejected, with its number, as
- * are the touchpoints the server rejects: neither stops the import. It
+ * are the touchpoints the server rejects: neither stops the import. The
+ * customer line `clm export` writes is skipped (and counted), so an
+ * export imports again as it is. It
  * stops at a server error (exit 1) or a lost connection (exit 3); what was
  * acknowledged before stays recorded, and importing the file again is
  * harmless for touchpoints with an event_id (they count as duplicates).
@@ -44,7 +46,8 @@ struct cmd_import {
 	/* Rejected lines: all of them with --json, else the first few. */
 	struct cmd_import_reject *rejects;
 	size_t n_rejects, cap_rejects;
-	unsigned long n_bad; /* lines that did not parse */
+	unsigned long n_bad;       /* lines that did not parse */
+	unsigned long n_customers; /* export's customer lines, skipped */
 	/* Progress on stderr (when it is a terminal). */
 	bool progress, unicode;
 	unsigned long long size, bytes; /* size 0: unknown */
@@ -231,8 +234,12 @@ cmd_import_summary(struct cmd_import *im, const struct tpbatch *b)
 		        rejected - im->n_rejects,
 		        rejected - im->n_rejects == 1 ? "" : "s");
 	}
-	printf("accepted %lu, duplicates %lu, rejected %lu (%lu lines in %.1f s)\n",
-	        b->accepted, b->duplicates, rejected, im->lines,
+	printf("accepted %lu, duplicates %lu, rejected %lu", b->accepted,
+	        b->duplicates, rejected);
+	if (im->n_customers > 0) {
+		printf(", customer lines skipped %lu", im->n_customers);
+	}
+	printf(" (%lu lines in %.1f s)\n", im->lines,
 	        (double) cmd_import_ns(&im->start, &now) / 1e9);
 }
 
@@ -320,6 +327,11 @@ cmd_import_run(struct cmd_import *im, struct tpbatch *b, FILE *in,
 			} else {
 				tpcsv_row(&hdr, f, nf, &tp, err, sizeof(err));
 			}
+		}
+		if (tp == NULL && !csv
+		        && cli_is_customer_line(line, (size_t) len)) {
+			im->n_customers++;
+			continue;
 		}
 		if (tp == NULL) {
 			im->n_bad++;

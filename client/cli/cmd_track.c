@@ -64,25 +64,6 @@ cmd_track_print_reply(void *arg, clm_err e, const Clm__V1__Response *resp,
 	}
 }
 
-/*
- * Whether line, not a Touchpoint, is the Customer that `clm export` writes
- * before its touchpoints: skipped, so that its output can be tracked again
- * as it is (`clm export ID | clm track`).
- */
-static bool
-cmd_track_is_customer(const char *line, size_t len)
-{
-	ProtobufCMessage *m;
-	char err[8];
-	if (pbjson_parse(line, len, &clm__v1__customer__descriptor, &m, err,
-	            sizeof(err))
-	        != 0) {
-		return false;
-	}
-	protobuf_c_message_free_unpacked(m, NULL);
-	return true;
-}
-
 /* The worse of two exit codes (they are ordered by severity). */
 static int
 cmd_track_worse(int a, int b)
@@ -121,7 +102,7 @@ cmd_track_stdin(struct cli *cli)
 		            &clm__v1__touchpoint__descriptor, &m, err,
 		            sizeof(err))
 		        != 0) {
-			if (cmd_track_is_customer(line, (size_t) len)) {
+			if (cli_is_customer_line(line, (size_t) len)) {
 				customers++;
 				continue;
 			}

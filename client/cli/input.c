@@ -2,12 +2,14 @@
  * Line and CSV input of the clm commands (catalog, import, spend). CSV is
  * one record a line, fields separated by commas, optionally "quoted" with
  * "" for a quote; a quoted field cannot span lines.
+ * And which JSON lines are an export's customer line (track, import).
  */
 #include <ctype.h>
 #include <string.h>
 #include <sys/types.h>
 
 #include "cli.h"
+#include "pbjson.h"
 
 int
 cli_csv_split(char *line, char **fields, int max)
@@ -125,4 +127,18 @@ cli_read_line(FILE *in, char **line, size_t *cap, unsigned long *lineno,
 		s[--len] = '\0';
 	}
 	return (long) len;
+}
+
+bool
+cli_is_customer_line(const char *line, size_t len)
+{
+	ProtobufCMessage *m;
+	char err[8];
+	if (pbjson_parse(line, len, &clm__v1__customer__descriptor, &m, err,
+	            sizeof(err))
+	        != 0) {
+		return false;
+	}
+	protobuf_c_message_free_unpacked(m, NULL);
+	return true;
 }

@@ -389,6 +389,22 @@ Test(cli, export_output_tracks_again)
 	cr_expect(strstr(o.err, "accepted 0, duplicates 2") != NULL,
 	        "stderr '%s'", o.err);
 	cli_output_free(&o);
+
+	/* clm import reads the same lines, the customer line skipped too. */
+	o = cli_run(forget, NULL);
+	cr_assert_eq(o.rc, 0, "forget: exit %d", o.rc);
+	cli_output_free(&o);
+	static const char *const import[]
+	        = { "import", "-", "--format", "ndjson", NULL };
+	o = cli_run(import, x.out);
+	cr_expect_eq(
+	        o.rc, 0, "import < export: exit %d, stderr '%s'", o.rc, o.err);
+	cr_expect(
+	        strstr(o.out,
+	                "accepted 2, duplicates 0, rejected 0, customer lines skipped 1")
+	                != NULL,
+	        "stdout '%s', stderr '%s'", o.out, o.err);
+	cli_output_free(&o);
 	cli_output_free(&x);
 }
 
