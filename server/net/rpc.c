@@ -406,6 +406,7 @@ rpc_ipc_check(rpc *r)
 			pthread_mutex_unlock(&r->mu);
 			res = rpc_probe_run(
 			        r->probe, rl->l, rl->url + strlen("ipc://"));
+			telemetry_ipc_probe(r->tm);
 			pthread_mutex_lock(&r->mu);
 		}
 		if (res == RPC_PROBE_DEAD && !r->watchdog_stop) {

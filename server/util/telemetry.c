@@ -83,6 +83,7 @@ telemetry_init(struct telemetry *t)
 		atomic_init(&t->http_refused[r], 0);
 	}
 	atomic_init(&t->ipc_relisten, 0);
+	atomic_init(&t->ipc_probes, 0);
 }
 
 static bool
@@ -131,6 +132,14 @@ telemetry_ipc_relisten(struct telemetry *t)
 {
 	if (t != NULL) {
 		TELEMETRY_ADD(&t->ipc_relisten, 1);
+	}
+}
+
+void
+telemetry_ipc_probe(struct telemetry *t)
+{
+	if (t != NULL) {
+		TELEMETRY_ADD(&t->ipc_probes, 1);
 	}
 }
 
@@ -434,6 +443,10 @@ telemetry_connections(FILE *f, const struct telemetry *t)
 	        "Listeners on ipc:// started again after they stopped accepting (nng issue 1518).");
 	fprintf(f, "clm_ipc_relistens_total %llu\n",
 	        (unsigned long long) TELEMETRY_GET(&t->ipc_relisten));
+	telemetry_family(f, "clm_ipc_probes_total", "counter",
+	        "Checks of ipc:// listeners by the watchdog, whatever they found.");
+	fprintf(f, "clm_ipc_probes_total %llu\n",
+	        (unsigned long long) TELEMETRY_GET(&t->ipc_probes));
 }
 
 int

@@ -96,6 +96,7 @@ struct telemetry {
 	_Atomic uint64_t conn_idle[TELEMETRY_LISTENERS];
 	_Atomic uint64_t http_refused[TELEMETRY_HTTP_REFUSALS];
 	_Atomic uint64_t ipc_relisten; /* see telemetry_ipc_relisten */
+	_Atomic uint64_t ipc_probes;   /* see telemetry_ipc_probe */
 };
 
 /* telemetry_init zeroes every counter of a caller-embedded telemetry. */
@@ -150,6 +151,13 @@ void telemetry_http_refused(
  * and closed during the handshake). Any thread; t NULL is a no-op.
  */
 void telemetry_ipc_relisten(struct telemetry *t);
+
+/*
+ * telemetry_ipc_probe counts one check of an ipc:// listener by the
+ * watchdog (every 50 ms per listener), whatever it found. Any thread; t
+ * NULL is a no-op.
+ */
+void telemetry_ipc_probe(struct telemetry *t);
 
 /* telemetry_batch counts one write transaction of `jobs` jobs. */
 void telemetry_batch(struct telemetry *t, size_t jobs);

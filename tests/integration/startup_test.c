@@ -113,12 +113,27 @@ Test(startup, free_addresses_still_start)
 	clm_close(c);
 }
 
+/* The value of the unlabelled counter name in clmd's /metrics on port. */
+static unsigned long long
+metric(int port, const char *name)
+{
+	char *m = harness_metrics(port);
+	cr_assert_not_null(m, "no /metrics on port %d", port);
+	char key[96];
+	snprintf(key, sizeof(key), "\n%s ", name);
+	const char *at = strstr(m, key);
+	cr_assert_not_null(at, "no %s in /metrics", name);
+	unsigned long long v = strtoull(at + strlen(key), NULL, 10);
+	free(m);
+	return v;
+}
+
 /*
  * An ipc:// path a running clmd serves is found taken by a whole
  * handshake, not by nng's connect-and-close, which could stop that
- * clmd's listener (nng issue 1518) and make it listen again. The probe
- * looks every 50 ms; two seconds without its "stopped accepting" line is
- * forty looks.
+ * clmd's listener (nng issue 1518) and make it listen again. Its probe
+ * would notice within a look or two: after ten more looks, counted in
+ * clm_ipc_probes_total, none may have found the listener stopped.
  */
 Test(startup, ipc_address_in_use_leaves_the_running_clmd_alone)
 {
@@ -126,8 +141,10 @@ Test(startup, ipc_address_in_use_leaves_the_running_clmd_alone)
 	cr_assert_eq(harness_tmpdir(dir), 0);
 	char ipc[64];
 	snprintf(ipc, sizeof(ipc), "ipc://%s/clmd.sock", dir);
-	const char *a_args[]
-	        = { "--listen", ipc, "--log-level", "info", NULL };
+	int port = harness_free_port();
+	char http[32];
+	snprintf(http, sizeof(http), "127.0.0.1:%d", port);
+	const char *a_args[] = { "--listen", ipc, "--http", http, NULL };
 	cr_assert_eq(clmd_start(&srv, NULL, a_args), 0,
 	        "clmd did not start (log %s)", srv.log_path);
 	const char *args[] = { "--listen", ipc, "--events", "none", NULL };
@@ -137,16 +154,17 @@ Test(startup, ipc_address_in_use_leaves_the_running_clmd_alone)
 	for (int i = 0; i < 5; i++) {
 		expect_refused(args, want);
 	}
-	for (int ms = 0; ms < 2000; ms += 100) {
-		char *log = harness_read_file(srv.log_path);
-		cr_assert_not_null(log);
-		bool stopped = strstr(log, "stopped accepting") != NULL;
-		free(log);
-		cr_assert(!stopped,
-		        "the running clmd's ipc listener stopped (log %s)",
-		        srv.log_path);
-		harness_sleep_ms(100);
+	unsigned long long probes = metric(port, "clm_ipc_probes_total");
+	for (int ms = 0; ms < 30000
+	        && metric(port, "clm_ipc_probes_total") < probes + 10;
+	        ms += 50) {
+		harness_sleep_ms(50);
 	}
+	cr_assert_geq(metric(port, "clm_ipc_probes_total"), probes + 10,
+	        "the ipc probe did not run");
+	cr_expect_eq(metric(port, "clm_ipc_relistens_total"), 0,
+	        "the running clmd's ipc listener stopped (log %s)",
+	        srv.log_path);
 	clm_conn *c = NULL;
 	cr_assert_eq(clm_open(ipc, 5000, &c), CLM_OK, "%s", clm_open_error());
 	Clm__V1__Response *r = NULL;

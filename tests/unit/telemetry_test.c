@@ -600,6 +600,9 @@ Test(telemetry, connections_gauge_refusals_and_idle_closes)
 	telemetry_http_refused(NULL, TELEMETRY_HTTP_TIMEOUT); /* no-op */
 	telemetry_ipc_relisten(&tm);
 	telemetry_ipc_relisten(NULL); /* no-op */
+	telemetry_ipc_probe(&tm);
+	telemetry_ipc_probe(&tm);
+	telemetry_ipc_probe(NULL); /* no-op */
 	text = format(&tm, &gauges, &ex);
 	cr_expect_eq(
 	        value(&ex, "clm_connections", "listener", "rpc", NULL, NULL),
@@ -629,6 +632,8 @@ Test(telemetry, connections_gauge_refusals_and_idle_closes)
 	cr_expect_eq(
 	        value(&ex, "clm_ipc_relistens_total", NULL, NULL, NULL, NULL),
 	        1);
+	cr_expect_eq(
+	        value(&ex, "clm_ipc_probes_total", NULL, NULL, NULL, NULL), 2);
 	cr_expect_not_null(strstr(text, "# TYPE clm_connections gauge\n"));
 	cr_expect_not_null(strstr(
 	        text, "# TYPE clm_connections_refused_total counter\n"));
