@@ -51,7 +51,7 @@
  * thread does, but nng 1.5.2's close can hang for good (issues 1543,
  * 1813: seen here about once in 2000 closes). So the workers speak the SP
  * protocol's TCP mapping themselves, over a plain blocking socket
- * (crash_sp_*: an 8-byte greeting each way, then frames of a 64-bit
+ * (spclient.h: an 8-byte greeting each way, then frames of a 64-bit
  * big-endian length and a body; REQ bodies start with a 32-bit request id
  * with the top bit set, which the reply carries back), and the main
  * thread ends a wait with shutdown(2).
@@ -74,6 +74,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "spclient.h"
 
 #define CRASH_THREADS        4
 #define CRASH_DEFAULT_CYCLES 100
@@ -257,88 +258,6 @@ crash_batch_add_req(struct tp_batch *b, const struct crash_req *q)
 	}
 }
 
-static bool
-crash_sp_write(int fd, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n <= 0) {
-			return false;
-		}
-		p += n;
-		len -= (size_t) n;
-	}
-	return true;
-}
-
-static bool
-crash_sp_read(int fd, uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = recv(fd, p, len, 0);
-		if (n <= 0) {
-			return false;
-		}
-		p += n;
-		len -= (size_t) n;
-	}
-	return true;
-}
-
-/*
- * Connects to 127.0.0.1:port as an SP REQ peer (protocol 0x30) and checks
- * the REP greeting (0x31). Returns the fd, or -1.
- */
-static int
-crash_sp_connect(int port)
-{
-	static const uint8_t req[8] = { 0, 'S', 'P', 0, 0x00, 0x30, 0, 0 };
-	static const uint8_t rep[8] = { 0, 'S', 'P', 0, 0x00, 0x31, 0, 0 };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0) {
-		return -1;
-	}
-	struct sockaddr_in sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = htons((uint16_t) port);
-	int one = 1;
-	/* A safety net only: the main thread ends every wait itself. */
-	struct timeval tv = { CRASH_CALL_MS / 1000, 0 };
-	uint8_t got[8];
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0
-	        || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv))
-	                != 0
-	        || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0
-	        || !crash_sp_write(fd, req, sizeof(req))
-	        || !crash_sp_read(fd, got, sizeof(got))
-	        || memcmp(got, rep, sizeof(rep)) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static void
-crash_put_be(uint8_t *p, uint64_t v, int bytes)
-{
-	for (int i = bytes - 1; i >= 0; i--) {
-		p[i] = (uint8_t) (v & 0xff);
-		v >>= 8;
-	}
-}
-
-static uint64_t
-crash_get_be(const uint8_t *p, int bytes)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < bytes; i++) {
-		v = (v << 8) | p[i];
-	}
-	return v;
-}
-
 /*
  * Sends one Track as request *next_id on the SP connection fd and waits
  * for its reply. Returns the Response (free with clm_response_free), or
@@ -354,43 +273,7 @@ crash_call(int fd, Clm__V1__Touchpoint **tps, size_t n, uint32_t *next_id)
 	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
 	req.call_case = CLM__V1__REQUEST__CALL_TRACK;
 	req.track = &tr;
-	uint32_t id = 0x80000000u | ((*next_id)++ & 0x7fffffffu);
-	size_t size = clm__v1__request__get_packed_size(&req);
-	uint8_t *frame = malloc(12 + size);
-	if (frame == NULL) {
-		return NULL;
-	}
-	crash_put_be(frame, 4 + size, 8);
-	crash_put_be(frame + 8, id, 4);
-	clm__v1__request__pack(&req, frame + 12);
-	bool sent = crash_sp_write(fd, frame, 12 + size);
-	free(frame);
-	for (bool done = false; sent && !done;) {
-		uint8_t head[8];
-		if (!crash_sp_read(fd, head, sizeof(head))) {
-			return NULL;
-		}
-		uint64_t len = crash_get_be(head, 8);
-		if (len < 4 || len > (64u << 20)) {
-			return NULL;
-		}
-		uint8_t *body = malloc((size_t) len);
-		if (body == NULL || !crash_sp_read(fd, body, (size_t) len)) {
-			free(body);
-			return NULL;
-		}
-		Clm__V1__Response *resp = NULL;
-		if (crash_get_be(body, 4) == id) {
-			resp = clm__v1__response__unpack(
-			        NULL, (size_t) len - 4, body + 4);
-			done = true;
-		}
-		free(body); /* a reply to an older request is dropped */
-		if (done) {
-			return resp;
-		}
-	}
-	return NULL;
+	return spclient_call(fd, &req, (*next_id)++ & 0x7fffffffu);
 }
 
 static void *
@@ -789,7 +672,7 @@ crash_run_load(uint32_t cycle, int delay_ms, struct crash_log *log, char *odd,
 		w[t].id = (uint8_t) t;
 		w[t].rng = CRASH_SEED ^ ((uint64_t) cycle << 8) ^ t;
 		w[t].stop = &stop;
-		w[t].fd = crash_sp_connect(srv.port);
+		w[t].fd = spclient_connect(srv.port, CRASH_CALL_MS);
 		cr_assert_geq(w[t].fd, 0, "cannot connect to %s", srv.url);
 		cr_assert_eq(pthread_create(&w[t].thread, NULL,
 		                     crash_worker_main, &w[t]),

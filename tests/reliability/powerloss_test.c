@@ -65,6 +65,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "spclient.h"
 
 #ifndef POWERCUT_LIB
 #error "POWERCUT_LIB must be defined (absolute path of libclm_powercut.so)"
@@ -206,102 +207,6 @@ pl_track_sums(unsigned i, struct tp_batch *b, struct pl_sums *s)
 	}
 }
 
-static bool
-pl_sp_io(int fd, void *p, size_t len, bool out)
-{
-	uint8_t *b = p;
-	while (len > 0) {
-		ssize_t n = out ? send(fd, b, len, MSG_NOSIGNAL)
-		                : recv(fd, b, len, 0);
-		if (n <= 0) {
-			return false;
-		}
-		b += n;
-		len -= (size_t) n;
-	}
-	return true;
-}
-
-/* An SP REQ connection to 127.0.0.1:port (see crash_test.c), or -1. */
-static int
-pl_sp_connect(int port)
-{
-	static const uint8_t req[8] = { 0, 'S', 'P', 0, 0x00, 0x30, 0, 0 };
-	static const uint8_t rep[8] = { 0, 'S', 'P', 0, 0x00, 0x31, 0, 0 };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0) {
-		return -1;
-	}
-	struct sockaddr_in sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = htons((uint16_t) port);
-	int one = 1;
-	struct timeval tv = { PL_CALL_MS / 1000, 0 };
-	uint8_t got[8];
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0
-	        || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv))
-	                != 0
-	        || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0
-	        || !pl_sp_io(fd, (void *) req, sizeof(req), true)
-	        || !pl_sp_io(fd, got, sizeof(got), false)
-	        || memcmp(got, rep, sizeof(rep)) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/*
- * Sends req as request id and waits for its reply: the Response, or NULL
- * when the connection died first (the cut) or the reply timed out.
- */
-static Clm__V1__Response *
-pl_sp_call(int fd, const Clm__V1__Request *req, uint32_t id)
-{
-	size_t size = clm__v1__request__get_packed_size(req);
-	uint8_t *frame = malloc(12 + size);
-	if (frame == NULL) {
-		return NULL;
-	}
-	uint64_t len = 4 + size;
-	for (int i = 0; i < 8; i++) {
-		frame[i] = (uint8_t) (len >> (56 - 8 * i));
-	}
-	id |= 0x80000000u;
-	for (int i = 0; i < 4; i++) {
-		frame[8 + i] = (uint8_t) (id >> (24 - 8 * i));
-	}
-	clm__v1__request__pack(req, frame + 12);
-	bool sent = pl_sp_io(fd, frame, 12 + size, true);
-	free(frame);
-	uint8_t head[8];
-	if (!sent || !pl_sp_io(fd, head, sizeof(head), false)) {
-		return NULL;
-	}
-	len = 0;
-	for (int i = 0; i < 8; i++) {
-		len = (len << 8) | head[i];
-	}
-	if (len < 4 || len > (16u << 20)) {
-		return NULL;
-	}
-	uint8_t *body = malloc((size_t) len);
-	Clm__V1__Response *resp = NULL;
-	if (body != NULL && pl_sp_io(fd, body, (size_t) len, false)) {
-		uint32_t got = ((uint32_t) body[0] << 24)
-		        | ((uint32_t) body[1] << 16)
-		        | ((uint32_t) body[2] << 8) | body[3];
-		if (got == id) {
-			resp = clm__v1__response__unpack(
-			        NULL, (size_t) len - 4, body + 4);
-		}
-	}
-	free(body);
-	return resp;
-}
-
 /* Sends workload call i on fd; returns its fate. */
 static enum pl_fate
 pl_send(int fd, unsigned i, struct tp_batch *b)
@@ -332,7 +237,7 @@ pl_send(int fd, unsigned i, struct tp_batch *b)
 		req.call_case = CLM__V1__REQUEST__CALL_TRACK;
 		req.track = &tr;
 	}
-	Clm__V1__Response *resp = pl_sp_call(fd, &req, i + 1);
+	Clm__V1__Response *resp = spclient_call(fd, &req, i + 1);
 	if (resp == NULL) {
 		return PL_UNKNOWN;
 	}
@@ -408,7 +313,7 @@ pl_workload(const char *now, bool trigger, enum pl_fate *fate)
 	for (unsigned i = 0; i <= pl_calls; i++) {
 		fate[i] = PL_NOT_SENT;
 	}
-	int fd = pl_sp_connect(srv.port);
+	int fd = spclient_connect(srv.port, PL_CALL_MS);
 	cr_assert_geq(fd, 0, "cannot connect to %s", srv.url);
 	bool dead = false;
 	for (unsigned i = 0; i < pl_calls && !dead; i++) {
