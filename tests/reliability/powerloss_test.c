@@ -47,12 +47,9 @@
  * at most 4,000), CLM_POWERLOSS_SEED the base seed, CLM_POWERLOSS_TORN=1
  * keeps unsynced pages at random. tools/powerloss-soak.sh runs many more.
  */
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <lmdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
