@@ -56,11 +56,8 @@
  * with the top bit set, which the reply carries back), and the main
  * thread ends a wait with shutdown(2).
  */
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <lmdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
