@@ -72,6 +72,20 @@ struct writer_job {
 	clm_err err;             /* set before done: batch-level failure */
 	bool disk_full; /* with err RESOURCE_EXHAUSTED: the disk, not the map
 	                 */
+	/*
+	 * The job's journal entry (docs/architecture.md "The journal"), set
+	 * by the call's prepare step: jtype is the Request's call number
+	 * (Clm__V1__Request__CallCase), jdata/jlen a self-contained payload
+	 * in the request's arena from which writer_replay_fn rebuilds this
+	 * job exactly, without the clock or the server's limits (every
+	 * instant the apply would take from "now" stamped in, only what was
+	 * accepted). Every job the writer applies is journaled first.
+	 */
+	uint32_t jtype;
+	const void *jdata;
+	size_t jlen;
+	/* Set before done when err is CLM_OK: the entry's journal position. */
+	uint64_t position;
 	/* Stage changes to publish after commit (arena memory). */
 	Clm__V1__LifecycleEvent **events;
 	size_t n_events, cap_events;
@@ -87,6 +101,18 @@ struct writer_job {
  */
 void writer_job_init(writer_job *job, arena *a, Clm__V1__Response *resp,
         writer_done_fn done, void *done_arg);
+
+/*
+ * Rebuilds a job from its journal entry at start-up (replay): job comes
+ * from writer_job_init (arena, a scratch response, no done); the function
+ * sets apply and arg (and items) from the payload type/data/len, written
+ * by the job's prepare step when the write was first accepted, at instant
+ * now_ms (the batch instant it was first applied at, which the replay
+ * applies it at again). Returns CLM_OK, or DATA_LOSS when the payload does
+ * not decode (start-up then fails, naming the position).
+ */
+typedef clm_err (*writer_replay_fn)(void *arg, writer_job *job, uint32_t type,
+        const void *data, size_t len, int64_t now_ms);
 
 /* Publishes one committed event (the stage-change stream). */
 typedef void (*writer_publish_fn)(
