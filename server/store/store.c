@@ -133,7 +133,7 @@ clm_err
 store_meta_get(store_txn *t, const char *name, uint64_t *out)
 {
 	MDB_val k = { strlen(name), (void *) name }, v;
-	int rc = mdb_get(t->txn, t->s->dbi[STORE_DB_META], &k, &v);
+	int rc = kv_get(t, STORE_DB_META, &k, &v);
 	if (rc == MDB_NOTFOUND) {
 		*out = 0;
 		return CLM_OK;
@@ -156,7 +156,7 @@ store_meta_put(store_txn *t, const char *name, uint64_t val)
 	unsigned char buf[8];
 	store_u64_be(buf, val);
 	MDB_val k = { strlen(name), (void *) name }, v = { 8, buf };
-	int rc = mdb_put(t->txn, t->s->dbi[STORE_DB_META], &k, &v, 0);
+	int rc = kv_put(t, STORE_DB_META, &k, &v, 0);
 	return store_err(t->s, rc, "cannot write meta");
 }
 
@@ -247,7 +247,8 @@ store_init_dbs(store *s, char *err, size_t errlen)
 	if (store_meta_get(&t, "next_cid", &s->next_cid) != CLM_OK
 	        || store_meta_get(&t, "next_seq", &s->next_seq) != CLM_OK
 	        || store_meta_get(&t, "event_seq", &s->next_event_seq)
-	                != CLM_OK) {
+	                != CLM_OK
+	        || store_meta_get(&t, "journal_pos", &s->position) != CLM_OK) {
 		snprintf(err, errlen, "cannot read the counters");
 		goto fail;
 	}
@@ -283,6 +284,7 @@ store_open(const struct store_opts *o, store **out, char *err, size_t errlen)
 	s->pid_fd = -1;
 	s->dir_fd = -1;
 	s->max_db_bytes = o->max_db_bytes;
+	s->max_readers = o->max_readers;
 	pthread_rwlock_init(&s->remap, NULL);
 	pthread_mutex_init(&s->turnstile, NULL);
 	s->dir = strdup(o->dir);
@@ -358,6 +360,7 @@ store_close(store *s)
 	if (s == NULL) {
 		return;
 	}
+	store_overlay_close(s);
 	if (s->env != NULL) {
 		mdb_env_close(s->env);
 	}
@@ -400,134 +403,19 @@ store_stats(store_txn *t, struct store_stats *st)
 		return store_err(t->s, rc, "cannot stat touchpoints");
 	}
 	st->touchpoints = ms.ms_entries;
+	int64_t dc, dt;
+	rc = kv_counts(t, &dc, &dt);
+	if (rc != 0) {
+		return store_err(t->s, rc, "cannot read the overlay's counts");
+	}
+	st->customers = (uint64_t) ((int64_t) st->customers + dc);
+	st->touchpoints = (uint64_t) ((int64_t) st->touchpoints + dt);
 	MDB_envinfo info;
 	mdb_env_info(t->s->env, &info);
 	mdb_env_stat(t->s->env, &ms);
 	st->db_bytes = (uint64_t) (info.me_last_pgno + 1) * ms.ms_psize;
 	st->map_bytes = info.me_mapsize;
 	return CLM_OK;
-}
-
-clm_err
-store_reader_new(store *s, store_reader **out)
-{
-	store_reader *r = calloc(1, sizeof(*r));
-	if (r == NULL) {
-		return CLM_RESOURCE_EXHAUSTED;
-	}
-	r->s = s;
-	r->t.s = s;
-	*out = r;
-	return CLM_OK;
-}
-
-void
-store_reader_free(store_reader *r)
-{
-	if (r == NULL) {
-		return;
-	}
-	if (r->t.txn != NULL) {
-		mdb_txn_abort(r->t.txn);
-	}
-	free(r);
-}
-
-clm_err
-store_read_begin(store_reader *r, store_txn **txn)
-{
-	/* Wait behind a map resize that is waiting for readers to leave. */
-	pthread_mutex_lock(&r->s->turnstile);
-	pthread_mutex_unlock(&r->s->turnstile);
-	pthread_rwlock_rdlock(&r->s->remap);
-	int rc;
-	if (r->t.txn == NULL) {
-		rc = mdb_txn_begin(r->s->env, NULL, MDB_RDONLY, &r->t.txn);
-	} else {
-		rc = mdb_txn_renew(r->t.txn);
-	}
-	if (rc != 0) {
-		if (r->t.txn != NULL) {
-			mdb_txn_abort(r->t.txn);
-			r->t.txn = NULL;
-		}
-		pthread_rwlock_unlock(&r->s->remap);
-		return store_err(r->s, rc, "cannot begin read transaction");
-	}
-	r->active = true;
-	*txn = &r->t;
-	return CLM_OK;
-}
-
-void
-store_read_end(store_txn *txn)
-{
-	store_reader *r
-	        = (store_reader *) ((char *) txn - offsetof(store_reader, t));
-	if (!r->active) {
-		return;
-	}
-	mdb_txn_reset(txn->txn);
-	r->active = false;
-	pthread_rwlock_unlock(&r->s->remap);
-}
-
-clm_err
-store_write_begin(store *s, store_txn **txn)
-{
-	s->map_full = false;
-	s->disk_full = false;
-	struct store_txn *t = &s->wtxn;
-	int rc = mdb_txn_begin(s->env, NULL, 0, &t->txn);
-	if (rc != 0) {
-		return store_err(s, rc, "cannot begin write transaction");
-	}
-	t->s = s;
-	t->write = true;
-	t->next_cid = s->next_cid;
-	t->next_seq = s->next_seq;
-	t->next_event_seq = s->next_event_seq;
-	*txn = t;
-	return CLM_OK;
-}
-
-clm_err
-store_write_commit(store_txn *t)
-{
-	store *s = t->s;
-	clm_err e = CLM_OK;
-	if (t->next_cid != s->next_cid) {
-		e = store_meta_put(t, "next_cid", t->next_cid);
-	}
-	if (e == CLM_OK && t->next_seq != s->next_seq) {
-		e = store_meta_put(t, "next_seq", t->next_seq);
-	}
-	if (e == CLM_OK && t->next_event_seq != s->next_event_seq) {
-		e = store_meta_put(t, "event_seq", t->next_event_seq);
-	}
-	if (e != CLM_OK) {
-		mdb_txn_abort(t->txn);
-		t->txn = NULL;
-		return e;
-	}
-	int rc = mdb_txn_commit(t->txn);
-	t->txn = NULL;
-	if (rc != 0) {
-		return store_err(s, rc, "cannot commit");
-	}
-	s->next_cid = t->next_cid;
-	s->next_seq = t->next_seq;
-	s->next_event_seq = t->next_event_seq;
-	return CLM_OK;
-}
-
-void
-store_write_abort(store_txn *t)
-{
-	if (t != NULL && t->txn != NULL) {
-		mdb_txn_abort(t->txn);
-		t->txn = NULL;
-	}
 }
 
 bool
@@ -595,7 +483,7 @@ store_put_msg(store_txn *t, enum store_db db, MDB_val *k,
         const ProtobufCMessage *msg, const char *what)
 {
 	MDB_val v = { protobuf_c_message_get_packed_size(msg), NULL };
-	int rc = mdb_put(t->txn, t->s->dbi[db], k, &v, MDB_RESERVE);
+	int rc = kv_put(t, db, k, &v, MDB_RESERVE);
 	if (rc != 0) {
 		return store_err(t->s, rc, what);
 	}
@@ -609,7 +497,7 @@ store_get_msg(store_txn *t, enum store_db db, const char *key,
         void **out)
 {
 	MDB_val k = { strlen(key), (void *) key }, v;
-	int rc = mdb_get(t->txn, t->s->dbi[db], &k, &v);
+	int rc = kv_get(t, db, &k, &v);
 	if (rc != 0) {
 		char msg[64];
 		snprintf(msg, sizeof(msg), "cannot read %s", what);
@@ -630,15 +518,15 @@ store_each_msg(store_txn *t, enum store_db db,
         const ProtobufCMessageDescriptor *desc, arena *a, const char *what,
         int (*fn)(void *arg, void *msg), void *arg)
 {
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &cur);
+	kv_cursor *cur;
+	int rc = kv_cursor_open(t, db, &cur);
 	if (rc != 0) {
 		return store_err(t->s, rc, "cannot open cursor");
 	}
 	MDB_val k, v;
 	clm_err e = CLM_OK;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	for (rc = kv_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	        rc = kv_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		ProtobufCMessage *m = protobuf_c_message_unpack(
 		        desc, arena_pb(a), v.mv_size, v.mv_data);
 		if (m == NULL) {
@@ -656,7 +544,7 @@ store_each_msg(store_txn *t, enum store_db db,
 		snprintf(msg, sizeof(msg), "cannot scan %ss", what);
 		e = store_err(t->s, rc, msg);
 	}
-	mdb_cursor_close(cur);
+	kv_cursor_close(cur);
 	return e;
 }
 
@@ -681,7 +569,7 @@ store_customer_get(store_txn *t, const char *id, bool anonymous, arena *a,
 {
 	unsigned char key[STORE_KEY_MAX];
 	MDB_val k = { store_customer_key(key, id, anonymous), key }, v;
-	int rc = mdb_get(t->txn, t->s->dbi[STORE_DB_CUSTOMERS], &k, &v);
+	int rc = kv_get(t, STORE_DB_CUSTOMERS, &k, &v);
 	if (rc != 0) {
 		return store_err(t->s, rc, "cannot read customer");
 	}
@@ -737,9 +625,8 @@ store_touch_iter(store_txn *t, uint64_t cid, int64_t after_ms, int64_t upto_ms,
 	if (upto_ms <= after_ms || upto_ms < 0) {
 		return CLM_OK;
 	}
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(
-	        t->txn, t->s->dbi[STORE_DB_TOUCHPOINTS], &cur);
+	kv_cursor *cur;
+	int rc = kv_cursor_open(t, STORE_DB_TOUCHPOINTS, &cur);
 	if (rc != 0) {
 		return store_err(t->s, rc, "cannot open cursor");
 	}
@@ -749,7 +636,7 @@ store_touch_iter(store_txn *t, uint64_t cid, int64_t after_ms, int64_t upto_ms,
 	store_touch_key(key, cid, start, 0);
 	MDB_val k = { sizeof(key), key }, v;
 	clm_err e = CLM_OK;
-	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	rc = kv_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	while (rc == 0) {
 		if (k.mv_size != 24 || store_be_u64(k.mv_data) != cid) {
 			break;
@@ -775,12 +662,12 @@ store_touch_iter(store_txn *t, uint64_t cid, int64_t after_ms, int64_t upto_ms,
 		if (stop) {
 			break;
 		}
-		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		rc = kv_cursor_get(cur, &k, &v, MDB_NEXT);
 	}
 	if (e == CLM_OK && rc != 0 && rc != MDB_NOTFOUND) {
 		e = store_err(t->s, rc, "cannot scan touchpoints");
 	}
-	mdb_cursor_close(cur);
+	kv_cursor_close(cur);
 	return e;
 }
 
@@ -802,7 +689,7 @@ clm_err
 store_event_exists(store_txn *t, const char *event_id)
 {
 	MDB_val k = { strlen(event_id), (void *) event_id }, v;
-	int rc = mdb_get(t->txn, t->s->dbi[STORE_DB_EVENT_IDS], &k, &v);
+	int rc = kv_get(t, STORE_DB_EVENT_IDS, &k, &v);
 	return rc == 0 ? CLM_OK : store_err(t->s, rc, "cannot read event id");
 }
 
@@ -824,7 +711,7 @@ store_customer_del(store_txn *t, const char *id, bool anonymous)
 {
 	unsigned char key[STORE_KEY_MAX];
 	MDB_val k = { store_customer_key(key, id, anonymous), key };
-	int rc = mdb_del(t->txn, t->s->dbi[STORE_DB_CUSTOMERS], &k, NULL);
+	int rc = kv_del(t, STORE_DB_CUSTOMERS, &k);
 	return store_err(t->s, rc, "cannot delete customer");
 }
 
@@ -834,7 +721,7 @@ store_touchpoint_del(store_txn *t, uint64_t cid, int64_t at_ms, uint64_t seq)
 	unsigned char key[24];
 	store_touch_key(key, cid, at_ms, seq);
 	MDB_val k = { sizeof(key), key };
-	int rc = mdb_del(t->txn, t->s->dbi[STORE_DB_TOUCHPOINTS], &k, NULL);
+	int rc = kv_del(t, STORE_DB_TOUCHPOINTS, &k);
 	return store_err(t->s, rc, "cannot delete touchpoint");
 }
 
@@ -842,7 +729,7 @@ clm_err
 store_event_del(store_txn *t, const char *event_id)
 {
 	MDB_val k = { strlen(event_id), (void *) event_id };
-	int rc = mdb_del(t->txn, t->s->dbi[STORE_DB_EVENT_IDS], &k, NULL);
+	int rc = kv_del(t, STORE_DB_EVENT_IDS, &k);
 	return store_err(t->s, rc, "cannot delete event id");
 }
 
@@ -851,7 +738,7 @@ store_alias_get(
         store_txn *t, const char *anonymous_id, arena *a, char **customer_id)
 {
 	MDB_val k = { strlen(anonymous_id), (void *) anonymous_id }, v;
-	int rc = mdb_get(t->txn, t->s->dbi[STORE_DB_ALIASES], &k, &v);
+	int rc = kv_get(t, STORE_DB_ALIASES, &k, &v);
 	if (rc != 0) {
 		return store_err(t->s, rc, "cannot read alias");
 	}
@@ -869,7 +756,7 @@ store_alias_put(
 {
 	MDB_val k = { strlen(anonymous_id), (void *) anonymous_id };
 	MDB_val v = { strlen(customer_id), (void *) customer_id };
-	int rc = mdb_put(t->txn, t->s->dbi[STORE_DB_ALIASES], &k, &v, 0);
+	int rc = kv_put(t, STORE_DB_ALIASES, &k, &v, 0);
 	return store_err(t->s, rc, "cannot write alias");
 }
 
@@ -877,6 +764,6 @@ clm_err
 store_alias_del(store_txn *t, const char *anonymous_id)
 {
 	MDB_val k = { strlen(anonymous_id), (void *) anonymous_id };
-	int rc = mdb_del(t->txn, t->s->dbi[STORE_DB_ALIASES], &k, NULL);
+	int rc = kv_del(t, STORE_DB_ALIASES, &k);
 	return store_err(t->s, rc, "cannot delete alias");
 }

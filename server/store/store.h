@@ -114,6 +114,62 @@ bool store_map_full(const store *s);
 clm_err store_grow(store *s);
 
 /*
+ * The overlay (docs/architecture.md, "The journal and the overlay"): once
+ * store_overlay_open has given the store one, of map_bytes in
+ * DIR/overlay (created empty: what an earlier run left there is deleted,
+ * since the journal rebuilds it), a write transaction changes the overlay
+ * and its commit is not synced (the caller made it durable in the journal
+ * first), and reads see the overlay over the base. Call it once, before
+ * any reader or writer uses the store; store_close closes it. Errors:
+ * UNAVAILABLE (err says why), RESOURCE_EXHAUSTED when the disk has no
+ * room for the overlay's file (allocated in full).
+ *
+ * store_overlay_full tells whether the last write error was the overlay's
+ * map filling up (RESOURCE_EXHAUSTED): checkpoint, then redo the batch.
+ */
+clm_err store_overlay_open(
+        store *s, uint64_t map_bytes, char *err, size_t errlen);
+bool store_overlay_full(const store *s);
+
+/* The bytes of the overlay's map in use (0 without an overlay). */
+uint64_t store_overlay_bytes(store *s);
+
+/*
+ * store_position returns the journal position the base reflects (meta
+ * "journal_pos", 0 for a store that never had a checkpoint).
+ */
+uint64_t store_position(const store *s);
+
+/* What a checkpoint did. */
+struct store_ckpt_stats {
+	uint64_t keys;          /* values and deletions moved */
+	uint64_t overlay_bytes; /* the overlay's size before */
+	uint64_t base_bytes_before, base_bytes_after;
+	int64_t duration_ns;
+};
+
+/*
+ * store_checkpoint moves everything in the overlay into the base in one
+ * synced write transaction that also records position as the base's
+ * journal position, then empties the overlay. Writer thread only, with no
+ * write transaction open. Reads go on meanwhile and never see a mix of
+ * two checkpoints. The map grows as needed up to max_db_bytes. On error
+ * (RESOURCE_EXHAUSTED for a full map at max_db_bytes or a full disk,
+ * store_disk_full telling which; UNAVAILABLE for I/O) nothing changed:
+ * the overlay still holds everything, and the checkpoint can be retried.
+ * Without an overlay it does nothing.
+ */
+clm_err store_checkpoint(
+        store *s, uint64_t position, struct store_ckpt_stats *st);
+
+/*
+ * store_headroom returns how many more bytes the base may take before
+ * max_db_bytes (counting its highest page in use, so free pages inside
+ * it are room beyond this).
+ */
+uint64_t store_headroom(store *s);
+
+/*
  * store_disk_full tells whether the last write error was a full filesystem
  * rather than a full map: ENOSPC or EDQUOT, or an I/O error (LMDB reports a
  * short write as EIO) while the data dir's filesystem had less than

@@ -22,7 +22,7 @@ store_agg_get(
         store_txn *t, const void *key, size_t klen, int64_t *out, size_t n)
 {
 	MDB_val k = { klen, (void *) key }, v;
-	int rc = mdb_get(t->txn, t->s->dbi[STORE_DB_AGG], &k, &v);
+	int rc = kv_get(t, STORE_DB_AGG, &k, &v);
 	if (rc == MDB_NOTFOUND) {
 		memset(out, 0, n * sizeof(*out));
 		return CLM_OK;
@@ -44,7 +44,7 @@ store_agg_add(store_txn *t, const void *key, size_t klen, const int64_t *delta,
 	MDB_val k = { klen, (void *) key }, v;
 	int64_t cur[STORE_AGG_MAX];
 	size_t have = 0;
-	int rc = mdb_get(t->txn, t->s->dbi[STORE_DB_AGG], &k, &v);
+	int rc = kv_get(t, STORE_DB_AGG, &k, &v);
 	if (rc == 0) {
 		have = v.mv_size / sizeof(int64_t);
 		if (have > STORE_AGG_MAX) {
@@ -66,7 +66,7 @@ store_agg_add(store_txn *t, const void *key, size_t klen, const int64_t *delta,
 		if (have == 0) {
 			return CLM_OK;
 		}
-		rc = mdb_del(t->txn, t->s->dbi[STORE_DB_AGG], &k, NULL);
+		rc = kv_del(t, STORE_DB_AGG, &k);
 		return store_err(t->s, rc, "cannot write aggregate");
 	}
 	/* Trailing zeros need no room: a missing counter reads as 0. */
@@ -75,7 +75,7 @@ store_agg_add(store_txn *t, const void *key, size_t klen, const int64_t *delta,
 	}
 	v.mv_size = len * sizeof(int64_t);
 	v.mv_data = cur;
-	rc = mdb_put(t->txn, t->s->dbi[STORE_DB_AGG], &k, &v, 0);
+	rc = kv_put(t, STORE_DB_AGG, &k, &v, 0);
 	return store_err(t->s, rc, "cannot write aggregate");
 }
 
@@ -83,14 +83,14 @@ clm_err
 store_agg_scan(store_txn *t, const void *from, size_t flen, const void *to,
         size_t tlen, store_agg_fn fn, void *arg)
 {
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_AGG], &cur);
+	kv_cursor *cur;
+	int rc = kv_cursor_open(t, STORE_DB_AGG, &cur);
 	if (rc != 0) {
 		return store_err(t->s, rc, "cannot open cursor");
 	}
 	MDB_val k = { flen, (void *) from }, v;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	for (rc = kv_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	        rc = kv_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		size_t m = k.mv_size < tlen ? k.mv_size : tlen;
 		int c = memcmp(k.mv_data, to, m);
 		if (c > 0 || (c == 0 && k.mv_size >= tlen)) {
@@ -100,7 +100,7 @@ store_agg_scan(store_txn *t, const void *from, size_t flen, const void *to,
 			break;
 		}
 	}
-	mdb_cursor_close(cur);
+	kv_cursor_close(cur);
 	if (rc != 0 && rc != MDB_NOTFOUND) {
 		return store_err(t->s, rc, "cannot scan aggregates");
 	}
@@ -112,7 +112,7 @@ store_agg_blob_get(store_txn *t, const void *key, size_t klen,
         const void **val, size_t *vlen)
 {
 	MDB_val k = { klen, (void *) key }, v;
-	int rc = mdb_get(t->txn, t->s->dbi[STORE_DB_AGG], &k, &v);
+	int rc = kv_get(t, STORE_DB_AGG, &k, &v);
 	if (rc != 0) {
 		return store_err(t->s, rc, "cannot read sketch");
 	}
@@ -126,7 +126,7 @@ store_agg_blob_put(store_txn *t, const void *key, size_t klen, const void *val,
         size_t vlen)
 {
 	MDB_val k = { klen, (void *) key }, v = { vlen, (void *) val };
-	int rc = mdb_put(t->txn, t->s->dbi[STORE_DB_AGG], &k, &v, 0);
+	int rc = kv_put(t, STORE_DB_AGG, &k, &v, 0);
 	return store_err(t->s, rc, "cannot write sketch");
 }
 
@@ -147,7 +147,7 @@ store_spend_set(store_txn *t, int channel, uint32_t day, const char *campaign,
 	memcpy(key + 5, campaign, n);
 	MDB_val k = { 5 + n, key }, v;
 	*old = 0;
-	int rc = mdb_get(t->txn, t->s->dbi[STORE_DB_SPEND], &k, &v);
+	int rc = kv_get(t, STORE_DB_SPEND, &k, &v);
 	if (rc == 0 && v.mv_size == sizeof(int64_t)) {
 		memcpy(old, v.mv_data, sizeof(*old));
 	} else if (rc != 0 && rc != MDB_NOTFOUND) {
@@ -155,7 +155,7 @@ store_spend_set(store_txn *t, int channel, uint32_t day, const char *campaign,
 	}
 	v.mv_size = sizeof(micros);
 	v.mv_data = &micros;
-	rc = mdb_put(t->txn, t->s->dbi[STORE_DB_SPEND], &k, &v, 0);
+	rc = kv_put(t, STORE_DB_SPEND, &k, &v, 0);
 	return store_err(t->s, rc, "cannot write spend");
 }
 
@@ -224,24 +224,24 @@ store_agg_set_version(store_txn *t, bool touch, uint64_t v)
 clm_err
 store_agg_reset(store_txn *t, unsigned char lo, unsigned char hi, bool touch)
 {
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_AGG], &cur);
+	kv_cursor *cur;
+	int rc = kv_cursor_open(t, STORE_DB_AGG, &cur);
 	if (rc != 0) {
 		return store_err(t->s, rc, "cannot open cursor");
 	}
 	/* Seek afresh after each delete: never step a cursor past one. */
 	for (;;) {
 		MDB_val k = { 1, &lo }, v;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		rc = kv_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 		if (rc != 0 || ((const unsigned char *) k.mv_data)[0] >= hi) {
 			break;
 		}
-		rc = mdb_cursor_del(cur, 0);
+		rc = kv_cursor_del(cur);
 		if (rc != 0) {
 			break;
 		}
 	}
-	mdb_cursor_close(cur);
+	kv_cursor_close(cur);
 	if (rc != 0 && rc != MDB_NOTFOUND) {
 		return store_err(t->s, rc, "cannot clear the aggregates");
 	}
@@ -251,14 +251,14 @@ store_agg_reset(store_txn *t, unsigned char lo, unsigned char hi, bool touch)
 clm_err
 store_spend_each(store_txn *t, store_spend_fn fn, void *arg)
 {
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_SPEND], &cur);
+	kv_cursor *cur;
+	int rc = kv_cursor_open(t, STORE_DB_SPEND, &cur);
 	if (rc != 0) {
 		return store_err(t->s, rc, "cannot open cursor");
 	}
 	MDB_val k, v;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	for (rc = kv_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	        rc = kv_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		const unsigned char *p = k.mv_data;
 		int64_t micros;
 		if (k.mv_size < 5 || v.mv_size != sizeof(micros)) {
@@ -271,7 +271,7 @@ store_spend_each(store_txn *t, store_spend_fn fn, void *arg)
 			break;
 		}
 	}
-	mdb_cursor_close(cur);
+	kv_cursor_close(cur);
 	if (rc != 0 && rc != MDB_NOTFOUND) {
 		return store_err(t->s, rc, "cannot scan spend");
 	}
@@ -282,8 +282,8 @@ clm_err
 store_customers_after(store_txn *t, const char *after, bool after_anon,
         size_t max, store_id_fn fn, void *arg)
 {
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_CUSTOMERS], &cur);
+	kv_cursor *cur;
+	int rc = kv_cursor_open(t, STORE_DB_CUSTOMERS, &cur);
 	if (rc != 0) {
 		return store_err(t->s, rc, "cannot open cursor");
 	}
@@ -299,11 +299,11 @@ store_customers_after(store_txn *t, const char *after, bool after_anon,
 		n += len;
 	}
 	MDB_val k = { n, key }, v;
-	rc = mdb_cursor_get(cur, &k, &v, after ? MDB_SET_RANGE : MDB_FIRST);
+	rc = kv_cursor_get(cur, &k, &v, after ? MDB_SET_RANGE : MDB_FIRST);
 	size_t seen = 0;
 	char id[STORE_KEY_MAX + 1];
 	for (; rc == 0 && seen < max;
-	        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	        rc = kv_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if (after != NULL && k.mv_size == n
 		        && memcmp(k.mv_data, key, n) == 0) {
 			continue; /* `after` itself */
@@ -318,7 +318,7 @@ store_customers_after(store_txn *t, const char *after, bool after_anon,
 			break;
 		}
 	}
-	mdb_cursor_close(cur);
+	kv_cursor_close(cur);
 	if (rc != 0 && rc != MDB_NOTFOUND) {
 		return store_err(t->s, rc, "cannot scan customers");
 	}

@@ -84,7 +84,7 @@ static clm_err
 store_u64_get(store_txn *t, enum store_db db, MDB_val *k, uint64_t *out)
 {
 	MDB_val v;
-	int rc = mdb_get(t->txn, t->s->dbi[db], k, &v);
+	int rc = kv_get(t, db, k, &v);
 	if (rc == MDB_NOTFOUND) {
 		*out = 0;
 		return CLM_OK;
@@ -105,7 +105,7 @@ store_u64_set(store_txn *t, enum store_db db, MDB_val *k, uint64_t val)
 {
 	int rc;
 	if (val == 0) {
-		rc = mdb_del(t->txn, t->s->dbi[db], k, NULL);
+		rc = kv_del(t, db, k);
 		if (rc == MDB_NOTFOUND) {
 			rc = 0;
 		}
@@ -113,7 +113,7 @@ store_u64_set(store_txn *t, enum store_db db, MDB_val *k, uint64_t val)
 		unsigned char buf[8];
 		store_u64_be(buf, val);
 		MDB_val v = { 8, buf };
-		rc = mdb_put(t->txn, t->s->dbi[db], k, &v, 0);
+		rc = kv_put(t, db, k, &v, 0);
 	}
 	return store_err(t->s, rc, "cannot write counter");
 }
@@ -127,8 +127,8 @@ store_rank_key(store_txn *t, const char *item, uint64_t count, bool put)
 	store_u64_be(key + 1, UINT64_MAX - count);
 	memcpy(key + 9, item, n);
 	MDB_val k = { 9 + n, key }, v = { 0, NULL };
-	int rc = put ? mdb_put(t->txn, t->s->dbi[STORE_DB_COOCCUR], &k, &v, 0)
-	             : mdb_del(t->txn, t->s->dbi[STORE_DB_COOCCUR], &k, NULL);
+	int rc = put ? kv_put(t, STORE_DB_COOCCUR, &k, &v, 0)
+	             : kv_del(t, STORE_DB_COOCCUR, &k);
 	if (rc == MDB_NOTFOUND) {
 		rc = 0;
 	}
@@ -184,16 +184,16 @@ store_pop_get(store_txn *t, const char *item, uint64_t *count)
 clm_err
 store_pop_top(store_txn *t, store_count_fn fn, void *arg)
 {
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_COOCCUR], &cur);
+	kv_cursor *cur;
+	int rc = kv_cursor_open(t, STORE_DB_COOCCUR, &cur);
 	if (rc != 0) {
 		return store_err(t->s, rc, "cannot open cursor");
 	}
 	unsigned char start = 'r';
 	MDB_val k = { 1, &start }, v;
 	char item[STORE_KEY_MAX];
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	for (rc = kv_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	        rc = kv_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		const unsigned char *kp = k.mv_data;
 		if (k.mv_size < 10 || kp[0] != 'r') {
 			break;
@@ -205,7 +205,7 @@ store_pop_top(store_txn *t, store_count_fn fn, void *arg)
 			break;
 		}
 	}
-	mdb_cursor_close(cur);
+	kv_cursor_close(cur);
 	return rc == 0 || rc == MDB_NOTFOUND
 	        ? CLM_OK
 	        : store_err(t->s, rc, "cannot scan popularity");
@@ -230,8 +230,8 @@ store_co_add(store_txn *t, const char *a, const char *b, int delta)
 clm_err
 store_co_each(store_txn *t, const char *a, store_count_fn fn, void *arg)
 {
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_COOCCUR], &cur);
+	kv_cursor *cur;
+	int rc = kv_cursor_open(t, STORE_DB_COOCCUR, &cur);
 	if (rc != 0) {
 		return store_err(t->s, rc, "cannot open cursor");
 	}
@@ -239,8 +239,8 @@ store_co_each(store_txn *t, const char *a, store_count_fn fn, void *arg)
 	size_t plen = store_co_key(key, 'c', a, "");
 	MDB_val k = { plen, key }, v;
 	char item[STORE_KEY_MAX];
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	for (rc = kv_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	        rc = kv_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if (k.mv_size <= plen || memcmp(k.mv_data, key, plen) != 0) {
 			break;
 		}
@@ -254,7 +254,7 @@ store_co_each(store_txn *t, const char *a, store_count_fn fn, void *arg)
 			break;
 		}
 	}
-	mdb_cursor_close(cur);
+	kv_cursor_close(cur);
 	return rc == 0 || rc == MDB_NOTFOUND
 	        ? CLM_OK
 	        : store_err(t->s, rc, "cannot scan co-purchases");
@@ -273,7 +273,7 @@ store_claim_get(store_txn *t, const char *customer_id, const char *request_id,
 {
 	unsigned char key[STORE_KEY_MAX];
 	MDB_val k = { store_claim_key(key, customer_id, request_id), key }, v;
-	int rc = mdb_get(t->txn, t->s->dbi[STORE_DB_CLAIMS], &k, &v);
+	int rc = kv_get(t, STORE_DB_CLAIMS, &k, &v);
 	if (rc != 0) {
 		return store_err(t->s, rc, "cannot read claim");
 	}
@@ -299,27 +299,27 @@ store_claim_put(store_txn *t, const char *customer_id, const char *request_id,
 clm_err
 store_claims_del(store_txn *t, const char *customer_id)
 {
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_CLAIMS], &cur);
+	kv_cursor *cur;
+	int rc = kv_cursor_open(t, STORE_DB_CLAIMS, &cur);
 	if (rc != 0) {
 		return store_err(t->s, rc, "cannot open cursor");
 	}
 	unsigned char key[STORE_KEY_MAX];
 	size_t plen = store_claim_key(key, customer_id, "");
 	MDB_val k = { plen, key }, v;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) {
+	for (rc = kv_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	        rc = kv_cursor_get(cur, &k, &v, MDB_SET_RANGE)) {
 		if (k.mv_size < plen || memcmp(k.mv_data, key, plen) != 0) {
 			break;
 		}
-		rc = mdb_cursor_del(cur, 0);
+		rc = kv_cursor_del(cur);
 		if (rc != 0) {
 			break;
 		}
 		k.mv_size = plen;
 		k.mv_data = key;
 	}
-	mdb_cursor_close(cur);
+	kv_cursor_close(cur);
 	return rc == 0 || rc == MDB_NOTFOUND
 	        ? CLM_OK
 	        : store_err(t->s, rc, "cannot delete claims");

@@ -32,16 +32,26 @@ enum store_db {
 	STORE_N_DBS,
 };
 
+/*
+ * A transaction sees the overlay (store_overlay.c), when the store has
+ * one, over the base view: txn is the base's (the only one, read-write,
+ * when there is no overlay; read-only under one), otxn the overlay's
+ * (read-write for the writer). kv_* below hide the layering.
+ */
 struct store_txn {
 	store *s;
 	MDB_txn *txn;
+	MDB_txn *otxn; /* NULL: no overlay */
 	bool write;
 	uint64_t next_cid, next_seq, next_event_seq;
+	/* Under an overlay: profiles and touchpoints added minus removed. */
+	int64_t delta_customers, delta_touchpoints;
 };
 
 struct store_reader {
 	store *s;
 	struct store_txn t;
+	MDB_txn *otxn; /* the overlay's read transaction, kept for renew */
 	bool active;
 };
 
@@ -55,6 +65,26 @@ struct store {
 	/* Counters as of the last commit; only the writer thread uses them. */
 	uint64_t next_cid, next_seq, next_event_seq;
 	struct store_txn wtxn;
+	unsigned max_readers;
+	/*
+	 * The overlay (store_overlay.c): the writer's changes since the last
+	 * checkpoint, in an environment rebuilt from the journal at every
+	 * start. odbi[STORE_N_DBS] holds its own counters.
+	 */
+	MDB_env *oenv;
+	MDB_dbi odbi[STORE_N_DBS + 1];
+	MDB_txn *wbase; /* the writer's read transaction on the base */
+	uint64_t overlay_map;
+	bool overlay_full; /* the last write error was the overlay's map */
+	/*
+	 * Bumped (atomically) just before a checkpoint commits to the base
+	 * and just after it empties the overlay: a reader that saw it move
+	 * by two or more between beginning its overlay and its base
+	 * transaction may mix two checkpoints, and begins again.
+	 */
+	uint64_t generation;
+	/* The journal position the base reflects (meta "journal_pos"). */
+	uint64_t position;
 	/* The last write error was MDB_MAP_FULL. */
 	bool map_full;
 	/*
@@ -96,6 +126,35 @@ clm_err store_get_msg(store_txn *t, enum store_db db, const char *key,
 clm_err store_each_msg(store_txn *t, enum store_db db,
         const ProtobufCMessageDescriptor *desc, arena *a, const char *what,
         int (*fn)(void *arg, void *msg), void *arg);
+
+/*
+ * The layered key-value access every table goes through (store_kv.c):
+ * with an overlay, reads look in the overlay first (where a deletion is a
+ * tombstone) and then in the base, and writes go to the overlay; without
+ * one they are plain LMDB calls on t->txn. They return LMDB codes.
+ * kv_put takes flags 0 or MDB_RESERVE; kv_del returns MDB_NOTFOUND when
+ * the key is absent. A kv_cursor merges both levels in key order; the
+ * operations are MDB_FIRST, MDB_SET, MDB_SET_RANGE, MDB_NEXT and MDB_PREV,
+ * and kv_cursor_del deletes the key the cursor is at.
+ */
+typedef struct kv_cursor kv_cursor;
+int kv_get(store_txn *t, enum store_db db, MDB_val *k, MDB_val *v);
+int kv_put(store_txn *t, enum store_db db, MDB_val *k, MDB_val *v,
+        unsigned flags);
+int kv_del(store_txn *t, enum store_db db, MDB_val *k);
+int kv_cursor_open(store_txn *t, enum store_db db, kv_cursor **out);
+int kv_cursor_get(kv_cursor *c, MDB_val *k, MDB_val *v, MDB_cursor_op op);
+int kv_cursor_del(kv_cursor *c);
+void kv_cursor_close(kv_cursor *c);
+
+/* The overlay's counters of profiles and touchpoints (0 without one). */
+int kv_counts(store_txn *t, int64_t *customers, int64_t *touchpoints);
+
+/* Adds a write transaction's deltas to those counters, before commit. */
+int kv_counts_save(store_txn *t);
+
+/* Closes the overlay, if any (store_close). */
+void store_overlay_close(store *s);
 
 /* Writes msg into a value of exactly its packed size, without a copy. */
 clm_err store_put_msg(store_txn *t, enum store_db db, MDB_val *k,

@@ -28,20 +28,20 @@ store_onb_key(unsigned char key[16], int64_t dur, uint64_t cid)
 static clm_err
 store_onb_step(store_txn *t, unsigned char key[16], bool next)
 {
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_ONBOARDING], &cur);
+	kv_cursor *cur;
+	int rc = kv_cursor_open(t, STORE_DB_ONBOARDING, &cur);
 	if (rc != 0) {
 		return store_err(t->s, rc, "cannot open cursor");
 	}
 	MDB_val k = { 16, key }, v;
-	rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
+	rc = kv_cursor_get(cur, &k, &v, MDB_SET);
 	if (rc == 0) {
-		rc = mdb_cursor_get(cur, &k, &v, next ? MDB_NEXT : MDB_PREV);
+		rc = kv_cursor_get(cur, &k, &v, next ? MDB_NEXT : MDB_PREV);
 	}
 	if (rc == 0 && k.mv_size == 16) {
 		memcpy(key, k.mv_data, 16);
 	}
-	mdb_cursor_close(cur);
+	kv_cursor_close(cur);
 	if (rc == MDB_NOTFOUND) {
 		log_error("onboarding median lost its neighbour");
 		return CLM_DATA_LOSS;
@@ -104,7 +104,7 @@ static clm_err
 store_onb_insert(store_txn *t, struct store_onb *o, const unsigned char k[16])
 {
 	MDB_val key = { 16, (void *) k }, v = { 0, NULL };
-	int rc = mdb_put(t->txn, t->s->dbi[STORE_DB_ONBOARDING], &key, &v, 0);
+	int rc = kv_put(t, STORE_DB_ONBOARDING, &key, &v, 0);
 	if (rc != 0) {
 		return store_err(t->s, rc, "cannot write onboarding");
 	}
@@ -145,7 +145,7 @@ store_onb_remove(store_txn *t, struct store_onb *o, const unsigned char k[16])
 		return e;
 	}
 	MDB_val key = { 16, (void *) k };
-	int rc = mdb_del(t->txn, t->s->dbi[STORE_DB_ONBOARDING], &key, NULL);
+	int rc = kv_del(t, STORE_DB_ONBOARDING, &key);
 	if (rc != 0) {
 		return store_err(t->s, rc, "cannot delete onboarding");
 	}

@@ -1,0 +1,459 @@
+/*
+ * The layered key-value access of every table (store_internal.h, "kv_*").
+ *
+ * Under an overlay (store_overlay.c) a value in the overlay is one flag
+ * byte followed by the table's own bytes: 1 = a value, 0 = a tombstone,
+ * which hides the base's value of that key until the checkpoint deletes
+ * it there. Without an overlay every call is the plain LMDB one on t->txn.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_internal.h"
+
+#define KV_VALUE     1
+#define KV_TOMBSTONE 0
+
+/* The overlay's counter keys (in odbi[STORE_N_DBS]). */
+static const char kv_count_customers[] = "customers";
+static const char kv_count_touchpoints[] = "touchpoints";
+
+/* Whether a put or delete in db changes what store_stats counts. */
+static int64_t *
+kv_delta(store_txn *t, enum store_db db)
+{
+	if (db == STORE_DB_CUSTOMERS) {
+		return &t->delta_customers;
+	}
+	if (db == STORE_DB_TOUCHPOINTS) {
+		return &t->delta_touchpoints;
+	}
+	return NULL;
+}
+
+/* Reads an overlay value: 0 with *v its bytes, MDB_NOTFOUND for a
+ * tombstone, or -1 when the overlay does not hold the key. */
+static int
+kv_overlay_get(store_txn *t, enum store_db db, MDB_val *k, MDB_val *v)
+{
+	int rc = mdb_get(t->otxn, t->s->odbi[db], k, v);
+	if (rc == MDB_NOTFOUND) {
+		return -1;
+	}
+	if (rc != 0) {
+		return rc;
+	}
+	const unsigned char *p = v->mv_data;
+	if (v->mv_size == 0 || p[0] != KV_VALUE) {
+		return MDB_NOTFOUND;
+	}
+	v->mv_data = (void *) (p + 1);
+	v->mv_size--;
+	return 0;
+}
+
+int
+kv_get(store_txn *t, enum store_db db, MDB_val *k, MDB_val *v)
+{
+	if (t->otxn != NULL) {
+		int rc = kv_overlay_get(t, db, k, v);
+		if (rc != -1) {
+			return rc;
+		}
+	}
+	return mdb_get(t->txn, t->s->dbi[db], k, v);
+}
+
+/* Notes an overlay map that filled up (the writer then checkpoints). */
+static int
+kv_overlay_rc(store_txn *t, int rc)
+{
+	if (rc == MDB_MAP_FULL) {
+		t->s->overlay_full = true;
+	}
+	return rc;
+}
+
+int
+kv_put(store_txn *t, enum store_db db, MDB_val *k, MDB_val *v, unsigned flags)
+{
+	if (t->otxn == NULL) {
+		return mdb_put(t->txn, t->s->dbi[db], k, v, flags);
+	}
+	int64_t *delta = kv_delta(t, db);
+	if (delta != NULL) {
+		MDB_val old;
+		int rc = kv_get(t, db, k, &old);
+		if (rc == MDB_NOTFOUND) {
+			(*delta)++;
+		} else if (rc != 0) {
+			return rc;
+		}
+	}
+	MDB_val ov = { v->mv_size + 1, NULL };
+	int rc = mdb_put(t->otxn, t->s->odbi[db], k, &ov, MDB_RESERVE);
+	if (rc != 0) {
+		if (delta != NULL) {
+			(*delta)--; /* the batch fails as a whole anyway */
+		}
+		return kv_overlay_rc(t, rc);
+	}
+	unsigned char *p = ov.mv_data;
+	p[0] = KV_VALUE;
+	if (flags & MDB_RESERVE) {
+		v->mv_data = p + 1;
+	} else {
+		memcpy(p + 1, v->mv_data, v->mv_size);
+	}
+	return 0;
+}
+
+int
+kv_del(store_txn *t, enum store_db db, MDB_val *k)
+{
+	if (t->otxn == NULL) {
+		return mdb_del(t->txn, t->s->dbi[db], k, NULL);
+	}
+	MDB_val old;
+	int rc = kv_get(t, db, k, &old);
+	if (rc != 0) {
+		return rc;
+	}
+	unsigned char tomb = KV_TOMBSTONE;
+	MDB_val tv = { 1, &tomb };
+	rc = mdb_put(t->otxn, t->s->odbi[db], k, &tv, 0);
+	if (rc != 0) {
+		return kv_overlay_rc(t, rc);
+	}
+	int64_t *delta = kv_delta(t, db);
+	if (delta != NULL) {
+		(*delta)--;
+	}
+	return 0;
+}
+
+/*
+ * The merged cursor. Moving forward, both cursors stand at their first
+ * key at or after the current one (or are exhausted) and the current key
+ * is the smaller of the two, the overlay's winning a tie; a tombstone is
+ * stepped over. MDB_PREV positions both afresh below the current key.
+ * In a write transaction the overlay may change under the cursor (a
+ * kv_cursor_del, a put by the caller), so its position is sought again
+ * from the current key rather than stepped.
+ */
+struct kv_cursor {
+	store_txn *t;
+	enum store_db db;
+	MDB_cursor *b, *o; /* o NULL: no overlay, b is all there is */
+	int brc, orc;      /* 0: positioned; else exhausted or an error */
+	MDB_val bk, bv, ok, ov;
+	bool valid;   /* at a key */
+	bool forward; /* the invariant above holds */
+	unsigned char key[STORE_KEY_MAX];
+	size_t klen;
+};
+
+int
+kv_cursor_open(store_txn *t, enum store_db db, kv_cursor **out)
+{
+	kv_cursor *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		return ENOMEM;
+	}
+	c->t = t;
+	c->db = db;
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &c->b);
+	if (rc == 0 && t->otxn != NULL) {
+		rc = mdb_cursor_open(t->otxn, t->s->odbi[db], &c->o);
+		if (rc != 0) {
+			mdb_cursor_close(c->b);
+		}
+	}
+	if (rc != 0) {
+		free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+void
+kv_cursor_close(kv_cursor *c)
+{
+	if (c == NULL) {
+		return;
+	}
+	if (c->o != NULL) {
+		mdb_cursor_close(c->o);
+	}
+	mdb_cursor_close(c->b);
+	free(c);
+}
+
+/* Positions one cursor at its first key > or >= key (NULL: the first). */
+static int
+kv_seek_one(MDB_cursor *cur, const unsigned char *key, size_t klen,
+        bool strict, MDB_val *k, MDB_val *v)
+{
+	if (key == NULL) {
+		return mdb_cursor_get(cur, k, v, MDB_FIRST);
+	}
+	k->mv_size = klen;
+	k->mv_data = (void *) key;
+	int rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+	if (rc == 0 && strict && k->mv_size == klen
+	        && memcmp(k->mv_data, key, klen) == 0) {
+		rc = mdb_cursor_get(cur, k, v, MDB_NEXT);
+	}
+	return rc;
+}
+
+/* Positions one cursor at its last key < key. */
+static int
+kv_seek_back_one(MDB_cursor *cur, const unsigned char *key, size_t klen,
+        MDB_val *k, MDB_val *v)
+{
+	k->mv_size = klen;
+	k->mv_data = (void *) key;
+	int rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+	if (rc == 0) {
+		return mdb_cursor_get(cur, k, v, MDB_PREV);
+	}
+	if (rc == MDB_NOTFOUND) {
+		return mdb_cursor_get(cur, k, v, MDB_LAST);
+	}
+	return rc;
+}
+
+/*
+ * Makes the smaller (forward) or larger key of the two positioned cursors
+ * current. Returns 0, 1 when it is a tombstone (the caller moves on),
+ * MDB_NOTFOUND when both are exhausted, or an error.
+ */
+static int
+kv_pick(kv_cursor *c, bool forward, MDB_val *k, MDB_val *v)
+{
+	if (c->brc != 0 && c->brc != MDB_NOTFOUND) {
+		return c->brc;
+	}
+	if (c->orc != 0 && c->orc != MDB_NOTFOUND) {
+		return c->orc;
+	}
+	c->valid = false;
+	if (c->brc != 0 && c->orc != 0) {
+		return MDB_NOTFOUND;
+	}
+	bool use_o;
+	if (c->orc != 0) {
+		use_o = false;
+	} else if (c->brc != 0) {
+		use_o = true;
+	} else {
+		int cmp = mdb_cmp(
+		        c->t->txn, c->t->s->dbi[c->db], &c->ok, &c->bk);
+		use_o = forward ? cmp <= 0 : cmp >= 0;
+	}
+	const MDB_val *ck = use_o ? &c->ok : &c->bk;
+	if (ck->mv_size > sizeof(c->key)) {
+		return MDB_BAD_VALSIZE;
+	}
+	memcpy(c->key, ck->mv_data, ck->mv_size);
+	c->klen = ck->mv_size;
+	c->valid = true;
+	if (use_o) {
+		const unsigned char *p = c->ov.mv_data;
+		if (c->ov.mv_size == 0 || p[0] != KV_VALUE) {
+			return 1;
+		}
+		v->mv_data = (void *) (p + 1);
+		v->mv_size = c->ov.mv_size - 1;
+	} else {
+		*v = c->bv;
+	}
+	*k = *ck;
+	return 0;
+}
+
+/* Moves to the first live key > or >= key (NULL: the first). */
+static int
+kv_seek(kv_cursor *c, const unsigned char *key, size_t klen, bool strict,
+        MDB_val *k, MDB_val *v)
+{
+	unsigned char from[STORE_KEY_MAX];
+	if (key != NULL) {
+		memcpy(from, key, klen); /* key may be c->key */
+	}
+	for (;;) {
+		const unsigned char *f = key != NULL ? from : NULL;
+		c->brc = kv_seek_one(c->b, f, klen, strict, &c->bk, &c->bv);
+		c->orc = kv_seek_one(c->o, f, klen, strict, &c->ok, &c->ov);
+		c->forward = true;
+		int rc = kv_pick(c, true, k, v);
+		if (rc != 1) {
+			return rc;
+		}
+		memcpy(from, c->key, c->klen); /* past the tombstone */
+		klen = c->klen;
+		key = from;
+		strict = true;
+	}
+}
+
+/* Moves to the last live key < the current one. */
+static int
+kv_seek_back(kv_cursor *c, MDB_val *k, MDB_val *v)
+{
+	unsigned char from[STORE_KEY_MAX];
+	size_t klen = c->klen;
+	memcpy(from, c->key, klen);
+	for (;;) {
+		c->brc = kv_seek_back_one(c->b, from, klen, &c->bk, &c->bv);
+		c->orc = kv_seek_back_one(c->o, from, klen, &c->ok, &c->ov);
+		c->forward = false;
+		int rc = kv_pick(c, false, k, v);
+		if (rc != 1) {
+			return rc;
+		}
+		memcpy(from, c->key, c->klen);
+		klen = c->klen;
+	}
+}
+
+/* Steps forward from a valid current key, keeping the invariant. */
+static int
+kv_next(kv_cursor *c, MDB_val *k, MDB_val *v)
+{
+	if (!c->forward || c->t->write) {
+		return kv_seek(c, c->key, c->klen, true, k, v);
+	}
+	for (;;) {
+		MDB_val cur = { c->klen, c->key };
+		MDB_dbi dbi = c->t->s->dbi[c->db];
+		if (c->brc == 0
+		        && mdb_cmp(c->t->txn, dbi, &c->bk, &cur) == 0) {
+			c->brc = mdb_cursor_get(
+			        c->b, &c->bk, &c->bv, MDB_NEXT);
+		}
+		if (c->orc == 0
+		        && mdb_cmp(c->t->txn, dbi, &c->ok, &cur) == 0) {
+			c->orc = mdb_cursor_get(
+			        c->o, &c->ok, &c->ov, MDB_NEXT);
+		}
+		int rc = kv_pick(c, true, k, v);
+		if (rc != 1) {
+			return rc;
+		}
+	}
+}
+
+int
+kv_cursor_get(kv_cursor *c, MDB_val *k, MDB_val *v, MDB_cursor_op op)
+{
+	if (c->o == NULL) {
+		return mdb_cursor_get(c->b, k, v, op);
+	}
+	int rc;
+	switch (op) {
+	case MDB_FIRST:
+		return kv_seek(c, NULL, 0, false, k, v);
+	case MDB_SET_RANGE:
+	case MDB_SET:
+		if (k->mv_size > STORE_KEY_MAX) {
+			return MDB_BAD_VALSIZE;
+		}
+		unsigned char want[STORE_KEY_MAX];
+		size_t wlen = k->mv_size;
+		memcpy(want, k->mv_data, wlen);
+		rc = kv_seek(c, want, wlen, false, k, v);
+		if (rc == 0 && op == MDB_SET
+		        && (k->mv_size != wlen
+		                || memcmp(k->mv_data, want, wlen) != 0)) {
+			c->valid = false;
+			return MDB_NOTFOUND;
+		}
+		return rc;
+	case MDB_NEXT:
+		return c->valid ? kv_next(c, k, v) : EINVAL;
+	case MDB_PREV:
+		return c->valid ? kv_seek_back(c, k, v) : EINVAL;
+	default:
+		return EINVAL;
+	}
+}
+
+int
+kv_cursor_del(kv_cursor *c)
+{
+	if (c->o == NULL) {
+		return mdb_cursor_del(c->b, 0);
+	}
+	if (!c->valid) {
+		return EINVAL;
+	}
+	MDB_val k = { c->klen, c->key };
+	int rc = kv_del(c->t, c->db, &k);
+	c->forward = false; /* the overlay changed under the cursor */
+	return rc;
+}
+
+/* Reads one overlay counter (0 when absent). */
+static int
+kv_count_get(store_txn *t, const char *name, int64_t *out)
+{
+	MDB_val k = { strlen(name), (void *) name }, v;
+	int rc = mdb_get(t->otxn, t->s->odbi[STORE_N_DBS], &k, &v);
+	*out = 0;
+	if (rc == MDB_NOTFOUND) {
+		return 0;
+	}
+	if (rc == 0 && v.mv_size == sizeof(*out)) {
+		memcpy(out, v.mv_data, sizeof(*out));
+	}
+	return rc;
+}
+
+int
+kv_counts(store_txn *t, int64_t *customers, int64_t *touchpoints)
+{
+	*customers = 0;
+	*touchpoints = 0;
+	if (t->otxn == NULL) {
+		return 0;
+	}
+	int rc = kv_count_get(t, kv_count_customers, customers);
+	if (rc == 0) {
+		rc = kv_count_get(t, kv_count_touchpoints, touchpoints);
+	}
+	return rc;
+}
+
+/* Adds delta to one overlay counter. */
+static int
+kv_count_add(store_txn *t, const char *name, int64_t delta)
+{
+	if (delta == 0) {
+		return 0;
+	}
+	int64_t cur;
+	int rc = kv_count_get(t, name, &cur);
+	if (rc != 0) {
+		return rc;
+	}
+	cur += delta;
+	MDB_val k = { strlen(name), (void *) name }, v = { sizeof(cur), &cur };
+	return kv_overlay_rc(
+	        t, mdb_put(t->otxn, t->s->odbi[STORE_N_DBS], &k, &v, 0));
+}
+
+/* Folds a write transaction's counts into the overlay, before commit. */
+int
+kv_counts_save(store_txn *t)
+{
+	int rc = kv_count_add(t, kv_count_customers, t->delta_customers);
+	if (rc == 0) {
+		rc = kv_count_add(
+		        t, kv_count_touchpoints, t->delta_touchpoints);
+	}
+	return rc;
+}
