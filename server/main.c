@@ -350,8 +350,11 @@ main(int argc, char **argv)
 		.publish_arg = srv.ps,
 		.telemetry = srv.tm,
 	};
-	if (writer_start(srv.st, &wo, &srv.w) != CLM_OK) {
-		main_fail("cannot start the writer thread");
+	char werr[256];
+	if (writer_start(srv.st, &wo, &srv.w, werr, sizeof(werr)) != CLM_OK) {
+		snprintf(
+		        err, sizeof(err), "cannot start the writer: %s", werr);
+		main_fail(err);
 		goto done;
 	}
 	if (rpc_open(&srv, &r, err, sizeof(err)) != CLM_OK) {

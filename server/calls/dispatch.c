@@ -324,6 +324,8 @@ dispatch_request(struct call_req *r)
 	bool write = e->kind == DISPATCH_WRITE
 	        || (e->writes != NULL && e->writes(r->req));
 	if (!write) {
+		/* Read before the snapshot: it shows at least this much. */
+		resp->position = writer_position(r->srv->w);
 		store_txn *txn;
 		clm_err err = store_read_begin(r->reader, &txn);
 		if (err != CLM_OK) {
@@ -381,6 +383,7 @@ dispatch_finish(struct call_req *r)
 	Clm__V1__Response *resp = r->resp;
 	switch (r->job.err) {
 	case CLM_OK:
+		resp->position = r->job.position;
 		dispatch_ok_if_unset(r);
 		return;
 	case CLM_DEADLINE_EXCEEDED:

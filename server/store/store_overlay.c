@@ -366,11 +366,25 @@ store_overlay_bytes(store *s)
 	if (s->oenv == NULL) {
 		return 0;
 	}
-	MDB_envinfo info;
-	MDB_stat ms;
-	mdb_env_info(s->oenv, &info);
-	mdb_env_stat(s->oenv, &ms);
-	return (uint64_t) (info.me_last_pgno + 1) * ms.ms_psize;
+	/*
+	 * The pages its tables hold now (the map's highest page only ever
+	 * grows, and a checkpoint frees them all).
+	 */
+	MDB_txn *txn;
+	if (mdb_txn_begin(s->oenv, NULL, MDB_RDONLY, &txn) != 0) {
+		return 0;
+	}
+	uint64_t pages = 0, psize = 4096;
+	for (int i = 0; i <= STORE_N_DBS; i++) {
+		MDB_stat ms;
+		if (mdb_stat(txn, s->odbi[i], &ms) == 0) {
+			pages += ms.ms_branch_pages + ms.ms_leaf_pages
+			        + ms.ms_overflow_pages;
+			psize = ms.ms_psize;
+		}
+	}
+	mdb_txn_abort(txn);
+	return pages * psize;
 }
 
 /* Copies every table of the overlay into the base write transaction. */

@@ -84,6 +84,19 @@ telemetry_init(struct telemetry *t)
 	}
 	atomic_init(&t->ipc_relisten, 0);
 	atomic_init(&t->ipc_probes, 0);
+	atomic_init(&t->journal_commits, 0);
+	atomic_init(&t->journal_entries, 0);
+	atomic_init(&t->journal_bytes, 0);
+	atomic_init(&t->journal_position, 0);
+	atomic_init(&t->ckpt_count, 0);
+	atomic_init(&t->ckpt_failures, 0);
+	atomic_init(&t->ckpt_ns, 0);
+	atomic_init(&t->ckpt_keys, 0);
+	atomic_init(&t->ckpt_overlay_bytes, 0);
+	atomic_init(&t->ckpt_position, 0);
+	atomic_init(&t->ckpt_last_ns, 0);
+	atomic_init(&t->replay_entries, 0);
+	atomic_init(&t->replay_ns, 0);
 }
 
 static bool
@@ -124,6 +137,51 @@ telemetry_http_refused(struct telemetry *t, enum telemetry_http_refused reason)
 	if (t != NULL && (int) reason >= 0
 	        && reason < TELEMETRY_HTTP_REFUSALS) {
 		TELEMETRY_ADD(&t->http_refused[reason], 1);
+	}
+}
+
+void
+telemetry_journal(struct telemetry *t, uint64_t entries, uint64_t bytes,
+        uint64_t position)
+{
+	if (t != NULL) {
+		TELEMETRY_ADD(&t->journal_commits, 1);
+		TELEMETRY_ADD(&t->journal_entries, entries);
+		TELEMETRY_ADD(&t->journal_bytes, bytes);
+		atomic_store_explicit(
+		        &t->journal_position, position, memory_order_relaxed);
+	}
+}
+
+void
+telemetry_checkpoint(struct telemetry *t, bool failed, int64_t ns,
+        uint64_t keys, uint64_t overlay_bytes, uint64_t position)
+{
+	if (t == NULL) {
+		return;
+	}
+	if (failed) {
+		TELEMETRY_ADD(&t->ckpt_failures, 1);
+		return;
+	}
+	TELEMETRY_ADD(&t->ckpt_count, 1);
+	TELEMETRY_ADD(&t->ckpt_ns, (uint64_t) ns);
+	TELEMETRY_ADD(&t->ckpt_keys, keys);
+	TELEMETRY_ADD(&t->ckpt_overlay_bytes, overlay_bytes);
+	atomic_store_explicit(
+	        &t->ckpt_position, position, memory_order_relaxed);
+	atomic_store_explicit(
+	        &t->ckpt_last_ns, (uint64_t) ns, memory_order_relaxed);
+}
+
+void
+telemetry_replay(struct telemetry *t, uint64_t entries, int64_t ns)
+{
+	if (t != NULL) {
+		atomic_store_explicit(
+		        &t->replay_entries, entries, memory_order_relaxed);
+		atomic_store_explicit(
+		        &t->replay_ns, (uint64_t) ns, memory_order_relaxed);
 	}
 }
 
@@ -218,6 +276,8 @@ telemetry_http(
 }
 
 /* A family's # HELP and # TYPE lines. */
+static void telemetry_journal_format(FILE *f, const struct telemetry *t);
+
 static void
 telemetry_family(FILE *f, const char *name, const char *type, const char *help)
 {
@@ -447,6 +507,61 @@ telemetry_connections(FILE *f, const struct telemetry *t)
 	        "Checks of ipc:// listeners by the watchdog, whatever they found.");
 	fprintf(f, "clm_ipc_probes_total %llu\n",
 	        (unsigned long long) TELEMETRY_GET(&t->ipc_probes));
+	telemetry_journal_format(f, t);
+}
+
+/* One unlabelled sample of a family. */
+static void
+telemetry_one(FILE *f, const char *name, const char *type, const char *help,
+        double v)
+{
+	telemetry_family(f, name, type, help);
+	fprintf(f, "%s %.17g\n", name, v);
+}
+
+/* The journal's and the checkpoints' series. */
+static void
+telemetry_journal_format(FILE *f, const struct telemetry *t)
+{
+	telemetry_one(f, "clm_journal_commits_total", "counter",
+	        "Journal commits (each one fdatasync with durability full).",
+	        (double) TELEMETRY_GET(&t->journal_commits));
+	telemetry_one(f, "clm_journal_entries_total", "counter",
+	        "Journal entries written (one per write call).",
+	        (double) TELEMETRY_GET(&t->journal_entries));
+	telemetry_one(f, "clm_journal_bytes_total", "counter",
+	        "Bytes of journal entries written (payloads).",
+	        (double) TELEMETRY_GET(&t->journal_bytes));
+	telemetry_one(f, "clm_journal_position", "gauge",
+	        "Position of the last journal entry committed.",
+	        (double) TELEMETRY_GET(&t->journal_position));
+	telemetry_one(f, "clm_checkpoints_total", "counter",
+	        "Checkpoints of the overlay into the base view.",
+	        (double) TELEMETRY_GET(&t->ckpt_count));
+	telemetry_one(f, "clm_checkpoint_failures_total", "counter",
+	        "Checkpoints that failed (retried).",
+	        (double) TELEMETRY_GET(&t->ckpt_failures));
+	telemetry_one(f, "clm_checkpoint_seconds_total", "counter",
+	        "Time spent in checkpoints.",
+	        (double) TELEMETRY_GET(&t->ckpt_ns) / 1e9);
+	telemetry_one(f, "clm_checkpoint_last_seconds", "gauge",
+	        "Duration of the last checkpoint.",
+	        (double) TELEMETRY_GET(&t->ckpt_last_ns) / 1e9);
+	telemetry_one(f, "clm_checkpoint_keys_total", "counter",
+	        "Values and deletions moved into the base by checkpoints.",
+	        (double) TELEMETRY_GET(&t->ckpt_keys));
+	telemetry_one(f, "clm_checkpoint_overlay_bytes_total", "counter",
+	        "Overlay bytes in use when checkpoints began.",
+	        (double) TELEMETRY_GET(&t->ckpt_overlay_bytes));
+	telemetry_one(f, "clm_checkpoint_position", "gauge",
+	        "Journal position the base view reflects.",
+	        (double) TELEMETRY_GET(&t->ckpt_position));
+	telemetry_one(f, "clm_recovery_entries", "gauge",
+	        "Journal entries replayed at start-up.",
+	        (double) TELEMETRY_GET(&t->replay_entries));
+	telemetry_one(f, "clm_recovery_seconds", "gauge",
+	        "Time the start-up replay took.",
+	        (double) TELEMETRY_GET(&t->replay_ns) / 1e9);
 }
 
 int

@@ -97,6 +97,13 @@ struct telemetry {
 	_Atomic uint64_t http_refused[TELEMETRY_HTTP_REFUSALS];
 	_Atomic uint64_t ipc_relisten; /* see telemetry_ipc_relisten */
 	_Atomic uint64_t ipc_probes;   /* see telemetry_ipc_probe */
+	/* The journal and its checkpoints (telemetry_journal, ..._checkpoint)
+	 */
+	_Atomic uint64_t journal_commits, journal_entries, journal_bytes;
+	_Atomic uint64_t journal_position;
+	_Atomic uint64_t ckpt_count, ckpt_failures, ckpt_ns, ckpt_keys;
+	_Atomic uint64_t ckpt_overlay_bytes, ckpt_position, ckpt_last_ns;
+	_Atomic uint64_t replay_entries, replay_ns;
 };
 
 /* telemetry_init zeroes every counter of a caller-embedded telemetry. */
@@ -158,6 +165,25 @@ void telemetry_ipc_relisten(struct telemetry *t);
  * NULL is a no-op.
  */
 void telemetry_ipc_probe(struct telemetry *t);
+
+/*
+ * telemetry_journal counts one journal commit of entries entries and bytes
+ * bytes (their payloads) ending at position. Writer thread; t NULL is a
+ * no-op.
+ */
+void telemetry_journal(struct telemetry *t, uint64_t entries, uint64_t bytes,
+        uint64_t position);
+
+/*
+ * telemetry_checkpoint counts one checkpoint: failed, or done in ns
+ * nanoseconds, moving keys keys from an overlay of overlay_bytes into the
+ * base, which then reflects position. Writer thread; t NULL is a no-op.
+ */
+void telemetry_checkpoint(struct telemetry *t, bool failed, int64_t ns,
+        uint64_t keys, uint64_t overlay_bytes, uint64_t position);
+
+/* telemetry_replay records the start-up replay: entries in ns. */
+void telemetry_replay(struct telemetry *t, uint64_t entries, int64_t ns);
 
 /* telemetry_batch counts one write transaction of `jobs` jobs. */
 void telemetry_batch(struct telemetry *t, size_t jobs);

@@ -3,10 +3,13 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "journal/journal.h"
 #include "store/agg_write.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -26,6 +29,18 @@ struct writer {
 	arena scratch; /* the writer thread's (writer_batch.scratch) */
 	struct agg_visits *visits; /* writer_batch.visits */
 	int64_t last_now_ms;       /* the last batch's writer_batch.now_ms */
+	journal *j;                /* NULL: none (see writer_opts) */
+	writer_replay_fn replay;
+	void *replay_arg;
+	uint64_t ckpt_bytes;
+	int64_t ckpt_interval_ns;
+	int64_t dirty_since_ns; /* first write no checkpoint covers; 0: none */
+	/* The last checkpoint's failure, refusing writes until one works. */
+	clm_err ckpt_err;
+	bool ckpt_disk_full;
+	int64_t ckpt_retry_ns;
+	bool replaying;    /* no journal truncation while journal_read runs */
+	uint64_t position; /* atomic: the last write the view shows */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	writer_job *head, *tail; /* guarded by mu */
@@ -63,11 +78,13 @@ writer_job_event(writer_job *job)
 }
 
 /*
- * Applies the batch once at now_ms; on failure the transaction is already
- * gone.
+ * Applies jobs in a new write transaction, each at its instant (nows[i],
+ * or now_ms for all when nows is NULL), and numbers their events. On
+ * success *out is the open transaction; on failure it is already gone.
  */
 static clm_err
-writer_try(writer *w, writer_job **jobs, size_t n, int64_t now_ms)
+writer_apply(writer *w, writer_job **jobs, size_t n, const int64_t *nows,
+        int64_t now_ms, store_txn **out)
 {
 	store_txn *txn;
 	clm_err e = store_write_begin(w->st, &txn);
@@ -81,6 +98,9 @@ writer_try(writer *w, writer_job **jobs, size_t n, int64_t now_ms)
 	agg_visits_clear(w->visits); /* left by an aborted attempt */
 	for (size_t i = 0; i < n && e == CLM_OK; i++) {
 		jobs[i]->n_events = 0;
+		if (nows != NULL) {
+			b.now_ms = nows[i];
+		}
 		e = jobs[i]->apply(&b, jobs[i]);
 	}
 	/* The transaction's visitors go into their sketches once, here. */
@@ -97,7 +117,197 @@ writer_try(writer *w, writer_job **jobs, size_t n, int64_t now_ms)
 			jobs[i]->events[k]->seq = store_next_event_seq(txn);
 		}
 	}
-	return store_write_commit(txn);
+	*out = txn;
+	return CLM_OK;
+}
+
+/*
+ * Appends one entry per job (now_ms, 8 bytes little-endian, then the
+ * job's payload) and commits them: durable once this returns CLM_OK.
+ */
+static clm_err
+writer_journal(writer *w, writer_job **jobs, size_t n, int64_t now_ms,
+        bool *disk_full)
+{
+	uint64_t bytes = 0;
+	clm_err e = CLM_OK;
+	for (size_t i = 0; i < n && e == CLM_OK; i++) {
+		writer_job *job = jobs[i];
+		if (job->jtype == 0) {
+			log_error("writer: a write without a journal entry");
+			e = CLM_INTERNAL;
+			break;
+		}
+		unsigned char *buf = arena_alloc(&w->scratch, job->jlen + 8);
+		if (buf == NULL) {
+			e = CLM_RESOURCE_EXHAUSTED;
+			break;
+		}
+		uint64_t t = (uint64_t) now_ms;
+		for (int k = 0; k < 8; k++) {
+			buf[k] = (unsigned char) (t >> (8 * k));
+		}
+		if (job->jlen > 0) {
+			memcpy(buf + 8, job->jdata, job->jlen);
+		}
+		e = journal_append(
+		        w->j, job->jtype, buf, job->jlen + 8, &job->position);
+		bytes += job->jlen + 8;
+	}
+	arena_reset(&w->scratch);
+	if (e != CLM_OK) {
+		journal_abandon(w->j);
+		return e;
+	}
+	char err[256];
+	e = journal_commit(w->j, err, sizeof(err));
+	if (e != CLM_OK) {
+		*disk_full = e == CLM_RESOURCE_EXHAUSTED;
+		log_error("journal: %s", err);
+		return e;
+	}
+	telemetry_journal(w->tm, n, bytes, jobs[n - 1]->position);
+	return CLM_OK;
+}
+
+/*
+ * Moves the overlay into the base and drops the journal it covers. On
+ * failure the writer refuses writes (RESOURCE_EXHAUSTED for a full map or
+ * disk) until a retry, a second later or more, works: what was
+ * acknowledged stays readable in the overlay and durable in the journal.
+ */
+static clm_err
+writer_checkpoint(writer *w)
+{
+	uint64_t pos = __atomic_load_n(&w->position, __ATOMIC_ACQUIRE);
+	struct store_ckpt_stats st;
+	clm_err e = store_checkpoint(w->st, pos, &st);
+	if (e != CLM_OK) {
+		w->ckpt_err = e;
+		w->ckpt_disk_full = e == CLM_RESOURCE_EXHAUSTED
+		        && store_disk_full(w->st);
+		w->ckpt_retry_ns = clock_mono_ns() + 1000000000;
+		telemetry_checkpoint(w->tm, true, 0, 0, 0, 0);
+		log_error(
+		        "checkpoint at position %llu failed: %s; writes are refused until it works",
+		        (unsigned long long) pos, clm_strerror(e));
+		return e;
+	}
+	if (w->ckpt_err != CLM_OK) {
+		log_info("checkpoint works again: accepting writes");
+	}
+	w->ckpt_err = CLM_OK;
+	w->dirty_since_ns = 0;
+	telemetry_checkpoint(
+	        w->tm, false, st.duration_ns, st.keys, st.overlay_bytes, pos);
+	log_debug("checkpoint at position %llu: %llu keys in %lld ms",
+	        (unsigned long long) pos, (unsigned long long) st.keys,
+	        (long long) (st.duration_ns / 1000000));
+	if (!w->replaying) {
+		char err[256];
+		if (journal_truncate_before(w->j, pos + 1, err, sizeof(err))
+		        != CLM_OK) {
+			log_warn("journal: %s", err);
+		}
+	}
+	return CLM_OK;
+}
+
+/* Checkpoints when the overlay is large or old enough (writer_opts). */
+static void
+writer_maybe_checkpoint(writer *w)
+{
+	if (w->j == NULL || w->dirty_since_ns == 0) {
+		return;
+	}
+	int64_t now = clock_mono_ns();
+	if (w->ckpt_err != CLM_OK && now < w->ckpt_retry_ns) {
+		return;
+	}
+	if (w->ckpt_err != CLM_OK
+	        || now - w->dirty_since_ns >= w->ckpt_interval_ns) {
+		(void) writer_checkpoint(w);
+		return;
+	}
+	/*
+	 * Large enough, or so large that the base, near max_db_bytes,
+	 * might not take it any more: better to learn that (and refuse
+	 * writes) now than with more acknowledged writes in the overlay.
+	 */
+	uint64_t ob = store_overlay_bytes(w->st);
+	if (ob >= w->ckpt_bytes || 2 * ob >= store_headroom(w->st)) {
+		(void) writer_checkpoint(w);
+	}
+}
+
+/*
+ * Applies, journals and commits the batch at now_ms; nows (replay: the
+ * instant of each job, whose entries are journaled already) or NULL.
+ */
+static clm_err
+writer_try(writer *w, writer_job **jobs, size_t n, const int64_t *nows,
+        int64_t now_ms, bool *disk_full)
+{
+	store_txn *txn = NULL;
+	clm_err e;
+	for (int attempt = 0;; attempt++) {
+		e = writer_apply(w, jobs, n, nows, now_ms, &txn);
+		if (e == CLM_OK && w->j == NULL) {
+			e = store_write_commit(txn); /* no journal: durable */
+			if (e == CLM_OK) {
+				return CLM_OK;
+			}
+		}
+		if (e != CLM_RESOURCE_EXHAUSTED) {
+			break;
+		}
+		if (store_overlay_full(w->st) && attempt == 0) {
+			e = writer_checkpoint(w);
+		} else if (store_map_full(w->st) && w->j == NULL) {
+			e = store_grow(w->st); /* at max_db_bytes: no */
+		} else {
+			*disk_full = store_disk_full(w->st);
+			return CLM_RESOURCE_EXHAUSTED;
+		}
+		if (e != CLM_OK) {
+			*disk_full = w->ckpt_disk_full;
+			return e;
+		}
+	}
+	if (e != CLM_OK) {
+		*disk_full = store_disk_full(w->st);
+		return e;
+	}
+	if (nows == NULL) {
+		e = writer_journal(w, jobs, n, now_ms, disk_full);
+		if (e != CLM_OK) {
+			store_write_abort(txn);
+			return e;
+		}
+	}
+	e = store_write_commit(txn);
+	if (e == CLM_OK) {
+		return CLM_OK;
+	}
+	/*
+	 * Journaled but not visible: the overlay's commit failed (its map
+	 * filled at commit). Make room and apply it again; if that fails
+	 * too, exit, and the restart replays it from the journal.
+	 */
+	if (writer_checkpoint(w) == CLM_OK
+	        && writer_apply(w, jobs, n, nows, now_ms, &txn) == CLM_OK) {
+		e = store_write_commit(txn);
+	}
+	if (e != CLM_OK && nows != NULL) {
+		return e; /* replay: start-up fails */
+	}
+	if (e != CLM_OK) {
+		log_error(
+		        "writer: cannot make journaled writes visible (%s): exiting, a restart replays them",
+		        clm_strerror(e));
+		_exit(70);
+	}
+	return CLM_OK;
 }
 
 static void
@@ -128,12 +338,23 @@ writer_run_batch(writer *w, writer_job **jobs, size_t n)
 		now_ms = w->last_now_ms;
 	}
 	w->last_now_ms = now_ms;
-	clm_err e = writer_try(w, jobs, live, now_ms);
-	while (e == CLM_RESOURCE_EXHAUSTED && store_map_full(w->st)) {
-		if (store_grow(w->st) != CLM_OK) {
-			break; /* at max_db_bytes: RESOURCE_EXHAUSTED */
+	bool disk_full = false;
+	clm_err e = CLM_OK;
+	/* Admission: no write while the view cannot take the last ones. */
+	if (w->j != NULL && w->ckpt_err != CLM_OK) {
+		writer_maybe_checkpoint(w);
+		e = w->ckpt_err;
+		disk_full = w->ckpt_disk_full;
+	}
+	if (e == CLM_OK) {
+		e = writer_try(w, jobs, live, NULL, now_ms, &disk_full);
+	}
+	if (e == CLM_OK && w->j != NULL) {
+		__atomic_store_n(&w->position, jobs[live - 1]->position,
+		        __ATOMIC_RELEASE);
+		if (w->dirty_since_ns == 0) {
+			w->dirty_since_ns = now;
 		}
-		e = writer_try(w, jobs, live, now_ms);
 	}
 	if (e == CLM_OK && w->publish != NULL) {
 		for (size_t i = 0; i < live; i++) {
@@ -142,15 +363,21 @@ writer_run_batch(writer *w, writer_job **jobs, size_t n)
 			}
 		}
 	}
-	bool disk_full = e == CLM_RESOURCE_EXHAUSTED && store_disk_full(w->st);
 	for (size_t i = 0; i < live; i++) {
 		jobs[i]->err = e;
-		jobs[i]->disk_full = disk_full;
+		jobs[i]->disk_full = e == CLM_RESOURCE_EXHAUSTED && disk_full;
 		if (e != CLM_OK) {
 			jobs[i]->n_events = 0;
 		}
 		jobs[i]->done(jobs[i]);
 	}
+	writer_maybe_checkpoint(w);
+}
+
+uint64_t
+writer_position(writer *w)
+{
+	return w == NULL ? 0 : __atomic_load_n(&w->position, __ATOMIC_ACQUIRE);
 }
 
 static void *
@@ -167,15 +394,30 @@ writer_main(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&w->mu);
 		while (w->head == NULL && !w->stopping) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += WRITER_READER_CHECK_S;
+			/* Idle: wake for the reader check or a checkpoint. */
+			int64_t wait_ms = WRITER_READER_CHECK_S * 1000;
+			if (w->dirty_since_ns != 0) {
+				int64_t due = w->dirty_since_ns
+				        + w->ckpt_interval_ns
+				        - clock_mono_ns();
+				if (w->ckpt_err != CLM_OK) {
+					due = w->ckpt_retry_ns
+					        - clock_mono_ns();
+				}
+				due = due < 0 ? 0 : due / 1000000 + 1;
+				wait_ms = due < wait_ms ? due : wait_ms;
+			}
+			struct timespec ts = clock_deadline(wait_ms);
 			if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) != 0) {
 				break;
 			}
 		}
 		if (w->head == NULL && w->stopping) {
 			pthread_mutex_unlock(&w->mu);
+			/* A clean stop leaves no journal to replay. */
+			if (w->dirty_since_ns != 0) {
+				(void) writer_checkpoint(w);
+			}
 			break;
 		}
 		size_t n = 0, items = 0;
@@ -197,6 +439,8 @@ writer_main(void *arg)
 
 		if (n > 0) {
 			writer_run_batch(w, batch, n);
+		} else {
+			writer_maybe_checkpoint(w);
 		}
 		int64_t now = clock_mono_ns();
 		if (now >= next_check) {
@@ -209,14 +453,173 @@ writer_main(void *arg)
 	return NULL;
 }
 
+/* Start-up replay (writer_replay): jobs rebuilt, not yet applied. */
+#define WRITER_REPLAY_JOBS 1024
+
+struct writer_replay {
+	writer *w;
+	arena a; /* the pending jobs', reset after each batch */
+	writer_job *jobs[WRITER_REPLAY_JOBS];
+	int64_t nows[WRITER_REPLAY_JOBS];
+	size_t n, items;
+	uint64_t entries;
+	clm_err err;
+	char *msg;
+	size_t msglen;
+};
+
+/* Applies the pending replayed jobs as one transaction. */
+static clm_err
+writer_replay_flush(struct writer_replay *r)
+{
+	if (r->n == 0) {
+		return CLM_OK;
+	}
+	writer *w = r->w;
+	bool disk_full = false;
+	clm_err e = writer_try(w, r->jobs, r->n, r->nows, 0, &disk_full);
+	if (e == CLM_OK) {
+		__atomic_store_n(&w->position, r->jobs[r->n - 1]->position,
+		        __ATOMIC_RELEASE);
+		w->last_now_ms = r->nows[r->n - 1] > w->last_now_ms
+		        ? r->nows[r->n - 1]
+		        : w->last_now_ms;
+		if (w->dirty_since_ns == 0) {
+			w->dirty_since_ns = clock_mono_ns();
+		}
+		if (store_overlay_bytes(w->st) >= w->ckpt_bytes) {
+			e = writer_checkpoint(w);
+		}
+	}
+	if (e != CLM_OK) {
+		snprintf(r->msg, r->msglen,
+		        "cannot apply journal entries %llu..%llu: %s",
+		        (unsigned long long) r->jobs[0]->position,
+		        (unsigned long long) r->jobs[r->n - 1]->position,
+		        clm_strerror(e));
+	}
+	r->n = 0;
+	r->items = 0;
+	arena_reset(&r->a);
+	return e;
+}
+
+/* journal_read's callback: one entry rebuilt into a pending job. */
+static int
+writer_replay_entry(void *arg, const struct journal_entry *je)
+{
+	struct writer_replay *r = arg;
+	writer *w = r->w;
+	writer_job *job = arena_zalloc(&r->a, sizeof(*job));
+	Clm__V1__Response *resp = arena_alloc(&r->a, sizeof(*resp));
+	if (job == NULL || resp == NULL) {
+		r->err = CLM_RESOURCE_EXHAUSTED;
+		snprintf(r->msg, r->msglen, "out of memory in replay");
+		return 1;
+	}
+	clm__v1__response__init(resp);
+	writer_job_init(job, &r->a, resp, NULL, NULL);
+	if (je->len < 8) {
+		r->err = CLM_DATA_LOSS;
+		snprintf(r->msg, r->msglen,
+		        "journal entry %llu is %zu bytes, too short",
+		        (unsigned long long) je->position, je->len);
+		return 1;
+	}
+	const unsigned char *p = je->data;
+	uint64_t now = 0;
+	for (int k = 7; k >= 0; k--) {
+		now = (now << 8) | p[k];
+	}
+	r->err = w->replay(w->replay_arg, job, je->type, p + 8, je->len - 8,
+	        (int64_t) now);
+	if (r->err != CLM_OK) {
+		snprintf(r->msg, r->msglen,
+		        "journal entry %llu (type %u) cannot be replayed: %s",
+		        (unsigned long long) je->position, je->type,
+		        clm_strerror(r->err));
+		return 1;
+	}
+	job->position = je->position;
+	r->jobs[r->n] = job;
+	r->nows[r->n] = (int64_t) now;
+	r->n++;
+	r->items += job->items;
+	r->entries++;
+	if (r->n == WRITER_REPLAY_JOBS || r->items >= w->batch_items_max) {
+		r->err = writer_replay_flush(r);
+		if (r->err != CLM_OK) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Replays the journal past the store's position (writer_start). */
+static clm_err
+writer_replay(writer *w, char *err, size_t errlen)
+{
+	struct writer_replay *r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	r->w = w;
+	r->msg = err;
+	r->msglen = errlen;
+	arena_init(&r->a);
+	int64_t t0 = clock_mono_ns();
+	uint64_t from = store_position(w->st) + 1;
+	w->position = from - 1;
+	w->replaying = true;
+	clm_err e = journal_read(
+	        w->j, from, writer_replay_entry, r, err, errlen);
+	if (e == CLM_OK) {
+		e = r->err;
+	}
+	if (e == CLM_OK) {
+		e = writer_replay_flush(r);
+	}
+	w->replaying = false;
+	/* Checkpoint what was replayed, so that a crash now replays none. */
+	if (e == CLM_OK && r->entries > 0 && writer_checkpoint(w) != CLM_OK) {
+		log_warn(
+		        "replay: the checkpoint after it failed; retried later");
+	}
+	int64_t ns = clock_mono_ns() - t0;
+	if (e == CLM_OK && r->entries > 0) {
+		log_info(
+		        "replayed %llu journal entries (positions %llu..%llu) in %lld ms",
+		        (unsigned long long) r->entries,
+		        (unsigned long long) from,
+		        (unsigned long long) (from + r->entries - 1),
+		        (long long) (ns / 1000000));
+	}
+	telemetry_replay(w->tm, r->entries, ns);
+	arena_fini(&r->a);
+	free(r);
+	return e;
+}
+
 clm_err
-writer_start(store *st, const struct writer_opts *o, writer **out)
+writer_start(store *st, const struct writer_opts *o, writer **out, char *err,
+        size_t errlen)
 {
 	writer *w = calloc(1, sizeof(*w));
 	if (w == NULL || (w->visits = agg_visits_new()) == NULL) {
 		free(w);
+		snprintf(err, errlen, "out of memory");
 		return CLM_RESOURCE_EXHAUSTED;
 	}
+	w->j = o->journal;
+	w->replay = o->replay;
+	w->replay_arg = o->replay_arg;
+	w->ckpt_bytes
+	        = o->checkpoint_bytes != 0 ? o->checkpoint_bytes : 64u << 20;
+	w->ckpt_interval_ns
+	        = (o->checkpoint_interval_ms != 0 ? o->checkpoint_interval_ms
+	                                          : 10000)
+	        * 1000000;
 	w->st = st;
 	w->publish = o->publish;
 	w->publish_arg = o->publish_arg;
@@ -231,13 +634,24 @@ writer_start(store *st, const struct writer_opts *o, writer **out)
 	        = o->batch_items_max == 0 ? SIZE_MAX : o->batch_items_max;
 	arena_init(&w->scratch);
 	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->cv, NULL);
-	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+	clock_cond_init(&w->cv);
+	clm_err e = CLM_OK;
+	if (w->j != NULL) {
+		e = w->replay != NULL ? writer_replay(w, err, errlen)
+		                      : CLM_INTERNAL;
+	}
+	if (e == CLM_OK
+	        && pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+		snprintf(err, errlen, "cannot start the writer thread");
+		e = CLM_INTERNAL;
+	}
+	if (e != CLM_OK) {
 		pthread_cond_destroy(&w->cv);
 		pthread_mutex_destroy(&w->mu);
+		arena_fini(&w->scratch);
 		agg_visits_free(w->visits);
 		free(w);
-		return CLM_INTERNAL;
+		return e;
 	}
 	*out = w;
 	return CLM_OK;

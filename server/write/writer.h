@@ -24,6 +24,7 @@
 #include "util/arena.h"
 
 typedef struct writer writer;
+struct journal;
 typedef struct writer_job writer_job;
 struct agg_visits;
 struct telemetry;
@@ -135,10 +136,46 @@ struct writer_opts {
 	 * its batch sizes and queue depth; NULL: the writer's own.
 	 */
 	struct telemetry *telemetry;
+	/*
+	 * The journal (journal/journal.h), the point of acknowledgement: the
+	 * store must have an overlay (store_overlay_open). Each batch is
+	 * applied to the overlay, its jobs' entries appended to the journal
+	 * and committed (one fdatasync with durability full), and only then
+	 * is the overlay committed, its events published and its jobs
+	 * completed. writer_start first replays the journal from the store's
+	 * position with replay. NULL: no journal, each batch is a synced
+	 * commit of the store itself (tests and tools).
+	 */
+	struct journal *journal;
+	writer_replay_fn replay;
+	void *replay_arg;
+	/*
+	 * A checkpoint (store_checkpoint, then the journal truncated) runs
+	 * between batches once the overlay holds checkpoint_bytes, or
+	 * checkpoint_interval_ms after the first write it does not cover,
+	 * and when the writer stops. 0: 64 MiB, 10 s.
+	 */
+	uint64_t checkpoint_bytes;
+	int64_t checkpoint_interval_ms;
 };
 
-/* writer_start starts the writer thread over st. */
-clm_err writer_start(store *st, const struct writer_opts *o, writer **out);
+/*
+ * writer_start starts the writer thread over st, after replaying the
+ * journal (o->journal) from the store's position: every entry past it is
+ * rebuilt with o->replay and applied again, in order, and the view then
+ * reflects the whole journal. Errors, with the reason in err: DATA_LOSS
+ * (an entry does not decode; the journal's own start-up errors come from
+ * journal_open), UNAVAILABLE or RESOURCE_EXHAUSTED (the store), INTERNAL.
+ */
+clm_err writer_start(store *st, const struct writer_opts *o, writer **out,
+        char *err, size_t errlen);
+
+/*
+ * writer_position returns the journal position of the last write the
+ * view shows (Response.position of a read); 0 without a journal. Any
+ * thread.
+ */
+uint64_t writer_position(writer *w);
 
 /*
  * writer_submit queues job. Returns CLM_OK (done will be called exactly

@@ -166,8 +166,9 @@ fuzz_store_open(void)
 		.batch_max = (size_t) cfg->batch_max,
 		.telemetry = fuzz.srv.tm,
 	};
-	if (writer_start(fuzz.srv.st, &wo, &fuzz.srv.w) != CLM_OK) {
-		fuzz_die("cannot start the writer thread");
+	if (writer_start(fuzz.srv.st, &wo, &fuzz.srv.w, err, sizeof(err))
+	        != CLM_OK) {
+		fuzz_die(err);
 	}
 	if (store_reader_new(fuzz.srv.st, &fuzz.reader) != CLM_OK) {
 		fuzz_die("cannot make a store reader");

@@ -175,6 +175,7 @@ export interface RequestInput {
 export interface Response {
   requestId: string;
   status: Status | null;
+  position: number;
   track: TrackReply | null;
   customer: Customer | null;
   recommend: RecommendReply | null;
@@ -195,6 +196,7 @@ export interface Response {
 export interface ResponseInput {
   requestId?: string | null;
   status?: StatusInput | null;
+  position?: number | bigint | string | Date | null;
   track?: TrackReplyInput | null;
   customer?: CustomerInput | null;
   recommend?: RecommendReplyInput | null;
