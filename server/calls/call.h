@@ -57,4 +57,16 @@ typedef void (*call_read_fn)(struct call_req *r, store_txn *txn);
  */
 typedef bool (*call_prepare_fn)(struct call_req *r);
 
+/*
+ * Builds the job of a write call from q, a Request holding the call's
+ * oneof as its prepare step accepted it (calls/replay.h): the live
+ * request once checked, or a journal entry at replay, which is not
+ * checked again. Sets job's apply, arg and items, and the result of
+ * job->resp where prepare sets it; the state lives in job->arena, and q
+ * must outlive the job. Returns CLM_OK, RESOURCE_EXHAUSTED, or DATA_LOSS
+ * for a q whose shape no prepare step accepts (an entry it never wrote).
+ */
+typedef clm_err (*call_build_fn)(
+        const struct server *srv, writer_job *job, const Clm__V1__Request *q);
+
 #endif /* CLM_CALLS_CALL_H */

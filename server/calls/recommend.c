@@ -15,6 +15,7 @@
 
 #include "calls/calls.h"
 #include "calls/customer.h"
+#include "calls/replay.h"
 #include "calls/reply.h"
 #include "calls/validate.h"
 #include "core/recommend.h"
@@ -413,19 +414,41 @@ recommend_claim_apply(struct writer_batch *b, writer_job *job)
 bool
 recommend_claim_prepare(struct call_req *r)
 {
-	const Clm__V1__RecommendRequest *q = r->req->recommend;
+	Clm__V1__RecommendRequest *q = r->req->recommend;
 	if (!recommend_valid(r, q)) {
 		return false;
 	}
-	struct recommend_claim *c = arena_zalloc(r->a, sizeof(*c));
-	if (c == NULL) {
+	/* The entry says how many, whatever the default is at replay. */
+	if (q->limit == 0) {
+		q->limit = OFFERS_LIMIT_DEFAULT;
+	}
+	Clm__V1__Request j = CLM__V1__REQUEST__INIT;
+	j.request_id = r->req->request_id;
+	j.call_case = CLM__V1__REQUEST__CALL_RECOMMEND;
+	j.recommend = q;
+	if (call_journal(&r->job, &j) != CLM_OK
+	        || recommend_claim_build(r->srv, &r->job, r->req) != CLM_OK) {
 		reply_error(r->resp, r->a, CLM_RESOURCE_EXHAUSTED,
 		        "out of memory");
 		return false;
 	}
-	c->srv = r->srv;
-	c->q = q;
-	c->request_id = r->req->request_id;
+	return true;
+}
+
+clm_err
+recommend_claim_build(
+        const struct server *srv, writer_job *job, const Clm__V1__Request *q)
+{
+	if (!q->recommend->claim) {
+		return CLM_DATA_LOSS; /* only a claim is a write */
+	}
+	struct recommend_claim *c = arena_zalloc(job->arena, sizeof(*c));
+	if (c == NULL) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	c->srv = srv;
+	c->q = q->recommend;
+	c->request_id = q->request_id;
 	/*
 	 * Without now_ms the claim decides at its batch's instant, in the
 	 * writer (recommend_claim_apply): claims reach the writer in an order
@@ -433,8 +456,8 @@ recommend_claim_prepare(struct call_req *r)
 	 * instant than a message already recorded would not see it and could
 	 * pass the frequency cap.
 	 */
-	c->now_ms = q->now_ms;
-	r->job.apply = recommend_claim_apply;
-	r->job.arg = c;
-	return true;
+	c->now_ms = q->recommend->now_ms;
+	job->apply = recommend_claim_apply;
+	job->arg = c;
+	return CLM_OK;
 }
