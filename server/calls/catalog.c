@@ -154,8 +154,8 @@ catalog_prepare(struct call_req *r)
 	Clm__V1__Request j = CLM__V1__REQUEST__INIT;
 	j.call_case = CLM__V1__REQUEST__CALL_PUT_CATALOG;
 	j.put_catalog = (Clm__V1__PutCatalogRequest *) q;
-	if (call_journal(&r->job, &j) != CLM_OK
-	        || catalog_build(r->srv, &r->job, r->req) != CLM_OK) {
+	if (call_journal(&r->job, &j, NULL) != CLM_OK
+	        || catalog_build(r->srv, &r->job, r->req, NULL) != CLM_OK) {
 		reply_error(
 		        r->resp, a, CLM_RESOURCE_EXHAUSTED, "out of memory");
 		return false;
@@ -164,10 +164,11 @@ catalog_prepare(struct call_req *r)
 }
 
 clm_err
-catalog_build(
-        const struct server *srv, writer_job *job, const Clm__V1__Request *q)
+catalog_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol)
 {
 	(void) srv;
+	(void) pol;
 	struct catalog_state *s = arena_zalloc(job->arena, sizeof(*s));
 	Clm__V1__PutCatalogReply *reply
 	        = arena_alloc(job->arena, sizeof(*reply));

@@ -129,8 +129,8 @@ exp_define_prepare(struct call_req *r)
 	Clm__V1__Request j = CLM__V1__REQUEST__INIT;
 	j.call_case = CLM__V1__REQUEST__CALL_DEFINE_EXPERIMENT;
 	j.define_experiment = (Clm__V1__DefineExperimentRequest *) q;
-	if (call_journal(&r->job, &j) != CLM_OK
-	        || exp_define_build(r->srv, &r->job, r->req) != CLM_OK) {
+	if (call_journal(&r->job, &j, NULL) != CLM_OK
+	        || exp_define_build(r->srv, &r->job, r->req, NULL) != CLM_OK) {
 		reply_error(
 		        r->resp, a, CLM_RESOURCE_EXHAUSTED, "out of memory");
 		return false;
@@ -139,10 +139,11 @@ exp_define_prepare(struct call_req *r)
 }
 
 clm_err
-exp_define_build(
-        const struct server *srv, writer_job *job, const Clm__V1__Request *q)
+exp_define_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol)
 {
 	(void) srv;
+	(void) pol;
 	struct exp_state *s = arena_zalloc(job->arena, sizeof(*s));
 	Clm__V1__DefineExperimentReply *reply
 	        = arena_alloc(job->arena, sizeof(*reply));
@@ -292,8 +293,8 @@ exp_assign_prepare(struct call_req *r)
 	Clm__V1__Request j = CLM__V1__REQUEST__INIT;
 	j.call_case = CLM__V1__REQUEST__CALL_ASSIGN;
 	j.assign = (Clm__V1__AssignRequest *) q;
-	if (call_journal(&r->job, &j) != CLM_OK
-	        || exp_assign_build(r->srv, &r->job, r->req) != CLM_OK) {
+	if (call_journal(&r->job, &j, NULL) != CLM_OK
+	        || exp_assign_build(r->srv, &r->job, r->req, NULL) != CLM_OK) {
 		reply_error(
 		        r->resp, a, CLM_RESOURCE_EXHAUSTED, "out of memory");
 		return false;
@@ -302,10 +303,11 @@ exp_assign_prepare(struct call_req *r)
 }
 
 clm_err
-exp_assign_build(
-        const struct server *srv, writer_job *job, const Clm__V1__Request *q)
+exp_assign_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol)
 {
 	(void) srv;
+	(void) pol;
 	struct exp_state *s = arena_zalloc(job->arena, sizeof(*s));
 	Clm__V1__AssignReply *reply = arena_alloc(job->arena, sizeof(*reply));
 	if (s == NULL || reply == NULL) {

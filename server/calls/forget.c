@@ -133,8 +133,8 @@ forget_prepare(struct call_req *r)
 	Clm__V1__Request j = CLM__V1__REQUEST__INIT;
 	j.call_case = CLM__V1__REQUEST__CALL_FORGET_CUSTOMER;
 	j.forget_customer = (Clm__V1__ForgetCustomerRequest *) q;
-	if (call_journal(&r->job, &j) != CLM_OK
-	        || forget_build(r->srv, &r->job, r->req) != CLM_OK) {
+	if (call_journal(&r->job, &j, NULL) != CLM_OK
+	        || forget_build(r->srv, &r->job, r->req, NULL) != CLM_OK) {
 		reply_error(r->resp, r->a, CLM_RESOURCE_EXHAUSTED,
 		        "out of memory");
 		return false;
@@ -143,10 +143,11 @@ forget_prepare(struct call_req *r)
 }
 
 clm_err
-forget_build(
-        const struct server *srv, writer_job *job, const Clm__V1__Request *q)
+forget_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol)
 {
 	(void) srv;
+	(void) pol;
 	struct forget_state *s = arena_zalloc(job->arena, sizeof(*s));
 	Clm__V1__ForgetCustomerReply *reply
 	        = arena_alloc(job->arena, sizeof(*reply));

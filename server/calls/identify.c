@@ -336,8 +336,8 @@ identify_prepare(struct call_req *r)
 	Clm__V1__Request j = CLM__V1__REQUEST__INIT;
 	j.call_case = CLM__V1__REQUEST__CALL_IDENTIFY;
 	j.identify = (Clm__V1__IdentifyRequest *) req;
-	if (call_journal(&r->job, &j) != CLM_OK
-	        || identify_build(r->srv, &r->job, r->req) != CLM_OK) {
+	if (call_journal(&r->job, &j, NULL) != CLM_OK
+	        || identify_build(r->srv, &r->job, r->req, NULL) != CLM_OK) {
 		reply_error(
 		        r->resp, a, CLM_RESOURCE_EXHAUSTED, "out of memory");
 		return false;
@@ -346,9 +346,10 @@ identify_prepare(struct call_req *r)
 }
 
 clm_err
-identify_build(
-        const struct server *srv, writer_job *job, const Clm__V1__Request *q)
+identify_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol)
 {
+	(void) pol;
 	struct identify_state *s = arena_zalloc(job->arena, sizeof(*s));
 	Clm__V1__IdentifyReply *reply
 	        = arena_alloc(job->arena, sizeof(*reply));

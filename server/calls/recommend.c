@@ -91,12 +91,12 @@ recommend_reply(const struct recommendation *recs, size_t n, int stage,
 }
 
 /*
- * Runs the rules for q's customer within txn. On success *recs (arena
- * memory, *n of them) and reply are filled. NOT_FOUND for an unknown
- * customer.
+ * Runs the rules for q's customer within txn, under pol. On success *recs
+ * (arena memory, *n of them) and reply are filled. NOT_FOUND for an
+ * unknown customer.
  */
 static clm_err
-recommend_compute(store_txn *txn, const struct server *srv,
+recommend_compute(store_txn *txn, const struct call_policy *pol,
         const Clm__V1__RecommendRequest *q, int64_t now_ms, arena *a,
         Clm__V1__RecommendReply *reply, struct recommendation **recs,
         size_t *n)
@@ -123,7 +123,7 @@ recommend_compute(store_txn *txn, const struct server *srv,
 		.p = p,
 		.stage = model_stage(p),
 		.funnel = model_funnel(p),
-		.health = risk_health(p, &srv->params, now_ms),
+		.health = risk_health(p, &pol->params, now_ms),
 		.reasons = reasons,
 		.now_ms = now_ms,
 		.channel = (int) q->channel,
@@ -133,7 +133,7 @@ recommend_compute(store_txn *txn, const struct server *srv,
 		.upgrade_to = "",
 	};
 	in.churn_risk = risk_score(
-	        p, &srv->params, &onb, now_ms, reasons, &in.n_reasons);
+	        p, &pol->params, &onb, now_ms, reasons, &in.n_reasons);
 
 	if (p->last_item[0] != '\0') {
 		Clm__V1__Item *item;
@@ -186,9 +186,9 @@ recommend_compute(store_txn *txn, const struct server *srv,
 
 	struct recommend_params rp;
 	recommend_params_default(&rp);
-	rp.cap_messages = (unsigned) srv->cfg->cap_messages;
-	rp.cap_ms = srv->cfg->cap_days * MODEL_DAY_MS;
-	rp.quiet_ms = srv->cfg->quiet_hours * 3600000LL;
+	rp.cap_messages = pol->cap_messages;
+	rp.cap_ms = pol->cap_ms;
+	rp.quiet_ms = pol->quiet_ms;
 	*n = recommend_build(
 	        &in, &rp, limit, q->include_suppressed, q->claim, out);
 	*recs = out;
@@ -281,9 +281,11 @@ recommend_get(struct call_req *r, store_txn *txn)
 		return;
 	}
 	clm__v1__recommend_reply__init(reply);
+	struct call_policy pol;
+	call_policy_init(&pol, r->srv);
 	struct recommendation *recs;
 	size_t n;
-	clm_err e = recommend_compute(txn, r->srv, q,
+	clm_err e = recommend_compute(txn, &pol, q,
 	        q->now_ms ? q->now_ms : r->now_ms, r->a, reply, &recs, &n);
 	if (e != CLM_OK) {
 		recommend_fail(r->resp, r->a, e, q->customer_id);
@@ -294,7 +296,7 @@ recommend_get(struct call_req *r, store_txn *txn)
 }
 
 struct recommend_claim {
-	const struct server *srv;
+	struct call_policy pol; /* the one it was accepted under */
 	const Clm__V1__RecommendRequest *q;
 	const char *request_id;
 	int64_t now_ms; /* the decision's instant: q's, or the batch's */
@@ -346,7 +348,7 @@ recommend_record(struct writer_batch *b, writer_job *job,
 	 * (were it set, nothing would be recorded).
 	 */
 	struct ingest_result res;
-	return ingest_touchpoint(b, job, &c->srv->params, tp, &res);
+	return ingest_touchpoint(b, job, &c->pol.params, tp, &res);
 }
 
 static clm_err
@@ -380,7 +382,7 @@ recommend_claim_apply(struct writer_batch *b, writer_job *job)
 	struct recommendation *recs;
 	size_t n;
 	clm_err e = recommend_compute(
-	        b->txn, c->srv, c->q, c->now_ms, a, reply, &recs, &n);
+	        b->txn, &c->pol, c->q, c->now_ms, a, reply, &recs, &n);
 	if (e == CLM_NOT_FOUND) {
 		/* Before any write: an answer, not a failed batch. */
 		recommend_fail(resp, a, e, c->q->customer_id);
@@ -422,12 +424,16 @@ recommend_claim_prepare(struct call_req *r)
 	if (q->limit == 0) {
 		q->limit = OFFERS_LIMIT_DEFAULT;
 	}
+	/* The entry keeps the policy the claim decides with, too. */
+	struct call_policy pol;
+	call_policy_init(&pol, r->srv);
 	Clm__V1__Request j = CLM__V1__REQUEST__INIT;
 	j.request_id = r->req->request_id;
 	j.call_case = CLM__V1__REQUEST__CALL_RECOMMEND;
 	j.recommend = q;
-	if (call_journal(&r->job, &j) != CLM_OK
-	        || recommend_claim_build(r->srv, &r->job, r->req) != CLM_OK) {
+	if (call_journal(&r->job, &j, &pol) != CLM_OK
+	        || recommend_claim_build(r->srv, &r->job, r->req, &pol)
+	                != CLM_OK) {
 		reply_error(r->resp, r->a, CLM_RESOURCE_EXHAUSTED,
 		        "out of memory");
 		return false;
@@ -436,17 +442,18 @@ recommend_claim_prepare(struct call_req *r)
 }
 
 clm_err
-recommend_claim_build(
-        const struct server *srv, writer_job *job, const Clm__V1__Request *q)
+recommend_claim_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol)
 {
-	if (!q->recommend->claim) {
+	(void) srv;
+	if (!q->recommend->claim || pol == NULL) {
 		return CLM_DATA_LOSS; /* only a claim is a write */
 	}
 	struct recommend_claim *c = arena_zalloc(job->arena, sizeof(*c));
 	if (c == NULL) {
 		return CLM_RESOURCE_EXHAUSTED;
 	}
-	c->srv = srv;
+	c->pol = *pol;
 	c->q = q->recommend;
 	c->request_id = q->request_id;
 	/*

@@ -11,6 +11,10 @@
  * job it rebuilds applies exactly what was acknowledged, whatever the
  * limits are at replay. Instants the apply functions take from their
  * batch (writer_batch.now_ms) are the writer's to keep.
+ *
+ * A Recommend claim decides what it records with settings too (struct
+ * call_policy): its entry starts with them, CALL_POLICY_BYTES in a fixed
+ * little-endian layout (replay.c), and the packed Request follows.
  */
 #ifndef CLM_CALLS_REPLAY_H
 #define CLM_CALLS_REPLAY_H
@@ -20,13 +24,21 @@
 
 #include "calls/call.h"
 
+/* The size of a policy at the start of an entry: a version, then it. */
+#define CALL_POLICY_BYTES (1 + 4 + 8 * 7 + 4 + 4 + 8 + 8 * MODEL_N_REASONS)
+
+/* call_policy_init sets p to srv's settings. */
+void call_policy_init(struct call_policy *p, const struct server *srv);
+
 /*
  * call_journal packs q, a Request holding only what the entry needs (see
- * above), into job's arena and sets job->jtype (q's call number), jdata
- * and jlen. q is not kept. Returns CLM_OK, or RESOURCE_EXHAUSTED when the
- * arena is exhausted (job unchanged).
+ * above), after pol if it is not NULL, into job's arena, and sets
+ * job->jtype (q's call number), jdata and jlen. q and pol are not kept.
+ * Returns CLM_OK, or RESOURCE_EXHAUSTED when the arena is exhausted (job
+ * unchanged).
  */
-clm_err call_journal(writer_job *job, const Clm__V1__Request *q);
+clm_err call_journal(writer_job *job, const Clm__V1__Request *q,
+        const struct call_policy *pol);
 
 /*
  * call_replay is the server's writer_replay_fn (arg: the struct server).
@@ -37,8 +49,9 @@ clm_err call_journal(writer_job *job, const Clm__V1__Request *q);
  * applied even if a limit was lowered since. It reads neither the clock
  * nor the network, and changes nothing but job and job->resp; now_ms (the
  * instant the entry was first applied at) is the writer's, which applies
- * the job at it. Returns CLM_OK; DATA_LOSS, logged with the reason, when
- * the payload does not decode, is not of type, or type is no write call;
+ * the job at it. The policy a claim decides with is its entry's, not
+ * srv's. Returns CLM_OK; DATA_LOSS, logged with the reason, when the
+ * payload does not decode, is not of type, or type is no write call;
  * RESOURCE_EXHAUSTED when the arena is exhausted.
  */
 clm_err call_replay(void *srv, writer_job *job, uint32_t type,

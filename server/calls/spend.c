@@ -113,8 +113,8 @@ spend_prepare(struct call_req *r)
 	Clm__V1__Request j = CLM__V1__REQUEST__INIT;
 	j.call_case = CLM__V1__REQUEST__CALL_RECORD_SPEND;
 	j.record_spend = (Clm__V1__RecordSpendRequest *) q;
-	if (call_journal(&r->job, &j) != CLM_OK
-	        || spend_build(r->srv, &r->job, r->req) != CLM_OK) {
+	if (call_journal(&r->job, &j, NULL) != CLM_OK
+	        || spend_build(r->srv, &r->job, r->req, NULL) != CLM_OK) {
 		reply_error(
 		        r->resp, a, CLM_RESOURCE_EXHAUSTED, "out of memory");
 		return false;
@@ -123,10 +123,11 @@ spend_prepare(struct call_req *r)
 }
 
 clm_err
-spend_build(
-        const struct server *srv, writer_job *job, const Clm__V1__Request *q)
+spend_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol)
 {
 	(void) srv;
+	(void) pol;
 	struct spend_state *s = arena_zalloc(job->arena, sizeof(*s));
 	Clm__V1__RecordSpendReply *reply
 	        = arena_alloc(job->arena, sizeof(*reply));

@@ -219,13 +219,14 @@ track_journal(writer_job *job, Clm__V1__TrackRequest *req, const bool *valid,
 		}
 		j.track = &only;
 	}
-	return call_journal(job, &j);
+	return call_journal(job, &j, NULL);
 }
 
 clm_err
-track_build(
-        const struct server *srv, writer_job *job, const Clm__V1__Request *q)
+track_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol)
 {
+	(void) pol;
 	Clm__V1__TrackRequest *req = q->track;
 	if (req->n_touchpoints == 0) {
 		return CLM_DATA_LOSS; /* track_prepare refuses an empty one */

@@ -6,9 +6,9 @@
  * invalid touchpoint and one without an event time, an assignment,
  * Identify, a Recommend claim, a Forget) goes through the prepare steps
  * dispatch runs, and each job is applied to store A, as the writer does.
- * The entries are then replayed, with lower limits than they were accepted
- * under, into store B at the same batch instants. Both stores must then
- * hold the same bytes in every database.
+ * The entries are then replayed, with lower limits and another frequency
+ * cap than they were accepted under, into store B at the same batch
+ * instants. Both stores must then hold the same bytes in every database.
  *
  * lmdb.h is included only to read every database of the two stores once
  * they are closed, which the store API has no call for.
@@ -351,6 +351,8 @@ Test(replay, every_write_applies_the_same_from_its_journal_entry)
 	testdir_make(dir_b, sizeof(dir_b), "replay-again");
 	struct fixture live;
 	fixture_init(&live);
+	/* No quiet hours: the claim records a message per recommendation. */
+	live.cfg.quiet_hours = 0;
 	struct entry entries[REPLAY_DAY_N];
 	bool seen[64] = { false };
 
@@ -387,13 +389,19 @@ Test(replay, every_write_applies_the_same_from_its_journal_entry)
 
 	/*
 	 * Replayed by a server whose limits are now far below what was
-	 * accepted: one touchpoint per Track, ids of 3 bytes.
+	 * accepted: one touchpoint per Track, ids of 3 bytes; and whose
+	 * frequency cap would let one message through in a year, to a
+	 * customer at risk after a minute.
 	 */
 	struct fixture low;
 	fixture_init(&low);
 	low.cfg.max_touchpoints = 1;
 	low.srv.limits.max_id_bytes = 3;
 	low.srv.limits.max_properties = 0;
+	low.cfg.cap_messages = 1;
+	low.cfg.cap_days = 365;
+	low.cfg.quiet_hours = 720;
+	low.srv.params.at_risk_ms = 60000;
 	store *sb = store_for(dir_b);
 	for (size_t i = 0; i < REPLAY_DAY_N; i++) {
 		Clm__V1__Response *resp = arena_alloc(&low.a, sizeof(*resp));
@@ -444,8 +452,12 @@ Test(replay, every_write_applies_the_same_from_its_journal_entry)
 static Clm__V1__Request *
 entry_decode(struct fixture *f, const writer_job *job)
 {
-	Clm__V1__Request *q = clm__v1__request__unpack(
-	        arena_pb(&f->a), job->jlen, job->jdata);
+	size_t head = job->jtype == CLM__V1__REQUEST__CALL_RECOMMEND
+	        ? CALL_POLICY_BYTES
+	        : 0;
+	cr_assert_geq(job->jlen, head);
+	Clm__V1__Request *q = clm__v1__request__unpack(arena_pb(&f->a),
+	        job->jlen - head, (const uint8_t *) job->jdata + head);
 	cr_assert_not_null(q);
 	cr_assert_eq((uint32_t) q->call_case, job->jtype);
 	return q;
@@ -579,19 +591,33 @@ Test(replay, entries_no_prepare_writes_are_data_loss)
 	size_t n = clm__v1__request__pack(&q, buf);
 	cr_assert_eq(replay_bytes(&f, CLM__V1__REQUEST__CALL_TRACK, buf, n),
 	        CLM_DATA_LOSS);
-	/* A Recommend that is no claim: a read. */
+	/*
+	 * A Recommend entry, as call_journal writes it (policy first): a
+	 * claim replays; one that is no claim (a read), or without its
+	 * policy, or with a policy of another version, is no entry of ours.
+	 */
 	Clm__V1__RecommendRequest rr = CLM__V1__RECOMMEND_REQUEST__INIT;
 	rr.customer_id = "alice";
+	rr.claim = true;
 	q.call_case = CLM__V1__REQUEST__CALL_RECOMMEND;
 	q.recommend = &rr;
+	struct call_policy pol;
+	call_policy_init(&pol, &f.srv);
+	writer_job job;
+	writer_job_init(&job, &f.a, NULL, NULL, NULL);
+	cr_assert_eq(call_journal(&job, &q, &pol), CLM_OK);
+	uint32_t rec = CLM__V1__REQUEST__CALL_RECOMMEND;
+	cr_assert_eq(replay_bytes(&f, rec, job.jdata, job.jlen), CLM_OK);
+	uint8_t *bad = arena_alloc(&f.a, job.jlen);
+	cr_assert_not_null(bad);
+	memcpy(bad, job.jdata, job.jlen);
+	bad[0]++;
+	cr_assert_eq(replay_bytes(&f, rec, bad, job.jlen), CLM_DATA_LOSS);
 	n = clm__v1__request__pack(&q, buf);
+	cr_assert_eq(replay_bytes(&f, rec, buf, n), CLM_DATA_LOSS);
+	rr.claim = false;
+	cr_assert_eq(call_journal(&job, &q, &pol), CLM_OK);
 	cr_assert_eq(
-	        replay_bytes(&f, CLM__V1__REQUEST__CALL_RECOMMEND, buf, n),
-	        CLM_DATA_LOSS);
-	rr.claim = true;
-	n = clm__v1__request__pack(&q, buf);
-	cr_assert_eq(
-	        replay_bytes(&f, CLM__V1__REQUEST__CALL_RECOMMEND, buf, n),
-	        CLM_OK);
+	        replay_bytes(&f, rec, job.jdata, job.jlen), CLM_DATA_LOSS);
 	fixture_fini(&f);
 }
