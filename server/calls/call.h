@@ -57,4 +57,33 @@ typedef void (*call_read_fn)(struct call_req *r, store_txn *txn);
  */
 typedef bool (*call_prepare_fn)(struct call_req *r);
 
+/*
+ * What a write decides with from the configuration, beyond the request
+ * and the store: a Recommend claim records the messages that the
+ * frequency cap, the quiet hours and the customer's health and risk let
+ * through. Its journal entry keeps the policy it was accepted under
+ * (calls/replay.h), so that a restart with other settings replays the
+ * messages the client was told were claimed.
+ */
+struct call_policy {
+	struct model_params params; /* health and risk thresholds */
+	unsigned cap_messages;      /* messages per cap_ms */
+	int64_t cap_ms;
+	int64_t quiet_ms; /* after a message, before the next */
+};
+
+/*
+ * Builds the job of a write call from q, a Request holding the call's
+ * oneof as its prepare step accepted it (calls/replay.h): the live
+ * request once checked, or a journal entry at replay, which is not
+ * checked again. pol is the policy the call decides with (copied), for
+ * a call whose entries keep one (a Recommend claim); NULL for the
+ * others. Sets job's apply, arg and items, and the result of job->resp
+ * where prepare sets it; the state lives in job->arena, and q must
+ * outlive the job. Returns CLM_OK, RESOURCE_EXHAUSTED, or DATA_LOSS for
+ * a q whose shape no prepare step accepts (an entry it never wrote).
+ */
+typedef clm_err (*call_build_fn)(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol);
+
 #endif /* CLM_CALLS_CALL_H */

@@ -12,24 +12,47 @@
 
 #include "calls/call.h"
 
-/* Track (track.c): validates, then the writer applies. */
+/*
+ * Each write call has a prepare step (call_prepare_fn), which checks the
+ * request, writes its journal entry (calls/replay.h) and then runs the
+ * call's build (call_build_fn), which calls/replay.c also runs for the
+ * entry at start-up.
+ */
+
+/*
+ * Track (track.c): validates, then the writer applies. The entry holds
+ * only the valid touchpoints, each with its event time.
+ */
 bool track_prepare(struct call_req *r);
+clm_err track_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol);
 
 /* PutCatalog (catalog.c). */
 bool catalog_prepare(struct call_req *r);
+clm_err catalog_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol);
 
-/* Recommend (recommend.c): a read, or with claim a write. */
+/*
+ * Recommend (recommend.c): a read, or with claim a write, whose entry
+ * keeps the request_id (a claim is stored under it).
+ */
 void recommend_get(struct call_req *r, store_txn *txn);
 bool recommend_claim_prepare(struct call_req *r);
+clm_err recommend_claim_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol);
 
 /* GetCustomer (customer.c). */
 void customer_get(struct call_req *r, store_txn *txn);
 
 /* Identify (identify.c). */
 bool identify_prepare(struct call_req *r);
+clm_err identify_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol);
 
 /* ForgetCustomer (forget.c) and ExportCustomer (export.c). */
 bool forget_prepare(struct call_req *r);
+clm_err forget_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol);
 void export_get(struct call_req *r, store_txn *txn);
 
 /* Metrics (metrics.c) and Cohorts (cohorts.c). */
@@ -38,10 +61,16 @@ void cohorts_get(struct call_req *r, store_txn *txn);
 
 /* RecordSpend (spend.c). */
 bool spend_prepare(struct call_req *r);
+clm_err spend_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol);
 
 /* DefineExperiment, Assign, ExperimentResults (experiments.c). */
 bool exp_define_prepare(struct call_req *r);
 bool exp_assign_prepare(struct call_req *r);
+clm_err exp_define_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol);
+clm_err exp_assign_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol);
 void exp_results_get(struct call_req *r, store_txn *txn);
 
 /* ServerStatus (status.c). */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "calls/calls.h"
+#include "calls/replay.h"
 #include "calls/reply.h"
 #include "calls/validate.h"
 
@@ -150,19 +151,36 @@ catalog_prepare(struct call_req *r)
 		reply_violations(r->resp, a, &v);
 		return false;
 	}
-	struct catalog_state *s = arena_zalloc(a, sizeof(*s));
-	Clm__V1__PutCatalogReply *reply = arena_alloc(a, sizeof(*reply));
-	if (s == NULL || reply == NULL) {
+	Clm__V1__Request j = CLM__V1__REQUEST__INIT;
+	j.call_case = CLM__V1__REQUEST__CALL_PUT_CATALOG;
+	j.put_catalog = (Clm__V1__PutCatalogRequest *) q;
+	if (call_journal(&r->job, &j, NULL) != CLM_OK
+	        || catalog_build(r->srv, &r->job, r->req, NULL) != CLM_OK) {
 		reply_error(
 		        r->resp, a, CLM_RESOURCE_EXHAUSTED, "out of memory");
 		return false;
 	}
-	clm__v1__put_catalog_reply__init(reply);
-	s->req = q;
-	s->reply = reply;
-	r->resp->result_case = CLM__V1__RESPONSE__RESULT_PUT_CATALOG;
-	r->resp->put_catalog = reply;
-	r->job.apply = catalog_apply;
-	r->job.arg = s;
 	return true;
+}
+
+clm_err
+catalog_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol)
+{
+	(void) srv;
+	(void) pol;
+	struct catalog_state *s = arena_zalloc(job->arena, sizeof(*s));
+	Clm__V1__PutCatalogReply *reply
+	        = arena_alloc(job->arena, sizeof(*reply));
+	if (s == NULL || reply == NULL) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	clm__v1__put_catalog_reply__init(reply);
+	s->req = q->put_catalog;
+	s->reply = reply;
+	job->resp->result_case = CLM__V1__RESPONSE__RESULT_PUT_CATALOG;
+	job->resp->put_catalog = reply;
+	job->apply = catalog_apply;
+	job->arg = s;
+	return CLM_OK;
 }

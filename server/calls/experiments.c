@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "calls/calls.h"
+#include "calls/replay.h"
 #include "calls/reply.h"
 #include "calls/validate.h"
 #include "core/agg.h"
@@ -124,20 +125,38 @@ exp_define_prepare(struct call_req *r)
 		reply_violations(r->resp, a, &v);
 		return false;
 	}
-	struct exp_state *s = arena_zalloc(a, sizeof(*s));
-	Clm__V1__DefineExperimentReply *reply = arena_alloc(a, sizeof(*reply));
-	if (s == NULL || reply == NULL) {
+	/* defined_ms is the batch's instant (exp_define_apply). */
+	Clm__V1__Request j = CLM__V1__REQUEST__INIT;
+	j.call_case = CLM__V1__REQUEST__CALL_DEFINE_EXPERIMENT;
+	j.define_experiment = (Clm__V1__DefineExperimentRequest *) q;
+	if (call_journal(&r->job, &j, NULL) != CLM_OK
+	        || exp_define_build(r->srv, &r->job, r->req, NULL) != CLM_OK) {
 		reply_error(
 		        r->resp, a, CLM_RESOURCE_EXHAUSTED, "out of memory");
 		return false;
 	}
-	clm__v1__define_experiment_reply__init(reply);
-	reply->experiment_id = q->experiment_id;
-	s->req = r->req;
-	s->reply = reply;
-	r->job.apply = exp_define_apply;
-	r->job.arg = s;
 	return true;
+}
+
+clm_err
+exp_define_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol)
+{
+	(void) srv;
+	(void) pol;
+	struct exp_state *s = arena_zalloc(job->arena, sizeof(*s));
+	Clm__V1__DefineExperimentReply *reply
+	        = arena_alloc(job->arena, sizeof(*reply));
+	if (s == NULL || reply == NULL) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	clm__v1__define_experiment_reply__init(reply);
+	reply->experiment_id = q->define_experiment->experiment_id;
+	s->req = q;
+	s->reply = reply;
+	job->apply = exp_define_apply;
+	job->arg = s;
+	return CLM_OK;
 }
 
 /* The earliest goal touchpoint at or after the exposure, if any. */
@@ -270,19 +289,36 @@ exp_assign_prepare(struct call_req *r)
 		reply_violations(r->resp, a, &v);
 		return false;
 	}
-	struct exp_state *s = arena_zalloc(a, sizeof(*s));
-	Clm__V1__AssignReply *reply = arena_alloc(a, sizeof(*reply));
-	if (s == NULL || reply == NULL) {
+	/* exposed_ms is the batch's instant (exp_assign_apply). */
+	Clm__V1__Request j = CLM__V1__REQUEST__INIT;
+	j.call_case = CLM__V1__REQUEST__CALL_ASSIGN;
+	j.assign = (Clm__V1__AssignRequest *) q;
+	if (call_journal(&r->job, &j, NULL) != CLM_OK
+	        || exp_assign_build(r->srv, &r->job, r->req, NULL) != CLM_OK) {
 		reply_error(
 		        r->resp, a, CLM_RESOURCE_EXHAUSTED, "out of memory");
 		return false;
 	}
-	clm__v1__assign_reply__init(reply);
-	s->req = r->req;
-	s->reply = reply;
-	r->job.apply = exp_assign_apply;
-	r->job.arg = s;
 	return true;
+}
+
+clm_err
+exp_assign_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol)
+{
+	(void) srv;
+	(void) pol;
+	struct exp_state *s = arena_zalloc(job->arena, sizeof(*s));
+	Clm__V1__AssignReply *reply = arena_alloc(job->arena, sizeof(*reply));
+	if (s == NULL || reply == NULL) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	clm__v1__assign_reply__init(reply);
+	s->req = q;
+	s->reply = reply;
+	job->apply = exp_assign_apply;
+	job->arg = s;
+	return CLM_OK;
 }
 
 void

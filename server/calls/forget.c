@@ -15,6 +15,7 @@
 
 #include "calls/calls.h"
 #include "calls/customer.h"
+#include "calls/replay.h"
 #include "calls/reply.h"
 #include "calls/validate.h"
 #include "store/profile.h"
@@ -129,20 +130,36 @@ forget_prepare(struct call_req *r)
 		        "%s", why);
 		return false;
 	}
-	struct forget_state *s = arena_zalloc(r->a, sizeof(*s));
-	Clm__V1__ForgetCustomerReply *reply
-	        = arena_alloc(r->a, sizeof(*reply));
-	if (s == NULL || reply == NULL) {
+	Clm__V1__Request j = CLM__V1__REQUEST__INIT;
+	j.call_case = CLM__V1__REQUEST__CALL_FORGET_CUSTOMER;
+	j.forget_customer = (Clm__V1__ForgetCustomerRequest *) q;
+	if (call_journal(&r->job, &j, NULL) != CLM_OK
+	        || forget_build(r->srv, &r->job, r->req, NULL) != CLM_OK) {
 		reply_error(r->resp, r->a, CLM_RESOURCE_EXHAUSTED,
 		        "out of memory");
 		return false;
 	}
-	clm__v1__forget_customer_reply__init(reply);
-	s->customer_id = q->customer_id;
-	s->reply = reply;
-	r->resp->result_case = CLM__V1__RESPONSE__RESULT_FORGET_CUSTOMER;
-	r->resp->forget_customer = reply;
-	r->job.apply = forget_forget_apply;
-	r->job.arg = s;
 	return true;
+}
+
+clm_err
+forget_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol)
+{
+	(void) srv;
+	(void) pol;
+	struct forget_state *s = arena_zalloc(job->arena, sizeof(*s));
+	Clm__V1__ForgetCustomerReply *reply
+	        = arena_alloc(job->arena, sizeof(*reply));
+	if (s == NULL || reply == NULL) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	clm__v1__forget_customer_reply__init(reply);
+	s->customer_id = q->forget_customer->customer_id;
+	s->reply = reply;
+	job->resp->result_case = CLM__V1__RESPONSE__RESULT_FORGET_CUSTOMER;
+	job->resp->forget_customer = reply;
+	job->apply = forget_forget_apply;
+	job->arg = s;
+	return CLM_OK;
 }

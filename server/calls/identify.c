@@ -23,6 +23,7 @@
 
 #include "calls/calls.h"
 #include "calls/customer.h"
+#include "calls/replay.h"
 #include "calls/reply.h"
 #include "calls/validate.h"
 #include "store/profile.h"
@@ -332,18 +333,34 @@ identify_prepare(struct call_req *r)
 		reply_violations(r->resp, a, &v);
 		return false;
 	}
-	struct identify_state *s = arena_zalloc(a, sizeof(*s));
-	Clm__V1__IdentifyReply *reply = arena_alloc(a, sizeof(*reply));
-	if (s == NULL || reply == NULL) {
+	Clm__V1__Request j = CLM__V1__REQUEST__INIT;
+	j.call_case = CLM__V1__REQUEST__CALL_IDENTIFY;
+	j.identify = (Clm__V1__IdentifyRequest *) req;
+	if (call_journal(&r->job, &j, NULL) != CLM_OK
+	        || identify_build(r->srv, &r->job, r->req, NULL) != CLM_OK) {
 		reply_error(
 		        r->resp, a, CLM_RESOURCE_EXHAUSTED, "out of memory");
 		return false;
 	}
-	clm__v1__identify_reply__init(reply);
-	s->srv = r->srv;
-	s->req = req;
-	s->reply = reply;
-	r->job.apply = identify_apply;
-	r->job.arg = s;
 	return true;
+}
+
+clm_err
+identify_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol)
+{
+	(void) pol;
+	struct identify_state *s = arena_zalloc(job->arena, sizeof(*s));
+	Clm__V1__IdentifyReply *reply
+	        = arena_alloc(job->arena, sizeof(*reply));
+	if (s == NULL || reply == NULL) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	clm__v1__identify_reply__init(reply);
+	s->srv = srv;
+	s->req = q->identify;
+	s->reply = reply;
+	job->apply = identify_apply;
+	job->arg = s;
+	return CLM_OK;
 }

@@ -15,6 +15,7 @@
 
 #include "calls/calls.h"
 #include "calls/customer.h"
+#include "calls/replay.h"
 #include "calls/reply.h"
 #include "calls/validate.h"
 #include "core/recommend.h"
@@ -90,12 +91,12 @@ recommend_reply(const struct recommendation *recs, size_t n, int stage,
 }
 
 /*
- * Runs the rules for q's customer within txn. On success *recs (arena
- * memory, *n of them) and reply are filled. NOT_FOUND for an unknown
- * customer.
+ * Runs the rules for q's customer within txn, under pol. On success *recs
+ * (arena memory, *n of them) and reply are filled. NOT_FOUND for an
+ * unknown customer.
  */
 static clm_err
-recommend_compute(store_txn *txn, const struct server *srv,
+recommend_compute(store_txn *txn, const struct call_policy *pol,
         const Clm__V1__RecommendRequest *q, int64_t now_ms, arena *a,
         Clm__V1__RecommendReply *reply, struct recommendation **recs,
         size_t *n)
@@ -122,7 +123,7 @@ recommend_compute(store_txn *txn, const struct server *srv,
 		.p = p,
 		.stage = model_stage(p),
 		.funnel = model_funnel(p),
-		.health = risk_health(p, &srv->params, now_ms),
+		.health = risk_health(p, &pol->params, now_ms),
 		.reasons = reasons,
 		.now_ms = now_ms,
 		.channel = (int) q->channel,
@@ -132,7 +133,7 @@ recommend_compute(store_txn *txn, const struct server *srv,
 		.upgrade_to = "",
 	};
 	in.churn_risk = risk_score(
-	        p, &srv->params, &onb, now_ms, reasons, &in.n_reasons);
+	        p, &pol->params, &onb, now_ms, reasons, &in.n_reasons);
 
 	if (p->last_item[0] != '\0') {
 		Clm__V1__Item *item;
@@ -185,9 +186,9 @@ recommend_compute(store_txn *txn, const struct server *srv,
 
 	struct recommend_params rp;
 	recommend_params_default(&rp);
-	rp.cap_messages = (unsigned) srv->cfg->cap_messages;
-	rp.cap_ms = srv->cfg->cap_days * MODEL_DAY_MS;
-	rp.quiet_ms = srv->cfg->quiet_hours * 3600000LL;
+	rp.cap_messages = pol->cap_messages;
+	rp.cap_ms = pol->cap_ms;
+	rp.quiet_ms = pol->quiet_ms;
 	*n = recommend_build(
 	        &in, &rp, limit, q->include_suppressed, q->claim, out);
 	*recs = out;
@@ -280,9 +281,11 @@ recommend_get(struct call_req *r, store_txn *txn)
 		return;
 	}
 	clm__v1__recommend_reply__init(reply);
+	struct call_policy pol;
+	call_policy_init(&pol, r->srv);
 	struct recommendation *recs;
 	size_t n;
-	clm_err e = recommend_compute(txn, r->srv, q,
+	clm_err e = recommend_compute(txn, &pol, q,
 	        q->now_ms ? q->now_ms : r->now_ms, r->a, reply, &recs, &n);
 	if (e != CLM_OK) {
 		recommend_fail(r->resp, r->a, e, q->customer_id);
@@ -293,7 +296,7 @@ recommend_get(struct call_req *r, store_txn *txn)
 }
 
 struct recommend_claim {
-	const struct server *srv;
+	struct call_policy pol; /* the one it was accepted under */
 	const Clm__V1__RecommendRequest *q;
 	const char *request_id;
 	int64_t now_ms; /* the decision's instant: q's, or the batch's */
@@ -345,7 +348,7 @@ recommend_record(struct writer_batch *b, writer_job *job,
 	 * (were it set, nothing would be recorded).
 	 */
 	struct ingest_result res;
-	return ingest_touchpoint(b, job, &c->srv->params, tp, &res);
+	return ingest_touchpoint(b, job, &c->pol.params, tp, &res);
 }
 
 static clm_err
@@ -379,7 +382,7 @@ recommend_claim_apply(struct writer_batch *b, writer_job *job)
 	struct recommendation *recs;
 	size_t n;
 	clm_err e = recommend_compute(
-	        b->txn, c->srv, c->q, c->now_ms, a, reply, &recs, &n);
+	        b->txn, &c->pol, c->q, c->now_ms, a, reply, &recs, &n);
 	if (e == CLM_NOT_FOUND) {
 		/* Before any write: an answer, not a failed batch. */
 		recommend_fail(resp, a, e, c->q->customer_id);
@@ -413,19 +416,46 @@ recommend_claim_apply(struct writer_batch *b, writer_job *job)
 bool
 recommend_claim_prepare(struct call_req *r)
 {
-	const Clm__V1__RecommendRequest *q = r->req->recommend;
+	Clm__V1__RecommendRequest *q = r->req->recommend;
 	if (!recommend_valid(r, q)) {
 		return false;
 	}
-	struct recommend_claim *c = arena_zalloc(r->a, sizeof(*c));
-	if (c == NULL) {
+	/* The entry says how many, whatever the default is at replay. */
+	if (q->limit == 0) {
+		q->limit = OFFERS_LIMIT_DEFAULT;
+	}
+	/* The entry keeps the policy the claim decides with, too. */
+	struct call_policy pol;
+	call_policy_init(&pol, r->srv);
+	Clm__V1__Request j = CLM__V1__REQUEST__INIT;
+	j.request_id = r->req->request_id;
+	j.call_case = CLM__V1__REQUEST__CALL_RECOMMEND;
+	j.recommend = q;
+	if (call_journal(&r->job, &j, &pol) != CLM_OK
+	        || recommend_claim_build(r->srv, &r->job, r->req, &pol)
+	                != CLM_OK) {
 		reply_error(r->resp, r->a, CLM_RESOURCE_EXHAUSTED,
 		        "out of memory");
 		return false;
 	}
-	c->srv = r->srv;
-	c->q = q;
-	c->request_id = r->req->request_id;
+	return true;
+}
+
+clm_err
+recommend_claim_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol)
+{
+	(void) srv;
+	if (!q->recommend->claim || pol == NULL) {
+		return CLM_DATA_LOSS; /* only a claim is a write */
+	}
+	struct recommend_claim *c = arena_zalloc(job->arena, sizeof(*c));
+	if (c == NULL) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	c->pol = *pol;
+	c->q = q->recommend;
+	c->request_id = q->request_id;
 	/*
 	 * Without now_ms the claim decides at its batch's instant, in the
 	 * writer (recommend_claim_apply): claims reach the writer in an order
@@ -433,8 +463,8 @@ recommend_claim_prepare(struct call_req *r)
 	 * instant than a message already recorded would not see it and could
 	 * pass the frequency cap.
 	 */
-	c->now_ms = q->now_ms;
-	r->job.apply = recommend_claim_apply;
-	r->job.arg = c;
-	return true;
+	c->now_ms = q->recommend->now_ms;
+	job->apply = recommend_claim_apply;
+	job->arg = c;
+	return CLM_OK;
 }

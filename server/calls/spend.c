@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "calls/calls.h"
+#include "calls/replay.h"
 #include "calls/reply.h"
 #include "calls/validate.h"
 #include "core/agg.h"
@@ -109,19 +110,36 @@ spend_prepare(struct call_req *r)
 		reply_violations(r->resp, a, &v);
 		return false;
 	}
-	struct spend_state *s = arena_zalloc(a, sizeof(*s));
-	Clm__V1__RecordSpendReply *reply = arena_alloc(a, sizeof(*reply));
-	if (s == NULL || reply == NULL) {
+	Clm__V1__Request j = CLM__V1__REQUEST__INIT;
+	j.call_case = CLM__V1__REQUEST__CALL_RECORD_SPEND;
+	j.record_spend = (Clm__V1__RecordSpendRequest *) q;
+	if (call_journal(&r->job, &j, NULL) != CLM_OK
+	        || spend_build(r->srv, &r->job, r->req, NULL) != CLM_OK) {
 		reply_error(
 		        r->resp, a, CLM_RESOURCE_EXHAUSTED, "out of memory");
 		return false;
 	}
-	clm__v1__record_spend_reply__init(reply);
-	s->req = q;
-	s->reply = reply;
-	r->resp->result_case = CLM__V1__RESPONSE__RESULT_RECORD_SPEND;
-	r->resp->record_spend = reply;
-	r->job.apply = spend_apply;
-	r->job.arg = s;
 	return true;
+}
+
+clm_err
+spend_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol)
+{
+	(void) srv;
+	(void) pol;
+	struct spend_state *s = arena_zalloc(job->arena, sizeof(*s));
+	Clm__V1__RecordSpendReply *reply
+	        = arena_alloc(job->arena, sizeof(*reply));
+	if (s == NULL || reply == NULL) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	clm__v1__record_spend_reply__init(reply);
+	s->req = q->record_spend;
+	s->reply = reply;
+	job->resp->result_case = CLM__V1__RESPONSE__RESULT_RECORD_SPEND;
+	job->resp->record_spend = reply;
+	job->apply = spend_apply;
+	job->arg = s;
+	return CLM_OK;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "calls/calls.h"
+#include "calls/replay.h"
 #include "calls/reply.h"
 #include "calls/validate.h"
 #include "util/log.h"
@@ -164,6 +165,85 @@ track_apply(struct writer_batch *b, writer_job *job)
 	return CLM_OK;
 }
 
+/*
+ * Readies job to apply the touchpoints of req marked in valid (n_valid of
+ * them), with reply as its result, whose rejected list holds the invalid
+ * ones already: the part of track_prepare that track_build shares.
+ */
+static clm_err
+track_job(const struct server *srv, writer_job *job,
+        Clm__V1__TrackRequest *req, bool *valid, size_t n_valid,
+        Clm__V1__TrackReply *reply)
+{
+	struct track_state *s = arena_zalloc(job->arena, sizeof(*s));
+	if (s == NULL) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	s->srv = srv;
+	s->req = req;
+	s->valid = valid;
+	s->reply = reply;
+	s->invalid = reply->rejected;
+	s->n_invalid = reply->n_rejected;
+	job->resp->result_case = CLM__V1__RESPONSE__RESULT_TRACK;
+	job->resp->track = reply;
+	job->apply = track_apply;
+	job->arg = s;
+	job->items = n_valid;
+	return CLM_OK;
+}
+
+/*
+ * The journal entry: the valid touchpoints, stamped. Most Tracks have no
+ * invalid one, and then the request's own list is packed as it is.
+ */
+static clm_err
+track_journal(writer_job *job, Clm__V1__TrackRequest *req, const bool *valid,
+        size_t n_valid)
+{
+	Clm__V1__TrackRequest only = CLM__V1__TRACK_REQUEST__INIT;
+	Clm__V1__Request j = CLM__V1__REQUEST__INIT;
+	j.call_case = CLM__V1__REQUEST__CALL_TRACK;
+	j.track = req;
+	if (n_valid < req->n_touchpoints) {
+		only.touchpoints = arena_alloc(
+		        job->arena, n_valid * sizeof(*only.touchpoints));
+		if (only.touchpoints == NULL) {
+			return CLM_RESOURCE_EXHAUSTED;
+		}
+		for (size_t i = 0; i < req->n_touchpoints; i++) {
+			if (valid[i]) {
+				only.touchpoints[only.n_touchpoints++]
+				        = req->touchpoints[i];
+			}
+		}
+		j.track = &only;
+	}
+	return call_journal(job, &j, NULL);
+}
+
+clm_err
+track_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol)
+{
+	(void) pol;
+	Clm__V1__TrackRequest *req = q->track;
+	if (req->n_touchpoints == 0) {
+		return CLM_DATA_LOSS; /* track_prepare refuses an empty one */
+	}
+	Clm__V1__TrackReply *reply = arena_alloc(job->arena, sizeof(*reply));
+	bool *valid
+	        = arena_alloc(job->arena, req->n_touchpoints * sizeof(bool));
+	if (reply == NULL || valid == NULL) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	clm__v1__track_reply__init(reply);
+	for (size_t i = 0; i < req->n_touchpoints; i++) {
+		valid[i] = true;
+	}
+	return track_job(srv, job, req, valid, req->n_touchpoints, reply);
+}
+
 bool
 track_prepare(struct call_req *r)
 {
@@ -183,18 +263,13 @@ track_prepare(struct call_req *r)
 		        req->n_touchpoints, (long long) cfg->max_touchpoints);
 		return false;
 	}
-	struct track_state *s = arena_zalloc(a, sizeof(*s));
 	Clm__V1__TrackReply *reply = arena_alloc(a, sizeof(*reply));
 	bool *valid = arena_alloc(a, req->n_touchpoints * sizeof(bool));
-	if (s == NULL || reply == NULL || valid == NULL) {
+	if (reply == NULL || valid == NULL) {
 		reply_error(resp, a, CLM_RESOURCE_EXHAUSTED, "out of memory");
 		return false;
 	}
 	clm__v1__track_reply__init(reply);
-	s->srv = r->srv;
-	s->req = req;
-	s->valid = valid;
-	s->reply = reply;
 
 	/* All violations, for the top-level status if nothing is valid. */
 	struct violations all;
@@ -257,10 +332,12 @@ track_prepare(struct call_req *r)
 		        &all);
 		return false;
 	}
-	s->invalid = reply->rejected;
-	s->n_invalid = reply->n_rejected;
-	r->job.apply = track_apply;
-	r->job.arg = s;
-	r->job.items = n_valid;
+	if (track_journal(&r->job, req, valid, n_valid) != CLM_OK
+	        || track_job(r->srv, &r->job, req, valid, n_valid, reply)
+	                != CLM_OK) {
+		resp->result_case = CLM__V1__RESPONSE__RESULT__NOT_SET;
+		reply_error(resp, a, CLM_RESOURCE_EXHAUSTED, "out of memory");
+		return false;
+	}
 	return true;
 }
