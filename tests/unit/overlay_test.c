@@ -843,3 +843,403 @@ Test(overlay, reader_keeps_its_snapshot_across_checkpoints)
 	store_close(p.a);
 	store_close(p.b);
 }
+
+/*
+ * Known bug: under an overlay, store_stats in a write transaction leaves
+ * out the transaction's own profiles and touchpoints (it adds the
+ * overlay's committed counters, not t->delta_*), while without an overlay
+ * LMDB counts them.
+ */
+Test(overlay, known_bug_stats_in_write_txn)
+{
+	struct pair p;
+	pair_open(&p, 1, 64 * MIB);
+	store_txn *ta, *tb;
+	cr_assert_eq(store_write_begin(p.a, &ta), CLM_OK);
+	cr_assert_eq(store_write_begin(p.b, &tb), CLM_OK);
+	int step = 0;
+	unsigned op = 0;
+	Clm__V1__CustomerRecord rec = CLM__V1__CUSTOMER_RECORD__INIT;
+	rec.customer_id = "k1";
+	BOTH(store_customer_put(T, &rec));
+	Clm__V1__Touchpoint tp = CLM__V1__TOUCHPOINT__INIT;
+	BOTH(store_touchpoint_put(T, 1, 1000, 1, &tp));
+	compare_txns(ta, tb, true, "stats in write txn", 0);
+	store_write_abort(ta);
+	store_write_abort(tb);
+	store_close(p.a);
+	store_close(p.b);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Reader threads while the writer commits and checkpoints                */
+
+#define INV_KEY "\x01inv"
+
+struct inv_reader {
+	store *s;
+	int done; /* set (atomically) by the writer when it finishes */
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* reads moved */
+	uint64_t reads, kv_bad, stats_bad;
+	char first_bad[200];
+};
+
+static int
+inv_count_fn(void *arg, const char *id, bool anonymous)
+{
+	(void) id;
+	(void) anonymous;
+	(*(uint64_t *) arg)++;
+	return 0;
+}
+
+static int
+inv_touch_fn(
+        void *arg, int64_t at_ms, uint64_t seq, const Clm__V1__Touchpoint *tp)
+{
+	(void) at_ms;
+	(void) seq;
+	(void) tp;
+	(*(uint64_t *) arg)++;
+	return 0;
+}
+
+/*
+ * The invariant the writer keeps in every transaction: counter 0 of
+ * INV_KEY is the number of profiles, counter 1 of touchpoints (of cids
+ * 1..N_CID). Checked by listing them (the merged cursors) and by
+ * store_stats.
+ */
+static void
+inv_check(struct inv_reader *x, store_txn *t)
+{
+	int64_t c[2];
+	uint64_t n = 0, tps = 0;
+	clm_err e = store_agg_get(t, INV_KEY, 4, c, 2);
+	if (e == CLM_OK) {
+		e = store_customers_after(
+		        t, NULL, false, 100000, inv_count_fn, &n);
+	}
+	for (uint64_t cid = 1; e == CLM_OK && cid <= N_CID; cid++) {
+		e = store_touchpoints_scan(
+		        t, cid, -1, INT64_MAX, inv_touch_fn, &tps);
+	}
+	struct store_stats st = { 0 };
+	if (e == CLM_OK) {
+		e = store_stats(t, &st);
+	}
+	pthread_mutex_lock(&x->mu);
+	x->reads++;
+	pthread_cond_broadcast(&x->cv);
+	bool kv_ok
+	        = e == CLM_OK && (int64_t) n == c[0] && (int64_t) tps == c[1];
+	bool st_ok = e == CLM_OK && st.customers == n && st.touchpoints == tps;
+	if ((!kv_ok || !st_ok) && x->first_bad[0] == '\0') {
+		snprintf(x->first_bad, sizeof(x->first_bad),
+		        "%s: counters %lld %lld, listed %llu %llu, stats %llu %llu",
+		        clm_errname(e), (long long) c[0], (long long) c[1],
+		        (unsigned long long) n, (unsigned long long) tps,
+		        (unsigned long long) st.customers,
+		        (unsigned long long) st.touchpoints);
+	}
+	x->kv_bad += !kv_ok;
+	x->stats_bad += !st_ok;
+	pthread_mutex_unlock(&x->mu);
+}
+
+static void *
+inv_reader_main(void *arg)
+{
+	struct inv_reader *x = arg;
+	store_reader *r;
+	if (store_reader_new(x->s, &r) != CLM_OK) {
+		return NULL;
+	}
+	/* Bounded: the writer's end stops it long before. */
+	for (int i = 0; i < 10000000; i++) {
+		if (__atomic_load_n(&x->done, __ATOMIC_SEQ_CST)) {
+			break;
+		}
+		store_txn *t;
+		if (store_read_begin(r, &t) != CLM_OK) {
+			pthread_mutex_lock(&x->mu);
+			x->kv_bad++;
+			pthread_mutex_unlock(&x->mu);
+			break;
+		}
+		inv_check(x, t);
+		store_read_end(t);
+	}
+	store_reader_free(r);
+	return NULL;
+}
+
+/* One writer transaction keeping the invariant; returns nothing. */
+static void
+inv_write(store *s, uint64_t *rng, int step, int *next_id)
+{
+	store_txn *t;
+	cr_assert_eq(store_write_begin(s, &t), CLM_OK);
+	int64_t d[2] = { 0, 0 };
+	unsigned n = 1 + rng_below(rng, 4);
+	char id[32];
+	for (unsigned i = 0; i < n; i++) {
+		if (rng_below(rng, 3) == 0 && *next_id > 0) {
+			snprintf(id, sizeof(id), "c%u",
+			        rng_below(rng, *next_id));
+			clm_err e = store_customer_del(t, id, false);
+			cr_assert(e == CLM_OK || e == CLM_NOT_FOUND);
+			d[0] -= e == CLM_OK;
+		} else {
+			Clm__V1__CustomerRecord rec
+			        = CLM__V1__CUSTOMER_RECORD__INIT;
+			snprintf(id, sizeof(id), "c%d", (*next_id)++);
+			rec.customer_id = id;
+			cr_assert_eq(store_customer_put(t, &rec), CLM_OK);
+			d[0]++;
+		}
+		uint64_t cid = 1 + rng_below(rng, N_CID);
+		int64_t at = 1000 * (int64_t) rng_below(rng, 10);
+		uint64_t seq = 1 + rng_below(rng, 3);
+		if (rng_below(rng, 3) == 0) {
+			clm_err e = store_touchpoint_del(t, cid, at, seq);
+			cr_assert(e == CLM_OK || e == CLM_NOT_FOUND);
+			d[1] -= e == CLM_OK;
+		} else {
+			Clm__V1__Touchpoint tp = CLM__V1__TOUCHPOINT__INIT;
+			/* A put over an existing key adds nothing. */
+			uint64_t before = 0, after = 0;
+			store_touchpoints_scan(
+			        t, cid, at - 1, at, inv_touch_fn, &before);
+			cr_assert_eq(
+			        store_touchpoint_put(t, cid, at, seq, &tp),
+			        CLM_OK);
+			store_touchpoints_scan(
+			        t, cid, at - 1, at, inv_touch_fn, &after);
+			d[1] += (int64_t) (after - before);
+		}
+	}
+	cr_assert_eq(
+	        store_agg_add(t, INV_KEY, 4, d, 2), CLM_OK, "step %d", step);
+	cr_assert_eq(store_write_commit(t), CLM_OK);
+}
+
+/*
+ * The writer commits and checkpoints 600 times while two reader threads
+ * check the invariant; store_stats mismatches (see
+ * known_bug_stats_reader_meets_checkpoint) are only counted and logged:
+ * they come by chance.
+ */
+static void
+inv_run(void)
+{
+	store *s = open_store(dir_b, 256 * MIB, 64 * MIB);
+	struct inv_reader x = { .s = s };
+	pthread_mutex_init(&x.mu, NULL);
+	pthread_cond_init(&x.cv, NULL);
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(
+		        pthread_create(&th[i], NULL, inv_reader_main, &x), 0);
+	}
+	uint64_t rng = 99, pos = 0;
+	int next_id = 0;
+	for (int step = 0; step < 600; step++) {
+		inv_write(s, &rng, step, &next_id);
+		if (step % 3 == 2) {
+			struct store_ckpt_stats st;
+			cr_assert_eq(store_checkpoint(s, ++pos, &st), CLM_OK);
+		}
+		/*
+		 * Let the readers in (two cores, shared): wait, at most 10 s,
+		 * until they have read twice since the last round.
+		 */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 10;
+		pthread_mutex_lock(&x.mu);
+		uint64_t want = x.reads + 2;
+		while (x.reads < want
+		        && pthread_cond_timedwait(&x.cv, &x.mu, &ts) == 0) {
+		}
+		pthread_mutex_unlock(&x.mu);
+	}
+	__atomic_store_n(&x.done, 1, __ATOMIC_SEQ_CST);
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+	}
+	/* And once more after everything, so there is at least one read. */
+	x.done = 0;
+	store_reader *r;
+	store_txn *t;
+	cr_assert_eq(store_reader_new(s, &r), CLM_OK);
+	cr_assert_eq(store_read_begin(r, &t), CLM_OK);
+	inv_check(&x, t);
+	store_read_end(t);
+	store_reader_free(r);
+	cr_log_info(
+	        "%llu reads, %llu kv mismatches, %llu stats mismatches%s%s",
+	        (unsigned long long) x.reads, (unsigned long long) x.kv_bad,
+	        (unsigned long long) x.stats_bad, x.first_bad[0] ? ": " : "",
+	        x.first_bad);
+	cr_assert_geq(x.reads, 600, "the readers hardly read");
+	cr_assert_eq(x.kv_bad, 0, "%llu of %llu reads broke the invariant: %s",
+	        (unsigned long long) x.kv_bad, (unsigned long long) x.reads,
+	        x.first_bad);
+	pthread_mutex_destroy(&x.mu);
+	pthread_cond_destroy(&x.cv);
+	store_close(s);
+}
+
+Test(overlay, reader_threads_see_whole_transactions)
+{
+	inv_run();
+}
+
+/* ---------------------------------------------------------------------- */
+/* A checkpoint between a reader's two snapshots, forced                  */
+
+/*
+ * The test's hooks into LMDB, to put a checkpoint exactly where a reader
+ * can meet it: this executable's mdb_txn_renew and mdb_drop wrap LMDB's
+ * (RTLD_NEXT). Armed, a reader's renewal of its overlay transaction lets
+ * a checkpointer thread go and waits until it has committed the base and
+ * stands before emptying the overlay (its first mdb_drop), which waits in
+ * turn until the reader lets it go. File-private statics: the hooks have
+ * no argument to carry them. Unarmed they only pass the call on.
+ */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool armed;
+	int state; /* 1: checkpoint may go; 2: at mdb_drop; 3: drop may go */
+} hook = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 };
+
+/* Waits (at most 20 s) until hook.state is at least want; hook.mu held. */
+static void
+hook_wait(int want)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 20;
+	while (hook.state < want) {
+		if (pthread_cond_timedwait(&hook.cv, &hook.mu, &ts) != 0) {
+			break;
+		}
+	}
+}
+
+static void
+hook_set(int state)
+{
+	hook.state = state;
+	pthread_cond_broadcast(&hook.cv);
+}
+
+int
+mdb_txn_renew(MDB_txn *txn)
+{
+	static int (*real)(MDB_txn *);
+	if (real == NULL) {
+		*(void **) &real = dlsym(RTLD_NEXT, "mdb_txn_renew");
+	}
+	int rc = real(txn);
+	unsigned flags = 0;
+	mdb_env_get_flags(mdb_txn_env(txn), &flags);
+	pthread_mutex_lock(&hook.mu);
+	if (hook.armed && hook.state == 0 && (flags & MDB_WRITEMAP)) {
+		hook_set(1);
+		hook_wait(2);
+	}
+	pthread_mutex_unlock(&hook.mu);
+	return rc;
+}
+
+int
+mdb_drop(MDB_txn *txn, MDB_dbi dbi, int del)
+{
+	static int (*real)(MDB_txn *, MDB_dbi, int);
+	if (real == NULL) {
+		*(void **) &real = dlsym(RTLD_NEXT, "mdb_drop");
+	}
+	pthread_mutex_lock(&hook.mu);
+	if (hook.armed && hook.state == 1) {
+		hook_set(2);
+		hook_wait(3);
+	}
+	pthread_mutex_unlock(&hook.mu);
+	return real(txn, dbi, del);
+}
+
+struct hook_ckpt {
+	store *s;
+	clm_err e;
+};
+
+static void *
+hook_ckpt_main(void *arg)
+{
+	struct hook_ckpt *c = arg;
+	pthread_mutex_lock(&hook.mu);
+	hook_wait(1);
+	pthread_mutex_unlock(&hook.mu);
+	struct store_ckpt_stats st;
+	c->e = store_checkpoint(c->s, 1, &st);
+	return NULL;
+}
+
+/*
+ * Known bug: a reader that begins its overlay transaction before a
+ * checkpoint commits the base and its base transaction after (before the
+ * overlay is emptied) passes store_read_begin's generation check (one
+ * step, not two). Its values are right (the overlay holds post-images),
+ * but store_stats adds the old overlay's counters to a base that already
+ * holds them: profiles and touchpoints are counted twice.
+ * reader_threads_see_whole_transactions meets it by chance, and logs how
+ * often.
+ */
+Test(overlay, known_bug_stats_reader_meets_checkpoint)
+{
+	struct pair p;
+	pair_open(&p, 5, 64 * MIB);
+	for (int step = 0; step < 40; step++) {
+		pair_txn(&p, step, false);
+	}
+	store_reader *r;
+	store_txn *t;
+	cr_assert_eq(store_reader_new(p.b, &r), CLM_OK);
+	/* Once, so that the next begin renews (where the hook is). */
+	cr_assert_eq(store_read_begin(r, &t), CLM_OK);
+	store_read_end(t);
+	struct hook_ckpt c = { .s = p.b, .e = CLM_INTERNAL };
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, hook_ckpt_main, &c), 0);
+	pthread_mutex_lock(&hook.mu);
+	hook.armed = true;
+	pthread_mutex_unlock(&hook.mu);
+	clm_err e = store_read_begin(r, &t);
+	pthread_mutex_lock(&hook.mu);
+	int state = hook.state;
+	pthread_mutex_unlock(&hook.mu);
+	char *got = e == CLM_OK ? overlay_dump(t, true) : NULL;
+	if (e == CLM_OK) {
+		store_read_end(t);
+	}
+	pthread_mutex_lock(&hook.mu);
+	hook.armed = false;
+	hook_set(3);
+	pthread_mutex_unlock(&hook.mu);
+	pthread_join(th, NULL);
+	store_reader_free(r);
+	cr_assert_eq(e, CLM_OK);
+	cr_assert_eq(
+	        state, 2, "the checkpoint did not reach the overlay's drop");
+	cr_assert_eq(c.e, CLM_OK, "store_checkpoint: %s", clm_errname(c.e));
+	char *want = dump_committed(p.a, true);
+	expect_same(want, got, "reader across a checkpoint's commit", 0);
+	free(want);
+	free(got);
+	store_close(p.a);
+	store_close(p.b);
+}
