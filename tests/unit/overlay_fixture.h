@@ -1,0 +1,104 @@
+/*
+ * What overlay_test and overlay_ckpt_test share: two stores, A without an
+ * overlay and B with one, given the same writes, and everything a reader
+ * of either can observe dumped as text to compare.
+ */
+#ifndef CLM_UNIT_OVERLAY_FIXTURE_H
+#define CLM_UNIT_OVERLAY_FIXTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clm/v1/clm.pb-c.h"
+#include "store/store.h"
+
+#define N_KNOWN 10 /* customer ids k0..k9 */
+#define N_ANON  6  /* anonymous ids a0..a5 */
+#define N_CID   6  /* touchpoint cids 1..6 */
+#define N_EVENT 16
+#define N_ITEM  5
+#define N_AGG   12 /* counter keys: kind 1..4, 3 keys each */
+#define N_BLOB  3  /* sketch keys: kind 9 */
+#define NONE    (-1)
+#define MIB     (1024 * 1024)
+
+/* The two data dirs of a test (A's and B's), made by ovl_setup. */
+extern char ovl_dir_a[64], ovl_dir_b[64];
+
+/* The suite's .init and .fini: make and remove the two dirs. */
+void ovl_setup(void);
+void ovl_teardown(void);
+
+/* ovl_open opens a store on dir; overlay 0: none, else its map size. */
+store *ovl_open(const char *dir, int64_t max_db, uint64_t overlay);
+
+/* ovl_known_bug skips a known_bug_* test unless CLM_KNOWN_BUGS=1. */
+void ovl_known_bug(void);
+
+/* splitmix64, and a number below n from it. */
+uint64_t ovl_rng_next(uint64_t *s);
+unsigned ovl_rng_below(uint64_t *s, unsigned n);
+
+/*
+ * ovl_dump writes everything a reader of t can observe (profiles paged,
+ * touchpoints of every cid over three ranges, events, aliases, the
+ * onboarding median, popularity and co-purchases, the catalog, the
+ * aggregates scanned and read, spend, experiments, claims; with_stats,
+ * store_stats' counts) as text into a malloc'd string.
+ * ovl_dump_committed does it in a fresh reader of s.
+ */
+char *ovl_dump(store_txn *t, bool with_stats);
+char *ovl_dump_committed(store *s, bool with_stats);
+
+/* A store_touch_fn appending " at/seq:packed hex" to the FILE * arg. */
+int ovl_dump_touch_fn(
+        void *arg, int64_t at_ms, uint64_t seq, const Clm__V1__Touchpoint *tp);
+
+/* Asserts two dumps equal, showing the first line that differs. */
+void ovl_expect_same(
+        const char *want, const char *got, const char *ctx, int step);
+
+/* Dumps both transactions, or fresh readers of both stores, and compares. */
+void ovl_compare_txns(
+        store_txn *ta, store_txn *tb, bool stats, const char *ctx, int step);
+void ovl_compare_committed(
+        store *a, store *b, bool stats, const char *ctx, int step);
+
+/* Two stores, the onboarding times the test gave (model), the random state. */
+struct ovl_pair {
+	store *a, *b;
+	int64_t onb[N_CID + 1];      /* in the open transaction */
+	int64_t onb_done[N_CID + 1]; /* as committed */
+	uint64_t rng;
+	uint64_t pos; /* the last checkpoint's position */
+};
+
+/* ovl_pair_open opens A (no overlay) and B (overlay of overlay bytes). */
+void ovl_pair_open(struct ovl_pair *p, uint64_t seed, uint64_t overlay);
+
+/* Checkpoints B at the next position. */
+void ovl_pair_checkpoint(struct ovl_pair *p);
+
+/*
+ * ovl_pair_txn runs one write transaction of up to 12 random operations
+ * on both stores (every table, gets and scans compared as they go),
+ * sometimes compares everything inside it (without store_stats), commits
+ * or (one in eight) aborts both, then compares fresh readers of both.
+ * With ckpt, B is checkpointed first one time in ten.
+ */
+void ovl_pair_txn(struct ovl_pair *p, int step, bool ckpt);
+
+/*
+ * ovl_fill is one write transaction putting a sketch numbered i of vlen
+ * bytes (at most 4096) ; ovl_fill_grow the same on a store without an
+ * overlay, growing its map as needed. ovl_fill_until_full fills b's
+ * overlay with sketches of 2000 bytes, a getting the same, until a write
+ * fails (asserted RESOURCE_EXHAUSTED with store_overlay_full), and
+ * returns the number that failed.
+ */
+clm_err ovl_fill(store *s, unsigned i, size_t vlen);
+clm_err ovl_fill_grow(store *s, unsigned i, size_t vlen);
+unsigned ovl_fill_until_full(store *a, store *b);
+
+#endif /* CLM_UNIT_OVERLAY_FIXTURE_H */
