@@ -76,7 +76,7 @@ store_err(store *s, int rc, const char *what)
 	case MDB_NOTFOUND:
 		return CLM_NOT_FOUND;
 	case MDB_MAP_FULL:
-		s->map_full = true;
+		s->map_full = !s->overlay_full; /* the base's map */
 		return CLM_RESOURCE_EXHAUSTED;
 	case ENOSPC:
 	case EDQUOT:
@@ -248,7 +248,9 @@ store_init_dbs(store *s, char *err, size_t errlen)
 	        || store_meta_get(&t, "next_seq", &s->next_seq) != CLM_OK
 	        || store_meta_get(&t, "event_seq", &s->next_event_seq)
 	                != CLM_OK
-	        || store_meta_get(&t, "journal_pos", &s->position) != CLM_OK) {
+	        || store_meta_get(&t, "journal_pos", &s->position) != CLM_OK
+	        || store_meta_get(&t, "checkpoints", &s->checkpoints)
+	                != CLM_OK) {
 		snprintf(err, errlen, "cannot read the counters");
 		goto fail;
 	}
@@ -408,6 +410,8 @@ store_stats(store_txn *t, struct store_stats *st)
 	if (rc != 0) {
 		return store_err(t->s, rc, "cannot read the overlay's counts");
 	}
+	dc += t->delta_customers; /* a write transaction's own */
+	dt += t->delta_touchpoints;
 	st->customers = (uint64_t) ((int64_t) st->customers + dc);
 	st->touchpoints = (uint64_t) ((int64_t) st->touchpoints + dt);
 	MDB_envinfo info;

@@ -77,12 +77,14 @@ struct store {
 	uint64_t overlay_map;
 	bool overlay_full; /* the last write error was the overlay's map */
 	/*
-	 * Bumped (atomically) just before a checkpoint commits to the base
-	 * and just after it empties the overlay: a reader that saw it move
-	 * by two or more between beginning its overlay and its base
-	 * transaction may mix two checkpoints, and begins again.
+	 * Bumped (atomically) just after a checkpoint empties the overlay:
+	 * a reader that saw it move between beginning its base and its
+	 * overlay transaction may have missed what the checkpoint moved,
+	 * and begins again (store_read_begin).
 	 */
 	uint64_t generation;
+	/* Checkpoints the base has had (meta "checkpoints"). */
+	uint64_t checkpoints;
 	/* The journal position the base reflects (meta "journal_pos"). */
 	uint64_t position;
 	/* The last write error was MDB_MAP_FULL. */
@@ -152,6 +154,12 @@ int kv_counts(store_txn *t, int64_t *customers, int64_t *touchpoints);
 
 /* Adds a write transaction's deltas to those counters, before commit. */
 int kv_counts_save(store_txn *t);
+
+/*
+ * Notes in an emptied overlay (write transaction t) that its counters
+ * start from a base with this many checkpoints (meta "checkpoints").
+ */
+int kv_counts_reset(store_txn *t, uint64_t checkpoints);
 
 /* Closes the overlay, if any (store_close). */
 void store_overlay_close(store *s);

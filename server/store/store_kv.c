@@ -18,6 +18,8 @@
 /* The overlay's counter keys (in odbi[STORE_N_DBS]). */
 static const char kv_count_customers[] = "customers";
 static const char kv_count_touchpoints[] = "touchpoints";
+/* The base's checkpoint count the deltas are relative to. */
+static const char kv_count_checkpoints[] = "base_checkpoints";
 
 /* Whether a put or delete in db changes what store_stats counts. */
 static int64_t *
@@ -103,7 +105,7 @@ kv_put(store_txn *t, enum store_db db, MDB_val *k, MDB_val *v, unsigned flags)
 	p[0] = KV_VALUE;
 	if (flags & MDB_RESERVE) {
 		v->mv_data = p + 1;
-	} else {
+	} else if (v->mv_size > 0) {
 		memcpy(p + 1, v->mv_data, v->mv_size);
 	}
 	return 0;
@@ -421,11 +423,40 @@ kv_counts(store_txn *t, int64_t *customers, int64_t *touchpoints)
 	if (t->otxn == NULL) {
 		return 0;
 	}
-	int rc = kv_count_get(t, kv_count_customers, customers);
+	/*
+	 * The counters are deltas, not post-images: when the base already
+	 * holds the checkpoint of this overlay (a reader that began its base
+	 * transaction between a checkpoint's commit and the overlay's
+	 * emptying, see store_read_begin), they are counted there already.
+	 */
+	int64_t ockpt;
+	int rc = kv_count_get(t, kv_count_checkpoints, &ockpt);
+	MDB_val k = { strlen("checkpoints"), "checkpoints" }, v;
+	int brc = mdb_get(t->txn, t->s->dbi[STORE_DB_META], &k, &v);
+	uint64_t bckpt = 0;
+	if (brc == 0 && v.mv_size == 8) {
+		bckpt = store_be_u64(v.mv_data);
+	} else if (brc != MDB_NOTFOUND) {
+		return brc;
+	}
+	if (rc != 0 || (uint64_t) ockpt != bckpt) {
+		return rc;
+	}
+	rc = kv_count_get(t, kv_count_customers, customers);
 	if (rc == 0) {
 		rc = kv_count_get(t, kv_count_touchpoints, touchpoints);
 	}
 	return rc;
+}
+
+int
+kv_counts_reset(store_txn *t, uint64_t checkpoints)
+{
+	int64_t n = (int64_t) checkpoints;
+	MDB_val k = { strlen(kv_count_checkpoints),
+		(void *) kv_count_checkpoints },
+	        v = { sizeof(n), &n };
+	return mdb_put(t->otxn, t->s->odbi[STORE_N_DBS], &k, &v, 0);
 }
 
 /* Adds delta to one overlay counter. */

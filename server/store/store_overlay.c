@@ -13,11 +13,21 @@
  *
  * A checkpoint copies the overlay into the base in one synced write
  * transaction that also stores the journal position it reflects, then
- * empties the overlay. A reader begins its overlay transaction, then its
- * base one; since the overlay holds post-images (whole values and
- * tombstones), reading an overlay from before a checkpoint over a base
- * from after it still gives the same answers, as long as no second
- * checkpoint slipped in between: store->generation tells.
+ * empties the overlay (the writer thread does both, with no write in
+ * between). A reader begins its base transaction, then its overlay one:
+ * - both before the checkpoint, or both after the overlay is emptied:
+ *   one consistent state;
+ * - the base before the checkpoint's commit and the overlay before the
+ *   emptying: the overlay holds everything since the base's checkpoint,
+ *   up to a later instant: consistent at that instant;
+ * - the base after the commit, the overlay before the emptying: that
+ *   overlay is exactly what the checkpoint moved, and it holds
+ *   post-images (whole values and tombstones), so reading it over the
+ *   base changes nothing (its counters, which are deltas, are then left
+ *   out: kv_counts);
+ * - the base before the commit, the overlay after the emptying: what the
+ *   checkpoint moved would be missing. store->generation, bumped after
+ *   the emptying, tells, and the reader begins again.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -98,20 +108,17 @@ store_read_begin(store_reader *r, store_txn **txn)
 	int rc;
 	for (;;) {
 		uint64_t g0 = store_gen(s);
-		rc = 0;
-		if (s->oenv != NULL) {
+		rc = store_renew(s->env, &r->t.txn);
+		if (rc == 0 && s->oenv != NULL) {
 			rc = store_renew(s->oenv, &r->otxn);
-		}
-		if (rc == 0) {
-			rc = store_renew(s->env, &r->t.txn);
-			if (rc != 0 && r->otxn != NULL) {
-				mdb_txn_reset(r->otxn);
+			if (rc != 0) {
+				mdb_txn_reset(r->t.txn);
 			}
 		}
-		if (rc != 0 || s->oenv == NULL || store_gen(s) - g0 < 2) {
+		if (rc != 0 || s->oenv == NULL || store_gen(s) == g0) {
 			break;
 		}
-		/* Two checkpoint steps passed in between: again. */
+		/* The overlay was emptied in between: again. */
 		mdb_txn_reset(r->otxn);
 		mdb_txn_reset(r->t.txn);
 	}
@@ -322,7 +329,7 @@ store_overlay_open(store *s, uint64_t map_bytes, char *err, size_t errlen)
 		mdb_env_close(env);
 		return fe == ENOSPC ? CLM_RESOURCE_EXHAUSTED : CLM_UNAVAILABLE;
 	}
-	MDB_txn *txn;
+	MDB_txn *txn = NULL;
 	rc = mdb_txn_begin(env, NULL, 0, &txn);
 	static const char *const names[STORE_N_DBS + 1]
 	        = { "customers", "touchpoints", "event_ids", "meta", "aliases",
@@ -332,8 +339,12 @@ store_overlay_open(store *s, uint64_t map_bytes, char *err, size_t errlen)
 		rc = mdb_dbi_open(txn, names[i], MDB_CREATE, &s->odbi[i]);
 	}
 	if (rc == 0) {
+		store_txn t = { .s = s, .otxn = txn };
+		rc = kv_counts_reset(&t, s->checkpoints);
+	}
+	if (rc == 0) {
 		rc = mdb_txn_commit(txn);
-	} else {
+	} else if (txn != NULL) {
 		mdb_txn_abort(txn);
 	}
 	if (rc != 0) {
@@ -450,22 +461,36 @@ store_ckpt_try(store *s, uint64_t position, uint64_t *keys)
 		MDB_val v = { 8, buf };
 		rc = mdb_put(btxn, s->dbi[STORE_DB_META], &k, &v, 0);
 	}
+	if (rc == 0) {
+		unsigned char buf[8];
+		store_u64_be(buf, s->checkpoints + 1);
+		MDB_val k = { strlen("checkpoints"), "checkpoints" };
+		MDB_val v = { 8, buf };
+		rc = mdb_put(btxn, s->dbi[STORE_DB_META], &k, &v, 0);
+	}
 	if (rc != 0) {
 		mdb_txn_abort(btxn);
 		return rc;
 	}
-	store_gen_bump(s); /* before the base changes: see store_read_begin */
-	return mdb_txn_commit(btxn);
+	rc = mdb_txn_commit(btxn);
+	if (rc == 0) {
+		s->checkpoints++;
+	}
+	return rc;
 }
 
 /* Empties every table of the overlay. */
 static int
 store_ckpt_drop(store *s)
 {
-	MDB_txn *txn;
+	MDB_txn *txn = NULL;
 	int rc = mdb_txn_begin(s->oenv, NULL, 0, &txn);
 	for (int i = 0; rc == 0 && i <= STORE_N_DBS; i++) {
 		rc = mdb_drop(txn, s->odbi[i], 0);
+	}
+	if (rc == 0) {
+		store_txn t = { .s = s, .otxn = txn };
+		rc = kv_counts_reset(&t, s->checkpoints);
 	}
 	if (rc != 0) {
 		if (txn != NULL) {
@@ -487,6 +512,7 @@ store_checkpoint(store *s, uint64_t position, struct store_ckpt_stats *st)
 	}
 	s->map_full = false;
 	s->disk_full = false;
+	s->overlay_full = false;
 	int64_t t0 = clock_mono_ns();
 	MDB_envinfo info;
 	MDB_stat ms;

@@ -2,8 +2,7 @@
  * The overlay's checkpoints at their limits (overlay_fixture.h has the
  * stores and their comparison): a checkpoint forced between a reader's
  * two snapshot begins, a full overlay, a checkpoint refused at
- * max_db_bytes, one that grows the base. known_bug_* tests: see
- * overlay_test.c.
+ * max_db_bytes, one that grows the base.
  */
 #define _GNU_SOURCE /* dlsym(RTLD_NEXT) */
 #include <criterion/criterion.h>
@@ -27,11 +26,12 @@ TestSuite(overlay, .init = ovl_setup, .fini = ovl_teardown, .timeout = 90);
 /*
  * The test's hooks into LMDB, to put a checkpoint exactly where a reader
  * can meet it: this executable's mdb_txn_renew and mdb_drop wrap LMDB's
- * (RTLD_NEXT). Armed, a reader's renewal of its overlay transaction lets
- * a checkpointer thread go and waits until it has committed the base and
- * stands before emptying the overlay (its first mdb_drop), which waits in
- * turn until the reader lets it go. File-private statics: the hooks have
- * no argument to carry them. Unarmed they only pass the call on.
+ * (RTLD_NEXT). Armed, a reader's renewal of its base transaction first
+ * lets a checkpointer thread go and waits until it has committed the base
+ * and stands before emptying the overlay (its first mdb_drop), which
+ * waits in turn until the reader lets it go: the reader's base is after
+ * the checkpoint, its overlay before the emptying. File-private statics: the
+ * hooks have no argument to carry them. Unarmed they only pass the call on.
  */
 static struct {
 	pthread_mutex_t mu;
@@ -68,16 +68,15 @@ mdb_txn_renew(MDB_txn *txn)
 	if (real == NULL) {
 		*(void **) &real = dlsym(RTLD_NEXT, "mdb_txn_renew");
 	}
-	int rc = real(txn);
 	unsigned flags = 0;
 	mdb_env_get_flags(mdb_txn_env(txn), &flags);
 	pthread_mutex_lock(&hook.mu);
-	if (hook.armed && hook.state == 0 && (flags & MDB_WRITEMAP)) {
+	if (hook.armed && hook.state == 0 && !(flags & MDB_WRITEMAP)) {
 		hook_set(1);
 		hook_wait(2);
 	}
 	pthread_mutex_unlock(&hook.mu);
-	return rc;
+	return real(txn);
 }
 
 int
@@ -114,18 +113,14 @@ hook_ckpt_main(void *arg)
 }
 
 /*
- * Known bug: a reader that begins its overlay transaction before a
- * checkpoint commits the base and its base transaction after (before the
- * overlay is emptied) passes store_read_begin's generation check (one
- * step, not two). Its values are right (the overlay holds post-images),
- * but store_stats adds the old overlay's counters to a base that already
- * holds them: profiles and touchpoints are counted twice.
- * reader_threads_see_whole_transactions meets it by chance, and logs how
- * often.
+ * A reader whose base transaction begins after a checkpoint committed and
+ * whose overlay transaction begins before the checkpoint empties the
+ * overlay: its values are right (the overlay holds post-images), and
+ * store_stats must not add the old overlay's counters to a base that
+ * already holds them (kv_counts compares the checkpoint counts).
  */
-Test(overlay, known_bug_stats_reader_meets_checkpoint)
+Test(overlay, stats_of_a_reader_meeting_a_checkpoint)
 {
-	ovl_known_bug();
 	struct ovl_pair p;
 	ovl_pair_open(&p, 5, 64 * MIB);
 	for (int step = 0; step < 40; step++) {
@@ -208,14 +203,12 @@ Test(overlay, full_overlay_checkpoint_makes_room)
 }
 
 /*
- * Known bug: a write that failed because the overlay is full also sets
- * store_map_full (store_err marks every MDB_MAP_FULL so), and store.h
- * tells the writer to store_grow the base when store_map_full is true:
- * it would grow the base, which does not help, instead of checkpointing.
+ * A write that failed because the overlay is full sets store_overlay_full,
+ * not store_map_full (which would have the writer grow the base, which
+ * does not help, instead of checkpointing).
  */
-Test(overlay, known_bug_full_overlay_reads_as_full_map)
+Test(overlay, full_overlay_is_not_a_full_map)
 {
-	ovl_known_bug();
 	store *a = ovl_open(ovl_dir_a, 256 * MIB, 0);
 	store *b = ovl_open(ovl_dir_b, 256 * MIB, 1 * MIB);
 	ovl_fill_until_full(a, b);
@@ -293,16 +286,13 @@ Test(overlay, checkpoint_grows_the_base)
 }
 
 /*
- * Known bug: store_overlay_bytes (and the overlay_bytes a checkpoint
- * reports) is the overlay's highest page ever used (me_last_pgno), which
- * an emptied overlay keeps: after a checkpoint it reads as full as
- * before, though store.h calls it the bytes of the map in use. A writer
- * that checkpoints past a threshold of it would checkpoint after every
- * batch from then on.
+ * store_overlay_bytes (and the overlay_bytes a checkpoint reports) counts
+ * the pages the overlay's tables hold, not its highest page ever used,
+ * which an emptied overlay keeps: a writer that checkpoints past a
+ * threshold of it would otherwise checkpoint after every batch.
  */
-Test(overlay, known_bug_overlay_bytes_after_checkpoint)
+Test(overlay, overlay_bytes_drop_after_a_checkpoint)
 {
-	ovl_known_bug();
 	store *b = ovl_open(ovl_dir_b, 256 * MIB, 16 * MIB);
 	uint64_t empty = store_overlay_bytes(b);
 	for (unsigned i = 0; i < 1000; i++) {

@@ -52,17 +52,6 @@ ovl_open(const char *dir, int64_t max_db, uint64_t overlay)
 	return s;
 }
 
-/* Skips a known_bug_* test unless CLM_KNOWN_BUGS=1 (see the top). */
-void
-ovl_known_bug(void)
-{
-	const char *v = getenv("CLM_KNOWN_BUGS");
-	if (v == NULL || strcmp(v, "1") != 0) {
-		cr_skip_test(
-		        "a known bug of the overlay: CLM_KNOWN_BUGS=1 runs it");
-	}
-}
-
 /* splitmix64 */
 uint64_t
 ovl_rng_next(uint64_t *s)
@@ -664,7 +653,7 @@ ovl_pair_checkpoint(struct ovl_pair *p)
 
 /*
  * One write transaction of up to 12 random operations on both stores,
- * compared inside (without store_stats: see known_bug_stats_in_write_txn)
+ * compared inside (without store_stats, which has its own test)
  * and, when committed, in fresh readers. Checkpoints B at random first
  * when ckpt.
  */

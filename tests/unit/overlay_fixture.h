@@ -33,9 +33,6 @@ void ovl_teardown(void);
 /* ovl_open opens a store on dir; overlay 0: none, else its map size. */
 store *ovl_open(const char *dir, int64_t max_db, uint64_t overlay);
 
-/* ovl_known_bug skips a known_bug_* test unless CLM_KNOWN_BUGS=1. */
-void ovl_known_bug(void);
-
 /* splitmix64, and a number below n from it. */
 uint64_t ovl_rng_next(uint64_t *s);
 unsigned ovl_rng_below(uint64_t *s, unsigned n);
