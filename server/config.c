@@ -109,7 +109,7 @@ static const struct config_entry config_table[] = {
 	{ "checkpoint_interval", CONFIG_INT, "10", 1, 3600,
 	        CONFIG_FIELD(checkpoint_interval), NULL,
 	        "seconds after a write before it is checkpointed from the journal into the view" },
-	{ "checkpoint_bytes", CONFIG_SIZE, "64M", 1024 * CONFIG_KIB,
+	{ "checkpoint_bytes", CONFIG_SIZE, "64M", 4 * CONFIG_KIB,
 	        16 * CONFIG_GIB, CONFIG_FIELD(checkpoint_bytes), NULL,
 	        "overlay size that starts a checkpoint sooner; the overlay file takes twice this plus 8M of disk" },
 	{ "at_risk_days", CONFIG_INT, "30", 1, 3650,

@@ -3,10 +3,11 @@
  *
  * While the file named by $CLM_FAULTFS_FLAG exists and holds "ENOSPC" or
  * "EIO", write, pwrite, pwritev, writev, fsync, fdatasync and msync on
- * files whose path contains $CLM_FAULTFS_MATCH (default "data.mdb") fail
- * with that error, and nothing is written. When the flag also holds
- * "sync", only fsync, fdatasync and msync fail: the data reaches the page
- * cache, as when a disk fails at flush time.
+ * files whose path contains one of the '|'-separated parts of
+ * $CLM_FAULTFS_MATCH (default "data.mdb|.jnl": LMDB's files and the
+ * journal's segments) fail with that error, and nothing is written. When the
+ * flag also holds "sync", only fsync, fdatasync and msync fail: the data
+ * reaches the page cache, as when a disk fails at flush time.
  *
  * The flag is read on every call, so a test turns faults on and off while
  * the process runs. Nothing is cached: the path of an fd is looked up
@@ -130,9 +131,22 @@ faultfs_path_matches(const char *path)
 {
 	const char *match = getenv("CLM_FAULTFS_MATCH");
 	if (match == NULL || match[0] == '\0') {
-		match = "data.mdb";
+		match = "data.mdb|.jnl";
 	}
-	return strstr(path, match) != NULL;
+	/* Any of the '|'-separated parts. */
+	while (*match != '\0') {
+		size_t n = strcspn(match, "|");
+		char part[256];
+		if (n > 0 && n < sizeof(part)) {
+			memcpy(part, match, n);
+			part[n] = '\0';
+			if (strstr(path, part) != NULL) {
+				return true;
+			}
+		}
+		match += n + (match[n] == '|');
+	}
+	return false;
 }
 
 /* The errno to fail an operation on fd with, or 0. */

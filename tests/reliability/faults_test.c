@@ -5,7 +5,9 @@
  *
  * clmd runs with the faultfs shim preloaded (tests/reliability/faultfs.c):
  * while the flag file in the test dir says "ENOSPC" or "EIO", every write
- * (or, with "sync", every fsync) of data.mdb fails with that error. Each
+ * (or, with "sync", every fsync) of data.mdb and of the journal's segments
+ * fails with that error: the journal's commit, which every acknowledgement
+ * waits for, and the checkpoints into data.mdb. Each
  * scenario checks, with the fault on:
  *
  *   - Track gets the mapped error status, never OK, and no result;

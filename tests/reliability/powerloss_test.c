@@ -21,6 +21,10 @@
  * Track. Each cut has its own seed (printed on failure; with
  * CLM_POWERLOSS_TORN=1 it also picks the torn pages).
  *
+ * clmd runs with checkpoint_bytes 4K, so its journal is checkpointed into
+ * data.mdb after about every call and the cuts fall in journal commits,
+ * checkpoints and journal truncations alike.
+ *
  * The workload, one client, one call at a time over a plain SP socket
  * (crash_test.c says why not libclm): Tracks of 1 to 4 touchpoints (some
  * purchases with a value) for PL_CUSTOMERS customers, and every eighth
@@ -73,9 +77,16 @@
 #define PL_DEFAULT_CALLS 40 /* calls of one workload run */
 #define PL_MAX_CALLS     4000
 #define PL_CUSTOMERS     5
-#define PL_BATCH_MAX     4
-#define PL_CALL_MS       30000
-#define PL_ERR_LEN       1024
+
+/*
+ * The smallest checkpoint size, so that the overlay is checkpointed into
+ * data.mdb every few calls and cuts land inside checkpoints too (their
+ * LMDB commits, the journal truncations behind them).
+ */
+static const char *const pl_args[] = { "--checkpoint-bytes", "4K", NULL };
+#define PL_BATCH_MAX 4
+#define PL_CALL_MS   30000
+#define PL_ERR_LEN   1024
 
 /* 2024-01-01T00:00:00Z; the workload's events fall in 2024. */
 #define PL_T0     1704067200000LL
@@ -278,7 +289,7 @@ pl_start_cut(const char *data, const char *out, const char *now,
 	        old != NULL ? old : "", old != NULL && old[0] ? ":" : "");
 	pl_setenv("ASAN_OPTIONS", asan);
 	pl_setenv("LD_PRELOAD", POWERCUT_LIB);
-	int rc = clmd_start(&srv, data, NULL);
+	int rc = clmd_start(&srv, data, pl_args);
 	/* Only clmd gets the library and its settings. */
 	unsetenv("LD_PRELOAD");
 	if (old_asan != NULL) {
@@ -696,7 +707,7 @@ pl_cut(const char *base, unsigned n, unsigned long long after, uint64_t seed,
 			break;
 		}
 	}
-	if (clmd_start(&srv, out, NULL) != 0) {
+	if (clmd_start(&srv, out, pl_args) != 0) {
 		char *log = harness_read_file(srv.log_path);
 		snprintf(err, errlen,
 		        "clmd did not start on the store left by the cut: %s",
