@@ -79,12 +79,13 @@
  * (nothing depends on them); a .tmp (removed at open); the old segment
  * followed by the fresh one at the position where its log ends (a
  * continuous journal; the old one is dropped at open, since the fresh one
- * starts at or before base + 1); older segments deleted oldest first (a
- * journal that starts later, at or before base + 1). Without sync, a
- * power loss may also lose the old segment's unsynced tail: the fresh
- * segment's header is then not flagged synced, so recovery cuts it as an
- * unsynced tail, as after any segment switch; those entries are below the
- * purge position, which the view has.
+ * starts at or before base + 1, and kept as a spare until the next
+ * purge); older segments deleted oldest first (a journal that starts
+ * later, at or before base + 1). Without sync, a power loss may also
+ * lose the old segment's unsynced tail: the fresh segment's header is
+ * then not flagged synced, so recovery cuts it as an unsynced tail, as
+ * after any segment switch; those entries are below the purge position,
+ * which the view has.
  *
  * Why recycle: a file whose size grows makes each fdatasync also write the
  * inode (a filesystem journal commit), and fallocate'd space on ext4 is
