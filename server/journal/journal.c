@@ -5,6 +5,7 @@
  *
  *   DIR/00000000000000000001.jnl   a segment, named by its first position
  *   DIR/00000000000000000001.spare a segment freed by truncate, for reuse
+ *                                  (a purge deletes them)
  *   DIR/00000000000000000001.tmp   a segment being created (removed at open)
  *
  *   segment header, 32 bytes:
@@ -65,6 +66,26 @@
  * and only then renamed into place, and the directory is fsynced after
  * every create, rename and delete, so a .jnl file always has a valid
  * header; a bad one is data loss.
+ *
+ * A purge (journal_purge_before) deletes instead of recycling: the spares
+ * first, then, when every committed entry of the segment written to is
+ * below the purge position, a fresh segment starting at the next position
+ * is made as any other (header fdatasynced as .tmp, renamed into place,
+ * directory fsynced), then the older segments are deleted, oldest first,
+ * and the directory fsynced. A segment with a header and no batch is a
+ * valid, empty segment to recovery (its log ends in the zeros at offset
+ * 32, the end of the file), exactly as after a segment switch that no
+ * commit followed. So a crash at any point leaves one of: spares missing
+ * (nothing depends on them); a .tmp (removed at open); the old segment
+ * followed by the fresh one at the position where its log ends (a
+ * continuous journal; the old one is dropped at open, since the fresh one
+ * starts at or before base + 1, and kept as a spare until the next
+ * purge); older segments deleted oldest first (a journal that starts
+ * later, at or before base + 1). Without sync, a power loss may also
+ * lose the old segment's unsynced tail: the fresh segment's header is
+ * then not flagged synced, so recovery cuts it as an unsynced tail, as
+ * after any segment switch; those entries are below the purge position,
+ * which the view has.
  *
  * Why recycle: a file whose size grows makes each fdatasync also write the
  * inode (a filesystem journal commit), and fallocate'd space on ext4 is
@@ -426,7 +447,7 @@ journal_truncate_before(
 {
 	bool dropped = false;
 	while (j->nsegs > 1 && j->segs[1].first <= position) {
-		clm_err rc = journal_drop(j, 0, err, errlen);
+		clm_err rc = journal_drop(j, 0, true, err, errlen);
 		if (rc != CLM_OK) {
 			/* Sync the renames before the next write. */
 			j->dir_dirty |= dropped;
@@ -435,6 +456,103 @@ journal_truncate_before(
 		dropped = true;
 	}
 	return dropped ? journal_sync_dir(j, err, errlen) : CLM_OK;
+}
+
+/* Deletes every spare: their stale bytes are entries of old segments. */
+static clm_err
+journal_delete_spares(journal *j, char *err, size_t errlen)
+{
+	while (j->nspares > 0) {
+		char path[4096];
+		journal_path(j, j->spares[j->nspares - 1], "spare", path,
+		        sizeof(path));
+		if (unlink(path) != 0 && errno != ENOENT) {
+			return journal_fail(
+			        errno, err, errlen, "delete", path);
+		}
+		j->nspares--;
+		j->dir_dirty = true;
+	}
+	return CLM_OK;
+}
+
+/*
+ * Replaces the segment written to, all of whose entries are below the
+ * purge position, by a fresh one that starts at j->next (journal_roll,
+ * with no spare left to recycle). The old one stays in j->segs, before
+ * the fresh one, for the caller to delete; when it started at j->next
+ * already (it holds no entry), the fresh one's rename replaced it.
+ */
+static clm_err
+journal_replace_current(journal *j, char *err, size_t errlen)
+{
+	size_t n = j->nsegs;
+	uint64_t old = j->segs[n - 1].first;
+	clm_err rc = journal_roll(j, err, errlen);
+	if (j->nsegs == n) {
+		return rc; /* not renamed: the old one is still written to */
+	}
+	j->tail_dirty = false;
+	if (old == j->segs[n].first) {
+		j->segs[n - 1] = j->segs[n];
+		j->nsegs--;
+	}
+	return rc;
+}
+
+/*
+ * Cuts the segment written to where its log ends, when bytes lie past the
+ * zero header there (the stale tail of a recycled spare) or a failed batch
+ * may: ftruncate, then fdatasync.
+ */
+static clm_err
+journal_cut_stale(journal *j, char *err, size_t errlen)
+{
+	struct journal_seg *s = &j->segs[j->nsegs - 1];
+	char path[4096];
+	struct stat st;
+	journal_path(j, s->first, "jnl", path, sizeof(path));
+	if (fstat(j->fd, &st) != 0) {
+		return journal_fail(errno, err, errlen, "cut", path);
+	}
+	if ((uint64_t) st.st_size <= s->end + JOURNAL_HDR && !j->tail_dirty) {
+		return CLM_OK;
+	}
+	if (ftruncate(j->fd, (off_t) s->end) != 0 || fdatasync(j->fd) != 0) {
+		return journal_fail(errno, err, errlen, "cut", path);
+	}
+	j->tail_dirty = false;
+	return CLM_OK;
+}
+
+clm_err
+journal_purge_before(journal *j, uint64_t position, char *err, size_t errlen)
+{
+	clm_err rc = journal_delete_spares(j, err, errlen);
+	if (rc == CLM_OK && j->nsegs > 0 && j->next <= position) {
+		/* A failed batch of the old segment must not replay into the
+		 * fresh one's positions. */
+		if (j->tail_dirty) {
+			rc = journal_cut_tail(
+			        j, &j->segs[j->nsegs - 1], err, errlen);
+		}
+		if (rc == CLM_OK) {
+			rc = journal_replace_current(j, err, errlen);
+		}
+	} else if (rc == CLM_OK && j->nsegs > 0) {
+		rc = journal_cut_stale(j, err, errlen);
+	}
+	/* Oldest first: what a crash leaves is a journal that starts later,
+	 * never one with a hole. */
+	while (rc == CLM_OK && j->nsegs > 1 && j->segs[1].first <= position) {
+		if ((rc = journal_drop(j, 0, false, err, errlen)) == CLM_OK) {
+			j->dir_dirty = true;
+		}
+	}
+	if (rc != CLM_OK) {
+		return rc; /* j->dir_dirty: the next commit syncs first */
+	}
+	return journal_sync_dir(j, err, errlen);
 }
 
 void

@@ -5,7 +5,8 @@
  * durable together, as one batch, by journal_commit (group commit). A
  * reader replays them with journal_read from a position; the caller, once
  * its view reflects a position durably, drops what lies before it with
- * journal_truncate_before.
+ * journal_truncate_before, or with journal_purge_before when no byte of it
+ * may stay on disk.
  *
  * The operations are those a replicated stream (a NATS JetStream stream)
  * can also provide: append, position, read from a position, truncate
@@ -161,6 +162,49 @@ clm_err journal_read(journal *j, uint64_t from,
  * directory is synced before the next commit writes).
  */
 clm_err journal_truncate_before(
+        journal *j, uint64_t position, char *err, size_t errlen);
+
+/*
+ * journal_purge_before is journal_truncate_before for a forgotten
+ * customer (issue 14): the caller's view reflects every entry below
+ * position durably, and when it returns CLM_OK no file in the directory
+ * holds an entry below position, nor stale bytes of one, except in the
+ * case below. Every segment whose entries are all below position is
+ * deleted, not kept as a spare, and so is every existing spare. When
+ * every committed entry of the segment being written to is below
+ * position (the normal case when the caller checkpointed its last
+ * position), that segment is replaced by a fresh one that starts at the
+ * next position (a header and no batch, created like any new segment:
+ * written and fdatasynced as a .tmp, renamed into place) and then
+ * deleted; the next commit writes there. A segment being written to that
+ * holds entries at or after position stays, and so do the entries below
+ * position in it (journal_read returns them): the caller purges again at
+ * its next checkpoint. Only the stale tail of a recycled spare past its
+ * log is cut from it (ftruncate, fdatasync). The directory is fsynced
+ * before CLM_OK is returned, so the deletions are durable.
+ *
+ * Deleted rather than zeroed: zeroing a spare writes and fdatasyncs up to
+ * segment_bytes per file for blocks that only save the next segment
+ * switches a metadata write; the next switches after a purge create new
+ * files. Call it when something must go (a ForgetCustomer since the last
+ * purge), journal_truncate_before otherwise.
+ *
+ * Positions go on: the next append gets the position it would have got,
+ * and everything else (commit, read from position on, truncate) works as
+ * before. A crash at any point leaves a journal that journal_open
+ * recovers, with every entry at or after position (entries below it may
+ * survive; the view has them).
+ *
+ * Returns CLM_OK; on failure what was done stays done, the journal keeps
+ * working (the segment written to is the old one when the fresh one was
+ * not made), the directory is synced before the next commit writes, and
+ * the purge may be repeated. Errors, with the reason in err:
+ * - CLM_RESOURCE_EXHAUSTED: the disk is full while the fresh segment is
+ *   written ("disk full": ENOSPC, EDQUOT, EFBIG).
+ * - CLM_UNAVAILABLE: a file cannot be made, written, cut, renamed or
+ *   deleted, or the directory synced (EIO, ...), or memory ran out.
+ */
+clm_err journal_purge_before(
         journal *j, uint64_t position, char *err, size_t errlen);
 
 /*

@@ -301,17 +301,17 @@ journal_segs_push(journal *j, uint64_t first, uint64_t end)
 }
 
 /*
- * Drops segment i (not the one written to): renamed to a spare while there
- * are fewer than JOURNAL_SPARES, else deleted. The caller syncs the
- * directory.
+ * Drops segment i (not the one written to): with keep, renamed to a spare
+ * while there are fewer than JOURNAL_SPARES; else deleted. The caller
+ * syncs the directory.
  */
 clm_err
-journal_drop(journal *j, size_t i, char *err, size_t errlen)
+journal_drop(journal *j, size_t i, bool keep, char *err, size_t errlen)
 {
 	char path[4096], spare[4096];
 	uint64_t first = j->segs[i].first;
 	journal_path(j, first, "jnl", path, sizeof(path));
-	if (j->nspares < JOURNAL_SPARES) {
+	if (keep && j->nspares < JOURNAL_SPARES) {
 		journal_path(j, first, "spare", spare, sizeof(spare));
 		if (rename(path, spare) != 0) {
 			return journal_fail(

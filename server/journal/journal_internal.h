@@ -166,11 +166,12 @@ void journal_map_close(struct journal_map *m);
 clm_err journal_segs_push(journal *j, uint64_t first, uint64_t end);
 
 /*
- * journal_drop drops segment i (not the one written to): renamed to a
- * .spare while there are fewer than JOURNAL_SPARES, else deleted. The
- * caller fsyncs the directory.
+ * journal_drop drops segment i (not the one written to): with keep,
+ * renamed to a .spare while there are fewer than JOURNAL_SPARES; else
+ * (and always without keep) deleted. The caller fsyncs the directory.
  */
-clm_err journal_drop(journal *j, size_t i, char *err, size_t errlen);
+clm_err journal_drop(
+        journal *j, size_t i, bool keep, char *err, size_t errlen);
 
 /* journal_recover.c. journal_mkdir makes DIR (0700) when it is absent, and
  * fsyncs its parent (every time: a crash may have come between the mkdir

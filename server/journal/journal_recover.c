@@ -338,7 +338,7 @@ journal_recover(journal *j, char *err, size_t errlen)
 	/* Segments followed by one starting at or before base + 1 are
 	 * checkpointed: a truncate the last run did not finish. */
 	while (j->nsegs > 1 && j->segs[1].first <= j->base + 1) {
-		if ((rc = journal_drop(j, 0, err, errlen)) != CLM_OK) {
+		if ((rc = journal_drop(j, 0, true, err, errlen)) != CLM_OK) {
 			return rc;
 		}
 		dropped = true;
@@ -373,7 +373,8 @@ journal_recover(journal *j, char *err, size_t errlen)
 	if (j->next <= j->base) {
 		/* Everything is checkpointed; keep no gap before base + 1. */
 		while (j->nsegs > 0) {
-			if ((rc = journal_drop(j, 0, err, errlen)) != CLM_OK) {
+			if ((rc = journal_drop(j, 0, true, err, errlen))
+			        != CLM_OK) {
 				return rc;
 			}
 			dropped = true;
