@@ -77,10 +77,10 @@ struct store {
 	uint64_t overlay_map;
 	bool overlay_full; /* the last write error was the overlay's map */
 	/*
-	 * Bumped (atomically) just after a checkpoint empties the overlay:
-	 * a reader that saw it move between beginning its base and its
-	 * overlay transaction may have missed what the checkpoint moved,
-	 * and begins again (store_read_begin).
+	 * Bumped (atomically) just before a checkpoint's emptying of the
+	 * overlay commits, and just after: a reader that saw it move between
+	 * beginning its base and its overlay transaction may have missed what
+	 * the checkpoint moved, and begins again (store_read_begin).
 	 */
 	uint64_t generation;
 	/* Checkpoints the base has had (meta "checkpoints"). */

@@ -26,8 +26,10 @@
  *   base changes nothing (its counters, which are deltas, are then left
  *   out: kv_counts);
  * - the base before the commit, the overlay after the emptying: what the
- *   checkpoint moved would be missing. store->generation, bumped after
- *   the emptying, tells, and the reader begins again.
+ *   checkpoint moved would be missing. store->generation, bumped between
+ *   the base's commit and the emptying's (and again after it), tells:
+ *   the reader read it before its base began and again after its overlay
+ *   began, and begins again when it moved.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -498,8 +500,14 @@ store_ckpt_drop(store *s)
 		}
 		return rc;
 	}
+	/*
+	 * Before the emptying is visible: a reader whose overlay snapshot
+	 * is empty then sees the bump too (store_read_begin). And after, so
+	 * that one whose overlay began between the two sees it.
+	 */
+	store_gen_bump(s);
 	rc = mdb_txn_commit(txn);
-	store_gen_bump(s); /* after the overlay emptied */
+	store_gen_bump(s);
 	return rc;
 }
 
