@@ -335,7 +335,12 @@ main(int argc, char **argv)
 	server_init(&srv, &cfg, auth, &tm, clock_now_ms());
 	struct store_opts so = {
 		.dir = cfg.data,
-		.nosync = strcmp(cfg.durability, "os") == 0,
+		/*
+		 * Synced even with durability os: only checkpoints write
+		 * data.mdb, and the journal behind one is dropped only once
+		 * it is durable (docs/operations.md).
+		 */
+		.nosync = false,
 		.map_bytes = cfg.map_bytes,
 		.max_db_bytes = cfg.max_db_bytes,
 		.max_readers = (unsigned) cfg.workers + 16,

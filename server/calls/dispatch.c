@@ -383,7 +383,11 @@ dispatch_finish(struct call_req *r)
 	Clm__V1__Response *resp = r->resp;
 	switch (r->job.err) {
 	case CLM_OK:
-		resp->position = r->job.position;
+		/* A call the apply refused whole has a status of its own. */
+		if (resp->status == NULL
+		        || resp->status->code == CLM__V1__CODE__OK) {
+			resp->position = r->job.position;
+		}
 		dispatch_ok_if_unset(r);
 		return;
 	case CLM_DEADLINE_EXCEEDED:
@@ -397,7 +401,7 @@ dispatch_finish(struct call_req *r)
 			        "disk full: no space left for the database; nothing was written (retry with backoff once space is freed)");
 		} else {
 			reply_error(resp, r->a, CLM_RESOURCE_EXHAUSTED,
-			        "database is full (max_db_bytes reached) or out of memory; nothing was written");
+			        "database is full (max_db_bytes reached), or the write does not fit the overlay (checkpoint_bytes), or out of memory; nothing was written");
 		}
 		break;
 	default:

@@ -131,7 +131,12 @@ clm_err store_overlay_open(
         store *s, uint64_t map_bytes, char *err, size_t errlen);
 bool store_overlay_full(const store *s);
 
-/* The bytes of the overlay's map in use (0 without an overlay). */
+/*
+ * store_overlay_size gives the bytes of the pages the overlay's tables
+ * hold now and the keys in them (values and tombstones); 0 and 0 without
+ * an overlay. store_overlay_bytes is the first alone.
+ */
+void store_overlay_size(store *s, uint64_t *bytes, uint64_t *keys);
 uint64_t store_overlay_bytes(store *s);
 
 /*

@@ -373,11 +373,13 @@ store_overlay_close(store *s)
 	}
 }
 
-uint64_t
-store_overlay_bytes(store *s)
+void
+store_overlay_size(store *s, uint64_t *bytes, uint64_t *keys)
 {
+	*bytes = 0;
+	*keys = 0;
 	if (s->oenv == NULL) {
-		return 0;
+		return;
 	}
 	/*
 	 * The pages its tables hold now (the map's highest page only ever
@@ -385,19 +387,28 @@ store_overlay_bytes(store *s)
 	 */
 	MDB_txn *txn;
 	if (mdb_txn_begin(s->oenv, NULL, MDB_RDONLY, &txn) != 0) {
-		return 0;
+		return;
 	}
 	uint64_t pages = 0, psize = 4096;
-	for (int i = 0; i <= STORE_N_DBS; i++) {
+	for (int i = 0; i < STORE_N_DBS; i++) {
 		MDB_stat ms;
 		if (mdb_stat(txn, s->odbi[i], &ms) == 0) {
 			pages += ms.ms_branch_pages + ms.ms_leaf_pages
 			        + ms.ms_overflow_pages;
 			psize = ms.ms_psize;
+			*keys += ms.ms_entries;
 		}
 	}
 	mdb_txn_abort(txn);
-	return pages * psize;
+	*bytes = pages * psize;
+}
+
+uint64_t
+store_overlay_bytes(store *s)
+{
+	uint64_t bytes, keys;
+	store_overlay_size(s, &bytes, &keys);
+	return bytes;
 }
 
 /* Copies every table of the overlay into the base write transaction. */

@@ -15,6 +15,13 @@
 #include "util/log.h"
 #include "util/telemetry.h"
 
+/*
+ * What one overlay key may cost the base in a checkpoint, at most: the
+ * copy of a 4 KiB leaf page and of its share of the branch pages, while
+ * the old ones are held until the commit.
+ */
+#define WRITER_CKPT_KEY_BYTES (3 * 4096)
+
 /* How often the idle writer clears stale LMDB reader slots. */
 #define WRITER_READER_CHECK_S 60
 
@@ -39,7 +46,13 @@ struct writer {
 	clm_err ckpt_err;
 	bool ckpt_disk_full;
 	int64_t ckpt_retry_ns;
-	bool replaying;    /* no journal truncation while journal_read runs */
+	bool replaying; /* no journal truncation while journal_read runs */
+	/*
+	 * A ForgetCustomer was applied since the last checkpoint: the next
+	 * one purges the journal (journal_purge_before) rather than
+	 * truncating it, so that no file keeps the customer's entries.
+	 */
+	bool purge;
 	uint64_t position; /* atomic: the last write the view shows */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -205,9 +218,14 @@ writer_checkpoint(writer *w)
 	        (long long) (st.duration_ns / 1000000));
 	if (!w->replaying) {
 		char err[256];
-		if (journal_truncate_before(w->j, pos + 1, err, sizeof(err))
-		        != CLM_OK) {
-			log_warn("journal: %s", err);
+		clm_err te = w->purge
+		        ? journal_purge_before(w->j, pos + 1, err, sizeof(err))
+		        : journal_truncate_before(
+		                w->j, pos + 1, err, sizeof(err));
+		if (te != CLM_OK) {
+			log_warn("journal: %s", err); /* retried next time */
+		} else {
+			w->purge = false;
 		}
 	}
 	return CLM_OK;
@@ -233,10 +251,25 @@ writer_maybe_checkpoint(writer *w)
 	 * Large enough, or so large that the base, near max_db_bytes,
 	 * might not take it any more: better to learn that (and refuse
 	 * writes) now than with more acknowledged writes in the overlay.
+	 * A key can make the checkpoint copy a leaf page and a share of its
+	 * branch path, and the old pages stay until it commits.
 	 */
-	uint64_t ob = store_overlay_bytes(w->st);
-	if (ob >= w->ckpt_bytes || 2 * ob >= store_headroom(w->st)) {
+	uint64_t ob, keys;
+	store_overlay_size(w->st, &ob, &keys);
+	if (ob >= w->ckpt_bytes
+	        || keys * WRITER_CKPT_KEY_BYTES >= store_headroom(w->st)) {
 		(void) writer_checkpoint(w);
+	}
+}
+
+/* Notes a ForgetCustomer among jobs, for the next checkpoint's purge. */
+static void
+writer_note_forgets(writer *w, writer_job **jobs, size_t n)
+{
+	for (size_t i = 0; i < n && w->j != NULL; i++) {
+		if (jobs[i]->jtype == CLM__V1__REQUEST__CALL_FORGET_CUSTOMER) {
+			w->purge = true;
+		}
 	}
 }
 
@@ -287,6 +320,7 @@ writer_try(writer *w, writer_job **jobs, size_t n, const int64_t *nows,
 	}
 	e = store_write_commit(txn);
 	if (e == CLM_OK) {
+		writer_note_forgets(w, jobs, n);
 		return CLM_OK;
 	}
 	/*
@@ -297,6 +331,9 @@ writer_try(writer *w, writer_job **jobs, size_t n, const int64_t *nows,
 	if (writer_checkpoint(w) == CLM_OK
 	        && writer_apply(w, jobs, n, nows, now_ms, &txn) == CLM_OK) {
 		e = store_write_commit(txn);
+	}
+	if (e == CLM_OK) {
+		writer_note_forgets(w, jobs, n);
 	}
 	if (e != CLM_OK && nows != NULL) {
 		return e; /* replay: start-up fails */
@@ -487,11 +524,21 @@ writer_replay_flush(struct writer_replay *r)
 		if (w->dirty_since_ns == 0) {
 			w->dirty_since_ns = clock_mono_ns();
 		}
+		/*
+		 * A checkpoint that fails here refuses writes once clmd
+		 * serves, as it would live; start-up goes on.
+		 */
 		if (store_overlay_bytes(w->st) >= w->ckpt_bytes) {
-			e = writer_checkpoint(w);
+			(void) writer_checkpoint(w);
 		}
 	}
-	if (e != CLM_OK) {
+	if (e != CLM_OK && w->ckpt_err != CLM_OK) {
+		snprintf(r->msg, r->msglen,
+		        "cannot apply journal entries %llu..%llu: the overlay is full and the checkpoint that would empty it failed (%s): free disk space or raise max_db_bytes",
+		        (unsigned long long) r->jobs[0]->position,
+		        (unsigned long long) r->jobs[r->n - 1]->position,
+		        clm_strerror(w->ckpt_err));
+	} else if (e != CLM_OK) {
 		snprintf(r->msg, r->msglen,
 		        "cannot apply journal entries %llu..%llu: %s",
 		        (unsigned long long) r->jobs[0]->position,
@@ -541,12 +588,20 @@ writer_replay_entry(void *arg, const struct journal_entry *je)
 		return 1;
 	}
 	job->position = je->position;
+	/* Transactions as the live writer makes them (writer_main). */
+	if (r->n > 0 && job->items > w->batch_items_max - r->items) {
+		r->err = writer_replay_flush(r);
+		if (r->err != CLM_OK) {
+			return 1;
+		}
+	}
 	r->jobs[r->n] = job;
 	r->nows[r->n] = (int64_t) now;
 	r->n++;
 	r->items += job->items;
 	r->entries++;
-	if (r->n == WRITER_REPLAY_JOBS || r->items >= w->batch_items_max) {
+	if (r->n == WRITER_REPLAY_JOBS || r->n == w->batch_max
+	        || r->items >= w->batch_items_max) {
 		r->err = writer_replay_flush(r);
 		if (r->err != CLM_OK) {
 			return 1;

@@ -1014,12 +1014,16 @@ track_fat_batch(clm_conn *c, const char *customer, size_t n, uint32_t *acc)
 
 /*
  * The map grows on MDB_MAP_FULL, up to max_db_bytes (docs/architecture.md
- * "A request's life", docs/operations.md "Durability and failures").
+ * "A request's life", docs/operations.md "Durability and failures"). With
+ * the smallest checkpoint_bytes every batch is checkpointed, so the
+ * checkpoint that fails at max_db_bytes refuses the writes after it; the
+ * restart replays what that checkpoint could not move, and its own
+ * checkpoints fail too, which must not stop clmd from serving.
  */
 Test(errors, map_grows_then_full_is_resource_exhausted)
 {
-	static const char *const extra[]
-	        = { "--map-bytes", "64K", "--max-db-bytes", "2M", NULL };
+	static const char *const extra[] = { "--map-bytes", "64K",
+		"--max-db-bytes", "2M", "--checkpoint-bytes", "4K", NULL };
 	start_server(extra);
 	clm_conn *c = connect_to(&srv);
 	uint64_t stored = 0;

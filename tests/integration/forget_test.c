@@ -6,13 +6,17 @@
  * its data dir still holds the customer's id or its anonymous id, while
  * another customer's data is intact.
  */
+#define _GNU_SOURCE /* memmem */
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <limits.h>
 #include <lmdb.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "harness.h"
 
@@ -97,8 +101,47 @@ batch_add(struct batch *b, const char *customer, const char *anon,
 static void
 start_server(void)
 {
-	int rc = clmd_start(&srv, NULL, NULL);
+	/* A checkpoint (and the journal's purge) within a second. */
+	static const char *const args[]
+	        = { "--checkpoint-interval", "1", NULL };
+	int rc = clmd_start(&srv, NULL, args);
 	cr_assert_eq(rc, 0, "clmd did not start (log %s)", srv.log_path);
+}
+
+/*
+ * The files of DIR/journal whose bytes contain needle, counted; the first
+ * one's name in where.
+ */
+static int
+journal_holds(const char *dir, const char *needle, char *where, size_t wlen)
+{
+	char jdir[PATH_MAX + 16];
+	snprintf(jdir, sizeof(jdir), "%s/journal", dir);
+	DIR *d = opendir(jdir);
+	cr_assert_not_null(d, "opendir %s", jdir);
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.') {
+			continue;
+		}
+		char path[PATH_MAX + 512];
+		snprintf(path, sizeof(path), "%s/%s", jdir, de->d_name);
+		char *data = harness_read_file(path);
+		if (data == NULL) {
+			continue; /* renamed or deleted meanwhile */
+		}
+		struct stat st;
+		size_t len = stat(path, &st) == 0 ? (size_t) st.st_size : 0;
+		if (memmem(data, len, needle, strlen(needle)) != NULL) {
+			if (n++ == 0) {
+				snprintf(where, wlen, "%s", de->d_name);
+			}
+		}
+		free(data);
+	}
+	closedir(d);
+	return n;
 }
 
 static clm_conn *
@@ -467,6 +510,27 @@ Test(forget, forget_removes_every_trace)
 	clm_response_free(kept1);
 	clm_close(c);
 
+	/*
+	 * While clmd runs: the checkpoint after the Forget (within the
+	 * checkpoint interval) purges the journal, so no journal file holds
+	 * the customer's entries any more (docs/operations.md). Waited for
+	 * up to 30 s.
+	 */
+	char where[256] = "";
+	int holding = 0;
+	for (int i = 0; i < 300; i++) {
+		holding = journal_holds(
+		                  srv.data_dir, GONE, where, sizeof(where))
+		        + journal_holds(
+		                srv.data_dir, GONE_ANON, where, sizeof(where));
+		if (holding == 0) {
+			break;
+		}
+		harness_sleep_ms(100);
+	}
+	cr_expect_eq(holding, 0,
+	        "the journal still holds the forgotten customer (%s)", where);
+
 	int st = clmd_stop(&srv);
 	cr_assert_eq(st, 0, "clmd exit status %d (log %s)", st, srv.log_path);
 	static const char *const needles[3] = { GONE, GONE_ANON, KEPT };
@@ -480,6 +544,8 @@ Test(forget, forget_removes_every_trace)
 	/* keep-me: profile, 3 touchpoints' event ids, alias: at least 5. */
 	cr_expect_geq(s.hits[2], 5, "'%s' in only %zu entries", needles[2],
 	        s.hits[2]);
+	cr_expect_eq(journal_holds(srv.data_dir, GONE, where, sizeof(where)),
+	        0, "after the stop, journal file %s holds '%s'", where, GONE);
 }
 
 /* Export of an unknown customer and forget of one: NOT_FOUND, no-op. */
