@@ -551,52 +551,75 @@ writer_replay_flush(struct writer_replay *r)
 	return e;
 }
 
+/*
+ * Rebuilds the job of entry je in r's arena (*now: its instant). Returns
+ * NULL with r->err and r->msg set when it cannot.
+ */
+static writer_job *
+writer_replay_build(
+        struct writer_replay *r, const struct journal_entry *je, int64_t *now)
+{
+	writer *w = r->w;
+	if (je->len < 8) {
+		r->err = CLM_DATA_LOSS;
+		snprintf(r->msg, r->msglen,
+		        "journal entry %llu is %zu bytes, too short",
+		        (unsigned long long) je->position, je->len);
+		return NULL;
+	}
+	writer_job *job = arena_zalloc(&r->a, sizeof(*job));
+	Clm__V1__Response *resp = arena_alloc(&r->a, sizeof(*resp));
+	if (job == NULL || resp == NULL) {
+		r->err = CLM_RESOURCE_EXHAUSTED;
+		snprintf(r->msg, r->msglen, "out of memory in replay");
+		return NULL;
+	}
+	clm__v1__response__init(resp);
+	writer_job_init(job, &r->a, resp, NULL, NULL);
+	const unsigned char *p = je->data;
+	uint64_t t = 0;
+	for (int k = 7; k >= 0; k--) {
+		t = (t << 8) | p[k];
+	}
+	*now = (int64_t) t;
+	r->err = w->replay(
+	        w->replay_arg, job, je->type, p + 8, je->len - 8, *now);
+	if (r->err != CLM_OK) {
+		snprintf(r->msg, r->msglen,
+		        "journal entry %llu (type %u) cannot be replayed: %s",
+		        (unsigned long long) je->position, je->type,
+		        clm_strerror(r->err));
+		return NULL;
+	}
+	job->position = je->position;
+	return job;
+}
+
 /* journal_read's callback: one entry rebuilt into a pending job. */
 static int
 writer_replay_entry(void *arg, const struct journal_entry *je)
 {
 	struct writer_replay *r = arg;
 	writer *w = r->w;
-	writer_job *job = arena_zalloc(&r->a, sizeof(*job));
-	Clm__V1__Response *resp = arena_alloc(&r->a, sizeof(*resp));
-	if (job == NULL || resp == NULL) {
-		r->err = CLM_RESOURCE_EXHAUSTED;
-		snprintf(r->msg, r->msglen, "out of memory in replay");
+	int64_t now;
+	writer_job *job = writer_replay_build(r, je, &now);
+	if (job == NULL) {
 		return 1;
 	}
-	clm__v1__response__init(resp);
-	writer_job_init(job, &r->a, resp, NULL, NULL);
-	if (je->len < 8) {
-		r->err = CLM_DATA_LOSS;
-		snprintf(r->msg, r->msglen,
-		        "journal entry %llu is %zu bytes, too short",
-		        (unsigned long long) je->position, je->len);
-		return 1;
-	}
-	const unsigned char *p = je->data;
-	uint64_t now = 0;
-	for (int k = 7; k >= 0; k--) {
-		now = (now << 8) | p[k];
-	}
-	r->err = w->replay(w->replay_arg, job, je->type, p + 8, je->len - 8,
-	        (int64_t) now);
-	if (r->err != CLM_OK) {
-		snprintf(r->msg, r->msglen,
-		        "journal entry %llu (type %u) cannot be replayed: %s",
-		        (unsigned long long) je->position, je->type,
-		        clm_strerror(r->err));
-		return 1;
-	}
-	job->position = je->position;
-	/* Transactions as the live writer makes them (writer_main). */
+	/*
+	 * Transactions as the live writer makes them (writer_main): when
+	 * this one does not fit, apply the pending ones, which frees the
+	 * arena, and build it again.
+	 */
 	if (r->n > 0 && job->items > w->batch_items_max - r->items) {
 		r->err = writer_replay_flush(r);
-		if (r->err != CLM_OK) {
+		if (r->err != CLM_OK
+		        || (job = writer_replay_build(r, je, &now)) == NULL) {
 			return 1;
 		}
 	}
 	r->jobs[r->n] = job;
-	r->nows[r->n] = (int64_t) now;
+	r->nows[r->n] = now;
 	r->n++;
 	r->items += job->items;
 	r->entries++;
