@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "calls/auth.h"
+#include "calls/replay.h"
 #include "config.h"
+#include "journal/journal.h"
 #include "net/addrcheck.h"
 #include "net/exposure.h"
 #include "net/hostcheck.h"
@@ -207,6 +209,33 @@ main_fail(const char *msg)
 	return 1;
 }
 
+/*
+ * Opens the overlay and the journal (DATA/overlay, DATA/journal) once the
+ * base view is open: docs/architecture.md, "The journal and the overlay".
+ */
+static int
+main_journal(const struct config *cfg, store *st, journal **out, char *err,
+        size_t errlen)
+{
+	uint64_t omap = 2 * (uint64_t) cfg->checkpoint_bytes + (8u << 20);
+	if (store_overlay_open(st, omap, err, errlen) != CLM_OK) {
+		return -1;
+	}
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s/journal", cfg->data);
+	struct journal_opts jo = {
+		.dir = dir,
+		.sync = strcmp(cfg->durability, "os") != 0,
+		.base = store_position(st),
+	};
+	char jerr[256];
+	if (journal_open(&jo, out, jerr, sizeof(jerr)) != CLM_OK) {
+		snprintf(err, errlen, "cannot open the journal: %s", jerr);
+		return -1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -313,6 +342,7 @@ main(int argc, char **argv)
 	};
 	rpc *r = NULL;
 	http *web = NULL;
+	journal *jnl = NULL;
 	int status = 1;
 	if (store_open(&so, &srv.st, err, sizeof(err)) != CLM_OK) {
 		main_fail(err);
@@ -342,6 +372,10 @@ main(int argc, char **argv)
 		main_fail(err);
 		goto done;
 	}
+	if (main_journal(&cfg, srv.st, &jnl, err, sizeof(err)) != 0) {
+		main_fail(err);
+		goto done;
+	}
 	struct writer_opts wo = {
 		.queue_max = (size_t) cfg.write_queue,
 		.batch_max = (size_t) cfg.batch_max,
@@ -349,6 +383,11 @@ main(int argc, char **argv)
 		.publish = srv.ps != NULL ? main_publish : NULL,
 		.publish_arg = srv.ps,
 		.telemetry = srv.tm,
+		.journal = jnl,
+		.replay = call_replay,
+		.replay_arg = &srv,
+		.checkpoint_bytes = (uint64_t) cfg.checkpoint_bytes,
+		.checkpoint_interval_ms = cfg.checkpoint_interval * 1000,
 	};
 	char werr[256];
 	if (writer_start(srv.st, &wo, &srv.w, werr, sizeof(werr)) != CLM_OK) {
@@ -405,6 +444,7 @@ done:
 		pubsub_abandon(srv.ps);
 	}
 
+	journal_close(jnl);
 	store_close(srv.st);
 	if (status == 0) {
 		log_info("stopped");
