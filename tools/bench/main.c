@@ -81,6 +81,7 @@ bench_srv_start(struct bench_srv *s, const char *const *more)
 	return 0;
 }
 
+/* Sends sig to s's clmd, if running, and reaps it. */
 static void
 bench_srv_stop(struct bench_srv *s, int sig)
 {
@@ -92,9 +93,9 @@ bench_srv_stop(struct bench_srv *s, int sig)
 }
 
 /*
- * The device's writes per second over seconds, with nothing of ours
- * running: other processes (and the page cache's writeback) on a shared
- * disk. Printed, since the device columns count them too.
+ * The device's writes per second over 2 s with clmd idle (after a
+ * covering checkpoint): other processes on a shared disk. Printed, since
+ * the device columns count them too.
  */
 static void
 bench_background(const struct bench_srv *s, const char *when)
@@ -116,13 +117,13 @@ bench_background(const struct bench_srv *s, const char *when)
  * replays the journal of those writes.
  */
 static int
-bench_recovery(struct bench_srv *s, struct bench_cfg cfg, bool ckpt_bytes)
+bench_recovery(struct bench_srv *s, struct bench_cfg cfg, bool bytes_given)
 {
 	static const char *const far[]
 	        = { "--checkpoint-interval", "3600", NULL };
 	static const char *const far_bytes[] = { "--checkpoint-interval",
 		"3600", "--checkpoint-bytes", "512M", NULL };
-	const char *const *more = ckpt_bytes ? far : far_bytes;
+	const char *const *more = bytes_given ? far : far_bytes;
 	bench_srv_stop(s, SIGTERM);
 	if (bench_srv_start(s, more) != 0) {
 		fprintf(stderr, "clm-bench: cannot restart clmd\n");
@@ -170,7 +171,7 @@ bench_usage(void)
 	        "workloads: echo get-customer recommend metrics track-single track-batch mixed\n");
 }
 
-/* The executable's directory into dir (of size len). */
+/* The path of the bench's own executable into self (of size len). */
 static void
 bench_self_dir(char *self, size_t len)
 {
