@@ -5,7 +5,10 @@
  * judged against a target here — performance targets live in the
  * benchmark, not in a timed test — but every row must have done work
  * without errors, Track rows must show bytes written and calls per
- * commit, and reads must show none written.
+ * commit, and reads must show none written. The journal's columns must
+ * be sane (fsyncs and a checkpoint for every Track row, device bytes
+ * non-negative), and the recovery run must replay exactly the journal
+ * entries it wrote before clmd was killed.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -31,6 +34,8 @@ struct bench_row {
 	char workload[32];
 	int clients;
 	double calls, items, p50, p99, p999, x_echo, tput_e, cpu, wr, per_tx;
+	double dev, fsyncs, ckpts, ck_ms, ck_max, ck_keys, ck_kb, fin_ms,
+	        fin_keys, fin_kb;
 };
 
 /* Finds the row of workload at clients in the bench's output. */
@@ -41,11 +46,14 @@ bench_row(const char *out, const char *workload, int clients,
 	for (const char *line = out; line != NULL && *line != '\0';) {
 		const char *end = strchr(line, '\n');
 		int n = sscanf(line,
-		        "%31s %d %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf",
+		        "%31s %d %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf "
+		        "%lf %lf %lf %lf %lf %lf %lf %lf %lf %lf",
 		        r->workload, &r->clients, &r->calls, &r->items,
 		        &r->p50, &r->p99, &r->p999, &r->x_echo, &r->tput_e,
-		        &r->cpu, &r->wr, &r->per_tx);
-		if (n == 12 && strcmp(r->workload, workload) == 0
+		        &r->cpu, &r->wr, &r->per_tx, &r->dev, &r->fsyncs,
+		        &r->ckpts, &r->ck_ms, &r->ck_max, &r->ck_keys,
+		        &r->ck_kb, &r->fin_ms, &r->fin_keys, &r->fin_kb);
+		if (n == 22 && strcmp(r->workload, workload) == 0
 		        && r->clients == clients) {
 			/* The bench flags a row that saw errors. */
 			char copy[512];
@@ -69,7 +77,8 @@ Test(bench, every_workload_gives_a_row)
 		          "track-single", "track-batch", "mixed" };
 	const char *argv[] = { "clm-bench", "--start", "--seconds", "0.3",
 		"--customers", "300", "--history", "2", "--clients", "1,4",
-		"--clmd", CLMD_BIN, NULL };
+		"--checkpoint-interval", "1", "--recovery", "--clmd", CLMD_BIN,
+		NULL };
 	char *out = NULL, *err = NULL;
 	int rc = run_cmd(CLM_BENCH_BIN, argv, NULL, 90000, &out, &err);
 	cr_assert_eq(rc, 0, "clm-bench exited %d: %s", rc, err ? err : "");
@@ -107,7 +116,43 @@ Test(bench, every_workload_gives_a_row)
 				cr_assert_gt(
 				        r.cpu, 0, "%s: clmd CPU", r.workload);
 			}
+			/*
+			 * -1: no block device under the data dir (the line
+			 * about the device is then missing too).
+			 */
+			if (echo || strstr(out, "device ") == NULL) {
+				cr_assert_eq(r.dev, -1, "%s: device bytes %f",
+				        r.workload, r.dev);
+			} else {
+				cr_assert_geq(r.dev, 0, "%s: device bytes %f",
+				        r.workload, r.dev);
+			}
+			cr_assert(r.fsyncs >= 0 && r.ckpts >= 0 && r.ck_ms >= 0
+			                && r.ck_max >= 0 && r.ck_keys >= 0
+			                && r.ck_kb >= 0 && r.fin_ms >= 0
+			                && r.fin_keys >= 0 && r.fin_kb >= 0,
+			        "%s: negative journal figures", r.workload);
+			if (r.ckpts > 0) {
+				cr_assert(r.ck_keys > 0 && r.ck_kb > 0
+				                && r.ck_max >= r.ck_ms * 0.999,
+				        "%s: checkpoints %f keys %f KB %f ms "
+				        "(max %f)",
+				        r.workload, r.ck_keys, r.ck_kb,
+				        r.ck_ms, r.ck_max);
+			}
 			if (track) {
+				/*
+				 * Every call is journaled; the run's writes
+				 * are checkpointed during it or after it (the
+				 * final checkpoint), never in neither.
+				 */
+				cr_assert_gt(r.fsyncs, 0,
+				        "%s: no journal "
+				        "commits",
+				        r.workload);
+				cr_assert(r.ckpts >= 1 || r.fin_keys > 0,
+				        "%s: no checkpoint covers the run",
+				        r.workload);
 				cr_assert_gt(r.wr, 0, "%s wrote nothing",
 				        r.workload);
 				cr_assert_geq(r.per_tx, 1.0,
@@ -124,6 +169,31 @@ Test(bench, every_workload_gives_a_row)
 		}
 	}
 	cr_assert(strstr(out, "clmd RssAnon"), "%s", out);
+	/* The restart after kill -9 replays what the run journaled. */
+	const char *rec = strstr(out, "recovery: ");
+	cr_assert(rec != NULL, "no recovery line:\n%s", out);
+	double wrote = -1, ckpts = -1, answered = -1, replayed = -1;
+	double secs = -1;
+	const char *p = strstr(rec, " wrote ");
+	cr_assert(p && sscanf(p, " wrote %lf journal entries", &wrote) == 1,
+	        "%s", rec);
+	p = strstr(rec, " MB of journal, ");
+	cr_assert(
+	        p && sscanf(p, " MB of journal, %lf checkpoints", &ckpts) == 1,
+	        "%s", rec);
+	p = strstr(rec, " answered in ");
+	cr_assert(p
+	                && sscanf(p,
+	                           " answered in %lf s, replayed %lf entries in %lf s",
+	                           &answered, &replayed, &secs)
+	                        == 3,
+	        "%s", rec);
+	cr_assert_gt(wrote, 0, "%s", rec);
+	cr_assert_eq(
+	        ckpts, 0, "a checkpoint ran during the recovery run: %s", rec);
+	cr_assert_eq(replayed, wrote, "%s", rec);
+	cr_assert(answered >= 0 && secs >= 0, "%s", rec);
+	cr_assert(strstr(rec, "(errors)") == NULL, "%s", rec);
 	free(out);
 	free(err);
 }
