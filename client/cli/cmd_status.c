@@ -20,6 +20,8 @@ cmd_status_print(const ProtobufCMessage *m, const void *arg)
 	        s->write_transactions == 0 ? 0.0
 	                                   : (double) s->write_requests
 	                        / (double) s->write_transactions);
+	printf("checkpoint   %llu (journal position in data.mdb)\n",
+	        (unsigned long long) s->checkpoint_position);
 }
 
 int

@@ -8,7 +8,11 @@ void
 status_get(struct call_req *r, store_txn *txn)
 {
 	struct store_stats st;
+	uint64_t ckpt = 0;
 	clm_err e = store_stats(txn, &st);
+	if (e == CLM_OK) {
+		e = store_txn_checkpoint_position(txn, &ckpt);
+	}
 	if (e != CLM_OK) {
 		reply_error(r->resp, r->a, e, "cannot read statistics: %s",
 		        clm_strerror(e));
@@ -28,6 +32,7 @@ status_get(struct call_req *r, store_txn *txn)
 	s->db_bytes = st.db_bytes;
 	s->map_bytes = st.map_bytes;
 	s->durability = r->srv->cfg->durability;
+	s->checkpoint_position = ckpt;
 	telemetry_writes(
 	        r->srv->tm, &s->write_transactions, &s->write_requests);
 	r->resp->result_case = CLM__V1__RESPONSE__RESULT_SERVER_STATUS;

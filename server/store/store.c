@@ -392,6 +392,12 @@ store_reader_check(store *s)
 }
 
 clm_err
+store_txn_checkpoint_position(store_txn *t, uint64_t *pos)
+{
+	return store_meta_get(t, "journal_pos", pos);
+}
+
+clm_err
 store_stats(store_txn *t, struct store_stats *st)
 {
 	MDB_stat ms;

@@ -89,6 +89,13 @@ void store_reader_check(store *s);
 clm_err store_stats(store_txn *txn, struct store_stats *st);
 
 /*
+ * store_txn_checkpoint_position reads, in txn's snapshot, the journal
+ * position the base reflects (meta "journal_pos"; 0 before the first
+ * checkpoint).
+ */
+clm_err store_txn_checkpoint_position(store_txn *txn, uint64_t *pos);
+
+/*
  * Readers. A store_reader is a reusable read transaction handle for one
  * thread or work item: store_read_begin starts a fresh snapshot, and
  * store_read_end releases it. A reader must be ended before it is freed.

@@ -85,6 +85,18 @@ read_customer(clm_conn *c, const char *id, uint32_t *purchases)
 	return pos;
 }
 
+/* ServerStatus: the base's checkpoint position; *pos the reply's. */
+static uint64_t
+checkpointed(clm_conn *c, uint64_t *pos)
+{
+	Clm__V1__Response *resp = NULL;
+	cr_assert_eq(clm_server_status(c, &resp), CLM_OK);
+	uint64_t ck = resp->server_status->checkpoint_position;
+	*pos = resp->position;
+	clm_response_free(resp);
+	return ck;
+}
+
 /* A gauge or counter of /metrics (-1 when absent). */
 static double
 metric(const char *name)
@@ -125,6 +137,9 @@ Test(position, writes_number_reads_show_replay_restores)
 	cr_assert_eq(read_customer(c, "ann", &n), p4);
 	cr_assert_eq(n, 1);
 	cr_assert_eq(metric("clm_journal_position"), (double) p4);
+	uint64_t shown;
+	cr_assert_eq(checkpointed(c, &shown), 0, "nothing checkpointed yet");
+	cr_assert_eq(shown, p4);
 	cr_assert_eq(metric("clm_checkpoints_total"), 0,
 	        "a checkpoint ran: the replay below would not be tested");
 
@@ -146,6 +161,8 @@ Test(position, writes_number_reads_show_replay_restores)
 	clm_response_free(resp);
 	/* The replay was checkpointed: that is where the base now is. */
 	cr_assert_eq(metric("clm_checkpoint_position"), (double) p4);
+	cr_assert_eq(checkpointed(c, &shown), p4);
+	cr_assert_eq(shown, p4);
 	uint64_t p5 = track(c, "bob", "e5", true);
 	cr_assert_eq(p5, p4 + 1, "positions go on after a replay");
 

@@ -822,6 +822,7 @@ export interface StatusReply {
   durability: string;
   writeTransactions: number;
   writeRequests: number;
+  checkpointPosition: number;
 }
 export interface StatusReplyInput {
   version?: string | null;
@@ -833,6 +834,7 @@ export interface StatusReplyInput {
   durability?: string | null;
   writeTransactions?: number | bigint | string | Date | null;
   writeRequests?: number | bigint | string | Date | null;
+  checkpointPosition?: number | bigint | string | Date | null;
 }
 
 export interface LifecycleEvent {
