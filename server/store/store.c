@@ -391,6 +391,35 @@ store_reader_check(store *s)
 	}
 }
 
+uint64_t
+store_free_bytes(store *s)
+{
+	MDB_txn *txn;
+	if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0) {
+		return 0;
+	}
+	MDB_cursor *cur;
+	uint64_t pages = 0;
+	if (mdb_cursor_open(txn, 0, &cur) == 0) { /* FREE_DBI */
+		MDB_val k, v;
+		int rc;
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+		        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			/* An IDL: its first word counts the pages after it. */
+			if (v.mv_size >= sizeof(size_t)) {
+				size_t n;
+				memcpy(&n, v.mv_data, sizeof(n));
+				pages += n;
+			}
+		}
+		mdb_cursor_close(cur);
+	}
+	mdb_txn_abort(txn);
+	MDB_stat ms;
+	mdb_env_stat(s->env, &ms);
+	return pages * ms.ms_psize;
+}
+
 clm_err
 store_txn_checkpoint_position(store_txn *t, uint64_t *pos)
 {

@@ -89,6 +89,13 @@ void store_reader_check(store *s);
 clm_err store_stats(store_txn *txn, struct store_stats *st);
 
 /*
+ * store_free_bytes returns the bytes of the base's free pages (LMDB's free
+ * list, as of now): room inside the file that store_headroom does not
+ * count. It walks the free list: call it only when that room matters.
+ */
+uint64_t store_free_bytes(store *s);
+
+/*
  * store_txn_checkpoint_position reads, in txn's snapshot, the journal
  * position the base reflects (meta "journal_pos"; 0 before the first
  * checkpoint).

@@ -53,7 +53,8 @@ struct writer {
 	 * truncating it, so that no file keeps the customer's entries.
 	 */
 	bool purge;
-	uint64_t position; /* atomic: the last write the view shows */
+	int64_t purge_retry_ns; /* after a failed purge */
+	uint64_t position;      /* atomic: the last write the view shows */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	writer_job *head, *tail; /* guarded by mu */
@@ -184,6 +185,28 @@ writer_journal(writer *w, writer_job **jobs, size_t n, int64_t now_ms,
 }
 
 /*
+ * Purges the journal behind the base's position (journal_purge_before),
+ * for a ForgetCustomer. The purge stays pending until one leaves nothing
+ * below that position: it fails (retried a second later, also when no
+ * write comes), or the journal holds entries past the base (a checkpoint
+ * that did not cover every committed entry: the next one purges again).
+ */
+static void
+writer_purge(writer *w)
+{
+	uint64_t pos = store_position(w->st);
+	char err[256];
+	if (journal_purge_before(w->j, pos + 1, err, sizeof(err)) != CLM_OK) {
+		log_warn("journal purge: %s; retried", err);
+		w->purge_retry_ns = clock_mono_ns() + 1000000000;
+		return;
+	}
+	if (journal_position(w->j) <= pos) {
+		w->purge = false;
+	}
+}
+
+/*
  * Moves the overlay into the base and drops the journal it covers. On
  * failure the writer refuses writes (RESOURCE_EXHAUSTED for a full map or
  * disk) until a retry, a second later or more, works: what was
@@ -216,29 +239,60 @@ writer_checkpoint(writer *w)
 	log_debug("checkpoint at position %llu: %llu keys in %lld ms",
 	        (unsigned long long) pos, (unsigned long long) st.keys,
 	        (long long) (st.duration_ns / 1000000));
-	if (!w->replaying) {
+	if (w->replaying) {
+		return CLM_OK;
+	}
+	if (w->purge) {
+		writer_purge(w);
+	} else {
 		char err[256];
-		clm_err te = w->purge
-		        ? journal_purge_before(w->j, pos + 1, err, sizeof(err))
-		        : journal_truncate_before(
-		                w->j, pos + 1, err, sizeof(err));
-		if (te != CLM_OK) {
-			log_warn("journal: %s", err); /* retried next time */
-		} else {
-			w->purge = false;
+		if (journal_truncate_before(w->j, pos + 1, err, sizeof(err))
+		        != CLM_OK) {
+			log_warn(
+			        "journal: %s", err); /* done at the next one */
 		}
 	}
 	return CLM_OK;
+}
+
+/*
+ * Whether the overlay is large enough to checkpoint now: checkpoint_bytes,
+ * or so large that the base, near max_db_bytes, might not take it any
+ * more (a key can make the checkpoint copy a leaf page and a share of its
+ * branch path, the old ones held until it commits): better to learn that
+ * (and refuse writes) now than with more acknowledged writes in the
+ * overlay. The base's free pages count as room, counted only when the
+ * cheaper test says it is close.
+ */
+static bool
+writer_ckpt_due(writer *w)
+{
+	uint64_t ob, keys;
+	store_overlay_size(w->st, &ob, &keys);
+	if (ob >= w->ckpt_bytes) {
+		return true;
+	}
+	uint64_t need = keys * WRITER_CKPT_KEY_BYTES;
+	uint64_t room = store_headroom(w->st);
+	return need >= room && need >= room + store_free_bytes(w->st);
 }
 
 /* Checkpoints when the overlay is large or old enough (writer_opts). */
 static void
 writer_maybe_checkpoint(writer *w)
 {
-	if (w->j == NULL || w->dirty_since_ns == 0) {
+	if (w->j == NULL) {
 		return;
 	}
 	int64_t now = clock_mono_ns();
+	if (w->dirty_since_ns == 0) {
+		if (w->purge && w->ckpt_err == CLM_OK
+		        && now >= w->purge_retry_ns) {
+			writer_purge(
+			        w); /* a purge that failed, or a partial one */
+		}
+		return;
+	}
 	if (w->ckpt_err != CLM_OK && now < w->ckpt_retry_ns) {
 		return;
 	}
@@ -254,10 +308,7 @@ writer_maybe_checkpoint(writer *w)
 	 * A key can make the checkpoint copy a leaf page and a share of its
 	 * branch path, and the old pages stay until it commits.
 	 */
-	uint64_t ob, keys;
-	store_overlay_size(w->st, &ob, &keys);
-	if (ob >= w->ckpt_bytes
-	        || keys * WRITER_CKPT_KEY_BYTES >= store_headroom(w->st)) {
+	if (writer_ckpt_due(w)) {
 		(void) writer_checkpoint(w);
 	}
 }
@@ -433,7 +484,13 @@ writer_main(void *arg)
 		while (w->head == NULL && !w->stopping) {
 			/* Idle: wake for the reader check or a checkpoint. */
 			int64_t wait_ms = WRITER_READER_CHECK_S * 1000;
-			if (w->dirty_since_ns != 0) {
+			if (w->dirty_since_ns == 0 && w->purge) {
+				int64_t due
+				        = (w->purge_retry_ns - clock_mono_ns())
+				        / 1000000;
+				due = due < 0 ? 0 : due + 1;
+				wait_ms = due < wait_ms ? due : wait_ms;
+			} else if (w->dirty_since_ns != 0) {
 				int64_t due = w->dirty_since_ns
 				        + w->ckpt_interval_ns
 				        - clock_mono_ns();
@@ -454,6 +511,8 @@ writer_main(void *arg)
 			/* A clean stop leaves no journal to replay. */
 			if (w->dirty_since_ns != 0) {
 				(void) writer_checkpoint(w);
+			} else if (w->purge && w->ckpt_err == CLM_OK) {
+				writer_purge(w);
 			}
 			break;
 		}
@@ -528,7 +587,7 @@ writer_replay_flush(struct writer_replay *r)
 		 * A checkpoint that fails here refuses writes once clmd
 		 * serves, as it would live; start-up goes on.
 		 */
-		if (store_overlay_bytes(w->st) >= w->ckpt_bytes) {
+		if (writer_ckpt_due(w)) {
 			(void) writer_checkpoint(w);
 		}
 	}
@@ -592,6 +651,7 @@ writer_replay_build(
 		return NULL;
 	}
 	job->position = je->position;
+	job->jtype = je->type; /* writer_note_forgets reads it */
 	return job;
 }
 
@@ -659,10 +719,19 @@ writer_replay(writer *w, char *err, size_t errlen)
 		e = writer_replay_flush(r);
 	}
 	w->replaying = false;
-	/* Checkpoint what was replayed, so that a crash now replays none. */
+	/*
+	 * Checkpoint what was replayed, so that a crash now replays none,
+	 * and purge the journal behind it: a ForgetCustomer acknowledged
+	 * before a crash may sit in entries the base already had (the
+	 * checkpoint came, the purge after it did not), and nothing else
+	 * would tell.
+	 */
+	w->purge = true;
 	if (e == CLM_OK && r->entries > 0 && writer_checkpoint(w) != CLM_OK) {
 		log_warn(
 		        "replay: the checkpoint after it failed; retried later");
+	} else if (e == CLM_OK && r->entries == 0) {
+		writer_purge(w);
 	}
 	int64_t ns = clock_mono_ns() - t0;
 	if (e == CLM_OK && r->entries > 0) {

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "harness.h"
 
@@ -127,12 +126,22 @@ journal_holds(const char *dir, const char *needle, char *where, size_t wlen)
 		}
 		char path[PATH_MAX + 512];
 		snprintf(path, sizeof(path), "%s/%s", jdir, de->d_name);
-		char *data = harness_read_file(path);
-		if (data == NULL) {
+		FILE *f = fopen(path, "rb");
+		if (f == NULL) {
 			continue; /* renamed or deleted meanwhile */
 		}
-		struct stat st;
-		size_t len = stat(path, &st) == 0 ? (size_t) st.st_size : 0;
+		char *data = NULL;
+		size_t len = 0, cap = 0, got;
+		do {
+			if (len == cap) {
+				cap = cap ? 2 * cap : 1 << 16;
+				data = realloc(data, cap);
+				cr_assert_not_null(data);
+			}
+			got = fread(data + len, 1, cap - len, f);
+			len += got;
+		} while (got > 0);
+		fclose(f);
 		if (memmem(data, len, needle, strlen(needle)) != NULL) {
 			if (n++ == 0) {
 				snprintf(where, wlen, "%s", de->d_name);
@@ -213,7 +222,7 @@ same_customer(const Clm__V1__Customer *a, const Clm__V1__Customer *b)
 
 /* The event-time-ordered list the export must give. */
 struct expected {
-	const char *eid[BATCH_MAX * 2]; /* "" = touchpoint without an id */
+	char eid[BATCH_MAX * 2][96]; /* "" = touchpoint without an id */
 	int64_t at[BATCH_MAX * 2];
 	size_t n;
 };
@@ -223,11 +232,12 @@ expected_add(struct expected *x, const Clm__V1__Touchpoint *tp)
 {
 	size_t k = x->n++;
 	while (k > 0 && x->at[k - 1] > tp->occurred_at_ms) {
-		x->eid[k] = x->eid[k - 1];
+		memcpy(x->eid[k], x->eid[k - 1], sizeof(x->eid[k]));
 		x->at[k] = x->at[k - 1];
 		k--;
 	}
-	x->eid[k] = tp->event_id;
+	/* A copy: the batch's ids live on its builder's stack. */
+	snprintf(x->eid[k], sizeof(x->eid[k]), "%s", tp->event_id);
 	x->at[k] = tp->occurred_at_ms;
 }
 
@@ -563,4 +573,43 @@ Test(forget, unknown_customer)
 	cr_expect_eq(resp->forget_customer->touchpoints_deleted, 0);
 	clm_response_free(resp);
 	clm_close(c);
+}
+
+/*
+ * A Forget acknowledged and then lost with the process (kill -9 before any
+ * checkpoint): the restart replays it, and the checkpoint after the replay
+ * purges the journal all the same, so no journal file keeps the customer.
+ */
+Test(forget, forget_replayed_after_kill9_is_purged)
+{
+	static const char *const hold[]
+	        = { "--checkpoint-interval", "3600", NULL };
+	cr_assert_eq(clmd_start(&srv, NULL, hold), 0, "log %s", srv.log_path);
+	clm_conn *c = connect_to(&srv);
+	struct expected x = { .n = 0 };
+	track_gone(c, &x);
+	track_kept(c);
+	Clm__V1__Response *resp = NULL;
+	cr_assert_eq(clm_forget(c, GONE, &resp), CLM_OK);
+	clm_response_free(resp);
+	clm_close(c);
+	char where[256] = "";
+	cr_assert_gt(journal_holds(srv.data_dir, GONE, where, sizeof(where)),
+	        0, "the journal should hold the customer before the crash");
+	clmd_kill9(&srv);
+
+	cr_assert_eq(clmd_start(&srv, srv.data_dir, hold), 0, "log %s",
+	        srv.log_path);
+	c = connect_to(&srv);
+	cr_expect_eq(clm_get_customer(c, GONE, 0, &resp), CLM_NOT_FOUND);
+	clm_response_free(resp);
+	clm_close(c);
+	cr_expect_eq(journal_holds(srv.data_dir, GONE, where, sizeof(where)),
+	        0, "after the replay, journal file %s holds '%s'", where,
+	        GONE);
+	cr_expect_eq(
+	        journal_holds(srv.data_dir, GONE_ANON, where, sizeof(where)),
+	        0, "after the replay, journal file %s holds '%s'", where,
+	        GONE_ANON);
+	cr_assert_eq(clmd_stop(&srv), 0);
 }
