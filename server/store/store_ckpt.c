@@ -85,20 +85,62 @@ store_be_u32(const unsigned char *p)
 	        | (uint32_t) p[2] << 8 | p[3];
 }
 
-/* Writes n bytes to f and adds them to *crc; errno set on failure. */
+/*
+ * The image being written: plain write(2) calls of a buffer (not stdio),
+ * so that tools that model what a power cut keeps see every byte.
+ */
+struct store_img_out {
+	int fd;
+	size_t n;
+	uLong crc;
+	unsigned char buf[1 << 16];
+};
+
+/* Writes out the buffer; 0 or an errno code. */
 static int
-store_img_out(FILE *f, uLong *crc, const void *p, size_t n)
+store_img_flush(struct store_img_out *o)
 {
-	*crc = crc32_z(*crc, p, n);
-	if (n > 0 && fwrite(p, 1, n, f) != n) {
-		return errno != 0 ? errno : EIO;
+	size_t off = 0;
+	while (off < o->n) {
+		ssize_t w = write(o->fd, o->buf + off, o->n - off);
+		if (w < 0 && errno == EINTR) {
+			continue;
+		}
+		if (w <= 0) {
+			return w < 0 ? errno : EIO;
+		}
+		off += (size_t) w;
+	}
+	o->n = 0;
+	return 0;
+}
+
+/* Adds n bytes to the image (and its checksum); 0 or an errno code. */
+static int
+store_img_out(struct store_img_out *o, const void *p, size_t n)
+{
+	o->crc = crc32_z(o->crc, p, n);
+	const unsigned char *b = p;
+	while (n > 0) {
+		if (o->n == sizeof(o->buf)) {
+			int rc = store_img_flush(o);
+			if (rc != 0) {
+				return rc;
+			}
+		}
+		size_t c = sizeof(o->buf) - o->n;
+		c = c < n ? c : n;
+		memcpy(o->buf + o->n, b, c);
+		o->n += c;
+		b += c;
+		n -= c;
 	}
 	return 0;
 }
 
 /* Writes the entries of every table of the overlay read in otxn. */
 static int
-store_img_entries(store *s, MDB_txn *otxn, FILE *f, uLong *crc)
+store_img_entries(store *s, MDB_txn *otxn, struct store_img_out *o)
 {
 	for (int db = 0; db < STORE_N_DBS; db++) {
 		MDB_cursor *cur;
@@ -114,14 +156,12 @@ store_img_entries(store *s, MDB_txn *otxn, FILE *f, uLong *crc)
 			h[1] = (unsigned char) (k.mv_size >> 8);
 			h[2] = (unsigned char) k.mv_size;
 			store_u32_be(h + 3, (uint32_t) v.mv_size);
-			int wrc = store_img_out(f, crc, h, sizeof(h));
+			int wrc = store_img_out(o, h, sizeof(h));
 			if (wrc == 0) {
-				wrc = store_img_out(
-				        f, crc, k.mv_data, k.mv_size);
+				wrc = store_img_out(o, k.mv_data, k.mv_size);
 			}
 			if (wrc == 0) {
-				wrc = store_img_out(
-				        f, crc, v.mv_data, v.mv_size);
+				wrc = store_img_out(o, v.mv_data, v.mv_size);
 			}
 			if (wrc != 0) {
 				rc = wrc;
@@ -158,11 +198,21 @@ store_img_write(store *s, uint64_t position)
 		rc = mdb_stat(otxn, s->odbi[db], &ms);
 		entries += ms.ms_entries;
 	}
-	FILE *f = rc == 0 ? fopen(tmp, "wb") : NULL;
-	if (rc == 0 && f == NULL) {
-		rc = errno;
+	struct store_img_out *o = rc == 0 ? malloc(sizeof(*o)) : NULL;
+	if (rc == 0 && o == NULL) {
+		rc = ENOMEM;
+	}
+	if (rc == 0) {
+		o->n = 0;
+		o->crc = crc32_z(0, NULL, 0);
+		o->fd = open(
+		        tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (o->fd < 0) {
+			rc = errno;
+		}
 	}
 	if (rc != 0) {
+		free(o);
 		mdb_txn_abort(otxn);
 		return rc;
 	}
@@ -172,25 +222,26 @@ store_img_write(store *s, uint64_t position)
 	store_u64_be(h + 16, position);
 	store_u64_be(h + 24, s->checkpoints + 1);
 	store_u64_be(h + 32, entries);
-	uLong crc = crc32_z(0, NULL, 0);
-	errno = 0;
-	rc = store_img_out(f, &crc, h, sizeof(h));
+	rc = store_img_out(o, h, sizeof(h));
 	if (rc == 0) {
-		rc = store_img_entries(s, otxn, f, &crc);
+		rc = store_img_entries(s, otxn, o);
 	}
 	mdb_txn_abort(otxn);
 	if (rc == 0) {
 		unsigned char t[4];
-		store_u32_be(t, (uint32_t) crc);
-		uLong ignored = 0;
-		rc = store_img_out(f, &ignored, t, sizeof(t));
+		store_u32_be(t, (uint32_t) o->crc);
+		rc = store_img_out(o, t, sizeof(t));
 	}
-	if (rc == 0 && (fflush(f) != 0 || fdatasync(fileno(f)) != 0)) {
+	if (rc == 0) {
+		rc = store_img_flush(o);
+	}
+	if (rc == 0 && fdatasync(o->fd) != 0) {
 		rc = errno;
 	}
-	if (fclose(f) != 0 && rc == 0) {
+	if (close(o->fd) != 0 && rc == 0) {
 		rc = errno;
 	}
+	free(o);
 	if (rc == 0 && rename(tmp, path) != 0) {
 		rc = errno;
 	}
