@@ -305,9 +305,10 @@ store_img_map(const char *path, struct store_img *img, const char **why)
 		while (off + 7 <= size - 4) {
 			size_t klen = (size_t) b[off + 1] << 8 | b[off + 2];
 			size_t vlen = store_be_u32(b + off + 3);
+			size_t room = size - 4 - off - 7;
 			if (b[off] >= STORE_N_DBS || klen == 0
-			        || klen > STORE_KEY_MAX
-			        || vlen > size - 4 - off - 7 - klen) {
+			        || klen > STORE_KEY_MAX || klen > room
+			        || vlen > room - klen) {
 				break;
 			}
 			off += 7 + klen + vlen;
