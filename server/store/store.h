@@ -122,7 +122,8 @@ clm_err store_grow(store *s);
  * first), and reads see the overlay over the base. Call it once, before
  * any reader or writer uses the store; store_close closes it. Errors:
  * UNAVAILABLE (err says why), RESOURCE_EXHAUSTED when the disk has no
- * room for the overlay's file (allocated in full).
+ * room for the overlay's file (allocated in full), DATA_LOSS when a
+ * checkpoint was left half applied without its image (below).
  *
  * store_overlay_full tells whether the last write error was the overlay's
  * map filling up (RESOURCE_EXHAUSTED): checkpoint, then redo the batch.
