@@ -48,6 +48,7 @@ struct config {
 	int64_t map_bytes;             /* initial LMDB map size */
 	int64_t checkpoint_interval;   /* seconds (issue 14) */
 	int64_t checkpoint_bytes;      /* overlay size that checkpoints */
+	int64_t checkpoint_chunk_keys; /* keys per checkpoint transaction */
 	int64_t max_db_bytes;          /* map size ceiling */
 	int64_t at_risk_days;
 	int64_t churn_days;

@@ -218,6 +218,7 @@ main_journal(const struct config *cfg, store *st, journal **out, char *err,
         size_t errlen)
 {
 	uint64_t omap = 2 * (uint64_t) cfg->checkpoint_bytes + (8u << 20);
+	store_set_chunk_keys(st, (uint64_t) cfg->checkpoint_chunk_keys);
 	if (store_overlay_open(st, omap, err, errlen) != CLM_OK) {
 		return -1;
 	}

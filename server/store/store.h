@@ -136,13 +136,24 @@ clm_err store_grow(store *s);
  * first), and reads see the overlay over the base. Call it once, before
  * any reader or writer uses the store; store_close closes it. Errors:
  * UNAVAILABLE (err says why), RESOURCE_EXHAUSTED when the disk has no
- * room for the overlay's file (allocated in full).
+ * room for the overlay's file (allocated in full), DATA_LOSS when a
+ * checkpoint was left half applied without its image (below).
  *
  * store_overlay_full tells whether the last write error was the overlay's
  * map filling up (RESOURCE_EXHAUSTED): checkpoint, then redo the batch.
  */
 clm_err store_overlay_open(
         store *s, uint64_t map_bytes, char *err, size_t errlen);
+
+/*
+ * store_set_chunk_keys sets how many overlay keys one checkpoint
+ * transaction moves at most (0: 16384; see store_checkpoint). Call it
+ * before store_overlay_open, which first completes a checkpoint that a
+ * crash left half applied, from DATA/checkpoint.img (DATA_LOSS, err
+ * naming the file, when that image is missing or corrupt), and deletes an
+ * image that no checkpoint refers to. store_position is valid after it.
+ */
+void store_set_chunk_keys(store *s, uint64_t keys);
 bool store_overlay_full(const store *s);
 
 /*
@@ -168,14 +179,21 @@ struct store_ckpt_stats {
 };
 
 /*
- * store_checkpoint moves everything in the overlay into the base in one
- * synced write transaction that also records position as the base's
- * journal position, then empties the overlay. Writer thread only, with no
- * write transaction open. Reads go on meanwhile and never see a mix of
- * two checkpoints. The map grows as needed up to max_db_bytes. On error
- * (RESOURCE_EXHAUSTED for a full map at max_db_bytes or a full disk,
- * store_disk_full telling which; UNAVAILABLE for I/O) nothing changed:
- * the overlay still holds everything, and the checkpoint can be retried.
+ * store_checkpoint moves everything in the overlay into the base and
+ * records position as the base's journal position, then empties the
+ * overlay. Writer thread only, with no write transaction open. An overlay
+ * of at most store_set_chunk_keys keys goes in one synced write
+ * transaction. A larger one is first written to DATA/checkpoint.img
+ * (synced), then moved in synced transactions of at most that many keys
+ * each, the first flagging the checkpoint as in progress (meta
+ * "ckpt_image"), the last recording position: a crash in between is
+ * completed from the image by the next store_overlay_open. Reads go on
+ * meanwhile and see the same state and counts throughout. The map grows
+ * as needed up to max_db_bytes. On error (RESOURCE_EXHAUSTED for a full
+ * map at max_db_bytes or a full disk, store_disk_full telling which;
+ * UNAVAILABLE for I/O) the base may hold part of the overlay, but the
+ * overlay still holds everything, reads are right, and the checkpoint can
+ * be retried: a retry writes a fresh image and moves everything again.
  * Without an overlay it does nothing.
  */
 clm_err store_checkpoint(

@@ -83,6 +83,8 @@ struct store {
 	 * the checkpoint moved, and begins again (store_read_begin).
 	 */
 	uint64_t generation;
+	/* Overlay keys per checkpoint transaction (0: the default). */
+	uint64_t chunk_keys;
 	/* Checkpoints the base has had (meta "checkpoints"). */
 	uint64_t checkpoints;
 	/* The journal position the base reflects (meta "journal_pos"). */
@@ -160,6 +162,20 @@ int kv_counts_save(store_txn *t);
  * start from a base with this many checkpoints (meta "checkpoints").
  */
 int kv_counts_reset(store_txn *t, uint64_t checkpoints);
+
+/*
+ * Chunked checkpoints (store_ckpt.c). store_chunk_keys is the limit in
+ * use. store_ckpt_chunked writes the overlay's image, synced, then moves
+ * it into the base in transactions of at most that many keys, the last
+ * one recording position; it leaves the overlay alone. *keys is what it
+ * moved. store_ckpt_recover completes a checkpoint a crash left half
+ * applied (meta "ckpt_image") from its image, or deletes an image no
+ * checkpoint refers to; DATA_LOSS when the flag is set and the image is
+ * missing or corrupt, err naming it.
+ */
+uint64_t store_chunk_keys(const store *s);
+clm_err store_ckpt_chunked(store *s, uint64_t position, uint64_t *keys);
+clm_err store_ckpt_recover(store *s, char *err, size_t errlen);
 
 /* Closes the overlay, if any (store_close). */
 void store_overlay_close(store *s);

@@ -415,6 +415,37 @@ kv_count_get(store_txn *t, const char *name, int64_t *out)
 	return rc;
 }
 
+/*
+ * A base between the chunks of a checkpoint (meta "ckpt_image",
+ * store_ckpt.c) holds part of the overlay, so its entry counts moved
+ * while the overlay's deltas still count the same changes: the deltas
+ * then go on the counts it had before the first chunk (meta), and the
+ * difference to its entries now is added to them.
+ */
+static int
+kv_counts_chunked(store_txn *t, int64_t *customers, int64_t *touchpoints)
+{
+	uint64_t flag, c0, t0;
+	if (store_meta_get(t, "ckpt_image", &flag) != CLM_OK
+	        || store_meta_get(t, "ckpt_customers", &c0) != CLM_OK
+	        || store_meta_get(t, "ckpt_touchpoints", &t0) != CLM_OK) {
+		return EIO;
+	}
+	if (flag == 0) {
+		return 0;
+	}
+	MDB_stat mc, mt;
+	int rc = mdb_stat(t->txn, t->s->dbi[STORE_DB_CUSTOMERS], &mc);
+	if (rc == 0) {
+		rc = mdb_stat(t->txn, t->s->dbi[STORE_DB_TOUCHPOINTS], &mt);
+	}
+	if (rc == 0) {
+		*customers += (int64_t) c0 - (int64_t) mc.ms_entries;
+		*touchpoints += (int64_t) t0 - (int64_t) mt.ms_entries;
+	}
+	return rc;
+}
+
 int
 kv_counts(store_txn *t, int64_t *customers, int64_t *touchpoints)
 {
@@ -445,6 +476,9 @@ kv_counts(store_txn *t, int64_t *customers, int64_t *touchpoints)
 	rc = kv_count_get(t, kv_count_customers, customers);
 	if (rc == 0) {
 		rc = kv_count_get(t, kv_count_touchpoints, touchpoints);
+	}
+	if (rc == 0) {
+		rc = kv_counts_chunked(t, customers, touchpoints);
 	}
 	return rc;
 }

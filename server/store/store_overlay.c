@@ -14,7 +14,12 @@
  * A checkpoint copies the overlay into the base in one synced write
  * transaction that also stores the journal position it reflects, then
  * empties the overlay (the writer thread does both, with no write in
- * between). A reader begins its base transaction, then its overlay one:
+ * between). A large overlay goes in several transactions, from a synced
+ * image (store_ckpt.c); "the commit" below is then the last one, and
+ * a base between two of them reads like one before the commit (the
+ * overlay, read first, holds every key the chunks move, and kv_counts
+ * takes the counts from meta). A reader begins its base transaction,
+ * then its overlay one:
  * - both before the checkpoint, or both after the overlay is emptied:
  *   one consistent state;
  * - the base before the checkpoint's commit and the overlay before the
@@ -281,6 +286,10 @@ store_overlay_clear(const char *odir, char *err, size_t errlen)
 clm_err
 store_overlay_open(store *s, uint64_t map_bytes, char *err, size_t errlen)
 {
+	clm_err e = store_ckpt_recover(s, err, errlen);
+	if (e != CLM_OK) {
+		return e;
+	}
 	char odir[4096];
 	snprintf(odir, sizeof(odir), "%s/overlay", s->dir);
 	if (mkdir(odir, 0700) != 0 && errno != EEXIST) {
@@ -481,6 +490,16 @@ store_ckpt_try(store *s, uint64_t position, uint64_t *keys)
 		MDB_val v = { 8, buf };
 		rc = mdb_put(btxn, s->dbi[STORE_DB_META], &k, &v, 0);
 	}
+	/* What a failed chunked attempt left (store_ckpt.c). */
+	static const char *const chunked[]
+	        = { "ckpt_image", "ckpt_customers", "ckpt_touchpoints" };
+	for (size_t i = 0; rc == 0 && i < 3; i++) {
+		MDB_val k = { strlen(chunked[i]), (void *) chunked[i] };
+		rc = mdb_del(btxn, s->dbi[STORE_DB_META], &k, NULL);
+		if (rc == MDB_NOTFOUND) {
+			rc = 0;
+		}
+	}
 	if (rc != 0) {
 		mdb_txn_abort(btxn);
 		return rc;
@@ -539,10 +558,15 @@ store_checkpoint(store *s, uint64_t position, struct store_ckpt_stats *st)
 	mdb_env_info(s->env, &info);
 	st->base_bytes_before
 	        = (uint64_t) (info.me_last_pgno + 1) * ms.ms_psize;
-	st->overlay_bytes = store_overlay_bytes(s);
+	uint64_t okeys;
+	store_overlay_size(s, &st->overlay_bytes, &okeys);
 	int rc;
 	clm_err e;
 	for (;;) {
+		if (okeys > store_chunk_keys(s)) {
+			e = store_ckpt_chunked(s, position, &st->keys);
+			break;
+		}
 		rc = store_ckpt_try(s, position, &st->keys);
 		e = store_err(s, rc, "cannot checkpoint the overlay");
 		if (e != CLM_RESOURCE_EXHAUSTED || !s->map_full) {

@@ -23,7 +23,9 @@
  *
  * clmd runs with checkpoint_bytes 4K, so its journal is checkpointed into
  * data.mdb after about every call and the cuts fall in journal commits,
- * checkpoints and journal truncations alike.
+ * checkpoints and journal truncations alike; and with checkpoint_chunk_keys
+ * 1, so every checkpoint writes its image (DATA/checkpoint.img) and goes
+ * in chunks, and cuts fall between them too.
  *
  * The workload, one client, one call at a time over a plain SP socket
  * (crash_test.c says why not libclm): Tracks of 1 to 4 touchpoints (some
@@ -81,9 +83,12 @@
 /*
  * The smallest checkpoint size, so that the overlay is checkpointed into
  * data.mdb every few calls and cuts land inside checkpoints too (their
- * LMDB commits, the journal truncations behind them).
+ * LMDB commits, the journal truncations behind them); one key per
+ * checkpoint transaction, so that every checkpoint goes in chunks and
+ * cuts land in its image's writes and between its chunks.
  */
-static const char *const pl_args[] = { "--checkpoint-bytes", "4K", NULL };
+static const char *const pl_args[]
+        = { "--checkpoint-bytes", "4K", "--checkpoint-chunk-keys", "1", NULL };
 #define PL_BATCH_MAX 4
 #define PL_CALL_MS   30000
 #define PL_ERR_LEN   1024

@@ -7,7 +7,8 @@
  *             [--seconds S] [--customers N] [--history N]
  *             [--durability full|os] [--transport tcp|ipc] [--clmd PATH]
  *             [--echo-inproc] [--checkpoint-interval S]
- *             [--checkpoint-bytes SIZE] [--recovery]
+ *             [--checkpoint-bytes SIZE] [--checkpoint-chunk-keys N]
+ *             [--recovery]
  *
  * Workloads: echo, get-customer, recommend, metrics (the last 30 days),
  * track-single, track-batch (100 touchpoints a call), mixed (90 %
@@ -167,7 +168,8 @@ bench_usage(void)
 	fprintf(stderr,
 	        "usage: clm-bench [--url URL | --start] [--workloads W,...] [--clients N,...]\n"
 	        "                 [--seconds S] [--customers N] [--history N] [--durability full|os] [--transport tcp|ipc] [--clmd PATH]\n"
-	        "                 [--echo-inproc] [--checkpoint-interval S] [--checkpoint-bytes SIZE] [--recovery]\n"
+	        "                 [--echo-inproc] [--checkpoint-interval S] [--checkpoint-bytes SIZE]\n"
+	        "                 [--checkpoint-chunk-keys N] [--recovery]\n"
 	        "workloads: echo get-customer recommend metrics track-single track-batch mixed\n");
 }
 
@@ -187,7 +189,8 @@ main(int argc, char **argv)
 	        = "echo,get-customer,recommend,metrics,track-single,track-batch,mixed";
 	const char *clients_s = "1,8,64", *durability = "full";
 	const char *transport = "tcp", *clmd_path = NULL;
-	const char *ckpt_interval = NULL, *ckpt_bytes = NULL;
+	const char *ckpt_interval = NULL, *ckpt_bytes = NULL,
+	           *ckpt_chunk = NULL;
 	bool start = false, echo_inproc = false, recovery = false;
 	int history = 0;
 	struct bench_cfg cfg
@@ -207,6 +210,7 @@ main(int argc, char **argv)
 		{ "clmd", required_argument, NULL, 'm' },
 		{ "checkpoint-interval", required_argument, NULL, 'I' },
 		{ "checkpoint-bytes", required_argument, NULL, 'B' },
+		{ "checkpoint-chunk-keys", required_argument, NULL, 'K' },
 		{ "recovery", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -255,6 +259,9 @@ main(int argc, char **argv)
 		case 'B':
 			ckpt_bytes = optarg;
 			break;
+		case 'K':
+			ckpt_chunk = optarg;
+			break;
 		case 'r':
 			recovery = true;
 			break;
@@ -271,7 +278,7 @@ main(int argc, char **argv)
 	}
 	char dir[] = "/tmp/clm-bench-XXXXXX";
 	char curl[128], eurl[128], self[4096], path[4200];
-	const char *extra[5] = { NULL };
+	const char *extra[7] = { NULL };
 	size_t nextra = 0;
 	if (ckpt_interval != NULL) {
 		extra[nextra++] = "--checkpoint-interval";
@@ -280,6 +287,10 @@ main(int argc, char **argv)
 	if (ckpt_bytes != NULL) {
 		extra[nextra++] = "--checkpoint-bytes";
 		extra[nextra++] = ckpt_bytes;
+	}
+	if (ckpt_chunk != NULL) {
+		extra[nextra++] = "--checkpoint-chunk-keys";
+		extra[nextra++] = ckpt_chunk;
 	}
 	struct bench_srv srv = { .pid = -1, .extra = extra };
 	bool ipc = strcmp(transport, "ipc") == 0;
