@@ -246,10 +246,10 @@ writer_checkpoint(writer *w)
 		writer_purge(w);
 	} else {
 		char err[256];
+		/* On failure, the next checkpoint's truncation does it. */
 		if (journal_truncate_before(w->j, pos + 1, err, sizeof(err))
 		        != CLM_OK) {
-			log_warn(
-			        "journal: %s", err); /* done at the next one */
+			log_warn("journal: %s", err);
 		}
 	}
 	return CLM_OK;
@@ -286,10 +286,10 @@ writer_maybe_checkpoint(writer *w)
 	}
 	int64_t now = clock_mono_ns();
 	if (w->dirty_since_ns == 0) {
+		/* A purge that failed, or a partial one. */
 		if (w->purge && w->ckpt_err == CLM_OK
 		        && now >= w->purge_retry_ns) {
-			writer_purge(
-			        w); /* a purge that failed, or a partial one */
+			writer_purge(w);
 		}
 		return;
 	}
@@ -301,13 +301,6 @@ writer_maybe_checkpoint(writer *w)
 		(void) writer_checkpoint(w);
 		return;
 	}
-	/*
-	 * Large enough, or so large that the base, near max_db_bytes,
-	 * might not take it any more: better to learn that (and refuse
-	 * writes) now than with more acknowledged writes in the overlay.
-	 * A key can make the checkpoint copy a leaf page and a share of its
-	 * branch path, and the old pages stay until it commits.
-	 */
 	if (writer_ckpt_due(w)) {
 		(void) writer_checkpoint(w);
 	}
