@@ -138,42 +138,31 @@ store_img_out(struct store_img_out *o, const void *p, size_t n)
 	return 0;
 }
 
+/* store_overlay_each's fn: one overlay entry written to the image. */
+static int
+store_img_entry(void *arg, int db, MDB_val *k, MDB_val *v)
+{
+	struct store_img_out *o = arg;
+	unsigned char h[7];
+	h[0] = (unsigned char) db;
+	h[1] = (unsigned char) (k->mv_size >> 8);
+	h[2] = (unsigned char) k->mv_size;
+	store_u32_be(h + 3, (uint32_t) v->mv_size);
+	int rc = store_img_out(o, h, sizeof(h));
+	if (rc == 0) {
+		rc = store_img_out(o, k->mv_data, k->mv_size);
+	}
+	if (rc == 0) {
+		rc = store_img_out(o, v->mv_data, v->mv_size);
+	}
+	return rc;
+}
+
 /* Writes the entries of every table of the overlay read in otxn. */
 static int
 store_img_entries(store *s, MDB_txn *otxn, struct store_img_out *o)
 {
-	for (int db = 0; db < STORE_N_DBS; db++) {
-		MDB_cursor *cur;
-		int rc = mdb_cursor_open(otxn, s->odbi[db], &cur);
-		if (rc != 0) {
-			return rc;
-		}
-		MDB_val k, v;
-		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-		        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-			unsigned char h[7];
-			h[0] = (unsigned char) db;
-			h[1] = (unsigned char) (k.mv_size >> 8);
-			h[2] = (unsigned char) k.mv_size;
-			store_u32_be(h + 3, (uint32_t) v.mv_size);
-			int wrc = store_img_out(o, h, sizeof(h));
-			if (wrc == 0) {
-				wrc = store_img_out(o, k.mv_data, k.mv_size);
-			}
-			if (wrc == 0) {
-				wrc = store_img_out(o, v.mv_data, v.mv_size);
-			}
-			if (wrc != 0) {
-				rc = wrc;
-				break;
-			}
-		}
-		mdb_cursor_close(cur);
-		if (rc != MDB_NOTFOUND) {
-			return rc;
-		}
-	}
-	return 0;
+	return store_overlay_each(s, otxn, store_img_entry, o);
 }
 
 /*

@@ -177,6 +177,16 @@ uint64_t store_chunk_keys(const store *s);
 clm_err store_ckpt_chunked(store *s, uint64_t position, uint64_t *keys);
 clm_err store_ckpt_recover(store *s, char *err, size_t errlen);
 
+/*
+ * store_overlay_each calls fn(arg, db, k, v) for every entry of every
+ * overlay table in otxn, in table then key order; v is the overlay's
+ * value (a flag byte, then the table's bytes; a tombstone is the flag
+ * alone). fn returns 0 to go on, or an LMDB or errno code to stop with.
+ * Returns 0, that code, or LMDB's.
+ */
+int store_overlay_each(store *s, MDB_txn *otxn,
+        int (*fn)(void *arg, int db, MDB_val *k, MDB_val *v), void *arg);
+
 /* Closes the overlay, if any (store_close). */
 void store_overlay_close(store *s);
 

@@ -420,9 +420,9 @@ store_overlay_bytes(store *s)
 	return bytes;
 }
 
-/* Copies every table of the overlay into the base write transaction. */
-static int
-store_ckpt_copy(store *s, MDB_txn *otxn, MDB_txn *btxn, uint64_t *keys)
+int
+store_overlay_each(store *s, MDB_txn *otxn,
+        int (*fn)(void *arg, int db, MDB_val *k, MDB_val *v), void *arg)
 {
 	for (int db = 0; db < STORE_N_DBS; db++) {
 		MDB_cursor *cur;
@@ -433,23 +433,11 @@ store_ckpt_copy(store *s, MDB_txn *otxn, MDB_txn *btxn, uint64_t *keys)
 		MDB_val k, v;
 		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 		        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-			const unsigned char *p = v.mv_data;
-			int prc;
-			if (v.mv_size > 0 && p[0] == 1) {
-				MDB_val bv
-				        = { v.mv_size - 1, (void *) (p + 1) };
-				prc = mdb_put(btxn, s->dbi[db], &k, &bv, 0);
-			} else {
-				prc = mdb_del(btxn, s->dbi[db], &k, NULL);
-				if (prc == MDB_NOTFOUND) {
-					prc = 0;
-				}
-			}
-			if (prc != 0) {
-				rc = prc;
+			int frc = fn(arg, db, &k, &v);
+			if (frc != 0) {
+				rc = frc;
 				break;
 			}
-			(*keys)++;
 		}
 		mdb_cursor_close(cur);
 		if (rc != MDB_NOTFOUND) {
@@ -457,6 +445,42 @@ store_ckpt_copy(store *s, MDB_txn *otxn, MDB_txn *btxn, uint64_t *keys)
 		}
 	}
 	return 0;
+}
+
+struct store_ckpt_copy {
+	store *s;
+	MDB_txn *btxn;
+	uint64_t *keys;
+};
+
+/* store_overlay_each's fn: one overlay entry put or deleted in the base. */
+static int
+store_ckpt_copy_one(void *arg, int db, MDB_val *k, MDB_val *v)
+{
+	struct store_ckpt_copy *c = arg;
+	const unsigned char *p = v->mv_data;
+	int rc;
+	if (v->mv_size > 0 && p[0] == 1) {
+		MDB_val bv = { v->mv_size - 1, (void *) (p + 1) };
+		rc = mdb_put(c->btxn, c->s->dbi[db], k, &bv, 0);
+	} else {
+		rc = mdb_del(c->btxn, c->s->dbi[db], k, NULL);
+		if (rc == MDB_NOTFOUND) {
+			rc = 0;
+		}
+	}
+	if (rc == 0) {
+		(*c->keys)++;
+	}
+	return rc;
+}
+
+/* Copies every table of the overlay into the base write transaction. */
+static int
+store_ckpt_copy(store *s, MDB_txn *otxn, MDB_txn *btxn, uint64_t *keys)
+{
+	struct store_ckpt_copy c = { s, btxn, keys };
+	return store_overlay_each(s, otxn, store_ckpt_copy_one, &c);
 }
 
 /* One attempt at moving the overlay into the base (see store.h). */
