@@ -55,7 +55,6 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <lmdb.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -68,17 +67,14 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "powerloss_util.h"
 #include "spclient.h"
 
-#ifndef POWERCUT_LIB
-#error "POWERCUT_LIB must be defined (absolute path of libclm_powercut.so)"
-#endif
-
-#define PL_DEFAULT_CUTS  32
-#define PL_DEFAULT_SEED  0x9043c07ULL
-#define PL_DEFAULT_CALLS 40 /* calls of one workload run */
-#define PL_MAX_CALLS     4000
-#define PL_CUSTOMERS     5
+#define PL_DEFAULT_CUTS    32
+#define PL_DEFAULT_OS_CUTS 16
+#define PL_DEFAULT_SEED    0x9043c07ULL
+#define PL_DEFAULT_CALLS   40 /* calls of one workload run */
+#define PL_MAX_CALLS       4000
 
 /*
  * The smallest checkpoint size, so that the overlay is checkpointed into
@@ -89,14 +85,12 @@
  */
 static const char *const pl_args[]
         = { "--checkpoint-bytes", "4K", "--checkpoint-chunk-keys", "1", NULL };
+/* The same with the journal not synced per write (docs: "durability = os"). */
+static const char *const pl_os_args[] = { "--checkpoint-bytes", "4K",
+	"--checkpoint-chunk-keys", "1", "--durability", "os", NULL };
 #define PL_BATCH_MAX 4
 #define PL_CALL_MS   30000
 #define PL_ERR_LEN   1024
-
-/* 2024-01-01T00:00:00Z; the workload's events fall in 2024. */
-#define PL_T0     1704067200000LL
-#define PL_DAY_MS 86400000LL
-#define PL_T_END  (PL_T0 + 366 * PL_DAY_MS)
 
 /* The first operations of a new store, each a cut point. */
 static const unsigned pl_early[] = { 1, 2, 3, 5, 8, 12, 17, 23 };
@@ -109,6 +103,9 @@ HARNESS_SUITE(powerloss, 0);
  * before any run, file-private so the helpers need not pass it around.
  */
 static unsigned pl_calls = PL_DEFAULT_CALLS;
+
+/* The os test's " K/sent" per cut, for its summary line. */
+static char pl_ks[4096];
 
 enum pl_fate {
 	PL_NOT_SENT,
@@ -127,37 +124,10 @@ struct pl_sums {
 struct pl_totals {
 	unsigned cuts, startup_cuts, runs_acked;
 	uint64_t acked_calls, unknown_applied, unknown_lost;
+	/* os mode: cuts that lost acknowledged calls, and those calls. */
+	unsigned lossy_cuts;
+	uint64_t lost_calls;
 };
-
-/* splitmix64 */
-static uint64_t
-pl_rand(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static int64_t
-pl_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static unsigned long long
-pl_env_ull(const char *name, unsigned long long dflt)
-{
-	const char *s = getenv(name);
-	if (s == NULL || s[0] == '\0') {
-		return dflt;
-	}
-	char *end;
-	unsigned long long v = strtoull(s, &end, 0);
-	return *end == '\0' && v > 0 ? v : dflt;
-}
 
 /* Call i is an Identify (else a Track). */
 static bool
@@ -262,56 +232,6 @@ pl_send(int fd, unsigned i, struct tp_batch *b)
 	return f;
 }
 
-static void
-pl_setenv(const char *name, const char *val)
-{
-	cr_assert_eq(setenv(name, val, 1), 0, "setenv %s", name);
-}
-
-/* Starts clmd on data under powercut with the given cut settings. */
-static int
-pl_start_cut(const char *data, const char *out, const char *now,
-        unsigned long long after, uint64_t seed, bool torn)
-{
-	char num[32];
-	pl_setenv("CLM_POWERCUT_DIR", data);
-	pl_setenv("CLM_POWERCUT_OUT", out);
-	pl_setenv("CLM_POWERCUT_NOW", now);
-	snprintf(num, sizeof(num), "%llu", after);
-	pl_setenv("CLM_POWERCUT_AFTER", num);
-	snprintf(num, sizeof(num), "%llu", (unsigned long long) seed);
-	pl_setenv("CLM_POWERCUT_SEED", num);
-	pl_setenv("CLM_POWERCUT_TORN", torn ? "1" : "0");
-	/*
-	 * Under AddressSanitizer the library comes ahead of the ASan runtime,
-	 * which ASan refuses unless verify_asan_link_order=0 (harmless
-	 * without ASan; faults_test.c does the same).
-	 */
-	const char *old = getenv("ASAN_OPTIONS");
-	char *old_asan = old != NULL ? strdup(old) : NULL;
-	char asan[1024];
-	snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0",
-	        old != NULL ? old : "", old != NULL && old[0] ? ":" : "");
-	pl_setenv("ASAN_OPTIONS", asan);
-	pl_setenv("LD_PRELOAD", POWERCUT_LIB);
-	int rc = clmd_start(&srv, data, pl_args);
-	/* Only clmd gets the library and its settings. */
-	unsetenv("LD_PRELOAD");
-	if (old_asan != NULL) {
-		pl_setenv("ASAN_OPTIONS", old_asan);
-	} else {
-		unsetenv("ASAN_OPTIONS");
-	}
-	free(old_asan);
-	static const char *const vars[] = { "CLM_POWERCUT_DIR",
-		"CLM_POWERCUT_OUT", "CLM_POWERCUT_NOW", "CLM_POWERCUT_AFTER",
-		"CLM_POWERCUT_SEED", "CLM_POWERCUT_TORN" };
-	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-		unsetenv(vars[i]);
-	}
-	return rc;
-}
-
 /*
  * Runs the workload until a call finds the connection dead; with
  * trigger, creates the file now after the last call and sends one more
@@ -341,109 +261,6 @@ pl_workload(const char *now, bool trigger, enum pl_fate *fate)
 	}
 	close(fd);
 	tp_batch_fini(&b);
-}
-
-/* The report the library wrote: "cut N REASON" or "ops N exit". */
-static bool
-pl_report(const char *out, const char *what, unsigned long long *n)
-{
-	char path[PATH_MAX + 16], word[8];
-	snprintf(path, sizeof(path), "%s.report", out);
-	char *text = harness_read_file(path);
-	bool ok = text != NULL && sscanf(text, "%7s %llu", word, n) == 2
-	        && strcmp(word, what) == 0;
-	free(text);
-	return ok;
-}
-
-/*
- * Opens the stopped store at dir read-only: every named database must
- * mdb_stat and read end to end. Returns false with err set.
- */
-static bool
-pl_integrity(const char *dir, char *err, size_t errlen)
-{
-	MDB_env *env = NULL;
-	MDB_txn *txn = NULL;
-	MDB_cursor *cur = NULL;
-	char what[128] = "open";
-	int rc = mdb_env_create(&env);
-	if (rc == 0) {
-		rc = mdb_env_set_maxdbs(env, 64);
-	}
-	if (rc == 0) {
-		rc = mdb_env_open(env, dir, MDB_RDONLY, 0);
-	}
-	if (rc == 0) {
-		rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
-	}
-	MDB_dbi main_db;
-	if (rc == 0) {
-		rc = mdb_dbi_open(txn, NULL, 0, &main_db);
-	}
-	if (rc == 0) {
-		rc = mdb_cursor_open(txn, main_db, &cur);
-	}
-	MDB_val k, v;
-	unsigned dbs = 0;
-	while (rc == 0
-	        && (rc = mdb_cursor_get(
-	                    cur, &k, &v, dbs ? MDB_NEXT : MDB_FIRST))
-	                == 0) {
-		char name[128];
-		snprintf(name, sizeof(name), "%.*s", (int) k.mv_size,
-		        (const char *) k.mv_data);
-		snprintf(what, sizeof(what), "%s", name);
-		MDB_dbi dbi;
-		MDB_stat st;
-		MDB_cursor *c2 = NULL;
-		rc = mdb_dbi_open(txn, name, 0, &dbi);
-		if (rc == 0) {
-			rc = mdb_stat(txn, dbi, &st);
-		}
-		if (rc == 0) {
-			rc = mdb_cursor_open(txn, dbi, &c2);
-		}
-		size_t n = 0;
-		MDB_val k2, v2;
-		while (rc == 0
-		        && (rc = mdb_cursor_get(
-		                    c2, &k2, &v2, n ? MDB_NEXT : MDB_FIRST))
-		                == 0) {
-			n++;
-		}
-		if (rc == MDB_NOTFOUND) {
-			rc = n == st.ms_entries ? 0 : MDB_CORRUPTED;
-		}
-		mdb_cursor_close(c2);
-		dbs++;
-	}
-	if (rc == MDB_NOTFOUND) {
-		rc = 0;
-	}
-	if (rc != 0) {
-		snprintf(err, errlen, "store '%s': %s: %s", dir, what,
-		        mdb_strerror(rc));
-	}
-	mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
-	mdb_env_close(env);
-	return rc == 0;
-}
-
-/* Fetches customer id; false when it does not exist. */
-static Clm__V1__Response *
-pl_customer(clm_conn *c, const char *id)
-{
-	Clm__V1__Response *resp = NULL;
-	clm_err e = clm_get_customer(c, id, 0, &resp);
-	if (e == CLM_NOT_FOUND) {
-		clm_response_free(resp);
-		return NULL;
-	}
-	cr_assert_eq(e, CLM_OK, "GetCustomer %s: %s (%s)", id, clm_errname(e),
-	        clm_last_error(c));
-	return resp;
 }
 
 /* Sends Track call i again on c; returns accepted, or -1 with err set. */
@@ -503,18 +320,9 @@ pl_verify(clm_conn *c, const enum pl_fate *fate, struct pl_totals *t,
 	for (unsigned k = 0; k < PL_CUSTOMERS && ok; k++) {
 		char id[16];
 		snprintf(id, sizeof(id), "pl-c%u", k);
-		Clm__V1__Response *resp = pl_customer(c, id);
-		uint64_t touches = 0, purchases = 0;
-		double revenue = 0;
-		if (resp != NULL && resp->customer != NULL) {
-			const Clm__V1__Customer *cu = resp->customer;
-			for (size_t j = 0; j < cu->n_touch_counts; j++) {
-				touches += cu->touch_counts[j]->count;
-			}
-			purchases = cu->purchases;
-			revenue = cu->revenue;
-		}
-		clm_response_free(resp);
+		uint64_t touches, purchases;
+		double revenue;
+		pl_counts(c, k, &touches, &purchases, &revenue);
 		sum_touches += touches;
 		sum_purchases += purchases;
 		sum_revenue += revenue;
@@ -552,61 +360,16 @@ pl_verify(clm_conn *c, const enum pl_fate *fate, struct pl_totals *t,
 		if (!pl_is_identify(i) || fate[i] != PL_ACKED) {
 			continue;
 		}
-		char id[16], anon[32];
-		snprintf(id, sizeof(id), "pl-c%u", i % PL_CUSTOMERS);
-		snprintf(anon, sizeof(anon), "pl-anon-%u", i);
-		Clm__V1__Response *resp = pl_customer(c, id);
-		bool found = false;
-		for (size_t j = 0; resp != NULL && resp->customer != NULL
-		        && j < resp->customer->n_anonymous_ids;
-		        j++) {
-			found = found
-			        || strcmp(resp->customer->anonymous_ids[j],
-			                   anon)
-			                == 0;
-		}
-		clm_response_free(resp);
-		if (!found) {
+		if (!pl_identified(c, i)) {
 			snprintf(err, errlen,
-			        "acknowledged Identify %s -> %s is missing",
-			        anon, id);
+			        "acknowledged Identify pl-anon-%u -> pl-c%u is missing",
+			        i, i % PL_CUSTOMERS);
 			ok = false;
 		}
 	}
-	Clm__V1__Response *resp = NULL;
-	if (ok) {
-		Clm__V1__MetricsRequest mq = CLM__V1__METRICS_REQUEST__INIT;
-		mq.from_ms = PL_T0;
-		mq.to_ms = PL_T_END;
-		clm_err e = clm_metrics(c, &mq, &resp);
-		cr_assert_eq(e, CLM_OK, "Metrics: %s (%s)", clm_errname(e),
-		        clm_last_error(c));
-		const Clm__V1__MetricsReply *m = resp->metrics;
-		cr_assert_not_null(m);
-		if (m->orders != sum_purchases || m->revenue != sum_revenue) {
-			snprintf(err, errlen,
-			        "Metrics says %llu orders, revenue %.2f; the customers hold %llu purchases, revenue %.2f",
-			        (unsigned long long) m->orders, m->revenue,
-			        (unsigned long long) sum_purchases,
-			        sum_revenue);
-			ok = false;
-		}
-		clm_response_free(resp);
-		resp = NULL;
-	}
-	if (ok) {
-		clm_err e = clm_server_status(c, &resp);
-		cr_assert_eq(e, CLM_OK, "ServerStatus: %s", clm_errname(e));
-		if (resp->server_status->touchpoints != sum_touches) {
-			snprintf(err, errlen,
-			        "ServerStatus says %llu touchpoints; the customers hold %llu",
-			        (unsigned long long)
-			                resp->server_status->touchpoints,
-			        (unsigned long long) sum_touches);
-			ok = false;
-		}
-		clm_response_free(resp);
-	}
+	ok = ok
+	        && pl_server_agrees(c, sum_touches, sum_purchases, sum_revenue,
+	                err, errlen);
 	/* The idempotency keys: committed with the data or not at all. */
 	for (unsigned i = 0; i <= pl_calls && ok; i++) {
 		bool track = !pl_is_identify(i) || i == pl_calls;
@@ -641,9 +404,120 @@ pl_verify(clm_conn *c, const enum pl_fate *fate, struct pl_totals *t,
 	return ok;
 }
 
-/* Runs the workload once without a cut; returns its operation count. */
+/*
+ * Checks the clmd restarted on a cut's image with durability os (see the
+ * top of the file): its state must be the effects of calls 0..K-1, whole,
+ * for one K up to the calls sent. Returns false with err set; adds to t
+ * and K to pl_ks.
+ */
+static bool
+pl_verify_os(clm_conn *c, const enum pl_fate *fate, struct pl_totals *t,
+        char *err, size_t errlen)
+{
+	struct pl_sums got = { 0 }, pre = { 0 };
+	uint64_t sum_touches = 0, sum_purchases = 0;
+	double sum_revenue = 0;
+	for (unsigned k = 0; k < PL_CUSTOMERS; k++) {
+		pl_counts(c, k, &got.touches[k], &got.purchases[k],
+		        &got.revenue[k]);
+		sum_touches += got.touches[k];
+		sum_purchases += got.purchases[k];
+		sum_revenue += got.revenue[k];
+	}
+	unsigned sent = 0;
+	for (unsigned i = 0; i <= pl_calls; i++) {
+		if (fate[i] == PL_REFUSED) {
+			snprintf(err, errlen, "call %u was refused", i);
+			return false;
+		}
+		sent = fate[i] != PL_NOT_SENT ? i + 1 : sent;
+		t->acked_calls += fate[i] == PL_ACKED;
+	}
+	/*
+	 * The Ks whose Tracks match the counts: each Track adds touchpoints,
+	 * so they are one range [k_lo, k_hi] with only Identifies inside.
+	 */
+	struct tp_batch b;
+	cr_assert(tp_batch_init(&b, PL_BATCH_MAX));
+	int k_lo = -1, k_hi = -1;
+	for (unsigned k = 0; k <= sent; k++) {
+		if (k > 0 && !pl_is_identify(k - 1)) {
+			pl_track_sums(k - 1, &b, &pre);
+		}
+		bool match = true;
+		for (unsigned j = 0; j < PL_CUSTOMERS; j++) {
+			match = match && got.touches[j] == pre.touches[j]
+			        && got.purchases[j] == pre.purchases[j]
+			        && got.revenue[j] == pre.revenue[j];
+		}
+		k_lo = match && k_lo < 0 ? (int) k : k_lo;
+		k_hi = match ? (int) k : k_hi;
+	}
+	if (k_lo < 0) {
+		int n = snprintf(err, errlen,
+		        "no prefix of the %u calls sent holds these touchpoints/purchases/revenue:",
+		        sent);
+		for (unsigned j = 0;
+		        j < PL_CUSTOMERS && n > 0 && (size_t) n < errlen;
+		        j++) {
+			n += snprintf(err + n, errlen - (size_t) n,
+			        " pl-c%u %llu/%llu/%.2f", j,
+			        (unsigned long long) got.touches[j],
+			        (unsigned long long) got.purchases[j],
+			        got.revenue[j]);
+		}
+		tp_batch_fini(&b);
+		return false;
+	}
+	/* K: past the Identifies of [k_lo, k_hi) that show. */
+	unsigned K = (unsigned) k_lo;
+	while (K < (unsigned) k_hi && pl_identified(c, K)) {
+		K++;
+	}
+	bool ok = true;
+	for (unsigned i = 0; i < sent && ok; i++) {
+		if (pl_is_identify(i) && pl_identified(c, i) != (i < K)) {
+			snprintf(err, errlen,
+			        "Identify call %u %s, but the Tracks say calls 0..%u were applied",
+			        i, i < K ? "is missing" : "shows", K - 1);
+			ok = false;
+		}
+	}
+	ok = ok
+	        && pl_server_agrees(c, sum_touches, sum_purchases, sum_revenue,
+	                err, errlen);
+	/* The idempotency keys: those of calls 0..K-1, and no others. */
+	for (unsigned i = 0; i < sent && ok; i++) {
+		if (pl_is_identify(i)) {
+			continue;
+		}
+		long acc = pl_retrack(c, i, &b, err, errlen);
+		if (acc >= 0 && acc != (i < K ? 0 : (long) b.n)) {
+			snprintf(err, errlen,
+			        "Track call %u: %ld of %zu accepted on re-send, though %s K = %u",
+			        i, acc, b.n, i < K ? "below" : "at or above",
+			        K);
+		}
+		ok = acc == (i < K ? 0 : (long) b.n);
+	}
+	uint64_t lost = 0;
+	for (unsigned i = K; i < sent; i++) {
+		lost += fate[i] == PL_ACKED;
+	}
+	t->lossy_cuts += lost > 0;
+	t->lost_calls += lost;
+	size_t len = strlen(pl_ks);
+	snprintf(pl_ks + len, sizeof(pl_ks) - len, " %u/%u", K, sent);
+	tp_batch_fini(&b);
+	return ok;
+}
+
+/*
+ * Runs the workload once without a cut (clmd with args); returns its
+ * operation count.
+ */
 static unsigned long long
-pl_calibrate(const char *base, bool torn)
+pl_calibrate(const char *base, bool torn, const char *const *args)
 {
 	char data[256], out[256], now[256];
 	snprintf(data, sizeof(data), "%s/calibrate/data", base);
@@ -652,7 +526,7 @@ pl_calibrate(const char *base, bool torn)
 	char dir[192];
 	snprintf(dir, sizeof(dir), "%s/calibrate", base);
 	cr_assert_eq(mkdir(dir, 0700), 0, "mkdir %s", dir);
-	cr_assert_eq(pl_start_cut(data, out, now, 0, 1, torn), 0,
+	cr_assert_eq(pl_start_cut(&srv, data, out, now, 0, 1, torn, args), 0,
 	        "clmd did not start under powercut (log %s)", srv.log_path);
 	enum pl_fate fate[PL_MAX_CALLS + 1];
 	pl_workload(now, false, fate);
@@ -668,12 +542,20 @@ pl_calibrate(const char *base, bool torn)
 }
 
 /*
- * One cut before operation `after` (see the top of the file). Returns
- * false with err set.
+ * Checks a restarted clmd against the fates of one cut's calls; returns
+ * false with err set, adds to t.
+ */
+typedef bool (*pl_verify_fn)(clm_conn *c, const enum pl_fate *fate,
+        struct pl_totals *t, char *err, size_t errlen);
+
+/*
+ * One cut before operation `after` (see the top of the file), clmd run
+ * with args both times, checked by verify. Returns false with err set.
  */
 static bool
 pl_cut(const char *base, unsigned n, unsigned long long after, uint64_t seed,
-        bool torn, struct pl_totals *t, char *err, size_t errlen)
+        bool torn, const char *const *args, pl_verify_fn verify,
+        struct pl_totals *t, char *err, size_t errlen)
 {
 	char dir[192], data[256], out[256], now[256];
 	snprintf(dir, sizeof(dir), "%s/cut%u", base, n);
@@ -688,7 +570,7 @@ pl_cut(const char *base, unsigned n, unsigned long long after, uint64_t seed,
 	for (unsigned i = 0; i <= pl_calls; i++) {
 		fate[i] = PL_NOT_SENT;
 	}
-	if (pl_start_cut(data, out, now, after, seed, torn) == 0) {
+	if (pl_start_cut(&srv, data, out, now, after, seed, torn, args) == 0) {
 		pl_workload(now, true, fate);
 		int st = clmd_stop(&srv);
 		if (st != 128 + 9) {
@@ -712,7 +594,7 @@ pl_cut(const char *base, unsigned n, unsigned long long after, uint64_t seed,
 			break;
 		}
 	}
-	if (clmd_start(&srv, out, pl_args) != 0) {
+	if (clmd_start(&srv, out, args) != 0) {
 		char *log = harness_read_file(srv.log_path);
 		snprintf(err, errlen,
 		        "clmd did not start on the store left by the cut: %s",
@@ -723,7 +605,7 @@ pl_cut(const char *base, unsigned n, unsigned long long after, uint64_t seed,
 	clm_conn *c = NULL;
 	clm_err e = clm_open(srv.url, 60000, &c);
 	cr_assert_eq(e, CLM_OK, "clm_open %s: %s", srv.url, clm_open_error());
-	bool ok = pl_verify(c, fate, t, err, errlen);
+	bool ok = verify(c, fate, t, err, errlen);
 	clm_close(c);
 	int st = clmd_stop(&srv);
 	if (ok && st != 0) {
@@ -734,23 +616,19 @@ pl_cut(const char *base, unsigned n, unsigned long long after, uint64_t seed,
 	return ok && pl_integrity(out, err, errlen);
 }
 
-Test(powerloss, acked_writes_survive_power_cuts)
+/*
+ * Calibrates, then runs `cuts` cuts with clmd started with args, each
+ * checked by verify (see the top of the file); prints a failure with its
+ * seed. Returns false with err set; *ops is the calibrated count.
+ */
+static bool
+pl_run(const char *base, unsigned cuts, uint64_t seed, bool torn,
+        const char *const *args, pl_verify_fn verify, struct pl_totals *t,
+        unsigned long long *ops, char *err, size_t errlen)
 {
-	unsigned cuts
-	        = (unsigned) pl_env_ull("CLM_POWERLOSS_CUTS", PL_DEFAULT_CUTS);
-	uint64_t seed = pl_env_ull("CLM_POWERLOSS_SEED", PL_DEFAULT_SEED);
-	bool torn = pl_env_ull("CLM_POWERLOSS_TORN", 0) == 1;
-	unsigned long long calls
-	        = pl_env_ull("CLM_POWERLOSS_CALLS", PL_DEFAULT_CALLS);
-	pl_calls = (unsigned) (calls < PL_MAX_CALLS ? calls : PL_MAX_CALLS);
-	char base[32];
-	cr_assert_eq(harness_tmpdir(base), 0);
-	int64_t t0 = pl_now_ms();
-	unsigned long long ops = pl_calibrate(base, torn);
+	*ops = pl_calibrate(base, torn, args);
 	size_t n_early = sizeof(pl_early) / sizeof(pl_early[0]);
-	unsigned long long lo = pl_early[n_early - 1] + 1, hi = ops + 8;
-	struct pl_totals t = { 0 };
-	char err[PL_ERR_LEN] = "";
+	unsigned long long lo = pl_early[n_early - 1] + 1, hi = *ops + 8;
 	bool failed = false;
 	for (unsigned k = 0; k < cuts && !failed; k++) {
 		uint64_t s = seed ^ (0x100000001b3ULL * (k + 1));
@@ -766,7 +644,8 @@ Test(powerloss, acked_writes_survive_power_cuts)
 			after = lo + (hi - lo) * (k - n_early) / m
 			        + pl_rand(&r) % step;
 		}
-		if (!pl_cut(base, k, after, s, torn, &t, err, sizeof(err))) {
+		if (!pl_cut(base, k, after, s, torn, args, verify, t, err,
+		            errlen)) {
 			fprintf(stderr,
 			        "powerloss: cut %u at operation %llu failed (seed 0x%llx%s; rerun with CLM_POWERLOSS_SEED=0x%llx): %s\n",
 			        k, after, (unsigned long long) s,
@@ -780,6 +659,33 @@ Test(powerloss, acked_writes_survive_power_cuts)
 			harness_rm_rf(dir);
 		}
 	}
+	return !failed;
+}
+
+/* Reads CLM_POWERLOSS_CALLS into pl_calls. */
+static void
+pl_set_calls(void)
+{
+	unsigned long long calls
+	        = pl_env_ull("CLM_POWERLOSS_CALLS", PL_DEFAULT_CALLS);
+	pl_calls = (unsigned) (calls < PL_MAX_CALLS ? calls : PL_MAX_CALLS);
+}
+
+Test(powerloss, acked_writes_survive_power_cuts)
+{
+	unsigned cuts
+	        = (unsigned) pl_env_ull("CLM_POWERLOSS_CUTS", PL_DEFAULT_CUTS);
+	uint64_t seed = pl_env_ull("CLM_POWERLOSS_SEED", PL_DEFAULT_SEED);
+	bool torn = pl_env_ull("CLM_POWERLOSS_TORN", 0) == 1;
+	pl_set_calls();
+	char base[32];
+	cr_assert_eq(harness_tmpdir(base), 0);
+	int64_t t0 = pl_now_ms();
+	struct pl_totals t = { 0 };
+	char err[PL_ERR_LEN] = "";
+	unsigned long long ops = 0;
+	bool ok = pl_run(base, cuts, seed, torn, pl_args, pl_verify, &t, &ops,
+	        err, sizeof(err));
 	fprintf(stderr,
 	        "powerloss: %u cuts over %llu operations%s in %lld ms: %u before clmd answered, %u after acks; %llu acknowledged calls checked, in-flight Track applied %llu, not applied %llu\n",
 	        t.cuts, ops, torn ? " (torn pages)" : "",
@@ -787,7 +693,33 @@ Test(powerloss, acked_writes_survive_power_cuts)
 	        (unsigned long long) t.acked_calls,
 	        (unsigned long long) t.unknown_applied,
 	        (unsigned long long) t.unknown_lost);
-	cr_assert(!failed, "%s", err);
+	cr_assert(ok, "%s", err);
+	cr_assert_gt(
+	        t.runs_acked, 0, "no cut came after an acknowledged write");
+}
+
+Test(powerloss, os_mode_keeps_a_prefix)
+{
+	unsigned cuts = (unsigned) pl_env_ull(
+	        "CLM_POWERLOSS_OS_CUTS", PL_DEFAULT_OS_CUTS);
+	uint64_t seed = pl_env_ull("CLM_POWERLOSS_SEED", PL_DEFAULT_SEED);
+	bool torn = pl_env_ull("CLM_POWERLOSS_TORN", 0) == 1;
+	pl_set_calls();
+	char base[32];
+	cr_assert_eq(harness_tmpdir(base), 0);
+	int64_t t0 = pl_now_ms();
+	struct pl_totals t = { 0 };
+	char err[PL_ERR_LEN] = "";
+	unsigned long long ops = 0;
+	bool ok = pl_run(base, cuts, seed, torn, pl_os_args, pl_verify_os, &t,
+	        &ops, err, sizeof(err));
+	fprintf(stderr,
+	        "powerloss (durability os): %u cuts over %llu operations%s in %lld ms: %u before clmd answered, %u after acks; %llu acknowledged calls, %u cuts lost some (%llu calls in all), K per cut:%s\n",
+	        t.cuts, ops, torn ? " (torn pages)" : "",
+	        (long long) (pl_now_ms() - t0), t.startup_cuts, t.runs_acked,
+	        (unsigned long long) t.acked_calls, t.lossy_cuts,
+	        (unsigned long long) t.lost_calls, pl_ks);
+	cr_assert(ok, "%s", err);
 	cr_assert_gt(
 	        t.runs_acked, 0, "no cut came after an acknowledged write");
 }
