@@ -48,6 +48,17 @@
  * then stops it and opens the store read-only with LMDB: every named
  * database must mdb_stat and read end to end.
  *
+ * os_mode_keeps_a_prefix runs the same cuts with --durability os, whose
+ * journal is not synced per write, so acknowledged calls may be lost; it
+ * checks that what is left is a prefix: clmd starts, and for one K (0 to
+ * the calls sent) every customer's touchpoints, purchases and revenue are
+ * those of the Tracks among calls 0..K-1, the Identifies among them show
+ * and no later one does, Metrics and ServerStatus agree, the Tracks below
+ * K are all duplicates on re-send and those from K on all accepted, and
+ * the store walk passes. (That K is at least what the last checkpoint
+ * before the cut covered is not checked.) Its summary line gives K/sent
+ * per cut. CLM_POWERLOSS_OS_CUTS sets its cuts (default 16).
+ *
  * CLM_POWERLOSS_CUTS sets the number of cuts (default 32, about 10 s on
  * two cores), CLM_POWERLOSS_CALLS the calls of a workload run (default 40,
  * at most 4,000), CLM_POWERLOSS_SEED the base seed, CLM_POWERLOSS_TORN=1
