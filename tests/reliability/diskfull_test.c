@@ -36,7 +36,6 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "flow.h"
@@ -172,8 +171,7 @@ track_ok_after_backoff(clm_conn *c, int i)
 		if (e != CLM_RESOURCE_EXHAUSTED) {
 			break;
 		}
-		struct timespec ts = { 0, 100 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
+		harness_sleep_ms(100); /* between polls: retry, back off */
 	}
 	cr_assert_eq(
 	        e, CLM_OK, "track batch %d: %s (%s)", i, clm_errname(e), msg);

@@ -33,33 +33,7 @@ TestSuite(overlay, .init = ovl_setup, .fini = ovl_teardown, .timeout = 90);
  * the checkpoint, its overlay before the emptying. File-private statics: the
  * hooks have no argument to carry them. Unarmed they only pass the call on.
  */
-static struct {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool armed;
-	int state; /* 1: checkpoint may go; 2: at mdb_drop; 3: drop may go */
-} hook = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 };
-
-/* Waits (at most 20 s) until hook.state is at least want; hook.mu held. */
-static void
-hook_wait(int want)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 20;
-	while (hook.state < want) {
-		if (pthread_cond_timedwait(&hook.cv, &hook.mu, &ts) != 0) {
-			break;
-		}
-	}
-}
-
-static void
-hook_set(int state)
-{
-	hook.state = state;
-	pthread_cond_broadcast(&hook.cv);
-}
+static struct ovl_gate hook = OVL_GATE_INIT;
 
 int
 mdb_txn_renew(MDB_txn *txn)
@@ -72,8 +46,8 @@ mdb_txn_renew(MDB_txn *txn)
 	mdb_env_get_flags(mdb_txn_env(txn), &flags);
 	pthread_mutex_lock(&hook.mu);
 	if (hook.armed && hook.state == 0 && !(flags & MDB_WRITEMAP)) {
-		hook_set(1);
-		hook_wait(2);
+		ovl_gate_set(&hook, 1);
+		ovl_gate_wait(&hook, 2);
 	}
 	pthread_mutex_unlock(&hook.mu);
 	return real(txn);
@@ -88,28 +62,11 @@ mdb_drop(MDB_txn *txn, MDB_dbi dbi, int del)
 	}
 	pthread_mutex_lock(&hook.mu);
 	if (hook.armed && hook.state == 1) {
-		hook_set(2);
-		hook_wait(3);
+		ovl_gate_set(&hook, 2);
+		ovl_gate_wait(&hook, 3);
 	}
 	pthread_mutex_unlock(&hook.mu);
 	return real(txn, dbi, del);
-}
-
-struct hook_ckpt {
-	store *s;
-	clm_err e;
-};
-
-static void *
-hook_ckpt_main(void *arg)
-{
-	struct hook_ckpt *c = arg;
-	pthread_mutex_lock(&hook.mu);
-	hook_wait(1);
-	pthread_mutex_unlock(&hook.mu);
-	struct store_ckpt_stats st;
-	c->e = store_checkpoint(c->s, 1, &st);
-	return NULL;
 }
 
 /*
@@ -121,47 +78,7 @@ hook_ckpt_main(void *arg)
  */
 Test(overlay, stats_of_a_reader_meeting_a_checkpoint)
 {
-	struct ovl_pair p;
-	ovl_pair_open(&p, 5, 64 * MIB);
-	for (int step = 0; step < 40; step++) {
-		ovl_pair_txn(&p, step, false);
-	}
-	store_reader *r;
-	store_txn *t;
-	cr_assert_eq(store_reader_new(p.b, &r), CLM_OK);
-	/* Once, so that the next begin renews (where the hook is). */
-	cr_assert_eq(store_read_begin(r, &t), CLM_OK);
-	store_read_end(t);
-	struct hook_ckpt c = { .s = p.b, .e = CLM_INTERNAL };
-	pthread_t th;
-	cr_assert_eq(pthread_create(&th, NULL, hook_ckpt_main, &c), 0);
-	pthread_mutex_lock(&hook.mu);
-	hook.armed = true;
-	pthread_mutex_unlock(&hook.mu);
-	clm_err e = store_read_begin(r, &t);
-	pthread_mutex_lock(&hook.mu);
-	int state = hook.state;
-	pthread_mutex_unlock(&hook.mu);
-	char *got = e == CLM_OK ? ovl_dump(t, true) : NULL;
-	if (e == CLM_OK) {
-		store_read_end(t);
-	}
-	pthread_mutex_lock(&hook.mu);
-	hook.armed = false;
-	hook_set(3);
-	pthread_mutex_unlock(&hook.mu);
-	pthread_join(th, NULL);
-	store_reader_free(r);
-	cr_assert_eq(e, CLM_OK);
-	cr_assert_eq(
-	        state, 2, "the checkpoint did not reach the overlay's drop");
-	cr_assert_eq(c.e, CLM_OK, "store_checkpoint: %s", clm_errname(c.e));
-	char *want = ovl_dump_committed(p.a, true);
-	ovl_expect_same(want, got, "reader across a checkpoint's commit", 0);
-	free(want);
-	free(got);
-	store_close(p.a);
-	store_close(p.b);
+	ovl_race_reader(&hook, "reader across a checkpoint's commit");
 }
 
 Test(overlay, full_overlay_checkpoint_makes_room)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clm/v1/clm.pb-c.h"
 #include "testdir.h"
@@ -758,4 +759,88 @@ ovl_fill_until_full(store *a, store *b)
 	}
 	cr_assert_fail("a 1 MiB overlay took 4 MB");
 	return 0;
+}
+
+void
+ovl_gate_wait(struct ovl_gate *g, int want)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 20;
+	while (g->state < want) {
+		if (pthread_cond_timedwait(&g->cv, &g->mu, &ts) != 0) {
+			break;
+		}
+	}
+}
+
+void
+ovl_gate_set(struct ovl_gate *g, int state)
+{
+	g->state = state;
+	pthread_cond_broadcast(&g->cv);
+}
+
+struct ovl_race {
+	struct ovl_gate *g;
+	store *s;
+	clm_err e;
+};
+
+/* The checkpointing thread of ovl_race_reader. */
+static void *
+ovl_race_ckpt(void *arg)
+{
+	struct ovl_race *c = arg;
+	pthread_mutex_lock(&c->g->mu);
+	ovl_gate_wait(c->g, 1);
+	pthread_mutex_unlock(&c->g->mu);
+	struct store_ckpt_stats st;
+	c->e = store_checkpoint(c->s, 1, &st);
+	return NULL;
+}
+
+void
+ovl_race_reader(struct ovl_gate *g, const char *what)
+{
+	struct ovl_pair p;
+	ovl_pair_open(&p, 5, 64 * MIB);
+	for (int step = 0; step < 40; step++) {
+		ovl_pair_txn(&p, step, false);
+	}
+	store_reader *r;
+	store_txn *t;
+	cr_assert_eq(store_reader_new(p.b, &r), CLM_OK);
+	cr_assert_eq(store_read_begin(r, &t), CLM_OK); /* so the next renews */
+	store_read_end(t);
+	struct ovl_race c = { .g = g, .s = p.b, .e = CLM_INTERNAL };
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, ovl_race_ckpt, &c), 0);
+	pthread_mutex_lock(&g->mu);
+	g->armed = true;
+	pthread_mutex_unlock(&g->mu);
+	clm_err e = store_read_begin(r, &t);
+	pthread_mutex_lock(&g->mu);
+	int state = g->state;
+	pthread_mutex_unlock(&g->mu);
+	char *got = e == CLM_OK ? ovl_dump(t, true) : NULL;
+	if (e == CLM_OK) {
+		store_read_end(t);
+	}
+	pthread_mutex_lock(&g->mu);
+	g->armed = false;
+	ovl_gate_set(g, 3);
+	pthread_mutex_unlock(&g->mu);
+	pthread_join(th, NULL);
+	store_reader_free(r);
+	cr_assert_eq(e, CLM_OK);
+	cr_assert_eq(state, 2, "%s: the hooks did not line up (state %d)",
+	        what, state);
+	cr_assert_eq(c.e, CLM_OK, "store_checkpoint: %s", clm_errname(c.e));
+	char *want = ovl_dump_committed(p.a, true);
+	ovl_expect_same(want, got, what, 0);
+	free(want);
+	free(got);
+	store_close(p.a);
+	store_close(p.b);
 }

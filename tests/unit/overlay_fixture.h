@@ -6,6 +6,7 @@
 #ifndef CLM_UNIT_OVERLAY_FIXTURE_H
 #define CLM_UNIT_OVERLAY_FIXTURE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -85,6 +86,38 @@ void ovl_pair_checkpoint(struct ovl_pair *p);
  * With ckpt, B is checkpointed first one time in ten.
  */
 void ovl_pair_txn(struct ovl_pair *p, int step, bool ckpt);
+
+/*
+ * A gate the race tests' LMDB hooks (RTLD_NEXT wrappers in each test
+ * executable) and their threads meet at: a state that only grows (1: the
+ * checkpoint may go; 2: it stands where the hook holds it; 3: it may go
+ * on), armed while a race is staged. ovl_gate_wait waits, at most 20 s,
+ * until the state is at least want; ovl_gate_set moves it. Both with
+ * g->mu held.
+ */
+struct ovl_gate {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool armed;
+	int state;
+};
+#define OVL_GATE_INIT                                                         \
+	{                                                                     \
+		PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 \
+	}
+void ovl_gate_wait(struct ovl_gate *g, int want);
+void ovl_gate_set(struct ovl_gate *g, int state);
+
+/*
+ * ovl_race_reader stages a reader against a checkpoint: a pair after 40
+ * random transactions, a reader begun once (so that its next begin
+ * renews, where the hooks sit), a thread that checkpoints B once g's
+ * state is 1, and the reader's next store_read_begin with g armed. The
+ * hooks must take the state to 2 during that begin and hold the
+ * checkpoint there until 3. Then what the reader saw must equal A's
+ * committed state (counts included), and the checkpoint must succeed.
+ */
+void ovl_race_reader(struct ovl_gate *g, const char *what);
 
 /*
  * ovl_fill is one write transaction putting a sketch numbered i of vlen

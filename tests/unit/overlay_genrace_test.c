@@ -24,32 +24,7 @@
 
 TestSuite(genrace, .init = ovl_setup, .fini = ovl_teardown, .timeout = 90);
 
-static struct {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool armed;
-	int state; /* 1: ckpt may go; 2: drop committed, before bump; 3: go */
-} hook = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 };
-
-static void
-hook_wait(int want)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 20;
-	while (hook.state < want) {
-		if (pthread_cond_timedwait(&hook.cv, &hook.mu, &ts) != 0) {
-			break;
-		}
-	}
-}
-
-static void
-hook_set(int s)
-{
-	hook.state = s;
-	pthread_cond_broadcast(&hook.cv);
-}
+static struct ovl_gate hook = OVL_GATE_INIT;
 
 static unsigned
 env_flags(MDB_txn *txn)
@@ -72,8 +47,8 @@ mdb_txn_renew(MDB_txn *txn)
 	int rc = real(txn);
 	pthread_mutex_lock(&hook.mu);
 	if (hook.armed && hook.state == 0 && !(f & MDB_WRITEMAP)) {
-		hook_set(1);
-		hook_wait(2);
+		ovl_gate_set(&hook, 1);
+		ovl_gate_wait(&hook, 2);
 	}
 	pthread_mutex_unlock(&hook.mu);
 	return rc;
@@ -92,69 +67,14 @@ mdb_txn_commit(MDB_txn *txn)
 	int rc = real(txn);
 	pthread_mutex_lock(&hook.mu);
 	if (hook.armed && hook.state == 1 && (f & MDB_WRITEMAP)) {
-		hook_set(2);
-		hook_wait(3);
+		ovl_gate_set(&hook, 2);
+		ovl_gate_wait(&hook, 3);
 	}
 	pthread_mutex_unlock(&hook.mu);
 	return rc;
 }
 
-struct ck {
-	store *s;
-	clm_err e;
-};
-
-static void *
-ck_main(void *arg)
-{
-	struct ck *c = arg;
-	pthread_mutex_lock(&hook.mu);
-	hook_wait(1);
-	pthread_mutex_unlock(&hook.mu);
-	struct store_ckpt_stats st;
-	c->e = store_checkpoint(c->s, 1, &st);
-	return NULL;
-}
-
 Test(genrace, reader_between_emptying_and_bump)
 {
-	struct ovl_pair p;
-	ovl_pair_open(&p, 5, 64 * MIB);
-	for (int step = 0; step < 40; step++) {
-		ovl_pair_txn(&p, step, false);
-	}
-	store_reader *r;
-	store_txn *t;
-	cr_assert_eq(store_reader_new(p.b, &r), CLM_OK);
-	cr_assert_eq(store_read_begin(r, &t), CLM_OK); /* so the next renews */
-	store_read_end(t);
-	struct ck c = { .s = p.b, .e = CLM_INTERNAL };
-	pthread_t th;
-	cr_assert_eq(pthread_create(&th, NULL, ck_main, &c), 0);
-	pthread_mutex_lock(&hook.mu);
-	hook.armed = true;
-	pthread_mutex_unlock(&hook.mu);
-	clm_err e = store_read_begin(r, &t);
-	pthread_mutex_lock(&hook.mu);
-	int state = hook.state;
-	pthread_mutex_unlock(&hook.mu);
-	char *got = e == CLM_OK ? ovl_dump(t, true) : NULL;
-	if (e == CLM_OK) {
-		store_read_end(t);
-	}
-	pthread_mutex_lock(&hook.mu);
-	hook.armed = false;
-	hook_set(3);
-	pthread_mutex_unlock(&hook.mu);
-	pthread_join(th, NULL);
-	store_reader_free(r);
-	cr_assert_eq(e, CLM_OK);
-	cr_assert_eq(state, 2, "the hooks did not line up (state %d)", state);
-	cr_assert_eq(c.e, CLM_OK);
-	char *want = ovl_dump_committed(p.a, true);
-	ovl_expect_same(want, got, "reader between emptying and bump", 0);
-	free(want);
-	free(got);
-	store_close(p.a);
-	store_close(p.b);
+	ovl_race_reader(&hook, "reader between emptying and bump");
 }
