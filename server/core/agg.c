@@ -174,7 +174,25 @@ agg_normalize(struct agg_list *l)
 	if (l->n == 0) {
 		return;
 	}
-	qsort(l->e, l->n, sizeof(*l->e), agg_entry_cmp);
+	/*
+	 * The lists come nearly sorted (agg_lifecycle pushes kind by
+	 * kind) and short, except cohort cells: insertion sort for those
+	 * that are, where qsort's merge sort cost a fifth of a
+	 * touchpoint's apply (issue 14's profile).
+	 */
+	if (l->n <= 64) {
+		for (size_t i = 1; i < l->n; i++) {
+			struct agg_entry x = l->e[i];
+			size_t j = i;
+			for (; j > 0 && agg_entry_cmp(&l->e[j - 1], &x) > 0;
+			        j--) {
+				l->e[j] = l->e[j - 1];
+			}
+			l->e[j] = x;
+		}
+	} else {
+		qsort(l->e, l->n, sizeof(*l->e), agg_entry_cmp);
+	}
 	size_t w = 0;
 	for (size_t i = 1; i < l->n; i++) {
 		if (agg_entry_cmp(&l->e[w], &l->e[i]) == 0) {
