@@ -306,7 +306,7 @@ profile_save(store_txn *txn, struct profile *pr, arena *a)
 	if (record_from_profile(&pr->p, pr->rec, a) != 0) {
 		return CLM_RESOURCE_EXHAUSTED;
 	}
-	e = store_customer_put(txn, pr->rec);
+	e = store_customer_put(txn, pr->rec, !pr->is_new);
 	if (e == CLM_OK) {
 		pr->is_new = false;
 	}

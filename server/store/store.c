@@ -363,6 +363,7 @@ store_close(store *s)
 		return;
 	}
 	store_overlay_close(s);
+	store_agg_pend_free(s);
 	if (s->env != NULL) {
 		mdb_env_close(s->env);
 	}
@@ -521,8 +522,15 @@ clm_err
 store_put_msg(store_txn *t, enum store_db db, MDB_val *k,
         const ProtobufCMessage *msg, const char *what)
 {
+	return store_put_msg_known(t, db, k, msg, what, KV_MAYBE);
+}
+
+clm_err
+store_put_msg_known(store_txn *t, enum store_db db, MDB_val *k,
+        const ProtobufCMessage *msg, const char *what, enum kv_known known)
+{
 	MDB_val v = { protobuf_c_message_get_packed_size(msg), NULL };
-	int rc = kv_put(t, db, k, &v, MDB_RESERVE);
+	int rc = kv_put_known(t, db, k, &v, MDB_RESERVE, known);
 	if (rc != 0) {
 		return store_err(t->s, rc, what);
 	}
@@ -623,14 +631,16 @@ store_customer_get(store_txn *t, const char *id, bool anonymous, arena *a,
 }
 
 clm_err
-store_customer_put(store_txn *t, const Clm__V1__CustomerRecord *rec)
+store_customer_put(
+        store_txn *t, const Clm__V1__CustomerRecord *rec, bool loaded)
 {
 	unsigned char key[STORE_KEY_MAX];
 	MDB_val k
 	        = { store_customer_key(key, rec->customer_id, rec->anonymous),
 		          key };
-	return store_put_msg(t, STORE_DB_CUSTOMERS, &k,
-	        (const ProtobufCMessage *) rec, "cannot write customer");
+	return store_put_msg_known(t, STORE_DB_CUSTOMERS, &k,
+	        (const ProtobufCMessage *) rec, "cannot write customer",
+	        loaded ? KV_EXISTS : KV_MAYBE);
 }
 
 static void
@@ -642,9 +652,9 @@ store_touch_key(
 	store_u64_be(key + 16, seq);
 }
 
-clm_err
-store_touchpoint_put(store_txn *t, uint64_t cid, int64_t at_ms, uint64_t seq,
-        const Clm__V1__Touchpoint *tp)
+static clm_err
+store_touchpoint_write(store_txn *t, uint64_t cid, int64_t at_ms, uint64_t seq,
+        const Clm__V1__Touchpoint *tp, enum kv_known known)
 {
 	unsigned char key[24];
 	store_touch_key(key, cid, at_ms, seq);
@@ -653,8 +663,23 @@ store_touchpoint_put(store_txn *t, uint64_t cid, int64_t at_ms, uint64_t seq,
 	Clm__V1__Touchpoint copy = *tp;
 	copy.customer_id = (char *) protobuf_c_empty_string;
 	copy.occurred_at_ms = at_ms;
-	return store_put_msg(t, STORE_DB_TOUCHPOINTS, &k,
-	        (const ProtobufCMessage *) &copy, "cannot write touchpoint");
+	return store_put_msg_known(t, STORE_DB_TOUCHPOINTS, &k,
+	        (const ProtobufCMessage *) &copy, "cannot write touchpoint",
+	        known);
+}
+
+clm_err
+store_touchpoint_put(store_txn *t, uint64_t cid, int64_t at_ms, uint64_t seq,
+        const Clm__V1__Touchpoint *tp)
+{
+	return store_touchpoint_write(t, cid, at_ms, seq, tp, KV_MAYBE);
+}
+
+clm_err
+store_touchpoint_add(store_txn *t, uint64_t cid, int64_t at_ms, uint64_t seq,
+        const Clm__V1__Touchpoint *tp)
+{
+	return store_touchpoint_write(t, cid, at_ms, seq, tp, KV_NEW);
 }
 
 static clm_err

@@ -239,11 +239,21 @@ uint64_t store_next_event_seq(store_txn *txn);
 clm_err store_customer_get(store_txn *txn, const char *id, bool anonymous,
         arena *a, Clm__V1__CustomerRecord **out);
 
-/* store_customer_put writes rec under rec->customer_id / rec->anonymous. */
-clm_err store_customer_put(store_txn *txn, const Clm__V1__CustomerRecord *rec);
+/*
+ * store_customer_put writes rec under rec->customer_id / rec->anonymous;
+ * loaded says it was read in this transaction and not deleted since.
+ */
+clm_err store_customer_put(
+        store_txn *txn, const Clm__V1__CustomerRecord *rec, bool loaded);
 
-/* store_touchpoint_put stores tp (its customer_id is not stored). */
+/*
+ * store_touchpoint_put stores tp (its customer_id is not stored);
+ * store_touchpoint_add does it for a seq just taken from store_next_seq,
+ * whose key cannot be stored already (it is not looked up).
+ */
 clm_err store_touchpoint_put(store_txn *txn, uint64_t cid, int64_t at_ms,
+        uint64_t seq, const Clm__V1__Touchpoint *tp);
+clm_err store_touchpoint_add(store_txn *txn, uint64_t cid, int64_t at_ms,
         uint64_t seq, const Clm__V1__Touchpoint *tp);
 
 /*
@@ -354,9 +364,15 @@ clm_err store_claims_del(store_txn *txn, const char *customer_id);
  * when missing). store_agg_scan calls fn for every key in [from, to) in
  * key order with its raw value (valid until fn returns); fn returns
  * non-zero to stop. Blobs (sketches) are read and written whole.
+ *
+ * In a write transaction store_agg_add only sums the deltas in memory,
+ * by key; store_agg_flush writes them, and so do every aggregate read or
+ * reset in the transaction and store_write_commit. A flush's error is the
+ * transaction's: abort it.
  */
 clm_err store_agg_add(store_txn *txn, const void *key, size_t klen,
         const int64_t *delta, size_t n);
+clm_err store_agg_flush(store_txn *txn);
 clm_err store_agg_get(
         store_txn *txn, const void *key, size_t klen, int64_t *out, size_t n);
 typedef int (*store_agg_fn)(void *arg, const unsigned char *key, size_t klen,

@@ -1,5 +1,8 @@
 /* Aggregates, spend and experiment definitions in LMDB. */
+#include <stdlib.h>
 #include <string.h>
+
+#include "core/agg.h"
 
 #include "store/store_internal.h"
 #include "util/log.h"
@@ -21,6 +24,10 @@ clm_err
 store_agg_get(
         store_txn *t, const void *key, size_t klen, int64_t *out, size_t n)
 {
+	clm_err fe = store_agg_flush(t);
+	if (fe != CLM_OK) {
+		return fe;
+	}
 	MDB_val k = { klen, (void *) key }, v;
 	int rc = kv_get(t, STORE_DB_AGG, &k, &v);
 	if (rc == MDB_NOTFOUND) {
@@ -34,6 +41,134 @@ store_agg_get(
 	return CLM_OK;
 }
 
+/*
+ * A write transaction's aggregate deltas, summed by key in memory and
+ * written at store_agg_flush: a batch of touchpoints adds to the same few
+ * TOUCH and lifecycle keys again and again, and each store_agg_add on
+ * LMDB is a lookup in both levels and a put (issue 14: aggregate deltas
+ * summed per batch). Open addressing over AGG_PEND_SLOTS slots; past
+ * AGG_PEND_FILL keys the table is written out early. The final state is
+ * that of adding each delta in turn: a key whose counters sum to zero is
+ * deleted either way, and one whose deltas cancel is left as it was.
+ */
+#define AGG_PEND_SLOTS 1024 /* a power of two */
+#define AGG_PEND_FILL  768
+
+struct agg_pend_slot {
+	uint8_t klen; /* 0: free */
+	uint8_t n;    /* counters in d */
+	unsigned char key[AGG_KEY_MAX];
+	int64_t d[STORE_AGG_MAX];
+};
+
+struct store_agg_pend {
+	struct agg_pend_slot slot[AGG_PEND_SLOTS];
+	uint16_t used[AGG_PEND_FILL]; /* slots in use, in order of use */
+	size_t n_used;
+};
+
+static clm_err store_agg_apply(store_txn *t, const void *key, size_t klen,
+        const int64_t *delta, size_t n);
+
+void
+store_agg_pend_clear(store *s)
+{
+	struct store_agg_pend *p = s->agg_pend;
+	if (p == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < p->n_used; i++) {
+		p->slot[p->used[i]].klen = 0;
+	}
+	p->n_used = 0;
+}
+
+void
+store_agg_pend_free(store *s)
+{
+	free(s->agg_pend);
+	s->agg_pend = NULL;
+}
+
+clm_err
+store_agg_flush(store_txn *t)
+{
+	/* Only the writer's transaction has a table (readers share s). */
+	struct store_agg_pend *p = t->write ? t->s->agg_pend : NULL;
+	if (p == NULL || p->n_used == 0) {
+		return CLM_OK;
+	}
+	clm_err e = CLM_OK;
+	for (size_t i = 0; i < p->n_used && e == CLM_OK; i++) {
+		struct agg_pend_slot *sl = &p->slot[p->used[i]];
+		size_t n = sl->n;
+		while (n > 0 && sl->d[n - 1] == 0) {
+			n--;
+		}
+		if (n > 0) {
+			e = store_agg_apply(t, sl->key, sl->klen, sl->d, n);
+		}
+	}
+	/* On failure the transaction is aborted: nothing is left to add. */
+	store_agg_pend_clear(t->s);
+	return e;
+}
+
+static uint32_t
+store_agg_hash(const unsigned char *key, size_t klen)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < klen; i++) {
+		h = (h ^ key[i]) * 16777619u;
+	}
+	return h;
+}
+
+/* Adds to the pending table; CLM_NOT_FOUND when it has no room for it. */
+static clm_err
+store_agg_pend_add(store_txn *t, const void *key, size_t klen,
+        const int64_t *delta, size_t n)
+{
+	struct store_agg_pend *p = t->s->agg_pend;
+	if (p == NULL) {
+		p = t->s->agg_pend = calloc(1, sizeof(*p));
+		if (p == NULL) {
+			return CLM_NOT_FOUND;
+		}
+	}
+	if (klen == 0 || klen > AGG_KEY_MAX) {
+		return CLM_NOT_FOUND;
+	}
+	uint32_t at = store_agg_hash(key, klen) & (AGG_PEND_SLOTS - 1);
+	struct agg_pend_slot *sl;
+	for (;; at = (at + 1) & (AGG_PEND_SLOTS - 1)) {
+		sl = &p->slot[at];
+		if (sl->klen == 0) {
+			if (p->n_used == AGG_PEND_FILL) {
+				return CLM_NOT_FOUND;
+			}
+			sl->klen = (uint8_t) klen;
+			sl->n = 0;
+			memcpy(sl->key, key, klen);
+			p->used[p->n_used++] = (uint16_t) at;
+			break;
+		}
+		if (sl->klen == klen && memcmp(sl->key, key, klen) == 0) {
+			break;
+		}
+	}
+	for (size_t i = sl->n; i < n; i++) {
+		sl->d[i] = 0;
+	}
+	if (n > sl->n) {
+		sl->n = (uint8_t) n;
+	}
+	for (size_t i = 0; i < n; i++) {
+		sl->d[i] += delta[i];
+	}
+	return CLM_OK;
+}
+
 clm_err
 store_agg_add(store_txn *t, const void *key, size_t klen, const int64_t *delta,
         size_t n)
@@ -41,6 +176,27 @@ store_agg_add(store_txn *t, const void *key, size_t klen, const int64_t *delta,
 	if (n > STORE_AGG_MAX) {
 		return CLM_INTERNAL;
 	}
+	if (!t->write) {
+		return store_agg_apply(t, key, klen, delta, n);
+	}
+	clm_err e = store_agg_pend_add(t, key, klen, delta, n);
+	if (e != CLM_NOT_FOUND) {
+		return e;
+	}
+	/* The table is full (or could not be had): write it out first. */
+	e = store_agg_flush(t);
+	if (e == CLM_OK) {
+		e = store_agg_pend_add(t, key, klen, delta, n);
+	}
+	return e != CLM_NOT_FOUND ? e
+	                          : store_agg_apply(t, key, klen, delta, n);
+}
+
+/* Adds delta[0..n) to key's counters in LMDB (both levels). */
+static clm_err
+store_agg_apply(store_txn *t, const void *key, size_t klen,
+        const int64_t *delta, size_t n)
+{
 	MDB_val k = { klen, (void *) key }, v;
 	int64_t cur[STORE_AGG_MAX];
 	size_t have = 0;
@@ -83,6 +239,10 @@ clm_err
 store_agg_scan(store_txn *t, const void *from, size_t flen, const void *to,
         size_t tlen, store_agg_fn fn, void *arg)
 {
+	clm_err fe = store_agg_flush(t);
+	if (fe != CLM_OK) {
+		return fe;
+	}
 	kv_cursor *cur;
 	int rc = kv_cursor_open(t, STORE_DB_AGG, &cur);
 	if (rc != 0) {
@@ -111,6 +271,10 @@ clm_err
 store_agg_blob_get(store_txn *t, const void *key, size_t klen,
         const void **val, size_t *vlen)
 {
+	clm_err fe = store_agg_flush(t);
+	if (fe != CLM_OK) {
+		return fe;
+	}
 	MDB_val k = { klen, (void *) key }, v;
 	int rc = kv_get(t, STORE_DB_AGG, &k, &v);
 	if (rc != 0) {
@@ -125,6 +289,10 @@ clm_err
 store_agg_blob_put(store_txn *t, const void *key, size_t klen, const void *val,
         size_t vlen)
 {
+	clm_err fe = store_agg_flush(t);
+	if (fe != CLM_OK) {
+		return fe;
+	}
 	MDB_val k = { klen, (void *) key }, v = { vlen, (void *) val };
 	int rc = kv_put(t, STORE_DB_AGG, &k, &v, 0);
 	return store_err(t->s, rc, "cannot write sketch");
@@ -224,6 +392,10 @@ store_agg_set_version(store_txn *t, bool touch, uint64_t v)
 clm_err
 store_agg_reset(store_txn *t, unsigned char lo, unsigned char hi, bool touch)
 {
+	clm_err fe = store_agg_flush(t);
+	if (fe != CLM_OK) {
+		return fe;
+	}
 	kv_cursor *cur;
 	int rc = kv_cursor_open(t, STORE_DB_AGG, &cur);
 	if (rc != 0) {

@@ -73,6 +73,8 @@ struct store {
 	 */
 	MDB_env *oenv;
 	MDB_dbi odbi[STORE_N_DBS + 1];
+	/* The writer's summed aggregate deltas (store_agg.c); NULL: none. */
+	struct store_agg_pend *agg_pend;
 	MDB_txn *wbase; /* the writer's read transaction on the base */
 	uint64_t overlay_map;
 	bool overlay_full; /* the last write error was the overlay's map */
@@ -145,11 +147,26 @@ typedef struct kv_cursor kv_cursor;
 int kv_get(store_txn *t, enum store_db db, MDB_val *k, MDB_val *v);
 int kv_put(store_txn *t, enum store_db db, MDB_val *k, MDB_val *v,
         unsigned flags);
+/*
+ * kv_put_known is kv_put for a caller that knows whether the key is
+ * stored already (KV_EXISTS: loaded in this transaction and not deleted
+ * since; KV_NEW: never stored, as a touchpoint's fresh sequence number
+ * makes its key), which spares the lookup that counts profiles and
+ * touchpoints. KV_NEW refuses an existing key in the overlay
+ * (MDB_KEYEXIST).
+ */
+enum kv_known { KV_MAYBE, KV_EXISTS, KV_NEW };
+int kv_put_known(store_txn *t, enum store_db db, MDB_val *k, MDB_val *v,
+        unsigned flags, enum kv_known known);
 int kv_del(store_txn *t, enum store_db db, MDB_val *k);
 int kv_cursor_open(store_txn *t, enum store_db db, kv_cursor **out);
 int kv_cursor_get(kv_cursor *c, MDB_val *k, MDB_val *v, MDB_cursor_op op);
 int kv_cursor_del(kv_cursor *c);
 void kv_cursor_close(kv_cursor *c);
+
+/* Empties (at write begin and end) and frees store_agg.c's table. */
+void store_agg_pend_clear(store *s);
+void store_agg_pend_free(store *s);
 
 /* The overlay's counters of profiles and touchpoints (0 without one). */
 int kv_counts(store_txn *t, int64_t *customers, int64_t *touchpoints);
@@ -193,5 +210,7 @@ void store_overlay_close(store *s);
 /* Writes msg into a value of exactly its packed size, without a copy. */
 clm_err store_put_msg(store_txn *t, enum store_db db, MDB_val *k,
         const ProtobufCMessage *msg, const char *what);
+clm_err store_put_msg_known(store_txn *t, enum store_db db, MDB_val *k,
+        const ProtobufCMessage *msg, const char *what, enum kv_known known);
 
 #endif /* CLM_STORE_INTERNAL_H */

@@ -80,11 +80,30 @@ kv_overlay_rc(store_txn *t, int rc)
 int
 kv_put(store_txn *t, enum store_db db, MDB_val *k, MDB_val *v, unsigned flags)
 {
+	return kv_put_known(t, db, k, v, flags, KV_MAYBE);
+}
+
+int
+kv_put_known(store_txn *t, enum store_db db, MDB_val *k, MDB_val *v,
+        unsigned flags, enum kv_known known)
+{
 	if (t->otxn == NULL) {
+		if (known == KV_NEW) {
+			flags |= MDB_NOOVERWRITE;
+		}
 		return mdb_put(t->txn, t->s->dbi[db], k, v, flags);
 	}
 	int64_t *delta = kv_delta(t, db);
-	if (delta != NULL) {
+	unsigned oflags = MDB_RESERVE;
+	if (delta != NULL && known == KV_NEW) {
+		/*
+		 * The caller knows the key is in neither level: no lookup to
+		 * count it. The overlay still refuses to overwrite one, so a
+		 * caller that was wrong gets MDB_KEYEXIST, not a wrong count.
+		 */
+		(*delta)++;
+		oflags |= MDB_NOOVERWRITE;
+	} else if (delta != NULL && known == KV_MAYBE) {
 		MDB_val old;
 		int rc = kv_get(t, db, k, &old);
 		if (rc == MDB_NOTFOUND) {
@@ -94,9 +113,9 @@ kv_put(store_txn *t, enum store_db db, MDB_val *k, MDB_val *v, unsigned flags)
 		}
 	}
 	MDB_val ov = { v->mv_size + 1, NULL };
-	int rc = mdb_put(t->otxn, t->s->odbi[db], k, &ov, MDB_RESERVE);
+	int rc = mdb_put(t->otxn, t->s->odbi[db], k, &ov, oflags);
 	if (rc != 0) {
-		if (delta != NULL) {
+		if (delta != NULL && known != KV_EXISTS) {
 			(*delta)--; /* the batch fails as a whole anyway */
 		}
 		return kv_overlay_rc(t, rc);

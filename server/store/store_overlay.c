@@ -164,6 +164,7 @@ store_write_begin(store *s, store_txn **txn)
 	s->overlay_full = false;
 	struct store_txn *t = &s->wtxn;
 	*t = (struct store_txn) { .s = s, .write = true };
+	store_agg_pend_clear(s); /* left by an aborted transaction */
 	int rc;
 	if (s->oenv == NULL) {
 		rc = mdb_txn_begin(s->env, NULL, 0, &t->txn);
@@ -193,6 +194,7 @@ store_write_begin(store *s, store_txn **txn)
 static void
 store_write_end(store_txn *t)
 {
+	store_agg_pend_clear(t->s);
 	if (t->otxn != NULL) {
 		mdb_txn_abort(t->otxn);
 		mdb_txn_reset(t->txn); /* the base's, kept for renew */
@@ -207,8 +209,8 @@ clm_err
 store_write_commit(store_txn *t)
 {
 	store *s = t->s;
-	clm_err e = CLM_OK;
-	if (t->next_cid != s->next_cid) {
+	clm_err e = store_agg_flush(t);
+	if (e == CLM_OK && t->next_cid != s->next_cid) {
 		e = store_meta_put(t, "next_cid", t->next_cid);
 	}
 	if (e == CLM_OK && t->next_seq != s->next_seq) {

@@ -135,7 +135,7 @@ ingest_touchpoint_in(struct writer_batch *b, writer_job *job, arena *a,
 	}
 	e = profile_note(pr, tp, t.at_ms, a);
 	if (e == CLM_OK) {
-		e = store_touchpoint_put(
+		e = store_touchpoint_add(
 		        txn, pr->rec->cid, t.at_ms, t.seq, tp);
 	}
 	if (e == CLM_OK) {

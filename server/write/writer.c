@@ -117,9 +117,16 @@ writer_apply(writer *w, writer_job **jobs, size_t n, const int64_t *nows,
 		}
 		e = jobs[i]->apply(&b, jobs[i]);
 	}
-	/* The transaction's visitors go into their sketches once, here. */
+	/*
+	 * The transaction's visitors go into their sketches once, here,
+	 * and its summed aggregate deltas into LMDB: before the journal,
+	 * so that nothing journaled can still fail to apply.
+	 */
 	if (e == CLM_OK) {
 		e = agg_visits_fold(txn, w->visits);
+	}
+	if (e == CLM_OK) {
+		e = store_agg_flush(txn);
 	}
 	if (e != CLM_OK) {
 		store_write_abort(txn);

@@ -111,7 +111,7 @@ Test(growth, readers_survive_many_remaps, .timeout = 60)
 				rec.customer_id = id;
 				rec.cid = (uint64_t) i + 1;
 				rec.last_item = pad; /* bulk, to fill pages */
-				e = store_customer_put(txn, &rec);
+				e = store_customer_put(txn, &rec, false);
 			}
 			if (e == CLM_OK) {
 				e = store_write_commit(txn);

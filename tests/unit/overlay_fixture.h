@@ -69,7 +69,8 @@ struct ovl_pair {
 	int64_t onb[N_CID + 1];      /* in the open transaction */
 	int64_t onb_done[N_CID + 1]; /* as committed */
 	uint64_t rng;
-	uint64_t pos; /* the last checkpoint's position */
+	uint64_t pos;       /* the last checkpoint's position */
+	uint64_t fresh_seq; /* store_touchpoint_add's seqs, above any other */
 };
 
 /* ovl_pair_open opens A (no overlay) and B (overlay of overlay bytes). */

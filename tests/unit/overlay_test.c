@@ -165,7 +165,7 @@ Test(overlay, stats_in_a_write_txn_count_its_own_changes)
 	for (int i = 0; i < 2; i++) {
 		Clm__V1__CustomerRecord rec = CLM__V1__CUSTOMER_RECORD__INIT;
 		rec.customer_id = "k1";
-		cr_assert_eq(store_customer_put(t[i], &rec), CLM_OK);
+		cr_assert_eq(store_customer_put(t[i], &rec, false), CLM_OK);
 		Clm__V1__Touchpoint tp = CLM__V1__TOUCHPOINT__INIT;
 		cr_assert_eq(
 		        store_touchpoint_put(t[i], 1, 1000, 1, &tp), CLM_OK);
@@ -302,7 +302,8 @@ inv_write(store *s, uint64_t *rng, int step, int *next_id)
 			        = CLM__V1__CUSTOMER_RECORD__INIT;
 			snprintf(id, sizeof(id), "c%d", (*next_id)++);
 			rec.customer_id = id;
-			cr_assert_eq(store_customer_put(t, &rec), CLM_OK);
+			cr_assert_eq(
+			        store_customer_put(t, &rec, false), CLM_OK);
 			d[0]++;
 		}
 		uint64_t cid = 1 + ovl_rng_below(rng, N_CID);

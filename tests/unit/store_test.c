@@ -78,7 +78,7 @@ put_with_retry(store *s, const Clm__V1__CustomerRecord *rec, int *grows)
 		if (e != CLM_OK) {
 			return e;
 		}
-		e = store_customer_put(txn, rec);
+		e = store_customer_put(txn, rec, false);
 		if (e == CLM_OK) {
 			(void) store_next_seq(txn);
 			e = store_write_commit(txn);
@@ -255,7 +255,7 @@ Test(store, second_open_is_refused)
 	cr_assert_eq(store_write_begin(s, &txn), CLM_OK);
 	Clm__V1__CustomerRecord rec;
 	customer_init(&rec, "alice", false, 1, 1);
-	cr_assert_eq(store_customer_put(txn, &rec), CLM_OK);
+	cr_assert_eq(store_customer_put(txn, &rec, false), CLM_OK);
 	cr_assert_eq(store_write_commit(txn), CLM_OK);
 	store_close(s);
 
@@ -376,7 +376,7 @@ Test(store, customer_round_trip)
 
 	store_txn *txn;
 	cr_assert_eq(store_write_begin(s, &txn), CLM_OK);
-	cr_assert_eq(store_customer_put(txn, &rec), CLM_OK);
+	cr_assert_eq(store_customer_put(txn, &rec, false), CLM_OK);
 	arena a;
 	arena_init(&a);
 	Clm__V1__CustomerRecord *got = NULL;
@@ -411,7 +411,7 @@ Test(store, customer_round_trip)
 	/* Overwrite. */
 	cr_assert_eq(store_write_begin(s, &txn), CLM_OK);
 	rec.purchases = 4;
-	cr_assert_eq(store_customer_put(txn, &rec), CLM_OK);
+	cr_assert_eq(store_customer_put(txn, &rec, false), CLM_OK);
 	cr_assert_eq(store_write_commit(txn), CLM_OK);
 	cr_assert_eq(store_read_begin(r, &rt), CLM_OK);
 	cr_assert_eq(store_customer_get(rt, "alice", false, &a, &got), CLM_OK);
@@ -466,9 +466,9 @@ Test(store, anonymous_and_known_profiles_are_distinct)
 	customer_init(&only_anon, "device-9", true, 3, 0);
 	store_txn *txn;
 	cr_assert_eq(store_write_begin(s, &txn), CLM_OK);
-	cr_assert_eq(store_customer_put(txn, &known), CLM_OK);
-	cr_assert_eq(store_customer_put(txn, &anon), CLM_OK);
-	cr_assert_eq(store_customer_put(txn, &only_anon), CLM_OK);
+	cr_assert_eq(store_customer_put(txn, &known, false), CLM_OK);
+	cr_assert_eq(store_customer_put(txn, &anon, false), CLM_OK);
+	cr_assert_eq(store_customer_put(txn, &only_anon, false), CLM_OK);
 	cr_assert_eq(store_write_commit(txn), CLM_OK);
 
 	arena a;
@@ -768,7 +768,7 @@ Test(store, data_survives_reopen)
 	cr_assert_eq(store_write_begin(s, &txn), CLM_OK);
 	Clm__V1__CustomerRecord rec;
 	customer_init(&rec, "bob", false, 11, 2);
-	cr_assert_eq(store_customer_put(txn, &rec), CLM_OK);
+	cr_assert_eq(store_customer_put(txn, &rec, false), CLM_OK);
 	put_touch(txn, 11, 1700000000000LL, 1, 13, "sku");
 	cr_assert_eq(
 	        store_event_put(txn, "bob-1", 11, 1700000000000LL, 1), CLM_OK);
@@ -776,7 +776,7 @@ Test(store, data_survives_reopen)
 	/* Not committed: lost. */
 	cr_assert_eq(store_write_begin(s, &txn), CLM_OK);
 	customer_init(&rec, "carol", false, 12, 1);
-	cr_assert_eq(store_customer_put(txn, &rec), CLM_OK);
+	cr_assert_eq(store_customer_put(txn, &rec, false), CLM_OK);
 	store_write_abort(txn);
 	store_close(s);
 
@@ -827,7 +827,7 @@ Test(store, readers_see_committed_data_only)
 	cr_assert_eq(store_write_begin(s, &txn), CLM_OK);
 	Clm__V1__CustomerRecord rec;
 	customer_init(&rec, "dave", false, 1, 1);
-	cr_assert_eq(store_customer_put(txn, &rec), CLM_OK);
+	cr_assert_eq(store_customer_put(txn, &rec, false), CLM_OK);
 	cr_assert_eq(store_customer_get(rt, "dave", false, &a, &got),
 	        CLM_NOT_FOUND, "uncommitted write visible to a reader");
 	cr_assert_eq(store_write_commit(txn), CLM_OK);
@@ -844,7 +844,7 @@ Test(store, readers_see_committed_data_only)
 	/* An aborted write is never seen. */
 	cr_assert_eq(store_write_begin(s, &txn), CLM_OK);
 	customer_init(&rec, "erin", false, 2, 1);
-	cr_assert_eq(store_customer_put(txn, &rec), CLM_OK);
+	cr_assert_eq(store_customer_put(txn, &rec, false), CLM_OK);
 	store_write_abort(txn);
 	cr_assert_eq(store_read_begin(r, &rt), CLM_OK);
 	cr_assert_eq(store_customer_get(rt, "erin", false, &a, &got),
