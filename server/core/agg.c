@@ -160,9 +160,11 @@ agg_entry_cmp(const void *pa, const void *pb)
 {
 	const struct agg_entry *x = pa, *y = pb;
 	size_t m = x->klen < y->klen ? x->klen : y->klen;
-	int c = memcmp(x->key, y->key, m);
-	if (c != 0) {
-		return c;
+	/* Keys are short and mostly differ in the kind byte: no memcmp. */
+	for (size_t i = 0; i < m; i++) {
+		if (x->key[i] != y->key[i]) {
+			return x->key[i] < y->key[i] ? -1 : 1;
+		}
 	}
 	return (x->klen > y->klen) - (x->klen < y->klen);
 }
