@@ -1,7 +1,7 @@
 /*
  * Temporary directories for the unit tests that open a real store
- * (store_test, agg_test, onboarding_test, growth_test, dirlock_test,
- * overlay_test and overlay_ckpt_test through overlay_fixture).
+ * (store_test, agg_test, agg_pend_test, onboarding_test, growth_test,
+ * dirlock_test, overlay_test and overlay_ckpt_test through overlay_fixture).
  */
 #ifndef CLM_UNIT_TESTDIR_H
 #define CLM_UNIT_TESTDIR_H
