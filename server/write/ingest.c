@@ -5,6 +5,7 @@
 #include "write/ingest.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/model.h"
@@ -41,6 +42,110 @@ ingest_event(writer_job *job, const char *id, const Clm__V1__Touchpoint *tp,
 	ev->at_ms = at_ms;
 	ev->event_id = tp->event_id;
 	return ev;
+}
+
+/* Past these the cache saves what it holds and starts over. */
+#define INGEST_CACHE_MAX   1024
+#define INGEST_CACHE_SLOTS 2048 /* a power of two, twice the above */
+#define INGEST_CACHE_BYTES (16u << 20)
+
+struct ingest_cache {
+	arena a; /* the cached profiles and their touchpoints' work */
+	struct profile *slot[INGEST_CACHE_SLOTS];
+	struct profile *order[INGEST_CACHE_MAX]; /* in order of loading */
+	uint16_t used[INGEST_CACHE_MAX];         /* their slots */
+	size_t n;
+};
+
+struct ingest_cache *
+ingest_cache_new(void)
+{
+	struct ingest_cache *c = calloc(1, sizeof(*c));
+	if (c != NULL) {
+		arena_init(&c->a);
+	}
+	return c;
+}
+
+void
+ingest_cache_free(struct ingest_cache *c)
+{
+	if (c != NULL) {
+		arena_fini(&c->a);
+		free(c);
+	}
+}
+
+void
+ingest_cache_drop(struct ingest_cache *c)
+{
+	if (c == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		c->slot[c->used[i]] = NULL;
+	}
+	c->n = 0;
+	arena_reset(&c->a);
+}
+
+clm_err
+ingest_cache_flush(struct writer_batch *b)
+{
+	struct ingest_cache *c = b->cache;
+	if (c == NULL) {
+		return CLM_OK;
+	}
+	clm_err e = CLM_OK;
+	for (size_t i = 0; i < c->n && e == CLM_OK; i++) {
+		e = profile_save(b->txn, c->order[i], &c->a);
+	}
+	ingest_cache_drop(c);
+	return e;
+}
+
+static uint32_t
+ingest_cache_hash(const char *id, bool anonymous)
+{
+	uint32_t h = anonymous ? 0x811c9dc5u ^ 1u : 0x811c9dc5u;
+	for (const unsigned char *p = (const unsigned char *) id; *p; p++) {
+		h = (h ^ *p) * 16777619u;
+	}
+	return h;
+}
+
+/*
+ * Loads the profile of id (created when missing), from b's cache when it
+ * has it; a profile loaded from the store joins the cache. Profiles then
+ * live in the cache's arena, a.
+ */
+static clm_err
+ingest_profile(struct writer_batch *b, const char *id, bool anonymous,
+        arena *a, struct profile **out)
+{
+	struct ingest_cache *c = b->cache;
+	if (c == NULL) {
+		return profile_load(b->txn, id, anonymous, true, a, out);
+	}
+	uint32_t at
+	        = ingest_cache_hash(id, anonymous) & (INGEST_CACHE_SLOTS - 1);
+	for (; c->slot[at] != NULL; at = (at + 1) & (INGEST_CACHE_SLOTS - 1)) {
+		const Clm__V1__CustomerRecord *r = c->slot[at]->rec;
+		if (r->anonymous == anonymous
+		        && strcmp(r->customer_id, id) == 0) {
+			*out = c->slot[at];
+			return CLM_OK;
+		}
+	}
+	clm_err e = profile_load(b->txn, id, anonymous, true, a, out);
+	if (e != CLM_OK) {
+		return e;
+	}
+	/* The caller flushes before the cache can be full. */
+	c->slot[at] = *out;
+	c->used[c->n] = (uint16_t) at;
+	c->order[c->n++] = *out;
+	return CLM_OK;
 }
 
 static clm_err
@@ -83,7 +188,7 @@ ingest_touchpoint_in(struct writer_batch *b, writer_job *job, arena *a,
 		return e;
 	}
 	struct profile *pr;
-	e = profile_load(txn, id, anonymous, true, a, &pr);
+	e = ingest_profile(b, id, anonymous, a, &pr);
 	if (e != CLM_OK) {
 		return e;
 	}
@@ -146,7 +251,7 @@ ingest_touchpoint_in(struct writer_batch *b, writer_job *job, arena *a,
 		e = store_event_put(
 		        txn, tp->event_id, pr->rec->cid, t.at_ms, t.seq);
 	}
-	if (e == CLM_OK) {
+	if (e == CLM_OK && b->cache == NULL) {
 		e = profile_save(txn, pr, a);
 	}
 	return e;
@@ -161,6 +266,16 @@ ingest_touchpoint(struct writer_batch *b, writer_job *job,
 	 * The loaded profile, its record and contribution lists die with
 	 * the touchpoint: they go in the scratch arena, reset right after.
 	 */
+	if (b->cache != NULL) {
+		struct ingest_cache *c = b->cache;
+		clm_err e = ingest_touchpoint_in(b, job, &c->a, mp, tp, res);
+		if (e == CLM_OK
+		        && (c->n == INGEST_CACHE_MAX
+		                || c->a.total > INGEST_CACHE_BYTES)) {
+			e = ingest_cache_flush(b);
+		}
+		return e;
+	}
 	arena *a = b->scratch != NULL ? b->scratch : job->arena;
 	clm_err e = ingest_touchpoint_in(b, job, a, mp, tp, res);
 	if (a == b->scratch) {

@@ -30,11 +30,37 @@ struct ingest_result {
  * through the model and every aggregate, store the touchpoint and its
  * idempotency key, and add the stage changes and risk signals it causes to
  * job's events (job's arena). Intermediate work goes in b->scratch, reset
- * before it returns. mp holds the health and risk thresholds. Returns
- * CLM_OK (*res written) or the storage error that fails the batch.
+ * before it returns (with b->cache: in the cache's arena). mp holds the health
+ * and risk thresholds. Returns CLM_OK (*res written) or the storage error that
+ * fails the batch.
  */
 clm_err ingest_touchpoint(struct writer_batch *b, writer_job *job,
         const struct model_params *mp, Clm__V1__Touchpoint *tp,
         struct ingest_result *res);
+
+/*
+ * The profiles loaded by a run of Track jobs in one batch (issue 14: one
+ * profile load and save per customer per batch, not per touchpoint).
+ * While writer_batch.cache is set, ingest_touchpoint keeps each profile it
+ * loads in the cache, applies later touchpoints of the same customer to
+ * it, and leaves the saving (record, aggregates, co-purchases, onboarding
+ * index) to ingest_cache_flush: the stored state is the same as saving
+ * after every touchpoint, since a save writes the profile's whole record
+ * and the difference of its contributions. Nothing in a Track reads
+ * another profile or an aggregate, so only other jobs need the flush
+ * first: the writer flushes before any job that is not a Track, and before
+ * the batch's journal entries. The cache flushes itself past
+ * INGEST_CACHE_MAX profiles or INGEST_CACHE_BYTES of memory.
+ *
+ * ingest_cache_flush saves every cached profile in b->txn in the order
+ * they were loaded and empties the cache (also on error, which fails the
+ * batch). ingest_cache_drop empties it without saving (the transaction
+ * was aborted).
+ */
+struct ingest_cache;
+struct ingest_cache *ingest_cache_new(void);
+void ingest_cache_free(struct ingest_cache *c);
+clm_err ingest_cache_flush(struct writer_batch *b);
+void ingest_cache_drop(struct ingest_cache *c);
 
 #endif /* CLM_WRITE_INGEST_H */

@@ -14,6 +14,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/telemetry.h"
+#include "write/ingest.h"
 
 /*
  * What one overlay key may cost the base in a checkpoint, at most: the
@@ -34,9 +35,10 @@ struct writer {
 	size_t queue_max, batch_max, batch_items_max;
 	pthread_t thread;
 	arena scratch; /* the writer thread's (writer_batch.scratch) */
-	struct agg_visits *visits; /* writer_batch.visits */
-	int64_t last_now_ms;       /* the last batch's writer_batch.now_ms */
-	journal *j;                /* NULL: none (see writer_opts) */
+	struct agg_visits *visits;  /* writer_batch.visits */
+	struct ingest_cache *cache; /* writer_batch.cache, for Tracks */
+	int64_t last_now_ms;        /* the last batch's writer_batch.now_ms */
+	journal *j;                 /* NULL: none (see writer_opts) */
 	writer_replay_fn replay;
 	void *replay_arg;
 	uint64_t ckpt_bytes;
@@ -110,12 +112,26 @@ writer_apply(writer *w, writer_job **jobs, size_t n, const int64_t *nows,
 		.scratch = &w->scratch,
 		.visits = w->visits };
 	agg_visits_clear(w->visits); /* left by an aborted attempt */
+	ingest_cache_drop(w->cache);
 	for (size_t i = 0; i < n && e == CLM_OK; i++) {
+		/* Tracks share the profile cache; anything else reads the
+		 * store, so it gets what the cache holds first. */
+		bool track = jobs[i]->jtype == CLM__V1__REQUEST__CALL_TRACK;
+		if (!track && b.cache != NULL) {
+			e = ingest_cache_flush(&b);
+			if (e != CLM_OK) {
+				break;
+			}
+		}
+		b.cache = track ? w->cache : NULL;
 		jobs[i]->n_events = 0;
 		if (nows != NULL) {
 			b.now_ms = nows[i];
 		}
 		e = jobs[i]->apply(&b, jobs[i]);
+	}
+	if (e == CLM_OK) {
+		e = ingest_cache_flush(&b);
 	}
 	/*
 	 * The transaction's visitors go into their sketches once, here,
@@ -129,6 +145,7 @@ writer_apply(writer *w, writer_job **jobs, size_t n, const int64_t *nows,
 		e = store_agg_flush(txn);
 	}
 	if (e != CLM_OK) {
+		ingest_cache_drop(w->cache);
 		store_write_abort(txn);
 		return e;
 	}
@@ -753,7 +770,8 @@ writer_start(store *st, const struct writer_opts *o, writer **out, char *err,
         size_t errlen)
 {
 	writer *w = calloc(1, sizeof(*w));
-	if (w == NULL || (w->visits = agg_visits_new()) == NULL) {
+	if (w == NULL || (w->visits = agg_visits_new()) == NULL
+	        || (w->cache = ingest_cache_new()) == NULL) {
 		free(w);
 		snprintf(err, errlen, "out of memory");
 		return CLM_RESOURCE_EXHAUSTED;
@@ -797,6 +815,7 @@ writer_start(store *st, const struct writer_opts *o, writer **out, char *err,
 		pthread_mutex_destroy(&w->mu);
 		arena_fini(&w->scratch);
 		agg_visits_free(w->visits);
+		ingest_cache_free(w->cache);
 		free(w);
 		return e;
 	}
@@ -864,5 +883,6 @@ writer_free(writer *w)
 	pthread_mutex_destroy(&w->mu);
 	arena_fini(&w->scratch);
 	agg_visits_free(w->visits);
+	ingest_cache_free(w->cache);
 	free(w);
 }

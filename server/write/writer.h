@@ -50,6 +50,12 @@ struct writer_batch {
 	 * their day sketches by the writer just before it commits.
 	 */
 	struct agg_visits *visits;
+	/*
+	 * Set by the writer while it applies Track jobs: their profiles,
+	 * saved once per batch (write/ingest.h); NULL: each touchpoint saves
+	 * its profile at once.
+	 */
+	struct ingest_cache *cache;
 };
 
 /*
