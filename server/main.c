@@ -217,7 +217,13 @@ static int
 main_journal(const struct config *cfg, store *st, journal **out, char *err,
         size_t errlen)
 {
-	uint64_t omap = 2 * (uint64_t) cfg->checkpoint_bytes + (8u << 20);
+	/*
+	 * Each of the two overlays: checkpoint_bytes, when the writer
+	 * freezes it, and room for the batches until it does; one that
+	 * fills anyway is checkpointed on the writer thread. Together as
+	 * much as the one overlay before them (docs/operations.md).
+	 */
+	uint64_t omap = (uint64_t) cfg->checkpoint_bytes + (4u << 20);
 	store_set_chunk_keys(st, (uint64_t) cfg->checkpoint_chunk_keys);
 	if (store_overlay_open(st, omap, err, errlen) != CLM_OK) {
 		return -1;

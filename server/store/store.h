@@ -129,15 +129,16 @@ clm_err store_grow(store *s);
 
 /*
  * The overlay (docs/architecture.md, "The journal and the overlay"): once
- * store_overlay_open has given the store one, of map_bytes in
- * DIR/overlay (created empty: what an earlier run left there is deleted,
- * since the journal rebuilds it), a write transaction changes the overlay
- * and its commit is not synced (the caller made it durable in the journal
- * first), and reads see the overlay over the base. Call it once, before
- * any reader or writer uses the store; store_close closes it. Errors:
- * UNAVAILABLE (err says why), RESOURCE_EXHAUSTED when the disk has no
- * room for the overlay's file (allocated in full), DATA_LOSS when a
- * checkpoint was left half applied without its image (below).
+ * store_overlay_open has given the store one, two environments of
+ * map_bytes each in DIR/overlay (created empty: what an earlier run left
+ * there is deleted, since the journal rebuilds it; the second takes the
+ * writes while a checkpoint moves the first into the base), a write
+ * transaction changes the overlay and its commit is not synced (the caller
+ * made it durable in the journal first), and reads see the overlay over the
+ * base. Call it once, before any reader or writer uses the store; store_close
+ * closes it. Errors: UNAVAILABLE (err says why), RESOURCE_EXHAUSTED when the
+ * disk has no room for the overlay's file (allocated in full), DATA_LOSS when
+ * a checkpoint was left half applied without its image (below).
  *
  * store_overlay_full tells whether the last write error was the overlay's
  * map filling up (RESOURCE_EXHAUSTED): checkpoint, then redo the batch.
@@ -157,9 +158,9 @@ void store_set_chunk_keys(store *s, uint64_t keys);
 bool store_overlay_full(const store *s);
 
 /*
- * store_overlay_size gives the bytes of the pages the overlay's tables
- * hold now and the keys in them (values and tombstones); 0 and 0 without
- * an overlay. store_overlay_bytes is the first alone.
+ * store_overlay_size gives the bytes of the pages the active overlay's
+ * tables hold now and the keys in them (values and tombstones); 0 and 0
+ * without an overlay. store_overlay_bytes is the first alone.
  */
 void store_overlay_size(store *s, uint64_t *bytes, uint64_t *keys);
 uint64_t store_overlay_bytes(store *s);
@@ -194,10 +195,43 @@ struct store_ckpt_stats {
  * UNAVAILABLE for I/O) the base may hold part of the overlay, but the
  * overlay still holds everything, reads are right, and the checkpoint can
  * be retried: a retry writes a fresh image and moves everything again.
- * Without an overlay it does nothing.
+ * Without an overlay it does nothing. It is the three steps below in a
+ * row, after completing what a background checkpoint left.
  */
 clm_err store_checkpoint(
         store *s, uint64_t position, struct store_ckpt_stats *st);
+
+/*
+ * A checkpoint in the background, in three steps, so that writes go on
+ * while the base takes the overlay (docs/architecture.md, "Checkpoints in
+ * the background"):
+ * - store_ckpt_freeze (writer thread, no write transaction open) freezes
+ *   the active overlay as it is at position and gives the writer the
+ *   other one, empty; reads then see the active overlay over the frozen
+ *   one over the base. INTERNAL if one is frozen already.
+ * - store_ckpt_run moves the frozen overlay into the base, as
+ *   store_checkpoint describes, on any thread while the writer goes on;
+ *   only with may_grow (on the writer thread, between batches) may it
+ *   grow the map, else a full one is MDB_MAP_FULL. It returns 0 or an
+ *   LMDB or errno code, which store_ckpt_err translates on the writer
+ *   thread (setting store_map_full and store_disk_full). It may be run
+ *   again after a failure; once it worked it does nothing.
+ * - store_ckpt_release empties the frozen overlay (any thread, after a
+ *   run worked; EINVAL before); 0 or an LMDB code.
+ * store_ckpt_frozen tells whether an overlay is frozen. The three calls
+ * are never made concurrently with each other.
+ */
+bool store_ckpt_frozen(store *s);
+clm_err store_ckpt_freeze(store *s, uint64_t position);
+int store_ckpt_run(store *s, bool may_grow, struct store_ckpt_stats *st);
+int store_ckpt_release(store *s);
+clm_err store_ckpt_err(store *s, int rc);
+/*
+ * store_ckpt_regrow grows the base's map when rc is a run's full map
+ * (writer thread, no transaction open) and tells whether it did, so that
+ * the run can go again.
+ */
+bool store_ckpt_regrow(store *s, int rc);
 
 /*
  * store_headroom returns how many more bytes the base may take before

@@ -160,14 +160,14 @@ store_img_entry(void *arg, int db, MDB_val *k, MDB_val *v)
 
 /* Writes the entries of every table of the overlay read in otxn. */
 static int
-store_img_entries(store *s, MDB_txn *otxn, struct store_img_out *o)
+store_img_entries(const MDB_dbi *odbi, MDB_txn *otxn, struct store_img_out *o)
 {
-	return store_overlay_each(s, otxn, store_img_entry, o);
+	return store_overlay_each(odbi, otxn, store_img_entry, o);
 }
 
 /*
- * Writes the overlay's image for a checkpoint to position and renames it
- * into place, synced with its directory. Returns 0 or an LMDB or errno
+ * Writes the frozen overlay's image for a checkpoint to position and renames
+ * it into place, synced with its directory. Returns 0 or an LMDB or errno
  * code.
  */
 static int
@@ -176,15 +176,16 @@ store_img_write(store *s, uint64_t position)
 	char tmp[4096 + 32], path[4096 + 32];
 	store_img_path(s, tmp, sizeof(tmp), true);
 	store_img_path(s, path, sizeof(path), false);
+	const struct store_ovl *f = store_frozen(s);
 	MDB_txn *otxn;
-	int rc = mdb_txn_begin(s->oenv, NULL, MDB_RDONLY, &otxn);
+	int rc = mdb_txn_begin(f->env, NULL, MDB_RDONLY, &otxn);
 	if (rc != 0) {
 		return rc;
 	}
 	uint64_t entries = 0;
 	for (int db = 0; rc == 0 && db < STORE_N_DBS; db++) {
 		MDB_stat ms;
-		rc = mdb_stat(otxn, s->odbi[db], &ms);
+		rc = mdb_stat(otxn, f->dbi[db], &ms);
 		entries += ms.ms_entries;
 	}
 	struct store_img_out *o = rc == 0 ? malloc(sizeof(*o)) : NULL;
@@ -209,11 +210,12 @@ store_img_write(store *s, uint64_t position)
 	memcpy(h, STORE_IMG_MAGIC, 8);
 	store_u32_be(h + 8, STORE_IMG_VERSION);
 	store_u64_be(h + 16, position);
-	store_u64_be(h + 24, s->checkpoints + 1);
+	store_u64_be(h + 24,
+	        __atomic_load_n(&s->checkpoints, __ATOMIC_ACQUIRE) + 1);
 	store_u64_be(h + 32, entries);
 	rc = store_img_out(o, h, sizeof(h));
 	if (rc == 0) {
-		rc = store_img_entries(s, otxn, o);
+		rc = store_img_entries(f->dbi, otxn, o);
 	}
 	mdb_txn_abort(otxn);
 	if (rc == 0) {
@@ -447,48 +449,49 @@ store_ckpt_chunk(store *s, const struct store_img *img, size_t *off,
 }
 
 /*
- * Applies the whole image in chunks, growing the map as needed; at the
- * end the base is at the image's checkpoint. Then removes the image.
+ * Applies the whole image in chunks, growing the map as needed when
+ * may_grow (else MDB_MAP_FULL); at the end the base is at the image's
+ * checkpoint. Then removes the image. Returns 0 or an LMDB or errno code.
  */
-static clm_err
-store_ckpt_apply(store *s, const struct store_img *img)
+static int
+store_ckpt_apply(store *s, const struct store_img *img, bool may_grow)
 {
 	size_t off = STORE_IMG_HEADER;
 	uint64_t done = 0, keys = store_chunk_keys(s);
 	for (;;) {
 		int rc = store_ckpt_chunk(s, img, &off, &done, keys);
-		clm_err e = store_err(s, rc, "cannot checkpoint the overlay");
-		if (e == CLM_RESOURCE_EXHAUSTED && s->map_full) {
-			e = store_grow(s); /* RESOURCE_EXHAUSTED at the max */
-			if (e != CLM_OK) {
-				return e;
+		if (rc == MDB_MAP_FULL && may_grow) {
+			if (store_grow(s) != CLM_OK) {
+				return rc; /* at max_db_bytes */
 			}
 			continue;
 		}
-		if (e != CLM_OK) {
-			return e;
+		if (rc != 0) {
+			return rc;
 		}
 		if (done == img->entries) {
 			break;
 		}
 	}
-	s->position = img->position;
-	s->checkpoints = img->checkpoints;
+	__atomic_store_n(&s->checkpoints, img->checkpoints, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->position, img->position, __ATOMIC_RELEASE);
 	char path[4096 + 32];
 	store_img_path(s, path, sizeof(path), false);
 	if (unlink(path) != 0 || fsdir_sync(s->dir) != 0) {
 		/* Harmless: the next start deletes it (no flag). */
 		log_warn("cannot remove '%s': %s", path, strerror(errno));
 	}
-	return CLM_OK;
+	return 0;
 }
 
-clm_err
-store_ckpt_chunked(store *s, uint64_t position, uint64_t *keys)
+int
+store_ckpt_chunked(store *s, uint64_t position, uint64_t *keys, bool may_grow)
 {
 	int rc = store_img_write(s, position);
 	if (rc != 0) {
-		return store_err(s, rc, "cannot write the checkpoint image");
+		log_error("cannot write the checkpoint image: %s",
+		        mdb_strerror(rc));
+		return rc;
 	}
 	char path[4096 + 32];
 	store_img_path(s, path, sizeof(path), false);
@@ -498,12 +501,12 @@ store_ckpt_chunked(store *s, uint64_t position, uint64_t *keys)
 	if (rc != 0) {
 		log_error("cannot read back '%s': %s", path,
 		        why != NULL ? why : strerror(rc));
-		return CLM_INTERNAL;
+		return rc;
 	}
 	*keys = img.entries;
-	clm_err e = store_ckpt_apply(s, &img);
+	rc = store_ckpt_apply(s, &img, may_grow);
 	store_img_unmap(&img);
-	return e;
+	return rc;
 }
 
 /*
@@ -595,7 +598,8 @@ store_ckpt_recover(store *s, char *err, size_t errlen)
 		        why != NULL ? why : strerror(rc));
 		return CLM_DATA_LOSS;
 	}
-	clm_err e = store_ckpt_apply(s, &img);
+	clm_err e = store_err(s, store_ckpt_apply(s, &img, true),
+	        "cannot complete the checkpoint");
 	uint64_t entries = img.entries;
 	store_img_unmap(&img);
 	if (e != CLM_OK) {

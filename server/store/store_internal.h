@@ -41,7 +41,10 @@ enum store_db {
 struct store_txn {
 	store *s;
 	MDB_txn *txn;
-	MDB_txn *otxn; /* NULL: no overlay */
+	MDB_txn *otxn; /* the active overlay's; NULL: no overlay */
+	/* The frozen overlay's (read-only, being checkpointed); NULL: none. */
+	MDB_txn *ftxn;
+	const MDB_dbi *odbi, *fdbi; /* their tables */
 	bool write;
 	uint64_t next_cid, next_seq, next_event_seq;
 	/* Under an overlay: profiles and touchpoints added minus removed. */
@@ -51,8 +54,15 @@ struct store_txn {
 struct store_reader {
 	store *s;
 	struct store_txn t;
-	MDB_txn *otxn; /* the overlay's read transaction, kept for renew */
+	MDB_txn *otxn[2]; /* each overlay's read transaction, for renew */
 	bool active;
+};
+
+/* One overlay environment (store_overlay.c). */
+struct store_ovl {
+	MDB_env *env;
+	MDB_dbi dbi[STORE_N_DBS + 1]; /* [STORE_N_DBS]: its counters */
+	MDB_txn *wro; /* the writer's read transaction on it, for renew */
 };
 
 struct store {
@@ -67,12 +77,19 @@ struct store {
 	struct store_txn wtxn;
 	unsigned max_readers;
 	/*
-	 * The overlay (store_overlay.c): the writer's changes since the last
-	 * checkpoint, in an environment rebuilt from the journal at every
-	 * start. odbi[STORE_N_DBS] holds its own counters.
+	 * The overlays (store_overlay.c): the writer's changes since the
+	 * last checkpoint, in two environments rebuilt from the journal at
+	 * every start. The writer writes ovl[act], the active one; while
+	 * frozen, ovl[1 - act] holds what a checkpoint in progress moves
+	 * into the base (frozen_pos: the journal position it reflects;
+	 * frozen_moved: the base has it all, it is left to empty). act and
+	 * frozen change only between the generation bumps below, and only
+	 * on the writer thread (frozen also on the one that empties it).
 	 */
-	MDB_env *oenv;
-	MDB_dbi odbi[STORE_N_DBS + 1];
+	struct store_ovl ovl[2];
+	int act;
+	bool frozen, frozen_moved;
+	uint64_t frozen_pos;
 	/* The writer's summed aggregate deltas (store_agg.c); NULL: none. */
 	struct store_agg_pend *agg_pend;
 	MDB_txn *wbase; /* the writer's read transaction on the base */
@@ -80,16 +97,20 @@ struct store {
 	bool overlay_full; /* the last write error was the overlay's map */
 	/*
 	 * Bumped (atomically) just before a checkpoint's emptying of the
-	 * overlay commits, and just after: a reader that saw it move between
-	 * beginning its base and its overlay transaction may have missed what
-	 * the checkpoint moved, and begins again (store_read_begin).
+	 * frozen overlay commits, and just after, and around the swap of the
+	 * overlays' roles: a reader that saw it move while it began its
+	 * transactions may have missed what the checkpoint moved, or taken
+	 * the roles of another moment, and begins again (store_read_begin).
 	 */
 	uint64_t generation;
 	/* Overlay keys per checkpoint transaction (0: the default). */
 	uint64_t chunk_keys;
-	/* Checkpoints the base has had (meta "checkpoints"). */
+	/*
+	 * Checkpoints the base has had (meta "checkpoints"), and the journal
+	 * position it reflects (meta "journal_pos"): atomic, a checkpoint
+	 * may run on a thread of its own.
+	 */
 	uint64_t checkpoints;
-	/* The journal position the base reflects (meta "journal_pos"). */
 	uint64_t position;
 	/* The last write error was MDB_MAP_FULL. */
 	bool map_full;
@@ -182,16 +203,19 @@ int kv_counts_reset(store_txn *t, uint64_t checkpoints);
 
 /*
  * Chunked checkpoints (store_ckpt.c). store_chunk_keys is the limit in
- * use. store_ckpt_chunked writes the overlay's image, synced, then moves
- * it into the base in transactions of at most that many keys, the last
- * one recording position; it leaves the overlay alone. *keys is what it
- * moved. store_ckpt_recover completes a checkpoint a crash left half
- * applied (meta "ckpt_image") from its image, or deletes an image no
- * checkpoint refers to; DATA_LOSS when the flag is set and the image is
- * missing or corrupt, err naming it.
+ * use. store_ckpt_chunked writes the frozen overlay's image, synced, then
+ * moves it into the base in transactions of at most that many keys, the
+ * last one recording position; it leaves the overlay alone. *keys is what
+ * it moved. It grows the map as needed when may_grow (only where
+ * store_grow may run), and returns 0 or an LMDB or errno code.
+ * store_ckpt_recover completes a checkpoint a crash left half applied (meta
+ * "ckpt_image") from its image, or deletes an image no checkpoint refers to;
+ * DATA_LOSS when the flag is set and the image is missing or corrupt, err
+ * naming it.
  */
 uint64_t store_chunk_keys(const store *s);
-clm_err store_ckpt_chunked(store *s, uint64_t position, uint64_t *keys);
+int store_ckpt_chunked(
+        store *s, uint64_t position, uint64_t *keys, bool may_grow);
 clm_err store_ckpt_recover(store *s, char *err, size_t errlen);
 
 /*
@@ -201,8 +225,11 @@ clm_err store_ckpt_recover(store *s, char *err, size_t errlen);
  * alone). fn returns 0 to go on, or an LMDB or errno code to stop with.
  * Returns 0, that code, or LMDB's.
  */
-int store_overlay_each(store *s, MDB_txn *otxn,
+int store_overlay_each(const MDB_dbi *odbi, MDB_txn *otxn,
         int (*fn)(void *arg, int db, MDB_val *k, MDB_val *v), void *arg);
+
+/* The frozen overlay (valid while s->frozen). */
+struct store_ovl *store_frozen(store *s);
 
 /* Closes the overlay, if any (store_close). */
 void store_overlay_close(store *s);

@@ -4,7 +4,10 @@
  * Under an overlay (store_overlay.c) a value in the overlay is one flag
  * byte followed by the table's own bytes: 1 = a value, 0 = a tombstone,
  * which hides the base's value of that key until the checkpoint deletes
- * it there. Without an overlay every call is the plain LMDB one on t->txn.
+ * it there. Reads look in the active overlay (t->otxn), then in the
+ * frozen one that a checkpoint is moving into the base (t->ftxn, while
+ * there is one), then in the base; writes go to the active overlay.
+ * Without an overlay every call is the plain LMDB one on t->txn.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,7 +18,7 @@
 #define KV_VALUE     1
 #define KV_TOMBSTONE 0
 
-/* The overlay's counter keys (in odbi[STORE_N_DBS]). */
+/* An overlay's counter keys (in its dbi[STORE_N_DBS]). */
 static const char kv_count_customers[] = "customers";
 static const char kv_count_touchpoints[] = "touchpoints";
 /* The base's checkpoint count the deltas are relative to. */
@@ -37,9 +40,9 @@ kv_delta(store_txn *t, enum store_db db)
 /* Reads an overlay value: 0 with *v its bytes, MDB_NOTFOUND for a
  * tombstone, or -1 when the overlay does not hold the key. */
 static int
-kv_overlay_get(store_txn *t, enum store_db db, MDB_val *k, MDB_val *v)
+kv_overlay_get(MDB_txn *otxn, MDB_dbi dbi, MDB_val *k, MDB_val *v)
 {
-	int rc = mdb_get(t->otxn, t->s->odbi[db], k, v);
+	int rc = mdb_get(otxn, dbi, k, v);
 	if (rc == MDB_NOTFOUND) {
 		return -1;
 	}
@@ -59,7 +62,13 @@ int
 kv_get(store_txn *t, enum store_db db, MDB_val *k, MDB_val *v)
 {
 	if (t->otxn != NULL) {
-		int rc = kv_overlay_get(t, db, k, v);
+		int rc = kv_overlay_get(t->otxn, t->odbi[db], k, v);
+		if (rc != -1) {
+			return rc;
+		}
+	}
+	if (t->ftxn != NULL) {
+		int rc = kv_overlay_get(t->ftxn, t->fdbi[db], k, v);
 		if (rc != -1) {
 			return rc;
 		}
@@ -97,7 +106,7 @@ kv_put_known(store_txn *t, enum store_db db, MDB_val *k, MDB_val *v,
 	unsigned oflags = MDB_RESERVE;
 	if (delta != NULL && known == KV_NEW) {
 		/*
-		 * The caller knows the key is in neither level: no lookup to
+		 * The caller knows the key is in no level: no lookup to
 		 * count it. The overlay still refuses to overwrite one, so a
 		 * caller that was wrong gets MDB_KEYEXIST, not a wrong count.
 		 */
@@ -113,7 +122,7 @@ kv_put_known(store_txn *t, enum store_db db, MDB_val *k, MDB_val *v,
 		}
 	}
 	MDB_val ov = { v->mv_size + 1, NULL };
-	int rc = mdb_put(t->otxn, t->s->odbi[db], k, &ov, oflags);
+	int rc = mdb_put(t->otxn, t->odbi[db], k, &ov, oflags);
 	if (rc != 0) {
 		if (delta != NULL && known != KV_EXISTS) {
 			(*delta)--; /* the batch fails as a whole anyway */
@@ -143,7 +152,7 @@ kv_del(store_txn *t, enum store_db db, MDB_val *k)
 	}
 	unsigned char tomb = KV_TOMBSTONE;
 	MDB_val tv = { 1, &tomb };
-	rc = mdb_put(t->otxn, t->s->odbi[db], k, &tv, 0);
+	rc = mdb_put(t->otxn, t->odbi[db], k, &tv, 0);
 	if (rc != 0) {
 		return kv_overlay_rc(t, rc);
 	}
@@ -155,20 +164,29 @@ kv_del(store_txn *t, enum store_db db, MDB_val *k)
 }
 
 /*
- * The merged cursor. Moving forward, both cursors stand at their first
- * key at or after the current one (or are exhausted) and the current key
- * is the smaller of the two, the overlay's winning a tie; a tombstone is
- * stepped over. MDB_PREV positions both afresh below the current key.
- * In a write transaction the overlay may change under the cursor (a
- * kv_cursor_del, a put by the caller), so its position is sought again
- * from the current key rather than stepped.
+ * The merged cursor over the levels (src[0] the active overlay, then the
+ * frozen one, then the base: an earlier level wins a tie). Moving forward,
+ * every level's cursor stands at its first key at or after the current
+ * one (or is exhausted) and the current key is the smallest of them; a
+ * tombstone is stepped over. MDB_PREV positions them all afresh below the
+ * current key. In a write transaction the active overlay may change under
+ * the cursor (a kv_cursor_del, a put by the caller), so the positions are
+ * sought again from the current key rather than stepped.
  */
+enum { KV_LEVELS = 3 };
+
+struct kv_src {
+	MDB_cursor *cur;
+	bool overlay; /* values carry the flag byte */
+	int rc;       /* 0: positioned; else exhausted or an error */
+	MDB_val k, v;
+};
+
 struct kv_cursor {
 	store_txn *t;
 	enum store_db db;
-	MDB_cursor *b, *o; /* o NULL: no overlay, b is all there is */
-	int brc, orc;      /* 0: positioned; else exhausted or an error */
-	MDB_val bk, bv, ok, ov;
+	struct kv_src src[KV_LEVELS];
+	int n;        /* levels; 1: no overlay, src[0] is the base */
 	bool valid;   /* at a key */
 	bool forward; /* the invariant above holds */
 	unsigned char key[STORE_KEY_MAX];
@@ -184,15 +202,30 @@ kv_cursor_open(store_txn *t, enum store_db db, kv_cursor **out)
 	}
 	c->t = t;
 	c->db = db;
-	int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &c->b);
-	if (rc == 0 && t->otxn != NULL) {
-		rc = mdb_cursor_open(t->otxn, t->s->odbi[db], &c->o);
+	struct {
+		MDB_txn *txn;
+		MDB_dbi dbi;
+		bool overlay;
+	} lv[KV_LEVELS];
+	int n = 0;
+	if (t->otxn != NULL) {
+		lv[n++] = (__typeof__(lv[0])) { t->otxn, t->odbi[db], true };
+	}
+	if (t->ftxn != NULL) {
+		lv[n++] = (__typeof__(lv[0])) { t->ftxn, t->fdbi[db], true };
+	}
+	lv[n++] = (__typeof__(lv[0])) { t->txn, t->s->dbi[db], false };
+	int rc = 0;
+	for (; c->n < n; c->n++) {
+		rc = mdb_cursor_open(
+		        lv[c->n].txn, lv[c->n].dbi, &c->src[c->n].cur);
 		if (rc != 0) {
-			mdb_cursor_close(c->b);
+			break;
 		}
+		c->src[c->n].overlay = lv[c->n].overlay;
 	}
 	if (rc != 0) {
-		free(c);
+		kv_cursor_close(c);
 		return rc;
 	}
 	*out = c;
@@ -205,10 +238,9 @@ kv_cursor_close(kv_cursor *c)
 	if (c == NULL) {
 		return;
 	}
-	if (c->o != NULL) {
-		mdb_cursor_close(c->o);
+	for (int i = 0; i < c->n; i++) {
+		mdb_cursor_close(c->src[i].cur);
 	}
-	mdb_cursor_close(c->b);
 	free(c);
 }
 
@@ -248,51 +280,57 @@ kv_seek_back_one(MDB_cursor *cur, const unsigned char *key, size_t klen,
 }
 
 /*
- * Makes the smaller (forward) or larger key of the two positioned cursors
- * current. Returns 0, 1 when it is a tombstone (the caller moves on),
- * MDB_NOTFOUND when both are exhausted, or an error.
+ * Makes the smallest (forward) or largest key of the positioned levels
+ * current, the earliest level's on a tie. Returns 0, 1 when it is a
+ * tombstone (the caller moves on), MDB_NOTFOUND when all are exhausted,
+ * or an error.
  */
 static int
 kv_pick(kv_cursor *c, bool forward, MDB_val *k, MDB_val *v)
 {
-	if (c->brc != 0 && c->brc != MDB_NOTFOUND) {
-		return c->brc;
-	}
-	if (c->orc != 0 && c->orc != MDB_NOTFOUND) {
-		return c->orc;
+	int best = -1;
+	for (int i = 0; i < c->n; i++) {
+		if (c->src[i].rc != 0 && c->src[i].rc != MDB_NOTFOUND) {
+			return c->src[i].rc;
+		}
 	}
 	c->valid = false;
-	if (c->brc != 0 && c->orc != 0) {
+	MDB_txn *txn = c->t->txn;
+	MDB_dbi dbi = c->t->s->dbi[c->db];
+	for (int i = 0; i < c->n; i++) {
+		if (c->src[i].rc != 0) {
+			continue;
+		}
+		if (best < 0) {
+			best = i;
+			continue;
+		}
+		int cmp = mdb_cmp(txn, dbi, &c->src[i].k, &c->src[best].k);
+		if (forward ? cmp < 0 : cmp > 0) {
+			best = i;
+		}
+	}
+	if (best < 0) {
 		return MDB_NOTFOUND;
 	}
-	bool use_o;
-	if (c->orc != 0) {
-		use_o = false;
-	} else if (c->brc != 0) {
-		use_o = true;
-	} else {
-		int cmp = mdb_cmp(
-		        c->t->txn, c->t->s->dbi[c->db], &c->ok, &c->bk);
-		use_o = forward ? cmp <= 0 : cmp >= 0;
-	}
-	const MDB_val *ck = use_o ? &c->ok : &c->bk;
-	if (ck->mv_size > sizeof(c->key)) {
+	struct kv_src *b = &c->src[best];
+	if (b->k.mv_size > sizeof(c->key)) {
 		return MDB_BAD_VALSIZE;
 	}
-	memcpy(c->key, ck->mv_data, ck->mv_size);
-	c->klen = ck->mv_size;
+	memcpy(c->key, b->k.mv_data, b->k.mv_size);
+	c->klen = b->k.mv_size;
 	c->valid = true;
-	if (use_o) {
-		const unsigned char *p = c->ov.mv_data;
-		if (c->ov.mv_size == 0 || p[0] != KV_VALUE) {
+	if (b->overlay) {
+		const unsigned char *p = b->v.mv_data;
+		if (b->v.mv_size == 0 || p[0] != KV_VALUE) {
 			return 1;
 		}
 		v->mv_data = (void *) (p + 1);
-		v->mv_size = c->ov.mv_size - 1;
+		v->mv_size = b->v.mv_size - 1;
 	} else {
-		*v = c->bv;
+		*v = b->v;
 	}
-	*k = *ck;
+	*k = b->k;
 	return 0;
 }
 
@@ -307,8 +345,11 @@ kv_seek(kv_cursor *c, const unsigned char *key, size_t klen, bool strict,
 	}
 	for (;;) {
 		const unsigned char *f = key != NULL ? from : NULL;
-		c->brc = kv_seek_one(c->b, f, klen, strict, &c->bk, &c->bv);
-		c->orc = kv_seek_one(c->o, f, klen, strict, &c->ok, &c->ov);
+		for (int i = 0; i < c->n; i++) {
+			struct kv_src *sr = &c->src[i];
+			sr->rc = kv_seek_one(
+			        sr->cur, f, klen, strict, &sr->k, &sr->v);
+		}
 		c->forward = true;
 		int rc = kv_pick(c, true, k, v);
 		if (rc != 1) {
@@ -329,8 +370,11 @@ kv_seek_back(kv_cursor *c, MDB_val *k, MDB_val *v)
 	size_t klen = c->klen;
 	memcpy(from, c->key, klen);
 	for (;;) {
-		c->brc = kv_seek_back_one(c->b, from, klen, &c->bk, &c->bv);
-		c->orc = kv_seek_back_one(c->o, from, klen, &c->ok, &c->ov);
+		for (int i = 0; i < c->n; i++) {
+			struct kv_src *sr = &c->src[i];
+			sr->rc = kv_seek_back_one(
+			        sr->cur, from, klen, &sr->k, &sr->v);
+		}
 		c->forward = false;
 		int rc = kv_pick(c, false, k, v);
 		if (rc != 1) {
@@ -351,15 +395,14 @@ kv_next(kv_cursor *c, MDB_val *k, MDB_val *v)
 	for (;;) {
 		MDB_val cur = { c->klen, c->key };
 		MDB_dbi dbi = c->t->s->dbi[c->db];
-		if (c->brc == 0
-		        && mdb_cmp(c->t->txn, dbi, &c->bk, &cur) == 0) {
-			c->brc = mdb_cursor_get(
-			        c->b, &c->bk, &c->bv, MDB_NEXT);
-		}
-		if (c->orc == 0
-		        && mdb_cmp(c->t->txn, dbi, &c->ok, &cur) == 0) {
-			c->orc = mdb_cursor_get(
-			        c->o, &c->ok, &c->ov, MDB_NEXT);
+		for (int i = 0; i < c->n; i++) {
+			struct kv_src *sr = &c->src[i];
+			if (sr->rc == 0
+			        && mdb_cmp(c->t->txn, dbi, &sr->k, &cur)
+			                == 0) {
+				sr->rc = mdb_cursor_get(
+				        sr->cur, &sr->k, &sr->v, MDB_NEXT);
+			}
 		}
 		int rc = kv_pick(c, true, k, v);
 		if (rc != 1) {
@@ -371,8 +414,8 @@ kv_next(kv_cursor *c, MDB_val *k, MDB_val *v)
 int
 kv_cursor_get(kv_cursor *c, MDB_val *k, MDB_val *v, MDB_cursor_op op)
 {
-	if (c->o == NULL) {
-		return mdb_cursor_get(c->b, k, v, op);
+	if (c->n == 1) {
+		return mdb_cursor_get(c->src[0].cur, k, v, op);
 	}
 	int rc;
 	switch (op) {
@@ -406,8 +449,8 @@ kv_cursor_get(kv_cursor *c, MDB_val *k, MDB_val *v, MDB_cursor_op op)
 int
 kv_cursor_del(kv_cursor *c)
 {
-	if (c->o == NULL) {
-		return mdb_cursor_del(c->b, 0);
+	if (c->n == 1) {
+		return mdb_cursor_del(c->src[0].cur, 0);
 	}
 	if (!c->valid) {
 		return EINVAL;
@@ -418,12 +461,13 @@ kv_cursor_del(kv_cursor *c)
 	return rc;
 }
 
-/* Reads one overlay counter (0 when absent). */
+/* Reads one counter of an overlay (0 when absent). */
 static int
-kv_count_get(store_txn *t, const char *name, int64_t *out)
+kv_count_get(
+        MDB_txn *otxn, const MDB_dbi *odbi, const char *name, int64_t *out)
 {
 	MDB_val k = { strlen(name), (void *) name }, v;
-	int rc = mdb_get(t->otxn, t->s->odbi[STORE_N_DBS], &k, &v);
+	int rc = mdb_get(otxn, odbi[STORE_N_DBS], &k, &v);
 	*out = 0;
 	if (rc == MDB_NOTFOUND) {
 		return 0;
@@ -434,12 +478,29 @@ kv_count_get(store_txn *t, const char *name, int64_t *out)
 	return rc;
 }
 
+/* Adds an overlay's two deltas to *customers and *touchpoints. */
+static int
+kv_count_deltas(MDB_txn *otxn, const MDB_dbi *odbi, int64_t *customers,
+        int64_t *touchpoints)
+{
+	int64_t c, t;
+	int rc = kv_count_get(otxn, odbi, kv_count_customers, &c);
+	if (rc == 0) {
+		rc = kv_count_get(otxn, odbi, kv_count_touchpoints, &t);
+	}
+	if (rc == 0) {
+		*customers += c;
+		*touchpoints += t;
+	}
+	return rc;
+}
+
 /*
  * A base between the chunks of a checkpoint (meta "ckpt_image",
- * store_ckpt.c) holds part of the overlay, so its entry counts moved
- * while the overlay's deltas still count the same changes: the deltas
- * then go on the counts it had before the first chunk (meta), and the
- * difference to its entries now is added to them.
+ * store_ckpt.c) holds part of the frozen overlay, so its entry counts
+ * moved while the overlay's deltas still count the same changes: the
+ * deltas then go on the counts it had before the first chunk (meta), and
+ * the difference to its entries now is added to them.
  */
 static int
 kv_counts_chunked(store_txn *t, int64_t *customers, int64_t *touchpoints)
@@ -474,13 +535,17 @@ kv_counts(store_txn *t, int64_t *customers, int64_t *touchpoints)
 		return 0;
 	}
 	/*
-	 * The counters are deltas, not post-images: when the base already
-	 * holds the checkpoint of this overlay (a reader that began its base
-	 * transaction between a checkpoint's commit and the overlay's
-	 * emptying, see store_read_begin), they are counted there already.
+	 * The active overlay's deltas count from the base and the frozen
+	 * overlay under it, always. The frozen one's count from the base it
+	 * was frozen over (its "base_checkpoints"): once the base holds its
+	 * checkpoint, they are counted there already.
 	 */
-	int64_t ockpt;
-	int rc = kv_count_get(t, kv_count_checkpoints, &ockpt);
+	int rc = kv_count_deltas(t->otxn, t->odbi, customers, touchpoints);
+	if (rc != 0 || t->ftxn == NULL) {
+		return rc;
+	}
+	int64_t fckpt;
+	rc = kv_count_get(t->ftxn, t->fdbi, kv_count_checkpoints, &fckpt);
 	MDB_val k = { strlen("checkpoints"), "checkpoints" }, v;
 	int brc = mdb_get(t->txn, t->s->dbi[STORE_DB_META], &k, &v);
 	uint64_t bckpt = 0;
@@ -489,13 +554,10 @@ kv_counts(store_txn *t, int64_t *customers, int64_t *touchpoints)
 	} else if (brc != MDB_NOTFOUND) {
 		return brc;
 	}
-	if (rc != 0 || (uint64_t) ockpt != bckpt) {
+	if (rc != 0 || (uint64_t) fckpt != bckpt) {
 		return rc;
 	}
-	rc = kv_count_get(t, kv_count_customers, customers);
-	if (rc == 0) {
-		rc = kv_count_get(t, kv_count_touchpoints, touchpoints);
-	}
+	rc = kv_count_deltas(t->ftxn, t->fdbi, customers, touchpoints);
 	if (rc == 0) {
 		rc = kv_counts_chunked(t, customers, touchpoints);
 	}
@@ -509,10 +571,10 @@ kv_counts_reset(store_txn *t, uint64_t checkpoints)
 	MDB_val k = { strlen(kv_count_checkpoints),
 		(void *) kv_count_checkpoints },
 	        v = { sizeof(n), &n };
-	return mdb_put(t->otxn, t->s->odbi[STORE_N_DBS], &k, &v, 0);
+	return mdb_put(t->otxn, t->odbi[STORE_N_DBS], &k, &v, 0);
 }
 
-/* Adds delta to one overlay counter. */
+/* Adds delta to one counter of the active overlay. */
 static int
 kv_count_add(store_txn *t, const char *name, int64_t delta)
 {
@@ -520,14 +582,14 @@ kv_count_add(store_txn *t, const char *name, int64_t delta)
 		return 0;
 	}
 	int64_t cur;
-	int rc = kv_count_get(t, name, &cur);
+	int rc = kv_count_get(t->otxn, t->odbi, name, &cur);
 	if (rc != 0) {
 		return rc;
 	}
 	cur += delta;
 	MDB_val k = { strlen(name), (void *) name }, v = { sizeof(cur), &cur };
 	return kv_overlay_rc(
-	        t, mdb_put(t->otxn, t->s->odbi[STORE_N_DBS], &k, &v, 0));
+	        t, mdb_put(t->otxn, t->odbi[STORE_N_DBS], &k, &v, 0));
 }
 
 /* Folds a write transaction's counts into the overlay, before commit. */

@@ -83,8 +83,10 @@ store_reader_free(store_reader *r)
 	if (r->t.txn != NULL) {
 		mdb_txn_abort(r->t.txn);
 	}
-	if (r->otxn != NULL) {
-		mdb_txn_abort(r->otxn);
+	for (int i = 0; i < 2; i++) {
+		if (r->otxn[i] != NULL) {
+			mdb_txn_abort(r->otxn[i]);
+		}
 	}
 	free(r);
 }
@@ -104,6 +106,84 @@ store_renew(MDB_env *env, MDB_txn **txn)
 	return rc;
 }
 
+static bool
+store_has_overlay(const store *s)
+{
+	return s->ovl[0].env != NULL;
+}
+
+/* Resets what store_begin_levels began (the base's txn too). */
+static void
+store_reset_levels(store_txn *t)
+{
+	if (t->ftxn != NULL) {
+		mdb_txn_reset(t->ftxn);
+	}
+	if (t->otxn != NULL && !t->write) {
+		mdb_txn_reset(t->otxn);
+	}
+	mdb_txn_reset(t->txn);
+	t->ftxn = NULL;
+	t->otxn = NULL;
+}
+
+/*
+ * Begins t's levels: the base's snapshot (*base, renewed), then the frozen
+ * overlay's (ro[], renewed), then the active one's: a read snapshot from
+ * ro[], or the writer's write transaction. Again from the start when the
+ * generation moved meanwhile: a checkpoint emptied the frozen overlay, or
+ * the writer swapped the roles (see the top of this file).
+ */
+static int
+store_begin_levels(store *s, store_txn *t, MDB_txn **base, MDB_txn **ro)
+{
+	for (;;) {
+		uint64_t g0 = store_gen(s);
+		int act = __atomic_load_n(&s->act, __ATOMIC_SEQ_CST);
+		bool frozen = __atomic_load_n(&s->frozen, __ATOMIC_SEQ_CST);
+		t->otxn = NULL;
+		t->ftxn = NULL;
+		int rc = store_renew(s->env, base);
+		if (rc != 0) {
+			return rc;
+		}
+		t->txn = *base;
+		if (!store_has_overlay(s)) {
+			return 0;
+		}
+		struct store_ovl *a = &s->ovl[act], *f = &s->ovl[1 - act];
+		if (frozen) {
+			rc = store_renew(f->env, &ro[1 - act]);
+			if (rc == 0) {
+				t->ftxn = ro[1 - act];
+				t->fdbi = f->dbi;
+			}
+		}
+		if (rc == 0 && t->write) {
+			rc = mdb_txn_begin(a->env, NULL, 0, &t->otxn);
+			if (rc != 0) {
+				t->otxn = NULL;
+			}
+		} else if (rc == 0) {
+			rc = store_renew(a->env, &ro[act]);
+			t->otxn = rc == 0 ? ro[act] : NULL;
+		}
+		t->odbi = a->dbi;
+		if (rc != 0 || store_gen(s) != g0) {
+			if (t->write && t->otxn != NULL) {
+				mdb_txn_abort(t->otxn);
+				t->otxn = NULL;
+			}
+			store_reset_levels(t);
+			if (rc != 0) {
+				return rc;
+			}
+			continue;
+		}
+		return 0;
+	}
+}
+
 clm_err
 store_read_begin(store_reader *r, store_txn **txn)
 {
@@ -112,29 +192,12 @@ store_read_begin(store_reader *r, store_txn **txn)
 	pthread_mutex_lock(&s->turnstile);
 	pthread_mutex_unlock(&s->turnstile);
 	pthread_rwlock_rdlock(&s->remap);
-	int rc;
-	for (;;) {
-		uint64_t g0 = store_gen(s);
-		rc = store_renew(s->env, &r->t.txn);
-		if (rc == 0 && s->oenv != NULL) {
-			rc = store_renew(s->oenv, &r->otxn);
-			if (rc != 0) {
-				mdb_txn_reset(r->t.txn);
-			}
-		}
-		if (rc != 0 || s->oenv == NULL || store_gen(s) == g0) {
-			break;
-		}
-		/* The overlay was emptied in between: again. */
-		mdb_txn_reset(r->otxn);
-		mdb_txn_reset(r->t.txn);
-	}
+	r->t.write = false;
+	int rc = store_begin_levels(s, &r->t, &r->t.txn, r->otxn);
 	if (rc != 0) {
 		pthread_rwlock_unlock(&s->remap);
 		return store_err(s, rc, "cannot begin read transaction");
 	}
-	r->t.otxn = s->oenv != NULL ? r->otxn : NULL;
-	r->t.write = false;
 	r->active = true;
 	*txn = &r->t;
 	return CLM_OK;
@@ -148,10 +211,7 @@ store_read_end(store_txn *txn)
 	if (!r->active) {
 		return;
 	}
-	mdb_txn_reset(txn->txn);
-	if (txn->otxn != NULL) {
-		mdb_txn_reset(txn->otxn);
-	}
+	store_reset_levels(txn);
 	r->active = false;
 	pthread_rwlock_unlock(&r->s->remap);
 }
@@ -166,21 +226,18 @@ store_write_begin(store *s, store_txn **txn)
 	*t = (struct store_txn) { .s = s, .write = true };
 	store_agg_pend_clear(s); /* left by an aborted transaction */
 	int rc;
-	if (s->oenv == NULL) {
+	if (!store_has_overlay(s)) {
 		rc = mdb_txn_begin(s->env, NULL, 0, &t->txn);
 	} else {
-		rc = store_renew(s->env, &s->wbase);
-		if (rc == 0) {
-			rc = mdb_txn_begin(s->oenv, NULL, 0, &t->otxn);
-			if (rc != 0) {
-				mdb_txn_reset(s->wbase);
-			}
-		}
-		t->txn = s->wbase;
+		MDB_txn *ro[2] = { s->ovl[0].wro, s->ovl[1].wro };
+		rc = store_begin_levels(s, t, &s->wbase, ro);
+		s->ovl[0].wro = ro[0];
+		s->ovl[1].wro = ro[1];
 	}
 	if (rc != 0) {
 		t->txn = NULL;
 		t->otxn = NULL;
+		t->ftxn = NULL;
 		return store_err(s, rc, "cannot begin write transaction");
 	}
 	t->next_cid = s->next_cid;
@@ -197,12 +254,12 @@ store_write_end(store_txn *t)
 	store_agg_pend_clear(t->s);
 	if (t->otxn != NULL) {
 		mdb_txn_abort(t->otxn);
-		mdb_txn_reset(t->txn); /* the base's, kept for renew */
+		t->otxn = NULL;
+		store_reset_levels(t); /* the read ones, kept for renew */
 	} else if (t->txn != NULL) {
 		mdb_txn_abort(t->txn);
 	}
 	t->txn = NULL;
-	t->otxn = NULL;
 }
 
 clm_err
@@ -234,7 +291,7 @@ store_write_commit(store_txn *t)
 			s->overlay_full = true;
 		}
 		t->otxn = NULL;
-		mdb_txn_reset(t->txn);
+		store_reset_levels(t);
 	} else {
 		rc = mdb_txn_commit(t->txn);
 	}
@@ -265,17 +322,22 @@ store_overlay_full(const store *s)
 uint64_t
 store_position(const store *s)
 {
-	return s->position;
+	return __atomic_load_n(&s->position, __ATOMIC_ACQUIRE);
 }
+
+/* The overlays' files in DIR/overlay, and those of older clmds there. */
+static const char *const store_ovl_files[] = { "a.mdb", "a.mdb-lock", "b.mdb",
+	"b.mdb-lock", "data.mdb", "lock.mdb" };
 
 /* Removes DIR/overlay's files, left by an earlier run. */
 static int
 store_overlay_clear(const char *odir, char *err, size_t errlen)
 {
-	static const char *const names[] = { "data.mdb", "lock.mdb" };
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	size_t n = sizeof(store_ovl_files) / sizeof(store_ovl_files[0]);
+	for (size_t i = 0; i < n; i++) {
 		char path[4096 + 16];
-		snprintf(path, sizeof(path), "%s/%s", odir, names[i]);
+		snprintf(
+		        path, sizeof(path), "%s/%s", odir, store_ovl_files[i]);
 		if (unlink(path) != 0 && errno != ENOENT) {
 			snprintf(err, errlen, "cannot remove '%s': %s", path,
 			        strerror(errno));
@@ -283,6 +345,80 @@ store_overlay_clear(const char *odir, char *err, size_t errlen)
 		}
 	}
 	return 0;
+}
+
+/* Creates one overlay environment of map_bytes in the file path. */
+static clm_err
+store_ovl_open(store *s, struct store_ovl *o, const char *path,
+        uint64_t map_bytes, char *err, size_t errlen)
+{
+	MDB_env *env;
+	int rc = mdb_env_create(&env);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot create the overlay: %s",
+		        mdb_strerror(rc));
+		return CLM_UNAVAILABLE;
+	}
+	rc = mdb_env_set_maxdbs(env, STORE_N_DBS + 2);
+	if (rc == 0) {
+		rc = mdb_env_set_maxreaders(env, s->max_readers);
+	}
+	if (rc == 0) {
+		rc = mdb_env_set_mapsize(env, (size_t) map_bytes);
+	}
+	if (rc == 0) {
+		rc = mdb_env_open(env, path,
+		        MDB_NOSUBDIR | MDB_NOSYNC | MDB_WRITEMAP | MDB_NOTLS
+		                | MDB_NORDAHEAD,
+		        0600);
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot open the overlay '%s': %s", path,
+		        mdb_strerror(rc));
+		mdb_env_close(env);
+		return CLM_UNAVAILABLE;
+	}
+	/*
+	 * With MDB_WRITEMAP LMDB sizes the file to the map but leaves it
+	 * sparse: writing through the map into a hole on a full disk would
+	 * be SIGBUS. Allocate it all now, while a failure is a clear error.
+	 */
+	int fd = -1;
+	mdb_env_get_fd(env, &fd);
+	int fe = fd >= 0 ? posix_fallocate(fd, 0, (off_t) map_bytes) : EBADF;
+	if (fe != 0) {
+		snprintf(err, errlen,
+		        "cannot allocate the overlay's %llu bytes in '%s': %s",
+		        (unsigned long long) map_bytes, path, strerror(fe));
+		mdb_env_close(env);
+		return fe == ENOSPC ? CLM_RESOURCE_EXHAUSTED : CLM_UNAVAILABLE;
+	}
+	MDB_txn *txn = NULL;
+	rc = mdb_txn_begin(env, NULL, 0, &txn);
+	static const char *const names[STORE_N_DBS + 1]
+	        = { "customers", "touchpoints", "event_ids", "meta", "aliases",
+		          "onboarding", "items", "stores", "cooccur", "claims",
+		          "agg", "spend", "experiments", "overlay_counts" };
+	for (int i = 0; rc == 0 && i <= STORE_N_DBS; i++) {
+		rc = mdb_dbi_open(txn, names[i], MDB_CREATE, &o->dbi[i]);
+	}
+	if (rc == 0) {
+		store_txn t = { .s = s, .otxn = txn, .odbi = o->dbi };
+		rc = kv_counts_reset(&t, s->checkpoints);
+	}
+	if (rc == 0) {
+		rc = mdb_txn_commit(txn);
+	} else if (txn != NULL) {
+		mdb_txn_abort(txn);
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot initialise the overlay: %s",
+		        mdb_strerror(rc));
+		mdb_env_close(env);
+		return CLM_UNAVAILABLE;
+	}
+	o->env = env;
+	return CLM_OK;
 }
 
 clm_err
@@ -302,71 +438,19 @@ store_overlay_open(store *s, uint64_t map_bytes, char *err, size_t errlen)
 	if (store_overlay_clear(odir, err, errlen) != 0) {
 		return CLM_UNAVAILABLE;
 	}
-	MDB_env *env;
-	int rc = mdb_env_create(&env);
-	if (rc != 0) {
-		snprintf(err, errlen, "cannot create the overlay: %s",
-		        mdb_strerror(rc));
-		return CLM_UNAVAILABLE;
+	for (int i = 0; i < 2 && e == CLM_OK; i++) {
+		char path[4096 + 16];
+		snprintf(path, sizeof(path), "%s/%s", odir,
+		        store_ovl_files[2 * i]);
+		e = store_ovl_open(
+		        s, &s->ovl[i], path, map_bytes, err, errlen);
 	}
-	rc = mdb_env_set_maxdbs(env, STORE_N_DBS + 2);
-	if (rc == 0) {
-		rc = mdb_env_set_maxreaders(env, s->max_readers);
+	if (e != CLM_OK) {
+		store_overlay_close(s);
+		return e;
 	}
-	if (rc == 0) {
-		rc = mdb_env_set_mapsize(env, (size_t) map_bytes);
-	}
-	if (rc == 0) {
-		rc = mdb_env_open(env, odir,
-		        MDB_NOSYNC | MDB_WRITEMAP | MDB_NOTLS | MDB_NORDAHEAD,
-		        0600);
-	}
-	if (rc != 0) {
-		snprintf(err, errlen, "cannot open the overlay '%s': %s", odir,
-		        mdb_strerror(rc));
-		mdb_env_close(env);
-		return CLM_UNAVAILABLE;
-	}
-	/*
-	 * With MDB_WRITEMAP LMDB sizes the file to the map but leaves it
-	 * sparse: writing through the map into a hole on a full disk would
-	 * be SIGBUS. Allocate it all now, while a failure is a clear error.
-	 */
-	int fd = -1;
-	mdb_env_get_fd(env, &fd);
-	int fe = fd >= 0 ? posix_fallocate(fd, 0, (off_t) map_bytes) : EBADF;
-	if (fe != 0) {
-		snprintf(err, errlen,
-		        "cannot allocate the overlay's %llu bytes in '%s': %s",
-		        (unsigned long long) map_bytes, odir, strerror(fe));
-		mdb_env_close(env);
-		return fe == ENOSPC ? CLM_RESOURCE_EXHAUSTED : CLM_UNAVAILABLE;
-	}
-	MDB_txn *txn = NULL;
-	rc = mdb_txn_begin(env, NULL, 0, &txn);
-	static const char *const names[STORE_N_DBS + 1]
-	        = { "customers", "touchpoints", "event_ids", "meta", "aliases",
-		          "onboarding", "items", "stores", "cooccur", "claims",
-		          "agg", "spend", "experiments", "overlay_counts" };
-	for (int i = 0; rc == 0 && i <= STORE_N_DBS; i++) {
-		rc = mdb_dbi_open(txn, names[i], MDB_CREATE, &s->odbi[i]);
-	}
-	if (rc == 0) {
-		store_txn t = { .s = s, .otxn = txn };
-		rc = kv_counts_reset(&t, s->checkpoints);
-	}
-	if (rc == 0) {
-		rc = mdb_txn_commit(txn);
-	} else if (txn != NULL) {
-		mdb_txn_abort(txn);
-	}
-	if (rc != 0) {
-		snprintf(err, errlen, "cannot initialise the overlay: %s",
-		        mdb_strerror(rc));
-		mdb_env_close(env);
-		return CLM_UNAVAILABLE;
-	}
-	s->oenv = env;
+	s->act = 0;
+	s->frozen = false;
 	s->overlay_map = map_bytes;
 	return CLM_OK;
 }
@@ -378,32 +462,44 @@ store_overlay_close(store *s)
 		mdb_txn_abort(s->wbase);
 		s->wbase = NULL;
 	}
-	if (s->oenv != NULL) {
-		mdb_env_close(s->oenv);
-		s->oenv = NULL;
+	for (int i = 0; i < 2; i++) {
+		struct store_ovl *o = &s->ovl[i];
+		if (o->wro != NULL) {
+			mdb_txn_abort(o->wro);
+			o->wro = NULL;
+		}
+		if (o->env != NULL) {
+			mdb_env_close(o->env);
+			o->env = NULL;
+		}
 	}
 }
 
-void
-store_overlay_size(store *s, uint64_t *bytes, uint64_t *keys)
+struct store_ovl *
+store_frozen(store *s)
+{
+	return &s->ovl[1 - __atomic_load_n(&s->act, __ATOMIC_SEQ_CST)];
+}
+
+/* The bytes of the pages o's tables hold now, and its keys. */
+static void
+store_ovl_size(const struct store_ovl *o, uint64_t *bytes, uint64_t *keys)
 {
 	*bytes = 0;
 	*keys = 0;
-	if (s->oenv == NULL) {
+	MDB_txn *txn;
+	if (o->env == NULL
+	        || mdb_txn_begin(o->env, NULL, MDB_RDONLY, &txn) != 0) {
 		return;
 	}
 	/*
 	 * The pages its tables hold now (the map's highest page only ever
 	 * grows, and a checkpoint frees them all).
 	 */
-	MDB_txn *txn;
-	if (mdb_txn_begin(s->oenv, NULL, MDB_RDONLY, &txn) != 0) {
-		return;
-	}
 	uint64_t pages = 0, psize = 4096;
 	for (int i = 0; i < STORE_N_DBS; i++) {
 		MDB_stat ms;
-		if (mdb_stat(txn, s->odbi[i], &ms) == 0) {
+		if (mdb_stat(txn, o->dbi[i], &ms) == 0) {
 			pages += ms.ms_branch_pages + ms.ms_leaf_pages
 			        + ms.ms_overflow_pages;
 			psize = ms.ms_psize;
@@ -412,6 +508,12 @@ store_overlay_size(store *s, uint64_t *bytes, uint64_t *keys)
 	}
 	mdb_txn_abort(txn);
 	*bytes = pages * psize;
+}
+
+void
+store_overlay_size(store *s, uint64_t *bytes, uint64_t *keys)
+{
+	store_ovl_size(&s->ovl[s->act], bytes, keys);
 }
 
 uint64_t
@@ -423,12 +525,12 @@ store_overlay_bytes(store *s)
 }
 
 int
-store_overlay_each(store *s, MDB_txn *otxn,
+store_overlay_each(const MDB_dbi *odbi, MDB_txn *otxn,
         int (*fn)(void *arg, int db, MDB_val *k, MDB_val *v), void *arg)
 {
 	for (int db = 0; db < STORE_N_DBS; db++) {
 		MDB_cursor *cur;
-		int rc = mdb_cursor_open(otxn, s->odbi[db], &cur);
+		int rc = mdb_cursor_open(otxn, odbi[db], &cur);
 		if (rc != 0) {
 			return rc;
 		}
@@ -477,20 +579,13 @@ store_ckpt_copy_one(void *arg, int db, MDB_val *k, MDB_val *v)
 	return rc;
 }
 
-/* Copies every table of the overlay into the base write transaction. */
-static int
-store_ckpt_copy(store *s, MDB_txn *otxn, MDB_txn *btxn, uint64_t *keys)
-{
-	struct store_ckpt_copy c = { s, btxn, keys };
-	return store_overlay_each(s, otxn, store_ckpt_copy_one, &c);
-}
-
-/* One attempt at moving the overlay into the base (see store.h). */
+/* One attempt at moving the frozen overlay into the base in one txn. */
 static int
 store_ckpt_try(store *s, uint64_t position, uint64_t *keys)
 {
+	struct store_ovl *f = store_frozen(s);
 	MDB_txn *otxn, *btxn;
-	int rc = mdb_txn_begin(s->oenv, NULL, MDB_RDONLY, &otxn);
+	int rc = mdb_txn_begin(f->env, NULL, MDB_RDONLY, &otxn);
 	if (rc != 0) {
 		return rc;
 	}
@@ -500,8 +595,11 @@ store_ckpt_try(store *s, uint64_t position, uint64_t *keys)
 		return rc;
 	}
 	*keys = 0;
-	rc = store_ckpt_copy(s, otxn, btxn, keys);
+	struct store_ckpt_copy c = { s, btxn, keys };
+	rc = store_overlay_each(f->dbi, otxn, store_ckpt_copy_one, &c);
 	mdb_txn_abort(otxn);
+	uint64_t checkpoints
+	        = __atomic_load_n(&s->checkpoints, __ATOMIC_ACQUIRE);
 	if (rc == 0) {
 		unsigned char buf[8];
 		store_u64_be(buf, position);
@@ -511,7 +609,7 @@ store_ckpt_try(store *s, uint64_t position, uint64_t *keys)
 	}
 	if (rc == 0) {
 		unsigned char buf[8];
-		store_u64_be(buf, s->checkpoints + 1);
+		store_u64_be(buf, checkpoints + 1);
 		MDB_val k = { strlen("checkpoints"), "checkpoints" };
 		MDB_val v = { 8, buf };
 		rc = mdb_put(btxn, s->dbi[STORE_DB_META], &k, &v, 0);
@@ -532,51 +630,57 @@ store_ckpt_try(store *s, uint64_t position, uint64_t *keys)
 	}
 	rc = mdb_txn_commit(btxn);
 	if (rc == 0) {
-		s->checkpoints++;
+		__atomic_store_n(
+		        &s->checkpoints, checkpoints + 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&s->position, position, __ATOMIC_RELEASE);
 	}
 	return rc;
 }
 
-/* Empties every table of the overlay. */
-static int
-store_ckpt_drop(store *s)
+bool
+store_ckpt_frozen(store *s)
 {
-	MDB_txn *txn = NULL;
-	int rc = mdb_txn_begin(s->oenv, NULL, 0, &txn);
-	for (int i = 0; rc == 0 && i <= STORE_N_DBS; i++) {
-		rc = mdb_drop(txn, s->odbi[i], 0);
-	}
-	if (rc == 0) {
-		store_txn t = { .s = s, .otxn = txn };
-		rc = kv_counts_reset(&t, s->checkpoints);
-	}
-	if (rc != 0) {
-		if (txn != NULL) {
-			mdb_txn_abort(txn);
-		}
-		return rc;
-	}
-	/*
-	 * Before the emptying is visible: a reader whose overlay snapshot
-	 * is empty then sees the bump too (store_read_begin). And after, so
-	 * that one whose overlay began between the two sees it.
-	 */
-	store_gen_bump(s);
-	rc = mdb_txn_commit(txn);
-	store_gen_bump(s);
-	return rc;
+	return __atomic_load_n(&s->frozen, __ATOMIC_SEQ_CST);
 }
 
 clm_err
-store_checkpoint(store *s, uint64_t position, struct store_ckpt_stats *st)
+store_ckpt_freeze(store *s, uint64_t position)
 {
-	*st = (struct store_ckpt_stats) { 0 };
-	if (s->oenv == NULL) {
+	if (!store_has_overlay(s)) {
 		return CLM_OK;
 	}
-	s->map_full = false;
-	s->disk_full = false;
-	s->overlay_full = false;
+	if (store_ckpt_frozen(s)) {
+		return CLM_INTERNAL; /* the caller completes that one first */
+	}
+	/* Its deltas count from the base as it is now (kv_counts). */
+	struct store_ovl *a = &s->ovl[s->act];
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(a->env, NULL, 0, &txn);
+	if (rc == 0) {
+		store_txn t = { .s = s, .otxn = txn, .odbi = a->dbi };
+		rc = kv_counts_reset(&t, s->checkpoints);
+		rc = rc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), rc);
+	}
+	if (rc != 0) {
+		return store_err(s, rc, "cannot freeze the overlay");
+	}
+	store_gen_bump(s);
+	s->frozen_pos = position;
+	s->frozen_moved = false;
+	__atomic_store_n(&s->act, 1 - s->act, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&s->frozen, true, __ATOMIC_SEQ_CST);
+	store_gen_bump(s);
+	return CLM_OK;
+}
+
+int
+store_ckpt_run(store *s, bool may_grow, struct store_ckpt_stats *st)
+{
+	*st = (struct store_ckpt_stats) { 0 };
+	if (!store_has_overlay(s) || !store_ckpt_frozen(s)
+	        || s->frozen_moved) {
+		return 0;
+	}
 	int64_t t0 = clock_mono_ns();
 	MDB_envinfo info;
 	MDB_stat ms;
@@ -585,40 +689,114 @@ store_checkpoint(store *s, uint64_t position, struct store_ckpt_stats *st)
 	st->base_bytes_before
 	        = (uint64_t) (info.me_last_pgno + 1) * ms.ms_psize;
 	uint64_t okeys;
-	store_overlay_size(s, &st->overlay_bytes, &okeys);
+	store_ovl_size(store_frozen(s), &st->overlay_bytes, &okeys);
 	int rc;
-	clm_err e;
 	for (;;) {
 		if (okeys > store_chunk_keys(s)) {
-			e = store_ckpt_chunked(s, position, &st->keys);
+			rc = store_ckpt_chunked(
+			        s, s->frozen_pos, &st->keys, may_grow);
 			break;
 		}
-		rc = store_ckpt_try(s, position, &st->keys);
-		e = store_err(s, rc, "cannot checkpoint the overlay");
-		if (e != CLM_RESOURCE_EXHAUSTED || !s->map_full) {
-			break;
-		}
-		e = store_grow(s); /* RESOURCE_EXHAUSTED at max_db_bytes */
-		if (e != CLM_OK) {
+		rc = store_ckpt_try(s, s->frozen_pos, &st->keys);
+		if (rc != MDB_MAP_FULL || !may_grow
+		        || store_grow(s) != CLM_OK) {
 			break;
 		}
 	}
-	if (e != CLM_OK) {
-		return e;
-	}
-	s->position = position;
-	rc = store_ckpt_drop(s);
 	if (rc != 0) {
-		/*
-		 * The base has it all; an overlay that cannot be emptied
-		 * is still right to read over it, but full.
-		 */
-		return store_err(s, rc, "cannot empty the overlay");
+		return rc;
 	}
+	s->frozen_moved = true;
 	mdb_env_info(s->env, &info);
 	st->base_bytes_after
 	        = (uint64_t) (info.me_last_pgno + 1) * ms.ms_psize;
 	st->duration_ns = clock_mono_ns() - t0;
+	return 0;
+}
+
+int
+store_ckpt_release(store *s)
+{
+	if (!store_has_overlay(s) || !store_ckpt_frozen(s)) {
+		return 0;
+	}
+	if (!s->frozen_moved) {
+		return EINVAL; /* store_ckpt_run first */
+	}
+	struct store_ovl *f = store_frozen(s);
+	MDB_txn *txn = NULL;
+	int rc = mdb_txn_begin(f->env, NULL, 0, &txn);
+	for (int i = 0; rc == 0 && i <= STORE_N_DBS; i++) {
+		rc = mdb_drop(txn, f->dbi[i], 0);
+	}
+	if (rc != 0) {
+		if (txn != NULL) {
+			mdb_txn_abort(txn);
+		}
+		return rc;
+	}
+	/*
+	 * Before the emptying is visible: a reader whose frozen snapshot is
+	 * empty then sees the bump too (store_begin_levels). And after, so
+	 * that one whose snapshot began between the two sees it, and one
+	 * that found it no longer frozen began after the first.
+	 */
+	store_gen_bump(s);
+	rc = mdb_txn_commit(txn);
+	if (rc == 0) {
+		__atomic_store_n(&s->frozen, false, __ATOMIC_SEQ_CST);
+	}
+	store_gen_bump(s);
+	return rc;
+}
+
+clm_err
+store_ckpt_err(store *s, int rc)
+{
+	s->map_full = false;
+	s->disk_full = false;
+	s->overlay_full = false;
+	return store_err(s, rc, "cannot checkpoint the overlay");
+}
+
+bool
+store_ckpt_regrow(store *s, int rc)
+{
+	return rc == MDB_MAP_FULL && store_grow(s) == CLM_OK;
+}
+
+clm_err
+store_checkpoint(store *s, uint64_t position, struct store_ckpt_stats *st)
+{
+	*st = (struct store_ckpt_stats) { 0 };
+	if (!store_has_overlay(s)) {
+		return CLM_OK;
+	}
+	/* First what a background checkpoint left. */
+	int rc = store_ckpt_run(s, true, st);
+	if (rc == 0) {
+		rc = store_ckpt_release(s);
+	}
+	if (rc != 0) {
+		return store_ckpt_err(s, rc);
+	}
+	clm_err e = store_ckpt_freeze(s, position);
+	if (e != CLM_OK) {
+		return e;
+	}
+	rc = store_ckpt_run(s, true, st);
+	if (rc != 0) {
+		return store_ckpt_err(s, rc);
+	}
+	rc = store_ckpt_release(s);
+	if (rc != 0) {
+		/*
+		 * The base has it all; a frozen overlay that cannot be
+		 * emptied is still right to read over it (and the next
+		 * checkpoint empties it first).
+		 */
+		return store_err(s, rc, "cannot empty the overlay");
+	}
 	return CLM_OK;
 }
 

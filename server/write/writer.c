@@ -1,4 +1,4 @@
-#include "write/writer.h"
+#include "write/writer_internal.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -15,54 +15,6 @@
 #include "util/log.h"
 #include "util/telemetry.h"
 #include "write/ingest.h"
-
-/*
- * What one overlay key may cost the base in a checkpoint, at most: the
- * copy of a 4 KiB leaf page and of its share of the branch pages, while
- * the old ones are held until the commit.
- */
-#define WRITER_CKPT_KEY_BYTES (3 * 4096)
-
-/* How often the idle writer clears stale LMDB reader slots. */
-#define WRITER_READER_CHECK_S 60
-
-struct writer {
-	store *st;
-	writer_publish_fn publish;
-	void *publish_arg;
-	struct telemetry *tm;    /* the server's; never NULL */
-	struct telemetry own_tm; /* tm when the caller gave none */
-	size_t queue_max, batch_max, batch_items_max;
-	pthread_t thread;
-	arena scratch; /* the writer thread's (writer_batch.scratch) */
-	struct agg_visits *visits;  /* writer_batch.visits */
-	struct ingest_cache *cache; /* writer_batch.cache, for Tracks */
-	int64_t last_now_ms;        /* the last batch's writer_batch.now_ms */
-	journal *j;                 /* NULL: none (see writer_opts) */
-	writer_replay_fn replay;
-	void *replay_arg;
-	uint64_t ckpt_bytes;
-	int64_t ckpt_interval_ns;
-	int64_t dirty_since_ns; /* first write no checkpoint covers; 0: none */
-	/* The last checkpoint's failure, refusing writes until one works. */
-	clm_err ckpt_err;
-	bool ckpt_disk_full;
-	int64_t ckpt_retry_ns;
-	bool replaying; /* no journal truncation while journal_read runs */
-	/*
-	 * A ForgetCustomer was applied since the last checkpoint: the next
-	 * one purges the journal (journal_purge_before) rather than
-	 * truncating it, so that no file keeps the customer's entries.
-	 */
-	bool purge;
-	int64_t purge_retry_ns; /* after a failed purge */
-	uint64_t position;      /* atomic: the last write the view shows */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	writer_job *head, *tail; /* guarded by mu */
-	size_t depth;            /* guarded by mu */
-	bool stopping;           /* guarded by mu */
-};
 
 void
 writer_job_init(writer_job *job, arena *a, Clm__V1__Response *resp,
@@ -206,128 +158,6 @@ writer_journal(writer *w, writer_job **jobs, size_t n, int64_t now_ms,
 	}
 	telemetry_journal(w->tm, n, bytes, jobs[n - 1]->position);
 	return CLM_OK;
-}
-
-/*
- * Purges the journal behind the base's position (journal_purge_before),
- * for a ForgetCustomer. The purge stays pending until one leaves nothing
- * below that position: it fails (retried a second later, also when no
- * write comes), or the journal holds entries past the base (a checkpoint
- * that did not cover every committed entry: the next one purges again).
- */
-static void
-writer_purge(writer *w)
-{
-	uint64_t pos = store_position(w->st);
-	char err[256];
-	if (journal_purge_before(w->j, pos + 1, err, sizeof(err)) != CLM_OK) {
-		log_warn("journal purge: %s; retried", err);
-		w->purge_retry_ns = clock_mono_ns() + 1000000000;
-		return;
-	}
-	if (journal_position(w->j) <= pos) {
-		w->purge = false;
-	}
-}
-
-/*
- * Moves the overlay into the base and drops the journal it covers. On
- * failure the writer refuses writes (RESOURCE_EXHAUSTED for a full map or
- * disk) until a retry, a second later or more, works: what was
- * acknowledged stays readable in the overlay and durable in the journal.
- */
-static clm_err
-writer_checkpoint(writer *w)
-{
-	uint64_t pos = __atomic_load_n(&w->position, __ATOMIC_ACQUIRE);
-	struct store_ckpt_stats st;
-	clm_err e = store_checkpoint(w->st, pos, &st);
-	if (e != CLM_OK) {
-		w->ckpt_err = e;
-		w->ckpt_disk_full = e == CLM_RESOURCE_EXHAUSTED
-		        && store_disk_full(w->st);
-		w->ckpt_retry_ns = clock_mono_ns() + 1000000000;
-		telemetry_checkpoint(w->tm, true, 0, 0, 0, 0);
-		log_error(
-		        "checkpoint at position %llu failed: %s; writes are refused until it works",
-		        (unsigned long long) pos, clm_strerror(e));
-		return e;
-	}
-	if (w->ckpt_err != CLM_OK) {
-		log_info("checkpoint works again: accepting writes");
-	}
-	w->ckpt_err = CLM_OK;
-	w->dirty_since_ns = 0;
-	telemetry_checkpoint(
-	        w->tm, false, st.duration_ns, st.keys, st.overlay_bytes, pos);
-	log_debug("checkpoint at position %llu: %llu keys in %lld ms",
-	        (unsigned long long) pos, (unsigned long long) st.keys,
-	        (long long) (st.duration_ns / 1000000));
-	if (w->replaying) {
-		return CLM_OK;
-	}
-	if (w->purge) {
-		writer_purge(w);
-	} else {
-		char err[256];
-		/* On failure, the next checkpoint's truncation does it. */
-		if (journal_truncate_before(w->j, pos + 1, err, sizeof(err))
-		        != CLM_OK) {
-			log_warn("journal: %s", err);
-		}
-	}
-	return CLM_OK;
-}
-
-/*
- * Whether the overlay is large enough to checkpoint now: checkpoint_bytes,
- * or so large that the base, near max_db_bytes, might not take it any
- * more (a key can make the checkpoint copy a leaf page and a share of its
- * branch path, the old ones held until it commits): better to learn that
- * (and refuse writes) now than with more acknowledged writes in the
- * overlay. The base's free pages count as room, counted only when the
- * cheaper test says it is close.
- */
-static bool
-writer_ckpt_due(writer *w)
-{
-	uint64_t ob, keys;
-	store_overlay_size(w->st, &ob, &keys);
-	if (ob >= w->ckpt_bytes) {
-		return true;
-	}
-	uint64_t need = keys * WRITER_CKPT_KEY_BYTES;
-	uint64_t room = store_headroom(w->st);
-	return need >= room && need >= room + store_free_bytes(w->st);
-}
-
-/* Checkpoints when the overlay is large or old enough (writer_opts). */
-static void
-writer_maybe_checkpoint(writer *w)
-{
-	if (w->j == NULL) {
-		return;
-	}
-	int64_t now = clock_mono_ns();
-	if (w->dirty_since_ns == 0) {
-		/* A purge that failed, or a partial one. */
-		if (w->purge && w->ckpt_err == CLM_OK
-		        && now >= w->purge_retry_ns) {
-			writer_purge(w);
-		}
-		return;
-	}
-	if (w->ckpt_err != CLM_OK && now < w->ckpt_retry_ns) {
-		return;
-	}
-	if (w->ckpt_err != CLM_OK
-	        || now - w->dirty_since_ns >= w->ckpt_interval_ns) {
-		(void) writer_checkpoint(w);
-		return;
-	}
-	if (writer_ckpt_due(w)) {
-		(void) writer_checkpoint(w);
-	}
 }
 
 /* Notes a ForgetCustomer among jobs, for the next checkpoint's purge. */
@@ -498,10 +328,18 @@ writer_main(void *arg)
 	        + (int64_t) WRITER_READER_CHECK_S * 1000000000;
 	for (;;) {
 		pthread_mutex_lock(&w->mu);
-		while (w->head == NULL && !w->stopping) {
+		while (w->head == NULL && !w->stopping && !w->ckpt_wake) {
 			/* Idle: wake for the reader check or a checkpoint. */
 			int64_t wait_ms = WRITER_READER_CHECK_S * 1000;
-			if (w->dirty_since_ns == 0 && w->purge) {
+			if (w->ckpt_busy) {
+				/* The checkpoint thread wakes us. */
+			} else if (w->ckpt_err != CLM_OK) {
+				int64_t due
+				        = (w->ckpt_retry_ns - clock_mono_ns())
+				        / 1000000;
+				due = due < 0 ? 0 : due + 1;
+				wait_ms = due < wait_ms ? due : wait_ms;
+			} else if (w->dirty_since_ns == 0 && w->purge) {
 				int64_t due
 				        = (w->purge_retry_ns - clock_mono_ns())
 				        / 1000000;
@@ -511,10 +349,6 @@ writer_main(void *arg)
 				int64_t due = w->dirty_since_ns
 				        + w->ckpt_interval_ns
 				        - clock_mono_ns();
-				if (w->ckpt_err != CLM_OK) {
-					due = w->ckpt_retry_ns
-					        - clock_mono_ns();
-				}
 				due = due < 0 ? 0 : due / 1000000 + 1;
 				wait_ms = due < wait_ms ? due : wait_ms;
 			}
@@ -523,10 +357,13 @@ writer_main(void *arg)
 				break;
 			}
 		}
+		w->ckpt_wake = false;
 		if (w->head == NULL && w->stopping) {
 			pthread_mutex_unlock(&w->mu);
 			/* A clean stop leaves no journal to replay. */
-			if (w->dirty_since_ns != 0) {
+			writer_ckpt_end(w);
+			if (w->dirty_since_ns != 0
+			        || store_ckpt_frozen(w->st)) {
 				(void) writer_checkpoint(w);
 			} else if (w->purge && w->ckpt_err == CLM_OK) {
 				writer_purge(w);
@@ -805,9 +642,14 @@ writer_start(store *st, const struct writer_opts *o, writer **out, char *err,
 		e = w->replay != NULL ? writer_replay(w, err, errlen)
 		                      : CLM_INTERNAL;
 	}
+	if (e == CLM_OK && w->j != NULL && writer_ckpt_begin(w) != 0) {
+		snprintf(err, errlen, "cannot start the checkpoint thread");
+		e = CLM_INTERNAL;
+	}
 	if (e == CLM_OK
 	        && pthread_create(&w->thread, NULL, writer_main, w) != 0) {
 		snprintf(err, errlen, "cannot start the writer thread");
+		writer_ckpt_end(w);
 		e = CLM_INTERNAL;
 	}
 	if (e != CLM_OK) {

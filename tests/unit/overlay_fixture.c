@@ -6,6 +6,7 @@
 #include "overlay_fixture.h"
 
 #include <criterion/criterion.h>
+#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -657,10 +658,42 @@ ovl_pair_op(struct ovl_pair *p, store_txn *ta, store_txn *tb, int step)
 void
 ovl_pair_checkpoint(struct ovl_pair *p)
 {
+	/* It first completes a background one left half way. */
+	if (p->staged > p->pos) {
+		p->pos = p->staged;
+	}
 	struct store_ckpt_stats st;
 	clm_err e = store_checkpoint(p->b, ++p->pos, &st);
 	cr_assert_eq(e, CLM_OK, "store_checkpoint: %s", clm_errname(e));
 	cr_assert_eq(store_position(p->b), p->pos);
+	cr_assert(!store_ckpt_frozen(p->b));
+}
+
+void
+ovl_pair_stage(struct ovl_pair *p)
+{
+	struct store_ckpt_stats st;
+	if (!store_ckpt_frozen(p->b)) {
+		p->staged = p->pos + 1;
+		clm_err e = store_ckpt_freeze(p->b, p->staged);
+		cr_assert_eq(e, CLM_OK, "freeze: %s", clm_errname(e));
+		cr_assert(store_ckpt_frozen(p->b));
+		cr_assert_eq(store_position(p->b), p->pos,
+		        "frozen at %llu: position %llu, not %llu",
+		        (unsigned long long) p->staged,
+		        (unsigned long long) store_position(p->b),
+		        (unsigned long long) p->pos);
+	} else if (p->staged > p->pos) {
+		int rc = store_ckpt_run(p->b, false, &st);
+		cr_assert_eq(rc, 0, "run: %s", mdb_strerror(rc));
+		p->pos = p->staged;
+		cr_assert_eq(store_position(p->b), p->pos);
+		cr_assert(store_ckpt_frozen(p->b));
+	} else {
+		int rc = store_ckpt_release(p->b);
+		cr_assert_eq(rc, 0, "release: %s", mdb_strerror(rc));
+		cr_assert(!store_ckpt_frozen(p->b));
+	}
 }
 
 /*
@@ -672,8 +705,14 @@ ovl_pair_checkpoint(struct ovl_pair *p)
 void
 ovl_pair_txn(struct ovl_pair *p, int step, bool ckpt)
 {
-	if (ckpt && ovl_rng_below(&p->rng, 10) == 0) {
-		ovl_pair_checkpoint(p);
+	if (ckpt) {
+		/* A checkpoint, or one step of one in the background. */
+		unsigned r = ovl_rng_below(&p->rng, 10);
+		if (r == 0) {
+			ovl_pair_checkpoint(p);
+		} else if (r <= 2) {
+			ovl_pair_stage(p);
+		}
 	}
 	store_txn *ta, *tb;
 	cr_assert_eq(store_write_begin(p->a, &ta), CLM_OK);
@@ -710,6 +749,7 @@ ovl_pair_open(struct ovl_pair *p, uint64_t seed, uint64_t overlay)
 	}
 	p->a = ovl_open(ovl_dir_a, 256 * MIB, 0);
 	p->b = ovl_open(ovl_dir_b, 256 * MIB, overlay);
+	p->pos = p->staged = store_position(p->b); /* a directory reused */
 }
 
 /* ---------------------------------------------------------------------- */

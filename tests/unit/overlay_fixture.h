@@ -71,6 +71,7 @@ struct ovl_pair {
 	uint64_t rng;
 	uint64_t pos;       /* the last checkpoint's position */
 	uint64_t fresh_seq; /* store_touchpoint_add's seqs, above any other */
+	uint64_t staged;    /* the background checkpoint's position */
 };
 
 /* ovl_pair_open opens A (no overlay) and B (overlay of overlay bytes). */
@@ -78,6 +79,12 @@ void ovl_pair_open(struct ovl_pair *p, uint64_t seed, uint64_t overlay);
 
 /* Checkpoints B at the next position. */
 void ovl_pair_checkpoint(struct ovl_pair *p);
+
+/*
+ * Takes B's background checkpoint one step on: freezes the overlay at the
+ * next position, runs it into the base, or releases it.
+ */
+void ovl_pair_stage(struct ovl_pair *p);
 
 /*
  * ovl_pair_txn runs one write transaction of up to 12 random operations

@@ -1,0 +1,123 @@
+/*
+ * The writer's insides, shared by writer.c (the queue, batches, replay)
+ * and writer_ckpt.c (checkpoints and the journal behind them).
+ */
+#ifndef CLM_WRITE_WRITER_INTERNAL_H
+#define CLM_WRITE_WRITER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "journal/journal.h"
+#include "store/store.h"
+#include "util/arena.h"
+#include "util/telemetry.h"
+#include "write/writer.h"
+
+/*
+ * What one overlay key may cost the base in a checkpoint, at most: the
+ * copy of a 4 KiB leaf page and of its share of the branch pages, while
+ * the old ones are held until the commit.
+ */
+#define WRITER_CKPT_KEY_BYTES (3 * 4096)
+
+/* How often the idle writer clears stale LMDB reader slots. */
+#define WRITER_READER_CHECK_S 60
+
+struct writer {
+	store *st;
+	writer_publish_fn publish;
+	void *publish_arg;
+	struct telemetry *tm;    /* the server's; never NULL */
+	struct telemetry own_tm; /* tm when the caller gave none */
+	size_t queue_max, batch_max, batch_items_max;
+	pthread_t thread;
+	arena scratch; /* the writer thread's (writer_batch.scratch) */
+	struct agg_visits *visits;  /* writer_batch.visits */
+	struct ingest_cache *cache; /* writer_batch.cache, for Tracks */
+	int64_t last_now_ms;        /* the last batch's writer_batch.now_ms */
+	journal *j;                 /* NULL: none (see writer_opts) */
+	writer_replay_fn replay;
+	void *replay_arg;
+	uint64_t ckpt_bytes;
+	int64_t ckpt_interval_ns;
+	int64_t dirty_since_ns; /* first write no checkpoint covers; 0: none */
+	/* The last checkpoint's failure, refusing writes until one works. */
+	clm_err ckpt_err;
+	bool ckpt_disk_full;
+	int64_t ckpt_retry_ns;
+	bool replaying; /* no journal truncation while journal_read runs */
+	/*
+	 * A ForgetCustomer was applied since the last checkpoint: the next
+	 * one purges the journal (journal_purge_before) rather than
+	 * truncating it, so that no file keeps the customer's entries.
+	 */
+	bool purge;
+	int64_t purge_retry_ns; /* after a failed purge */
+	uint64_t position;      /* atomic: the last write the view shows */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	writer_job *head, *tail; /* guarded by mu */
+	size_t depth;            /* guarded by mu */
+	bool stopping;           /* guarded by mu */
+	bool ckpt_wake; /* guarded by mu: the checkpoint thread has a result */
+	/*
+	 * The background checkpoint (writer_ckpt.c): the writer freezes the
+	 * overlay and hands it to ckpt_thread, which moves it into the base
+	 * and empties it while batches go on; ckpt_busy (writer thread) from
+	 * the hand-over until the writer has taken the result. Guarded by
+	 * ckpt_mu: ckpt_state, ckpt_quit, ckpt_rc, ckpt_st.
+	 */
+	pthread_t ckpt_thread;
+	bool ckpt_thread_on;
+	bool ckpt_busy;
+	uint64_t ckpt_pos; /* the frozen overlay's position */
+	pthread_mutex_t ckpt_mu;
+	pthread_cond_t ckpt_cv;
+	enum {
+		WRITER_CKPT_IDLE,
+		WRITER_CKPT_WORK,
+		WRITER_CKPT_DONE
+	} ckpt_state;
+	bool ckpt_quit;
+	int ckpt_rc;
+	struct store_ckpt_stats ckpt_st;
+};
+
+/*
+ * writer_checkpoint moves the whole overlay into the base at the
+ * writer's position now, on the writer thread, after waiting for a
+ * background checkpoint to end, and drops the journal it covers. On
+ * failure the writer refuses writes (w->ckpt_err) until a retry works.
+ */
+clm_err writer_checkpoint(writer *w);
+
+/*
+ * writer_maybe_checkpoint takes a background checkpoint's result, starts
+ * one when the overlay is old or large enough (writer_opts), retries a
+ * failed one, and retries a failed purge. After each batch and when idle.
+ */
+void writer_maybe_checkpoint(writer *w);
+
+/*
+ * writer_ckpt_due tells whether the overlay is large enough for a
+ * checkpoint now (checkpoint_bytes, or the base's room for it).
+ */
+bool writer_ckpt_due(writer *w);
+
+/*
+ * writer_purge purges the journal behind the base's position, for a
+ * ForgetCustomer (journal_purge_before).
+ */
+void writer_purge(writer *w);
+
+/*
+ * writer_ckpt_begin starts the checkpoint thread (0, or an errno code);
+ * writer_ckpt_end waits for its work to end, handles the result and stops
+ * it. Writer thread (or before it starts, or after it ended).
+ */
+int writer_ckpt_begin(writer *w);
+void writer_ckpt_end(writer *w);
+
+#endif /* CLM_WRITE_WRITER_INTERNAL_H */
