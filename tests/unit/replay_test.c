@@ -9,12 +9,8 @@
  * The entries are then replayed, with lower limits and another frequency
  * cap than they were accepted under, into store B at the same batch
  * instants. Both stores must then hold the same bytes in every database.
- *
- * lmdb.h is included only to read every database of the two stores once
- * they are closed, which the store API has no call for.
  */
 #include <criterion/criterion.h>
-#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +18,12 @@
 #include "calls/calls.h"
 #include "calls/replay.h"
 #include "config.h"
-#include "pbjson.h"
 #include "server.h"
 #include "store/agg_write.h"
 #include "store/store.h"
 #include "testdir.h"
 #include "util/arena.h"
+#include "write_fixture.h"
 
 /* 2026-11-01T10:00:00Z, when the day of writes starts. */
 #define T0 1793527200000LL
@@ -56,27 +52,6 @@ fixture_fini(struct fixture *f)
 	config_fini(&f->cfg);
 }
 
-/* The request of json, decoded into a as rpc decodes one off the wire. */
-static Clm__V1__Request *
-request_from_json(arena *a, const char *json)
-{
-	ProtobufCMessage *m;
-	char err[256];
-	cr_assert_eq(
-	        pbjson_parse(json, strlen(json), &clm__v1__request__descriptor,
-	                &m, err, sizeof(err)),
-	        0, "%s: %s", json, err);
-	size_t n = protobuf_c_message_get_packed_size(m);
-	uint8_t *buf = malloc(n + 1);
-	cr_assert_not_null(buf);
-	protobuf_c_message_pack(m, buf);
-	protobuf_c_message_free_unpacked(m, NULL);
-	Clm__V1__Request *req = clm__v1__request__unpack(arena_pb(a), n, buf);
-	free(buf);
-	cr_assert_not_null(req);
-	return req;
-}
-
 /*
  * Runs the prepare step of json's call on r as dispatch_request does (a
  * job readied by writer_job_init, then the call's prepare); true when it
@@ -93,7 +68,7 @@ live_prepare(struct fixture *f, struct call_req *r, const char *json,
 	r->resp = arena_alloc(&f->a, sizeof(*r->resp));
 	cr_assert_not_null(r->resp);
 	clm__v1__response__init(r->resp);
-	Clm__V1__Request *req = request_from_json(&f->a, json);
+	Clm__V1__Request *req = wfx_request(&f->a, json);
 	r->req = req;
 	writer_job_init(&r->job, &f->a, r->resp, NULL, NULL);
 	switch (req->call_case) {
@@ -118,23 +93,6 @@ live_prepare(struct fixture *f, struct call_req *r, const char *json,
 		cr_assert_fail("not a write: %s", json);
 	}
 	return false;
-}
-
-static store *
-store_for(const char *dir)
-{
-	struct store_opts o = {
-		.dir = dir,
-		.nosync = true, /* tests need no fsync */
-		.map_bytes = 64 << 20,
-		.max_db_bytes = 64 << 20,
-		.max_readers = 16,
-	};
-	store *s = NULL;
-	char err[256] = "";
-	clm_err e = store_open(&o, &s, err, sizeof(err));
-	cr_assert_eq(e, CLM_OK, "store_open: %s (%s)", clm_errname(e), err);
-	return s;
 }
 
 /* Applies job alone in one transaction at now_ms, as writer_try does. */
@@ -170,93 +128,6 @@ response_bytes(const Clm__V1__Response *resp, size_t *n)
 	cr_assert_not_null(buf);
 	clm__v1__response__pack(resp, buf);
 	return buf;
-}
-
-static MDB_env *
-env_open_ro(const char *dir)
-{
-	MDB_env *env;
-	cr_assert_eq(mdb_env_create(&env), 0);
-	cr_assert_eq(mdb_env_set_maxdbs(env, 64), 0);
-	cr_assert_eq(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0, "%s", dir);
-	return env;
-}
-
-/* Asserts a and b hold the same records; returns how many. */
-static size_t
-db_compare(MDB_txn *ta, MDB_dbi a, MDB_txn *tb, MDB_dbi b, const char *name,
-        bool values)
-{
-	MDB_cursor *ca, *cb;
-	cr_assert_eq(mdb_cursor_open(ta, a, &ca), 0);
-	cr_assert_eq(mdb_cursor_open(tb, b, &cb), 0);
-	MDB_val ka, va, kb, vb;
-	size_t n = 0;
-	int ra = mdb_cursor_get(ca, &ka, &va, MDB_FIRST);
-	int rb = mdb_cursor_get(cb, &kb, &vb, MDB_FIRST);
-	while (ra == 0 && rb == 0) {
-		cr_assert(ka.mv_size == kb.mv_size
-		                && memcmp(ka.mv_data, kb.mv_data, ka.mv_size)
-		                        == 0,
-		        "database '%s': record %zu has another key", name, n);
-		if (values) {
-			cr_assert(va.mv_size == vb.mv_size
-			                && memcmp(va.mv_data, vb.mv_data,
-			                           va.mv_size)
-			                        == 0,
-			        "database '%s': record %zu has another value",
-			        name, n);
-		}
-		n++;
-		ra = mdb_cursor_get(ca, &ka, &va, MDB_NEXT);
-		rb = mdb_cursor_get(cb, &kb, &vb, MDB_NEXT);
-	}
-	cr_assert(ra == MDB_NOTFOUND && rb == MDB_NOTFOUND,
-	        "database '%s': one store has more than %zu records", name, n);
-	mdb_cursor_close(ca);
-	mdb_cursor_close(cb);
-	return n;
-}
-
-/*
- * Asserts that the stores in dir_a and dir_b (closed) hold the same named
- * databases with the same records; returns how many records that is.
- */
-static size_t
-stores_compare(const char *dir_a, const char *dir_b)
-{
-	MDB_env *ea = env_open_ro(dir_a), *eb = env_open_ro(dir_b);
-	MDB_txn *ta, *tb;
-	cr_assert_eq(mdb_txn_begin(ea, NULL, MDB_RDONLY, &ta), 0);
-	cr_assert_eq(mdb_txn_begin(eb, NULL, MDB_RDONLY, &tb), 0);
-	MDB_dbi ma, mb;
-	cr_assert_eq(mdb_dbi_open(ta, NULL, 0, &ma), 0);
-	cr_assert_eq(mdb_dbi_open(tb, NULL, 0, &mb), 0);
-	/* The main database names the others; its values are page numbers. */
-	size_t n = db_compare(ta, ma, tb, mb, "(main)", false);
-	MDB_cursor *c;
-	cr_assert_eq(mdb_cursor_open(ta, ma, &c), 0);
-	MDB_val k, v;
-	size_t total = 0, dbs = 0;
-	for (int r = mdb_cursor_get(c, &k, &v, MDB_FIRST); r == 0;
-	        r = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		char name[128];
-		cr_assert_lt(k.mv_size, sizeof(name));
-		memcpy(name, k.mv_data, k.mv_size);
-		name[k.mv_size] = '\0';
-		MDB_dbi da, db;
-		cr_assert_eq(mdb_dbi_open(ta, name, 0, &da), 0, "%s", name);
-		cr_assert_eq(mdb_dbi_open(tb, name, 0, &db), 0, "%s", name);
-		total += db_compare(ta, da, tb, db, name, true);
-		dbs++;
-	}
-	cr_assert_eq(dbs, n);
-	mdb_cursor_close(c);
-	mdb_txn_abort(ta);
-	mdb_txn_abort(tb);
-	mdb_env_close(ea);
-	mdb_env_close(eb);
-	return total;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -356,7 +227,7 @@ Test(replay, every_write_applies_the_same_from_its_journal_entry)
 	struct entry entries[REPLAY_DAY_N];
 	bool seen[64] = { false };
 
-	store *sa = store_for(dir_a);
+	store *sa = wfx_store_open(dir_a, 64 << 20);
 	for (size_t i = 0; i < REPLAY_DAY_N; i++) {
 		struct call_req r;
 		cr_assert(live_prepare(&live, &r, replay_day[i].json,
@@ -402,7 +273,7 @@ Test(replay, every_write_applies_the_same_from_its_journal_entry)
 	low.cfg.cap_days = 365;
 	low.cfg.quiet_hours = 720;
 	low.srv.params.at_risk_ms = 60000;
-	store *sb = store_for(dir_b);
+	store *sb = wfx_store_open(dir_b, 64 << 20);
 	for (size_t i = 0; i < REPLAY_DAY_N; i++) {
 		Clm__V1__Response *resp = arena_alloc(&low.a, sizeof(*resp));
 		cr_assert_not_null(resp);
@@ -438,7 +309,7 @@ Test(replay, every_write_applies_the_same_from_its_journal_entry)
 	}
 	store_close(sb);
 
-	size_t records = stores_compare(dir_a, dir_b);
+	size_t records = wfx_stores_compare(dir_a, dir_b, NULL);
 	cr_assert_gt(records, 40, "only %zu records compared", records);
 	fixture_fini(&low);
 	fixture_fini(&live);
