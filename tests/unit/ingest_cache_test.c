@@ -303,7 +303,10 @@ struct run {
 	struct store_stats stats;
 };
 
-/* Applies the job, then keeps where its events are. */
+/*
+ * Applies the job, then keeps where its events are. (writer_start replays
+ * on its caller's thread, the test's, so this may assert.)
+ */
 static clm_err
 run_apply(struct writer_batch *b, writer_job *job)
 {
@@ -576,6 +579,12 @@ expect_same_track(const struct call *c, const struct rec *a,
 		cr_assert_not_null(ra, "call %zu, touchpoint %zu", i, k);
 		accepted += ra->accepted;
 		duplicates += ra->duplicates;
+		/*
+		 * A Track whose every touchpoint is refused says so in its
+		 * status too: in A, the Track of the refused touchpoint.
+		 */
+		cr_assert_eq(a[k].resp->status != NULL, ra->n_rejected > 0,
+		        "call %zu, touchpoint %zu", i, k);
 		for (size_t r = 0; r < ra->n_rejected; r++) {
 			cr_assert_eq(ra->rejected[r]->index, 0);
 			cr_assert_lt(refused, rb->n_rejected, "call %zu", i);
