@@ -652,13 +652,19 @@ store_ckpt_freeze(store *s, uint64_t position)
 	if (store_ckpt_frozen(s)) {
 		return CLM_INTERNAL; /* the caller completes that one first */
 	}
-	/* Its deltas count from the base as it is now (kv_counts). */
-	struct store_ovl *a = &s->ovl[s->act];
+	/*
+	 * The other overlay, empty, becomes the active one: its deltas will
+	 * count from the base as this checkpoint leaves it (kv_counts reads
+	 * that stamp once it is frozen in turn). Written there, not in the
+	 * one being frozen, which may be full: that is one reason to freeze.
+	 */
+	struct store_ovl *n = &s->ovl[1 - s->act];
 	MDB_txn *txn;
-	int rc = mdb_txn_begin(a->env, NULL, 0, &txn);
+	int rc = mdb_txn_begin(n->env, NULL, 0, &txn);
 	if (rc == 0) {
-		store_txn t = { .s = s, .otxn = txn, .odbi = a->dbi };
-		rc = kv_counts_reset(&t, s->checkpoints);
+		store_txn t = { .s = s, .otxn = txn, .odbi = n->dbi };
+		rc = kv_counts_reset(&t,
+		        __atomic_load_n(&s->checkpoints, __ATOMIC_ACQUIRE) + 1);
 		rc = rc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), rc);
 	}
 	if (rc != 0) {
