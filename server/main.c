@@ -219,11 +219,11 @@ main_journal(const struct config *cfg, store *st, journal **out, char *err,
 {
 	/*
 	 * Each of the two overlays: checkpoint_bytes, when the writer
-	 * freezes it, and room for the batches until it does; one that
-	 * fills anyway is checkpointed on the writer thread. Together as
-	 * much as the one overlay before them (docs/operations.md).
+	 * freezes it, and as much again for the batches that come while
+	 * the other one is moved into the base; one that fills anyway is
+	 * checkpointed on the writer thread (docs/operations.md).
 	 */
-	uint64_t omap = (uint64_t) cfg->checkpoint_bytes + (4u << 20);
+	uint64_t omap = 2 * (uint64_t) cfg->checkpoint_bytes + (8u << 20);
 	store_set_chunk_keys(st, (uint64_t) cfg->checkpoint_chunk_keys);
 	if (store_overlay_open(st, omap, err, errlen) != CLM_OK) {
 		return -1;

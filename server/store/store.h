@@ -227,11 +227,13 @@ int store_ckpt_run(store *s, bool may_grow, struct store_ckpt_stats *st);
 int store_ckpt_release(store *s);
 clm_err store_ckpt_err(store *s, int rc);
 /*
- * store_ckpt_regrow grows the base's map when rc is a run's full map
- * (writer thread, no transaction open) and tells whether it did, so that
- * the run can go again.
+ * store_ckpt_regrow grows the map that rc (MDB_MAP_FULL from a run or a
+ * release) found full, the base's or the frozen overlay's (writer thread,
+ * no transaction open), and tells whether it did, so that the step can
+ * go again. store_ckpt_position is the frozen overlay's position.
  */
 bool store_ckpt_regrow(store *s, int rc);
+uint64_t store_ckpt_position(store *s);
 
 /*
  * store_headroom returns how many more bytes the base may take before

@@ -1,40 +1,40 @@
 /*
- * Transactions, and the overlay that the journal's writes go to until a
+ * Transactions, and the overlays that the journal's writes go to until a
  * checkpoint moves them into the base view (issue 14; docs/architecture.md,
  * "The journal and the overlay").
  *
- * The overlay is a second LMDB environment in DIR/overlay with the same
- * tables, opened MDB_NOSYNC | MDB_WRITEMAP: its commits are memory
+ * An overlay is an LMDB environment with the same tables, a file in
+ * DIR/overlay opened MDB_NOSYNC | MDB_WRITEMAP: its commits are memory
  * operations, made durable not by LMDB but by the journal entry written
- * before each one. It is deleted and rebuilt from the journal at every
- * start, so nothing in it is ever trusted after a crash. Its file is
- * allocated in full when it is created (posix_fallocate), so that a full
- * disk cannot fault a write through the map.
+ * before each one. Both are deleted and rebuilt from the journal at every
+ * start, so nothing in them is ever trusted after a crash. Their files are
+ * allocated in full when they are created (posix_fallocate), so that a
+ * full disk cannot fault a write through the map.
  *
- * A checkpoint copies the overlay into the base in one synced write
- * transaction that also stores the journal position it reflects, then
- * empties the overlay (the writer thread does both, with no write in
- * between). A large overlay goes in several transactions, from a synced
- * image (store_ckpt.c); "the commit" below is then the last one, and
- * a base between two of them reads like one before the commit (the
- * overlay, read first, holds every key the chunks move, and kv_counts
- * takes the counts from meta). A reader begins its base transaction,
- * then its overlay one:
- * - both before the checkpoint, or both after the overlay is emptied:
- *   one consistent state;
- * - the base before the checkpoint's commit and the overlay before the
- *   emptying: the overlay holds everything since the base's checkpoint,
- *   up to a later instant: consistent at that instant;
- * - the base after the commit, the overlay before the emptying: that
- *   overlay is exactly what the checkpoint moved, and it holds
- *   post-images (whole values and tombstones), so reading it over the
- *   base changes nothing (its counters, which are deltas, are then left
- *   out: kv_counts);
- * - the base before the commit, the overlay after the emptying: what the
- *   checkpoint moved would be missing. store->generation, bumped between
- *   the base's commit and the emptying's (and again after it), tells:
- *   the reader read it before its base began and again after its overlay
- *   began, and begins again when it moved.
+ * The writer writes the active overlay. A checkpoint freezes it (the
+ * other, empty one becomes active), copies it into the base in one synced
+ * write transaction that also stores the journal position it reflects
+ * (a large one in several, from a synced image: store_ckpt.c; "the run's
+ * commit" below is then the last one, and a base between two of them
+ * reads like one before it, see kv_counts), then empties it (the release).
+ * Freezing is the writer's, between two batches; the run and the release
+ * may be another thread's while the writer goes on. A reader begins its
+ * base transaction, then the frozen overlay's (if one is frozen), then
+ * the active one's:
+ * - with no swap and no release in between, the frozen overlay did not
+ *   change (nothing writes it), the active one is read last, and the
+ *   base, whether before or after the run's commit, is covered by the
+ *   frozen overlay, which holds post-images (whole values and tombstones)
+ *   of everything the run moves: one consistent state, that of the
+ *   moment the active snapshot began. Counts: the frozen overlay's deltas
+ *   are left out once the base holds its checkpoint (kv_counts);
+ * - a swap in between could pair the roles of one moment with snapshots
+ *   of another, and a release in between could pair a base from before
+ *   the run's commit with an emptied frozen overlay: what the checkpoint
+ *   moved would be missing. store->generation, bumped just before and
+ *   just after each, tells: the reader reads it before its base begins
+ *   and again after its last snapshot began, and begins again when it
+ *   moved (store_begin_levels).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -513,7 +513,8 @@ store_ovl_size(const struct store_ovl *o, uint64_t *bytes, uint64_t *keys)
 void
 store_overlay_size(store *s, uint64_t *bytes, uint64_t *keys)
 {
-	store_ovl_size(&s->ovl[s->act], bytes, keys);
+	store_ovl_size(&s->ovl[__atomic_load_n(&s->act, __ATOMIC_SEQ_CST)],
+	        bytes, keys);
 }
 
 uint64_t
@@ -664,7 +665,8 @@ store_ckpt_freeze(store *s, uint64_t position)
 	if (rc == 0) {
 		store_txn t = { .s = s, .otxn = txn, .odbi = n->dbi };
 		rc = kv_counts_reset(&t,
-		        __atomic_load_n(&s->checkpoints, __ATOMIC_ACQUIRE) + 1);
+		        __atomic_load_n(&s->checkpoints, __ATOMIC_ACQUIRE)
+		                + 1);
 		rc = rc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), rc);
 	}
 	if (rc != 0) {
@@ -673,8 +675,15 @@ store_ckpt_freeze(store *s, uint64_t position)
 	store_gen_bump(s);
 	s->frozen_pos = position;
 	s->frozen_moved = false;
-	__atomic_store_n(&s->act, 1 - s->act, __ATOMIC_SEQ_CST);
+	/*
+	 * frozen first: a reader that loads the new act (it loads act,
+	 * then frozen) must find frozen set, or it would read the base
+	 * under the new, empty overlay alone before the second bump. One
+	 * that loads the old act with frozen set reads the overlay being
+	 * frozen as the active one over the empty one: the same state.
+	 */
 	__atomic_store_n(&s->frozen, true, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&s->act, 1 - s->act, __ATOMIC_SEQ_CST);
 	store_gen_bump(s);
 	return CLM_OK;
 }
@@ -765,10 +774,70 @@ store_ckpt_err(store *s, int rc)
 	return store_err(s, rc, "cannot checkpoint the overlay");
 }
 
+/*
+ * Grows an overlay's map by a quarter, at least 8 MiB, allocating the
+ * file first (as store_overlay_open does). Emptying a frozen overlay that
+ * filled to the last page needs pages for LMDB's freelist that it does
+ * not have. No transaction of o may be open; readers are held off as by
+ * store_grow.
+ */
+static int
+store_ovl_grow(store *s, struct store_ovl *o)
+{
+	MDB_envinfo info;
+	mdb_env_info(o->env, &info);
+	uint64_t cur = info.me_mapsize;
+	uint64_t next = cur + (cur / 4 > (8u << 20) ? cur / 4 : (8u << 20));
+	int fd = -1;
+	mdb_env_get_fd(o->env, &fd);
+	int rc = fd >= 0 ? posix_fallocate(fd, 0, (off_t) next) : EBADF;
+	if (rc != 0) {
+		return rc;
+	}
+	pthread_mutex_lock(&s->turnstile);
+	pthread_rwlock_wrlock(&s->remap);
+	rc = mdb_env_set_mapsize(o->env, (size_t) next);
+	pthread_rwlock_unlock(&s->remap);
+	pthread_mutex_unlock(&s->turnstile);
+	if (rc == 0) {
+		log_info("overlay map grown from %llu to %llu bytes",
+		        (unsigned long long) cur, (unsigned long long) next);
+	}
+	return rc;
+}
+
 bool
 store_ckpt_regrow(store *s, int rc)
 {
-	return rc == MDB_MAP_FULL && store_grow(s) == CLM_OK;
+	if (rc != MDB_MAP_FULL) {
+		return false;
+	}
+	/* Moved already: the full map is the frozen overlay's. */
+	if (store_ckpt_frozen(s) && s->frozen_moved) {
+		return store_ovl_grow(s, store_frozen(s)) == 0;
+	}
+	return store_grow(s) == CLM_OK;
+}
+
+uint64_t
+store_ckpt_position(store *s)
+{
+	return s->frozen_pos;
+}
+
+/* Runs and releases the frozen overlay, growing what fills up. */
+static int
+store_ckpt_finish(store *s, struct store_ckpt_stats *st)
+{
+	int rc = store_ckpt_run(s, true, st);
+	for (int i = 0; rc == 0 && i < 4; i++) {
+		rc = store_ckpt_release(s);
+		if (!store_ckpt_regrow(s, rc)) {
+			break;
+		}
+		rc = 0;
+	}
+	return rc;
 }
 
 clm_err
@@ -778,11 +847,12 @@ store_checkpoint(store *s, uint64_t position, struct store_ckpt_stats *st)
 	if (!store_has_overlay(s)) {
 		return CLM_OK;
 	}
-	/* First what a background checkpoint left. */
-	int rc = store_ckpt_run(s, true, st);
-	if (rc == 0) {
-		rc = store_ckpt_release(s);
-	}
+	/*
+	 * First what a background checkpoint left. On failure the frozen
+	 * overlay stays, right to read over the base (which may hold it
+	 * already), and the next checkpoint completes it first.
+	 */
+	int rc = store_ckpt_finish(s, st);
 	if (rc != 0) {
 		return store_ckpt_err(s, rc);
 	}
@@ -790,20 +860,8 @@ store_checkpoint(store *s, uint64_t position, struct store_ckpt_stats *st)
 	if (e != CLM_OK) {
 		return e;
 	}
-	rc = store_ckpt_run(s, true, st);
-	if (rc != 0) {
-		return store_ckpt_err(s, rc);
-	}
-	rc = store_ckpt_release(s);
-	if (rc != 0) {
-		/*
-		 * The base has it all; a frozen overlay that cannot be
-		 * emptied is still right to read over it (and the next
-		 * checkpoint empties it first).
-		 */
-		return store_err(s, rc, "cannot empty the overlay");
-	}
-	return CLM_OK;
+	rc = store_ckpt_finish(s, st);
+	return rc != 0 ? store_ckpt_err(s, rc) : CLM_OK;
 }
 
 uint64_t

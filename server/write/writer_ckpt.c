@@ -182,7 +182,7 @@ again:
 		goto again;
 	}
 	clm_err e = rc == 0 ? CLM_OK : store_ckpt_err(w->st, rc);
-	(void) writer_ckpt_result(w, e, &st, w->ckpt_pos);
+	(void) writer_ckpt_result(w, e, &st, store_ckpt_position(w->st));
 }
 
 void
@@ -229,7 +229,6 @@ writer_ckpt_start(writer *w)
 		(void) writer_ckpt_result(w, e, &st, pos);
 		return;
 	}
-	w->ckpt_pos = pos;
 	w->dirty_since_ns = 0;
 	writer_ckpt_kick(w);
 }
@@ -275,12 +274,13 @@ writer_maybe_checkpoint(writer *w)
 			(void) writer_checkpoint(w);
 			return;
 		}
-		/* The frozen overlay a failed one left goes again, alone. */
+		/*
+		 * The frozen overlay a failed one left goes again, alone
+		 * (even when the map cannot grow: a retry may need less).
+		 */
 		if (store_ckpt_frozen(w->st)) {
-			if (store_map_full(w->st)
-			        && store_grow(w->st) != CLM_OK) {
-				w->ckpt_retry_ns = now + 1000000000;
-				return;
+			if (store_map_full(w->st)) {
+				(void) store_grow(w->st);
 			}
 			writer_ckpt_kick(w);
 			return;
@@ -297,7 +297,13 @@ writer_maybe_checkpoint(writer *w)
 	}
 	if (now - w->dirty_since_ns >= w->ckpt_interval_ns
 	        || writer_ckpt_due(w)) {
-		if (w->ckpt_thread_on) {
+		/*
+		 * After a ForgetCustomer, on the writer thread: a background
+		 * one covers the journal only up to its freeze, the batches
+		 * after it keep the segment being written, and with it the
+		 * forgotten customer's entries, alive (journal_purge_before).
+		 */
+		if (w->ckpt_thread_on && !w->purge) {
 			writer_ckpt_start(w);
 		} else {
 			(void) writer_checkpoint(w);

@@ -72,7 +72,6 @@ struct writer {
 	pthread_t ckpt_thread;
 	bool ckpt_thread_on;
 	bool ckpt_busy;
-	uint64_t ckpt_pos; /* the frozen overlay's position */
 	pthread_mutex_t ckpt_mu;
 	pthread_cond_t ckpt_cv;
 	enum {

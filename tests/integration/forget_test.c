@@ -11,6 +11,8 @@
 #include <dirent.h>
 #include <limits.h>
 #include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -611,5 +613,72 @@ Test(forget, forget_replayed_after_kill9_is_purged)
 	        journal_holds(srv.data_dir, GONE_ANON, where, sizeof(where)),
 	        0, "after the replay, journal file %s holds '%s'", where,
 	        GONE_ANON);
+	cr_assert_eq(clmd_stop(&srv), 0);
+}
+
+/*
+ * Writes that go on while the Forget's checkpoint runs must not keep the
+ * journal segment being written, which holds the forgotten customer,
+ * alive: a checkpoint in the background covers the journal only up to its
+ * freeze, and every batch after it keeps that segment; so the checkpoint
+ * after a Forget runs on the writer thread (found in review: the entries
+ * stayed for as long as the writes went on).
+ */
+static atomic_bool busy_stop;
+
+static void *
+busy_writer(void *arg)
+{
+	(void) arg;
+	clm_conn *c = connect_to(&srv);
+	for (unsigned long i = 0; !atomic_load(&busy_stop) && i < 1000000;
+	        i++) {
+		struct batch b = { .n = 0 };
+		char eid[64];
+		snprintf(eid, sizeof(eid), "busy-ev-%lu", i);
+		batch_add(&b, "busy-customer", NULL, eid, TP_TYPE(PAGE_VIEW),
+		        T0 + (int64_t) i, "busy");
+		Clm__V1__Response *resp = NULL;
+		if (clm_track(c, b.ptr, b.n, &resp) == CLM_OK) {
+			clm_response_free(resp);
+		}
+	}
+	clm_close(c);
+	return NULL;
+}
+
+Test(forget, purged_while_writes_go_on, .timeout = 120)
+{
+	start_server();
+	clm_conn *c = connect_to(&srv);
+	struct expected x = { .n = 0 };
+	cr_assert_eq(track_gone(c, &x), 10);
+	atomic_store(&busy_stop, false);
+	pthread_t th[4];
+	for (int k = 0; k < 4; k++) {
+		cr_assert_eq(
+		        pthread_create(&th[k], NULL, busy_writer, NULL), 0);
+	}
+	Clm__V1__Response *resp = NULL;
+	cr_assert_eq(clm_forget(c, GONE, &resp), CLM_OK);
+	clm_response_free(resp);
+	/* checkpoint_interval is 1 s: a generous 30 s for the purge. */
+	char where[256] = "";
+	int holding = 1;
+	for (int i = 0; i < 300 && holding != 0; i++) {
+		holding = journal_holds(
+		        srv.data_dir, GONE, where, sizeof(where));
+		if (holding != 0) {
+			harness_sleep_ms(100);
+		}
+	}
+	atomic_store(&busy_stop, true);
+	for (int k = 0; k < 4; k++) {
+		pthread_join(th[k], NULL);
+	}
+	clm_close(c);
+	cr_expect_eq(holding, 0,
+	        "30 s after the Forget, with writes going on, journal file %s still holds the forgotten customer",
+	        where);
 	cr_assert_eq(clmd_stop(&srv), 0);
 }

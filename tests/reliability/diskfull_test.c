@@ -4,7 +4,7 @@
  * clients retry at once; nothing acknowledged is lost; reads keep working;
  * writes resume by themselves once space is freed.
  *
- * No fault shim: clmd's data dir is a real 20 MiB tmpfs, mounted by the
+ * No fault shim: clmd's data dir is a real 32 MiB tmpfs, mounted by the
  * test (it runs as root; where the mount is refused the test is skipped).
  * clmd starts with the smallest map (64 KiB), so the map grows by doubling
  * as checkpoints fill it, and the smallest overlay (checkpoint_bytes 1M).
@@ -198,7 +198,8 @@ connect_to(void)
 static void
 start_server(void)
 {
-	/* The overlay takes 2 x 1M + 8M of the 20 MiB (docs/operations.md). */
+	/* The two overlays take 2 x (2 x 1M + 8M) of the 32 MiB
+	 * (docs/operations.md). */
 	const char *args[] = { "--map-bytes", "64K", "--checkpoint-bytes",
 		"1M", "--log-level", "info", NULL };
 	int rc = clmd_start(&srv, df_data, args);
@@ -325,7 +326,7 @@ assert_store_sound(uint64_t want)
 static void
 diskfull_scenario(off_t room)
 {
-	if (mount("tmpfs", df_mnt, "tmpfs", 0, "size=20m,mode=0700") != 0) {
+	if (mount("tmpfs", df_mnt, "tmpfs", 0, "size=32m,mode=0700") != 0) {
 		cr_skip_test("cannot mount a tmpfs on '%s' (%s): needs root "
 		             "and a system that allows mounts",
 		        df_mnt, strerror(errno));

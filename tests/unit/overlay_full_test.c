@@ -76,3 +76,41 @@ Test(overlay_full, checkpoint_of_an_overlay_full_to_the_last_page)
 	store_close(p.a);
 	store_close(p.b);
 }
+
+/*
+ * Full for real, to the last page: emptying the frozen overlay (mdb_drop)
+ * then needs pages for its freelist that it does not have, and must get
+ * them (the map grows) rather than fail for good.
+ */
+Test(overlay_full, emptying_an_overlay_full_to_the_last_page)
+{
+	store *a = ovl_open(ovl_dir_a, 256 * MIB, 0);
+	store *b = ovl_open(ovl_dir_b, 256 * MIB, 16 * MIB);
+	unsigned i = 0;
+	for (size_t vlen = 3000; vlen >= 1; vlen /= 3) {
+		for (unsigned n = 0; n < 100000; n++, i++) {
+			if (ovl_fill(b, i, vlen) != CLM_OK) {
+				cr_assert(store_overlay_full(b));
+				break;
+			}
+			cr_assert_eq(ovl_fill_grow(a, i, vlen), CLM_OK);
+		}
+	}
+	ovl_compare_committed(a, b, true, "full", (int) i);
+	struct store_ckpt_stats st;
+	clm_err e = store_checkpoint(b, 1, &st);
+	cr_assert_eq(e, CLM_OK, "store_checkpoint: %s", clm_errname(e));
+	cr_assert_not(store_ckpt_frozen(b));
+	ovl_compare_committed(a, b, true, "after", (int) i);
+	/* Both overlays take writes again. */
+	for (unsigned n = 0; n < 2000; n++, i++) {
+		cr_assert_eq(ovl_fill(b, i, 100), CLM_OK, "write %u", n);
+		cr_assert_eq(ovl_fill_grow(a, i, 100), CLM_OK);
+		if (n == 1000) {
+			cr_assert_eq(store_checkpoint(b, 2, &st), CLM_OK);
+		}
+	}
+	ovl_compare_committed(a, b, true, "end", (int) i);
+	store_close(a);
+	store_close(b);
+}
