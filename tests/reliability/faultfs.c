@@ -9,14 +9,24 @@
  * flag also holds "sync", only fsync, fdatasync and msync fail: the data
  * reaches the page cache, as when a disk fails at flush time.
  *
+ * While the flag holds "HOLD", fsync, fdatasync and msync (only those) on
+ * a matching file block instead, as a disk that takes its time to flush:
+ * the call creates the file "<flag>.held" (so a test sees that something
+ * is held), polls the flag every 10 ms until it no longer holds "HOLD"
+ * (or 120 s have passed), and then goes on as without it: it fails if the
+ * flag now asks for an error, else makes the real call. "<flag>.held" is
+ * removed when the last call held leaves, so it exists exactly while at
+ * least one call is held (several threads may be).
+ *
  * The flag is read on every call, so a test turns faults on and off while
  * the process runs. Nothing is cached: the path of an fd is looked up
  * (readlink /proc/self/fd/N; for msync, the mapping in /proc/self/maps)
  * only while the flag is set, so a reused fd number is never mistaken for
- * an old file. The only shared state is the table of real functions,
- * filled once under pthread_once; everything else is on the stack, so any
- * thread may call in at any time. The shim itself only calls open, read,
- * close and readlink, which it does not wrap.
+ * an old file. The shared state is the table of real functions, filled
+ * once under pthread_once, and the count of calls held, under a mutex;
+ * everything else is on the stack, so any thread may call in at any time.
+ * The shim itself only calls open, read, close, readlink, unlink,
+ * nanosleep and clock_gettime, which it does not wrap.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -30,7 +40,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
+
+#define FAULTFS_HOLD_POLL_MS 10
+#define FAULTFS_HOLD_MAX_MS  120000
 
 typedef ssize_t (*faultfs_write_fn)(int, const void *, size_t);
 typedef ssize_t (*faultfs_pwrite_fn)(int, const void *, size_t, off_t);
@@ -56,6 +70,12 @@ static struct {
 } faultfs_real;
 
 static pthread_once_t faultfs_once = PTHREAD_ONCE_INIT;
+
+/* The calls held now (HOLD): "<flag>.held" exists while it is not 0. */
+static struct {
+	pthread_mutex_t mu;
+	int n;
+} faultfs_held = { PTHREAD_MUTEX_INITIALIZER, 0 };
 
 /* Copies dlsym's object pointer into the function pointer at fnp. */
 static void
@@ -91,29 +111,51 @@ faultfs_init(void)
 }
 
 /*
+ * Reads the flag file into buf (size bytes, NUL-terminated). Returns false
+ * when there is no flag or it is empty. Keeps the caller's errno.
+ */
+static bool
+faultfs_flag_read(char *buf, size_t size)
+{
+	const char *flag = getenv("CLM_FAULTFS_FLAG");
+	if (flag == NULL || flag[0] == '\0') {
+		return false;
+	}
+	int saved = errno;
+	ssize_t n = -1;
+	int fd = open(flag, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf, size - 1);
+		close(fd);
+	}
+	errno = saved;
+	if (n <= 0) {
+		return false;
+	}
+	buf[n] = '\0';
+	return true;
+}
+
+/* Whether the flag holds "HOLD". */
+static bool
+faultfs_holding(void)
+{
+	char buf[64];
+	return faultfs_flag_read(buf, sizeof(buf))
+	        && strstr(buf, "HOLD") != NULL;
+}
+
+/*
  * The errno to fail a call with now (0 = none), for a sync when is_sync.
  * Keeps the caller's errno when it injects nothing.
  */
 static int
 faultfs_active(bool is_sync)
 {
-	const char *flag = getenv("CLM_FAULTFS_FLAG");
-	if (flag == NULL || flag[0] == '\0') {
-		return 0;
-	}
-	int saved = errno;
 	char buf[64];
-	ssize_t n = -1;
-	int fd = open(flag, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-	}
-	errno = saved;
-	if (n <= 0) {
+	if (!faultfs_flag_read(buf, sizeof(buf))) {
 		return 0;
 	}
-	buf[n] = '\0';
 	if (!is_sync && strstr(buf, "sync") != NULL) {
 		return 0;
 	}
@@ -149,13 +191,12 @@ faultfs_path_matches(const char *path)
 	return false;
 }
 
-/* The errno to fail an operation on fd with, or 0. */
-static int
-faultfs_fd_error(int fd, bool is_sync)
+/* Whether fd is open on a matching file. Keeps the caller's errno. */
+static bool
+faultfs_fd_matches(int fd)
 {
-	int err = faultfs_active(is_sync);
-	if (err == 0 || fd < 0) {
-		return 0;
+	if (fd < 0) {
+		return false;
 	}
 	int saved = errno;
 	char link[64], path[4096];
@@ -163,10 +204,21 @@ faultfs_fd_error(int fd, bool is_sync)
 	ssize_t n = readlink(link, path, sizeof(path) - 1);
 	errno = saved;
 	if (n <= 0) {
-		return 0;
+		return false;
 	}
 	path[n] = '\0';
-	return faultfs_path_matches(path) ? err : 0;
+	return faultfs_path_matches(path);
+}
+
+/* The errno to fail an operation on fd with, or 0. */
+static int
+faultfs_fd_error(int fd, bool is_sync)
+{
+	int err = faultfs_active(is_sync);
+	if (err == 0) {
+		return 0;
+	}
+	return faultfs_fd_matches(fd) ? err : 0;
 }
 
 /*
@@ -189,14 +241,13 @@ faultfs_maps_line(const char *line, uintptr_t addr)
 	return path != NULL && faultfs_path_matches(path);
 }
 
-/* The errno to fail an msync of addr with, or 0. */
-static int
-faultfs_map_error(const void *addr)
+/*
+ * Whether addr lies in a mapping of a matching file. Keeps the caller's
+ * errno.
+ */
+static bool
+faultfs_map_matches(const void *addr)
 {
-	int err = faultfs_active(true);
-	if (err == 0) {
-		return 0;
-	}
 	int saved = errno;
 	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	bool hit = false;
@@ -226,7 +277,94 @@ faultfs_map_error(const void *addr)
 		close(fd);
 	}
 	errno = saved;
-	return hit ? err : 0;
+	return hit;
+}
+
+/* The errno to fail an msync of addr with, or 0. */
+static int
+faultfs_map_error(const void *addr)
+{
+	int err = faultfs_active(true);
+	if (err == 0) {
+		return 0;
+	}
+	return faultfs_map_matches(addr) ? err : 0;
+}
+
+static int64_t
+faultfs_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Counts a call in (enter) or out of the calls held, creating
+ * "<flag>.held" for the first one in and removing it after the last one
+ * out. Under the mutex, so the file and the count always agree.
+ */
+static void
+faultfs_hold_count(bool enter)
+{
+	const char *flag = getenv("CLM_FAULTFS_FLAG");
+	char held[4096];
+	if (flag == NULL
+	        || (size_t) snprintf(held, sizeof(held), "%s.held", flag)
+	                >= sizeof(held)) {
+		return;
+	}
+	int saved = errno;
+	pthread_mutex_lock(&faultfs_held.mu);
+	if (enter && faultfs_held.n++ == 0) {
+		int fd = open(held, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			close(fd);
+		}
+	} else if (!enter && --faultfs_held.n == 0) {
+		unlink(held);
+	}
+	pthread_mutex_unlock(&faultfs_held.mu);
+	errno = saved;
+}
+
+/*
+ * Blocks a sync of a matching file while the flag holds "HOLD" (at most
+ * FAULTFS_HOLD_MAX_MS), with "<flag>.held" there meanwhile. matches tells
+ * whether the file matches; it is called only while holding.
+ */
+static void
+faultfs_hold(bool (*matches)(int, const void *), int fd, const void *addr)
+{
+	if (!faultfs_holding() || !matches(fd, addr)) {
+		return;
+	}
+	faultfs_hold_count(true);
+	int64_t until = faultfs_now_ms() + FAULTFS_HOLD_MAX_MS;
+	while (faultfs_holding() && faultfs_now_ms() < until) {
+		struct timespec ts = { 0, FAULTFS_HOLD_POLL_MS * 1000000L };
+		int saved = errno;
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+		}
+		errno = saved;
+	}
+	faultfs_hold_count(false);
+}
+
+/* faultfs_hold's test for a sync of fd. */
+static bool
+faultfs_hold_fd(int fd, const void *addr)
+{
+	(void) addr;
+	return faultfs_fd_matches(fd);
+}
+
+/* faultfs_hold's test for an msync of addr. */
+static bool
+faultfs_hold_map(int fd, const void *addr)
+{
+	(void) fd;
+	return faultfs_map_matches(addr);
 }
 
 ssize_t
@@ -305,6 +443,7 @@ int
 fsync(int fd)
 {
 	faultfs_init();
+	faultfs_hold(faultfs_hold_fd, fd, NULL);
 	int err = faultfs_fd_error(fd, true);
 	if (err != 0) {
 		errno = err;
@@ -317,6 +456,7 @@ int
 fdatasync(int fd)
 {
 	faultfs_init();
+	faultfs_hold(faultfs_hold_fd, fd, NULL);
 	int err = faultfs_fd_error(fd, true);
 	if (err != 0) {
 		errno = err;
@@ -329,6 +469,7 @@ int
 msync(void *addr, size_t len, int flags)
 {
 	faultfs_init();
+	faultfs_hold(faultfs_hold_map, -1, addr);
 	int err = faultfs_map_error(addr);
 	if (err != 0) {
 		errno = err;
