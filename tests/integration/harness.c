@@ -398,12 +398,25 @@ clmd_stop(struct clmd_proc *p)
 		return -1;
 	}
 	kill(p->pid, SIGTERM);
-	int st = harness_wait(p->pid, HARNESS_STOP_MS);
+	int st = clmd_wait(p, HARNESS_STOP_MS);
 	if (st < 0) {
 		fprintf(stderr, "harness: clmd %ld did not stop in %d ms\n",
 		        (long) p->pid, HARNESS_STOP_MS);
 		clmd_kill9(p);
 		p->exit_status = -1;
+		return -1;
+	}
+	return st;
+}
+
+int
+clmd_wait(struct clmd_proc *p, int ms)
+{
+	if (p->pid <= 0) {
+		return -1;
+	}
+	int st = harness_wait(p->pid, ms);
+	if (st < 0) {
 		return -1;
 	}
 	harness_track_pid(p->pid, false);

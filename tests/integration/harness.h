@@ -58,6 +58,13 @@ int clmd_start(struct clmd_proc *p, const char *data_dir,
  */
 int clmd_stop(struct clmd_proc *p);
 
+/*
+ * clmd_wait waits up to ms for clmd to exit by itself (after a signal the
+ * test sent). Returns its exit status, as clmd_stop, or -1 when it has not
+ * exited (it is then left running).
+ */
+int clmd_wait(struct clmd_proc *p, int ms);
+
 /* clmd_kill9 kills clmd with SIGKILL and reaps it. */
 void clmd_kill9(struct clmd_proc *p);
 
