@@ -50,7 +50,7 @@ clm_err ingest_touchpoint(struct writer_batch *b, writer_job *job,
  * another profile or an aggregate, so only other jobs need the flush
  * first: the writer flushes before any job that is not a Track, and before
  * the batch's journal entries. The cache flushes itself past
- * INGEST_CACHE_MAX profiles or INGEST_CACHE_BYTES of memory.
+ * INGEST_CACHE_MAX profiles or INGEST_CACHE_BYTES (1.5 MiB) of memory.
  *
  * ingest_cache_flush saves every cached profile in b->txn in the order
  * they were loaded and empties the cache (also on error, which fails the
