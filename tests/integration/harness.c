@@ -410,6 +410,51 @@ clmd_stop(struct clmd_proc *p)
 }
 
 int
+clmd_start_preloaded(struct clmd_proc *p, const char *data_dir,
+        const char *const *extra_args, const char *lib, const char *const *env)
+{
+	enum { MAX_VARS = 10 };
+	char asan[1024], preload[1024], name[MAX_VARS][64];
+	const char *was = getenv("ASAN_OPTIONS");
+	snprintf(asan, sizeof(asan),
+	        "ASAN_OPTIONS=%s%sverify_asan_link_order=0",
+	        was != NULL ? was : "", was != NULL && was[0] ? ":" : "");
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", lib);
+	const char *vars[MAX_VARS] = { asan, preload };
+	size_t n = 2;
+	for (size_t i = 0; env != NULL && env[i] != NULL && n < MAX_VARS;
+	        i++) {
+		vars[n++] = env[i];
+	}
+	/* Set each NAME=VALUE, keeping what was there to put it back. */
+	char *old[MAX_VARS] = { NULL };
+	bool had[MAX_VARS] = { false };
+	int rc = 0;
+	size_t done = 0;
+	for (; done < n && rc == 0; done++) {
+		const char *eq = strchr(vars[done], '=');
+		snprintf(name[done], sizeof(name[done]), "%.*s",
+		        (int) (eq != NULL ? eq - vars[done] : 0), vars[done]);
+		const char *cur = getenv(name[done]);
+		had[done] = cur != NULL;
+		old[done] = cur != NULL ? strdup(cur) : NULL;
+		rc = eq != NULL ? setenv(name[done], eq + 1, 1) : -1;
+	}
+	if (rc == 0) {
+		rc = clmd_start(p, data_dir, extra_args);
+	}
+	while (done-- > 0) {
+		if (had[done]) {
+			setenv(name[done], old[done], 1);
+		} else {
+			unsetenv(name[done]);
+		}
+		free(old[done]);
+	}
+	return rc;
+}
+
+int
 clmd_wait(struct clmd_proc *p, int ms)
 {
 	if (p->pid <= 0) {

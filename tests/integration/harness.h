@@ -52,6 +52,17 @@ int clmd_start(struct clmd_proc *p, const char *data_dir,
         const char *const *extra_args);
 
 /*
+ * clmd_start_preloaded is clmd_start with the shared library lib in
+ * LD_PRELOAD and the NULL-terminated "NAME=VALUE" strings in env set for
+ * clmd only (the test process and what it runs later never see them);
+ * ASAN_OPTIONS gains verify_asan_link_order=0, which an ASan clmd needs to
+ * run behind a preloaded library.
+ */
+int clmd_start_preloaded(struct clmd_proc *p, const char *data_dir,
+        const char *const *extra_args, const char *lib,
+        const char *const *env);
+
+/*
  * clmd_stop sends SIGTERM and waits up to 10 s for clmd to exit. Returns its
  * exit status (128 + signal when killed by one), or -1 when it did not exit
  * in time (it is then killed with SIGKILL).

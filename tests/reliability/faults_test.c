@@ -148,17 +148,6 @@ flag_clear(void)
 	cr_assert(unlink(faults_flag) == 0 || errno == ENOENT);
 }
 
-/* Sets or restores one variable of the environment clmd inherits. */
-static void
-env_put(const char *name, const char *value)
-{
-	if (value != NULL) {
-		cr_assert_eq(setenv(name, value, 1), 0);
-	} else {
-		cr_assert_eq(unsetenv(name), 0);
-	}
-}
-
 /*
  * Starts clmd on DIR/data, with the shim preloaded when faulty. The
  * environment is changed for the fork only: the test process itself and
@@ -175,19 +164,10 @@ start_server(bool faulty)
 		        rc, 0, "clmd did not start (log %s)", srv.log_path);
 		return;
 	}
-	const char *old = getenv("ASAN_OPTIONS");
-	char *old_asan = old != NULL ? strdup(old) : NULL;
-	char asan[1024];
-	snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0",
-	        old != NULL ? old : "", old != NULL && old[0] ? ":" : "");
-	env_put("ASAN_OPTIONS", asan);
-	env_put("LD_PRELOAD", FAULTFS_LIB);
-	env_put("CLM_FAULTFS_FLAG", faults_flag);
-	int rc = clmd_start(&srv, data, NULL);
-	env_put("LD_PRELOAD", NULL);
-	env_put("CLM_FAULTFS_FLAG", NULL);
-	env_put("ASAN_OPTIONS", old_asan);
-	free(old_asan);
+	char flag[sizeof(faults_flag) + 32];
+	snprintf(flag, sizeof(flag), "CLM_FAULTFS_FLAG=%s", faults_flag);
+	const char *const env[] = { flag, NULL };
+	int rc = clmd_start_preloaded(&srv, data, NULL, FAULTFS_LIB, env);
 	cr_assert_eq(rc, 0, "clmd with faultfs did not start (log %s)",
 	        srv.log_path);
 }
