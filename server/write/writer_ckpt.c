@@ -174,8 +174,9 @@ again:
 	}
 	w->ckpt_busy = false;
 	/*
-	 * The base's map is grown here, between batches, where nothing else
-	 * has a transaction open but readers, which store_grow holds off.
+	 * A full map, the base's or the frozen overlay's, is grown here,
+	 * between batches, where nothing else has a transaction open but
+	 * readers, which the growing holds off.
 	 */
 	if (store_ckpt_regrow(w->st, rc)) {
 		writer_ckpt_kick(w);
