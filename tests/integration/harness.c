@@ -122,6 +122,17 @@ harness_tmpdir(char *path)
 	return 0;
 }
 
+int
+harness_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	if (f == NULL) {
+		return -1;
+	}
+	int rc = fputs(text, f) < 0 ? -1 : 0;
+	return fclose(f) != 0 ? -1 : rc;
+}
+
 char *
 harness_read_file(const char *path)
 {

@@ -126,6 +126,9 @@ int harness_rm_rf(const char *path);
 /* harness_read_file returns the malloc'd contents of path, or NULL. */
 char *harness_read_file(const char *path);
 
+/* harness_write_file replaces path's contents with text; 0 or -1. */
+int harness_write_file(const char *path, const char *text);
+
 /*
  * run_cmd runs path with the NULL-terminated argv (argv[0] is the program
  * name), feeds it stdin_text (NULL: empty stdin) and captures stdout and

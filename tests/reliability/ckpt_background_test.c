@@ -88,10 +88,8 @@ TestSuite(ckpt_background, .init = setup, .fini = teardown, .timeout = 120);
 static void
 flag_set(const char *content)
 {
-	FILE *f = fopen(ckb_flag, "w");
-	cr_assert_not_null(f, "cannot write '%s'", ckb_flag);
-	fputs(content, f);
-	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(harness_write_file(ckb_flag, content), 0,
+	        "cannot write '%s'", ckb_flag);
 }
 
 static void

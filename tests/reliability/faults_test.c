@@ -136,10 +136,8 @@ batch_make(struct batch *b, const char *customer, const char *prefix, size_t n)
 static void
 flag_set(const char *content)
 {
-	FILE *f = fopen(faults_flag, "w");
-	cr_assert_not_null(f, "cannot write '%s'", faults_flag);
-	fputs(content, f);
-	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(harness_write_file(faults_flag, content), 0,
+	        "cannot write '%s'", faults_flag);
 }
 
 static void

@@ -42,12 +42,6 @@ pl_env_ull(const char *name, unsigned long long dflt)
 	return *end == '\0' && v > 0 ? v : dflt;
 }
 
-void
-pl_setenv(const char *name, const char *val)
-{
-	cr_assert_eq(setenv(name, val, 1), 0, "setenv %s", name);
-}
-
 /*
  * Starts clmd with args on data under powercut with the given cut
  * settings.
@@ -57,43 +51,17 @@ pl_start_cut(struct clmd_proc *p, const char *data, const char *out,
         const char *now, unsigned long long after, uint64_t seed, bool torn,
         const char *const *args)
 {
-	char num[32];
-	pl_setenv("CLM_POWERCUT_DIR", data);
-	pl_setenv("CLM_POWERCUT_OUT", out);
-	pl_setenv("CLM_POWERCUT_NOW", now);
-	snprintf(num, sizeof(num), "%llu", after);
-	pl_setenv("CLM_POWERCUT_AFTER", num);
-	snprintf(num, sizeof(num), "%llu", (unsigned long long) seed);
-	pl_setenv("CLM_POWERCUT_SEED", num);
-	pl_setenv("CLM_POWERCUT_TORN", torn ? "1" : "0");
-	/*
-	 * Under AddressSanitizer the library comes ahead of the ASan runtime,
-	 * which ASan refuses unless verify_asan_link_order=0 (harmless
-	 * without ASan; faults_test.c does the same).
-	 */
-	const char *old = getenv("ASAN_OPTIONS");
-	char *old_asan = old != NULL ? strdup(old) : NULL;
-	char asan[1024];
-	snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0",
-	        old != NULL ? old : "", old != NULL && old[0] ? ":" : "");
-	pl_setenv("ASAN_OPTIONS", asan);
-	pl_setenv("LD_PRELOAD", POWERCUT_LIB);
-	int rc = clmd_start(p, data, args);
+	char dir[512], outv[512], nowv[128], afterv[64], seedv[64];
+	snprintf(dir, sizeof(dir), "CLM_POWERCUT_DIR=%s", data);
+	snprintf(outv, sizeof(outv), "CLM_POWERCUT_OUT=%s", out);
+	snprintf(nowv, sizeof(nowv), "CLM_POWERCUT_NOW=%s", now);
+	snprintf(afterv, sizeof(afterv), "CLM_POWERCUT_AFTER=%llu", after);
+	snprintf(seedv, sizeof(seedv), "CLM_POWERCUT_SEED=%llu",
+	        (unsigned long long) seed);
+	const char *const env[] = { dir, outv, nowv, afterv, seedv,
+		torn ? "CLM_POWERCUT_TORN=1" : "CLM_POWERCUT_TORN=0", NULL };
 	/* Only clmd gets the library and its settings. */
-	unsetenv("LD_PRELOAD");
-	if (old_asan != NULL) {
-		pl_setenv("ASAN_OPTIONS", old_asan);
-	} else {
-		unsetenv("ASAN_OPTIONS");
-	}
-	free(old_asan);
-	static const char *const vars[] = { "CLM_POWERCUT_DIR",
-		"CLM_POWERCUT_OUT", "CLM_POWERCUT_NOW", "CLM_POWERCUT_AFTER",
-		"CLM_POWERCUT_SEED", "CLM_POWERCUT_TORN" };
-	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-		unsetenv(vars[i]);
-	}
-	return rc;
+	return clmd_start_preloaded(p, data, args, POWERCUT_LIB, env);
 }
 
 /* The report the library wrote: "cut N REASON" or "ops N exit". */

@@ -28,9 +28,6 @@ int64_t pl_now_ms(void);
 /* The number in environment variable name; dflt when unset, 0 or bad. */
 unsigned long long pl_env_ull(const char *name, unsigned long long dflt);
 
-/* setenv that fails the test when it fails. */
-void pl_setenv(const char *name, const char *val);
-
 /*
  * Starts clmd p with args on data under powercut with the given cut
  * settings (only clmd gets the library and them). Returns clmd_start's.
