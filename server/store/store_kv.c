@@ -104,19 +104,20 @@ kv_put_known(store_txn *t, enum store_db db, MDB_val *k, MDB_val *v,
 	}
 	int64_t *delta = kv_delta(t, db);
 	unsigned oflags = MDB_RESERVE;
+	bool counted = false; /* a new key: *delta went up for it */
 	if (delta != NULL && known == KV_NEW) {
 		/*
 		 * The caller knows the key is in no level: no lookup to
 		 * count it. The overlay still refuses to overwrite one, so a
 		 * caller that was wrong gets MDB_KEYEXIST, not a wrong count.
 		 */
-		(*delta)++;
+		counted = true;
 		oflags |= MDB_NOOVERWRITE;
 	} else if (delta != NULL && known == KV_MAYBE) {
 		MDB_val old;
 		int rc = kv_get(t, db, k, &old);
 		if (rc == MDB_NOTFOUND) {
-			(*delta)++;
+			counted = true;
 		} else if (rc != 0) {
 			return rc;
 		}
@@ -124,10 +125,10 @@ kv_put_known(store_txn *t, enum store_db db, MDB_val *k, MDB_val *v,
 	MDB_val ov = { v->mv_size + 1, NULL };
 	int rc = mdb_put(t->otxn, t->odbi[db], k, &ov, oflags);
 	if (rc != 0) {
-		if (delta != NULL && known != KV_EXISTS) {
-			(*delta)--; /* the batch fails as a whole anyway */
-		}
 		return kv_overlay_rc(t, rc);
+	}
+	if (counted) {
+		(*delta)++;
 	}
 	unsigned char *p = ov.mv_data;
 	p[0] = KV_VALUE;
