@@ -118,6 +118,14 @@ validate_touchpoint(const Clm__V1__Touchpoint *tp,
 	                   (int) tp->type)) {
 		violations_add(v, VALIDATE_FIELD("type"),
 		        "unknown touchpoint type %d", (int) tp->type);
+	} else if (tp->type == CLM__V1__TOUCHPOINT_TYPE__CUSTOM) {
+		/* Until the model counts CUSTOM (MODEL_N_TYPES stops at 28). */
+		violations_add(v, VALIDATE_FIELD("type"),
+		        "CUSTOM touchpoints are not accepted by this build yet");
+	}
+	if (tp->event_name[0] != '\0' || tp->n_order_items > 0) {
+		violations_add(v, VALIDATE_FIELD("event_name"),
+		        "event_name and order_items are not accepted by this build yet");
 	}
 	if (!validate_enum(&clm__v1__channel__descriptor, (int) tp->channel)) {
 		violations_add(v, VALIDATE_FIELD("channel"),
