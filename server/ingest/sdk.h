@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "calls/validate.h"
 #include "clm/error.h"
 #include "clm/v1/clm.pb-c.h"
 #include "util/arena.h"
@@ -92,8 +93,8 @@ struct sdk_map;
  * and the table in *out, or INVALID_ARGUMENT with "FILE:LINE: why" in err
  * (clmd refuses to start), or RESOURCE_EXHAUSTED.
  */
-clm_err sdk_map_load(const char *path, struct sdk_map **out, char *err,
-        size_t errlen);
+clm_err sdk_map_load(
+        const char *path, struct sdk_map **out, char *err, size_t errlen);
 
 /* sdk_map_free frees m; NULL is a no-op. */
 void sdk_map_free(struct sdk_map *m);
@@ -102,14 +103,16 @@ void sdk_map_free(struct sdk_map *m);
  * sdk_parse maps body[0..len) (inflated JSON, at most
  * SDK_MAX_BATCH_BYTES) that came to route into *out, in a's memory, at
  * instant now_ms (the receive time, for items without a timestamp and
- * for the sentAt clock correction). Items that cannot be mapped become
+ * for the sentAt clock correction). Nested properties and traits are
+ * flattened to dotted keys within lim's property limits (docs/ingest.md
+ * says what is dropped past them). Items that cannot be mapped become
  * out->errors and the rest still become operations. Returns CLM_OK, or
  * INVALID_ARGUMENT with the reason in err ("invalid JSON at offset 17:
  * ...", "no \"batch\" array") when nothing could be read at all, or
  * RESOURCE_EXHAUSTED when a's budget ran out.
  */
-clm_err sdk_parse(const struct sdk_map *m, enum sdk_route route,
-        const char *body, size_t len, int64_t now_ms, arena *a,
-        struct sdk_batch *out, char *err, size_t errlen);
+clm_err sdk_parse(const struct sdk_map *m, const struct validate_limits *lim,
+        enum sdk_route route, const char *body, size_t len, int64_t now_ms,
+        arena *a, struct sdk_batch *out, char *err, size_t errlen);
 
 #endif /* CLM_INGEST_SDK_H */
