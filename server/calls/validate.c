@@ -93,6 +93,82 @@ validate_entry(const char *key, const char *value,
 	}
 }
 
+/*
+ * event_name: a CUSTOM touchpoint's own name (what an SDK called the
+ * event), required there and meaningless on any other type.
+ */
+static void
+validate_custom(const Clm__V1__Touchpoint *tp, const char *prefix,
+        struct violations *v)
+{
+	char name[96];
+	snprintf(name, sizeof(name), "%s.event_name", prefix);
+	size_t n = strlen(tp->event_name);
+	if (tp->type != CLM__V1__TOUCHPOINT_TYPE__CUSTOM) {
+		if (n > 0) {
+			violations_add(v, name,
+			        "is for CUSTOM touchpoints only (type %d)",
+			        (int) tp->type);
+		}
+		return;
+	}
+	if (n == 0) {
+		violations_add(v, name, "is required for a CUSTOM touchpoint");
+	} else if (n > VALIDATE_EVENT_NAME_MAX) {
+		violations_add(v, name, "is %zu bytes, the limit is %d", n,
+		        VALIDATE_EVENT_NAME_MAX);
+	} else if (!validate_utf8(tp->event_name, n, true)) {
+		violations_add(v, name, "must be printable UTF-8");
+	}
+}
+
+/*
+ * order_items: the other items of one order (docs/api.md "Orders of
+ * several items"), each an item id, beside an item_id that must be set.
+ */
+static void
+validate_order_items(const Clm__V1__Touchpoint *tp,
+        const struct validate_limits *l, const char *prefix,
+        struct violations *v)
+{
+	if (tp->n_order_items == 0) {
+		return;
+	}
+	char name[96];
+	snprintf(name, sizeof(name), "%s.order_items", prefix);
+	if (tp->type != CLM__V1__TOUCHPOINT_TYPE__PURCHASE
+	        && tp->type != CLM__V1__TOUCHPOINT_TYPE__REFUND) {
+		violations_add(v, name,
+		        "is for PURCHASE and REFUND touchpoints only (type %d)",
+		        (int) tp->type);
+		return;
+	}
+	if (tp->n_order_items > VALIDATE_ORDER_ITEMS_MAX) {
+		violations_add(v, name, "has %zu entries, the limit is %d",
+		        tp->n_order_items, VALIDATE_ORDER_ITEMS_MAX);
+		return;
+	}
+	if (tp->item_id[0] == '\0') {
+		snprintf(name, sizeof(name), "%s.item_id", prefix);
+		violations_add(v, name, "is required when order_items is set");
+	}
+	for (size_t i = 0; i < tp->n_order_items; i++) {
+		const char *why
+		        = validate_id(tp->order_items[i], l->max_id_bytes);
+		if (why == NULL) {
+			continue;
+		}
+		snprintf(name, sizeof(name), "%s.order_items[%zu]", prefix, i);
+		if (strcmp(why, "is too long") == 0) {
+			violations_add(v, name,
+			        "is %zu bytes, the limit is %zu",
+			        strlen(tp->order_items[i]), l->max_id_bytes);
+		} else {
+			violations_add(v, name, "%s", why);
+		}
+	}
+}
+
 bool
 validate_touchpoint(const Clm__V1__Touchpoint *tp,
         const struct validate_limits *l, int64_t now_ms, const char *prefix,
@@ -118,15 +194,8 @@ validate_touchpoint(const Clm__V1__Touchpoint *tp,
 	                   (int) tp->type)) {
 		violations_add(v, VALIDATE_FIELD("type"),
 		        "unknown touchpoint type %d", (int) tp->type);
-	} else if (tp->type == CLM__V1__TOUCHPOINT_TYPE__CUSTOM) {
-		/* Until the model counts CUSTOM (MODEL_N_TYPES stops at 28). */
-		violations_add(v, VALIDATE_FIELD("type"),
-		        "CUSTOM touchpoints are not accepted by this build yet");
 	}
-	if (tp->event_name[0] != '\0' || tp->n_order_items > 0) {
-		violations_add(v, VALIDATE_FIELD("event_name"),
-		        "event_name and order_items are not accepted by this build yet");
-	}
+	validate_custom(tp, prefix, v);
 	if (!validate_enum(&clm__v1__channel__descriptor, (int) tp->channel)) {
 		violations_add(v, VALIDATE_FIELD("channel"),
 		        "unknown channel %d", (int) tp->channel);
@@ -140,6 +209,7 @@ validate_touchpoint(const Clm__V1__Touchpoint *tp,
 		        (long long) tp->occurred_at_ms);
 	}
 	validate_opt_id(tp->item_id, l->max_id_bytes, prefix, "item_id", v);
+	validate_order_items(tp, l, prefix, v);
 	if (!isfinite(tp->value) || fabs(tp->value) > VALIDATE_MAX_VALUE) {
 		violations_add(v, VALIDATE_FIELD("value"),
 		        "must be a finite number of at most 1e12 in magnitude");

@@ -22,6 +22,10 @@
 #define VALIDATE_MAX_AHEAD_MS (24LL * 3600 * 1000)
 /* Largest absolute money value (keeps micro-unit sums far from overflow). */
 #define VALIDATE_MAX_VALUE 1e12
+/* Bytes of a CUSTOM touchpoint's event_name (printable UTF-8, 1..this). */
+#define VALIDATE_EVENT_NAME_MAX 200
+/* Entries of a PURCHASE's or REFUND's order_items. */
+#define VALIDATE_ORDER_ITEMS_MAX 64
 
 struct validate_limits {
 	size_t max_id_bytes;

@@ -370,16 +370,29 @@ agg_cohort_cells(
 	return 0;
 }
 
+int
+agg_touch_slot(int type)
+{
+	if (type == MODEL_T_CUSTOM) {
+		return AGG_TOUCH_CUSTOM;
+	}
+	if (type <= 0 || AGG_TOUCH_TYPES + type >= AGG_TOUCH_PURCHASE_MICROS) {
+		return -1;
+	}
+	return AGG_TOUCH_TYPES + type;
+}
+
 size_t
 agg_touch_counters(const Clm__V1__Touchpoint *tp, int64_t d[AGG_TOUCH_N])
 {
 	memset(d, 0, AGG_TOUCH_N * sizeof(*d));
 	int type = (int) tp->type;
-	if (type <= 0 || type >= MODEL_N_TYPES) {
+	int slot = agg_touch_slot(type);
+	if (slot < 0) {
 		return 0;
 	}
-	d[AGG_TOUCH_TYPES + type] = 1;
-	size_t n = (size_t) type + 1;
+	d[slot] = 1;
+	size_t n = (size_t) slot + 1;
 	switch (type) {
 	case MODEL_T_PURCHASE:
 		d[AGG_TOUCH_PURCHASE_MICROS] = model_micros(tp->value);

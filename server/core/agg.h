@@ -31,7 +31,8 @@
  *   EXP       kind hash64(experiment id) variant -> exposed, converted
  *   TOTALS    kind                        -> second purchasers, advocates,
  *             cancelled purchasers
- *   TOUCH     kind day channel            -> AGG_TOUCH_* counters
+ *   TOUCH     kind day channel            -> AGG_TOUCH_* counters (fixed
+ *             positions: types 1..27, money, visits, sentiment, CUSTOM)
  *   VISITORS  kind day channel            -> hll sketch of visitors
  *   MONEY     kind                        -> all-time purchase, refund micros
  *   SPEND     kind channel day            -> spend micros (every campaign)
@@ -73,16 +74,22 @@ enum agg_kind {
 enum { AGG_N_PAIRS = 6, AGG_N_LISTED_PAIRS = 5 };
 extern const int agg_pairs[AGG_N_PAIRS][2];
 
-/* Counters of a TOUCH key. */
+/*
+ * Counters of a TOUCH key. Their positions are stored on disk, so they
+ * never move: the types 1..27 have theirs from AGG_TOUCH_TYPES, and a type
+ * added later gets a counter after the last one (CUSTOM, 28, would
+ * otherwise land on the purchase micros of every stored key).
+ */
 enum {
-	AGG_TOUCH_TYPES = 0, /* + type: count of that TouchpointType */
-	AGG_TOUCH_PURCHASE_MICROS = MODEL_N_TYPES,
-	AGG_TOUCH_REFUND_MICROS,
-	AGG_TOUCH_VISIT_SECONDS,
-	AGG_TOUCH_POSITIVE,
-	AGG_TOUCH_NEUTRAL,
-	AGG_TOUCH_NEGATIVE,
-	AGG_TOUCH_N,
+	AGG_TOUCH_TYPES = 0, /* + type (1..27): count of that TouchpointType */
+	AGG_TOUCH_PURCHASE_MICROS = 28,
+	AGG_TOUCH_REFUND_MICROS = 29,
+	AGG_TOUCH_VISIT_SECONDS = 30,
+	AGG_TOUCH_POSITIVE = 31,
+	AGG_TOUCH_NEUTRAL = 32,
+	AGG_TOUCH_NEGATIVE = 33,
+	AGG_TOUCH_CUSTOM = 34, /* count of CUSTOM touchpoints */
+	AGG_TOUCH_N = 35,
 };
 
 enum { AGG_GRAN_DAY = 1, AGG_GRAN_WEEK = 2, AGG_GRAN_MONTH = 3 };
@@ -146,6 +153,12 @@ int agg_cohort_cells(
  * prefix), for qsort and for merging two sorted lists.
  */
 int agg_entry_cmp(const void *a, const void *b);
+
+/*
+ * agg_touch_slot is the TOUCH counter that counts touchpoints of type
+ * (AGG_TOUCH_TYPES + type, or AGG_TOUCH_CUSTOM), or -1 for a type of none.
+ */
+int agg_touch_slot(int type);
 
 /*
  * agg_touch_counters fills d with the TOUCH counters one touchpoint adds

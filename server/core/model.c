@@ -10,6 +10,13 @@ model_profile_init(struct model_profile *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/*
+ * CUSTOM is not an engagement: clm cannot tell what an event it has no
+ * name for means, so it never moves a stage. It is the customer's own
+ * doing all the same, so it counts in first_seen and last_seen (and so in
+ * health) like every type but MESSAGE_SENT (docs/api.md "The lifecycle
+ * model").
+ */
 bool
 model_is_engagement(int type)
 {
@@ -140,6 +147,14 @@ model_apply_purchase(struct model_profile *p, const struct model_touch *t,
 		e->removed_ms = model_max(e->removed_ms, t->at_ms);
 	} else {
 		p->cart_cleared_ms = model_max(p->cart_cleared_ms, t->at_ms);
+	}
+	/* An order of several items takes each of them out of the cart. */
+	for (size_t i = 0; i < t->n_order_items; i++) {
+		if (t->order_items[i][0] != '\0') {
+			struct model_cart_entry *e
+			        = model_cart_slot(p, t->order_items[i]);
+			e->removed_ms = model_max(e->removed_ms, t->at_ms);
+		}
 	}
 }
 

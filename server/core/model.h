@@ -61,7 +61,9 @@ enum {
 	MODEL_T_USAGE_LIMIT_REACHED = 24,
 	MODEL_T_CANCELLATION = 26,
 	MODEL_T_FEEDBACK = 27,
-	MODEL_N_TYPES = 28, /* one past the largest type number */
+	MODEL_T_CUSTOM
+	= 28, /* an event no table maps: its name in event_name */
+	MODEL_N_TYPES = 29, /* one past the largest type number */
 };
 
 enum {
@@ -185,6 +187,10 @@ struct model_touch {
 	int64_t at_ms;       /* event time, already defaulted to "now" */
 	uint64_t seq;        /* arrival order, increasing */
 	const char *item_id; /* "" = none */
+	/* PURCHASE and REFUND: the order's other items (docs/api.md "Orders
+	 * of several items"); borrowed, n_order_items of them. */
+	char *const *order_items;
+	size_t n_order_items;
 	int64_t value_micros;
 	float sentiment; /* SOCIAL_MENTION, REVIEW, FEEDBACK */
 	int kind;        /* MESSAGE_SENT: clm.v1.RecommendationKind */

@@ -15,6 +15,8 @@ profile_touch(const Clm__V1__Touchpoint *tp, int64_t at_ms, uint64_t seq,
 	t->at_ms = at_ms;
 	t->seq = seq;
 	t->item_id = tp->item_id;
+	t->order_items = tp->order_items;
+	t->n_order_items = tp->n_order_items;
 	/* Validation bounds |value| by 1e12, so this cannot overflow. */
 	t->value_micros = model_micros(tp->value);
 	t->sentiment = tp->sentiment;
@@ -155,7 +157,15 @@ profile_note(struct profile *pr, const Clm__V1__Touchpoint *tp, int64_t at_ms,
 	if (tp->type != CLM__V1__TOUCHPOINT_TYPE__PURCHASE) {
 		return CLM_OK;
 	}
+	/*
+	 * One order, however many items: each of them joins the item set,
+	 * so profile_save's diff feeds every pair to the co-purchase counts
+	 * (docs/api.md "Orders of several items").
+	 */
 	clm_err e = profile_note_item(pr, tp->item_id, a);
+	for (size_t i = 0; e == CLM_OK && i < tp->n_order_items; i++) {
+		e = profile_note_item(pr, tp->order_items[i], a);
+	}
 	return e != CLM_OK ? e : profile_note_day(pr, agg_day(at_ms), a);
 }
 

@@ -70,8 +70,9 @@ clm_err profile_replay(store_txn *txn, struct profile *pr, arena *a);
 
 /*
  * profile_note records what the stored record keeps of a touchpoint
- * besides the model's facts: for a PURCHASE the item (distinct purchased
- * items, up to PROFILE_ITEMS_MAX: the co-purchase basis) and the day (for
+ * besides the model's facts: for a PURCHASE its items, item_id and every
+ * order_items entry (distinct purchased items, up to PROFILE_ITEMS_MAX:
+ * the co-purchase basis; a REFUND changes none) and the day (for
  * cohorts); for an experiment's goal type, a conversion of every
  * assignment exposed at or before at_ms. profile_save then moves the
  * aggregates.
@@ -87,8 +88,10 @@ clm_err profile_note(struct profile *pr, const Clm__V1__Touchpoint *tp,
 clm_err profile_adopt_experiments(
         struct profile *into, const struct profile *from, arena *a);
 
-/* profile_touch converts a stored touchpoint for model_apply. */
-
+/*
+ * profile_touch converts a stored touchpoint for model_apply; t borrows
+ * tp's strings (item_id, order_items), valid while tp is.
+ */
 void profile_touch(const Clm__V1__Touchpoint *tp, int64_t at_ms, uint64_t seq,
         struct model_touch *t);
 

@@ -454,6 +454,10 @@ Test(agg, touch_counters_money_and_visitors)
 		cr_assert_eq(agg_write_touch(txn, v, &tp, at, "alice", false),
 		        CLM_OK);
 	}
+	/* CUSTOM has a counter of its own, not the purchase micros'. */
+	tp_init(&tp, MODEL_T_CUSTOM, CH_EMAIL);
+	tp.event_name = "Video Played";
+	cr_assert_eq(agg_write_touch(txn, v, &tp, at, "alice", false), CLM_OK);
 	/* Another day and channel; an unknown type adds nothing. */
 	tp_init(&tp, MODEL_T_PURCHASE, CH_STORE);
 	tp.value = 2;
@@ -467,15 +471,17 @@ Test(agg, touch_counters_money_and_visitors)
 	key[5] = CH_EMAIL;
 	int64_t c[AGG_TOUCH_N];
 	cr_assert_eq(store_agg_get(txn, key, 6, c, AGG_TOUCH_N), CLM_OK);
-	for (int i = 0; i < MODEL_N_TYPES; i++) {
+	for (int i = 1; i < MODEL_N_TYPES; i++) {
 		int64_t want = i == MODEL_T_PURCHASE ? 1
 		        : i == MODEL_T_REFUND        ? 1
 		        : i == MODEL_T_SITE_VISIT    ? 2
 		        : i == MODEL_T_PAGE_VIEW     ? 1
 		        : i == MODEL_T_REVIEW        ? 5
+		        : i == MODEL_T_CUSTOM        ? 1
 		                                     : 0;
-		cr_assert_eq(c[AGG_TOUCH_TYPES + i], want, "type %d", i);
+		cr_assert_eq(c[agg_touch_slot(i)], want, "type %d", i);
 	}
+	cr_assert_eq(c[AGG_TOUCH_CUSTOM], 1);
 	cr_assert_eq(c[AGG_TOUCH_PURCHASE_MICROS], 12500000);
 	cr_assert_eq(c[AGG_TOUCH_REFUND_MICROS], 1);
 	cr_assert_eq(c[AGG_TOUCH_VISIT_SECONDS], 60);

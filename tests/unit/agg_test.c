@@ -591,3 +591,55 @@ Test(agg, customer_lag_rounds_up)
 	cr_assert(found);
 	arena_fini(&a);
 }
+
+/* ---------------------------------------------------------------------- */
+/* agg_touch_counters                                                     */
+
+/*
+ * The TOUCH counters' positions are stored: a type added after FEEDBACK
+ * (CUSTOM, 28) gets a counter of its own after the sentiment ones, never
+ * the position of the purchase micros that stored keys hold at 28.
+ */
+Test(agg, touch_counter_positions_are_fixed)
+{
+	cr_assert_eq(AGG_TOUCH_PURCHASE_MICROS, 28);
+	cr_assert_eq(AGG_TOUCH_REFUND_MICROS, 29);
+	cr_assert_eq(AGG_TOUCH_VISIT_SECONDS, 30);
+	cr_assert_eq(AGG_TOUCH_POSITIVE, 31);
+	cr_assert_eq(AGG_TOUCH_NEUTRAL, 32);
+	cr_assert_eq(AGG_TOUCH_NEGATIVE, 33);
+	cr_assert_eq(AGG_TOUCH_CUSTOM, 34);
+
+	Clm__V1__Touchpoint tp = CLM__V1__TOUCHPOINT__INIT;
+	int64_t d[AGG_TOUCH_N];
+	for (int type = 1; type < MODEL_N_TYPES; type++) {
+		tp.type = (Clm__V1__TouchpointType) type;
+		tp.value = 7;
+		size_t n = agg_touch_counters(&tp, d);
+		int slot = type == MODEL_T_CUSTOM ? AGG_TOUCH_CUSTOM
+		                                  : AGG_TOUCH_TYPES + type;
+		cr_assert_eq(agg_touch_slot(type), slot, "type %d", type);
+		cr_assert_gt(n, (size_t) slot, "type %d", type);
+		for (size_t i = 0; i < AGG_TOUCH_N; i++) {
+			int64_t want = (int) i == slot ? 1 : 0;
+			if (type == MODEL_T_PURCHASE
+			        && i == AGG_TOUCH_PURCHASE_MICROS) {
+				want = 7000000;
+			} else if (type == MODEL_T_REFUND
+			        && i == AGG_TOUCH_REFUND_MICROS) {
+				want = 7000000;
+			} else if ((type == MODEL_T_SOCIAL_MENTION
+			                   || type == MODEL_T_REVIEW
+			                   || type == MODEL_T_FEEDBACK)
+			        && i == AGG_TOUCH_NEUTRAL) {
+				want = 1;
+			}
+			cr_assert_eq(
+			        d[i], want, "type %d, counter %zu", type, i);
+		}
+	}
+	tp.type = (Clm__V1__TouchpointType) MODEL_N_TYPES;
+	cr_assert_eq(agg_touch_counters(&tp, d), 0);
+	cr_assert_eq(agg_touch_slot(MODEL_N_TYPES), -1);
+	cr_assert_eq(agg_touch_slot(0), -1);
+}

@@ -1315,3 +1315,103 @@ Test(model_property, order_independence_seed_4)
 {
 	property_run(0x5eed, 125);
 }
+
+/* ---------------------------------------------------------------------- */
+/* CUSTOM touchpoints and orders of several items.                        */
+
+Test(model_custom, counts_and_never_moves_a_stage)
+{
+	/* One journey per stage; a CUSTOM after it changes no stage. */
+	static const struct spec journeys[][3] = {
+		{ TP(MODEL_T_PAGE_VIEW, 100) },
+		{ TP(MODEL_T_PURCHASE, 100) },
+		{ TP(MODEL_T_PURCHASE, 100), TP(MODEL_T_APP_OPEN, 200) },
+		{ TP(MODEL_T_PURCHASE, 100), TP(MODEL_T_PURCHASE, 200) },
+		{ TP(MODEL_T_PURCHASE, 100), TP(MODEL_T_REFERRAL, 200) },
+	};
+	static const size_t lens[] = { 1, 1, 2, 2, 2 };
+	for (size_t j = 0; j < sizeof(lens) / sizeof(lens[0]); j++) {
+		struct applier a;
+		applier_init(&a, false);
+		applier_run(&a, journeys[j], lens[j]);
+		int stage = model_stage(&a.p);
+		int funnel = model_funnel(&a.p);
+		int64_t before[MODEL_N_STAGES];
+		model_reached_at(&a.p, before);
+		/*
+		 * Before, between and after: no stage past REACH moves; the
+		 * one before the rest is the customer's first touchpoint, so
+		 * REACH (first_seen) moves earlier, as for any touchpoint.
+		 */
+		struct spec c[3] = { TP(MODEL_T_CUSTOM, 50),
+			TP(MODEL_T_CUSTOM, 150), TP(MODEL_T_CUSTOM, 300) };
+		applier_run(&a, c, 3);
+		cr_assert_eq(model_stage(&a.p), stage, "journey %zu", j);
+		cr_assert_eq(model_funnel(&a.p), funnel, "journey %zu", j);
+		int64_t after[MODEL_N_STAGES];
+		model_reached_at(&a.p, after);
+		cr_assert_eq(after[MODEL_REACH], T0 + 50, "journey %zu", j);
+		for (int st = MODEL_ACQUISITION; st < MODEL_N_STAGES; st++) {
+			cr_assert_eq(after[st], before[st],
+			        "journey %zu, stage %d", j, st);
+		}
+		cr_assert_eq(a.p.touch_counts[MODEL_T_CUSTOM], 3);
+		/* The customer's own activity: seen from 50 to 300. */
+		cr_assert_eq(a.p.first_seen_ms, T0 + 50, "journey %zu", j);
+		cr_assert_eq(a.p.last_seen_ms, T0 + 300, "journey %zu", j);
+		cr_assert(a.p.last_engaged_ms < T0 + 300, "journey %zu", j);
+	}
+	cr_assert(!model_is_engagement(MODEL_T_CUSTOM));
+	cr_assert_lt(MODEL_T_CUSTOM, MODEL_N_TYPES);
+}
+
+Test(model_custom, alone_is_reach)
+{
+	struct applier a;
+	applier_init(&a, false);
+	struct spec s = TPC(MODEL_T_CUSTOM, 100, CH_PAID);
+	applier_apply(&a, &s);
+	cr_assert_eq(model_stage(&a.p), MODEL_REACH);
+	cr_assert_eq(model_funnel(&a.p), MODEL_TOP);
+	cr_assert_eq(a.p.acquisition_channel, CH_PAID);
+	cr_assert_eq(a.p.touch_counts[MODEL_T_CUSTOM], 1);
+}
+
+Test(model_order, one_purchase_and_every_item_leaves_the_cart)
+{
+	struct applier a;
+	applier_init(&a, false);
+	static const struct spec adds[] = {
+		TPI(MODEL_T_ADD_TO_CART, 10, "phone"),
+		TPI(MODEL_T_ADD_TO_CART, 20, "case"),
+		TPI(MODEL_T_ADD_TO_CART, 30, "cable"),
+		TPI(MODEL_T_ADD_TO_CART, 40, "strap"),
+	};
+	applier_run(&a, adds, 4);
+	char *items[] = { "case", "cable" };
+	struct model_touch t = touch(MODEL_T_PURCHASE, 0, T0 + 100, ++a.seq);
+	t.item_id = "phone";
+	t.order_items = items;
+	t.n_order_items = 2;
+	t.value_micros = 530000000;
+	struct model_rescan r;
+	model_apply(&a.p, &t, &r);
+	cr_assert_eq(a.p.purchases, 1);
+	cr_assert_eq(a.p.purchase_micros, 530000000);
+	cr_assert_eq(a.p.touch_counts[MODEL_T_PURCHASE], 1);
+	cr_assert_eq(model_stage(&a.p), MODEL_ACQUISITION);
+	static const char *const want[] = { "strap", NULL };
+	assert_cart(&a.p, want, "after the order");
+	cr_assert_str_eq(a.p.last_item, "phone");
+
+	/* A REFUND of the order leaves the cart and the counts alone. */
+	struct model_touch rf = touch(MODEL_T_REFUND, 0, T0 + 200, ++a.seq);
+	rf.item_id = "phone";
+	rf.order_items = items;
+	rf.n_order_items = 2;
+	rf.value_micros = 30000000;
+	model_apply(&a.p, &rf, &r);
+	cr_assert_eq(a.p.purchases, 1);
+	cr_assert_eq(a.p.refunds, 1);
+	assert_cart(&a.p, want, "after the refund");
+}

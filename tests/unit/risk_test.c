@@ -1388,3 +1388,35 @@ Test(risk_property, order_independence_seed_4)
 {
 	risk_property_run(0x5eed5eed, 100);
 }
+
+/*
+ * A CUSTOM touchpoint is the customer's own activity: it moves last_seen,
+ * so it keeps a customer ACTIVE and not INACTIVE (docs/api.md "Health
+ * and churn risk"), where our own MESSAGE_SENT does not.
+ */
+Test(risk, custom_is_activity_for_health)
+{
+	struct model_params mp;
+	model_params_default(&mp);
+	const int64_t now = T0 + 100 * D;
+	struct applier quiet, busy, sent;
+	applier_init(&quiet);
+	applier_init(&busy);
+	applier_init(&sent);
+	applier_touch(&quiet, MODEL_T_PURCHASE, T0, 0);
+	applier_touch(&busy, MODEL_T_PURCHASE, T0, 0);
+	applier_touch(&sent, MODEL_T_PURCHASE, T0, 0);
+	applier_touch(&busy, MODEL_T_CUSTOM, now - 2 * D, 0);
+	applier_touch(&sent, MODEL_T_MESSAGE_SENT, now - 2 * D, 0);
+	cr_assert_eq(risk_health(&quiet.p, &mp, now), MODEL_CHURNED);
+	cr_assert_eq(risk_health(&sent.p, &mp, now), MODEL_CHURNED);
+	cr_assert_eq(risk_health(&busy.p, &mp, now), MODEL_ACTIVE);
+	cr_assert_eq(risk_health(&busy.p, &mp, now + 31 * D), MODEL_AT_RISK);
+	struct risk_onboarding onb = { false, 0 };
+	int reasons[MODEL_N_REASONS];
+	size_t n = 0;
+	cr_assert_float_eq(
+	        risk_score(&busy.p, &mp, &onb, now, reasons, &n), 0.0, 1e-12);
+	cr_assert_eq(n, 0);
+	cr_assert_eq(model_stage(&busy.p), MODEL_ACQUISITION);
+}

@@ -384,8 +384,14 @@ Test(validate_touchpoint, type_and_channel)
 	expect_ok(&f, "type 27");
 	f.tp.type = (Clm__V1__TouchpointType) 0;
 	expect_violation(&f, PREFIX ".type", "type 0");
-	f.tp.type = (Clm__V1__TouchpointType) 28;
-	expect_violation(&f, PREFIX ".type", "type 28");
+	f.tp.type = CLM__V1__TOUCHPOINT_TYPE__CUSTOM;
+	f.tp.item_id = "";
+	f.tp.event_name = "Video Played";
+	expect_ok(&f, "type 28 with its name");
+	f.tp.event_name = "";
+	f.tp.item_id = "sku-1";
+	f.tp.type = (Clm__V1__TouchpointType) 29;
+	expect_violation(&f, PREFIX ".type", "type 29");
 	f.tp.type = (Clm__V1__TouchpointType) -1;
 	expect_violation(&f, PREFIX ".type", "type -1");
 	f.tp.type = CLM__V1__TOUCHPOINT_TYPE__SITE_VISIT;
@@ -465,4 +471,78 @@ Test(validate_touchpoint, several_violations_and_prefix)
 	        &f.tp, &limits, NOW_MS, "touchpoints[1]", &v));
 	cr_assert_eq(v.n, 3);
 	arena_fini(&a);
+}
+
+/* event_name: required for CUSTOM, 1..200 bytes of printable UTF-8. */
+Test(validate_touchpoint, event_name)
+{
+	struct tp_fixture f;
+	fixture_init(&f);
+	f.tp.type = CLM__V1__TOUCHPOINT_TYPE__CUSTOM;
+	expect_violation(&f, PREFIX ".event_name", "CUSTOM without a name");
+	char name[VALIDATE_EVENT_NAME_MAX + 2];
+	memset(name, 'e', sizeof(name));
+	name[VALIDATE_EVENT_NAME_MAX] = '\0';
+	f.tp.event_name = name;
+	expect_ok(&f, "a name at the limit");
+	name[VALIDATE_EVENT_NAME_MAX] = 'e';
+	name[VALIDATE_EVENT_NAME_MAX + 1] = '\0';
+	expect_violation(&f, PREFIX ".event_name", "a name past the limit");
+	f.tp.event_name = "Order \xc3\xa9t\xc3\xa9 Rated"; /* spaces, UTF-8 */
+	expect_ok(&f, "a name with spaces");
+	f.tp.event_name = "tab\there";
+	expect_violation(&f, PREFIX ".event_name", "a control character");
+	f.tp.event_name = "bad \xff";
+	expect_violation(&f, PREFIX ".event_name", "not UTF-8");
+	/* Any other type with a name is refused. */
+	f.tp.event_name = "Video Played";
+	f.tp.type = CLM__V1__TOUCHPOINT_TYPE__PAGE_VIEW;
+	expect_violation(&f, PREFIX ".event_name", "PAGE_VIEW with a name");
+	f.tp.type = CLM__V1__TOUCHPOINT_TYPE__PURCHASE;
+	expect_violation(&f, PREFIX ".event_name", "PURCHASE with a name");
+}
+
+/* order_items: PURCHASE and REFUND only, <= 64 item ids, with item_id. */
+Test(validate_touchpoint, order_items)
+{
+	struct tp_fixture f;
+	fixture_init(&f);
+	char *items[VALIDATE_ORDER_ITEMS_MAX + 1];
+	char ids[VALIDATE_ORDER_ITEMS_MAX + 1][16];
+	for (size_t i = 0; i <= VALIDATE_ORDER_ITEMS_MAX; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "sku-%zu", i + 2);
+		items[i] = ids[i];
+	}
+	f.tp.order_items = items;
+	f.tp.n_order_items = 2;
+	expect_ok(&f, "a purchase of three items");
+	f.tp.type = CLM__V1__TOUCHPOINT_TYPE__REFUND;
+	expect_ok(&f, "a refund of three items");
+	f.tp.n_order_items = VALIDATE_ORDER_ITEMS_MAX;
+	expect_ok(&f, "order_items at the limit");
+	f.tp.n_order_items = VALIDATE_ORDER_ITEMS_MAX + 1;
+	expect_violation(&f, PREFIX ".order_items", "past the limit");
+	f.tp.n_order_items = 2;
+	f.tp.item_id = "";
+	expect_violation(&f, PREFIX ".item_id", "order_items without item_id");
+	f.tp.item_id = "sku-1";
+	ids[1][0] = '\0';
+	expect_violation(&f, PREFIX ".order_items[1]", "an empty item");
+	char long_id[130];
+	memset(long_id, 'i', sizeof(long_id));
+	long_id[128] = '\0';
+	items[1] = long_id;
+	expect_ok(&f, "an item id at the id limit");
+	long_id[128] = 'i';
+	long_id[129] = '\0';
+	expect_violation(&f, PREFIX ".order_items[1]", "an item id too long");
+	items[1] = "ctl\x01";
+	expect_violation(&f, PREFIX ".order_items[1]", "a control character");
+	items[1] = ids[1];
+	ids[1][0] = 's';
+	f.tp.type = CLM__V1__TOUCHPOINT_TYPE__ADD_TO_CART;
+	expect_violation(&f, PREFIX ".order_items", "ADD_TO_CART with items");
+	f.tp.type = CLM__V1__TOUCHPOINT_TYPE__CUSTOM;
+	f.tp.event_name = "Bundle Viewed";
+	expect_violation(&f, PREFIX ".order_items", "CUSTOM with items");
 }
