@@ -147,13 +147,14 @@ args_convert(struct args *a, const struct cmdtab_flag *f, char *v)
 		if (x->count == ARGS_LIST_MAX) {
 			return cli_usage_error("too many %s", f->name);
 		}
+		size_t slot = (size_t) (x - a->v);
 		if (f->kind == CMDTAB_PAIR) {
 			*eq = '\0';
-			a->values[x->count] = eq + 1;
-			x->values = a->values;
+			a->values[slot][x->count] = eq + 1;
+			x->values = a->values[slot];
 		}
-		a->items[x->count++] = v;
-		x->items = a->items;
+		a->items[slot][x->count++] = v;
+		x->items = a->items[slot];
 		break;
 	}
 	case CMDTAB_NUMBER:

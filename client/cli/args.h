@@ -17,7 +17,7 @@
 #include "cmdtab.h"
 
 #define ARGS_FLAGS_MAX 24 /* flags of one command */
-#define ARGS_LIST_MAX  64 /* values of its repeatable flag */
+#define ARGS_LIST_MAX  64 /* values of one repeatable flag */
 
 /*
  * The value of one flag, zero (and str "") when it was not given. When it
@@ -38,7 +38,9 @@ struct args_value {
 struct args {
 	const struct cmdtab_flag *flags;
 	struct args_value v[ARGS_FLAGS_MAX]; /* v[i] is of flags[i] */
-	char *items[ARGS_LIST_MAX], *values[ARGS_LIST_MAX];
+	/* Each repeatable flag's own values (a command may have several). */
+	char *items[ARGS_FLAGS_MAX][ARGS_LIST_MAX];
+	char *values[ARGS_FLAGS_MAX][ARGS_LIST_MAX];
 };
 
 /*

@@ -176,6 +176,10 @@ cmd_track(struct cli *cli, int argc, char **argv)
 	}
 	tp.n_properties = prop->count;
 	tp.properties = prop_ptrs;
+	tp.event_name = args_get(&a, "--event-name")->str;
+	const struct args_value *order = args_get(&a, "--order-item");
+	tp.n_order_items = order->count;
+	tp.order_items = order->items;
 	int rc = cli_connect(cli);
 	if (rc != CLI_OK) {
 		return rc;

@@ -92,7 +92,7 @@ const struct cmdtab_command cmdtab_commands[] = {
 	        .greedy = true,
 	        .summary = "record a touchpoint (flags) or NDJSON from stdin",
 	        .synopsis = (const char *const
-	                        []) { "--customer ID --type TYPE [--channel CH] [--at TIME] [--event-id ID] [--anonymous-id ID] [--item ID] [--value N] [--currency C] [--duration S] [--sentiment X] [--lat N --lon N] [--campaign C] [--prop KEY=VALUE]...",
+	                        []) { "--customer ID --type TYPE [--channel CH] [--at TIME] [--event-id ID] [--anonymous-id ID] [--item ID] [--value N] [--currency C] [--duration S] [--sentiment X] [--lat N --lon N] [--campaign C] [--prop KEY=VALUE]... [--event-name NAME] [--order-item ID]...",
 	                "< touchpoints.ndjson", NULL },
 	        .flags = (const struct cmdtab_flag
 	                        []) { { .name = "--customer",
@@ -167,6 +167,15 @@ const struct cmdtab_command cmdtab_commands[] = {
 	                        .help
 	                        = "a property of the touchpoint (repeatable, up to 64)",
 	                        .kind = CMDTAB_PAIR },
+	                { .name = "--event-name",
+	                        .arg = "NAME",
+	                        .help
+	                        = "the event's own name, for --type custom (an event no type names)" },
+	                { .name = "--order-item",
+	                        .arg = "ID",
+	                        .help
+	                        = "another item of the same order, for a purchase or refund with --item (repeatable, up to 64)",
+	                        .kind = CMDTAB_LIST },
 	                { 0 } },
 	        .text
 	        = "Prints each stage change the touchpoint caused, and \"recorded\" or \"duplicate\".\n\n"
@@ -243,8 +252,7 @@ const struct cmdtab_command cmdtab_commands[] = {
 	                        .help = "stop after N events",
 	                        .kind = CMDTAB_OWN },
 	                { 0 } },
-	        .text
-	        = "PREFIX picks the topics: stage/ for stage changes, stage/RETENTION for one stage, risk/ for risk signals (default: all). Runs until interrupted, or until N events were printed. Each event carries its seq: a gap means events were dropped because the reader was slow. Without --events or $CLM_EVENTS_URL the stream's URL comes from clmd's (--url, $CLM_URL): tcp://HOST:PORT and tls+tcp://HOST:PORT publish on tcp://HOST:PORT+1 (clmd's defaults, 7450 and 7451), ipc://DIR/NAME on ipc://DIR/events.sock (the owner-only stream of a clmd with auth tokens, when DIR is its data dir); with a token and a tcp:// URL give --events (clmd logs the stream's URL at start). Exits 3 when the stream does not answer within --timeout.",
+	        .text = "PREFIX picks the topics: stage/ for stage changes, stage/RETENTION for one stage, risk/ for risk signals (default: all). Runs until interrupted, or until N events were printed. Each event carries its seq: a gap means events were dropped because the reader was slow. Without --events or $CLM_EVENTS_URL the stream's URL comes from clmd's (--url, $CLM_URL): tcp://HOST:PORT and tls+tcp://HOST:PORT publish on tcp://HOST:PORT+1 (clmd's defaults, 7450 and 7451), ipc://DIR/NAME on ipc://DIR/events.sock (the owner-only stream of a clmd with auth tokens, when DIR is its data dir); with a token and a tcp:// URL give --events (clmd logs the stream's URL at start). Exits 3 when the stream does not answer within --timeout.",
 	        .operand = CMDTAB_WORDS,
 	        .operand_words = "stage/ risk/",
 	},
@@ -259,7 +267,26 @@ const struct cmdtab_command cmdtab_commands[] = {
 	                        []) { "ID [--lat N --lon N] [--cart ITEM]... [--channel CH] [--limit N] [--now TIME] [--include-suppressed] [--claim]",
 	                NULL },
 	        .flags = (const struct cmdtab_flag
-	                        []) { { .name = "--lat", .arg = "N", .help = "where the customer is now, for store offers (with --lon)", .kind = CMDTAB_NUMBER }, { .name = "--lon", .arg = "N", .help = "longitude, with --lat", .kind = CMDTAB_NUMBER }, { .name = "--cart", .arg = "ITEM", .help = "an item in the cart right now (repeatable)", .kind = CMDTAB_LIST }, { .name = "--channel", .arg = "CH", .values = CMDTAB_CHANNEL, .help = "the channel of messages that may go anywhere (default email)", .kind = CMDTAB_ENUM },
+	                        []) { { .name = "--lat",
+	                                      .arg = "N",
+	                                      .help
+	                                      = "where the customer is now, for store offers (with --lon)",
+	                                      .kind = CMDTAB_NUMBER },
+	                { .name = "--lon",
+	                        .arg = "N",
+	                        .help = "longitude, with --lat",
+	                        .kind = CMDTAB_NUMBER },
+	                { .name = "--cart",
+	                        .arg = "ITEM",
+	                        .help
+	                        = "an item in the cart right now (repeatable)",
+	                        .kind = CMDTAB_LIST },
+	                { .name = "--channel",
+	                        .arg = "CH",
+	                        .values = CMDTAB_CHANNEL,
+	                        .help
+	                        = "the channel of messages that may go anywhere (default email)",
+	                        .kind = CMDTAB_ENUM },
 	                { .name = "--limit",
 	                        .arg = "N",
 	                        .help
@@ -285,8 +312,7 @@ const struct cmdtab_command cmdtab_commands[] = {
 	        .name = "catalog",
 	        .run = cmd_catalog,
 	        .summary = "load items and stores from CSV or NDJSON",
-	        .synopsis
-	        = (const char *const[]) { "FILE", NULL },
+	        .synopsis = (const char *const[]) { "FILE", NULL },
 	        .text
 	        = "FILE (- for stdin) is NDJSON, one clm.v1.Item (with \"itemId\") or clm.v1.Store (with \"storeId\") in proto3 JSON a line, or CSV with a header naming some of these columns, in any order:\n\n"
 	          "  type,id,name,category,price,upgrade_to,lat,lon,radius_m,discount_pct\n\n"
@@ -299,13 +325,27 @@ const struct cmdtab_command cmdtab_commands[] = {
 	        .dashes = 1,
 	        .greedy = true,
 	        .summary = "load touchpoints from CSV or NDJSON, in batches",
-	        .synopsis
-	        = (const char *const
-	                        []) { "FILE [--format csv|ndjson] [--batch N]", NULL },
-	        .flags = (const struct
-	                cmdtab_flag[]) { { .name = "--format", .arg = "F", .values = CMDTAB_WORDS, .words = "csv ndjson", .help = "csv or ndjson (default: by the extension, else the first character)", .kind = CMDTAB_OWN }, { .name = "--batch", .arg = "N", .help = "touchpoints per Track call, 1 to 10000 (default 1000)", .kind = CMDTAB_INT, .min = 1, .max = TPBATCH_MAX }, { 0 } },
+	        .synopsis = (const char *const
+	                        []) { "FILE [--format csv|ndjson] [--batch N]",
+	                NULL },
+	        .flags = (const struct cmdtab_flag
+	                        []) { { .name = "--format",
+	                                      .arg = "F",
+	                                      .values = CMDTAB_WORDS,
+	                                      .words = "csv ndjson",
+	                                      .help
+	                                      = "csv or ndjson (default: by the extension, else the first character)",
+	                                      .kind = CMDTAB_OWN },
+	                { .name = "--batch",
+	                        .arg = "N",
+	                        .help
+	                        = "touchpoints per Track call, 1 to 10000 (default 1000)",
+	                        .kind = CMDTAB_INT,
+	                        .min = 1,
+	                        .max = TPBATCH_MAX },
+	                { 0 } },
 	        .text
-	        = "FILE holds touchpoints; - reads standard input. NDJSON: one clm.v1.Touchpoint in proto3 JSON a line. CSV: a header of Touchpoint field names (event_id, customer_id, anonymous_id, type, channel, occurred_at (ISO) or occurred_at_ms, item_id, value, currency, duration_s, sentiment, lat, lon, campaign) and prop.KEY columns for properties; empty cells are unset.\n\n"
+	        = "FILE holds touchpoints; - reads standard input. NDJSON: one clm.v1.Touchpoint in proto3 JSON a line. CSV: a header of Touchpoint field names (event_id, customer_id, anonymous_id, type, channel, occurred_at (ISO) or occurred_at_ms, item_id, value, currency, duration_s, sentiment, lat, lon, campaign, event_name) and prop.KEY columns for properties; empty cells are unset (order_items, a list, needs NDJSON).\n\n"
 	          "Progress goes to stderr when it is a terminal. Unreadable and rejected lines are counted and listed with their numbers; they do not stop the import. Exit 0 when the server answered every batch (even with rejected lines), 1 on a server error, 3 when the connection is lost; importing again is safe for touchpoints with an event_id. With --json the result is one TrackReply whose rejected items are indexed by line number.",
 	        .operand = CMDTAB_FILE,
 	},
@@ -315,11 +355,34 @@ const struct cmdtab_command cmdtab_commands[] = {
 	        .dashes = 1,
 	        .greedy = true,
 	        .summary = "the funnel, conversions, money, site and channels",
-	        .synopsis
-	        = (const char *const
-	                        []) { "[--from TIME] [--to TIME] [--channel CH] [--window-days N]", NULL },
-	        .flags
-	        = (const struct cmdtab_flag[]) { { .name = "--from", .arg = "TIME", .help = "first day of the window (default: 30 days before --to)", .kind = CMDTAB_WINDOW }, { .name = "--to", .arg = "TIME", .help = "end of the window, exclusive (default: the end of today)", .kind = CMDTAB_WINDOW }, { .name = "--channel", .arg = "CH", .values = CMDTAB_CHANNEL, .help = "count only touchpoints on this channel", .kind = CMDTAB_ENUM }, { .name = "--window-days", .arg = "N", .help = "conversions count within N days (default 30)", .kind = CMDTAB_INT, .min = 1, .max = 3650 }, { 0 } },
+	        .synopsis = (const char *const
+	                        []) { "[--from TIME] [--to TIME] [--channel CH] [--window-days N]",
+	                NULL },
+	        .flags = (const struct cmdtab_flag
+	                        []) { { .name = "--from",
+	                                      .arg = "TIME",
+	                                      .help
+	                                      = "first day of the window (default: 30 days before --to)",
+	                                      .kind = CMDTAB_WINDOW },
+	                { .name = "--to",
+	                        .arg = "TIME",
+	                        .help
+	                        = "end of the window, exclusive (default: the end of today)",
+	                        .kind = CMDTAB_WINDOW },
+	                { .name = "--channel",
+	                        .arg = "CH",
+	                        .values = CMDTAB_CHANNEL,
+	                        .help
+	                        = "count only touchpoints on this channel",
+	                        .kind = CMDTAB_ENUM },
+	                { .name = "--window-days",
+	                        .arg = "N",
+	                        .help
+	                        = "conversions count within N days (default 30)",
+	                        .kind = CMDTAB_INT,
+	                        .min = 1,
+	                        .max = 3650 },
+	                { 0 } },
 	        .text
 	        = "Times are rounded down to 00:00 UTC. docs/metrics.md defines every figure.",
 	},
@@ -329,10 +392,35 @@ const struct cmdtab_command cmdtab_commands[] = {
 	        .dashes = 1,
 	        .greedy = true,
 	        .summary = "retention of purchase cohorts by period",
-	        .synopsis
-	        = (const char *const
-	                        []) { "[--from TIME] [--to TIME] [--by day|week|month] [--periods N]", NULL },
-	        .flags = (const struct cmdtab_flag[]) { { .name = "--from", .arg = "TIME", .help = "first cohort period (default: a square matrix ending at --to)", .kind = CMDTAB_WINDOW }, { .name = "--to", .arg = "TIME", .help = "end of the cohorts, exclusive (default: the end of today)", .kind = CMDTAB_WINDOW }, { .name = "--by", .arg = "P", .values = CMDTAB_WORDS, .words = "day week month", .help = "cohort period: day, week (ISO, from Monday; the default) or month", .kind = CMDTAB_WORD }, { .name = "--periods", .arg = "N", .help = "columns, the cohort's own period included (default 8)", .kind = CMDTAB_INT, .min = 1, .max = 120 }, { 0 } },
+	        .synopsis = (const char *const
+	                        []) { "[--from TIME] [--to TIME] [--by day|week|month] [--periods N]",
+	                NULL },
+	        .flags = (const struct cmdtab_flag
+	                        []) { { .name = "--from",
+	                                      .arg = "TIME",
+	                                      .help
+	                                      = "first cohort period (default: a square matrix ending at --to)",
+	                                      .kind = CMDTAB_WINDOW },
+	                { .name = "--to",
+	                        .arg = "TIME",
+	                        .help
+	                        = "end of the cohorts, exclusive (default: the end of today)",
+	                        .kind = CMDTAB_WINDOW },
+	                { .name = "--by",
+	                        .arg = "P",
+	                        .values = CMDTAB_WORDS,
+	                        .words = "day week month",
+	                        .help
+	                        = "cohort period: day, week (ISO, from Monday; the default) or month",
+	                        .kind = CMDTAB_WORD },
+	                { .name = "--periods",
+	                        .arg = "N",
+	                        .help
+	                        = "columns, the cohort's own period included (default 8)",
+	                        .kind = CMDTAB_INT,
+	                        .min = 1,
+	                        .max = 120 },
+	                { 0 } },
 	        .text
 	        = "One row per cohort of first purchases: its start and size, then the share of it with a purchase in each period after; periods that have not started yet are left blank.",
 	},
@@ -342,11 +430,32 @@ const struct cmdtab_command cmdtab_commands[] = {
 	        .dashes = 1,
 	        .greedy = true,
 	        .summary = "record ad spend per channel and day",
-	        .synopsis
-	        = (const char *const
-	                        []) { "--channel CH --day DATE --amount X [--campaign NAME] [--currency CUR]", "FILE", NULL },
-	        .flags = (const struct
-	                cmdtab_flag[]) { { .name = "--channel", .arg = "CH", .values = CMDTAB_CHANNEL, .help = "the channel the money went to", .kind = CMDTAB_ENUM }, { .name = "--day", .arg = "DATE", .help = "the day (2026-01-31, or unix ms)", .kind = CMDTAB_TIME, .bad = "%s: invalid date '%s'" }, { .name = "--amount", .arg = "X", .help = "how much was spent", .kind = CMDTAB_NUMBER }, { .name = "--campaign", .arg = "NAME", .help = "the campaign (default: none)" }, { .name = "--currency", .arg = "CUR", .help = "the currency of --amount" }, { 0 } },
+	        .synopsis = (const char *const
+	                        []) { "--channel CH --day DATE --amount X [--campaign NAME] [--currency CUR]",
+	                "FILE", NULL },
+	        .flags = (const struct cmdtab_flag
+	                        []) { { .name = "--channel",
+	                                      .arg = "CH",
+	                                      .values = CMDTAB_CHANNEL,
+	                                      .help
+	                                      = "the channel the money went to",
+	                                      .kind = CMDTAB_ENUM },
+	                { .name = "--day",
+	                        .arg = "DATE",
+	                        .help = "the day (2026-01-31, or unix ms)",
+	                        .kind = CMDTAB_TIME,
+	                        .bad = "%s: invalid date '%s'" },
+	                { .name = "--amount",
+	                        .arg = "X",
+	                        .help = "how much was spent",
+	                        .kind = CMDTAB_NUMBER },
+	                { .name = "--campaign",
+	                        .arg = "NAME",
+	                        .help = "the campaign (default: none)" },
+	                { .name = "--currency",
+	                        .arg = "CUR",
+	                        .help = "the currency of --amount" },
+	                { 0 } },
 	        .text
 	        = "FILE (- for stdin) is NDJSON, one clm.v1.Spend a line ({\"channel\":\"PAID_ADS\",\"dayMs\":...,\"amount\":...}), or CSV with a header of channel,day,amount[,currency][,campaign] (day as 2026-01-31 or unix ms). Recording a (channel, day, campaign) again replaces it.",
 	        .operand = CMDTAB_FILE,
@@ -357,11 +466,20 @@ const struct cmdtab_command cmdtab_commands[] = {
 	        .dashes = 2,
 	        .summary
 	        = "define an A/B test, assign a customer, see results",
-	        .synopsis
-	        = (const char *const
-	                        []) { "define ID --goal TYPE NAME[:WEIGHT] NAME[:WEIGHT]...", "assign ID CUSTOMER", "results ID", NULL },
-	        .flags = (const struct
-	                cmdtab_flag[]) { { .name = "--goal", .arg = "TYPE", .values = CMDTAB_TYPE, .help = "define: the touchpoint type that counts as a conversion", .kind = CMDTAB_ENUM, .min = 1, .missing = "--goal needs a touchpoint type" }, { 0 } },
+	        .synopsis = (const char *const
+	                        []) { "define ID --goal TYPE NAME[:WEIGHT] NAME[:WEIGHT]...",
+	                "assign ID CUSTOMER", "results ID", NULL },
+	        .flags = (const struct cmdtab_flag
+	                        []) { { .name = "--goal",
+	                                      .arg = "TYPE",
+	                                      .values = CMDTAB_TYPE,
+	                                      .help
+	                                      = "define: the touchpoint type that counts as a conversion",
+	                                      .kind = CMDTAB_ENUM,
+	                                      .min = 1,
+	                                      .missing
+	                                      = "--goal needs a touchpoint type" },
+	                { 0 } },
 	        .text
 	        = "define: the variants in order (the first is the control), each with a weight (default 1).\n\n"
 	          "assign: the customer's variant, sticky from the first call.\n\n"
@@ -377,7 +495,10 @@ const struct cmdtab_command cmdtab_commands[] = {
 	        .synopsis
 	        = (const char *const[]) { "[COMMAND]", "--man", NULL },
 	        .flags = (const struct cmdtab_flag
-	                        []) { { .name = "--man", .help = "print the clm(1) manual page, in roff" }, { 0 } },
+	                        []) { { .name = "--man",
+	                                      .help
+	                                      = "print the clm(1) manual page, in roff" },
+	                { 0 } },
 	        .text
 	        = "`clm help COMMAND` prints what `clm COMMAND --help` does. With --json the table of commands and flags is printed as JSON, for tools. To read the manual without installing it: clm help --man | man -l -",
 	        .operand = CMDTAB_COMMAND,

@@ -21,6 +21,7 @@ enum tpcsv_field {
 	TPCSV_LAT,
 	TPCSV_LON,
 	TPCSV_CAMPAIGN,
+	TPCSV_EVENT_NAME,
 	TPCSV_NFIELDS,
 	TPCSV_PROP = TPCSV_NFIELDS,
 };
@@ -28,7 +29,7 @@ enum tpcsv_field {
 static const char *const tpcsv_names[TPCSV_NFIELDS] = { "event_id",
 	"customer_id", "anonymous_id", "type", "channel", "occurred_at_ms",
 	"occurred_at", "item_id", "value", "currency", "duration_s",
-	"sentiment", "lat", "lon", "campaign" };
+	"sentiment", "lat", "lon", "campaign", "event_name" };
 
 int
 tpcsv_header(
@@ -171,6 +172,9 @@ tpcsv_cell(Clm__V1__Touchpoint *tp, int field, const char *v, char *err,
 		break;
 	case TPCSV_CAMPAIGN:
 		str = &tp->campaign;
+		break;
+	case TPCSV_EVENT_NAME:
+		str = &tp->event_name;
 		break;
 	case TPCSV_TYPE:
 		if (cli_enum_parse(

@@ -3,8 +3,9 @@
  * each a Touchpoint field in snake_case or lowerCamelCase:
  *   event_id customer_id anonymous_id type channel occurred_at_ms
  *   occurred_at (ISO 8601 or unix ms) item_id value currency duration_s
- *   sentiment lat lon campaign
+ *   sentiment lat lon campaign event_name
  * and prop.KEY for the property KEY. An empty cell leaves its field unset.
+ * (order_items, a list, has no column: NDJSON carries it.)
  */
 #ifndef CLM_CLI_TPCSV_H
 #define CLM_CLI_TPCSV_H
