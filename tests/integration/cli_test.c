@@ -476,3 +476,99 @@ Test(cli, unknown_flag_and_http_url_are_usage_errors)
 	        "stderr '%s'", o.err);
 	cli_output_free(&o);
 }
+
+/* clm track of a CUSTOM event (--event-name) and of an order of three
+ * items (--item, --order-item twice): one purchase, every item bought
+ * together, both kept through export and a kill -9 (journal replay). */
+Test(cli, custom_event_and_order_items)
+{
+	start_server();
+	static const char *const order[] = { "track", "--customer", "o1",
+		"--type", "purchase", "--item", "phone", "--order-item",
+		"case", "--order-item", "cable", "--value", "530", "--at",
+		"2026-01-02T03:04:05Z", "--event-id", "o1-1", NULL };
+	struct cli_output o = cli_run(order, NULL);
+	cr_expect_eq(o.rc, 0, "order: exit %d, stderr '%s'", o.rc, o.err);
+	cli_output_free(&o);
+	static const char *const custom[] = { "track", "--customer", "o1",
+		"--type", "custom", "--event-name", "Video Played", "--at",
+		"2026-01-03T00:00:00Z", "--event-id", "o1-2", NULL };
+	o = cli_run(custom, NULL);
+	cr_expect_eq(o.rc, 0, "custom: exit %d, stderr '%s'", o.rc, o.err);
+	cr_expect(strstr(o.out, "recorded") != NULL, "stdout '%s'", o.out);
+	cr_expect(strstr(o.out, "->") == NULL, "a stage moved: '%s'", o.out);
+	cli_output_free(&o);
+	static const char *const other[] = { "track", "--customer", "o2",
+		"--type", "purchase", "--item", "phone", "--value", "500",
+		"--at", "2026-01-02T03:04:05Z", NULL };
+	o = cli_run(other, NULL);
+	cr_expect_eq(o.rc, 0, "other: exit %d, stderr '%s'", o.rc, o.err);
+	cli_output_free(&o);
+
+	Clm__V1__Response *resp = get_customer("o1");
+	const Clm__V1__Customer *cu = resp->customer;
+	cr_expect_eq(
+	        cu->purchases, 1, "one order, %u purchases", cu->purchases);
+	cr_expect(cu->revenue > 529.99 && cu->revenue < 530.01, "revenue %f",
+	        cu->revenue);
+	cr_expect_eq(
+	        cu->stage, CLM__V1__STAGE__ACQUISITION, "stage %d", cu->stage);
+	cr_expect_eq(touch_count(cu, CLM__V1__TOUCHPOINT_TYPE__CUSTOM), 1);
+	cr_expect_eq(touch_count(cu, CLM__V1__TOUCHPOINT_TYPE__PURCHASE), 1);
+	cr_expect_eq(cu->last_seen_ms, 1767398400000LL, "last seen %lld",
+	        (long long) cu->last_seen_ms);
+	clm_response_free(resp);
+
+	/* o2 bought the phone: the order's other items are bought with it. */
+	static const char *const rec[] = { "--json", "recommend", "o2", NULL };
+	o = cli_run(rec, NULL);
+	cr_expect_eq(o.rc, 0, "recommend: exit %d, stderr '%s'", o.rc, o.err);
+	cr_expect(strstr(o.out, "\"itemId\":\"case\"") != NULL, "'%s'", o.out);
+	cr_expect(
+	        strstr(o.out, "\"itemId\":\"cable\"") != NULL, "'%s'", o.out);
+	cr_expect(strstr(o.out, "popular_item") == NULL,
+	        "popular instead of bought together: '%s'", o.out);
+	cli_output_free(&o);
+
+	static const char *const exp[] = { "export", "o1", NULL };
+	o = cli_run(exp, NULL);
+	cr_expect_eq(o.rc, 0, "export: exit %d, stderr '%s'", o.rc, o.err);
+	cr_expect(strstr(o.out, "\"eventName\":\"Video Played\"") != NULL,
+	        "'%s'", o.out);
+	cr_expect(strstr(o.out, "\"orderItems\":[\"case\",\"cable\"]") != NULL,
+	        "'%s'", o.out);
+	/* The touchpoint lines (the customer's holds the clock, as_of). */
+	const char *lines = strchr(o.out, '\n');
+	cr_assert_not_null(lines);
+	char *before = strdup(lines);
+	cr_assert_not_null(before);
+	cli_output_free(&o);
+
+	/* What the journal replays after a kill -9 is the same. */
+	clmd_kill9(&srv);
+	cr_assert_eq(clmd_start(&srv, srv.data_dir, NULL), 0,
+	        "clmd did not restart (log %s)", srv.log_path);
+	o = cli_run(exp, NULL);
+	cr_expect_eq(o.rc, 0, "export: exit %d, stderr '%s'", o.rc, o.err);
+	lines = strchr(o.out, '\n');
+	cr_assert_not_null(lines);
+	cr_expect_str_eq(lines, before);
+	cli_output_free(&o);
+	free(before);
+
+	/* The server's checks, with the field they name. */
+	static const char *const nameless[]
+	        = { "track", "--customer", "o1", "--type", "custom", NULL };
+	o = cli_run(nameless, NULL);
+	cr_expect_eq(o.rc, 1, "nameless: exit %d", o.rc);
+	cr_expect(strstr(o.err, "touchpoints[0].event_name") != NULL,
+	        "stderr '%s'", o.err);
+	cli_output_free(&o);
+	static const char *const itemless[] = { "track", "--customer", "o1",
+		"--type", "purchase", "--order-item", "case", NULL };
+	o = cli_run(itemless, NULL);
+	cr_expect_eq(o.rc, 1, "itemless: exit %d", o.rc);
+	cr_expect(strstr(o.err, "touchpoints[0].item_id") != NULL,
+	        "stderr '%s'", o.err);
+	cli_output_free(&o);
+}
