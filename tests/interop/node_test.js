@@ -975,6 +975,31 @@ test('track gives a touchpoint without an event_id a UUID, the same when resent'
   assert.deepEqual(ex.touchpoints.map((t) => t.eventId), [r.changes[0].eventId]);
 });
 
+test('CUSTOM with its eventName, and one order of several items, round trip', async () => {
+  assert.equal(clm.TouchpointType.CUSTOM, 28);
+  const r = await c.track([
+    { eventId: 'cu-1', customerId: 'carla', type: 'PURCHASE', itemId: 'phone',
+      orderItems: ['case', 'cable'], value: 530, occurredAtMs: T0 },
+    { eventId: 'cu-2', customerId: 'carla', type: 'CUSTOM', eventName: 'Video Played',
+      occurredAtMs: T0 + HOUR },
+    { event_id: 'cu-3', customer_id: 'carla', type: 28, occurred_at_ms: T0 },
+  ]);
+  assert.equal(r.accepted, 2);
+  assert.equal(r.rejected.length, 1);
+  assert.deepEqual(r.rejected[0].status.violations.map((v) => v.field), ['touchpoints[2].event_name']);
+  const cu = await c.customer('carla');
+  assert.equal(cu.purchases, 1, 'one order');
+  assert.equal(cu.revenue, 530);
+  assert.equal(cu.stage, 'ACQUISITION', 'CUSTOM moves no stage');
+  assert.equal(cu.lastSeenMs, T0 + HOUR, 'CUSTOM is activity');
+  assert.deepEqual(cu.touchCounts, [{ type: 'PURCHASE', count: 1 }, { type: 'CUSTOM', count: 1 }]);
+  const ex = await c.export('carla');
+  assert.deepEqual(
+    ex.touchpoints.map((t) => [t.type, t.eventName, t.orderItems]),
+    [['PURCHASE', '', ['case', 'cable']], ['CUSTOM', 'Video Played', []]]
+  );
+});
+
 test('a clmd restart: the same client reconnects; data and dedupe survive', { timeout: 30000 }, async () => {
   const w = watch(srv.eventsUrl, 'stage/');
   await w.ready();

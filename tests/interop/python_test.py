@@ -805,6 +805,39 @@ def export_and_forget(ctx):
 
 
 @check
+def custom_event_and_order_round_trip(ctx):
+    # CUSTOM (28) with its event_name, and one order of three items.
+    c = ctx.c
+    r = c.track([
+        {"event_id": "cu-1", "type": "PURCHASE", "item_id": "phone",
+         "order_items": ["case", "cable"], "value": 530,
+         "occurred_at_ms": T1},
+        {"event_id": "cu-2", "type": clm.TouchpointType.CUSTOM,
+         "event_name": "Video Played", "occurred_at_ms": T1 + HOUR_MS},
+        {"event_id": "cu-3", "type": "CUSTOM", "occurred_at_ms": T1}],
+        customer_id="carla")
+    expect_eq((r.accepted, len(r.rejected)), (2, 1), "accepted, rejected")
+    if r.rejected:
+        fields = [v.field for v in r.rejected[0].status.violations]
+        expect_eq(fields, ["touchpoints[2].event_name"], "nameless CUSTOM")
+    expect_eq(int(clm.TouchpointType.CUSTOM), 28, "CUSTOM number")
+    cu = c.customer("carla")
+    expect_eq((cu.purchases, touch_count(cu, "CUSTOM")), (1, 1),
+              "one order, one CUSTOM")
+    expect_near(cu.revenue, 530, "revenue")
+    expect_eq(clm.Stage(cu.stage).name, "ACQUISITION", "stage")
+    expect_eq(cu.last_seen_ms, T1 + HOUR_MS, "last_seen_ms")
+    x = c.export("carla")
+    got = [(clm.name("TouchpointType", tp.type), tp.event_name,
+            list(tp.order_items)) for tp in x.touchpoints]
+    expect_eq(got, [("PURCHASE", "", ["case", "cable"]),
+                    ("CUSTOM", "Video Played", [])], "exported")
+    d = clm.to_dict(x.touchpoints[1])
+    expect_eq((d.get("type"), d.get("event_name")),
+              ("CUSTOM", "Video Played"), "to_dict")
+
+
+@check
 def request_limits_and_timeouts(ctx):
     c = clm.Client(ctx.srv.url, timeout=5, max_message_bytes=1000)
     e = expect_raises("INVALID_ARGUMENT", lambda: c.track(

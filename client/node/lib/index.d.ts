@@ -52,7 +52,8 @@ export type TouchpointType =
   | 'USAGE_LIMIT_REACHED'
   | 'STORE_VISIT'
   | 'CANCELLATION'
-  | 'FEEDBACK';
+  | 'FEEDBACK'
+  | 'CUSTOM';
 export declare const TouchpointType: Readonly<Record<TouchpointType, number>> & { readonly [number: number]: string };
 
 export type Channel =
@@ -257,6 +258,8 @@ export interface Touchpoint {
   location: GeoPoint | null;
   campaign: string;
   properties: { [key: string]: string };
+  eventName: string;
+  orderItems: string[];
 }
 export interface TouchpointInput {
   eventId?: string | null;
@@ -273,6 +276,8 @@ export interface TouchpointInput {
   location?: GeoPointInput | null;
   campaign?: string | null;
   properties?: { [key: string]: string } | Map<string, string> | null;
+  eventName?: string | null;
+  orderItems?: Array<string> | null;
 }
 
 export interface TrackRequest {
