@@ -572,3 +572,40 @@ Test(cli, custom_event_and_order_items)
 	        "stderr '%s'", o.err);
 	cli_output_free(&o);
 }
+
+/* clm import of CSV: the event_name column makes a CUSTOM event whole. */
+Test(cli, csv_event_name_column)
+{
+	start_server();
+	char dir[PATH_MAX];
+	cr_assert_eq(harness_tmpdir(dir), 0);
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/custom.csv", dir);
+	cr_assert_eq(
+	        harness_write_file(path,
+	                "event_id,customer_id,type,occurred_at,event_name\n"
+	                "e1,cv,custom,2026-01-02T03:04:05Z,Coupon Copied\n"
+	                "e2,cv,page_view,2026-01-02T03:04:06Z,\n"),
+	        0);
+	static const char *imp[] = { "import", NULL, NULL };
+	imp[1] = path;
+	struct cli_output o = cli_run(imp, NULL);
+	cr_expect_eq(o.rc, 0, "import: exit %d, stderr '%s'", o.rc, o.err);
+	cr_expect(strstr(o.out, "accepted 2") != NULL, "'%s'", o.out);
+	cli_output_free(&o);
+	static const char *const exp[] = { "export", "cv", NULL };
+	o = cli_run(exp, NULL);
+	cr_expect_eq(o.rc, 0, "export: exit %d, stderr '%s'", o.rc, o.err);
+	cr_expect(
+	        strstr(o.out,
+	                "\"type\":\"CUSTOM\",\"occurredAtMs\":\"1767323045000\","
+	                "\"eventName\":\"Coupon Copied\"")
+	                != NULL,
+	        "'%s'", o.out);
+	cr_expect(strstr(o.out,
+	                  "\"type\":\"PAGE_VIEW\",\"occurredAtMs\":"
+	                  "\"1767323046000\"}")
+	                != NULL,
+	        "'%s'", o.out);
+	cli_output_free(&o);
+}

@@ -54,7 +54,8 @@ TYPES = ["TOUCHPOINT_TYPE_UNSPECIFIED", "AD_IMPRESSION", "AD_CLICK",
          "CHECKOUT_STARTED", "PURCHASE", "REFUND", "REFERRAL", "REVIEW",
          "EMAIL_OPEN", "EMAIL_CLICK", "APP_OPEN", "MESSAGE_SENT",
          "SUPPORT_TICKET", "BILLING_ISSUE", "ONBOARDING_COMPLETED",
-         "USAGE_LIMIT_REACHED", "STORE_VISIT", "CANCELLATION", "FEEDBACK"]
+         "USAGE_LIMIT_REACHED", "STORE_VISIT", "CANCELLATION", "FEEDBACK",
+         "CUSTOM"]
 TYPE_NUM = {n: i for i, n in enumerate(TYPES)}
 T = TYPE_NUM   # short alias
 
@@ -63,6 +64,9 @@ ENGAGEMENT = {T["SITE_VISIT"], T["PAGE_VIEW"], T["CONTENT_VIEW"],
               T["SUPPORT_TICKET"], T["FEEDBACK"], T["REVIEW"],
               T["ONBOARDING_COMPLETED"]}
 SENTIMENT_TYPES = {T["SOCIAL_MENTION"], T["REVIEW"], T["FEEDBACK"]}
+# CUSTOM (api.md "Custom events") is in none of these sets: it is seen
+# (first_seen, last_seen) like every type but MESSAGE_SENT, and nothing
+# else. An order of several items (order_items) is one PURCHASE.
 
 HEALTH_ACTIVE, HEALTH_AT_RISK, HEALTH_CHURNED = 1, 2, 3
 
@@ -761,6 +765,38 @@ def parse_summary(text):
 # ------------------------------------------------- edge cases (phase 2, 3)
 
 
+def add_custom_and_orders(lines, seed):
+    """The generated journeys with what clm-gen does not make: every 25th
+    PURCHASE an order of three items (order_items), and after every 30th
+    touchpoint of a customer's own a CUSTOM event of theirs 90 minutes
+    later, on the same channel: never a first touch, but often the last
+    one, so last_seen and health move, and no stage may."""
+    rng = random.Random(seed)
+    out = []
+    n_purchase = n_custom = 0
+    for i, ln in enumerate(lines):
+        o = json.loads(ln)
+        if o.get("type") == "PURCHASE":
+            n_purchase += 1
+            if n_purchase % 25 == 0:
+                o.setdefault("itemId", "sku-%d" % rng.randrange(50))
+                o["orderItems"] = ["sku-%d" % rng.randrange(50),
+                                   "sku-x%d" % rng.randrange(5)]
+        out.append(json.dumps(o))
+        if o.get("type") != "MESSAGE_SENT" and i % 30 == 0:
+            n_custom += 1
+            c = {"eventId": "%s-custom" % o["eventId"], "type": "CUSTOM",
+                 "eventName": rng.choice(["Video Played", "Coupon Copied",
+                                          "Wishlist Shared"]),
+                 "occurredAtMs": str(int(o["occurredAtMs"])
+                                     + 90 * 60 * 1000)}
+            for k in ("customerId", "anonymousId", "channel"):
+                if k in o:
+                    c[k] = o[k]
+            out.append(json.dumps(c))
+    return out, n_purchase // 25, n_custom
+
+
 def at(day, h=0, m=0, s=0, ms=0):
     return date_ms(day) + ((h * 60 + m) * 60 + s) * 1000 + ms
 
@@ -885,6 +921,26 @@ class EdgeData:
         tp(p, "SITE_VISIT", at("2026-10-10"), "DIRECT", "zz-20", durationS=1)
         tp(p, "SITE_VISIT", at("2026-10-09"), "PAID_ADS", "zz-20",
            durationS=2)
+        # CUSTOM: seen (first touch, last_seen, health), nothing else.
+        tp(p, "CUSTOM", at("2026-10-02", 4), "PAID_ADS", "zz-30",
+           eventName="Video Played")
+        tp(p, "CUSTOM", at("2026-10-03", 4), "PAID_ADS", "zz-30",
+           eventName="Video Played")
+        tp(p, "CUSTOM", at("2026-09-01", 4), "ORGANIC_SEARCH", "zz-31",
+           eventName="Coupon Copied")
+        tp(p, "PURCHASE", at("2026-09-02", 4), "EMAIL", "zz-31", value=2.0)
+        tp(p, "CUSTOM", at("2026-10-28", 4), "EMAIL", "zz-31",
+           eventName="Wishlist Shared")
+        tp(p, "PURCHASE", at("2026-07-05", 4), "DIRECT", "zz-32", value=2.0)
+        tp(p, "CUSTOM", at("2026-08-20", 4), "DIRECT", "zz-32",
+           eventName="Video Played")
+        # Orders of several items: one order each, the value once.
+        tp(p, "PURCHASE", at("2026-10-21", 4), "EMAIL", "zz-33",
+           itemId="sku-1", orderItems=["sku-2", "sku-3"], value=31.5)
+        tp(p, "PURCHASE", at("2026-10-22", 4), "EMAIL", "zz-33",
+           itemId="sku-4", orderItems=["sku-1"], value=8.25)
+        tp(p, "REFUND", at("2026-10-23", 4), "EMAIL", "zz-33",
+           itemId="sku-2", orderItems=["sku-3"], value=12.0)
         # Identify: an anonymous profile merged into a customer ...
         tp(p, "SITE_VISIT", at("2026-10-03"), "PAID_ADS", aid="zz-anon-m",
            durationS=3)
@@ -1123,6 +1179,7 @@ def main():
             lines = [ln.rstrip("\n") for ln in f if ln.strip()]
         if not lines:
             die("clm-gen wrote no touchpoints")
+        lines, n_orders, n_custom = add_custom_and_orders(lines, 4321)
         random.Random(1234).shuffle(lines)
 
         # 2. Server, import (arrival order = the shuffled file's order).
@@ -1133,8 +1190,12 @@ def main():
         orc.import_lines(lines)
         n_spend = orc.import_spend(spend_path) if os.path.exists(
             spend_path) else 0
-        print("metrics_oracle: %d touchpoints, %d spend lines (%.1fs)"
-              % (len(lines), n_spend, time.time() - t0), flush=True)
+        print("metrics_oracle: %d touchpoints (%d orders of three items, "
+              "%d CUSTOM), %d spend lines (%.1fs)"
+              % (len(lines), n_orders, n_custom, n_spend, time.time() - t0),
+              flush=True)
+        if n_orders == 0 or n_custom == 0:
+            die("no order of several items or no CUSTOM in the data")
 
         # 3, 4. Metrics and cohorts on the generated data.
         orc.check_all("generated")

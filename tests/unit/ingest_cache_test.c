@@ -218,6 +218,16 @@ plan_build(struct plan *p)
 	K("bob-6", "bob", REFERRAL, NULL, 0, T0 + 3 * MIN);
 	K("dave-1", "dave", AD_IMPRESSION, NULL, 0, T0 + 3 * MIN);
 	plan_track(p, m);
+	/* An order of three items and a CUSTOM event, in their own Track. */
+	plan_json(p,
+	        "{\"track\":{\"touchpoints\":["
+	        "{\"eventId\":\"alice-order-1\",\"customerId\":\"alice\","
+	        "\"type\":\"PURCHASE\",\"itemId\":\"case\","
+	        "\"orderItems\":[\"cable\",\"phone\"],\"value\":530,"
+	        "\"occurredAtMs\":\"1793527410000\"},"
+	        "{\"eventId\":\"carol-custom-1\",\"customerId\":\"carol\","
+	        "\"type\":\"CUSTOM\",\"eventName\":\"Video Played\","
+	        "\"occurredAtMs\":\"1793527410000\"}]}}");
 	/* bob was touched earlier in this batch. */
 	plan_json(p, "{\"forgetCustomer\":{\"customerId\":\"bob\"}}");
 	m = p->n_tps;

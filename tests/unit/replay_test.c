@@ -204,11 +204,15 @@ static const struct step replay_day[] = {
 	{ "{\"requestId\":\"claim-1\",\"recommend\":{\"customerId\":\"alice\","
 	  "\"location\":{\"lat\":52.521,\"lon\":13.406},\"claim\":true}}",
 	        T0 + 6000 },
+	/* An order of three items, and a CUSTOM event with its name. */
 	{ "{\"track\":{\"touchpoints\":["
 	  "{\"eventId\":\"alice-4\",\"customerId\":\"alice\","
-	  "\"type\":\"PURCHASE\",\"itemId\":\"case\",\"value\":20},"
+	  "\"type\":\"PURCHASE\",\"itemId\":\"case\","
+	  "\"orderItems\":[\"phone-pro\",\"strap\"],\"value\":20},"
 	  "{\"eventId\":\"bob-1\",\"customerId\":\"bob\","
-	  "\"type\":\"APP_OPEN\"}]}}",
+	  "\"type\":\"APP_OPEN\"},"
+	  "{\"eventId\":\"bob-2\",\"customerId\":\"bob\","
+	  "\"type\":\"CUSTOM\",\"eventName\":\"Video Played\"}]}}",
 	        T0 + 7000 },
 	{ "{\"forgetCustomer\":{\"customerId\":\"carol\"}}", T0 + 8000 },
 };
