@@ -529,6 +529,24 @@ Test(cli, custom_event_and_order_items)
 	cr_expect(strstr(o.out, "popular_item") == NULL,
 	        "popular instead of bought together: '%s'", o.out);
 	cli_output_free(&o);
+	/* Every pair of the order, not only those with item_id. */
+	static const char *const buy_case[] = { "track", "--customer", "o3",
+		"--type", "purchase", "--item", "case", "--value", "20",
+		"--at", "2026-01-02T03:04:05Z", NULL };
+	o = cli_run(buy_case, NULL);
+	cr_expect_eq(o.rc, 0, "o3: exit %d, stderr '%s'", o.rc, o.err);
+	cli_output_free(&o);
+	static const char *const rec3[]
+	        = { "--json", "recommend", "o3", NULL };
+	o = cli_run(rec3, NULL);
+	cr_expect_eq(o.rc, 0, "recommend: exit %d, stderr '%s'", o.rc, o.err);
+	cr_expect(
+	        strstr(o.out, "\"itemId\":\"cable\"") != NULL, "'%s'", o.out);
+	cr_expect(
+	        strstr(o.out, "\"itemId\":\"phone\"") != NULL, "'%s'", o.out);
+	cr_expect(strstr(o.out, "popular_item") == NULL,
+	        "popular instead of bought together: '%s'", o.out);
+	cli_output_free(&o);
 
 	static const char *const exp[] = { "export", "o1", NULL };
 	o = cli_run(exp, NULL);
