@@ -61,9 +61,8 @@ enum {
 	MODEL_T_USAGE_LIMIT_REACHED = 24,
 	MODEL_T_CANCELLATION = 26,
 	MODEL_T_FEEDBACK = 27,
-	MODEL_T_CUSTOM
-	= 28, /* an event no table maps: its name in event_name */
-	MODEL_N_TYPES = 29, /* one past the largest type number */
+	MODEL_T_CUSTOM = 28, /* its own name in event_name */
+	MODEL_N_TYPES = 29,  /* one past the largest type number */
 };
 
 enum {
