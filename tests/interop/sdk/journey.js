@@ -11,7 +11,9 @@
  *   order     track "Order Completed": revenue, currency, two products[]
  *   alias     the visitor's anonymous id into the customer
  *   group     the customer's company (PostHog: groupIdentify)
- *   custom    track "Pricing Viewed", a name no table maps
+ *   custom    track "Pricing Viewed", a name no table maps (or the name in
+ *             opts.customEvent: PRICING_VIEW is a clm type, so a table
+ *             might one day map this one)
  *   campaign  track "Signed Up" with context.campaign UTM fields (PostHog:
  *             utm_* properties, its own convention; it has no context)
  *
@@ -149,7 +151,7 @@ async function segment(host, writeKey, ids, opts = {}) {
   });
   analytics.track({
     userId: ids.user,
-    event: 'Pricing Viewed',
+    event: opts.customEvent || 'Pricing Viewed',
     properties: { plan: 'team', seats: 5 },
     timestamp: at(5),
     messageId: ids.custom,
@@ -215,7 +217,7 @@ async function rudder(host, writeKey, ids, opts = {}) {
   client.track(
     {
       userId: ids.user,
-      event: 'Pricing Viewed',
+      event: opts.customEvent || 'Pricing Viewed',
       properties: { plan: 'team', seats: 5 },
       timestamp: at(5),
       messageId: ids.custom,
@@ -288,7 +290,7 @@ async function posthog(host, apiKey, ids, opts = {}) {
   client.groupIdentify({ groupType: 'company', groupKey: 'acme', properties: COMPANY, distinctId: ids.user });
   client.capture({
     distinctId: ids.user,
-    event: 'Pricing Viewed',
+    event: opts.customEvent || 'Pricing Viewed',
     properties: { plan: 'team', seats: 5 },
     timestamp: at(5),
     uuid: ids.custom,
