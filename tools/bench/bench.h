@@ -46,7 +46,7 @@ struct bench_cfg {
 	double seconds;
 	int customers;
 	size_t echo_bytes;
-	int http_port; /* clmd's --http on 127.0.0.1, or 0 */
+	int http_port; /* clmd's --http on 127.0.0.1 (http-batch), or 0 */
 };
 
 /*
@@ -85,6 +85,57 @@ struct bench_result {
  * the server's pid (its CPU and wchar are read from /proc), or -1.
  */
 struct bench_result bench_run(const struct bench_cfg *cfg, pid_t clmd);
+
+/*
+ * A keep-alive HTTP/1.1 connection to 127.0.0.1:port (clmd's --http), on
+ * a plain TCP socket, opened by the first request and again after the
+ * server closed it. One thread at a time.
+ */
+struct bench_http {
+	int fd; /* -1 while not connected */
+	int port;
+	char *in; /* what was received: the last answer, and what follows */
+	size_t in_cap, in_len, in_off;
+	char *out; /* the request being sent */
+	size_t out_cap;
+};
+
+/* An answer: its status and body, valid until the next request. */
+struct bench_http_answer {
+	int status;
+	const char *body;
+	size_t len;
+};
+
+/* bench_http_init prepares h for 127.0.0.1:port; nothing is opened yet. */
+void bench_http_init(struct bench_http *h, int port);
+
+/* bench_http_close closes h's connection (the next request opens one). */
+void bench_http_close(struct bench_http *h);
+
+/* bench_http_fini closes h and frees its buffers. */
+void bench_http_fini(struct bench_http *h);
+
+/*
+ * bench_http_post sends POST path with the extra header lines headers
+ * ("Name: value\r\n" each, or NULL) and body[0..len), and reads the
+ * answer into *ans (framed by Content-Length, chunked, or the end of the
+ * connection). Returns 0 with any status, or -1 when no whole answer came
+ * (connect, send or receive failed, 30 s without a byte, a malformed
+ * or oversized answer): the connection is then closed.
+ */
+int bench_http_post(struct bench_http *h, const char *path,
+        const char *headers, const char *body, size_t len,
+        struct bench_http_answer *ans);
+
+/*
+ * bench_http_batch writes into buf (of cap bytes) a Segment /v1/batch
+ * body of n track and page items for customers "bench-0" ... spread as
+ * track-batch spreads them, with messageIds "<id_prefix>-<seq>-<i>" and
+ * the current time. Returns its length, or 0 when cap is too small.
+ */
+size_t bench_http_batch(char *buf, size_t cap, const char *id_prefix,
+        uint64_t seq, int n, int customers, uint32_t *seed);
 
 /* The echo server: a REP socket with one context per client. */
 struct bench_echo {

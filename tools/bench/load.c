@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "clm/client.h"
@@ -111,6 +112,57 @@ bench_touch(Clm__V1__Touchpoint *tp, char *cid, char *item, uint32_t *seed,
 	tp->value = tp->type == CLM__V1__TOUCHPOINT_TYPE__PURCHASE ? 25 : 0;
 }
 
+/*
+ * The headers of @segment/analytics-node's requests that matter to clmd
+ * (tests/data/sdk/segment-1.req.json): the write key "bench" as Basic
+ * user, which clmd ignores unless it has tokens.
+ */
+#define BENCH_HTTP_HEADERS                   \
+	"Content-Type: application/json\r\n" \
+	"User-Agent: clm-bench\r\n"          \
+	"Authorization: Basic YmVuY2g6\r\n"
+#define BENCH_HTTP_BODY_CAP (256u * 1024u)
+
+/*
+ * Whether an http-batch answer took every item: 200 with Segment's
+ * {"success":true}, and no per-item error listed (a 200 may carry them).
+ */
+static bool
+bench_http_took_all(const struct bench_http_answer *ans)
+{
+	if (ans->status != 200 || ans->body == NULL) {
+		return false;
+	}
+	char body[4096];
+	size_t n = ans->len < sizeof(body) - 1 ? ans->len : sizeof(body) - 1;
+	memcpy(body, ans->body, n);
+	body[n] = '\0';
+	const char *errors = strstr(body, "\"errors\":[");
+	return strstr(body, "\"success\":true") != NULL
+	        && (errors == NULL || errors[10] == ']');
+}
+
+/*
+ * One http-batch request: a body of 100 items posted on th's connection.
+ * Returns the items taken (100), or 0 on any failure.
+ */
+static size_t
+bench_http_one(struct bench_http *hc, char *body, const char *prefix,
+        uint64_t seq, int customers, uint32_t *seed)
+{
+	size_t len = bench_http_batch(
+	        body, BENCH_HTTP_BODY_CAP, prefix, seq, 100, customers, seed);
+	struct bench_http_answer ans;
+	if (len == 0
+	        || bench_http_post(hc, "/v1/batch", BENCH_HTTP_HEADERS, body,
+	                   len, &ans)
+	                != 0
+	        || !bench_http_took_all(&ans)) {
+		return 0;
+	}
+	return 100;
+}
+
 static void *
 bench_client(void *arg)
 {
@@ -119,9 +171,25 @@ bench_client(void *arg)
 	const char *w = cfg->workload;
 	uint32_t seed = 2463534242u + (uint32_t) th->id * 7919u;
 	bool echo = strcmp(w, "echo") == 0;
+	bool http = strcmp(w, "http-batch") == 0;
 	nng_socket raw;
 	clm_conn *c = NULL;
-	if (echo) {
+	struct bench_http hc;
+	char *body = NULL, prefix[64];
+	uint64_t seq = 0;
+	if (http) {
+		/* messageIds unique to this bench, run and client, so that
+		 * no run's items are duplicates of an earlier one's. */
+		snprintf(prefix, sizeof(prefix), "hb%d-%.0f-%d",
+		        (int) getpid(), bench_wall() * 1000, th->id);
+		bench_http_init(&hc, cfg->http_port);
+		body = malloc(BENCH_HTTP_BODY_CAP);
+		if (body == NULL || cfg->http_port == 0) {
+			free(body);
+			th->errors++;
+			return NULL;
+		}
+	} else if (echo) {
 		if (nng_req0_open(&raw) != 0
 		        || nng_dial(raw, cfg->url, NULL, 0) != 0) {
 			th->errors++;
@@ -142,7 +210,16 @@ bench_client(void *arg)
 		char id[32];
 		snprintf(id, sizeof(id), "bench-%u",
 		        pick % (uint32_t) cfg->customers);
-		if (echo) {
+		if (http) {
+			items_done = bench_http_one(&hc, body, prefix, seq++,
+			        cfg->customers, &seed);
+			if (items_done == 0) {
+				/* Not a busy loop on a server that is gone. */
+				th->errors++;
+				bench_sleep(0.01);
+				continue;
+			}
+		} else if (echo) {
 			nng_msg *m;
 			if (nng_msg_alloc(&m, cfg->echo_bytes) != 0
 			        || nng_sendmsg(raw, m, 0) != 0
@@ -185,6 +262,10 @@ bench_client(void *arg)
 		bench_hist_add(&th->hist, bench_now() - t0);
 		th->ops++;
 		th->items += items_done;
+	}
+	if (http) {
+		bench_http_fini(&hc);
+		free(body);
 	}
 	if (echo) {
 		nng_close(raw);

@@ -8,11 +8,16 @@
  *             [--durability full|os] [--transport tcp|ipc] [--clmd PATH]
  *             [--echo-inproc] [--checkpoint-interval S]
  *             [--checkpoint-bytes SIZE] [--checkpoint-chunk-keys N]
- *             [--recovery]
+ *             [--recovery] [--http-port PORT]
  *
  * Workloads: echo, get-customer, recommend, metrics (the last 30 days),
  * track-single, track-batch (100 touchpoints a call), mixed (90 %
- * GetCustomer, 10 % Track). With --start the bench runs its own clmd on a
+ * GetCustomer, 10 % Track), and, only when named, http-batch: Segment
+ * /v1/batch bodies of 100 items (spread as track-batch's) posted over one
+ * keep-alive HTTP/1.1 connection per client to clmd's --http port (the
+ * one --start gives its clmd, or --http-port on 127.0.0.1 with --url);
+ * its items/s are touchpoints, its latencies those of a whole request.
+ * With --start the bench runs its own clmd on a
  * temporary data dir (with --http on a free loopback port), preloads
  * --customers customers (about 2.1 touchpoints each over the last 120
  * days, plus --history visits and page views each), and reports clmd's
@@ -169,8 +174,9 @@ bench_usage(void)
 	        "usage: clm-bench [--url URL | --start] [--workloads W,...] [--clients N,...]\n"
 	        "                 [--seconds S] [--customers N] [--history N] [--durability full|os] [--transport tcp|ipc] [--clmd PATH]\n"
 	        "                 [--echo-inproc] [--checkpoint-interval S] [--checkpoint-bytes SIZE]\n"
-	        "                 [--checkpoint-chunk-keys N] [--recovery]\n"
-	        "workloads: echo get-customer recommend metrics track-single track-batch mixed\n");
+	        "                 [--checkpoint-chunk-keys N] [--recovery] [--http-port PORT]\n"
+	        "workloads: echo get-customer recommend metrics track-single track-batch mixed\n"
+	        "           http-batch (only when named: clmd's --http, from --start or --http-port)\n");
 }
 
 /* The path of the bench's own executable into self (of size len). */
@@ -192,7 +198,7 @@ main(int argc, char **argv)
 	const char *ckpt_interval = NULL, *ckpt_bytes = NULL,
 	           *ckpt_chunk = NULL;
 	bool start = false, echo_inproc = false, recovery = false;
-	int history = 0;
+	int history = 0, http_port = 0;
 	struct bench_cfg cfg
 	        = { .seconds = 3, .customers = 10000, .echo_bytes = 256 };
 	static const struct option opts[] = {
@@ -212,6 +218,7 @@ main(int argc, char **argv)
 		{ "checkpoint-bytes", required_argument, NULL, 'B' },
 		{ "checkpoint-chunk-keys", required_argument, NULL, 'K' },
 		{ "recovery", no_argument, NULL, 'r' },
+		{ "http-port", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -265,6 +272,9 @@ main(int argc, char **argv)
 		case 'r':
 			recovery = true;
 			break;
+		case 'H':
+			http_port = atoi(optarg);
+			break;
 		default:
 			bench_usage();
 			return o == 'h' ? 0 : 2;
@@ -272,7 +282,8 @@ main(int argc, char **argv)
 	}
 	if (cfg.seconds <= 0 || cfg.customers <= 0 || history < 0
 	        || history > 1000 || (url == NULL && !start)
-	        || (recovery && !start)) {
+	        || (recovery && !start) || http_port < 0 || http_port > 65535
+	        || (http_port != 0 && start)) {
 		bench_usage();
 		return 2;
 	}
@@ -292,7 +303,9 @@ main(int argc, char **argv)
 		extra[nextra++] = "--checkpoint-chunk-keys";
 		extra[nextra++] = ckpt_chunk;
 	}
-	struct bench_srv srv = { .pid = -1, .extra = extra };
+	/* Without --start, the --http of a clmd of the caller's. */
+	struct bench_srv srv
+	        = { .pid = -1, .extra = extra, .http_port = http_port };
 	bool ipc = strcmp(transport, "ipc") == 0;
 	bench_self_dir(self, sizeof(self));
 	if (start) {
