@@ -143,7 +143,7 @@ bench_http_took_all(const struct bench_http_answer *ans)
 }
 
 /*
- * One http-batch request: a body of 100 items posted on th's connection.
+ * One http-batch request: a body of 100 items posted on connection hc.
  * Returns the items taken (100), or 0 on any failure.
  */
 static size_t
