@@ -39,12 +39,21 @@ if [ "$what" = test ]; then
 fi
 
 # The Node client's one dependency (protobufjs), from the npm registry.
+# Then the tracking SDKs tests/interop/sdk_test.js drives (test-only), at
+# the exact versions of its package-lock.json; their optional dependencies
+# (RudderStack's Redis-backed queue, never used here) are left out.
 node_deps() {
 	[ "$what" = test ] || return 0
 	dir="$(dirname "$0")/../client/node"
 	if [ -f "$dir/package.json" ] && [ ! -d "$dir/node_modules" ]; then
 		echo "install-deps: npm install in client/node" >&2
 		(cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
+	fi
+	dir="$(dirname "$0")/../tests/interop/sdk"
+	if [ -f "$dir/package-lock.json" ] && [ ! -d "$dir/node_modules" ]; then
+		echo "install-deps: npm ci in tests/interop/sdk" >&2
+		(cd "$dir" && npm ci --omit=optional --no-audit --no-fund \
+		    --loglevel=error)
 	fi
 }
 
