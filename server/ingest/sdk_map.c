@@ -270,6 +270,7 @@ sdk_map_load(const char *path, struct sdk_map **out, char *err, size_t errlen)
 	clm_err e = CLM_OK;
 
 	if (m == NULL) {
+		snprintf(err, errlen, "out of memory loading the event table");
 		return CLM_RESOURCE_EXHAUSTED;
 	}
 	for (size_t i = 0; i < nb; i++) {
@@ -313,6 +314,9 @@ sdk_map_load(const char *path, struct sdk_map **out, char *err, size_t errlen)
 	*out = m;
 	return CLM_OK;
 fail:
+	if (e == CLM_RESOURCE_EXHAUSTED) {
+		snprintf(err, errlen, "out of memory loading the event table");
+	}
 	sdk_map_free(m);
 	return e;
 }
