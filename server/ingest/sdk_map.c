@@ -207,11 +207,6 @@ sdk_map_read(struct sdk_map *m, size_t *cap, const char *path, char *err,
 		if (name[0] == '\0' || name[0] == '#') {
 			continue;
 		}
-		if (!validate_utf8(name, (size_t) (end - name), true)) {
-			snprintf(err, errlen, "%s:%d: not printable UTF-8",
-			        path, lineno);
-			goto fail;
-		}
 		sep = strrchr(name, '=');
 		if (sep == NULL) {
 			sep = strrchr(name, '\t');
@@ -229,6 +224,12 @@ sdk_map_read(struct sdk_map *m, size_t *cap, const char *path, char *err,
 			snprintf(err, errlen,
 			        "%s:%d: no event name before '%s'", path,
 			        lineno, type);
+			goto fail;
+		}
+		if (!validate_utf8(name, (size_t) (end - name), true)) {
+			snprintf(err, errlen,
+			        "%s:%d: the event name is not printable UTF-8",
+			        path, lineno);
 			goto fail;
 		}
 		if ((size_t) (end - name) > SDK_MAP_MAX_NAME) {
