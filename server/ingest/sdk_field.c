@@ -257,6 +257,12 @@ sdk_time(struct sdk_ctx *c, const struct sdk_json *v, int64_t sent,
 	if (sent != INT64_MIN) {
 		t += c->now_ms - sent;
 	}
+	return sdk_time_check(c, t, field, ms);
+}
+
+bool
+sdk_time_check(struct sdk_ctx *c, int64_t t, const char *field, int64_t *ms)
+{
 	if (t < VALIDATE_MIN_TIME_MS) {
 		sdk_error(c, field,
 		        "is before 2000-01-01, the earliest event time");

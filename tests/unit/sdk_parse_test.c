@@ -742,14 +742,19 @@ Test(sdk_posthog, times)
 	                     "\"offset\":500},"
 	                     "{\"event\":\"x\",\"distinct_id\":\"a\"},"
 	                     "{\"event\":\"x\",\"distinct_id\":\"a\","
-	                     "\"timestamp\":\"x\"}]}"),
+	                     "\"timestamp\":\"x\"},"
+	                     "{\"event\":\"x\",\"distinct_id\":\"a\","
+	                     "\"offset\":999999999999}]}"),
 	        CLM_OK);
 	cr_assert_eq(sdk_out.n_ops, 3);
 	cr_assert_eq(tp_at(0)->occurred_at_ms, T0 + 300);
 	cr_assert_eq(tp_at(1)->occurred_at_ms, SDK_NOW - 500);
 	cr_assert_eq(tp_at(2)->occurred_at_ms, SDK_NOW);
-	cr_assert_eq(sdk_out.n_errors, 1);
+	cr_assert_eq(sdk_out.n_errors, 2);
 	cr_assert_str_eq(sdk_out.errors[0].field, "batch[3].timestamp");
+	cr_assert_str_eq(sdk_out.errors[1].field, "batch[4].offset");
+	cr_assert_str_eq(sdk_out.errors[1].message,
+	        "is before 2000-01-01, the earliest event time");
 }
 
 Test(sdk_posthog, errors)
