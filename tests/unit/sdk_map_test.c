@@ -137,6 +137,16 @@ Test(sdk_map, long_lines)
 	cr_assert_eq(load(text, &m, err), CLM_INVALID_ARGUMENT);
 	cr_assert_not_null(
 	        strstr(err, ":1: line longer than 1024 bytes"), "%s", err);
+	/* A line of 1024 bytes is fine, 1025 are not. */
+	memset(text, '#', 1024);
+	strcpy(text + 1024, "\nA = SIGNUP\n");
+	cr_assert_eq(load(text, &m, err), CLM_OK, "%s", err);
+	sdk_map_free(m);
+	memset(text, '#', 1025);
+	strcpy(text + 1025, "\n");
+	cr_assert_eq(load(text, &m, err), CLM_INVALID_ARGUMENT);
+	cr_assert_not_null(
+	        strstr(err, ":1: line longer than 1024 bytes"), "%s", err);
 	/* 255 bytes is fine. */
 	memset(text, 'n', 255);
 	strcpy(text + 255, " = SIGNUP\n");
