@@ -124,6 +124,10 @@ Test(sdk_segment, bad_ids)
 	        0);
 	batch(item);
 	only_error("batch[0].userId", "is 129 bytes, more than 128");
+	item = arena_printf(&sdk_arena,
+	        "{\"type\":\"track\",\"event\":\"x\",\"userId\":1%0128d}", 0);
+	batch(item);
+	only_error("batch[0].userId", "is 129 bytes, more than 128");
 	batch("{\"type\":\"track\",\"event\":\"x\",\"userId\":\"u\","
 	      "\"messageId\":{}}");
 	only_error("batch[0].messageId", "must be a string or a number");
