@@ -5,8 +5,6 @@
  */
 #include "ingest/sdk_internal.h"
 
-#include <ctype.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
