@@ -219,7 +219,11 @@ sdk_json_get(const struct sdk_json *o, const char *key)
 const char *
 sdk_json_str(const struct sdk_json *v)
 {
-	return v != NULL && v->type == SDK_JSON_STRING ? v->u.s : NULL;
+	if (v == NULL || v->type != SDK_JSON_STRING
+	        || strlen(v->u.s) != v->n) {
+		return NULL;
+	}
+	return v->u.s;
 }
 
 bool

@@ -64,7 +64,11 @@ clm_err sdk_json_parse(const char *text, size_t len, arena *a,
  */
 const struct sdk_json *sdk_json_get(const struct sdk_json *o, const char *key);
 
-/* sdk_json_str returns v's text when v is a string, else NULL. */
+/*
+ * sdk_json_str returns v's text when v is a string, else NULL; NULL too
+ * for a string holding a NUL character (from \u0000), which no C string
+ * can carry whole.
+ */
 const char *sdk_json_str(const struct sdk_json *v);
 
 /*

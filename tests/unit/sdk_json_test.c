@@ -63,6 +63,10 @@ Test(sdk_json, tree)
 	cr_assert_null(sdk_json_get(t, "zz"));
 	cr_assert_null(sdk_json_get(arr, "a")); /* not an object */
 	cr_assert_null(sdk_json_str(v));
+	/* A string with a NUL in it is no C string. */
+	cr_assert_eq(parse("\"a\\u0000b\"", &t, err), CLM_OK);
+	cr_assert_eq(t->n, 3);
+	cr_assert_null(sdk_json_str(t));
 }
 
 Test(sdk_json, many_children)

@@ -253,6 +253,10 @@ Test(sdk_segment, page_and_screen)
 	cr_assert_str_eq(sdk_prop(p, "url"), "/t");
 	cr_assert_eq(tp_at(1)->type, CLM__V1__TOUCHPOINT_TYPE__PAGE_VIEW);
 	cr_assert_str_eq(sdk_prop(tp_at(1), "name"), "Home");
+	/* A name holding NUL is left out, not cut short. */
+	batch("{\"type\":\"page\",\"userId\":\"u\",\"name\":\"a\\u0000b\"}");
+	no_errors();
+	cr_assert_eq(tp_at(0)->n_properties, 0);
 	batch("{\"type\":\"page\",\"userId\":\"u\",\"properties\":[1]}");
 	only_error("batch[0].properties", "must be an object");
 }
