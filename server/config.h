@@ -30,6 +30,7 @@ struct config {
 	char *tls_ca_file;   /* PEM: CA of client certificates ("" = none) */
 	char *log_level;
 	char *http_allowed_hosts;     /* more Host names for http: "a, b" */
+	char *sdk_event_map;          /* SDK event-name file, or "" */
 	int64_t workers;              /* concurrent requests in flight */
 	int64_t max_connections;      /* rpc connections open at once */
 	int64_t idle_timeout;         /* s without a request; 0 = never */

@@ -18,6 +18,7 @@
 #include "calls/auth.h"
 #include "calls/replay.h"
 #include "config.h"
+#include "ingest/sdk.h"
 #include "journal/journal.h"
 #include "net/addrcheck.h"
 #include "net/exposure.h"
@@ -282,6 +283,16 @@ main(int argc, char **argv)
 		config_fini(&cfg);
 		return main_fail(err);
 	}
+	/* The SDK ingest's event table: a bad line stops the start. */
+	struct sdk_map *sdk_map = NULL;
+	if (sdk_map_load(
+	            cfg.sdk_event_map[0] != '\0' ? cfg.sdk_event_map : NULL,
+	            &sdk_map, err, sizeof(err))
+	        != CLM_OK) {
+		auth_free(auth);
+		config_fini(&cfg);
+		return main_fail(err);
+	}
 	/*
 	 * Requests may leave the machine only when tokens guard them; the
 	 * event stream has no token check, so it stays on loopback, and with
@@ -303,6 +314,7 @@ main(int argc, char **argv)
 	}
 	if (refused) {
 		auth_free(auth);
+		sdk_map_free(sdk_map);
 		config_fini(&cfg);
 		return main_fail(err);
 	}
@@ -317,6 +329,7 @@ main(int argc, char **argv)
 	        || main_check_addrs(&cfg, auth != NULL, err, sizeof(err))
 	                != 0) {
 		auth_free(auth);
+		sdk_map_free(sdk_map);
 		config_fini(&cfg);
 		return main_fail(err);
 	}
@@ -340,6 +353,7 @@ main(int argc, char **argv)
 	static struct telemetry tm; /* srv.tm, for the same reason */
 	telemetry_init(&tm);
 	server_init(&srv, &cfg, auth, &tm, clock_now_ms());
+	srv.sdk_map = sdk_map;
 	struct store_opts so = {
 		.dir = cfg.data,
 		/*
@@ -462,6 +476,7 @@ done:
 		log_info("stopped");
 	}
 	auth_free(auth);
+	sdk_map_free(sdk_map);
 	config_fini(&cfg);
 	return status;
 }

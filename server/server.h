@@ -15,6 +15,7 @@
 
 struct auth;
 struct pubsub;
+struct sdk_map;
 struct telemetry;
 
 struct server {
@@ -23,6 +24,12 @@ struct server {
 	store *st;
 	writer *w;
 	struct pubsub *ps; /* NULL when events = none */
+	/*
+	 * The event-name table of the SDK ingest routes (ingest/sdk.h), the
+	 * built-in names and the sdk_event_map file: set by main before the
+	 * listeners start, freed after they stop; read-only in between.
+	 */
+	struct sdk_map *sdk_map;
 	/*
 	 * clmd's counters (util/telemetry.h): the writer records its batches
 	 * there, rpc every reply, and http reads them for /metrics. They
