@@ -321,6 +321,33 @@ httpd_conn_idle(struct httpd_conn *c)
 	c->deadline_ms = idle > 0 ? httpd_now_ms() + idle : -1;
 }
 
+/*
+ * Sends the reply formatted in c, or ends c when httpd_close has begun:
+ * its stream is closed (or about to be), and nng 1.5's TCP stream queues
+ * a send on a closed stream until its timeout instead of failing it,
+ * which would hold httpd_close for request_ms.
+ */
+static void
+httpd_conn_send_reply(struct httpd_conn *c)
+{
+	httpd *d = c->d;
+	/*
+	 * Started under mu, so that httpd_close's loop either sees the send
+	 * pending (and closing the stream fails it at once) or runs first.
+	 * nng never runs a callback inside nng_stream_send.
+	 */
+	pthread_mutex_lock(&d->mu);
+	bool closing = d->closing;
+	if (!closing) {
+		c->state = HTTPD_SEND;
+		httpd_conn_send(c, d->conf.request_ms);
+	}
+	pthread_mutex_unlock(&d->mu);
+	if (closing) {
+		httpd_conn_end(c);
+	}
+}
+
 /* The most body bytes c's request (its head parsed) may carry. */
 static size_t
 httpd_conn_limit(struct httpd_conn *c)
@@ -449,10 +476,8 @@ httpd_conn_process(struct httpd_conn *c)
 	if (!d->conf.handle(d->conf.arg, c, &c->req, &res)) {
 		return;
 	}
-	pthread_mutex_lock(&d->mu);
-	c->close = c->close || d->closing;
-	pthread_mutex_unlock(&d->mu);
-	httpd_conn_reply(c, &res, c->head);
+	httpd_conn_format(c, &res, c->head);
+	httpd_conn_send_reply(c);
 }
 
 /* After a reply went out on a kept-alive connection: the next request. */
@@ -525,8 +550,7 @@ httpd_conn_cb(void *arg)
 			return;
 		}
 		/* httpd_reply formatted the reply. */
-		c->state = HTTPD_SEND;
-		httpd_conn_send(c, d->conf.request_ms);
+		httpd_conn_send_reply(c);
 		return;
 	case HTTPD_CONTINUE:
 	case HTTPD_SEND:
@@ -768,10 +792,6 @@ httpd_conn_wake(struct httpd_conn *c)
 void
 httpd_reply(httpd_conn *c, struct httpd_res *res)
 {
-	httpd *d = c->d;
-	pthread_mutex_lock(&d->mu);
-	c->close = c->close || d->closing;
-	pthread_mutex_unlock(&d->mu);
 	httpd_conn_format(c, res, c->head);
 	c->resume = NULL;
 	httpd_conn_wake(c);
