@@ -435,7 +435,7 @@ http_ingest_collect(struct http_ingest_req *s)
 	}
 }
 
-/* The writer's done callback: the rest goes on on an nng thread. */
+/* A job is done: take its outcome in and go on, on an nng thread. */
 static void
 http_ingest_resumed(void *arg, httpd_conn *c)
 {
@@ -446,6 +446,10 @@ http_ingest_resumed(void *arg, httpd_conn *c)
 	http_ingest_run(s);
 }
 
+/*
+ * The writer's done callback, on its thread: the rest is handed back to
+ * an nng thread (httpd_resume), so the writer only wakes it.
+ */
 static void
 http_ingest_done(writer_job *job)
 {
