@@ -324,15 +324,22 @@ http_ingest_give(struct http_ingest_req *s)
 	httpd_resume(s->c, http_ingest_waited, s);
 }
 
-/* Answers s's request with rep, counts it, and gives s back. */
+/*
+ * Answers s's request with rep, counts it, and gives s back. The reply
+ * goes last: once it is out, httpd_close may return (it waits for the
+ * last deferred reply) and http_close free s, so nothing of s may be
+ * touched after it. res holds nothing of s's arena (rep's body is
+ * malloc'd, its headers static).
+ */
 static void
 http_ingest_answer(struct http_ingest_req *s, struct http_reply *rep)
 {
 	struct httpd_res res = { .status = 500 };
+	httpd_conn *c = s->c;
 	telemetry_http(s->g->tm, s->kind, rep->status);
 	http_respond(rep, &res);
-	httpd_reply(s->c, &res);
 	http_ingest_give(s);
+	httpd_reply(c, &res);
 }
 
 /* ---- the writes ---- */
