@@ -109,7 +109,10 @@ void sdk_map_free(struct sdk_map *m);
  * out->errors and the rest still become operations. Returns CLM_OK, or
  * INVALID_ARGUMENT with the reason in err ("invalid JSON at offset 17:
  * ...", "no \"batch\" array") when nothing could be read at all, or
- * RESOURCE_EXHAUSTED when a's budget ran out.
+ * RESOURCE_EXHAUSTED when a's budget ran out. When a has no budget,
+ * sdk_parse gives it one for the call (1 MiB plus 64 bytes per byte of
+ * body, docs/ingest.md "Memory") and lifts it before returning; a budget
+ * the caller set is kept.
  */
 clm_err sdk_parse(const struct sdk_map *m, const struct validate_limits *lim,
         enum sdk_route route, const char *body, size_t len, int64_t now_ms,

@@ -100,6 +100,18 @@ sdk_id(struct sdk_ctx *c, const struct sdk_json *v, const char *field,
 	if (v == NULL || v->type == SDK_JSON_NULL) {
 		return true;
 	}
+	if (v->type != SDK_JSON_STRING && v->type != SDK_JSON_NUMBER) {
+		sdk_error(c, field, "must be a string or a number");
+		return false;
+	}
+	if (v->n == 0) {
+		return true;
+	}
+	if (v->n > c->lim->max_id_bytes) {
+		sdk_error(c, field, "is %u bytes, more than %zu", v->n,
+		        c->lim->max_id_bytes);
+		return false;
+	}
 	if (v->type == SDK_JSON_NUMBER) {
 		/* SDKs take numeric ids: kept as the JSON text ("42"). */
 		char *s = arena_strndup(c->a, v->u.s, v->n);
@@ -110,20 +122,8 @@ sdk_id(struct sdk_ctx *c, const struct sdk_json *v, const char *field,
 		*out = s;
 		return true;
 	}
-	if (v->type != SDK_JSON_STRING) {
-		sdk_error(c, field, "must be a string or a number");
-		return false;
-	}
-	if (v->n == 0) {
-		return true;
-	}
 	if (strlen(v->u.s) != v->n) {
 		sdk_error(c, field, "must not contain a NUL character");
-		return false;
-	}
-	if (v->n > c->lim->max_id_bytes) {
-		sdk_error(c, field, "is %u bytes, more than %zu", v->n,
-		        c->lim->max_id_bytes);
 		return false;
 	}
 	if (!validate_utf8(v->u.s, v->n, true)) {
@@ -257,6 +257,12 @@ sdk_time(struct sdk_ctx *c, const struct sdk_json *v, int64_t sent,
 	if (sent != INT64_MIN) {
 		t += c->now_ms - sent;
 	}
+	return sdk_time_check(c, t, field, ms);
+}
+
+bool
+sdk_time_check(struct sdk_ctx *c, int64_t t, const char *field, int64_t *ms)
+{
 	if (t < VALIDATE_MIN_TIME_MS) {
 		sdk_error(c, field,
 		        "is before 2000-01-01, the earliest event time");

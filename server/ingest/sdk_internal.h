@@ -92,6 +92,14 @@ bool sdk_time(struct sdk_ctx *c, const struct sdk_json *v, int64_t sent,
         const char *field, int64_t *ms);
 
 /*
+ * sdk_time_check sets *ms to t when it lies between 2000-01-01 and 24 h
+ * after now (Track's limits); else records an error on field and returns
+ * false.
+ */
+bool sdk_time_check(
+        struct sdk_ctx *c, int64_t t, const char *field, int64_t *ms);
+
+/*
  * sdk_channel returns the Channel of a UTM medium and source (either
  * NULL), case-insensitive, by the table of docs/ingest.md; the medium
  * decides when it is known, then the source; else CHANNEL_UNSPECIFIED.

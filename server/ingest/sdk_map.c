@@ -177,7 +177,7 @@ static clm_err
 sdk_map_read(struct sdk_map *m, size_t *cap, const char *path, char *err,
         size_t errlen)
 {
-	char line[SDK_MAP_MAX_LINE + 2];
+	char line[SDK_MAP_MAX_LINE + 3]; /* the line, its newline and NUL */
 	int lineno = 0;
 	FILE *f = fopen(path, "r");
 
@@ -189,28 +189,22 @@ sdk_map_read(struct sdk_map *m, size_t *cap, const char *path, char *err,
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char *end, *name, *type, *sep;
 		size_t len = strlen(line);
+		bool nl = len > 0 && line[len - 1] == '\n';
 		int t;
 
 		lineno++;
-		if (len > SDK_MAP_MAX_LINE
-		        || (len == SDK_MAP_MAX_LINE
-		                && line[len - 1] != '\n')) {
+		if (nl) {
+			line[--len] = '\0';
+		}
+		if (len > SDK_MAP_MAX_LINE || (!nl && !feof(f))) {
 			snprintf(err, errlen,
 			        "%s:%d: line longer than %d bytes", path,
 			        lineno, SDK_MAP_MAX_LINE);
 			goto fail;
 		}
-		if (len > 0 && line[len - 1] == '\n') {
-			line[len - 1] = '\0';
-		}
 		name = sdk_map_trim(line, &end);
 		if (name[0] == '\0' || name[0] == '#') {
 			continue;
-		}
-		if (!validate_utf8(name, (size_t) (end - name), true)) {
-			snprintf(err, errlen, "%s:%d: not printable UTF-8",
-			        path, lineno);
-			goto fail;
 		}
 		sep = strrchr(name, '=');
 		if (sep == NULL) {
@@ -229,6 +223,12 @@ sdk_map_read(struct sdk_map *m, size_t *cap, const char *path, char *err,
 			snprintf(err, errlen,
 			        "%s:%d: no event name before '%s'", path,
 			        lineno, type);
+			goto fail;
+		}
+		if (!validate_utf8(name, (size_t) (end - name), true)) {
+			snprintf(err, errlen,
+			        "%s:%d: the event name is not printable UTF-8",
+			        path, lineno);
 			goto fail;
 		}
 		if ((size_t) (end - name) > SDK_MAP_MAX_NAME) {

@@ -130,9 +130,12 @@ sdk_posthog_touch(struct sdk_ctx *c, const struct sdk_json *ev,
 	const struct sdk_json *offset = sdk_json_get(ev, "offset");
 	double off;
 	if ((ts == NULL || ts->type == SDK_JSON_NULL)
-	        && sdk_json_double(offset, &off) && off >= 0 && off < 1e12) {
+	        && sdk_json_double(offset, &off) && off >= 0 && off < 1e15) {
 		/* posthog-js without a timestamp: ms before it was sent. */
-		at = c->now_ms - (int64_t) off;
+		if (!sdk_time_check(
+		            c, c->now_ms - (int64_t) off, "offset", &at)) {
+			return;
+		}
 	} else if (!sdk_time(c, ts, c->sent_ms, "timestamp", &at)) {
 		return;
 	}

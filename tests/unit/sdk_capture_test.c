@@ -32,6 +32,7 @@ parse_file(enum sdk_route route, const char *name, const char *sent_key,
 		        sdk_out.errors[i].message);
 	}
 	cr_assert_eq(sdk_out.n_errors, 0, "%s", name);
+	sdk_check_valid();
 	/* The sentAt the clock correction uses (checked in sdk_parse_test). */
 	const char *p = strstr(body, sent_key);
 	cr_assert_not_null(p);

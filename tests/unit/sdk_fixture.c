@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "calls/reply.h"
+
 const struct validate_limits sdk_limits = {
 	.max_id_bytes = 128,
 	.max_properties = 32,
@@ -39,8 +41,12 @@ clm_err
 sdk_parse_str(enum sdk_route route, const char *body)
 {
 	memset(&sdk_out, 0, sizeof(sdk_out));
-	return sdk_parse(sdk_map, &sdk_limits, route, body, strlen(body),
+	clm_err e = sdk_parse(sdk_map, &sdk_limits, route, body, strlen(body),
 	        SDK_NOW, &sdk_arena, &sdk_out, sdk_err, sizeof(sdk_err));
+	if (e == CLM_OK) {
+		sdk_check_valid();
+	}
+	return e;
 }
 
 char *
@@ -83,4 +89,37 @@ sdk_trait(const Clm__V1__IdentifyRequest *r, const char *key)
 		}
 	}
 	return NULL;
+}
+
+void
+sdk_check_valid(void)
+{
+	for (size_t i = 0; i < sdk_out.n_ops; i++) {
+		const struct sdk_op *op = &sdk_out.ops[i];
+		struct violations v;
+		violations_init(&v, &sdk_arena);
+		if (op->kind == SDK_OP_TRACK) {
+			validate_touchpoint(
+			        op->tp, &sdk_limits, SDK_NOW, "tp", &v);
+		} else {
+			const Clm__V1__IdentifyRequest *r = op->identify;
+			cr_assert_null(validate_id(
+			        r->anonymous_id, sdk_limits.max_id_bytes));
+			cr_assert_null(validate_id(
+			        r->customer_id, sdk_limits.max_id_bytes));
+			cr_assert(r->n_traits <= sdk_limits.max_properties);
+			for (size_t k = 0; k < r->n_traits; k++) {
+				validate_entry(r->traits[k]->key,
+				        r->traits[k]->value, &sdk_limits,
+				        "traits", k, &v);
+			}
+		}
+		for (size_t k = 0; k < v.n; k++) {
+			cr_assert_not_null(
+			        strstr(v.items[k]->description,
+			                "not accepted by this build yet"),
+			        "op %zu: %s: %s", i, v.items[k]->field,
+			        v.items[k]->description);
+		}
+	}
 }

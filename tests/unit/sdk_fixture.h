@@ -27,11 +27,20 @@ extern char sdk_err[256];
 void sdk_fixture_setup(void);
 void sdk_fixture_teardown(void);
 
-/* sdk_parse_str parses the NUL-terminated body into sdk_out at SDK_NOW. */
+/* sdk_parse_str parses the NUL-terminated body into sdk_out at SDK_NOW,
+ * and checks its operations with sdk_check_valid when it parsed. */
 clm_err sdk_parse_str(enum sdk_route route, const char *body);
 
 /* sdk_read_file reads CLM_SDK_DATA/name into arena memory, *len bytes. */
 char *sdk_read_file(const char *name, size_t *len);
+
+/*
+ * sdk_check_valid asserts that every operation of sdk_out is one its call
+ * accepts: each touchpoint passes validate_touchpoint (but for this
+ * build's refusal of CUSTOM, event_name and order_items), each Identify
+ * has the ids and traits identify.c checks.
+ */
+void sdk_check_valid(void);
 
 /* sdk_prop and sdk_trait return a key's value, or NULL. */
 const char *sdk_prop(const Clm__V1__Touchpoint *tp, const char *key);
