@@ -640,18 +640,15 @@ http_ingest_start(struct http_ingest_req *s)
 		return;
 	}
 
-	/* Parsing may take memory in proportion to the body, no more. */
-	arena_budget(a, dispatch_decode_budget(len));
+	/* sdk_parse bounds its arena by the body's size (ingest/sdk.h). */
 	clm_err e = sdk_parse(g->map, &g->srv->limits, route, body, len,
 	        clock_now_ms(), a, &s->batch, why, sizeof(why));
-	bool over = arena_over_budget(a);
-	arena_budget(a, 0);
 	if (e == CLM_INVALID_ARGUMENT) {
 		http_error(&rep, 400, CLM_INVALID_ARGUMENT, "", "%s", why);
 	} else if (e != CLM_OK) {
 		http_error(&rep, 413, CLM_RESOURCE_EXHAUSTED, "",
 		        "%s: the body needs more memory than its size allows (send smaller batches)",
-		        over ? "over budget" : why);
+		        why);
 	} else if (g->srv->auth != NULL && key == NULL
 	        && !http_ingest_key_ok(g, s->batch.api_key)) {
 		http_error(&rep, 401, CLM_UNAUTHENTICATED, "api_key",
