@@ -537,6 +537,38 @@ Test(http_ingest, bad_bodies_get_400_and_the_server_goes_on)
 }
 
 /*
+ * A batch near the limit made of small items (8,800 page views of 97
+ * customers, about 450 KiB) is recorded whole: several Track jobs (cut at
+ * max_touchpoints), one after the other, within the parse's budget.
+ */
+Test(http_ingest, a_batch_at_the_limit_of_small_items_is_recorded)
+{
+	start_clmd(NULL, false);
+	size_t cap = 512000;
+	char *b = malloc(cap);
+	cr_assert_not_null(b);
+	size_t n = (size_t) snprintf(b, cap, "{\"batch\":[");
+	for (int i = 0; i < 8800; i++) {
+		n += (size_t) snprintf(b + n, cap - n,
+		        "%s{\"type\":\"page\",\"userId\":\"u%d\","
+		        "\"messageId\":\"m%d\"}",
+		        i > 0 ? "," : "", i % 97, i);
+		cr_assert_lt(n, cap - 8);
+	}
+	n += (size_t) snprintf(b + n, cap - n, "]}");
+	struct res r = http_post("/v1/batch", "", b, n);
+	free(b);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	cr_assert_str_eq(r.body, "{\"success\":true}");
+	Clm__V1__Response *resp = get_customer("u5", NULL);
+	cr_expect_eq(touch_count(resp->customer,
+	                     CLM__V1__TOUCHPOINT_TYPE__PAGE_VIEW),
+	        8800 / 97 + (5 < 8800 % 97));
+	clm_response_free(resp);
+	cr_assert_eq(clmd_stop(&srv), 0, "log %s", srv.log_path);
+}
+
+/*
  * A gzip bomb (256 MiB of zeros in about 256 KiB) sent by 4 clients at
  * once, 3 times: 413 each time, and clmd's RSS grows by far less than
  * one bomb's plain size.
