@@ -706,3 +706,47 @@ Test(http_ingest, deferred_requests_survive_a_gone_client_and_a_stop)
 	 */
 	cr_assert_eq(clmd_wait(&srv, HI_WAIT_MS), 0, "log %s", srv.log_path);
 }
+
+/*
+ * A request waiting for the writer has no timer of its own: its writes
+ * carry the deadline of http_request_timeout (2 s here). With the
+ * journal's sync held past it, the request whose write was queued gets
+ * 503 DEADLINE_EXCEEDED once the writer goes on, the one held gets 200
+ * or 503, neither hangs, and clmd goes on serving.
+ */
+Test(http_ingest, writes_past_the_request_timeout_get_503)
+{
+	const char *args[] = { "--http-request-timeout", "2", NULL };
+	start_clmd(args, true);
+	char held[96];
+	snprintf(held, sizeof(held), "%s.held", hi_flag);
+	cr_assert_eq(harness_write_file(hi_flag, "HOLD"), 0);
+	int first = http_connect();
+	http_post_send(first, "/v1/batch", "", seg_batch, strlen(seg_batch));
+	int64_t until = now_ms() + HI_WAIT_MS;
+	while (access(held, F_OK) != 0 && now_ms() < until) {
+		harness_sleep_ms(10);
+	}
+	cr_assert_eq(access(held, F_OK), 0, "no sync was held");
+	/* Queued behind the held batch. */
+	int second = http_connect();
+	static const char late[]
+	        = "{\"userId\":\"late\",\"event\":"
+	          "\"Product Added\",\"messageId\":\"m-late\"}";
+	http_post_send(second, "/v1/track", "", late, strlen(late));
+	/* Past both deadlines (2 s from when each was handled). */
+	harness_sleep_ms(3000);
+	cr_assert_eq(unlink(hi_flag), 0);
+	struct res r = http_response(second);
+	cr_assert_eq(r.status, 503, "%s", r.body);
+	cr_expect_not_null(strstr(r.body, "DEADLINE_EXCEEDED"), "%s", r.body);
+	close(second);
+	r = http_response(first);
+	cr_assert(
+	        r.status == 200 || r.status == 503, "%d %s", r.status, r.body);
+	close(first);
+	r = http_post("/v1/batch", "", seg_batch, strlen(seg_batch));
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	assert_kim(NULL);
+	cr_assert_eq(clmd_stop(&srv), 0, "log %s", srv.log_path);
+}
