@@ -15,6 +15,8 @@
  *     bounded; Expect: 100-continue works on a real batch;
  *   - a write the disk refuses gets 503 (the SDKs retry), then 200 once
  *     the disk takes writes again;
+ *   - a batch near the limit of small items is recorded whole; writes
+ *     held past http_request_timeout get 503 DEADLINE_EXCEEDED;
  *   - requests deferred while the journal's sync is held survive their
  *     client going away and a SIGTERM: clmd exits 0, and promptly (run
  *     under ASan too).
