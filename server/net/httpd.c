@@ -443,8 +443,7 @@ httpd_conn_process(struct httpd_conn *c)
 			return;
 		}
 		if (expect == 100 && c->len < hl + c->body_len) {
-			/* The client waits for this before it sends the body.
-			 */
+			/* The client waits for it to send the body. */
 			c->iov[0].iov_buf = (void *) httpd_continue;
 			c->iov[0].iov_len = sizeof(httpd_continue) - 1;
 			c->niov = 1;
@@ -545,8 +544,8 @@ httpd_conn_cb(void *arg)
 		if (c->resume != NULL) {
 			httpd_resume_fn fn = c->resume;
 			c->resume = NULL;
-			fn(c->resume_arg,
-			        c); /* c may be another thread's now */
+			/* Once fn returns, c may be another thread's. */
+			fn(c->resume_arg, c);
 			return;
 		}
 		/* httpd_reply formatted the reply. */
