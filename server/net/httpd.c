@@ -544,7 +544,7 @@ httpd_conn_cb(void *arg)
 		if (c->resume != NULL) {
 			httpd_resume_fn fn = c->resume;
 			c->resume = NULL;
-			/* Once fn returns, c may be another thread's. */
+			/* fn may hand c on: it is not touched after. */
 			fn(c->resume_arg, c);
 			return;
 		}
