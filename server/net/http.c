@@ -2,8 +2,9 @@
  * http: the dashboard server (http.h): its lifecycle, the routes, the
  * Host and origin checks (hostcheck.h), the bearer-token check and the
  * exposure rule, the page and Prometheus /metrics. The /api endpoints are
- * in http_api.c; reading requests and writing replies, with the
- * connection cap and the timeouts, is httpd.c's.
+ * in http_api.c, the SDK ingest routes in http_ingest.c; reading requests
+ * and writing replies, with the connection cap and the timeouts, is
+ * httpd.c's.
  */
 #include "net/http.h"
 
@@ -29,7 +30,12 @@
 #define HTTP_SLOTS 4
 /* The largest request head and body httpd reads (431 and 413 past them). */
 #define HTTP_MAX_HEAD (16 * 1024)
-#define HTTP_MAX_BODY (1024 * 1024)
+#define HTTP_MAX_BODY HTTP_INGEST_MAX_BODY
+/*
+ * The body a request to no route may carry: it is read, then answered
+ * 404 or 405 on a connection that stays open; a larger one gets 413.
+ */
+#define HTTP_NO_ROUTE_BODY (64 * 1024)
 
 static const char http_prometheus[]
         = "text/plain; version=0.0.4; charset=utf-8";
@@ -43,22 +49,49 @@ static const char http_csp[]
  * A route: http_route_find answers 404 for an unknown path and 405 for
  * another method (HEAD is served as GET) before any handler runs, as
  * nng's HTTP server did. Every route, whatever its method, passes
- * http_admit first.
+ * http_admit first. A GET route takes no body (413 for one, before it is
+ * read); a POST route takes up to max_body bytes.
  */
 struct http_route {
 	const char *path;
 	const char *method;
 	enum telemetry_http_handler kind;
-	bool tree; /* also serves PATH/... */
+	bool tree;  /* also serves PATH/... */
+	bool slash; /* also serves PATH/ (and PATH without its last '/') */
+	size_t max_body;
 };
 
 static const struct http_route http_routes[] = {
-	{ "/", "GET", TELEMETRY_HTTP_PAGE, false },
-	{ "/api/status", "GET", TELEMETRY_HTTP_STATUS, false },
-	{ "/api/metrics", "GET", TELEMETRY_HTTP_METRICS, false },
-	{ "/api/cohorts", "GET", TELEMETRY_HTTP_COHORTS, false },
-	{ "/api/experiments", "GET", TELEMETRY_HTTP_EXPERIMENTS, true },
-	{ "/metrics", "GET", TELEMETRY_HTTP_PROMETHEUS, false },
+	{ "/", "GET", TELEMETRY_HTTP_PAGE, false, false, 0 },
+	{ "/api/status", "GET", TELEMETRY_HTTP_STATUS, false, false, 0 },
+	{ "/api/metrics", "GET", TELEMETRY_HTTP_METRICS, false, false, 0 },
+	{ "/api/cohorts", "GET", TELEMETRY_HTTP_COHORTS, false, false, 0 },
+	{ "/api/experiments", "GET", TELEMETRY_HTTP_EXPERIMENTS, true, false,
+	        0 },
+	{ "/metrics", "GET", TELEMETRY_HTTP_PROMETHEUS, false, false, 0 },
+	/* The SDK ingest routes (http_ingest.c, docs/ingest.md). */
+	{ "/v1/batch", "POST", TELEMETRY_HTTP_V1_BATCH, false, true,
+	        HTTP_INGEST_MAX_BODY },
+	{ "/v1/track", "POST", TELEMETRY_HTTP_V1_TRACK, false, true,
+	        HTTP_INGEST_MAX_BODY },
+	{ "/v1/identify", "POST", TELEMETRY_HTTP_V1_IDENTIFY, false, true,
+	        HTTP_INGEST_MAX_BODY },
+	{ "/v1/page", "POST", TELEMETRY_HTTP_V1_PAGE, false, true,
+	        HTTP_INGEST_MAX_BODY },
+	{ "/v1/screen", "POST", TELEMETRY_HTTP_V1_SCREEN, false, true,
+	        HTTP_INGEST_MAX_BODY },
+	{ "/v1/alias", "POST", TELEMETRY_HTTP_V1_ALIAS, false, true,
+	        HTTP_INGEST_MAX_BODY },
+	{ "/v1/group", "POST", TELEMETRY_HTTP_V1_GROUP, false, true,
+	        HTTP_INGEST_MAX_BODY },
+	{ "/batch/", "POST", TELEMETRY_HTTP_PH_BATCH, false, true,
+	        HTTP_INGEST_MAX_BODY },
+	{ "/capture/", "POST", TELEMETRY_HTTP_PH_CAPTURE, false, true,
+	        HTTP_INGEST_MAX_BODY },
+	{ "/e/", "POST", TELEMETRY_HTTP_PH_E, false, true,
+	        HTTP_INGEST_MAX_BODY },
+	{ "/i/v0/e/", "POST", TELEMETRY_HTTP_PH_I_V0_E, false, true,
+	        HTTP_INGEST_MAX_BODY },
 };
 #define HTTP_N_ROUTES (sizeof(http_routes) / sizeof(http_routes[0]))
 
@@ -75,6 +108,7 @@ struct http {
 	pthread_mutex_t mu;
 	pthread_cond_t cv; /* a slot was given back; guarded by mu */
 	struct http_slot slots[HTTP_SLOTS];
+	struct http_ingest *ingest;   /* the SDK ingest routes' state */
 	char listen[128];             /* the HOST:PORT served */
 	struct hostcheck_names names; /* listen and http_allowed_hosts */
 };
@@ -207,7 +241,7 @@ http_refuse(struct http_reply *rep, int status, const char *msg)
  * a matter of permissions (403), and it keeps rebinding attempts apart
  * from cross-origin writes in clm_http_requests_total.
  */
-static bool
+bool
 http_admit(http *h, const struct httpd_req *req, struct http_reply *rep)
 {
 	struct hostcheck_req r = {
@@ -286,8 +320,7 @@ http_serve(http *h, const struct http_route *r, const struct httpd_req *req,
 	http_slot_give(h, s);
 }
 
-/* The headers every reply gets, then the page's, a 401's and a 405's. */
-static void
+void
 http_respond(struct http_reply *rep, struct httpd_res *res)
 {
 	res->status = rep->status;
@@ -303,10 +336,11 @@ http_respond(struct http_reply *rep, struct httpd_res *res)
 	}
 	if (rep->challenge) {
 		hd[n++] = (struct httpd_header) { "WWW-Authenticate",
-			"Bearer realm=\"clmd\"" };
+			rep->challenge_basic ? "Basic realm=\"clmd\""
+			                     : "Bearer realm=\"clmd\"" };
 	}
-	if (rep->allow) {
-		hd[n++] = (struct httpd_header) { "Allow", "GET, HEAD" };
+	if (rep->allow != NULL) {
+		hd[n++] = (struct httpd_header) { "Allow", rep->allow };
 	}
 	res->n_headers = n;
 	res->body = rep->body;
@@ -315,63 +349,101 @@ http_respond(struct http_reply *rep, struct httpd_res *res)
 }
 
 /*
- * The route of path (path_len bytes, maybe with NUL bytes) for method, as
- * nng's server matched them: the route's path, then the end, or a '/'
- * that ends the path or starts a tree route's rest. NULL when none; *bad
- * then tells whether a route has the path but not the method (405).
+ * Whether path (path_len bytes) is r's, as nng's server matched them:
+ * the route's path, then the end, or a '/' that ends the path or starts
+ * a tree route's rest; a slash route's path also without its last '/'.
+ */
+static bool
+http_route_match(const struct http_route *r, const char *path, size_t path_len)
+{
+	size_t n = strcmp(r->path, "/") == 0 ? 0 : strlen(r->path);
+	if (r->slash && r->path[n - 1] == '/' && path_len == n - 1) {
+		return memcmp(path, r->path, n - 1) == 0;
+	}
+	if (path_len < n || memcmp(path, r->path, n) != 0) {
+		return false;
+	}
+	return path_len == n
+	        || (path[n] == '/' && (path_len == n + 1 || r->tree));
+}
+
+/*
+ * The route of path (path_len bytes, maybe with NUL bytes) for method.
+ * NULL when none; *allow then lists the methods of the routes that have
+ * the path (405), or is NULL (404).
  */
 static const struct http_route *
-http_route_find(
-        const char *path, size_t path_len, const char *method, bool *bad)
+http_route_find(const char *path, size_t path_len, const char *method,
+        const char **allow)
 {
-	*bad = false;
+	*allow = NULL;
 	bool head = strcmp(method, "HEAD") == 0;
+	bool get = false, post = false;
 	for (size_t i = 0; i < HTTP_N_ROUTES; i++) {
 		const struct http_route *r = &http_routes[i];
-		size_t n = strcmp(r->path, "/") == 0 ? 0 : strlen(r->path);
-		if (path_len < n || memcmp(path, r->path, n) != 0) {
-			continue;
-		}
-		if (path_len > n
-		        && (path[n] != '/'
-		                || (path_len > n + 1 && !r->tree))) {
+		if (!http_route_match(r, path, path_len)) {
 			continue;
 		}
 		if (strcmp(method, r->method) == 0
 		        || (head && strcmp(r->method, "GET") == 0)) {
 			return r;
 		}
-		*bad = true;
+		get = get || strcmp(r->method, "GET") == 0;
+		post = post || strcmp(r->method, "POST") == 0;
+	}
+	if (get || post) {
+		*allow = get && post ? "GET, HEAD, POST"
+		        : get        ? "GET, HEAD"
+		                     : "POST";
 	}
 	return NULL;
 }
 
-/* httpd's handler: every request (nng threads). */
-static void
-http_handle(void *arg, const struct httpd_req *req, struct httpd_res *res)
+/* httpd's body limit: the route's, or HTTP_NO_ROUTE_BODY for none. */
+static size_t
+http_body_limit(void *arg, const struct httpd_req *req)
+{
+	(void) arg;
+	const char *allow;
+	const struct http_route *r = http_route_find(
+	        req->path, req->path_len, req->method, &allow);
+	return r != NULL ? r->max_body : HTTP_NO_ROUTE_BODY;
+}
+
+/*
+ * httpd's handler: every request (nng threads). The ingest routes defer
+ * theirs (http_ingest_serve), the others answer at once.
+ */
+static bool
+http_handle(void *arg, httpd_conn *c, const struct httpd_req *req,
+        struct httpd_res *res)
 {
 	http *h = arg;
 	struct http_reply rep = { .status = 500, .type = http_json };
-	bool bad_method;
+	const char *allow;
 	const struct http_route *r = http_route_find(
-	        req->path, req->path_len, req->method, &bad_method);
-	if (r == NULL && bad_method) {
+	        req->path, req->path_len, req->method, &allow);
+	if (r == NULL && allow != NULL) {
 		http_error(&rep, 405, CLM_UNIMPLEMENTED, "",
-		        "method '%s' not allowed: use GET or HEAD",
-		        req->method);
-		rep.allow = true;
+		        "method '%s' not allowed: use %s", req->method, allow);
+		rep.allow = allow;
 	} else if (r == NULL && memchr(req->path, '\0', req->path_len)) {
 		http_error(&rep, 400, CLM_INVALID_ARGUMENT, "",
 		        "the path must not contain NUL (%%00)");
 	} else if (r == NULL) {
 		http_error(&rep, 404, CLM_NOT_FOUND, "", "not found");
+	} else if (r->max_body > 0 && http_admit(h, req, &rep)) {
+		/* It answers through httpd_reply, and counts, itself. */
+		http_ingest_serve(h->ingest, c, req, r->kind);
+		return false;
 	} else {
-		if (http_admit(h, req, &rep)) {
+		if (r->max_body == 0 && http_admit(h, req, &rep)) {
 			http_serve(h, r, req, &rep);
 		}
 		telemetry_http(h->tm, r->kind, rep.status);
 	}
 	http_respond(&rep, res);
+	return true;
 }
 
 /* httpd's own refusals, as http_error JSON like every other error. */
@@ -505,14 +577,21 @@ http_open(struct server *srv, const char *addr, http **out, char *err,
 		s->dr.reader = s->reader;
 	}
 	const struct config *cfg = srv->cfg;
+	int64_t request_ms
+	        = (cfg != NULL ? cfg->http_request_timeout : 10) * 1000;
+	if (http_ingest_open(srv, h->tm, request_ms, &h->ingest, err, errlen)
+	        != CLM_OK) {
+		http_close(h);
+		return CLM_RESOURCE_EXHAUSTED;
+	}
 	struct httpd_conf hc = {
 		.addr = hostport,
 		.max_conns
 		= cfg != NULL ? (size_t) cfg->http_max_connections : 128,
 		.max_head = HTTP_MAX_HEAD,
 		.max_body = HTTP_MAX_BODY,
-		.request_ms
-		= (cfg != NULL ? cfg->http_request_timeout : 10) * 1000,
+		.body_limit = http_body_limit,
+		.request_ms = request_ms,
 		.idle_ms = (cfg != NULL ? cfg->http_idle_timeout : 60) * 1000,
 		.handle = http_handle,
 		.error = http_refusal,
@@ -538,8 +617,12 @@ http_close(http *h)
 	if (h == NULL) {
 		return;
 	}
-	/* Every handler has returned once httpd_close does. */
+	/*
+	 * Every handler has returned once httpd_close does, and every
+	 * deferred ingest request has had its reply (the writer still runs).
+	 */
 	httpd_close(h->d);
+	http_ingest_close(h->ingest);
 	for (int i = 0; i < HTTP_SLOTS; i++) {
 		store_reader_free(h->slots[i].reader);
 		h->slots[i].reader = NULL;

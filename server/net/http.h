@@ -1,6 +1,7 @@
 /*
- * http: the dashboard and the Prometheus endpoint of `--http ADDR`
- * (docs/operations.md "Dashboard and monitoring"), served by httpd.h (a
+ * http: the dashboard, the Prometheus endpoint and the SDK ingest routes
+ * of `--http ADDR` (docs/operations.md "Dashboard and monitoring",
+ * docs/ingest.md "Endpoints"), served by httpd.h (a
  * connection cap, bounded requests and timeouts: http_max_connections,
  * http_request_timeout, http_idle_timeout).
  *
@@ -11,6 +12,10 @@
  *   /api/experiments       every experiment: definition and results
  *   /api/experiments/ID    ExperimentResultsReply
  *   /metrics               Prometheus text format 0.0.4 (telemetry.h)
+ *   POST /v1/batch, /v1/track, /v1/identify, /v1/page, /v1/screen,
+ *        /v1/alias, /v1/group, /batch/, /capture/, /e/, /i/v0/e/
+ *                          the SDKs' events (http_ingest.c), recorded
+ *                          through Track and Identify
  *
  * The JSON endpoints print, with pbjson, the very reply messages of the RPC
  * calls, computed by the same read handlers: each request builds a
@@ -26,7 +31,9 @@
  *
  * Handlers run on httpd's connections (nng threads), a few at a time (each
  * takes one of a small pool of readers and arenas); they never wait for the
- * writer.
+ * writer. The ingest routes' writes do wait for it, without a thread:
+ * their requests are deferred (httpd.h) and answered from the writer's
+ * completion.
  */
 #ifndef CLM_HTTP_H
 #define CLM_HTTP_H

@@ -47,18 +47,14 @@ http_put_file(void *f, const char *s, size_t n)
 	fwrite(s, 1, n, f);
 }
 
-/*
- * Appends s to f as a JSON string (quoted, escaped). Messages may quote
- * what a client sent, so invalid UTF-8 becomes U+FFFD.
- */
-static void
+/* Messages may quote what a client sent, so invalid UTF-8 is replaced. */
+void
 http_json_string(FILE *f, const char *s)
 {
 	jsonstr_write(s, strlen(s), JSONSTR_ESCAPE_FFFD, http_put_file, f);
 }
 
-/* Sets rep's body to the text of a memstream (or a 500 when it failed). */
-static void
+void
 http_reply_stream(struct http_reply *rep, FILE *f, char **text, size_t *len)
 {
 	/* open_memstream sets *text and *len at fclose. */

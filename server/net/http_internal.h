@@ -1,11 +1,12 @@
 /*
  * http_internal: what the dashboard server's files share (http.c: the
  * server's lifecycle, routing, auth and exposure, the page and /metrics;
- * http_api.c: JSON replies, query parameters and the /api endpoints).
- * Not for other modules: they use http.h. Nothing here includes nng.h.
+ * http_api.c: JSON replies, query parameters and the /api endpoints;
+ * http_ingest.c: the SDK ingest routes). Not for other modules: they use
+ * http.h. Nothing here includes nng.h.
  *
  * Every function below runs in httpd's handler (an nng thread), holding
- * the slot it is given.
+ * the slot it is given, unless it says otherwise.
  */
 #ifndef CLM_HTTP_INTERNAL_H
 #define CLM_HTTP_INTERNAL_H
@@ -14,10 +15,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stdio.h>
+
 #include "calls/dispatch.h"
 #include "clm/error.h"
+#include "ingest/sdk.h"
+#include "net/http.h"
+#include "net/httpd.h"
 #include "store/store.h"
 #include "util/arena.h"
+#include "util/telemetry.h"
+
+/*
+ * The body an ingest route reads: the batch limit itself, for the bytes
+ * as sent (a gzip body is inflated within the same limit, inflate.h).
+ */
+#define HTTP_INGEST_MAX_BODY SDK_MAX_BATCH_BYTES
 
 /* The content type of JSON replies. */
 extern const char http_json[];
@@ -37,10 +50,39 @@ struct http_reply {
 	const char *type;
 	char *body;
 	size_t len;
-	bool is_static; /* body points to static memory */
-	bool challenge; /* 401: add WWW-Authenticate */
-	bool allow;     /* 405: add Allow */
+	bool is_static;       /* body points to static memory */
+	bool challenge;       /* 401: add WWW-Authenticate */
+	bool challenge_basic; /* its scheme is Basic (else Bearer) */
+	const char *allow;    /* 405: the Allow header (static) */
 };
+
+/*
+ * http_admit runs the Host and origin checks of hostcheck.h on req:
+ * false with the refusal (400, 403 or 421) in rep.
+ */
+bool http_admit(http *h, const struct httpd_req *req, struct http_reply *rep);
+
+/*
+ * http_respond turns rep into httpd's res: its status, body (res takes
+ * it) and the headers every reply gets (Content-Type, Cache-Control,
+ * X-Content-Type-Options), then the page's, a 401's and a 405's. Any
+ * thread.
+ */
+void http_respond(struct http_reply *rep, struct httpd_res *res);
+
+/*
+ * http_json_string appends s to f as a JSON string (quoted, escaped;
+ * invalid UTF-8 becomes U+FFFD). Any thread.
+ */
+void http_json_string(FILE *f, const char *s);
+
+/*
+ * http_reply_stream makes the text an open_memstream f wrote (text, len:
+ * the stream's) rep's body, closing f; a 500 "out of memory" when f is
+ * NULL or failed. Any thread.
+ */
+void http_reply_stream(
+        struct http_reply *rep, FILE *f, char **text, size_t *len);
 
 /*
  * http_error makes rep an error reply with the given HTTP status: the JSON
@@ -106,5 +148,35 @@ void http_cohorts(struct http_slot *s, const char *uri, const char *token,
         struct http_reply *rep);
 void http_experiments(struct http_slot *s, const char *uri, const char *token,
         struct http_reply *rep);
+
+/* ---- the SDK ingest routes (http_ingest.c) ---- */
+
+struct http_ingest;
+
+/*
+ * http_ingest_open readies the ingest routes of srv: their pool of
+ * request states and the event-name table (sdk_map_load). request_ms is
+ * http_request_timeout: the writes of a request not applied within it
+ * of its arrival are not applied (503). Counts into tm. On failure err
+ * says why.
+ */
+clm_err http_ingest_open(struct server *srv, struct telemetry *tm,
+        int64_t request_ms, struct http_ingest **out, char *err,
+        size_t errlen);
+
+/*
+ * http_ingest_close frees g once no request uses it any more (httpd_close
+ * has returned). NULL is a no-op.
+ */
+void http_ingest_close(struct http_ingest *g);
+
+/*
+ * http_ingest_serve handles req, which came on c to the ingest route of
+ * kind (its Host and origin already admitted), and answers it through
+ * httpd_reply, now or once its writes are done, counting it under kind.
+ * httpd's handler, which returns false (deferred) after it.
+ */
+void http_ingest_serve(struct http_ingest *g, httpd_conn *c,
+        const struct httpd_req *req, enum telemetry_http_handler kind);
 
 #endif /* CLM_HTTP_INTERNAL_H */

@@ -8,6 +8,12 @@
  *   RECV   bytes arrived (or the deadline passed): parse what is whole,
  *          hand a complete request to the handler and send its reply, or
  *          receive more;
+ *   CONTINUE  the "100 Continue" of a request with `Expect: 100-continue`
+ *          went out: receive its body;
+ *   WAIT   the handler deferred the request: httpd_resume or httpd_reply
+ *          finished the aio by hand (nng_aio_begin + nng_aio_finish, as
+ *          rpc.c wakes a work item after a write), so the callback runs
+ *          the owner's next step, or sends the reply it formatted;
  *   SEND   part of a reply went out: send the rest, or go back to RECV
  *          (keep-alive; bytes already received start the next request)
  *          or close (Connection: close, HTTP/1.0), or DRAIN;
@@ -58,9 +64,14 @@
 
 enum httpd_state {
 	HTTPD_RECV,
+	HTTPD_CONTINUE,
+	HTTPD_WAIT,
 	HTTPD_SEND,
 	HTTPD_DRAIN,
 };
+
+/* The interim reply to `Expect: 100-continue`. */
+static const char httpd_continue[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 struct httpd_conn {
 	httpd *d;
@@ -77,6 +88,10 @@ struct httpd_conn {
 	int64_t deadline_ms; /* monotonic; < 0: none (idle, no timeout) */
 	bool close;          /* close once the reply is out */
 	bool drain;          /* and drain first (a refusal) */
+	bool head;           /* a HEAD request: the reply has no body */
+	/* In WAIT: the owner's next step (httpd_resume), or NULL: reply. */
+	httpd_resume_fn resume;
+	void *resume_arg;
 	struct httpd_req req;
 	char *path; /* req.path's storage */
 	char res_head[HTTPD_RES_HEAD];
@@ -167,10 +182,10 @@ httpd_conn_send(struct httpd_conn *c, int64_t ms)
 
 /*
  * Formats res as the reply to c's request (head: a HEAD request, no
- * body) and starts sending it. Takes res's body.
+ * body) into c's response head and iov. Takes res's body.
  */
 static void
-httpd_conn_reply(struct httpd_conn *c, struct httpd_res *res, bool head)
+httpd_conn_format(struct httpd_conn *c, struct httpd_res *res, bool head)
 {
 	size_t cap = sizeof(c->res_head);
 	int n = snprintf(c->res_head, cap, "HTTP/1.1 %d %s\r\n", res->status,
@@ -203,6 +218,13 @@ httpd_conn_reply(struct httpd_conn *c, struct httpd_res *res, bool head)
 		c->iov[1].iov_len = res->len;
 		c->niov = 2;
 	}
+}
+
+/* Formats res as httpd_conn_format does and starts sending it. */
+static void
+httpd_conn_reply(struct httpd_conn *c, struct httpd_res *res, bool head)
+{
+	httpd_conn_format(c, res, head);
 	c->state = HTTPD_SEND;
 	httpd_conn_send(c, c->d->conf.request_ms);
 }
@@ -300,6 +322,46 @@ httpd_conn_idle(struct httpd_conn *c)
 }
 
 /*
+ * Sends the reply formatted in c, or ends c when httpd_close has begun:
+ * its stream is closed (or about to be), and nng 1.5's TCP stream queues
+ * a send on a closed stream until its timeout instead of failing it,
+ * which would hold httpd_close for request_ms.
+ */
+static void
+httpd_conn_send_reply(struct httpd_conn *c)
+{
+	httpd *d = c->d;
+	/*
+	 * Started under mu, so that httpd_close's loop either sees the send
+	 * pending (and closing the stream fails it at once) or runs first.
+	 * nng never runs a callback inside nng_stream_send.
+	 */
+	pthread_mutex_lock(&d->mu);
+	bool closing = d->closing;
+	if (!closing) {
+		c->state = HTTPD_SEND;
+		httpd_conn_send(c, d->conf.request_ms);
+	}
+	pthread_mutex_unlock(&d->mu);
+	if (closing) {
+		httpd_conn_end(c);
+	}
+}
+
+/* The most body bytes c's request (its head parsed) may carry. */
+static size_t
+httpd_conn_limit(struct httpd_conn *c)
+{
+	httpd *d = c->d;
+	size_t lim = d->conf.max_body;
+	if (c->body_len > 0 && d->conf.body_limit != NULL) {
+		size_t r = d->conf.body_limit(d->conf.arg, &c->req);
+		lim = r < lim ? r : lim;
+	}
+	return lim;
+}
+
+/*
  * Goes on with what c has received: refuses a bad request, hands a whole
  * one to the handler and sends its reply, or receives more.
  */
@@ -344,9 +406,27 @@ httpd_conn_process(struct httpd_conn *c)
 			st = 400;
 			why = "bad request: more than one Host header";
 		}
-		if (st == 0 && c->body_len > d->conf.max_body) {
+		if (st == 0) {
+			free(c->path);
+			c->path = malloc(strlen(c->req.target) + 2);
+			if (c->path == NULL) {
+				httpd_conn_refuse(c, 503, "out of memory");
+				return;
+			}
+			c->req.path = c->path;
+			c->req.path_len
+			        = httpd_msg_path(c->req.target, c->path);
+		}
+		int expect = st == 0 ? httpd_msg_expect(&c->req) : 0;
+		if (expect == 417) {
+			st = 417;
+			why = "expectation failed: only 'Expect: 100-continue' is understood";
+		}
+		if (st == 0 && c->body_len > httpd_conn_limit(c)) {
 			st = 413;
-			why = "content too large";
+			why = c->body_len > d->conf.max_body
+			        ? "content too large"
+			        : "content too large for this route (see docs/operations.md, \"Connections\")";
 		}
 		if (st != 0) {
 			telemetry_http_refused(d->conf.tm,
@@ -358,14 +438,19 @@ httpd_conn_process(struct httpd_conn *c)
 			return;
 		}
 		c->head_len = hl;
-		free(c->path);
-		c->path = malloc(strlen(c->req.target) + 2);
-		if (c->path == NULL || !httpd_conn_grow(c, hl + c->body_len)) {
+		if (!httpd_conn_grow(c, hl + c->body_len)) {
 			httpd_conn_refuse(c, 503, "out of memory");
 			return;
 		}
-		c->req.path = c->path;
-		c->req.path_len = httpd_msg_path(c->req.target, c->path);
+		if (expect == 100 && c->len < hl + c->body_len) {
+			/* The client waits for it to send the body. */
+			c->iov[0].iov_buf = (void *) httpd_continue;
+			c->iov[0].iov_len = sizeof(httpd_continue) - 1;
+			c->niov = 1;
+			c->state = HTTPD_CONTINUE;
+			httpd_conn_send(c, d->conf.request_ms);
+			return;
+		}
 	}
 	if (c->len < c->head_len + c->body_len) {
 		httpd_conn_recv(c);
@@ -378,12 +463,20 @@ httpd_conn_process(struct httpd_conn *c)
 	const char *conn = httpd_req_header(&c->req, "Connection");
 	c->close = c->req.http10
 	        || (conn != NULL && httpd_msg_has_token(conn, "close"));
+	c->head = strcmp(c->req.method, "HEAD") == 0;
 	struct httpd_res res = { .status = 500 };
-	d->conf.handle(d->conf.arg, &c->req, &res);
-	pthread_mutex_lock(&d->mu);
-	c->close = c->close || d->closing;
-	pthread_mutex_unlock(&d->mu);
-	httpd_conn_reply(c, &res, strcmp(c->req.method, "HEAD") == 0);
+	/*
+	 * Set before the handler runs: a deferred request's httpd_reply or
+	 * httpd_resume may run the callback on another thread before the
+	 * handler has even returned, and c is not touched here after that.
+	 */
+	c->state = HTTPD_WAIT;
+	c->resume = NULL;
+	if (!d->conf.handle(d->conf.arg, c, &c->req, &res)) {
+		return;
+	}
+	httpd_conn_format(c, &res, c->head);
+	httpd_conn_send_reply(c);
 }
 
 /* After a reply went out on a kept-alive connection: the next request. */
@@ -447,6 +540,18 @@ httpd_conn_cb(void *arg)
 		c->len += n;
 		httpd_conn_process(c);
 		return;
+	case HTTPD_WAIT:
+		if (c->resume != NULL) {
+			httpd_resume_fn fn = c->resume;
+			c->resume = NULL;
+			/* fn may hand c on: it is not touched after. */
+			fn(c->resume_arg, c);
+			return;
+		}
+		/* httpd_reply formatted the reply. */
+		httpd_conn_send_reply(c);
+		return;
+	case HTTPD_CONTINUE:
 	case HTTPD_SEND:
 		if (rv != 0) {
 			httpd_conn_end(c);
@@ -467,6 +572,10 @@ httpd_conn_cb(void *arg)
 		}
 		if (c->niov > 0) {
 			httpd_conn_send(c, d->conf.request_ms);
+			return;
+		}
+		if (c->state == HTTPD_CONTINUE) {
+			httpd_conn_recv(c);
 			return;
 		}
 		free(c->res_free);
@@ -663,4 +772,34 @@ httpd_close(httpd *d)
 	pthread_cond_destroy(&d->cv);
 	pthread_mutex_destroy(&d->mu);
 	free(d);
+}
+
+/* Finishes c's aio by hand: its callback runs soon on an nng thread. */
+static void
+httpd_conn_wake(struct httpd_conn *c)
+{
+	/*
+	 * Begin fails only on a stopped aio, and nothing stops a deferred
+	 * request's aio: httpd_close waits for its reply, and the connection
+	 * ends only from the callback this schedules.
+	 */
+	if (nng_aio_begin(c->aio)) {
+		nng_aio_finish(c->aio, 0);
+	}
+}
+
+void
+httpd_reply(httpd_conn *c, struct httpd_res *res)
+{
+	httpd_conn_format(c, res, c->head);
+	c->resume = NULL;
+	httpd_conn_wake(c);
+}
+
+void
+httpd_resume(httpd_conn *c, httpd_resume_fn fn, void *arg)
+{
+	c->resume = fn;
+	c->resume_arg = arg;
+	httpd_conn_wake(c);
 }

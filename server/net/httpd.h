@@ -14,9 +14,14 @@
  *     a connection ends (the rest wait in the kernel's backlog);
  *   - a request head (request line and headers) of at most max_head bytes
  *     (else 431) and HTTPD_MAX_HEADERS lines (else 431); a body only with
- *     Content-Length, of at most max_body bytes (else 413; Transfer-
- *     Encoding gets 411); HTTP/1.0 and HTTP/1.1 only (else 505); anything
- *     malformed gets 400. Each of these closes the connection;
+ *     Content-Length, of at most the bytes body_limit allows this request
+ *     once its head is read, and never more than max_body (else 413,
+ *     sent before the body is read; Transfer-Encoding gets 411); an
+ *     Expect other than 100-continue gets 417; HTTP/1.0 and HTTP/1.1 only
+ *     (else 505); anything malformed gets 400. Each of these closes the
+ *     connection;
+ *   - `Expect: 100-continue` (HTTP/1.1) is answered `100 Continue` once
+ *     the head passed the checks above, and the body is read then;
  *   - a request must arrive whole within request_ms of its first byte
  *     (else 408 and close), and a kept-alive connection with no request
  *     begun is closed after idle_ms.
@@ -30,6 +35,17 @@
  * driven by one callback through the states receive → handle → send, as
  * nng's demo/async server does; no thread per connection. The handler runs
  * on an nng thread, in that callback.
+ *
+ * A handler that must wait (for the writer's group commit, say) does not
+ * block that thread: it returns false ("deferred"), keeps the connection
+ * it was given, and answers later with httpd_reply, from any thread. To
+ * go on with more work on an nng thread meanwhile (the next write of a
+ * batch) it calls httpd_resume, whose function runs through the same
+ * aio. The connection, the request and its body stay valid, and nothing
+ * else happens on the connection (no read, no timeout), until
+ * httpd_reply; so the owner bounds the wait (dispatch's deadline on the
+ * writer's jobs). A client that closes meanwhile only makes the reply's
+ * send fail; httpd_close waits for every deferred reply.
  */
 #ifndef CLM_HTTPD_H
 #define CLM_HTTPD_H
@@ -94,17 +110,39 @@ struct httpd_res {
 	bool body_free; /* httpd free()s body once it is sent */
 };
 
-/*
- * httpd_handler_fn answers req into res (zeroed by httpd, status 500
- * until set); arg is httpd_conf's. It runs on an nng thread and may block
- * briefly; other connections go on meanwhile.
- */
-typedef void (*httpd_handler_fn)(
-        void *arg, const struct httpd_req *req, struct httpd_res *res);
+/* A connection whose request is being handled (httpd_handler_fn). */
+typedef struct httpd_conn httpd_conn;
 
 /*
- * httpd_error_fn builds httpd's own refusals (400, 408, 411, 413, 431,
- * 503, 505) into res: status and a lowercase one-line message (static)
+ * httpd_handler_fn answers req, which came on c, into res (zeroed by
+ * httpd, status 500 until set) and returns true; arg is httpd_conf's. It
+ * runs on an nng thread and may block briefly; other connections go on
+ * meanwhile. Or it returns false, leaving res alone: the request is
+ * deferred, and httpd_reply(c, ...) must then be called exactly once,
+ * later or already from inside the handler. req (its body too) stays
+ * valid until then.
+ */
+typedef bool (*httpd_handler_fn)(void *arg, httpd_conn *c,
+        const struct httpd_req *req, struct httpd_res *res);
+
+/*
+ * httpd_limit_fn returns the most body bytes req may carry, decided from
+ * its head alone (method, target, path and headers; body is not set yet):
+ * its route's limit, 0 for a route that takes no body. A larger
+ * Content-Length gets 413 before the body is read. Called on an nng
+ * thread, only for a request that announces a body.
+ */
+typedef size_t (*httpd_limit_fn)(void *arg, const struct httpd_req *req);
+
+/*
+ * httpd_resume_fn goes on with a deferred request of c, on an nng thread
+ * (httpd_resume); it ends by deferring again or with httpd_reply.
+ */
+typedef void (*httpd_resume_fn)(void *arg, httpd_conn *c);
+
+/*
+ * httpd_error_fn builds httpd's own refusals (400, 408, 411, 413, 417,
+ * 431, 503, 505) into res: status and a lowercase one-line message (static)
  * say what happened, the caller chooses the body's format.
  */
 typedef void (*httpd_error_fn)(
@@ -112,10 +150,11 @@ typedef void (*httpd_error_fn)(
 
 /* What httpd_open is given. */
 struct httpd_conf {
-	const char *addr;   /* "HOST:PORT" to listen on (tcp) */
-	size_t max_conns;   /* connections open at once, >= 1 */
-	size_t max_head;    /* bytes of request line and headers */
-	size_t max_body;    /* bytes of a request body */
+	const char *addr;          /* "HOST:PORT" to listen on (tcp) */
+	size_t max_conns;          /* connections open at once, >= 1 */
+	size_t max_head;           /* bytes of request line and headers */
+	size_t max_body;           /* bytes of any request body */
+	httpd_limit_fn body_limit; /* each request's own (NULL: max_body) */
 	int64_t request_ms; /* a request's time from its first byte, > 0 */
 	int64_t idle_ms;    /* a kept-alive connection's wait; 0: never */
 	httpd_handler_fn handle;
@@ -135,10 +174,28 @@ clm_err httpd_open(
 
 /*
  * httpd_close stops listening, closes every connection (a request being
- * handled finishes first) and frees d. No handler runs once it returns.
- * Not from a handler. NULL is a no-op.
+ * handled finishes first, and a deferred one waits for its httpd_reply,
+ * which its owner must still make) and frees d. No handler runs once it
+ * returns. Not from a handler. NULL is a no-op.
  */
 void httpd_close(httpd *d);
+
+/*
+ * httpd_reply answers c's deferred request with res, as a handler's res
+ * (its header names and values need only last until httpd_reply returns,
+ * the body as for a handler's). Any thread, exactly once per deferred
+ * request; c must not be used once it returned. When the client went
+ * away meanwhile, the reply is dropped.
+ */
+void httpd_reply(httpd_conn *c, struct httpd_res *res);
+
+/*
+ * httpd_resume calls fn(arg, c) soon on an nng thread (never on the
+ * caller's stack), for a deferred request: the writer's done callback
+ * hands the next step of a request back to httpd's threads this way.
+ * Any thread; c stays deferred.
+ */
+void httpd_resume(httpd_conn *c, httpd_resume_fn fn, void *arg);
 
 /*
  * httpd_req_header returns the value of the first header line named name

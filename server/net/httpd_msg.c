@@ -212,6 +212,17 @@ httpd_req_header_count(const struct httpd_req *req, const char *name)
 	return n;
 }
 
+int
+httpd_msg_expect(const struct httpd_req *req)
+{
+	size_t n = httpd_req_header_count(req, "Expect");
+	if (n == 0 || req->http10) {
+		return 0;
+	}
+	const char *v = httpd_req_header(req, "Expect");
+	return n == 1 && strcasecmp(v, "100-continue") == 0 ? 100 : 417;
+}
+
 bool
 httpd_msg_has_token(const char *value, const char *token)
 {
@@ -238,6 +249,7 @@ static const struct {
 	int status;
 	const char *reason;
 } httpd_msg_reasons[] = {
+	{ 100, "Continue" },
 	{ 200, "OK" },
 	{ 400, "Bad Request" },
 	{ 401, "Unauthorized" },
@@ -247,6 +259,7 @@ static const struct {
 	{ 408, "Request Timeout" },
 	{ 411, "Length Required" },
 	{ 413, "Content Too Large" },
+	{ 417, "Expectation Failed" },
 	{ 421, "Misdirected Request" },
 	{ 431, "Request Header Fields Too Large" },
 	{ 500, "Internal Server Error" },

@@ -41,6 +41,15 @@ int httpd_msg_parse_head(char *buf, size_t n, struct httpd_req *req,
 size_t httpd_msg_path(const char *target, char *out);
 
 /*
+ * httpd_msg_expect tells what req's Expect header asks: 0 when there is
+ * none (or the request is HTTP/1.0, whose Expect is ignored, RFC 9110
+ * 10.1.1), 100 for "100-continue" (any case; the server answers
+ * "100 Continue" before reading the body), or 417 for any other
+ * expectation, or more than one Expect line.
+ */
+int httpd_msg_expect(const struct httpd_req *req);
+
+/*
  * httpd_msg_has_token tells whether the comma-separated header value
  * holds token, in any case ("keep-alive, Close" holds "close").
  */

@@ -33,8 +33,8 @@ static const size_t telemetry_batch_le[TELEMETRY_BATCH_BUCKETS]
         = { 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024 };
 
 static const int telemetry_http_status[TELEMETRY_HTTP_STATUSES]
-        = { 200, 400, 401, 403, 404, 405, 421, 500, 503 };
-#define TELEMETRY_HTTP_OTHER 7 /* index of 500 */
+        = { 200, 400, 401, 403, 404, 405, 413, 421, 500, 503 };
+#define TELEMETRY_HTTP_OTHER 8 /* index of 500 */
 
 static const char *const telemetry_http_path[TELEMETRY_HTTP_HANDLERS] = {
 	[TELEMETRY_HTTP_PAGE] = "/",
@@ -43,6 +43,17 @@ static const char *const telemetry_http_path[TELEMETRY_HTTP_HANDLERS] = {
 	[TELEMETRY_HTTP_COHORTS] = "/api/cohorts",
 	[TELEMETRY_HTTP_EXPERIMENTS] = "/api/experiments",
 	[TELEMETRY_HTTP_PROMETHEUS] = "/metrics",
+	[TELEMETRY_HTTP_V1_BATCH] = "/v1/batch",
+	[TELEMETRY_HTTP_V1_TRACK] = "/v1/track",
+	[TELEMETRY_HTTP_V1_IDENTIFY] = "/v1/identify",
+	[TELEMETRY_HTTP_V1_PAGE] = "/v1/page",
+	[TELEMETRY_HTTP_V1_SCREEN] = "/v1/screen",
+	[TELEMETRY_HTTP_V1_ALIAS] = "/v1/alias",
+	[TELEMETRY_HTTP_V1_GROUP] = "/v1/group",
+	[TELEMETRY_HTTP_PH_BATCH] = "/batch/",
+	[TELEMETRY_HTTP_PH_CAPTURE] = "/capture/",
+	[TELEMETRY_HTTP_PH_E] = "/e/",
+	[TELEMETRY_HTTP_PH_I_V0_E] = "/i/v0/e/",
 };
 
 #define TELEMETRY_ADD(p, n) \
@@ -411,7 +422,7 @@ static void
 telemetry_http_requests(FILE *f, const struct telemetry *t)
 {
 	telemetry_family(f, "clm_http_requests_total", "counter",
-	        "Dashboard and /metrics HTTP responses, by handler and status.");
+	        "HTTP responses of --http (dashboard, /metrics, SDK ingest), by handler and status.");
 	for (int h = 0; h < TELEMETRY_HTTP_HANDLERS; h++) {
 		for (int s = 0; s < TELEMETRY_HTTP_STATUSES; s++) {
 			uint64_t n = TELEMETRY_GET(&t->http[h][s]);

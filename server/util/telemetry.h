@@ -42,6 +42,18 @@ enum telemetry_http_handler {
 	TELEMETRY_HTTP_COHORTS,     /* /api/cohorts */
 	TELEMETRY_HTTP_EXPERIMENTS, /* /api/experiments[/ID] */
 	TELEMETRY_HTTP_PROMETHEUS,  /* /metrics */
+	/* The SDK ingest routes (docs/ingest.md), by their canonical path. */
+	TELEMETRY_HTTP_V1_BATCH,    /* /v1/batch */
+	TELEMETRY_HTTP_V1_TRACK,    /* /v1/track */
+	TELEMETRY_HTTP_V1_IDENTIFY, /* /v1/identify */
+	TELEMETRY_HTTP_V1_PAGE,     /* /v1/page */
+	TELEMETRY_HTTP_V1_SCREEN,   /* /v1/screen */
+	TELEMETRY_HTTP_V1_ALIAS,    /* /v1/alias */
+	TELEMETRY_HTTP_V1_GROUP,    /* /v1/group */
+	TELEMETRY_HTTP_PH_BATCH,    /* /batch/ */
+	TELEMETRY_HTTP_PH_CAPTURE,  /* /capture/ */
+	TELEMETRY_HTTP_PH_E,        /* /e/ */
+	TELEMETRY_HTTP_PH_I_V0_E,   /* /i/v0/e/ */
 	TELEMETRY_HTTP_HANDLERS,
 };
 
@@ -76,7 +88,8 @@ enum telemetry_http_refused {
 };
 
 /* HTTP statuses counted one by one; any other one counts as 500. */
-#define TELEMETRY_HTTP_STATUSES 9 /* 200 400 401 403 404 405 421 500 503 */
+#define TELEMETRY_HTTP_STATUSES \
+	10 /* 200 400 401 403 404 405 413 421 500 503 */
 
 struct telemetry {
 	_Atomic uint64_t requests[TELEMETRY_CALLS][TELEMETRY_CODES];

@@ -9,7 +9,11 @@
  *     closed, counted, and new clients are served again;
  *   - a kept-alive connection serves two requests, then is closed after
  *     http_idle_timeout without one, counted;
- *   - a head over 16 KiB gets 431, a body over 1 MiB 413, counted.
+ *   - a head over 16 KiB gets 431, a body over 500 KiB 413, counted; a
+ *     GET route takes no body (413), a request to no route 64 KiB;
+ *   - Expect: 100-continue gets "100 Continue" before the body is sent
+ *     when the route takes a body of that length, and the final refusal
+ *     without it when not; 405's Allow lists the route's own methods.
  *
  * Every wait is a poll with a generous bound.
  */
@@ -331,14 +335,25 @@ Test(httpcap, oversized_head_and_body_are_refused)
 	cr_assert(r.close);
 	close(fd);
 
-	/* A body within the bound is read, and the route answers. */
+	/* A GET route takes no body at all: 413 before it is read. */
 	fd = http_connect(port);
 	static const char small[] = "GET /api/status HTTP/1.1\r\n"
 	                            "Host: 127.0.0.1\r\n"
-	                            "Content-Length: 5\r\n\r\nhello";
+	                            "Content-Length: 5\r\n\r\n";
 	http_send_all(fd, small, strlen(small));
 	r = http_response(fd);
-	cr_assert_eq(r.status, 200, "%s", r.body);
+	cr_assert_eq(r.status, 413, "%s", r.body);
+	cr_assert(r.close);
+	close(fd);
+
+	/* An ingest route's limit is 500 KiB as sent. */
+	fd = http_connect(port);
+	static const char over[] = "POST /v1/batch HTTP/1.1\r\n"
+	                           "Host: 127.0.0.1\r\n"
+	                           "Content-Length: 512001\r\n\r\n";
+	http_send_all(fd, over, strlen(over));
+	r = http_response(fd);
+	cr_assert_eq(r.status, 413, "%s", r.body);
 	close(fd);
 
 	cr_assert_eq(
@@ -349,8 +364,8 @@ Test(httpcap, oversized_head_and_body_are_refused)
 	cr_assert_eq(
 	        metrics_min(port,
 	                "clm_http_requests_refused_total{reason=\"body_too_large\"}",
-	                1),
-	        1);
+	                3),
+	        3);
 	cr_assert_eq(clmd_stop(&srv), 0);
 }
 
@@ -443,4 +458,70 @@ Test(httpcap, descriptors_come_back_after_a_reset_flood)
 	char *m = harness_metrics(port);
 	cr_expect_not_null(m, "no /metrics after the flood");
 	free(m);
+}
+
+/*
+ * Expect: 100-continue: the interim "100 Continue" comes while the body
+ * is held back, then the final answer to the body; a body the route
+ * does not take is refused at once, without "100 Continue". And 405's
+ * Allow names the methods the path has.
+ */
+Test(httpcap, expect_continue_and_allow)
+{
+	int port = start_clmd("8", "10", "0");
+	int fd = http_connect(port);
+	char head[256];
+	int n = snprintf(head, sizeof(head),
+	        "POST /v1/batch HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+	        "Content-Type: application/json\r\n"
+	        "Expect: 100-continue\r\nContent-Length: 9\r\n\r\n",
+	        port);
+	http_send_all(fd, head, (size_t) n);
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	char buf[64];
+	size_t got = 0;
+	while (got < strlen(cont)) {
+		ssize_t k = http_read(fd, buf + got, strlen(cont) - got + 1,
+		        HTTPCAP_WAIT_MS);
+		cr_assert_gt(k, 0, "no 100 Continue (%zu bytes)", got);
+		got += (size_t) k;
+	}
+	cr_assert_eq(memcmp(buf, cont, strlen(cont)), 0, "%s", buf);
+	/* Not JSON: the route read it and says so. */
+	http_send_all(fd, "not json!", 9);
+	struct res r = http_response(fd);
+	cr_assert_eq(r.status, 400, "%s", r.body);
+	cr_assert_not(r.close, "a body read whole keeps the connection");
+	close(fd);
+
+	fd = http_connect(port);
+	n = snprintf(head, sizeof(head),
+	        "POST /v1/batch HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+	        "Expect: 100-continue\r\nContent-Length: 600000\r\n\r\n",
+	        port);
+	http_send_all(fd, head, (size_t) n);
+	r = http_response(fd);
+	cr_assert_eq(r.status, 413, "%s", r.body);
+	cr_assert(r.close);
+	close(fd);
+
+	fd = http_connect(port);
+	n = snprintf(head, sizeof(head),
+	        "POST /v1/batch HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+	        "Expect: something-else\r\nContent-Length: 2\r\n\r\n",
+	        port);
+	http_send_all(fd, head, (size_t) n);
+	r = http_response(fd);
+	cr_assert_eq(r.status, 417, "%s", r.body);
+	close(fd);
+
+	fd = http_connect(port);
+	r = http_get(fd, port, "/v1/batch");
+	cr_assert_eq(r.status, 405, "%s", r.body);
+	cr_assert_str_eq(r.allow, "POST");
+	r = http_get(fd, port, "/batch");
+	cr_assert_eq(r.status, 405, "%s", r.body);
+	cr_assert_str_eq(r.allow, "POST");
+	close(fd);
+	cr_assert_eq(clmd_stop(&srv), 0);
 }

@@ -128,3 +128,31 @@ Test(httpd_msg, tokens_and_reasons)
 	        httpd_msg_reason(431), "Request Header Fields Too Large");
 	cr_expect_str_eq(httpd_msg_reason(299), "Unknown");
 }
+
+/* Expect: 100-continue (any case), ignored for HTTP/1.0; else 417. */
+Test(httpd_msg, expect)
+{
+	cr_assert_eq(parse("POST /v1/batch HTTP/1.1\r\nContent-Length: 9\r\n"
+	                   "\r\n"),
+	        0);
+	cr_expect_eq(httpd_msg_expect(&req), 0);
+	cr_assert_eq(parse("POST /v1/batch HTTP/1.1\r\n"
+	                   "Expect: 100-Continue\r\n\r\n"),
+	        0);
+	cr_expect_eq(httpd_msg_expect(&req), 100);
+	cr_assert_eq(parse("POST /v1/batch HTTP/1.0\r\n"
+	                   "Expect: 100-continue\r\n\r\n"),
+	        0);
+	cr_expect_eq(httpd_msg_expect(&req), 0, "HTTP/1.0 ignores it");
+	cr_assert_eq(parse("POST /v1/batch HTTP/1.1\r\n"
+	                   "Expect: 200-ok\r\n\r\n"),
+	        0);
+	cr_expect_eq(httpd_msg_expect(&req), 417);
+	cr_assert_eq(parse("POST /v1/batch HTTP/1.1\r\n"
+	                   "Expect: 100-continue\r\n"
+	                   "Expect: 100-continue\r\n\r\n"),
+	        0);
+	cr_expect_eq(httpd_msg_expect(&req), 417, "two lines");
+	cr_expect_str_eq(httpd_msg_reason(100), "Continue");
+	cr_expect_str_eq(httpd_msg_reason(417), "Expectation Failed");
+}
