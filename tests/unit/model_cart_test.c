@@ -28,7 +28,7 @@ struct ids {
 };
 
 static void
-ids_init(struct ids *d)
+model_cart_test_ids_init(struct ids *d)
 {
 	for (int i = 0; i < ORDER_ITEMS; i++) {
 		snprintf(d->order[i], sizeof(d->order[i]), "o%02d", i);
@@ -99,7 +99,7 @@ model_cart_test_assert_tv(const struct model_profile *p, const char *what)
 Test(model_cart_evict, order_keeps_a_live_item)
 {
 	struct ids d;
-	ids_init(&d);
+	model_cart_test_ids_init(&d);
 	struct model_touch t[N_TOUCHES];
 	size_t n = model_cart_test_journey(&d, t);
 	size_t order[N_TOUCHES];
@@ -120,7 +120,7 @@ Test(model_cart_evict, order_keeps_a_live_item)
 Test(model_cart_evict, arrival_order_does_not_matter)
 {
 	struct ids d;
-	ids_init(&d);
+	model_cart_test_ids_init(&d);
 	struct model_touch t[N_TOUCHES];
 	size_t n = model_cart_test_journey(&d, t);
 	size_t fwd[N_TOUCHES], rev[N_TOUCHES], mix[N_TOUCHES];
