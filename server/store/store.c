@@ -276,6 +276,12 @@ store_init_dbs(store *s, char *err, size_t errlen)
 		        mdb_strerror(rc));
 		return -1;
 	}
+	if (schema != 0 && schema < STORE_SCHEMA_VERSION) {
+		log_info(
+		        "data dir '%s' upgraded from schema version %llu to %d",
+		        s->dir, (unsigned long long) schema,
+		        STORE_SCHEMA_VERSION);
+	}
 	return 0;
 fail:
 	mdb_txn_abort(txn);
