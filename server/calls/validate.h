@@ -24,8 +24,12 @@
 #define VALIDATE_MAX_VALUE 1e12
 /* Bytes of a CUSTOM touchpoint's event_name (printable UTF-8, 1..this). */
 #define VALIDATE_EVENT_NAME_MAX 200
-/* Entries of a PURCHASE's or REFUND's order_items. */
-#define VALIDATE_ORDER_ITEMS_MAX 64
+/*
+ * Entries of a PURCHASE's or REFUND's order_items: with item_id, at most
+ * 17 items of one order, whose C(17,2) pairs cost 272 co-purchase writes for
+ * a new customer (docs/api.md "Orders of several items").
+ */
+#define VALIDATE_ORDER_ITEMS_MAX 16
 
 struct validate_limits {
 	size_t max_id_bytes;

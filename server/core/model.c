@@ -72,27 +72,63 @@ model_note_engagement(struct model_profile *p, int64_t at_ms)
 	}
 }
 
+/*
+ * Whether e is in the cart, as model_cart judges it: added after its last
+ * removal and after the cart was last cleared (at equal times a removal
+ * wins).
+ */
+static bool
+model_cart_live(
+        const struct model_profile *p, const struct model_cart_entry *e)
+{
+	return e->added_ms > e->removed_ms && e->added_ms > p->cart_cleared_ms;
+}
+
+/*
+ * Whether a is a better entry to forget than b: one no longer in the cart
+ * before one still in it, then the oldest last event, then the smaller
+ * item id (so the choice never depends on the entries' positions).
+ */
+static bool
+model_cart_evicts_first(const struct model_profile *p,
+        const struct model_cart_entry *a, const struct model_cart_entry *b)
+{
+	bool a_live = model_cart_live(p, a), b_live = model_cart_live(p, b);
+	if (a_live != b_live) {
+		return !a_live;
+	}
+	int64_t a_at = model_max(a->added_ms, a->removed_ms);
+	int64_t b_at = model_max(b->added_ms, b->removed_ms);
+	if (a_at != b_at) {
+		return a_at < b_at;
+	}
+	return strcmp(a->item_id, b->item_id) < 0;
+}
+
 static struct model_cart_entry *
 model_cart_slot(struct model_profile *p, const char *item)
 {
+	/* Entries keep an id's first MODEL_ITEM_MAX bytes; so does the match.
+	 */
 	for (size_t i = 0; i < p->n_cart; i++) {
-		if (strcmp(p->cart[i].item_id, item) == 0) {
+		if (strncmp(p->cart[i].item_id, item, MODEL_ITEM_MAX) == 0) {
 			return &p->cart[i];
 		}
 	}
 	if (p->n_cart == MODEL_CART_MAX) {
 		/*
-		 * Full: forget the entry whose last event is oldest. A late
-		 * event for it would then be judged without its history, a
-		 * bounded inaccuracy for carts of more than 64 items.
+		 * Full: forget an entry no longer in the cart, the one whose
+		 * last event is oldest, and only when every entry is still
+		 * in the cart the oldest of those. A purchase of many items
+		 * (each one removed) so never pushes out an item the customer
+		 * still has in the cart. A late event for a forgotten entry
+		 * is judged without its history, a bounded inaccuracy for
+		 * carts of more than 64 items.
 		 */
 		size_t old = 0;
-		int64_t old_at = INT64_MAX;
-		for (size_t i = 0; i < p->n_cart; i++) {
-			int64_t at = model_max(
-			        p->cart[i].added_ms, p->cart[i].removed_ms);
-			if (at < old_at) {
-				old_at = at;
+		for (size_t i = 1; i < p->n_cart; i++) {
+			if (model_cart_evicts_first(
+			            p, &p->cart[i], &p->cart[old])) {
 				old = i;
 			}
 		}
@@ -446,8 +482,7 @@ model_cart(const struct model_profile *p, size_t *out)
 		const struct model_cart_entry *e = &p->cart[i];
 		/* At equal times a removal wins, so the answer is order-free.
 		 */
-		if (e->added_ms > e->removed_ms
-		        && e->added_ms > p->cart_cleared_ms) {
+		if (model_cart_live(p, e)) {
 			out[n++] = i;
 		}
 	}

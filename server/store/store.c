@@ -238,7 +238,14 @@ store_init_dbs(store *s, char *err, size_t errlen)
 		        STORE_SCHEMA_VERSION);
 		goto fail;
 	}
-	if (schema == 0
+	/*
+	 * A new store (0) is written at this version; an older one is
+	 * upgraded in this same transaction. From 1 to 2 nothing else
+	 * changes on disk (CUSTOM counters and order items are new fields
+	 * and positions, read as absent in old records and keys): the
+	 * version only makes an older clmd refuse what this one wrote.
+	 */
+	if (schema < STORE_SCHEMA_VERSION
 	        && store_meta_put(&t, "schema", STORE_SCHEMA_VERSION)
 	                != CLM_OK) {
 		snprintf(err, errlen, "cannot write the schema version");
@@ -268,6 +275,12 @@ store_init_dbs(store *s, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot initialise the store: %s",
 		        mdb_strerror(rc));
 		return -1;
+	}
+	if (schema != 0 && schema < STORE_SCHEMA_VERSION) {
+		log_info(
+		        "data dir '%s' upgraded from schema version %llu to %d",
+		        s->dir, (unsigned long long) schema,
+		        STORE_SCHEMA_VERSION);
 	}
 	return 0;
 fail:

@@ -49,7 +49,13 @@
 #include "clm/v1/store.pb-c.h"
 #include "util/arena.h"
 
-#define STORE_SCHEMA_VERSION 1
+/*
+ * The data directory's layout version, in meta "schema". 2 added CUSTOM
+ * touchpoints (AGG_TOUCH_CUSTOM) and order items, which version 1 would
+ * drop silently; store_open upgrades a version-1 store in place (nothing
+ * else changes on disk) and refuses one newer than this.
+ */
+#define STORE_SCHEMA_VERSION 2
 
 typedef struct store store;
 typedef struct store_txn store_txn;

@@ -838,6 +838,31 @@ def custom_event_and_order_round_trip(ctx):
 
 
 @check
+def track_touchpoint_lists_replace_keyword_lists(ctx):
+    # A touchpoint's own order_items replace the keyword's (MergeFrom
+    # would append them); a touchpoint without them takes the keyword's.
+    c = ctx.c
+    r = c.track([
+        {"event_id": "ol-1", "item_id": "phone", "order_items": ["case"],
+         "occurred_at_ms": T1},
+        {"event_id": "ol-2", "item_id": "tv",
+         "occurred_at_ms": T1 + HOUR_MS},
+        {"event_id": "ol-3", "item_id": "laptop",
+         "order_items": ["bag", "mouse"], "properties": {"b": "2"},
+         "occurred_at_ms": T1 + 2 * HOUR_MS}],
+        customer_id="olga", type="PURCHASE", value=10,
+        order_items=["cable", "charger"], properties={"a": "1"})
+    expect_eq((r.accepted, len(r.rejected)), (3, 0), "accepted, rejected")
+    x = c.export("olga")
+    got = [(tp.item_id, list(tp.order_items), dict(tp.properties))
+           for tp in x.touchpoints]
+    expect_eq(got, [("phone", ["case"], {"a": "1"}),
+                    ("tv", ["cable", "charger"], {"a": "1"}),
+                    ("laptop", ["bag", "mouse"], {"a": "1", "b": "2"})],
+              "order_items replaced, properties merged")
+
+
+@check
 def request_limits_and_timeouts(ctx):
     c = clm.Client(ctx.srv.url, timeout=5, max_message_bytes=1000)
     e = expect_raises("INVALID_ARGUMENT", lambda: c.track(

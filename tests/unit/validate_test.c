@@ -502,7 +502,7 @@ Test(validate_touchpoint, event_name)
 	expect_violation(&f, PREFIX ".event_name", "PURCHASE with a name");
 }
 
-/* order_items: PURCHASE and REFUND only, <= 64 item ids, with item_id. */
+/* order_items: PURCHASE and REFUND only, <= 16 item ids, with item_id. */
 Test(validate_touchpoint, order_items)
 {
 	struct tp_fixture f;

@@ -45,6 +45,27 @@ _RESULT_OF = {"get_customer": "customer"}
 _UNSET: Any = object()
 
 
+def _merge_touchpoint(base: Message, tp: Message) -> Message:
+    """base with tp's fields over it. MergeFrom would append a repeated
+    field to base's, so a list the touchpoint sets (order_items) replaces
+    base's instead; map fields (properties) are merged key by key."""
+    merged = type(base)()
+    merged.CopyFrom(base)
+    merged.MergeFrom(tp)
+    for fd in tp.DESCRIPTOR.fields:
+        if fd.label != fd.LABEL_REPEATED:
+            continue
+        if fd.message_type is not None and \
+                fd.message_type.GetOptions().map_entry:
+            continue
+        own = getattr(tp, fd.name)
+        if len(own) > 0:
+            field = getattr(merged, fd.name)
+            del field[:]
+            field.extend(own)
+    return merged
+
+
 def tls_context(ca_file: Optional[str] = None,
                 cert_file: Optional[str] = None,
                 key_file: Optional[str] = None) -> ssl.SSLContext:
@@ -276,6 +297,10 @@ class Client:
             c.track([{"type": "PAGE_VIEW"}, {"type": "SIGNUP"}],
                     customer_id="alice", channel="ORGANIC_SEARCH")
 
+        A touchpoint's own fields win over the keyword ones; a repeated
+        field it sets (``order_items``) replaces the keyword's list, and
+        its ``properties`` are added to the keyword's.
+
         Enums by name or number; ``occurred_at_ms`` as unix ms, a datetime
         or an ISO string; ``location`` as (lat, lon) or a dict. Invalid
         touchpoints are listed in ``reply.rejected`` (the others are
@@ -292,10 +317,7 @@ class Client:
         for i, tp in enumerate(touchpoints):
             m = _convert.build(pb.Touchpoint, tp, "touchpoints[%d]." % i)
             if base is not None:
-                merged = pb.Touchpoint()
-                merged.CopyFrom(base)
-                merged.MergeFrom(m)
-                m = merged
+                m = _merge_touchpoint(base, m)
             if self.auto_event_id and not m.event_id:
                 m.event_id = str(uuid.uuid4())
             tps.append(m)
