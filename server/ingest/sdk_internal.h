@@ -15,8 +15,12 @@
 #include "ingest/sdk.h"
 #include "ingest/sdk_json.h"
 
-/* At most this many products of an order become its order_items. */
-#define SDK_MAX_ORDER_ITEMS 64
+/*
+ * At most this many products of an order become its order_items: Track's
+ * own limit (docs/api.md "Orders of several items"), so a bigger order is
+ * still recorded, with its first products.
+ */
+#define SDK_MAX_ORDER_ITEMS VALIDATE_ORDER_ITEMS_MAX
 
 /* What sdk_map_lookup answers for a name a table line sets to IGNORE. */
 #define SDK_MAP_IGNORE (-1)
