@@ -69,6 +69,11 @@ static const struct http_route http_routes[] = {
 	{ "/api/experiments", "GET", TELEMETRY_HTTP_EXPERIMENTS, true, false,
 	        0 },
 	{ "/metrics", "GET", TELEMETRY_HTTP_PROMETHEUS, false, false, 0 },
+	/* The customer routes and /api/track (http_customer.c). */
+	{ "/api/customers", "GET", TELEMETRY_HTTP_CUSTOMERS, true, false, 0 },
+	{ "/api/customers", "POST", TELEMETRY_HTTP_CLAIM, true, false, 0 },
+	{ "/api/track", "POST", TELEMETRY_HTTP_TRACK, false, false,
+	        HTTP_TRACK_MAX_BODY },
 	/* The SDK ingest routes (http_ingest.c, docs/ingest.md). */
 	{ "/v1/batch", "POST", TELEMETRY_HTTP_V1_BATCH, false, true,
 	        HTTP_INGEST_MAX_BODY },
@@ -189,11 +194,7 @@ http_prometheus_text(http *h, struct http_slot *s, const char *token,
 	rep->len = strlen(text);
 }
 
-/*
- * The token of "Authorization: Bearer TOKEN" (scheme in any case), copied
- * into a, or NULL when there is none.
- */
-static const char *
+const char *
 http_bearer(const struct httpd_req *req, arena *a)
 {
 	const char *v = httpd_req_header(req, "Authorization");
@@ -313,6 +314,9 @@ http_serve(http *h, const struct http_route *r, const struct httpd_req *req,
 	case TELEMETRY_HTTP_PROMETHEUS:
 		http_prometheus_text(h, s, token, rep);
 		break;
+	case TELEMETRY_HTTP_CUSTOMERS:
+		http_customer_get(s, uri, token, rep);
+		break;
 	default:
 		http_error(rep, 404, CLM_NOT_FOUND, "", "not found");
 		break;
@@ -411,8 +415,9 @@ http_body_limit(void *arg, const struct httpd_req *req)
 }
 
 /*
- * httpd's handler: every request (nng threads). The ingest routes defer
- * theirs (http_ingest_serve), the others answer at once.
+ * httpd's handler: every request (nng threads). The ingest routes, the
+ * claims and /api/track defer theirs (http_ingest_serve,
+ * http_customer_write), the others answer at once.
  */
 static bool
 http_handle(void *arg, httpd_conn *c, const struct httpd_req *req,
@@ -432,14 +437,19 @@ http_handle(void *arg, httpd_conn *c, const struct httpd_req *req,
 		        "the path must not contain NUL (%%00)");
 	} else if (r == NULL) {
 		http_error(&rep, 404, CLM_NOT_FOUND, "", "not found");
-	} else if (r->max_body > 0 && http_admit(h, req, &rep)) {
+	} else if (!http_admit(h, req, &rep)) {
+		telemetry_http(h->tm, r->kind, rep.status);
+	} else if (r->kind == TELEMETRY_HTTP_CLAIM
+	        || r->kind == TELEMETRY_HTTP_TRACK) {
+		/* It answers through httpd_reply, and counts, itself. */
+		http_customer_write(h->srv, h->tm, c, req, r->kind);
+		return false;
+	} else if (r->max_body > 0) {
 		/* It answers through httpd_reply, and counts, itself. */
 		http_ingest_serve(h->ingest, c, req, r->kind);
 		return false;
 	} else {
-		if (r->max_body == 0 && http_admit(h, req, &rep)) {
-			http_serve(h, r, req, &rep);
-		}
+		http_serve(h, r, req, &rep);
 		telemetry_http(h->tm, r->kind, rep.status);
 	}
 	http_respond(&rep, res);
