@@ -2,7 +2,8 @@
  * http: the dashboard server (http.h): its lifecycle, the routes, the
  * Host and origin checks (hostcheck.h), the bearer-token check and the
  * exposure rule, the page and Prometheus /metrics. The /api endpoints are
- * in http_api.c, the SDK ingest routes in http_ingest.c; reading requests
+ * in http_api.c, the customer routes and /api/track in http_customer.c,
+ * the SDK ingest routes in http_ingest.c; reading requests
  * and writing replies, with the connection cap and the timeouts, is
  * httpd.c's.
  */

@@ -2,7 +2,8 @@
  * http_internal: what the dashboard server's files share (http.c: the
  * server's lifecycle, routing, auth and exposure, the page and /metrics;
  * http_api.c: JSON replies, query parameters and the /api endpoints;
- * http_ingest.c: the SDK ingest routes). Not for other modules: they use
+ * http_ingest.c: the SDK ingest routes; http_customer.c: the customer
+ * routes and /api/track). Not for other modules: they use
  * http.h. Nothing here includes nng.h.
  *
  * Every function below runs in httpd's handler (an nng thread), holding
