@@ -14,7 +14,9 @@
  *   - with auth tokens, a non-loopback address is allowed and the data
  *     endpoints need the bearer token; without tokens it is refused;
  *   - headless Chromium renders the page: the funnel's stages with the
- *     REACH count the API gives, the cohort matrix and the experiment
+ *     REACH count the API gives, the cohort matrix and the experiment,
+ *     and the customer lookup box (opened as /#customer=ID) shows the
+ *     stage GET /api/customers/ID gives, with the recommendations
  *     (skipped when no Chromium is installed).
  */
 #include <arpa/inet.h>
