@@ -29,7 +29,10 @@
 
 /* Requests served at once; each holds an LMDB reader slot while it runs. */
 #define HTTP_SLOTS 4
-/* The largest request head and body httpd reads (431 and 413 past them). */
+/*
+ * The largest request head and body httpd reads (431 and 413 past them);
+ * /api/track's body may be larger (http_track_max_body).
+ */
 #define HTTP_MAX_HEAD (16 * 1024)
 #define HTTP_MAX_BODY HTTP_INGEST_MAX_BODY
 /*
@@ -73,8 +76,8 @@ static const struct http_route http_routes[] = {
 	/* The customer routes and /api/track (http_customer.c). */
 	{ "/api/customers", "GET", TELEMETRY_HTTP_CUSTOMERS, true, false, 0 },
 	{ "/api/customers", "POST", TELEMETRY_HTTP_CLAIM, true, false, 0 },
-	{ "/api/track", "POST", TELEMETRY_HTTP_TRACK, false, false,
-	        HTTP_TRACK_MAX_BODY },
+	/* Its body: http_track_max_body (http_body_limit). */
+	{ "/api/track", "POST", TELEMETRY_HTTP_TRACK, false, false, 0 },
 	/* The SDK ingest routes (http_ingest.c, docs/ingest.md). */
 	{ "/v1/batch", "POST", TELEMETRY_HTTP_V1_BATCH, false, true,
 	        HTTP_INGEST_MAX_BODY },
@@ -408,10 +411,13 @@ http_route_find(const char *path, size_t path_len, const char *method,
 static size_t
 http_body_limit(void *arg, const struct httpd_req *req)
 {
-	(void) arg;
+	http *h = arg;
 	const char *allow;
 	const struct http_route *r = http_route_find(
 	        req->path, req->path_len, req->method, &allow);
+	if (r != NULL && r->kind == TELEMETRY_HTTP_TRACK) {
+		return http_track_max_body(h->srv);
+	}
 	return r != NULL ? r->max_body : HTTP_NO_ROUTE_BODY;
 }
 
@@ -600,7 +606,9 @@ http_open(struct server *srv, const char *addr, http **out, char *err,
 		.max_conns
 		= cfg != NULL ? (size_t) cfg->http_max_connections : 128,
 		.max_head = HTTP_MAX_HEAD,
-		.max_body = HTTP_MAX_BODY,
+		.max_body = HTTP_MAX_BODY > http_track_max_body(srv)
+		        ? HTTP_MAX_BODY
+		        : http_track_max_body(srv),
 		.body_limit = http_body_limit,
 		.request_ms = request_ms,
 		.idle_ms = (cfg != NULL ? cfg->http_idle_timeout : 60) * 1000,

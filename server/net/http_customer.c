@@ -333,6 +333,13 @@ http_customer_get(struct http_slot *s, const char *uri, const char *token,
 
 /* ---- the writes ---- */
 
+size_t
+http_track_max_body(const struct server *srv)
+{
+	return srv->cfg != NULL ? (size_t) srv->cfg->max_message_bytes
+	                        : 4u * 1024 * 1024;
+}
+
 /*
  * Answers w's request with rep, counts it and frees w. The reply goes
  * last: once it is out, httpd_close may return, so nothing of w may be
@@ -651,8 +658,9 @@ http_write_track(struct http_write *w, struct server *srv,
 	}
 	if (ik == INFLATE_ZLIB) {
 		bool too_big;
-		clm_err e = inflate_capped(req->body, len, HTTP_TRACK_MAX_BODY,
-		        &w->plain, &len, &too_big, why, sizeof(why));
+		clm_err e = inflate_capped(req->body, len,
+		        http_track_max_body(srv), &w->plain, &len, &too_big,
+		        why, sizeof(why));
 		if (e != CLM_OK) {
 			int status = too_big                ? 413
 			        : e == CLM_INVALID_ARGUMENT ? 400

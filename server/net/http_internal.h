@@ -34,11 +34,11 @@
 #define HTTP_INGEST_MAX_BODY SDK_MAX_BATCH_BYTES
 
 /*
- * The body POST /api/track reads, as sent and inflated: the ingest
- * routes' limit, which holds max_touchpoints (1,000) Touchpoints of
- * about 500 bytes of JSON each (docs/api.md, "HTTP API").
+ * http_track_max_body returns the body POST /api/track may carry, as
+ * sent and once inflated: max_message_bytes (4 MiB), what one Track may
+ * be over NNG (docs/api.md, "HTTP API"). Any thread.
  */
-#define HTTP_TRACK_MAX_BODY HTTP_INGEST_MAX_BODY
+size_t http_track_max_body(const struct server *srv);
 
 /* The content type of JSON replies. */
 extern const char http_json[];

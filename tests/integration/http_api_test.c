@@ -224,6 +224,30 @@ Test(http_api, track_in_every_body_form)
 	expect(post("/api/track?x=1", "", ndjson), 400,
 	        "unknown parameter 'x'");
 	cr_assert_eq(touches("x", CLM__V1__TOUCHPOINT_TYPE__SIGNUP, NULL), 0);
+
+	/* Past max_touchpoints (10,000): 413, nothing recorded. */
+	char *many = NULL;
+	size_t many_len = 0;
+	FILE *f = open_memstream(&many, &many_len);
+	cr_assert_not_null(f);
+	for (int i = 0; i < 10001; i++) {
+		fprintf(f,
+		        "{\"eventId\":\"m-%d\",\"customerId\":\"many\","
+		        "\"type\":\"PAGE_VIEW\"}\n",
+		        i);
+	}
+	fclose(f);
+	expect(post("/api/track", "", many), 413, "at most 10000");
+	free(many);
+	cr_assert_eq(
+	        touches("many", CLM__V1__TOUCHPOINT_TYPE__PAGE_VIEW, NULL), 0);
+	/* Past max_message_bytes (4 MiB): 413 before the body is read. */
+	int fd = rawhttp_connect(http_port);
+	rawhttp_send(fd, http_port, "POST", "/api/track",
+	        "Content-Length: 4194305\r\n", NULL, 0);
+	rawhttp_response(fd, &res);
+	close(fd);
+	cr_assert_eq(res.status, 413, "%s", res.body);
 	expect_serving();
 	cr_assert_eq(clmd_stop(&srv), 0, "log %s", srv.log_path);
 }
