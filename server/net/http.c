@@ -2,7 +2,8 @@
  * http: the dashboard server (http.h): its lifecycle, the routes, the
  * Host and origin checks (hostcheck.h), the bearer-token check and the
  * exposure rule, the page and Prometheus /metrics. The /api endpoints are
- * in http_api.c, the SDK ingest routes in http_ingest.c; reading requests
+ * in http_api.c, the customer routes and /api/track in http_customer.c,
+ * the SDK ingest routes in http_ingest.c; reading requests
  * and writing replies, with the connection cap and the timeouts, is
  * httpd.c's.
  */
@@ -28,7 +29,10 @@
 
 /* Requests served at once; each holds an LMDB reader slot while it runs. */
 #define HTTP_SLOTS 4
-/* The largest request head and body httpd reads (431 and 413 past them). */
+/*
+ * The largest request head and body httpd reads (431 and 413 past them);
+ * /api/track's body may be larger (http_track_max_body).
+ */
 #define HTTP_MAX_HEAD (16 * 1024)
 #define HTTP_MAX_BODY HTTP_INGEST_MAX_BODY
 /*
@@ -69,6 +73,11 @@ static const struct http_route http_routes[] = {
 	{ "/api/experiments", "GET", TELEMETRY_HTTP_EXPERIMENTS, true, false,
 	        0 },
 	{ "/metrics", "GET", TELEMETRY_HTTP_PROMETHEUS, false, false, 0 },
+	/* The customer routes and /api/track (http_customer.c). */
+	{ "/api/customers", "GET", TELEMETRY_HTTP_CUSTOMERS, true, false, 0 },
+	{ "/api/customers", "POST", TELEMETRY_HTTP_CLAIM, true, false, 0 },
+	/* Its body: http_track_max_body (http_body_limit). */
+	{ "/api/track", "POST", TELEMETRY_HTTP_TRACK, false, false, 0 },
 	/* The SDK ingest routes (http_ingest.c, docs/ingest.md). */
 	{ "/v1/batch", "POST", TELEMETRY_HTTP_V1_BATCH, false, true,
 	        HTTP_INGEST_MAX_BODY },
@@ -189,11 +198,7 @@ http_prometheus_text(http *h, struct http_slot *s, const char *token,
 	rep->len = strlen(text);
 }
 
-/*
- * The token of "Authorization: Bearer TOKEN" (scheme in any case), copied
- * into a, or NULL when there is none.
- */
-static const char *
+const char *
 http_bearer(const struct httpd_req *req, arena *a)
 {
 	const char *v = httpd_req_header(req, "Authorization");
@@ -313,6 +318,9 @@ http_serve(http *h, const struct http_route *r, const struct httpd_req *req,
 	case TELEMETRY_HTTP_PROMETHEUS:
 		http_prometheus_text(h, s, token, rep);
 		break;
+	case TELEMETRY_HTTP_CUSTOMERS:
+		http_customer_get(s, uri, token, rep);
+		break;
 	default:
 		http_error(rep, 404, CLM_NOT_FOUND, "", "not found");
 		break;
@@ -403,16 +411,20 @@ http_route_find(const char *path, size_t path_len, const char *method,
 static size_t
 http_body_limit(void *arg, const struct httpd_req *req)
 {
-	(void) arg;
+	http *h = arg;
 	const char *allow;
 	const struct http_route *r = http_route_find(
 	        req->path, req->path_len, req->method, &allow);
+	if (r != NULL && r->kind == TELEMETRY_HTTP_TRACK) {
+		return http_track_max_body(h->srv);
+	}
 	return r != NULL ? r->max_body : HTTP_NO_ROUTE_BODY;
 }
 
 /*
- * httpd's handler: every request (nng threads). The ingest routes defer
- * theirs (http_ingest_serve), the others answer at once.
+ * httpd's handler: every request (nng threads). The ingest routes, the
+ * claims and /api/track defer theirs (http_ingest_serve,
+ * http_customer_write), the others answer at once.
  */
 static bool
 http_handle(void *arg, httpd_conn *c, const struct httpd_req *req,
@@ -432,14 +444,19 @@ http_handle(void *arg, httpd_conn *c, const struct httpd_req *req,
 		        "the path must not contain NUL (%%00)");
 	} else if (r == NULL) {
 		http_error(&rep, 404, CLM_NOT_FOUND, "", "not found");
-	} else if (r->max_body > 0 && http_admit(h, req, &rep)) {
+	} else if (!http_admit(h, req, &rep)) {
+		telemetry_http(h->tm, r->kind, rep.status);
+	} else if (r->kind == TELEMETRY_HTTP_CLAIM
+	        || r->kind == TELEMETRY_HTTP_TRACK) {
+		/* It answers through httpd_reply, and counts, itself. */
+		http_customer_write(h->srv, h->tm, c, req, r->kind);
+		return false;
+	} else if (r->max_body > 0) {
 		/* It answers through httpd_reply, and counts, itself. */
 		http_ingest_serve(h->ingest, c, req, r->kind);
 		return false;
 	} else {
-		if (r->max_body == 0 && http_admit(h, req, &rep)) {
-			http_serve(h, r, req, &rep);
-		}
+		http_serve(h, r, req, &rep);
 		telemetry_http(h->tm, r->kind, rep.status);
 	}
 	http_respond(&rep, res);
@@ -589,7 +606,9 @@ http_open(struct server *srv, const char *addr, http **out, char *err,
 		.max_conns
 		= cfg != NULL ? (size_t) cfg->http_max_connections : 128,
 		.max_head = HTTP_MAX_HEAD,
-		.max_body = HTTP_MAX_BODY,
+		.max_body = HTTP_MAX_BODY > http_track_max_body(srv)
+		        ? HTTP_MAX_BODY
+		        : http_track_max_body(srv),
 		.body_limit = http_body_limit,
 		.request_ms = request_ms,
 		.idle_ms = (cfg != NULL ? cfg->http_idle_timeout : 60) * 1000,

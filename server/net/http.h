@@ -1,7 +1,8 @@
 /*
- * http: the dashboard, the Prometheus endpoint and the SDK ingest routes
- * of `--http ADDR` (docs/operations.md "Dashboard and monitoring",
- * docs/ingest.md "Endpoints"), served by httpd.h (a
+ * http: the dashboard, the Prometheus endpoint, the HTTP API and the SDK
+ * ingest routes of `--http ADDR` (docs/operations.md "Dashboard and
+ * monitoring", docs/api.md "HTTP API", docs/ingest.md "Endpoints"),
+ * served by httpd.h (a
  * connection cap, bounded requests and timeouts: http_max_connections,
  * http_request_timeout, http_idle_timeout).
  *
@@ -11,7 +12,13 @@
  *   /api/cohorts           CohortReply    ?from=&to=&by=&periods=
  *   /api/experiments       every experiment: definition and results
  *   /api/experiments/ID    ExperimentResultsReply
+ *   /api/customers/ID      Customer       ?as_of=
+ *   /api/customers/ID/recommendations
+ *                          RecommendReply ?limit=&lat=&lon=&cart=&...
  *   /metrics               Prometheus text format 0.0.4 (telemetry.h)
+ *   POST /api/customers/ID/recommendations?claim=1
+ *                          a claim, with an Idempotency-Key
+ *   POST /api/track        Touchpoints as JSON (http_customer.c)
  *   POST /v1/batch, /v1/track, /v1/identify, /v1/page, /v1/screen,
  *        /v1/alias, /v1/group, /batch/, /capture/, /e/, /i/v0/e/
  *                          the SDKs' events (http_ingest.c), recorded
@@ -31,9 +38,9 @@
  *
  * Handlers run on httpd's connections (nng threads), a few at a time (each
  * takes one of a small pool of readers and arenas); they never wait for the
- * writer. The ingest routes' writes do wait for it, without a thread:
- * their requests are deferred (httpd.h) and answered from the writer's
- * completion.
+ * writer. The ingest routes', /api/track's and the claims' writes do
+ * wait for it, without a thread: their requests are deferred (httpd.h)
+ * and answered from the writer's completion.
  */
 #ifndef CLM_HTTP_H
 #define CLM_HTTP_H

@@ -21,22 +21,11 @@
 #include "pbjson.h"
 #include "util/clock.h"
 
-/* Query parameters a request may carry. */
-#define HTTP_MAX_PARAMS 8
 /* Experiments /api/experiments lists (then "truncated": true). */
 #define HTTP_MAX_EXPERIMENTS 1000
 #define HTTP_DAY_MS          86400000LL
 
 const char http_json[] = "application/json";
-
-struct http_param {
-	const char *key, *val; /* decoded, arena memory */
-};
-
-struct http_query {
-	struct http_param p[HTTP_MAX_PARAMS];
-	int n;
-};
 
 /* ---- replies ---- */
 
@@ -138,10 +127,18 @@ static const struct {
 	{ "cohorts.granularity", "by" },
 	{ "cohorts.periods", "periods" },
 	{ "experiment_results.experiment_id", "id" },
+	{ "get_customer.customer_id", "id" },
+	{ "get_customer.as_of_ms", "as_of" },
+	{ "recommend.customer_id", "id" },
+	{ "recommend.limit", "limit" },
+	{ "recommend.location", "lat" },
+	{ "recommend.cart_items", "cart" },
+	{ "recommend.channel", "channel" },
+	{ "recommend.now_ms", "now" },
 };
 
 /* An error Status from dispatch as an HTTP error, fields renamed. */
-static void
+void
 http_status_error(struct http_reply *rep, const Clm__V1__Status *st)
 {
 	clm_err code = clm_err_from_code((int) st->code);
@@ -165,7 +162,7 @@ http_status_error(struct http_reply *rep, const Clm__V1__Status *st)
 }
 
 /* A reply's result message as proto3 JSON into rep. */
-static void
+void
 http_reply_message(struct http_reply *rep, const ProtobufCMessage *m)
 {
 	char *text;
@@ -203,7 +200,7 @@ http_hex(char c)
  * string would end there, and "victim%00x" would name "victim"), or out
  * of memory.
  */
-static char *
+char *
 http_unescape(arena *a, const char *s, size_t n, bool plus, bool *nul)
 {
 	*nul = false;
@@ -237,7 +234,7 @@ http_unescape(arena *a, const char *s, size_t n, bool plus, bool *nul)
  * Splits the query string of uri into q. Each name of `allowed` (NULL-
  * terminated) may appear once; anything else is a 400 in rep.
  */
-static bool
+bool
 http_query_parse(arena *a, const char *uri, const char *const *allowed,
         struct http_query *q, struct http_reply *rep)
 {
@@ -309,7 +306,7 @@ http_query_parse(arena *a, const char *uri, const char *const *allowed,
 }
 
 /* The value of parameter key, or NULL when absent or empty. */
-static const char *
+const char *
 http_query_get(const struct http_query *q, const char *key)
 {
 	for (int i = 0; i < q->n; i++) {
@@ -321,7 +318,7 @@ http_query_get(const struct http_query *q, const char *key)
 }
 
 /* Parses YYYY-MM-DD (1970 .. 9999) into unix ms at 00:00 UTC. */
-static bool
+bool
 http_parse_date(const char *s, int64_t *ms)
 {
 	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-') {
@@ -389,7 +386,7 @@ http_window(const struct http_query *q, int64_t *from, int64_t *to,
 }
 
 /* A uint32 parameter (absent: 0). */
-static bool
+bool
 http_u32_param(const struct http_query *q, const char *key, uint32_t *out,
         struct http_reply *rep)
 {
@@ -433,7 +430,7 @@ http_request(struct http_slot *s)
 }
 
 /* Whether resp is OK; otherwise its error is put in rep. */
-static bool
+bool
 http_ok(const Clm__V1__Response *resp, struct http_reply *rep)
 {
 	if (resp->status != NULL && resp->status->code != CLM__V1__CODE__OK) {
@@ -484,7 +481,7 @@ http_status(struct http_slot *s, const char *uri, const char *token,
 }
 
 /* Channel names as the API spells them, any case; "" or "all" is all. */
-static bool
+bool
 http_channel(const struct http_query *q, arena *a, Clm__V1__Channel *out,
         struct http_reply *rep)
 {

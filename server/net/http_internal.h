@@ -2,7 +2,8 @@
  * http_internal: what the dashboard server's files share (http.c: the
  * server's lifecycle, routing, auth and exposure, the page and /metrics;
  * http_api.c: JSON replies, query parameters and the /api endpoints;
- * http_ingest.c: the SDK ingest routes). Not for other modules: they use
+ * http_ingest.c: the SDK ingest routes; http_customer.c: the customer
+ * routes and /api/track). Not for other modules: they use
  * http.h. Nothing here includes nng.h.
  *
  * Every function below runs in httpd's handler (an nng thread), holding
@@ -32,8 +33,29 @@
  */
 #define HTTP_INGEST_MAX_BODY SDK_MAX_BATCH_BYTES
 
+/*
+ * http_track_max_body returns the body POST /api/track may carry, as
+ * sent and once inflated: max_message_bytes (4 MiB), what one Track may
+ * be over NNG (docs/api.md, "HTTP API"). Any thread.
+ */
+size_t http_track_max_body(const struct server *srv);
+
 /* The content type of JSON replies. */
 extern const char http_json[];
+
+/* Query parameters a request may carry. */
+#define HTTP_MAX_PARAMS 10
+
+/* One query parameter, decoded (arena memory). */
+struct http_param {
+	const char *key, *val;
+};
+
+/* A request's query parameters, each named once (http_query_parse). */
+struct http_query {
+	struct http_param p[HTTP_MAX_PARAMS];
+	int n;
+};
 
 /* One request's working set: its reader, arena and dispatch state. */
 struct http_slot {
@@ -55,6 +77,13 @@ struct http_reply {
 	bool challenge_basic; /* its scheme is Basic (else Bearer) */
 	const char *allow;    /* 405: the Allow header (static) */
 };
+
+/*
+ * http_bearer returns the token of req's "Authorization: Bearer TOKEN"
+ * (scheme in any case), copied into a, or NULL when there is none. Any
+ * thread.
+ */
+const char *http_bearer(const struct httpd_req *req, arena *a);
 
 /*
  * http_admit runs the Host and origin checks of hostcheck.h on req:
@@ -105,6 +134,70 @@ void http_oom(struct http_reply *rep);
 bool http_parse_u32(const char *s, uint32_t *out);
 
 /*
+ * http_unescape decodes s[0..n) ("%XX" escapes; with plus, '+' for a
+ * space) into a, NUL-terminated. Returns NULL for a malformed escape, an
+ * encoded NUL (then *nul is set: a C string would end there), or when
+ * memory ran out.
+ */
+char *http_unescape(arena *a, const char *s, size_t n, bool plus, bool *nul);
+
+/*
+ * http_query_parse splits the query string of uri (a request target) into
+ * q, decoded into a. Each name of allowed (NULL-terminated) may appear
+ * once; an unknown, repeated or malformed parameter is a 400 in rep that
+ * names it, and false.
+ */
+bool http_query_parse(arena *a, const char *uri, const char *const *allowed,
+        struct http_query *q, struct http_reply *rep);
+
+/*
+ * http_query_get returns the value of parameter key of q, or NULL when it
+ * is absent or empty.
+ */
+const char *http_query_get(const struct http_query *q, const char *key);
+
+/*
+ * http_parse_date parses YYYY-MM-DD (1970 .. 9999) into unix ms at 00:00
+ * UTC. Returns false, leaving *ms alone, when s is not such a date.
+ */
+bool http_parse_date(const char *s, int64_t *ms);
+
+/*
+ * http_u32_param reads the uint32 parameter key of q into *out (0 when
+ * absent): false with a 400 naming key in rep when it is not one.
+ */
+bool http_u32_param(const struct http_query *q, const char *key, uint32_t *out,
+        struct http_reply *rep);
+
+/*
+ * http_channel reads the channel parameter of q (a Channel name, any
+ * case; absent, "" or "all": CHANNEL_UNSPECIFIED) into *out: false with
+ * a 400 in rep when it names no Channel.
+ */
+bool http_channel(const struct http_query *q, arena *a, Clm__V1__Channel *out,
+        struct http_reply *rep);
+
+/*
+ * http_ok returns whether resp is OK; otherwise it puts resp's error in
+ * rep (http_status_error).
+ */
+bool http_ok(const Clm__V1__Response *resp, struct http_reply *rep);
+
+/*
+ * http_status_error makes the error Status st of a call an HTTP error in
+ * rep: the status of its code (400, 401, 403, 404, 503 or 500) and its
+ * first violation's field renamed to the query parameter it came from.
+ * Any thread.
+ */
+void http_status_error(struct http_reply *rep, const Clm__V1__Status *st);
+
+/*
+ * http_reply_message makes m, printed as proto3 JSON, rep's 200 body (a
+ * 500 when it cannot be printed). Any thread.
+ */
+void http_reply_message(struct http_reply *rep, const ProtobufCMessage *m);
+
+/*
  * http_request returns a new, initialized Request in s's arena (valid
  * until the slot is given back), or NULL when memory is exhausted.
  */
@@ -148,6 +241,32 @@ void http_cohorts(struct http_slot *s, const char *uri, const char *token,
         struct http_reply *rep);
 void http_experiments(struct http_slot *s, const char *uri, const char *token,
         struct http_reply *rep);
+
+/* ---- the customer routes and /api/track (http_customer.c) ---- */
+
+/*
+ * http_customer_get serves GET /api/customers/ID (the Customer; as_of)
+ * and GET /api/customers/ID/recommendations (the RecommendReply; the
+ * Recommend parameters) through dispatch's read path, the id taken from
+ * the raw target uri, as the other /api endpoints do (token checked by
+ * the caller).
+ */
+void http_customer_get(struct http_slot *s, const char *uri, const char *token,
+        struct http_reply *rep);
+
+/*
+ * http_customer_write handles req, which came on c to POST
+ * /api/customers/ID/recommendations?claim=1 or POST /api/track (kind),
+ * its Host and origin already admitted: the token, the parameters and
+ * the body are checked at once, then the write goes to the writer and
+ * the request is answered through httpd_reply once it is done (or at
+ * once when refused), counted under kind. srv's configuration gives the
+ * limits and the deadline. httpd's handler, which returns false
+ * (deferred) after it.
+ */
+void http_customer_write(struct server *srv, struct telemetry *tm,
+        httpd_conn *c, const struct httpd_req *req,
+        enum telemetry_http_handler kind);
 
 /* ---- the SDK ingest routes (http_ingest.c) ---- */
 

@@ -54,6 +54,9 @@ static const char *const telemetry_http_path[TELEMETRY_HTTP_HANDLERS] = {
 	[TELEMETRY_HTTP_PH_CAPTURE] = "/capture/",
 	[TELEMETRY_HTTP_PH_E] = "/e/",
 	[TELEMETRY_HTTP_PH_I_V0_E] = "/i/v0/e/",
+	[TELEMETRY_HTTP_CUSTOMERS] = "/api/customers",
+	[TELEMETRY_HTTP_CLAIM] = "/api/customers/recommendations",
+	[TELEMETRY_HTTP_TRACK] = "/api/track",
 };
 
 #define TELEMETRY_ADD(p, n) \

@@ -54,6 +54,10 @@ enum telemetry_http_handler {
 	TELEMETRY_HTTP_PH_CAPTURE,  /* /capture/ */
 	TELEMETRY_HTTP_PH_E,        /* /e/ */
 	TELEMETRY_HTTP_PH_I_V0_E,   /* /i/v0/e/ */
+	/* The HTTP API's customer routes and /api/track (docs/api.md). */
+	TELEMETRY_HTTP_CUSTOMERS, /* GET /api/customers/ID[/recommendations] */
+	TELEMETRY_HTTP_CLAIM,     /* POST /api/customers/ID/recommendations */
+	TELEMETRY_HTTP_TRACK,     /* POST /api/track */
 	TELEMETRY_HTTP_HANDLERS,
 };
 

@@ -14,7 +14,9 @@
  *   - with auth tokens, a non-loopback address is allowed and the data
  *     endpoints need the bearer token; without tokens it is refused;
  *   - headless Chromium renders the page: the funnel's stages with the
- *     REACH count the API gives, the cohort matrix and the experiment
+ *     REACH count the API gives, the cohort matrix and the experiment,
+ *     and the customer lookup box (opened as /#customer=ID) shows the
+ *     stage GET /api/customers/ID gives, with the recommendations
  *     (skipped when no Chromium is installed).
  */
 #include <arpa/inet.h>
@@ -905,6 +907,11 @@ Test(dashboard, page_renders_funnel_cohorts_and_experiment)
 	cr_expect_null(strstr(page.body, "src=\"http"));
 	cr_expect_null(strstr(page.body, "href=\"http"));
 	cr_expect_null(strstr(page.body, "@import"));
+	/* The customer lookup box, which calls GET /api/customers/ID. */
+	cr_expect_not_null(strstr(page.body, "id=\"customer-id\""));
+	cr_expect_not_null(strstr(
+	        page.body, "\"/api/customers/\" + encodeURIComponent("));
+	cr_expect_not_null(strstr(page.body, "\"/recommendations"));
 	http_res_free(&page);
 
 	const char *chromium = find_chromium();
@@ -976,6 +983,33 @@ Test(dashboard, page_renders_funnel_cohorts_and_experiment)
 	cr_expect_not_null(strstr(dom, "p-value"));
 	/* Channels with spend. */
 	cr_expect_not_null(strstr(dom, "data-channel=\"PAID_ADS\""));
+	free(dom);
+	free(err);
+
+	/* The lookup, started from the address: c000003 bought (seeded). */
+	char *cj = get_json("/api/customers/c000003");
+	Clm__V1__Customer *cu = (Clm__V1__Customer *) decode(
+	        cj, &clm__v1__customer__descriptor);
+	char stage_attr[96];
+	snprintf(stage_attr, sizeof(stage_attr),
+	        "data-customer=\"c000003\" data-stage=\"%s\"",
+	        protobuf_c_enum_descriptor_get_value(
+	                &clm__v1__stage__descriptor, (int) cu->stage)
+	                ->name);
+	protobuf_c_message_free_unpacked((ProtobufCMessage *) cu, NULL);
+	free(cj);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/#customer=c000003",
+	        http_port);
+	argv[9] = url;
+	dom = err = NULL;
+	rc = run_cmd(chromium, argv, NULL, BROWSER_MS, &dom, &err);
+	cr_assert_eq(rc, 0, "chromium: exit %d\n%s", rc, err ? err : "");
+	cr_assert_not_null(dom);
+	cr_expect_not_null(strstr(dom, stage_attr),
+	        "no '%s' in the lookup:\n%.3000s", stage_attr,
+	        strstr(dom, "id=\"customer\"") ? strstr(dom, "id=\"customer\"")
+	                                       : dom);
+	cr_expect_not_null(strstr(dom, "id=\"customer-recs\""));
 	free(dom);
 	free(err);
 }

@@ -39,6 +39,7 @@
 
 #include "clm/client.h"
 #include "harness.h"
+#include "rawhttp.h"
 
 #ifndef CLM_SDK_DATA
 #error "CLM_SDK_DATA must be defined (tests/data/sdk)"
@@ -67,88 +68,20 @@ now_ms(void)
 	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- plain HTTP over a socket ---- */
+/* ---- plain HTTP over a socket (rawhttp.h) ---- */
 
 static int
 http_connect(void)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_geq(fd, 0);
-	struct sockaddr_in sa = { 0 };
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t) http_port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0,
-	        "cannot connect to port %d: %s", http_port, strerror(errno));
-	return fd;
+	return rawhttp_connect(http_port);
 }
-
-static void
-http_send_all(int fd, const void *data, size_t n)
-{
-	const char *p = data;
-	while (n > 0) {
-		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-		cr_assert_gt(k, 0, "send: %s", strerror(errno));
-		p += k;
-		n -= (size_t) k;
-	}
-}
-
-/* Reads up to cap - 1 bytes within ms: the count, 0 closed, -1 none. */
-static ssize_t
-http_read(int fd, char *buf, size_t cap, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	int rc = poll(&p, 1, ms);
-	if (rc == 0) {
-		return -1;
-	}
-	cr_assert_eq(rc, 1, "poll: %s", strerror(errno));
-	ssize_t k = recv(fd, buf, cap - 1, 0);
-	if (k < 0 && errno == ECONNRESET) {
-		k = 0;
-	}
-	cr_assert_geq(k, 0, "recv: %s", strerror(errno));
-	buf[k] = '\0';
-	return k;
-}
-
-struct res {
-	int status;
-	char body[16384];
-};
 
 /* Reads one whole response (head, then Content-Length bytes). */
-static struct res
+static struct rawhttp_res
 http_response(int fd)
 {
-	static struct res r;
-	static char buf[1 << 16];
-	memset(&r, 0, sizeof(r));
-	size_t len = 0, want = 1;
-	char *eoh = NULL;
-	int64_t until = now_ms() + HI_WAIT_MS;
-	buf[0] = '\0';
-	while (len < want) {
-		int left = (int) (until - now_ms());
-		cr_assert_gt(
-		        left, 0, "no whole response in time: '%.80s'", buf);
-		ssize_t k = http_read(fd, buf + len, want - len + 1, left);
-		cr_assert_gt(
-		        k, 0, "closed after %zu bytes: '%.80s'", len, buf);
-		len += (size_t) k;
-		if (eoh == NULL && (eoh = strstr(buf, "\r\n\r\n")) == NULL) {
-			want = len + 1;
-		} else if (want == len && len == (size_t) (eoh - buf) + 4) {
-			const char *cl = strstr(buf, "Content-Length: ");
-			cr_assert(cl != NULL && cl < eoh, "%s", buf);
-			want = len + strtoull(cl + 16, NULL, 10);
-			cr_assert_lt(want, sizeof(buf));
-		}
-	}
-	cr_assert_eq(sscanf(buf, "HTTP/1.1 %d ", &r.status), 1, "%s", buf);
-	snprintf(r.body, sizeof(r.body), "%s", eoh + 4);
+	struct rawhttp_res r;
+	rawhttp_response(fd, &r);
 	return r;
 }
 
@@ -157,24 +90,15 @@ static void
 http_post_send(int fd, const char *target, const char *hdr, const void *body,
         size_t len)
 {
-	char head[1024];
-	int n = snprintf(head, sizeof(head),
-	        "POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s"
-	        "Content-Length: %zu\r\n\r\n",
-	        target, http_port, hdr, len);
-	cr_assert(n > 0 && (size_t) n < sizeof(head));
-	http_send_all(fd, head, (size_t) n);
-	http_send_all(fd, body, len);
+	rawhttp_send(fd, http_port, "POST", target, hdr, body, len);
 }
 
 /* POSTs body to target on a new connection; returns the response. */
-static struct res
+static struct rawhttp_res
 http_post(const char *target, const char *hdr, const void *body, size_t len)
 {
-	int fd = http_connect();
-	http_post_send(fd, target, hdr, body, len);
-	struct res r = http_response(fd);
-	close(fd);
+	struct rawhttp_res r;
+	rawhttp_request(http_port, "POST", target, hdr, body, len, &r);
 	return r;
 }
 
@@ -368,7 +292,7 @@ Test(http_ingest, recorded_sdk_bodies_are_answered_as_the_sdks_expect)
 	start_clmd(NULL, false);
 	size_t n;
 	char *b = sdk_body("segment-1.body", &n);
-	struct res r = http_post("/v1/batch",
+	struct rawhttp_res r = http_post("/v1/batch",
 	        "Content-Type: application/json\r\n"
 	        "Authorization: " HI_BASIC "\r\n",
 	        b, n);
@@ -418,7 +342,7 @@ Test(http_ingest, batch_recorded_with_item_errors_and_twice_changes_nothing)
 {
 	start_clmd(NULL, false);
 	for (int round = 0; round < 2; round++) {
-		struct res r = http_post("/v1/batch",
+		struct rawhttp_res r = http_post("/v1/batch",
 		        "Content-Type: application/json\r\n", seg_batch,
 		        strlen(seg_batch));
 		cr_assert_eq(r.status, 200, "%s", r.body);
@@ -434,7 +358,7 @@ Test(http_ingest, batch_recorded_with_item_errors_and_twice_changes_nothing)
 	/* The same, gzipped, to the route with a trailing slash. */
 	size_t n;
 	uint8_t *z = gzip_buf(seg_batch, strlen(seg_batch), &n);
-	struct res r
+	struct rawhttp_res r
 	        = http_post("/v1/batch/", "Content-Encoding: gzip\r\n", z, n);
 	free(z);
 	cr_assert_eq(r.status, 200, "%s", r.body);
@@ -459,7 +383,7 @@ Test(http_ingest, tokens_guard_the_routes)
 		"Authorization: Basic !!!\r\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct res r = http_post(
+		struct rawhttp_res r = http_post(
 		        "/v1/batch", bad[i], seg_batch, strlen(seg_batch));
 		cr_assert_eq(r.status, 401, "%zu: %s", i, r.body);
 		cr_expect_not_null(strstr(r.body, "UNAUTHENTICATED"));
@@ -473,7 +397,7 @@ Test(http_ingest, tokens_guard_the_routes)
 	clm_response_free(resp);
 	clm_close(c);
 
-	struct res r
+	struct rawhttp_res r
 	        = http_post("/v1/batch", "Authorization: " HI_BASIC "\r\n",
 	                seg_batch, strlen(seg_batch));
 	cr_assert_eq(r.status, 200, "%s", r.body);
@@ -499,7 +423,7 @@ Test(http_ingest, tokens_guard_the_routes)
 Test(http_ingest, bad_bodies_get_400_and_the_server_goes_on)
 {
 	start_clmd(NULL, false);
-	struct res r = http_post("/v1/batch", "", "{\"batch\":[{", 11);
+	struct rawhttp_res r = http_post("/v1/batch", "", "{\"batch\":[{", 11);
 	cr_assert_eq(r.status, 400, "%s", r.body);
 	cr_expect_not_null(strstr(r.body, "JSON"), "%s", r.body);
 	r = http_post("/v1/batch", "Content-Encoding: gzip\r\n",
@@ -519,18 +443,18 @@ Test(http_ingest, bad_bodies_get_400_and_the_server_goes_on)
 	        "POST /v1/batch HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
 	        "Expect: 100-continue\r\nContent-Length: %zu\r\n\r\n",
 	        http_port, strlen(seg_batch));
-	http_send_all(fd, head, (size_t) n);
+	rawhttp_send_all(fd, head, (size_t) n);
 	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 	char buf[64];
 	size_t got = 0;
 	while (got < strlen(cont)) {
-		ssize_t k = http_read(
+		ssize_t k = rawhttp_read(
 		        fd, buf + got, strlen(cont) - got + 1, HI_WAIT_MS);
 		cr_assert_gt(k, 0, "no 100 Continue");
 		got += (size_t) k;
 	}
 	cr_assert_eq(memcmp(buf, cont, strlen(cont)), 0);
-	http_send_all(fd, seg_batch, strlen(seg_batch));
+	rawhttp_send_all(fd, seg_batch, strlen(seg_batch));
 	r = http_response(fd);
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	close(fd);
@@ -558,7 +482,7 @@ Test(http_ingest, a_batch_at_the_limit_of_small_items_is_recorded)
 		cr_assert_lt(n, cap - 8);
 	}
 	n += (size_t) snprintf(b + n, cap - n, "]}");
-	struct res r = http_post("/v1/batch", "", b, n);
+	struct rawhttp_res r = http_post("/v1/batch", "", b, n);
 	free(b);
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	cr_assert_str_eq(r.body, "{\"success\":true}");
@@ -612,7 +536,7 @@ Test(http_ingest, gzip_bomb_costs_bounded_memory)
 			        "Content-Encoding: gzip\r\n", bomb, n);
 		}
 		for (int i = 0; i < 4; i++) {
-			struct res r = http_response(fd[i]);
+			struct rawhttp_res r = http_response(fd[i]);
 			cr_assert_eq(r.status, 413, "%s", r.body);
 			cr_expect_not_null(strstr(r.body, "inflates to more"));
 			close(fd[i]);
@@ -627,7 +551,7 @@ Test(http_ingest, gzip_bomb_costs_bounded_memory)
 	/* One bomb inflated would be 256 MiB; 4 at the cap, about 4 MiB. */
 	cr_assert_lt(peak - before, 64 * 1024,
 	        "VmRSS grew from %ld to %ld KiB", before, peak);
-	struct res r
+	struct rawhttp_res r
 	        = http_post("/v1/batch", "", seg_batch, strlen(seg_batch));
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	cr_assert_eq(clmd_stop(&srv), 0, "log %s", srv.log_path);
@@ -638,7 +562,7 @@ Test(http_ingest, a_refused_write_is_503_not_success)
 {
 	start_clmd(NULL, true);
 	cr_assert_eq(harness_write_file(hi_flag, "ENOSPC"), 0);
-	struct res r
+	struct rawhttp_res r
 	        = http_post("/v1/batch", "", seg_batch, strlen(seg_batch));
 	cr_assert_eq(r.status, 503, "%s", r.body);
 	cr_expect_not_null(strstr(r.body, "retry"), "%s", r.body);
@@ -696,7 +620,8 @@ Test(http_ingest, deferred_requests_survive_a_gone_client_and_a_stop)
 	cr_assert_eq(unlink(hi_flag), 0);
 	for (int i = 0; i < STAY; i++) {
 		char buf[4096];
-		ssize_t k = http_read(stay[i], buf, sizeof(buf), HI_WAIT_MS);
+		ssize_t k
+		        = rawhttp_read(stay[i], buf, sizeof(buf), HI_WAIT_MS);
 		cr_assert_geq(k, 0, "waiting client %d hangs", i);
 		cr_assert(k == 0 || strncmp(buf, "HTTP/1.1 200 ", 13) == 0,
 		        "%s", buf);
@@ -739,7 +664,7 @@ Test(http_ingest, writes_past_the_request_timeout_get_503)
 	/* Past both deadlines (2 s from when each was handled). */
 	harness_sleep_ms(3000);
 	cr_assert_eq(unlink(hi_flag), 0);
-	struct res r = http_response(second);
+	struct rawhttp_res r = http_response(second);
 	cr_assert_eq(r.status, 503, "%s", r.body);
 	cr_expect_not_null(strstr(r.body, "DEADLINE_EXCEEDED"), "%s", r.body);
 	close(second);

@@ -7,7 +7,8 @@ directory laid out like the repository's root after `make` (build/ is the
 build dir, client/, include/ and proto/ the sources'), with CLM_URL set to
 that clmd. The one change made to a block: the address the README uses,
 tcp://127.0.0.1:7450 (7451 for the stream), becomes the test clmd's in
-Python, Node and C code, which name it.
+Python, Node and C code, which name it, and its --http address,
+127.0.0.1:7452, the test clmd's (a third free port) in sh commands.
 
 What a block is, by its fence and the HTML comment just before it:
 
@@ -50,6 +51,7 @@ CLM = os.environ.get("CLM_BIN") or os.path.join(BUILD, "bin", "clm")
 
 README_URL = "tcp://127.0.0.1:7450"
 README_EVENTS = "tcp://127.0.0.1:7451"
+README_HTTP = "127.0.0.1:7452"
 CMD_TIMEOUT_S = 300      # one command or snippet (a loaded, sanitized build)
 START_TIMEOUT_S = 60     # clmd answering after it was started
 
@@ -160,8 +162,9 @@ def free_port():
 
 
 class Runner:
-    def __init__(self, work, url, events, env):
+    def __init__(self, work, url, events, http, env):
         self.work, self.url, self.events, self.env = work, url, events, env
+        self.http = http
         self.failures = []
         self.ran = 0
 
@@ -184,7 +187,8 @@ class Runner:
                     os.path.join(self.work, m.group(1))):
                 with open(os.path.join(self.work, m.group(1)), "w") as f:
                     f.write("".join(l + "\n" for l in expected))
-            rc, out, err = self.run(cmd, shell=True)
+            rc, out, err = self.run(cmd.replace(README_HTTP, self.http),
+                                    shell=True)
             self.ran += 1
             print("$ %s\n%s%s(exit %d)" % (cmd, out, err, rc), flush=True)
             if rc != 0:
@@ -265,9 +269,10 @@ def main():
     for d in ("client", "include", "proto"):
         os.symlink(os.path.join(os.path.abspath(SRC), d),
                    os.path.join(work, d))
-    port, events_port = free_port(), free_port()
-    while events_port == port:
-        events_port = free_port()
+    port, events_port, http_port = free_port(), free_port(), free_port()
+    while len({port, events_port, http_port}) < 3:
+        events_port, http_port = free_port(), free_port()
+    http = "127.0.0.1:%d" % http_port
     url = "tcp://127.0.0.1:%d" % port
     events = "tcp://127.0.0.1:%d" % events_port
     env = dict(os.environ, CLM_URL=url, CLM_EVENTS_URL=events)
@@ -279,7 +284,7 @@ def main():
     log = open(os.path.join(tmp, "clmd.log"), "w")
     clmd = subprocess.Popen(
         [CLMD, "--data", os.path.join(tmp, "data"), "--listen", url,
-         "--events", events, "--log-level", "warn"],
+         "--events", events, "--http", http, "--log-level", "warn"],
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     ok = False
     try:
@@ -292,7 +297,7 @@ def main():
         else:
             print("clmd did not start (log %s)" % log.name)
             return 1
-        r = Runner(work, url, events, env)
+        r = Runner(work, url, events, http, env)
         for b in blocks:
             r.block(b)
         if clmd.poll() is not None:
