@@ -69,6 +69,10 @@ static const struct http_route http_routes[] = {
 	{ "/api/experiments", "GET", TELEMETRY_HTTP_EXPERIMENTS, true, false,
 	        0 },
 	{ "/metrics", "GET", TELEMETRY_HTTP_PROMETHEUS, false, false, 0 },
+	/* The event stream and its browser tokens (http_events.c). */
+	{ "/api/events", "GET", TELEMETRY_HTTP_EVENTS, false, false, 0 },
+	{ "/api/events/token", "POST", TELEMETRY_HTTP_EVENTS_TOKEN, false,
+	        false, 0 },
 	/* The SDK ingest routes (http_ingest.c, docs/ingest.md). */
 	{ "/v1/batch", "POST", TELEMETRY_HTTP_V1_BATCH, false, true,
 	        HTTP_INGEST_MAX_BODY },
@@ -109,6 +113,7 @@ struct http {
 	pthread_cond_t cv; /* a slot was given back; guarded by mu */
 	struct http_slot slots[HTTP_SLOTS];
 	struct http_ingest *ingest;   /* the SDK ingest routes' state */
+	struct http_events *events;   /* the event stream's */
 	char listen[128];             /* the HOST:PORT served */
 	struct hostcheck_names names; /* listen and http_allowed_hosts */
 };
@@ -313,6 +318,9 @@ http_serve(http *h, const struct http_route *r, const struct httpd_req *req,
 	case TELEMETRY_HTTP_PROMETHEUS:
 		http_prometheus_text(h, s, token, rep);
 		break;
+	case TELEMETRY_HTTP_EVENTS_TOKEN:
+		http_events_token(h->events, rep);
+		break;
 	default:
 		http_error(rep, 404, CLM_NOT_FOUND, "", "not found");
 		break;
@@ -432,12 +440,19 @@ http_handle(void *arg, httpd_conn *c, const struct httpd_req *req,
 		        "the path must not contain NUL (%%00)");
 	} else if (r == NULL) {
 		http_error(&rep, 404, CLM_NOT_FOUND, "", "not found");
+	} else if (r->kind == TELEMETRY_HTTP_EVENTS && http_admit(h, req, &rep)
+	        && http_events_serve(h->events, c, req, &rep)) {
+		/* A stream: it answers the request itself. */
+		telemetry_http(h->tm, r->kind, 200);
+		return false;
 	} else if (r->max_body > 0 && http_admit(h, req, &rep)) {
 		/* It answers through httpd_reply, and counts, itself. */
 		http_ingest_serve(h->ingest, c, req, r->kind);
 		return false;
 	} else {
-		if (r->max_body == 0 && http_admit(h, req, &rep)) {
+		if (r->kind == TELEMETRY_HTTP_EVENTS) {
+			/* Refused, or HEAD: rep says so. */
+		} else if (r->max_body == 0 && http_admit(h, req, &rep)) {
 			http_serve(h, r, req, &rep);
 		}
 		telemetry_http(h->tm, r->kind, rep.status);
@@ -584,6 +599,10 @@ http_open(struct server *srv, const char *addr, http **out, char *err,
 		http_close(h);
 		return CLM_RESOURCE_EXHAUSTED;
 	}
+	if (http_events_open(srv, h->tm, &h->events, err, errlen) != CLM_OK) {
+		http_close(h);
+		return CLM_RESOURCE_EXHAUSTED;
+	}
 	struct httpd_conf hc = {
 		.addr = hostport,
 		.max_conns
@@ -623,6 +642,7 @@ http_close(http *h)
 	 */
 	httpd_close(h->d);
 	http_ingest_close(h->ingest);
+	http_events_close(h->events);
 	for (int i = 0; i < HTTP_SLOTS; i++) {
 		store_reader_free(h->slots[i].reader);
 		h->slots[i].reader = NULL;
