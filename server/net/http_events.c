@@ -12,22 +12,18 @@
  * plus HTTP_EVENTS_SLACK, so a full replay always fits; a client that
  * falls further behind is dropped (it can resume with Last-Event-ID).
  *
- * The tokens are random (128 bits from getrandom), kept in a table of
- * HTTP_EVENTS_TOKENS with their expiry: a token is valid until then,
- * for any number of connections (EventSource reconnects with the same
- * URL), and only for /api/events. When the table is full of live
- * tokens, a new one replaces the one that expires first.
+ * The tokens are evtoken.h's: random, time-limited, and checked here
+ * only, so no other route accepts one.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 
 #include "calls/auth.h"
 #include "net/evring.h"
+#include "net/evtoken.h"
 #include "net/http_internal.h"
 #include "net/pubsub.h"
 #include "pbjson.h"
@@ -37,20 +33,11 @@
 
 /* Bytes a stream may queue beyond the retained events' own. */
 #define HTTP_EVENTS_SLACK (64 * 1024)
-/* Live ?token= tokens at once. */
-#define HTTP_EVENTS_TOKENS 64
-/* A token's random bytes; it is sent as twice as many hex digits. */
-#define HTTP_EVENTS_TOKEN_BYTES 16
 /* The longest topic prefix a stream may ask for. */
 #define HTTP_EVENTS_MAX_PREFIX 64
 
 static const char http_events_type[] = "text/event-stream";
 static const char http_events_ping[] = ": ping\n\n";
-
-struct http_events_token {
-	char hex[HTTP_EVENTS_TOKEN_BYTES * 2 + 1]; /* "" when free */
-	int64_t expires_ms;                        /* monotonic */
-};
 
 struct http_events {
 	struct server *srv;
@@ -60,7 +47,7 @@ struct http_events {
 	int64_t heartbeat_ms, token_ttl_ms;
 	pthread_mutex_t mu;
 	size_t n_streams; /* guarded by mu */
-	struct http_events_token tokens[HTTP_EVENTS_TOKENS]; /* mu */
+	evtoken *tokens;
 };
 
 /* One stream: what its listener and its end need. */
@@ -121,6 +108,11 @@ http_events_open(struct server *srv, struct telemetry *tm,
 	        = (cfg != NULL ? cfg->http_stream_heartbeat : 15) * 1000;
 	g->token_ttl_ms
 	        = (cfg != NULL ? cfg->http_events_token_ttl : 60) * 1000;
+	if (evtoken_open(g->token_ttl_ms, &g->tokens) != CLM_OK) {
+		snprintf(err, errlen, "out of memory");
+		free(g);
+		return CLM_RESOURCE_EXHAUSTED;
+	}
 	pthread_mutex_init(&g->mu, NULL);
 	*out = g;
 	return CLM_OK;
@@ -132,6 +124,7 @@ http_events_close(struct http_events *g)
 	if (g == NULL) {
 		return;
 	}
+	evtoken_close(g->tokens);
 	pthread_mutex_destroy(&g->mu);
 	free(g);
 }
@@ -141,64 +134,24 @@ http_events_close(struct http_events *g)
 void
 http_events_token(struct http_events *g, struct http_reply *rep)
 {
-	unsigned char raw[HTTP_EVENTS_TOKEN_BYTES];
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t) sizeof(raw)) {
+	char tok[EVTOKEN_LEN + 1];
+	if (evtoken_issue(g->tokens, clock_mono_ns() / 1000000, tok)
+	        != CLM_OK) {
 		http_error(rep, 503, CLM_UNAVAILABLE, "",
-		        "cannot make a token: no randomness (%s)",
-		        strerror(errno));
+		        "cannot make a token: no randomness");
 		return;
 	}
-	int64_t now = clock_mono_ns() / 1000000;
-	char hex[HTTP_EVENTS_TOKEN_BYTES * 2 + 1];
-	for (size_t i = 0; i < sizeof(raw); i++) {
-		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
-	}
-	pthread_mutex_lock(&g->mu);
-	struct http_events_token *t = &g->tokens[0];
-	for (size_t i = 0; i < HTTP_EVENTS_TOKENS; i++) {
-		if (g->tokens[i].expires_ms < t->expires_ms) {
-			t = &g->tokens[i];
-		}
-	}
-	memcpy(t->hex, hex, sizeof(hex));
-	t->expires_ms = now + g->token_ttl_ms;
-	pthread_mutex_unlock(&g->mu);
 	char *body = malloc(128);
 	if (body == NULL) {
 		http_oom(rep);
 		return;
 	}
 	int n = snprintf(body, 128, "{\"token\":\"%s\",\"expires_in\":%lld}\n",
-	        hex, (long long) (g->token_ttl_ms / 1000));
+	        tok, (long long) (g->token_ttl_ms / 1000));
 	rep->status = 200;
 	rep->type = http_json;
 	rep->body = body;
 	rep->len = (size_t) n;
-}
-
-/*
- * Whether tok (len bytes) is a live token: compared with every live one
- * in time that does not depend on how much of it matched.
- */
-static bool
-http_events_token_ok(struct http_events *g, const char *tok, size_t len)
-{
-	if (len != HTTP_EVENTS_TOKEN_BYTES * 2) {
-		return false;
-	}
-	int64_t now = clock_mono_ns() / 1000000;
-	bool ok = false;
-	pthread_mutex_lock(&g->mu);
-	for (size_t i = 0; i < HTTP_EVENTS_TOKENS; i++) {
-		const struct http_events_token *t = &g->tokens[i];
-		unsigned char diff = t->expires_ms > now ? 0 : 1;
-		for (size_t k = 0; k < len; k++) {
-			diff |= (unsigned char) (t->hex[k] ^ tok[k]);
-		}
-		ok = ok || diff == 0;
-	}
-	pthread_mutex_unlock(&g->mu);
-	return ok;
 }
 
 /* Whether req has "Authorization: Bearer T" with T a configured token. */
@@ -284,7 +237,7 @@ http_events_seq(const char *s, uint64_t *out)
 struct http_events_query {
 	char prefix[HTTP_EVENTS_MAX_PREFIX + 1];
 	char last[24];
-	char token[HTTP_EVENTS_TOKEN_BYTES * 2 + 1];
+	char token[EVTOKEN_LEN + 1];
 	bool has_last, has_token;
 };
 
@@ -380,8 +333,8 @@ http_events_serve(struct http_events *g, httpd_conn *c,
 	}
 	if (g->srv->auth != NULL && !http_events_bearer_ok(g, req)
 	        && !(q.has_token
-	                && http_events_token_ok(
-	                        g, q.token, strlen(q.token)))) {
+	                && evtoken_check(g->tokens, q.token, strlen(q.token),
+	                        clock_mono_ns() / 1000000))) {
 		http_error(rep, 401, CLM_UNAUTHENTICATED, "",
 		        "missing, invalid or expired token: send 'Authorization: Bearer TOKEN', or ?token= from POST /api/events/token");
 		rep->challenge = true;
