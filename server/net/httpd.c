@@ -23,6 +23,8 @@
  *          Closing a socket with unread input makes the kernel send a
  *          reset, which can destroy the refusal before the client reads
  *          it.
+ *   STREAM_START, STREAM  a streamed response (httpd_stream_begin):
+ *          httpd_stream.c's callback runs instead (httpd_stream_cb).
  *
  * Timeouts are the aio's own: each receive gets the time left until the
  * connection's deadline (nng_aio_set_timeout), so a request sent one byte
