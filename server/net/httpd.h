@@ -46,6 +46,11 @@
  * httpd_reply; so the owner bounds the wait (dispatch's deadline on the
  * writer's jobs). A client that closes meanwhile only makes the reply's
  * send fail; httpd_close waits for every deferred reply.
+ *
+ * A deferred request may also become a stream (httpd_stream_begin, "A
+ * streamed response" below): a response without an end, written by its
+ * owner as it goes, for Server-Sent Events. httpd_close ends every
+ * stream.
  */
 #ifndef CLM_HTTPD_H
 #define CLM_HTTPD_H
