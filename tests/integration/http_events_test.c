@@ -523,7 +523,7 @@ new_token(char *tok, size_t cap, int64_t *expires)
 Test(http_events, tokens_guard_the_stream)
 {
 	const char *extra[] = { "--auth-token-file", token_file(),
-		"--http-events-token-ttl", "2", NULL };
+		"--http-events-token-ttl", "5", NULL };
 	start_clmd(extra);
 	char body[512];
 	cr_expect_eq(
@@ -542,7 +542,7 @@ Test(http_events, tokens_guard_the_stream)
 	char tok[64];
 	int64_t expires;
 	new_token(tok, sizeof(tok), &expires);
-	cr_expect_eq(expires, 2);
+	cr_expect_eq(expires, 5);
 	cr_expect_eq(strlen(tok), 32);
 	char target[128];
 	snprintf(target, sizeof(target), "/api/events?prefix=stage/&token=%s",
@@ -579,7 +579,7 @@ Test(http_events, tokens_guard_the_stream)
 	sse_lifecycle(bearer, "tia");
 	sse_lifecycle(query, "tia");
 
-	/* Expired: refused within a bound after its 2 s. */
+	/* Expired: refused within a bound after its 5 s. */
 	snprintf(target, sizeof(target), "/api/events?token=%s", tok);
 	int st = 200;
 	int64_t until = now_ms() + HE_WAIT_MS;
