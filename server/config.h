@@ -37,6 +37,11 @@ struct config {
 	int64_t http_max_connections; /* http connections open at once */
 	int64_t http_request_timeout; /* s for a whole http request */
 	int64_t http_idle_timeout;    /* s between http requests; 0 = never */
+	int64_t http_events_retained; /* events /api/events can replay */
+	int64_t http_events_retained_bytes; /* and their bytes */
+	int64_t http_max_streams;           /* /api/events streams at once */
+	int64_t http_stream_heartbeat;      /* s between ': ping' comments */
+	int64_t http_events_token_ttl;      /* s a ?token= stays valid */
 	int64_t max_message_bytes;
 	int64_t max_touchpoints; /* per Track */
 	int64_t max_id_bytes;

@@ -21,6 +21,7 @@
 #include "ingest/sdk.h"
 #include "journal/journal.h"
 #include "net/addrcheck.h"
+#include "net/evring.h"
 #include "net/exposure.h"
 #include "net/hostcheck.h"
 #include "net/http.h"
@@ -49,11 +50,19 @@ main_keep_std_fds(void)
 	}
 }
 
-/* The writer's publish callback: the stage-change stream. */
+/*
+ * The writer's publish callback: the stage-change stream (the PUB
+ * socket, unless events = none) and the events /api/events replays
+ * (when http is on).
+ */
 static void
 main_publish(void *arg, const Clm__V1__LifecycleEvent *ev)
 {
-	pubsub_publish(arg, ev);
+	const struct server *srv = arg;
+	if (srv->ps != NULL) {
+		pubsub_publish(srv->ps, ev);
+	}
+	http_publish(srv->events, ev);
 }
 
 /*
@@ -398,6 +407,14 @@ main(int argc, char **argv)
 		main_fail(err);
 		goto done;
 	}
+	if (cfg.http[0] != '\0'
+	        && evring_open((size_t) cfg.http_events_retained,
+	                   (size_t) cfg.http_events_retained_bytes,
+	                   store_event_seq(srv.st), &srv.events)
+	                != CLM_OK) {
+		main_fail("cannot keep events for /api/events: out of memory");
+		goto done;
+	}
 	if (main_journal(&cfg, srv.st, &jnl, err, sizeof(err)) != 0) {
 		main_fail(err);
 		goto done;
@@ -406,8 +423,9 @@ main(int argc, char **argv)
 		.queue_max = (size_t) cfg.write_queue,
 		.batch_max = (size_t) cfg.batch_max,
 		.batch_items_max = (size_t) cfg.batch_max_touchpoints,
-		.publish = srv.ps != NULL ? main_publish : NULL,
-		.publish_arg = srv.ps,
+		.publish
+		= srv.ps != NULL || srv.events != NULL ? main_publish : NULL,
+		.publish_arg = &srv,
 		.telemetry = srv.tm,
 		.journal = jnl,
 		.replay = call_replay,
@@ -469,6 +487,9 @@ done:
 		/* nng may still call in: leave what it can reach. */
 		pubsub_abandon(srv.ps);
 	}
+
+	/* The writer has stopped publishing, and http has stopped. */
+	evring_close(srv.events);
 
 	journal_close(jnl);
 	store_close(srv.st);

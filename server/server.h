@@ -14,6 +14,7 @@
 #include "write/writer.h"
 
 struct auth;
+struct evring;
 struct pubsub;
 struct sdk_map;
 struct telemetry;
@@ -24,6 +25,12 @@ struct server {
 	store *st;
 	writer *w;
 	struct pubsub *ps; /* NULL when events = none */
+	/*
+	 * The events /api/events replays (net/evring.h): set by main when
+	 * http is on (events = none too), before the writer starts; freed
+	 * after the writer and http stopped. NULL otherwise.
+	 */
+	struct evring *events;
 	/*
 	 * The event-name table of the SDK ingest routes (ingest/sdk.h), the
 	 * built-in names and the sdk_event_map file: set by main before the

@@ -78,6 +78,10 @@ static const struct http_route http_routes[] = {
 	{ "/api/customers", "POST", TELEMETRY_HTTP_CLAIM, true, false, 0 },
 	/* Its body: http_track_max_body (http_body_limit). */
 	{ "/api/track", "POST", TELEMETRY_HTTP_TRACK, false, false, 0 },
+	/* The event stream and its browser tokens (http_events.c). */
+	{ "/api/events", "GET", TELEMETRY_HTTP_EVENTS, false, false, 0 },
+	{ "/api/events/token", "POST", TELEMETRY_HTTP_EVENTS_TOKEN, false,
+	        false, 0 },
 	/* The SDK ingest routes (http_ingest.c, docs/ingest.md). */
 	{ "/v1/batch", "POST", TELEMETRY_HTTP_V1_BATCH, false, true,
 	        HTTP_INGEST_MAX_BODY },
@@ -118,6 +122,7 @@ struct http {
 	pthread_cond_t cv; /* a slot was given back; guarded by mu */
 	struct http_slot slots[HTTP_SLOTS];
 	struct http_ingest *ingest;   /* the SDK ingest routes' state */
+	struct http_events *events;   /* the event stream's */
 	char listen[128];             /* the HOST:PORT served */
 	struct hostcheck_names names; /* listen and http_allowed_hosts */
 };
@@ -321,6 +326,9 @@ http_serve(http *h, const struct http_route *r, const struct httpd_req *req,
 	case TELEMETRY_HTTP_CUSTOMERS:
 		http_customer_get(s, uri, token, rep);
 		break;
+	case TELEMETRY_HTTP_EVENTS_TOKEN:
+		http_events_token(h->events, rep);
+		break;
 	default:
 		http_error(rep, 404, CLM_NOT_FOUND, "", "not found");
 		break;
@@ -445,6 +453,14 @@ http_handle(void *arg, httpd_conn *c, const struct httpd_req *req,
 	} else if (r == NULL) {
 		http_error(&rep, 404, CLM_NOT_FOUND, "", "not found");
 	} else if (!http_admit(h, req, &rep)) {
+		telemetry_http(h->tm, r->kind, rep.status);
+	} else if (r->kind == TELEMETRY_HTTP_EVENTS) {
+		if (http_events_serve(h->events, c, req, &rep)) {
+			/* A stream: it answers the request itself. */
+			telemetry_http(h->tm, r->kind, 200);
+			return false;
+		}
+		/* Refused, or HEAD: rep says so. */
 		telemetry_http(h->tm, r->kind, rep.status);
 	} else if (r->kind == TELEMETRY_HTTP_CLAIM
 	        || r->kind == TELEMETRY_HTTP_TRACK) {
@@ -601,6 +617,10 @@ http_open(struct server *srv, const char *addr, http **out, char *err,
 		http_close(h);
 		return CLM_RESOURCE_EXHAUSTED;
 	}
+	if (http_events_open(srv, h->tm, &h->events, err, errlen) != CLM_OK) {
+		http_close(h);
+		return CLM_RESOURCE_EXHAUSTED;
+	}
 	struct httpd_conf hc = {
 		.addr = hostport,
 		.max_conns
@@ -642,6 +662,7 @@ http_close(http *h)
 	 */
 	httpd_close(h->d);
 	http_ingest_close(h->ingest);
+	http_events_close(h->events);
 	for (int i = 0; i < HTTP_SLOTS; i++) {
 		store_reader_free(h->slots[i].reader);
 		h->slots[i].reader = NULL;

@@ -19,6 +19,9 @@
  *   POST /api/customers/ID/recommendations?claim=1
  *                          a claim, with an Idempotency-Key
  *   POST /api/track        Touchpoints as JSON (http_customer.c)
+ *   /api/events            the LifecycleEvents as Server-Sent Events
+ *                          (http_events.c); POST /api/events/token
+ *                          makes the short-lived ?token= for browsers
  *   POST /v1/batch, /v1/track, /v1/identify, /v1/page, /v1/screen,
  *        /v1/alias, /v1/group, /batch/, /capture/, /e/, /i/v0/e/
  *                          the SDKs' events (http_ingest.c), recorded
@@ -49,7 +52,9 @@
 #include <stddef.h>
 
 #include "clm/error.h"
+#include "clm/v1/clm.pb-c.h"
 
+struct evring;
 struct server;
 
 typedef struct http http;
@@ -77,5 +82,14 @@ clm_err http_open(struct server *srv, const char *addr, http **out, char *err,
  * so the store may be closed once it returns. NULL is a no-op.
  */
 void http_close(http *h);
+
+/*
+ * http_publish formats ev as the event stream sends it (id, event and
+ * data lines: docs/api.md "HTTP event stream") and appends it to ring,
+ * the server's retained events (srv->events), which hands it to the
+ * streams open. The writer's publish callback, after each commit; ring
+ * NULL is a no-op. Failures are only logged (a resume then sees a gap).
+ */
+void http_publish(struct evring *ring, const Clm__V1__LifecycleEvent *ev);
 
 #endif /* CLM_HTTP_H */

@@ -298,4 +298,41 @@ void http_ingest_close(struct http_ingest *g);
 void http_ingest_serve(struct http_ingest *g, httpd_conn *c,
         const struct httpd_req *req, enum telemetry_http_handler kind);
 
+/* ---- the event stream (http_events.c) ---- */
+
+struct http_events;
+
+/*
+ * http_events_open readies GET /api/events and POST /api/events/token
+ * of srv (its retained events, srv->events; its settings, srv->cfg,
+ * which may be NULL: the defaults). Counts into tm. On failure err says
+ * why.
+ */
+clm_err http_events_open(struct server *srv, struct telemetry *tm,
+        struct http_events **out, char *err, size_t errlen);
+
+/*
+ * http_events_close frees g once no stream is left (httpd_close has
+ * returned). NULL is a no-op.
+ */
+void http_events_close(struct http_events *g);
+
+/*
+ * http_events_serve handles req, a GET or HEAD of /api/events that came
+ * on c (its Host and origin admitted): checks its token (Bearer, or
+ * ?token= from http_events_token) and its parameters, then turns c into
+ * a Server-Sent Events stream and returns true: the stream answers the
+ * request itself (httpd's handler returns false, deferred). Or it
+ * returns false with the reply (401, 400, 503, or HEAD's 200) in rep.
+ */
+bool http_events_serve(struct http_events *g, httpd_conn *c,
+        const struct httpd_req *req, struct http_reply *rep);
+
+/*
+ * http_events_token answers POST /api/events/token (its Bearer token
+ * already checked): a new short-lived token for ?token= of /api/events,
+ * {"token": "...", "expires_in": SECONDS}.
+ */
+void http_events_token(struct http_events *g, struct http_reply *rep);
+
 #endif /* CLM_HTTP_INTERNAL_H */

@@ -23,6 +23,8 @@
  *          Closing a socket with unread input makes the kernel send a
  *          reset, which can destroy the refusal before the client reads
  *          it.
+ *   STREAM_START, STREAM  a streamed response (httpd_stream_begin):
+ *          httpd_stream.c's callback runs instead (httpd_stream_cb).
  *
  * Timeouts are the aio's own: each receive gets the time left until the
  * connection's deadline (nng_aio_set_timeout), so a request sent one byte
@@ -44,79 +46,16 @@
 #include <string.h>
 #include <strings.h>
 
+#include "net/httpd_internal.h"
 #include "net/httpd_msg.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/telemetry.h"
 
-/* A new connection's receive buffer; it grows to max_head + max_body. */
-#define HTTPD_BUF_START 4096
-/* After a request, a buffer larger than this is given back. */
-#define HTTPD_BUF_KEEP (64 * 1024)
-/* The head of a response: status line and headers. */
-#define HTTPD_RES_HEAD 2048
-/* Connections being refused at once; past this they close unanswered. */
-#define HTTPD_MAX_REFUSING 16
-/* The longest a refused connection is drained before it is closed. */
-#define HTTPD_DRAIN_MS 1000
-/* Wait before accepting again after accept failed (say, out of fds). */
-#define HTTPD_ACCEPT_RETRY_MS 100
-
-enum httpd_state {
-	HTTPD_RECV,
-	HTTPD_CONTINUE,
-	HTTPD_WAIT,
-	HTTPD_SEND,
-	HTTPD_DRAIN,
-};
-
 /* The interim reply to `Expect: 100-continue`. */
 static const char httpd_continue[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
-struct httpd_conn {
-	httpd *d;
-	struct httpd_conn *prev, *next; /* d->conns; guarded by d->mu */
-	nng_stream *s;
-	nng_aio *aio;
-	enum httpd_state state;
-	bool counted; /* holds one of max_conns */
-	char *buf;    /* received bytes: [0, len) */
-	size_t cap, len;
-	size_t scanned;      /* bytes searched for the head's end */
-	size_t head_len;     /* a parsed head's bytes (0: not yet parsed) */
-	size_t body_len;     /* its Content-Length */
-	int64_t deadline_ms; /* monotonic; < 0: none (idle, no timeout) */
-	bool close;          /* close once the reply is out */
-	bool drain;          /* and drain first (a refusal) */
-	bool head;           /* a HEAD request: the reply has no body */
-	/* In WAIT: the owner's next step (httpd_resume), or NULL: reply. */
-	httpd_resume_fn resume;
-	void *resume_arg;
-	struct httpd_req req;
-	char *path; /* req.path's storage */
-	char res_head[HTTPD_RES_HEAD];
-	char *res_free; /* the body being sent, freed once sent */
-	nng_iov iov[2];
-	unsigned niov;
-};
-
-struct httpd {
-	struct httpd_conf conf;
-	char addr[160];
-	nng_stream_listener *l;
-	nng_aio *accept;
-	bool accept_sleeping; /* the accept aio is in nng_sleep_aio */
-	bool accept_paused;   /* cap and refusals full: not accepting; mu */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool closing;             /* guarded by mu */
-	struct httpd_conn *conns; /* every live connection; mu */
-	size_t n_counted;         /* connections within the cap; mu */
-	size_t n_refusing;        /* connections being refused; mu */
-	size_t n_live;            /* connections not yet freed; mu */
-};
-
-static int64_t
+int64_t
 httpd_now_ms(void)
 {
 	return clock_mono_ns() / 1000000;
@@ -126,12 +65,7 @@ httpd_now_ms(void)
 
 static void httpd_conn_cb(void *arg);
 
-/*
- * Ends c: unlinks it, frees its stream (nng reaps it), its aio (reaped:
- * this may run in the aio's own callback) and its memory. The last thing
- * it touches of d is the mutex, so httpd_close may free d right after.
- */
-static void
+void
 httpd_conn_end(struct httpd_conn *c)
 {
 	httpd *d = c->d;
@@ -161,6 +95,7 @@ httpd_conn_end(struct httpd_conn *c)
 		nng_stream_listener_accept(d->l, d->accept);
 	}
 	nng_aio_reap(c->aio);
+	httpd_stream_free(c->st);
 	free(c->res_free);
 	free(c->path);
 	free(c->buf);
@@ -589,6 +524,10 @@ httpd_conn_cb(void *arg)
 			httpd_conn_next(c);
 		}
 		return;
+	case HTTPD_STREAM_START:
+	case HTTPD_STREAM:
+		httpd_stream_cb(c, rv, n);
+		return;
 	case HTTPD_DRAIN:
 		if (rv != 0 || n == 0) {
 			httpd_conn_end(c);
@@ -774,8 +713,7 @@ httpd_close(httpd *d)
 	free(d);
 }
 
-/* Finishes c's aio by hand: its callback runs soon on an nng thread. */
-static void
+void
 httpd_conn_wake(struct httpd_conn *c)
 {
 	/*

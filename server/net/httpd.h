@@ -46,6 +46,11 @@
  * httpd_reply; so the owner bounds the wait (dispatch's deadline on the
  * writer's jobs). A client that closes meanwhile only makes the reply's
  * send fail; httpd_close waits for every deferred reply.
+ *
+ * A deferred request may also become a stream (httpd_stream_begin, "A
+ * streamed response" below): a response without an end, written by its
+ * owner as it goes, for Server-Sent Events. httpd_close ends every
+ * stream.
  */
 #ifndef CLM_HTTPD_H
 #define CLM_HTTPD_H
@@ -196,6 +201,65 @@ void httpd_reply(httpd_conn *c, struct httpd_res *res);
  * Any thread; c stays deferred.
  */
 void httpd_resume(httpd_conn *c, httpd_resume_fn fn, void *arg);
+
+/*
+ * A streamed response (Server-Sent Events): instead of httpd_reply, the
+ * owner of a deferred request calls httpd_stream_begin, then
+ * httpd_stream_start, then writes with httpd_stream_write as it has
+ * something to say, from any thread, until the stream ends. httpd sends
+ * the head without Content-Length and with Connection: close (the end
+ * of the connection ends the response, as HTTP/1.1 allows), then the
+ * bytes in the order written. No request timeout or idle timeout applies
+ * to it; instead:
+ *
+ *   - with no write for heartbeat_ms, httpd writes the heartbeat text
+ *     itself (an SSE comment), so the client and proxies see life;
+ *   - bytes written and not yet taken by the client are at most
+ *     max_unsent: a write past it ends the stream (a slow reader) and
+ *     returns false; a client that takes no byte for 4 heartbeats is
+ *     ended too. Neither ever blocks the writer;
+ *   - bytes the client sends are read and dropped; its end of the
+ *     connection (or an error) ends the stream.
+ *
+ * When the stream ends, for any of these reasons or httpd_close, httpd
+ * calls end(arg, slow) once, on an nng thread (slow: a slow reader was
+ * dropped), and the connection is gone once it returns: end must make
+ * sure no httpd_stream_write on it is running or follows.
+ */
+struct httpd_stream_conf {
+	size_t max_unsent;     /* bytes queued for the client at most */
+	int64_t heartbeat_ms;  /* > 0 */
+	const char *heartbeat; /* written after heartbeat_ms of silence */
+	void (*end)(void *arg, bool slow);
+	void *arg;
+};
+
+/*
+ * httpd_stream_begin turns c's deferred request into a stream: res's
+ * status and headers (its body is ignored, as are its header pointers
+ * once it returns) make the head, queued for sending; sc is copied.
+ * Writes may follow at once; nothing is sent, and end is not called,
+ * before httpd_stream_start. Returns CLM_OK, or CLM_RESOURCE_EXHAUSTED
+ * (then c is still deferred: answer it with httpd_reply).
+ */
+clm_err httpd_stream_begin(httpd_conn *c, const struct httpd_res *res,
+        const struct httpd_stream_conf *sc);
+
+/*
+ * httpd_stream_start starts sending what httpd_stream_begin and the
+ * writes since queued. From then on the stream may end (sc->end) at any
+ * time. Once per stream, any thread.
+ */
+void httpd_stream_start(httpd_conn *c);
+
+/*
+ * httpd_stream_write queues len bytes of p (copied) for c's client.
+ * Returns true; false when the stream has ended or is ending (the bytes
+ * are dropped), or this write would take it past max_unsent (then it
+ * ends, as a slow reader). Any thread, never blocks; c must not have
+ * ended (see httpd_stream_conf).
+ */
+bool httpd_stream_write(httpd_conn *c, const char *p, size_t len);
 
 /*
  * httpd_req_header returns the value of the first header line named name

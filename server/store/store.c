@@ -530,6 +530,12 @@ store_next_event_seq(store_txn *t)
 	return t->next_event_seq++;
 }
 
+uint64_t
+store_event_seq(store *s)
+{
+	return s->next_event_seq;
+}
+
 /* Writes msg into a value of exactly its packed size, without a copy. */
 clm_err
 store_put_msg(store_txn *t, enum store_db db, MDB_val *k,

@@ -275,6 +275,13 @@ uint64_t store_next_seq(store_txn *txn);
 uint64_t store_next_event_seq(store_txn *txn);
 
 /*
+ * store_event_seq returns the seq the next published LifecycleEvent will
+ * get, as of the last commit. The writer's thread, or any thread before
+ * the writer starts.
+ */
+uint64_t store_event_seq(store *s);
+
+/*
  * store_customer_get loads the profile of id (anonymous: the profile of an
  * anonymous id) into arena memory. NOT_FOUND if there is none.
  */

@@ -57,6 +57,8 @@ static const char *const telemetry_http_path[TELEMETRY_HTTP_HANDLERS] = {
 	[TELEMETRY_HTTP_CUSTOMERS] = "/api/customers",
 	[TELEMETRY_HTTP_CLAIM] = "/api/customers/recommendations",
 	[TELEMETRY_HTTP_TRACK] = "/api/track",
+	[TELEMETRY_HTTP_EVENTS] = "/api/events",
+	[TELEMETRY_HTTP_EVENTS_TOKEN] = "/api/events/token",
 };
 
 #define TELEMETRY_ADD(p, n) \
@@ -97,6 +99,8 @@ telemetry_init(struct telemetry *t)
 		atomic_init(&t->http_refused[r], 0);
 	}
 	atomic_init(&t->ipc_relisten, 0);
+	atomic_init(&t->streams_open, 0);
+	atomic_init(&t->streams_slow, 0);
 	atomic_init(&t->ipc_probes, 0);
 	atomic_init(&t->journal_commits, 0);
 	atomic_init(&t->journal_entries, 0);
@@ -196,6 +200,18 @@ telemetry_replay(struct telemetry *t, uint64_t entries, int64_t ns)
 		        &t->replay_entries, entries, memory_order_relaxed);
 		atomic_store_explicit(
 		        &t->replay_ns, (uint64_t) ns, memory_order_relaxed);
+	}
+}
+
+void
+telemetry_http_stream(struct telemetry *t, size_t open, bool slow)
+{
+	if (t != NULL) {
+		atomic_store_explicit(
+		        &t->streams_open, open, memory_order_relaxed);
+		if (slow) {
+			TELEMETRY_ADD(&t->streams_slow, 1);
+		}
 	}
 }
 
@@ -513,6 +529,14 @@ telemetry_connections(FILE *f, const struct telemetry *t)
 		        (unsigned long long) TELEMETRY_GET(
 		                &t->http_refused[r]));
 	}
+	telemetry_family(f, "clm_http_streams_open", "gauge",
+	        "HTTP event streams (/api/events) open now.");
+	fprintf(f, "clm_http_streams_open %llu\n",
+	        (unsigned long long) TELEMETRY_GET(&t->streams_open));
+	telemetry_family(f, "clm_http_streams_dropped_slow_total", "counter",
+	        "HTTP event streams ended because the client read too slowly (past its unsent bytes, or stalled).");
+	fprintf(f, "clm_http_streams_dropped_slow_total %llu\n",
+	        (unsigned long long) TELEMETRY_GET(&t->streams_slow));
 	telemetry_family(f, "clm_ipc_relistens_total", "counter",
 	        "Listeners on ipc:// started again after they stopped accepting (nng issue 1518).");
 	fprintf(f, "clm_ipc_relistens_total %llu\n",

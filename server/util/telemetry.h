@@ -58,6 +58,9 @@ enum telemetry_http_handler {
 	TELEMETRY_HTTP_CUSTOMERS, /* GET /api/customers/ID[/recommendations] */
 	TELEMETRY_HTTP_CLAIM,     /* POST /api/customers/ID/recommendations */
 	TELEMETRY_HTTP_TRACK,     /* POST /api/track */
+	/* The event stream (docs/api.md "HTTP event stream"). */
+	TELEMETRY_HTTP_EVENTS,       /* /api/events */
+	TELEMETRY_HTTP_EVENTS_TOKEN, /* /api/events/token */
 	TELEMETRY_HTTP_HANDLERS,
 };
 
@@ -113,6 +116,8 @@ struct telemetry {
 	_Atomic uint64_t conn_idle[TELEMETRY_LISTENERS];
 	_Atomic uint64_t http_refused[TELEMETRY_HTTP_REFUSALS];
 	_Atomic uint64_t ipc_relisten; /* see telemetry_ipc_relisten */
+	_Atomic uint64_t streams_open; /* see telemetry_http_stream */
+	_Atomic uint64_t streams_slow; /* ditto */
 	_Atomic uint64_t ipc_probes;   /* see telemetry_ipc_probe */
 	/* The journal and its checkpoints (telemetry_journal, ..._checkpoint)
 	 */
@@ -168,6 +173,14 @@ void telemetry_conn_idle(
  */
 void telemetry_http_refused(
         struct telemetry *t, enum telemetry_http_refused reason);
+
+/*
+ * telemetry_http_stream records the HTTP event streams open now (open)
+ * and, with slow, counts one stream ended because its client read too
+ * slowly (clm_http_streams_open, clm_http_streams_dropped_slow_total).
+ * Any thread; t NULL is a no-op.
+ */
+void telemetry_http_stream(struct telemetry *t, size_t open, bool slow);
 
 /*
  * telemetry_ipc_relisten counts one ipc:// listener closed and started

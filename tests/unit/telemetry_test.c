@@ -21,7 +21,7 @@
 /* A small parser of the text format                                      */
 
 #define MAX_SAMPLES  512
-#define MAX_FAMILIES 32
+#define MAX_FAMILIES 48
 #define MAX_LABELS   4
 
 struct sample {
@@ -637,5 +637,24 @@ Test(telemetry, connections_gauge_refusals_and_idle_closes)
 	cr_expect_not_null(strstr(text, "# TYPE clm_connections gauge\n"));
 	cr_expect_not_null(strstr(
 	        text, "# TYPE clm_connections_refused_total counter\n"));
+	free(text);
+}
+
+Test(telemetry, event_streams_open_and_dropped_slow)
+{
+	telemetry_init(&tm);
+	telemetry_http_stream(&tm, 3, false);
+	telemetry_http_stream(&tm, 2, true);
+	telemetry_http_stream(&tm, 1, true);
+	telemetry_http_stream(NULL, 9, true); /* no-op */
+	char *text = format(&tm, &gauges, &ex);
+	cr_expect_eq(
+	        value(&ex, "clm_http_streams_open", NULL, NULL, NULL, NULL),
+	        1);
+	cr_expect_eq(value(&ex, "clm_http_streams_dropped_slow_total", NULL,
+	                     NULL, NULL, NULL),
+	        2);
+	cr_expect_not_null(
+	        strstr(text, "# TYPE clm_http_streams_open gauge\n"));
 	free(text);
 }
