@@ -244,6 +244,16 @@ sdk_posthog_item(struct sdk_ctx *c, const struct sdk_json *ev)
 			return;
 		}
 	}
+	if (strcmp(event, "$set") == 0 && sdk_posthog_anonymous(props, user)) {
+		/*
+		 * posthog-js's setPersonProperties() before identify(): an
+		 * Identify of the device id into itself would make it a known
+		 * customer, and the $identify after it could not merge it.
+		 */
+		sdk_error(c, "distinct_id",
+		        "is anonymous: clm keeps traits on known customers only");
+		return;
+	}
 	if (strcmp(event, "$identify") == 0 || strcmp(event, "$set") == 0
 	        || strcmp(event, "$create_alias") == 0) {
 		sdk_posthog_identify(c, ev, props, event, user);

@@ -773,16 +773,24 @@ Test(sdk_posthog, errors)
 	        "{\"event\":\"x\",\"distinct_id\":[]},"
 	        "{\"event\":\"x\",\"distinct_id\":\"a\",\"uuid\":false},"
 	        "{\"event\":\"Order Completed\",\"distinct_id\":\"a\","
-	        "\"properties\":{\"revenue\":-3}}");
+	        "\"properties\":{\"revenue\":-3}},"
+	        /* An anonymous $set (posthog-js before identify): refused. */
+	        "{\"event\":\"$set\",\"distinct_id\":\"d1\",\"properties\":"
+	        "{\"$device_id\":\"d1\",\"$set\":{\"plan\":\"pro\"}}},"
+	        "{\"event\":\"$set\",\"distinct_id\":\"d2\",\"properties\":"
+	        "{\"$is_identified\":false,\"$set\":{\"plan\":\"pro\"}}}");
 	cr_assert_eq(sdk_out.n_ops, 0);
 	static const char *const fields[] = { "batch[0].event",
 		"batch[1].properties", "batch[2].distinct_id", "batch[3].uuid",
-		"batch[4].properties.revenue" };
-	cr_assert_eq(sdk_out.n_errors, 5);
-	for (size_t i = 0; i < 5; i++) {
+		"batch[4].properties.revenue", "batch[5].distinct_id",
+		"batch[6].distinct_id" };
+	cr_assert_eq(sdk_out.n_errors, 7);
+	for (size_t i = 0; i < 7; i++) {
 		cr_assert_str_eq(sdk_out.errors[i].field, fields[i]);
 		cr_assert_eq(sdk_out.errors[i].item, i);
 	}
+	cr_assert_str_eq(sdk_out.errors[5].message,
+	        "is anonymous: clm keeps traits on known customers only");
 }
 
 /* ---------------------------------------------------------------------- */
