@@ -669,8 +669,9 @@ Test(sdk_posthog, identify)
 {
 	posthog("{\"event\":\"$identify\",\"distinct_id\":\"kim\","
 	        "\"properties\":{\"$anon_distinct_id\":\"ck1\",\"$set\":"
-	        "{\"plan\":\"pro\",\"a\":{\"b\":1}},\"$set_once\":{\"plan\":"
-	        "\"free\",\"first\":\"2026\"},\"$lib\":\"web\"}},"
+	        "{\"plan\":\"pro\",\"$browser\":\"Firefox\",\"a\":{\"b\":1}},"
+	        "\"$set_once\":{\"plan\":\"free\",\"first\":\"2026\","
+	        "\"$initial_referrer\":\"$direct\"},\"$lib\":\"web\"}},"
 	        "{\"event\":\"$identify\",\"distinct_id\":\"kim\","
 	        "\"$set\":{\"x\":true}},"
 	        "{\"event\":\"$set\",\"distinct_id\":\"kim\",\"properties\":"
@@ -683,6 +684,7 @@ Test(sdk_posthog, identify)
 	cr_assert_str_eq(sdk_trait(r, "plan"), "pro"); /* $set wins */
 	cr_assert_str_eq(sdk_trait(r, "a.b"), "1");
 	cr_assert_str_eq(sdk_trait(r, "first"), "2026");
+	cr_assert_null(sdk_trait(r, "$browser")); /* $ keys: the device's */
 	/* $set beside the properties; no $anon_distinct_id. */
 	cr_assert_str_eq(id_at(1)->anonymous_id, "kim");
 	cr_assert_str_eq(sdk_trait(id_at(1), "x"), "true");
