@@ -563,7 +563,7 @@ http_ingest_run(struct http_ingest_req *s)
 	struct http_reply rep = { .status = 500, .type = http_json };
 	if (s->outage != CLM_OK) {
 		http_error(&rep, 503, s->outage, "",
-		        "cannot record the events now (%s): retry later; items already recorded are not recorded twice",
+		        "cannot record the events now (%s): retry later; events already recorded with their messageId or uuid are not recorded twice",
 		        s->outage_msg != NULL ? s->outage_msg
 		                              : clm_strerror(s->outage));
 	} else {
