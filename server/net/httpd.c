@@ -33,7 +33,8 @@
  * A connection frees itself, from its callback, when it ends (nng reaps
  * the aio and the stream later). httpd_close closes every stream, so each
  * pending aio fails and its callback ends the connection, and waits until
- * none is left.
+ * none is left; a connection that would start an operation after that
+ * ends instead (httpd_conn_start).
  */
 #include "net/httpd.h"
 
