@@ -22,7 +22,11 @@ static const struct {
 /* Top-level properties posthog-js repeats from the event: dropped. */
 static const char *const sdk_posthog_dropped[] = { "token", "distinct_id" };
 
-/* The traits of $identify and $set: $set, then $set_once's other keys. */
+/*
+ * The traits of $identify and $set: $set, then $set_once's other keys;
+ * their $ keys (posthog-js's $initial_referrer, $browser, ...) describe
+ * the device, as on events, and are left out.
+ */
 static bool
 sdk_posthog_traits(struct sdk_ctx *c, const struct sdk_json *ev,
         const struct sdk_json *props, struct sdk_props *p)
@@ -37,8 +41,8 @@ sdk_posthog_traits(struct sdk_ctx *c, const struct sdk_json *ev,
 	if (once == NULL) {
 		once = sdk_json_get(ev, "$set_once");
 	}
-	if (!sdk_flatten(c, p, set, NULL, false)
-	        || !sdk_flatten(c, &q, once, NULL, false)) {
+	if (!sdk_flatten(c, p, set, NULL, true)
+	        || !sdk_flatten(c, &q, once, NULL, true)) {
 		return false;
 	}
 	for (size_t i = 0; i < q.n; i++) {
@@ -243,6 +247,16 @@ sdk_posthog_item(struct sdk_ctx *c, const struct sdk_json *ev)
 			sdk_error(c, "distinct_id", "is required");
 			return;
 		}
+	}
+	if (strcmp(event, "$set") == 0 && sdk_posthog_anonymous(props, user)) {
+		/*
+		 * posthog-js's setPersonProperties() before identify(): an
+		 * Identify of the device id into itself would make it a known
+		 * customer, and the $identify after it could not merge it.
+		 */
+		sdk_error(c, "distinct_id",
+		        "is anonymous: clm keeps traits on known customers only");
+		return;
 	}
 	if (strcmp(event, "$identify") == 0 || strcmp(event, "$set") == 0
 	        || strcmp(event, "$create_alias") == 0) {

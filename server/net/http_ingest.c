@@ -371,7 +371,15 @@ http_ingest_refuse(struct http_ingest_req *s, uint32_t item, clm_err code,
 	struct http_ingest_error *e = arena_grow(
 	        &s->arena, s->errors, s->n_errors, &s->cap_errors, sizeof(*e));
 	if (e == NULL) {
-		/* The item is still reported as refused by the count. */
+		/*
+		 * A 200 without the item among its errors would say it was
+		 * recorded: answer 503 instead, and the SDK sends the batch
+		 * again.
+		 */
+		if (s->outage == CLM_OK) {
+			s->outage = CLM_RESOURCE_EXHAUSTED;
+			s->outage_msg = "out of memory";
+		}
 		return;
 	}
 	s->errors = e;
@@ -555,7 +563,7 @@ http_ingest_run(struct http_ingest_req *s)
 	struct http_reply rep = { .status = 500, .type = http_json };
 	if (s->outage != CLM_OK) {
 		http_error(&rep, 503, s->outage, "",
-		        "cannot record the events now (%s): retry later; items already recorded are not recorded twice",
+		        "cannot record the events now (%s): retry later; events already recorded with their messageId or uuid are not recorded twice",
 		        s->outage_msg != NULL ? s->outage_msg
 		                              : clm_strerror(s->outage));
 	} else {

@@ -35,7 +35,8 @@
  * A connection frees itself, from its callback, when it ends (nng reaps
  * the aio and the stream later). httpd_close closes every stream, so each
  * pending aio fails and its callback ends the connection, and waits until
- * none is left.
+ * none is left; a connection that would start an operation after that
+ * ends instead (httpd_conn_start).
  */
 #include "net/httpd.h"
 
@@ -106,13 +107,42 @@ httpd_conn_end(struct httpd_conn *c)
 	pthread_mutex_unlock(&d->mu);
 }
 
+/*
+ * Starts c's aio, its iov and timeout set, as a send (send) or a receive
+ * on c's stream, or ends c when httpd_close has begun. Every stream
+ * operation is started here: httpd_close closes the streams once, and
+ * nng 1.5's TCP stream queues an operation on a closed stream until its
+ * timeout instead of failing it, which would hold httpd_close for that
+ * long (for ever: a receive with http_idle_timeout 0). Started under mu,
+ * so that httpd_close's loop either sees the operation pending (and
+ * closing the stream fails it at once) or runs first. nng never runs a
+ * callback inside nng_stream_send or nng_stream_recv. c is not touched
+ * after this returns.
+ */
+static void
+httpd_conn_start(struct httpd_conn *c, bool send)
+{
+	httpd *d = c->d;
+	pthread_mutex_lock(&d->mu);
+	bool closing = d->closing;
+	if (!closing && send) {
+		nng_stream_send(c->s, c->aio);
+	} else if (!closing) {
+		nng_stream_recv(c->s, c->aio);
+	}
+	pthread_mutex_unlock(&d->mu);
+	if (closing) {
+		httpd_conn_end(c);
+	}
+}
+
 /* Starts sending iov[0, niov) with a timeout of ms. */
 static void
 httpd_conn_send(struct httpd_conn *c, int64_t ms)
 {
 	nng_aio_set_iov(c->aio, c->niov, c->iov);
 	nng_aio_set_timeout(c->aio, (nng_duration) ms);
-	nng_stream_send(c->s, c->aio);
+	httpd_conn_start(c, true);
 }
 
 /*
@@ -190,7 +220,7 @@ httpd_conn_drain(struct httpd_conn *c)
 	        = { .iov_buf = c->res_head, .iov_len = sizeof(c->res_head) };
 	nng_aio_set_iov(c->aio, 1, &iov);
 	nng_aio_set_timeout(c->aio, (nng_duration) left);
-	nng_stream_recv(c->s, c->aio);
+	httpd_conn_start(c, false);
 }
 
 /* Starts receiving into the free part of c's buffer until its deadline. */
@@ -207,7 +237,7 @@ httpd_conn_recv(struct httpd_conn *c)
 	        = { .iov_buf = c->buf + c->len, .iov_len = c->cap - c->len };
 	nng_aio_set_iov(c->aio, 1, &iov);
 	nng_aio_set_timeout(c->aio, t);
-	nng_stream_recv(c->s, c->aio);
+	httpd_conn_start(c, false);
 }
 
 /* Moves p, a pointer into from, to the same offset in to. */
@@ -256,31 +286,12 @@ httpd_conn_idle(struct httpd_conn *c)
 	c->deadline_ms = idle > 0 ? httpd_now_ms() + idle : -1;
 }
 
-/*
- * Sends the reply formatted in c, or ends c when httpd_close has begun:
- * its stream is closed (or about to be), and nng 1.5's TCP stream queues
- * a send on a closed stream until its timeout instead of failing it,
- * which would hold httpd_close for request_ms.
- */
+/* Sends the reply formatted in c (or ends c: httpd_conn_start). */
 static void
 httpd_conn_send_reply(struct httpd_conn *c)
 {
-	httpd *d = c->d;
-	/*
-	 * Started under mu, so that httpd_close's loop either sees the send
-	 * pending (and closing the stream fails it at once) or runs first.
-	 * nng never runs a callback inside nng_stream_send.
-	 */
-	pthread_mutex_lock(&d->mu);
-	bool closing = d->closing;
-	if (!closing) {
-		c->state = HTTPD_SEND;
-		httpd_conn_send(c, d->conf.request_ms);
-	}
-	pthread_mutex_unlock(&d->mu);
-	if (closing) {
-		httpd_conn_end(c);
-	}
+	c->state = HTTPD_SEND;
+	httpd_conn_send(c, c->d->conf.request_ms);
 }
 
 /* The most body bytes c's request (its head parsed) may carry. */

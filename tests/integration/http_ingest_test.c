@@ -19,7 +19,11 @@
  *     held past http_request_timeout get 503 DEADLINE_EXCEEDED;
  *   - requests deferred while the journal's sync is held survive their
  *     client going away and a SIGTERM: clmd exits 0, and promptly (run
- *     under ASan too).
+ *     under ASan too);
+ *   - an anonymous PostHog $set is refused by itself and the $identify
+ *     after it merges the device's page view;
+ *   - the errors of Track and Identify name their items' indices, with
+ *     max_touchpoints cutting a run of tracks into several jobs.
  *
  * Every wait is a poll with a generous bound.
  */
@@ -675,5 +679,136 @@ Test(http_ingest, writes_past_the_request_timeout_get_503)
 	r = http_post("/v1/batch", "", seg_batch, strlen(seg_batch));
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	assert_kim(NULL);
+	cr_assert_eq(clmd_stop(&srv), 0, "log %s", srv.log_path);
+}
+
+/* The number of errors in a 200's body. */
+static int
+error_count(const char *body)
+{
+	int n = 0;
+	for (const char *p = strstr(body, "{\"index\":"); p != NULL;
+	        p = strstr(p + 1, "{\"index\":")) {
+		n++;
+	}
+	return n;
+}
+
+/*
+ * posthog-js's setPersonProperties() before identify(): the anonymous
+ * $set is refused by itself (clm keeps traits on known customers only),
+ * so the device id stays anonymous and the $identify after it merges its
+ * page view into alice.
+ */
+Test(http_ingest, an_anonymous_posthog_set_is_refused_and_identify_merges)
+{
+	start_clmd(NULL, false);
+	static const char body[]
+	        = "{\"api_key\":\"k\",\"batch\":["
+	          "{\"event\":\"$set\",\"distinct_id\":\"dev-1\","
+	          "\"uuid\":\"u-set\",\"properties\":{\"$device_id\":"
+	          "\"dev-1\",\"$set\":{\"plan\":\"free\"}}},"
+	          "{\"event\":\"$pageview\",\"distinct_id\":\"dev-1\","
+	          "\"uuid\":\"u-pv\",\"properties\":{\"$device_id\":"
+	          "\"dev-1\",\"$current_url\":\"https://x/\"}},"
+	          "{\"event\":\"$identify\",\"distinct_id\":\"alice\","
+	          "\"uuid\":\"u-id\",\"properties\":{\"$device_id\":"
+	          "\"dev-1\",\"$anon_distinct_id\":\"dev-1\","
+	          "\"$set\":{\"plan\":\"pro\"}}}]}";
+	struct rawhttp_res r = http_post("/batch/", "", body, strlen(body));
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	cr_expect_eq(error_count(r.body), 1, "%s", r.body);
+	cr_expect_not_null(
+	        strstr(r.body,
+	                "{\"index\":0,\"code\":\"INVALID_ARGUMENT\","
+	                "\"field\":\"batch[0].distinct_id\","
+	                "\"message\":\"is anonymous: clm keeps "
+	                "traits on known customers only\"}"),
+	        "%s", r.body);
+	Clm__V1__Response *resp = get_customer("alice", NULL);
+	const Clm__V1__Customer *cu = resp->customer;
+	cr_expect_eq(touch_count(cu, CLM__V1__TOUCHPOINT_TYPE__PAGE_VIEW), 1);
+	cr_expect(cu->n_anonymous_ids >= 1);
+	bool dev = false;
+	for (size_t i = 0; i < cu->n_anonymous_ids; i++) {
+		dev = dev || strcmp(cu->anonymous_ids[i], "dev-1") == 0;
+	}
+	cr_expect(dev, "dev-1 is not alice's");
+	const char *plan = trait(cu, "plan");
+	cr_expect(plan != NULL && strcmp(plan, "pro") == 0);
+	clm_response_free(resp);
+	clm_conn *c;
+	cr_assert_eq(clm_open(srv.url, 5000, &c), CLM_OK);
+	resp = NULL;
+	cr_expect_eq(clm_get_customer(c, "dev-1", 0, &resp), CLM_NOT_FOUND,
+	        "dev-1 became a customer");
+	clm_response_free(resp);
+	clm_close(c);
+	cr_assert_eq(clmd_stop(&srv), 0, "log %s", srv.log_path);
+}
+
+/*
+ * The errors of the writes name the batch's items: with max_touchpoints
+ * 2, the runs of track are cut into several Track jobs, each refusing
+ * its second touchpoint (a customer id that is kim's anonymous id), and
+ * an Identify is refused whole; each is reported at its own index, in
+ * order with the mapper's.
+ */
+Test(http_ingest, write_errors_name_their_items)
+{
+	const char *args[] = { "--max-touchpoints", "2", NULL };
+	start_clmd(args, false);
+	static const char body[]
+	        = "{\"batch\":["
+	          "{\"type\":\"identify\",\"userId\":\"kim\","
+	          "\"anonymousId\":\"anon1\"},"
+	          "{\"type\":\"identify\",\"userId\":\"zed\"},"
+	          "{\"type\":\"track\",\"userId\":\"kim\",\"event\":\"x\","
+	          "\"messageId\":\"m2\"},"
+	          "{\"type\":\"track\",\"userId\":\"anon1\",\"event\":\"x\","
+	          "\"messageId\":\"m3\"},"
+	          "{\"type\":\"track\",\"userId\":\"kim\",\"event\":\"x\","
+	          "\"messageId\":\"m4\"},"
+	          "{\"type\":\"track\",\"userId\":\"anon1\",\"event\":\"x\","
+	          "\"messageId\":\"m5\"},"
+	          "{\"type\":\"identify\",\"userId\":\"zed\","
+	          "\"anonymousId\":\"anon1\"},"
+	          "{\"type\":\"track\",\"userId\":\"zed\",\"event\":\"x\","
+	          "\"messageId\":\"m7\"},"
+	          "{\"type\":\"track\",\"userId\":\"kim\",\"event\":\"x\","
+	          "\"messageId\":\"m8\",\"timestamp\":\"yesterday\"}]}";
+	struct rawhttp_res r = http_post("/v1/batch", "", body, strlen(body));
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	static const char *const want[] = {
+		"{\"index\":3,\"code\":\"FAILED_PRECONDITION\","
+		"\"field\":\"customer_id\",\"message\":\"'anon1' is already "
+		"an anonymous id linked to customer 'kim'",
+		"{\"index\":5,\"code\":\"FAILED_PRECONDITION\","
+		"\"field\":\"customer_id\",\"message\":\"'anon1' is already "
+		"an anonymous id linked to customer 'kim'",
+		"{\"index\":6,\"code\":\"FAILED_PRECONDITION\","
+		"\"field\":\"identify.anonymous_id\",\"message\":\"'anon1' is "
+		"already linked to customer 'kim'",
+		"{\"index\":8,\"code\":\"INVALID_ARGUMENT\","
+		"\"field\":\"batch[8].timestamp\"",
+	};
+	cr_assert_eq(error_count(r.body), 4, "%s", r.body);
+	const char *at = r.body;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		const char *p = strstr(at, want[i]);
+		cr_assert_not_null(
+		        p, "no (or out of order) %s in %s", want[i], r.body);
+		at = p + 1;
+	}
+	Clm__V1__Response *resp = get_customer("kim", NULL);
+	cr_expect_eq(
+	        touch_count(resp->customer, CLM__V1__TOUCHPOINT_TYPE__CUSTOM),
+	        2);
+	clm_response_free(resp);
+	resp = get_customer("zed", NULL);
+	cr_expect_eq(
+	        touch_count(resp->customer, CLM__V1__TOUCHPOINT_TYPE__CUSTOM),
+	        1);
+	clm_response_free(resp);
 	cr_assert_eq(clmd_stop(&srv), 0, "log %s", srv.log_path);
 }

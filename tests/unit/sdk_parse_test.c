@@ -669,8 +669,9 @@ Test(sdk_posthog, identify)
 {
 	posthog("{\"event\":\"$identify\",\"distinct_id\":\"kim\","
 	        "\"properties\":{\"$anon_distinct_id\":\"ck1\",\"$set\":"
-	        "{\"plan\":\"pro\",\"a\":{\"b\":1}},\"$set_once\":{\"plan\":"
-	        "\"free\",\"first\":\"2026\"},\"$lib\":\"web\"}},"
+	        "{\"plan\":\"pro\",\"$browser\":\"Firefox\",\"a\":{\"b\":1}},"
+	        "\"$set_once\":{\"plan\":\"free\",\"first\":\"2026\","
+	        "\"$initial_referrer\":\"$direct\"},\"$lib\":\"web\"}},"
 	        "{\"event\":\"$identify\",\"distinct_id\":\"kim\","
 	        "\"$set\":{\"x\":true}},"
 	        "{\"event\":\"$set\",\"distinct_id\":\"kim\",\"properties\":"
@@ -683,6 +684,7 @@ Test(sdk_posthog, identify)
 	cr_assert_str_eq(sdk_trait(r, "plan"), "pro"); /* $set wins */
 	cr_assert_str_eq(sdk_trait(r, "a.b"), "1");
 	cr_assert_str_eq(sdk_trait(r, "first"), "2026");
+	cr_assert_null(sdk_trait(r, "$browser")); /* $ keys: the device's */
 	/* $set beside the properties; no $anon_distinct_id. */
 	cr_assert_str_eq(id_at(1)->anonymous_id, "kim");
 	cr_assert_str_eq(sdk_trait(id_at(1), "x"), "true");
@@ -773,16 +775,24 @@ Test(sdk_posthog, errors)
 	        "{\"event\":\"x\",\"distinct_id\":[]},"
 	        "{\"event\":\"x\",\"distinct_id\":\"a\",\"uuid\":false},"
 	        "{\"event\":\"Order Completed\",\"distinct_id\":\"a\","
-	        "\"properties\":{\"revenue\":-3}}");
+	        "\"properties\":{\"revenue\":-3}},"
+	        /* An anonymous $set (posthog-js before identify): refused. */
+	        "{\"event\":\"$set\",\"distinct_id\":\"d1\",\"properties\":"
+	        "{\"$device_id\":\"d1\",\"$set\":{\"plan\":\"pro\"}}},"
+	        "{\"event\":\"$set\",\"distinct_id\":\"d2\",\"properties\":"
+	        "{\"$is_identified\":false,\"$set\":{\"plan\":\"pro\"}}}");
 	cr_assert_eq(sdk_out.n_ops, 0);
 	static const char *const fields[] = { "batch[0].event",
 		"batch[1].properties", "batch[2].distinct_id", "batch[3].uuid",
-		"batch[4].properties.revenue" };
-	cr_assert_eq(sdk_out.n_errors, 5);
-	for (size_t i = 0; i < 5; i++) {
+		"batch[4].properties.revenue", "batch[5].distinct_id",
+		"batch[6].distinct_id" };
+	cr_assert_eq(sdk_out.n_errors, 7);
+	for (size_t i = 0; i < 7; i++) {
 		cr_assert_str_eq(sdk_out.errors[i].field, fields[i]);
 		cr_assert_eq(sdk_out.errors[i].item, i);
 	}
+	cr_assert_str_eq(sdk_out.errors[5].message,
+	        "is anonymous: clm keeps traits on known customers only");
 }
 
 /* ---------------------------------------------------------------------- */
