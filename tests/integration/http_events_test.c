@@ -12,7 +12,8 @@
  *   - with tokens: none is 401, Bearer works, a ?token= from POST
  *     /api/events/token works until it expires, a forged one is 401, and
  *     the ?token= opens no other route;
- *   - heartbeats come as `: ping` comments;
+ *   - heartbeats come as `: ping` comments, to a client that keeps
+ *     sending bytes too;
  *   - a resume after a crash and restart (journal replayed) gets a gap
  *     for the replayed events;
  *   - a reader that never reads is dropped (counted), and clmd goes on
@@ -544,6 +545,37 @@ Test(http_events, heartbeats_keep_an_idle_stream_alive)
 	/* Past both timeouts, the stream still carries events. */
 	track_one("hal");
 	sse_lifecycle(s, "hal");
+	sse_close(s);
+}
+
+/*
+ * A client that sends a byte more often than the heartbeat still gets
+ * the heartbeats: they keep to clmd's clock, not to the client's bytes.
+ */
+Test(http_events, heartbeats_come_to_a_chatty_client_too)
+{
+	const char *extra[] = { "--http-stream-heartbeat", "1", NULL };
+	start_clmd(extra);
+	struct sse *s = sse_open("/api/events", NULL, 200);
+	int pings = 0;
+	int64_t until = now_ms() + HE_WAIT_MS;
+	while (pings < 2 && now_ms() < until) {
+		char *p = strstr(s->buf, ": ping\n\n");
+		if (p != NULL) {
+			pings++;
+			sse_consume(s, (size_t) (p - s->buf) + 8);
+			continue;
+		}
+		/* A byte every 200 ms: each wait is at most that long. */
+		http_send_all(s->fd, "x");
+		int64_t next = now_ms() + 200;
+		while (!s->closed && now_ms() < next
+		        && strstr(s->buf, ": ping\n\n") == NULL) {
+			sse_fill(s, next);
+		}
+		cr_assert_not(s->closed, "stream ended after %d pings", pings);
+	}
+	cr_expect_eq(pings, 2, "%d pings in %d ms", pings, HE_WAIT_MS);
 	sse_close(s);
 }
 
