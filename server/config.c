@@ -70,7 +70,7 @@ static const struct config_entry config_table[] = {
 	        "seconds a request/reply connection may go without a request before it is closed (0: never)" },
 	{ "http_max_connections", CONFIG_INT, "128", 1, 100000,
 	        CONFIG_FIELD(http_max_connections), NULL,
-	        "http connections open at once (more get 503 and are closed); each may hold a 16 KiB head and a 1 MiB body" },
+	        "http connections open at once (more get 503 and are closed); each may hold a 16 KiB head and a body of up to max_message_bytes" },
 	{ "http_request_timeout", CONFIG_INT, "10", 1, 3600,
 	        CONFIG_FIELD(http_request_timeout), NULL,
 	        "seconds an http request may take to arrive whole, from its first byte (then 408 and close)" },

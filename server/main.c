@@ -440,6 +440,16 @@ main(int argc, char **argv)
 		main_fail(err);
 		goto done;
 	}
+	/*
+	 * The replay in writer_start took seqs without publishing them:
+	 * the ring, opened before it, must learn the seq that comes next,
+	 * or a client resuming from before the crash would miss the
+	 * replayed events without a gap. No request can reach the writer
+	 * yet (no listener is open), so its seq is still the replay's.
+	 */
+	if (srv.events != NULL) {
+		evring_set_next(srv.events, store_event_seq(srv.st));
+	}
 	if (rpc_open(&srv, &r, err, sizeof(err)) != CLM_OK) {
 		main_fail(err);
 		goto done;

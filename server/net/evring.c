@@ -53,6 +53,20 @@ evring_open(
 	return CLM_OK;
 }
 
+void
+evring_set_next(evring *r, uint64_t next_seq)
+{
+	pthread_mutex_lock(&r->mu);
+	/*
+	 * Only an empty ring moves: one holding events already has every
+	 * seq from low on, and its next event's seq moves low itself.
+	 */
+	if (r->n == 0 && next_seq > r->low) {
+		r->low = next_seq;
+	}
+	pthread_mutex_unlock(&r->mu);
+}
+
 /* Drops the oldest event; r->n > 0, under mu. */
 static void
 evring_drop(evring *r)

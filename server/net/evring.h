@@ -67,6 +67,15 @@ clm_err evring_open(
         size_t max_events, size_t max_bytes, uint64_t next_seq, evring **out);
 
 /*
+ * evring_set_next tells r that the next event will have seq next_seq:
+ * when r holds no event and next_seq is past the seq it expected, the
+ * seqs before next_seq become a gap to a resuming client. clmd calls it
+ * after the journal replay, which takes seqs without publishing them.
+ * Any thread.
+ */
+void evring_set_next(evring *r, uint64_t next_seq);
+
+/*
  * evring_close frees r. Every listener must be gone (evring_unlisten).
  * NULL is a no-op.
  */

@@ -212,8 +212,9 @@ void httpd_resume(httpd_conn *c, httpd_resume_fn fn, void *arg);
  * bytes in the order written. No request timeout or idle timeout applies
  * to it; instead:
  *
- *   - with no write for heartbeat_ms, httpd writes the heartbeat text
- *     itself (an SSE comment), so the client and proxies see life;
+ *   - every heartbeat_ms, httpd writes the heartbeat text itself (an
+ *     SSE comment), so the client and proxies see life; what the client
+ *     sends does not delay it;
  *   - bytes written and not yet taken by the client are at most
  *     max_unsent: a write past it ends the stream (a slow reader) and
  *     returns false; a client that takes no byte for 4 heartbeats is
@@ -229,7 +230,7 @@ void httpd_resume(httpd_conn *c, httpd_resume_fn fn, void *arg);
 struct httpd_stream_conf {
 	size_t max_unsent;     /* bytes queued for the client at most */
 	int64_t heartbeat_ms;  /* > 0 */
-	const char *heartbeat; /* written after heartbeat_ms of silence */
+	const char *heartbeat; /* written every heartbeat_ms */
 	void (*end)(void *arg, bool slow);
 	void *arg;
 };

@@ -4,7 +4,12 @@
  * A stream has two aios: the connection's own sends what is queued
  * (state HTTPD_STREAM), and a second one, raio, receives and drops what
  * the client sends; raio's timeout is the heartbeat, so the same receive
- * notices the client's end at once and ticks every heartbeat_ms.
+ * notices the client's end at once and ticks every heartbeat_ms. The
+ * ticks keep to a clock (beat_ns, the next one's due time), not to the
+ * receive: a receive that completes with bytes re-arms with what is left
+ * until beat_ns, and one completing past it ticks, so a client sending
+ * bytes more often than heartbeat_ms neither stops the heartbeats nor
+ * escapes the stall rule.
  *
  * Bytes written wait in out; a send takes all of out at once (swapped
  * into fly), so a write never waits for the network and never copies
@@ -27,6 +32,7 @@
 
 #include "net/httpd_internal.h"
 #include "net/httpd_msg.h"
+#include "util/clock.h"
 
 /* Heartbeats in a row without a byte sent before a reader counts slow. */
 #define HTTPD_STREAM_STALL_BEATS 4
@@ -41,9 +47,10 @@ struct httpd_stream {
 	char *fly; /* being sent: [fly_off, fly_len) */
 	size_t fly_len, fly_cap, fly_off;
 	bool started, sending, ending, slow;
-	bool progress; /* bytes went out since the last heartbeat */
-	int stalls;    /* heartbeats in a row with a send and no progress */
-	int pending;   /* aios started and not yet called back */
+	bool progress;   /* bytes went out since the last heartbeat */
+	int stalls;      /* heartbeats in a row with a send and no progress */
+	int pending;     /* aios started and not yet called back */
+	int64_t beat_ns; /* clock_mono_ns when the next heartbeat is due */
 };
 
 void
@@ -119,9 +126,13 @@ httpd_stream_post(struct httpd_conn *c, bool send)
 	} else if (!closing) {
 		nng_iov iov
 		        = { .iov_buf = st->rbuf, .iov_len = sizeof(st->rbuf) };
+		/* Until the heartbeat is due: 1 ms to heartbeat_ms. */
+		int64_t left = (st->beat_ns - clock_mono_ns()) / 1000000;
+		left = left < 1 ? 1 : left;
+		left = left > st->conf.heartbeat_ms ? st->conf.heartbeat_ms
+		                                    : left;
 		nng_aio_set_iov(st->raio, 1, &iov);
-		nng_aio_set_timeout(
-		        st->raio, (nng_duration) st->conf.heartbeat_ms);
+		nng_aio_set_timeout(st->raio, (nng_duration) left);
 		st->pending++;
 		nng_stream_recv(c->s, st->raio);
 	}
@@ -170,6 +181,28 @@ httpd_stream_unlock(struct httpd_conn *c)
 	}
 }
 
+/*
+ * A heartbeat is due: counts a stall (a send under way and no byte of it
+ * taken since the last heartbeat), ends a stream stalled too long, else
+ * queues the heartbeat text, sends it and re-arms raio. Under st->mu.
+ */
+static void
+httpd_stream_beat(struct httpd_conn *c)
+{
+	struct httpd_stream *st = c->st;
+	st->beat_ns = clock_mono_ns() + st->conf.heartbeat_ms * 1000000;
+	st->stalls = st->sending && !st->progress ? st->stalls + 1 : 0;
+	st->progress = false;
+	const char *hb = st->conf.heartbeat;
+	if (st->stalls >= HTTPD_STREAM_STALL_BEATS
+	        || !httpd_stream_queue(st, hb, strlen(hb))) {
+		httpd_stream_fail(c, true);
+	} else {
+		httpd_stream_flush(c);
+		httpd_stream_post(c, false);
+	}
+}
+
 /* raio's callback: the client sent bytes, ended, or a heartbeat is due. */
 static void
 httpd_stream_recv_cb(void *arg)
@@ -184,17 +217,9 @@ httpd_stream_recv_cb(void *arg)
 		httpd_stream_unlock(c);
 		return;
 	}
-	if (rv == NNG_ETIMEDOUT) {
-		st->stalls = st->sending && !st->progress ? st->stalls + 1 : 0;
-		st->progress = false;
-		const char *hb = st->conf.heartbeat;
-		if (st->stalls >= HTTPD_STREAM_STALL_BEATS
-		        || !httpd_stream_queue(st, hb, strlen(hb))) {
-			httpd_stream_fail(c, true);
-		} else {
-			httpd_stream_flush(c);
-			httpd_stream_post(c, false);
-		}
+	if (rv == NNG_ETIMEDOUT
+	        || (rv == 0 && n > 0 && clock_mono_ns() >= st->beat_ns)) {
+		httpd_stream_beat(c);
 	} else if (rv == 0 && n > 0) {
 		httpd_stream_post(c, false);
 	} else {
@@ -249,6 +274,7 @@ httpd_stream_begin(httpd_conn *c, const struct httpd_res *res,
 	pthread_mutex_init(&st->mu, NULL);
 	st->conf = *sc;
 	st->conf.max_unsent += HTTPD_RES_HEAD;
+	st->beat_ns = clock_mono_ns() + st->conf.heartbeat_ms * 1000000;
 	char head[HTTPD_RES_HEAD];
 	size_t cap = sizeof(head);
 	int n = snprintf(head, cap, "HTTP/1.1 %d %s\r\n", res->status,

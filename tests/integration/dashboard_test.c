@@ -1012,4 +1012,23 @@ Test(dashboard, page_renders_funnel_cohorts_and_experiment)
 	cr_expect_not_null(strstr(dom, "id=\"customer-recs\""));
 	free(dom);
 	free(err);
+
+	/*
+	 * A malformed escape in the address (decodeURIComponent throws)
+	 * must not stop the page: the figures still load.
+	 */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/#customer=%%E0",
+	        http_port);
+	argv[9] = url;
+	dom = err = NULL;
+	rc = run_cmd(chromium, argv, NULL, BROWSER_MS, &dom, &err);
+	cr_assert_eq(rc, 0, "chromium: exit %d\n%s", rc, err ? err : "");
+	cr_assert_not_null(dom);
+	cr_expect_not_null(strstr(dom, "data-ready=\"1\""),
+	        "#customer=%%E0: the page did not finish loading:\n%.2000s",
+	        dom);
+	cr_expect_not_null(
+	        strstr(dom, want), "#customer=%%E0: REACH is not %llu", reach);
+	free(dom);
+	free(err);
 }

@@ -12,7 +12,10 @@
  *   - with tokens: none is 401, Bearer works, a ?token= from POST
  *     /api/events/token works until it expires, a forged one is 401, and
  *     the ?token= opens no other route;
- *   - heartbeats come as `: ping` comments;
+ *   - heartbeats come as `: ping` comments, to a client that keeps
+ *     sending bytes too;
+ *   - a resume after a crash and restart (journal replayed) gets a gap
+ *     for the replayed events;
  *   - a reader that never reads is dropped (counted), and clmd goes on
  *     serving the others;
  *   - clmd stops cleanly (exit 0) with streams open.
@@ -49,9 +52,12 @@ now_ms(void)
 	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Starts clmd with --http on a free port and the extra flags. */
+/*
+ * Starts clmd with --http on a free port and the extra flags, on
+ * data_dir (NULL: a new one).
+ */
 static void
-start_clmd(const char *const *extra)
+start_clmd_in(const char *data_dir, const char *const *extra)
 {
 	http_port = harness_free_port();
 	char http[32];
@@ -62,11 +68,18 @@ start_clmd(const char *const *extra)
 		args[n++] = extra[i];
 	}
 	args[n] = NULL;
-	cr_assert_eq(clmd_start(&srv, NULL, args), 0,
+	cr_assert_eq(clmd_start(&srv, data_dir, args), 0,
 	        "clmd did not start (log %s)", srv.log_path);
 	char *m = harness_metrics(http_port);
 	cr_assert_not_null(m, "no --http on port %d", http_port);
 	free(m);
+}
+
+/* Starts clmd with --http on a free port and the extra flags. */
+static void
+start_clmd(const char *const *extra)
+{
+	start_clmd_in(NULL, extra);
 }
 
 /* Tracks one touchpoint of type for each of the n customers cids. */
@@ -434,6 +447,53 @@ Test(http_events, an_id_older_than_the_buffer_gets_a_gap_first)
 	sse_close(s);
 }
 
+/*
+ * A crash leaves events in the journal that the restart replays without
+ * publishing: a client resuming from before them must be told of the gap
+ * (the ring starts after the replayed seqs), then get the live events.
+ */
+Test(http_events, a_resume_after_a_crash_restart_gets_a_gap_first)
+{
+	/* No checkpoint before the kill: the restart replays all five. */
+	const char *extra[] = { "--checkpoint-interval", "3600", "--log-level",
+		"info", NULL };
+	start_clmd(extra);
+	struct sse *live = sse_open("/api/events", NULL, 200);
+	const char *ids[] = { "k1", "k2", "k3", "k4", "k5" };
+	track(ids, 5, CLM__V1__TOUCHPOINT_TYPE__SIGNUP, NULL);
+	unsigned long long first = sse_lifecycle(live, "k1");
+	for (int i = 1; i < 5; i++) {
+		cr_expect_eq(
+		        sse_lifecycle(live, ids[i]), first + (unsigned) i);
+	}
+	sse_close(live);
+	clmd_kill9(&srv);
+
+	start_clmd_in(srv.data_dir, extra);
+	char *log = harness_read_file(srv.log_path);
+	cr_assert_not_null(log);
+	cr_expect_not_null(strstr(log, "replayed 1 journal entries"),
+	        "no replay of the Track in %s", srv.log_path);
+	free(log);
+
+	/* Had k2: k3..k5 are a gap, not silently skipped. */
+	char hdr[64];
+	snprintf(hdr, sizeof(hdr), "Last-Event-ID: %llu\r\n", first + 1);
+	struct sse *s = sse_open("/api/events", hdr, 200);
+	track_one("k6");
+	struct sse_event ev;
+	cr_assert(sse_next(s, &ev, HE_WAIT_MS), "no event in time");
+	cr_assert_str_eq(
+	        ev.event, "gap", "'%s' %s: %s", ev.event, ev.id, ev.data);
+	char want[96];
+	snprintf(want, sizeof(want), "{\"from\":\"%llu\",\"to\":\"%llu\"}",
+	        first + 2, first + 4);
+	cr_expect_str_eq(ev.data, want);
+	cr_expect_eq(strtoull(ev.id, NULL, 10), first + 4);
+	cr_expect_eq(sse_lifecycle(s, "k6"), first + 5);
+	sse_close(s);
+}
+
 Test(http_events, the_prefix_selects_topics)
 {
 	start_clmd(NULL);
@@ -485,6 +545,37 @@ Test(http_events, heartbeats_keep_an_idle_stream_alive)
 	/* Past both timeouts, the stream still carries events. */
 	track_one("hal");
 	sse_lifecycle(s, "hal");
+	sse_close(s);
+}
+
+/*
+ * A client that sends a byte more often than the heartbeat still gets
+ * the heartbeats: they keep to clmd's clock, not to the client's bytes.
+ */
+Test(http_events, heartbeats_come_to_a_chatty_client_too)
+{
+	const char *extra[] = { "--http-stream-heartbeat", "1", NULL };
+	start_clmd(extra);
+	struct sse *s = sse_open("/api/events", NULL, 200);
+	int pings = 0;
+	int64_t until = now_ms() + HE_WAIT_MS;
+	while (pings < 2 && now_ms() < until) {
+		char *p = strstr(s->buf, ": ping\n\n");
+		if (p != NULL) {
+			pings++;
+			sse_consume(s, (size_t) (p - s->buf) + 8);
+			continue;
+		}
+		/* A byte every 200 ms: each wait is at most that long. */
+		http_send_all(s->fd, "x");
+		int64_t next = now_ms() + 200;
+		while (!s->closed && now_ms() < next
+		        && strstr(s->buf, ": ping\n\n") == NULL) {
+			sse_fill(s, next);
+		}
+		cr_assert_not(s->closed, "stream ended after %d pings", pings);
+	}
+	cr_expect_eq(pings, 2, "%d pings in %d ms", pings, HE_WAIT_MS);
 	sse_close(s);
 }
 

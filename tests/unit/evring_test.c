@@ -149,6 +149,31 @@ Test(evring, a_resume_from_before_the_oldest_is_a_gap)
 	evring_close(r);
 }
 
+Test(evring, set_next_moves_an_empty_rings_start_only)
+{
+	evring *r;
+	/* Opened at 3; a journal replay then took 3 to 5 unpublished. */
+	cr_assert_eq(evring_open(8, 1 << 20, 3, &r), CLM_OK);
+	evring_set_next(r, 6);
+	uint64_t from, to;
+	struct got g = resume(r, 2, "", &from, &to);
+	cr_expect_eq(g.n, 0);
+	cr_expect_eq(from, 3);
+	cr_expect_eq(to, 5);
+	/* Never backwards. */
+	evring_set_next(r, 4);
+	g = resume(r, 2, "", &from, &to);
+	cr_expect_eq(to, 5);
+	/* A ring holding events keeps them all. */
+	put(r, 6, "stage/REACH");
+	evring_set_next(r, 9);
+	g = resume(r, 5, "", &from, &to);
+	cr_expect_eq(from + to, 0);
+	cr_expect_eq(g.n, 1);
+	cr_expect_eq(g.seqs[0], 6);
+	evring_close(r);
+}
+
 Test(evring, listeners_get_new_events_by_prefix_once)
 {
 	evring *r;
