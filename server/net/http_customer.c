@@ -30,6 +30,7 @@
 
 #include "calls/auth.h"
 #include "calls/dispatch.h"
+#include "calls/validate.h"
 #include "net/http_internal.h"
 #include "net/inflate.h"
 #include "pbjson.h"
@@ -434,8 +435,9 @@ http_write_done(writer_job *job)
  * of them) into q. False with the 400 or 404 in rep.
  */
 static bool
-http_write_claim(struct http_write *w, const struct httpd_req *req,
-        Clm__V1__Request *q, struct http_reply *rep)
+http_write_claim(struct http_write *w, const struct server *srv,
+        const struct httpd_req *req, Clm__V1__Request *q,
+        struct http_reply *rep)
 {
 	static const char *const allowed[]
 	        = { "claim", "request_id", "limit", "lat", "lon", "cart",
@@ -474,6 +476,25 @@ http_write_claim(struct http_write *w, const struct httpd_req *req,
 	if (key == NULL || key[0] == '\0') {
 		http_error(rep, 400, CLM_INVALID_ARGUMENT, "request_id",
 		        "a claim needs a key that makes its retry safe: send an Idempotency-Key header (or request_id=KEY)");
+		return false;
+	}
+	/*
+	 * The key becomes part of an LMDB key and of the claim's event ids,
+	 * so it is an id like the customer's: 1..max_id_bytes of printable
+	 * UTF-8.
+	 */
+	const char *why = validate_id(key, srv->limits.max_id_bytes);
+	if (why != NULL) {
+		const char *name
+		        = hkey != NULL ? "Idempotency-Key" : "request_id";
+		if (strcmp(why, "is too long") == 0) {
+			http_error(rep, 400, CLM_INVALID_ARGUMENT, name,
+			        "%s is %zu bytes, the limit is %zu (max_id_bytes)",
+			        name, strlen(key), srv->limits.max_id_bytes);
+		} else {
+			http_error(rep, 400, CLM_INVALID_ARGUMENT, name,
+			        "%s %s", name, why);
+		}
 		return false;
 	}
 	q->recommend = http_customer_recommend(&w->arena, &pq, id, rep);
@@ -724,7 +745,7 @@ http_customer_write(struct server *srv, struct telemetry *tm, httpd_conn *c,
 	q->request_id = "http";
 	bool ok = kind == TELEMETRY_HTTP_TRACK
 	        ? http_write_track(w, srv, req, q, &rep)
-	        : http_write_claim(w, req, q, &rep);
+	        : http_write_claim(w, srv, req, q, &rep);
 	if (!ok) {
 		http_write_send(w, &rep);
 		return;

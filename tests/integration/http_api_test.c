@@ -376,6 +376,24 @@ Test(http_api, claims_are_idempotent_and_capped)
 	        touches("a/b", CLM__V1__TOUCHPOINT_TYPE__MESSAGE_SENT, NULL),
 	        1);
 
+	/*
+	 * A long key once overflowed the claim's LMDB key buffer and killed
+	 * clmd: it is an id, at most max_id_bytes (128) of printable UTF-8.
+	 */
+	static char hdr[2100], long_target[700];
+	char *k = hdr + snprintf(hdr, sizeof(hdr), "Idempotency-Key: ");
+	memset(k, 'k', 2000);
+	snprintf(k + 2000, sizeof(hdr) - (size_t) (k + 2000 - hdr), "\r\n");
+	expect(post(target, hdr, NULL), 400, "\"field\":\"Idempotency-Key\"");
+	char *q = long_target
+	        + snprintf(long_target, sizeof(long_target),
+	                "%s&request_id=", target);
+	memset(q, 'k', 520);
+	q[520] = '\0';
+	expect(post(long_target, "", NULL), 400, "\"field\":\"request_id\"");
+	expect(post(target, "Idempotency-Key: caf\x01\r\n", NULL), 400,
+	        "printable");
+	expect_serving();
 	expect(post(target, "", NULL), 400, "Idempotency-Key");
 	expect(post("/api/customers/a%2Fb/recommendations?claim=1&request_id=a",
 	               "Idempotency-Key: b\r\n", NULL),
