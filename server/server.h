@@ -5,6 +5,7 @@
 #ifndef CLM_SERVER_H
 #define CLM_SERVER_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "calls/validate.h"
@@ -46,6 +47,8 @@ struct server {
 	int64_t started_ms;
 	struct validate_limits limits;
 	struct model_params params; /* health and risk thresholds */
+	/* POST /api/track requests holding a parsed body (http_customer.c). */
+	atomic_uint http_tracks;
 };
 
 /*

@@ -420,6 +420,27 @@ recommend_claim_prepare(struct call_req *r)
 	if (!recommend_valid(r, q)) {
 		return false;
 	}
+	/*
+	 * The request id keys the kept reply (and the claim's event ids):
+	 * an id like the customer's, 1..max_id_bytes of printable UTF-8, or
+	 * empty for a claim without a retry key.
+	 */
+	const char *rid = r->req->request_id;
+	size_t max_id = r->srv->limits.max_id_bytes;
+	const char *why = rid[0] != '\0' ? validate_id(rid, max_id) : NULL;
+	if (why != NULL) {
+		struct violations v;
+		violations_init(&v, r->a);
+		if (strcmp(why, "is too long") == 0) {
+			violations_add(&v, "request_id",
+			        "is %zu bytes, the limit for a claim is %zu",
+			        strlen(rid), max_id);
+		} else {
+			violations_add(&v, "request_id", "%s", why);
+		}
+		reply_violations(r->resp, r->a, &v);
+		return false;
+	}
 	/* The entry says how many, whatever the default is at replay. */
 	if (q->limit == 0) {
 		q->limit = OFFERS_LIMIT_DEFAULT;

@@ -23,6 +23,7 @@
  * a deadline of http_request_timeout, so the wait is bounded.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 
 #include "calls/auth.h"
 #include "calls/dispatch.h"
+#include "calls/validate.h"
 #include "net/http_internal.h"
 #include "net/inflate.h"
 #include "pbjson.h"
@@ -49,7 +51,11 @@ struct http_write {
 	char *plain;           /* the inflated body (malloc'd), or NULL */
 	ProtobufCMessage **tp; /* the parsed touchpoints (pbjson's) */
 	size_t n_tp;
+	struct server *srv; /* its track_slots slot is taken, or NULL */
 };
+
+/* POST /api/track bodies read or in the writer at once (503 past it). */
+#define HTTP_TRACK_SLOTS 2
 
 /* ---- the id ---- */
 
@@ -357,6 +363,9 @@ http_write_send(struct http_write *w, struct http_reply *rep)
 	}
 	free(w->tp);
 	free(w->plain);
+	if (w->srv != NULL) {
+		atomic_fetch_sub(&w->srv->http_tracks, 1);
+	}
 	arena_fini(&w->arena);
 	free(w);
 	httpd_reply(c, &res);
@@ -434,8 +443,9 @@ http_write_done(writer_job *job)
  * of them) into q. False with the 400 or 404 in rep.
  */
 static bool
-http_write_claim(struct http_write *w, const struct httpd_req *req,
-        Clm__V1__Request *q, struct http_reply *rep)
+http_write_claim(struct http_write *w, const struct server *srv,
+        const struct httpd_req *req, Clm__V1__Request *q,
+        struct http_reply *rep)
 {
 	static const char *const allowed[]
 	        = { "claim", "request_id", "limit", "lat", "lon", "cart",
@@ -476,6 +486,25 @@ http_write_claim(struct http_write *w, const struct httpd_req *req,
 		        "a claim needs a key that makes its retry safe: send an Idempotency-Key header (or request_id=KEY)");
 		return false;
 	}
+	/*
+	 * The key becomes part of an LMDB key and of the claim's event ids,
+	 * so it is an id like the customer's: 1..max_id_bytes of printable
+	 * UTF-8.
+	 */
+	const char *why = validate_id(key, srv->limits.max_id_bytes);
+	if (why != NULL) {
+		const char *name
+		        = hkey != NULL ? "Idempotency-Key" : "request_id";
+		if (strcmp(why, "is too long") == 0) {
+			http_error(rep, 400, CLM_INVALID_ARGUMENT, name,
+			        "%s is %zu bytes, the limit is %zu (max_id_bytes)",
+			        name, strlen(key), srv->limits.max_id_bytes);
+		} else {
+			http_error(rep, 400, CLM_INVALID_ARGUMENT, name,
+			        "%s %s", name, why);
+		}
+		return false;
+	}
 	q->recommend = http_customer_recommend(&w->arena, &pq, id, rep);
 	if (q->recommend == NULL) {
 		return false;
@@ -505,6 +534,79 @@ http_write_keep(struct http_write *w, ProtobufCMessage *m)
 }
 
 /*
+ * What pbjson may allocate for one JSON value, at most (http_track_scan):
+ * an object becomes a message (a Touchpoint is about 250 bytes) or a map;
+ * a string is a malloc'd copy and a pointer, or a map entry with its key;
+ * any other array element a slot in a realloc'd array. The string's own
+ * bytes are counted once more through the body's length.
+ */
+#define HTTP_TRACK_COST_OBJECT  512u
+#define HTTP_TRACK_COST_STRING  96u
+#define HTTP_TRACK_COST_ELEMENT 16u
+
+/*
+ * Scans body[0..len) without building anything: *n the touchpoints it
+ * holds (the top-level array's elements when array, else the objects at
+ * the top level: one, or one per NDJSON line) and *cost what parsing it
+ * may allocate, by the costs above plus len. Malformed JSON is counted as
+ * well as it goes; the parse refuses it afterwards.
+ */
+static void
+http_track_scan(
+        const char *body, size_t len, bool array, size_t *n, size_t *cost)
+{
+	size_t depth = 0, count = 0, c = len;
+	bool str = false, esc = false, empty = true;
+	for (size_t i = 0; i < len; i++) {
+		char ch = body[i];
+		if (str) {
+			if (esc) {
+				esc = false;
+			} else if (ch == '\\') {
+				esc = true;
+			} else if (ch == '"') {
+				str = false;
+			}
+			continue;
+		}
+		switch (ch) {
+		case '"':
+			str = true;
+			c += HTTP_TRACK_COST_STRING;
+			empty &= depth != 1;
+			break;
+		case '{':
+		case '[':
+			if (ch == '{') {
+				c += HTTP_TRACK_COST_OBJECT;
+				count += !array && depth == 0;
+			}
+			empty &= depth != 1;
+			depth++;
+			break;
+		case '}':
+		case ']':
+			depth -= depth > 0;
+			break;
+		case ',':
+			c += HTTP_TRACK_COST_ELEMENT;
+			count += array && depth == 1;
+			break;
+		case ' ':
+		case '\t':
+		case '\r':
+		case '\n':
+			break;
+		default:
+			empty &= depth != 1;
+			break;
+		}
+	}
+	*n = array ? count + !empty : count;
+	*cost = c;
+}
+
+/*
  * The TrackRequest of body[0..len), into q. The first byte that is not
  * blank decides the form: '[' an array of Touchpoints; '{' one
  * Touchpoint object (it may span lines), or else NDJSON, one per
@@ -519,6 +621,28 @@ http_write_track_body(struct http_write *w, const char *body, size_t len,
 	size_t i = 0;
 	while (i < len && strchr(" \t\r\n", body[i]) != NULL) {
 		i++;
+	}
+	/*
+	 * Before anything is built: pbjson makes a message of some 250
+	 * bytes from `{}` and an array grows one element at a time, so a
+	 * body's touchpoints are counted and what they may take is bounded
+	 * first, by the budget a Track of the same size has over NNG
+	 * (dispatch_decode_budget).
+	 */
+	size_t count, cost;
+	http_track_scan(
+	        body + i, len - i, i < len && body[i] == '[', &count, &cost);
+	if (count > max) {
+		http_error(rep, 413, CLM_RESOURCE_EXHAUSTED, "",
+		        "%zu touchpoints: one request may carry at most %zu (max_touchpoints)",
+		        count, max);
+		return false;
+	}
+	if (cost > dispatch_decode_budget(len)) {
+		http_error(rep, 413, CLM_RESOURCE_EXHAUSTED, "",
+		        "the body would take more than %zu bytes to read: send fewer touchpoints or properties per request",
+		        dispatch_decode_budget(len));
+		return false;
 	}
 	Clm__V1__TrackRequest *tr = NULL;
 	ProtobufCMessage *m;
@@ -640,6 +764,18 @@ http_write_track(struct http_write *w, struct server *srv,
 	if (!http_query_parse(&w->arena, req->target, none, &pq, rep)) {
 		return false;
 	}
+	/*
+	 * A parsed body takes up to dispatch_decode_budget of memory until
+	 * its answer is sent: only HTTP_TRACK_SLOTS at once, the others get
+	 * a 503 to retry rather than a queue that would hold their bodies.
+	 */
+	if (atomic_fetch_add(&srv->http_tracks, 1) >= HTTP_TRACK_SLOTS) {
+		atomic_fetch_sub(&srv->http_tracks, 1);
+		http_error(rep, 503, CLM_RESOURCE_EXHAUSTED, "",
+		        "too many /api/track requests at once: retry");
+		return false;
+	}
+	w->srv = srv;
 	const char *body = (const char *) req->body;
 	size_t len = req->body_len;
 	const char *enc = httpd_req_header(req, "Content-Encoding");
@@ -724,7 +860,7 @@ http_customer_write(struct server *srv, struct telemetry *tm, httpd_conn *c,
 	q->request_id = "http";
 	bool ok = kind == TELEMETRY_HTTP_TRACK
 	        ? http_write_track(w, srv, req, q, &rep)
-	        : http_write_claim(w, req, q, &rep);
+	        : http_write_claim(w, srv, req, q, &rep);
 	if (!ok) {
 		http_write_send(w, &rep);
 		return;

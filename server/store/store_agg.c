@@ -467,6 +467,10 @@ store_customers_after(store_txn *t, const char *after, bool after_anon,
 			key[n++] = 0x01;
 		}
 		size_t len = strlen(after);
+		if (len > STORE_KEY_MAX - n) {
+			kv_cursor_close(cur);
+			return CLM_INVALID_ARGUMENT; /* no key is that long */
+		}
 		memcpy(key + n, after, len);
 		n += len;
 	}

@@ -63,21 +63,40 @@ store_stores_each(store_txn *t, arena *a, store_store_fn fn, void *arg)
  *                           (stored for both orders, so a prefix scan on
  *                           'c' a 0x00 lists a's neighbours)
  */
+/*
+ * Builds tag a [0x00 b] into key[STORE_KEY_MAX], returning its length, or
+ * 0 (no key has length 0) when it would not fit. The callers' validation
+ * keeps ids far shorter; this is the last line against a caller that
+ * skipped it, which would otherwise write past the stack buffer.
+ */
 static size_t
 store_co_key(unsigned char *key, char tag, const char *a, const char *b)
 {
+	size_t la = strlen(a);
+	size_t lb = b != NULL ? strlen(b) : 0;
+	if (la > STORE_KEY_MAX - 1
+	        || (b != NULL && lb > STORE_KEY_MAX - 2 - la)) {
+		return 0;
+	}
 	size_t n = 0;
 	key[n++] = (unsigned char) tag;
-	size_t la = strlen(a);
 	memcpy(key + n, a, la);
 	n += la;
 	if (b != NULL) {
 		key[n++] = 0;
-		size_t lb = strlen(b);
 		memcpy(key + n, b, lb);
 		n += lb;
 	}
 	return n;
+}
+
+/* The error for a key store_co_key refused, logged once here. */
+static clm_err
+store_key_too_long(const char *what)
+{
+	log_error("cannot build the %s key: longer than %d bytes", what,
+	        STORE_KEY_MAX);
+	return CLM_INVALID_ARGUMENT;
 }
 
 static clm_err
@@ -123,6 +142,9 @@ store_rank_key(store_txn *t, const char *item, uint64_t count, bool put)
 {
 	unsigned char key[STORE_KEY_MAX];
 	size_t n = strlen(item);
+	if (n > STORE_KEY_MAX - 9) {
+		return store_key_too_long("popularity");
+	}
 	key[0] = 'r';
 	store_u64_be(key + 1, UINT64_MAX - count);
 	memcpy(key + 9, item, n);
@@ -159,6 +181,9 @@ store_pop_add(store_txn *t, const char *item, int delta)
 {
 	unsigned char key[STORE_KEY_MAX];
 	MDB_val k = { store_co_key(key, 'p', item, NULL), key };
+	if (k.mv_size == 0) {
+		return store_key_too_long("popularity");
+	}
 	uint64_t old, now;
 	clm_err e = store_co_count_add(t, &k, delta, &old, &now);
 	if (e != CLM_OK || now == old) {
@@ -178,6 +203,9 @@ store_pop_get(store_txn *t, const char *item, uint64_t *count)
 {
 	unsigned char key[STORE_KEY_MAX];
 	MDB_val k = { store_co_key(key, 'p', item, NULL), key };
+	if (k.mv_size == 0) {
+		return store_key_too_long("popularity");
+	}
 	return store_u64_get(t, STORE_DB_COOCCUR, &k, count);
 }
 
@@ -218,6 +246,9 @@ store_co_add(store_txn *t, const char *a, const char *b, int delta)
 		unsigned char key[STORE_KEY_MAX];
 		MDB_val k = { store_co_key(key, 'c', dir ? b : a, dir ? a : b),
 			key };
+		if (k.mv_size == 0) {
+			return store_key_too_long("co-purchase");
+		}
 		uint64_t old, now;
 		clm_err e = store_co_count_add(t, &k, delta, &old, &now);
 		if (e != CLM_OK) {
@@ -237,6 +268,10 @@ store_co_each(store_txn *t, const char *a, store_count_fn fn, void *arg)
 	}
 	unsigned char key[STORE_KEY_MAX];
 	size_t plen = store_co_key(key, 'c', a, "");
+	if (plen == 0) {
+		kv_cursor_close(cur);
+		return store_key_too_long("co-purchase");
+	}
 	MDB_val k = { plen, key }, v;
 	char item[STORE_KEY_MAX];
 	for (rc = kv_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
@@ -273,6 +308,9 @@ store_claim_get(store_txn *t, const char *customer_id, const char *request_id,
 {
 	unsigned char key[STORE_KEY_MAX];
 	MDB_val k = { store_claim_key(key, customer_id, request_id), key }, v;
+	if (k.mv_size == 0) {
+		return store_key_too_long("claim");
+	}
 	int rc = kv_get(t, STORE_DB_CLAIMS, &k, &v);
 	if (rc != 0) {
 		return store_err(t->s, rc, "cannot read claim");
@@ -292,6 +330,9 @@ store_claim_put(store_txn *t, const char *customer_id, const char *request_id,
 {
 	unsigned char key[STORE_KEY_MAX];
 	MDB_val k = { store_claim_key(key, customer_id, request_id), key };
+	if (k.mv_size == 0) {
+		return store_key_too_long("claim");
+	}
 	return store_put_msg(t, STORE_DB_CLAIMS, &k,
 	        (const ProtobufCMessage *) reply, "cannot write claim");
 }
@@ -306,6 +347,10 @@ store_claims_del(store_txn *t, const char *customer_id)
 	}
 	unsigned char key[STORE_KEY_MAX];
 	size_t plen = store_claim_key(key, customer_id, "");
+	if (plen == 0) {
+		kv_cursor_close(cur);
+		return store_key_too_long("claim");
+	}
 	MDB_val k = { plen, key }, v;
 	for (rc = kv_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
 	        rc = kv_cursor_get(cur, &k, &v, MDB_SET_RANGE)) {

@@ -273,6 +273,41 @@ Test(claims, claim_is_idempotent_on_request_id)
 }
 
 /*
+ * Regression: a claim's request id went unchecked into the claim's LMDB
+ * key, a 511-byte stack buffer, so a long one overflowed it and killed
+ * clmd. It is an id now: at most max_id_bytes, else INVALID_ARGUMENT.
+ */
+Test(claims, claim_request_id_too_long_is_refused)
+{
+	offers_start(&srv, NULL);
+	clm_conn *c = offers_connect(&srv);
+	busy_customer(c, "longkey", false);
+	char rid[2001];
+	memset(rid, 'k', sizeof(rid) - 1);
+	rid[sizeof(rid) - 1] = '\0';
+	struct ask a = { .customer = "longkey",
+		.limit = 10,
+		.claim = true,
+		.request_id = rid };
+	Clm__V1__Response *resp = NULL;
+	cr_assert_eq(ask_raw(c, &a, &resp), CLM_INVALID_ARGUMENT);
+	cr_assert_not_null(violation(resp, "request_id"));
+	clm_response_free(resp);
+	rid[129] = '\0'; /* one byte past max_id_bytes */
+	cr_assert_eq(ask_raw(c, &a, &resp), CLM_INVALID_ARGUMENT);
+	clm_response_free(resp);
+	cr_expect_eq(sent_of(c, "longkey", 0), 0);
+
+	/* Still serving; the longest key is a claim like any other. */
+	rid[128] = '\0';
+	const Clm__V1__RecommendReply *r = ask_ok(c, &a, &resp);
+	cr_expect_eq(count_live(r, 0), 1);
+	clm_response_free(resp);
+	cr_expect_eq(sent_of(c, "longkey", 0), 1);
+	clm_close(c);
+}
+
+/*
  * Regression: claimed MESSAGE_SENT event ids once lacked the customer, so a
  * second customer's claim with the same request id recorded nothing (its
  * messages were deduplicated against the first customer's).

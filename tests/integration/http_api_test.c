@@ -376,6 +376,24 @@ Test(http_api, claims_are_idempotent_and_capped)
 	        touches("a/b", CLM__V1__TOUCHPOINT_TYPE__MESSAGE_SENT, NULL),
 	        1);
 
+	/*
+	 * A long key once overflowed the claim's LMDB key buffer and killed
+	 * clmd: it is an id, at most max_id_bytes (128) of printable UTF-8.
+	 */
+	static char hdr[2100], long_target[700];
+	char *k = hdr + snprintf(hdr, sizeof(hdr), "Idempotency-Key: ");
+	memset(k, 'k', 2000);
+	snprintf(k + 2000, sizeof(hdr) - (size_t) (k + 2000 - hdr), "\r\n");
+	expect(post(target, hdr, NULL), 400, "\"field\":\"Idempotency-Key\"");
+	char *q = long_target
+	        + snprintf(long_target, sizeof(long_target),
+	                "%s&request_id=", target);
+	memset(q, 'k', 520);
+	q[520] = '\0';
+	expect(post(long_target, "", NULL), 400, "\"field\":\"request_id\"");
+	expect(post(target, "Idempotency-Key: caf\x01\r\n", NULL), 400,
+	        "printable");
+	expect_serving();
 	expect(post(target, "", NULL), 400, "Idempotency-Key");
 	expect(post("/api/customers/a%2Fb/recommendations?claim=1&request_id=a",
 	               "Idempotency-Key: b\r\n", NULL),
@@ -509,5 +527,126 @@ Test(http_api, a_client_gone_while_its_write_waits)
 	        touches("a/b", CLM__V1__TOUCHPOINT_TYPE__MESSAGE_SENT, NULL),
 	        1);
 	expect_serving();
+	cr_assert_eq(clmd_stop(&srv), 0, "log %s", srv.log_path);
+}
+
+/*
+ * Only two /api/track requests hold a parsed body at once (docs/api.md):
+ * with the writer held, the third gets 503 at once instead of waiting.
+ */
+Test(http_api, track_requests_beyond_two_get_503)
+{
+	start_clmd(NULL, true);
+	expect(post("/api/track", "", ndjson), 200, "\"accepted\":4");
+	char held[96];
+	snprintf(held, sizeof(held), "%s.held", ha_flag);
+	cr_assert_eq(harness_write_file(ha_flag, "HOLD"), 0);
+	static const char one[]
+	        = "{\"eventId\":\"slot-1\",\"customerId\":\"slot\",\"type\":"
+	          "\"SIGNUP\"}";
+	int fd[4];
+	int n = 0;
+	fd[n] = rawhttp_connect(http_port);
+	rawhttp_send(fd[n++], http_port, "POST", "/api/track", "", one,
+	        strlen(one));
+	/* A bounded poll (30 s at most), not a fixed wait. */
+	for (int i = 0; i < 3000 && access(held, F_OK) != 0; i++) {
+		harness_sleep_ms(10);
+	}
+	cr_assert_eq(access(held, F_OK), 0, "no sync was held");
+	/*
+	 * The requests after it: the first holds the second slot, the next
+	 * one is refused. One that got a slot waits for the writer, so its
+	 * bounded read times out and the next is tried.
+	 */
+	char buf[1024];
+	ssize_t k = -1;
+	while (k < 0 && n < 4) {
+		fd[n] = rawhttp_connect(http_port);
+		rawhttp_send(fd[n], http_port, "POST", "/api/track", "", one,
+		        strlen(one));
+		k = rawhttp_read(fd[n++], buf, sizeof(buf), 3000);
+	}
+	cr_assert_gt(k, 0, "no request was refused");
+	cr_assert_not_null(strstr(buf, " 503 "), "%s", buf);
+	cr_assert_not_null(strstr(buf, "RESOURCE_EXHAUSTED"), "%s", buf);
+	cr_assert_eq(unlink(ha_flag), 0);
+	for (int i = 0; i < n; i++) {
+		close(fd[i]);
+	}
+	/* Once the writer goes on, the slots are given back (bounded). */
+	for (int i = 0; i < 3000 && post("/api/track", "", one)->status != 200;
+	        i++) {
+		harness_sleep_ms(10);
+	}
+	expect(&res, 200, "\"duplicates\":1");
+	expect_serving();
+	cr_assert_eq(clmd_stop(&srv), 0, "log %s", srv.log_path);
+}
+
+/* clmd's peak resident set (VmHWM) in bytes. */
+static size_t
+clmd_hwm(void)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int) srv.pid);
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f, "%s", path);
+	size_t kb = 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "VmHWM: %zu kB", &kb) == 1) {
+			break;
+		}
+	}
+	fclose(f);
+	cr_assert_gt(kb, 0);
+	return kb * 1024;
+}
+
+/*
+ * Regression: POST /api/track parsed every touchpoint of a body before
+ * counting them, about 60 bytes of memory per byte of `{}` lines (100
+ * per byte as an array): 4 MiB took clmd from 5 MB to 250-460 MB. Such a
+ * body is refused (413) before it is parsed, and clmd grows by a small
+ * multiple of it.
+ */
+Test(http_api, track_counts_before_it_parses)
+{
+	start_clmd(NULL, false);
+	expect_serving();
+	size_t before = clmd_hwm();
+	size_t len = 4 * 1024 * 1024 - 4096;
+	char *body = malloc(len + 1);
+	cr_assert_not_null(body);
+	for (size_t i = 0; i + 3 <= len; i += 3) {
+		memcpy(body + i, "{}\n", 3);
+	}
+	body[len - len % 3] = '\0';
+	expect(post("/api/track", "", body), 413, "max_touchpoints");
+	expect_serving();
+	/* The array form: [{},{},...]. */
+	body[0] = '[';
+	for (size_t i = 1; i + 3 <= len; i += 3) {
+		memcpy(body + i, "{},", 3);
+	}
+	size_t end = 1 + (len - 2) / 3 * 3;
+	body[end - 1] = ']';
+	body[end] = '\0';
+	expect(post("/api/track", "", body), 413, "max_touchpoints");
+	expect_serving();
+	/* One touchpoint whose array would take more than the budget. */
+	size_t n = (size_t) snprintf(body, len, "{\"orderItems\":[\"\"");
+	while (n + 8 < len) {
+		memcpy(body + n, ",\"\"", 3);
+		n += 3;
+	}
+	snprintf(body + n, len - n, "]}");
+	expect(post("/api/track", "", body), 413, "bytes to read");
+	expect_serving();
+	free(body);
+	size_t after = clmd_hwm();
+	cr_expect_lt(after - before, (size_t) 64 << 20,
+	        "VmHWM grew from %zu to %zu bytes", before, after);
+	expect(post("/api/track", "", ndjson), 200, "\"accepted\":4");
 	cr_assert_eq(clmd_stop(&srv), 0, "log %s", srv.log_path);
 }

@@ -1071,3 +1071,46 @@ Test(store, corrupt_values_are_data_loss)
 	cr_assert_not_null(strstr(err, "schema"), "message: %s", err);
 	testdir_remove(t.path);
 }
+
+/* ---------------------------------------------------------------------- */
+/* Keys built from callers' strings                                       */
+
+/*
+ * The co-purchase and claim keys concatenate callers' strings into a
+ * fixed buffer; one too long for a key is refused, not written past it.
+ */
+Test(store, keys_too_long_are_refused)
+{
+	struct tmpdir t;
+	tmpdir_make(&t);
+	struct store_opts o = opts_for(t.path);
+	store *s = open_ok(&o);
+	char big[2048];
+	memset(big, 'k', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	/* 'q' "dana" 0x00 edge: 511 bytes, the most a key holds. */
+	char edge[506];
+	memset(edge, 'e', sizeof(edge) - 1);
+	edge[sizeof(edge) - 1] = '\0';
+
+	store_txn *txn;
+	cr_assert_eq(store_write_begin(s, &txn), CLM_OK);
+	Clm__V1__RecommendReply rep = CLM__V1__RECOMMEND_REPLY__INIT;
+	cr_assert_neq(store_claim_put(txn, "dana", big, &rep), CLM_OK);
+	cr_assert_neq(store_claim_put(txn, big, "r1", &rep), CLM_OK);
+	cr_assert_eq(store_claim_put(txn, "dana", edge, &rep), CLM_OK);
+	cr_assert_neq(store_pop_add(txn, big, 1), CLM_OK);
+	cr_assert_neq(store_co_add(txn, "a", big, 1), CLM_OK);
+	cr_assert_neq(store_co_add(txn, big, "a", 1), CLM_OK);
+	cr_assert_neq(store_claims_del(txn, big), CLM_OK);
+	cr_assert_eq(store_pop_add(txn, "a", 1), CLM_OK);
+	arena a;
+	arena_init(&a);
+	Clm__V1__RecommendReply *got = NULL;
+	cr_assert_neq(store_claim_get(txn, "dana", big, &a, &got), CLM_OK);
+	cr_assert_eq(store_claim_get(txn, "dana", edge, &a, &got), CLM_OK);
+	cr_assert_eq(store_write_commit(txn), CLM_OK);
+	arena_fini(&a);
+	store_close(s);
+	testdir_remove(t.path);
+}
