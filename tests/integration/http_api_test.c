@@ -35,10 +35,6 @@
 #include "harness.h"
 #include "rawhttp.h"
 
-#ifndef FAULTFS_LIB
-#error "FAULTFS_LIB must be defined (absolute path of libclm_faultfs.so)"
-#endif
-
 #define HA_TOKEN "tok_http_api_5b1d"
 
 HARNESS_SUITE(http_api, 240);
@@ -51,34 +47,7 @@ static char ha_flag[64];
 static void
 start_clmd(const char *const *extra, bool faulty)
 {
-	cr_assert_eq(harness_tmpdir(ha_dir), 0);
-	http_port = harness_free_port();
-	char http[32];
-	snprintf(http, sizeof(http), "127.0.0.1:%d", http_port);
-	const char *args[16] = { "--http", http };
-	int n = 2;
-	for (int i = 0; extra != NULL && extra[i] != NULL && n < 15; i++) {
-		args[n++] = extra[i];
-	}
-	args[n] = NULL;
-	char data[64];
-	snprintf(data, sizeof(data), "%s/data", ha_dir);
-	int rc;
-	if (faulty) {
-		snprintf(ha_flag, sizeof(ha_flag), "%s/fault", ha_dir);
-		char env_flag[128];
-		snprintf(env_flag, sizeof(env_flag), "CLM_FAULTFS_FLAG=%s",
-		        ha_flag);
-		const char *const env[]
-		        = { env_flag, "CLM_FAULTFS_MATCH=.jnl", NULL };
-		rc = clmd_start_preloaded(&srv, data, args, FAULTFS_LIB, env);
-	} else {
-		rc = clmd_start(&srv, data, args);
-	}
-	cr_assert_eq(rc, 0, "clmd did not start (log %s)", srv.log_path);
-	char *m = harness_metrics(http_port);
-	cr_assert_not_null(m, "no --http on port %d", http_port);
-	free(m);
+	http_port = rawhttp_start_clmd(&srv, ha_dir, ha_flag, extra, faulty);
 }
 
 static struct rawhttp_res res;

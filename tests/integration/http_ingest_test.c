@@ -48,10 +48,6 @@
 #ifndef CLM_SDK_DATA
 #error "CLM_SDK_DATA must be defined (tests/data/sdk)"
 #endif
-#ifndef FAULTFS_LIB
-#error "FAULTFS_LIB must be defined (absolute path of libclm_faultfs.so)"
-#endif
-
 #define HI_WAIT_MS 30000             /* generous: a loaded machine */
 #define HI_KEY     "wk_test_4f2c9a"  /* the recorded Segment/Rudder key */
 #define HI_PH_KEY  "phc_test_8e1b77" /* the recorded PostHog api_key */
@@ -179,34 +175,7 @@ static const char seg_batch[]
 static void
 start_clmd(const char *const *extra, bool faulty)
 {
-	cr_assert_eq(harness_tmpdir(hi_dir), 0);
-	http_port = harness_free_port();
-	char http[32];
-	snprintf(http, sizeof(http), "127.0.0.1:%d", http_port);
-	const char *args[16] = { "--http", http };
-	int n = 2;
-	for (int i = 0; extra != NULL && extra[i] != NULL && n < 15; i++) {
-		args[n++] = extra[i];
-	}
-	args[n] = NULL;
-	char data[64];
-	snprintf(data, sizeof(data), "%s/data", hi_dir);
-	int rc;
-	if (faulty) {
-		snprintf(hi_flag, sizeof(hi_flag), "%s/fault", hi_dir);
-		char env_flag[128];
-		snprintf(env_flag, sizeof(env_flag), "CLM_FAULTFS_FLAG=%s",
-		        hi_flag);
-		const char *const env[]
-		        = { env_flag, "CLM_FAULTFS_MATCH=.jnl", NULL };
-		rc = clmd_start_preloaded(&srv, data, args, FAULTFS_LIB, env);
-	} else {
-		rc = clmd_start(&srv, data, args);
-	}
-	cr_assert_eq(rc, 0, "clmd did not start (log %s)", srv.log_path);
-	char *m = harness_metrics(http_port);
-	cr_assert_not_null(m, "no --http on port %d", http_port);
-	free(m);
+	http_port = rawhttp_start_clmd(&srv, hi_dir, hi_flag, extra, faulty);
 }
 
 /* kim as GetCustomer sees her (token: NULL for none). */

@@ -14,6 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "harness.h"
+
+#ifndef FAULTFS_LIB
+#error "FAULTFS_LIB must be defined (absolute path of libclm_faultfs.so)"
+#endif
+
 static int64_t
 rawhttp_now_ms(void)
 {
@@ -128,4 +134,39 @@ rawhttp_request(int port, const char *method, const char *target,
 	rawhttp_send(fd, port, method, target, hdr, body, len);
 	rawhttp_response(fd, r);
 	close(fd);
+}
+
+int
+rawhttp_start_clmd(struct clmd_proc *p, char dir[32], char flag[64],
+        const char *const *extra, bool faulty)
+{
+	cr_assert_eq(harness_tmpdir(dir), 0);
+	int port = harness_free_port();
+	char http[32];
+	snprintf(http, sizeof(http), "127.0.0.1:%d", port);
+	const char *args[16] = { "--http", http };
+	int n = 2;
+	for (int i = 0; extra != NULL && extra[i] != NULL && n < 15; i++) {
+		args[n++] = extra[i];
+	}
+	args[n] = NULL;
+	char data[64];
+	snprintf(data, sizeof(data), "%s/data", dir);
+	int rc;
+	if (faulty) {
+		snprintf(flag, 64, "%s/fault", dir);
+		char env_flag[128];
+		snprintf(env_flag, sizeof(env_flag), "CLM_FAULTFS_FLAG=%s",
+		        flag);
+		const char *const env[]
+		        = { env_flag, "CLM_FAULTFS_MATCH=.jnl", NULL };
+		rc = clmd_start_preloaded(p, data, args, FAULTFS_LIB, env);
+	} else {
+		rc = clmd_start(p, data, args);
+	}
+	cr_assert_eq(rc, 0, "clmd did not start (log %s)", p->log_path);
+	char *m = harness_metrics(port);
+	cr_assert_not_null(m, "no --http on port %d", port);
+	free(m);
+	return port;
 }

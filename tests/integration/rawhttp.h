@@ -7,8 +7,11 @@
 #ifndef CLM_IT_RAWHTTP_H
 #define CLM_IT_RAWHTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+
+struct clmd_proc;
 
 /* The bound of every wait: generous, for a loaded machine. */
 #define RAWHTTP_WAIT_MS 30000
@@ -52,5 +55,15 @@ void rawhttp_response(int fd, struct rawhttp_res *r);
  */
 void rawhttp_request(int port, const char *method, const char *target,
         const char *hdr, const void *body, size_t len, struct rawhttp_res *r);
+
+/*
+ * rawhttp_start_clmd starts clmd as p on a new temp dir (its name in
+ * dir) with --http on a free loopback port, which it returns, and the
+ * NULL-terminated extra arguments (extra may be NULL); with faulty,
+ * behind the faultfs shim (harness.h), the journal's files failing while
+ * the flag file named in flag exists. It returns once --http answers.
+ */
+int rawhttp_start_clmd(struct clmd_proc *p, char dir[32], char flag[64],
+        const char *const *extra, bool faulty);
 
 #endif /* CLM_IT_RAWHTTP_H */
