@@ -634,8 +634,21 @@ Test(http_ingest, writes_past_the_request_timeout_get_503)
 	        = "{\"userId\":\"late\",\"event\":"
 	          "\"Product Added\",\"messageId\":\"m-late\"}";
 	http_post_send(second, "/v1/track", "", late, strlen(late));
-	/* Past both deadlines (2 s from when each was handled). */
-	harness_sleep_ms(3000);
+	/*
+	 * Its write is queued (bounded poll) once it was handled, which
+	 * started its 2 s deadline: from then on, 2 s on our clock is past
+	 * it, however slowly clmd got there.
+	 */
+	until = now_ms() + HI_WAIT_MS;
+	while (rawhttp_metric(http_port, "clm_write_queue_depth") == 0
+	        && now_ms() < until) {
+		harness_sleep_ms(10);
+	}
+	cr_assert_eq(rawhttp_metric(http_port, "clm_write_queue_depth"), 1);
+	int64_t past = now_ms() + 2000 + 100;
+	while (now_ms() < past) {
+		harness_sleep_ms(past - now_ms());
+	}
 	cr_assert_eq(unlink(hi_flag), 0);
 	struct rawhttp_res r = http_response(second);
 	cr_assert_eq(r.status, 503, "%s", r.body);

@@ -136,6 +136,20 @@ rawhttp_request(int port, const char *method, const char *target,
 	close(fd);
 }
 
+unsigned long long
+rawhttp_metric(int port, const char *name)
+{
+	char *m = harness_metrics(port);
+	cr_assert_not_null(m, "no /metrics on port %d", port);
+	char want[128];
+	snprintf(want, sizeof(want), "\n%s ", name);
+	const char *p = strstr(m, want);
+	unsigned long long v
+	        = p != NULL ? strtoull(p + strlen(want), NULL, 10) : 0;
+	free(m);
+	return v;
+}
+
 int
 rawhttp_start_clmd(struct clmd_proc *p, char dir[32], char flag[64],
         const char *const *extra, bool faulty)

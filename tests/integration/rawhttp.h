@@ -57,6 +57,12 @@ void rawhttp_request(int port, const char *method, const char *target,
         const char *hdr, const void *body, size_t len, struct rawhttp_res *r);
 
 /*
+ * rawhttp_metric returns the value of the unlabelled series name in the
+ * GET /metrics of clmd's --http on port (0 when it is absent).
+ */
+unsigned long long rawhttp_metric(int port, const char *name);
+
+/*
  * rawhttp_start_clmd starts clmd as p on a new temp dir (its name in
  * dir) with --http on a free loopback port, which it returns, and the
  * NULL-terminated extra arguments (extra may be NULL); with faulty,
