@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "rawhttp.h"
 
 #define HTTPCAP_MAX     8
 #define HTTPCAP_WAIT_MS 30000 /* generous: a loaded machine */
@@ -51,103 +52,32 @@ now_ms(void)
 	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A connection to 127.0.0.1:port. */
-static int
-http_connect(int port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_geq(fd, 0);
-	struct sockaddr_in sa = { 0 };
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t) port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0,
-	        "cannot connect to port %d: %s", port, strerror(errno));
-	return fd;
-}
-
-static void
-http_send_all(int fd, const char *data, size_t n)
-{
-	while (n > 0) {
-		ssize_t k = send(fd, data, n, MSG_NOSIGNAL);
-		cr_assert_gt(k, 0, "send: %s", strerror(errno));
-		data += k;
-		n -= (size_t) k;
-	}
-}
-
-/*
- * Reads up to cap - 1 bytes from fd within ms: returns the count (0: the
- * peer closed, or reset), or -1 when nothing came in time.
- */
-static ssize_t
-http_read(int fd, char *buf, size_t cap, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	int rc = poll(&p, 1, ms);
-	if (rc == 0) {
-		return -1;
-	}
-	cr_assert_eq(rc, 1, "poll: %s", strerror(errno));
-	ssize_t k = recv(fd, buf, cap - 1, 0);
-	if (k < 0 && errno == ECONNRESET) {
-		k = 0;
-	}
-	cr_assert_geq(k, 0, "recv: %s", strerror(errno));
-	buf[k] = '\0';
-	return k;
-}
-
 /* A response: its status, whether it asked to close, its Allow. */
 struct res {
 	int status;
 	bool close;
 	char allow[64];
-	char body[512];
+	char body[32768];
 };
 
 /*
- * Reads one whole response from fd within HTTPCAP_WAIT_MS, and no byte
- * more (the head a byte at a time, then Content-Length bytes of body), so
- * that pipelined responses are read one by one; fails the test when none
+ * Reads one whole response from fd (rawhttp_response: no byte more, so
+ * pipelined responses are read one by one); fails the test when none
  * comes.
  */
 static struct res
 http_response(int fd)
 {
-	struct res r = { 0 };
-	static char buf[1 << 20];
-	size_t len = 0, want = 1;
-	char *eoh = NULL;
-	int64_t until = now_ms() + HTTPCAP_WAIT_MS;
-	buf[0] = '\0';
-	while (len < want) {
-		int left = (int) (until - now_ms());
-		cr_assert_gt(
-		        left, 0, "no whole response in time: '%.80s'", buf);
-		ssize_t k = http_read(fd, buf + len, want - len + 1, left);
-		cr_assert_gt(
-		        k, 0, "closed after %zu bytes: '%.80s'", len, buf);
-		len += (size_t) k;
-		if (eoh == NULL && (eoh = strstr(buf, "\r\n\r\n")) == NULL) {
-			want = len + 1;
-		} else if (want == len && len == (size_t) (eoh - buf) + 4) {
-			const char *cl = strstr(buf, "Content-Length: ");
-			cr_assert(cl != NULL && cl < eoh, "%s", buf);
-			want = len + strtoull(cl + 16, NULL, 10);
-			cr_assert_lt(want, sizeof(buf));
-		}
-	}
-	cr_assert_eq(sscanf(buf, "HTTP/1.1 %d ", &r.status), 1, "%s", buf);
-	const char *conn = strstr(buf, "Connection: close\r\n");
-	r.close = conn != NULL && conn < eoh;
-	const char *allow = strstr(buf, "Allow: ");
-	if (allow != NULL && allow < eoh) {
+	static struct rawhttp_res raw;
+	rawhttp_response(fd, &raw);
+	struct res r = { .status = raw.status };
+	r.close = strstr(raw.head, "\r\nConnection: close") != NULL;
+	const char *allow = strstr(raw.head, "\r\nAllow: ");
+	if (allow != NULL) {
 		snprintf(r.allow, sizeof(r.allow), "%.*s",
-		        (int) strcspn(allow + 7, "\r"), allow + 7);
+		        (int) strcspn(allow + 9, "\r"), allow + 9);
 	}
-	snprintf(r.body, sizeof(r.body), "%s", eoh + 4);
+	snprintf(r.body, sizeof(r.body), "%s", raw.body);
 	return r;
 }
 
@@ -156,7 +86,7 @@ static void
 http_wait_closed(int fd)
 {
 	char buf[256];
-	ssize_t k = http_read(fd, buf, sizeof(buf), HTTPCAP_WAIT_MS);
+	ssize_t k = rawhttp_read(fd, buf, sizeof(buf), HTTPCAP_WAIT_MS);
 	cr_assert_eq(k, 0, "not closed (%zd bytes: '%s')", k, buf);
 }
 
@@ -167,7 +97,7 @@ http_get(int fd, int port, const char *path)
 	char req[256];
 	int n = snprintf(req, sizeof(req),
 	        "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", path, port);
-	http_send_all(fd, req, (size_t) n);
+	rawhttp_send_all(fd, req, (size_t) n);
 	return http_response(fd);
 }
 
@@ -223,13 +153,13 @@ Test(httpcap, past_the_cap_refused_half_sent_requests_time_out)
 	int fd[HTTPCAP_MAX];
 	int64_t start = now_ms();
 	for (int i = 0; i < HTTPCAP_MAX; i++) {
-		fd[i] = http_connect(port);
-		http_send_all(fd[i], half, strlen(half));
+		fd[i] = rawhttp_connect(port);
+		rawhttp_send_all(fd[i], half, strlen(half));
 	}
 	/* Accepted in order: the ninth comes after the eight. */
-	int over = http_connect(port);
+	int over = rawhttp_connect(port);
 	char buf[512];
-	ssize_t k = http_read(over, buf, sizeof(buf), HTTPCAP_WAIT_MS);
+	ssize_t k = rawhttp_read(over, buf, sizeof(buf), HTTPCAP_WAIT_MS);
 	int64_t refused_ms = now_ms() - start;
 	cr_assert_geq(k, 0, "the client past the cap hangs");
 	cr_assert(k == 0 || strncmp(buf, "HTTP/1.1 503 ", 13) == 0,
@@ -257,7 +187,7 @@ Test(httpcap, past_the_cap_refused_half_sent_requests_time_out)
 	cr_assert_geq(now_ms() - start, 4000, "timed out early");
 
 	/* A new client is served again; everything was counted. */
-	int fresh = http_connect(port);
+	int fresh = rawhttp_connect(port);
 	struct res r = http_get(fresh, port, "/api/status");
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	close(fresh);
@@ -277,7 +207,7 @@ Test(httpcap, past_the_cap_refused_half_sent_requests_time_out)
 Test(httpcap, keep_alive_then_idle_close)
 {
 	int port = start_clmd("8", "10", "2");
-	int fd = http_connect(port);
+	int fd = rawhttp_connect(port);
 	struct res r = http_get(fd, port, "/api/status");
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	cr_assert_not(r.close);
@@ -291,7 +221,7 @@ Test(httpcap, keep_alive_then_idle_close)
 	        "POST /api/status HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
 	        "Content-Length: 2\r\n\r\n{}",
 	        port, port);
-	http_send_all(fd, two, (size_t) n);
+	rawhttp_send_all(fd, two, (size_t) n);
 	r = http_response(fd);
 	cr_assert_eq(r.status, 404, "%s", r.body);
 	r = http_response(fd);
@@ -321,41 +251,41 @@ Test(httpcap, oversized_head_and_body_are_refused)
 	        head, 128, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX: ");
 	memset(head + n, 'a', big);
 	memcpy(head + n + big, "\r\n\r\n", 4);
-	int fd = http_connect(port);
-	http_send_all(fd, head, (size_t) n + big + 4);
+	int fd = rawhttp_connect(port);
+	rawhttp_send_all(fd, head, (size_t) n + big + 4);
 	free(head);
 	struct res r = http_response(fd);
 	cr_assert_eq(r.status, 431, "%s", r.body);
 	cr_assert(r.close);
 	close(fd);
 
-	fd = http_connect(port);
+	fd = rawhttp_connect(port);
 	static const char post[] = "POST /api/status HTTP/1.1\r\n"
 	                           "Host: 127.0.0.1\r\n"
 	                           "Content-Length: 2000000\r\n\r\n";
-	http_send_all(fd, post, strlen(post));
+	rawhttp_send_all(fd, post, strlen(post));
 	r = http_response(fd);
 	cr_assert_eq(r.status, 413, "%s", r.body);
 	cr_assert(r.close);
 	close(fd);
 
 	/* A GET route takes no body at all: 413 before it is read. */
-	fd = http_connect(port);
+	fd = rawhttp_connect(port);
 	static const char small[] = "GET /api/status HTTP/1.1\r\n"
 	                            "Host: 127.0.0.1\r\n"
 	                            "Content-Length: 5\r\n\r\n";
-	http_send_all(fd, small, strlen(small));
+	rawhttp_send_all(fd, small, strlen(small));
 	r = http_response(fd);
 	cr_assert_eq(r.status, 413, "%s", r.body);
 	cr_assert(r.close);
 	close(fd);
 
 	/* An ingest route's limit is 500 KiB as sent. */
-	fd = http_connect(port);
+	fd = rawhttp_connect(port);
 	static const char over[] = "POST /v1/batch HTTP/1.1\r\n"
 	                           "Host: 127.0.0.1\r\n"
 	                           "Content-Length: 512001\r\n\r\n";
-	http_send_all(fd, over, strlen(over));
+	rawhttp_send_all(fd, over, strlen(over));
 	r = http_response(fd);
 	cr_assert_eq(r.status, 413, "%s", r.body);
 	close(fd);
@@ -473,53 +403,53 @@ Test(httpcap, descriptors_come_back_after_a_reset_flood)
 Test(httpcap, expect_continue_and_allow)
 {
 	int port = start_clmd("8", "10", "0");
-	int fd = http_connect(port);
+	int fd = rawhttp_connect(port);
 	char head[256];
 	int n = snprintf(head, sizeof(head),
 	        "POST /v1/batch HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
 	        "Content-Type: application/json\r\n"
 	        "Expect: 100-continue\r\nContent-Length: 9\r\n\r\n",
 	        port);
-	http_send_all(fd, head, (size_t) n);
+	rawhttp_send_all(fd, head, (size_t) n);
 	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 	char buf[64];
 	size_t got = 0;
 	while (got < strlen(cont)) {
-		ssize_t k = http_read(fd, buf + got, strlen(cont) - got + 1,
+		ssize_t k = rawhttp_read(fd, buf + got, strlen(cont) - got + 1,
 		        HTTPCAP_WAIT_MS);
 		cr_assert_gt(k, 0, "no 100 Continue (%zu bytes)", got);
 		got += (size_t) k;
 	}
 	cr_assert_eq(memcmp(buf, cont, strlen(cont)), 0, "%s", buf);
 	/* Not JSON: the route read it and says so. */
-	http_send_all(fd, "not json!", 9);
+	rawhttp_send_all(fd, "not json!", 9);
 	struct res r = http_response(fd);
 	cr_assert_eq(r.status, 400, "%s", r.body);
 	cr_assert_not(r.close, "a body read whole keeps the connection");
 	close(fd);
 
-	fd = http_connect(port);
+	fd = rawhttp_connect(port);
 	n = snprintf(head, sizeof(head),
 	        "POST /v1/batch HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
 	        "Expect: 100-continue\r\nContent-Length: 600000\r\n\r\n",
 	        port);
-	http_send_all(fd, head, (size_t) n);
+	rawhttp_send_all(fd, head, (size_t) n);
 	r = http_response(fd);
 	cr_assert_eq(r.status, 413, "%s", r.body);
 	cr_assert(r.close);
 	close(fd);
 
-	fd = http_connect(port);
+	fd = rawhttp_connect(port);
 	n = snprintf(head, sizeof(head),
 	        "POST /v1/batch HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
 	        "Expect: something-else\r\nContent-Length: 2\r\n\r\n",
 	        port);
-	http_send_all(fd, head, (size_t) n);
+	rawhttp_send_all(fd, head, (size_t) n);
 	r = http_response(fd);
 	cr_assert_eq(r.status, 417, "%s", r.body);
 	close(fd);
 
-	fd = http_connect(port);
+	fd = rawhttp_connect(port);
 	r = http_get(fd, port, "/v1/batch");
 	cr_assert_eq(r.status, 405, "%s", r.body);
 	cr_assert_str_eq(r.allow, "POST");
