@@ -163,6 +163,22 @@ struct writer_opts {
 	 */
 	uint64_t checkpoint_bytes;
 	int64_t checkpoint_interval_ms;
+	/*
+	 * Cluster mode (issue 16, docs/cluster.md): the NATS JetStream stream
+	 * (journal/jstream.h) replaces journal. writer_submit publishes the
+	 * job's entry, the writer thread applies every node's entries in
+	 * stream order, and a job completes once its own entry is applied
+	 * (read-your-writes on this node). journal must be NULL then; the
+	 * store has an overlay as with a journal. NULL: single node.
+	 */
+	struct jstream *stream;
+	/*
+	 * Called on the writer thread after the view's position advanced
+	 * (writer_position), with the new position; NULL: none. Request
+	 * min_position waits on it.
+	 */
+	void (*advanced)(void *arg, uint64_t position);
+	void *advanced_arg;
 };
 
 /*
@@ -182,6 +198,13 @@ clm_err writer_start(store *st, const struct writer_opts *o, writer **out,
  * thread.
  */
 uint64_t writer_position(writer *w);
+
+/*
+ * writer_stream_position returns the last position the stream holds, as
+ * the writer last learnt it (cluster mode; 0 for a single node): minus
+ * writer_position, the node's lag. Any thread.
+ */
+uint64_t writer_stream_position(writer *w);
 
 /*
  * writer_submit queues job. Returns CLM_OK (done will be called exactly

@@ -1,0 +1,181 @@
+/*
+ * jstream: the journal on a NATS JetStream stream (issue 16), shared by
+ * every clmd node of a cluster. The only file that includes nats.h is
+ * jstream.c, as net/ alone includes nng.h.
+ *
+ * The stream holds opaque entries (the writer's bytes) on subjects under
+ * "<stream>.": a node publishes entries (any thread, asynchronously, each
+ * acknowledged once the stream stored it on a majority of its replicas)
+ * and reads every entry of every node back, in stream order, through one
+ * ordered subscription (the writer thread's). A position is the stream
+ * sequence of an entry: 1, 2, 3, ..., with gaps where entries were erased
+ * (a forgotten customer's).
+ *
+ * Subjects: "<stream>.c.<key>" for an entry about one customer, where key
+ * is jstream_subject_key of its id (never the id: ids may hold '.', '*',
+ * '>' or spaces, and a subject is seen by whoever can list them), so that
+ * jstream_purge_key erases exactly that customer's entries;
+ * "<stream>.g" for the others (catalog, spend, experiments), and
+ * "<stream>.f" for ForgetCustomer entries, which stay.
+ *
+ * Threads: jstream_publish from any thread; jstream_subscribe, jstream_next
+ * and the calls that wait for the server (info, get, purge) from one
+ * thread at a time (the writer's).
+ */
+#ifndef CLM_JOURNAL_JSTREAM_H
+#define CLM_JOURNAL_JSTREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clm/error.h"
+
+typedef struct jstream jstream;
+
+struct jstream_opts {
+	/* "nats://h1:4222,nats://h2:4222" (tls:// for TLS); required. */
+	const char *urls;
+	/* The stream's name; NULL or "": "CLM". */
+	const char *stream;
+	/* Replicas when the stream is created (1..5); 0: 3. */
+	int replicas;
+	/* NATS credentials (.creds file: JWT and nkey seed), or NULL. */
+	const char *creds_file;
+	/* user:password or a token, from a file (first line), or NULL. */
+	const char *auth_file;
+	/* TLS: the CA to verify the servers, a client certificate and its
+	 * key (PEM files), each NULL when unused; any of them turns TLS on. */
+	const char *tls_ca_file;
+	const char *tls_cert_file;
+	const char *tls_key_file;
+	/* How long a publish waits for the stream's ack; 0: 5000 ms. */
+	int64_t ack_timeout_ms;
+	/* Largest entry; 0: what the server allows (max_payload), less room
+	 * for the headers. jstream_max_entry tells the value in force. */
+	size_t max_entry;
+};
+
+/*
+ * jstream_open connects to o->urls (reconnecting by itself afterwards,
+ * forever), then finds the stream o->stream, creating it when absent:
+ * subjects "<stream>.>", file storage, o->replicas replicas, limits
+ * retention with no limit on age, bytes or entries (nothing is dropped
+ * unless an operator shortens the retention), a 2 minute duplicate window.
+ * An existing stream with other subjects or storage is refused
+ * (FAILED_PRECONDITION: err says which setting). The key of subject names
+ * (jstream_subject_key) is kept in the stream itself, on the subject
+ * "<stream>.k": the first node to find none publishes a random one, and
+ * every node uses the first key the stream holds.
+ *
+ * Errors, with the reason in err: INVALID_ARGUMENT (bad urls or options),
+ * UNAVAILABLE (no server answers, no JetStream, or no stream leader within
+ * the timeout), UNAUTHENTICATED (credentials refused), FAILED_PRECONDITION.
+ */
+clm_err jstream_open(
+        const struct jstream_opts *o, jstream **out, char *err, size_t errlen);
+
+/* The largest entry jstream_publish takes, in bytes. */
+size_t jstream_max_entry(const jstream *s);
+
+/*
+ * jstream_subject_key writes into key (33 bytes) the 32 hex digits of a
+ * keyed hash (BLAKE2b-128 with the stream's key) of id[0..len): the
+ * subject suffix of the entries about that customer or anonymous id.
+ */
+void jstream_subject_key(
+        const jstream *s, const void *id, size_t len, char key[33]);
+
+/* What a publish came to, for its ack function (a NATS thread). */
+struct jstream_ack {
+	clm_err err;    /* CLM_OK, or UNAVAILABLE / DEADLINE_EXCEEDED */
+	uint64_t seq;   /* the entry's position when err is CLM_OK */
+	bool duplicate; /* msg_id was seen in the duplicate window: seq is
+	                   the earlier entry's */
+	const char *why; /* err's reason; valid during the call */
+};
+
+typedef void (*jstream_ack_fn)(void *arg, const struct jstream_ack *a);
+
+/*
+ * jstream_publish sends one entry: data[0..len) on "<stream>.<subject>"
+ * (subject: "c.<key>", "g" or "f"), with msg_id (NULL or "": none) as its
+ * Nats-Msg-Id. It returns without waiting: fn(arg, ack) is called exactly
+ * once, on a NATS thread, with the stream's ack, or with an error when
+ * none came within ack_timeout_ms or the connection was lost (then the
+ * entry may or may not be in the stream). Returns CLM_OK (fn will be
+ * called), INVALID_ARGUMENT (len past jstream_max_entry), or UNAVAILABLE
+ * (not connected, closing, too many publishes in flight); then fn is not
+ * called. data is copied.
+ */
+clm_err jstream_publish(jstream *s, const char *subject, const char *msg_id,
+        const void *data, size_t len, jstream_ack_fn fn, void *arg);
+
+/*
+ * jstream_subscribe (re)starts reading the stream at position from (>= 1):
+ * an ordered consumer, which the client re-creates by itself after a gap
+ * or a lost server, so jstream_next hands out entries in order, each once.
+ * Returns CLM_OK or UNAVAILABLE with the reason in err.
+ */
+clm_err jstream_subscribe(
+        jstream *s, uint64_t from, char *err, size_t errlen);
+
+/* One entry read from the stream. */
+struct jstream_msg {
+	uint64_t seq; /* its position */
+	const void *data;
+	size_t len;
+	int64_t stored_ms; /* when the stream stored it (server clock) */
+	void *impl;        /* jstream's; free with jstream_msg_free */
+};
+
+/*
+ * jstream_next waits up to timeout_ms (0: no wait) for the next entry.
+ * Returns CLM_OK with *m set (release it with jstream_msg_free),
+ * DEADLINE_EXCEEDED when none came, UNAVAILABLE (err says why) when the
+ * subscription failed; then jstream_subscribe again.
+ */
+clm_err jstream_next(jstream *s, int64_t timeout_ms, struct jstream_msg *m,
+        char *err, size_t errlen);
+void jstream_msg_free(struct jstream_msg *m);
+
+/* The stream's state (jstream_info). */
+struct jstream_state {
+	uint64_t first_seq, last_seq; /* 0, 0 when empty */
+	uint64_t entries, bytes;
+	int replicas;
+	bool leader; /* a leader is known */
+};
+
+/*
+ * jstream_info asks the server for the stream's state. Returns CLM_OK, or
+ * UNAVAILABLE with the reason in err.
+ */
+clm_err jstream_info(
+        jstream *s, struct jstream_state *st, char *err, size_t errlen);
+
+/*
+ * jstream_get reads the entry at position seq: *data (malloc'd, free it)
+ * and *len. Returns CLM_OK, NOT_FOUND when there is none (erased, or
+ * past the end), UNAVAILABLE with the reason in err.
+ */
+clm_err jstream_get(jstream *s, uint64_t seq, void **data, size_t *len,
+        char *err, size_t errlen);
+
+/*
+ * jstream_purge_key erases every entry on "<stream>.c.<key>" below
+ * position before (0: all of them): their content is gone from the
+ * stream's files, not only marked deleted. Returns CLM_OK (also when
+ * there was none), or UNAVAILABLE with the reason in err.
+ */
+clm_err jstream_purge_key(jstream *s, const char key[33], uint64_t before,
+        char *err, size_t errlen);
+
+/*
+ * jstream_close drains what is in flight (acks still arriving call their
+ * functions, with UNAVAILABLE for those that never come) and disconnects;
+ * NULL is a no-op.
+ */
+void jstream_close(jstream *s);
+
+#endif /* CLM_JOURNAL_JSTREAM_H */
