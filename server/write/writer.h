@@ -125,6 +125,62 @@ typedef clm_err (*writer_replay_fn)(void *arg, writer_job *job, uint32_t type,
 typedef void (*writer_publish_fn)(
         void *arg, const Clm__V1__LifecycleEvent *ev);
 
+/*
+ * Cluster mode (writer_opts.stream): a job's entry goes to the stream as
+ * one or more parts, each about one customer (its touchpoints, in call
+ * order), or global, or a ForgetCustomer. The calls layer cuts them
+ * (writer_cluster_ops.split) and folds each part's applied reply back into
+ * the job's (merge); the writer publishes, applies and completes.
+ */
+enum writer_subject {
+	WRITER_SUBJECT_CUSTOMER, /* "c.<key of id>": purged when it is forgotten */
+	WRITER_SUBJECT_GLOBAL,   /* "g": catalog, spend, experiments */
+	WRITER_SUBJECT_FORGET    /* "f": ForgetCustomer entries, which stay */
+};
+
+struct writer_part {
+	uint32_t type;    /* the entry type, as writer_job.jtype */
+	const void *data; /* a payload writer_replay_fn rebuilds a job from */
+	size_t len;
+	enum writer_subject subject;
+	const char *id; /* WRITER_SUBJECT_CUSTOMER: the customer or anonymous */
+	size_t id_len;  /* id the part is about (not NUL-terminated) */
+	/* Nats-Msg-Id ("" = none): from the part's event ids when all of
+	 * them have one, so that a retried call is a duplicate (issue 16). */
+	char msg_id[48];
+	void *ctx; /* the calls layer's, for merge (e.g. an index map) */
+};
+
+struct writer_cluster_ops {
+	/*
+	 * Cuts job's entry (jtype, jdata, jlen) into parts of at most
+	 * max_bytes of payload each, allocated in job->arena: *parts, *n
+	 * (n >= 1). Any thread (writer_submit's). Returns CLM_OK, or
+	 * RESOURCE_EXHAUSTED (arena), or INVALID_ARGUMENT when one
+	 * touchpoint alone is larger than max_bytes.
+	 */
+	clm_err (*split)(void *arg, writer_job *job, size_t max_bytes,
+	        struct writer_part **parts, size_t *n);
+	/*
+	 * Folds one part's outcome into job->resp (writer thread): err
+	 * CLM_OK with applied, the response of the job rebuilt from the
+	 * part and applied; err CLM_OK with applied NULL when the stream
+	 * already held the part (a duplicate Nats-Msg-Id: its touchpoints
+	 * were recorded by an earlier call); any other err when the part was
+	 * not acknowledged (its touchpoints are reported as such).
+	 */
+	void (*merge)(void *arg, writer_job *job, const struct writer_part *part,
+	        clm_err err, const Clm__V1__Response *applied);
+	/*
+	 * For a ForgetCustomer entry about to be applied in txn (writer
+	 * thread): the ids whose customer subjects must be purged once it
+	 * is applied: the customer's and every anonymous id merged into it,
+	 * in a (*ids, *lens, *n). Returns CLM_OK or a storage error.
+	 */
+	clm_err (*forget_ids)(void *arg, store_txn *txn, const writer_job *job,
+	        arena *a, const char ***ids, size_t **lens, size_t *n);
+};
+
 struct writer_opts {
 	size_t queue_max; /* jobs waiting before submit says UNAVAILABLE */
 	size_t batch_max; /* jobs per transaction */
@@ -172,6 +228,8 @@ struct writer_opts {
 	 * store has an overlay as with a journal. NULL: single node.
 	 */
 	struct jstream *stream;
+	const struct writer_cluster_ops *cluster_ops; /* with stream */
+	void *cluster_arg;
 	/*
 	 * Called on the writer thread after the view's position advanced
 	 * (writer_position), with the new position; NULL: none. Request
