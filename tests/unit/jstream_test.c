@@ -9,7 +9,8 @@
  * stream leader killed while two threads publish: one ack per publish,
  * every acked entry readable afterwards and read in order by a
  * subscriber that goes on after the new leader; no server, a bad url, a
- * stream with other settings; close calling every pending ack function.
+ * stream with other settings; close calling every pending ack function;
+ * user and password from an auth file, refused when wrong.
  */
 #define _XOPEN_SOURCE 700
 
@@ -156,16 +157,18 @@ publish(jstream *s, const char *subject, const char *msg_id, const char *data)
 	return i;
 }
 
-/* Waits up to ms for n ack function calls. */
+/* Waits up to ms until *count (nacked or nok) reaches n. */
 static void
-wait_acks(int n, int ms)
+wait_for(atomic_int *count, int n, int ms)
 {
 	int64_t until = now_ms() + ms;
-	while (atomic_load(&nacked) < n && now_ms() < until) {
+	while (atomic_load(count) < n && now_ms() < until) {
 		sleep_ms(5);
 	}
-	cr_assert_geq(atomic_load(&nacked), n, "%d acks of %d in %d ms",
-	        atomic_load(&nacked), n, ms);
+	cr_assert_geq(atomic_load(count), n,
+	        "%d of %d in %d ms (%d acks, %d ok, %d publishes)",
+	        atomic_load(count), n, ms, atomic_load(&nacked),
+	        atomic_load(&nok), atomic_load(&npubs));
 }
 
 /* The pub of index i, once acked: asserts it was acked OK. */
@@ -322,7 +325,7 @@ publish_and_read(int nodes)
 		pthread_join(t[i], NULL);
 	}
 	cr_assert_eq(w[0].taken + w[1].taken, 2 * PER_THREAD);
-	wait_acks(2 * PER_THREAD, 20000);
+	wait_for(&nacked, 2 * PER_THREAD, 20000);
 	uint64_t max = 0;
 	for (int i = 0; i < 2 * PER_THREAD; i++) {
 		const struct pub *p = acked_ok(i);
@@ -376,9 +379,9 @@ Test(jstream, duplicate_msg_id)
 	jstream *s = open_on(natsrv_urls(cluster), "DUP", 1);
 	int a = publish(s, "g", "event-1", "first");
 	int b = publish(s, "g", "event-2", "other");
-	wait_acks(2, 10000);
+	wait_for(&nacked, 2, 10000);
 	int c = publish(s, "g", "event-1", "second");
-	wait_acks(3, 10000);
+	wait_for(&nacked, 3, 10000);
 	const struct pub *pa = acked_ok(a), *pb = acked_ok(b),
 	                 *pc = acked_ok(c);
 	cr_assert_not(pa->duplicate);
@@ -528,9 +531,9 @@ purge_key(int nodes)
 	g = publish(s, "g", NULL, "CATALOG-KEPT");
 	a[2] = publish(s, sa, NULL, "ALICE-SECRET-2");
 	b[1] = publish(s, sb, NULL, "BOB-KEPT-1");
-	wait_acks(6, 10000);
+	wait_for(&nacked, 6, 10000);
 	late = publish(s, sa, NULL, "ALICE-LATER");
-	wait_acks(7, 10000);
+	wait_for(&nacked, 7, 10000);
 	uint64_t before = acked_ok(late)->seq;
 
 	char err[256];
@@ -658,20 +661,6 @@ reader_main(void *arg)
 	return NULL;
 }
 
-/* Waits up to ms until nok reaches n. */
-static void
-wait_ok(int n, int ms)
-{
-	int64_t until = now_ms() + ms;
-	while (atomic_load(&nok) < n && now_ms() < until) {
-		sleep_ms(5);
-	}
-	cr_assert_geq(atomic_load(&nok), n,
-	        "%d ok acks of %d in %d ms (%d acks, %d publishes)",
-	        atomic_load(&nok), n, ms, atomic_load(&nacked),
-	        atomic_load(&npubs));
-}
-
 Test(jstream, leader_killed_while_publishing, .timeout = 150)
 {
 	cluster = natsrv_start(3, NULL);
@@ -699,7 +688,7 @@ Test(jstream, leader_killed_while_publishing, .timeout = 150)
 		cr_assert_eq(
 		        pthread_create(&t[i], NULL, publisher_main, &w[i]), 0);
 	}
-	wait_ok(200, 20000);
+	wait_for(&nok, 200, 20000);
 	int leader = natsrv_leader(cluster, "KILL", 10000);
 	cr_assert_geq(leader, 0);
 	cr_assert_eq(natsrv_kill9(cluster, leader), 0);
@@ -709,13 +698,13 @@ Test(jstream, leader_killed_while_publishing, .timeout = 150)
 	        leader);
 	int64_t elected = now_ms();
 	int ok_before = atomic_load(&nok);
-	wait_ok(ok_before + 200, 30000);
+	wait_for(&nok, ok_before + 200, 30000);
 	atomic_store(&stop, true);
 	for (int i = 0; i < 2; i++) {
 		pthread_join(t[i], NULL);
 	}
 	int taken = w[0].taken + w[1].taken;
-	wait_acks(taken, ACK_MS + 10000);
+	wait_for(&nacked, taken, ACK_MS + 10000);
 	/* No second call comes later either. */
 	sleep_ms(ACK_MS / 2);
 	cr_assert_eq(atomic_load(&nacked), taken);
@@ -897,4 +886,45 @@ Test(jstream, close_calls_every_ack_function)
 	fprintf(stderr,
 	        "jstream_test: close: %d of %d acked before the kill\n",
 	        atomic_load(&nok), taken);
+}
+
+/* Writes text into a new file under the cluster's dir; returns its path. */
+static const char *
+auth_file(const char *name, const char *text)
+{
+	static char path[4][512];
+	static int n;
+	char *p = path[n++ % 4];
+	snprintf(p, 512, "%s/%s", natsrv_dir(cluster), name);
+	FILE *f = fopen(p, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+	return p;
+}
+
+Test(jstream, auth_file)
+{
+	cluster = natsrv_start(
+	        1, "authorization { user: clm, password: \"pw-1\" }");
+	cr_assert_not_null(cluster);
+	struct jstream_opts o = { .urls = natsrv_urls(cluster),
+		.replicas = 1,
+		.auth_file = auth_file("good", "clm:pw-1\n") };
+	jstream *s = NULL;
+	char err[256];
+	cr_assert_eq(
+	        jstream_open(&o, &s, err, sizeof(err)), CLM_OK, "%s", err);
+	jstream_close(s);
+	s = NULL;
+	o.auth_file = auth_file("bad", "clm:pw-2\n");
+	cr_assert_eq(jstream_open(&o, &s, err, sizeof(err)),
+	        CLM_UNAUTHENTICATED, "%s", err);
+	o.auth_file = NULL;
+	cr_assert_eq(jstream_open(&o, &s, err, sizeof(err)),
+	        CLM_UNAUTHENTICATED, "%s", err);
+	o.auth_file = auth_file("empty", "\n");
+	cr_assert_eq(jstream_open(&o, &s, err, sizeof(err)),
+	        CLM_INVALID_ARGUMENT, "%s", err);
+	cr_assert_null(s);
 }
