@@ -73,7 +73,7 @@ struct jstream_opts {
  *
  * Errors, with the reason in err: INVALID_ARGUMENT (bad urls or options),
  * UNAVAILABLE (no server answers, no JetStream, or no stream leader within
- * the timeout), UNAUTHENTICATED (credentials refused), FAILED_PRECONDITION.
+ * 15 s), UNAUTHENTICATED (credentials refused), FAILED_PRECONDITION.
  */
 clm_err jstream_open(
         const struct jstream_opts *o, jstream **out, char *err, size_t errlen);
@@ -185,7 +185,8 @@ clm_err jstream_purge_key(jstream *s, const char key[33], uint64_t before,
  * jstream_close drains what is in flight (acks still arriving call their
  * functions, with UNAVAILABLE for those that never come: it waits
  * ack_timeout_ms and a second at most) and disconnects; no function runs
- * after it returns. NULL is a no-op.
+ * after it returns. No other thread may be in a jstream call then (stop
+ * publishing first). NULL is a no-op.
  */
 void jstream_close(jstream *s);
 
