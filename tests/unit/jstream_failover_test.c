@@ -2,9 +2,10 @@
  * Tests of jstream (issue 16) when servers go: the stream leader of a
  * three-node cluster killed while two threads publish (one ack call per
  * publish; every acked entry readable afterwards with its content, and
- * read in order by a subscriber that goes on after the new leader), and
- * the only server killed with publishes in flight (jstream_close calls
- * every ack function, within ack_timeout_ms and a bound).
+ * read in order by a subscriber that goes on after the new leader); the
+ * only server killed with publishes in flight (each fails by its
+ * deadline, ack_timeout_ms; publishing is refused); jstream_close
+ * waiting for the acks in flight.
  */
 #include <criterion/criterion.h>
 #include <inttypes.h>
@@ -173,32 +174,76 @@ Test(jstream_failover, leader_killed_while_publishing)
 	jstream_close(s);
 }
 
-Test(jstream_failover, close_calls_every_ack_function)
+/* The ack function of a publish that must not get one. */
+static void
+never_acked(void *arg, const struct jstream_ack *a)
+{
+	(void) arg;
+	(void) a;
+	atomic_fetch_add(&odd, 1);
+}
+
+/* Publishes n entries "<tag>-<i>" on "g"; asserts all were taken. */
+static void
+publish_n(jstream *s, const char *tag, int n)
+{
+	for (int i = 0; i < n; i++) {
+		char data[32];
+		snprintf(data, sizeof(data), "%s-%d", tag, i);
+		cr_assert_geq(publish(s, "g", NULL, data), 0);
+	}
+}
+
+Test(jstream_failover, acks_time_out_when_the_server_dies)
+{
+	cluster = natsrv_start(1, NULL);
+	cr_assert_not_null(cluster);
+	pubs_init();
+	jstream *s = open_on(natsrv_urls(cluster), "GONE", 1);
+	publish_n(s, "gone", 300);
+	/* What the server did not ack before it went fails by the
+	 * library's deadline, ack_timeout_ms after each publish. */
+	int64_t t0 = now_ms();
+	cr_assert_eq(natsrv_kill9(cluster, 0), 0);
+	wait_for(&nacked, 300, ACK_MS + 3000);
+	int64_t took = now_ms() - t0;
+	cr_assert_eq(atomic_load(&odd), 0);
+	int timed_out = 0;
+	for (int i = 0; i < 300; i++) {
+		cr_assert_eq(atomic_load(&pubs[i].calls), 1);
+		cr_assert(pubs[i].err == CLM_OK
+		        || pubs[i].err == CLM_DEADLINE_EXCEEDED);
+		timed_out += pubs[i].err == CLM_DEADLINE_EXCEEDED;
+	}
+	/* Not connected: refused at once, no ack function. */
+	char data[] = "refused";
+	cr_assert_eq(jstream_publish(s, "g", NULL, data, 7, never_acked, NULL),
+	        CLM_UNAVAILABLE);
+	t0 = now_ms();
+	jstream_close(s);
+	cr_assert_lt(now_ms() - t0, 2000);
+	cr_assert_eq(atomic_load(&nacked), 300);
+	cr_assert_eq(atomic_load(&odd), 0);
+	fprintf(stderr,
+	        "jstream_failover_test: server killed: %d timed out after %" PRId64
+	        " ms, %d acked before\n",
+	        timed_out, took, atomic_load(&nok));
+}
+
+Test(jstream_failover, close_waits_for_acks)
 {
 	cluster = natsrv_start(1, NULL);
 	cr_assert_not_null(cluster);
 	pubs_init();
 	jstream *s = open_on(natsrv_urls(cluster), "CLOSE", 1);
-	int taken = 0;
-	for (int i = 0; i < 300; i++) {
-		char data[32];
-		snprintf(data, sizeof(data), "close-%d", i);
-		taken += publish(s, "g", NULL, data) >= 0;
-	}
-	cr_assert_eq(taken, 300);
-	/* The server goes; what it did not ack fails, at the latest after
-	 * ack_timeout_ms, and close waits for all of it. */
-	cr_assert_eq(natsrv_kill9(cluster, 0), 0);
-	int64_t t0 = now_ms();
+	publish_n(s, "close", 300);
 	jstream_close(s);
-	cr_assert_lt(now_ms() - t0, ACK_MS + 3000);
-	cr_assert_eq(atomic_load(&nacked), taken);
+	/* Every ack came in before close returned, in the stream's order
+	 * of publishing (one thread). */
+	cr_assert_eq(atomic_load(&nacked), 300);
 	cr_assert_eq(atomic_load(&odd), 0);
-	for (int i = 0; i < taken; i++) {
-		cr_assert_eq(atomic_load(&pubs[i].calls), 1);
-		cr_assert(pubs[i].err != CLM_OK || pubs[i].seq > 0);
+	for (int i = 0; i < 300; i++) {
+		const struct pub *p = acked_ok(i);
+		cr_assert(i == 0 || p->seq > pubs[i - 1].seq);
 	}
-	fprintf(stderr,
-	        "jstream_failover_test: close: %d of %d acked before the kill\n",
-	        atomic_load(&nok), taken);
 }
