@@ -7,7 +7,8 @@
  * it at once; purge_key erasing one customer's entries below a position
  * and nothing else, their content gone from the server's files; no
  * server, a bad url, a stream with other settings; user and password
- * from an auth file, refused when wrong. Failures: jstream_failover_test.
+ * from an auth file, refused when wrong; TLS with a client certificate.
+ * Failures: jstream_failover_test.
  */
 #define _XOPEN_SOURCE 700
 
@@ -32,14 +33,20 @@
 #include "journal/jstream.h"
 #include "jstream_fixture.h"
 #include "natsrv.h"
+#include "testdir.h"
 
 static natsrv *cluster;
+static char certs[64]; /* tls_client_certificate's, when made */
 
 static void
 fini(void)
 {
 	natsrv_stop(cluster);
 	cluster = NULL;
+	if (certs[0] != '\0') {
+		testdir_remove(certs);
+		certs[0] = '\0';
+	}
 }
 
 TestSuite(jstream, .fini = fini, .timeout = 90);
@@ -488,6 +495,72 @@ Test(jstream, auth_file)
 	cr_assert_eq(jstream_open(&o, &s, err, sizeof(err)),
 	        CLM_UNAUTHENTICATED, "%s", err);
 	o.auth_file = auth_file("empty", "\n");
+	cr_assert_eq(jstream_open(&o, &s, err, sizeof(err)),
+	        CLM_INVALID_ARGUMENT, "%s", err);
+	cr_assert_null(s);
+}
+
+/*
+ * A CA, and a server and a client certificate it signed (for 127.0.0.1),
+ * made with openssl into certs: ca.pem, srv.pem/.key, cli.pem/.key.
+ */
+static void
+make_certs(void)
+{
+	testdir_make(certs, sizeof(certs), "tls");
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd),
+	        "cd '%s' && (echo subjectAltName=IP:127.0.0.1 > ext.cnf"
+	        " && openssl req -x509 -newkey ec -pkeyopt"
+	        " ec_paramgen_curve:prime256v1 -nodes -keyout ca.key"
+	        " -out ca.pem -days 1 -subj /CN=clm-test-ca"
+	        " && for n in srv cli; do openssl req -newkey ec -pkeyopt"
+	        " ec_paramgen_curve:prime256v1 -nodes -keyout $n.key"
+	        " -out $n.csr -subj /CN=127.0.0.1 && openssl x509 -req"
+	        " -in $n.csr -CA ca.pem -CAkey ca.key -CAcreateserial"
+	        " -out $n.pem -days 1 -extfile ext.cnf || exit 1; done)"
+	        " >/dev/null 2>&1",
+	        certs);
+	cr_assert_eq(system(cmd), 0, "openssl failed in %s", certs);
+}
+
+Test(jstream, tls_client_certificate)
+{
+	make_certs();
+	char conf[1024], ca[128], cert[128], key[128];
+	snprintf(conf, sizeof(conf),
+	        "tls { cert_file: \"%s/srv.pem\", key_file: \"%s/srv.key\","
+	        " ca_file: \"%s/ca.pem\", verify: true }",
+	        certs, certs, certs);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", certs);
+	snprintf(cert, sizeof(cert), "%s/cli.pem", certs);
+	snprintf(key, sizeof(key), "%s/cli.key", certs);
+	cluster = natsrv_start(1, conf);
+	cr_assert_not_null(cluster);
+	char urls[64];
+	snprintf(urls, sizeof(urls), "tls://%s",
+	        natsrv_url(cluster, 0) + strlen("nats://"));
+	struct jstream_opts o = { .urls = urls,
+		.replicas = 1,
+		.tls_ca_file = ca,
+		.tls_cert_file = cert,
+		.tls_key_file = key };
+	jstream *s = NULL;
+	char err[256];
+	cr_assert_eq(
+	        jstream_open(&o, &s, err, sizeof(err)), CLM_OK, "%s", err);
+	pubs_init();
+	publish(s, "g", NULL, "over tls");
+	wait_for(&nacked, 1, 10000);
+	cr_assert_eq(acked_ok(0)->seq, 2);
+	jstream_close(s);
+	/* The server wants a client certificate; a key alone is no use. */
+	o.tls_cert_file = NULL;
+	o.tls_key_file = NULL;
+	s = NULL;
+	cr_assert_eq(jstream_open(&o, &s, err, sizeof(err)), CLM_UNAVAILABLE,
+	        "%s", err);
+	o.tls_key_file = key;
 	cr_assert_eq(jstream_open(&o, &s, err, sizeof(err)),
 	        CLM_INVALID_ARGUMENT, "%s", err);
 	cr_assert_null(s);
