@@ -82,8 +82,8 @@ struct call_policy {
  * risk signals with); NULL for the others. Sets job's apply, arg and
  * items, and the result of job->resp where prepare sets it; the state
  * lives in job->arena, and q must outlive the job. Returns CLM_OK,
- * RESOURCE_EXHAUSTED, or DATA_LOSS for a q whose shape no prepare step accepts
- * (an entry it never wrote).
+ * RESOURCE_EXHAUSTED, or DATA_LOSS for a q whose shape no prepare step
+ * accepts (an entry it never wrote).
  */
 typedef clm_err (*call_build_fn)(const struct server *srv, writer_job *job,
         const Clm__V1__Request *q, const struct call_policy *pol);
