@@ -403,6 +403,15 @@ writer_cluster_stream_position(writer *w)
 	return __atomic_load_n(&w->cl->stream_last, __ATOMIC_ACQUIRE);
 }
 
+size_t
+writer_cluster_depth(writer *w)
+{
+	pthread_mutex_lock(&w->cl->mu);
+	size_t n = w->cl->n_pending;
+	pthread_mutex_unlock(&w->cl->mu);
+	return n;
+}
+
 bool
 writer_cluster_refusal(writer *w, char *why, size_t len)
 {

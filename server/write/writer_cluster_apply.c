@@ -244,13 +244,15 @@ writer_cl_batch(writer *w, int64_t wait_ms)
 				struct writer_cl_hook *h
 				        = writer_cl_hook_new(w);
 				if (h == NULL) {
+					/* Read again, after what fits. */
 					jstream_msg_free(m);
 					nm--;
-					e = CLM_RESOURCE_EXHAUSTED;
+					lost = true;
 					break;
 				}
 				h->forget = job;
 				h->position = m->seq;
+				h->job.position = m->seq;
 				cl->owner[nj] = NULL;
 				cl->nows[nj] = last_now;
 				cl->jobs[nj++] = &h->job;
