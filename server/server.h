@@ -44,6 +44,12 @@ struct server {
 	 * outlive every thread that records.
 	 */
 	struct telemetry *tm;
+	/*
+	 * What StatusReply.journal shows: "local", or in cluster mode the
+	 * stream ("nats CLM", docs/cluster.md); set by main before the
+	 * listeners start. NULL: "local".
+	 */
+	const char *journal;
 	int64_t started_ms;
 	struct validate_limits limits;
 	struct model_params params; /* health and risk thresholds */

@@ -735,6 +735,24 @@ call_cluster_index(const struct writer_part *p, size_t *n)
 	return cp->index;
 }
 
+void
+call_cluster_settings(const struct server *srv, char out[33])
+{
+	/* Only the thresholds: a claim's own policy is in its entry. */
+	struct call_policy pol;
+	memset(&pol, 0, sizeof(pol));
+	pol.params = srv->params;
+	uint8_t packed[CALL_POLICY_BYTES];
+	call_policy_pack(&pol, packed);
+	struct cluster_hash h
+	        = { 0xcbf29ce484222325ULL, 0x6a09e667f3bcc908ULL };
+	cluster_hash_bytes(&h, packed, sizeof(packed));
+	uint64_t a = cluster_hash_mix(h.a ^ cluster_hash_mix(h.b));
+	uint64_t b = cluster_hash_mix(h.b + a);
+	snprintf(out, 33, "%016llx%016llx", (unsigned long long) a,
+	        (unsigned long long) b);
+}
+
 const struct writer_cluster_ops call_cluster_ops = {
 	.split = cluster_split,
 	.merge = cluster_merge,

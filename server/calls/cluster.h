@@ -61,4 +61,16 @@ extern const struct writer_cluster_ops call_cluster_ops;
  */
 const uint32_t *call_cluster_index(const struct writer_part *p, size_t *n);
 
+/*
+ * call_cluster_settings writes into out (33 bytes) 32 hex digits of a
+ * digest of the settings that apply reads from srv rather than from the
+ * entry: the model's health and risk thresholds and weights (struct
+ * model_params: Track's risk signals, and so the view's event seqs, and
+ * every read's health and churn risk depend on them). Nodes of one
+ * stream must agree on it (docs/cluster.md "Settings"); a claim's cap
+ * and quiet hours travel in its entry and are not part of it.
+ */
+struct server;
+void call_cluster_settings(const struct server *srv, char out[33]);
+
 #endif /* CLM_CALLS_CLUSTER_H */

@@ -634,3 +634,33 @@ Test(cluster_ops, forget_ids_are_the_customer_and_its_merged_ids)
 	forget_ids(&m, "nobody", nobody, 1);
 	merged_fini(&m);
 }
+
+/* ---------------------------------------------------------------------- */
+/* Settings                                                               */
+
+Test(cluster_ops, settings_digest_follows_the_thresholds_only)
+{
+	struct fixture f, g;
+	fixture_init(&f);
+	fixture_init(&g);
+	char a[33], b[33];
+	call_cluster_settings(&f.srv, a);
+	call_cluster_settings(&g.srv, b);
+	cr_assert_eq(strlen(a), 32);
+	cr_assert_str_eq(a, b);
+	/* A claim's cap travels in its entry: not part of it. */
+	g.cfg.cap_messages = 1;
+	g.cfg.quiet_hours = 0;
+	call_cluster_settings(&g.srv, b);
+	cr_assert_str_eq(a, b);
+	/* A threshold apply reads: another digest. */
+	g.srv.params.at_risk_ms += 1;
+	call_cluster_settings(&g.srv, b);
+	cr_assert_str_neq(a, b);
+	g.srv.params.at_risk_ms -= 1;
+	g.srv.params.weight[0] += 0.125;
+	call_cluster_settings(&g.srv, b);
+	cr_assert_str_neq(a, b);
+	fixture_fini(&g);
+	fixture_fini(&f);
+}
