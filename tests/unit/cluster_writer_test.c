@@ -383,14 +383,29 @@ Test(cluster_writer, forget_erases_the_customer_from_the_stream)
 	        jstream_get(a.js, pf, &data, &len, err, sizeof(err)), CLM_OK);
 	free(data);
 
-	/* A node rebuilt from the stream agrees (zoe is not back). */
+	/*
+	 * A node rebuilt from the stream does not bring zoe back. (Its
+	 * bytes differ from a's: the aggregates that hold no identifier,
+	 * which a Forget leaves, never counted zoe there, and its internal
+	 * customer numbers start lower. a and b agree byte for byte.)
+	 */
 	struct node c;
 	node_new(&c, "clc");
 	cr_assert_geq(writer_position(c.w), pf);
+	store_txn *txn;
+	arena ar;
+	arena_init(&ar);
+	Clm__V1__CustomerRecord *rec = NULL;
+	cr_assert_eq(store_write_begin(c.st, &txn), CLM_OK);
+	cr_assert_eq(store_customer_get(txn, "zoe", false, &ar, &rec),
+	        CLM_NOT_FOUND);
+	cr_assert_eq(store_customer_get(txn, "yan", false, &ar, &rec), CLM_OK);
+	store_write_abort(txn);
+	arena_fini(&ar);
 	node_stop(&a);
 	node_stop(&b);
 	node_stop(&c);
-	cr_assert_gt(wfx_stores_compare(a.dir, c.dir, skip_meta), 0);
+	cr_assert_gt(wfx_stores_compare(a.dir, b.dir, skip_meta), 0);
 	testdir_remove(a.dir);
 	testdir_remove(b.dir);
 	testdir_remove(c.dir);
