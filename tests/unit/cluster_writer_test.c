@@ -496,3 +496,47 @@ Test(cluster_writer, a_stream_with_other_entries_is_detected)
 	testdir_remove(a.dir);
 	testdir_remove(b.dir);
 }
+
+/* ---------------------------------------------------------------------- */
+/* A Track of several customers, and the same call again                  */
+
+#define MULTI                                                               \
+	"{\"track\":{\"touchpoints\":["                                     \
+	"{\"eventId\":\"m-1\",\"customerId\":\"kim\",\"type\":\"SIGNUP\"}," \
+	"{\"eventId\":\"m-2\",\"customerId\":\"lou\",\"type\":\"SIGNUP\"}," \
+	"{\"eventId\":\"m-3\",\"customerId\":\"kim\","                      \
+	"\"type\":\"PURCHASE\",\"value\":20},"                              \
+	"{\"eventId\":\"m-4\",\"customerId\":\"max\","                      \
+	"\"type\":\"AD_CLICK\"}]}}"
+
+Test(cluster_writer, a_call_of_several_parts_and_its_retry)
+{
+	struct node a, b;
+	node_new(&a, "cla");
+	node_new(&b, "clb");
+	/* Three customers: three parts, each applied on a before it replies.
+	 */
+	struct req *q = req_submit(&a, MULTI);
+	uint64_t pos = req_wait(q);
+	Clm__V1__TrackReply *tr = q->r.resp->track;
+	cr_assert_not_null(tr);
+	cr_assert_eq(tr->accepted, 4);
+	cr_assert_eq(tr->duplicates, 0);
+	cr_assert_eq(tr->n_rejected, 0);
+	req_free(q);
+	/* The same call through b: every part is a duplicate. */
+	q = req_submit(&b, MULTI);
+	uint64_t again = req_wait(q);
+	tr = q->r.resp->track;
+	cr_assert_not_null(tr);
+	cr_assert_eq(tr->accepted, 0, "accepted %u", tr->accepted);
+	cr_assert_eq(tr->duplicates, 4, "duplicates %u", tr->duplicates);
+	cr_assert_leq(again, pos);
+	req_free(q);
+	node_wait(&b, pos);
+	node_stop(&a);
+	node_stop(&b);
+	cr_assert_gt(wfx_stores_compare(a.dir, b.dir, skip_meta), 0);
+	testdir_remove(a.dir);
+	testdir_remove(b.dir);
+}
