@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "journal/jstream.h"
 #include "store/store.h"
@@ -67,6 +68,9 @@ writer_cl_ack(void *arg, const struct jstream_ack *a)
 	}
 	p->acks_out--;
 	bool orphan = p->done && p->acks_out == 0;
+	if (orphan && --cl->orphans == 0) {
+		pthread_cond_broadcast(&cl->cv);
+	}
 	pthread_mutex_unlock(&cl->mu);
 	if (orphan) {
 		free(p);
@@ -324,6 +328,7 @@ writer_cl_settle(writer *w, bool all)
 		p->done = true;
 		p->job = NULL;
 		bool last = p->acks_out == 0;
+		cl->orphans += !last;
 		pthread_mutex_unlock(&cl->mu);
 		job->done(job);
 		if (last) {
@@ -347,6 +352,7 @@ writer_cluster_start(
 		return CLM_RESOURCE_EXHAUSTED;
 	}
 	pthread_mutex_init(&cl->mu, NULL);
+	clock_cond_init(&cl->cv);
 	arena_init(&cl->a);
 	w->cl = cl;
 	size_t slots = 2 * w->batch_max + 2;
@@ -404,6 +410,25 @@ writer_cluster_stream_position(writer *w)
 	return __atomic_load_n(&w->cl->stream_last, __ATOMIC_ACQUIRE);
 }
 
+void
+writer_cl_orphans_wait(writer *w)
+{
+	struct writer_cluster *cl = w->cl;
+	struct timespec ts = clock_deadline(WRITER_CL_EXPIRE_MS);
+	pthread_mutex_lock(&cl->mu);
+	while (cl->orphans > 0) {
+		if (pthread_cond_timedwait(&cl->cv, &cl->mu, &ts) != 0) {
+			break;
+		}
+	}
+	cl->leak = cl->orphans > 0;
+	pthread_mutex_unlock(&cl->mu);
+	if (cl->leak) {
+		log_warn(
+		        "stream: acks still due at stop; the writer's cluster state is left allocated");
+	}
+}
+
 size_t
 writer_cluster_depth(writer *w)
 {
@@ -433,10 +458,15 @@ writer_cluster_free(writer *w)
 	if (cl == NULL) {
 		return;
 	}
+	if (cl->leak) {
+		w->cl = NULL;
+		return;
+	}
 	if (cl->carry) {
 		jstream_msg_free(&cl->msgs[0]);
 	}
 	arena_fini(&cl->a);
+	pthread_cond_destroy(&cl->cv);
 	pthread_mutex_destroy(&cl->mu);
 	while (cl->purges != NULL) {
 		struct writer_cl_purge *q = cl->purges;

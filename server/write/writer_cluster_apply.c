@@ -510,6 +510,7 @@ writer_cluster_main(void *arg)
 		}
 	}
 	writer_cl_settle(w, true);
+	writer_cl_orphans_wait(w);
 	/* A clean stop leaves the view in the base. */
 	writer_ckpt_end(w);
 	if (w->dirty_since_ns != 0 || store_ckpt_frozen(w->st)) {
