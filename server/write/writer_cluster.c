@@ -395,9 +395,16 @@ writer_cluster_start(
 	static const unsigned char zero[16];
 	cl->hash_known = memcmp(mark.hash, zero, 16) != 0;
 	if (w->position > 0 && !cl->hash_known) {
-		log_warn(
-		        "the view's position %llu has no stream mark (a local journal's view?): it cannot be checked against the stream",
+		/*
+		 * Every batch applied from a stream writes the mark: this
+		 * view's position counts a local journal's entries, and
+		 * the stream's up to it would be skipped.
+		 */
+		char why[256];
+		snprintf(why, sizeof(why),
+		        "the data dir's view is at position %llu of a local journal, not of the stream: start this node on an empty data dir or a cluster node's snapshot (docs/cluster.md)",
 		        (unsigned long long) w->position);
+		writer_cl_halt(w, why);
 	}
 	e = writer_cl_catch_up(w, err, errlen);
 	cl->check_ns = clock_mono_ns() + WRITER_CL_SECOND_NS;
