@@ -279,8 +279,11 @@ uint64_t writer_stream_position(writer *w);
  * already, or not acknowledged (then merged as such; err UNAVAILABLE or
  * DEADLINE_EXCEEDED when none was). It returns UNAVAILABLE also when
  * queue_max jobs wait for their parts, when the first publish fails, or
- * while the writer refuses writes (writer_refusal); and split's errors
- * (INVALID_ARGUMENT, RESOURCE_EXHAUSTED). done is not called then.
+ * while the writer refuses writes (writer_refusal); the last
+ * checkpoint's error while it failed (RESOURCE_EXHAUSTED for a full map
+ * or disk, as a single node's jobs get it; the node goes on applying the
+ * stream meanwhile); and split's errors (INVALID_ARGUMENT,
+ * RESOURCE_EXHAUSTED). done is not called then.
  */
 clm_err writer_submit(writer *w, writer_job *job);
 

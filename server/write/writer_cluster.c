@@ -146,10 +146,16 @@ writer_cluster_submit(writer *w, writer_job *job)
 	bool stopping = w->stopping;
 	pthread_mutex_unlock(&w->mu);
 	pthread_mutex_lock(&cl->mu);
-	if (stopping || cl->diverged || cl->n_pending >= w->queue_max) {
+	if (stopping || cl->diverged || cl->n_pending >= w->queue_max
+	        || cl->ckpt_err != CLM_OK) {
+		/* The view cannot take more (a checkpoint failed): as a
+		 * single node does, refuse before anything is written. */
+		e = cl->ckpt_err != CLM_OK && !stopping && !cl->diverged
+		        ? cl->ckpt_err
+		        : CLM_UNAVAILABLE;
 		pthread_mutex_unlock(&cl->mu);
 		free(p);
-		return CLM_UNAVAILABLE;
+		return e;
 	}
 	for (size_t i = 0; i < n; i++) {
 		p->parts[i] = (struct writer_cl_part) { .p = p,
@@ -407,6 +413,7 @@ writer_cluster_start(
 		writer_cl_halt(w, why);
 	}
 	e = writer_cl_catch_up(w, err, errlen);
+	cl->ckpt_err = w->ckpt_err;
 	cl->check_ns = clock_mono_ns() + WRITER_CL_SECOND_NS;
 	return e;
 }

@@ -104,6 +104,7 @@ struct writer_cluster {
 	pthread_cond_t cv; /* with mu: the last orphan went */
 	bool leak;         /* acks may still come: never free this */
 	bool diverged;     /* mu: writes refused */
+	clm_err ckpt_err;  /* mu: w->ckpt_err, for writer_submit's threads */
 	char why[256];     /* mu: why they are */
 	/* The writer thread's. */
 	unsigned char hash[16]; /* of the entry at w->position */

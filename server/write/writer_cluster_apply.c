@@ -502,6 +502,9 @@ writer_cluster_main(void *arg)
 		}
 		writer_cl_purge_run(w);
 		writer_maybe_checkpoint(w);
+		pthread_mutex_lock(&cl->mu);
+		cl->ckpt_err = w->ckpt_err;
+		pthread_mutex_unlock(&cl->mu);
 		if (now >= next_reader_check) {
 			store_reader_check(w->st);
 			next_reader_check = now
