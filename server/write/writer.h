@@ -250,6 +250,15 @@ struct writer_opts {
  * reflects the whole journal. Errors, with the reason in err: DATA_LOSS
  * (an entry does not decode; the journal's own start-up errors come from
  * journal_open), UNAVAILABLE or RESOURCE_EXHAUSTED (the store), INTERNAL.
+ *
+ * In cluster mode (o->stream) it first checks that the stream still holds
+ * the entry at the store's position (its stream mark), then applies the
+ * stream from there up to its last entry as of now, logging progress,
+ * so the view is not stale when clmd starts serving. A stream that
+ * diverged from the view, an entry that cannot be applied, or a store
+ * written by a local journal do not fail the start: the writer then
+ * serves reads and refuses writes (writer_refusal says why). UNAVAILABLE
+ * when the stream does not answer.
  */
 clm_err writer_start(store *st, const struct writer_opts *o, writer **out,
         char *err, size_t errlen);
