@@ -136,6 +136,7 @@ export interface Request {
   requestId: string;
   authToken: string;
   deadlineMs: number;
+  minPosition: number;
   track: TrackRequest | null;
   getCustomer: GetCustomerRequest | null;
   recommend: RecommendRequest | null;
@@ -157,6 +158,7 @@ export interface RequestInput {
   requestId?: string | null;
   authToken?: string | null;
   deadlineMs?: number | null;
+  minPosition?: number | bigint | string | Date | null;
   track?: TrackRequestInput | null;
   getCustomer?: GetCustomerRequestInput | null;
   recommend?: RecommendRequestInput | null;
@@ -828,6 +830,8 @@ export interface StatusReply {
   writeTransactions: number;
   writeRequests: number;
   checkpointPosition: number;
+  journal: string;
+  streamPosition: number;
 }
 export interface StatusReplyInput {
   version?: string | null;
@@ -840,6 +844,8 @@ export interface StatusReplyInput {
   writeTransactions?: number | bigint | string | Date | null;
   writeRequests?: number | bigint | string | Date | null;
   checkpointPosition?: number | bigint | string | Date | null;
+  journal?: string | null;
+  streamPosition?: number | bigint | string | Date | null;
 }
 
 export interface LifecycleEvent {
