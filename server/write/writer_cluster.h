@@ -112,6 +112,7 @@ struct writer_cluster {
 	uint64_t stream_last; /* atomic */
 	bool halted;          /* applying stopped (divergence, bad entry) */
 	bool subscribed;
+	bool verify; /* check the stream before applying more */
 	int64_t resub_ns, backoff_ms, check_ns;
 	struct writer_cl_purge *purges;
 	int64_t purge_retry_ns;

@@ -357,6 +357,7 @@ writer_cl_batch(writer *w, int64_t wait_ms)
 		}
 	}
 	if (lost) {
+		cl->verify = true;
 		cl->subscribed = false;
 		cl->resub_ns = clock_mono_ns() + cl->backoff_ms * 1000000;
 	}
@@ -451,6 +452,28 @@ writer_cl_subscribe(writer *w)
 	return true;
 }
 
+/*
+ * After the stream was out of reach, checks it before applying anything
+ * more: a stream that lost entries (a NATS power loss) may have handed
+ * their positions to new ones by the time it answers again, and the
+ * ordered subscription would read those on top of the old ones. True
+ * when the check passed (or halted the writer).
+ */
+static bool
+writer_cl_verify(writer *w)
+{
+	struct writer_cluster *cl = w->cl;
+	char err[256];
+	clm_err e = writer_cl_check(w, err, sizeof(err));
+	if (e == CLM_UNAVAILABLE) {
+		log_debug("stream check: %s", err);
+		return false;
+	}
+	cl->verify = false;
+	cl->check_ns = clock_mono_ns() + WRITER_CL_SECOND_NS;
+	return true;
+}
+
 /* Waits up to ms on the writer's condition (writer_stop wakes it). */
 static void
 writer_cl_idle(writer *w, int64_t ms)
@@ -484,6 +507,8 @@ writer_cluster_main(void *arg)
 		int64_t now = clock_mono_ns();
 		if (cl->halted) {
 			writer_cl_idle(w, WRITER_CL_NEXT_MS);
+		} else if (cl->verify && !writer_cl_verify(w)) {
+			writer_cl_idle(w, WRITER_CL_NEXT_MS);
 		} else if (!cl->subscribed
 		        && (now < cl->resub_ns || !writer_cl_subscribe(w))) {
 			writer_cl_idle(w, WRITER_CL_NEXT_MS);
@@ -496,6 +521,7 @@ writer_cluster_main(void *arg)
 			char err[256];
 			if (writer_cl_check(w, err, sizeof(err))
 			        == CLM_UNAVAILABLE) {
+				cl->verify = true;
 				log_debug("stream check: %s", err);
 			}
 			cl->check_ns = now + WRITER_CL_SECOND_NS;
