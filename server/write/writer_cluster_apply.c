@@ -104,15 +104,29 @@ writer_cl_build(writer *w, const struct jstream_msg *m, int64_t *now,
 	        && (*owner = writer_cl_find(cl, token)) != NULL) {
 		a = (*owner)->p->job->arena;
 	}
-	writer_job *job = arena_zalloc(a, sizeof(*job));
-	Clm__V1__Response *resp = arena_alloc(a, sizeof(*resp));
-	clm_err e = CLM_RESOURCE_EXHAUSTED;
-	if (job != NULL && resp != NULL) {
-		clm__v1__response__init(resp);
-		writer_job_init(job, a, resp, NULL, NULL);
-		e = w->replay(w->replay_arg, job, type,
-		        d + WRITER_CLUSTER_HEADER,
-		        m->len - WRITER_CLUSTER_HEADER, *now);
+	writer_job *job;
+	clm_err e;
+	for (;;) {
+		job = arena_zalloc(a, sizeof(*job));
+		Clm__V1__Response *resp = arena_alloc(a, sizeof(*resp));
+		e = CLM_RESOURCE_EXHAUSTED;
+		if (job != NULL && resp != NULL) {
+			clm__v1__response__init(resp);
+			writer_job_init(job, a, resp, NULL, NULL);
+			e = w->replay(w->replay_arg, job, type,
+			        d + WRITER_CLUSTER_HEADER,
+			        m->len - WRITER_CLUSTER_HEADER, *now);
+		}
+		if (e != CLM_RESOURCE_EXHAUSTED || *owner == NULL) {
+			break;
+		}
+		/*
+		 * The request's arena is exhausted: apply it as another
+		 * node's; its job then learns it from the ack (in the
+		 * stream, without the applied reply).
+		 */
+		*owner = NULL;
+		a = &cl->a;
 	}
 	if (e != CLM_OK) {
 		/*
@@ -120,7 +134,7 @@ writer_cl_build(writer *w, const struct jstream_msg *m, int64_t *now,
 		 * diverge (a node of another version may apply it): stop.
 		 */
 		snprintf(why, sizeof(why),
-		        "stream entry %llu (type %u) cannot be applied: %s; applying stopped (docs/cluster.md)",
+		        "stream entry %llu (type %u) cannot be applied: %s; applying stopped; resync (docs/cluster.md)",
 		        (unsigned long long) m->seq, type, clm_strerror(e));
 		writer_cl_halt(w, why);
 		return NULL;
