@@ -109,7 +109,10 @@ typedef void (*jstream_ack_fn)(void *arg, const struct jstream_ack *a);
  * entry may or may not be in the stream). Returns CLM_OK (fn will be
  * called), INVALID_ARGUMENT (len past jstream_max_entry), or UNAVAILABLE
  * (not connected, closing, too many publishes in flight); then fn is not
- * called. data is copied. A failed entry is not retried: publishing it
+ * called. INVALID_ARGUMENT also for a subject that is not tokens of
+ * [A-Za-z0-9_-] joined by dots, or a msg_id of more than 256 bytes or
+ * with control characters (it is a header value: hash ids that may have
+ * them). data is copied. A failed entry is not retried: publishing it
  * again with the same msg_id within the duplicate window is safe.
  */
 clm_err jstream_publish(jstream *s, const char *subject, const char *msg_id,

@@ -31,7 +31,7 @@ atomic_int nacked;
 atomic_int nok;
 atomic_int odd;
 
-static void
+void
 on_ack(void *arg, const struct jstream_ack *a)
 {
 	struct pub *p = arg;

@@ -37,6 +37,9 @@ extern atomic_int odd;    /* anything unexpected, off the test's thread */
 int64_t now_ms(void);
 void sleep_ms(int ms);
 
+/* on_ack is the ack function of publish: arg is the struct pub. */
+void on_ack(void *arg, const struct jstream_ack *a);
+
 /* pubs_init allocates pubs and zeroes the counters. */
 void pubs_init(void);
 

@@ -146,6 +146,32 @@ Test(jstream, duplicate_msg_id)
 	        CLM_NOT_FOUND);
 	cr_assert_eq(jstream_get(s, 1000, &data, &len, err, sizeof(err)),
 	        CLM_NOT_FOUND);
+	/* Subjects with wildcards or empty tokens, msg_ids that cannot be
+	 * header values, entries past the largest: refused, no ack. */
+	const char *subjects[]
+	        = { "c.*", "c.>", "", ".g", "g.", "c..x", "c x", NULL };
+	for (int i = 0; subjects[i] != NULL; i++) {
+		cr_assert_eq(jstream_publish(s, subjects[i], NULL, "x", 1,
+		                     on_ack, &pubs[0]),
+		        CLM_INVALID_ARGUMENT, "'%s'", subjects[i]);
+	}
+	char long_id[300];
+	memset(long_id, 'i', sizeof(long_id) - 1);
+	long_id[sizeof(long_id) - 1] = '\0';
+	const char *ids[]
+	        = { "a\r\nNats-Expected-Stream: X", "tab\t", long_id, NULL };
+	for (int i = 0; ids[i] != NULL; i++) {
+		cr_assert_eq(jstream_publish(
+		                     s, "g", ids[i], "x", 1, on_ack, &pubs[0]),
+		        CLM_INVALID_ARGUMENT, "msg_id %d", i);
+	}
+	static char big[2 << 20];
+	cr_assert_eq(jstream_publish(s, "g", NULL, big,
+	                     jstream_max_entry(s) + 1, on_ack, &pubs[0]),
+	        CLM_INVALID_ARGUMENT);
+	cr_assert_gt(jstream_max_entry(s), 900 * 1024);
+	cr_assert_lt(jstream_max_entry(s), sizeof(big));
+	cr_assert_eq(atomic_load(&nacked), 3);
 	jstream_close(s);
 }
 
