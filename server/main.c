@@ -18,6 +18,7 @@
 #include "calls/auth.h"
 #include "calls/cluster.h"
 #include "calls/replay.h"
+#include "calls/waitpos.h"
 #include "config.h"
 #include "ingest/sdk.h"
 #include "journal/journal.h"
@@ -474,8 +475,8 @@ main(int argc, char **argv)
 	http *web = NULL;
 	journal *jnl = NULL;
 	jstream *js = NULL;
-	static char journal_desc[96] = "local"; /* srv.journal */
-	srv.journal = journal_desc;
+	static char journal_desc[96] = "local"; /* srv.journal_desc */
+	srv.journal_desc = journal_desc;
 	bool cluster = strcmp(cfg.journal, "local") != 0;
 	int status = 1;
 	if (store_open(&so, &srv.st, err, sizeof(err)) != CLM_OK) {
@@ -522,6 +523,10 @@ main(int argc, char **argv)
 		main_fail(err);
 		goto done;
 	}
+	if (waitpos_open(0, srv.tm, &srv.waits) != CLM_OK) {
+		main_fail("cannot start waiting for positions: out of memory");
+		goto done;
+	}
 	struct writer_opts wo = {
 		.queue_max = (size_t) cfg.write_queue,
 		.batch_max = (size_t) cfg.batch_max,
@@ -538,6 +543,8 @@ main(int argc, char **argv)
 		.stream = js,
 		.cluster_ops = js != NULL ? &call_cluster_ops : NULL,
 		.cluster_arg = &srv,
+		.advanced = waitpos_advanced,
+		.advanced_arg = srv.waits,
 	};
 	char werr[256];
 	if (writer_start(srv.st, &wo, &srv.w, werr, sizeof(werr)) != CLM_OK) {
@@ -575,7 +582,7 @@ main(int argc, char **argv)
 	log_info(
 	        "clmd %s started: data '%s', listen %s, events %s, durability %s, journal %s, pid %ld",
 	        CLM_VERSION, cfg.data, urls, cfg.events, cfg.durability,
-	        srv.journal, (long) getpid());
+	        srv.journal_desc, (long) getpid());
 	/* Under systemd (Type=notify): ready once every listener is up. */
 	notify_ready();
 	notify_status("serving on %s", urls);
@@ -596,9 +603,12 @@ done:
 	 * still served). rpc_close then lets the replies go out and closes.
 	 */
 	writer_stop(srv.w);
+	/* Requests waiting for a position the view will not reach now. */
+	waitpos_stop(srv.waits);
 	if (rpc_close(r, 2000)) {
 		pubsub_close(srv.ps);
 		writer_free(srv.w);
+		waitpos_close(srv.waits);
 	} else {
 		/* nng may still call in: leave what it can reach. */
 		pubsub_abandon(srv.ps);

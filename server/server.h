@@ -19,6 +19,7 @@ struct evring;
 struct pubsub;
 struct sdk_map;
 struct telemetry;
+struct waitpos;
 
 struct server {
 	const struct config *cfg;
@@ -45,11 +46,18 @@ struct server {
 	 */
 	struct telemetry *tm;
 	/*
-	 * What StatusReply.journal shows: "local", or in cluster mode the
-	 * stream ("nats CLM", docs/cluster.md); set by main before the
-	 * listeners start. NULL: "local".
+	 * The requests waiting for a Request.min_position (calls/waitpos.h),
+	 * woken by the writer's advanced hook: set by main before the
+	 * writer starts, stopped before rpc closes, freed after. NULL: a
+	 * request the view is behind for is answered UNAVAILABLE at once.
 	 */
-	const char *journal;
+	struct waitpos *waits;
+	/*
+	 * What the view applies, for StatusReply.journal: "local" (the file
+	 * journal; server_init's default), or the cluster's description,
+	 * set by main. Static or outliving srv.
+	 */
+	const char *journal_desc;
 	int64_t started_ms;
 	struct validate_limits limits;
 	struct model_params params; /* health and risk thresholds */

@@ -51,6 +51,10 @@ const struct cmdtab_flag cmdtab_global_flags[] = {
 	{ .name = "--timeout",
 	        .arg = "MS",
 	        .help = "wait this long for a reply (default 10000)" },
+	{ .name = "--min-position",
+	        .arg = "N",
+	        .help
+	        = "have clmd answer only once its view has applied journal position N (up to 1 s, then UNAVAILABLE \"not caught up\")" },
 	{ .name = "--help",
 	        .help = "print the commands and options, and exit" },
 	{ .name = "--version", .help = "print the version and exit" },
@@ -74,6 +78,25 @@ const struct cmdtab_env cmdtab_env[] = {
 	        "the event stream of clm watch, when there is no --events (default: from the URL of clmd, see clm help watch)" },
 	{ NULL, NULL },
 };
+
+/*
+ * The parts of rows added since the table reached its size: clang-format
+ * 14 lays the whole initializer of cmdtab_commands out anew (every row
+ * changed) once it grows, so a new row names its synopsis, flags and text
+ * here and stays small.
+ */
+static const char *const cmdtab_snapshot_synopsis[]
+        = { "FILE [--data DIR]", NULL };
+static const struct cmdtab_flag cmdtab_snapshot_flags[] = {
+	{ .name = "--data",
+	        .arg = "DIR",
+	        .values = CMDTAB_FILE,
+	        .help
+	        = "clmd's data directory (default ./clm-data, as clmd's)" },
+	{ 0 },
+};
+static const char cmdtab_snapshot_text[]
+        = "Writes a consistent, compacted copy of DIR/data.mdb, the view as of its last checkpoint, to FILE (through FILE.tmp, synced, then renamed), and prints its journal position: snapshot FILE at position N (BYTES bytes). It reads the data directory directly, beside a running clmd, and sends no request: run it on the node's host, as a user who may read the directory. The overlay and the journal are not in the copy; a node started on it (FILE copied to its DIR/data.mdb) replays what comes after the position. See Snapshots in docs/operations.md.";
 
 /* The table. The order is the order of `clm --help`. */
 const struct cmdtab_command cmdtab_commands[] = {
@@ -233,6 +256,17 @@ const struct cmdtab_command cmdtab_commands[] = {
 	        .synopsis = (const char *const[]) { "ID", NULL },
 	        .text
 	        = "The first line is the clm.v1.Customer, then every touchpoint in event-time order, each in proto3 JSON; the touchpoint lines can be fed back to clm track. The output is JSON with or without --json.",
+	},
+	{
+	        .name = "snapshot",
+	        .run = cmd_snapshot,
+	        .dashes = 2,
+	        .summary
+	        = "copy this host's view to a file, with its position",
+	        .synopsis = cmdtab_snapshot_synopsis,
+	        .flags = cmdtab_snapshot_flags,
+	        .text = cmdtab_snapshot_text,
+	        .operand = CMDTAB_FILE,
 	},
 	{
 	        .name = "watch",
