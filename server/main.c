@@ -65,7 +65,9 @@ main_publish(void *arg, const Clm__V1__LifecycleEvent *ev)
 	if (srv->ps != NULL) {
 		pubsub_publish(srv->ps, ev);
 	}
-	http_publish(srv->events, ev);
+	if (srv->events != NULL) {
+		http_publish(srv->events, ev);
+	}
 }
 
 /*

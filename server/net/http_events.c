@@ -63,7 +63,10 @@ http_publish(struct evring *ring, const Clm__V1__LifecycleEvent *ev)
 {
 	char topic[64];
 	char *json;
-	if (ring == NULL || pubsub_topic(ev, topic, sizeof(topic)) == 0
+	if (ring == NULL) {
+		return; /* no --http: nothing to retain */
+	}
+	if (pubsub_topic(ev, topic, sizeof(topic)) == 0
 	        || pbjson_print((const ProtobufCMessage *) ev, 0, &json)
 	                != 0) {
 		log_warn("cannot retain event %llu for /api/events",

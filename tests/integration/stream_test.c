@@ -291,6 +291,12 @@ Test(stream, stages_risks_and_silence)
 	expect_silence(stages, 200, "stage/ after the marker");
 	expect_silence(all, 100, "all after the marker");
 
+	/* Without --http no event is retained for /api/events, silently. */
+	char *log = harness_read_file(srv.log_path);
+	cr_assert_not_null(log);
+	cr_expect_null(strstr(log, "cannot retain"), "%s", log);
+	free(log);
+
 	clm_watch_close(all);
 	clm_watch_close(stages);
 	clm_close(c);
