@@ -416,6 +416,7 @@ dispatch_run(struct call_req *r, const struct dispatch_entry *e)
 	}
 	clm_err err = writer_submit(r->srv->w, &r->job);
 	if (err != CLM_OK) {
+		char why[256];
 		resp->result_case = CLM__V1__RESPONSE__RESULT__NOT_SET;
 		/*
 		 * In cluster mode the entry is cut into parts first
@@ -425,6 +426,13 @@ dispatch_run(struct call_req *r, const struct dispatch_entry *e)
 		if (err == CLM_INVALID_ARGUMENT) {
 			reply_error(resp, r->a, CLM_INVALID_ARGUMENT,
 			        "too large for one entry of the cluster's stream: send it in smaller calls");
+		} else if (err == CLM_UNAVAILABLE
+		        && writer_refusal(r->srv->w, why, sizeof(why))) {
+			reply_error(resp, r->a, CLM_UNAVAILABLE, "%s", why);
+		} else if (err == CLM_UNAVAILABLE
+		        && writer_clustered(r->srv->w)) {
+			reply_error(resp, r->a, CLM_UNAVAILABLE,
+			        "the cluster's stream is not reachable, the write queue is full or the server is stopping: nothing was written, retry later");
 		} else if (err == CLM_UNAVAILABLE) {
 			reply_error(resp, r->a, CLM_UNAVAILABLE,
 			        "write queue is full or the server is stopping: retry later");
@@ -493,9 +501,24 @@ dispatch_finish(struct call_req *r)
 		dispatch_ok_if_unset(r);
 		return;
 	case CLM_DEADLINE_EXCEEDED:
-		reply_error(resp, r->a, CLM_DEADLINE_EXCEEDED,
-		        "deadline of %u ms passed before the write was applied; nothing was written",
-		        r->req->deadline_ms);
+	case CLM_UNAVAILABLE:
+		if (writer_clustered(r->srv->w)) {
+			/*
+			 * Cluster mode (docs/cluster.md): the stream may hold
+			 * the entry although no ack came in time; it is then
+			 * applied later, on every node.
+			 */
+			reply_error(resp, r->a, r->job.err,
+			        "not acknowledged by the cluster's stream in time: it may still be recorded; retry it (touchpoints with event ids are then counted as duplicates)");
+		} else if (r->job.err == CLM_DEADLINE_EXCEEDED) {
+			reply_error(resp, r->a, CLM_DEADLINE_EXCEEDED,
+			        "deadline of %u ms passed before the write was applied; nothing was written",
+			        r->req->deadline_ms);
+		} else {
+			reply_error(resp, r->a, CLM_UNAVAILABLE,
+			        "write failed (%s); nothing was written",
+			        clm_strerror(r->job.err));
+		}
 		break;
 	case CLM_RESOURCE_EXHAUSTED:
 		if (r->job.disk_full) {

@@ -334,6 +334,12 @@ writer_refusal(writer *w, char *why, size_t len)
 	        && writer_cluster_refusal(w, why, len);
 }
 
+bool
+writer_clustered(const writer *w)
+{
+	return w != NULL && w->cl != NULL;
+}
+
 static void *
 writer_main(void *arg)
 {

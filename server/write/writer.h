@@ -304,6 +304,9 @@ clm_err writer_submit(writer *w, writer_job *job);
  */
 bool writer_refusal(writer *w, char *why, size_t len);
 
+/* writer_clustered tells whether w applies a cluster's stream. */
+bool writer_clustered(const writer *w);
+
 /*
  * writer_job_event appends a stage change to job's events (arena memory);
  * its seq is assigned at commit. Returns NULL when memory is exhausted.
