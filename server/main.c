@@ -607,6 +607,12 @@ done:
 	writer_stop(srv.w);
 	/* Requests waiting for a position the view will not reach now. */
 	waitpos_stop(srv.waits);
+	/*
+	 * After writer_stop (the writer no longer reads or publishes) and
+	 * before writer_free: jstream_close waits for every ack function,
+	 * which the writer's pending parts receive.
+	 */
+	jstream_close(js);
 	if (rpc_close(r, 2000)) {
 		pubsub_close(srv.ps);
 		writer_free(srv.w);
@@ -620,8 +626,6 @@ done:
 	evring_close(srv.events);
 
 	journal_close(jnl);
-	/* After writer_stop: the writer no longer reads or publishes. */
-	jstream_close(js);
 	store_close(srv.st);
 	if (status == 0) {
 		log_info("stopped");
