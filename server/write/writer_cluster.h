@@ -34,6 +34,12 @@
 /* How long a part without deadline waits: the ack's timeout and more. */
 #define WRITER_CL_EXPIRE_MS 10000
 #define WRITER_CL_SECOND_NS 1000000000LL
+/*
+ * Checks in a row (a second apart) that must find the stream ending
+ * before the view's position, with no entry there, before the node stops
+ * applying: one answer can be older than what the node already read.
+ */
+#define WRITER_CL_SHORT_CHECKS 3
 
 enum writer_cl_state {
 	WRITER_CL_SENT,    /* published, no ack yet */
@@ -109,6 +115,9 @@ struct writer_cluster {
 	/* The writer thread's. */
 	unsigned char hash[16]; /* of the entry at w->position */
 	bool hash_known;
+	/* Checks in a row that found no entry at the position and the
+	 * stream ending before it (writer_cl_check). */
+	int short_checks;
 	uint64_t stream_last; /* atomic */
 	bool halted;          /* applying stopped (divergence, bad entry) */
 	bool subscribed;
