@@ -8,11 +8,11 @@ set -eu
 
 RUN_PKGS="build-essential cmake pkg-config \
 libnng-dev liblmdb-dev libprotobuf-c-dev protobuf-c-compiler \
-libinih-dev zlib1g-dev"
+libinih-dev zlib1g-dev libnats-dev libsodium-dev"
 TEST_PKGS="clang-format python3 lmdb-utils libcriterion-dev openssl clang \
 libclang-rt-14-dev python3-protobuf protobuf-compiler chromium \
 python3-venv python3-setuptools python3-wheel mypy \
-debhelper dpkg-dev lintian shellcheck"
+debhelper dpkg-dev lintian shellcheck nats-server"
 
 what="${1:-test}"
 case "$what" in
