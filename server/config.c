@@ -29,6 +29,75 @@ struct config_entry {
 #define CONFIG_KIB      1024LL
 #define CONFIG_GIB      (1024LL * 1024 * 1024)
 
+/*
+ * journal: "local", or a comma-separated list of nats://HOST:PORT or
+ * tls://HOST:PORT (what jstream_open connects to).
+ */
+static const char *
+config_check_journal(const char *v)
+{
+	static const char expected[]
+	        = "expected local or nats://host:port[,...] (tls://host:port for TLS)";
+	if (strcmp(v, "local") == 0) {
+		return NULL;
+	}
+	const char *p = v;
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		size_t scheme = strncmp(p, "nats://", 7) == 0 ? 7
+		        : strncmp(p, "tls://", 6) == 0        ? 6
+		                                              : 0;
+		const char *host = p + scheme;
+		const char *colon = memchr(host, ':', n - scheme);
+		if (scheme == 0 || colon == NULL || colon == host) {
+			return expected;
+		}
+		const char *port = colon + 1;
+		size_t digits = (size_t) (p + n - port);
+		if (digits == 0 || digits > 5
+		        || strspn(port, "0123456789") < digits
+		        || atoi(port) < 1 || atoi(port) > 65535) {
+			return expected;
+		}
+		for (const char *h = host; h < colon; h++) {
+			if (*h == ' ' || *h == '/' || *h == '@') {
+				return expected;
+			}
+		}
+		if (p[n] == '\0') {
+			return NULL;
+		}
+		p += n + 1;
+	}
+}
+
+/* journal_stream: a JetStream stream name, also a subject's first token. */
+static const char *
+config_check_stream(const char *v)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n > 32
+	        || strspn(v,
+	                   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                   "0123456789_-")
+	                != n) {
+		return "expected 1 to 32 letters, digits, '-' or '_'";
+	}
+	return NULL;
+}
+
+/*
+ * Checks of CONFIG_STR values beyond a list of choices: each returns NULL,
+ * or what was expected ("expected ...").
+ */
+static const struct config_check {
+	const char *name;
+	const char *(*check)(const char *value);
+} config_checks[] = {
+	{ "journal", config_check_journal },
+	{ "journal_stream", config_check_stream },
+};
+
 /* The settings; `config_file` is set by --config and not listed here. */
 static const struct config_entry config_table[] = {
 	{ "data", CONFIG_STR, "./clm-data", 0, 0, CONFIG_FIELD(data), NULL,
@@ -62,6 +131,28 @@ static const struct config_entry config_table[] = {
 	{ "sdk_event_map", CONFIG_STR, "", 0, 0, CONFIG_FIELD(sdk_event_map),
 	        NULL,
 	        "file of 'Event Name = TYPE' lines that extend the SDK ingest's event table (docs/ingest.md)" },
+	{ "journal", CONFIG_STR, "local", 0, 0, CONFIG_FIELD(journal), NULL,
+	        "local: the journal in the data directory; nats://HOST:PORT[,...] (tls:// for TLS): cluster mode, the journal is a NATS JetStream stream shared by every clmd node (docs/cluster.md)" },
+	{ "journal_stream", CONFIG_STR, "CLM", 0, 0,
+	        CONFIG_FIELD(journal_stream), NULL,
+	        "cluster mode: the JetStream stream's name (created if absent)" },
+	{ "journal_replicas", CONFIG_INT, "3", 1, 5,
+	        CONFIG_FIELD(journal_replicas), NULL,
+	        "cluster mode: replicas of the stream when clmd creates it" },
+	{ "journal_creds", CONFIG_STR, "", 0, 0, CONFIG_FIELD(journal_creds),
+	        NULL, "cluster mode: NATS credentials file (.creds)" },
+	{ "journal_auth_file", CONFIG_STR, "", 0, 0,
+	        CONFIG_FIELD(journal_auth_file), NULL,
+	        "cluster mode: file whose first line is the NATS user:password or token" },
+	{ "journal_tls_ca", CONFIG_STR, "", 0, 0, CONFIG_FIELD(journal_tls_ca),
+	        NULL,
+	        "cluster mode: PEM CA file that signed the NATS servers' certificates" },
+	{ "journal_tls_cert", CONFIG_STR, "", 0, 0,
+	        CONFIG_FIELD(journal_tls_cert), NULL,
+	        "cluster mode: PEM client certificate for NATS (with journal_tls_key)" },
+	{ "journal_tls_key", CONFIG_STR, "", 0, 0,
+	        CONFIG_FIELD(journal_tls_key), NULL,
+	        "cluster mode: PEM key of journal_tls_cert" },
 	{ "max_connections", CONFIG_INT, "512", 1, 1000000,
 	        CONFIG_FIELD(max_connections), NULL,
 	        "request/reply connections open at once, all listeners together (more are closed as they arrive)" },
@@ -285,6 +376,20 @@ config_set_entry(struct config *c, const struct config_entry *e,
 			snprintf(err, errlen,
 			        "invalid %s '%s': expected one of %s", e->name,
 			        value, e->choices);
+			return -1;
+		}
+		const char *why = NULL;
+		for (size_t i = 0;
+		        i < sizeof(config_checks) / sizeof(config_checks[0])
+		        && why == NULL;
+		        i++) {
+			if (strcmp(config_checks[i].name, e->name) == 0) {
+				why = config_checks[i].check(value);
+			}
+		}
+		if (why != NULL) {
+			snprintf(err, errlen, "invalid %s '%s': %s", e->name,
+			        value, why);
 			return -1;
 		}
 		char **field = (char **) (base + e->offset);

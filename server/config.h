@@ -29,8 +29,17 @@ struct config {
 	char *tls_cert_file; /* PEM: certificate chain and key, for tls+tcp */
 	char *tls_ca_file;   /* PEM: CA of client certificates ("" = none) */
 	char *log_level;
-	char *http_allowed_hosts;     /* more Host names for http: "a, b" */
-	char *sdk_event_map;          /* SDK event-name file, or "" */
+	char *http_allowed_hosts; /* more Host names for http: "a, b" */
+	char *sdk_event_map;      /* SDK event-name file, or "" */
+	/* Cluster mode (docs/cluster.md): "local" or the NATS URLs. */
+	char *journal;
+	char *journal_stream;     /* the JetStream stream's name */
+	int64_t journal_replicas; /* when clmd creates it */
+	char *journal_creds;      /* NATS .creds file, or "" */
+	char *journal_auth_file;  /* user:password or token, or "" */
+	char *journal_tls_ca;     /* PEM files, or "" */
+	char *journal_tls_cert;
+	char *journal_tls_key;
 	int64_t workers;              /* concurrent requests in flight */
 	int64_t max_connections;      /* rpc connections open at once */
 	int64_t idle_timeout;         /* s without a request; 0 = never */

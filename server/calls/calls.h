@@ -27,6 +27,14 @@ bool track_prepare(struct call_req *r);
 clm_err track_build(const struct server *srv, writer_job *job,
         const Clm__V1__Request *q, const struct call_policy *pol);
 
+/*
+ * track_rejected_status sets resp->status to that of a Track whose every
+ * touchpoint was rejected (resp->track->rejected, at least one): code,
+ * every violation of the rejected ones, the message quoting the first.
+ * Cluster mode (calls/cluster.h) folds the parts of a Track with it.
+ */
+void track_rejected_status(Clm__V1__Response *resp, arena *a, clm_err code);
+
 /* PutCatalog (catalog.c). */
 bool catalog_prepare(struct call_req *r);
 clm_err catalog_build(const struct server *srv, writer_job *job,
@@ -54,6 +62,13 @@ bool forget_prepare(struct call_req *r);
 clm_err forget_build(const struct server *srv, writer_job *job,
         const Clm__V1__Request *q, const struct call_policy *pol);
 void export_get(struct call_req *r, store_txn *txn);
+
+/*
+ * forget_job_customer returns the customer_id a job readied by
+ * forget_build forgets (valid while the job is), or NULL when job is
+ * another call's.
+ */
+const char *forget_job_customer(const writer_job *job);
 
 /* Metrics (metrics.c) and Cohorts (cohorts.c). */
 void metrics_get(struct call_req *r, store_txn *txn);

@@ -163,3 +163,13 @@ forget_build(const struct server *srv, writer_job *job,
 	job->arg = s;
 	return CLM_OK;
 }
+
+const char *
+forget_job_customer(const writer_job *job)
+{
+	if (job->apply != forget_forget_apply) {
+		return NULL;
+	}
+	const struct forget_state *s = job->arg;
+	return s->customer_id;
+}

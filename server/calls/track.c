@@ -90,27 +90,36 @@ track_rejected(struct track_state *s, Clm__V1__Response *resp, arena *a)
 	/*
 	 * Every touchpoint was rejected: INVALID_ARGUMENT if one was
 	 * invalid (as when track_prepare rejects them all), else
-	 * FAILED_PRECONDITION; every violation, the first one quoted.
+	 * FAILED_PRECONDITION.
 	 */
+	track_rejected_status(resp, a,
+	        s->n_invalid > 0 ? CLM_INVALID_ARGUMENT
+	                         : CLM_FAILED_PRECONDITION);
+	return CLM_OK;
+}
+
+void
+track_rejected_status(Clm__V1__Response *resp, arena *a, clm_err code)
+{
+	const Clm__V1__TrackReply *reply = resp->track;
+	size_t n = reply->n_rejected;
+	/* Every violation, the first one quoted. */
 	struct violations v;
 	violations_init(&v, a);
 	for (size_t k = 0; k < n; k++) {
-		const Clm__V1__Status *st = all[k]->status;
+		const Clm__V1__Status *st = reply->rejected[k]->status;
 		for (size_t j = 0; j < st->n_violations; j++) {
 			violations_add(&v, st->violations[j]->field, "%s",
 			        st->violations[j]->description);
 		}
 	}
-	resp->status = reply_status(a,
-	        s->n_invalid > 0 ? CLM_INVALID_ARGUMENT
-	                         : CLM_FAILED_PRECONDITION,
+	resp->status = reply_status(a, code,
 	        v.n == 0
 	                ? "every touchpoint was rejected"
 	                : arena_printf(a,
 	                        "every touchpoint was rejected (%zu); first: %s: %s",
 	                        n, v.items[0]->field, v.items[0]->description),
 	        &v);
-	return CLM_OK;
 }
 
 static clm_err

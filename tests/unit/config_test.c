@@ -389,3 +389,57 @@ Test(config, file_errors_name_path_and_line)
 	cr_assert_not_null(strstr(err, "/nonexistent/clmd.conf"), "%s", err);
 	config_fini(&c);
 }
+
+Test(config, journal_settings)
+{
+	struct config c;
+	config_init(&c);
+	cr_assert_str_eq(c.journal, "local");
+	cr_assert_str_eq(c.journal_stream, "CLM");
+	cr_assert_eq(c.journal_replicas, 3);
+	cr_assert_str_eq(c.journal_creds, "");
+	char err[256];
+	char *ok[] = { "clmd", "--journal",
+		"nats://127.0.0.1:4222,tls://h2.example:4223",
+		"--journal-stream", "clm_prod-2", "--journal-replicas", "5",
+		"--journal-creds", "/etc/clm/n.creds", "--journal-tls-key",
+		"/etc/clm/k.pem" };
+	cr_assert_eq(parse(&c, ARGC(ok), ok, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(
+	        c.journal, "nats://127.0.0.1:4222,tls://h2.example:4223");
+	cr_assert_str_eq(c.journal_stream, "clm_prod-2");
+	cr_assert_eq(c.journal_replicas, 5);
+	cr_assert_str_eq(c.journal_creds, "/etc/clm/n.creds");
+	cr_assert_str_eq(c.journal_tls_key, "/etc/clm/k.pem");
+	config_fini(&c);
+
+	static const char *const bad[][2] = {
+		{ "--journal", "foo" },
+		{ "--journal", "nats://h1" },
+		{ "--journal", "nats://:4222" },
+		{ "--journal", "nats://h1:4222," },
+		{ "--journal", "nats://h1:99999" },
+		{ "--journal", "http://h1:4222" },
+		{ "--journal", "nats://h1:4222,h2:4222" },
+		{ "--journal-stream", "a.b" },
+		{ "--journal-stream", "" },
+		{ "--journal-stream", "CLM>" },
+		{ "--journal-replicas", "0" },
+		{ "--journal-replicas", "6" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		config_init(&c);
+		char *argv[]
+		        = { "clmd", (char *) bad[i][0], (char *) bad[i][1] };
+		cr_assert_eq(parse(&c, ARGC(argv), argv, err, sizeof(err)), -1,
+		        "%s %s", bad[i][0], bad[i][1]);
+		cr_assert_not_null(strstr(err, "journal"), "%s", err);
+		if (strcmp(bad[i][0], "--journal") == 0) {
+			cr_assert_not_null(strstr(err,
+			                           "expected local or "
+			                           "nats://host:port[,...]"),
+			        "%s", err);
+		}
+		config_fini(&c);
+	}
+}
