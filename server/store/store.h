@@ -109,6 +109,31 @@ uint64_t store_free_bytes(store *s);
 clm_err store_txn_checkpoint_position(store_txn *txn, uint64_t *pos);
 
 /*
+ * The cluster mode's mark (issue 16): the instant the last applied stream
+ * entry was applied at, and the hash of that entry's bytes (meta
+ * "stream_now_ms", "stream_hash_a", "stream_hash_b"). The writer puts it
+ * in every batch's transaction, so the base holds the mark of the entry
+ * at its position (store_position) once a checkpoint moved the batch.
+ */
+struct store_stream_mark {
+	int64_t now_ms;
+	unsigned char hash[16];
+};
+
+/*
+ * store_stream_mark_get reads the mark in txn's snapshot (zeros when none
+ * was ever put). Returns CLM_OK, or a storage error.
+ */
+clm_err store_stream_mark_get(store_txn *txn, struct store_stream_mark *m);
+
+/*
+ * store_stream_mark_put writes m in the write transaction txn. Returns
+ * CLM_OK, or a storage error (the batch fails).
+ */
+clm_err store_stream_mark_put(
+        store_txn *txn, const struct store_stream_mark *m);
+
+/*
  * Readers. A store_reader is a reusable read transaction handle for one
  * thread or work item: store_read_begin starts a fresh snapshot, and
  * store_read_end releases it. A reader must be ended before it is freed.

@@ -175,7 +175,7 @@ writer_note_forgets(writer *w, writer_job **jobs, size_t n)
  * Applies, journals and commits the batch at now_ms; nows (replay: the
  * instant of each job, whose entries are journaled already) or NULL.
  */
-static clm_err
+clm_err
 writer_try(writer *w, writer_job **jobs, size_t n, const int64_t *nows,
         int64_t now_ms, bool *disk_full)
 {
@@ -184,7 +184,8 @@ writer_try(writer *w, writer_job **jobs, size_t n, const int64_t *nows,
 	for (int attempt = 0;; attempt++) {
 		e = writer_apply(w, jobs, n, nows, now_ms, &txn);
 		if (e == CLM_OK && w->j == NULL) {
-			e = store_write_commit(txn); /* no journal: durable */
+			/* No journal: durable; a stream's entry: in it. */
+			e = store_write_commit(txn);
 			if (e == CLM_OK) {
 				return CLM_OK;
 			}
@@ -194,7 +195,8 @@ writer_try(writer *w, writer_job **jobs, size_t n, const int64_t *nows,
 		}
 		if (store_overlay_full(w->st) && attempt == 0) {
 			e = writer_checkpoint(w);
-		} else if (store_map_full(w->st) && w->j == NULL) {
+		} else if (store_map_full(w->st) && w->j == NULL
+		        && w->cl == NULL) {
 			e = store_grow(w->st); /* at max_db_bytes: no */
 		} else {
 			*disk_full = store_disk_full(w->st);
@@ -318,8 +320,15 @@ writer_position(writer *w)
 uint64_t
 writer_stream_position(writer *w)
 {
-	(void) w;
-	return 0; /* cluster mode: issue 16, in progress */
+	return w == NULL || w->cl == NULL ? 0
+	                                  : writer_cluster_stream_position(w);
+}
+
+bool
+writer_refusal(writer *w, char *why, size_t len)
+{
+	return w != NULL && w->cl != NULL
+	        && writer_cluster_refusal(w, why, len);
 }
 
 static void *
@@ -649,17 +658,28 @@ writer_start(store *st, const struct writer_opts *o, writer **out, char *err,
 		e = w->replay != NULL ? writer_replay(w, err, errlen)
 		                      : CLM_INTERNAL;
 	}
-	if (e == CLM_OK && w->j != NULL && writer_ckpt_begin(w) != 0) {
+	if (e == CLM_OK && (w->j != NULL || o->stream != NULL)
+	        && writer_ckpt_begin(w) != 0) {
 		snprintf(err, errlen, "cannot start the checkpoint thread");
 		e = CLM_INTERNAL;
 	}
+	if (e == CLM_OK && o->stream != NULL) {
+		e = writer_cluster_start(w, o, err, errlen);
+		if (e != CLM_OK) {
+			writer_ckpt_end(w);
+		}
+	}
 	if (e == CLM_OK
-	        && pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+	        && pthread_create(&w->thread, NULL,
+	                   w->cl != NULL ? writer_cluster_main : writer_main,
+	                   w)
+	                != 0) {
 		snprintf(err, errlen, "cannot start the writer thread");
 		writer_ckpt_end(w);
 		e = CLM_INTERNAL;
 	}
 	if (e != CLM_OK) {
+		writer_cluster_free(w);
 		pthread_cond_destroy(&w->cv);
 		pthread_mutex_destroy(&w->mu);
 		arena_fini(&w->scratch);
@@ -682,6 +702,9 @@ writer_submit(writer *w, writer_job *job)
 	job->events = NULL;
 	job->n_events = 0;
 	job->cap_events = 0;
+	if (w->cl != NULL) {
+		return writer_cluster_submit(w, job);
+	}
 	pthread_mutex_lock(&w->mu);
 	if (w->stopping || w->depth >= w->queue_max) {
 		pthread_mutex_unlock(&w->mu);
@@ -728,6 +751,7 @@ writer_free(writer *w)
 	if (w == NULL) {
 		return;
 	}
+	writer_cluster_free(w);
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mu);
 	arena_fini(&w->scratch);

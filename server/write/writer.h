@@ -15,6 +15,7 @@
 #ifndef CLM_WRITER_H
 #define CLM_WRITER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -133,7 +134,8 @@ typedef void (*writer_publish_fn)(
  * the job's (merge); the writer publishes, applies and completes.
  */
 enum writer_subject {
-	WRITER_SUBJECT_CUSTOMER, /* "c.<key of id>": purged when it is forgotten */
+	WRITER_SUBJECT_CUSTOMER, /* "c.<key of id>": purged when it is
+	                            forgotten */
 	WRITER_SUBJECT_GLOBAL,   /* "g": catalog, spend, experiments */
 	WRITER_SUBJECT_FORGET    /* "f": ForgetCustomer entries, which stay */
 };
@@ -143,8 +145,9 @@ struct writer_part {
 	const void *data; /* a payload writer_replay_fn rebuilds a job from */
 	size_t len;
 	enum writer_subject subject;
-	const char *id; /* WRITER_SUBJECT_CUSTOMER: the customer or anonymous */
-	size_t id_len;  /* id the part is about (not NUL-terminated) */
+	const char
+	        *id;   /* WRITER_SUBJECT_CUSTOMER: the customer or anonymous */
+	size_t id_len; /* id the part is about (not NUL-terminated) */
 	/* Nats-Msg-Id ("" = none): from the part's event ids when all of
 	 * them have one, so that a retried call is a duplicate (issue 16). */
 	char msg_id[48];
@@ -169,8 +172,9 @@ struct writer_cluster_ops {
 	 * were recorded by an earlier call); any other err when the part was
 	 * not acknowledged (its touchpoints are reported as such).
 	 */
-	void (*merge)(void *arg, writer_job *job, const struct writer_part *part,
-	        clm_err err, const Clm__V1__Response *applied);
+	void (*merge)(void *arg, writer_job *job,
+	        const struct writer_part *part, clm_err err,
+	        const Clm__V1__Response *applied);
 	/*
 	 * For a ForgetCustomer entry about to be applied in txn (writer
 	 * thread): the ids whose customer subjects must be purged once it
@@ -268,8 +272,25 @@ uint64_t writer_stream_position(writer *w);
  * writer_submit queues job. Returns CLM_OK (done will be called exactly
  * once, later, on the writer thread), or UNAVAILABLE when the queue is full
  * or the writer is stopping (done is not called).
+ *
+ * In cluster mode (any thread) it cuts the job's entry into parts
+ * (cluster_ops.split) and publishes each to the stream; the job completes
+ * once each part is applied by this node, known to be in the stream
+ * already, or not acknowledged (then merged as such; err UNAVAILABLE or
+ * DEADLINE_EXCEEDED when none was). It returns UNAVAILABLE also when
+ * queue_max jobs wait for their parts, when the first publish fails, or
+ * while the writer refuses writes (writer_refusal); and split's errors
+ * (INVALID_ARGUMENT, RESOURCE_EXHAUSTED). done is not called then.
  */
 clm_err writer_submit(writer *w, writer_job *job);
+
+/*
+ * writer_refusal tells whether the writer refuses every write for a
+ * reason of its own (cluster mode: the stream diverged from the view,
+ * or an entry cannot be applied), and copies that reason, a sentence
+ * for people, into why (len bytes). Any thread.
+ */
+bool writer_refusal(writer *w, char *why, size_t len);
 
 /*
  * writer_job_event appends a stage change to job's events (arena memory);
@@ -282,6 +303,9 @@ Clm__V1__LifecycleEvent *writer_job_event(writer_job *job);
  * applies and completes every queued job, and joins the thread. The
  * writer stays allocated for callers still submitting: release it with
  * writer_free once nothing can call writer_submit. NULL is a no-op.
+ * In cluster mode, the jobs waiting for their parts wait until their
+ * time is up at most; close the stream (jstream_close, whose last acks
+ * still reach the writer) after writer_stop and before writer_free.
  */
 void writer_stop(writer *w);
 void writer_free(writer *w);

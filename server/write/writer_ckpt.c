@@ -72,8 +72,8 @@ writer_ckpt_result(
 	log_debug("checkpoint at position %llu: %llu keys in %lld ms",
 	        (unsigned long long) pos, (unsigned long long) st->keys,
 	        (long long) (st->duration_ns / 1000000));
-	if (w->replaying) {
-		return CLM_OK;
+	if (w->replaying || w->j == NULL) {
+		return CLM_OK; /* a stream is never truncated by a node */
 	}
 	if (w->purge) {
 		writer_purge(w);
@@ -259,7 +259,7 @@ writer_ckpt_due(writer *w)
 void
 writer_maybe_checkpoint(writer *w)
 {
-	if (w->j == NULL) {
+	if (w->j == NULL && w->cl == NULL) {
 		return;
 	}
 	writer_ckpt_poll(w, false);

@@ -56,6 +56,8 @@ struct writer {
 	bool purge;
 	int64_t purge_retry_ns; /* after a failed purge */
 	uint64_t position;      /* atomic: the last write the view shows */
+	/* Cluster mode (writer_cluster.c); NULL: a single node. */
+	struct writer_cluster *cl;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	writer_job *head, *tail; /* guarded by mu */
@@ -118,5 +120,29 @@ void writer_purge(writer *w);
  */
 int writer_ckpt_begin(writer *w);
 void writer_ckpt_end(writer *w);
+
+/*
+ * writer_try applies jobs in one transaction, each at nows[i] (entries
+ * journaled already, or read from the stream: not journaled again), or
+ * all at now_ms when nows is NULL (then journaled), and commits; on a
+ * full overlay it checkpoints and applies them again. Writer thread.
+ */
+clm_err writer_try(writer *w, writer_job **jobs, size_t n, const int64_t *nows,
+        int64_t now_ms, bool *disk_full);
+
+/*
+ * Cluster mode (writer_cluster.c, writer_opts.stream). writer_cluster_start
+ * sets w->cl up and catches the view up with the stream (before the
+ * thread starts); writer_cluster_main is the writer thread then;
+ * writer_cluster_submit is writer_submit's; writer_cluster_free frees
+ * w->cl (NULL: nothing), after the thread ended.
+ */
+clm_err writer_cluster_start(
+        writer *w, const struct writer_opts *o, char *err, size_t errlen);
+void *writer_cluster_main(void *arg);
+clm_err writer_cluster_submit(writer *w, writer_job *job);
+uint64_t writer_cluster_stream_position(writer *w);
+bool writer_cluster_refusal(writer *w, char *why, size_t len);
+void writer_cluster_free(writer *w);
 
 #endif /* CLM_WRITE_WRITER_INTERNAL_H */

@@ -1,0 +1,167 @@
+/*
+ * The writer's cluster mode, shared by writer_cluster.c (submitting,
+ * settling, start and stop) and writer_cluster_apply.c (reading the
+ * stream, applying it, checking it): docs/cluster.md.
+ */
+#ifndef CLM_WRITE_WRITER_CLUSTER_H
+#define CLM_WRITE_WRITER_CLUSTER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "journal/jstream.h"
+#include "store/store.h"
+#include "util/arena.h"
+#include "write/writer_internal.h"
+
+/*
+ * An entry on the stream: a header, then the part's payload (what
+ * writer_replay_fn rebuilds a job from, as in the local journal):
+ *   0  1  format: WRITER_CLUSTER_FORMAT
+ *   1  4  entry type, u32 little-endian (writer_part.type)
+ *   5  8  now_ms, i64 little-endian: the publishing node's clock at submit
+ *  13  8  origin: the publishing node's id, random at each start
+ *  21  8  token: the part's number on that node
+ */
+#define WRITER_CLUSTER_FORMAT 0xC1
+#define WRITER_CLUSTER_HEADER 29
+
+/* jstream_next's wait for the first entry of a batch, live. */
+#define WRITER_CL_NEXT_MS 50
+/* ... and while catching up at start, before calling it caught up. */
+#define WRITER_CL_CATCHUP_MS 1000
+/* How long a part without deadline waits: the ack's timeout and more. */
+#define WRITER_CL_EXPIRE_MS 10000
+#define WRITER_CL_SECOND_NS 1000000000LL
+
+enum writer_cl_state {
+	WRITER_CL_SENT,    /* published, no ack yet */
+	WRITER_CL_ACKED,   /* the stream holds it at seq */
+	WRITER_CL_DUP,     /* the stream held it already, at seq */
+	WRITER_CL_FAILED,  /* not acknowledged (err) */
+	WRITER_CL_APPLIED, /* the view applied it */
+};
+
+struct writer_cl_pending;
+
+struct writer_cl_part {
+	struct writer_cl_pending *p;
+	const struct writer_part *wp; /* in the job's arena */
+	uint64_t token;
+	enum writer_cl_state state;
+	uint64_t seq;
+	clm_err err;
+	bool merged; /* writer thread: merge called */
+};
+
+struct writer_cl_pending {
+	struct writer_cluster *cl;
+	writer_job *job;
+	struct writer_cl_pending *next;
+	size_t n;
+	size_t acks_out; /* acks still to come */
+	bool submitting; /* writer_submit still publishing */
+	bool done;       /* the job completed; freed by the last ack */
+	bool any_ok;     /* a part applied, or in the stream already */
+	uint64_t last_pos;
+	int64_t expire_ns;
+	struct writer_cl_part parts[];
+};
+
+/* A purge to do (or retry) after a ForgetCustomer was applied. */
+struct writer_cl_purge {
+	char key[33];
+	uint64_t before;
+	struct writer_cl_purge *next;
+};
+
+/* Run inside a batch's transaction: a Forget's ids, or the mark. */
+struct writer_cl_hook {
+	writer_job job;
+	writer *w;
+	writer_job *forget; /* NULL: the mark */
+	uint64_t position;
+	const char **ids;
+	size_t *lens;
+	size_t n_ids;
+	struct store_stream_mark mark;
+};
+
+struct writer_cluster {
+	jstream *js;
+	const struct writer_cluster_ops *ops;
+	void *ops_arg;
+	void (*advanced)(void *arg, uint64_t position);
+	void *advanced_arg;
+	uint64_t node;
+	size_t max_part;
+	pthread_mutex_t mu;
+	uint64_t next_token;               /* mu */
+	struct writer_cl_pending *pending; /* mu */
+	size_t n_pending;                  /* mu */
+	bool diverged;                     /* mu: writes refused */
+	char why[256];                     /* mu: why they are */
+	/* The writer thread's. */
+	unsigned char hash[16]; /* of the entry at w->position */
+	bool hash_known;
+	uint64_t stream_last; /* atomic */
+	bool halted;          /* applying stopped (divergence, bad entry) */
+	bool subscribed;
+	int64_t resub_ns, backoff_ms, check_ns;
+	struct writer_cl_purge *purges;
+	int64_t purge_retry_ns;
+	bool carry; /* msgs[0] is an entry the last batch left */
+	arena a;    /* a batch's foreign jobs and hooks */
+	struct jstream_msg *msgs;
+	writer_job **jobs;
+	int64_t *nows;
+	struct writer_cl_part **owner;
+};
+
+static inline void
+writer_cl_le_put(unsigned char *p, uint64_t v, int n)
+{
+	for (int k = 0; k < n; k++) {
+		p[k] = (unsigned char) (v >> (8 * k));
+	}
+}
+
+static inline uint64_t
+writer_cl_le_get(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+	for (int k = n - 1; k >= 0; k--) {
+		v = (v << 8) | p[k];
+	}
+	return v;
+}
+
+/*
+ * writer_cl_halt stops applying and refuses writes, with why (a sentence
+ * for people, logged once). Writer thread.
+ */
+void writer_cl_halt(writer *w, const char *why);
+
+/*
+ * writer_cl_find returns the pending part of this node's token (an entry
+ * this node published whose job still waits for it), or NULL.
+ */
+struct writer_cl_part *writer_cl_find(
+        struct writer_cluster *cl, uint64_t token);
+
+/*
+ * writer_cl_settle merges what the acks and the view decided and
+ * completes the jobs whose parts are all settled or whose time is up
+ * (all: every job, the writer stopping). Writer thread.
+ */
+void writer_cl_settle(writer *w, bool all);
+
+/*
+ * writer_cl_catch_up applies the stream up to its end as it is now, at
+ * start-up (before the writer thread starts). Returns CLM_OK (also when
+ * the view diverged: the writer then refuses writes), or UNAVAILABLE.
+ */
+clm_err writer_cl_catch_up(writer *w, char *err, size_t errlen);
+
+#endif /* CLM_WRITE_WRITER_CLUSTER_H */
