@@ -21,6 +21,8 @@ struct clm_conn {
 	nng_socket sock;
 	char *url;
 	char *token;
+	uint64_t min_position;  /* clm_set_min_position; 0: none */
+	uint64_t last_position; /* clm_last_position */
 	uint64_t next_id;
 	uint64_t nonce; /* makes request ids unique across processes */
 	char err[512];
@@ -198,6 +200,18 @@ clm_set_token(clm_conn *c, const char *token)
 	return CLM_OK;
 }
 
+void
+clm_set_min_position(clm_conn *c, uint64_t position)
+{
+	c->min_position = position;
+}
+
+uint64_t
+clm_last_position(const clm_conn *c)
+{
+	return c != NULL ? c->last_position : 0;
+}
+
 const char *
 clm_last_error(const clm_conn *c)
 {
@@ -226,6 +240,9 @@ clm_call(clm_conn *c, const Clm__V1__Request *req, Clm__V1__Response **out)
 	if (c->token != NULL
 	        && (copy.auth_token == NULL || copy.auth_token[0] == '\0')) {
 		copy.auth_token = c->token;
+	}
+	if (copy.min_position == 0) {
+		copy.min_position = c->min_position;
 	}
 	size_t size = clm__v1__request__get_packed_size(&copy);
 	nng_msg *msg;
@@ -257,6 +274,9 @@ clm_call(clm_conn *c, const Clm__V1__Request *req, Clm__V1__Response **out)
 		clm_seterr(
 		        c, "reply from '%s' is not a clm.v1.Response", c->url);
 		return CLM_INTERNAL;
+	}
+	if (resp->position > c->last_position) {
+		c->last_position = resp->position;
 	}
 	c->err[0] = '\0';
 	*out = resp;

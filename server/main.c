@@ -17,6 +17,7 @@
 
 #include "calls/auth.h"
 #include "calls/replay.h"
+#include "calls/waitpos.h"
 #include "config.h"
 #include "ingest/sdk.h"
 #include "journal/journal.h"
@@ -419,6 +420,10 @@ main(int argc, char **argv)
 		main_fail(err);
 		goto done;
 	}
+	if (waitpos_open(0, &srv.waits) != CLM_OK) {
+		main_fail("cannot start waiting for positions: out of memory");
+		goto done;
+	}
 	struct writer_opts wo = {
 		.queue_max = (size_t) cfg.write_queue,
 		.batch_max = (size_t) cfg.batch_max,
@@ -432,6 +437,8 @@ main(int argc, char **argv)
 		.replay_arg = &srv,
 		.checkpoint_bytes = (uint64_t) cfg.checkpoint_bytes,
 		.checkpoint_interval_ms = cfg.checkpoint_interval * 1000,
+		.advanced = waitpos_advanced,
+		.advanced_arg = srv.waits,
 	};
 	char werr[256];
 	if (writer_start(srv.st, &wo, &srv.w, werr, sizeof(werr)) != CLM_OK) {
@@ -490,9 +497,12 @@ done:
 	 * still served). rpc_close then lets the replies go out and closes.
 	 */
 	writer_stop(srv.w);
+	/* Requests waiting for a position the view will not reach now. */
+	waitpos_stop(srv.waits);
 	if (rpc_close(r, 2000)) {
 		pubsub_close(srv.ps);
 		writer_free(srv.w);
+		waitpos_close(srv.waits);
 	} else {
 		/* nng may still call in: leave what it can reach. */
 		pubsub_abandon(srv.ps);

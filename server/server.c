@@ -9,6 +9,7 @@ server_init(struct server *srv, const struct config *cfg, struct auth *auth,
 		.auth = auth,
 		.tm = tm,
 		.started_ms = now_ms,
+		.journal_desc = "local",
 		.limits = {
 			.max_id_bytes = (size_t) cfg->max_id_bytes,
 			.max_properties = (size_t) cfg->max_properties,

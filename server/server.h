@@ -19,6 +19,7 @@ struct evring;
 struct pubsub;
 struct sdk_map;
 struct telemetry;
+struct waitpos;
 
 struct server {
 	const struct config *cfg;
@@ -44,6 +45,19 @@ struct server {
 	 * outlive every thread that records.
 	 */
 	struct telemetry *tm;
+	/*
+	 * The requests waiting for a Request.min_position (calls/waitpos.h),
+	 * woken by the writer's advanced hook: set by main before the
+	 * writer starts, stopped before rpc closes, freed after. NULL: a
+	 * request the view is behind for is answered UNAVAILABLE at once.
+	 */
+	struct waitpos *waits;
+	/*
+	 * What the view applies, for StatusReply.journal: "local" (the file
+	 * journal; server_init's default), or the cluster's description,
+	 * set by main. Static or outliving srv.
+	 */
+	const char *journal_desc;
 	int64_t started_ms;
 	struct validate_limits limits;
 	struct model_params params; /* health and risk thresholds */

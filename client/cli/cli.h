@@ -27,7 +27,13 @@ struct cli {
 	const char *token;
 	struct clm_tls tls; /* for tls+tcp:// */
 	bool json;
+	/*
+	 * The command writes: with --json, cli_reply puts the reply's
+	 * position in what it prints (cli_print_json_at).
+	 */
+	bool write;
 	int timeout_ms;
+	uint64_t min_position; /* --min-position; 0: none */
 	clm_conn *conn;
 };
 
@@ -48,7 +54,8 @@ int cli_result(struct cli *cli, clm_err e, const Clm__V1__Response *resp);
  * cli_reply ends a command that made one call, given the helper's e and
  * resp: returns cli_result's exit code and, when it is CLI_OK and resp
  * holds a result (the member its oneof selects), prints that: as one
- * line of JSON with --json, else by print(result, arg). Frees resp.
+ * line of JSON with --json (with the reply's position first when
+ * cli->write: cli_print_json_at), else by print(result, arg). Frees resp.
  */
 int cli_reply(struct cli *cli, clm_err e, Clm__V1__Response *resp,
         void (*print)(const ProtobufCMessage *result, const void *arg),
@@ -62,6 +69,14 @@ void cli_print_status(const Clm__V1__Status *st);
 
 /* cli_print_json prints msg as one line of proto3 JSON on stdout. */
 void cli_print_json(const ProtobufCMessage *msg);
+
+/*
+ * cli_print_json_at prints msg as cli_print_json does, with a first member
+ * "position": the journal position of the write that answered it, a
+ * string as proto3 JSON writes a uint64 ({"position":"42",...}), as the
+ * HTTP API does.
+ */
+void cli_print_json_at(const ProtobufCMessage *msg, uint64_t position);
 
 /* cli_enum_name returns the name of value in d, or "?". */
 const char *cli_enum_name(const ProtobufCEnumDescriptor *d, int value);
@@ -171,6 +186,7 @@ int cmd_track(struct cli *cli, int argc, char **argv);
 int cmd_customer(struct cli *cli, int argc, char **argv);
 int cmd_identify(struct cli *cli, int argc, char **argv);
 int cmd_forget(struct cli *cli, int argc, char **argv);
+int cmd_snapshot(struct cli *cli, int argc, char **argv);
 int cmd_export(struct cli *cli, int argc, char **argv);
 int cmd_watch(struct cli *cli, int argc, char **argv);
 int cmd_recommend(struct cli *cli, int argc, char **argv);

@@ -289,7 +289,8 @@ cmd_catalog(struct cli *cli, int argc, char **argv)
 		fclose(in);
 	}
 	if (cli->json) {
-		printf("{\"items\":%lu,\"stores\":%lu,\"badLines\":%lu}\n",
+		printf("{\"position\":\"%llu\",\"items\":%lu,\"stores\":%lu,\"badLines\":%lu}\n",
+		        (unsigned long long) clm_last_position(cli->conn),
 		        b->total_items, b->total_stores, bad);
 	} else {
 		printf("loaded %lu items and %lu stores; %lu bad lines\n",

@@ -101,6 +101,7 @@ cmd_experiment_define(struct cli *cli, int argc, char **argv)
 	}
 	Clm__V1__Response *resp;
 	clm_err e = clm_define_experiment(cli->conn, q, &resp);
+	cli->write = true;
 	return cli_reply(cli, e, resp, cmd_experiment_defined, q);
 }
 
@@ -129,6 +130,7 @@ cmd_experiment_assign(struct cli *cli, int argc, char **argv)
 	}
 	Clm__V1__Response *resp;
 	clm_err e = clm_assign(cli->conn, &q, &resp);
+	cli->write = true;
 	return cli_reply(cli, e, resp, cmd_experiment_assigned, NULL);
 }
 

@@ -57,5 +57,6 @@ cmd_identify(struct cli *cli, int argc, char **argv)
 	clm_err e = clm_identify(cli->conn, ids.id[0], ids.id[1],
 	        (const char *const *) trait->items,
 	        (const char *const *) trait->values, trait->count, &resp);
+	cli->write = true;
 	return cli_reply(cli, e, resp, cmd_identify_print, &ids);
 }

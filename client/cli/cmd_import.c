@@ -213,7 +213,9 @@ cmd_import_json(struct cmd_import *im, const struct tpbatch *b)
 		r.n_rejected = im->n_rejects;
 		r.rejected = iep;
 	}
-	cli_print_json((const ProtobufCMessage *) &r);
+	/* The last batch's: every line accepted is in the view by then. */
+	cli_print_json_at((const ProtobufCMessage *) &r,
+	        clm_last_position(im->cli->conn));
 	free(ie);
 	free(iep);
 	free(st);

@@ -44,6 +44,7 @@ cmd_forget(struct cli *cli, int argc, char **argv)
 	}
 	Clm__V1__Response *resp;
 	clm_err e = clm_forget(cli->conn, id, &resp);
+	cli->write = true;
 	return cli_reply(cli, e, resp, cmd_forget_print, id);
 }
 

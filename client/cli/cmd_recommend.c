@@ -77,6 +77,7 @@ cmd_recommend(struct cli *cli, int argc, char **argv)
 	q.now_ms = args_get(&a, "--now")->n;
 	q.include_suppressed = args_get(&a, "--include-suppressed")->set;
 	q.claim = args_get(&a, "--claim")->set;
+	cli->write = q.claim;
 	int rc = cli_connect(cli);
 	if (rc != CLI_OK) {
 		return rc;

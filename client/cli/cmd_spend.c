@@ -283,7 +283,8 @@ cmd_spend_file(struct cli *cli, const char *path)
 		Clm__V1__RecordSpendReply r
 		        = CLM__V1__RECORD_SPEND_REPLY__INIT;
 		r.accepted = (uint32_t) run.accepted;
-		cli_print_json((const ProtobufCMessage *) &r);
+		cli_print_json_at((const ProtobufCMessage *) &r,
+		        clm_last_position(cli->conn));
 	} else {
 		printf("accepted %lu", run.accepted);
 		if (run.bad > 0) {
@@ -360,5 +361,6 @@ cmd_spend(struct cli *cli, int argc, char **argv)
 	q.spend = &one;
 	Clm__V1__Response *resp;
 	clm_err e = clm_record_spend(cli->conn, &q, &resp);
+	cli->write = true;
 	return cli_reply(cli, e, resp, cmd_spend_print, &s);
 }

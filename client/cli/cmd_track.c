@@ -25,7 +25,8 @@ cmd_track_print_reply(void *arg, clm_err e, const Clm__V1__Response *resp,
 	const struct cli *cli = arg;
 	const Clm__V1__TrackReply *r = resp->track;
 	if (cli->json) {
-		cli_print_json((const ProtobufCMessage *) r);
+		cli_print_json_at(
+		        (const ProtobufCMessage *) r, resp->position);
 		/* Every item was rejected: say so, as for any failed call. */
 		if (e != CLM_OK && r->n_rejected > 0) {
 			if (resp->status != NULL) {

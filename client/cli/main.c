@@ -1,11 +1,13 @@
 /*
  * clm: the command-line client of clmd.
- *   clm [--url URL] [--token T] [--json] [--timeout MS] COMMAND [ARGS]
+ *   clm [--url URL] [--token T] [--json] [--timeout MS] [--min-position N]
+ *       COMMAND [ARGS]
  *
  * The commands, their flags and their help are the rows of cmdtab.c; this
  * file parses the global options, answers `--help` for every command from
  * the table, and runs the command's handler.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +26,23 @@ main_wants_help(int argc, char **argv)
 		}
 	}
 	return false;
+}
+
+/* A journal position: decimal digits only, within uint64. */
+static int
+main_parse_position(const char *s, uint64_t *out)
+{
+	if (*s < '0' || *s > '9') {
+		return -1;
+	}
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0') {
+		return -1;
+	}
+	*out = (uint64_t) v;
+	return 0;
 }
 
 int
@@ -63,6 +82,13 @@ main(int argc, char **argv)
 			if (cli.timeout_ms <= 0) {
 				return cli_usage_error(
 				        "invalid --timeout '%s'", argv[i]);
+			}
+		} else if (i + 1 < argc && strcmp(a, "--min-position") == 0) {
+			if (main_parse_position(argv[++i], &cli.min_position)
+			        != 0) {
+				return cli_usage_error(
+				        "invalid --min-position '%s'",
+				        argv[i]);
 			}
 		} else {
 			return cli_usage_error("unknown option '%s'", a);

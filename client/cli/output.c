@@ -39,6 +39,7 @@ cli_connect(struct cli *cli)
 		fprintf(stderr, "clm: out of memory\n");
 		return CLI_ECONNECT;
 	}
+	clm_set_min_position(cli->conn, cli->min_position);
 	return CLI_OK;
 }
 
@@ -112,7 +113,9 @@ cli_reply(struct cli *cli, clm_err e, Clm__V1__Response *resp,
 			        sizeof(result));
 		}
 	}
-	if (result != NULL && cli->json) {
+	if (result != NULL && cli->json && cli->write) {
+		cli_print_json_at(result, resp->position);
+	} else if (result != NULL && cli->json) {
 		cli_print_json(result);
 	} else if (result != NULL) {
 		print(result, arg);
@@ -130,6 +133,20 @@ cli_print_json(const ProtobufCMessage *msg)
 		return;
 	}
 	puts(text);
+	free(text);
+}
+
+void
+cli_print_json_at(const ProtobufCMessage *msg, uint64_t position)
+{
+	char *text;
+	if (pbjson_print(msg, 0, &text) != 0) {
+		fprintf(stderr, "clm: out of memory\n");
+		return;
+	}
+	/* text is one object: "{}" or "{MEMBERS}". */
+	printf("{\"position\":\"%llu\"%s%s\n", (unsigned long long) position,
+	        strcmp(text, "{}") == 0 ? "" : ",", text + 1);
 	free(text);
 }
 

@@ -74,6 +74,22 @@ const char *clm_open_error(void);
 clm_err clm_set_token(clm_conn *c, const char *token);
 
 /*
+ * clm_set_min_position makes every later request on c that carries no
+ * min_position of its own carry position (0: none): the server answers it
+ * only once its view has applied that position, or UNAVAILABLE "not
+ * caught up" after the request's deadline_ms (1 s when 0). See docs/api.md
+ * "Positions".
+ */
+void clm_set_min_position(clm_conn *c, uint64_t position);
+
+/*
+ * clm_last_position returns the largest Response.position of any reply
+ * received on c (0 before the first): pass it as a min_position to read
+ * one's own writes on another node. NULL: 0.
+ */
+uint64_t clm_last_position(const clm_conn *c);
+
+/*
  * clm_last_error describes the last failure on c: the transport problem,
  * or the server's status message. "" when the last call succeeded.
  */
@@ -81,7 +97,8 @@ const char *clm_last_error(const clm_conn *c);
 
 /*
  * clm_call sends req and waits for the Response. It fills in request_id
- * (when empty) and auth_token (when set by clm_set_token) on a copy; req is
+ * (when empty), auth_token (when set by clm_set_token) and min_position
+ * (when 0 and set by clm_set_min_position) on a copy; req is
  * not modified. Returns CLM_OK when a reply arrived, whatever its status,
  * and sets *out (release it with clm_response_free); otherwise a transport
  * error, with *out untouched.

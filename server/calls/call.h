@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "calls/waitpos.h"
 #include "clm/v1/clm.pb-c.h"
 #include "pbwire.h"
 #include "server.h"
@@ -45,6 +46,19 @@ struct call_req {
 	 * size (req is then NULL): RESOURCE_EXHAUSTED, not "malformed".
 	 */
 	bool over_budget;
+	/*
+	 * Request.min_position beyond the view's: dispatch parks the
+	 * request in srv->waits (DISPATCH_PARKED) with wait, and once it
+	 * is woken calls resume (set once by the owner, with resume_arg;
+	 * NULL: the owner cannot wait, and such a request is refused at
+	 * once), on the writer's or waitpos's thread; the owner then calls
+	 * dispatch_resume on a thread of its own. wait_reached says which
+	 * way the wait ended.
+	 */
+	struct waitpos_waiter wait;
+	bool wait_reached;
+	void (*resume)(struct call_req *r);
+	void *resume_arg;
 };
 
 /* Fills r->resp (result and status) inside the read transaction txn. */

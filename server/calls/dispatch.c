@@ -263,6 +263,61 @@ dispatch_screen(struct call_req *r, const uint8_t *buf, size_t len)
 	return true;
 }
 
+static enum dispatch_result dispatch_run(
+        struct call_req *r, const struct dispatch_entry *e);
+static enum dispatch_result dispatch_resume_reached(struct call_req *r);
+
+/* The UNAVAILABLE of a min_position the view did not reach in time. */
+static void
+dispatch_not_caught_up(struct call_req *r)
+{
+	reply_error(r->resp, r->a, CLM_UNAVAILABLE,
+	        "not caught up: this node has applied position %llu, the request needs %llu",
+	        (unsigned long long) writer_position(r->srv->w),
+	        (unsigned long long) r->req->min_position);
+}
+
+/* waitpos's wake-up of a parked request: hand it back to its owner. */
+static void
+dispatch_woken(struct waitpos_waiter *wt, bool reached)
+{
+	struct call_req *r = wt->arg;
+	r->wait_reached = reached;
+	r->resume(r);
+}
+
+/*
+ * Parks r until the view shows its min_position (waitpos.h). The wait
+ * counts from the request's arrival, like a write's deadline_ms, so the
+ * whole answer keeps within it.
+ */
+static enum dispatch_result
+dispatch_park(struct call_req *r)
+{
+	if (r->srv->waits == NULL || r->resume == NULL) {
+		dispatch_not_caught_up(r);
+		return DISPATCH_DONE;
+	}
+	uint32_t ms = r->req->deadline_ms != 0 ? r->req->deadline_ms
+	                                       : DISPATCH_MIN_POSITION_WAIT_MS;
+	r->wait = (struct waitpos_waiter) {
+		.position = r->req->min_position,
+		.deadline_ns = r->arrived_ns + (int64_t) ms * 1000000,
+		.wake = dispatch_woken,
+		.arg = r,
+	};
+	r->wait_reached = false;
+	if (waitpos_park(r->srv->waits, &r->wait)) {
+		return DISPATCH_PARKED;
+	}
+	/* Reached meanwhile, or the server is stopping. */
+	if (waitpos_position(r->srv->waits) < r->req->min_position) {
+		dispatch_not_caught_up(r);
+		return DISPATCH_DONE;
+	}
+	return dispatch_resume_reached(r);
+}
+
 enum dispatch_result
 dispatch_request(struct call_req *r)
 {
@@ -321,6 +376,17 @@ dispatch_request(struct call_req *r)
 		        "call '%s' is not implemented by this clmd", e->name);
 		return DISPATCH_DONE;
 	}
+	if (r->req->min_position > writer_position(r->srv->w)) {
+		return dispatch_park(r);
+	}
+	return dispatch_run(r, e);
+}
+
+/* Runs the call of entry e, the generic checks passed. */
+static enum dispatch_result
+dispatch_run(struct call_req *r, const struct dispatch_entry *e)
+{
+	Clm__V1__Response *resp = r->resp;
 	bool write = e->kind == DISPATCH_WRITE
 	        || (e->writes != NULL && e->writes(r->req));
 	if (!write) {
@@ -358,6 +424,25 @@ dispatch_request(struct call_req *r)
 	return DISPATCH_PENDING;
 }
 
+/* The call of a request whose min_position was reached. */
+static enum dispatch_result
+dispatch_resume_reached(struct call_req *r)
+{
+	const struct dispatch_entry *e
+	        = dispatch_find((int) r->req->call_case);
+	return dispatch_run(r, e); /* found before it was parked */
+}
+
+enum dispatch_result
+dispatch_resume(struct call_req *r)
+{
+	if (!r->wait_reached) {
+		dispatch_not_caught_up(r);
+		return DISPATCH_DONE;
+	}
+	return dispatch_resume_reached(r);
+}
+
 void
 dispatch_read(struct call_req *r)
 {
@@ -373,7 +458,10 @@ dispatch_read(struct call_req *r)
 		        "call '%s' writes: not available here", e->name);
 		return;
 	}
-	/* Not a write, so never DISPATCH_PENDING. */
+	/*
+	 * Not a write, so never DISPATCH_PENDING; and never DISPATCH_PARKED:
+	 * the owner of r (http) has no resume.
+	 */
 	(void) dispatch_request(r);
 }
 

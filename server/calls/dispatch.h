@@ -18,7 +18,15 @@
 enum dispatch_result {
 	DISPATCH_DONE,    /* r->resp is ready to send */
 	DISPATCH_PENDING, /* queued: r->job.done will be called */
+	/*
+	 * Waiting for Request.min_position: r->resume will be called, then
+	 * dispatch_resume.
+	 */
+	DISPATCH_PARKED,
 };
+
+/* The wait of a min_position when the request has no deadline_ms. */
+#define DISPATCH_MIN_POSITION_WAIT_MS 1000
 
 /*
  * Unpacking a request may make the server allocate much more than the
@@ -65,8 +73,25 @@ size_t dispatch_max_repeated(int64_t max_touchpoints);
  */
 bool dispatch_screen(struct call_req *r, const uint8_t *buf, size_t len);
 
-/* dispatch_request handles r; see enum dispatch_result. */
+/*
+ * dispatch_request handles r; see enum dispatch_result. A request with a
+ * min_position the view has not applied (writer_position) waits for it
+ * before anything else, for deadline_ms from its arrival or
+ * DISPATCH_MIN_POSITION_WAIT_MS when that is 0, parked in srv->waits
+ * without a thread (DISPATCH_PARKED), when srv->waits and r->resume are
+ * set; it is then answered UNAVAILABLE "not caught up" once the wait
+ * ends unreached, or at once when it cannot wait.
+ */
 enum dispatch_result dispatch_request(struct call_req *r);
+
+/*
+ * dispatch_resume goes on with a request parked by dispatch_request (or
+ * by an earlier dispatch_resume), after its r->resume was called: it
+ * answers UNAVAILABLE when the position was not reached in time, or
+ * handles the call as dispatch_request would. Returns DISPATCH_DONE or
+ * DISPATCH_PENDING. The owner's thread, not the one resume ran on.
+ */
+enum dispatch_result dispatch_resume(struct call_req *r);
 
 /*
  * dispatch_read is dispatch_request for callers that answer on the spot

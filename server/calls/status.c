@@ -33,6 +33,8 @@ status_get(struct call_req *r, store_txn *txn)
 	s->map_bytes = st.map_bytes;
 	s->durability = r->srv->cfg->durability;
 	s->checkpoint_position = ckpt;
+	s->journal = (char *) r->srv->journal_desc;
+	s->stream_position = writer_stream_position(r->srv->w);
 	telemetry_writes(
 	        r->srv->tm, &s->write_transactions, &s->write_requests);
 	r->resp->result_case = CLM__V1__RESPONSE__RESULT_SERVER_STATUS;

@@ -25,7 +25,7 @@
 
 enum rpc_state {
 	RPC_RECV,    /* waiting for a request */
-	RPC_WAIT,    /* a write is with the writer */
+	RPC_WAIT,    /* a write is with the writer, or a request parked */
 	RPC_SEND,    /* sending the reply */
 	RPC_STOPPED, /* closing: no receive is armed any more */
 };
@@ -40,6 +40,11 @@ struct rpc_work {
 	Clm__V1__Response resp;
 	struct call_req dr;
 	uint32_t pipe; /* the connection of the request in hand, or 0 */
+	/*
+	 * In RPC_WAIT: the request was parked for its min_position and is
+	 * woken (rpc_resume), rather than a write done.
+	 */
+	_Atomic bool resumed;
 };
 
 struct rpc_listener {
@@ -141,6 +146,21 @@ rpc_write_done(writer_job *job)
 	}
 }
 
+/*
+ * Called by waitpos (the writer's thread, or its timer) when a request
+ * parked for its min_position may go on: back to an nng thread, as for a
+ * write done.
+ */
+static void
+rpc_resume(struct call_req *dr)
+{
+	struct rpc_work *w = dr->resume_arg;
+	atomic_store(&w->resumed, true);
+	if (nng_aio_begin(w->aio)) {
+		nng_aio_finish(w->aio, 0);
+	}
+}
+
 static void
 rpc_handle(struct rpc_work *w)
 {
@@ -172,8 +192,10 @@ rpc_handle(struct rpc_work *w)
 	 * finish it, and wake this item, before dispatch_request returns.
 	 */
 	atomic_store(&w->state, RPC_WAIT);
-	if (dispatch_request(dr) == DISPATCH_PENDING) {
-		return; /* w now belongs to the writer until rpc_write_done */
+	if (dispatch_request(dr) != DISPATCH_DONE) {
+		/* w now belongs to the writer until rpc_write_done, or to
+		 * waitpos until rpc_resume. */
+		return;
 	}
 	rpc_send(w);
 }
@@ -205,7 +227,11 @@ rpc_cb(void *arg)
 		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
 			return; /* stopped while parked; rpc_close frees msg */
 		}
-		dispatch_finish(&w->dr);
+		if (!atomic_exchange(&w->resumed, false)) {
+			dispatch_finish(&w->dr); /* a write done */
+		} else if (dispatch_resume(&w->dr) != DISPATCH_DONE) {
+			return; /* a write, now with the writer */
+		}
 		rpc_send(w);
 		return;
 	case RPC_SEND:
@@ -545,6 +571,8 @@ rpc_open(struct server *srv, rpc **out, char *err, size_t errlen)
 		w->dr.a = &w->arena;
 		w->dr.done = rpc_write_done;
 		w->dr.done_arg = w;
+		w->dr.resume = rpc_resume;
+		w->dr.resume_arg = w;
 		if (store_reader_new(srv->st, &w->dr.reader) != CLM_OK
 		        || (rv = nng_aio_alloc(&w->aio, rpc_cb, w)) != 0
 		        || (rv = nng_ctx_open(&w->ctx, r->sock)) != 0) {

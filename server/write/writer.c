@@ -289,6 +289,9 @@ writer_run_batch(writer *w, writer_job **jobs, size_t n)
 	if (e == CLM_OK && w->j != NULL) {
 		__atomic_store_n(&w->position, jobs[live - 1]->position,
 		        __ATOMIC_RELEASE);
+		if (w->advanced != NULL) {
+			w->advanced(w->advanced_arg, w->position);
+		}
 		if (w->dirty_since_ns == 0) {
 			w->dirty_since_ns = now;
 		}
@@ -447,6 +450,9 @@ writer_replay_flush(struct writer_replay *r)
 	if (e == CLM_OK) {
 		__atomic_store_n(&w->position, r->jobs[r->n - 1]->position,
 		        __ATOMIC_RELEASE);
+		if (w->advanced != NULL) {
+			w->advanced(w->advanced_arg, w->position);
+		}
 		w->last_now_ms = r->nows[r->n - 1] > w->last_now_ms
 		        ? r->nows[r->n - 1]
 		        : w->last_now_ms;
@@ -641,6 +647,8 @@ writer_start(store *st, const struct writer_opts *o, writer **out, char *err,
 	w->st = st;
 	w->publish = o->publish;
 	w->publish_arg = o->publish_arg;
+	w->advanced = o->advanced;
+	w->advanced_arg = o->advanced_arg;
 	w->tm = o->telemetry;
 	if (w->tm == NULL) {
 		telemetry_init(&w->own_tm);

@@ -29,6 +29,8 @@ struct writer {
 	store *st;
 	writer_publish_fn publish;
 	void *publish_arg;
+	void (*advanced)(void *arg, uint64_t position); /* writer_opts */
+	void *advanced_arg;
 	struct telemetry *tm;    /* the server's; never NULL */
 	struct telemetry own_tm; /* tm when the caller gave none */
 	size_t queue_max, batch_max, batch_items_max;

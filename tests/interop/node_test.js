@@ -617,6 +617,44 @@ test('an experiment: define, assign, results', async () => {
   assert.ok(b.ciLow <= b.rate - a.rate && b.rate - a.rate <= b.ciHigh);
 });
 
+test('positions: lastPosition, minPosition per call, readYourWrites', async () => {
+  const p = new Client(srv.url, { timeoutMs: 10000 });
+  try {
+    assert.equal(p.lastPosition, 0);
+    const resp = await p.call({ track: { touchpoints: [{ customerId: 'pos-a', type: 'SIGNUP', eventId: 'pos-a-1' }] } });
+    const at = Number(resp.position);
+    assert.ok(at > 0, `a write's position ${resp.position}`);
+    assert.equal(p.lastPosition, at);
+    // At or below the view's position: answered at once.
+    assert.equal((await p.customer('pos-a', { minPosition: at })).customerId, 'pos-a');
+    await p.status();
+    assert.ok(p.lastPosition >= at, 'a read lowered lastPosition');
+    // Beyond it: UNAVAILABLE "not caught up", after deadlineMs.
+    const far = at + 1000000;
+    const t0 = Date.now();
+    await rejectsWith(p.customer('pos-a', { minPosition: far, deadlineMs: 300 }), 'UNAVAILABLE', (err) => {
+      assert.match(err.message, /not caught up/);
+      assert.match(err.message, new RegExp(String(far)));
+    });
+    assert.ok(Date.now() - t0 >= 300, `answered after ${Date.now() - t0} ms, before deadlineMs`);
+  } finally {
+    await p.close();
+  }
+  // readYourWrites sends lastPosition on every call that has none.
+  const ryw = new Client(srv.url, { timeoutMs: 10000, readYourWrites: true, deadlineMs: 200 });
+  try {
+    assert.equal((await ryw.track({ customerId: 'pos-b', type: 'SIGNUP', eventId: 'pos-b-1' })).accepted, 1);
+    assert.ok(ryw.lastPosition > 0);
+    assert.equal((await ryw.customer('pos-b')).customerId, 'pos-b');
+    ryw.lastPosition += 1000000; // as if it had written through another node
+    await rejectsWith(ryw.customer('pos-b'), 'UNAVAILABLE', (err) => {
+      assert.match(err.message, new RegExp(`needs ${ryw.lastPosition}`));
+    });
+  } finally {
+    await ryw.close();
+  }
+});
+
 test('watch: stage changes and risk signals on the stream', { timeout: 20000 }, async () => {
   const stages = watch(srv.eventsUrl, 'stage/');
   const risks = watch(srv.eventsUrl, ['risk/']);

@@ -884,6 +884,51 @@ def request_limits_and_timeouts(ctx):
 
 
 @check
+def positions_and_min_position(ctx):
+    c = clm.Client(ctx.srv.url, timeout=10)
+    expect_eq(c.last_position, 0, "last_position before any call")
+    r = c.call(track={"touchpoints": [{"customer_id": "pos-a",
+                                       "type": "SIGNUP",
+                                       "event_id": "pos-a-1"}]})
+    expect(r.position > 0, "a write's position %d", r.position)
+    expect_eq(c.last_position, r.position, "last_position after a write")
+    # A read never lowers it, and one at the position answers at once.
+    cu = c.customer("pos-a", min_position=r.position)
+    expect_eq(cu.customer_id, "pos-a", "read with min_position")
+    before = c.last_position
+    c.status()
+    expect(c.last_position >= before, "last_position went down")
+    # Beyond the view: UNAVAILABLE "not caught up" after deadline_ms.
+    far = r.position + 1000000
+    t = time.monotonic()
+    e = expect_raises("UNAVAILABLE", lambda: clm.Client(
+        ctx.srv.url, timeout=10, deadline_ms=300).customer(
+            "pos-a", min_position=far), "min_position beyond")
+    took = time.monotonic() - t
+    if e:
+        expect("not caught up" in e.message and str(far) in e.message,
+               "message %r", e.message)
+    expect(took >= 0.3, "answered after %.3fs, before deadline_ms", took)
+    # read_your_writes sends last_position by itself: the request's
+    # min_position is what the server would refuse if it were ahead.
+    ryw = clm.Client(ctx.srv.url, timeout=10, read_your_writes=True,
+                     deadline_ms=200)
+    w = ryw.track(customer_id="pos-b", type="SIGNUP", event_id="pos-b-1")
+    expect_eq(w.accepted, 1, "accepted")
+    expect(ryw.last_position > r.position, "ryw last_position %d",
+           ryw.last_position)
+    expect_eq(ryw.customer("pos-b").customer_id, "pos-b", "ryw read")
+    ryw.last_position += 1000000  # as if it had written through another node
+    e = expect_raises("UNAVAILABLE", lambda: ryw.customer("pos-b"),
+                      "ryw with a position this node does not have")
+    if e:
+        expect(str(ryw.last_position) in e.message, "message %r",
+               e.message)
+    ryw.close()
+    c.close()
+
+
+@check
 def restart_under_a_live_client_and_watcher(ctx):
     c, w = ctx.c, ctx.watch
     drain(w)

@@ -71,6 +71,9 @@ class Client {
    *   enums: 'name' (default) or 'number': how replies show enums
    *   tls: options for tls.connect (ca, cert, key, ...) for tls+tcp://
    *   maxMessageBytes: largest reply accepted (256 MiB)
+   *   readYourWrites: send lastPosition as Request.min_position of every
+   *     call that has none (false), so that a node answers only once it
+   *     shows every write this client has seen (docs/api.md "Positions")
    */
   constructor(url = DEFAULT_URL, opts = {}) {
     if (url !== null && typeof url === 'object') {
@@ -83,6 +86,9 @@ class Client {
     if (!(this.timeoutMs > 0)) throw new TypeError('timeoutMs must be a positive number');
     this.token = opts.token || '';
     this.deadlineMs = opts.deadlineMs || 0;
+    this.readYourWrites = opts.readYourWrites === true;
+    // The largest Response.position of any reply so far (0: none).
+    this.lastPosition = 0;
     this.retry = opts.retry !== false;
     this.autoEventId = opts.autoEventId !== false;
     this.enums = opts.enums === 'number' ? 'number' : 'name';
@@ -138,20 +144,20 @@ class Client {
    * cartItems, channel, nowMs, includeSuppressed, claim) and requestId.
    */
   async recommend(customerId, opts = {}) {
-    const { timeoutMs, requestId, deadlineMs, ...req } = opts;
-    return this._call('recommend', { ...req, customerId }, { timeoutMs, requestId, deadlineMs });
+    const { timeoutMs, requestId, deadlineMs, minPosition, ...req } = opts;
+    return this._call('recommend', { ...req, customerId }, { timeoutMs, requestId, deadlineMs, minPosition });
   }
 
   /** The funnel: opts are fromMs, toMs, conversionWindowDays, channel. */
   async metrics(opts = {}) {
-    const { timeoutMs, requestId, deadlineMs, ...req } = opts;
-    return this._call('metrics', req, { timeoutMs, requestId, deadlineMs });
+    const { timeoutMs, requestId, deadlineMs, minPosition, ...req } = opts;
+    return this._call('metrics', req, { timeoutMs, requestId, deadlineMs, minPosition });
   }
 
   /** Cohorts: opts are fromMs, toMs, granularity, periods. */
   async cohorts(opts = {}) {
-    const { timeoutMs, requestId, deadlineMs, ...req } = opts;
-    return this._call('cohorts', req, { timeoutMs, requestId, deadlineMs });
+    const { timeoutMs, requestId, deadlineMs, minPosition, ...req } = opts;
+    return this._call('cohorts', req, { timeoutMs, requestId, deadlineMs, minPosition });
   }
 
   /** Marketing spend, one Spend or an array: {accepted}. */
@@ -203,7 +209,7 @@ class Client {
 
   /**
    * Sends a whole Request (any of its fields; requestId and authToken are
-   * filled in when missing) and resolves to the whole Response, whose
+   * filled in when missing, and minPosition with readYourWrites) and resolves to the whole Response, whose
    * `result` names the reply field set. Rejects with ClmError when the
    * Status is not OK, unless check is false.
    * @param {object} request
@@ -215,8 +221,13 @@ class Client {
     if (!req.requestId && !req.request_id) req.requestId = this._nextRequestId();
     if (!req.authToken && !req.auth_token && this.token) req.authToken = this.token;
     if (!req.deadlineMs && !req.deadline_ms && this.deadlineMs) req.deadlineMs = this.deadlineMs;
+    if (!req.minPosition && !req.min_position && this.readYourWrites && this.lastPosition) {
+      req.minPosition = this.lastPosition;
+    }
     const bytes = proto.encode(Request, req);
     const resp = await this._roundTrip(bytes, opts.timeoutMs || this.timeoutMs);
+    const position = Number(resp.position || 0);
+    if (position > this.lastPosition) this.lastPosition = position;
     const st = resp.status || { code: 0, message: '', violations: [] };
     const code = typeof st.code === 'number' ? st.code : Code.values[st.code];
     if (code !== 0 && opts.check !== false) {
@@ -234,6 +245,7 @@ class Client {
     const request = { [field]: body };
     if (o.requestId) request.requestId = o.requestId;
     if (o.deadlineMs) request.deadlineMs = o.deadlineMs;
+    if (o.minPosition) request.minPosition = o.minPosition;
     const resp = await this.call(request, { timeoutMs: o.timeoutMs });
     const result = resp[resultField(field)];
     return result === undefined ? null : result;

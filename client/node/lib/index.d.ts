@@ -136,6 +136,7 @@ export interface Request {
   requestId: string;
   authToken: string;
   deadlineMs: number;
+  minPosition: number;
   track: TrackRequest | null;
   getCustomer: GetCustomerRequest | null;
   recommend: RecommendRequest | null;
@@ -157,6 +158,7 @@ export interface RequestInput {
   requestId?: string | null;
   authToken?: string | null;
   deadlineMs?: number | null;
+  minPosition?: number | bigint | string | Date | null;
   track?: TrackRequestInput | null;
   getCustomer?: GetCustomerRequestInput | null;
   recommend?: RecommendRequestInput | null;
@@ -828,6 +830,8 @@ export interface StatusReply {
   writeTransactions: number;
   writeRequests: number;
   checkpointPosition: number;
+  journal: string;
+  streamPosition: number;
 }
 export interface StatusReplyInput {
   version?: string | null;
@@ -840,6 +844,8 @@ export interface StatusReplyInput {
   writeTransactions?: number | bigint | string | Date | null;
   writeRequests?: number | bigint | string | Date | null;
   checkpointPosition?: number | bigint | string | Date | null;
+  journal?: string | null;
+  streamPosition?: number | bigint | string | Date | null;
 }
 
 export interface LifecycleEvent {
@@ -873,6 +879,12 @@ export interface CallOptions {
   requestId?: string;
   /** Request.deadline_ms: a write not applied in time is not applied. */
   deadlineMs?: number;
+  /**
+   * Request.min_position: answered only once the node has applied this
+   * position (for deadlineMs, or 1 s; then ClmError UNAVAILABLE "not caught
+   * up"). Default: lastPosition with readYourWrites, else none.
+   */
+  minPosition?: number;
 }
 
 export interface ClientOptions {
@@ -895,6 +907,11 @@ export interface ClientOptions {
   tls?: import('tls').ConnectionOptions;
   /** Largest reply accepted, in bytes (default 256 MiB). */
   maxMessageBytes?: number;
+  /**
+   * Send lastPosition as Request.min_position of every call that gives
+   * none, to read this client's own writes on any node (default false).
+   */
+  readYourWrites?: boolean;
   url?: string;
 }
 
@@ -904,6 +921,9 @@ export declare class Client {
   readonly url: string;
   timeoutMs: number;
   token: string;
+  /** The largest Response.position of any reply so far (0: none). */
+  lastPosition: number;
+  readYourWrites: boolean;
   track(touchpoints: TouchpointInput | TouchpointInput[], opts?: CallOptions): Promise<TrackReply>;
   customer(customerId: string, opts?: ({ asOfMs?: number | Date } & CallOptions) | number | Date): Promise<Customer>;
   identify(anonymousId: string, customerId: string, traits?: { [key: string]: string | number | boolean } | null, opts?: CallOptions): Promise<IdentifyReply>;

@@ -97,6 +97,13 @@ class Client:
     one, so that a resent Track (after a broken connection) is counted once.
     max_message_bytes: requests larger than this raise at once
     (INVALID_ARGUMENT) instead of being dropped by clmd without a reply.
+    read_your_writes: send the largest ``Response.position`` seen so far
+    (``last_position``) as ``Request.min_position`` of every call that
+    gives none, so that a node answers only once it shows every write
+    this Client has seen (docs/api.md "Positions"); every method also takes
+    ``min_position=``. A node behind for longer than the call's
+    ``deadline_ms`` (1 s when 0) raises ClmError UNAVAILABLE
+    ("not caught up").
 
     The connection is made on the first call. If that first connect fails,
     the call raises clm.ConnectionError at once; when an established
@@ -111,7 +118,8 @@ class Client:
                  tls_server_name: Optional[str] = None, deadline_ms: int = 0,
                  auto_event_id: bool = True,
                  max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-                 max_reply_bytes: int = DEFAULT_MAX_RECV) -> None:
+                 max_reply_bytes: int = DEFAULT_MAX_RECV,
+                 read_your_writes: bool = False) -> None:
         self.url: str = url or os.environ.get("CLM_URL") or DEFAULT_URL
         self._url = Url(self.url)
         self.timeout = timeout
@@ -126,6 +134,9 @@ class Client:
         self.auto_event_id = auto_event_id
         self.max_message_bytes = max_message_bytes
         self.max_reply_bytes = max_reply_bytes
+        self.read_your_writes = read_your_writes
+        #: The largest Response.position of any reply so far (0: none).
+        self.last_position = 0
         self._lock = threading.RLock()
         self._pipe: Optional[Pipe] = None
         self._pid = os.getpid()
@@ -236,7 +247,8 @@ class Client:
 
     def call(self, request: Optional[Fields] = None, *,
              timeout: Optional[float] = _UNSET, check: bool = True,
-             request_id: Optional[str] = None, **fields: Any) -> pb.Response:
+             request_id: Optional[str] = None, min_position: int = 0,
+             **fields: Any) -> pb.Response:
         """Sends a Request and returns the Response.
 
         request: a clm.pb.Request, or a dict of its fields; or give the
@@ -244,10 +256,15 @@ class Client:
         when the Response's status is not OK (unless check=False).
         request_id: Request.request_id (default: a new unique id; Recommend
         with claim replays its first reply for a request_id it has seen).
+        min_position: Request.min_position (default: the request's own, else
+        last_position with read_your_writes, else 0): answered once the
+        node has applied that position.
         """
         req = _convert.build(pb.Request, request, fields=fields)
         if request_id is not None:
             req.request_id = request_id
+        if min_position:
+            req.min_position = min_position
         if timeout is _UNSET:
             timeout = self.timeout
         with self._lock:
@@ -259,6 +276,8 @@ class Client:
                 req.auth_token = self.token
             if self.deadline_ms and not req.deadline_ms:
                 req.deadline_ms = self.deadline_ms
+            if self.read_your_writes and not req.min_position:
+                req.min_position = self.last_position
             body = req.SerializeToString()
             if self.max_message_bytes and len(body) > self.max_message_bytes:
                 raise ClmError(
@@ -274,17 +293,23 @@ class Client:
         except DecodeError as e:
             raise ProtocolError("reply from %s is not a clm.v1.Response: %s"
                                 % (self.url, e)) from e
+        with self._lock:
+            if resp.position > self.last_position:
+                self.last_position = resp.position
         if check and resp.status.code != 0:
             raise ClmError.from_status(resp.status, resp)
         return resp
 
     def _result(self, call: str, msg: Message, timeout: Optional[float],
-                request_id: Optional[str] = None) -> Any:
-        resp = self.call({call: msg}, timeout=timeout, request_id=request_id)
+                request_id: Optional[str] = None,
+                min_position: int = 0) -> Any:
+        resp = self.call({call: msg}, timeout=timeout, request_id=request_id,
+                         min_position=min_position)
         return getattr(resp, _RESULT_OF.get(call, call))
 
     def track(self, touchpoints: Union[Fields, Iterable[Fields], None] = None,
               /, *, timeout: Optional[float] = _UNSET,
+              min_position: int = 0,
               **fields: Any) -> pb.TrackReply:
         """Records touchpoints; returns the clm.pb.TrackReply
         (accepted, duplicates, rejected, changes).
@@ -323,28 +348,33 @@ class Client:
             tps.append(m)
         req = pb.TrackRequest()
         req.touchpoints.extend(tps)
-        return self._result("track", req, timeout)
+        return self._result("track", req, timeout,
+                            min_position=min_position)
 
     def customer(self, customer_id: str, as_of_ms: Time = 0, *,
-                 timeout: Optional[float] = _UNSET) -> pb.Customer:
+                 timeout: Optional[float] = _UNSET,
+                 min_position: int = 0) -> pb.Customer:
         """The clm.pb.Customer (stage, health, churn risk, history, ...) as
         of as_of_ms (0: now; ms, datetime or ISO string). Raises ClmError
         NOT_FOUND for an unknown customer."""
         return self._result("get_customer", pb.GetCustomerRequest(
             customer_id=customer_id,
-            as_of_ms=_convert.to_ms(as_of_ms, "as_of_ms")), timeout)
+            as_of_ms=_convert.to_ms(as_of_ms, "as_of_ms")), timeout,
+            min_position=min_position)
 
     get_customer = customer
 
     def identify(self, anonymous_id: str, customer_id: str,
                  traits: Optional[Mapping[str, Any]] = None, *,
-                 timeout: Optional[float] = _UNSET) -> pb.IdentifyReply:
+                 timeout: Optional[float] = _UNSET,
+                 min_position: int = 0) -> pb.IdentifyReply:
         """Links an anonymous id to a customer (merging its profile);
         returns the clm.pb.IdentifyReply (customer, merged)."""
         req = _convert.build(pb.IdentifyRequest, {
             "anonymous_id": anonymous_id, "customer_id": customer_id,
             "traits": traits})
-        return self._result("identify", req, timeout)
+        return self._result("identify", req, timeout,
+                            min_position=min_position)
 
     def recommend(self, customer_id: str, limit: int = 0,
                   lat: Optional[float] = None, lon: Optional[float] = None,
@@ -354,7 +384,8 @@ class Client:
                   include_suppressed: bool = False,
                   location: Union[Tuple[float, float], Fields, None] = None,
                   request_id: Optional[str] = None,
-                  timeout: Optional[float] = _UNSET) -> pb.RecommendReply:
+                  timeout: Optional[float] = _UNSET,
+                  min_position: int = 0) -> pb.RecommendReply:
         """Up to limit (0: 5) recommendations, best first: a
         clm.pb.RecommendReply (recommendations, stage, health). lat/lon (or
         location=(lat, lon)): where the customer is now, for store offers.
@@ -369,41 +400,49 @@ class Client:
             "location": location, "cart_items": cart_items,
             "channel": channel, "now_ms": now_ms,
             "include_suppressed": include_suppressed, "claim": claim})
-        return self._result("recommend", req, timeout, request_id)
+        return self._result("recommend", req, timeout, request_id,
+                            min_position)
 
     def metrics(self, from_ms: Time = 0, to_ms: Time = 0,
                 channel: Optional[EnumValue] = None,
                 conversion_window_days: int = 0, *,
-                timeout: Optional[float] = _UNSET) -> pb.MetricsReply:
+                timeout: Optional[float] = _UNSET,
+                min_position: int = 0) -> pb.MetricsReply:
         """The funnel over the UTC days [from_ms, to_ms) (0, 0: the last 30
         days); times as ms, date, datetime or ISO string. Returns the
         clm.pb.MetricsReply (docs/metrics.md)."""
         req = _convert.build(pb.MetricsRequest, {
             "from_ms": from_ms, "to_ms": to_ms, "channel": channel,
             "conversion_window_days": conversion_window_days})
-        return self._result("metrics", req, timeout)
+        return self._result("metrics", req, timeout,
+                            min_position=min_position)
 
     def cohorts(self, from_ms: Time = 0, to_ms: Time = 0,
                 granularity: Optional[EnumValue] = None, periods: int = 0, *,
-                timeout: Optional[float] = _UNSET) -> pb.CohortReply:
+                timeout: Optional[float] = _UNSET,
+                min_position: int = 0) -> pb.CohortReply:
         """Customers by the DAY, WEEK (default) or MONTH of their first
         purchase; returns the clm.pb.CohortReply (rows, granularity)."""
         req = _convert.build(pb.CohortRequest, {
             "from_ms": from_ms, "to_ms": to_ms, "granularity": granularity,
             "periods": periods})
-        return self._result("cohorts", req, timeout)
+        return self._result("cohorts", req, timeout,
+                            min_position=min_position)
 
     def put_catalog(self, items: Optional[Iterable[Fields]] = None,
                     stores: Optional[Iterable[Fields]] = None, *,
-                    timeout: Optional[float] = _UNSET) -> pb.PutCatalogReply:
+                    timeout: Optional[float] = _UNSET,
+                    min_position: int = 0) -> pb.PutCatalogReply:
         """Upserts items (item_id, name, category, price, upgrade_to) and
         stores (store_id, name, location, radius_m, discount_pct)."""
         req = _convert.build(pb.PutCatalogRequest,
                              {"items": items, "stores": stores})
-        return self._result("put_catalog", req, timeout)
+        return self._result("put_catalog", req, timeout,
+                            min_position=min_position)
 
     def record_spend(self, spend: Union[Fields, Iterable[Fields], None] = None,
                      /, *, timeout: Optional[float] = _UNSET,
+                     min_position: int = 0,
                      **fields: Any) -> pb.RecordSpendReply:
         """Sets the marketing spend per (channel, day, campaign): a list of
         dicts or clm.pb.Spend, one of them, or the fields as keywords
@@ -416,14 +455,16 @@ class Client:
         elif fields:
             raise TypeError("record_spend: give a list or keywords, not both")
         req = _convert.build(pb.RecordSpendRequest, {"spend": list(spend)})
-        return self._result("record_spend", req, timeout)
+        return self._result("record_spend", req, timeout,
+                            min_position=min_position)
 
     def define_experiment(
             self, experiment_id: str,
             variants: Union[Mapping[str, float],
                             Iterable[Union[str, Tuple[str, float], Fields]]],
             goal: EnumValue = "PURCHASE", *,
-            timeout: Optional[float] = _UNSET) -> pb.DefineExperimentReply:
+            timeout: Optional[float] = _UNSET,
+            min_position: int = 0) -> pb.DefineExperimentReply:
         """Defines an A/B test. variants: names (weight 1 each), (name,
         weight) pairs, dicts, or a dict {name: weight}; goal: the touchpoint
         type that counts as a conversion."""
@@ -438,46 +479,57 @@ class Client:
             vs.append(v)
         req = _convert.build(pb.DefineExperimentRequest, {
             "experiment_id": experiment_id, "variants": vs, "goal": goal})
-        return self._result("define_experiment", req, timeout)
+        return self._result("define_experiment", req, timeout,
+                            min_position=min_position)
 
     def assign(self, experiment_id: str, customer_id: str, *,
-               timeout: Optional[float] = _UNSET) -> pb.AssignReply:
+               timeout: Optional[float] = _UNSET,
+               min_position: int = 0) -> pb.AssignReply:
         """The customer's variant (sticky): a clm.pb.AssignReply (variant,
         first_exposure)."""
         return self._result("assign", pb.AssignRequest(
-            experiment_id=experiment_id, customer_id=customer_id), timeout)
+            experiment_id=experiment_id, customer_id=customer_id), timeout,
+            min_position=min_position)
 
     def experiment_results(
             self, experiment_id: str, *,
-            timeout: Optional[float] = _UNSET) -> pb.ExperimentResultsReply:
+            timeout: Optional[float] = _UNSET,
+            min_position: int = 0) -> pb.ExperimentResultsReply:
         """Per variant: exposed, converted, rate, lift, p_value, ci_low,
         ci_high (clm.pb.ExperimentResultsReply)."""
         return self._result("experiment_results", pb.ExperimentResultsRequest(
-            experiment_id=experiment_id), timeout)
+            experiment_id=experiment_id), timeout,
+            min_position=min_position)
 
     def forget(self, customer_id: str, *,
-               timeout: Optional[float] = _UNSET) -> pb.ForgetCustomerReply:
+               timeout: Optional[float] = _UNSET,
+               min_position: int = 0) -> pb.ForgetCustomerReply:
         """Erases the customer and every touchpoint
         (clm.pb.ForgetCustomerReply: touchpoints_deleted, existed)."""
         return self._result("forget_customer", pb.ForgetCustomerRequest(
-            customer_id=customer_id), timeout)
+            customer_id=customer_id), timeout,
+            min_position=min_position)
 
     forget_customer = forget
 
     def export(self, customer_id: str, *,
-               timeout: Optional[float] = _UNSET) -> pb.ExportCustomerReply:
+               timeout: Optional[float] = _UNSET,
+               min_position: int = 0) -> pb.ExportCustomerReply:
         """The customer and every stored touchpoint, in event-time order
         (clm.pb.ExportCustomerReply)."""
         return self._result("export_customer", pb.ExportCustomerRequest(
-            customer_id=customer_id), timeout)
+            customer_id=customer_id), timeout,
+            min_position=min_position)
 
     export_customer = export
 
     def status(self, *,
-               timeout: Optional[float] = _UNSET) -> pb.StatusReply:
+               timeout: Optional[float] = _UNSET,
+               min_position: int = 0) -> pb.StatusReply:
         """Version, uptime, customers, touchpoints, database bytes
         (clm.pb.StatusReply)."""
-        return self._result("server_status", pb.StatusRequest(), timeout)
+        return self._result("server_status", pb.StatusRequest(), timeout,
+                            min_position=min_position)
 
     server_status = status
 
