@@ -529,6 +529,32 @@ natsrv_kill9(natsrv *n, int i)
 }
 
 int
+natsrv_stop_node(natsrv *n, int i)
+{
+	struct natsrv_node *d = &n->node[i];
+	if (d->pid <= 0) {
+		return -1;
+	}
+	kill(d->pid, SIGTERM);
+	int64_t until = natsrv_now_ms() + NATSRV_STOP_MS;
+	for (;;) {
+		int st;
+		pid_t r = waitpid(d->pid, &st, WNOHANG);
+		if (r == d->pid || (r < 0 && errno != EINTR)) {
+			d->pid = 0;
+			return 0;
+		}
+		if (natsrv_now_ms() >= until) {
+			fprintf(stderr, "natsrv: %s did not stop in %d ms\n",
+			        d->name, NATSRV_STOP_MS);
+			natsrv_kill9(n, i);
+			return -1;
+		}
+		natsrv_sleep_ms(10);
+	}
+}
+
+int
 natsrv_restart(natsrv *n, int i)
 {
 	if (n->node[i].pid > 0) {

@@ -71,6 +71,14 @@ pid_t natsrv_pid(const natsrv *n, int i);
 int natsrv_kill9(natsrv *n, int i);
 
 /*
+ * natsrv_stop_node stops node i cleanly (SIGTERM; SIGKILL after 10 s),
+ * so its store holds everything it had; it stays, for natsrv_restart or
+ * a look at the files. Returns 0, or -1 when it was not running or had to
+ * be killed.
+ */
+int natsrv_stop_node(natsrv *n, int i);
+
+/*
  * natsrv_restart starts node i again, on the same ports, config and
  * store, and waits up to 15 s until it is ready. Returns 0 or -1 (the
  * reason on stderr; the node is then not running).

@@ -88,10 +88,10 @@ void jstream_subject_key(
 
 /* What a publish came to, for its ack function (a NATS thread). */
 struct jstream_ack {
-	clm_err err;    /* CLM_OK, or UNAVAILABLE / DEADLINE_EXCEEDED */
-	uint64_t seq;   /* the entry's position when err is CLM_OK */
-	bool duplicate; /* msg_id was seen in the duplicate window: seq is
-	                   the earlier entry's */
+	clm_err err;     /* CLM_OK, or UNAVAILABLE / DEADLINE_EXCEEDED */
+	uint64_t seq;    /* the entry's position when err is CLM_OK */
+	bool duplicate;  /* msg_id was seen in the duplicate window: seq is
+	                    the earlier entry's */
 	const char *why; /* err's reason; valid during the call */
 };
 
@@ -117,8 +117,7 @@ clm_err jstream_publish(jstream *s, const char *subject, const char *msg_id,
  * or a lost server, so jstream_next hands out entries in order, each once.
  * Returns CLM_OK or UNAVAILABLE with the reason in err.
  */
-clm_err jstream_subscribe(
-        jstream *s, uint64_t from, char *err, size_t errlen);
+clm_err jstream_subscribe(jstream *s, uint64_t from, char *err, size_t errlen);
 
 /* One entry read from the stream. */
 struct jstream_msg {
