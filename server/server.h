@@ -58,6 +58,12 @@ struct server {
 	 * set by main. Static or outliving srv.
 	 */
 	const char *journal_desc;
+	/*
+	 * What StatusReply.journal shows: "local", or in cluster mode the
+	 * stream ("nats CLM", docs/cluster.md); set by main before the
+	 * listeners start. NULL: "local".
+	 */
+	const char *journal;
 	int64_t started_ms;
 	struct validate_limits limits;
 	struct model_params params; /* health and risk thresholds */

@@ -135,11 +135,18 @@ cluster_varint_len(size_t v)
 	return n;
 }
 
-/* The key a touchpoint's part is cut by: its customer, else its device. */
+/*
+ * The id a touchpoint's part is about: its customer_id, else 0x01 and its
+ * anonymous_id (calls/cluster.h); NULL when memory is exhausted.
+ */
 static const char *
-cluster_tp_key(const Clm__V1__Touchpoint *tp)
+cluster_tp_key(arena *a, const Clm__V1__Touchpoint *tp)
 {
-	return tp->customer_id[0] != '\0' ? tp->customer_id : tp->anonymous_id;
+	if (tp->customer_id[0] != '\0') {
+		return tp->customer_id;
+	}
+	return arena_printf(
+	        a, "%c%s", CALL_CLUSTER_ANONYMOUS, tp->anonymous_id);
 }
 
 /* Packs a Track entry of tps[0..n), which takes size bytes, into a. */
@@ -227,7 +234,10 @@ cluster_split_track(writer_job *job, const Clm__V1__Request *q,
 	}
 	size_t n_groups = 0;
 	for (size_t i = 0; i < n; i++) {
-		const char *key = cluster_tp_key(tps[i]);
+		const char *key = cluster_tp_key(a, tps[i]);
+		if (key == NULL) {
+			return CLM_RESOURCE_EXHAUSTED;
+		}
 		struct cluster_hash h = { 0xcbf29ce484222325ULL, 0 };
 		cluster_hash_bytes(&h, key, strlen(key));
 		size_t at = (size_t) cluster_hash_mix(h.a) & (slots - 1);
@@ -702,14 +712,15 @@ cluster_forget_ids(void *arg, store_txn *txn, const writer_job *job, arena *a,
 	size_t n = 0;
 	ids[n] = cid;
 	lens[n++] = strlen(cid);
-	/*
-	 * A customer identified with its own id lists it among its
-	 * anonymous ids (docs/ingest.md): one purge of that subject will do.
-	 */
+	/* Each anonymous id once: the record lists each once already. */
 	for (size_t i = 0; rec != NULL && i < rec->n_anonymous_ids; i++) {
-		const char *id = rec->anonymous_ids[i];
+		char *id = arena_printf(a, "%c%s", CALL_CLUSTER_ANONYMOUS,
+		        rec->anonymous_ids[i]);
+		if (id == NULL) {
+			return CLM_RESOURCE_EXHAUSTED;
+		}
 		bool seen = false;
-		for (size_t k = 0; k < n && !seen; k++) {
+		for (size_t k = 1; k < n && !seen; k++) {
 			seen = strcmp(ids[k], id) == 0;
 		}
 		if (!seen) {
@@ -733,6 +744,24 @@ call_cluster_index(const struct writer_part *p, size_t *n)
 	}
 	*n = cp->n;
 	return cp->index;
+}
+
+void
+call_cluster_settings(const struct server *srv, char out[33])
+{
+	/* Only the thresholds: a claim's own policy is in its entry. */
+	struct call_policy pol;
+	memset(&pol, 0, sizeof(pol));
+	pol.params = srv->params;
+	uint8_t packed[CALL_POLICY_BYTES];
+	call_policy_pack(&pol, packed);
+	struct cluster_hash h
+	        = { 0xcbf29ce484222325ULL, 0x6a09e667f3bcc908ULL };
+	cluster_hash_bytes(&h, packed, sizeof(packed));
+	uint64_t a = cluster_hash_mix(h.a ^ cluster_hash_mix(h.b));
+	uint64_t b = cluster_hash_mix(h.b + a);
+	snprintf(out, 33, "%016llx%016llx", (unsigned long long) a,
+	        (unsigned long long) b);
 }
 
 const struct writer_cluster_ops call_cluster_ops = {

@@ -13,7 +13,17 @@
  * part on the subject of their customer_id; ForgetCustomer one part on
  * the forget subject; every other write (PutCatalog, RecordSpend,
  * DefineExperiment) one part on the global subject.
+ *
+ * A part's id (writer_part.id) is a customer id, or for touchpoints that
+ * carry only an anonymous id, the byte CALL_CLUSTER_ANONYMOUS followed by
+ * it, as the store keys anonymous profiles: ids are printable, so "kim"
+ * the customer and "kim" somebody's device never share a subject, and
+ * forgetting one never purges the other's entries.
  */
+
+/* The byte before an anonymous id in a part's id. */
+#define CALL_CLUSTER_ANONYMOUS '\x01'
+
 #ifndef CLM_CALLS_CLUSTER_H
 #define CLM_CALLS_CLUSTER_H
 
@@ -49,7 +59,8 @@
  * part's error.
  *
  * forget_ids gives the customer id of the ForgetCustomer job and every
- * anonymous id merged into it (its record's anonymous_ids), each once.
+ * anonymous id merged into it (its record's anonymous_ids, each preceded
+ * by CALL_CLUSTER_ANONYMOUS as in the parts' ids), each once.
  */
 extern const struct writer_cluster_ops call_cluster_ops;
 
@@ -60,5 +71,17 @@ extern const struct writer_cluster_ops call_cluster_ops;
  * while the job's arena is.
  */
 const uint32_t *call_cluster_index(const struct writer_part *p, size_t *n);
+
+/*
+ * call_cluster_settings writes into out (33 bytes) 32 hex digits of a
+ * digest of the settings that apply reads from srv rather than from the
+ * entry: the model's health and risk thresholds and weights (struct
+ * model_params: Track's risk signals, and so the view's event seqs, and
+ * every read's health and churn risk depend on them). Nodes of one
+ * stream must agree on it (docs/cluster.md "Settings"); a claim's cap
+ * and quiet hours travel in its entry and are not part of it.
+ */
+struct server;
+void call_cluster_settings(const struct server *srv, char out[33]);
 
 #endif /* CLM_CALLS_CLUSTER_H */

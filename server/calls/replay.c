@@ -121,6 +121,12 @@ call_policy_put(uint8_t *p, const struct call_policy *pol)
 	}
 }
 
+void
+call_policy_pack(const struct call_policy *p, uint8_t *out)
+{
+	call_policy_put(out, p);
+}
+
 /* Reads a policy from p[0..CALL_POLICY_BYTES); false: another version. */
 static bool
 call_policy_get(const uint8_t *p, struct call_policy *pol)

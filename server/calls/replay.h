@@ -31,6 +31,12 @@
 void call_policy_init(struct call_policy *p, const struct server *srv);
 
 /*
+ * call_policy_pack writes p into out[0..CALL_POLICY_BYTES), in the layout
+ * a claim's entry starts with.
+ */
+void call_policy_pack(const struct call_policy *p, uint8_t *out);
+
+/*
  * call_journal packs q, a Request holding only what the entry needs (see
  * above), after pol if it is not NULL, into job's arena, and sets
  * job->jtype (q's call number), jdata and jlen. q and pol are not kept.

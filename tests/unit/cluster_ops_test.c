@@ -233,7 +233,7 @@ Test(cluster_ops, track_split_per_customer_in_call_order)
 	/* One part per key, in order of first appearance. */
 	cr_assert_eq(n, 4);
 	static const char *const keys[]
-	        = { "alice", "bob", "cookie-9", "carol" };
+	        = { "alice", "bob", "\001cookie-9", "carol" };
 	static const uint32_t want[4][2]
 	        = { { 0, 4 }, { 1, 5 }, { 3, 7 }, { 6, UINT32_MAX } };
 	Clm__V1__Touchpoint **orig = r.req->track->touchpoints;
@@ -625,12 +625,68 @@ Test(cluster_ops, forget_ids_are_the_customer_and_its_merged_ids)
 	        "{\"identify\":{\"anonymousId\":\"tab-2\",\"customerId\":\"zoe\"}}");
 	write_now(&m.f, m.st,
 	        "{\"identify\":{\"anonymousId\":\"zoe\",\"customerId\":\"zoe\"}}");
-	const char *zoe[] = { "zoe", "cookie-9", "tab-2" };
-	forget_ids(&m, "zoe", zoe, 3);
-	const char *kim[] = { "kim", "kim-phone" };
+	/* Its own id as an anonymous id is another subject: "\001zoe". */
+	const char *zoe[] = { "zoe", "\001cookie-9", "\001tab-2", "\001zoe" };
+	forget_ids(&m, "zoe", zoe, 4);
+	const char *kim[] = { "kim", "\001kim-phone" };
 	forget_ids(&m, "kim", kim, 2);
 	/* Nobody by that id: still its own subject. */
 	const char *nobody[] = { "nobody" };
 	forget_ids(&m, "nobody", nobody, 1);
 	merged_fini(&m);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Settings                                                               */
+
+Test(cluster_ops, settings_digest_follows_the_thresholds_only)
+{
+	struct fixture f, g;
+	fixture_init(&f);
+	fixture_init(&g);
+	char a[33], b[33];
+	call_cluster_settings(&f.srv, a);
+	call_cluster_settings(&g.srv, b);
+	cr_assert_eq(strlen(a), 32);
+	cr_assert_str_eq(a, b);
+	/* A claim's cap travels in its entry: not part of it. */
+	g.cfg.cap_messages = 1;
+	g.cfg.quiet_hours = 0;
+	call_cluster_settings(&g.srv, b);
+	cr_assert_str_eq(a, b);
+	/* A threshold apply reads: another digest. */
+	g.srv.params.at_risk_ms += 1;
+	call_cluster_settings(&g.srv, b);
+	cr_assert_str_neq(a, b);
+	g.srv.params.at_risk_ms -= 1;
+	g.srv.params.weight[0] += 0.125;
+	call_cluster_settings(&g.srv, b);
+	cr_assert_str_neq(a, b);
+	fixture_fini(&g);
+	fixture_fini(&f);
+}
+
+/* "kim" the customer and "kim" a device are two subjects. */
+Test(cluster_ops, a_customer_id_and_an_anonymous_id_alike_are_two_parts)
+{
+	struct fixture f;
+	fixture_init(&f);
+	struct call_req r;
+	prepare(&f, &r,
+	        "{\"track\":{\"touchpoints\":["
+	        "{\"customerId\":\"kim\",\"type\":\"APP_OPEN\"},"
+	        "{\"anonymousId\":\"kim\",\"type\":\"PAGE_VIEW\"},"
+	        "{\"customerId\":\"kim\",\"anonymousId\":\"kim\","
+	        "\"type\":\"APP_OPEN\"}]}}");
+	struct writer_part *p;
+	size_t n;
+	cr_assert_eq(call_cluster_ops.split(&f.srv, &r.job, 1 << 20, &p, &n),
+	        CLM_OK);
+	cr_assert_eq(n, 2);
+	cr_assert(part_is(&p[0], "kim"));
+	cr_assert_eq(part_index(&p[0], 0), 0);
+	cr_assert_eq(part_index(&p[0], 1), 2);
+	cr_assert(part_is(&p[1], "\001kim"));
+	cr_assert_eq(part_index(&p[1], 0), 1);
+	fixture_fini(&f);
 }
