@@ -734,6 +734,9 @@ writer_submit(writer *w, writer_job *job)
 size_t
 writer_queue_depth(writer *w)
 {
+	if (w->cl != NULL) {
+		return writer_cluster_depth(w);
+	}
 	pthread_mutex_lock(&w->mu);
 	size_t d = w->depth;
 	pthread_mutex_unlock(&w->mu);

@@ -167,6 +167,7 @@ writer_cluster_submit(writer *w, writer_job *job)
 		const struct writer_part *wp = &parts[i];
 		size_t len = WRITER_CLUSTER_HEADER + wp->len;
 		unsigned char *buf = malloc(len);
+		bool tried = buf != NULL;
 		if (buf == NULL) {
 			e = CLM_RESOURCE_EXHAUSTED;
 		} else {
@@ -192,8 +193,8 @@ writer_cluster_submit(writer *w, writer_job *job)
 			continue;
 		}
 		pthread_mutex_lock(&cl->mu);
-		if (buf != NULL) {
-			p->acks_out--;
+		if (tried) {
+			p->acks_out--; /* its function is not called */
 		}
 		if (i == 0) {
 			/* Nothing was sent: the call fails, without done. */
@@ -401,6 +402,15 @@ uint64_t
 writer_cluster_stream_position(writer *w)
 {
 	return __atomic_load_n(&w->cl->stream_last, __ATOMIC_ACQUIRE);
+}
+
+size_t
+writer_cluster_depth(writer *w)
+{
+	pthread_mutex_lock(&w->cl->mu);
+	size_t n = w->cl->n_pending;
+	pthread_mutex_unlock(&w->cl->mu);
+	return n;
 }
 
 bool

@@ -30,7 +30,7 @@
 /* jstream_next's wait for the first entry of a batch, live. */
 #define WRITER_CL_NEXT_MS 50
 /* ... and while catching up at start, before calling it caught up. */
-#define WRITER_CL_CATCHUP_MS 1000
+#define WRITER_CL_CATCHUP_MS 3000
 /* How long a part without deadline waits: the ack's timeout and more. */
 #define WRITER_CL_EXPIRE_MS 10000
 #define WRITER_CL_SECOND_NS 1000000000LL

@@ -244,13 +244,15 @@ writer_cl_batch(writer *w, int64_t wait_ms)
 				struct writer_cl_hook *h
 				        = writer_cl_hook_new(w);
 				if (h == NULL) {
+					/* Read again, after what fits. */
 					jstream_msg_free(m);
 					nm--;
-					e = CLM_RESOURCE_EXHAUSTED;
+					lost = true;
 					break;
 				}
 				h->forget = job;
 				h->position = m->seq;
+				h->job.position = m->seq;
 				cl->owner[nj] = NULL;
 				cl->nows[nj] = last_now;
 				cl->jobs[nj++] = &h->job;
@@ -531,17 +533,39 @@ writer_cl_catch_up(writer *w, char *err, size_t errlen)
 	if (writer_cl_check(w, err, errlen) == CLM_UNAVAILABLE) {
 		return CLM_UNAVAILABLE;
 	}
-	if (cl->halted || st.last_seq <= from) {
+	/*
+	 * The target: the stream's last entry of this format. Past it may
+	 * sit entries no reader is handed (the stream's key, jstream.h) or
+	 * erased ones, which jstream_next would only let time out on.
+	 */
+	uint64_t target = st.last_seq;
+	for (int k = 0; k < 16 && target > from && !cl->halted; k++) {
+		void *data = NULL;
+		size_t len = 0;
+		clm_err g = jstream_get(
+		        cl->js, target, &data, &len, err, errlen);
+		if (g == CLM_OK) {
+			const unsigned char *d = data;
+			bool ours = len >= WRITER_CLUSTER_HEADER
+			        && d[0] == WRITER_CLUSTER_FORMAT;
+			free(data);
+			if (ours) {
+				break;
+			}
+		} else if (g != CLM_NOT_FOUND) {
+			break;
+		}
+		target--;
+	}
+	if (cl->halted || target <= from) {
 		return CLM_OK;
 	}
 	log_info("catching up with the stream: positions %llu..%llu",
-	        (unsigned long long) from + 1,
-	        (unsigned long long) st.last_seq);
+	        (unsigned long long) from + 1, (unsigned long long) target);
 	int64_t t0 = clock_mono_ns(), next_log = t0 + 2 * WRITER_CL_SECOND_NS;
 	uint64_t entries = 0;
 	while (!cl->halted
-	        && __atomic_load_n(&w->position, __ATOMIC_ACQUIRE)
-	                < st.last_seq) {
+	        && __atomic_load_n(&w->position, __ATOMIC_ACQUIRE) < target) {
 		if (!cl->subscribed) {
 			int64_t now = clock_mono_ns();
 			if (now - t0 > 60 * WRITER_CL_SECOND_NS) {
@@ -565,7 +589,7 @@ writer_cl_catch_up(writer *w, char *err, size_t errlen)
 			        "catching up with the stream: at %llu of %llu",
 			        (unsigned long long) __atomic_load_n(
 			                &w->position, __ATOMIC_ACQUIRE),
-			        (unsigned long long) st.last_seq);
+			        (unsigned long long) target);
 			next_log = clock_mono_ns() + 2 * WRITER_CL_SECOND_NS;
 		}
 	}

@@ -144,6 +144,7 @@ clm_err writer_cluster_start(
 void *writer_cluster_main(void *arg);
 clm_err writer_cluster_submit(writer *w, writer_job *job);
 uint64_t writer_cluster_stream_position(writer *w);
+size_t writer_cluster_depth(writer *w);
 bool writer_cluster_refusal(writer *w, char *why, size_t len);
 void writer_cluster_free(writer *w);
 

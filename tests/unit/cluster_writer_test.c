@@ -1,0 +1,542 @@
+/*
+ * The writer's cluster mode (server/write/writer_cluster*.c, issue 16):
+ * two or three writers ("nodes", each with its own data dir) on one
+ * stream of a real 3-node NATS JetStream cluster (natsrv.h), with the
+ * server's own calls: prepare steps, call_replay and call_cluster_ops.
+ *
+ * - Writes submitted to both nodes interleave in the stream; each call is
+ *   acknowledged with its position once its own node applied it; both
+ *   views then hold the same bytes in every database, and so does a node
+ *   restarted after more writes, and a wiped one rebuilt from the stream.
+ * - A ForgetCustomer erases the customer's entries from the stream.
+ * - A stream that holds other entries at a node's positions (deleted and
+ *   recreated, as after a NATS power loss) is detected at start: the node
+ *   refuses writes with the divergence message.
+ */
+#include <criterion/criterion.h>
+#include <nats/nats.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "calls/calls.h"
+#include "calls/cluster.h"
+#include "calls/replay.h"
+#include "config.h"
+#include "journal/jstream.h"
+#include "natsrv.h"
+#include "server.h"
+#include "store/store.h"
+#include "testdir.h"
+#include "util/arena.h"
+#include "util/clock.h"
+#include "write/writer.h"
+#include "write_fixture.h"
+
+/* 2026-11-01T10:00:00Z. */
+#define T0 1793527200000LL
+
+/* How long a write or a catch-up may take on a loaded machine. */
+#define WAIT_MS 20000
+
+static natsrv *nats;
+
+static void
+cluster_fini(void)
+{
+	natsrv_stop(nats);
+	nats = NULL;
+}
+
+static void
+cluster_init(void)
+{
+	nats = natsrv_start(3, NULL);
+	cr_assert_not_null(nats, "cannot start the NATS cluster");
+}
+
+/* ---------------------------------------------------------------------- */
+/* Nodes                                                                  */
+
+struct node {
+	char dir[64];
+	struct config cfg;
+	struct server srv;
+	jstream *js;
+	store *st;
+	writer *w;
+	char err[256]; /* writer_start's */
+};
+
+/* Opens n's stream and store and starts its writer: its clm_err. */
+static clm_err
+node_start(struct node *n)
+{
+	config_init(&n->cfg);
+	server_init(&n->srv, &n->cfg, NULL, NULL, T0);
+	struct jstream_opts jo = { .urls = natsrv_urls(nats) };
+	char err[256];
+	cr_assert_eq(jstream_open(&jo, &n->js, err, sizeof(err)), CLM_OK,
+	        "jstream_open: %s", err);
+	n->st = wfx_store_open(n->dir, 256u << 20);
+	cr_assert_eq(store_overlay_open(n->st, 16u << 20, err, sizeof(err)),
+	        CLM_OK, "%s", err);
+	n->srv.st = n->st;
+	struct writer_opts wo = {
+		.queue_max = 256,
+		.batch_max = 64,
+		.batch_items_max = 1000,
+		.replay = call_replay,
+		.replay_arg = &n->srv,
+		.stream = n->js,
+		.cluster_ops = &call_cluster_ops,
+		.cluster_arg = &n->srv,
+	};
+	clm_err e = writer_start(n->st, &wo, &n->w, n->err, sizeof(n->err));
+	n->srv.w = n->w;
+	return e;
+}
+
+static void
+node_stop(struct node *n)
+{
+	writer_stop(n->w);
+	jstream_close(n->js);
+	writer_free(n->w);
+	store_close(n->st);
+	config_fini(&n->cfg);
+	n->w = NULL;
+	n->js = NULL;
+	n->st = NULL;
+}
+
+static void
+node_new(struct node *n, const char *tag)
+{
+	memset(n, 0, sizeof(*n));
+	testdir_make(n->dir, sizeof(n->dir), tag);
+	cr_assert_eq(node_start(n), CLM_OK, "writer_start: %s", n->err);
+}
+
+/* Waits until n's view reached pos (bounded). */
+static void
+node_wait(struct node *n, uint64_t pos)
+{
+	int64_t end = clock_mono_ns() + (int64_t) WAIT_MS * 1000000;
+	while (writer_position(n->w) < pos && clock_mono_ns() < end) {
+		struct timespec ts = { 0, 10 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_geq(writer_position(n->w), pos,
+	        "the view is at %llu, not at %llu",
+	        (unsigned long long) writer_position(n->w),
+	        (unsigned long long) pos);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Calls                                                                  */
+
+struct req {
+	arena a;
+	struct call_req r;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+};
+
+static void
+req_done(writer_job *job)
+{
+	struct req *q = job->done_arg;
+	pthread_mutex_lock(&q->mu);
+	q->done = true;
+	pthread_cond_signal(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+/* Prepares json's call as dispatch does and submits it to n. */
+static struct req *
+req_submit(struct node *n, const char *json)
+{
+	struct req *q = calloc(1, sizeof(*q));
+	cr_assert_not_null(q);
+	arena_init(&q->a);
+	pthread_mutex_init(&q->mu, NULL);
+	clock_cond_init(&q->cv);
+	struct call_req *r = &q->r;
+	r->srv = &n->srv;
+	r->a = &q->a;
+	r->now_ms = clock_now_ms();
+	r->req = wfx_request(&q->a, json);
+	r->resp = arena_alloc(&q->a, sizeof(*r->resp));
+	cr_assert_not_null(r->resp);
+	clm__v1__response__init(r->resp);
+	writer_job_init(&r->job, &q->a, r->resp, req_done, q);
+	bool ok = false;
+	switch (r->req->call_case) {
+	case CLM__V1__REQUEST__CALL_TRACK:
+		ok = track_prepare(r);
+		break;
+	case CLM__V1__REQUEST__CALL_PUT_CATALOG:
+		ok = catalog_prepare(r);
+		break;
+	case CLM__V1__REQUEST__CALL_IDENTIFY:
+		ok = identify_prepare(r);
+		break;
+	case CLM__V1__REQUEST__CALL_FORGET_CUSTOMER:
+		ok = forget_prepare(r);
+		break;
+	default:
+		cr_assert_fail("not a write of the test: %s", json);
+	}
+	cr_assert(ok, "refused: %s", json);
+	clm_err e = writer_submit(n->w, &r->job);
+	cr_assert_eq(e, CLM_OK, "writer_submit: %s", clm_errname(e));
+	return q;
+}
+
+/* Waits for q (bounded), checks it succeeded; returns its position. */
+static uint64_t
+req_wait(struct req *q)
+{
+	struct timespec ts = clock_deadline(WAIT_MS);
+	pthread_mutex_lock(&q->mu);
+	while (!q->done) {
+		if (pthread_cond_timedwait(&q->cv, &q->mu, &ts) != 0) {
+			break;
+		}
+	}
+	bool done = q->done;
+	pthread_mutex_unlock(&q->mu);
+	cr_assert(done, "no reply within %d ms", WAIT_MS);
+	cr_assert_eq(q->r.job.err, CLM_OK, "the write failed: %s",
+	        clm_errname(q->r.job.err));
+	Clm__V1__Response *resp = q->r.resp;
+	cr_assert(resp->status == NULL
+	                || resp->status->code == CLM__V1__CODE__OK,
+	        "status %d: %s", resp->status ? resp->status->code : 0,
+	        resp->status ? resp->status->message : "");
+	cr_assert_gt(q->r.job.position, 0);
+	return q->r.job.position;
+}
+
+static void
+req_free(struct req *q)
+{
+	pthread_cond_destroy(&q->cv);
+	pthread_mutex_destroy(&q->mu);
+	arena_fini(&q->a);
+	free(q);
+}
+
+/* A Track of one touchpoint of customer cid, event id ev. */
+static const char *
+track_json(char *buf, size_t n, const char *cid, const char *ev,
+        const char *type, int k)
+{
+	snprintf(buf, n,
+	        "{\"track\":{\"touchpoints\":[{\"eventId\":\"%s\","
+	        "\"customerId\":\"%s\",\"type\":\"%s\","
+	        "\"channel\":\"EMAIL\",\"value\":%d,"
+	        "\"occurredAtMs\":\"%lld\"}]}}",
+	        ev, cid, type, k, (long long) (T0 + 60000LL * k));
+	return buf;
+}
+
+/* Submits count Tracks alternately to a and b, waits; the last position. */
+static uint64_t
+interleave(struct node *a, struct node *b, const char *tag, int count)
+{
+	static const char *const types[] = { "AD_CLICK", "SITE_VISIT",
+		"SIGNUP", "PURCHASE", "APP_OPEN" };
+	struct req **qs = calloc((size_t) count, sizeof(*qs));
+	cr_assert_not_null(qs);
+	for (int i = 0; i < count; i++) {
+		char json[512], cid[32], ev[48];
+		snprintf(cid, sizeof(cid), "%s-%d", tag, i % 5);
+		snprintf(ev, sizeof(ev), "%s-ev-%d", tag, i);
+		track_json(json, sizeof(json), cid, ev, types[i % 5], i);
+		qs[i] = req_submit(i % 2 == 0 ? a : b, json);
+	}
+	uint64_t last = 0;
+	for (int i = 0; i < count; i++) {
+		uint64_t pos = req_wait(qs[i]);
+		last = pos > last ? pos : last;
+		req_free(qs[i]);
+	}
+	free(qs);
+	return last;
+}
+
+/* The meta keys that differ between nodes by construction. */
+static const char *const skip_meta[] = { "checkpoints", NULL };
+
+TestSuite(cluster_writer, .init = cluster_init, .fini = cluster_fini,
+        .timeout = 150);
+
+/* ---------------------------------------------------------------------- */
+/* Two nodes agree; a restarted and a wiped node catch up                 */
+
+Test(cluster_writer, nodes_agree_restart_and_rebuild)
+{
+	struct node a, b, c;
+	node_new(&a, "cla");
+	node_new(&b, "clb");
+	struct req *cat = req_submit(&a,
+	        "{\"putCatalog\":{\"items\":[{\"itemId\":\"phone\","
+	        "\"name\":\"Phone\",\"category\":\"tech\",\"price\":500}]}}");
+	uint64_t pos = req_wait(cat);
+	req_free(cat);
+	uint64_t last = interleave(&a, &b, "one", 40);
+	cr_assert_gt(last, pos);
+	node_wait(&a, last);
+	node_wait(&b, last);
+	cr_assert_geq(writer_stream_position(a.w), last);
+
+	/* a stops; b goes on; a restarted catches up before it serves. */
+	node_stop(&a);
+	struct req *q = req_submit(&b,
+	        "{\"track\":{\"touchpoints\":[{\"eventId\":\"late-1\","
+	        "\"customerId\":\"one-1\",\"type\":\"REFUND\","
+	        "\"value\":5}]}}");
+	last = req_wait(q);
+	req_free(q);
+	cr_assert_eq(node_start(&a), CLM_OK, "%s", a.err);
+	cr_assert_geq(writer_position(a.w), last);
+	last = interleave(&a, &b, "two", 10);
+	node_wait(&a, last);
+	node_wait(&b, last);
+
+	/* c, on an empty data dir, rebuilds from the stream alone. */
+	node_new(&c, "clc");
+	cr_assert_geq(writer_position(c.w), last);
+	node_stop(&a);
+	node_stop(&b);
+	node_stop(&c);
+	cr_assert_gt(wfx_stores_compare(a.dir, b.dir, skip_meta), 0);
+	cr_assert_gt(wfx_stores_compare(a.dir, c.dir, skip_meta), 0);
+	testdir_remove(a.dir);
+	testdir_remove(b.dir);
+	testdir_remove(c.dir);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Forget                                                                 */
+
+Test(cluster_writer, forget_erases_the_customer_from_the_stream)
+{
+	struct node a, b;
+	node_new(&a, "cla");
+	node_new(&b, "clb");
+	char json[512];
+	struct req *t1 = req_submit(&a,
+	        track_json(json, sizeof(json), "zoe", "zoe-1", "SIGNUP", 1));
+	uint64_t p1 = req_wait(t1);
+	req_free(t1);
+	struct req *t2 = req_submit(&b,
+	        track_json(json, sizeof(json), "zoe", "zoe-2", "PURCHASE", 2));
+	uint64_t p2 = req_wait(t2);
+	req_free(t2);
+	struct req *keep = req_submit(&a,
+	        track_json(json, sizeof(json), "yan", "yan-1", "SIGNUP", 3));
+	uint64_t pk = req_wait(keep);
+	req_free(keep);
+	struct req *f = req_submit(
+	        &b, "{\"forgetCustomer\":{\"customerId\":\"zoe\"}}");
+	uint64_t pf = req_wait(f);
+	req_free(f);
+	node_wait(&a, pf);
+
+	/* Both nodes purge (idempotent); the entries go within the wait. */
+	int64_t end = clock_mono_ns() + (int64_t) WAIT_MS * 1000000;
+	char err[256];
+	void *data;
+	size_t len;
+	clm_err e1, e2;
+	for (;;) {
+		e1 = jstream_get(a.js, p1, &data, &len, err, sizeof(err));
+		if (e1 == CLM_OK) {
+			free(data);
+		}
+		e2 = jstream_get(a.js, p2, &data, &len, err, sizeof(err));
+		if (e2 == CLM_OK) {
+			free(data);
+		}
+		if ((e1 == CLM_NOT_FOUND && e2 == CLM_NOT_FOUND)
+		        || clock_mono_ns() > end) {
+			break;
+		}
+		struct timespec ts = { 0, 20 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_eq(e1, CLM_NOT_FOUND, "zoe's entry %llu: %s",
+	        (unsigned long long) p1, clm_errname(e1));
+	cr_assert_eq(e2, CLM_NOT_FOUND, "zoe's entry %llu: %s",
+	        (unsigned long long) p2, clm_errname(e2));
+	/* The other customer's entry and the Forget itself stay. */
+	cr_assert_eq(
+	        jstream_get(a.js, pk, &data, &len, err, sizeof(err)), CLM_OK);
+	free(data);
+	cr_assert_eq(
+	        jstream_get(a.js, pf, &data, &len, err, sizeof(err)), CLM_OK);
+	free(data);
+
+	/*
+	 * A node rebuilt from the stream does not bring zoe back. (Its
+	 * bytes differ from a's: the aggregates that hold no identifier,
+	 * which a Forget leaves, never counted zoe there, and its internal
+	 * customer numbers start lower. a and b agree byte for byte.)
+	 */
+	struct node c;
+	node_new(&c, "clc");
+	cr_assert_geq(writer_position(c.w), pf);
+	store_txn *txn;
+	arena ar;
+	arena_init(&ar);
+	Clm__V1__CustomerRecord *rec = NULL;
+	cr_assert_eq(store_write_begin(c.st, &txn), CLM_OK);
+	cr_assert_eq(store_customer_get(txn, "zoe", false, &ar, &rec),
+	        CLM_NOT_FOUND);
+	cr_assert_eq(store_customer_get(txn, "yan", false, &ar, &rec), CLM_OK);
+	store_write_abort(txn);
+	arena_fini(&ar);
+	node_stop(&a);
+	node_stop(&b);
+	node_stop(&c);
+	cr_assert_gt(wfx_stores_compare(a.dir, b.dir, skip_meta), 0);
+	testdir_remove(a.dir);
+	testdir_remove(b.dir);
+	testdir_remove(c.dir);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Divergence                                                             */
+
+/* Deletes the stream CLM, as an operator (or a lost NATS state) would. */
+static void
+stream_delete(void)
+{
+	natsConnection *nc = NULL;
+	jsCtx *js = NULL;
+	jsErrCode jerr = 0;
+	cr_assert_eq(
+	        natsConnection_ConnectTo(&nc, natsrv_urls(nats)), NATS_OK);
+	cr_assert_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+	natsStatus s = js_DeleteStream(js, "CLM", NULL, &jerr);
+	cr_assert_eq(s, NATS_OK, "js_DeleteStream: %s (%d)",
+	        natsStatus_GetText(s), (int) jerr);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+}
+
+Test(cluster_writer, a_stream_with_other_entries_is_detected)
+{
+	struct node a, b;
+	node_new(&a, "cla");
+	uint64_t last = 0;
+	char json[512];
+	for (int i = 0; i < 4; i++) {
+		char ev[32];
+		snprintf(ev, sizeof(ev), "old-%d", i);
+		struct req *q = req_submit(&a,
+		        track_json(
+		                json, sizeof(json), "ann", ev, "SIGNUP", i));
+		last = req_wait(q);
+		req_free(q);
+	}
+	node_stop(&a);
+	stream_delete();
+
+	/* The new stream holds other entries at a's positions, and more. */
+	node_new(&b, "clb");
+	uint64_t blast = 0;
+	for (int i = 0; i < 6; i++) {
+		char ev[32];
+		snprintf(ev, sizeof(ev), "new-%d", i);
+		struct req *q = req_submit(&b,
+		        track_json(json, sizeof(json), "bea", ev, "SITE_VISIT",
+		                i));
+		blast = req_wait(q);
+		req_free(q);
+	}
+	cr_assert_gt(blast, last);
+	char why[256];
+	cr_assert_not(writer_refusal(b.w, why, sizeof(why)));
+
+	/* a starts (reads go on) but refuses writes, saying why. */
+	cr_assert_eq(node_start(&a), CLM_OK, "%s", a.err);
+	cr_assert(writer_refusal(a.w, why, sizeof(why)));
+	char want[128];
+	snprintf(want, sizeof(want),
+	        "the stream diverged from this node's view at position %llu",
+	        (unsigned long long) last);
+	cr_assert(strstr(why, want) != NULL, "refusal: %s", why);
+	cr_assert(strstr(why, "resync (docs/cluster.md)") != NULL);
+	cr_assert_eq(writer_position(a.w), last, "a applied nothing more");
+	/* A write is refused, without done. */
+	arena ar;
+	arena_init(&ar);
+	Clm__V1__Response resp = CLM__V1__RESPONSE__INIT;
+	struct call_req r;
+	memset(&r, 0, sizeof(r));
+	r.srv = &a.srv;
+	r.a = &ar;
+	r.now_ms = clock_now_ms();
+	r.req = wfx_request(&ar,
+	        track_json(json, sizeof(json), "ann", "old-9", "SIGNUP", 9));
+	r.resp = &resp;
+	writer_job_init(&r.job, &ar, &resp, NULL, NULL);
+	cr_assert(track_prepare(&r));
+	cr_assert_eq(writer_submit(a.w, &r.job), CLM_UNAVAILABLE);
+	arena_fini(&ar);
+	node_stop(&a);
+	node_stop(&b);
+	testdir_remove(a.dir);
+	testdir_remove(b.dir);
+}
+
+/* ---------------------------------------------------------------------- */
+/* A Track of several customers, and the same call again                  */
+
+#define MULTI                                                               \
+	"{\"track\":{\"touchpoints\":["                                     \
+	"{\"eventId\":\"m-1\",\"customerId\":\"kim\",\"type\":\"SIGNUP\"}," \
+	"{\"eventId\":\"m-2\",\"customerId\":\"lou\",\"type\":\"SIGNUP\"}," \
+	"{\"eventId\":\"m-3\",\"customerId\":\"kim\","                      \
+	"\"type\":\"PURCHASE\",\"value\":20},"                              \
+	"{\"eventId\":\"m-4\",\"customerId\":\"max\","                      \
+	"\"type\":\"AD_CLICK\"}]}}"
+
+Test(cluster_writer, a_call_of_several_parts_and_its_retry)
+{
+	struct node a, b;
+	node_new(&a, "cla");
+	node_new(&b, "clb");
+	/* Three customers: three parts, each applied on a before it replies.
+	 */
+	struct req *q = req_submit(&a, MULTI);
+	uint64_t pos = req_wait(q);
+	Clm__V1__TrackReply *tr = q->r.resp->track;
+	cr_assert_not_null(tr);
+	cr_assert_eq(tr->accepted, 4);
+	cr_assert_eq(tr->duplicates, 0);
+	cr_assert_eq(tr->n_rejected, 0);
+	req_free(q);
+	/* The same call through b: every part is a duplicate. */
+	q = req_submit(&b, MULTI);
+	uint64_t again = req_wait(q);
+	tr = q->r.resp->track;
+	cr_assert_not_null(tr);
+	cr_assert_eq(tr->accepted, 0, "accepted %u", tr->accepted);
+	cr_assert_eq(tr->duplicates, 4, "duplicates %u", tr->duplicates);
+	cr_assert_leq(again, pos);
+	req_free(q);
+	node_wait(&b, pos);
+	node_stop(&a);
+	node_stop(&b);
+	cr_assert_gt(wfx_stores_compare(a.dir, b.dir, skip_meta), 0);
+	testdir_remove(a.dir);
+	testdir_remove(b.dir);
+}
