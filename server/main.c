@@ -420,7 +420,7 @@ main(int argc, char **argv)
 		main_fail(err);
 		goto done;
 	}
-	if (waitpos_open(0, &srv.waits) != CLM_OK) {
+	if (waitpos_open(0, srv.tm, &srv.waits) != CLM_OK) {
 		main_fail("cannot start waiting for positions: out of memory");
 		goto done;
 	}

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "util/clock.h"
+#include "util/telemetry.h"
 
 /*
  * The waiters are one unsorted doubly linked list under mu: parking and
@@ -24,6 +25,7 @@ struct waitpos {
 	bool stopping;               /* guarded by mu */
 	bool quit;                   /* guarded by mu: the timer exits */
 	pthread_t timer;
+	struct telemetry *tm; /* the gauge of n, or NULL */
 };
 
 static void
@@ -39,6 +41,7 @@ waitpos_unlink(waitpos *wp, struct waitpos_waiter *wt)
 	}
 	wt->prev = wt->next = NULL;
 	wp->n--;
+	telemetry_position_waits(wp->tm, wp->n);
 }
 
 /*
@@ -112,13 +115,14 @@ waitpos_timer_main(void *arg)
 }
 
 clm_err
-waitpos_open(uint64_t position, waitpos **out)
+waitpos_open(uint64_t position, struct telemetry *tm, waitpos **out)
 {
 	waitpos *wp = calloc(1, sizeof(*wp));
 	if (wp == NULL) {
 		return CLM_RESOURCE_EXHAUSTED;
 	}
 	wp->position = position;
+	wp->tm = tm;
 	pthread_mutex_init(&wp->mu, NULL);
 	clock_cond_init(&wp->cv);
 	if (pthread_create(&wp->timer, NULL, waitpos_timer_main, wp) != 0) {
@@ -171,6 +175,7 @@ waitpos_park(waitpos *wp, struct waitpos_waiter *wt)
 	}
 	wp->head = wt;
 	wp->n++;
+	telemetry_position_waits(wp->tm, wp->n);
 	pthread_cond_signal(&wp->cv); /* the timer may need to wake sooner */
 	pthread_mutex_unlock(&wp->mu);
 	return true;

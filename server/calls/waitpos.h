@@ -20,6 +20,7 @@
 
 typedef struct waitpos waitpos;
 struct waitpos_waiter;
+struct telemetry;
 
 /*
  * Called once per parked waiter, on the writer thread (reached true) or
@@ -42,10 +43,11 @@ struct waitpos_waiter {
 
 /*
  * waitpos_open makes an empty waiter list at position position (the
- * view's, writer_position) and starts its timer thread. Returns CLM_OK,
- * or RESOURCE_EXHAUSTED / INTERNAL.
+ * view's, writer_position) and starts its timer thread; it keeps the
+ * number of waiters in tm's gauge (util/telemetry.h; tm may be NULL, and
+ * must outlive it). Returns CLM_OK, or RESOURCE_EXHAUSTED / INTERNAL.
  */
-clm_err waitpos_open(uint64_t position, waitpos **out);
+clm_err waitpos_open(uint64_t position, struct telemetry *tm, waitpos **out);
 
 /*
  * waitpos_advanced records that the view now shows position: every

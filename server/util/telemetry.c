@@ -289,6 +289,15 @@ telemetry_queue_depth(struct telemetry *t, size_t depth)
 }
 
 void
+telemetry_position_waits(struct telemetry *t, size_t n)
+{
+	if (t != NULL) {
+		atomic_store_explicit(&t->position_waits, (uint64_t) n,
+		        memory_order_relaxed);
+	}
+}
+
+void
 telemetry_http(
         struct telemetry *t, enum telemetry_http_handler handler, int status)
 {
@@ -630,6 +639,9 @@ telemetry_format(const struct telemetry *t, const struct telemetry_gauges *g,
 	telemetry_gauge(f, "clm_write_queue_depth",
 	        "Write jobs waiting for the writer thread.",
 	        TELEMETRY_GET(&t->queue_depth));
+	telemetry_gauge(f, "clm_position_waits",
+	        "Requests waiting for the view to reach their min_position.",
+	        TELEMETRY_GET(&t->position_waits));
 	telemetry_batches(f, t);
 	if (g->have_store) {
 		telemetry_gauge(f, "clm_db_bytes",

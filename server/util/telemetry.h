@@ -107,6 +107,7 @@ struct telemetry {
 	_Atomic uint64_t batch[TELEMETRY_BATCH_BUCKETS + 1];
 	_Atomic uint64_t batch_jobs;
 	_Atomic uint64_t queue_depth;
+	_Atomic uint64_t position_waits; /* calls/waitpos.h */
 	_Atomic uint64_t
 	        http[TELEMETRY_HTTP_HANDLERS][TELEMETRY_HTTP_STATUSES];
 	_Atomic uint64_t refused[TELEMETRY_REFUSED_REASONS];
@@ -227,6 +228,12 @@ void telemetry_writes(
 
 /* telemetry_queue_depth sets the write queue's current depth. */
 void telemetry_queue_depth(struct telemetry *t, size_t depth);
+
+/*
+ * telemetry_position_waits sets how many requests wait for their
+ * min_position now (calls/waitpos.h). t NULL: nothing.
+ */
+void telemetry_position_waits(struct telemetry *t, size_t n);
 
 /* telemetry_http counts one HTTP response of handler with status. */
 void telemetry_http(
