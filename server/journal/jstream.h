@@ -1,7 +1,8 @@
 /*
  * jstream: the journal on a NATS JetStream stream (issue 16), shared by
- * every clmd node of a cluster. The only file that includes nats.h is
- * jstream.c, as net/ alone includes nng.h.
+ * every clmd node of a cluster. The only files that include nats.h are
+ * jstream.c and jstream_admin.c (through jstream_internal.h), as net/
+ * alone includes nng.h.
  *
  * The stream holds opaque entries (the writer's bytes) on subjects under
  * "<stream>.": a node publishes entries (any thread, asynchronously, each
@@ -66,7 +67,9 @@ struct jstream_opts {
  * (FAILED_PRECONDITION: err says which setting). The key of subject names
  * (jstream_subject_key) is kept in the stream itself, on the subject
  * "<stream>.k": the first node to find none publishes a random one, and
- * every node uses the first key the stream holds.
+ * every node uses the first key the stream holds. That message has a
+ * position of its own, which jstream_next skips and jstream_get does not
+ * find: readers see a gap there, as where entries were erased.
  *
  * Errors, with the reason in err: INVALID_ARGUMENT (bad urls or options),
  * UNAVAILABLE (no server answers, no JetStream, or no stream leader within
@@ -106,7 +109,8 @@ typedef void (*jstream_ack_fn)(void *arg, const struct jstream_ack *a);
  * entry may or may not be in the stream). Returns CLM_OK (fn will be
  * called), INVALID_ARGUMENT (len past jstream_max_entry), or UNAVAILABLE
  * (not connected, closing, too many publishes in flight); then fn is not
- * called. data is copied.
+ * called. data is copied. A failed entry is not retried: publishing it
+ * again with the same msg_id within the duplicate window is safe.
  */
 clm_err jstream_publish(jstream *s, const char *subject, const char *msg_id,
         const void *data, size_t len, jstream_ack_fn fn, void *arg);
@@ -114,7 +118,9 @@ clm_err jstream_publish(jstream *s, const char *subject, const char *msg_id,
 /*
  * jstream_subscribe (re)starts reading the stream at position from (>= 1):
  * an ordered consumer, which the client re-creates by itself after a gap
- * or a lost server, so jstream_next hands out entries in order, each once.
+ * or a lost server, so jstream_next hands out entries in order, each once
+ * (its idle heartbeat is 1 s: it is re-created about 2 s after its server
+ * or the stream leader went, once there is a leader again).
  * Returns CLM_OK or UNAVAILABLE with the reason in err.
  */
 clm_err jstream_subscribe(jstream *s, uint64_t from, char *err, size_t errlen);
@@ -140,8 +146,10 @@ void jstream_msg_free(struct jstream_msg *m);
 
 /* The stream's state (jstream_info). */
 struct jstream_state {
-	uint64_t first_seq, last_seq; /* 0, 0 when empty */
-	uint64_t entries, bytes;
+	/* The server's: 0, 0 before anything was stored; last_seq stays
+	 * where it was when the last entries are erased. */
+	uint64_t first_seq, last_seq;
+	uint64_t entries, bytes; /* the subject key's message among them */
 	int replicas;
 	bool leader; /* a leader is known */
 };
@@ -164,16 +172,20 @@ clm_err jstream_get(jstream *s, uint64_t seq, void **data, size_t *len,
 /*
  * jstream_purge_key erases every entry on "<stream>.c.<key>" below
  * position before (0: all of them): their content is gone from the
- * stream's files, not only marked deleted. Returns CLM_OK (also when
- * there was none), or UNAVAILABLE with the reason in err.
+ * stream's files, not only marked deleted (each is erased: overwritten
+ * on every replica; a purge by subject would leave the bytes). Returns
+ * CLM_OK (also when there was none), INVALID_ARGUMENT when key is not 32
+ * lowercase hex digits, or UNAVAILABLE with the reason in err (some may
+ * be erased then: call it again).
  */
 clm_err jstream_purge_key(jstream *s, const char key[33], uint64_t before,
         char *err, size_t errlen);
 
 /*
  * jstream_close drains what is in flight (acks still arriving call their
- * functions, with UNAVAILABLE for those that never come) and disconnects;
- * NULL is a no-op.
+ * functions, with UNAVAILABLE for those that never come: it waits
+ * ack_timeout_ms and a second at most) and disconnects; no function runs
+ * after it returns. NULL is a no-op.
  */
 void jstream_close(jstream *s);
 

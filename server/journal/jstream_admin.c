@@ -114,11 +114,15 @@ jstream_ensure_stream(jstream *s, char *err, size_t errlen)
 {
 	int64_t until = nats_Now() + JSTREAM_OPEN_WAIT_MS;
 	char why[256] = "no answer";
+	/* Short tries: a stream without a leader yet may not answer. */
+	jsOptions jo;
+	jsOptions_Init(&jo);
+	jo.Wait = JSTREAM_RETRY_MS;
 	for (;;) {
 		jsStreamInfo *si = NULL;
 		jsErrCode jerr = 0;
 		natsStatus st
-		        = js_GetStreamInfo(&si, s->js, s->stream, NULL, &jerr);
+		        = js_GetStreamInfo(&si, s->js, s->stream, &jo, &jerr);
 		if (st == NATS_OK) {
 			clm_err rc = jstream_check_config(
 			        s, si->Config, err, errlen);
@@ -195,9 +199,18 @@ jstream_next_on_subject(jstream *s, const char *subject, uint64_t from,
 	int n = snprintf(req, sizeof(req),
 	        "{\"seq\":%" PRIu64 ",\"next_by_subj\":\"%s\"}", from,
 	        subject);
+	/* Only the leader answers; a leader just elected, or one that
+	 * just lost its place, may not: ask again within the bound. */
 	natsMsg *reply = NULL;
-	natsStatus st = natsConnection_Request(
-	        &reply, s->nc, api, req, n, JSTREAM_API_WAIT_MS);
+	natsStatus st;
+	int64_t until = nats_Now() + JSTREAM_API_WAIT_MS;
+	while ((st = natsConnection_Request(
+	                &reply, s->nc, api, req, n, JSTREAM_RETRY_MS))
+	                != NATS_OK
+	        && (st == NATS_TIMEOUT || st == NATS_NO_RESPONDERS)
+	        && nats_Now() < until) {
+		nats_Sleep(50);
+	}
 	if (st != NATS_OK) {
 		snprintf(err, errlen, "journal stream '%s': reading '%s': %s",
 		        s->stream, subject, jstream_nats_text(st));
@@ -256,7 +269,9 @@ jstream_load_key(jstream *s, char *err, size_t errlen)
 {
 	char subj[JSTREAM_NAME_MAX + 4];
 	snprintf(subj, sizeof(subj), "%s.%s", s->stream, JSTREAM_KEY_SUBJECT);
-	for (int attempt = 0; attempt < 3; attempt++) {
+	int64_t until = nats_Now() + JSTREAM_OPEN_WAIT_MS;
+	const char *why = "no answer";
+	while (nats_Now() < until) {
 		unsigned char got[2 * JSTREAM_KEY_BYTES];
 		uint64_t seq = 0;
 		size_t len = 0;
@@ -277,12 +292,13 @@ jstream_load_key(jstream *s, char *err, size_t errlen)
 			sodium_memzero(got, sizeof(got));
 			return CLM_OK;
 		}
-		/* None yet: store one unless another node just did. */
+		/* None yet: store one unless another node just did. Whether
+		 * ours was stored or not, the next read tells whose is. */
 		unsigned char key[JSTREAM_KEY_BYTES];
 		randombytes_buf(key, sizeof(key));
 		jsPubOptions po;
 		jsPubOptions_Init(&po);
-		po.MaxWait = JSTREAM_API_WAIT_MS;
+		po.MaxWait = JSTREAM_RETRY_MS;
 		po.ExpectNoMessage = true;
 		jsPubAck *pa = NULL;
 		jsErrCode jerr = 0;
@@ -290,15 +306,22 @@ jstream_load_key(jstream *s, char *err, size_t errlen)
 		        &pa, s->js, subj, key, sizeof(key), &po, &jerr);
 		sodium_memzero(key, sizeof(key));
 		jsPubAck_Destroy(pa);
-		if (st != NATS_OK && jerr != JSStreamWrongLastSequenceErr) {
+		if (st != NATS_OK && st != NATS_TIMEOUT
+		        && st != NATS_NO_RESPONDERS
+		        && jerr != JSStreamWrongLastSequenceErr) {
 			snprintf(err, errlen,
 			        "journal stream '%s': cannot store the subject key: %s",
 			        s->stream, jstream_nats_text(st));
 			return CLM_UNAVAILABLE;
 		}
+		if (st == NATS_TIMEOUT || st == NATS_NO_RESPONDERS) {
+			why = natsStatus_GetText(st);
+			nats_Sleep(100);
+		}
 	}
-	snprintf(err, errlen, "journal stream '%s': no subject key on '%s'",
-	        s->stream, subj);
+	snprintf(err, errlen,
+	        "journal stream '%s': cannot store the subject key on '%s' within %d ms: %s",
+	        s->stream, subj, JSTREAM_OPEN_WAIT_MS, why);
 	return CLM_UNAVAILABLE;
 }
 

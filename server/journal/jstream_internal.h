@@ -26,6 +26,8 @@
 #define JSTREAM_ACK_DEFAULT_MS 5000
 /* Bound on one request to the server (stream info, get, erase). */
 #define JSTREAM_API_WAIT_MS 5000
+/* One try of a request that only the stream leader answers. */
+#define JSTREAM_RETRY_MS 1000
 /* How long jstream_open waits for the stream and its leader. */
 #define JSTREAM_OPEN_WAIT_MS 15000
 /* Room for the headers of an entry (Nats-Msg-Id) under max_payload. */
