@@ -16,11 +16,13 @@
 #include <unistd.h>
 
 #include "calls/auth.h"
+#include "calls/cluster.h"
 #include "calls/replay.h"
 #include "calls/waitpos.h"
 #include "config.h"
 #include "ingest/sdk.h"
 #include "journal/journal.h"
+#include "journal/jstream.h"
 #include "net/addrcheck.h"
 #include "net/evring.h"
 #include "net/exposure.h"
@@ -221,12 +223,12 @@ main_fail(const char *msg)
 }
 
 /*
- * Opens the overlay and the journal (DATA/overlay, DATA/journal) once the
- * base view is open: docs/architecture.md, "The journal and the overlay".
+ * Opens the overlay (DATA/overlay) once the base view is open, for the
+ * journal or the stream: docs/architecture.md, "The journal and the
+ * overlay". Returns 0, or -1 with the reason in err.
  */
 static int
-main_journal(const struct config *cfg, store *st, journal **out, char *err,
-        size_t errlen)
+main_overlay(const struct config *cfg, store *st, char *err, size_t errlen)
 {
 	/*
 	 * Each of the two overlays: checkpoint_bytes, when the writer
@@ -236,7 +238,15 @@ main_journal(const struct config *cfg, store *st, journal **out, char *err,
 	 */
 	uint64_t omap = 2 * (uint64_t) cfg->checkpoint_bytes + (8u << 20);
 	store_set_chunk_keys(st, (uint64_t) cfg->checkpoint_chunk_keys);
-	if (store_overlay_open(st, omap, err, errlen) != CLM_OK) {
+	return store_overlay_open(st, omap, err, errlen) == CLM_OK ? 0 : -1;
+}
+
+/* Opens the overlay and the journal (DATA/journal): single-node mode. */
+static int
+main_journal(const struct config *cfg, store *st, journal **out, char *err,
+        size_t errlen)
+{
+	if (main_overlay(cfg, st, err, errlen) != 0) {
 		return -1;
 	}
 	char dir[4096];
@@ -249,6 +259,85 @@ main_journal(const struct config *cfg, store *st, journal **out, char *err,
 	char jerr[256];
 	if (journal_open(&jo, out, jerr, sizeof(jerr)) != CLM_OK) {
 		snprintf(err, errlen, "cannot open the journal: %s", jerr);
+		return -1;
+	}
+	return 0;
+}
+
+/* The cluster's settings that a file names: "" is none. */
+static const char *
+main_file_opt(const char *path)
+{
+	return path[0] != '\0' ? path : NULL;
+}
+
+/*
+ * Cluster mode (journal = nats://..., docs/cluster.md): the stream replaces
+ * the journal, so only the overlay is opened here, and then the stream,
+ * with the description StatusReply.journal shows in desc (len bytes).
+ * Returns 0, or -1 with the reason in err.
+ */
+static int
+main_stream(const struct config *cfg, store *st, jstream **out, char *desc,
+        size_t len, char *err, size_t errlen)
+{
+	if ((cfg->journal_tls_cert[0] != '\0')
+	        != (cfg->journal_tls_key[0] != '\0')) {
+		snprintf(err, errlen,
+		        "journal_tls_cert and journal_tls_key go together: set both or neither");
+		return -1;
+	}
+	if (main_overlay(cfg, st, err, errlen) != 0) {
+		return -1;
+	}
+	struct jstream_opts jo = {
+		.urls = cfg->journal,
+		.stream = cfg->journal_stream,
+		.replicas = (int) cfg->journal_replicas,
+		.creds_file = main_file_opt(cfg->journal_creds),
+		.auth_file = main_file_opt(cfg->journal_auth_file),
+		.tls_ca_file = main_file_opt(cfg->journal_tls_ca),
+		.tls_cert_file = main_file_opt(cfg->journal_tls_cert),
+		.tls_key_file = main_file_opt(cfg->journal_tls_key),
+	};
+	char jerr[256];
+	clm_err e = jstream_open(&jo, out, jerr, sizeof(jerr));
+	if (e != CLM_OK) {
+		/* jerr names the URLs it tried. */
+		snprintf(err, errlen,
+		        "cannot join the stream '%.32s': %.250s%s",
+		        cfg->journal_stream, jerr,
+		        e == CLM_UNAVAILABLE
+		                ? " (is nats-server running there, with -js?)"
+		                : "");
+		return -1;
+	}
+	snprintf(desc, len, "nats %s", cfg->journal_stream);
+	log_info("cluster mode: stream '%s' at %s, entries up to %zu bytes",
+	        cfg->journal_stream, cfg->journal, jstream_max_entry(*out));
+	return 0;
+}
+
+/*
+ * The settings of the journal that only cluster mode reads are refused
+ * with a local journal, rather than silently ignored.
+ */
+static int
+main_check_journal(const struct config *cfg, char *err, size_t errlen)
+{
+	if (strcmp(cfg->journal, "local") != 0) {
+		return 0;
+	}
+	const char *set = cfg->journal_creds[0] != '\0' ? "journal_creds"
+	        : cfg->journal_auth_file[0] != '\0'     ? "journal_auth_file"
+	        : cfg->journal_tls_ca[0] != '\0'        ? "journal_tls_ca"
+	        : cfg->journal_tls_cert[0] != '\0'      ? "journal_tls_cert"
+	        : cfg->journal_tls_key[0] != '\0'       ? "journal_tls_key"
+	                                                : NULL;
+	if (set != NULL) {
+		snprintf(err, errlen,
+		        "%s is set but journal is local: it is for cluster mode (journal = nats://host:port[,...])",
+		        set);
 		return -1;
 	}
 	return 0;
@@ -336,8 +425,8 @@ main(int argc, char **argv)
 	        || hostcheck_check_allowed(
 	                   cfg.http_allowed_hosts, err, sizeof(err))
 	                != 0
-	        || main_check_addrs(&cfg, auth != NULL, err, sizeof(err))
-	                != 0) {
+	        || main_check_addrs(&cfg, auth != NULL, err, sizeof(err)) != 0
+	        || main_check_journal(&cfg, err, sizeof(err)) != 0) {
 		auth_free(auth);
 		sdk_map_free(sdk_map);
 		config_fini(&cfg);
@@ -379,6 +468,11 @@ main(int argc, char **argv)
 	rpc *r = NULL;
 	http *web = NULL;
 	journal *jnl = NULL;
+	jstream *js = NULL;
+	static char journal_desc[96] = "local"; /* srv.journal */
+	srv.journal = journal_desc;
+	srv.journal_desc = journal_desc; /* merge: cliposition's name of it */
+	bool cluster = strcmp(cfg.journal, "local") != 0;
 	int status = 1;
 	if (store_open(&so, &srv.st, err, sizeof(err)) != CLM_OK) {
 		main_fail(err);
@@ -416,7 +510,11 @@ main(int argc, char **argv)
 		main_fail("cannot keep events for /api/events: out of memory");
 		goto done;
 	}
-	if (main_journal(&cfg, srv.st, &jnl, err, sizeof(err)) != 0) {
+	if (cluster ? main_stream(&cfg, srv.st, &js, journal_desc,
+	                      sizeof(journal_desc), err, sizeof(err))
+	                        != 0
+	            : main_journal(&cfg, srv.st, &jnl, err, sizeof(err))
+	                        != 0) {
 		main_fail(err);
 		goto done;
 	}
@@ -439,6 +537,9 @@ main(int argc, char **argv)
 		.checkpoint_interval_ms = cfg.checkpoint_interval * 1000,
 		.advanced = waitpos_advanced,
 		.advanced_arg = srv.waits,
+		.stream = js,
+		.cluster_ops = js != NULL ? &call_cluster_ops : NULL,
+		.cluster_arg = &srv,
 	};
 	char werr[256];
 	if (writer_start(srv.st, &wo, &srv.w, werr, sizeof(werr)) != CLM_OK) {
@@ -474,9 +575,9 @@ main(int argc, char **argv)
 		        cfg.listen[i]);
 	}
 	log_info(
-	        "clmd %s started: data '%s', listen %s, events %s, durability %s, pid %ld",
+	        "clmd %s started: data '%s', listen %s, events %s, durability %s, journal %s, pid %ld",
 	        CLM_VERSION, cfg.data, urls, cfg.events, cfg.durability,
-	        (long) getpid());
+	        srv.journal, (long) getpid());
 	/* Under systemd (Type=notify): ready once every listener is up. */
 	notify_ready();
 	notify_status("serving on %s", urls);
@@ -512,6 +613,8 @@ done:
 	evring_close(srv.events);
 
 	journal_close(jnl);
+	/* After writer_stop: the writer no longer reads or publishes. */
+	jstream_close(js);
 	store_close(srv.st);
 	if (status == 0) {
 		log_info("stopped");
