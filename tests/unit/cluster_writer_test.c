@@ -144,6 +144,7 @@ struct req {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool done;
+	clm_err submit_err; /* writer_submit's */
 };
 
 static void
@@ -158,7 +159,7 @@ req_done(writer_job *job)
 
 /* Prepares json's call as dispatch does and submits it to n. */
 static struct req *
-req_submit(struct node *n, const char *json)
+req_try(struct node *n, const char *json)
 {
 	struct req *q = calloc(1, sizeof(*q));
 	cr_assert_not_null(q);
@@ -192,14 +193,23 @@ req_submit(struct node *n, const char *json)
 		cr_assert_fail("not a write of the test: %s", json);
 	}
 	cr_assert(ok, "refused: %s", json);
-	clm_err e = writer_submit(n->w, &r->job);
-	cr_assert_eq(e, CLM_OK, "writer_submit: %s", clm_errname(e));
+	q->submit_err = writer_submit(n->w, &r->job);
 	return q;
 }
 
-/* Waits for q (bounded), checks it succeeded; returns its position. */
-static uint64_t
-req_wait(struct req *q)
+/* req_try, which must be queued. */
+static struct req *
+req_submit(struct node *n, const char *json)
+{
+	struct req *q = req_try(n, json);
+	cr_assert_eq(q->submit_err, CLM_OK, "writer_submit: %s",
+	        clm_errname(q->submit_err));
+	return q;
+}
+
+/* Waits for q's done (bounded), which must come. */
+static void
+req_settled(struct req *q)
 {
 	struct timespec ts = clock_deadline(WAIT_MS);
 	pthread_mutex_lock(&q->mu);
@@ -211,6 +221,13 @@ req_wait(struct req *q)
 	bool done = q->done;
 	pthread_mutex_unlock(&q->mu);
 	cr_assert(done, "no reply within %d ms", WAIT_MS);
+}
+
+/* Waits for q (bounded), checks it succeeded; returns its position. */
+static uint64_t
+req_wait(struct req *q)
+{
+	req_settled(q);
 	cr_assert_eq(q->r.job.err, CLM_OK, "the write failed: %s",
 	        clm_errname(q->r.job.err));
 	Clm__V1__Response *resp = q->r.resp;
@@ -537,6 +554,99 @@ Test(cluster_writer, a_call_of_several_parts_and_its_retry)
 	node_stop(&a);
 	node_stop(&b);
 	cr_assert_gt(wfx_stores_compare(a.dir, b.dir, skip_meta), 0);
+	testdir_remove(a.dir);
+	testdir_remove(b.dir);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The stream's leader killed under writes                                */
+
+/* Whether event id ev is recorded in n's closed store. */
+static bool
+event_recorded(const char *dir, const char *ev)
+{
+	store *st = wfx_store_open(dir, 256u << 20);
+	store_txn *txn;
+	cr_assert_eq(store_write_begin(st, &txn), CLM_OK);
+	clm_err e = store_event_exists(txn, ev);
+	store_write_abort(txn);
+	store_close(st);
+	cr_assert(e == CLM_OK || e == CLM_NOT_FOUND);
+	return e == CLM_OK;
+}
+
+Test(cluster_writer, the_leader_killed_under_writes, .timeout = 200)
+{
+	struct node a, b;
+	node_new(&a, "cla");
+	node_new(&b, "clb");
+	enum { N = 60 };
+	struct req *qs[N];
+	char evs[N][32];
+	int leader = natsrv_leader(nats, "CLM", WAIT_MS);
+	cr_assert_geq(leader, 0);
+	for (int i = 0; i < N; i++) {
+		char json[512], cid[32];
+		snprintf(cid, sizeof(cid), "kl-%d", i % 7);
+		snprintf(evs[i], sizeof(evs[i]), "kl-ev-%d", i);
+		track_json(json, sizeof(json), cid, evs[i], "SITE_VISIT", i);
+		qs[i] = req_try(i % 2 == 0 ? &a : &b, json);
+		if (i == N / 3) {
+			/* A third goes through; then the leader dies. */
+			for (int k = 0; k <= i; k++) {
+				cr_assert_eq(qs[k]->submit_err, CLM_OK);
+				req_settled(qs[k]);
+			}
+			cr_assert_eq(natsrv_kill9(nats, leader), 0);
+		}
+	}
+	/* Every call is answered: acknowledged, or not, never lost. */
+	uint64_t last = 0;
+	int acked = 0;
+	for (int i = 0; i < N; i++) {
+		if (qs[i]->submit_err == CLM_OK) {
+			req_settled(qs[i]);
+		}
+		if (qs[i]->submit_err == CLM_OK
+		        && qs[i]->r.job.err == CLM_OK) {
+			acked++;
+			last = qs[i]->r.job.position > last
+			        ? qs[i]->r.job.position
+			        : last;
+		} else {
+			evs[i][0] = '\0'; /* not acknowledged: may or may not
+			                     be */
+		}
+		req_free(qs[i]);
+	}
+	cr_assert_eq(natsrv_restart(nats, leader), 0);
+	/* The stream works again: one more write through each node. */
+	char json[512];
+	struct req *qa = req_submit(&a,
+	        track_json(json, sizeof(json), "kl-a", "kl-after-a", "SIGNUP",
+	                1));
+	struct req *qb = req_submit(&b,
+	        track_json(json, sizeof(json), "kl-b", "kl-after-b", "SIGNUP",
+	                2));
+	uint64_t pa = req_wait(qa), pb = req_wait(qb);
+	req_free(qa);
+	req_free(qb);
+	last = pa > last ? pa : last;
+	last = pb > last ? pb : last;
+	node_wait(&a, last);
+	node_wait(&b, last);
+	cr_log_info("%d of %d calls acknowledged around the leader's death",
+	        acked, N);
+	cr_assert_gt(acked, N / 3);
+	node_stop(&a);
+	node_stop(&b);
+	cr_assert_gt(wfx_stores_compare(a.dir, b.dir, skip_meta), 0);
+	for (int i = 0; i < N; i++) {
+		if (evs[i][0] != '\0') {
+			cr_assert(event_recorded(a.dir, evs[i]),
+			        "acknowledged %s is not recorded", evs[i]);
+		}
+	}
 	testdir_remove(a.dir);
 	testdir_remove(b.dir);
 }
