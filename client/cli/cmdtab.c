@@ -79,493 +79,479 @@ const struct cmdtab_env cmdtab_env[] = {
 	{ NULL, NULL },
 };
 
+/*
+ * The parts of rows added since the table reached its size: clang-format
+ * 14 lays the whole initializer of cmdtab_commands out anew (every row
+ * changed) once it grows, so a new row names its synopsis, flags and text
+ * here and stays small.
+ */
+static const char *const cmdtab_snapshot_synopsis[]
+        = { "FILE [--data DIR]", NULL };
+static const struct cmdtab_flag cmdtab_snapshot_flags[] = {
+	{ .name = "--data",
+	        .arg = "DIR",
+	        .values = CMDTAB_FILE,
+	        .help
+	        = "clmd's data directory (default ./clm-data, as clmd's)" },
+	{ 0 },
+};
+static const char cmdtab_snapshot_text[]
+        = "Writes a consistent, compacted copy of DIR/data.mdb, the view as of its last checkpoint, to FILE (through FILE.tmp, synced, then renamed), and prints its journal position: snapshot FILE at position N (BYTES bytes). It reads the data directory directly, beside a running clmd, and sends no request: run it on the node's host, as a user who may read the directory. The overlay and the journal are not in the copy; a node started on it (FILE copied to its DIR/data.mdb) replays what comes after the position. See Snapshots in docs/operations.md.";
+
 /* The table. The order is the order of `clm --help`. */
-const struct cmdtab_command cmdtab_commands[]
-        = {
-	          {
-	                  .name = "status",
-	                  .run = cmd_status,
-	                  .summary
-	                  = "the server's version, uptime, counts and sizes",
-	                  .synopsis = (const char *const[]) { "", NULL },
-	                  .text
-	                  = "Version, uptime, customers, touchpoints, the database's size and map size, the durability mode, the journal position of the last checkpoint and the one the view has applied, and the journal (local, or the cluster's stream: then the stream's last position and the lag behind it). It is also a health check: exit 0 when clmd answered within --timeout, 3 when it could not be reached.",
-	          },
-	          {
-	                  .name = "track",
-	                  .run = cmd_track,
-	                  .dashes = 0,
-	                  .greedy = true,
-	                  .summary
-	                  = "record a touchpoint (flags) or NDJSON from stdin",
-	                  .synopsis = (const char *const
-	                                  []) { "--customer ID --type TYPE [--channel CH] [--at TIME] [--event-id ID] [--anonymous-id ID] [--item ID] [--value N] [--currency C] [--duration S] [--sentiment X] [--lat N --lon N] [--campaign C] [--prop KEY=VALUE]... [--event-name NAME] [--order-item ID]...",
-	                          "< touchpoints.ndjson", NULL },
-	                  .flags = (const struct cmdtab_flag
-	                                  []) { { .name = "--customer",
-	                                                .arg = "ID",
-	                                                .help
-	                                                = "the customer's id" },
-	                          { .name = "--customer-id",
-	                                  .arg = "ID",
-	                                  .help = "the same as --customer",
-	                                  .same_as = "--customer" },
-	                          { .name = "--anonymous-id",
-	                                  .arg = "ID",
-	                                  .help
-	                                  = "a visitor not known yet (a cookie or device id), instead of or with --customer" },
-	                          { .name = "--type",
-	                                  .arg = "TYPE",
-	                                  .values = CMDTAB_TYPE,
-	                                  .help
-	                                  = "what happened: purchase, site_visit, ad_click, ...",
-	                                  .kind = CMDTAB_ENUM },
-	                          { .name = "--channel",
-	                                  .arg = "CH",
-	                                  .values = CMDTAB_CHANNEL,
-	                                  .help
-	                                  = "where it happened: paid_ads, email, ...",
-	                                  .kind = CMDTAB_ENUM },
-	                          { .name = "--at",
-	                                  .arg = "TIME",
-	                                  .help
-	                                  = "when it happened (default: now)",
-	                                  .kind = CMDTAB_TIME },
-	                          { .name = "--event-id",
-	                                  .arg = "ID",
-	                                  .help
-	                                  = "idempotency key: the same id again changes nothing" },
-	                          { .name = "--item",
-	                                  .arg = "ID",
-	                                  .help
-	                                  = "the item bought, added to the cart, ..." },
-	                          { .name = "--value",
-	                                  .arg = "N",
-	                                  .help
-	                                  = "money: a purchase's or a refund's amount",
-	                                  .kind = CMDTAB_NUMBER },
-	                          { .name = "--currency",
-	                                  .arg = "C",
-	                                  .help
-	                                  = "the currency of --value (EUR, USD, ...)" },
-	                          { .name = "--duration",
-	                                  .arg = "S",
-	                                  .help
-	                                  = "seconds, e.g. of a site visit",
-	                                  .kind = CMDTAB_NUMBER,
-	                                  .min = 0,
-	                                  .max = 4294967295.0 },
-	                          { .name = "--sentiment",
-	                                  .arg = "X",
-	                                  .help
-	                                  = "from -1 (negative) to 1 (positive)",
-	                                  .kind = CMDTAB_NUMBER },
-	                          { .name = "--lat",
-	                                  .arg = "N",
-	                                  .help
-	                                  = "latitude where it happened (with --lon)",
-	                                  .kind = CMDTAB_NUMBER },
-	                          { .name = "--lon",
-	                                  .arg = "N",
-	                                  .help
-	                                  = "longitude where it happened (with --lat)",
-	                                  .kind = CMDTAB_NUMBER },
-	                          { .name = "--campaign",
-	                                  .arg = "C",
-	                                  .help
-	                                  = "the campaign it came from" },
-	                          { .name = "--prop",
-	                                  .arg = "KEY=VALUE",
-	                                  .help
-	                                  = "a property of the touchpoint (repeatable, up to 64)",
-	                                  .kind = CMDTAB_PAIR },
-	                          { .name = "--event-name",
-	                                  .arg = "NAME",
-	                                  .help
-	                                  = "the event's own name, for --type custom (an event no type names)" },
-	                          { .name = "--order-item",
-	                                  .arg = "ID",
-	                                  .help
-	                                  = "another item of the same order, for a purchase or refund with --item (repeatable, up to 64)",
-	                                  .kind = CMDTAB_LIST },
-	                          { 0 } },
-	                  .text
-	                  = "Prints each stage change the touchpoint caused, and \"recorded\" or \"duplicate\".\n\n"
-	                    "Without flags it reads NDJSON from standard input: one clm.v1.Touchpoint in proto3 JSON a line (what clm export writes), sent in batches of 1000. Rejected touchpoints and unreadable lines are listed on stderr with their line numbers, then the totals. With --json every reply is printed as a TrackReply.",
-	          },
-	          {
-	                  .name = "customer",
-	                  .run = cmd_customer,
-	                  .dashes = 2,
-	                  .summary
-	                  = "a customer's stage, health, risk and history",
-	                  .synopsis
-	                  = (const char *const[]) { "ID [--as-of TIME]",
-	                          NULL },
-	                  .flags = (const struct cmdtab_flag
-	                                  []) { { .name = "--as-of",
-	                                                .arg = "TIME",
-	                                                .help
-	                                                = "the clock for health and churn risk (default: now)",
-	                                                .kind = CMDTAB_TIME,
-	                                                .bad
-	                                                = "invalid %s '%s'" },
-	                          { 0 } },
-	                  .text
-	                  = "Stage and funnel position, health, churn risk and its reasons, traits, first and last seen, purchases and revenue, the acquisition and conversion channels, the cart, the stage history in event time and the touchpoints by type.",
-	          },
-	          {
-	                  .name = "identify",
-	                  .run = cmd_identify,
-	                  .dashes = 2,
-	                  .summary
-	                  = "link an anonymous id to a customer (merges its history)",
-	                  .synopsis = (const char *const
-	                                  []) { "ANONYMOUS_ID CUSTOMER_ID [--trait KEY=VALUE]...",
-	                          NULL },
-	                  .flags = (const struct cmdtab_flag
-	                                  []) { { .name = "--trait",
-	                                                .arg = "KEY=VALUE",
-	                                                .help
-	                                                = "a trait to store on the customer (repeatable)",
-	                                                .kind = CMDTAB_PAIR },
-	                          { 0 } },
-	                  .text
-	                  = "The touchpoints tracked under ANONYMOUS_ID become CUSTOMER_ID's, and its stage history is recomputed in event time. Later touchpoints with that anonymous id go to the customer.",
-	          },
-	          {
-	                  .name = "forget",
-	                  .run = cmd_forget,
-	                  .summary = "erase a customer and all its data",
-	                  .synopsis = (const char *const[]) { "ID", NULL },
-	                  .text
-	                  = "Erases, in one transaction, the profile, every touchpoint and its event id, and the links of its anonymous ids; aggregates that hold no identifier stay. It cannot be undone. Forgetting a customer that does not exist is not an error.",
-	          },
-	          {
-	                  .name = "export",
-	                  .run = cmd_export,
-	                  .summary
-	                  = "a customer and all touchpoints, as NDJSON",
-	                  .synopsis = (const char *const[]) { "ID", NULL },
-	                  .text
-	                  = "The first line is the clm.v1.Customer, then every touchpoint in event-time order, each in proto3 JSON; the touchpoint lines can be fed back to clm track. The output is JSON with or without --json.",
-	          },
-	          {
-	                  .name = "snapshot",
-	                  .run = cmd_snapshot,
-	                  .dashes = 2,
-	                  .summary
-	                  = "copy this host's clmd view to a file, with its position",
-	                  .synopsis
-	                  = (const char *const[]) { "FILE [--data DIR]",
-	                          NULL },
-	                  .flags = (const struct cmdtab_flag
-	                                  []) { { .name = "--data",
-	                                                .arg = "DIR",
-	                                                .values = CMDTAB_FILE,
-	                                                .help
-	                                                = "clmd's data directory (default ./clm-data, as clmd's)" },
-	                          { 0 } },
-	                  .text = "Writes a consistent, compacted copy of DIR/data.mdb, the view as of its last checkpoint, to FILE (through FILE.tmp, synced, then renamed), and prints its journal position: snapshot FILE at position N (BYTES bytes). It reads the data directory directly, beside a running clmd, and sends no request: run it on the node's host, as a user who may read the directory. The overlay and the journal are not in the copy; a node started on it (FILE copied to its DIR/data.mdb) replays what comes after the position. See Snapshots in docs/operations.md.",
-	                  .operand = CMDTAB_FILE,
-	          },
-	          {
-	                  .name = "watch",
-	                  .run = cmd_watch,
-	                  .dashes = 2,
-	                  .summary
-	                  = "print stage changes and risk signals live",
-	                  .synopsis = (const char *const
-	                                  []) { "[PREFIX] [--events URL] [--count N]",
-	                          NULL },
-	                  .flags = (const struct cmdtab_flag
-	                                  []) { { .name = "--events",
-	                                                .arg = "URL",
-	                                                .help
-	                                                = "the event stream (default $CLM_EVENTS_URL, else from the URL of clmd)" },
-	                          { .name = "--count",
-	                                  .arg = "N",
-	                                  .help = "stop after N events",
-	                                  .kind = CMDTAB_OWN },
-	                          { 0 } },
-	                  .text
-	                  = "PREFIX picks the topics: stage/ for stage changes, stage/RETENTION for one stage, risk/ for risk signals (default: all). Runs until interrupted, or until N events were printed. Each event carries its seq: a gap means events were dropped because the reader was slow. Without --events or $CLM_EVENTS_URL the stream's URL comes from clmd's (--url, $CLM_URL): tcp://HOST:PORT and tls+tcp://HOST:PORT publish on tcp://HOST:PORT+1 (clmd's defaults, 7450 and 7451), ipc://DIR/NAME on ipc://DIR/events.sock (the owner-only stream of a clmd with auth tokens, when DIR is its data dir); with a token and a tcp:// URL give --events (clmd logs the stream's URL at start). Exits 3 when the stream does not answer within --timeout.",
-	                  .operand = CMDTAB_WORDS,
-	                  .operand_words = "stage/ risk/",
-	          },
-	          {
-	                  .name = "recommend",
-	                  .run = cmd_recommend,
-	                  .dashes = 2,
-	                  .greedy = true,
-	                  .summary
-	                  = "what to do next for a customer (--claim records it)",
-	                  .synopsis = (const char *const
-	                                  []) { "ID [--lat N --lon N] [--cart ITEM]... [--channel CH] [--limit N] [--now TIME] [--include-suppressed] [--claim]",
-	                          NULL },
-	                  .flags = (const struct cmdtab_flag
-	                                  []) { { .name = "--lat",
-	                                                .arg = "N",
-	                                                .help
-	                                                = "where the customer is now, for store offers (with --lon)",
-	                                                .kind
-	                                                = CMDTAB_NUMBER },
-	                          { .name = "--lon",
-	                                  .arg = "N",
-	                                  .help = "longitude, with --lat",
-	                                  .kind = CMDTAB_NUMBER },
-	                          { .name = "--cart",
-	                                  .arg = "ITEM",
-	                                  .help
-	                                  = "an item in the cart right now (repeatable)",
-	                                  .kind = CMDTAB_LIST },
-	                          { .name = "--channel",
-	                                  .arg = "CH",
-	                                  .values = CMDTAB_CHANNEL,
-	                                  .help
-	                                  = "the channel of messages that may go anywhere (default email)",
-	                                  .kind = CMDTAB_ENUM },
-	                          { .name = "--limit",
-	                                  .arg = "N",
-	                                  .help
-	                                  = "how many, best first (default 5, at most 50)",
-	                                  .kind = CMDTAB_INT,
-	                                  .min = 1,
-	                                  .max = 1000 },
-	                          { .name = "--now",
-	                                  .arg = "TIME",
-	                                  .help
-	                                  = "decide as of TIME (default: now)",
-	                                  .kind = CMDTAB_TIME },
-	                          { .name = "--include-suppressed",
-	                                  .help
-	                                  = "also list what the frequency cap holds back" },
-	                          { .name = "--claim",
-	                                  .help
-	                                  = "record the messages returned as sent, so the cap counts them" },
-	                          { 0 } },
-	                  .text
-	                  = "Each recommendation has a score, a kind (cart reminder, geo offer, upsell, cross-sell, win-back, ...), an action code, a channel, the item or store it is about and why. docs/api.md has the rule book.",
-	          },
-	          {
-	                  .name = "catalog",
-	                  .run = cmd_catalog,
-	                  .summary
-	                  = "load items and stores from CSV or NDJSON",
-	                  .synopsis = (const char *const[]) { "FILE", NULL },
-	                  .text
-	                  = "FILE (- for stdin) is NDJSON, one clm.v1.Item (with \"itemId\") or clm.v1.Store (with \"storeId\") in proto3 JSON a line, or CSV with a header naming some of these columns, in any order:\n\n"
-	                    "  type,id,name,category,price,upgrade_to,lat,lon,radius_m,discount_pct\n\n"
-	                    "type is item or store (without it, a row with lat is a store). Fields may be \"quoted\", with \"\" for a quote. Loading an id again replaces it.",
-	                  .operand = CMDTAB_FILE,
-	          },
-	          {
-	                  .name = "import",
-	                  .run = cmd_import,
-	                  .dashes = 1,
-	                  .greedy = true,
-	                  .summary
-	                  = "load touchpoints from CSV or NDJSON, in batches",
-	                  .synopsis = (const char *const
-	                                  []) { "FILE [--format csv|ndjson] [--batch N]",
-	                          NULL },
-	                  .flags = (const struct cmdtab_flag
-	                                  []) { { .name = "--format",
-	                                                .arg = "F",
-	                                                .values = CMDTAB_WORDS,
-	                                                .words = "csv ndjson",
-	                                                .help
-	                                                = "csv or ndjson (default: by the extension, else the first character)",
-	                                                .kind = CMDTAB_OWN },
-	                          { .name = "--batch",
-	                                  .arg = "N",
-	                                  .help
-	                                  = "touchpoints per Track call, 1 to 10000 (default 1000)",
-	                                  .kind = CMDTAB_INT,
-	                                  .min = 1,
-	                                  .max = TPBATCH_MAX },
-	                          { 0 } },
-	                  .text
-	                  = "FILE holds touchpoints; - reads standard input. NDJSON: one clm.v1.Touchpoint in proto3 JSON a line. CSV: a header of Touchpoint field names (event_id, customer_id, anonymous_id, type, channel, occurred_at (ISO) or occurred_at_ms, item_id, value, currency, duration_s, sentiment, lat, lon, campaign, event_name) and prop.KEY columns for properties; empty cells are unset (order_items, a list, needs NDJSON).\n\n"
-	                    "Progress goes to stderr when it is a terminal. Unreadable and rejected lines are counted and listed with their numbers; they do not stop the import. Exit 0 when the server answered every batch (even with rejected lines), 1 on a server error, 3 when the connection is lost; importing again is safe for touchpoints with an event_id. With --json the result is one TrackReply whose rejected items are indexed by line number.",
-	                  .operand = CMDTAB_FILE,
-	          },
-	          {
-	                  .name = "metrics",
-	                  .run = cmd_metrics,
-	                  .dashes = 1,
-	                  .greedy = true,
-	                  .summary
-	                  = "the funnel, conversions, money, site and channels",
-	                  .synopsis = (const char *const
-	                                  []) { "[--from TIME] [--to TIME] [--channel CH] [--window-days N]",
-	                          NULL },
-	                  .flags = (const struct cmdtab_flag
-	                                  []) { { .name = "--from",
-	                                                .arg = "TIME",
-	                                                .help
-	                                                = "first day of the window (default: 30 days before --to)",
-	                                                .kind
-	                                                = CMDTAB_WINDOW },
-	                          { .name = "--to",
-	                                  .arg = "TIME",
-	                                  .help
-	                                  = "end of the window, exclusive (default: the end of today)",
-	                                  .kind = CMDTAB_WINDOW },
-	                          { .name = "--channel",
-	                                  .arg = "CH",
-	                                  .values = CMDTAB_CHANNEL,
-	                                  .help
-	                                  = "count only touchpoints on this channel",
-	                                  .kind = CMDTAB_ENUM },
-	                          { .name = "--window-days",
-	                                  .arg = "N",
-	                                  .help
-	                                  = "conversions count within N days (default 30)",
-	                                  .kind = CMDTAB_INT,
-	                                  .min = 1,
-	                                  .max = 3650 },
-	                          { 0 } },
-	                  .text
-	                  = "Times are rounded down to 00:00 UTC. docs/metrics.md defines every figure.",
-	          },
-	          {
-	                  .name = "cohorts",
-	                  .run = cmd_cohorts,
-	                  .dashes = 1,
-	                  .greedy = true,
-	                  .summary = "retention of purchase cohorts by period",
-	                  .synopsis = (const char *const
-	                                  []) { "[--from TIME] [--to TIME] [--by day|week|month] [--periods N]",
-	                          NULL },
-	                  .flags = (const struct cmdtab_flag
-	                                  []) { { .name = "--from",
-	                                                .arg = "TIME",
-	                                                .help
-	                                                = "first cohort period (default: a square matrix ending at --to)",
-	                                                .kind
-	                                                = CMDTAB_WINDOW },
-	                          { .name = "--to",
-	                                  .arg = "TIME",
-	                                  .help
-	                                  = "end of the cohorts, exclusive (default: the end of today)",
-	                                  .kind = CMDTAB_WINDOW },
-	                          { .name = "--by",
-	                                  .arg = "P",
-	                                  .values = CMDTAB_WORDS,
-	                                  .words = "day week month",
-	                                  .help
-	                                  = "cohort period: day, week (ISO, from Monday; the default) or month",
-	                                  .kind = CMDTAB_WORD },
-	                          { .name = "--periods",
-	                                  .arg = "N",
-	                                  .help
-	                                  = "columns, the cohort's own period included (default 8)",
-	                                  .kind = CMDTAB_INT,
-	                                  .min = 1,
-	                                  .max = 120 },
-	                          { 0 } },
-	                  .text
-	                  = "One row per cohort of first purchases: its start and size, then the share of it with a purchase in each period after; periods that have not started yet are left blank.",
-	          },
-	          {
-	                  .name = "spend",
-	                  .run = cmd_spend,
-	                  .dashes = 1,
-	                  .greedy = true,
-	                  .summary = "record ad spend per channel and day",
-	                  .synopsis = (const char *const
-	                                  []) { "--channel CH --day DATE --amount X [--campaign NAME] [--currency CUR]",
-	                          "FILE", NULL },
-	                  .flags = (const struct cmdtab_flag
-	                                  []) { { .name = "--channel",
-	                                                .arg = "CH",
-	                                                .values
-	                                                = CMDTAB_CHANNEL,
-	                                                .help
-	                                                = "the channel the money went to",
-	                                                .kind = CMDTAB_ENUM },
-	                          { .name = "--day",
-	                                  .arg = "DATE",
-	                                  .help
-	                                  = "the day (2026-01-31, or unix ms)",
-	                                  .kind = CMDTAB_TIME,
-	                                  .bad = "%s: invalid date '%s'" },
-	                          { .name = "--amount",
-	                                  .arg = "X",
-	                                  .help = "how much was spent",
-	                                  .kind = CMDTAB_NUMBER },
-	                          { .name = "--campaign",
-	                                  .arg = "NAME",
-	                                  .help
-	                                  = "the campaign (default: none)" },
-	                          { .name = "--currency",
-	                                  .arg = "CUR",
-	                                  .help = "the currency of --amount" },
-	                          { 0 } },
-	                  .text
-	                  = "FILE (- for stdin) is NDJSON, one clm.v1.Spend a line ({\"channel\":\"PAID_ADS\",\"dayMs\":...,\"amount\":...}), or CSV with a header of channel,day,amount[,currency][,campaign] (day as 2026-01-31 or unix ms). Recording a (channel, day, campaign) again replaces it.",
-	                  .operand = CMDTAB_FILE,
-	          },
-	          {
-	                  .name = "experiment",
-	                  .run = cmd_experiment,
-	                  .dashes = 2,
-	                  .summary
-	                  = "define an A/B test, assign a customer, see results",
-	                  .synopsis = (const char *const
-	                                  []) { "define ID --goal TYPE NAME[:WEIGHT] NAME[:WEIGHT]...",
-	                          "assign ID CUSTOMER", "results ID", NULL },
-	                  .flags = (const struct cmdtab_flag
-	                                  []) { { .name = "--goal",
-	                                                .arg = "TYPE",
-	                                                .values = CMDTAB_TYPE,
-	                                                .help
-	                                                = "define: the touchpoint type that counts as a conversion",
-	                                                .kind = CMDTAB_ENUM,
-	                                                .min = 1,
-	                                                .missing
-	                                                = "--goal needs a touchpoint type" },
-	                          { 0 } },
-	                  .text
-	                  = "define: the variants in order (the first is the control), each with a weight (default 1).\n\n"
-	                    "assign: the customer's variant, sticky from the first call.\n\n"
-	                    "results: exposures, conversions, lift, p-value and 95% interval per variant.",
-	                  .operand = CMDTAB_WORDS,
-	                  .operand_words = "define assign results",
-	          },
-	          {
-	                  .name = "help",
-	                  .run = cmd_help,
-	                  .dashes = 1,
-	                  .summary
-	                  = "the commands, one command's help, or the man page",
-	                  .synopsis = (const char *const[]) { "[COMMAND]",
-	                          "--man", NULL },
-	                  .flags = (const struct cmdtab_flag
-	                                  []) { { .name = "--man",
-	                                                .help
-	                                                = "print the clm(1) manual page, in roff" },
-	                          { 0 } },
-	                  .text
-	                  = "`clm help COMMAND` prints what `clm COMMAND --help` does. With --json the table of commands and flags is printed as JSON, for tools. To read the manual without installing it: clm help --man | man -l -",
-	                  .operand = CMDTAB_COMMAND,
-	          },
-	          {
-	                  .name = "completion",
-	                  .run = cmd_completion,
-	                  .summary = "print the bash completion script",
-	                  .synopsis = (const char *const[]) { "bash", NULL },
-	                  .text
-	                  = "Load it in this shell:\n\n"
-	                    "  source <(clm completion bash)\n\n"
-	                    "or install it for every new shell:\n\n"
-	                    "  clm completion bash > /usr/share/bash-completion/completions/clm\n\n"
-	                    "It completes the commands, their flags, channels, touchpoint types and file names. It is a script, so --json changes nothing.",
-	                  .operand = CMDTAB_WORDS,
-	                  .operand_words = "bash",
-	          },
-          };
+const struct cmdtab_command cmdtab_commands[] = {
+	{
+	        .name = "status",
+	        .run = cmd_status,
+	        .summary = "the server's version, uptime, counts and sizes",
+	        .synopsis = (const char *const[]) { "", NULL },
+	        .text
+	        = "Version, uptime, customers, touchpoints, the database's size and map size, and the durability mode. It is also a health check: exit 0 when clmd answered within --timeout, 3 when it could not be reached.",
+	},
+	{
+	        .name = "track",
+	        .run = cmd_track,
+	        .dashes = 0,
+	        .greedy = true,
+	        .summary = "record a touchpoint (flags) or NDJSON from stdin",
+	        .synopsis = (const char *const
+	                        []) { "--customer ID --type TYPE [--channel CH] [--at TIME] [--event-id ID] [--anonymous-id ID] [--item ID] [--value N] [--currency C] [--duration S] [--sentiment X] [--lat N --lon N] [--campaign C] [--prop KEY=VALUE]... [--event-name NAME] [--order-item ID]...",
+	                "< touchpoints.ndjson", NULL },
+	        .flags = (const struct cmdtab_flag
+	                        []) { { .name = "--customer",
+	                                      .arg = "ID",
+	                                      .help = "the customer's id" },
+	                { .name = "--customer-id",
+	                        .arg = "ID",
+	                        .help = "the same as --customer",
+	                        .same_as = "--customer" },
+	                { .name = "--anonymous-id",
+	                        .arg = "ID",
+	                        .help
+	                        = "a visitor not known yet (a cookie or device id), instead of or with --customer" },
+	                { .name = "--type",
+	                        .arg = "TYPE",
+	                        .values = CMDTAB_TYPE,
+	                        .help
+	                        = "what happened: purchase, site_visit, ad_click, ...",
+	                        .kind = CMDTAB_ENUM },
+	                { .name = "--channel",
+	                        .arg = "CH",
+	                        .values = CMDTAB_CHANNEL,
+	                        .help
+	                        = "where it happened: paid_ads, email, ...",
+	                        .kind = CMDTAB_ENUM },
+	                { .name = "--at",
+	                        .arg = "TIME",
+	                        .help = "when it happened (default: now)",
+	                        .kind = CMDTAB_TIME },
+	                { .name = "--event-id",
+	                        .arg = "ID",
+	                        .help
+	                        = "idempotency key: the same id again changes nothing" },
+	                { .name = "--item",
+	                        .arg = "ID",
+	                        .help
+	                        = "the item bought, added to the cart, ..." },
+	                { .name = "--value",
+	                        .arg = "N",
+	                        .help
+	                        = "money: a purchase's or a refund's amount",
+	                        .kind = CMDTAB_NUMBER },
+	                { .name = "--currency",
+	                        .arg = "C",
+	                        .help
+	                        = "the currency of --value (EUR, USD, ...)" },
+	                { .name = "--duration",
+	                        .arg = "S",
+	                        .help = "seconds, e.g. of a site visit",
+	                        .kind = CMDTAB_NUMBER,
+	                        .min = 0,
+	                        .max = 4294967295.0 },
+	                { .name = "--sentiment",
+	                        .arg = "X",
+	                        .help = "from -1 (negative) to 1 (positive)",
+	                        .kind = CMDTAB_NUMBER },
+	                { .name = "--lat",
+	                        .arg = "N",
+	                        .help
+	                        = "latitude where it happened (with --lon)",
+	                        .kind = CMDTAB_NUMBER },
+	                { .name = "--lon",
+	                        .arg = "N",
+	                        .help
+	                        = "longitude where it happened (with --lat)",
+	                        .kind = CMDTAB_NUMBER },
+	                { .name = "--campaign",
+	                        .arg = "C",
+	                        .help = "the campaign it came from" },
+	                { .name = "--prop",
+	                        .arg = "KEY=VALUE",
+	                        .help
+	                        = "a property of the touchpoint (repeatable, up to 64)",
+	                        .kind = CMDTAB_PAIR },
+	                { .name = "--event-name",
+	                        .arg = "NAME",
+	                        .help
+	                        = "the event's own name, for --type custom (an event no type names)" },
+	                { .name = "--order-item",
+	                        .arg = "ID",
+	                        .help
+	                        = "another item of the same order, for a purchase or refund with --item (repeatable, up to 64)",
+	                        .kind = CMDTAB_LIST },
+	                { 0 } },
+	        .text
+	        = "Prints each stage change the touchpoint caused, and \"recorded\" or \"duplicate\".\n\n"
+	          "Without flags it reads NDJSON from standard input: one clm.v1.Touchpoint in proto3 JSON a line (what clm export writes), sent in batches of 1000. Rejected touchpoints and unreadable lines are listed on stderr with their line numbers, then the totals. With --json every reply is printed as a TrackReply.",
+	},
+	{
+	        .name = "customer",
+	        .run = cmd_customer,
+	        .dashes = 2,
+	        .summary = "a customer's stage, health, risk and history",
+	        .synopsis
+	        = (const char *const[]) { "ID [--as-of TIME]", NULL },
+	        .flags = (const struct cmdtab_flag
+	                        []) { { .name = "--as-of",
+	                                      .arg = "TIME",
+	                                      .help
+	                                      = "the clock for health and churn risk (default: now)",
+	                                      .kind = CMDTAB_TIME,
+	                                      .bad = "invalid %s '%s'" },
+	                { 0 } },
+	        .text
+	        = "Stage and funnel position, health, churn risk and its reasons, traits, first and last seen, purchases and revenue, the acquisition and conversion channels, the cart, the stage history in event time and the touchpoints by type.",
+	},
+	{
+	        .name = "identify",
+	        .run = cmd_identify,
+	        .dashes = 2,
+	        .summary
+	        = "link an anonymous id to a customer (merges its history)",
+	        .synopsis = (const char *const
+	                        []) { "ANONYMOUS_ID CUSTOMER_ID [--trait KEY=VALUE]...",
+	                NULL },
+	        .flags = (const struct cmdtab_flag
+	                        []) { { .name = "--trait",
+	                                      .arg = "KEY=VALUE",
+	                                      .help
+	                                      = "a trait to store on the customer (repeatable)",
+	                                      .kind = CMDTAB_PAIR },
+	                { 0 } },
+	        .text
+	        = "The touchpoints tracked under ANONYMOUS_ID become CUSTOMER_ID's, and its stage history is recomputed in event time. Later touchpoints with that anonymous id go to the customer.",
+	},
+	{
+	        .name = "forget",
+	        .run = cmd_forget,
+	        .summary = "erase a customer and all its data",
+	        .synopsis = (const char *const[]) { "ID", NULL },
+	        .text
+	        = "Erases, in one transaction, the profile, every touchpoint and its event id, and the links of its anonymous ids; aggregates that hold no identifier stay. It cannot be undone. Forgetting a customer that does not exist is not an error.",
+	},
+	{
+	        .name = "export",
+	        .run = cmd_export,
+	        .summary = "a customer and all touchpoints, as NDJSON",
+	        .synopsis = (const char *const[]) { "ID", NULL },
+	        .text
+	        = "The first line is the clm.v1.Customer, then every touchpoint in event-time order, each in proto3 JSON; the touchpoint lines can be fed back to clm track. The output is JSON with or without --json.",
+	},
+	{
+	        .name = "snapshot",
+	        .run = cmd_snapshot,
+	        .dashes = 2,
+	        .summary
+	        = "copy this host's view to a file, with its position",
+	        .synopsis = cmdtab_snapshot_synopsis,
+	        .flags = cmdtab_snapshot_flags,
+	        .text = cmdtab_snapshot_text,
+	        .operand = CMDTAB_FILE,
+	},
+	{
+	        .name = "watch",
+	        .run = cmd_watch,
+	        .dashes = 2,
+	        .summary = "print stage changes and risk signals live",
+	        .synopsis = (const char *const
+	                        []) { "[PREFIX] [--events URL] [--count N]",
+	                NULL },
+	        .flags = (const struct cmdtab_flag
+	                        []) { { .name = "--events",
+	                                      .arg = "URL",
+	                                      .help
+	                                      = "the event stream (default $CLM_EVENTS_URL, else from the URL of clmd)" },
+	                { .name = "--count",
+	                        .arg = "N",
+	                        .help = "stop after N events",
+	                        .kind = CMDTAB_OWN },
+	                { 0 } },
+	        .text = "PREFIX picks the topics: stage/ for stage changes, stage/RETENTION for one stage, risk/ for risk signals (default: all). Runs until interrupted, or until N events were printed. Each event carries its seq: a gap means events were dropped because the reader was slow. Without --events or $CLM_EVENTS_URL the stream's URL comes from clmd's (--url, $CLM_URL): tcp://HOST:PORT and tls+tcp://HOST:PORT publish on tcp://HOST:PORT+1 (clmd's defaults, 7450 and 7451), ipc://DIR/NAME on ipc://DIR/events.sock (the owner-only stream of a clmd with auth tokens, when DIR is its data dir); with a token and a tcp:// URL give --events (clmd logs the stream's URL at start). Exits 3 when the stream does not answer within --timeout.",
+	        .operand = CMDTAB_WORDS,
+	        .operand_words = "stage/ risk/",
+	},
+	{
+	        .name = "recommend",
+	        .run = cmd_recommend,
+	        .dashes = 2,
+	        .greedy = true,
+	        .summary
+	        = "what to do next for a customer (--claim records it)",
+	        .synopsis = (const char *const
+	                        []) { "ID [--lat N --lon N] [--cart ITEM]... [--channel CH] [--limit N] [--now TIME] [--include-suppressed] [--claim]",
+	                NULL },
+	        .flags = (const struct cmdtab_flag
+	                        []) { { .name = "--lat",
+	                                      .arg = "N",
+	                                      .help
+	                                      = "where the customer is now, for store offers (with --lon)",
+	                                      .kind = CMDTAB_NUMBER },
+	                { .name = "--lon",
+	                        .arg = "N",
+	                        .help = "longitude, with --lat",
+	                        .kind = CMDTAB_NUMBER },
+	                { .name = "--cart",
+	                        .arg = "ITEM",
+	                        .help
+	                        = "an item in the cart right now (repeatable)",
+	                        .kind = CMDTAB_LIST },
+	                { .name = "--channel",
+	                        .arg = "CH",
+	                        .values = CMDTAB_CHANNEL,
+	                        .help
+	                        = "the channel of messages that may go anywhere (default email)",
+	                        .kind = CMDTAB_ENUM },
+	                { .name = "--limit",
+	                        .arg = "N",
+	                        .help
+	                        = "how many, best first (default 5, at most 50)",
+	                        .kind = CMDTAB_INT,
+	                        .min = 1,
+	                        .max = 1000 },
+	                { .name = "--now",
+	                        .arg = "TIME",
+	                        .help = "decide as of TIME (default: now)",
+	                        .kind = CMDTAB_TIME },
+	                { .name = "--include-suppressed",
+	                        .help
+	                        = "also list what the frequency cap holds back" },
+	                { .name = "--claim",
+	                        .help
+	                        = "record the messages returned as sent, so the cap counts them" },
+	                { 0 } },
+	        .text
+	        = "Each recommendation has a score, a kind (cart reminder, geo offer, upsell, cross-sell, win-back, ...), an action code, a channel, the item or store it is about and why. docs/api.md has the rule book.",
+	},
+	{
+	        .name = "catalog",
+	        .run = cmd_catalog,
+	        .summary = "load items and stores from CSV or NDJSON",
+	        .synopsis = (const char *const[]) { "FILE", NULL },
+	        .text
+	        = "FILE (- for stdin) is NDJSON, one clm.v1.Item (with \"itemId\") or clm.v1.Store (with \"storeId\") in proto3 JSON a line, or CSV with a header naming some of these columns, in any order:\n\n"
+	          "  type,id,name,category,price,upgrade_to,lat,lon,radius_m,discount_pct\n\n"
+	          "type is item or store (without it, a row with lat is a store). Fields may be \"quoted\", with \"\" for a quote. Loading an id again replaces it.",
+	        .operand = CMDTAB_FILE,
+	},
+	{
+	        .name = "import",
+	        .run = cmd_import,
+	        .dashes = 1,
+	        .greedy = true,
+	        .summary = "load touchpoints from CSV or NDJSON, in batches",
+	        .synopsis = (const char *const
+	                        []) { "FILE [--format csv|ndjson] [--batch N]",
+	                NULL },
+	        .flags = (const struct cmdtab_flag
+	                        []) { { .name = "--format",
+	                                      .arg = "F",
+	                                      .values = CMDTAB_WORDS,
+	                                      .words = "csv ndjson",
+	                                      .help
+	                                      = "csv or ndjson (default: by the extension, else the first character)",
+	                                      .kind = CMDTAB_OWN },
+	                { .name = "--batch",
+	                        .arg = "N",
+	                        .help
+	                        = "touchpoints per Track call, 1 to 10000 (default 1000)",
+	                        .kind = CMDTAB_INT,
+	                        .min = 1,
+	                        .max = TPBATCH_MAX },
+	                { 0 } },
+	        .text
+	        = "FILE holds touchpoints; - reads standard input. NDJSON: one clm.v1.Touchpoint in proto3 JSON a line. CSV: a header of Touchpoint field names (event_id, customer_id, anonymous_id, type, channel, occurred_at (ISO) or occurred_at_ms, item_id, value, currency, duration_s, sentiment, lat, lon, campaign, event_name) and prop.KEY columns for properties; empty cells are unset (order_items, a list, needs NDJSON).\n\n"
+	          "Progress goes to stderr when it is a terminal. Unreadable and rejected lines are counted and listed with their numbers; they do not stop the import. Exit 0 when the server answered every batch (even with rejected lines), 1 on a server error, 3 when the connection is lost; importing again is safe for touchpoints with an event_id. With --json the result is one TrackReply whose rejected items are indexed by line number.",
+	        .operand = CMDTAB_FILE,
+	},
+	{
+	        .name = "metrics",
+	        .run = cmd_metrics,
+	        .dashes = 1,
+	        .greedy = true,
+	        .summary = "the funnel, conversions, money, site and channels",
+	        .synopsis = (const char *const
+	                        []) { "[--from TIME] [--to TIME] [--channel CH] [--window-days N]",
+	                NULL },
+	        .flags = (const struct cmdtab_flag
+	                        []) { { .name = "--from",
+	                                      .arg = "TIME",
+	                                      .help
+	                                      = "first day of the window (default: 30 days before --to)",
+	                                      .kind = CMDTAB_WINDOW },
+	                { .name = "--to",
+	                        .arg = "TIME",
+	                        .help
+	                        = "end of the window, exclusive (default: the end of today)",
+	                        .kind = CMDTAB_WINDOW },
+	                { .name = "--channel",
+	                        .arg = "CH",
+	                        .values = CMDTAB_CHANNEL,
+	                        .help
+	                        = "count only touchpoints on this channel",
+	                        .kind = CMDTAB_ENUM },
+	                { .name = "--window-days",
+	                        .arg = "N",
+	                        .help
+	                        = "conversions count within N days (default 30)",
+	                        .kind = CMDTAB_INT,
+	                        .min = 1,
+	                        .max = 3650 },
+	                { 0 } },
+	        .text
+	        = "Times are rounded down to 00:00 UTC. docs/metrics.md defines every figure.",
+	},
+	{
+	        .name = "cohorts",
+	        .run = cmd_cohorts,
+	        .dashes = 1,
+	        .greedy = true,
+	        .summary = "retention of purchase cohorts by period",
+	        .synopsis = (const char *const
+	                        []) { "[--from TIME] [--to TIME] [--by day|week|month] [--periods N]",
+	                NULL },
+	        .flags = (const struct cmdtab_flag
+	                        []) { { .name = "--from",
+	                                      .arg = "TIME",
+	                                      .help
+	                                      = "first cohort period (default: a square matrix ending at --to)",
+	                                      .kind = CMDTAB_WINDOW },
+	                { .name = "--to",
+	                        .arg = "TIME",
+	                        .help
+	                        = "end of the cohorts, exclusive (default: the end of today)",
+	                        .kind = CMDTAB_WINDOW },
+	                { .name = "--by",
+	                        .arg = "P",
+	                        .values = CMDTAB_WORDS,
+	                        .words = "day week month",
+	                        .help
+	                        = "cohort period: day, week (ISO, from Monday; the default) or month",
+	                        .kind = CMDTAB_WORD },
+	                { .name = "--periods",
+	                        .arg = "N",
+	                        .help
+	                        = "columns, the cohort's own period included (default 8)",
+	                        .kind = CMDTAB_INT,
+	                        .min = 1,
+	                        .max = 120 },
+	                { 0 } },
+	        .text
+	        = "One row per cohort of first purchases: its start and size, then the share of it with a purchase in each period after; periods that have not started yet are left blank.",
+	},
+	{
+	        .name = "spend",
+	        .run = cmd_spend,
+	        .dashes = 1,
+	        .greedy = true,
+	        .summary = "record ad spend per channel and day",
+	        .synopsis = (const char *const
+	                        []) { "--channel CH --day DATE --amount X [--campaign NAME] [--currency CUR]",
+	                "FILE", NULL },
+	        .flags = (const struct cmdtab_flag
+	                        []) { { .name = "--channel",
+	                                      .arg = "CH",
+	                                      .values = CMDTAB_CHANNEL,
+	                                      .help
+	                                      = "the channel the money went to",
+	                                      .kind = CMDTAB_ENUM },
+	                { .name = "--day",
+	                        .arg = "DATE",
+	                        .help = "the day (2026-01-31, or unix ms)",
+	                        .kind = CMDTAB_TIME,
+	                        .bad = "%s: invalid date '%s'" },
+	                { .name = "--amount",
+	                        .arg = "X",
+	                        .help = "how much was spent",
+	                        .kind = CMDTAB_NUMBER },
+	                { .name = "--campaign",
+	                        .arg = "NAME",
+	                        .help = "the campaign (default: none)" },
+	                { .name = "--currency",
+	                        .arg = "CUR",
+	                        .help = "the currency of --amount" },
+	                { 0 } },
+	        .text
+	        = "FILE (- for stdin) is NDJSON, one clm.v1.Spend a line ({\"channel\":\"PAID_ADS\",\"dayMs\":...,\"amount\":...}), or CSV with a header of channel,day,amount[,currency][,campaign] (day as 2026-01-31 or unix ms). Recording a (channel, day, campaign) again replaces it.",
+	        .operand = CMDTAB_FILE,
+	},
+	{
+	        .name = "experiment",
+	        .run = cmd_experiment,
+	        .dashes = 2,
+	        .summary
+	        = "define an A/B test, assign a customer, see results",
+	        .synopsis = (const char *const
+	                        []) { "define ID --goal TYPE NAME[:WEIGHT] NAME[:WEIGHT]...",
+	                "assign ID CUSTOMER", "results ID", NULL },
+	        .flags = (const struct cmdtab_flag
+	                        []) { { .name = "--goal",
+	                                      .arg = "TYPE",
+	                                      .values = CMDTAB_TYPE,
+	                                      .help
+	                                      = "define: the touchpoint type that counts as a conversion",
+	                                      .kind = CMDTAB_ENUM,
+	                                      .min = 1,
+	                                      .missing
+	                                      = "--goal needs a touchpoint type" },
+	                { 0 } },
+	        .text
+	        = "define: the variants in order (the first is the control), each with a weight (default 1).\n\n"
+	          "assign: the customer's variant, sticky from the first call.\n\n"
+	          "results: exposures, conversions, lift, p-value and 95% interval per variant.",
+	        .operand = CMDTAB_WORDS,
+	        .operand_words = "define assign results",
+	},
+	{
+	        .name = "help",
+	        .run = cmd_help,
+	        .dashes = 1,
+	        .summary = "the commands, one command's help, or the man page",
+	        .synopsis
+	        = (const char *const[]) { "[COMMAND]", "--man", NULL },
+	        .flags = (const struct cmdtab_flag
+	                        []) { { .name = "--man",
+	                                      .help
+	                                      = "print the clm(1) manual page, in roff" },
+	                { 0 } },
+	        .text
+	        = "`clm help COMMAND` prints what `clm COMMAND --help` does. With --json the table of commands and flags is printed as JSON, for tools. To read the manual without installing it: clm help --man | man -l -",
+	        .operand = CMDTAB_COMMAND,
+	},
+	{
+	        .name = "completion",
+	        .run = cmd_completion,
+	        .summary = "print the bash completion script",
+	        .synopsis = (const char *const[]) { "bash", NULL },
+	        .text
+	        = "Load it in this shell:\n\n"
+	          "  source <(clm completion bash)\n\n"
+	          "or install it for every new shell:\n\n"
+	          "  clm completion bash > /usr/share/bash-completion/completions/clm\n\n"
+	          "It completes the commands, their flags, channels, touchpoint types and file names. It is a script, so --json changes nothing.",
+	        .operand = CMDTAB_WORDS,
+	        .operand_words = "bash",
+	},
+};
 
 const size_t cmdtab_n_commands
         = sizeof(cmdtab_commands) / sizeof(cmdtab_commands[0]);

@@ -121,6 +121,7 @@ Test(catalog, catalog_csv)
 	const char *const json[] = { "--json", "catalog", path, NULL };
 	o = cli_run(json, NULL);
 	cr_expect_eq(o.rc, 0, "exit %d, stderr '%s'", o.rc, o.err);
+	cr_expect(cli_json_unposition(o.out) > 0, "no position: '%s'", o.out);
 	cr_expect(strstr(o.out, "{\"items\":0,\"stores\":1,\"badLines\":0}")
 	                != NULL,
 	        "stdout '%s'", o.out);

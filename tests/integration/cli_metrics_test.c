@@ -104,10 +104,14 @@ line_value(const char *text, const char *label)
 	return -1;
 }
 
-/* Parses one line of proto3 JSON output into a message of type d. */
+/*
+ * Parses one line of proto3 JSON output into a message of type d (a write
+ * command's position first taken off: it is not the message's).
+ */
 static ProtobufCMessage *
-decode(const char *text, const ProtobufCMessageDescriptor *d)
+decode(char *text, const ProtobufCMessageDescriptor *d)
 {
+	cli_json_unposition(text);
 	size_t len = strlen(text);
 	cr_assert(len > 1 && text[len - 1] == '\n', "not a line: '%s'", text);
 	cr_assert_null(

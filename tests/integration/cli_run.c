@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct cli_output
 cli_run(const char *const argv[], const char *in)
@@ -21,6 +22,27 @@ cli_output_free(struct cli_output *o)
 	free(o->out);
 	free(o->err);
 	o->out = o->err = NULL;
+}
+
+long long
+cli_json_unposition(char *text)
+{
+	const char *key = "{\"position\":\"";
+	size_t k = strlen(key);
+	if (strncmp(text, key, k) != 0) {
+		return -1;
+	}
+	char *end;
+	long long n = strtoll(text + k, &end, 10);
+	if (end == text + k || *end != '"') {
+		return -1;
+	}
+	end++;
+	if (*end == ',') {
+		end++;
+	}
+	memmove(text + 1, end, strlen(end) + 1);
+	return n;
 }
 
 const char *

@@ -26,4 +26,13 @@ void cli_output_free(struct cli_output *o);
  */
 const char *test_file(const char *dir, const char *name, const char *text);
 
+/*
+ * cli_json_unposition takes the "position" member off the front of a line
+ * of `clm --json` output, in place ({"position":"N",REST} becomes {REST},
+ * {"position":"N"} becomes {}), as a write command and `clm status` print
+ * it before the reply message's members. Returns N, or -1 (text
+ * unchanged) when the line does not start with one.
+ */
+long long cli_json_unposition(char *text);
+
 #endif /* CLM_IT_CLI_RUN_H */

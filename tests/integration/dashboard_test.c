@@ -230,7 +230,11 @@ cli_out(const char *const argv[], const char *in)
 	return out;
 }
 
-/* The output of `clm --json ...` without its final newline. */
+/*
+ * The output of `clm --json ...` without its final newline, and without
+ * the position `clm status` and a write print first (not the message's:
+ * the HTTP answer has none).
+ */
 static char *
 cli_json(const char *const argv[])
 {
@@ -238,6 +242,7 @@ cli_json(const char *const argv[])
 	size_t n = strlen(out);
 	cr_assert(n > 1 && out[n - 1] == '\n', "not a line: '%s'", out);
 	out[n - 1] = '\0';
+	cli_json_unposition(out);
 	return out;
 }
 
