@@ -171,4 +171,18 @@ cat "$TMP/lag-idle.txt" "$TMP/lag-load.txt"
 echo
 "$BIN/clm" --url "$A" status | sed 's/^/  A: /'
 "$BIN/clm" --url "$B" status | sed 's/^/  B: /'
+# The stream as the first NATS node's monitoring port shows it (the
+# /jsz that docs/deploy.md "What to monitor" names).
+h=$(echo $HP | cut -d' ' -f1)
+curl -s "http://127.0.0.1:$h/jsz?streams=true" | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+for a in j.get("account_details", []):
+    for s in a.get("stream_detail", []):
+        c = s.get("cluster", {})
+        print("  stream %s: %d messages, %d bytes, leader %s, replicas %s"
+              % (s["name"], s["state"]["messages"], s["state"]["bytes"],
+                 c.get("leader"), ", ".join("%s current=%s lag=%s"
+                 % (r["name"], r.get("current"), r.get("lag", 0))
+                 for r in c.get("replicas", []))))'
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -29,8 +29,11 @@ if [ ! -x "$BIN" ]; then
 	exit 2
 fi
 CLM_CLUSTER_ROUNDS=$ROUNDS
-export CLM_CLUSTER_ROUNDS
-echo "cluster-soak: $ROUNDS rounds" >&2
+# The clmd nodes' logs (--log-level warn: stream errors, divergence) are
+# kept there for a failed round's post-mortem.
+CLM_CLUSTER_KEEP_LOGS=${CLM_CLUSTER_KEEP_LOGS:-$(mktemp -d /tmp/clm-soak-logs-XXXXXX)}
+export CLM_CLUSTER_ROUNDS CLM_CLUSTER_KEEP_LOGS
+echo "cluster-soak: $ROUNDS rounds; clmd logs in $CLM_CLUSTER_KEEP_LOGS" >&2
 # No Criterion timeout: the suite sets none, and ctest's does not apply.
 exec "$BIN" --jobs 1 --verbose \
 	--filter 'cluster_failover/leader_killed_under_load_loses_and_doubles_nothing'

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 int64_t
 cluster_wall_ms(void)
@@ -69,6 +70,32 @@ cluster_node_wipe(struct cluster *cl, int i)
 	        p->data_dir);
 }
 
+/*
+ * With CLM_CLUSTER_KEEP_LOGS=DIR (tools/cluster-soak.sh sets it), copies
+ * each node's clmd.log to DIR/node<i>-<pid>.log before its temp dir goes.
+ */
+static void
+cluster_keep_logs(const struct cluster *cl)
+{
+	const char *dir = getenv("CLM_CLUSTER_KEEP_LOGS");
+	if (dir == NULL || dir[0] == '\0') {
+		return;
+	}
+	for (int i = 0; i < CLUSTER_MAX_NODES; i++) {
+		if (cl->node[i].log_path[0] == '\0') {
+			continue;
+		}
+		char *log = harness_read_file(cl->node[i].log_path);
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/node%d-%ld.log", dir, i,
+		        (long) getpid());
+		if (log != NULL && harness_write_file(path, log) != 0) {
+			fprintf(stderr, "cluster: cannot write '%s'\n", path);
+		}
+		free(log);
+	}
+}
+
 void
 cluster_fini(struct cluster *cl)
 {
@@ -80,6 +107,7 @@ cluster_fini(struct cluster *cl)
 			clmd_kill9(&cl->node[i]);
 		}
 	}
+	cluster_keep_logs(cl);
 	natsrv_stop(cl->nats);
 	cl->nats = NULL;
 	harness_fini();

@@ -46,7 +46,10 @@ void cluster_node_start(struct cluster *cl, int i);
 /* cluster_node_wipe kills node i with SIGKILL and deletes its data dir. */
 void cluster_node_wipe(struct cluster *cl, int i);
 
-/* cluster_fini stops every clmd and nats-server (a .fini; NULL-safe). */
+/*
+ * cluster_fini stops every clmd and nats-server (a .fini; NULL-safe); with
+ * CLM_CLUSTER_KEEP_LOGS=DIR it first copies the clmd logs into DIR.
+ */
 void cluster_fini(struct cluster *cl);
 
 /* A connection to node i (asserted; clm_close it). */
