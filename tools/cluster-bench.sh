@@ -30,6 +30,9 @@ SECONDS_ROW=${CLM_BENCH_SECONDS:-5}
 CLIENTS=${CLM_BENCH_CLIENTS:-1,64}
 NODES=${CLM_CLUSTER_NODES:-2}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
+# Debian's python3: its python3-protobuf is what the Python client uses.
+PYTHON3=/usr/bin/python3
+[ -x "$PYTHON3" ] || PYTHON3=python3
 for b in "$BIN/clmd" "$BIN/clm" "$BIN/clm-bench" "$NATS"; do
 	if [ ! -x "$b" ]; then
 		echo "cluster-bench: '$b' not found: build first" >&2
@@ -147,7 +150,7 @@ echo "cluster-bench: 3 nats-servers ($NATS), $NODES clmd nodes," \
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$BIN/clm" --url "$A" status | sed 's/^/  A: /'
 
-PY="env PYTHONPATH=$TOP/client/python python3 $TOP/tools/cluster-lag.py"
+PY="env PYTHONPATH=$TOP/client/python $PYTHON3 $TOP/tools/cluster-lag.py"
 $PY "$A" "$B" "$TMP/lag-idle.txt" --count 300 --label "idle:"
 
 W=echo,track-single,track-batch
