@@ -46,13 +46,14 @@ suite_teardown(void)
  * CLM_CLUSTER_ROUNDS rounds takes as long as it takes. */
 TestSuite(cluster_failover, .init = suite_setup, .fini = suite_teardown);
 
-#define WRITERS         4
-#define CUSTOMERS       4 /* per writer and round */
-#define TPS_PER_CALL    3 /* touchpoints per call, one customer */
-#define MAX_CALLS       4096
-#define OKS_AROUND_KILL 5 /* acknowledged calls per writer before and after \
-	                   */
-#define ROUND_MS 60000    /* the most one round's load may take */
+#define WRITERS      4
+#define CUSTOMERS    4 /* per writer and round */
+#define TPS_PER_CALL 3 /* touchpoints per call, one customer */
+#define MAX_CALLS    4096
+#define OKS_AROUND_KILL                                                  \
+	5              /* acknowledged calls per writer before and after \
+	                */
+#define ROUND_MS 60000 /* the most one round's load may take */
 #define DAY_MS   (24 * 3600 * 1000LL)
 
 /* Failed checks of the current round (a soak stops at the first). */
@@ -240,7 +241,19 @@ check_writer_on(clm_conn *c, int node, const struct writer *w, uint64_t pos)
 		if (want == 0) {
 			continue;
 		}
-		Clm__V1__Response *x = cluster_export(c, cust, pos);
+		Clm__V1__ExportCustomerRequest q
+		        = CLM__V1__EXPORT_CUSTOMER_REQUEST__INIT;
+		q.customer_id = cust;
+		Clm__V1__Request req = CLM__V1__REQUEST__INIT;
+		req.call_case = CLM__V1__REQUEST__CALL_EXPORT_CUSTOMER;
+		req.export_customer = &q;
+		Clm__V1__Response *x = NULL;
+		clm_err e = cluster_read(c, &req, pos, &x);
+		cr_assert_eq(e, CLM_OK,
+		        "node %d: export '%s' at position %llu: %s (%s)", node,
+		        cust, (unsigned long long) pos, clm_errname(e),
+		        x != NULL && x->status != NULL ? x->status->message
+		                                       : clm_last_error(c));
 		const Clm__V1__ExportCustomerReply *r = x->export_customer;
 		round_bad += r->n_touchpoints != want;
 		cr_expect_eq(r->n_touchpoints, want,
