@@ -491,13 +491,44 @@ jstream_subject_key(const jstream *s, const void *id, size_t len, char key[33])
 	sodium_bin2hex(key, 33, h, sizeof(h));
 }
 
+/* Whether subject is tokens of [A-Za-z0-9_-] joined by single dots: no
+ * wildcard, no space, nothing empty. */
+static bool
+jstream_valid_subject(const char *subject)
+{
+	size_t n = subject != NULL ? strlen(subject) : 0;
+	if (n == 0 || n >= JSTREAM_SUBJECT_MAX || subject[0] == '.'
+	        || subject[n - 1] == '.' || strstr(subject, "..") != NULL) {
+		return false;
+	}
+	return strspn(subject,
+	               "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	               "0123456789_-.")
+	        == n;
+}
+
+/* Whether msg_id can be a header value: no control characters (a line
+ * break would end the header), not too long. */
+static bool
+jstream_valid_msg_id(const char *msg_id)
+{
+	size_t n = 0;
+	for (; msg_id != NULL && msg_id[n] != '\0'; n++) {
+		unsigned char c = (unsigned char) msg_id[n];
+		if (c < 0x20 || c == 0x7f || n == JSTREAM_MSG_ID_MAX) {
+			return false;
+		}
+	}
+	return true;
+}
+
 clm_err
 jstream_publish(jstream *s, const char *subject, const char *msg_id,
         const void *data, size_t len, jstream_ack_fn fn, void *arg)
 {
 	char subj[JSTREAM_NAME_MAX + JSTREAM_SUBJECT_MAX];
-	if (len > s->max_entry || subject == NULL || subject[0] == '\0'
-	        || strlen(subject) >= JSTREAM_SUBJECT_MAX) {
+	if (len > s->max_entry || !jstream_valid_subject(subject)
+	        || !jstream_valid_msg_id(msg_id)) {
 		return CLM_INVALID_ARGUMENT;
 	}
 	snprintf(subj, sizeof(subj), "%s.%s", s->stream, subject);

@@ -73,7 +73,7 @@ struct jstream_opts {
  *
  * Errors, with the reason in err: INVALID_ARGUMENT (bad urls or options),
  * UNAVAILABLE (no server answers, no JetStream, or no stream leader within
- * the timeout), UNAUTHENTICATED (credentials refused), FAILED_PRECONDITION.
+ * 15 s), UNAUTHENTICATED (credentials refused), FAILED_PRECONDITION.
  */
 clm_err jstream_open(
         const struct jstream_opts *o, jstream **out, char *err, size_t errlen);
@@ -109,7 +109,10 @@ typedef void (*jstream_ack_fn)(void *arg, const struct jstream_ack *a);
  * entry may or may not be in the stream). Returns CLM_OK (fn will be
  * called), INVALID_ARGUMENT (len past jstream_max_entry), or UNAVAILABLE
  * (not connected, closing, too many publishes in flight); then fn is not
- * called. data is copied. A failed entry is not retried: publishing it
+ * called. INVALID_ARGUMENT also for a subject that is not tokens of
+ * [A-Za-z0-9_-] joined by dots, or a msg_id of more than 256 bytes or
+ * with control characters (it is a header value: hash ids that may have
+ * them). data is copied. A failed entry is not retried: publishing it
  * again with the same msg_id within the duplicate window is safe.
  */
 clm_err jstream_publish(jstream *s, const char *subject, const char *msg_id,
@@ -185,7 +188,8 @@ clm_err jstream_purge_key(jstream *s, const char key[33], uint64_t before,
  * jstream_close drains what is in flight (acks still arriving call their
  * functions, with UNAVAILABLE for those that never come: it waits
  * ack_timeout_ms and a second at most) and disconnects; no function runs
- * after it returns. NULL is a no-op.
+ * after it returns. No other thread may be in a jstream call then (stop
+ * publishing first). NULL is a no-op.
  */
 void jstream_close(jstream *s);
 

@@ -22,6 +22,7 @@
 #define JSTREAM_KEY_BYTES      32u /* crypto_generichash_KEYBYTES */
 #define JSTREAM_HASH_BYTES     16u /* BLAKE2b-128 */
 #define JSTREAM_SUBJECT_MAX    128u
+#define JSTREAM_MSG_ID_MAX     256u
 #define JSTREAM_NAME_MAX       64u
 #define JSTREAM_ACK_DEFAULT_MS 5000
 /* Bound on one request to the server (stream info, get, erase). */

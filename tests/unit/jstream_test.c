@@ -5,11 +5,10 @@
  * on three; a repeated msg_id acked as a duplicate of the first; one
  * subject key for every handle on a stream, also when two handles create
  * it at once; purge_key erasing one customer's entries below a position
- * and nothing else, their content gone from the server's files; the
- * stream leader killed while two threads publish: one ack per publish,
- * every acked entry readable afterwards and read in order by a
- * subscriber that goes on after the new leader; no server, a bad url, a
- * stream with other settings; close calling every pending ack function.
+ * and nothing else, their content gone from the server's files; no
+ * server, a bad url, a stream with other settings; user and password
+ * from an auth file, refused when wrong; TLS with a client certificate.
+ * Failures: jstream_failover_test.
  */
 #define _XOPEN_SOURCE 700
 
@@ -32,276 +31,25 @@
 #include <unistd.h>
 
 #include "journal/jstream.h"
+#include "jstream_fixture.h"
 #include "natsrv.h"
-
-#define ACK_MS 3000
-#define MAXPUB 40000
+#include "testdir.h"
 
 static natsrv *cluster;
+static char certs[64]; /* tls_client_certificate's, when made */
 
 static void
 fini(void)
 {
 	natsrv_stop(cluster);
 	cluster = NULL;
+	if (certs[0] != '\0') {
+		testdir_remove(certs);
+		certs[0] = '\0';
+	}
 }
 
 TestSuite(jstream, .fini = fini, .timeout = 90);
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-	}
-}
-
-/* One publish and what its ack function was told. */
-struct pub {
-	char data[48];
-	size_t len;
-	atomic_int calls;
-	clm_err err;
-	uint64_t seq;
-	bool duplicate;
-};
-
-static struct pub *pubs;  /* MAXPUB of them */
-static atomic_int npubs;  /* taken */
-static atomic_int nacked; /* ack function calls */
-static atomic_int nok;    /* of them CLM_OK */
-/* Set by NATS and test threads, where Criterion cannot assert. */
-static atomic_int odd;
-
-static void
-on_ack(void *arg, const struct jstream_ack *a)
-{
-	struct pub *p = arg;
-	if (atomic_load(&p->calls) == 0) {
-		p->err = a->err;
-		p->seq = a->seq;
-		p->duplicate = a->duplicate;
-		if (a->err == CLM_OK) {
-			atomic_fetch_add(&nok, 1);
-		}
-	}
-	if (a->why == NULL
-	        || (a->err != CLM_OK && a->err != CLM_UNAVAILABLE
-	                && a->err != CLM_DEADLINE_EXCEEDED)) {
-		atomic_fetch_add(&odd, 1);
-	}
-	atomic_fetch_add(&p->calls, 1);
-	atomic_fetch_add(&nacked, 1);
-}
-
-static void
-pubs_init(void)
-{
-	pubs = calloc(MAXPUB, sizeof(*pubs));
-	cr_assert_not_null(pubs);
-	atomic_store(&npubs, 0);
-	atomic_store(&nacked, 0);
-	atomic_store(&nok, 0);
-	atomic_store(&odd, 0);
-}
-
-static jstream *
-open_on(const char *urls, const char *stream, int replicas)
-{
-	struct jstream_opts o = { .urls = urls,
-		.stream = stream,
-		.replicas = replicas,
-		.ack_timeout_ms = ACK_MS };
-	jstream *s = NULL;
-	char err[256] = "";
-	clm_err rc = jstream_open(&o, &s, err, sizeof(err));
-	cr_assert_eq(rc, CLM_OK, "open %s on %s: %s (%s)", stream, urls,
-	        clm_errname(rc), err);
-	return s;
-}
-
-/*
- * Publishes data on subject as a new pub; returns its index, or -1 when
- * jstream_publish refused it as UNAVAILABLE (no ack function then).
- * Any thread: counts anything else in odd.
- */
-static int
-publish(jstream *s, const char *subject, const char *msg_id, const char *data)
-{
-	int i = atomic_fetch_add(&npubs, 1);
-	if (i >= MAXPUB) {
-		atomic_fetch_add(&odd, 1);
-		return -1;
-	}
-	struct pub *p = &pubs[i];
-	snprintf(p->data, sizeof(p->data), "%s", data);
-	p->len = strlen(p->data);
-	clm_err rc = jstream_publish(
-	        s, subject, msg_id, p->data, p->len, on_ack, p);
-	if (rc != CLM_OK) {
-		if (rc != CLM_UNAVAILABLE) {
-			atomic_fetch_add(&odd, 1);
-		}
-		p->len = 0; /* refused: no ack */
-		return -1;
-	}
-	return i;
-}
-
-/* Waits up to ms for n ack function calls. */
-static void
-wait_acks(int n, int ms)
-{
-	int64_t until = now_ms() + ms;
-	while (atomic_load(&nacked) < n && now_ms() < until) {
-		sleep_ms(5);
-	}
-	cr_assert_geq(atomic_load(&nacked), n, "%d acks of %d in %d ms",
-	        atomic_load(&nacked), n, ms);
-}
-
-/* The pub of index i, once acked: asserts it was acked OK. */
-static const struct pub *
-acked_ok(int i)
-{
-	cr_assert_geq(i, 0);
-	const struct pub *p = &pubs[i];
-	cr_assert_eq(atomic_load(&p->calls), 1);
-	cr_assert_eq(p->err, CLM_OK, "pub %d: %s", i, clm_errname(p->err));
-	cr_assert_gt(p->seq, 0);
-	return p;
-}
-
-struct publisher {
-	jstream *s;
-	int thread;
-	int count;         /* publishes to make; 0: until stop */
-	atomic_bool *stop; /* may be NULL */
-	int taken;         /* publishes jstream_publish took */
-};
-
-/* Publishes entries "t<thread>-<n>" on "g" and on a customer subject,
- * keeping at most 64 of its own in flight. */
-static void *
-publisher_main(void *arg)
-{
-	struct publisher *w = arg;
-	char key[33], subj[40], data[48];
-	jstream_subject_key(w->s, "alice", 5, key);
-	snprintf(subj, sizeof(subj), "c.%s", key);
-	int n = 0;
-	static int mine[2][MAXPUB / 2];
-	int nmine = 0, done_upto = 0;
-	while (nmine < MAXPUB / 2
-	        && ((w->count > 0 && n < w->count)
-	                || (w->count == 0 && !atomic_load(w->stop)))) {
-		bool failed = false;
-		while (done_upto < nmine
-		        && atomic_load(&pubs[mine[w->thread][done_upto]].calls)
-		                > 0) {
-			failed = failed
-			        || pubs[mine[w->thread][done_upto]].err
-			                != CLM_OK;
-			done_upto++;
-		}
-		if (failed) {
-			sleep_ms(20); /* as a writer would, not in a spin */
-		}
-		if (nmine - done_upto >= 64) {
-			sleep_ms(1);
-			continue;
-		}
-		snprintf(data, sizeof(data), "t%d-%d", w->thread, n);
-		int i = publish(w->s, n % 2 ? subj : "g", NULL, data);
-		n++;
-		if (i < 0) {
-			sleep_ms(5); /* not connected: the caller retries */
-			continue;
-		}
-		mine[w->thread][nmine++] = i;
-	}
-	w->taken = nmine;
-	return NULL;
-}
-
-/* Reads entries from the subscription until one at or past last, for
- * at most ms; returns how many, their positions and data in seqs/datas. */
-static int
-read_until(jstream *s, uint64_t last, uint64_t *seqs, char (*datas)[48],
-        int cap, int ms)
-{
-	int n = 0;
-	int64_t until = now_ms() + ms;
-	uint64_t prev = 0;
-	while ((n == 0 || seqs[n - 1] < last) && now_ms() < until) {
-		struct jstream_msg m;
-		char err[256];
-		clm_err rc = jstream_next(s, 200, &m, err, sizeof(err));
-		if (rc == CLM_DEADLINE_EXCEEDED) {
-			continue;
-		}
-		if (rc == CLM_UNAVAILABLE) {
-			cr_assert_eq(jstream_subscribe(
-			                     s, prev + 1, err, sizeof(err)),
-			        CLM_OK, "%s", err);
-			continue;
-		}
-		cr_assert_eq(rc, CLM_OK, "next: %s", err);
-		cr_assert_gt(m.seq, prev,
-		        "out of order: %" PRIu64 " after %" PRIu64, m.seq,
-		        prev);
-		cr_assert_lt(n, cap);
-		seqs[n] = m.seq;
-		snprintf(datas[n], sizeof(datas[n]), "%.*s", (int) m.len,
-		        (const char *) m.data);
-		int64_t age = (int64_t) time(NULL) * 1000 - m.stored_ms;
-		cr_assert(age > -60000 && age < 600000, "stored_ms %" PRId64,
-		        m.stored_ms);
-		prev = m.seq;
-		n++;
-		jstream_msg_free(&m);
-	}
-	return n;
-}
-
-/* Asserts that every OK ack among the pubs is among the n entries read,
- * with its data; returns the number of OK acks. */
-static int
-check_read(const uint64_t *seqs, char (*datas)[48], int n)
-{
-	int ok = 0;
-	for (int i = 0; i < atomic_load(&npubs); i++) {
-		const struct pub *p = &pubs[i];
-		if (p->len == 0 || p->err != CLM_OK) {
-			continue;
-		}
-		ok++;
-		int lo = 0, hi = n - 1, at = -1;
-		while (lo <= hi) {
-			int mid = (lo + hi) / 2;
-			if (seqs[mid] == p->seq) {
-				at = mid;
-				break;
-			}
-			if (seqs[mid] < p->seq) {
-				lo = mid + 1;
-			} else {
-				hi = mid - 1;
-			}
-		}
-		cr_assert_geq(at, 0, "acked seq %" PRIu64 " not read", p->seq);
-		cr_assert_str_eq(datas[at], p->data, "seq %" PRIu64, p->seq);
-	}
-	return ok;
-}
 
 static void
 publish_and_read(int nodes)
@@ -322,7 +70,7 @@ publish_and_read(int nodes)
 		pthread_join(t[i], NULL);
 	}
 	cr_assert_eq(w[0].taken + w[1].taken, 2 * PER_THREAD);
-	wait_acks(2 * PER_THREAD, 20000);
+	wait_for(&nacked, 2 * PER_THREAD, 20000);
 	uint64_t max = 0;
 	for (int i = 0; i < 2 * PER_THREAD; i++) {
 		const struct pub *p = acked_ok(i);
@@ -376,9 +124,9 @@ Test(jstream, duplicate_msg_id)
 	jstream *s = open_on(natsrv_urls(cluster), "DUP", 1);
 	int a = publish(s, "g", "event-1", "first");
 	int b = publish(s, "g", "event-2", "other");
-	wait_acks(2, 10000);
+	wait_for(&nacked, 2, 10000);
 	int c = publish(s, "g", "event-1", "second");
-	wait_acks(3, 10000);
+	wait_for(&nacked, 3, 10000);
 	const struct pub *pa = acked_ok(a), *pb = acked_ok(b),
 	                 *pc = acked_ok(c);
 	cr_assert_not(pa->duplicate);
@@ -398,6 +146,32 @@ Test(jstream, duplicate_msg_id)
 	        CLM_NOT_FOUND);
 	cr_assert_eq(jstream_get(s, 1000, &data, &len, err, sizeof(err)),
 	        CLM_NOT_FOUND);
+	/* Subjects with wildcards or empty tokens, msg_ids that cannot be
+	 * header values, entries past the largest: refused, no ack. */
+	const char *subjects[]
+	        = { "c.*", "c.>", "", ".g", "g.", "c..x", "c x", NULL };
+	for (int i = 0; subjects[i] != NULL; i++) {
+		cr_assert_eq(jstream_publish(s, subjects[i], NULL, "x", 1,
+		                     on_ack, &pubs[0]),
+		        CLM_INVALID_ARGUMENT, "'%s'", subjects[i]);
+	}
+	char long_id[300];
+	memset(long_id, 'i', sizeof(long_id) - 1);
+	long_id[sizeof(long_id) - 1] = '\0';
+	const char *ids[]
+	        = { "a\r\nNats-Expected-Stream: X", "tab\t", long_id, NULL };
+	for (int i = 0; ids[i] != NULL; i++) {
+		cr_assert_eq(jstream_publish(
+		                     s, "g", ids[i], "x", 1, on_ack, &pubs[0]),
+		        CLM_INVALID_ARGUMENT, "msg_id %d", i);
+	}
+	static char big[2 << 20];
+	cr_assert_eq(jstream_publish(s, "g", NULL, big,
+	                     jstream_max_entry(s) + 1, on_ack, &pubs[0]),
+	        CLM_INVALID_ARGUMENT);
+	cr_assert_gt(jstream_max_entry(s), 900 * 1024);
+	cr_assert_lt(jstream_max_entry(s), sizeof(big));
+	cr_assert_eq(atomic_load(&nacked), 3);
 	jstream_close(s);
 }
 
@@ -528,9 +302,9 @@ purge_key(int nodes)
 	g = publish(s, "g", NULL, "CATALOG-KEPT");
 	a[2] = publish(s, sa, NULL, "ALICE-SECRET-2");
 	b[1] = publish(s, sb, NULL, "BOB-KEPT-1");
-	wait_acks(6, 10000);
+	wait_for(&nacked, 6, 10000);
 	late = publish(s, sa, NULL, "ALICE-LATER");
-	wait_acks(7, 10000);
+	wait_for(&nacked, 7, 10000);
 	uint64_t before = acked_ok(late)->seq;
 
 	char err[256];
@@ -608,164 +382,6 @@ Test(jstream, purge_key_one_node)
 Test(jstream, purge_key_three_nodes)
 {
 	purge_key(3);
-}
-
-/* A reader thread: reads until told to stop and past target. */
-struct reader {
-	jstream *s;
-	atomic_bool stop;
-	_Atomic uint64_t target;
-	int64_t until; /* monotonic ms */
-	uint64_t *seqs;
-	char (*datas)[48];
-	int n, cap;
-	int resubscribed;
-	bool out_of_order;
-};
-
-static void *
-reader_main(void *arg)
-{
-	struct reader *r = arg;
-	uint64_t prev = 0;
-	char err[256];
-	while (now_ms() < r->until && r->n < r->cap
-	        && !(atomic_load(&r->stop)
-	                && prev >= atomic_load(&r->target))) {
-		struct jstream_msg m;
-		clm_err rc = jstream_next(r->s, 200, &m, err, sizeof(err));
-		if (rc == CLM_UNAVAILABLE) {
-			r->resubscribed++;
-			if (jstream_subscribe(r->s, prev + 1, err, sizeof(err))
-			        != CLM_OK) {
-				sleep_ms(100);
-			}
-			continue;
-		}
-		if (rc != CLM_OK) {
-			continue;
-		}
-		if (m.seq <= prev) {
-			r->out_of_order = true;
-		}
-		r->seqs[r->n] = m.seq;
-		snprintf(r->datas[r->n], sizeof(r->datas[0]), "%.*s",
-		        (int) m.len, (const char *) m.data);
-		r->n++;
-		prev = m.seq;
-		jstream_msg_free(&m);
-	}
-	return NULL;
-}
-
-/* Waits up to ms until nok reaches n. */
-static void
-wait_ok(int n, int ms)
-{
-	int64_t until = now_ms() + ms;
-	while (atomic_load(&nok) < n && now_ms() < until) {
-		sleep_ms(5);
-	}
-	cr_assert_geq(atomic_load(&nok), n,
-	        "%d ok acks of %d in %d ms (%d acks, %d publishes)",
-	        atomic_load(&nok), n, ms, atomic_load(&nacked),
-	        atomic_load(&npubs));
-}
-
-Test(jstream, leader_killed_while_publishing, .timeout = 150)
-{
-	cluster = natsrv_start(3, NULL);
-	cr_assert_not_null(cluster);
-	pubs_init();
-	jstream *s = open_on(natsrv_urls(cluster), "KILL", 3);
-	jstream *rs = open_on(natsrv_urls(cluster), "KILL", 3);
-	char err[256];
-	cr_assert_eq(
-	        jstream_subscribe(rs, 1, err, sizeof(err)), CLM_OK, "%s", err);
-	static uint64_t seqs[MAXPUB];
-	static char datas[MAXPUB][48];
-	static struct reader r;
-	r.s = rs;
-	r.until = now_ms() + 90000;
-	r.seqs = seqs;
-	r.datas = datas;
-	r.cap = MAXPUB;
-	atomic_bool stop = false;
-	struct publisher w[2] = { { .s = s, .thread = 0, .stop = &stop },
-		{ .s = s, .thread = 1, .stop = &stop } };
-	pthread_t t[3];
-	cr_assert_eq(pthread_create(&t[2], NULL, reader_main, &r), 0);
-	for (int i = 0; i < 2; i++) {
-		cr_assert_eq(
-		        pthread_create(&t[i], NULL, publisher_main, &w[i]), 0);
-	}
-	wait_ok(200, 20000);
-	int leader = natsrv_leader(cluster, "KILL", 10000);
-	cr_assert_geq(leader, 0);
-	cr_assert_eq(natsrv_kill9(cluster, leader), 0);
-	int64_t killed = now_ms();
-	int next = natsrv_leader(cluster, "KILL", 30000);
-	cr_assert(next >= 0 && next != leader, "new leader %d (was %d)", next,
-	        leader);
-	int64_t elected = now_ms();
-	int ok_before = atomic_load(&nok);
-	wait_ok(ok_before + 200, 30000);
-	atomic_store(&stop, true);
-	for (int i = 0; i < 2; i++) {
-		pthread_join(t[i], NULL);
-	}
-	int taken = w[0].taken + w[1].taken;
-	wait_acks(taken, ACK_MS + 10000);
-	/* No second call comes later either. */
-	sleep_ms(ACK_MS / 2);
-	cr_assert_eq(atomic_load(&nacked), taken);
-	cr_assert_eq(atomic_load(&odd), 0);
-	uint64_t max = 0;
-	int failed = 0, ok = 0;
-	for (int i = 0; i < atomic_load(&npubs); i++) {
-		const struct pub *p = &pubs[i];
-		if (p->len == 0) {
-			continue;
-		}
-		cr_assert_eq(atomic_load(&p->calls), 1, "pub %d: %d calls", i,
-		        atomic_load(&p->calls));
-		if (p->err != CLM_OK) {
-			failed++;
-			continue;
-		}
-		ok++;
-		max = p->seq > max ? p->seq : max;
-	}
-	/* Every acked entry is there, with its content. */
-	for (int i = 0; i < atomic_load(&npubs); i++) {
-		const struct pub *p = &pubs[i];
-		if (p->len == 0 || p->err != CLM_OK) {
-			continue;
-		}
-		void *data = NULL;
-		size_t len = 0;
-		cr_assert_eq(
-		        jstream_get(s, p->seq, &data, &len, err, sizeof(err)),
-		        CLM_OK, "seq %" PRIu64 ": %s", p->seq, err);
-		cr_assert_eq(len, p->len);
-		cr_assert_eq(memcmp(data, p->data, len), 0);
-		free(data);
-	}
-	/* The reader went on past the new leader, in order. */
-	atomic_store(&r.target, max);
-	atomic_store(&r.stop, true);
-	pthread_join(t[2], NULL);
-	cr_assert_not(r.out_of_order);
-	cr_assert_gt(r.n, 0);
-	cr_assert_geq(r.seqs[r.n - 1], max,
-	        "reader at %" PRIu64 " of %" PRIu64, r.seqs[r.n - 1], max);
-	cr_assert_eq(check_read(r.seqs, r.datas, r.n), ok);
-	fprintf(stderr,
-	        "jstream_test: leader n%d killed; n%d leads %" PRId64
-	        " ms later; %d acked, %d failed, reader resubscribed %d times\n",
-	        leader, next, elected - killed, ok, failed, r.resubscribed);
-	jstream_close(rs);
-	jstream_close(s);
 }
 
 /* A loopback port nothing listens on (bound, then closed). */
@@ -869,32 +485,109 @@ Test(jstream, mismatching_stream)
 	cr_assert_null(s);
 }
 
-Test(jstream, close_calls_every_ack_function)
+/* Writes text into a new file under the cluster's dir; returns its path. */
+static const char *
+auth_file(const char *name, const char *text)
 {
-	cluster = natsrv_start(1, NULL);
+	static char path[4][512];
+	static int n;
+	char *p = path[n++ % 4];
+	snprintf(p, 512, "%s/%s", natsrv_dir(cluster), name);
+	FILE *f = fopen(p, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+	return p;
+}
+
+Test(jstream, auth_file)
+{
+	cluster = natsrv_start(
+	        1, "authorization { user: clm, password: \"pw-1\" }");
 	cr_assert_not_null(cluster);
-	pubs_init();
-	jstream *s = open_on(natsrv_urls(cluster), "CLOSE", 1);
-	int taken = 0;
-	for (int i = 0; i < 300; i++) {
-		char data[32];
-		snprintf(data, sizeof(data), "close-%d", i);
-		taken += publish(s, "g", NULL, data) >= 0;
-	}
-	cr_assert_eq(taken, 300);
-	/* The server goes; what it did not ack fails, at the latest after
-	 * ack_timeout_ms, and close waits for all of it. */
-	cr_assert_eq(natsrv_kill9(cluster, 0), 0);
-	int64_t t0 = now_ms();
+	struct jstream_opts o = { .urls = natsrv_urls(cluster),
+		.replicas = 1,
+		.auth_file = auth_file("good", "clm:pw-1\n") };
+	jstream *s = NULL;
+	char err[256];
+	cr_assert_eq(
+	        jstream_open(&o, &s, err, sizeof(err)), CLM_OK, "%s", err);
 	jstream_close(s);
-	cr_assert_lt(now_ms() - t0, ACK_MS + 3000);
-	cr_assert_eq(atomic_load(&nacked), taken);
-	cr_assert_eq(atomic_load(&odd), 0);
-	for (int i = 0; i < taken; i++) {
-		cr_assert_eq(atomic_load(&pubs[i].calls), 1);
-		cr_assert(pubs[i].err != CLM_OK || pubs[i].seq > 0);
-	}
-	fprintf(stderr,
-	        "jstream_test: close: %d of %d acked before the kill\n",
-	        atomic_load(&nok), taken);
+	s = NULL;
+	o.auth_file = auth_file("bad", "clm:pw-2\n");
+	cr_assert_eq(jstream_open(&o, &s, err, sizeof(err)),
+	        CLM_UNAUTHENTICATED, "%s", err);
+	o.auth_file = NULL;
+	cr_assert_eq(jstream_open(&o, &s, err, sizeof(err)),
+	        CLM_UNAUTHENTICATED, "%s", err);
+	o.auth_file = auth_file("empty", "\n");
+	cr_assert_eq(jstream_open(&o, &s, err, sizeof(err)),
+	        CLM_INVALID_ARGUMENT, "%s", err);
+	cr_assert_null(s);
+}
+
+/*
+ * A CA, and a server and a client certificate it signed (for 127.0.0.1),
+ * made with openssl into certs: ca.pem, srv.pem/.key, cli.pem/.key.
+ */
+static void
+make_certs(void)
+{
+	testdir_make(certs, sizeof(certs), "tls");
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd),
+	        "cd '%s' && (echo subjectAltName=IP:127.0.0.1 > ext.cnf"
+	        " && openssl req -x509 -newkey ec -pkeyopt"
+	        " ec_paramgen_curve:prime256v1 -nodes -keyout ca.key"
+	        " -out ca.pem -days 1 -subj /CN=clm-test-ca"
+	        " && for n in srv cli; do openssl req -newkey ec -pkeyopt"
+	        " ec_paramgen_curve:prime256v1 -nodes -keyout $n.key"
+	        " -out $n.csr -subj /CN=127.0.0.1 && openssl x509 -req"
+	        " -in $n.csr -CA ca.pem -CAkey ca.key -CAcreateserial"
+	        " -out $n.pem -days 1 -extfile ext.cnf || exit 1; done)"
+	        " >/dev/null 2>&1",
+	        certs);
+	cr_assert_eq(system(cmd), 0, "openssl failed in %s", certs);
+}
+
+Test(jstream, tls_client_certificate)
+{
+	make_certs();
+	char conf[1024], ca[128], cert[128], key[128];
+	snprintf(conf, sizeof(conf),
+	        "tls { cert_file: \"%s/srv.pem\", key_file: \"%s/srv.key\","
+	        " ca_file: \"%s/ca.pem\", verify: true }",
+	        certs, certs, certs);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", certs);
+	snprintf(cert, sizeof(cert), "%s/cli.pem", certs);
+	snprintf(key, sizeof(key), "%s/cli.key", certs);
+	cluster = natsrv_start(1, conf);
+	cr_assert_not_null(cluster);
+	char urls[64];
+	snprintf(urls, sizeof(urls), "tls://%s",
+	        natsrv_url(cluster, 0) + strlen("nats://"));
+	struct jstream_opts o = { .urls = urls,
+		.replicas = 1,
+		.tls_ca_file = ca,
+		.tls_cert_file = cert,
+		.tls_key_file = key };
+	jstream *s = NULL;
+	char err[256];
+	cr_assert_eq(
+	        jstream_open(&o, &s, err, sizeof(err)), CLM_OK, "%s", err);
+	pubs_init();
+	publish(s, "g", NULL, "over tls");
+	wait_for(&nacked, 1, 10000);
+	cr_assert_eq(acked_ok(0)->seq, 2);
+	jstream_close(s);
+	/* The server wants a client certificate; a key alone is no use. */
+	o.tls_cert_file = NULL;
+	o.tls_key_file = NULL;
+	s = NULL;
+	cr_assert_eq(jstream_open(&o, &s, err, sizeof(err)), CLM_UNAVAILABLE,
+	        "%s", err);
+	o.tls_key_file = key;
+	cr_assert_eq(jstream_open(&o, &s, err, sizeof(err)),
+	        CLM_INVALID_ARGUMENT, "%s", err);
+	cr_assert_null(s);
 }
