@@ -274,12 +274,13 @@ main_file_opt(const char *path)
 /*
  * Cluster mode (journal = nats://..., docs/cluster.md): the stream replaces
  * the journal, so only the overlay is opened here, and then the stream,
- * with the description StatusReply.journal shows in desc (len bytes).
+ * with the description StatusReply.journal shows in desc (len bytes); the
+ * digest of srv's thresholds is logged, for comparing nodes.
  * Returns 0, or -1 with the reason in err.
  */
 static int
-main_stream(const struct config *cfg, store *st, jstream **out, char *desc,
-        size_t len, char *err, size_t errlen)
+main_stream(const struct config *cfg, const struct server *srv, store *st,
+        jstream **out, char *desc, size_t len, char *err, size_t errlen)
 {
 	if ((cfg->journal_tls_cert[0] != '\0')
 	        != (cfg->journal_tls_key[0] != '\0')) {
@@ -313,6 +314,11 @@ main_stream(const struct config *cfg, store *st, jstream **out, char *desc,
 		return -1;
 	}
 	snprintf(desc, len, "nats %s", cfg->journal_stream);
+	char digest[33];
+	call_cluster_settings(srv, digest);
+	log_info("cluster mode: apply settings digest %s (thresholds and "
+	         "weights: keep it the same on every node)",
+	        digest);
 	log_info("cluster mode: stream '%s' at %s, entries up to %zu bytes",
 	        cfg->journal_stream, cfg->journal, jstream_max_entry(*out));
 	return 0;
@@ -510,7 +516,7 @@ main(int argc, char **argv)
 		main_fail("cannot keep events for /api/events: out of memory");
 		goto done;
 	}
-	if (cluster ? main_stream(&cfg, srv.st, &js, journal_desc,
+	if (cluster ? main_stream(&cfg, &srv, srv.st, &js, journal_desc,
 	                      sizeof(journal_desc), err, sizeof(err))
 	                        != 0
 	            : main_journal(&cfg, srv.st, &jnl, err, sizeof(err))

@@ -91,11 +91,13 @@ struct call_policy {
  * oneof as its prepare step accepted it (calls/replay.h): the live
  * request once checked, or a journal entry at replay, which is not
  * checked again. pol is the policy the call decides with (copied), for
- * a call whose entries keep one (a Recommend claim); NULL for the
- * others. Sets job's apply, arg and items, and the result of job->resp
- * where prepare sets it; the state lives in job->arena, and q must
- * outlive the job. Returns CLM_OK, RESOURCE_EXHAUSTED, or DATA_LOSS for
- * a q whose shape no prepare step accepts (an entry it never wrote).
+ * an entry that keeps one (a Recommend claim's; a cluster Track part's,
+ * calls/replay.h CALL_ENTRY_POLICY, whose thresholds a Track decides its
+ * risk signals with); NULL for the others. Sets job's apply, arg and
+ * items, and the result of job->resp where prepare sets it; the state
+ * lives in job->arena, and q must outlive the job. Returns CLM_OK,
+ * RESOURCE_EXHAUSTED, or DATA_LOSS for a q whose shape no prepare step
+ * accepts (an entry it never wrote).
  */
 typedef clm_err (*call_build_fn)(const struct server *srv, writer_job *job,
         const Clm__V1__Request *q, const struct call_policy *pol);

@@ -149,9 +149,13 @@ cluster_tp_key(arena *a, const Clm__V1__Touchpoint *tp)
 	        a, "%c%s", CALL_CLUSTER_ANONYMOUS, tp->anonymous_id);
 }
 
-/* Packs a Track entry of tps[0..n), which takes size bytes, into a. */
+/*
+ * Packs a Track entry of tps[0..n) after pol, which takes size bytes in
+ * all, into a.
+ */
 static void *
-cluster_pack_track(arena *a, Clm__V1__Touchpoint **tps, size_t n, size_t size)
+cluster_pack_track(arena *a, const uint8_t *pol, Clm__V1__Touchpoint **tps,
+        size_t n, size_t size)
 {
 	Clm__V1__TrackRequest tr = CLM__V1__TRACK_REQUEST__INIT;
 	Clm__V1__Request q = CLM__V1__REQUEST__INIT;
@@ -159,8 +163,13 @@ cluster_pack_track(arena *a, Clm__V1__Touchpoint **tps, size_t n, size_t size)
 	tr.n_touchpoints = n;
 	q.call_case = CLM__V1__REQUEST__CALL_TRACK;
 	q.track = &tr;
-	uint8_t *buf = arena_alloc(a, size > 0 ? size : 1);
-	if (buf != NULL && clm__v1__request__pack(&q, buf) != size) {
+	uint8_t *buf = arena_alloc(a, size);
+	if (buf == NULL) {
+		return NULL;
+	}
+	memcpy(buf, pol, CALL_POLICY_BYTES);
+	if (clm__v1__request__pack(&q, buf + CALL_POLICY_BYTES)
+	        != size - CALL_POLICY_BYTES) {
 		return NULL; /* cluster_split_track's sizes are exact */
 	}
 	return buf;
@@ -193,10 +202,22 @@ struct cluster_group {
 };
 
 static clm_err
-cluster_split_track(writer_job *job, const Clm__V1__Request *q,
-        size_t max_bytes, struct writer_part **parts_out, size_t *n_out)
+cluster_split_track(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, size_t max_bytes,
+        struct writer_part **parts_out, size_t *n_out)
 {
 	arena *a = job->arena;
+	/*
+	 * Each part starts with the thresholds this node accepted it under
+	 * (CALL_ENTRY_POLICY), which every node then applies it with.
+	 */
+	struct call_policy pol;
+	call_policy_init(&pol, srv);
+	uint8_t *packed_pol = arena_alloc(a, CALL_POLICY_BYTES);
+	if (packed_pol == NULL) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	call_policy_pack(&pol, packed_pol);
 	Clm__V1__Touchpoint **tps = q->track->touchpoints;
 	size_t n = q->track->n_touchpoints;
 	if (n == 0) {
@@ -262,14 +283,15 @@ cluster_split_track(writer_job *job, const Clm__V1__Request *q,
 	/*
 	 * A part's payload is a Request whose track holds its touchpoints:
 	 * the Request's tag and length of the track, then each touchpoint's
-	 * tag (1 byte: field 1), length and bytes. head is the Request with
-	 * an empty track, less its 1-byte length.
+	 * tag (1 byte: field 1), length and bytes. head is the policy and
+	 * the Request with an empty track, less its 1-byte length.
 	 */
 	Clm__V1__TrackRequest empty = CLM__V1__TRACK_REQUEST__INIT;
 	Clm__V1__Request eq = CLM__V1__REQUEST__INIT;
 	eq.call_case = CLM__V1__REQUEST__CALL_TRACK;
 	eq.track = &empty;
-	size_t head = clm__v1__request__get_packed_size(&eq) - 1;
+	size_t head = CALL_POLICY_BYTES
+	        + clm__v1__request__get_packed_size(&eq) - 1;
 
 	struct writer_part *parts = NULL;
 	size_t n_parts = 0, parts_cap = 0;
@@ -314,9 +336,10 @@ cluster_split_track(writer_job *job, const Clm__V1__Request *q,
 			parts = p;
 			p = &parts[n_parts++];
 			memset(p, 0, sizeof(*p));
-			p->type = CLM__V1__REQUEST__CALL_TRACK;
+			p->type = CLM__V1__REQUEST__CALL_TRACK
+			        | CALL_ENTRY_POLICY;
 			p->data = cluster_pack_track(
-			        a, buf + start, cnt, total);
+			        a, packed_pol, buf + start, cnt, total);
 			if (p->data == NULL) {
 				return CLM_RESOURCE_EXHAUSTED;
 			}
@@ -348,7 +371,6 @@ static clm_err
 cluster_split(void *arg, writer_job *job, size_t max_bytes,
         struct writer_part **parts, size_t *n)
 {
-	(void) arg;
 	size_t head = job->jtype == CLM__V1__REQUEST__CALL_RECOMMEND
 	        ? CALL_POLICY_BYTES
 	        : 0;
@@ -361,7 +383,7 @@ cluster_split(void *arg, writer_job *job, size_t max_bytes,
 		return CLM_DATA_LOSS;
 	}
 	if (q->call_case == CLM__V1__REQUEST__CALL_TRACK) {
-		return cluster_split_track(job, q, max_bytes, parts, n);
+		return cluster_split_track(arg, job, q, max_bytes, parts, n);
 	}
 	if (job->jlen > max_bytes) {
 		return CLM_INVALID_ARGUMENT;
@@ -633,7 +655,8 @@ cluster_merge(void *arg, writer_job *job, const struct writer_part *part,
         clm_err err, const Clm__V1__Response *applied)
 {
 	(void) arg;
-	if (part->type == CLM__V1__REQUEST__CALL_TRACK && part->ctx != NULL) {
+	if ((part->type & ~CALL_ENTRY_POLICY) == CLM__V1__REQUEST__CALL_TRACK
+	        && part->ctx != NULL) {
 		cluster_merge_track(job, part, err, applied);
 		return;
 	}
@@ -738,7 +761,8 @@ const uint32_t *
 call_cluster_index(const struct writer_part *p, size_t *n)
 {
 	const struct cluster_part *cp = p->ctx;
-	if (p->type != CLM__V1__REQUEST__CALL_TRACK || cp == NULL) {
+	if ((p->type & ~CALL_ENTRY_POLICY) != CLM__V1__REQUEST__CALL_TRACK
+	        || cp == NULL) {
 		*n = 0;
 		return NULL;
 	}

@@ -9,9 +9,11 @@
  * its anonymous_id when it has none), each holding that customer's
  * touchpoints in call order, as a Track entry of its own that call_replay
  * rebuilds; a customer whose touchpoints do not fit in one part gets
- * several consecutive ones. Identify, Assign and a Recommend claim are one
- * part on the subject of their customer_id; ForgetCustomer one part on
- * the forget subject; every other write (PutCatalog, RecordSpend,
+ * several consecutive ones. A Track part starts with the accepting
+ * node's thresholds (its type has calls/replay.h's CALL_ENTRY_POLICY),
+ * which every node then applies it with. Identify, Assign and a Recommend
+ * claim are one part on the subject of their customer_id; ForgetCustomer one
+ * part on the forget subject; every other write (PutCatalog, RecordSpend,
  * DefineExperiment) one part on the global subject.
  *
  * A part's id (writer_part.id) is a customer id, or for touchpoints that
@@ -77,9 +79,10 @@ const uint32_t *call_cluster_index(const struct writer_part *p, size_t *n);
  * digest of the settings that apply reads from srv rather than from the
  * entry: the model's health and risk thresholds and weights (struct
  * model_params: Track's risk signals, and so the view's event seqs, and
- * every read's health and churn risk depend on them). Nodes of one
- * stream must agree on it (docs/cluster.md "Settings"); a claim's cap
- * and quiet hours travel in its entry and are not part of it.
+ * every read's health and churn risk depend on them). Writes carry
+ * them (CALL_ENTRY_POLICY) but reads use the node's own, so the nodes of
+ * one stream should agree on it (docs/cluster.md "Settings"); a claim's
+ * cap and quiet hours travel in its entry and are not part of it.
  */
 struct server;
 void call_cluster_settings(const struct server *srv, char out[33]);

@@ -417,8 +417,22 @@ dispatch_run(struct call_req *r, const struct dispatch_entry *e)
 	clm_err err = writer_submit(r->srv->w, &r->job);
 	if (err != CLM_OK) {
 		resp->result_case = CLM__V1__RESPONSE__RESULT__NOT_SET;
-		reply_error(resp, r->a, CLM_UNAVAILABLE,
-		        "write queue is full or the server is stopping: retry later");
+		/*
+		 * In cluster mode the entry is cut into parts first
+		 * (calls/cluster.h): one that cannot be is the caller's to
+		 * make smaller, not to retry as it is.
+		 */
+		if (err == CLM_INVALID_ARGUMENT) {
+			reply_error(resp, r->a, CLM_INVALID_ARGUMENT,
+			        "too large for one entry of the cluster's stream: send it in smaller calls");
+		} else if (err == CLM_UNAVAILABLE) {
+			reply_error(resp, r->a, CLM_UNAVAILABLE,
+			        "write queue is full or the server is stopping: retry later");
+		} else {
+			reply_error(resp, r->a, err,
+			        "cannot queue the write: %s",
+			        clm_strerror(err));
+		}
 		return DISPATCH_DONE;
 	}
 	return DISPATCH_PENDING;

@@ -183,8 +183,9 @@ call_replay(void *srv, writer_job *job, uint32_t type, const void *data,
 	 */
 	(void) now_ms;
 	const struct call_replay_entry *e = NULL;
+	uint32_t call = type & ~CALL_ENTRY_POLICY;
 	for (size_t i = 0; i < CALL_REPLAY_N; i++) {
-		if ((uint32_t) call_replay_table[i].call == type) {
+		if ((uint32_t) call_replay_table[i].call == call) {
 			e = &call_replay_table[i];
 		}
 	}
@@ -192,8 +193,9 @@ call_replay(void *srv, writer_job *job, uint32_t type, const void *data,
 		log_error("journal entry of type %u: not a write call", type);
 		return CLM_DATA_LOSS;
 	}
+	bool policy = e->policy || (type & CALL_ENTRY_POLICY) != 0;
 	struct call_policy pol;
-	if (e->policy) {
+	if (policy) {
 		if (len < CALL_POLICY_BYTES || !call_policy_get(data, &pol)) {
 			log_error(
 			        "journal entry of type %u (%s): no policy of version %d at its start",
@@ -211,12 +213,12 @@ call_replay(void *srv, writer_job *job, uint32_t type, const void *data,
 		        type, e->name, len);
 		return CLM_DATA_LOSS;
 	}
-	if ((uint32_t) q->call_case != type) {
+	if ((uint32_t) q->call_case != call) {
 		log_error("journal entry of type %u (%s) holds call %d", type,
 		        e->name, (int) q->call_case);
 		return CLM_DATA_LOSS;
 	}
-	clm_err err = e->build(srv, job, q, e->policy ? &pol : NULL);
+	clm_err err = e->build(srv, job, q, policy ? &pol : NULL);
 	if (err == CLM_DATA_LOSS) {
 		log_error(
 		        "journal entry of type %u (%s): not a payload its call writes",

@@ -24,6 +24,15 @@
 
 #include "calls/call.h"
 
+/*
+ * An entry type with this bit set is the call's (type less the bit) with
+ * a policy at its start, whatever the call: cluster mode's Track parts
+ * (calls/cluster.h) carry the thresholds they were accepted under, so
+ * that every node decides their risk signals alike. A local journal never
+ * holds one.
+ */
+#define CALL_ENTRY_POLICY 0x10000u
+
 /* The size of a policy at the start of an entry: a version, then it. */
 #define CALL_POLICY_BYTES (1 + 4 + 8 * 7 + 4 + 4 + 8 + 8 * MODEL_N_REASONS)
 

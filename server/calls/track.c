@@ -21,7 +21,12 @@
 #include "write/ingest.h"
 
 struct track_state {
-	const struct server *srv;
+	/*
+	 * The thresholds the touchpoints' risk signals are decided with:
+	 * the server's, or those a cluster part carries (calls/replay.h
+	 * CALL_ENTRY_POLICY), so every node decides alike.
+	 */
+	struct model_params params;
 	Clm__V1__TrackRequest *req;
 	bool *valid; /* per touchpoint */
 	Clm__V1__TrackReply *reply;
@@ -137,7 +142,7 @@ track_apply(struct writer_batch *b, writer_job *job)
 		}
 		struct ingest_result res;
 		clm_err e = ingest_touchpoint(
-		        b, job, &s->srv->params, s->req->touchpoints[i], &res);
+		        b, job, &s->params, s->req->touchpoints[i], &res);
 		if (e == CLM_OK && res.linked_to != NULL) {
 			e = track_refuse(s, job->arena, i, res.linked_to);
 		} else if (e == CLM_OK && res.duplicate) {
@@ -177,10 +182,11 @@ track_apply(struct writer_batch *b, writer_job *job)
 /*
  * Readies job to apply the touchpoints of req marked in valid (n_valid of
  * them), with reply as its result, whose rejected list holds the invalid
- * ones already: the part of track_prepare that track_build shares.
+ * ones already, deciding with the thresholds mp (copied): the part of
+ * track_prepare that track_build shares.
  */
 static clm_err
-track_job(const struct server *srv, writer_job *job,
+track_job(const struct model_params *mp, writer_job *job,
         Clm__V1__TrackRequest *req, bool *valid, size_t n_valid,
         Clm__V1__TrackReply *reply)
 {
@@ -188,7 +194,7 @@ track_job(const struct server *srv, writer_job *job,
 	if (s == NULL) {
 		return CLM_RESOURCE_EXHAUSTED;
 	}
-	s->srv = srv;
+	s->params = *mp;
 	s->req = req;
 	s->valid = valid;
 	s->reply = reply;
@@ -235,7 +241,6 @@ clm_err
 track_build(const struct server *srv, writer_job *job,
         const Clm__V1__Request *q, const struct call_policy *pol)
 {
-	(void) pol;
 	Clm__V1__TrackRequest *req = q->track;
 	if (req->n_touchpoints == 0) {
 		return CLM_DATA_LOSS; /* track_prepare refuses an empty one */
@@ -250,7 +255,9 @@ track_build(const struct server *srv, writer_job *job,
 	for (size_t i = 0; i < req->n_touchpoints; i++) {
 		valid[i] = true;
 	}
-	return track_job(srv, job, req, valid, req->n_touchpoints, reply);
+	/* A cluster part carries its thresholds (calls/replay.h). */
+	return track_job(pol != NULL ? &pol->params : &srv->params, job, req,
+	        valid, req->n_touchpoints, reply);
 }
 
 bool
@@ -342,7 +349,8 @@ track_prepare(struct call_req *r)
 		return false;
 	}
 	if (track_journal(&r->job, req, valid, n_valid) != CLM_OK
-	        || track_job(r->srv, &r->job, req, valid, n_valid, reply)
+	        || track_job(&r->srv->params, &r->job, req, valid, n_valid,
+	                   reply)
 	                != CLM_OK) {
 		resp->result_case = CLM__V1__RESPONSE__RESULT__NOT_SET;
 		reply_error(resp, a, CLM_RESOURCE_EXHAUSTED, "out of memory");

@@ -153,9 +153,13 @@ part_job(struct fixture *f, const struct writer_part *p)
 static Clm__V1__TrackRequest *
 part_track(struct fixture *f, const struct writer_part *p)
 {
-	cr_assert_eq(p->type, (uint32_t) CLM__V1__REQUEST__CALL_TRACK);
-	Clm__V1__Request *q
-	        = clm__v1__request__unpack(arena_pb(&f->a), p->len, p->data);
+	/* A Track part starts with the thresholds it was accepted under. */
+	cr_assert_eq(p->type,
+	        (uint32_t) CLM__V1__REQUEST__CALL_TRACK | CALL_ENTRY_POLICY);
+	cr_assert_gt(p->len, CALL_POLICY_BYTES);
+	Clm__V1__Request *q = clm__v1__request__unpack(arena_pb(&f->a),
+	        p->len - CALL_POLICY_BYTES,
+	        (const uint8_t *) p->data + CALL_POLICY_BYTES);
 	cr_assert_not_null(q);
 	cr_assert_eq(q->call_case, CLM__V1__REQUEST__CALL_TRACK);
 	return q->track;
@@ -397,7 +401,7 @@ Test(cluster_ops, subject_of_every_write_call)
 		cr_assert_eq(n, 1);
 		cr_assert_eq(
 		        p->subject, calls[i].subject, "%s", calls[i].json);
-		cr_assert_eq(p->type, r.job.jtype);
+		cr_assert_eq(p->type & ~CALL_ENTRY_POLICY, r.job.jtype);
 		if (calls[i].id != NULL) {
 			cr_assert(
 			        part_is(p, calls[i].id), "%s", calls[i].json);
@@ -688,5 +692,71 @@ Test(cluster_ops, a_customer_id_and_an_anonymous_id_alike_are_two_parts)
 	cr_assert_eq(part_index(&p[0], 1), 2);
 	cr_assert(part_is(&p[1], "\001kim"));
 	cr_assert_eq(part_index(&p[1], 0), 1);
+	fixture_fini(&f);
+}
+
+/* A day, in ms. */
+#define DAY_MS 86400000LL
+
+/* The RISK_SIGNAL events job's apply made. */
+static size_t
+risk_signals(const writer_job *job)
+{
+	size_t n = 0;
+	for (size_t k = 0; k < job->n_events; k++) {
+		n += job->events[k]->kind
+		        == CLM__V1__LIFECYCLE_EVENT_KIND__RISK_SIGNAL;
+	}
+	return n;
+}
+
+/*
+ * A node with other thresholds applies a Track part as the node that
+ * accepted it: a billing issue 10 days old is a risk signal under a
+ * 30-day window, whatever the applying node's own window.
+ */
+Test(cluster_ops, track_parts_carry_their_thresholds)
+{
+	struct fixture f, g;
+	fixture_init(&f);
+	fixture_init(&g);
+	f.srv.params.billing_issue_ms = 30 * DAY_MS;
+	g.srv.params.billing_issue_ms = 1 * DAY_MS;
+	char dir[64];
+	testdir_make(dir, sizeof(dir), "cluster-policy");
+	store *st = wfx_store_open(dir, 64 << 20);
+
+	char json[256];
+	snprintf(json, sizeof(json),
+	        "{\"track\":{\"touchpoints\":[{\"customerId\":\"sam\","
+	        "\"type\":\"BILLING_ISSUE\",\"occurredAtMs\":\"%lld\"}]}}",
+	        (long long) (T0 - 10 * DAY_MS));
+	struct call_req r;
+	prepare(&f, &r, json);
+	struct writer_part *p;
+	size_t n;
+	cr_assert_eq(call_cluster_ops.split(&f.srv, &r.job, 1 << 20, &p, &n),
+	        CLM_OK);
+	cr_assert_eq(n, 1);
+	writer_job *job = part_job(&g, p);
+	apply_job(st, job);
+	cr_assert_eq(risk_signals(job), 1);
+
+	/* The same touchpoint from a local entry: g's own window. */
+	Clm__V1__Response *resp = arena_alloc(&g.a, sizeof(*resp));
+	cr_assert_not_null(resp);
+	clm__v1__response__init(resp);
+	writer_job local;
+	writer_job_init(&local, &g.a, resp, NULL, NULL);
+	cr_assert_eq(call_replay(&g.srv, &local, r.job.jtype, r.job.jdata,
+	                     r.job.jlen, T0),
+	        CLM_OK);
+	apply_job(st, &local);
+	cr_assert_eq(resp->track->accepted, 1);
+	cr_assert_eq(risk_signals(&local), 0);
+
+	store_close(st);
+	testdir_remove(dir);
+	fixture_fini(&g);
 	fixture_fini(&f);
 }
