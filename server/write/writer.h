@@ -250,6 +250,15 @@ struct writer_opts {
  * reflects the whole journal. Errors, with the reason in err: DATA_LOSS
  * (an entry does not decode; the journal's own start-up errors come from
  * journal_open), UNAVAILABLE or RESOURCE_EXHAUSTED (the store), INTERNAL.
+ *
+ * In cluster mode (o->stream) it first checks that the stream still holds
+ * the entry at the store's position (its stream mark), then applies the
+ * stream from there up to its last entry as of now, logging progress,
+ * so the view is not stale when clmd starts serving. A stream that
+ * diverged from the view, an entry that cannot be applied, or a store
+ * written by a local journal do not fail the start: the writer then
+ * serves reads and refuses writes (writer_refusal says why). UNAVAILABLE
+ * when the stream does not answer.
  */
 clm_err writer_start(store *st, const struct writer_opts *o, writer **out,
         char *err, size_t errlen);
@@ -279,8 +288,11 @@ uint64_t writer_stream_position(writer *w);
  * already, or not acknowledged (then merged as such; err UNAVAILABLE or
  * DEADLINE_EXCEEDED when none was). It returns UNAVAILABLE also when
  * queue_max jobs wait for their parts, when the first publish fails, or
- * while the writer refuses writes (writer_refusal); and split's errors
- * (INVALID_ARGUMENT, RESOURCE_EXHAUSTED). done is not called then.
+ * while the writer refuses writes (writer_refusal); the last
+ * checkpoint's error while it failed (RESOURCE_EXHAUSTED for a full map
+ * or disk, as a single node's jobs get it; the node goes on applying the
+ * stream meanwhile); and split's errors (INVALID_ARGUMENT,
+ * RESOURCE_EXHAUSTED). done is not called then.
  */
 clm_err writer_submit(writer *w, writer_job *job);
 

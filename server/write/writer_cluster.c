@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "journal/jstream.h"
 #include "store/store.h"
@@ -67,6 +68,9 @@ writer_cl_ack(void *arg, const struct jstream_ack *a)
 	}
 	p->acks_out--;
 	bool orphan = p->done && p->acks_out == 0;
+	if (orphan && --cl->orphans == 0) {
+		pthread_cond_broadcast(&cl->cv);
+	}
 	pthread_mutex_unlock(&cl->mu);
 	if (orphan) {
 		free(p);
@@ -142,10 +146,16 @@ writer_cluster_submit(writer *w, writer_job *job)
 	bool stopping = w->stopping;
 	pthread_mutex_unlock(&w->mu);
 	pthread_mutex_lock(&cl->mu);
-	if (stopping || cl->diverged || cl->n_pending >= w->queue_max) {
+	if (stopping || cl->diverged || cl->n_pending >= w->queue_max
+	        || cl->ckpt_err != CLM_OK) {
+		/* The view cannot take more (a checkpoint failed): as a
+		 * single node does, refuse before anything is written. */
+		e = cl->ckpt_err != CLM_OK && !stopping && !cl->diverged
+		        ? cl->ckpt_err
+		        : CLM_UNAVAILABLE;
 		pthread_mutex_unlock(&cl->mu);
 		free(p);
-		return CLM_UNAVAILABLE;
+		return e;
 	}
 	for (size_t i = 0; i < n; i++) {
 		p->parts[i] = (struct writer_cl_part) { .p = p,
@@ -324,6 +334,7 @@ writer_cl_settle(writer *w, bool all)
 		p->done = true;
 		p->job = NULL;
 		bool last = p->acks_out == 0;
+		cl->orphans += !last;
 		pthread_mutex_unlock(&cl->mu);
 		job->done(job);
 		if (last) {
@@ -347,6 +358,7 @@ writer_cluster_start(
 		return CLM_RESOURCE_EXHAUSTED;
 	}
 	pthread_mutex_init(&cl->mu, NULL);
+	clock_cond_init(&cl->cv);
 	arena_init(&cl->a);
 	w->cl = cl;
 	size_t slots = 2 * w->batch_max + 2;
@@ -389,11 +401,19 @@ writer_cluster_start(
 	static const unsigned char zero[16];
 	cl->hash_known = memcmp(mark.hash, zero, 16) != 0;
 	if (w->position > 0 && !cl->hash_known) {
-		log_warn(
-		        "the view's position %llu has no stream mark (a local journal's view?): it cannot be checked against the stream",
+		/*
+		 * Every batch applied from a stream writes the mark: this
+		 * view's position counts a local journal's entries, and
+		 * the stream's up to it would be skipped.
+		 */
+		char why[256];
+		snprintf(why, sizeof(why),
+		        "the data dir's view is at position %llu of a local journal, not of the stream: start this node on an empty data dir or a cluster node's snapshot (docs/cluster.md)",
 		        (unsigned long long) w->position);
+		writer_cl_halt(w, why);
 	}
 	e = writer_cl_catch_up(w, err, errlen);
+	cl->ckpt_err = w->ckpt_err;
 	cl->check_ns = clock_mono_ns() + WRITER_CL_SECOND_NS;
 	return e;
 }
@@ -402,6 +422,25 @@ uint64_t
 writer_cluster_stream_position(writer *w)
 {
 	return __atomic_load_n(&w->cl->stream_last, __ATOMIC_ACQUIRE);
+}
+
+void
+writer_cl_orphans_wait(writer *w)
+{
+	struct writer_cluster *cl = w->cl;
+	struct timespec ts = clock_deadline(WRITER_CL_EXPIRE_MS);
+	pthread_mutex_lock(&cl->mu);
+	while (cl->orphans > 0) {
+		if (pthread_cond_timedwait(&cl->cv, &cl->mu, &ts) != 0) {
+			break;
+		}
+	}
+	cl->leak = cl->orphans > 0;
+	pthread_mutex_unlock(&cl->mu);
+	if (cl->leak) {
+		log_warn(
+		        "stream: acks still due at stop; the writer's cluster state is left allocated");
+	}
 }
 
 size_t
@@ -433,10 +472,15 @@ writer_cluster_free(writer *w)
 	if (cl == NULL) {
 		return;
 	}
+	if (cl->leak) {
+		w->cl = NULL;
+		return;
+	}
 	if (cl->carry) {
 		jstream_msg_free(&cl->msgs[0]);
 	}
 	arena_fini(&cl->a);
+	pthread_cond_destroy(&cl->cv);
 	pthread_mutex_destroy(&cl->mu);
 	while (cl->purges != NULL) {
 		struct writer_cl_purge *q = cl->purges;

@@ -100,14 +100,19 @@ struct writer_cluster {
 	uint64_t next_token;               /* mu */
 	struct writer_cl_pending *pending; /* mu */
 	size_t n_pending;                  /* mu */
-	bool diverged;                     /* mu: writes refused */
-	char why[256];                     /* mu: why they are */
+	size_t orphans;    /* mu: completed jobs' records awaiting acks */
+	pthread_cond_t cv; /* with mu: the last orphan went */
+	bool leak;         /* acks may still come: never free this */
+	bool diverged;     /* mu: writes refused */
+	clm_err ckpt_err;  /* mu: w->ckpt_err, for writer_submit's threads */
+	char why[256];     /* mu: why they are */
 	/* The writer thread's. */
 	unsigned char hash[16]; /* of the entry at w->position */
 	bool hash_known;
 	uint64_t stream_last; /* atomic */
 	bool halted;          /* applying stopped (divergence, bad entry) */
 	bool subscribed;
+	bool verify; /* check the stream before applying more */
 	int64_t resub_ns, backoff_ms, check_ns;
 	struct writer_cl_purge *purges;
 	int64_t purge_retry_ns;
@@ -156,6 +161,14 @@ struct writer_cl_part *writer_cl_find(
  * (all: every job, the writer stopping). Writer thread.
  */
 void writer_cl_settle(writer *w, bool all);
+
+/*
+ * writer_cl_orphans_wait waits (bounded) for the acks still due to
+ * records of completed jobs, which reach the writer's mutex: when some
+ * never come, the cluster state is left allocated (cl->leak). Writer
+ * thread, as it ends.
+ */
+void writer_cl_orphans_wait(writer *w);
 
 /*
  * writer_cl_catch_up applies the stream up to its end as it is now, at

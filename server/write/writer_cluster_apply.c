@@ -104,15 +104,29 @@ writer_cl_build(writer *w, const struct jstream_msg *m, int64_t *now,
 	        && (*owner = writer_cl_find(cl, token)) != NULL) {
 		a = (*owner)->p->job->arena;
 	}
-	writer_job *job = arena_zalloc(a, sizeof(*job));
-	Clm__V1__Response *resp = arena_alloc(a, sizeof(*resp));
-	clm_err e = CLM_RESOURCE_EXHAUSTED;
-	if (job != NULL && resp != NULL) {
-		clm__v1__response__init(resp);
-		writer_job_init(job, a, resp, NULL, NULL);
-		e = w->replay(w->replay_arg, job, type,
-		        d + WRITER_CLUSTER_HEADER,
-		        m->len - WRITER_CLUSTER_HEADER, *now);
+	writer_job *job;
+	clm_err e;
+	for (;;) {
+		job = arena_zalloc(a, sizeof(*job));
+		Clm__V1__Response *resp = arena_alloc(a, sizeof(*resp));
+		e = CLM_RESOURCE_EXHAUSTED;
+		if (job != NULL && resp != NULL) {
+			clm__v1__response__init(resp);
+			writer_job_init(job, a, resp, NULL, NULL);
+			e = w->replay(w->replay_arg, job, type,
+			        d + WRITER_CLUSTER_HEADER,
+			        m->len - WRITER_CLUSTER_HEADER, *now);
+		}
+		if (e != CLM_RESOURCE_EXHAUSTED || *owner == NULL) {
+			break;
+		}
+		/*
+		 * The request's arena is exhausted: apply it as another
+		 * node's; its job then learns it from the ack (in the
+		 * stream, without the applied reply).
+		 */
+		*owner = NULL;
+		a = &cl->a;
 	}
 	if (e != CLM_OK) {
 		/*
@@ -120,7 +134,7 @@ writer_cl_build(writer *w, const struct jstream_msg *m, int64_t *now,
 		 * diverge (a node of another version may apply it): stop.
 		 */
 		snprintf(why, sizeof(why),
-		        "stream entry %llu (type %u) cannot be applied: %s; applying stopped (docs/cluster.md)",
+		        "stream entry %llu (type %u) cannot be applied: %s; applying stopped; resync (docs/cluster.md)",
 		        (unsigned long long) m->seq, type, clm_strerror(e));
 		writer_cl_halt(w, why);
 		return NULL;
@@ -357,6 +371,7 @@ writer_cl_batch(writer *w, int64_t wait_ms)
 		}
 	}
 	if (lost) {
+		cl->verify = true;
 		cl->subscribed = false;
 		cl->resub_ns = clock_mono_ns() + cl->backoff_ms * 1000000;
 	}
@@ -451,6 +466,28 @@ writer_cl_subscribe(writer *w)
 	return true;
 }
 
+/*
+ * After the stream was out of reach, checks it before applying anything
+ * more: a stream that lost entries (a NATS power loss) may have handed
+ * their positions to new ones by the time it answers again, and the
+ * ordered subscription would read those on top of the old ones. True
+ * when the check passed (or halted the writer).
+ */
+static bool
+writer_cl_verify(writer *w)
+{
+	struct writer_cluster *cl = w->cl;
+	char err[256];
+	clm_err e = writer_cl_check(w, err, sizeof(err));
+	if (e == CLM_UNAVAILABLE) {
+		log_debug("stream check: %s", err);
+		return false;
+	}
+	cl->verify = false;
+	cl->check_ns = clock_mono_ns() + WRITER_CL_SECOND_NS;
+	return true;
+}
+
 /* Waits up to ms on the writer's condition (writer_stop wakes it). */
 static void
 writer_cl_idle(writer *w, int64_t ms)
@@ -484,6 +521,8 @@ writer_cluster_main(void *arg)
 		int64_t now = clock_mono_ns();
 		if (cl->halted) {
 			writer_cl_idle(w, WRITER_CL_NEXT_MS);
+		} else if (cl->verify && !writer_cl_verify(w)) {
+			writer_cl_idle(w, WRITER_CL_NEXT_MS);
 		} else if (!cl->subscribed
 		        && (now < cl->resub_ns || !writer_cl_subscribe(w))) {
 			writer_cl_idle(w, WRITER_CL_NEXT_MS);
@@ -496,12 +535,16 @@ writer_cluster_main(void *arg)
 			char err[256];
 			if (writer_cl_check(w, err, sizeof(err))
 			        == CLM_UNAVAILABLE) {
+				cl->verify = true;
 				log_debug("stream check: %s", err);
 			}
 			cl->check_ns = now + WRITER_CL_SECOND_NS;
 		}
 		writer_cl_purge_run(w);
 		writer_maybe_checkpoint(w);
+		pthread_mutex_lock(&cl->mu);
+		cl->ckpt_err = w->ckpt_err;
+		pthread_mutex_unlock(&cl->mu);
 		if (now >= next_reader_check) {
 			store_reader_check(w->st);
 			next_reader_check = now
@@ -510,6 +553,7 @@ writer_cluster_main(void *arg)
 		}
 	}
 	writer_cl_settle(w, true);
+	writer_cl_orphans_wait(w);
 	/* A clean stop leaves the view in the base. */
 	writer_ckpt_end(w);
 	if (w->dirty_since_ns != 0 || store_ckpt_frozen(w->st)) {

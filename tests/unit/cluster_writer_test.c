@@ -25,6 +25,7 @@
 #include "calls/cluster.h"
 #include "calls/replay.h"
 #include "config.h"
+#include "journal/journal.h"
 #include "journal/jstream.h"
 #include "natsrv.h"
 #include "server.h"
@@ -649,4 +650,52 @@ Test(cluster_writer, the_leader_killed_under_writes, .timeout = 200)
 	}
 	testdir_remove(a.dir);
 	testdir_remove(b.dir);
+}
+
+/* ---------------------------------------------------------------------- */
+/* A single node's data dir                                               */
+
+Test(cluster_writer, a_local_journals_view_is_refused)
+{
+	/* A single node writes one Track through its local journal. */
+	struct node a;
+	memset(&a, 0, sizeof(a));
+	testdir_make(a.dir, sizeof(a.dir), "cla");
+	config_init(&a.cfg);
+	server_init(&a.srv, &a.cfg, NULL, NULL, T0);
+	a.st = wfx_store_open(a.dir, 256u << 20);
+	char err[256], jdir[128];
+	cr_assert_eq(store_overlay_open(a.st, 16u << 20, err, sizeof(err)),
+	        CLM_OK, "%s", err);
+	snprintf(jdir, sizeof(jdir), "%s/journal", a.dir);
+	struct journal_opts jo = { .dir = jdir };
+	journal *j;
+	cr_assert_eq(
+	        journal_open(&jo, &j, err, sizeof(err)), CLM_OK, "%s", err);
+	struct writer_opts wo = { .queue_max = 16,
+		.batch_max = 16,
+		.journal = j,
+		.replay = call_replay,
+		.replay_arg = &a.srv };
+	cr_assert_eq(writer_start(a.st, &wo, &a.w, err, sizeof(err)), CLM_OK,
+	        "%s", err);
+	char json[512];
+	struct req *q = req_submit(&a,
+	        track_json(json, sizeof(json), "sol", "sol-1", "SIGNUP", 1));
+	cr_assert_eq(req_wait(q), 1);
+	req_free(q);
+	writer_stop(a.w); /* checkpoints: the base is at position 1 */
+	writer_free(a.w);
+	journal_close(j);
+	store_close(a.st);
+	config_fini(&a.cfg);
+
+	/* Started on the stream, it refuses writes rather than skip. */
+	cr_assert_eq(node_start(&a), CLM_OK, "%s", a.err);
+	char why[256];
+	cr_assert(writer_refusal(a.w, why, sizeof(why)));
+	cr_assert(strstr(why, "position 1 of a local journal") != NULL, "%s",
+	        why);
+	node_stop(&a);
+	testdir_remove(a.dir);
 }
