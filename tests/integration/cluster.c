@@ -240,6 +240,17 @@ cluster_expect_same(
 	free(pb);
 }
 
+void
+cluster_expect_same_export(const char *what, Clm__V1__ExportCustomerReply *a,
+        Clm__V1__ExportCustomerReply *b)
+{
+	cr_assert(a != NULL && b != NULL && a->customer != NULL
+	        && b->customer != NULL);
+	a->customer->as_of_ms = 0;
+	b->customer->as_of_ms = 0;
+	cluster_expect_same(what, &a->base, &b->base);
+}
+
 uint64_t
 cluster_touches(const Clm__V1__Customer *c)
 {

@@ -90,6 +90,14 @@ Clm__V1__Response *cluster_status(clm_conn *c, uint64_t min_position);
 void cluster_expect_same(const char *what, const ProtobufCMessage *a,
         const ProtobufCMessage *b);
 
+/*
+ * cluster_expect_same_export is cluster_expect_same for two exports, but
+ * for their customers' as_of_ms, which it clears first: an export is of
+ * "now" (it has no as_of_ms), the moment each node answered.
+ */
+void cluster_expect_same_export(const char *what,
+        Clm__V1__ExportCustomerReply *a, Clm__V1__ExportCustomerReply *b);
+
 /* The number of touchpoints a Customer's touch_counts add up to. */
 uint64_t cluster_touches(const Clm__V1__Customer *c);
 
