@@ -251,6 +251,31 @@ cluster_expect_same_export(const char *what, Clm__V1__ExportCustomerReply *a,
 	cluster_expect_same(what, &a->base, &b->base);
 }
 
+int
+cluster_expect_no_halt(const struct cluster *cl)
+{
+	int bad = 0;
+	for (int i = 0; i < cl->n; i++) {
+		char *log = harness_read_file(cl->node[i].log_path);
+		if (log == NULL) {
+			continue;
+		}
+		const char *at = strstr(log, "diverged");
+		if (at != NULL) {
+			const char *line = at;
+			while (line > log && line[-1] != '\n') {
+				line--;
+			}
+			const char *end = strchr(at, '\n');
+			int len = end != NULL ? (int) (end - line) : 200;
+			cr_expect(false, "node %d halted: %.*s", i, len, line);
+			bad++;
+		}
+		free(log);
+	}
+	return bad;
+}
+
 uint64_t
 cluster_touches(const Clm__V1__Customer *c)
 {

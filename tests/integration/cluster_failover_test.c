@@ -374,6 +374,7 @@ failover_round(int round, uint64_t *acked, uint64_t *failed)
 	cr_expect(resumed, "round %d: writes did not resume after the kill",
 	        round);
 
+	round_bad += cluster_expect_no_halt(&cl);
 	for (int n = 0; n < 2; n++) {
 		clm_conn *c = cluster_conn(&cl, n);
 		for (int i = 0; i < WRITERS; i++) {
