@@ -176,7 +176,9 @@ clm_err jstream_get(jstream *s, uint64_t seq, void **data, size_t *len,
  * jstream_purge_key erases every entry on "<stream>.c.<key>" below
  * position before (0: all of them): their content is gone from the
  * stream's files, not only marked deleted (each is erased: overwritten
- * on every replica; a purge by subject would leave the bytes). Returns
+ * on every replica; a purge by subject would leave the bytes). Not yet
+ * from a replicated stream's raft logs: they keep it for minutes, until
+ * compacted (see jstream_admin.c). Returns
  * CLM_OK (also when there was none), INVALID_ARGUMENT when key is not 32
  * lowercase hex digits, or UNAVAILABLE with the reason in err (some may
  * be erased then: call it again).

@@ -21,9 +21,13 @@
  * (js_EraseMsg) overwrites the entry in the block file with random bytes
  * and syncs it, on every replica. So jstream_purge_key erases the entries
  * one by one, finding each with the same leader-answered "next on
- * subject" request. (In a replicated stream the raft log of each replica
- * also held the entry until its next compaction, every two minutes or so:
- * erasing does not reach that copy.)
+ * subject" request. Not reached: in a replicated stream each replica's
+ * raft log ($SYS/_js_/S-*) holds every entry too, until the log is
+ * compacted after a snapshot (every 2 to 3 minutes, at 64k entries or
+ * 8 MB, and at a clean stop), and a compacted log block is rewritten only
+ * once more than half of it is gone. Measured: replicas killed 3 s after
+ * an erase still had the content in their raft logs; after a clean stop
+ * none had it.
  */
 #include "journal/jstream_internal.h"
 
