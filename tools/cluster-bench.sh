@@ -188,4 +188,11 @@ for a in j.get("account_details", []):
                  c.get("leader"), ", ".join("%s current=%s lag=%s"
                  % (r["name"], r.get("current"), r.get("lag", 0))
                  for r in c.get("replicas", []))))'
+# Each clmd's errors (a node that stopped applying says why here).
+for n in single a b c; do
+	if [ -f "$TMP/$n.log" ] && grep -q " error: " "$TMP/$n.log"; then
+		echo "  clmd $n's log, errors:"
+		grep " error: " "$TMP/$n.log" | head -5 | sed 's/^/    /'
+	fi
+done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
