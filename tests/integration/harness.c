@@ -275,6 +275,13 @@ int
 clmd_start(struct clmd_proc *p, const char *data_dir,
         const char *const *extra_args)
 {
+	return clmd_start_ms(p, data_dir, extra_args, HARNESS_START_MS);
+}
+
+int
+clmd_start_ms(struct clmd_proc *p, const char *data_dir,
+        const char *const *extra_args, int start_ms)
+{
 	char dir[PATH_MAX];
 	bool restart = data_dir != NULL && p->own_dir
 	        && strcmp(data_dir, p->data_dir) == 0;
@@ -375,7 +382,7 @@ clmd_start(struct clmd_proc *p, const char *data_dir,
 	harness_track_pid(pid, true);
 	harness_cli_url(p->url);
 
-	int64_t until = harness_now_ms() + HARNESS_START_MS;
+	int64_t until = harness_now_ms() + start_ms;
 	while (harness_now_ms() < until) {
 		int st;
 		pid_t r = waitpid(pid, &st, WNOHANG);
@@ -395,7 +402,7 @@ clmd_start(struct clmd_proc *p, const char *data_dir,
 		harness_sleep_ms(20);
 	}
 	fprintf(stderr, "harness: clmd did not answer within %d ms (log %s)\n",
-	        HARNESS_START_MS, p->log_path);
+	        start_ms, p->log_path);
 	clmd_kill9(p);
 	harness_dump_log(p, true);
 	p->exit_status = -1;

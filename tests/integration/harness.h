@@ -52,6 +52,13 @@ int clmd_start(struct clmd_proc *p, const char *data_dir,
         const char *const *extra_args);
 
 /*
+ * clmd_start_ms is clmd_start waiting up to start_ms instead of 5 s (a
+ * cluster node first joins its NATS stream and applies what it holds).
+ */
+int clmd_start_ms(struct clmd_proc *p, const char *data_dir,
+        const char *const *extra_args, int start_ms);
+
+/*
  * clmd_start_preloaded is clmd_start with the shared library lib in
  * LD_PRELOAD and the NULL-terminated "NAME=VALUE" strings in env set for
  * clmd only (the test process and what it runs later never see them);
