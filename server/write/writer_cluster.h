@@ -44,7 +44,7 @@
 enum writer_cl_state {
 	WRITER_CL_SENT,    /* published, no ack yet */
 	WRITER_CL_ACKED,   /* the stream holds it at seq */
-	WRITER_CL_DUP,     /* the stream held it already, at seq */
+	WRITER_CL_DUP,     /* a duplicate Msg-Id: to publish again without */
 	WRITER_CL_FAILED,  /* not acknowledged (err) */
 	WRITER_CL_APPLIED, /* the view applied it */
 };
@@ -58,7 +58,8 @@ struct writer_cl_part {
 	enum writer_cl_state state;
 	uint64_t seq;
 	clm_err err;
-	bool merged; /* writer thread: merge called */
+	bool merged;   /* writer thread: merge called */
+	bool no_reply; /* writer thread: rebuilt without its job's arena */
 };
 
 struct writer_cl_pending {
@@ -69,8 +70,9 @@ struct writer_cl_pending {
 	size_t acks_out; /* acks still to come */
 	bool submitting; /* writer_submit still publishing */
 	bool done;       /* the job completed; freed by the last ack */
-	bool any_ok;     /* a part applied, or in the stream already */
+	bool any_ok;     /* a part applied */
 	uint64_t last_pos;
+	int64_t now_ms; /* the instant in its entries' header */
 	int64_t expire_ns;
 	struct writer_cl_part parts[];
 };

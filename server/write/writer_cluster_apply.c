@@ -117,15 +117,15 @@ writer_cl_build(writer *w, const struct jstream_msg *m, int64_t *now,
 			        d + WRITER_CLUSTER_HEADER,
 			        m->len - WRITER_CLUSTER_HEADER, *now);
 		}
-		if (e != CLM_RESOURCE_EXHAUSTED || *owner == NULL) {
+		if (e != CLM_RESOURCE_EXHAUSTED || a == &cl->a) {
 			break;
 		}
 		/*
-		 * The request's arena is exhausted: apply it as another
-		 * node's; its job then learns it from the ack (in the
-		 * stream, without the applied reply).
+		 * The request's arena is exhausted: rebuild it in the
+		 * batch's; its job learns it was applied, without the
+		 * applied reply.
 		 */
-		*owner = NULL;
+		(*owner)->no_reply = true;
 		a = &cl->a;
 	}
 	if (e != CLM_OK) {
@@ -350,7 +350,9 @@ writer_cl_batch(writer *w, int64_t wait_ms)
 				pt->state = WRITER_CL_APPLIED;
 				pthread_mutex_unlock(&cl->mu);
 				cl->ops->merge(cl->ops_arg, p->job, pt->wp,
-				        CLM_OK, cl->jobs[i]->resp);
+				        CLM_OK,
+				        pt->no_reply ? NULL
+				                     : cl->jobs[i]->resp);
 				pt->merged = true;
 				p->any_ok = true;
 				if (cl->jobs[i]->position > p->last_pos) {
