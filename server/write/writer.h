@@ -133,6 +133,13 @@ typedef void (*writer_publish_fn)(
  * (writer_cluster_ops.split) and folds each part's applied reply back into
  * the job's (merge); the writer publishes, applies and completes.
  */
+/*
+ * WRITER_TYPE_CALL gives an entry type's call case (Clm__V1__Request's
+ * call_case) less the flag bits the calls layer sets above it
+ * (calls/replay.h's CALL_ENTRY_POLICY, on cluster mode's Track parts).
+ */
+#define WRITER_TYPE_CALL(t) ((t) &0xFFFFu)
+
 enum writer_subject {
 	WRITER_SUBJECT_CUSTOMER, /* "c.<key of id>": purged when it is
 	                            forgotten */

@@ -2,7 +2,8 @@
  * The writer thread in cluster mode (docs/cluster.md; writer_cluster.c
  * has the whole story): it reads the stream, rebuilds each entry's job
  * and applies a batch of them in one overlay transaction, each at
- * max(its instant, the last applied instant), with the batch's mark
+ * max(its instant, the clamp: the last instant of an entry no Forget
+ * erases), with the batch's mark
  * (store_stream_mark) in the same transaction; it purges a forgotten
  * customer's entries once its Forget is applied, and checks, about once
  * a second, that the stream still holds the entry at the view's position.
@@ -144,6 +145,26 @@ writer_cl_build(writer *w, const struct jstream_msg *m, int64_t *now,
 	return job;
 }
 
+/*
+ * Whether an entry of type may be erased from the stream by a Forget:
+ * those on a customer's subject, as calls/cluster.c's split puts them
+ * (Track parts, Identify, Recommend, Assign). Decided by the type alone,
+ * so that every node decides alike.
+ */
+static bool
+writer_cl_erasable(uint32_t type)
+{
+	switch (WRITER_TYPE_CALL(type)) {
+	case CLM__V1__REQUEST__CALL_TRACK:
+	case CLM__V1__REQUEST__CALL_IDENTIFY:
+	case CLM__V1__REQUEST__CALL_RECOMMEND:
+	case CLM__V1__REQUEST__CALL_ASSIGN:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* The view reached position: tell whoever waits for it. */
 static void
 writer_cl_advance(writer *w, uint64_t position)
@@ -271,10 +292,19 @@ writer_cl_batch(writer *w, int64_t wait_ms)
 				cl->nows[nj] = last_now;
 				cl->jobs[nj++] = &h->job;
 			}
-			last_now = now > last_now ? now : last_now;
+			/*
+			 * Each entry applies at max(its instant, the clamp);
+			 * only entries no Forget erases raise the clamp, so
+			 * that a node rebuilt from the stream after a purge
+			 * applies every later entry at the same instant.
+			 */
+			int64_t at = now > last_now ? now : last_now;
+			if (!writer_cl_erasable(job->jtype)) {
+				last_now = at;
+			}
 			writer_cl_hash(m->data, m->len, hash);
 			cl->owner[nj] = owner;
-			cl->nows[nj] = last_now;
+			cl->nows[nj] = at;
 			cl->jobs[nj++] = job;
 			items += job->items;
 		}

@@ -36,6 +36,20 @@
 #include "write/writer.h"
 #include "write_fixture.h"
 
+/*
+ * Linked with -Wl,--wrap=clock_now_ms: the clock of the thread that sets
+ * skew_ms runs ahead by it (a node whose clock is ahead).
+ */
+int64_t __real_clock_now_ms(void);
+int64_t __wrap_clock_now_ms(void);
+static _Thread_local int64_t skew_ms;
+
+int64_t
+__wrap_clock_now_ms(void)
+{
+	return __real_clock_now_ms() + skew_ms;
+}
+
 /* 2026-11-01T10:00:00Z. */
 #define T0 1793527200000LL
 
@@ -189,6 +203,9 @@ req_try(struct node *n, const char *json)
 		break;
 	case CLM__V1__REQUEST__CALL_FORGET_CUSTOMER:
 		ok = forget_prepare(r);
+		break;
+	case CLM__V1__REQUEST__CALL_DEFINE_EXPERIMENT:
+		ok = exp_define_prepare(r);
 		break;
 	default:
 		cr_assert_fail("not a write of the test: %s", json);
@@ -628,6 +645,96 @@ Test(cluster_writer, a_call_resent_after_a_forget_is_recorded)
 	cr_assert_gt(wfx_stores_compare(a.dir, b.dir, skip_meta), 0);
 	testdir_remove(a.dir);
 	testdir_remove(b.dir);
+}
+
+/* Waits (bounded) until the stream has no entry at seq any more. */
+static void
+stream_wait_erased(uint64_t seq)
+{
+	struct jstream_opts jo = { .urls = natsrv_urls(nats) };
+	char err[256];
+	jstream *js;
+	cr_assert_eq(
+	        jstream_open(&jo, &js, err, sizeof(err)), CLM_OK, "%s", err);
+	int64_t end = clock_mono_ns() + (int64_t) WAIT_MS * 1000000;
+	clm_err e = CLM_OK;
+	while (clock_mono_ns() < end) {
+		void *data = NULL;
+		size_t len = 0;
+		e = jstream_get(js, seq, &data, &len, err, sizeof(err));
+		free(data);
+		if (e == CLM_NOT_FOUND) {
+			break;
+		}
+		struct timespec ts = { 0, 20 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	jstream_close(js);
+	cr_assert_eq(e, CLM_NOT_FOUND, "entry %llu still in the stream",
+	        (unsigned long long) seq);
+}
+
+/* Experiment id's defined_ms and the stream mark's instant in dir. */
+static void
+exp_instants(const char *dir, const char *id, int64_t *defined, int64_t *mark)
+{
+	store *st = wfx_store_open(dir, 256u << 20);
+	store_txn *txn;
+	arena ar;
+	arena_init(&ar);
+	Clm__V1__ExperimentRecord *rec = NULL;
+	struct store_stream_mark m = { 0 };
+	cr_assert_eq(store_write_begin(st, &txn), CLM_OK);
+	cr_assert_eq(store_experiment_get(txn, id, &ar, &rec), CLM_OK);
+	cr_assert_eq(store_stream_mark_get(txn, &m), CLM_OK);
+	*defined = rec->defined_ms;
+	*mark = m.now_ms;
+	store_write_abort(txn);
+	arena_fini(&ar);
+	store_close(st);
+}
+
+/*
+ * An entry later erased by a Forget, from a node whose clock runs ahead,
+ * must not raise the instant of later entries: a node rebuilt from the
+ * stream after the purge applies them at the same instants.
+ */
+Test(cluster_writer, an_erased_entry_does_not_move_later_instants)
+{
+	struct node a, c;
+	node_new(&a, "cla");
+	char json[512];
+	skew_ms = 2000;
+	struct req *q = req_submit(
+	        &a, track_json(json, sizeof(json), "xu", "xu-1", "SIGNUP", 1));
+	skew_ms = 0;
+	uint64_t px = req_wait(q);
+	req_free(q);
+	q = req_submit(&a,
+	        "{\"defineExperiment\":{\"experimentId\":\"e1\","
+	        "\"variants\":[{\"name\":\"A\",\"weight\":1},"
+	        "{\"name\":\"B\",\"weight\":1}],\"goal\":\"PURCHASE\"}}");
+	req_wait(q);
+	req_free(q);
+	q = req_submit(&a, "{\"forgetCustomer\":{\"customerId\":\"xu\"}}");
+	uint64_t pf = req_wait(q);
+	req_free(q);
+	stream_wait_erased(px);
+	node_new(&c, "clc");
+	node_wait(&c, pf);
+	node_stop(&a);
+	node_stop(&c);
+	/* The customer's aggregates stay on a (anonymous): compare the
+	 * experiment's instant and the mark's. */
+	int64_t da, ma, dc, mc;
+	exp_instants(a.dir, "e1", &da, &ma);
+	exp_instants(c.dir, "e1", &dc, &mc);
+	cr_assert_eq(da, dc, "defined_ms %lld on a, %lld rebuilt",
+	        (long long) da, (long long) dc);
+	cr_assert_eq(ma, mc, "mark %lld on a, %lld rebuilt", (long long) ma,
+	        (long long) mc);
+	testdir_remove(a.dir);
+	testdir_remove(c.dir);
 }
 
 /* ---------------------------------------------------------------------- */
