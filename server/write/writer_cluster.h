@@ -127,8 +127,10 @@ struct writer_cluster {
 	int64_t resub_ns, backoff_ms, check_ns;
 	struct writer_cl_purge *purges;
 	int64_t purge_retry_ns;
-	bool carry; /* msgs[0] is an entry the last batch left */
-	arena a;    /* a batch's foreign jobs and hooks */
+	uint64_t foreign_skipped; /* entries not of clm's format */
+	int64_t foreign_log_ns;   /* when to warn of them again */
+	bool carry;               /* msgs[0] is an entry the last batch left */
+	arena a;                  /* a batch's foreign jobs and hooks */
 	struct jstream_msg *msgs;
 	writer_job **jobs;
 	int64_t *nows;

@@ -76,6 +76,31 @@ writer_cl_hook_new(writer *w)
 }
 
 /*
+ * Whether m is not a clm entry (another format, or too short): a message
+ * someone else published on the stream's subjects. Every node skips it
+ * alike, with a warning (at most one every 10 s).
+ */
+static bool
+writer_cl_foreign(writer *w, const struct jstream_msg *m)
+{
+	struct writer_cluster *cl = w->cl;
+	const unsigned char *d = m->data;
+	if (m->len >= WRITER_CLUSTER_HEADER && d[0] == WRITER_CLUSTER_FORMAT) {
+		return false;
+	}
+	int64_t now = clock_mono_ns();
+	cl->foreign_skipped++;
+	if (now >= cl->foreign_log_ns) {
+		log_warn(
+		        "stream entry %llu is not a clm entry (%zu bytes): skipped (%llu so far); only clmd may publish to the stream's subjects (docs/cluster.md)",
+		        (unsigned long long) m->seq, m->len,
+		        (unsigned long long) cl->foreign_skipped);
+		cl->foreign_log_ns = now + 10 * WRITER_CL_SECOND_NS;
+	}
+	return true;
+}
+
+/*
  * Rebuilds the job of stream entry m: in its pending job's arena when
  * this node published it and waits for it (*owner set), else in the
  * batch's. Returns NULL, the writer halted, when it cannot.
@@ -88,14 +113,6 @@ writer_cl_build(writer *w, const struct jstream_msg *m, int64_t *now,
 	const unsigned char *d = m->data;
 	char why[256];
 	*owner = NULL;
-	if (m->len < WRITER_CLUSTER_HEADER || d[0] != WRITER_CLUSTER_FORMAT) {
-		snprintf(why, sizeof(why),
-		        "stream entry %llu is not a clm entry of format %u (%zu bytes): applying stopped; resync (docs/cluster.md)",
-		        (unsigned long long) m->seq, WRITER_CLUSTER_FORMAT,
-		        m->len);
-		writer_cl_halt(w, why);
-		return NULL;
-	}
 	uint32_t type = (uint32_t) writer_cl_le_get(d + 1, 4);
 	*now = (int64_t) writer_cl_le_get(d + 5, 8);
 	uint64_t origin = writer_cl_le_get(d + 13, 8);
@@ -135,8 +152,9 @@ writer_cl_build(writer *w, const struct jstream_msg *m, int64_t *now,
 		 * diverge (a node of another version may apply it): stop.
 		 */
 		snprintf(why, sizeof(why),
-		        "stream entry %llu (type %u) cannot be applied: %s; applying stopped; resync (docs/cluster.md)",
-		        (unsigned long long) m->seq, type, clm_strerror(e));
+		        "stream entry %llu (type %u) cannot be applied: %s; applying stopped: check it, remove it ('nats stream rmm <stream> %llu') and restart (docs/cluster.md)",
+		        (unsigned long long) m->seq, type, clm_strerror(e),
+		        (unsigned long long) m->seq);
 		writer_cl_halt(w, why);
 		return NULL;
 	}
@@ -255,7 +273,7 @@ writer_cl_batch(writer *w, int64_t wait_ms)
 	while (nm > 0) {
 		struct jstream_msg *m = &cl->msgs[nm - 1];
 		if (m->seq <= __atomic_load_n(&w->position, __ATOMIC_ACQUIRE)
-		        || cl->halted) {
+		        || cl->halted || writer_cl_foreign(w, m)) {
 			jstream_msg_free(m);
 			nm--;
 		} else {

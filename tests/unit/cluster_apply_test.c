@@ -1,0 +1,238 @@
+/*
+ * The writer's cluster mode, continued (cluster_writer_test.c has the
+ * basics): what the view decides rather than the stream's acks (a retried
+ * call refused at apply, or resent after a Forget), instants that do not
+ * depend on erased entries, and messages of another format on the
+ * stream's subjects.
+ */
+#include <criterion/criterion.h>
+#include <nats/nats.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "calls/calls.h"
+#include "calls/cluster.h"
+#include "calls/replay.h"
+#include "cluster_writer_fixture.h"
+#include "config.h"
+#include "journal/journal.h"
+#include "journal/jstream.h"
+#include "natsrv.h"
+#include "server.h"
+#include "store/store.h"
+#include "testdir.h"
+#include "util/arena.h"
+#include "util/clock.h"
+#include "write/writer.h"
+#include "write_fixture.h"
+
+TestSuite(cluster_apply, .init = cluster_init, .fini = cluster_fini,
+        .timeout = 150);
+
+/* A retried call whose first copy the view refused is refused again. */
+Test(cluster_apply, a_call_refused_at_apply_and_its_retry)
+{
+	struct node a, b;
+	node_new(&a, "cla");
+	node_new(&b, "clb");
+	struct req *q = req_submit(&a,
+	        "{\"identify\":{\"anonymousId\":\"dev1\","
+	        "\"customerId\":\"cus1\"}}");
+	req_wait(q);
+	req_free(q);
+	/* A touchpoint of the linked anonymous id: refused at apply. */
+	const char *tj = "{\"track\":{\"touchpoints\":[{\"eventId\":"
+	                 "\"rf-1\",\"customerId\":\"dev1\","
+	                 "\"type\":\"SITE_VISIT\"}]}}";
+	for (int k = 0; k < 2; k++) {
+		q = req_submit(k == 0 ? &a : &b, tj);
+		req_settled(q);
+		Clm__V1__Response *resp = q->r.resp;
+		cr_assert_not_null(resp->track);
+		cr_assert_eq(
+		        resp->track->duplicates, 0, "call %d: duplicates", k);
+		cr_assert_eq(resp->track->accepted, 0);
+		cr_assert_not_null(resp->status, "call %d: OK", k);
+		cr_assert_eq(resp->status->code,
+		        CLM__V1__CODE__FAILED_PRECONDITION, "call %d: %s", k,
+		        resp->status->message);
+		req_free(q);
+	}
+	node_stop(&a);
+	node_stop(&b);
+	cr_assert_not(event_recorded(a.dir, "rf-1"));
+	cr_assert_not(event_recorded(b.dir, "rf-1"));
+	testdir_remove(a.dir);
+	testdir_remove(b.dir);
+}
+
+/* A touchpoint sent again after its customer's Forget is recorded anew. */
+Test(cluster_apply, a_call_resent_after_a_forget_is_recorded)
+{
+	struct node a, b;
+	node_new(&a, "cla");
+	node_new(&b, "clb");
+	char json[512];
+	track_json(json, sizeof(json), "zed", "zed-1", "SIGNUP", 1);
+	struct req *q = req_submit(&a, json);
+	req_wait(q);
+	req_free(q);
+	q = req_submit(&b, "{\"forgetCustomer\":{\"customerId\":\"zed\"}}");
+	uint64_t pos = req_wait(q);
+	req_free(q);
+	node_wait(&a, pos);
+	q = req_submit(&a, json);
+	pos = req_wait(q);
+	cr_assert_not_null(q->r.resp->track);
+	cr_assert_eq(q->r.resp->track->accepted, 1);
+	cr_assert_eq(q->r.resp->track->duplicates, 0);
+	req_free(q);
+	node_wait(&b, pos);
+	node_stop(&a);
+	node_stop(&b);
+	cr_assert(event_recorded(a.dir, "zed-1"));
+	cr_assert(event_recorded(b.dir, "zed-1"));
+	cr_assert_gt(wfx_stores_compare(a.dir, b.dir, skip_meta), 0);
+	testdir_remove(a.dir);
+	testdir_remove(b.dir);
+}
+
+/* Waits (bounded) until the stream has no entry at seq any more. */
+static void
+stream_wait_erased(uint64_t seq)
+{
+	struct jstream_opts jo = { .urls = natsrv_urls(nats) };
+	char err[256];
+	jstream *js;
+	cr_assert_eq(
+	        jstream_open(&jo, &js, err, sizeof(err)), CLM_OK, "%s", err);
+	int64_t end = clock_mono_ns() + (int64_t) WAIT_MS * 1000000;
+	clm_err e = CLM_OK;
+	while (clock_mono_ns() < end) {
+		void *data = NULL;
+		size_t len = 0;
+		e = jstream_get(js, seq, &data, &len, err, sizeof(err));
+		free(data);
+		if (e == CLM_NOT_FOUND) {
+			break;
+		}
+		struct timespec ts = { 0, 20 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	jstream_close(js);
+	cr_assert_eq(e, CLM_NOT_FOUND, "entry %llu still in the stream",
+	        (unsigned long long) seq);
+}
+
+/* Experiment id's defined_ms and the stream mark's instant in dir. */
+static void
+exp_instants(const char *dir, const char *id, int64_t *defined, int64_t *mark)
+{
+	store *st = wfx_store_open(dir, 256u << 20);
+	store_txn *txn;
+	arena ar;
+	arena_init(&ar);
+	Clm__V1__ExperimentRecord *rec = NULL;
+	struct store_stream_mark m = { 0 };
+	cr_assert_eq(store_write_begin(st, &txn), CLM_OK);
+	cr_assert_eq(store_experiment_get(txn, id, &ar, &rec), CLM_OK);
+	cr_assert_eq(store_stream_mark_get(txn, &m), CLM_OK);
+	*defined = rec->defined_ms;
+	*mark = m.now_ms;
+	store_write_abort(txn);
+	arena_fini(&ar);
+	store_close(st);
+}
+
+/*
+ * An entry later erased by a Forget, from a node whose clock runs ahead,
+ * must not raise the instant of later entries: a node rebuilt from the
+ * stream after the purge applies them at the same instants.
+ */
+Test(cluster_apply, an_erased_entry_does_not_move_later_instants)
+{
+	struct node a, c;
+	node_new(&a, "cla");
+	char json[512];
+	skew_ms = 2000;
+	struct req *q = req_submit(
+	        &a, track_json(json, sizeof(json), "xu", "xu-1", "SIGNUP", 1));
+	skew_ms = 0;
+	uint64_t px = req_wait(q);
+	req_free(q);
+	q = req_submit(&a,
+	        "{\"defineExperiment\":{\"experimentId\":\"e1\","
+	        "\"variants\":[{\"name\":\"A\",\"weight\":1},"
+	        "{\"name\":\"B\",\"weight\":1}],\"goal\":\"PURCHASE\"}}");
+	req_wait(q);
+	req_free(q);
+	q = req_submit(&a, "{\"forgetCustomer\":{\"customerId\":\"xu\"}}");
+	uint64_t pf = req_wait(q);
+	req_free(q);
+	stream_wait_erased(px);
+	node_new(&c, "clc");
+	node_wait(&c, pf);
+	node_stop(&a);
+	node_stop(&c);
+	/* The customer's aggregates stay on a (anonymous): compare the
+	 * experiment's instant and the mark's. */
+	int64_t da, ma, dc, mc;
+	exp_instants(a.dir, "e1", &da, &ma);
+	exp_instants(c.dir, "e1", &dc, &mc);
+	cr_assert_eq(da, dc, "defined_ms %lld on a, %lld rebuilt",
+	        (long long) da, (long long) dc);
+	cr_assert_eq(ma, mc, "mark %lld on a, %lld rebuilt", (long long) ma,
+	        (long long) mc);
+	testdir_remove(a.dir);
+	testdir_remove(c.dir);
+}
+
+/* Publishes bytes on the stream's subject "CLM.<subject>", as a stranger. */
+static void
+stream_publish_foreign(const char *subject, const char *bytes)
+{
+	natsConnection *nc = NULL;
+	jsCtx *js = NULL;
+	jsErrCode jerr = 0;
+	cr_assert_eq(
+	        natsConnection_ConnectTo(&nc, natsrv_urls(nats)), NATS_OK);
+	cr_assert_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+	natsStatus s = js_Publish(
+	        NULL, js, subject, bytes, (int) strlen(bytes), NULL, &jerr);
+	cr_assert_eq(s, NATS_OK, "js_Publish: %s (%d)", natsStatus_GetText(s),
+	        (int) jerr);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+}
+
+/* Messages of another format on the stream are skipped by every node. */
+Test(cluster_apply, foreign_messages_are_skipped_alike)
+{
+	struct node a, b;
+	node_new(&a, "cla");
+	node_new(&b, "clb");
+	char json[512];
+	interleave(&a, &b, "fa", 4);
+	stream_publish_foreign("CLM.g", "hello");
+	stream_publish_foreign("CLM.c.x", "");
+	uint64_t last = interleave(&a, &b, "fb", 4);
+	stream_publish_foreign("CLM.f", "\xc1 too short");
+	struct req *q = req_submit(
+	        &b, track_json(json, sizeof(json), "fc", "fc-1", "SIGNUP", 1));
+	last = req_wait(q);
+	req_free(q);
+	node_wait(&a, last);
+	node_wait(&b, last);
+	char why[256];
+	cr_assert_not(writer_refusal(a.w, why, sizeof(why)), "%s", why);
+	cr_assert_not(writer_refusal(b.w, why, sizeof(why)), "%s", why);
+	node_stop(&a);
+	node_stop(&b);
+	cr_assert_gt(wfx_stores_compare(a.dir, b.dir, skip_meta), 0);
+	cr_assert(event_recorded(a.dir, "fc-1"));
+	testdir_remove(a.dir);
+	testdir_remove(b.dir);
+}
