@@ -366,6 +366,7 @@ writer_cl_settle(writer *w, bool all)
 				e = CLM_UNAVAILABLE;
 			} else if (expired && !p->submitting) {
 				e = p->job->deadline_ns != 0
+				                && now > p->job->deadline_ns
 				        ? CLM_DEADLINE_EXCEEDED
 				        : CLM_UNAVAILABLE;
 			} else {

@@ -33,6 +33,8 @@
 #define WRITER_CL_CATCHUP_MS 3000
 /* How long a part without deadline waits: the ack's timeout and more. */
 #define WRITER_CL_EXPIRE_MS 10000
+/* How long a stopping writer waits for pending writes before failing them. */
+#define WRITER_CL_STOP_MS   2000
 #define WRITER_CL_SECOND_NS 1000000000LL
 /*
  * Checks in a row (a second apart) that must find the stream ending

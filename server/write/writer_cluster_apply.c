@@ -452,6 +452,20 @@ writer_cl_check(writer *w, char *err, size_t errlen)
 		__atomic_store_n(
 		        &cl->stream_last, st.last_seq, __ATOMIC_RELEASE);
 	}
+	char why[256];
+	if (st.first_seq > pos + 1) {
+		/*
+		 * An operator purged entries this node never applied
+		 * (retention, cluster.md): reading on would jump over them.
+		 */
+		snprintf(why, sizeof(why),
+		        "the stream starts at %llu, after this node's view at %llu: restore a snapshot taken at or after %llu (docs/cluster.md)",
+		        (unsigned long long) st.first_seq,
+		        (unsigned long long) pos,
+		        (unsigned long long) st.first_seq - 1);
+		writer_cl_halt(w, why);
+		return CLM_FAILED_PRECONDITION;
+	}
 	if (pos == 0 || !cl->hash_known) {
 		return CLM_OK;
 	}
@@ -462,7 +476,6 @@ writer_cl_check(writer *w, char *err, size_t errlen)
 	 * the node had applied 134661), so an end before the position
 	 * alone proves nothing while the entry is there.
 	 */
-	char why[256];
 	void *data = NULL;
 	size_t len = 0;
 	e = jstream_get(cl->js, pos, &data, &len, err, errlen);
@@ -577,6 +590,7 @@ writer_cluster_main(void *arg)
 {
 	writer *w = arg;
 	struct writer_cluster *cl = w->cl;
+	int64_t stop_by = 0; /* once stopping: when to stop waiting */
 	int64_t next_reader_check = clock_mono_ns()
 	        + (int64_t) WRITER_READER_CHECK_S * WRITER_CL_SECOND_NS;
 	for (;;) {
@@ -587,6 +601,18 @@ writer_cluster_main(void *arg)
 		bool idle = cl->pending == NULL;
 		pthread_mutex_unlock(&cl->mu);
 		if (stopping && idle) {
+			break;
+		}
+		if (stopping && stop_by == 0) {
+			stop_by = clock_mono_ns()
+			        + (int64_t) WRITER_CL_STOP_MS * 1000000;
+		} else if (stopping && clock_mono_ns() > stop_by) {
+			/*
+			 * A stop does not wait for a client's deadline: what
+			 * is still pending fails (it may still be recorded).
+			 */
+			log_warn(
+			        "stopping: writes still wait for the stream; they fail with UNAVAILABLE and may still be recorded");
 			break;
 		}
 		int64_t now = clock_mono_ns();

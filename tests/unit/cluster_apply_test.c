@@ -236,3 +236,103 @@ Test(cluster_apply, foreign_messages_are_skipped_alike)
 	testdir_remove(a.dir);
 	testdir_remove(b.dir);
 }
+
+/*
+ * Linked with -Wl,--wrap=jstream_next: while hold_reads is set, the
+ * writer reads nothing (a node whose writer is behind), as when no entry
+ * came within the wait.
+ */
+clm_err __real_jstream_next(jstream *s, int64_t timeout_ms,
+        struct jstream_msg *m, char *err, size_t errlen);
+clm_err __wrap_jstream_next(jstream *s, int64_t timeout_ms,
+        struct jstream_msg *m, char *err, size_t errlen);
+static int hold_reads;
+
+clm_err
+__wrap_jstream_next(jstream *s, int64_t timeout_ms, struct jstream_msg *m,
+        char *err, size_t errlen)
+{
+	if (__atomic_load_n(&hold_reads, __ATOMIC_ACQUIRE)) {
+		struct timespec ts = { 0, (long) timeout_ms * 1000000 };
+		nanosleep(&ts, NULL);
+		return CLM_DEADLINE_EXCEEDED;
+	}
+	return __real_jstream_next(s, timeout_ms, m, err, errlen);
+}
+
+/*
+ * A stop does not wait for a client's deadline: a write acked by the
+ * stream that the writer never applies (it reads nothing), with 120 s
+ * left, fails within seconds of the stop.
+ */
+Test(cluster_apply, a_stop_does_not_wait_for_a_deadline)
+{
+	struct node a;
+	node_new(&a, "cla");
+	char json[512];
+	__atomic_store_n(&hold_reads, 1, __ATOMIC_RELEASE);
+	req_deadline_ms = 120000;
+	struct req *q = req_submit(
+	        &a, track_json(json, sizeof(json), "st", "st-1", "SIGNUP", 1));
+	req_deadline_ms = 0;
+	int64_t t0 = clock_mono_ns();
+	node_stop(&a);
+	int64_t took_ms = (clock_mono_ns() - t0) / 1000000;
+	__atomic_store_n(&hold_reads, 0, __ATOMIC_RELEASE);
+	req_settled(q);
+	cr_assert_lt(
+	        took_ms, 15000, "the stop took %lld ms", (long long) took_ms);
+	cr_assert_eq(q->r.job.err, CLM_UNAVAILABLE, "%s",
+	        clm_errname(q->r.job.err));
+	req_free(q);
+	testdir_remove(a.dir);
+}
+
+/* A node behind a purged retention range halts rather than skip it. */
+Test(cluster_apply, a_view_before_the_streams_start_halts)
+{
+	struct node a, b;
+	node_new(&a, "cla");
+	char json[512];
+	struct req *q = req_submit(
+	        &a, track_json(json, sizeof(json), "ra", "ra-1", "SIGNUP", 1));
+	uint64_t pa = req_wait(q);
+	req_free(q);
+	node_stop(&a);
+	node_new(&b, "clb");
+	uint64_t pb = 0;
+	for (int i = 0; i < 3; i++) {
+		char ev[32];
+		snprintf(ev, sizeof(ev), "rb-%d", i);
+		q = req_submit(&b,
+		        track_json(json, sizeof(json), "rb", ev, "SIGNUP", i));
+		pb = req_wait(q);
+		req_free(q);
+	}
+	/* An operator purges below pb: a never applied pa + 1 .. pb - 1. */
+	natsConnection *nc = NULL;
+	jsCtx *js = NULL;
+	jsErrCode jerr = 0;
+	cr_assert_eq(
+	        natsConnection_ConnectTo(&nc, natsrv_urls(nats)), NATS_OK);
+	cr_assert_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+	jsOptions o;
+	jsOptions_Init(&o);
+	o.Stream.Purge.Sequence = pb;
+	cr_assert_eq(js_PurgeStream(js, "CLM", &o, &jerr), NATS_OK, "%d",
+	        (int) jerr);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+	cr_assert_eq(node_start(&a), CLM_OK, "%s", a.err);
+	char why[256], want[160];
+	cr_assert(writer_refusal(a.w, why, sizeof(why)));
+	snprintf(want, sizeof(want),
+	        "the stream starts at %llu, after this node's view at %llu",
+	        (unsigned long long) pb, (unsigned long long) pa);
+	cr_assert(strstr(why, want) != NULL, "refusal: %s", why);
+	cr_assert_eq(writer_position(a.w), pa, "a applied nothing more");
+	node_stop(&a);
+	node_stop(&b);
+	testdir_remove(a.dir);
+	testdir_remove(b.dir);
+}

@@ -42,6 +42,7 @@ __wrap_clock_now_ms(void)
 }
 
 natsrv *nats;
+int64_t req_deadline_ms;
 
 void
 cluster_fini(void)
@@ -177,6 +178,10 @@ req_try(struct node *n, const char *json)
 		cr_assert_fail("not a write of the test: %s", json);
 	}
 	cr_assert(ok, "refused: %s", json);
+	if (req_deadline_ms > 0) {
+		r->job.deadline_ns
+		        = clock_mono_ns() + req_deadline_ms * 1000000;
+	}
 	q->submit_err = writer_submit(n->w, &r->job);
 	return q;
 }
