@@ -526,6 +526,23 @@ writer_cl_check(writer *w, char *err, size_t errlen)
 	return CLM_FAILED_PRECONDITION;
 }
 
+/*
+ * While halted: keeps the stream's end (writer_stream_position) current,
+ * so that the lag shows (clm status) while reads go on.
+ */
+static void
+writer_cl_track_end(writer *w)
+{
+	struct writer_cluster *cl = w->cl;
+	struct jstream_state st;
+	char err[256];
+	if (jstream_info(cl->js, &st, err, sizeof(err)) != CLM_OK) {
+		log_debug("stream state: %s", err);
+		return;
+	}
+	__atomic_store_n(&cl->stream_last, st.last_seq, __ATOMIC_RELEASE);
+}
+
 /* Subscribes from the view's position on; false (backoff) on failure. */
 static bool
 writer_cl_subscribe(writer *w)
@@ -628,9 +645,11 @@ writer_cluster_main(void *arg)
 		}
 		writer_cl_settle(w, false);
 		now = clock_mono_ns();
-		if (now >= cl->check_ns && !cl->halted) {
+		if (now >= cl->check_ns) {
 			char err[256];
-			if (writer_cl_check(w, err, sizeof(err))
+			if (cl->halted) {
+				writer_cl_track_end(w);
+			} else if (writer_cl_check(w, err, sizeof(err))
 			        == CLM_UNAVAILABLE) {
 				cl->verify = true;
 				log_debug("stream check: %s", err);

@@ -331,6 +331,21 @@ Test(cluster_apply, a_view_before_the_streams_start_halts)
 	        (unsigned long long) pb, (unsigned long long) pa);
 	cr_assert(strstr(why, want) != NULL, "refusal: %s", why);
 	cr_assert_eq(writer_position(a.w), pa, "a applied nothing more");
+	/* Halted, a still follows the stream's end: its lag shows. */
+	q = req_submit(
+	        &b, track_json(json, sizeof(json), "rb", "rb-9", "SIGNUP", 9));
+	pb = req_wait(q);
+	req_free(q);
+	int64_t end = clock_mono_ns() + (int64_t) WAIT_MS * 1000000;
+	while (writer_stream_position(a.w) < pb && clock_mono_ns() < end) {
+		struct timespec ts = { 0, 20 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_geq(writer_stream_position(a.w), pb,
+	        "a's stream position %llu, the stream's end %llu",
+	        (unsigned long long) writer_stream_position(a.w),
+	        (unsigned long long) pb);
+	cr_assert_eq(writer_position(a.w), pa);
 	node_stop(&a);
 	node_stop(&b);
 	testdir_remove(a.dir);
