@@ -291,9 +291,10 @@ uint64_t writer_stream_position(writer *w);
  *
  * In cluster mode (any thread) it cuts the job's entry into parts
  * (cluster_ops.split) and publishes each to the stream; the job completes
- * once each part is applied by this node, known to be in the stream
- * already, or not acknowledged (then merged as such; err UNAVAILABLE or
- * DEADLINE_EXCEEDED when none was). It returns UNAVAILABLE also when
+ * once each part is applied by this node, or failed (not acknowledged,
+ * or lost by the stream: merged as such; err UNAVAILABLE or
+ * DEADLINE_EXCEEDED when none was applied). It returns DEADLINE_EXCEEDED,
+ * publishing nothing, when the job's deadline has passed; UNAVAILABLE when
  * queue_max jobs wait for their parts, when the first publish fails, or
  * while the writer refuses writes (writer_refusal); the last
  * checkpoint's error while it failed (RESOURCE_EXHAUSTED for a full map

@@ -191,9 +191,18 @@ writer_cluster_submit(writer *w, writer_job *job)
 	        ? job->deadline_ns
 	        : clock_mono_ns() + (int64_t) WRITER_CL_EXPIRE_MS * 1000000;
 	p->now_ms = clock_now_ms();
+	if (job->deadline_ns != 0 && clock_mono_ns() > job->deadline_ns) {
+		/* As a single node drops it: nothing was written. */
+		free(p);
+		return CLM_DEADLINE_EXCEEDED;
+	}
+	/*
+	 * w->mu, then cl->mu, held from the check of stopping to the
+	 * insert: a stopping writer that saw no pending record (it takes
+	 * them in the same order) never misses one inserted after.
+	 */
 	pthread_mutex_lock(&w->mu);
 	bool stopping = w->stopping;
-	pthread_mutex_unlock(&w->mu);
 	pthread_mutex_lock(&cl->mu);
 	if (stopping || cl->diverged || cl->n_pending >= w->queue_max
 	        || cl->ckpt_err != CLM_OK) {
@@ -203,6 +212,7 @@ writer_cluster_submit(writer *w, writer_job *job)
 		        ? cl->ckpt_err
 		        : CLM_UNAVAILABLE;
 		pthread_mutex_unlock(&cl->mu);
+		pthread_mutex_unlock(&w->mu);
 		free(p);
 		return e;
 	}
@@ -217,6 +227,7 @@ writer_cluster_submit(writer *w, writer_job *job)
 	cl->n_pending++;
 	telemetry_queue_depth(w->tm, cl->n_pending);
 	pthread_mutex_unlock(&cl->mu);
+	pthread_mutex_unlock(&w->mu);
 	/*
 	 * From the first publish on, the writer thread may apply parts and
 	 * use the job's arena: nothing here allocates in it any more, and

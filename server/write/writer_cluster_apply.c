@@ -611,12 +611,14 @@ writer_cluster_main(void *arg)
 	int64_t next_reader_check = clock_mono_ns()
 	        + (int64_t) WRITER_READER_CHECK_S * WRITER_CL_SECOND_NS;
 	for (;;) {
+		/* Both under w->mu, as writer_cluster_submit checks and
+		 * inserts: no record comes after an idle stop. */
 		pthread_mutex_lock(&w->mu);
 		bool stopping = w->stopping;
-		pthread_mutex_unlock(&w->mu);
 		pthread_mutex_lock(&cl->mu);
 		bool idle = cl->pending == NULL;
 		pthread_mutex_unlock(&cl->mu);
+		pthread_mutex_unlock(&w->mu);
 		if (stopping && idle) {
 			break;
 		}

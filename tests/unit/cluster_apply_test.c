@@ -351,3 +351,42 @@ Test(cluster_apply, a_view_before_the_streams_start_halts)
 	testdir_remove(a.dir);
 	testdir_remove(b.dir);
 }
+
+/* The stream's last position, read with a handle of the test's own. */
+static uint64_t
+stream_last(void)
+{
+	struct jstream_opts jo = { .urls = natsrv_urls(nats) };
+	char err[256];
+	jstream *js;
+	struct jstream_state st;
+	cr_assert_eq(
+	        jstream_open(&jo, &js, err, sizeof(err)), CLM_OK, "%s", err);
+	cr_assert_eq(
+	        jstream_info(js, &st, err, sizeof(err)), CLM_OK, "%s", err);
+	jstream_close(js);
+	return st.last_seq;
+}
+
+/* A write whose deadline passed before it was sent is not published. */
+Test(cluster_apply, a_write_past_its_deadline_is_not_sent)
+{
+	struct node a;
+	node_new(&a, "cla");
+	char json[512];
+	struct req *q = req_submit(
+	        &a, track_json(json, sizeof(json), "dl", "dl-1", "SIGNUP", 1));
+	uint64_t pos = req_wait(q);
+	req_free(q);
+	cr_assert_eq(stream_last(), pos);
+	req_deadline_ms = -1000;
+	q = req_try(
+	        &a, track_json(json, sizeof(json), "dl", "dl-2", "SIGNUP", 2));
+	req_deadline_ms = 0;
+	cr_assert_eq(q->submit_err, CLM_DEADLINE_EXCEEDED, "%s",
+	        clm_errname(q->submit_err));
+	req_free(q);
+	cr_assert_eq(stream_last(), pos, "nothing was published");
+	node_stop(&a);
+	testdir_remove(a.dir);
+}

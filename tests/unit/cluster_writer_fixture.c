@@ -178,7 +178,7 @@ req_try(struct node *n, const char *json)
 		cr_assert_fail("not a write of the test: %s", json);
 	}
 	cr_assert(ok, "refused: %s", json);
-	if (req_deadline_ms > 0) {
+	if (req_deadline_ms != 0) {
 		r->job.deadline_ns
 		        = clock_mono_ns() + req_deadline_ms * 1000000;
 	}

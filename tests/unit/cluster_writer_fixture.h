@@ -35,7 +35,8 @@ extern natsrv *nats;
  */
 extern _Thread_local int64_t skew_ms;
 
-/* The deadline req_try gives the calls it submits, in ms (0: none). */
+/* The deadline req_try gives the calls it submits, in ms from now (0:
+ * none; negative: passed already). */
 extern int64_t req_deadline_ms;
 
 /* The meta keys that differ between nodes by construction. */
