@@ -31,6 +31,8 @@
 #define WRITER_CL_NEXT_MS 50
 /* ... and while catching up at start, before calling it caught up. */
 #define WRITER_CL_CATCHUP_MS 3000
+/* ... and how long it waits while nothing comes before start fails. */
+#define WRITER_CL_STALL_MS 30000
 /* How long a part without deadline waits: the ack's timeout and more. */
 #define WRITER_CL_EXPIRE_MS 10000
 /* How long a stopping writer waits for pending writes before failing them. */

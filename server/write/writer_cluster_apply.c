@@ -680,6 +680,42 @@ writer_cluster_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Whether the catch-up is done although nothing came: the stream answers
+ * (with a leader) and its entry at target, the last clm entry at start,
+ * was erased since (a Forget), or the view reached it. Else false, with
+ * what it waits for in why.
+ */
+static bool
+writer_cl_caught_up(writer *w, uint64_t target, char *why, size_t len)
+{
+	struct writer_cluster *cl = w->cl;
+	struct jstream_state st;
+	char err[200];
+	if (jstream_info(cl->js, &st, err, sizeof(err)) != CLM_OK) {
+		snprintf(why, len, "the stream does not answer: %s", err);
+		return false;
+	}
+	if (!st.leader) {
+		snprintf(why, len, "the stream has no leader");
+		return false;
+	}
+	if (__atomic_load_n(&w->position, __ATOMIC_ACQUIRE) >= target) {
+		return true;
+	}
+	void *data = NULL;
+	size_t n = 0;
+	clm_err e = jstream_get(cl->js, target, &data, &n, err, sizeof(err));
+	free(data);
+	if (e == CLM_NOT_FOUND) {
+		return true;
+	}
+	snprintf(why, len, "%s",
+	        e == CLM_OK ? "the stream holds them but delivered none"
+	                    : err);
+	return false;
+}
+
 /* Catches the view up with the stream's end as it is now (start-up). */
 clm_err
 writer_cl_catch_up(writer *w, char *err, size_t errlen)
@@ -725,6 +761,7 @@ writer_cl_catch_up(writer *w, char *err, size_t errlen)
 	log_info("catching up with the stream: positions %llu..%llu",
 	        (unsigned long long) from + 1, (unsigned long long) target);
 	int64_t t0 = clock_mono_ns(), next_log = t0 + 2 * WRITER_CL_SECOND_NS;
+	int64_t stalled_ns = t0; /* the last entries read */
 	uint64_t entries = 0;
 	while (!cl->halted
 	        && __atomic_load_n(&w->position, __ATOMIC_ACQUIRE) < target) {
@@ -741,8 +778,33 @@ writer_cl_catch_up(writer *w, char *err, size_t errlen)
 			}
 		}
 		size_t n = writer_cl_batch(w, WRITER_CL_CATCHUP_MS);
-		if (n == 0 && cl->subscribed) {
-			break; /* the rest was erased, or is the key entry */
+		if (n > 0) {
+			stalled_ns = clock_mono_ns();
+		} else if (cl->subscribed) {
+			char why[256];
+			if (writer_cl_caught_up(w, target, why, sizeof(why))) {
+				break; /* the rest was erased meanwhile */
+			}
+			uint64_t at = __atomic_load_n(
+			        &w->position, __ATOMIC_ACQUIRE);
+			if (clock_mono_ns() - stalled_ns
+			        > (int64_t) WRITER_CL_STALL_MS * 1000000) {
+				snprintf(err, errlen,
+				        "cannot catch up with the stream: nothing read for %d s at position %llu of %llu (%s)",
+				        WRITER_CL_STALL_MS / 1000,
+				        (unsigned long long) at,
+				        (unsigned long long) target, why);
+				return CLM_UNAVAILABLE;
+			}
+			if (clock_mono_ns() >= next_log) {
+				log_info(
+				        "catching up with the stream: waiting for positions %llu..%llu (%s)",
+				        (unsigned long long) at + 1,
+				        (unsigned long long) target, why);
+				next_log = clock_mono_ns()
+				        + 2 * WRITER_CL_SECOND_NS;
+			}
+			continue;
 		}
 		entries += n;
 		writer_maybe_checkpoint(w);

@@ -253,7 +253,8 @@ __wrap_jstream_next(jstream *s, int64_t timeout_ms, struct jstream_msg *m,
         char *err, size_t errlen)
 {
 	if (__atomic_load_n(&hold_reads, __ATOMIC_ACQUIRE)) {
-		struct timespec ts = { 0, (long) timeout_ms * 1000000 };
+		struct timespec ts = { (time_t) (timeout_ms / 1000),
+			(long) (timeout_ms % 1000) * 1000000 };
 		nanosleep(&ts, NULL);
 		return CLM_DEADLINE_EXCEEDED;
 	}
@@ -388,5 +389,33 @@ Test(cluster_apply, a_write_past_its_deadline_is_not_sent)
 	req_free(q);
 	cr_assert_eq(stream_last(), pos, "nothing was published");
 	node_stop(&a);
+	testdir_remove(a.dir);
+}
+
+/*
+ * A catch-up that reads nothing (the stream delivers none) is not called
+ * caught up: the start fails, saying what it waited for.
+ */
+Test(cluster_apply, a_catch_up_that_reads_nothing_fails, .timeout = 200)
+{
+	struct node a;
+	node_new(&a, "cla");
+	char json[512];
+	struct req *q = req_submit(
+	        &a, track_json(json, sizeof(json), "cu", "cu-1", "SIGNUP", 1));
+	req_wait(q);
+	req_free(q);
+	node_stop(&a);
+	testdir_remove(a.dir);
+	testdir_make(a.dir, sizeof(a.dir), "cla");
+	__atomic_store_n(&hold_reads, 1, __ATOMIC_RELEASE);
+	clm_err e = node_start(&a);
+	__atomic_store_n(&hold_reads, 0, __ATOMIC_RELEASE);
+	cr_assert_eq(e, CLM_UNAVAILABLE, "%s: %s", clm_errname(e), a.err);
+	cr_assert(strstr(a.err, "cannot catch up with the stream") != NULL,
+	        "%s", a.err);
+	jstream_close(a.js);
+	store_close(a.st);
+	config_fini(&a.cfg);
 	testdir_remove(a.dir);
 }
