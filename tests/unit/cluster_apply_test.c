@@ -239,20 +239,30 @@ Test(cluster_apply, foreign_messages_are_skipped_alike)
 
 /*
  * Linked with -Wl,--wrap=jstream_next: while hold_reads is set, the
- * writer reads nothing (a node whose writer is behind), as when no entry
- * came within the wait.
+ * writers read nothing (a node whose writer is behind), as when no entry
+ * came within the wait; only the writer of held's stream when it is set,
+ * which then loses what it is handed (it never received it).
  */
 clm_err __real_jstream_next(jstream *s, int64_t timeout_ms,
         struct jstream_msg *m, char *err, size_t errlen);
 clm_err __wrap_jstream_next(jstream *s, int64_t timeout_ms,
         struct jstream_msg *m, char *err, size_t errlen);
 static int hold_reads;
+static jstream *held;
+static int held_calls; /* calls held so far */
 
 clm_err
 __wrap_jstream_next(jstream *s, int64_t timeout_ms, struct jstream_msg *m,
         char *err, size_t errlen)
 {
-	if (__atomic_load_n(&hold_reads, __ATOMIC_ACQUIRE)) {
+	if (__atomic_load_n(&hold_reads, __ATOMIC_ACQUIRE)
+	        && (held == NULL || held == s)) {
+		__atomic_add_fetch(&held_calls, 1, __ATOMIC_RELEASE);
+		if (held != NULL
+		        && __real_jstream_next(s, 0, m, err, errlen)
+		                == CLM_OK) {
+			jstream_msg_free(m); /* never received */
+		}
 		struct timespec ts = { (time_t) (timeout_ms / 1000),
 			(long) (timeout_ms % 1000) * 1000000 };
 		nanosleep(&ts, NULL);
@@ -418,4 +428,69 @@ Test(cluster_apply, a_catch_up_that_reads_nothing_fails, .timeout = 200)
 	store_close(a.st);
 	config_fini(&a.cfg);
 	testdir_remove(a.dir);
+}
+
+/*
+ * A part the stream acked, then lost (deleted and recreated, as after a
+ * NATS power loss) while this node had not read it yet, and whose
+ * position another node's entry took: the view passes it without
+ * applying it, and the write fails rather than say OK.
+ */
+Test(cluster_apply, an_acked_part_the_stream_lost_fails)
+{
+	struct node a, b;
+	node_new(&a, "cla");
+	char json[512];
+	held = a.js;
+	__atomic_store_n(&hold_reads, 1, __ATOMIC_RELEASE);
+	/* Once a call was held, a's writer reads nothing more. */
+	int64_t end = clock_mono_ns() + (int64_t) WAIT_MS * 1000000;
+	while (__atomic_load_n(&held_calls, __ATOMIC_ACQUIRE) == 0
+	        && clock_mono_ns() < end) {
+		struct timespec ts = { 0, 10 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_gt(held_calls, 0);
+	struct req *q = req_submit(
+	        &a, track_json(json, sizeof(json), "lo", "lo-1", "SIGNUP", 1));
+	end = clock_mono_ns() + (int64_t) WAIT_MS * 1000000;
+	uint64_t s = 0;
+	while ((s = stream_last()) < 2 && clock_mono_ns() < end) {
+		struct timespec ts = { 0, 20 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_geq(s, 2, "the part is not in the stream");
+	/* The stream loses it; b's entries take its position and more. */
+	natsConnection *nc = NULL;
+	jsCtx *js = NULL;
+	jsErrCode jerr = 0;
+	cr_assert_eq(
+	        natsConnection_ConnectTo(&nc, natsrv_urls(nats)), NATS_OK);
+	cr_assert_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+	cr_assert_eq(js_DeleteStream(js, "CLM", NULL, &jerr), NATS_OK);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+	node_new(&b, "clb");
+	uint64_t pb = 0;
+	for (int i = 0; i < 3; i++) {
+		char ev[32];
+		snprintf(ev, sizeof(ev), "lb-%d", i);
+		struct req *x = req_submit(&b,
+		        track_json(json, sizeof(json), "lb", ev, "SIGNUP", i));
+		pb = req_wait(x);
+		req_free(x);
+	}
+	cr_assert_geq(pb, s);
+	__atomic_store_n(&hold_reads, 0, __ATOMIC_RELEASE);
+	req_settled(q);
+	cr_assert_eq(q->r.job.err, CLM_UNAVAILABLE, "%s",
+	        clm_errname(q->r.job.err));
+	cr_assert_not_null(q->r.resp->status, "the write said OK");
+	req_free(q);
+	node_wait(&a, pb);
+	node_stop(&a);
+	node_stop(&b);
+	cr_assert_not(event_recorded(a.dir, "lo-1"));
+	testdir_remove(a.dir);
+	testdir_remove(b.dir);
 }
