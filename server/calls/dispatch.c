@@ -426,6 +426,10 @@ dispatch_run(struct call_req *r, const struct dispatch_entry *e)
 		if (err == CLM_INVALID_ARGUMENT) {
 			reply_error(resp, r->a, CLM_INVALID_ARGUMENT,
 			        "too large for one entry of the cluster's stream: send it in smaller calls");
+		} else if (err == CLM_DEADLINE_EXCEEDED) {
+			reply_error(resp, r->a, CLM_DEADLINE_EXCEEDED,
+			        "deadline of %u ms passed before the write was sent; nothing was written",
+			        r->req->deadline_ms);
 		} else if (err == CLM_UNAVAILABLE
 		        && writer_refusal(r->srv->w, why, sizeof(why))) {
 			reply_error(resp, r->a, CLM_UNAVAILABLE, "%s", why);

@@ -345,10 +345,15 @@ rec_capped(const struct recommend_input *in, const struct recommend_params *rp,
 	int64_t last = extra > 0 ? in->now_ms : 0;
 	for (size_t i = 0; i < p->n_messages[ch]; i++) {
 		int64_t at = p->messages[ch][i].at_ms;
-		if (at <= in->now_ms && in->now_ms - at <= rp->cap_ms) {
+		/*
+		 * Messages after now count too: in cluster mode a
+		 * customer's entries may apply at instants out of stream
+		 * order (docs/cluster.md), and the cap must still hold.
+		 */
+		if (in->now_ms - at <= rp->cap_ms) {
 			recent++;
 		}
-		if (at <= in->now_ms && at > last) {
+		if (at > last) {
 			last = at;
 		}
 	}

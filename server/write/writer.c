@@ -68,7 +68,8 @@ writer_apply(writer *w, writer_job **jobs, size_t n, const int64_t *nows,
 	for (size_t i = 0; i < n && e == CLM_OK; i++) {
 		/* Tracks share the profile cache; anything else reads the
 		 * store, so it gets what the cache holds first. */
-		bool track = jobs[i]->jtype == CLM__V1__REQUEST__CALL_TRACK;
+		bool track = WRITER_TYPE_CALL(jobs[i]->jtype)
+		        == CLM__V1__REQUEST__CALL_TRACK;
 		if (!track && b.cache != NULL) {
 			e = ingest_cache_flush(&b);
 			if (e != CLM_OK) {

@@ -133,6 +133,13 @@ typedef void (*writer_publish_fn)(
  * (writer_cluster_ops.split) and folds each part's applied reply back into
  * the job's (merge); the writer publishes, applies and completes.
  */
+/*
+ * WRITER_TYPE_CALL gives an entry type's call case (Clm__V1__Request's
+ * call_case) less the flag bits the calls layer sets above it
+ * (calls/replay.h's CALL_ENTRY_POLICY, on cluster mode's Track parts).
+ */
+#define WRITER_TYPE_CALL(t) ((t) &0xFFFFu)
+
 enum writer_subject {
 	WRITER_SUBJECT_CUSTOMER, /* "c.<key of id>": purged when it is
 	                            forgotten */
@@ -284,9 +291,10 @@ uint64_t writer_stream_position(writer *w);
  *
  * In cluster mode (any thread) it cuts the job's entry into parts
  * (cluster_ops.split) and publishes each to the stream; the job completes
- * once each part is applied by this node, known to be in the stream
- * already, or not acknowledged (then merged as such; err UNAVAILABLE or
- * DEADLINE_EXCEEDED when none was). It returns UNAVAILABLE also when
+ * once each part is applied by this node, or failed (not acknowledged,
+ * or lost by the stream: merged as such; err UNAVAILABLE or
+ * DEADLINE_EXCEEDED when none was applied). It returns DEADLINE_EXCEEDED,
+ * publishing nothing, when the job's deadline has passed; UNAVAILABLE when
  * queue_max jobs wait for their parts, when the first publish fails, or
  * while the writer refuses writes (writer_refusal); the last
  * checkpoint's error while it failed (RESOURCE_EXHAUSTED for a full map

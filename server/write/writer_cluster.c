@@ -13,9 +13,11 @@
  * applied instant); an entry of this node whose token is pending is
  * rebuilt in the pending job's arena, so its reply comes from the very
  * apply every other node makes, and is folded into the job's reply
- * (merge). A job completes once each of its parts is applied, known to be
- * in the stream already (a duplicate Nats-Msg-Id, once the view reached
- * it), or failed; or when its time is up (never a false ack).
+ * (merge). A job completes once each of its parts is applied, or failed
+ * (an acked part the view passed without applying it was lost by the
+ * stream); or when its time is up (never a false ack). A part the stream
+ * acks as a duplicate Nats-Msg-Id is published again without one: the
+ * view's own event_id dedup decides at apply (issue 16).
  *
  * Records: a pending record is malloc'd, because an ack may come after
  * its job completed (a deadline): it is freed by whichever of the writer
@@ -61,9 +63,16 @@ writer_cl_ack(void *arg, const struct jstream_ack *a)
 			pt->state = WRITER_CL_FAILED;
 			pt->err = a->err;
 		} else {
+			/*
+			 * A duplicate's seq proves nothing about the view
+			 * (the first copy may have been refused at apply,
+			 * or forgotten since; nats-server acks one still in
+			 * replication with seq 0): the writer thread
+			 * publishes the part again without its Msg-Id.
+			 */
 			pt->state = a->duplicate ? WRITER_CL_DUP
 			                         : WRITER_CL_ACKED;
-			pt->seq = a->seq;
+			pt->seq = a->duplicate ? 0 : a->seq;
 		}
 	}
 	p->acks_out--;
@@ -112,6 +121,46 @@ writer_cl_subject(struct writer_cluster *cl, const struct writer_part *part,
 	}
 }
 
+/*
+ * Publishes part pt (its header: the pending record's instant, this
+ * node, the part's token), with msg_id or none; its ack comes to
+ * writer_cl_ack, counted in acks_out. Any thread.
+ */
+static clm_err
+writer_cl_send(struct writer_cluster *cl, struct writer_cl_part *pt,
+        const char *msg_id)
+{
+	const struct writer_part *wp = pt->wp;
+	size_t len = WRITER_CLUSTER_HEADER + wp->len;
+	unsigned char *buf = malloc(len);
+	if (buf == NULL) {
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	pthread_mutex_lock(&cl->mu);
+	uint64_t token = pt->token;
+	pt->p->acks_out++;
+	pthread_mutex_unlock(&cl->mu);
+	buf[0] = WRITER_CLUSTER_FORMAT;
+	writer_cl_le_put(buf + 1, wp->type, 4);
+	writer_cl_le_put(buf + 5, (uint64_t) pt->p->now_ms, 8);
+	writer_cl_le_put(buf + 13, cl->node, 8);
+	writer_cl_le_put(buf + 21, token, 8);
+	if (wp->len > 0) {
+		memcpy(buf + WRITER_CLUSTER_HEADER, wp->data, wp->len);
+	}
+	char subject[40];
+	writer_cl_subject(cl, wp, subject);
+	clm_err e = jstream_publish(
+	        cl->js, subject, msg_id, buf, len, writer_cl_ack, pt);
+	free(buf);
+	if (e != CLM_OK) {
+		pthread_mutex_lock(&cl->mu);
+		pt->p->acks_out--; /* its function is not called */
+		pthread_mutex_unlock(&cl->mu);
+	}
+	return e;
+}
+
 clm_err
 writer_cluster_submit(writer *w, writer_job *job)
 {
@@ -141,10 +190,19 @@ writer_cluster_submit(writer *w, writer_job *job)
 	p->expire_ns = job->deadline_ns != 0
 	        ? job->deadline_ns
 	        : clock_mono_ns() + (int64_t) WRITER_CL_EXPIRE_MS * 1000000;
-	int64_t now_ms = clock_now_ms();
+	p->now_ms = clock_now_ms();
+	if (job->deadline_ns != 0 && clock_mono_ns() > job->deadline_ns) {
+		/* As a single node drops it: nothing was written. */
+		free(p);
+		return CLM_DEADLINE_EXCEEDED;
+	}
+	/*
+	 * w->mu, then cl->mu, held from the check of stopping to the
+	 * insert: a stopping writer that saw no pending record (it takes
+	 * them in the same order) never misses one inserted after.
+	 */
 	pthread_mutex_lock(&w->mu);
 	bool stopping = w->stopping;
-	pthread_mutex_unlock(&w->mu);
 	pthread_mutex_lock(&cl->mu);
 	if (stopping || cl->diverged || cl->n_pending >= w->queue_max
 	        || cl->ckpt_err != CLM_OK) {
@@ -154,6 +212,7 @@ writer_cluster_submit(writer *w, writer_job *job)
 		        ? cl->ckpt_err
 		        : CLM_UNAVAILABLE;
 		pthread_mutex_unlock(&cl->mu);
+		pthread_mutex_unlock(&w->mu);
 		free(p);
 		return e;
 	}
@@ -168,44 +227,18 @@ writer_cluster_submit(writer *w, writer_job *job)
 	cl->n_pending++;
 	telemetry_queue_depth(w->tm, cl->n_pending);
 	pthread_mutex_unlock(&cl->mu);
+	pthread_mutex_unlock(&w->mu);
 	/*
 	 * From the first publish on, the writer thread may apply parts and
 	 * use the job's arena: nothing here allocates in it any more, and
 	 * the job is not completed while submitting is set.
 	 */
 	for (size_t i = 0; i < n; i++) {
-		const struct writer_part *wp = &parts[i];
-		size_t len = WRITER_CLUSTER_HEADER + wp->len;
-		unsigned char *buf = malloc(len);
-		bool tried = buf != NULL;
-		if (buf == NULL) {
-			e = CLM_RESOURCE_EXHAUSTED;
-		} else {
-			buf[0] = WRITER_CLUSTER_FORMAT;
-			writer_cl_le_put(buf + 1, wp->type, 4);
-			writer_cl_le_put(buf + 5, (uint64_t) now_ms, 8);
-			writer_cl_le_put(buf + 13, cl->node, 8);
-			writer_cl_le_put(buf + 21, p->parts[i].token, 8);
-			if (wp->len > 0) {
-				memcpy(buf + WRITER_CLUSTER_HEADER, wp->data,
-				        wp->len);
-			}
-			char subject[40];
-			writer_cl_subject(cl, wp, subject);
-			pthread_mutex_lock(&cl->mu);
-			p->acks_out++;
-			pthread_mutex_unlock(&cl->mu);
-			e = jstream_publish(cl->js, subject, wp->msg_id, buf,
-			        len, writer_cl_ack, &p->parts[i]);
-			free(buf);
-		}
+		e = writer_cl_send(cl, &p->parts[i], parts[i].msg_id);
 		if (e == CLM_OK) {
 			continue;
 		}
 		pthread_mutex_lock(&cl->mu);
-		if (tried) {
-			p->acks_out--; /* its function is not called */
-		}
 		if (i == 0) {
 			/* Nothing was sent: the call fails, without done. */
 			writer_cl_unlink(cl, p);
@@ -260,10 +293,56 @@ writer_cl_find(struct writer_cluster *cl, uint64_t token)
  * up (with every part still open reported as not acknowledged). With
  * all, every job completes now (the writer stops).
  */
+/*
+ * Publishes again, without a Msg-Id and under a new token, each part the
+ * stream acked as a duplicate: the view's own event_id dedup decides at
+ * apply whether it was recorded (issue 16), so a part refused at apply,
+ * or forgotten since, is never reported as recorded. Writer thread (the
+ * jobs stay alive: only it completes them).
+ */
+static void
+writer_cl_republish(writer *w)
+{
+	struct writer_cluster *cl = w->cl;
+	for (;;) {
+		struct writer_cl_part *found = NULL;
+		pthread_mutex_lock(&cl->mu);
+		for (struct writer_cl_pending *p = cl->pending;
+		        p != NULL && found == NULL; p = p->next) {
+			for (size_t i = 0; i < p->n && !p->submitting; i++) {
+				struct writer_cl_part *pt = &p->parts[i];
+				if (pt->state == WRITER_CL_DUP
+				        && !pt->merged) {
+					pt->state = WRITER_CL_SENT;
+					pt->token = ++cl->next_token;
+					found = pt;
+					break;
+				}
+			}
+		}
+		pthread_mutex_unlock(&cl->mu);
+		if (found == NULL) {
+			return;
+		}
+		clm_err e = writer_cl_send(cl, found, NULL);
+		if (e != CLM_OK) {
+			pthread_mutex_lock(&cl->mu);
+			if (found->state == WRITER_CL_SENT) {
+				found->state = WRITER_CL_FAILED;
+				found->err = CLM_UNAVAILABLE;
+			}
+			pthread_mutex_unlock(&cl->mu);
+		}
+	}
+}
+
 void
 writer_cl_settle(writer *w, bool all)
 {
 	struct writer_cluster *cl = w->cl;
+	if (!all) {
+		writer_cl_republish(w);
+	}
 	uint64_t pos = __atomic_load_n(&w->position, __ATOMIC_ACQUIRE);
 	int64_t now = clock_mono_ns();
 	struct writer_cl_pending *done = NULL;
@@ -281,21 +360,24 @@ writer_cl_settle(writer *w, bool all)
 			clm_err e = CLM_OK;
 			if (pt->state == WRITER_CL_FAILED) {
 				e = pt->err;
-			} else if ((pt->state == WRITER_CL_DUP
-			                   || pt->state == WRITER_CL_ACKED)
+			} else if (pt->state == WRITER_CL_ACKED
 			        && pt->seq <= pos) {
 				/*
-				 * In the stream before the view's position:
-				 * a duplicate of an earlier call's part, or
-				 * ours erased (a Forget) before this node
-				 * read it.
+				 * The view passed the part's position
+				 * without applying it (writer_cl_batch marks
+				 * what it applied): the stream lost it (a
+				 * NATS power loss rolled it back, and
+				 * another entry may hold its position now),
+				 * or a Forget erased it before this node
+				 * read it. Never a false OK.
 				 */
-				p->any_ok = true;
-				if (pt->seq > p->last_pos) {
-					p->last_pos = pt->seq;
-				}
+				log_warn(
+				        "stream entry %llu of a write of this node was not applied here (lost by the stream): the write fails, retry it",
+				        (unsigned long long) pt->seq);
+				e = CLM_UNAVAILABLE;
 			} else if (expired && !p->submitting) {
 				e = p->job->deadline_ns != 0
+				                && now > p->job->deadline_ns
 				        ? CLM_DEADLINE_EXCEEDED
 				        : CLM_UNAVAILABLE;
 			} else {

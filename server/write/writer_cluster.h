@@ -31,8 +31,12 @@
 #define WRITER_CL_NEXT_MS 50
 /* ... and while catching up at start, before calling it caught up. */
 #define WRITER_CL_CATCHUP_MS 3000
+/* ... and how long it waits while nothing comes before start fails. */
+#define WRITER_CL_STALL_MS 30000
 /* How long a part without deadline waits: the ack's timeout and more. */
 #define WRITER_CL_EXPIRE_MS 10000
+/* How long a stopping writer waits for pending writes before failing them. */
+#define WRITER_CL_STOP_MS   2000
 #define WRITER_CL_SECOND_NS 1000000000LL
 /*
  * Checks in a row (a second apart) that must find the stream ending
@@ -44,7 +48,7 @@
 enum writer_cl_state {
 	WRITER_CL_SENT,    /* published, no ack yet */
 	WRITER_CL_ACKED,   /* the stream holds it at seq */
-	WRITER_CL_DUP,     /* the stream held it already, at seq */
+	WRITER_CL_DUP,     /* a duplicate Msg-Id: to publish again without */
 	WRITER_CL_FAILED,  /* not acknowledged (err) */
 	WRITER_CL_APPLIED, /* the view applied it */
 };
@@ -58,7 +62,8 @@ struct writer_cl_part {
 	enum writer_cl_state state;
 	uint64_t seq;
 	clm_err err;
-	bool merged; /* writer thread: merge called */
+	bool merged;   /* writer thread: merge called */
+	bool no_reply; /* writer thread: rebuilt without its job's arena */
 };
 
 struct writer_cl_pending {
@@ -69,8 +74,9 @@ struct writer_cl_pending {
 	size_t acks_out; /* acks still to come */
 	bool submitting; /* writer_submit still publishing */
 	bool done;       /* the job completed; freed by the last ack */
-	bool any_ok;     /* a part applied, or in the stream already */
+	bool any_ok;     /* a part applied */
 	uint64_t last_pos;
+	int64_t now_ms; /* the instant in its entries' header */
 	int64_t expire_ns;
 	struct writer_cl_part parts[];
 };
@@ -125,8 +131,10 @@ struct writer_cluster {
 	int64_t resub_ns, backoff_ms, check_ns;
 	struct writer_cl_purge *purges;
 	int64_t purge_retry_ns;
-	bool carry; /* msgs[0] is an entry the last batch left */
-	arena a;    /* a batch's foreign jobs and hooks */
+	uint64_t foreign_skipped; /* entries not of clm's format */
+	int64_t foreign_log_ns;   /* when to warn of them again */
+	bool carry;               /* msgs[0] is an entry the last batch left */
+	arena a;                  /* a batch's foreign jobs and hooks */
 	struct jstream_msg *msgs;
 	writer_job **jobs;
 	int64_t *nows;

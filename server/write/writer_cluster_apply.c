@@ -2,7 +2,8 @@
  * The writer thread in cluster mode (docs/cluster.md; writer_cluster.c
  * has the whole story): it reads the stream, rebuilds each entry's job
  * and applies a batch of them in one overlay transaction, each at
- * max(its instant, the last applied instant), with the batch's mark
+ * max(its instant, the clamp: the last instant of an entry no Forget
+ * erases), with the batch's mark
  * (store_stream_mark) in the same transaction; it purges a forgotten
  * customer's entries once its Forget is applied, and checks, about once
  * a second, that the stream still holds the entry at the view's position.
@@ -75,6 +76,31 @@ writer_cl_hook_new(writer *w)
 }
 
 /*
+ * Whether m is not a clm entry (another format, or too short): a message
+ * someone else published on the stream's subjects. Every node skips it
+ * alike, with a warning (at most one every 10 s).
+ */
+static bool
+writer_cl_foreign(writer *w, const struct jstream_msg *m)
+{
+	struct writer_cluster *cl = w->cl;
+	const unsigned char *d = m->data;
+	if (m->len >= WRITER_CLUSTER_HEADER && d[0] == WRITER_CLUSTER_FORMAT) {
+		return false;
+	}
+	int64_t now = clock_mono_ns();
+	cl->foreign_skipped++;
+	if (now >= cl->foreign_log_ns) {
+		log_warn(
+		        "stream entry %llu is not a clm entry (%zu bytes): skipped (%llu so far); only clmd may publish to the stream's subjects (docs/cluster.md)",
+		        (unsigned long long) m->seq, m->len,
+		        (unsigned long long) cl->foreign_skipped);
+		cl->foreign_log_ns = now + 10 * WRITER_CL_SECOND_NS;
+	}
+	return true;
+}
+
+/*
  * Rebuilds the job of stream entry m: in its pending job's arena when
  * this node published it and waits for it (*owner set), else in the
  * batch's. Returns NULL, the writer halted, when it cannot.
@@ -87,14 +113,6 @@ writer_cl_build(writer *w, const struct jstream_msg *m, int64_t *now,
 	const unsigned char *d = m->data;
 	char why[256];
 	*owner = NULL;
-	if (m->len < WRITER_CLUSTER_HEADER || d[0] != WRITER_CLUSTER_FORMAT) {
-		snprintf(why, sizeof(why),
-		        "stream entry %llu is not a clm entry of format %u (%zu bytes): applying stopped; resync (docs/cluster.md)",
-		        (unsigned long long) m->seq, WRITER_CLUSTER_FORMAT,
-		        m->len);
-		writer_cl_halt(w, why);
-		return NULL;
-	}
 	uint32_t type = (uint32_t) writer_cl_le_get(d + 1, 4);
 	*now = (int64_t) writer_cl_le_get(d + 5, 8);
 	uint64_t origin = writer_cl_le_get(d + 13, 8);
@@ -117,15 +135,15 @@ writer_cl_build(writer *w, const struct jstream_msg *m, int64_t *now,
 			        d + WRITER_CLUSTER_HEADER,
 			        m->len - WRITER_CLUSTER_HEADER, *now);
 		}
-		if (e != CLM_RESOURCE_EXHAUSTED || *owner == NULL) {
+		if (e != CLM_RESOURCE_EXHAUSTED || a == &cl->a) {
 			break;
 		}
 		/*
-		 * The request's arena is exhausted: apply it as another
-		 * node's; its job then learns it from the ack (in the
-		 * stream, without the applied reply).
+		 * The request's arena is exhausted: rebuild it in the
+		 * batch's; its job learns it was applied, without the
+		 * applied reply.
 		 */
-		*owner = NULL;
+		(*owner)->no_reply = true;
 		a = &cl->a;
 	}
 	if (e != CLM_OK) {
@@ -134,14 +152,35 @@ writer_cl_build(writer *w, const struct jstream_msg *m, int64_t *now,
 		 * diverge (a node of another version may apply it): stop.
 		 */
 		snprintf(why, sizeof(why),
-		        "stream entry %llu (type %u) cannot be applied: %s; applying stopped; resync (docs/cluster.md)",
-		        (unsigned long long) m->seq, type, clm_strerror(e));
+		        "stream entry %llu (type %u) cannot be applied: %s; applying stopped: check it, remove it ('nats stream rmm <stream> %llu') and restart (docs/cluster.md)",
+		        (unsigned long long) m->seq, type, clm_strerror(e),
+		        (unsigned long long) m->seq);
 		writer_cl_halt(w, why);
 		return NULL;
 	}
 	job->position = m->seq;
 	job->jtype = type;
 	return job;
+}
+
+/*
+ * Whether an entry of type may be erased from the stream by a Forget:
+ * those on a customer's subject, as calls/cluster.c's split puts them
+ * (Track parts, Identify, Recommend, Assign). Decided by the type alone,
+ * so that every node decides alike.
+ */
+static bool
+writer_cl_erasable(uint32_t type)
+{
+	switch (WRITER_TYPE_CALL(type)) {
+	case CLM__V1__REQUEST__CALL_TRACK:
+	case CLM__V1__REQUEST__CALL_IDENTIFY:
+	case CLM__V1__REQUEST__CALL_RECOMMEND:
+	case CLM__V1__REQUEST__CALL_ASSIGN:
+		return true;
+	default:
+		return false;
+	}
 }
 
 /* The view reached position: tell whoever waits for it. */
@@ -234,7 +273,7 @@ writer_cl_batch(writer *w, int64_t wait_ms)
 	while (nm > 0) {
 		struct jstream_msg *m = &cl->msgs[nm - 1];
 		if (m->seq <= __atomic_load_n(&w->position, __ATOMIC_ACQUIRE)
-		        || cl->halted) {
+		        || cl->halted || writer_cl_foreign(w, m)) {
 			jstream_msg_free(m);
 			nm--;
 		} else {
@@ -271,10 +310,19 @@ writer_cl_batch(writer *w, int64_t wait_ms)
 				cl->nows[nj] = last_now;
 				cl->jobs[nj++] = &h->job;
 			}
-			last_now = now > last_now ? now : last_now;
+			/*
+			 * Each entry applies at max(its instant, the clamp);
+			 * only entries no Forget erases raise the clamp, so
+			 * that a node rebuilt from the stream after a purge
+			 * applies every later entry at the same instant.
+			 */
+			int64_t at = now > last_now ? now : last_now;
+			if (!writer_cl_erasable(job->jtype)) {
+				last_now = at;
+			}
 			writer_cl_hash(m->data, m->len, hash);
 			cl->owner[nj] = owner;
-			cl->nows[nj] = last_now;
+			cl->nows[nj] = at;
 			cl->jobs[nj++] = job;
 			items += job->items;
 		}
@@ -350,7 +398,9 @@ writer_cl_batch(writer *w, int64_t wait_ms)
 				pt->state = WRITER_CL_APPLIED;
 				pthread_mutex_unlock(&cl->mu);
 				cl->ops->merge(cl->ops_arg, p->job, pt->wp,
-				        CLM_OK, cl->jobs[i]->resp);
+				        CLM_OK,
+				        pt->no_reply ? NULL
+				                     : cl->jobs[i]->resp);
 				pt->merged = true;
 				p->any_ok = true;
 				if (cl->jobs[i]->position > p->last_pos) {
@@ -402,6 +452,20 @@ writer_cl_check(writer *w, char *err, size_t errlen)
 		__atomic_store_n(
 		        &cl->stream_last, st.last_seq, __ATOMIC_RELEASE);
 	}
+	char why[256];
+	if (st.first_seq > pos + 1) {
+		/*
+		 * An operator purged entries this node never applied
+		 * (retention, cluster.md): reading on would jump over them.
+		 */
+		snprintf(why, sizeof(why),
+		        "the stream starts at %llu, after this node's view at %llu: restore a snapshot taken at or after %llu (docs/cluster.md)",
+		        (unsigned long long) st.first_seq,
+		        (unsigned long long) pos,
+		        (unsigned long long) st.first_seq - 1);
+		writer_cl_halt(w, why);
+		return CLM_FAILED_PRECONDITION;
+	}
 	if (pos == 0 || !cl->hash_known) {
 		return CLM_OK;
 	}
@@ -412,7 +476,6 @@ writer_cl_check(writer *w, char *err, size_t errlen)
 	 * the node had applied 134661), so an end before the position
 	 * alone proves nothing while the entry is there.
 	 */
-	char why[256];
 	void *data = NULL;
 	size_t len = 0;
 	e = jstream_get(cl->js, pos, &data, &len, err, errlen);
@@ -461,6 +524,23 @@ writer_cl_check(writer *w, char *err, size_t errlen)
 	        "the stream ends at position %llu, before this node's view (%llu): it lost entries (a NATS power loss?)",
 	        (unsigned long long) st.last_seq, (unsigned long long) pos);
 	return CLM_FAILED_PRECONDITION;
+}
+
+/*
+ * While halted: keeps the stream's end (writer_stream_position) current,
+ * so that the lag shows (clm status) while reads go on.
+ */
+static void
+writer_cl_track_end(writer *w)
+{
+	struct writer_cluster *cl = w->cl;
+	struct jstream_state st;
+	char err[256];
+	if (jstream_info(cl->js, &st, err, sizeof(err)) != CLM_OK) {
+		log_debug("stream state: %s", err);
+		return;
+	}
+	__atomic_store_n(&cl->stream_last, st.last_seq, __ATOMIC_RELEASE);
 }
 
 /* Subscribes from the view's position on; false (backoff) on failure. */
@@ -527,16 +607,31 @@ writer_cluster_main(void *arg)
 {
 	writer *w = arg;
 	struct writer_cluster *cl = w->cl;
+	int64_t stop_by = 0; /* once stopping: when to stop waiting */
 	int64_t next_reader_check = clock_mono_ns()
 	        + (int64_t) WRITER_READER_CHECK_S * WRITER_CL_SECOND_NS;
 	for (;;) {
+		/* Both under w->mu, as writer_cluster_submit checks and
+		 * inserts: no record comes after an idle stop. */
 		pthread_mutex_lock(&w->mu);
 		bool stopping = w->stopping;
-		pthread_mutex_unlock(&w->mu);
 		pthread_mutex_lock(&cl->mu);
 		bool idle = cl->pending == NULL;
 		pthread_mutex_unlock(&cl->mu);
+		pthread_mutex_unlock(&w->mu);
 		if (stopping && idle) {
+			break;
+		}
+		if (stopping && stop_by == 0) {
+			stop_by = clock_mono_ns()
+			        + (int64_t) WRITER_CL_STOP_MS * 1000000;
+		} else if (stopping && clock_mono_ns() > stop_by) {
+			/*
+			 * A stop does not wait for a client's deadline: what
+			 * is still pending fails (it may still be recorded).
+			 */
+			log_warn(
+			        "stopping: writes still wait for the stream; they fail with UNAVAILABLE and may still be recorded");
 			break;
 		}
 		int64_t now = clock_mono_ns();
@@ -552,9 +647,11 @@ writer_cluster_main(void *arg)
 		}
 		writer_cl_settle(w, false);
 		now = clock_mono_ns();
-		if (now >= cl->check_ns && !cl->halted) {
+		if (now >= cl->check_ns) {
 			char err[256];
-			if (writer_cl_check(w, err, sizeof(err))
+			if (cl->halted) {
+				writer_cl_track_end(w);
+			} else if (writer_cl_check(w, err, sizeof(err))
 			        == CLM_UNAVAILABLE) {
 				cl->verify = true;
 				log_debug("stream check: %s", err);
@@ -581,6 +678,42 @@ writer_cluster_main(void *arg)
 		(void) writer_checkpoint(w);
 	}
 	return NULL;
+}
+
+/*
+ * Whether the catch-up is done although nothing came: the stream answers
+ * (with a leader) and its entry at target, the last clm entry at start,
+ * was erased since (a Forget), or the view reached it. Else false, with
+ * what it waits for in why.
+ */
+static bool
+writer_cl_caught_up(writer *w, uint64_t target, char *why, size_t len)
+{
+	struct writer_cluster *cl = w->cl;
+	struct jstream_state st;
+	char err[200];
+	if (jstream_info(cl->js, &st, err, sizeof(err)) != CLM_OK) {
+		snprintf(why, len, "the stream does not answer: %s", err);
+		return false;
+	}
+	if (!st.leader) {
+		snprintf(why, len, "the stream has no leader");
+		return false;
+	}
+	if (__atomic_load_n(&w->position, __ATOMIC_ACQUIRE) >= target) {
+		return true;
+	}
+	void *data = NULL;
+	size_t n = 0;
+	clm_err e = jstream_get(cl->js, target, &data, &n, err, sizeof(err));
+	free(data);
+	if (e == CLM_NOT_FOUND) {
+		return true;
+	}
+	snprintf(why, len, "%s",
+	        e == CLM_OK ? "the stream holds them but delivered none"
+	                    : err);
+	return false;
 }
 
 /* Catches the view up with the stream's end as it is now (start-up). */
@@ -628,6 +761,7 @@ writer_cl_catch_up(writer *w, char *err, size_t errlen)
 	log_info("catching up with the stream: positions %llu..%llu",
 	        (unsigned long long) from + 1, (unsigned long long) target);
 	int64_t t0 = clock_mono_ns(), next_log = t0 + 2 * WRITER_CL_SECOND_NS;
+	int64_t stalled_ns = t0; /* the last entries read */
 	uint64_t entries = 0;
 	while (!cl->halted
 	        && __atomic_load_n(&w->position, __ATOMIC_ACQUIRE) < target) {
@@ -644,8 +778,33 @@ writer_cl_catch_up(writer *w, char *err, size_t errlen)
 			}
 		}
 		size_t n = writer_cl_batch(w, WRITER_CL_CATCHUP_MS);
-		if (n == 0 && cl->subscribed) {
-			break; /* the rest was erased, or is the key entry */
+		if (n > 0) {
+			stalled_ns = clock_mono_ns();
+		} else if (cl->subscribed) {
+			char why[256];
+			if (writer_cl_caught_up(w, target, why, sizeof(why))) {
+				break; /* the rest was erased meanwhile */
+			}
+			uint64_t at = __atomic_load_n(
+			        &w->position, __ATOMIC_ACQUIRE);
+			if (clock_mono_ns() - stalled_ns
+			        > (int64_t) WRITER_CL_STALL_MS * 1000000) {
+				snprintf(err, errlen,
+				        "cannot catch up with the stream: nothing read for %d s at position %llu of %llu (%s)",
+				        WRITER_CL_STALL_MS / 1000,
+				        (unsigned long long) at,
+				        (unsigned long long) target, why);
+				return CLM_UNAVAILABLE;
+			}
+			if (clock_mono_ns() >= next_log) {
+				log_info(
+				        "catching up with the stream: waiting for positions %llu..%llu (%s)",
+				        (unsigned long long) at + 1,
+				        (unsigned long long) target, why);
+				next_log = clock_mono_ns()
+				        + 2 * WRITER_CL_SECOND_NS;
+			}
+			continue;
 		}
 		entries += n;
 		writer_maybe_checkpoint(w);

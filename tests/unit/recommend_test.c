@@ -872,6 +872,21 @@ plain_customer(struct prof *f)
 	prof_add(f, MODEL_T_SITE_VISIT, NOW - DAY_MS, NULL);
 }
 
+/* Cluster mode may apply a customer's claims at instants out of order. */
+Test(capping, messages_after_now_count)
+{
+	struct prof f;
+	plain_customer(&f);
+	prof_msg(&f, CH_EMAIL, NOW - DAY_MS, 0);
+	prof_msg(&f, CH_EMAIL, NOW + 1000, 0);
+	prof_msg(&f, CH_EMAIL, NOW + 2000, 0);
+	struct recs s;
+	struct recommend_input in = input_for(&f, NOW);
+	build(&in, &s);
+	cr_expect(only_kind(&s, REC_NEXT_BEST_ACTION, "capped")->suppressed,
+	        "3 emails, two of them after now");
+}
+
 Test(capping, cap_messages_within_cap_days)
 {
 	struct prof f;
