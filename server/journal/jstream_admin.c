@@ -33,6 +33,7 @@
 
 #include <inttypes.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -426,8 +427,8 @@ jstream_erase(jstream *s, uint64_t seq, char *err, size_t errlen)
 }
 
 clm_err
-jstream_purge_key(jstream *s, const char key[33], uint64_t before, char *err,
-        size_t errlen)
+jstream_purge_slice(jstream *s, const char key[33], uint64_t before,
+        uint64_t *from, size_t max, bool *done, char *err, size_t errlen)
 {
 	size_t klen = strnlen(key, 33);
 	if (klen != 2 * JSTREAM_HASH_BYTES
@@ -438,21 +439,40 @@ jstream_purge_key(jstream *s, const char key[33], uint64_t before, char *err,
 	}
 	char subj[JSTREAM_NAME_MAX + 40];
 	snprintf(subj, sizeof(subj), "%s.c.%s", s->stream, key);
-	uint64_t from = 1;
-	for (;;) {
+	uint64_t at = *from > 0 ? *from : 1;
+	for (size_t n = 0;; n++) {
 		uint64_t seq = 0;
 		clm_err rc = jstream_next_on_subject(
-		        s, subj, from, &seq, NULL, 0, NULL, err, errlen);
+		        s, subj, at, &seq, NULL, 0, NULL, err, errlen);
 		if (rc != CLM_OK) {
+			*from = at;
 			return rc;
 		}
 		if (seq == 0 || (before > 0 && seq >= before)) {
+			*from = at;
+			*done = true;
+			return CLM_OK;
+		}
+		if (n >= max) {
+			*from = at;
+			*done = false;
 			return CLM_OK;
 		}
 		rc = jstream_erase(s, seq, err, errlen);
 		if (rc != CLM_OK) {
+			*from = at;
 			return rc;
 		}
-		from = seq + 1;
+		at = seq + 1;
 	}
+}
+
+clm_err
+jstream_purge_key(jstream *s, const char key[33], uint64_t before, char *err,
+        size_t errlen)
+{
+	uint64_t from = 1;
+	bool done = false;
+	return jstream_purge_slice(
+	        s, key, before, &from, SIZE_MAX, &done, err, errlen);
 }
