@@ -69,10 +69,12 @@ struct jstream_opts {
  * An existing stream with other subjects or storage is refused
  * (FAILED_PRECONDITION: err says which setting). The key of subject names
  * (jstream_subject_key) is kept in the stream itself, on the subject
- * "<stream>.k": the first node to find none publishes a random one, and
- * every node uses the first key the stream holds. That message has a
- * position of its own, which jstream_next skips and jstream_get does not
- * find: readers see a gap there, as where entries were erased.
+ * "<stream>.k": the first node to find none in a stream that never held
+ * anything publishes a random one, and every node uses the first key the
+ * stream holds. That message has a position of its own, which
+ * jstream_next skips and jstream_get does not find: readers see a gap
+ * there, as where entries were erased. A stream that held entries and has
+ * no key lost it to a purge: FAILED_PRECONDITION (see jstream_info).
  *
  * Errors, with the reason in err: INVALID_ARGUMENT (bad urls or options),
  * UNAVAILABLE (no server answers, no JetStream, or no stream leader within
@@ -162,7 +164,10 @@ struct jstream_state {
 
 /*
  * jstream_info asks the server for the stream's state. Returns CLM_OK, or
- * UNAVAILABLE with the reason in err.
+ * UNAVAILABLE with the reason in err. When the stream's first position
+ * passed the subject key's entry (a purge by sequence removed it), it
+ * also publishes the key again, same bytes, so that nodes started later
+ * find it (call it regularly: the writer does, every second).
  */
 clm_err jstream_info(
         jstream *s, struct jstream_state *st, char *err, size_t errlen);
