@@ -211,8 +211,9 @@ void writer_cl_purge_add(writer *w, const struct writer_cl_hook *h);
  * the Forget's own transaction, so that they outlive a stop or a crash
  * (store_stream_purge_put). writer_cl_purge_load queues those recorded
  * in txn, due at once (start-up). writer_cl_purge_reap deletes the
- * records of the purges done, in a transaction of its own. They return
- * CLM_OK or a storage error. Writer thread.
+ * records of the purges done, in a transaction of its own, and sets the
+ * gauge of purges left (telemetry_stream_purges). They return CLM_OK or
+ * a storage error. Writer thread.
  */
 clm_err writer_cl_purge_save(
         writer *w, store_txn *txn, const struct writer_cl_hook *h);

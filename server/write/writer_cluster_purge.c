@@ -26,6 +26,9 @@
  *   hold back the others. The thread takes the purge due first, and a
  *   purge that made progress is due again at once, after those already
  *   due: long purges take turns.
+ * - One purge per subject key: a later Forget of the same id (or the
+ *   same Forget applied again after a restart) raises its position; the
+ *   thread, which works on a copy, then goes on rather than drop it.
  * - The thread uses the writer's jstream handle: jstream's calls that
  *   wait for the server may run on two threads at once (jstream.h). The
  *   writer stops this thread before it returns, so before jstream_close.
@@ -41,6 +44,7 @@
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/telemetry.h"
 #include "write/writer_cluster.h"
 #include "write/writer_internal.h"
 
@@ -162,6 +166,7 @@ writer_cl_purge_reap(writer *w)
 	pthread_mutex_lock(&cl->purge_mu);
 	struct writer_cl_purge *done = cl->purge_done;
 	cl->purge_done = NULL;
+	telemetry_stream_purges(w->tm, cl->n_purges);
 	pthread_mutex_unlock(&cl->purge_mu);
 	if (done == NULL) {
 		return;
@@ -267,7 +272,10 @@ writer_cl_purge_main(void *arg)
 		        WRITER_CL_PURGE_SLICE, &done, err, sizeof(err));
 		pthread_mutex_lock(&cl->purge_mu);
 		q->from = from;
-		if (e == CLM_OK && done) {
+		if (e == CLM_OK && done && q->before != before) {
+			/* A later Forget of the same id came meanwhile. */
+			q->due_ns = clock_mono_ns();
+		} else if (e == CLM_OK && done) {
 			writer_cl_purge_drop(cl, q);
 			logged = CLM_OK;
 		} else if (e == CLM_OK) {
