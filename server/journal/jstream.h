@@ -19,9 +19,12 @@
  * "<stream>.g" for the others (catalog, spend, experiments), and
  * "<stream>.f" for ForgetCustomer entries, which stay.
  *
- * Threads: jstream_publish from any thread; jstream_subscribe, jstream_next
- * and the calls that wait for the server (info, get, purge) from one
- * thread at a time (the writer's).
+ * Threads: jstream_publish from any thread; jstream_subscribe and
+ * jstream_next from one thread at a time (the writer's). The calls that
+ * wait for the server (info, get, purge) from any thread, also while
+ * another is in one of them: they only read what jstream_open set and
+ * make requests on the connection, which libnats serializes itself (the
+ * writer reads while its purge thread erases).
  */
 #ifndef CLM_JOURNAL_JSTREAM_H
 #define CLM_JOURNAL_JSTREAM_H
@@ -66,10 +69,12 @@ struct jstream_opts {
  * An existing stream with other subjects or storage is refused
  * (FAILED_PRECONDITION: err says which setting). The key of subject names
  * (jstream_subject_key) is kept in the stream itself, on the subject
- * "<stream>.k": the first node to find none publishes a random one, and
- * every node uses the first key the stream holds. That message has a
- * position of its own, which jstream_next skips and jstream_get does not
- * find: readers see a gap there, as where entries were erased.
+ * "<stream>.k": the first node to find none in a stream that never held
+ * anything publishes a random one, and every node uses the first key the
+ * stream holds. That message has a position of its own, which
+ * jstream_next skips and jstream_get does not find: readers see a gap
+ * there, as where entries were erased. A stream that held entries and has
+ * no key lost it to a purge: FAILED_PRECONDITION (see jstream_info).
  *
  * Errors, with the reason in err: INVALID_ARGUMENT (bad urls or options),
  * UNAVAILABLE (no server answers, no JetStream, or no stream leader within
@@ -159,7 +164,10 @@ struct jstream_state {
 
 /*
  * jstream_info asks the server for the stream's state. Returns CLM_OK, or
- * UNAVAILABLE with the reason in err.
+ * UNAVAILABLE with the reason in err. When the stream's first position
+ * passed the subject key's entry (a purge by sequence removed it), it
+ * also publishes the key again, same bytes, so that nodes started later
+ * find it (call it regularly: the writer does, every second).
  */
 clm_err jstream_info(
         jstream *s, struct jstream_state *st, char *err, size_t errlen);
@@ -185,6 +193,17 @@ clm_err jstream_get(jstream *s, uint64_t seq, void **data, size_t *len,
  */
 clm_err jstream_purge_key(jstream *s, const char key[33], uint64_t before,
         char *err, size_t errlen);
+
+/*
+ * jstream_purge_slice is jstream_purge_key in slices: it erases the
+ * entries on "<stream>.c.<key>" below before (0: all) from position
+ * *from on, at most max of them, then sets *from to where the next slice
+ * starts and *done to whether none is left. A call that finds none left
+ * costs one request to the server. Returns as jstream_purge_key (*from
+ * then says where to retry; *done is written only on CLM_OK).
+ */
+clm_err jstream_purge_slice(jstream *s, const char key[33], uint64_t before,
+        uint64_t *from, size_t max, bool *done, char *err, size_t errlen);
 
 /*
  * jstream_close drains what is in flight (acks still arriving call their

@@ -15,6 +15,19 @@
  * reads the winner's. Either way the node reads the key back from the
  * stream rather than trusting its own.
  *
+ * A purge by sequence (`nats stream purge --seq P`, retention) removes
+ * the key's entry with the others below P. So a node creates a key only
+ * in a stream that never held anything (its last sequence is 0, asked
+ * before the key is looked up, so that a key another node stores
+ * meanwhile is found): a stream that held entries and has no key lost it,
+ * and jstream_open refuses it (a new key would give every customer new
+ * subjects, and a Forget would miss the entries under the old ones). And
+ * a node that holds the key publishes it again, same bytes, whenever
+ * jstream_info (the writer's check, every second) finds the stream's
+ * first sequence past the key's entry: the key then outlives such a
+ * purge as long as one node runs. The republish expects no message on
+ * the subject, as the first one, so racing nodes store it once.
+ *
  * Purging a customer. nats-server 2.9.10's file store purges by subject
  * (PurgeEx) by marking the entries deleted in the index only: their bytes
  * stay in the message block files until the whole block goes. An erase
@@ -33,9 +46,12 @@
 
 #include <inttypes.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/log.h"
 
 #define JSTREAM_DUPLICATES_NS (120LL * 1000 * 1000 * 1000)
 
@@ -268,69 +284,10 @@ jstream_next_on_subject(jstream *s, const char *subject, uint64_t from,
 	return rc;
 }
 
-clm_err
-jstream_load_key(jstream *s, char *err, size_t errlen)
-{
-	char subj[JSTREAM_NAME_MAX + 4];
-	snprintf(subj, sizeof(subj), "%s.%s", s->stream, JSTREAM_KEY_SUBJECT);
-	int64_t until = nats_Now() + JSTREAM_OPEN_WAIT_MS;
-	const char *why = "no answer";
-	while (nats_Now() < until) {
-		unsigned char got[2 * JSTREAM_KEY_BYTES];
-		uint64_t seq = 0;
-		size_t len = 0;
-		clm_err rc = jstream_next_on_subject(
-		        s, subj, 1, &seq, got, sizeof(got), &len, err, errlen);
-		if (rc != CLM_OK) {
-			return rc;
-		}
-		if (seq != 0) {
-			if (len != JSTREAM_KEY_BYTES) {
-				snprintf(err, errlen,
-				        "journal stream '%s': the subject key on '%s' has %zu bytes, not %u",
-				        s->stream, subj, len,
-				        JSTREAM_KEY_BYTES);
-				return CLM_FAILED_PRECONDITION;
-			}
-			memcpy(s->key, got, sizeof(s->key));
-			sodium_memzero(got, sizeof(got));
-			return CLM_OK;
-		}
-		/* None yet: store one unless another node just did. Whether
-		 * ours was stored or not, the next read tells whose is. */
-		unsigned char key[JSTREAM_KEY_BYTES];
-		randombytes_buf(key, sizeof(key));
-		jsPubOptions po;
-		jsPubOptions_Init(&po);
-		po.MaxWait = JSTREAM_RETRY_MS;
-		po.ExpectNoMessage = true;
-		jsPubAck *pa = NULL;
-		jsErrCode jerr = 0;
-		natsStatus st = js_Publish(
-		        &pa, s->js, subj, key, sizeof(key), &po, &jerr);
-		sodium_memzero(key, sizeof(key));
-		jsPubAck_Destroy(pa);
-		if (st != NATS_OK && st != NATS_TIMEOUT
-		        && st != NATS_NO_RESPONDERS
-		        && jerr != JSStreamWrongLastSequenceErr) {
-			snprintf(err, errlen,
-			        "journal stream '%s': cannot store the subject key: %s",
-			        s->stream, jstream_nats_text(st));
-			return CLM_UNAVAILABLE;
-		}
-		if (st == NATS_TIMEOUT || st == NATS_NO_RESPONDERS) {
-			why = natsStatus_GetText(st);
-			nats_Sleep(100);
-		}
-	}
-	snprintf(err, errlen,
-	        "journal stream '%s': cannot store the subject key on '%s' within %d ms: %s",
-	        s->stream, subj, JSTREAM_OPEN_WAIT_MS, why);
-	return CLM_UNAVAILABLE;
-}
-
-clm_err
-jstream_info(jstream *s, struct jstream_state *out, char *err, size_t errlen)
+/* The stream's state, as the server tells it. */
+static clm_err
+jstream_state_get(
+        jstream *s, struct jstream_state *out, char *err, size_t errlen)
 {
 	jsStreamInfo *si = NULL;
 	jsErrCode jerr = 0;
@@ -351,6 +308,148 @@ jstream_info(jstream *s, struct jstream_state *out, char *err, size_t errlen)
 	                && si->Cluster->Leader[0] != '\0');
 	jsStreamInfo_Destroy(si);
 	return CLM_OK;
+}
+
+/*
+ * Publishes key on the key's subject expecting no message there (the
+ * first key, or this node's again after a purge removed it). Returns
+ * CLM_OK also when another node's came first (the caller reads back
+ * whose is stored), UNAVAILABLE to try again.
+ */
+static clm_err
+jstream_put_key(jstream *s, const char *subj, const unsigned char *key,
+        const char **why)
+{
+	jsPubOptions po;
+	jsPubOptions_Init(&po);
+	po.MaxWait = JSTREAM_RETRY_MS;
+	po.ExpectNoMessage = true;
+	jsPubAck *pa = NULL;
+	jsErrCode jerr = 0;
+	natsStatus st = js_Publish(
+	        &pa, s->js, subj, key, JSTREAM_KEY_BYTES, &po, &jerr);
+	jsPubAck_Destroy(pa);
+	if (st == NATS_OK || jerr == JSStreamWrongLastSequenceErr) {
+		return CLM_OK;
+	}
+	*why = jstream_nats_text(st);
+	return CLM_UNAVAILABLE;
+}
+
+clm_err
+jstream_load_key(jstream *s, char *err, size_t errlen)
+{
+	char subj[JSTREAM_NAME_MAX + 4];
+	snprintf(subj, sizeof(subj), "%s.%s", s->stream, JSTREAM_KEY_SUBJECT);
+	int64_t until = nats_Now() + JSTREAM_OPEN_WAIT_MS;
+	const char *why = "no answer";
+	while (nats_Now() < until) {
+		unsigned char got[2 * JSTREAM_KEY_BYTES];
+		uint64_t seq = 0;
+		size_t len = 0;
+		/* The state first: a key stored after it is found below. */
+		struct jstream_state state;
+		clm_err rc = jstream_state_get(s, &state, err, errlen);
+		if (rc == CLM_OK) {
+			rc = jstream_next_on_subject(s, subj, 1, &seq, got,
+			        sizeof(got), &len, err, errlen);
+		}
+		if (rc != CLM_OK) {
+			return rc;
+		}
+		if (seq != 0) {
+			if (len != JSTREAM_KEY_BYTES) {
+				snprintf(err, errlen,
+				        "journal stream '%s': the subject key on '%s' has %zu bytes, not %u",
+				        s->stream, subj, len,
+				        JSTREAM_KEY_BYTES);
+				return CLM_FAILED_PRECONDITION;
+			}
+			memcpy(s->key, got, sizeof(s->key));
+			sodium_memzero(got, sizeof(got));
+			__atomic_store_n(&s->key_seq, seq, __ATOMIC_RELEASE);
+			return CLM_OK;
+		}
+		if (state.last_seq > 0) {
+			snprintf(err, errlen,
+			        "journal stream '%s': the stream's subject key is gone (entries below %" PRIu64
+			        " were purged, '%s' with them): a running clmd node stores it again within seconds, start this one then; with none running, the customers' subjects cannot be rebuilt (docs/cluster.md, \"Retention\")",
+			        s->stream, state.first_seq, subj);
+			return CLM_FAILED_PRECONDITION;
+		}
+		/* None yet: store one unless another node just did. Whether
+		 * ours was stored or not, the next read tells whose is. */
+		unsigned char key[JSTREAM_KEY_BYTES];
+		randombytes_buf(key, sizeof(key));
+		rc = jstream_put_key(s, subj, key, &why);
+		sodium_memzero(key, sizeof(key));
+		if (rc != CLM_OK) {
+			nats_Sleep(100);
+		}
+	}
+	snprintf(err, errlen,
+	        "journal stream '%s': cannot store the subject key on '%s' within %d ms: %s",
+	        s->stream, subj, JSTREAM_OPEN_WAIT_MS, why);
+	return CLM_UNAVAILABLE;
+}
+
+/*
+ * Publishes the key again when the stream's first sequence passed its
+ * entry (a purge by sequence removed it), and reads back where it is.
+ * Failures are tried again at the next call.
+ */
+static void
+jstream_keep_key(jstream *s, uint64_t first_seq)
+{
+	uint64_t kseq = __atomic_load_n(&s->key_seq, __ATOMIC_ACQUIRE);
+	if (kseq == 0 || first_seq <= kseq) {
+		return;
+	}
+	char subj[JSTREAM_NAME_MAX + 4], err[256];
+	snprintf(subj, sizeof(subj), "%s.%s", s->stream, JSTREAM_KEY_SUBJECT);
+	const char *why = "";
+	unsigned char got[2 * JSTREAM_KEY_BYTES];
+	uint64_t seq = 0;
+	size_t len = 0;
+	if (jstream_next_on_subject(s, subj, kseq, &seq, got, sizeof(got),
+	            &len, err, sizeof(err))
+	        != CLM_OK) {
+		return;
+	}
+	if (seq == 0) {
+		if (jstream_put_key(s, subj, s->key, &why) != CLM_OK
+		        || jstream_next_on_subject(s, subj, kseq, &seq, got,
+		                   sizeof(got), &len, err, sizeof(err))
+		                != CLM_OK
+		        || seq == 0) {
+			log_warn(
+			        "journal stream '%s': the subject key's entry was purged and storing it again failed (%s): retried",
+			        s->stream, why);
+			return;
+		}
+		log_info(
+		        "journal stream '%s': the subject key's entry was purged (entries below %" PRIu64
+		        "): stored it again at %" PRIu64,
+		        s->stream, first_seq, seq);
+	}
+	if (len != JSTREAM_KEY_BYTES || sodium_memcmp(got, s->key, len) != 0) {
+		log_error(
+		        "journal stream '%s': the subject key at %" PRIu64
+		        " is not the one this node uses: restart every node (docs/cluster.md, \"Retention\")",
+		        s->stream, seq);
+	}
+	sodium_memzero(got, sizeof(got));
+	__atomic_store_n(&s->key_seq, seq, __ATOMIC_RELEASE);
+}
+
+clm_err
+jstream_info(jstream *s, struct jstream_state *out, char *err, size_t errlen)
+{
+	clm_err rc = jstream_state_get(s, out, err, errlen);
+	if (rc == CLM_OK) {
+		jstream_keep_key(s, out->first_seq);
+	}
+	return rc;
 }
 
 /* Whether subj is the subject key's: "<stream>.k". */
@@ -426,8 +525,8 @@ jstream_erase(jstream *s, uint64_t seq, char *err, size_t errlen)
 }
 
 clm_err
-jstream_purge_key(jstream *s, const char key[33], uint64_t before, char *err,
-        size_t errlen)
+jstream_purge_slice(jstream *s, const char key[33], uint64_t before,
+        uint64_t *from, size_t max, bool *done, char *err, size_t errlen)
 {
 	size_t klen = strnlen(key, 33);
 	if (klen != 2 * JSTREAM_HASH_BYTES
@@ -438,21 +537,40 @@ jstream_purge_key(jstream *s, const char key[33], uint64_t before, char *err,
 	}
 	char subj[JSTREAM_NAME_MAX + 40];
 	snprintf(subj, sizeof(subj), "%s.c.%s", s->stream, key);
-	uint64_t from = 1;
-	for (;;) {
+	uint64_t at = *from > 0 ? *from : 1;
+	for (size_t n = 0;; n++) {
 		uint64_t seq = 0;
 		clm_err rc = jstream_next_on_subject(
-		        s, subj, from, &seq, NULL, 0, NULL, err, errlen);
+		        s, subj, at, &seq, NULL, 0, NULL, err, errlen);
 		if (rc != CLM_OK) {
+			*from = at;
 			return rc;
 		}
 		if (seq == 0 || (before > 0 && seq >= before)) {
+			*from = at;
+			*done = true;
+			return CLM_OK;
+		}
+		if (n >= max) {
+			*from = at;
+			*done = false;
 			return CLM_OK;
 		}
 		rc = jstream_erase(s, seq, err, errlen);
 		if (rc != CLM_OK) {
+			*from = at;
 			return rc;
 		}
-		from = seq + 1;
+		at = seq + 1;
 	}
+}
+
+clm_err
+jstream_purge_key(jstream *s, const char key[33], uint64_t before, char *err,
+        size_t errlen)
+{
+	uint64_t from = 1;
+	bool done = false;
+	return jstream_purge_slice(
+	        s, key, before, &from, SIZE_MAX, &done, err, errlen);
 }

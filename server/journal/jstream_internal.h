@@ -75,6 +75,10 @@ struct jstream {
 	/* The ordered subscription (the reading thread's). */
 	natsSubscription *sub;
 	uint64_t last_seq; /* the last entry jstream_next handed out */
+
+	/* The subject key's entry, atomic (jstream_admin.c): jstream_info
+	 * publishes the key again when a purge removed it. */
+	uint64_t key_seq;
 };
 
 /*

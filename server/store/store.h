@@ -134,6 +134,25 @@ clm_err store_stream_mark_put(
         store_txn *txn, const struct store_stream_mark *m);
 
 /*
+ * The cluster mode's pending stream purges (docs/cluster.md, "Forget"):
+ * key (32 hex digits, jstream_subject_key) and the Forget's position
+ * before, in meta "stream_purge.<key>". store_stream_purge_put records
+ * one in the write transaction txn (the Forget's), keeping the larger
+ * position when one is there; store_stream_purge_del deletes it unless
+ * it holds a position past before (a later Forget's). Both return CLM_OK
+ * or a storage error. store_stream_purges_each calls fn for each one in
+ * txn's snapshot (any transaction); key is valid during the call.
+ */
+clm_err store_stream_purge_put(
+        store_txn *txn, const char key[33], uint64_t before);
+clm_err store_stream_purge_del(
+        store_txn *txn, const char key[33], uint64_t before);
+typedef void (*store_stream_purge_fn)(
+        void *arg, const char key[33], uint64_t before);
+clm_err store_stream_purges_each(
+        store_txn *txn, store_stream_purge_fn fn, void *arg);
+
+/*
  * Readers. A store_reader is a reusable read transaction handle for one
  * thread or work item: store_read_begin starts a fresh snapshot, and
  * store_read_end releases it. A reader must be ended before it is freed.

@@ -82,6 +82,7 @@ telemetry_init(struct telemetry *t)
 	}
 	atomic_init(&t->batch_jobs, 0);
 	atomic_init(&t->queue_depth, 0);
+	atomic_init(&t->stream_purges, 0);
 	for (int h = 0; h < TELEMETRY_HTTP_HANDLERS; h++) {
 		for (int s = 0; s < TELEMETRY_HTTP_STATUSES; s++) {
 			atomic_init(&t->http[h][s], 0);
@@ -285,6 +286,15 @@ telemetry_queue_depth(struct telemetry *t, size_t depth)
 	if (t != NULL) {
 		atomic_store_explicit(&t->queue_depth, (uint64_t) depth,
 		        memory_order_relaxed);
+	}
+}
+
+void
+telemetry_stream_purges(struct telemetry *t, size_t n)
+{
+	if (t != NULL) {
+		atomic_store_explicit(
+		        &t->stream_purges, (uint64_t) n, memory_order_relaxed);
 	}
 }
 
@@ -642,6 +652,9 @@ telemetry_format(const struct telemetry *t, const struct telemetry_gauges *g,
 	telemetry_gauge(f, "clm_position_waits",
 	        "Requests waiting for the view to reach their min_position.",
 	        TELEMETRY_GET(&t->position_waits));
+	telemetry_gauge(f, "clm_stream_purges_pending",
+	        "Stream purges of forgotten customers left to do (cluster mode).",
+	        TELEMETRY_GET(&t->stream_purges));
 	telemetry_batches(f, t);
 	if (g->have_store) {
 		telemetry_gauge(f, "clm_db_bytes",

@@ -108,6 +108,7 @@ struct telemetry {
 	_Atomic uint64_t batch_jobs;
 	_Atomic uint64_t queue_depth;
 	_Atomic uint64_t position_waits; /* calls/waitpos.h */
+	_Atomic uint64_t stream_purges;  /* cluster: Forgets' purges to do */
 	_Atomic uint64_t
 	        http[TELEMETRY_HTTP_HANDLERS][TELEMETRY_HTTP_STATUSES];
 	_Atomic uint64_t refused[TELEMETRY_REFUSED_REASONS];
@@ -228,6 +229,12 @@ void telemetry_writes(
 
 /* telemetry_queue_depth sets the write queue's current depth. */
 void telemetry_queue_depth(struct telemetry *t, size_t depth);
+
+/*
+ * telemetry_stream_purges sets how many stream purges of forgotten
+ * customers are left to do (cluster mode; docs/cluster.md, "Forget").
+ */
+void telemetry_stream_purges(struct telemetry *t, size_t n);
 
 /*
  * telemetry_position_waits sets how many requests wait for their

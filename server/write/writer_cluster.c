@@ -470,6 +470,7 @@ writer_cluster_start(
 	clm_err e = store_write_begin(w->st, &txn);
 	if (e == CLM_OK) {
 		e = store_stream_mark_get(txn, &mark);
+		e = e == CLM_OK ? writer_cl_purge_load(w, txn) : e;
 		store_write_abort(txn);
 	}
 	if (e != CLM_OK) {
@@ -564,11 +565,7 @@ writer_cluster_free(writer *w)
 	arena_fini(&cl->a);
 	pthread_cond_destroy(&cl->cv);
 	pthread_mutex_destroy(&cl->mu);
-	while (cl->purges != NULL) {
-		struct writer_cl_purge *q = cl->purges;
-		cl->purges = q->next;
-		free(q);
-	}
+	writer_cl_purge_fini(cl);
 	free(cl->msgs);
 	free(cl->jobs);
 	free(cl->nows);

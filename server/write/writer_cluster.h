@@ -86,6 +86,10 @@ struct writer_cl_purge {
 	char key[33];
 	uint64_t before;
 	struct writer_cl_purge *next;
+	/* The purge thread's (writer_cluster_purge.c). */
+	uint64_t from;      /* where its next slice starts */
+	int64_t due_ns;     /* not before (a delay, a backoff) */
+	int64_t backoff_ms; /* the next failure's wait */
 };
 
 /* Run inside a batch's transaction: a Forget's ids, or the mark. */
@@ -98,6 +102,7 @@ struct writer_cl_hook {
 	size_t *lens;
 	size_t n_ids;
 	struct store_stream_mark mark;
+	uint64_t origin; /* the node that published the Forget */
 };
 
 struct writer_cluster {
@@ -139,6 +144,20 @@ struct writer_cluster {
 	writer_job **jobs;
 	int64_t *nows;
 	struct writer_cl_part **owner;
+	/*
+	 * The purge thread (writer_cluster_purge.c): purges holds its
+	 * work, under purge_mu, which purge_init says was initialized.
+	 */
+	bool purge_init;
+	bool purge_running; /* the thread was started (writer thread) */
+	bool purge_stop;    /* purge_mu */
+	size_t n_purges;    /* purge_mu */
+	pthread_mutex_t purge_mu;
+	pthread_cond_t purge_cv;
+	pthread_t purge_thread;
+	int64_t purge_delay_ms; /* other nodes' Forgets: 0 is 30 s */
+	/* Purges done, whose records the writer deletes (purge_mu). */
+	struct writer_cl_purge *purge_done;
 };
 
 static inline void
@@ -186,6 +205,44 @@ void writer_cl_settle(writer *w, bool all);
  * thread, as it ends.
  */
 void writer_cl_orphans_wait(writer *w);
+
+/*
+ * writer_cl_purge_add queues the stream purges of a Forget's customer
+ * ids (h, applied and committed at h->position) for the purge thread: at
+ * once when this node published the Forget, after cl->purge_delay_ms
+ * otherwise (the publishing node may have died). Writer thread.
+ */
+void writer_cl_purge_add(writer *w, const struct writer_cl_hook *h);
+
+/*
+ * writer_cl_purge_save records the purges of a Forget's ids (h) in txn,
+ * the Forget's own transaction, so that they outlive a stop or a crash
+ * (store_stream_purge_put). writer_cl_purge_load queues those recorded
+ * in txn, due at once (start-up). writer_cl_purge_reap deletes the
+ * records of the purges done, in a transaction of its own, and sets the
+ * gauge of purges left (telemetry_stream_purges). They return CLM_OK or
+ * a storage error. Writer thread.
+ */
+clm_err writer_cl_purge_save(
+        writer *w, store_txn *txn, const struct writer_cl_hook *h);
+clm_err writer_cl_purge_load(writer *w, store_txn *txn);
+void writer_cl_purge_reap(writer *w);
+
+/*
+ * writer_cl_purge_start starts the purge thread (no-op when it runs).
+ * Returns CLM_OK or RESOURCE_EXHAUSTED (purges then wait, logged).
+ * writer_cl_purge_stop stops it promptly (within one slice) and waits
+ * for it; what is left stays queued. Writer thread.
+ */
+clm_err writer_cl_purge_start(writer *w);
+void writer_cl_purge_stop(writer *w);
+
+/*
+ * writer_cl_purge_fini stops the purge thread and frees what is queued.
+ * writer_cl_purge_count tells how many purges are queued (any thread).
+ */
+void writer_cl_purge_fini(struct writer_cluster *cl);
+size_t writer_cl_purge_count(struct writer_cluster *cl);
 
 /*
  * writer_cl_catch_up applies the stream up to its end as it is now, at

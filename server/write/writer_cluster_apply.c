@@ -3,10 +3,11 @@
  * has the whole story): it reads the stream, rebuilds each entry's job
  * and applies a batch of them in one overlay transaction, each at
  * max(its instant, the clamp: the last instant of an entry no Forget
- * erases), with the batch's mark
- * (store_stream_mark) in the same transaction; it purges a forgotten
- * customer's entries once its Forget is applied, and checks, about once
- * a second, that the stream still holds the entry at the view's position.
+ * erases), with the batch's mark (store_stream_mark) in the same
+ * transaction; it queues the purge of a forgotten customer's entries once
+ * its Forget is applied (the purge thread erases them:
+ * writer_cluster_purge.c), and checks, about once a second, that the
+ * stream still holds the entry at the view's position.
  */
 #include <pthread.h>
 #include <sodium.h>
@@ -57,8 +58,9 @@ writer_cl_hook_apply(struct writer_batch *b, writer_job *job)
 		return store_stream_mark_put(b->txn, &h->mark);
 	}
 	h->n_ids = 0;
-	return cl->ops->forget_ids(cl->ops_arg, b->txn, h->forget, &cl->a,
+	clm_err e = cl->ops->forget_ids(cl->ops_arg, b->txn, h->forget, &cl->a,
 	        &h->ids, &h->lens, &h->n_ids);
+	return e == CLM_OK ? writer_cl_purge_save(h->w, b->txn, h) : e;
 }
 
 static struct writer_cl_hook *
@@ -198,52 +200,6 @@ writer_cl_advance(writer *w, uint64_t position)
 	}
 }
 
-/* Tries every purge a Forget left; failures wait a second. */
-static void
-writer_cl_purge_run(writer *w)
-{
-	struct writer_cluster *cl = w->cl;
-	if (cl->purges == NULL || clock_mono_ns() < cl->purge_retry_ns) {
-		return;
-	}
-	struct writer_cl_purge **pp = &cl->purges;
-	while (*pp != NULL) {
-		struct writer_cl_purge *q = *pp;
-		char err[256];
-		if (jstream_purge_key(
-		            cl->js, q->key, q->before, err, sizeof(err))
-		        != CLM_OK) {
-			log_warn(
-			        "stream purge of a forgotten customer's entries: %s; retried",
-			        err);
-			cl->purge_retry_ns
-			        = clock_mono_ns() + WRITER_CL_SECOND_NS;
-			return;
-		}
-		*pp = q->next;
-		free(q);
-	}
-}
-
-/* Queues the purges of a Forget's ids, applied at h->position. */
-static void
-writer_cl_purge_add(writer *w, const struct writer_cl_hook *h)
-{
-	struct writer_cluster *cl = w->cl;
-	for (size_t i = 0; i < h->n_ids; i++) {
-		struct writer_cl_purge *q = calloc(1, sizeof(*q));
-		if (q == NULL) {
-			log_error(
-			        "out of memory: a forgotten customer's stream entries are not purged");
-			continue;
-		}
-		jstream_subject_key(cl->js, h->ids[i], h->lens[i], q->key);
-		q->before = h->position;
-		q->next = cl->purges;
-		cl->purges = q;
-	}
-}
-
 /*
  * Reads a batch of entries (waiting up to wait_ms for the first) and
  * applies it. Returns how many entries it applied.
@@ -305,6 +261,9 @@ writer_cl_batch(writer *w, int64_t wait_ms)
 				}
 				h->forget = job;
 				h->position = m->seq;
+				h->origin = writer_cl_le_get(
+				        (const unsigned char *) m->data + 13,
+				        8);
 				h->job.position = m->seq;
 				cl->owner[nj] = NULL;
 				cl->nows[nj] = last_now;
@@ -424,9 +383,6 @@ writer_cl_batch(writer *w, int64_t wait_ms)
 		cl->verify = true;
 		cl->subscribed = false;
 		cl->resub_ns = clock_mono_ns() + cl->backoff_ms * 1000000;
-	}
-	if (applied > 0) {
-		writer_cl_purge_run(w);
 	}
 	return applied;
 }
@@ -610,6 +566,7 @@ writer_cluster_main(void *arg)
 	int64_t stop_by = 0; /* once stopping: when to stop waiting */
 	int64_t next_reader_check = clock_mono_ns()
 	        + (int64_t) WRITER_READER_CHECK_S * WRITER_CL_SECOND_NS;
+	(void) writer_cl_purge_start(w);
 	for (;;) {
 		/* Both under w->mu, as writer_cluster_submit checks and
 		 * inserts: no record comes after an idle stop. */
@@ -658,7 +615,7 @@ writer_cluster_main(void *arg)
 			}
 			cl->check_ns = now + WRITER_CL_SECOND_NS;
 		}
-		writer_cl_purge_run(w);
+		writer_cl_purge_reap(w);
 		writer_maybe_checkpoint(w);
 		pthread_mutex_lock(&cl->mu);
 		cl->ckpt_err = w->ckpt_err;
@@ -672,6 +629,7 @@ writer_cluster_main(void *arg)
 	}
 	writer_cl_settle(w, true);
 	writer_cl_orphans_wait(w);
+	writer_cl_purge_stop(w);
 	/* A clean stop leaves the view in the base. */
 	writer_ckpt_end(w);
 	if (w->dirty_since_ns != 0 || store_ckpt_frozen(w->st)) {

@@ -277,7 +277,8 @@ interleave(struct node *a, struct node *b, const char *tag, int count)
 }
 
 /* The meta keys that differ between nodes by construction. */
-const char *const skip_meta[] = { "checkpoints", NULL };
+/* What differs between views: a node's pending purges (docs/cluster.md). */
+const char *const skip_meta[] = { "checkpoints", "stream_purge.*", NULL };
 
 /* Whether event id ev is recorded in n's closed store. */
 bool

@@ -175,6 +175,146 @@ Test(cluster_writer, forget_erases_the_customer_from_the_stream)
 	testdir_remove(c.dir);
 }
 
+/* Whether the stream holds an entry at pos (asserts it answered). */
+static bool
+stream_has(struct node *n, uint64_t pos)
+{
+	char err[256];
+	void *data = NULL;
+	size_t len = 0;
+	clm_err e = jstream_get(n->js, pos, &data, &len, err, sizeof(err));
+	cr_assert(e == CLM_OK || e == CLM_NOT_FOUND, "jstream_get: %s", err);
+	free(data);
+	return e == CLM_OK;
+}
+
+/*
+ * The purge runs on its own thread: the Forget's reply, and a write
+ * after it, come while the customer's entries (about 2.5 ms each to
+ * erase) are still being erased; a stop then does not wait for the rest,
+ * and they all go once the node is back.
+ */
+Test(cluster_writer, forget_does_not_wait_for_the_purge, .timeout = 300)
+{
+	enum { N = 1200, CHUNK = 200 };
+	struct node a;
+	node_new(&a, "cla");
+	char json[512];
+	struct req *qs[CHUNK];
+	uint64_t first = 0, last = 0;
+	for (int c = 0; c < N; c += CHUNK) {
+		for (int i = 0; i < CHUNK; i++) {
+			char ev[32];
+			snprintf(ev, sizeof(ev), "big-%d", c + i);
+			qs[i] = req_submit(&a,
+			        track_json(json, sizeof(json), "big", ev,
+			                "SITE_VISIT", (c + i) % 1000));
+		}
+		for (int i = 0; i < CHUNK; i++) {
+			uint64_t p = req_wait(qs[i]);
+			first = first == 0 || p < first ? p : first;
+			last = p > last ? p : last;
+			req_free(qs[i]);
+		}
+	}
+	struct req *f = req_submit(
+	        &a, "{\"forgetCustomer\":{\"customerId\":\"big\"}}");
+	req_wait(f);
+	req_free(f);
+	struct req *o = req_submit(&a,
+	        track_json(json, sizeof(json), "other", "o-1", "SIGNUP", 1));
+	req_wait(o);
+	req_free(o);
+	/* Erased from the lowest position up: the last one is still there. */
+	cr_assert(stream_has(&a, last),
+	        "the Forget or the write after it waited for the purge");
+	/* A stop waits for one slice at most; the restarted node (its
+	 * view recorded the purge) finishes it. */
+	int64_t t0 = clock_mono_ns();
+	node_stop(&a);
+	cr_assert_lt(clock_mono_ns() - t0, 10LL * 1000000000, "slow stop");
+	cr_assert_eq(node_start(&a), CLM_OK, "%s", a.err);
+	int64_t end = clock_mono_ns() + 120LL * 1000000000;
+	while ((stream_has(&a, last) || stream_has(&a, first))
+	        && clock_mono_ns() < end) {
+		struct timespec ts = { 0, 50 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	cr_assert(!stream_has(&a, first) && !stream_has(&a, last),
+	        "the purge did not end");
+	node_stop(&a);
+	testdir_remove(a.dir);
+}
+
+static void
+purge_count(void *arg, const char key[33], uint64_t before)
+{
+	(void) key;
+	(void) before;
+	(*(size_t *) arg)++;
+}
+
+/* How many pending purges n's view records. */
+static size_t
+purges_recorded(struct node *n)
+{
+	store_reader *r;
+	store_txn *txn;
+	size_t k = 0;
+	cr_assert_eq(store_reader_new(n->st, &r), CLM_OK);
+	cr_assert_eq(store_read_begin(r, &txn), CLM_OK);
+	cr_assert_eq(store_stream_purges_each(txn, purge_count, &k), CLM_OK);
+	store_read_end(txn);
+	store_reader_free(r);
+	return k;
+}
+
+/* Waits (bounded) until n records no pending purge; how many it does. */
+static size_t
+purges_wait_none(struct node *n)
+{
+	int64_t end = clock_mono_ns() + (int64_t) WAIT_MS * 1000000;
+	size_t k;
+	while ((k = purges_recorded(n)) > 0 && clock_mono_ns() < end) {
+		struct timespec ts = { 0, 20 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	return k;
+}
+
+/*
+ * A purge to do is recorded with the Forget, in the view: a clean stop
+ * (which checkpoints past the Forget) does not lose it, the restarted
+ * node does it (or finds it done) at once and deletes the record.
+ */
+Test(cluster_writer, pending_purges_outlive_a_stop)
+{
+	struct node a, b;
+	node_new(&a, "cla");
+	node_new(&b, "clb");
+	char json[512];
+	struct req *t = req_submit(&a,
+	        track_json(json, sizeof(json), "kai", "kai-1", "SIGNUP", 1));
+	req_wait(t);
+	req_free(t);
+	struct req *f = req_submit(
+	        &a, "{\"forgetCustomer\":{\"customerId\":\"kai\"}}");
+	uint64_t pf = req_wait(f);
+	req_free(f);
+	node_wait(&b, pf);
+	/* b did not publish the Forget: it waits 30 s before its purge. */
+	cr_assert_eq(purges_recorded(&b), 1);
+	/* a did: it purged at once and deleted its record. */
+	cr_assert_eq(purges_wait_none(&a), 0);
+	node_stop(&b);
+	cr_assert_eq(node_start(&b), CLM_OK, "%s", b.err);
+	cr_assert_eq(purges_wait_none(&b), 0);
+	node_stop(&a);
+	node_stop(&b);
+	testdir_remove(a.dir);
+	testdir_remove(b.dir);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Divergence                                                             */
 

@@ -237,6 +237,93 @@ Test(jstream, subject_key_shared)
 	jstream_close(o[1].s);
 }
 
+/* Purges stream below p, on filter only when it is set (an operator). */
+static void
+purge_below(const char *stream, const char *filter, uint64_t p)
+{
+	natsConnection *nc = NULL;
+	jsCtx *js = NULL;
+	jsErrCode jerr = 0;
+	cr_assert_eq(
+	        natsConnection_ConnectTo(&nc, natsrv_urls(cluster)), NATS_OK);
+	cr_assert_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+	jsOptions o;
+	jsOptions_Init(&o);
+	o.Stream.Purge.Sequence = p;
+	o.Stream.Purge.Subject = filter;
+	natsStatus st = js_PurgeStream(js, stream, &o, &jerr);
+	cr_assert_eq(st, NATS_OK, "purge: %s (%d)", natsStatus_GetText(st),
+	        (int) jerr);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+}
+
+/* Publishes n entries on subject; returns the last one's position. */
+static uint64_t
+publish_n(jstream *s, const char *subject, int n)
+{
+	int first = atomic_load(&npubs), last = -1;
+	for (int i = 0; i < n; i++) {
+		last = publish(s, subject, NULL, "retained");
+		cr_assert_geq(last, 0);
+	}
+	wait_for(&nacked, first + n, 10000);
+	return acked_ok(last)->seq;
+}
+
+/*
+ * A purge by sequence (nats stream purge --seq P) takes the subject key's
+ * entry too: a node started then is refused rather than making a new key
+ * (new subjects for every customer), and a running node stores the same
+ * key again at its next jstream_info. The purge cluster.md says to run,
+ * one per subject filter, leaves the key.
+ */
+Test(jstream, subject_key_outlives_a_retention_purge)
+{
+	cluster = natsrv_start(1, NULL);
+	cr_assert_not_null(cluster);
+	pubs_init();
+	jstream *s = open_on(natsrv_urls(cluster), "RET", 1);
+	char k1[33], k2[33], subj[40];
+	jstream_subject_key(s, "pia", 3, k1);
+	snprintf(subj, sizeof(subj), "c.%s", k1);
+	uint64_t last = publish_n(s, subj, 5);
+	purge_below("RET", NULL, last);
+	struct jstream_opts o = { .urls = natsrv_urls(cluster),
+		.stream = "RET",
+		.ack_timeout_ms = ACK_MS };
+	jstream *late = NULL;
+	char err[512] = "";
+	cr_assert_eq(jstream_open(&o, &late, err, sizeof(err)),
+	        CLM_FAILED_PRECONDITION, "%s", err);
+	cr_assert_not_null(strstr(err, "subject key is gone"), "%s", err);
+	struct jstream_state st;
+	cr_assert_eq(
+	        jstream_info(s, &st, err, sizeof(err)), CLM_OK, "%s", err);
+	cr_assert_eq(st.first_seq, last);
+	late = open_on(natsrv_urls(cluster), "RET", 1);
+	jstream_subject_key(late, "pia", 3, k2);
+	cr_assert_str_eq(k1, k2);
+	jstream_close(late);
+	/* The operator's purge: every subject but the key's, below P. */
+	last = publish_n(s, subj, 3);
+	publish_n(s, "g", 2);
+	purge_below("RET", "RET.c.>", last);
+	purge_below("RET", "RET.g", last);
+	void *data = NULL;
+	size_t len = 0;
+	cr_assert_eq(jstream_get(s, last - 1, &data, &len, err, sizeof(err)),
+	        CLM_NOT_FOUND);
+	cr_assert_eq(jstream_get(s, last, &data, &len, err, sizeof(err)),
+	        CLM_OK, "%s", err);
+	free(data);
+	late = open_on(natsrv_urls(cluster), "RET", 1);
+	jstream_subject_key(late, "pia", 3, k2);
+	cr_assert_str_eq(k1, k2);
+	jstream_close(late);
+	jstream_close(s);
+}
+
 /* What find_in_files looks for, and how often it was found. */
 static const char *scan_pattern;
 static int scan_hits;

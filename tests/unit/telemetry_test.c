@@ -328,6 +328,9 @@ Test(telemetry, fresh_server_has_gauges_and_empty_families)
 	cr_expect_eq(
 	        value(&ex, "clm_write_queue_depth", NULL, NULL, NULL, NULL),
 	        0);
+	cr_expect_eq(value(&ex, "clm_stream_purges_pending", NULL, NULL, NULL,
+	                     NULL),
+	        0);
 	/* No call answered yet: the families exist, with no samples. */
 	cr_expect_eq(count_samples(&ex, "clm_requests_total"), 0);
 	cr_expect_eq(

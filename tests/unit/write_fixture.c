@@ -60,12 +60,21 @@ wfx_env_open_ro(const char *dir)
 	return env;
 }
 
-/* Whether k is one of skip (NULL-terminated; NULL: none). */
+/*
+ * Whether k is one of skip (NULL-terminated; NULL: none); a name ending
+ * in '*' stands for every key it begins.
+ */
 static bool
 wfx_is_key(const MDB_val *k, const char *const *skip)
 {
 	for (size_t i = 0; skip != NULL && skip[i] != NULL; i++) {
-		if (k->mv_size == strlen(skip[i])
+		size_t n = strlen(skip[i]);
+		bool prefix = n > 0 && skip[i][n - 1] == '*';
+		if (prefix && k->mv_size >= n - 1
+		        && memcmp(k->mv_data, skip[i], n - 1) == 0) {
+			return true;
+		}
+		if (k->mv_size == n
 		        && memcmp(k->mv_data, skip[i], k->mv_size) == 0) {
 			return true;
 		}
