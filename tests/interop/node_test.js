@@ -890,7 +890,6 @@ test('transport: partial frames, stale replies, timeouts, broken connections', a
     // close(): the queued calls and later ones fail with ECLOSED.
     mode = 'silent';
     const pending = [f.status(), f.status()];
-    await sleep(50);
     await f.close();
     for (const p of pending) {
       await assert.rejects(p, (err) => err instanceof ClmConnectionError && err.code === 'ECLOSED');
@@ -1044,7 +1043,6 @@ test('a clmd restart: the same client reconnects; data and dedupe survive', { ti
   assert.equal(await srv.stop(), 0, srv.logText());
   // A call made while clmd is down waits for it (within its timeout).
   const pending = c.customer('alice', { asOfMs: ALICE_AS_OF });
-  await sleep(300);
   await srv.start();
   const cu = await pending;
   checkJourneyCustomer(cu);
