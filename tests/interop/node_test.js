@@ -15,10 +15,9 @@
  */
 const assert = require('node:assert/strict');
 const { test, before, after } = require('node:test');
-const { spawn, execFileSync } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
-const os = require('node:os');
 const path = require('node:path');
 
 const SOURCE_DIR = process.env.CLM_SOURCE_DIR || path.resolve(__dirname, '..', '..');
@@ -31,6 +30,8 @@ if (!fs.existsSync(path.join(NODE_CLIENT, 'node_modules', 'protobufjs'))) {
   process.exit(1);
 }
 const clm = require(NODE_CLIENT);
+const clmdProc = require('./clmd_proc');
+const { freePort, sleep, ClmdProcess } = clmdProc;
 const { Client, watch, ClmError, ClmConnectionError, ClmTimeoutError } = clm;
 
 const CLMD_BIN =
@@ -49,62 +50,17 @@ const T0 = 1768003200000; // 2026-01-10T00:00:00Z, a Saturday
 const Y2K = 946684800000;
 
 /* ------------------------------------------------------------------ */
-/* clmd processes                                                       */
+/* clmd processes (clmd_proc.js)                                        */
 
-const children = new Set();
-const tmpDirs = [];
+const tmpDir = () => clmdProc.tmpDir('clm-node-');
 
-// clmd dies with this process even if it is SIGKILLed (a ctest timeout):
-// setpriv sets PR_SET_PDEATHSIG before exec, as the C harness does.
-const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => {
-  try {
-    execFileSync(p, ['--pdeathsig', 'KILL', '--', 'true'], { stdio: 'ignore' });
-    return true;
-  } catch (e) {
-    return false;
-  }
-});
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => process.exit(128 + os.constants.signals[sig]));
-}
-
-process.on('exit', () => {
-  for (const child of children) {
-    try {
-      child.kill('SIGKILL');
-    } catch (e) {
-      /* already gone */
-    }
-  }
-  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
-});
-
-function tmpDir() {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'clm-node-'));
-  tmpDirs.push(d);
-  return d;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-class Clmd {
+class Clmd extends ClmdProcess {
   /** A clmd on a new temp dir, free ports and an ipc socket. */
   static async create(extra = []) {
-    const p = new Clmd();
-    p.dir = tmpDir();
+    const dir = tmpDir();
+    const p = new Clmd(CLMD_BIN, path.join(dir, 'clmd.log'));
+    p.dir = dir;
     p.dataDir = path.join(p.dir, 'data');
-    p.log = path.join(p.dir, 'clmd.log');
     p.port = await freePort();
     do p.eventsPort = await freePort();
     while (p.eventsPort === p.port);
@@ -121,25 +77,10 @@ class Clmd {
     // The opt-in keeps the tcp:// events port with --auth-token-file.
     args.push('--events', this.eventsUrl, '--events-unauthenticated', 'true',
       '--log-level', 'warn', ...this.extra);
-    const log = fs.openSync(this.log, 'a');
-    const child = SETPRIV
-      ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', CLMD_BIN, ...args], { stdio: ['ignore', log, log] })
-      : spawn(CLMD_BIN, args, { stdio: ['ignore', log, log] });
-    fs.closeSync(log);
-    this.child = child;
-    this.exited = new Promise((resolve) => {
-      child.on('error', (err) => resolve(`error ${err.code}`));
-      child.on('exit', (code, sig) => resolve(sig ? `signal ${sig}` : code));
-    });
-    this.exited.then(() => children.delete(child));
-    children.add(child);
+    this.spawn(args);
     // Serving once ServerStatus gets any answer (UNAUTHENTICATED too);
     // failed if clmd exits first. A Client's first connect fails at once
     // while nothing listens: probe with a new one until a generous bound.
-    let exit = null;
-    this.exited.then((st) => {
-      exit = st;
-    });
     const deadline = Date.now() + 20000;
     for (;;) {
       const probe = new Client(this.url, { timeoutMs: 5000 });
@@ -148,6 +89,7 @@ class Clmd {
         return;
       } catch (e) {
         if (e instanceof ClmError) return;
+        const exit = this.exitStatus();
         if (exit !== null) throw new Error(`clmd (${CLMD_BIN}) exited at start: ${exit}\n${this.logText()}`);
         if (Date.now() > deadline) throw new Error(`clmd did not start: ${e.message}\n${this.logText()}`);
       } finally {
@@ -155,24 +97,6 @@ class Clmd {
       }
       await sleep(20);
     }
-  }
-
-  logText() {
-    try {
-      return fs.readFileSync(this.log, 'utf8');
-    } catch (e) {
-      return '';
-    }
-  }
-
-  /** SIGTERM; its exit status (SIGKILL after 10 s). */
-  async stop() {
-    if (!children.has(this.child)) return this.exited;
-    this.child.kill('SIGTERM');
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 10000);
-    const st = await this.exited;
-    clearTimeout(t);
-    return st;
   }
 }
 

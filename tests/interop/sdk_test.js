@@ -40,11 +40,8 @@
  */
 const assert = require('node:assert/strict');
 const { test } = require('node:test');
-const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
-const net = require('node:net');
-const os = require('node:os');
 const path = require('node:path');
 
 const SOURCE_DIR = process.env.CLM_SOURCE_DIR || path.resolve(__dirname, '..', '..');
@@ -62,6 +59,8 @@ for (const [dir, mod] of [
   }
 }
 const { Client, ClmError } = require(NODE_CLIENT);
+const clmdProc = require('./clmd_proc');
+const { freePort, sleep, ClmdProcess } = clmdProc;
 const { SDKS, journeyIds, send, TRAITS, ORDER } = require(path.join(SDK_DIR, 'journey'));
 
 const CLMD_BIN =
@@ -83,52 +82,9 @@ const CUSTOM_EVENT = 'Tea Tasting Booked';
 const WAIT_MS = 30000;
 
 /* ------------------------------------------------------------------ */
-/* clmd processes (as node_test.js starts them)                         */
+/* clmd processes (clmd_proc.js)                                        */
 
-const children = new Set();
-const tmpDirs = [];
-
-// clmd dies with this process even if it is SIGKILLed (a ctest timeout).
-const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => {
-  try {
-    execFileSync(p, ['--pdeathsig', 'KILL', '--', 'true'], { stdio: 'ignore' });
-    return true;
-  } catch (e) {
-    return false;
-  }
-});
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => process.exit(128 + os.constants.signals[sig]));
-}
-process.on('exit', () => {
-  for (const child of children) {
-    try {
-      child.kill('SIGKILL');
-    } catch (e) {
-      /* already gone */
-    }
-  }
-  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
-});
-
-function tmpDir() {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'clm-sdk-'));
-  tmpDirs.push(d);
-  return d;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const tmpDir = () => clmdProc.tmpDir('clm-sdk-');
 
 /* One HTTP request; resolves with {status, headers, body (Buffer)}. */
 function httpRequest(opts, body) {
@@ -145,13 +101,13 @@ function httpRequest(opts, body) {
   });
 }
 
-class Clmd {
+class Clmd extends ClmdProcess {
   /** A clmd on a new temp dir, a free rpc port and a free --http port. */
   static async create(extra = []) {
-    const p = new Clmd();
-    p.dir = tmpDir();
+    const dir = tmpDir();
+    const p = new Clmd(CLMD_BIN, path.join(dir, 'clmd.log'));
+    p.dir = dir;
     p.dataDir = path.join(p.dir, 'data');
-    p.log = path.join(p.dir, 'clmd.log');
     p.port = await freePort();
     do p.httpPort = await freePort();
     while (p.httpPort === p.port);
@@ -163,24 +119,8 @@ class Clmd {
   }
 
   async start() {
-    const args = ['--data', this.dataDir, '--listen', this.url, '--events', 'none',
-      '--http', `127.0.0.1:${this.httpPort}`, '--log-level', 'warn', ...this.extra];
-    const log = fs.openSync(this.log, 'a');
-    const child = SETPRIV
-      ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', CLMD_BIN, ...args], { stdio: ['ignore', log, log] })
-      : spawn(CLMD_BIN, args, { stdio: ['ignore', log, log] });
-    fs.closeSync(log);
-    this.child = child;
-    this.exited = new Promise((resolve) => {
-      child.on('error', (err) => resolve(`error ${err.code}`));
-      child.on('exit', (code, sig) => resolve(sig ? `signal ${sig}` : code));
-    });
-    this.exited.then(() => children.delete(child));
-    children.add(child);
-    let exit = null;
-    this.exited.then((st) => {
-      exit = st;
-    });
+    this.spawn(['--data', this.dataDir, '--listen', this.url, '--events', 'none',
+      '--http', `127.0.0.1:${this.httpPort}`, '--log-level', 'warn', ...this.extra]);
     // Serving once ServerStatus gets any answer (UNAUTHENTICATED too) and
     // the HTTP port answers anything at all; failed if clmd exits first.
     const deadline = Date.now() + WAIT_MS;
@@ -205,28 +145,11 @@ class Clmd {
           why = `--http: ${e.message}`;
         }
       }
+      const exit = this.exitStatus();
       if (exit !== null) throw new Error(`clmd (${CLMD_BIN}) exited at start: ${exit}\n${this.logText()}`);
       if (Date.now() > deadline) throw new Error(`clmd did not start: ${why}\n${this.logText()}`);
       await sleep(20);
     }
-  }
-
-  logText() {
-    try {
-      return fs.readFileSync(this.log, 'utf8');
-    } catch (e) {
-      return '';
-    }
-  }
-
-  /** SIGTERM; its exit status (SIGKILL after 10 s). */
-  async stop() {
-    if (!children.has(this.child)) return this.exited;
-    this.child.kill('SIGTERM');
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 10000);
-    const st = await this.exited;
-    clearTimeout(t);
-    return st;
   }
 }
 

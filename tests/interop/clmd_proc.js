@@ -1,0 +1,115 @@
+'use strict';
+/*
+ * clmd processes for the Node interop tests (node_test.js, sdk_test.js):
+ * temp dirs and free loopback ports, a clmd spawned so that it dies with
+ * the test even when the test is SIGKILLed, and stopped by its pid. Each
+ * test waits for readiness its own way (what it needs to answer).
+ */
+const { spawn, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+
+const children = new Set();
+const tmpDirs = [];
+
+// clmd dies with this process even if it is SIGKILLed (a ctest timeout):
+// setpriv sets PR_SET_PDEATHSIG before exec, as the C harness does.
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => {
+  try {
+    execFileSync(p, ['--pdeathsig', 'KILL', '--', 'true'], { stdio: 'ignore' });
+    return true;
+  } catch (e) {
+    return false;
+  }
+});
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => process.exit(128 + os.constants.signals[sig]));
+}
+process.on('exit', () => {
+  for (const child of children) {
+    try {
+      child.kill('SIGKILL');
+    } catch (e) {
+      /* already gone */
+    }
+  }
+  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** A new directory under the system's temp dir, removed at exit. */
+function tmpDir(prefix) {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tmpDirs.push(d);
+  return d;
+}
+
+/** A loopback TCP port nothing listens on now. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/*
+ * A clmd process: start() spawns bin with args, its output appended to
+ * log; exited resolves with its exit code or "signal X" / "error E", and
+ * exitStatus() says it (null while it runs).
+ */
+class ClmdProcess {
+  constructor(bin, log) {
+    this.bin = bin;
+    this.log = log;
+  }
+
+  spawn(args) {
+    const log = fs.openSync(this.log, 'a');
+    const child = SETPRIV
+      ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', this.bin, ...args], { stdio: ['ignore', log, log] })
+      : spawn(this.bin, args, { stdio: ['ignore', log, log] });
+    fs.closeSync(log);
+    this.child = child;
+    this.exit = null;
+    this.exited = new Promise((resolve) => {
+      child.on('error', (err) => resolve(`error ${err.code}`));
+      child.on('exit', (code, sig) => resolve(sig ? `signal ${sig}` : code));
+    });
+    this.exited.then((st) => {
+      children.delete(child);
+      this.exit = st;
+    });
+    children.add(child);
+  }
+
+  exitStatus() {
+    return this.exit;
+  }
+
+  logText() {
+    try {
+      return fs.readFileSync(this.log, 'utf8');
+    } catch (e) {
+      return '';
+    }
+  }
+
+  /** SIGTERM; its exit status (SIGKILL after 10 s). */
+  async stop() {
+    if (!children.has(this.child)) return this.exited;
+    this.child.kill('SIGTERM');
+    const t = setTimeout(() => this.child.kill('SIGKILL'), 10000);
+    const st = await this.exited;
+    clearTimeout(t);
+    return st;
+  }
+}
+
+module.exports = { tmpDir, freePort, sleep, ClmdProcess };
