@@ -17,7 +17,6 @@
 #include "calls/replay.h"
 #include "config.h"
 #include "server.h"
-#include "store/agg_write.h"
 #include "store/store.h"
 #include "testdir.h"
 #include "util/arena.h"
@@ -97,37 +96,13 @@ prepare(struct fixture *f, struct call_req *r, const char *json)
 	        r->resp->status ? r->resp->status->message : "?");
 }
 
-/* Applies job alone in one write transaction, as the writer does. */
-static void
-apply_job(store *st, writer_job *job)
-{
-	struct agg_visits *v = agg_visits_new();
-	cr_assert_not_null(v);
-	arena scratch;
-	arena_init(&scratch);
-	store_txn *txn;
-	cr_assert_eq(store_write_begin(st, &txn), CLM_OK);
-	struct writer_batch b = {
-		.txn = txn, .now_ms = T0, .scratch = &scratch, .visits = v
-	};
-	job->n_events = 0;
-	cr_assert_eq(job->apply(&b, job), CLM_OK);
-	cr_assert_eq(agg_visits_fold(txn, v), CLM_OK);
-	for (size_t k = 0; k < job->n_events; k++) {
-		job->events[k]->seq = store_next_event_seq(txn);
-	}
-	cr_assert_eq(store_write_commit(txn), CLM_OK);
-	arena_fini(&scratch);
-	agg_visits_free(v);
-}
-
 /* Prepares and applies a write that the tests only need in the store. */
 static void
 write_now(struct fixture *f, store *st, const char *json)
 {
 	struct call_req r;
 	prepare(f, &r, json);
-	apply_job(st, &r.job);
+	wfx_apply_job(st, &r.job, T0);
 	cr_assert_null(r.resp->status, "%s: %s", json,
 	        r.resp->status ? r.resp->status->message : "");
 }
@@ -462,7 +437,7 @@ static void
 merged_apply(struct merged *m, size_t k)
 {
 	writer_job *job = part_job(&m->f, &m->parts[k]);
-	apply_job(m->st, job);
+	wfx_apply_job(m->st, job, T0);
 	call_cluster_ops.merge(
 	        &m->f.srv, &m->r.job, &m->parts[k], CLM_OK, job->resp);
 }
@@ -621,7 +596,7 @@ Test(cluster_ops, forget_ids_are_the_customer_and_its_merged_ids)
 	struct merged m;
 	merged_init(&m, mixed_track);
 	/* cookie-9 tracked on its own, then merged into zoe; zoe's own id. */
-	apply_job(m.st, &m.r.job);
+	wfx_apply_job(m.st, &m.r.job, T0);
 	write_now(&m.f, m.st,
 	        "{\"identify\":{\"anonymousId\":\"cookie-9\","
 	        "\"customerId\":\"zoe\"}}");
@@ -739,7 +714,7 @@ Test(cluster_ops, track_parts_carry_their_thresholds)
 	        CLM_OK);
 	cr_assert_eq(n, 1);
 	writer_job *job = part_job(&g, p);
-	apply_job(st, job);
+	wfx_apply_job(st, job, T0);
 	cr_assert_eq(risk_signals(job), 1);
 
 	/* The same touchpoint from a local entry: g's own window. */
@@ -751,7 +726,7 @@ Test(cluster_ops, track_parts_carry_their_thresholds)
 	cr_assert_eq(call_replay(&g.srv, &local, r.job.jtype, r.job.jdata,
 	                     r.job.jlen, T0),
 	        CLM_OK);
-	apply_job(st, &local);
+	wfx_apply_job(st, &local, T0);
 	cr_assert_eq(resp->track->accepted, 1);
 	cr_assert_eq(risk_signals(&local), 0);
 

@@ -19,7 +19,6 @@
 #include "calls/replay.h"
 #include "config.h"
 #include "server.h"
-#include "store/agg_write.h"
 #include "store/store.h"
 #include "testdir.h"
 #include "util/arena.h"
@@ -93,30 +92,6 @@ live_prepare(struct fixture *f, struct call_req *r, const char *json,
 		cr_assert_fail("not a write: %s", json);
 	}
 	return false;
-}
-
-/* Applies job alone in one transaction at now_ms, as writer_try does. */
-static void
-apply_job(store *st, writer_job *job, int64_t now_ms)
-{
-	struct agg_visits *v = agg_visits_new();
-	cr_assert_not_null(v);
-	arena scratch;
-	arena_init(&scratch);
-	store_txn *txn;
-	cr_assert_eq(store_write_begin(st, &txn), CLM_OK);
-	struct writer_batch b = {
-		.txn = txn, .now_ms = now_ms, .scratch = &scratch, .visits = v
-	};
-	job->n_events = 0;
-	cr_assert_eq(job->apply(&b, job), CLM_OK);
-	cr_assert_eq(agg_visits_fold(txn, v), CLM_OK);
-	for (size_t k = 0; k < job->n_events; k++) {
-		job->events[k]->seq = store_next_event_seq(txn);
-	}
-	cr_assert_eq(store_write_commit(txn), CLM_OK);
-	arena_fini(&scratch);
-	agg_visits_free(v);
 }
 
 /* Packs a reply, to compare two of them (malloc'd). */
@@ -243,7 +218,7 @@ Test(replay, every_write_applies_the_same_from_its_journal_entry)
 		cr_assert_not_null(r.job.jdata);
 		cr_assert_gt(r.job.jlen, 0);
 		seen[r.job.jtype] = true;
-		apply_job(sa, &r.job, replay_day[i].at_ms);
+		wfx_apply_job(sa, &r.job, replay_day[i].at_ms);
 		cr_assert_null(r.resp->status, "step %zu: %s", i,
 		        r.resp->status ? r.resp->status->message : "");
 		entries[i] = (struct entry) { r.job.jtype, r.job.jdata,
@@ -290,7 +265,7 @@ Test(replay, every_write_applies_the_same_from_its_journal_entry)
 		cr_assert_eq(job.apply, entries[i].apply, "step %zu", i);
 		cr_assert_eq(job.items, entries[i].items, "step %zu", i);
 		cr_assert_eq(job.deadline_ns, 0);
-		apply_job(sb, &job, replay_day[i].at_ms);
+		wfx_apply_job(sb, &job, replay_day[i].at_ms);
 		/*
 		 * The same reply, but for the Track whose live reply also
 		 * lists the touchpoint prepare rejected.

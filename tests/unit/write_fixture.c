@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "pbjson.h"
+#include "store/agg_write.h"
 
 Clm__V1__Request *
 wfx_request(arena *a, const char *json)
@@ -165,4 +166,27 @@ wfx_stores_compare(
 	mdb_env_close(ea);
 	mdb_env_close(eb);
 	return total;
+}
+
+void
+wfx_apply_job(store *st, writer_job *job, int64_t now_ms)
+{
+	struct agg_visits *v = agg_visits_new();
+	cr_assert_not_null(v);
+	arena scratch;
+	arena_init(&scratch);
+	store_txn *txn;
+	cr_assert_eq(store_write_begin(st, &txn), CLM_OK);
+	struct writer_batch b = {
+		.txn = txn, .now_ms = now_ms, .scratch = &scratch, .visits = v
+	};
+	job->n_events = 0;
+	cr_assert_eq(job->apply(&b, job), CLM_OK);
+	cr_assert_eq(agg_visits_fold(txn, v), CLM_OK);
+	for (size_t k = 0; k < job->n_events; k++) {
+		job->events[k]->seq = store_next_event_seq(txn);
+	}
+	cr_assert_eq(store_write_commit(txn), CLM_OK);
+	arena_fini(&scratch);
+	agg_visits_free(v);
 }

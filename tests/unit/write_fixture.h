@@ -12,6 +12,7 @@
 #include "clm/v1/clm.pb-c.h"
 #include "store/store.h"
 #include "util/arena.h"
+#include "write/writer.h"
 
 /* The request of json, decoded into a as rpc decodes one off the wire. */
 Clm__V1__Request *wfx_request(arena *a, const char *json);
@@ -31,5 +32,12 @@ store *wfx_store_open(const char *dir, size_t max_db);
  */
 size_t wfx_stores_compare(
         const char *dir_a, const char *dir_b, const char *const *skip_meta);
+
+/*
+ * wfx_apply_job applies job alone in one write transaction of st at
+ * now_ms, as the writer does (visitors folded, events numbered), and
+ * asserts every step worked.
+ */
+void wfx_apply_job(store *st, writer_job *job, int64_t now_ms);
 
 #endif /* CLM_UNIT_WRITE_FIXTURE_H */
