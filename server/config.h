@@ -40,6 +40,7 @@ struct config {
 	char *journal_tls_ca;     /* PEM files, or "" */
 	char *journal_tls_cert;
 	char *journal_tls_key;
+	char *test_clock_file;        /* tests and demos only: util/clock.h */
 	int64_t workers;              /* concurrent requests in flight */
 	int64_t max_connections;      /* rpc connections open at once */
 	int64_t idle_timeout;         /* s without a request; 0 = never */

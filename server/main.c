@@ -441,6 +441,19 @@ main(int argc, char **argv)
 		return main_fail(err);
 	}
 
+	/* Before any thread reads the clock (util/clock.h). */
+	if (clock_set_test_file(cfg.test_clock_file) != 0) {
+		auth_free(auth);
+		sdk_map_free(sdk_map);
+		config_fini(&cfg);
+		return main_fail("test_clock_file: the path is too long");
+	}
+	if (cfg.test_clock_file[0] != '\0') {
+		log_warn("test clock on (test_clock_file %s): for tests and "
+		         "demos only",
+		        cfg.test_clock_file);
+	}
+
 	/*
 	 * Block the stop signals before any thread exists (nng starts its
 	 * own), so only sigwait below receives them.

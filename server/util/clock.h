@@ -6,8 +6,26 @@
 #include <stdint.h>
 #include <time.h>
 
-/* clock_now_ms returns the wall-clock time in unix milliseconds. */
+/*
+ * clock_now_ms returns the wall-clock time in unix milliseconds, plus the
+ * test clock's offset when one is set (clock_set_test_file).
+ */
 int64_t clock_now_ms(void);
+
+/*
+ * The test clock (`test_clock_file`, docs/operations.md; for tests and
+ * demos only, never for production): once path is set, every
+ * clock_now_ms reads the file again and adds the number it holds, a
+ * decimal count of milliseconds (may be negative, surrounding white space
+ * ignored), to the real clock, so a test moves clmd's time forward by
+ * rewriting the file (write a new file and rename it over the old one).
+ * A missing file counts as 0; one that does not parse keeps the last
+ * offset read. The offset the clock applied last is clock_test_offset_ms.
+ * Call clock_set_test_file before any thread reads the clock; NULL or ""
+ * turns the test clock off. Returns 0, or -1 when path is too long.
+ */
+int clock_set_test_file(const char *path);
+int64_t clock_test_offset_ms(void);
 
 /* clock_mono_ns returns a monotonic time in nanoseconds (for durations). */
 int64_t clock_mono_ns(void);
