@@ -292,7 +292,7 @@ segx_cart(const struct model_profile *p, const struct segx_node *nd)
 	return false;
 }
 
-/* since(x) OP d: now - x against d, changing at x + d and x + d + 1. */
+/* since(x) OP d: now - x against d. */
 static bool
 segx_since(struct segx_ctx *c, const struct segx_node *nd, int64_t *next)
 {
@@ -302,9 +302,14 @@ segx_since(struct segx_ctx *c, const struct segx_node *nd, int64_t *next)
 	if (x == 0) {
 		return false;
 	}
+	/* > and <= flip at x + d + 1, >= and < at x + d, = and != at both. */
 	int64_t at = segx_add(x, nd->i);
-	segx_bound(next, at, c->now);
-	segx_bound(next, segx_add(at, 1), c->now);
+	if (nd->op != SEGX_GT && nd->op != SEGX_LE) {
+		segx_bound(next, at, c->now);
+	}
+	if (nd->op != SEGX_GE && nd->op != SEGX_LT) {
+		segx_bound(next, segx_add(at, 1), c->now);
+	}
 	int64_t since;
 	if (__builtin_sub_overflow(c->now, x, &since)) {
 		since = c->now > x ? INT64_MAX : INT64_MIN;
