@@ -76,7 +76,7 @@ cmd_segment_args(struct cli *cli, int argc, char **argv, size_t want,
 	return CLI_OK;
 }
 
-/* Seconds between two instants, in ns. */
+/* The nanoseconds from a to b. */
 static int64_t
 cmd_segment_ns(const struct timespec *a, const struct timespec *b)
 {
