@@ -182,7 +182,9 @@ segw_load(struct segw *w, store_txn *txn)
 		segw_clear(w);
 		return e;
 	}
-	qsort(w->segs, w->n, sizeof(*w->segs), segw_by_id);
+	if (w->n > 0) {
+		qsort(w->segs, w->n, sizeof(*w->segs), segw_by_id);
+	}
 	w->stale = false;
 	w->dropping = true; /* checked once per load */
 	return CLM_OK;
@@ -598,8 +600,10 @@ segw_step_drop(struct segw *w, struct writer_batch *b, bool *more, bool *did)
 			return e;
 		}
 		struct segw_seg key = { .id = seg };
-		if (bsearch(&key, w->segs, w->n, sizeof(*w->segs), segw_by_id)
-		        == NULL) {
+		if (w->n == 0
+		        || bsearch(&key, w->segs, w->n, sizeof(*w->segs),
+		                   segw_by_id)
+		                == NULL) {
 			bool left;
 			e = store_members_drop(b->txn, seg, SEGW_CHUNK, &left);
 			*more = true;
