@@ -695,24 +695,26 @@ static bool segx_or(struct segx_parser *ps, uint32_t *index);
 static bool
 segx_unary(struct segx_parser *ps, uint32_t *index)
 {
+	bool ok;
+	bool nest = segx_word(ps, "not") || ps->tok == SEGX_T_LPAREN;
+	if (!nest) {
+		return segx_test(ps, index);
+	}
 	if (ps->depth == SEGX_DEPTH_MAX) {
 		return segx_fail(ps, ps->pos,
 		        "expression nested more than %d deep", SEGX_DEPTH_MAX);
 	}
-	bool ok;
 	ps->depth++;
-	if (segx_word(ps, "not")) {
+	if (ps->tok == SEGX_T_LPAREN) {
+		ok = segx_lex(ps) && segx_or(ps, index)
+		        && segx_expect(ps, SEGX_T_RPAREN, "')'");
+	} else {
 		uint32_t a;
 		struct segx_node *nd = segx_node_new(ps, SEGX_NOT, index);
 		ok = nd != NULL && segx_lex(ps) && segx_unary(ps, &a);
 		if (ok) {
 			ps->nodes[*index].a = a;
 		}
-	} else if (ps->tok == SEGX_T_LPAREN) {
-		ok = segx_lex(ps) && segx_or(ps, index)
-		        && segx_expect(ps, SEGX_T_RPAREN, "')'");
-	} else {
-		ok = segx_test(ps, index);
 	}
 	ps->depth--;
 	return ok;
