@@ -42,6 +42,7 @@ struct writer {
 	arena seg_arena;            /* the background steps' events */
 	bool seg_more;              /* a background step left work */
 	int64_t seg_last_ns;        /* the last background step */
+	int64_t seg_now_ms;         /* the last background step's instant */
 	int64_t last_now_ms;        /* the last batch's writer_batch.now_ms */
 	journal *j;                 /* NULL: none (see writer_opts) */
 	writer_replay_fn replay;

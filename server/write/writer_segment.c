@@ -28,11 +28,21 @@ writer_segment_step(writer *w)
 	if (store_write_begin(w->st, &txn) != CLM_OK) {
 		return false;
 	}
+	/*
+	 * The step's own instant, never before the last batch's or step's.
+	 * It does not move w->last_now_ms, the batches' instant: in a
+	 * cluster that is the clamp every node applies the stream's entries
+	 * at, and a node's background work (its own clock, its own timing)
+	 * must not shift it.
+	 */
 	int64_t now_ms = clock_now_ms();
 	if (now_ms < w->last_now_ms) {
 		now_ms = w->last_now_ms;
 	}
-	w->last_now_ms = now_ms;
+	if (now_ms < w->seg_now_ms) {
+		now_ms = w->seg_now_ms;
+	}
+	w->seg_now_ms = now_ms;
 	arena_reset(&w->seg_arena);
 	writer_job job;
 	writer_job_init(&job, &w->seg_arena, NULL, NULL, NULL);
