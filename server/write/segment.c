@@ -636,20 +636,6 @@ segw_step_drop(struct segw *w, struct writer_batch *b, bool *more, bool *did)
 }
 
 clm_err
-segw_backfill(struct segw *w, struct writer_batch *b, bool *more)
-{
-	*more = false;
-	arena_reset(&w->a);
-	clm_err e = segw_load(w, b->txn);
-	for (size_t i = 0; i < w->n && e == CLM_OK; i++) {
-		if (w->segs[i].backfilling) {
-			return segw_step_backfill(w, b, more);
-		}
-	}
-	return e;
-}
-
-clm_err
 segw_step(struct segw *w, struct writer_batch *b, writer_job *job, bool *more,
         bool *did)
 {
