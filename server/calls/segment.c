@@ -128,6 +128,8 @@ segment_names(store_txn *txn, const Clm__V1__CustomerRecord *rec,
 		return CLM_RESOURCE_EXHAUSTED;
 	}
 	size_t k = 0;
+	arena tmp; /* one evaluation's, reset after each */
+	arena_init(&tmp);
 	for (size_t i = 0; i < nd && !rec->anonymous; i++) {
 		struct seg_prog p;
 		e = seg_compile(defs[i], &p);
@@ -137,16 +139,19 @@ segment_names(store_txn *txn, const Clm__V1__CustomerRecord *rec,
 		bool member = false;
 		if (e == CLM_OK) {
 			e = seg_member_at(
-			        txn, &p, rec, as_of_ms, mp, a, &member);
+			        txn, &p, rec, as_of_ms, mp, &tmp, &member);
 		}
+		arena_reset(&tmp);
 		segx_free(p.x);
 		if (e != CLM_OK) {
+			arena_fini(&tmp);
 			return e;
 		}
 		if (member) {
 			v[k++] = defs[i]->name;
 		}
 	}
+	arena_fini(&tmp);
 	*names = v;
 	*n = k;
 	return CLM_OK;
@@ -221,11 +226,15 @@ seg_fixes(store_txn *txn, const struct seg_prog *p, const struct seg_due *d,
 		return CLM_RESOURCE_EXHAUSTED;
 	}
 	size_t k = 0;
+	arena tmp; /* one evaluation's, reset after each */
+	arena_init(&tmp);
 	for (size_t i = 0; i < d->n; i++) {
 		bool member;
 		clm_err e = seg_member_at(
-		        txn, p, d->recs[i], now_ms, mp, a, &member);
+		        txn, p, d->recs[i], now_ms, mp, &tmp, &member);
+		arena_reset(&tmp);
 		if (e != CLM_OK) {
+			arena_fini(&tmp);
 			return e;
 		}
 		if (member != seg_rec_has(d->recs[i], p->rec->id)) {
@@ -233,6 +242,7 @@ seg_fixes(store_txn *txn, const struct seg_prog *p, const struct seg_due *d,
 				member };
 		}
 	}
+	arena_fini(&tmp);
 	qsort(v, k, sizeof(*v), seg_fix_cmp);
 	*out = v;
 	*n = k;

@@ -329,6 +329,12 @@ seg_get(struct call_req *r, store_txn *txn)
 		        SEG_PAGE_DEFAULT);
 		return;
 	}
+	if (q->include_customers && q->page_size > SEG_PAGE_CUSTOMERS_MAX) {
+		reply_invalid(r->resp, a, "get_segment.page_size",
+		        "must be at most %d with include_customers",
+		        SEG_PAGE_CUSTOMERS_MAX);
+		return;
+	}
 	if (q->as_of_ms < 0) {
 		reply_invalid(r->resp, a, "get_segment.as_of_ms",
 		        "must not be negative (0 means now)");

@@ -19,6 +19,8 @@
 #define SEG_MAX          256   /* segments a server holds */
 #define SEG_PAGE_DEFAULT 1000  /* GetSegment.page_size 0 */
 #define SEG_PAGE_MAX     10000 /* GetSegment.page_size at most */
+/* GetSegment.page_size at most with include_customers. */
+#define SEG_PAGE_CUSTOMERS_MAX 1000
 /* A scan at another instant than now stops past this, or deadline_ms. */
 #define SEG_SCAN_MS 30000
 /* Due customers a read corrects with; past it the count may lag. */

@@ -172,6 +172,24 @@ Test(segment_server, calls_and_errors)
 	cr_assert_str_eq(
 	        r->status->violations[0]->field, "get_segment.page_size");
 	clm_response_free(r);
+	/* With each member's Customer, a page is at most 1,000. */
+	Clm__V1__GetSegmentRequest g = CLM__V1__GET_SEGMENT_REQUEST__INIT;
+	g.name = "buyers";
+	g.members = true;
+	g.include_customers = true;
+	g.page_size = 1001;
+	Clm__V1__Request gq = CLM__V1__REQUEST__INIT;
+	gq.call_case = CLM__V1__REQUEST__CALL_GET_SEGMENT;
+	gq.get_segment = &g;
+	r = call(c, &gq);
+	cr_assert_eq(code_of(r), CLM_INVALID_ARGUMENT);
+	cr_assert_str_eq(
+	        r->status->violations[0]->field, "get_segment.page_size");
+	clm_response_free(r);
+	g.page_size = 1000;
+	r = call(c, &gq);
+	cr_assert_eq(code_of(r), 0, "%s", r->status ? r->status->message : "");
+	clm_response_free(r);
 	r = get_segment(c, "buyers", true, 10, "not-a-token");
 	cr_assert_eq(code_of(r), CLM_INVALID_ARGUMENT);
 	cr_assert_str_eq(
