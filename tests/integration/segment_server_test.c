@@ -476,3 +476,54 @@ Test(segment_server, time_driven_exit)
 	clm_close(c);
 	harness_rm_rf(dir);
 }
+
+/*
+ * Assign creates a known customer when the id is new: that customer is
+ * evaluated like any write's, so it is a member of a segment it matches.
+ */
+Test(segment_server, assign_creates_a_member)
+{
+	cr_assert_eq(clmd_start(&srv, NULL, NULL), 0, "log %s", srv.log_path);
+	clm_conn *c = connect_srv();
+	Clm__V1__Response *r = define(c, "nobuy", "purchases = 0");
+	cr_assert_eq(code_of(r), 0, "%s", r->status ? r->status->message : "");
+	clm_response_free(r);
+	cr_assert_eq(wait_backfilled(c, "nobuy"), 0);
+
+	Clm__V1__Variant va = CLM__V1__VARIANT__INIT, vb = va;
+	va.name = "A";
+	va.weight = 1;
+	vb.name = "B";
+	vb.weight = 1;
+	Clm__V1__Variant *vs[] = { &va, &vb };
+	Clm__V1__DefineExperimentRequest dx
+	        = CLM__V1__DEFINE_EXPERIMENT_REQUEST__INIT;
+	dx.experiment_id = "x1";
+	dx.n_variants = 2;
+	dx.variants = vs;
+	dx.goal = CLM__V1__TOUCHPOINT_TYPE__PURCHASE;
+	Clm__V1__Request q = CLM__V1__REQUEST__INIT;
+	q.call_case = CLM__V1__REQUEST__CALL_DEFINE_EXPERIMENT;
+	q.define_experiment = &dx;
+	r = call(c, &q);
+	cr_assert_eq(code_of(r), 0, "%s", r->status ? r->status->message : "");
+	clm_response_free(r);
+
+	Clm__V1__AssignRequest as = CLM__V1__ASSIGN_REQUEST__INIT;
+	as.experiment_id = "x1";
+	as.customer_id = "fresh-1";
+	q.call_case = CLM__V1__REQUEST__CALL_ASSIGN;
+	q.assign = &as;
+	r = call(c, &q);
+	cr_assert_eq(code_of(r), 0, "%s", r->status ? r->status->message : "");
+	cr_assert(r->assign->first_exposure);
+	clm_response_free(r);
+
+	r = get_segment(c, "nobuy", true, 0, NULL);
+	cr_assert_eq(code_of(r), 0);
+	cr_assert_eq(r->get_segment->segment->count, 1);
+	cr_assert_eq(r->get_segment->n_members, 1);
+	cr_assert_str_eq(r->get_segment->members[0], "fresh-1");
+	clm_response_free(r);
+	clm_close(c);
+}
