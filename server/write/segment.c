@@ -402,7 +402,10 @@ segw_forget(struct segw *w, struct writer_batch *b, writer_job *job,
 		bool changed;
 		e = store_member_set(
 		        b->txn, s->id, rec->customer_id, false, &changed);
-		if (e == CLM_OK && changed && job != NULL) {
+		/* Silent where the backfill has not reached it (it entered
+		 * silently), as in segw_eval. */
+		if (e == CLM_OK && changed && job != NULL
+		        && segw_reached(s, rec->customer_id)) {
 			e = segw_event(
 			        job, rec->customer_id, s, false, b->now_ms);
 		}

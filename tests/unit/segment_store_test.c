@@ -471,3 +471,29 @@ Test(segment_store, time_changes_dated_when_they_happen)
 	cr_assert_eq(env_count(&e, id), 0);
 	env_close(&e);
 }
+
+/*
+ * ForgetCustomer's exits are silent for a segment whose backfill has not
+ * reached the customer: its entry was silent too.
+ */
+Test(segment_store, forget_before_the_backfill_is_silent)
+{
+	struct seg_env e;
+	env_open(&e);
+	uint32_t id = env_define(&e, "buyers", "purchases >= 1", true);
+	env_job(&e);
+	env_write(&e, "c1", 2, T0, T0);
+	cr_assert_eq(e.job.n_events, 0);
+	cr_assert_eq(env_count(&e, id), 1);
+	env_job(&e);
+	store_txn *txn;
+	cr_assert_eq(store_write_begin(e.st, &txn), CLM_OK);
+	Clm__V1__CustomerRecord *rec;
+	cr_assert_eq(store_customer_get(txn, "c1", false, &e.a, &rec), CLM_OK);
+	struct writer_batch b = { .txn = txn, .now_ms = T0, .segs = e.w };
+	cr_assert_eq(segw_forget(e.w, &b, &e.job, rec), CLM_OK);
+	cr_assert_eq(store_write_commit(txn), CLM_OK);
+	cr_assert_eq(e.job.n_events, 0, "an exit the entry never announced");
+	cr_assert_eq(env_count(&e, id), 0);
+	env_close(&e);
+}
