@@ -234,6 +234,23 @@ segw_reached(const struct segw_seg *s, const char *id)
 	        || (s->after[0] != '\0' && strcmp(id, s->after) <= 0);
 }
 
+/*
+ * Sorts a customer's n events by instant, stably (insertion: a walk gives
+ * a few): segw_eval walks each segment's instants in turn.
+ */
+static void
+segw_events_sort(Clm__V1__LifecycleEvent **v, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		Clm__V1__LifecycleEvent *x = v[i];
+		size_t j = i;
+		for (; j > 0 && v[j - 1]->at_ms > x->at_ms; j--) {
+			v[j] = v[j - 1];
+		}
+		v[j] = x;
+	}
+}
+
 /* Walks past this many instants are cut short at now (see segw_eval). */
 #define SEGW_WALK_MAX 64
 
@@ -285,6 +302,7 @@ segw_eval(struct segw *w, store_txn *txn, int64_t from_ms, int64_t now_ms,
 			due = rec->segment_due_ms;
 		}
 	}
+	size_t first_event = job != NULL ? job->n_events : 0;
 	struct segment_eval ev;
 	arena_reset(&w->ev);
 	segment_eval_init(&ev, txn, rec, &w->ev, w->window_ms);
@@ -327,6 +345,10 @@ segw_eval(struct segw *w, store_txn *txn, int64_t from_ms, int64_t now_ms,
 				return e;
 			}
 		}
+	}
+	if (job != NULL) {
+		segw_events_sort(job->events + first_event,
+		        job->n_events - first_event);
 	}
 	qsort(ids, n, sizeof(*ids), segw_by_u32);
 	int64_t due_ms = due == INT64_MAX ? 0 : due;

@@ -497,3 +497,32 @@ Test(segment_store, forget_before_the_backfill_is_silent)
 	cr_assert_eq(env_count(&e, id), 0);
 	env_close(&e);
 }
+
+/*
+ * Time-driven changes of one customer in several segments come out in
+ * the order they happened, not segment by segment.
+ */
+Test(segment_store, time_driven_events_in_time_order)
+{
+	struct seg_env e;
+	env_open(&e);
+	env_define(&e, "a-day", "since(last_seen) < 2d", false);
+	env_define(&e, "b-day", "since(last_seen) < 1d", false);
+	env_job(&e);
+	env_write(&e, "c1", 0, T0, T0);
+	cr_assert_eq(e.job.n_events, 2);
+	env_job(&e);
+	store_txn *txn;
+	cr_assert_eq(store_write_begin(e.st, &txn), CLM_OK);
+	struct writer_batch b
+	        = { .txn = txn, .now_ms = T0 + 3 * 24 * HOUR, .segs = e.w };
+	bool more, did;
+	cr_assert_eq(segw_step(e.w, &b, &e.job, &more, &did), CLM_OK);
+	cr_assert_eq(store_write_commit(txn), CLM_OK);
+	cr_assert_eq(e.job.n_events, 2);
+	cr_assert_str_eq(e.job.events[0]->segment, "b-day");
+	cr_assert_eq(e.job.events[0]->at_ms, T0 + 24 * HOUR);
+	cr_assert_str_eq(e.job.events[1]->segment, "a-day");
+	cr_assert_eq(e.job.events[1]->at_ms, T0 + 48 * HOUR);
+	env_close(&e);
+}
