@@ -388,6 +388,43 @@ segw_eval(struct segw *w, store_txn *txn, int64_t from_ms, int64_t now_ms,
 	return CLM_OK;
 }
 
+/*
+ * A write came after the customer's due instant, before the background
+ * step applied it: what time alone changed since is applied first, with
+ * the customer as stored before the write, so those entries and exits
+ * are published, dated when they happened (up to just before now, which
+ * is the write's). rec takes the memberships and due instant that leaves.
+ */
+static clm_err
+segw_catch_up(struct segw *w, struct writer_batch *b, writer_job *job,
+        Clm__V1__CustomerRecord *rec, arena *a, bool *dirty)
+{
+	Clm__V1__CustomerRecord *old;
+	clm_err e
+	        = store_customer_get(b->txn, rec->customer_id, false, a, &old);
+	if (e == CLM_NOT_FOUND) {
+		return CLM_OK;
+	}
+	struct model_profile *op = arena_alloc(a, sizeof(*op));
+	if (e == CLM_OK && op == NULL) {
+		e = CLM_RESOURCE_EXHAUSTED;
+	}
+	if (e != CLM_OK || old->segment_due_ms != rec->segment_due_ms) {
+		return e; /* evaluated in this batch already */
+	}
+	record_to_profile(old, op);
+	bool changed;
+	e = segw_eval(w, b->txn, old->segment_due_ms, b->now_ms - 1, job, old,
+	        op, a, NULL, &changed);
+	if (e == CLM_OK) {
+		rec->segment_ids = old->segment_ids;
+		rec->n_segment_ids = old->n_segment_ids;
+		rec->segment_due_ms = old->segment_due_ms;
+		*dirty = *dirty || changed;
+	}
+	return e;
+}
+
 clm_err
 segw_customer(struct segw *w, struct writer_batch *b, writer_job *job,
         Clm__V1__CustomerRecord *rec, const struct model_profile *p, arena *a,
@@ -404,8 +441,17 @@ segw_customer(struct segw *w, struct writer_batch *b, writer_job *job,
 	if (w->n == 0 && rec->n_segment_ids == 0 && rec->segment_due_ms == 0) {
 		return CLM_OK; /* the common case without segments: no work */
 	}
-	return segw_eval(
-	        w, b->txn, b->now_ms, b->now_ms, job, rec, p, a, NULL, dirty);
+	if (rec->segment_due_ms > 0 && rec->segment_due_ms < b->now_ms) {
+		e = segw_catch_up(w, b, job, rec, a, dirty);
+		if (e != CLM_OK) {
+			return e;
+		}
+	}
+	bool changed;
+	e = segw_eval(w, b->txn, b->now_ms, b->now_ms, job, rec, p, a, NULL,
+	        &changed);
+	*dirty = *dirty || changed;
+	return e;
 }
 
 clm_err

@@ -499,6 +499,48 @@ Test(segment_store, forget_before_the_backfill_is_silent)
 }
 
 /*
+ * A write that comes after a customer's due instant, before any
+ * background step applied it: the time-driven change is not lost but
+ * published first, dated when it happened, then the write's own.
+ */
+Test(segment_store, a_write_after_a_missed_instant_keeps_its_events)
+{
+	struct seg_env e;
+	env_open(&e);
+	uint32_t id = env_define(&e, "recent", "since(last_seen) < 1d", false);
+	env_job(&e);
+	env_write(&e, "c1", 0, T0 + HOUR, T0 + HOUR);
+	cr_assert_eq(e.job.n_events, 1);
+	/* A Track at T0 + 30 h: the profile changes, then is evaluated. */
+	env_job(&e);
+	store_txn *txn;
+	cr_assert_eq(store_write_begin(e.st, &txn), CLM_OK);
+	struct profile *pr;
+	cr_assert_eq(profile_load(txn, "c1", false, false, &e.a, &pr), CLM_OK);
+	pr->p.last_seen_ms = T0 + 30 * HOUR;
+	struct writer_batch b
+	        = { .txn = txn, .now_ms = T0 + 30 * HOUR, .segs = e.w };
+	bool dirty;
+	cr_assert_eq(
+	        segw_customer(e.w, &b, &e.job, pr->rec, &pr->p, &e.a, &dirty),
+	        CLM_OK);
+	cr_assert_eq(profile_save(txn, pr, &e.a), CLM_OK);
+	cr_assert_eq(store_write_commit(txn), CLM_OK);
+	cr_assert_eq(e.job.n_events, 2, "%zu events", e.job.n_events);
+	cr_assert_eq(e.job.events[0]->kind,
+	        CLM__V1__LIFECYCLE_EVENT_KIND__SEGMENT_EXITED);
+	cr_assert_eq(e.job.events[0]->at_ms, T0 + 25 * HOUR);
+	cr_assert_eq(e.job.events[1]->kind,
+	        CLM__V1__LIFECYCLE_EVENT_KIND__SEGMENT_ENTERED);
+	cr_assert_eq(e.job.events[1]->at_ms, T0 + 30 * HOUR);
+	cr_assert_eq(env_count(&e, id), 1);
+	/* Its next due instant is the new one: nothing is left before it. */
+	cr_assert_eq(env_steps(&e, T0 + 40 * HOUR), 0);
+	cr_assert_eq(env_count(&e, id), 1);
+	env_close(&e);
+}
+
+/*
  * Time-driven changes of one customer in several segments come out in
  * the order they happened, not segment by segment.
  */
