@@ -165,6 +165,10 @@ seg_due_fn(void *arg, int64_t at_ms, const char *id)
 {
 	(void) at_ms;
 	struct seg_due *d = arg;
+	if (++d->seen > SEG_DUE_MAX) {
+		d->truncated = true;
+		return 1;
+	}
 	Clm__V1__CustomerRecord *rec;
 	clm_err e = store_customer_get(d->txn, id, false, d->a, &rec);
 	if (e == CLM_NOT_FOUND) {
@@ -190,7 +194,8 @@ seg_due_load(store_txn *txn, int64_t now_ms, arena *a, struct seg_due *d)
 	memset(d, 0, sizeof(*d));
 	d->a = a;
 	d->txn = txn;
-	clm_err e = store_due_each(txn, now_ms, SEG_DUE_MAX, seg_due_fn, d);
+	clm_err e
+	        = store_due_each(txn, now_ms, SEG_DUE_MAX + 1, seg_due_fn, d);
 	return e != CLM_OK ? e : d->err;
 }
 

@@ -264,15 +264,23 @@ seg_get_in(struct call_req *r, store_txn *txn, const struct seg_prog *p,
 	arena *a = r->a;
 	struct seg_page pg = { .a = a };
 	bool more = false;
-	clm_err e;
+	clm_err e = CLM_OK;
+	struct seg_due d = { 0 };
 	if (now) {
-		struct seg_due d;
+		e = seg_due_load(txn, at_ms, a, &d);
+		/*
+		 * More due than a read corrects with (the writer is far
+		 * behind: a clock jump, a long stop): a scan, exact.
+		 */
+		now = e != CLM_OK || !d.truncated;
+	}
+	if (e != CLM_OK) {
+		return e;
+	}
+	if (now) {
 		struct seg_fix *fix = NULL;
 		size_t nfix = 0;
-		e = seg_due_load(txn, at_ms, a, &d);
-		if (e == CLM_OK) {
-			e = seg_fixes(txn, p, &d, at_ms, mp, a, &fix, &nfix);
-		}
+		e = seg_fixes(txn, p, &d, at_ms, mp, a, &fix, &nfix);
 		if (e == CLM_OK) {
 			e = seg_message(txn, p, fix, nfix, a, &reply->segment);
 		}
