@@ -112,10 +112,21 @@ seg_member_at(store_txn *txn, const struct seg_prog *p,
 	        p->needs.onboarding ? &onb : NULL, at_ms, member, &next);
 }
 
+static bool seg_rec_has(const Clm__V1__CustomerRecord *rec, uint32_t id);
+
+/* Whether def's backfill has evaluated the customer id already. */
+static bool
+seg_reached(const Clm__V1__SegmentRecord *def, const char *id)
+{
+	return !def->backfilling
+	        || (def->backfill_after[0] != '\0'
+	                && strcmp(id, def->backfill_after) <= 0);
+}
+
 clm_err
 segment_names(store_txn *txn, const Clm__V1__CustomerRecord *rec,
-        int64_t as_of_ms, const struct model_params *mp, arena *a,
-        char ***names, size_t *n)
+        int64_t as_of_ms, int64_t now_ms, const struct model_params *mp,
+        arena *a, char ***names, size_t *n)
 {
 	Clm__V1__SegmentRecord **defs;
 	size_t nd;
@@ -128,9 +139,22 @@ segment_names(store_txn *txn, const Clm__V1__CustomerRecord *rec,
 		return CLM_RESOURCE_EXHAUSTED;
 	}
 	size_t k = 0;
+	/*
+	 * At now the maintained membership is exact where the customer's
+	 * next time-driven change is still to come and the backfill reached
+	 * it: only the other segments are evaluated.
+	 */
+	bool maintained = as_of_ms == now_ms
+	        && (rec->segment_due_ms == 0 || rec->segment_due_ms > now_ms);
 	arena tmp; /* one evaluation's, reset after each */
 	arena_init(&tmp);
 	for (size_t i = 0; i < nd && !rec->anonymous; i++) {
+		if (maintained && seg_reached(defs[i], rec->customer_id)) {
+			if (seg_rec_has(rec, defs[i]->id)) {
+				v[k++] = defs[i]->name;
+			}
+			continue;
+		}
 		struct seg_prog p;
 		e = seg_compile(defs[i], &p);
 		if (e == CLM_INVALID_ARGUMENT) {

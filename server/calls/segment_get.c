@@ -231,7 +231,7 @@ seg_scan(struct seg_scan *s, const char *after, size_t size,
 /* Each member's Customer at at_ms, for include_customers. */
 static clm_err
 seg_customers(store_txn *txn, const struct seg_page *pg, int64_t at_ms,
-        const struct model_params *mp, arena *a,
+        int64_t now_ms, const struct model_params *mp, arena *a,
         Clm__V1__GetSegmentReply *reply)
 {
 	reply->customers = arena_alloc(a, (pg->n + 1) * sizeof(void *));
@@ -243,8 +243,8 @@ seg_customers(store_txn *txn, const struct seg_page *pg, int64_t at_ms,
 		clm_err e
 		        = store_customer_get(txn, pg->ids[i], false, a, &rec);
 		if (e == CLM_OK) {
-			e = customer_view(
-			        txn, rec, at_ms, mp, a, &reply->customers[i]);
+			e = customer_view(txn, rec, at_ms, now_ms, mp, a,
+			        &reply->customers[i]);
 		}
 		if (e != CLM_OK) {
 			return e;
@@ -318,7 +318,7 @@ seg_get_in(struct call_req *r, store_txn *txn, const struct seg_prog *p,
 		}
 	}
 	if (e == CLM_OK && q->members && q->include_customers) {
-		e = seg_customers(txn, &pg, at_ms, mp, a, reply);
+		e = seg_customers(txn, &pg, at_ms, r->now_ms, mp, a, reply);
 	}
 	return e;
 }
