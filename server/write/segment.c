@@ -28,6 +28,13 @@
 /* Customers per background transaction (backfill, time index, drops). */
 #define SEGW_CHUNK 2000
 
+/*
+ * Evaluations (a segment at an instant) a time index step does at most,
+ * past the customer it is at: a walk of many instants over many segments
+ * must not hold the writer for seconds.
+ */
+#define SEGW_STEP_EVALS 25000
+
 struct segw_seg {
 	uint32_t id;
 	char *name; /* malloc'd */
@@ -51,6 +58,7 @@ struct segw {
 	 * profile cache's arena, which must stay within its first chunk.
 	 */
 	arena ev;
+	size_t evals; /* segment evaluations since the step began */
 };
 
 struct segw *
@@ -320,6 +328,7 @@ segw_eval(struct segw *w, store_txn *txn, int64_t from_ms, int64_t now_ms,
 			clm_err e = segment_eval(&ev, s->x, p, &w->mp,
 			        s->needs.onboarding ? &onb : NULL, t, &m,
 			        &next);
+			w->evals++;
 			if (e == CLM_OK && m != member && tell) {
 				e = segw_event(job, rec->customer_id, s, m, t);
 			}
@@ -556,7 +565,13 @@ segw_step_due(struct segw *w, struct writer_batch *b, writer_job *job,
 	}
 	*more = c.n == SEGW_CHUNK;
 	*did = c.n > 0;
+	w->evals = 0;
 	for (size_t i = 0; i < c.n && e == CLM_OK; i++) {
+		if (w->evals >= SEGW_STEP_EVALS) {
+			*more = true; /* the rest stay due, for the next step
+			               */
+			break;
+		}
 		e = store_due_del(b->txn, c.at[i], c.ids[i]);
 		struct profile *pr;
 		if (e == CLM_OK) {

@@ -568,3 +568,46 @@ Test(segment_store, time_driven_events_in_time_order)
 	cr_assert_eq(e.job.events[1]->at_ms, T0 + 48 * HOUR);
 	env_close(&e);
 }
+
+/*
+ * A time index step stops at its budget of evaluations, not only at its
+ * chunk of customers: 600 customers due in 50 segments are more than
+ * one step does; the rest stay due and the next steps apply them.
+ */
+Test(segment_store, a_step_is_bounded_by_evaluations)
+{
+	struct seg_env e;
+	env_open(&e);
+	uint32_t ids[50];
+	for (int k = 0; k < 50; k++) {
+		char name[16], expr[48];
+		snprintf(name, sizeof(name), "s%02d", k);
+		snprintf(expr, sizeof(expr), "since(last_seen) < %dh", k + 1);
+		ids[k] = env_define(&e, name, expr, false);
+	}
+	for (int i = 0; i < 600; i++) {
+		char id[32];
+		snprintf(id, sizeof(id), "c%03d", i);
+		env_job(&e);
+		env_write(&e, id, 0, T0, T0);
+	}
+	cr_assert_eq(env_count(&e, ids[49]), 600);
+	env_job(&e);
+	store_txn *txn;
+	cr_assert_eq(store_write_begin(e.st, &txn), CLM_OK);
+	struct writer_batch b
+	        = { .txn = txn, .now_ms = T0 + 100 * HOUR, .segs = e.w };
+	bool more, did;
+	cr_assert_eq(segw_step(e.w, &b, &e.job, &more, &did), CLM_OK);
+	cr_assert_eq(store_write_commit(txn), CLM_OK);
+	cr_assert(did);
+	cr_assert(more, "600 customers in 50 segments applied in one step");
+	cr_assert_lt(e.job.n_events, 600 * 50);
+	cr_assert_gt(env_count(&e, ids[49]), 0);
+	/* The next steps finish it: every customer out of every segment. */
+	env_steps(&e, T0 + 100 * HOUR);
+	for (int k = 0; k < 50; k++) {
+		cr_assert_eq(env_count(&e, ids[k]), 0, "segment %d", k);
+	}
+	env_close(&e);
+}
