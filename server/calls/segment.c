@@ -242,40 +242,83 @@ seg_fix_cmp(const void *x, const void *y)
 }
 
 /*
- * The due customers whose membership of p differs at now_ms from the
- * stored one, by id (arena memory).
+ * The due customers whose membership of each of the np programs p
+ * differs at now_ms from the stored one, by id (arena memory; out[j] and
+ * n[j] for p[j], none for a program that did not compile). Each due
+ * customer is loaded and converted once, for every program, in a scratch
+ * arena reset after it.
  */
+clm_err
+seg_fixes_all(store_txn *txn, const struct seg_prog *p, size_t np,
+        const struct seg_due *d, int64_t now_ms, const struct model_params *mp,
+        arena *a, struct seg_fix **out, size_t *n)
+{
+	bool median = false;
+	int64_t window_ms = 0;
+	for (size_t j = 0; j < np; j++) {
+		out[j] = arena_alloc(a, (d->n + 1) * sizeof(*out[j]));
+		n[j] = 0;
+		if (out[j] == NULL) {
+			return CLM_RESOURCE_EXHAUSTED;
+		}
+		if (p[j].x != NULL) {
+			median = median || p[j].needs.onboarding;
+			if (p[j].needs.max_window_ms > window_ms) {
+				window_ms = p[j].needs.max_window_ms;
+			}
+		}
+	}
+	struct risk_onboarding onb = { 0 };
+	clm_err e = CLM_OK;
+	if (median && d->n > 0) {
+		e = store_onboarding_median(
+		        txn, &onb.known, &onb.twice_median_ms);
+	}
+	arena tmp; /* one customer's, reset after each */
+	arena_init(&tmp);
+	for (size_t i = 0; i < d->n && e == CLM_OK; i++) {
+		const Clm__V1__CustomerRecord *rec = d->recs[i];
+		struct model_profile *mprof
+		        = arena_alloc(&tmp, sizeof(*mprof));
+		if (mprof == NULL) {
+			e = CLM_RESOURCE_EXHAUSTED;
+			break;
+		}
+		record_to_profile(rec, mprof);
+		struct segment_eval ev;
+		segment_eval_init(&ev, txn, rec, &tmp, window_ms);
+		for (size_t j = 0; j < np && e == CLM_OK; j++) {
+			if (p[j].x == NULL) {
+				continue;
+			}
+			bool member;
+			int64_t next;
+			e = segment_eval(&ev, p[j].x, mprof, mp,
+			        p[j].needs.onboarding ? &onb : NULL, now_ms,
+			        &member, &next);
+			if (e == CLM_OK
+			        && member != seg_rec_has(rec, p[j].rec->id)) {
+				out[j][n[j]++]
+				        = (struct seg_fix) { rec->customer_id,
+					          member };
+			}
+		}
+		arena_reset(&tmp);
+	}
+	arena_fini(&tmp);
+	for (size_t j = 0; j < np && e == CLM_OK; j++) {
+		qsort(out[j], n[j], sizeof(*out[j]), seg_fix_cmp);
+	}
+	return e;
+}
+
+/* seg_fixes_all for one program. */
 clm_err
 seg_fixes(store_txn *txn, const struct seg_prog *p, const struct seg_due *d,
         int64_t now_ms, const struct model_params *mp, arena *a,
         struct seg_fix **out, size_t *n)
 {
-	struct seg_fix *v = arena_alloc(a, (d->n + 1) * sizeof(*v));
-	if (v == NULL) {
-		return CLM_RESOURCE_EXHAUSTED;
-	}
-	size_t k = 0;
-	arena tmp; /* one evaluation's, reset after each */
-	arena_init(&tmp);
-	for (size_t i = 0; i < d->n; i++) {
-		bool member;
-		clm_err e = seg_member_at(
-		        txn, p, d->recs[i], now_ms, mp, &tmp, &member);
-		arena_reset(&tmp);
-		if (e != CLM_OK) {
-			arena_fini(&tmp);
-			return e;
-		}
-		if (member != seg_rec_has(d->recs[i], p->rec->id)) {
-			v[k++] = (struct seg_fix) { d->recs[i]->customer_id,
-				member };
-		}
-	}
-	arena_fini(&tmp);
-	qsort(v, k, sizeof(*v), seg_fix_cmp);
-	*out = v;
-	*n = k;
-	return CLM_OK;
+	return seg_fixes_all(txn, p, 1, d, now_ms, mp, a, out, n);
 }
 
 /* The Segment message of p with its count at now (corrected). */

@@ -404,35 +404,44 @@ seg_list(struct call_req *r, store_txn *txn)
 	arena *a = r->a;
 	Clm__V1__SegmentRecord **defs = NULL;
 	size_t nd = 0;
-	struct seg_due d;
+	struct seg_due d = { 0 };
 	clm_err e = seg_all(txn, a, &defs, &nd);
 	if (e == CLM_OK && nd > 0) {
 		e = seg_due_load(txn, r->now_ms, a, &d);
 	}
 	Clm__V1__ListSegmentsReply *reply = arena_alloc(a, sizeof(*reply));
 	void **v = arena_alloc(a, (nd + 1) * sizeof(*v));
-	if (e == CLM_OK && (reply == NULL || v == NULL)) {
+	struct seg_prog *p = arena_zalloc(a, (nd + 1) * sizeof(*p));
+	struct seg_fix **fix = arena_zalloc(a, (nd + 1) * sizeof(*fix));
+	size_t *nfix = arena_zalloc(a, (nd + 1) * sizeof(*nfix));
+	if (e == CLM_OK
+	        && (reply == NULL || v == NULL || p == NULL || fix == NULL
+	                || nfix == NULL)) {
 		e = CLM_RESOURCE_EXHAUSTED;
+	}
+	/* Each definition compiled once, each due customer loaded once. */
+	for (size_t i = 0; i < nd && e == CLM_OK; i++) {
+		e = seg_compile(defs[i], &p[i]);
+		if (e == CLM_INVALID_ARGUMENT) {
+			p[i].x = NULL; /* logged by the writer; no members */
+			e = CLM_OK;
+		}
+	}
+	if (e == CLM_OK) {
+		e = seg_fixes_all(txn, p, nd, &d, r->now_ms, &r->srv->params,
+		        a, fix, nfix);
 	}
 	if (e == CLM_OK) {
 		clm__v1__list_segments_reply__init(reply);
 		reply->segments = (Clm__V1__Segment **) v;
 	}
 	for (size_t i = 0; i < nd && e == CLM_OK; i++) {
-		struct seg_prog p;
-		struct seg_fix *fix = NULL;
-		size_t nfix = 0;
-		e = seg_compile(defs[i], &p);
-		if (e == CLM_OK) {
-			e = seg_fixes(txn, &p, &d, r->now_ms, &r->srv->params,
-			        a, &fix, &nfix);
-		}
-		if (e == CLM_OK) {
-			e = seg_message(txn, &p, fix, nfix, a,
-			        &reply->segments[reply->n_segments]);
-		}
-		segx_free(p.x);
+		e = seg_message(txn, &p[i], fix[i], nfix[i], a,
+		        &reply->segments[reply->n_segments]);
 		reply->n_segments += e == CLM_OK;
+	}
+	for (size_t i = 0; p != NULL && i < nd; i++) {
+		segx_free(p[i].x);
 	}
 	if (e != CLM_OK) {
 		reply_error(r->resp, a, e, "cannot list segments: %s",

@@ -79,6 +79,13 @@ struct seg_fix {
 };
 
 /*
+ * seg_fixes_all does it for np programs at once (out[j], n[j] for p[j];
+ * none for one whose x is NULL), loading each due customer once.
+ */
+clm_err seg_fixes_all(store_txn *txn, const struct seg_prog *p, size_t np,
+        const struct seg_due *d, int64_t now_ms, const struct model_params *mp,
+        arena *a, struct seg_fix **out, size_t *n);
+/*
  * seg_fixes gives the due customers of d whose membership of p at now_ms
  * differs from the maintained one, by id, in arena memory.
  */

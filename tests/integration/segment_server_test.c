@@ -455,6 +455,15 @@ Test(segment_server, time_driven_exit)
 	cr_assert_eq(r->get_segment->segment->count, 0);
 	cr_assert_eq(r->get_segment->n_members, 0);
 	clm_response_free(r);
+	Clm__V1__ListSegmentsRequest l = CLM__V1__LIST_SEGMENTS_REQUEST__INIT;
+	Clm__V1__Request lq = CLM__V1__REQUEST__INIT;
+	lq.call_case = CLM__V1__REQUEST__CALL_LIST_SEGMENTS;
+	lq.list_segments = &l;
+	r = call(c, &lq);
+	cr_assert_eq(code_of(r), 0, "%s", r->status ? r->status->message : "");
+	cr_assert_eq(r->list_segments->n_segments, 1);
+	cr_assert_eq(r->list_segments->segments[0]->count, 0);
+	clm_response_free(r);
 	cr_assert_eq(clm_get_customer(c, "visitor", 0, &r), CLM_OK);
 	cr_assert_not(has_segment(r->customer, "recent"));
 	clm_response_free(r);
