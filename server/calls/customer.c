@@ -102,8 +102,8 @@ customer_build(const Clm__V1__CustomerRecord *rec, int64_t as_of_ms,
 
 clm_err
 customer_view(store_txn *txn, const Clm__V1__CustomerRecord *rec,
-        int64_t as_of_ms, const struct model_params *mp, arena *a,
-        Clm__V1__Customer **out)
+        int64_t as_of_ms, int64_t now_ms, const struct model_params *mp,
+        arena *a, Clm__V1__Customer **out)
 {
 	struct risk_onboarding onb;
 	clm_err e = store_onboarding_median(
@@ -115,8 +115,8 @@ customer_view(store_txn *txn, const Clm__V1__CustomerRecord *rec,
 	if (c == NULL) {
 		return CLM_RESOURCE_EXHAUSTED;
 	}
-	e = segment_names(
-	        txn, rec, as_of_ms, mp, a, &c->segments, &c->n_segments);
+	e = segment_names(txn, rec, as_of_ms, now_ms, mp, a, &c->segments,
+	        &c->n_segments);
 	if (e != CLM_OK) {
 		return e;
 	}
@@ -158,7 +158,8 @@ customer_get(struct call_req *r, store_txn *txn)
 		return;
 	}
 	Clm__V1__Customer *c;
-	e = customer_view(txn, rec, as_of, &r->srv->params, r->a, &c);
+	e = customer_view(
+	        txn, rec, as_of, r->now_ms, &r->srv->params, r->a, &c);
 	if (e != CLM_OK) {
 		reply_error(resp, r->a, e, "cannot build customer '%s': %s",
 		        id, clm_strerror(e));

@@ -304,8 +304,8 @@ identify_apply(struct writer_batch *b, writer_job *job)
 	if (e != CLM_OK) {
 		return e;
 	}
-	e = customer_view(txn, cust->rec, b->now_ms, &s->srv->params, a,
-	        &s->reply->customer);
+	e = customer_view(txn, cust->rec, b->now_ms, b->now_ms,
+	        &s->srv->params, a, &s->reply->customer);
 	if (e != CLM_OK) {
 		return e;
 	}

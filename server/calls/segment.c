@@ -112,10 +112,21 @@ seg_member_at(store_txn *txn, const struct seg_prog *p,
 	        p->needs.onboarding ? &onb : NULL, at_ms, member, &next);
 }
 
+static bool seg_rec_has(const Clm__V1__CustomerRecord *rec, uint32_t id);
+
+/* Whether def's backfill has evaluated the customer id already. */
+static bool
+seg_reached(const Clm__V1__SegmentRecord *def, const char *id)
+{
+	return !def->backfilling
+	        || (def->backfill_after[0] != '\0'
+	                && strcmp(id, def->backfill_after) <= 0);
+}
+
 clm_err
 segment_names(store_txn *txn, const Clm__V1__CustomerRecord *rec,
-        int64_t as_of_ms, const struct model_params *mp, arena *a,
-        char ***names, size_t *n)
+        int64_t as_of_ms, int64_t now_ms, const struct model_params *mp,
+        arena *a, char ***names, size_t *n)
 {
 	Clm__V1__SegmentRecord **defs;
 	size_t nd;
@@ -128,7 +139,22 @@ segment_names(store_txn *txn, const Clm__V1__CustomerRecord *rec,
 		return CLM_RESOURCE_EXHAUSTED;
 	}
 	size_t k = 0;
+	/*
+	 * At now the maintained membership is exact where the customer's
+	 * next time-driven change is still to come and the backfill reached
+	 * it: only the other segments are evaluated.
+	 */
+	bool maintained = as_of_ms == now_ms
+	        && (rec->segment_due_ms == 0 || rec->segment_due_ms > now_ms);
+	arena tmp; /* one evaluation's, reset after each */
+	arena_init(&tmp);
 	for (size_t i = 0; i < nd && !rec->anonymous; i++) {
+		if (maintained && seg_reached(defs[i], rec->customer_id)) {
+			if (seg_rec_has(rec, defs[i]->id)) {
+				v[k++] = defs[i]->name;
+			}
+			continue;
+		}
 		struct seg_prog p;
 		e = seg_compile(defs[i], &p);
 		if (e == CLM_INVALID_ARGUMENT) {
@@ -137,16 +163,19 @@ segment_names(store_txn *txn, const Clm__V1__CustomerRecord *rec,
 		bool member = false;
 		if (e == CLM_OK) {
 			e = seg_member_at(
-			        txn, &p, rec, as_of_ms, mp, a, &member);
+			        txn, &p, rec, as_of_ms, mp, &tmp, &member);
 		}
+		arena_reset(&tmp);
 		segx_free(p.x);
 		if (e != CLM_OK) {
+			arena_fini(&tmp);
 			return e;
 		}
 		if (member) {
 			v[k++] = defs[i]->name;
 		}
 	}
+	arena_fini(&tmp);
 	*names = v;
 	*n = k;
 	return CLM_OK;
@@ -160,6 +189,10 @@ seg_due_fn(void *arg, int64_t at_ms, const char *id)
 {
 	(void) at_ms;
 	struct seg_due *d = arg;
+	if (++d->seen > SEG_DUE_MAX) {
+		d->truncated = true;
+		return 1;
+	}
 	Clm__V1__CustomerRecord *rec;
 	clm_err e = store_customer_get(d->txn, id, false, d->a, &rec);
 	if (e == CLM_NOT_FOUND) {
@@ -185,7 +218,8 @@ seg_due_load(store_txn *txn, int64_t now_ms, arena *a, struct seg_due *d)
 	memset(d, 0, sizeof(*d));
 	d->a = a;
 	d->txn = txn;
-	clm_err e = store_due_each(txn, now_ms, SEG_DUE_MAX, seg_due_fn, d);
+	clm_err e
+	        = store_due_each(txn, now_ms, SEG_DUE_MAX + 1, seg_due_fn, d);
 	return e != CLM_OK ? e : d->err;
 }
 
@@ -208,35 +242,83 @@ seg_fix_cmp(const void *x, const void *y)
 }
 
 /*
- * The due customers whose membership of p differs at now_ms from the
- * stored one, by id (arena memory).
+ * The due customers whose membership of each of the np programs p
+ * differs at now_ms from the stored one, by id (arena memory; out[j] and
+ * n[j] for p[j], none for a program that did not compile). Each due
+ * customer is loaded and converted once, for every program, in a scratch
+ * arena reset after it.
  */
+clm_err
+seg_fixes_all(store_txn *txn, const struct seg_prog *p, size_t np,
+        const struct seg_due *d, int64_t now_ms, const struct model_params *mp,
+        arena *a, struct seg_fix **out, size_t *n)
+{
+	bool median = false;
+	int64_t window_ms = 0;
+	for (size_t j = 0; j < np; j++) {
+		out[j] = arena_alloc(a, (d->n + 1) * sizeof(*out[j]));
+		n[j] = 0;
+		if (out[j] == NULL) {
+			return CLM_RESOURCE_EXHAUSTED;
+		}
+		if (p[j].x != NULL) {
+			median = median || p[j].needs.onboarding;
+			if (p[j].needs.max_window_ms > window_ms) {
+				window_ms = p[j].needs.max_window_ms;
+			}
+		}
+	}
+	struct risk_onboarding onb = { 0 };
+	clm_err e = CLM_OK;
+	if (median && d->n > 0) {
+		e = store_onboarding_median(
+		        txn, &onb.known, &onb.twice_median_ms);
+	}
+	arena tmp; /* one customer's, reset after each */
+	arena_init(&tmp);
+	for (size_t i = 0; i < d->n && e == CLM_OK; i++) {
+		const Clm__V1__CustomerRecord *rec = d->recs[i];
+		struct model_profile *mprof
+		        = arena_alloc(&tmp, sizeof(*mprof));
+		if (mprof == NULL) {
+			e = CLM_RESOURCE_EXHAUSTED;
+			break;
+		}
+		record_to_profile(rec, mprof);
+		struct segment_eval ev;
+		segment_eval_init(&ev, txn, rec, &tmp, window_ms);
+		for (size_t j = 0; j < np && e == CLM_OK; j++) {
+			if (p[j].x == NULL) {
+				continue;
+			}
+			bool member;
+			int64_t next;
+			e = segment_eval(&ev, p[j].x, mprof, mp,
+			        p[j].needs.onboarding ? &onb : NULL, now_ms,
+			        &member, &next);
+			if (e == CLM_OK
+			        && member != seg_rec_has(rec, p[j].rec->id)) {
+				out[j][n[j]++]
+				        = (struct seg_fix) { rec->customer_id,
+					          member };
+			}
+		}
+		arena_reset(&tmp);
+	}
+	arena_fini(&tmp);
+	for (size_t j = 0; j < np && e == CLM_OK; j++) {
+		qsort(out[j], n[j], sizeof(*out[j]), seg_fix_cmp);
+	}
+	return e;
+}
+
+/* seg_fixes_all for one program. */
 clm_err
 seg_fixes(store_txn *txn, const struct seg_prog *p, const struct seg_due *d,
         int64_t now_ms, const struct model_params *mp, arena *a,
         struct seg_fix **out, size_t *n)
 {
-	struct seg_fix *v = arena_alloc(a, (d->n + 1) * sizeof(*v));
-	if (v == NULL) {
-		return CLM_RESOURCE_EXHAUSTED;
-	}
-	size_t k = 0;
-	for (size_t i = 0; i < d->n; i++) {
-		bool member;
-		clm_err e = seg_member_at(
-		        txn, p, d->recs[i], now_ms, mp, a, &member);
-		if (e != CLM_OK) {
-			return e;
-		}
-		if (member != seg_rec_has(d->recs[i], p->rec->id)) {
-			v[k++] = (struct seg_fix) { d->recs[i]->customer_id,
-				member };
-		}
-	}
-	qsort(v, k, sizeof(*v), seg_fix_cmp);
-	*out = v;
-	*n = k;
-	return CLM_OK;
+	return seg_fixes_all(txn, p, 1, d, now_ms, mp, a, out, n);
 }
 
 /* The Segment message of p with its count at now (corrected). */

@@ -231,7 +231,7 @@ seg_scan(struct seg_scan *s, const char *after, size_t size,
 /* Each member's Customer at at_ms, for include_customers. */
 static clm_err
 seg_customers(store_txn *txn, const struct seg_page *pg, int64_t at_ms,
-        const struct model_params *mp, arena *a,
+        int64_t now_ms, const struct model_params *mp, arena *a,
         Clm__V1__GetSegmentReply *reply)
 {
 	reply->customers = arena_alloc(a, (pg->n + 1) * sizeof(void *));
@@ -243,8 +243,8 @@ seg_customers(store_txn *txn, const struct seg_page *pg, int64_t at_ms,
 		clm_err e
 		        = store_customer_get(txn, pg->ids[i], false, a, &rec);
 		if (e == CLM_OK) {
-			e = customer_view(
-			        txn, rec, at_ms, mp, a, &reply->customers[i]);
+			e = customer_view(txn, rec, at_ms, now_ms, mp, a,
+			        &reply->customers[i]);
 		}
 		if (e != CLM_OK) {
 			return e;
@@ -264,15 +264,23 @@ seg_get_in(struct call_req *r, store_txn *txn, const struct seg_prog *p,
 	arena *a = r->a;
 	struct seg_page pg = { .a = a };
 	bool more = false;
-	clm_err e;
+	clm_err e = CLM_OK;
+	struct seg_due d = { 0 };
 	if (now) {
-		struct seg_due d;
+		e = seg_due_load(txn, at_ms, a, &d);
+		/*
+		 * More due than a read corrects with (the writer is far
+		 * behind: a clock jump, a long stop): a scan, exact.
+		 */
+		now = e != CLM_OK || !d.truncated;
+	}
+	if (e != CLM_OK) {
+		return e;
+	}
+	if (now) {
 		struct seg_fix *fix = NULL;
 		size_t nfix = 0;
-		e = seg_due_load(txn, at_ms, a, &d);
-		if (e == CLM_OK) {
-			e = seg_fixes(txn, p, &d, at_ms, mp, a, &fix, &nfix);
-		}
+		e = seg_fixes(txn, p, &d, at_ms, mp, a, &fix, &nfix);
 		if (e == CLM_OK) {
 			e = seg_message(txn, p, fix, nfix, a, &reply->segment);
 		}
@@ -310,7 +318,7 @@ seg_get_in(struct call_req *r, store_txn *txn, const struct seg_prog *p,
 		}
 	}
 	if (e == CLM_OK && q->members && q->include_customers) {
-		e = seg_customers(txn, &pg, at_ms, mp, a, reply);
+		e = seg_customers(txn, &pg, at_ms, r->now_ms, mp, a, reply);
 	}
 	return e;
 }
@@ -327,6 +335,12 @@ seg_get(struct call_req *r, store_txn *txn)
 		reply_invalid(r->resp, a, "get_segment.page_size",
 		        "must be at most %d (0 means %d)", SEG_PAGE_MAX,
 		        SEG_PAGE_DEFAULT);
+		return;
+	}
+	if (q->include_customers && q->page_size > SEG_PAGE_CUSTOMERS_MAX) {
+		reply_invalid(r->resp, a, "get_segment.page_size",
+		        "must be at most %d with include_customers",
+		        SEG_PAGE_CUSTOMERS_MAX);
 		return;
 	}
 	if (q->as_of_ms < 0) {
@@ -390,35 +404,44 @@ seg_list(struct call_req *r, store_txn *txn)
 	arena *a = r->a;
 	Clm__V1__SegmentRecord **defs = NULL;
 	size_t nd = 0;
-	struct seg_due d;
+	struct seg_due d = { 0 };
 	clm_err e = seg_all(txn, a, &defs, &nd);
 	if (e == CLM_OK && nd > 0) {
 		e = seg_due_load(txn, r->now_ms, a, &d);
 	}
 	Clm__V1__ListSegmentsReply *reply = arena_alloc(a, sizeof(*reply));
 	void **v = arena_alloc(a, (nd + 1) * sizeof(*v));
-	if (e == CLM_OK && (reply == NULL || v == NULL)) {
+	struct seg_prog *p = arena_zalloc(a, (nd + 1) * sizeof(*p));
+	struct seg_fix **fix = arena_zalloc(a, (nd + 1) * sizeof(*fix));
+	size_t *nfix = arena_zalloc(a, (nd + 1) * sizeof(*nfix));
+	if (e == CLM_OK
+	        && (reply == NULL || v == NULL || p == NULL || fix == NULL
+	                || nfix == NULL)) {
 		e = CLM_RESOURCE_EXHAUSTED;
+	}
+	/* Each definition compiled once, each due customer loaded once. */
+	for (size_t i = 0; i < nd && e == CLM_OK; i++) {
+		e = seg_compile(defs[i], &p[i]);
+		if (e == CLM_INVALID_ARGUMENT) {
+			p[i].x = NULL; /* logged by the writer; no members */
+			e = CLM_OK;
+		}
+	}
+	if (e == CLM_OK) {
+		e = seg_fixes_all(txn, p, nd, &d, r->now_ms, &r->srv->params,
+		        a, fix, nfix);
 	}
 	if (e == CLM_OK) {
 		clm__v1__list_segments_reply__init(reply);
 		reply->segments = (Clm__V1__Segment **) v;
 	}
 	for (size_t i = 0; i < nd && e == CLM_OK; i++) {
-		struct seg_prog p;
-		struct seg_fix *fix = NULL;
-		size_t nfix = 0;
-		e = seg_compile(defs[i], &p);
-		if (e == CLM_OK) {
-			e = seg_fixes(txn, &p, &d, r->now_ms, &r->srv->params,
-			        a, &fix, &nfix);
-		}
-		if (e == CLM_OK) {
-			e = seg_message(txn, &p, fix, nfix, a,
-			        &reply->segments[reply->n_segments]);
-		}
-		segx_free(p.x);
+		e = seg_message(txn, &p[i], fix[i], nfix[i], a,
+		        &reply->segments[reply->n_segments]);
 		reply->n_segments += e == CLM_OK;
+	}
+	for (size_t i = 0; p != NULL && i < nd; i++) {
+		segx_free(p[i].x);
 	}
 	if (e != CLM_OK) {
 		reply_error(r->resp, a, e, "cannot list segments: %s",

@@ -19,9 +19,14 @@
 #define SEG_MAX          256   /* segments a server holds */
 #define SEG_PAGE_DEFAULT 1000  /* GetSegment.page_size 0 */
 #define SEG_PAGE_MAX     10000 /* GetSegment.page_size at most */
+/* GetSegment.page_size at most with include_customers. */
+#define SEG_PAGE_CUSTOMERS_MAX 1000
 /* A scan at another instant than now stops past this, or deadline_ms. */
 #define SEG_SCAN_MS 30000
-/* Due customers a read corrects with; past it the count may lag. */
+/*
+ * Due customers a read corrects with. Past it GetSegment scans instead
+ * (exact), and ListSegments' counts may lag (docs/api.md "Segments").
+ */
 #define SEG_DUE_MAX 10000
 /* The longest key the store holds, so the longest customer id. */
 #define SEG_ID_MAX 511
@@ -54,11 +59,16 @@ struct seg_due {
 	arena *a;
 	Clm__V1__CustomerRecord **recs;
 	size_t n, cap;
+	size_t seen;    /* index entries read */
+	bool truncated; /* more than SEG_DUE_MAX were due */
 	store_txn *txn;
 	clm_err err;
 };
 
-/* seg_due_load loads up to SEG_DUE_MAX customers due at or before now_ms. */
+/*
+ * seg_due_load loads up to SEG_DUE_MAX customers due at or before now_ms;
+ * d->truncated tells whether more were due.
+ */
 clm_err seg_due_load(
         store_txn *txn, int64_t now_ms, arena *a, struct seg_due *d);
 
@@ -68,6 +78,13 @@ struct seg_fix {
 	bool member; /* now */
 };
 
+/*
+ * seg_fixes_all does it for np programs at once (out[j], n[j] for p[j];
+ * none for one whose x is NULL), loading each due customer once.
+ */
+clm_err seg_fixes_all(store_txn *txn, const struct seg_prog *p, size_t np,
+        const struct seg_due *d, int64_t now_ms, const struct model_params *mp,
+        arena *a, struct seg_fix **out, size_t *n);
 /*
  * seg_fixes gives the due customers of d whose membership of p at now_ms
  * differs from the maintained one, by id, in arena memory.

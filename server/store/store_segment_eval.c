@@ -172,7 +172,12 @@ segment_count(void *arg, const struct segx_count *c, int64_t to_ms,
 		*change_ms = INT64_MAX;
 		return CLM_OK;
 	}
-	if (!ev->loaded || ev->to_ms != to_ms || from < ev->from_ms) {
+	/*
+	 * What is loaded is every touchpoint after from_ms, so it answers
+	 * any instant whose window starts no earlier: a walk over a
+	 * customer's instants loads once.
+	 */
+	if (!ev->loaded || from < ev->from_ms) {
 		int64_t w = c->window_ms > ev->window_ms ? c->window_ms
 		                                         : ev->window_ms;
 		clm_err e = segment_load(ev, to_ms - w, to_ms);

@@ -28,6 +28,13 @@
 /* Customers per background transaction (backfill, time index, drops). */
 #define SEGW_CHUNK 2000
 
+/*
+ * Evaluations (a segment at an instant) a time index step does at most,
+ * past the customer it is at: a walk of many instants over many segments
+ * must not hold the writer for seconds.
+ */
+#define SEGW_STEP_EVALS 25000
+
 struct segw_seg {
 	uint32_t id;
 	char *name; /* malloc'd */
@@ -51,6 +58,7 @@ struct segw {
 	 * profile cache's arena, which must stay within its first chunk.
 	 */
 	arena ev;
+	size_t evals; /* segment evaluations since the step began */
 };
 
 struct segw *
@@ -234,6 +242,23 @@ segw_reached(const struct segw_seg *s, const char *id)
 	        || (s->after[0] != '\0' && strcmp(id, s->after) <= 0);
 }
 
+/*
+ * Sorts a customer's n events by instant, stably (insertion: a walk gives
+ * a few): segw_eval walks each segment's instants in turn.
+ */
+static void
+segw_events_sort(Clm__V1__LifecycleEvent **v, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		Clm__V1__LifecycleEvent *x = v[i];
+		size_t j = i;
+		for (; j > 0 && v[j - 1]->at_ms > x->at_ms; j--) {
+			v[j] = v[j - 1];
+		}
+		v[j] = x;
+	}
+}
+
 /* Walks past this many instants are cut short at now (see segw_eval). */
 #define SEGW_WALK_MAX 64
 
@@ -285,6 +310,7 @@ segw_eval(struct segw *w, store_txn *txn, int64_t from_ms, int64_t now_ms,
 			due = rec->segment_due_ms;
 		}
 	}
+	size_t first_event = job != NULL ? job->n_events : 0;
 	struct segment_eval ev;
 	arena_reset(&w->ev);
 	segment_eval_init(&ev, txn, rec, &w->ev, w->window_ms);
@@ -302,6 +328,7 @@ segw_eval(struct segw *w, store_txn *txn, int64_t from_ms, int64_t now_ms,
 			clm_err e = segment_eval(&ev, s->x, p, &w->mp,
 			        s->needs.onboarding ? &onb : NULL, t, &m,
 			        &next);
+			w->evals++;
 			if (e == CLM_OK && m != member && tell) {
 				e = segw_event(job, rec->customer_id, s, m, t);
 			}
@@ -327,6 +354,10 @@ segw_eval(struct segw *w, store_txn *txn, int64_t from_ms, int64_t now_ms,
 				return e;
 			}
 		}
+	}
+	if (job != NULL) {
+		segw_events_sort(job->events + first_event,
+		        job->n_events - first_event);
 	}
 	qsort(ids, n, sizeof(*ids), segw_by_u32);
 	int64_t due_ms = due == INT64_MAX ? 0 : due;
@@ -366,6 +397,43 @@ segw_eval(struct segw *w, store_txn *txn, int64_t from_ms, int64_t now_ms,
 	return CLM_OK;
 }
 
+/*
+ * A write came after the customer's due instant, before the background
+ * step applied it: what time alone changed since is applied first, with
+ * the customer as stored before the write, so those entries and exits
+ * are published, dated when they happened (up to just before now, which
+ * is the write's). rec takes the memberships and due instant that leaves.
+ */
+static clm_err
+segw_catch_up(struct segw *w, struct writer_batch *b, writer_job *job,
+        Clm__V1__CustomerRecord *rec, arena *a, bool *dirty)
+{
+	Clm__V1__CustomerRecord *old;
+	clm_err e
+	        = store_customer_get(b->txn, rec->customer_id, false, a, &old);
+	if (e == CLM_NOT_FOUND) {
+		return CLM_OK;
+	}
+	struct model_profile *op = arena_alloc(a, sizeof(*op));
+	if (e == CLM_OK && op == NULL) {
+		e = CLM_RESOURCE_EXHAUSTED;
+	}
+	if (e != CLM_OK || old->segment_due_ms != rec->segment_due_ms) {
+		return e; /* evaluated in this batch already */
+	}
+	record_to_profile(old, op);
+	bool changed;
+	e = segw_eval(w, b->txn, old->segment_due_ms, b->now_ms - 1, job, old,
+	        op, a, NULL, &changed);
+	if (e == CLM_OK) {
+		rec->segment_ids = old->segment_ids;
+		rec->n_segment_ids = old->n_segment_ids;
+		rec->segment_due_ms = old->segment_due_ms;
+		*dirty = *dirty || changed;
+	}
+	return e;
+}
+
 clm_err
 segw_customer(struct segw *w, struct writer_batch *b, writer_job *job,
         Clm__V1__CustomerRecord *rec, const struct model_profile *p, arena *a,
@@ -382,8 +450,17 @@ segw_customer(struct segw *w, struct writer_batch *b, writer_job *job,
 	if (w->n == 0 && rec->n_segment_ids == 0 && rec->segment_due_ms == 0) {
 		return CLM_OK; /* the common case without segments: no work */
 	}
-	return segw_eval(
-	        w, b->txn, b->now_ms, b->now_ms, job, rec, p, a, NULL, dirty);
+	if (rec->segment_due_ms > 0 && rec->segment_due_ms < b->now_ms) {
+		e = segw_catch_up(w, b, job, rec, a, dirty);
+		if (e != CLM_OK) {
+			return e;
+		}
+	}
+	bool changed;
+	e = segw_eval(w, b->txn, b->now_ms, b->now_ms, job, rec, p, a, NULL,
+	        &changed);
+	*dirty = *dirty || changed;
+	return e;
 }
 
 clm_err
@@ -402,7 +479,10 @@ segw_forget(struct segw *w, struct writer_batch *b, writer_job *job,
 		bool changed;
 		e = store_member_set(
 		        b->txn, s->id, rec->customer_id, false, &changed);
-		if (e == CLM_OK && changed && job != NULL) {
+		/* Silent where the backfill has not reached it (it entered
+		 * silently), as in segw_eval. */
+		if (e == CLM_OK && changed && job != NULL
+		        && segw_reached(s, rec->customer_id)) {
 			e = segw_event(
 			        job, rec->customer_id, s, false, b->now_ms);
 		}
@@ -485,7 +565,13 @@ segw_step_due(struct segw *w, struct writer_batch *b, writer_job *job,
 	}
 	*more = c.n == SEGW_CHUNK;
 	*did = c.n > 0;
+	w->evals = 0;
 	for (size_t i = 0; i < c.n && e == CLM_OK; i++) {
+		if (w->evals >= SEGW_STEP_EVALS) {
+			*more = true; /* the rest stay due, for the next step
+			               */
+			break;
+		}
 		e = store_due_del(b->txn, c.at[i], c.ids[i]);
 		struct profile *pr;
 		if (e == CLM_OK) {
@@ -633,20 +719,6 @@ segw_step_drop(struct segw *w, struct writer_batch *b, bool *more, bool *did)
 		}
 		from = seg + 1;
 	}
-}
-
-clm_err
-segw_backfill(struct segw *w, struct writer_batch *b, bool *more)
-{
-	*more = false;
-	arena_reset(&w->a);
-	clm_err e = segw_load(w, b->txn);
-	for (size_t i = 0; i < w->n && e == CLM_OK; i++) {
-		if (w->segs[i].backfilling) {
-			return segw_step_backfill(w, b, more);
-		}
-	}
-	return e;
 }
 
 clm_err

@@ -193,6 +193,7 @@ writer_try(writer *w, writer_job **jobs, size_t n, const int64_t *nows,
 			if (e == CLM_OK) {
 				return CLM_OK;
 			}
+			segw_invalidate(w->segs); /* loaded in what failed */
 		}
 		if (e != CLM_RESOURCE_EXHAUSTED) {
 			break;
@@ -218,6 +219,11 @@ writer_try(writer *w, writer_job **jobs, size_t n, const int64_t *nows,
 	if (nows == NULL) {
 		e = writer_journal(w, jobs, n, now_ms, disk_full);
 		if (e != CLM_OK) {
+			/*
+			 * The segments' cache may hold what this transaction
+			 * loaded or changed (a DefineSegment, a cursor).
+			 */
+			segw_invalidate(w->segs);
 			store_write_abort(txn);
 			return e;
 		}
@@ -227,6 +233,7 @@ writer_try(writer *w, writer_job **jobs, size_t n, const int64_t *nows,
 		writer_note_forgets(w, jobs, n);
 		return CLM_OK;
 	}
+	segw_invalidate(w->segs);
 	/*
 	 * Journaled but not visible: the overlay's commit failed (its map
 	 * filled at commit). Make room and apply it again; if that fails
@@ -238,6 +245,8 @@ writer_try(writer *w, writer_job **jobs, size_t n, const int64_t *nows,
 	}
 	if (e == CLM_OK) {
 		writer_note_forgets(w, jobs, n);
+	} else {
+		segw_invalidate(w->segs);
 	}
 	if (e != CLM_OK && nows != NULL) {
 		return e; /* replay: start-up fails */
@@ -684,14 +693,6 @@ writer_start(store *st, const struct writer_opts *o, writer **out, char *err,
 		e = w->replay != NULL ? writer_replay(w, err, errlen)
 		                      : CLM_INTERNAL;
 	}
-	if (e == CLM_OK && w->j != NULL) {
-		e = writer_segments_settle(w);
-		if (e != CLM_OK) {
-			snprintf(err, errlen,
-			        "cannot finish the segments' backfills: %s",
-			        clm_strerror(e));
-		}
-	}
 	if (e == CLM_OK && (w->j != NULL || o->stream != NULL)
 	        && writer_ckpt_begin(w) != 0) {
 		snprintf(err, errlen, "cannot start the checkpoint thread");
@@ -699,11 +700,6 @@ writer_start(store *st, const struct writer_opts *o, writer **out, char *err,
 	}
 	if (e == CLM_OK && o->stream != NULL) {
 		e = writer_cluster_start(w, o, err, errlen);
-		if (e == CLM_OK && (e = writer_segments_settle(w)) != CLM_OK) {
-			snprintf(err, errlen,
-			        "cannot finish the segments' backfills: %s",
-			        clm_strerror(e));
-		}
 		if (e != CLM_OK) {
 			writer_ckpt_end(w);
 		}

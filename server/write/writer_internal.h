@@ -42,6 +42,7 @@ struct writer {
 	arena seg_arena;            /* the background steps' events */
 	bool seg_more;              /* a background step left work */
 	int64_t seg_last_ns;        /* the last background step */
+	int64_t seg_now_ms;         /* the last background step's instant */
 	int64_t last_now_ms;        /* the last batch's writer_batch.now_ms */
 	journal *j;                 /* NULL: none (see writer_opts) */
 	writer_replay_fn replay;
@@ -102,13 +103,6 @@ struct writer {
  * the idle writer's sleep so that it runs at least once a second.
  */
 void writer_segments(writer *w, bool idle);
-/*
- * writer_segments_settle runs the backfills to their end (after the
- * start-up replay or the cluster's catch-up, before serving: a replayed
- * DefineSegment starts its backfill again, and a write must not find it
- * unfinished). Returns CLM_OK or the store's error.
- */
-clm_err writer_segments_settle(writer *w);
 int64_t writer_segments_wait_ms(writer *w, int64_t wait_ms);
 
 /*

@@ -28,11 +28,21 @@ writer_segment_step(writer *w)
 	if (store_write_begin(w->st, &txn) != CLM_OK) {
 		return false;
 	}
+	/*
+	 * The step's own instant, never before the last batch's or step's.
+	 * It does not move w->last_now_ms, the batches' instant: in a
+	 * cluster that is the clamp every node applies the stream's entries
+	 * at, and a node's background work (its own clock, its own timing)
+	 * must not shift it.
+	 */
 	int64_t now_ms = clock_now_ms();
 	if (now_ms < w->last_now_ms) {
 		now_ms = w->last_now_ms;
 	}
-	w->last_now_ms = now_ms;
+	if (now_ms < w->seg_now_ms) {
+		now_ms = w->seg_now_ms;
+	}
+	w->seg_now_ms = now_ms;
 	arena_reset(&w->seg_arena);
 	writer_job job;
 	writer_job_init(&job, &w->seg_arena, NULL, NULL, NULL);
@@ -60,7 +70,9 @@ writer_segment_step(writer *w)
 	if (e != CLM_OK) {
 		segw_invalidate(w->segs);
 		if (e == CLM_RESOURCE_EXHAUSTED && store_overlay_full(w->st)) {
-			(void) writer_checkpoint(w);
+			/* Room made: the work goes on at the next call. */
+			w->seg_more = writer_checkpoint(w) == CLM_OK;
+			return false;
 		} else {
 			log_warn(
 			        "segments: background step failed (%s); retrying within a second",
@@ -111,51 +123,4 @@ writer_segments_wait_ms(writer *w, int64_t wait_ms)
 	}
 	int64_t most = w->seg_more ? 0 : 1000;
 	return wait_ms < most ? wait_ms : most;
-}
-
-clm_err
-writer_segments_settle(writer *w)
-{
-	if (w->segs == NULL) {
-		return CLM_OK;
-	}
-	int64_t t0 = clock_mono_ns();
-	uint64_t steps = 0;
-	int64_t now_ms = clock_now_ms();
-	if (now_ms < w->last_now_ms) {
-		now_ms = w->last_now_ms;
-	}
-	w->last_now_ms = now_ms;
-	for (bool more = true; more; steps++) {
-		store_txn *txn;
-		clm_err e = store_write_begin(w->st, &txn);
-		if (e != CLM_OK) {
-			return e;
-		}
-		struct writer_batch b = { .txn = txn,
-			.now_ms = now_ms,
-			.scratch = &w->scratch,
-			.visits = w->visits,
-			.segs = w->segs };
-		e = segw_backfill(w->segs, &b, &more);
-		if (e == CLM_OK && !more) {
-			store_write_abort(txn);
-			break;
-		}
-		if (e == CLM_OK) {
-			e = store_write_commit(txn);
-		} else {
-			store_write_abort(txn);
-		}
-		if (e != CLM_OK) {
-			segw_invalidate(w->segs);
-			return e;
-		}
-	}
-	if (steps > 0) {
-		log_info(
-		        "segments: backfills finished before serving in %lld ms",
-		        (long long) ((clock_mono_ns() - t0) / 1000000));
-	}
-	return CLM_OK;
 }

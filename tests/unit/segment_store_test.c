@@ -471,3 +471,143 @@ Test(segment_store, time_changes_dated_when_they_happen)
 	cr_assert_eq(env_count(&e, id), 0);
 	env_close(&e);
 }
+
+/*
+ * ForgetCustomer's exits are silent for a segment whose backfill has not
+ * reached the customer: its entry was silent too.
+ */
+Test(segment_store, forget_before_the_backfill_is_silent)
+{
+	struct seg_env e;
+	env_open(&e);
+	uint32_t id = env_define(&e, "buyers", "purchases >= 1", true);
+	env_job(&e);
+	env_write(&e, "c1", 2, T0, T0);
+	cr_assert_eq(e.job.n_events, 0);
+	cr_assert_eq(env_count(&e, id), 1);
+	env_job(&e);
+	store_txn *txn;
+	cr_assert_eq(store_write_begin(e.st, &txn), CLM_OK);
+	Clm__V1__CustomerRecord *rec;
+	cr_assert_eq(store_customer_get(txn, "c1", false, &e.a, &rec), CLM_OK);
+	struct writer_batch b = { .txn = txn, .now_ms = T0, .segs = e.w };
+	cr_assert_eq(segw_forget(e.w, &b, &e.job, rec), CLM_OK);
+	cr_assert_eq(store_write_commit(txn), CLM_OK);
+	cr_assert_eq(e.job.n_events, 0, "an exit the entry never announced");
+	cr_assert_eq(env_count(&e, id), 0);
+	env_close(&e);
+}
+
+/*
+ * A write that comes after a customer's due instant, before any
+ * background step applied it: the time-driven change is not lost but
+ * published first, dated when it happened, then the write's own.
+ */
+Test(segment_store, a_write_after_a_missed_instant_keeps_its_events)
+{
+	struct seg_env e;
+	env_open(&e);
+	uint32_t id = env_define(&e, "recent", "since(last_seen) < 1d", false);
+	env_job(&e);
+	env_write(&e, "c1", 0, T0 + HOUR, T0 + HOUR);
+	cr_assert_eq(e.job.n_events, 1);
+	/* A Track at T0 + 30 h: the profile changes, then is evaluated. */
+	env_job(&e);
+	store_txn *txn;
+	cr_assert_eq(store_write_begin(e.st, &txn), CLM_OK);
+	struct profile *pr;
+	cr_assert_eq(profile_load(txn, "c1", false, false, &e.a, &pr), CLM_OK);
+	pr->p.last_seen_ms = T0 + 30 * HOUR;
+	struct writer_batch b
+	        = { .txn = txn, .now_ms = T0 + 30 * HOUR, .segs = e.w };
+	bool dirty;
+	cr_assert_eq(
+	        segw_customer(e.w, &b, &e.job, pr->rec, &pr->p, &e.a, &dirty),
+	        CLM_OK);
+	cr_assert_eq(profile_save(txn, pr, &e.a), CLM_OK);
+	cr_assert_eq(store_write_commit(txn), CLM_OK);
+	cr_assert_eq(e.job.n_events, 2, "%zu events", e.job.n_events);
+	cr_assert_eq(e.job.events[0]->kind,
+	        CLM__V1__LIFECYCLE_EVENT_KIND__SEGMENT_EXITED);
+	cr_assert_eq(e.job.events[0]->at_ms, T0 + 25 * HOUR);
+	cr_assert_eq(e.job.events[1]->kind,
+	        CLM__V1__LIFECYCLE_EVENT_KIND__SEGMENT_ENTERED);
+	cr_assert_eq(e.job.events[1]->at_ms, T0 + 30 * HOUR);
+	cr_assert_eq(env_count(&e, id), 1);
+	/* Its next due instant is the new one: nothing is left before it. */
+	cr_assert_eq(env_steps(&e, T0 + 40 * HOUR), 0);
+	cr_assert_eq(env_count(&e, id), 1);
+	env_close(&e);
+}
+
+/*
+ * Time-driven changes of one customer in several segments come out in
+ * the order they happened, not segment by segment.
+ */
+Test(segment_store, time_driven_events_in_time_order)
+{
+	struct seg_env e;
+	env_open(&e);
+	env_define(&e, "a-day", "since(last_seen) < 2d", false);
+	env_define(&e, "b-day", "since(last_seen) < 1d", false);
+	env_job(&e);
+	env_write(&e, "c1", 0, T0, T0);
+	cr_assert_eq(e.job.n_events, 2);
+	env_job(&e);
+	store_txn *txn;
+	cr_assert_eq(store_write_begin(e.st, &txn), CLM_OK);
+	struct writer_batch b
+	        = { .txn = txn, .now_ms = T0 + 3 * 24 * HOUR, .segs = e.w };
+	bool more, did;
+	cr_assert_eq(segw_step(e.w, &b, &e.job, &more, &did), CLM_OK);
+	cr_assert_eq(store_write_commit(txn), CLM_OK);
+	cr_assert_eq(e.job.n_events, 2);
+	cr_assert_str_eq(e.job.events[0]->segment, "b-day");
+	cr_assert_eq(e.job.events[0]->at_ms, T0 + 24 * HOUR);
+	cr_assert_str_eq(e.job.events[1]->segment, "a-day");
+	cr_assert_eq(e.job.events[1]->at_ms, T0 + 48 * HOUR);
+	env_close(&e);
+}
+
+/*
+ * A time index step stops at its budget of evaluations, not only at its
+ * chunk of customers: 600 customers due in 50 segments are more than
+ * one step does; the rest stay due and the next steps apply them.
+ */
+Test(segment_store, a_step_is_bounded_by_evaluations)
+{
+	struct seg_env e;
+	env_open(&e);
+	uint32_t ids[50];
+	for (int k = 0; k < 50; k++) {
+		char name[16], expr[48];
+		snprintf(name, sizeof(name), "s%02d", k);
+		snprintf(expr, sizeof(expr), "since(last_seen) < %dh", k + 1);
+		ids[k] = env_define(&e, name, expr, false);
+	}
+	for (int i = 0; i < 600; i++) {
+		char id[32];
+		snprintf(id, sizeof(id), "c%03d", i);
+		env_job(&e);
+		env_write(&e, id, 0, T0, T0);
+	}
+	cr_assert_eq(env_count(&e, ids[49]), 600);
+	env_job(&e);
+	store_txn *txn;
+	cr_assert_eq(store_write_begin(e.st, &txn), CLM_OK);
+	struct writer_batch b
+	        = { .txn = txn, .now_ms = T0 + 100 * HOUR, .segs = e.w };
+	bool more, did;
+	cr_assert_eq(segw_step(e.w, &b, &e.job, &more, &did), CLM_OK);
+	cr_assert_eq(store_write_commit(txn), CLM_OK);
+	cr_assert(did);
+	cr_assert(more, "600 customers in 50 segments applied in one step");
+	cr_assert_lt(e.job.n_events, 600 * 50);
+	cr_assert_gt(env_count(&e, ids[49]), 0);
+	/* The next steps finish it: every customer out of every segment. */
+	env_steps(&e, T0 + 100 * HOUR);
+	for (int k = 0; k < 50; k++) {
+		cr_assert_eq(env_count(&e, ids[k]), 0, "segment %d", k);
+	}
+	env_close(&e);
+}
