@@ -2,6 +2,7 @@
 
 #include "calls/calls.h"
 #include "calls/reply.h"
+#include "calls/segment.h"
 #include "calls/validate.h"
 #include "core/model.h"
 #include "store/record.h"
@@ -101,8 +102,8 @@ customer_build(const Clm__V1__CustomerRecord *rec, int64_t as_of_ms,
 
 clm_err
 customer_view(store_txn *txn, const Clm__V1__CustomerRecord *rec,
-        int64_t as_of_ms, const struct model_params *mp, arena *a,
-        Clm__V1__Customer **out)
+        int64_t as_of_ms, int64_t now_ms, const struct model_params *mp,
+        arena *a, Clm__V1__Customer **out)
 {
 	struct risk_onboarding onb;
 	clm_err e = store_onboarding_median(
@@ -113,6 +114,11 @@ customer_view(store_txn *txn, const Clm__V1__CustomerRecord *rec,
 	Clm__V1__Customer *c = customer_build(rec, as_of_ms, mp, &onb, a);
 	if (c == NULL) {
 		return CLM_RESOURCE_EXHAUSTED;
+	}
+	e = segment_names(txn, rec, as_of_ms, now_ms, mp, a, &c->segments,
+	        &c->n_segments);
+	if (e != CLM_OK) {
+		return e;
 	}
 	*out = c;
 	return CLM_OK;
@@ -152,7 +158,8 @@ customer_get(struct call_req *r, store_txn *txn)
 		return;
 	}
 	Clm__V1__Customer *c;
-	e = customer_view(txn, rec, as_of, &r->srv->params, r->a, &c);
+	e = customer_view(
+	        txn, rec, as_of, r->now_ms, &r->srv->params, r->a, &c);
 	if (e != CLM_OK) {
 		reply_error(resp, r->a, e, "cannot build customer '%s': %s",
 		        id, clm_strerror(e));

@@ -24,11 +24,12 @@ Clm__V1__Customer *customer_build(const Clm__V1__CustomerRecord *rec,
 
 /*
  * customer_view reads what customer_build needs besides the record (the
- * onboarding median) and builds the view: one call for every handler that
- * returns a Customer.
+ * onboarding median) and builds the view, with the segments the customer
+ * is in at as_of_ms (calls/segment.h; now_ms: the read's now, or the
+ * batch's instant): one call for every handler that returns a Customer.
  */
 clm_err customer_view(store_txn *txn, const Clm__V1__CustomerRecord *rec,
-        int64_t as_of_ms, const struct model_params *mp, arena *a,
-        Clm__V1__Customer **out);
+        int64_t as_of_ms, int64_t now_ms, const struct model_params *mp,
+        arena *a, Clm__V1__Customer **out);
 
 #endif /* CLM_CUSTOMER_H */

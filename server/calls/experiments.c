@@ -13,6 +13,7 @@
 #include "core/agg.h"
 #include "core/stats.h"
 #include "store/profile.h"
+#include "write/segment.h"
 
 #define EXP_MIN_VARIANTS 2
 #define EXP_MAX_VARIANTS 16
@@ -261,7 +262,15 @@ exp_assign_apply(struct writer_batch *b, writer_job *job)
 	}
 	list[rec->n_experiments++] = en;
 	rec->experiments = list;
-	e = profile_save(b->txn, pr, a);
+	/*
+	 * Saved like a write's customer, so evaluated like one: Assign may
+	 * have created it (docs/segments.md).
+	 */
+	bool dirty;
+	e = segw_customer(b->segs, b, job, rec, &pr->p, a, &dirty);
+	if (e == CLM_OK) {
+		e = profile_save(b->txn, pr, a);
+	}
 	if (e == CLM_OK) {
 		reply->first_exposure = true;
 		reply->variant = x->variants[pick]->name;

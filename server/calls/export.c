@@ -64,8 +64,8 @@ export_get(struct call_req *r, store_txn *txn)
 	}
 	if (e == CLM_OK) {
 		clm__v1__export_customer_reply__init(reply);
-		e = customer_view(txn, rec, r->now_ms, &r->srv->params, r->a,
-		        &reply->customer);
+		e = customer_view(txn, rec, r->now_ms, r->now_ms,
+		        &r->srv->params, r->a, &reply->customer);
 	}
 	struct export_scan x = { .a = r->a, .customer_id = id };
 	if (e == CLM_OK) {

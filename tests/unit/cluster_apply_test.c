@@ -22,6 +22,7 @@
 #include "journal/jstream.h"
 #include "natsrv.h"
 #include "server.h"
+#include "store/segment.h"
 #include "store/store.h"
 #include "testdir.h"
 #include "util/arena.h"
@@ -509,4 +510,80 @@ Test(cluster_apply, an_acked_part_the_stream_lost_fails)
 	cr_assert_not(event_recorded(a.dir, "lo-1"));
 	testdir_remove(a.dir);
 	testdir_remove(b.dir);
+}
+
+/* Segment name's member count on the live node n (0 when undefined). */
+static uint64_t
+seg_members(struct node *n, const char *name)
+{
+	store_reader *r;
+	store_txn *txn;
+	arena ar;
+	arena_init(&ar);
+	cr_assert_eq(store_reader_new(n->st, &r), CLM_OK);
+	cr_assert_eq(store_read_begin(r, &txn), CLM_OK);
+	Clm__V1__SegmentRecord *rec = NULL;
+	uint64_t count = 0;
+	clm_err e = store_segment_get(txn, name, &ar, &rec);
+	if (e == CLM_OK && !rec->backfilling) {
+		cr_assert_eq(store_member_count(txn, rec->id, &count), CLM_OK);
+	}
+	store_read_end(txn);
+	store_reader_free(r);
+	arena_fini(&ar);
+	return count;
+}
+
+/*
+ * A node's background segment work runs at its own clock: it must not
+ * raise the instant the node applies the stream's later entries at,
+ * which every node must apply alike.
+ */
+Test(cluster_apply, a_segment_step_does_not_move_later_instants)
+{
+	struct node a, c;
+	node_new(&a, "csa");
+	char json[512];
+	struct req *q = req_submit(
+	        &a, track_json(json, sizeof(json), "sq", "sq-1", "SIGNUP", 1));
+	req_wait(q);
+	req_free(q);
+	q = req_submit(&a,
+	        "{\"defineSegment\":{\"name\":\"quiet\","
+	        "\"expression\":\"since(last_seen) > 1h\"}}");
+	req_wait(q);
+	req_free(q);
+	/* The time index enters the customer at a clock two hours ahead. */
+	__atomic_store_n(&skew_all_ms, 2 * 3600 * 1000LL, __ATOMIC_RELAXED);
+	int64_t until = clock_mono_ns() + WAIT_MS * 1000000LL;
+	while (seg_members(&a, "quiet") == 0 && clock_mono_ns() < until) {
+		struct timespec ts = { 0, 20 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	__atomic_store_n(&skew_all_ms, 0, __ATOMIC_RELAXED);
+	cr_assert_eq(seg_members(&a, "quiet"), 1,
+	        "the background step did not enter the customer");
+	int64_t sent = clock_now_ms();
+	q = req_submit(&a,
+	        "{\"defineExperiment\":{\"experimentId\":\"e1\","
+	        "\"variants\":[{\"name\":\"A\",\"weight\":1},"
+	        "{\"name\":\"B\",\"weight\":1}],\"goal\":\"PURCHASE\"}}");
+	uint64_t pe = req_wait(q);
+	req_free(q);
+	node_new(&c, "csc");
+	node_wait(&c, pe);
+	node_stop(&a);
+	node_stop(&c);
+	int64_t da, ma, dc, mc;
+	exp_instants(a.dir, "e1", &da, &ma);
+	exp_instants(c.dir, "e1", &dc, &mc);
+	cr_assert_lt(da, sent + 3600 * 1000LL,
+	        "defined_ms %lld: the step's instant leaked into the batch's",
+	        (long long) da);
+	cr_assert_eq(da, dc, "defined_ms %lld on a, %lld rebuilt",
+	        (long long) da, (long long) dc);
+	cr_assert_eq(ma, mc, "mark %lld on a, %lld rebuilt", (long long) ma,
+	        (long long) mc);
+	testdir_remove(a.dir);
+	testdir_remove(c.dir);
 }

@@ -34,11 +34,13 @@
 int64_t __real_clock_now_ms(void);
 int64_t __wrap_clock_now_ms(void);
 _Thread_local int64_t skew_ms;
+int64_t skew_all_ms; /* the writers' threads too */
 
 int64_t
 __wrap_clock_now_ms(void)
 {
-	return __real_clock_now_ms() + skew_ms;
+	return __real_clock_now_ms() + skew_ms
+	        + __atomic_load_n(&skew_all_ms, __ATOMIC_RELAXED);
 }
 
 natsrv *nats;
@@ -84,6 +86,7 @@ node_start(struct node *n)
 		.stream = n->js,
 		.cluster_ops = &call_cluster_ops,
 		.cluster_arg = &n->srv,
+		.segment_params = &n->srv.params,
 	};
 	clm_err e = writer_start(n->st, &wo, &n->w, n->err, sizeof(n->err));
 	n->srv.w = n->w;
@@ -173,6 +176,9 @@ req_try(struct node *n, const char *json)
 		break;
 	case CLM__V1__REQUEST__CALL_DEFINE_EXPERIMENT:
 		ok = exp_define_prepare(r);
+		break;
+	case CLM__V1__REQUEST__CALL_DEFINE_SEGMENT:
+		ok = seg_define_prepare(r);
 		break;
 	default:
 		cr_assert_fail("not a write of the test: %s", json);

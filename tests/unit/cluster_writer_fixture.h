@@ -35,6 +35,9 @@ extern natsrv *nats;
  */
 extern _Thread_local int64_t skew_ms;
 
+/* Every thread's clock runs ahead by skew_all_ms (atomic reads). */
+extern int64_t skew_all_ms;
+
 /* The deadline req_try gives the calls it submits, in ms from now (0:
  * none; negative: passed already). */
 extern int64_t req_deadline_ms;
