@@ -335,7 +335,14 @@ clm_call_status(
 	        DefineExperimentRequest)                                     \
 	X(TYPED, assign, assign, ASSIGN, AssignRequest)                      \
 	X(TYPED, experiment_results, experiment_results, EXPERIMENT_RESULTS, \
-	        ExperimentResultsRequest)
+	        ExperimentResultsRequest)                                    \
+	X(TYPED, define_segment, define_segment, DEFINE_SEGMENT,             \
+	        DefineSegmentRequest)                                        \
+	X(TYPED, get_segment, get_segment, GET_SEGMENT, GetSegmentRequest)   \
+	X(TYPED, list_segments, list_segments, LIST_SEGMENTS,                \
+	        ListSegmentsRequest)                                         \
+	X(TYPED, delete_segment, delete_segment, DELETE_SEGMENT,             \
+	        DeleteSegmentRequest)
 
 /* The body of every helper: send msg as the Request's only call. */
 #define CLM_CALL_SEND(field, CASE, msg)                        \

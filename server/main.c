@@ -560,6 +560,7 @@ main(int argc, char **argv)
 		.cluster_arg = &srv,
 		.advanced = waitpos_advanced,
 		.advanced_arg = srv.waits,
+		.segment_params = &srv.params,
 	};
 	char werr[256];
 	if (writer_start(srv.st, &wo, &srv.w, werr, sizeof(werr)) != CLM_OK) {

@@ -196,6 +196,7 @@ int cmd_cohorts(struct cli *cli, int argc, char **argv);
 int cmd_spend(struct cli *cli, int argc, char **argv);
 int cmd_import(struct cli *cli, int argc, char **argv);
 int cmd_experiment(struct cli *cli, int argc, char **argv);
+int cmd_segment(struct cli *cli, int argc, char **argv);
 int cmd_help(struct cli *cli, int argc, char **argv);
 int cmd_completion(struct cli *cli, int argc, char **argv);
 

@@ -98,6 +98,39 @@ static const struct cmdtab_flag cmdtab_snapshot_flags[] = {
 static const char cmdtab_snapshot_text[]
         = "Writes a consistent, compacted copy of DIR/data.mdb, the view as of its last checkpoint, to FILE (through FILE.tmp, synced, then renamed), and prints its journal position: snapshot FILE at position N (BYTES bytes). It reads the data directory directly, beside a running clmd, and sends no request: run it on the node's host, as a user who may read the directory. The overlay and the journal are not in the copy; a node started on it (FILE copied to its DIR/data.mdb) replays what comes after the position. See Snapshots in docs/operations.md.";
 
+static const char *const cmdtab_segment_synopsis[] = {
+	"define NAME EXPR [--no-wait]",
+	"count NAME [--as-of TIME]",
+	"members NAME [--as-of TIME] [--page-size N]",
+	"show NAME [--as-of TIME]",
+	"list",
+	"delete NAME",
+	NULL,
+};
+static const struct cmdtab_flag cmdtab_segment_flags[] = {
+	{ .name = "--as-of",
+	        .arg = "TIME",
+	        .help
+	        = "count, members, show: at TIME instead of now (answered by a scan of every customer)",
+	        .kind = CMDTAB_TIME,
+	        .bad = "invalid %s '%s'" },
+	{ .name = "--page-size",
+	        .arg = "N",
+	        .help = "members: ids per call, 1 to 10000 (default 1000)",
+	        .kind = CMDTAB_INT,
+	        .min = 1,
+	        .max = 10000 },
+	{ .name = "--no-wait",
+	        .help
+	        = "define: return once defined, without waiting for the backfill" },
+	{ 0 },
+};
+static const char cmdtab_segment_text[]
+        = "A segment is a named condition on customers, kept exact as writes arrive and as time passes; docs/segments.md has the language. Quote EXPR for the shell:\n\n"
+          "  clm segment define slipping 'stage = RETENTION and since(last_seen) > 30d'\n\n"
+          "define: stores the segment (replacing one of that name), then waits for its backfill, however long it takes, with a progress line on stderr (backfill 42% (420000 of 1000000 customers)), and prints NAME: N customers. --timeout bounds each call, not the wait. A bad EXPR is an INVALID_ARGUMENT giving the byte where it went wrong.\n\n"
+          "count: the number of members. members: their ids, one a line, ascending, every page (with --json one GetSegmentReply a page). show: the expression, count, backfill and when it was defined. list: every segment with its count, backfill and expression. delete: removes a segment (no segment of that name is not an error).";
+
 /* The table. The order is the order of `clm --help`. */
 const struct cmdtab_command cmdtab_commands[] = {
 	{
@@ -520,6 +553,18 @@ const struct cmdtab_command cmdtab_commands[] = {
 	          "results: exposures, conversions, lift, p-value and 95% interval per variant.",
 	        .operand = CMDTAB_WORDS,
 	        .operand_words = "define assign results",
+	},
+	{
+	        .name = "segment",
+	        .run = cmd_segment,
+	        .dashes = 2,
+	        .summary
+	        = "define, count and list segments: groups of customers",
+	        .synopsis = cmdtab_segment_synopsis,
+	        .flags = cmdtab_segment_flags,
+	        .text = cmdtab_segment_text,
+	        .operand = CMDTAB_WORDS,
+	        .operand_words = "define count members show list delete",
 	},
 	{
 	        .name = "help",

@@ -207,6 +207,36 @@ clm_err clm_experiment_results(clm_conn *c,
         const Clm__V1__ExperimentResultsRequest *req, Clm__V1__Response **out);
 
 /*
+ * Segments (docs/segments.md). clm_define_segment stores req->expression
+ * under req->name, replacing a segment of that name, and starts its
+ * backfill (resp->define_segment); INVALID_ARGUMENT for a bad name or
+ * expression (the violation on "expression" gives the byte offset),
+ * RESOURCE_EXHAUSTED beyond 256 segments.
+ */
+clm_err clm_define_segment(clm_conn *c,
+        const Clm__V1__DefineSegmentRequest *req, Clm__V1__Response **out);
+
+/*
+ * clm_get_segment returns a segment's count, whether it is backfilling and,
+ * with req->members, a page of its members from req->page_token
+ * (resp->get_segment; the next page's token in next_page_token, "" after
+ * the last); at req->as_of_ms when not 0. NOT_FOUND for an unknown name.
+ */
+clm_err clm_get_segment(clm_conn *c, const Clm__V1__GetSegmentRequest *req,
+        Clm__V1__Response **out);
+
+/* clm_list_segments returns every segment, by name (resp->list_segments). */
+clm_err clm_list_segments(clm_conn *c, const Clm__V1__ListSegmentsRequest *req,
+        Clm__V1__Response **out);
+
+/*
+ * clm_delete_segment removes a segment and its membership
+ * (resp->delete_segment; existed is false when there was none).
+ */
+clm_err clm_delete_segment(clm_conn *c,
+        const Clm__V1__DeleteSegmentRequest *req, Clm__V1__Response **out);
+
+/*
  * The stage-change stream.
  A clm_watch is a SUB socket dialled to clmd's
  * events URL (NULL = CLM_DEFAULT_EVENTS_URL), receiving the topics that

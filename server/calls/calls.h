@@ -88,6 +88,19 @@ clm_err exp_assign_build(const struct server *srv, writer_job *job,
         const Clm__V1__Request *q, const struct call_policy *pol);
 void exp_results_get(struct call_req *r, store_txn *txn);
 
+/*
+ * DefineSegment, DeleteSegment (writes), GetSegment, ListSegments (reads)
+ * (segment.c, docs/segments.md).
+ */
+bool seg_define_prepare(struct call_req *r);
+bool seg_delete_prepare(struct call_req *r);
+clm_err seg_define_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol);
+clm_err seg_delete_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol);
+void seg_get(struct call_req *r, store_txn *txn);
+void seg_list(struct call_req *r, store_txn *txn);
+
 /* ServerStatus (status.c). */
 void status_get(struct call_req *r, store_txn *txn);
 

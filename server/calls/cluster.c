@@ -703,6 +703,12 @@ cluster_merge(void *arg, writer_job *job, const struct writer_part *part,
 	case CLM__V1__RESPONSE__RESULT_FORGET_CUSTOMER:
 		resp->forget_customer = applied->forget_customer;
 		break;
+	case CLM__V1__RESPONSE__RESULT_DEFINE_SEGMENT:
+		resp->define_segment = applied->define_segment;
+		break;
+	case CLM__V1__RESPONSE__RESULT_DELETE_SEGMENT:
+		resp->delete_segment = applied->delete_segment;
+		break;
 	default:
 		resp->result_case = CLM__V1__RESPONSE__RESULT__NOT_SET;
 		break;

@@ -2,6 +2,7 @@
 
 #include "calls/calls.h"
 #include "calls/reply.h"
+#include "calls/segment.h"
 #include "calls/validate.h"
 #include "core/model.h"
 #include "store/record.h"
@@ -113,6 +114,11 @@ customer_view(store_txn *txn, const Clm__V1__CustomerRecord *rec,
 	Clm__V1__Customer *c = customer_build(rec, as_of_ms, mp, &onb, a);
 	if (c == NULL) {
 		return CLM_RESOURCE_EXHAUSTED;
+	}
+	e = segment_names(
+	        txn, rec, as_of_ms, mp, a, &c->segments, &c->n_segments);
+	if (e != CLM_OK) {
+		return e;
 	}
 	*out = c;
 	return CLM_OK;

@@ -24,7 +24,8 @@ Clm__V1__Customer *customer_build(const Clm__V1__CustomerRecord *rec,
 
 /*
  * customer_view reads what customer_build needs besides the record (the
- * onboarding median) and builds the view: one call for every handler that
+ * onboarding median) and builds the view, with the segments the customer
+ * is in at as_of_ms (calls/segment.h): one call for every handler that
  * returns a Customer.
  */
 clm_err customer_view(store_txn *txn, const Clm__V1__CustomerRecord *rec,

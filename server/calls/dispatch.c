@@ -88,6 +88,22 @@ static const struct dispatch_entry dispatch_table[] = {
 	        .name = "server_status",
 	        .kind = DISPATCH_READ,
 	        .read = status_get },
+	{ .call = CLM__V1__REQUEST__CALL_DEFINE_SEGMENT,
+	        .name = "define_segment",
+	        .kind = DISPATCH_WRITE,
+	        .prepare = seg_define_prepare },
+	{ .call = CLM__V1__REQUEST__CALL_GET_SEGMENT,
+	        .name = "get_segment",
+	        .kind = DISPATCH_READ,
+	        .read = seg_get },
+	{ .call = CLM__V1__REQUEST__CALL_LIST_SEGMENTS,
+	        .name = "list_segments",
+	        .kind = DISPATCH_READ,
+	        .read = seg_list },
+	{ .call = CLM__V1__REQUEST__CALL_DELETE_SEGMENT,
+	        .name = "delete_segment",
+	        .kind = DISPATCH_WRITE,
+	        .prepare = seg_delete_prepare },
 };
 
 #define DISPATCH_N (sizeof(dispatch_table) / sizeof(dispatch_table[0]))

@@ -19,6 +19,7 @@
 #include "calls/reply.h"
 #include "calls/validate.h"
 #include "store/profile.h"
+#include "write/segment.h"
 
 struct forget_state {
 	const char *customer_id;
@@ -80,7 +81,10 @@ forget_forget_apply(struct writer_batch *b, writer_job *job)
 		return e;
 	}
 	Clm__V1__CustomerRecord *rec = pr->rec;
-	e = profile_unaggregate(txn, pr, a);
+	e = segw_forget(b->segs, b, job, rec);
+	if (e == CLM_OK) {
+		e = profile_unaggregate(txn, pr, a);
+	}
 	struct forget_list l = { .a = a };
 	if (e == CLM_OK) {
 		e = store_touchpoints_scan(

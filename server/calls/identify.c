@@ -27,6 +27,7 @@
 #include "calls/reply.h"
 #include "calls/validate.h"
 #include "store/profile.h"
+#include "write/segment.h"
 
 struct identify_state {
 	const struct server *srv;
@@ -293,6 +294,15 @@ identify_apply(struct writer_batch *b, writer_job *job)
 		ev->from_stage = (Clm__V1__Stage) before;
 		ev->to_stage = (Clm__V1__Stage) after;
 		ev->at_ms = at[after];
+	}
+	/* The merged customer is evaluated again (docs/segments.md). */
+	bool dirty;
+	e = segw_customer(b->segs, b, job, cust->rec, &cust->p, a, &dirty);
+	if (e == CLM_OK && dirty) {
+		e = store_customer_put(txn, cust->rec, true);
+	}
+	if (e != CLM_OK) {
+		return e;
 	}
 	e = customer_view(txn, cust->rec, b->now_ms, &s->srv->params, a,
 	        &s->reply->customer);

@@ -47,6 +47,12 @@ static const struct call_replay_entry {
 	{ .call = CLM__V1__REQUEST__CALL_FORGET_CUSTOMER,
 	        .name = "forget_customer",
 	        .build = forget_build },
+	{ .call = CLM__V1__REQUEST__CALL_DEFINE_SEGMENT,
+	        .name = "define_segment",
+	        .build = seg_define_build },
+	{ .call = CLM__V1__REQUEST__CALL_DELETE_SEGMENT,
+	        .name = "delete_segment",
+	        .build = seg_delete_build },
 };
 
 #define CALL_REPLAY_N \

@@ -127,6 +127,15 @@ track_rejected_status(Clm__V1__Response *resp, arena *a, clm_err code)
 	        &v);
 }
 
+/* Whether TrackReply.changes lists an event of this kind. */
+static bool
+track_listed(Clm__V1__LifecycleEventKind kind)
+{
+	return kind == CLM__V1__LIFECYCLE_EVENT_KIND__STAGE_CHANGED
+	        || kind == CLM__V1__LIFECYCLE_EVENT_KIND__SEGMENT_ENTERED
+	        || kind == CLM__V1__LIFECYCLE_EVENT_KIND__SEGMENT_EXITED;
+}
+
 static clm_err
 track_apply(struct writer_batch *b, writer_job *job)
 {
@@ -154,15 +163,20 @@ track_apply(struct writer_batch *b, writer_job *job)
 			return e;
 		}
 	}
-	clm_err e = track_rejected(s, job->resp, job->arena);
+	clm_err e = ingest_settle(b);
+	if (e == CLM_OK) {
+		e = track_rejected(s, job->resp, job->arena);
+	}
 	if (e != CLM_OK) {
 		return e;
 	}
-	/* The reply lists stage changes; risk signals are only published. */
+	/*
+	 * The reply lists stage changes and segment entries and exits; risk
+	 * signals are only published.
+	 */
 	size_t n = 0;
 	for (size_t i = 0; i < job->n_events; i++) {
-		n += job->events[i]->kind
-		        == CLM__V1__LIFECYCLE_EVENT_KIND__STAGE_CHANGED;
+		n += track_listed(job->events[i]->kind);
 	}
 	s->reply->n_changes = 0;
 	s->reply->changes = arena_alloc(job->arena, (n + 1) * sizeof(void *));
@@ -170,8 +184,7 @@ track_apply(struct writer_batch *b, writer_job *job)
 		return CLM_RESOURCE_EXHAUSTED;
 	}
 	for (size_t i = 0; i < job->n_events; i++) {
-		if (job->events[i]->kind
-		        == CLM__V1__LIFECYCLE_EVENT_KIND__STAGE_CHANGED) {
+		if (track_listed(job->events[i]->kind)) {
 			s->reply->changes[s->reply->n_changes++]
 			        = job->events[i];
 		}

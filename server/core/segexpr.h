@@ -73,7 +73,8 @@ struct segx_needs {
 	int64_t max_window_ms; /* their largest window */
 	bool traits;           /* trait.NAME */
 	bool bought;           /* bought "ITEM" */
-	bool onboarding;       /* churn_risk or risk has (the median) */
+	bool onboarding;       /* churn_risk or risk has SLOW_ONBOARDING
+	                          (the median) */
 	bool time;             /* the answer can change with time alone */
 };
 void segx_needs(const segx *x, struct segx_needs *n);
@@ -82,7 +83,9 @@ void segx_needs(const segx *x, struct segx_needs *n);
  * The customer an expression is evaluated for. p, mp and onb are what
  * GetCustomer computes the Customer from (onb may be NULL when
  * !needs.onboarding). The callbacks are called only for the terms the
- * expression has; arg is theirs.
+ * expression has; arg is theirs. A NULL trait is a customer without
+ * traits, a NULL bought one who bought nothing; a NULL count makes an
+ * expression with count terms fail with CLM_INTERNAL.
  */
 struct segx_subject {
 	const struct model_profile *p;
@@ -118,7 +121,9 @@ struct segx_subject {
  * count windows): *member, and in *next_ms the earliest instant after
  * now_ms at which the answer may change with no new write (INT64_MAX:
  * never; may be early, never late). Returns CLM_OK, or the error of a
- * callback.
+ * callback. 'and' and 'or' skip their right operand when the left one
+ * decides (its callbacks are then not called). No allocation; the
+ * program may be evaluated from several threads at once.
  */
 clm_err segx_eval(const segx *x, const struct segx_subject *s, int64_t now_ms,
         bool *member, int64_t *next_ms);

@@ -40,6 +40,8 @@
  * 404 or 405 on a connection that stays open; a larger one gets 413.
  */
 #define HTTP_NO_ROUTE_BODY (64 * 1024)
+/* A segment's definition: an expression holds at most 4096 bytes. */
+#define HTTP_SEGMENTS_MAX_BODY (64 * 1024)
 
 static const char http_prometheus[]
         = "text/plain; version=0.0.4; charset=utf-8";
@@ -82,6 +84,11 @@ static const struct http_route http_routes[] = {
 	{ "/api/events", "GET", TELEMETRY_HTTP_EVENTS, false, false, 0 },
 	{ "/api/events/token", "POST", TELEMETRY_HTTP_EVENTS_TOKEN, false,
 	        false, 0 },
+	/* The segment routes (http_segments.c); PUT's body is small. */
+	{ "/api/segments", "GET", TELEMETRY_HTTP_SEGMENTS, true, false, 0 },
+	{ "/api/segments", "PUT", TELEMETRY_HTTP_SEGMENTS, true, false,
+	        HTTP_SEGMENTS_MAX_BODY },
+	{ "/api/segments", "DELETE", TELEMETRY_HTTP_SEGMENTS, true, false, 0 },
 	/* The SDK ingest routes (http_ingest.c, docs/ingest.md). */
 	{ "/v1/batch", "POST", TELEMETRY_HTTP_V1_BATCH, false, true,
 	        HTTP_INGEST_MAX_BODY },
@@ -329,6 +336,9 @@ http_serve(http *h, const struct http_route *r, const struct httpd_req *req,
 	case TELEMETRY_HTTP_EVENTS_TOKEN:
 		http_events_token(h->events, rep);
 		break;
+	case TELEMETRY_HTTP_SEGMENTS:
+		http_segments_get(s, req, token, rep);
+		break;
 	default:
 		http_error(rep, 404, CLM_NOT_FOUND, "", "not found");
 		break;
@@ -394,7 +404,7 @@ http_route_find(const char *path, size_t path_len, const char *method,
 {
 	*allow = NULL;
 	bool head = strcmp(method, "HEAD") == 0;
-	bool get = false, post = false;
+	bool get = false, post = false, put = false;
 	for (size_t i = 0; i < HTTP_N_ROUTES; i++) {
 		const struct http_route *r = &http_routes[i];
 		if (!http_route_match(r, path, path_len)) {
@@ -406,9 +416,11 @@ http_route_find(const char *path, size_t path_len, const char *method,
 		}
 		get = get || strcmp(r->method, "GET") == 0;
 		post = post || strcmp(r->method, "POST") == 0;
+		put = put || strcmp(r->method, "PUT") == 0;
 	}
 	if (get || post) {
 		*allow = get && post ? "GET, HEAD, POST"
+		        : get && put ? "GET, HEAD, PUT, DELETE"
 		        : get        ? "GET, HEAD"
 		                     : "POST";
 	}
@@ -466,6 +478,11 @@ http_handle(void *arg, httpd_conn *c, const struct httpd_req *req,
 	        || r->kind == TELEMETRY_HTTP_TRACK) {
 		/* It answers through httpd_reply, and counts, itself. */
 		http_customer_write(h->srv, h->tm, c, req, r->kind);
+		return false;
+	} else if (r->kind == TELEMETRY_HTTP_SEGMENTS
+	        && strcmp(r->method, "GET") != 0) {
+		/* It answers through httpd_reply, and counts, itself. */
+		http_segments_write(h->srv, h->tm, c, req);
 		return false;
 	} else if (r->max_body > 0) {
 		/* It answers through httpd_reply, and counts, itself. */

@@ -19,6 +19,10 @@
  *   POST /api/customers/ID/recommendations?claim=1
  *                          a claim, with an Idempotency-Key
  *   POST /api/track        Touchpoints as JSON (http_customer.c)
+ *   /api/segments          ListSegmentsReply (http_segments.c)
+ *   /api/segments/NAME     GetSegmentReply ?members=&page_size=&page_token=
+ *                          &as_of=; PUT {"expression"} defines it, DELETE
+ *                          deletes it (writes, deferred like /api/track)
  *   /api/events            the LifecycleEvents as Server-Sent Events
  *                          (http_events.c); POST /api/events/token
  *                          makes the short-lived ?token= for browsers

@@ -135,6 +135,13 @@ static const struct {
 	{ "recommend.cart_items", "cart" },
 	{ "recommend.channel", "channel" },
 	{ "recommend.now_ms", "now" },
+	{ "define_segment.name", "name" },
+	{ "define_segment.expression", "expression" },
+	{ "get_segment.name", "name" },
+	{ "get_segment.page_size", "page_size" },
+	{ "get_segment.page_token", "page_token" },
+	{ "get_segment.as_of_ms", "as_of" },
+	{ "delete_segment.name", "name" },
 };
 
 /* An error Status from dispatch as an HTTP error, fields renamed. */

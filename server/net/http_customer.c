@@ -371,12 +371,7 @@ http_write_send(struct http_write *w, struct http_reply *rep)
 	httpd_reply(c, &res);
 }
 
-/*
- * m as proto3 JSON with the Response's journal position first:
- * {"position": "N", ...m's members} (a uint64 as a string, as proto3
- * JSON writes it).
- */
-static void
+void
 http_write_result(
         struct http_reply *rep, const ProtobufCMessage *m, uint64_t position)
 {

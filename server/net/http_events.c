@@ -33,8 +33,8 @@
 
 /* Bytes a stream may queue beyond the retained events' own. */
 #define HTTP_EVENTS_SLACK (64 * 1024)
-/* The longest topic prefix a stream may ask for. */
-#define HTTP_EVENTS_MAX_PREFIX 64
+/* The longest topic prefix a stream may ask for: any whole topic. */
+#define HTTP_EVENTS_MAX_PREFIX PUBSUB_TOPIC_MAX
 
 static const char http_events_type[] = "text/event-stream";
 static const char http_events_ping[] = ": ping\n\n";
@@ -61,7 +61,7 @@ struct http_events_stream {
 void
 http_publish(struct evring *ring, const Clm__V1__LifecycleEvent *ev)
 {
-	char topic[64];
+	char topic[PUBSUB_TOPIC_MAX];
 	char *json;
 	if (ring == NULL) {
 		return; /* no --http: nothing to retain */

@@ -268,6 +268,38 @@ void http_customer_write(struct server *srv, struct telemetry *tm,
         httpd_conn *c, const struct httpd_req *req,
         enum telemetry_http_handler kind);
 
+/*
+ * http_write_result makes m, printed as proto3 JSON with the Response's
+ * journal position first, rep's 200 body: {"position": "N", ...m's
+ * members} (a uint64 as a string, as proto3 JSON writes it); a 500 when
+ * it cannot be printed. Any thread.
+ */
+void http_write_result(
+        struct http_reply *rep, const ProtobufCMessage *m, uint64_t position);
+
+/* ---- the segment routes (http_segments.c) ---- */
+
+/*
+ * http_segments_get serves GET /api/segments (the ListSegmentsReply, no
+ * parameters) and GET /api/segments/NAME (the GetSegmentReply: members,
+ * page_size, page_token, as_of, include_customers) of hr through
+ * dispatch's read path (token checked by the caller).
+ */
+void http_segments_get(struct http_slot *s, const struct httpd_req *hr,
+        const char *token, struct http_reply *rep);
+
+/*
+ * http_segments_write handles req, a PUT (DefineSegment, its body
+ * {"expression": "..."}) or DELETE (DeleteSegment) of /api/segments/NAME
+ * that came on c, its Host and origin already admitted, as
+ * http_customer_write does: checked at once, then answered through
+ * httpd_reply once the writer is done, with the reply's position first,
+ * counted under TELEMETRY_HTTP_SEGMENTS. httpd's handler, which returns
+ * false (deferred) after it.
+ */
+void http_segments_write(struct server *srv, struct telemetry *tm,
+        httpd_conn *c, const struct httpd_req *req);
+
 /* ---- the SDK ingest routes (http_ingest.c) ---- */
 
 struct http_ingest;

@@ -72,6 +72,16 @@ pubsub_topic(const Clm__V1__LifecycleEvent *ev, char *buf, size_t n)
 {
 	const ProtobufCEnumValue *v;
 	const char *kind;
+	if (ev->kind == CLM__V1__LIFECYCLE_EVENT_KIND__SEGMENT_ENTERED
+	        || ev->kind == CLM__V1__LIFECYCLE_EVENT_KIND__SEGMENT_EXITED) {
+		/* Names are [a-z0-9_-]{1,64} (docs/segments.md). */
+		int len = snprintf(buf, n, "segment/%s/%s",
+		        ev->kind == CLM__V1__LIFECYCLE_EVENT_KIND__SEGMENT_ENTERED
+		                ? "enter"
+		                : "exit",
+		        ev->segment);
+		return len < 0 || (size_t) len >= n ? 0 : (size_t) len;
+	}
 	if (ev->kind == CLM__V1__LIFECYCLE_EVENT_KIND__RISK_SIGNAL) {
 		kind = "risk";
 		v = protobuf_c_enum_descriptor_get_value(
@@ -88,7 +98,7 @@ pubsub_topic(const Clm__V1__LifecycleEvent *ev, char *buf, size_t n)
 void
 pubsub_publish(struct pubsub *ps, const Clm__V1__LifecycleEvent *ev)
 {
-	char topic[64];
+	char topic[PUBSUB_TOPIC_MAX];
 	size_t tlen = pubsub_topic(ev, topic, sizeof(topic));
 	size_t plen = clm__v1__lifecycle_event__get_packed_size(ev);
 	nng_msg *msg;

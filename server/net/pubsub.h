@@ -36,9 +36,11 @@ void pubsub_close(struct pubsub *ps);
 void pubsub_abandon(struct pubsub *ps);
 
 /*
- * pubsub_topic writes the topic of ev ("stage/NURTURE") into buf, returning
- * its length, or 0 if it does not fit.
+ * pubsub_topic writes the topic of ev ("stage/NURTURE", "risk/RECENT_REFUND",
+ * "segment/enter/NAME", "segment/exit/NAME") into buf, returning its
+ * length, or 0 if it does not fit (PUBSUB_TOPIC_MAX bytes always do).
  */
+#define PUBSUB_TOPIC_MAX 96
 size_t pubsub_topic(const Clm__V1__LifecycleEvent *ev, char *buf, size_t n);
 
 /* pubsub_publish sends ev without blocking; failures are only logged. */

@@ -44,6 +44,7 @@ profile_load(store_txn *txn, const char *id, bool anonymous, bool create,
 		return CLM_RESOURCE_EXHAUSTED;
 	}
 	pr->is_new = false;
+	pr->seg_pending = false;
 	clm_err e = store_customer_get(txn, id, anonymous, a, &pr->rec);
 	if (e == CLM_NOT_FOUND && create) {
 		pr->rec = arena_alloc(a, sizeof(*pr->rec));

@@ -32,6 +32,11 @@ struct profile {
 	struct agg_list old_agg;
 	const uint32_t *old_days;
 	size_t n_old_days;
+	/*
+	 * The writer's: changed by a job whose segments are not evaluated
+	 * yet (write/ingest.c's cache).
+	 */
+	bool seg_pending;
 };
 
 /* Distinct purchased items remembered per customer (co-purchase basis). */

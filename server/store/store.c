@@ -33,6 +33,9 @@ static const char *const store_db_names[STORE_N_DBS] = {
 	"agg",
 	"spend",
 	"experiments",
+	"segments",
+	"seg_members",
+	"seg_due",
 };
 /*
  * Whether the data dir's filesystem has less than STORE_DISK_SLACK bytes
@@ -313,7 +316,7 @@ store_open(const struct store_opts *o, store **out, char *err, size_t errlen)
 	}
 	int rc = mdb_env_create(&s->env);
 	if (rc == 0) {
-		rc = mdb_env_set_maxdbs(s->env, 16);
+		rc = mdb_env_set_maxdbs(s->env, 24);
 	}
 	if (rc == 0) {
 		rc = mdb_env_set_maxreaders(s->env, o->max_readers);

@@ -21,10 +21,15 @@
  *   spend        channel (1) | day (4, big-endian) | campaign -> int64
  *                micro-units (RecordSpend)
  *   experiments  experiment id -> ExperimentRecord
+ *   segments     segment name -> SegmentRecord (store/segment.h)
+ *   seg_members  segment id (4, big-endian) | customer id -> empty; the
+ *                segment id alone -> its member count (u64 BE)
+ *   seg_due      instant ms (8, big-endian) | customer id -> empty: when
+ *                a customer's membership may change with no write
  *   meta         "schema", "next_cid", "next_seq", "event_seq", the
  *                aggregates' layout versions ("agg_version",
  *                "agg_touch_version"), and the onboarding median's state
- *                ("onb_*") -> u64 BE
+ *                ("onb_*"), segments' "seg_next_id" -> u64 BE
  *
  * Threads: any number of read transactions, each on the thread that began
  * it (MDB_NOTLS), plus one write transaction at a time, owned by the writer

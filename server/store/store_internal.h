@@ -2,7 +2,8 @@
  * store_internal: what the store's files share (store.c: environment,
  * customers, touchpoints, events, aliases; store_onboarding.c: the
  * onboarding median; store_catalog.c: catalog, co-purchase counts,
- * claims; store_agg.c: aggregates, spend, experiments). Not for other modules:
+ * claims; store_agg.c: aggregates, spend, experiments; store_segment.c:
+ * segments, their members and the time index). Not for other modules:
  * lmdb.h stays behind the store.
  */
 #ifndef CLM_STORE_INTERNAL_H
@@ -29,6 +30,9 @@ enum store_db {
 	STORE_DB_AGG,
 	STORE_DB_SPEND,
 	STORE_DB_EXPERIMENTS,
+	STORE_DB_SEGMENTS,
+	STORE_DB_SEG_MEMBERS,
+	STORE_DB_SEG_DUE,
 	STORE_N_DBS,
 };
 

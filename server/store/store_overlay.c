@@ -398,7 +398,8 @@ store_ovl_open(store *s, struct store_ovl *o, const char *path,
 	static const char *const names[STORE_N_DBS + 1]
 	        = { "customers", "touchpoints", "event_ids", "meta", "aliases",
 		          "onboarding", "items", "stores", "cooccur", "claims",
-		          "agg", "spend", "experiments", "overlay_counts" };
+		          "agg", "spend", "experiments", "segments",
+		          "seg_members", "seg_due", "overlay_counts" };
 	for (int i = 0; rc == 0 && i <= STORE_N_DBS; i++) {
 		rc = mdb_dbi_open(txn, names[i], MDB_CREATE, &o->dbi[i]);
 	}

@@ -12,8 +12,8 @@
 
 #include "util/fsdir.h"
 
-/* clmd's named databases fit in 16 (store.c opens its env the same). */
-#define STORE_SNAPSHOT_MAXDBS 16
+/* clmd's named databases fit in 24 (store.c opens its env the same). */
+#define STORE_SNAPSHOT_MAXDBS 24
 
 /* meta's u64 values are 8 bytes, big-endian (store.c). */
 static uint64_t

@@ -59,6 +59,7 @@ static const char *const telemetry_http_path[TELEMETRY_HTTP_HANDLERS] = {
 	[TELEMETRY_HTTP_TRACK] = "/api/track",
 	[TELEMETRY_HTTP_EVENTS] = "/api/events",
 	[TELEMETRY_HTTP_EVENTS_TOKEN] = "/api/events/token",
+	[TELEMETRY_HTTP_SEGMENTS] = "/api/segments",
 };
 
 #define TELEMETRY_ADD(p, n) \

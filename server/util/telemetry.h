@@ -61,6 +61,8 @@ enum telemetry_http_handler {
 	/* The event stream (docs/api.md "HTTP event stream"). */
 	TELEMETRY_HTTP_EVENTS,       /* /api/events */
 	TELEMETRY_HTTP_EVENTS_TOKEN, /* /api/events/token */
+	/* The segment routes (docs/api.md "HTTP API"). */
+	TELEMETRY_HTTP_SEGMENTS, /* /api/segments[/NAME], any method */
 	TELEMETRY_HTTP_HANDLERS,
 };
 

@@ -12,6 +12,7 @@
 #include "core/risk.h"
 #include "store/agg_write.h"
 #include "store/profile.h"
+#include "write/segment.h"
 
 /* Finds the first engagement in a rescan window (see model_rescan). */
 static int
@@ -61,6 +62,10 @@ struct ingest_cache {
 	struct profile *order[INGEST_CACHE_MAX]; /* in order of loading */
 	uint16_t used[INGEST_CACHE_MAX];         /* their slots */
 	size_t n;
+	/* Changed by pending_job, segments not evaluated yet. */
+	struct profile *pending[INGEST_CACHE_MAX];
+	size_t n_pending;
+	writer_job *pending_job;
 };
 
 struct ingest_cache *
@@ -92,7 +97,29 @@ ingest_cache_drop(struct ingest_cache *c)
 		c->slot[c->used[i]] = NULL;
 	}
 	c->n = 0;
+	c->n_pending = 0;
+	c->pending_job = NULL;
 	arena_reset(&c->a);
+}
+
+clm_err
+ingest_settle(struct writer_batch *b)
+{
+	struct ingest_cache *c = b->cache;
+	if (c == NULL) {
+		return CLM_OK;
+	}
+	clm_err e = CLM_OK;
+	for (size_t i = 0; i < c->n_pending && e == CLM_OK; i++) {
+		struct profile *pr = c->pending[i];
+		bool dirty;
+		pr->seg_pending = false;
+		e = segw_customer(b->segs, b, c->pending_job, pr->rec, &pr->p,
+		        &c->a, &dirty);
+	}
+	c->n_pending = 0;
+	c->pending_job = NULL;
+	return e;
 }
 
 clm_err
@@ -102,7 +129,7 @@ ingest_cache_flush(struct writer_batch *b)
 	if (c == NULL) {
 		return CLM_OK;
 	}
-	clm_err e = CLM_OK;
+	clm_err e = ingest_settle(b);
 	for (size_t i = 0; i < c->n && e == CLM_OK; i++) {
 		e = profile_save(b->txn, c->order[i], &c->a);
 	}
@@ -258,7 +285,21 @@ ingest_touchpoint_in(struct writer_batch *b, writer_job *job, arena *a,
 		        txn, tp->event_id, pr->rec->cid, t.at_ms, t.seq);
 	}
 	if (e == CLM_OK && b->cache == NULL) {
-		e = profile_save(txn, pr, a);
+		bool dirty;
+		e = segw_customer(b->segs, b, job, pr->rec, p, a, &dirty);
+		if (e == CLM_OK) {
+			e = profile_save(txn, pr, a);
+		}
+	} else if (e == CLM_OK && !pr->seg_pending && b->segs != NULL
+	        && !anonymous) {
+		/* Evaluated once per job, when it ends (ingest_settle). */
+		struct ingest_cache *c = b->cache;
+		if (c->n_pending > 0 && c->pending_job != job) {
+			e = ingest_settle(b);
+		}
+		pr->seg_pending = true;
+		c->pending[c->n_pending++] = pr;
+		c->pending_job = job;
 	}
 	return e;
 }

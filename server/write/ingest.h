@@ -59,6 +59,15 @@ clm_err ingest_touchpoint(struct writer_batch *b, writer_job *job,
  */
 struct ingest_cache;
 struct ingest_cache *ingest_cache_new(void);
+/*
+ * ingest_settle evaluates the segments (write/segment.h) of the known
+ * customers the current job changed in the cache, adding its entry and
+ * exit events to that job: a Track calls it when its touchpoints are
+ * applied, so that its reply lists them, and ingest_cache_flush calls it
+ * first. Without b->cache (each touchpoint saves its profile at once)
+ * ingest_touchpoint evaluates them before the save.
+ */
+clm_err ingest_settle(struct writer_batch *b);
 void ingest_cache_free(struct ingest_cache *c);
 clm_err ingest_cache_flush(struct writer_batch *b);
 void ingest_cache_drop(struct ingest_cache *c);

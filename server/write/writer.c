@@ -15,6 +15,7 @@
 #include "util/log.h"
 #include "util/telemetry.h"
 #include "write/ingest.h"
+#include "write/segment.h"
 
 void
 writer_job_init(writer_job *job, arena *a, Clm__V1__Response *resp,
@@ -62,7 +63,8 @@ writer_apply(writer *w, writer_job **jobs, size_t n, const int64_t *nows,
 	struct writer_batch b = { .txn = txn,
 		.now_ms = now_ms,
 		.scratch = &w->scratch,
-		.visits = w->visits };
+		.visits = w->visits,
+		.segs = w->segs };
 	agg_visits_clear(w->visits); /* left by an aborted attempt */
 	ingest_cache_drop(w->cache);
 	for (size_t i = 0; i < n && e == CLM_OK; i++) {
@@ -99,6 +101,7 @@ writer_apply(writer *w, writer_job **jobs, size_t n, const int64_t *nows,
 	}
 	if (e != CLM_OK) {
 		ingest_cache_drop(w->cache);
+		segw_invalidate(w->segs);
 		store_write_abort(txn);
 		return e;
 	}
@@ -378,6 +381,7 @@ writer_main(void *arg)
 				due = due < 0 ? 0 : due / 1000000 + 1;
 				wait_ms = due < wait_ms ? due : wait_ms;
 			}
+			wait_ms = writer_segments_wait_ms(w, wait_ms);
 			struct timespec ts = clock_deadline(wait_ms);
 			if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) != 0) {
 				break;
@@ -418,6 +422,7 @@ writer_main(void *arg)
 		} else {
 			writer_maybe_checkpoint(w);
 		}
+		writer_segments(w, n == 0);
 		int64_t now = clock_mono_ns();
 		if (now >= next_check) {
 			store_reader_check(w->st);
@@ -635,6 +640,7 @@ clm_err
 writer_start(store *st, const struct writer_opts *o, writer **out, char *err,
         size_t errlen)
 {
+	clm_err e = CLM_OK;
 	writer *w = calloc(1, sizeof(*w));
 	if (w == NULL || (w->visits = agg_visits_new()) == NULL
 	        || (w->cache = ingest_cache_new()) == NULL) {
@@ -666,10 +672,15 @@ writer_start(store *st, const struct writer_opts *o, writer **out, char *err,
 	w->batch_items_max
 	        = o->batch_items_max == 0 ? SIZE_MAX : o->batch_items_max;
 	arena_init(&w->scratch);
+	arena_init(&w->seg_arena);
+	if (o->segment_params != NULL
+	        && (w->segs = segw_new(o->segment_params)) == NULL) {
+		e = CLM_RESOURCE_EXHAUSTED;
+		snprintf(err, errlen, "out of memory");
+	}
 	pthread_mutex_init(&w->mu, NULL);
 	clock_cond_init(&w->cv);
-	clm_err e = CLM_OK;
-	if (w->j != NULL) {
+	if (e == CLM_OK && w->j != NULL) {
 		e = w->replay != NULL ? writer_replay(w, err, errlen)
 		                      : CLM_INTERNAL;
 	}
@@ -698,6 +709,8 @@ writer_start(store *st, const struct writer_opts *o, writer **out, char *err,
 		pthread_cond_destroy(&w->cv);
 		pthread_mutex_destroy(&w->mu);
 		arena_fini(&w->scratch);
+		arena_fini(&w->seg_arena);
+		segw_free(w->segs);
 		agg_visits_free(w->visits);
 		ingest_cache_free(w->cache);
 		free(w);
@@ -773,6 +786,8 @@ writer_free(writer *w)
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mu);
 	arena_fini(&w->scratch);
+	arena_fini(&w->seg_arena);
+	segw_free(w->segs);
 	agg_visits_free(w->visits);
 	ingest_cache_free(w->cache);
 	free(w);

@@ -21,6 +21,7 @@
 
 #include "clm/error.h"
 #include "clm/v1/clm.pb-c.h"
+#include "core/model.h"
 #include "store/store.h"
 #include "util/arena.h"
 
@@ -57,6 +58,12 @@ struct writer_batch {
 	 * its profile at once.
 	 */
 	struct ingest_cache *cache;
+	/*
+	 * The writer's segments (write/segment.h): a write that saves a
+	 * known customer's profile evaluates them with segw_customer. NULL:
+	 * segments are not kept (tests and tools that do not ask for them).
+	 */
+	struct segw *segs;
 };
 
 /*
@@ -248,6 +255,14 @@ struct writer_opts {
 	 */
 	void (*advanced)(void *arg, uint64_t position);
 	void *advanced_arg;
+	/*
+	 * Segments (docs/segments.md): the thresholds their programs are
+	 * evaluated with. The writer keeps membership up to date as writes
+	 * apply (writer_batch.segs) and, between batches and at least once
+	 * a second, applies what time changes, backfills new definitions
+	 * and drops old members. NULL: no segments (tests and tools).
+	 */
+	const struct model_params *segment_params;
 };
 
 /*

@@ -617,6 +617,9 @@ writer_cluster_main(void *arg)
 		}
 		writer_cl_purge_reap(w);
 		writer_maybe_checkpoint(w);
+		if (!cl->halted) {
+			writer_segments(w, false); /* this node's view's own */
+		}
 		pthread_mutex_lock(&cl->mu);
 		cl->ckpt_err = w->ckpt_err;
 		pthread_mutex_unlock(&cl->mu);

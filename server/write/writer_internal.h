@@ -38,6 +38,10 @@ struct writer {
 	arena scratch; /* the writer thread's (writer_batch.scratch) */
 	struct agg_visits *visits;  /* writer_batch.visits */
 	struct ingest_cache *cache; /* writer_batch.cache, for Tracks */
+	struct segw *segs;          /* writer_batch.segs; NULL: none */
+	arena seg_arena;            /* the background steps' events */
+	bool seg_more;              /* a background step left work */
+	int64_t seg_last_ns;        /* the last background step */
 	int64_t last_now_ms;        /* the last batch's writer_batch.now_ms */
 	journal *j;                 /* NULL: none (see writer_opts) */
 	writer_replay_fn replay;
@@ -87,6 +91,18 @@ struct writer {
 	int ckpt_rc;
 	struct store_ckpt_stats ckpt_st;
 };
+
+/*
+ * writer_segments runs background steps of segments (segw_step) in
+ * transactions of their own, each committed without a journal entry (it
+ * is derived state, docs/architecture.md "Segments"), publishing their
+ * events after the commit; it returns after one step when work is
+ * queued, else when nothing is left. Not idle (after a batch), it runs
+ * only once a second or while a step left work. writer_segments_wait_ms bounds
+ * the idle writer's sleep so that it runs at least once a second.
+ */
+void writer_segments(writer *w, bool idle);
+int64_t writer_segments_wait_ms(writer *w, int64_t wait_ms);
 
 /*
  * writer_checkpoint moves the whole overlay into the base at the

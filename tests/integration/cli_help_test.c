@@ -21,8 +21,8 @@
 /* Every command docs/operations.md "The clm command line" names. */
 static const char *const commands[] = { "status", "track", "customer",
 	"identify", "forget", "export", "watch", "recommend", "catalog",
-	"import", "metrics", "cohorts", "spend", "experiment", "help",
-	"completion", NULL };
+	"import", "metrics", "cohorts", "spend", "experiment", "segment",
+	"help", "completion", NULL };
 
 static struct clmd_proc srv;
 static char dir[32];
@@ -231,6 +231,8 @@ Test(cli_help, completion_completes_from_the_table)
 		{ "clm track --type purch", "purchase" },
 		{ "clm experiment ''", "define assign results" },
 		{ "clm experiment define e --goal sign", "signup" },
+		{ "clm segment ''", "define count members show list delete" },
+		{ "clm segment members s --page", "--page-size" },
 		{ "clm import x --format ''", "csv ndjson" },
 		{ "clm completion ''", "bash" },
 		{ "clm help coh", "cohorts" },
@@ -377,6 +379,12 @@ Test(cli_help, json_on_every_command)
 		        NULL },
 		{ "experiment", "assign", "x", "jo", NULL },
 		{ "experiment", "results", "x", NULL },
+		{ "segment", "define", "js", "purchases >= 0", NULL },
+		{ "segment", "count", "js", NULL },
+		{ "segment", "members", "js", NULL },
+		{ "segment", "show", "js", NULL },
+		{ "segment", "list", NULL },
+		{ "segment", "delete", "js", NULL },
 		{ "export", "jo", NULL },
 		{ "forget", "jo", NULL },
 		{ "help", NULL },

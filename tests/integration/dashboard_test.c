@@ -917,6 +917,9 @@ Test(dashboard, page_renders_funnel_cohorts_and_experiment)
 	cr_expect_not_null(strstr(
 	        page.body, "\"/api/customers/\" + encodeURIComponent("));
 	cr_expect_not_null(strstr(page.body, "\"/recommendations"));
+	/* The segments panel, which calls GET /api/segments. */
+	cr_expect_not_null(strstr(page.body, "id=\"segments\""));
+	cr_expect_not_null(strstr(page.body, "api(\"/api/segments\")"));
 	http_res_free(&page);
 
 	const char *chromium = find_chromium();
@@ -988,6 +991,8 @@ Test(dashboard, page_renders_funnel_cohorts_and_experiment)
 	cr_expect_not_null(strstr(dom, "p-value"));
 	/* Channels with spend. */
 	cr_expect_not_null(strstr(dom, "data-channel=\"PAID_ADS\""));
+	/* The segments panel, rendered from /api/segments (none defined). */
+	cr_expect_not_null(strstr(dom, "No segments defined."));
 	free(dom);
 	free(err);
 

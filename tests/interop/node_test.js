@@ -541,6 +541,40 @@ test('an experiment: define, assign, results', async () => {
   assert.ok(b.ciLow <= b.rate - a.rate && b.rate - a.rate <= b.ciHigh);
 });
 
+test('a segment: define, backfill, count, members over pages, delete', async () => {
+  // Three buyers of an item no other customer bought (docs/segments.md).
+  await c.track([0, 1, 2].map((i) => ({ customerId: `nseg${i}`, eventId: `nseg${i}-buy`, type: 'PURCHASE', itemId: 'node-seg-sku', value: 5 })));
+  const d = await c.defineSegment('node-buyers', 'bought "node-seg-sku"');
+  assert.equal(d.segment.name, 'node-buyers');
+  assert.equal(d.segment.expression, 'bought "node-seg-sku"');
+  assert.equal(d.replaced, false);
+  const deadline = Date.now() + 30000;
+  let g = await c.getSegment('node-buyers');
+  while (g.segment.backfilling && Date.now() < deadline) {
+    await sleep(20);
+    g = await c.getSegment('node-buyers');
+  }
+  assert.equal(g.segment.backfilling, false, 'still backfilling after 30 s');
+  assert.equal(Number(g.segment.count), 3);
+  const ids = [];
+  for await (const id of c.segmentMembers('node-buyers', { pageSize: 2 })) ids.push(id);
+  assert.deepEqual(ids, ['nseg0', 'nseg1', 'nseg2']);
+  const first = await c.getSegment('node-buyers', { members: true, pageSize: 2 });
+  assert.deepEqual(first.members, ['nseg0', 'nseg1']);
+  assert.ok(first.nextPageToken, 'no nextPageToken');
+  const list = await c.listSegments();
+  assert.ok(list.segments.some((s) => s.name === 'node-buyers'), 'not listed');
+  await c.track({ customerId: 'nseg3', eventId: 'nseg3-buy', type: 'PURCHASE', itemId: 'node-seg-sku', value: 5 });
+  assert.equal(Number((await c.getSegment('node-buyers')).segment.count), 4, 'count after a write');
+  await rejectsWith(c.defineSegment('node-bad', 'purchases >='), 'INVALID_ARGUMENT', (err) => {
+    assert.ok(err.violations.some((v) => v.field === 'expression'), JSON.stringify(err.violations));
+  });
+  await rejectsWith(c.getSegment('node-nope'), 'NOT_FOUND');
+  assert.equal((await c.deleteSegment('node-buyers')).existed, true);
+  assert.equal((await c.deleteSegment('node-buyers')).existed, false);
+  await rejectsWith(c.getSegment('node-buyers'), 'NOT_FOUND');
+});
+
 test('positions: lastPosition, minPosition per call, readYourWrites', async () => {
   const p = new Client(srv.url, { timeoutMs: 10000 });
   try {

@@ -780,6 +780,46 @@ def experiment(ctx):
 
 
 @check
+def segment_round_trip(ctx):
+    # Three buyers of one item (no other customer bought it), a segment of
+    # them: define, the backfill, count, every page of members, the list,
+    # read-your-writes, a bad expression, delete (docs/segments.md).
+    c = ctx.c
+    for i in range(3):
+        c.track(customer_id="pyseg%d" % i, type="PURCHASE",
+                item_id="py-seg-sku", value=5, occurred_at_ms=T1)
+    r = c.define_segment("py-buyers", 'bought "py-seg-sku"')
+    expect_eq((r.segment.name, r.segment.expression, r.replaced),
+              ("py-buyers", 'bought "py-seg-sku"', False), "defined")
+    deadline = time.monotonic() + 30
+    g = c.get_segment("py-buyers")
+    while g.segment.backfilling and time.monotonic() < deadline:
+        time.sleep(0.02)
+        g = c.get_segment("py-buyers")
+    expect(not g.segment.backfilling, "still backfilling after 30 s")
+    expect_eq(g.segment.count, 3, "count")
+    expect_eq(list(c.segment_members("py-buyers", page_size=2)),
+              ["pyseg0", "pyseg1", "pyseg2"], "members over two pages")
+    p = c.get_segment("py-buyers", members=True, page_size=2)
+    expect_eq((list(p.members), bool(p.next_page_token)),
+              (["pyseg0", "pyseg1"], True), "first page")
+    expect("py-buyers" in [s.name for s in c.list_segments().segments],
+           "not listed")
+    c.track(customer_id="pyseg3", type="PURCHASE", item_id="py-seg-sku",
+            value=5, occurred_at_ms=T1)
+    expect_eq(c.get_segment("py-buyers").segment.count, 4,
+              "count after a write")
+    e = expect_raises("INVALID_ARGUMENT", lambda: c.define_segment(
+        "py-bad", "purchases >="), "bad expression")
+    expect(e is not None and e.violation("expression") is not None,
+           "no violation on expression: %s", e)
+    expect_raises("NOT_FOUND", lambda: c.get_segment("py-nope"), "unknown")
+    expect_eq(c.delete_segment("py-buyers").existed, True, "deleted")
+    expect_eq(c.delete_segment("py-buyers").existed, False, "deleted again")
+    expect_raises("NOT_FOUND", lambda: c.get_segment("py-buyers"), "gone")
+
+
+@check
 def export_and_forget(ctx):
     c = ctx.c
     r = c.export("alice")

@@ -192,6 +192,54 @@ class Client {
     return this._call('experimentResults', { experimentId }, opts);
   }
 
+  /**
+   * Defines a segment (docs/segments.md), replacing one of that name, and
+   * starts its backfill: {segment, replaced}. A bad expression rejects
+   * with ClmError INVALID_ARGUMENT, its violation on `expression` giving
+   * the byte offset.
+   */
+  async defineSegment(name, expression, opts) {
+    return this._call('defineSegment', { name, expression }, opts);
+  }
+
+  /**
+   * A segment: {segment (count, backfilling, backfillProgress, ...),
+   * asOfMs} and, with members: true, one page of member ids (ascending)
+   * from pageToken, with nextPageToken ('' after the last) and, with
+   * includeCustomers, each member's Customer. opts: members, pageSize,
+   * pageToken, includeCustomers, asOfMs (another instant: answered by a
+   * scan), and the call options. ClmError NOT_FOUND for an unknown name.
+   */
+  async getSegment(name, opts = {}) {
+    const { timeoutMs, requestId, deadlineMs, minPosition, ...req } = opts;
+    return this._call('getSegment', { ...req, name }, { timeoutMs, requestId, deadlineMs, minPosition });
+  }
+
+  /**
+   * Every member id of a segment, ascending, as an async iterator that
+   * fetches a page (opts.pageSize, default 1000) at a time:
+   *   for await (const id of clm.segmentMembers('slipping')) ...
+   */
+  async *segmentMembers(name, opts = {}) {
+    let pageToken = '';
+    for (;;) {
+      const page = await this.getSegment(name, { ...opts, members: true, includeCustomers: false, pageToken });
+      for (const id of page.members || []) yield id;
+      pageToken = page.nextPageToken || '';
+      if (!pageToken) return;
+    }
+  }
+
+  /** Every segment, by name: {segments}. */
+  async listSegments(opts) {
+    return this._call('listSegments', {}, opts);
+  }
+
+  /** Removes a segment and its membership: {existed}. */
+  async deleteSegment(name, opts) {
+    return this._call('deleteSegment', { name }, opts);
+  }
+
   /** Erases a customer: {touchpointsDeleted, existed}. */
   async forget(customerId, opts) {
     return this._call('forgetCustomer', { customerId }, opts);

@@ -129,7 +129,9 @@ export declare const Granularity: Readonly<Record<Granularity, number>> & { read
 export type LifecycleEventKind =
   | 'LIFECYCLE_EVENT_KIND_UNSPECIFIED'
   | 'STAGE_CHANGED'
-  | 'RISK_SIGNAL';
+  | 'RISK_SIGNAL'
+  | 'SEGMENT_ENTERED'
+  | 'SEGMENT_EXITED';
 export declare const LifecycleEventKind: Readonly<Record<LifecycleEventKind, number>> & { readonly [number: number]: string };
 
 export interface Request {
@@ -150,9 +152,13 @@ export interface Request {
   experimentResults: ExperimentResultsRequest | null;
   forgetCustomer: ForgetCustomerRequest | null;
   exportCustomer: ExportCustomerRequest | null;
+  defineSegment: DefineSegmentRequest | null;
+  getSegment: GetSegmentRequest | null;
+  listSegments: ListSegmentsRequest | null;
+  deleteSegment: DeleteSegmentRequest | null;
   serverStatus: StatusRequest | null;
   /** Which field of oneof call is set. */
-  call?: 'track' | 'getCustomer' | 'recommend' | 'metrics' | 'cohorts' | 'putCatalog' | 'recordSpend' | 'identify' | 'defineExperiment' | 'assign' | 'experimentResults' | 'forgetCustomer' | 'exportCustomer' | 'serverStatus';
+  call?: 'track' | 'getCustomer' | 'recommend' | 'metrics' | 'cohorts' | 'putCatalog' | 'recordSpend' | 'identify' | 'defineExperiment' | 'assign' | 'experimentResults' | 'forgetCustomer' | 'exportCustomer' | 'defineSegment' | 'getSegment' | 'listSegments' | 'deleteSegment' | 'serverStatus';
 }
 export interface RequestInput {
   requestId?: string | null;
@@ -172,6 +178,10 @@ export interface RequestInput {
   experimentResults?: ExperimentResultsRequestInput | null;
   forgetCustomer?: ForgetCustomerRequestInput | null;
   exportCustomer?: ExportCustomerRequestInput | null;
+  defineSegment?: DefineSegmentRequestInput | null;
+  getSegment?: GetSegmentRequestInput | null;
+  listSegments?: ListSegmentsRequestInput | null;
+  deleteSegment?: DeleteSegmentRequestInput | null;
   serverStatus?: StatusRequestInput | null;
 }
 
@@ -192,9 +202,13 @@ export interface Response {
   experimentResults: ExperimentResultsReply | null;
   forgetCustomer: ForgetCustomerReply | null;
   exportCustomer: ExportCustomerReply | null;
+  defineSegment: DefineSegmentReply | null;
+  getSegment: GetSegmentReply | null;
+  listSegments: ListSegmentsReply | null;
+  deleteSegment: DeleteSegmentReply | null;
   serverStatus: StatusReply | null;
   /** Which field of oneof result is set. */
-  result?: 'track' | 'customer' | 'recommend' | 'metrics' | 'cohorts' | 'putCatalog' | 'recordSpend' | 'identify' | 'defineExperiment' | 'assign' | 'experimentResults' | 'forgetCustomer' | 'exportCustomer' | 'serverStatus';
+  result?: 'track' | 'customer' | 'recommend' | 'metrics' | 'cohorts' | 'putCatalog' | 'recordSpend' | 'identify' | 'defineExperiment' | 'assign' | 'experimentResults' | 'forgetCustomer' | 'exportCustomer' | 'defineSegment' | 'getSegment' | 'listSegments' | 'deleteSegment' | 'serverStatus';
 }
 export interface ResponseInput {
   requestId?: string | null;
@@ -213,6 +227,10 @@ export interface ResponseInput {
   experimentResults?: ExperimentResultsReplyInput | null;
   forgetCustomer?: ForgetCustomerReplyInput | null;
   exportCustomer?: ExportCustomerReplyInput | null;
+  defineSegment?: DefineSegmentReplyInput | null;
+  getSegment?: GetSegmentReplyInput | null;
+  listSegments?: ListSegmentsReplyInput | null;
+  deleteSegment?: DeleteSegmentReplyInput | null;
   serverStatus?: StatusReplyInput | null;
 }
 
@@ -359,6 +377,7 @@ export interface Customer {
   anonymousIds: string[];
   asOfMs: number;
   traits: { [key: string]: string };
+  segments: string[];
 }
 export interface CustomerInput {
   customerId?: string | null;
@@ -381,6 +400,7 @@ export interface CustomerInput {
   anonymousIds?: Array<string> | null;
   asOfMs?: number | bigint | string | Date | null;
   traits?: { [key: string]: string } | Map<string, string> | null;
+  segments?: Array<string> | null;
 }
 
 export interface RecommendRequest {
@@ -857,6 +877,7 @@ export interface LifecycleEvent {
   atMs: number;
   eventId: string;
   seq: number;
+  segment: string;
 }
 export interface LifecycleEventInput {
   kind?: LifecycleEventKind | number | null;
@@ -867,6 +888,100 @@ export interface LifecycleEventInput {
   atMs?: number | bigint | string | Date | null;
   eventId?: string | null;
   seq?: number | bigint | string | Date | null;
+  segment?: string | null;
+}
+
+export interface Segment {
+  name: string;
+  expression: string;
+  count: number;
+  backfilling: boolean;
+  backfillProgress: number;
+  definedAtMs: number;
+}
+export interface SegmentInput {
+  name?: string | null;
+  expression?: string | null;
+  count?: number | bigint | string | Date | null;
+  backfilling?: boolean | null;
+  backfillProgress?: number | null;
+  definedAtMs?: number | bigint | string | Date | null;
+}
+
+export interface DefineSegmentRequest {
+  name: string;
+  expression: string;
+}
+export interface DefineSegmentRequestInput {
+  name?: string | null;
+  expression?: string | null;
+}
+
+export interface DefineSegmentReply {
+  segment: Segment | null;
+  replaced: boolean;
+}
+export interface DefineSegmentReplyInput {
+  segment?: SegmentInput | null;
+  replaced?: boolean | null;
+}
+
+export interface GetSegmentRequest {
+  name: string;
+  members: boolean;
+  pageSize: number;
+  pageToken: string;
+  includeCustomers: boolean;
+  asOfMs: number;
+}
+export interface GetSegmentRequestInput {
+  name?: string | null;
+  members?: boolean | null;
+  pageSize?: number | null;
+  pageToken?: string | null;
+  includeCustomers?: boolean | null;
+  asOfMs?: number | bigint | string | Date | null;
+}
+
+export interface GetSegmentReply {
+  segment: Segment | null;
+  members: string[];
+  nextPageToken: string;
+  customers: Customer[];
+  asOfMs: number;
+}
+export interface GetSegmentReplyInput {
+  segment?: SegmentInput | null;
+  members?: Array<string> | null;
+  nextPageToken?: string | null;
+  customers?: Array<CustomerInput> | null;
+  asOfMs?: number | bigint | string | Date | null;
+}
+
+export interface ListSegmentsRequest {
+}
+export interface ListSegmentsRequestInput {
+}
+
+export interface ListSegmentsReply {
+  segments: Segment[];
+}
+export interface ListSegmentsReplyInput {
+  segments?: Array<SegmentInput> | null;
+}
+
+export interface DeleteSegmentRequest {
+  name: string;
+}
+export interface DeleteSegmentRequestInput {
+  name?: string | null;
+}
+
+export interface DeleteSegmentReply {
+  existed: boolean;
+}
+export interface DeleteSegmentReplyInput {
+  existed?: boolean | null;
 }
 
 // ---------------------------------------------------------------------------
@@ -935,6 +1050,11 @@ export declare class Client {
   defineExperiment(experimentId: string, variants: VariantInput[] | { [name: string]: number }, goal: TouchpointType | number, opts?: CallOptions): Promise<DefineExperimentReply>;
   assign(experimentId: string, customerId: string, opts?: CallOptions): Promise<AssignReply>;
   experimentResults(experimentId: string, opts?: CallOptions): Promise<ExperimentResultsReply>;
+  defineSegment(name: string, expression: string, opts?: CallOptions): Promise<DefineSegmentReply>;
+  getSegment(name: string, opts?: Omit<GetSegmentRequestInput, 'name'> & CallOptions): Promise<GetSegmentReply>;
+  segmentMembers(name: string, opts?: { pageSize?: number; asOfMs?: number | Date } & CallOptions): AsyncIterableIterator<string>;
+  listSegments(opts?: CallOptions): Promise<ListSegmentsReply>;
+  deleteSegment(name: string, opts?: CallOptions): Promise<DeleteSegmentReply>;
   forget(customerId: string, opts?: CallOptions): Promise<ForgetCustomerReply>;
   export(customerId: string, opts?: CallOptions): Promise<ExportCustomerReply>;
   status(opts?: CallOptions): Promise<StatusReply>;

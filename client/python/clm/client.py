@@ -10,8 +10,8 @@ import struct
 import threading
 import time
 import uuid
-from typing import (TYPE_CHECKING, Any, Iterable, Mapping, Optional,
-                    Sequence, Tuple, Union)
+from typing import (TYPE_CHECKING, Any, Iterable, Iterator, Mapping,
+                    Optional, Sequence, Tuple, Union)
 
 from google.protobuf.message import DecodeError, Message
 
@@ -500,6 +500,69 @@ class Client:
         return self._result("experiment_results", pb.ExperimentResultsRequest(
             experiment_id=experiment_id), timeout,
             min_position=min_position)
+
+    def define_segment(self, name: str, expression: str, *,
+                       timeout: Optional[float] = _UNSET,
+                       min_position: int = 0) -> pb.DefineSegmentReply:
+        """Defines the segment name ([a-z0-9_-]{1,64}) as expression
+        (docs/segments.md), replacing one of that name, and starts its
+        backfill; returns the clm.pb.DefineSegmentReply (segment,
+        replaced). A bad expression raises ClmError INVALID_ARGUMENT whose
+        violation on ``expression`` gives the byte offset. The backfill
+        runs on in the background: get_segment(name).segment.backfilling
+        says when it is done."""
+        return self._result("define_segment", pb.DefineSegmentRequest(
+            name=name, expression=expression), timeout,
+            min_position=min_position)
+
+    def get_segment(self, name: str, members: bool = False,
+                    page_size: int = 0, page_token: str = "",
+                    include_customers: bool = False, as_of_ms: Time = 0, *,
+                    timeout: Optional[float] = _UNSET,
+                    min_position: int = 0) -> pb.GetSegmentReply:
+        """The clm.pb.GetSegmentReply: segment (count, backfilling,
+        backfill_progress, ...) and, with members, one page of member ids
+        (ascending) from page_token, with next_page_token ("" after the
+        last) and, with include_customers, each member's Customer.
+        as_of_ms (ms, datetime or ISO string; 0: now) asks about another
+        instant, answered by a scan of every customer. Raises ClmError
+        NOT_FOUND for an unknown segment."""
+        return self._result("get_segment", pb.GetSegmentRequest(
+            name=name, members=members, page_size=page_size,
+            page_token=page_token, include_customers=include_customers,
+            as_of_ms=_convert.to_ms(as_of_ms, "as_of_ms")), timeout,
+            min_position=min_position)
+
+    def segment_members(self, name: str, page_size: int = 0,
+                        as_of_ms: Time = 0, *,
+                        timeout: Optional[float] = _UNSET,
+                        min_position: int = 0) -> Iterator[str]:
+        """Every member id of the segment, ascending, fetched a page
+        (page_size ids, 0: 1000) at a time as the iteration goes on."""
+        token = ""
+        while True:
+            reply = self.get_segment(name, members=True,
+                                     page_size=page_size, page_token=token,
+                                     as_of_ms=as_of_ms, timeout=timeout,
+                                     min_position=min_position)
+            yield from reply.members
+            token = reply.next_page_token
+            if not token:
+                return
+
+    def list_segments(self, *, timeout: Optional[float] = _UNSET,
+                      min_position: int = 0) -> pb.ListSegmentsReply:
+        """Every segment, by name (clm.pb.ListSegmentsReply: segments)."""
+        return self._result("list_segments", pb.ListSegmentsRequest(),
+                            timeout, min_position=min_position)
+
+    def delete_segment(self, name: str, *,
+                       timeout: Optional[float] = _UNSET,
+                       min_position: int = 0) -> pb.DeleteSegmentReply:
+        """Removes the segment and its membership
+        (clm.pb.DeleteSegmentReply: existed)."""
+        return self._result("delete_segment", pb.DeleteSegmentRequest(
+            name=name), timeout, min_position=min_position)
 
     def forget(self, customer_id: str, *,
                timeout: Optional[float] = _UNSET,

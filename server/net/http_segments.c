@@ -1,0 +1,381 @@
+/*
+ * http_segments: the HTTP API's segment routes (docs/api.md, "HTTP API";
+ * docs/segments.md):
+ *
+ *   GET    /api/segments         ListSegmentsReply
+ *   GET    /api/segments/NAME    GetSegmentReply ?members=&page_size=
+ *                                &page_token=&as_of=
+ *   PUT    /api/segments/NAME    DefineSegment, body {"expression": "..."}
+ *   DELETE /api/segments/NAME    DeleteSegment
+ *
+ * A segment's name is [a-z0-9_-]{1,64}: it is taken from httpd's path,
+ * and a name with anything else gets the server's INVALID_ARGUMENT. The
+ * reads go through dispatch_read on the caller's slot, as the other /api
+ * endpoints do. The writes do what POST /api/track does
+ * (http_customer.c): each gets a state of its own, the handler defers
+ * it, the writer's done callback hands the answer to an nng thread with
+ * httpd_resume, and the job carries the deadline http_request_timeout.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "calls/auth.h"
+#include "calls/dispatch.h"
+#include "net/http_internal.h"
+#include "pbjson.h"
+#include "util/clock.h"
+
+#define HTTP_SEGMENTS_BASE "/api/segments"
+
+/* One write in flight, from its request to its answer. */
+struct http_segw {
+	struct telemetry *tm;
+	httpd_conn *c;
+	arena arena;
+	Clm__V1__Response resp;
+	struct call_req dr;
+	ProtobufCMessage *body; /* the parsed body (pbjson's), or NULL */
+};
+
+/*
+ * The NAME of path (path_len bytes, httpd's decoded path) into a: "" for
+ * /api/segments itself, NULL (a 404 or 400 in rep) for a deeper path or
+ * a NUL.
+ */
+static const char *
+http_segments_name(
+        arena *a, const char *path, size_t path_len, struct http_reply *rep)
+{
+	size_t base = strlen(HTTP_SEGMENTS_BASE);
+	if (path_len <= base + 1) {
+		return "";
+	}
+	const char *rest = path + base + 1;
+	size_t n = path_len - base - 1;
+	if (memchr(rest, '\0', n) != NULL) {
+		http_error(rep, 400, CLM_INVALID_ARGUMENT, "name",
+		        "the segment name must not contain NUL (%%00)");
+		return NULL;
+	}
+	if (memchr(rest, '/', n) != NULL) {
+		http_error(rep, 404, CLM_NOT_FOUND, "",
+		        "not found: a segment is /api/segments/NAME");
+		return NULL;
+	}
+	char *name = arena_alloc(a, n + 1);
+	if (name == NULL) {
+		http_oom(rep);
+		return NULL;
+	}
+	memcpy(name, rest, n);
+	name[n] = '\0';
+	return name;
+}
+
+/* A boolean parameter: absent, 0, false; or 1, true. */
+static bool
+http_segments_bool(const struct http_query *q, const char *key, bool *out,
+        struct http_reply *rep)
+{
+	const char *v = http_query_get(q, key);
+	*out = false;
+	if (v == NULL || strcmp(v, "0") == 0 || strcmp(v, "false") == 0) {
+		return true;
+	}
+	if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0) {
+		*out = true;
+		return true;
+	}
+	http_error(rep, 400, CLM_INVALID_ARGUMENT, key,
+	        "%s: '%s' is not 1, 0, true or false", key, v);
+	return false;
+}
+
+/* as_of: unix ms or YYYY-MM-DD (absent: 0, now). */
+static bool
+http_segments_as_of(
+        const struct http_query *q, int64_t *out, struct http_reply *rep)
+{
+	const char *v = http_query_get(q, "as_of");
+	*out = 0;
+	if (v == NULL || http_parse_date(v, out)) {
+		return true;
+	}
+	char *end;
+	long long ms = strtoll(v, &end, 10);
+	if (v[0] < '0' || v[0] > '9' || *end != '\0' || ms <= 0) {
+		http_error(rep, 400, CLM_INVALID_ARGUMENT, "as_of",
+		        "as_of: '%s' is not unix ms or a date YYYY-MM-DD", v);
+		return false;
+	}
+	*out = ms;
+	return true;
+}
+
+/* GET /api/segments/NAME: one segment, and a page of members. */
+static void
+http_segments_one(struct http_slot *s, const char *uri, const char *name,
+        const char *token, struct http_reply *rep)
+{
+	static const char *const allowed[] = { "members", "page_size",
+		"page_token", "as_of", "include_customers", NULL };
+	struct http_query q;
+	Clm__V1__Request *req = http_request(s);
+	Clm__V1__GetSegmentRequest *g = arena_alloc(&s->arena, sizeof(*g));
+	if (req == NULL || g == NULL) {
+		http_oom(rep);
+		return;
+	}
+	clm__v1__get_segment_request__init(g);
+	g->name = (char *) name;
+	bool members, customers;
+	if (!http_query_parse(&s->arena, uri, allowed, &q, rep)
+	        || !http_segments_bool(&q, "members", &members, rep)
+	        || !http_segments_bool(
+	                &q, "include_customers", &customers, rep)
+	        || !http_u32_param(&q, "page_size", &g->page_size, rep)
+	        || !http_segments_as_of(&q, &g->as_of_ms, rep)) {
+		return;
+	}
+	g->members = members;
+	g->include_customers = customers;
+	const char *tok = http_query_get(&q, "page_token");
+	g->page_token = (char *) (tok != NULL ? tok : "");
+	req->call_case = CLM__V1__REQUEST__CALL_GET_SEGMENT;
+	req->get_segment = g;
+	const Clm__V1__Response *resp = http_call(s, req, token);
+	if (http_ok(resp, rep)) {
+		http_reply_message(
+		        rep, (const ProtobufCMessage *) resp->get_segment);
+	}
+}
+
+void
+http_segments_get(struct http_slot *s, const struct httpd_req *hr,
+        const char *token, struct http_reply *rep)
+{
+	const char *name
+	        = http_segments_name(&s->arena, hr->path, hr->path_len, rep);
+	if (name == NULL) {
+		return;
+	}
+	if (name[0] != '\0') {
+		http_segments_one(s, hr->target, name, token, rep);
+		return;
+	}
+	static const char *const none[] = { NULL };
+	struct http_query q;
+	Clm__V1__Request *req = http_request(s);
+	Clm__V1__ListSegmentsRequest *l = arena_alloc(&s->arena, sizeof(*l));
+	if (req == NULL || l == NULL) {
+		http_oom(rep);
+		return;
+	}
+	clm__v1__list_segments_request__init(l);
+	if (!http_query_parse(&s->arena, hr->target, none, &q, rep)) {
+		return;
+	}
+	req->call_case = CLM__V1__REQUEST__CALL_LIST_SEGMENTS;
+	req->list_segments = l;
+	const Clm__V1__Response *resp = http_call(s, req, token);
+	if (http_ok(resp, rep)) {
+		http_reply_message(
+		        rep, (const ProtobufCMessage *) resp->list_segments);
+	}
+}
+
+/* ---- the writes ---- */
+
+/*
+ * Answers w's request with rep, counts it and frees w. The reply goes
+ * last: once it is out, httpd_close may return.
+ */
+static void
+http_segw_send(struct http_segw *w, struct http_reply *rep)
+{
+	struct httpd_res res = { .status = 500 };
+	httpd_conn *c = w->c;
+	telemetry_http(w->tm, TELEMETRY_HTTP_SEGMENTS, rep->status);
+	http_respond(rep, &res);
+	if (w->body != NULL) {
+		protobuf_c_message_free_unpacked(w->body, NULL);
+	}
+	arena_fini(&w->arena);
+	free(w);
+	httpd_reply(c, &res);
+}
+
+/* The answer of w's call, done: its reply with the position first. */
+static void
+http_segw_answer(struct http_segw *w)
+{
+	struct http_reply rep = { .status = 500, .type = http_json };
+	const Clm__V1__Response *resp = &w->resp;
+	if (http_ok(resp, &rep)) {
+		const ProtobufCMessage *m = resp->result_case
+		                == CLM__V1__RESPONSE__RESULT_DEFINE_SEGMENT
+		        ? (const ProtobufCMessage *) resp->define_segment
+		        : (const ProtobufCMessage *) resp->delete_segment;
+		http_write_result(&rep, m, resp->position);
+	}
+	http_segw_send(w, &rep);
+}
+
+/* The write is done: answer, on an nng thread. */
+static void
+http_segw_resumed(void *arg, httpd_conn *c)
+{
+	(void) c;
+	struct http_segw *w = arg;
+	dispatch_finish(&w->dr);
+	http_segw_answer(w);
+}
+
+/* The writer's done callback: hands the answer to an nng thread. */
+static void
+http_segw_done(writer_job *job)
+{
+	struct http_segw *w = job->done_arg;
+	httpd_resume(w->c, http_segw_resumed, w);
+}
+
+/*
+ * PUT's body, {"expression": "..."} (a DefineSegmentRequest in proto3
+ * JSON; a "name" in it must be the path's), into q. False with the 400
+ * in rep.
+ */
+static bool
+http_segw_define(struct http_segw *w, const struct httpd_req *req,
+        const char *name, Clm__V1__Request *q, struct http_reply *rep)
+{
+	char why[256];
+	if (req->body_len == 0) {
+		http_error(rep, 400, CLM_INVALID_ARGUMENT, "expression",
+		        "empty body: send {\"expression\": \"...\"}");
+		return false;
+	}
+	if (pbjson_parse((const char *) req->body, req->body_len,
+	            &clm__v1__define_segment_request__descriptor, &w->body,
+	            why, sizeof(why))
+	        != 0) {
+		http_error(
+		        rep, 400, CLM_INVALID_ARGUMENT, "", "body: %s", why);
+		return false;
+	}
+	Clm__V1__DefineSegmentRequest *d
+	        = (Clm__V1__DefineSegmentRequest *) w->body;
+	if (d->name[0] != '\0' && strcmp(d->name, name) != 0) {
+		http_error(rep, 400, CLM_INVALID_ARGUMENT, "name",
+		        "name: the body names '%s', the path '%s'", d->name,
+		        name);
+		return false;
+	}
+	/* The request borrows the body's expression (freed after it). */
+	Clm__V1__DefineSegmentRequest *r = arena_alloc(&w->arena, sizeof(*r));
+	if (r == NULL) {
+		http_oom(rep);
+		return false;
+	}
+	clm__v1__define_segment_request__init(r);
+	r->name = (char *) name;
+	r->expression = d->expression;
+	q->call_case = CLM__V1__REQUEST__CALL_DEFINE_SEGMENT;
+	q->define_segment = r;
+	return true;
+}
+
+/* DELETE: no body, no parameters. */
+static bool
+http_segw_delete(struct http_segw *w, const char *name, Clm__V1__Request *q,
+        struct http_reply *rep)
+{
+	Clm__V1__DeleteSegmentRequest *d = arena_alloc(&w->arena, sizeof(*d));
+	if (d == NULL) {
+		http_oom(rep);
+		return false;
+	}
+	clm__v1__delete_segment_request__init(d);
+	d->name = (char *) name;
+	q->call_case = CLM__V1__REQUEST__CALL_DELETE_SEGMENT;
+	q->delete_segment = d;
+	return true;
+}
+
+void
+http_segments_write(struct server *srv, struct telemetry *tm, httpd_conn *c,
+        const struct httpd_req *req)
+{
+	struct http_segw *w = calloc(1, sizeof(*w));
+	if (w == NULL) {
+		struct http_reply rep = { .status = 500, .type = http_json };
+		struct httpd_res res = { .status = 500 };
+		http_oom(&rep);
+		telemetry_http(tm, TELEMETRY_HTTP_SEGMENTS, rep.status);
+		http_respond(&rep, &res);
+		httpd_reply(c, &res);
+		return;
+	}
+	w->tm = tm;
+	w->c = c;
+	arena_init(&w->arena);
+	w->dr.srv = srv;
+	w->dr.resp = &w->resp;
+	w->dr.a = &w->arena;
+	w->dr.done = http_segw_done;
+	w->dr.done_arg = w;
+	w->dr.wire = PBWIRE_OK;
+
+	struct http_reply rep = { .status = 500, .type = http_json };
+	const char *token = http_bearer(req, &w->arena);
+	if (srv->auth != NULL
+	        && (token == NULL
+	                || !auth_check(srv->auth, token, strlen(token)))) {
+		http_error(&rep, 401, CLM_UNAUTHENTICATED, "",
+		        "missing or invalid token: send 'Authorization: Bearer TOKEN'");
+		rep.challenge = true;
+		http_segw_send(w, &rep);
+		return;
+	}
+	static const char *const none[] = { NULL };
+	struct http_query pq;
+	Clm__V1__Request *q = arena_alloc(&w->arena, sizeof(*q));
+	if (q == NULL) {
+		http_oom(&rep);
+		http_segw_send(w, &rep);
+		return;
+	}
+	clm__v1__request__init(q);
+	q->auth_token = (char *) (token != NULL ? token : "");
+	q->request_id = "http";
+	const char *name = http_segments_name(
+	        &w->arena, req->path, req->path_len, &rep);
+	bool ok = name != NULL
+	        && http_query_parse(&w->arena, req->target, none, &pq, &rep);
+	if (ok && name[0] == '\0') {
+		http_error(&rep, 405, CLM_UNIMPLEMENTED, "",
+		        "method '%s' not allowed on /api/segments: use /api/segments/NAME",
+		        req->method);
+		rep.allow = "GET, HEAD";
+		ok = false;
+	}
+	if (ok) {
+		ok = strcmp(req->method, "PUT") == 0
+		        ? http_segw_define(w, req, name, q, &rep)
+		        : http_segw_delete(w, name, q, &rep);
+	}
+	if (!ok) {
+		http_segw_send(w, &rep);
+		return;
+	}
+	int64_t timeout
+	        = srv->cfg != NULL ? srv->cfg->http_request_timeout : 10;
+	q->deadline_ms = (uint32_t) (timeout * 1000);
+	w->dr.req = q;
+	w->dr.now_ms = clock_now_ms();
+	w->dr.arrived_ns = clock_mono_ns();
+	if (dispatch_request(&w->dr) == DISPATCH_PENDING) {
+		return; /* w is the writer's until http_segw_done */
+	}
+	http_segw_answer(w);
+}

@@ -1,0 +1,114 @@
+/*
+ * The writer's background work for segments (write/segment.h): what time
+ * alone changes, backfills and dropped members, each in transactions of
+ * its own between batches.
+ *
+ * Such a transaction has no journal entry: it holds derived state, which
+ * the journal's writes and the clock determine. It goes into the overlay
+ * like a batch and reaches the base with the next checkpoint. After a
+ * crash the overlay is rebuilt from the journal without it, and the
+ * base's time index, backfill cursors and members of dropped definitions
+ * still show what is left to do, so the writer does it again: events of
+ * time-driven changes may then be published twice (at least once).
+ */
+#include "write/writer_internal.h"
+
+#include "util/clock.h"
+#include "util/log.h"
+#include "write/segment.h"
+
+/* Background steps per call while no write waits. */
+#define WRITER_SEG_STEPS 64
+
+/* One step in its own transaction; false when it failed or did nothing. */
+static bool
+writer_segment_step(writer *w)
+{
+	store_txn *txn;
+	if (store_write_begin(w->st, &txn) != CLM_OK) {
+		return false;
+	}
+	int64_t now_ms = clock_now_ms();
+	if (now_ms < w->last_now_ms) {
+		now_ms = w->last_now_ms;
+	}
+	w->last_now_ms = now_ms;
+	arena_reset(&w->seg_arena);
+	writer_job job;
+	writer_job_init(&job, &w->seg_arena, NULL, NULL, NULL);
+	struct writer_batch b = { .txn = txn,
+		.now_ms = now_ms,
+		.scratch = &w->scratch,
+		.visits = w->visits,
+		.segs = w->segs };
+	bool more = false, did = false;
+	clm_err e = segw_step(w->segs, &b, &job, &more, &did);
+	w->seg_last_ns = clock_mono_ns();
+	if (e == CLM_OK && !did) {
+		store_write_abort(txn); /* nothing to commit */
+		w->seg_more = false;
+		return false;
+	}
+	if (e == CLM_OK) {
+		for (size_t k = 0; k < job.n_events; k++) {
+			job.events[k]->seq = store_next_event_seq(txn);
+		}
+		e = store_write_commit(txn);
+	} else {
+		store_write_abort(txn);
+	}
+	if (e != CLM_OK) {
+		segw_invalidate(w->segs);
+		if (e == CLM_RESOURCE_EXHAUSTED && store_overlay_full(w->st)) {
+			(void) writer_checkpoint(w);
+		} else {
+			log_warn(
+			        "segments: background step failed (%s); retrying within a second",
+			        clm_strerror(e));
+		}
+		w->seg_more = false;
+		return false;
+	}
+	if (w->j != NULL && w->dirty_since_ns == 0) {
+		w->dirty_since_ns = clock_mono_ns();
+	}
+	for (size_t k = 0; w->publish != NULL && k < job.n_events; k++) {
+		w->publish(w->publish_arg, job.events[k]);
+	}
+	w->seg_more = more;
+	return more;
+}
+
+void
+writer_segments(writer *w, bool idle)
+{
+	if (w->segs == NULL || w->ckpt_err != CLM_OK) {
+		return;
+	}
+	/* Between batches: once a second, or while work is left. */
+	if (!idle && !w->seg_more
+	        && clock_mono_ns() - w->seg_last_ns < 1000000000) {
+		return;
+	}
+	for (int i = 0; i < WRITER_SEG_STEPS; i++) {
+		if (!writer_segment_step(w)) {
+			return;
+		}
+		pthread_mutex_lock(&w->mu);
+		bool queued = w->head != NULL || w->stopping;
+		pthread_mutex_unlock(&w->mu);
+		if (queued) {
+			return; /* writes first; the work goes on after them */
+		}
+	}
+}
+
+int64_t
+writer_segments_wait_ms(writer *w, int64_t wait_ms)
+{
+	if (w->segs == NULL) {
+		return wait_ms;
+	}
+	int64_t most = w->seg_more ? 0 : 1000;
+	return wait_ms < most ? wait_ms : most;
+}
