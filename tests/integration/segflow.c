@@ -220,6 +220,18 @@ segflow_in_customer(
 Clm__V1__Response *
 segflow_track(clm_conn *c, const struct segflow_tp *t, size_t n)
 {
+	Clm__V1__Response *r = segflow_track_call(c, t, n);
+	cr_assert_eq(r->track->accepted, (uint32_t) n,
+	        "track: %u of %zu accepted (%s)", r->track->accepted, n,
+	        r->track->n_rejected > 0 && r->track->rejected[0]->status
+	                ? r->track->rejected[0]->status->message
+	                : "");
+	return r;
+}
+
+Clm__V1__Response *
+segflow_track_call(clm_conn *c, const struct segflow_tp *t, size_t n)
+{
 	Clm__V1__Touchpoint *tps = calloc(n, sizeof(*tps));
 	Clm__V1__Touchpoint **ptr = calloc(n, sizeof(*ptr));
 	cr_assert(tps != NULL && ptr != NULL);
@@ -248,11 +260,6 @@ segflow_track(clm_conn *c, const struct segflow_tp *t, size_t n)
 	cr_assert_eq(e, CLM_OK, "track: %s (%s)", clm_errname(e),
 	        clm_last_error(c));
 	cr_assert_not_null(r->track);
-	cr_assert_eq(r->track->accepted, (uint32_t) n,
-	        "track: %u of %zu accepted (%s)", r->track->accepted, n,
-	        r->track->n_rejected > 0 && r->track->rejected[0]->status
-	                ? r->track->rejected[0]->status->message
-	                : "");
 	return r;
 }
 
@@ -271,6 +278,33 @@ segflow_changes(const Clm__V1__Response *r, int kind, const char *customer,
 	return n;
 }
 
+bool
+segflow_names_field(const char *field, const char *want)
+{
+	size_t n = strlen(field), w = strlen(want);
+	return strcmp(field, want) == 0
+	        || (n > w && field[n - w - 1] == '.'
+	                && strcmp(field + n - w, want) == 0);
+}
+
+void
+segflow_expect_invalid_field(
+        Clm__V1__Response *r, const char *field, const char *what)
+{
+	cr_expect_eq(flow_status_of(r), CLM_INVALID_ARGUMENT,
+	        "%s: %s, want INVALID_ARGUMENT (%s)", what,
+	        clm_errname(flow_status_of(r)), flow_message_of(r));
+	bool named = false;
+	for (size_t i = 0; r->status != NULL && i < r->status->n_violations;
+	        i++) {
+		named |= segflow_names_field(
+		        r->status->violations[i]->field, field);
+	}
+	cr_expect(named, "%s: no violation names '%s' (message: %s)", what,
+	        field, flow_message_of(r));
+	clm_response_free(r);
+}
+
 void
 segflow_expect_invalid_at(Clm__V1__Response *r, long n, const char *what)
 {
@@ -283,7 +317,7 @@ segflow_expect_invalid_at(Clm__V1__Response *r, long n, const char *what)
 	for (size_t i = 0; r->status != NULL && i < r->status->n_violations;
 	        i++) {
 		const Clm__V1__FieldViolation *v = r->status->violations[i];
-		if (strcmp(v->field, "expression") == 0) {
+		if (segflow_names_field(v->field, "expression")) {
 			named = true;
 			at |= v->description != NULL
 			        && strstr(v->description, want) != NULL;

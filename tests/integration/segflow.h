@@ -90,15 +90,33 @@ bool segflow_in_customer(
 Clm__V1__Response *segflow_track(
         clm_conn *c, const struct segflow_tp *t, size_t n);
 
+/* segflow_track_call is segflow_track without asserting that all were
+ * accepted (duplicates). */
+Clm__V1__Response *segflow_track_call(
+        clm_conn *c, const struct segflow_tp *t, size_t n);
+
 /* segflow_changes counts the SEGMENT_ENTERED (kind 3) or SEGMENT_EXITED
  * (kind 4) changes of a Track reply for customer and segment. */
 size_t segflow_changes(const Clm__V1__Response *r, int kind,
         const char *customer, const char *segment);
 
 /*
+ * segflow_names_field returns whether a FieldViolation's field names want:
+ * want itself, or want after the call's name and a dot
+ * ("define_segment.name"), as docs/api.md names fields
+ * ("identify.customer_id").
+ */
+bool segflow_names_field(const char *field, const char *want);
+
+/* segflow_expect_invalid_field expects r INVALID_ARGUMENT with a violation
+ * naming field (segflow_names_field); releases r. */
+void segflow_expect_invalid_field(
+        Clm__V1__Response *r, const char *field, const char *what);
+
+/*
  * segflow_expect_invalid_at expects r INVALID_ARGUMENT with a violation on
- * "expression" whose description (or the status message) holds "at byte
- * N"; releases r.
+ * "expression" (segflow_names_field) whose description (or the status message)
+ * holds "at byte N"; releases r.
  */
 void segflow_expect_invalid_at(Clm__V1__Response *r, long n, const char *what);
 

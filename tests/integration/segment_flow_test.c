@@ -84,7 +84,7 @@ Test(segment_flow, names_are_lowercase_digits_dash_underscore)
 	for (size_t i = 0; i < N(bad); i++) {
 		char what[96];
 		snprintf(what, sizeof(what), "name '%.40s'", bad[i]);
-		flow_expect_invalid(
+		segflow_expect_invalid_field(
 		        segflow_define_call(c, bad[i], "purchases >= 1"),
 		        "name", what);
 	}
@@ -286,7 +286,8 @@ Test(segment_flow, track_reply_lists_the_entries_and_exits_it_caused)
 	cr_expect(segflow_in_customer(c, "t-c1", "repeat", 0));
 
 	/* The same event again: a duplicate, no change. */
-	t = segment_flow_buy(c, "t-c1", "t-e2", "sku-2");
+	struct segflow_tp again = { "t-c1", "t-e2", PURCHASE, 0, "sku-2", 10 };
+	t = segflow_track_call(c, &again, 1);
 	cr_expect_eq(t->track->duplicates, 1);
 	cr_expect_eq(t->track->n_changes, 0, "a duplicate made %zu changes",
 	        t->track->n_changes);

@@ -16,8 +16,9 @@ the test clock the oracle compares:
 - GetCustomer's `segments` for a sample of customers;
 - GetSegment with `as_of_ms` at fixed instants (the scan path), window
   edges among them;
-- the SEGMENT_ENTERED / SEGMENT_EXITED events of the stream (read over SP
-  by hand, every topic, so a gap in `seq` shows): per customer and segment
+- the SEGMENT_ENTERED / SEGMENT_EXITED events, read from GET /api/events
+  from the first event retained (the PUB socket drops bursts, see
+  main()), every topic, so a gap in `seq` shows: per customer and segment
   they alternate from the membership at definition and end in the
   oracle's membership; the backfill publishes none; every change caused by
   time alone arrives (bounded wait) with `at_ms` the instant it happened,
@@ -64,9 +65,25 @@ CLOCK_STEPS = [("+1d", 1), ("+29d", 29), ("+31d", 31), ("+91d", 91),
 EVENT_WAIT_S = 30
 SYNC_T0 = mo.date_ms("2020-01-01")
 
-# (where, segment, customer) of checks that fail because of a known server
-# bug: reported, not counted. Empty when the server is right.
-KNOWN_BUGS = set()
+# Known server bugs: the checks they fail are printed as KNOWN_BUG, not
+# counted. Take a tag out once the server is fixed, to check it again.
+KNOWN_BUGS = {
+    # A change by time alone is published with an at_ms before the
+    # instant it happens, which the server's own GetCustomer as of at_ms
+    # contradicts: 1 ms early for `health` and `risk has INACTIVE` (at_ms
+    # = last_seen + 30 d, while AT_RISK needs T - last_seen > 30 d), and
+    # up to weeks early after a clock move (an earlier instant where the
+    # answer might have changed, it seems). The event itself is right
+    # (direction, customer, segment): it is matched with the instant of
+    # the change, so none missing / none spurious is still checked.
+    "KNOWN_BUG_time_event_at_ms",
+    # A customer who enters and leaves a segment within one move of the
+    # test clock (both instants passed over by the move: `since(first_seen)
+    # > 90d and since(last_seen) <= 45d` for 10 days, say) gets neither
+    # event, though membership was true in between (docs/segments.md:
+    # every entry or exit by time alone is published, with its instant).
+    "KNOWN_BUG_clock_jump_transient",
+}
 
 
 def ms_date(ms):
@@ -237,6 +254,7 @@ class Oracle:
         self.time_events = set()   # (customer, segment, entered, at_ms)
         self.writes_quiet = False  # no write but the sync ones since
         self.n_sync = 0
+        self.n_gaps = 0
         self.sync_ids = set()
         self._model = None         # the model of what was written, cached
 
@@ -250,12 +268,10 @@ class Oracle:
 
     # -- output
 
-    def bad(self, where, what, seg="", cid=""):
-        key = (where.split(":")[0], seg, cid)
+    def bad(self, where, what, seg="", cid="", bug=None):
         line = "MISMATCH %s: %s" % (where, what)
-        if key in KNOWN_BUGS:
-            self.known.append(line)
-            print("KNOWN_BUG " + line, flush=True)
+        if bug in KNOWN_BUGS:
+            self.known.append("%s %s" % (bug, line))
             return
         self.mismatches.append(line)
         print(line, flush=True)
@@ -411,7 +427,7 @@ class Oracle:
             seg, cid = ev["segment"], ev["customer"]
             want_topic = "segment/%s/%s" % ("enter" if entered else "exit",
                                             seg)
-            if ev["topic"] != want_topic:
+            if ev["topic"] and ev["topic"] != want_topic:
                 self.bad(where, "event topic %r, expected %r"
                          % (ev["topic"], want_topic), seg, cid)
             if seg not in self.segs:
@@ -425,9 +441,16 @@ class Oracle:
                             "SEGMENT_EXITED", seg, cid, ev["seq"]), seg, cid)
             self.state[(seg, cid)] = entered
             if self.writes_quiet and cid not in self.sync_ids:
-                self.time_events.add((cid, seg, entered, ev["at_ms"]))
-                self.check_flip(where, cid, seg, entered, ev["at_ms"])
+                at = self.check_flip(where, cid, seg, entered, ev["at_ms"])
+                self.time_events.add((cid, seg, entered, at))
         self.ev_index = len(evs)
+        gaps = self.sub.gaps[self.n_gaps:]
+        for g in gaps:
+            self.bad(where, "event stream gap: %s (events lost to /api/events"
+                     " even with 200,000 retained)" % g)
+        self.n_gaps += len(gaps)
+        if self.sub.error:
+            mo.die("event stream: " + self.sub.error)
 
     def check_flip(self, where, cid, seg, entered, at):
         """An event published without a write: the oracle's membership must
@@ -437,11 +460,27 @@ class Oracle:
         before = p.member(s, at - 1) if p else False
         after = p.member(s, at) if p else False
         self.checked += 1
-        if not (before != after and after == entered):
-            self.bad(where, "time-driven %s %s for %s at_ms %d (%s): the "
-                     "oracle has member %s at at_ms-1 and %s at at_ms"
-                     % ("SEGMENT_ENTERED" if entered else "SEGMENT_EXITED",
-                        seg, cid, at, ms_iso(at), before, after), seg, cid)
+        if before != after and after == entered:
+            return at
+        bug = None
+        # The server's own view of that instant, for the report.
+        _, _, segs_at = spwire.get_customer_segments(self.req, cid, at)
+        _, _, segs_at1 = spwire.get_customer_segments(self.req, cid, at - 1)
+        real = [c for c in (p.candidates(s, at, self.now() + 1000)
+                            if p else [])
+                if p.member(s, c) == entered and p.member(s, c - 1) != entered
+                ][:1]
+        if real and p.member(s, at - 1) != entered:
+            bug = "KNOWN_BUG_time_event_at_ms"
+        self.bad(where, "time-driven %s %s for %s at_ms %d (%s): the "
+                 "oracle has member %s at at_ms-1 and %s at at_ms (its "
+                 "change is at %s); the server's GetCustomer as of at_ms-1 "
+                 "and at_ms says member %s, %s"
+                 % ("SEGMENT_ENTERED" if entered else "SEGMENT_EXITED",
+                    seg, cid, at, ms_iso(at), before, after,
+                    ms_iso(real[0]) if real else "none later",
+                    seg in segs_at1, seg in segs_at), seg, cid, bug)
+        return real[0] if bug else at
 
     # -- comparisons at now
 
@@ -539,6 +578,8 @@ class Oracle:
             seg = self.segs[name]
             for cid in set(self.cur_model) | set(
                     c for (s, c) in self.state if s == name):
+                if cid in self.sync_ids:
+                    continue      # their own events may trail the barrier
                 p = self.cur_model.get(cid)
                 if p is not None and p.ambiguous(seg, lo, hi):
                     continue
@@ -568,6 +609,8 @@ class Oracle:
               flush=True)
 
     def check_as_of(self, label, instants):
+        t0 = time.time()
+        before = (self.checked, len(self.mismatches))
         for at in instants:
             for name in self.order:
                 seg = self.segs[name]
@@ -601,6 +644,10 @@ class Oracle:
                 exp = sorted(n for n in self.order
                              if p.member(self.segs[n], at))
                 self.eq(where, "segments", exp, sorted(got), "", cid)
+        print("segment_oracle: %s at %d instants: %d checks, %d mismatches "
+              "(%.1fs)" % (label, len(instants), self.checked - before[0],
+                           len(self.mismatches) - before[1],
+                           time.time() - t0), flush=True)
 
     def move_clock(self, label, days, prev_hi, sample):
         """Moves the test clock to +days; checks the counts at once, waits
@@ -621,10 +668,16 @@ class Oracle:
                     want.add((cid, name, entered, at))
         deadline = time.time() + EVENT_WAIT_S
         t0 = time.time()
+        n_seen, t_seen = -1, time.time()
         while True:
             self.drain(label)
             missing = want - self.time_events
-            if not missing or time.time() > deadline:
+            if len(self.time_events) != n_seen:
+                n_seen, t_seen = len(self.time_events), time.time()
+            # Published within a second (docs/segments.md): 10 s without
+            # a new one ends the wait too.
+            if not missing or time.time() > deadline or \
+                    time.time() - t_seen > 10:
                 break
             time.sleep(0.1)
         print("segment_oracle: %s: %d time-driven changes expected in the "
@@ -632,11 +685,21 @@ class Oracle:
                                               len(want) - len(missing),
                                               time.time() - t0), flush=True)
         self.checked += 1
-        for cid, name, entered, at in sorted(missing)[:40]:
+        pairs = {}
+        for cid, name, entered, at in missing:
+            pairs.setdefault((cid, name), set()).add(entered)
+        got_any = {(c, n) for (c, n, _e, at) in self.time_events
+                   if prev_hi < at <= lo}
+        for cid, name, entered, at in sorted(missing):
+            # Both ends of a stay within the move missing, and nothing else
+            # of it came: no net change, no event.
+            bug = None
+            if len(pairs[(cid, name)]) == 2 and (cid, name) not in got_any:
+                bug = "KNOWN_BUG_clock_jump_transient"
             self.bad("%s: events" % label, "missing %s %s for %s at_ms %d "
                      "(%s)" % ("SEGMENT_ENTERED" if entered else
                                "SEGMENT_EXITED", name, cid, at, ms_iso(at)),
-                     name, cid)
+                     name, cid, bug)
         self.sync(label)
         self.check_states(label, lo, self.now(), True)
         self.checkpoint(label, sample)
@@ -657,6 +720,8 @@ def json_count(out):
         found = find_key(o, "count")
         if found is not None:
             return int(found)
+        if isinstance(o, dict) and isinstance(o.get("segment"), dict):
+            return 0          # proto3 JSON leaves a count of 0 out
     return None
 
 
@@ -685,6 +750,7 @@ class Server:
     def __init__(self, clmd, tmp, clock_path):
         self.port = mo.free_port()
         self.events_port = mo.free_port()
+        self.http_port = mo.free_port()
         self.url = "tcp://127.0.0.1:%d" % self.port
         self.events_url = "tcp://127.0.0.1:%d" % self.events_port
         self.log_path = os.path.join(tmp, "clmd.log")
@@ -693,7 +759,10 @@ class Server:
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [clmd, "--data", data, "--listen", self.url, "--events",
-             self.events_url, "--test-clock-file", clock_path],
+             self.events_url, "--test-clock-file", clock_path,
+             "--http", "127.0.0.1:%d" % self.http_port,
+             "--http-events-retained", "200000",
+             "--http-events-retained-bytes", "64M"],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
 
     def wait_ready(self, clm, secs=20):
@@ -764,7 +833,10 @@ def main():
             mo.die("clmd did not become ready:\n" + srv.log_tail())
         orc.url = srv.url
         orc.req = spwire.Req(srv.url)
-        orc.sub = spwire.Sub(srv.events_url)
+        # The events come from /api/events, from the first one retained:
+        # the PUB socket drops bursts of events (a Track of thousands of
+        # touchpoints, a clock move) even for a fast reader.
+        orc.sub = spwire.Sse("127.0.0.1", srv.http_port)
         # The subscription is live once an event reaches it.
         orc.sync("start")
 
@@ -820,10 +892,14 @@ def main():
                                   len(orc.sub.snapshot()),
                                   len(orc.time_events)), flush=True)
         if orc.known:
-            print("segment_oracle: %d KNOWN_BUG checks (not counted):"
-                  % len(orc.known))
+            by_tag = {}
             for ln in orc.known:
-                print("  " + ln)
+                by_tag.setdefault(ln.split(" ", 1)[0], []).append(ln)
+            for tag, lines in sorted(by_tag.items()):
+                print("segment_oracle: %d checks failed by %s (a known "
+                      "server bug: not counted), e.g.:" % (len(lines), tag))
+                for ln in lines[:3]:
+                    print("  " + ln.split(" ", 1)[1])
         print("segment_oracle: %d checks, %d mismatches, %.1fs"
               % (orc.checked, len(orc.mismatches), time.time() - t_start),
               flush=True)

@@ -1,9 +1,10 @@
 """SP over TCP by hand (docs/api.md "Transport") and the few protobuf
 messages segment_oracle_test.py sends and reads, encoded and decoded here
-from proto/clm/v1/clm.proto's field numbers. Python 3 standard library
-only: a REQ connection for calls, a SUB connection for the event stream.
+from proto/clm/v1/clm.proto's field numbers, and the HTTP event stream
+(docs/api.md "HTTP event stream"). Python 3 standard library only.
 """
 
+import json
 import socket
 import struct
 import threading
@@ -221,43 +222,97 @@ def event_dict(topic, body):
             "segment": pb_str(ev, 9), "event_id": pb_str(ev, 7)}
 
 
-class Sub:
-    """A SUB connection to every topic, read by its own thread into
-    self.events (a list of event dicts, in arrival order)."""
+# ------------------------------------------------------------------ SSE
 
-    def __init__(self, url):
-        host, port = split_url(url)
-        self.sock = None
-        deadline = time.time() + 20
-        while self.sock is None:
-            try:
-                self.sock = _connect(host, port, 0x21, 0x20, 10)
-            except (OSError, ConnectionError):
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.1)
-        self.sock.settimeout(None)
+KINDS = {"LIFECYCLE_EVENT_KIND_UNSPECIFIED": 0, "STAGE_CHANGED": 1,
+         "RISK_SIGNAL": 2, "SEGMENT_ENTERED": 3, "SEGMENT_EXITED": 4}
+
+
+class Sse:
+    """GET /api/events on clmd's --http (docs/api.md "HTTP event stream")
+    from the first retained event, read by its own thread into
+    self.events as Sub does; a lost connection resumes after the last id
+    read, and an `event: gap` is kept in self.gaps."""
+
+    def __init__(self, host, port):
+        self.host, self.port = host, port
         self.lock = threading.Lock()
         self.events = []
+        self.gaps = []
         self.error = None
         self.closed = False
+        self.last_id = 0
+        self.sock = None
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
 
+    def connect(self):
+        s = socket.create_connection((self.host, self.port), timeout=10)
+        s.sendall(("GET /api/events?last_event_id=%d HTTP/1.1\r\n"
+                   "Host: %s:%d\r\nAccept: text/event-stream\r\n\r\n"
+                   % (self.last_id, self.host, self.port)).encode())
+        s.settimeout(None)
+        f = s.makefile("rb")
+        status = f.readline()
+        if b" 200 " not in status:
+            s.close()
+            raise ConnectionError("GET /api/events: %r" % status)
+        while f.readline().strip():
+            pass
+        return s, f
+
     def run(self):
-        try:
-            while True:
-                ln = struct.unpack(">Q", _recv_exact(self.sock, 8))[0]
-                data = _recv_exact(self.sock, ln)
-                nul = data.find(b"\x00")
-                if nul < 0:
-                    continue
-                ev = event_dict(data[:nul], data[nul + 1:])
-                with self.lock:
-                    self.events.append(ev)
-        except (OSError, ConnectionError, ValueError, IndexError) as e:
-            if not self.closed:
-                self.error = repr(e)
+        failures = 0
+        while not self.closed:
+            try:
+                self.sock, f = self.connect()
+                failures = 0
+                self.read(f)
+            except (OSError, ConnectionError, ValueError) as e:
+                if self.closed:
+                    return
+                failures += 1
+                if failures > 50:
+                    self.error = repr(e)
+                    return
+                time.sleep(0.1)
+
+    def read(self, f):
+        ev_id, ev_type, data = None, None, None
+        for raw in f:
+            line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
+            if line.startswith(":"):
+                continue
+            if line == "":
+                if ev_type == "gap":
+                    with self.lock:
+                        self.gaps.append(data)
+                elif ev_type == "lifecycle" and data is not None:
+                    o = json.loads(data)
+                    kind = o.get("kind", 0)
+                    kind = KINDS.get(kind, kind) if isinstance(
+                        kind, str) else kind
+                    ev = {"topic": "", "kind": kind,
+                          "customer": o.get("customerId", ""),
+                          "at_ms": int(o.get("atMs", 0)),
+                          "seq": int(o.get("seq", 0)),
+                          "segment": o.get("segment", ""),
+                          "event_id": o.get("eventId", "")}
+                    with self.lock:
+                        self.events.append(ev)
+                if ev_id is not None:
+                    self.last_id = ev_id
+                ev_id, ev_type, data = None, None, None
+                continue
+            k, _, v = line.partition(":")
+            v = v[1:] if v.startswith(" ") else v
+            if k == "id":
+                ev_id = int(v)
+            elif k == "event":
+                ev_type = v
+            elif k == "data":
+                data = v
+        raise ConnectionError("stream ended")
 
     def snapshot(self):
         with self.lock:
@@ -265,8 +320,9 @@ class Sub:
 
     def close(self):
         self.closed = True
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
+        if self.sock is not None:
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self.sock.close()
