@@ -76,7 +76,7 @@ cmd_segment_args(struct cli *cli, int argc, char **argv, size_t want,
 	return CLI_OK;
 }
 
-/* Seconds between two instants, in ns. */
+/* The nanoseconds from a to b. */
 static int64_t
 cmd_segment_ns(const struct timespec *a, const struct timespec *b)
 {
@@ -334,11 +334,19 @@ cmd_segment_members(struct cli *cli, int argc, char **argv)
 		Clm__V1__Response *resp;
 		q.page_token = token != NULL ? token : "";
 		clm_err e = clm_get_segment(cli->conn, &q, &resp);
-		free(token);
-		token = NULL;
 		rc = cli_result(cli, e, resp);
 		const Clm__V1__GetSegmentReply *r
 		        = rc == CLI_OK ? resp->get_segment : NULL;
+		/* A token that does not move would never end the loop. */
+		if (r != NULL && token != NULL
+		        && strcmp(r->next_page_token, token) == 0) {
+			fprintf(stderr,
+			        "clm: the server gave the same page token again\n");
+			r = NULL;
+			rc = CLI_ESERVER;
+		}
+		free(token);
+		token = NULL;
 		if (r == NULL) {
 			clm_response_free(resp);
 			return rc != CLI_OK ? rc : CLI_ESERVER;
@@ -350,11 +358,16 @@ cmd_segment_members(struct cli *cli, int argc, char **argv)
 				puts(r->members[i]);
 			}
 		}
-		if (r->next_page_token[0] != '\0') {
+		bool more = r->next_page_token[0] != '\0';
+		if (more) {
 			token = strdup(r->next_page_token);
 		}
 		clm_response_free(resp);
-		if (token == NULL) {
+		if (more && token == NULL) {
+			fprintf(stderr, "clm: out of memory\n");
+			return CLI_ECONNECT;
+		}
+		if (!more) {
 			break;
 		}
 	}

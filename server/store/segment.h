@@ -129,8 +129,9 @@ struct segment_tp;
 struct segment_eval {
 	store_txn *txn;
 	const Clm__V1__CustomerRecord *rec;
-	arena *a;          /* the loaded touchpoints' */
-	int64_t window_ms; /* the widest count window to load */
+	const struct model_profile *p; /* segment_eval's */
+	arena *a;                      /* the loaded touchpoints' */
+	int64_t window_ms;             /* the widest count window to load */
 	/* Loaded for instant to_ms: the touchpoints after from_ms. */
 	bool loaded;
 	int64_t from_ms, to_ms;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -56,10 +57,11 @@ clock_test_read(void)
 	char *end;
 	errno = 0;
 	long long v = strtoll(buf, &end, 10);
+	bool digits = end != buf; /* none: blank, or not a number */
 	while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r') {
 		end++;
 	}
-	if (errno != 0 || end == buf || *end != '\0') {
+	if (errno != 0 || !digits || *end != '\0') {
 		return last;
 	}
 	atomic_store_explicit(&clock_test_offset, v, memory_order_relaxed);

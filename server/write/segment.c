@@ -21,6 +21,7 @@
 #include "core/risk.h"
 #include "core/segexpr.h"
 #include "store/profile.h"
+#include "store/record.h"
 #include "store/segment.h"
 #include "util/log.h"
 
@@ -45,6 +46,11 @@ struct segw {
 	bool onboarding;   /* some program reads the median */
 	bool dropping;     /* seg_members may hold dropped ids */
 	arena a;           /* loading, and one background step */
+	/*
+	 * One evaluation's touchpoints, reset at each: kept apart from the
+	 * profile cache's arena, which must stay within its first chunk.
+	 */
+	arena ev;
 };
 
 struct segw *
@@ -57,6 +63,7 @@ segw_new(const struct model_params *mp)
 	w->mp = *mp;
 	w->stale = true;
 	arena_init(&w->a);
+	arena_init(&w->ev);
 	return w;
 }
 
@@ -83,6 +90,7 @@ segw_free(struct segw *w)
 	}
 	segw_clear(w);
 	arena_fini(&w->a);
+	arena_fini(&w->ev);
 	free(w);
 }
 
@@ -174,7 +182,9 @@ segw_load(struct segw *w, store_txn *txn)
 		segw_clear(w);
 		return e;
 	}
-	qsort(w->segs, w->n, sizeof(*w->segs), segw_by_id);
+	if (w->n > 0) {
+		qsort(w->segs, w->n, sizeof(*w->segs), segw_by_id);
+	}
 	w->stale = false;
 	w->dropping = true; /* checked once per load */
 	return CLM_OK;
@@ -226,16 +236,15 @@ segw_reached(const struct segw_seg *s, const char *id)
 
 /*
  * Evaluates the customer of rec (profile p) at now_ms for every segment,
- * or for `only` alone (a backfill: silently, the other memberships kept
- * and the due instant only brought forward), and writes what changed:
+ * or for those of mask alone (a backfill: silently, the other memberships
+ * kept and the due instant only brought forward), and writes what changed:
  * members, counts, time index, and rec (arena a; *dirty). Events go to
  * job with at_ms.
  */
 static clm_err
 segw_eval(struct segw *w, store_txn *txn, int64_t now_ms, int64_t at_ms,
         writer_job *job, Clm__V1__CustomerRecord *rec,
-        const struct model_profile *p, arena *a, const struct segw_seg *only,
-        bool *dirty)
+        const struct model_profile *p, arena *a, const bool *mask, bool *dirty)
 {
 	*dirty = false;
 	if (rec->anonymous) {
@@ -256,11 +265,10 @@ segw_eval(struct segw *w, store_txn *txn, int64_t now_ms, int64_t at_ms,
 	}
 	size_t n = 0;
 	int64_t due = INT64_MAX;
-	if (only != NULL) {
+	if (mask != NULL) {
 		/* The others stay as they are (live ids only). */
 		for (size_t i = 0; i < w->n; i++) {
-			if (&w->segs[i] != only
-			        && segw_has(rec, w->segs[i].id)) {
+			if (!mask[i] && segw_has(rec, w->segs[i].id)) {
 				ids[n++] = w->segs[i].id;
 			}
 		}
@@ -269,10 +277,11 @@ segw_eval(struct segw *w, store_txn *txn, int64_t now_ms, int64_t at_ms,
 		}
 	}
 	struct segment_eval ev;
-	segment_eval_init(&ev, txn, rec, a, w->window_ms);
+	arena_reset(&w->ev);
+	segment_eval_init(&ev, txn, rec, &w->ev, w->window_ms);
 	for (size_t i = 0; i < w->n; i++) {
 		const struct segw_seg *s = &w->segs[i];
-		if (only != NULL && s != only) {
+		if (mask != NULL && !mask[i]) {
 			continue;
 		}
 		bool member;
@@ -293,7 +302,7 @@ segw_eval(struct segw *w, store_txn *txn, int64_t now_ms, int64_t at_ms,
 		}
 		e = store_member_set(
 		        txn, s->id, rec->customer_id, member, NULL);
-		if (e == CLM_OK && job != NULL && only == NULL
+		if (e == CLM_OK && job != NULL && mask == NULL
 		        && segw_reached(s, rec->customer_id)) {
 			e = segw_event(
 			        job, rec->customer_id, s, member, at_ms);
@@ -304,6 +313,16 @@ segw_eval(struct segw *w, store_txn *txn, int64_t now_ms, int64_t at_ms,
 	}
 	qsort(ids, n, sizeof(*ids), segw_by_u32);
 	int64_t due_ms = due == INT64_MAX ? 0 : due;
+	/*
+	 * An instant still to come and no later than the new one stays: the
+	 * index may be early, never late, and most writes move a due
+	 * instant later (since(last_seen), health), which would otherwise
+	 * cost a delete and a put in seg_due each.
+	 */
+	int64_t old = rec->segment_due_ms;
+	if (old > now_ms && (due_ms == 0 || old <= due_ms)) {
+		due_ms = old;
+	}
 	if (due_ms != rec->segment_due_ms) {
 		clm_err e = CLM_OK;
 		if (rec->segment_due_ms > 0) {
@@ -476,61 +495,94 @@ segw_step_due(struct segw *w, struct writer_batch *b, writer_job *job,
 	return e;
 }
 
-/* A chunk of s's backfill: customers after its cursor, silently. */
+/*
+ * A chunk of the backfills: the customers after the lowest cursor, each
+ * evaluated silently for every backfilling segment that has not reached
+ * it (segments defined together share one pass).
+ */
 static clm_err
-segw_step_backfill(
-        struct segw *w, struct writer_batch *b, struct segw_seg *s, bool *more)
+segw_step_backfill(struct segw *w, struct writer_batch *b, bool *more)
 {
-	Clm__V1__SegmentRecord *rec;
-	clm_err e = store_segment_get(b->txn, s->name, &w->a, &rec);
-	if (e != CLM_OK) {
-		return e;
+	const char *low = NULL;
+	for (size_t i = 0; i < w->n; i++) {
+		const struct segw_seg *s = &w->segs[i];
+		if (s->backfilling
+		        && (low == NULL || strcmp(s->after, low) < 0)) {
+			low = s->after;
+		}
 	}
 	struct segw_ids c;
-	e = segw_ids_init(&c, &w->a);
+	clm_err e = segw_ids_init(&c, &w->a);
 	/* Known ids are printable: "\x02" sorts before all of them and
 	 * after every anonymous key (0x01 ...). */
 	if (e == CLM_OK) {
 		e = store_customers_after(b->txn,
-		        s->after[0] != '\0' ? s->after : "\x02", false,
-		        SEGW_CHUNK, segw_customer_fn, &c);
+		        low[0] != '\0' ? low : "\x02", false, SEGW_CHUNK,
+		        segw_customer_fn, &c);
 	}
 	if (e == CLM_OK) {
 		e = c.err;
 	}
+	bool *mask = arena_alloc(&w->a, (w->n + 1) * sizeof(*mask));
+	uint64_t *done = arena_zalloc(&w->a, (w->n + 1) * sizeof(*done));
+	struct model_profile *p = arena_alloc(&w->a, sizeof(*p));
+	if (e == CLM_OK && (mask == NULL || done == NULL || p == NULL)) {
+		e = CLM_RESOURCE_EXHAUSTED;
+	}
 	for (size_t i = 0; i < c.n && e == CLM_OK; i++) {
-		struct profile *pr;
-		e = profile_load(b->txn, c.ids[i], false, false, &w->a, &pr);
-		bool dirty = false;
-		if (e == CLM_OK) {
-			e = segw_eval(w, b->txn, b->now_ms, b->now_ms, NULL,
-			        pr->rec, &pr->p, &w->a, s, &dirty);
+		bool any = false;
+		for (size_t k = 0; k < w->n; k++) {
+			mask[k] = !segw_reached(&w->segs[k], c.ids[i]);
+			done[k] += mask[k];
+			any = any || mask[k];
 		}
+		Clm__V1__CustomerRecord *rec;
+		if (any) {
+			e = store_customer_get(
+			        b->txn, c.ids[i], false, &w->a, &rec);
+		}
+		if (!any || e != CLM_OK) {
+			continue;
+		}
+		/* The record's model facts alone: no aggregates move. */
+		record_to_profile(rec, p);
+		bool dirty;
+		e = segw_eval(w, b->txn, b->now_ms, b->now_ms, NULL, rec, p,
+		        &w->a, mask, &dirty);
 		if (e == CLM_OK && dirty) {
-			e = store_customer_put(b->txn, pr->rec, true);
+			e = store_customer_put(b->txn, rec, true);
 		}
 	}
-	if (e != CLM_OK) {
-		return e;
+	/* Each backfilling segment's cursor moves past the chunk. */
+	for (size_t k = 0; k < w->n && e == CLM_OK; k++) {
+		struct segw_seg *s = &w->segs[k];
+		if (!s->backfilling) {
+			continue;
+		}
+		Clm__V1__SegmentRecord *rec;
+		e = store_segment_get(b->txn, s->name, &w->a, &rec);
+		if (e != CLM_OK) {
+			break;
+		}
+		rec->backfill_done += done[k];
+		if (c.n > 0
+		        && strcmp(c.ids[c.n - 1], rec->backfill_after) > 0) {
+			rec->backfill_after = c.ids[c.n - 1];
+		}
+		rec->backfilling = c.n == SEGW_CHUNK;
+		e = store_segment_put(b->txn, rec);
+		char *after = e == CLM_OK ? strdup(rec->backfill_after) : NULL;
+		if (e == CLM_OK && after == NULL) {
+			e = CLM_RESOURCE_EXHAUSTED;
+		}
+		if (e == CLM_OK) {
+			free(s->after);
+			s->after = after;
+			s->backfilling = rec->backfilling;
+		}
 	}
-	rec->backfill_done += c.n;
-	if (c.n > 0) {
-		rec->backfill_after = c.ids[c.n - 1];
-	}
-	rec->backfilling = c.n == SEGW_CHUNK;
-	e = store_segment_put(b->txn, rec);
-	if (e != CLM_OK) {
-		return e;
-	}
-	char *after = strdup(rec->backfill_after);
-	if (after == NULL) {
-		return CLM_RESOURCE_EXHAUSTED;
-	}
-	free(s->after);
-	s->after = after;
-	s->backfilling = rec->backfilling;
 	*more = true; /* the caller looks again */
-	return CLM_OK;
+	return e;
 }
 
 /* A chunk of the members of definitions that no longer exist. */
@@ -548,8 +600,10 @@ segw_step_drop(struct segw *w, struct writer_batch *b, bool *more, bool *did)
 			return e;
 		}
 		struct segw_seg key = { .id = seg };
-		if (bsearch(&key, w->segs, w->n, sizeof(*w->segs), segw_by_id)
-		        == NULL) {
+		if (w->n == 0
+		        || bsearch(&key, w->segs, w->n, sizeof(*w->segs),
+		                   segw_by_id)
+		                == NULL) {
 			bool left;
 			e = store_members_drop(b->txn, seg, SEGW_CHUNK, &left);
 			*more = true;
@@ -582,7 +636,7 @@ segw_step(struct segw *w, struct writer_batch *b, writer_job *job, bool *more,
 	for (size_t i = 0; i < w->n; i++) {
 		if (w->segs[i].backfilling) {
 			*did = true;
-			return segw_step_backfill(w, b, &w->segs[i], more);
+			return segw_step_backfill(w, b, more);
 		}
 	}
 	if (w->dropping) {

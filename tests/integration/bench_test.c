@@ -197,3 +197,70 @@ Test(bench, every_workload_gives_a_row)
 	free(out);
 	free(err);
 }
+
+/*
+ * The segment workload: the rows without and with the 20 segments and
+ * the counts, each without errors, the ratio of the two ingest rows as
+ * printed, and a backfill over every preloaded customer.
+ */
+Test(bench, segment_workload_gives_its_rows)
+{
+	const char *argv[] = { "clm-bench", "--start", "--seconds", "0.3",
+		"--customers", "300", "--clients", "1,4", "--workloads",
+		"segment", "--clmd", CLMD_BIN, NULL };
+	char *out = NULL, *err = NULL;
+	int rc = run_cmd(CLM_BENCH_BIN, argv, NULL, 90000, &out, &err);
+	cr_assert_eq(rc, 0, "clm-bench exited %d: %s", rc, err ? err : "");
+	cr_assert(
+	        strstr(out, "segments: 20 defined, their backfills done in "),
+	        "%s\n%s", out, err ? err : "");
+	static const char *const rows[]
+	        = { "seg0-batch", "seg20-batch", "seg-count" };
+	double items[2][2] = { { 0 } };
+	for (size_t w = 0; w < 3; w++) {
+		for (int clients = 1; clients <= 4; clients += 3) {
+			struct bench_row r;
+			cr_assert(bench_row(out, rows[w], clients, &r),
+			        "no row for %s at %d clients:\n%s", rows[w],
+			        clients, out);
+			cr_assert_gt(r.calls, 0, "%s did no calls", rows[w]);
+			cr_assert(
+			        r.p50 > 0 && r.p50 <= r.p99 && r.p99 <= r.p999,
+			        "%s: quantiles %f %f %f", rows[w], r.p50,
+			        r.p99, r.p999);
+			if (w < 2) {
+				cr_assert_gt(
+				        r.wr, 0, "%s wrote nothing", rows[w]);
+				items[w][clients / 4] = r.items;
+			} else {
+				cr_assert_eq(r.wr, 0, "seg-count wrote");
+			}
+		}
+	}
+	const char *p = strstr(out, "over none: ");
+	double ratio1 = -1, ratio4 = -1;
+	cr_assert(p != NULL
+	                && sscanf(p,
+	                           "over none: %lf (1 clients), %lf (4 clients)",
+	                           &ratio1, &ratio4)
+	                        == 2,
+	        "%s", out);
+	cr_assert(fabs(ratio1 - items[1][0] / items[0][0]) < 0.01 * ratio1,
+	        "ratio %f, rows %f / %f", ratio1, items[1][0], items[0][0]);
+	cr_assert(fabs(ratio4 - items[1][1] / items[0][1]) < 0.01 * ratio4,
+	        "ratio %f, rows %f / %f", ratio4, items[1][1], items[0][1]);
+	p = strstr(out, "segments: backfill of one more over ");
+	unsigned long long customers = 0, members = 0;
+	double secs = -1;
+	cr_assert(p != NULL
+	                && sscanf(p,
+	                           "segments: backfill of one more over %llu customers (%llu members) in %lf s",
+	                           &customers, &members, &secs)
+	                        == 3,
+	        "%s", out);
+	cr_assert_eq(customers, 300, "%s", p);
+	cr_assert(members > 0 && members <= customers, "%s", p);
+	cr_assert_geq(secs, 0, "%s", p);
+	free(out);
+	free(err);
+}

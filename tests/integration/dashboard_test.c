@@ -16,8 +16,9 @@
  *   - headless Chromium renders the page: the funnel's stages with the
  *     REACH count the API gives, the cohort matrix and the experiment,
  *     and the customer lookup box (opened as /#customer=ID) shows the
- *     stage GET /api/customers/ID gives, with the recommendations
- *     (skipped when no Chromium is installed).
+ *     stage GET /api/customers/ID gives, with the recommendations, and
+ *     the Segments panel a segment with the count `clm segment define`
+ *     printed (skipped when no Chromium is installed).
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -900,6 +901,16 @@ count(const char *hay, const char *needle)
 Test(dashboard, page_renders_funnel_cohorts_and_experiment)
 {
 	start_seeded();
+	/* A segment for the Segments panel, with the count define prints. */
+	static const char *const def[]
+	        = { "segment", "define", "buyers", "purchases >= 1", NULL };
+	struct cli_output so = cli_run(def, NULL);
+	cr_assert_eq(so.rc, 0, "%s", so.err);
+	unsigned long long buyers = 0;
+	cr_assert_eq(sscanf(so.out, "buyers: %llu customers", &buyers), 1,
+	        "%s", so.out);
+	cr_assert_gt(buyers, 0, "%s", so.out);
+	cli_output_free(&so);
 	struct http_res page = http_get(http_port, "/", NULL);
 	cr_assert_eq(page.status, 200);
 	char *type = http_header(&page, "Content-Type");
@@ -991,8 +1002,11 @@ Test(dashboard, page_renders_funnel_cohorts_and_experiment)
 	cr_expect_not_null(strstr(dom, "p-value"));
 	/* Channels with spend. */
 	cr_expect_not_null(strstr(dom, "data-channel=\"PAID_ADS\""));
-	/* The segments panel, rendered from /api/segments (none defined). */
-	cr_expect_not_null(strstr(dom, "No segments defined."));
+	/* The segments panel, rendered from /api/segments, with the count. */
+	snprintf(want, sizeof(want),
+	        "data-segment=\"buyers\" data-count=\"%llu\"", buyers);
+	cr_expect_not_null(
+	        strstr(dom, want), "no segment 'buyers' of %llu", buyers);
 	free(dom);
 	free(err);
 

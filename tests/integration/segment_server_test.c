@@ -295,6 +295,82 @@ Test(segment_server, writes_backfill_and_pages)
 	clm_close(c);
 }
 
+Test(segment_server, as_of_and_restart)
+{
+	cr_assert_eq(clmd_start(&srv, NULL, NULL), 0, "log %s", srv.log_path);
+	clm_conn *c = connect_srv();
+	Clm__V1__Response *r = define(c, "buyers", "purchases >= 1");
+	cr_assert_eq(code_of(r), 0);
+	clm_response_free(r);
+	wait_backfilled(c, "buyers");
+	/* Profile fields are over every stored touchpoint whatever the
+	 * instant (as GetCustomer's); a count's window follows it. */
+	r = define(c, "bought-lately", "count(PURCHASE, 100d) >= 1");
+	cr_assert_eq(code_of(r), 0);
+	clm_response_free(r);
+	wait_backfilled(c, "bought-lately");
+	int64_t t = now_ms() - 3 * DAY_MS;
+	char id[32];
+	for (int i = 0; i < 12; i++) {
+		snprintf(id, sizeof(id), "b-%02d", i);
+		r = track(c, id, CLM__V1__TOUCHPOINT_TYPE__PURCHASE,
+		        t + i * (DAY_MS / 8));
+		cr_assert_eq(code_of(r), 0);
+		clm_response_free(r);
+	}
+	/* At an earlier instant: a scan, counting who had bought by then. */
+	Clm__V1__GetSegmentRequest g = CLM__V1__GET_SEGMENT_REQUEST__INIT;
+	g.name = "bought-lately";
+	g.members = true;
+	g.page_size = 3;
+	g.page_token = "";
+	g.as_of_ms = t + DAY_MS / 2; /* b-00 .. b-04 */
+	Clm__V1__Request q = CLM__V1__REQUEST__INIT;
+	q.call_case = CLM__V1__REQUEST__CALL_GET_SEGMENT;
+	q.get_segment = &g;
+	r = call(c, &q);
+	cr_assert_eq(code_of(r), 0, "%s", r->status ? r->status->message : "");
+	cr_assert_eq(r->get_segment->segment->count, 5);
+	cr_assert_eq(r->get_segment->as_of_ms, t + DAY_MS / 2);
+	cr_assert_eq(r->get_segment->n_members, 3);
+	cr_assert_str_eq(r->get_segment->members[0], "b-00");
+	cr_assert_str_eq(r->get_segment->members[2], "b-02");
+	char *token = strdup(r->get_segment->next_page_token);
+	clm_response_free(r);
+	g.page_token = token;
+	r = call(c, &q);
+	cr_assert_eq(r->get_segment->n_members, 2);
+	cr_assert_str_eq(r->get_segment->members[1], "b-04");
+	cr_assert_str_eq(r->get_segment->next_page_token, "");
+	clm_response_free(r);
+	free(token);
+	r = NULL;
+	cr_assert_eq(clm_get_customer(c, "b-11", t + DAY_MS / 2, &r), CLM_OK);
+	cr_assert_not(has_segment(r->customer, "bought-lately"));
+	cr_assert(has_segment(r->customer, "buyers"));
+	clm_response_free(r);
+
+	/* kill -9: the journal's replay gives the same membership. */
+	clm_close(c);
+	clmd_kill9(&srv);
+	cr_assert_eq(clmd_start(&srv, srv.data_dir, NULL), 0, "log %s",
+	        srv.log_path);
+	c = connect_srv();
+	/* Defined after the last checkpoint: replayed, backfilled again. */
+	cr_assert_eq(wait_backfilled(c, "buyers"), 12);
+	r = get_segment(c, "buyers", true, 0, NULL);
+	cr_assert_eq(code_of(r), 0);
+	cr_assert_eq(r->get_segment->segment->count, 12);
+	cr_assert_eq(r->get_segment->n_members, 12);
+	clm_response_free(r);
+	r = NULL;
+	cr_assert_eq(clm_get_customer(c, "b-11", 0, &r), CLM_OK);
+	cr_assert(has_segment(r->customer, "buyers"));
+	cr_assert(has_segment(r->customer, "bought-lately"));
+	clm_response_free(r);
+	clm_close(c);
+}
+
 /* Writes ms into the test clock file, atomically. */
 static void
 set_clock(const char *path, int64_t ms)

@@ -811,8 +811,9 @@ def segment_round_trip(ctx):
               "count after a write")
     e = expect_raises("INVALID_ARGUMENT", lambda: c.define_segment(
         "py-bad", "purchases >="), "bad expression")
-    expect(e is not None and e.violation("expression") is not None,
-           "no violation on expression: %s", e)
+    expect(e is not None
+           and e.violation("define_segment.expression") is not None,
+           "no violation on define_segment.expression: %s", e)
     expect_raises("NOT_FOUND", lambda: c.get_segment("py-nope"), "unknown")
     expect_eq(c.delete_segment("py-buyers").existed, True, "deleted")
     expect_eq(c.delete_segment("py-buyers").existed, False, "deleted again")

@@ -583,3 +583,45 @@ Test(segexpr_eval, next_change_never_late)
 	/* The property is not vacuous: many answers did change. */
 	cr_assert_gt(changes, ROUNDS / 10, "%zu changes", changes);
 }
+
+static clm_err
+failing_count(void *arg, const struct segx_count *q, int64_t to_ms,
+        uint64_t *n, int64_t *change_ms)
+{
+	(void) arg;
+	(void) q;
+	(void) to_ms;
+	(void) n;
+	(void) change_ms;
+	return CLM_DATA_LOSS;
+}
+
+Test(segexpr_eval, callback_errors_and_null_callbacks)
+{
+	struct cust c;
+	loaded(&c);
+	segx *x = compile("stage = RETENTION and count(PAGE_VIEW, 1d) > 0");
+	struct segx_subject s = subject(&c);
+	s.count = failing_count;
+	bool member = true;
+	int64_t next = 42;
+	cr_assert_eq(
+	        segx_eval(x, &s, T0 + 6 * D, &member, &next), CLM_DATA_LOSS);
+	/* Out-parameters are written only on success. */
+	cr_assert(member);
+	cr_assert_eq(next, 42);
+	s.count = NULL;
+	cr_assert_eq(
+	        segx_eval(x, &s, T0 + 6 * D, &member, &next), CLM_INTERNAL);
+	segx_free(x);
+
+	/* No trait callback: no traits; no bought callback: bought nothing. */
+	s = subject(&c);
+	s.trait = NULL;
+	s.bought = NULL;
+	x = compile("trait.plan != \"pro\" and not bought \"a\"");
+	cr_assert_eq(segx_eval(x, &s, T0 + 6 * D, &member, &next), CLM_OK);
+	cr_assert(member);
+	segx_free(x);
+	segx_free(NULL);
+}

@@ -255,12 +255,12 @@ Test(segexpr, too_deep)
 	segx *x = NULL;
 	struct segx_error err;
 	/* 64 levels parse; the 65th is an error, not a deep recursion. */
-	char *ok = repeat("(", 63, "stage = REACH", &len);
+	char *ok = repeat("(", 64, "stage = REACH", &len);
 	char *src = malloc(len + 64);
 	memcpy(src, ok, len);
-	memset(src + len, ')', 63);
+	memset(src + len, ')', 64);
 	cr_assert_eq(
-	        segx_parse(src, len + 63, &x, &err), CLM_OK, "%s", err.msg);
+	        segx_parse(src, len + 64, &x, &err), CLM_OK, "%s", err.msg);
 	segx_free(x);
 	free(src);
 	free(ok);
@@ -271,9 +271,15 @@ Test(segexpr, too_deep)
 	cr_assert_eq(err.pos, 64);
 	cr_assert_str_eq(err.msg, "expression nested more than 64 deep");
 	free(deep);
-	char *nots = repeat("not ", 70, "stage = REACH", &len);
+	char *nots = repeat("not ", 64, "stage = REACH", &len);
+	cr_assert_eq(segx_parse(nots, len, &x, &err), CLM_OK, "%s", err.msg);
+	segx_free(x);
+	free(nots);
+	nots = repeat("not ", 65, "stage = REACH", &len);
+	x = NULL;
 	cr_assert_eq(segx_parse(nots, len, &x, &err), CLM_INVALID_ARGUMENT);
 	cr_assert_eq(err.pos, 64 * 4);
+	cr_assert_null(x);
 	free(nots);
 }
 

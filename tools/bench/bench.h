@@ -190,6 +190,40 @@ pid_t bench_start_clmd(const char *clmd, const char *dir, const char *url,
         const char *durability, int http_port, const char *const *extra);
 
 /*
+ * The segment workload (segment.c): BENCH_SEGMENTS segments of varied
+ * shape, named by bench_segment_name (bench-seg-00 ..), which the
+ * segment-count workload reads.
+ */
+#define BENCH_SEGMENTS 20
+
+/* bench_segment_name writes the name of segment i into name. */
+void bench_segment_name(int i, char name[32]);
+
+/*
+ * bench_segments_define defines the BENCH_SEGMENTS segments through url
+ * and waits until none is backfilling; *seconds is how long that took.
+ * Returns 0, or -1 (said on stderr).
+ */
+int bench_segments_define(const char *url, double *seconds);
+
+/*
+ * bench_segments_clear deletes the bench's segments, those of
+ * bench_segments_define and bench_segment_backfill (the missing ones are
+ * no error).
+ */
+void bench_segments_clear(const char *url);
+
+/*
+ * bench_segment_backfill defines one more segment and times its
+ * backfill, from the call to the first GetSegment that is no longer
+ * backfilling (polled every 5 ms): *seconds, over *customers (ServerStatus
+ * before it), with *members in it at the end. Returns 0, or -1 (said on
+ * stderr).
+ */
+int bench_segment_backfill(const char *url, double *seconds,
+        uint64_t *customers, uint64_t *members);
+
+/*
  * bench_preload tracks customers customers with a short history (and
  * history more visits each) through url.
  */

@@ -239,6 +239,15 @@ bench_client(void *arg)
 			req.call_case = CLM__V1__REQUEST__CALL_METRICS;
 			req.metrics = &q;
 			e = clm_call(c, &req, &resp);
+		} else if (strcmp(w, "segment-count") == 0) {
+			/* The count of one of the bench's segments, at now. */
+			Clm__V1__GetSegmentRequest q
+			        = CLM__V1__GET_SEGMENT_REQUEST__INIT;
+			char name[32];
+			bench_segment_name(
+			        (int) (pick % BENCH_SEGMENTS), name);
+			q.name = name;
+			e = clm_get_segment(c, &q, &resp);
 		} else if (strcmp(w, "recommend") == 0) {
 			Clm__V1__RecommendRequest q
 			        = CLM__V1__RECOMMEND_REQUEST__INIT;

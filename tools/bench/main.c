@@ -16,7 +16,12 @@
  * /v1/batch bodies of 100 items (spread as track-batch's) posted over one
  * keep-alive HTTP/1.1 connection per client to clmd's --http port (the
  * one --start gives its clmd, or --http-port on 127.0.0.1 with --url);
- * its items/s are touchpoints, its latencies those of a whole request.
+ * its items/s are touchpoints, its latencies those of a whole request;
+ * segment (only when named too): track-batch with no segment (the row
+ * seg0-batch), then with 20 segments of varied shape defined
+ * (seg20-batch, and the ratio of the two), GetSegment counts of them
+ * (seg-count), and the time a backfill of one more takes over every
+ * customer (customers/s); see segment.c.
  * With --start the bench runs its own clmd on a
  * temporary data dir (with --http on a free loopback port), preloads
  * --customers customers (about 2.1 touchpoints each over the last 120
@@ -167,6 +172,128 @@ bench_recovery(struct bench_srv *s, struct bench_cfg cfg, bool bytes_given)
 	return 0;
 }
 
+/* What the rows of the table share: the servers, and the echo's figures. */
+struct bench_table {
+	struct bench_srv *srv;
+	const char *url, *eurl;
+	pid_t echo_pid;
+	double echo_p50[BENCH_MAX_CLIENTS + 1];
+	double echo_ops[BENCH_MAX_CLIENTS + 1];
+};
+
+/*
+ * Runs cfg's workload at cfg->clients and prints its row of the table,
+ * named label; returns the result.
+ */
+static struct bench_result
+bench_row(struct bench_table *t, struct bench_cfg *cfg, const char *label)
+{
+	bool is_echo = strcmp(cfg->workload, "echo") == 0;
+	cfg->url = is_echo ? t->eurl : t->url;
+	cfg->http_port = is_echo ? 0 : t->srv->http_port;
+	double d0 = bench_dev_written(&t->srv->dev);
+	struct bench_result r
+	        = bench_run(cfg, is_echo ? t->echo_pid : t->srv->pid);
+	/*
+	 * The device count after the checkpoint that covers
+	 * the run (the final one, reported apart) and a sync.
+	 */
+	struct bench_metrics m1 = r.end, m2 = { 0 };
+	double dev_b = -1;
+	if (!is_echo && t->srv->pid > 0) {
+		bench_srv_settle(t->srv);
+		bench_metrics_read(t->srv->http_port, &m2);
+		double d1 = bench_dev_written(&t->srv->dev);
+		if (d0 >= 0 && d1 >= 0 && r.items > 0) {
+			dev_b = (d1 - d0) / (double) r.items;
+		}
+	}
+	double fin = m2.ckpts - m1.ckpts;
+	if (is_echo) {
+		t->echo_p50[cfg->clients] = r.p50;
+		t->echo_ops[cfg->clients] = r.ops_s;
+	}
+	double e50 = t->echo_p50[cfg->clients];
+	double eops = t->echo_ops[cfg->clients];
+	printf("%-13s %7d %12.0f %12.0f %9.1f %9.1f %9.1f %8.2f %8.2f %9.1f %9.0f %8.1f %10.0f %8.1f %5llu %7.1f %7.1f %8.0f %8.0f %7.1f %8.0f %8.0f%s\n",
+	        label, cfg->clients, r.ops_s, r.items_s, r.p50, r.p99, r.p999,
+	        e50 > 0 ? r.p50 / e50 : 0, eops > 0 ? r.ops_s / eops : 0,
+	        r.cpu_us, r.write_b, r.calls_a_commit, dev_b, r.jcommits_s,
+	        (unsigned long long) r.ckpts, r.ckpt_mean_ms, r.ckpt_max_ms,
+	        r.ckpt_keys, r.ckpt_overlay_kb,
+	        fin > 0 ? (m2.ckpt_seconds - m1.ckpt_seconds) * 1e3 / fin : 0,
+	        fin > 0 ? (m2.ckpt_keys - m1.ckpt_keys) / fin : 0,
+	        fin > 0 ? (m2.ckpt_bytes - m1.ckpt_bytes) / 1024 / fin : 0,
+	        r.errors ? "  (errors)" : "");
+	fflush(stdout);
+	return r;
+}
+
+/*
+ * The segment workload: track-batch with no segment (seg0-batch), then
+ * with the BENCH_SEGMENTS of segment.c defined (seg20-batch), GetSegment
+ * counts of them (seg-count), at each client count, then the backfill of
+ * one more over every customer; the segments are deleted after.
+ */
+static void
+bench_segment_rows(
+        struct bench_table *t, struct bench_cfg *cfg, const char *clients_s)
+{
+	int cl[BENCH_MAX_CLIENTS];
+	double none[BENCH_MAX_CLIENTS], with[BENCH_MAX_CLIENTS];
+	size_t n = 0;
+	char *cs = strdup(clients_s);
+	for (char *save = NULL, *c = strtok_r(cs, ",", &save);
+	        c != NULL && n < BENCH_MAX_CLIENTS;
+	        c = strtok_r(NULL, ",", &save)) {
+		int k = atoi(c);
+		if (k >= 1 && k <= BENCH_MAX_CLIENTS) {
+			cl[n++] = k;
+		}
+	}
+	free(cs);
+	bench_segments_clear(t->url);
+	cfg->workload = "track-batch";
+	for (size_t i = 0; i < n; i++) {
+		cfg->clients = cl[i];
+		none[i] = bench_row(t, cfg, "seg0-batch").items_s;
+	}
+	double def_s;
+	if (bench_segments_define(t->url, &def_s) != 0) {
+		bench_segments_clear(t->url);
+		return;
+	}
+	printf("segments: %d defined, their backfills done in %.2f s\n",
+	        BENCH_SEGMENTS, def_s);
+	cfg->workload = "track-batch";
+	for (size_t i = 0; i < n; i++) {
+		cfg->clients = cl[i];
+		with[i] = bench_row(t, cfg, "seg20-batch").items_s;
+	}
+	cfg->workload = "segment-count";
+	for (size_t i = 0; i < n; i++) {
+		cfg->clients = cl[i];
+		bench_row(t, cfg, "seg-count");
+	}
+	printf("segments: track-batch items/s with %d segments over none:",
+	        BENCH_SEGMENTS);
+	for (size_t i = 0; i < n; i++) {
+		printf("%s %.3f (%d clients)", i ? "," : "",
+		        none[i] > 0 ? with[i] / none[i] : 0, cl[i]);
+	}
+	printf("\n");
+	double bf_s;
+	uint64_t customers, members;
+	if (bench_segment_backfill(t->url, &bf_s, &customers, &members) == 0) {
+		printf("segments: backfill of one more over %llu customers (%llu members) in %.2f s: %.0f customers/s\n",
+		        (unsigned long long) customers,
+		        (unsigned long long) members, bf_s,
+		        bf_s > 0 ? (double) customers / bf_s : 0);
+	}
+	fflush(stdout);
+	bench_segments_clear(t->url);
+}
+
 static void
 bench_usage(void)
 {
@@ -176,7 +303,9 @@ bench_usage(void)
 	        "                 [--echo-inproc] [--checkpoint-interval S] [--checkpoint-bytes SIZE]\n"
 	        "                 [--checkpoint-chunk-keys N] [--recovery] [--http-port PORT]\n"
 	        "workloads: echo get-customer recommend metrics track-single track-batch mixed\n"
-	        "           http-batch (only when named: clmd's --http, from --start or --http-port)\n");
+	        "           http-batch (only when named: clmd's --http, from --start or --http-port)\n"
+	        "           segment (only when named: track-batch without and with 20 segments,\n"
+	        "           GetSegment counts, a backfill's customers/s)\n");
 }
 
 /* The path of the bench's own executable into self (of size len). */
@@ -379,11 +508,16 @@ main(int argc, char **argv)
 	        "ck ms", "ck max", "ck keys", "ck KB", "fin ms", "fin keys",
 	        "fin KB");
 	char *ws = strdup(workloads);
-	double echo_p50[BENCH_MAX_CLIENTS + 1] = { 0 };
-	double echo_ops[BENCH_MAX_CLIENTS + 1] = { 0 };
+	struct bench_table t = {
+		.srv = &srv, .url = url, .eurl = eurl, .echo_pid = echo_pid
+	};
 	int last_clients = 1;
 	for (char *wsave = NULL, *w = strtok_r(ws, ",", &wsave); w != NULL;
 	        w = strtok_r(NULL, ",", &wsave)) {
+		if (strcmp(w, "segment") == 0) {
+			bench_segment_rows(&t, &cfg, clients_s);
+			continue;
+		}
 		char *cs = strdup(clients_s);
 		for (char *csave = NULL, *c = strtok_r(cs, ",", &csave);
 		        c != NULL; c = strtok_r(NULL, ",", &csave)) {
@@ -394,51 +528,7 @@ main(int argc, char **argv)
 			}
 			last_clients = cfg.clients;
 			cfg.workload = w;
-			bool is_echo = strcmp(w, "echo") == 0;
-			cfg.url = is_echo ? eurl : url;
-			cfg.http_port = is_echo ? 0 : srv.http_port;
-			double d0 = bench_dev_written(&srv.dev);
-			struct bench_result r = bench_run(
-			        &cfg, is_echo ? echo_pid : srv.pid);
-			/*
-			 * The device count after the checkpoint that covers
-			 * the run (the final one, reported apart) and a sync.
-			 */
-			struct bench_metrics m1 = r.end, m2 = { 0 };
-			double dev_b = -1;
-			if (!is_echo && srv.pid > 0) {
-				bench_srv_settle(&srv);
-				bench_metrics_read(srv.http_port, &m2);
-				double d1 = bench_dev_written(&srv.dev);
-				if (d0 >= 0 && d1 >= 0 && r.items > 0) {
-					dev_b = (d1 - d0) / (double) r.items;
-				}
-			}
-			double fin = m2.ckpts - m1.ckpts;
-			if (is_echo) {
-				echo_p50[cfg.clients] = r.p50;
-				echo_ops[cfg.clients] = r.ops_s;
-			}
-			double e50 = echo_p50[cfg.clients];
-			double eops = echo_ops[cfg.clients];
-			printf("%-13s %7d %12.0f %12.0f %9.1f %9.1f %9.1f %8.2f %8.2f %9.1f %9.0f %8.1f %10.0f %8.1f %5llu %7.1f %7.1f %8.0f %8.0f %7.1f %8.0f %8.0f%s\n",
-			        w, cfg.clients, r.ops_s, r.items_s, r.p50,
-			        r.p99, r.p999, e50 > 0 ? r.p50 / e50 : 0,
-			        eops > 0 ? r.ops_s / eops : 0, r.cpu_us,
-			        r.write_b, r.calls_a_commit, dev_b,
-			        r.jcommits_s, (unsigned long long) r.ckpts,
-			        r.ckpt_mean_ms, r.ckpt_max_ms, r.ckpt_keys,
-			        r.ckpt_overlay_kb,
-			        fin > 0 ? (m2.ckpt_seconds - m1.ckpt_seconds)
-			                        * 1e3 / fin
-			                : 0,
-			        fin > 0 ? (m2.ckpt_keys - m1.ckpt_keys) / fin
-			                : 0,
-			        fin > 0 ? (m2.ckpt_bytes - m1.ckpt_bytes)
-			                        / 1024 / fin
-			                : 0,
-			        r.errors ? "  (errors)" : "");
-			fflush(stdout);
+			bench_row(&t, &cfg, w);
 		}
 		free(cs);
 	}

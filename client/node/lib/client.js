@@ -195,8 +195,8 @@ class Client {
   /**
    * Defines a segment (docs/segments.md), replacing one of that name, and
    * starts its backfill: {segment, replaced}. A bad expression rejects
-   * with ClmError INVALID_ARGUMENT, its violation on `expression` giving
-   * the byte offset.
+   * with ClmError INVALID_ARGUMENT, its violation on
+   * `define_segment.expression` giving the byte offset.
    */
   async defineSegment(name, expression, opts) {
     return this._call('defineSegment', { name, expression }, opts);

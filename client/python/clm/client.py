@@ -508,9 +508,9 @@ class Client:
         (docs/segments.md), replacing one of that name, and starts its
         backfill; returns the clm.pb.DefineSegmentReply (segment,
         replaced). A bad expression raises ClmError INVALID_ARGUMENT whose
-        violation on ``expression`` gives the byte offset. The backfill
-        runs on in the background: get_segment(name).segment.backfilling
-        says when it is done."""
+        violation on ``define_segment.expression`` gives the byte offset.
+        The backfill runs on in the background:
+        get_segment(name).segment.backfilling says when it is done."""
         return self._result("define_segment", pb.DefineSegmentRequest(
             name=name, expression=expression), timeout,
             min_position=min_position)
