@@ -250,7 +250,8 @@ Test(segment_durable, kill9_during_a_backfill_resumes_it)
 	clm_response_free(d);
 	clm_close(c);
 	clmd_kill9(&srv);
-	cr_log_info("killed %s the backfill", busy ? "during" : "after");
+	fprintf(stderr, "segment_durable: killed %s the backfill\n",
+	        busy ? "during" : "after");
 
 	flow_start(&srv, srv.data_dir, NULL);
 	c = flow_connect_to(&srv);

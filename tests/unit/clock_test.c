@@ -169,14 +169,8 @@ Test(clock, test_clock_garbage_keeps_the_last_offset)
 	testdir_remove(dir);
 }
 
-/*
- * KNOWN_BUG_clock_blank: a file of white space only does not parse, so it
- * should keep the last offset; clock_test_read takes it for 0 (strtoll
- * reads no digit and leaves end at buf, then the white space loop moves
- * end past it, so end != buf passes). Disabled until util/clock.c is fixed:
- * remove .disabled then.
- */
-Test(clock, test_clock_blank_file_keeps_the_last_offset, .disabled = true)
+/* A file of white space only does not parse either. */
+Test(clock, test_clock_blank_file_keeps_the_last_offset)
 {
 	char dir[64], path[128];
 	clock_test_setup(dir, sizeof(dir), path, sizeof(path));
