@@ -234,15 +234,24 @@ segw_reached(const struct segw_seg *s, const char *id)
 	        || (s->after[0] != '\0' && strcmp(id, s->after) <= 0);
 }
 
+/* Walks past this many instants are cut short at now (see segw_eval). */
+#define SEGW_WALK_MAX 64
+
 /*
  * Evaluates the customer of rec (profile p) at now_ms for every segment,
  * or for those of mask alone (a backfill: silently, the other memberships
  * kept and the due instant only brought forward), and writes what changed:
  * members, counts, time index, and rec (arena a; *dirty). Events go to
- * job with at_ms.
+ * job, dated now_ms.
+ *
+ * With from_ms < now_ms (the time index's instant, which no change since
+ * the last evaluation precedes), time alone moved the answers: each
+ * segment is evaluated at from_ms, then at each next instant its answer
+ * may change, up to now_ms, so every entry and exit is dated the instant
+ * it happened, one that came and went within the interval included.
  */
 static clm_err
-segw_eval(struct segw *w, store_txn *txn, int64_t now_ms, int64_t at_ms,
+segw_eval(struct segw *w, store_txn *txn, int64_t from_ms, int64_t now_ms,
         writer_job *job, Clm__V1__CustomerRecord *rec,
         const struct model_profile *p, arena *a, const bool *mask, bool *dirty)
 {
@@ -284,31 +293,39 @@ segw_eval(struct segw *w, store_txn *txn, int64_t now_ms, int64_t at_ms,
 		if (mask != NULL && !mask[i]) {
 			continue;
 		}
-		bool member;
-		int64_t next;
-		clm_err e = segment_eval(&ev, s->x, p, &w->mp,
-		        s->needs.onboarding ? &onb : NULL, now_ms, &member,
-		        &next);
-		if (e != CLM_OK) {
-			return e;
+		bool was = segw_has(rec, s->id), member = was;
+		bool tell = job != NULL && mask == NULL
+		        && segw_reached(s, rec->customer_id);
+		int64_t t = from_ms < now_ms ? from_ms : now_ms, next;
+		for (int k = 0;; k++) {
+			bool m;
+			clm_err e = segment_eval(&ev, s->x, p, &w->mp,
+			        s->needs.onboarding ? &onb : NULL, t, &m,
+			        &next);
+			if (e == CLM_OK && m != member && tell) {
+				e = segw_event(job, rec->customer_id, s, m, t);
+			}
+			if (e != CLM_OK) {
+				return e;
+			}
+			member = m;
+			if (t == now_ms) {
+				break;
+			}
+			/* Past the walk's bound, the rest is dated now. */
+			t = next > now_ms || k == SEGW_WALK_MAX ? now_ms
+			                                        : next;
 		}
 		due = next < due ? next : due;
-		bool was = segw_has(rec, s->id);
 		if (member) {
 			ids[n++] = s->id;
 		}
-		if (member == was) {
-			continue;
-		}
-		e = store_member_set(
-		        txn, s->id, rec->customer_id, member, NULL);
-		if (e == CLM_OK && job != NULL && mask == NULL
-		        && segw_reached(s, rec->customer_id)) {
-			e = segw_event(
-			        job, rec->customer_id, s, member, at_ms);
-		}
-		if (e != CLM_OK) {
-			return e;
+		if (member != was) {
+			clm_err e = store_member_set(
+			        txn, s->id, rec->customer_id, member, NULL);
+			if (e != CLM_OK) {
+				return e;
+			}
 		}
 	}
 	qsort(ids, n, sizeof(*ids), segw_by_u32);
@@ -486,7 +503,7 @@ segw_step_due(struct segw *w, struct writer_batch *b, writer_job *job,
 			pr->rec->segment_due_ms = 0; /* deleted just above */
 		}
 		bool dirty;
-		e = segw_eval(w, b->txn, b->now_ms, c.at[i], job, pr->rec,
+		e = segw_eval(w, b->txn, c.at[i], b->now_ms, job, pr->rec,
 		        &pr->p, &w->a, NULL, &dirty);
 		if (e == CLM_OK && dirty) {
 			e = store_customer_put(b->txn, pr->rec, true);
@@ -616,6 +633,20 @@ segw_step_drop(struct segw *w, struct writer_batch *b, bool *more, bool *did)
 		}
 		from = seg + 1;
 	}
+}
+
+clm_err
+segw_backfill(struct segw *w, struct writer_batch *b, bool *more)
+{
+	*more = false;
+	arena_reset(&w->a);
+	clm_err e = segw_load(w, b->txn);
+	for (size_t i = 0; i < w->n && e == CLM_OK; i++) {
+		if (w->segs[i].backfilling) {
+			return segw_step_backfill(w, b, more);
+		}
+	}
+	return e;
 }
 
 clm_err

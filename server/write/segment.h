@@ -76,4 +76,12 @@ clm_err segw_forget(struct segw *w, struct writer_batch *b, writer_job *job,
 clm_err segw_step(struct segw *w, struct writer_batch *b, writer_job *job,
         bool *more, bool *did);
 
+/*
+ * segw_backfill does one chunk of the backfills alone, as segw_step
+ * would (*more: work is left; nothing done when none backfills): the
+ * writer finishes them this way after its start-up replay, before it
+ * serves, because a replayed DefineSegment starts its backfill again.
+ */
+clm_err segw_backfill(struct segw *w, struct writer_batch *b, bool *more);
+
 #endif /* CLM_WRITE_SEGMENT_H */

@@ -102,6 +102,13 @@ struct writer {
  * the idle writer's sleep so that it runs at least once a second.
  */
 void writer_segments(writer *w, bool idle);
+/*
+ * writer_segments_settle runs the backfills to their end (after the
+ * start-up replay or the cluster's catch-up, before serving: a replayed
+ * DefineSegment starts its backfill again, and a write must not find it
+ * unfinished). Returns CLM_OK or the store's error.
+ */
+clm_err writer_segments_settle(writer *w);
 int64_t writer_segments_wait_ms(writer *w, int64_t wait_ms);
 
 /*

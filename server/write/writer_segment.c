@@ -112,3 +112,50 @@ writer_segments_wait_ms(writer *w, int64_t wait_ms)
 	int64_t most = w->seg_more ? 0 : 1000;
 	return wait_ms < most ? wait_ms : most;
 }
+
+clm_err
+writer_segments_settle(writer *w)
+{
+	if (w->segs == NULL) {
+		return CLM_OK;
+	}
+	int64_t t0 = clock_mono_ns();
+	uint64_t steps = 0;
+	int64_t now_ms = clock_now_ms();
+	if (now_ms < w->last_now_ms) {
+		now_ms = w->last_now_ms;
+	}
+	w->last_now_ms = now_ms;
+	for (bool more = true; more; steps++) {
+		store_txn *txn;
+		clm_err e = store_write_begin(w->st, &txn);
+		if (e != CLM_OK) {
+			return e;
+		}
+		struct writer_batch b = { .txn = txn,
+			.now_ms = now_ms,
+			.scratch = &w->scratch,
+			.visits = w->visits,
+			.segs = w->segs };
+		e = segw_backfill(w->segs, &b, &more);
+		if (e == CLM_OK && !more) {
+			store_write_abort(txn);
+			break;
+		}
+		if (e == CLM_OK) {
+			e = store_write_commit(txn);
+		} else {
+			store_write_abort(txn);
+		}
+		if (e != CLM_OK) {
+			segw_invalidate(w->segs);
+			return e;
+		}
+	}
+	if (steps > 0) {
+		log_info(
+		        "segments: backfills finished before serving in %lld ms",
+		        (long long) ((clock_mono_ns() - t0) / 1000000));
+	}
+	return CLM_OK;
+}

@@ -442,3 +442,32 @@ Test(segment_store, backfill_in_chunks_is_silent)
 	cr_assert_eq(env_count(&e, id2), 0);
 	env_close(&e);
 }
+
+Test(segment_store, time_changes_dated_when_they_happen)
+{
+	struct seg_env e;
+	env_open(&e);
+	/* In for 1 d < age < 2 d: an entry and an exit a jump passes over. */
+	uint32_t id = env_define(&e, "middle",
+	        "since(first_seen) > 1d and since(last_seen) < 2d", false);
+	env_job(&e);
+	env_write(&e, "c1", 0, T0, T0 + HOUR);
+	cr_assert_eq(e.job.n_events, 0);
+	env_job(&e);
+	store_txn *txn;
+	cr_assert_eq(store_write_begin(e.st, &txn), CLM_OK);
+	struct writer_batch b
+	        = { .txn = txn, .now_ms = T0 + 72 * HOUR, .segs = e.w };
+	bool more, did;
+	cr_assert_eq(segw_step(e.w, &b, &e.job, &more, &did), CLM_OK);
+	cr_assert_eq(store_write_commit(txn), CLM_OK);
+	cr_assert_eq(e.job.n_events, 2);
+	cr_assert_eq(e.job.events[0]->kind,
+	        CLM__V1__LIFECYCLE_EVENT_KIND__SEGMENT_ENTERED);
+	cr_assert_eq(e.job.events[0]->at_ms, T0 + 24 * HOUR + 1);
+	cr_assert_eq(e.job.events[1]->kind,
+	        CLM__V1__LIFECYCLE_EVENT_KIND__SEGMENT_EXITED);
+	cr_assert_eq(e.job.events[1]->at_ms, T0 + 48 * HOUR);
+	cr_assert_eq(env_count(&e, id), 0);
+	env_close(&e);
+}
