@@ -30,7 +30,7 @@ HARNESS_SUITE(segment_clock, 240);
  * a 1 ms early at_ms is logged, not failed. Set to 0 once the server is
  * fixed.
  */
-#define KNOWN_BUG_AT_RISK_AT_MS 1
+#define KNOWN_BUG_AT_RISK_AT_MS 0
 
 /* The customers and their last_seen: q0-q4 1 day ago, q5-q7 10 days ago,
  * q8 40 days ago. */

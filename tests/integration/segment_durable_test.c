@@ -32,7 +32,7 @@ HARNESS_SUITE(segment_durable, 300);
  * SEGMENT_ENTERED in TrackReply.changes nor on the stream. While set, those
  * two checks are logged, not failed. Set to 0 once the server is fixed.
  */
-#define KNOWN_BUG_KILL9_BACKFILL_AGAIN 1
+#define KNOWN_BUG_KILL9_BACKFILL_AGAIN 0
 
 /* A check that fails because of a known server bug: logged while the bug's
  * macro is set, expected otherwise. */
