@@ -22,16 +22,6 @@ HARNESS_SUITE(segment_clock, 240);
 #define EXITED     4
 #define N_QUIET    9
 
-/*
- * KNOWN_BUG_AT_RISK_AT_MS: the server publishes a time-driven entry into
- * `health = AT_RISK` with at_ms = last_seen + 30 d, the last instant the
- * customer is still ACTIVE (GetCustomer and GetSegment as of that instant
- * say ACTIVE and not a member); the change happens 1 ms later. While set,
- * a 1 ms early at_ms is logged, not failed. Set to 0 once the server is
- * fixed.
- */
-#define KNOWN_BUG_AT_RISK_AT_MS 0
-
 /* The customers and their last_seen: q0-q4 1 day ago, q5-q7 10 days ago,
  * q8 40 days ago. */
 struct segment_clock_cust {
@@ -100,15 +90,6 @@ segment_clock_expect_events(clm_watch *w, struct segment_clock_cust *q,
 			q[i].entered = true;
 			/* AT_RISK once T - last_seen > 30 d: 1 ms later. */
 			int64_t want_at = q[i].last_seen + 30 * DAY_MS + 1;
-#if KNOWN_BUG_AT_RISK_AT_MS
-			if (ev.at_ms == want_at - 1) {
-				fprintf(stderr,
-				        "KNOWN_BUG_AT_RISK_AT_MS: %s entered "
-				        "at-risk at %lld, 1 ms early\n",
-				        q[i].id, (long long) ev.at_ms);
-				want_at--;
-			}
-#endif
 			cr_expect_eq(ev.at_ms, want_at,
 			        "%s: %s entered at-risk at %lld, want %lld",
 			        what, q[i].id, (long long) ev.at_ms,

@@ -24,30 +24,6 @@ HARNESS_SUITE(segment_durable, 300);
 #define N_LATE    2000
 #define BATCH     1000
 
-/*
- * KNOWN_BUG_KILL9_BACKFILL_AGAIN: after kill -9, a segment whose backfill
- * had ended before the kill (GetSegment: not backfilling, progress 1)
- * comes back backfilling (progress 0.99), and the first write that makes
- * a customer enter does it silently: membership right, but no
- * SEGMENT_ENTERED in TrackReply.changes nor on the stream. While set, those
- * two checks are logged, not failed. Set to 0 once the server is fixed.
- */
-#define KNOWN_BUG_KILL9_BACKFILL_AGAIN 0
-
-/* A check that fails because of a known server bug: logged while the bug's
- * macro is set, expected otherwise. */
-#define SEGMENT_DURABLE_KNOWN(bug, cond, ...)                              \
-	do {                                                               \
-		if (bug) {                                                 \
-			if (!(cond)) {                                     \
-				fprintf(stderr, "KNOWN_BUG " __VA_ARGS__); \
-				fputc('\n', stderr);                       \
-			}                                                  \
-		} else {                                                   \
-			cr_expect((cond), __VA_ARGS__);                    \
-		}                                                          \
-	} while (0)
-
 /* Base customer i buys sku-a when i % 3 == 0, else only looks. */
 static bool
 segment_durable_base_buys(int i)
@@ -339,8 +315,7 @@ Test(segment_durable, kill9_after_acknowledged_tracks_loses_no_entry)
 	/* Their backfills ended before the kill: they stay ended. */
 	Clm__V1__Response *g = segflow_get_call(c, "two-buys", 0, NULL, 0);
 	flow_expect_ok(g, "two-buys after the restart");
-	SEGMENT_DURABLE_KNOWN(KNOWN_BUG_KILL9_BACKFILL_AGAIN,
-	        !g->get_segment->segment->backfilling,
+	cr_expect(!g->get_segment->segment->backfilling,
 	        "two-buys backfilling again after kill -9 (progress %g)",
 	        g->get_segment->segment->backfill_progress);
 	clm_response_free(g);
@@ -356,8 +331,7 @@ Test(segment_durable, kill9_after_acknowledged_tracks_loses_no_entry)
 	};
 	Clm__V1__Response *r = segflow_track(c, more, 2);
 	cr_expect_eq(segflow_changes(r, 3, "a002", "two-buys"), 0);
-	SEGMENT_DURABLE_KNOWN(KNOWN_BUG_KILL9_BACKFILL_AGAIN,
-	        segflow_changes(r, 3, "a001", "two-buys") == 1,
+	cr_expect(segflow_changes(r, 3, "a001", "two-buys") == 1,
 	        "a001's entry into two-buys missing from TrackReply.changes "
 	        "after kill -9");
 	clm_response_free(r);
