@@ -24,6 +24,28 @@ HARNESS_SUITE(segment_durable, 300);
 #define N_LATE    2000
 #define BATCH     1000
 
+/*
+ * KNOWN_BUG_KILL9_SEQ: after kill -9, the seq of the last SEGMENT_ENTERED
+ * before the kill is given again to the first event after the restart
+ * (seq is kept across restarts for stage events only, it seems), while
+ * docs/api.md says seq increases by one per event and continues across
+ * restarts. While set, the check is printed, not failed. Set to 0 once the
+ * server is fixed.
+ */
+#define KNOWN_BUG_KILL9_SEQ 1
+
+/* The largest seq of r's changes, or max when larger. */
+static uint64_t
+segment_durable_max_seq(const Clm__V1__Response *r, uint64_t max)
+{
+	for (size_t x = 0; x < r->track->n_changes; x++) {
+		if (r->track->changes[x]->seq > max) {
+			max = r->track->changes[x]->seq;
+		}
+	}
+	return max;
+}
+
 /* Base customer i buys sku-a when i % 3 == 0, else only looks. */
 static bool
 segment_durable_base_buys(int i)
@@ -264,6 +286,7 @@ Test(segment_durable, kill9_after_acknowledged_tracks_loses_no_entry)
 	struct segflow_tp t[10];
 	char cid[10][16], eid[10][16];
 	int n = 0, ev = 0, entered = 0;
+	uint64_t seq = 0;
 	for (int i = 0; i < 300; i++) {
 		int k = i % 4 != 0 ? i % 4 : i % 5;
 		for (int j = 0; j < k; j++) {
@@ -274,6 +297,7 @@ Test(segment_durable, kill9_after_acknowledged_tracks_loses_no_entry)
 				now - (j + 1) * 3600000LL, "sku-c", 1.0 };
 			if (++n == 10) {
 				Clm__V1__Response *r = segflow_track(c, t, n);
+				seq = segment_durable_max_seq(r, seq);
 				for (size_t x = 0; x < r->track->n_changes;
 				        x++) {
 					entered += r->track->changes[x]->kind
@@ -286,6 +310,7 @@ Test(segment_durable, kill9_after_acknowledged_tracks_loses_no_entry)
 	}
 	if (n > 0) {
 		Clm__V1__Response *r = segflow_track(c, t, n);
+		seq = segment_durable_max_seq(r, seq);
 		for (size_t x = 0; x < r->track->n_changes; x++) {
 			entered += r->track->changes[x]->kind == 3;
 		}
@@ -330,6 +355,22 @@ Test(segment_durable, kill9_after_acknowledged_tracks_loses_no_entry)
 		{ "a001", "more-2", PURCHASE, 0, "sku-c", 1.0 },
 	};
 	Clm__V1__Response *r = segflow_track(c, more, 2);
+	/* seq goes on after the largest one before the kill. */
+	for (size_t x = 0; x < r->track->n_changes; x++) {
+		uint64_t got = r->track->changes[x]->seq;
+		if (KNOWN_BUG_KILL9_SEQ && got <= seq) {
+			fprintf(stderr,
+			        "KNOWN_BUG_KILL9_SEQ: seq %llu after the restart, "
+			        "%llu before the kill\n",
+			        (unsigned long long) got,
+			        (unsigned long long) seq);
+		} else {
+			cr_expect_gt(got, seq,
+			        "seq %llu after the restart, %llu before the kill",
+			        (unsigned long long) got,
+			        (unsigned long long) seq);
+		}
+	}
 	cr_expect_eq(segflow_changes(r, 3, "a002", "two-buys"), 0);
 	cr_expect(segflow_changes(r, 3, "a001", "two-buys") == 1,
 	        "a001's entry into two-buys missing from TrackReply.changes "
