@@ -49,8 +49,11 @@ void segw_invalidate(struct segw *w);
  * segment_due_ms are updated (arena a), *dirty telling whether rec changed
  * and must be written. job gets an event per entry and exit (at_ms the
  * batch's instant; NULL: none), except for segments whose backfill has not
- * reached the customer, which change silently. An anonymous rec is left
- * alone. Returns CLM_OK or a storage error.
+ * reached the customer, which change silently. When rec's time index
+ * entry is overdue (before b->now_ms, no background step ran yet), the
+ * missed instants are walked first with the customer as stored in b->txn,
+ * their events dated when they happened. An anonymous rec is left alone.
+ * Returns CLM_OK or a storage error.
  */
 clm_err segw_customer(struct segw *w, struct writer_batch *b, writer_job *job,
         Clm__V1__CustomerRecord *rec, const struct model_profile *p, arena *a,
