@@ -485,6 +485,14 @@ clm_watch_open(const char *url, const char *prefix, clm_watch **out)
 		rv = nng_socket_set(w->sock, NNG_OPT_SUB_SUBSCRIBE, prefix,
 		        strlen(prefix));
 	}
+	/*
+	 * SUB keeps 128 messages by default and drops the oldest past that:
+	 * a burst (one write moving many customers) arriving while the
+	 * caller is busy would lose its start. nng's largest queue instead.
+	 */
+	if (rv == 0) {
+		rv = nng_socket_set_int(w->sock, NNG_OPT_RECVBUF, 8192);
+	}
 	/* Before the dial, so that no pipe goes uncounted. */
 	if (rv == 0) {
 		rv = nng_pipe_notify(w->sock, NNG_PIPE_EV_ADD_POST,

@@ -8,6 +8,9 @@
 
 #include "util/log.h"
 
+/* Events queued per subscriber before PUB drops (NNG_OPT_SENDBUF). */
+#define PUBSUB_QUEUE 1024
+
 struct pubsub {
 	nng_socket sock;
 };
@@ -25,6 +28,20 @@ pubsub_open(const char *url, bool owner_only, struct pubsub **out, char *err,
 	if (rv != 0) {
 		snprintf(err, errlen, "cannot open event socket: %s",
 		        nng_strerror(rv));
+		free(ps);
+		return CLM_UNAVAILABLE;
+	}
+	/*
+	 * Each subscriber's queue (nng's default is 16 messages): a write
+	 * that moves many customers into or out of segments publishes a
+	 * burst, and a reader that keeps up on average must not lose its
+	 * middle. 1024 events of a few hundred bytes each per subscriber.
+	 */
+	rv = nng_socket_set_int(ps->sock, NNG_OPT_SENDBUF, PUBSUB_QUEUE);
+	if (rv != 0) {
+		snprintf(err, errlen, "cannot size the event queue: %s",
+		        nng_strerror(rv));
+		nng_close(ps->sock);
 		free(ps);
 		return CLM_UNAVAILABLE;
 	}

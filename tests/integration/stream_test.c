@@ -4,7 +4,8 @@
  * exactly five stage/<STAGE> events with consecutive seq; a recent refund
  * gives risk/RECENT_REFUND; an old billing issue and a late touchpoint that
  * rewrites history but not the current stage give nothing; a "stage/"
- * subscriber sees no risk events; seq continues across a restart.
+ * subscriber sees no risk events; seq continues across a restart; a burst
+ * of events reaches a subscriber that was busy while it was published.
  */
 #include <criterion/criterion.h>
 #include <stdbool.h>
@@ -395,6 +396,60 @@ Test(stream, seq_continues_after_restart)
 	        c, "after-restart", "n1", TP_TYPE(APP_OPEN), now - HOUR_MS));
 	expect_event(all, "after-restart", &reach, &seq, "after restart");
 	cr_expect_eq(seq, 6);
+	clm_watch_close(all);
+	clm_close(c);
+}
+
+/*
+ * One Track of BURST customers publishes BURST stage events at once,
+ * while the test is still waiting for the Track's reply: a subscriber
+ * that reads them only afterwards gets every one, in seq order (PUB's
+ * and SUB's queues hold a burst; nng's defaults, 16 and 128, dropped
+ * most of it).
+ */
+#define BURST 600
+Test(stream, a_burst_reaches_a_reader_that_was_busy)
+{
+	start_server(NULL);
+	clm_watch *all = watch("");
+	clm_conn *c = connect_to(&srv);
+	const int64_t now = wall_ms();
+	static Clm__V1__Touchpoint tps[BURST];
+	static Clm__V1__Touchpoint *ptrs[BURST];
+	static char ids[BURST][16], eids[BURST][16];
+	for (int i = 0; i < BURST; i++) {
+		clm__v1__touchpoint__init(&tps[i]);
+		snprintf(ids[i], sizeof(ids[i]), "burst%d", i);
+		snprintf(eids[i], sizeof(eids[i]), "b%d", i);
+		tps[i].customer_id = ids[i];
+		tps[i].event_id = eids[i];
+		tps[i].type = TP_TYPE(APP_OPEN);
+		tps[i].channel = CLM__V1__CHANNEL__DIRECT;
+		tps[i].occurred_at_ms = now - HOUR_MS;
+		ptrs[i] = &tps[i];
+	}
+	Clm__V1__Response *resp = NULL;
+	clm_err e = clm_track(c, ptrs, BURST, &resp);
+	cr_assert_eq(e, CLM_OK, "track: %s (%s)", clm_errname(e),
+	        clm_last_error(c));
+	cr_assert_eq(resp->track->accepted, BURST);
+	clm_response_free(resp);
+	uint64_t seq = 0;
+	for (int i = 0; i < BURST; i++) {
+		char topic[64] = "";
+		Clm__V1__LifecycleEvent *ev = NULL;
+		e = clm_watch_next(all, 10000, topic, sizeof(topic), &ev);
+		cr_assert_eq(e, CLM_OK, "event %d of %d: %s", i + 1, BURST,
+		        clm_errname(e));
+		cr_expect_str_eq(topic, "stage/REACH");
+		if (seq != 0) {
+			cr_expect_eq(ev->seq, seq + 1, "seq %llu after %llu",
+			        (unsigned long long) ev->seq,
+			        (unsigned long long) seq);
+		}
+		seq = ev->seq;
+		clm_event_free(ev);
+	}
 	clm_watch_close(all);
 	clm_close(c);
 }
