@@ -273,6 +273,9 @@ store_init_dbs(store *s, char *err, size_t errlen)
 	if (s->next_event_seq == 0) {
 		s->next_event_seq = 1;
 	}
+	if (store_seq_floor_load(s, err, errlen) != CLM_OK) {
+		goto fail;
+	}
 	rc = mdb_txn_commit(txn);
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot initialise the store: %s",
@@ -380,6 +383,10 @@ store_close(store *s)
 	}
 	store_overlay_close(s);
 	store_agg_pend_free(s);
+	/* Exact again: a clean restart goes on without a gap. */
+	if (s->seq_floor != 0 && s->next_event_seq < s->seq_floor) {
+		(void) store_seq_floor_write(s, s->next_event_seq);
+	}
 	if (s->env != NULL) {
 		mdb_env_close(s->env);
 	}

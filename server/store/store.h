@@ -327,6 +327,14 @@ uint64_t store_next_event_seq(store_txn *txn);
  * store_event_seq returns the seq the next published LifecycleEvent will
  * get, as of the last commit. The writer's thread, or any thread before
  * the writer starts.
+ *
+ * Seqs never repeat, a crash included: DIR/event_seq holds a floor no
+ * seq taken so far reaches. store_write_commit first raises it (to the
+ * next seq plus 65,536, synced) when the transaction took seqs up to it,
+ * store_open starts the counter there when the base's is lower (the
+ * counter in the overlay was lost: the seqs jump forward, a gap), and
+ * store_close sets it to the counter exactly, so that a clean restart
+ * leaves no gap.
  */
 uint64_t store_event_seq(store *s);
 

@@ -539,6 +539,9 @@ store_ckpt_counters(store *s, char *err, size_t errlen)
 	s->next_cid = s->next_cid != 0 ? s->next_cid : 1;
 	s->next_seq = s->next_seq != 0 ? s->next_seq : 1;
 	s->next_event_seq = s->next_event_seq != 0 ? s->next_event_seq : 1;
+	if (s->next_event_seq < s->seq_floor) {
+		s->next_event_seq = s->seq_floor;
+	}
 	return CLM_OK;
 }
 

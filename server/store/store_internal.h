@@ -132,7 +132,33 @@ struct store {
 	 */
 	pthread_rwlock_t remap;
 	pthread_mutex_t turnstile;
+	/*
+	 * The event seq's floor as on disk (store_seqfloor.c; 0: no file):
+	 * no published event's seq reaches it. Writer thread.
+	 */
+	uint64_t seq_floor;
 };
+
+/* The floor's file in the data dir, and how far past next a write sets it. */
+#define STORE_SEQ_FLOOR_FILE    "event_seq"
+#define STORE_SEQ_FLOOR_RESERVE 65536
+
+/*
+ * store_seq_floor_load reads DIR/event_seq into s->seq_floor (0 when it
+ * does not exist) and raises s->next_event_seq to it: the seqs of events
+ * published before a crash, whose counter the overlay lost, are not given
+ * again. Returns CLM_OK, or an error with err set (unreadable, or not a
+ * number).
+ */
+clm_err store_seq_floor_load(store *s, char *err, size_t errlen);
+
+/*
+ * store_seq_floor_write makes floor the durable floor: DIR/event_seq.tmp
+ * written and fdatasync'd, renamed over DIR/event_seq, the directory
+ * synced. Returns CLM_OK or the filesystem's error (store_err); the floor
+ * on disk is then the old one.
+ */
+clm_err store_seq_floor_write(store *s, uint64_t floor);
 
 /* Translates an LMDB or errno code, logging what is not routine. */
 clm_err store_err(store *s, int rc, const char *what);

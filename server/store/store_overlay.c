@@ -276,6 +276,12 @@ store_write_commit(store_txn *t)
 	if (e == CLM_OK && t->next_event_seq != s->next_event_seq) {
 		e = store_meta_put(t, "event_seq", t->next_event_seq);
 	}
+	/* Before any of its seqs is published (store_event_seq). */
+	if (e == CLM_OK && t->next_event_seq > s->seq_floor
+	        && t->next_event_seq > 1) {
+		e = store_seq_floor_write(
+		        s, t->next_event_seq + STORE_SEQ_FLOOR_RESERVE);
+	}
 	if (e == CLM_OK && t->otxn != NULL) {
 		e = store_err(
 		        s, kv_counts_save(t), "cannot count the overlay");

@@ -24,16 +24,6 @@ HARNESS_SUITE(segment_durable, 300);
 #define N_LATE    2000
 #define BATCH     1000
 
-/*
- * KNOWN_BUG_KILL9_SEQ: after kill -9, the seq of the last SEGMENT_ENTERED
- * before the kill is given again to the first event after the restart
- * (seq is kept across restarts for stage events only, it seems), while
- * docs/api.md says seq increases by one per event and continues across
- * restarts. While set, the check is printed, not failed. Set to 0 once the
- * server is fixed.
- */
-#define KNOWN_BUG_KILL9_SEQ 1
-
 /* The largest seq of r's changes, or max when larger. */
 static uint64_t
 segment_durable_max_seq(const Clm__V1__Response *r, uint64_t max)
@@ -358,18 +348,9 @@ Test(segment_durable, kill9_after_acknowledged_tracks_loses_no_entry)
 	/* seq goes on after the largest one before the kill. */
 	for (size_t x = 0; x < r->track->n_changes; x++) {
 		uint64_t got = r->track->changes[x]->seq;
-		if (KNOWN_BUG_KILL9_SEQ && got <= seq) {
-			fprintf(stderr,
-			        "KNOWN_BUG_KILL9_SEQ: seq %llu after the restart, "
-			        "%llu before the kill\n",
-			        (unsigned long long) got,
-			        (unsigned long long) seq);
-		} else {
-			cr_expect_gt(got, seq,
-			        "seq %llu after the restart, %llu before the kill",
-			        (unsigned long long) got,
-			        (unsigned long long) seq);
-		}
+		cr_expect_gt(got, seq,
+		        "seq %llu after the restart, %llu before the kill",
+		        (unsigned long long) got, (unsigned long long) seq);
 	}
 	cr_expect_eq(segflow_changes(r, 3, "a002", "two-buys"), 0);
 	cr_expect(segflow_changes(r, 3, "a001", "two-buys") == 1,

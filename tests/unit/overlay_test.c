@@ -89,6 +89,8 @@ Test(overlay, reopen_keeps_the_checkpoint_only)
 	char *later = ovl_dump_committed(p.b, true);
 	cr_assert_str_neq(want, later, "the writes after it changed nothing");
 	free(later);
+	uint64_t closed_next[3];
+	next_counters(p.b, closed_next);
 	store_close(p.b);
 	p.b = ovl_open(ovl_dir_b, 256 * MIB, 64 * MIB);
 	cr_assert_eq(store_position(p.b), at, "position %llu after reopening",
@@ -96,6 +98,11 @@ Test(overlay, reopen_keeps_the_checkpoint_only)
 	char *got = ovl_dump_committed(p.b, true);
 	ovl_expect_same(want, got, "reopened", 0);
 	next_counters(p.b, got_next);
+	/*
+	 * Except the event seq: never given twice (store_event_seq), it
+	 * goes on where B's close left it.
+	 */
+	want_next[2] = closed_next[2];
 	for (int i = 0; i < 3; i++) {
 		cr_assert_eq(got_next[i], want_next[i],
 		        "counter %d: %llu, want %llu", i,
