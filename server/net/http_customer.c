@@ -15,12 +15,9 @@
  * would end there.
  *
  * The reads go through dispatch_read on the caller's slot, as the other
- * /api endpoints do. The writes do not block an nng thread: each request
- * gets a state of its own (malloc'd; their number is bounded by
- * http_max_connections), the handler defers it (httpd.h), the writer's
- * done callback hands the answer back to an nng thread with
- * httpd_resume, and the answer is sent with httpd_reply. The job carries
- * a deadline of http_request_timeout, so the wait is bounded.
+ * /api endpoints do. The writes are deferred (http_write.c): they do not
+ * block an nng thread, and the job carries a deadline of
+ * http_request_timeout, so the wait is bounded.
  */
 #include <math.h>
 #include <stdatomic.h>
@@ -29,25 +26,18 @@
 #include <string.h>
 #include <strings.h>
 
-#include "calls/auth.h"
 #include "calls/dispatch.h"
 #include "calls/validate.h"
 #include "net/http_internal.h"
 #include "net/inflate.h"
 #include "pbjson.h"
-#include "util/clock.h"
 
 #define HTTP_CUSTOMER_BASE "/api/customers/"
 #define HTTP_CUSTOMER_RECS "/recommendations"
 
 /* One write request in flight, from its parameters to its answer. */
 struct http_write {
-	struct telemetry *tm;
-	enum telemetry_http_handler kind;
-	httpd_conn *c;
-	arena arena;
-	Clm__V1__Response resp;
-	struct call_req dr;
+	struct http_defer d;   /* first: http_write.c's part */
 	char *plain;           /* the inflated body (malloc'd), or NULL */
 	ProtobufCMessage **tp; /* the parsed touchpoints (pbjson's) */
 	size_t n_tp;
@@ -346,18 +336,11 @@ http_track_max_body(const struct server *srv)
 	                        : 4u * 1024 * 1024;
 }
 
-/*
- * Answers w's request with rep, counts it and frees w. The reply goes
- * last: once it is out, httpd_close may return, so nothing of w may be
- * touched after it (rep's body is malloc'd, its headers static).
- */
+/* Frees what w holds beyond its defer (http_defer_send's fini). */
 static void
-http_write_send(struct http_write *w, struct http_reply *rep)
+http_write_fini(struct http_defer *d)
 {
-	struct httpd_res res = { .status = 500 };
-	httpd_conn *c = w->c;
-	telemetry_http(w->tm, w->kind, rep->status);
-	http_respond(rep, &res);
+	struct http_write *w = (struct http_write *) d;
 	for (size_t i = 0; i < w->n_tp; i++) {
 		protobuf_c_message_free_unpacked(w->tp[i], NULL);
 	}
@@ -366,70 +349,15 @@ http_write_send(struct http_write *w, struct http_reply *rep)
 	if (w->srv != NULL) {
 		atomic_fetch_sub(&w->srv->http_tracks, 1);
 	}
-	arena_fini(&w->arena);
-	free(w);
-	httpd_reply(c, &res);
 }
 
-void
-http_write_result(
-        struct http_reply *rep, const ProtobufCMessage *m, uint64_t position)
+/* The message w's reply prints: the TrackReply or the RecommendReply. */
+static const ProtobufCMessage *
+http_write_message(const struct http_defer *d, const Clm__V1__Response *resp)
 {
-	char *text;
-	if (m == NULL || pbjson_print(m, 0, &text) != 0) {
-		http_error(
-		        rep, 500, CLM_INTERNAL, "", "cannot print the reply");
-		return;
-	}
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&out, &len);
-	if (f != NULL) {
-		/* text is one object: "{}" or "{MEMBERS}". */
-		fprintf(f, "{\"position\":\"%llu\"%s%s",
-		        (unsigned long long) position,
-		        strcmp(text, "{}") == 0 ? "" : ",", text + 1);
-	}
-	free(text);
-	rep->status = 200;
-	rep->type = http_json;
-	http_reply_stream(rep, f, &out, &len);
-}
-
-/* The answer of w's call, done (w->resp is final). */
-static void
-http_write_answer(struct http_write *w)
-{
-	struct http_reply rep = { .status = 500, .type = http_json };
-	const Clm__V1__Response *resp = &w->resp;
-	if (http_ok(resp, &rep)) {
-		const ProtobufCMessage *m = w->kind == TELEMETRY_HTTP_TRACK
-		        ? (const ProtobufCMessage *) resp->track
-		        : (const ProtobufCMessage *) resp->recommend;
-		http_write_result(&rep, m, resp->position);
-	}
-	http_write_send(w, &rep);
-}
-
-/* The write is done: answer, on an nng thread. */
-static void
-http_write_resumed(void *arg, httpd_conn *c)
-{
-	(void) c;
-	struct http_write *w = arg;
-	dispatch_finish(&w->dr);
-	http_write_answer(w);
-}
-
-/*
- * The writer's done callback, on its thread: the answer is handed back
- * to an nng thread (httpd_resume), so the writer only wakes it.
- */
-static void
-http_write_done(writer_job *job)
-{
-	struct http_write *w = job->done_arg;
-	httpd_resume(w->c, http_write_resumed, w);
+	return d->kind == TELEMETRY_HTTP_TRACK
+	        ? (const ProtobufCMessage *) resp->track
+	        : (const ProtobufCMessage *) resp->recommend;
 }
 
 /*
@@ -447,10 +375,11 @@ http_write_claim(struct http_write *w, const struct server *srv,
 		          "channel", "now", "include_suppressed", NULL };
 	bool recs;
 	struct http_query pq;
-	const char *id = http_customer_id(&w->arena, req->target, &recs, rep);
+	const char *id
+	        = http_customer_id(&w->d.arena, req->target, &recs, rep);
 	if (id == NULL
 	        || !http_query_parse(
-	                &w->arena, req->target, allowed, &pq, rep)) {
+	                &w->d.arena, req->target, allowed, &pq, rep)) {
 		return false;
 	}
 	if (!recs) {
@@ -500,12 +429,12 @@ http_write_claim(struct http_write *w, const struct server *srv,
 		}
 		return false;
 	}
-	q->recommend = http_customer_recommend(&w->arena, &pq, id, rep);
+	q->recommend = http_customer_recommend(&w->d.arena, &pq, id, rep);
 	if (q->recommend == NULL) {
 		return false;
 	}
 	q->recommend->claim = true;
-	q->request_id = arena_strdup(&w->arena, key);
+	q->request_id = arena_strdup(&w->d.arena, key);
 	if (q->request_id == NULL) {
 		http_oom(rep);
 		return false;
@@ -514,7 +443,7 @@ http_write_claim(struct http_write *w, const struct server *srv,
 	return true;
 }
 
-/* Notes m (pbjson's) for http_write_send to free. */
+/* Notes m (pbjson's) for http_write_fini to free. */
 static bool
 http_write_keep(struct http_write *w, ProtobufCMessage *m)
 {
@@ -667,7 +596,7 @@ http_write_track_body(struct http_write *w, const char *body, size_t len,
 		}
 		tr = (Clm__V1__TrackRequest *) m;
 	} else if (i < len && body[i] == '{') {
-		tr = arena_alloc(&w->arena, sizeof(*tr));
+		tr = arena_alloc(&w->d.arena, sizeof(*tr));
 		if (tr == NULL) {
 			http_oom(rep);
 			return false;
@@ -678,7 +607,7 @@ http_write_track_body(struct http_write *w, const char *body, size_t len,
 			lines += body[k] == '\n';
 		}
 		Clm__V1__Touchpoint **tps
-		        = arena_alloc(&w->arena, (lines + 1) * sizeof(*tps));
+		        = arena_alloc(&w->d.arena, (lines + 1) * sizeof(*tps));
 		if (tps == NULL) {
 			http_oom(rep);
 			return false;
@@ -756,7 +685,7 @@ http_write_track(struct http_write *w, struct server *srv,
 {
 	static const char *const none[] = { NULL };
 	struct http_query pq;
-	if (!http_query_parse(&w->arena, req->target, none, &pq, rep)) {
+	if (!http_query_parse(&w->d.arena, req->target, none, &pq, rep)) {
 		return false;
 	}
 	/*
@@ -812,62 +741,20 @@ void
 http_customer_write(struct server *srv, struct telemetry *tm, httpd_conn *c,
         const struct httpd_req *req, enum telemetry_http_handler kind)
 {
-	struct http_write *w = calloc(1, sizeof(*w));
+	struct http_write *w = (struct http_write *) http_defer_new(sizeof(*w),
+	        srv, tm, c, kind, http_write_message, http_write_fini);
 	if (w == NULL) {
-		struct http_reply rep = { .status = 500, .type = http_json };
-		struct httpd_res res = { .status = 500 };
-		http_oom(&rep);
-		telemetry_http(tm, kind, rep.status);
-		http_respond(&rep, &res);
-		httpd_reply(c, &res);
 		return;
 	}
-	w->tm = tm;
-	w->kind = kind;
-	w->c = c;
-	arena_init(&w->arena);
-	w->dr.srv = srv;
-	w->dr.resp = &w->resp;
-	w->dr.a = &w->arena;
-	w->dr.done = http_write_done;
-	w->dr.done_arg = w;
-	w->dr.wire = PBWIRE_OK;
-
 	struct http_reply rep = { .status = 500, .type = http_json };
-	const char *token = http_bearer(req, &w->arena);
-	if (srv->auth != NULL
-	        && (token == NULL
-	                || !auth_check(srv->auth, token, strlen(token)))) {
-		http_error(&rep, 401, CLM_UNAUTHENTICATED, "",
-		        "missing or invalid token: send 'Authorization: Bearer TOKEN'");
-		rep.challenge = true;
-		http_write_send(w, &rep);
-		return;
-	}
-	Clm__V1__Request *q = arena_alloc(&w->arena, sizeof(*q));
-	if (q == NULL) {
-		http_oom(&rep);
-		http_write_send(w, &rep);
-		return;
-	}
-	clm__v1__request__init(q);
-	q->auth_token = (char *) (token != NULL ? token : "");
-	q->request_id = "http";
-	bool ok = kind == TELEMETRY_HTTP_TRACK
-	        ? http_write_track(w, srv, req, q, &rep)
-	        : http_write_claim(w, srv, req, q, &rep);
+	Clm__V1__Request *q = http_defer_request(&w->d, srv, req, &rep);
+	bool ok = q != NULL
+	        && (kind == TELEMETRY_HTTP_TRACK
+	                        ? http_write_track(w, srv, req, q, &rep)
+	                        : http_write_claim(w, srv, req, q, &rep));
 	if (!ok) {
-		http_write_send(w, &rep);
+		http_defer_send(&w->d, &rep);
 		return;
 	}
-	int64_t timeout
-	        = srv->cfg != NULL ? srv->cfg->http_request_timeout : 10;
-	q->deadline_ms = (uint32_t) (timeout * 1000);
-	w->dr.req = q;
-	w->dr.now_ms = clock_now_ms();
-	w->dr.arrived_ns = clock_mono_ns();
-	if (dispatch_request(&w->dr) == DISPATCH_PENDING) {
-		return; /* w is the writer's until http_write_done */
-	}
-	http_write_answer(w);
+	http_defer_dispatch(&w->d, q);
 }

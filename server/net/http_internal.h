@@ -3,7 +3,8 @@
  * server's lifecycle, routing, auth and exposure, the page and /metrics;
  * http_api.c: JSON replies, query parameters and the /api endpoints;
  * http_ingest.c: the SDK ingest routes; http_customer.c: the customer
- * routes and /api/track). Not for other modules: they use
+ * routes and /api/track; http_segments.c: the segment routes;
+ * http_write.c: their deferred writes). Not for other modules: they use
  * http.h. Nothing here includes nng.h.
  *
  * Every function below runs in httpd's handler (an nng thread), holding
@@ -267,6 +268,72 @@ void http_customer_get(struct http_slot *s, const char *uri, const char *token,
 void http_customer_write(struct server *srv, struct telemetry *tm,
         httpd_conn *c, const struct httpd_req *req,
         enum telemetry_http_handler kind);
+
+/* ---- the deferred writes (http_write.c) ---- */
+
+struct http_defer;
+
+/*
+ * The route's part of a deferred write: result picks the message of a
+ * successful Response that the reply prints (http_write_result); fini,
+ * or NULL, frees what the route holds beyond the defer itself, just
+ * before the defer is freed.
+ */
+typedef const ProtobufCMessage *(*http_defer_result)(
+        const struct http_defer *d, const Clm__V1__Response *resp);
+typedef void (*http_defer_fini)(struct http_defer *d);
+
+/*
+ * One write in flight, from its request to its answer: the first member
+ * of a route's own state (http_customer.c, http_segments.c), which casts
+ * the defer back to it.
+ */
+struct http_defer {
+	struct telemetry *tm;
+	enum telemetry_http_handler kind; /* what the reply is counted as */
+	httpd_conn *c;
+	arena arena; /* the request's, freed with the defer */
+	Clm__V1__Response resp;
+	struct call_req dr;
+	http_defer_result result;
+	http_defer_fini fini;
+};
+
+/*
+ * http_defer_new allocates size bytes (a route's state, its struct
+ * http_defer first) zeroed, for req on c, counted under kind, and fills
+ * the defer in: its arena, its dispatch request to srv, result and fini.
+ * NULL when out of memory, with the 500 answered and counted.
+ */
+struct http_defer *http_defer_new(size_t size, struct server *srv,
+        struct telemetry *tm, httpd_conn *c, enum telemetry_http_handler kind,
+        http_defer_result result, http_defer_fini fini);
+
+/*
+ * http_defer_request checks req's bearer token against srv's auth and
+ * returns a new Request in d's arena carrying it, with the request id
+ * "http", for the route to fill in. NULL with the 401 (or the 500 when
+ * out of memory) in rep.
+ */
+Clm__V1__Request *http_defer_request(struct http_defer *d,
+        const struct server *srv, const struct httpd_req *req,
+        struct http_reply *rep);
+
+/*
+ * http_defer_send answers d's request with rep, counts it and frees d
+ * (fini first). The reply goes last: once it is out, httpd_close may
+ * return, so nothing of d may be touched after it. Any thread.
+ */
+void http_defer_send(struct http_defer *d, struct http_reply *rep);
+
+/*
+ * http_defer_dispatch sends q, d's Request, to the writer with the
+ * deadline http_request_timeout. The answer, {"position": "N", ...the
+ * result's members} or the error, goes out through http_defer_send:
+ * from an nng thread (httpd_resume) once the writer is done, or at once
+ * when dispatch refuses it. d is not the caller's after it.
+ */
+void http_defer_dispatch(struct http_defer *d, Clm__V1__Request *q);
 
 /*
  * http_write_result makes m, printed as proto3 JSON with the Response's

@@ -11,30 +11,24 @@
  * A segment's name is [a-z0-9_-]{1,64}: it is taken from httpd's path,
  * and a name with anything else gets the server's INVALID_ARGUMENT. The
  * reads go through dispatch_read on the caller's slot, as the other /api
- * endpoints do. The writes do what POST /api/track does
- * (http_customer.c): each gets a state of its own, the handler defers
- * it, the writer's done callback hands the answer to an nng thread with
- * httpd_resume, and the job carries the deadline http_request_timeout.
+ * endpoints do. The writes are deferred, as POST /api/track is
+ * (http_write.c): each gets a state of its own, the writer's done
+ * callback hands the answer to an nng thread with httpd_resume, and the
+ * job carries the deadline http_request_timeout.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "calls/auth.h"
 #include "calls/dispatch.h"
 #include "net/http_internal.h"
 #include "pbjson.h"
-#include "util/clock.h"
 
 #define HTTP_SEGMENTS_BASE "/api/segments"
 
 /* One write in flight, from its request to its answer. */
 struct http_segw {
-	struct telemetry *tm;
-	httpd_conn *c;
-	arena arena;
-	Clm__V1__Response resp;
-	struct call_req dr;
+	struct http_defer d;    /* first: http_write.c's part */
 	ProtobufCMessage *body; /* the parsed body (pbjson's), or NULL */
 };
 
@@ -187,57 +181,24 @@ http_segments_get(struct http_slot *s, const struct httpd_req *hr,
 
 /* ---- the writes ---- */
 
-/*
- * Answers w's request with rep, counts it and frees w. The reply goes
- * last: once it is out, httpd_close may return.
- */
+/* Frees w's body (http_defer_send's fini). */
 static void
-http_segw_send(struct http_segw *w, struct http_reply *rep)
+http_segw_fini(struct http_defer *d)
 {
-	struct httpd_res res = { .status = 500 };
-	httpd_conn *c = w->c;
-	telemetry_http(w->tm, TELEMETRY_HTTP_SEGMENTS, rep->status);
-	http_respond(rep, &res);
+	struct http_segw *w = (struct http_segw *) d;
 	if (w->body != NULL) {
 		protobuf_c_message_free_unpacked(w->body, NULL);
 	}
-	arena_fini(&w->arena);
-	free(w);
-	httpd_reply(c, &res);
 }
 
-/* The answer of w's call, done: its reply with the position first. */
-static void
-http_segw_answer(struct http_segw *w)
+/* The message w's reply prints, after the position. */
+static const ProtobufCMessage *
+http_segw_message(const struct http_defer *d, const Clm__V1__Response *resp)
 {
-	struct http_reply rep = { .status = 500, .type = http_json };
-	const Clm__V1__Response *resp = &w->resp;
-	if (http_ok(resp, &rep)) {
-		const ProtobufCMessage *m = resp->result_case
-		                == CLM__V1__RESPONSE__RESULT_DEFINE_SEGMENT
-		        ? (const ProtobufCMessage *) resp->define_segment
-		        : (const ProtobufCMessage *) resp->delete_segment;
-		http_write_result(&rep, m, resp->position);
-	}
-	http_segw_send(w, &rep);
-}
-
-/* The write is done: answer, on an nng thread. */
-static void
-http_segw_resumed(void *arg, httpd_conn *c)
-{
-	(void) c;
-	struct http_segw *w = arg;
-	dispatch_finish(&w->dr);
-	http_segw_answer(w);
-}
-
-/* The writer's done callback: hands the answer to an nng thread. */
-static void
-http_segw_done(writer_job *job)
-{
-	struct http_segw *w = job->done_arg;
-	httpd_resume(w->c, http_segw_resumed, w);
+	(void) d;
+	return resp->result_case == CLM__V1__RESPONSE__RESULT_DEFINE_SEGMENT
+	        ? (const ProtobufCMessage *) resp->define_segment
+	        : (const ProtobufCMessage *) resp->delete_segment;
 }
 
 /*
@@ -272,7 +233,8 @@ http_segw_define(struct http_segw *w, const struct httpd_req *req,
 		return false;
 	}
 	/* The request borrows the body's expression (freed after it). */
-	Clm__V1__DefineSegmentRequest *r = arena_alloc(&w->arena, sizeof(*r));
+	Clm__V1__DefineSegmentRequest *r
+	        = arena_alloc(&w->d.arena, sizeof(*r));
 	if (r == NULL) {
 		http_oom(rep);
 		return false;
@@ -290,7 +252,8 @@ static bool
 http_segw_delete(struct http_segw *w, const char *name, Clm__V1__Request *q,
         struct http_reply *rep)
 {
-	Clm__V1__DeleteSegmentRequest *d = arena_alloc(&w->arena, sizeof(*d));
+	Clm__V1__DeleteSegmentRequest *d
+	        = arena_alloc(&w->d.arena, sizeof(*d));
 	if (d == NULL) {
 		http_oom(rep);
 		return false;
@@ -306,52 +269,24 @@ void
 http_segments_write(struct server *srv, struct telemetry *tm, httpd_conn *c,
         const struct httpd_req *req)
 {
-	struct http_segw *w = calloc(1, sizeof(*w));
+	struct http_segw *w = (struct http_segw *) http_defer_new(sizeof(*w),
+	        srv, tm, c, TELEMETRY_HTTP_SEGMENTS, http_segw_message,
+	        http_segw_fini);
 	if (w == NULL) {
-		struct http_reply rep = { .status = 500, .type = http_json };
-		struct httpd_res res = { .status = 500 };
-		http_oom(&rep);
-		telemetry_http(tm, TELEMETRY_HTTP_SEGMENTS, rep.status);
-		http_respond(&rep, &res);
-		httpd_reply(c, &res);
 		return;
 	}
-	w->tm = tm;
-	w->c = c;
-	arena_init(&w->arena);
-	w->dr.srv = srv;
-	w->dr.resp = &w->resp;
-	w->dr.a = &w->arena;
-	w->dr.done = http_segw_done;
-	w->dr.done_arg = w;
-	w->dr.wire = PBWIRE_OK;
-
 	struct http_reply rep = { .status = 500, .type = http_json };
-	const char *token = http_bearer(req, &w->arena);
-	if (srv->auth != NULL
-	        && (token == NULL
-	                || !auth_check(srv->auth, token, strlen(token)))) {
-		http_error(&rep, 401, CLM_UNAUTHENTICATED, "",
-		        "missing or invalid token: send 'Authorization: Bearer TOKEN'");
-		rep.challenge = true;
-		http_segw_send(w, &rep);
+	Clm__V1__Request *q = http_defer_request(&w->d, srv, req, &rep);
+	if (q == NULL) {
+		http_defer_send(&w->d, &rep);
 		return;
 	}
 	static const char *const none[] = { NULL };
 	struct http_query pq;
-	Clm__V1__Request *q = arena_alloc(&w->arena, sizeof(*q));
-	if (q == NULL) {
-		http_oom(&rep);
-		http_segw_send(w, &rep);
-		return;
-	}
-	clm__v1__request__init(q);
-	q->auth_token = (char *) (token != NULL ? token : "");
-	q->request_id = "http";
 	const char *name = http_segments_name(
-	        &w->arena, req->path, req->path_len, &rep);
+	        &w->d.arena, req->path, req->path_len, &rep);
 	bool ok = name != NULL
-	        && http_query_parse(&w->arena, req->target, none, &pq, &rep);
+	        && http_query_parse(&w->d.arena, req->target, none, &pq, &rep);
 	if (ok && name[0] == '\0') {
 		http_error(&rep, 405, CLM_UNIMPLEMENTED, "",
 		        "method '%s' not allowed on /api/segments: use /api/segments/NAME",
@@ -365,17 +300,8 @@ http_segments_write(struct server *srv, struct telemetry *tm, httpd_conn *c,
 		        : http_segw_delete(w, name, q, &rep);
 	}
 	if (!ok) {
-		http_segw_send(w, &rep);
+		http_defer_send(&w->d, &rep);
 		return;
 	}
-	int64_t timeout
-	        = srv->cfg != NULL ? srv->cfg->http_request_timeout : 10;
-	q->deadline_ms = (uint32_t) (timeout * 1000);
-	w->dr.req = q;
-	w->dr.now_ms = clock_now_ms();
-	w->dr.arrived_ns = clock_mono_ns();
-	if (dispatch_request(&w->dr) == DISPATCH_PENDING) {
-		return; /* w is the writer's until http_segw_done */
-	}
-	http_segw_answer(w);
+	http_defer_dispatch(&w->d, q);
 }
