@@ -709,7 +709,11 @@ def free_port():
 
 
 class Server:
-    def __init__(self, clmd, clm, tmp):
+    """clmd on tmp/data and a free port, its output in tmp/clmd.log:
+    without events unless told (events, a URL), with extra flags after
+    (the segment oracle's test clock and HTTP server)."""
+
+    def __init__(self, clmd, clm, tmp, events="none", extra=()):
         self.clm = clm
         self.port = free_port()
         self.url = "tcp://127.0.0.1:%d" % self.port
@@ -718,7 +722,8 @@ class Server:
         os.mkdir(data)
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [clmd, "--data", data, "--listen", self.url, "--events", "none"],
+            [clmd, "--data", data, "--listen", self.url, "--events", events]
+            + list(extra),
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
 
     def wait_ready(self, secs=15):
@@ -797,6 +802,23 @@ def add_custom_and_orders(lines, seed):
     return out, n_purchase // 25, n_custom
 
 
+def touchpoint_json(eid, ty, t, ch=None, cid=None, aid=None, **kw):
+    """One touchpoint line, its members in the order clm import's examples
+    write them: event id ty at t (ms), on channel ch, of customer cid or
+    anonymous aid (None leaves a member out), then kw's members."""
+    o = {"eventId": eid}
+    if cid:
+        o["customerId"] = cid
+    if aid:
+        o["anonymousId"] = aid
+    o["type"] = ty
+    if ch:
+        o["channel"] = ch
+    o["occurredAtMs"] = str(t)
+    o.update(kw)
+    return json.dumps(o)
+
+
 def at(day, h=0, m=0, s=0, ms=0):
     return date_ms(day) + ((h * 60 + m) * 60 + s) * 1000 + ms
 
@@ -819,17 +841,8 @@ class EdgeData:
 
     def tp(self, out, ty, t, ch=None, cid=None, aid=None, eid=None, **kw):
         self.n += 1
-        o = {"eventId": eid or "zz-e-%04d" % self.n}
-        if cid:
-            o["customerId"] = cid
-        if aid:
-            o["anonymousId"] = aid
-        o["type"] = ty
-        if ch:
-            o["channel"] = ch
-        o["occurredAtMs"] = str(t)
-        o.update(kw)
-        out.append(json.dumps(o))
+        out.append(touchpoint_json(eid or "zz-e-%04d" % self.n, ty, t, ch,
+                                   cid, aid, **kw))
 
     def build(self, gen_spend):
         p = self.phase2

@@ -4,8 +4,9 @@ the hand-made customers it adds to clm-gen's journeys. Python 3 standard
 library only.
 """
 
-import json
 import time
+
+import metrics_oracle_test as mo
 
 DAY_MS = 86_400_000
 
@@ -138,13 +139,5 @@ class EdgeData:
     def tp(self, ty, t, cid=None, aid=None, ch="DIRECT", eid=None, out=None,
            **kw):
         self.n += 1
-        o = {"eventId": eid or "zz-s-%04d" % self.n}
-        if cid:
-            o["customerId"] = cid
-        if aid:
-            o["anonymousId"] = aid
-        o["type"] = ty
-        o["channel"] = ch
-        o["occurredAtMs"] = str(t)
-        o.update(kw)
-        (self.lines if out is None else out).append(json.dumps(o))
+        (self.lines if out is None else out).append(mo.touchpoint_json(
+            eid or "zz-s-%04d" % self.n, ty, t, ch, cid, aid, **kw))

@@ -48,7 +48,6 @@ import os
 import random
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -604,53 +603,20 @@ def ms_iso(ms):
         ".%03dZ" % (ms % 1000)
 
 
-class Server:
-    def __init__(self, clmd, tmp, clock_path):
-        self.port = mo.free_port()
+class Server(mo.Server):
+    """The metrics oracle's clmd, with events on a port of their own, the
+    test clock read from clock_path and the HTTP server (/api/events)."""
+
+    def __init__(self, clmd, clm, tmp, clock_path):
         self.events_port = mo.free_port()
         self.http_port = mo.free_port()
-        self.url = "tcp://127.0.0.1:%d" % self.port
         self.events_url = "tcp://127.0.0.1:%d" % self.events_port
-        self.log_path = os.path.join(tmp, "clmd.log")
-        data = os.path.join(tmp, "data")
-        os.mkdir(data)
-        self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            [clmd, "--data", data, "--listen", self.url, "--events",
-             self.events_url, "--test-clock-file", clock_path,
-             "--http", "127.0.0.1:%d" % self.http_port,
-             "--http-events-retained", "200000",
-             "--http-events-retained-bytes", "64M"],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
-
-    def wait_ready(self, clm, secs=20):
-        deadline = time.time() + secs
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            rc, _, _ = mo.run([clm, "--url", self.url, "--timeout", "1000",
-                               "status"], timeout=10)
-            if rc == 0:
-                return True
-            time.sleep(0.1)
-        return False
-
-    def log_tail(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read()[-2000:].decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+        super().__init__(
+            clmd, clm, tmp, events=self.events_url,
+            extra=["--test-clock-file", clock_path,
+                   "--http", "127.0.0.1:%d" % self.http_port,
+                   "--http-events-retained", "200000",
+                   "--http-events-retained-bytes", "64M"])
 
 
 def main():
@@ -686,8 +652,8 @@ def main():
 
         orc = Oracle(bins, tmp)
         orc.set_clock(0)
-        srv = Server(bins["CLMD_BIN"], tmp, orc.clock_path)
-        if not srv.wait_ready(bins["CLM_BIN"]):
+        srv = Server(bins["CLMD_BIN"], bins["CLM_BIN"], tmp, orc.clock_path)
+        if not srv.wait_ready(secs=20):
             mo.die("clmd did not become ready:\n" + srv.log_tail())
         orc.url = srv.url
         orc.req = spwire.Req(srv.url)
