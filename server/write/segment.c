@@ -15,6 +15,7 @@
  */
 #include "write/segment.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,7 @@ struct segw {
 	int64_t window_ms; /* the widest count window */
 	bool onboarding;   /* some program reads the median */
 	bool dropping;     /* seg_members may hold dropped ids */
+	bool ended;        /* segw_step's chunk ended the backfills */
 	arena a;           /* loading, and one background step */
 	/*
 	 * One evaluation's touchpoints, reset at each: kept apart from the
@@ -604,7 +606,8 @@ segw_step_due(struct segw *w, struct writer_batch *b, writer_job *job,
  * it (segments defined together share one pass).
  */
 static clm_err
-segw_step_backfill(struct segw *w, struct writer_batch *b, bool *more)
+segw_step_backfill(struct segw *w, struct writer_batch *b, bool *more,
+        struct segw_progress *pg)
 {
 	const char *low = NULL;
 	for (size_t i = 0; i < w->n; i++) {
@@ -673,6 +676,11 @@ segw_step_backfill(struct segw *w, struct writer_batch *b, bool *more)
 			rec->backfill_after = c.ids[c.n - 1];
 		}
 		rec->backfilling = c.n == SEGW_CHUNK;
+		if (pg != NULL && pg->name[0] == '\0') {
+			snprintf(pg->name, sizeof(pg->name), "%s", rec->name);
+			pg->done = rec->backfill_done;
+			pg->total = rec->backfill_total;
+		}
 		e = store_segment_put(b->txn, rec);
 		char *after = e == CLM_OK ? strdup(rec->backfill_after) : NULL;
 		if (e == CLM_OK && after == NULL) {
@@ -727,6 +735,7 @@ segw_step(struct segw *w, struct writer_batch *b, writer_job *job, bool *more,
 {
 	*more = false;
 	*did = false;
+	w->ended = false;
 	arena_reset(&w->a);
 	clm_err e = segw_load(w, b->txn);
 	if (e != CLM_OK) {
@@ -739,11 +748,38 @@ segw_step(struct segw *w, struct writer_batch *b, writer_job *job, bool *more,
 	for (size_t i = 0; i < w->n; i++) {
 		if (w->segs[i].backfilling) {
 			*did = true;
-			return segw_step_backfill(w, b, more);
+			e = segw_step_backfill(w, b, more, NULL);
+			w->ended = e == CLM_OK;
+			for (size_t k = 0; k < w->n && w->ended; k++) {
+				w->ended = !w->segs[k].backfilling;
+			}
+			return e;
 		}
 	}
 	if (w->dropping) {
 		return segw_step_drop(w, b, more, did);
 	}
 	return CLM_OK;
+}
+
+clm_err
+segw_backfill(struct segw *w, struct writer_batch *b, bool *more,
+        struct segw_progress *pg)
+{
+	*more = false;
+	pg->name[0] = '\0';
+	arena_reset(&w->a);
+	clm_err e = segw_load(w, b->txn);
+	for (size_t i = 0; i < w->n && e == CLM_OK; i++) {
+		if (w->segs[i].backfilling) {
+			return segw_step_backfill(w, b, more, pg);
+		}
+	}
+	return e;
+}
+
+bool
+segw_backfill_ended(const struct segw *w)
+{
+	return w->ended;
 }

@@ -79,4 +79,28 @@ clm_err segw_forget(struct segw *w, struct writer_batch *b, writer_job *job,
 clm_err segw_step(struct segw *w, struct writer_batch *b, writer_job *job,
         bool *more, bool *did);
 
+/* Where a backfill stands (segw_backfill): one segment's name and count. */
+struct segw_progress {
+	char name[128];
+	uint64_t done, total; /* customers evaluated, and at the start */
+};
+
+/*
+ * segw_backfill does one chunk of the backfills alone, as segw_step
+ * would (*more: work is left; nothing done when none backfills), and
+ * tells in *pg where the first backfilling segment stands (pg->name
+ * empty: none). The writer finishes the backfills this way after its
+ * start-up replay, before it serves: a replayed DefineSegment starts its
+ * backfill again, and a write must not find it unfinished.
+ */
+clm_err segw_backfill(struct segw *w, struct writer_batch *b, bool *more,
+        struct segw_progress *pg);
+
+/*
+ * segw_backfill_ended tells whether the last segw_step did the chunk that
+ * ended the last backfill (the writer then checkpoints soon, so that a
+ * crash does not make it start over).
+ */
+bool segw_backfill_ended(const struct segw *w);
+
 #endif /* CLM_WRITE_SEGMENT_H */

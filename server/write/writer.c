@@ -693,6 +693,12 @@ writer_start(store *st, const struct writer_opts *o, writer **out, char *err,
 		e = w->replay != NULL ? writer_replay(w, err, errlen)
 		                      : CLM_INTERNAL;
 	}
+	if (e == CLM_OK && w->j != NULL
+	        && (e = writer_segments_settle(w)) != CLM_OK) {
+		snprintf(err, errlen,
+		        "cannot finish the segments' backfills: %s",
+		        clm_strerror(e));
+	}
 	if (e == CLM_OK && (w->j != NULL || o->stream != NULL)
 	        && writer_ckpt_begin(w) != 0) {
 		snprintf(err, errlen, "cannot start the checkpoint thread");
@@ -700,6 +706,11 @@ writer_start(store *st, const struct writer_opts *o, writer **out, char *err,
 	}
 	if (e == CLM_OK && o->stream != NULL) {
 		e = writer_cluster_start(w, o, err, errlen);
+		if (e == CLM_OK && (e = writer_segments_settle(w)) != CLM_OK) {
+			snprintf(err, errlen,
+			        "cannot finish the segments' backfills: %s",
+			        clm_strerror(e));
+		}
 		if (e != CLM_OK) {
 			writer_ckpt_end(w);
 		}

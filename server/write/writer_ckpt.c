@@ -296,8 +296,9 @@ writer_maybe_checkpoint(writer *w)
 		}
 		return;
 	}
-	if (now - w->dirty_since_ns >= w->ckpt_interval_ns
+	if (now - w->dirty_since_ns >= w->ckpt_interval_ns || w->ckpt_soon
 	        || writer_ckpt_due(w)) {
+		w->ckpt_soon = false;
 		/*
 		 * After a ForgetCustomer, on the writer thread: a background
 		 * one covers the journal only up to its freeze, the batches

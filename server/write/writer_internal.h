@@ -50,6 +50,8 @@ struct writer {
 	uint64_t ckpt_bytes;
 	int64_t ckpt_interval_ns;
 	int64_t dirty_since_ns; /* first write no checkpoint covers; 0: none */
+	bool ckpt_soon; /* checkpoint at the next idle moment (a backfill
+	                   ended) */
 	/* The last checkpoint's failure, refusing writes until one works. */
 	clm_err ckpt_err;
 	bool ckpt_disk_full;
@@ -104,6 +106,16 @@ struct writer {
  */
 void writer_segments(writer *w, bool idle);
 int64_t writer_segments_wait_ms(writer *w, int64_t wait_ms);
+/*
+ * writer_segments_settle runs the backfills to their end (after the
+ * start-up replay or the cluster's catch-up, before serving: a replayed
+ * DefineSegment starts its backfill again, and a write must not find it
+ * unfinished, docs/architecture.md "Segments"). It checkpoints whenever
+ * the overlay fills or a checkpoint is due, as the replay does, logs
+ * where it stands every few seconds, and checkpoints once more at the
+ * end. Returns CLM_OK or the store's error.
+ */
+clm_err writer_segments_settle(writer *w);
 
 /*
  * writer_checkpoint moves the whole overlay into the base at the

@@ -84,6 +84,9 @@ writer_segment_step(writer *w)
 	if (w->j != NULL && w->dirty_since_ns == 0) {
 		w->dirty_since_ns = clock_mono_ns();
 	}
+	if (segw_backfill_ended(w->segs)) {
+		w->ckpt_soon = true; /* a crash now would start it over */
+	}
 	for (size_t k = 0; w->publish != NULL && k < job.n_events; k++) {
 		w->publish(w->publish_arg, job.events[k]);
 	}
@@ -123,4 +126,113 @@ writer_segments_wait_ms(writer *w, int64_t wait_ms)
 	}
 	int64_t most = w->seg_more ? 0 : 1000;
 	return wait_ms < most ? wait_ms : most;
+}
+
+/* Seconds between two progress lines of writer_segments_settle. */
+#define WRITER_SETTLE_LOG_S 5
+
+/* One chunk of the settle (*more: work left; *pg: where it stands). */
+static clm_err
+writer_settle_step(
+        writer *w, int64_t now_ms, bool *more, struct segw_progress *pg)
+{
+	store_txn *txn;
+	clm_err e = store_write_begin(w->st, &txn);
+	if (e != CLM_OK) {
+		return e;
+	}
+	struct writer_batch b = { .txn = txn,
+		.now_ms = now_ms,
+		.scratch = &w->scratch,
+		.visits = w->visits,
+		.segs = w->segs };
+	e = segw_backfill(w->segs, &b, more, pg);
+	if (e == CLM_OK && !*more) {
+		store_write_abort(txn); /* nothing to commit */
+		return CLM_OK;
+	}
+	if (e == CLM_OK) {
+		e = store_write_commit(txn);
+	} else {
+		store_write_abort(txn);
+	}
+	if (e != CLM_OK) {
+		segw_invalidate(w->segs);
+	} else if (w->dirty_since_ns == 0) {
+		w->dirty_since_ns = clock_mono_ns();
+	}
+	return e;
+}
+
+clm_err
+writer_segments_settle(writer *w)
+{
+	if (w->segs == NULL) {
+		return CLM_OK;
+	}
+	int64_t t0 = clock_mono_ns(), logged = t0;
+	uint64_t steps = 0;
+	int64_t now_ms = clock_now_ms();
+	if (now_ms < w->last_now_ms) {
+		now_ms = w->last_now_ms;
+	}
+	if (now_ms < w->seg_now_ms) {
+		now_ms = w->seg_now_ms;
+	}
+	w->seg_now_ms = now_ms;
+	bool more = true, retried = false;
+	while (more) {
+		struct segw_progress pg;
+		clm_err e = writer_settle_step(w, now_ms, &more, &pg);
+		if (e == CLM_RESOURCE_EXHAUSTED && store_overlay_full(w->st)
+		        && !retried) {
+			/* Room made, the chunk again (once: it must fit). */
+			e = writer_checkpoint(w);
+			retried = true;
+			more = true;
+			if (e != CLM_OK) {
+				return e;
+			}
+			continue;
+		}
+		if (e != CLM_OK) {
+			return e;
+		}
+		retried = false;
+		if (!more) {
+			break;
+		}
+		steps++;
+		if (writer_ckpt_due(w)
+		        && (e = writer_checkpoint(w)) != CLM_OK) {
+			return e;
+		}
+		int64_t now = clock_mono_ns();
+		if (pg.name[0] != '\0'
+		        && now - logged
+		                >= WRITER_SETTLE_LOG_S * 1000000000LL) {
+			logged = now;
+			log_info(
+			        "segments: backfill of %s at %.0f%% (%llu of %llu customers) before serving, %lld s so far",
+			        pg.name,
+			        pg.total > 0 && pg.done < pg.total
+			                ? 100.0 * (double) pg.done
+			                        / (double) pg.total
+			                : 99.0,
+			        (unsigned long long) pg.done,
+			        (unsigned long long) pg.total,
+			        (long long) ((now - t0) / 1000000000));
+		}
+	}
+	if (steps == 0) {
+		return CLM_OK;
+	}
+	log_info("segments: backfills finished before serving in %lld ms",
+	        (long long) ((clock_mono_ns() - t0) / 1000000));
+	/* So that a crash after the start does not run them again. */
+	if (writer_checkpoint(w) != CLM_OK) {
+		log_warn(
+		        "segments: the checkpoint after the backfills failed; retried later");
+	}
+	return CLM_OK;
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "flow.h"
 #include "harness.h"
@@ -360,5 +361,50 @@ Test(segment_durable, kill9_after_acknowledged_tracks_loses_no_entry)
 	cr_expect_eq(segflow_count(c, "two-buys"), n2 + 1);
 	segflow_members_free(want2, n2);
 	segflow_members_free(wantv, nv);
+	clm_close(c);
+}
+
+/*
+ * A backfill that ends in normal running is checkpointed soon, not a
+ * checkpoint_interval later (an hour here): a crash after it does not
+ * make the next start run it again.
+ */
+Test(segment_durable, a_finished_backfill_is_checkpointed_soon)
+{
+	const char *const slow[] = { "--checkpoint-interval", "3600", NULL };
+	flow_start(&srv, NULL, slow);
+	clm_conn *c = flow_connect_to(&srv);
+	struct segflow_tp t[20];
+	char cid[20][16], eid[20][16];
+	for (int i = 0; i < 20; i++) {
+		snprintf(cid[i], sizeof(cid[i]), "s%02d", i);
+		snprintf(eid[i], sizeof(eid[i]), "se%02d", i);
+		t[i] = (struct segflow_tp) { cid[i], eid[i],
+			i % 2 == 0 ? PURCHASE : PAGE_VIEW, 0, "sku-a", 1.0 };
+	}
+	clm_response_free(segflow_track(c, t, 20));
+	Clm__V1__Response *d
+	        = segflow_define(c, "buyers-s", "bought \"sku-a\"");
+	uint64_t defined = d->position;
+	clm_response_free(d);
+	cr_assert_gt(defined, 0);
+	segflow_wait_backfill(c, "buyers-s", 60000);
+	cr_expect_eq(segflow_count(c, "buyers-s"), 10);
+	/* Polled every 20 ms for up to 20 s. */
+	uint64_t ck = 0;
+	for (int i = 0; i < 1000 && ck < defined; i++) {
+		Clm__V1__Response *s = NULL;
+		cr_assert_eq(clm_server_status(c, &s), CLM_OK);
+		ck = s->server_status->checkpoint_position;
+		clm_response_free(s);
+		if (ck < defined) {
+			struct timespec ts = { 0, 20000000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	cr_expect_geq(ck, defined,
+	        "no checkpoint after the backfill ended: at %llu, defined "
+	        "at %llu",
+	        (unsigned long long) ck, (unsigned long long) defined);
 	clm_close(c);
 }
