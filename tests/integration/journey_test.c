@@ -1006,7 +1006,9 @@ Test(journey, counters_survive_restarts)
 	c = connect_to(&srv);
 	check_fresh_customer_after_restart(c, "fresh-2");
 	uint64_t s2 = new_customer_seq(c, "seq-2");
-	cr_expect_eq(s2, s1 + 3, "seq %llu after kill -9, before %llu",
+	/* A crash may make the seqs jump (the seq floor, api.md), never go
+	 * back. */
+	cr_expect_geq(s2, s1 + 3, "seq %llu after kill -9, before %llu",
 	        (unsigned long long) s2, (unsigned long long) s1);
 	clm_close(c);
 }
