@@ -16,6 +16,7 @@
  * callback hands the answer to an nng thread with httpd_resume, and the
  * job carries the deadline http_request_timeout.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,8 +98,10 @@ http_segments_as_of(
 		return true;
 	}
 	char *end;
+	errno = 0;
 	long long ms = strtoll(v, &end, 10);
-	if (v[0] < '0' || v[0] > '9' || *end != '\0' || ms <= 0) {
+	if (v[0] < '0' || v[0] > '9' || *end != '\0' || ms <= 0
+	        || errno == ERANGE) {
 		http_error(rep, 400, CLM_INVALID_ARGUMENT, "as_of",
 		        "as_of: '%s' is not unix ms or a date YYYY-MM-DD", v);
 		return false;

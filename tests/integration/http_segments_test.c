@@ -221,6 +221,10 @@ Test(http_segments, bad_requests_name_the_field)
 	        "\"field\":\"members\"");
 	expect(req("GET", "/api/segments/nope?as_of=yesterday", "", NULL), 400,
 	        "\"field\":\"as_of\"");
+	/* Past int64: a 400, not a scan at the largest instant. */
+	expect(req("GET", "/api/segments/nope?as_of=99999999999999999999", "",
+	               NULL),
+	        400, "\"field\":\"as_of\"");
 	expect(req("GET", "/api/segments/nope?page_size=-1", "", NULL), 400,
 	        "\"field\":\"page_size\"");
 	expect(req("GET", "/api/segments/nope?limit=1", "", NULL), 400,
