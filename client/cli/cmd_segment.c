@@ -114,9 +114,10 @@ cmd_segment_progress(struct cmd_segment_wait *w, const Clm__V1__Segment *s)
 	}
 	w->drawn = now;
 	w->drawn_once = true;
-	double p = s->backfill_progress < 0 ? 0
-	        : s->backfill_progress > 1  ? 1
-	                                    : s->backfill_progress;
+	/* NaN fails both tests: it counts as 0. */
+	double p = !(s->backfill_progress >= 0) ? 0
+	        : s->backfill_progress > 1      ? 1
+	                                        : s->backfill_progress;
 	fprintf(stderr, "%sbackfill %.0f%%", w->tty ? "\r\033[K" : "",
 	        p * 100.0);
 	if (w->customers > 0) {

@@ -225,7 +225,13 @@ class Client {
     for (;;) {
       const page = await this.getSegment(name, { ...opts, members: true, includeCustomers: false, pageToken });
       for (const id of page.members || []) yield id;
-      pageToken = page.nextPageToken || '';
+      const next = page.nextPageToken || '';
+      // A token that does not move would never end the loop.
+      if (next && (next === pageToken || !(page.members || []).length)) {
+        throw new ClmConnectionError(`the server gave page token ${JSON.stringify(next)} again`,
+          { code: 'EPROTO' });
+      }
+      pageToken = next;
       if (!pageToken) return;
     }
   }

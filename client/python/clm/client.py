@@ -546,6 +546,11 @@ class Client:
                                      as_of_ms=as_of_ms, timeout=timeout,
                                      min_position=min_position)
             yield from reply.members
+            if reply.next_page_token and (reply.next_page_token == token
+                                          or not reply.members):
+                # A token that does not move would never end the loop.
+                raise ProtocolError("the server gave page token %r again"
+                                    % reply.next_page_token)
             token = reply.next_page_token
             if not token:
                 return
