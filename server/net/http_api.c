@@ -392,6 +392,24 @@ http_window(const struct http_query *q, int64_t *from, int64_t *to,
 	return true;
 }
 
+bool
+http_bool_param(const struct http_query *q, const char *key, bool *out,
+        struct http_reply *rep)
+{
+	const char *v = http_query_get(q, key);
+	*out = false;
+	if (v == NULL || strcmp(v, "0") == 0 || strcmp(v, "false") == 0) {
+		return true;
+	}
+	if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0) {
+		*out = true;
+		return true;
+	}
+	http_error(rep, 400, CLM_INVALID_ARGUMENT, key,
+	        "%s: '%s' is not 1, true, 0 or false", key, v);
+	return false;
+}
+
 /* A uint32 parameter (absent: 0). */
 bool
 http_u32_param(const struct http_query *q, const char *key, uint32_t *out,

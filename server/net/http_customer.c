@@ -156,25 +156,6 @@ http_customer_time(const struct http_query *q, const char *key, int64_t *out,
 	return false;
 }
 
-/* A boolean parameter: 1, true, 0 or false; absent: false. */
-static bool
-http_customer_bool(const struct http_query *q, const char *key, bool *out,
-        struct http_reply *rep)
-{
-	const char *v = http_query_get(q, key);
-	*out = false;
-	if (v == NULL || strcmp(v, "0") == 0 || strcmp(v, "false") == 0) {
-		return true;
-	}
-	if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0) {
-		*out = true;
-		return true;
-	}
-	http_error(rep, 400, CLM_INVALID_ARGUMENT, key,
-	        "%s: '%s' is not 1, true, 0 or false", key, v);
-	return false;
-}
-
 /* A coordinate parameter in [-lim, lim]. */
 static bool
 http_customer_coord(const struct http_query *q, const char *key, double lim,
@@ -213,7 +194,7 @@ http_customer_recommend(arena *a, const struct http_query *q, const char *id,
 	if (!http_u32_param(q, "limit", &r->limit, rep)
 	        || !http_channel(q, a, &r->channel, rep)
 	        || !http_customer_time(q, "now", &r->now_ms, rep)
-	        || !http_customer_bool(
+	        || !http_bool_param(
 	                q, "include_suppressed", &suppressed, rep)) {
 		return NULL;
 	}
@@ -388,7 +369,7 @@ http_write_claim(struct http_write *w, const struct server *srv,
 		return false;
 	}
 	bool claim;
-	if (!http_customer_bool(&pq, "claim", &claim, rep)) {
+	if (!http_bool_param(&pq, "claim", &claim, rep)) {
 		return false;
 	}
 	if (!claim) {

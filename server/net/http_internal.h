@@ -171,6 +171,14 @@ bool http_u32_param(const struct http_query *q, const char *key, uint32_t *out,
         struct http_reply *rep);
 
 /*
+ * http_bool_param reads the boolean parameter key of q into *out: 1 or
+ * true, 0 or false, absent: false; anything else is false with a 400
+ * naming key in rep.
+ */
+bool http_bool_param(const struct http_query *q, const char *key, bool *out,
+        struct http_reply *rep);
+
+/*
  * http_channel reads the channel parameter of q (a Channel name, any
  * case; absent, "" or "all": CHANNEL_UNSPECIFIED) into *out: false with
  * a 400 in rep when it names no Channel.

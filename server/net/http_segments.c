@@ -68,25 +68,6 @@ http_segments_name(
 	return name;
 }
 
-/* A boolean parameter: absent, 0, false; or 1, true. */
-static bool
-http_segments_bool(const struct http_query *q, const char *key, bool *out,
-        struct http_reply *rep)
-{
-	const char *v = http_query_get(q, key);
-	*out = false;
-	if (v == NULL || strcmp(v, "0") == 0 || strcmp(v, "false") == 0) {
-		return true;
-	}
-	if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0) {
-		*out = true;
-		return true;
-	}
-	http_error(rep, 400, CLM_INVALID_ARGUMENT, key,
-	        "%s: '%s' is not 1, 0, true or false", key, v);
-	return false;
-}
-
 /* as_of: unix ms or YYYY-MM-DD (absent: 0, now). */
 static bool
 http_segments_as_of(
@@ -128,9 +109,8 @@ http_segments_one(struct http_slot *s, const char *uri, const char *name,
 	g->name = (char *) name;
 	bool members, customers;
 	if (!http_query_parse(&s->arena, uri, allowed, &q, rep)
-	        || !http_segments_bool(&q, "members", &members, rep)
-	        || !http_segments_bool(
-	                &q, "include_customers", &customers, rep)
+	        || !http_bool_param(&q, "members", &members, rep)
+	        || !http_bool_param(&q, "include_customers", &customers, rep)
 	        || !http_u32_param(&q, "page_size", &g->page_size, rep)
 	        || !http_segments_as_of(&q, &g->as_of_ms, rep)) {
 		return;
