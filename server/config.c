@@ -276,6 +276,12 @@ static const struct config_entry config_table[] = {
 	        "frequency-cap window" },
 	{ "quiet_hours", CONFIG_INT, "24", 0, 720, CONFIG_FIELD(quiet_hours),
 	        NULL, "no second message on a channel within" },
+	{ "journey_feed_max", CONFIG_INT, "1000000", 1000, 1000000000,
+	        CONFIG_FIELD(journey_feed_max), NULL,
+	        "journey messages the feed keeps (docs/journeys.md)" },
+	{ "webhook_timeout_s", CONFIG_INT, "10", 1, 300,
+	        CONFIG_FIELD(webhook_timeout_s), NULL,
+	        "seconds a journey webhook has to answer" },
 };
 
 #define CONFIG_N (sizeof(config_table) / sizeof(config_table[0]))

@@ -84,6 +84,8 @@ struct config {
 	int64_t cap_messages;
 	int64_t cap_days;
 	int64_t quiet_hours;
+	int64_t journey_feed_max;  /* docs/journeys.md "The feed" */
+	int64_t webhook_timeout_s; /* docs/journeys.md "Webhooks" */
 };
 
 /* config_init fills c with the defaults; release it with config_fini. */

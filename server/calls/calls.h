@@ -101,6 +101,31 @@ clm_err seg_delete_build(const struct server *srv, writer_job *job,
 void seg_get(struct call_req *r, store_txn *txn);
 void seg_list(struct call_req *r, store_txn *txn);
 
+/*
+ * DefineJourney, DeleteJourney (writes), ListJourneys, GetJourney and
+ * JourneyMessages (reads) (journey.c, docs/journeys.md).
+ */
+bool jny_define_prepare(struct call_req *r);
+bool jny_delete_prepare(struct call_req *r);
+clm_err jny_define_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol);
+clm_err jny_delete_build(const struct server *srv, writer_job *job,
+        const Clm__V1__Request *q, const struct call_policy *pol);
+void jny_list(struct call_req *r, store_txn *txn);
+void jny_get(struct call_req *r, store_txn *txn);
+void jny_messages(struct call_req *r, store_txn *txn);
+
+/*
+ * Journey fires (journey_fire.c): journey_fire_job is the writer's
+ * writer_opts.fire_job (arg: the struct server); journey_fire_build
+ * rebuilds the job from its entry (call_replay, for
+ * CALL_ENTRY_JOURNEY_FIRE: data and len after the policy).
+ */
+clm_err journey_fire_job(
+        void *srv, writer_job *job, const Clm__V1__JourneyFire *f);
+clm_err journey_fire_build(const struct server *srv, writer_job *job,
+        const void *data, size_t len, const struct call_policy *pol);
+
 /* ServerStatus (status.c). */
 void status_get(struct call_req *r, store_txn *txn);
 

@@ -33,6 +33,14 @@
  */
 #define CALL_ENTRY_POLICY 0x10000u
 
+/*
+ * The entry type of a journey fire (write/journey.h): not a Request's
+ * call number (Request never gets field 1000), a policy at its start and
+ * then a packed clm.v1.JourneyFire (store.proto), made by
+ * journey_fire_job (calls/journey_fire.c) and rebuilt by call_replay.
+ */
+#define CALL_ENTRY_JOURNEY_FIRE 1000u
+
 /* The size of a policy at the start of an entry: a version, then it. */
 #define CALL_POLICY_BYTES (1 + 4 + 8 * 7 + 4 + 4 + 8 + 8 * MODEL_N_REASONS)
 

@@ -111,6 +111,21 @@ size_t recommend_build(const struct recommend_input *in,
         const struct recommend_params *rp, size_t limit,
         bool include_suppressed, bool claim, struct recommendation *out);
 
+/*
+ * recommend_cap_check applies Recommend's frequency caps (rp's
+ * cap_messages, cap_ms, quiet_ms; docs/api.md "Frequency capping") to one
+ * message on channel ch at now_ms for the customer of p, the same rule
+ * recommend_build applies (messages after now_ms count too): returns true
+ * when it is capped, with why (n bytes) as recommend_build's
+ * suppressed_reason and *free_ms the earliest instant after now_ms at
+ * which a message on ch would not be capped, were nothing else sent;
+ * false (why and *free_ms untouched) when it may be sent. Journeys' steps
+ * (docs/journeys.md "How steps run") use it.
+ */
+bool recommend_cap_check(const struct model_profile *p,
+        const struct recommend_params *rp, int ch, int64_t now_ms,
+        int64_t *free_ms, char *why, size_t n);
+
 /* recommend_distance_m is the great-circle distance in metres. */
 double recommend_distance_m(
         double lat1, double lon1, double lat2, double lon2);

@@ -50,6 +50,16 @@ bool segx_name_valid(const char *name, size_t len);
 clm_err segx_parse(
         const char *src, size_t len, segx **out, struct segx_error *err);
 
+/*
+ * segx_parse_flags is segx_parse with options: SEGX_SINCE_ENTRY allows
+ * `since_entry` as a count window (journeys' exit and if,
+ * docs/journeys.md "since_entry"); without it, since_entry is a parse
+ * error as in a segment. segx_parse is segx_parse_flags with 0.
+ */
+#define SEGX_SINCE_ENTRY 1u
+clm_err segx_parse_flags(const char *src, size_t len, unsigned flags,
+        segx **out, struct segx_error *err);
+
 /* segx_free releases x; NULL is a no-op. */
 void segx_free(segx *x);
 
@@ -65,6 +75,11 @@ struct segx_count {
 	const char *name; /* NULL: any (CUSTOM's event_name) */
 	size_t name_len;
 	int64_t window_ms;
+	/*
+	 * `since_entry`: the window is (entry_ms, to]: segx_eval passes the
+	 * count callback a copy whose window_ms is now_ms - entry_ms.
+	 */
+	bool since_entry;
 };
 
 /* What an expression reads, so a caller loads only that. */
@@ -76,6 +91,7 @@ struct segx_needs {
 	bool onboarding;       /* churn_risk or risk has SLOW_ONBOARDING
 	                          (the median) */
 	bool time;             /* the answer can change with time alone */
+	bool since_entry;      /* a count(..., since_entry) term */
 };
 void segx_needs(const segx *x, struct segx_needs *n);
 
@@ -113,6 +129,8 @@ struct segx_subject {
 	clm_err (*count)(void *arg, const struct segx_count *c, int64_t to_ms,
 	        uint64_t *n, int64_t *change_ms);
 	void *arg;
+	/* The entry instant since_entry windows count from (journeys). */
+	int64_t entry_ms;
 };
 
 /*

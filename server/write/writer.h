@@ -64,6 +64,12 @@ struct writer_batch {
 	 * segments are not kept (tests and tools that do not ask for them).
 	 */
 	struct segw *segs;
+	/*
+	 * The writer's journeys (write/journey.h): a write that saves a
+	 * known customer calls jw_customer right after segw_customer. NULL:
+	 * journeys are not run (tests and tools that do not ask for them).
+	 */
+	struct jw *jny;
 };
 
 /*
@@ -263,6 +269,21 @@ struct writer_opts {
 	 * and drops old members. NULL: no segments (tests and tools).
 	 */
 	const struct model_params *segment_params;
+	/*
+	 * Journeys (docs/journeys.md), with segments (segment_params not
+	 * NULL): the writer enters customers as writes apply
+	 * (writer_batch.jny) and, between batches, takes the due timers and
+	 * has fire_job make them a job: it packs the JourneyFire f (its
+	 * entry, CALL_ENTRY_JOURNEY_FIRE, with the server's policy) into
+	 * job (from writer_job_init, arena job->arena) and sets its apply
+	 * (calls/journey_fire.c); CLM_OK or RESOURCE_EXHAUSTED. The writer
+	 * journals and applies it like any write. fire_job NULL: no
+	 * journeys. The feed keeps the newest feed_max messages (0: 1e6).
+	 */
+	clm_err (*fire_job)(void *arg, writer_job *job,
+	        const Clm__V1__JourneyFire *f);
+	void *fire_arg;
+	uint64_t feed_max;
 };
 
 /*
@@ -345,6 +366,20 @@ Clm__V1__LifecycleEvent *writer_job_event(writer_job *job);
  * time is up at most; close the stream (jstream_close, whose last acks
  * still reach the writer) after writer_stop and before writer_free.
  */
+/*
+ * writer_hook_report records the outcome of one webhook delivery of the
+ * message at feed position `position` of journey `journey` (net/webhook.c,
+ * any thread): delivered (ok), or failed with error (a short reason),
+ * then retried at retry_ms or, when retry_ms is 0, a dead letter. The
+ * writer applies reports between batches, in transactions of their own
+ * without a journal entry (a report lost by a crash means the message is
+ * delivered again: webhooks are at least once). Returns false when the
+ * writer is stopping or its queue of reports is full (the delivery is
+ * then tried again later, as if it had failed).
+ */
+bool writer_hook_report(writer *w, uint64_t position, uint32_t journey,
+        bool ok, int64_t retry_ms, const char *error);
+
 void writer_stop(writer *w);
 void writer_free(writer *w);
 

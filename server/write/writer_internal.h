@@ -39,6 +39,18 @@ struct writer {
 	struct agg_visits *visits;  /* writer_batch.visits */
 	struct ingest_cache *cache; /* writer_batch.cache, for Tracks */
 	struct segw *segs;          /* writer_batch.segs; NULL: none */
+	/* Journeys (write/journey.h, writer_journey.c); jny NULL: none. */
+	struct jw *jny;             /* writer_batch.jny */
+	clm_err (*fire_job)(void *arg, writer_job *job,
+	        const Clm__V1__JourneyFire *f); /* writer_opts */
+	void *fire_arg;
+	uint64_t feed_max;
+	arena jny_arena;            /* the fire job's */
+	bool jny_more;              /* due timers were left */
+	int64_t jny_last_ns;        /* the last look at the timers */
+	int64_t jny_next_ms;        /* the earliest timer known (0: look) */
+	/* Webhook reports (writer_hook.c): writer_hook_report's queue. */
+	struct writer_hooks *hooks;
 	arena seg_arena;            /* the background steps' events */
 	bool seg_more;              /* a background step left work */
 	int64_t seg_last_ns;        /* the last background step */
@@ -116,6 +128,25 @@ int64_t writer_segments_wait_ms(writer *w, int64_t wait_ms);
  * end. Returns CLM_OK or the store's error.
  */
 clm_err writer_segments_settle(writer *w);
+
+/*
+ * writer_journeys (writer_journey.c) takes the due timers and runs them
+ * as fire jobs (journaled, applied, published like a batch), and trims
+ * the feed, in bounded chunks, returning when writes are queued;
+ * writer_journeys_wait_ms bounds the idle writer's sleep by the earliest
+ * timer known (w->jny_next_ms) and a second.
+ */
+void writer_journeys(writer *w, bool idle);
+int64_t writer_journeys_wait_ms(writer *w, int64_t wait_ms);
+
+/*
+ * writer_hooks (writer_hook.c) applies the queued webhook reports
+ * (writer_hook_report) in a transaction of their own, between batches;
+ * writer_hooks_new / writer_hooks_free make and release w->hooks.
+ */
+void writer_hooks(writer *w);
+struct writer_hooks *writer_hooks_new(void);
+void writer_hooks_free(struct writer_hooks *h);
 
 /*
  * writer_checkpoint moves the whole overlay into the base at the
