@@ -87,7 +87,9 @@ struct segx_count {
 	int64_t window_ms;
 	/*
 	 * `since_entry`: the window is (entry_ms, to]: segx_eval passes the
-	 * count callback a copy whose window_ms is now_ms - entry_ms.
+	 * count callback a copy whose window_ms is now_ms - entry_ms (0 when
+	 * entry_ms is not before now_ms; at most what keeps now_ms - window_ms
+	 * and now_ms + window_ms within int64_t).
 	 */
 	bool since_entry;
 };

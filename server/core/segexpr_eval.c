@@ -44,12 +44,20 @@ segx_window(const struct segx_ctx *c, const struct segx_count *t,
 	if (!t->since_entry) {
 		return t;
 	}
+	/*
+	 * At most what keeps now - window and now + window (the callback's
+	 * arithmetic) within int64_t: only an entry before about 292
+	 * million years BC is cut.
+	 */
+	int64_t room
+	        = c->now >= 0 ? INT64_MAX - c->now : (c->now + INT64_MAX) + 1;
 	*tmp = *t;
 	if (c->s->entry_ms >= c->now) {
 		tmp->window_ms = 0;
 	} else if (__builtin_sub_overflow(
-	                   c->now, c->s->entry_ms, &tmp->window_ms)) {
-		tmp->window_ms = INT64_MAX;
+	                   c->now, c->s->entry_ms, &tmp->window_ms)
+	        || tmp->window_ms > room) {
+		tmp->window_ms = room;
 	}
 	return tmp;
 }

@@ -261,7 +261,12 @@ Test(segexpr_entry, entry_after_now_counts_nothing)
 	cr_expect_eq(c.last.window_ms, H);
 	/* An entry long ago: the whole history, without overflow. */
 	cr_expect_not(eval_at(&c, x, INT64_MIN, T0, NULL));
-	cr_expect_eq(c.last.window_ms, INT64_MAX);
+	cr_expect_eq(c.last.window_ms, INT64_MAX - T0,
+	        "cut so that now + window_ms is an int64_t");
+	cr_expect(eval_at(&c, x, INT64_MIN, -T0, NULL),
+	        "both touches after now");
+	cr_expect_eq(c.last.window_ms, INT64_MAX - T0 + 1,
+	        "and now - window_ms too");
 	segx_free(x);
 }
 
