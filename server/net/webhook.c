@@ -427,11 +427,22 @@ webhook_try_end(struct webhook *wh, struct webhook_try *t)
 			        nng_strerror(rv));
 		}
 	}
-	nng_http_res_free(t->res);
-	nng_http_req_free(t->req);
-	nng_http_client_free(t->cli);
-	nng_tls_config_free(t->tls);
-	nng_url_free(t->u);
+	/* nng's free functions do not all take NULL. */
+	if (t->res != NULL) {
+		nng_http_res_free(t->res);
+	}
+	if (t->req != NULL) {
+		nng_http_req_free(t->req);
+	}
+	if (t->cli != NULL) {
+		nng_http_client_free(t->cli);
+	}
+	if (t->tls != NULL) {
+		nng_tls_config_free(t->tls);
+	}
+	if (t->u != NULL) {
+		nng_url_free(t->u);
+	}
 	if (rv != NNG_ECANCELED && !t->canceled) { /* clmd is stopping */
 		int64_t retry = ok ? 0
 		                   : webhook_retry_ms(clock_now_ms(),
