@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "calls/auth.h"
+#include "calls/calls.h"
 #include "calls/cluster.h"
 #include "calls/replay.h"
 #include "calls/waitpos.h"
@@ -561,6 +562,9 @@ main(int argc, char **argv)
 		.advanced = waitpos_advanced,
 		.advanced_arg = srv.waits,
 		.segment_params = &srv.params,
+		.fire_job = journey_fire_job,
+		.fire_arg = &srv,
+		.feed_max = (uint64_t) cfg.journey_feed_max,
 	};
 	char werr[256];
 	if (writer_start(srv.st, &wo, &srv.w, werr, sizeof(werr)) != CLM_OK) {
