@@ -53,6 +53,12 @@ static const struct call_replay_entry {
 	{ .call = CLM__V1__REQUEST__CALL_DELETE_SEGMENT,
 	        .name = "delete_segment",
 	        .build = seg_delete_build },
+	{ .call = CLM__V1__REQUEST__CALL_DEFINE_JOURNEY,
+	        .name = "define_journey",
+	        .build = jny_define_build },
+	{ .call = CLM__V1__REQUEST__CALL_DELETE_JOURNEY,
+	        .name = "delete_journey",
+	        .build = jny_delete_build },
 };
 
 #define CALL_REPLAY_N \
