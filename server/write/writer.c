@@ -18,12 +18,6 @@
 #include "write/journey.h"
 #include "write/segment.h"
 
-/*
- * Webhook reports are applied by write/writer_hook.c, which may be built
- * without (w->hooks stays NULL then, and writer_hooks is never called).
- */
-#pragma weak writer_hooks
-
 void
 writer_job_init(writer_job *job, arena *a, Clm__V1__Response *resp,
         writer_done_fn done, void *done_arg)
