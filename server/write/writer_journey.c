@@ -27,8 +27,9 @@
 #define WRITER_JNY_ITEMS 1000
 #define WRITER_JNY_JOBS  64
 
-/* Feed messages deleted per trim transaction. */
-#define WRITER_JNY_TRIM 4096
+/* Feed messages deleted per trim transaction, and transactions a second. */
+#define WRITER_JNY_TRIM  4096
+#define WRITER_JNY_TRIMS 16
 
 /* The fire job's done: its fate is in job->err. */
 static void
@@ -244,9 +245,10 @@ writer_journeys(writer *w, bool idle)
 	int64_t mono = clock_mono_ns();
 	if (w->jny_next_ms == 0 || mono - w->jny_last_ns >= 1000000000) {
 		writer_jny_look(w);
-		if (idle) {
-			while (writer_jny_trim(w) && !writer_jny_queued(w)) {
-			}
+		int most = idle ? 4 * WRITER_JNY_TRIMS : WRITER_JNY_TRIMS;
+		for (int i = 0; i < most && writer_jny_trim(w)
+		        && !writer_jny_queued(w);
+		        i++) {
 		}
 	}
 	if (w->fire_job == NULL || w->jny_inflight) {

@@ -217,3 +217,72 @@ Test(jny_smoke, reminder_no_followup_after_an_open_and_exit_on_purchase)
 	clmd_cleanup(&p);
 	harness_rm_rf(dir);
 }
+
+/*
+ * The feed keeps the newest journey_feed_max messages: 1,100 customers
+ * get one message each; the feed then starts at position 101, and
+ * every message kept is there.
+ */
+Test(jny_smoke, the_feed_is_trimmed_to_journey_feed_max)
+{
+	static struct clmd_proc p;
+	const char *args[] = { "--journey-feed-max", "1000", NULL };
+	flow_start(&p, NULL, args);
+	clm_conn *c = flow_connect_to(&p);
+	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
+	Clm__V1__DefineJourneyRequest dj
+	        = CLM__V1__DEFINE_JOURNEY_REQUEST__INIT;
+	dj.definition = "{\"name\": \"hello\", \"trigger\": {\"event\": "
+	                "\"SIGNUP\"}, \"steps\": [{\"send\": {\"kind\": "
+	                "\"NEXT_BEST_ACTION\", \"action\": \"hello\", "
+	                "\"channel\": \"EMAIL\"}}]}";
+	req.call_case = CLM__V1__REQUEST__CALL_DEFINE_JOURNEY;
+	req.define_journey = &dj;
+	Clm__V1__Response *r = NULL;
+	cr_assert_eq(clm_call(c, &req, &r), CLM_OK);
+	cr_assert(r->status == NULL || r->status->code == 0);
+	clm_response_free(r);
+	enum { N = 1100 };
+	static struct segflow_tp t[N];
+	static char ids[N][16], eids[N][16];
+	for (int i = 0; i < N; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "u%d", i);
+		snprintf(eids[i], sizeof(eids[i]), "s%d", i);
+		t[i] = (struct segflow_tp) { ids[i], eids[i],
+			CLM__V1__TOUCHPOINT_TYPE__SIGNUP, 0, NULL, 0 };
+	}
+	for (int i = 0; i < N; i += 100) {
+		clm_response_free(segflow_track(c, &t[i], 100));
+	}
+	int i = 0;
+	uint64_t oldest = 0, last = 0;
+	for (; i < 1500; i++) {
+		r = smoke_feed(c);
+		oldest = r->journey_messages->oldest;
+		last = r->journey_messages->last;
+		clm_response_free(r);
+		if (last == N && oldest == N - 1000 + 1) {
+			break;
+		}
+		harness_sleep_ms(20);
+	}
+	cr_assert_lt(i, 1500, "feed %llu..%llu after 30 s",
+	        (unsigned long long) oldest, (unsigned long long) last);
+	/* Kept: positions 101 to 1,100, every one. */
+	Clm__V1__JourneyMessagesRequest jm
+	        = CLM__V1__JOURNEY_MESSAGES_REQUEST__INIT;
+	jm.limit = 1000;
+	req.call_case = CLM__V1__REQUEST__CALL_JOURNEY_MESSAGES;
+	req.journey_messages = &jm;
+	cr_assert_eq(clm_call(c, &req, &r), CLM_OK);
+	cr_assert(r->status == NULL || r->status->code == 0);
+	cr_assert_eq(r->journey_messages->n_messages, 1000);
+	for (size_t k = 0; k < 1000; k++) {
+		cr_assert_eq(r->journey_messages->messages[k]->position,
+		        k + N - 1000 + 1);
+	}
+	clm_response_free(r);
+	clm_close(c);
+	cr_assert_eq(clmd_stop(&p), 0);
+	clmd_cleanup(&p);
+}
