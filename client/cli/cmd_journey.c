@@ -241,8 +241,8 @@ cmd_journey_status_print(const ProtobufCMessage *m, const void *arg)
 		        (unsigned long long) s->webhook_retries,
 		        (unsigned long long) s->webhook_dead);
 	}
-	printf("\n%-4s %10s %10s %10s %10s %10s\n", "", "", "skipped:", "", "",
-	        "");
+	/* Over the condition, capped and late columns. */
+	printf("\n%15s %s\n", "", "----------- skipped ------------");
 	printf("%-4s %10s %10s %10s %10s %10s\n", "step", "sent", "condition",
 	        "capped", "late", "waiting");
 	for (size_t i = 0; i < s->n_steps; i++) {
