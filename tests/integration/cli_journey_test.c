@@ -4,12 +4,15 @@
  * row per step, the webhook's line only with a webhook, its secret
  * hidden), list, delete, messages (one a line, --after, --limit,
  * --journey, --json), messages --follow until SIGTERM or SIGINT (exit 0),
+ * clm watch journey/ printing a message,
  * a bad definition's JSON path on stderr (exit 1), an unknown journey
  * (exit 1) and usage errors (exit 2).
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -483,4 +486,64 @@ Test(cli_journey, errors)
 		cr_expect_str_eq(o.out, "");
 		cli_output_free(&o);
 	}
+}
+
+/* A `clm watch journey/ --count 1` run in a thread, and its end. */
+struct watcher {
+	pthread_t t;
+	struct cli_output o;
+	atomic_bool done;
+};
+
+static void *
+watcher_main(void *arg)
+{
+	struct watcher *w = arg;
+	static const char *const argv[]
+	        = { "watch", "journey/", "--count", "1", NULL };
+	w->o = cli_run(argv, NULL);
+	atomic_store(&w->done, true);
+	return NULL;
+}
+
+Test(cli_journey, watch_prints_a_message)
+{
+	start();
+	const char *path = test_file(srv.base_dir, "cart.json", cart);
+	struct cli_output o = clm(
+	        0, (const char *const[]) { "journey", "define", path, NULL });
+	cli_output_free(&o);
+	/*
+	 * The watcher subscribes at a moment this side cannot see: a new
+	 * customer fills a cart every 200 ms until a message reaches it.
+	 */
+	static struct watcher w;
+	memset(&w, 0, sizeof(w));
+	cr_assert_eq(pthread_create(&w.t, NULL, watcher_main, &w), 0);
+	for (int i = 0; i < 90 && !atomic_load(&w.done); i++) {
+		char id[32], eid[32];
+		snprintf(id, sizeof(id), "w%d", i);
+		snprintf(eid, sizeof(eid), "w%d-cart", i);
+		add_to_cart(id, eid);
+		harness_sleep_ms(200);
+	}
+	pthread_join(w.t, NULL);
+	cr_expect_eq(
+	        w.o.rc, 0, "watch: exit %d, stderr '%s'", w.o.rc, w.o.err);
+	unsigned long long seq;
+	char topic[64], customer[32], at[40];
+	unsigned step;
+	char rest[128];
+	cr_assert_eq(sscanf(w.o.out, "%llu %63s %31s step %u %127[^\n]", &seq,
+	                     topic, customer, &step, rest),
+	        5, "'%s'", w.o.out);
+	cr_expect_str_eq(topic, "journey/cart");
+	cr_expect(customer[0] == 'w', "'%s'", w.o.out);
+	cr_expect_eq(step, 0);
+	cr_expect(strncmp(rest, "CART_REMINDER cart_reminder EMAIL sku-1 at ",
+	                  43)
+	                == 0,
+	        "'%s'", w.o.out);
+	cr_expect_eq(sscanf(rest + 43, "%39s", at), 1, "'%s'", w.o.out);
+	cli_output_free(&w.o);
 }
