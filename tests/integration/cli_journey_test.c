@@ -431,7 +431,8 @@ Test(cli_journey, follow_until_a_signal)
 	int st = follow_stop(pid, SIGTERM);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
 
-	/* SIGINT too, while it waits for more. */
+	/* SIGINT too, while it waits for more (a new file: no old lines). */
+	snprintf(out, sizeof(out), "%s/follow2.txt", srv.base_dir);
 	pid = follow_start(out);
 	text = file_lines(out, 2);
 	free(text);
@@ -499,8 +500,8 @@ static void *
 watcher_main(void *arg)
 {
 	struct watcher *w = arg;
-	static const char *const argv[]
-	        = { "watch", "journey/", "--count", "1", NULL };
+	const char *const argv[] = { "watch", "journey/", "--count", "1",
+		"--events", srv.events_url, NULL };
 	w->o = cli_run(argv, NULL);
 	atomic_store(&w->done, true);
 	return NULL;
