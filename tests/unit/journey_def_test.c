@@ -468,7 +468,8 @@ static const struct bad {
 	            "\"0123456789012345678901234567890123456789012345678901"
 	            "2345678901234\"}"),
 	        "steps[0].send.action: expected 1 to 64 bytes of printable "
-	        "ASCII, got \"01234567890123456789012345678901\"..." },
+	        "ASCII, got \"01234567890123456789012345678901\"... (65 "
+	        "bytes)" },
 	{ WITH_SEND("{\"item\": \"\"}"),
 	        "steps[0].send.item: expected an item id (1 to 128 bytes of "
 	        "printable UTF-8), got \"\"" },
@@ -601,7 +602,7 @@ Test(journey_def, limits)
 	        parse_n(buf, strlen(buf), &d, &err), CLM_INVALID_ARGUMENT);
 	cr_expect_str_eq(err.msg,
 	        "name: expected 1 to 64 bytes of a-z, 0-9, _ and -, got "
-	        "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"...");
+	        "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"... (65 bytes)");
 
 	/* 65,536 bytes (white space after the object) parse, one more not. */
 	size_t len = strlen(OK);
