@@ -18,12 +18,6 @@
 #include "write/journey.h"
 #include "write/segment.h"
 
-/*
- * Webhook reports are applied by write/writer_hook.c, which may be built
- * without (w->hooks stays NULL then, and writer_hooks is never called).
- */
-#pragma weak writer_hooks
-
 void
 writer_job_init(writer_job *job, arena *a, Clm__V1__Response *resp,
         writer_done_fn done, void *done_arg)
@@ -408,6 +402,7 @@ writer_main(void *arg)
 			}
 			wait_ms = writer_segments_wait_ms(w, wait_ms);
 			wait_ms = writer_journeys_wait_ms(w, wait_ms);
+			wait_ms = writer_hooks_wait_ms(w, wait_ms);
 			struct timespec ts = clock_deadline(wait_ms);
 			if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) != 0) {
 				break;
@@ -416,6 +411,8 @@ writer_main(void *arg)
 		w->ckpt_wake = false;
 		if (w->head == NULL && w->stopping) {
 			pthread_mutex_unlock(&w->mu);
+			/* The webhook outcomes reported before the stop. */
+			writer_hooks(w);
 			/* A clean stop leaves no journal to replay. */
 			writer_ckpt_end(w);
 			if (w->dirty_since_ns != 0
@@ -714,7 +711,8 @@ writer_start(store *st, const struct writer_opts *o, writer **out, char *err,
 		w->fire_job = o->fire_job;
 		w->fire_arg = o->fire_arg;
 		w->feed_max = o->feed_max != 0 ? o->feed_max : 1000000;
-		if ((w->jny = jw_new(o->segment_params)) == NULL) {
+		if ((w->jny = jw_new(o->segment_params)) == NULL
+		        || (w->hooks = writer_hooks_new()) == NULL) {
 			e = CLM_RESOURCE_EXHAUSTED;
 			snprintf(err, errlen, "out of memory");
 		}
@@ -769,6 +767,7 @@ writer_start(store *st, const struct writer_opts *o, writer **out, char *err,
 		arena_fini(&w->jny_arena);
 		segw_free(w->segs);
 		jw_free(w->jny);
+		writer_hooks_free(w->hooks);
 		agg_visits_free(w->visits);
 		ingest_cache_free(w->cache);
 		free(w);
@@ -848,6 +847,7 @@ writer_free(writer *w)
 	arena_fini(&w->jny_arena);
 	segw_free(w->segs);
 	jw_free(w->jny);
+	writer_hooks_free(w->hooks);
 	agg_visits_free(w->visits);
 	ingest_cache_free(w->cache);
 	free(w);

@@ -143,8 +143,11 @@ int64_t writer_journeys_wait_ms(writer *w, int64_t wait_ms);
  * writer_hooks (writer_hook.c) applies the queued webhook reports
  * (writer_hook_report) in a transaction of their own, between batches;
  * writer_hooks_new / writer_hooks_free make and release w->hooks.
+ * writer_hooks_wait_ms bounds the idle writer's wait (wait_ms) to 0 while
+ * reports are queued; writer_hook_report wakes the writer (w->cv).
  */
 void writer_hooks(writer *w);
+int64_t writer_hooks_wait_ms(writer *w, int64_t wait_ms);
 struct writer_hooks *writer_hooks_new(void);
 void writer_hooks_free(struct writer_hooks *h);
 
