@@ -207,7 +207,6 @@ Test(jny_clock, max_lateness_skips_a_late_step)
 	        c, "late", JC_SKIP_LATE, 0, 1, SOON_MS, "+3 h: late");
 	jnyflow_expect_counter(
 	        c, "punctual", JC_SENT, 0, 1, SOON_MS, "+3 h: punctual");
-	int64_t skipped = jnyflow_now(&clk);
 	struct jnyflow_stats s;
 	jnyflow_stats(c, "late", &s);
 	EXPECT_U64(s.step[0].sent, 0, "+3 h", "late steps[0].sent");
@@ -222,8 +221,8 @@ Test(jny_clock, max_lateness_skips_a_late_step)
 	int64_t at1 = jny_clock_at(m, n, "late", "l1", 1);
 	cr_expect_geq(at1, t0 + 3 * HOUR_MS + 10 * MIN_MS,
 	        "step 1 at %lld: not 10 m after the skip", (long long) at1);
-	cr_expect_leq(
-	        at1, skipped + 15 * MIN_MS, "step 1 at %lld", (long long) at1);
+	cr_expect_leq(at1, jnyflow_now(&clk), "step 1 at %lld, in the future",
+	        (long long) at1);
 	free(m);
 	jnyflow_stats(c, "late", &s);
 	EXPECT_U64(s.completed, 1, "the end", "completed");
