@@ -709,6 +709,12 @@ cluster_merge(void *arg, writer_job *job, const struct writer_part *part,
 	case CLM__V1__RESPONSE__RESULT_DELETE_SEGMENT:
 		resp->delete_segment = applied->delete_segment;
 		break;
+	case CLM__V1__RESPONSE__RESULT_DEFINE_JOURNEY:
+		resp->define_journey = applied->define_journey;
+		break;
+	case CLM__V1__RESPONSE__RESULT_DELETE_JOURNEY:
+		resp->delete_journey = applied->delete_journey;
+		break;
 	default:
 		resp->result_case = CLM__V1__RESPONSE__RESULT__NOT_SET;
 		break;

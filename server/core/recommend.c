@@ -329,47 +329,134 @@ rec_before(const struct recommendation *a, const struct recommendation *b)
 	return strcmp(a->store_id, b->store_id) < 0;
 }
 
+/* a + b, saturating at the ends of int64_t. */
+static int64_t
+rec_add_sat(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_add_overflow(a, b, &r)) {
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	}
+	return r;
+}
+
 /*
- * Whether a message on channel ch now would break the cap, given what the
- * customer got already and `extra` messages kept earlier in this call.
+ * The k-th (from 1) latest of at[0..n) (sorted here, latest first) and
+ * `extra` more instants at now; INT64_MIN when there are fewer than k.
+ */
+static int64_t
+rec_kth(int64_t *at, size_t n, unsigned extra, int64_t now, unsigned k)
+{
+	for (size_t i = 1; i < n; i++) {
+		int64_t v = at[i];
+		size_t j = i;
+		while (j > 0 && at[j - 1] < v) {
+			at[j] = at[j - 1];
+			j--;
+		}
+		at[j] = v;
+	}
+	unsigned seen = 0;
+	size_t i = 0;
+	for (; i < n && at[i] > now; i++) {
+		if (++seen == k) {
+			return at[i];
+		}
+	}
+	if (extra >= k - seen) {
+		return now;
+	}
+	seen += extra;
+	for (; i < n; i++) {
+		if (++seen == k) {
+			return at[i];
+		}
+	}
+	return INT64_MIN;
+}
+
+/*
+ * Whether a message on channel ch at now would break the caps, given
+ * what the customer of p got already and `extra` messages kept earlier
+ * in this call (as if sent at now). When it would, why (n bytes) says
+ * which, and *free_ms (when not NULL) the earliest instant after now at
+ * which it would not, were nothing else sent: the cap allows a message
+ * once the cap_messages-th latest one is more than cap_ms old, and quiet
+ * hours once the latest one is quiet_ms old. recommend_build and
+ * recommend_cap_check both use it, so the two can never differ.
  */
 static bool
-rec_capped(const struct recommend_input *in, const struct recommend_params *rp,
-        int ch, unsigned extra, char *why, size_t n)
+rec_cap(const struct model_profile *p, const struct recommend_params *rp,
+        int ch, int64_t now, unsigned extra, int64_t *free_ms, char *why,
+        size_t n)
 {
-	const struct model_profile *p = in->p;
 	if (ch < 0 || ch >= MODEL_N_CHANNELS) {
 		return false;
 	}
+	int64_t ats[MODEL_MSG_PER_CHANNEL];
+	size_t nats = 0;
 	unsigned recent = extra;
-	int64_t last = extra > 0 ? in->now_ms : 0;
+	int64_t last = extra > 0 ? now : 0;
 	for (size_t i = 0; i < p->n_messages[ch]; i++) {
 		int64_t at = p->messages[ch][i].at_ms;
+		ats[nats++] = at;
 		/*
 		 * Messages after now count too: in cluster mode a
 		 * customer's entries may apply at instants out of stream
 		 * order (docs/cluster.md), and the cap must still hold.
 		 */
-		if (in->now_ms - at <= rp->cap_ms) {
+		if (now - at <= rp->cap_ms) {
 			recent++;
 		}
 		if (at > last) {
 			last = at;
 		}
 	}
-	if (recent >= rp->cap_messages) {
+	bool capped = recent >= rp->cap_messages;
+	bool quiet = last != 0 && now - last < rp->quiet_ms;
+	if (capped) {
 		snprintf(why, n,
 		        "frequency cap: %u messages on this channel in %lld days",
 		        recent, (long long) (rp->cap_ms / MODEL_DAY_MS));
-		return true;
-	}
-	if (last != 0 && in->now_ms - last < rp->quiet_ms) {
+	} else if (quiet) {
 		snprintf(why, n,
 		        "quiet hours: a message on this channel %lld min ago",
-		        (long long) ((in->now_ms - last) / 60000));
-		return true;
+		        (long long) ((now - last) / 60000));
+	} else {
+		return false;
 	}
-	return false;
+	if (free_ms != NULL) {
+		int64_t at = now == INT64_MAX ? INT64_MAX : now + 1;
+		if (rp->cap_messages == 0) {
+			at = INT64_MAX;
+		} else {
+			int64_t k = rec_kth(
+			        ats, nats, extra, now, rp->cap_messages);
+			if (k != INT64_MIN) {
+				k = rec_add_sat(rec_add_sat(k, rp->cap_ms), 1);
+				at = k > at ? k : at;
+			}
+		}
+		if (last != 0) {
+			int64_t q = rec_add_sat(last, rp->quiet_ms);
+			at = q > at ? q : at;
+		}
+		*free_ms = at;
+	}
+	return true;
+}
+
+bool
+recommend_cap_check(const struct model_profile *p,
+        const struct recommend_params *rp, int ch, int64_t now_ms,
+        int64_t *free_ms, char *why, size_t n)
+{
+	int64_t at;
+	if (!rec_cap(p, rp, ch, now_ms, 0, &at, why, n)) {
+		return false;
+	}
+	*free_ms = at;
+	return true;
 }
 
 size_t
@@ -393,11 +480,12 @@ recommend_build(const struct recommend_input *in,
 	size_t n = 0;
 	for (size_t i = 0; i < l.n && n < limit; i++) {
 		struct recommendation *r = &out[i];
-		r->suppressed = rec_capped(in, rp, r->channel,
+		r->suppressed = rec_cap(in->p, rp, r->channel, in->now_ms,
 		        r->channel >= 0 && r->channel < MODEL_N_CHANNELS
 		                ? extra[r->channel]
 		                : 0,
-		        r->suppressed_reason, sizeof(r->suppressed_reason));
+		        NULL, r->suppressed_reason,
+		        sizeof(r->suppressed_reason));
 		if (r->suppressed && !include_suppressed) {
 			continue;
 		}

@@ -131,7 +131,10 @@ segx_trait_test(struct segx_parser *ps, uint32_t *index)
 	return segx_number(ps, &nd->d, &nd->is_int, &nd->i);
 }
 
-/* count ( TYPE [ where ( item | name ) = string ] , duration ) OP N */
+/*
+ * count ( TYPE [ where ( item | name ) = string ] , duration ) OP N, or
+ * since_entry for the duration with SEGX_SINCE_ENTRY.
+ */
 static bool
 segx_count_test(struct segx_parser *ps, uint32_t *index)
 {
@@ -178,9 +181,23 @@ segx_count_test(struct segx_parser *ps, uint32_t *index)
 			nd->count.name_len = len;
 		}
 	}
-	if (!segx_expect(ps, SEGX_T_COMMA, "','")
-	        || !segx_duration(ps, &nd->count.window_ms)
-	        || !segx_expect(ps, SEGX_T_RPAREN, "')'")) {
+	if (!segx_expect(ps, SEGX_T_COMMA, "','")) {
+		return false;
+	}
+	if (segx_word(ps, "since_entry")) {
+		if (!(ps->flags & SEGX_SINCE_ENTRY)) {
+			return segx_fail(ps, ps->pos,
+			        "since_entry is only allowed in journeys");
+		}
+		nd->count.since_entry = true;
+		ps->needs.since_entry = true;
+		if (!segx_lex(ps)) {
+			return false;
+		}
+	} else if (!segx_duration(ps, &nd->count.window_ms)) {
+		return false;
+	}
+	if (!segx_expect(ps, SEGX_T_RPAREN, "')'")) {
 		return false;
 	}
 	if (ps->tok != SEGX_T_OP) {
@@ -364,6 +381,13 @@ segx_fix(const char *off1, const char *base)
 clm_err
 segx_parse(const char *src, size_t len, segx **out, struct segx_error *err)
 {
+	return segx_parse_flags(src, len, 0, out, err);
+}
+
+clm_err
+segx_parse_flags(const char *src, size_t len, unsigned flags, segx **out,
+        struct segx_error *err)
+{
 	if (len > SEGX_SOURCE_MAX) {
 		err->pos = SEGX_SOURCE_MAX;
 		snprintf(err->msg, sizeof(err->msg),
@@ -383,6 +407,7 @@ segx_parse(const char *src, size_t len, segx **out, struct segx_error *err)
 	ps->src = src;
 	ps->len = len;
 	ps->err = err;
+	ps->flags = flags;
 	uint32_t root = 0;
 	bool ok = segx_lex(ps) && segx_or(ps, &root);
 	if (ok && ps->tok != SEGX_T_END) {

@@ -60,6 +60,16 @@ clm_err segx_parse(
 clm_err segx_parse_flags(const char *src, size_t len, unsigned flags,
         segx **out, struct segx_error *err);
 
+/*
+ * segx_duration_parse reads a duration of the language, s (n bytes, the
+ * whole of it): a whole number and s, m, h or d ("3s", "15m", "24h",
+ * "30d"), at most 3650 d, into *ms. Returns CLM_OK, INVALID_ARGUMENT when
+ * s is not a duration, or OUT_OF_RANGE when it is over 3650 d (*ms
+ * untouched on error).
+ */
+#define SEGX_DURATION_MAX_MS (3650 * 86400000LL)
+clm_err segx_duration_parse(const char *s, size_t n, int64_t *ms);
+
 /* segx_free releases x; NULL is a no-op. */
 void segx_free(segx *x);
 

@@ -30,6 +30,30 @@ segx_add(int64_t a, int64_t b)
 	return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
 }
 
+/*
+ * The count term to ask the callback for: c itself, or for since_entry a
+ * copy in *tmp whose window is (entry_ms, now] (empty when the entry is
+ * not before now). The answer may then change only when a touchpoint
+ * after now enters the window, which the callback's change instant never
+ * comes after: it stays early, never late.
+ */
+static const struct segx_count *
+segx_window(const struct segx_ctx *c, const struct segx_count *t,
+        struct segx_count *tmp)
+{
+	if (!t->since_entry) {
+		return t;
+	}
+	*tmp = *t;
+	if (c->s->entry_ms >= c->now) {
+		tmp->window_ms = 0;
+	} else if (__builtin_sub_overflow(
+	                   c->now, c->s->entry_ms, &tmp->window_ms)) {
+		tmp->window_ms = INT64_MAX;
+	}
+	return tmp;
+}
+
 /* The earlier of *next and at, counting at only when it is after now. */
 static void
 segx_bound(int64_t *next, int64_t at, int64_t now)
@@ -325,6 +349,7 @@ segx_node_eval(
 	const struct segx_subject *s = c->s;
 	int64_t na = INT64_MAX, nb = INT64_MAX, change;
 	uint64_t n;
+	struct segx_count since;
 	clm_err e;
 	*next = INT64_MAX;
 	switch (nd->kind) {
@@ -395,7 +420,8 @@ segx_node_eval(
 		if (s->count == NULL) {
 			return CLM_INTERNAL;
 		}
-		e = s->count(s->arg, &nd->count, c->now, &n, &change);
+		e = s->count(s->arg, segx_window(c, &nd->count, &since),
+		        c->now, &n, &change);
 		if (e != CLM_OK) {
 			return e;
 		}

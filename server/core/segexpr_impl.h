@@ -96,6 +96,7 @@ struct segx_parser {
 	size_t tlen;
 	int op;
 	int depth;
+	unsigned flags; /* segx_parse_flags' */
 	bool failed;
 	struct segx_error *err;
 	struct segx_needs needs;

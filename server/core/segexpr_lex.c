@@ -300,13 +300,12 @@ segx_whole(const char *t, size_t n, int64_t *v)
 	return true;
 }
 
-/* segx_duration reads a duration ([0-9]+[smhd], at most 3650 d) in ms. */
-bool
-segx_duration(struct segx_parser *ps, int64_t *ms)
+clm_err
+segx_duration_parse(const char *s, size_t n, int64_t *ms)
 {
 	int64_t v, unit = 0;
-	if (ps->tok == SEGX_T_NUMBER && ps->tlen >= 2) {
-		switch (ps->str[ps->tlen - 1]) {
+	if (n >= 2) {
+		switch (s[n - 1]) {
 		case 's':
 			unit = 1000;
 			break;
@@ -321,16 +320,31 @@ segx_duration(struct segx_parser *ps, int64_t *ms)
 			break;
 		}
 	}
-	if (unit == 0 || !segx_numeric(ps->str, ps->tlen - 1, false, false)) {
+	if (unit == 0 || !segx_numeric(s, n - 1, false, false)) {
+		return CLM_INVALID_ARGUMENT;
+	}
+	if (!segx_whole(s, n - 1, &v) || v > SEGX_DURATION_MAX / unit) {
+		return CLM_OUT_OF_RANGE;
+	}
+	*ms = v * unit;
+	return CLM_OK;
+}
+
+/* segx_duration reads a duration ([0-9]+[smhd], at most 3650 d) in ms. */
+bool
+segx_duration(struct segx_parser *ps, int64_t *ms)
+{
+	clm_err e = ps->tok == SEGX_T_NUMBER
+	        ? segx_duration_parse(ps->str, ps->tlen, ms)
+	        : CLM_INVALID_ARGUMENT;
+	if (e == CLM_INVALID_ARGUMENT) {
 		return segx_fail(
 		        ps, ps->pos, "expected a duration such as 30d");
 	}
-	if (!segx_whole(ps->str, ps->tlen - 1, &v)
-	        || v > SEGX_DURATION_MAX / unit) {
+	if (e != CLM_OK) {
 		return segx_fail(
 		        ps, ps->pos, "expected a duration of at most 3650d");
 	}
-	*ms = v * unit;
 	return segx_lex(ps);
 }
 
