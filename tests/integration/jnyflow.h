@@ -154,7 +154,9 @@ void jnyflow_msg_of(const Clm__V1__LifecycleEvent *ev, struct jnyflow_msg *m);
  * jnyflow_feed reads the whole feed (of journey; NULL or "" for all) page
  * by page (limit 1000) into a malloc'd array (*n messages; free()).
  * Expects every page ascending, after its after, next_after its last
- * position (after when empty), and every message of kind 5.
+ * position (after when empty; of one journey, at least that and at most
+ * the feed's last), and every message of kind 5. Pages until an empty
+ * page leaves next_after at after.
  */
 struct jnyflow_msg *jnyflow_feed(clm_conn *c, const char *journey, size_t *n);
 
