@@ -139,8 +139,10 @@ jny_durable_load(clm_conn *c, int64_t t0)
 }
 
 /*
- * 2,000 steps due at once, clmd killed at random moments while it runs
- * them (four times, each a random 0-400 ms after it answered), then
+ * 2,000 steps due at once, clmd killed while it runs them (as soon as
+ * the first are counted), then four times at a random moment of the
+ * restart (0-200 ms after it answered, and after reading the sent
+ * counter, which no kill may lower), then
  * left to finish: every customer has exactly one message, with its
  * documented id, at positions 1..2000, and sent = the feed's count.
  */
@@ -161,15 +163,41 @@ Test(jny_durable, kill9_during_a_burst)
 	jny_durable_load(c, t0);
 	jnyflow_expect_counter(
 	        c, "burst", JC_ENTERED, 0, N_BURST, SOON_MS, "loaded");
+	/*
+	 * The clock moves while clmd runs: once the first steps are
+	 * counted, the rest are being run; kill it then.
+	 */
+	jnyflow_clock_to(&clk, 2 * HOUR_MS);
+	int64_t deadline = segflow_now_ms() + SOON_MS;
+	struct jnyflow_stats s;
+	do {
+		jnyflow_stats(c, "burst", &s);
+	} while (s.step[0].sent == 0 && segflow_now_ms() < deadline);
 	clm_close(c);
 	clmd_kill9(&srv);
+	fprintf(stderr, "jny_durable: %llu sent at the first kill\n",
+	        (unsigned long long) s.step[0].sent);
+	cr_expect_gt(s.step[0].sent, 0, "nothing sent within %d ms", SOON_MS);
 
-	/* Every step is due at the next start. */
-	jnyflow_clock_to(&clk, 2 * HOUR_MS);
+	/* Then at random moments of the restarts. */
+	uint64_t seen = s.step[0].sent;
 	for (int round = 0; round < 4; round++) {
 		jnyflow_restart(&srv, &clk, jny_durable_no_quiet);
-		harness_sleep_ms(rand() % 400);
+		harness_sleep_ms(rand() % 200);
+		/* What a reply showed was committed: a kill never undoes it.
+		 */
+		c = flow_connect_to(&srv);
+		jnyflow_stats(c, "burst", &s);
+		clm_close(c);
 		clmd_kill9(&srv);
+		fprintf(stderr,
+		        "jny_durable: round %d: %llu sent at the kill\n",
+		        round, (unsigned long long) s.step[0].sent);
+		cr_expect_geq(s.step[0].sent, seen,
+		        "round %d: sent %llu, was %llu before the kill", round,
+		        (unsigned long long) s.step[0].sent,
+		        (unsigned long long) seen);
+		seen = s.step[0].sent;
 	}
 	jnyflow_restart(&srv, &clk, jny_durable_no_quiet);
 	c = flow_connect_to(&srv);
@@ -196,7 +224,6 @@ Test(jny_durable, kill9_during_a_burst)
 	cr_expect_eq(bad_pos, 0, "%zu positions out of 1..%zu", bad_pos, n);
 	free(m);
 
-	struct jnyflow_stats s;
 	jnyflow_stats(c, "burst", &s);
 	EXPECT_U64(s.step[0].sent, n, "the end", "sent = the feed's count");
 	EXPECT_U64(s.step[0].sent, N_BURST, "the end", "sent");
