@@ -468,9 +468,14 @@ jw_prune(struct jw *w, Clm__V1__CustomerRecord *rec, bool *dirty)
 	}
 }
 
-clm_err
-jw_customer(struct jw *w, struct writer_batch *b, writer_job *job,
-        struct profile *pr, size_t ev_from, arena *a, bool *dirty)
+/*
+ * jw_customer's work; exits false: no exit checks (a background step's
+ * entries: exits are decided by journaled writes and fires only, so that
+ * every node of a cluster decides them alike).
+ */
+static clm_err
+jw_customer_in(struct jw *w, struct writer_batch *b, writer_job *job,
+        struct profile *pr, size_t ev_from, arena *a, bool exits, bool *dirty)
 {
 	*dirty = false;
 	if (w == NULL || pr->rec->anonymous) {
@@ -483,7 +488,9 @@ jw_customer(struct jw *w, struct writer_batch *b, writer_job *job,
 	Clm__V1__CustomerRecord *rec = pr->rec;
 	jw_prune(w, rec, dirty);
 	/* Exits first: a trigger of this write may enter again. */
-	e = jw_exits(w, b, pr, dirty);
+	if (exits) {
+		e = jw_exits(w, b, pr, dirty);
+	}
 	for (size_t i = 0; i < pr->n_jny_pending && e == CLM_OK; i++) {
 		const struct profile_trigger *t = &pr->jny_pending[i];
 		const struct jw_def *jd = jw_def(w, t->journey);
@@ -509,6 +516,13 @@ jw_customer(struct jw *w, struct writer_batch *b, writer_job *job,
 		}
 	}
 	return e;
+}
+
+clm_err
+jw_customer(struct jw *w, struct writer_batch *b, writer_job *job,
+        struct profile *pr, size_t ev_from, arena *a, bool *dirty)
+{
+	return jw_customer_in(w, b, job, pr, ev_from, a, true, dirty);
 }
 
 clm_err
@@ -549,7 +563,8 @@ jw_segment_entries(
 		}
 		bool dirty = false;
 		if (e == CLM_OK) {
-			e = jw_customer(w, b, job, pr, k, &w->fa, &dirty);
+			e = jw_customer_in(
+			        w, b, job, pr, k, &w->fa, false, &dirty);
 		}
 		if (e == CLM_OK && dirty) {
 			e = store_customer_put(b->txn, pr->rec, true);

@@ -90,9 +90,11 @@ clm_err jw_customer(struct jw *w, struct writer_batch *b, writer_job *job,
 /*
  * jw_segment_entries enters the customers of job->events[ev_from..]'s
  * SEGMENT_ENTERED events into the journeys those segments trigger, each
- * customer loaded, passed to jw_customer and saved when it changed: the
- * writer's background step of segments (write/writer_segment.c) calls it
- * for the time-driven entries it made. Returns CLM_OK or a storage error.
+ * customer loaded, entered as jw_customer does (but without its exit
+ * checks: exits are decided by journaled writes and fires, alike on every
+ * node of a cluster) and saved when it changed: the writer's background
+ * step of segments (write/writer_segment.c) calls it for the time-driven
+ * entries it made. Returns CLM_OK or a storage error.
  */
 clm_err jw_segment_entries(
         struct jw *w, struct writer_batch *b, writer_job *job, size_t ev_from);
