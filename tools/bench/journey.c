@@ -252,12 +252,14 @@ bench_journey_fire(const char *url, const char *clock_file, int customers,
 	}
 	t0 = bench_now();
 	double first = 0, last_t = t0, last_n = 0;
-	while (rc == 0 && fired < active) {
+	/* active falls as customers complete: the target is the first. */
+	while (rc == 0 && fired < out->active) {
 		if (bench_now() - t0 > BENCH_JNY_WAIT_S) {
 			fprintf(stderr,
 			        "clm-bench: %llu of %llu steps ran in %.0f s\n",
 			        (unsigned long long) fired,
-			        (unsigned long long) active, BENCH_JNY_WAIT_S);
+			        (unsigned long long) out->active,
+			        BENCH_JNY_WAIT_S);
 			rc = -1;
 			break;
 		}
