@@ -248,6 +248,7 @@ struct bench_fire {
 	double first_s;  /* from the clock's move to the first step seen */
 	double fire_s;   /* from the clock's move to the last step seen */
 	double peak_s;   /* the most steps run in one second */
+	double cpu_s;    /* clmd's CPU seconds over fire_s (0: unknown) */
 	uint64_t fired;  /* steps run: sent or skipped */
 	uint64_t sent;
 };
@@ -257,10 +258,11 @@ struct bench_fire {
  * message), tracks a PURCHASE for each of the customers through url,
  * then writes an hour into clmd's test clock file clock_file so every
  * step is due, and polls GetJourney every 50 ms until every customer's
- * step ran. Returns 0, or -1 (said on stderr).
+ * step ran; clmd (its pid, or -1) is the process whose CPU time it
+ * reads. Returns 0, or -1 (said on stderr).
  */
 int bench_journey_fire(const char *url, const char *clock_file, int customers,
-        struct bench_fire *out);
+        pid_t clmd, struct bench_fire *out);
 
 /*
  * bench_preload tracks customers customers with a short history (and

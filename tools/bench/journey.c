@@ -222,7 +222,7 @@ bench_clock_set(const char *path, long long ms)
 
 int
 bench_journey_fire(const char *url, const char *clock_file, int customers,
-        struct bench_fire *out)
+        pid_t clmd, struct bench_fire *out)
 {
 	memset(out, 0, sizeof(*out));
 	clm_conn *c;
@@ -251,6 +251,7 @@ bench_journey_fire(const char *url, const char *clock_file, int customers,
 		rc = bench_clock_set(clock_file, BENCH_JNY_HOUR_MS + 1000);
 	}
 	t0 = bench_now();
+	double cpu0 = clmd > 0 ? bench_cpu(clmd) : 0;
 	double first = 0, last_t = t0, last_n = 0;
 	/* active falls as customers complete: the target is the first. */
 	while (rc == 0 && fired < out->active) {
@@ -278,6 +279,7 @@ bench_journey_fire(const char *url, const char *clock_file, int customers,
 		}
 	}
 	out->fire_s = bench_now() - t0;
+	out->cpu_s = clmd > 0 ? bench_cpu(clmd) - cpu0 : 0;
 	out->first_s = first;
 	out->fired = fired;
 	out->sent = sent;

@@ -357,16 +357,18 @@ bench_journey_rows(struct bench_table *t, struct bench_cfg *cfg,
 	struct bench_fire f;
 	if (clock_file == NULL) {
 		printf("journeys: no firing rate without --start (it moves the test clock of the bench's clmd)\n");
-	} else if (bench_journey_fire(t->url, clock_file, cfg->customers, &f)
+	} else if (bench_journey_fire(
+	                   t->url, clock_file, cfg->customers, t->srv->pid, &f)
 	        == 0) {
-		printf("journeys: %llu customers entered by a PURCHASE each in %.1f s (%.0f/s); the clock moved an hour: %llu steps ran (%llu sent) in %.2f s, the first after %.2f s: %.0f steps/s (%.0f steps/s in the best second)\n",
+		printf("journeys: %llu customers entered by a PURCHASE each in %.1f s (%.0f/s); the clock moved an hour: %llu steps ran (%llu sent) in %.2f s, the first after %.2f s: %.0f steps/s (%.0f steps/s in the best second); clmd CPU %.1f s: %.0f steps per CPU second\n",
 		        (unsigned long long) f.active, f.enter_s,
 		        f.enter_s > 0 ? (double) cfg->customers / f.enter_s
 		                      : 0,
 		        (unsigned long long) f.fired,
 		        (unsigned long long) f.sent, f.fire_s, f.first_s,
 		        f.fire_s > 0 ? (double) f.fired / f.fire_s : 0,
-		        f.peak_s);
+		        f.peak_s, f.cpu_s,
+		        f.cpu_s > 0 ? (double) f.fired / f.cpu_s : 0);
 	}
 	fflush(stdout);
 	bench_journeys_clear(t->url);
