@@ -716,10 +716,6 @@ writer_start(store *st, const struct writer_opts *o, writer **out, char *err,
 			e = CLM_RESOURCE_EXHAUSTED;
 			snprintf(err, errlen, "out of memory");
 		}
-		if (o->stream != NULL) {
-			log_warn(
-			        "journeys: cluster mode enters customers but does not run their steps yet (single node only)");
-		}
 	}
 	pthread_mutex_init(&w->mu, NULL);
 	clock_cond_init(&w->cv);
