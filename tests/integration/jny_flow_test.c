@@ -712,3 +712,57 @@ Test(jny_flow, forget_customer_removes_its_messages)
 	free(m);
 	clm_close(c);
 }
+
+/*
+ * Only known customers enter: an anonymous ADD_TO_CART enters nobody, nor
+ * does its Identify; a later one does (its message id names the later
+ * entry instant). A CUSTOM trigger with a name enters on that name only.
+ */
+Test(jny_flow, anonymous_and_custom_triggers)
+{
+	struct jnyflow_clock clk;
+	jnyflow_start(&srv, &clk, jny_flow_no_quiet);
+	clm_conn *c = flow_connect_to(&srv);
+	jny_flow_simple(c, "anon-cart", "10m", "anon_cart", "EMAIL", NULL);
+	jnyflow_define(c, "trial",
+	        "{\"name\": \"trial\", \"trigger\": {\"event\": \"CUSTOM\", "
+	        "\"name\": \"trial_started\"}, \"steps\": [{\"wait\": \"10m\", "
+	        "\"send\": {\"kind\": \"NEXT_BEST_ACTION\", \"action\": "
+	        "\"trial_tips\", \"channel\": \"EMAIL\"}}]}");
+
+	int64_t t0 = jnyflow_now(&clk);
+	struct flow_tp anon = { NULL, "dev-1", "dev-1-cart", TP(ADD_TO_CART),
+		CH(DIRECT), t0 - 5 * MIN_MS, 0, 0, 0 };
+	flow_track(c, &anon, 1);
+	Clm__V1__Response *r = NULL;
+	clm_err e = clm_identify(c, "dev-1", "n1", NULL, NULL, 0, &r);
+	cr_assert_eq(e, CLM_OK, "identify: %s (%s)", clm_errname(e),
+	        clm_last_error(c));
+	clm_response_free(r);
+	jnyflow_track1(
+	        c, "x1", "x1-trial", TP(CUSTOM), t0, NULL, "trial_started");
+	jnyflow_track1(c, "x2", "x2-other", TP(CUSTOM), t0, NULL, "other");
+	jnyflow_expect_counter(c, "trial", JC_ENTERED, 0, 1, SOON_MS, "trial");
+	jnyflow_expect_counter(
+	        c, "anon-cart", JC_ENTERED, 0, 0, SOON_MS, "identified");
+
+	jnyflow_clock_to(&clk, MIN_MS);
+	int64_t t1 = jnyflow_now(&clk);
+	jnyflow_track1(c, "n1", "n1-cart", TP(ADD_TO_CART), t1, NULL, NULL);
+	jnyflow_expect_counter(
+	        c, "anon-cart", JC_ENTERED, 0, 1, SOON_MS, "n1's own cart");
+	jnyflow_clock_to(&clk, 20 * MIN_MS);
+	size_t n;
+	struct jnyflow_msg *m = jnyflow_wait_feed(c, NULL, 2, SOON_MS, &n);
+	cr_expect_eq(n, 2, "%zu messages, want 2", n);
+	const struct jnyflow_msg *a = jnyflow_find(m, n, "anon-cart", "n1", 0);
+	cr_assert_not_null(a, "no message for n1");
+	char want[48];
+	jnyflow_message_id(1, "n1", t1, 0, want);
+	cr_expect_str_eq(
+	        a->message_id, want, "n1 entered at %lld", (long long) t1);
+	cr_expect_not_null(jnyflow_find(m, n, "trial", "x1", 0), "x1");
+	cr_expect_eq(jnyflow_count(m, n, NULL, "x2", -1), 0, "x2");
+	free(m);
+	clm_close(c);
+}
