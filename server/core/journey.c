@@ -51,7 +51,7 @@ jny_qput(void *arg, const char *s, size_t n)
 /*
  * jny_quote writes s (n bytes) as a JSON string into buf (cap bytes, at
  * least 200): its first JNY_QUOTE_RAW bytes (cut at a character's start),
- * then "..." after the quote when there was more.
+ * then, when there was more, "... (N bytes)" after the quote.
  */
 static const char *
 jny_quote(char *buf, size_t cap, const char *s, size_t n)
@@ -67,7 +67,9 @@ jny_quote(char *buf, size_t cap, const char *s, size_t n)
 	buf[0] = '\0';
 	jsonstr_write(s, m, JSONSTR_SHORT_ESCAPES, jny_qput, &q);
 	if (m < n) {
-		jny_qput(&q, "...", 3);
+		char more[40];
+		snprintf(more, sizeof(more), "... (%zu bytes)", n);
+		jny_qput(&q, more, strlen(more));
 	}
 	return buf;
 }

@@ -13,8 +13,6 @@
 
 #include "civil.h"
 
-#define SEGX_DURATION_MAX (3650 * MODEL_DAY_MS)
-
 /* segx_fail records the first error: at byte pos, msg. Returns false. */
 bool
 segx_fail(struct segx_parser *ps, size_t pos, const char *fmt, ...)
@@ -323,7 +321,7 @@ segx_duration_parse(const char *s, size_t n, int64_t *ms)
 	if (unit == 0 || !segx_numeric(s, n - 1, false, false)) {
 		return CLM_INVALID_ARGUMENT;
 	}
-	if (!segx_whole(s, n - 1, &v) || v > SEGX_DURATION_MAX / unit) {
+	if (!segx_whole(s, n - 1, &v) || v > SEGX_DURATION_MAX_MS / unit) {
 		return CLM_OUT_OF_RANGE;
 	}
 	*ms = v * unit;

@@ -18,12 +18,6 @@
 #include "write/journey.h"
 #include "write/segment.h"
 
-/*
- * Webhook reports are applied by write/writer_hook.c, which may be built
- * without (w->hooks stays NULL then, and writer_hooks is never called).
- */
-#pragma weak writer_hooks
-
 void
 writer_job_init(writer_job *job, arena *a, Clm__V1__Response *resp,
         writer_done_fn done, void *done_arg)
@@ -721,10 +715,6 @@ writer_start(store *st, const struct writer_opts *o, writer **out, char *err,
 		        || (w->hooks = writer_hooks_new()) == NULL) {
 			e = CLM_RESOURCE_EXHAUSTED;
 			snprintf(err, errlen, "out of memory");
-		}
-		if (o->stream != NULL) {
-			log_warn(
-			        "journeys: cluster mode enters customers but does not run their steps yet (single node only)");
 		}
 	}
 	pthread_mutex_init(&w->mu, NULL);

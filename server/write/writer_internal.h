@@ -47,6 +47,7 @@ struct writer {
 	uint64_t feed_max;
 	arena jny_arena;     /* the fire job's */
 	bool jny_more;       /* due timers were left */
+	bool jny_inflight;   /* cluster mode: a fire job is in the stream */
 	int64_t jny_last_ns; /* the last look at the timers */
 	int64_t jny_next_ms; /* the earliest timer known (0: look) */
 	/* Webhook reports (writer_hook.c): writer_hook_report's queue. */

@@ -4,29 +4,93 @@
  * the writer journals, applies, commits and publishes like a batch of one
  * write; and the feed is trimmed to feed_max.
  *
+ * In cluster mode a fire job goes through the stream like any write
+ * (writer_cluster_submit, from this thread): every node applies it, and
+ * jw_fire's idempotence makes a step run once whichever node fired it and
+ * however many did. One fire job of this node is in flight at a time.
+ *
  * The trim's transactions have no journal entry, like the segments'
  * background steps (writer_segment.c): after a crash the feed is simply
  * over feed_max until the next trim.
  */
 #include "write/writer_internal.h"
 
+#include <stdlib.h>
+
 #include "store/journey.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "write/journey.h"
+#include "write/writer_cluster.h"
 
 /* Due timers per fire job, and fire jobs per call while nothing waits. */
 #define WRITER_JNY_ITEMS 1000
 #define WRITER_JNY_JOBS  64
 
-/* Feed messages deleted per trim transaction. */
-#define WRITER_JNY_TRIM 4096
+/* Feed messages deleted per trim transaction, and transactions a second. */
+#define WRITER_JNY_TRIM  4096
+#define WRITER_JNY_TRIMS 16
 
 /* The fire job's done: its fate is in job->err. */
 static void
 writer_jny_done(writer_job *job)
 {
 	(void) job;
+}
+
+/* A fire job submitted to the stream, with what it lives in. */
+struct writer_jny_flight {
+	writer_job job;
+	Clm__V1__Response resp;
+	arena a;
+	writer *w;
+};
+
+/* The stream's fire job completed (writer thread): look again. */
+static void
+writer_jny_landed(writer_job *job)
+{
+	struct writer_jny_flight *fl = job->done_arg;
+	writer *w = fl->w;
+	if (job->err != CLM_OK) {
+		log_warn("journeys: due steps not run (%s); retried",
+		        clm_strerror(job->err));
+	}
+	w->jny_inflight = false;
+	w->jny_next_ms = 0;
+	arena_fini(&fl->a);
+	free(fl);
+}
+
+/*
+ * Cluster mode: publishes f (in w->jny_arena) as a fire job of its own
+ * arena; false when it could not.
+ */
+static bool
+writer_jny_submit(writer *w, const Clm__V1__JourneyFire *f)
+{
+	struct writer_jny_flight *fl = calloc(1, sizeof(*fl));
+	if (fl == NULL) {
+		return false;
+	}
+	arena_init(&fl->a);
+	fl->w = w;
+	clm__v1__response__init(&fl->resp);
+	writer_job_init(&fl->job, &fl->a, &fl->resp, writer_jny_landed, fl);
+	clm_err e = w->fire_job(w->fire_arg, &fl->job, f);
+	if (e == CLM_OK) {
+		w->jny_inflight = true;
+		e = writer_submit(w, &fl->job);
+	}
+	if (e != CLM_OK) {
+		w->jny_inflight = false;
+		log_warn("journeys: cannot publish the due steps (%s)",
+		        clm_strerror(e));
+		arena_fini(&fl->a);
+		free(fl);
+		return false;
+	}
+	return true;
 }
 
 /* Whether writes wait (the writer must get back to them). */
@@ -94,6 +158,13 @@ writer_jny_fire(writer *w, int64_t now_ms)
 		w->jny_more = false;
 		w->jny_next_ms = 0; /* look again */
 		return false;
+	}
+	if (w->cl != NULL) {
+		bool ok = writer_jny_submit(w, f);
+		w->jny_more = false;
+		w->jny_next_ms = ok ? 0 : now_ms + 1000;
+		w->jny_last_ns = clock_mono_ns();
+		return false; /* one at a time: the next after it landed */
 	}
 	Clm__V1__Response *resp = arena_alloc(&w->jny_arena, sizeof(*resp));
 	writer_job *job = arena_alloc(&w->jny_arena, sizeof(*job));
@@ -174,13 +245,14 @@ writer_journeys(writer *w, bool idle)
 	int64_t mono = clock_mono_ns();
 	if (w->jny_next_ms == 0 || mono - w->jny_last_ns >= 1000000000) {
 		writer_jny_look(w);
-		if (idle) {
-			while (writer_jny_trim(w) && !writer_jny_queued(w)) {
-			}
+		int most = idle ? 4 * WRITER_JNY_TRIMS : WRITER_JNY_TRIMS;
+		for (int i = 0; i < most && writer_jny_trim(w)
+		        && !writer_jny_queued(w);
+		        i++) {
 		}
 	}
-	if (w->fire_job == NULL) {
-		return; /* entries only: another node fires (see writer.h) */
+	if (w->fire_job == NULL || w->jny_inflight) {
+		return;
 	}
 	for (int i = 0; i < WRITER_JNY_JOBS; i++) {
 		int64_t now_ms = writer_jny_now(w);
