@@ -382,9 +382,10 @@ Test(jny_flow, triggers_by_stage_and_by_risk_reason)
 
 /*
  * cap_messages 1 per channel in 1 day: cap-a's message holds back cap-b's
- * ("wait": sent when the cap frees) and cap-c's ("skip": counted); for k2,
- * a Recommend claim made first holds back both journeys' messages, and
- * whatever the order they go out one day apart.
+ * ("wait": sent when the cap frees) and cap-c's ("skip": counted), and a
+ * Recommend claim on EMAIL; for k2, a Recommend claim made first holds
+ * back both journeys' messages, and whatever the order they go out one
+ * day apart.
  */
 Test(jny_flow, caps_hold_across_journeys_and_claims)
 {
@@ -418,6 +419,10 @@ Test(jny_flow, caps_hold_across_journeys_and_claims)
 	cr_assert_not_null(a1, "no cap-a for k1");
 	int64_t k1_first = a1->at_ms;
 	free(m);
+	/* The journey's message holds back a claim on its channel too. */
+	cr_expect_eq(jnyflow_claim(c, "k1", CH(EMAIL)), 0,
+	        "k1's claim after cap-a's message");
+	cr_expect_eq(jny_flow_sent_touches(c, "k1"), 1, "k1's MESSAGE_SENT");
 	struct jnyflow_stats s;
 	jnyflow_stats(c, "cap-b", &s);
 	EXPECT_U64(s.step[0].sent, 0, "+25 m", "cap-b sent");
