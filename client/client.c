@@ -342,7 +342,16 @@ clm_call_status(
 	X(TYPED, list_segments, list_segments, LIST_SEGMENTS,                \
 	        ListSegmentsRequest)                                         \
 	X(TYPED, delete_segment, delete_segment, DELETE_SEGMENT,             \
-	        DeleteSegmentRequest)
+	        DeleteSegmentRequest)                                        \
+	X(TYPED, define_journey, define_journey, DEFINE_JOURNEY,             \
+	        DefineJourneyRequest)                                        \
+	X(TYPED, list_journeys, list_journeys, LIST_JOURNEYS,                \
+	        ListJourneysRequest)                                         \
+	X(TYPED, get_journey, get_journey, GET_JOURNEY, GetJourneyRequest)   \
+	X(TYPED, delete_journey, delete_journey, DELETE_JOURNEY,             \
+	        DeleteJourneyRequest)                                        \
+	X(TYPED, journey_messages, journey_messages, JOURNEY_MESSAGES,       \
+	        JourneyMessagesRequest)
 
 /* The body of every helper: send msg as the Request's only call. */
 #define CLM_CALL_SEND(field, CASE, msg)                        \

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "calls/auth.h"
+#include "calls/calls.h"
 #include "calls/cluster.h"
 #include "calls/replay.h"
 #include "calls/waitpos.h"
@@ -31,6 +32,7 @@
 #include "net/notify.h"
 #include "net/pubsub.h"
 #include "net/rpc.h"
+#include "net/webhook.h"
 #include "server.h"
 #include "store/agg_rebuild.h"
 #include "store/store.h"
@@ -490,6 +492,7 @@ main(int argc, char **argv)
 	http *web = NULL;
 	journal *jnl = NULL;
 	jstream *js = NULL;
+	struct webhook *hooks = NULL;
 	static char journal_desc[96] = "local"; /* srv.journal_desc */
 	srv.journal_desc = journal_desc;
 	bool cluster = strcmp(cfg.journal, "local") != 0;
@@ -561,6 +564,9 @@ main(int argc, char **argv)
 		.advanced = waitpos_advanced,
 		.advanced_arg = srv.waits,
 		.segment_params = &srv.params,
+		.fire_job = journey_fire_job,
+		.fire_arg = &srv,
+		.feed_max = (uint64_t) cfg.journey_feed_max,
 	};
 	char werr[256];
 	if (writer_start(srv.st, &wo, &srv.w, werr, sizeof(werr)) != CLM_OK) {
@@ -578,6 +584,13 @@ main(int argc, char **argv)
 	 */
 	if (srv.events != NULL) {
 		evring_set_next(srv.events, store_event_seq(srv.st));
+	}
+	/* Journeys' webhooks (docs/journeys.md), reporting to the writer. */
+	if (webhook_open(srv.st, srv.w, cfg.webhook_timeout_s, &hooks, err,
+	            sizeof(err))
+	        != CLM_OK) {
+		main_fail(err);
+		goto done;
 	}
 	if (rpc_open(&srv, &r, err, sizeof(err)) != CLM_OK) {
 		main_fail(err);
@@ -612,6 +625,8 @@ main(int argc, char **argv)
 done:
 	/* The dashboard reads the store: it stops before anything else. */
 	http_close(web);
+	/* Before the writer stops: it takes the deliveries' outcomes. */
+	webhook_close(hooks);
 	/*
 	 * The writer first: it applies and commits everything queued and
 	 * wakes each waiting request, while the connections are still open

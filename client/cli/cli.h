@@ -197,6 +197,7 @@ int cmd_spend(struct cli *cli, int argc, char **argv);
 int cmd_import(struct cli *cli, int argc, char **argv);
 int cmd_experiment(struct cli *cli, int argc, char **argv);
 int cmd_segment(struct cli *cli, int argc, char **argv);
+int cmd_journey(struct cli *cli, int argc, char **argv);
 int cmd_help(struct cli *cli, int argc, char **argv);
 int cmd_completion(struct cli *cli, int argc, char **argv);
 

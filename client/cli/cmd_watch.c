@@ -1,7 +1,8 @@
 /*
- * clm watch [PREFIX] [--events URL] [--count N]: print stage changes and
- * risk signals as clmd publishes them (PREFIX: "stage/", "risk/",
- * "stage/RETENTION", …), until interrupted or N events were seen.
+ * clm watch [PREFIX] [--events URL] [--count N]: print stage changes, risk
+ * signals and journeys' messages as clmd publishes them (PREFIX:
+ * "stage/", "risk/", "stage/RETENTION", "journey/", …), until interrupted
+ * or N events were seen.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,20 @@ cmd_watch(struct cli *cli, int argc, char **argv)
 			char t[40];
 			cli_fmt_time(ev->at_ms, t);
 			if (ev->kind
+			        == CLM__V1__LIFECYCLE_EVENT_KIND__JOURNEY_MESSAGE) {
+				printf("%-8llu %-32s %s step %u %s %s %s %s at %s\n",
+				        (unsigned long long) ev->seq, topic,
+				        ev->customer_id, ev->step,
+				        cli_enum_name(
+				                &clm__v1__recommendation_kind__descriptor,
+				                (int) ev->recommendation_kind),
+				        ev->action,
+				        cli_enum_name(
+				                &clm__v1__channel__descriptor,
+				                (int) ev->channel),
+				        ev->item[0] != '\0' ? ev->item : "-",
+				        t);
+			} else if (ev->kind
 			        == CLM__V1__LIFECYCLE_EVENT_KIND__RISK_SIGNAL) {
 				printf("%-8llu %-32s %s at %s\n",
 				        (unsigned long long) ev->seq, topic,

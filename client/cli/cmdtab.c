@@ -131,6 +131,43 @@ static const char cmdtab_segment_text[]
           "define: stores the segment (replacing one of that name), then waits for its backfill, however long it takes, with a progress line on stderr (backfill 42% (420000 of 1000000 customers)), and prints NAME: N customers. --timeout bounds each call, not the wait. A bad EXPR is an INVALID_ARGUMENT giving the byte where it went wrong.\n\n"
           "count: the number of members. members: their ids, one a line, ascending, every page (with --json one GetSegmentReply a page). show: the expression, count, backfill and when it was defined. list: every segment with its count, backfill and expression. delete: removes a segment (no segment of that name is not an error).";
 
+static const char *const cmdtab_journey_synopsis[] = {
+	"define FILE",
+	"status NAME",
+	"list",
+	"delete NAME",
+	"messages [--after N] [--limit N] [--journey NAME] [--follow]",
+	NULL,
+};
+static const struct cmdtab_flag cmdtab_journey_flags[] = {
+	{ .name = "--after",
+	        .arg = "N",
+	        .help
+	        = "messages: those after feed position N (default 0: from the oldest kept)",
+	        .kind = CMDTAB_INT,
+	        .min = 0,
+	        .max = 1e18 },
+	{ .name = "--limit",
+	        .arg = "N",
+	        .help = "messages: print at most N messages, then stop",
+	        .kind = CMDTAB_INT,
+	        .min = 1,
+	        .max = 1e18 },
+	{ .name = "--journey",
+	        .arg = "NAME",
+	        .help = "messages: only those of the journey NAME" },
+	{ .name = "--follow",
+	        .help
+	        = "messages: after the last page, ask for newer messages once a second until interrupted" },
+	{ 0 },
+};
+static const char cmdtab_journey_text[]
+        = "A journey is a timed flow of messages that clmd runs by itself: a trigger enters a customer, each step waits, checks its condition and the frequency caps, and claims its message exactly once. docs/journeys.md has the definition's JSON:\n\n"
+          "  clm journey define cart-recovery.json\n\n"
+          "define: stores the journey that FILE (- for stdin) defines, replacing the definition of one of that name (its customers stay at their step), and prints NAME: defined (or replaced). A bad definition is an INVALID_ARGUMENT whose violation starts with the JSON path of the fault.\n\n"
+          "status: the journey's counts (entered, active, exited, completed, removed), then a row per step: messages sent, steps skipped because their condition was false, because the caps held them back or because they ran too late, and the customers waiting for it; with a webhook, its messages delivered, pending, retried and dead. list: every journey with its counts. delete: removes a journey and its statistics (no journey of that name is not an error).\n\n"
+          "messages: the durable feed of the messages the journeys sent, oldest first, one a line: position, message id, journey, step, customer, kind, action, channel, item (- for none) and when it was claimed (with --json one clm.v1.LifecycleEvent a line). An app that delivers them keeps the last position it handled and goes on with --after. With --follow it then asks for newer messages once a second until interrupted (SIGINT or SIGTERM), and exits 0.";
+
 /* The table. The order is the order of `clm --help`. */
 const struct cmdtab_command cmdtab_commands[] = {
 	{
@@ -319,7 +356,8 @@ const struct cmdtab_command cmdtab_commands[] = {
 	                        .help = "stop after N events",
 	                        .kind = CMDTAB_OWN },
 	                { 0 } },
-	        .text = "PREFIX picks the topics: stage/ for stage changes, stage/RETENTION for one stage, risk/ for risk signals (default: all). Runs until interrupted, or until N events were printed. Each event carries its seq: a gap means events were dropped because the reader was slow. Without --events or $CLM_EVENTS_URL the stream's URL comes from clmd's (--url, $CLM_URL): tcp://HOST:PORT and tls+tcp://HOST:PORT publish on tcp://HOST:PORT+1 (clmd's defaults, 7450 and 7451), ipc://DIR/NAME on ipc://DIR/events.sock (the owner-only stream of a clmd with auth tokens, when DIR is its data dir); with a token and a tcp:// URL give --events (clmd logs the stream's URL at start). Exits 3 when the stream does not answer within --timeout.",
+	        .text
+	        = "PREFIX picks the topics: stage/ for stage changes, stage/RETENTION for one stage, risk/ for risk signals, journey/ for the messages journeys send, journey/NAME for one journey's (default: all). Runs until interrupted, or until N events were printed. Each event carries its seq: a gap means events were dropped because the reader was slow. Without --events or $CLM_EVENTS_URL the stream's URL comes from clmd's (--url, $CLM_URL): tcp://HOST:PORT and tls+tcp://HOST:PORT publish on tcp://HOST:PORT+1 (clmd's defaults, 7450 and 7451), ipc://DIR/NAME on ipc://DIR/events.sock (the owner-only stream of a clmd with auth tokens, when DIR is its data dir); with a token and a tcp:// URL give --events (clmd logs the stream's URL at start). Exits 3 when the stream does not answer within --timeout.",
 	        .operand = CMDTAB_WORDS,
 	        .operand_words = "stage/ risk/",
 	},
@@ -565,6 +603,18 @@ const struct cmdtab_command cmdtab_commands[] = {
 	        .text = cmdtab_segment_text,
 	        .operand = CMDTAB_WORDS,
 	        .operand_words = "define count members show list delete",
+	},
+	{
+	        .name = "journey",
+	        .run = cmd_journey,
+	        .dashes = 2,
+	        .summary
+	        = "define journeys, see their statistics and the messages they sent",
+	        .synopsis = cmdtab_journey_synopsis,
+	        .flags = cmdtab_journey_flags,
+	        .text = cmdtab_journey_text,
+	        .operand = CMDTAB_WORDS,
+	        .operand_words = "define status list delete messages",
 	},
 	{
 	        .name = "help",

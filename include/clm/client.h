@@ -237,6 +237,47 @@ clm_err clm_delete_segment(clm_conn *c,
         const Clm__V1__DeleteSegmentRequest *req, Clm__V1__Response **out);
 
 /*
+ * Journeys (docs/journeys.md). clm_define_journey stores the journey that
+ * req->definition (its JSON) describes, replacing the definition of a
+ * journey of that name (resp->define_journey: the journey, and replaced);
+ * INVALID_ARGUMENT for a definition that does not parse (the violation on
+ * "define_journey.definition" starts with the JSON path of the fault),
+ * RESOURCE_EXHAUSTED beyond 64 journeys.
+ */
+clm_err clm_define_journey(clm_conn *c,
+        const Clm__V1__DefineJourneyRequest *req, Clm__V1__Response **out);
+
+/*
+ * clm_list_journeys returns every journey, by name, with its statistics
+ * (resp->list_journeys).
+ */
+clm_err clm_list_journeys(clm_conn *c, const Clm__V1__ListJourneysRequest *req,
+        Clm__V1__Response **out);
+
+/*
+ * clm_get_journey returns one journey with its statistics, exact at the
+ * reply's position (resp->get_journey); NOT_FOUND for an unknown name.
+ */
+clm_err clm_get_journey(clm_conn *c, const Clm__V1__GetJourneyRequest *req,
+        Clm__V1__Response **out);
+
+/*
+ * clm_delete_journey removes a journey and its statistics
+ * (resp->delete_journey; existed is false when there was none).
+ */
+clm_err clm_delete_journey(clm_conn *c,
+        const Clm__V1__DeleteJourneyRequest *req, Clm__V1__Response **out);
+
+/*
+ * clm_journey_messages returns a page of the journeys' durable feed: the
+ * messages after position req->after (0: from the oldest kept), at most
+ * req->limit (0: 100; at most 1,000), of req->journey ("": every journey)
+ * (resp->journey_messages; pass next_after as after for the next page).
+ */
+clm_err clm_journey_messages(clm_conn *c,
+        const Clm__V1__JourneyMessagesRequest *req, Clm__V1__Response **out);
+
+/*
  * The stage-change stream.
  A clm_watch is a SUB socket dialled to clmd's
  * events URL (NULL = CLM_DEFAULT_EVENTS_URL), receiving the topics that

@@ -126,6 +126,18 @@ clm_err journey_fire_job(
 clm_err journey_fire_build(const struct server *srv, writer_job *job,
         const void *data, size_t len, const struct call_policy *pol);
 
+/*
+ * journey_fire_split is cluster mode's split of a fire job's entry
+ * (calls/cluster.c, write/writer.h's writer_cluster_ops.split): one part
+ * per customer, each the entry's policy and that customer's items, its
+ * subject the customer's and its Nats-Msg-Id "jf-" and the hex of a
+ * BLAKE2b-128 of its items. Returns CLM_OK, DATA_LOSS (not a fire
+ * entry), INVALID_ARGUMENT (a customer's items over max_bytes) or
+ * RESOURCE_EXHAUSTED.
+ */
+clm_err journey_fire_split(writer_job *job, size_t max_bytes,
+        struct writer_part **parts, size_t *n);
+
 /* ServerStatus (status.c). */
 void status_get(struct call_req *r, store_txn *txn);
 

@@ -371,6 +371,9 @@ static clm_err
 cluster_split(void *arg, writer_job *job, size_t max_bytes,
         struct writer_part **parts, size_t *n)
 {
+	if (job->jtype == CALL_ENTRY_JOURNEY_FIRE) {
+		return journey_fire_split(job, max_bytes, parts, n);
+	}
 	size_t head = job->jtype == CLM__V1__REQUEST__CALL_RECOMMEND
 	        ? CALL_POLICY_BYTES
 	        : 0;
@@ -655,6 +658,9 @@ cluster_merge(void *arg, writer_job *job, const struct writer_part *part,
         clm_err err, const Clm__V1__Response *applied)
 {
 	(void) arg;
+	if (part->type == CALL_ENTRY_JOURNEY_FIRE) {
+		return; /* the writer's own job: no client, no reply */
+	}
 	if ((part->type & ~CALL_ENTRY_POLICY) == CLM__V1__REQUEST__CALL_TRACK
 	        && part->ctx != NULL) {
 		cluster_merge_track(job, part, err, applied);
@@ -708,6 +714,12 @@ cluster_merge(void *arg, writer_job *job, const struct writer_part *part,
 		break;
 	case CLM__V1__RESPONSE__RESULT_DELETE_SEGMENT:
 		resp->delete_segment = applied->delete_segment;
+		break;
+	case CLM__V1__RESPONSE__RESULT_DEFINE_JOURNEY:
+		resp->define_journey = applied->define_journey;
+		break;
+	case CLM__V1__RESPONSE__RESULT_DELETE_JOURNEY:
+		resp->delete_journey = applied->delete_journey;
 		break;
 	default:
 		resp->result_case = CLM__V1__RESPONSE__RESULT__NOT_SET;

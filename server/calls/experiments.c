@@ -13,6 +13,7 @@
 #include "core/agg.h"
 #include "core/stats.h"
 #include "store/profile.h"
+#include "write/journey.h"
 #include "write/segment.h"
 
 #define EXP_MIN_VARIANTS 2
@@ -268,6 +269,9 @@ exp_assign_apply(struct writer_batch *b, writer_job *job)
 	 */
 	bool dirty;
 	e = segw_customer(b->segs, b, job, rec, &pr->p, a, &dirty);
+	if (e == CLM_OK) {
+		e = jw_customer(b->jny, b, job, pr, 0, a, &dirty);
+	}
 	if (e == CLM_OK) {
 		e = profile_save(b->txn, pr, a);
 	}

@@ -19,6 +19,7 @@
 #include "calls/reply.h"
 #include "calls/validate.h"
 #include "store/profile.h"
+#include "write/journey.h"
 #include "write/segment.h"
 
 struct forget_state {
@@ -82,6 +83,9 @@ forget_forget_apply(struct writer_batch *b, writer_job *job)
 	}
 	Clm__V1__CustomerRecord *rec = pr->rec;
 	e = segw_forget(b->segs, b, job, rec);
+	if (e == CLM_OK) {
+		e = jw_forget(b->jny, b, rec);
+	}
 	if (e == CLM_OK) {
 		e = profile_unaggregate(txn, pr, a);
 	}

@@ -27,6 +27,7 @@
 #include "calls/reply.h"
 #include "calls/validate.h"
 #include "store/profile.h"
+#include "write/journey.h"
 #include "write/segment.h"
 
 struct identify_state {
@@ -296,9 +297,13 @@ identify_apply(struct writer_batch *b, writer_job *job)
 		ev->at_ms = at[after];
 	}
 	/* The merged customer is evaluated again (docs/segments.md). */
-	bool dirty;
+	bool dirty, jdirty = false;
 	e = segw_customer(b->segs, b, job, cust->rec, &cust->p, a, &dirty);
-	if (e == CLM_OK && dirty) {
+	if (e == CLM_OK) {
+		/* Its journeys too: the job's events are this customer's. */
+		e = jw_customer(b->jny, b, job, cust, 0, a, &jdirty);
+	}
+	if (e == CLM_OK && (dirty || jdirty)) {
 		e = store_customer_put(txn, cust->rec, true);
 	}
 	if (e != CLM_OK) {

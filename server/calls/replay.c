@@ -53,6 +53,12 @@ static const struct call_replay_entry {
 	{ .call = CLM__V1__REQUEST__CALL_DELETE_SEGMENT,
 	        .name = "delete_segment",
 	        .build = seg_delete_build },
+	{ .call = CLM__V1__REQUEST__CALL_DEFINE_JOURNEY,
+	        .name = "define_journey",
+	        .build = jny_define_build },
+	{ .call = CLM__V1__REQUEST__CALL_DELETE_JOURNEY,
+	        .name = "delete_journey",
+	        .build = jny_delete_build },
 };
 
 #define CALL_REPLAY_N \
@@ -188,6 +194,24 @@ call_replay(void *srv, writer_job *job, uint32_t type, const void *data,
 	 * writer, which applies the job at now_ms.
 	 */
 	(void) now_ms;
+	if (type == CALL_ENTRY_JOURNEY_FIRE) {
+		struct call_policy pol;
+		if (len < CALL_POLICY_BYTES || !call_policy_get(data, &pol)) {
+			log_error(
+			        "journal entry of type %u (journey fire): no policy of version %d at its start",
+			        type, CALL_POLICY_VERSION);
+			return CLM_DATA_LOSS;
+		}
+		clm_err err = journey_fire_build(srv, job,
+		        (const uint8_t *) data + CALL_POLICY_BYTES,
+		        len - CALL_POLICY_BYTES, &pol);
+		if (err == CLM_DATA_LOSS) {
+			log_error(
+			        "journal entry of type %u (journey fire): %zu bytes that do not decode as a clm.v1.JourneyFire",
+			        type, len - CALL_POLICY_BYTES);
+		}
+		return err;
+	}
 	const struct call_replay_entry *e = NULL;
 	uint32_t call = type & ~CALL_ENTRY_POLICY;
 	for (size_t i = 0; i < CALL_REPLAY_N; i++) {

@@ -42,6 +42,11 @@
 #define HTTP_NO_ROUTE_BODY (64 * 1024)
 /* A segment's definition: an expression holds at most 4096 bytes. */
 #define HTTP_SEGMENTS_MAX_BODY (64 * 1024)
+/*
+ * A journey's definition: at most 65,536 bytes (core/journey.h), with
+ * room for the name http_journeys.c may add.
+ */
+#define HTTP_JOURNEYS_MAX_BODY (64 * 1024 + 128)
 
 static const char http_prometheus[]
         = "text/plain; version=0.0.4; charset=utf-8";
@@ -89,6 +94,13 @@ static const struct http_route http_routes[] = {
 	{ "/api/segments", "PUT", TELEMETRY_HTTP_SEGMENTS, true, false,
 	        HTTP_SEGMENTS_MAX_BODY },
 	{ "/api/segments", "DELETE", TELEMETRY_HTTP_SEGMENTS, true, false, 0 },
+	/* The journey routes (http_journeys.c). */
+	{ "/api/journeys", "GET", TELEMETRY_HTTP_JOURNEYS, true, false, 0 },
+	{ "/api/journeys", "PUT", TELEMETRY_HTTP_JOURNEYS, true, false,
+	        HTTP_JOURNEYS_MAX_BODY },
+	{ "/api/journeys", "DELETE", TELEMETRY_HTTP_JOURNEYS, true, false, 0 },
+	{ "/api/journey-messages", "GET", TELEMETRY_HTTP_JOURNEY_MESSAGES,
+	        false, false, 0 },
 	/* The SDK ingest routes (http_ingest.c, docs/ingest.md). */
 	{ "/v1/batch", "POST", TELEMETRY_HTTP_V1_BATCH, false, true,
 	        HTTP_INGEST_MAX_BODY },
@@ -204,6 +216,21 @@ http_prometheus_text(http *h, struct http_slot *s, const char *token,
 		http_oom(rep);
 		return;
 	}
+	/* The journeys' series follow the server's own. */
+	char *all = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&all, &len);
+	if (f != NULL) {
+		fputs(text, f);
+		http_journeys_metrics(s, token, f);
+	}
+	if (f == NULL || fclose(f) != 0) {
+		free(text);
+		http_oom(rep);
+		return;
+	}
+	free(text);
+	text = all;
 	rep->status = 200;
 	rep->type = http_prometheus;
 	rep->body = text;
@@ -338,6 +365,12 @@ http_serve(http *h, const struct http_route *r, const struct httpd_req *req,
 		break;
 	case TELEMETRY_HTTP_SEGMENTS:
 		http_segments_get(s, req, token, rep);
+		break;
+	case TELEMETRY_HTTP_JOURNEYS:
+		http_journeys_get(s, req, token, rep);
+		break;
+	case TELEMETRY_HTTP_JOURNEY_MESSAGES:
+		http_journey_messages(s, uri, token, rep);
 		break;
 	default:
 		http_error(rep, 404, CLM_NOT_FOUND, "", "not found");
@@ -483,6 +516,11 @@ http_handle(void *arg, httpd_conn *c, const struct httpd_req *req,
 	        && strcmp(r->method, "GET") != 0) {
 		/* It answers through httpd_reply, and counts, itself. */
 		http_segments_write(h->srv, h->tm, c, req);
+		return false;
+	} else if (r->kind == TELEMETRY_HTTP_JOURNEYS
+	        && strcmp(r->method, "GET") != 0) {
+		/* It answers through httpd_reply, and counts, itself. */
+		http_journeys_write(h->srv, h->tm, c, req);
 		return false;
 	} else if (r->max_body > 0) {
 		/* It answers through httpd_reply, and counts, itself. */

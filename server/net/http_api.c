@@ -142,6 +142,12 @@ static const struct {
 	{ "get_segment.page_token", "page_token" },
 	{ "get_segment.as_of_ms", "as_of" },
 	{ "delete_segment.name", "name" },
+	{ "define_journey.definition", "definition" },
+	{ "get_journey.name", "name" },
+	{ "delete_journey.name", "name" },
+	{ "journey_messages.after", "after" },
+	{ "journey_messages.limit", "limit" },
+	{ "journey_messages.journey", "journey" },
 };
 
 /* An error Status from dispatch as an HTTP error, fields renamed. */

@@ -375,6 +375,40 @@ void http_segments_get(struct http_slot *s, const struct httpd_req *hr,
 void http_segments_write(struct server *srv, struct telemetry *tm,
         httpd_conn *c, const struct httpd_req *req);
 
+/* ---- the journey routes (http_journeys.c) ---- */
+
+/*
+ * http_journeys_get serves GET /api/journeys (the ListJourneysReply, no
+ * parameters) and GET /api/journeys/NAME (the GetJourneyReply) of hr
+ * through dispatch's read path (token checked by the caller).
+ */
+void http_journeys_get(struct http_slot *s, const struct httpd_req *hr,
+        const char *token, struct http_reply *rep);
+
+/*
+ * http_journey_messages serves GET /api/journey-messages (the
+ * JourneyMessagesReply; after, limit, journey) of uri the same way.
+ */
+void http_journey_messages(struct http_slot *s, const char *uri,
+        const char *token, struct http_reply *rep);
+
+/*
+ * http_journeys_write handles req, a PUT (DefineJourney, its body the
+ * definition's JSON, whose name must be the path's or absent) or DELETE
+ * (DeleteJourney) of /api/journeys/NAME, as http_segments_write does,
+ * counted under TELEMETRY_HTTP_JOURNEYS. httpd's handler, which returns
+ * false (deferred) after it.
+ */
+void http_journeys_write(struct server *srv, struct telemetry *tm,
+        httpd_conn *c, const struct httpd_req *req);
+
+/*
+ * http_journeys_metrics writes the journeys' series of /metrics
+ * (docs/journeys.md "Metrics") to f, read with ListJourneys on s as the
+ * caller's token: nothing when there are none or the read fails.
+ */
+void http_journeys_metrics(struct http_slot *s, const char *token, FILE *f);
+
 /* ---- the SDK ingest routes (http_ingest.c) ---- */
 
 struct http_ingest;

@@ -99,6 +99,11 @@ pubsub_topic(const Clm__V1__LifecycleEvent *ev, char *buf, size_t n)
 		        ev->segment);
 		return len < 0 || (size_t) len >= n ? 0 : (size_t) len;
 	}
+	if (ev->kind == CLM__V1__LIFECYCLE_EVENT_KIND__JOURNEY_MESSAGE) {
+		/* Names are [a-z0-9_-]{1,64} (docs/journeys.md). */
+		int len = snprintf(buf, n, "journey/%s", ev->journey);
+		return len < 0 || (size_t) len >= n ? 0 : (size_t) len;
+	}
 	if (ev->kind == CLM__V1__LIFECYCLE_EVENT_KIND__RISK_SIGNAL) {
 		kind = "risk";
 		v = protobuf_c_enum_descriptor_get_value(

@@ -37,8 +37,9 @@ void pubsub_abandon(struct pubsub *ps);
 
 /*
  * pubsub_topic writes the topic of ev ("stage/NURTURE", "risk/RECENT_REFUND",
- * "segment/enter/NAME", "segment/exit/NAME") into buf, returning its
- * length, or 0 if it does not fit (PUBSUB_TOPIC_MAX bytes always do).
+ * "segment/enter/NAME", "segment/exit/NAME", "journey/NAME") into buf,
+ * returning its length, or 0 if it does not fit (PUBSUB_TOPIC_MAX bytes
+ * always do).
  */
 #define PUBSUB_TOPIC_MAX 96
 size_t pubsub_topic(const Clm__V1__LifecycleEvent *ev, char *buf, size_t n);

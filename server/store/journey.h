@@ -58,8 +58,8 @@ clm_err store_jdue_del(store_txn *txn, int64_t due_ms, uint32_t journey,
  * non-zero to stop. The id lives until fn returns; fn must not write to
  * the table.
  */
-typedef int (*store_jdue_fn)(void *arg, int64_t due_ms, uint32_t journey,
-        const char *customer_id);
+typedef int (*store_jdue_fn)(
+        void *arg, int64_t due_ms, uint32_t journey, const char *customer_id);
 clm_err store_jdue_each(store_txn *txn, int64_t upto_ms, size_t max,
         store_jdue_fn fn, void *arg);
 /* The earliest timer's instant (*found false when there is none). */
@@ -118,12 +118,18 @@ typedef int (*store_jmsg_fn)(void *arg, Clm__V1__LifecycleEvent *ev);
 clm_err store_jmsgs_after(store_txn *txn, uint64_t after, size_t max,
         size_t scan_max, const char *journey, arena *a, store_jmsg_fn fn,
         void *arg, uint64_t *scanned_to);
-/* The oldest position kept and the last given (0, 0: empty). */
+/*
+ * The oldest position kept (0: none kept) and the last given (0: none
+ * ever given; it stays when everything was trimmed or forgotten).
+ */
 clm_err store_jmsg_bounds(store_txn *txn, uint64_t *oldest, uint64_t *last);
 /*
  * store_jmsgs_trim deletes up to max of the oldest messages while more
  * than keep are kept (with their customer index entries and pending
- * hooks); *more: some are still over.
+ * hooks); *more: some are still over. "Kept" counts positions: the
+ * messages at positions up to the last given minus keep go, so forgotten
+ * ones (holes) are not made up for. A pending hook trimmed with its
+ * message takes 1 from its journey's HOOK_PENDING here.
  */
 clm_err store_jmsgs_trim(
         store_txn *txn, uint64_t keep, size_t max, bool *more);
@@ -149,7 +155,7 @@ clm_err store_jhook_del(store_txn *txn, uint64_t position);
  */
 typedef int (*store_jhook_fn)(
         void *arg, uint64_t position, Clm__V1__JourneyHook *h);
-clm_err store_jhooks_each(store_txn *txn, uint64_t after, size_t max,
-        arena *a, store_jhook_fn fn, void *arg);
+clm_err store_jhooks_each(store_txn *txn, uint64_t after, size_t max, arena *a,
+        store_jhook_fn fn, void *arg);
 
 #endif /* CLM_STORE_JOURNEY_H */

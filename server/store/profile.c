@@ -45,6 +45,10 @@ profile_load(store_txn *txn, const char *id, bool anonymous, bool create,
 	}
 	pr->is_new = false;
 	pr->seg_pending = false;
+	pr->jny_pending = NULL;
+	pr->n_jny_pending = 0;
+	pr->cap_jny_pending = 0;
+	pr->jny_ev_from = 0;
 	clm_err e = store_customer_get(txn, id, anonymous, a, &pr->rec);
 	if (e == CLM_NOT_FOUND && create) {
 		pr->rec = arena_alloc(a, sizeof(*pr->rec));

@@ -8,6 +8,7 @@
 #define CLM_PROFILE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "clm/error.h"
@@ -37,6 +38,22 @@ struct profile {
 	 * yet (write/ingest.c's cache).
 	 */
 	bool seg_pending;
+	/*
+	 * The writer's journeys (write/journey.h): the triggers jw_note
+	 * found in this write's touchpoints, not yet consumed by
+	 * jw_customer (arena memory), and the job's event count when the
+	 * write of this customer began.
+	 */
+	struct profile_trigger *jny_pending;
+	size_t n_jny_pending, cap_jny_pending;
+	size_t jny_ev_from;
+};
+
+/* A touchpoint that may enter the customer into a journey (jw_note). */
+struct profile_trigger {
+	uint32_t journey; /* JourneyRecord.id */
+	int64_t at_ms;    /* the touchpoint's event time */
+	const char *item; /* its item_id ("" = none) */
 };
 
 /* Distinct purchased items remembered per customer (co-purchase basis). */

@@ -132,6 +132,7 @@ struct segment_eval {
 	const struct model_profile *p; /* segment_eval's */
 	arena *a;                      /* the loaded touchpoints' */
 	int64_t window_ms;             /* the widest count window to load */
+	int64_t entry_ms; /* since_entry's entry instant (journeys; 0) */
 	/* Loaded for instant to_ms: the touchpoints after from_ms. */
 	bool loaded;
 	int64_t from_ms, to_ms;

@@ -36,6 +36,12 @@ static const char *const store_db_names[STORE_N_DBS] = {
 	"segments",
 	"seg_members",
 	"seg_due",
+	"journeys",
+	"jny_due",
+	"jny_stats",
+	"jny_msgs",
+	"jny_msg_cust",
+	"jny_hooks",
 };
 /*
  * Whether the data dir's filesystem has less than STORE_DISK_SLACK bytes

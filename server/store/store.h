@@ -26,10 +26,14 @@
  *                segment id alone -> its member count (u64 BE)
  *   seg_due      instant ms (8, big-endian) | customer id -> empty: when
  *                a customer's membership may change with no write
+ *   journeys, jny_due, jny_stats, jny_msgs, jny_msg_cust, jny_hooks
+ *                journeys' definitions, timers, counters, feed and
+ *                webhook deliveries (store/journey.h)
  *   meta         "schema", "next_cid", "next_seq", "event_seq", the
  *                aggregates' layout versions ("agg_version",
  *                "agg_touch_version"), and the onboarding median's state
- *                ("onb_*"), segments' "seg_next_id" -> u64 BE
+ *                ("onb_*"), segments' "seg_next_id", journeys' "jny_next_id"
+ *                and "jny_msg_pos" -> u64 BE
  *
  * Threads: any number of read transactions, each on the thread that began
  * it (MDB_NOTLS), plus one write transaction at a time, owned by the writer

@@ -3,8 +3,9 @@
  * customers, touchpoints, events, aliases; store_onboarding.c: the
  * onboarding median; store_catalog.c: catalog, co-purchase counts,
  * claims; store_agg.c: aggregates, spend, experiments; store_segment.c:
- * segments, their members and the time index). Not for other modules:
- * lmdb.h stays behind the store.
+ * segments, their members and the time index; store_journey.c:
+ * journeys, their timers, counters, feed and webhook deliveries). Not
+ * for other modules: lmdb.h stays behind the store.
  */
 #ifndef CLM_STORE_INTERNAL_H
 #define CLM_STORE_INTERNAL_H
@@ -33,6 +34,12 @@ enum store_db {
 	STORE_DB_SEGMENTS,
 	STORE_DB_SEG_MEMBERS,
 	STORE_DB_SEG_DUE,
+	STORE_DB_JOURNEYS,
+	STORE_DB_JNY_DUE,
+	STORE_DB_JNY_STATS,
+	STORE_DB_JNY_MSGS,
+	STORE_DB_JNY_MSG_CUST,
+	STORE_DB_JNY_HOOKS,
 	STORE_N_DBS,
 };
 

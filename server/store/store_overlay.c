@@ -401,11 +401,12 @@ store_ovl_open(store *s, struct store_ovl *o, const char *path,
 	}
 	MDB_txn *txn = NULL;
 	rc = mdb_txn_begin(env, NULL, 0, &txn);
-	static const char *const names[STORE_N_DBS + 1]
-	        = { "customers", "touchpoints", "event_ids", "meta", "aliases",
-		          "onboarding", "items", "stores", "cooccur", "claims",
-		          "agg", "spend", "experiments", "segments",
-		          "seg_members", "seg_due", "overlay_counts" };
+	static const char *const names[STORE_N_DBS + 1] = { "customers",
+		"touchpoints", "event_ids", "meta", "aliases", "onboarding",
+		"items", "stores", "cooccur", "claims", "agg", "spend",
+		"experiments", "segments", "seg_members", "seg_due",
+		"journeys", "jny_due", "jny_stats", "jny_msgs", "jny_msg_cust",
+		"jny_hooks", "overlay_counts" };
 	for (int i = 0; rc == 0 && i <= STORE_N_DBS; i++) {
 		rc = mdb_dbi_open(txn, names[i], MDB_CREATE, &o->dbi[i]);
 	}

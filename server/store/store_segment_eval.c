@@ -264,6 +264,7 @@ segment_eval(struct segment_eval *ev, const segx *x,
 		.trait = segment_trait,
 		.bought = segment_bought,
 		.count = segment_count,
-		.arg = ev };
+		.arg = ev,
+		.entry_ms = ev->entry_ms };
 	return segx_eval(x, &s, now_ms, member, next_ms);
 }

@@ -60,6 +60,8 @@ static const char *const telemetry_http_path[TELEMETRY_HTTP_HANDLERS] = {
 	[TELEMETRY_HTTP_EVENTS] = "/api/events",
 	[TELEMETRY_HTTP_EVENTS_TOKEN] = "/api/events/token",
 	[TELEMETRY_HTTP_SEGMENTS] = "/api/segments",
+	[TELEMETRY_HTTP_JOURNEYS] = "/api/journeys",
+	[TELEMETRY_HTTP_JOURNEY_MESSAGES] = "/api/journey-messages",
 };
 
 #define TELEMETRY_ADD(p, n) \

@@ -63,6 +63,9 @@ enum telemetry_http_handler {
 	TELEMETRY_HTTP_EVENTS_TOKEN, /* /api/events/token */
 	/* The segment routes (docs/api.md "HTTP API"). */
 	TELEMETRY_HTTP_SEGMENTS, /* /api/segments[/NAME], any method */
+	/* The journey routes (docs/journeys.md "Calls"). */
+	TELEMETRY_HTTP_JOURNEYS,         /* /api/journeys[/NAME], any method */
+	TELEMETRY_HTTP_JOURNEY_MESSAGES, /* /api/journey-messages */
 	TELEMETRY_HTTP_HANDLERS,
 };
 

@@ -12,6 +12,7 @@
 #include "core/risk.h"
 #include "store/agg_write.h"
 #include "store/profile.h"
+#include "write/journey.h"
 #include "write/segment.h"
 
 /* Finds the first engagement in a rescan window (see model_rescan). */
@@ -116,6 +117,10 @@ ingest_settle(struct writer_batch *b)
 		pr->seg_pending = false;
 		e = segw_customer(b->segs, b, c->pending_job, pr->rec, &pr->p,
 		        &c->a, &dirty);
+		if (e == CLM_OK) {
+			e = jw_customer(b->jny, b, c->pending_job, pr,
+			        pr->jny_ev_from, &c->a, &dirty);
+		}
 	}
 	c->n_pending = 0;
 	c->pending_job = NULL;
@@ -226,6 +231,10 @@ ingest_touchpoint_in(struct writer_batch *b, writer_job *job, arena *a,
 		return e;
 	}
 	struct model_profile *p = &pr->p;
+	if (!pr->seg_pending) {
+		/* The first touchpoint of this job for the customer. */
+		pr->jny_ev_from = job->n_events;
+	}
 	/* What the events compare with, taken before the touchpoint. */
 	int from = model_stage(p);
 	bool neg_before = risk_sentiment_negative(p, mp);
@@ -272,6 +281,9 @@ ingest_touchpoint_in(struct writer_batch *b, writer_job *job, arena *a,
 		}
 	}
 	e = profile_note(pr, tp, t.at_ms, a);
+	if (e == CLM_OK && !anonymous) {
+		e = jw_note(b->jny, b, pr, tp, t.at_ms, a);
+	}
 	if (e == CLM_OK) {
 		e = store_touchpoint_add(
 		        txn, pr->rec->cid, t.at_ms, t.seq, tp);
@@ -287,6 +299,10 @@ ingest_touchpoint_in(struct writer_batch *b, writer_job *job, arena *a,
 	if (e == CLM_OK && b->cache == NULL) {
 		bool dirty;
 		e = segw_customer(b->segs, b, job, pr->rec, p, a, &dirty);
+		if (e == CLM_OK) {
+			e = jw_customer(b->jny, b, job, pr, pr->jny_ev_from, a,
+			        &dirty);
+		}
 		if (e == CLM_OK) {
 			e = profile_save(txn, pr, a);
 		}

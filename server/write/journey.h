@@ -25,6 +25,7 @@
 #include "clm/error.h"
 #include "clm/v1/store.pb-c.h"
 #include "core/model.h"
+#include "store/profile.h"
 #include "store/store.h"
 #include "write/writer.h"
 
@@ -59,20 +60,51 @@ void jw_free(struct jw *w);
 void jw_invalidate(struct jw *w);
 
 /*
+ * jw_note, called by ingest for each touchpoint tp (event time at_ms) it
+ * applies to the known customer of pr, remembers in pr the journeys whose
+ * event trigger tp is (docs/journeys.md "Triggers": not more than their
+ * max_lateness before b->now_ms), for jw_customer to enter (arena a). One
+ * array check when no journey is triggered by tp's type. w NULL or an
+ * anonymous pr: nothing. Returns CLM_OK or a storage error (loading the
+ * definitions) or RESOURCE_EXHAUSTED.
+ */
+clm_err jw_note(struct jw *w, struct writer_batch *b, struct profile *pr,
+        const Clm__V1__Touchpoint *tp, int64_t at_ms, arena *a);
+
+/*
  * jw_customer, called right after segw_customer for the same customer
- * (rec, its model profile p as saved, arena a) in the same place, with
- * ev_from the number of job's events before the write began for this
- * customer (so job->events[ev_from..] are the write's stage changes, risk
- * signals and segment entries of this customer, among others'): enters
- * the customer into the journeys those events and the touchpoints noted
- * with jw_note trigger, and takes it out of those whose exit holds at
- * b->now_ms. rec's journeys are updated (*dirty: rec changed and must be
- * written), timers and counters follow. An anonymous rec is left alone.
- * w NULL: nothing. Returns CLM_OK or a storage error.
+ * (pr: its record and model profile as saved, arena a) in the same place,
+ * with ev_from the number of job's events before the write began for
+ * this customer (so job->events[ev_from..] are the write's stage changes,
+ * risk signals and segment entries of this customer, among others'):
+ * enters the customer into the journeys those events and the touchpoints
+ * noted with jw_note trigger (consuming pr's pending triggers), and takes
+ * it out of those whose exit holds at b->now_ms. pr->rec's journeys are
+ * updated (*dirty: rec changed and must be written), timers and counters
+ * follow. An anonymous pr is left alone. w NULL: nothing. Returns CLM_OK
+ * or a storage error.
  */
 clm_err jw_customer(struct jw *w, struct writer_batch *b, writer_job *job,
-        Clm__V1__CustomerRecord *rec, const struct model_profile *p,
-        size_t ev_from, arena *a, bool *dirty);
+        struct profile *pr, size_t ev_from, arena *a, bool *dirty);
+
+/*
+ * jw_segment_entries enters the customers of job->events[ev_from..]'s
+ * SEGMENT_ENTERED events into the journeys those segments trigger, each
+ * customer loaded, entered as jw_customer does (but without its exit
+ * checks: exits are decided by journaled writes and fires, alike on every
+ * node of a cluster) and saved when it changed: the writer's background
+ * step of segments (write/writer_segment.c) calls it for the time-driven
+ * entries it made. Returns CLM_OK or a storage error.
+ */
+clm_err jw_segment_entries(
+        struct jw *w, struct writer_batch *b, writer_job *job, size_t ev_from);
+
+/*
+ * jw_take_next returns the earliest timer instant w set since the last
+ * call (INT64_MAX: none), for the writer's idle wait; it may be one a
+ * transaction that was aborted set (early, never late).
+ */
+int64_t jw_take_next(struct jw *w);
 
 /*
  * jw_forget takes the customer of rec out of every journey (its timers,
@@ -101,5 +133,12 @@ clm_err jw_fire(struct jw *w, struct writer_batch *b, writer_job *job,
  */
 clm_err jw_due(struct jw *w, store_txn *txn, int64_t now_ms, size_t max,
         arena *a, Clm__V1__JourneyFire **out, bool *more);
+
+/*
+ * An item's step of JW_DROP: the timer is stale (its journey is gone, its
+ * customer has no such state, or the state is due at another instant),
+ * and jw_fire only deletes it.
+ */
+#define JW_DROP UINT32_MAX
 
 #endif /* CLM_WRITE_JOURNEY_H */

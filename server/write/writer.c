@@ -15,6 +15,7 @@
 #include "util/log.h"
 #include "util/telemetry.h"
 #include "write/ingest.h"
+#include "write/journey.h"
 #include "write/segment.h"
 
 void
@@ -46,6 +47,14 @@ writer_job_event(writer_job *job)
 	return e;
 }
 
+/* What a failed transaction may have loaded is loaded again. */
+static void
+writer_invalidate(writer *w)
+{
+	segw_invalidate(w->segs);
+	jw_invalidate(w->jny);
+}
+
 /*
  * Applies jobs in a new write transaction, each at its instant (nows[i],
  * or now_ms for all when nows is NULL), and numbers their events. On
@@ -64,7 +73,8 @@ writer_apply(writer *w, writer_job **jobs, size_t n, const int64_t *nows,
 		.now_ms = now_ms,
 		.scratch = &w->scratch,
 		.visits = w->visits,
-		.segs = w->segs };
+		.segs = w->segs,
+		.jny = w->jny };
 	agg_visits_clear(w->visits); /* left by an aborted attempt */
 	ingest_cache_drop(w->cache);
 	for (size_t i = 0; i < n && e == CLM_OK; i++) {
@@ -101,7 +111,7 @@ writer_apply(writer *w, writer_job **jobs, size_t n, const int64_t *nows,
 	}
 	if (e != CLM_OK) {
 		ingest_cache_drop(w->cache);
-		segw_invalidate(w->segs);
+		writer_invalidate(w);
 		store_write_abort(txn);
 		return e;
 	}
@@ -193,7 +203,7 @@ writer_try(writer *w, writer_job **jobs, size_t n, const int64_t *nows,
 			if (e == CLM_OK) {
 				return CLM_OK;
 			}
-			segw_invalidate(w->segs); /* loaded in what failed */
+			writer_invalidate(w); /* loaded in what failed */
 		}
 		if (e != CLM_RESOURCE_EXHAUSTED) {
 			break;
@@ -223,7 +233,7 @@ writer_try(writer *w, writer_job **jobs, size_t n, const int64_t *nows,
 			 * The segments' cache may hold what this transaction
 			 * loaded or changed (a DefineSegment, a cursor).
 			 */
-			segw_invalidate(w->segs);
+			writer_invalidate(w);
 			store_write_abort(txn);
 			return e;
 		}
@@ -233,7 +243,7 @@ writer_try(writer *w, writer_job **jobs, size_t n, const int64_t *nows,
 		writer_note_forgets(w, jobs, n);
 		return CLM_OK;
 	}
-	segw_invalidate(w->segs);
+	writer_invalidate(w);
 	/*
 	 * Journaled but not visible: the overlay's commit failed (its map
 	 * filled at commit). Make room and apply it again; if that fails
@@ -246,7 +256,7 @@ writer_try(writer *w, writer_job **jobs, size_t n, const int64_t *nows,
 	if (e == CLM_OK) {
 		writer_note_forgets(w, jobs, n);
 	} else {
-		segw_invalidate(w->segs);
+		writer_invalidate(w);
 	}
 	if (e != CLM_OK && nows != NULL) {
 		return e; /* replay: start-up fails */
@@ -260,7 +270,7 @@ writer_try(writer *w, writer_job **jobs, size_t n, const int64_t *nows,
 	return CLM_OK;
 }
 
-static void
+void
 writer_run_batch(writer *w, writer_job **jobs, size_t n)
 {
 	/* A job whose deadline passed while queued is not applied. */
@@ -391,6 +401,8 @@ writer_main(void *arg)
 				wait_ms = due < wait_ms ? due : wait_ms;
 			}
 			wait_ms = writer_segments_wait_ms(w, wait_ms);
+			wait_ms = writer_journeys_wait_ms(w, wait_ms);
+			wait_ms = writer_hooks_wait_ms(w, wait_ms);
 			struct timespec ts = clock_deadline(wait_ms);
 			if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) != 0) {
 				break;
@@ -399,6 +411,8 @@ writer_main(void *arg)
 		w->ckpt_wake = false;
 		if (w->head == NULL && w->stopping) {
 			pthread_mutex_unlock(&w->mu);
+			/* The webhook outcomes reported before the stop. */
+			writer_hooks(w);
 			/* A clean stop leaves no journal to replay. */
 			writer_ckpt_end(w);
 			if (w->dirty_since_ns != 0
@@ -432,6 +446,10 @@ writer_main(void *arg)
 			writer_maybe_checkpoint(w);
 		}
 		writer_segments(w, n == 0);
+		writer_journeys(w, n == 0);
+		if (w->hooks != NULL) {
+			writer_hooks(w);
+		}
 		int64_t now = clock_mono_ns();
 		if (now >= next_check) {
 			store_reader_check(w->st);
@@ -682,10 +700,22 @@ writer_start(store *st, const struct writer_opts *o, writer **out, char *err,
 	        = o->batch_items_max == 0 ? SIZE_MAX : o->batch_items_max;
 	arena_init(&w->scratch);
 	arena_init(&w->seg_arena);
+	arena_init(&w->jny_arena);
 	if (o->segment_params != NULL
 	        && (w->segs = segw_new(o->segment_params)) == NULL) {
 		e = CLM_RESOURCE_EXHAUSTED;
 		snprintf(err, errlen, "out of memory");
+	}
+	/* Journeys run with segments: their triggers and conditions. */
+	if (e == CLM_OK && w->segs != NULL && o->fire_job != NULL) {
+		w->fire_job = o->fire_job;
+		w->fire_arg = o->fire_arg;
+		w->feed_max = o->feed_max != 0 ? o->feed_max : 1000000;
+		if ((w->jny = jw_new(o->segment_params)) == NULL
+		        || (w->hooks = writer_hooks_new()) == NULL) {
+			e = CLM_RESOURCE_EXHAUSTED;
+			snprintf(err, errlen, "out of memory");
+		}
 	}
 	pthread_mutex_init(&w->mu, NULL);
 	clock_cond_init(&w->cv);
@@ -730,7 +760,10 @@ writer_start(store *st, const struct writer_opts *o, writer **out, char *err,
 		pthread_mutex_destroy(&w->mu);
 		arena_fini(&w->scratch);
 		arena_fini(&w->seg_arena);
+		arena_fini(&w->jny_arena);
 		segw_free(w->segs);
+		jw_free(w->jny);
+		writer_hooks_free(w->hooks);
 		agg_visits_free(w->visits);
 		ingest_cache_free(w->cache);
 		free(w);
@@ -807,7 +840,10 @@ writer_free(writer *w)
 	pthread_mutex_destroy(&w->mu);
 	arena_fini(&w->scratch);
 	arena_fini(&w->seg_arena);
+	arena_fini(&w->jny_arena);
 	segw_free(w->segs);
+	jw_free(w->jny);
+	writer_hooks_free(w->hooks);
 	agg_visits_free(w->visits);
 	ingest_cache_free(w->cache);
 	free(w);

@@ -280,8 +280,8 @@ struct writer_opts {
 	 * journals and applies it like any write. fire_job NULL: no
 	 * journeys. The feed keeps the newest feed_max messages (0: 1e6).
 	 */
-	clm_err (*fire_job)(void *arg, writer_job *job,
-	        const Clm__V1__JourneyFire *f);
+	clm_err (*fire_job)(
+	        void *arg, writer_job *job, const Clm__V1__JourneyFire *f);
 	void *fire_arg;
 	uint64_t feed_max;
 };

@@ -619,6 +619,8 @@ writer_cluster_main(void *arg)
 		writer_maybe_checkpoint(w);
 		if (!cl->halted) {
 			writer_segments(w, false); /* this node's view's own */
+			writer_journeys(
+			        w, false); /* fires through the stream */
 		}
 		pthread_mutex_lock(&cl->mu);
 		cl->ckpt_err = w->ckpt_err;

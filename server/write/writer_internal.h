@@ -40,23 +40,24 @@ struct writer {
 	struct ingest_cache *cache; /* writer_batch.cache, for Tracks */
 	struct segw *segs;          /* writer_batch.segs; NULL: none */
 	/* Journeys (write/journey.h, writer_journey.c); jny NULL: none. */
-	struct jw *jny;             /* writer_batch.jny */
+	struct jw *jny; /* writer_batch.jny */
 	clm_err (*fire_job)(void *arg, writer_job *job,
 	        const Clm__V1__JourneyFire *f); /* writer_opts */
 	void *fire_arg;
 	uint64_t feed_max;
-	arena jny_arena;            /* the fire job's */
-	bool jny_more;              /* due timers were left */
-	int64_t jny_last_ns;        /* the last look at the timers */
-	int64_t jny_next_ms;        /* the earliest timer known (0: look) */
+	arena jny_arena;     /* the fire job's */
+	bool jny_more;       /* due timers were left */
+	bool jny_inflight;   /* cluster mode: a fire job is in the stream */
+	int64_t jny_last_ns; /* the last look at the timers */
+	int64_t jny_next_ms; /* the earliest timer known (0: look) */
 	/* Webhook reports (writer_hook.c): writer_hook_report's queue. */
 	struct writer_hooks *hooks;
-	arena seg_arena;            /* the background steps' events */
-	bool seg_more;              /* a background step left work */
-	int64_t seg_last_ns;        /* the last background step */
-	int64_t seg_now_ms;         /* the last background step's instant */
-	int64_t last_now_ms;        /* the last batch's writer_batch.now_ms */
-	journal *j;                 /* NULL: none (see writer_opts) */
+	arena seg_arena;     /* the background steps' events */
+	bool seg_more;       /* a background step left work */
+	int64_t seg_last_ns; /* the last background step */
+	int64_t seg_now_ms;  /* the last background step's instant */
+	int64_t last_now_ms; /* the last batch's writer_batch.now_ms */
+	journal *j;          /* NULL: none (see writer_opts) */
 	writer_replay_fn replay;
 	void *replay_arg;
 	uint64_t ckpt_bytes;
@@ -143,10 +144,22 @@ int64_t writer_journeys_wait_ms(writer *w, int64_t wait_ms);
  * writer_hooks (writer_hook.c) applies the queued webhook reports
  * (writer_hook_report) in a transaction of their own, between batches;
  * writer_hooks_new / writer_hooks_free make and release w->hooks.
+ * writer_hooks_wait_ms bounds the idle writer's wait (wait_ms) to 0 while
+ * reports are queued; writer_hook_report wakes the writer (w->cv).
  */
 void writer_hooks(writer *w);
+int64_t writer_hooks_wait_ms(writer *w, int64_t wait_ms);
 struct writer_hooks *writer_hooks_new(void);
 void writer_hooks_free(struct writer_hooks *h);
+
+/*
+ * writer_run_batch applies, journals and commits jobs (n at most
+ * batch_max) as one batch at the writer's instant, then advances the
+ * position, publishes their events and completes each (done); a job past
+ * its deadline is completed with DEADLINE_EXCEEDED unapplied. Writer
+ * thread; writer_journeys runs its fire jobs through it.
+ */
+void writer_run_batch(writer *w, writer_job **jobs, size_t n);
 
 /*
  * writer_checkpoint moves the whole overlay into the base at the

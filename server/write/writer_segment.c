@@ -15,6 +15,7 @@
 
 #include "util/clock.h"
 #include "util/log.h"
+#include "write/journey.h"
 #include "write/segment.h"
 
 /* Background steps per call while no write waits. */
@@ -50,9 +51,14 @@ writer_segment_step(writer *w)
 		.now_ms = now_ms,
 		.scratch = &w->scratch,
 		.visits = w->visits,
-		.segs = w->segs };
+		.segs = w->segs,
+		.jny = w->jny };
 	bool more = false, did = false;
 	clm_err e = segw_step(w->segs, &b, &job, &more, &did);
+	if (e == CLM_OK && did) {
+		/* Time-driven segment entries enter journeys too. */
+		e = jw_segment_entries(w->jny, &b, &job, 0);
+	}
 	w->seg_last_ns = clock_mono_ns();
 	if (e == CLM_OK && !did) {
 		store_write_abort(txn); /* nothing to commit */
@@ -69,6 +75,7 @@ writer_segment_step(writer *w)
 	}
 	if (e != CLM_OK) {
 		segw_invalidate(w->segs);
+		jw_invalidate(w->jny);
 		if (e == CLM_RESOURCE_EXHAUSTED && store_overlay_full(w->st)) {
 			/* Room made: the work goes on at the next call. */
 			w->seg_more = writer_checkpoint(w) == CLM_OK;

@@ -264,3 +264,60 @@ Test(bench, segment_workload_gives_its_rows)
 	free(out);
 	free(err);
 }
+
+/*
+ * The journey workload: the rows without and with the 10 journeys, each
+ * without errors, the ratio of the two as printed, and the firing line:
+ * every preloaded customer entered, and as many steps run once the test
+ * clock moved.
+ */
+Test(bench, journey_workload_gives_its_rows)
+{
+	const char *argv[] = { "clm-bench", "--start", "--seconds", "0.3",
+		"--customers", "300", "--clients", "1,4", "--workloads",
+		"journey", "--clmd", CLMD_BIN, NULL };
+	char *out = NULL, *err = NULL;
+	int rc = run_cmd(CLM_BENCH_BIN, argv, NULL, 90000, &out, &err);
+	cr_assert_eq(rc, 0, "clm-bench exited %d: %s", rc, err ? err : "");
+	static const char *const rows[] = { "jny0-batch", "jny10-batch" };
+	double items[2][2] = { { 0 } };
+	for (size_t w = 0; w < 2; w++) {
+		for (int clients = 1; clients <= 4; clients += 3) {
+			struct bench_row r;
+			cr_assert(bench_row(out, rows[w], clients, &r),
+			        "no row for %s at %d clients:\n%s", rows[w],
+			        clients, out);
+			cr_assert_gt(r.calls, 0, "%s did no calls", rows[w]);
+			cr_assert_gt(r.wr, 0, "%s wrote nothing", rows[w]);
+			items[w][clients / 4] = r.items;
+		}
+	}
+	const char *p = strstr(out, "over none: ");
+	double ratio1 = -1, ratio4 = -1;
+	cr_assert(p != NULL
+	                && sscanf(p,
+	                           "over none: %lf (1 clients), %lf (4 clients)",
+	                           &ratio1, &ratio4)
+	                        == 2,
+	        "%s", out);
+	cr_assert(fabs(ratio1 - items[1][0] / items[0][0]) < 0.01 * ratio1,
+	        "ratio %f, rows %f / %f", ratio1, items[1][0], items[0][0]);
+	cr_assert(fabs(ratio4 - items[1][1] / items[0][1]) < 0.01 * ratio4,
+	        "ratio %f, rows %f / %f", ratio4, items[1][1], items[0][1]);
+	p = strstr(out, "journeys: ");
+	p = p != NULL ? strstr(p + 1, "journeys: ") : NULL;
+	unsigned long long entered = 0, fired = 0, sent = 0;
+	double enter_s = -1, fire_s = -1;
+	cr_assert(p != NULL
+	                && sscanf(p,
+	                           "journeys: %llu customers entered by a PURCHASE each in %lf s (%*f/s); the clock moved an hour: %llu steps ran (%llu sent) in %lf s",
+	                           &entered, &enter_s, &fired, &sent, &fire_s)
+	                        == 5,
+	        "%s\n%s", out, err ? err : "");
+	cr_assert_eq(entered, 300, "%s", p);
+	cr_assert_eq(fired, 300, "%s", p);
+	cr_assert(sent > 0 && sent <= fired, "%s", p);
+	cr_assert(enter_s >= 0 && fire_s >= 0, "%s", p);
+	free(out);
+	free(err);
+}

@@ -22,7 +22,7 @@
 static const char *const commands[] = { "status", "track", "customer",
 	"identify", "forget", "export", "watch", "recommend", "catalog",
 	"import", "metrics", "cohorts", "spend", "experiment", "segment",
-	"help", "completion", NULL };
+	"journey", "help", "completion", NULL };
 
 static struct clmd_proc srv;
 static char dir[32];
@@ -233,6 +233,8 @@ Test(cli_help, completion_completes_from_the_table)
 		{ "clm experiment define e --goal sign", "signup" },
 		{ "clm segment ''", "define count members show list delete" },
 		{ "clm segment members s --page", "--page-size" },
+		{ "clm journey ''", "define status list delete messages" },
+		{ "clm journey messages --fol", "--follow" },
 		{ "clm import x --format ''", "csv ndjson" },
 		{ "clm completion ''", "bash" },
 		{ "clm help coh", "cohorts" },
@@ -359,6 +361,10 @@ Test(cli_help, json_on_every_command)
 	        "catalog.csv", "type,id,name,price\nitem,sku,Thing,5\n");
 	const char *spend = write_file(
 	        "spend.csv", "channel,day,amount\nemail,2026-01-02,3\n");
+	const char *jny = write_file("journey.json",
+	        "{\"name\": \"js\", \"trigger\": {\"event\": \"PURCHASE\"}, "
+	        "\"steps\": [{\"send\": {\"kind\": \"LOYALTY_REWARD\", "
+	        "\"action\": \"thanks\", \"channel\": \"EMAIL\"}}]}");
 	static const char *const args[][12] = {
 		{ "status", NULL },
 		{ "track", "--customer", "jo", "--type", "site_visit",
@@ -385,6 +391,10 @@ Test(cli_help, json_on_every_command)
 		{ "segment", "show", "js", NULL },
 		{ "segment", "list", NULL },
 		{ "segment", "delete", "js", NULL },
+		{ "journey", "define", "@journey.json", NULL },
+		{ "journey", "status", "js", NULL },
+		{ "journey", "list", NULL },
+		{ "journey", "delete", "js", NULL },
 		{ "export", "jo", NULL },
 		{ "forget", "jo", NULL },
 		{ "help", NULL },
@@ -394,11 +404,12 @@ Test(cli_help, json_on_every_command)
 		size_t n = 0;
 		for (size_t k = 0; args[i][k] != NULL; k++) {
 			const char *a = args[i][k];
-			argv[n++] = strcmp(a, "@t.ndjson") == 0  ? tps
-			        : strcmp(a, "@t.csv") == 0       ? csv
-			        : strcmp(a, "@catalog.csv") == 0 ? cat
-			        : strcmp(a, "@spend.csv") == 0   ? spend
-			                                         : a;
+			argv[n++] = strcmp(a, "@t.ndjson") == 0   ? tps
+			        : strcmp(a, "@t.csv") == 0        ? csv
+			        : strcmp(a, "@catalog.csv") == 0  ? cat
+			        : strcmp(a, "@spend.csv") == 0    ? spend
+			        : strcmp(a, "@journey.json") == 0 ? jny
+			                                          : a;
 		}
 		argv[n++] = "--json"; /* after the command, as users type */
 		argv[n] = NULL;

@@ -182,6 +182,30 @@ http_get(int port, const char *path, const char *header)
 	return http_request(port, "GET", path, host, extra);
 }
 
+/*
+ * PUTs the journey `name` (one step, entered on RETENTION) through
+ * PUT /api/journeys/NAME and asserts it was defined.
+ */
+static void
+put_journey(int port, const char *name)
+{
+	char body[512], req[1024];
+	int bl = snprintf(body, sizeof(body),
+	        "{\"trigger\": {\"stage\": \"RETENTION\"}, \"steps\": "
+	        "[{\"wait\": \"1d\", \"send\": {\"kind\": \"WIN_BACK\", "
+	        "\"action\": \"hello\", \"channel\": \"EMAIL\"}}]}");
+	int n = snprintf(req, sizeof(req),
+	        "PUT /api/journeys/%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+	        "Content-Type: application/json\r\nContent-Length: %d\r\n"
+	        "Connection: close\r\n\r\n%s",
+	        name, port, bl, body);
+	cr_assert(n > 0 && (size_t) n < sizeof(req));
+	struct http_res r = http_send(port, req);
+	cr_assert_eq(r.status, 200, "PUT /api/journeys/%s: %d %s", name,
+	        r.status, r.body);
+	http_res_free(&r);
+}
+
 /* The value of header name (exact case) in r, copied; NULL if absent. */
 static char *
 http_header(const struct http_res *r, const char *name)
@@ -589,6 +613,36 @@ Test(dashboard, prometheus_metrics_parse_and_grow)
 	        prom_value(t2,
 	                "clm_request_duration_seconds_sum{call=\"metrics\"}"),
 	        0);
+	/*
+	 * A journey's series appear once one is defined (docs/journeys.md
+	 * "Metrics"), each with its journey label, per step where they are.
+	 */
+	cr_expect(
+	        isnan(prom_value(t2, "clm_journey_active{journey=\"dash\"}")));
+	put_journey(http_port, "dash");
+	char *t3 = get_prometheus();
+	static const char *const zero[] = {
+		"clm_journey_entered_total{journey=\"dash\"}",
+		"clm_journey_active{journey=\"dash\"}",
+		"clm_journey_exited_total{journey=\"dash\"}",
+		"clm_journey_completed_total{journey=\"dash\"}",
+		"clm_journey_sent_total{journey=\"dash\",step=\"0\"}",
+		"clm_journey_skipped_total{journey=\"dash\",step=\"0\",reason=\"condition\"}",
+		"clm_journey_skipped_total{journey=\"dash\",step=\"0\",reason=\"capped\"}",
+		"clm_journey_skipped_total{journey=\"dash\",step=\"0\",reason=\"late\"}",
+		"clm_journey_webhook_delivered_total{journey=\"dash\"}",
+		"clm_journey_webhook_pending{journey=\"dash\"}",
+		"clm_journey_webhook_dead_total{journey=\"dash\"}",
+	};
+	for (size_t i = 0; i < sizeof(zero) / sizeof(zero[0]); i++) {
+		cr_expect_eq(prom_value(t3, zero[i]), 0, "%s", zero[i]);
+	}
+	cr_expect_not_null(strstr(t3, "# TYPE clm_journey_active gauge\n"));
+	cr_expect_not_null(
+	        strstr(t3, "# TYPE clm_journey_sent_total counter\n"));
+	cr_expect(isnan(prom_value(
+	        t3, "clm_journey_sent_total{journey=\"dash\",step=\"1\"}")));
+	free(t3);
 	/* The first scrape is counted by the second. */
 	cr_expect_geq(
 	        prom_value(t2,
@@ -931,7 +985,11 @@ Test(dashboard, page_renders_funnel_cohorts_and_experiment)
 	/* The segments panel, which calls GET /api/segments. */
 	cr_expect_not_null(strstr(page.body, "id=\"segments\""));
 	cr_expect_not_null(strstr(page.body, "api(\"/api/segments\")"));
+	/* The journeys panel, which calls GET /api/journeys. */
+	cr_expect_not_null(strstr(page.body, "id=\"journeys\""));
+	cr_expect_not_null(strstr(page.body, "api(\"/api/journeys\")"));
 	http_res_free(&page);
+	put_journey(http_port, "welcome");
 
 	const char *chromium = find_chromium();
 	if (chromium == NULL) {
@@ -1007,6 +1065,10 @@ Test(dashboard, page_renders_funnel_cohorts_and_experiment)
 	        "data-segment=\"buyers\" data-count=\"%llu\"", buyers);
 	cr_expect_not_null(
 	        strstr(dom, want), "no segment 'buyers' of %llu", buyers);
+	/* The journeys panel, rendered from /api/journeys. */
+	cr_expect_not_null(
+	        strstr(dom, "data-journey=\"welcome\" data-active=\"0\""),
+	        "no journey 'welcome' in the panel");
 	free(dom);
 	free(err);
 

@@ -25,6 +25,7 @@ CLM_INTEROP_KEEP=1 keeps the temporary directory.
 
 import atexit
 import ctypes
+import json
 import math
 import os
 import shutil
@@ -818,6 +819,78 @@ def segment_round_trip(ctx):
     expect_eq(c.delete_segment("py-buyers").existed, True, "deleted")
     expect_eq(c.delete_segment("py-buyers").existed, False, "deleted again")
     expect_raises("NOT_FOUND", lambda: c.get_segment("py-buyers"), "gone")
+
+
+@check
+def journey_round_trip(ctx):
+    # A one-step journey on PURCHASE: two buyers (now) each get its message
+    # within seconds; the feed page by page, the statistics, replace, a bad
+    # definition, delete (docs/journeys.md).
+    c = ctx.c
+    definition = {"name": "py-thanks", "trigger": {"event": "PURCHASE"},
+                  "steps": [{"send": {"kind": "LOYALTY_REWARD",
+                                      "action": "thank_you",
+                                      "channel": "EMAIL"}}]}
+    r = c.define_journey(definition)
+    expect_eq((r.journey.name, r.replaced), ("py-thanks", False), "defined")
+    for i in range(2):
+        c.track(customer_id="pyjny%d" % i, type="PURCHASE",
+                item_id="py-jny-sku", value=5, event_id="pyjny%d-buy" % i)
+    deadline = time.monotonic() + 30
+    page = c.journey_messages(journey="py-thanks")
+    while len(page.messages) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        page = c.journey_messages(journey="py-thanks")
+    msgs = list(page.messages)
+    expect_eq(sorted(m.customer_id for m in msgs), ["pyjny0", "pyjny1"],
+              "messages after 30 s")
+    for m in msgs:
+        expect_eq((pb.LifecycleEventKind.Name(m.kind), m.journey, m.step,
+                   pb.RecommendationKind.Name(m.recommendation_kind),
+                   m.action, pb.Channel.Name(m.channel), m.item),
+                  ("JOURNEY_MESSAGE", "py-thanks", 0, "LOYALTY_REWARD",
+                   "thank_you", "EMAIL", "py-jny-sku"), "message")
+        expect(m.message_id.startswith("jm_") and len(m.message_id) == 35
+               and all(ch in "0123456789abcdef" for ch in m.message_id[3:]),
+               "message id %r", m.message_id)
+        expect_eq(m.event_id, "jny:" + m.message_id, "event id")
+    pos = [m.position for m in msgs]
+    expect(len(pos) == 2 and 0 < pos[0] < pos[1], "positions %r", pos)
+    if len(pos) == 2:
+        expect_eq(page.next_after, pos[1], "next_after")
+        # Page by page from before the first, one a page.
+        it = list(c.iter_journey_messages(after=pos[0] - 1,
+                                          journey="py-thanks", page_size=1))
+        expect_eq([m.message_id for m in it], [m.message_id for m in msgs],
+                  "the iterator's messages")
+        one = c.journey_messages(after=pos[0], limit=1, journey="py-thanks")
+        expect_eq([m.position for m in one.messages], [pos[1]], "after")
+        end = c.journey_messages(after=pos[1], journey="py-thanks")
+        expect_eq((len(end.messages), end.next_after), (0, pos[1]), "end")
+    g = c.get_journey("py-thanks").journey
+    st = g.stats
+    expect_eq((st.entered, st.active, st.completed, len(st.steps)),
+              (2, 0, 2, 1), "statistics")
+    if st.steps:
+        expect_eq((st.steps[0].sent, st.steps[0].waiting), (2, 0), "step 0")
+    expect(g.defined_at_ms > 0 and '"py-thanks"' in g.definition,
+           "journey %s", g)
+    expect("py-thanks" in [j.name for j in c.list_journeys().journeys],
+           "not listed")
+    expect_eq(c.define_journey(json.dumps(definition)).replaced, True,
+              "replaced")
+    bad = dict(definition, steps=[{"send": {"kind": "LOYALTY_REWARD",
+                                            "action": "x",
+                                            "channel": "FAX"}}])
+    e = expect_raises("INVALID_ARGUMENT", lambda: c.define_journey(bad),
+                      "bad channel")
+    v = e.violation("define_journey.definition") if e is not None else None
+    expect(v is not None and v.startswith("steps[0].send.channel"),
+           "violation %s", v)
+    expect_raises("NOT_FOUND", lambda: c.get_journey("py-nope"), "unknown")
+    expect_eq(c.delete_journey("py-thanks").existed, True, "deleted")
+    expect_eq(c.delete_journey("py-thanks").existed, False, "deleted again")
+    expect_raises("NOT_FOUND", lambda: c.get_journey("py-thanks"), "gone")
 
 
 @check

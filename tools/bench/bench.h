@@ -224,6 +224,47 @@ int bench_segment_backfill(const char *url, double *seconds,
         uint64_t *customers, uint64_t *members);
 
 /*
+ * The journey workload (journey.c): BENCH_JOURNEYS journeys of varied
+ * triggers (bench-jny-00 ..), none of whose steps comes due in the bench.
+ */
+#define BENCH_JOURNEYS 10
+
+/*
+ * bench_journeys_define defines the BENCH_JOURNEYS journeys through url.
+ * Returns 0, or -1 (said on stderr).
+ */
+int bench_journeys_define(const char *url);
+
+/*
+ * bench_journeys_clear deletes the bench's journeys (the missing ones are
+ * no error).
+ */
+void bench_journeys_clear(const char *url);
+
+/* What bench_journey_fire measured. */
+struct bench_fire {
+	double enter_s;  /* tracking the PURCHASE of every customer */
+	uint64_t active; /* customers in the journey before the move */
+	double first_s;  /* from the clock's move to the first step seen */
+	double fire_s;   /* from the clock's move to the last step seen */
+	double peak_s;   /* the most steps run in one second */
+	double cpu_s;    /* clmd's CPU seconds over fire_s (0: unknown) */
+	uint64_t fired;  /* steps run: sent or skipped */
+	uint64_t sent;
+};
+
+/*
+ * bench_journey_fire defines one more journey (a PURCHASE, an hour, one
+ * message), tracks a PURCHASE for each of the customers through url,
+ * then writes an hour into clmd's test clock file clock_file so every
+ * step is due, and polls GetJourney every 50 ms until every customer's
+ * step ran; clmd (its pid, or -1) is the process whose CPU time it
+ * reads. Returns 0, or -1 (said on stderr).
+ */
+int bench_journey_fire(const char *url, const char *clock_file, int customers,
+        pid_t clmd, struct bench_fire *out);
+
+/*
  * bench_preload tracks customers customers with a short history (and
  * history more visits each) through url.
  */

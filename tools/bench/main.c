@@ -21,7 +21,13 @@
  * seg0-batch), then with 20 segments of varied shape defined
  * (seg20-batch, and the ratio of the two), GetSegment counts of them
  * (seg-count), and the time a backfill of one more takes over every
- * customer (customers/s); see segment.c.
+ * customer (customers/s); see segment.c. journey (only when named):
+ * track-batch with no journey (jny0-batch), then with 10 journeys
+ * defined (jny10-batch, and the ratio), and with --start the firing
+ * rate: every customer entered into one more journey by a PURCHASE,
+ * clmd's test clock (--test-clock-file, given to the clmd of --start
+ * when the workload is named) moved an hour so all their steps are due
+ * at once, the steps run per second; see journey.c.
  * With --start the bench runs its own clmd on a
  * temporary data dir (with --http on a free loopback port), preloads
  * --customers customers (about 2.1 touchpoints each over the last 120
@@ -302,6 +308,72 @@ bench_segment_rows(
 	bench_segments_clear(t->url);
 }
 
+/*
+ * The journey workload: track-batch with no journey (jny0-batch), then
+ * with the BENCH_JOURNEYS of journey.c defined (jny10-batch, and the
+ * ratio of the two), at each client count; then, when clmd is the
+ * bench's own (clock_file: its test clock), the firing rate of one step
+ * for every customer; the journeys are deleted after.
+ */
+static void
+bench_journey_rows(struct bench_table *t, struct bench_cfg *cfg,
+        const char *clients_s, const char *clock_file)
+{
+	int cl[BENCH_MAX_CLIENTS];
+	double none[BENCH_MAX_CLIENTS], with[BENCH_MAX_CLIENTS];
+	size_t n = 0;
+	char *cs = strdup(clients_s);
+	for (char *save = NULL, *c = strtok_r(cs, ",", &save);
+	        c != NULL && n < BENCH_MAX_CLIENTS;
+	        c = strtok_r(NULL, ",", &save)) {
+		int k = atoi(c);
+		if (k >= 1 && k <= BENCH_MAX_CLIENTS) {
+			cl[n++] = k;
+		}
+	}
+	free(cs);
+	bench_journeys_clear(t->url);
+	cfg->workload = "track-batch";
+	for (size_t i = 0; i < n; i++) {
+		cfg->clients = cl[i];
+		none[i] = bench_row(t, cfg, "jny0-batch").items_s;
+	}
+	if (bench_journeys_define(t->url) != 0) {
+		bench_journeys_clear(t->url);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		cfg->clients = cl[i];
+		with[i] = bench_row(t, cfg, "jny10-batch").items_s;
+	}
+	printf("journeys: track-batch items/s with %d journeys over none:",
+	        BENCH_JOURNEYS);
+	for (size_t i = 0; i < n; i++) {
+		printf("%s %.3f (%d clients)", i ? "," : "",
+		        none[i] > 0 ? with[i] / none[i] : 0, cl[i]);
+	}
+	printf("\n");
+	fflush(stdout);
+	struct bench_fire f;
+	if (clock_file == NULL) {
+		printf("journeys: no firing rate without --start (it moves the test clock of the bench's clmd)\n");
+	} else if (bench_journey_fire(
+	                   t->url, clock_file, cfg->customers, t->srv->pid, &f)
+	        == 0) {
+		printf("journeys: %llu customers entered by a PURCHASE each in %.1f s (%.0f/s); the clock moved an hour: %llu steps ran (%llu sent) in %.2f s, the first after %.2f s: %.0f steps/s (%.0f steps/s in the best second); clmd CPU %.1f s: %.0f steps per CPU second\n",
+		        (unsigned long long) f.active, f.enter_s,
+		        f.enter_s > 0 ? (double) cfg->customers / f.enter_s
+		                      : 0,
+		        (unsigned long long) f.fired,
+		        (unsigned long long) f.sent, f.fire_s, f.first_s,
+		        f.fire_s > 0 ? (double) f.fired / f.fire_s : 0,
+		        f.peak_s, f.cpu_s,
+		        f.cpu_s > 0 ? (double) f.fired / f.cpu_s : 0);
+	}
+	fflush(stdout);
+	bench_journeys_clear(t->url);
+}
+
 static void
 bench_usage(void)
 {
@@ -313,7 +385,9 @@ bench_usage(void)
 	        "workloads: echo get-customer recommend metrics track-single track-batch mixed\n"
 	        "           http-batch (only when named: clmd's --http, from --start or --http-port)\n"
 	        "           segment (only when named: track-batch without and with 20 segments,\n"
-	        "           GetSegment counts, a backfill's customers/s)\n");
+	        "           GetSegment counts, a backfill's customers/s)\n"
+	        "           journey (only when named: track-batch without and with 10 journeys;\n"
+	        "           with --start, one step for every customer fired at once, steps/s)\n");
 }
 
 /* The path of the bench's own executable into self (of size len). */
@@ -425,8 +499,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	char dir[] = "/tmp/clm-bench-XXXXXX";
-	char curl[128], eurl[128], self[4096], path[4200];
-	const char *extra[7] = { NULL };
+	char curl[128], eurl[128], self[4096], path[4200], clock_file[64];
+	const char *extra[9] = { NULL };
 	size_t nextra = 0;
 	if (ckpt_interval != NULL) {
 		extra[nextra++] = "--checkpoint-interval";
@@ -461,6 +535,13 @@ main(int argc, char **argv)
 		} else {
 			snprintf(curl, sizeof(curl), "tcp://127.0.0.1:%d",
 			        bench_free_port());
+		}
+		/* The journey workload moves its clmd's clock. */
+		if (strstr(workloads, "journey") != NULL) {
+			snprintf(clock_file, sizeof(clock_file), "%s/clock",
+			        dir);
+			extra[nextra++] = "--test-clock-file";
+			extra[nextra++] = clock_file;
 		}
 		srv.bin = clmd_path ? clmd_path : path;
 		srv.dir = dir;
@@ -524,6 +605,11 @@ main(int argc, char **argv)
 	        w = strtok_r(NULL, ",", &wsave)) {
 		if (strcmp(w, "segment") == 0) {
 			bench_segment_rows(&t, &cfg, clients_s);
+			continue;
+		}
+		if (strcmp(w, "journey") == 0) {
+			bench_journey_rows(&t, &cfg, clients_s,
+			        start ? clock_file : NULL);
 			continue;
 		}
 		char *cs = strdup(clients_s);

@@ -246,6 +246,80 @@ class Client {
     return this._call('deleteSegment', { name }, opts);
   }
 
+  /**
+   * Defines a journey (docs/journeys.md) from its definition: the JSON as
+   * a string, or an object sent as JSON. It replaces the definition of a
+   * journey of that name (its customers stay at their step):
+   * {journey, replaced}. A bad definition rejects with ClmError
+   * INVALID_ARGUMENT, its violation on `define_journey.definition`
+   * starting with the JSON path of the fault.
+   */
+  async defineJourney(definition, opts) {
+    if (typeof definition !== 'string') {
+      if (definition === null || typeof definition !== 'object') {
+        throw new TypeError('defineJourney: definition must be a string or an object');
+      }
+      definition = JSON.stringify(definition);
+    }
+    return this._call('defineJourney', { definition }, opts);
+  }
+
+  /** Every journey, by name, with its statistics: {journeys}. */
+  async listJourneys(opts) {
+    return this._call('listJourneys', {}, opts);
+  }
+
+  /**
+   * A journey with its statistics, exact at the reply's position:
+   * {journey: {name, definition (the webhook's secret as "***"),
+   * definedAtMs, createdAtMs, stats}}. ClmError NOT_FOUND for an unknown
+   * name.
+   */
+  async getJourney(name, opts) {
+    return this._call('getJourney', { name }, opts);
+  }
+
+  /** Removes a journey and its statistics: {existed}. */
+  async deleteJourney(name, opts) {
+    return this._call('deleteJourney', { name }, opts);
+  }
+
+  /**
+   * One page of the journeys' durable feed: {messages (LifecycleEvents of
+   * kind JOURNEY_MESSAGE, position ascending), nextAfter, oldest, last}.
+   * opts: after (the last position seen; 0: from the oldest kept), limit
+   * (0: 100; at most 1000), journey ('' = every one), and the call
+   * options.
+   */
+  async journeyMessages(opts = {}) {
+    const { timeoutMs, requestId, deadlineMs, minPosition, ...req } = opts || {};
+    return this._call('journeyMessages', req, { timeoutMs, requestId, deadlineMs, minPosition });
+  }
+
+  /**
+   * Every message of the feed after opts.after (of opts.journey), oldest
+   * first, as an async iterator that fetches a page (opts.pageSize,
+   * default 100) at a time and ends at the newest:
+   *   for await (const m of clm.iterJourneyMessages({ after })) ...
+   */
+  async *iterJourneyMessages(opts = {}) {
+    const { after: from = 0, pageSize = 0, ...rest } = opts || {};
+    let after = Number(from);
+    for (;;) {
+      const page = await this.journeyMessages({ ...rest, after, limit: pageSize });
+      const messages = page.messages || [];
+      for (const m of messages) yield m;
+      const next = Number(page.nextAfter || 0);
+      // A position that does not move would never end the loop.
+      if (next < after || (messages.length && next === after)) {
+        throw new ClmConnectionError(`the server's next position ${next} does not follow ${after}`,
+          { code: 'EPROTO' });
+      }
+      if (!messages.length && next === after) return;
+      after = next;
+    }
+  }
+
   /** Erases a customer: {touchpointsDeleted, existed}. */
   async forget(customerId, opts) {
     return this._call('forgetCustomer', { customerId }, opts);

@@ -131,7 +131,8 @@ export type LifecycleEventKind =
   | 'STAGE_CHANGED'
   | 'RISK_SIGNAL'
   | 'SEGMENT_ENTERED'
-  | 'SEGMENT_EXITED';
+  | 'SEGMENT_EXITED'
+  | 'JOURNEY_MESSAGE';
 export declare const LifecycleEventKind: Readonly<Record<LifecycleEventKind, number>> & { readonly [number: number]: string };
 
 export interface Request {
@@ -156,9 +157,14 @@ export interface Request {
   getSegment: GetSegmentRequest | null;
   listSegments: ListSegmentsRequest | null;
   deleteSegment: DeleteSegmentRequest | null;
+  defineJourney: DefineJourneyRequest | null;
+  listJourneys: ListJourneysRequest | null;
+  getJourney: GetJourneyRequest | null;
   serverStatus: StatusRequest | null;
+  deleteJourney: DeleteJourneyRequest | null;
+  journeyMessages: JourneyMessagesRequest | null;
   /** Which field of oneof call is set. */
-  call?: 'track' | 'getCustomer' | 'recommend' | 'metrics' | 'cohorts' | 'putCatalog' | 'recordSpend' | 'identify' | 'defineExperiment' | 'assign' | 'experimentResults' | 'forgetCustomer' | 'exportCustomer' | 'defineSegment' | 'getSegment' | 'listSegments' | 'deleteSegment' | 'serverStatus';
+  call?: 'track' | 'getCustomer' | 'recommend' | 'metrics' | 'cohorts' | 'putCatalog' | 'recordSpend' | 'identify' | 'defineExperiment' | 'assign' | 'experimentResults' | 'forgetCustomer' | 'exportCustomer' | 'defineSegment' | 'getSegment' | 'listSegments' | 'deleteSegment' | 'defineJourney' | 'listJourneys' | 'getJourney' | 'serverStatus' | 'deleteJourney' | 'journeyMessages';
 }
 export interface RequestInput {
   requestId?: string | null;
@@ -182,7 +188,12 @@ export interface RequestInput {
   getSegment?: GetSegmentRequestInput | null;
   listSegments?: ListSegmentsRequestInput | null;
   deleteSegment?: DeleteSegmentRequestInput | null;
+  defineJourney?: DefineJourneyRequestInput | null;
+  listJourneys?: ListJourneysRequestInput | null;
+  getJourney?: GetJourneyRequestInput | null;
   serverStatus?: StatusRequestInput | null;
+  deleteJourney?: DeleteJourneyRequestInput | null;
+  journeyMessages?: JourneyMessagesRequestInput | null;
 }
 
 export interface Response {
@@ -206,9 +217,14 @@ export interface Response {
   getSegment: GetSegmentReply | null;
   listSegments: ListSegmentsReply | null;
   deleteSegment: DeleteSegmentReply | null;
+  defineJourney: DefineJourneyReply | null;
+  listJourneys: ListJourneysReply | null;
+  getJourney: GetJourneyReply | null;
   serverStatus: StatusReply | null;
+  deleteJourney: DeleteJourneyReply | null;
+  journeyMessages: JourneyMessagesReply | null;
   /** Which field of oneof result is set. */
-  result?: 'track' | 'customer' | 'recommend' | 'metrics' | 'cohorts' | 'putCatalog' | 'recordSpend' | 'identify' | 'defineExperiment' | 'assign' | 'experimentResults' | 'forgetCustomer' | 'exportCustomer' | 'defineSegment' | 'getSegment' | 'listSegments' | 'deleteSegment' | 'serverStatus';
+  result?: 'track' | 'customer' | 'recommend' | 'metrics' | 'cohorts' | 'putCatalog' | 'recordSpend' | 'identify' | 'defineExperiment' | 'assign' | 'experimentResults' | 'forgetCustomer' | 'exportCustomer' | 'defineSegment' | 'getSegment' | 'listSegments' | 'deleteSegment' | 'defineJourney' | 'listJourneys' | 'getJourney' | 'serverStatus' | 'deleteJourney' | 'journeyMessages';
 }
 export interface ResponseInput {
   requestId?: string | null;
@@ -231,7 +247,12 @@ export interface ResponseInput {
   getSegment?: GetSegmentReplyInput | null;
   listSegments?: ListSegmentsReplyInput | null;
   deleteSegment?: DeleteSegmentReplyInput | null;
+  defineJourney?: DefineJourneyReplyInput | null;
+  listJourneys?: ListJourneysReplyInput | null;
+  getJourney?: GetJourneyReplyInput | null;
   serverStatus?: StatusReplyInput | null;
+  deleteJourney?: DeleteJourneyReplyInput | null;
+  journeyMessages?: JourneyMessagesReplyInput | null;
 }
 
 export interface FieldViolation {
@@ -878,6 +899,14 @@ export interface LifecycleEvent {
   eventId: string;
   seq: number;
   segment: string;
+  journey: string;
+  step: number;
+  recommendationKind: RecommendationKind;
+  action: string;
+  channel: Channel;
+  item: string;
+  messageId: string;
+  position: number;
 }
 export interface LifecycleEventInput {
   kind?: LifecycleEventKind | number | null;
@@ -889,6 +918,14 @@ export interface LifecycleEventInput {
   eventId?: string | null;
   seq?: number | bigint | string | Date | null;
   segment?: string | null;
+  journey?: string | null;
+  step?: number | null;
+  recommendationKind?: RecommendationKind | number | null;
+  action?: string | null;
+  channel?: Channel | number | null;
+  item?: string | null;
+  messageId?: string | null;
+  position?: number | bigint | string | Date | null;
 }
 
 export interface Segment {
@@ -984,6 +1021,143 @@ export interface DeleteSegmentReplyInput {
   existed?: boolean | null;
 }
 
+export interface JourneyStepStats {
+  step: number;
+  sent: number;
+  skippedCondition: number;
+  skippedCapped: number;
+  skippedLate: number;
+  waiting: number;
+}
+export interface JourneyStepStatsInput {
+  step?: number | null;
+  sent?: number | bigint | string | Date | null;
+  skippedCondition?: number | bigint | string | Date | null;
+  skippedCapped?: number | bigint | string | Date | null;
+  skippedLate?: number | bigint | string | Date | null;
+  waiting?: number | bigint | string | Date | null;
+}
+
+export interface JourneyStats {
+  entered: number;
+  active: number;
+  exited: number;
+  completed: number;
+  steps: JourneyStepStats[];
+  webhookDelivered: number;
+  webhookPending: number;
+  webhookRetries: number;
+  webhookDead: number;
+  removed: number;
+}
+export interface JourneyStatsInput {
+  entered?: number | bigint | string | Date | null;
+  active?: number | bigint | string | Date | null;
+  exited?: number | bigint | string | Date | null;
+  completed?: number | bigint | string | Date | null;
+  steps?: Array<JourneyStepStatsInput> | null;
+  webhookDelivered?: number | bigint | string | Date | null;
+  webhookPending?: number | bigint | string | Date | null;
+  webhookRetries?: number | bigint | string | Date | null;
+  webhookDead?: number | bigint | string | Date | null;
+  removed?: number | bigint | string | Date | null;
+}
+
+export interface Journey {
+  name: string;
+  definition: string;
+  definedAtMs: number;
+  stats: JourneyStats | null;
+  createdAtMs: number;
+}
+export interface JourneyInput {
+  name?: string | null;
+  definition?: string | null;
+  definedAtMs?: number | bigint | string | Date | null;
+  stats?: JourneyStatsInput | null;
+  createdAtMs?: number | bigint | string | Date | null;
+}
+
+export interface DefineJourneyRequest {
+  definition: string;
+}
+export interface DefineJourneyRequestInput {
+  definition?: string | null;
+}
+
+export interface DefineJourneyReply {
+  journey: Journey | null;
+  replaced: boolean;
+}
+export interface DefineJourneyReplyInput {
+  journey?: JourneyInput | null;
+  replaced?: boolean | null;
+}
+
+export interface ListJourneysRequest {
+}
+export interface ListJourneysRequestInput {
+}
+
+export interface ListJourneysReply {
+  journeys: Journey[];
+}
+export interface ListJourneysReplyInput {
+  journeys?: Array<JourneyInput> | null;
+}
+
+export interface GetJourneyRequest {
+  name: string;
+}
+export interface GetJourneyRequestInput {
+  name?: string | null;
+}
+
+export interface GetJourneyReply {
+  journey: Journey | null;
+}
+export interface GetJourneyReplyInput {
+  journey?: JourneyInput | null;
+}
+
+export interface DeleteJourneyRequest {
+  name: string;
+}
+export interface DeleteJourneyRequestInput {
+  name?: string | null;
+}
+
+export interface DeleteJourneyReply {
+  existed: boolean;
+}
+export interface DeleteJourneyReplyInput {
+  existed?: boolean | null;
+}
+
+export interface JourneyMessagesRequest {
+  after: number;
+  limit: number;
+  journey: string;
+}
+export interface JourneyMessagesRequestInput {
+  after?: number | bigint | string | Date | null;
+  limit?: number | null;
+  journey?: string | null;
+}
+
+export interface JourneyMessagesReply {
+  messages: LifecycleEvent[];
+  nextAfter: number;
+  oldest: number;
+  last: number;
+}
+export interface JourneyMessagesReplyInput {
+  messages?: Array<LifecycleEventInput> | null;
+  nextAfter?: number | bigint | string | Date | null;
+  oldest?: number | bigint | string | Date | null;
+  last?: number | bigint | string | Date | null;
+}
+
 // ---------------------------------------------------------------------------
 // The client (lib/client.js, lib/watch.js, lib/errors.js).
 
@@ -1055,6 +1229,12 @@ export declare class Client {
   segmentMembers(name: string, opts?: { pageSize?: number; asOfMs?: number | Date } & CallOptions): AsyncIterableIterator<string>;
   listSegments(opts?: CallOptions): Promise<ListSegmentsReply>;
   deleteSegment(name: string, opts?: CallOptions): Promise<DeleteSegmentReply>;
+  defineJourney(definition: string | object, opts?: CallOptions): Promise<DefineJourneyReply>;
+  listJourneys(opts?: CallOptions): Promise<ListJourneysReply>;
+  getJourney(name: string, opts?: CallOptions): Promise<GetJourneyReply>;
+  deleteJourney(name: string, opts?: CallOptions): Promise<DeleteJourneyReply>;
+  journeyMessages(opts?: JourneyMessagesRequestInput & CallOptions): Promise<JourneyMessagesReply>;
+  iterJourneyMessages(opts?: { after?: number; journey?: string; pageSize?: number } & CallOptions): AsyncIterableIterator<LifecycleEvent>;
   forget(customerId: string, opts?: CallOptions): Promise<ForgetCustomerReply>;
   export(customerId: string, opts?: CallOptions): Promise<ExportCustomerReply>;
   status(opts?: CallOptions): Promise<StatusReply>;

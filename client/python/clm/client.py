@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import random
 import ssl
@@ -568,6 +569,85 @@ class Client:
         (clm.pb.DeleteSegmentReply: existed)."""
         return self._result("delete_segment", pb.DeleteSegmentRequest(
             name=name), timeout, min_position=min_position)
+
+    def define_journey(self, definition: Union[str, Mapping[str, Any]], *,
+                       timeout: Optional[float] = _UNSET,
+                       min_position: int = 0) -> pb.DefineJourneyReply:
+        """Defines the journey of definition (docs/journeys.md: its JSON,
+        as a str, or a dict that is sent as JSON), replacing the
+        definition of one of that name (its customers stay at their
+        step); returns the clm.pb.DefineJourneyReply (journey, replaced).
+        A bad definition raises ClmError INVALID_ARGUMENT whose violation
+        on ``define_journey.definition`` starts with the JSON path of the
+        fault; a 65th journey RESOURCE_EXHAUSTED."""
+        if not isinstance(definition, str):
+            definition = json.dumps(definition)
+        return self._result("define_journey", pb.DefineJourneyRequest(
+            definition=definition), timeout, min_position=min_position)
+
+    def get_journey(self, name: str, *,
+                    timeout: Optional[float] = _UNSET,
+                    min_position: int = 0) -> pb.GetJourneyReply:
+        """The clm.pb.GetJourneyReply: journey (name, definition with the
+        webhook's secret as "***", defined_at_ms, created_at_ms, stats:
+        entered, active, exited, completed, removed, per step sent,
+        skipped_* and waiting, the webhook's counts), exact at the reply's
+        position. Raises ClmError NOT_FOUND for an unknown journey."""
+        return self._result("get_journey", pb.GetJourneyRequest(name=name),
+                            timeout, min_position=min_position)
+
+    def list_journeys(self, *, timeout: Optional[float] = _UNSET,
+                      min_position: int = 0) -> pb.ListJourneysReply:
+        """Every journey, by name, with its statistics
+        (clm.pb.ListJourneysReply: journeys)."""
+        return self._result("list_journeys", pb.ListJourneysRequest(),
+                            timeout, min_position=min_position)
+
+    def delete_journey(self, name: str, *,
+                       timeout: Optional[float] = _UNSET,
+                       min_position: int = 0) -> pb.DeleteJourneyReply:
+        """Removes the journey and its statistics
+        (clm.pb.DeleteJourneyReply: existed)."""
+        return self._result("delete_journey", pb.DeleteJourneyRequest(
+            name=name), timeout, min_position=min_position)
+
+    def journey_messages(self, after: int = 0, limit: int = 0,
+                         journey: str = "", *,
+                         timeout: Optional[float] = _UNSET,
+                         min_position: int = 0) -> pb.JourneyMessagesReply:
+        """One page of the journeys' durable feed
+        (clm.pb.JourneyMessagesReply): the messages (LifecycleEvents of
+        kind JOURNEY_MESSAGE, position ascending) after position after (0:
+        from the oldest kept), at most limit (0: 100; at most 1000), of
+        journey ("": every journey); next_after is the next page's after,
+        oldest and last the feed's ends."""
+        return self._result("journey_messages", pb.JourneyMessagesRequest(
+            after=after, limit=limit, journey=journey), timeout,
+            min_position=min_position)
+
+    def iter_journey_messages(self, after: int = 0, journey: str = "",
+                             page_size: int = 0, *,
+                             timeout: Optional[float] = _UNSET,
+                             min_position: int = 0
+                             ) -> Iterator[pb.LifecycleEvent]:
+        """Every message of the feed after position after (of journey, ""
+        : every one), oldest first, fetched a page (page_size, 0: 100) at
+        a time as the iteration goes on; it ends at the newest. Keep the
+        last message's position to go on from there later."""
+        while True:
+            reply = self.journey_messages(after, page_size, journey,
+                                          timeout=timeout,
+                                          min_position=min_position)
+            yield from reply.messages
+            if reply.next_after < after or (reply.messages
+                                            and reply.next_after == after):
+                # A position that does not move would never end the loop.
+                raise ProtocolError("the server's next position %d does "
+                                    "not follow %d"
+                                    % (reply.next_after, after))
+            if not reply.messages and reply.next_after == after:
+                return
+            after = reply.next_after
 
     def forget(self, customer_id: str, *,
                timeout: Optional[float] = _UNSET,

@@ -1,0 +1,505 @@
+/*
+ * http_journeys: the HTTP API's journey routes (docs/api.md, "HTTP API";
+ * docs/journeys.md "Calls"):
+ *
+ *   GET    /api/journeys          ListJourneysReply
+ *   GET    /api/journeys/NAME     GetJourneyReply
+ *   PUT    /api/journeys/NAME     DefineJourney, body the definition's JSON
+ *   DELETE /api/journeys/NAME     DeleteJourney
+ *   GET    /api/journey-messages  JourneyMessagesReply ?after=&limit=
+ *                                 &journey=
+ *
+ * As http_segments.c does: the name comes from httpd's path, the reads go
+ * through dispatch_read on the caller's slot, and the writes are deferred
+ * (http_write.c), answered once the writer is done.
+ *
+ * PUT's body is the definition itself. Its "name" must be the path's, or
+ * be absent: then the path's is written into it, as its first key, before
+ * the call parses it (core/journey.c refuses a repeated key, so a body
+ * that has a name never gets a second one).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "calls/dispatch.h"
+#include "core/journey.h"
+#include "net/http_internal.h"
+
+#define HTTP_JOURNEYS_BASE "/api/journeys"
+
+/* One write in flight, from its request to its answer. */
+struct http_jnyw {
+	struct http_defer d; /* first: http_write.c's part */
+};
+
+/*
+ * The NAME of path (path_len bytes, httpd's decoded path) into a: "" for
+ * /api/journeys itself, NULL (a 404 or 400 in rep) for a deeper path or
+ * a NUL.
+ */
+static const char *
+http_journeys_name(
+        arena *a, const char *path, size_t path_len, struct http_reply *rep)
+{
+	size_t base = strlen(HTTP_JOURNEYS_BASE);
+	if (path_len <= base + 1) {
+		return "";
+	}
+	const char *rest = path + base + 1;
+	size_t n = path_len - base - 1;
+	if (memchr(rest, '\0', n) != NULL) {
+		http_error(rep, 400, CLM_INVALID_ARGUMENT, "name",
+		        "the journey name must not contain NUL (%%00)");
+		return NULL;
+	}
+	if (memchr(rest, '/', n) != NULL) {
+		http_error(rep, 404, CLM_NOT_FOUND, "",
+		        "not found: a journey is /api/journeys/NAME");
+		return NULL;
+	}
+	char *name = arena_alloc(a, n + 1);
+	if (name == NULL) {
+		http_oom(rep);
+		return NULL;
+	}
+	memcpy(name, rest, n);
+	name[n] = '\0';
+	return name;
+}
+
+/* GET /api/journeys/NAME: one journey. */
+static void
+http_journeys_one(struct http_slot *s, const char *uri, const char *name,
+        const char *token, struct http_reply *rep)
+{
+	static const char *const none[] = { NULL };
+	struct http_query q;
+	Clm__V1__Request *req = http_request(s);
+	Clm__V1__GetJourneyRequest *g = arena_alloc(&s->arena, sizeof(*g));
+	if (req == NULL || g == NULL) {
+		http_oom(rep);
+		return;
+	}
+	clm__v1__get_journey_request__init(g);
+	g->name = (char *) name;
+	if (!http_query_parse(&s->arena, uri, none, &q, rep)) {
+		return;
+	}
+	req->call_case = CLM__V1__REQUEST__CALL_GET_JOURNEY;
+	req->get_journey = g;
+	const Clm__V1__Response *resp = http_call(s, req, token);
+	if (http_ok(resp, rep)) {
+		http_reply_message(
+		        rep, (const ProtobufCMessage *) resp->get_journey);
+	}
+}
+
+void
+http_journeys_get(struct http_slot *s, const struct httpd_req *hr,
+        const char *token, struct http_reply *rep)
+{
+	const char *name
+	        = http_journeys_name(&s->arena, hr->path, hr->path_len, rep);
+	if (name == NULL) {
+		return;
+	}
+	if (name[0] != '\0') {
+		http_journeys_one(s, hr->target, name, token, rep);
+		return;
+	}
+	static const char *const none[] = { NULL };
+	struct http_query q;
+	Clm__V1__Request *req = http_request(s);
+	Clm__V1__ListJourneysRequest *l = arena_alloc(&s->arena, sizeof(*l));
+	if (req == NULL || l == NULL) {
+		http_oom(rep);
+		return;
+	}
+	clm__v1__list_journeys_request__init(l);
+	if (!http_query_parse(&s->arena, hr->target, none, &q, rep)) {
+		return;
+	}
+	req->call_case = CLM__V1__REQUEST__CALL_LIST_JOURNEYS;
+	req->list_journeys = l;
+	const Clm__V1__Response *resp = http_call(s, req, token);
+	if (http_ok(resp, rep)) {
+		http_reply_message(
+		        rep, (const ProtobufCMessage *) resp->list_journeys);
+	}
+}
+
+/* after: a feed position, a whole number (absent: 0). */
+static bool
+http_journeys_after(
+        const struct http_query *q, uint64_t *out, struct http_reply *rep)
+{
+	const char *v = http_query_get(q, "after");
+	*out = 0;
+	if (v == NULL) {
+		return true;
+	}
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno == ERANGE) {
+		http_error(rep, 400, CLM_INVALID_ARGUMENT, "after",
+		        "after: '%s' is not a feed position (a whole number)",
+		        v);
+		return false;
+	}
+	*out = n;
+	return true;
+}
+
+void
+http_journey_messages(struct http_slot *s, const char *uri, const char *token,
+        struct http_reply *rep)
+{
+	static const char *const allowed[]
+	        = { "after", "limit", "journey", NULL };
+	struct http_query q;
+	Clm__V1__Request *req = http_request(s);
+	Clm__V1__JourneyMessagesRequest *m
+	        = arena_alloc(&s->arena, sizeof(*m));
+	if (req == NULL || m == NULL) {
+		http_oom(rep);
+		return;
+	}
+	clm__v1__journey_messages_request__init(m);
+	if (!http_query_parse(&s->arena, uri, allowed, &q, rep)
+	        || !http_journeys_after(&q, &m->after, rep)
+	        || !http_u32_param(&q, "limit", &m->limit, rep)) {
+		return;
+	}
+	const char *j = http_query_get(&q, "journey");
+	m->journey = (char *) (j != NULL ? j : "");
+	req->call_case = CLM__V1__REQUEST__CALL_JOURNEY_MESSAGES;
+	req->journey_messages = m;
+	const Clm__V1__Response *resp = http_call(s, req, token);
+	if (http_ok(resp, rep)) {
+		http_reply_message(rep,
+		        (const ProtobufCMessage *) resp->journey_messages);
+	}
+}
+
+/* ---- the writes ---- */
+
+/* The message w's reply prints, after the position. */
+static const ProtobufCMessage *
+http_jnyw_message(const struct http_defer *d, const Clm__V1__Response *resp)
+{
+	(void) d;
+	return resp->result_case == CLM__V1__RESPONSE__RESULT_DEFINE_JOURNEY
+	        ? (const ProtobufCMessage *) resp->define_journey
+	        : (const ProtobufCMessage *) resp->delete_journey;
+}
+
+/*
+ * body (n bytes) with "name": name as its first key, in a; NULL when body
+ * is not an object (or out of memory: the parse reports that too).
+ */
+static char *
+http_jnyw_named(arena *a, const char *body, size_t n, const char *name)
+{
+	size_t i = 0;
+	while (i < n
+	        && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n'
+	                || body[i] == '\r')) {
+		i++;
+	}
+	if (i == n || body[i] != '{') {
+		return NULL;
+	}
+	size_t k = i + 1;
+	while (k < n
+	        && (body[k] == ' ' || body[k] == '\t' || body[k] == '\n'
+	                || body[k] == '\r')) {
+		k++;
+	}
+	bool empty = k < n && body[k] == '}';
+	return arena_printf(a, "{\"name\": \"%s\"%s%.*s", name,
+	        empty ? "" : ", ", (int) (n - i - 1), body + i + 1);
+}
+
+/*
+ * PUT's body, the definition, into q. A body that does not parse goes to
+ * the call as it is, which answers with the fault (on "definition").
+ * False with the 400 in rep.
+ */
+static bool
+http_jnyw_define(struct http_jnyw *w, const struct httpd_req *req,
+        const char *name, Clm__V1__Request *q, struct http_reply *rep)
+{
+	arena *a = &w->d.arena;
+	if (req->body_len == 0) {
+		http_error(rep, 400, CLM_INVALID_ARGUMENT, "definition",
+		        "empty body: send the journey's definition (JSON)");
+		return false;
+	}
+	if (!jny_name_valid(name, strlen(name))) {
+		http_error(rep, 400, CLM_INVALID_ARGUMENT, "name",
+		        "name: must be 1 to %d bytes of a-z, 0-9, '_' and '-'",
+		        JNY_NAME_MAX);
+		return false;
+	}
+	const char *body = (const char *) req->body;
+	if (memchr(body, '\0', req->body_len) != NULL) {
+		http_error(rep, 400, CLM_INVALID_ARGUMENT, "definition",
+		        "definition: must not contain a NUL byte");
+		return false;
+	}
+	char *text = arena_strndup(a, body, req->body_len);
+	if (text == NULL) {
+		http_oom(rep);
+		return false;
+	}
+	struct jny_def *d = NULL;
+	struct jny_error err;
+	if (jny_parse(body, req->body_len, &d, &err) == CLM_OK) {
+		bool same = strcmp(d->name, name) == 0;
+		if (!same) {
+			http_error(rep, 400, CLM_INVALID_ARGUMENT, "name",
+			        "name: the body names '%s', the path '%s'",
+			        d->name, name);
+		}
+		jny_free(d);
+		if (!same) {
+			return false;
+		}
+	} else {
+		char *named = http_jnyw_named(a, body, req->body_len, name);
+		if (named != NULL
+		        && jny_parse(named, strlen(named), &d, &err)
+		                == CLM_OK) {
+			text = named; /* it had no name */
+		}
+		jny_free(d);
+	}
+	Clm__V1__DefineJourneyRequest *r = arena_alloc(a, sizeof(*r));
+	if (r == NULL) {
+		http_oom(rep);
+		return false;
+	}
+	clm__v1__define_journey_request__init(r);
+	r->definition = text;
+	q->call_case = CLM__V1__REQUEST__CALL_DEFINE_JOURNEY;
+	q->define_journey = r;
+	return true;
+}
+
+/* DELETE: no body, no parameters. */
+static bool
+http_jnyw_delete(struct http_jnyw *w, const char *name, Clm__V1__Request *q,
+        struct http_reply *rep)
+{
+	Clm__V1__DeleteJourneyRequest *d
+	        = arena_alloc(&w->d.arena, sizeof(*d));
+	if (d == NULL) {
+		http_oom(rep);
+		return false;
+	}
+	clm__v1__delete_journey_request__init(d);
+	d->name = (char *) name;
+	q->call_case = CLM__V1__REQUEST__CALL_DELETE_JOURNEY;
+	q->delete_journey = d;
+	return true;
+}
+
+void
+http_journeys_write(struct server *srv, struct telemetry *tm, httpd_conn *c,
+        const struct httpd_req *req)
+{
+	struct http_jnyw *w = (struct http_jnyw *) http_defer_new(sizeof(*w),
+	        srv, tm, c, TELEMETRY_HTTP_JOURNEYS, http_jnyw_message, NULL);
+	if (w == NULL) {
+		return;
+	}
+	struct http_reply rep = { .status = 500, .type = http_json };
+	Clm__V1__Request *q = http_defer_request(&w->d, srv, req, &rep);
+	if (q == NULL) {
+		http_defer_send(&w->d, &rep);
+		return;
+	}
+	static const char *const none[] = { NULL };
+	struct http_query pq;
+	const char *name = http_journeys_name(
+	        &w->d.arena, req->path, req->path_len, &rep);
+	bool ok = name != NULL
+	        && http_query_parse(&w->d.arena, req->target, none, &pq, &rep);
+	if (ok && name[0] == '\0') {
+		http_error(&rep, 405, CLM_UNIMPLEMENTED, "",
+		        "method '%s' not allowed on /api/journeys: use /api/journeys/NAME",
+		        req->method);
+		rep.allow = "GET, HEAD";
+		ok = false;
+	}
+	if (ok) {
+		ok = strcmp(req->method, "PUT") == 0
+		        ? http_jnyw_define(w, req, name, q, &rep)
+		        : http_jnyw_delete(w, name, q, &rep);
+	}
+	if (!ok) {
+		http_defer_send(&w->d, &rep);
+		return;
+	}
+	http_defer_dispatch(&w->d, q);
+}
+
+/* ---- /metrics ---- */
+
+/* A family's # HELP and # TYPE lines. */
+static void
+http_journeys_family(
+        FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* What one family prints of one journey. */
+typedef void (*http_journeys_series)(FILE *f, const Clm__V1__Journey *j);
+
+static void
+http_jm_entered(FILE *f, const Clm__V1__Journey *j)
+{
+	fprintf(f, "clm_journey_entered_total{journey=\"%s\"} %llu\n", j->name,
+	        (unsigned long long) j->stats->entered);
+}
+
+static void
+http_jm_active(FILE *f, const Clm__V1__Journey *j)
+{
+	fprintf(f, "clm_journey_active{journey=\"%s\"} %llu\n", j->name,
+	        (unsigned long long) j->stats->active);
+}
+
+static void
+http_jm_exited(FILE *f, const Clm__V1__Journey *j)
+{
+	fprintf(f, "clm_journey_exited_total{journey=\"%s\"} %llu\n", j->name,
+	        (unsigned long long) j->stats->exited);
+}
+
+static void
+http_jm_completed(FILE *f, const Clm__V1__Journey *j)
+{
+	fprintf(f, "clm_journey_completed_total{journey=\"%s\"} %llu\n",
+	        j->name, (unsigned long long) j->stats->completed);
+}
+
+static void
+http_jm_sent(FILE *f, const Clm__V1__Journey *j)
+{
+	for (size_t i = 0; i < j->stats->n_steps; i++) {
+		const Clm__V1__JourneyStepStats *st = j->stats->steps[i];
+		fprintf(f,
+		        "clm_journey_sent_total{journey=\"%s\",step=\"%u\"} %llu\n",
+		        j->name, (unsigned) st->step,
+		        (unsigned long long) st->sent);
+	}
+}
+
+static void
+http_jm_skipped(FILE *f, const Clm__V1__Journey *j)
+{
+	for (size_t i = 0; i < j->stats->n_steps; i++) {
+		const Clm__V1__JourneyStepStats *st = j->stats->steps[i];
+		const char *reason[] = { "condition", "capped", "late" };
+		uint64_t v[] = { st->skipped_condition, st->skipped_capped,
+			st->skipped_late };
+		for (int k = 0; k < 3; k++) {
+			fprintf(f,
+			        "clm_journey_skipped_total{journey=\"%s\",step=\"%u\",reason=\"%s\"} %llu\n",
+			        j->name, (unsigned) st->step, reason[k],
+			        (unsigned long long) v[k]);
+		}
+	}
+}
+
+static void
+http_jm_delivered(FILE *f, const Clm__V1__Journey *j)
+{
+	fprintf(f,
+	        "clm_journey_webhook_delivered_total{journey=\"%s\"} %llu\n",
+	        j->name, (unsigned long long) j->stats->webhook_delivered);
+}
+
+static void
+http_jm_pending(FILE *f, const Clm__V1__Journey *j)
+{
+	fprintf(f, "clm_journey_webhook_pending{journey=\"%s\"} %llu\n",
+	        j->name, (unsigned long long) j->stats->webhook_pending);
+}
+
+static void
+http_jm_dead(FILE *f, const Clm__V1__Journey *j)
+{
+	fprintf(f, "clm_journey_webhook_dead_total{journey=\"%s\"} %llu\n",
+	        j->name, (unsigned long long) j->stats->webhook_dead);
+}
+
+/* The families of docs/journeys.md "Metrics", in its order. */
+static const struct {
+	const char *name, *type, *help;
+	http_journeys_series fn;
+} http_journeys_families[] = {
+	{ "clm_journey_entered_total", "counter",
+	        "Customers entered into the journey, re-entries included.",
+	        http_jm_entered },
+	{ "clm_journey_active", "gauge", "Customers in the journey now.",
+	        http_jm_active },
+	{ "clm_journey_exited_total", "counter",
+	        "Customers who left the journey because its exit held.",
+	        http_jm_exited },
+	{ "clm_journey_completed_total", "counter",
+	        "Customers who ran past the journey's last step.",
+	        http_jm_completed },
+	{ "clm_journey_sent_total", "counter", "Messages the step claimed.",
+	        http_jm_sent },
+	{ "clm_journey_skipped_total", "counter",
+	        "Steps skipped, by reason (condition, capped, late).",
+	        http_jm_skipped },
+	{ "clm_journey_webhook_delivered_total", "counter",
+	        "Messages the journey's webhook answered with a 2xx.",
+	        http_jm_delivered },
+	{ "clm_journey_webhook_pending", "gauge",
+	        "Messages waiting for a first webhook try or a retry.",
+	        http_jm_pending },
+	{ "clm_journey_webhook_dead_total", "counter",
+	        "Messages given up after the webhook's last try.",
+	        http_jm_dead },
+};
+
+void
+http_journeys_metrics(struct http_slot *s, const char *token, FILE *f)
+{
+	Clm__V1__Request *req = http_request(s);
+	Clm__V1__ListJourneysRequest *l = arena_alloc(&s->arena, sizeof(*l));
+	if (req == NULL || l == NULL) {
+		return;
+	}
+	clm__v1__list_journeys_request__init(l);
+	req->call_case = CLM__V1__REQUEST__CALL_LIST_JOURNEYS;
+	req->list_journeys = l;
+	const Clm__V1__Response *resp = http_call(s, req, token);
+	if ((resp->status != NULL && resp->status->code != CLM__V1__CODE__OK)
+	        || resp->list_journeys == NULL
+	        || resp->list_journeys->n_journeys == 0) {
+		return; /* no journeys, no families */
+	}
+	const Clm__V1__ListJourneysReply *lr = resp->list_journeys;
+	size_t nf = sizeof(http_journeys_families)
+	        / sizeof(*http_journeys_families);
+	for (size_t k = 0; k < nf; k++) {
+		http_journeys_family(f, http_journeys_families[k].name,
+		        http_journeys_families[k].type,
+		        http_journeys_families[k].help);
+		for (size_t i = 0; i < lr->n_journeys; i++) {
+			if (lr->journeys[i]->stats != NULL) {
+				http_journeys_families[k].fn(
+				        f, lr->journeys[i]);
+			}
+		}
+	}
+}

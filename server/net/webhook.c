@@ -1,0 +1,575 @@
+#include "net/webhook.h"
+
+#include <inttypes.h>
+#include <nng/nng.h>
+#include <nng/supplemental/http/http.h>
+#include <nng/supplemental/tls/tls.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/journey.h"
+#include "net/webhook_msg.h"
+#include "store/journey.h"
+#include "util/arena.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+/* Waiting deliveries examined per look (due or not). */
+#define WEBHOOK_SCAN 256
+/* Definitions remembered (journey id and defined_at_ms). */
+#define WEBHOOK_DEFS 64
+/*
+ * Outcomes reported that the writer may not have recorded yet: until it
+ * has (the delivery gone, or its attempts changed), the delivery is not
+ * made again; after WEBHOOK_SENT_TTL_NS it is (a report the writer
+ * could not record).
+ */
+#define WEBHOOK_SENT_MAX    4096
+#define WEBHOOK_SENT_TTL_NS (30 * (int64_t) 1000000000)
+/* Bytes of a failure's reason. */
+#define WEBHOOK_ERROR 128
+
+/* What a journey's definition says of its webhook. */
+struct webhook_def {
+	uint32_t id;
+	int64_t defined_at_ms;
+	char *url; /* NULL: no webhook */
+	char *secret;
+	unsigned max_attempts;
+};
+
+/* An outcome reported, not yet seen recorded. */
+struct webhook_sent {
+	uint64_t position;
+	uint32_t attempts;
+	int64_t at_ns;
+};
+
+/* One request: what it sends, then nng's handles while in flight. */
+struct webhook_try {
+	uint64_t position;
+	uint32_t journey;
+	uint32_t attempts;
+	unsigned max_attempts;
+	char *url;
+	char *secret;
+	char *body;
+	size_t body_len;
+	char message_id[JNY_MESSAGE_ID_LEN + 1];
+	nng_url *u;
+	nng_http_client *cli;
+	nng_tls_config *tls;
+	nng_http_req *req;
+	nng_http_res *res;
+	nng_aio *aio;
+	bool canceled;             /* clmd is stopping: no report */
+	char error[WEBHOOK_ERROR]; /* set when it could not start */
+};
+
+struct webhook {
+	store *st;
+	writer *w;
+	int64_t timeout_ms;
+	store_reader *rd;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop, woken; /* under mu */
+	/* The requests in flight, for webhook_close to cancel (under mu). */
+	nng_aio *aios[WEBHOOK_INFLIGHT];
+	/* The thread's own from here. */
+	arena a;
+	uint64_t after; /* where the next look starts */
+	struct webhook_def defs[WEBHOOK_DEFS];
+	size_t n_defs;
+	struct webhook_sent sent[WEBHOOK_SENT_MAX];
+	size_t n_sent;
+	struct webhook_try tries[WEBHOOK_INFLIGHT];
+	size_t n_tries;
+};
+
+static void
+webhook_def_clear(struct webhook_def *d)
+{
+	free(d->url);
+	free(d->secret);
+	*d = (struct webhook_def) { 0 };
+}
+
+/*
+ * The webhook of rec's definition, parsed once per definition. NULL when
+ * it does not parse (logged) or memory is exhausted.
+ */
+static const struct webhook_def *
+webhook_def_get(struct webhook *wh, const Clm__V1__JourneyRecord *rec)
+{
+	for (size_t i = 0; i < wh->n_defs; i++) {
+		if (wh->defs[i].id == rec->id
+		        && wh->defs[i].defined_at_ms == rec->defined_at_ms) {
+			return &wh->defs[i];
+		}
+	}
+	if (wh->n_defs == WEBHOOK_DEFS) {
+		/* Only redefinitions outgrow it: start again. */
+		for (size_t i = 0; i < wh->n_defs; i++) {
+			webhook_def_clear(&wh->defs[i]);
+		}
+		wh->n_defs = 0;
+	}
+	struct jny_def *jd;
+	struct jny_error jerr;
+	if (jny_parse(rec->definition, strlen(rec->definition), &jd, &jerr)
+	        != CLM_OK) {
+		log_warn(
+		        "webhooks: the definition of journey '%s' does not parse: %s",
+		        rec->name, jerr.msg);
+		return NULL;
+	}
+	struct webhook_def *d = &wh->defs[wh->n_defs];
+	*d = (struct webhook_def) { .id = rec->id,
+		.defined_at_ms = rec->defined_at_ms,
+		.max_attempts = jd->webhook_max_attempts };
+	bool ok = true;
+	if (jd->webhook_url != NULL) {
+		d->url = strdup(jd->webhook_url);
+		d->secret = strdup(
+		        jd->webhook_secret != NULL ? jd->webhook_secret : "");
+		ok = d->url != NULL && d->secret != NULL;
+	}
+	jny_free(jd);
+	if (!ok) {
+		webhook_def_clear(d);
+		return NULL;
+	}
+	wh->n_defs++;
+	return d;
+}
+
+static struct webhook_sent *
+webhook_sent_find(struct webhook *wh, uint64_t position)
+{
+	for (size_t i = 0; i < wh->n_sent; i++) {
+		if (wh->sent[i].position == position) {
+			return &wh->sent[i];
+		}
+	}
+	return NULL;
+}
+
+static void
+webhook_sent_drop(struct webhook *wh, struct webhook_sent *s)
+{
+	*s = wh->sent[--wh->n_sent];
+}
+
+/* Forgets the reports older than the TTL. */
+static void
+webhook_sent_expire(struct webhook *wh, int64_t now_ns)
+{
+	for (size_t i = 0; i < wh->n_sent;) {
+		if (now_ns - wh->sent[i].at_ns > WEBHOOK_SENT_TTL_NS) {
+			webhook_sent_drop(wh, &wh->sent[i]);
+		} else {
+			i++;
+		}
+	}
+}
+
+/*
+ * Reports an outcome to the writer and remembers it. When the writer
+ * refuses it (stopping, or its queue full), the delivery stays due and
+ * is made again.
+ */
+static void
+webhook_report(struct webhook *wh, uint64_t position, uint32_t journey,
+        uint32_t attempts, bool ok, int64_t retry_ms, const char *error)
+{
+	if (!writer_hook_report(
+	            wh->w, position, journey, ok, retry_ms, error)) {
+		return;
+	}
+	if (wh->n_sent < WEBHOOK_SENT_MAX) {
+		wh->sent[wh->n_sent++] = (struct webhook_sent) {
+			.position = position,
+			.attempts = attempts,
+			.at_ns = clock_mono_ns(),
+		};
+	}
+}
+
+/* One look at the waiting deliveries (store_jhooks_each). */
+struct webhook_scan {
+	struct webhook *wh;
+	store_txn *txn;
+	int64_t now_ms;
+	uint64_t upto; /* examine positions up to it only */
+	size_t seen;   /* examined */
+	uint64_t last; /* the last examined */
+	bool full;     /* WEBHOOK_INFLIGHT taken */
+};
+
+static void
+webhook_try_clear(struct webhook_try *t)
+{
+	free(t->url);
+	free(t->secret);
+	free(t->body);
+	*t = (struct webhook_try) { 0 };
+}
+
+static int
+webhook_scan_one(void *arg, uint64_t position, Clm__V1__JourneyHook *h)
+{
+	struct webhook_scan *sc = arg;
+	struct webhook *wh = sc->wh;
+	if (position > sc->upto) {
+		return 1;
+	}
+	sc->seen++;
+	sc->last = position;
+	struct webhook_sent *s = webhook_sent_find(wh, position);
+	if (s != NULL && s->attempts == h->attempts) {
+		return 0; /* reported; not recorded yet */
+	}
+	if (s != NULL) {
+		webhook_sent_drop(wh, s);
+	}
+	if (h->next_ms > sc->now_ms) {
+		return 0;
+	}
+	Clm__V1__LifecycleEvent *ev;
+	clm_err e = store_jmsg_get(sc->txn, position, &wh->a, &ev);
+	if (e != CLM_OK) {
+		return 0; /* trimmed or forgotten: the hook goes with it */
+	}
+	Clm__V1__JourneyRecord *rec = NULL;
+	e = store_journey_get(sc->txn, ev->journey, &wh->a, &rec);
+	if (e == CLM_NOT_FOUND || (e == CLM_OK && rec->id != h->journey)) {
+		webhook_report(wh, position, 0, h->attempts, false, 0,
+		        "journey deleted");
+		return 0;
+	}
+	const struct webhook_def *d
+	        = e == CLM_OK ? webhook_def_get(wh, rec) : NULL;
+	if (d == NULL) {
+		return 0; /* tried again at the next look */
+	}
+	if (d->url == NULL) {
+		webhook_report(wh, position, h->journey, h->attempts, false, 0,
+		        "journey has no webhook");
+		return 0;
+	}
+	struct webhook_try *t = &wh->tries[wh->n_tries];
+	*t = (struct webhook_try) { .position = position,
+		.journey = h->journey,
+		.attempts = h->attempts,
+		.max_attempts = d->max_attempts };
+	t->url = strdup(d->url);
+	t->secret = strdup(d->secret);
+	t->body = webhook_body(ev, &t->body_len);
+	snprintf(t->message_id, sizeof(t->message_id), "%s", ev->message_id);
+	if (t->url == NULL || t->secret == NULL || t->body == NULL) {
+		webhook_try_clear(t);
+		return 1; /* memory: the next look */
+	}
+	wh->n_tries++;
+	sc->full = wh->n_tries == WEBHOOK_INFLIGHT;
+	return sc->full ? 1 : 0;
+}
+
+/* Fills wh->tries with due deliveries; true when more may be waiting. */
+static bool
+webhook_collect(struct webhook *wh)
+{
+	webhook_sent_expire(wh, clock_mono_ns());
+	arena_reset(&wh->a);
+	store_txn *txn;
+	if (store_read_begin(wh->rd, &txn) != CLM_OK) {
+		return false;
+	}
+	struct webhook_scan sc = { .wh = wh,
+		.txn = txn,
+		.now_ms = clock_now_ms(),
+		.upto = UINT64_MAX };
+	clm_err e = store_jhooks_each(
+	        txn, wh->after, WEBHOOK_SCAN, &wh->a, webhook_scan_one, &sc);
+	if (e == CLM_OK && !sc.full && sc.seen < WEBHOOK_SCAN
+	        && wh->after != 0) {
+		/* The end reached: on from the first, up to where it began. */
+		sc.upto = wh->after;
+		sc.seen = 0;
+		wh->after = 0;
+		e = store_jhooks_each(
+		        txn, 0, WEBHOOK_SCAN, &wh->a, webhook_scan_one, &sc);
+	}
+	store_read_end(txn);
+	if (e != CLM_OK) {
+		log_warn("webhooks: cannot read the waiting deliveries (%s)",
+		        clm_strerror(e));
+		wh->after = 0;
+		return false;
+	}
+	bool more = sc.full || sc.seen == WEBHOOK_SCAN;
+	wh->after = more ? sc.last : 0;
+	return more;
+}
+
+/* Starts t's request; on failure t->error says why. */
+static void
+webhook_try_start(struct webhook *wh, struct webhook_try *t)
+{
+	int64_t ts_s = clock_now_ms() / 1000;
+	char ts[32], sig[WEBHOOK_SIG_LEN];
+	snprintf(ts, sizeof(ts), "%" PRId64, ts_s);
+	webhook_sign(t->secret, ts_s, t->body, t->body_len, sig);
+	int rv = nng_url_parse(&t->u, t->url);
+	if (rv == 0) {
+		rv = nng_http_client_alloc(&t->cli, t->u);
+	}
+	if (rv == 0 && strcmp(t->u->u_scheme, "https") == 0) {
+		rv = nng_tls_config_alloc(&t->tls, NNG_TLS_MODE_CLIENT);
+		if (rv == 0) {
+			rv = nng_tls_config_auth_mode(
+			        t->tls, NNG_TLS_AUTH_MODE_REQUIRED);
+		}
+		if (rv == 0) {
+			rv = nng_tls_config_ca_file(t->tls, WEBHOOK_CA_FILE);
+		}
+		if (rv == 0) {
+			rv = nng_tls_config_server_name(
+			        t->tls, t->u->u_hostname);
+		}
+		if (rv == 0) {
+			rv = nng_http_client_set_tls(t->cli, t->tls);
+		}
+	}
+	if (rv == 0) {
+		rv = nng_http_req_alloc(&t->req, t->u);
+	}
+	if (rv == 0) {
+		rv = nng_http_req_set_method(t->req, "POST");
+	}
+	if (rv == 0) {
+		rv = nng_http_req_set_header(
+		        t->req, "Content-Type", "application/json");
+	}
+	if (rv == 0) {
+		rv = nng_http_req_set_header(
+		        t->req, "X-Clm-Message-Id", t->message_id);
+	}
+	if (rv == 0) {
+		rv = nng_http_req_set_header(t->req, "X-Clm-Timestamp", ts);
+	}
+	if (rv == 0) {
+		rv = nng_http_req_set_header(t->req, "X-Clm-Signature", sig);
+	}
+	if (rv == 0) {
+		rv = nng_http_req_copy_data(t->req, t->body, t->body_len);
+	}
+	if (rv == 0) {
+		rv = nng_http_res_alloc(&t->res);
+	}
+	nng_aio *aio = NULL;
+	if (rv == 0) {
+		rv = nng_aio_alloc(&aio, NULL, NULL);
+	}
+	if (rv != 0) {
+		snprintf(t->error, sizeof(t->error), "cannot send: %s",
+		        nng_strerror(rv));
+		return;
+	}
+	nng_aio_set_timeout(aio, (nng_duration) wh->timeout_ms);
+	pthread_mutex_lock(&wh->mu);
+	bool stop = wh->stop;
+	if (!stop) {
+		wh->aios[t - wh->tries] = aio;
+	}
+	pthread_mutex_unlock(&wh->mu);
+	if (stop) {
+		nng_aio_free(aio);
+		t->canceled = true;
+		return;
+	}
+	t->aio = aio;
+	nng_http_client_transact(t->cli, t->req, t->res, aio);
+}
+
+/* Waits for t's answer and reports it; frees what t holds. */
+static void
+webhook_try_end(struct webhook *wh, struct webhook_try *t)
+{
+	bool ok = false;
+	int rv = 0;
+	if (t->aio != NULL) {
+		nng_aio_wait(t->aio);
+		rv = nng_aio_result(t->aio);
+		pthread_mutex_lock(&wh->mu);
+		wh->aios[t - wh->tries] = NULL;
+		pthread_mutex_unlock(&wh->mu);
+		nng_aio_free(t->aio);
+		t->aio = NULL;
+		if (rv == 0) {
+			uint16_t status = nng_http_res_get_status(t->res);
+			ok = status >= 200 && status <= 299;
+			if (!ok) {
+				snprintf(t->error, sizeof(t->error),
+				        "status %u", (unsigned) status);
+			}
+		} else if (rv == NNG_ETIMEDOUT) {
+			snprintf(t->error, sizeof(t->error),
+			        "no answer within %" PRId64 " s",
+			        wh->timeout_ms / 1000);
+		} else {
+			snprintf(t->error, sizeof(t->error), "%s",
+			        nng_strerror(rv));
+		}
+	}
+	/* nng's free functions do not all take NULL. */
+	if (t->res != NULL) {
+		nng_http_res_free(t->res);
+	}
+	if (t->req != NULL) {
+		nng_http_req_free(t->req);
+	}
+	if (t->cli != NULL) {
+		nng_http_client_free(t->cli);
+	}
+	if (t->tls != NULL) {
+		nng_tls_config_free(t->tls);
+	}
+	if (t->u != NULL) {
+		nng_url_free(t->u);
+	}
+	if (rv != NNG_ECANCELED && !t->canceled) { /* clmd is stopping */
+		int64_t retry = ok ? 0
+		                   : webhook_retry_ms(clock_now_ms(),
+		                           t->attempts, t->max_attempts);
+		if (!ok) {
+			log_info("webhooks: message %" PRIu64
+			         " to '%s' failed (%s)%s",
+			        t->position, t->url, t->error,
+			        retry == 0 ? ": a dead letter" : "");
+		}
+		webhook_report(wh, t->position, t->journey, t->attempts, ok,
+		        retry, ok ? NULL : t->error);
+	}
+	webhook_try_clear(t);
+}
+
+static void *
+webhook_main(void *arg)
+{
+	struct webhook *wh = arg;
+	bool more = false;
+	for (;;) {
+		pthread_mutex_lock(&wh->mu);
+		if (!more) {
+			while (!wh->stop && !wh->woken) {
+				struct timespec ts
+				        = clock_deadline(WEBHOOK_POLL_MS);
+				if (pthread_cond_timedwait(
+				            &wh->cv, &wh->mu, &ts)
+				        != 0) {
+					break;
+				}
+			}
+		}
+		wh->woken = false;
+		bool stop = wh->stop;
+		pthread_mutex_unlock(&wh->mu);
+		if (stop) {
+			break;
+		}
+		more = webhook_collect(wh);
+		for (size_t i = 0; i < wh->n_tries; i++) {
+			webhook_try_start(wh, &wh->tries[i]);
+		}
+		for (size_t i = 0; i < wh->n_tries; i++) {
+			webhook_try_end(wh, &wh->tries[i]);
+		}
+		wh->n_tries = 0;
+	}
+	return NULL;
+}
+
+clm_err
+webhook_open(store *st, writer *w, int64_t timeout_s, struct webhook **out,
+        char *err, size_t errlen)
+{
+	struct webhook *wh = calloc(1, sizeof(*wh));
+	if (wh == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	wh->st = st;
+	wh->w = w;
+	wh->timeout_ms = timeout_s * 1000;
+	arena_init(&wh->a);
+	if (store_reader_new(st, &wh->rd) != CLM_OK) {
+		snprintf(err, errlen, "out of memory");
+		arena_fini(&wh->a);
+		free(wh);
+		return CLM_RESOURCE_EXHAUSTED;
+	}
+	if (pthread_mutex_init(&wh->mu, NULL) != 0) {
+		snprintf(err, errlen, "cannot make a mutex");
+		goto fail_reader;
+	}
+	if (clock_cond_init(&wh->cv) != 0) {
+		snprintf(err, errlen, "cannot make a condition variable");
+		goto fail_mu;
+	}
+	if (pthread_create(&wh->thread, NULL, webhook_main, wh) != 0) {
+		snprintf(err, errlen, "cannot start the webhook thread");
+		goto fail_cv;
+	}
+	*out = wh;
+	return CLM_OK;
+fail_cv:
+	pthread_cond_destroy(&wh->cv);
+fail_mu:
+	pthread_mutex_destroy(&wh->mu);
+fail_reader:
+	store_reader_free(wh->rd);
+	arena_fini(&wh->a);
+	free(wh);
+	return CLM_UNAVAILABLE;
+}
+
+void
+webhook_wake(struct webhook *wh)
+{
+	pthread_mutex_lock(&wh->mu);
+	wh->woken = true;
+	pthread_cond_signal(&wh->cv);
+	pthread_mutex_unlock(&wh->mu);
+}
+
+void
+webhook_close(struct webhook *wh)
+{
+	if (wh == NULL) {
+		return;
+	}
+	pthread_mutex_lock(&wh->mu);
+	wh->stop = true;
+	for (size_t i = 0; i < WEBHOOK_INFLIGHT; i++) {
+		if (wh->aios[i] != NULL) {
+			nng_aio_cancel(wh->aios[i]);
+		}
+	}
+	pthread_cond_signal(&wh->cv);
+	pthread_mutex_unlock(&wh->mu);
+	pthread_join(wh->thread, NULL);
+	for (size_t i = 0; i < wh->n_defs; i++) {
+		webhook_def_clear(&wh->defs[i]);
+	}
+	store_reader_free(wh->rd);
+	pthread_cond_destroy(&wh->cv);
+	pthread_mutex_destroy(&wh->mu);
+	arena_fini(&wh->a);
+	free(wh);
+}
