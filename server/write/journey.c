@@ -270,6 +270,15 @@ jw_note(struct jw *w, struct writer_batch *b, struct profile *pr,
 	if (type <= 0 || type >= 64 || !((w->types >> type) & 1)) {
 		return CLM_OK;
 	}
+	/*
+	 * A journey's own messages trigger no journey (docs/journeys.md
+	 * "Triggers"): a MESSAGE_SENT journey would otherwise enter again
+	 * from the message of its last step, for ever.
+	 */
+	if (type == CLM__V1__TOUCHPOINT_TYPE__MESSAGE_SENT
+	        && strncmp(tp->event_id, "jny:", 4) == 0) {
+		return CLM_OK;
+	}
 	for (size_t i = 0; i < w->n; i++) {
 		const struct jny_def *d = w->defs[i].d;
 		if (d->trigger != JNY_TRIGGER_EVENT || d->value != type
