@@ -86,6 +86,7 @@ struct config {
 	int64_t quiet_hours;
 	int64_t journey_feed_max;  /* docs/journeys.md "The feed" */
 	int64_t webhook_timeout_s; /* docs/journeys.md "Webhooks" */
+	char *webhooks;            /* "true": this node delivers them */
 };
 
 /* config_init fills c with the defaults; release it with config_fini. */

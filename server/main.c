@@ -585,10 +585,14 @@ main(int argc, char **argv)
 	if (srv.events != NULL) {
 		evring_set_next(srv.events, store_event_seq(srv.st));
 	}
-	/* Journeys' webhooks (docs/journeys.md), reporting to the writer. */
-	if (webhook_open(srv.st, srv.w, cfg.webhook_timeout_s, &hooks, err,
-	            sizeof(err))
-	        != CLM_OK) {
+	/*
+	 * Journeys' webhooks (docs/journeys.md), reporting to the writer;
+	 * webhooks = false leaves them to another node of a cluster.
+	 */
+	if (strcmp(cfg.webhooks, "true") == 0
+	        && webhook_open(srv.st, srv.w, cfg.webhook_timeout_s, &hooks,
+	                   err, sizeof(err))
+	                != CLM_OK) {
 		main_fail(err);
 		goto done;
 	}
