@@ -335,6 +335,35 @@ fx_assert_stats(uint32_t id, size_t n_steps, uint64_t entered, uint64_t active,
 	        (unsigned long long) completed);
 }
 
+/* Runs the segments' background steps at now_ms as writer_segment_step. */
+static void
+fx_seg_steps(int64_t now_ms)
+{
+	for (int i = 0; i < 100; i++) {
+		store_txn *txn;
+		cr_assert_eq(store_write_begin(F.st, &txn), CLM_OK);
+		struct writer_batch b = { .txn = txn,
+			.now_ms = now_ms,
+			.scratch = &F.scratch,
+			.visits = F.visits,
+			.segs = F.segs,
+			.jny = F.jny };
+		writer_job job;
+		writer_job_init(&job, &F.a, NULL, NULL, NULL);
+		bool more = false, did = false;
+		cr_assert_eq(segw_step(F.segs, &b, &job, &more, &did), CLM_OK);
+		if (did) {
+			cr_assert_eq(jw_segment_entries(F.jny, &b, &job, 0),
+			        CLM_OK);
+		}
+		cr_assert_eq(store_write_commit(txn), CLM_OK);
+		if (!more) {
+			return;
+		}
+	}
+	cr_assert_fail("the background steps do not end");
+}
+
 TestSuite(journey_fix, .init = fx_init, .fini = fx_fini);
 
 Test(journey_fix, a_since_entry_exit_sets_no_timer_of_its_own)
@@ -361,4 +390,27 @@ Test(journey_fix, a_since_entry_exit_sets_no_timer_of_its_own)
 	}
 	cr_assert_eq(fx_fire(T0 + HOUR), 1);
 	fx_assert_stats(id, 1, 1, 0, 0, 1);
+}
+
+Test(journey_fix, two_time_driven_segments_of_a_customer_enter_each)
+{
+	uint32_t id = fx_define(
+	        "{\"name\": \"winback\", \"trigger\": {\"segment\": "
+	        "\"idle-b\"}, \"steps\": [{\"send\": {\"kind\": "
+	        "\"WIN_BACK\", \"action\": \"come_back\", \"channel\": "
+	        "\"EMAIL\"}}]}",
+	        T0);
+	fx_track("c1", "ADD_TO_CART", NULL, T0);
+	fx_write("{\"defineSegment\":{\"name\":\"idle-a\","
+	         "\"expression\":\"since(last_seen) > 1d\"}}",
+	        T0);
+	fx_write("{\"defineSegment\":{\"name\":\"idle-b\","
+	         "\"expression\":\"since(last_seen) > 1d\"}}",
+	        T0);
+	fx_seg_steps(T0); /* the backfills: nobody is idle yet */
+	fx_assert_stats(id, 1, 0, 0, 0, 0);
+	fx_seg_steps(T0 + 2 * DAY);
+	fx_assert_stats(id, 1, 1, 1, 0, 0);
+	Clm__V1__JourneyState *st = fx_state("c1", id);
+	cr_assert(st != NULL && st->active);
 }
