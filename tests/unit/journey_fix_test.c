@@ -364,6 +364,12 @@ fx_seg_steps(int64_t now_ms)
 	cr_assert_fail("the background steps do not end");
 }
 
+static const char ONE_STEP[]
+        = "{\"name\": \"nudge\", \"trigger\": {\"event\": \"ADD_TO_CART\"},"
+          " \"steps\": [{\"wait\": \"1h\", \"send\": {\"kind\":"
+          " \"CART_REMINDER\", \"action\": \"nudge\", \"channel\":"
+          " \"EMAIL\"}}]}";
+
 TestSuite(journey_fix, .init = fx_init, .fini = fx_fini);
 
 Test(journey_fix, a_since_entry_exit_sets_no_timer_of_its_own)
@@ -413,4 +419,35 @@ Test(journey_fix, two_time_driven_segments_of_a_customer_enter_each)
 	fx_assert_stats(id, 1, 1, 1, 0, 0);
 	Clm__V1__JourneyState *st = fx_state("c1", id);
 	cr_assert(st != NULL && st->active);
+}
+
+Test(journey_fix, an_item_runs_whichever_timer_brought_it)
+{
+	uint32_t id = fx_define(ONE_STEP, T0);
+	fx_track("c1", "ADD_TO_CART", NULL, T0);
+	Clm__V1__JourneyFire *f = fx_due(T0 + HOUR);
+	cr_assert_eq(f->n_items, 1);
+	/*
+	 * Another node took the customer's timer at another instant (its
+	 * exit's next change, from its own view): the same entry and step.
+	 */
+	Clm__V1__JourneyFireItem other = *f->items[0];
+	Clm__V1__JourneyFireItem *items[1] = { &other };
+	Clm__V1__JourneyFire g = CLM__V1__JOURNEY_FIRE__INIT;
+	g.items = items;
+	g.n_items = 1;
+	/* Early: the step waits, its timer as it was. */
+	other.due_ms = T0 + 30 * MIN;
+	fx_fire_entry(&g, T0 + 30 * MIN);
+	cr_assert_eq(F.n_msgs, 0);
+	cr_assert_eq(fx_first_due(), T0 + HOUR);
+	/* Due: it runs, once. */
+	other.due_ms = T0 + HOUR - 1;
+	fx_fire_entry(&g, T0 + HOUR);
+	cr_assert_eq(F.n_msgs, 1);
+	cr_assert_eq(fx_first_due(), 0);
+	fx_fire_entry(f, T0 + HOUR);
+	fx_fire_entry(&g, T0 + HOUR + 1);
+	cr_assert_eq(F.n_msgs, 1);
+	fx_assert_stats(id, 1, 1, 0, 0, 1);
 }
