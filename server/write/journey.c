@@ -707,6 +707,12 @@ jw_due_fn(void *arg, int64_t due_ms, uint32_t journey, const char *customer_id)
 	const Clm__V1__JourneyState *st = NULL;
 	if (e == CLM_OK) {
 		st = jw_state(rec, journey);
+	} else if (e == CLM_DATA_LOSS) {
+		/* Dropped (it->step JW_DROP), not failing every fire. */
+		log_warn(
+		        "journeys: customer %s of journey %s does not decode; "
+		        "its step is dropped",
+		        customer_id, jw_def(c->w, journey)->d->name);
 	} else if (e != CLM_NOT_FOUND) {
 		c->err = e;
 		return 1;

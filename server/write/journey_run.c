@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/recommend.h"
+#include "util/log.h"
 #include "write/ingest.h"
 
 /* What running one item's step decided. */
@@ -317,7 +318,17 @@ jw_fire_item(struct jw *w, struct writer_batch *b, writer_job *job,
 	struct profile *pr;
 	clm_err e = profile_load(
 	        txn, it->customer_id, false, false, &w->fa, &pr);
-	if (e == CLM_NOT_FOUND) {
+	if (e == CLM_DATA_LOSS) {
+		/*
+		 * A record that does not decode decodes never: its timer
+		 * would come due again and again and fail every fire with it.
+		 */
+		log_warn(
+		        "journeys: customer %s of journey %s does not decode; "
+		        "its step is dropped",
+		        it->customer_id, jd->d->name);
+	}
+	if (e == CLM_NOT_FOUND || e == CLM_DATA_LOSS) {
 		return store_jdue_del(
 		        txn, it->due_ms, it->journey, it->customer_id);
 	}

@@ -22,6 +22,7 @@
 #include "store/agg_write.h"
 #include "store/journey.h"
 #include "store/store.h"
+#include "store/store_internal.h"
 #include "testdir.h"
 #include "util/arena.h"
 #include "write/ingest.h"
@@ -364,6 +365,19 @@ fx_seg_steps(int64_t now_ms)
 	cr_assert_fail("the background steps do not end");
 }
 
+/* Overwrites customer's record with bytes that do not decode. */
+static void
+fx_corrupt(const char *customer)
+{
+	store_txn *txn;
+	cr_assert_eq(store_write_begin(F.st, &txn), CLM_OK);
+	unsigned char junk[3] = { 0xff, 0xff, 0xff };
+	MDB_val k = { strlen(customer), (void *) customer };
+	MDB_val v = { sizeof(junk), junk };
+	cr_assert_eq(kv_put(txn, STORE_DB_CUSTOMERS, &k, &v, 0), 0);
+	cr_assert_eq(store_write_commit(txn), CLM_OK);
+}
+
 static const char ONE_STEP[]
         = "{\"name\": \"nudge\", \"trigger\": {\"event\": \"ADD_TO_CART\"},"
           " \"steps\": [{\"wait\": \"1h\", \"send\": {\"kind\":"
@@ -450,4 +464,31 @@ Test(journey_fix, an_item_runs_whichever_timer_brought_it)
 	fx_fire_entry(&g, T0 + HOUR + 1);
 	cr_assert_eq(F.n_msgs, 1);
 	fx_assert_stats(id, 1, 1, 0, 0, 1);
+}
+
+Test(journey_fix, a_record_that_does_not_decode_drops_its_step_only)
+{
+	uint32_t id = fx_define(ONE_STEP, T0);
+	fx_track("c1", "ADD_TO_CART", NULL, T0);
+	fx_track("c2", "ADD_TO_CART", NULL, T0);
+	fx_track("c3", "ADD_TO_CART", NULL, T0);
+	/* Taken before c2 broke: the fire entry itself drops it. */
+	Clm__V1__JourneyFire *f = fx_due(T0 + HOUR);
+	cr_assert_eq(f->n_items, 3);
+	fx_corrupt("c2");
+	fx_fire_entry(f, T0 + HOUR);
+	cr_assert_eq(F.n_msgs, 2);
+	cr_assert_eq(fx_first_due(), 0);
+	fx_assert_stats(id, 1, 3, 1, 0, 2);
+}
+
+Test(journey_fix, a_record_that_does_not_decode_is_not_collected)
+{
+	fx_define(ONE_STEP, T0);
+	fx_track("c1", "ADD_TO_CART", NULL, T0);
+	fx_track("c2", "ADD_TO_CART", NULL, T0);
+	fx_corrupt("c1");
+	cr_assert_eq(fx_fire(T0 + HOUR), 1);
+	cr_assert_eq(fx_first_due(), 0);
+	cr_assert_eq(fx_due(T0 + 2 * HOUR)->n_items, 0);
 }
