@@ -10,13 +10,14 @@
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli_run.h"
@@ -489,22 +490,37 @@ Test(cli_journey, errors)
 	}
 }
 
-/* A `clm watch journey/ --count 1` run in a thread, and its end. */
-struct watcher {
-	pthread_t t;
-	struct cli_output o;
-	atomic_bool done;
-};
-
-static void *
-watcher_main(void *arg)
+/* The monotonic clock in milliseconds. */
+static int64_t
+mono_ms(void)
 {
-	struct watcher *w = arg;
-	const char *const argv[] = { "watch", "journey/", "--count", "1",
-		"--events", srv.events_url, NULL };
-	w->o = cli_run(argv, NULL);
-	atomic_store(&w->done, true);
-	return NULL;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Starts `clm watch journey/ --count 1` with stdout to the file out and
+ * stderr to err; returns its pid.
+ */
+static pid_t
+watch_start(const char *out, const char *err)
+{
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int efd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int null = open("/dev/null", O_RDONLY);
+		if (fd < 0 || efd < 0 || null < 0 || dup2(fd, 1) < 0
+		        || dup2(efd, 2) < 0 || dup2(null, 0) < 0) {
+			_exit(126);
+		}
+		execl(CLM_BIN, CLM_BIN, "watch", "journey/", "--count", "1",
+		        "--events", srv.events_url, (char *) NULL);
+		_exit(127);
+	}
+	return pid;
 }
 
 Test(cli_journey, watch_prints_a_message)
@@ -516,35 +532,54 @@ Test(cli_journey, watch_prints_a_message)
 	cli_output_free(&o);
 	/*
 	 * The watcher subscribes at a moment this side cannot see: a new
-	 * customer fills a cart every 200 ms until a message reaches it.
+	 * customer fills a cart every 200 ms until a message reaches it. It
+	 * has 30 s in all; then it is killed and the test fails.
 	 */
-	static struct watcher w;
-	memset(&w, 0, sizeof(w));
-	cr_assert_eq(pthread_create(&w.t, NULL, watcher_main, &w), 0);
-	for (int i = 0; i < 90 && !atomic_load(&w.done); i++) {
-		char id[32], eid[32];
-		snprintf(id, sizeof(id), "w%d", i);
-		snprintf(eid, sizeof(eid), "w%d-cart", i);
-		add_to_cart(id, eid);
+	char out[PATH_MAX], err[PATH_MAX];
+	snprintf(out, sizeof(out), "%s/watch.txt", srv.base_dir);
+	snprintf(err, sizeof(err), "%s/watch.err", srv.base_dir);
+	pid_t pid = watch_start(out, err);
+	int st = 0;
+	bool exited = false;
+	int64_t deadline = mono_ms() + 30000;
+	for (int i = 0; !exited && mono_ms() < deadline; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			exited = true;
+			break;
+		}
+		if (i < 90) {
+			char id[32], eid[32];
+			snprintf(id, sizeof(id), "w%d", i);
+			snprintf(eid, sizeof(eid), "w%d-cart", i);
+			add_to_cart(id, eid);
+		}
 		harness_sleep_ms(200);
 	}
-	pthread_join(w.t, NULL);
-	cr_expect_eq(
-	        w.o.rc, 0, "watch: exit %d, stderr '%s'", w.o.rc, w.o.err);
+	if (!exited) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		cr_assert_fail("clm watch printed no journey message in 30 s");
+	}
+	char *text = harness_read_file(out);
+	char *etext = harness_read_file(err);
+	cr_assert_not_null(text);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	        "watch: status %d, stderr '%s'", st, etext ? etext : "");
+	free(etext);
 	unsigned long long seq;
 	char topic[64], customer[32], at[40];
 	unsigned step;
 	char rest[128];
-	cr_assert_eq(sscanf(w.o.out, "%llu %63s %31s step %u %127[^\n]", &seq,
+	cr_assert_eq(sscanf(text, "%llu %63s %31s step %u %127[^\n]", &seq,
 	                     topic, customer, &step, rest),
-	        5, "'%s'", w.o.out);
+	        5, "'%s'", text);
 	cr_expect_str_eq(topic, "journey/cart");
-	cr_expect(customer[0] == 'w', "'%s'", w.o.out);
+	cr_expect(customer[0] == 'w', "'%s'", text);
 	cr_expect_eq(step, 0);
 	cr_expect(strncmp(rest, "CART_REMINDER cart_reminder EMAIL sku-1 at ",
 	                  43)
 	                == 0,
-	        "'%s'", w.o.out);
-	cr_expect_eq(sscanf(rest + 43, "%39s", at), 1, "'%s'", w.o.out);
-	cli_output_free(&w.o);
+	        "'%s'", text);
+	cr_expect_eq(sscanf(rest + 43, "%39s", at), 1, "'%s'", text);
+	free(text);
 }
