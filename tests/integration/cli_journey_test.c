@@ -4,7 +4,7 @@
  * row per step, the webhook's line only with a webhook, its secret
  * hidden), list, delete, messages (one a line, --after, --limit,
  * --journey, --json), messages --follow until SIGTERM or SIGINT (exit 0),
- * clm watch journey/ printing a message,
+ * clm watch journey/ printing a message and segment/ a segment entry,
  * a bad definition's JSON path on stderr (exit 1), an unknown journey
  * (exit 1) and usage errors (exit 2).
  */
@@ -500,11 +500,11 @@ mono_ms(void)
 }
 
 /*
- * Starts `clm watch journey/ --count 1` with stdout to the file out and
+ * Starts `clm watch PREFIX --count 1` with stdout to the file out and
  * stderr to err; returns its pid.
  */
 static pid_t
-watch_start(const char *out, const char *err)
+watch_start(const char *prefix, const char *out, const char *err)
 {
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0);
@@ -516,11 +516,61 @@ watch_start(const char *out, const char *err)
 		        || dup2(efd, 2) < 0 || dup2(null, 0) < 0) {
 			_exit(126);
 		}
-		execl(CLM_BIN, CLM_BIN, "watch", "journey/", "--count", "1",
+		execl(CLM_BIN, CLM_BIN, "watch", prefix, "--count", "1",
 		        "--events", srv.events_url, (char *) NULL);
 		_exit(127);
 	}
 	return pid;
+}
+
+/*
+ * Runs `clm watch PREFIX --count 1` and returns what it printed (malloc'd).
+ * The watcher subscribes at a moment this side cannot see: poke(i) makes
+ * a new event every 200 ms until one reaches it. It has 30 s in all; then
+ * it is killed by its pid and the test fails.
+ */
+static char *
+watch_one(const char *prefix, void (*poke)(int i))
+{
+	char out[PATH_MAX], err[PATH_MAX];
+	snprintf(out, sizeof(out), "%s/watch.txt", srv.base_dir);
+	snprintf(err, sizeof(err), "%s/watch.err", srv.base_dir);
+	pid_t pid = watch_start(prefix, out, err);
+	int st = 0;
+	bool exited = false;
+	int64_t deadline = mono_ms() + 30000;
+	for (int i = 0; mono_ms() < deadline; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			exited = true;
+			break;
+		}
+		if (i < 90) {
+			poke(i);
+		}
+		harness_sleep_ms(200);
+	}
+	if (!exited) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		cr_assert_fail("clm watch %s printed nothing in 30 s", prefix);
+	}
+	char *text = harness_read_file(out);
+	char *etext = harness_read_file(err);
+	cr_assert_not_null(text);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	        "watch: status %d, stderr '%s'", st, etext ? etext : "");
+	free(etext);
+	return text;
+}
+
+/* A new customer w<i> fills a cart. */
+static void
+poke_cart(int i)
+{
+	char id[32], eid[32];
+	snprintf(id, sizeof(id), "w%d", i);
+	snprintf(eid, sizeof(eid), "w%d-cart", i);
+	add_to_cart(id, eid);
 }
 
 Test(cli_journey, watch_prints_a_message)
@@ -530,42 +580,7 @@ Test(cli_journey, watch_prints_a_message)
 	struct cli_output o = clm(
 	        0, (const char *const[]) { "journey", "define", path, NULL });
 	cli_output_free(&o);
-	/*
-	 * The watcher subscribes at a moment this side cannot see: a new
-	 * customer fills a cart every 200 ms until a message reaches it. It
-	 * has 30 s in all; then it is killed and the test fails.
-	 */
-	char out[PATH_MAX], err[PATH_MAX];
-	snprintf(out, sizeof(out), "%s/watch.txt", srv.base_dir);
-	snprintf(err, sizeof(err), "%s/watch.err", srv.base_dir);
-	pid_t pid = watch_start(out, err);
-	int st = 0;
-	bool exited = false;
-	int64_t deadline = mono_ms() + 30000;
-	for (int i = 0; !exited && mono_ms() < deadline; i++) {
-		if (waitpid(pid, &st, WNOHANG) == pid) {
-			exited = true;
-			break;
-		}
-		if (i < 90) {
-			char id[32], eid[32];
-			snprintf(id, sizeof(id), "w%d", i);
-			snprintf(eid, sizeof(eid), "w%d-cart", i);
-			add_to_cart(id, eid);
-		}
-		harness_sleep_ms(200);
-	}
-	if (!exited) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		cr_assert_fail("clm watch printed no journey message in 30 s");
-	}
-	char *text = harness_read_file(out);
-	char *etext = harness_read_file(err);
-	cr_assert_not_null(text);
-	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	        "watch: status %d, stderr '%s'", st, etext ? etext : "");
-	free(etext);
+	char *text = watch_one("journey/", poke_cart);
 	unsigned long long seq;
 	char topic[64], customer[32], at[40];
 	unsigned step;
@@ -581,5 +596,32 @@ Test(cli_journey, watch_prints_a_message)
 	                == 0,
 	        "'%s'", text);
 	cr_expect_eq(sscanf(rest + 43, "%39s", at), 1, "'%s'", text);
+	free(text);
+}
+
+/*
+ * clm watch segment/: a segment entry (the event a segment-triggered
+ * journey starts from) prints its seq, its topic and the customer, and
+ * no stage change.
+ */
+Test(cli_journey, watch_prints_a_segment_entry)
+{
+	start();
+	struct cli_output o = clm(0,
+	        (const char *const[]) { "segment", "define", "carts",
+	                "count(ADD_TO_CART, 30d) >= 1", NULL });
+	cli_output_free(&o);
+	char *text = watch_one("segment/", poke_cart);
+	unsigned long long seq;
+	char topic[64], customer[32], at[8], when[40];
+	int n = -1;
+	cr_assert_eq(sscanf(text, "%llu %63s %31s %7s %39s%n", &seq, topic,
+	                     customer, at, when, &n),
+	        5, "'%s'", text);
+	cr_expect_str_eq(topic, "segment/enter/carts");
+	cr_expect(customer[0] == 'w', "'%s'", text);
+	cr_expect_str_eq(at, "at");
+	cr_expect(text[n] == '\n' && text[n + 1] == '\0', "'%s'", text);
+	cr_expect_null(strstr(text, "->"), "'%s'", text);
 	free(text);
 }
