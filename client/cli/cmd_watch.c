@@ -1,8 +1,8 @@
 /*
  * clm watch [PREFIX] [--events URL] [--count N]: print stage changes, risk
- * signals and journeys' messages as clmd publishes them (PREFIX:
- * "stage/", "risk/", "stage/RETENTION", "journey/", …), until interrupted
- * or N events were seen.
+ * signals, segment entries and exits and journeys' messages as clmd
+ * publishes them (PREFIX: "stage/", "risk/", "stage/RETENTION",
+ * "segment/", "journey/", …), until interrupted or N events were seen.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -152,7 +152,12 @@ cmd_watch(struct cli *cli, int argc, char **argv)
 				        ev->item[0] != '\0' ? ev->item : "-",
 				        t);
 			} else if (ev->kind
-			        == CLM__V1__LIFECYCLE_EVENT_KIND__RISK_SIGNAL) {
+			                == CLM__V1__LIFECYCLE_EVENT_KIND__RISK_SIGNAL
+			        || ev->kind
+			                == CLM__V1__LIFECYCLE_EVENT_KIND__SEGMENT_ENTERED
+			        || ev->kind
+			                == CLM__V1__LIFECYCLE_EVENT_KIND__SEGMENT_EXITED) {
+				/* Its topic names the reason or segment. */
 				printf("%-8llu %-32s %s at %s\n",
 				        (unsigned long long) ev->seq, topic,
 				        ev->customer_id, t);

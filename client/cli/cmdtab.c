@@ -342,7 +342,8 @@ const struct cmdtab_command cmdtab_commands[] = {
 	        .name = "watch",
 	        .run = cmd_watch,
 	        .dashes = 2,
-	        .summary = "print stage changes and risk signals live",
+	        .summary
+	        = "print stage changes, risk signals, segment and journey events live",
 	        .synopsis = (const char *const
 	                        []) { "[PREFIX] [--events URL] [--count N]",
 	                NULL },
@@ -356,10 +357,10 @@ const struct cmdtab_command cmdtab_commands[] = {
 	                        .help = "stop after N events",
 	                        .kind = CMDTAB_OWN },
 	                { 0 } },
-	        .text
-	        = "PREFIX picks the topics: stage/ for stage changes, stage/RETENTION for one stage, risk/ for risk signals, journey/ for the messages journeys send, journey/NAME for one journey's (default: all). Runs until interrupted, or until N events were printed. Each event carries its seq: a gap means events were dropped because the reader was slow. Without --events or $CLM_EVENTS_URL the stream's URL comes from clmd's (--url, $CLM_URL): tcp://HOST:PORT and tls+tcp://HOST:PORT publish on tcp://HOST:PORT+1 (clmd's defaults, 7450 and 7451), ipc://DIR/NAME on ipc://DIR/events.sock (the owner-only stream of a clmd with auth tokens, when DIR is its data dir); with a token and a tcp:// URL give --events (clmd logs the stream's URL at start). Exits 3 when the stream does not answer within --timeout.",
+	        .text = "PREFIX picks the topics: stage/ for stage changes, stage/RETENTION for one stage, risk/ for risk signals, segment/ for segment entries and exits, segment/enter/NAME for one segment's entries, journey/ for the messages journeys send, journey/NAME for one journey's (default: all). "
+	                "Runs until interrupted, or until N events were printed. Each event carries its seq: a gap means events were dropped because the reader was slow. Without --events or $CLM_EVENTS_URL the stream's URL comes from clmd's (--url, $CLM_URL): tcp://HOST:PORT and tls+tcp://HOST:PORT publish on tcp://HOST:PORT+1 (clmd's defaults, 7450 and 7451), ipc://DIR/NAME on ipc://DIR/events.sock (the owner-only stream of a clmd with auth tokens, when DIR is its data dir); with a token and a tcp:// URL give --events (clmd logs the stream's URL at start). Exits 3 when the stream does not answer within --timeout.",
 	        .operand = CMDTAB_WORDS,
-	        .operand_words = "stage/ risk/",
+	        .operand_words = "stage/ risk/ segment/ journey/",
 	},
 	{
 	        .name = "recommend",

@@ -389,6 +389,13 @@ http_jm_completed(FILE *f, const Clm__V1__Journey *j)
 }
 
 static void
+http_jm_removed(FILE *f, const Clm__V1__Journey *j)
+{
+	fprintf(f, "clm_journey_removed_total{journey=\"%s\"} %llu\n", j->name,
+	        (unsigned long long) j->stats->removed);
+}
+
+static void
 http_jm_sent(FILE *f, const Clm__V1__Journey *j)
 {
 	for (size_t i = 0; i < j->stats->n_steps; i++) {
@@ -433,6 +440,13 @@ http_jm_pending(FILE *f, const Clm__V1__Journey *j)
 }
 
 static void
+http_jm_retries(FILE *f, const Clm__V1__Journey *j)
+{
+	fprintf(f, "clm_journey_webhook_retries_total{journey=\"%s\"} %llu\n",
+	        j->name, (unsigned long long) j->stats->webhook_retries);
+}
+
+static void
 http_jm_dead(FILE *f, const Clm__V1__Journey *j)
 {
 	fprintf(f, "clm_journey_webhook_dead_total{journey=\"%s\"} %llu\n",
@@ -455,6 +469,9 @@ static const struct {
 	{ "clm_journey_completed_total", "counter",
 	        "Customers who ran past the journey's last step.",
 	        http_jm_completed },
+	{ "clm_journey_removed_total", "counter",
+	        "Customers taken out of the journey by ForgetCustomer.",
+	        http_jm_removed },
 	{ "clm_journey_sent_total", "counter", "Messages the step claimed.",
 	        http_jm_sent },
 	{ "clm_journey_skipped_total", "counter",
@@ -466,6 +483,8 @@ static const struct {
 	{ "clm_journey_webhook_pending", "gauge",
 	        "Messages waiting for a first webhook try or a retry.",
 	        http_jm_pending },
+	{ "clm_journey_webhook_retries_total", "counter",
+	        "Failed webhook tries that were retried.", http_jm_retries },
 	{ "clm_journey_webhook_dead_total", "counter",
 	        "Messages given up after the webhook's last try.",
 	        http_jm_dead },

@@ -196,7 +196,12 @@ segment_count(void *arg, const struct segx_count *c, int64_t to_ms,
 			continue;
 		}
 		if (t->at_ms <= to_ms) {
-			if (!oldest) { /* by time: the first leaves first */
+			/*
+			 * A since_entry window only grows (its start is the
+			 * entry): nothing in it ever leaves.
+			 */
+			if (!oldest && !c->since_entry) {
+				/* by time: the first leaves first */
 				oldest = true;
 				change = t->at_ms + c->window_ms;
 			}

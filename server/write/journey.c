@@ -534,6 +534,31 @@ jw_customer(struct jw *w, struct writer_batch *b, writer_job *job,
 	return jw_customer_in(w, b, job, pr, ev_from, a, true, dirty);
 }
 
+/* The customers a background step's entries were handled for. */
+struct jw_seen {
+	const char **ids; /* open addressing; NULL: a free slot */
+	size_t mask;
+};
+
+/* Marks id seen; false when it was already. */
+static bool
+jw_seen_add(struct jw_seen *s, const char *id)
+{
+	uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+	for (const char *c = id; *c != '\0'; c++) {
+		h = (h ^ (unsigned char) *c) * 1099511628211ULL;
+	}
+	for (size_t i = (size_t) h & s->mask;; i = (i + 1) & s->mask) {
+		if (s->ids[i] == NULL) {
+			s->ids[i] = id;
+			return true;
+		}
+		if (strcmp(s->ids[i], id) == 0) {
+			return false;
+		}
+	}
+}
+
 clm_err
 jw_segment_entries(
         struct jw *w, struct writer_batch *b, writer_job *job, size_t ev_from)
@@ -542,8 +567,19 @@ jw_segment_entries(
 		return CLM_OK;
 	}
 	clm_err e = jw_load(w, b->txn);
-	if (e != CLM_OK || !w->segment) {
+	if (e != CLM_OK || !w->segment || ev_from >= job->n_events) {
 		return e;
+	}
+	/* Twice the events' slots, at least: never full. */
+	struct jw_seen seen = { 0 };
+	size_t slots = 16;
+	while (slots < 2 * (job->n_events - ev_from)) {
+		slots *= 2;
+	}
+	seen.ids = arena_zalloc(job->arena, slots * sizeof(*seen.ids));
+	seen.mask = slots - 1;
+	if (seen.ids == NULL) {
+		return CLM_RESOURCE_EXHAUSTED;
 	}
 	for (size_t k = ev_from; k < job->n_events && e == CLM_OK; k++) {
 		const Clm__V1__LifecycleEvent *ev = job->events[k];
@@ -551,15 +587,12 @@ jw_segment_entries(
 		for (size_t i = 0; i < w->n && !wanted; i++) {
 			wanted = jw_triggers(w->defs[i].d, ev);
 		}
-		/* Once per customer: its first such event brings them all. */
-		for (size_t j = ev_from; j < k && wanted; j++) {
-			const Clm__V1__LifecycleEvent *o = job->events[j];
-			wanted = o->kind
-			                != CLM__V1__LIFECYCLE_EVENT_KIND__SEGMENT_ENTERED
-			        || strcmp(o->customer_id, ev->customer_id)
-			                != 0;
-		}
-		if (!wanted) {
+		/*
+		 * Once per customer: its first event that triggers a
+		 * journey brings its later ones (jw_customer_in reads the
+		 * events from k on).
+		 */
+		if (!wanted || !jw_seen_add(&seen, ev->customer_id)) {
 			continue;
 		}
 		arena_reset(&w->fa);
@@ -674,6 +707,12 @@ jw_due_fn(void *arg, int64_t due_ms, uint32_t journey, const char *customer_id)
 	const Clm__V1__JourneyState *st = NULL;
 	if (e == CLM_OK) {
 		st = jw_state(rec, journey);
+	} else if (e == CLM_DATA_LOSS) {
+		/* Dropped (it->step JW_DROP), not failing every fire. */
+		log_warn(
+		        "journeys: customer %s of journey %s does not decode; "
+		        "its step is dropped",
+		        customer_id, jw_def(c->w, journey)->d->name);
 	} else if (e != CLM_NOT_FOUND) {
 		c->err = e;
 		return 1;

@@ -3,11 +3,11 @@
  * instant (docs/journeys.md "How steps run"): late, exit, if, caps, send.
  *
  * An item runs only when the customer's state still has its entry at its
- * step and due instant, so the same entry applied twice (a replay, or two
- * nodes of a cluster firing the same timer) runs each step once. An item
- * whose customer has no state of that entry at step 0 re-creates it: the
- * entry was derived by a background step (no journal entry) that a crash
- * lost, and the fire entry, journaled, is what was acknowledged.
+ * step (whichever timer brought it), so the same entry applied twice (a
+ * replay, or two nodes of a cluster firing the same timer) runs each step
+ * once. An item whose customer has no state of that entry at step 0 re-creates
+ * it: the entry was derived by a background step (no journal entry) that a
+ * crash lost, and the fire entry, journaled, is what was acknowledged.
  */
 #include "write/journey_internal.h"
 
@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/recommend.h"
+#include "util/log.h"
 #include "write/ingest.h"
 
 /* What running one item's step decided. */
@@ -238,10 +239,21 @@ jw_item_state(struct jw *w, store_txn *txn, const struct jw_def *jd,
 	*out = NULL;
 	Clm__V1__CustomerRecord *rec = pr->rec;
 	Clm__V1__JourneyState *st = jw_state(rec, it->journey);
+	/*
+	 * An item is its entry's step, whatever timer brought it: a timer
+	 * is also the exit's next change, which a node computes from its
+	 * own view (its background entries, its thresholds), so the nodes
+	 * of a cluster may have taken it at different instants.
+	 */
 	if (st != NULL && st->active && st->entered_ms == it->entered_ms
-	        && st->step == it->step && st->due_ms == it->due_ms) {
+	        && st->step == it->step) {
 		*out = st;
-		return CLM_OK;
+		if (st->due_ms == it->due_ms) {
+			return CLM_OK;
+		}
+		/* Another timer's item: this one's key, if any, is stale. */
+		return store_jdue_del(
+		        txn, it->due_ms, it->journey, it->customer_id);
 	}
 	bool lost = it->step == 0
 	        && (st == NULL
@@ -306,7 +318,17 @@ jw_fire_item(struct jw *w, struct writer_batch *b, writer_job *job,
 	struct profile *pr;
 	clm_err e = profile_load(
 	        txn, it->customer_id, false, false, &w->fa, &pr);
-	if (e == CLM_NOT_FOUND) {
+	if (e == CLM_DATA_LOSS) {
+		/*
+		 * A record that does not decode decodes never: its timer
+		 * would come due again and again and fail every fire with it.
+		 */
+		log_warn(
+		        "journeys: customer %s of journey %s does not decode; "
+		        "its step is dropped",
+		        it->customer_id, jd->d->name);
+	}
+	if (e == CLM_NOT_FOUND || e == CLM_DATA_LOSS) {
 		return store_jdue_del(
 		        txn, it->due_ms, it->journey, it->customer_id);
 	}

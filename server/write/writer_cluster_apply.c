@@ -621,6 +621,8 @@ writer_cluster_main(void *arg)
 			writer_segments(w, false); /* this node's view's own */
 			writer_journeys(
 			        w, false); /* fires through the stream */
+			/* This node's deliveries, in this node's view. */
+			writer_hooks(w);
 		}
 		pthread_mutex_lock(&cl->mu);
 		cl->ckpt_err = w->ckpt_err;

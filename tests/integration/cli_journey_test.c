@@ -4,19 +4,20 @@
  * row per step, the webhook's line only with a webhook, its secret
  * hidden), list, delete, messages (one a line, --after, --limit,
  * --journey, --json), messages --follow until SIGTERM or SIGINT (exit 0),
- * clm watch journey/ printing a message,
+ * clm watch journey/ printing a message and segment/ a segment entry,
  * a bad definition's JSON path on stderr (exit 1), an unknown journey
  * (exit 1) and usage errors (exit 2).
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli_run.h"
@@ -489,22 +490,87 @@ Test(cli_journey, errors)
 	}
 }
 
-/* A `clm watch journey/ --count 1` run in a thread, and its end. */
-struct watcher {
-	pthread_t t;
-	struct cli_output o;
-	atomic_bool done;
-};
-
-static void *
-watcher_main(void *arg)
+/* The monotonic clock in milliseconds. */
+static int64_t
+mono_ms(void)
 {
-	struct watcher *w = arg;
-	const char *const argv[] = { "watch", "journey/", "--count", "1",
-		"--events", srv.events_url, NULL };
-	w->o = cli_run(argv, NULL);
-	atomic_store(&w->done, true);
-	return NULL;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Starts `clm watch PREFIX --count 1` with stdout to the file out and
+ * stderr to err; returns its pid.
+ */
+static pid_t
+watch_start(const char *prefix, const char *out, const char *err)
+{
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int efd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int null = open("/dev/null", O_RDONLY);
+		if (fd < 0 || efd < 0 || null < 0 || dup2(fd, 1) < 0
+		        || dup2(efd, 2) < 0 || dup2(null, 0) < 0) {
+			_exit(126);
+		}
+		execl(CLM_BIN, CLM_BIN, "watch", prefix, "--count", "1",
+		        "--events", srv.events_url, (char *) NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/*
+ * Runs `clm watch PREFIX --count 1` and returns what it printed (malloc'd).
+ * The watcher subscribes at a moment this side cannot see: poke(i) makes
+ * a new event every 200 ms until one reaches it. It has 30 s in all; then
+ * it is killed by its pid and the test fails.
+ */
+static char *
+watch_one(const char *prefix, void (*poke)(int i))
+{
+	char out[PATH_MAX], err[PATH_MAX];
+	snprintf(out, sizeof(out), "%s/watch.txt", srv.base_dir);
+	snprintf(err, sizeof(err), "%s/watch.err", srv.base_dir);
+	pid_t pid = watch_start(prefix, out, err);
+	int st = 0;
+	bool exited = false;
+	int64_t deadline = mono_ms() + 30000;
+	for (int i = 0; mono_ms() < deadline; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			exited = true;
+			break;
+		}
+		if (i < 90) {
+			poke(i);
+		}
+		harness_sleep_ms(200);
+	}
+	if (!exited) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		cr_assert_fail("clm watch %s printed nothing in 30 s", prefix);
+	}
+	char *text = harness_read_file(out);
+	char *etext = harness_read_file(err);
+	cr_assert_not_null(text);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	        "watch: status %d, stderr '%s'", st, etext ? etext : "");
+	free(etext);
+	return text;
+}
+
+/* A new customer w<i> fills a cart. */
+static void
+poke_cart(int i)
+{
+	char id[32], eid[32];
+	snprintf(id, sizeof(id), "w%d", i);
+	snprintf(eid, sizeof(eid), "w%d-cart", i);
+	add_to_cart(id, eid);
 }
 
 Test(cli_journey, watch_prints_a_message)
@@ -514,37 +580,48 @@ Test(cli_journey, watch_prints_a_message)
 	struct cli_output o = clm(
 	        0, (const char *const[]) { "journey", "define", path, NULL });
 	cli_output_free(&o);
-	/*
-	 * The watcher subscribes at a moment this side cannot see: a new
-	 * customer fills a cart every 200 ms until a message reaches it.
-	 */
-	static struct watcher w;
-	memset(&w, 0, sizeof(w));
-	cr_assert_eq(pthread_create(&w.t, NULL, watcher_main, &w), 0);
-	for (int i = 0; i < 90 && !atomic_load(&w.done); i++) {
-		char id[32], eid[32];
-		snprintf(id, sizeof(id), "w%d", i);
-		snprintf(eid, sizeof(eid), "w%d-cart", i);
-		add_to_cart(id, eid);
-		harness_sleep_ms(200);
-	}
-	pthread_join(w.t, NULL);
-	cr_expect_eq(
-	        w.o.rc, 0, "watch: exit %d, stderr '%s'", w.o.rc, w.o.err);
+	char *text = watch_one("journey/", poke_cart);
 	unsigned long long seq;
 	char topic[64], customer[32], at[40];
 	unsigned step;
 	char rest[128];
-	cr_assert_eq(sscanf(w.o.out, "%llu %63s %31s step %u %127[^\n]", &seq,
+	cr_assert_eq(sscanf(text, "%llu %63s %31s step %u %127[^\n]", &seq,
 	                     topic, customer, &step, rest),
-	        5, "'%s'", w.o.out);
+	        5, "'%s'", text);
 	cr_expect_str_eq(topic, "journey/cart");
-	cr_expect(customer[0] == 'w', "'%s'", w.o.out);
+	cr_expect(customer[0] == 'w', "'%s'", text);
 	cr_expect_eq(step, 0);
 	cr_expect(strncmp(rest, "CART_REMINDER cart_reminder EMAIL sku-1 at ",
 	                  43)
 	                == 0,
-	        "'%s'", w.o.out);
-	cr_expect_eq(sscanf(rest + 43, "%39s", at), 1, "'%s'", w.o.out);
-	cli_output_free(&w.o);
+	        "'%s'", text);
+	cr_expect_eq(sscanf(rest + 43, "%39s", at), 1, "'%s'", text);
+	free(text);
+}
+
+/*
+ * clm watch segment/: a segment entry (the event a segment-triggered
+ * journey starts from) prints its seq, its topic and the customer, and
+ * no stage change.
+ */
+Test(cli_journey, watch_prints_a_segment_entry)
+{
+	start();
+	struct cli_output o = clm(0,
+	        (const char *const[]) { "segment", "define", "carts",
+	                "count(ADD_TO_CART, 30d) >= 1", NULL });
+	cli_output_free(&o);
+	char *text = watch_one("segment/", poke_cart);
+	unsigned long long seq;
+	char topic[64], customer[32], at[8], when[40];
+	int n = -1;
+	cr_assert_eq(sscanf(text, "%llu %63s %31s %7s %39s%n", &seq, topic,
+	                     customer, at, when, &n),
+	        5, "'%s'", text);
+	cr_expect_str_eq(topic, "segment/enter/carts");
+	cr_expect(customer[0] == 'w', "'%s'", text);
+	cr_expect_str_eq(at, "at");
+	cr_expect(text[n] == '\n' && text[n + 1] == '\0', "'%s'", text);
+	cr_expect_null(strstr(text, "->"), "'%s'", text);
+	free(text);
 }

@@ -626,12 +626,14 @@ Test(dashboard, prometheus_metrics_parse_and_grow)
 		"clm_journey_active{journey=\"dash\"}",
 		"clm_journey_exited_total{journey=\"dash\"}",
 		"clm_journey_completed_total{journey=\"dash\"}",
+		"clm_journey_removed_total{journey=\"dash\"}",
 		"clm_journey_sent_total{journey=\"dash\",step=\"0\"}",
 		"clm_journey_skipped_total{journey=\"dash\",step=\"0\",reason=\"condition\"}",
 		"clm_journey_skipped_total{journey=\"dash\",step=\"0\",reason=\"capped\"}",
 		"clm_journey_skipped_total{journey=\"dash\",step=\"0\",reason=\"late\"}",
 		"clm_journey_webhook_delivered_total{journey=\"dash\"}",
 		"clm_journey_webhook_pending{journey=\"dash\"}",
+		"clm_journey_webhook_retries_total{journey=\"dash\"}",
 		"clm_journey_webhook_dead_total{journey=\"dash\"}",
 	};
 	for (size_t i = 0; i < sizeof(zero) / sizeof(zero[0]); i++) {
@@ -640,6 +642,10 @@ Test(dashboard, prometheus_metrics_parse_and_grow)
 	cr_expect_not_null(strstr(t3, "# TYPE clm_journey_active gauge\n"));
 	cr_expect_not_null(
 	        strstr(t3, "# TYPE clm_journey_sent_total counter\n"));
+	cr_expect_not_null(
+	        strstr(t3, "# TYPE clm_journey_removed_total counter\n"));
+	cr_expect_not_null(strstr(
+	        t3, "# TYPE clm_journey_webhook_retries_total counter\n"));
 	cr_expect(isnan(prom_value(
 	        t3, "clm_journey_sent_total{journey=\"dash\",step=\"1\"}")));
 	free(t3);
