@@ -3,6 +3,12 @@
  * mode"): two clmd nodes on one stream both find the same timers due and
  * both publish their fire entries; each step is sent once, with the same
  * message id and feed position on both nodes, and the statistics agree.
+ * The stream is read back: every step has at least one fire entry on
+ * its customer's subject (two nodes firing the same items give the same
+ * Nats-Msg-Id, so the stream mostly drops the second; one it holds is
+ * applied as nothing, which the feeds show). Which node published an
+ * entry is not visible on the stream, so "both nodes fired" itself is
+ * not asserted.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -102,7 +108,7 @@ jc_wait_feed(clm_conn *c, size_t n)
 
 static void
 jc_stats(clm_conn *c, uint64_t min_position, uint64_t sent[2],
-        uint64_t *completed)
+        uint64_t *completed, uint64_t waiting[2])
 {
 	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
 	Clm__V1__GetJourneyRequest gj = CLM__V1__GET_JOURNEY_REQUEST__INIT;
@@ -116,8 +122,55 @@ jc_stats(clm_conn *c, uint64_t min_position, uint64_t sent[2],
 	cr_assert_eq(st->n_steps, 2);
 	sent[0] = st->steps[0]->sent;
 	sent[1] = st->steps[1]->sent;
+	waiting[0] = st->steps[0]->waiting;
+	waiting[1] = st->steps[1]->waiting;
 	*completed = st->completed;
 	clm_response_free(r);
+}
+
+/*
+ * Waits (bounded) until node c has both customers completed and nobody
+ * waiting at a step: every fire entry that ran a step is applied there.
+ */
+static void
+jc_wait_done(clm_conn *c, const char *node)
+{
+	uint64_t sent[2], waiting[2], completed = 0;
+	for (int i = 0; i < 1500; i++) {
+		jc_stats(c, 0, sent, &completed, waiting);
+		if (completed == 2 && waiting[0] == 0 && waiting[1] == 0) {
+			return;
+		}
+		harness_sleep_ms(20);
+	}
+	cr_assert_fail("%s: completed %llu, waiting %llu %llu after 30 s",
+	        node, (unsigned long long) completed,
+	        (unsigned long long) waiting[0],
+	        (unsigned long long) waiting[1]);
+}
+
+/* Counts the fire entries of the stream on each customer's subject. */
+struct jc_scan {
+	size_t fires[2]; /* of C1, C2 */
+	size_t buys;
+};
+
+#define C1 "jc-cust-1"
+#define C2 "jc-cust-2"
+
+static void
+jc_scan_one(void *arg, const struct cluster_entry *e)
+{
+	struct jc_scan *s = arg;
+	static const char *const who[2] = { C1, C2 };
+	if (cluster_has_bytes(e->data, e->len, "-buy", 4)) {
+		s->buys++;
+		return;
+	}
+	for (int k = 0; k < 2; k++) {
+		s->fires[k] += cluster_has_bytes(
+		        e->data, e->len, who[k], strlen(who[k]));
+	}
 }
 
 Test(jny_cluster, each_step_once_with_the_same_ids_on_every_node)
@@ -134,13 +187,14 @@ Test(jny_cluster, each_step_once_with_the_same_ids_on_every_node)
 	/* B has the definition before its customers buy. */
 	Clm__V1__Response *r = jc_feed(b, pos);
 	clm_response_free(r);
-	jc_purchase(b, "c1", "c1-buy");
-	jc_purchase(a, "c2", "c2-buy");
+	jc_purchase(b, C1, "c1-buy");
+	jc_purchase(a, C2, "c2-buy");
 	/* Both steps of both customers, on both nodes. */
 	Clm__V1__Response *fa = jc_wait_feed(a, 4);
 	Clm__V1__Response *fb = jc_wait_feed(b, 4);
-	/* A while longer: a second run of a step would show by now. */
-	harness_sleep_ms(1500);
+	/* Every step applied on both nodes: nobody waits at a step. */
+	jc_wait_done(a, "A");
+	jc_wait_done(b, "B");
 	clm_response_free(fa);
 	clm_response_free(fb);
 	fa = jc_feed(a, 0);
@@ -167,13 +221,22 @@ Test(jny_cluster, each_step_once_with_the_same_ids_on_every_node)
 			        fa->journey_messages->messages[j]->message_id);
 		}
 	}
-	uint64_t sa[2], sb[2], ca, cb;
-	jc_stats(a, fa->position, sa, &ca);
-	jc_stats(b, fa->position, sb, &cb);
+	uint64_t sa[2], sb[2], ca, cb, wa[2], wb[2];
+	jc_stats(a, fa->position, sa, &ca, wa);
+	jc_stats(b, fa->position, sb, &cb, wb);
 	cr_assert(sa[0] == 2 && sa[1] == 2 && ca == 2, "A: %llu %llu %llu",
 	        (unsigned long long) sa[0], (unsigned long long) sa[1],
 	        (unsigned long long) ca);
 	cr_assert(sb[0] == 2 && sb[1] == 2 && cb == 2);
+	/* The stream: both purchases, and each customer's two steps. */
+	struct jc_scan sc = { { 0, 0 }, 0 };
+	size_t n = cluster_stream_scan(&cl, jc_scan_one, &sc);
+	cr_expect_gt(n, 0);
+	cr_expect_eq(sc.buys, 2, "%zu purchase entries", sc.buys);
+	cr_expect_geq(sc.fires[0], 2, "%zu fire entries of " C1, sc.fires[0]);
+	cr_expect_geq(sc.fires[1], 2, "%zu fire entries of " C2, sc.fires[1]);
+	cr_log_info("fire entries on the stream: %zu of " C1 ", %zu of " C2,
+	        sc.fires[0], sc.fires[1]);
 	clm_response_free(fa);
 	clm_response_free(fb);
 	clm_close(a);

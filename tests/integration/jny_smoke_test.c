@@ -1,10 +1,12 @@
 /*
  * jny_smoke: a journey end to end on a real clmd (docs/journeys.md):
- * cart-recovery with waits of 3 s sends its reminder by itself, on the
- * stream (journey/cart-recovery) and in the feed (JourneyMessages); an
- * opened email stops the follow-up (the test clock moves past its due
- * instant, and a control customer's reminder proves the timers ran); a
- * purchase exits the journey before anything is sent.
+ * cart-recovery with waits of 1 h sends its reminder by itself once the
+ * test clock passes its due instant, on the stream (journey/cart-recovery)
+ * and in the feed (JourneyMessages); an opened email stops the follow-up
+ * (the test clock moves past its due instant, and a control customer's
+ * reminder proves the timers ran); a purchase exits the journey before
+ * anything is sent. No step depends on how fast the box is: every due
+ * instant is an hour away until the test moves the clock.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -24,9 +26,9 @@ HARNESS_SUITE(jny_smoke, 180);
 static const char CART[]
         = "{\"name\": \"cart-recovery\", \"trigger\": {\"event\": \"ADD_TO_CART\"},"
           " \"exit\": \"count(PURCHASE, since_entry) >= 1\","
-          " \"steps\": [{\"wait\": \"3s\", \"send\": {\"kind\": "
+          " \"steps\": [{\"wait\": \"1h\", \"send\": {\"kind\": "
           "\"CART_REMINDER\", \"action\": \"cart_reminder\", \"channel\": "
-          "\"EMAIL\"}}, {\"wait\": \"3s\", \"if\": \"count(EMAIL_OPEN, "
+          "\"EMAIL\"}}, {\"wait\": \"1h\", \"if\": \"count(EMAIL_OPEN, "
           "since_entry) = 0\", \"send\": {\"kind\": \"CART_REMINDER\", "
           "\"action\": \"cart_followup\", \"channel\": \"SMS\"}}]}";
 
@@ -138,7 +140,8 @@ Test(jny_smoke, reminder_no_followup_after_an_open_and_exit_on_purchase)
 
 	smoke_define(c);
 	smoke_track(c, "c1", "c1-cart", ADD_TO_CART, 0);
-	/* Its reminder, 3 s later, by itself. */
+	/* Its reminder, an hour later (on the test clock), by itself. */
+	segflow_clock_set(clock, HOUR_MS + 1000);
 	char topic[96];
 	Clm__V1__LifecycleEvent *ev
 	        = smoke_next(w, 20000, topic, sizeof(topic));
@@ -160,14 +163,19 @@ Test(jny_smoke, reminder_no_followup_after_an_open_and_exit_on_purchase)
 	cr_assert_eq(r->journey_messages->messages[0]->position, 1);
 	clm_response_free(r);
 
-	/* The email is opened: no follow-up, even past its due instant. */
+	/*
+	 * The email is opened (an hour before the follow-up is due): no
+	 * follow-up, even past its due instant.
+	 */
 	smoke_track(c, "c1", "c1-open", EMAIL_OPEN, 0);
 	/* c2 buys at once: it leaves. c3 is the control. */
 	/*
 	 * since_entry counts what is after the entry instant: the purchase
-	 * is a second after the cart (two calls may fall in one ms).
+	 * is a second after the cart (two calls may fall in one ms). They
+	 * are two calls, so the purchase exits c2 from the journey it is
+	 * in (one call would keep c2 out: its exit holds at the entry).
 	 */
-	int64_t now = segflow_now_ms();
+	int64_t now = segflow_now_ms() + HOUR_MS + 1000;
 	smoke_track(c, "c2", "c2-cart", ADD_TO_CART, now - 1000);
 	smoke_track(c, "c2", "c2-buy", PURCHASE, now);
 	smoke_track(c, "c3", "c3-cart", ADD_TO_CART, 0);
@@ -177,7 +185,11 @@ Test(jny_smoke, reminder_no_followup_after_an_open_and_exit_on_purchase)
 	cr_assert_eq(s.exited, 1, "exited %llu active %llu completed %llu",
 	        (unsigned long long) s.exited, (unsigned long long) s.active,
 	        (unsigned long long) s.completed);
-	segflow_clock_set(clock, 60000);
+	/*
+	 * Past c3's reminder and c1's follow-up, both due at about 2 h; c3's
+	 * follow-up is due an hour after its reminder, past 3 h.
+	 */
+	segflow_clock_set(clock, 5 * HOUR_MS / 2);
 	/* The control's reminder: the timers ran past c2's and c1's. */
 	ev = smoke_next(w, 20000, topic, sizeof(topic));
 	cr_assert_not_null(ev, "no reminder for c3 within 20 s");
@@ -194,12 +206,14 @@ Test(jny_smoke, reminder_no_followup_after_an_open_and_exit_on_purchase)
 	}
 	cr_assert_lt(i, 1000, "c1's follow-up was not skipped in 20 s");
 	/*
-	 * c3's follow-up may have run by now too (3 s after its reminder);
-	 * c1 got one message, c2 none.
+	 * c3's follow-up is due past 3 h: c1 completed, c3 waits; c1 got one
+	 * message, c2 none.
 	 */
 	cr_assert_eq(s.sent[0], 2);
+	cr_assert_eq(s.sent[1], 0);
 	cr_assert_eq(s.exited, 1);
-	cr_assert_geq(s.completed, 1);
+	cr_assert_eq(s.completed, 1);
+	cr_assert_eq(s.active, 1);
 	r = smoke_feed(c);
 	size_t c1 = 0;
 	for (size_t k = 0; k < r->journey_messages->n_messages; k++) {

@@ -145,13 +145,33 @@ jwh_body(const Clm__V1__LifecycleEvent *ev, char *out, size_t cap)
 }
 
 static clm_conn *
-jwh_start(void)
+jwh_start_with(const char *const *args)
 {
-	cr_assert_eq(clmd_start(&srv, NULL, NULL), 0, "clmd did not start");
+	cr_assert_eq(clmd_start(&srv, NULL, args), 0, "clmd did not start");
 	clm_conn *c = NULL;
 	cr_assert_eq(
 	        clm_open(srv.url, 10000, &c), CLM_OK, "%s", clm_open_error());
 	return c;
+}
+
+static clm_conn *
+jwh_start(void)
+{
+	return jwh_start_with(NULL);
+}
+
+/*
+ * Counts the requests of rv that carry message id mid (a copy taken under
+ * the receiver's lock is not needed: requests are only appended).
+ */
+static int
+jwh_count_of(struct recv *rv, const char *mid)
+{
+	int n = recv_count(rv), k = 0;
+	for (int i = 0; i < n; i++) {
+		k += strcmp(rv->req[i].message_id, mid) == 0;
+	}
+	return k;
 }
 
 static void
@@ -198,9 +218,20 @@ Test(jny_webhook, delivered_with_body_headers_and_signature)
 
 	jwh_expect_stats(
 	        c, "wh-basic", (struct jwh_stats) { 1, 0, 0, 0 }, 10000);
-	/* Delivered once: no second POST follows. */
-	harness_sleep_ms(1500);
-	cr_expect_eq(recv_count(&rv), 1, "delivered again");
+	/*
+	 * Delivered once: its delivery row is gone (pending 0), and a second
+	 * customer's message, delivered to the same receiver afterwards, is
+	 * the barrier: c1's message came once before it.
+	 */
+	char mid[64];
+	snprintf(mid, sizeof(mid), "%s", r->message_id);
+	jwh_purchase(c, "c1b", "e1b");
+	cr_assert_eq(recv_wait(&rv, 2, 20000), 2, "no second POST in 20 s");
+	jwh_expect_stats(
+	        c, "wh-basic", (struct jwh_stats) { 2, 0, 0, 0 }, 10000);
+	cr_expect_str_neq(rv.req[1].message_id, mid);
+	cr_expect_eq(jwh_count_of(&rv, mid), 1, "delivered again");
+	cr_expect_eq(recv_count(&rv), 2);
 	clm_close(c);
 	recv_stop(&rv);
 }
@@ -229,15 +260,28 @@ Test(jny_webhook, retried_after_errors_then_delivered)
 	recv_check_sig(&rv.req[2], "t0p-s3cret");
 	jwh_expect_stats(
 	        c, "wh-retry", (struct jwh_stats) { 1, 0, 2, 0 }, 10000);
-	harness_sleep_ms(1500);
-	cr_expect_eq(recv_count(&rv), 3, "tried after it was delivered");
+	/* The barrier: a second customer's message, answered 200 at once. */
+	char mid[64];
+	snprintf(mid, sizeof(mid), "%s", rv.req[0].message_id);
+	jwh_purchase(c, "c2b", "e2b");
+	cr_assert_eq(recv_wait(&rv, 4, 20000), 4, "no fourth POST in 20 s");
+	jwh_expect_stats(
+	        c, "wh-retry", (struct jwh_stats) { 2, 0, 2, 0 }, 10000);
+	cr_expect_str_neq(rv.req[3].message_id, mid);
+	cr_expect_eq(
+	        jwh_count_of(&rv, mid), 3, "tried after it was delivered");
+	cr_expect_eq(recv_count(&rv), 4);
 	clm_close(c);
 	recv_stop(&rv);
 }
 
 Test(jny_webhook, dead_letter_after_max_attempts)
 {
-	clm_conn *c = jwh_start();
+	int http_port = harness_free_port();
+	char http[32];
+	snprintf(http, sizeof(http), "127.0.0.1:%d", http_port);
+	const char *args[] = { "--http", http, NULL };
+	clm_conn *c = jwh_start_with(args);
 	char url[128];
 	/* A port nobody listens on: every try is refused. */
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/h",
@@ -251,6 +295,22 @@ Test(jny_webhook, dead_letter_after_max_attempts)
 	Clm__V1__Response *m = jwh_messages(c, "wh-dead");
 	cr_expect_eq(m->journey_messages->n_messages, 1);
 	clm_response_free(m);
+	/* /metrics says the same (docs/journeys.md "Metrics"). */
+	char *metrics = harness_metrics(http_port);
+	cr_assert_not_null(metrics, "no /metrics on port %d", http_port);
+	cr_expect_not_null(strstr(metrics,
+	                           "\nclm_journey_webhook_dead_total{journey="
+	                           "\"wh-dead\"} 1\n"),
+	        "%s", metrics);
+	cr_expect_not_null(strstr(metrics,
+	                           "\nclm_journey_webhook_pending{journey="
+	                           "\"wh-dead\"} 0\n"),
+	        "%s", metrics);
+	cr_expect_not_null(strstr(metrics,
+	                           "\nclm_journey_sent_total{journey="
+	                           "\"wh-dead\",step=\"0\"} 1\n"),
+	        "%s", metrics);
+	free(metrics);
 	clm_close(c);
 }
 
@@ -296,8 +356,28 @@ Test(jny_webhook, pending_delivery_survives_kill9)
 	cr_expect_eq(st->webhook_pending, 0);
 	cr_expect_eq(st->webhook_dead, 0);
 	clm_response_free(r);
-	harness_sleep_ms(1500);
-	cr_expect_eq(recv_count(&rv), 2, "delivered again");
+	/* The barrier: a second customer's message, delivered after. */
+	char mid[64];
+	snprintf(mid, sizeof(mid), "%s", rv.req[0].message_id);
+	jwh_purchase(c, "c4b", "e4b");
+	cr_assert_eq(recv_wait(&rv, 3, 20000), 3, "no third POST in 20 s");
+	for (int i = 0; i < 200; i++) {
+		Clm__V1__Response *r2 = jwh_get(c, "wh-crash", &st);
+		bool done = st->webhook_delivered == 2
+		        && st->webhook_pending == 0;
+		clm_response_free(r2);
+		if (done) {
+			break;
+		}
+		harness_sleep_ms(50);
+	}
+	r = jwh_get(c, "wh-crash", &st);
+	cr_expect_eq(st->webhook_delivered, 2);
+	cr_expect_eq(st->webhook_pending, 0);
+	clm_response_free(r);
+	cr_expect_str_neq(rv.req[2].message_id, mid);
+	cr_expect_eq(jwh_count_of(&rv, mid), 2, "delivered again");
+	cr_expect_eq(recv_count(&rv), 3);
 	clm_close(c);
 	recv_stop(&rv);
 }
