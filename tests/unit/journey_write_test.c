@@ -10,7 +10,7 @@
  * journeys of the batch set, Tracks through the profile cache), each at
  * an instant the test chooses; fires are the writer's: jw_due, then the
  * job journey_fire_job makes, applied at the instant given. So the clock
- * plays no part.
+ * plays no part (the fixture: jnyw_fixture.h).
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -22,6 +22,7 @@
 #include "calls/replay.h"
 #include "config.h"
 #include "core/journey.h"
+#include "jnyw_fixture.h"
 #include "server.h"
 #include "store/agg_write.h"
 #include "store/journey.h"
@@ -34,335 +35,12 @@
 #include "write_fixture.h"
 
 /* 2026-11-01T10:00:00Z. */
-#define T0   1793527200000LL
-#define MIN  (60 * 1000LL)
-#define HOUR (60 * MIN)
-#define DAY  (24 * HOUR)
-
-struct fx {
-	char dir[256];
-	struct config cfg;
-	struct server srv;
-	store *st;
-	struct segw *segs;
-	struct jw *jny;
-	struct ingest_cache *cache;
-	struct agg_visits *visits;
-	arena scratch;
-	arena a;
-	/* The JOURNEY_MESSAGE events of the fires, in order. */
-	Clm__V1__LifecycleEvent *msgs[1024];
-	size_t n_msgs;
-	/* The events of the last job applied. */
-	Clm__V1__LifecycleEvent **events;
-	size_t n_events;
-};
-
-static struct fx F;
+#include "jnyw_fixture.h"
 
 static void
 fx_init(void)
 {
-	memset(&F, 0, sizeof(F));
-	testdir_make(F.dir, sizeof(F.dir), "jnyw");
-	config_init(&F.cfg);
-	F.cfg.cap_messages = 3;
-	F.cfg.cap_days = 7;
-	F.cfg.quiet_hours = 0;
-	server_init(&F.srv, &F.cfg, NULL, NULL, T0);
-	F.st = wfx_store_open(F.dir, 1u << 30);
-	F.srv.st = F.st;
-	F.segs = segw_new(&F.srv.params);
-	F.jny = jw_new(&F.srv.params);
-	F.cache = ingest_cache_new();
-	F.visits = agg_visits_new();
-	cr_assert(F.segs && F.jny && F.cache && F.visits);
-	arena_init(&F.scratch);
-	arena_init(&F.a);
-}
-
-static void
-fx_fini(void)
-{
-	segw_free(F.segs);
-	jw_free(F.jny);
-	ingest_cache_free(F.cache);
-	agg_visits_free(F.visits);
-	arena_fini(&F.scratch);
-	arena_fini(&F.a);
-	store_close(F.st);
-	config_fini(&F.cfg);
-	testdir_remove(F.dir);
-}
-
-/*
- * Applies job alone at now_ms in txn as the writer does (writer.c);
- * returns the apply's error (the transaction is then aborted).
- */
-static clm_err
-fx_try(writer_job *job, int64_t now_ms, store_txn *txn)
-{
-	bool track
-	        = WRITER_TYPE_CALL(job->jtype) == CLM__V1__REQUEST__CALL_TRACK;
-	struct writer_batch b = { .txn = txn,
-		.now_ms = now_ms,
-		.scratch = &F.scratch,
-		.visits = F.visits,
-		.cache = track ? F.cache : NULL,
-		.segs = F.segs,
-		.jny = F.jny };
-	agg_visits_clear(F.visits);
-	job->n_events = 0;
-	clm_err e = job->apply(&b, job);
-	if (e == CLM_OK) {
-		e = ingest_cache_flush(&b);
-	}
-	if (e == CLM_OK) {
-		e = agg_visits_fold(txn, F.visits);
-	}
-	if (e == CLM_OK) {
-		e = store_agg_flush(txn);
-	}
-	if (e != CLM_OK) {
-		ingest_cache_drop(F.cache);
-		segw_invalidate(F.segs);
-		jw_invalidate(F.jny);
-		store_write_abort(txn);
-	}
-	return e;
-}
-
-/* Applies job alone at now_ms (the map grown when it fills). */
-static void
-fx_apply(writer_job *job, int64_t now_ms)
-{
-	store_txn *txn;
-	clm_err e;
-	for (int attempt = 0;; attempt++) {
-		cr_assert_eq(store_write_begin(F.st, &txn), CLM_OK);
-		e = fx_try(job, now_ms, txn);
-		if (e != CLM_RESOURCE_EXHAUSTED || attempt == 8) {
-			break;
-		}
-		cr_assert_eq(store_grow(F.st), CLM_OK);
-	}
-	cr_assert_eq(e, CLM_OK, "apply: %s", clm_strerror(e));
-	for (size_t k = 0; k < job->n_events; k++) {
-		job->events[k]->seq = store_next_event_seq(txn);
-		if (job->events[k]->kind
-		        == CLM__V1__LIFECYCLE_EVENT_KIND__JOURNEY_MESSAGE) {
-			cr_assert_lt(F.n_msgs, 1024);
-			F.msgs[F.n_msgs++] = job->events[k];
-		}
-	}
-	F.events = job->events;
-	F.n_events = job->n_events;
-	cr_assert_eq(store_write_commit(txn), CLM_OK);
-}
-
-/* Runs the prepare step of json's write call at now_ms and applies it. */
-static void
-fx_write(const char *json, int64_t now_ms)
-{
-	struct call_req *r = arena_zalloc(&F.a, sizeof(*r));
-	cr_assert_not_null(r);
-	r->srv = &F.srv;
-	r->a = &F.a;
-	r->now_ms = now_ms;
-	r->resp = arena_alloc(&F.a, sizeof(*r->resp));
-	cr_assert_not_null(r->resp);
-	clm__v1__response__init(r->resp);
-	r->req = wfx_request(&F.a, json);
-	writer_job_init(&r->job, &F.a, r->resp, NULL, NULL);
-	bool ok = false;
-	switch (r->req->call_case) {
-	case CLM__V1__REQUEST__CALL_TRACK:
-		ok = track_prepare(r);
-		break;
-	case CLM__V1__REQUEST__CALL_FORGET_CUSTOMER:
-		ok = forget_prepare(r);
-		break;
-	case CLM__V1__REQUEST__CALL_DEFINE_SEGMENT:
-		ok = seg_define_prepare(r);
-		break;
-	default:
-		cr_assert_fail("not a write of the test: %s", json);
-	}
-	cr_assert(ok, "prepare refused %s", json);
-	fx_apply(&r->job, now_ms);
-}
-
-/* Tracks one touchpoint of customer at at_ms, applied at at_ms. */
-static void
-fx_track(const char *customer, const char *type, const char *item,
-        int64_t at_ms)
-{
-	static int n;
-	char json[512];
-	snprintf(json, sizeof(json),
-	        "{\"track\":{\"touchpoints\":[{\"eventId\":\"e%d\","
-	        "\"customerId\":\"%s\",\"type\":\"%s\",\"itemId\":\"%s\","
-	        "\"occurredAtMs\":%lld}]}}",
-	        ++n, customer, type, item != NULL ? item : "",
-	        (long long) at_ms);
-	fx_write(json, at_ms);
-}
-
-/* Defines (or redefines) the journey of json as DefineJourney applies. */
-static uint32_t
-fx_define(const char *json, int64_t now_ms)
-{
-	struct jny_def *d;
-	struct jny_error err;
-	cr_assert_eq(jny_parse(json, strlen(json), &d, &err), CLM_OK, "%s",
-	        err.msg);
-	store_txn *txn;
-	cr_assert_eq(store_write_begin(F.st, &txn), CLM_OK);
-	Clm__V1__JourneyRecord rec = CLM__V1__JOURNEY_RECORD__INIT, *old;
-	rec.name = d->name;
-	rec.definition = d->json;
-	rec.defined_at_ms = now_ms;
-	rec.created_at_ms = now_ms;
-	clm_err e = store_journey_get(txn, d->name, &F.a, &old);
-	if (e == CLM_OK) {
-		rec.id = old->id;
-		rec.created_at_ms = old->created_at_ms;
-	} else {
-		cr_assert_eq(e, CLM_NOT_FOUND);
-		cr_assert_eq(store_journey_new_id(txn, &rec.id), CLM_OK);
-	}
-	cr_assert_eq(store_journey_put(txn, &rec), CLM_OK);
-	cr_assert_eq(store_write_commit(txn), CLM_OK);
-	jny_free(d);
-	jw_invalidate(F.jny);
-	return rec.id;
-}
-
-/* Deletes the journey called name as DeleteJourney applies. */
-static void
-fx_delete(const char *name, uint32_t id)
-{
-	store_txn *txn;
-	cr_assert_eq(store_write_begin(F.st, &txn), CLM_OK);
-	cr_assert_eq(store_journey_del(txn, name), CLM_OK);
-	bool left = true;
-	while (left) {
-		cr_assert_eq(store_jstats_drop(txn, id, 1000, &left), CLM_OK);
-	}
-	cr_assert_eq(store_write_commit(txn), CLM_OK);
-	jw_invalidate(F.jny);
-}
-
-/* The due timers at now_ms as the writer takes them (all of them). */
-static Clm__V1__JourneyFire *
-fx_due(int64_t now_ms)
-{
-	store_txn *txn;
-	cr_assert_eq(store_write_begin(F.st, &txn), CLM_OK);
-	Clm__V1__JourneyFire *f;
-	bool more;
-	cr_assert_eq(
-	        jw_due(F.jny, txn, now_ms, 1000, &F.a, &f, &more), CLM_OK);
-	store_write_abort(txn);
-	cr_assert(!more);
-	return f;
-}
-
-/* Applies fire f at now_ms as the writer's fire job. */
-static void
-fx_fire_entry(const Clm__V1__JourneyFire *f, int64_t now_ms)
-{
-	writer_job *job = arena_zalloc(&F.a, sizeof(*job));
-	Clm__V1__Response *resp = arena_alloc(&F.a, sizeof(*resp));
-	cr_assert(job && resp);
-	clm__v1__response__init(resp);
-	writer_job_init(job, &F.a, resp, NULL, NULL);
-	cr_assert_eq(journey_fire_job(&F.srv, job, f), CLM_OK);
-	cr_assert_eq(job->jtype, CALL_ENTRY_JOURNEY_FIRE);
-	fx_apply(job, now_ms);
-}
-
-/* Fires what is due at now_ms; returns how many messages it sent. */
-static size_t
-fx_fire(int64_t now_ms)
-{
-	size_t before = F.n_msgs;
-	Clm__V1__JourneyFire *f = fx_due(now_ms);
-	if (f->n_items > 0) {
-		fx_fire_entry(f, now_ms);
-	}
-	return F.n_msgs - before;
-}
-
-static Clm__V1__JourneyStats *
-fx_stats(uint32_t id, size_t n_steps)
-{
-	store_txn *txn;
-	cr_assert_eq(store_write_begin(F.st, &txn), CLM_OK);
-	Clm__V1__JourneyStats *s;
-	cr_assert_eq(store_jstats_get(txn, id, n_steps, &F.a, &s), CLM_OK);
-	store_write_abort(txn);
-	return s;
-}
-
-/* The earliest timer (0: none). */
-static int64_t
-fx_first_due(void)
-{
-	store_txn *txn;
-	cr_assert_eq(store_write_begin(F.st, &txn), CLM_OK);
-	int64_t due = 0;
-	bool found;
-	cr_assert_eq(store_jdue_first(txn, &due, &found), CLM_OK);
-	store_write_abort(txn);
-	return found ? due : 0;
-}
-
-static bool
-fx_event_exists(const char *event_id)
-{
-	store_txn *txn;
-	cr_assert_eq(store_write_begin(F.st, &txn), CLM_OK);
-	clm_err e = store_event_exists(txn, event_id);
-	store_write_abort(txn);
-	cr_assert(e == CLM_OK || e == CLM_NOT_FOUND);
-	return e == CLM_OK;
-}
-
-static Clm__V1__JourneyState *
-fx_state(const char *customer, uint32_t id)
-{
-	store_txn *txn;
-	cr_assert_eq(store_write_begin(F.st, &txn), CLM_OK);
-	Clm__V1__CustomerRecord *rec;
-	clm_err e = store_customer_get(txn, customer, false, &F.a, &rec);
-	store_write_abort(txn);
-	if (e == CLM_NOT_FOUND) {
-		return NULL;
-	}
-	cr_assert_eq(e, CLM_OK);
-	for (size_t i = 0; i < rec->n_journeys; i++) {
-		if (rec->journeys[i]->journey == id) {
-			return rec->journeys[i];
-		}
-	}
-	return NULL;
-}
-
-static void
-fx_assert_stats(uint32_t id, size_t n_steps, uint64_t entered, uint64_t active,
-        uint64_t exited, uint64_t completed)
-{
-	Clm__V1__JourneyStats *s = fx_stats(id, n_steps);
-	cr_assert_eq(s->entered, entered, "entered %llu, not %llu",
-	        (unsigned long long) s->entered, (unsigned long long) entered);
-	cr_assert_eq(s->active, active, "active %llu, not %llu",
-	        (unsigned long long) s->active, (unsigned long long) active);
-	cr_assert_eq(s->exited, exited, "exited %llu, not %llu",
-	        (unsigned long long) s->exited, (unsigned long long) exited);
-	cr_assert_eq(s->completed, completed, "completed %llu, not %llu",
-	        (unsigned long long) s->completed,
-	        (unsigned long long) completed);
+	jfx_init("jnyw");
 }
 
 static const char CART[]
@@ -375,18 +53,18 @@ static const char CART[]
           " \"send\": {\"kind\": \"CART_REMINDER\", \"action\": \"cart_followup\","
           " \"channel\": \"SMS\"}, \"when_capped\": \"skip\"}]}";
 
-TestSuite(journey_write, .init = fx_init, .fini = fx_fini);
+TestSuite(journey_write, .init = fx_init, .fini = jfx_fini);
 
 Test(journey_write, cart_reminder_then_no_followup_after_an_open)
 {
-	uint32_t id = fx_define(CART, T0);
-	fx_track("c1", "ADD_TO_CART", "sku-1", T0);
-	fx_assert_stats(id, 2, 1, 1, 0, 0);
-	cr_assert_eq(fx_stats(id, 2)->steps[0]->waiting, 1);
-	cr_assert_eq(fx_first_due(), T0 + HOUR);
+	uint32_t id = jfx_define(CART, T0);
+	jfx_track("c1", "ADD_TO_CART", "sku-1", T0);
+	jfx_assert_stats(id, 2, 1, 1, 0, 0);
+	cr_assert_eq(jfx_stats(id, 2)->steps[0]->waiting, 1);
+	cr_assert_eq(jfx_first_due(), T0 + HOUR);
 	/* Not due yet: nothing. */
-	cr_assert_eq(fx_fire(T0 + 30 * MIN), 0);
-	cr_assert_eq(fx_fire(T0 + HOUR), 1);
+	cr_assert_eq(jfx_fire(T0 + 30 * MIN), 0);
+	cr_assert_eq(jfx_fire(T0 + HOUR), 1);
 	Clm__V1__LifecycleEvent *m = F.msgs[0];
 	cr_assert_str_eq(m->customer_id, "c1");
 	cr_assert_str_eq(m->journey, "cart-recovery");
@@ -404,57 +82,57 @@ Test(journey_write, cart_reminder_then_no_followup_after_an_open)
 	char eid[64];
 	snprintf(eid, sizeof(eid), "jny:%s", mid);
 	cr_assert_str_eq(m->event_id, eid);
-	cr_assert(fx_event_exists(eid), "the MESSAGE_SENT touchpoint");
-	Clm__V1__JourneyStats *s = fx_stats(id, 2);
+	cr_assert(jfx_event_exists(eid), "the MESSAGE_SENT touchpoint");
+	Clm__V1__JourneyStats *s = jfx_stats(id, 2);
 	cr_assert_eq(s->steps[0]->sent, 1);
 	cr_assert_eq(s->steps[0]->waiting, 0);
 	cr_assert_eq(s->steps[1]->waiting, 1);
-	cr_assert_eq(fx_first_due(), T0 + 25 * HOUR);
+	cr_assert_eq(jfx_first_due(), T0 + 25 * HOUR);
 	/* The email is opened: the follow-up's "if" is false. */
-	fx_track("c1", "EMAIL_OPEN", NULL, T0 + 2 * HOUR);
-	cr_assert_eq(fx_fire(T0 + 25 * HOUR), 0);
-	s = fx_stats(id, 2);
+	jfx_track("c1", "EMAIL_OPEN", NULL, T0 + 2 * HOUR);
+	cr_assert_eq(jfx_fire(T0 + 25 * HOUR), 0);
+	s = jfx_stats(id, 2);
 	cr_assert_eq(s->steps[1]->skipped_condition, 1);
 	cr_assert_eq(s->steps[1]->sent, 0);
 	cr_assert_eq(s->steps[1]->waiting, 0);
-	fx_assert_stats(id, 2, 1, 0, 0, 1);
-	cr_assert_eq(fx_first_due(), 0, "no timer is left");
-	Clm__V1__JourneyState *st = fx_state("c1", id);
+	jfx_assert_stats(id, 2, 1, 0, 0, 1);
+	cr_assert_eq(jfx_first_due(), 0, "no timer is left");
+	Clm__V1__JourneyState *st = jfx_state("c1", id);
 	cr_assert(st != NULL && !st->active && st->entries == 1);
 }
 
 Test(journey_write, followup_sent_without_an_open)
 {
-	uint32_t id = fx_define(CART, T0);
-	fx_track("c1", "ADD_TO_CART", NULL, T0);
-	cr_assert_eq(fx_fire(T0 + HOUR), 1);
-	cr_assert_eq(fx_fire(T0 + 25 * HOUR), 1);
+	uint32_t id = jfx_define(CART, T0);
+	jfx_track("c1", "ADD_TO_CART", NULL, T0);
+	cr_assert_eq(jfx_fire(T0 + HOUR), 1);
+	cr_assert_eq(jfx_fire(T0 + 25 * HOUR), 1);
 	cr_assert_str_eq(F.msgs[1]->action, "cart_followup");
 	cr_assert_eq(F.msgs[1]->channel, CLM__V1__CHANNEL__SMS);
 	cr_assert_eq(F.msgs[1]->position, 2);
 	cr_assert_str_eq(F.msgs[1]->item, "");
-	fx_assert_stats(id, 2, 1, 0, 0, 1);
-	cr_assert_eq(fx_stats(id, 2)->steps[1]->sent, 1);
+	jfx_assert_stats(id, 2, 1, 0, 0, 1);
+	cr_assert_eq(jfx_stats(id, 2)->steps[1]->sent, 1);
 }
 
 Test(journey_write, exit_at_a_write_stops_the_steps)
 {
-	uint32_t id = fx_define(CART, T0);
-	fx_track("c1", "ADD_TO_CART", NULL, T0);
-	fx_track("c1", "PURCHASE", NULL, T0 + 1);
-	fx_assert_stats(id, 2, 1, 0, 1, 0);
-	cr_assert_eq(fx_stats(id, 2)->steps[0]->waiting, 0);
-	cr_assert_eq(fx_first_due(), 0);
-	cr_assert_eq(fx_fire(T0 + HOUR), 0);
+	uint32_t id = jfx_define(CART, T0);
+	jfx_track("c1", "ADD_TO_CART", NULL, T0);
+	jfx_track("c1", "PURCHASE", NULL, T0 + 1);
+	jfx_assert_stats(id, 2, 1, 0, 1, 0);
+	cr_assert_eq(jfx_stats(id, 2)->steps[0]->waiting, 0);
+	cr_assert_eq(jfx_first_due(), 0);
+	cr_assert_eq(jfx_fire(T0 + HOUR), 0);
 	/* A new cart enters again ("always"). */
-	fx_track("c1", "ADD_TO_CART", NULL, T0 + 2 * HOUR);
-	fx_assert_stats(id, 2, 2, 1, 1, 0);
-	cr_assert_eq(fx_state("c1", id)->entries, 2);
+	jfx_track("c1", "ADD_TO_CART", NULL, T0 + 2 * HOUR);
+	jfx_assert_stats(id, 2, 2, 1, 1, 0);
+	cr_assert_eq(jfx_state("c1", id)->entries, 2);
 }
 
 Test(journey_write, old_touchpoints_and_anonymous_ones_enter_nobody)
 {
-	uint32_t id = fx_define(CART, T0);
+	uint32_t id = jfx_define(CART, T0);
 	/* More than max_lateness (1d) before the write's instant. */
 	char json[512];
 	snprintf(json, sizeof(json),
@@ -462,15 +140,15 @@ Test(journey_write, old_touchpoints_and_anonymous_ones_enter_nobody)
 	        "\"customerId\":\"c1\",\"type\":\"ADD_TO_CART\","
 	        "\"occurredAtMs\":%lld}]}}",
 	        (long long) (T0 - 2 * DAY));
-	fx_write(json, T0);
+	jfx_write(json, T0);
 	snprintf(json, sizeof(json),
 	        "{\"track\":{\"touchpoints\":[{\"eventId\":\"anon\","
 	        "\"anonymousId\":\"cookie\",\"type\":\"ADD_TO_CART\","
 	        "\"occurredAtMs\":%lld}]}}",
 	        (long long) T0);
-	fx_write(json, T0);
-	fx_assert_stats(id, 2, 0, 0, 0, 0);
-	cr_assert_eq(fx_first_due(), 0);
+	jfx_write(json, T0);
+	jfx_assert_stats(id, 2, 0, 0, 0, 0);
+	cr_assert_eq(jfx_first_due(), 0);
 }
 
 Test(journey_write, reentry_rules)
@@ -489,29 +167,29 @@ Test(journey_write, reentry_rules)
 	                     "\"send\": {\"kind\": \"LOYALTY_REWARD\", "
 	                     "\"action\": \"thanks\", \"channel\": "
 	                     "\"APP_NOTIFICATION\"}}]}";
-	uint32_t a = fx_define(once, T0), b = fx_define(after, T0),
-	         c = fx_define(always, T0);
-	fx_track("c1", "PURCHASE", NULL, T0);
+	uint32_t a = jfx_define(once, T0), b = jfx_define(after, T0),
+	         c = jfx_define(always, T0);
+	jfx_track("c1", "PURCHASE", NULL, T0);
 	/* Active in "always": a second purchase restarts nothing. */
-	fx_track("c1", "PURCHASE", NULL, T0 + MIN);
-	cr_assert_eq(fx_fire(T0 + 2 * MIN), 2); /* once, after (wait 0s) */
-	cr_assert_eq(fx_fire(T0 + HOUR), 1);    /* always */
-	fx_assert_stats(a, 1, 1, 0, 0, 1);
-	fx_assert_stats(b, 1, 1, 0, 0, 1);
-	fx_assert_stats(c, 1, 1, 0, 0, 1);
-	fx_track("c1", "PURCHASE", NULL, T0 + 2 * DAY);
-	fx_assert_stats(a, 1, 1, 0, 0, 1); /* never again */
-	fx_assert_stats(b, 1, 1, 0, 0, 1); /* not within 30 d */
-	fx_assert_stats(c, 1, 2, 1, 0, 1); /* again */
-	fx_track("c1", "PURCHASE", NULL, T0 + 31 * DAY);
-	fx_assert_stats(a, 1, 1, 0, 0, 1);
-	fx_assert_stats(b, 1, 2, 1, 0, 1); /* 30 d after the last entry */
+	jfx_track("c1", "PURCHASE", NULL, T0 + MIN);
+	cr_assert_eq(jfx_fire(T0 + 2 * MIN), 2); /* once, after (wait 0s) */
+	cr_assert_eq(jfx_fire(T0 + HOUR), 1);    /* always */
+	jfx_assert_stats(a, 1, 1, 0, 0, 1);
+	jfx_assert_stats(b, 1, 1, 0, 0, 1);
+	jfx_assert_stats(c, 1, 1, 0, 0, 1);
+	jfx_track("c1", "PURCHASE", NULL, T0 + 2 * DAY);
+	jfx_assert_stats(a, 1, 1, 0, 0, 1); /* never again */
+	jfx_assert_stats(b, 1, 1, 0, 0, 1); /* not within 30 d */
+	jfx_assert_stats(c, 1, 2, 1, 0, 1); /* again */
+	jfx_track("c1", "PURCHASE", NULL, T0 + 31 * DAY);
+	jfx_assert_stats(a, 1, 1, 0, 0, 1);
+	jfx_assert_stats(b, 1, 2, 1, 0, 1); /* 30 d after the last entry */
 }
 
 Test(journey_write, stage_risk_and_segment_triggers)
 {
 	/* Which stage a first purchase moves a customer into. */
-	fx_track("probe", "PURCHASE", NULL, T0);
+	jfx_track("probe", "PURCHASE", NULL, T0);
 	int stage = 0;
 	for (size_t k = 0; k < F.n_events; k++) {
 		if (F.events[k]->kind
@@ -529,21 +207,21 @@ Test(journey_write, stage_risk_and_segment_triggers)
 	        " \"steps\": [{\"send\": {\"kind\": \"LOYALTY_REWARD\","
 	        " \"action\": \"welcome\", \"channel\": \"EMAIL\"}}]}",
 	        sname);
-	uint32_t st = fx_define(def, T0);
-	uint32_t rk = fx_define(
+	uint32_t st = jfx_define(def, T0);
+	uint32_t rk = jfx_define(
 	        "{\"name\": \"billing-help\", \"trigger\": {\"risk\": "
 	        "\"RECENT_BILLING_ISSUE\"}, \"steps\": [{\"wait\": \"10m\", "
 	        "\"send\": {\"kind\": \"NEXT_BEST_ACTION\", \"action\": "
 	        "\"update_payment\", \"channel\": \"EMAIL\"}}]}",
 	        T0);
-	uint32_t sg = fx_define(
+	uint32_t sg = jfx_define(
 	        "{\"name\": \"buyers-welcome\", \"trigger\": {\"segment\": "
 	        "\"buyers\"}, \"steps\": [{\"send\": {\"kind\": "
 	        "\"LOYALTY_REWARD\", \"action\": \"hello\", \"channel\": "
 	        "\"SMS\"}}]}",
 	        T0);
-	fx_write("{\"defineSegment\":{\"name\":\"buyers\","
-	         "\"expression\":\"purchases >= 1\"}}",
+	jfx_write("{\"defineSegment\":{\"name\":\"buyers\","
+	          "\"expression\":\"purchases >= 1\"}}",
 	        T0);
 	/* The backfill (of the probe alone) enters nobody. */
 	for (int i = 0; i < 100; i++) {
@@ -565,12 +243,12 @@ Test(journey_write, stage_risk_and_segment_triggers)
 			break;
 		}
 	}
-	fx_assert_stats(sg, 1, 0, 0, 0, 0);
-	fx_track("c1", "PURCHASE", NULL, T0 + MIN);
-	fx_assert_stats(st, 1, 1, 1, 0, 0);
-	fx_assert_stats(sg, 1, 1, 1, 0, 0);
-	fx_assert_stats(rk, 1, 0, 0, 0, 0);
-	fx_track("c1", "BILLING_ISSUE", NULL, T0 + 2 * MIN);
+	jfx_assert_stats(sg, 1, 0, 0, 0, 0);
+	jfx_track("c1", "PURCHASE", NULL, T0 + MIN);
+	jfx_assert_stats(st, 1, 1, 1, 0, 0);
+	jfx_assert_stats(sg, 1, 1, 1, 0, 0);
+	jfx_assert_stats(rk, 1, 0, 0, 0, 0);
+	jfx_track("c1", "BILLING_ISSUE", NULL, T0 + 2 * MIN);
 	bool signal = false;
 	for (size_t k = 0; k < F.n_events; k++) {
 		signal = signal
@@ -580,14 +258,14 @@ Test(journey_write, stage_risk_and_segment_triggers)
 		                        == CLM__V1__RISK_REASON__RECENT_BILLING_ISSUE);
 	}
 	cr_assert(signal, "a billing issue is a risk signal");
-	fx_assert_stats(rk, 1, 1, 1, 0, 0);
-	cr_assert_eq(fx_state("c1", rk)->entered_ms, T0 + 2 * MIN);
-	cr_assert_eq(fx_fire(T0 + 12 * MIN), 3);
+	jfx_assert_stats(rk, 1, 1, 1, 0, 0);
+	cr_assert_eq(jfx_state("c1", rk)->entered_ms, T0 + 2 * MIN);
+	cr_assert_eq(jfx_fire(T0 + 12 * MIN), 3);
 }
 
 Test(journey_write, late_steps_are_skipped)
 {
-	uint32_t id = fx_define(
+	uint32_t id = jfx_define(
 	        "{\"name\": \"late\", \"trigger\": {\"event\": \"SIGNUP\"},"
 	        " \"max_lateness\": \"1h\", \"steps\": [{\"wait\": \"1h\","
 	        " \"send\": {\"kind\": \"NEXT_BEST_ACTION\", \"action\": \"a\","
@@ -595,17 +273,17 @@ Test(journey_write, late_steps_are_skipped)
 	        "{\"kind\": \"NEXT_BEST_ACTION\", \"action\": \"b\", "
 	        "\"channel\": \"EMAIL\"}}]}",
 	        T0);
-	fx_track("c1", "SIGNUP", NULL, T0);
+	jfx_track("c1", "SIGNUP", NULL, T0);
 	/* Due at T0 + 1h, runs at T0 + 3h: late. */
-	cr_assert_eq(fx_fire(T0 + 3 * HOUR), 0);
-	Clm__V1__JourneyStats *s = fx_stats(id, 2);
+	cr_assert_eq(jfx_fire(T0 + 3 * HOUR), 0);
+	Clm__V1__JourneyStats *s = jfx_stats(id, 2);
 	cr_assert_eq(s->steps[0]->skipped_late, 1);
 	cr_assert_eq(s->steps[1]->waiting, 1);
 	/* The next one is due its wait after the skip. */
-	cr_assert_eq(fx_first_due(), T0 + 4 * HOUR);
-	cr_assert_eq(fx_fire(T0 + 4 * HOUR), 1);
+	cr_assert_eq(jfx_first_due(), T0 + 4 * HOUR);
+	cr_assert_eq(jfx_fire(T0 + 4 * HOUR), 1);
 	cr_assert_str_eq(F.msgs[0]->action, "b");
-	fx_assert_stats(id, 2, 1, 0, 0, 1);
+	jfx_assert_stats(id, 2, 1, 0, 0, 1);
 }
 
 Test(journey_write, capped_steps_wait_or_skip)
@@ -613,87 +291,87 @@ Test(journey_write, capped_steps_wait_or_skip)
 	F.cfg.quiet_hours = 24;
 	server_init(&F.srv, &F.cfg, NULL, NULL, T0);
 	F.srv.st = F.st;
-	uint32_t w = fx_define(
+	uint32_t w = jfx_define(
 	        "{\"name\": \"waits\", \"trigger\": {\"event\": \"SIGNUP\"},"
 	        " \"steps\": [{\"wait\": \"1h\", \"send\": {\"kind\": "
 	        "\"NEXT_BEST_ACTION\", \"action\": \"w\", \"channel\": "
 	        "\"EMAIL\"}}]}",
 	        T0);
-	uint32_t s = fx_define(
+	uint32_t s = jfx_define(
 	        "{\"name\": \"skips\", \"trigger\": {\"event\": \"SIGNUP\"},"
 	        " \"steps\": [{\"wait\": \"2h\", \"send\": {\"kind\": "
 	        "\"NEXT_BEST_ACTION\", \"action\": \"s\", \"channel\": "
 	        "\"EMAIL\"}, \"when_capped\": \"skip\"}]}",
 	        T0);
-	uint32_t q = fx_define(
+	uint32_t q = jfx_define(
 	        "{\"name\": \"quick\", \"trigger\": {\"event\": \"SIGNUP\"},"
 	        " \"steps\": [{\"send\": {\"kind\": \"NEXT_BEST_ACTION\","
 	        " \"action\": \"q\", \"channel\": \"EMAIL\"}}]}",
 	        T0);
-	fx_track("c1", "SIGNUP", NULL, T0);
+	jfx_track("c1", "SIGNUP", NULL, T0);
 	/* quick sends at T0; then the quiet hours hold the others. */
-	cr_assert_eq(fx_fire(T0), 1);
-	cr_assert_eq(fx_fire(T0 + HOUR), 0);
-	cr_assert_eq(fx_fire(T0 + 2 * HOUR), 0);
-	fx_assert_stats(q, 1, 1, 0, 0, 1);
-	fx_assert_stats(s, 1, 1, 0, 0, 1);
-	cr_assert_eq(fx_stats(s, 1)->steps[0]->skipped_capped, 1);
-	fx_assert_stats(w, 1, 1, 1, 0, 0);
-	cr_assert_eq(fx_stats(w, 1)->steps[0]->waiting, 1);
+	cr_assert_eq(jfx_fire(T0), 1);
+	cr_assert_eq(jfx_fire(T0 + HOUR), 0);
+	cr_assert_eq(jfx_fire(T0 + 2 * HOUR), 0);
+	jfx_assert_stats(q, 1, 1, 0, 0, 1);
+	jfx_assert_stats(s, 1, 1, 0, 0, 1);
+	cr_assert_eq(jfx_stats(s, 1)->steps[0]->skipped_capped, 1);
+	jfx_assert_stats(w, 1, 1, 1, 0, 0);
+	cr_assert_eq(jfx_stats(w, 1)->steps[0]->waiting, 1);
 	/* Its timer moved to when the caps allow it. */
-	int64_t free_ms = fx_first_due();
+	int64_t free_ms = jfx_first_due();
 	cr_assert_gt(free_ms, T0 + 2 * HOUR);
 	cr_assert_leq(free_ms, T0 + DAY + 1);
-	cr_assert_eq(fx_state("c1", w)->due_ms, free_ms);
-	cr_assert_eq(fx_fire(free_ms - 1), 0);
-	cr_assert_eq(fx_fire(free_ms), 1);
+	cr_assert_eq(jfx_state("c1", w)->due_ms, free_ms);
+	cr_assert_eq(jfx_fire(free_ms - 1), 0);
+	cr_assert_eq(jfx_fire(free_ms), 1);
 	cr_assert_str_eq(F.msgs[1]->action, "w");
-	fx_assert_stats(w, 1, 1, 0, 0, 1);
+	jfx_assert_stats(w, 1, 1, 0, 0, 1);
 }
 
 Test(journey_write, redefinition_keeps_customers_at_their_step)
 {
-	uint32_t id = fx_define(CART, T0);
-	fx_track("c1", "ADD_TO_CART", NULL, T0);
+	uint32_t id = jfx_define(CART, T0);
+	jfx_track("c1", "ADD_TO_CART", NULL, T0);
 	/* The same name: the same id, a new first action. */
 	const char *v2
 	        = "{\"name\": \"cart-recovery\", \"trigger\": {\"event\": "
 	          "\"ADD_TO_CART\"}, \"steps\": [{\"wait\": \"1h\", \"send\": "
 	          "{\"kind\": \"CART_REMINDER\", \"action\": \"v2\", "
 	          "\"channel\": \"EMAIL\"}}]}";
-	cr_assert_eq(fx_define(v2, T0 + MIN), id);
-	cr_assert_eq(fx_fire(T0 + HOUR), 1);
+	cr_assert_eq(jfx_define(v2, T0 + MIN), id);
+	cr_assert_eq(jfx_fire(T0 + HOUR), 1);
 	cr_assert_str_eq(F.msgs[0]->action, "v2");
-	fx_assert_stats(id, 1, 1, 0, 0, 1);
+	jfx_assert_stats(id, 1, 1, 0, 0, 1);
 }
 
 Test(journey_write, deletion_drops_the_timers_as_they_come_due)
 {
-	uint32_t id = fx_define(CART, T0);
-	fx_track("c1", "ADD_TO_CART", NULL, T0);
-	fx_delete("cart-recovery", id);
-	cr_assert_eq(fx_first_due(), T0 + HOUR, "dropped lazily");
-	cr_assert_eq(fx_fire(T0 + HOUR), 0);
-	cr_assert_eq(fx_first_due(), 0);
+	uint32_t id = jfx_define(CART, T0);
+	jfx_track("c1", "ADD_TO_CART", NULL, T0);
+	jfx_delete("cart-recovery", id);
+	cr_assert_eq(jfx_first_due(), T0 + HOUR, "dropped lazily");
+	cr_assert_eq(jfx_fire(T0 + HOUR), 0);
+	cr_assert_eq(jfx_first_due(), 0);
 	/* Defined again: a new journey nobody is in. */
-	uint32_t id2 = fx_define(CART, T0 + 2 * HOUR);
+	uint32_t id2 = jfx_define(CART, T0 + 2 * HOUR);
 	cr_assert_neq(id2, id);
-	fx_assert_stats(id2, 2, 0, 0, 0, 0);
+	jfx_assert_stats(id2, 2, 0, 0, 0, 0);
 	/* The old state is pruned at the next save; the new one enters. */
-	fx_track("c1", "ADD_TO_CART", NULL, T0 + 2 * HOUR);
-	cr_assert_null(fx_state("c1", id));
-	fx_assert_stats(id2, 2, 1, 1, 0, 0);
+	jfx_track("c1", "ADD_TO_CART", NULL, T0 + 2 * HOUR);
+	cr_assert_null(jfx_state("c1", id));
+	jfx_assert_stats(id2, 2, 1, 1, 0, 0);
 }
 
 Test(journey_write, forget_takes_the_customer_out)
 {
-	uint32_t id = fx_define(CART, T0);
-	fx_track("c1", "ADD_TO_CART", NULL, T0);
-	fx_track("c2", "ADD_TO_CART", NULL, T0);
-	cr_assert_eq(fx_fire(T0 + HOUR), 2);
-	fx_write(
+	uint32_t id = jfx_define(CART, T0);
+	jfx_track("c1", "ADD_TO_CART", NULL, T0);
+	jfx_track("c2", "ADD_TO_CART", NULL, T0);
+	cr_assert_eq(jfx_fire(T0 + HOUR), 2);
+	jfx_write(
 	        "{\"forgetCustomer\":{\"customerId\":\"c1\"}}", T0 + 2 * HOUR);
-	Clm__V1__JourneyStats *s = fx_stats(id, 2);
+	Clm__V1__JourneyStats *s = jfx_stats(id, 2);
 	cr_assert_eq(s->removed, 1);
 	cr_assert_eq(s->active, 1);
 	cr_assert_eq(s->steps[1]->waiting, 1);
@@ -705,33 +383,33 @@ Test(journey_write, forget_takes_the_customer_out)
 	cr_assert_eq(store_jmsg_get(txn, c1, &F.a, &ev), CLM_NOT_FOUND);
 	cr_assert_eq(store_jmsg_get(txn, 3 - c1, &F.a, &ev), CLM_OK);
 	store_write_abort(txn);
-	cr_assert_eq(fx_fire(T0 + 25 * HOUR), 1);
+	cr_assert_eq(jfx_fire(T0 + 25 * HOUR), 1);
 	cr_assert_str_eq(F.msgs[2]->customer_id, "c2");
 	cr_assert_eq(F.msgs[2]->position, 3);
 }
 
 Test(journey_write, a_fire_entry_applied_twice_sends_once)
 {
-	uint32_t id = fx_define(CART, T0);
-	fx_track("c1", "ADD_TO_CART", NULL, T0);
-	Clm__V1__JourneyFire *f = fx_due(T0 + HOUR);
+	uint32_t id = jfx_define(CART, T0);
+	jfx_track("c1", "ADD_TO_CART", NULL, T0);
+	Clm__V1__JourneyFire *f = jfx_due(T0 + HOUR);
 	cr_assert_eq(f->n_items, 1);
-	fx_fire_entry(f, T0 + HOUR);
-	fx_fire_entry(f, T0 + HOUR + 1);
-	fx_fire_entry(f, T0 + 2 * HOUR);
+	jfx_fire_entry(f, T0 + HOUR);
+	jfx_fire_entry(f, T0 + HOUR + 1);
+	jfx_fire_entry(f, T0 + 2 * HOUR);
 	cr_assert_eq(F.n_msgs, 1);
-	Clm__V1__JourneyStats *s = fx_stats(id, 2);
+	Clm__V1__JourneyStats *s = jfx_stats(id, 2);
 	cr_assert_eq(s->steps[0]->sent, 1);
 	cr_assert_eq(s->steps[1]->waiting, 1);
 	cr_assert_eq(s->entered, 1);
-	cr_assert_eq(fx_first_due(), T0 + 25 * HOUR);
+	cr_assert_eq(jfx_first_due(), T0 + 25 * HOUR);
 }
 
 Test(journey_write, a_fire_entry_recreates_a_lost_entry)
 {
-	uint32_t id = fx_define(CART, T0);
-	fx_track("c1", "ADD_TO_CART", "sku-9", T0);
-	Clm__V1__JourneyFire *f = fx_due(T0 + HOUR);
+	uint32_t id = jfx_define(CART, T0);
+	jfx_track("c1", "ADD_TO_CART", "sku-9", T0);
+	Clm__V1__JourneyFire *f = jfx_due(T0 + HOUR);
 	cr_assert_eq(f->n_items, 1);
 	/*
 	 * A crash loses the derived entry (as a background step's entry
@@ -764,16 +442,16 @@ Test(journey_write, a_fire_entry_recreates_a_lost_entry)
 	                     T0 + HOUR),
 	        CLM_OK);
 	re->jtype = job->jtype;
-	fx_apply(re, T0 + HOUR);
+	jfx_apply(re, T0 + HOUR);
 	cr_assert_eq(F.n_msgs, 1);
 	cr_assert_str_eq(F.msgs[0]->item, "sku-9");
-	Clm__V1__JourneyState *st = fx_state("c1", id);
+	Clm__V1__JourneyState *st = jfx_state("c1", id);
 	cr_assert(st != NULL && st->active && st->step == 1);
 	cr_assert_eq(st->entered_ms, T0);
-	fx_assert_stats(id, 2, 1, 1, 0, 0);
-	cr_assert_eq(fx_first_due(), T0 + 25 * HOUR);
+	jfx_assert_stats(id, 2, 1, 1, 0, 0);
+	cr_assert_eq(jfx_first_due(), T0 + 25 * HOUR);
 	/* A replay of it again does nothing. */
-	fx_apply(re, T0 + HOUR);
+	jfx_apply(re, T0 + HOUR);
 	cr_assert_eq(F.n_msgs, 1);
 }
 
@@ -793,14 +471,14 @@ Test(journey_write, a_corrupt_fire_entry_is_data_loss)
 
 Test(journey_write, the_feed_numbers_messages_in_apply_order)
 {
-	fx_define(CART, T0);
+	jfx_define(CART, T0);
 	for (int i = 0; i < 5; i++) {
 		char c[8];
 		snprintf(c, sizeof(c), "c%d", i);
-		fx_track(c, "ADD_TO_CART", NULL, T0 + i * MIN);
+		jfx_track(c, "ADD_TO_CART", NULL, T0 + i * MIN);
 	}
-	cr_assert_eq(fx_fire(T0 + HOUR + 2 * MIN), 3);
-	cr_assert_eq(fx_fire(T0 + HOUR + 10 * MIN), 2);
+	cr_assert_eq(jfx_fire(T0 + HOUR + 2 * MIN), 3);
+	cr_assert_eq(jfx_fire(T0 + HOUR + 10 * MIN), 2);
 	for (size_t i = 0; i < F.n_msgs; i++) {
 		cr_assert_eq(F.msgs[i]->position, i + 1);
 		char c[8];
@@ -826,7 +504,7 @@ Test(journey_write, many_due_at_once_fire_once_each, .timeout = 600)
 {
 	const char *env = getenv("CLM_JNY_FIRE_N");
 	size_t n = env != NULL ? (size_t) strtoull(env, NULL, 10) : 3000;
-	uint32_t id = fx_define(
+	uint32_t id = jfx_define(
 	        "{\"name\": \"bulk\", \"trigger\": {\"event\": \"SIGNUP\"},"
 	        " \"steps\": [{\"wait\": \"1h\", \"send\": {\"kind\": "
 	        "\"NEXT_BEST_ACTION\", \"action\": \"hi\", \"channel\": "
@@ -845,11 +523,11 @@ Test(journey_write, many_due_at_once_fire_once_each, .timeout = 600)
 			        k > i ? "," : "", k, k, (long long) T0);
 		}
 		sprintf(json + len, "]}}");
-		fx_write(json, T0);
+		jfx_write(json, T0);
 		arena_reset(&F.a);
 	}
 	free(json);
-	fx_assert_stats(id, 1, n, n, 0, 0);
+	jfx_assert_stats(id, 1, n, n, 0, 0);
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	size_t sent = 0, jobs = 0;
@@ -866,7 +544,7 @@ Test(journey_write, many_due_at_once_fire_once_each, .timeout = 600)
 			break;
 		}
 		size_t before = F.n_msgs;
-		fx_fire_entry(f, T0 + HOUR);
+		jfx_fire_entry(f, T0 + HOUR);
 		sent += F.n_msgs - before;
 		F.n_msgs = 0;
 		jobs++;
@@ -882,7 +560,7 @@ Test(journey_write, many_due_at_once_fire_once_each, .timeout = 600)
 	        sent, jobs, s, (double) sent / s);
 	cr_assert_eq(sent, n);
 	cr_assert_eq(jobs, (n + 999) / 1000);
-	fx_assert_stats(id, 1, n, 0, 0, n);
-	cr_assert_eq(fx_stats(id, 1)->steps[0]->sent, n);
-	cr_assert_eq(fx_first_due(), 0);
+	jfx_assert_stats(id, 1, n, 0, 0, n);
+	cr_assert_eq(jfx_stats(id, 1)->steps[0]->sent, n);
+	cr_assert_eq(jfx_first_due(), 0);
 }
