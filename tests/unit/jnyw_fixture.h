@@ -1,6 +1,6 @@
 /*
  * jnyw_fixture: the writer-level fixture of the journeys' unit tests
- * (journey_write_test.c, journey_fix_test.c): a store on a temp dir,
+ * (jny_write_test.c, jny_fix_test.c): a store on a temp dir,
  * the writer's segments and journeys, writes through the calls' prepare
  * steps applied as the writer applies them (one transaction per job, each
  * at an instant the test chooses), and fires as the writer makes them

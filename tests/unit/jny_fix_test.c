@@ -5,7 +5,7 @@
  * the journeys of each, a fire item runs whichever timer brought it, and
  * a customer record that does not decode drops its own step only.
  *
- * The fixture is jnyw_fixture.h, shared with journey_write_test.c:
+ * The fixture is jnyw_fixture.h, shared with jny_write_test.c:
  * writes through the calls' prepare steps, applied as the writer applies
  * them at instants the test chooses; fires are jw_due and the job
  * journey_fire_job makes.
@@ -57,9 +57,9 @@ static const char ONE_STEP[]
           " \"CART_REMINDER\", \"action\": \"nudge\", \"channel\":"
           " \"EMAIL\"}}]}";
 
-TestSuite(journey_fix, .init = fx_init, .fini = jfx_fini);
+TestSuite(jny_fix, .init = fx_init, .fini = jfx_fini);
 
-Test(journey_fix, a_since_entry_exit_sets_no_timer_of_its_own)
+Test(jny_fix, a_since_entry_exit_sets_no_timer_of_its_own)
 {
 	uint32_t id = jfx_define(
 	        "{\"name\": \"opens\", \"trigger\": {\"event\": \"ADD_TO_CART\"},"
@@ -85,7 +85,7 @@ Test(journey_fix, a_since_entry_exit_sets_no_timer_of_its_own)
 	jfx_assert_stats(id, 1, 1, 0, 0, 1);
 }
 
-Test(journey_fix, two_time_driven_segments_of_a_customer_enter_each)
+Test(jny_fix, two_time_driven_segments_of_a_customer_enter_each)
 {
 	uint32_t id = jfx_define(
 	        "{\"name\": \"winback\", \"trigger\": {\"segment\": "
@@ -108,7 +108,7 @@ Test(journey_fix, two_time_driven_segments_of_a_customer_enter_each)
 	cr_assert(st != NULL && st->active);
 }
 
-Test(journey_fix, an_item_runs_whichever_timer_brought_it)
+Test(jny_fix, an_item_runs_whichever_timer_brought_it)
 {
 	uint32_t id = jfx_define(ONE_STEP, T0);
 	jfx_track("c1", "ADD_TO_CART", NULL, T0);
@@ -139,7 +139,7 @@ Test(journey_fix, an_item_runs_whichever_timer_brought_it)
 	jfx_assert_stats(id, 1, 1, 0, 0, 1);
 }
 
-Test(journey_fix, a_record_that_does_not_decode_drops_its_step_only)
+Test(jny_fix, a_record_that_does_not_decode_drops_its_step_only)
 {
 	uint32_t id = jfx_define(ONE_STEP, T0);
 	jfx_track("c1", "ADD_TO_CART", NULL, T0);
@@ -155,7 +155,7 @@ Test(journey_fix, a_record_that_does_not_decode_drops_its_step_only)
 	jfx_assert_stats(id, 1, 3, 1, 0, 2);
 }
 
-Test(journey_fix, a_record_that_does_not_decode_is_not_collected)
+Test(jny_fix, a_record_that_does_not_decode_is_not_collected)
 {
 	jfx_define(ONE_STEP, T0);
 	jfx_track("c1", "ADD_TO_CART", NULL, T0);

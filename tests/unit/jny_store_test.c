@@ -33,7 +33,7 @@ teardown(void)
 	testdir_remove(tmp_path);
 }
 
-TestSuite(journey_store, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(jny_store, .init = setup, .fini = teardown, .timeout = 60);
 
 static void
 put_journey(store_txn *txn, const char *name, uint32_t id)
@@ -63,7 +63,7 @@ names_fn(void *arg, Clm__V1__JourneyRecord *rec)
 	return 0;
 }
 
-Test(journey_store, definitions_and_ids)
+Test(jny_store, definitions_and_ids)
 {
 	store *st = wfx_store_open(tmp_path, 64u << 20);
 	store_txn *txn;
@@ -130,7 +130,7 @@ dues_fn(void *arg, int64_t due_ms, uint32_t journey, const char *id)
 	return d->stop_at != 0 && d->n == d->stop_at;
 }
 
-Test(journey_store, timers_in_numeric_order_and_bounded)
+Test(jny_store, timers_in_numeric_order_and_bounded)
 {
 	store *st = wfx_store_open(tmp_path, 64u << 20);
 	store_txn *txn;
@@ -212,7 +212,7 @@ stats(store_txn *txn, uint32_t j, size_t n_steps, arena *a)
 	return s;
 }
 
-Test(journey_store, counters_never_below_zero)
+Test(jny_store, counters_never_below_zero)
 {
 	store *st = wfx_store_open(tmp_path, 64u << 20);
 	store_txn *txn;
@@ -408,7 +408,7 @@ n_hooks(store_txn *txn, arena *a)
 	return l.n;
 }
 
-Test(journey_store, feed_pages_and_bounds)
+Test(jny_store, feed_pages_and_bounds)
 {
 	store *st = wfx_store_open(tmp_path, 64u << 20);
 	store_txn *txn;
@@ -489,7 +489,7 @@ Test(journey_store, feed_pages_and_bounds)
 	store_close(st);
 }
 
-Test(journey_store, trim_and_forget_take_hooks_along)
+Test(jny_store, trim_and_forget_take_hooks_along)
 {
 	store *st = wfx_store_open(tmp_path, 64u << 20);
 	store_txn *txn;
@@ -740,7 +740,7 @@ write_rounds(store *st, int from, int to)
 	}
 }
 
-Test(journey_store, overlay_and_checkpoint_round_trip)
+Test(jny_store, overlay_and_checkpoint_round_trip)
 {
 	char dir_a[80], dir_b[80];
 	snprintf(dir_a, sizeof(dir_a), "%s/a", tmp_path);

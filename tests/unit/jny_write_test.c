@@ -53,9 +53,9 @@ static const char CART[]
           " \"send\": {\"kind\": \"CART_REMINDER\", \"action\": \"cart_followup\","
           " \"channel\": \"SMS\"}, \"when_capped\": \"skip\"}]}";
 
-TestSuite(journey_write, .init = fx_init, .fini = jfx_fini);
+TestSuite(jny_write, .init = fx_init, .fini = jfx_fini);
 
-Test(journey_write, cart_reminder_then_no_followup_after_an_open)
+Test(jny_write, cart_reminder_then_no_followup_after_an_open)
 {
 	uint32_t id = jfx_define(CART, T0);
 	jfx_track("c1", "ADD_TO_CART", "sku-1", T0);
@@ -101,7 +101,7 @@ Test(journey_write, cart_reminder_then_no_followup_after_an_open)
 	cr_assert(st != NULL && !st->active && st->entries == 1);
 }
 
-Test(journey_write, followup_sent_without_an_open)
+Test(jny_write, followup_sent_without_an_open)
 {
 	uint32_t id = jfx_define(CART, T0);
 	jfx_track("c1", "ADD_TO_CART", NULL, T0);
@@ -115,7 +115,7 @@ Test(journey_write, followup_sent_without_an_open)
 	cr_assert_eq(jfx_stats(id, 2)->steps[1]->sent, 1);
 }
 
-Test(journey_write, exit_at_a_write_stops_the_steps)
+Test(jny_write, exit_at_a_write_stops_the_steps)
 {
 	uint32_t id = jfx_define(CART, T0);
 	jfx_track("c1", "ADD_TO_CART", NULL, T0);
@@ -130,7 +130,7 @@ Test(journey_write, exit_at_a_write_stops_the_steps)
 	cr_assert_eq(jfx_state("c1", id)->entries, 2);
 }
 
-Test(journey_write, old_touchpoints_and_anonymous_ones_enter_nobody)
+Test(jny_write, old_touchpoints_and_anonymous_ones_enter_nobody)
 {
 	uint32_t id = jfx_define(CART, T0);
 	/* More than max_lateness (1d) before the write's instant. */
@@ -151,7 +151,7 @@ Test(journey_write, old_touchpoints_and_anonymous_ones_enter_nobody)
 	cr_assert_eq(jfx_first_due(), 0);
 }
 
-Test(journey_write, reentry_rules)
+Test(jny_write, reentry_rules)
 {
 	const char *once
 	        = "{\"name\": \"once\", \"trigger\": {\"event\": "
@@ -186,7 +186,7 @@ Test(journey_write, reentry_rules)
 	jfx_assert_stats(b, 1, 2, 1, 0, 1); /* 30 d after the last entry */
 }
 
-Test(journey_write, stage_risk_and_segment_triggers)
+Test(jny_write, stage_risk_and_segment_triggers)
 {
 	/* Which stage a first purchase moves a customer into. */
 	jfx_track("probe", "PURCHASE", NULL, T0);
@@ -263,7 +263,7 @@ Test(journey_write, stage_risk_and_segment_triggers)
 	cr_assert_eq(jfx_fire(T0 + 12 * MIN), 3);
 }
 
-Test(journey_write, late_steps_are_skipped)
+Test(jny_write, late_steps_are_skipped)
 {
 	uint32_t id = jfx_define(
 	        "{\"name\": \"late\", \"trigger\": {\"event\": \"SIGNUP\"},"
@@ -286,7 +286,7 @@ Test(journey_write, late_steps_are_skipped)
 	jfx_assert_stats(id, 2, 1, 0, 0, 1);
 }
 
-Test(journey_write, capped_steps_wait_or_skip)
+Test(jny_write, capped_steps_wait_or_skip)
 {
 	F.cfg.quiet_hours = 24;
 	server_init(&F.srv, &F.cfg, NULL, NULL, T0);
@@ -329,7 +329,7 @@ Test(journey_write, capped_steps_wait_or_skip)
 	jfx_assert_stats(w, 1, 1, 0, 0, 1);
 }
 
-Test(journey_write, redefinition_keeps_customers_at_their_step)
+Test(jny_write, redefinition_keeps_customers_at_their_step)
 {
 	uint32_t id = jfx_define(CART, T0);
 	jfx_track("c1", "ADD_TO_CART", NULL, T0);
@@ -345,7 +345,7 @@ Test(journey_write, redefinition_keeps_customers_at_their_step)
 	jfx_assert_stats(id, 1, 1, 0, 0, 1);
 }
 
-Test(journey_write, deletion_drops_the_timers_as_they_come_due)
+Test(jny_write, deletion_drops_the_timers_as_they_come_due)
 {
 	uint32_t id = jfx_define(CART, T0);
 	jfx_track("c1", "ADD_TO_CART", NULL, T0);
@@ -363,7 +363,7 @@ Test(journey_write, deletion_drops_the_timers_as_they_come_due)
 	jfx_assert_stats(id2, 2, 1, 1, 0, 0);
 }
 
-Test(journey_write, forget_takes_the_customer_out)
+Test(jny_write, forget_takes_the_customer_out)
 {
 	uint32_t id = jfx_define(CART, T0);
 	jfx_track("c1", "ADD_TO_CART", NULL, T0);
@@ -388,7 +388,7 @@ Test(journey_write, forget_takes_the_customer_out)
 	cr_assert_eq(F.msgs[2]->position, 3);
 }
 
-Test(journey_write, a_fire_entry_applied_twice_sends_once)
+Test(jny_write, a_fire_entry_applied_twice_sends_once)
 {
 	uint32_t id = jfx_define(CART, T0);
 	jfx_track("c1", "ADD_TO_CART", NULL, T0);
@@ -405,7 +405,7 @@ Test(journey_write, a_fire_entry_applied_twice_sends_once)
 	cr_assert_eq(jfx_first_due(), T0 + 25 * HOUR);
 }
 
-Test(journey_write, a_fire_entry_recreates_a_lost_entry)
+Test(jny_write, a_fire_entry_recreates_a_lost_entry)
 {
 	uint32_t id = jfx_define(CART, T0);
 	jfx_track("c1", "ADD_TO_CART", "sku-9", T0);
@@ -455,7 +455,7 @@ Test(journey_write, a_fire_entry_recreates_a_lost_entry)
 	cr_assert_eq(F.n_msgs, 1);
 }
 
-Test(journey_write, a_corrupt_fire_entry_is_data_loss)
+Test(jny_write, a_corrupt_fire_entry_is_data_loss)
 {
 	writer_job *job = arena_zalloc(&F.a, sizeof(*job));
 	writer_job_init(job, &F.a, NULL, NULL, NULL);
@@ -469,7 +469,7 @@ Test(journey_write, a_corrupt_fire_entry_is_data_loss)
 	        CLM_DATA_LOSS);
 }
 
-Test(journey_write, the_feed_numbers_messages_in_apply_order)
+Test(jny_write, the_feed_numbers_messages_in_apply_order)
 {
 	jfx_define(CART, T0);
 	for (int i = 0; i < 5; i++) {
@@ -500,7 +500,7 @@ Test(journey_write, the_feed_numbers_messages_in_apply_order)
  * how many (default 3,000); the rate is printed (docs: a measurement of
  * the apply alone, without the journal's fsync).
  */
-Test(journey_write, many_due_at_once_fire_once_each, .timeout = 600)
+Test(jny_write, many_due_at_once_fire_once_each, .timeout = 600)
 {
 	const char *env = getenv("CLM_JNY_FIRE_N");
 	size_t n = env != NULL ? (size_t) strtoull(env, NULL, 10) : 3000;

@@ -5,7 +5,7 @@
  * white space and escapes — the normalised text parses into the same
  * definition and the same text again, has no white space beyond one space
  * after ':' and ',', and its redacted copy hides the secret. The exact
- * texts are in journey_def_test.c.
+ * texts are in jny_def_test.c.
  */
 #include <criterion/criterion.h>
 #include <stdbool.h>
@@ -164,7 +164,7 @@ gen_definition(char *buf, size_t cap)
 	shuffle_object(buf, cap, m, n);
 }
 
-Test(journey_norm, normalised_is_idempotent)
+Test(jny_norm, normalised_is_idempotent)
 {
 	static char buf[65536];
 	for (int round = 0; round < 2000; round++) {

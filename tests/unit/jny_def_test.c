@@ -4,7 +4,7 @@
  * "since_entry", "Messages"): every example of the docs parses into what
  * it says, bad definitions fail with their exact message (the JSON path,
  * then why), the normalised JSON (exact, and the same again when
- * parsed; over many generated definitions in journey_norm_test.c), the
+ * parsed; over many generated definitions in jny_norm_test.c), the
  * redacted copy, the limits, what the conditions need, and the message
  * ids.
  */
@@ -59,7 +59,7 @@ expect_idempotent(const struct jny_def *d)
 /* ---------------------------------------------------------------------- */
 /* The examples of docs/journeys.md.                                      */
 
-Test(journey_def, cart_recovery)
+Test(jny_def, cart_recovery)
 {
 	struct jny_def *d = parse_ok(
 	        "{\"name\": \"cart-recovery\",\n"
@@ -117,7 +117,7 @@ Test(journey_def, cart_recovery)
 	jny_free(d);
 }
 
-Test(journey_def, post_purchase)
+Test(jny_def, post_purchase)
 {
 	struct jny_def *d = parse_ok(
 	        "{\"name\": \"post-purchase\", \"trigger\": {\"event\": "
@@ -151,7 +151,7 @@ Test(journey_def, post_purchase)
 	jny_free(d);
 }
 
-Test(journey_def, third_purchase)
+Test(jny_def, third_purchase)
 {
 	struct jny_def *d = parse_ok(
 	        "{\"name\": \"third-purchase\", \"trigger\": {\"event\": "
@@ -175,7 +175,7 @@ Test(journey_def, third_purchase)
 	jny_free(d);
 }
 
-Test(journey_def, win_back)
+Test(jny_def, win_back)
 {
 	struct jny_def *d = parse_ok(
 	        "{\"name\": \"win-back\", \"trigger\": {\"segment\": "
@@ -205,7 +205,7 @@ Test(journey_def, win_back)
 	jny_free(d);
 }
 
-Test(journey_def, billing_help)
+Test(jny_def, billing_help)
 {
 	struct jny_def *d = parse_ok(
 	        "{\"name\": \"billing-help\", \"trigger\": {\"risk\": "
@@ -221,7 +221,7 @@ Test(journey_def, billing_help)
 	jny_free(d);
 }
 
-Test(journey_def, other_triggers_and_webhook)
+Test(jny_def, other_triggers_and_webhook)
 {
 	struct jny_def *d = parse_ok(
 	        "{\"steps\": [{\"send\": {\"item\": \"sku-\\u00e9\", "
@@ -520,7 +520,7 @@ static const struct bad {
 	        "webhook: unknown key \"hmac\"" },
 };
 
-Test(journey_def, bad_definitions)
+Test(jny_def, bad_definitions)
 {
 	cr_assert_geq(sizeof(bad) / sizeof(bad[0]), 40);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -537,7 +537,7 @@ Test(journey_def, bad_definitions)
 }
 
 /* Every prefix of a definition fails cleanly (never reading past it). */
-Test(journey_def, every_prefix_fails)
+Test(jny_def, every_prefix_fails)
 {
 	const char *json = WITH("\"exit\": \"count(PURCHASE, since_entry) > "
 	                        "0\", \"webhook\": {\"url\": \"http://h\", "
@@ -571,7 +571,7 @@ steps_json(char *buf, size_t cap, size_t n)
 	snprintf(buf + len, cap - len, "]}");
 }
 
-Test(journey_def, limits)
+Test(jny_def, limits)
 {
 	static char buf[JNY_DEF_MAX + 2];
 	struct jny_def *d;
@@ -654,7 +654,7 @@ Test(journey_def, limits)
 }
 
 /* The normalised text may not outgrow the limit either. */
-Test(journey_def, normalised_over_the_limit)
+Test(jny_def, normalised_over_the_limit)
 {
 	static char buf[JNY_DEF_MAX + 1];
 	struct jny_def *d;
@@ -683,7 +683,7 @@ Test(journey_def, normalised_over_the_limit)
 /* ---------------------------------------------------------------------- */
 /* Redaction, needs, names, message ids.                                  */
 
-Test(journey_def, redacted)
+Test(jny_def, redacted)
 {
 	struct jny_def *d = parse_ok(WITH(
 	        "\"webhook\": {\"secret\": \"top \\\"secret\\\"\", \"url\": "
@@ -706,7 +706,7 @@ Test(journey_def, redacted)
 	jny_free(d);
 }
 
-Test(journey_def, needs)
+Test(jny_def, needs)
 {
 	int64_t window;
 	bool since;
@@ -731,7 +731,7 @@ Test(journey_def, needs)
 	jny_free(d);
 }
 
-Test(journey_def, name_valid)
+Test(jny_def, name_valid)
 {
 	cr_expect(jny_name_valid("cart-recovery_2", 15));
 	cr_expect(jny_name_valid("a", 1));
@@ -757,7 +757,7 @@ Test(journey_def, name_valid)
  *   mid(1, "", 0, 0)
  *   mid(4294967295, "cust-\u00e9", -1, 31)
  */
-Test(journey_def, message_id)
+Test(jny_def, message_id)
 {
 	char id[JNY_MESSAGE_ID_LEN + 1];
 	jny_message_id(7, "c1", 1767139200000LL, 1, id);
