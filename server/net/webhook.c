@@ -448,9 +448,11 @@ webhook_try_end(struct webhook *wh, struct webhook_try *t)
 		                   : webhook_retry_ms(clock_now_ms(),
 		                           t->attempts, t->max_attempts);
 		if (!ok) {
+			char shown[256];
+			webhook_url_shown(t->url, shown, sizeof(shown));
 			log_info("webhooks: message %" PRIu64
 			         " to '%s' failed (%s)%s",
-			        t->position, t->url, t->error,
+			        t->position, shown, t->error,
 			        retry == 0 ? ": a dead letter" : "");
 		}
 		webhook_report(wh, t->position, t->journey, t->attempts, ok,

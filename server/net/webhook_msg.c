@@ -154,3 +154,21 @@ webhook_sign(const char *secret, int64_t ts_s, const char *body, size_t len,
 	memcpy(out, "sha256=", 7);
 	sodium_bin2hex(out + 7, WEBHOOK_SIG_LEN - 7, mac, sizeof(mac));
 }
+
+void
+webhook_url_shown(const char *url, char *out, size_t n)
+{
+	if (n == 0) {
+		return;
+	}
+	const char *host = strstr(url, "://");
+	host = host != NULL ? host + 3 : url;
+	size_t auth = strcspn(host, "/?#"); /* the authority's length */
+	const char *at = memchr(host, '@', auth);
+	if (at != NULL) {
+		/* The scheme, then the authority after its '@'. */
+		snprintf(out, n, "%.*s%s", (int) (host - url), url, at + 1);
+	} else {
+		snprintf(out, n, "%s", url);
+	}
+}

@@ -53,4 +53,11 @@ void webhook_sign(const char *secret, int64_t ts_s, const char *body,
 void webhook_hmac_hex(const void *key, size_t key_len, const void *data,
         size_t len, char out[65]);
 
+/*
+ * webhook_url_shown writes url into out (n bytes, NUL-terminated, cut to
+ * fit) without the user information of its authority ("user:pw@"), so
+ * that logs never show credentials a URL may carry.
+ */
+void webhook_url_shown(const char *url, char *out, size_t n);
+
 #endif /* CLM_NET_WEBHOOK_MSG_H */

@@ -182,3 +182,16 @@ Test(webhook, body_unnamed_enum_is_a_number)
 	cr_assert(strstr(body, "\"channel\": 99, ") != NULL, "%s", body);
 	free(body);
 }
+
+/* Logs show a webhook's URL without the credentials it may carry. */
+Test(webhook, url_shown_without_credentials)
+{
+	char out[64];
+	webhook_url_shown(
+	        "http://user:pw@hooks.example:8080/a@b?c", out, sizeof(out));
+	cr_assert_str_eq(out, "http://hooks.example:8080/a@b?c");
+	webhook_url_shown("http://127.0.0.1:9/hook", out, sizeof(out));
+	cr_assert_str_eq(out, "http://127.0.0.1:9/hook");
+	webhook_url_shown("http://a@b", out, 6);
+	cr_assert_str_eq(out, "http:");
+}
