@@ -481,7 +481,7 @@ Test(jny_write, the_feed_numbers_messages_in_apply_order)
 	cr_assert_eq(jfx_fire(T0 + HOUR + 10 * MIN), 2);
 	for (size_t i = 0; i < F.n_msgs; i++) {
 		cr_assert_eq(F.msgs[i]->position, i + 1);
-		char c[8];
+		char c[24];
 		snprintf(c, sizeof(c), "c%zu", i);
 		cr_assert_str_eq(F.msgs[i]->customer_id, c);
 	}
