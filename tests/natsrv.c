@@ -3,6 +3,8 @@
 
 #include "natsrv.h"
 
+#include "freeport.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -61,33 +63,6 @@ natsrv_sleep_ms(int ms)
 	}
 }
 
-/*
- * A free loopback port: bind port 0, read it back, close. Another process
- * may take it before the server binds it; the ports of one cluster are
- * kept distinct from each other by natsrv_ports.
- */
-static int
-natsrv_free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0) {
-		return -1;
-	}
-	struct sockaddr_in sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = 0;
-	socklen_t len = sizeof(sa);
-	int port = -1;
-	if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0
-	        && getsockname(fd, (struct sockaddr *) &sa, &len) == 0) {
-		port = ntohs(sa.sin_port);
-	}
-	close(fd);
-	return port;
-}
-
 /* Three distinct free ports for every node; returns 0 or -1. */
 static int
 natsrv_ports(natsrv *n)
@@ -100,7 +75,7 @@ natsrv_ports(natsrv *n)
 		for (int k = 0; k < 3; k++) {
 			int p = -1;
 			for (int tries = 0; tries < 100 && p < 0; tries++) {
-				p = natsrv_free_port();
+				p = freeport_pick();
 				for (int j = 0; j < count && p > 0; j++) {
 					if (taken[j] == p) {
 						p = -1;

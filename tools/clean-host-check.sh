@@ -270,10 +270,9 @@ apt_install "$debs"
 in_root getent passwd clm >/dev/null || fail "installing clmd made no user clm"
 cmd=$(sed -n 's/^ExecStart=//p' "$root/lib/systemd/system/clmd.service")
 [ -n "$cmd" ] || fail "no ExecStart in clmd.service"
-ports=$(python3 -c 'import socket
-s=[socket.socket() for _ in range(2)]
-[x.bind(("127.0.0.1", 0)) for x in s]
-print(" ".join(str(x.getsockname()[1]) for x in s))')
+ports=$(python3 -c 'import sys; sys.path.insert(0, sys.argv[1])
+import freeport
+print(freeport.pick(), freeport.pick())' "$top/tests")
 rpc=${ports% *}
 ev=${ports#* }
 url=tcp://127.0.0.1:$rpc

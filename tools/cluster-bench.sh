@@ -60,14 +60,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-# Free loopback ports, n of them (bound and released at once).
+# Free loopback ports, n of them, below the ephemeral range
+# (tests/freeport.py).
 free_ports() {
 	python3 -c '
-import socket, sys
-ss = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); ss.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in ss))' "$1"
+import sys
+sys.path.insert(0, sys.argv[2])
+import freeport
+print(" ".join(str(freeport.pick()) for _ in range(int(sys.argv[1]))))' "$1" "$TOP/tests"
 }
 
 # Waits up to $2 seconds for the command $1 to succeed.

@@ -88,10 +88,9 @@ rm -rf "$tmp"
 unit=/lib/systemd/system/clmd.service
 cmd=$(sed -n 's/^ExecStart=//p' "$unit")
 [ -n "$cmd" ] || fail "no ExecStart in $unit"
-ports=$(python3 -c 'import socket
-s=[socket.socket() for _ in range(2)]
-[x.bind(("127.0.0.1", 0)) for x in s]
-print(" ".join(str(x.getsockname()[1]) for x in s))')
+ports=$(python3 -c 'import sys; sys.path.insert(0, sys.argv[1])
+import freeport
+print(freeport.pick(), freeport.pick())' "$top/tests")
 rpc=${ports% *} ev=${ports#* }
 say "running as clm: $cmd --listen tcp://127.0.0.1:$rpc --events tcp://127.0.0.1:$ev"
 log=$(mktemp)

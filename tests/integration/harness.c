@@ -3,6 +3,8 @@
 
 #include "harness.h"
 
+#include "freeport.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -169,23 +171,7 @@ harness_read_file(const char *path)
 int
 harness_free_port(void)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0) {
-		return -1;
-	}
-	struct sockaddr_in sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = 0;
-	socklen_t len = sizeof(sa);
-	int port = -1;
-	if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0
-	        && getsockname(fd, (struct sockaddr *) &sa, &len) == 0) {
-		port = ntohs(sa.sin_port);
-	}
-	close(fd);
-	return port;
+	return freeport_pick();
 }
 
 /* Decodes a wait status: the exit code, or 128 + the signal. */

@@ -120,7 +120,10 @@ void harness_fini(void);
  */
 char *harness_metrics(int port);
 
-/* harness_free_port returns a TCP port free on 127.0.0.1 right now. */
+/*
+ * harness_free_port returns a TCP port free on 127.0.0.1 right now, below
+ * the ephemeral range so no connection takes it first (freeport.h).
+ */
 int harness_free_port(void);
 
 /* harness_tmpdir makes a new empty directory under /tmp (removed by

@@ -27,7 +27,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -700,12 +699,12 @@ def run(argv, stdin=None, timeout=60):
         p.stderr.decode("utf-8", "replace")
 
 
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+# Ports below the ephemeral range, so no connection takes one first
+# (tests/freeport.py).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import freeport  # noqa: E402
+
+free_port = freeport.pick
 
 
 class Server:

@@ -37,7 +37,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -155,10 +154,12 @@ def normalized(text):
     return "".join(l + "\n" for l in lines)
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# Ports below the ephemeral range, so no connection takes one first
+# (tests/freeport.py).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import freeport  # noqa: E402
+
+free_port = freeport.pick
 
 
 class Runner:

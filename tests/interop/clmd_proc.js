@@ -45,16 +45,45 @@ function tmpDir(prefix) {
   return d;
 }
 
-/** A loopback TCP port nothing listens on now. */
-function freePort() {
-  return new Promise((resolve, reject) => {
+/*
+ * Ports below the ephemeral range (as tests/freeport.h): the kernel's pick
+ * for listen(0) comes from the range every outbound connection takes its
+ * local port from too, so another test's connection could take it before
+ * clmd binds it ("Address in use"). Below the range the kernel hands out
+ * nothing by itself: from a start chosen at random per process, the next
+ * port that can be bound on every IPv4 address now; never the same twice.
+ */
+const PORT_LOW = 10000; // ports below are left to system services
+let nextPort = 0;
+
+function ephemeralLow() {
+  try {
+    const low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0]);
+    if (low > PORT_LOW + 1000 && low <= 65535) return low;
+  } catch (e) {
+    /* not Linux: its default */
+  }
+  return 32768;
+}
+
+function bindable(port) {
+  return new Promise((resolve) => {
     const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
+    s.once('error', () => resolve(false));
+    s.listen(port, '0.0.0.0', () => s.close(() => resolve(true)));
   });
+}
+
+/** A loopback TCP port nothing listens on now (see above). */
+async function freePort() {
+  const high = ephemeralLow();
+  if (nextPort === 0) nextPort = PORT_LOW + Math.floor(Math.random() * (high - PORT_LOW));
+  for (let i = 0; i < high - PORT_LOW; i++) {
+    const port = nextPort;
+    nextPort = port + 1 < high ? port + 1 : PORT_LOW;
+    if (await bindable(port)) return port;
+  }
+  throw new Error(`freePort: no free port below ${high}`);
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -26,7 +26,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -73,10 +72,12 @@ def must(r, what):
     return r
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# Ports below the ephemeral range, so no connection takes one first
+# (tests/freeport.py).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import freeport  # noqa: E402
+
+free_port = freeport.pick
 
 
 def copy_sources(dest):

@@ -127,10 +127,12 @@ signal.signal(signal.SIGTERM, _on_signal)
 signal.signal(signal.SIGINT, _on_signal)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# Ports below the ephemeral range, so no connection takes one first
+# (tests/freeport.py).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import freeport  # noqa: E402
+
+free_port = freeport.pick
 
 
 class Clmd:

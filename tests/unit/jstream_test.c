@@ -12,24 +12,22 @@
  */
 #define _XOPEN_SOURCE 700
 
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <nats/nats.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "freeport.h"
 #include "journal/jstream.h"
 #include "jstream_fixture.h"
 #include "natsrv.h"
@@ -471,19 +469,13 @@ Test(jstream, purge_key_three_nodes)
 	purge_key(3);
 }
 
-/* A loopback port nothing listens on (bound, then closed). */
+/* A loopback port nothing listens on (freeport.h). */
 static int
 closed_port(void)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_geq(fd, 0);
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-		.sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sa);
-	cr_assert_eq(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *) &sa, &len), 0);
-	close(fd);
-	return ntohs(sa.sin_port);
+	int port = freeport_pick();
+	cr_assert_gt(port, 0);
+	return port;
 }
 
 Test(jstream, unreachable_and_bad_options)
