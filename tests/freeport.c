@@ -5,6 +5,7 @@
 
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,7 +18,18 @@
 #define FREEPORT_EPHEMERAL 32768
 
 static pthread_mutex_t freeport_mu = PTHREAD_MUTEX_INITIALIZER;
-static int freeport_next; /* 0 until the first pick */
+static uint64_t freeport_rng;                  /* 0 until the first pick */
+static unsigned char freeport_given[65536 / 8]; /* the ports returned */
+
+/* xorshift64*: the next of the process's pseudo-random numbers. */
+static uint64_t
+freeport_random(void)
+{
+	freeport_rng ^= freeport_rng >> 12;
+	freeport_rng ^= freeport_rng << 25;
+	freeport_rng ^= freeport_rng >> 27;
+	return freeport_rng * 2685821657736338717ULL;
+}
 
 /* The first port the kernel may give an outbound connection. */
 static int
@@ -62,18 +74,21 @@ freeport_pick(void)
 	int high = freeport_ephemeral_low();
 	int span = high - FREEPORT_LOW;
 	pthread_mutex_lock(&freeport_mu);
-	if (freeport_next == 0) {
+	if (freeport_rng == 0) {
 		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		unsigned long mix = (unsigned long) getpid() * 2654435761UL
-		        ^ (unsigned long) ts.tv_nsec ^ (unsigned long) ts.tv_sec;
-		freeport_next = FREEPORT_LOW + (int) (mix % (unsigned long) span);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		freeport_rng = ((uint64_t) getpid() << 32 ^ (uint64_t) ts.tv_sec
+		                       ^ (uint64_t) ts.tv_nsec << 16)
+		        | 1;
 	}
+	/* At random, not in sequence: a test that takes the port after its
+	 * pick as well (cli_watch_test) must not meet the next pick there. */
 	int port = -1;
-	for (int i = 0; i < span && port < 0; i++) {
-		int p = freeport_next;
-		freeport_next = p + 1 < high ? p + 1 : FREEPORT_LOW;
-		if (freeport_bindable(p)) {
+	for (int i = 0; i < 4 * span && port < 0; i++) {
+		int p = FREEPORT_LOW + (int) (freeport_random() % (uint64_t) span);
+		unsigned char bit = (unsigned char) (1u << (p % 8));
+		if ((freeport_given[p / 8] & bit) == 0 && freeport_bindable(p)) {
+			freeport_given[p / 8] |= bit;
 			port = p;
 		}
 	}

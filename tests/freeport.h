@@ -6,11 +6,10 @@
  * every outbound connect() takes its local port from too, so between the
  * test's close and the server's bind another test's connection could take
  * it: clmd then fails with "Address in use" (seen in CI). The kernel never
- * hands out a port below that range by itself, so freeport picks there:
- * from a start chosen at random per process, the next port that can be
- * bound on every IPv4 address right now. Two test processes started at the
- * same moment pick the same port only if their random starts fall within a
- * few ports of each other; one process never returns a port twice.
+ * hands out a port below that range by itself, so freeport picks there,
+ * at random, a port that can be bound on every IPv4 address right now.
+ * Two test processes pick the same port at the same moment about once in
+ * 20,000 picks; one process never returns a port twice.
  */
 #ifndef CLM_TESTS_FREEPORT_H
 #define CLM_TESTS_FREEPORT_H

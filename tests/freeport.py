@@ -4,8 +4,8 @@ Not the kernel's pick for a bind to port 0: that comes from the ephemeral
 range, which every outbound connect() takes its local port from too, so
 another test's connection could take it before the server binds it
 ("Address in use"). The kernel never hands out a port below that range by
-itself, so pick() returns, from a start chosen at random per process, the
-next port below the range that can be bound on every IPv4 address now.
+itself, so pick() returns, at random, a port below the range that can be
+bound on every IPv4 address now; never the same one twice in a process.
 """
 
 import random
@@ -14,7 +14,8 @@ import threading
 
 _LOW = 10000  # ports below are left to system services
 _lock = threading.Lock()
-_next = None
+_given = set()  # the ports returned
+_rng = random.SystemRandom()
 
 
 def _ephemeral_low():
@@ -39,14 +40,11 @@ def _bindable(port):
 
 def pick():
     """A TCP port free on 0.0.0.0 right now; never the same twice."""
-    global _next
     high = _ephemeral_low()
     with _lock:
-        if _next is None:
-            _next = random.SystemRandom().randrange(_LOW, high)
-        for _ in range(high - _LOW):
-            port = _next
-            _next = port + 1 if port + 1 < high else _LOW
-            if _bindable(port):
+        for _ in range(4 * (high - _LOW)):
+            port = _rng.randrange(_LOW, high)
+            if port not in _given and _bindable(port):
+                _given.add(port)
                 return port
     raise OSError("freeport: no free port below %d" % high)

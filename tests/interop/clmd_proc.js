@@ -50,11 +50,11 @@ function tmpDir(prefix) {
  * for listen(0) comes from the range every outbound connection takes its
  * local port from too, so another test's connection could take it before
  * clmd binds it ("Address in use"). Below the range the kernel hands out
- * nothing by itself: from a start chosen at random per process, the next
- * port that can be bound on every IPv4 address now; never the same twice.
+ * nothing by itself: at random, a port that can be bound on every IPv4
+ * address now; never the same one twice in a process.
  */
 const PORT_LOW = 10000; // ports below are left to system services
-let nextPort = 0;
+const givenPorts = new Set();
 
 function ephemeralLow() {
   try {
@@ -77,11 +77,12 @@ function bindable(port) {
 /** A loopback TCP port nothing listens on now (see above). */
 async function freePort() {
   const high = ephemeralLow();
-  if (nextPort === 0) nextPort = PORT_LOW + Math.floor(Math.random() * (high - PORT_LOW));
-  for (let i = 0; i < high - PORT_LOW; i++) {
-    const port = nextPort;
-    nextPort = port + 1 < high ? port + 1 : PORT_LOW;
+  for (let i = 0; i < 4 * (high - PORT_LOW); i++) {
+    const port = PORT_LOW + Math.floor(Math.random() * (high - PORT_LOW));
+    if (givenPorts.has(port)) continue;
+    givenPorts.add(port); // before the await: a concurrent call skips it
     if (await bindable(port)) return port;
+    givenPorts.delete(port);
   }
   throw new Error(`freePort: no free port below ${high}`);
 }
