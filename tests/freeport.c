@@ -18,7 +18,7 @@
 #define FREEPORT_EPHEMERAL 32768
 
 static pthread_mutex_t freeport_mu = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t freeport_rng;                  /* 0 until the first pick */
+static uint64_t freeport_rng;                   /* 0 until the first pick */
 static unsigned char freeport_given[65536 / 8]; /* the ports returned */
 
 /* xorshift64*: the next of the process's pseudo-random numbers. */
@@ -77,17 +77,20 @@ freeport_pick(void)
 	if (freeport_rng == 0) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		freeport_rng = ((uint64_t) getpid() << 32 ^ (uint64_t) ts.tv_sec
-		                       ^ (uint64_t) ts.tv_nsec << 16)
+		freeport_rng
+		        = ((uint64_t) getpid() << 32 ^ (uint64_t) ts.tv_sec
+		                  ^ (uint64_t) ts.tv_nsec << 16)
 		        | 1;
 	}
 	/* At random, not in sequence: a test that takes the port after its
 	 * pick as well (cli_watch_test) must not meet the next pick there. */
 	int port = -1;
 	for (int i = 0; i < 4 * span && port < 0; i++) {
-		int p = FREEPORT_LOW + (int) (freeport_random() % (uint64_t) span);
+		int p = FREEPORT_LOW
+		        + (int) (freeport_random() % (uint64_t) span);
 		unsigned char bit = (unsigned char) (1u << (p % 8));
-		if ((freeport_given[p / 8] & bit) == 0 && freeport_bindable(p)) {
+		if ((freeport_given[p / 8] & bit) == 0
+		        && freeport_bindable(p)) {
 			freeport_given[p / 8] |= bit;
 			port = p;
 		}
