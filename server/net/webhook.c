@@ -31,6 +31,16 @@
 #define WEBHOOK_SENT_TTL_NS (30 * (int64_t) 1000000000)
 /* Bytes of a failure's reason. */
 #define WEBHOOK_ERROR 128
+/*
+ * Looks in a row that start nothing before the thread waits
+ * WEBHOOK_POLL_MS: a table of deliveries not due yet is not read round
+ * and round (WEBHOOK_SCAN each).
+ */
+#define WEBHOOK_IDLE_LOOKS 64
+/* Journeys whose webhook is failing, remembered (see webhook_hold). */
+#define WEBHOOK_HOLDS 64
+/* The longest a failing webhook's other messages are held back. */
+#define WEBHOOK_HOLD_MAX_MS (5 * 60 * 1000)
 
 /* What a journey's definition says of its webhook. */
 struct webhook_def {
@@ -48,8 +58,24 @@ struct webhook_sent {
 	int64_t at_ns;
 };
 
+/*
+ * A journey whose last request failed: until until_ms none of its
+ * messages is tried, then one at a time until one is delivered. With
+ * WEBHOOK_PER_JOURNEY, a receiver that is down or never answers holds up
+ * half the request slots before its first failure and one after, and the
+ * other journeys' messages go on (docs/journeys.md, "Webhooks").
+ */
+struct webhook_hold {
+	uint32_t journey;
+	uint32_t failures; /* in a row */
+	int64_t until_ms;
+};
+
 /* One request: what it sends, then nng's handles while in flight. */
 struct webhook_try {
+	struct webhook *wh;
+	bool busy;    /* the slot holds a request */
+	bool started; /* webhook_try_start ran */
 	uint64_t position;
 	uint32_t journey;
 	uint32_t attempts;
@@ -67,6 +93,7 @@ struct webhook_try {
 	nng_aio *aio;
 	bool canceled;             /* clmd is stopping: no report */
 	char error[WEBHOOK_ERROR]; /* set when it could not start */
+	bool done;                 /* answered (under webhook.mu) */
 };
 
 struct webhook {
@@ -80,6 +107,7 @@ struct webhook {
 	bool stop, woken; /* under mu */
 	/* The requests in flight, for webhook_close to cancel (under mu). */
 	nng_aio *aios[WEBHOOK_INFLIGHT];
+	size_t n_done; /* tries[i].done set since the thread looked (mu) */
 	/* The thread's own from here. */
 	arena a;
 	uint64_t after; /* where the next look starts */
@@ -88,7 +116,9 @@ struct webhook {
 	struct webhook_sent sent[WEBHOOK_SENT_MAX];
 	size_t n_sent;
 	struct webhook_try tries[WEBHOOK_INFLIGHT];
-	size_t n_tries;
+	size_t n_busy; /* tries[i].busy */
+	struct webhook_hold holds[WEBHOOK_HOLDS];
+	size_t n_holds;
 };
 
 static void
@@ -200,15 +230,94 @@ webhook_report(struct webhook *wh, uint64_t position, uint32_t journey,
 	}
 }
 
+static struct webhook_hold *
+webhook_hold_find(struct webhook *wh, uint32_t journey)
+{
+	for (size_t i = 0; i < wh->n_holds; i++) {
+		if (wh->holds[i].journey == journey) {
+			return &wh->holds[i];
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Notes a request's outcome for its journey: a success forgets a hold; a
+ * failure holds the journey's other messages back 1 s, 2 s, 4 s, ... (the
+ * failures in a row; at most WEBHOOK_HOLD_MAX_MS) from now.
+ */
+static void
+webhook_hold_note(
+        struct webhook *wh, uint32_t journey, bool ok, int64_t now_ms)
+{
+	struct webhook_hold *h = webhook_hold_find(wh, journey);
+	if (ok) {
+		if (h != NULL) {
+			*h = wh->holds[--wh->n_holds];
+		}
+		return;
+	}
+	if (h != NULL && h->until_ms > now_ms) {
+		return; /* a request made before the hold: the same failure */
+	}
+	if (h == NULL) {
+		if (wh->n_holds < WEBHOOK_HOLDS) {
+			h = &wh->holds[wh->n_holds++];
+		} else {
+			/* Full: the hold that ends first makes room. */
+			h = &wh->holds[0];
+			for (size_t i = 1; i < wh->n_holds; i++) {
+				if (wh->holds[i].until_ms < h->until_ms) {
+					h = &wh->holds[i];
+				}
+			}
+		}
+		*h = (struct webhook_hold) { .journey = journey };
+	}
+	h->failures++;
+	int64_t delay = WEBHOOK_RETRY_MIN_MS;
+	for (uint32_t i = 1; i < h->failures && delay < WEBHOOK_HOLD_MAX_MS;
+	        i++) {
+		delay *= 2;
+	}
+	h->until_ms = now_ms
+	        + (delay < WEBHOOK_HOLD_MAX_MS ? delay : WEBHOOK_HOLD_MAX_MS);
+}
+
+/*
+ * Whether the delivery at position of journey waits for now: in flight
+ * already, its journey held back, or its journey's requests in flight
+ * WEBHOOK_PER_JOURNEY (1 while it is failing).
+ */
+static bool
+webhook_held(struct webhook *wh, uint64_t position, uint32_t journey,
+        int64_t now_ms)
+{
+	const struct webhook_hold *h = webhook_hold_find(wh, journey);
+	if (h != NULL && h->until_ms > now_ms) {
+		return true;
+	}
+	size_t out = 0; /* the journey's requests in flight */
+	for (size_t i = 0; i < WEBHOOK_INFLIGHT; i++) {
+		const struct webhook_try *t = &wh->tries[i];
+		if (t->busy && t->position == position) {
+			return true;
+		}
+		out += t->busy && t->journey == journey;
+	}
+	return out >= (h != NULL ? 1 : WEBHOOK_PER_JOURNEY);
+}
+
 /* One look at the waiting deliveries (store_jhooks_each). */
 struct webhook_scan {
 	struct webhook *wh;
 	store_txn *txn;
 	int64_t now_ms;
-	uint64_t upto; /* examine positions up to it only */
-	size_t seen;   /* examined */
-	uint64_t last; /* the last examined */
-	bool full;     /* WEBHOOK_INFLIGHT taken */
+	uint64_t upto;  /* examine positions up to it only */
+	size_t seen;    /* examined */
+	uint64_t last;  /* the last examined */
+	size_t started; /* requests it queued */
+	bool full;      /* WEBHOOK_INFLIGHT taken */
 };
 
 static void
@@ -237,7 +346,8 @@ webhook_scan_one(void *arg, uint64_t position, Clm__V1__JourneyHook *h)
 	if (s != NULL) {
 		webhook_sent_drop(wh, s);
 	}
-	if (h->next_ms > sc->now_ms) {
+	if (h->next_ms > sc->now_ms
+	        || webhook_held(wh, position, h->journey, sc->now_ms)) {
 		return 0;
 	}
 	Clm__V1__LifecycleEvent *ev;
@@ -262,8 +372,12 @@ webhook_scan_one(void *arg, uint64_t position, Clm__V1__JourneyHook *h)
 		        "journey has no webhook");
 		return 0;
 	}
-	struct webhook_try *t = &wh->tries[wh->n_tries];
-	*t = (struct webhook_try) { .position = position,
+	struct webhook_try *t = &wh->tries[0];
+	while (t->busy) {
+		t++; /* a free one: sc->full is false */
+	}
+	*t = (struct webhook_try) { .wh = wh,
+		.position = position,
 		.journey = h->journey,
 		.attempts = h->attempts,
 		.max_attempts = d->max_attempts };
@@ -275,14 +389,19 @@ webhook_scan_one(void *arg, uint64_t position, Clm__V1__JourneyHook *h)
 		webhook_try_clear(t);
 		return 1; /* memory: the next look */
 	}
-	wh->n_tries++;
-	sc->full = wh->n_tries == WEBHOOK_INFLIGHT;
+	t->busy = true;
+	wh->n_busy++;
+	sc->started++;
+	sc->full = wh->n_busy == WEBHOOK_INFLIGHT;
 	return sc->full ? 1 : 0;
 }
 
-/* Fills wh->tries with due deliveries; true when more may be waiting. */
+/*
+ * Fills wh->tries' free slots with due deliveries, *started of them; true
+ * when more may be waiting.
+ */
 static bool
-webhook_collect(struct webhook *wh)
+webhook_collect(struct webhook *wh, size_t *started)
 {
 	webhook_sent_expire(wh, clock_mono_ns());
 	arena_reset(&wh->a);
@@ -293,7 +412,8 @@ webhook_collect(struct webhook *wh)
 	struct webhook_scan sc = { .wh = wh,
 		.txn = txn,
 		.now_ms = clock_now_ms(),
-		.upto = UINT64_MAX };
+		.upto = UINT64_MAX,
+		.full = wh->n_busy == WEBHOOK_INFLIGHT };
 	clm_err e = store_jhooks_each(
 	        txn, wh->after, WEBHOOK_SCAN, &wh->a, webhook_scan_one, &sc);
 	if (e == CLM_OK && !sc.full && sc.seen < WEBHOOK_SCAN
@@ -306,6 +426,7 @@ webhook_collect(struct webhook *wh)
 		        txn, 0, WEBHOOK_SCAN, &wh->a, webhook_scan_one, &sc);
 	}
 	store_read_end(txn);
+	*started = sc.started;
 	if (e != CLM_OK) {
 		log_warn("webhooks: cannot read the waiting deliveries (%s)",
 		        clm_strerror(e));
@@ -317,10 +438,27 @@ webhook_collect(struct webhook *wh)
 	return more;
 }
 
-/* Starts t's request; on failure t->error says why. */
+/* nng's callback: t's request ended; the thread ends it. */
 static void
+webhook_try_cb(void *arg)
+{
+	struct webhook_try *t = arg;
+	struct webhook *wh = t->wh;
+	pthread_mutex_lock(&wh->mu);
+	t->done = true;
+	wh->n_done++;
+	pthread_cond_signal(&wh->cv);
+	pthread_mutex_unlock(&wh->mu);
+}
+
+/*
+ * Starts t's request; false when it is not in flight (t->error says why,
+ * or t->canceled: clmd is stopping), to be ended at once.
+ */
+static bool
 webhook_try_start(struct webhook *wh, struct webhook_try *t)
 {
+	t->started = true;
 	int64_t ts_s = clock_now_ms() / 1000;
 	char ts[32], sig[WEBHOOK_SIG_LEN];
 	snprintf(ts, sizeof(ts), "%" PRId64, ts_s);
@@ -374,12 +512,12 @@ webhook_try_start(struct webhook *wh, struct webhook_try *t)
 	}
 	nng_aio *aio = NULL;
 	if (rv == 0) {
-		rv = nng_aio_alloc(&aio, NULL, NULL);
+		rv = nng_aio_alloc(&aio, webhook_try_cb, t);
 	}
 	if (rv != 0) {
 		snprintf(t->error, sizeof(t->error), "cannot send: %s",
 		        nng_strerror(rv));
-		return;
+		return false;
 	}
 	nng_aio_set_timeout(aio, (nng_duration) wh->timeout_ms);
 	pthread_mutex_lock(&wh->mu);
@@ -391,13 +529,17 @@ webhook_try_start(struct webhook *wh, struct webhook_try *t)
 	if (stop) {
 		nng_aio_free(aio);
 		t->canceled = true;
-		return;
+		return false;
 	}
 	t->aio = aio;
 	nng_http_client_transact(t->cli, t->req, t->res, aio);
+	return true;
 }
 
-/* Waits for t's answer and reports it; frees what t holds. */
+/*
+ * Waits for t's answer (at once when its callback ran) and reports it;
+ * frees what t holds and the slot.
+ */
 static void
 webhook_try_end(struct webhook *wh, struct webhook_try *t)
 {
@@ -457,19 +599,27 @@ webhook_try_end(struct webhook *wh, struct webhook_try *t)
 		}
 		webhook_report(wh, t->position, t->journey, t->attempts, ok,
 		        retry, ok ? NULL : t->error);
+		webhook_hold_note(wh, t->journey, ok, clock_now_ms());
 	}
 	webhook_try_clear(t);
+	wh->n_busy--;
 }
 
+/*
+ * The thread: each request in a slot of its own, ended when its answer
+ * comes (webhook_try_cb), and the slots filled again as they free, so a
+ * slow receiver holds up its own slot only.
+ */
 static void *
 webhook_main(void *arg)
 {
 	struct webhook *wh = arg;
 	bool more = false;
+	int idle = 0; /* looks in a row that started nothing */
 	for (;;) {
 		pthread_mutex_lock(&wh->mu);
-		if (!more) {
-			while (!wh->stop && !wh->woken) {
+		if (!more || wh->n_busy == WEBHOOK_INFLIGHT) {
+			while (!wh->stop && !wh->woken && wh->n_done == 0) {
 				struct timespec ts
 				        = clock_deadline(WEBHOOK_POLL_MS);
 				if (pthread_cond_timedwait(
@@ -480,19 +630,44 @@ webhook_main(void *arg)
 			}
 		}
 		wh->woken = false;
+		wh->n_done = 0;
 		bool stop = wh->stop;
+		bool done[WEBHOOK_INFLIGHT];
+		for (size_t i = 0; i < WEBHOOK_INFLIGHT; i++) {
+			done[i] = wh->tries[i].done;
+		}
 		pthread_mutex_unlock(&wh->mu);
+		for (size_t i = 0; i < WEBHOOK_INFLIGHT; i++) {
+			if (done[i]) {
+				webhook_try_end(wh, &wh->tries[i]);
+			}
+		}
 		if (stop) {
 			break;
 		}
-		more = webhook_collect(wh);
-		for (size_t i = 0; i < wh->n_tries; i++) {
-			webhook_try_start(wh, &wh->tries[i]);
+		if (wh->n_busy == WEBHOOK_INFLIGHT) {
+			continue;
 		}
-		for (size_t i = 0; i < wh->n_tries; i++) {
+		size_t started = 0;
+		more = webhook_collect(wh, &started);
+		for (size_t i = 0; i < WEBHOOK_INFLIGHT; i++) {
+			struct webhook_try *t = &wh->tries[i];
+			if (t->busy && !t->started
+			        && !webhook_try_start(wh, t)) {
+				webhook_try_end(wh, t);
+			}
+		}
+		idle = started > 0 ? 0 : idle + 1;
+		if (idle == WEBHOOK_IDLE_LOOKS) {
+			more = false;
+			idle = 0;
+		}
+	}
+	/* Stopping: webhook_close canceled the requests in flight. */
+	for (size_t i = 0; i < WEBHOOK_INFLIGHT; i++) {
+		if (wh->tries[i].busy) {
 			webhook_try_end(wh, &wh->tries[i]);
 		}
-		wh->n_tries = 0;
 	}
 	return NULL;
 }

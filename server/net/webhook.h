@@ -4,11 +4,15 @@
  *
  * The messages waiting are in the store (`jny_hooks`, store/journey.h),
  * put there by the writer as it sends them. One thread reads the due
- * ones every WEBHOOK_POLL_MS (or when woken), at most WEBHOOK_INFLIGHT
- * at a time, with the journey's url, secret and max_attempts from its
+ * ones every WEBHOOK_POLL_MS (or when woken, or when a request ends), at
+ * most WEBHOOK_INFLIGHT in flight and WEBHOOK_PER_JOURNEY of one
+ * journey, with the journey's url, secret and max_attempts from its
  * definition; it POSTs them with nng's HTTP client, each within the
  * timeout, and reports each outcome to the writer (writer_hook_report),
- * which records it. No read transaction is held across a request.
+ * which records it. No read transaction is held across a request. After
+ * a failure, a journey's other messages wait 1 s, 2 s, 4 s, ... (at most
+ * 5 min, the failures in a row) and then go one at a time until one is
+ * delivered: a receiver that is down or slow holds up only its own.
  *
  * A message whose journey was deleted (or deleted and defined again: a
  * new id) is dropped without a try: reported with journey 0, which the
@@ -31,8 +35,10 @@
 #include "write/writer.h"
 
 #define WEBHOOK_POLL_MS  200 /* between looks at the waiting ones */
-#define WEBHOOK_INFLIGHT 4   /* requests at a time */
-#define WEBHOOK_CA_FILE  "/etc/ssl/certs/ca-certificates.crt"
+#define WEBHOOK_INFLIGHT 8   /* requests at a time */
+/* Requests at a time to one journey's webhook: a slow one leaves room. */
+#define WEBHOOK_PER_JOURNEY (WEBHOOK_INFLIGHT / 2)
+#define WEBHOOK_CA_FILE     "/etc/ssl/certs/ca-certificates.crt"
 
 struct webhook;
 
