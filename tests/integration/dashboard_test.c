@@ -25,261 +25,40 @@
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
-#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli_run.h"
 #include "clm/v1/clm.pb-c.h"
+#include "dashfix.h"
 #include "harness.h"
-#include "pbjson.h"
-
-#ifndef CLM_GEN_BIN
-#error "CLM_GEN_BIN must be defined (absolute path of clm-gen)"
-#endif
 
 #define DAY_MS     86400000LL
-#define EXPERIMENT "checkout-copy"
 #define BROWSER_MS 90000
 
-static struct clmd_proc srv;
-static char dir[64];
-static int http_port;
+/* The fixture of the test running (Criterion forks each test). */
+static struct dashfix fx;
 
 static void
 setup(void)
 {
-	memset(&srv, 0, sizeof(srv));
-	harness_cli_url(NULL);
+	dashfix_init(&fx);
 }
 
 static void
 teardown(void)
 {
-	clmd_cleanup(&srv);
-	harness_fini();
+	dashfix_fini(&fx);
 }
 
 TestSuite(dashboard, .init = setup, .fini = teardown, .timeout = 240);
-
-/* ---- HTTP over a plain socket ---- */
-
-struct http_res {
-	int status;
-	char *headers; /* the header block, lowercase names as sent */
-	char *body;
-	size_t len;
-};
-
-static void
-http_res_free(struct http_res *r)
-{
-	free(r->headers);
-	free(r->body);
-	memset(r, 0, sizeof(*r));
-}
-
-/*
- * Sends the request text req to 127.0.0.1:port and reads the response to
- * the end of the stream (req asks for Connection: close, or is HTTP/1.0),
- * checking the body against Content-Length (but for HEAD).
- */
-static struct http_res
-http_send(int port, const char *req)
-{
-	struct http_res r = { 0 };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_geq(fd, 0);
-	struct timeval tv = { 20, 0 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	struct sockaddr_in sa = { 0 };
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t) port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0,
-	        "cannot connect to the dashboard port %d: %s", port,
-	        strerror(errno));
-	size_t n = strlen(req);
-	cr_assert_eq(write(fd, req, n), (ssize_t) n);
-	size_t cap = 65536, len = 0;
-	char *buf = malloc(cap);
-	cr_assert_not_null(buf);
-	for (;;) {
-		if (len + 4096 > cap) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-			cr_assert_not_null(buf);
-		}
-		ssize_t got = read(fd, buf + len, cap - len - 1);
-		cr_assert_geq(got, 0, "read: %s", strerror(errno));
-		if (got == 0) {
-			break;
-		}
-		len += (size_t) got;
-	}
-	close(fd);
-	buf[len] = '\0';
-	cr_assert_eq(sscanf(buf, "HTTP/1.%*1[01] %d", &r.status), 1,
-	        "not an HTTP response: '%.80s'", buf);
-	char *end = strstr(buf, "\r\n\r\n");
-	cr_assert_not_null(end, "no end of headers");
-	size_t hlen = (size_t) (end - buf);
-	r.headers = strndup(buf, hlen);
-	r.len = len - hlen - 4;
-	r.body = malloc(r.len + 1);
-	cr_assert_not_null(r.body);
-	memcpy(r.body, end + 4, r.len);
-	r.body[r.len] = '\0';
-	free(buf);
-	const char *cl = strstr(r.headers, "Content-Length: ");
-	cr_assert_not_null(cl, "no Content-Length in\n%s", r.headers);
-	/* The answer to HEAD has the length of the GET's body, and none. */
-	cr_assert(strncmp(req, "HEAD ", 5) == 0
-	                || strtoull(cl + 16, NULL, 10) == r.len,
-	        "body length differs from Content-Length");
-	return r;
-}
-
-/*
- * METHOD path from 127.0.0.1:port over HTTP/1.1 with Connection: close,
- * "Host: host" (NULL: none) and the extra header lines in headers (each
- * ending in "\r\n"; NULL: none).
- */
-static struct http_res
-http_request(int port, const char *method, const char *path, const char *host,
-        const char *headers)
-{
-	char req[2048], hl[512] = "";
-	if (host != NULL) {
-		snprintf(hl, sizeof(hl), "Host: %s\r\n", host);
-	}
-	int n = snprintf(req, sizeof(req),
-	        "%s %s HTTP/1.1\r\n%s%sConnection: close\r\n\r\n", method,
-	        path, hl, headers ? headers : "");
-	cr_assert(n > 0 && (size_t) n < sizeof(req));
-	return http_send(port, req);
-}
-
-/*
- * GET path from 127.0.0.1:port, as Prometheus and curl send it (Host:
- * 127.0.0.1:PORT), with an optional extra header line ("Authorization:
- * Bearer x").
- */
-static struct http_res
-http_get(int port, const char *path, const char *header)
-{
-	char host[64], extra[512] = "";
-	snprintf(host, sizeof(host), "127.0.0.1:%d", port);
-	if (header != NULL) {
-		snprintf(extra, sizeof(extra), "%s\r\n", header);
-	}
-	return http_request(port, "GET", path, host, extra);
-}
-
-/*
- * PUTs the journey `name` (one step, entered on RETENTION) through
- * PUT /api/journeys/NAME and asserts it was defined.
- */
-static void
-put_journey(int port, const char *name)
-{
-	char body[512], req[1024];
-	int bl = snprintf(body, sizeof(body),
-	        "{\"trigger\": {\"stage\": \"RETENTION\"}, \"steps\": "
-	        "[{\"wait\": \"1d\", \"send\": {\"kind\": \"WIN_BACK\", "
-	        "\"action\": \"hello\", \"channel\": \"EMAIL\"}}]}");
-	int n = snprintf(req, sizeof(req),
-	        "PUT /api/journeys/%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
-	        "Content-Type: application/json\r\nContent-Length: %d\r\n"
-	        "Connection: close\r\n\r\n%s",
-	        name, port, bl, body);
-	cr_assert(n > 0 && (size_t) n < sizeof(req));
-	struct http_res r = http_send(port, req);
-	cr_assert_eq(r.status, 200, "PUT /api/journeys/%s: %d %s", name,
-	        r.status, r.body);
-	http_res_free(&r);
-}
-
-/* The value of header name (exact case) in r, copied; NULL if absent. */
-static char *
-http_header(const struct http_res *r, const char *name)
-{
-	size_t n = strlen(name);
-	for (const char *p = r->headers; p != NULL;) {
-		if (strncmp(p, name, n) == 0 && p[n] == ':') {
-			const char *v = p + n + 1;
-			while (*v == ' ') {
-				v++;
-			}
-			return strndup(v, strcspn(v, "\r\n"));
-		}
-		p = strstr(p, "\r\n");
-		p = p ? p + 2 : NULL;
-	}
-	return NULL;
-}
-
-/* GET path, expecting 200 and a JSON body; returns the body. */
-static char *
-get_json(const char *path)
-{
-	struct http_res r = http_get(http_port, path, NULL);
-	cr_assert_eq(r.status, 200, "GET %s: %d %s", path, r.status, r.body);
-	char *type = http_header(&r, "Content-Type");
-	cr_assert_not_null(type);
-	cr_expect_str_eq(type, "application/json");
-	free(type);
-	char *body = r.body;
-	r.body = NULL;
-	http_res_free(&r);
-	return body;
-}
-
-/* ---- the CLI ---- */
-
-/* Runs clm with argv (NULL-terminated), expecting exit 0; its stdout. */
-static char *
-cli_out(const char *const argv[], const char *in)
-{
-	char *out = NULL, *err = NULL;
-	int rc = run_cli(argv, in, &out, &err);
-	cr_assert_eq(rc, 0, "clm %s %s: exit %d\n%s%s", argv[0],
-	        argv[1] ? argv[1] : "", rc, out ? out : "", err ? err : "");
-	free(err);
-	return out;
-}
-
-/*
- * The output of `clm --json ...` without its final newline, and without
- * the position `clm status` and a write print first (not the message's:
- * the HTTP answer has none).
- */
-static char *
-cli_json(const char *const argv[])
-{
-	char *out = cli_out(argv, NULL);
-	size_t n = strlen(out);
-	cr_assert(n > 1 && out[n - 1] == '\n', "not a line: '%s'", out);
-	out[n - 1] = '\0';
-	cli_json_unposition(out);
-	return out;
-}
-
-static ProtobufCMessage *
-decode(const char *text, const ProtobufCMessageDescriptor *d)
-{
-	ProtobufCMessage *m = NULL;
-	char err[256];
-	cr_assert_eq(pbjson_parse(text, strlen(text), d, &m, err, sizeof(err)),
-	        0, "does not decode as %s: %s: '%.200s'", d->name, err, text);
-	return m;
-}
 
 /* YYYY-MM-DD of unix ms (UTC). */
 static void
@@ -291,68 +70,11 @@ iso_day(int64_t ms, char out[11])
 	strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
-/*
- * Starts clmd with --http 127.0.0.1:PORT and seeds it: 250 clm-gen
- * customers over 60 days, their spend, and EXPERIMENT with 40 customers
- * assigned, 12 of whom then buy.
- */
-static void
-start_seeded(void)
-{
-	cr_assert_eq(harness_tmpdir(dir), 0);
-	http_port = harness_free_port();
-	char addr[64];
-	snprintf(addr, sizeof(addr), "127.0.0.1:%d", http_port);
-	const char *extra[] = { "--http", addr, NULL };
-	cr_assert_eq(clmd_start(&srv, NULL, extra), 0,
-	        "clmd did not start (log %s)", srv.log_path);
-
-	char tp[512], spend[512];
-	snprintf(tp, sizeof(tp), "%s/tp.ndjson", dir);
-	snprintf(spend, sizeof(spend), "%s/spend.ndjson", dir);
-	const char *gen[] = { "clm-gen", "--seed", "7", "--customers", "250",
-		"--days", "60", "--out", tp, "--spend", spend, "--quiet",
-		NULL };
-	char *out = NULL, *err = NULL;
-	int rc = run_cmd(CLM_GEN_BIN, gen, NULL, 30000, &out, &err);
-	cr_assert_eq(rc, 0, "clm-gen: exit %d: %s", rc, err ? err : "");
-	free(out);
-	free(err);
-	free(cli_out((const char *[]) { "import", tp, NULL }, NULL));
-	free(cli_out((const char *[]) { "spend", spend, NULL }, NULL));
-	free(cli_out((const char *[]) { "experiment", "define", EXPERIMENT,
-	                     "--goal", "PURCHASE", "control:1", "new-copy:1",
-	                     NULL },
-	        NULL));
-	for (int i = 1; i <= 40; i++) {
-		char id[16];
-		snprintf(id, sizeof(id), "c%06d", i);
-		free(cli_out((const char *[]) { "experiment", "assign",
-		                     EXPERIMENT, id, NULL },
-		        NULL));
-	}
-	/* Purchases after the exposure convert (occurredAtMs 0 = now). */
-	char *nd = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&nd, &len);
-	cr_assert_not_null(f);
-	for (int i = 1; i <= 12; i++) {
-		fprintf(f,
-		        "{\"eventId\":\"dash-buy-%d\",\"customerId\":\"c%06d\",\"type\":\"PURCHASE\",\"channel\":\"DIRECT\",\"value\":25}\n",
-		        i, i * 3);
-	}
-	fclose(f);
-	free(cli_out((const char *[]) { "import",
-	                     test_file(dir, "buy.ndjson", nd), NULL },
-	        NULL));
-	free(nd);
-}
-
 /* ---- JSON endpoints ---- */
 
 Test(dashboard, json_endpoints_match_the_cli)
 {
-	start_seeded();
+	dashfix_start_seeded(&fx);
 	int64_t today = (int64_t) time(NULL) * 1000 / DAY_MS * DAY_MS;
 	char from[11], to[11], path[256];
 	iso_day(today - 45 * DAY_MS, from);
@@ -360,11 +82,11 @@ Test(dashboard, json_endpoints_match_the_cli)
 
 	/* Metrics, default channel and conversion window. */
 	snprintf(path, sizeof(path), "/api/metrics?from=%s&to=%s", from, to);
-	char *api = get_json(path);
-	char *cli = cli_json((const char *[]) {
+	char *api = dashfix_get_json(fx.http_port, path);
+	char *cli = dashfix_cli_json((const char *[]) {
 	        "--json", "metrics", "--from", from, "--to", to, NULL });
 	cr_expect_str_eq(api, cli);
-	Clm__V1__MetricsReply *m = (Clm__V1__MetricsReply *) decode(
+	Clm__V1__MetricsReply *m = (Clm__V1__MetricsReply *) dashfix_decode(
 	        api, &clm__v1__metrics_reply__descriptor);
 	cr_expect_eq(m->n_stages, 5);
 	cr_expect_gt(m->customers, 100, "the seed did not arrive");
@@ -382,10 +104,10 @@ Test(dashboard, json_endpoints_match_the_cli)
 	snprintf(path, sizeof(path),
 	        "/api/metrics?from=%s&to=%s&channel=paid_ads&window_days=14",
 	        from, to);
-	api = get_json(path);
-	cli = cli_json((const char *[]) { "--json", "metrics", "--from", from,
-	        "--to", to, "--channel", "PAID_ADS", "--window-days", "14",
-	        NULL });
+	api = dashfix_get_json(fx.http_port, path);
+	cli = dashfix_cli_json((const char *[]) { "--json", "metrics",
+	        "--from", from, "--to", to, "--channel", "PAID_ADS",
+	        "--window-days", "14", NULL });
 	cr_expect_str_eq(api, cli);
 	free(api);
 	free(cli);
@@ -393,31 +115,33 @@ Test(dashboard, json_endpoints_match_the_cli)
 	/* Cohorts by month. */
 	snprintf(path, sizeof(path),
 	        "/api/cohorts?from=%s&to=%s&by=month&periods=4", from, to);
-	api = get_json(path);
-	cli = cli_json((const char *[]) { "--json", "cohorts", "--from", from,
-	        "--to", to, "--by", "month", "--periods", "4", NULL });
+	api = dashfix_get_json(fx.http_port, path);
+	cli = dashfix_cli_json(
+	        (const char *[]) { "--json", "cohorts", "--from", from, "--to",
+	                to, "--by", "month", "--periods", "4", NULL });
 	cr_expect_str_eq(api, cli);
 	free(api);
 	free(cli);
 
 	/* Experiment results, and the list with the definition. */
-	api = get_json("/api/experiments/" EXPERIMENT);
-	cli = cli_json((const char *[]) {
-	        "--json", "experiment", "results", EXPERIMENT, NULL });
+	api = dashfix_get_json(
+	        fx.http_port, "/api/experiments/" DASHFIX_EXPERIMENT);
+	cli = dashfix_cli_json((const char *[]) {
+	        "--json", "experiment", "results", DASHFIX_EXPERIMENT, NULL });
 	cr_expect_str_eq(api, cli);
 	Clm__V1__ExperimentResultsReply *x
-	        = (Clm__V1__ExperimentResultsReply *) decode(
+	        = (Clm__V1__ExperimentResultsReply *) dashfix_decode(
 	                api, &clm__v1__experiment_results_reply__descriptor);
 	cr_assert_eq(x->n_variants, 2);
 	cr_expect_eq(x->variants[0]->exposed + x->variants[1]->exposed, 40);
 	cr_expect_eq(
 	        x->variants[0]->converted + x->variants[1]->converted, 12);
 	protobuf_c_message_free_unpacked((ProtobufCMessage *) x, NULL);
-	char *list = get_json("/api/experiments");
+	char *list = dashfix_get_json(fx.http_port, "/api/experiments");
 	char want[4096];
 	snprintf(want, sizeof(want),
 	        "{\"experiments\":[{\"definition\":{\"experimentId\":\"%s\",\"variants\":[{\"name\":\"control\",\"weight\":1},{\"name\":\"new-copy\",\"weight\":1}],\"goal\":\"PURCHASE\",\"definedMs\":\"",
-	        EXPERIMENT);
+	        DASHFIX_EXPERIMENT);
 	cr_expect_eq(strncmp(list, want, strlen(want)), 0, "got %s", list);
 	snprintf(want, sizeof(want), ",\"results\":%s}]}", api);
 	size_t ll = strlen(list), wl = strlen(want);
@@ -428,11 +152,11 @@ Test(dashboard, json_endpoints_match_the_cli)
 	free(cli);
 
 	/* Status: the same counts as `clm status`. */
-	api = get_json("/api/status");
-	cli = cli_json((const char *[]) { "--json", "status", NULL });
-	Clm__V1__StatusReply *a = (Clm__V1__StatusReply *) decode(
+	api = dashfix_get_json(fx.http_port, "/api/status");
+	cli = dashfix_cli_json((const char *[]) { "--json", "status", NULL });
+	Clm__V1__StatusReply *a = (Clm__V1__StatusReply *) dashfix_decode(
 	        api, &clm__v1__status_reply__descriptor);
-	Clm__V1__StatusReply *b = (Clm__V1__StatusReply *) decode(
+	Clm__V1__StatusReply *b = (Clm__V1__StatusReply *) dashfix_decode(
 	        cli, &clm__v1__status_reply__descriptor);
 	cr_expect_str_eq(a->version, b->version);
 	cr_expect_eq(a->customers, b->customers);
@@ -448,7 +172,7 @@ Test(dashboard, json_endpoints_match_the_cli)
 static void
 expect_error(const char *path, int status, const char *code, const char *field)
 {
-	struct http_res r = http_get(http_port, path, NULL);
+	struct dashfix_res r = dashfix_get(fx.http_port, path, NULL);
 	cr_expect_eq(
 	        r.status, status, "GET %s: %d %s", path, r.status, r.body);
 	char want[256];
@@ -459,12 +183,12 @@ expect_error(const char *path, int status, const char *code, const char *field)
 	size_t bl = strlen(r.body), wl = strlen(want);
 	cr_expect(bl > wl && strcmp(r.body + bl - wl, want) == 0,
 	        "GET %s: %s (want field '%s')", path, r.body, field);
-	http_res_free(&r);
+	dashfix_res_free(&r);
 }
 
 Test(dashboard, bad_parameters_are_400_with_the_field)
 {
-	start_seeded();
+	dashfix_start_seeded(&fx);
 	expect_error("/api/metrics?from=2026-02-30", 400, "INVALID_ARGUMENT",
 	        "from");
 	expect_error(
@@ -490,92 +214,37 @@ Test(dashboard, bad_parameters_are_400_with_the_field)
 	expect_error("/api/metrics?channel=direct%00x", 400,
 	        "INVALID_ARGUMENT", "channel");
 	expect_error("/api/experiments/ab%00x", 400, "INVALID_ARGUMENT", "id");
-	struct http_res r = http_get(http_port, "/api/nothing", NULL);
+	struct dashfix_res r = dashfix_get(fx.http_port, "/api/nothing", NULL);
 	cr_expect_eq(r.status, 404);
-	http_res_free(&r);
+	dashfix_res_free(&r);
 }
 
 /* ---- /metrics ---- */
 
-/*
- * The value of the sample whose line starts with `series ` (name and
- * labels exactly as printed) in a Prometheus text; NAN if none. Checks
- * every line's shape on the way.
- */
-static double
-prom_value(const char *text, const char *series)
-{
-	double found = NAN;
-	size_t sl = strlen(series);
-	for (const char *p = text; *p != '\0';) {
-		const char *nl = strchr(p, '\n');
-		cr_assert_not_null(nl, "the text does not end with a newline");
-		size_t n = (size_t) (nl - p);
-		if (p[0] == '#') {
-			cr_expect(strncmp(p, "# HELP ", 7) == 0
-			                || strncmp(p, "# TYPE ", 7) == 0,
-			        "bad comment: %.*s", (int) n, p);
-		} else {
-			const char *sp = memchr(p, ' ', n);
-			const char *brace = memchr(p, '{', n);
-			if (brace != NULL) {
-				const char *close = memchr(p, '}', n);
-				cr_assert(close != NULL && close > brace,
-				        "bad labels: %.*s", (int) n, p);
-				sp = close + 1;
-			}
-			cr_assert(sp != NULL && *sp == ' ', "bad line: %.*s",
-			        (int) n, p);
-			char *end;
-			double v = strtod(sp + 1, &end);
-			cr_assert(end == nl, "bad value: %.*s", (int) n, p);
-			if (n > sl && strncmp(p, series, sl) == 0
-			        && p[sl] == ' ') {
-				found = v;
-			}
-		}
-		p = nl + 1;
-	}
-	return found;
-}
-
-static char *
-get_prometheus(void)
-{
-	struct http_res r = http_get(http_port, "/metrics", NULL);
-	cr_assert_eq(r.status, 200, "GET /metrics: %d", r.status);
-	char *type = http_header(&r, "Content-Type");
-	cr_assert_not_null(type);
-	cr_expect_str_eq(type, "text/plain; version=0.0.4; charset=utf-8");
-	free(type);
-	char *body = r.body;
-	r.body = NULL;
-	http_res_free(&r);
-	return body;
-}
-
 Test(dashboard, prometheus_metrics_parse_and_grow)
 {
-	start_seeded();
-	char *t1 = get_prometheus();
-	char *st = cli_json((const char *[]) { "--json", "status", NULL });
-	Clm__V1__StatusReply *s = (Clm__V1__StatusReply *) decode(
+	dashfix_start_seeded(&fx);
+	char *t1 = dashfix_get_prometheus(fx.http_port);
+	char *st = dashfix_cli_json(
+	        (const char *[]) { "--json", "status", NULL });
+	Clm__V1__StatusReply *s = (Clm__V1__StatusReply *) dashfix_decode(
 	        st, &clm__v1__status_reply__descriptor);
-	cr_expect_eq(
-	        prom_value(t1, "clm_build_info{version=\"" CLM_VERSION "\"}"),
+	cr_expect_eq(dashfix_prom_value(t1,
+	                     "clm_build_info{version=\"" CLM_VERSION "\"}"),
 	        1);
-	cr_expect_eq(prom_value(t1, "clm_customers"), (double) s->customers);
-	cr_expect_eq(
-	        prom_value(t1, "clm_touchpoints"), (double) s->touchpoints);
-	cr_expect_gt(prom_value(t1, "clm_db_bytes"), 0);
-	cr_expect_gt(prom_value(t1, "clm_map_bytes"), 0);
-	cr_expect_geq(prom_value(t1, "clm_uptime_seconds"), 0);
-	cr_expect_eq(prom_value(t1, "clm_write_queue_depth"), 0);
+	cr_expect_eq(dashfix_prom_value(t1, "clm_customers"),
+	        (double) s->customers);
+	cr_expect_eq(dashfix_prom_value(t1, "clm_touchpoints"),
+	        (double) s->touchpoints);
+	cr_expect_gt(dashfix_prom_value(t1, "clm_db_bytes"), 0);
+	cr_expect_gt(dashfix_prom_value(t1, "clm_map_bytes"), 0);
+	cr_expect_geq(dashfix_prom_value(t1, "clm_uptime_seconds"), 0);
+	cr_expect_eq(dashfix_prom_value(t1, "clm_write_queue_depth"), 0);
 	/* The seeding wrote: the writer ran batches of at least one job. */
-	cr_expect_gt(prom_value(t1, "clm_write_batch_size_count"), 0);
-	cr_expect_geq(prom_value(t1, "clm_write_batch_size_sum"),
-	        prom_value(t1, "clm_write_batch_size_count"));
-	double assigns = prom_value(
+	cr_expect_gt(dashfix_prom_value(t1, "clm_write_batch_size_count"), 0);
+	cr_expect_geq(dashfix_prom_value(t1, "clm_write_batch_size_sum"),
+	        dashfix_prom_value(t1, "clm_write_batch_size_count"));
+	double assigns = dashfix_prom_value(
 	        t1, "clm_requests_total{call=\"assign\",code=\"OK\"}");
 	cr_expect_eq(assigns, 40);
 	const char *ok = "clm_requests_total{call=\"metrics\",code=\"OK\"}";
@@ -583,15 +252,16 @@ Test(dashboard, prometheus_metrics_parse_and_grow)
 	        = "clm_requests_total{call=\"get_customer\",code=\"NOT_FOUND\"}";
 	const char *cnt
 	        = "clm_request_duration_seconds_count{call=\"metrics\"}";
-	double ok1 = prom_value(t1, ok), bad1 = prom_value(t1, bad);
-	double cnt1 = prom_value(t1, cnt);
+	double ok1 = dashfix_prom_value(t1, ok),
+	       bad1 = dashfix_prom_value(t1, bad);
+	double cnt1 = dashfix_prom_value(t1, cnt);
 	ok1 = isnan(ok1) ? 0 : ok1;
 	bad1 = isnan(bad1) ? 0 : bad1;
 	cnt1 = isnan(cnt1) ? 0 : cnt1;
 
 	/* Three Metrics calls and one unknown customer over RPC. */
 	for (int i = 0; i < 3; i++) {
-		free(cli_out(
+		free(dashfix_cli_out(
 		        (const char *[]) { "--json", "metrics", NULL }, NULL));
 	}
 	char *out = NULL, *err = NULL;
@@ -601,26 +271,26 @@ Test(dashboard, prometheus_metrics_parse_and_grow)
 	free(out);
 	free(err);
 
-	char *t2 = get_prometheus();
-	cr_expect_eq(prom_value(t2, ok), ok1 + 3);
-	cr_expect_eq(prom_value(t2, bad), bad1 + 1);
-	cr_expect_eq(prom_value(t2, cnt), cnt1 + 3);
+	char *t2 = dashfix_get_prometheus(fx.http_port);
+	cr_expect_eq(dashfix_prom_value(t2, ok), ok1 + 3);
+	cr_expect_eq(dashfix_prom_value(t2, bad), bad1 + 1);
+	cr_expect_eq(dashfix_prom_value(t2, cnt), cnt1 + 3);
 	cr_expect_eq(
-	        prom_value(t2,
+	        dashfix_prom_value(t2,
 	                "clm_request_duration_seconds_bucket{call=\"metrics\",le=\"+Inf\"}"),
 	        cnt1 + 3);
 	cr_expect_gt(
-	        prom_value(t2,
+	        dashfix_prom_value(t2,
 	                "clm_request_duration_seconds_sum{call=\"metrics\"}"),
 	        0);
 	/*
 	 * A journey's series appear once one is defined (docs/journeys.md
 	 * "Metrics"), each with its journey label, per step where they are.
 	 */
-	cr_expect(
-	        isnan(prom_value(t2, "clm_journey_active{journey=\"dash\"}")));
-	put_journey(http_port, "dash");
-	char *t3 = get_prometheus();
+	cr_expect(isnan(dashfix_prom_value(
+	        t2, "clm_journey_active{journey=\"dash\"}")));
+	dashfix_put_journey(fx.http_port, "dash");
+	char *t3 = dashfix_get_prometheus(fx.http_port);
 	static const char *const zero[] = {
 		"clm_journey_entered_total{journey=\"dash\"}",
 		"clm_journey_active{journey=\"dash\"}",
@@ -637,7 +307,8 @@ Test(dashboard, prometheus_metrics_parse_and_grow)
 		"clm_journey_webhook_dead_total{journey=\"dash\"}",
 	};
 	for (size_t i = 0; i < sizeof(zero) / sizeof(zero[0]); i++) {
-		cr_expect_eq(prom_value(t3, zero[i]), 0, "%s", zero[i]);
+		cr_expect_eq(
+		        dashfix_prom_value(t3, zero[i]), 0, "%s", zero[i]);
 	}
 	cr_expect_not_null(strstr(t3, "# TYPE clm_journey_active gauge\n"));
 	cr_expect_not_null(
@@ -646,12 +317,12 @@ Test(dashboard, prometheus_metrics_parse_and_grow)
 	        strstr(t3, "# TYPE clm_journey_removed_total counter\n"));
 	cr_expect_not_null(strstr(
 	        t3, "# TYPE clm_journey_webhook_retries_total counter\n"));
-	cr_expect(isnan(prom_value(
+	cr_expect(isnan(dashfix_prom_value(
 	        t3, "clm_journey_sent_total{journey=\"dash\",step=\"1\"}")));
 	free(t3);
 	/* The first scrape is counted by the second. */
 	cr_expect_geq(
-	        prom_value(t2,
+	        dashfix_prom_value(t2,
 	                "clm_http_requests_total{handler=\"/metrics\",code=\"200\"}"),
 	        1);
 	protobuf_c_message_free_unpacked((ProtobufCMessage *) s, NULL);
@@ -664,54 +335,55 @@ Test(dashboard, prometheus_metrics_parse_and_grow)
 
 Test(dashboard, non_loopback_needs_tokens_and_then_a_bearer)
 {
-	cr_assert_eq(harness_tmpdir(dir), 0);
+	cr_assert_eq(harness_tmpdir(fx.dir), 0);
 	int port = harness_free_port();
 	char addr[64];
 	snprintf(addr, sizeof(addr), "http://0.0.0.0:%d", port);
 	const char *open_args[] = { "--http", addr, NULL };
-	cr_expect_neq(clmd_start(&srv, NULL, open_args), 0,
+	cr_expect_neq(clmd_start(&fx.srv, NULL, open_args), 0,
 	        "clmd served http on 0.0.0.0 without tokens");
-	char *log = harness_read_file(srv.log_path);
+	char *log = harness_read_file(fx.srv.log_path);
 	cr_expect(log != NULL && strstr(log, "not a loopback address"),
 	        "log: %s", log ? log : "(none)");
 	free(log);
-	clmd_cleanup(&srv);
+	clmd_cleanup(&fx.srv);
 
 	const char *tokens
-	        = test_file(dir, "tokens", "# dashboard\nhunter2\n");
+	        = test_file(fx.dir, "tokens", "# dashboard\nhunter2\n");
 	chmod(tokens, 0600);
 	const char *args[]
 	        = { "--http", addr, "--auth-token-file", tokens, NULL };
 	harness_cli_url(NULL);
-	cr_assert_eq(clmd_start(&srv, NULL, args), 0, "log %s", srv.log_path);
-	http_port = port;
-	struct http_res r = http_get(port, "/api/status", NULL);
+	cr_assert_eq(
+	        clmd_start(&fx.srv, NULL, args), 0, "log %s", fx.srv.log_path);
+	fx.http_port = port;
+	struct dashfix_res r = dashfix_get(port, "/api/status", NULL);
 	cr_expect_eq(r.status, 401);
-	char *www = http_header(&r, "WWW-Authenticate");
+	char *www = dashfix_header(&r, "WWW-Authenticate");
 	cr_expect(www != NULL && strncmp(www, "Bearer", 6) == 0);
 	free(www);
 	cr_expect_eq(strncmp(r.body, "{\"code\":\"UNAUTHENTICATED\"", 25), 0,
 	        "%s", r.body);
-	http_res_free(&r);
-	r = http_get(port, "/metrics", "Authorization: Bearer hunter3");
+	dashfix_res_free(&r);
+	r = dashfix_get(port, "/metrics", "Authorization: Bearer hunter3");
 	cr_expect_eq(r.status, 401);
-	http_res_free(&r);
-	r = http_get(port, "/api/experiments", NULL);
+	dashfix_res_free(&r);
+	r = dashfix_get(port, "/api/experiments", NULL);
 	cr_expect_eq(r.status, 401);
-	http_res_free(&r);
-	r = http_get(port, "/metrics", "Authorization: Bearer hunter2");
+	dashfix_res_free(&r);
+	r = dashfix_get(port, "/metrics", "Authorization: Bearer hunter2");
 	cr_expect_eq(r.status, 200);
 	cr_expect_not_null(strstr(r.body, "clm_uptime_seconds "));
-	http_res_free(&r);
-	r = http_get(port, "/api/status", "Authorization: bearer hunter2");
+	dashfix_res_free(&r);
+	r = dashfix_get(port, "/api/status", "Authorization: bearer hunter2");
 	cr_expect_eq(r.status, 200, "%s", r.body);
-	http_res_free(&r);
+	dashfix_res_free(&r);
 	/* The page holds no data: it loads, then asks for the token. */
-	r = http_get(port, "/", NULL);
+	r = dashfix_get(port, "/", NULL);
 	cr_expect_eq(r.status, 200);
 	cr_expect_not_null(strstr(r.body, "id=\"token\""));
-	http_res_free(&r);
-	cr_expect_eq(clmd_stop(&srv), 0, "clmd did not stop cleanly");
+	dashfix_res_free(&r);
+	cr_expect_eq(clmd_stop(&fx.srv), 0, "clmd did not stop cleanly");
 }
 
 /* ---- Host names and origins (DNS rebinding) ---- */
@@ -753,11 +425,12 @@ static int
 status_of(int port, const char *method, const char *path, const char *host,
         const char *headers)
 {
-	struct http_res r = http_request(port, method, path, host, headers);
+	struct dashfix_res r
+	        = dashfix_request(port, method, path, host, headers);
 	int status = r.status;
 	if (status == 421) {
 		/* The refusal: short plain text, nothing of the data. */
-		char *type = http_header(&r, "Content-Type");
+		char *type = dashfix_header(&r, "Content-Type");
 		cr_expect(type != NULL
 		                && strcmp(type, "text/plain; charset=utf-8")
 		                        == 0,
@@ -768,7 +441,7 @@ status_of(int port, const char *method, const char *path, const char *host,
 		                        == 0,
 		        "%s", r.body);
 	}
-	http_res_free(&r);
+	dashfix_res_free(&r);
 	return status;
 }
 
@@ -780,11 +453,11 @@ status_of(int port, const char *method, const char *path, const char *host,
 static void
 start_with_names(const char *addr, const char *const *extra)
 {
-	cr_assert_eq(harness_tmpdir(dir), 0);
-	http_port = harness_free_port();
+	cr_assert_eq(harness_tmpdir(fx.dir), 0);
+	fx.http_port = harness_free_port();
 	char http[64];
-	snprintf(http, sizeof(http), "%s:%d", addr, http_port);
-	const char *conf = test_file(dir, "clmd.conf",
+	snprintf(http, sizeof(http), "%s:%d", addr, fx.http_port);
+	const char *conf = test_file(fx.dir, "clmd.conf",
 	        "http_allowed_hosts = dash.example.test, Metrics.Internal\n");
 	const char *args[16] = { "--config", conf, "--http", http };
 	size_t n = 4;
@@ -794,15 +467,15 @@ start_with_names(const char *addr, const char *const *extra)
 	}
 	args[n] = NULL;
 	harness_cli_url(NULL);
-	cr_assert_eq(clmd_start(&srv, NULL, args), 0,
-	        "clmd did not start (log %s)", srv.log_path);
-	wait_http(http_port);
+	cr_assert_eq(clmd_start(&fx.srv, NULL, args), 0,
+	        "clmd did not start (log %s)", fx.srv.log_path);
+	wait_http(fx.http_port);
 }
 
 Test(dashboard, only_its_own_host_names_are_answered)
 {
 	start_with_names("127.0.0.1", NULL);
-	int port = http_port;
+	int port = fx.http_port;
 	char own[64], local[64], v6[64], named[64];
 	snprintf(own, sizeof(own), "127.0.0.1:%d", port);
 	snprintf(local, sizeof(local), "localhost:%d", port);
@@ -841,14 +514,14 @@ Test(dashboard, only_its_own_host_names_are_answered)
 	                     "Host: evil.example\r\n"),
 	        400);
 	/* HTTP/1.0 may omit it: no browser sends such a request. */
-	struct http_res r
-	        = http_send(port, "GET /api/status HTTP/1.0\r\n\r\n");
+	struct dashfix_res r
+	        = dashfix_send(port, "GET /api/status HTTP/1.0\r\n\r\n");
 	cr_expect_eq(r.status, 200, "%s", r.body);
-	http_res_free(&r);
-	r = http_send(port,
+	dashfix_res_free(&r);
+	r = dashfix_send(port,
 	        "GET /api/status HTTP/1.0\r\nHost: evil.example\r\n\r\n");
 	cr_expect_eq(r.status, 421, "%s", r.body);
-	http_res_free(&r);
+	dashfix_res_free(&r);
 
 	/* A write from another origin's page is never a success. */
 	const char *cross = "Origin: http://evil.example\r\n"
@@ -860,31 +533,31 @@ Test(dashboard, only_its_own_host_names_are_answered)
 	cr_expect(st >= 400, "POST to a rebound name: %d", st);
 
 	/* The refusals are counted: 4 paths x 2 + HEAD + HTTP/1.0. */
-	char *text = get_prometheus();
+	char *text = dashfix_get_prometheus(fx.http_port);
 	const char *status421
 	        = "clm_http_requests_total{handler=\"/api/status\",code=\"421\"}";
-	cr_expect_eq(prom_value(text, status421), 4, "%s", text);
+	cr_expect_eq(dashfix_prom_value(text, status421), 4, "%s", text);
 	cr_expect_eq(
-	        prom_value(text,
+	        dashfix_prom_value(text,
 	                "clm_http_requests_total{handler=\"/metrics\",code=\"421\"}"),
 	        2);
 	cr_expect_eq(
-	        prom_value(text,
+	        dashfix_prom_value(text,
 	                "clm_http_requests_total{handler=\"/\",code=\"421\"}"),
 	        2);
 	free(text);
-	cr_expect_eq(clmd_stop(&srv), 0, "clmd did not stop cleanly");
+	cr_expect_eq(clmd_stop(&fx.srv), 0, "clmd did not stop cleanly");
 }
 
 Test(dashboard, host_names_are_checked_with_tokens_too)
 {
-	cr_assert_eq(harness_tmpdir(dir), 0);
+	cr_assert_eq(harness_tmpdir(fx.dir), 0);
 	const char *tokens
-	        = test_file(dir, "tokens", "# dashboard\nhunter2\n");
+	        = test_file(fx.dir, "tokens", "# dashboard\nhunter2\n");
 	chmod(tokens, 0600);
 	const char *extra[] = { "--auth-token-file", tokens, NULL };
 	start_with_names("0.0.0.0", extra);
-	int port = http_port;
+	int port = fx.http_port;
 	char own[64], local[64], named[64];
 	snprintf(own, sizeof(own), "127.0.0.1:%d", port);
 	snprintf(local, sizeof(local), "localhost:%d", port);
@@ -909,20 +582,20 @@ Test(dashboard, host_names_are_checked_with_tokens_too)
 	cr_expect_eq(
 	        status_of(port, "GET", "/metrics", "10.11.12.13:7452", bearer),
 	        200);
-	cr_expect_eq(clmd_stop(&srv), 0, "clmd did not stop cleanly");
+	cr_expect_eq(clmd_stop(&fx.srv), 0, "clmd did not stop cleanly");
 }
 
 Test(dashboard, bad_allowed_hosts_are_refused_at_start)
 {
-	cr_assert_eq(harness_tmpdir(dir), 0);
+	cr_assert_eq(harness_tmpdir(fx.dir), 0);
 	int port = harness_free_port();
 	char http[64];
 	snprintf(http, sizeof(http), "127.0.0.1:%d", port);
 	const char *args[] = { "--http", http, "--http-allowed-hosts",
 		"dash.example.test:443", NULL };
-	cr_expect_neq(clmd_start(&srv, NULL, args), 0,
+	cr_expect_neq(clmd_start(&fx.srv, NULL, args), 0,
 	        "clmd started with a port in http_allowed_hosts");
-	char *log = harness_read_file(srv.log_path);
+	char *log = harness_read_file(fx.srv.log_path);
 	cr_expect(log != NULL
 	                && strstr(log,
 	                        "invalid http_allowed_hosts entry 'dash.example.test:443'"),
@@ -960,7 +633,7 @@ count(const char *hay, const char *needle)
 
 Test(dashboard, page_renders_funnel_cohorts_and_experiment)
 {
-	start_seeded();
+	dashfix_start_seeded(&fx);
 	/* A segment for the Segments panel, with the count define prints. */
 	static const char *const def[]
 	        = { "segment", "define", "buyers", "purchases >= 1", NULL };
@@ -971,12 +644,12 @@ Test(dashboard, page_renders_funnel_cohorts_and_experiment)
 	        "%s", so.out);
 	cr_assert_gt(buyers, 0, "%s", so.out);
 	cli_output_free(&so);
-	struct http_res page = http_get(http_port, "/", NULL);
+	struct dashfix_res page = dashfix_get(fx.http_port, "/", NULL);
 	cr_assert_eq(page.status, 200);
-	char *type = http_header(&page, "Content-Type");
+	char *type = dashfix_header(&page, "Content-Type");
 	cr_expect_str_eq(type, "text/html; charset=utf-8");
 	free(type);
-	char *csp = http_header(&page, "Content-Security-Policy");
+	char *csp = dashfix_header(&page, "Content-Security-Policy");
 	cr_expect_not_null(csp);
 	free(csp);
 	/* Self-contained: no script, style or font from elsewhere. */
@@ -994,8 +667,8 @@ Test(dashboard, page_renders_funnel_cohorts_and_experiment)
 	/* The journeys panel, which calls GET /api/journeys. */
 	cr_expect_not_null(strstr(page.body, "id=\"journeys\""));
 	cr_expect_not_null(strstr(page.body, "api(\"/api/journeys\")"));
-	http_res_free(&page);
-	put_journey(http_port, "welcome");
+	dashfix_res_free(&page);
+	dashfix_put_journey(fx.http_port, "welcome");
 
 	const char *chromium = find_chromium();
 	if (chromium == NULL) {
@@ -1003,8 +676,8 @@ Test(dashboard, page_renders_funnel_cohorts_and_experiment)
 		        "no chromium binary: the browser check is skipped");
 	}
 	/* The REACH count the API reports (current: not window-bound). */
-	char *api = get_json("/api/metrics");
-	Clm__V1__MetricsReply *m = (Clm__V1__MetricsReply *) decode(
+	char *api = dashfix_get_json(fx.http_port, "/api/metrics");
+	Clm__V1__MetricsReply *m = (Clm__V1__MetricsReply *) dashfix_decode(
 	        api, &clm__v1__metrics_reply__descriptor);
 	cr_assert_geq(m->n_stages, 1);
 	cr_assert_eq(m->stages[0]->stage, CLM__V1__STAGE__REACH);
@@ -1012,8 +685,9 @@ Test(dashboard, page_renders_funnel_cohorts_and_experiment)
 	cr_assert_gt(reach, 0);
 	protobuf_c_message_free_unpacked((ProtobufCMessage *) m, NULL);
 	free(api);
-	char *cohorts = get_json("/api/cohorts?by=week&periods=8");
-	Clm__V1__CohortReply *c = (Clm__V1__CohortReply *) decode(
+	char *cohorts = dashfix_get_json(
+	        fx.http_port, "/api/cohorts?by=week&periods=8");
+	Clm__V1__CohortReply *c = (Clm__V1__CohortReply *) dashfix_decode(
 	        cohorts, &clm__v1__cohort_reply__descriptor);
 	size_t rows = c->n_rows;
 	cr_assert_gt(rows, 0);
@@ -1021,8 +695,9 @@ Test(dashboard, page_renders_funnel_cohorts_and_experiment)
 	free(cohorts);
 
 	char url[64], profile[512];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", http_port);
-	snprintf(profile, sizeof(profile), "--user-data-dir=%s/chromium", dir);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", fx.http_port);
+	snprintf(profile, sizeof(profile), "--user-data-dir=%s/chromium",
+	        fx.dir);
 	const char *argv[] = { "chromium", "--headless=new", "--no-sandbox",
 		"--disable-gpu", "--no-first-run", "--disable-extensions",
 		profile, "--virtual-time-budget=10000", "--dump-dom", url,
@@ -1060,7 +735,8 @@ Test(dashboard, page_renders_funnel_cohorts_and_experiment)
 	cr_expect_gt(count(dom, "<td class=\"cell\""), (int) rows);
 	cr_expect_not_null(strstr(dom, "100.0%"));
 	/* The experiment with both variants. */
-	cr_expect_not_null(strstr(dom, "data-experiment=\"" EXPERIMENT "\""));
+	cr_expect_not_null(
+	        strstr(dom, "data-experiment=\"" DASHFIX_EXPERIMENT "\""));
 	cr_expect_not_null(strstr(dom, "data-variant=\"control\""));
 	cr_expect_not_null(strstr(dom, "data-variant=\"new-copy\""));
 	cr_expect_not_null(strstr(dom, "p-value"));
@@ -1079,8 +755,8 @@ Test(dashboard, page_renders_funnel_cohorts_and_experiment)
 	free(err);
 
 	/* The lookup, started from the address: c000003 bought (seeded). */
-	char *cj = get_json("/api/customers/c000003");
-	Clm__V1__Customer *cu = (Clm__V1__Customer *) decode(
+	char *cj = dashfix_get_json(fx.http_port, "/api/customers/c000003");
+	Clm__V1__Customer *cu = (Clm__V1__Customer *) dashfix_decode(
 	        cj, &clm__v1__customer__descriptor);
 	char stage_attr[96];
 	snprintf(stage_attr, sizeof(stage_attr),
@@ -1091,7 +767,7 @@ Test(dashboard, page_renders_funnel_cohorts_and_experiment)
 	protobuf_c_message_free_unpacked((ProtobufCMessage *) cu, NULL);
 	free(cj);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/#customer=c000003",
-	        http_port);
+	        fx.http_port);
 	argv[9] = url;
 	dom = err = NULL;
 	rc = run_cmd(chromium, argv, NULL, BROWSER_MS, &dom, &err);
@@ -1110,7 +786,7 @@ Test(dashboard, page_renders_funnel_cohorts_and_experiment)
 	 * must not stop the page: the figures still load.
 	 */
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/#customer=%%E0",
-	        http_port);
+	        fx.http_port);
 	argv[9] = url;
 	dom = err = NULL;
 	rc = run_cmd(chromium, argv, NULL, BROWSER_MS, &dom, &err);
