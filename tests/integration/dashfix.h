@@ -1,6 +1,7 @@
 /*
  * dashfix: what the tests of clmd's HTTP dashboard share
- * (dashboard_test): one clmd with --http on a loopback port, seeded
+ * (dashboard_api_test, dashboard_metrics_test, dashboard_access_test,
+ * dashboard_page_test): one clmd with --http on a loopback port, seeded
  * with clm-gen journeys (clm import), their spend (clm spend) and an
  * experiment with a few assigned and converted customers; HTTP/1.1 over a
  * plain socket that keeps the whole response (status, header block,
