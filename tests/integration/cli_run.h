@@ -1,9 +1,8 @@
 /*
  * What the integration tests that drive the clm CLI or need input files
- * share (cli_test, cli_metrics_test, cli_help_test, dashboard_test,
- * offers_test, access_test, errors_test): run clm and keep its output, and
- * write a small file. These assert with Criterion: call them from inside a
- * test.
+ * share (the cli_*, dashboard_*, access, errors tests and others; every
+ * integration test links it): run clm and keep its output, and write a
+ * small file. These assert with Criterion: call them from inside a test.
  */
 #ifndef CLM_IT_CLI_RUN_H
 #define CLM_IT_CLI_RUN_H
