@@ -1,6 +1,6 @@
 'use strict';
 /*
- * clmd processes for the Node interop tests (node_test.js, sdk_test.js):
+ * clmd processes for the Node interop tests (node_*_test.js, sdk_test.js):
  * temp dirs and free loopback ports, a clmd spawned so that it dies with
  * the test even when the test is SIGKILLed, and stopped by its pid. Each
  * test waits for readiness its own way (what it needs to answer).
