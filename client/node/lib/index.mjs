@@ -2,7 +2,7 @@
  * clm-client as an ES module: the objects of the CommonJS entry
  * (lib/index.js), as named exports and as the default export. Node cannot
  * see names that index.js adds with a spread (the enums), so they are
- * listed here; tests/interop/node_test.js checks that this list and
+ * listed here; tests/interop/node_package_test.js checks that this list and
  * index.js's exports are the same.
  *
  *   import { Client, Stage } from 'clm-client';
