@@ -7,8 +7,11 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "harness.h"
 #include "stages.h"
@@ -181,19 +184,27 @@ Test(stages_durable, counters_survive_restarts)
 struct writer_arg {
 	const char *url;
 	int id;
-	int n;          /* calls to make (0: until an error) */
-	int acked;      /* calls answered OK */
-	int duplicates; /* touchpoints answered as duplicates */
+	int n;            /* calls to make (0: until an error) */
+	atomic_int acked; /* calls answered OK (read while it runs) */
+	int duplicates;   /* touchpoints answered as duplicates */
+	atomic_bool done; /* the writer has returned */
 };
 
-/* Tracks PURCHASEs for customer "w<id>", one per call; the event ids of
- * even calls are shared by all writers ("shared-<i>", customer "shared"). */
+/*
+ * Tracks PURCHASEs for customer "w<id>", one per call; the event ids of
+ * even calls are shared by all writers ("shared-<i>", customer "shared").
+ *
+ * A writer of n calls must have every one answered: it waits up to 10 s
+ * for a reply, a bound a loaded machine does not reach. A writer until an
+ * error ends when clmd is gone, with its last call's wait: 2 s.
+ */
 static void *
 stages_durable_writer_main(void *p)
 {
 	struct writer_arg *a = p;
 	clm_conn *c;
-	if (clm_open(a->url, 2000, &c) != CLM_OK) {
+	if (clm_open(a->url, a->n != 0 ? 10000 : 2000, &c) != CLM_OK) {
+		atomic_store(&a->done, true);
 		return NULL;
 	}
 	char cust[32];
@@ -225,7 +236,38 @@ stages_durable_writer_main(void *p)
 		clm_response_free(resp);
 	}
 	clm_close(c);
+	atomic_store(&a->done, true);
 	return NULL;
+}
+
+/* The monotonic clock in ms. */
+static int64_t
+stages_durable_mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Waits, polling every 10 ms for up to ms, until each of the n writers has
+ * had acks calls answered or has returned.
+ */
+static void
+stages_durable_wait_busy(struct writer_arg *args, int n, int acks, int ms)
+{
+	int64_t deadline = stages_durable_mono_ms() + ms;
+	for (;;) {
+		int busy = 0;
+		for (int i = 0; i < n; i++) {
+			busy += atomic_load(&args[i].acked) >= acks
+			        || atomic_load(&args[i].done);
+		}
+		if (busy == n || stages_durable_mono_ms() >= deadline) {
+			return;
+		}
+		harness_sleep_ms(10);
+	}
 }
 
 /* Concurrent writers: group commit loses and doubles nothing. */
@@ -236,7 +278,7 @@ Test(stages_durable, concurrent_writers_count_exactly)
 	struct writer_arg args[W];
 	pthread_t th[W];
 	for (int i = 0; i < W; i++) {
-		args[i] = (struct writer_arg) { srv.url, i, N, 0, 0 };
+		args[i] = (struct writer_arg) { srv.url, i, N, 0, 0, false };
 		cr_assert_eq(pthread_create(&th[i], NULL,
 		                     stages_durable_writer_main, &args[i]),
 		        0);
@@ -274,16 +316,21 @@ Test(stages_durable, concurrent_writers_count_exactly)
 Test(stages_durable, sigterm_under_load_keeps_every_ack)
 {
 	stages_start(&srv);
-	enum { W = 4 };
+	enum { W = 4, BUSY = 20 };
 	struct writer_arg args[W];
 	pthread_t th[W];
 	for (int i = 0; i < W; i++) {
-		args[i] = (struct writer_arg) { srv.url, i, 0, 0, 0 };
+		args[i] = (struct writer_arg) { srv.url, i, 0, 0, 0, false };
 		cr_assert_eq(pthread_create(&th[i], NULL,
 		                     stages_durable_writer_main, &args[i]),
 		        0);
 	}
-	harness_sleep_ms(300);
+	/*
+	 * The SIGTERM comes once every writer is busy: each has had BUSY
+	 * calls answered (and has more under way). A fixed sleep here would
+	 * on a loaded machine let some writer not even have connected.
+	 */
+	stages_durable_wait_busy(args, W, BUSY, 20000);
 	int st = clmd_stop(&srv);
 	for (int i = 0; i < W; i++) {
 		pthread_join(th[i], NULL);

@@ -54,13 +54,12 @@ Test(stages_publish, stage_changes_are_published)
 	 * event arrives, then drain. */
 	char topic[64];
 	Clm__V1__LifecycleEvent *ev = NULL;
+	struct stages_step probe = { "p", CLM__V1__TOUCHPOINT_TYPE__PAGE_VIEW,
+		CLM__V1__CHANNEL__DIRECT, STAGES_T0, 0, 0 };
 	bool up = false;
 	for (int k = 0; k < 100 && !up; k++) {
 		char id[32];
 		snprintf(id, sizeof(id), "probe-%d", k);
-		struct stages_step probe
-		        = { "p", CLM__V1__TOUCHPOINT_TYPE__PAGE_VIEW,
-			          CLM__V1__CHANNEL__DIRECT, STAGES_T0, 0, 0 };
 		struct stages_tps t;
 		stages_make_tp(&t, 0, id, &probe);
 		clm_response_free(stages_track(c, t.ptr, 1));
@@ -71,11 +70,24 @@ Test(stages_publish, stage_changes_are_published)
 		}
 	}
 	cr_assert(up, "no event arrived on %s", srv.events_url);
-	while (stages_publish_recv_event(sub, topic, sizeof(topic), &ev)
-	        == 0) {
+	/*
+	 * The drain ends at the event of one last probe, not at 100 ms of
+	 * silence: an earlier probe's event may come later than that on a
+	 * loaded machine, and would be taken for alice's first. clmd's one
+	 * writer publishes in the order it applies, and the pipe keeps that
+	 * order, so every earlier event comes before the last probe's.
+	 */
+	nng_socket_set_ms(sub, NNG_OPT_RECVTIMEO, 10000);
+	struct stages_tps last;
+	stages_make_tp(&last, 0, "probe-last", &probe);
+	clm_response_free(stages_track(c, last.ptr, 1));
+	for (bool drained = false; !drained;) {
+		rv = stages_publish_recv_event(sub, topic, sizeof(topic), &ev);
+		cr_assert_eq(
+		        rv, 0, "no event of probe-last: %s", nng_strerror(rv));
+		drained = strcmp(ev->customer_id, "probe-last") == 0;
 		clm__v1__lifecycle_event__free_unpacked(ev, NULL);
 	}
-	nng_socket_set_ms(sub, NNG_OPT_RECVTIMEO, 3000);
 
 	static const char *const names[] = { "", "REACH", "ACQUISITION",
 		"NURTURE", "RETENTION", "ADVOCACY" };
