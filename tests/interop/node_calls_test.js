@@ -1,7 +1,7 @@
 'use strict';
 /*
  * The Node.js client (client/node) against a real clmd, call by call: the
- * journey of tests/integration/journey_test.c through five stages with
+ * journey of tests/integration/stages.c through five stages with
  * fixed event times, duplicates on event_id, health as of a time, the same
  * customer from reversed arrival, rejected items and their field
  * violations (ClmError INVALID_ARGUMENT), NOT_FOUND, an Identify merge,

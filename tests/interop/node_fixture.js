@@ -3,7 +3,7 @@
  * What the Node client's interop tests (tests/interop/node_*_test.js)
  * share beyond clmd_proc.js: the client (client/node) and the clmd binary
  * they drive, a Clmd on a temp dir with free ports and an ipc socket, the
- * journey of tests/integration/journey_test.c with its checks, and
+ * journey of tests/integration/stages.c with its checks, and
  * rejectsWith() for ClmErrors.
  *
  * Env: CLMD_BIN (else $CLM_BUILD_DIR/bin/clmd, else build/bin/clmd).
@@ -115,7 +115,7 @@ async function closeClmd(srv, c) {
 }
 
 /* ------------------------------------------------------------------ */
-/* The journey of journey_test.c                                        */
+/* The journey of stages.c                                              */
 
 const journey = [
   { id: 'e1', type: 'AD_CLICK', channel: 'PAID_ADS', at: T0 },

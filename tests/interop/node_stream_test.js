@@ -2,7 +2,7 @@
 /*
  * The Node.js client (client/node) against a real clmd: the events stream
  * through watch(), the stage changes of the journey of
- * tests/integration/journey_test.c as published (the replied events, seq
+ * tests/integration/stages.c as published (the replied events, seq
  * by seq) and a risk signal on its own topic.
  *
  * Shared helpers: node_fixture.js, clmd_proc.js.

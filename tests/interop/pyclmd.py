@@ -1,6 +1,6 @@
 """What the Python interop tests (tests/interop/python_*_test.py) share: a
 real clmd to drive from the Python client (client/python, package clm),
-the check runner, and the journey of tests/integration/journey_test.c.
+the check runner, and the journey of tests/integration/stages.c.
 
 Importing this module makes the client importable (the protobuf classes
 are generated into $CLM_BUILD_DIR/python-gen), clears the CLM_* variables
@@ -69,7 +69,7 @@ from clm import pb  # noqa: E402
 MIN_MS = 60_000
 HOUR_MS = 60 * MIN_MS
 DAY_MS = 24 * HOUR_MS
-T0 = 1768003200000          # 2026-01-10T00:00:00Z, as in journey_test.c
+T0 = 1768003200000          # 2026-01-10T00:00:00Z, as in stages.h
 T1 = 1772409600000          # 2026-03-02T00:00:00Z: the other checks' time
 Y2K_MS = 946684800000       # the earliest accepted event time
 JAN1, FEB1 = 1767225600000, 1769904000000
@@ -313,7 +313,7 @@ def main(setup=None, clmd=True):
 
 
 # ---------------------------------------------------------------------------
-# The journey of tests/integration/journey_test.c.
+# The journey of tests/integration/stages.c.
 
 JOURNEY = [  # event id suffix, type, channel, time, value, duration_s
     ("e1", "AD_CLICK", "PAID_ADS", T0, 0, 0),

@@ -6,7 +6,7 @@ Recommend (with a catalog, a cart, a store nearby, and claim), an
 experiment (define, assign, results), a segment (define, backfill, count,
 members page by page, delete) and a journey (define, its messages page by
 page, statistics, replace, delete). The setup tracks the journey of
-tests/integration/journey_test.c for alice, whom Recommend is asked about.
+tests/integration/stages.c for alice, whom Recommend is asked about.
 """
 
 import json

@@ -2,7 +2,7 @@
 """Interop test: a customer's lifecycle through the Python client
 (client/python, package clm) against a real clmd (tests/interop/pyclmd.py).
 
-Drives the journey of tests/integration/journey_test.c through clm.Client
+Drives the journey of tests/integration/stages.c through clm.Client
 with fixed event times and checks the same answers the C tests check:
 stage changes and history REACH -> ACQUISITION -> NURTURE -> RETENTION ->
 ADVOCACY, the same changes on the stage-change stream (clm.watch) with

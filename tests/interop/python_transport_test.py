@@ -7,7 +7,7 @@ resent, the watcher reconnects); a second clmd that listens on ipc:// only
 (calls and events) with an auth token, and on tls+tcp:// with client
 certificates when openssl is there; connection errors (a closed port, a
 missing socket, REQ and PUB mixed up, bad URLs). The setup tracks the
-journey of tests/integration/journey_test.c for alice over TCP, the
+journey of tests/integration/stages.c for alice over TCP, the
 customer the other transports must give too.
 """
 
