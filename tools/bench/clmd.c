@@ -2,17 +2,16 @@
  * The clmd that `clm-bench --start` runs: starting it, preloading it, and
  * what /proc says about it.
  */
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench.h"
 #include "clm/client.h"
+#include "freeport.h"
 
 /* clmd's CPU seconds (utime + stime) from /proc. */
 double
@@ -89,21 +88,10 @@ bench_commits(const char *url, uint64_t *transactions, uint64_t *requests)
 int
 bench_free_port(void)
 {
-	/* Bound to port 0, the kernel picks one; released for clmd. */
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0) {
-		return 0;
-	}
-	struct sockaddr_in a = { .sin_family = AF_INET,
-		.sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int port = 0;
-	if (bind(fd, (struct sockaddr *) &a, sizeof(a)) == 0
-	        && getsockname(fd, (struct sockaddr *) &a, &len) == 0) {
-		port = ntohs(a.sin_port);
-	}
-	close(fd);
-	return port;
+	/* Below the ephemeral range, so no connection takes it before clmd
+	 * binds it (tests/freeport.h). */
+	int port = freeport_pick();
+	return port > 0 ? port : 0;
 }
 
 pid_t
