@@ -41,6 +41,8 @@
 #define WEBHOOK_HOLDS 64
 /* The longest a failing webhook's other messages are held back. */
 #define WEBHOOK_HOLD_MAX_MS (5 * 60 * 1000)
+/* Requests at a time to failing journeys' webhooks, all together. */
+#define WEBHOOK_FAILING (WEBHOOK_INFLIGHT / 2)
 
 /* What a journey's definition says of its webhook. */
 struct webhook_def {
@@ -68,7 +70,7 @@ struct webhook_sent {
 struct webhook_hold {
 	uint32_t journey;
 	uint32_t failures; /* in a row */
-	int64_t until_ms;
+	int64_t until_ms;  /* monotonic (clock_mono_ns / 1e6) */
 };
 
 /* One request: what it sends, then nng's handles while in flight. */
@@ -285,9 +287,11 @@ webhook_hold_note(
 }
 
 /*
- * Whether the delivery at position of journey waits for now: in flight
- * already, its journey held back, or its journey's requests in flight
- * WEBHOOK_PER_JOURNEY (1 while it is failing).
+ * Whether the delivery at position of journey waits for now (monotonic
+ * ms): in flight already, its journey held back, its journey's requests
+ * in flight WEBHOOK_PER_JOURNEY, or, for a failing journey, one of its
+ * own in flight or WEBHOOK_FAILING of all failing journeys' (so the
+ * journeys whose receivers answer keep the other slots).
  */
 static bool
 webhook_held(struct webhook *wh, uint64_t position, uint32_t journey,
@@ -297,27 +301,37 @@ webhook_held(struct webhook *wh, uint64_t position, uint32_t journey,
 	if (h != NULL && h->until_ms > now_ms) {
 		return true;
 	}
-	size_t out = 0; /* the journey's requests in flight */
+	size_t out = 0;     /* the journey's requests in flight */
+	size_t failing = 0; /* failing journeys' requests in flight */
 	for (size_t i = 0; i < WEBHOOK_INFLIGHT; i++) {
 		const struct webhook_try *t = &wh->tries[i];
-		if (t->busy && t->position == position) {
+		if (!t->busy) {
+			continue;
+		}
+		if (t->position == position) {
 			return true;
 		}
-		out += t->busy && t->journey == journey;
+		out += t->journey == journey;
+		failing += h != NULL
+		        && webhook_hold_find(wh, t->journey) != NULL;
 	}
-	return out >= (h != NULL ? 1 : WEBHOOK_PER_JOURNEY);
+	if (h != NULL) {
+		return out >= 1 || failing >= WEBHOOK_FAILING;
+	}
+	return out >= WEBHOOK_PER_JOURNEY;
 }
 
 /* One look at the waiting deliveries (store_jhooks_each). */
 struct webhook_scan {
 	struct webhook *wh;
 	store_txn *txn;
-	int64_t now_ms;
-	uint64_t upto;  /* examine positions up to it only */
-	size_t seen;    /* examined */
-	uint64_t last;  /* the last examined */
-	size_t started; /* requests it queued */
-	bool full;      /* WEBHOOK_INFLIGHT taken */
+	int64_t now_ms;  /* the deliveries' clock (next_ms) */
+	int64_t mono_ms; /* the holds' */
+	uint64_t upto;   /* examine positions up to it only */
+	size_t seen;     /* examined */
+	uint64_t last;   /* the last examined */
+	size_t started;  /* requests it queued */
+	bool full;       /* WEBHOOK_INFLIGHT taken */
 };
 
 static void
@@ -347,7 +361,7 @@ webhook_scan_one(void *arg, uint64_t position, Clm__V1__JourneyHook *h)
 		webhook_sent_drop(wh, s);
 	}
 	if (h->next_ms > sc->now_ms
-	        || webhook_held(wh, position, h->journey, sc->now_ms)) {
+	        || webhook_held(wh, position, h->journey, sc->mono_ms)) {
 		return 0;
 	}
 	Clm__V1__LifecycleEvent *ev;
@@ -412,6 +426,7 @@ webhook_collect(struct webhook *wh, size_t *started)
 	struct webhook_scan sc = { .wh = wh,
 		.txn = txn,
 		.now_ms = clock_now_ms(),
+		.mono_ms = clock_mono_ns() / 1000000,
 		.upto = UINT64_MAX,
 		.full = wh->n_busy == WEBHOOK_INFLIGHT };
 	clm_err e = store_jhooks_each(
@@ -599,7 +614,8 @@ webhook_try_end(struct webhook *wh, struct webhook_try *t)
 		}
 		webhook_report(wh, t->position, t->journey, t->attempts, ok,
 		        retry, ok ? NULL : t->error);
-		webhook_hold_note(wh, t->journey, ok, clock_now_ms());
+		webhook_hold_note(
+		        wh, t->journey, ok, clock_mono_ns() / 1000000);
 	}
 	webhook_try_clear(t);
 	wh->n_busy--;
@@ -663,9 +679,15 @@ webhook_main(void *arg)
 			idle = 0;
 		}
 	}
-	/* Stopping: webhook_close canceled the requests in flight. */
+	/*
+	 * Stopping: webhook_close canceled the requests in flight, but not
+	 * one started after it looked (its aio not yet scheduled then).
+	 */
 	for (size_t i = 0; i < WEBHOOK_INFLIGHT; i++) {
 		if (wh->tries[i].busy) {
+			if (wh->tries[i].aio != NULL) {
+				nng_aio_cancel(wh->tries[i].aio);
+			}
 			webhook_try_end(wh, &wh->tries[i]);
 		}
 	}

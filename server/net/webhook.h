@@ -12,7 +12,8 @@
  * which records it. No read transaction is held across a request. After
  * a failure, a journey's other messages wait 1 s, 2 s, 4 s, ... (at most
  * 5 min, the failures in a row) and then go one at a time until one is
- * delivered: a receiver that is down or slow holds up only its own.
+ * delivered, the failing journeys together with half the requests at
+ * most: a receiver that is down or slow holds up mostly its own.
  *
  * A message whose journey was deleted (or deleted and defined again: a
  * new id) is dropped without a try: reported with journey 0, which the
