@@ -1,4 +1,4 @@
-/* A loopback TCP port below the ephemeral range: see freeport.h. */
+/* A loopback TCP port outside the ephemeral range: see freeport.h. */
 #define _XOPEN_SOURCE 700
 
 #include "freeport.h"
@@ -14,11 +14,13 @@
 
 /* Ports under FREEPORT_LOW are left to system services. */
 #define FREEPORT_LOW 10000
-/* The ephemeral range's start when /proc does not say (Linux's default). */
-#define FREEPORT_EPHEMERAL 32768
+/* The ephemeral range when /proc does not say (Linux's default). */
+#define FREEPORT_EPHEMERAL     32768
+#define FREEPORT_EPHEMERAL_END 60999
 
 static pthread_mutex_t freeport_mu = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t freeport_rng;                   /* 0 until the first pick */
+static pid_t freeport_pid; /* whose freeport_rng */
+static uint64_t freeport_rng;
 static unsigned char freeport_given[65536 / 8]; /* the ports returned */
 
 /* xorshift64*: the next of the process's pseudo-random numbers. */
@@ -31,23 +33,45 @@ freeport_random(void)
 	return freeport_rng * 2685821657736338717ULL;
 }
 
-/* The first port the kernel may give an outbound connection. */
-static int
-freeport_ephemeral_low(void)
+/*
+ * The ports to pick from, [*lo, *hi): below the ephemeral range when
+ * there is room for 1,000 there, else above it; else (a range over
+ * nearly all ports) all of them, said once on stderr. The range's last
+ * port is left out, so a test that takes its pick's next port as well
+ * (cli_watch_test) does not land in the ephemeral range.
+ */
+static void
+freeport_range(int *lo, int *hi)
 {
 	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
 	int low = 0;
 	int high = 0;
+	if (f == NULL || fscanf(f, "%d %d", &low, &high) != 2 || low < 1
+	        || high > 65535 || low > high) {
+		low = FREEPORT_EPHEMERAL; /* Linux's default */
+		high = FREEPORT_EPHEMERAL_END;
+	}
 	if (f != NULL) {
-		if (fscanf(f, "%d %d", &low, &high) != 2) {
-			low = 0;
-		}
 		fclose(f);
 	}
-	if (low <= FREEPORT_LOW + 1000 || low > 65535) {
-		low = FREEPORT_EPHEMERAL;
+	if (low > FREEPORT_LOW + 1000) {
+		*lo = FREEPORT_LOW;
+		*hi = low - 1;
+	} else if (high < 65535 - 1000) {
+		*lo = high + 1;
+		*hi = 65535;
+	} else {
+		static int said; /* under freeport_mu */
+		if (!said) {
+			fprintf(stderr,
+			        "freeport: the ephemeral ports are %d-%d: a "
+			        "connection may take a test server's port\n",
+			        low, high);
+			said = 1;
+		}
+		*lo = FREEPORT_LOW;
+		*hi = 65535;
 	}
-	return low;
 }
 
 /* Whether a listener could bind port on every IPv4 address now. */
@@ -71,14 +95,17 @@ freeport_bindable(int port)
 int
 freeport_pick(void)
 {
-	int high = freeport_ephemeral_low();
-	int span = high - FREEPORT_LOW;
 	pthread_mutex_lock(&freeport_mu);
-	if (freeport_rng == 0) {
+	int lo, hi;
+	freeport_range(&lo, &hi);
+	int span = hi - lo;
+	if (freeport_pid != getpid()) {
+		/* Seeded per process: a child forked after a pick differs. */
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
+		freeport_pid = getpid();
 		freeport_rng
-		        = ((uint64_t) getpid() << 32 ^ (uint64_t) ts.tv_sec
+		        = ((uint64_t) freeport_pid << 32 ^ (uint64_t) ts.tv_sec
 		                  ^ (uint64_t) ts.tv_nsec << 16)
 		        | 1;
 	}
@@ -86,8 +113,7 @@ freeport_pick(void)
 	 * pick as well (cli_watch_test) must not meet the next pick there. */
 	int port = -1;
 	for (int i = 0; i < 4 * span && port < 0; i++) {
-		int p = FREEPORT_LOW
-		        + (int) (freeport_random() % (uint64_t) span);
+		int p = lo + (int) (freeport_random() % (uint64_t) span);
 		unsigned char bit = (unsigned char) (1u << (p % 8));
 		if ((freeport_given[p / 8] & bit) == 0
 		        && freeport_bindable(p)) {

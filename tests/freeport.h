@@ -6,8 +6,9 @@
  * every outbound connect() takes its local port from too, so between the
  * test's close and the server's bind another test's connection could take
  * it: clmd then fails with "Address in use" (seen in CI). The kernel never
- * hands out a port below that range by itself, so freeport picks there,
- * at random, a port that can be bound on every IPv4 address right now.
+ * hands out a port outside that range by itself, so freeport picks there
+ * (below it, from 10000, or above it when it starts that low), at
+ * random, a port that can be bound on every IPv4 address right now.
  * Two test processes pick the same port at the same moment about once in
  * 20,000 picks; one process never returns a port twice.
  */

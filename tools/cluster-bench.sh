@@ -60,7 +60,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-# Free loopback ports, n of them, below the ephemeral range
+# Free loopback ports, n of them, outside the ephemeral range
 # (tests/freeport.py).
 free_ports() {
 	python3 -c '

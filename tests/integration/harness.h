@@ -121,7 +121,7 @@ void harness_fini(void);
 char *harness_metrics(int port);
 
 /*
- * harness_free_port returns a TCP port free on 127.0.0.1 right now, below
+ * harness_free_port returns a TCP port free on 127.0.0.1 right now, outside
  * the ephemeral range so no connection takes it first (freeport.h).
  */
 int harness_free_port(void);

@@ -699,7 +699,7 @@ def run(argv, stdin=None, timeout=60):
         p.stderr.decode("utf-8", "replace")
 
 
-# Ports below the ephemeral range, so no connection takes one first
+# Ports outside the ephemeral range, so no connection takes one first
 # (tests/freeport.py).
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import freeport  # noqa: E402

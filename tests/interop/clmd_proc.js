@@ -46,26 +46,45 @@ function tmpDir(prefix) {
 }
 
 /*
- * Ports below the ephemeral range (as tests/freeport.h): the kernel's pick
+ * Ports outside the ephemeral range (as tests/freeport.h): the kernel's pick
  * for listen(0) comes from the range every outbound connection takes its
  * local port from too, so another test's connection could take it before
- * clmd binds it ("Address in use"). Below the range the kernel hands out
- * nothing by itself: at random, a port that can be bound on every IPv4
- * address now; never the same one twice in a process.
+ * clmd binds it ("Address in use"). Outside the range the kernel hands
+ * out nothing by itself: at random, a port there (below it, or above it
+ * when it starts low) that can be bound on every IPv4 address now; never
+ * the same one twice in a process.
  */
 const PORT_LOW = 10000; // ports below are left to system services
 const givenPorts = new Set();
 
-function ephemeralLow() {
+let saidRange = false;
+
+/*
+ * The ports to pick from, [lo, hi), as tests/freeport.c's freeport_range:
+ * below the ephemeral range when there is room for 1,000 there, else
+ * above it, else all (said once on stderr); the range's last port left
+ * out.
+ */
+function portRange() {
+  let low = 32768;
+  let high = 60999; // Linux's default
   try {
-    const low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0]);
-    if (low > PORT_LOW + 1000 && low <= 65535) return low;
+    const [l, h] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (l >= 1 && l <= h && h <= 65535) [low, high] = [l, h];
   } catch (e) {
     /* not Linux: its default */
   }
-  return 32768;
+  if (low > PORT_LOW + 1000) return [PORT_LOW, low - 1];
+  if (high < 65535 - 1000) return [high + 1, 65535];
+  if (!saidRange) {
+    process.stderr.write(`freePort: the ephemeral ports are ${low}-${high}: a connection may take a test server's port\n`);
+    saidRange = true;
+  }
+  return [PORT_LOW, 65535];
 }
 
+// Node's listen sets SO_REUSEADDR, so a port in TIME_WAIT counts as free
+// here; clmd's (NNG's) listeners set it too, so they can bind it as well.
 function bindable(port) {
   return new Promise((resolve) => {
     const s = net.createServer();
@@ -76,15 +95,15 @@ function bindable(port) {
 
 /** A loopback TCP port nothing listens on now (see above). */
 async function freePort() {
-  const high = ephemeralLow();
-  for (let i = 0; i < 4 * (high - PORT_LOW); i++) {
-    const port = PORT_LOW + Math.floor(Math.random() * (high - PORT_LOW));
+  const [lo, hi] = portRange();
+  for (let i = 0; i < 4 * (hi - lo); i++) {
+    const port = lo + Math.floor(Math.random() * (hi - lo));
     if (givenPorts.has(port)) continue;
     givenPorts.add(port); // before the await: a concurrent call skips it
     if (await bindable(port)) return port;
     givenPorts.delete(port);
   }
-  throw new Error(`freePort: no free port below ${high}`);
+  throw new Error(`freePort: no free port in ${lo}-${hi - 1}`);
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

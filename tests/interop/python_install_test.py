@@ -72,7 +72,7 @@ def must(r, what):
     return r
 
 
-# Ports below the ephemeral range, so no connection takes one first
+# Ports outside the ephemeral range, so no connection takes one first
 # (tests/freeport.py).
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import freeport  # noqa: E402

@@ -88,7 +88,7 @@ bench_commits(const char *url, uint64_t *transactions, uint64_t *requests)
 int
 bench_free_port(void)
 {
-	/* Below the ephemeral range, so no connection takes it before clmd
+	/* Outside the ephemeral range, so no connection takes it before clmd
 	 * binds it (tests/freeport.h). */
 	int port = freeport_pick();
 	return port > 0 ? port : 0;
