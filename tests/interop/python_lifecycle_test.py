@@ -213,7 +213,7 @@ def cohorts_of_the_journey(ctx):
 @check
 def identify_merges_an_anonymous_profile(ctx):
     c, w = ctx.c, ctx.watch
-    drain(w)
+    drain(c, w, "identify-marker")
     anon = [
         {"event_id": "a1-e1", "type": "AD_CLICK", "channel": "PAID_ADS",
          "occurred_at_ms": T1},
