@@ -21,7 +21,8 @@ import time
 # pyclmd makes the client (client/python) importable: clm from there.
 from pyclmd import (TMP, T1, Clmd, check, check_journey_customer, clm, drain,
                     expect, expect_eq, expect_raises, free_port, journey,
-                    main, pb, same_customer, track_journey, wait_live)
+                    main, pb, probe, read_until, same_customer,
+                    track_journey, wait_live)
 
 
 def setup(ctx):
@@ -34,11 +35,12 @@ def setup(ctx):
 @check
 def restart_under_a_live_client_and_watcher(ctx):
     c, w = ctx.c, ctx.watch
-    drain(w)
     before = c.status()
     last = c.track(customer_id="rs-0", type="PAGE_VIEW",
                    occurred_at_ms=T1).changes[0].seq
-    drain(w)
+    # rs-0 is the marker: what w has not read yet (alice's journey, late
+    # probes) comes before its event (pyclmd.drain).
+    expect(read_until(w, "rs-0") is not None, "no event of rs-0")
     expect_eq(ctx.srv.stop(), 0, "clmd exit status")
     # The restart happens while a call is waiting: it reconnects, resends.
     # (clmd is started from the main thread: PR_SET_PDEATHSIG fires when
@@ -64,19 +66,24 @@ def restart_under_a_live_client_and_watcher(ctx):
         expect_eq((st.customers, st.touchpoints),
                   (before.customers + 1, before.touchpoints + 1),
                   "counts after restart")
-    # The watcher reconnected too: the next change has the next seq.
+    # The watcher reconnected too: probe until an event arrives, drain to a
+    # marker (a probe's event may come late); then the next change is the
+    # next event, with the replied seq, after rs-0's.
     ok = False
     for i in range(40):
-        r = c.track(customer_id="rs-%d" % (i + 1), type="PAGE_VIEW",
-                    occurred_at_ms=T1)
-        got = w.recv(0.25)
-        if got is not None:
+        probe(c, "rs-%d" % (i + 1), T1)
+        if w.recv(0.25) is not None:
             ok = True
+            break
+    expect(ok, "the watcher did not reconnect")
+    if ok and drain(c, w, "rs-marker"):
+        r = c.track(customer_id="rs-next", type="PAGE_VIEW",
+                    occurred_at_ms=T1)
+        got = w.recv(10)
+        if expect(got is not None, "no event of rs-next"):
             expect_eq(got[1].seq, r.changes[0].seq, "seq of the event")
             expect(r.changes[0].seq > last, "seq %d after %d",
                    r.changes[0].seq, last)
-            break
-    expect(ok, "the watcher did not reconnect")
     expect(w.reconnects >= 1, "reconnects %d", w.reconnects)
     check_journey_customer(c.customer("alice"), "alice after restart")
 
