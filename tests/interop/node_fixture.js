@@ -3,8 +3,8 @@
  * What the Node client's interop tests (tests/interop/node_*_test.js)
  * share beyond clmd_proc.js: the client (client/node) and the clmd binary
  * they drive, a Clmd on a temp dir with free ports and an ipc socket, the
- * journey of tests/integration/stages.c with its checks, and
- * rejectsWith() for ClmErrors.
+ * journey of tests/integration/stages.c with its checks, waitLive() and
+ * the other helpers of the event stream, and rejectsWith() for ClmErrors.
  *
  * Env: CLMD_BIN (else $CLM_BUILD_DIR/bin/clmd, else build/bin/clmd).
  * Every clmd started here is killed when the test ends, whatever happens.
@@ -210,6 +210,59 @@ function checkJourneyCustomer(cu) {
   assert.deepEqual(cu.anonymousIds, []);
 }
 
+/* ------------------------------------------------------------------ */
+/* The event stream (watch())                                           */
+
+/**
+ * Tracks a PAGE_VIEW of customer, a new one: a stage change (to REACH, on
+ * stage/REACH). Returns the replied change.
+ */
+async function trackNew(c, customer) {
+  const r = await c.track({ customerId: customer, eventId: customer, type: 'PAGE_VIEW', occurredAtMs: T0 });
+  assert.equal(r.changes.length, 1, `changes of ${customer}`);
+  return r.changes[0];
+}
+
+/**
+ * Reads w until an event of customer arrives and returns it, discarding
+ * the events before it; null if it does not arrive within timeoutMs or
+ * limit events.
+ */
+async function nextOf(w, customer, timeoutMs = 10000, limit = 500) {
+  const deadline = Date.now() + timeoutMs;
+  for (let n = 0; n < limit; n++) {
+    const left = deadline - Date.now();
+    if (left <= 0) return null;
+    const item = await w.nextWithin(left);
+    if (item === null) return null;
+    if (item.event.customerId === customer) return item;
+  }
+  return null;
+}
+
+/**
+ * PUB drops what it sends before the subscription is up: tracks new
+ * customers (name-0, name-1, ...) until an event arrives on w (a stage/
+ * watcher), then drains the probes' events still to come. Not by waiting
+ * for silence, which proves nothing on a loaded machine: it tracks one
+ * more new customer, the marker name-marker, and reads until its event.
+ * clmd's single writer publishes in the order it writes, and one Client's
+ * calls are written in the order they are made, so every probe's event
+ * comes before the marker's.
+ */
+async function waitLive(c, w, name) {
+  let up = false;
+  for (let k = 0; k < 100 && !up; k++) {
+    await c.track({ customerId: `${name}-${k}`, eventId: `${name}-${k}`, type: 'PAGE_VIEW', occurredAtMs: T0 });
+    up = (await w.nextWithin(100)) !== null;
+  }
+  assert.ok(up, `no event arrived on ${w.url}`);
+  const marker = await trackNew(c, `${name}-marker`);
+  const item = await nextOf(w, marker.customerId);
+  assert.ok(item, `no event of ${marker.customerId} on ${w.url}`);
+  assert.deepEqual(item.event, marker, 'the marker\'s event is the replied one');
+}
+
 /* A Customer without the fields that name it or depend on the clock. */
 const sameButName = (cu) => ({ ...cu, customerId: '', asOfMs: 0 });
 
@@ -246,6 +299,9 @@ module.exports = {
   trackInOrder,
   touchCount,
   checkJourneyCustomer,
+  trackNew,
+  nextOf,
+  waitLive,
   sameButName,
   rejectsWith,
 };
