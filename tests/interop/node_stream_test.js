@@ -22,7 +22,7 @@ before(async () => {
 
 after(() => closeClmd(srv, c));
 
-test('watch: stage changes and risk signals on the stream', { timeout: 20000 }, async () => {
+test('watch: stage changes and risk signals on the stream', { timeout: 60000 }, async () => {
   const stages = watch(srv.eventsUrl, 'stage/');
   const risks = watch(srv.eventsUrl, ['risk/']);
   await Promise.all([stages.ready(), risks.ready()]);
@@ -35,7 +35,7 @@ test('watch: stage changes and risk signals on the stream', { timeout: 20000 }, 
   let got = 0;
   for (let i = 0; i < journey.length; i++) {
     for (const want of replies[i]) {
-      const item = await stages.nextWithin(3000);
+      const item = await stages.nextWithin(10000);
       assert.ok(item, `step ${i}: no event`);
       assert.equal(item.topic, `stage/${want.toStage}`);
       assert.deepEqual(item.event, want, 'the published event is the replied one');
@@ -49,7 +49,7 @@ test('watch: stage changes and risk signals on the stream', { timeout: 20000 }, 
   // A refund now is a risk signal, on risk/ only.
   await c.track({ customerId: 'wendy', eventId: 'wendy-refund', type: 'REFUND', value: 5 });
   let risk = null;
-  const timer = setTimeout(() => risks.close(), 3000);
+  const timer = setTimeout(() => risks.close(), 10000);
   for await (const item of risks) {
     risk = item;
     break; // ends the loop and closes the watcher

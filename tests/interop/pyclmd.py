@@ -122,7 +122,7 @@ signal.signal(signal.SIGTERM, _on_signal)
 signal.signal(signal.SIGINT, _on_signal)
 
 
-# Ports below the ephemeral range, so no connection takes one first
+# Ports outside the ephemeral range, so no connection takes one first
 # (tests/freeport.py).
 sys.path.insert(0, os.path.dirname(HERE))
 import freeport  # noqa: E402

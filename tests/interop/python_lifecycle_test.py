@@ -53,7 +53,7 @@ def journey_in_order_with_events(ctx):
            "replied seqs %s are not consecutive", seqs)
     # The stream carried the same five changes, topic stage/<TO>.
     for want in replied:
-        got = w.recv(3)
+        got = w.recv(10)
         if not expect(got is not None, "no event for seq %d", want.seq):
             break
         topic, ev = got
@@ -64,7 +64,7 @@ def journey_in_order_with_events(ctx):
                      clm.Stage(want.to_stage).name, want.at_ms, "event")
     expect_eq(w.missed, 0, "events missed")
     # A subscriber to one topic sees only that one.
-    got = ctx.watch_advocacy.recv(3)
+    got = ctx.watch_advocacy.recv(10)
     if expect(got is not None, "no stage/ADVOCACY event"):
         expect_eq(got[0], "stage/ADVOCACY", "filtered topic")
         expect_eq(got[1].customer_id, "alice", "filtered customer")
@@ -240,7 +240,7 @@ def identify_merges_an_anonymous_profile(ctx):
     expect_eq(list(cu.cart_items), ["sku-1"], "cart_items")
     expect_eq(list(cu.anonymous_ids), ["anon-web-1"], "anonymous_ids")
     expect_eq(dict(cu.traits), {"plan": "free", "country": "DE"}, "traits")
-    got = w.recv(3)
+    got = w.recv(10)
     if expect(got is not None, "no event for the merge"):
         expect_eq(got[0], "stage/REACH", "merge topic")
         check_change(got[1], "cust-1", got[1].event_id, "STAGE_UNSPECIFIED",

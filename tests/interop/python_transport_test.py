@@ -147,7 +147,7 @@ def ipc_calls_and_events_with_a_token(ctx):
             replied.extend(c.track(tp).changes)
         expect_eq(len(replied), 5, "changes over ipc")
         for want in replied:
-            got = w.recv(3)
+            got = w.recv(10)
             if not expect(got is not None, "no ipc event seq %d", want.seq):
                 break
             expect_eq(got[0], "stage/" + clm.Stage(want.to_stage).name,
