@@ -24,21 +24,7 @@
 #define DAY_MS 86400000LL
 
 /* The fixture of the test running (Criterion forks each test). */
-static struct dashfix fx;
-
-static void
-setup(void)
-{
-	dashfix_init(&fx);
-}
-
-static void
-teardown(void)
-{
-	dashfix_fini(&fx);
-}
-
-TestSuite(dashboard, .init = setup, .fini = teardown, .timeout = 240);
+DASHFIX_SUITE(dashboard, 240);
 
 /* YYYY-MM-DD of unix ms (UTC). */
 static void

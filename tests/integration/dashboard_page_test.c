@@ -25,21 +25,7 @@
 #define BROWSER_MS 90000
 
 /* The fixture of the test running (Criterion forks each test). */
-static struct dashfix fx;
-
-static void
-setup(void)
-{
-	dashfix_init(&fx);
-}
-
-static void
-teardown(void)
-{
-	dashfix_fini(&fx);
-}
-
-TestSuite(dashboard, .init = setup, .fini = teardown, .timeout = 240);
+DASHFIX_SUITE(dashboard, 240);
 
 static const char *
 find_chromium(void)

@@ -12,7 +12,8 @@
  * Every function asserts with Criterion (cr_assert: the test stops)
  * unless it says otherwise; call them from inside a test. Criterion runs
  * each test in its own process: a file keeps one struct dashfix, set up by
- * dashfix_init in its .init and torn down by dashfix_fini in its .fini.
+ * dashfix_init in its .init and torn down by dashfix_fini in its .fini
+ * (DASHFIX_SUITE declares both).
  */
 #ifndef CLM_IT_DASHFIX_H
 #define CLM_IT_DASHFIX_H
@@ -47,6 +48,24 @@ void dashfix_init(struct dashfix *fx);
  * left (a suite's .fini; harness_fini).
  */
 void dashfix_fini(struct dashfix *fx);
+
+/*
+ * DASHFIX_SUITE declares the file's fixture `fx` and the Criterion suite
+ * `name` (timeout in seconds) that runs dashfix_init before each test and
+ * dashfix_fini after it. Needs <criterion/criterion.h> included first.
+ */
+#define DASHFIX_SUITE(name, timeout_s)               \
+	static struct dashfix fx;                    \
+	static void dashfix_suite_setup(void)        \
+	{                                            \
+		dashfix_init(&fx);                   \
+	}                                            \
+	static void dashfix_suite_teardown(void)     \
+	{                                            \
+		dashfix_fini(&fx);                   \
+	}                                            \
+	TestSuite(name, .init = dashfix_suite_setup, \
+	        .fini = dashfix_suite_teardown, .timeout = (timeout_s))
 
 /*
  * dashfix_start_seeded starts fx's clmd on a new temp dir (fx->dir) with
