@@ -7,11 +7,12 @@
  * /#customer=ID) shows the stage GET /api/customers/ID gives, with the
  * recommendations, the Segments panel a segment with the count `clm
  * segment define` printed, and the Journeys panel a journey defined with
- * PUT /api/journeys (the browser part is skipped when no Chromium is
- * installed).
+ * PUT /api/journeys and a step skipped with its reason (the browser part
+ * is skipped when no Chromium is installed).
  */
 #include <criterion/criterion.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,44 @@ count(const char *hay, const char *needle)
 	return n;
 }
 
+/*
+ * Defines journey "skipper", whose one step's `if` is false, tracks a
+ * PAGE_VIEW that enters it, and waits (30 s at most) until GET
+ * /api/journeys/skipper counts the step skipped.
+ */
+static void
+wait_for_a_skip(void)
+{
+	dashfix_put_journey_json(fx.http_port, "skipper",
+	        "{\"trigger\": {\"event\": \"PAGE_VIEW\"}, \"steps\": "
+	        "[{\"wait\": \"0s\", \"if\": \"count(PURCHASE, 30d) >= 1000000\", "
+	        "\"send\": {\"kind\": \"WIN_BACK\", \"action\": \"never\", "
+	        "\"channel\": \"EMAIL\"}}]}");
+	free(dashfix_cli_out(
+	        (const char *[]) { "track", "--customer", "dash-skip",
+	                "--type", "page_view", NULL },
+	        NULL));
+	uint64_t skipped = 0;
+	for (int i = 0; i < 300 && skipped == 0; i++) {
+		char *json = dashfix_get_json(
+		        fx.http_port, "/api/journeys/skipper");
+		Clm__V1__GetJourneyReply *r
+		        = (Clm__V1__GetJourneyReply *) dashfix_decode(
+		                json, &clm__v1__get_journey_reply__descriptor);
+		const Clm__V1__JourneyStats *st = r->journey->stats;
+		skipped = st != NULL && st->n_steps > 0
+		        ? st->steps[0]->skipped_condition
+		        : 0;
+		protobuf_c_message_free_unpacked((ProtobufCMessage *) r, NULL);
+		free(json);
+		if (skipped == 0) {
+			harness_sleep_ms(100);
+		}
+	}
+	cr_assert_eq(skipped, 1, "journey skipper: %llu skipped in 30 s",
+	        (unsigned long long) skipped);
+}
+
 Test(dashboard, page_renders_funnel_cohorts_and_experiment)
 {
 	dashfix_start_seeded(&fx);
@@ -91,6 +130,7 @@ Test(dashboard, page_renders_funnel_cohorts_and_experiment)
 	cr_expect_not_null(strstr(page.body, "api(\"/api/journeys\")"));
 	dashfix_res_free(&page);
 	dashfix_put_journey(fx.http_port, "welcome");
+	wait_for_a_skip();
 
 	const char *chromium = find_chromium();
 	if (chromium == NULL) {
@@ -173,6 +213,11 @@ Test(dashboard, page_renders_funnel_cohorts_and_experiment)
 	cr_expect_not_null(
 	        strstr(dom, "data-journey=\"welcome\" data-active=\"0\""),
 	        "no journey 'welcome' in the panel");
+	/* ... with the removed, and a step's skips by reason (if false,
+	 * capped, late). */
+	cr_expect_not_null(strstr(dom, "<th>Removed</th>"));
+	cr_expect_not_null(strstr(dom, "<td>1: 0 / 1 (1, 0, 0)</td>"),
+	        "no skip by reason in the journeys panel");
 	free(dom);
 	free(err);
 

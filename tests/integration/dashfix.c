@@ -131,11 +131,17 @@ dashfix_get(int port, const char *path, const char *header)
 void
 dashfix_put_journey(int port, const char *name)
 {
-	char body[512], req[1024];
-	int bl = snprintf(body, sizeof(body),
+	dashfix_put_journey_json(port, name,
 	        "{\"trigger\": {\"stage\": \"RETENTION\"}, \"steps\": "
 	        "[{\"wait\": \"1d\", \"send\": {\"kind\": \"WIN_BACK\", "
 	        "\"action\": \"hello\", \"channel\": \"EMAIL\"}}]}");
+}
+
+void
+dashfix_put_journey_json(int port, const char *name, const char *body)
+{
+	char req[2048];
+	int bl = (int) strlen(body);
 	int n = snprintf(req, sizeof(req),
 	        "PUT /api/journeys/%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
 	        "Content-Type: application/json\r\nContent-Length: %d\r\n"

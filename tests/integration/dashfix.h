@@ -130,9 +130,11 @@ char *dashfix_get_prometheus(int port);
 /*
  * dashfix_put_journey defines the journey `name` (one step, entered on
  * RETENTION) through PUT /api/journeys/NAME on port and asserts it was
- * defined.
+ * defined; dashfix_put_journey_json the same with the definition body
+ * (without its "name").
  */
 void dashfix_put_journey(int port, const char *name);
+void dashfix_put_journey_json(int port, const char *name, const char *body);
 
 /*
  * dashfix_cli_out runs clm with argv (NULL-terminated; see run_cli) and
