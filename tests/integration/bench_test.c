@@ -70,6 +70,9 @@ bench_row(const char *out, const char *workload, int clients,
 	return false;
 }
 
+/* Bytes per item a read may show written: see every_workload_gives_a_row. */
+#define BENCH_READ_WR 32
+
 Test(bench, every_workload_gives_a_row)
 {
 	static const char *const workloads[]
@@ -163,8 +166,17 @@ Test(bench, every_workload_gives_a_row)
 				        "%s: %f items for %f calls",
 				        r.workload, r.items, r.calls);
 			} else if (w != 6) {
-				cr_assert_eq(r.wr, 0, "a read (%s) wrote",
-				        r.workload);
+				/*
+				 * A read journals nothing: no more than
+				 * NNG's poller wake-ups, 8-byte eventfd
+				 * writes that wchar counts (a few per call
+				 * on a loaded machine), below the smallest
+				 * journal entry (about 60 bytes for one
+				 * touchpoint).
+				 */
+				cr_assert_lt(r.wr, BENCH_READ_WR,
+				        "a read (%s) wrote %f B/item",
+				        r.workload, r.wr);
 			}
 		}
 	}
