@@ -224,25 +224,7 @@ Test(jny_write, stage_risk_and_segment_triggers)
 	          "\"expression\":\"purchases >= 1\"}}",
 	        T0);
 	/* The backfill (of the probe alone) enters nobody. */
-	for (int i = 0; i < 100; i++) {
-		store_txn *txn;
-		cr_assert_eq(store_write_begin(F.st, &txn), CLM_OK);
-		struct writer_batch b = { .txn = txn,
-			.now_ms = T0,
-			.scratch = &F.scratch,
-			.visits = F.visits,
-			.segs = F.segs,
-			.jny = F.jny };
-		writer_job job;
-		writer_job_init(&job, &F.a, NULL, NULL, NULL);
-		bool more = false, did = false;
-		cr_assert_eq(segw_step(F.segs, &b, &job, &more, &did), CLM_OK);
-		cr_assert_eq(jw_segment_entries(F.jny, &b, &job, 0), CLM_OK);
-		cr_assert_eq(store_write_commit(txn), CLM_OK);
-		if (!more) {
-			break;
-		}
-	}
+	jfx_seg_steps(T0);
 	jfx_assert_stats(sg, 1, 0, 0, 0, 0);
 	jfx_track("c1", "PURCHASE", NULL, T0 + MIN);
 	jfx_assert_stats(st, 1, 1, 1, 0, 0);
