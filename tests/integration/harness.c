@@ -6,6 +6,7 @@
 #include "freeport.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -32,6 +33,8 @@
 #define HARNESS_MAX_EXTRA     32
 #define HARNESS_MAX_CLI_ARGS  64
 #define HARNESS_CLOSE_FDS_MAX 4096
+#define HARNESS_PORT_TAKEN    1 /* clmd_spawn: start again on new ports */
+#define HARNESS_PORT_TRIES    4
 
 /* What harness_fini must undo if a test ends early. */
 static pid_t harness_pids[HARNESS_MAX_PROCS];
@@ -257,51 +260,45 @@ harness_answers(const char *url)
 	return answered;
 }
 
-int
-clmd_start(struct clmd_proc *p, const char *data_dir,
-        const char *const *extra_args)
+/*
+ * Whether the log from offset from says clmd could not bind url or
+ * events_url, its own ports (not one a test passed in extra_args): its
+ * check before opening the store says "address in use", the listen after
+ * it NNG's "Address in use".
+ */
+static bool
+harness_port_taken(const struct clmd_proc *p, long from)
 {
-	return clmd_start_ms(p, data_dir, extra_args, HARNESS_START_MS);
+	char *log = harness_read_file(p->log_path);
+	if (log == NULL) {
+		return false;
+	}
+	char *mine = (long) strlen(log) >= from ? log + from : log;
+	for (char *c = mine; *c != '\0'; c++) {
+		*c = (char) tolower((unsigned char) *c);
+	}
+	bool taken = false;
+	const char *urls[] = { p->url, p->events_url };
+	for (size_t i = 0; i < 2 && !taken; i++) {
+		char want[128];
+		snprintf(want, sizeof(want), "'%s': address in use", urls[i]);
+		taken = strstr(mine, want) != NULL;
+	}
+	free(log);
+	return taken;
 }
 
-int
-clmd_start_ms(struct clmd_proc *p, const char *data_dir,
-        const char *const *extra_args, int start_ms)
+/*
+ * Starts clmd on two new free ports and waits for it (clmd_start_ms):
+ * 0, -1, or HARNESS_PORT_TAKEN when it exited at start because one of
+ * them was no longer free.
+ */
+static int
+clmd_spawn(struct clmd_proc *p, const char *const *extra_args, int start_ms)
 {
-	char dir[PATH_MAX];
-	bool restart = data_dir != NULL && p->own_dir
-	        && strcmp(data_dir, p->data_dir) == 0;
-	if (data_dir != NULL) {
-		snprintf(dir, sizeof(dir), "%s", data_dir);
-	}
-	if (restart) {
-		/* Same dir as before: keep base_dir, log and ownership. */
-	} else if (data_dir == NULL) {
-		memset(p, 0, sizeof(*p));
-		if (harness_tmpdir(p->base_dir) != 0) {
-			return -1;
-		}
-		p->own_dir = true;
-		snprintf(p->data_dir, sizeof(p->data_dir), "%s/data",
-		        p->base_dir);
-	} else {
-		memset(p, 0, sizeof(*p));
-		snprintf(p->data_dir, sizeof(p->data_dir), "%s", dir);
-		if (strlen(dir) >= sizeof(p->base_dir)) {
-			fprintf(stderr, "harness: data dir path too long\n");
-			return -1;
-		}
-		snprintf(p->base_dir, sizeof(p->base_dir), "%s", dir);
-		char *slash = strrchr(p->base_dir, '/');
-		if (slash == NULL) {
-			snprintf(p->base_dir, sizeof(p->base_dir), ".");
-		} else if (slash == p->base_dir) {
-			slash[1] = '\0';
-		} else {
-			*slash = '\0';
-		}
-	}
-	snprintf(p->log_path, sizeof(p->log_path), "%s/clmd.log", p->base_dir);
+	struct stat st_log;
+	long log_from
+	        = stat(p->log_path, &st_log) == 0 ? (long) st_log.st_size : 0;
 	p->pid = 0;
 	p->exit_status = 0;
 	p->port = harness_free_port();
@@ -376,6 +373,10 @@ clmd_start_ms(struct clmd_proc *p, const char *data_dir,
 			p->exit_status = harness_status(st);
 			harness_track_pid(pid, false);
 			p->pid = 0;
+			if (p->exit_status != 0
+			        && harness_port_taken(p, log_from)) {
+				return HARNESS_PORT_TAKEN;
+			}
 			fprintf(stderr,
 			        "harness: clmd exited with status %d at start (log %s)\n",
 			        p->exit_status, p->log_path);
@@ -393,6 +394,72 @@ clmd_start_ms(struct clmd_proc *p, const char *data_dir,
 	harness_dump_log(p, true);
 	p->exit_status = -1;
 	return -1;
+}
+
+int
+clmd_start(struct clmd_proc *p, const char *data_dir,
+        const char *const *extra_args)
+{
+	return clmd_start_ms(p, data_dir, extra_args, HARNESS_START_MS);
+}
+
+int
+clmd_start_ms(struct clmd_proc *p, const char *data_dir,
+        const char *const *extra_args, int start_ms)
+{
+	char dir[PATH_MAX];
+	bool restart = data_dir != NULL && p->own_dir
+	        && strcmp(data_dir, p->data_dir) == 0;
+	if (data_dir != NULL) {
+		snprintf(dir, sizeof(dir), "%s", data_dir);
+	}
+	if (restart) {
+		/* Same dir as before: keep base_dir, log and ownership. */
+	} else if (data_dir == NULL) {
+		memset(p, 0, sizeof(*p));
+		if (harness_tmpdir(p->base_dir) != 0) {
+			return -1;
+		}
+		p->own_dir = true;
+		snprintf(p->data_dir, sizeof(p->data_dir), "%s/data",
+		        p->base_dir);
+	} else {
+		memset(p, 0, sizeof(*p));
+		snprintf(p->data_dir, sizeof(p->data_dir), "%s", dir);
+		if (strlen(dir) >= sizeof(p->base_dir)) {
+			fprintf(stderr, "harness: data dir path too long\n");
+			return -1;
+		}
+		snprintf(p->base_dir, sizeof(p->base_dir), "%s", dir);
+		char *slash = strrchr(p->base_dir, '/');
+		if (slash == NULL) {
+			snprintf(p->base_dir, sizeof(p->base_dir), ".");
+		} else if (slash == p->base_dir) {
+			slash[1] = '\0';
+		} else {
+			*slash = '\0';
+		}
+	}
+	snprintf(p->log_path, sizeof(p->log_path), "%s/clmd.log", p->base_dir);
+	/*
+	 * A port picked free can still be taken before clmd binds it: by
+	 * another test process picking the same one at that moment. Then clmd
+	 * exits at start saying so, and it is started again on new ports.
+	 */
+	for (int attempt = 1;; attempt++) {
+		int rc = clmd_spawn(p, extra_args, start_ms);
+		if (rc != HARNESS_PORT_TAKEN) {
+			return rc;
+		}
+		if (attempt == HARNESS_PORT_TRIES) {
+			fprintf(stderr,
+			        "harness: clmd's ports were taken %d times in a row\n",
+			        attempt);
+			return -1;
+		}
+		fprintf(stderr,
+		        "harness: clmd's port was taken at start; again on new ports\n");
+	}
 }
 
 int

@@ -43,8 +43,10 @@ struct clmd_proc {
  * --auth-token-file), --log-level warn and the NULL-terminated extra_args
  * (may be NULL; a later flag wins: "--events", "" asks for clmd's default
  * events URL, "--events-unauthenticated", "false" drops the opt-in), and
- * waits up to 5 s until it answers ServerStatus. Restarting on the same data
- * dir: clmd_start(p, p->data_dir, ...) is fine. Returns 0, or -1 (clmd
+ * waits up to 5 s until it answers ServerStatus. When clmd exits at start
+ * because another process took one of its two ports first, it starts again
+ * on new ones (up to 4 times). Restarting on the same data dir:
+ * clmd_start(p, p->data_dir, ...) is fine. Returns 0, or -1 (clmd
  * exited, or did not answer and was killed; p->exit_status is then set,
  * and the log is in p->log_path).
  */

@@ -150,6 +150,49 @@ class ClmdProcess {
     }
   }
 
+  /** The log's size in bytes now (0 before it exists). */
+  logSize() {
+    try {
+      return fs.statSync(this.log).size;
+    } catch (e) {
+      return 0;
+    }
+  }
+
+  /**
+   * The first of urls that the log, from byte from on, says clmd could not
+   * bind ("address in use": another process took the port after freePort
+   * picked it), or null.
+   */
+  portTaken(from, urls) {
+    let text = '';
+    try {
+      text = fs.readFileSync(this.log).subarray(from).toString('utf8').toLowerCase();
+    } catch (e) {
+      return null;
+    }
+    return urls.find((u) => text.includes(`'${u}': address in use`)) || null;
+  }
+
+  /**
+   * Runs start(), and when clmd exits at start because one of the ports
+   * ports() names was taken first, pickPorts() and start() again (up to 4
+   * times in all).
+   */
+  async startOnFreePorts(ports, pickPorts) {
+    for (let attempt = 1; ; attempt++) {
+      const from = this.logSize();
+      try {
+        return await this.start();
+      } catch (e) {
+        const taken = this.exitStatus() !== null && this.portTaken(from, ports());
+        if (!taken || attempt === 4) throw e;
+        process.stderr.write(`clmd's port ${taken} was taken at start; again on new ports\n`);
+        await pickPorts();
+      }
+    }
+  }
+
   /** SIGTERM; its exit status (SIGKILL after 10 s). */
   async stop() {
     if (!children.has(this.child)) return this.exited;

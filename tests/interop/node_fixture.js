@@ -59,14 +59,17 @@ class Clmd extends ClmdProcess {
     const p = new Clmd(CLMD_BIN, path.join(dir, 'clmd.log'));
     p.dir = dir;
     p.dataDir = path.join(p.dir, 'data');
-    p.port = await freePort();
-    do p.eventsPort = await freePort();
-    while (p.eventsPort === p.port);
-    p.url = `tcp://127.0.0.1:${p.port}`;
-    p.eventsUrl = `tcp://127.0.0.1:${p.eventsPort}`;
+    const pick = async () => {
+      p.port = await freePort();
+      do p.eventsPort = await freePort();
+      while (p.eventsPort === p.port);
+      p.url = `tcp://127.0.0.1:${p.port}`;
+      p.eventsUrl = `tcp://127.0.0.1:${p.eventsPort}`;
+    };
+    await pick();
     p.ipcUrl = `ipc://${path.join(p.dir, 'clmd.sock')}`;
     p.extra = extra;
-    await p.start();
+    await p.startOnFreePorts(() => [p.url, p.eventsUrl], pick);
     return p;
   }
 

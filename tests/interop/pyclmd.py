@@ -137,8 +137,10 @@ class Clmd:
         os.makedirs(self.dir)
         self.data = os.path.join(self.dir, "data")
         self.log = os.path.join(self.dir, "clmd.log")
-        port = free_port()
-        self.url = listen[0] if listen else "tcp://127.0.0.1:%d" % port
+        # Ports this object picked (not passed in) are picked again when
+        # another process takes one before clmd binds it (start).
+        self.own_ports = listen is None and events is None
+        self.url = listen[0] if listen else "tcp://127.0.0.1:%d" % free_port()
         self.listen = listen or [self.url]
         self.events_url = events or "tcp://127.0.0.1:%d" % free_port()
         self.extra = list(extra)
@@ -146,6 +148,24 @@ class Clmd:
         _servers.append(self)
 
     def start(self, client_kw=None):
+        for attempt in range(1, 5):
+            log_from = os.path.getsize(self.log) if os.path.exists(
+                self.log) else 0
+            try:
+                return self._start(client_kw)
+            except RuntimeError:
+                taken = [u for u in (self.url, self.events_url)
+                         if ("'%s': address in use" % u)
+                         in self.log_text(log_from).lower()]
+                if not (self.own_ports and taken and attempt < 4):
+                    raise
+                sys.stderr.write("clmd's port %s was taken at start; "
+                                 "again on new ports\n" % taken[0])
+                self.url = "tcp://127.0.0.1:%d" % free_port()
+                self.listen = [self.url]
+                self.events_url = "tcp://127.0.0.1:%d" % free_port()
+
+    def _start(self, client_kw):
         args = [CLMD_BIN, "--data", self.data, "--events", self.events_url,
                 "--log-level", "warn"]
         for u in self.listen:
@@ -181,10 +201,14 @@ class Clmd:
             self.proc.wait()
             return -1
 
-    def log_text(self):
+    def log_text(self, start=None):
+        """The log's last 2000 characters, or all of it from byte start."""
         try:
-            with open(self.log, errors="replace") as f:
-                return f.read()[-2000:]
+            with open(self.log, "rb") as f:
+                if start is not None:
+                    f.seek(start)
+                    return f.read().decode(errors="replace")
+                return f.read().decode(errors="replace")[-2000:]
         except OSError:
             return ""
 

@@ -108,13 +108,16 @@ class Clmd extends ClmdProcess {
     const p = new Clmd(CLMD_BIN, path.join(dir, 'clmd.log'));
     p.dir = dir;
     p.dataDir = path.join(p.dir, 'data');
-    p.port = await freePort();
-    do p.httpPort = await freePort();
-    while (p.httpPort === p.port);
-    p.url = `tcp://127.0.0.1:${p.port}`;
-    p.httpHost = `http://127.0.0.1:${p.httpPort}`;
+    const pick = async () => {
+      p.port = await freePort();
+      do p.httpPort = await freePort();
+      while (p.httpPort === p.port);
+      p.url = `tcp://127.0.0.1:${p.port}`;
+      p.httpHost = `http://127.0.0.1:${p.httpPort}`;
+    };
+    await pick();
     p.extra = extra;
-    await p.start();
+    await p.startOnFreePorts(() => [p.url, `127.0.0.1:${p.httpPort}`], pick);
     return p;
   }
 
