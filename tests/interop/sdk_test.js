@@ -237,20 +237,26 @@ function relayTo(target, ex, agent) {
 }
 
 /*
+ * Waits, within a bound, until clmd has answered every one of exchanges:
+ * an SDK may resolve its flush while a request of its is still being
+ * relayed (posthog-node's queue sends late captures on its own).
+ */
+async function answered(sdk, exchanges, what) {
+  await eventually(() => {
+    for (const ex of exchanges) {
+      if (ex.status === undefined) throw new Error(`${sdk} ${what}: ${ex.method} ${ex.path} not answered yet`);
+    }
+  });
+}
+
+/*
  * What clmd answered to exchanges: each one 200 with the body the SDK's
  * service sends on success (Segment/RudderStack {"success":true}, PostHog
  * {"status":1}), and no per-item error.
  */
 async function checkAnswers(sdk, exchanges, what) {
   assert.ok(exchanges.length > 0, `${sdk} ${what}: no request reached clmd`);
-  // An SDK may resolve its flush while a request of its is still being
-  // relayed (posthog-node's queue sends late captures on its own), so
-  // each answer is awaited, within a bound, before it is judged.
-  await eventually(() => {
-    for (const ex of exchanges) {
-      if (ex.status === undefined) throw new Error(`${sdk} ${what}: ${ex.method} ${ex.path} not answered yet`);
-    }
-  });
+  await answered(sdk, exchanges, what);
   for (const ex of exchanges) {
     const where = `${sdk} ${what}: ${ex.method} ${ex.path} answered ${ex.status} ${ex.answer}`;
     assert.equal(ex.status, 200, where);
@@ -415,6 +421,7 @@ async function refusedKey(relay, c, sdk) {
   assert.ok(refused.length > 0, `${sdk}: a wrong write key was not reported as a delivery error`);
   const tries = relay.exchanges.slice(from);
   assert.ok(tries.length > 0, `${sdk}: nothing reached clmd`);
+  await answered(sdk, tries, 'with a wrong key');
   for (const ex of tries) {
     assert.equal(ex.status, 401, `${sdk}: ${ex.method} ${ex.path} with a wrong key: ${ex.status} ${ex.answer}`);
   }
