@@ -612,11 +612,19 @@ enum { JNY_K_URL, JNY_K_SECRET, JNY_K_ATTEMPTS };
 static const char *const jny_webhook_keys[]
         = { "url", "secret", "max_attempts" };
 
+/*
+ * An http:// or https:// URL (https: net/webhook.c verifies the
+ * receiver's certificate) with a host after the scheme, printable ASCII
+ * without spaces.
+ */
 static bool
 jny_url_ok(const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *) s;
-	if (n <= 7 || memcmp(s, "http://", 7) != 0 || s[7] == '/') {
+	size_t scheme = n > 7 && memcmp(s, "http://", 7) == 0 ? 7
+	        : n > 8 && memcmp(s, "https://", 8) == 0      ? 8
+	                                                      : 0;
+	if (scheme == 0 || s[scheme] == '/') {
 		return false;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -662,7 +670,8 @@ jny_webhook_member(struct jny_parser *p, const char *path, int i, void *arg)
 	switch (i) {
 	case JNY_K_URL:
 		return jny_text(p, path,
-		        "an http:// URL of at most 1024 bytes, without spaces",
+		        "an http:// or https:// URL of at most 1024 bytes, "
+		        "without spaces",
 		        8, JNY_URL_MAX, jny_url_ok, &d->webhook_url, &n);
 	case JNY_K_SECRET:
 		return jny_text(p, path, "1 to 256 bytes", 1, JNY_SECRET_MAX,

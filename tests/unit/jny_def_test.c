@@ -266,6 +266,34 @@ Test(jny_def, other_triggers_and_webhook)
 	expect_idempotent(d);
 	jny_free(d);
 
+	/*
+	 * An https:// webhook, the smallest and a longer one, kept as given
+	 * in the normalised form.
+	 */
+	d = parse_ok("{\"name\": \"s\", \"trigger\": {\"event\": "
+	             "\"PURCHASE\"}, \"steps\": [{\"send\": {\"kind\": "
+	             "\"WIN_BACK\", \"action\": \"a\", \"channel\": "
+	             "\"SMS\"}}], \"webhook\": {\"url\": \"https://h\", "
+	             "\"secret\": \"k\"}}");
+	cr_expect_str_eq(d->webhook_url, "https://h");
+	cr_expect(strstr(d->json,
+	                  "\"webhook\": {\"url\": \"https://h\", "
+	                  "\"secret\": \"k\", \"max_attempts\": 10}}")
+	                != NULL,
+	        "%s", d->json);
+	expect_idempotent(d);
+	jny_free(d);
+	d = parse_ok("{\"name\": \"s\", \"trigger\": {\"event\": "
+	             "\"PURCHASE\"}, \"steps\": [{\"send\": {\"kind\": "
+	             "\"WIN_BACK\", \"action\": \"a\", \"channel\": "
+	             "\"SMS\"}}], \"webhook\": {\"url\": "
+	             "\"https://hooks.example.com:8443/clm?x=1\", "
+	             "\"secret\": \"k\"}}");
+	cr_expect_str_eq(
+	        d->webhook_url, "https://hooks.example.com:8443/clm?x=1");
+	expect_idempotent(d);
+	jny_free(d);
+
 	/* A CUSTOM trigger without a name: any CUSTOM touchpoint. */
 	d = parse_ok("{\"name\": \"c\", \"trigger\": {\"event\": \"CUSTOM\"}, "
 	             "\"steps\": [{\"send\": {\"kind\": \"CROSS_SELL\", "
@@ -283,7 +311,10 @@ Test(jny_def, other_triggers_and_webhook)
 #define SEND \
 	"\"send\": {\"kind\": \"WIN_BACK\", \"action\": \"a\", \"channel\": \"SMS\"}"
 #define STEPS "\"steps\": [{" SEND "}]"
-#define OK    "{\"name\": \"x\", " TRIG ", " STEPS "}"
+/* What webhook.url must be (jny_url_ok). */
+#define URL_WHAT \
+	"an http:// or https:// URL of at most 1024 bytes, without spaces"
+#define OK "{\"name\": \"x\", " TRIG ", " STEPS "}"
 /* OK with more members (m: a string of members and a comma). */
 #define WITH(m)         "{\"name\": \"x\", " TRIG ", " m STEPS "}"
 #define WITH_TRIGGER(t) "{\"name\": \"x\", \"trigger\": " t ", " STEPS "}"
@@ -486,15 +517,21 @@ static const struct bad {
 	{ WITH("\"webhook\": \"http://h\", "),
 	        "webhook: expected an object with url and secret, got a "
 	        "string" },
-	{ WITH("\"webhook\": {\"url\": \"https://h\", \"secret\": \"s\"}, "),
-	        "webhook.url: expected an http:// URL of at most 1024 bytes, "
-	        "without spaces, got \"https://h\"" },
+	{ WITH("\"webhook\": {\"url\": \"ftp://h\", \"secret\": \"s\"}, "),
+	        "webhook.url: expected " URL_WHAT ", got \"ftp://h\"" },
 	{ WITH("\"webhook\": {\"url\": \"http://a b\"}, "),
-	        "webhook.url: expected an http:// URL of at most 1024 bytes, "
-	        "without spaces, got \"http://a b\"" },
+	        "webhook.url: expected " URL_WHAT ", got \"http://a b\"" },
 	{ WITH("\"webhook\": {\"url\": \"http://\"}, "),
-	        "webhook.url: expected an http:// URL of at most 1024 bytes, "
-	        "without spaces, got \"http://\"" },
+	        "webhook.url: expected " URL_WHAT ", got \"http://\"" },
+	{ WITH("\"webhook\": {\"url\": \"https://\"}, "),
+	        "webhook.url: expected " URL_WHAT ", got \"https://\"" },
+	{ WITH("\"webhook\": {\"url\": \"https:///x\"}, "),
+	        "webhook.url: expected " URL_WHAT ", got \"https:///x\"" },
+	{ WITH("\"webhook\": {\"url\": \"HTTPS://h\"}, "),
+	        "webhook.url: expected " URL_WHAT ", got \"HTTPS://h\"" },
+	{ WITH("\"webhook\": {\"url\": \"https://h\xc3\xa9\"}, "),
+	        "webhook.url: expected " URL_WHAT
+	        ", got \"https://h\xc3\xa9\"" },
 	{ WITH("\"webhook\": {\"url\": \"http://h\"}, "),
 	        "webhook: missing key \"secret\"" },
 	{ WITH("\"webhook\": {\"secret\": \"s\"}, "),
