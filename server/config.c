@@ -285,6 +285,9 @@ static const struct config_entry config_table[] = {
 	{ "webhook_timeout_s", CONFIG_INT, "10", 1, 300,
 	        CONFIG_FIELD(webhook_timeout_s), NULL,
 	        "seconds a journey webhook has to answer" },
+	{ "webhook_ca_file", CONFIG_STR, "/etc/ssl/certs/ca-certificates.crt",
+	        0, 0, CONFIG_FIELD(webhook_ca_file), NULL,
+	        "PEM CA bundle that https:// journey webhooks are verified against (with the URL's host name)" },
 };
 
 #define CONFIG_N (sizeof(config_table) / sizeof(config_table[0]))

@@ -87,6 +87,7 @@ struct config {
 	int64_t journey_feed_max;  /* docs/journeys.md "The feed" */
 	int64_t webhook_timeout_s; /* docs/journeys.md "Webhooks" */
 	char *webhooks;            /* "true": this node delivers them */
+	char *webhook_ca_file;     /* PEM: CAs of https:// webhooks */
 };
 
 /* config_init fills c with the defaults; release it with config_fini. */

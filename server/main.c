@@ -590,8 +590,8 @@ main(int argc, char **argv)
 	 * webhooks = false leaves them to another node of a cluster.
 	 */
 	if (strcmp(cfg.webhooks, "true") == 0
-	        && webhook_open(srv.st, srv.w, cfg.webhook_timeout_s, &hooks,
-	                   err, sizeof(err))
+	        && webhook_open(srv.st, srv.w, cfg.webhook_timeout_s,
+	                   cfg.webhook_ca_file, &hooks, err, sizeof(err))
 	                != CLM_OK) {
 		main_fail(err);
 		goto done;

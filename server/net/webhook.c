@@ -1,5 +1,6 @@
 #include "net/webhook.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/journey.h"
 #include "net/webhook_msg.h"
@@ -43,6 +45,8 @@
 #define WEBHOOK_HOLD_MAX_MS (5 * 60 * 1000)
 /* Requests at a time to failing journeys' webhooks, all together. */
 #define WEBHOOK_FAILING (WEBHOOK_INFLIGHT / 2)
+/* TLS client configs kept, one per https:// host (see webhook_tls). */
+#define WEBHOOK_TLS_HOSTS 16
 
 /* What a journey's definition says of its webhook. */
 struct webhook_def {
@@ -71,6 +75,24 @@ struct webhook_hold {
 	uint32_t journey;
 	uint32_t failures; /* in a row */
 	int64_t until_ms;  /* monotonic (clock_mono_ns / 1e6) */
+};
+
+/*
+ * The TLS client config of one https:// host: the CA file parsed (the
+ * system's bundle is some 200 KB of PEM, 140-odd certificates) and the
+ * host name to verify. Made on a host's first request and shared by its
+ * requests after, so the bundle is read and parsed once per host, not
+ * once per request; at most WEBHOOK_TLS_HOSTS are kept (the least
+ * recently used one makes room), which bounds the memory they hold
+ * whatever the journeys' URLs. nng counts a config's references: a
+ * request holds its own until it ends, so one dropped from here while
+ * in flight stays valid. A config cannot change once used, hence one per
+ * host (its server name) rather than one for all.
+ */
+struct webhook_tls {
+	char *host; /* NULL: a free entry */
+	nng_tls_config *cfg;
+	uint64_t used; /* webhook.tls_clock when last used */
 };
 
 /* One request: what it sends, then nng's handles while in flight. */
@@ -102,6 +124,7 @@ struct webhook {
 	store *st;
 	writer *w;
 	int64_t timeout_ms;
+	char *ca_file; /* PEM: the CAs https:// receivers are verified with */
 	store_reader *rd;
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -121,6 +144,8 @@ struct webhook {
 	size_t n_busy; /* tries[i].busy */
 	struct webhook_hold holds[WEBHOOK_HOLDS];
 	size_t n_holds;
+	struct webhook_tls tls[WEBHOOK_TLS_HOSTS];
+	uint64_t tls_clock; /* ticks at every webhook_tls_get */
 };
 
 static void
@@ -453,6 +478,101 @@ webhook_collect(struct webhook *wh, size_t *started)
 	return more;
 }
 
+/*
+ * Puts in *out a hold of the TLS client config of host (verifying the
+ * receiver's certificate against wh->ca_file and host), made on first
+ * use and kept in wh->tls; the caller drops it with nng_tls_config_free.
+ * A config that cannot be made (the CA file unreadable or not PEM) is not
+ * kept: the next request tries again, so a CA file put right is used
+ * without a restart. Returns 0 or nng's error, with err saying why.
+ */
+static int
+webhook_tls_get(struct webhook *wh, const char *host, nng_tls_config **out,
+        char *err, size_t errlen)
+{
+	struct webhook_tls *slot = NULL;
+	wh->tls_clock++;
+	for (size_t i = 0; i < WEBHOOK_TLS_HOSTS; i++) {
+		struct webhook_tls *e = &wh->tls[i];
+		if (e->host != NULL && strcmp(e->host, host) == 0) {
+			e->used = wh->tls_clock;
+			nng_tls_config_hold(e->cfg);
+			*out = e->cfg;
+			return 0;
+		}
+		/* A free entry, or else the least recently used one. */
+		if (slot == NULL
+		        || (slot->host != NULL
+		                && (e->host == NULL
+		                        || e->used < slot->used))) {
+			slot = e;
+		}
+	}
+	if (access(wh->ca_file, R_OK) != 0) {
+		snprintf(err, errlen, "cannot read the CA file '%s': %s",
+		        wh->ca_file, strerror(errno));
+		return NNG_ENOENT;
+	}
+	nng_tls_config *cfg;
+	char *dup = strdup(host);
+	int rv = dup != NULL ? nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT)
+	                     : NNG_ENOMEM;
+	if (rv != 0) {
+		free(dup);
+		snprintf(err, errlen, "cannot make a TLS config: %s",
+		        nng_strerror(rv));
+		return rv;
+	}
+	rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED);
+	if (rv == 0) {
+		rv = nng_tls_config_ca_file(cfg, wh->ca_file);
+		if (rv != 0) {
+			snprintf(err, errlen,
+			        "cannot load the CA file '%s': %s",
+			        wh->ca_file, nng_strerror(rv));
+		}
+	} else {
+		snprintf(err, errlen, "cannot make a TLS config: %s",
+		        nng_strerror(rv));
+	}
+	if (rv == 0) {
+		rv = nng_tls_config_server_name(cfg, host);
+		if (rv != 0) {
+			snprintf(err, errlen,
+			        "cannot set the TLS server name: %s",
+			        nng_strerror(rv));
+		}
+	}
+	if (rv != 0) {
+		nng_tls_config_free(cfg);
+		free(dup);
+		return rv;
+	}
+	if (slot->host != NULL) {
+		free(slot->host);
+		nng_tls_config_free(slot->cfg);
+	}
+	*slot = (struct webhook_tls) {
+		.host = dup, .cfg = cfg, .used = wh->tls_clock
+	};
+	nng_tls_config_hold(cfg);
+	*out = cfg;
+	return 0;
+}
+
+/* Drops wh's TLS configs (requests still in flight keep theirs). */
+static void
+webhook_tls_clear(struct webhook *wh)
+{
+	for (size_t i = 0; i < WEBHOOK_TLS_HOSTS; i++) {
+		if (wh->tls[i].host != NULL) {
+			free(wh->tls[i].host);
+			nng_tls_config_free(wh->tls[i].cfg);
+		}
+		wh->tls[i] = (struct webhook_tls) { 0 };
+	}
+}
+
 /* nng's callback: t's request ended; the thread ends it. */
 static void
 webhook_try_cb(void *arg)
@@ -483,21 +603,12 @@ webhook_try_start(struct webhook *wh, struct webhook_try *t)
 		rv = nng_http_client_alloc(&t->cli, t->u);
 	}
 	if (rv == 0 && strcmp(t->u->u_scheme, "https") == 0) {
-		rv = nng_tls_config_alloc(&t->tls, NNG_TLS_MODE_CLIENT);
-		if (rv == 0) {
-			rv = nng_tls_config_auth_mode(
-			        t->tls, NNG_TLS_AUTH_MODE_REQUIRED);
+		rv = webhook_tls_get(wh, t->u->u_hostname, &t->tls, t->error,
+		        sizeof(t->error));
+		if (rv != 0) {
+			return false; /* t->error says why */
 		}
-		if (rv == 0) {
-			rv = nng_tls_config_ca_file(t->tls, WEBHOOK_CA_FILE);
-		}
-		if (rv == 0) {
-			rv = nng_tls_config_server_name(
-			        t->tls, t->u->u_hostname);
-		}
-		if (rv == 0) {
-			rv = nng_http_client_set_tls(t->cli, t->tls);
-		}
+		rv = nng_http_client_set_tls(t->cli, t->tls);
 	}
 	if (rv == 0) {
 		rv = nng_http_req_alloc(&t->req, t->u);
@@ -579,6 +690,14 @@ webhook_try_end(struct webhook *wh, struct webhook_try *t)
 			snprintf(t->error, sizeof(t->error),
 			        "no answer within %" PRId64 " s",
 			        wh->timeout_ms / 1000);
+		} else if (t->tls != NULL
+		        && (rv == NNG_ECRYPTO || rv == NNG_EPEERAUTH)) {
+			/* mbedtls's verdict on a certificate, most likely. */
+			snprintf(t->error, sizeof(t->error),
+			        "TLS handshake failed (%s): is the receiver's "
+			        "certificate from a CA of webhook_ca_file, for "
+			        "its host?",
+			        nng_strerror(rv));
 		} else {
 			snprintf(t->error, sizeof(t->error), "%s",
 			        nng_strerror(rv));
@@ -695,21 +814,39 @@ webhook_main(void *arg)
 }
 
 clm_err
-webhook_open(store *st, writer *w, int64_t timeout_s, struct webhook **out,
-        char *err, size_t errlen)
+webhook_open(store *st, writer *w, int64_t timeout_s, const char *ca_file,
+        struct webhook **out, char *err, size_t errlen)
 {
+	if (ca_file == NULL || ca_file[0] == '\0') {
+		ca_file = WEBHOOK_CA_FILE;
+	}
 	struct webhook *wh = calloc(1, sizeof(*wh));
-	if (wh == NULL) {
+	char *ca = strdup(ca_file);
+	if (wh == NULL || ca == NULL) {
+		free(wh);
+		free(ca);
 		snprintf(err, errlen, "out of memory");
 		return CLM_RESOURCE_EXHAUSTED;
 	}
 	wh->st = st;
 	wh->w = w;
 	wh->timeout_ms = timeout_s * 1000;
+	wh->ca_file = ca;
+	/*
+	 * A CA file set on purpose that cannot be read is most likely a
+	 * mistake, but journeys may have no https:// webhook: a warning,
+	 * and each https:// delivery fails saying why.
+	 */
+	if (strcmp(ca, WEBHOOK_CA_FILE) != 0 && access(ca, R_OK) != 0) {
+		log_warn("webhooks: cannot read the CA file '%s' (%s): "
+		         "https:// webhooks will fail until it can be read",
+		        ca, strerror(errno));
+	}
 	arena_init(&wh->a);
 	if (store_reader_new(st, &wh->rd) != CLM_OK) {
 		snprintf(err, errlen, "out of memory");
 		arena_fini(&wh->a);
+		free(wh->ca_file);
 		free(wh);
 		return CLM_RESOURCE_EXHAUSTED;
 	}
@@ -734,6 +871,7 @@ fail_mu:
 fail_reader:
 	store_reader_free(wh->rd);
 	arena_fini(&wh->a);
+	free(wh->ca_file);
 	free(wh);
 	return CLM_UNAVAILABLE;
 }
@@ -766,6 +904,8 @@ webhook_close(struct webhook *wh)
 	for (size_t i = 0; i < wh->n_defs; i++) {
 		webhook_def_clear(&wh->defs[i]);
 	}
+	webhook_tls_clear(wh);
+	free(wh->ca_file);
 	store_reader_free(wh->rd);
 	pthread_cond_destroy(&wh->cv);
 	pthread_mutex_destroy(&wh->mu);

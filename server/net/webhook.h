@@ -21,9 +21,15 @@
  * message whose journey no longer has a webhook is a dead letter with
  * the error "journey has no webhook".
  *
- * https:// URLs are verified against the system's CA bundle
- * (WEBHOOK_CA_FILE) and the URL's host name. What a request holds (its
- * body, signature, retry schedule) is in net/webhook_msg.h.
+ * https:// receivers are verified against a PEM CA bundle (config
+ * webhook_ca_file, by default the system's, WEBHOOK_CA_FILE) and the
+ * URL's host name; clmd presents no client certificate. The bundle is
+ * read on a host's first request and kept parsed for the host's next
+ * ones (up to 16 hosts): a changed bundle is read for a new host, and
+ * for all after a restart. A CA file that cannot be read makes each
+ * https:// attempt fail with "cannot read the CA file '...': ...". What a
+ * request holds (its body, signature, retry schedule) is in
+ * net/webhook_msg.h.
  */
 #ifndef CLM_NET_WEBHOOK_H
 #define CLM_NET_WEBHOOK_H
@@ -46,12 +52,16 @@ struct webhook;
 /*
  * webhook_open starts the delivery thread over st, reporting to w; each
  * request has timeout_s seconds (config webhook_timeout_s) to be
- * answered. st and w must outlive it: close it before writer_free.
- * Errors: RESOURCE_EXHAUSTED (memory), UNAVAILABLE (a thread), with err
- * saying why.
+ * answered; https:// receivers are verified against the PEM bundle
+ * ca_file (config webhook_ca_file; NULL or "": WEBHOOK_CA_FILE), copied.
+ * A ca_file other than WEBHOOK_CA_FILE that cannot be read is logged as
+ * a warning, not an error (there may be no https:// webhook). st and w
+ * must outlive it: close it before writer_free. Errors:
+ * RESOURCE_EXHAUSTED (memory), UNAVAILABLE (a thread), with err saying
+ * why.
  */
 clm_err webhook_open(store *st, writer *w, int64_t timeout_s,
-        struct webhook **out, char *err, size_t errlen);
+        const char *ca_file, struct webhook **out, char *err, size_t errlen);
 
 /* webhook_wake makes the thread look at the waiting messages now. */
 void webhook_wake(struct webhook *wh);

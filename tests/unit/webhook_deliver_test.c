@@ -184,7 +184,8 @@ wdt_open(void)
 {
 	struct webhook *wh;
 	char err[128];
-	cr_assert_eq(webhook_open(wdt_st, &wdt_w, 5, &wh, err, sizeof(err)),
+	cr_assert_eq(
+	        webhook_open(wdt_st, &wdt_w, 5, NULL, &wh, err, sizeof(err)),
 	        CLM_OK, "%s", err);
 	return wh;
 }
@@ -271,7 +272,8 @@ Test(webhook_deliver, no_answer_within_timeout_is_a_failure)
 	uint64_t pos = wdt_put("wt", 6, url, 1);
 	struct webhook *wh;
 	char err[128];
-	cr_assert_eq(webhook_open(wdt_st, &wdt_w, 1, &wh, err, sizeof(err)),
+	cr_assert_eq(
+	        webhook_open(wdt_st, &wdt_w, 1, NULL, &wh, err, sizeof(err)),
 	        CLM_OK);
 	int64_t t0 = recv_mono_ns();
 	wdt_expect(6, pos, (struct wdt_stats) { 0, 0, 0, 1, false }, 15000);
@@ -409,7 +411,8 @@ Test(webhook_deliver, slow_webhook_does_not_hold_up_another_journey)
 	}
 	struct webhook *wh;
 	char err[128];
-	cr_assert_eq(webhook_open(wdt_st, &wdt_w, 30, &wh, err, sizeof(err)),
+	cr_assert_eq(
+	        webhook_open(wdt_st, &wdt_w, 30, NULL, &wh, err, sizeof(err)),
 	        CLM_OK);
 	cr_expect_eq(wdt_pump(&fast, 3, 10000), 3,
 	        "wf's messages waited for ws's receiver");
@@ -423,4 +426,42 @@ Test(webhook_deliver, slow_webhook_does_not_hold_up_another_journey)
 	webhook_close(wh);
 	recv_stop(&fast);
 	close(slow.fd);
+}
+
+/*
+ * An https:// delivery with a CA file that cannot be read fails before
+ * any connection, and its delivery keeps why (JourneyHook.last_error).
+ */
+Test(webhook_deliver, unreadable_ca_file_is_a_failed_try)
+{
+	char ca[300];
+	snprintf(ca, sizeof(ca), "%s/no-such-ca.pem", wdt_dir);
+	/* Port 1: a connection would be refused, a different error. */
+	uint64_t pos = wdt_put("wc", 9, "https://localhost:1/h", 2);
+	struct webhook *wh;
+	char err[128];
+	cr_assert_eq(
+	        webhook_open(wdt_st, &wdt_w, 5, ca, &wh, err, sizeof(err)),
+	        CLM_OK, "%s", err);
+	wdt_expect(9, pos, (struct wdt_stats) { 0, 1, 1, 0, true }, 10000);
+	webhook_close(wh);
+	store_reader *rd;
+	store_txn *txn;
+	cr_assert_eq(store_reader_new(wdt_st, &rd), CLM_OK);
+	cr_assert_eq(store_read_begin(rd, &txn), CLM_OK);
+	arena a;
+	arena_init(&a);
+	Clm__V1__JourneyHook *h;
+	cr_assert_eq(store_jhook_get(txn, pos, &a, &h), CLM_OK);
+	char want[400];
+	snprintf(want, sizeof(want),
+	        "cannot read the CA file '%s': No such file or directory", ca);
+	/* The reason is cut to WEBHOOK_ERROR bytes: compare what is kept. */
+	cr_expect(strlen(h->last_error) > 30
+	                && strncmp(h->last_error, want, strlen(h->last_error))
+	                        == 0,
+	        "last_error '%s', want '%s'", h->last_error, want);
+	arena_fini(&a);
+	store_read_end(txn);
+	store_reader_free(rd);
 }
