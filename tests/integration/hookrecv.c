@@ -3,6 +3,9 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <netinet/in.h>
+#include <nng/nng.h>
+#include <nng/supplemental/http/http.h>
+#include <nng/supplemental/tls/tls.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +15,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "freeport.h"
 
 int64_t
 recv_mono_ns(void)
@@ -158,9 +163,134 @@ recv_start(struct recv *rv, const int *status, size_t n_status)
 	cr_assert_eq(pthread_create(&rv->thread, NULL, recv_main, rv), 0);
 }
 
+/*
+ * nng's handler of the https receiver: records the request as recv_one
+ * does and answers it with the script's status.
+ */
+static void
+recv_tls_cb(nng_aio *aio)
+{
+	nng_http_req *req = nng_aio_get_input(aio, 0);
+	nng_http_handler *h = nng_aio_get_input(aio, 1);
+	struct recv *rv = nng_http_handler_get_data(h);
+	void *data;
+	size_t len;
+	nng_http_req_get_data(req, &data, &len);
+	pthread_mutex_lock(&rv->mu);
+	int status = 200;
+	if (rv->n < RECV_MAX) {
+		struct recv_req *r = &rv->req[rv->n];
+		const char *hv;
+		snprintf(r->line, sizeof(r->line), "%s %s %s",
+		        nng_http_req_get_method(req),
+		        nng_http_req_get_uri(req),
+		        nng_http_req_get_version(req));
+		hv = nng_http_req_get_header(req, "Content-Type");
+		snprintf(r->ctype, sizeof(r->ctype), "%s", hv ? hv : "");
+		hv = nng_http_req_get_header(req, "X-Clm-Message-Id");
+		snprintf(r->message_id, sizeof(r->message_id), "%s",
+		        hv ? hv : "");
+		hv = nng_http_req_get_header(req, "X-Clm-Timestamp");
+		snprintf(r->ts, sizeof(r->ts), "%s", hv ? hv : "");
+		hv = nng_http_req_get_header(req, "X-Clm-Signature");
+		snprintf(r->sig, sizeof(r->sig), "%s", hv ? hv : "");
+		snprintf(r->body, sizeof(r->body), "%.*s",
+		        (int) (len < sizeof(r->body) ? len
+		                                     : sizeof(r->body) - 1),
+		        (const char *) data);
+		r->at_ns = recv_mono_ns();
+		status = rv->status[rv->n] != 0 ? rv->status[rv->n] : 200;
+		rv->n++;
+		pthread_cond_broadcast(&rv->cv);
+	}
+	pthread_mutex_unlock(&rv->mu);
+	nng_http_res *res;
+	int e = nng_http_res_alloc(&res);
+	if (e == 0) {
+		e = nng_http_res_set_status(res, (uint16_t) status);
+		if (e != 0) {
+			nng_http_res_free(res);
+		}
+	}
+	if (e != 0) {
+		nng_aio_finish(aio, e);
+		return;
+	}
+	nng_aio_set_output(aio, 0, res);
+	nng_aio_finish(aio, 0);
+}
+
+/*
+ * Starts nng's https server on 127.0.0.1:port with the certificate and
+ * key of cert_key, handing every path and method to recv_tls_cb; 0 or
+ * nng's error (NNG_EADDRINUSE: the port was taken since it was picked).
+ */
+static int
+recv_tls_listen(struct recv *rv, const char *cert_key, int port)
+{
+	char url[64];
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
+	nng_url *u;
+	int e = nng_url_parse(&u, url);
+	cr_assert_eq(e, 0, "%s: %s", url, nng_strerror(e));
+	nng_http_server *srv;
+	e = nng_http_server_hold(&srv, u);
+	nng_url_free(u);
+	cr_assert_eq(e, 0, "%s: %s", url, nng_strerror(e));
+	nng_tls_config *cfg;
+	cr_assert_eq(nng_tls_config_alloc(&cfg, NNG_TLS_MODE_SERVER), 0);
+	e = nng_tls_config_cert_key_file(cfg, cert_key, NULL);
+	cr_assert_eq(e, 0, "%s: %s", cert_key, nng_strerror(e));
+	cr_assert_eq(nng_http_server_set_tls(srv, cfg), 0);
+	nng_tls_config_free(cfg); /* the server holds it */
+	nng_http_handler *h;
+	cr_assert_eq(nng_http_handler_alloc(&h, "/", recv_tls_cb), 0);
+	cr_assert_eq(nng_http_handler_set_tree(h), 0);
+	cr_assert_eq(nng_http_handler_set_method(h, NULL), 0);
+	cr_assert_eq(nng_http_handler_collect_body(h, true, 65536), 0);
+	cr_assert_eq(nng_http_handler_set_data(h, rv, NULL), 0);
+	cr_assert_eq(nng_http_server_add_handler(srv, h), 0);
+	e = nng_http_server_start(srv);
+	if (e != 0) {
+		nng_http_server_release(srv); /* frees h */
+		return e;
+	}
+	rv->https = srv;
+	rv->port = port;
+	return 0;
+}
+
+void
+recv_start_tls(struct recv *rv, const char *cert_key, const int *status,
+        size_t n_status)
+{
+	memset(rv, 0, sizeof(*rv));
+	rv->fd = -1;
+	for (size_t i = 0; i < n_status && i < RECV_MAX; i++) {
+		rv->status[i] = status[i];
+	}
+	pthread_mutex_init(&rv->mu, NULL);
+	pthread_cond_init(&rv->cv, NULL);
+	/* A port picked free may be taken before the bind: a few picks. */
+	int e = NNG_EADDRINUSE;
+	for (int i = 0; i < 4 && e == NNG_EADDRINUSE; i++) {
+		int port = freeport_pick();
+		cr_assert_gt(port, 0, "no free port");
+		e = recv_tls_listen(rv, cert_key, port);
+	}
+	cr_assert_eq(e, 0, "https receiver: %s", nng_strerror(e));
+}
+
 void
 recv_stop(struct recv *rv)
 {
+	if (rv->https != NULL) {
+		/* Stopped, the handler runs no more: rv may go. */
+		nng_http_server_stop(rv->https);
+		nng_http_server_release(rv->https);
+		rv->https = NULL;
+		return;
+	}
 	pthread_mutex_lock(&rv->mu);
 	rv->stop = true;
 	pthread_mutex_unlock(&rv->mu);

@@ -5,7 +5,11 @@
  * dgst -hmac`); failed tries are retried with the doubling delay and
  * counted; max_attempts against a port nobody listens on ends in a dead
  * letter; and a delivery pending when clmd is killed -9 is made after the
- * restart. The expected body is built by the test from the feed's
+ * restart. An https:// receiver (nng's HTTP server over TLS, with
+ * certificates the test makes with `openssl`) gets the same POST when
+ * its certificate verifies against --webhook-ca-file for the URL's host,
+ * and nothing when it does not (another CA, another name) or the CA file
+ * cannot be read. The expected body is built by the test from the feed's
  * message (JourneyMessages), not by the server's code.
  */
 #include <arpa/inet.h>
@@ -29,19 +33,24 @@
 HARNESS_SUITE(jny_webhook, 240);
 
 #define PURCHASE CLM__V1__TOUCHPOINT_TYPE__PURCHASE
-/* Defines a journey triggered by PURCHASE, sending at once, to url. */
+/*
+ * Defines a journey triggered by PURCHASE, sending on channel at once, to
+ * url. (A customer gets one message a channel within quiet_hours: two
+ * journeys one PURCHASE enters send on two channels.)
+ */
 static void
-jwh_define(clm_conn *c, const char *name, const char *url, int max_attempts)
+jwh_define_on(clm_conn *c, const char *name, const char *url, int max_attempts,
+        const char *channel)
 {
 	char def[1024];
 	snprintf(def, sizeof(def),
 	        "{\"name\": \"%s\", \"trigger\": {\"event\": \"PURCHASE\"}, "
 	        "\"steps\": [{\"wait\": \"0s\", \"send\": {\"kind\": "
 	        "\"CART_REMINDER\", \"action\": \"cart_reminder\", "
-	        "\"channel\": \"EMAIL\"}}], "
+	        "\"channel\": \"%s\"}}], "
 	        "\"webhook\": {\"url\": \"%s\", \"secret\": \"t0p-s3cret\", "
 	        "\"max_attempts\": %d}}",
-	        name, url, max_attempts);
+	        name, channel, url, max_attempts);
 	Clm__V1__Request req = CLM__V1__REQUEST__INIT;
 	Clm__V1__DefineJourneyRequest dj
 	        = CLM__V1__DEFINE_JOURNEY_REQUEST__INIT;
@@ -55,6 +64,13 @@ jwh_define(clm_conn *c, const char *name, const char *url, int max_attempts)
 	cr_assert(r->status == NULL || r->status->code == 0, "define %s: %s",
 	        name, r->status != NULL ? r->status->message : "");
 	clm_response_free(r);
+}
+
+/* jwh_define_on on EMAIL. */
+static void
+jwh_define(clm_conn *c, const char *name, const char *url, int max_attempts)
+{
+	jwh_define_on(c, name, url, max_attempts, "EMAIL");
 }
 
 /* GetJourney's statistics of name (the caller frees the reply). */
@@ -378,6 +394,205 @@ Test(jny_webhook, pending_delivery_survives_kill9)
 	cr_expect_str_neq(rv.req[2].message_id, mid);
 	cr_expect_eq(jwh_count_of(&rv, mid), 2, "delivered again");
 	cr_expect_eq(recv_count(&rv), 3);
+	clm_close(c);
+	recv_stop(&rv);
+}
+
+/* ---------------------------------------------------------------------- */
+/* https:// receivers: real TLS, verified against --webhook-ca-file.      */
+
+/*
+ * Makes, in a new temp dir (its path in dir, 32 bytes), with the openssl
+ * command: ca.pem, the CA clmd is told to trust; server.pem, a
+ * certificate for localhost (and 127.0.0.1) it signed, with its key;
+ * rogue.pem, one for localhost signed by another CA; and other.pem, one
+ * the trusted CA signed for another name. The URLs name localhost (what
+ * the certificates are verified for), which must resolve to 127.0.0.1,
+ * where the receivers listen (as access_test's tls+tcp://localhost).
+ */
+static void
+jwh_certs(char *dir)
+{
+	cr_assert_eq(harness_tmpdir(dir), 0);
+	static const char script[]
+	        = "set -e; "
+	          "ca() { openssl req -x509 -newkey rsa:2048 -nodes "
+	          "-keyout $1.key -out $1.pem -days 2 -subj /CN=$1; }; "
+	          "leaf() { printf 'subjectAltName=%s\\n' \"$4\" > $1.ext; "
+	          "openssl req -newkey rsa:2048 -nodes -keyout $1.key "
+	          "-out $1.csr -subj /CN=$3; "
+	          "openssl x509 -req -in $1.csr -CA $2.pem -CAkey $2.key "
+	          "-CAcreateserial -out $1.crt -days 2 -extfile $1.ext; "
+	          "cat $1.crt $1.key > $1.pem; }; "
+	          "ca ca; ca ca2; "
+	          "leaf server ca localhost DNS:localhost,IP:127.0.0.1; "
+	          "leaf rogue ca2 localhost DNS:localhost,IP:127.0.0.1; "
+	          "leaf other ca other.example DNS:other.example";
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd), "cd '%s' && { %s; } 2>/dev/null", dir,
+	        script);
+	const char *argv[] = { "sh", "-c", cmd, NULL };
+	char *out = NULL, *err = NULL;
+	int rc = run_cmd("/bin/sh", argv, NULL, 60000, &out, &err);
+	cr_assert_eq(rc, 0, "openssl failed: %s", err);
+	free(out);
+	free(err);
+}
+
+/*
+ * clmd trusting the CAs of the PEM file ca only, logging each failed try
+ * (at info).
+ */
+static clm_conn *
+jwh_start_ca(const char *ca)
+{
+	const char *args[]
+	        = { "--webhook-ca-file", ca, "--log-level", "info", NULL };
+	return jwh_start_with(args);
+}
+
+/*
+ * Polls clmd's log for up to ms until it holds want (a line or part of
+ * one); asserts it did.
+ */
+static void
+jwh_expect_log(const char *want, int ms)
+{
+	char *log = NULL;
+	for (int i = 0; i <= ms / 50; i++) {
+		free(log);
+		log = harness_read_file(srv.log_path);
+		if (log != NULL && strstr(log, want) != NULL) {
+			free(log);
+			return;
+		}
+		harness_sleep_ms(50);
+	}
+	cr_assert_fail("'%s' not in clmd's log:\n%s", want, log ? log : "");
+}
+
+Test(jny_webhook, https_delivered_verified_against_the_ca_file)
+{
+	char dir[32], ca[64], cert[64];
+	jwh_certs(dir);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	snprintf(cert, sizeof(cert), "%s/server.pem", dir);
+	struct recv rv;
+	recv_start_tls(&rv, cert, NULL, 0);
+	clm_conn *c = jwh_start_ca(ca);
+	char url[128];
+	snprintf(url, sizeof(url), "https://localhost:%d/hooks/clm?src=tls",
+	        rv.port);
+	jwh_define(c, "wh-tls", url, 10);
+	time_t before = time(NULL);
+	jwh_purchase(c, "c5", "e5");
+	cr_assert_eq(recv_wait(&rv, 1, 20000), 1, "no POST within 20 s");
+	time_t after = time(NULL);
+	struct recv_req *r = &rv.req[0];
+	cr_expect_str_eq(r->line, "POST /hooks/clm?src=tls HTTP/1.1");
+	cr_expect_str_eq(r->ctype, "application/json");
+	Clm__V1__Response *m = jwh_messages(c, "wh-tls");
+	cr_assert_eq(m->journey_messages->n_messages, 1);
+	const Clm__V1__LifecycleEvent *ev = m->journey_messages->messages[0];
+	char want[2048];
+	jwh_body(ev, want, sizeof(want));
+	cr_expect_str_eq(r->body, want);
+	cr_expect_str_eq(r->message_id, ev->message_id);
+	clm_response_free(m);
+	long long ts = atoll(r->ts);
+	cr_expect(ts >= (long long) before - 1 && ts <= (long long) after + 1,
+	        "timestamp %s not within [%lld, %lld]", r->ts,
+	        (long long) before, (long long) after);
+	recv_check_sig(r, "t0p-s3cret");
+	jwh_expect_stats(
+	        c, "wh-tls", (struct jwh_stats) { 1, 0, 0, 0 }, 10000);
+	/* A second message to the same host (its TLS config kept). */
+	jwh_purchase(c, "c5b", "e5b");
+	cr_assert_eq(recv_wait(&rv, 2, 20000), 2, "no second POST in 20 s");
+	cr_expect_str_neq(rv.req[1].message_id, rv.req[0].message_id);
+	recv_check_sig(&rv.req[1], "t0p-s3cret");
+	jwh_expect_stats(
+	        c, "wh-tls", (struct jwh_stats) { 2, 0, 0, 0 }, 10000);
+	cr_expect_eq(recv_count(&rv), 2);
+	clm_close(c);
+	recv_stop(&rv);
+}
+
+/*
+ * A receiver whose certificate another CA signed, and one whose
+ * certificate names another host, are never sent a request: each try
+ * fails the TLS handshake, is retried and ends a dead letter.
+ */
+Test(jny_webhook, https_receiver_not_verified_gets_nothing)
+{
+	char dir[32], ca[64], rogue[64], other[64];
+	jwh_certs(dir);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	snprintf(rogue, sizeof(rogue), "%s/rogue.pem", dir);
+	snprintf(other, sizeof(other), "%s/other.pem", dir);
+	struct recv rv_rogue, rv_other;
+	recv_start_tls(&rv_rogue, rogue, NULL, 0);
+	recv_start_tls(&rv_other, other, NULL, 0);
+	clm_conn *c = jwh_start_ca(ca);
+	char url[128];
+	snprintf(url, sizeof(url), "https://localhost:%d/h", rv_rogue.port);
+	jwh_define(c, "wh-rogue", url, 2);
+	snprintf(url, sizeof(url), "https://localhost:%d/h", rv_other.port);
+	jwh_define_on(c, "wh-other", url, 2, "SMS");
+	jwh_purchase(c, "c6", "e6");
+	/* Two tries each, 1 s apart: one retry, then a dead letter. */
+	jwh_expect_stats(
+	        c, "wh-rogue", (struct jwh_stats) { 0, 0, 1, 1 }, 30000);
+	jwh_expect_stats(
+	        c, "wh-other", (struct jwh_stats) { 0, 0, 1, 1 }, 30000);
+	/* Both tries of each are over: a request would have come by now. */
+	cr_expect_eq(recv_count(&rv_rogue), 0, "the rogue receiver got %s",
+	        rv_rogue.req[0].line);
+	cr_expect_eq(recv_count(&rv_other), 0, "the misnamed receiver got %s",
+	        rv_other.req[0].line);
+	/* And the log says why. */
+	char want[160];
+	snprintf(want, sizeof(want),
+	        "'https://localhost:%d/h' failed (TLS handshake failed (",
+	        rv_rogue.port);
+	jwh_expect_log(want, 10000);
+	snprintf(want, sizeof(want),
+	        "'https://localhost:%d/h' failed (TLS handshake failed (",
+	        rv_other.port);
+	jwh_expect_log(want, 10000);
+	clm_close(c);
+	recv_stop(&rv_rogue);
+	recv_stop(&rv_other);
+}
+
+/*
+ * A CA file that cannot be read: clmd starts with a warning, and each
+ * https:// try fails saying why, up to a dead letter.
+ */
+Test(jny_webhook, https_with_an_unreadable_ca_file_fails_each_try)
+{
+	char dir[32], ca[64], cert[64];
+	jwh_certs(dir);
+	snprintf(ca, sizeof(ca), "%s/missing.pem", dir);
+	snprintf(cert, sizeof(cert), "%s/server.pem", dir);
+	struct recv rv;
+	recv_start_tls(&rv, cert, NULL, 0);
+	clm_conn *c = jwh_start_ca(ca);
+	char want[160];
+	snprintf(want, sizeof(want), "cannot read the CA file '%s'", ca);
+	jwh_expect_log(want, 10000);
+	char url[128];
+	snprintf(url, sizeof(url), "https://localhost:%d/h", rv.port);
+	jwh_define(c, "wh-noca", url, 2);
+	jwh_purchase(c, "c7", "e7");
+	jwh_expect_stats(
+	        c, "wh-noca", (struct jwh_stats) { 0, 0, 1, 1 }, 30000);
+	snprintf(want, sizeof(want),
+	        "failed (cannot read the CA file '%s': No such file or "
+	        "directory): a dead letter",
+	        ca);
+	jwh_expect_log(want, 10000);
+	cr_expect_eq(recv_count(&rv), 0);
 	clm_close(c);
 	recv_stop(&rv);
 }

@@ -465,3 +465,56 @@ Test(webhook_deliver, unreadable_ca_file_is_a_failed_try)
 	store_read_end(txn);
 	store_reader_free(rd);
 }
+
+/*
+ * https:// with real TLS: a receiver whose certificate (for localhost) the
+ * CA file's CA signed gets the POST. The CA file is read once per host:
+ * removed after the first delivery, a second journey's message to the
+ * same host still goes (the host's TLS config was kept), and one to
+ * another host fails reading it.
+ */
+Test(webhook_deliver, https_ca_file_read_once_per_host)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+	        "cd '%s' && { openssl req -x509 -newkey rsa:2048 -nodes "
+	        "-keyout ca.key -out ca.pem -days 2 -subj /CN=wdt-ca && "
+	        "openssl req -newkey rsa:2048 -nodes -keyout s.key -out s.csr "
+	        "-subj /CN=localhost && printf "
+	        "'subjectAltName=DNS:localhost\\n' > s.ext && openssl x509 "
+	        "-req -in s.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+	        "-out s.crt -days 2 -extfile s.ext && cat s.crt s.key > "
+	        "s.pem; } 2>/dev/null",
+	        wdt_dir);
+	cr_assert_eq(system(cmd), 0, "openssl failed: %s", cmd);
+	char ca[300], cert[300];
+	snprintf(ca, sizeof(ca), "%s/ca.pem", wdt_dir);
+	snprintf(cert, sizeof(cert), "%s/s.pem", wdt_dir);
+	struct recv rv;
+	recv_start_tls(&rv, cert, NULL, 0);
+	char url[128];
+	snprintf(url, sizeof(url), "https://localhost:%d/in", rv.port);
+	uint64_t pos1 = wdt_put("w1", 10, url, 10);
+	struct webhook *wh;
+	char err[128];
+	cr_assert_eq(
+	        webhook_open(wdt_st, &wdt_w, 5, ca, &wh, err, sizeof(err)),
+	        CLM_OK, "%s", err);
+	cr_assert_eq(recv_wait(&rv, 1, 10000), 1, "no POST in 10 s");
+	wdt_expect(10, pos1, (struct wdt_stats) { 1, 0, 0, 0, false }, 10000);
+	cr_expect_str_eq(rv.req[0].line, "POST /in HTTP/1.1");
+	recv_check_sig(&rv.req[0], "k3y");
+
+	cr_assert_eq(unlink(ca), 0);
+	uint64_t pos2 = wdt_put("w2", 11, url, 10);
+	cr_assert_eq(recv_wait(&rv, 2, 10000), 2, "no second POST in 10 s");
+	wdt_expect(11, pos2, (struct wdt_stats) { 1, 0, 0, 0, false }, 10000);
+	recv_check_sig(&rv.req[1], "k3y");
+
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/in", rv.port);
+	uint64_t pos3 = wdt_put("w3", 12, url, 1);
+	wdt_expect(12, pos3, (struct wdt_stats) { 0, 0, 0, 1, false }, 10000);
+	webhook_close(wh);
+	recv_stop(&rv);
+	cr_expect_eq(rv.n, 2);
+}
