@@ -110,7 +110,7 @@ Test(jstream_failover, leader_killed_while_publishing)
 	cr_assert_geq(leader, 0);
 	cr_assert_eq(natsrv_kill9(cluster, leader), 0);
 	int64_t killed = now_ms();
-	int next = natsrv_leader(cluster, "KILL", 30000);
+	int next = natsrv_leader(cluster, "KILL", 60000); /* loaded: slow */
 	cr_assert(next >= 0 && next != leader, "new leader %d (was %d)", next,
 	        leader);
 	int64_t elected = now_ms();

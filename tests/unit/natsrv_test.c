@@ -100,7 +100,7 @@ Test(natsrv, three_nodes_leader_killed)
 
 	cr_assert_eq(natsrv_kill9(cluster, leader), 0);
 	cr_assert_eq(natsrv_pid(cluster, leader), 0);
-	int next = natsrv_leader(cluster, "THREE", 20000);
+	int next = natsrv_leader(cluster, "THREE", 60000); /* loaded: slow */
 	cr_assert(next >= 0 && next != leader, "new leader %d (was %d)", next,
 	        leader);
 
