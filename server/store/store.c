@@ -138,6 +138,22 @@ store_be_u64(const unsigned char *p)
 	return v;
 }
 
+void
+store_u32_be(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char) (v >> 24);
+	p[1] = (unsigned char) (v >> 16);
+	p[2] = (unsigned char) (v >> 8);
+	p[3] = (unsigned char) v;
+}
+
+uint32_t
+store_be_u32(const unsigned char *p)
+{
+	return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16
+	        | (uint32_t) p[2] << 8 | (uint32_t) p[3];
+}
+
 clm_err
 store_meta_get(store_txn *t, const char *name, uint64_t *out)
 {

@@ -69,22 +69,6 @@ store_img_path(const store *s, char *path, size_t len, bool tmp)
 	snprintf(path, len, "%s/checkpoint.img%s", s->dir, tmp ? ".tmp" : "");
 }
 
-static void
-store_u32_be(unsigned char *p, uint32_t v)
-{
-	for (int i = 3; i >= 0; i--) {
-		p[i] = (unsigned char) v;
-		v >>= 8;
-	}
-}
-
-static uint32_t
-store_be_u32(const unsigned char *p)
-{
-	return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16
-	        | (uint32_t) p[2] << 8 | p[3];
-}
-
 /*
  * The image being written: plain write(2) calls of a buffer (not stdio),
  * so that tools that model what a power cut keeps see every byte.

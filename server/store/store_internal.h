@@ -4,8 +4,9 @@
  * onboarding median; store_catalog.c: catalog, co-purchase counts,
  * claims; store_agg.c: aggregates, spend, experiments; store_segment.c:
  * segments, their members and the time index; store_journey.c:
- * journeys, their timers, counters, feed and webhook deliveries). Not
- * for other modules: lmdb.h stays behind the store.
+ * journeys, their timers, counters, feed and webhook deliveries;
+ * store_defs.c: what those two share). Not for other modules: lmdb.h
+ * stays behind the store.
  */
 #ifndef CLM_STORE_INTERNAL_H
 #define CLM_STORE_INTERNAL_H
@@ -173,10 +174,43 @@ clm_err store_err(store *s, int rc, const char *what);
 /* Big-endian u64 encoding of keys and counters. */
 void store_u64_be(unsigned char *p, uint64_t v);
 uint64_t store_be_u64(const unsigned char *p);
+/* Big-endian u32: the segment and journey ids in keys. */
+void store_u32_be(unsigned char *p, uint32_t v);
+uint32_t store_be_u32(const unsigned char *p);
 
 /* A u64 in `meta` (0 when missing). */
 clm_err store_meta_get(store_txn *t, const char *name, uint64_t *out);
 clm_err store_meta_put(store_txn *t, const char *name, uint64_t val);
+
+/*
+ * store_def_new_id takes the next id of a kind of named definition
+ * (segments, journeys) from the meta counter `counter` ("seg_next_id"),
+ * from 1; ids are never reused. RESOURCE_EXHAUSTED once they run out. A
+ * write transaction; *id is written only on success.
+ */
+clm_err store_def_new_id(store_txn *t, const char *counter, uint32_t *id);
+
+/*
+ * A table whose keys are a definition's id (4 bytes, big-endian), then
+ * more: a segment's members and count, a journey's counters. A key
+ * between min_len and max_len bytes long, of that id, is the
+ * definition's; the first that is not ends the definition's keys.
+ * scan_what and del_what are store_err's words for a failed scan and
+ * delete.
+ */
+struct store_def_keys {
+	enum store_db db;
+	size_t min_len, max_len;
+	const char *scan_what, *del_what;
+};
+
+/*
+ * store_def_keys_drop deletes up to max of the keys of definition id in
+ * dk's table and tells in *left whether any remain. A write transaction:
+ * a dropped definition's keys go in chunks.
+ */
+clm_err store_def_keys_drop(store_txn *t, const struct store_def_keys *dk,
+        uint32_t id, size_t max, bool *left);
 
 /*
  * store_get_msg reads the message of type desc stored under key in db,

@@ -4,8 +4,8 @@
  *
  * Every cursor here merges the overlay and the base (store_kv.c), and must
  * not see the overlay change under it: the functions that delete what they
- * scan collect the keys first and delete them after, as store_segment.c's
- * store_members_drop does.
+ * scan collect the keys first and delete them after, as store_defs.c's
+ * store_def_keys_drop does.
  */
 #include "store/journey.h"
 #include "store/store_internal.h"
@@ -18,22 +18,6 @@
 #define STORE_JDUE_ID_MAX (STORE_KEY_MAX - 12)
 /* A customer index key: id, 0, position (8). */
 #define STORE_JCUST_ID_MAX (STORE_KEY_MAX - 9)
-
-static void
-store_jny_be32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char) (v >> 24);
-	p[1] = (unsigned char) (v >> 16);
-	p[2] = (unsigned char) (v >> 8);
-	p[3] = (unsigned char) v;
-}
-
-static uint32_t
-store_jny_get32(const unsigned char *p)
-{
-	return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16
-	        | (uint32_t) p[2] << 8 | (uint32_t) p[3];
-}
 
 /*
  * An instant as an order-preserving key: the sign bit flipped, so that
@@ -112,22 +96,7 @@ store_journeys_each(store_txn *t, arena *a, store_journey_fn fn, void *arg)
 clm_err
 store_journey_new_id(store_txn *t, uint32_t *id)
 {
-	uint64_t next;
-	clm_err e = store_meta_get(t, "jny_next_id", &next);
-	if (e != CLM_OK) {
-		return e;
-	}
-	if (next == 0) {
-		next = 1;
-	}
-	if (next > UINT32_MAX) {
-		return CLM_RESOURCE_EXHAUSTED;
-	}
-	e = store_meta_put(t, "jny_next_id", next + 1);
-	if (e == CLM_OK) {
-		*id = (uint32_t) next;
-	}
-	return e;
+	return store_def_new_id(t, "jny_next_id", id);
 }
 
 /* A timer's key; 0 when the id is too long to be one. */
@@ -140,7 +109,7 @@ store_jdue_key(
 		return 0;
 	}
 	store_u64_be(buf, store_jny_instant_key(due_ms));
-	store_jny_be32(buf + 8, journey);
+	store_u32_be(buf + 8, journey);
 	memcpy(buf + 12, id, n);
 	return 12 + n;
 }
@@ -196,7 +165,7 @@ store_jdue_each(
 		memcpy(id, p + 12, k.mv_size - 12);
 		id[k.mv_size - 12] = '\0';
 		seen++;
-		if (fn(arg, due, store_jny_get32(p + 8), id) != 0) {
+		if (fn(arg, due, store_be_u32(p + 8), id) != 0) {
 			break;
 		}
 	}
@@ -242,7 +211,7 @@ static void
 store_jstat_key(
         unsigned char *p, uint32_t journey, enum store_jstat s, uint32_t step)
 {
-	store_jny_be32(p, journey);
+	store_u32_be(p, journey);
 	p[4] = (unsigned char) s;
 	p[5] = (unsigned char) (step >> 8);
 	p[6] = (unsigned char) step;
@@ -396,12 +365,12 @@ store_jstats_get(store_txn *t, uint32_t journey, size_t n_steps, arena *a,
 		return store_err(t->s, rc, "cannot open cursor");
 	}
 	unsigned char start[4];
-	store_jny_be32(start, journey);
+	store_u32_be(start, journey);
 	MDB_val k = { 4, start }, v;
 	for (rc = kv_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
 	        rc = kv_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		const unsigned char *p = k.mv_data;
-		if (k.mv_size != 7 || store_jny_get32(p) != journey) {
+		if (k.mv_size != 7 || store_be_u32(p) != journey) {
 			break;
 		}
 		if (v.mv_size != 8) {
@@ -419,55 +388,19 @@ store_jstats_get(store_txn *t, uint32_t journey, size_t n_steps, arena *a,
 	return CLM_OK;
 }
 
+/* A journey's counters: their keys are 7 bytes (store_jstat_key). */
+static const struct store_def_keys store_jstat_keys = {
+	.db = STORE_DB_JNY_STATS,
+	.min_len = 7,
+	.max_len = 7,
+	.scan_what = "cannot scan a journey's counters",
+	.del_what = "cannot delete a journey counter",
+};
+
 clm_err
 store_jstats_drop(store_txn *t, uint32_t journey, size_t max, bool *left)
 {
-	unsigned char(*keys)[7] = NULL;
-	arena a;
-	arena_init(&a);
-	keys = arena_alloc(&a, (max + 1) * sizeof(*keys));
-	if (keys == NULL) {
-		arena_fini(&a);
-		return CLM_RESOURCE_EXHAUSTED;
-	}
-	kv_cursor *cur;
-	int rc = kv_cursor_open(t, STORE_DB_JNY_STATS, &cur);
-	if (rc != 0) {
-		arena_fini(&a);
-		return store_err(t->s, rc, "cannot open cursor");
-	}
-	unsigned char start[4];
-	store_jny_be32(start, journey);
-	MDB_val k = { 4, start }, v;
-	size_t n = 0;
-	*left = false;
-	for (rc = kv_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	        rc = kv_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 7 || store_jny_get32(k.mv_data) != journey) {
-			break;
-		}
-		if (n == max) {
-			*left = true;
-			break;
-		}
-		memcpy(keys[n++], k.mv_data, 7);
-	}
-	kv_cursor_close(cur);
-	if (rc != 0 && rc != MDB_NOTFOUND) {
-		arena_fini(&a);
-		return store_err(t->s, rc, "cannot scan a journey's counters");
-	}
-	for (size_t i = 0; i < n; i++) {
-		MDB_val dk = { 7, keys[i] };
-		rc = kv_del(t, STORE_DB_JNY_STATS, &dk);
-		if (rc != 0 && rc != MDB_NOTFOUND) {
-			arena_fini(&a);
-			return store_err(
-			        t->s, rc, "cannot delete a journey counter");
-		}
-	}
-	arena_fini(&a);
-	return CLM_OK;
+	return store_def_keys_drop(t, &store_jstat_keys, journey, max, left);
 }
 
 /* A customer index key; 0 when the id is too long to be one. */
@@ -520,17 +453,29 @@ store_jmsg_append(store_txn *t, Clm__V1__LifecycleEvent *ev)
 	return e;
 }
 
-/* Decodes a feed value; NULL (logged) when it does not decode. */
+/*
+ * Decodes v, the value at position of the feed or of the deliveries (a
+ * message of desc), into a; NULL, logged as `what`, when it does not.
+ */
+static void *
+store_jny_decode(const ProtobufCMessageDescriptor *desc, const char *what,
+        uint64_t position, const MDB_val *v, arena *a)
+{
+	ProtobufCMessage *m = protobuf_c_message_unpack(
+	        desc, arena_pb(a), v->mv_size, v->mv_data);
+	if (m == NULL) {
+		log_error("%s %llu does not decode", what,
+		        (unsigned long long) position);
+	}
+	return m;
+}
+
+/* A feed value (store_jny_decode). */
 static Clm__V1__LifecycleEvent *
 store_jmsg_decode(uint64_t position, const MDB_val *v, arena *a)
 {
-	Clm__V1__LifecycleEvent *ev = clm__v1__lifecycle_event__unpack(
-	        arena_pb(a), v->mv_size, v->mv_data);
-	if (ev == NULL) {
-		log_error("journey message %llu does not decode",
-		        (unsigned long long) position);
-	}
-	return ev;
+	return store_jny_decode(&clm__v1__lifecycle_event__descriptor,
+	        "journey message", position, v, a);
 }
 
 clm_err
@@ -808,6 +753,14 @@ store_jmsgs_forget(store_txn *t, const char *customer_id, uint64_t *n,
 	return e;
 }
 
+/* A delivery's value (store_jny_decode). */
+static Clm__V1__JourneyHook *
+store_jhook_decode(uint64_t position, const MDB_val *v, arena *a)
+{
+	return store_jny_decode(&clm__v1__journey_hook__descriptor,
+	        "webhook delivery", position, v, a);
+}
+
 clm_err
 store_jhook_put(store_txn *t, uint64_t position, const Clm__V1__JourneyHook *h)
 {
@@ -830,11 +783,8 @@ store_jhook_get(
 	if (rc != 0) {
 		return store_err(t->s, rc, "cannot read a webhook delivery");
 	}
-	Clm__V1__JourneyHook *h = clm__v1__journey_hook__unpack(
-	        arena_pb(a), v.mv_size, v.mv_data);
+	Clm__V1__JourneyHook *h = store_jhook_decode(position, &v, a);
 	if (h == NULL) {
-		log_error("webhook delivery %llu does not decode",
-		        (unsigned long long) position);
 		return CLM_DATA_LOSS;
 	}
 	*out = h;
@@ -875,11 +825,8 @@ store_jhooks_each(store_txn *t, uint64_t after, size_t max, arena *a,
 			continue;
 		}
 		uint64_t pos = store_be_u64(k.mv_data);
-		Clm__V1__JourneyHook *h = clm__v1__journey_hook__unpack(
-		        arena_pb(a), v.mv_size, v.mv_data);
+		Clm__V1__JourneyHook *h = store_jhook_decode(pos, &v, a);
 		if (h == NULL) {
-			log_error("webhook delivery %llu does not decode",
-			        (unsigned long long) pos);
 			e = CLM_DATA_LOSS;
 			break;
 		}

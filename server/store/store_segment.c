@@ -59,38 +59,7 @@ store_segments_each(store_txn *t, arena *a, store_segment_fn fn, void *arg)
 clm_err
 store_segment_new_id(store_txn *t, uint32_t *id)
 {
-	uint64_t next;
-	clm_err e = store_meta_get(t, "seg_next_id", &next);
-	if (e != CLM_OK) {
-		return e;
-	}
-	if (next == 0) {
-		next = 1;
-	}
-	if (next > UINT32_MAX) {
-		return CLM_RESOURCE_EXHAUSTED;
-	}
-	e = store_meta_put(t, "seg_next_id", next + 1);
-	if (e == CLM_OK) {
-		*id = (uint32_t) next;
-	}
-	return e;
-}
-
-static void
-store_seg_be32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char) (v >> 24);
-	p[1] = (unsigned char) (v >> 16);
-	p[2] = (unsigned char) (v >> 8);
-	p[3] = (unsigned char) v;
-}
-
-static uint32_t
-store_seg_get32(const unsigned char *p)
-{
-	return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16
-	        | (uint32_t) p[2] << 8 | (uint32_t) p[3];
+	return store_def_new_id(t, "seg_next_id", id);
 }
 
 /* A member's key: the segment id, then the customer id; 0 if too long. */
@@ -101,7 +70,7 @@ store_member_key(unsigned char *buf, uint32_t seg, const char *id)
 	if (n > STORE_KEY_MAX - 4) {
 		return 0;
 	}
-	store_seg_be32(buf, seg);
+	store_u32_be(buf, seg);
 	memcpy(buf + 4, id, n);
 	return 4 + n;
 }
@@ -110,7 +79,7 @@ clm_err
 store_member_count(store_txn *t, uint32_t seg, uint64_t *n)
 {
 	unsigned char key[4];
-	store_seg_be32(key, seg);
+	store_u32_be(key, seg);
 	MDB_val k = { 4, key }, v;
 	int rc = kv_get(t, STORE_DB_SEG_MEMBERS, &k, &v);
 	if (rc == MDB_NOTFOUND) {
@@ -139,7 +108,7 @@ store_member_count_add(store_txn *t, uint32_t seg, int delta)
 	}
 	n = delta < 0 && n == 0 ? 0 : n + (uint64_t) (int64_t) delta;
 	unsigned char key[4], val[8];
-	store_seg_be32(key, seg);
+	store_u32_be(key, seg);
 	MDB_val k = { 4, key };
 	int rc;
 	if (n == 0) {
@@ -209,7 +178,7 @@ store_members_after(store_txn *t, uint32_t seg, const char *after, size_t max,
 	}
 	unsigned char key[STORE_KEY_MAX];
 	size_t n = 4;
-	store_seg_be32(key, seg);
+	store_u32_be(key, seg);
 	if (after != NULL) {
 		n = store_member_key(key, seg, after);
 		if (n == 0) {
@@ -224,7 +193,7 @@ store_members_after(store_txn *t, uint32_t seg, const char *after, size_t max,
 	        rc == 0 && seen < max;
 	        rc = kv_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		const unsigned char *p = k.mv_data;
-		if (k.mv_size < 4 || store_seg_get32(p) != seg) {
+		if (k.mv_size < 4 || store_be_u32(p) != seg) {
 			break;
 		}
 		if (k.mv_size == 4
@@ -246,63 +215,19 @@ store_members_after(store_txn *t, uint32_t seg, const char *after, size_t max,
 	return CLM_OK;
 }
 
+/* A segment's keys: its members (id, then customer id) and its count. */
+static const struct store_def_keys store_member_keys = {
+	.db = STORE_DB_SEG_MEMBERS,
+	.min_len = 4,
+	.max_len = STORE_KEY_MAX,
+	.scan_what = "cannot scan a segment's members",
+	.del_what = "cannot delete a segment's member",
+};
+
 clm_err
 store_members_drop(store_txn *t, uint32_t seg, size_t max, bool *left)
 {
-	/*
-	 * Keys are collected first and deleted after: the cursor merges
-	 * the overlay and the base, and must not see the overlay change
-	 * under it.
-	 */
-	unsigned char(*keys)[STORE_KEY_MAX] = NULL;
-	size_t *lens = NULL;
-	arena a;
-	arena_init(&a);
-	keys = arena_alloc(&a, (max + 1) * sizeof(*keys));
-	lens = arena_alloc(&a, (max + 1) * sizeof(*lens));
-	if (keys == NULL || lens == NULL) {
-		arena_fini(&a);
-		return CLM_RESOURCE_EXHAUSTED;
-	}
-	kv_cursor *cur;
-	int rc = kv_cursor_open(t, STORE_DB_SEG_MEMBERS, &cur);
-	if (rc != 0) {
-		arena_fini(&a);
-		return store_err(t->s, rc, "cannot open cursor");
-	}
-	unsigned char start[4];
-	store_seg_be32(start, seg);
-	MDB_val k = { 4, start }, v;
-	size_t n = 0;
-	*left = false;
-	for (rc = kv_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	        rc = kv_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size < 4 || store_seg_get32(k.mv_data) != seg) {
-			break;
-		}
-		if (n == max) {
-			*left = true;
-			break;
-		}
-		memcpy(keys[n], k.mv_data, k.mv_size);
-		lens[n++] = k.mv_size;
-	}
-	kv_cursor_close(cur);
-	if (rc != 0 && rc != MDB_NOTFOUND) {
-		arena_fini(&a);
-		return store_err(t->s, rc, "cannot scan a segment's members");
-	}
-	for (size_t i = 0; i < n; i++) {
-		MDB_val dk = { lens[i], keys[i] };
-		rc = kv_del(t, STORE_DB_SEG_MEMBERS, &dk);
-		if (rc != 0 && rc != MDB_NOTFOUND) {
-			arena_fini(&a);
-			return store_err(
-			        t->s, rc, "cannot delete a segment's member");
-		}
-	}
-	arena_fini(&a);
-	return CLM_OK;
+	return store_def_keys_drop(t, &store_member_keys, seg, max, left);
 }
 
 clm_err
@@ -315,12 +240,12 @@ store_members_first_seg(
 		return store_err(t->s, rc, "cannot open cursor");
 	}
 	unsigned char start[4];
-	store_seg_be32(start, from);
+	store_u32_be(start, from);
 	MDB_val k = { 4, start }, v;
 	rc = kv_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	*found = rc == 0 && k.mv_size >= 4;
 	if (*found) {
-		*seg = store_seg_get32(k.mv_data);
+		*seg = store_be_u32(k.mv_data);
 	}
 	kv_cursor_close(cur);
 	if (rc != 0 && rc != MDB_NOTFOUND) {
