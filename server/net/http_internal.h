@@ -4,7 +4,8 @@
  * http_api.c: JSON replies, query parameters and the /api endpoints;
  * http_ingest.c: the SDK ingest routes; http_customer.c: the customer
  * routes and /api/track; http_segments.c: the segment routes;
- * http_write.c: their deferred writes). Not for other modules: they use
+ * http_journeys.c: the journey routes; http_named.c: what those two
+ * share; http_write.c: their deferred writes). Not for other modules: they use
  * http.h. Nothing here includes nng.h.
  *
  * Every function below runs in httpd's handler (an nng thread), holding
@@ -293,7 +294,7 @@ typedef void (*http_defer_fini)(struct http_defer *d);
 
 /*
  * One write in flight, from its request to its answer: the first member
- * of a route's own state (http_customer.c, http_segments.c), which casts
+ * of a route's own state (http_customer.c, http_named.c), which casts
  * the defer back to it.
  */
 struct http_defer {
@@ -351,6 +352,76 @@ void http_defer_dispatch(struct http_defer *d, Clm__V1__Request *q);
  */
 void http_write_result(
         struct http_reply *rep, const ProtobufCMessage *m, uint64_t position);
+
+/* ---- named definitions: segments and journeys (http_named.c) ---- */
+
+struct http_named_write;
+
+/*
+ * One kind of named definition's routes: BASE, BASE/NAME. The calls are
+ * given by their number in the Request's oneof, which is their reply's
+ * in the Response's.
+ */
+struct http_named {
+	const char *base; /* "/api/segments" */
+	const char *noun; /* "segment": what one is called in errors */
+	enum telemetry_http_handler kind; /* what the writes count as */
+	unsigned delete_call; /* CLM__V1__REQUEST__CALL_DELETE_SEGMENT */
+	const ProtobufCMessageDescriptor *delete_req; /* its request */
+	/*
+	 * PUT's body (req's) into q's Define call, w's arena holding what
+	 * it allocates (w->body may hold a parsed body the call borrows
+	 * from: freed with w). False with the 400 in rep.
+	 */
+	bool (*define)(struct http_named_write *w, const struct httpd_req *req,
+	        const char *name, Clm__V1__Request *q, struct http_reply *rep);
+};
+
+/* One write of a named definition in flight (http_named_write). */
+struct http_named_write {
+	struct http_defer d; /* first: http_write.c's part */
+	const struct http_named *route;
+	ProtobufCMessage *body; /* a parsed body (pbjson's), or NULL */
+};
+
+/*
+ * http_named_name returns the NAME of path (path_len bytes, httpd's
+ * decoded path) under route's base, copied into a: "" for the base
+ * itself, NULL (a 404 or 400 in rep) for a deeper path or a NUL. Any
+ * thread.
+ */
+const char *http_named_name(arena *a, const struct http_named *route,
+        const char *path, size_t path_len, struct http_reply *rep);
+
+/*
+ * http_call_reply runs req (arena memory, the call already set) as
+ * http_call does and puts in rep the result member of the call's number
+ * (proto3 JSON), or the error: a read's whole answer (of any route).
+ */
+void http_call_reply(struct http_slot *s, Clm__V1__Request *req,
+        const char *token, struct http_reply *rep);
+
+/*
+ * http_named_read serves a read of uri that takes no query parameters:
+ * a new request message of desc (its "name" field set to name unless
+ * NULL) as the call numbered call, its reply or the error in rep
+ * (http_call_reply). A query parameter is a 400.
+ */
+void http_named_read(struct http_slot *s, const char *uri, const char *token,
+        unsigned call, const ProtobufCMessageDescriptor *desc,
+        const char *name, struct http_reply *rep);
+
+/*
+ * http_named_write handles req, a PUT (route->define) or DELETE (the
+ * call route->delete_call) of route's BASE/NAME that came on c, its Host
+ * and origin already admitted, as http_customer_write does: checked at
+ * once, then answered through httpd_reply once the writer is done, with
+ * the reply's position first, counted under route->kind. A write on BASE
+ * itself is a 405. httpd's handler, which returns false (deferred) after
+ * it.
+ */
+void http_named_write(struct server *srv, struct telemetry *tm, httpd_conn *c,
+        const struct httpd_req *req, const struct http_named *route);
 
 /* ---- the segment routes (http_segments.c) ---- */
 

@@ -9,9 +9,10 @@
  *   GET    /api/journey-messages  JourneyMessagesReply ?after=&limit=
  *                                 &journey=
  *
- * As http_segments.c does: the name comes from httpd's path, the reads go
- * through dispatch_read on the caller's slot, and the writes are deferred
- * (http_write.c), answered once the writer is done.
+ * As http_segments.c does, with it through http_named.c: the name comes
+ * from httpd's path, the reads go through dispatch_read on the caller's
+ * slot, and the writes are deferred (http_write.c), answered once the
+ * writer is done.
  *
  * PUT's body is the definition itself. Its "name" must be the path's, or
  * be absent: then the path's is written into it, as its first key, before
@@ -27,107 +28,38 @@
 #include "core/journey.h"
 #include "net/http_internal.h"
 
-#define HTTP_JOURNEYS_BASE "/api/journeys"
+static bool http_jnyw_define(struct http_named_write *w,
+        const struct httpd_req *req, const char *name, Clm__V1__Request *q,
+        struct http_reply *rep);
 
-/* One write in flight, from its request to its answer. */
-struct http_jnyw {
-	struct http_defer d; /* first: http_write.c's part */
+/* The journey routes, for http_named.c. */
+static const struct http_named http_journeys_route = {
+	.base = "/api/journeys",
+	.noun = "journey",
+	.kind = TELEMETRY_HTTP_JOURNEYS,
+	.delete_call = CLM__V1__REQUEST__CALL_DELETE_JOURNEY,
+	.delete_req = &clm__v1__delete_journey_request__descriptor,
+	.define = http_jnyw_define,
 };
-
-/*
- * The NAME of path (path_len bytes, httpd's decoded path) into a: "" for
- * /api/journeys itself, NULL (a 404 or 400 in rep) for a deeper path or
- * a NUL.
- */
-static const char *
-http_journeys_name(
-        arena *a, const char *path, size_t path_len, struct http_reply *rep)
-{
-	size_t base = strlen(HTTP_JOURNEYS_BASE);
-	if (path_len <= base + 1) {
-		return "";
-	}
-	const char *rest = path + base + 1;
-	size_t n = path_len - base - 1;
-	if (memchr(rest, '\0', n) != NULL) {
-		http_error(rep, 400, CLM_INVALID_ARGUMENT, "name",
-		        "the journey name must not contain NUL (%%00)");
-		return NULL;
-	}
-	if (memchr(rest, '/', n) != NULL) {
-		http_error(rep, 404, CLM_NOT_FOUND, "",
-		        "not found: a journey is /api/journeys/NAME");
-		return NULL;
-	}
-	char *name = arena_alloc(a, n + 1);
-	if (name == NULL) {
-		http_oom(rep);
-		return NULL;
-	}
-	memcpy(name, rest, n);
-	name[n] = '\0';
-	return name;
-}
-
-/* GET /api/journeys/NAME: one journey. */
-static void
-http_journeys_one(struct http_slot *s, const char *uri, const char *name,
-        const char *token, struct http_reply *rep)
-{
-	static const char *const none[] = { NULL };
-	struct http_query q;
-	Clm__V1__Request *req = http_request(s);
-	Clm__V1__GetJourneyRequest *g = arena_alloc(&s->arena, sizeof(*g));
-	if (req == NULL || g == NULL) {
-		http_oom(rep);
-		return;
-	}
-	clm__v1__get_journey_request__init(g);
-	g->name = (char *) name;
-	if (!http_query_parse(&s->arena, uri, none, &q, rep)) {
-		return;
-	}
-	req->call_case = CLM__V1__REQUEST__CALL_GET_JOURNEY;
-	req->get_journey = g;
-	const Clm__V1__Response *resp = http_call(s, req, token);
-	if (http_ok(resp, rep)) {
-		http_reply_message(
-		        rep, (const ProtobufCMessage *) resp->get_journey);
-	}
-}
 
 void
 http_journeys_get(struct http_slot *s, const struct httpd_req *hr,
         const char *token, struct http_reply *rep)
 {
-	const char *name
-	        = http_journeys_name(&s->arena, hr->path, hr->path_len, rep);
+	const char *name = http_named_name(
+	        &s->arena, &http_journeys_route, hr->path, hr->path_len, rep);
 	if (name == NULL) {
 		return;
 	}
 	if (name[0] != '\0') {
-		http_journeys_one(s, hr->target, name, token, rep);
+		http_named_read(s, hr->target, token,
+		        CLM__V1__REQUEST__CALL_GET_JOURNEY,
+		        &clm__v1__get_journey_request__descriptor, name, rep);
 		return;
 	}
-	static const char *const none[] = { NULL };
-	struct http_query q;
-	Clm__V1__Request *req = http_request(s);
-	Clm__V1__ListJourneysRequest *l = arena_alloc(&s->arena, sizeof(*l));
-	if (req == NULL || l == NULL) {
-		http_oom(rep);
-		return;
-	}
-	clm__v1__list_journeys_request__init(l);
-	if (!http_query_parse(&s->arena, hr->target, none, &q, rep)) {
-		return;
-	}
-	req->call_case = CLM__V1__REQUEST__CALL_LIST_JOURNEYS;
-	req->list_journeys = l;
-	const Clm__V1__Response *resp = http_call(s, req, token);
-	if (http_ok(resp, rep)) {
-		http_reply_message(
-		        rep, (const ProtobufCMessage *) resp->list_journeys);
-	}
+	http_named_read(s, hr->target, token,
+	        CLM__V1__REQUEST__CALL_LIST_JOURNEYS,
+	        &clm__v1__list_journeys_request__descriptor, NULL, rep);
 }
 
 /* after: a feed position, a whole number (absent: 0). */
@@ -177,24 +109,10 @@ http_journey_messages(struct http_slot *s, const char *uri, const char *token,
 	m->journey = (char *) (j != NULL ? j : "");
 	req->call_case = CLM__V1__REQUEST__CALL_JOURNEY_MESSAGES;
 	req->journey_messages = m;
-	const Clm__V1__Response *resp = http_call(s, req, token);
-	if (http_ok(resp, rep)) {
-		http_reply_message(rep,
-		        (const ProtobufCMessage *) resp->journey_messages);
-	}
+	http_call_reply(s, req, token, rep);
 }
 
 /* ---- the writes ---- */
-
-/* The message w's reply prints, after the position. */
-static const ProtobufCMessage *
-http_jnyw_message(const struct http_defer *d, const Clm__V1__Response *resp)
-{
-	(void) d;
-	return resp->result_case == CLM__V1__RESPONSE__RESULT_DEFINE_JOURNEY
-	        ? (const ProtobufCMessage *) resp->define_journey
-	        : (const ProtobufCMessage *) resp->delete_journey;
-}
 
 /*
  * body (n bytes) with "name": name as its first key, in a; NULL when body
@@ -229,7 +147,7 @@ http_jnyw_named(arena *a, const char *body, size_t n, const char *name)
  * False with the 400 in rep.
  */
 static bool
-http_jnyw_define(struct http_jnyw *w, const struct httpd_req *req,
+http_jnyw_define(struct http_named_write *w, const struct httpd_req *req,
         const char *name, Clm__V1__Request *q, struct http_reply *rep)
 {
 	arena *a = &w->d.arena;
@@ -289,62 +207,11 @@ http_jnyw_define(struct http_jnyw *w, const struct httpd_req *req,
 	return true;
 }
 
-/* DELETE: no body, no parameters. */
-static bool
-http_jnyw_delete(struct http_jnyw *w, const char *name, Clm__V1__Request *q,
-        struct http_reply *rep)
-{
-	Clm__V1__DeleteJourneyRequest *d
-	        = arena_alloc(&w->d.arena, sizeof(*d));
-	if (d == NULL) {
-		http_oom(rep);
-		return false;
-	}
-	clm__v1__delete_journey_request__init(d);
-	d->name = (char *) name;
-	q->call_case = CLM__V1__REQUEST__CALL_DELETE_JOURNEY;
-	q->delete_journey = d;
-	return true;
-}
-
 void
 http_journeys_write(struct server *srv, struct telemetry *tm, httpd_conn *c,
         const struct httpd_req *req)
 {
-	struct http_jnyw *w = (struct http_jnyw *) http_defer_new(sizeof(*w),
-	        srv, tm, c, TELEMETRY_HTTP_JOURNEYS, http_jnyw_message, NULL);
-	if (w == NULL) {
-		return;
-	}
-	struct http_reply rep = { .status = 500, .type = http_json };
-	Clm__V1__Request *q = http_defer_request(&w->d, srv, req, &rep);
-	if (q == NULL) {
-		http_defer_send(&w->d, &rep);
-		return;
-	}
-	static const char *const none[] = { NULL };
-	struct http_query pq;
-	const char *name = http_journeys_name(
-	        &w->d.arena, req->path, req->path_len, &rep);
-	bool ok = name != NULL
-	        && http_query_parse(&w->d.arena, req->target, none, &pq, &rep);
-	if (ok && name[0] == '\0') {
-		http_error(&rep, 405, CLM_UNIMPLEMENTED, "",
-		        "method '%s' not allowed on /api/journeys: use /api/journeys/NAME",
-		        req->method);
-		rep.allow = "GET, HEAD";
-		ok = false;
-	}
-	if (ok) {
-		ok = strcmp(req->method, "PUT") == 0
-		        ? http_jnyw_define(w, req, name, q, &rep)
-		        : http_jnyw_delete(w, name, q, &rep);
-	}
-	if (!ok) {
-		http_defer_send(&w->d, &rep);
-		return;
-	}
-	http_defer_dispatch(&w->d, q);
+	http_named_write(srv, tm, c, req, &http_journeys_route);
 }
 
 /* ---- /metrics ---- */

@@ -14,7 +14,8 @@
  * endpoints do. The writes are deferred, as POST /api/track is
  * (http_write.c): each gets a state of its own, the writer's done
  * callback hands the answer to an nng thread with httpd_resume, and the
- * job carries the deadline http_request_timeout.
+ * job carries the deadline http_request_timeout. What the journey routes
+ * do alike is http_named.c's.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,48 +26,19 @@
 #include "net/http_internal.h"
 #include "pbjson.h"
 
-#define HTTP_SEGMENTS_BASE "/api/segments"
+static bool http_segw_define(struct http_named_write *w,
+        const struct httpd_req *req, const char *name, Clm__V1__Request *q,
+        struct http_reply *rep);
 
-/* One write in flight, from its request to its answer. */
-struct http_segw {
-	struct http_defer d;    /* first: http_write.c's part */
-	ProtobufCMessage *body; /* the parsed body (pbjson's), or NULL */
+/* The segment routes, for http_named.c. */
+static const struct http_named http_segments_route = {
+	.base = "/api/segments",
+	.noun = "segment",
+	.kind = TELEMETRY_HTTP_SEGMENTS,
+	.delete_call = CLM__V1__REQUEST__CALL_DELETE_SEGMENT,
+	.delete_req = &clm__v1__delete_segment_request__descriptor,
+	.define = http_segw_define,
 };
-
-/*
- * The NAME of path (path_len bytes, httpd's decoded path) into a: "" for
- * /api/segments itself, NULL (a 404 or 400 in rep) for a deeper path or
- * a NUL.
- */
-static const char *
-http_segments_name(
-        arena *a, const char *path, size_t path_len, struct http_reply *rep)
-{
-	size_t base = strlen(HTTP_SEGMENTS_BASE);
-	if (path_len <= base + 1) {
-		return "";
-	}
-	const char *rest = path + base + 1;
-	size_t n = path_len - base - 1;
-	if (memchr(rest, '\0', n) != NULL) {
-		http_error(rep, 400, CLM_INVALID_ARGUMENT, "name",
-		        "the segment name must not contain NUL (%%00)");
-		return NULL;
-	}
-	if (memchr(rest, '/', n) != NULL) {
-		http_error(rep, 404, CLM_NOT_FOUND, "",
-		        "not found: a segment is /api/segments/NAME");
-		return NULL;
-	}
-	char *name = arena_alloc(a, n + 1);
-	if (name == NULL) {
-		http_oom(rep);
-		return NULL;
-	}
-	memcpy(name, rest, n);
-	name[n] = '\0';
-	return name;
-}
 
 /* as_of: unix ms or YYYY-MM-DD (absent: 0, now). */
 static bool
@@ -121,19 +93,15 @@ http_segments_one(struct http_slot *s, const char *uri, const char *name,
 	g->page_token = (char *) (tok != NULL ? tok : "");
 	req->call_case = CLM__V1__REQUEST__CALL_GET_SEGMENT;
 	req->get_segment = g;
-	const Clm__V1__Response *resp = http_call(s, req, token);
-	if (http_ok(resp, rep)) {
-		http_reply_message(
-		        rep, (const ProtobufCMessage *) resp->get_segment);
-	}
+	http_call_reply(s, req, token, rep);
 }
 
 void
 http_segments_get(struct http_slot *s, const struct httpd_req *hr,
         const char *token, struct http_reply *rep)
 {
-	const char *name
-	        = http_segments_name(&s->arena, hr->path, hr->path_len, rep);
+	const char *name = http_named_name(
+	        &s->arena, &http_segments_route, hr->path, hr->path_len, rep);
 	if (name == NULL) {
 		return;
 	}
@@ -141,48 +109,12 @@ http_segments_get(struct http_slot *s, const struct httpd_req *hr,
 		http_segments_one(s, hr->target, name, token, rep);
 		return;
 	}
-	static const char *const none[] = { NULL };
-	struct http_query q;
-	Clm__V1__Request *req = http_request(s);
-	Clm__V1__ListSegmentsRequest *l = arena_alloc(&s->arena, sizeof(*l));
-	if (req == NULL || l == NULL) {
-		http_oom(rep);
-		return;
-	}
-	clm__v1__list_segments_request__init(l);
-	if (!http_query_parse(&s->arena, hr->target, none, &q, rep)) {
-		return;
-	}
-	req->call_case = CLM__V1__REQUEST__CALL_LIST_SEGMENTS;
-	req->list_segments = l;
-	const Clm__V1__Response *resp = http_call(s, req, token);
-	if (http_ok(resp, rep)) {
-		http_reply_message(
-		        rep, (const ProtobufCMessage *) resp->list_segments);
-	}
+	http_named_read(s, hr->target, token,
+	        CLM__V1__REQUEST__CALL_LIST_SEGMENTS,
+	        &clm__v1__list_segments_request__descriptor, NULL, rep);
 }
 
 /* ---- the writes ---- */
-
-/* Frees w's body (http_defer_send's fini). */
-static void
-http_segw_fini(struct http_defer *d)
-{
-	struct http_segw *w = (struct http_segw *) d;
-	if (w->body != NULL) {
-		protobuf_c_message_free_unpacked(w->body, NULL);
-	}
-}
-
-/* The message w's reply prints, after the position. */
-static const ProtobufCMessage *
-http_segw_message(const struct http_defer *d, const Clm__V1__Response *resp)
-{
-	(void) d;
-	return resp->result_case == CLM__V1__RESPONSE__RESULT_DEFINE_SEGMENT
-	        ? (const ProtobufCMessage *) resp->define_segment
-	        : (const ProtobufCMessage *) resp->delete_segment;
-}
 
 /*
  * PUT's body, {"expression": "..."} (a DefineSegmentRequest in proto3
@@ -190,7 +122,7 @@ http_segw_message(const struct http_defer *d, const Clm__V1__Response *resp)
  * in rep.
  */
 static bool
-http_segw_define(struct http_segw *w, const struct httpd_req *req,
+http_segw_define(struct http_named_write *w, const struct httpd_req *req,
         const char *name, Clm__V1__Request *q, struct http_reply *rep)
 {
 	char why[256];
@@ -230,61 +162,9 @@ http_segw_define(struct http_segw *w, const struct httpd_req *req,
 	return true;
 }
 
-/* DELETE: no body, no parameters. */
-static bool
-http_segw_delete(struct http_segw *w, const char *name, Clm__V1__Request *q,
-        struct http_reply *rep)
-{
-	Clm__V1__DeleteSegmentRequest *d
-	        = arena_alloc(&w->d.arena, sizeof(*d));
-	if (d == NULL) {
-		http_oom(rep);
-		return false;
-	}
-	clm__v1__delete_segment_request__init(d);
-	d->name = (char *) name;
-	q->call_case = CLM__V1__REQUEST__CALL_DELETE_SEGMENT;
-	q->delete_segment = d;
-	return true;
-}
-
 void
 http_segments_write(struct server *srv, struct telemetry *tm, httpd_conn *c,
         const struct httpd_req *req)
 {
-	struct http_segw *w = (struct http_segw *) http_defer_new(sizeof(*w),
-	        srv, tm, c, TELEMETRY_HTTP_SEGMENTS, http_segw_message,
-	        http_segw_fini);
-	if (w == NULL) {
-		return;
-	}
-	struct http_reply rep = { .status = 500, .type = http_json };
-	Clm__V1__Request *q = http_defer_request(&w->d, srv, req, &rep);
-	if (q == NULL) {
-		http_defer_send(&w->d, &rep);
-		return;
-	}
-	static const char *const none[] = { NULL };
-	struct http_query pq;
-	const char *name = http_segments_name(
-	        &w->d.arena, req->path, req->path_len, &rep);
-	bool ok = name != NULL
-	        && http_query_parse(&w->d.arena, req->target, none, &pq, &rep);
-	if (ok && name[0] == '\0') {
-		http_error(&rep, 405, CLM_UNIMPLEMENTED, "",
-		        "method '%s' not allowed on /api/segments: use /api/segments/NAME",
-		        req->method);
-		rep.allow = "GET, HEAD";
-		ok = false;
-	}
-	if (ok) {
-		ok = strcmp(req->method, "PUT") == 0
-		        ? http_segw_define(w, req, name, q, &rep)
-		        : http_segw_delete(w, name, q, &rep);
-	}
-	if (!ok) {
-		http_defer_send(&w->d, &rep);
-		return;
-	}
-	http_defer_dispatch(&w->d, q);
+	http_named_write(srv, tm, c, req, &http_segments_route);
 }
