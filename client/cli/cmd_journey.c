@@ -19,66 +19,22 @@
 #include "args.h"
 #include "cli.h"
 #include "clm/error.h"
+#include "subcmd.h"
 
 #define CMD_JOURNEY_DEF_MAX \
 	(1 << 20)                /* bytes read of FILE; clmd takes 64 KiB */
 #define CMD_JOURNEY_PAGE    1000 /* messages a call, the server's most */
 #define CMD_JOURNEY_POLL_MS 1000 /* --follow asks once a second */
 
-/* The operands of a subcommand: its NAME or FILE. */
-struct cmd_journey_ops {
-	const char *sub; /* "define", ... */
-	size_t want;     /* how many it takes: 0 or 1 */
-	size_t n;
-	char *op;
-};
-
-/* args_word_fn: NAME or FILE. */
-static int
-cmd_journey_operand(void *arg, const struct cmdtab_flag *f, char *word)
-{
-	(void) f;
-	struct cmd_journey_ops *o = arg;
-	if (o->n == o->want) {
-		return cli_usage_error(
-		        "journey %s: unexpected argument '%s'", o->sub, word);
-	}
-	o->op = word;
-	o->n++;
-	return CLI_OK;
-}
-
-/*
- * Parses a subcommand's flags and want operands (argv[0] is its name)
- * into a and o, refusing the flags it does not take: those named in
- * allowed (' '-separated) are the only ones it may be given. Returns
- * CLI_OK or CLI_EUSAGE (reported).
- */
+/* Parses a subcommand's flags and its NAME or FILE (subcmd_args). */
 static int
 cmd_journey_args(struct cli *cli, int argc, char **argv, size_t want,
-        const char *allowed, struct args *a, struct cmd_journey_ops *o)
+        const char *allowed, struct args *a, struct subcmd_ops *o)
 {
-	*o = (struct cmd_journey_ops) { .sub = argv[0], .want = want };
-	if (args_parse(a, cli->cmd, argc, argv, cmd_journey_operand, o)
-	        != CLI_OK) {
-		return CLI_EUSAGE;
-	}
-	for (size_t i = 0; a->flags[i].name != NULL; i++) {
-		const char *name = a->flags[i].name;
-		const char *p = strstr(allowed, name);
-		size_t len = strlen(name);
-		bool ok = p != NULL && (p[len] == ' ' || p[len] == '\0');
-		if (a->v[i].set && !ok) {
-			return cli_usage_error(
-			        "journey %s takes no %s", o->sub, name);
-		}
-	}
-	if (o->n < want) {
-		return cli_usage_error("journey %s wants %s", o->sub,
-		        strcmp(o->sub, "define") == 0 ? "a FILE (- for stdin)"
-		                                      : "a journey NAME");
-	}
-	return CLI_OK;
+	return subcmd_args(cli, argc, argv, "journey", want,
+	        strcmp(argv[0], "define") == 0 ? "a FILE (- for stdin)"
+	                                       : "a journey NAME",
+	        allowed, a, o);
 }
 
 /*
@@ -153,12 +109,12 @@ static int
 cmd_journey_define(struct cli *cli, int argc, char **argv)
 {
 	struct args a;
-	struct cmd_journey_ops o;
+	struct subcmd_ops o;
 	if (cmd_journey_args(cli, argc, argv, 1, "", &a, &o) != CLI_OK) {
 		return CLI_EUSAGE;
 	}
 	char *def;
-	int rc = cmd_journey_read(o.op, &def);
+	int rc = cmd_journey_read(o.op[0], &def);
 	if (rc != CLI_OK) {
 		return rc;
 	}
@@ -261,12 +217,12 @@ static int
 cmd_journey_status(struct cli *cli, int argc, char **argv)
 {
 	struct args a;
-	struct cmd_journey_ops o;
+	struct subcmd_ops o;
 	if (cmd_journey_args(cli, argc, argv, 1, "", &a, &o) != CLI_OK) {
 		return CLI_EUSAGE;
 	}
 	Clm__V1__GetJourneyRequest q = CLM__V1__GET_JOURNEY_REQUEST__INIT;
-	q.name = o.op;
+	q.name = o.op[0];
 	int rc = cli_connect(cli);
 	if (rc != CLI_OK) {
 		return rc;
@@ -307,7 +263,7 @@ static int
 cmd_journey_list(struct cli *cli, int argc, char **argv)
 {
 	struct args a;
-	struct cmd_journey_ops o;
+	struct subcmd_ops o;
 	if (cmd_journey_args(cli, argc, argv, 0, "", &a, &o) != CLI_OK) {
 		return CLI_EUSAGE;
 	}
@@ -321,31 +277,17 @@ cmd_journey_list(struct cli *cli, int argc, char **argv)
 	return cli_reply(cli, e, resp, cmd_journey_list_print, NULL);
 }
 
-/* Prints the DeleteJourneyReply m about the journey arg. */
-static void
-cmd_journey_deleted(const ProtobufCMessage *m, const void *arg)
-{
-	const Clm__V1__DeleteJourneyReply *r
-	        = (const Clm__V1__DeleteJourneyReply *) m;
-	if (r->existed) {
-		printf("deleted journey '%s'\n", (const char *) arg);
-	} else {
-		printf("no journey '%s': nothing to delete\n",
-		        (const char *) arg);
-	}
-}
-
 static int
 cmd_journey_delete(struct cli *cli, int argc, char **argv)
 {
 	struct args a;
-	struct cmd_journey_ops o;
+	struct subcmd_ops o;
 	if (cmd_journey_args(cli, argc, argv, 1, "", &a, &o) != CLI_OK) {
 		return CLI_EUSAGE;
 	}
 	Clm__V1__DeleteJourneyRequest q
 	        = CLM__V1__DELETE_JOURNEY_REQUEST__INIT;
-	q.name = o.op;
+	q.name = o.op[0];
 	int rc = cli_connect(cli);
 	if (rc != CLI_OK) {
 		return rc;
@@ -353,7 +295,7 @@ cmd_journey_delete(struct cli *cli, int argc, char **argv)
 	Clm__V1__Response *resp;
 	clm_err e = clm_delete_journey(cli->conn, &q, &resp);
 	cli->write = true;
-	return cli_reply(cli, e, resp, cmd_journey_deleted, q.name);
+	return cli_reply(cli, e, resp, subcmd_deleted, &o);
 }
 
 /* Set by SIGINT and SIGTERM while messages --follow runs. */
@@ -410,7 +352,7 @@ static int
 cmd_journey_messages(struct cli *cli, int argc, char **argv)
 {
 	struct args a;
-	struct cmd_journey_ops o;
+	struct subcmd_ops o;
 	if (cmd_journey_args(cli, argc, argv, 0,
 	            "--after --limit --journey --follow", &a, &o)
 	        != CLI_OK) {
@@ -488,29 +430,13 @@ cmd_journey_messages(struct cli *cli, int argc, char **argv)
 int
 cmd_journey(struct cli *cli, int argc, char **argv)
 {
-	if (argc < 2) {
-		return cli_usage_error(
-		        "journey wants define, status, list, delete or messages");
-	}
-	const char *sub = argv[1];
-	argc--;
-	argv++;
-	if (strcmp(sub, "define") == 0) {
-		return cmd_journey_define(cli, argc, argv);
-	}
-	if (strcmp(sub, "status") == 0) {
-		return cmd_journey_status(cli, argc, argv);
-	}
-	if (strcmp(sub, "list") == 0) {
-		return cmd_journey_list(cli, argc, argv);
-	}
-	if (strcmp(sub, "delete") == 0) {
-		return cmd_journey_delete(cli, argc, argv);
-	}
-	if (strcmp(sub, "messages") == 0) {
-		return cmd_journey_messages(cli, argc, argv);
-	}
-	return cli_usage_error(
-	        "unknown journey command '%s' (define, status, list, delete or messages)",
-	        sub);
+	static const struct subcmd subs[] = {
+		{ "define", cmd_journey_define },
+		{ "status", cmd_journey_status },
+		{ "list", cmd_journey_list },
+		{ "delete", cmd_journey_delete },
+		{ "messages", cmd_journey_messages },
+		{ NULL, NULL },
+	};
+	return subcmd_run(cli, argc, argv, "journey", subs);
 }

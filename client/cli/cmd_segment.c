@@ -18,62 +18,22 @@
 
 #include "args.h"
 #include "cli.h"
+#include "subcmd.h"
 
 #define CMD_SEGMENT_POLL_NS 200000000LL  /* GetSegment every 0.2 s */
 #define CMD_SEGMENT_LINE_NS 1000000000LL /* a progress line a second */
 
-/* The operands of a subcommand: NAME and, for define, EXPR. */
-struct cmd_segment_ops {
-	const char *sub; /* "define", ... */
-	size_t want;     /* how many it takes */
-	size_t n;
-	char *op[2];
-};
-
-/* args_word_fn: NAME, then EXPR. */
-static int
-cmd_segment_operand(void *arg, const struct cmdtab_flag *f, char *word)
-{
-	(void) f;
-	struct cmd_segment_ops *o = arg;
-	if (o->n == o->want) {
-		return cli_usage_error(
-		        "segment %s: unexpected argument '%s'", o->sub, word);
-	}
-	o->op[o->n++] = word;
-	return CLI_OK;
-}
-
 /*
- * Parses a subcommand's flags and want operands (argv[0] is its name)
- * into a and o, refusing the flags it does not take: those named in
- * allowed (' '-separated) are the only ones it may be given. Returns
- * CLI_OK or CLI_EUSAGE (reported).
+ * Parses a subcommand's flags and want operands, NAME and, for define,
+ * EXPR (subcmd_args).
  */
 static int
 cmd_segment_args(struct cli *cli, int argc, char **argv, size_t want,
-        const char *allowed, struct args *a, struct cmd_segment_ops *o)
+        const char *allowed, struct args *a, struct subcmd_ops *o)
 {
-	*o = (struct cmd_segment_ops) { .sub = argv[0], .want = want };
-	if (args_parse(a, cli->cmd, argc, argv, cmd_segment_operand, o)
-	        != CLI_OK) {
-		return CLI_EUSAGE;
-	}
-	for (size_t i = 0; a->flags[i].name != NULL; i++) {
-		const char *name = a->flags[i].name;
-		const char *p = strstr(allowed, name);
-		size_t len = strlen(name);
-		bool ok = p != NULL && (p[len] == ' ' || p[len] == '\0');
-		if (a->v[i].set && !ok) {
-			return cli_usage_error(
-			        "segment %s takes no %s", o->sub, name);
-		}
-	}
-	if (o->n < want) {
-		return cli_usage_error("segment %s wants %s", o->sub,
-		        want == 2 ? "a NAME and an EXPR" : "a segment NAME");
-	}
-	return CLI_OK;
+	return subcmd_args(cli, argc, argv, "segment", want,
+	        want == 2 ? "a NAME and an EXPR" : "a segment NAME", allowed,
+	        a, o);
 }
 
 /* The nanoseconds from a to b. */
@@ -183,7 +143,7 @@ static int
 cmd_segment_define(struct cli *cli, int argc, char **argv)
 {
 	struct args a;
-	struct cmd_segment_ops o;
+	struct subcmd_ops o;
 	if (cmd_segment_args(cli, argc, argv, 2, "--no-wait", &a, &o)
 	        != CLI_OK) {
 		return CLI_EUSAGE;
@@ -291,7 +251,7 @@ cmd_segment_get(struct cli *cli, int argc, char **argv,
         void (*print)(const ProtobufCMessage *, const void *))
 {
 	struct args a;
-	struct cmd_segment_ops o;
+	struct subcmd_ops o;
 	if (cmd_segment_args(cli, argc, argv, 1, "--as-of", &a, &o)
 	        != CLI_OK) {
 		return CLI_EUSAGE;
@@ -316,7 +276,7 @@ static int
 cmd_segment_members(struct cli *cli, int argc, char **argv)
 {
 	struct args a;
-	struct cmd_segment_ops o;
+	struct subcmd_ops o;
 	if (cmd_segment_args(cli, argc, argv, 1, "--as-of --page-size", &a, &o)
 	        != CLI_OK) {
 		return CLI_EUSAGE;
@@ -401,7 +361,7 @@ static int
 cmd_segment_list(struct cli *cli, int argc, char **argv)
 {
 	struct args a;
-	struct cmd_segment_ops o;
+	struct subcmd_ops o;
 	if (cmd_segment_args(cli, argc, argv, 0, "", &a, &o) != CLI_OK) {
 		return CLI_EUSAGE;
 	}
@@ -415,25 +375,11 @@ cmd_segment_list(struct cli *cli, int argc, char **argv)
 	return cli_reply(cli, e, resp, cmd_segment_list_print, NULL);
 }
 
-/* Prints the DeleteSegmentReply m about the segment arg. */
-static void
-cmd_segment_deleted(const ProtobufCMessage *m, const void *arg)
-{
-	const Clm__V1__DeleteSegmentReply *r
-	        = (const Clm__V1__DeleteSegmentReply *) m;
-	if (r->existed) {
-		printf("deleted segment '%s'\n", (const char *) arg);
-	} else {
-		printf("no segment '%s': nothing to delete\n",
-		        (const char *) arg);
-	}
-}
-
 static int
 cmd_segment_delete(struct cli *cli, int argc, char **argv)
 {
 	struct args a;
-	struct cmd_segment_ops o;
+	struct subcmd_ops o;
 	if (cmd_segment_args(cli, argc, argv, 1, "", &a, &o) != CLI_OK) {
 		return CLI_EUSAGE;
 	}
@@ -447,40 +393,32 @@ cmd_segment_delete(struct cli *cli, int argc, char **argv)
 	Clm__V1__Response *resp;
 	clm_err e = clm_delete_segment(cli->conn, &q, &resp);
 	cli->write = true;
-	return cli_reply(cli, e, resp, cmd_segment_deleted, q.name);
+	return cli_reply(cli, e, resp, subcmd_deleted, &o);
+}
+
+static int
+cmd_segment_count(struct cli *cli, int argc, char **argv)
+{
+	return cmd_segment_get(cli, argc, argv, cmd_segment_count_print);
+}
+
+static int
+cmd_segment_show(struct cli *cli, int argc, char **argv)
+{
+	return cmd_segment_get(cli, argc, argv, cmd_segment_show_print);
 }
 
 int
 cmd_segment(struct cli *cli, int argc, char **argv)
 {
-	if (argc < 2) {
-		return cli_usage_error(
-		        "segment wants define, count, members, show, list or delete");
-	}
-	const char *sub = argv[1];
-	argc--;
-	argv++;
-	if (strcmp(sub, "define") == 0) {
-		return cmd_segment_define(cli, argc, argv);
-	}
-	if (strcmp(sub, "count") == 0) {
-		return cmd_segment_get(
-		        cli, argc, argv, cmd_segment_count_print);
-	}
-	if (strcmp(sub, "members") == 0) {
-		return cmd_segment_members(cli, argc, argv);
-	}
-	if (strcmp(sub, "show") == 0) {
-		return cmd_segment_get(
-		        cli, argc, argv, cmd_segment_show_print);
-	}
-	if (strcmp(sub, "list") == 0) {
-		return cmd_segment_list(cli, argc, argv);
-	}
-	if (strcmp(sub, "delete") == 0) {
-		return cmd_segment_delete(cli, argc, argv);
-	}
-	return cli_usage_error(
-	        "unknown segment command '%s' (define, count, members, show, list or delete)",
-	        sub);
+	static const struct subcmd subs[] = {
+		{ "define", cmd_segment_define },
+		{ "count", cmd_segment_count },
+		{ "members", cmd_segment_members },
+		{ "show", cmd_segment_show },
+		{ "list", cmd_segment_list },
+		{ "delete", cmd_segment_delete },
+		{ NULL, NULL },
+	};
+	return subcmd_run(cli, argc, argv, "segment", subs);
 }
