@@ -22,6 +22,7 @@
 #include "clm/v1/clm.pb-c.h"
 #include "dashfix.h"
 #include "harness.h"
+#include "jnyflow.h"
 
 #define BROWSER_MS 90000
 
@@ -56,8 +57,8 @@ count(const char *hay, const char *needle)
 
 /*
  * Defines journey "skipper", whose one step's `if` is false, tracks a
- * PAGE_VIEW that enters it, and waits (30 s at most) until GET
- * /api/journeys/skipper counts the step skipped.
+ * PAGE_VIEW that enters it, and waits (30 s at most) until GetJourney
+ * counts the step skipped.
  */
 static void
 wait_for_a_skip(void)
@@ -71,23 +72,12 @@ wait_for_a_skip(void)
 	        (const char *[]) { "track", "--customer", "dash-skip",
 	                "--type", "page_view", NULL },
 	        NULL));
-	uint64_t skipped = 0;
-	for (int i = 0; i < 300 && skipped == 0; i++) {
-		char *json = dashfix_get_json(
-		        fx.http_port, "/api/journeys/skipper");
-		Clm__V1__GetJourneyReply *r
-		        = (Clm__V1__GetJourneyReply *) dashfix_decode(
-		                json, &clm__v1__get_journey_reply__descriptor);
-		const Clm__V1__JourneyStats *st = r->journey->stats;
-		skipped = st != NULL && st->n_steps > 0
-		        ? st->steps[0]->skipped_condition
-		        : 0;
-		protobuf_c_message_free_unpacked((ProtobufCMessage *) r, NULL);
-		free(json);
-		if (skipped == 0) {
-			harness_sleep_ms(100);
-		}
-	}
+	clm_conn *c = NULL;
+	cr_assert_eq(clm_open(fx.srv.url, 10000, &c), CLM_OK, "%s",
+	        clm_open_error());
+	uint64_t skipped = jnyflow_wait_counter(
+	        c, "skipper", JC_SKIP_COND, 0, 1, 30000);
+	clm_close(c);
 	cr_assert_eq(skipped, 1, "journey skipper: %llu skipped in 30 s",
 	        (unsigned long long) skipped);
 }
