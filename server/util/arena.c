@@ -99,6 +99,16 @@ arena_reset(arena *a)
 	}
 }
 
+size_t
+arena_used(const arena *a)
+{
+	size_t n = 0;
+	for (const struct arena_chunk *c = a->head; c != NULL; c = c->next) {
+		n += c->used;
+	}
+	return n;
+}
+
 void *
 arena_alloc(arena *a, size_t n)
 {

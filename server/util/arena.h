@@ -45,6 +45,12 @@ void arena_fini(arena *a);
 void arena_reset(arena *a);
 
 /*
+ * arena_used returns the bytes handed out since the last reset (with their
+ * alignment), whereas a->total counts the chunks that hold them.
+ */
+size_t arena_used(const arena *a);
+
+/*
  * arena_alloc returns n bytes aligned for any type, or NULL when memory is
  * exhausted. The memory is not zeroed; arena_zalloc zeroes it.
  */

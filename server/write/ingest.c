@@ -48,10 +48,13 @@ ingest_event(writer_job *job, const char *id, const Clm__V1__Touchpoint *tp,
 
 /*
  * Past these the cache saves what it holds and starts over. The bytes
- * stay under the 2 MiB chunk arena_reset keeps: a profile takes about
- * 13.5 KB of it (struct model_profile), and an arena that outgrew its
- * chunk would malloc, and fault in, fresh memory for every batch (a
- * cache of 16 MiB halved track-batch's throughput at 10k customers).
+ * used (arena_used, not a.total: the chunks, which after the first reset
+ * are the whole 2 MiB kept chunk, so that a cap on them flushed after
+ * every touchpoint) stay under the 2 MiB chunk arena_reset keeps: a
+ * profile takes about 13.5 KB of it (struct model_profile), and an arena
+ * that outgrew its chunk would malloc, and fault in, fresh memory for
+ * every batch (a cache of 16 MiB halved track-batch's throughput at 10k
+ * customers).
  */
 #define INGEST_CACHE_MAX   1024
 #define INGEST_CACHE_SLOTS 2048 /* a power of two, twice the above */
@@ -67,6 +70,7 @@ struct ingest_cache {
 	struct profile *pending[INGEST_CACHE_MAX];
 	size_t n_pending;
 	writer_job *pending_job;
+	uint64_t loads; /* ingest_cache_loads */
 };
 
 struct ingest_cache *
@@ -101,6 +105,12 @@ ingest_cache_drop(struct ingest_cache *c)
 	c->n_pending = 0;
 	c->pending_job = NULL;
 	arena_reset(&c->a);
+}
+
+uint64_t
+ingest_cache_loads(const struct ingest_cache *c)
+{
+	return c->loads;
 }
 
 clm_err
@@ -179,6 +189,7 @@ ingest_profile(struct writer_batch *b, const char *id, bool anonymous,
 	if (e != CLM_OK) {
 		return e;
 	}
+	c->loads++;
 	/* The caller flushes before the cache can be full. */
 	c->slot[at] = *out;
 	c->used[c->n] = (uint16_t) at;
@@ -334,7 +345,7 @@ ingest_touchpoint(struct writer_batch *b, writer_job *job,
 		clm_err e = ingest_touchpoint_in(b, job, &c->a, mp, tp, res);
 		if (e == CLM_OK
 		        && (c->n == INGEST_CACHE_MAX
-		                || c->a.total > INGEST_CACHE_BYTES)) {
+		                || arena_used(&c->a) > INGEST_CACHE_BYTES)) {
 			e = ingest_cache_flush(b);
 		}
 		return e;

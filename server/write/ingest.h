@@ -72,4 +72,7 @@ void ingest_cache_free(struct ingest_cache *c);
 clm_err ingest_cache_flush(struct writer_batch *b);
 void ingest_cache_drop(struct ingest_cache *c);
 
+/* Profiles c loaded from the store since it was made (for tests). */
+uint64_t ingest_cache_loads(const struct ingest_cache *c);
+
 #endif /* CLM_WRITE_INGEST_H */

@@ -126,6 +126,27 @@ Test(arena, reset_reuses_memory)
 	arena_fini(&a);
 }
 
+Test(arena, used_counts_what_was_handed_out_not_the_chunks)
+{
+	arena a;
+	arena_init(&a);
+	cr_assert_eq(arena_used(&a), 0);
+	cr_assert_not_null(arena_alloc(&a, 100));
+	cr_assert_eq(arena_used(&a), 112, "100 bytes, 16-aligned");
+	for (int i = 0; i < 1000; i++) {
+		cr_assert_not_null(arena_alloc(&a, 200));
+	}
+	cr_assert_eq(arena_used(&a), 112 + 1000 * 208);
+	cr_assert_gt(a.total, arena_used(&a), "the chunks hold more");
+	/* After a reset that kept one big chunk: nothing used in it yet. */
+	arena_reset(&a);
+	cr_assert_gt(a.total, 200000);
+	cr_assert_eq(arena_used(&a), 0);
+	cr_assert_not_null(arena_alloc(&a, 1));
+	cr_assert_eq(arena_used(&a), 16);
+	arena_fini(&a);
+}
+
 Test(arena, zalloc_zeroes_reused_memory)
 {
 	arena a;
