@@ -273,7 +273,6 @@ cmd_import_run(struct cmd_import *im, struct tpbatch *b, FILE *in,
 {
 	struct tpcsv hdr = { 0 };
 	bool header = false;
-	unsigned long first = 0; /* first line of the batch being filled */
 	char *line = NULL;
 	size_t cap = 0;
 	long len;
@@ -340,9 +339,6 @@ cmd_import_run(struct cmd_import *im, struct tpbatch *b, FILE *in,
 			cmd_import_reject(im, im->lines, err);
 			continue;
 		}
-		if (b->n == 0) {
-			first = im->lines;
-		}
 		rc = tpbatch_add(b, tp, im->lines);
 	}
 	cmd_import_clear_progress(im);
@@ -352,7 +348,7 @@ cmd_import_run(struct cmd_import *im, struct tpbatch *b, FILE *in,
 	if (rc == CLI_ESERVER || rc == CLI_ECONNECT) {
 		fprintf(stderr,
 		        "clm: stopped at line %lu; the batch from line %lu on may not be recorded (importing again is safe for touchpoints with an event_id)\n",
-		        im->lines, first);
+		        im->lines, b->failed_from);
 	}
 	tpcsv_fini(&hdr);
 	free(line);
@@ -427,6 +423,8 @@ cmd_import(struct cli *cli, int argc, char **argv)
 		rc = CLI_EUSAGE;
 	} else if (rc == CLI_OK) {
 		b.before_error = cmd_import_before_error;
+		/* Parse the next batch while clmd applies this one. */
+		(void) tpbatch_pipeline(&b);
 		rc = cmd_import_run(&im, &b, in, ia.path, ia.csv);
 		if (rc != CLI_EUSAGE) {
 			if (cli->json) {

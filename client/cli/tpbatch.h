@@ -12,6 +12,8 @@
 #ifndef CLM_CLI_TPBATCH_H
 #define CLM_CLI_TPBATCH_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "cli.h"
@@ -39,6 +41,23 @@ struct tpbatch {
 	/* Totals over every reply. */
 	unsigned long accepted, duplicates, rejected;
 	unsigned long batches; /* Track calls answered */
+	/* The first input line of the batch whose call failed (0: none). */
+	unsigned long failed_from;
+	/*
+	 * Pipelined (tpbatch_pipeline): a thread of its own makes the call
+	 * of one batch (fly_*) while the caller fills the next; what the
+	 * call answered is taken in (counted, on_reply, errors printed) on
+	 * the caller's thread before the next one is sent.
+	 */
+	bool pipelined, busy, answered, stop;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	Clm__V1__Touchpoint **fly_tps;
+	unsigned long *fly_lines;
+	size_t fly_n;
+	clm_err fly_e;
+	Clm__V1__Response *fly_resp;
 };
 
 /*
@@ -49,7 +68,22 @@ struct tpbatch {
 int tpbatch_init(struct tpbatch *b, struct cli *cli, size_t cap,
         tpbatch_reply_fn on_reply, void *arg);
 
-/* tpbatch_fini frees the touchpoints not sent and the batch itself. */
+/*
+ * tpbatch_pipeline makes b send each full batch from a thread of its own
+ * while the caller reads the next (clm import: the server applies one
+ * batch while the CLI parses the next, instead of each waiting for the
+ * other). The batches still go one at a time, in order, over one
+ * connection; a failed call stops it as before: tpbatch_add or
+ * tpbatch_flush returns its error when the caller next sends, and nothing
+ * after that batch is sent. Returns 0, or -1 (b stays as it was) when
+ * memory or a thread is refused.
+ */
+int tpbatch_pipeline(struct tpbatch *b);
+
+/*
+ * tpbatch_fini waits for a call in flight, then frees the touchpoints not
+ * sent and the batch itself.
+ */
 void tpbatch_fini(struct tpbatch *b);
 
 /*
@@ -61,7 +95,10 @@ void tpbatch_fini(struct tpbatch *b);
 int tpbatch_add(
         struct tpbatch *b, Clm__V1__Touchpoint *tp, unsigned long line);
 
-/* tpbatch_flush sends what is pending; see tpbatch_send. */
+/*
+ * tpbatch_flush sends what is pending and waits until every call made is
+ * answered; see tpbatch_send.
+ */
 int tpbatch_flush(struct tpbatch *b);
 
 /*

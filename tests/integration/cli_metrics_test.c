@@ -230,6 +230,22 @@ Test(cli_metrics, import_counts_and_reports_lines)
 	clm__v1__track_reply__free_unpacked(r, NULL);
 	cli_output_free(&o);
 
+	/* The same in batches of 3, each read while the last is in flight. */
+	nd = journey_ndjson();
+	const char *const imp3[]
+	        = { "--json", "import", "-", "--batch", "3", NULL };
+	o = cli_expect(0, imp3, nd);
+	free(nd);
+	r = (Clm__V1__TrackReply *) decode(
+	        o.out, &clm__v1__track_reply__descriptor);
+	cr_expect_eq(r->accepted, 0);
+	cr_expect_eq(r->duplicates, 11);
+	cr_assert_eq(r->n_rejected, 2, "%zu rejected", r->n_rejected);
+	cr_expect_eq(r->rejected[0]->index, 11);
+	cr_expect_eq(r->rejected[1]->index, 14);
+	clm__v1__track_reply__free_unpacked(r, NULL);
+	cli_output_free(&o);
+
 	/* The CSV landed with its times, values and property. */
 	const char *const exp[] = { "export", "dave", NULL };
 	o = cli_expect(0, exp, NULL);
@@ -268,6 +284,28 @@ Test(cli_metrics, import_stops_at_server_errors)
 	struct cli_output o = cli_expect(1, imp, NULL);
 	cr_expect(strstr(o.err, "UNAUTHENTICATED") != NULL, "'%s'", o.err);
 	cr_expect(strstr(o.err, "stopped at line 2") != NULL, "'%s'", o.err);
+	cli_output_free(&o);
+	/*
+	 * In batches of 2, the next batch is read while the first is in
+	 * flight: the first one's error stops the import, and is reported
+	 * once, with the first line that may not be recorded.
+	 */
+	const char *five = test_file(dir, "five.csv",
+	        "customer_id,type,occurred_at\n"
+	        "u1,PAGE_VIEW,2026-01-05\n"
+	        "u2,PAGE_VIEW,2026-01-05\n"
+	        "u3,PAGE_VIEW,2026-01-05\n"
+	        "u4,PAGE_VIEW,2026-01-05\n"
+	        "u5,PAGE_VIEW,2026-01-05\n");
+	const char *const imp2[] = { "import", five, "--batch", "2", NULL };
+	o = cli_expect(1, imp2, NULL);
+	cr_expect(strstr(o.err, "the batch from line 2 on may not be recorded")
+	                != NULL,
+	        "'%s'", o.err);
+	const char *first = strstr(o.err, "UNAUTHENTICATED");
+	cr_expect(
+	        first != NULL && strstr(first + 1, "UNAUTHENTICATED") == NULL,
+	        "one error, once: '%s'", o.err);
 	cli_output_free(&o);
 	const char *const ok[] = { "--token", "s3cret", "import", path, NULL };
 	o = cli_expect(0, ok, NULL);
