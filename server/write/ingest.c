@@ -47,17 +47,21 @@ ingest_event(writer_job *job, const char *id, const Clm__V1__Touchpoint *tp,
 }
 
 /*
- * Past these the cache saves what it holds and starts over. The bytes
- * used (arena_used, not a.total: the chunks, which after the first reset
- * are the whole 2 MiB kept chunk, so that a cap on them flushed after
- * every touchpoint) stay under the 2 MiB chunk arena_reset keeps: a
- * profile takes about 13.5 KB of it (struct model_profile), and an arena
- * that outgrew its chunk would malloc, and fault in, fresh memory for
- * every batch (a cache of 16 MiB halved track-batch's throughput at 10k
- * customers).
+ * Past these the cache saves what it holds and starts over. Few
+ * profiles: each is a 13.5 KB struct model_profile, and a cache of a
+ * hundred streams them through the CPU's caches, where the next one
+ * would have reused the last one's memory; at a million customers, whose
+ * touchpoints seldom meet again in a batch, that cost track-batch 15-25 %
+ * of its throughput. A few catch what a cache is for: a customer's
+ * consecutive touchpoints (clm import, a session's batch); it holds three
+ * between touchpoints, the fourth one loaded saves them all. The bytes
+ * (arena_used, what the profiles and their touchpoints' work took; not
+ * a.total, the chunks, which stay at the 2 MiB arena_reset keeps) bound
+ * a long run of one customer, within that chunk: an arena that outgrew
+ * it would malloc, and fault in, fresh memory for every batch.
  */
-#define INGEST_CACHE_MAX   1024
-#define INGEST_CACHE_SLOTS 2048 /* a power of two, twice the above */
+#define INGEST_CACHE_MAX   4
+#define INGEST_CACHE_SLOTS 8 /* a power of two, twice the above */
 #define INGEST_CACHE_BYTES (3u << 19)
 
 struct ingest_cache {

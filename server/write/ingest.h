@@ -40,7 +40,8 @@ clm_err ingest_touchpoint(struct writer_batch *b, writer_job *job,
 
 /*
  * The profiles loaded by a run of Track jobs in one batch (issue 14: one
- * profile load and save per customer per batch, not per touchpoint).
+ * profile load and save per run of a customer's touchpoints, not per
+ * touchpoint).
  * While writer_batch.cache is set, ingest_touchpoint keeps each profile it
  * loads in the cache, applies later touchpoints of the same customer to
  * it, and leaves the saving (record, aggregates, co-purchases, onboarding
@@ -49,8 +50,9 @@ clm_err ingest_touchpoint(struct writer_batch *b, writer_job *job,
  * and the difference of its contributions. Nothing in a Track reads
  * another profile or an aggregate, so only other jobs need the flush
  * first: the writer flushes before any job that is not a Track, and before
- * the batch's journal entries. The cache flushes itself past
- * INGEST_CACHE_MAX profiles or INGEST_CACHE_BYTES (1.5 MiB) of memory.
+ * the batch's journal entries. The cache flushes itself at
+ * INGEST_CACHE_MAX (4) profiles or past INGEST_CACHE_BYTES (1.5 MiB) of
+ * memory (ingest.c says why so few).
  *
  * ingest_cache_flush saves every cached profile in b->txn in the order
  * they were loaded and empties the cache (also on error, which fails the

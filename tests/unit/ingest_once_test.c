@@ -1,10 +1,10 @@
 /*
- * A batch's touchpoints load each customer's profile once
- * (server/write/ingest.c, the profile cache): the cache holds profiles
- * until its bytes in use pass its cap, not until the arena's chunks do.
- * Capping the chunks (a.total) flushed it after every touchpoint once
- * the arena had kept its 2 MiB chunk, so every touchpoint loaded, decoded,
- * encoded and wrote its customer's record again: `clm import`, whose
+ * A batch's consecutive touchpoints of a customer load its profile once
+ * (server/write/ingest.c, the profile cache): the cache holds a few
+ * profiles until its bytes in use pass its cap, not until the arena's
+ * chunks do. Capping the chunks (a.total) flushed it after every touchpoint
+ * once the arena had kept its 2 MiB chunk, so every touchpoint loaded,
+ * decoded, encoded and wrote its customer's record again: `clm import`, whose
  * touchpoints come customer by customer, spent a fifth of its time so.
  *
  * The writer's steps are driven directly here, in one transaction of a
@@ -154,11 +154,26 @@ Test(ingest_once, a_few_customers_interleaved)
 	fx_open(&f);
 	apply(&f, 300, 300);
 	for (int round = 0; round < 3; round++) {
-		uint64_t loads = apply(&f, 1000, 20);
-		cr_assert_eq(loads, 20,
-		        "round %d: 1000 touchpoints of 20 customers loaded %llu profiles",
+		uint64_t loads = apply(&f, 999, 3);
+		cr_assert_eq(loads, 3,
+		        "round %d: 999 touchpoints of 3 customers loaded %llu profiles",
 		        round, (unsigned long long) loads);
 	}
-	cr_assert_eq(touches_of(&f, "c7"), 151);
+	cr_assert_eq(touches_of(&f, "c2"), 1000);
+	fx_close(&f);
+}
+
+/* More customers than it holds, in turn: each touchpoint loads again. */
+Test(ingest_once, many_customers_in_turn)
+{
+	struct fx f;
+	fx_open(&f);
+	uint64_t loads = apply(&f, 400, 40);
+	cr_assert_eq(loads, 400, "loaded %llu", (unsigned long long) loads);
+	for (int i = 0; i < 40; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "c%d", i);
+		cr_assert_eq(touches_of(&f, id), 10, "%s", id);
+	}
 	fx_close(&f);
 }
