@@ -452,7 +452,7 @@ const struct cmdtab_command cmdtab_commands[] = {
 	                { 0 } },
 	        .text
 	        = "FILE holds touchpoints; - reads standard input. NDJSON: one clm.v1.Touchpoint in proto3 JSON a line. CSV: a header of Touchpoint field names (event_id, customer_id, anonymous_id, type, channel, occurred_at (ISO) or occurred_at_ms, item_id, value, currency, duration_s, sentiment, lat, lon, campaign, event_name) and prop.KEY columns for properties; empty cells are unset (order_items, a list, needs NDJSON).\n\n"
-	          "Progress goes to stderr when it is a terminal. Unreadable and rejected lines are counted and listed with their numbers; they do not stop the import. Exit 0 when the server answered every batch (even with rejected lines), 1 on a server error, 3 when the connection is lost; importing again is safe for touchpoints with an event_id. With --json the result is one TrackReply whose rejected items are indexed by line number.",
+	          "Batches are sent one at a time, in the file's order; the next one is read while the server applies the last. Progress goes to stderr when it is a terminal. Unreadable and rejected lines are counted and listed with their numbers; they do not stop the import. Exit 0 when the server answered every batch (even with rejected lines), 1 on a server error, 3 when the connection is lost; importing again is safe for touchpoints with an event_id. With --json the result is one TrackReply whose rejected items are indexed by line number.",
 	        .operand = CMDTAB_FILE,
 	},
 	{
