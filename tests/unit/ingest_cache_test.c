@@ -45,7 +45,7 @@
 #define T0  1793527200000LL
 #define MIN (60 * 1000LL)
 
-/* Distinct customers of the large batch: past INGEST_CACHE_MAX (1024). */
+/* Distinct customers of the large batch: far past INGEST_CACHE_MAX (4). */
 #define N_CROWD 1100
 
 /* ---------------------------------------------------------------------- */
