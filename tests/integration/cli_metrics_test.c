@@ -208,15 +208,15 @@ import_journey(void)
 	cli_output_free(&o);
 }
 
-Test(cli_metrics, import_counts_and_reports_lines)
+/*
+ * The journey imported again as JSON from stdin (argv: the command line):
+ * all duplicates, rejected by line.
+ */
+static void
+import_journey_again(const char *const *argv)
 {
-	start_server(NULL);
-	import_journey();
-
-	/* Again, as JSON from stdin: all duplicates, rejected by line. */
 	char *nd = journey_ndjson();
-	const char *const imp[] = { "--json", "import", "-", NULL };
-	struct cli_output o = cli_expect(0, imp, nd);
+	struct cli_output o = cli_expect(0, argv, nd);
 	free(nd);
 	Clm__V1__TrackReply *r = (Clm__V1__TrackReply *) decode(
 	        o.out, &clm__v1__track_reply__descriptor);
@@ -229,26 +229,22 @@ Test(cli_metrics, import_counts_and_reports_lines)
 	        r->rejected[1]->status->code, CLM__V1__CODE__INVALID_ARGUMENT);
 	clm__v1__track_reply__free_unpacked(r, NULL);
 	cli_output_free(&o);
+}
 
+Test(cli_metrics, import_counts_and_reports_lines)
+{
+	start_server(NULL);
+	import_journey();
+	const char *const imp[] = { "--json", "import", "-", NULL };
+	import_journey_again(imp);
 	/* The same in batches of 3, each read while the last is in flight. */
-	nd = journey_ndjson();
 	const char *const imp3[]
 	        = { "--json", "import", "-", "--batch", "3", NULL };
-	o = cli_expect(0, imp3, nd);
-	free(nd);
-	r = (Clm__V1__TrackReply *) decode(
-	        o.out, &clm__v1__track_reply__descriptor);
-	cr_expect_eq(r->accepted, 0);
-	cr_expect_eq(r->duplicates, 11);
-	cr_assert_eq(r->n_rejected, 2, "%zu rejected", r->n_rejected);
-	cr_expect_eq(r->rejected[0]->index, 11);
-	cr_expect_eq(r->rejected[1]->index, 14);
-	clm__v1__track_reply__free_unpacked(r, NULL);
-	cli_output_free(&o);
+	import_journey_again(imp3);
 
 	/* The CSV landed with its times, values and property. */
 	const char *const exp[] = { "export", "dave", NULL };
-	o = cli_expect(0, exp, NULL);
+	struct cli_output o = cli_expect(0, exp, NULL);
 	cr_expect(strstr(o.out, "\"plan\":\"pro\"") != NULL, "'%s'", o.out);
 	cr_expect(strstr(o.out, "\"occurredAtMs\":\"1768550400000\"") != NULL,
 	        "no 2026-01-16T08:00Z purchase in '%s'", o.out);
@@ -256,7 +252,7 @@ Test(cli_metrics, import_counts_and_reports_lines)
 	cli_output_free(&o);
 
 	/* `clm track <` reads the same NDJSON and keeps its own summary. */
-	nd = journey_ndjson();
+	char *nd = journey_ndjson();
 	const char *const track[] = { "track", NULL };
 	o = cli_run(track, nd);
 	free(nd);
