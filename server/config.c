@@ -227,6 +227,8 @@ static const struct config_entry config_table[] = {
 	{ "checkpoint_chunk_keys", CONFIG_INT, "16384", 1, 1000000000,
 	        CONFIG_FIELD(checkpoint_chunk_keys), NULL,
 	        "overlay keys one checkpoint transaction moves at most (larger checkpoints go in chunks, from DATA/checkpoint.img); bounds the LMDB page buffers a checkpoint leaves in memory to about 4K times this" },
+	{ "warm_view", CONFIG_STR, "true", 0, 0,
+	        CONFIG_FIELD(warm_view), "true|false", "true: at start, read the view (data.mdb) into the page cache in the background when it fits in half the memory available, so recovery after a reboot does not wait on random reads" },
 	{ "at_risk_days", CONFIG_INT, "30", 1, 3650,
 	        CONFIG_FIELD(at_risk_days), NULL,
 	        "inactivity before AT_RISK" },

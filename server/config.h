@@ -66,6 +66,8 @@ struct config {
 	int64_t checkpoint_bytes;      /* overlay size that checkpoints */
 	int64_t checkpoint_chunk_keys; /* keys per checkpoint transaction */
 	int64_t max_db_bytes;          /* map size ceiling */
+	/* "true": data.mdb read into the page cache at start (store_warm.c) */
+	char *warm_view;
 	int64_t at_risk_days;
 	int64_t churn_days;
 	int64_t billing_issue_days;

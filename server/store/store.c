@@ -403,6 +403,7 @@ store_close(store *s)
 	if (s == NULL) {
 		return;
 	}
+	store_warm_stop(s); /* it reads LMDB's fd, closed below */
 	store_overlay_close(s);
 	store_agg_pend_free(s);
 	/* Exact again: a clean restart goes on without a gap. */

@@ -94,6 +94,18 @@ struct store_stats {
 clm_err store_open(
         const struct store_opts *o, store **out, char *err, size_t errlen);
 
+/*
+ * store_warm_start reads the base view's used pages into the page cache on
+ * a thread of its own, in file order, so that a start after a reboot does
+ * not wait for a random disk read per lookup (store_warm.c says when it
+ * pays). It only reads the file. Returns false, with the reason logged at
+ * info, when it does not start: the view exceeds half of MemAvailable, or
+ * no thread. store_warm_wait waits for it to end and returns the bytes it
+ * read (0 when none ran); store_close stops it first.
+ */
+bool store_warm_start(store *s);
+uint64_t store_warm_wait(store *s);
+
 /* store_close closes everything and releases the lock; NULL is a no-op. */
 void store_close(store *s);
 

@@ -145,7 +145,16 @@ struct store {
 	 * no published event's seq reaches it. Writer thread.
 	 */
 	uint64_t seq_floor;
+	/* The thread warming the base view (store_warm.c), while running. */
+	pthread_t warm_thread;
+	bool warm_running, warm_stop; /* warm_stop: atomic */
+	int warm_fd;                  /* data.mdb's, LMDB's own */
+	uint64_t warm_bytes;          /* the used part it reads */
+	uint64_t warm_done;           /* bytes read, once it ended (atomic) */
 };
+
+/* Stops the warming thread, if any, and waits for it (store_close). */
+void store_warm_stop(store *s);
 
 /* The floor's file in the data dir, and how far past next a write sets it. */
 #define STORE_SEQ_FLOOR_FILE    "event_seq"

@@ -702,6 +702,50 @@ Test(store, touchpoint_scan_bounds_and_order)
 }
 
 /* ---------------------------------------------------------------------- */
+/* Warming the view (store_warm.c)                                        */
+
+Test(store, warm_reads_the_whole_used_view)
+{
+	struct tmpdir t;
+	tmpdir_make(&t);
+	struct store_opts o = opts_for(t.path);
+	store *s = open_ok(&o);
+	cr_assert_eq(store_warm_wait(s), 0, "no warming started yet");
+
+	/* Enough customers for the view to span many 1 MiB reads. */
+	int grows = 0;
+	char id[160];
+	for (int i = 0; i < 12000; i++) {
+		Clm__V1__CustomerRecord rec;
+		snprintf(id, sizeof(id), "warm-%05d-%0100d", i, i);
+		customer_init(&rec, id, false, (uint64_t) i + 1, 1);
+		cr_assert_eq(put_with_retry(s, &rec, &grows), CLM_OK);
+	}
+	store_reader *r;
+	store_txn *rt;
+	cr_assert_eq(store_reader_new(s, &r), CLM_OK);
+	cr_assert_eq(store_read_begin(r, &rt), CLM_OK);
+	struct store_stats st;
+	cr_assert_eq(store_stats(rt, &st), CLM_OK);
+	store_read_end(rt);
+	store_reader_free(r);
+	cr_assert_gt(st.db_bytes, 1 << 20, "a view of %llu bytes",
+	        (unsigned long long) st.db_bytes);
+
+	/* It reads every used byte of data.mdb, then ends on its own. */
+	cr_assert(store_warm_start(s));
+	cr_assert_eq(store_warm_wait(s), st.db_bytes);
+	cr_assert_eq(store_warm_wait(s), 0, "the thread was joined");
+
+	/* store_close stops one still running, and the store reopens. */
+	cr_assert(store_warm_start(s));
+	store_close(s);
+	s = open_ok(&o);
+	store_close(s);
+	testdir_remove(t.path);
+}
+
+/* ---------------------------------------------------------------------- */
 /* Counters and durability across reopen                                  */
 
 Test(store, counters_persist_only_when_committed)
