@@ -6,16 +6,16 @@
  * Why: after a reboot (a power cut's recovery above all) the page cache
  * is empty, and the replay's and readers' B-tree lookups each wait for a
  * random read of the disk: on this VM a replay of 685k touchpoints over a
- * million customers took 17.2 s cold against 9.4 s warm. Read in file
- * order alongside it, the view is in the page cache long before the
- * replay needs most of it, and the cold replay took 9.3 s
+ * million customers took 13.9-18.0 s cold against 9.0-10.6 s warm. Read
+ * in file order alongside it, the view is in the page cache long before
+ * the replay needs most of it, and the cold replay took 9.4-12.0 s
  * (docs/performance.md, "Warming the view"). LMDB's own read-ahead is no
  * help: lookups touch single pages all over the file.
  *
  * Only a view that fits in half of the memory available is read (a larger
  * one would push itself out again, and the host's other programs too),
  * and a view already in the page cache costs a pass of memory copies
- * (0.1 s per GB here). The thread only reads the file: nothing it does
+ * (about 0.15 s per GB here). The thread only reads the file: nothing it does
  * can change what the store holds. store_close stops it between two reads.
  */
 #include <errno.h>
