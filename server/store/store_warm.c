@@ -15,8 +15,9 @@
  * Only a view that fits in half of the memory available is read (a larger
  * one would push itself out again, and the host's other programs too),
  * and a view already in the page cache costs a pass of memory copies
- * (about 0.15 s per GB here). The thread only reads the file: nothing it does
- * can change what the store holds. store_close stops it between two reads.
+ * (about 0.15 s per GB here). The thread only reads the file: nothing it
+ * does can change what the store holds. store_close stops it between two
+ * reads.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -102,7 +103,13 @@ store_warm_start(store *s)
 	}
 	uint64_t used = (uint64_t) (info.me_last_pgno + 1) * ms.ms_psize;
 	uint64_t avail = store_mem_available();
-	if (avail == 0 || used > avail / 2) {
+	if (avail == 0) {
+		log_info(
+		        "store: not warming the view: cannot read MemAvailable "
+		        "in /proc/meminfo");
+		return false;
+	}
+	if (used > avail / 2) {
 		log_info("store: not warming the view: its %" PRIu64
 		         " MB exceed half of the %" PRIu64
 		         " MB of memory available",
@@ -112,14 +119,15 @@ store_warm_start(store *s)
 	s->warm_bytes = used;
 	s->warm_stop = false;
 	s->warm_done = 0;
+	/* Said first: the thread's own line may follow at once. */
+	log_info("store: warming the view's %" PRIu64
+	         " MB into the page cache in the background",
+	        used >> 20);
 	if (pthread_create(&s->warm_thread, NULL, store_warm_main, s) != 0) {
 		log_info("store: not warming the view: no thread");
 		return false;
 	}
 	s->warm_running = true;
-	log_info("store: warming the view's %" PRIu64
-	         " MB into the page cache in the background",
-	        used >> 20);
 	return true;
 }
 
