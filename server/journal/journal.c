@@ -255,6 +255,7 @@ journal_roll(journal *j, char *err, size_t errlen)
 		close(j->fd);
 	}
 	j->fd = fd;
+	j->roll = false;
 	/* If this fails, the next commit syncs the directory first. */
 	return journal_sync_dir(j, err, errlen);
 }
@@ -308,13 +309,16 @@ journal_commit(journal *j, char *err, size_t errlen)
 		journal_abandon(j);
 		return rc;
 	}
-	if (s == NULL || s->end >= j->segment_bytes) {
+	/* A segment that holds no entry yet is as good as a new one. */
+	if (s == NULL || s->end >= j->segment_bytes
+	        || (j->roll && s->first < j->next)) {
 		if ((rc = journal_roll(j, err, errlen)) != CLM_OK) {
 			journal_abandon(j);
 			return rc;
 		}
 		s = &j->segs[j->nsegs - 1];
 	}
+	j->roll = false;
 	uint32_t len = (uint32_t) (j->len - JOURNAL_HDR);
 	unsigned char *h = j->buf;
 	journal_put32(h, JOURNAL_BATCH_MAGIC);
@@ -357,6 +361,18 @@ uint64_t
 journal_position(const journal *j)
 {
 	return j->next - 1;
+}
+
+uint64_t
+journal_first(const journal *j)
+{
+	return j->nsegs > 0 ? j->segs[0].first : j->next;
+}
+
+void
+journal_roll_next(journal *j)
+{
+	j->roll = true;
 }
 
 /* Calls fn for the entries of one segment from from on; *done on stop. */

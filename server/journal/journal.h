@@ -133,6 +133,25 @@ void journal_abandon(journal *j);
 uint64_t journal_position(const journal *j);
 
 /*
+ * journal_first returns the position of the oldest entry a segment file
+ * may still hold: the first position of the oldest segment, or the next
+ * position when there is none. Every entry below it is gone from the
+ * directory (journal_truncate_before, journal_purge_before).
+ */
+uint64_t journal_first(const journal *j);
+
+/*
+ * journal_roll_next makes the next journal_commit start a new segment
+ * (unless the current one holds no entry yet), so that every entry
+ * committed before the call sits in segments that journal_truncate_before
+ * and journal_purge_before can drop whole once the caller's view covers
+ * them, even while new entries are committed after them. The caller
+ * calls it where it fixes the position a checkpoint will cover (a purge
+ * after a ForgetCustomer, issue 14).
+ */
+void journal_roll_next(journal *j);
+
+/*
  * journal_read calls fn(arg, e) for every committed entry whose position
  * is >= from and > opts.base, in order of position, until fn returns
  * nonzero (then journal_read returns CLM_OK at once) or the entries end.

@@ -46,6 +46,8 @@ struct journal {
 	/* A failed batch may still be at the end of the last segment:
 	 * commits refuse until it is cut. */
 	bool tail_dirty;
+	/* journal_roll_next: the next commit starts a segment of its own. */
+	bool roll;
 	uint64_t next; /* the position the next committed entry gets */
 	/* The batch being built: a header's room, then the entries. */
 	unsigned char *buf;

@@ -181,6 +181,9 @@ writer_note_forgets(writer *w, writer_job **jobs, size_t n)
 	for (size_t i = 0; i < n && w->j != NULL; i++) {
 		if (jobs[i]->jtype == CLM__V1__REQUEST__CALL_FORGET_CUSTOMER) {
 			w->purge = true;
+			if (jobs[i]->position > w->purge_pos) {
+				w->purge_pos = jobs[i]->position;
+			}
 		}
 	}
 }
@@ -635,17 +638,17 @@ writer_replay(writer *w, char *err, size_t errlen)
 	}
 	w->replaying = false;
 	/*
-	 * Checkpoint what was replayed, so that a crash now replays none,
-	 * and purge the journal behind it: a ForgetCustomer acknowledged
-	 * before a crash may sit in entries the base already had (the
-	 * checkpoint came, the purge after it did not), and nothing else
-	 * would tell.
+	 * Purge the journal behind the replay: a ForgetCustomer
+	 * acknowledged before a crash may sit in entries the base already
+	 * had (the checkpoint came, the purge after it did not), and
+	 * nothing else would tell. What was replayed is checkpointed in
+	 * the background once the checkpoint thread runs (writer_start),
+	 * while clmd serves; that checkpoint purges. With nothing replayed
+	 * the base covers the whole journal, and the purge is done now.
 	 */
 	w->purge = true;
-	if (e == CLM_OK && r->entries > 0 && writer_checkpoint(w) != CLM_OK) {
-		log_warn(
-		        "replay: the checkpoint after it failed; retried later");
-	} else if (e == CLM_OK && r->entries == 0) {
+	w->purge_pos = w->position;
+	if (e == CLM_OK && r->entries == 0) {
 		writer_purge(w);
 	}
 	int64_t ns = clock_mono_ns() - t0;
@@ -733,6 +736,11 @@ writer_start(store *st, const struct writer_opts *o, writer **out, char *err,
 	        && writer_ckpt_begin(w) != 0) {
 		snprintf(err, errlen, "cannot start the checkpoint thread");
 		e = CLM_INTERNAL;
+	}
+	/* What the replay applied: checkpointed in the background, so that
+	 * a crash from then on replays none of it. */
+	if (e == CLM_OK && w->j != NULL && w->dirty_since_ns != 0) {
+		writer_ckpt_start(w);
 	}
 	if (e == CLM_OK && o->stream != NULL) {
 		e = writer_cluster_start(w, o, err, errlen);

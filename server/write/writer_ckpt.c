@@ -21,10 +21,14 @@
 
 /*
  * Purges the journal behind the base's position (journal_purge_before),
- * for a ForgetCustomer. The purge stays pending until one leaves nothing
- * below that position: it fails (retried a second later, also when no
- * write comes), or the journal holds entries past the base (a checkpoint
- * that did not cover every committed entry: the next one purges again).
+ * for a ForgetCustomer. The purge stays pending until no segment holds an
+ * entry at or below purge_pos: when it fails (retried a second later,
+ * also when no write comes), or when the base does not cover purge_pos
+ * yet (a Forget that came while the checkpoint ran: the next one purges
+ * again). The segment being written to stays when it holds entries past
+ * the base, so the freeze of a checkpoint that is to purge makes the
+ * next commit start a new one (writer_ckpt_start): every entry the
+ * checkpoint covers then sits in segments it deletes whole.
  */
 void
 writer_purge(writer *w)
@@ -36,7 +40,7 @@ writer_purge(writer *w)
 		w->purge_retry_ns = clock_mono_ns() + 1000000000;
 		return;
 	}
-	if (journal_position(w->j) <= pos) {
+	if (journal_first(w->j) > w->purge_pos) {
 		w->purge = false;
 	}
 }
@@ -216,11 +220,8 @@ writer_checkpoint(writer *w)
 	return writer_ckpt_result(w, e, &st, pos);
 }
 
-/*
- * Starts a background checkpoint at the writer's position now: freezes
- * the overlay (new writes go to the other one) and hands it over.
- */
-static void
+/* On a checkpoint that is to purge, the journal's next commit rolls. */
+void
 writer_ckpt_start(writer *w)
 {
 	uint64_t pos = __atomic_load_n(&w->position, __ATOMIC_ACQUIRE);
@@ -231,6 +232,9 @@ writer_ckpt_start(writer *w)
 		return;
 	}
 	w->dirty_since_ns = 0;
+	if (w->purge && w->j != NULL) {
+		journal_roll_next(w->j);
+	}
 	writer_ckpt_kick(w);
 }
 
@@ -300,12 +304,12 @@ writer_maybe_checkpoint(writer *w)
 	        || writer_ckpt_due(w)) {
 		w->ckpt_soon = false;
 		/*
-		 * After a ForgetCustomer, on the writer thread: a background
-		 * one covers the journal only up to its freeze, the batches
-		 * after it keep the segment being written, and with it the
-		 * forgotten customer's entries, alive (journal_purge_before).
+		 * In the background also after a ForgetCustomer: the freeze
+		 * makes the batches after it start a new journal segment, so
+		 * they do not keep the one with the forgotten customer's
+		 * entries alive (writer_purge).
 		 */
-		if (w->ckpt_thread_on && !w->purge) {
+		if (w->ckpt_thread_on) {
 			writer_ckpt_start(w);
 		} else {
 			(void) writer_checkpoint(w);

@@ -71,11 +71,16 @@ struct writer {
 	int64_t ckpt_retry_ns;
 	bool replaying; /* no journal truncation while journal_read runs */
 	/*
-	 * A ForgetCustomer was applied since the last checkpoint: the next
-	 * one purges the journal (journal_purge_before) rather than
-	 * truncating it, so that no file keeps the customer's entries.
+	 * A ForgetCustomer was applied and its journal entry, or one before
+	 * it, may still be in a file: checkpoints purge the journal
+	 * (journal_purge_before) rather than truncating it, until no
+	 * segment holds an entry at or below purge_pos, the position of the
+	 * last such Forget (after a start-up replay, of the last replayed
+	 * entry). Counted by position, so that a Forget that comes while a
+	 * checkpoint runs is not taken as purged by it.
 	 */
 	bool purge;
+	uint64_t purge_pos;
 	int64_t purge_retry_ns; /* after a failed purge */
 	uint64_t position;      /* atomic: the last write the view shows */
 	/* Cluster mode (writer_cluster.c); NULL: a single node. */
@@ -183,8 +188,16 @@ void writer_maybe_checkpoint(writer *w);
 bool writer_ckpt_due(writer *w);
 
 /*
+ * writer_ckpt_start starts a checkpoint in the background at the
+ * writer's position: freezes the overlay (new writes go to the other
+ * one) and hands it to the checkpoint thread, which must be running.
+ */
+void writer_ckpt_start(writer *w);
+
+/*
  * writer_purge purges the journal behind the base's position, for a
- * ForgetCustomer (journal_purge_before).
+ * ForgetCustomer (journal_purge_before), and clears purge once no
+ * segment holds an entry at or below purge_pos.
  */
 void writer_purge(writer *w);
 

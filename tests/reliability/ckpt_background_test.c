@@ -20,7 +20,11 @@
  *   - clean_stop_while_held: SIGTERM while held, the hold released right
  *     after it: clmd exits 0 (the stop waits for the checkpoint, then
  *     checkpoints the rest), and the restart replays nothing: the base is
- *     at the last acknowledged position, with every write in it.
+ *     at the last acknowledged position, with every write in it;
+ *   - replay_checkpoint_while_serving: writes, kill -9 before any
+ *     checkpoint, and a restart whose checkpoint of the replayed entries
+ *     is held: clmd is ready and acknowledges writes meanwhile, and after
+ *     the release and another kill -9 nothing is lost.
  *
  * Before checkpoints moved off the writer thread, the writes during the
  * hold got no reply within their deadline.
@@ -105,17 +109,17 @@ held(void)
 }
 
 /*
- * Starts clmd on DIR/data with a checkpoint a second after a write, and
- * with the shim preloaded when faulty (matching data.mdb only). The
- * environment is changed for the fork only.
+ * Starts clmd on DIR/data with a checkpoint interval seconds after a
+ * write, and with the shim preloaded when faulty (matching data.mdb
+ * only). The environment is changed for the fork only.
  */
 static void
-start_server(bool faulty)
+start_server_every(bool faulty, const char *interval)
 {
 	char data[64], http[32];
 	snprintf(data, sizeof(data), "%s/data", ckb_dir);
 	snprintf(http, sizeof(http), "127.0.0.1:%d", ckb_http);
-	const char *const args[] = { "--checkpoint-interval", "1",
+	const char *const args[] = { "--checkpoint-interval", interval,
 		"--durability", "full", "--http", http, NULL };
 	if (!faulty) {
 		int rc = clmd_start(&srv, data, args);
@@ -129,6 +133,13 @@ start_server(bool faulty)
 	int rc = clmd_start_preloaded(&srv, data, args, FAULTFS_LIB, env);
 	cr_assert_eq(rc, 0, "clmd with faultfs did not start (log %s)",
 	        srv.log_path);
+}
+
+/* A checkpoint a second after a write. */
+static void
+start_server(bool faulty)
+{
+	start_server_every(faulty, "1");
 }
 
 static clm_conn *
@@ -153,6 +164,32 @@ metric(const char *name)
 	double v = strtod(p + strlen(want), NULL);
 	free(body);
 	return v;
+}
+
+/* Waits until a checkpoint is held in the base's sync; fails after
+ * CKB_HOLD_MS. */
+static void
+wait_held(void)
+{
+	for (int ms = 0; !held() && ms < CKB_HOLD_MS; ms += CKB_POLL_MS) {
+		harness_sleep_ms(CKB_POLL_MS);
+	}
+	cr_assert(held(), "no checkpoint reached the base's sync in %d ms",
+	        CKB_HOLD_MS);
+}
+
+/* Waits until clm_checkpoints_total passes ckpts; fails after
+ * CKB_CKPT_MS. */
+static void
+wait_checkpoint(double ckpts)
+{
+	for (int ms = 0;
+	        metric("clm_checkpoints_total") <= ckpts && ms < CKB_CKPT_MS;
+	        ms += CKB_POLL_MS) {
+		harness_sleep_ms(CKB_POLL_MS);
+	}
+	cr_assert_gt(metric("clm_checkpoints_total"), ckpts,
+	        "no checkpoint completed in %d ms once released", CKB_CKPT_MS);
 }
 
 /*
@@ -327,11 +364,7 @@ hold_checkpoint(clm_conn *c, uint64_t *last)
 	flag_set("HOLD");
 	track(c, "pre-a", NULL, "pre-a-hold",
 	        CLM__V1__TOUCHPOINT_TYPE__APP_OPEN, last);
-	for (int ms = 0; !held() && ms < CKB_HOLD_MS; ms += CKB_POLL_MS) {
-		harness_sleep_ms(CKB_POLL_MS);
-	}
-	cr_assert(held(), "no checkpoint reached the base's sync in %d ms",
-	        CKB_HOLD_MS);
+	wait_held();
 	return metric("clm_checkpoints_total");
 }
 
@@ -442,13 +475,7 @@ Test(ckpt_background, acks_while_held)
 
 	/* Released, the checkpoint completes. */
 	flag_clear();
-	for (int ms = 0;
-	        metric("clm_checkpoints_total") <= ckpts && ms < CKB_CKPT_MS;
-	        ms += CKB_POLL_MS) {
-		harness_sleep_ms(CKB_POLL_MS);
-	}
-	cr_assert_gt(metric("clm_checkpoints_total"), ckpts,
-	        "no checkpoint completed in %d ms once released", CKB_CKPT_MS);
+	wait_checkpoint(ckpts);
 	cr_assert_not(held());
 	cr_assert_eq(metric("clm_checkpoint_failures_total"), 0);
 	struct ckb_status before = status(c);
@@ -495,6 +522,63 @@ Test(ckpt_background, clean_stop_while_held)
 	cr_expect_eq(s.customers, CKB_CUSTOMERS);
 	cr_expect_eq(s.touchpoints, CKB_TOUCHPOINTS);
 	expect_all(c);
+	clm_close(c);
+	cr_assert_eq(clmd_stop(&srv), 0);
+}
+
+/*
+ * The checkpoint of what a start-up replayed runs in the background too
+ * (docs/architecture.md, "Start-up"): with it held in the base's sync,
+ * clmd is ready, answers reads of the replayed writes and acknowledges new
+ * ones; once released it completes, and a kill -9 after that loses
+ * nothing. Before, clmd answered only after that checkpoint, so the held
+ * start never became ready.
+ */
+Test(ckpt_background, replay_checkpoint_while_serving)
+{
+	/* Writes, then kill -9 before any checkpoint (an hour's interval). */
+	start_server_every(false, "3600");
+	clm_conn *c = connect_to();
+	uint64_t last = 0;
+	write_before(c, &last);
+	track(c, "pre-a", NULL, "pre-a-hold",
+	        CLM__V1__TOUCHPOINT_TYPE__APP_OPEN, &last);
+	uint64_t replayed = last;
+	cr_assert_eq(status(c).checkpoint, 0, "a checkpoint came before");
+	clm_close(c);
+	clmd_kill9(&srv);
+
+	/* The restart's checkpoint is held; clmd serves all the same. */
+	flag_set("HOLD");
+	start_server(true);
+	c = connect_to();
+	wait_held();
+	cr_expect_eq(metric("clm_recovery_entries"), (double) replayed);
+	double ckpts = metric("clm_checkpoints_total");
+	write_held(c, &last);
+	expect_all(c);
+	struct ckb_status s = status(c);
+	cr_expect_eq(s.customers, CKB_CUSTOMERS);
+	cr_expect_eq(s.touchpoints, CKB_TOUCHPOINTS);
+	cr_expect_eq(s.position, last, "reads do not show the last write");
+	cr_assert(held(), "the checkpoint was released during the writes");
+	cr_assert_eq(s.checkpoint, 0, "the base moved while held");
+	cr_assert_eq(metric("clm_checkpoints_total"), ckpts,
+	        "a checkpoint completed while held");
+
+	/* Released: it completes, covering the replay; nothing is lost. */
+	flag_clear();
+	wait_checkpoint(ckpts);
+	cr_expect_geq(status(c).checkpoint, replayed);
+	clm_close(c);
+	clmd_kill9(&srv);
+	start_server(false);
+	c = connect_to();
+	expect_all(c);
+	s = status(c);
+	cr_expect_eq(s.customers, CKB_CUSTOMERS);
+	cr_expect_eq(s.touchpoints, CKB_TOUCHPOINTS);
+	cr_expect_eq(s.position, last);
 	clm_close(c);
 	cr_assert_eq(clmd_stop(&srv), 0);
 }

@@ -409,6 +409,80 @@ Test(journal_purge, entries_at_or_after_position_stay_without_sync)
 	purge_keep(false);
 }
 
+/*
+ * journal_roll_next at a checkpoint's position p: the entries committed
+ * after it go to a new segment, so a purge before p + 1 leaves no entry
+ * at or below p in any file while the later ones stay (writer_purge
+ * counts on it, with journal_first, after a ForgetCustomer); without the
+ * roll the segment written to keeps them. A roll on a segment that holds
+ * no entry yet starts none, and positions stay continuous across a
+ * reopen.
+ */
+static void
+purge_after_roll(bool roll)
+{
+	char dir[64], err[512] = "";
+	testdir_make(dir, sizeof(dir), "jpurge");
+	journal *j = jopen(dir, 0, true);
+	cr_expect_eq(journal_first(j), 1);
+	put(j, 3);
+	cr_expect_eq(journal_first(j), 1);
+	uint64_t p = journal_position(j);
+	if (roll) {
+		journal_roll_next(j);
+	}
+	put(j, 2);
+	cr_assert_eq(journal_purge_before(j, p + 1, err, sizeof(err)), CLM_OK,
+	        "%s", err);
+	if (roll) {
+		cr_expect_eq(journal_first(j), p + 1);
+		cr_expect_eq(scan_dir(dir), p + 1);
+		cr_expect_eq(count_files(dir, ".jnl"), 1);
+	} else {
+		cr_expect_eq(journal_first(j), 1);
+		cr_expect_eq(scan_dir(dir), 1);
+	}
+	expect(j, p + 1, p + 2);
+	journal_close(j);
+	j = jopen(dir, p, true);
+	cr_expect_eq(journal_position(j), p + 2);
+	expect(j, p + 1, p + 2);
+	journal_close(j);
+	testdir_remove(dir);
+}
+
+Test(journal_purge, roll_next_puts_later_entries_in_a_new_segment)
+{
+	purge_after_roll(true);
+}
+
+Test(journal_purge, without_roll_next_the_segment_keeps_older_entries)
+{
+	purge_after_roll(false);
+}
+
+Test(journal_purge, roll_next_on_a_fresh_segment_starts_none)
+{
+	char dir[64], err[512] = "";
+	testdir_make(dir, sizeof(dir), "jpurge");
+	journal *j = jopen(dir, 0, true);
+	put(j, 2);
+	/* All of it below 3: the segment is replaced by a fresh one. */
+	cr_assert_eq(journal_purge_before(j, 3, err, sizeof(err)), CLM_OK,
+	        "%s", err);
+	cr_expect_eq(journal_first(j), 3);
+	journal_roll_next(j);
+	put(j, 2);
+	cr_expect_eq(count_files(dir, ".jnl"), 1);
+	cr_expect_eq(journal_first(j), 3);
+	/* The flag is spent: the next commits stay in that segment. */
+	put(j, 1);
+	cr_expect_eq(count_files(dir, ".jnl"), 1);
+	expect(j, 3, 5);
+	journal_close(j);
+	testdir_remove(dir);
+}
+
 /* An empty journal, a purge right after a purge (the fresh segment is
  * replaced in place), and a purge with entries buffered. */
 Test(journal_purge, empty_and_repeated)
