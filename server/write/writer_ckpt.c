@@ -4,9 +4,10 @@
  * freezes it (store_ckpt_freeze, between two batches) and a thread of its
  * own moves it into the base and empties it while batches go on into the
  * other overlay. The writer takes the result after a batch or when woken,
- * and only then drops the journal the checkpoint covers. A checkpoint the
- * writer cannot wait for (the overlay full, a clean stop, a replay) runs
- * on the writer thread: writer_checkpoint.
+ * and only then drops the journal the checkpoint covers (or purges it,
+ * after a ForgetCustomer or a start-up replay: writer_purge). A
+ * checkpoint the writer must wait for (the overlay full, a clean stop)
+ * runs on the writer thread: writer_checkpoint.
  */
 #include <pthread.h>
 #include <stdbool.h>
