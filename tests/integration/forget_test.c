@@ -6,9 +6,7 @@
  * its data dir still holds the customer's id or its anonymous id, while
  * another customer's data is intact.
  */
-#define _GNU_SOURCE /* memmem */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <limits.h>
 #include <lmdb.h>
 #include <pthread.h>
@@ -118,40 +116,8 @@ journal_holds(const char *dir, const char *needle, char *where, size_t wlen)
 {
 	char jdir[PATH_MAX + 16];
 	snprintf(jdir, sizeof(jdir), "%s/journal", dir);
-	DIR *d = opendir(jdir);
-	cr_assert_not_null(d, "opendir %s", jdir);
-	int n = 0;
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.') {
-			continue;
-		}
-		char path[PATH_MAX + 512];
-		snprintf(path, sizeof(path), "%s/%s", jdir, de->d_name);
-		FILE *f = fopen(path, "rb");
-		if (f == NULL) {
-			continue; /* renamed or deleted meanwhile */
-		}
-		char *data = NULL;
-		size_t len = 0, cap = 0, got;
-		do {
-			if (len == cap) {
-				cap = cap ? 2 * cap : 1 << 16;
-				data = realloc(data, cap);
-				cr_assert_not_null(data);
-			}
-			got = fread(data + len, 1, cap - len, f);
-			len += got;
-		} while (got > 0);
-		fclose(f);
-		if (memmem(data, len, needle, strlen(needle)) != NULL) {
-			if (n++ == 0) {
-				snprintf(where, wlen, "%s", de->d_name);
-			}
-		}
-		free(data);
-	}
-	closedir(d);
+	int n = harness_files_holding(jdir, needle, where, wlen);
+	cr_assert_geq(n, 0, "cannot scan %s", jdir);
 	return n;
 }
 

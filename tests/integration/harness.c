@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -871,4 +872,68 @@ harness_metrics(int port)
 	}
 	buf[len] = '\0';
 	return buf;
+}
+
+/* Whether the n bytes at p contain needle (nl bytes, nl > 0). */
+static bool
+harness_bytes_hold(const char *p, size_t n, const char *needle, size_t nl)
+{
+	for (size_t i = 0; i + nl <= n; i++) {
+		if (p[i] == needle[0] && memcmp(p + i, needle, nl) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+int
+harness_files_holding(
+        const char *dir, const char *needle, char *first, size_t len)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL) {
+		return -1;
+	}
+	int n = 0;
+	size_t nl = strlen(needle);
+	struct dirent *de;
+	while (n >= 0 && (de = readdir(d)) != NULL) {
+		char path[4096];
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+			continue;
+		}
+		FILE *f = fopen(path, "rb");
+		if (f == NULL) {
+			continue; /* renamed or deleted meanwhile */
+		}
+		size_t cap = (size_t) st.st_size + 1, got = 0, r;
+		char *data = malloc(cap);
+		while (data != NULL
+		        && (r = fread(data + got, 1, cap - got, f)) > 0) {
+			got += r;
+			if (got == cap) {
+				char *more = realloc(data, cap * 2);
+				if (more == NULL) {
+					free(data);
+				}
+				data = more;
+				cap *= 2;
+			}
+		}
+		fclose(f);
+		if (data == NULL) {
+			n = -1;
+			break;
+		}
+		if (nl > 0 && harness_bytes_hold(data, got, needle, nl)) {
+			if (n++ == 0 && len > 0) {
+				snprintf(first, len, "%s", de->d_name);
+			}
+		}
+		free(data);
+	}
+	closedir(d);
+	return n;
 }

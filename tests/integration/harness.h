@@ -142,6 +142,15 @@ char *harness_read_file(const char *path);
 int harness_write_file(const char *path, const char *text);
 
 /*
+ * harness_files_holding counts the regular files of directory dir whose
+ * bytes contain needle anywhere (a file renamed or deleted meanwhile is
+ * skipped), and names the first one in first (len bytes, may be 0).
+ * Returns -1 when dir cannot be opened or memory runs out.
+ */
+int harness_files_holding(
+        const char *dir, const char *needle, char *first, size_t len);
+
+/*
  * run_cmd runs path with the NULL-terminated argv (argv[0] is the program
  * name), feeds it stdin_text (NULL: empty stdin) and captures stdout and
  * stderr into malloc'd NUL-terminated strings (out and err may be NULL).

@@ -21,6 +21,11 @@
  *     after it: clmd exits 0 (the stop waits for the checkpoint, then
  *     checkpoints the rest), and the restart replays nothing: the base is
  *     at the last acknowledged position, with every write in it;
+ *   - forget_while_held_purged_by_the_next: a ForgetCustomer
+ *     acknowledged while a checkpoint frozen before it is held, with
+ *     writes going on: that checkpoint does not count as its purge, the
+ *     next one (in the background too) purges it, and no journal file
+ *     keeps the customer's entries;
  *   - replay_checkpoint_while_serving: writes, kill -9 before any
  *     checkpoint, and a restart whose checkpoint of the replayed entries
  *     is held: clmd is ready and acknowledges writes meanwhile, and after
@@ -579,6 +584,63 @@ Test(ckpt_background, replay_checkpoint_while_serving)
 	cr_expect_eq(s.customers, CKB_CUSTOMERS);
 	cr_expect_eq(s.touchpoints, CKB_TOUCHPOINTS);
 	cr_expect_eq(s.position, last);
+	clm_close(c);
+	cr_assert_eq(clmd_stop(&srv), 0);
+}
+
+/*
+ * A ForgetCustomer acknowledged while a checkpoint frozen before it is
+ * held in the base's sync: once released, that checkpoint purges the
+ * journal up to its freeze only, and the purge stays pending until one
+ * covers the Forget (writer_purge counts by position). Writes go on all
+ * along, so the segment being written to would keep the customer's
+ * entries if the purge were taken as done by the held checkpoint and the
+ * next one only truncated (checked by breaking writer_purge so). That
+ * writes during the purging checkpoint go to a new segment is
+ * forget_test's purged_while_writes_go_on.
+ */
+Test(ckpt_background, forget_while_held_purged_by_the_next)
+{
+	static const char gone[] = "ckb-gone-9e41";
+	start_server(true);
+	clm_conn *c = connect_to();
+	uint64_t last = 0;
+	write_before(c, &last);
+	track(c, gone, NULL, "ckb-gone-9e41-ev-1",
+	        CLM__V1__TOUCHPOINT_TYPE__PURCHASE, &last);
+	double ckpts = hold_checkpoint(c, &last);
+	Clm__V1__Response *resp = NULL;
+	clm_err e = clm_forget(c, gone, &resp);
+	write_ok(c, e, resp, "forget", &last);
+	track(c, "pre-b", NULL, "pre-b-after-forget",
+	        CLM__V1__TOUCHPOINT_TYPE__PAGE_VIEW, &last);
+	cr_assert(held(), "the checkpoint was released during the writes");
+
+	flag_clear();
+	wait_checkpoint(ckpts);
+	char jdir[64], where[256] = "";
+	snprintf(jdir, sizeof(jdir), "%s/data/journal", ckb_dir);
+	int holding = 1;
+	for (int ms = 0; holding != 0 && ms < CKB_CKPT_MS; ms += CKB_POLL_MS) {
+		/* Writes go on meanwhile, each in the segment written to. */
+		char eid[64];
+		snprintf(eid, sizeof(eid), "pre-b-while-%d", ms);
+		track(c, "pre-b", NULL, eid,
+		        CLM__V1__TOUCHPOINT_TYPE__PAGE_VIEW, &last);
+		holding = harness_files_holding(
+		        jdir, gone, where, sizeof(where));
+		cr_assert_geq(holding, 0, "cannot scan %s", jdir);
+		if (holding != 0) {
+			harness_sleep_ms(CKB_POLL_MS);
+		}
+	}
+	cr_expect_eq(holding, 0,
+	        "%d ms after the release, journal file %s still holds '%s'",
+	        CKB_CKPT_MS, where, gone);
+	cr_expect_eq(clm_get_customer(c, gone, 0, &resp), CLM_NOT_FOUND);
+	clm_response_free(resp);
+	cr_expect_geq(metric("clm_checkpoints_total"), ckpts + 2,
+	        "purged by a checkpoint after the held one");
 	clm_close(c);
 	cr_assert_eq(clmd_stop(&srv), 0);
 }
