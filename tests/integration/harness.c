@@ -897,7 +897,7 @@ harness_files_holding(
 	int n = 0;
 	size_t nl = strlen(needle);
 	struct dirent *de;
-	while (n >= 0 && (de = readdir(d)) != NULL) {
+	while ((de = readdir(d)) != NULL) {
 		char path[4096];
 		struct stat st;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);

@@ -439,6 +439,23 @@ expect_all(clm_conn *c)
 #define CKB_TOUCHPOINTS (3 + 1 + CKB_NEW + 2)
 
 /*
+ * Checks that every write of write_before and write_held shows, that
+ * ServerStatus counts them, and that reads show position last; returns
+ * that status.
+ */
+static struct ckb_status
+expect_every_write(clm_conn *c, uint64_t last)
+{
+	expect_all(c);
+	struct ckb_status s = status(c);
+	cr_expect_eq(s.customers, CKB_CUSTOMERS);
+	cr_expect_eq(s.touchpoints, CKB_TOUCHPOINTS);
+	cr_expect_eq(s.position, last, "reads show %llu, the last write %llu",
+	        (unsigned long long) s.position, (unsigned long long) last);
+	return s;
+}
+
+/*
  * Starts clmd with the shim, writes, holds a checkpoint and writes while
  * it is held (see the top of the file). Returns the last write's position;
  * *ckpts the checkpoints counted when the hold began.
@@ -455,11 +472,7 @@ write_around_hold(clm_conn **cp, double *ckpts)
 	cr_assert_lt(base, last, "the held checkpoint is not the last one");
 
 	write_held(c, &last);
-	expect_all(c);
-	struct ckb_status s = status(c);
-	cr_expect_eq(s.customers, CKB_CUSTOMERS);
-	cr_expect_eq(s.touchpoints, CKB_TOUCHPOINTS);
-	cr_expect_eq(s.position, last, "reads do not show the last write");
+	(void) expect_every_write(c, last);
 	/* The proof: all of it was acknowledged while the sync was held. */
 	cr_assert(held(), "the checkpoint was released during the writes");
 	cr_assert_eq(metric("clm_checkpoints_total"), *ckpts,
@@ -490,13 +503,9 @@ Test(ckpt_background, acks_while_held)
 	clmd_kill9(&srv);
 	start_server(false);
 	c = connect_to();
-	expect_all(c);
-	struct ckb_status after = status(c);
+	struct ckb_status after = expect_every_write(c, last);
 	cr_expect_eq(after.customers, before.customers);
 	cr_expect_eq(after.touchpoints, before.touchpoints);
-	cr_expect_eq(after.customers, CKB_CUSTOMERS);
-	cr_expect_eq(after.touchpoints, CKB_TOUCHPOINTS);
-	cr_expect_eq(after.position, last);
 	clm_close(c);
 	cr_assert_eq(clmd_stop(&srv), 0);
 }
@@ -520,13 +529,9 @@ Test(ckpt_background, clean_stop_while_held)
 	start_server(false);
 	c = connect_to();
 	cr_expect_eq(metric("clm_recovery_entries"), 0, "entries replayed");
-	struct ckb_status s = status(c);
+	struct ckb_status s = expect_every_write(c, last);
 	cr_expect_eq(s.checkpoint, last, "base at %llu, last ack %llu",
 	        (unsigned long long) s.checkpoint, (unsigned long long) last);
-	cr_expect_eq(s.position, last);
-	cr_expect_eq(s.customers, CKB_CUSTOMERS);
-	cr_expect_eq(s.touchpoints, CKB_TOUCHPOINTS);
-	expect_all(c);
 	clm_close(c);
 	cr_assert_eq(clmd_stop(&srv), 0);
 }
@@ -561,11 +566,7 @@ Test(ckpt_background, replay_checkpoint_while_serving)
 	cr_expect_eq(metric("clm_recovery_entries"), (double) replayed);
 	double ckpts = metric("clm_checkpoints_total");
 	write_held(c, &last);
-	expect_all(c);
-	struct ckb_status s = status(c);
-	cr_expect_eq(s.customers, CKB_CUSTOMERS);
-	cr_expect_eq(s.touchpoints, CKB_TOUCHPOINTS);
-	cr_expect_eq(s.position, last, "reads do not show the last write");
+	struct ckb_status s = expect_every_write(c, last);
 	cr_assert(held(), "the checkpoint was released during the writes");
 	cr_assert_eq(s.checkpoint, 0, "the base moved while held");
 	cr_assert_eq(metric("clm_checkpoints_total"), ckpts,
@@ -579,11 +580,7 @@ Test(ckpt_background, replay_checkpoint_while_serving)
 	clmd_kill9(&srv);
 	start_server(false);
 	c = connect_to();
-	expect_all(c);
-	s = status(c);
-	cr_expect_eq(s.customers, CKB_CUSTOMERS);
-	cr_expect_eq(s.touchpoints, CKB_TOUCHPOINTS);
-	cr_expect_eq(s.position, last);
+	(void) expect_every_write(c, last);
 	clm_close(c);
 	cr_assert_eq(clmd_stop(&srv), 0);
 }
