@@ -71,7 +71,11 @@ store_img_path(const store *s, char *path, size_t len, bool tmp)
 
 /*
  * The image being written: plain write(2) calls of a buffer (not stdio),
- * so that tools that model what a power cut keeps see every byte.
+ * so that tools that model what a power cut keeps see every byte. The
+ * checksum is taken of the buffer as it is written out, not of each
+ * piece added: an entry is three small pieces (header, key, value), and
+ * zlib's crc32 ran at 0.74 GB/s over pieces of 7, 12 and 90 bytes against
+ * 4.2 GB/s over the same bytes in one call.
  */
 struct store_img_out {
 	int fd;
@@ -80,9 +84,9 @@ struct store_img_out {
 	unsigned char buf[1 << 16];
 };
 
-/* Writes out the buffer; 0 or an errno code. */
+/* Writes out the buffer, outside the checksum; 0 or an errno code. */
 static int
-store_img_flush(struct store_img_out *o)
+store_img_write_out(struct store_img_out *o)
 {
 	size_t off = 0;
 	while (off < o->n) {
@@ -99,11 +103,18 @@ store_img_flush(struct store_img_out *o)
 	return 0;
 }
 
+/* Adds the buffer to the checksum and writes it out; 0 or an errno code. */
+static int
+store_img_flush(struct store_img_out *o)
+{
+	o->crc = crc32_z(o->crc, o->buf, o->n);
+	return store_img_write_out(o);
+}
+
 /* Adds n bytes to the image (and its checksum); 0 or an errno code. */
 static int
 store_img_out(struct store_img_out *o, const void *p, size_t n)
 {
-	o->crc = crc32_z(o->crc, p, n);
 	const unsigned char *b = p;
 	while (n > 0) {
 		if (o->n == sizeof(o->buf)) {
@@ -203,12 +214,12 @@ store_img_write(store *s, uint64_t position)
 	}
 	mdb_txn_abort(otxn);
 	if (rc == 0) {
-		unsigned char t[4];
-		store_u32_be(t, (uint32_t) o->crc);
-		rc = store_img_out(o, t, sizeof(t));
+		rc = store_img_flush(o); /* the checksum now covers it all */
 	}
 	if (rc == 0) {
-		rc = store_img_flush(o);
+		store_u32_be(o->buf, (uint32_t) o->crc);
+		o->n = 4;
+		rc = store_img_write_out(o);
 	}
 	if (rc == 0 && fdatasync(o->fd) != 0) {
 		rc = errno;
