@@ -410,24 +410,17 @@ store_ckpt_chunk(store *s, const struct store_img *img, size_t *off,
 	size_t o = *off;
 	uint64_t n = 0;
 	const unsigned char *b = img->p;
+	struct store_ckpt_cursors cc = { .txn = txn };
 	while (rc == 0 && n < keys && *done + n < img->entries) {
 		size_t klen = (size_t) b[o + 1] << 8 | b[o + 2];
 		size_t vlen = store_be_u32(b + o + 3);
 		MDB_val k = { klen, (void *) (b + o + 7) };
-		const unsigned char *p = b + o + 7 + klen;
-		MDB_dbi dbi = s->dbi[b[o]];
-		if (vlen > 0 && p[0] == 1) {
-			MDB_val v = { vlen - 1, (void *) (p + 1) };
-			rc = mdb_put(txn, dbi, &k, &v, 0);
-		} else {
-			rc = mdb_del(txn, dbi, &k, NULL);
-			if (rc == MDB_NOTFOUND) {
-				rc = 0;
-			}
-		}
+		MDB_val v = { vlen, (void *) (b + o + 7 + klen) };
+		rc = store_ckpt_cursor_apply(s, &cc, b[o], &k, &v);
 		o += 7 + klen + vlen;
 		n++;
 	}
+	store_ckpt_cursors_close(&cc);
 	if (rc == 0 && *done + n == img->entries) {
 		rc = store_ckpt_last(s, txn, img);
 	}

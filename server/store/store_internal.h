@@ -308,6 +308,30 @@ clm_err store_ckpt_recover(store *s, char *err, size_t errlen);
 int store_overlay_each(const MDB_dbi *odbi, MDB_txn *otxn,
         int (*fn)(void *arg, int db, MDB_val *k, MDB_val *v), void *arg);
 
+/*
+ * A checkpoint's writes into the base: the overlay's entries in table then
+ * key order (store_overlay_each, or an image of them), each applied with
+ * store_ckpt_cursor_apply through one cursor per table of the base write
+ * transaction txn. A cursor that stays open lets LMDB find a key that
+ * falls in the leaf page it points at without descending the tree from
+ * its root (mdb_cursor_set), which sorted keys mostly do; mdb_put and
+ * mdb_del open a fresh one for every key. store_ckpt_cursors_close
+ * closes them before the transaction ends.
+ */
+struct store_ckpt_cursors {
+	MDB_txn *txn;
+	MDB_cursor *c[STORE_N_DBS];
+};
+
+/*
+ * Puts or deletes key k of table db: v is the overlay's value (a flag
+ * byte 1, then the value; a tombstone otherwise). Deleting a key the base
+ * does not hold is not an error. Returns 0 or an LMDB code.
+ */
+int store_ckpt_cursor_apply(store *s, struct store_ckpt_cursors *cc, int db,
+        const MDB_val *k, const MDB_val *v);
+void store_ckpt_cursors_close(struct store_ckpt_cursors *cc);
+
 /* The frozen overlay (valid while s->frozen). */
 struct store_ovl *store_frozen(store *s);
 

@@ -560,9 +560,47 @@ store_overlay_each(const MDB_dbi *odbi, MDB_txn *otxn,
 	return 0;
 }
 
+int
+store_ckpt_cursor_apply(store *s, struct store_ckpt_cursors *cc, int db,
+        const MDB_val *k, const MDB_val *v)
+{
+	int rc = 0;
+	if (cc->c[db] == NULL) {
+		rc = mdb_cursor_open(cc->txn, s->dbi[db], &cc->c[db]);
+		if (rc != 0) {
+			cc->c[db] = NULL;
+			return rc;
+		}
+	}
+	MDB_cursor *c = cc->c[db];
+	MDB_val key = *k;
+	const unsigned char *p = v->mv_data;
+	if (v->mv_size > 0 && p[0] == 1) {
+		MDB_val bv = { v->mv_size - 1, (void *) (p + 1) };
+		return mdb_cursor_put(c, &key, &bv, 0);
+	}
+	MDB_val old;
+	rc = mdb_cursor_get(c, &key, &old, MDB_SET);
+	if (rc == 0) {
+		rc = mdb_cursor_del(c, 0);
+	}
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+void
+store_ckpt_cursors_close(struct store_ckpt_cursors *cc)
+{
+	for (int db = 0; db < STORE_N_DBS; db++) {
+		if (cc->c[db] != NULL) {
+			mdb_cursor_close(cc->c[db]);
+			cc->c[db] = NULL;
+		}
+	}
+}
+
 struct store_ckpt_copy {
 	store *s;
-	MDB_txn *btxn;
+	struct store_ckpt_cursors cc;
 	uint64_t *keys;
 };
 
@@ -571,17 +609,7 @@ static int
 store_ckpt_copy_one(void *arg, int db, MDB_val *k, MDB_val *v)
 {
 	struct store_ckpt_copy *c = arg;
-	const unsigned char *p = v->mv_data;
-	int rc;
-	if (v->mv_size > 0 && p[0] == 1) {
-		MDB_val bv = { v->mv_size - 1, (void *) (p + 1) };
-		rc = mdb_put(c->btxn, c->s->dbi[db], k, &bv, 0);
-	} else {
-		rc = mdb_del(c->btxn, c->s->dbi[db], k, NULL);
-		if (rc == MDB_NOTFOUND) {
-			rc = 0;
-		}
-	}
+	int rc = store_ckpt_cursor_apply(c->s, &c->cc, db, k, v);
 	if (rc == 0) {
 		(*c->keys)++;
 	}
@@ -604,8 +632,10 @@ store_ckpt_try(store *s, uint64_t position, uint64_t *keys)
 		return rc;
 	}
 	*keys = 0;
-	struct store_ckpt_copy c = { s, btxn, keys };
+	struct store_ckpt_copy c
+	        = { .s = s, .cc = { .txn = btxn }, .keys = keys };
 	rc = store_overlay_each(f->dbi, otxn, store_ckpt_copy_one, &c);
+	store_ckpt_cursors_close(&c.cc);
 	mdb_txn_abort(otxn);
 	uint64_t checkpoints
 	        = __atomic_load_n(&s->checkpoints, __ATOMIC_ACQUIRE);
