@@ -4,7 +4,8 @@
  * overlay with 1 to 7 keys per chunk, readers between chunks included; a
  * crash after chunk k completed from the image at the next open; a
  * failed checkpoint retried over a half applied base; a corrupt or
- * missing image while a checkpoint is half applied; a leftover image.
+ * missing image while a checkpoint is half applied; a leftover image; a
+ * base of many leaf pages, which the checkpoint's cursors walk.
  */
 #define _GNU_SOURCE /* dlsym(RTLD_NEXT) */
 #include <criterion/criterion.h>
@@ -293,6 +294,152 @@ Test(overlay, leftover_checkpoint_image_is_removed)
 	ovl_expect_same(want, got, "the base as of the last checkpoint", 0);
 	free(want);
 	free(got);
+	store_close(p.a);
+	store_close(p.b);
+}
+
+/*
+ * Checkpoints apply the overlay's keys, in order, through one cursor per
+ * table (store_ckpt_cursor_apply), which looks in the leaf page it is on
+ * before it descends from the root. Here the base holds enough customers
+ * to span a few hundred leaf pages, and one transaction inserts between
+ * them, deletes, rewrites records at the same and at a larger size, and
+ * deletes keys it has just inserted (a tombstone the base has no key
+ * for); checkpointed in chunks, then in one transaction, the base must
+ * read as the store without an overlay.
+ */
+#define BIG_IDS 24000
+
+/* Customer i as the big test writes it in round r. */
+static void
+big_record(Clm__V1__CustomerRecord *rec, char *id, size_t len, unsigned i,
+        unsigned r, char **anon_ids, char *anon)
+{
+	clm__v1__customer_record__init(rec);
+	snprintf(id, len, "m%06u", i);
+	rec->customer_id = id;
+	rec->cid = i + 1;
+	rec->purchases = i % 97 + r;
+	if ((i + r) % 3 == 0) {
+		/* A larger record: re-inserted rather than copied over. */
+		snprintf(anon, 40, "anonymous-visitor-%06u-%u", i, r);
+		anon_ids[0] = anon;
+		rec->anonymous_ids = anon_ids;
+		rec->n_anonymous_ids = 1;
+	}
+}
+
+/* One write transaction of round r in both stores (0: the base's keys). */
+static void
+big_round(struct ovl_pair *p, unsigned r)
+{
+	store_txn *ta, *tb;
+	cr_assert_eq(store_write_begin(p->a, &ta), CLM_OK);
+	cr_assert_eq(store_write_begin(p->b, &tb), CLM_OK);
+	for (unsigned i = 0; i < BIG_IDS; i++) {
+		Clm__V1__CustomerRecord rec;
+		char id[16], anon[40], *anon_ids[1];
+		big_record(&rec, id, sizeof(id), i, r, anon_ids, anon);
+		unsigned m = (i + 5 * r) % 8;
+		clm_err ea = CLM_OK, eb = CLM_OK;
+		if (r == 0 ? i % 2 == 0 : m == 3 || m == 2 || m == 6) {
+			ea = store_customer_put(ta, &rec, false);
+			eb = store_customer_put(tb, &rec, false);
+		} else if (r > 0 && (m == 0 || m == 5)) {
+			/* Some of these are not there. */
+			ea = store_customer_del(ta, id, false);
+			eb = store_customer_del(tb, id, false);
+		}
+		cr_assert_eq(ea, eb,
+		        "round %u, %s: %s without, %s with overlay", r, id,
+		        clm_errname(ea), clm_errname(eb));
+	}
+	/*
+	 * A third of the odd ids just put are deleted again: tombstones of
+	 * keys that, in round 1, the base never held.
+	 */
+	for (unsigned i = 1; r > 0 && i < BIG_IDS; i += 2) {
+		char id[16];
+		snprintf(id, sizeof(id), "m%06u", i);
+		unsigned m = (i + 5 * r) % 8;
+		if ((m == 2 || m == 3 || m == 6) && i % 3 == 0) {
+			cr_assert_eq(
+			        store_customer_del(ta, id, false), CLM_OK);
+			cr_assert_eq(
+			        store_customer_del(tb, id, false), CLM_OK);
+		}
+	}
+	cr_assert_eq(store_write_commit(ta), CLM_OK);
+	cr_assert_eq(store_write_commit(tb), CLM_OK);
+}
+
+/* Every id reads the same from a and b (committed), as packed bytes. */
+static void
+big_compare(store *a, store *b, const char *ctx)
+{
+	store_reader *ra, *rb;
+	store_txn *ta, *tb;
+	cr_assert_eq(store_reader_new(a, &ra), CLM_OK);
+	cr_assert_eq(store_reader_new(b, &rb), CLM_OK);
+	cr_assert_eq(store_read_begin(ra, &ta), CLM_OK);
+	cr_assert_eq(store_read_begin(rb, &tb), CLM_OK);
+	arena ar;
+	arena_init(&ar);
+	unsigned found = 0;
+	for (unsigned i = 0; i < BIG_IDS; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "m%06u", i);
+		Clm__V1__CustomerRecord *x = NULL, *y = NULL;
+		clm_err ea = store_customer_get(ta, id, false, &ar, &x);
+		clm_err eb = store_customer_get(tb, id, false, &ar, &y);
+		cr_assert_eq(ea, eb, "%s: %s is %s without, %s with overlay",
+		        ctx, id, clm_errname(ea), clm_errname(eb));
+		if (ea == CLM_OK) {
+			size_t nx
+			        = clm__v1__customer_record__get_packed_size(x);
+			size_t ny
+			        = clm__v1__customer_record__get_packed_size(y);
+			cr_assert_eq(
+			        nx, ny, "%s: %s differs in size", ctx, id);
+			unsigned char bx[256], by[256];
+			cr_assert_leq(nx, sizeof(bx));
+			clm__v1__customer_record__pack(x, bx);
+			clm__v1__customer_record__pack(y, by);
+			cr_assert_eq(memcmp(bx, by, nx), 0, "%s: %s differs",
+			        ctx, id);
+			found++;
+		}
+		arena_reset(&ar);
+	}
+	arena_fini(&ar);
+	store_read_end(ta);
+	store_read_end(tb);
+	store_reader_free(ra);
+	store_reader_free(rb);
+	/* Neither all nor none: the rounds put and deleted both. */
+	cr_assert_gt(found, BIG_IDS / 4, "%s: %u found", ctx, found);
+	cr_assert_lt(found, BIG_IDS, "%s: %u found", ctx, found);
+}
+
+Test(overlay, checkpoint_over_many_leaves_matches_the_plain_store)
+{
+	struct ovl_pair p;
+	ovl_pair_open(&p, 12, 64 * MIB);
+	big_round(&p, 0);
+	ovl_pair_checkpoint(&p);
+	big_compare(p.a, p.b, "the base");
+	/* Chunks of 333 keys, then the whole overlay in one transaction. */
+	store_set_chunk_keys(p.b, 333);
+	big_round(&p, 1);
+	cr_assert_gt(chunk_overlay_keys(p.b), 10 * 333);
+	ovl_pair_checkpoint(&p);
+	big_compare(p.a, p.b, "chunked");
+	store_set_chunk_keys(p.b, 1u << 30);
+	big_round(&p, 2);
+	ovl_pair_checkpoint(&p);
+	big_compare(p.a, p.b, "in one transaction");
+	chunk_reopen(&p, 333);
+	big_compare(p.a, p.b, "reopened");
 	store_close(p.a);
 	store_close(p.b);
 }
