@@ -5,6 +5,7 @@
 
 #include "util/clock.h"
 #include "util/telemetry.h"
+#include "util/thread.h"
 
 /*
  * The waiters are one unsorted doubly linked list under mu: parking and
@@ -83,6 +84,7 @@ static void *
 waitpos_timer_main(void *arg)
 {
 	waitpos *wp = arg;
+	thread_name("clm:waitpos");
 	pthread_mutex_lock(&wp->mu);
 	while (!wp->quit) {
 		int64_t now = clock_mono_ns();

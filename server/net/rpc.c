@@ -22,6 +22,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/telemetry.h"
+#include "util/thread.h"
 
 enum rpc_state {
 	RPC_RECV,    /* waiting for a request */
@@ -453,6 +454,7 @@ static void *
 rpc_watchdog_main(void *arg)
 {
 	rpc *r = arg;
+	thread_name("clm:watchdog");
 	bool any_ipc = false;
 	for (int i = 0; i < r->n_listeners; i++) {
 		any_ipc = any_ipc || r->listeners[i].ipc;
@@ -639,6 +641,7 @@ static void *
 rpc_closer_main(void *arg)
 {
 	struct rpc_closer *c = arg;
+	thread_name("clm:closer");
 	nng_close(c->sock);
 	pthread_mutex_lock(&c->mu);
 	c->done = true;

@@ -18,6 +18,7 @@
 #include "util/arena.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/thread.h"
 
 /* Waiting deliveries examined per look (due or not). */
 #define WEBHOOK_SCAN 256
@@ -749,6 +750,7 @@ static void *
 webhook_main(void *arg)
 {
 	struct webhook *wh = arg;
+	thread_name("clm:webhook");
 	bool more = false;
 	int idle = 0; /* looks in a row that started nothing */
 	for (;;) {

@@ -29,6 +29,7 @@
 #include "store/store_internal.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/thread.h"
 
 /* Bytes per read: large enough for the disk, small enough to stop soon. */
 #define WARM_CHUNK (1u << 20)
@@ -56,6 +57,7 @@ static void *
 store_warm_main(void *arg)
 {
 	store *s = arg;
+	thread_name("clm:warm");
 	unsigned char *buf = malloc(WARM_CHUNK);
 	if (buf == NULL) {
 		log_info("store: not warming the view: out of memory");

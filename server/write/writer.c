@@ -14,6 +14,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/telemetry.h"
+#include "util/thread.h"
 #include "write/ingest.h"
 #include "write/journey.h"
 #include "write/segment.h"
@@ -370,6 +371,7 @@ static void *
 writer_main(void *arg)
 {
 	writer *w = arg;
+	thread_name("clm:writer");
 	writer_job **batch = calloc(w->batch_max, sizeof(*batch));
 	if (batch == NULL) {
 		log_error("writer: out of memory");

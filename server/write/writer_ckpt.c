@@ -18,6 +18,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/telemetry.h"
+#include "util/thread.h"
 #include "write/writer_internal.h"
 
 /*
@@ -101,6 +102,7 @@ static void *
 writer_ckpt_main(void *arg)
 {
 	writer *w = arg;
+	thread_name("clm:ckpt");
 	pthread_mutex_lock(&w->ckpt_mu);
 	for (;;) {
 		while (w->ckpt_state != WRITER_CKPT_WORK && !w->ckpt_quit) {

@@ -45,6 +45,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/telemetry.h"
+#include "util/thread.h"
 #include "write/writer_cluster.h"
 #include "write/writer_internal.h"
 
@@ -247,6 +248,7 @@ static void *
 writer_cl_purge_main(void *arg)
 {
 	struct writer_cluster *cl = arg;
+	thread_name("clm:purge");
 	clm_err logged = CLM_OK; /* the failure kind last logged */
 	pthread_mutex_lock(&cl->purge_mu);
 	while (!cl->purge_stop) {
