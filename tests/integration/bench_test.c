@@ -5,7 +5,8 @@
  * judged against a target here — performance targets live in the
  * benchmark, not in a timed test — but every row must have done work
  * without errors, Track rows must show bytes written and calls per
- * commit, and reads must show none written. The journal's columns must
+ * commit, and reads must show none written; the writer thread's share of
+ * a core must show in the Track rows. The journal's columns must
  * be sane (fsyncs and a checkpoint for every Track row, device bytes
  * non-negative), and the recovery run must replay exactly the journal
  * entries it wrote before clmd was killed.
@@ -35,7 +36,7 @@ struct bench_row {
 	int clients;
 	double calls, items, p50, p99, p999, x_echo, tput_e, cpu, wr, per_tx;
 	double dev, fsyncs, ckpts, ck_ms, ck_max, ck_keys, ck_kb, fin_ms,
-	        fin_keys, fin_kb;
+	        fin_keys, fin_kb, wr_pct, ck_pct;
 };
 
 /* Finds the row of workload at clients in the bench's output. */
@@ -47,13 +48,14 @@ bench_row(const char *out, const char *workload, int clients,
 		const char *end = strchr(line, '\n');
 		int n = sscanf(line,
 		        "%31s %d %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf "
-		        "%lf %lf %lf %lf %lf %lf %lf %lf %lf %lf",
+		        "%lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf",
 		        r->workload, &r->clients, &r->calls, &r->items,
 		        &r->p50, &r->p99, &r->p999, &r->x_echo, &r->tput_e,
 		        &r->cpu, &r->wr, &r->per_tx, &r->dev, &r->fsyncs,
 		        &r->ckpts, &r->ck_ms, &r->ck_max, &r->ck_keys,
-		        &r->ck_kb, &r->fin_ms, &r->fin_keys, &r->fin_kb);
-		if (n == 22 && strcmp(r->workload, workload) == 0
+		        &r->ck_kb, &r->fin_ms, &r->fin_keys, &r->fin_kb,
+		        &r->wr_pct, &r->ck_pct);
+		if (n == 24 && strcmp(r->workload, workload) == 0
 		        && r->clients == clients) {
 			/* The bench flags a row that saw errors. */
 			char copy[512];
@@ -87,6 +89,7 @@ Test(bench, every_workload_gives_a_row)
 	cr_assert_eq(rc, 0, "clm-bench exited %d: %s", rc, err ? err : "");
 	cr_assert(strstr(out, "preloaded 300 customers (+2 visits each)"),
 	        "%s", out);
+	double writer_pct = 0; /* summed over the Track rows */
 	for (size_t w = 0; w < sizeof(workloads) / sizeof(workloads[0]); w++) {
 		for (int clients = 1; clients <= 4; clients += 3) {
 			struct bench_row r;
@@ -118,6 +121,25 @@ Test(bench, every_workload_gives_a_row)
 			if (!echo) {
 				cr_assert_gt(
 				        r.cpu, 0, "%s: clmd CPU", r.workload);
+			}
+			/*
+			 * The writer's and the checkpoint thread's share of
+			 * a core: none for the echo, which has no such
+			 * threads; at most one core each, give or take the
+			 * clock ticks /proc counts in (two of 10 ms in a
+			 * 0.3-s row).
+			 */
+			if (echo) {
+				cr_assert(r.wr_pct == 0 && r.ck_pct == 0,
+				        "echo: writer %f %%, checkpoint %f %%",
+				        r.wr_pct, r.ck_pct);
+			}
+			cr_assert(r.wr_pct >= 0 && r.wr_pct <= 115
+			                && r.ck_pct >= 0 && r.ck_pct <= 115,
+			        "%s: writer %f %%, checkpoint %f %%",
+			        r.workload, r.wr_pct, r.ck_pct);
+			if (track) {
+				writer_pct += r.wr_pct;
 			}
 			/*
 			 * -1: no block device under the data dir (the line
@@ -180,6 +202,9 @@ Test(bench, every_workload_gives_a_row)
 			}
 		}
 	}
+	/* clmd names its writer thread, and the Track rows kept it busy. */
+	cr_assert_gt(
+	        writer_pct, 0, "no writer CPU in the Track rows:\n%s", out);
 	cr_assert(strstr(out, "clmd RssAnon"), "%s", out);
 	/* The restart after kill -9 replays what the run journaled. */
 	const char *rec = strstr(out, "recovery: ");

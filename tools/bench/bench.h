@@ -72,6 +72,8 @@ struct bench_result {
 	double write_b;        /* wchar per item */
 	double calls_a_commit; /* write calls per write transaction */
 	double jcommits_s;     /* journal commits (fdatasyncs) per second */
+	double writer_pct;     /* clmd's clm:writer thread, % of a core */
+	double ckpt_pct;       /* its clm:ckpt thread, % of a core */
 	uint64_t items;
 	uint64_t ckpts;                    /* checkpoints during the run */
 	double ckpt_mean_ms, ckpt_max_ms;  /* their durations */
@@ -163,6 +165,12 @@ pid_t bench_echo_spawn(const char *self, const char *url, int *feed);
 
 /* bench_cpu returns pid's CPU seconds (utime + stime), or 0. */
 double bench_cpu(pid_t pid);
+
+/*
+ * bench_thread_cpu returns the CPU seconds of pid's threads named name
+ * (clmd names its own: util/thread.h), or 0 when it has none.
+ */
+double bench_thread_cpu(pid_t pid, const char *name);
 
 /*
  * bench_proc returns a number from a /proc/PID file's "key: value" line

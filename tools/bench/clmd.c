@@ -2,6 +2,7 @@
  * The clmd that `clm-bench --start` runs: starting it, preloading it, and
  * what /proc says about it.
  */
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,15 +14,11 @@
 #include "clm/client.h"
 #include "freeport.h"
 
-/* clmd's CPU seconds (utime + stime) from /proc. */
-double
-bench_cpu(pid_t pid)
+/* The CPU seconds (utime + stime) in a /proc stat file, or 0. */
+static double
+bench_stat_cpu(const char *path)
 {
-	if (pid <= 0) {
-		return 0;
-	}
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+	char buf[1024];
 	FILE *f = fopen(path, "r");
 	if (f == NULL) {
 		return 0;
@@ -39,6 +36,57 @@ bench_cpu(pid_t pid)
 		return 0;
 	}
 	return (double) (ut + st) / (double) sysconf(_SC_CLK_TCK);
+}
+
+/* clmd's CPU seconds (utime + stime) from /proc. */
+double
+bench_cpu(pid_t pid)
+{
+	if (pid <= 0) {
+		return 0;
+	}
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+	return bench_stat_cpu(path);
+}
+
+double
+bench_thread_cpu(pid_t pid, const char *name)
+{
+	if (pid <= 0) {
+		return 0;
+	}
+	char dir[64];
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int) pid);
+	DIR *d = opendir(dir);
+	if (d == NULL) {
+		return 0;
+	}
+	double sum = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.') {
+			continue;
+		}
+		char path[400], comm[32] = "";
+		snprintf(path, sizeof(path), "%s/%s/comm", dir, e->d_name);
+		FILE *f = fopen(path, "r");
+		if (f == NULL) {
+			continue; /* the thread ended */
+		}
+		if (fgets(comm, sizeof(comm), f) == NULL) {
+			comm[0] = '\0';
+		}
+		fclose(f);
+		comm[strcspn(comm, "\n")] = '\0';
+		if (strcmp(comm, name) == 0) {
+			snprintf(path, sizeof(path), "%s/%s/stat", dir,
+			        e->d_name);
+			sum += bench_stat_cpu(path);
+		}
+	}
+	closedir(d);
+	return sum;
 }
 
 /* A number from a /proc/PID file's "key: value" line, or 0. */

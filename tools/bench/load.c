@@ -289,6 +289,8 @@ bench_run(const struct bench_cfg *cfg, pid_t clmd)
 	static struct bench_thread th[BENCH_MAX_CLIENTS];
 	_Atomic bool stop = false;
 	double cpu0 = bench_cpu(clmd);
+	double wr0 = bench_thread_cpu(clmd, "clm:writer");
+	double ck0 = bench_thread_cpu(clmd, "clm:ckpt");
 	/*
 	 * Bytes written: io's wchar, what clmd handed to write(2) and
 	 * friends: the journal's appends and the checkpoints' page writes
@@ -351,6 +353,8 @@ bench_run(const struct bench_cfg *cfg, pid_t clmd)
 	}
 	double dt = bench_now() - t0;
 	double cpu = bench_cpu(clmd) - cpu0;
+	r.writer_pct = (bench_thread_cpu(clmd, "clm:writer") - wr0) * 100 / dt;
+	r.ckpt_pct = (bench_thread_cpu(clmd, "clm:ckpt") - ck0) * 100 / dt;
 	r.ops_s = (double) ops / dt;
 	r.items_s = (double) items / dt;
 	r.p50 = bench_hist_q(&all, 0.50);

@@ -221,7 +221,7 @@ bench_row(struct bench_table *t, struct bench_cfg *cfg, const char *label)
 	}
 	double e50 = t->echo_p50[cfg->clients];
 	double eops = t->echo_ops[cfg->clients];
-	printf("%-13s %7d %12.0f %12.0f %9.1f %9.1f %9.1f %8.2f %8.2f %9.1f %9.0f %8.1f %10.0f %8.1f %5llu %7.1f %7.1f %8.0f %8.0f %7.1f %8.0f %8.0f%s\n",
+	printf("%-13s %7d %12.0f %12.0f %9.1f %9.1f %9.1f %8.2f %8.2f %9.1f %9.0f %8.1f %10.0f %8.1f %5llu %7.1f %7.1f %8.0f %8.0f %7.1f %8.0f %8.0f %5.0f %5.0f%s\n",
 	        label, cfg->clients, r.ops_s, r.items_s, r.p50, r.p99, r.p999,
 	        e50 > 0 ? r.p50 / e50 : 0, eops > 0 ? r.ops_s / eops : 0,
 	        r.cpu_us, r.write_b, r.calls_a_commit, dev_b, r.jcommits_s,
@@ -230,7 +230,7 @@ bench_row(struct bench_table *t, struct bench_cfg *cfg, const char *label)
 	        fin > 0 ? (m2.ckpt_seconds - m1.ckpt_seconds) * 1e3 / fin : 0,
 	        fin > 0 ? (m2.ckpt_keys - m1.ckpt_keys) / fin : 0,
 	        fin > 0 ? (m2.ckpt_bytes - m1.ckpt_bytes) / 1024 / fin : 0,
-	        r.errors ? "  (errors)" : "");
+	        r.writer_pct, r.ckpt_pct, r.errors ? "  (errors)" : "");
 	fflush(stdout);
 	return r;
 }
@@ -590,12 +590,12 @@ main(int argc, char **argv)
 	}
 
 	bool os = strcmp(durability, "os") == 0;
-	printf("%-13s %7s %12s %12s %9s %9s %9s %8s %8s %9s %9s %8s %10s %8s %5s %7s %7s %8s %8s %7s %8s %8s\n",
+	printf("%-13s %7s %12s %12s %9s %9s %9s %8s %8s %9s %9s %8s %10s %8s %5s %7s %7s %8s %8s %7s %8s %8s %5s %5s\n",
 	        "workload", "clients", "calls/s", "items/s", "p50 us",
 	        "p99 us", "p999 us", "x echo", "tput/e", "cpu us", "wr B/item",
 	        "calls/tx", "dev B/item", os ? "commit/s" : "fsync/s", "ckpts",
 	        "ck ms", "ck max", "ck keys", "ck KB", "fin ms", "fin keys",
-	        "fin KB");
+	        "fin KB", "wr %", "ck %");
 	char *ws = strdup(workloads);
 	struct bench_table t = {
 		.srv = &srv, .url = url, .eurl = eurl, .echo_pid = echo_pid
