@@ -84,7 +84,6 @@ static void *
 waitpos_timer_main(void *arg)
 {
 	waitpos *wp = arg;
-	thread_name("clm:waitpos");
 	pthread_mutex_lock(&wp->mu);
 	while (!wp->quit) {
 		int64_t now = clock_mono_ns();
@@ -127,7 +126,8 @@ waitpos_open(uint64_t position, struct telemetry *tm, waitpos **out)
 	wp->tm = tm;
 	pthread_mutex_init(&wp->mu, NULL);
 	clock_cond_init(&wp->cv);
-	if (pthread_create(&wp->timer, NULL, waitpos_timer_main, wp) != 0) {
+	if (thread_start(&wp->timer, waitpos_timer_main, wp, "clm:waitpos")
+	        != 0) {
 		pthread_cond_destroy(&wp->cv);
 		pthread_mutex_destroy(&wp->mu);
 		free(wp);

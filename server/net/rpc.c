@@ -454,7 +454,6 @@ static void *
 rpc_watchdog_main(void *arg)
 {
 	rpc *r = arg;
-	thread_name("clm:watchdog");
 	bool any_ipc = false;
 	for (int i = 0; i < r->n_listeners; i++) {
 		any_ipc = any_ipc || r->listeners[i].ipc;
@@ -596,7 +595,8 @@ rpc_open(struct server *srv, rpc **out, char *err, size_t errlen)
 		any_ipc = any_ipc || r->listeners[i].ipc;
 	}
 	if ((any_ipc || rpc_conn_idle_ms(r->conns) > 0)
-	        && pthread_create(&r->watchdog, NULL, rpc_watchdog_main, r)
+	        && thread_start(
+	                   &r->watchdog, rpc_watchdog_main, r, "clm:watchdog")
 	                == 0) {
 		r->watchdog_running = true;
 	}
@@ -641,7 +641,6 @@ static void *
 rpc_closer_main(void *arg)
 {
 	struct rpc_closer *c = arg;
-	thread_name("clm:closer");
 	nng_close(c->sock);
 	pthread_mutex_lock(&c->mu);
 	c->done = true;
@@ -671,7 +670,7 @@ rpc_close_socket(rpc *r, int timeout_ms)
 	c->sock = r->sock;
 	pthread_mutex_init(&c->mu, NULL);
 	clock_cond_init(&c->cv);
-	if (pthread_create(&t, NULL, rpc_closer_main, c) != 0) {
+	if (thread_start(&t, rpc_closer_main, c, "clm:closer") != 0) {
 		rpc_closer_main(c);
 	} else {
 		pthread_detach(t);

@@ -750,7 +750,6 @@ static void *
 webhook_main(void *arg)
 {
 	struct webhook *wh = arg;
-	thread_name("clm:webhook");
 	bool more = false;
 	int idle = 0; /* looks in a row that started nothing */
 	for (;;) {
@@ -860,7 +859,7 @@ webhook_open(store *st, writer *w, int64_t timeout_s, const char *ca_file,
 		snprintf(err, errlen, "cannot make a condition variable");
 		goto fail_mu;
 	}
-	if (pthread_create(&wh->thread, NULL, webhook_main, wh) != 0) {
+	if (thread_start(&wh->thread, webhook_main, wh, "clm:webhook") != 0) {
 		snprintf(err, errlen, "cannot start the webhook thread");
 		goto fail_cv;
 	}

@@ -57,7 +57,6 @@ static void *
 store_warm_main(void *arg)
 {
 	store *s = arg;
-	thread_name("clm:warm");
 	unsigned char *buf = malloc(WARM_CHUNK);
 	if (buf == NULL) {
 		log_info("store: not warming the view: out of memory");
@@ -125,7 +124,8 @@ store_warm_start(store *s)
 	log_info("store: warming the view's %" PRIu64
 	         " MB into the page cache in the background",
 	        used >> 20);
-	if (pthread_create(&s->warm_thread, NULL, store_warm_main, s) != 0) {
+	if (thread_start(&s->warm_thread, store_warm_main, s, "clm:warm")
+	        != 0) {
 		log_info("store: not warming the view: no thread");
 		return false;
 	}

@@ -1,16 +1,20 @@
-/* thread: names for clmd's own threads (thread.h). */
+/* thread: clmd's own threads, started with a name (thread.h). */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "util/thread.h"
 
 #include <string.h>
-#include <sys/prctl.h>
 
-void
-thread_name(const char *name)
+int
+thread_start(pthread_t *t, void *(*fn)(void *), void *arg, const char *name)
 {
-	char buf[16];
-	size_t n = strlen(name);
-	n = n < sizeof(buf) - 1 ? n : sizeof(buf) - 1;
-	memcpy(buf, name, n);
-	buf[n] = '\0';
-	(void) prctl(PR_SET_NAME, buf, 0, 0, 0);
+	int rc = pthread_create(t, NULL, fn, arg);
+	if (rc == 0) {
+		char buf[16];
+		size_t n = strlen(name);
+		n = n < sizeof(buf) - 1 ? n : sizeof(buf) - 1;
+		memcpy(buf, name, n);
+		buf[n] = '\0';
+		(void) pthread_setname_np(*t, buf);
+	}
+	return rc;
 }

@@ -371,7 +371,6 @@ static void *
 writer_main(void *arg)
 {
 	writer *w = arg;
-	thread_name("clm:writer");
 	writer_job **batch = calloc(w->batch_max, sizeof(*batch));
 	if (batch == NULL) {
 		log_error("writer: out of memory");
@@ -756,9 +755,9 @@ writer_start(store *st, const struct writer_opts *o, writer **out, char *err,
 		}
 	}
 	if (e == CLM_OK
-	        && pthread_create(&w->thread, NULL,
+	        && thread_start(&w->thread,
 	                   w->cl != NULL ? writer_cluster_main : writer_main,
-	                   w)
+	                   w, "clm:writer")
 	                != 0) {
 		snprintf(err, errlen, "cannot start the writer thread");
 		writer_ckpt_end(w);

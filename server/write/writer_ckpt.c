@@ -102,7 +102,6 @@ static void *
 writer_ckpt_main(void *arg)
 {
 	writer *w = arg;
-	thread_name("clm:ckpt");
 	pthread_mutex_lock(&w->ckpt_mu);
 	for (;;) {
 		while (w->ckpt_state != WRITER_CKPT_WORK && !w->ckpt_quit) {
@@ -138,7 +137,8 @@ writer_ckpt_begin(writer *w)
 	pthread_mutex_init(&w->ckpt_mu, NULL);
 	pthread_cond_init(&w->ckpt_cv, NULL);
 	w->ckpt_state = WRITER_CKPT_IDLE;
-	int rc = pthread_create(&w->ckpt_thread, NULL, writer_ckpt_main, w);
+	int rc = thread_start(
+	        &w->ckpt_thread, writer_ckpt_main, w, "clm:ckpt");
 	w->ckpt_thread_on = rc == 0;
 	return rc;
 }

@@ -248,7 +248,6 @@ static void *
 writer_cl_purge_main(void *arg)
 {
 	struct writer_cluster *cl = arg;
-	thread_name("clm:purge");
 	clm_err logged = CLM_OK; /* the failure kind last logged */
 	pthread_mutex_lock(&cl->purge_mu);
 	while (!cl->purge_stop) {
@@ -312,7 +311,8 @@ writer_cl_purge_start(writer *w)
 		return CLM_OK;
 	}
 	cl->purge_stop = false;
-	if (pthread_create(&cl->purge_thread, NULL, writer_cl_purge_main, cl)
+	if (thread_start(
+	            &cl->purge_thread, writer_cl_purge_main, cl, "clm:purge")
 	        != 0) {
 		log_error(
 		        "cannot start the stream purge thread: forgotten customers' entries stay in the stream until a restart");
