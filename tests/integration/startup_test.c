@@ -2,19 +2,17 @@
  * clmd that cannot listen where it is told (issue 18): a port another
  * program holds stops clmd before it creates anything, with one line that
  * names the address, and no shutdown of a half-started daemon ("requests
- * still in flight at close"). And a clmd that started names its own
+ * still in flight at close"). And a clmd that started has named its own
  * threads (util/thread.h).
  */
 #include <criterion/criterion.h>
-#include <dirent.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "harness.h"
+#include "proctask.h"
 
 HARNESS_SUITE(startup, 120);
 
@@ -178,56 +176,20 @@ Test(startup, ipc_address_in_use_leaves_the_running_clmd_alone)
 	clm_close(c);
 }
 
-/* Whether a thread of process pid is named name (/proc/PID/task/TID/comm). */
-static bool
-has_thread(pid_t pid, const char *name)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/task", (int) pid);
-	DIR *d = opendir(path);
-	cr_assert_not_null(d, "cannot open %s", path);
-	bool found = false;
-	struct dirent *e;
-	while (!found && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.') {
-			continue;
-		}
-		char comm[400], got[32] = "";
-		snprintf(comm, sizeof(comm), "%s/%s/comm", path, e->d_name);
-		FILE *f = fopen(comm, "r");
-		if (f == NULL) {
-			continue; /* the thread ended */
-		}
-		if (fgets(got, sizeof(got), f) != NULL) {
-			got[strcspn(got, "\n")] = '\0';
-			found = strcmp(got, name) == 0;
-		}
-		fclose(f);
-	}
-	closedir(d);
-	return found;
-}
-
 /*
  * The writer and the checkpoint thread carry their names, so that top -H
  * and perf tell them apart (docs/operations.md, "Monitoring"); the
- * process keeps its own. A thread names itself once it runs, which may
- * be after clmd answers: up to 10 s for that.
+ * process keeps its own. Both start, named (thread_start), before clmd
+ * listens, so a clmd that answers has them.
  */
 Test(startup, threads_are_named)
 {
 	cr_assert_eq(clmd_start(&srv, NULL, NULL), 0,
 	        "clmd did not start (log %s)", srv.log_path);
-	const char *want[] = { "clm:writer", "clm:ckpt" };
-	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-		bool found = has_thread(srv.pid, want[i]);
-		for (int tries = 0; !found && tries < 1000; tries++) {
-			struct timespec ts = { 0, 10 * 1000 * 1000 };
-			nanosleep(&ts, NULL);
-			found = has_thread(srv.pid, want[i]);
-		}
-		cr_expect(found, "no thread of clmd is named %s", want[i]);
-	}
+	cr_expect(proctask_named(srv.pid, "clm:writer", NULL) == 1,
+	        "no clm:writer thread");
+	cr_expect(proctask_named(srv.pid, "clm:ckpt", NULL) == 1,
+	        "no clm:ckpt thread");
 	char path[64], comm[32] = "";
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int) srv.pid);
 	FILE *f = fopen(path, "r");

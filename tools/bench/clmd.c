@@ -2,7 +2,6 @@
  * The clmd that `clm-bench --start` runs: starting it, preloading it, and
  * what /proc says about it.
  */
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,30 +12,7 @@
 #include "bench.h"
 #include "clm/client.h"
 #include "freeport.h"
-
-/* The CPU seconds (utime + stime) in a /proc stat file, or 0. */
-static double
-bench_stat_cpu(const char *path)
-{
-	char buf[1024];
-	FILE *f = fopen(path, "r");
-	if (f == NULL) {
-		return 0;
-	}
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	unsigned long ut = 0, st = 0;
-	if (p == NULL
-	        || sscanf(p + 2,
-	                   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-	                   &ut, &st)
-	                != 2) {
-		return 0;
-	}
-	return (double) (ut + st) / (double) sysconf(_SC_CLK_TCK);
-}
+#include "proctask.h"
 
 /* clmd's CPU seconds (utime + stime) from /proc. */
 double
@@ -47,46 +23,17 @@ bench_cpu(pid_t pid)
 	}
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-	return bench_stat_cpu(path);
+	return proctask_stat_cpu(path);
 }
 
 double
 bench_thread_cpu(pid_t pid, const char *name)
 {
-	if (pid <= 0) {
-		return 0;
+	double cpu = 0;
+	if (pid > 0) {
+		(void) proctask_named(pid, name, &cpu);
 	}
-	char dir[64];
-	snprintf(dir, sizeof(dir), "/proc/%d/task", (int) pid);
-	DIR *d = opendir(dir);
-	if (d == NULL) {
-		return 0;
-	}
-	double sum = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.') {
-			continue;
-		}
-		char path[400], comm[32] = "";
-		snprintf(path, sizeof(path), "%s/%s/comm", dir, e->d_name);
-		FILE *f = fopen(path, "r");
-		if (f == NULL) {
-			continue; /* the thread ended */
-		}
-		if (fgets(comm, sizeof(comm), f) == NULL) {
-			comm[0] = '\0';
-		}
-		fclose(f);
-		comm[strcspn(comm, "\n")] = '\0';
-		if (strcmp(comm, name) == 0) {
-			snprintf(path, sizeof(path), "%s/%s/stat", dir,
-			        e->d_name);
-			sum += bench_stat_cpu(path);
-		}
-	}
-	closedir(d);
-	return sum;
+	return cpu;
 }
 
 /* A number from a /proc/PID file's "key: value" line, or 0. */
