@@ -138,34 +138,78 @@ jstream_on_ack(
 	natsMsg_Destroy(msg);
 }
 
+/*
+ * The streams not freed yet. nats.c can deliver an asynchronous error
+ * after the connection's closed callback, which jstream_close waits for
+ * before it frees s: a subscription's missed-heartbeat error, from the
+ * subscription's timer (seen under ASan in jstream_failover_test, a
+ * heap-use-after-free in jstream_on_async_error). So the callbacks that
+ * only report find s here first and use it under jstream_live_mu;
+ * jstream_close takes s out under that lock before freeing it.
+ */
+static pthread_mutex_t jstream_live_mu = PTHREAD_MUTEX_INITIALIZER;
+static jstream *jstream_live;
+
+static void
+jstream_live_add(jstream *s)
+{
+	pthread_mutex_lock(&jstream_live_mu);
+	s->live_next = jstream_live;
+	jstream_live = s;
+	pthread_mutex_unlock(&jstream_live_mu);
+}
+
+static void
+jstream_live_remove(jstream *s)
+{
+	pthread_mutex_lock(&jstream_live_mu);
+	jstream **at = &jstream_live;
+	while (*at != NULL && *at != s) {
+		at = &(*at)->live_next;
+	}
+	if (*at == s) {
+		*at = s->live_next;
+	}
+	pthread_mutex_unlock(&jstream_live_mu);
+}
+
+/*
+ * Logs "journal stream 'NAME': what" for closure, unless it is closing
+ * or gone. Holds jstream_live_mu, so s cannot be freed meanwhile.
+ */
+static void
+jstream_report(void *closure, const char *what)
+{
+	pthread_mutex_lock(&jstream_live_mu);
+	jstream *s = jstream_live;
+	while (s != NULL && s != closure) {
+		s = s->live_next;
+	}
+	if (s != NULL) {
+		pthread_mutex_lock(&s->mu);
+		bool closing = s->closing;
+		pthread_mutex_unlock(&s->mu);
+		if (!closing) {
+			log_warn("journal stream '%s': %s", s->stream, what);
+		}
+	}
+	pthread_mutex_unlock(&jstream_live_mu);
+}
+
 static void
 jstream_on_async_error(natsConnection *nc, natsSubscription *sub,
         natsStatus err, void *closure)
 {
 	(void) nc;
 	(void) sub;
-	jstream *s = closure;
-	pthread_mutex_lock(&s->mu);
-	bool closing = s->closing;
-	pthread_mutex_unlock(&s->mu);
-	if (!closing) {
-		log_warn("journal stream '%s': %s", s->stream,
-		        natsStatus_GetText(err));
-	}
+	jstream_report(closure, natsStatus_GetText(err));
 }
 
 static void
 jstream_on_disconnect(natsConnection *nc, void *closure)
 {
 	(void) nc;
-	jstream *s = closure;
-	pthread_mutex_lock(&s->mu);
-	bool closing = s->closing;
-	pthread_mutex_unlock(&s->mu);
-	if (!closing) {
-		log_warn("journal stream '%s': disconnected, reconnecting",
-		        s->stream);
-	}
+	jstream_report(closure, "disconnected, reconnecting");
 }
 
 /* The connection's last callback: jstream_close waits for it before it
@@ -456,6 +500,7 @@ jstream_open(
 	}
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->idle, NULL);
+	jstream_live_add(s);
 	memcpy(s->stream, name, nlen + 1);
 	s->stream_len = nlen;
 	snprintf(s->urls, sizeof(s->urls), "%s", o->urls);
@@ -778,6 +823,7 @@ jstream_close(jstream *s)
 			return;
 		}
 	}
+	jstream_live_remove(s);
 	pthread_cond_destroy(&s->idle);
 	pthread_mutex_destroy(&s->mu);
 	sodium_memzero(s->key, sizeof(s->key));

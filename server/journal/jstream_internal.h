@@ -70,6 +70,7 @@ struct jstream {
 	size_t inflight, inflight_bytes;
 	bool closing;
 	bool closed;           /* the connection's closed callback came */
+	jstream *live_next;    /* among the live streams (jstream.c) */
 	atomic_bool published; /* a publish was taken by the library */
 
 	/* The ordered subscription (the reading thread's). */
