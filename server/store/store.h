@@ -307,6 +307,24 @@ bool store_ckpt_regrow(store *s, int rc);
 uint64_t store_ckpt_position(store *s);
 
 /*
+ * store_view_bytes returns the bytes of the base (data.mdb) up to its
+ * highest page in use: what a checkpoint's keys spread over.
+ */
+uint64_t store_view_bytes(store *s);
+
+/*
+ * store_overlay_map is the map size of the overlay that takes the writes
+ * now; store_overlay_reserve grows that map to at least map_bytes
+ * (allocating its file first, so a full disk is ENOSPC here and never a
+ * fault through the map), for a larger checkpoint_bytes. Writer thread,
+ * between batches (no write transaction open); readers wait for the
+ * remap as for store_grow. 0 or an errno/LMDB code, the map unchanged;
+ * both do nothing without an overlay.
+ */
+uint64_t store_overlay_map(store *s);
+int store_overlay_reserve(store *s, uint64_t map_bytes);
+
+/*
  * store_headroom returns how many more bytes the base may take before
  * max_db_bytes (counting its highest page in use, so free pages inside
  * it are room beyond this).

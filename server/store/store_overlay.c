@@ -813,23 +813,29 @@ store_ckpt_err(store *s, int rc)
 }
 
 /*
- * Grows an overlay's map by a quarter, at least 8 MiB, allocating the
- * file first (as store_overlay_open does). Emptying a frozen overlay that
- * filled to the last page needs pages for LMDB's freelist that it does
- * not have. No transaction of o may be open; readers are held off as by
- * store_grow.
+ * Grows an overlay's map to next bytes, allocating the file first (as
+ * store_overlay_open does). No transaction of o may be open; readers are
+ * held off as by store_grow.
  */
 static int
-store_ovl_grow(store *s, struct store_ovl *o)
+store_ovl_grow_to(store *s, struct store_ovl *o, uint64_t next)
 {
 	MDB_envinfo info;
 	mdb_env_info(o->env, &info);
 	uint64_t cur = info.me_mapsize;
-	uint64_t next = cur + (cur / 4 > (8u << 20) ? cur / 4 : (8u << 20));
+	if (next <= cur) {
+		return 0;
+	}
 	int fd = -1;
 	mdb_env_get_fd(o->env, &fd);
 	int rc = fd >= 0 ? posix_fallocate(fd, 0, (off_t) next) : EBADF;
 	if (rc != 0) {
+		/* What it allocated before it failed: the disk's, again. */
+		if (fd >= 0 && ftruncate(fd, (off_t) cur) != 0) {
+			log_warn(
+			        "cannot cut an overlay back to %llu bytes: %s",
+			        (unsigned long long) cur, strerror(errno));
+		}
 		return rc;
 	}
 	pthread_mutex_lock(&s->turnstile);
@@ -842,6 +848,44 @@ store_ovl_grow(store *s, struct store_ovl *o)
 		        (unsigned long long) cur, (unsigned long long) next);
 	}
 	return rc;
+}
+
+/*
+ * Grows an overlay's map by a quarter, at least 8 MiB. Emptying a frozen
+ * overlay that filled to the last page needs pages for LMDB's freelist
+ * that it does not have.
+ */
+static int
+store_ovl_grow(store *s, struct store_ovl *o)
+{
+	MDB_envinfo info;
+	mdb_env_info(o->env, &info);
+	uint64_t cur = info.me_mapsize;
+	return store_ovl_grow_to(
+	        s, o, cur + (cur / 4 > (8u << 20) ? cur / 4 : (8u << 20)));
+}
+
+int
+store_overlay_reserve(store *s, uint64_t map_bytes)
+{
+	if (!store_has_overlay(s)) {
+		return 0;
+	}
+	return store_ovl_grow_to(s,
+	        &s->ovl[__atomic_load_n(&s->act, __ATOMIC_SEQ_CST)],
+	        map_bytes);
+}
+
+uint64_t
+store_overlay_map(store *s)
+{
+	if (!store_has_overlay(s)) {
+		return 0;
+	}
+	MDB_envinfo info;
+	mdb_env_info(
+	        s->ovl[__atomic_load_n(&s->act, __ATOMIC_SEQ_CST)].env, &info);
+	return info.me_mapsize;
 }
 
 bool
@@ -903,13 +947,19 @@ store_checkpoint(store *s, uint64_t position, struct store_ckpt_stats *st)
 }
 
 uint64_t
-store_headroom(store *s)
+store_view_bytes(store *s)
 {
 	MDB_envinfo info;
 	MDB_stat ms;
 	mdb_env_stat(s->env, &ms);
 	mdb_env_info(s->env, &info);
-	uint64_t used = (uint64_t) (info.me_last_pgno + 1) * ms.ms_psize;
+	return (uint64_t) (info.me_last_pgno + 1) * ms.ms_psize;
+}
+
+uint64_t
+store_headroom(store *s)
+{
+	uint64_t used = store_view_bytes(s);
 	return used >= (uint64_t) s->max_db_bytes
 	        ? 0
 	        : (uint64_t) s->max_db_bytes - used;
