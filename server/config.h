@@ -63,7 +63,7 @@ struct config {
 	int64_t batch_max_touchpoints; /* their touchpoints, ditto */
 	int64_t map_bytes;             /* initial LMDB map size */
 	int64_t checkpoint_interval;   /* seconds (issue 14) */
-	int64_t checkpoint_bytes;      /* overlay size that checkpoints */
+	int64_t checkpoint_bytes; /* overlay size that checkpoints, 0: auto */
 	int64_t checkpoint_chunk_keys; /* keys per checkpoint transaction */
 	int64_t max_db_bytes;          /* map size ceiling */
 	/* "true": data.mdb read into the page cache at start (store_warm.c) */

@@ -238,9 +238,13 @@ main_overlay(const struct config *cfg, store *st, char *err, size_t errlen)
 	 * Each of the two overlays: checkpoint_bytes, when the writer
 	 * freezes it, and as much again for the batches that come while
 	 * the other one is moved into the base; one that fills anyway is
-	 * checkpointed on the writer thread (docs/operations.md).
+	 * checkpointed on the writer thread (docs/operations.md). With
+	 * checkpoint_bytes = auto, the size for the view as it is now (the
+	 * writer grows the maps as the view grows: writer_ckpt_due).
 	 */
-	uint64_t omap = 2 * (uint64_t) cfg->checkpoint_bytes + (8u << 20);
+	uint64_t omap = WRITER_OVERLAY_MAP(cfg->checkpoint_bytes != 0
+	                ? (uint64_t) cfg->checkpoint_bytes
+	                : writer_ckpt_auto_bytes(store_view_bytes(st)));
 	store_set_chunk_keys(st, (uint64_t) cfg->checkpoint_chunk_keys);
 	return store_overlay_open(st, omap, err, errlen) == CLM_OK ? 0 : -1;
 }

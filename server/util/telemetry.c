@@ -115,6 +115,7 @@ telemetry_init(struct telemetry *t)
 	atomic_init(&t->ckpt_ns, 0);
 	atomic_init(&t->ckpt_keys, 0);
 	atomic_init(&t->ckpt_overlay_bytes, 0);
+	atomic_init(&t->ckpt_bytes, 0);
 	atomic_init(&t->ckpt_position, 0);
 	atomic_init(&t->ckpt_last_ns, 0);
 	atomic_init(&t->replay_entries, 0);
@@ -281,6 +282,15 @@ telemetry_batch(struct telemetry *t, size_t jobs)
 	}
 	TELEMETRY_ADD(&t->batch[b], 1);
 	TELEMETRY_ADD(&t->batch_jobs, (uint64_t) jobs);
+}
+
+void
+telemetry_checkpoint_bytes(struct telemetry *t, uint64_t bytes)
+{
+	if (t != NULL) {
+		atomic_store_explicit(
+		        &t->ckpt_bytes, bytes, memory_order_relaxed);
+	}
 }
 
 void
@@ -613,6 +623,9 @@ telemetry_journal_format(FILE *f, const struct telemetry *t)
 	telemetry_one(f, "clm_checkpoint_overlay_bytes_total", "counter",
 	        "Overlay bytes in use when checkpoints began.",
 	        (double) TELEMETRY_GET(&t->ckpt_overlay_bytes));
+	telemetry_one(f, "clm_checkpoint_bytes", "gauge",
+	        "Overlay bytes that start a checkpoint now (checkpoint_bytes, or what auto made of it).",
+	        (double) TELEMETRY_GET(&t->ckpt_bytes));
 	telemetry_one(f, "clm_checkpoint_position", "gauge",
 	        "Journal position the base view reflects.",
 	        (double) TELEMETRY_GET(&t->ckpt_position));

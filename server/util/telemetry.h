@@ -132,6 +132,7 @@ struct telemetry {
 	_Atomic uint64_t journal_position;
 	_Atomic uint64_t ckpt_count, ckpt_failures, ckpt_ns, ckpt_keys;
 	_Atomic uint64_t ckpt_overlay_bytes, ckpt_position, ckpt_last_ns;
+	_Atomic uint64_t ckpt_bytes; /* see telemetry_checkpoint_bytes */
 	_Atomic uint64_t replay_entries, replay_ns;
 };
 
@@ -231,6 +232,12 @@ void telemetry_batch(struct telemetry *t, size_t jobs);
  */
 void telemetry_writes(
         const struct telemetry *t, uint64_t *transactions, uint64_t *jobs);
+
+/*
+ * telemetry_checkpoint_bytes sets the overlay size that starts a
+ * checkpoint now (checkpoint_bytes, or what auto made of it).
+ */
+void telemetry_checkpoint_bytes(struct telemetry *t, uint64_t bytes);
 
 /* telemetry_queue_depth sets the write queue's current depth. */
 void telemetry_queue_depth(struct telemetry *t, size_t depth);

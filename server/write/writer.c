@@ -682,8 +682,13 @@ writer_start(store *st, const struct writer_opts *o, writer **out, char *err,
 	w->j = o->journal;
 	w->replay = o->replay;
 	w->replay_arg = o->replay_arg;
-	w->ckpt_bytes
-	        = o->checkpoint_bytes != 0 ? o->checkpoint_bytes : 64u << 20;
+	w->ckpt_auto = o->checkpoint_bytes == 0;
+	w->ckpt_bytes = o->checkpoint_bytes;
+	if (w->ckpt_auto) {
+		/* The size main.c opened the overlays for. */
+		w->ckpt_az.bytes
+		        = writer_ckpt_auto_bytes(store_view_bytes(st));
+	}
 	w->ckpt_interval_ns
 	        = (o->checkpoint_interval_ms != 0 ? o->checkpoint_interval_ms
 	                                          : 10000)
@@ -698,6 +703,8 @@ writer_start(store *st, const struct writer_opts *o, writer **out, char *err,
 		telemetry_init(&w->own_tm);
 		w->tm = &w->own_tm;
 	}
+	telemetry_checkpoint_bytes(
+	        w->tm, w->ckpt_auto ? w->ckpt_az.bytes : w->ckpt_bytes);
 	w->queue_max = o->queue_max;
 	w->batch_max = o->batch_max;
 	w->batch_items_max

@@ -239,7 +239,9 @@ struct writer_opts {
 	 * A checkpoint (store_checkpoint, then the journal truncated) runs
 	 * between batches once the overlay holds checkpoint_bytes, or
 	 * checkpoint_interval_ms after the first write it does not cover,
-	 * and when the writer stops. 0: 64 MiB, 10 s.
+	 * and when the writer stops. checkpoint_bytes 0: auto
+	 * (writer_ckpt_auto_bytes, growing the overlay's map with the view);
+	 * interval 0: 10 s.
 	 */
 	uint64_t checkpoint_bytes;
 	int64_t checkpoint_interval_ms;
@@ -285,6 +287,49 @@ struct writer_opts {
 	void *fire_arg;
 	uint64_t feed_max;
 };
+
+/*
+ * checkpoint_bytes = auto (docs/operations.md, "Recovery time"): a
+ * checkpoint rewrites about every leaf page of the view its keys fall in,
+ * so a fixed size writes more per touchpoint the larger the view grows
+ * (2.7 KB at a million customers with 64M; docs/performance.md, "The
+ * checkpoint's size follows the view"). writer_ckpt_auto_bytes is the
+ * size for a view (data.mdb's used bytes) of view_bytes: a third of it,
+ * rounded down to WRITER_CKPT_AUTO_STEP, from WRITER_CKPT_AUTO_MIN to
+ * WRITER_CKPT_AUTO_MAX. Each overlay file takes twice that plus 8 MiB, so
+ * the two take about 1.3 times the view's disk.
+ */
+#define WRITER_CKPT_AUTO_MIN  (64ull << 20)
+#define WRITER_CKPT_AUTO_MAX  (512ull << 20)
+#define WRITER_CKPT_AUTO_STEP (64ull << 20)
+uint64_t writer_ckpt_auto_bytes(uint64_t view_bytes);
+
+/* The map an overlay needs for checkpoint_bytes (main.c, writer). */
+#define WRITER_OVERLAY_MAP(ckpt_bytes) \
+	(2 * (uint64_t) (ckpt_bytes) + (8u << 20))
+
+/*
+ * How the writer follows the view with checkpoint_bytes = auto, between
+ * batches. The size only grows, so that it does not swing with the free
+ * pages checkpoints leave. bytes starts at the size the overlays were
+ * opened for (main.c); once it grows past it (grown), the map of the
+ * overlay taking the writes must hold it, WRITER_OVERLAY_MAP(bytes):
+ * writer_ckpt_auto_size calls reserve(arg, that map) when map_bytes (that
+ * overlay's map now) is smaller, and the other overlay is grown when it
+ * takes the writes in turn. reserve returns 0 or an errno or LMDB code;
+ * one that fails (no disk for the file) is logged once per size
+ * (failed), and the size for that overlay is then what its map holds.
+ * Returns the overlay size that starts a checkpoint now, for a view of
+ * view_bytes.
+ */
+struct writer_ckpt_auto {
+	uint64_t bytes;  /* the size now; 0: set from the first view */
+	bool grown;      /* past the size the overlays were opened for */
+	uint64_t failed; /* the size a map could not be grown for */
+};
+uint64_t writer_ckpt_auto_size(struct writer_ckpt_auto *z, uint64_t view_bytes,
+        uint64_t map_bytes, int (*reserve)(void *arg, uint64_t map_bytes),
+        void *arg);
 
 /*
  * writer_start starts the writer thread over st, after replaying the

@@ -9,6 +9,7 @@
  * checkpoint the writer must wait for (the overlay full, a clean stop)
  * runs on the writer thread: writer_checkpoint.
  */
+#include <lmdb.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -241,6 +242,60 @@ writer_ckpt_start(writer *w)
 	writer_ckpt_kick(w);
 }
 
+uint64_t
+writer_ckpt_auto_bytes(uint64_t view_bytes)
+{
+	uint64_t b = view_bytes / 3 / WRITER_CKPT_AUTO_STEP
+	        * WRITER_CKPT_AUTO_STEP;
+	return b < WRITER_CKPT_AUTO_MIN    ? WRITER_CKPT_AUTO_MIN
+	        : b > WRITER_CKPT_AUTO_MAX ? WRITER_CKPT_AUTO_MAX
+	                                   : b;
+}
+
+uint64_t
+writer_ckpt_auto_size(struct writer_ckpt_auto *z, uint64_t view_bytes,
+        uint64_t map_bytes, int (*reserve)(void *arg, uint64_t map_bytes),
+        void *arg)
+{
+	uint64_t want = writer_ckpt_auto_bytes(view_bytes);
+	if (want > z->bytes) {
+		if (z->bytes != 0) {
+			z->grown = true;
+			log_info(
+			        "checkpoint_bytes auto: %llu MiB for a view of %llu MiB",
+			        (unsigned long long) (want >> 20),
+			        (unsigned long long) (view_bytes >> 20));
+		}
+		z->bytes = want;
+	}
+	if (!z->grown) {
+		return z->bytes;
+	}
+	uint64_t need = WRITER_OVERLAY_MAP(z->bytes);
+	if (map_bytes < need && z->failed != z->bytes) {
+		int rc = reserve(arg, need);
+		if (rc == 0) {
+			return z->bytes;
+		}
+		z->failed = z->bytes;
+		log_warn(
+		        "checkpoint_bytes auto: cannot grow the overlay's map to %llu bytes (%s); its checkpoints stay smaller",
+		        (unsigned long long) need, mdb_strerror(rc));
+	}
+	if (map_bytes >= need) {
+		return z->bytes;
+	}
+	uint64_t fits
+	        = map_bytes > (8u << 20) ? (map_bytes - (8u << 20)) / 2 : 0;
+	return fits < z->bytes ? fits : z->bytes;
+}
+
+static int
+writer_ckpt_reserve(void *arg, uint64_t map_bytes)
+{
+	return store_overlay_reserve(arg, map_bytes);
+}
+
 /*
  * Whether the overlay is large enough to checkpoint now: checkpoint_bytes,
  * or so large that the base, near max_db_bytes, might not take it any
@@ -255,7 +310,12 @@ writer_ckpt_due(writer *w)
 {
 	uint64_t ob, keys;
 	store_overlay_size(w->st, &ob, &keys);
-	if (ob >= w->ckpt_bytes) {
+	uint64_t limit = !w->ckpt_auto
+	        ? w->ckpt_bytes
+	        : writer_ckpt_auto_size(&w->ckpt_az, store_view_bytes(w->st),
+	                store_overlay_map(w->st), writer_ckpt_reserve, w->st);
+	telemetry_checkpoint_bytes(w->tm, limit);
+	if (ob >= limit) {
 		return true;
 	}
 	uint64_t need = keys * WRITER_CKPT_KEY_BYTES;

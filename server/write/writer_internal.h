@@ -60,7 +60,9 @@ struct writer {
 	journal *j;          /* NULL: none (see writer_opts) */
 	writer_replay_fn replay;
 	void *replay_arg;
-	uint64_t ckpt_bytes;
+	uint64_t ckpt_bytes; /* checkpoint_bytes when not auto */
+	bool ckpt_auto;      /* checkpoint_bytes = auto */
+	struct writer_ckpt_auto ckpt_az;
 	int64_t ckpt_interval_ns;
 	int64_t dirty_since_ns; /* first write no checkpoint covers; 0: none */
 	bool ckpt_soon; /* checkpoint at the next idle moment (a backfill
@@ -183,7 +185,11 @@ void writer_maybe_checkpoint(writer *w);
 
 /*
  * writer_ckpt_due tells whether the overlay is large enough for a
- * checkpoint now (checkpoint_bytes, or the base's room for it).
+ * checkpoint now (checkpoint_bytes, or the base's room for it). With
+ * checkpoint_bytes = auto it first follows the view's growth: a larger
+ * size grows the map of the overlay taking the writes (writer thread,
+ * between batches); where that fails (no disk for the file), the map's
+ * own size bounds it.
  */
 bool writer_ckpt_due(writer *w);
 

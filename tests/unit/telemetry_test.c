@@ -447,11 +447,15 @@ Test(telemetry, batch_sizes_and_queue_depth)
 	        value(&ex, "clm_write_queue_depth", NULL, NULL, NULL, NULL),
 	        17);
 	telemetry_queue_depth(&tm, 0);
+	telemetry_checkpoint_bytes(&tm, 192u << 20);
 	free(text);
 	text = format(&tm, &gauges, &ex);
 	cr_expect_eq(
 	        value(&ex, "clm_write_queue_depth", NULL, NULL, NULL, NULL),
 	        0);
+	cr_expect_eq(
+	        value(&ex, "clm_checkpoint_bytes", NULL, NULL, NULL, NULL),
+	        192u << 20);
 	free(text);
 }
 

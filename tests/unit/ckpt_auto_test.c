@@ -1,0 +1,153 @@
+/*
+ * checkpoint_bytes = auto (write/writer.h): the size for a view, and how
+ * the writer follows the view as it grows, with the overlay's map grown
+ * through a reserve that works or fails as each test says.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdint.h>
+
+#include "write/writer.h"
+
+#define MIB (1ull << 20)
+#define GIB (1ull << 30)
+
+Test(ckpt_auto, a_quarter_of_the_view_in_steps)
+{
+	static const struct {
+		uint64_t view, want;
+	} cases[] = {
+		{ 0, 64 * MIB },
+		{ 100 * MIB, 64 * MIB },
+		{ 383 * MIB, 64 * MIB },
+		{ 384 * MIB, 128 * MIB },
+		{ 576 * MIB, 192 * MIB },
+		{ 800 * MIB, 256 * MIB },
+		{ 1 * GIB, 320 * MIB },
+		{ 1536 * MIB - 1, 448 * MIB },
+		{ 1536 * MIB, 512 * MIB },
+		{ 64 * GIB, 512 * MIB },
+		{ UINT64_MAX, 512 * MIB },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_assert_eq(writer_ckpt_auto_bytes(cases[i].view),
+		        cases[i].want, "view %llu: %llu, want %llu",
+		        (unsigned long long) cases[i].view,
+		        (unsigned long long) writer_ckpt_auto_bytes(
+		                cases[i].view),
+		        (unsigned long long) cases[i].want);
+	}
+	/* Never shrinks as the view grows, always whole steps. */
+	uint64_t last = 0;
+	for (uint64_t v = 0; v <= 3 * GIB; v += 7 * MIB + 4096) {
+		uint64_t b = writer_ckpt_auto_bytes(v);
+		cr_assert_geq(b, last, "view %llu", (unsigned long long) v);
+		cr_assert_eq(b % WRITER_CKPT_AUTO_STEP, 0);
+		cr_assert(b == WRITER_CKPT_AUTO_MIN || b <= v / 3,
+		        "view %llu: %llu", (unsigned long long) v,
+		        (unsigned long long) b);
+		last = b;
+	}
+}
+
+/* A reserve that records what it was asked and answers rc. */
+struct fake_reserve {
+	int calls;
+	uint64_t asked;
+	int rc;
+};
+
+static int
+fake_reserve(void *arg, uint64_t map_bytes)
+{
+	struct fake_reserve *f = arg;
+	f->calls++;
+	f->asked = map_bytes;
+	return f->rc;
+}
+
+Test(ckpt_auto, the_size_at_start_needs_no_reserve)
+{
+	/* As writer_start sets it: the size main.c opened the maps for. */
+	struct writer_ckpt_auto z = { .bytes = 64 * MIB };
+	struct fake_reserve f = { 0 };
+	cr_assert_eq(writer_ckpt_auto_size(&z, 300 * MIB,
+	                     WRITER_OVERLAY_MAP(64 * MIB), fake_reserve, &f),
+	        64 * MIB);
+	/*
+	 * A map smaller than the size (an overlay opened by hand, as unit
+	 * tests do) is left as it was: it fills, and the writer checkpoints.
+	 */
+	cr_assert_eq(writer_ckpt_auto_size(
+	                     &z, 300 * MIB, 16 * MIB, fake_reserve, &f),
+	        64 * MIB);
+	cr_assert_eq(f.calls, 0);
+	cr_assert_not(z.grown);
+	/* No size yet: the first view gives it, as at start. */
+	struct writer_ckpt_auto z0 = { 0 };
+	cr_assert_eq(writer_ckpt_auto_size(
+	                     &z0, 1 * GIB, 16 * MIB, fake_reserve, &f),
+	        320 * MIB);
+	cr_assert_eq(f.calls, 0);
+}
+
+Test(ckpt_auto, a_grown_view_grows_each_overlay_in_turn)
+{
+	struct writer_ckpt_auto z = { .bytes = 64 * MIB };
+	struct fake_reserve f = { 0 };
+	uint64_t small = WRITER_OVERLAY_MAP(64 * MIB);
+	uint64_t need = WRITER_OVERLAY_MAP(192 * MIB);
+	/* The active overlay: grown, the new size in force. */
+	cr_assert_eq(
+	        writer_ckpt_auto_size(&z, 600 * MIB, small, fake_reserve, &f),
+	        192 * MIB);
+	cr_assert_eq(f.calls, 1);
+	cr_assert_eq(f.asked, need);
+	cr_assert(z.grown);
+	/* Now it holds it: nothing more to do. */
+	cr_assert_eq(
+	        writer_ckpt_auto_size(&z, 600 * MIB, need, fake_reserve, &f),
+	        192 * MIB);
+	cr_assert_eq(f.calls, 1);
+	/* A smaller view (never, in fact) keeps the size. */
+	cr_assert_eq(
+	        writer_ckpt_auto_size(&z, 100 * MIB, need, fake_reserve, &f),
+	        192 * MIB);
+	/* The other overlay takes the writes: grown in its turn. */
+	cr_assert_eq(
+	        writer_ckpt_auto_size(&z, 600 * MIB, small, fake_reserve, &f),
+	        192 * MIB);
+	cr_assert_eq(f.calls, 2);
+	cr_assert_eq(f.asked, need);
+}
+
+Test(ckpt_auto, a_map_that_cannot_grow_bounds_the_size)
+{
+	struct writer_ckpt_auto z = { .bytes = 64 * MIB };
+	struct fake_reserve f = { .rc = ENOSPC };
+	uint64_t small = WRITER_OVERLAY_MAP(64 * MIB);
+	/* What the map holds: the old size. */
+	cr_assert_eq(
+	        writer_ckpt_auto_size(&z, 800 * MIB, small, fake_reserve, &f),
+	        64 * MIB);
+	cr_assert_eq(f.calls, 1);
+	/* Tried once per size, not at every batch. */
+	cr_assert_eq(
+	        writer_ckpt_auto_size(&z, 800 * MIB, small, fake_reserve, &f),
+	        64 * MIB);
+	cr_assert_eq(f.calls, 1);
+	/* A larger size is tried again, and works once there is room. */
+	f.rc = 0;
+	cr_assert_eq(
+	        writer_ckpt_auto_size(&z, 1 * GIB, small, fake_reserve, &f),
+	        320 * MIB);
+	cr_assert_eq(f.calls, 2);
+	cr_assert_eq(f.asked, WRITER_OVERLAY_MAP(320 * MIB));
+	/* A map between the two holds what it can. */
+	f.rc = EFBIG;
+	uint64_t mid = WRITER_OVERLAY_MAP(100 * MIB);
+	struct writer_ckpt_auto z2 = { .bytes = 64 * MIB };
+	cr_assert_eq(
+	        writer_ckpt_auto_size(&z2, 1 * GIB, mid, fake_reserve, &f),
+	        100 * MIB);
+}
