@@ -358,3 +358,72 @@ Test(bench, journey_workload_gives_its_rows)
 	free(out);
 	free(err);
 }
+
+/*
+ * --data-from: the bench's clmd starts on a copy of a data dir, without
+ * the preload: the 300 customers a first clmd stored and stopped with are
+ * there (counted by the bench's closing line, with the at most 50 its run
+ * adds), the copy leaves the source as it was, and the Track row does its
+ * work. Without --start it is a usage error.
+ */
+Test(bench, data_from_starts_on_a_copy)
+{
+	struct clmd_proc src = { 0 };
+	cr_assert_eq(clmd_start(&src, NULL, NULL), 0, "log %s", src.log_path);
+	clm_conn *c;
+	cr_assert_eq(clm_open(src.url, 30000, &c), CLM_OK);
+	struct tp_batch b;
+	cr_assert(tp_batch_init(&b, 300));
+	for (size_t i = 0; i < 300; i++) {
+		clm__v1__touchpoint__init(&b.tp[i]);
+		snprintf(b.cid[i], sizeof(b.cid[i]), "df-%zu", i);
+		snprintf(b.eid[i], sizeof(b.eid[i]), "df-e-%zu", i);
+		b.tp[i].customer_id = b.cid[i];
+		b.tp[i].event_id = b.eid[i];
+		b.tp[i].type = CLM__V1__TOUCHPOINT_TYPE__SIGNUP;
+		b.tp[i].channel = CLM__V1__CHANNEL__ORGANIC_SEARCH;
+		b.ptr[i] = &b.tp[i];
+	}
+	Clm__V1__Response *resp = NULL;
+	cr_assert_eq(clm_track(c, b.ptr, 300, &resp), CLM_OK);
+	cr_assert_eq(resp->track->accepted, 300);
+	clm_response_free(resp);
+	tp_batch_fini(&b);
+	clm_close(c);
+	cr_assert_eq(clmd_stop(&src), 0);
+	char *before = NULL;
+	const char *ls[] = { "ls", "-lR", src.data_dir, NULL };
+	cr_assert_eq(run_cmd("/bin/ls", ls, NULL, 10000, &before, NULL), 0);
+
+	const char *argv[] = { "clm-bench", "--start", "--data-from",
+		src.data_dir, "--seconds", "0.3", "--customers", "50",
+		"--clients", "2", "--workloads", "track-batch", "--clmd",
+		CLMD_BIN, NULL };
+	char *out = NULL, *err = NULL;
+	int rc = run_cmd(CLM_BENCH_BIN, argv, NULL, 90000, &out, &err);
+	cr_assert_eq(rc, 0, "clm-bench exited %d: %s", rc, err ? err : "");
+	cr_assert(strstr(out, "started on a copy of ") != NULL, "%s", out);
+	cr_assert(strstr(out, "preloaded") == NULL, "%s", out);
+	struct bench_row r;
+	cr_assert(bench_row(out, "track-batch", 2, &r), "%s", out);
+	cr_assert_gt(r.calls, 0);
+	unsigned long long customers = 0;
+	const char *p = strstr(out, "MiB; ");
+	cr_assert(
+	        p != NULL && sscanf(p, "MiB; %llu customers", &customers) == 1,
+	        "%s", out);
+	cr_assert(customers > 300 && customers <= 350, "%llu customers: %s",
+	        customers, out);
+	char *after = NULL;
+	cr_assert_eq(run_cmd("/bin/ls", ls, NULL, 10000, &after, NULL), 0);
+	cr_assert_str_eq(after, before, "the source changed");
+	free(before);
+	free(after);
+	free(out);
+	free(err);
+
+	const char *bad[] = { "clm-bench", "--url", "tcp://127.0.0.1:1",
+		"--data-from", src.data_dir, NULL };
+	cr_assert_eq(run_cmd(CLM_BENCH_BIN, bad, NULL, 10000, NULL, NULL), 2);
+	clmd_cleanup(&src);
+}

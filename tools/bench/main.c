@@ -8,7 +8,7 @@
  *             [--durability full|os] [--transport tcp|ipc] [--clmd PATH]
  *             [--echo-inproc] [--checkpoint-interval S]
  *             [--checkpoint-bytes SIZE] [--checkpoint-chunk-keys N]
- *             [--recovery] [--http-port PORT]
+ *             [--recovery] [--http-port PORT] [--data-from DIR]
  *
  * Workloads: echo, get-customer, recommend, metrics (the last 30 days),
  * track-single, track-batch (100 touchpoints a call), mixed (90 %
@@ -38,7 +38,12 @@
  * server runs as a process of its own (the bench re-executed with
  * --echo-server URL), as clmd does; --echo-inproc runs it inside the
  * bench instead. --recovery then times a restart after kill -9 with a
- * journal full of track-batch writes (see bench_recovery).
+ * journal full of track-batch writes (see bench_recovery). --data-from
+ * DIR starts that clmd on a copy of DIR (a data dir whose clmd stopped
+ * cleanly; not its overlays) instead of an empty one, without
+ * the preload: a large store built once, measured many times, each run
+ * on a fresh copy (it was made with the same --customers for the ids to
+ * match).
  */
 #include <getopt.h>
 #include <signal.h>
@@ -69,6 +74,31 @@ bench_srv_settle(struct bench_srv *s)
 		fprintf(stderr,
 		        "clm-bench: no checkpoint covered the run within 120 s; device figures are short\n");
 	}
+}
+
+/*
+ * --data-from: copies what is in from into dir but the overlays (rebuilt
+ * at start), the pid file and LMDB's lock file, then syncs, so that the
+ * copy's writeback is not counted as the runs'. 0 or -1.
+ */
+static int
+bench_copy_data(const char *from, const char *dir)
+{
+	char cmd[8400];
+	snprintf(cmd, sizeof(cmd),
+	        "find '%s' -mindepth 1 -maxdepth 1 ! -name overlay ! -name clmd.pid ! -name lock.mdb -exec cp -a {} '%s/' ';' && sync",
+	        from, dir);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "clm-bench: cannot copy the data dir '%s'\n",
+		        from);
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0) {
+			fprintf(stderr, "clm-bench: cannot remove '%s'\n",
+			        dir);
+		}
+		return -1;
+	}
+	return 0;
 }
 
 /* (Re)starts s's clmd with extra arguments more (NULL-terminated). */
@@ -381,7 +411,7 @@ bench_usage(void)
 	        "usage: clm-bench [--url URL | --start] [--workloads W,...] [--clients N,...]\n"
 	        "                 [--seconds S] [--customers N] [--history N] [--durability full|os] [--transport tcp|ipc] [--clmd PATH]\n"
 	        "                 [--echo-inproc] [--checkpoint-interval S] [--checkpoint-bytes SIZE]\n"
-	        "                 [--checkpoint-chunk-keys N] [--recovery] [--http-port PORT]\n"
+	        "                 [--checkpoint-chunk-keys N] [--recovery] [--http-port PORT] [--data-from DIR]\n"
 	        "workloads: echo get-customer recommend metrics track-single track-batch mixed\n"
 	        "           http-batch (only when named: clmd's --http, from --start or --http-port)\n"
 	        "           segment (only when named: track-batch without and with 20 segments,\n"
@@ -407,7 +437,7 @@ main(int argc, char **argv)
 	const char *clients_s = "1,8,64", *durability = "full";
 	const char *transport = "tcp", *clmd_path = NULL;
 	const char *ckpt_interval = NULL, *ckpt_bytes = NULL,
-	           *ckpt_chunk = NULL;
+	           *ckpt_chunk = NULL, *data_from = NULL;
 	bool start = false, echo_inproc = false, recovery = false;
 	int history = 0, http_port = 0;
 	struct bench_cfg cfg
@@ -430,6 +460,7 @@ main(int argc, char **argv)
 		{ "checkpoint-chunk-keys", required_argument, NULL, 'K' },
 		{ "recovery", no_argument, NULL, 'r' },
 		{ "http-port", required_argument, NULL, 'H' },
+		{ "data-from", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -486,6 +517,9 @@ main(int argc, char **argv)
 		case 'H':
 			http_port = atoi(optarg);
 			break;
+		case 'D':
+			data_from = optarg;
+			break;
 		default:
 			bench_usage();
 			return o == 'h' ? 0 : 2;
@@ -493,7 +527,8 @@ main(int argc, char **argv)
 	}
 	if (cfg.seconds <= 0 || cfg.customers <= 0 || history < 0
 	        || history > 1000 || (url == NULL && !start)
-	        || (recovery && !start) || http_port < 0 || http_port > 65535
+	        || (recovery && !start) || (data_from != NULL && !start)
+	        || http_port < 0 || http_port > 65535
 	        || (http_port != 0 && start)) {
 		bench_usage();
 		return 2;
@@ -548,6 +583,10 @@ main(int argc, char **argv)
 		srv.url = curl;
 		srv.durability = durability;
 		srv.http_port = bench_free_port();
+		if (data_from != NULL
+		        && bench_copy_data(data_from, dir) != 0) {
+			return 1;
+		}
 		if (bench_srv_start(&srv, NULL) != 0) {
 			fprintf(stderr, "clm-bench: cannot start clmd\n");
 			return 1;
@@ -555,9 +594,13 @@ main(int argc, char **argv)
 		bench_dev_find(dir, &srv.dev);
 		url = curl;
 		double t0 = bench_now();
-		bench_preload(url, cfg.customers, history);
-		printf("preloaded %d customers (+%d visits each) in %.1f s\n",
-		        cfg.customers, history, bench_now() - t0);
+		if (data_from == NULL) {
+			bench_preload(url, cfg.customers, history);
+			printf("preloaded %d customers (+%d visits each) in %.1f s\n",
+			        cfg.customers, history, bench_now() - t0);
+		} else {
+			printf("started on a copy of %s\n", data_from);
+		}
 		bench_srv_settle(&srv);
 		bench_background(&srv, "before the runs");
 	}
