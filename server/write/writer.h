@@ -318,18 +318,21 @@ uint64_t writer_ckpt_auto_bytes(uint64_t view_bytes);
  * overlay's map now) is smaller, and the other overlay is grown when it
  * takes the writes in turn. reserve returns 0 or an errno or LMDB code;
  * one that fails (no disk for the file) is logged once per size
- * (failed), and the size for that overlay is then what its map holds.
- * Returns the overlay size that starts a checkpoint now, for a view of
- * view_bytes.
+ * (failed), the size for that overlay is then what its map holds, and
+ * the reserve is tried again WRITER_CKPT_AUTO_RETRY_S later (now_ns, a
+ * monotonic clock), for when disk space came back. Returns the overlay
+ * size that starts a checkpoint now, for a view of view_bytes.
  */
+#define WRITER_CKPT_AUTO_RETRY_S 60
 struct writer_ckpt_auto {
-	uint64_t bytes;  /* the size now; 0: set from the first view */
-	bool grown;      /* past the size the overlays were opened for */
-	uint64_t failed; /* the size a map could not be grown for */
+	uint64_t bytes;    /* the size now; 0: set from the first view */
+	bool grown;        /* past the size the overlays were opened for */
+	uint64_t failed;   /* the size a map could not be grown for */
+	int64_t failed_ns; /* when, to try again */
 };
 uint64_t writer_ckpt_auto_size(struct writer_ckpt_auto *z, uint64_t view_bytes,
-        uint64_t map_bytes, int (*reserve)(void *arg, uint64_t map_bytes),
-        void *arg);
+        uint64_t map_bytes, int64_t now_ns,
+        int (*reserve)(void *arg, uint64_t map_bytes), void *arg);
 
 /*
  * writer_start starts the writer thread over st, after replaying the

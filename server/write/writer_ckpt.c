@@ -254,8 +254,8 @@ writer_ckpt_auto_bytes(uint64_t view_bytes)
 
 uint64_t
 writer_ckpt_auto_size(struct writer_ckpt_auto *z, uint64_t view_bytes,
-        uint64_t map_bytes, int (*reserve)(void *arg, uint64_t map_bytes),
-        void *arg)
+        uint64_t map_bytes, int64_t now_ns,
+        int (*reserve)(void *arg, uint64_t map_bytes), void *arg)
 {
 	uint64_t want = writer_ckpt_auto_bytes(view_bytes);
 	if (want > z->bytes) {
@@ -272,15 +272,22 @@ writer_ckpt_auto_size(struct writer_ckpt_auto *z, uint64_t view_bytes,
 		return z->bytes;
 	}
 	uint64_t need = WRITER_OVERLAY_MAP(z->bytes);
-	if (map_bytes < need && z->failed != z->bytes) {
+	bool retry = z->failed != z->bytes
+	        || now_ns - z->failed_ns
+	                >= (int64_t) WRITER_CKPT_AUTO_RETRY_S * 1000000000;
+	if (map_bytes < need && retry) {
 		int rc = reserve(arg, need);
 		if (rc == 0) {
 			return z->bytes;
 		}
+		if (z->failed != z->bytes) {
+			log_warn(
+			        "checkpoint_bytes auto: cannot grow the overlay's map to %llu bytes (%s); its checkpoints stay smaller, tried again every %d s",
+			        (unsigned long long) need, mdb_strerror(rc),
+			        WRITER_CKPT_AUTO_RETRY_S);
+		}
 		z->failed = z->bytes;
-		log_warn(
-		        "checkpoint_bytes auto: cannot grow the overlay's map to %llu bytes (%s); its checkpoints stay smaller",
-		        (unsigned long long) need, mdb_strerror(rc));
+		z->failed_ns = now_ns;
 	}
 	if (map_bytes >= need) {
 		return z->bytes;
@@ -313,7 +320,8 @@ writer_ckpt_due(writer *w)
 	uint64_t limit = !w->ckpt_auto
 	        ? w->ckpt_bytes
 	        : writer_ckpt_auto_size(&w->ckpt_az, store_view_bytes(w->st),
-	                store_overlay_map(w->st), writer_ckpt_reserve, w->st);
+	                store_overlay_map(w->st), clock_mono_ns(),
+	                writer_ckpt_reserve, w->st);
 	telemetry_checkpoint_bytes(w->tm, limit);
 	if (ob >= limit) {
 		return true;

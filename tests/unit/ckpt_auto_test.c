@@ -11,6 +11,8 @@
 
 #define MIB (1ull << 20)
 #define GIB (1ull << 30)
+#define SEC 1000000000LL
+#define T0  (1000 * SEC) /* a monotonic instant */
 
 Test(ckpt_auto, a_quarter_of_the_view_in_steps)
 {
@@ -71,22 +73,23 @@ Test(ckpt_auto, the_size_at_start_needs_no_reserve)
 	/* As writer_start sets it: the size main.c opened the maps for. */
 	struct writer_ckpt_auto z = { .bytes = 64 * MIB };
 	struct fake_reserve f = { 0 };
-	cr_assert_eq(writer_ckpt_auto_size(&z, 300 * MIB,
-	                     WRITER_OVERLAY_MAP(64 * MIB), fake_reserve, &f),
+	cr_assert_eq(
+	        writer_ckpt_auto_size(&z, 300 * MIB,
+	                WRITER_OVERLAY_MAP(64 * MIB), T0, fake_reserve, &f),
 	        64 * MIB);
 	/*
 	 * A map smaller than the size (an overlay opened by hand, as unit
 	 * tests do) is left as it was: it fills, and the writer checkpoints.
 	 */
 	cr_assert_eq(writer_ckpt_auto_size(
-	                     &z, 300 * MIB, 16 * MIB, fake_reserve, &f),
+	                     &z, 300 * MIB, 16 * MIB, T0, fake_reserve, &f),
 	        64 * MIB);
 	cr_assert_eq(f.calls, 0);
 	cr_assert_not(z.grown);
 	/* No size yet: the first view gives it, as at start. */
 	struct writer_ckpt_auto z0 = { 0 };
 	cr_assert_eq(writer_ckpt_auto_size(
-	                     &z0, 1 * GIB, 16 * MIB, fake_reserve, &f),
+	                     &z0, 1 * GIB, 16 * MIB, T0, fake_reserve, &f),
 	        320 * MIB);
 	cr_assert_eq(f.calls, 0);
 }
@@ -98,24 +101,24 @@ Test(ckpt_auto, a_grown_view_grows_each_overlay_in_turn)
 	uint64_t small = WRITER_OVERLAY_MAP(64 * MIB);
 	uint64_t need = WRITER_OVERLAY_MAP(192 * MIB);
 	/* The active overlay: grown, the new size in force. */
-	cr_assert_eq(
-	        writer_ckpt_auto_size(&z, 600 * MIB, small, fake_reserve, &f),
+	cr_assert_eq(writer_ckpt_auto_size(
+	                     &z, 600 * MIB, small, T0, fake_reserve, &f),
 	        192 * MIB);
 	cr_assert_eq(f.calls, 1);
 	cr_assert_eq(f.asked, need);
 	cr_assert(z.grown);
 	/* Now it holds it: nothing more to do. */
-	cr_assert_eq(
-	        writer_ckpt_auto_size(&z, 600 * MIB, need, fake_reserve, &f),
+	cr_assert_eq(writer_ckpt_auto_size(
+	                     &z, 600 * MIB, need, T0, fake_reserve, &f),
 	        192 * MIB);
 	cr_assert_eq(f.calls, 1);
 	/* A smaller view (never, in fact) keeps the size. */
-	cr_assert_eq(
-	        writer_ckpt_auto_size(&z, 100 * MIB, need, fake_reserve, &f),
+	cr_assert_eq(writer_ckpt_auto_size(
+	                     &z, 100 * MIB, need, T0, fake_reserve, &f),
 	        192 * MIB);
 	/* The other overlay takes the writes: grown in its turn. */
-	cr_assert_eq(
-	        writer_ckpt_auto_size(&z, 600 * MIB, small, fake_reserve, &f),
+	cr_assert_eq(writer_ckpt_auto_size(
+	                     &z, 600 * MIB, small, T0, fake_reserve, &f),
 	        192 * MIB);
 	cr_assert_eq(f.calls, 2);
 	cr_assert_eq(f.asked, need);
@@ -126,28 +129,47 @@ Test(ckpt_auto, a_map_that_cannot_grow_bounds_the_size)
 	struct writer_ckpt_auto z = { .bytes = 64 * MIB };
 	struct fake_reserve f = { .rc = ENOSPC };
 	uint64_t small = WRITER_OVERLAY_MAP(64 * MIB);
-	/* What the map holds: the old size. */
-	cr_assert_eq(
-	        writer_ckpt_auto_size(&z, 800 * MIB, small, fake_reserve, &f),
+	/* What the map holds: the old size, and a warning. */
+	cr_assert_eq(writer_ckpt_auto_size(
+	                     &z, 800 * MIB, small, T0, fake_reserve, &f),
 	        64 * MIB);
 	cr_assert_eq(f.calls, 1);
-	/* Tried once per size, not at every batch. */
-	cr_assert_eq(
-	        writer_ckpt_auto_size(&z, 800 * MIB, small, fake_reserve, &f),
+	/* Not at every batch: again a minute later, for the disk freed. */
+	cr_assert_eq(writer_ckpt_auto_size(&z, 800 * MIB, small, T0 + 59 * SEC,
+	                     fake_reserve, &f),
 	        64 * MIB);
 	cr_assert_eq(f.calls, 1);
-	/* A larger size is tried again, and works once there is room. */
-	f.rc = 0;
-	cr_assert_eq(
-	        writer_ckpt_auto_size(&z, 1 * GIB, small, fake_reserve, &f),
-	        320 * MIB);
+	cr_assert_eq(writer_ckpt_auto_size(&z, 800 * MIB, small, T0 + 60 * SEC,
+	                     fake_reserve, &f),
+	        64 * MIB);
 	cr_assert_eq(f.calls, 2);
+	f.rc = 0;
+	cr_assert_eq(writer_ckpt_auto_size(&z, 800 * MIB, small,
+	                     T0 + 120 * SEC, fake_reserve, &f),
+	        256 * MIB);
+	cr_assert_eq(f.calls, 3);
+	cr_assert_eq(f.asked, WRITER_OVERLAY_MAP(256 * MIB));
+	/* A larger size is tried at once, whenever the last failure was. */
+	f.rc = ENOSPC;
+	cr_assert_eq(writer_ckpt_auto_size(&z, 1 * GIB, small, T0 + 121 * SEC,
+	                     fake_reserve, &f),
+	        64 * MIB);
+	cr_assert_eq(f.calls, 4);
+	f.rc = 0;
+	cr_assert_eq(writer_ckpt_auto_size(&z, 1 * GIB, small, T0 + 121 * SEC,
+	                     fake_reserve, &f),
+	        64 * MIB);
+	cr_assert_eq(f.calls, 4, "not within the minute");
+	cr_assert_eq(writer_ckpt_auto_size(&z, 1 * GIB, small, T0 + 181 * SEC,
+	                     fake_reserve, &f),
+	        320 * MIB);
+	cr_assert_eq(f.calls, 5);
 	cr_assert_eq(f.asked, WRITER_OVERLAY_MAP(320 * MIB));
 	/* A map between the two holds what it can. */
 	f.rc = EFBIG;
 	uint64_t mid = WRITER_OVERLAY_MAP(100 * MIB);
 	struct writer_ckpt_auto z2 = { .bytes = 64 * MIB };
 	cr_assert_eq(
-	        writer_ckpt_auto_size(&z2, 1 * GIB, mid, fake_reserve, &f),
+	        writer_ckpt_auto_size(&z2, 1 * GIB, mid, T0, fake_reserve, &f),
 	        100 * MIB);
 }
