@@ -104,8 +104,7 @@ struct store {
 	uint64_t frozen_pos;
 	/* The writer's summed aggregate deltas (store_agg.c); NULL: none. */
 	struct store_agg_pend *agg_pend;
-	MDB_txn *wbase; /* the writer's read transaction on the base */
-	uint64_t overlay_map;
+	MDB_txn *wbase;    /* the writer's read transaction on the base */
 	bool overlay_full; /* the last write error was the overlay's map */
 	/*
 	 * Bumped (atomically) just before a checkpoint's emptying of the

@@ -459,7 +459,6 @@ store_overlay_open(store *s, uint64_t map_bytes, char *err, size_t errlen)
 	}
 	s->act = 0;
 	s->frozen = false;
-	s->overlay_map = map_bytes;
 	return CLM_OK;
 }
 

@@ -304,9 +304,20 @@ struct writer_opts {
 #define WRITER_CKPT_AUTO_STEP (64ull << 20)
 uint64_t writer_ckpt_auto_bytes(uint64_t view_bytes);
 
-/* The map an overlay needs for checkpoint_bytes (main.c, writer). */
+/*
+ * The map an overlay needs for checkpoint_bytes (main.c, writer), and the
+ * checkpoint_bytes a map holds: twice the size, plus room for LMDB's own.
+ */
+#define WRITER_OVERLAY_SLACK (8ull << 20)
 #define WRITER_OVERLAY_MAP(ckpt_bytes) \
-	(2 * (uint64_t) (ckpt_bytes) + (8u << 20))
+	(2 * (uint64_t) (ckpt_bytes) + WRITER_OVERLAY_SLACK)
+static inline uint64_t
+writer_overlay_holds(uint64_t map_bytes)
+{
+	return map_bytes > WRITER_OVERLAY_SLACK
+	        ? (map_bytes - WRITER_OVERLAY_SLACK) / 2
+	        : 0;
+}
 
 /*
  * How the writer follows the view with checkpoint_bytes = auto, between

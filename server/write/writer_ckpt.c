@@ -292,8 +292,7 @@ writer_ckpt_auto_size(struct writer_ckpt_auto *z, uint64_t view_bytes,
 	if (map_bytes >= need) {
 		return z->bytes;
 	}
-	uint64_t fits
-	        = map_bytes > (8u << 20) ? (map_bytes - (8u << 20)) / 2 : 0;
+	uint64_t fits = writer_overlay_holds(map_bytes);
 	return fits < z->bytes ? fits : z->bytes;
 }
 
