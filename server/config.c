@@ -218,14 +218,13 @@ static const struct config_entry config_table[] = {
 	{ "max_db_bytes", CONFIG_SIZE, "64G", 64 * CONFIG_KIB, 1LL << 50,
 	        CONFIG_FIELD(max_db_bytes), NULL,
 	        "database size ceiling (writes past it: RESOURCE_EXHAUSTED)" },
-	{ "checkpoint_interval", CONFIG_INT, "10", 1, 3600,
+	{ "checkpoint_interval", CONFIG_INT, "auto", 1, 3600,
 	        CONFIG_FIELD(checkpoint_interval), NULL,
-	        "seconds after a write before it is checkpointed from the journal into the view" },
-	{ "checkpoint_bytes", CONFIG_SIZE, "auto", 4 * CONFIG_KIB,
-	        16 * CONFIG_GIB, CONFIG_FIELD(checkpoint_bytes), NULL,
-	        "overlay size that starts a checkpoint sooner; each of the two overlay files takes twice this plus 8M of disk; auto: a third of the view (data.mdb's used bytes) in steps of 64M, from 64M to 512M, growing with the view" },
+	        "seconds after a write before it is checkpointed from the journal into the view; auto: once the writes past the last checkpoint took the writer 10 s to apply (what a crash would replay), at most 300 s after the first of them, 10 s after a ForgetCustomer" },
+	{ "checkpoint_bytes", CONFIG_SIZE, "auto", 4 * CONFIG_KIB, 16 * CONFIG_GIB, CONFIG_FIELD(checkpoint_bytes), NULL, "overlay size that starts a checkpoint sooner; each of the two overlay files takes twice this plus 8M of disk; auto: a third of the view (data.mdb's used bytes) in steps of 64M, from 64M to 512M, growing with the view" },
 	{ "checkpoint_chunk_keys", CONFIG_INT, "16384", 1, 1000000000,
-	        CONFIG_FIELD(checkpoint_chunk_keys), NULL, "overlay keys one checkpoint transaction moves at most (larger checkpoints go in chunks, from DATA/checkpoint.img); bounds the LMDB page buffers a checkpoint leaves in memory to about 4K times this" },
+	        CONFIG_FIELD(checkpoint_chunk_keys), NULL,
+	        "overlay keys one checkpoint transaction moves at most (larger checkpoints go in chunks, from DATA/checkpoint.img); bounds the LMDB page buffers a checkpoint leaves in memory to about 4K times this" },
 	{ "warm_view", CONFIG_STR, "true", 0, 0, CONFIG_FIELD(warm_view),
 	        "true|false",
 	        "true: at start, read the view (data.mdb) into the page cache in the background when it fits in half the memory available, so recovery after a reboot does not wait on random reads" },
@@ -443,17 +442,20 @@ config_set_entry(struct config *c, const struct config_entry *e,
 	case CONFIG_INT:
 	case CONFIG_SIZE: {
 		int64_t v;
-		/* A size whose default is "auto" takes it too, as 0. */
-		if (e->type == CONFIG_SIZE && strcmp(e->def, "auto") == 0
+		/* A number whose default is "auto" takes it too, as 0. */
+		if (strcmp(e->def, "auto") == 0
 		        && strcmp(value, "auto") == 0) {
 			*(int64_t *) (base + e->offset) = 0;
 			return 0;
 		}
 		if (config_parse_int(value, e->type == CONFIG_SIZE, &v) != 0) {
+			bool is_auto = strcmp(e->def, "auto") == 0;
 			snprintf(err, errlen, "invalid %s '%s': expected %s",
 			        e->name, value,
-			        e->type != CONFIG_SIZE ? "an integer"
-			                : strcmp(e->def, "auto") == 0
+			        e->type != CONFIG_SIZE
+			                ? (is_auto ? "auto or an integer"
+			                           : "an integer")
+			                : is_auto
 			                ? "auto or a size such as 512M or 64G"
 			                : "a size such as 512M or 64G");
 			return -1;

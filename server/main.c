@@ -461,13 +461,15 @@ main(int argc, char **argv)
 	}
 
 	/*
-	 * Block the stop signals before any thread exists (nng starts its
-	 * own), so only sigwait below receives them.
+	 * Block the stop signals (and SIGUSR1, checkpoint now) before any
+	 * thread exists (nng starts its own), so only sigwait below
+	 * receives them.
 	 */
 	sigset_t stop;
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -566,6 +568,7 @@ main(int argc, char **argv)
 		.replay_arg = &srv,
 		.checkpoint_bytes = (uint64_t) cfg.checkpoint_bytes,
 		.checkpoint_interval_ms = cfg.checkpoint_interval * 1000,
+		.checkpoint_interval_auto = cfg.checkpoint_interval == 0,
 		.stream = js,
 		.cluster_ops = js != NULL ? &call_cluster_ops : NULL,
 		.cluster_arg = &srv,
@@ -629,7 +632,12 @@ main(int argc, char **argv)
 	notify_status("serving on %s", urls);
 
 	int sig = 0;
-	sigwait(&stop, &sig);
+	while (sigwait(&stop, &sig) == 0 && sig == SIGUSR1) {
+		/* docs/operations.md, "Backups": the base, caught up. */
+		log_info("received SIGUSR1: checkpointing what the journal "
+		         "holds past the last checkpoint");
+		writer_checkpoint_soon(srv.w);
+	}
 	notify_stopping();
 	log_info("received %s: shutting down",
 	        sig == SIGINT ? "SIGINT" : "SIGTERM");

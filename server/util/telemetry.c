@@ -285,6 +285,15 @@ telemetry_batch(struct telemetry *t, size_t jobs)
 }
 
 void
+telemetry_checkpoint_replay(struct telemetry *t, int64_t ns)
+{
+	if (t != NULL) {
+		atomic_store_explicit(&t->ckpt_replay_ns,
+		        (uint64_t) (ns > 0 ? ns : 0), memory_order_relaxed);
+	}
+}
+
+void
 telemetry_checkpoint_bytes(struct telemetry *t, uint64_t bytes)
 {
 	if (t != NULL) {
@@ -626,6 +635,9 @@ telemetry_journal_format(FILE *f, const struct telemetry *t)
 	telemetry_one(f, "clm_checkpoint_bytes", "gauge",
 	        "Overlay bytes that start a checkpoint now (checkpoint_bytes, or what auto made of it).",
 	        (double) TELEMETRY_GET(&t->ckpt_bytes));
+	telemetry_one(f, "clm_checkpoint_replay_seconds", "gauge",
+	        "Seconds the writer spent applying the writes no checkpoint covers yet: about what a crash now would replay (checkpoint_interval = auto checkpoints at 10).",
+	        (double) TELEMETRY_GET(&t->ckpt_replay_ns) / 1e9);
 	telemetry_one(f, "clm_checkpoint_position", "gauge",
 	        "Journal position the base view reflects.",
 	        (double) TELEMETRY_GET(&t->ckpt_position));

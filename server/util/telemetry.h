@@ -132,7 +132,8 @@ struct telemetry {
 	_Atomic uint64_t journal_position;
 	_Atomic uint64_t ckpt_count, ckpt_failures, ckpt_ns, ckpt_keys;
 	_Atomic uint64_t ckpt_overlay_bytes, ckpt_position, ckpt_last_ns;
-	_Atomic uint64_t ckpt_bytes; /* see telemetry_checkpoint_bytes */
+	_Atomic uint64_t ckpt_bytes;     /* see telemetry_checkpoint_bytes */
+	_Atomic uint64_t ckpt_replay_ns; /* telemetry_checkpoint_replay */
 	_Atomic uint64_t replay_entries, replay_ns;
 };
 
@@ -238,6 +239,11 @@ void telemetry_writes(
  * checkpoint now (checkpoint_bytes, or what auto made of it).
  */
 void telemetry_checkpoint_bytes(struct telemetry *t, uint64_t bytes);
+/*
+ * telemetry_checkpoint_replay sets the writer's time applying the writes
+ * no checkpoint covers yet (what checkpoint_interval = auto bounds).
+ */
+void telemetry_checkpoint_replay(struct telemetry *t, int64_t ns);
 
 /* telemetry_queue_depth sets the write queue's current depth. */
 void telemetry_queue_depth(struct telemetry *t, size_t depth);

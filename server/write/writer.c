@@ -190,6 +190,19 @@ writer_note_forgets(writer *w, writer_job **jobs, size_t n)
 }
 
 /*
+ * Commits txn, counting its time with the apply's: what a replay of the
+ * batch would cost (writer_ckpt_interval_due; not the journal's sync).
+ */
+static clm_err
+writer_commit(writer *w, store_txn *txn)
+{
+	int64_t t0 = clock_mono_ns();
+	clm_err e = store_write_commit(txn);
+	writer_applied(w, t0);
+	return e;
+}
+
+/*
  * Applies, journals and commits the batch at now_ms; nows (replay: the
  * instant of each job, whose entries are journaled already) or NULL.
  */
@@ -200,10 +213,12 @@ writer_try(writer *w, writer_job **jobs, size_t n, const int64_t *nows,
 	store_txn *txn = NULL;
 	clm_err e;
 	for (int attempt = 0;; attempt++) {
+		int64_t t0 = clock_mono_ns();
 		e = writer_apply(w, jobs, n, nows, now_ms, &txn);
+		writer_applied(w, t0);
 		if (e == CLM_OK && w->j == NULL) {
 			/* No journal: durable; a stream's entry: in it. */
-			e = store_write_commit(txn);
+			e = writer_commit(w, txn);
 			if (e == CLM_OK) {
 				return CLM_OK;
 			}
@@ -242,7 +257,7 @@ writer_try(writer *w, writer_job **jobs, size_t n, const int64_t *nows,
 			return e;
 		}
 	}
-	e = store_write_commit(txn);
+	e = writer_commit(w, txn);
 	if (e == CLM_OK) {
 		writer_note_forgets(w, jobs, n);
 		return CLM_OK;
@@ -380,7 +395,8 @@ writer_main(void *arg)
 	        + (int64_t) WRITER_READER_CHECK_S * 1000000000;
 	for (;;) {
 		pthread_mutex_lock(&w->mu);
-		while (w->head == NULL && !w->stopping && !w->ckpt_wake) {
+		while (w->head == NULL && !w->stopping && !w->ckpt_wake
+		        && !w->ckpt_asked) {
 			/* Idle: wake for the reader check or a checkpoint. */
 			int64_t wait_ms = WRITER_READER_CHECK_S * 1000;
 			if (w->ckpt_busy) {
@@ -398,9 +414,10 @@ writer_main(void *arg)
 				due = due < 0 ? 0 : due + 1;
 				wait_ms = due < wait_ms ? due : wait_ms;
 			} else if (w->dirty_since_ns != 0) {
-				int64_t due = w->dirty_since_ns
-				        + w->ckpt_interval_ns
-				        - clock_mono_ns();
+				int64_t due = writer_ckpt_interval_wait(
+				        w->ckpt_interval_ns,
+				        clock_mono_ns() - w->dirty_since_ns,
+				        w->apply_ns, w->purge);
 				due = due < 0 ? 0 : due / 1000000 + 1;
 				wait_ms = due < wait_ms ? due : wait_ms;
 			}
@@ -689,10 +706,11 @@ writer_start(store *st, const struct writer_opts *o, writer **out, char *err,
 		w->ckpt_az.bytes
 		        = writer_ckpt_auto_bytes(store_view_bytes(st));
 	}
-	w->ckpt_interval_ns
-	        = (o->checkpoint_interval_ms != 0 ? o->checkpoint_interval_ms
+	w->ckpt_interval_ns = o->checkpoint_interval_auto
+	        ? 0
+	        : (o->checkpoint_interval_ms != 0 ? o->checkpoint_interval_ms
 	                                          : 10000)
-	        * 1000000;
+	                * 1000000;
 	w->st = st;
 	w->publish = o->publish;
 	w->publish_arg = o->publish_arg;
@@ -830,6 +848,18 @@ writer_queue_depth(writer *w)
 	size_t d = w->depth;
 	pthread_mutex_unlock(&w->mu);
 	return d;
+}
+
+void
+writer_checkpoint_soon(writer *w)
+{
+	if (w == NULL) {
+		return;
+	}
+	pthread_mutex_lock(&w->mu);
+	w->ckpt_asked = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
 }
 
 void

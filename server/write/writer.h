@@ -241,10 +241,13 @@ struct writer_opts {
 	 * checkpoint_interval_ms after the first write it does not cover,
 	 * and when the writer stops. checkpoint_bytes 0: auto
 	 * (writer_ckpt_auto_bytes, growing the overlay's map with the view);
-	 * interval 0: 10 s.
+	 * interval 0: 10 s; checkpoint_interval_auto: the interval follows
+	 * what a crash would replay (writer_ckpt_interval_due), and
+	 * checkpoint_interval_ms is not read.
 	 */
 	uint64_t checkpoint_bytes;
 	int64_t checkpoint_interval_ms;
+	bool checkpoint_interval_auto;
 	/*
 	 * Cluster mode (issue 16, docs/cluster.md): the NATS JetStream stream
 	 * (journal/jstream.h) replaces journal. writer_submit publishes the
@@ -335,6 +338,34 @@ writer_overlay_holds(uint64_t map_bytes)
  * size that starts a checkpoint now, for a view of view_bytes.
  */
 #define WRITER_CKPT_AUTO_RETRY_S 60
+
+/*
+ * checkpoint_interval = auto (docs/operations.md, "Recovery time"): what
+ * bounds a crash's recovery is the time the replay of the journal past
+ * the last checkpoint takes, and the replay runs the same apply as the
+ * writes did. So a checkpoint starts once the writer has spent
+ * WRITER_CKPT_REPLAY_S applying the writes the last one does not cover
+ * (apply_ns: their applies and commits, not the journal's syncs), which
+ * at full load is about every 10 s as before, and on a store that takes
+ * a tenth of that load ten times less often, merging ten times as many
+ * touchpoints per page it rewrites (docs/performance.md, "The checkpoint
+ * interval follows the replay"). At the latest WRITER_CKPT_MAX_S after
+ * the first write it does not cover (elapsed_ns), and
+ * WRITER_CKPT_FORGET_S after it while a ForgetCustomer waits for the
+ * checkpoint that purges the journal (forget), as with the fixed 10 s.
+ * interval_ns > 0: that fixed interval alone, as before.
+ */
+#define WRITER_CKPT_REPLAY_S 10
+#define WRITER_CKPT_MAX_S    300
+#define WRITER_CKPT_FORGET_S 10
+bool writer_ckpt_interval_due(int64_t interval_ns, int64_t elapsed_ns,
+        int64_t apply_ns, bool forget);
+/*
+ * How long after elapsed_ns the interval is due with no more writes
+ * applied (idle, the apply time stays): when the writer wakes next.
+ */
+int64_t writer_ckpt_interval_wait(int64_t interval_ns, int64_t elapsed_ns,
+        int64_t apply_ns, bool forget);
 struct writer_ckpt_auto {
 	uint64_t bytes;    /* the size now; 0: set from the first view */
 	bool grown;        /* past the size the overlays were opened for */
@@ -439,6 +470,12 @@ Clm__V1__LifecycleEvent *writer_job_event(writer_job *job);
 bool writer_hook_report(writer *w, uint64_t position, uint32_t journey,
         bool ok, int64_t retry_ms, const char *error);
 
+/*
+ * writer_checkpoint_soon has the writer checkpoint whatever the journal
+ * holds past the last checkpoint at its next idle moment (or after the
+ * checkpoint running), whatever checkpoint_interval says: SIGUSR1.
+ */
+void writer_checkpoint_soon(writer *w);
 void writer_stop(writer *w);
 void writer_free(writer *w);
 

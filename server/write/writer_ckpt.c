@@ -220,6 +220,8 @@ writer_checkpoint(writer *w)
 	clm_err e = store_checkpoint(w->st, pos, &st);
 	if (e == CLM_OK) {
 		w->dirty_since_ns = 0;
+		w->apply_ns = 0;
+		telemetry_checkpoint_replay(w->tm, 0);
 	}
 	return writer_ckpt_result(w, e, &st, pos);
 }
@@ -236,6 +238,8 @@ writer_ckpt_start(writer *w)
 		return;
 	}
 	w->dirty_since_ns = 0;
+	w->apply_ns = 0;
+	telemetry_checkpoint_replay(w->tm, 0);
 	if (w->purge && w->j != NULL) {
 		journal_roll_next(w->j);
 	}
@@ -331,10 +335,53 @@ writer_ckpt_due(writer *w)
 }
 
 void
+writer_applied(writer *w, int64_t t0)
+{
+	w->apply_ns += clock_mono_ns() - t0;
+	telemetry_checkpoint_replay(w->tm, w->apply_ns);
+}
+
+bool
+writer_ckpt_interval_due(
+        int64_t interval_ns, int64_t elapsed_ns, int64_t apply_ns, bool forget)
+{
+	const int64_t s = 1000000000;
+	if (interval_ns > 0) {
+		return elapsed_ns >= interval_ns;
+	}
+	return apply_ns >= WRITER_CKPT_REPLAY_S * s
+	        || elapsed_ns >= WRITER_CKPT_MAX_S * s
+	        || (forget && elapsed_ns >= WRITER_CKPT_FORGET_S * s);
+}
+
+int64_t
+writer_ckpt_interval_wait(
+        int64_t interval_ns, int64_t elapsed_ns, int64_t apply_ns, bool forget)
+{
+	const int64_t s = 1000000000;
+	if (interval_ns > 0) {
+		return interval_ns - elapsed_ns;
+	}
+	if (apply_ns >= WRITER_CKPT_REPLAY_S * s) {
+		return 0;
+	}
+	int64_t limit
+	        = forget ? WRITER_CKPT_FORGET_S * s : WRITER_CKPT_MAX_S * s;
+	return limit - elapsed_ns;
+}
+
+void
 writer_maybe_checkpoint(writer *w)
 {
 	if (w->j == NULL && w->cl == NULL) {
 		return;
+	}
+	if (__atomic_load_n(&w->ckpt_asked, __ATOMIC_RELAXED)) {
+		pthread_mutex_lock(&w->mu);
+		w->ckpt_asked = false;
+		pthread_mutex_unlock(&w->mu);
+		/* Nothing past the last one: nothing to do. */
+		w->ckpt_soon = w->ckpt_soon || w->dirty_since_ns != 0;
 	}
 	writer_ckpt_poll(w, false);
 	if (w->ckpt_busy) {
@@ -370,8 +417,9 @@ writer_maybe_checkpoint(writer *w)
 		}
 		return;
 	}
-	if (now - w->dirty_since_ns >= w->ckpt_interval_ns || w->ckpt_soon
-	        || writer_ckpt_due(w)) {
+	if (writer_ckpt_interval_due(w->ckpt_interval_ns,
+	            now - w->dirty_since_ns, w->apply_ns, w->purge)
+	        || w->ckpt_soon || writer_ckpt_due(w)) {
 		w->ckpt_soon = false;
 		/*
 		 * In the background also after a ForgetCustomer: the freeze

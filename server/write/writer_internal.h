@@ -63,10 +63,14 @@ struct writer {
 	uint64_t ckpt_bytes; /* checkpoint_bytes when not auto */
 	bool ckpt_auto;      /* checkpoint_bytes = auto */
 	struct writer_ckpt_auto ckpt_az;
-	int64_t ckpt_interval_ns;
+	int64_t ckpt_interval_ns; /* 0: auto (writer_ckpt_interval_due) */
 	int64_t dirty_since_ns; /* first write no checkpoint covers; 0: none */
-	bool ckpt_soon; /* checkpoint at the next idle moment (a backfill
-	                   ended) */
+	/* The writer's time applying the writes no checkpoint covers
+	 * (writer_applied). */
+	int64_t apply_ns;
+	bool ckpt_asked; /* writer_checkpoint_soon; under mu */
+	bool ckpt_soon;  /* checkpoint at the next idle moment (a backfill
+	                    ended) */
 	/* The last checkpoint's failure, refusing writes until one works. */
 	clm_err ckpt_err;
 	bool ckpt_disk_full;
@@ -182,6 +186,12 @@ clm_err writer_checkpoint(writer *w);
  * failed one, and retries a failed purge. After each batch and when idle.
  */
 void writer_maybe_checkpoint(writer *w);
+/*
+ * writer_applied adds the time since t0 (clock_mono_ns) to the apply
+ * time no checkpoint covers yet (checkpoint_interval = auto), and shows
+ * it on /metrics before the write is answered.
+ */
+void writer_applied(writer *w, int64_t t0);
 
 /*
  * writer_ckpt_due tells whether the overlay is large enough for a

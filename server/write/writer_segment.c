@@ -26,6 +26,7 @@ static bool
 writer_segment_step(writer *w)
 {
 	store_txn *txn;
+	int64_t t0 = clock_mono_ns(); /* a crash would redo the step */
 	if (store_write_begin(w->st, &txn) != CLM_OK) {
 		return false;
 	}
@@ -88,6 +89,7 @@ writer_segment_step(writer *w)
 		w->seg_more = false;
 		return false;
 	}
+	writer_applied(w, t0);
 	if (w->j != NULL && w->dirty_since_ns == 0) {
 		w->dirty_since_ns = clock_mono_ns();
 	}
@@ -144,6 +146,7 @@ writer_settle_step(
         writer *w, int64_t now_ms, bool *more, struct segw_progress *pg)
 {
 	store_txn *txn;
+	int64_t t0 = clock_mono_ns(); /* a crash would redo the step */
 	clm_err e = store_write_begin(w->st, &txn);
 	if (e != CLM_OK) {
 		return e;
@@ -165,8 +168,11 @@ writer_settle_step(
 	}
 	if (e != CLM_OK) {
 		segw_invalidate(w->segs);
-	} else if (w->dirty_since_ns == 0) {
-		w->dirty_since_ns = clock_mono_ns();
+	} else {
+		writer_applied(w, t0);
+		if (w->dirty_since_ns == 0) {
+			w->dirty_since_ns = clock_mono_ns();
+		}
 	}
 	return e;
 }

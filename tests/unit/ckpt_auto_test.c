@@ -173,3 +173,50 @@ Test(ckpt_auto, a_map_that_cannot_grow_bounds_the_size)
 	        writer_ckpt_auto_size(&z2, 1 * GIB, mid, T0, fake_reserve, &f),
 	        100 * MIB);
 }
+
+/*
+ * checkpoint_interval = auto (interval 0): due once the writes took the
+ * writer WRITER_CKPT_REPLAY_S to apply, or WRITER_CKPT_MAX_S after the
+ * first of them, or WRITER_CKPT_FORGET_S after it with a Forget waiting;
+ * a fixed interval is the wall clock alone, as before.
+ */
+Test(ckpt_auto, the_interval_follows_the_replay)
+{
+	static const struct {
+		int64_t interval, elapsed, apply;
+		bool forget, due;
+		int64_t wait; /* writer_ckpt_interval_wait */
+	} cases[] = {
+		/* A fixed 10 s: the apply time does not count. */
+		{ 10 * SEC, 9 * SEC, 9 * SEC, false, false, 1 * SEC },
+		{ 10 * SEC, 10 * SEC, 0, false, true, 0 },
+		{ 10 * SEC, 1 * SEC, 60 * SEC, false, false, 9 * SEC },
+		/* Full load: the apply reaches 10 s about when the clock does.
+		 */
+		{ 0, 11 * SEC, 10 * SEC - 1, false, false, 289 * SEC },
+		{ 0, 11 * SEC, 10 * SEC, false, true, 0 },
+		/* A tenth of it: two minutes pass, not due yet. */
+		{ 0, 120 * SEC, 1 * SEC, false, false, 180 * SEC },
+		/* At most five minutes after the first write. */
+		{ 0, 300 * SEC - 1, 1, false, false, 1 },
+		{ 0, 300 * SEC, 1, false, true, 0 },
+		/* A Forget waiting: ten seconds, as before. */
+		{ 0, 9 * SEC, 0, true, false, 1 * SEC },
+		{ 0, 10 * SEC, 0, true, true, 0 },
+		{ 0, 2 * SEC, 10 * SEC, true, true, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool due = writer_ckpt_interval_due(cases[i].interval,
+		        cases[i].elapsed, cases[i].apply, cases[i].forget);
+		cr_expect_eq(due, cases[i].due, "case %zu: due %d", i, due);
+		int64_t wait = writer_ckpt_interval_wait(cases[i].interval,
+		        cases[i].elapsed, cases[i].apply, cases[i].forget);
+		if (cases[i].due) {
+			cr_expect_leq(wait, 0, "case %zu: wait %lld", i,
+			        (long long) wait);
+		} else {
+			cr_expect_eq(wait, cases[i].wait,
+			        "case %zu: wait %lld", i, (long long) wait);
+		}
+	}
+}

@@ -78,7 +78,8 @@ Test(config, defaults)
 	cr_assert_eq(c.max_property_value_bytes, 1024);
 	cr_assert_eq(c.map_bytes, 256 * MIB);
 	cr_assert_eq(c.max_db_bytes, 64 * GIB);
-	cr_assert_eq(c.checkpoint_bytes, 0); /* auto */
+	cr_assert_eq(c.checkpoint_bytes, 0);    /* auto */
+	cr_assert_eq(c.checkpoint_interval, 0); /* auto */
 	cr_assert_eq(c.at_risk_days, 30);
 	cr_assert_eq(c.churn_days, 90);
 	cr_assert_gt(c.workers, 0);
@@ -127,6 +128,55 @@ Test(config, size_flag_spellings)
 		        forms[i][1] ? forms[i][1] : "");
 		config_fini(&c);
 	}
+}
+
+/*
+ * checkpoint_interval takes "auto" (its default, as 0) or seconds; an
+ * integer whose default is a number does not take "auto".
+ */
+Test(config, checkpoint_interval_is_auto_or_seconds)
+{
+	static const struct {
+		const char *value;
+		long long want; /* -1: refused, with why */
+		const char *why;
+	} cases[] = {
+		{ "auto", 0, NULL },
+		{ "10", 10, NULL },
+		{ "3600", 3600, NULL },
+		{ "Auto", -1, "expected auto or an integer" },
+		{ "10s", -1, "expected auto or an integer" },
+		{ "0", -1, "must be between 1 and 3600" },
+		{ "3601", -1, "must be between 1 and 3600" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config c;
+		config_init(&c);
+		char *argv[] = { "clmd", "--checkpoint-interval",
+			(char *) cases[i].value };
+		char err[256];
+		int rv = parse(&c, ARGC(argv), argv, err, sizeof(err));
+		if (cases[i].want < 0) {
+			cr_assert_neq(rv, 0, "'%s' refused", cases[i].value);
+			cr_assert(strstr(err, "checkpoint_interval") != NULL
+			                && strstr(err, cases[i].why) != NULL,
+			        "'%s': %s", cases[i].value, err);
+		} else {
+			cr_assert_eq(rv, 0, "'%s': %s", cases[i].value, err);
+			cr_assert_eq(c.checkpoint_interval, cases[i].want,
+			        "'%s'", cases[i].value);
+		}
+		config_fini(&c);
+	}
+	struct config c;
+	config_init(&c);
+	char *argv[] = { "clmd", "--workers", "auto" };
+	char err[256];
+	cr_assert_neq(parse(&c, ARGC(argv), argv, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "an integer") != NULL
+	                && strstr(err, "auto or") == NULL,
+	        "%s", err);
+	config_fini(&c);
 }
 
 /*

@@ -448,6 +448,7 @@ Test(telemetry, batch_sizes_and_queue_depth)
 	        17);
 	telemetry_queue_depth(&tm, 0);
 	telemetry_checkpoint_bytes(&tm, 192u << 20);
+	telemetry_checkpoint_replay(&tm, 2500000000);
 	free(text);
 	text = format(&tm, &gauges, &ex);
 	cr_expect_eq(
@@ -456,6 +457,9 @@ Test(telemetry, batch_sizes_and_queue_depth)
 	cr_expect_eq(
 	        value(&ex, "clm_checkpoint_bytes", NULL, NULL, NULL, NULL),
 	        192u << 20);
+	cr_expect_eq(value(&ex, "clm_checkpoint_replay_seconds", NULL, NULL,
+	                     NULL, NULL),
+	        2.5);
 	free(text);
 }
 

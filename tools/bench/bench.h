@@ -60,6 +60,8 @@ struct bench_metrics {
 	double ckpts, ckpt_seconds, ckpt_last_s, ckpt_keys, ckpt_bytes;
 	double ckpt_position;
 	double recovery_entries, recovery_seconds;
+	/* clm_checkpoint_replay_seconds is there: clmd takes SIGUSR1. */
+	bool ckpt_on_usr1;
 };
 
 /*

@@ -111,6 +111,8 @@ bench_metrics_read(int port, struct bench_metrics *m)
 	        = bench_metrics_value(body, "clm_recovery_entries", &unused);
 	m->recovery_seconds
 	        = bench_metrics_value(body, "clm_recovery_seconds", &unused);
+	(void) bench_metrics_value(
+	        body, "clm_checkpoint_replay_seconds", &m->ckpt_on_usr1);
 	m->ok = j;
 	free(body);
 }
