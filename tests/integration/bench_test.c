@@ -427,3 +427,31 @@ Test(bench, data_from_starts_on_a_copy)
 	cr_assert_eq(run_cmd(CLM_BENCH_BIN, bad, NULL, 10000, NULL, NULL), 2);
 	clmd_cleanup(&src);
 }
+
+/*
+ * --rate: the clients keep to the schedule, so a run never sends more
+ * than rate items a second (plus one call a client of slack); how far
+ * under is the machine's business, so only that some went is asserted.
+ * The clmd of --start keeps checkpoint_interval = auto: the bench asks
+ * it for the checkpoint that covers the row (SIGUSR1), which a clmd
+ * idling with a few hundred milliseconds of apply would otherwise start
+ * only minutes later, and the row reports it (fin keys).
+ */
+Test(bench, rate_paces_the_clients)
+{
+	const char *argv[] = { "clm-bench", "--start", "--seconds", "2",
+		"--customers", "50", "--clients", "4", "--workloads",
+		"track-single", "--rate", "200", "--clmd", CLMD_BIN, NULL };
+	char *out = NULL, *err = NULL;
+	int rc = run_cmd(CLM_BENCH_BIN, argv, NULL, 100000, &out, &err);
+	cr_assert_eq(rc, 0, "clm-bench exited %d: %s", rc, err ? err : "");
+	cr_assert(strstr(err, "no checkpoint covered the run") == NULL, "%s",
+	        err);
+	struct bench_row r;
+	cr_assert(bench_row(out, "track-single", 4, &r), "%s", out);
+	cr_assert_gt(r.items, 0, "%s", out);
+	cr_assert_leq(r.items, 200 + 4 / 2.0, "paced at 200/s: %s", out);
+	cr_assert_gt(r.fin_keys, 0, "no covering checkpoint: %s", out);
+	free(out);
+	free(err);
+}

@@ -47,6 +47,12 @@ struct bench_cfg {
 	int customers;
 	size_t echo_bytes;
 	int http_port; /* clmd's --http on 127.0.0.1 (http-batch), or 0 */
+	/*
+	 * --rate: items a second for all clients together, each client
+	 * sending its calls on a schedule (clients calls at rate / clients,
+	 * a call's items each); 0: as fast as the replies come.
+	 */
+	double rate;
 };
 
 /*

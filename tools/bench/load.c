@@ -201,7 +201,27 @@ bench_client(void *arg)
 	}
 	Clm__V1__Touchpoint tps[100], *ptr[100];
 	char cids[100][32], items[100][32];
+	/* --rate: this client's calls, one every `every` seconds. */
+	double every = 0, next = bench_now();
+	if (cfg->rate > 0) {
+		double per_call = strcmp(w, "track-batch") == 0
+		                || strcmp(w, "http-batch") == 0
+		        ? 100
+		        : 1;
+		every = per_call * cfg->clients / cfg->rate;
+		next += every * th->id / cfg->clients; /* spread the clients */
+	}
 	while (!atomic_load(th->stop)) {
+		if (every > 0) {
+			/* On schedule; one that fell behind catches up. */
+			double wait = next - bench_now();
+			if (wait > 0) {
+				bench_sleep(wait < 0.1 ? wait : 0.1);
+				continue; /* the stop flag, then the time again
+				           */
+			}
+			next += every;
+		}
 		double t0 = bench_now();
 		Clm__V1__Response *resp = NULL;
 		clm_err e = CLM_OK;

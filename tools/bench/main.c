@@ -9,6 +9,7 @@
  *             [--echo-inproc] [--checkpoint-interval S]
  *             [--checkpoint-bytes SIZE] [--checkpoint-chunk-keys N]
  *             [--recovery] [--http-port PORT] [--data-from DIR]
+ *             [--rate ITEMS_PER_S]
  *
  * Workloads: echo, get-customer, recommend, metrics (the last 30 days),
  * track-single, track-batch (100 touchpoints a call), mixed (90 %
@@ -43,8 +44,11 @@
  * cleanly; not its overlays) instead of an empty one, without
  * the preload: a large store built once, measured many times, each run
  * on a fresh copy (it was made with the same --customers for the ids to
- * match). Rows that wrote ask the clmd of --start for a checkpoint
- * after them (SIGUSR1) and wait for it, so the device bytes include it.
+ * match). --rate N sends N items a second in all, each client on a
+ * schedule, instead of as fast as clmd answers: the load of a sidecar
+ * that is not saturated (calls/s and items/s then say whether it kept
+ * up). Rows that wrote ask the clmd of --start for a checkpoint after
+ * them (SIGUSR1) and wait for it, so the device bytes include it.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -424,6 +428,7 @@ bench_usage(void)
 	        "                 [--seconds S] [--customers N] [--history N] [--durability full|os] [--transport tcp|ipc] [--clmd PATH]\n"
 	        "                 [--echo-inproc] [--checkpoint-interval S] [--checkpoint-bytes SIZE]\n"
 	        "                 [--checkpoint-chunk-keys N] [--recovery] [--http-port PORT] [--data-from DIR]\n"
+	        "                 [--rate ITEMS_PER_S]\n"
 	        "workloads: echo get-customer recommend metrics track-single track-batch mixed\n"
 	        "           http-batch (only when named: clmd's --http, from --start or --http-port)\n"
 	        "           segment (only when named: track-batch without and with 20 segments,\n"
@@ -473,6 +478,7 @@ main(int argc, char **argv)
 		{ "recovery", no_argument, NULL, 'r' },
 		{ "http-port", required_argument, NULL, 'H' },
 		{ "data-from", required_argument, NULL, 'D' },
+		{ "rate", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -516,6 +522,9 @@ main(int argc, char **argv)
 			break;
 		case 'I':
 			ckpt_interval = optarg;
+			break;
+		case 'R':
+			cfg.rate = atof(optarg);
 			break;
 		case 'B':
 			ckpt_bytes = optarg;
