@@ -463,4 +463,7 @@ Test(bench, rate_paces_the_clients)
 	cr_assert_gt(r.fin_keys, 0, "no covering checkpoint: %s", out);
 	free(out);
 	free(err);
+
+	const char *bad[] = { "clm-bench", "--start", "--rate", "0", NULL };
+	cr_assert_eq(run_cmd(CLM_BENCH_BIN, bad, NULL, 10000, NULL, NULL), 2);
 }

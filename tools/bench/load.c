@@ -216,9 +216,9 @@ bench_client(void *arg)
 			/* On schedule; one that fell behind catches up. */
 			double wait = next - bench_now();
 			if (wait > 0) {
+				/* At most 0.1 s: the stop flag is seen. */
 				bench_sleep(wait < 0.1 ? wait : 0.1);
-				continue; /* the stop flag, then the time again
-				           */
+				continue;
 			}
 			next += every;
 		}

@@ -523,9 +523,16 @@ main(int argc, char **argv)
 		case 'I':
 			ckpt_interval = optarg;
 			break;
-		case 'R':
-			cfg.rate = atof(optarg);
+		case 'R': {
+			char *end;
+			cfg.rate = strtod(optarg, &end);
+			if (end == optarg || *end != '\0' || !(cfg.rate > 0)) {
+				fprintf(stderr,
+				        "clm-bench: --rate wants items a second, a number above 0\n");
+				return 2;
+			}
 			break;
+		}
 		case 'B':
 			ckpt_bytes = optarg;
 			break;
