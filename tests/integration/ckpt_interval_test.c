@@ -33,28 +33,12 @@ metric(int port, const char *name)
 	return v;
 }
 
-/* Tracks n page views of new customers; returns the write's position. */
+/* Tracks n page views of new customers (tp_track_new); the position. */
 static uint64_t
 track_new(clm_conn *c, int round, size_t n)
 {
-	struct tp_batch b;
-	cr_assert(tp_batch_init(&b, n));
-	for (size_t i = 0; i < n; i++) {
-		Clm__V1__Touchpoint *tp = &b.tp[i];
-		clm__v1__touchpoint__init(tp);
-		snprintf(b.cid[i], sizeof(b.cid[i]), "ci-%d-%zu", round, i);
-		tp->customer_id = b.cid[i];
-		tp->type = CLM__V1__TOUCHPOINT_TYPE__PAGE_VIEW;
-		tp->channel = CLM__V1__CHANNEL__EMAIL;
-		b.ptr[i] = tp;
-	}
-	Clm__V1__Response *resp = NULL;
-	cr_assert_eq(clm_track(c, b.ptr, n, &resp), CLM_OK, "track: %s",
-	        clm_last_error(c));
-	cr_assert_eq(resp->track->accepted, n);
-	uint64_t pos = resp->position;
-	clm_response_free(resp);
-	tp_batch_fini(&b);
+	uint64_t pos = tp_track_new(c, "ci", round, n);
+	cr_assert_gt(pos, 0, "track: %s", clm_last_error(c));
 	return pos;
 }
 

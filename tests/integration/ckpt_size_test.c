@@ -69,30 +69,12 @@ pad_view(const char *data, long long view)
 	mdb_env_close(env);
 }
 
-/* Tracks n page views of new customers; returns the write's position. */
+/* Tracks n page views of new customers (tp_track_new); the position. */
 static uint64_t
 track_new(clm_conn *c, int round, size_t n)
 {
-	struct tp_batch b;
-	cr_assert(tp_batch_init(&b, n));
-	for (size_t i = 0; i < n; i++) {
-		Clm__V1__Touchpoint *tp = &b.tp[i];
-		clm__v1__touchpoint__init(tp);
-		snprintf(b.cid[i], sizeof(b.cid[i]), "cs-%d-%zu", round, i);
-		snprintf(b.eid[i], sizeof(b.eid[i]), "cs-e-%d-%zu", round, i);
-		tp->customer_id = b.cid[i];
-		tp->event_id = b.eid[i];
-		tp->type = CLM__V1__TOUCHPOINT_TYPE__PAGE_VIEW;
-		tp->channel = CLM__V1__CHANNEL__ORGANIC_SEARCH;
-		b.ptr[i] = tp;
-	}
-	Clm__V1__Response *resp = NULL;
-	cr_assert_eq(clm_track(c, b.ptr, n, &resp), CLM_OK, "track: %s",
-	        clm_last_error(c));
-	cr_assert_eq(resp->track->accepted, n);
-	uint64_t pos = resp->position;
-	clm_response_free(resp);
-	tp_batch_fini(&b);
+	uint64_t pos = tp_track_new(c, "cs", round, n);
+	cr_assert_gt(pos, 0, "track: %s", clm_last_error(c));
 	return pos;
 }
 

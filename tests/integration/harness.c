@@ -829,6 +829,38 @@ tp_batch_fini(struct tp_batch *b)
 	memset(b, 0, sizeof(*b));
 }
 
+uint64_t
+tp_track_new(clm_conn *c, const char *prefix, int round, size_t n)
+{
+	struct tp_batch b;
+	if (!tp_batch_init(&b, n)) {
+		tp_batch_fini(&b);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		Clm__V1__Touchpoint *tp = &b.tp[i];
+		clm__v1__touchpoint__init(tp);
+		snprintf(b.cid[i], sizeof(b.cid[i]), "%s-%d-%zu", prefix,
+		        round, i);
+		snprintf(b.eid[i], sizeof(b.eid[i]), "%s-e-%d-%zu", prefix,
+		        round, i);
+		tp->customer_id = b.cid[i];
+		tp->event_id = b.eid[i];
+		tp->type = CLM__V1__TOUCHPOINT_TYPE__PAGE_VIEW;
+		tp->channel = CLM__V1__CHANNEL__ORGANIC_SEARCH;
+		b.ptr[i] = tp;
+	}
+	Clm__V1__Response *resp = NULL;
+	uint64_t pos = 0;
+	if (clm_track(c, b.ptr, n, &resp) == CLM_OK && resp->track != NULL
+	        && resp->track->accepted == n) {
+		pos = resp->position;
+	}
+	clm_response_free(resp);
+	tp_batch_fini(&b);
+	return pos;
+}
+
 char *
 harness_metrics(int port)
 {

@@ -188,5 +188,11 @@ struct tp_batch {
 };
 bool tp_batch_init(struct tp_batch *b, size_t cap);
 void tp_batch_fini(struct tp_batch *b);
+/*
+ * tp_track_new tracks n page views of new customers PREFIX-ROUND-I, with
+ * event ids PREFIX-e-ROUND-I, in one call; the write's position, or 0
+ * when the call failed (clm_last_error) or did not accept them all.
+ */
+uint64_t tp_track_new(clm_conn *c, const char *prefix, int round, size_t n);
 
 #endif /* CLM_IT_HARNESS_H */

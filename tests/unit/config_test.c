@@ -4,6 +4,8 @@
  * every kind of bad input.
  */
 #include <criterion/criterion.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,17 +132,63 @@ Test(config, size_flag_spellings)
 	}
 }
 
+/* A value of an "auto" key, and what parsing it gives. */
+struct auto_case {
+	const char *value;
+	long long want; /* -1: refused, with why */
+	const char *why;
+};
+
+/*
+ * Parses --FLAG VALUE for each case, checking the int64_t field at off
+ * (key: the name the errors give); then --OTHER auto, a key of the same
+ * type whose default is a number, must be refused, its error saying
+ * want_other and not "auto or".
+ */
+static void
+check_auto_key(const char *flag, const char *key, size_t off,
+        const struct auto_case *cases, size_t n, const char *other,
+        const char *want_other)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct config c;
+		config_init(&c);
+		char *argv[]
+		        = { "clmd", (char *) flag, (char *) cases[i].value };
+		char err[256];
+		int rv = parse(&c, ARGC(argv), argv, err, sizeof(err));
+		if (cases[i].want < 0) {
+			cr_assert_neq(rv, 0, "'%s' refused", cases[i].value);
+			cr_assert(strstr(err, key) != NULL
+			                && strstr(err, cases[i].why) != NULL,
+			        "'%s': %s", cases[i].value, err);
+		} else {
+			cr_assert_eq(rv, 0, "'%s': %s", cases[i].value, err);
+			int64_t got;
+			memcpy(&got, (const char *) &c + off, sizeof(got));
+			cr_assert_eq(
+			        got, cases[i].want, "'%s'", cases[i].value);
+		}
+		config_fini(&c);
+	}
+	struct config c;
+	config_init(&c);
+	char *argv[] = { "clmd", (char *) other, "auto" };
+	char err[256];
+	cr_assert_neq(parse(&c, ARGC(argv), argv, err, sizeof(err)), 0);
+	cr_assert(strstr(err, want_other) != NULL
+	                && strstr(err, "auto or") == NULL,
+	        "%s", err);
+	config_fini(&c);
+}
+
 /*
  * checkpoint_interval takes "auto" (its default, as 0) or seconds; an
  * integer whose default is a number does not take "auto".
  */
 Test(config, checkpoint_interval_is_auto_or_seconds)
 {
-	static const struct {
-		const char *value;
-		long long want; /* -1: refused, with why */
-		const char *why;
-	} cases[] = {
+	static const struct auto_case cases[] = {
 		{ "auto", 0, NULL },
 		{ "10", 10, NULL },
 		{ "3600", 3600, NULL },
@@ -149,34 +197,9 @@ Test(config, checkpoint_interval_is_auto_or_seconds)
 		{ "0", -1, "must be between 1 and 3600" },
 		{ "3601", -1, "must be between 1 and 3600" },
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct config c;
-		config_init(&c);
-		char *argv[] = { "clmd", "--checkpoint-interval",
-			(char *) cases[i].value };
-		char err[256];
-		int rv = parse(&c, ARGC(argv), argv, err, sizeof(err));
-		if (cases[i].want < 0) {
-			cr_assert_neq(rv, 0, "'%s' refused", cases[i].value);
-			cr_assert(strstr(err, "checkpoint_interval") != NULL
-			                && strstr(err, cases[i].why) != NULL,
-			        "'%s': %s", cases[i].value, err);
-		} else {
-			cr_assert_eq(rv, 0, "'%s': %s", cases[i].value, err);
-			cr_assert_eq(c.checkpoint_interval, cases[i].want,
-			        "'%s'", cases[i].value);
-		}
-		config_fini(&c);
-	}
-	struct config c;
-	config_init(&c);
-	char *argv[] = { "clmd", "--workers", "auto" };
-	char err[256];
-	cr_assert_neq(parse(&c, ARGC(argv), argv, err, sizeof(err)), 0);
-	cr_assert(strstr(err, "an integer") != NULL
-	                && strstr(err, "auto or") == NULL,
-	        "%s", err);
-	config_fini(&c);
+	check_auto_key("--checkpoint-interval", "checkpoint_interval",
+	        offsetof(struct config, checkpoint_interval), cases,
+	        sizeof(cases) / sizeof(cases[0]), "--workers", "an integer");
 }
 
 /*
@@ -185,11 +208,7 @@ Test(config, checkpoint_interval_is_auto_or_seconds)
  */
 Test(config, checkpoint_bytes_is_auto_or_a_size)
 {
-	static const struct {
-		const char *value;
-		long long want; /* -1: refused, with why */
-		const char *why;
-	} cases[] = {
+	static const struct auto_case cases[] = {
 		{ "auto", 0, NULL },
 		{ "256M", 256 * MIB, NULL },
 		{ "4K", 4096, NULL },
@@ -198,34 +217,10 @@ Test(config, checkpoint_bytes_is_auto_or_a_size)
 		{ "", -1, "expected auto or a size" },
 		{ "0", -1, "must be between 4096 and" },
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct config c;
-		config_init(&c);
-		char *argv[] = { "clmd", "--checkpoint-bytes",
-			(char *) cases[i].value };
-		char err[256];
-		int rv = parse(&c, ARGC(argv), argv, err, sizeof(err));
-		if (cases[i].want < 0) {
-			cr_assert_neq(rv, 0, "'%s' refused", cases[i].value);
-			cr_assert(strstr(err, "checkpoint_bytes") != NULL
-			                && strstr(err, cases[i].why) != NULL,
-			        "'%s': %s", cases[i].value, err);
-		} else {
-			cr_assert_eq(rv, 0, "'%s': %s", cases[i].value, err);
-			cr_assert_eq(c.checkpoint_bytes, cases[i].want, "'%s'",
-			        cases[i].value);
-		}
-		config_fini(&c);
-	}
-	struct config c;
-	config_init(&c);
-	char *argv[] = { "clmd", "--map-bytes", "auto" };
-	char err[256];
-	cr_assert_neq(parse(&c, ARGC(argv), argv, err, sizeof(err)), 0);
-	cr_assert(strstr(err, "a size such as") != NULL
-	                && strstr(err, "auto or") == NULL,
-	        "%s", err);
-	config_fini(&c);
+	check_auto_key("--checkpoint-bytes", "checkpoint_bytes",
+	        offsetof(struct config, checkpoint_bytes), cases,
+	        sizeof(cases) / sizeof(cases[0]), "--map-bytes",
+	        "a size such as");
 }
 
 Test(config, every_kind_of_flag)
