@@ -191,7 +191,7 @@ writer_note_forgets(writer *w, writer_job **jobs, size_t n)
 
 /*
  * Commits txn, counting its time with the apply's: what a replay of the
- * batch would cost (writer_ckpt_interval_due; not the journal's sync).
+ * batch would cost (writer_ckpt_interval_left; not the journal's sync).
  */
 static clm_err
 writer_commit(writer *w, store_txn *txn)
@@ -414,7 +414,7 @@ writer_main(void *arg)
 				due = due < 0 ? 0 : due + 1;
 				wait_ms = due < wait_ms ? due : wait_ms;
 			} else if (w->dirty_since_ns != 0) {
-				int64_t due = writer_ckpt_interval_wait(
+				int64_t due = writer_ckpt_interval_left(
 				        w->ckpt_interval_ns,
 				        clock_mono_ns() - w->dirty_since_ns,
 				        w->apply_ns, w->purge);

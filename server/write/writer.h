@@ -242,7 +242,7 @@ struct writer_opts {
 	 * and when the writer stops. checkpoint_bytes 0: auto
 	 * (writer_ckpt_auto_bytes, growing the overlay's map with the view);
 	 * interval 0: 10 s; checkpoint_interval_auto: the interval follows
-	 * what a crash would replay (writer_ckpt_interval_due), and
+	 * what a crash would replay (writer_ckpt_interval_left), and
 	 * checkpoint_interval_ms is not read.
 	 */
 	uint64_t checkpoint_bytes;
@@ -358,13 +358,11 @@ writer_overlay_holds(uint64_t map_bytes)
 #define WRITER_CKPT_REPLAY_S 10
 #define WRITER_CKPT_MAX_S    300
 #define WRITER_CKPT_FORGET_S 10
-bool writer_ckpt_interval_due(int64_t interval_ns, int64_t elapsed_ns,
-        int64_t apply_ns, bool forget);
 /*
- * How long after elapsed_ns the interval is due with no more writes
- * applied (idle, the apply time stays): when the writer wakes next.
+ * writer_ckpt_interval_left is how long until then, <= 0: due now. With
+ * no more writes applied (idle) it is when the writer wakes next.
  */
-int64_t writer_ckpt_interval_wait(int64_t interval_ns, int64_t elapsed_ns,
+int64_t writer_ckpt_interval_left(int64_t interval_ns, int64_t elapsed_ns,
         int64_t apply_ns, bool forget);
 struct writer_ckpt_auto {
 	uint64_t bytes;    /* the size now; 0: set from the first view */

@@ -155,6 +155,15 @@ writer_ckpt_kick(writer *w)
 	w->ckpt_busy = true;
 }
 
+/* A checkpoint covers every write so far: no write waits for one. */
+static void
+writer_covered(writer *w)
+{
+	w->dirty_since_ns = 0;
+	w->apply_ns = 0;
+	telemetry_checkpoint_replay(w->tm, 0);
+}
+
 /*
  * Takes the background checkpoint's result if there is one (waiting for
  * it when wait); does nothing when none is running.
@@ -219,9 +228,7 @@ writer_checkpoint(writer *w)
 	struct store_ckpt_stats st;
 	clm_err e = store_checkpoint(w->st, pos, &st);
 	if (e == CLM_OK) {
-		w->dirty_since_ns = 0;
-		w->apply_ns = 0;
-		telemetry_checkpoint_replay(w->tm, 0);
+		writer_covered(w);
 	}
 	return writer_ckpt_result(w, e, &st, pos);
 }
@@ -237,9 +244,7 @@ writer_ckpt_start(writer *w)
 		(void) writer_ckpt_result(w, e, &st, pos);
 		return;
 	}
-	w->dirty_since_ns = 0;
-	w->apply_ns = 0;
-	telemetry_checkpoint_replay(w->tm, 0);
+	writer_covered(w);
 	if (w->purge && w->j != NULL) {
 		journal_roll_next(w->j);
 	}
@@ -341,21 +346,8 @@ writer_applied(writer *w, int64_t t0)
 	telemetry_checkpoint_replay(w->tm, w->apply_ns);
 }
 
-bool
-writer_ckpt_interval_due(
-        int64_t interval_ns, int64_t elapsed_ns, int64_t apply_ns, bool forget)
-{
-	const int64_t s = 1000000000;
-	if (interval_ns > 0) {
-		return elapsed_ns >= interval_ns;
-	}
-	return apply_ns >= WRITER_CKPT_REPLAY_S * s
-	        || elapsed_ns >= WRITER_CKPT_MAX_S * s
-	        || (forget && elapsed_ns >= WRITER_CKPT_FORGET_S * s);
-}
-
 int64_t
-writer_ckpt_interval_wait(
+writer_ckpt_interval_left(
         int64_t interval_ns, int64_t elapsed_ns, int64_t apply_ns, bool forget)
 {
 	const int64_t s = 1000000000;
@@ -417,8 +409,9 @@ writer_maybe_checkpoint(writer *w)
 		}
 		return;
 	}
-	if (writer_ckpt_interval_due(w->ckpt_interval_ns,
+	if (writer_ckpt_interval_left(w->ckpt_interval_ns,
 	            now - w->dirty_since_ns, w->apply_ns, w->purge)
+	                <= 0
 	        || w->ckpt_soon || writer_ckpt_due(w)) {
 		w->ckpt_soon = false;
 		/*

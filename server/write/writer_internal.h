@@ -63,7 +63,7 @@ struct writer {
 	uint64_t ckpt_bytes; /* checkpoint_bytes when not auto */
 	bool ckpt_auto;      /* checkpoint_bytes = auto */
 	struct writer_ckpt_auto ckpt_az;
-	int64_t ckpt_interval_ns; /* 0: auto (writer_ckpt_interval_due) */
+	int64_t ckpt_interval_ns; /* 0: auto (writer_ckpt_interval_left) */
 	int64_t dirty_since_ns; /* first write no checkpoint covers; 0: none */
 	/* The writer's time applying the writes no checkpoint covers
 	 * (writer_applied). */

@@ -861,6 +861,21 @@ tp_track_new(clm_conn *c, const char *prefix, int round, size_t n)
 	return pos;
 }
 
+double
+harness_metric(int port, const char *name)
+{
+	char *body = harness_metrics(port);
+	if (body == NULL) {
+		return -1;
+	}
+	char want[160];
+	snprintf(want, sizeof(want), "\n%s ", name);
+	const char *p = strstr(body, want);
+	double v = p != NULL ? strtod(p + strlen(want), NULL) : -1;
+	free(body);
+	return v;
+}
+
 char *
 harness_metrics(int port)
 {

@@ -121,6 +121,11 @@ void harness_fini(void);
  * its RPC listeners, so connecting is retried for up to 20 s.
  */
 char *harness_metrics(int port);
+/*
+ * harness_metric returns the value of the unlabelled series name on that
+ * /metrics, or -1 when it is not there (or clmd cannot be reached).
+ */
+double harness_metric(int port, const char *name);
 
 /*
  * harness_free_port returns a TCP port free on 127.0.0.1 right now, outside

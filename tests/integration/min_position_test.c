@@ -125,14 +125,7 @@ applied(clm_conn *c)
 static double
 metric(const char *name)
 {
-	char *body = harness_metrics(http_port);
-	cr_assert_not_null(body, "no /metrics");
-	char want[128];
-	snprintf(want, sizeof(want), "\n%s ", name);
-	const char *p = strstr(body, want);
-	double v = p != NULL ? strtod(p + strlen(want), NULL) : -1;
-	free(body);
-	return v;
+	return harness_metric(http_port, name);
 }
 
 /* The number of threads of process pid (/proc/PID/status), or -1. */

@@ -101,14 +101,7 @@ checkpointed(clm_conn *c, uint64_t *pos)
 static double
 metric(const char *name)
 {
-	char *body = harness_metrics(http_port);
-	cr_assert_not_null(body, "no /metrics");
-	char want[128];
-	snprintf(want, sizeof(want), "\n%s ", name);
-	const char *p = strstr(body, want);
-	double v = p != NULL ? strtod(p + strlen(want), NULL) : -1;
-	free(body);
-	return v;
+	return harness_metric(http_port, name);
 }
 
 Test(position, writes_number_reads_show_replay_restores)

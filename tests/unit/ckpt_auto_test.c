@@ -184,39 +184,32 @@ Test(ckpt_auto, the_interval_follows_the_replay)
 {
 	static const struct {
 		int64_t interval, elapsed, apply;
-		bool forget, due;
-		int64_t wait; /* writer_ckpt_interval_wait */
+		bool forget;
+		int64_t left; /* writer_ckpt_interval_left; <= 0: due */
 	} cases[] = {
 		/* A fixed 10 s: the apply time does not count. */
-		{ 10 * SEC, 9 * SEC, 9 * SEC, false, false, 1 * SEC },
-		{ 10 * SEC, 10 * SEC, 0, false, true, 0 },
-		{ 10 * SEC, 1 * SEC, 60 * SEC, false, false, 9 * SEC },
-		/* Full load: the apply reaches 10 s about when the clock does.
-		 */
-		{ 0, 11 * SEC, 10 * SEC - 1, false, false, 289 * SEC },
-		{ 0, 11 * SEC, 10 * SEC, false, true, 0 },
+		{ 10 * SEC, 9 * SEC, 9 * SEC, false, 1 * SEC },
+		{ 10 * SEC, 10 * SEC, 0, false, 0 },
+		{ 10 * SEC, 12 * SEC, 0, false, -2 * SEC },
+		{ 10 * SEC, 1 * SEC, 60 * SEC, false, 9 * SEC },
+		/* Full load: the apply reaches 10 s about when the clock does
+		 * (idle before it: the 300 s are what is left). */
+		{ 0, 11 * SEC, 10 * SEC - 1, false, 289 * SEC },
+		{ 0, 11 * SEC, 10 * SEC, false, 0 },
 		/* A tenth of it: two minutes pass, not due yet. */
-		{ 0, 120 * SEC, 1 * SEC, false, false, 180 * SEC },
+		{ 0, 120 * SEC, 1 * SEC, false, 180 * SEC },
 		/* At most five minutes after the first write. */
-		{ 0, 300 * SEC - 1, 1, false, false, 1 },
-		{ 0, 300 * SEC, 1, false, true, 0 },
+		{ 0, 300 * SEC - 1, 1, false, 1 },
+		{ 0, 300 * SEC, 1, false, 0 },
 		/* A Forget waiting: ten seconds, as before. */
-		{ 0, 9 * SEC, 0, true, false, 1 * SEC },
-		{ 0, 10 * SEC, 0, true, true, 0 },
-		{ 0, 2 * SEC, 10 * SEC, true, true, 0 },
+		{ 0, 9 * SEC, 0, true, 1 * SEC },
+		{ 0, 10 * SEC, 0, true, 0 },
+		{ 0, 2 * SEC, 10 * SEC, true, 0 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		bool due = writer_ckpt_interval_due(cases[i].interval,
+		int64_t left = writer_ckpt_interval_left(cases[i].interval,
 		        cases[i].elapsed, cases[i].apply, cases[i].forget);
-		cr_expect_eq(due, cases[i].due, "case %zu: due %d", i, due);
-		int64_t wait = writer_ckpt_interval_wait(cases[i].interval,
-		        cases[i].elapsed, cases[i].apply, cases[i].forget);
-		if (cases[i].due) {
-			cr_expect_leq(wait, 0, "case %zu: wait %lld", i,
-			        (long long) wait);
-		} else {
-			cr_expect_eq(wait, cases[i].wait,
-			        "case %zu: wait %lld", i, (long long) wait);
-		}
+		cr_expect_eq(left, cases[i].left, "case %zu: left %lld", i,
+		        (long long) left);
 	}
 }
